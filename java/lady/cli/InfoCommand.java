@@ -1,0 +1,68 @@
+package lady.cli;
+
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import lady.BuildInfo;
+import lady.kernels.Kernels;
+import lady.kernels.NativeInfo;
+import lady.report.Json;
+import lady.torch.Torch;
+
+/** {@code lady info}: versions, native library, CPU features, CUDA and GPUs. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show versions, the native library, CPU features, CUDA kernels and GPUs.")
+final class InfoCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
+    OutputFormat format;
+
+    @Override
+    public Integer call() {
+        Torch.init();
+        NativeInfo ni = Kernels.info();
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("version", BuildInfo.version());
+        facts.put("commit", BuildInfo.commit());
+        facts.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        facts.put("libtorch", "JavaCPP PyTorch presets " + Torch.presetsVersion() + " (CPU build)");
+        facts.put("libtorch_threads", org.bytedeco.pytorch.global.torch.get_num_threads());
+        facts.put("native_library", nativeLibraryPath());
+        facts.put("native_version", ni.version());
+        facts.put("cpu_features", ni.cpuFeatures());
+        facts.put("kernel_threads", ni.threads());
+        facts.put("cuda_kernels_compiled", ni.cudaCompiled());
+        facts.put("cuda_architectures", ni.cudaArchitectures().stream().map(a -> "sm_" + a).toList());
+        facts.put("gpu_count", ni.gpuCount());
+        facts.put("gpus", ni.gpuNames());
+        if (ni.gpuCount() == 0) {
+            facts.put("no_gpu_reason", ni.noGpuReason());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (format == OutputFormat.json) {
+            out.println(Json.write(facts));
+        } else {
+            facts.forEach((k, v) -> out.printf("%-22s %s%n", k.replace('_', ' '), v));
+        }
+        return 0;
+    }
+
+    private static String nativeLibraryPath() {
+        try {
+            java.net.URL url = lady.kernels.bridge.LadyNative.class.getResource(
+                    "/lady/kernels/bridge/" + org.bytedeco.javacpp.Loader.getPlatform() + "/liblady_native.so");
+            return url == null ? "unknown" : url.toString();
+        } catch (RuntimeException e) {
+            return "unknown";
+        }
+    }
+}

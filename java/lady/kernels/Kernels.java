@@ -1,0 +1,145 @@
+package lady.kernels;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+import lady.LadyException;
+import lady.kernels.bridge.LadyNative;
+
+/**
+ * The one choke point for native kernel calls: validates arguments in Java (so messages can name
+ * tensors), calls the chosen backend, and turns a native status into a {@link LadyException}.
+ */
+public final class Kernels {
+    private Kernels() {}
+
+    private static volatile boolean loaded;
+
+    /** Loads the native library (once); a failure becomes a clear exception, not a crash. */
+    public static void ensureLoaded() {
+        if (loaded) {
+            return;
+        }
+        synchronized (Kernels.class) {
+            if (loaded) {
+                return;
+            }
+            try {
+                org.bytedeco.javacpp.Loader.load(LadyNative.class);
+            } catch (UnsatisfiedLinkError | RuntimeException e) {
+                throw new LadyException(LadyException.Kind.INTERNAL,
+                        "cannot load Lady's native library (was the project built with mvn package?): " + e.getMessage(),
+                        e);
+            }
+            loaded = true;
+        }
+    }
+
+    /**
+     * Applies {@code perm} (new neuron j is old neuron perm[j]) in place to every target, in one
+     * native call. Nothing is written when any argument is invalid.
+     */
+    public static void permute(Backend backend, long[] perm, List<PermuteTarget> targets) {
+        validatePermutation(perm);
+        for (PermuteTarget t : targets) {
+            if (t.n() != perm.length) {
+                throw LadyException.invalidInput(String.format(
+                        "tensor '%s' has %d neurons along the permuted axis but the permutation has size %d", t.name(),
+                        t.n(), perm.length));
+            }
+        }
+        ensureLoaded();
+        int count = targets.size();
+        long[] addresses = new long[count];
+        long[] outer = new long[count];
+        long[] rowBytes = new long[count];
+        for (int i = 0; i < count; i++) {
+            PermuteTarget t = targets.get(i);
+            addresses[i] = t.address();
+            outer[i] = t.outer();
+            rowBytes[i] = t.rowBytes();
+        }
+        int status = switch (backend) {
+            case REFERENCE -> LadyNative.lady_permute_ref(count, addresses, outer, rowBytes, perm, perm.length);
+            case CPU -> LadyNative.lady_permute_cpu(count, addresses, outer, rowBytes, perm, perm.length);
+            case CUDA -> LadyNative.lady_permute_cuda(count, addresses, outer, rowBytes, perm, perm.length);
+        };
+        check(status, "permute");
+        // keep every owner reachable until the native call has returned
+        java.lang.ref.Reference.reachabilityFence(targets);
+    }
+
+    /** Throws a clear error unless {@code perm} holds each of 0..n-1 exactly once. */
+    public static void validatePermutation(long[] perm) {
+        if (perm == null) {
+            throw LadyException.invalidInput("permutation is missing (null)");
+        }
+        int n = perm.length;
+        int[] firstSeen = new int[n];
+        java.util.Arrays.fill(firstSeen, -1);
+        for (int j = 0; j < n; j++) {
+            long v = perm[j];
+            if (v < 0 || v >= n) {
+                throw LadyException.invalidInput(String.format(
+                        "not a permutation of size %d: index %d at position %d is outside 0..%d", n, v, j, n - 1));
+            }
+            if (firstSeen[(int) v] >= 0) {
+                throw LadyException.invalidInput(String.format(
+                        "not a permutation of size %d: index %d appears twice (positions %d and %d)", n, v,
+                        firstSeen[(int) v], j));
+            }
+            firstSeen[(int) v] = j;
+        }
+    }
+
+    /** Facts about the native library: version, CPU features, CUDA. */
+    public static NativeInfo info() {
+        ensureLoaded();
+        boolean cudaCompiled = LadyNative.lady_cuda_compiled() == 1;
+        int[] count = new int[1];
+        int status = LadyNative.lady_cuda_device_count(count);
+        List<String> names = new ArrayList<>();
+        String why = status == LadyNative.LADY_OK ? "" : LadyNative.lady_last_error();
+        for (int i = 0; status == LadyNative.LADY_OK && i < count[0]; i++) {
+            byte[] buf = new byte[256];
+            if (LadyNative.lady_cuda_device_name(i, buf, buf.length) == LadyNative.LADY_OK) {
+                int len = 0;
+                while (len < buf.length && buf[len] != 0) {
+                    len++;
+                }
+                names.add(new String(buf, 0, len, StandardCharsets.UTF_8));
+            }
+        }
+        String archs = LadyNative.lady_cuda_architectures();
+        return new NativeInfo(LadyNative.lady_native_version(), LadyNative.lady_cpu_features(),
+                LadyNative.lady_get_num_threads(), cudaCompiled,
+                archs.isEmpty() ? List.of() : List.of(archs.split(",")), status == LadyNative.LADY_OK ? count[0] : 0,
+                names, why);
+    }
+
+    /** Number of usable GPUs (0 when the library was built without CUDA or no GPU is present). */
+    public static int gpuCount() {
+        return info().gpuCount();
+    }
+
+    /** Threads used by the CPU kernels; {@code n <= 0} restores the default (all cores). */
+    public static void setThreads(int n) {
+        ensureLoaded();
+        LadyNative.lady_set_num_threads(n);
+    }
+
+    static void check(int status, String kernel) {
+        if (status == LadyNative.LADY_OK) {
+            return;
+        }
+        String message = kernel + ": " + LadyNative.lady_last_error();
+        throw switch (status) {
+            case LadyNative.LADY_ERR_INVALID_ARGUMENT, LadyNative.LADY_ERR_NOT_PERMUTATION ->
+                    new LadyException(LadyException.Kind.INVALID_INPUT, message);
+            case LadyNative.LADY_ERR_NO_CUDA -> new LadyException(LadyException.Kind.NO_GPU, message);
+            case LadyNative.LADY_ERR_OUT_OF_MEMORY -> new LadyException(LadyException.Kind.KERNEL, "out of memory in " + message);
+            default -> new LadyException(LadyException.Kind.KERNEL, message + " (status " + status + ")");
+        };
+    }
+}

@@ -1,0 +1,79 @@
+/*
+ * lady.h: the one C ABI of Lady's native kernels.
+ *
+ * Every kernel exists in up to three versions with the same signature:
+ *   *_ref   the plain reference (native/reference/): obviously correct, slow, never optimized;
+ *   *_cpu   the optimized CPU version (native/cpu/): threads, cache blocking, vector units;
+ *   *_cuda  the CUDA version (native/cuda/); when the library is built without CUDA a stub gives
+ *           the same symbols and returns LADY_ERR_NO_CUDA with the message "built without CUDA".
+ * The CPU and CUDA versions are tested against the reference: indices exactly, floats within the
+ * tolerances named in the Java class lady.kernels.Tolerances.
+ *
+ * Rules of this ABI:
+ *  - every kernel returns an int status (LADY_OK = 0); a non-zero status comes with a message
+ *    readable through lady_last_error() on the same thread. Native code never prints or exits.
+ *  - tensors are passed as raw addresses (int64) of host memory, with explicit sizes. The CUDA
+ *    versions also take host memory: they move the data to the device and back themselves.
+ *  - arguments are validated natively too (defence in depth); the Java side validates first so
+ *    that its messages name the tensors.
+ */
+#ifndef LADY_H
+#define LADY_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes -------------------------------------------------------------------------- */
+#define LADY_OK 0
+#define LADY_ERR_INVALID_ARGUMENT 1 /* null pointer, negative or inconsistent size */
+#define LADY_ERR_NOT_PERMUTATION 2  /* an index array that is not a permutation of 0..n-1 */
+#define LADY_ERR_OUT_OF_MEMORY 3    /* host or device allocation failed */
+#define LADY_ERR_NO_CUDA 4          /* built without CUDA, or no usable GPU */
+#define LADY_ERR_CUDA 5             /* a CUDA runtime call failed */
+#define LADY_ERR_INTERNAL 6         /* a bug: an invariant did not hold */
+
+/* The message of the last failed call on this thread ("" when none). */
+const char* lady_last_error(void);
+
+/* ---- library facts ------------------------------------------------------------------------- */
+const char* lady_native_version(void);
+/* CPU features: what the running CPU supports and what the kernels were compiled to use. */
+const char* lady_cpu_features(void);
+/* Threads used by the *_cpu kernels (default: hardware concurrency). n <= 0 restores the default. */
+void lady_set_num_threads(int32_t n);
+int32_t lady_get_num_threads(void);
+
+/* 1 when the CUDA kernels were compiled in, 0 for the stub. */
+int32_t lady_cuda_compiled(void);
+/* The CUDA architectures compiled in, e.g. "80;90" ("" for the stub). */
+const char* lady_cuda_architectures(void);
+/* Number of usable GPUs into *count (0 with LADY_ERR_NO_CUDA and a reason when none). */
+int32_t lady_cuda_device_count(int32_t* count);
+/* Name of GPU `device` written into buf (NUL-terminated, at most len bytes). */
+int32_t lady_cuda_device_name(int32_t device, char* buf, int32_t len);
+
+/* ---- kernel 1: batched permutation ----------------------------------------------------------
+ * Applies one permutation `perm` of size n, in place, to `count` tensors at once. Tensor t is seen
+ * as a contiguous array of shape [outer[t], n, row_bytes[t] bytes]: the permuted axis has size n;
+ * every axis before it is folded into outer[t]; every axis after it, times the element size, into
+ * row_bytes[t]. The block form (conv -> flatten -> linear, one neuron owning a contiguous block of
+ * columns) is the same thing with the block folded into the row.
+ * Convention (method.md section 2): new neuron j is old neuron perm[j], i.e. for every o and j,
+ *   after[o, j, :] = before[o, perm[j], :].
+ * The permutation is validated (each of 0..n-1 exactly once) before any byte is written.
+ */
+int32_t lady_permute_ref(int32_t count, const int64_t* addresses, const int64_t* outer,
+                         const int64_t* row_bytes, const int64_t* perm, int64_t n);
+int32_t lady_permute_cpu(int32_t count, const int64_t* addresses, const int64_t* outer,
+                         const int64_t* row_bytes, const int64_t* perm, int64_t n);
+int32_t lady_permute_cuda(int32_t count, const int64_t* addresses, const int64_t* outer,
+                          const int64_t* row_bytes, const int64_t* perm, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LADY_H */
