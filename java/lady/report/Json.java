@@ -1,13 +1,23 @@
 package lady.report;
 
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
+
+import lady.LadyException;
 
 /**
  * A small, dependency-free JSON writer for Lady's result files: maps (insertion order kept), lists,
  * arrays of primitives, strings, numbers, booleans and null. Non-finite doubles become null (JSON
  * has no NaN), so a result file is always valid JSON.
+ *
+ * <p>{@link #parse(String)} is the matching strict reader (RFC 8259): objects become
+ * {@link LinkedHashMap} (key order kept), arrays {@link ArrayList}, integers {@link Long} (a number
+ * with a fraction or exponent, or one outside the long range, becomes {@link Double}), plus
+ * {@link String}, {@link Boolean} and null. Malformed input gives
+ * {@link LadyException.Kind#INVALID_INPUT} with the character position.
  */
 public final class Json {
     private Json() {}
@@ -105,5 +115,294 @@ public final class Json {
             }
         }
         sb.append('"');
+    }
+
+    /** Deepest nesting of arrays and objects {@link #parse(String)} accepts. */
+    public static final int MAX_DEPTH = 512;
+
+    /**
+     * Parses one JSON value (surrounding whitespace allowed, nothing else after it).
+     *
+     * @throws LadyException (INVALID_INPUT) on malformed input, with the position of the problem
+     */
+    public static Object parse(String text) {
+        if (text == null) {
+            throw LadyException.invalidInput("invalid JSON: no text");
+        }
+        Parser p = new Parser(text);
+        p.skipWs();
+        Object v = p.value(0);
+        p.skipWs();
+        if (p.pos < text.length()) {
+            throw p.error("unexpected trailing characters");
+        }
+        return v;
+    }
+
+    private static final class Parser {
+        private final String s;
+        private int pos;
+
+        Parser(String s) {
+            this.s = s;
+        }
+
+        LadyException error(String what) {
+            return LadyException.invalidInput("invalid JSON at position " + pos + ": " + what);
+        }
+
+        void skipWs() {
+            while (pos < s.length()) {
+                char c = s.charAt(pos);
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+                    pos++;
+                } else {
+                    break;
+                }
+            }
+        }
+
+        Object value(int depth) {
+            if (pos >= s.length()) {
+                throw error("unexpected end of input");
+            }
+            char c = s.charAt(pos);
+            switch (c) {
+                case '{':
+                    return object(depth + 1);
+                case '[':
+                    return array(depth + 1);
+                case '"':
+                    return string();
+                case 't':
+                    literal("true");
+                    return Boolean.TRUE;
+                case 'f':
+                    literal("false");
+                    return Boolean.FALSE;
+                case 'n':
+                    literal("null");
+                    return null;
+                default:
+                    if (c == '-' || (c >= '0' && c <= '9')) {
+                        return number();
+                    }
+                    throw error("unexpected character '" + printable(c) + "'");
+            }
+        }
+
+        private void literal(String word) {
+            if (!s.startsWith(word, pos)) {
+                throw error("expected '" + word + "'");
+            }
+            pos += word.length();
+        }
+
+        private void checkDepth(int depth) {
+            if (depth > MAX_DEPTH) {
+                throw error("nesting deeper than " + MAX_DEPTH + " levels");
+            }
+        }
+
+        private Map<String, Object> object(int depth) {
+            checkDepth(depth);
+            pos++; // '{'
+            LinkedHashMap<String, Object> m = new LinkedHashMap<>();
+            skipWs();
+            if (pos < s.length() && s.charAt(pos) == '}') {
+                pos++;
+                return m;
+            }
+            while (true) {
+                skipWs();
+                if (pos >= s.length() || s.charAt(pos) != '"') {
+                    throw error(pos >= s.length() ? "unexpected end of input" : "expected a string key");
+                }
+                int keyPos = pos;
+                String key = string();
+                skipWs();
+                expect(':');
+                skipWs();
+                Object v = value(depth);
+                if (m.containsKey(key)) {
+                    pos = keyPos;
+                    throw error("duplicate key \"" + key + "\"");
+                }
+                m.put(key, v);
+                skipWs();
+                if (pos >= s.length()) {
+                    throw error("unexpected end of input");
+                }
+                char c = s.charAt(pos++);
+                if (c == '}') {
+                    return m;
+                }
+                if (c != ',') {
+                    pos--;
+                    throw error("expected ',' or '}'");
+                }
+            }
+        }
+
+        private ArrayList<Object> array(int depth) {
+            checkDepth(depth);
+            pos++; // '['
+            ArrayList<Object> a = new ArrayList<>();
+            skipWs();
+            if (pos < s.length() && s.charAt(pos) == ']') {
+                pos++;
+                return a;
+            }
+            while (true) {
+                skipWs();
+                a.add(value(depth));
+                skipWs();
+                if (pos >= s.length()) {
+                    throw error("unexpected end of input");
+                }
+                char c = s.charAt(pos++);
+                if (c == ']') {
+                    return a;
+                }
+                if (c != ',') {
+                    pos--;
+                    throw error("expected ',' or ']'");
+                }
+            }
+        }
+
+        private void expect(char c) {
+            if (pos >= s.length() || s.charAt(pos) != c) {
+                throw error("expected '" + c + "'");
+            }
+            pos++;
+        }
+
+        private String string() {
+            pos++; // opening quote
+            StringBuilder sb = new StringBuilder();
+            while (true) {
+                if (pos >= s.length()) {
+                    throw error("unterminated string");
+                }
+                char c = s.charAt(pos);
+                if (c == '"') {
+                    pos++;
+                    return sb.toString();
+                }
+                if (c < 0x20) {
+                    throw error("control character in string");
+                }
+                if (c != '\\') {
+                    sb.append(c);
+                    pos++;
+                    continue;
+                }
+                if (pos + 1 >= s.length()) {
+                    throw error("unterminated string");
+                }
+                char e = s.charAt(pos + 1);
+                switch (e) {
+                    case '"' -> sb.append('"');
+                    case '\\' -> sb.append('\\');
+                    case '/' -> sb.append('/');
+                    case 'b' -> sb.append('\b');
+                    case 'f' -> sb.append('\f');
+                    case 'n' -> sb.append('\n');
+                    case 'r' -> sb.append('\r');
+                    case 't' -> sb.append('\t');
+                    case 'u' -> {
+                        if (pos + 6 > s.length()) {
+                            throw error("truncated \\u escape");
+                        }
+                        int code = 0;
+                        for (int i = pos + 2; i < pos + 6; i++) {
+                            int d = hexDigit(s.charAt(i));
+                            if (d < 0) {
+                                throw error("bad \\u escape");
+                            }
+                            code = code * 16 + d;
+                        }
+                        sb.append((char) code);
+                        pos += 4;
+                    }
+                    default -> throw error("bad escape '\\" + printable(e) + "'");
+                }
+                pos += 2;
+            }
+        }
+
+        private Object number() {
+            int start = pos;
+            if (s.charAt(pos) == '-') {
+                pos++;
+            }
+            if (pos >= s.length()) {
+                throw error("truncated number");
+            }
+            if (s.charAt(pos) == '0') {
+                pos++;
+            } else if (isDigit(pos)) {
+                while (isDigit(pos)) {
+                    pos++;
+                }
+            } else {
+                throw error("expected a digit");
+            }
+            boolean integral = true;
+            if (pos < s.length() && s.charAt(pos) == '.') {
+                integral = false;
+                pos++;
+                if (!isDigit(pos)) {
+                    throw error("expected a digit after '.'");
+                }
+                while (isDigit(pos)) {
+                    pos++;
+                }
+            }
+            if (pos < s.length() && (s.charAt(pos) == 'e' || s.charAt(pos) == 'E')) {
+                integral = false;
+                pos++;
+                if (pos < s.length() && (s.charAt(pos) == '+' || s.charAt(pos) == '-')) {
+                    pos++;
+                }
+                if (!isDigit(pos)) {
+                    throw error("expected a digit in the exponent");
+                }
+                while (isDigit(pos)) {
+                    pos++;
+                }
+            }
+            String t = s.substring(start, pos);
+            if (integral) {
+                try {
+                    return Long.parseLong(t);
+                } catch (NumberFormatException e) {
+                    return Double.parseDouble(t); // outside the long range
+                }
+            }
+            return Double.parseDouble(t);
+        }
+
+        private boolean isDigit(int i) {
+            return i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9';
+        }
+
+        private static int hexDigit(char c) {
+            if (c >= '0' && c <= '9') {
+                return c - '0';
+            }
+            if (c >= 'a' && c <= 'f') {
+                return c - 'a' + 10;
+            }
+            if (c >= 'A' && c <= 'F') {
+                return c - 'A' + 10;
+            }
+            return -1;
+        }
+
+        private static String printable(char c) {
+            return c < 0x20 || c > 0x7e ? String.format("\\u%04x", (int) c) : String.valueOf(c);
+        }
     }
 }
