@@ -8,6 +8,7 @@ import java.util.SplittableRandom;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -18,8 +19,13 @@ import lady.torch.Torch;
 class PermuteCudaTest {
 
     @BeforeAll
-    static void requireGpu() {
+    static void init() {
         Torch.init();
+    }
+
+    /** Per test (not per class), so that every CUDA test is reported as skipped, by name. */
+    @BeforeEach
+    void requireGpu() {
         NativeInfo info = Kernels.info();
         assumeTrue(info.gpuCount() > 0, "no GPU: " + (info.cudaCompiled() ? info.noGpuReason() : "library built without CUDA"));
     }
