@@ -18,4 +18,17 @@ public final class Paper {
     public static final int CROP_PADDING = 4;
     /** Image side of CIFAR-10 records. */
     public static final int IMAGE_SIZE = 32;
+
+    // ---- resync with the reference (method.md section 4) ----
+    /** Epsilon of the row L2 normalization before the cosine similarity (method.md 4). */
+    public static final double COSINE_EPS = 1e-12;
+    /** Ours, not the paper's: a matched neuron whose margin (best minus second-best cosine of its
+     * reference row) is below this is reported as low-confidence. Clean permutations give margins
+     * of about 1 - max off-diagonal cosine (typically > 0.5); 0.05 marks near-ties. */
+    public static final double RESYNC_LOW_MARGIN = 0.05;
+    /** Ours (the paper's countermeasure to scale attacks, method.md 4): a matched neuron whose L2
+     * norm ratio (suspect row / reference row), divided by the group's median ratio, lies outside
+     * [1/r, r] is flagged. Relative to the median so that attacks that change every row alike
+     * (noise, quantization, pruning, fine-tuning) do not flag; a per-neuron rescaling does. */
+    public static final double RESYNC_INTEGRITY_RATIO = 1.5;
 }
