@@ -24,4 +24,8 @@ int32_t lady_permute_cuda(int32_t, const int64_t*, const int64_t*, const int64_t
     return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
 }
 
+int32_t lady_permute_tensors_cuda(int32_t, const int64_t*, const int64_t*, const int64_t*, const int64_t*, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
 }  // extern "C"

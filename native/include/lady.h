@@ -72,6 +72,30 @@ int32_t lady_permute_cpu(int32_t count, const int64_t* addresses, const int64_t*
 int32_t lady_permute_cuda(int32_t count, const int64_t* addresses, const int64_t* outer,
                           const int64_t* row_bytes, const int64_t* perm, int64_t n);
 
+/* ---- kernel 2: whole-network permutation, two axes per tensor ------------------------------
+ * Permutes `count` tensors in place in one call, each with its own optional permutation of axis 0
+ * and optional permutation of axis 1 (a tensor can belong to two groups: producer of one, consumer
+ * of the next). Tensor t is contiguous and seen as [rows, n1 * block, inner]:
+ *   dims[4t + 0] = rows         size of axis 0
+ *   dims[4t + 1] = n1           neurons along axis 1, each owning `block` consecutive indices
+ *   dims[4t + 2] = block        (49 for torchvision VGG16's classifier.0; 1 normally)
+ *   dims[4t + 3] = inner_bytes  product of the sizes after axis 1, times the element size
+ * (a 1-D tensor of size N is {N, 1, 1, element size}). The permutations lie end to end in
+ * `perms` (perms_length values, shareable between tensors): perm_offsets[2t] is the offset of
+ * tensor t's axis-0 permutation (rows values), perm_offsets[2t + 1] of its axis-1 permutation (n1
+ * values); -1 means none (identity). With p0 and p1 those permutations, method.md section 2:
+ *   after[i, j * block + k, r] = before[p0[i], p1[j] * block + k, r].
+ * Every permutation is validated (each of 0..size-1 once) before any byte is written. Tensors
+ * must not overlap. The CPU version reads and writes each byte once (plus one row per permutation
+ * cycle segment), which is what a plain copy costs.
+ */
+int32_t lady_permute_tensors_ref(int32_t count, const int64_t* addresses, const int64_t* dims,
+                                 const int64_t* perm_offsets, const int64_t* perms, int64_t perms_length);
+int32_t lady_permute_tensors_cpu(int32_t count, const int64_t* addresses, const int64_t* dims,
+                                 const int64_t* perm_offsets, const int64_t* perms, int64_t perms_length);
+int32_t lady_permute_tensors_cuda(int32_t count, const int64_t* addresses, const int64_t* dims,
+                                  const int64_t* perm_offsets, const int64_t* perms, int64_t perms_length);
+
 #ifdef __cplusplus
 }
 #endif
