@@ -1,0 +1,219 @@
+package lady.model;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+
+/**
+ * Entry point of the model package: builds the paper's architectures by name and recovers an
+ * architecture from a checkpoint's names and shapes. The descriptions are in
+ * {@link Architectures}.
+ */
+public final class Models {
+    private Models() {}
+
+    /** The known architecture names, in a stable order. */
+    public static final List<String> NAMES = List.of(
+            "vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar", "resnet18", "resnet18_cifar", "lenet5", "toynet", "fc");
+
+    /** Builds {@code arch} with default options (10 classes, width 1, 3 x 32 x 32 inputs). */
+    public static Model create(String arch) {
+        return create(arch, ModelOptions.defaults());
+    }
+
+    /** Builds {@code arch} (one of {@link #NAMES}), randomly initialized as libtorch does. */
+    public static Model create(String arch, ModelOptions options) {
+        return new Network(describe(arch, options));
+    }
+
+    /** The typed description of {@code arch} with {@code options}. */
+    public static Architecture describe(String arch, ModelOptions options) {
+        if (arch == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "no architecture given; known: " + String.join(", ", NAMES));
+        }
+        switch (arch) {
+            case "vgg16": return Architectures.vgg16(arch, false, false, options);
+            case "vgg16_bn": return Architectures.vgg16(arch, true, false, options);
+            case "vgg16_cifar": return Architectures.vgg16(arch, false, true, options);
+            case "vgg16_bn_cifar": return Architectures.vgg16(arch, true, true, options);
+            case "resnet18": return Architectures.resnet18(arch, false, options);
+            case "resnet18_cifar": return Architectures.resnet18(arch, true, options);
+            case "lenet5": return Architectures.lenet5(arch, options);
+            case "toynet": return Architectures.toynet(arch, options);
+            case "fc": return Architectures.fc(arch, options);
+            default:
+                throw new LadyException(LadyException.Kind.USAGE,
+                        "unknown architecture '" + arch + "'; known: " + String.join(", ", NAMES));
+        }
+    }
+
+    /**
+     * Recovers architecture and options from a checkpoint's names and shapes: VGG16 (BN or not,
+     * torchvision 7x7 head or CIFAR 1x1 head, width = features.0 channels / 64, classifier hidden
+     * width, classes), ResNet18 (stem 7x7 or 3x3, width = conv1 channels / 64, classes), LeNet5,
+     * ToyNet, FC (input size from the first Linear's inputs). The result is checked: every name and
+     * shape of the checkpoint must match the inferred description exactly.
+     *
+     * @throws LadyException INVALID_INPUT when no known architecture fits, listing missing,
+     *                       unexpected and mis-shaped entries against the closest candidate
+     */
+    public static ModelConfig infer(StateDict state) {
+        return infer(state, null);
+    }
+
+    /**
+     * As {@link #infer(StateDict)}, but with the architecture given ({@code arch} non-null
+     * overrides the name-based detection; options are still read from the shapes).
+     */
+    public static ModelConfig infer(StateDict state, String arch) {
+        String name = arch != null ? arch : detect(state);
+        if (!NAMES.contains(name)) {
+            describe(name, ModelOptions.defaults()); // throws the "unknown architecture" error
+        }
+        ModelConfig config = new ModelConfig(name, options(name, state));
+        checkCompatible(describe(config.architecture(), config.options()), state);
+        return config;
+    }
+
+    /** Builds the model a checkpoint describes ({@link #infer(StateDict)}) and loads it. */
+    public static Model fromStateDict(StateDict state) {
+        return fromStateDict(state, null);
+    }
+
+    /** As {@link #fromStateDict(StateDict)} with an explicit architecture ({@code null}: infer). */
+    public static Model fromStateDict(StateDict state, String arch) {
+        Model model = infer(state, arch).create();
+        model.load(state);
+        return model;
+    }
+
+    private static String detect(StateDict s) {
+        if (s.contains("features.0.weight") && s.contains("classifier.6.weight")) {
+            boolean bn = s.contains("features.1.running_mean");
+            long last = lastConvChannels(s);
+            long[] head = s.shape("classifier.0.weight");
+            boolean cifar = head.length != 2 || head[1] != last * 49;
+            return "vgg16" + (bn ? "_bn" : "") + (cifar ? "_cifar" : "");
+        }
+        if (s.contains("conv1.weight") && s.contains("layer1.0.conv1.weight") && s.contains("fc.weight")) {
+            return s.shape("conv1.weight")[2] == 7 ? "resnet18" : "resnet18_cifar";
+        }
+        if (s.contains("conv1.weight") && s.contains("bn1.weight") && s.contains("conv2.weight") && s.contains("fc3.weight")) {
+            return "lenet5";
+        }
+        if (s.contains("conv1.weight") && s.contains("conv2.weight") && s.contains("fc2.weight") && !s.contains("fc3.weight")) {
+            return "toynet";
+        }
+        if (s.contains("fc1.weight") && s.contains("fc3.weight") && !s.contains("conv1.weight")) {
+            return "fc";
+        }
+        List<String> some = new ArrayList<>(s.names()).subList(0, Math.min(6, s.size()));
+        throw LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + s.size()
+                + " tensors (first: " + String.join(", ", some) + "); known: " + String.join(", ", NAMES)
+                + "; name one explicitly");
+    }
+
+    /** Output channels of the last VGG16 conv (features.28 without BN, features.40 with). */
+    private static long lastConvChannels(StateDict s) {
+        String last = s.contains("features.1.running_mean") ? "features.40.weight" : "features.28.weight";
+        if (!s.contains(last)) {
+            throw LadyException.invalidInput("a VGG16 checkpoint needs '" + last + "' (13 conv layers)");
+        }
+        return s.shape(last)[0];
+    }
+
+    private static ModelOptions options(String arch, StateDict s) {
+        ModelOptions o = ModelOptions.defaults();
+        try {
+            switch (arch) {
+                case "vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar" -> {
+                    long[] first = shape(s, "features.0.weight");
+                    long[] head = shape(s, "classifier.0.weight");
+                    long classes = shape(s, "classifier.6.weight")[0];
+                    return new ModelOptions((int) classes, first[0] / 64.0, (int) head[0], (int) first[1], 32);
+                }
+                case "resnet18", "resnet18_cifar" -> {
+                    long[] first = shape(s, "conv1.weight");
+                    long classes = shape(s, "fc.weight")[0];
+                    return new ModelOptions((int) classes, first[0] / 64.0, 0, (int) first[1], 32);
+                }
+                case "lenet5" -> {
+                    long[] first = shape(s, "conv1.weight");
+                    long in = shape(s, "fc1.weight")[1];
+                    long side = Math.round(Math.sqrt(in / 16.0));
+                    return new ModelOptions((int) shape(s, "fc3.weight")[0], 1.0, 0, (int) first[1], (int) (4 * side + 12));
+                }
+                case "toynet" -> {
+                    long[] first = shape(s, "conv1.weight");
+                    long in = shape(s, "fc1.weight")[1];
+                    long side = Math.round(Math.sqrt(in / 16.0));
+                    return new ModelOptions((int) shape(s, "fc2.weight")[0], 1.0, 0, (int) first[1], (int) (4 * side));
+                }
+                case "fc" -> {
+                    long in = shape(s, "fc1.weight")[1];
+                    long side3 = Math.round(Math.sqrt(in / 3.0));
+                    long side1 = Math.round(Math.sqrt(in));
+                    boolean rgb = 3 * side3 * side3 == in;
+                    return new ModelOptions((int) shape(s, "fc3.weight")[0], 1.0, 0, rgb ? 3 : 1, (int) (rgb ? side3 : side1));
+                }
+                default -> {
+                    return o;
+                }
+            }
+        } catch (LadyException e) {
+            throw LadyException.invalidInput("the checkpoint does not fit " + arch + ": " + e.getMessage());
+        }
+    }
+
+    private static long[] shape(StateDict s, String name) {
+        if (!s.contains(name)) {
+            throw LadyException.invalidInput("missing '" + name + "'");
+        }
+        return s.shape(name);
+    }
+
+    /**
+     * Checks that {@code state} has exactly the tensors of {@code arch} with the right shapes.
+     *
+     * @throws LadyException INVALID_INPUT listing missing, unexpected and mis-shaped entries
+     */
+    static void checkCompatible(Architecture arch, StateDict state) {
+        Map<String, long[]> expected = arch.tensorShapes();
+        List<String> missing = new ArrayList<>();
+        List<String> unexpected = new ArrayList<>();
+        List<String> misshaped = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : expected.entrySet()) {
+            if (!state.contains(e.getKey())) {
+                missing.add(e.getKey());
+            } else {
+                long[] actual = state.shape(e.getKey());
+                if (!Arrays.equals(actual, e.getValue())) {
+                    misshaped.add(e.getKey() + " " + Arrays.toString(actual) + " (expected " + Arrays.toString(e.getValue()) + ")");
+                }
+            }
+        }
+        for (String name : state.names()) {
+            if (!expected.containsKey(name)) {
+                unexpected.add(name);
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !misshaped.isEmpty()) {
+            StringBuilder b = new StringBuilder("the checkpoint does not match " + arch.name() + ":");
+            if (!missing.isEmpty()) {
+                b.append(" missing ").append(missing.size()).append(": ").append(String.join(", ", missing)).append(';');
+            }
+            if (!unexpected.isEmpty()) {
+                b.append(" unexpected ").append(unexpected.size()).append(": ").append(String.join(", ", unexpected)).append(';');
+            }
+            if (!misshaped.isEmpty()) {
+                b.append(" mis-shaped ").append(misshaped.size()).append(": ").append(String.join(", ", misshaped)).append(';');
+            }
+            b.setLength(b.length() - 1);
+            throw LadyException.invalidInput(b.toString());
+        }
+    }
+}

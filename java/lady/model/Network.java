@@ -1,0 +1,214 @@
+package lady.model;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.pytorch.BatchNorm2dImpl;
+import org.bytedeco.pytorch.BatchNormOptions;
+import org.bytedeco.pytorch.Conv2dImpl;
+import org.bytedeco.pytorch.Conv2dOptions;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.LinearOptions;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.permutation.PermutationSpec;
+import lady.torch.Torch;
+
+/**
+ * A {@link Model} built from an {@link Architecture}: one libtorch module tree whose parameter and
+ * buffer names are the description's torchvision paths. Containers ("features", "layer1",
+ * "layer1.0", "layer1.0.downsample") are plain modules; Conv2d, BatchNorm2d and Linear are
+ * libtorch's; stateless layers run functionally in {@link #forward(Tensor)}. Every module is kept
+ * strongly referenced here (stack notes, pitfall 2).
+ */
+final class Network implements Model {
+    private final Architecture arch;
+    private final Module root;
+    private final Map<String, Module> containers = new HashMap<>();
+    private final Map<String, Conv2dImpl> convs = new HashMap<>();
+    private final Map<String, BatchNorm2dImpl> norms = new HashMap<>();
+    private final Map<String, LinearImpl> linears = new HashMap<>();
+    private final List<Object> keepAlive = new ArrayList<>();
+    private final Map<String, long[]> shapes;
+    private final boolean fixedInputSize;
+
+    Network(Architecture arch) {
+        Torch.init();
+        this.arch = arch;
+        this.root = new Module(arch.name());
+        this.shapes = arch.tensorShapes();
+        boolean adaptive = false;
+        for (Layer layer : arch.layers()) {
+            build(layer);
+            adaptive |= layer instanceof Layer.AdaptiveAvgPool;
+        }
+        this.fixedInputSize = !adaptive;
+    }
+
+    private void build(Layer layer) {
+        if (layer instanceof Layer.Conv c) {
+            Conv2dOptions o = new Conv2dOptions(c.in(), c.out(), new LongPointer(c.kernel(), c.kernel()));
+            o.stride().put(new long[] {c.stride(), c.stride()});
+            o.padding().put(new LongPointer(c.padding(), c.padding()));
+            o.bias().put(c.bias());
+            Conv2dImpl m = new Conv2dImpl(o);
+            keepAlive.add(o);
+            convs.put(c.name(), register(c.name(), m));
+        } else if (layer instanceof Layer.BatchNorm b) {
+            BatchNormOptions o = new BatchNormOptions(b.features());
+            keepAlive.add(o);
+            norms.put(b.name(), register(b.name(), new BatchNorm2dImpl(o)));
+        } else if (layer instanceof Layer.Linear l) {
+            LinearOptions o = new LinearOptions(l.in(), l.out());
+            o.bias().put(l.bias());
+            keepAlive.add(o);
+            linears.put(l.name(), register(l.name(), new LinearImpl(o)));
+        } else if (layer instanceof Layer.BasicBlock b) {
+            build(b.conv1());
+            build(b.bn1());
+            build(b.conv2());
+            build(b.bn2());
+            if (b.hasDownsample()) {
+                build(b.downsampleConv());
+                build(b.downsampleNorm());
+            }
+        }
+    }
+
+    /** Registers {@code m} under its dotted path, creating the container modules on the way. */
+    private <M extends Module> M register(String path, M m) {
+        int dot = path.lastIndexOf('.');
+        Module parent = dot < 0 ? root : container(path.substring(0, dot));
+        parent.register_module(path.substring(dot + 1), m);
+        keepAlive.add(m);
+        return m;
+    }
+
+    private Module container(String path) {
+        Module c = containers.get(path);
+        if (c == null) {
+            c = register(path, new Module());
+            containers.put(path, c);
+        }
+        return c;
+    }
+
+    @Override
+    public String architecture() {
+        return arch.name();
+    }
+
+    /** The typed description this model was built from. */
+    Architecture description() {
+        return arch;
+    }
+
+    @Override
+    public Module module() {
+        return root;
+    }
+
+    @Override
+    public Tensor forward(Tensor input) {
+        long[] s = input.sizes().vec().get();
+        if (s.length != 4 || s[1] != arch.inputChannels()
+                || (fixedInputSize && (s[2] != arch.inputSize() || s[3] != arch.inputSize()))) {
+            String expected = "N x " + arch.inputChannels() + " x "
+                    + (fixedInputSize ? arch.inputSize() + " x " + arch.inputSize() : "H x W");
+            throw LadyException.invalidInput(arch.name() + " expects input of shape " + expected
+                    + ", got " + java.util.Arrays.toString(s));
+        }
+        Tensor x = input;
+        for (Layer layer : arch.layers()) {
+            x = apply(layer, x);
+        }
+        return x;
+    }
+
+    private Tensor apply(Layer layer, Tensor x) {
+        if (layer instanceof Layer.Conv c) {
+            return convs.get(c.name()).forward(x);
+        } else if (layer instanceof Layer.BatchNorm b) {
+            return norms.get(b.name()).forward(x);
+        } else if (layer instanceof Layer.Linear l) {
+            return linears.get(l.name()).forward(x);
+        } else if (layer instanceof Layer.Relu) {
+            return torch.relu(x);
+        } else if (layer instanceof Layer.MaxPool p) {
+            return torch.max_pool2d(x, new long[] {p.kernel(), p.kernel()}, new long[] {p.stride(), p.stride()},
+                    new long[] {p.padding(), p.padding()}, new long[] {1, 1}, false);
+        } else if (layer instanceof Layer.AdaptiveAvgPool a) {
+            return torch.adaptive_avg_pool2d(x, a.size(), a.size());
+        } else if (layer instanceof Layer.Flatten) {
+            return torch.flatten(x, 1, -1);
+        } else if (layer instanceof Layer.Dropout d) {
+            return torch.dropout(x, d.p(), root.is_training());
+        } else if (layer instanceof Layer.BasicBlock b) {
+            Tensor out = torch.relu(apply(b.bn1(), apply(b.conv1(), x)));
+            out = apply(b.bn2(), apply(b.conv2(), out));
+            Tensor identity = b.hasDownsample() ? apply(b.downsampleNorm(), apply(b.downsampleConv(), x)) : x;
+            return torch.relu(out.add(identity));
+        }
+        throw new LadyException(LadyException.Kind.INTERNAL, "unknown layer " + layer);
+    }
+
+    @Override
+    public void train(boolean on) {
+        root.train(on);
+    }
+
+    /** The live parameters and buffers by name (no copies). */
+    private Map<String, Tensor> live() {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        StringTensorDict params = root.named_parameters(true);
+        StringTensorDict buffers = root.named_buffers(true);
+        for (String name : shapes.keySet()) {
+            Tensor t = params.contains(name) ? params.get(name) : buffers.contains(name) ? buffers.get(name) : null;
+            if (t == null) {
+                throw new LadyException(LadyException.Kind.INTERNAL, arch.name() + ": module has no tensor '" + name + "'");
+            }
+            all.put(name, t);
+        }
+        return all;
+    }
+
+    @Override
+    @SuppressWarnings("try")
+    public StateDict stateDict() {
+        StateDict state = new StateDict();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            live().forEach((name, t) -> state.put(name, t.detach().clone().contiguous()));
+        }
+        return state;
+    }
+
+    @Override
+    @SuppressWarnings("try")
+    public void load(StateDict state) {
+        Models.checkCompatible(arch, state);
+        Map<String, Tensor> live = live();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            live.forEach((name, t) -> t.copy_(state.get(name)));
+        }
+    }
+
+    @Override
+    public PermutationSpec permutationSpec() {
+        return arch.permutationSpec();
+    }
+
+    @Override
+    public String toString() {
+        return arch.name() + " (" + shapes.size() + " tensors)";
+    }
+}
