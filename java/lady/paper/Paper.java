@@ -31,4 +31,28 @@ public final class Paper {
      * [1/r, r] is flagged. Relative to the median so that attacks that change every row alike
      * (noise, quantization, pruning, fine-tuning) do not flag; a per-neuron rescaling does. */
     public static final double RESYNC_INTEGRITY_RATIO = 1.5;
+
+    // ---- training (authors' Training.py; digits README confirms the recipe) ----
+    /** SGD learning rate of the authors' training script (Training.py: optim.SGD(lr=0.01)). */
+    public static final double TRAIN_LR = 0.01;
+    /** SGD momentum (Training.py: momentum=0.9). */
+    public static final double TRAIN_MOMENTUM = 0.9;
+    /** SGD weight decay (Training.py: weight_decay=5e-4). */
+    public static final double TRAIN_WEIGHT_DECAY = 5e-4;
+    /** Batch size of the training loader (Training.py: batch_size=128). */
+    public static final int TRAIN_BATCH_SIZE = 128;
+    /** StepLR step in epochs (Training.py: StepLR(step_size=50)). */
+    public static final int TRAIN_LR_STEP = 50;
+    /** StepLR factor (Training.py: StepLR(gamma=0.1)). */
+    public static final double TRAIN_LR_GAMMA = 0.1;
+
+    // ---- fine-tuning attack, Theta epochs (method.md 7: decision, the paper does not say) ----
+    /** Fine-tuning learning rate (method.md 7). */
+    public static final double FINETUNE_LR = 0.01;
+    /** Fine-tuning momentum (method.md 7). */
+    public static final double FINETUNE_MOMENTUM = 0.9;
+    /** Fine-tuning weight decay (method.md 7). */
+    public static final double FINETUNE_WEIGHT_DECAY = 1e-4;
+    /** Fine-tuning batch size (method.md 7). */
+    public static final int FINETUNE_BATCH_SIZE = 100;
 }
