@@ -70,6 +70,57 @@ public final class Kernels {
         java.lang.ref.Reference.reachabilityFence(targets);
     }
 
+    /**
+     * Whole-network permutation in ONE native call: every tensor gets its own optional axis-0 and
+     * axis-1 permutation (a tensor can be the producer of one group and the consumer of the next).
+     * Permutations shared by several tensors (same array instance) are passed once. Every
+     * permutation is validated first; nothing is written when any argument is invalid.
+     */
+    public static void permuteTensors(Backend backend, List<TensorPermutation> targets) {
+        java.util.IdentityHashMap<long[], Long> offsets = new java.util.IdentityHashMap<>();
+        long poolLength = 0;
+        for (TensorPermutation t : targets) {
+            long[][] axes = {t.p0(), t.p1()};
+            for (int axis = 0; axis < 2; axis++) {
+                long[] p = axes[axis];
+                if (p == null || offsets.containsKey(p)) {
+                    continue;
+                }
+                try {
+                    validatePermutation(p);
+                } catch (LadyException e) {
+                    throw LadyException.invalidInput("tensor '" + t.name() + "' axis " + axis + ": " + e.getMessage());
+                }
+                offsets.put(p, poolLength);
+                poolLength += p.length;
+            }
+        }
+        long[] pool = new long[Math.toIntExact(poolLength)];
+        offsets.forEach((p, off) -> System.arraycopy(p, 0, pool, Math.toIntExact(off), p.length));
+        int count = targets.size();
+        long[] addresses = new long[count];
+        long[] dims = new long[4 * count];
+        long[] permOffsets = new long[2 * count];
+        for (int i = 0; i < count; i++) {
+            TensorPermutation t = targets.get(i);
+            addresses[i] = t.address();
+            dims[4 * i] = t.rows();
+            dims[4 * i + 1] = t.n1();
+            dims[4 * i + 2] = t.block();
+            dims[4 * i + 3] = t.innerBytes();
+            permOffsets[2 * i] = t.p0() == null ? -1 : offsets.get(t.p0());
+            permOffsets[2 * i + 1] = t.p1() == null ? -1 : offsets.get(t.p1());
+        }
+        ensureLoaded();
+        int status = switch (backend) {
+            case REFERENCE -> LadyNative.lady_permute_tensors_ref(count, addresses, dims, permOffsets, pool, pool.length);
+            case CPU -> LadyNative.lady_permute_tensors_cpu(count, addresses, dims, permOffsets, pool, pool.length);
+            case CUDA -> LadyNative.lady_permute_tensors_cuda(count, addresses, dims, permOffsets, pool, pool.length);
+        };
+        check(status, "permute_tensors");
+        java.lang.ref.Reference.reachabilityFence(targets);
+    }
+
     /** Throws a clear error unless {@code perm} holds each of 0..n-1 exactly once. */
     public static void validatePermutation(long[] perm) {
         if (perm == null) {

@@ -4,6 +4,7 @@ import org.bytedeco.pytorch.Tensor;
 
 import lady.LadyException;
 import lady.kernels.PermuteTarget;
+import lady.kernels.TensorPermutation;
 
 /** Describes libtorch tensors to the kernels, zero copy: the kernel works on the tensor's memory. */
 public final class TorchTargets {
@@ -23,5 +24,21 @@ public final class TorchTargets {
         long[] shape = tensor.sizes().vec().get();
         return PermuteTarget.of(name, tensor.data_ptr().address(), shape, (int) tensor.element_size(), axis, block, n,
                 tensor);
+    }
+
+    /**
+     * A whole-network permutation target over a contiguous CPU tensor: {@code p0} permutes axis 0,
+     * {@code p1} axis 1 in blocks of {@code block1} (either may be null).
+     */
+    public static TensorPermutation tensorPermutation(String name, Tensor tensor, long[] p0, long[] p1, long block1) {
+        if (!tensor.is_contiguous()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "tensor '" + name + "' is not contiguous");
+        }
+        if (!tensor.device().is_cpu()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "tensor '" + name + "' is not in host memory");
+        }
+        long[] shape = tensor.sizes().vec().get();
+        return TensorPermutation.of(name, tensor.data_ptr().address(), shape, (int) tensor.element_size(), p0, p1,
+                block1, tensor);
     }
 }

@@ -54,4 +54,16 @@ public final class LadyNative {
     public static native int lady_permute_cuda(int count, @Cast("const int64_t*") long[] addresses,
             @Cast("const int64_t*") long[] outer, @Cast("const int64_t*") long[] rowBytes,
             @Cast("const int64_t*") long[] perm, long n);
+
+    public static native int lady_permute_tensors_ref(int count, @Cast("const int64_t*") long[] addresses,
+            @Cast("const int64_t*") long[] dims, @Cast("const int64_t*") long[] permOffsets,
+            @Cast("const int64_t*") long[] perms, long permsLength);
+
+    public static native int lady_permute_tensors_cpu(int count, @Cast("const int64_t*") long[] addresses,
+            @Cast("const int64_t*") long[] dims, @Cast("const int64_t*") long[] permOffsets,
+            @Cast("const int64_t*") long[] perms, long permsLength);
+
+    public static native int lady_permute_tensors_cuda(int count, @Cast("const int64_t*") long[] addresses,
+            @Cast("const int64_t*") long[] dims, @Cast("const int64_t*") long[] permOffsets,
+            @Cast("const int64_t*") long[] perms, long permsLength);
 }
