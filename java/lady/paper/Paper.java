@@ -55,4 +55,14 @@ public final class Paper {
     public static final double FINETUNE_WEIGHT_DECAY = 1e-4;
     /** Fine-tuning batch size (method.md 7). */
     public static final int FINETUNE_BATCH_SIZE = 100;
+
+    // ---- attacks: the levels of Table 1 (paper Table 1; method.md 7 and 9) ----
+    /** Gaussian noise levels Omega: noise std = Omega * std of the attacked weight (Table 1). */
+    public static final java.util.List<Double> NOISE_OMEGAS = java.util.List.of(0.0, 1.0, 2.0, 7.0, 10.0);
+    /** Fine-tuning epochs Theta (Table 1). */
+    public static final java.util.List<Integer> FINETUNE_EPOCHS = java.util.List.of(2, 6, 8, 10);
+    /** Quantization bits B, per-tensor min-max on every Conv2d / Linear weight (Table 1). */
+    public static final java.util.List<Integer> QUANT_BITS = java.util.List.of(16, 8, 6, 4, 2);
+    /** Magnitude-pruning rates T in % of the attacked weight's entries (Table 1). */
+    public static final java.util.List<Double> PRUNE_PERCENTS = java.util.List.of(0.0, 91.0, 95.0, 98.0, 99.0);
 }
