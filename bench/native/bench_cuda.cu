@@ -1,0 +1,67 @@
+// CUDA ceilings of lady_bench (compiled when the library is built with CUDA):
+//   pageable host -> device -> host round trip: what the *_cuda kernels do around their launch
+//   (they take host memory), counted as bytes moved both ways;
+//   device-to-device cudaMemcpy: the device-memory ceiling (bytes read + written).
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "bench.h"
+
+namespace bench {
+
+double cuda_host_roundtrip_gbs(size_t bytes, int reps) {
+    std::vector<char> host(bytes, 1);
+    void* dev = nullptr;
+    if (cudaMalloc(&dev, bytes) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; ++r) {
+        const double t0 = now_ms();
+        if (cudaMemcpy(dev, host.data(), bytes, cudaMemcpyHostToDevice) != cudaSuccess ||
+            cudaMemcpy(host.data(), dev, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) {
+            cudaFree(dev);
+            cudaGetLastError();
+            return 0;
+        }
+        const double t1 = now_ms();
+        if (r > 0 && t1 - t0 < best) best = t1 - t0;
+    }
+    cudaFree(dev);
+    return 2.0 * (double)bytes / (best * 1e-3) / 1e9;
+}
+
+double cuda_device_memcpy_gbs(size_t bytes, int reps) {
+    void *a = nullptr, *b = nullptr;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) {
+        if (a) cudaFree(a);
+        cudaGetLastError();
+        return 0;
+    }
+    cudaMemset(a, 1, bytes);
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    float best = 1e30f;
+    for (int r = 0; r < reps + 1; ++r) {
+        cudaEventRecord(start);
+        cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+        cudaEventRecord(stop);
+        cudaEventSynchronize(stop);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, start, stop);
+        if (r > 0 && ms < best) best = ms;
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    cudaFree(a);
+    cudaFree(b);
+    if (cudaGetLastError() != cudaSuccess) return 0;
+    return 2.0 * (double)bytes / ((double)best * 1e-3) / 1e9;
+}
+
+}  // namespace bench
