@@ -1,0 +1,25 @@
+package lady.attack;
+
+import lady.checkpoint.StateDict;
+
+/**
+ * One attack of method.md section 7, a small value type parsed from a spec string
+ * ({@code noise:7}, {@code finetune:2}, {@code quant:8}, {@code prune:95}; see {@link Attacks}).
+ * {@link #apply} changes the state dict in place (pass {@link StateDict#copy()} to keep the
+ * original); its randomness comes only from {@link AttackContext#seed()}.
+ */
+public sealed interface Attack permits NoiseAttack, FinetuneAttack, QuantAttack, PruneAttack {
+    /** "noise", "finetune", "quant" or "prune". */
+    String kind();
+
+    /** The level: Omega, epochs Theta, bits B or percent T. */
+    double level();
+
+    /** The canonical spec, e.g. "noise:7"; {@code Attacks.parse(spec())} gives an equal attack. */
+    default String spec() {
+        return kind() + ":" + Attacks.formatLevel(level());
+    }
+
+    /** Applies the attack to {@code state} in place and says what it did. */
+    AttackResult apply(StateDict state, AttackContext context);
+}

@@ -1,0 +1,59 @@
+package lady.attack;
+
+import java.util.List;
+
+import lady.LadyException;
+import lady.progress.ProgressListener;
+
+/**
+ * What an attack needs besides the state dict.
+ *
+ * @param layer      name of the attacked weight tensor (noise, prune), e.g. "features.17.weight";
+ *                   may be null for attacks that do not use it (quant, finetune)
+ * @param weights    names of every Conv2d and Linear weight of the network (quant), from the
+ *                   model's architecture, never guessed from names; may be empty otherwise
+ * @param seed       the only source of randomness
+ * @param fineTuner  trains the network (finetune); null when no training is available
+ * @param progress   progress of long attacks (finetune)
+ */
+public record AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner,
+                            ProgressListener progress) {
+    public AttackContext {
+        weights = weights == null ? List.of() : List.copyOf(weights);
+        progress = progress == null ? ProgressListener.NONE : progress;
+    }
+
+    /** A context attacking {@code layer} with {@code seed} (no weight list, no fine-tuner). */
+    public static AttackContext of(String layer, long seed) {
+        return new AttackContext(layer, List.of(), seed, null, ProgressListener.NONE);
+    }
+
+    public AttackContext withLayer(String l) {
+        return new AttackContext(l, weights, seed, fineTuner, progress);
+    }
+
+    public AttackContext withWeights(List<String> w) {
+        return new AttackContext(layer, w, seed, fineTuner, progress);
+    }
+
+    public AttackContext withSeed(long s) {
+        return new AttackContext(layer, weights, s, fineTuner, progress);
+    }
+
+    public AttackContext withFineTuner(FineTuner f) {
+        return new AttackContext(layer, weights, seed, f, progress);
+    }
+
+    public AttackContext withProgress(ProgressListener p) {
+        return new AttackContext(layer, weights, seed, fineTuner, p);
+    }
+
+    /** The attacked layer's name; a clear error when the caller gave none. */
+    String requireLayer(String attack) {
+        if (layer == null || layer.isBlank()) {
+            throw new LadyException(LadyException.Kind.USAGE, "the " + attack
+                    + " attack needs the name of the attacked weight tensor (e.g. features.17.weight)");
+        }
+        return layer;
+    }
+}

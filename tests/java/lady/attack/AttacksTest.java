@@ -1,0 +1,124 @@
+package lady.attack;
+
+import static lady.attack.AttackTensors.values;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.paper.Paper;
+import lady.torch.Torch;
+
+class AttacksTest {
+    @Test
+    void parsesChains() {
+        List<Attack> chain = Attacks.parse("finetune:2,quant:8");
+        assertEquals(List.of(FinetuneAttack.of(2), new QuantAttack(8)), chain);
+        FinetuneAttack f = (FinetuneAttack) chain.get(0);
+        assertEquals(Paper.FINETUNE_LR, f.lr());
+        assertEquals(Paper.FINETUNE_MOMENTUM, f.momentum());
+        assertEquals(Paper.FINETUNE_WEIGHT_DECAY, f.weightDecay());
+        assertEquals(Paper.FINETUNE_BATCH_SIZE, f.batchSize());
+        assertEquals("finetune:2,quant:8", Attacks.spec(chain));
+        assertEquals(List.of(new NoiseAttack(0.5), new PruneAttack(99)), Attacks.parse(" noise:0.5 , PRUNE:99 "));
+        assertEquals("noise:0.5", new NoiseAttack(0.5).spec());
+        assertEquals("prune:91", new PruneAttack(91).spec());
+        assertEquals(List.of(), Attacks.parse("none"));
+        assertEquals("none", Attacks.spec(List.of()));
+    }
+
+    @Test
+    void everyTable1LevelParsesAndRoundTrips() {
+        List<String> specs = new ArrayList<>();
+        Paper.NOISE_OMEGAS.forEach(o -> specs.add(new NoiseAttack(o).spec()));
+        Paper.FINETUNE_EPOCHS.forEach(e -> specs.add(FinetuneAttack.of(e).spec()));
+        Paper.QUANT_BITS.forEach(b -> specs.add(new QuantAttack(b).spec()));
+        Paper.PRUNE_PERCENTS.forEach(t -> specs.add(new PruneAttack(t).spec()));
+        assertEquals(5 + 4 + 5 + 5, specs.size());
+        for (String s : specs) {
+            assertEquals(s, Attacks.parseOne(s).spec());
+        }
+        assertTrue(specs.contains("noise:7") && specs.contains("quant:16") && specs.contains("prune:99"));
+    }
+
+    @Test
+    void parseErrorsAreClear() {
+        assertUsage("nois:7", "unknown attack 'nois'; expected noise, finetune, quant or prune");
+        assertUsage("noise", "attack 'noise' needs a level: noise:OMEGA");
+        assertUsage("quant:", "attack 'quant' needs a level: quant:BITS");
+        assertUsage("quant:8.5", "level of attack 'quant' must be an integer, got '8.5'");
+        assertUsage("noise:abc", "level of attack 'noise' must be a number, got 'abc'");
+        assertUsage("noise:NaN", "must be a number");
+        assertUsage("noise:-1", "Omega must be a finite number >= 0");
+        assertUsage("prune:101", "pruning rate T must be a percentage in [0, 100]");
+        assertUsage("quant:0", "bits B must be an integer in [1, 24]");
+        assertUsage("finetune:-2", "epochs Theta must be >= 0");
+        assertUsage("noise:1,,quant:8", "empty attack in the list");
+    }
+
+    private static void assertUsage(String spec, String fragment) {
+        LadyException e = assertThrows(LadyException.class, () -> Attacks.parse(spec));
+        assertEquals(LadyException.Kind.USAGE, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains(fragment), e.getMessage());
+    }
+
+    @Test
+    void chainsApplyInOrderWithTheFineTunerAndDerivedSeeds() {
+        Torch.init();
+        String layer = "features.3.weight";
+        List<String> weights = List.of("features.0.weight", layer, "classifier.weight");
+        List<Long> seeds = new ArrayList<>();
+        FineTuner fake = (state, attack, seed, progress) -> {
+            seeds.add(seed);
+            assertEquals(2, attack.epochs());
+            // a "training" that moves the attacked weight, so the order of the chain is visible
+            float[] w = values(state.get(layer));
+            for (int i = 0; i < w.length; i++) {
+                w[i] += 0.001f * (i % 7);
+            }
+            state.get(layer).data_ptr_float().put(w, 0, w.length);
+        };
+        AttackContext ctx = AttackContext.of(layer, 99).withWeights(weights).withFineTuner(fake);
+        StateDict a = AttackTensors.smallNet(8);
+        StateDict b = AttackTensors.smallNet(8);
+        List<AttackResult> ra = Attacks.apply(Attacks.parse("finetune:2,quant:2,noise:1"), a, ctx);
+        Attacks.apply(Attacks.parse("finetune:2,quant:2,noise:1"), b, ctx);
+        assertEquals(List.of("finetune:2", "quant:2", "noise:1"), ra.stream().map(AttackResult::spec).toList());
+        assertEquals(2, seeds.size());
+        assertEquals(seeds.get(0), seeds.get(1), "same seed -> same fine-tuning seed");
+        assertArrayEquals(values(a.get(layer)), values(b.get(layer)), "same seed -> same bytes");
+        // quant:2 came before noise: the other quantized weights keep at most 4 values
+        assertTrue(Arrays.stream(boxed(values(a.get("classifier.weight")))).distinct().count() <= 4);
+        assertTrue(Arrays.stream(boxed(values(a.get(layer)))).distinct().count() > 4, "noise came last");
+
+        // two noise attacks in one chain draw different noise
+        StateDict c = AttackTensors.smallNet(8);
+        StateDict d = AttackTensors.smallNet(8);
+        Attacks.apply(Attacks.parse("noise:1,noise:1"), c, ctx);
+        new NoiseAttack(1).apply(d, ctx);
+        new NoiseAttack(1).apply(d, ctx);
+        assertFalse(Arrays.equals(values(c.get(layer)), values(d.get(layer))));
+
+        LadyException e = assertThrows(LadyException.class,
+                () -> FinetuneAttack.of(2).apply(AttackTensors.smallNet(8), AttackContext.of(layer, 1)));
+        assertEquals(LadyException.Kind.USAGE, e.kind());
+        assertTrue(e.getMessage().contains("no fine-tuner"), e.getMessage());
+    }
+
+    private static Float[] boxed(float[] a) {
+        Float[] b = new Float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            b[i] = a[i];
+        }
+        return b;
+    }
+}
