@@ -65,4 +65,18 @@ public final class Paper {
     public static final java.util.List<Integer> QUANT_BITS = java.util.List.of(16, 8, 6, 4, 2);
     /** Magnitude-pruning rates T in % of the attacked weight's entries (Table 1). */
     public static final java.util.List<Double> PRUNE_PERCENTS = java.util.List.of(0.0, 91.0, 95.0, 98.0, 99.0);
+
+    // ---- Uchida et al. 2017 white-box watermark, as the authors parameterize it (method.md 8; NNWmethods/UCHI.py) ----
+    /** Watermark length T in bits (method.md 8). */
+    public static final int UCHIDA_BITS = 64;
+    /** Probability that a watermark bit is 1 (method.md 8: bits drawn with P(1) = 2/3). */
+    public static final double UCHIDA_P_ONE = 2.0 / 3.0;
+    /** Weight of the watermark loss: loss = cross-entropy + lambda * L_wm (method.md 8). */
+    public static final double UCHIDA_LAMBDA = 0.1;
+    /** Logarithm base of the watermark's binary cross-entropy (method.md 8: the authors use log2). */
+    public static final double UCHIDA_LOG_BASE = 2.0;
+    /** The watermarked layer group of VGG16 (method.md 8: features.19, weight 512 x 512 x 3 x 3). */
+    public static final String UCHIDA_LAYER_VGG16 = "features.19";
+    /** The group before it (method.md 8): permuting it permutes features.19's input channels, hence w_bar. */
+    public static final String UCHIDA_ATTACKED_GROUP_VGG16 = "features.17";
 }
