@@ -28,4 +28,28 @@ int32_t lady_permute_tensors_cuda(int32_t, const int64_t*, const int64_t*, const
     return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
 }
 
+int32_t lady_normalize_rows_cuda(int64_t, int64_t, int64_t, int64_t, int32_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
+int32_t lady_cosine_similarity_cuda(int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
+int32_t lady_argmax_top2_cuda(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
+int32_t lady_topk_cuda(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
+int32_t lady_sort_desc_cuda(int64_t, int64_t, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
+int32_t lady_assign_cuda(int64_t, int64_t, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
 }  // extern "C"

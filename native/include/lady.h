@@ -96,6 +96,55 @@ int32_t lady_permute_tensors_cpu(int32_t count, const int64_t* addresses, const 
 int32_t lady_permute_tensors_cuda(int32_t count, const int64_t* addresses, const int64_t* dims,
                                   const int64_t* perm_offsets, const int64_t* perms, int64_t perms_length);
 
+/* ---- kernel 2: similarity (method.md section 4) -------------------------------------------
+ * Matrices are dense, row-major float32 at host addresses. A row of dimension d is normalized as
+ * u = x / max(||x||_2, 1e-12) (torch.nn.functional.normalize); with centered != 0 the row mean is
+ * subtracted first (Pearson correlation, for activations). A zero row gives a zero vector.
+ *   normalize_rows:     out[rows x d] = normalized in[rows x d] (out may equal in).
+ *   cosine_similarity:  out[n x m], out[i, j] = <u_a[i], u_b[j]>, a is [n x d], b is [m x d].
+ * The reference works in double and rounds the result to float; the CPU and CUDA versions
+ * accumulate in float (CUDA: FMA in a shared-memory tiled product, no cuBLAS). */
+int32_t lady_normalize_rows_ref(int64_t in, int64_t out, int64_t rows, int64_t d, int32_t centered);
+int32_t lady_normalize_rows_cpu(int64_t in, int64_t out, int64_t rows, int64_t d, int32_t centered);
+int32_t lady_normalize_rows_cuda(int64_t in, int64_t out, int64_t rows, int64_t d, int32_t centered);
+int32_t lady_cosine_similarity_ref(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int32_t centered,
+                                   int64_t out);
+int32_t lady_cosine_similarity_cpu(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int32_t centered,
+                                   int64_t out);
+int32_t lady_cosine_similarity_cuda(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int32_t centered,
+                                    int64_t out);
+
+/* ---- kernel 3: ranking ------------------------------------------------------------------------
+ * Order used by all three: larger value first, ties by lower index. NaN inputs are refused.
+ *   argmax_top2: per row of s[n x m] (m >= 1): index[i] (int32) of the best column, best[i] its
+ *                value, second[i] the largest value among the other columns (-inf when m == 1).
+ *   topk:        per row, the k (1 <= k <= m) best columns in order: indices[n x k] (int32),
+ *                values[n x k] (float32).
+ *   sort_desc:   order[n] (int32): indices of scores[n] sorted by score descending, stable (ties
+ *                by lower index): the canonical order of method.md section 5. */
+int32_t lady_argmax_top2_ref(int64_t s, int64_t n, int64_t m, int64_t index, int64_t best, int64_t second);
+int32_t lady_argmax_top2_cpu(int64_t s, int64_t n, int64_t m, int64_t index, int64_t best, int64_t second);
+int32_t lady_argmax_top2_cuda(int64_t s, int64_t n, int64_t m, int64_t index, int64_t best, int64_t second);
+int32_t lady_topk_ref(int64_t s, int64_t n, int64_t m, int64_t k, int64_t indices, int64_t values);
+int32_t lady_topk_cpu(int64_t s, int64_t n, int64_t m, int64_t k, int64_t indices, int64_t values);
+int32_t lady_topk_cuda(int64_t s, int64_t n, int64_t m, int64_t k, int64_t indices, int64_t values);
+int32_t lady_sort_desc_ref(int64_t scores, int64_t n, int64_t order);
+int32_t lady_sort_desc_cpu(int64_t scores, int64_t n, int64_t order);
+int32_t lady_sort_desc_cuda(int64_t scores, int64_t n, int64_t order);
+
+/* ---- kernel 4: exact linear assignment ---------------------------------------------------------
+ * For a square float32 matrix s[n x n] (finite values; NaN or infinity refused), writes perm[n]
+ * (int32), a permutation maximizing sum_i s[i, perm[i]] (row i -> column perm[i]).
+ *   ref:  plain O(n^3) Hungarian algorithm (potentials, double precision).
+ *   cpu:  Jonker-Volgenant shortest augmenting paths in double precision, started from the greedy
+ *         assignment of row argmaxes (near-permutation resync problems leave few rows to augment).
+ *   cuda: auction algorithm with epsilon scaling on the matrix quantized to integers; exactly
+ *         optimal for the quantized matrix, hence within n * (max - min) / levels of the optimum of
+ *         the float matrix (levels = floor(2^32 / (n + 1)); see native/cuda/assign_cuda.cu). */
+int32_t lady_assign_ref(int64_t s, int64_t n, int64_t perm);
+int32_t lady_assign_cpu(int64_t s, int64_t n, int64_t perm);
+int32_t lady_assign_cuda(int64_t s, int64_t n, int64_t perm);
+
 #ifdef __cplusplus
 }
 #endif
