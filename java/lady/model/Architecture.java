@@ -26,10 +26,27 @@ import lady.permutation.SpecValidator;
  *                      flatten sizes of nets without adaptive pooling (LeNet5, ToyNet, FC) and the
  *                      spatial block of a conv -> flatten -> linear consumer
  * @param layers        the layers, in execution order
+ * @param init          how a new model's parameters are drawn
  */
-public record Architecture(String name, long inputChannels, int inputSize, List<Layer> layers) {
+public record Architecture(String name, long inputChannels, int inputSize, List<Layer> layers, Init init) {
     public Architecture {
         layers = List.copyOf(layers);
+    }
+
+    /** Initialization of a new model's parameters. */
+    public enum Init {
+        /** libtorch's (= PyTorch's) default per-layer initialization. */
+        PYTORCH_DEFAULT,
+        /**
+         * torchvision's VGG: conv weights kaiming normal (fan_out, ReLU), conv biases 0, BN 1 / 0,
+         * Linear weights normal(0, 0.01), Linear biases 0.
+         */
+        TORCHVISION_VGG,
+        /**
+         * torchvision's ResNet: conv weights kaiming normal (fan_out, ReLU), BN 1 / 0, fc as
+         * PyTorch's default.
+         */
+        TORCHVISION_RESNET
     }
 
     /**

@@ -26,6 +26,8 @@ import lady.LadyException;
  *       16 x 8 x 8 = 1024 features (blocks of 64).</li>
  *   <li><b>fc</b>: a fully connected net: flatten, fc1 (512), ReLU, fc2 (256), ReLU, fc3 (K).</li>
  * </ul>
+ * VGG and ResNet are initialized as torchvision does ({@link Architecture.Init}); the small nets
+ * with PyTorch's defaults.
  */
 final class Architectures {
     private Architectures() {}
@@ -64,7 +66,7 @@ final class Architectures {
         layers.add(new Layer.Relu());
         layers.add(new Layer.Dropout(0.5));
         layers.add(new Layer.Linear("classifier.6", hidden, o.numClasses(), true));
-        return new Architecture(name, o.inputChannels(), o.inputSize(), layers);
+        return new Architecture(name, o.inputChannels(), o.inputSize(), layers, Architecture.Init.TORCHVISION_VGG);
     }
 
     /** torchvision's ResNet18; {@code cifarStem}: conv1 3x3 stride 1 and no max pool. */
@@ -94,7 +96,7 @@ final class Architectures {
         layers.add(new Layer.AdaptiveAvgPool(1));
         layers.add(new Layer.Flatten());
         layers.add(new Layer.Linear("fc", in, o.numClasses(), true));
-        return new Architecture(name, o.inputChannels(), o.inputSize(), layers);
+        return new Architecture(name, o.inputChannels(), o.inputSize(), layers, Architecture.Init.TORCHVISION_RESNET);
     }
 
     static Architecture lenet5(String name, ModelOptions o) {
@@ -118,7 +120,7 @@ final class Architectures {
                 new Layer.Linear("fc2", 120, 84, true),
                 new Layer.Relu(),
                 new Layer.Linear("fc3", 84, o.numClasses(), true));
-        return new Architecture(name, o.inputChannels(), o.inputSize(), layers);
+        return new Architecture(name, o.inputChannels(), o.inputSize(), layers, Architecture.Init.PYTORCH_DEFAULT);
     }
 
     static Architecture toynet(String name, ModelOptions o) {
@@ -138,7 +140,7 @@ final class Architectures {
                 new Layer.Linear("fc1", 16 * s * s, 64, true),
                 new Layer.Relu(),
                 new Layer.Linear("fc2", 64, o.numClasses(), true));
-        return new Architecture(name, o.inputChannels(), o.inputSize(), layers);
+        return new Architecture(name, o.inputChannels(), o.inputSize(), layers, Architecture.Init.PYTORCH_DEFAULT);
     }
 
     static Architecture fc(String name, ModelOptions o) {
@@ -151,7 +153,7 @@ final class Architectures {
                 new Layer.Linear("fc2", 512, 256, true),
                 new Layer.Relu(),
                 new Layer.Linear("fc3", 256, o.numClasses(), true));
-        return new Architecture(name, o.inputChannels(), o.inputSize(), layers);
+        return new Architecture(name, o.inputChannels(), o.inputSize(), layers, Architecture.Init.PYTORCH_DEFAULT);
     }
 
     private static void noHidden(String name, ModelOptions o) {

@@ -15,6 +15,7 @@ import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.LinearOptions;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -35,9 +36,9 @@ final class Network implements Model {
     private final Architecture arch;
     private final Module root;
     private final Map<String, Module> containers = new HashMap<>();
-    private final Map<String, Conv2dImpl> convs = new HashMap<>();
-    private final Map<String, BatchNorm2dImpl> norms = new HashMap<>();
-    private final Map<String, LinearImpl> linears = new HashMap<>();
+    private final Map<String, Conv2dImpl> convs = new LinkedHashMap<>();
+    private final Map<String, BatchNorm2dImpl> norms = new LinkedHashMap<>();
+    private final Map<String, LinearImpl> linears = new LinkedHashMap<>();
     private final List<Object> keepAlive = new ArrayList<>();
     private final Map<String, long[]> shapes;
     private final boolean fixedInputSize;
@@ -53,6 +54,33 @@ final class Network implements Model {
             adaptive |= layer instanceof Layer.AdaptiveAvgPool;
         }
         this.fixedInputSize = !adaptive;
+        initialize();
+    }
+
+    /** Applies the description's initialization (libtorch's defaults are already in place). */
+    @SuppressWarnings("try")
+    private void initialize() {
+        if (arch.init() == Architecture.Init.PYTORCH_DEFAULT) {
+            return;
+        }
+        try (NoGradGuard guard = new NoGradGuard()) {
+            for (Conv2dImpl conv : convs.values()) {
+                long[] s = conv.weight().sizes().vec().get();
+                double fanOut = (double) s[0] * s[2] * s[3];
+                conv.weight().normal_().mul_(new Scalar(Math.sqrt(2.0 / fanOut)));
+                if (conv.options().bias().get()) {
+                    conv.bias().zero_();
+                }
+            }
+            if (arch.init() == Architecture.Init.TORCHVISION_VGG) {
+                for (LinearImpl linear : linears.values()) {
+                    linear.weight().normal_().mul_(new Scalar(0.01));
+                    if (linear.options().bias().get()) {
+                        linear.bias().zero_();
+                    }
+                }
+            }
+        }
     }
 
     private void build(Layer layer) {
