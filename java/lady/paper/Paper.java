@@ -20,8 +20,8 @@ public final class Paper {
     public static final int IMAGE_SIZE = 32;
 
     // ---- resync with the reference (method.md section 4) ----
-    /** Epsilon of the row L2 normalization before the cosine similarity (method.md 4). */
-    public static final double COSINE_EPS = 1e-12;
+    // The epsilon of the row L2 normalization (1e-12, method.md 4) lives with the kernels that use
+    // it: LADY_NORMALIZE_EPS in native/common/resync_common.h.
     /** Ours, not the paper's: a matched neuron whose margin (best minus second-best cosine of its
      * reference row) is below this is reported as low-confidence. Clean permutations give margins
      * of about 1 - max off-diagonal cosine (typically > 0.5); 0.05 marks near-ties. */
