@@ -1,0 +1,217 @@
+package lady.checkpoint;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.Tensor;
+
+import lady.LadyException;
+import lady.io.AtomicFiles;
+import lady.report.Json;
+
+/**
+ * The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
+ * ({@code {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}} plus an
+ * optional {@code "__metadata__"} map of strings), then the raw little-endian tensor bytes; offsets
+ * are relative to the end of the header. Reading checks the header strictly (size limit, dtypes,
+ * shapes against byte ranges, ranges inside the file, no overlaps, no holes, as the reference
+ * implementation requires) and reads each tensor in bulk into its memory. Writing keeps the state
+ * dict's order and pads the header with spaces to a multiple of 8 bytes.
+ */
+final class SafeTensors {
+    private SafeTensors() {}
+
+    /** Largest header accepted (the reference implementation's limit). */
+    static final long MAX_HEADER_BYTES = 100L << 20;
+    static final int LENGTH_BYTES = 8;
+    static final int HEADER_ALIGNMENT = 8;
+    static final String METADATA = "__metadata__";
+
+    private record Item(String name, DType dtype, long[] shape, long begin, long end) {}
+
+    static StateDict read(FileChannel ch, String file) throws IOException {
+        TensorBytes.requireLittleEndian();
+        long fileSize = ch.size();
+        if (fileSize < LENGTH_BYTES) {
+            throw bad(file, "too short for a safetensors header (truncated?)");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0, file);
+        long n = lenBuf.getLong(0);
+        if (n < 2 || n > MAX_HEADER_BYTES) {
+            throw bad(file, "header length " + Long.toUnsignedString(n) + " is out of range (limit " + MAX_HEADER_BYTES + ")");
+        }
+        if (n > fileSize - LENGTH_BYTES) {
+            throw bad(file, "header of " + n + " bytes is longer than the file (truncated?)");
+        }
+        ByteBuffer hb = ByteBuffer.allocate((int) n);
+        readFully(ch, hb, LENGTH_BYTES, file);
+        String headerText;
+        try {
+            headerText = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .decode(hb.flip()).toString();
+        } catch (CharacterCodingException e) {
+            throw bad(file, "header is not UTF-8");
+        }
+        Object parsed;
+        try {
+            parsed = Json.parse(headerText);
+        } catch (LadyException e) {
+            throw bad(file, "header: " + e.getMessage());
+        }
+        if (!(parsed instanceof Map<?, ?> header)) {
+            throw bad(file, "header is not a JSON object");
+        }
+        long dataStart = LENGTH_BYTES + n;
+        long dataSize = fileSize - dataStart;
+        List<Item> items = new ArrayList<>();
+        for (Map.Entry<?, ?> e : header.entrySet()) {
+            String name = (String) e.getKey();
+            if (name.equals(METADATA)) {
+                checkMetadata(file, e.getValue());
+                continue;
+            }
+            items.add(item(file, name, e.getValue(), dataSize));
+        }
+        // byte ranges: inside the data, no overlaps, no holes
+        List<Item> byOffset = new ArrayList<>(items);
+        byOffset.sort(Comparator.comparingLong(Item::begin).thenComparingLong(Item::end));
+        long covered = 0;
+        for (Item it : byOffset) {
+            if (it.begin() < covered) {
+                throw bad(file, "tensor '" + it.name() + "' overlaps another tensor's bytes");
+            }
+            if (it.begin() > covered) {
+                throw bad(file, "bytes " + covered + ".." + it.begin() + " of the data belong to no tensor");
+            }
+            covered = it.end();
+        }
+        if (covered != dataSize) {
+            throw bad(file, "the data is " + dataSize + " bytes but the tensors cover " + covered);
+        }
+        StateDict out = new StateDict();
+        for (Item it : items) {
+            Tensor t = TensorBytes.empty(it.dtype(), it.shape());
+            try {
+                TensorBytes.read(ch, dataStart + it.begin(), t, "tensor '" + it.name() + "'");
+            } catch (IOException | RuntimeException ex) {
+                t.close();
+                throw ex;
+            }
+            out.put(it.name(), t);
+        }
+        return out;
+    }
+
+    private static Item item(String file, String name, Object spec, long dataSize) {
+        if (!(spec instanceof Map<?, ?> m)) {
+            throw bad(file, "entry '" + name + "' is not an object");
+        }
+        for (Object k : m.keySet()) {
+            if (!k.equals("dtype") && !k.equals("shape") && !k.equals("data_offsets")) {
+                throw bad(file, "entry '" + name + "' has an unknown field '" + k + "'");
+            }
+        }
+        DType dtype = m.get("dtype") instanceof String s ? DType.ofSafetensors(s) : null;
+        if (dtype == null) {
+            throw bad(file, "entry '" + name + "' has an unsupported dtype " + m.get("dtype"));
+        }
+        if (!(m.get("shape") instanceof List<?> shapeList)) {
+            throw bad(file, "entry '" + name + "' has no shape");
+        }
+        long[] shape = new long[shapeList.size()];
+        long numel = 1;
+        try {
+            for (int i = 0; i < shape.length; i++) {
+                if (!(shapeList.get(i) instanceof Long v) || v < 0) {
+                    throw bad(file, "entry '" + name + "' has a bad shape " + shapeList);
+                }
+                shape[i] = v;
+                numel = Math.multiplyExact(numel, v);
+            }
+            Math.multiplyExact(numel, (long) dtype.elementSize());
+        } catch (ArithmeticException e) {
+            throw bad(file, "entry '" + name + "' has an absurd shape " + shapeList);
+        }
+        if (!(m.get("data_offsets") instanceof List<?> off) || off.size() != 2
+                || !(off.get(0) instanceof Long begin) || !(off.get(1) instanceof Long end)) {
+            throw bad(file, "entry '" + name + "' has no valid data_offsets");
+        }
+        if (begin < 0 || end < begin || end > dataSize) {
+            throw bad(file, "entry '" + name + "' has data_offsets [" + begin + ", " + end
+                    + "] outside the " + dataSize + " bytes of data");
+        }
+        if (end - begin != numel * dtype.elementSize()) {
+            throw bad(file, "entry '" + name + "' of shape " + shapeList + " needs " + numel * dtype.elementSize()
+                    + " bytes but its data_offsets give " + (end - begin));
+        }
+        return new Item(name, dtype, shape, begin, end);
+    }
+
+    private static void checkMetadata(String file, Object meta) {
+        if (!(meta instanceof Map<?, ?> m)) {
+            throw bad(file, "__metadata__ is not an object");
+        }
+        for (Object v : m.values()) {
+            if (!(v instanceof String)) {
+                throw bad(file, "__metadata__ values must be strings");
+            }
+        }
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer b, long pos, String file) throws IOException {
+        while (b.hasRemaining()) {
+            if (ch.read(b, pos + b.position()) < 0) {
+                throw bad(file, "the file ends early (truncated?)");
+            }
+        }
+    }
+
+    private static LadyException bad(String file, String what) {
+        return LadyException.invalidInput(file + " is not a valid safetensors file: " + what);
+    }
+
+    static void write(FileChannel ch, StateDict sd) throws IOException {
+        TensorBytes.requireLittleEndian();
+        Map<String, Object> header = new LinkedHashMap<>();
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("format", "pt");
+        header.put(METADATA, meta);
+        List<Tensor> tensors = new ArrayList<>();
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : sd) {
+            if (e.getKey().equals(METADATA)) {
+                throw LadyException.invalidInput("a tensor cannot be named " + METADATA + " in safetensors");
+            }
+            Tensor t = TensorBytes.contiguousCpu(e.getKey(), e.getValue());
+            Map<String, Object> spec = new LinkedHashMap<>();
+            spec.put("dtype", DType.of(t.scalar_type()).safetensorsName());
+            spec.put("shape", t.sizes().vec().get());
+            spec.put("data_offsets", List.of(offset, offset + t.nbytes()));
+            header.put(e.getKey(), spec);
+            offset += t.nbytes();
+            tensors.add(t);
+        }
+        byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + HEADER_ALIGNMENT - 1) / HEADER_ALIGNMENT * HEADER_ALIGNMENT;
+        ByteBuffer head = ByteBuffer.allocate(LENGTH_BYTES + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded).put(json);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
+        }
+        AtomicFiles.writeFully(ch, head.flip());
+        for (Tensor t : tensors) {
+            TensorBytes.write(ch, t);
+        }
+    }
+}

@@ -1,0 +1,528 @@
+package lady.checkpoint;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32;
+
+import org.bytedeco.pytorch.Tensor;
+
+import lady.LadyException;
+import lady.io.AtomicFiles;
+
+/**
+ * PyTorch's zip checkpoint format (PyTorch >= 1.6, what {@code torch.save} writes):
+ * {@code <folder>/data.pkl} (a pickle whose tensors refer to storages by persistent id),
+ * {@code <folder>/data/<key>} (one raw little-endian record per storage, stored uncompressed) and
+ * {@code <folder>/version}.
+ *
+ * <p>Reading uses the restricted {@link Unpickler} (nothing from the file is ever executed), finds
+ * the folder from the {@code *}{@code /data.pkl} entry, accepts a state_dict (OrderedDict or dict)
+ * or a dict holding one under {@code model_state_dict} (or {@code state_dict}; everything else,
+ * e.g. the optimizer state, is parsed and discarded without loading its storages), and reads each
+ * storage in bulk straight into tensor memory. Writing produces what {@code torch.load} reads:
+ * an OrderedDict of {@code _rebuild_tensor_v2} calls (protocol 2), one record per tensor, byte for
+ * byte deterministic (fixed zip timestamps, 64-byte aligned records as PyTorch aligns them).
+ */
+final class TorchZip {
+    private TorchZip() {}
+
+    /** Largest data.pkl accepted (a state dict's pickle is about 200 bytes per tensor). */
+    static final long MAX_PICKLE_BYTES = 64L << 20;
+    /** Largest version / byteorder record. */
+    static final long MAX_SMALL_RECORD = 64;
+    /** Tensors may share storages, but all tensors together may not exceed this many times the file size. */
+    static final long MAX_EXPANSION = 4;
+    /** The zip format version PyTorch writes to {@code <folder>/version}. */
+    static final String FORMAT_VERSION = "3\n";
+    static final String WRITE_FOLDER = "archive";
+    /** Record data alignment PyTorch uses (so records can be memory-mapped). */
+    static final int ALIGNMENT = 64;
+    /** Keys a training checkpoint keeps its model's state dict under, in order of preference. */
+    static final String[] STATE_DICT_KEYS = {"model_state_dict", "state_dict"};
+
+    // ------------------------------------------------------------------ reading
+
+    static StateDict read(FileChannel ch, String file) throws IOException {
+        TensorBytes.requireLittleEndian();
+        ZipArchive zip = ZipArchive.open(ch, file);
+        String prefix = findFolder(zip, file);
+        ZipArchive.Entry pkl = zip.entries().get(prefix + "data.pkl");
+        ZipArchive.Entry bo = zip.entries().get(prefix + "byteorder");
+        if (bo != null) {
+            String order = new String(zip.readSmall(bo, MAX_SMALL_RECORD), StandardCharsets.US_ASCII).trim();
+            if (!order.equals("little")) {
+                throw zip.bad("byte order '" + order + "' is not supported (only little-endian)");
+            }
+        }
+        byte[] pickle = zip.readSmall(pkl, MAX_PICKLE_BYTES);
+        Map<String, Unpickler.StorageRef> storages = new HashMap<>();
+        Object root = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid)).load();
+        Unpickler.PDict dict = selectStateDict(root, file);
+        return materialize(zip, ch, prefix, dict, file);
+    }
+
+    private static String findFolder(ZipArchive zip, String file) {
+        String found = null;
+        for (String name : zip.entries().keySet()) {
+            int slash = name.indexOf('/');
+            if (slash > 0 && name.indexOf('/', slash + 1) < 0 && name.endsWith("/data.pkl")
+                    && name.length() == slash + "/data.pkl".length()) {
+                if (found != null) {
+                    throw zip.bad("it holds more than one */data.pkl");
+                }
+                found = name.substring(0, slash + 1);
+            }
+        }
+        if (found == null) {
+            throw zip.bad("it is a zip file without a */data.pkl entry (not a PyTorch checkpoint)");
+        }
+        if (zip.entries().containsKey(found + "constants.pkl") || zip.entries().containsKey(found + "code/")
+                || zip.entries().keySet().stream().anyMatch(n -> n.startsWith("code/") || n.contains("/code/__torch__"))) {
+            throw LadyException.invalidInput(file + " is a TorchScript archive (torch.jit.save); save the weights with "
+                    + "torch.save(model.state_dict(), path) and use that file");
+        }
+        return found;
+    }
+
+    private static Unpickler.StorageRef storageRef(ZipArchive zip, String prefix,
+            Map<String, Unpickler.StorageRef> storages, Object pidObj) {
+        // ('storage', storage_type, key, location, numel)
+        if (!(pidObj instanceof Unpickler.PTuple pid) || pid.size() != 5 || !"storage".equals(pid.get(0))) {
+            throw zip.bad("unexpected persistent id " + Unpickler.describe(pidObj));
+        }
+        if (!(pid.get(1) instanceof Unpickler.Global g) || g.storageType() == null) {
+            throw zip.bad("persistent id names " + Unpickler.describe(pid.get(1)) + ", not a storage type");
+        }
+        if (!(pid.get(2) instanceof String key) || key.isEmpty() || key.length() > 64 || !key.matches("[A-Za-z0-9_]+")) {
+            throw zip.bad("bad storage key " + Unpickler.describe(pid.get(2)));
+        }
+        if (!(pid.get(4) instanceof Long numel) || numel < 0) {
+            throw zip.bad("bad element count for storage '" + key + "'");
+        }
+        DType dtype = g.storageType();
+        String id = key + "/" + dtype.name();
+        Unpickler.StorageRef known = storages.get(id);
+        if (known != null) {
+            if (known.numel() != numel) {
+                throw zip.bad("storage '" + key + "' is declared with two different sizes");
+            }
+            return known;
+        }
+        Unpickler.StorageRef ref = new Unpickler.StorageRef(dtype, key, numel);
+        storages.put(id, ref);
+        return ref;
+    }
+
+    private static Unpickler.PDict selectStateDict(Object root, String file) {
+        if (!(root instanceof Unpickler.PDict top)) {
+            throw LadyException.invalidInput(file + " holds " + Unpickler.describe(root)
+                    + ", not a state dict (save model.state_dict())");
+        }
+        Unpickler.PDict dict = top;
+        for (String k : STATE_DICT_KEYS) {
+            Object v = top.map.get(k);
+            if (v instanceof Unpickler.PDict d) {
+                dict = d;
+                break;
+            }
+        }
+        if (dict.map.isEmpty() && dict.otherKeys.isEmpty()) {
+            throw LadyException.invalidInput(file + " holds an empty dict, not a state dict with tensors");
+        }
+        if (!dict.otherKeys.isEmpty()) {
+            throw LadyException.invalidInput(file + ": the state dict has a key that is not a string");
+        }
+        boolean anyTensor = false;
+        for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+            if (!(e.getKey() instanceof String name)) {
+                throw LadyException.invalidInput(file + ": the state dict has a key that is not a string: "
+                        + Unpickler.describe(e.getKey()));
+            }
+            if (!(e.getValue() instanceof Unpickler.TensorRef)) {
+                if (dict == top && !anyTensor) {
+                    List<String> keys = new ArrayList<>();
+                    top.map.keySet().stream().limit(8).forEach(k -> keys.add(String.valueOf(k)));
+                    throw LadyException.invalidInput(file + " holds a dict with keys " + keys
+                            + " that is not a state dict: expected tensors, or a state dict under 'model_state_dict'");
+                }
+                throw LadyException.invalidInput(file + ": state dict entry '" + name + "' is "
+                        + Unpickler.describe(e.getValue()) + ", not a tensor");
+            }
+            anyTensor = true;
+        }
+        return dict;
+    }
+
+    private static StateDict materialize(ZipArchive zip, FileChannel ch, String prefix, Unpickler.PDict dict,
+            String file) throws IOException {
+        // how many kept tensors use each storage (a storage used once, whole, becomes the tensor itself)
+        IdentityHashMap<Unpickler.StorageRef, Integer> uses = new IdentityHashMap<>();
+        for (Object v : dict.map.values()) {
+            uses.merge(((Unpickler.TensorRef) v).storage(), 1, Integer::sum);
+        }
+        long budget;
+        try {
+            budget = Math.multiplyExact(MAX_EXPANSION, ch.size()) + (1L << 20);
+        } catch (ArithmeticException e) {
+            budget = Long.MAX_VALUE;
+        }
+        IdentityHashMap<Unpickler.StorageRef, Tensor> loaded = new IdentityHashMap<>();
+        StateDict out = new StateDict();
+        try {
+            for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+                String name = (String) e.getKey();
+                Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
+                Unpickler.StorageRef s = t.storage();
+                long numel = checkView(zip, name, t);
+                long bytes = numel * s.dtype().elementSize(); // numel <= storage numel, which fits the file
+                budget -= bytes;
+                if (budget < 0) {
+                    throw zip.bad("its tensors together would need far more memory than the file holds");
+                }
+                Tensor storage = loaded.get(s);
+                if (storage == null) {
+                    storage = loadStorage(zip, ch, prefix, s);
+                    loaded.put(s, storage);
+                }
+                out.put(name, view(storage, t, numel, uses.get(s) == 1));
+            }
+        } finally {
+            loaded.values().forEach(Tensor::close); // views and copies keep what they need
+        }
+        return out;
+    }
+
+    /** Checks the view lies inside its storage; returns its element count. */
+    private static long checkView(ZipArchive zip, String name, Unpickler.TensorRef t) {
+        long numel = 1;
+        long last = t.offset();
+        try {
+            for (int i = 0; i < t.size().length; i++) {
+                numel = Math.multiplyExact(numel, t.size()[i]);
+            }
+            if (numel > 0) {
+                for (int i = 0; i < t.size().length; i++) {
+                    last = Math.addExact(last, Math.multiplyExact(t.size()[i] - 1, t.stride()[i]));
+                }
+            }
+        } catch (ArithmeticException e) {
+            throw zip.bad("tensor '" + name + "' has an absurd shape " + java.util.Arrays.toString(t.size()));
+        }
+        long storageNumel = t.storage().numel();
+        if (numel > 0 && last >= storageNumel) {
+            throw zip.bad("tensor '" + name + "' of shape " + java.util.Arrays.toString(t.size())
+                    + " reaches element " + last + " of a storage of " + storageNumel + " elements");
+        }
+        if (numel > storageNumel) {
+            throw zip.bad("tensor '" + name + "' has more elements (" + numel + ") than its storage ("
+                    + storageNumel + "): expanded (zero-stride) tensors are not supported");
+        }
+        return numel;
+    }
+
+    private static Tensor loadStorage(ZipArchive zip, FileChannel ch, String prefix, Unpickler.StorageRef s)
+            throws IOException {
+        String recordName = prefix + "data/" + s.key();
+        ZipArchive.Entry en = zip.entries().get(recordName);
+        if (en == null) {
+            throw zip.bad("storage record '" + recordName + "' is missing");
+        }
+        if (en.method() != ZipArchive.METHOD_STORED || en.compressedSize() != en.size()) {
+            throw zip.bad("storage record '" + recordName + "' is compressed (PyTorch stores them uncompressed)");
+        }
+        long need;
+        try {
+            need = Math.multiplyExact(s.numel(), (long) s.dtype().elementSize());
+        } catch (ArithmeticException e) {
+            need = Long.MAX_VALUE;
+        }
+        if (en.size() < need) {
+            throw zip.bad("storage record '" + recordName + "' holds " + en.size() + " bytes but the checkpoint says it has "
+                    + s.numel() + " " + s.dtype().name().toLowerCase() + " elements (" + need + " bytes)");
+        }
+        long data = zip.dataOffset(en);
+        Tensor t = TensorBytes.empty(s.dtype(), new long[] {s.numel()});
+        try {
+            TensorBytes.read(ch, data, t, "storage record '" + recordName + "'");
+            if (en.size() == need && TensorBytes.crc32(t) != en.crc()) {
+                throw zip.bad("storage record '" + recordName + "' fails its CRC check (corrupt file)");
+            }
+        } catch (IOException | RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
+    }
+
+    private static Tensor view(Tensor storage, Unpickler.TensorRef t, long numel, boolean soleUser) {
+        long[] size = t.size();
+        boolean contiguous = t.offset() == 0 || numel == 0;
+        long expected = 1;
+        for (int i = size.length - 1; i >= 0 && contiguous; i--) {
+            if (size[i] != 1 && t.stride()[i] != expected) {
+                contiguous = false;
+            }
+            expected *= size[i];
+        }
+        if (soleUser && contiguous && numel == t.storage().numel()) {
+            return storage.view(size); // the tensor is its whole storage: no copy
+        }
+        Tensor v = storage.as_strided(size, t.stride(), new org.bytedeco.pytorch.LongOptional(t.offset()));
+        Tensor own = v.is_contiguous() ? v.clone() : v.contiguous(); // never alias another entry
+        v.close();
+        return own;
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    private record Record(String name, byte[] bytes, Tensor tensor, long size, long crc) {}
+
+    static void write(FileChannel ch, StateDict sd) throws IOException {
+        TensorBytes.requireLittleEndian();
+        List<Record> records = new ArrayList<>();
+        List<Tensor> tensors = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : sd) {
+            names.add(e.getKey());
+            tensors.add(TensorBytes.contiguousCpu(e.getKey(), e.getValue()));
+        }
+        byte[] pickle = pickle(names, tensors);
+        String p = WRITE_FOLDER + "/";
+        records.add(small(p + "data.pkl", pickle));
+        records.add(small(p + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
+        for (int i = 0; i < tensors.size(); i++) {
+            Tensor t = tensors.get(i);
+            records.add(new Record(p + "data/" + i, null, t, t.nbytes(), TensorBytes.crc32(t)));
+        }
+        records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
+        writeZip(ch, records);
+    }
+
+    private static Record small(String name, byte[] b) {
+        CRC32 crc = new CRC32();
+        crc.update(b);
+        return new Record(name, b, null, b.length, crc.getValue());
+    }
+
+    private static void writeZip(FileChannel ch, List<Record> records) throws IOException {
+        final long zip32Limit = 0xFFFFFFFFL;
+        ByteArrayOutputStream central = new ByteArrayOutputStream();
+        long pos = 0;
+        for (Record r : records) {
+            byte[] name = r.name().getBytes(StandardCharsets.UTF_8);
+            long headerEnd = pos + ZipArchive.LOCAL_HEADER_SIZE + name.length;
+            int pad = (int) ((ALIGNMENT - (headerEnd + 4) % ALIGNMENT) % ALIGNMENT);
+            int extra = 4 + pad;
+            if (pos >= zip32Limit || r.size() >= zip32Limit) {
+                throw LadyException.invalidInput("the checkpoint would exceed 4 GiB, which needs zip64 (not written yet); "
+                        + "write it in the safetensors format instead");
+            }
+            ByteBuffer h = le(ZipArchive.LOCAL_HEADER_SIZE + name.length + extra);
+            h.putInt(ZipArchive.LOCAL_HEADER_SIG);
+            putCommon(h, r);
+            h.putShort((short) name.length).putShort((short) extra).put(name);
+            h.putShort((short) 0x4246).putShort((short) pad); // "FB" padding field, as PyTorch writes it
+            for (int i = 0; i < pad; i++) {
+                h.put((byte) 'Z');
+            }
+            AtomicFiles.writeFully(ch, h.flip());
+            if (r.tensor() != null) {
+                TensorBytes.write(ch, r.tensor());
+            } else {
+                AtomicFiles.writeFully(ch, ByteBuffer.wrap(r.bytes()));
+            }
+            ByteBuffer c = le(ZipArchive.CENTRAL_HEADER_SIZE + name.length);
+            c.putInt(ZipArchive.CENTRAL_SIG).putShort((short) 20);
+            putCommon(c, r);
+            c.putShort((short) name.length).putShort((short) 0).putShort((short) 0).putShort((short) 0)
+                    .putShort((short) 0).putInt(0).putInt((int) pos).put(name);
+            central.write(c.array());
+            pos = headerEnd + extra + r.size();
+        }
+        if (pos >= zip32Limit || records.size() >= 0xFFFF) {
+            throw LadyException.invalidInput("the checkpoint would exceed 4 GiB or 65535 tensors, which needs zip64 "
+                    + "(not written yet); write it in the safetensors format instead");
+        }
+        byte[] cd = central.toByteArray();
+        AtomicFiles.writeFully(ch, ByteBuffer.wrap(cd));
+        ByteBuffer end = le(ZipArchive.EOCD_SIZE);
+        end.putInt(ZipArchive.EOCD_SIG).putShort((short) 0).putShort((short) 0)
+                .putShort((short) records.size()).putShort((short) records.size())
+                .putInt(cd.length).putInt((int) pos).putShort((short) 0);
+        AtomicFiles.writeFully(ch, end.flip());
+    }
+
+    /** Fields shared by local and central headers, from "version needed" to the uncompressed size. */
+    private static void putCommon(ByteBuffer b, Record r) {
+        final short fixedTime = 0;
+        final short fixedDate = (1 << 5) | 1; // 1980-01-01: same bytes on every write
+        b.putShort((short) 20).putShort((short) 0).putShort((short) ZipArchive.METHOD_STORED)
+                .putShort(fixedTime).putShort(fixedDate).putInt((int) r.crc())
+                .putInt((int) r.size()).putInt((int) r.size());
+    }
+
+    private static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]). */
+    static byte[] pickle(List<String> names, List<Tensor> tensors) {
+        PickleOut o = new PickleOut();
+        o.op(0x80).op(2); // PROTO 2
+        int orderedDict = o.global("collections", "OrderedDict");
+        o.op(')').op('R'); // OrderedDict()
+        int rebuild = -1;
+        int storageStr = -1;
+        int cpu = -1;
+        Map<DType, Integer> storageTypes = new HashMap<>();
+        final int batch = 1000; // SETITEMS batch size, as Python's pickler uses
+        for (int i = 0; i < names.size(); i++) {
+            if (i % batch == 0) {
+                o.op('(');
+            }
+            Tensor t = tensors.get(i);
+            DType d = DType.of(t.scalar_type());
+            long[] size = t.sizes().vec().get();
+            long[] stride = contiguousStrides(size);
+            o.str(names.get(i));
+            rebuild = rebuild < 0 ? o.global("torch._utils", "_rebuild_tensor_v2") : o.get(rebuild);
+            o.op('(').op('(');
+            storageStr = storageStr < 0 ? o.putStr("storage") : o.get(storageStr);
+            Integer st = storageTypes.get(d);
+            storageTypes.put(d, st == null ? o.global("torch", d.torchStorage()) : o.get(st));
+            o.str(Integer.toString(i));
+            cpu = cpu < 0 ? o.putStr("cpu") : o.get(cpu);
+            o.integer(t.numel());
+            o.op('t').op('Q'); // persistent id tuple, BINPERSID
+            o.integer(0); // storage offset
+            o.tuple(size);
+            o.tuple(stride);
+            o.op(0x89); // requires_grad False
+            o.get(orderedDict);
+            o.op(')').op('R'); // backward hooks: OrderedDict()
+            o.op('t').op('R');
+            if (i % batch == batch - 1 || i == names.size() - 1) {
+                o.op('u');
+            }
+        }
+        o.op('.');
+        return o.toByteArray();
+    }
+
+    private static long[] contiguousStrides(long[] size) {
+        long[] s = new long[size.length];
+        long acc = 1;
+        for (int i = size.length - 1; i >= 0; i--) {
+            s[i] = acc;
+            acc *= Math.max(size[i], 1);
+        }
+        return s;
+    }
+
+    /** A tiny protocol-2 pickle emitter with a memo for repeated globals and strings. */
+    private static final class PickleOut extends ByteArrayOutputStream {
+        private int memo;
+
+        PickleOut op(int b) {
+            write(b);
+            return this;
+        }
+
+        private int put() {
+            int idx = memo++;
+            if (idx < 256) {
+                op('q').op(idx);
+            } else {
+                op('r');
+                int32(idx);
+            }
+            return idx;
+        }
+
+        int get(int idx) {
+            if (idx < 256) {
+                op('h').op(idx);
+            } else {
+                op('j');
+                int32(idx);
+            }
+            return idx;
+        }
+
+        int global(String module, String name) {
+            op('c');
+            writeBytes((module + "\n" + name + "\n").getBytes(StandardCharsets.US_ASCII));
+            return put();
+        }
+
+        int putStr(String s) {
+            str(s);
+            return put();
+        }
+
+        void str(String s) {
+            byte[] b = s.getBytes(StandardCharsets.UTF_8);
+            op('X');
+            int32(b.length);
+            writeBytes(b);
+        }
+
+        void int32(int v) {
+            op(v & 0xFF).op((v >>> 8) & 0xFF).op((v >>> 16) & 0xFF).op((v >>> 24) & 0xFF);
+        }
+
+        void integer(long v) {
+            if (v >= 0 && v < 0x100) {
+                op('K').op((int) v);
+            } else if (v >= 0 && v < 0x10000) {
+                op('M').op((int) (v & 0xFF)).op((int) (v >>> 8));
+            } else if (v >= Integer.MIN_VALUE && v <= Integer.MAX_VALUE) {
+                op('J');
+                int32((int) v);
+            } else { // LONG1: little-endian two's complement, minimal length
+                byte[] be = java.math.BigInteger.valueOf(v).toByteArray();
+                op(0x8a).op(be.length);
+                for (int i = be.length - 1; i >= 0; i--) {
+                    op(be[i] & 0xFF);
+                }
+            }
+        }
+
+        void tuple(long[] v) {
+            switch (v.length) {
+                case 0 -> op(')');
+                case 1 -> {
+                    integer(v[0]);
+                    op(0x85);
+                }
+                case 2 -> {
+                    integer(v[0]);
+                    integer(v[1]);
+                    op(0x86);
+                }
+                case 3 -> {
+                    integer(v[0]);
+                    integer(v[1]);
+                    integer(v[2]);
+                    op(0x87);
+                }
+                default -> {
+                    op('(');
+                    for (long x : v) {
+                        integer(x);
+                    }
+                    op('t');
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,593 @@
+package lady.checkpoint;
+
+import java.math.BigInteger;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+
+/**
+ * A restricted unpickler for PyTorch checkpoints. It interprets the pickle opcodes that
+ * {@code torch.save} emits (protocol 2, plus the protocol 3-5 forms of the same operations) into
+ * inert Java values and NEVER executes anything: the only "callables" are an allow-list of globals
+ * that it implements itself ({@code collections.OrderedDict}, {@code torch._utils._rebuild_tensor_v2},
+ * {@code torch._utils._rebuild_parameter}, the typed {@code torch.*Storage} classes,
+ * {@code torch.device}, {@code _codecs.encode}). Any other global is refused by name.
+ *
+ * <p>Values: Python None is {@code null}; bool {@link Boolean}; int {@link Long} (or
+ * {@link BigInteger}); float {@link Double}; str {@link String}; bytes {@link Bytes}; tuple
+ * {@link PTuple}; list {@link ArrayList}; dict and OrderedDict {@link PDict}; tensors
+ * {@link TensorRef} (not loaded: the storage bytes are read later, only for tensors kept).
+ *
+ * <p>The interpreter is iterative (no recursion, so nesting depth cannot overflow the stack); every
+ * length is checked against the bytes left, and the memo is a map (a huge memo index allocates
+ * nothing).
+ */
+final class Unpickler {
+    /** Largest pickled integer (LONG1 / LONG4 byte length). */
+    static final int MAX_LONG_BYTES = 64;
+    /** Highest pickle protocol accepted. */
+    static final int MAX_PROTOCOL = 5;
+
+    /** A reference to one storage record of the archive, from a persistent id. */
+    record StorageRef(DType dtype, String key, long numel) {}
+
+    /** A tensor as {@code _rebuild_tensor_v2} describes it: a strided view of a storage. */
+    record TensorRef(StorageRef storage, long offset, long[] size, long[] stride) {}
+
+    /** A Python tuple. */
+    record PTuple(Object[] items) {
+        int size() {
+            return items.length;
+        }
+
+        Object get(int i) {
+            return items[i];
+        }
+    }
+
+    /** Python bytes. */
+    record Bytes(byte[] value) {}
+
+    /** A Python dict or OrderedDict (keys kept in insertion order; non-scalar keys kept aside). */
+    static final class PDict {
+        final LinkedHashMap<Object, Object> map = new LinkedHashMap<>();
+        final List<Object[]> otherKeys = new ArrayList<>();
+
+        void put(Object k, Object v) {
+            if (k == null || k instanceof String || k instanceof Long || k instanceof Boolean
+                    || k instanceof Double || k instanceof BigInteger) {
+                map.put(k, v);
+            } else {
+                otherKeys.add(new Object[] {k, v}); // never hashed: no recursion on nested keys
+            }
+        }
+    }
+
+    /** Resolves a persistent id (the tuple of BINPERSID) into a value. */
+    @FunctionalInterface
+    interface PersistentLoader {
+        Object load(Object pid);
+    }
+
+    private enum Callable {
+        ORDERED_DICT, REBUILD_TENSOR_V2, REBUILD_PARAMETER, REBUILD_PARAMETER_WITH_STATE, DEVICE, CODECS_ENCODE
+    }
+
+    /** An allowed global: either a callable we implement or a storage type. */
+    record Global(String qualifiedName, Callable callable, DType storageType) {}
+
+    private static final Map<String, Global> ALLOWED = new HashMap<>();
+
+    static {
+        allow("collections", "OrderedDict", Callable.ORDERED_DICT);
+        allow("torch._utils", "_rebuild_tensor_v2", Callable.REBUILD_TENSOR_V2);
+        allow("torch._utils", "_rebuild_parameter", Callable.REBUILD_PARAMETER);
+        allow("torch._utils", "_rebuild_parameter_with_state", Callable.REBUILD_PARAMETER_WITH_STATE);
+        allow("torch", "device", Callable.DEVICE);
+        allow("_codecs", "encode", Callable.CODECS_ENCODE);
+        for (DType d : DType.values()) {
+            ALLOWED.put("torch " + d.torchStorage(), new Global("torch." + d.torchStorage(), null, d));
+        }
+    }
+
+    private static void allow(String module, String name, Callable c) {
+        ALLOWED.put(module + " " + name, new Global(module + "." + name, c, null));
+    }
+
+    private static final Object MARK = new Object() {
+        @Override
+        public String toString() {
+            return "MARK";
+        }
+    };
+
+    private final byte[] data;
+    private final String file;
+    private final PersistentLoader persistentLoader;
+    private int pos;
+    private int opPos;
+    private final ArrayList<Object> stack = new ArrayList<>();
+    private final ArrayList<Integer> marks = new ArrayList<>();
+    private final HashMap<Long, Object> memo = new HashMap<>();
+
+    Unpickler(byte[] data, String file, PersistentLoader persistentLoader) {
+        this.data = data;
+        this.file = file;
+        this.persistentLoader = persistentLoader;
+    }
+
+    private LadyException bad(String what) {
+        return LadyException.invalidInput(file + " is not a valid checkpoint: pickle byte " + opPos + ": " + what);
+    }
+
+    /** Runs the pickle program to its STOP and returns the result. */
+    Object load() {
+        while (true) {
+            opPos = pos;
+            int op = u8();
+            switch (op) {
+                case 0x80 -> { // PROTO
+                    int proto = u8();
+                    if (proto > MAX_PROTOCOL) {
+                        throw bad("unsupported pickle protocol " + proto);
+                    }
+                }
+                case 0x95 -> need(8) /* FRAME: length, frames are just a hint */;
+                case '.' -> { // STOP
+                    Object v = pop();
+                    if (!stack.isEmpty() || !marks.isEmpty()) {
+                        throw bad("values left on the stack at STOP");
+                    }
+                    return v;
+                }
+                case '(' -> marks.add(stack.size()); // MARK
+                case '0' -> pop(); // POP
+                case '1' -> popMark(); // POP_MARK
+                case '2' -> push(peek()); // DUP
+                case 'N' -> push(null);
+                case 0x88 -> push(Boolean.TRUE);
+                case 0x89 -> push(Boolean.FALSE);
+                case 'J' -> push((long) i32()); // BININT
+                case 'K' -> push((long) u8()); // BININT1
+                case 'M' -> push((long) u16()); // BININT2
+                case 0x8a -> push(longBytes(u8())); // LONG1
+                case 0x8b -> push(longBytes(len32())); // LONG4
+                case 'I' -> push(textInt(line())); // INT (protocol 0)
+                case 'L' -> push(textLong(line())); // LONG (protocol 0)
+                case 'G' -> push(Double.longBitsToDouble(Long.reverseBytes(i64()))); // BINFLOAT (big-endian)
+                case 'F' -> push(textFloat(line())); // FLOAT (protocol 0)
+                case 'X' -> push(utf8(len32())); // BINUNICODE
+                case 0x8c -> push(utf8(u8())); // SHORT_BINUNICODE
+                case 0x8d -> push(utf8(len64())); // BINUNICODE8
+                case 'T' -> push(latin1(len32())); // BINSTRING (Python 2 str)
+                case 'U' -> push(latin1(u8())); // SHORT_BINSTRING
+                case 'B' -> push(new Bytes(bytes(len32()))); // BINBYTES
+                case 'C' -> push(new Bytes(bytes(u8()))); // SHORT_BINBYTES
+                case 0x8e -> push(new Bytes(bytes(len64()))); // BINBYTES8
+                case ')' -> push(new PTuple(new Object[0])); // EMPTY_TUPLE
+                case 't' -> push(new PTuple(popMark().toArray())); // TUPLE
+                case 0x85 -> push(new PTuple(new Object[] {pop()})); // TUPLE1
+                case 0x86 -> { // TUPLE2
+                    Object b = pop();
+                    Object a = pop();
+                    push(new PTuple(new Object[] {a, b}));
+                }
+                case 0x87 -> { // TUPLE3
+                    Object c = pop();
+                    Object b = pop();
+                    Object a = pop();
+                    push(new PTuple(new Object[] {a, b, c}));
+                }
+                case ']' -> push(new ArrayList<>()); // EMPTY_LIST
+                case 'l' -> push(new ArrayList<>(popMark())); // LIST
+                case 'a' -> { // APPEND
+                    Object v = pop();
+                    list(peek()).add(v);
+                }
+                case 'e' -> { // APPENDS
+                    List<Object> items = popMark();
+                    list(peek()).addAll(items);
+                }
+                case '}' -> push(new PDict()); // EMPTY_DICT
+                case 'd' -> { // DICT
+                    List<Object> items = popMark();
+                    PDict d = new PDict();
+                    setItems(d, items);
+                    push(d);
+                }
+                case 's' -> { // SETITEM
+                    Object v = pop();
+                    Object k = pop();
+                    dict(peek()).put(k, v);
+                }
+                case 'u' -> { // SETITEMS
+                    List<Object> items = popMark();
+                    setItems(dict(peek()), items);
+                }
+                case 0x8f -> push(new ArrayList<>()); // EMPTY_SET: kept as a list (never hashed)
+                case 0x90 -> { // ADDITEMS
+                    List<Object> items = popMark();
+                    list(peek()).addAll(items);
+                }
+                case 0x91 -> push(new ArrayList<>(popMark())); // FROZENSET
+                case 'p' -> memo.put(textMemoIndex(line()), peek()); // PUT
+                case 'q' -> memo.put((long) u8(), peek()); // BINPUT
+                case 'r' -> memo.put(u32(), peek()); // LONG_BINPUT
+                case 0x94 -> memo.put((long) memo.size(), peek()); // MEMOIZE
+                case 'g' -> push(memoGet(textMemoIndex(line()))); // GET
+                case 'h' -> push(memoGet(u8())); // BINGET
+                case 'j' -> push(memoGet(u32())); // LONG_BINGET
+                case 'c' -> { // GLOBAL
+                    String module = line();
+                    String name = line();
+                    push(global(module, name));
+                }
+                case 0x93 -> { // STACK_GLOBAL
+                    Object name = pop();
+                    Object module = pop();
+                    if (!(module instanceof String m) || !(name instanceof String n)) {
+                        throw bad("STACK_GLOBAL needs two strings");
+                    }
+                    push(global(m, n));
+                }
+                case 'R' -> { // REDUCE
+                    Object args = pop();
+                    Object f = pop();
+                    push(call(f, args));
+                }
+                case 0x81 -> { // NEWOBJ
+                    pop(); // arguments
+                    Object cls = pop();
+                    throw bad("object construction (NEWOBJ) of " + describe(cls) + " is not allowed");
+                }
+                case 'b' -> { // BUILD: the state (e.g. an OrderedDict's _metadata) is dropped
+                    pop();
+                    peek();
+                }
+                case 'Q' -> push(persistent(pop())); // BINPERSID
+                case 'P' -> push(persistent(line())); // PERSID
+                default -> throw bad(String.format("unsupported pickle opcode 0x%02x", op));
+            }
+        }
+    }
+
+    // ---- stack ----
+
+    private void push(Object o) {
+        stack.add(o);
+    }
+
+    private Object pop() {
+        int floor = marks.isEmpty() ? 0 : marks.get(marks.size() - 1);
+        if (stack.size() <= floor) {
+            throw bad("pickle stack underflow");
+        }
+        return stack.remove(stack.size() - 1);
+    }
+
+    private Object peek() {
+        int floor = marks.isEmpty() ? 0 : marks.get(marks.size() - 1);
+        if (stack.size() <= floor) {
+            throw bad("pickle stack underflow");
+        }
+        return stack.get(stack.size() - 1);
+    }
+
+    private List<Object> popMark() {
+        if (marks.isEmpty()) {
+            throw bad("no MARK on the pickle stack");
+        }
+        int m = marks.remove(marks.size() - 1);
+        List<Object> sub = new ArrayList<>(stack.subList(m, stack.size()));
+        stack.subList(m, stack.size()).clear();
+        return sub;
+    }
+
+    private Object memoGet(long i) {
+        Object v = memo.get(i);
+        if (v == null && !memo.containsKey(i)) {
+            throw bad("memo index " + i + " was never stored");
+        }
+        return v;
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Object> list(Object o) {
+        if (o instanceof ArrayList<?> l) {
+            return (List<Object>) l;
+        }
+        throw bad("cannot append to " + describe(o));
+    }
+
+    private PDict dict(Object o) {
+        if (o instanceof PDict d) {
+            return d;
+        }
+        throw bad("cannot set items on " + describe(o));
+    }
+
+    private void setItems(PDict d, List<Object> items) {
+        if (items.size() % 2 != 0) {
+            throw bad("odd number of items for a dict");
+        }
+        for (int i = 0; i < items.size(); i += 2) {
+            d.put(items.get(i), items.get(i + 1));
+        }
+    }
+
+    // ---- raw reads ----
+
+    private void need(long n) {
+        if (n < 0 || n > data.length - pos) {
+            throw bad("pickle data ends early (truncated or corrupt)");
+        }
+    }
+
+    private int u8() {
+        need(1);
+        return data[pos++] & 0xFF;
+    }
+
+    private int u16() {
+        need(2);
+        int v = (data[pos] & 0xFF) | (data[pos + 1] & 0xFF) << 8;
+        pos += 2;
+        return v;
+    }
+
+    private int i32() {
+        need(4);
+        int v = (data[pos] & 0xFF) | (data[pos + 1] & 0xFF) << 8 | (data[pos + 2] & 0xFF) << 16 | (data[pos + 3] & 0xFF) << 24;
+        pos += 4;
+        return v;
+    }
+
+    private long u32() {
+        return i32() & 0xFFFFFFFFL;
+    }
+
+    private long i64() {
+        need(8);
+        long v = 0;
+        for (int i = 7; i >= 0; i--) {
+            v = v << 8 | (data[pos + i] & 0xFF);
+        }
+        pos += 8;
+        return v;
+    }
+
+    private int len32() {
+        long n = u32();
+        need(n);
+        return (int) n;
+    }
+
+    private int len64() {
+        long n = i64();
+        need(n);
+        return (int) n;
+    }
+
+    private byte[] bytes(int n) {
+        need(n);
+        byte[] b = Arrays.copyOfRange(data, pos, pos + n);
+        pos += n;
+        return b;
+    }
+
+    private String utf8(int n) {
+        need(n);
+        try {
+            String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(data, pos, n)).toString();
+            pos += n;
+            return s;
+        } catch (CharacterCodingException e) {
+            throw bad("string is not valid UTF-8");
+        }
+    }
+
+    private String latin1(int n) {
+        need(n);
+        String s = new String(data, pos, n, StandardCharsets.ISO_8859_1);
+        pos += n;
+        return s;
+    }
+
+    /** A newline-terminated ASCII line (GLOBAL, INT, ...), at most 256 characters. */
+    private String line() {
+        int max = Math.min(data.length, pos + 256);
+        for (int i = pos; i < max; i++) {
+            if (data[i] == '\n') {
+                String s = new String(data, pos, i - pos, StandardCharsets.ISO_8859_1);
+                pos = i + 1;
+                return s;
+            }
+        }
+        throw bad("unterminated text argument");
+    }
+
+    private Object longBytes(int n) {
+        if (n > MAX_LONG_BYTES) {
+            throw bad("integer of " + n + " bytes is too large");
+        }
+        byte[] le = bytes(n);
+        if (n == 0) {
+            return 0L;
+        }
+        byte[] be = new byte[n];
+        for (int i = 0; i < n; i++) {
+            be[i] = le[n - 1 - i];
+        }
+        BigInteger v = new BigInteger(be);
+        return v.bitLength() < 64 ? (Object) v.longValue() : v;
+    }
+
+    private Object textInt(String s) {
+        if (s.equals("00")) {
+            return Boolean.FALSE;
+        }
+        if (s.equals("01")) {
+            return Boolean.TRUE;
+        }
+        return textLong(s);
+    }
+
+    private Object textLong(String s) {
+        String t = s.endsWith("L") ? s.substring(0, s.length() - 1) : s;
+        try {
+            BigInteger v = new BigInteger(t);
+            return v.bitLength() < 64 ? (Object) v.longValue() : v;
+        } catch (NumberFormatException e) {
+            throw bad("bad integer '" + s + "'");
+        }
+    }
+
+    private Double textFloat(String s) {
+        try {
+            return Double.parseDouble(s);
+        } catch (NumberFormatException e) {
+            throw bad("bad float '" + s + "'");
+        }
+    }
+
+    private long textMemoIndex(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            throw bad("bad memo index '" + s + "'");
+        }
+    }
+
+    // ---- globals and calls ----
+
+    private Global global(String module, String name) {
+        Global g = ALLOWED.get(module + " " + name);
+        if (g == null) {
+            String shown = (module + "." + name).replaceAll("[^\\x20-\\x7e]", "?");
+            throw LadyException.invalidInput(file + ": checkpoint refers to global '" + shown
+                    + "', which is not allowed (Lady reads only tensors and plain containers and never runs code from a file)");
+        }
+        return g;
+    }
+
+    private Object call(Object f, Object argsObj) {
+        if (!(f instanceof Global g) || g.callable() == null) {
+            throw bad("cannot call " + describe(f));
+        }
+        if (!(argsObj instanceof PTuple args)) {
+            throw bad("arguments of " + g.qualifiedName() + " are not a tuple");
+        }
+        switch (g.callable()) {
+            case ORDERED_DICT -> {
+                PDict d = new PDict();
+                if (args.size() == 1 && args.get(0) instanceof List<?> pairs) {
+                    for (Object p : pairs) {
+                        if (!(p instanceof PTuple kv) || kv.size() != 2) {
+                            throw bad("OrderedDict items must be pairs");
+                        }
+                        d.put(kv.get(0), kv.get(1));
+                    }
+                } else if (args.size() != 0) {
+                    throw bad("unexpected arguments to collections.OrderedDict");
+                }
+                return d;
+            }
+            case REBUILD_TENSOR_V2 -> {
+                return rebuildTensor(args);
+            }
+            case REBUILD_PARAMETER, REBUILD_PARAMETER_WITH_STATE -> {
+                if (args.size() < 1 || !(args.get(0) instanceof TensorRef t)) {
+                    throw bad(g.qualifiedName() + " expects a tensor");
+                }
+                return t;
+            }
+            case DEVICE -> {
+                if (args.size() < 1 || !(args.get(0) instanceof String s)) {
+                    throw bad("torch.device expects a string");
+                }
+                return args.size() > 1 && args.get(1) instanceof Long i ? s + ":" + i : s;
+            }
+            case CODECS_ENCODE -> {
+                if (args.size() < 1 || !(args.get(0) instanceof String s)) {
+                    throw bad("_codecs.encode expects a string");
+                }
+                return new Bytes(s.getBytes(StandardCharsets.ISO_8859_1));
+            }
+            default -> throw bad("cannot call " + g.qualifiedName());
+        }
+    }
+
+    private TensorRef rebuildTensor(PTuple a) {
+        // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+        if (a.size() < 4 || !(a.get(0) instanceof StorageRef s)) {
+            throw bad("_rebuild_tensor_v2 expects (storage, offset, size, stride, ...)");
+        }
+        long offset = nonNegative(a.get(1), "storage offset");
+        long[] size = longs(a.get(2), "size");
+        long[] stride = longs(a.get(3), "stride");
+        if (size.length != stride.length) {
+            throw bad("tensor has " + size.length + " sizes but " + stride.length + " strides");
+        }
+        return new TensorRef(s, offset, size, stride);
+    }
+
+    private long nonNegative(Object o, String what) {
+        if (!(o instanceof Long v) || v < 0) {
+            throw bad(what + " must be a non-negative integer, got " + describe(o));
+        }
+        return v;
+    }
+
+    private long[] longs(Object o, String what) {
+        if (!(o instanceof PTuple t)) {
+            throw bad("tensor " + what + " must be a tuple, got " + describe(o));
+        }
+        long[] out = new long[t.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = nonNegative(t.get(i), "tensor " + what);
+        }
+        return out;
+    }
+
+    private Object persistent(Object pid) {
+        return persistentLoader.load(pid);
+    }
+
+    static String describe(Object o) {
+        if (o == null) {
+            return "None";
+        }
+        if (o instanceof Global g) {
+            return g.qualifiedName();
+        }
+        if (o instanceof PTuple) {
+            return "a tuple";
+        }
+        if (o instanceof List<?>) {
+            return "a list";
+        }
+        if (o instanceof PDict) {
+            return "a dict";
+        }
+        if (o instanceof TensorRef) {
+            return "a tensor";
+        }
+        if (o instanceof StorageRef) {
+            return "a storage";
+        }
+        if (o instanceof String s) {
+            return "'" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "'";
+        }
+        return o.getClass().getSimpleName() + " " + o;
+    }
+}

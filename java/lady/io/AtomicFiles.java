@@ -1,0 +1,126 @@
+package lady.io;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+import lady.LadyException;
+
+/**
+ * Atomic file writes: the content goes to a temporary file in the target's directory, which is
+ * flushed to disk (fsync) and then renamed over the target. Readers therefore see either the old
+ * file or the complete new one, never a half-written file; when writing fails the temporary file
+ * is deleted and an existing target is left untouched.
+ *
+ * <p>Every file Lady writes (checkpoints, reports, CSV) goes through this class.
+ */
+public final class AtomicFiles {
+    private AtomicFiles() {}
+
+    /** Writes the content of a file through a {@link FileChannel} positioned at 0. */
+    @FunctionalInterface
+    public interface ChannelBody {
+        void write(FileChannel channel) throws IOException;
+    }
+
+    /** Writes the content of a file through an {@link OutputStream} (buffered; do not close it). */
+    @FunctionalInterface
+    public interface StreamBody {
+        void write(OutputStream out) throws IOException;
+    }
+
+    /** Atomically replaces {@code target} with what {@code body} writes to the channel. */
+    public static void write(Path target, ChannelBody body) {
+        Path abs = target.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new LadyException(LadyException.Kind.IO,
+                    "cannot write " + target + ": no such directory: " + dir);
+        }
+        Path tmp;
+        try {
+            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot write " + target + ": " + describe(e), e);
+        }
+        boolean done = false;
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                body.write(ch);
+                ch.force(true);
+            }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+            done = true;
+            syncDirectory(dir);
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot write " + target + ": " + describe(e), e);
+        } finally {
+            if (!done) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the original failure is the one to report
+                }
+            }
+        }
+    }
+
+    /** Atomically replaces {@code target} with what {@code body} writes to a buffered stream. */
+    public static void writeStream(Path target, StreamBody body) {
+        write(target, ch -> {
+            OutputStream raw = Channels.newOutputStream(ch);
+            BufferedOutputStream out = new BufferedOutputStream(raw, 1 << 16);
+            body.write(out);
+            out.flush();
+        });
+    }
+
+    /** Atomically replaces {@code target} with {@code bytes}. */
+    public static void writeBytes(Path target, byte[] bytes) {
+        write(target, ch -> writeFully(ch, ByteBuffer.wrap(bytes)));
+    }
+
+    /** Atomically replaces {@code target} with {@code text} in UTF-8. */
+    public static void writeString(Path target, String text) {
+        writeBytes(target, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Writes all remaining bytes of {@code buf} (a channel may write fewer per call). */
+    public static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining()) {
+            ch.write(buf);
+        }
+    }
+
+    private static void syncDirectory(Path dir) {
+        // Makes the rename durable; not every file system lets a directory be opened: best effort.
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException | RuntimeException ignored) {
+            // the data itself is already on disk
+        }
+    }
+
+    private static String describe(IOException e) {
+        if (e instanceof NoSuchFileException n) {
+            return "no such file: " + n.getFile();
+        }
+        String m = e.getMessage();
+        return m == null ? e.getClass().getSimpleName() : m;
+    }
+}

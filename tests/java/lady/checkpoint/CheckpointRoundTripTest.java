@@ -1,0 +1,162 @@
+package lady.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import lady.LadyException;
+import lady.torch.Torch;
+
+/** Lady writes, Lady reads back the same tensors; re-writing gives the same bytes. */
+class CheckpointRoundTripTest {
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void init() {
+        Torch.init();
+    }
+
+    /** One tensor of every dtype, a scalar, an empty tensor and a non-contiguous input. */
+    static StateDict sample() {
+        torch.manual_seed(7);
+        StateDict sd = new StateDict();
+        Tensor base = torch.randn(3, 4, 5);
+        sd.put("conv.weight", base);
+        sd.put("half", base.to(torch.ScalarType.Half));
+        sd.put("bf16", base.to(torch.ScalarType.BFloat16));
+        sd.put("double", base.to(torch.ScalarType.Double).mul(new Scalar(1e-3)));
+        sd.put("long", torch.arange(new Scalar(-3_000_000_000L), new Scalar(3_000_000_000L), new Scalar(500_000_000L),
+                new TensorOptions(torch.ScalarType.Long)));
+        sd.put("int", torch.arange(new Scalar(-7), new Scalar(7), new TensorOptions(torch.ScalarType.Int)));
+        sd.put("short", torch.arange(new Scalar(-7), new Scalar(7), new TensorOptions(torch.ScalarType.Short)));
+        sd.put("char", torch.arange(new Scalar(-7), new Scalar(7), new TensorOptions(torch.ScalarType.Char)));
+        sd.put("byte", torch.arange(new Scalar(0), new Scalar(250), new Scalar(7), new TensorOptions(torch.ScalarType.Byte)));
+        sd.put("bool", base.gt(new Scalar(0)));
+        sd.put("scalar", torch.randn(new long[0]));
+        sd.put("empty", torch.randn(0, 3));
+        sd.put("transposed", base.select(0, 1).t()); // non-contiguous input: written contiguous
+        sd.put("big.dims", torch.randn(70000).reshape(1, 70000)); // sizes and numel beyond BININT2
+        return sd;
+    }
+
+    static void assertSame(StateDict want, StateDict got) {
+        assertEquals(new ArrayList<>(want.names()), new ArrayList<>(got.names()));
+        for (String n : want.names()) {
+            Tensor a = want.get(n);
+            Tensor b = got.get(n);
+            assertEquals(a.scalar_type().value, b.scalar_type().value, n + " dtype");
+            assertArrayEquals(want.shape(n), got.shape(n), n + " shape");
+            assertTrue(b.is_contiguous(), n + " contiguous");
+            assertEquals(CheckpointTestSupport.sha256(a), CheckpointTestSupport.sha256(b), n + " bytes");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Checkpoints.Format.class)
+    void writeThenReadIsIdenticalAndDeterministic(Checkpoints.Format format) throws IOException {
+        StateDict sd = sample();
+        Path a = dir.resolve("a.ckpt");
+        Path b = dir.resolve("b.ckpt");
+        Checkpoints.write(a, sd, format);
+        assertEquals(format, Checkpoints.formatOf(a));
+        StateDict back = Checkpoints.read(a);
+        assertSame(sd, back);
+        Checkpoints.write(b, back, format);
+        assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b), "same state dict, same bytes");
+        Checkpoints.write(a, sample(), format); // overwrite in place
+        assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("a.ckpt", "b.ckpt"), files.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "no temporary files left");
+        }
+    }
+
+    @Test
+    void zipLayoutIsWhatTorchWrites() throws IOException {
+        Path p = dir.resolve("m.pt");
+        Checkpoints.write(p, sample(), Checkpoints.Format.TORCH_ZIP);
+        List<String> names = new ArrayList<>();
+        try (var z = new java.util.zip.ZipFile(p.toFile())) {
+            z.stream().forEach(e -> {
+                names.add(e.getName());
+                assertEquals(java.util.zip.ZipEntry.STORED, e.getMethod());
+            });
+            assertEquals("3\n", new String(z.getInputStream(z.getEntry("archive/version")).readAllBytes()));
+            assertEquals("little", new String(z.getInputStream(z.getEntry("archive/byteorder")).readAllBytes()));
+        }
+        assertEquals("archive/data.pkl", names.get(0));
+        assertTrue(names.contains("archive/data/0") && names.contains("archive/data/13"), names.toString());
+    }
+
+    @Test
+    void goldenFilesRewriteToTheirOwnContent() {
+        for (String f : List.of("state_dict.pt", "authors.pt", "views.pt", "dtypes.safetensors")) {
+            StateDict sd = Checkpoints.read(CheckpointTestSupport.golden(f));
+            for (Checkpoints.Format format : Checkpoints.Format.values()) {
+                Path p = dir.resolve(f + "." + format);
+                Checkpoints.write(p, sd, format);
+                assertSame(sd, Checkpoints.read(p));
+            }
+        }
+    }
+
+    @Test
+    void failedWriteLeavesNoFileAndKeepsTheOldOne() throws IOException {
+        StateDict bad = new StateDict();
+        bad.put("ok", torch.randn(2));
+        bad.put("complex", torch.randn(2).to(torch.ScalarType.ComplexFloat));
+        for (Checkpoints.Format format : Checkpoints.Format.values()) {
+            Path p = dir.resolve("x." + format);
+            LadyException e = assertThrows(LadyException.class, () -> Checkpoints.write(p, bad, format));
+            assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
+            assertTrue(Files.notExists(p));
+            Files.writeString(p, "old");
+            assertThrows(LadyException.class, () -> Checkpoints.write(p, bad, format));
+            assertEquals("old", Files.readString(p));
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(2, files.count(), "only the two 'old' files, no temporaries");
+        }
+    }
+
+    @Test
+    void missingFileIsAnIoError() {
+        Path p = dir.resolve("nope.pt");
+        LadyException e = assertThrows(LadyException.class, () -> Checkpoints.read(p));
+        assertEquals(LadyException.Kind.IO, e.kind());
+        assertEquals("no such file: " + p, e.getMessage());
+        LadyException w = assertThrows(LadyException.class,
+                () -> Checkpoints.write(dir.resolve("no/such/dir.pt"), sample(), Checkpoints.Format.TORCH_ZIP));
+        assertEquals(LadyException.Kind.IO, w.kind());
+    }
+
+    @Test
+    void readTensorsAreIndependentOfEachOther() {
+        Path p = dir.resolve("s.safetensors");
+        StateDict sd = new StateDict();
+        sd.put("a", torch.ones(3));
+        sd.put("b", torch.ones(3));
+        Checkpoints.write(p, sd, Checkpoints.Format.SAFETENSORS);
+        StateDict back = Checkpoints.read(p);
+        back.get("a").mul_(new Scalar(5));
+        assertEquals(3.0, back.get("b").sum().item_double(), 0.0);
+    }
+}

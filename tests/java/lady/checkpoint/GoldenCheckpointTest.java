@@ -1,0 +1,85 @@
+package lady.checkpoint;
+
+import static lady.checkpoint.CheckpointTestSupport.golden;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+import lady.LadyException;
+import lady.report.Json;
+import lady.torch.Torch;
+
+/** Checkpoints written by real PyTorch (tests/python/make_golden.py) are read exactly. */
+class GoldenCheckpointTest {
+    private static Map<?, ?> files;
+
+    @BeforeAll
+    static void load() throws IOException {
+        Torch.init();
+        Map<?, ?> expected = (Map<?, ?>) Json.parse(Files.readString(golden("expected.json")));
+        files = (Map<?, ?>) expected.get("files");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"state_dict.pt", "plain_dict.pt", "authors.pt", "dtypes.pt", "views.pt",
+        "dtypes.safetensors"})
+    void readsExactlyWhatPyTorchWrote(String file) {
+        StateDict sd = Checkpoints.read(golden(file));
+        Map<?, ?> want = (Map<?, ?>) files.get(file);
+        assertEquals(new ArrayList<>(want.keySet()), new ArrayList<>(sd.names()), file + ": names and order");
+        for (Map.Entry<?, ?> e : want.entrySet()) {
+            String name = (String) e.getKey();
+            Map<?, ?> w = (Map<?, ?>) e.getValue();
+            Tensor t = sd.get(name);
+            String where = file + " " + name;
+            assertTrue(t.is_contiguous(), where + " contiguous");
+            assertEquals(w.get("dtype"), DType.of(t.scalar_type()).name().toLowerCase(Locale.ROOT), where);
+            List<?> shape = (List<?>) w.get("shape");
+            assertArrayEquals(shape.stream().mapToLong(x -> (Long) x).toArray(), sd.shape(name), where);
+            assertEquals(w.get("sha256"), CheckpointTestSupport.sha256(t), where + " bytes");
+            double[] v = CheckpointTestSupport.values(t);
+            double sum = 0;
+            for (double x : v) {
+                sum += x;
+            }
+            double wantSum = ((Number) w.get("sum")).doubleValue();
+            assertEquals(wantSum, sum, 1e-9 * Math.max(1, Math.abs(wantSum)), where + " sum");
+            List<?> first = (List<?>) w.get("first");
+            for (int i = 0; i < first.size(); i++) {
+                assertEquals(((Number) first.get(i)).doubleValue(), v[i], 0.0, where + " element " + i);
+            }
+        }
+        assertEquals(file.endsWith(".pt") ? Checkpoints.Format.TORCH_ZIP : Checkpoints.Format.SAFETENSORS,
+                Checkpoints.formatOf(golden(file)));
+    }
+
+    @Test
+    void sharedStorageViewsDoNotAlias() {
+        StateDict sd = Checkpoints.read(golden("views.pt"));
+        Tensor a = sd.get("shared_a");
+        double before = CheckpointTestSupport.values(sd.get("shared_b"))[0];
+        a.mul_(new org.bytedeco.pytorch.Scalar(0.0));
+        assertEquals(before, CheckpointTestSupport.values(sd.get("shared_b"))[0], 0.0);
+    }
+
+    @Test
+    void legacyFormatIsRefusedWithAHowTo() {
+        LadyException e = assertThrows(LadyException.class, () -> Checkpoints.read(golden("legacy.pt")));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
+        assertTrue(e.getMessage().contains("legacy") && e.getMessage().contains("torch.save"), e.getMessage());
+    }
+}

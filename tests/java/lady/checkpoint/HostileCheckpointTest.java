@@ -1,0 +1,235 @@
+package lady.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.zip.ZipFile;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.LadyException;
+import lady.torch.Torch;
+
+/**
+ * Corrupt or malicious files give one clear INVALID_INPUT error (one line), never a crash, an
+ * out-of-memory, a hang, or code execution.
+ */
+class HostileCheckpointTest {
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void init() {
+        Torch.init();
+    }
+
+    private LadyException refused(byte[] file, String expectedFragment) throws IOException {
+        Path p = dir.resolve("hostile-" + Integer.toHexString(Arrays.hashCode(file)) + ".pt");
+        Files.write(p, file);
+        LadyException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
+                () -> assertThrows(LadyException.class, () -> Checkpoints.read(p)));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        assertTrue(e.getMessage().contains(expectedFragment), e.getMessage());
+        return e;
+    }
+
+    /** A pickle program from text ops; {@code pickle("\u0080\u0002", ...)} style, latin-1. */
+    private static byte[] bytes(String latin1) {
+        return latin1.getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    private static byte[] torchZip(byte[] pickle, Map<String, byte[]> storages) throws IOException {
+        Map<String, byte[]> e = new LinkedHashMap<>();
+        e.put("evil/data.pkl", pickle);
+        storages.forEach((k, v) -> e.put("evil/data/" + k, v));
+        e.put("evil/version", bytes("3\n"));
+        return CheckpointTestSupport.zip(e);
+    }
+
+    private static byte[] torchZip(String pickle) throws IOException {
+        return torchZip(bytes(pickle), Map.of());
+    }
+
+    @Test
+    void globalsOutsideTheAllowListAreRefusedByName() throws IOException {
+        // os.system('echo pwned') as Python pickles it on Linux
+        refused(torchZip("\u0080\u0002cposix\nsystem\nq\u0000X\u000b\u0000\u0000\u0000echo pwnedq\u0001\u0085q\u0002Rq\u0003."),
+                "checkpoint refers to global 'posix.system', which is not allowed");
+        refused(torchZip("\u0080\u0002cbuiltins\neval\n."), "global 'builtins.eval'");
+        // STACK_GLOBAL (protocol 4) form
+        refused(torchZip("\u0080\u0004\u008c\u0002os\u008c\u0006system\u0093."), "global 'os.system'");
+    }
+
+    /** A state dict {"w": tensor} whose tensor has the given storage numel, offset, size and stride. */
+    private static byte[] tensorPickle(long numel, long offset, long[] size, long[] stride) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        o.writeBytes(bytes("\u0080\u0002}(X\u0001\u0000\u0000\u0000wctorch._utils\n_rebuild_tensor_v2\n((X\u0007\u0000\u0000\u0000storage"
+                + "ctorch\nFloatStorage\nX\u0001\u0000\u0000\u00000X\u0003\u0000\u0000\u0000cpu"));
+        long1(o, numel);
+        o.writeBytes(bytes("tQ"));
+        long1(o, offset);
+        o.write('(');
+        for (long s : size) {
+            long1(o, s);
+        }
+        o.write('t');
+        o.write('(');
+        for (long s : stride) {
+            long1(o, s);
+        }
+        o.writeBytes(bytes("t\u0089ccollections\nOrderedDict\n)RtRu."));
+        return o.toByteArray();
+    }
+
+    private static void long1(ByteArrayOutputStream o, long v) {
+        o.write(0x8a);
+        o.write(8);
+        for (int i = 0; i < 8; i++) {
+            o.write((int) (v >>> (8 * i)) & 0xFF);
+        }
+    }
+
+    @Test
+    void aWellFormedHandMadeTensorIsRead() throws IOException {
+        byte[] data = new byte[16];
+        ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(new float[] {1, 2, 3, 4});
+        Path p = dir.resolve("ok.pt");
+        Files.write(p, torchZip(tensorPickle(4, 1, new long[] {3}, new long[] {1}), Map.of("0", data)));
+        StateDict sd = Checkpoints.read(p);
+        assertEquals(9.0, sd.get("w").sum().item_double(), 0.0);
+    }
+
+    @Test
+    void storageShorterThanClaimedIsRefused() throws IOException {
+        refused(torchZip(tensorPickle(1000, 0, new long[] {1000}, new long[] {1}), Map.of("0", new byte[16])),
+                "holds 16 bytes but the checkpoint says it has 1000 float32 elements");
+    }
+
+    @Test
+    void viewsOutsideTheirStorageAndAbsurdShapesAreRefused() throws IOException {
+        Map<String, byte[]> four = Map.of("0", new byte[16]);
+        refused(torchZip(tensorPickle(4, 2, new long[] {3}, new long[] {1}), four), "reaches element 4");
+        refused(torchZip(tensorPickle(4, 0, new long[] {1L << 40, 1L << 40}, new long[] {0, 0}), four), "absurd shape");
+        refused(torchZip(tensorPickle(4, 0, new long[] {1L << 40}, new long[] {0}), four), "zero-stride");
+        refused(torchZip(tensorPickle(Long.MAX_VALUE / 2, 0, new long[] {1}, new long[] {1}), four), "holds 16 bytes");
+        refused(torchZip(tensorPickle(4, 0, new long[] {4}, new long[] {1}), Map.of()), "is missing");
+    }
+
+    @Test
+    void truncatedAndCorruptZipsAreRefused() throws IOException {
+        byte[] good = Files.readAllBytes(CheckpointTestSupport.golden("state_dict.pt"));
+        for (int cut : new int[] {10, 100, good.length / 2, good.length - 30, good.length - 1}) {
+            refused(Arrays.copyOf(good, cut), "not a valid checkpoint");
+        }
+        // flip a byte inside a storage record: the CRC check catches it
+        byte[] flipped = good.clone();
+        long at;
+        try (ZipFile z = new ZipFile(CheckpointTestSupport.golden("state_dict.pt").toFile())) {
+            at = z.getEntry("state_dict/data/0").getSize();
+        }
+        int idx = indexOf(good, bytes("state_dict/data/0")) + 200; // inside the first record's data
+        flipped[idx] ^= 0x55;
+        assertTrue(at > 0);
+        refused(flipped, "CRC");
+        refused(bytes("PK\u0003\u0004 not really a zip"), "not a valid checkpoint");
+        refused(CheckpointTestSupport.zip(Map.of("x/readme.txt", bytes("hi"))), "without a */data.pkl");
+        refused(new byte[] {1, 2, 3}, "neither a PyTorch zip checkpoint nor a safetensors file");
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i <= hay.length - needle.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new IllegalStateException("not found");
+    }
+
+    @Test
+    void hostilePicklesAreRefused() throws IOException {
+        int n = 1_000_000;
+        // deeply nested lists: ]]]]...aaaa  (a list inside a list ... a million levels)
+        String nested = "\u0080\u0002" + "]".repeat(n) + "a".repeat(n - 1) + ".";
+        refused(torchZip(nested), "holds a list, not a state dict");
+        refused(torchZip("\u0080\u0002" + "(".repeat(n) + "."), "pickle stack underflow");
+        refused(torchZip("\u0080\u0002]r\u00f0\u00ff\u00ff\u00ffj\u00ff\u00ff\u00ff\u00ff."), "memo index 4294967295 was never stored");
+        refused(torchZip("\u0080\u0002X\u00ff\u00ff\u00ff\u007fabc."), "ends early");
+        refused(torchZip("\u0080\u0002\u008b\u00ff\u00ff\u00ff\u007f."), "ends early");
+        refused(torchZip("\u0080\u0002\u008a\u00ff" + "\u0001".repeat(255) + "."), "too large");
+        refused(torchZip("\u0080\u0002}."), "empty dict");
+        refused(torchZip("\u0080\u0002}X\u0001\u0000\u0000\u0000aK\u0001s."), "not a state dict");
+        refused(torchZip("\u0080\u0002ccollections\nOrderedDict\n)\u0081."), "NEWOBJ");
+        refused(torchZip("\u0080\u0002\u00ff."), "unsupported pickle opcode 0xff");
+        refused(torchZip("\u0080\u0002"), "ends early");
+        refused(torchZip("\u0080\u0002X\u0001\u0000\u0000\u0000sX\u0001\u0000\u0000\u0000tR."), "cannot call");
+    }
+
+    @Test
+    void torchScriptArchivesGetAHint() throws IOException {
+        Map<String, byte[]> e = new LinkedHashMap<>();
+        e.put("m/data.pkl", bytes("\u0080\u0002}."));
+        e.put("m/constants.pkl", bytes("\u0080\u0002)."));
+        e.put("m/code/__torch__/m.py", bytes("x"));
+        refused(CheckpointTestSupport.zip(e), "TorchScript");
+    }
+
+    private static byte[] safetensors(String header, int dataBytes) {
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h);
+        return b.array();
+    }
+
+    @Test
+    void badSafetensorsAreRefused() throws IOException {
+        String ok = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+        Path p = dir.resolve("ok.safetensors");
+        Files.write(p, safetensors(ok, 8));
+        assertEquals(2, Checkpoints.read(p).shape("a")[0]);
+
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,800]}}", 8), "outside the 8 bytes");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8), "overlaps");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,12]}}", 16), "needs 8 bytes");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12), "overlaps");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12), "belong to no tensor");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}", 8), "outside");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", 8),
+                "absurd shape");
+        refused(safetensors("{\"a\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8), "unsupported dtype");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8), "invalid JSON");
+        refused(safetensors("{\"__metadata__\":{\"x\":1}}", 0), "__metadata__");
+        byte[] huge = new byte[16];
+        ByteBuffer.wrap(huge).order(ByteOrder.LITTLE_ENDIAN).putLong(Long.MAX_VALUE);
+        huge[8] = '{';
+        refused(huge, "out of range");
+        byte[] longer = safetensors(ok, 8);
+        ByteBuffer.wrap(longer).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 1000);
+        refused(longer, "longer than the file");
+        refused(Arrays.copyOf(safetensors(ok, 8), 8 + ok.length() + 3), "outside the 3 bytes of data");
+        refused(safetensors(ok, 12), "the data is 12 bytes but the tensors cover 8");
+    }
+}

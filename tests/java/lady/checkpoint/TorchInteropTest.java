@@ -1,0 +1,108 @@
+package lady.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.report.Json;
+import lady.torch.Torch;
+
+/**
+ * Round trip against real PyTorch: Lady writes, Python's torch.load reads (and load_state_dict
+ * strict=True into a module); Python writes, Lady reads. Skipped, with the reason, where
+ * /usr/bin/python3 with torch is not installed.
+ */
+class TorchInteropTest {
+    /** Debian's python3-torch lives only here (override with -Dlady.test.python=...). */
+    static final Path PYTHON = Path.of(System.getProperty("lady.test.python", "/usr/bin/python3"));
+    static final long PYTHON_TIMEOUT_S = 120;
+    /** torch_roundtrip.py's exit code when torch cannot be imported. */
+    static final int NO_TORCH_EXIT = 3;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void init() {
+        Torch.init();
+    }
+
+    /** Runs the command; null on success, else what went wrong (skips the test when torch is missing). */
+    private static String run(Path workDir, String... cmd) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true);
+        pb.environment().put("PYTHONDONTWRITEBYTECODE", "1"); // no __pycache__ in the source tree
+        Process p = pb.start();
+        if (!p.waitFor(PYTHON_TIMEOUT_S, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return "timed out after " + PYTHON_TIMEOUT_S + " s";
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        Assumptions.assumeTrue(p.exitValue() != NO_TORCH_EXIT, "skipped: " + PYTHON + " has no torch: " + out.trim());
+        return p.exitValue() == 0 ? null : "exit " + p.exitValue() + ": " + out;
+    }
+
+    private static Map<String, Object> describe(StateDict sd) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (String n : sd.names()) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("dtype", DType.of(sd.get(n).scalar_type()).name().toLowerCase(Locale.ROOT));
+            d.put("shape", sd.shape(n));
+            d.put("sha256", CheckpointTestSupport.sha256(sd.get(n)));
+            m.put(n, d);
+        }
+        return m;
+    }
+
+    @Test
+    void pytorchReadsWhatLadyWritesAndLadyReadsWhatPytorchWrites() throws Exception {
+        Path root = Path.of(System.getProperty("user.dir"));
+        Path script = root.resolve("tests/python/torch_roundtrip.py");
+        Assumptions.assumeTrue(Files.isExecutable(PYTHON),
+                "skipped: " + PYTHON + " is not installed (Debian's python3-torch is needed for this test)");
+
+        // a state dict of make_golden.Net with new values, and tensors of every dtype
+        StateDict net = Checkpoints.read(CheckpointTestSupport.golden("state_dict.pt"));
+        for (String n : net.names()) {
+            Tensor t = net.get(n);
+            if (n.endsWith("weight") || n.endsWith("bias")) { // not the BN statistics (variance > 0)
+                t.mul_(new Scalar(-1.5));
+            }
+        }
+        StateDict mixed = CheckpointRoundTripTest.sample();
+        Checkpoints.write(dir.resolve("net.pt"), net, Checkpoints.Format.TORCH_ZIP);
+        Checkpoints.write(dir.resolve("mixed.pt"), mixed, Checkpoints.Format.TORCH_ZIP);
+        Map<String, Object> expected = new LinkedHashMap<>();
+        expected.put("net.pt", describe(net));
+        expected.put("mixed.pt", describe(mixed));
+        Files.writeString(dir.resolve("expected.json"), Json.write(expected));
+
+        String failure = run(root, PYTHON.toString(), script.toString(), dir.toString());
+        assertEquals(null, failure, "the Python side failed");
+
+        StateDict back = Checkpoints.read(dir.resolve("from_python.pt"));
+        for (String n : mixed.names()) {
+            Tensor want = mixed.get(n);
+            Tensor got = back.get(n);
+            Tensor expect = want.scalar_type().value == torch.ScalarType.Bool.value ? want.logical_not()
+                    : want.is_floating_point() ? want.mul(new Scalar(2)) : want.add(new Scalar(1));
+            assertEquals(CheckpointTestSupport.sha256(expect), CheckpointTestSupport.sha256(got), n);
+        }
+        assertArrayEquals(new double[] {0, 3, 1, 4, 2, 5}, CheckpointTestSupport.values(back.get("t")), 0.0);
+    }
+}
