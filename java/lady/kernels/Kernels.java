@@ -180,6 +180,34 @@ public final class Kernels {
         LadyNative.lady_set_num_threads(n);
     }
 
+    // ---- resync kernels: the main entry points; the full set (address forms, normalize, top-k,
+    // sort) is in ResyncKernels.
+
+    /** The n x m cosine similarity of the rows of a (n x d) and b (m x d), row-major. */
+    public static float[] cosineSimilarity(Backend backend, float[] a, float[] b, int n, int m, int d, boolean centered) {
+        return ResyncKernels.cosineSimilarity(backend, a, b, n, m, d, centered);
+    }
+
+    /** Zero-copy form over host addresses (e.g. contiguous float32 tensors' data_ptr().address()). */
+    public static void cosineSimilarity(Backend backend, long a, long b, long n, long m, long d, boolean centered, long out) {
+        ResyncKernels.cosineSimilarity(backend, a, b, n, m, d, centered, out);
+    }
+
+    /** Per-row argmax with best and second-best values of a row-major n x m matrix. */
+    public static ArgmaxTop2 argmaxTop2(Backend backend, float[] s, int n, int m) {
+        return ResyncKernels.argmaxTop2(backend, s, n, m);
+    }
+
+    /** Exact maximum-weight assignment of a square n x n matrix: row i -> column result[i]. */
+    public static int[] assign(Backend backend, float[] matrix, int n) {
+        return ResyncKernels.assign(backend, matrix, n);
+    }
+
+    /** Zero-copy form: perm (int32[n]) at a host address. */
+    public static void assign(Backend backend, long matrix, long n, long perm) {
+        ResyncKernels.assign(backend, matrix, n, perm);
+    }
+
     static void check(int status, String kernel) {
         if (status == LadyNative.LADY_OK) {
             return;

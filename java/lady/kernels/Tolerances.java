@@ -15,6 +15,14 @@ public final class Tolerances {
      * (different summation orders, FMA): |a - b| <= F32_MAX_REL_ERR * max(1, |b|). */
     public static final double F32_MAX_REL_ERR = 1e-5;
 
+    /** Objective of an exact assignment vs the reference's: the same optimum summed in double in
+     * another order, so equal up to this relative error per row (times n, relative to the objective). */
+    public static final double ASSIGN_OBJECTIVE_REL_ERR = 1e-9;
+
+    /** The CUDA auction is exact on the matrix quantized to L levels, L * (n + 1) = this range
+     * (assign_cuda.cu): its objective may lie n * (max - min) / L below the optimum. */
+    public static final double AUCTION_LEVELS_RANGE = 4294967296.0;
+
     /** The paper's equivalence check: logits of a permuted model vs the original (method.md 3). */
     public static final double LOGITS_MAX_ABS_DIFF = 1e-4;
 }

@@ -66,4 +66,42 @@ public final class LadyNative {
     public static native int lady_permute_tensors_cuda(int count, @Cast("const int64_t*") long[] addresses,
             @Cast("const int64_t*") long[] dims, @Cast("const int64_t*") long[] permOffsets,
             @Cast("const int64_t*") long[] perms, long permsLength);
+
+    // ---- resync kernels (lady.h kernels 2-4): matrices and outputs as host addresses ------------
+
+    public static native int lady_normalize_rows_ref(long in, long out, long rows, long d, int centered);
+
+    public static native int lady_normalize_rows_cpu(long in, long out, long rows, long d, int centered);
+
+    public static native int lady_normalize_rows_cuda(long in, long out, long rows, long d, int centered);
+
+    public static native int lady_cosine_similarity_ref(long a, long b, long n, long m, long d, int centered, long out);
+
+    public static native int lady_cosine_similarity_cpu(long a, long b, long n, long m, long d, int centered, long out);
+
+    public static native int lady_cosine_similarity_cuda(long a, long b, long n, long m, long d, int centered, long out);
+
+    public static native int lady_argmax_top2_ref(long s, long n, long m, long index, long best, long second);
+
+    public static native int lady_argmax_top2_cpu(long s, long n, long m, long index, long best, long second);
+
+    public static native int lady_argmax_top2_cuda(long s, long n, long m, long index, long best, long second);
+
+    public static native int lady_topk_ref(long s, long n, long m, long k, long indices, long values);
+
+    public static native int lady_topk_cpu(long s, long n, long m, long k, long indices, long values);
+
+    public static native int lady_topk_cuda(long s, long n, long m, long k, long indices, long values);
+
+    public static native int lady_sort_desc_ref(long scores, long n, long order);
+
+    public static native int lady_sort_desc_cpu(long scores, long n, long order);
+
+    public static native int lady_sort_desc_cuda(long scores, long n, long order);
+
+    public static native int lady_assign_ref(long s, long n, long perm);
+
+    public static native int lady_assign_cpu(long s, long n, long perm);
+
+    public static native int lady_assign_cuda(long s, long n, long perm);
 }
