@@ -133,6 +133,10 @@ inline void report_failure(Context& ctx, const std::string& what) {
 
 // Kernel modules: each returns after printing its table; failures are counted in ctx.
 void bench_permute(Context& ctx);
+void bench_permute_tensors(Context& ctx);
+void bench_similarity(Context& ctx);
+void bench_ranking(Context& ctx);
+void bench_assign(Context& ctx);
 
 // CUDA ceilings (bench_cuda.cu when CUDA is compiled, stubs otherwise). Return 0 when unusable.
 double cuda_host_roundtrip_gbs(size_t bytes, int reps);

@@ -39,7 +39,8 @@ void usage(std::FILE* out) {
                  "  --threads   threads of the *_cpu kernels (default: all cores)\n"
                  "  --no-cuda   skip the CUDA versions even when a GPU is usable\n"
                  "  --no-ref-timing  check against the reference but do not time it\n"
-                 "  --only      run only the kernels whose name contains KERNEL (e.g. permute)\n"
+                 "  --only      run only the kernels whose name contains KERNEL: permute, permute_tensors,\n"
+                 "              similarity, ranking, assign\n"
                  "exit status: 0 all checks passed, 1 a version disagreed with the reference, 2 usage\n");
 }
 
@@ -260,6 +261,10 @@ int main(int argc, char** argv) {
     const double t0 = now_ms();
     auto wanted = [&](const char* kernel) { return opt.only.empty() || std::strstr(kernel, opt.only.c_str()); };
     if (wanted("permute")) bench_permute(ctx);
+    if (wanted("permute_tensors")) bench_permute_tensors(ctx);
+    if (wanted("similarity")) bench_similarity(ctx);
+    if (wanted("ranking")) bench_ranking(ctx);
+    if (wanted("assign")) bench_assign(ctx);
 
     std::printf("\n%d checks against the reference, %d failures, %.1f s\n", ctx.checks, ctx.failures,
                 (now_ms() - t0) * 1e-3);

@@ -1,0 +1,177 @@
+// Similarity kernels (lady_normalize_rows_*, lady_cosine_similarity_*): check every version against
+// the reference (float tolerance, Tolerances.F32_MAX_REL_ERR: |x - r| <= 1e-5 * max(1, |r|)), then
+// time it. Napkin math: cosine_similarity is a matrix product, 2 n m d flops (normalization is
+// O((n + m) d)), compared with the FMA peak; normalize_rows moves 2 x rows x d x 4 bytes, compared
+// with memcpy. The reference works in double and is slow: on big cases it is checked on the first
+// rows of `a` only (each output row depends on its own row of `a` and on all of `b`), and timed on
+// that slice (its rate is computed on the slice's work).
+#include <cmath>
+#include <random>
+
+#include "bench.h"
+
+namespace bench {
+namespace {
+
+constexpr double kF32MaxRelErr = 1e-5;  // lady.kernels.Tolerances.F32_MAX_REL_ERR
+
+struct SimCase {
+    std::string name;
+    int64_t n, m, d;
+};
+
+std::vector<float> random_matrix(int64_t rows, int64_t d, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<float> x((size_t)(rows * d));
+    for (auto& v : x) v = nd(rng);
+    return x;
+}
+
+// Largest error relative to max(1, |ref|); also counts the entries over the tolerance.
+double max_rel_err(const float* x, const float* ref, int64_t count, int64_t& over) {
+    double worst = 0;
+    over = 0;
+    for (int64_t i = 0; i < count; ++i) {
+        const double e = std::fabs((double)x[i] - (double)ref[i]) / std::max(1.0, std::fabs((double)ref[i]));
+        if (!(e <= kF32MaxRelErr)) ++over;
+        if (!(e <= worst)) worst = e;  // NaN propagates as worst
+    }
+    return worst;
+}
+
+int64_t addr(const float* p) { return (int64_t)(intptr_t)p; }
+
+}  // namespace
+
+void bench_similarity(Context& ctx) {
+    // ---- cosine similarity -----------------------------------------------------------------------
+    print_header("cosine_similarity (lady_cosine_similarity_*): out[n x m] = U_a U_b^T, rows normalized", "GFLOP/s",
+                 "FMA peak");
+    std::printf("%-58s work = 2 n m d flops; check: max rel err vs reference <= %.0e\n", "", kF32MaxRelErr);
+    std::vector<SimCase> cases;
+    if (ctx.size_at_least(SizeSet::Paper)) {
+        cases.push_back({"resnet18 layer1 conv 64x64, d=576", 64, 64, 576});
+        cases.push_back({"vgg16 features.28 / resnet18 layer4 512x512, d=4608", 512, 512, 4608});
+        cases.push_back({"vgg16 classifier.3 4096x4096, d=4096", 4096, 4096, 4096});
+        if (ctx.size_at_least(SizeSet::Large)) {
+            cases.push_back({"vgg16 classifier.0 4096x4096, d=25088", 4096, 4096, 25088});
+            cases.push_back({"mlp up_proj 11008x11008, d=4096", 11008, 11008, 4096});
+        }
+    } else {
+        cases.push_back({"resnet18 layer1 conv 64x64, d=576", 64, 64, 576});
+        cases.push_back({"vgg16 features.5 128x128, d=576", 128, 128, 576});
+    }
+    uint64_t seed = 200;
+    for (const SimCase& c : cases) {
+        ++seed;
+        const std::vector<float> a = random_matrix(c.n, c.d, seed), b = random_matrix(c.m, c.d, seed + 1000);
+        const int64_t check_rows = std::min<int64_t>(c.n, c.n * c.m * c.d > (int64_t)1 << 31 ? 32 : c.n);
+        std::vector<float> ref((size_t)(check_rows * c.m)), out((size_t)(c.n * c.m));
+        const double work = 2.0 * (double)c.n * (double)c.m * (double)c.d;
+        const double ref_work = 2.0 * (double)check_rows * (double)c.m * (double)c.d;
+        std::string name = c.name;
+        if (check_rows < c.n) name += " (ref: " + std::to_string(check_rows) + " rows)";
+        Stats rs;
+        if (ctx.opt.time_ref) {
+            rs = time_calls([&] { return lady_cosine_similarity_ref(addr(a.data()), addr(b.data()), check_rows, c.m, c.d, 0,
+                                                                    addr(ref.data())); },
+                            0, ctx.opt.reps);
+        } else {
+            rs.status = lady_cosine_similarity_ref(addr(a.data()), addr(b.data()), check_rows, c.m, c.d, 0, addr(ref.data()));
+        }
+        if (rs.status != LADY_OK) {
+            report_failure(ctx, "cosine_similarity ref on " + c.name);
+            continue;
+        }
+        if (ctx.opt.time_ref) print_row(name, "ref", "-", rs, ref_work, 1e9, ctx.ceil.fma_gflops);
+        struct Version {
+            const char* name;
+            int32_t (*fn)(int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+            bool run;
+        };
+        const Version versions[] = {{"cpu", lady_cosine_similarity_cpu, true},
+                                    {"cuda", lady_cosine_similarity_cuda, ctx.gpu}};
+        for (const Version& v : versions) {
+            if (!v.run) continue;
+            auto run = [&] { return v.fn(addr(a.data()), addr(b.data()), c.n, c.m, c.d, 0, addr(out.data())); };
+            Stats s = time_calls(run, ctx.opt.warmup, ctx.opt.reps);  // the last call's output is checked
+            ++ctx.checks;
+            std::string verdict = "ok";
+            if (s.status != LADY_OK) {
+                report_failure(ctx, std::string("cosine_similarity ") + v.name + " on " + c.name);
+                verdict = "ERROR";
+            } else {
+                int64_t over = 0;
+                const double err = max_rel_err(out.data(), ref.data(), check_rows * c.m, over);
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "%.0e", err);
+                verdict = buf;
+                if (over > 0) {
+                    report_failure(ctx, std::string("cosine_similarity ") + v.name + " on " + c.name + ": " +
+                                            std::to_string(over) + " entries beyond the tolerance (max rel err " + buf +
+                                            ")");
+                    verdict = "WRONG";
+                }
+            }
+            print_row(name, v.name, verdict.c_str(), s, work, 1e9,
+                      v.name[1] == 'p' ? ctx.ceil.fma_gflops : 0 /* no GPU FLOP ceiling measured */);
+        }
+    }
+
+    // ---- normalize rows ------------------------------------------------------------------------
+    print_header("normalize_rows (lady_normalize_rows_*): u = x / max(||x||, 1e-12), out of place", "GB/s", "memcpy");
+    std::printf("%-58s work = 2 x rows x d x 4 bytes (read + write)\n", "");
+    std::vector<SimCase> ncases;
+    if (ctx.size_at_least(SizeSet::Paper)) {
+        ncases.push_back({"vgg16 features.28 rows 512, d=4608", 512, 0, 4608});
+        ncases.push_back({"vgg16 classifier.0 rows 4096, d=25088", 4096, 0, 25088});
+    } else {
+        ncases.push_back({"vgg16 features.5 rows 128, d=576", 128, 0, 576});
+    }
+    for (const SimCase& c : ncases) {
+        ++seed;
+        const std::vector<float> x = random_matrix(c.n, c.d, seed);
+        std::vector<float> ref(x.size()), out(x.size());
+        const double work = 2.0 * 4.0 * (double)c.n * (double)c.d;
+        Stats rs = time_calls([&] { return lady_normalize_rows_ref(addr(x.data()), addr(ref.data()), c.n, c.d, 0); },
+                              ctx.opt.time_ref ? ctx.opt.warmup : 0, ctx.opt.time_ref ? ctx.opt.reps : 1);
+        if (rs.status != LADY_OK) {
+            report_failure(ctx, "normalize_rows ref on " + c.name);
+            continue;
+        }
+        if (ctx.opt.time_ref) print_row(c.name, "ref", "-", rs, work, 1e9, ctx.ceil.memcpy_gbs);
+        struct Version {
+            const char* name;
+            int32_t (*fn)(int64_t, int64_t, int64_t, int64_t, int32_t);
+            bool run;
+        };
+        const Version versions[] = {{"cpu", lady_normalize_rows_cpu, true}, {"cuda", lady_normalize_rows_cuda, ctx.gpu}};
+        for (const Version& v : versions) {
+            if (!v.run) continue;
+            Stats s = time_calls([&] { return v.fn(addr(x.data()), addr(out.data()), c.n, c.d, 0); }, ctx.opt.warmup,
+                                 ctx.opt.reps);
+            ++ctx.checks;
+            std::string verdict = "ok";
+            if (s.status != LADY_OK) {
+                report_failure(ctx, std::string("normalize_rows ") + v.name + " on " + c.name);
+                verdict = "ERROR";
+            } else {
+                int64_t over = 0;
+                const double err = max_rel_err(out.data(), ref.data(), (int64_t)out.size(), over);
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "%.0e", err);
+                verdict = buf;
+                if (over > 0) {
+                    report_failure(ctx, std::string("normalize_rows ") + v.name + " on " + c.name + ": " +
+                                            std::to_string(over) + " entries beyond the tolerance");
+                    verdict = "WRONG";
+                }
+            }
+            print_row(c.name, v.name, verdict.c_str(), s, work, 1e9,
+                      v.name[1] == 'p' ? ctx.ceil.memcpy_gbs : ctx.ceil.cuda_copy_gbs);
+        }
+    }
+}
+
+}  // namespace bench
