@@ -1,0 +1,127 @@
+package lady.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import lady.BuildInfo;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
+import lady.io.AtomicFiles;
+import lady.kernels.Backend;
+import lady.model.Model;
+import lady.model.Models;
+import lady.permutation.Permuter;
+import lady.permutation.Secret;
+import lady.progress.ProgressListener;
+import lady.progress.TerminalProgress;
+import lady.report.Json;
+import lady.resync.GroupResult;
+import lady.resync.Method;
+import lady.resync.ReferenceResync;
+import lady.resync.ResyncOptions;
+import lady.resync.ResyncReport;
+import lady.torch.Torch;
+
+/** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
+@Command(name = "resync", mixinStandardHelpOptions = true,
+        description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
+                "(cosine similarity of producer rows; exact assignment or the paper's argmax), restore the",
+                "reference order, and report Psi (with --secret), confidence and the integrity check."})
+final class ResyncCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--reference", required = true, description = "The reference (original) checkpoint.")
+    Path reference;
+
+    @Option(names = "--suspect", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
+    Path suspect;
+
+    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect).")
+    Path out;
+
+    @Option(names = "--report", description = "Write the JSON report here.")
+    Path report;
+
+    @Option(names = "--method", defaultValue = "assignment",
+            description = "Matching: assignment (exact, always a permutation) or argmax (the paper). Default: ${DEFAULT-VALUE}.")
+    String method;
+
+    @Option(names = "--groups", defaultValue = "all", description = "Groups to resync: all, or a comma list such as features.17.")
+    String groups;
+
+    @Option(names = "--secret", description = "The secret written by `lady permute`: enables Psi per group and overall.")
+    Path secret;
+
+    @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
+    String arch;
+
+    @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
+    String backend;
+
+    @Option(names = "--quiet", description = "No progress bar on stderr.")
+    boolean quiet;
+
+    @Override
+    public Integer call() {
+        Torch.init();
+        Method m = Method.parse(method);
+        Backend b = Backend.parse(backend);
+        StateDict ref = Checkpoints.read(reference);
+        StateDict sus = Checkpoints.read(suspect);
+        Model model = Models.fromStateDict(ref, arch);
+        var permSpec = model.permutationSpec();
+        Set<String> selected = new LinkedHashSet<>(Permuter.select(permSpec, groups));
+        Map<String, long[]> secretPerms = null;
+        if (secret != null) {
+            Secret s = Secret.read(secret);
+            secretPerms = new HashMap<>();
+            for (var e : s.permutations().entrySet()) {
+                secretPerms.put(e.getKey(), e.getValue().longIndices());
+            }
+        }
+        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        ResyncReport r = ReferenceResync.run(ref, sus, permSpec,
+                ResyncOptions.defaults().withMethod(m).withBackend(b).withGroups(selected), secretPerms, progress);
+        if (out != null) {
+            Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
+        }
+        if (report != null) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("tool", BuildInfo.describe());
+            json.put("reference", reference.toString());
+            json.put("suspect", suspect.toString());
+            json.put("architecture", model.architecture());
+            json.put("backend", b);
+            json.putAll(r.toJson());
+            AtomicFiles.writeString(report, Json.write(json) + "\n");
+        }
+        printSummary(spec.commandLine().getOut(), r);
+        return 0;
+    }
+
+    static void printSummary(PrintWriter w, ResyncReport r) {
+        w.printf("%-22s %6s %8s %5s %10s %10s %6s %5s %6s%n", "group", "size", "psi", "dup", "min_margin", "med_margin",
+                "low", "zero", "flags");
+        for (GroupResult g : r.groups()) {
+            w.printf("%-22s %6d %8s %5d %10.4f %10.4f %6d %5d %6d%n", g.name(), g.size(),
+                    g.psi() == null ? "-" : String.format("%.2f", g.psi()), g.duplicates(), g.minMargin(),
+                    g.medianMargin(), g.lowMargin(), g.zeroRows(), g.integrityFlags().size());
+        }
+        Double psi = r.psi();
+        w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),
+                r.seconds(), psi == null ? "" : String.format(", Psi (neuron-weighted) %.2f %%", psi));
+    }
+
+}

@@ -1,0 +1,51 @@
+package lady.resync;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The resync of one permutation group.
+ *
+ * @param name           group name
+ * @param size           neurons N
+ * @param producers      producer weights whose rows were compared
+ * @param match          match[i] = index, in the suspect, of the neuron that plays reference neuron i
+ *                       (method.md section 2); applying it to the suspect restores the reference order
+ * @param duplicates     suspect neurons chosen more than once (argmax only; 0 for assignment)
+ * @param minMargin      smallest confidence margin (best minus second-best similarity of a reference neuron's row)
+ * @param medianMargin   median margin
+ * @param lowMargin      neurons whose margin is below {@link ResyncOptions#marginThreshold()}
+ * @param zeroRows       suspect neurons whose compared rows are entirely zero (pruned away): they have no
+ *                       direction and cannot be matched by cosine; they are matched last, arbitrarily
+ * @param integrityFlags reference neurons whose matched rows' L2 norm ratio (suspect / reference) is
+ *                       outside [1 / r, r] with r = {@link ResyncOptions#integrityRatio()}: a rescaling attack
+ * @param psi            % of neurons whose recovered position is right: match[i] == inv(p)[i]; null without a secret
+ * @param psiPaper       the paper's count for argmax: origin[j] = argmax_i S[i, j] compared with p[j]; null without a secret
+ */
+public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,
+        double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags, Double psi,
+        Double psiPaper) {
+
+    /** The JSON form of the report (stable field names). */
+    public Map<String, Object> toJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", name);
+        m.put("size", size);
+        m.put("producers", producers);
+        m.put("duplicates", duplicates);
+        m.put("min_margin", minMargin);
+        m.put("median_margin", medianMargin);
+        m.put("low_margin", lowMargin);
+        m.put("zero_rows", zeroRows);
+        m.put("integrity_flags", integrityFlags);
+        if (psi != null) {
+            m.put("psi", psi);
+        }
+        if (psiPaper != null) {
+            m.put("psi_paper", psiPaper);
+        }
+        m.put("match", match);
+        return m;
+    }
+}

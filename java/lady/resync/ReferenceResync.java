@@ -1,0 +1,282 @@
+package lady.resync;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.permutation.Group;
+import lady.permutation.Member;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.permutation.Role;
+import lady.progress.ProgressListener;
+
+/**
+ * Re-synchronization with the reference model (method.md section 4): per group, in topological
+ * order, compare the producer rows of the reference and of the suspect (cosine similarity), match
+ * the neurons (argmax or exact assignment), and apply the match to the suspect (producer rows,
+ * bias, norms and consumer columns), so that the next group's rows become comparable.
+ *
+ * <p>Residual streams: a group's producers whose inputs are not aligned yet (their input group
+ * comes later in the order, e.g. a ResNet block's conv2 reads the block-internal group) are left
+ * out of the first pass; once every group is solved, a second pass recomputes those groups with
+ * all their producers and applies the (usually identity) correction.
+ */
+public final class ReferenceResync {
+    private ReferenceResync() {}
+
+    /**
+     * Resyncs {@code suspect} in place into the reference's order.
+     *
+     * @param secret per group, the permutation p the attacker applied (new j = old p[j]), or null;
+     *               when given, Psi is computed per group
+     */
+    public static ResyncReport run(StateDict reference, StateDict suspect, PermutationSpec spec, ResyncOptions options,
+            Map<String, long[]> secret, ProgressListener progress) {
+        long start = System.nanoTime();
+        List<Group> selected = select(spec, options.groups());
+        Map<String, Group> inputGroupOf = inputGroups(spec);
+        Set<String> solved = new HashSet<>();
+        Set<String> selectedNames = new HashSet<>();
+        selected.forEach(g -> selectedNames.add(g.name()));
+        Map<String, GroupResult> results = new LinkedHashMap<>();
+        List<Group> secondPass = new ArrayList<>();
+        progress.start("resync", selected.size(), "groups");
+        for (Group g : selected) {
+            checkShapes(reference, suspect, g);
+            List<Member> all = g.members(Role.PRODUCER_WEIGHT);
+            List<Member> aligned = new ArrayList<>();
+            for (Member m : all) {
+                Group input = inputGroupOf.get(m.tensor());
+                if (input == null || solved.contains(input.name()) || !selectedNames.contains(input.name())) {
+                    aligned.add(m);
+                }
+            }
+            if (aligned.isEmpty()) {
+                aligned = all; // nothing aligned yet: best effort with every producer
+            }
+            if (aligned.size() < all.size()) {
+                secondPass.add(g);
+            }
+            GroupResult r = solve(reference, suspect, g, aligned, options, secret);
+            apply(suspect, spec, g, r.match(), options);
+            results.put(g.name(), r);
+            solved.add(g.name());
+            progress.advance(1, Map.of("group", g.name()));
+        }
+        for (Group g : secondPass) {
+            GroupResult first = results.get(g.name());
+            GroupResult correction = solve(reference, suspect, g, g.members(Role.PRODUCER_WEIGHT), options, null);
+            apply(suspect, spec, g, correction.match(), options);
+            long[] match = new long[first.match().length];
+            for (int j = 0; j < match.length; j++) {
+                match[j] = first.match()[(int) correction.match()[j]];
+            }
+            results.put(g.name(), withMatch(correction, match, secret));
+        }
+        progress.finish();
+        return new ResyncReport(options.method(), new ArrayList<>(results.values()), (System.nanoTime() - start) / 1e9);
+    }
+
+    private static List<Group> select(PermutationSpec spec, Set<String> names) {
+        if (names.isEmpty()) {
+            return spec.groups();
+        }
+        List<String> known = spec.groups().stream().map(Group::name).toList();
+        for (String n : names) {
+            if (!known.contains(n)) {
+                throw LadyException.invalidInput("unknown group '" + n + "'; the groups of " + spec.architecture()
+                        + " are: " + String.join(", ", known));
+            }
+        }
+        return spec.groups().stream().filter(g -> names.contains(g.name())).toList();
+    }
+
+    /** For each tensor that consumes a group (CONSUMER_WEIGHT member), that group. */
+    private static Map<String, Group> inputGroups(PermutationSpec spec) {
+        Map<String, Group> m = new HashMap<>();
+        for (Group g : spec.groups()) {
+            for (Member c : g.members(Role.CONSUMER_WEIGHT)) {
+                m.put(c.tensor(), g);
+            }
+        }
+        return m;
+    }
+
+    private static void checkShapes(StateDict reference, StateDict suspect, Group g) {
+        for (Member m : g.members()) {
+            long[] a = reference.shape(m.tensor());
+            long[] b = suspect.shape(m.tensor());
+            if (!Arrays.equals(a, b)) {
+                throw LadyException.invalidInput(String.format(
+                        "tensor '%s' has shape %s in the reference but %s in the suspect: not the same architecture",
+                        m.tensor(), Arrays.toString(a), Arrays.toString(b)));
+            }
+        }
+    }
+
+    /** Similarity of the group's neurons over the given producers, then the match and its figures. */
+    static GroupResult solve(StateDict reference, StateDict suspect, Group g, List<Member> producers,
+            ResyncOptions options, Map<String, long[]> secret) {
+        int n = Math.toIntExact(g.size());
+        float[] s = new float[n * n];
+        double[] refNorm2 = new double[n];
+        double[] susNorm2 = new double[n];
+        try (PointerScope scope = new PointerScope()) {
+            for (Member m : producers) {
+                Tensor a = reference.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous();
+                Tensor b = suspect.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous();
+                Similarity.accumulateCosine(options.backend(), a, b, s);
+                Similarity.accumulateSquaredNorms(a, refNorm2);
+                Similarity.accumulateSquaredNorms(b, susNorm2);
+            }
+        }
+        long[] match = options.method() == Method.ARGMAX ? Similarity.rowArgmax(s, n) : Similarity.assign(options.backend(), s, n);
+        return figures(g, producers.stream().map(Member::tensor).toList(), s, n, match, refNorm2, susNorm2, options,
+                secret);
+    }
+
+    private static GroupResult figures(Group g, List<String> producers, float[] s, int n, long[] match, double[] refNorm2,
+            double[] susNorm2, ResyncOptions options, Map<String, long[]> secret) {
+        // confidence: margin of each reference neuron's match over the best other suspect neuron
+        double[] margins = new double[n];
+        for (int i = 0; i < n; i++) {
+            int row = i * n;
+            int chosen = (int) match[i];
+            double other = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                if (j != chosen && s[row + j] > other) {
+                    other = s[row + j];
+                }
+            }
+            margins[i] = n == 1 ? 1.0 : s[row + chosen] - other;
+        }
+        double[] sorted = margins.clone();
+        Arrays.sort(sorted);
+        int low = 0;
+        for (double m : margins) {
+            if (m < options.marginThreshold()) {
+                low++;
+            }
+        }
+        int zero = 0;
+        for (double v : susNorm2) {
+            if (v == 0) {
+                zero++;
+            }
+        }
+        int duplicates = n - (int) Arrays.stream(match).distinct().count();
+        List<Integer> flags = integrity(match, refNorm2, susNorm2, options.integrityRatio());
+        Double psi = null;
+        Double psiPaper = null;
+        long[] p = secret == null ? null : secret.get(g.name());
+        if (p != null) {
+            if (p.length != n) {
+                throw LadyException.invalidInput("the secret's permutation for group '" + g.name() + "' has size "
+                        + p.length + " but the group has " + n + " neurons");
+            }
+            long[] inv = new long[n];
+            for (int j = 0; j < n; j++) {
+                inv[(int) p[j]] = j;
+            }
+            int right = 0;
+            for (int i = 0; i < n; i++) {
+                if (match[i] == inv[i]) {
+                    right++;
+                }
+            }
+            psi = 100.0 * right / n;
+            if (options.method() == Method.ARGMAX) {
+                long[] origin = Similarity.columnArgmax(s, n);
+                int rightPaper = 0;
+                for (int j = 0; j < n; j++) {
+                    if (origin[j] == p[j]) {
+                        rightPaper++;
+                    }
+                }
+                psiPaper = 100.0 * rightPaper / n;
+            }
+        }
+        return new GroupResult(g.name(), n, producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
+                sorted.length == 0 ? 0 : median(sorted), low, zero, flags, psi, psiPaper);
+    }
+
+    /** The integrity check: norm ratio of matched rows relative to the group's median ratio. */
+    static List<Integer> integrity(long[] match, double[] refNorm2, double[] susNorm2, double r) {
+        int n = match.length;
+        double[] ratios = new double[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            double a = refNorm2[i];
+            double b = susNorm2[(int) match[i]];
+            if (a > 0 && b > 0) {
+                ratios[k++] = Math.sqrt(b / a);
+            }
+        }
+        if (k == 0) {
+            return List.of();
+        }
+        double[] sorted = Arrays.copyOf(ratios, k);
+        Arrays.sort(sorted);
+        double med = median(sorted);
+        List<Integer> flags = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            double a = refNorm2[i];
+            double b = susNorm2[(int) match[i]];
+            if (a > 0 && b > 0) {
+                double rel = Math.sqrt(b / a) / med;
+                if (rel > r || rel < 1 / r) {
+                    flags.add(i);
+                }
+            }
+        }
+        return flags;
+    }
+
+    private static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    }
+
+    private static GroupResult withMatch(GroupResult r, long[] match, Map<String, long[]> secret) {
+        Double psi = r.psi();
+        long[] p = secret == null ? null : secret.get(r.name());
+        if (p != null) {
+            int right = 0;
+            for (int j = 0; j < p.length; j++) {
+                if (match[(int) p[j]] == j) {
+                    right++;
+                }
+            }
+            psi = 100.0 * right / p.length;
+        }
+        return new GroupResult(r.name(), r.size(), r.producers(), match, r.duplicates(), r.minMargin(), r.medianMargin(),
+                r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, r.psiPaper());
+    }
+
+    /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one
+     * native pass. With argmax duplicates the match is not a permutation: then every member is
+     * gathered through libtorch, and the result is not function-preserving (the paper's behaviour). */
+    private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
+        boolean bijective = Arrays.stream(match).distinct().count() == match.length;
+        if (bijective) {
+            Permuter.applyInPlace(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
+        } else {
+            for (Member m : g.members()) {
+                suspect.put(m.tensor(), Similarity.gatherBlocks(suspect.get(m.tensor()), m.axis(), m.block(), match));
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package lady.resync;
+
+import java.util.Set;
+
+import lady.kernels.Backend;
+import lady.paper.Paper;
+
+/**
+ * Options of a resync with the reference model.
+ *
+ * @param method          argmax (the paper) or assignment (default)
+ * @param backend         which kernels compute the similarity and the assignment
+ * @param groups          names of the groups to resync; empty means all
+ * @param marginThreshold a neuron whose margin is below this counts as low-confidence
+ * @param integrityRatio  norm ratios outside [1/r, r] are flagged by the integrity check
+ */
+public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
+        double integrityRatio) {
+    public ResyncOptions {
+        groups = Set.copyOf(groups);
+    }
+
+    public static ResyncOptions defaults() {
+        return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
+                Paper.RESYNC_INTEGRITY_RATIO);
+    }
+
+    public ResyncOptions withMethod(Method m) {
+        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio);
+    }
+
+    public ResyncOptions withGroups(Set<String> g) {
+        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio);
+    }
+
+    public ResyncOptions withBackend(Backend b) {
+        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio);
+    }
+}

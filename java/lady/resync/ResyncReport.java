@@ -1,0 +1,51 @@
+package lady.resync;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The result of a resync: one {@link GroupResult} per group, in order, and the overall figures.
+ *
+ * @param method  the matching method
+ * @param groups  per-group results
+ * @param seconds wall time of the resync
+ */
+public record ResyncReport(Method method, List<GroupResult> groups, double seconds) {
+    public ResyncReport {
+        groups = List.copyOf(groups);
+    }
+
+    /** Psi over the whole network, weighted by neurons; null when no group has a Psi. */
+    public Double psi() {
+        long right = 0;
+        long total = 0;
+        double acc = 0;
+        for (GroupResult g : groups) {
+            if (g.psi() != null) {
+                acc += g.psi() * g.size();
+                total += g.size();
+                right++;
+            }
+        }
+        return right == 0 ? null : acc / total;
+    }
+
+    /** Total argmax duplicates over every group. */
+    public int duplicates() {
+        return groups.stream().mapToInt(GroupResult::duplicates).sum();
+    }
+
+    public Map<String, Object> toJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("method", method);
+        m.put("seconds", seconds);
+        m.put("psi", psi());
+        m.put("duplicates", duplicates());
+        List<Object> gs = new ArrayList<>();
+        groups.forEach(g -> gs.add(g.toJson()));
+        m.put("groups", gs);
+        return m;
+    }
+}
