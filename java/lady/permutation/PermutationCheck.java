@@ -53,15 +53,21 @@ public final class PermutationCheck {
     }
 
     /**
-     * A probe batch of {@code n} images {@code channels x size x size}, values uniform in [-2, 2)
-     * (about the range of normalized images), a pure function of {@code seed}.
+     * A probe batch of {@code n} images {@code channels x size x size}, a pure function of
+     * {@code seed}: per image and channel a brightness in [-1, 1) and a contrast in [0.5, 2), plus
+     * uniform pixel noise, so that images differ in more than i.i.d. noise (which pooling averages
+     * away) and span about the range of normalized images.
      */
     public static Tensor probe(int n, int channels, int size, long seed) {
         long count = (long) n * channels * size * size;
         float[] v = new float[Math.toIntExact(count)];
         SplittableRandom rng = new SplittableRandom(seed);
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) (rng.nextDouble() * 4 - 2);
+        int plane = size * size;
+        for (int c = 0; c < n * channels; c++) {
+            double brightness = rng.nextDouble() * 2 - 1, contrast = 0.5 + rng.nextDouble() * 1.5;
+            for (int i = 0; i < plane; i++) {
+                v[c * plane + i] = (float) (brightness + contrast * (rng.nextDouble() * 2 - 1));
+            }
         }
         Tensor t = torch.empty(n, channels, size, size);
         t.data_ptr_float().put(v);

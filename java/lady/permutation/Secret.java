@@ -1,0 +1,124 @@
+package lady.permutation;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.io.AtomicFiles;
+import lady.report.Json;
+
+/**
+ * The owner's secret of a {@code lady permute} run: per group the applied permutation {@code p}
+ * (method.md 2: new neuron j is old neuron p[j]) and, when the scaling attack was applied, the
+ * per-neuron factors. Saved as JSON:
+ *
+ * <pre>
+ * {"format": "lady-secret", "format_version": 1, "tool_version": "0.1.0", "architecture": "vgg16",
+ *  "seed": 7, "convention": "...", "permutations": {"features.0": [3, 0, ...], ...},
+ *  "scales": {"features.0": [1.37, 0.62, ...], ...}}      (scales: optional)
+ * </pre>
+ *
+ * {@code scales[g][i]} is the factor applied to ORIGINAL neuron {@code i} of group {@code g}
+ * (before the permutation; see {@link NeuronScaling}). The correct re-synchronization of the
+ * permuted model is {@code inv(p)} per group.
+ *
+ * @param toolVersion  Lady's version that wrote it
+ * @param architecture the model's architecture name
+ * @param seed         the seed the permutations were drawn from (null when given explicitly)
+ * @param permutations group name -> applied permutation, in topological order
+ * @param scales       group name -> per-neuron factors (empty when no scaling)
+ */
+public record Secret(String toolVersion, String architecture, Long seed, Map<String, Permutation> permutations,
+        Map<String, double[]> scales) {
+
+    public static final String FORMAT = "lady-secret";
+    public static final int FORMAT_VERSION = 1;
+    static final String CONVENTION = "applying p to a group: new neuron j is old neuron p[j]; "
+            + "scales[i] multiplied original neuron i before the permutation";
+
+    public Secret {
+        permutations = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(permutations));
+        scales = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(scales));
+    }
+
+    /** Writes the secret as JSON, atomically. */
+    public void write(Path path) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("format", FORMAT);
+        json.put("format_version", FORMAT_VERSION);
+        json.put("tool_version", toolVersion);
+        json.put("architecture", architecture);
+        json.put("seed", seed);
+        json.put("convention", CONVENTION);
+        Map<String, Object> perms = new LinkedHashMap<>();
+        permutations.forEach((g, p) -> perms.put(g, p.toJson()));
+        json.put("permutations", perms);
+        if (!scales.isEmpty()) {
+            json.put("scales", new LinkedHashMap<>(scales));
+        }
+        AtomicFiles.writeString(path, Json.write(json) + "\n");
+    }
+
+    /** Reads a secret written by {@link #write(Path)}; clear errors for missing or malformed files. */
+    public static Secret read(Path path) {
+        String text;
+        try {
+            text = Files.readString(path, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new LadyException(LadyException.Kind.IO, "secret file not found: " + path);
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot read secret file " + path + ": " + e.getMessage(), e);
+        }
+        Object parsed;
+        try {
+            parsed = Json.parse(text);
+        } catch (LadyException e) {
+            throw LadyException.invalidInput(path + ": " + e.getMessage());
+        }
+        if (!(parsed instanceof Map<?, ?> m) || !FORMAT.equals(m.get("format"))) {
+            throw LadyException.invalidInput(path + " is not a Lady secret file (no \"format\": \"" + FORMAT + "\")");
+        }
+        Object version = m.get("format_version");
+        if (!(version instanceof Number n) || n.intValue() != FORMAT_VERSION) {
+            throw LadyException.invalidInput(path + ": unsupported secret format version " + version + " (this Lady reads "
+                    + FORMAT_VERSION + ")");
+        }
+        if (!(m.get("permutations") instanceof Map<?, ?> pm)) {
+            throw LadyException.invalidInput(path + ": missing \"permutations\"");
+        }
+        Map<String, Permutation> perms = new LinkedHashMap<>();
+        pm.forEach((g, v) -> perms.put(String.valueOf(g), Permutation.fromJson(v, path + ": group '" + g + "'")));
+        Map<String, double[]> scales = new LinkedHashMap<>();
+        if (m.get("scales") instanceof Map<?, ?> sm) {
+            sm.forEach((g, v) -> scales.put(String.valueOf(g), doubles(v, path + ": scales of group '" + g + "'")));
+        }
+        Object seed = m.get("seed");
+        return new Secret(String.valueOf(m.get("tool_version")), String.valueOf(m.get("architecture")),
+                seed instanceof Number n2 ? n2.longValue() : null, perms, scales);
+    }
+
+    /** The permutations that undo this secret ({@code inv(p)} per group): the correct resync. */
+    public Map<String, Permutation> inverses() {
+        return Permuter.inverse(permutations);
+    }
+
+    private static double[] doubles(Object v, String what) {
+        if (!(v instanceof List<?> list)) {
+            throw LadyException.invalidInput(what + ": expected a list of numbers");
+        }
+        double[] d = new double[list.size()];
+        for (int i = 0; i < d.length; i++) {
+            if (!(list.get(i) instanceof Number n) || !(n.doubleValue() > 0) || Double.isInfinite(n.doubleValue())) {
+                throw LadyException.invalidInput(what + ": entry " + i + " is not a positive number: " + list.get(i));
+            }
+            d[i] = n.doubleValue();
+        }
+        return d;
+    }
+}
