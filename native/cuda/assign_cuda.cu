@@ -26,7 +26,8 @@
 // Guards: prices must stay below 2^40 (the packing; benefits are below 2^32, prices below
 // C + n * eps-ish), and at most kMaxIterations iterations in total; breaking either returns
 // LADY_ERR_INTERNAL rather than a wrong answer or an endless loop.
-// Resources (nvcc 13.0 -Xptxas -v): small kernels, see the build log (no spill, no shared memory).
+// Resources (nvcc 13.0 -Xptxas -v, sm_80 and sm_90): bid_v2 32 registers, award_v2 32 registers,
+// 0 bytes spill, no shared memory; quantize / reset_phase / count_unassigned are smaller.
 // Not yet run on a GPU in this session; assign_cuda_test and the @Tag("gpu") JUnit tests check the
 // objective against the reference.
 #include <cuda_runtime.h>

@@ -15,10 +15,14 @@
 //    8 x 8 accumulator block in registers and reads its 8 + 8 operands per k as float4 from shared
 //    memory (64 FMAs per 4 shared loads). Edges are zero-filled on load and masked on store.
 //  - The host versions move a, b to the device and S back (the ABI takes host memory).
-// Resources (nvcc 13.0 -Xptxas -v, from target-kern/native-build.build.log):
-//   cosine_tiled_v2      sm_80: 128 registers, 0 bytes spill, 16896 bytes smem
-//                        sm_90: 128 registers, 0 bytes spill, 16896 bytes smem
-//   normalize_rows_v1    sm_80/sm_90: 2 KiB smem (double reduction buffer), no spill
+// Resources (nvcc 13.0 -Xptxas -v, from the build log native-build.build.log):
+//   cosine_tiled_v2      sm_80: 134 registers, 0 bytes spill, 16896 bytes smem (2 x 16 x 132 floats)
+//                        sm_90: 130 registers, 0 bytes spill, 16896 bytes smem
+//                        -> 134 x 256 = 34 K of the SM's 64 K registers: one block (8 warps) per
+//                        SM, register bound; latency is hidden by the 64 independent FMAs per
+//                        thread per k (a next version: 128 registers via __launch_bounds__(256, 2),
+//                        double-buffered smem, or TF32 tensor cores via WMMA)
+//   normalize_rows_v1    27 registers, 0 spill, 2048 bytes smem (double reduction buffer)
 // Not yet measured on a GPU (this session had none): correctness is covered by
 // similarity_cuda_test (ctest) and the @Tag("gpu") JUnit tests, which skip without a GPU.
 #include <cuda_runtime.h>
