@@ -13,6 +13,10 @@
 //  - Rows that stay in place (no p0, or a fixed point of p0) but have a p1 are permuted along axis
 //    1 through a one-row scratch per thread, which stays in the caches.
 //  - Phase 2 tasks are split over threads in contiguous ranges of equal byte count.
+// Measured (2-core machine, heavily loaded, 2026-11-25): all 15 groups of torchvision VGG16
+// (553 MB, 32 tensors) in 0.32-0.37 s vs 0.24-0.25 s for a single-threaded memcpy of the same
+// bytes (ratio 1.25-1.55); from Java (Permuter.applyInPlace) 0.39-0.59 s vs 0.47-0.57 s for
+// libtorch copy_ of every tensor (ratio 0.84-1.04). Target: within 2x of a plain copy.
 #include <algorithm>
 #include <cstring>
 #include <new>

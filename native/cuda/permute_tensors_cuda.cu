@@ -10,6 +10,9 @@
 // the CPU tests use), so stores are coalesced and loads are coalesced within each axis-1 unit.
 // Out of place on the device, in place for the caller: `dst` goes back over the host tensors.
 // Rows or units whose size is not a multiple of 4 bytes use a byte loop in the same kernel.
+// Resources (nvcc -Xptxas -v, sm_90): 56 registers, 0 bytes spilled, no shared memory.
+// Not yet measured on a GPU (none was available when it was written); the ctest and the JUnit
+// gpu-tagged test compare it with the reference bit for bit wherever a GPU is present.
 #include <cuda_runtime.h>
 
 #include <algorithm>
