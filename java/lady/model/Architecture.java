@@ -128,10 +128,16 @@ public record Architecture(String name, long inputChannels, int inputSize, List<
      * conv2) read the block groups that follow it: the residual cycle, which resync resolves in a
      * second pass (method.md section 4). {@code fixed} holds the first layer's
      * input axis, the classifier's output axis and bias, and every num_batches_tracked, in the
-     * notation of {@link SpecValidator#fixedAxis(String, int)}.
+     * notation of {@link SpecValidator#fixedAxis(String, int)}. The spec is validated against
+     * {@link #tensorShapes()} before it is returned.
      */
     public PermutationSpec permutationSpec() {
-        return new SpecWalker().walk();
+        PermutationSpec spec = new SpecWalker().walk();
+        try {
+            return SpecValidator.validate(spec, tensorShapes());
+        } catch (LadyException e) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "bug: " + e.getMessage(), e);
+        }
     }
 
     private final class SpecWalker {

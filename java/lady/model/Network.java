@@ -42,6 +42,7 @@ final class Network implements Model {
     private final List<Object> keepAlive = new ArrayList<>();
     private final Map<String, long[]> shapes;
     private final boolean fixedInputSize;
+    private PermutationSpec spec;
 
     Network(Architecture arch) {
         Torch.init();
@@ -232,7 +233,10 @@ final class Network implements Model {
 
     @Override
     public PermutationSpec permutationSpec() {
-        return arch.permutationSpec();
+        if (spec == null) {
+            spec = arch.permutationSpec();
+        }
+        return spec;
     }
 
     @Override
