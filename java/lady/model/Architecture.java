@@ -89,6 +89,23 @@ public record Architecture(String name, long inputChannels, int inputSize, List<
         }
     }
 
+    /** Every convolution, in execution order (including those inside residual blocks). */
+    public List<Layer.Conv> convolutions() {
+        List<Layer.Conv> convs = new ArrayList<>();
+        for (Layer layer : layers) {
+            if (layer instanceof Layer.Conv c) {
+                convs.add(c);
+            } else if (layer instanceof Layer.BasicBlock b) {
+                convs.add(b.conv1());
+                convs.add(b.conv2());
+                if (b.hasDownsample()) {
+                    convs.add(b.downsampleConv());
+                }
+            }
+        }
+        return convs;
+    }
+
     /** Number of output logits (the last producer's outputs). */
     public long numClasses() {
         Layer last = lastProducer();

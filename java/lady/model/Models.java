@@ -134,12 +134,12 @@ public final class Models {
                     long[] first = shape(s, "features.0.weight");
                     long[] head = shape(s, "classifier.0.weight");
                     long classes = shape(s, "classifier.6.weight")[0];
-                    return new ModelOptions((int) classes, first[0] / 64.0, (int) head[0], (int) first[1], 32);
+                    return new ModelOptions((int) classes, width(arch, s), (int) head[0], (int) first[1], 32);
                 }
                 case "resnet18", "resnet18_cifar" -> {
                     long[] first = shape(s, "conv1.weight");
                     long classes = shape(s, "fc.weight")[0];
-                    return new ModelOptions((int) classes, first[0] / 64.0, 0, (int) first[1], 32);
+                    return new ModelOptions((int) classes, width(arch, s), 0, (int) first[1], 32);
                 }
                 case "lenet5" -> {
                     long[] first = shape(s, "conv1.weight");
@@ -165,8 +165,40 @@ public final class Models {
                 }
             }
         } catch (LadyException e) {
+            // the shapes do not give options: compare with the defaults, which lists every difference
+            checkCompatible(describe(arch, ModelOptions.defaults()), s);
             throw LadyException.invalidInput("the checkpoint does not fit " + arch + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * The width multiplier that reproduces every conv's channel count: {@code round(base * w) == c}
+     * holds for w in [(c - 0.5) / base, (c + 0.5) / base), so w is taken in the intersection of those
+     * intervals (the first conv's c / base when it is inside, else the middle). Missing convs are
+     * skipped: {@link #checkCompatible} reports them.
+     */
+    private static double width(String arch, StateDict s) {
+        double lo = 0;
+        double hi = Double.MAX_VALUE;
+        double simple = Double.NaN;
+        for (Layer.Conv conv : describe(arch, ModelOptions.defaults()).convolutions()) {
+            String name = conv.name() + ".weight";
+            if (!s.contains(name) || s.shape(name).length == 0) {
+                continue; // reported by the compatibility check
+            }
+            long base = conv.out();
+            long c = s.shape(name)[0];
+            lo = Math.max(lo, c == 1 ? 0 : (c - 0.5) / base);
+            hi = Math.min(hi, (c + 0.5) / base);
+            if (Double.isNaN(simple)) {
+                simple = (double) c / base;
+            }
+        }
+        if (Double.isNaN(simple)) {
+            return 1.0;
+        }
+        // no single multiplier fits: keep the first conv's, the compatibility check lists the rest
+        return !(lo < hi) || (simple >= lo && simple < hi) ? simple : (lo + hi) / 2;
     }
 
     private static long[] shape(StateDict s, String name) {

@@ -124,6 +124,21 @@ class ModelsTest {
     }
 
     @Test
+    void inferFindsAnyWidthMultiplier() {
+        for (double width : new double[] {0.3, 0.1, 0.07}) {
+            for (String arch : List.of("vgg16_cifar", "resnet18_cifar")) {
+                Map<String, long[]> shapes = Models.describe(arch, ModelOptions.defaults().withWidth(width)).tensorShapes();
+                StateDict state = new StateDict();
+                shapes.forEach((name, shape) -> state.put(name, torch.zeros(shape)));
+                ModelOptions inferred = Models.infer(state).options();
+                assertEquals(shapes.keySet(), Models.describe(arch, inferred).tensorShapes().keySet());
+                Models.describe(arch, inferred).tensorShapes().forEach((name, shape) ->
+                        assertArrayEquals(shapes.get(name), shape, arch + " width " + width + ": " + name));
+            }
+        }
+    }
+
+    @Test
     void unknownArchitectureListsTheKnownOnes() {
         LadyException e = assertThrows(LadyException.class, () -> Models.create("vgg19", ModelOptions.defaults()));
         assertEquals(LadyException.Kind.USAGE, e.kind());
