@@ -9,9 +9,36 @@ import lady.LadyException;
 import lady.checkpoint.StateDict;
 
 /**
- * Entry point of the model package: builds the paper's architectures by name and recovers an
- * architecture from a checkpoint's names and shapes. The descriptions are in
- * {@link Architectures}.
+ * Entry point of the model package: builds the paper's architectures by name
+ * ({@link #create(String, ModelOptions)}), describes them ({@link #describe(String, ModelOptions)}:
+ * the typed {@link Architecture} from which modules, state-dict names and permutation specs are
+ * derived) and recovers an architecture from a checkpoint's names and shapes
+ * ({@link #infer(StateDict)}, {@link #fromStateDict(StateDict)}). Parameter and buffer names are
+ * torchvision's. The architectures (widths before the {@link ModelOptions#width()} multiplier;
+ * permutation groups: {@link Architecture#permutationSpec()}):
+ *
+ * <ul>
+ *   <li><b>vgg16</b> / <b>vgg16_bn</b>: torchvision's VGG16 (configuration D) with the ImageNet head:
+ *       features (conv 3x3 pad 1 [+ BN] + ReLU, max pool 2x2), adaptive average pool to 7x7,
+ *       classifier.0 Linear(C*49, 4096), ReLU, Dropout(0.5), classifier.3 Linear(4096, 4096), ReLU,
+ *       Dropout(0.5), classifier.6 Linear(4096, K).</li>
+ *   <li><b>vgg16_cifar</b> / <b>vgg16_bn_cifar</b>: the same features, adaptive average pool to 1x1
+ *       and the common CIFAR head 512-512-K with the same names classifier.0/3/6.</li>
+ *   <li><b>resnet18</b>: torchvision's ResNet18 (conv1 7x7/2, bn1, ReLU, max pool 3x3/2, four stages
+ *       of two BasicBlocks, adaptive average pool 1x1, fc); <b>resnet18_cifar</b>: conv1 3x3 stride 1
+ *       and no max pool, same names.</li>
+ *   <li><b>lenet5</b>: LeNet-5 with batch norm: conv1 5x5 (6) + bn1 + ReLU + max pool 2, conv2 5x5 (16)
+ *       + bn2 + ReLU + max pool 2, flatten, fc1 (120), ReLU, fc2 (84), ReLU, fc3 (K). On 32x32 inputs
+ *       fc1 reads 16 x 5 x 5 = 400 features (blocks of 25 per conv2 channel).</li>
+ *   <li><b>toynet</b>: a toy conv net: conv1 3x3 pad 1 (8) + ReLU + max pool 2, conv2 3x3 pad 1 (16)
+ *       + ReLU + max pool 2, flatten, fc1 (64), ReLU, fc2 (K). On 32x32 inputs fc1 reads
+ *       16 x 8 x 8 = 1024 features (blocks of 64).</li>
+ *   <li><b>fc</b>: a fully connected net: flatten, fc1 (512), ReLU, fc2 (256), ReLU, fc3 (K).</li>
+ * </ul>
+ * VGG and ResNet are initialized as torchvision does ({@link Architecture.Init}); the small nets
+ * with PyTorch's defaults. ResNet18's residual streams are the permutation groups
+ * "stream.layer1" .. "stream.layer4"; block-internal groups are named after the block's conv1
+ * ("layer1.0.conv1"); chain groups after their producer ("features.17", "classifier.0", "fc1").
  */
 public final class Models {
     private Models() {}
