@@ -66,6 +66,50 @@ public final class Paper {
     /** Magnitude-pruning rates T in % of the attacked weight's entries (Table 1). */
     public static final java.util.List<Double> PRUNE_PERCENTS = java.util.List.of(0.0, 91.0, 95.0, 98.0, 99.0);
 
+    /**
+     * The authors' Table 1 for VGG16 on CIFAR-10 (method.md 9): attack spec ("none", "noise:7",
+     * "finetune:2", "quant:8", "prune:95") -> {Psi %, top-1 error %}. Omega 0 and T 0 are "none".
+     */
+    public static final java.util.Map<String, java.util.List<Double>> TABLE1_VGG16 = java.util.Map.ofEntries(
+            java.util.Map.entry("none", java.util.List.of(100.00, 9.96)),
+            java.util.Map.entry("noise:1", java.util.List.of(100.0, 10.25)),
+            java.util.Map.entry("noise:2", java.util.List.of(100.0, 11.82)),
+            java.util.Map.entry("noise:7", java.util.List.of(99.88, 41.27)),
+            java.util.Map.entry("noise:10", java.util.List.of(93.50, 56.62)),
+            java.util.Map.entry("finetune:2", java.util.List.of(100.0, 9.97)),
+            java.util.Map.entry("finetune:6", java.util.List.of(100.0, 9.96)),
+            java.util.Map.entry("finetune:8", java.util.List.of(100.0, 9.88)),
+            java.util.Map.entry("finetune:10", java.util.List.of(100.0, 9.89)),
+            java.util.Map.entry("quant:16", java.util.List.of(100.0, 9.96)),
+            java.util.Map.entry("quant:8", java.util.List.of(100.0, 9.97)),
+            java.util.Map.entry("quant:6", java.util.List.of(100.0, 9.98)),
+            java.util.Map.entry("quant:4", java.util.List.of(100.0, 10.77)),
+            java.util.Map.entry("quant:2", java.util.List.of(100.0, 87.73)),
+            java.util.Map.entry("prune:91", java.util.List.of(100.0, 10.87)),
+            java.util.Map.entry("prune:95", java.util.List.of(100.0, 12.11)),
+            java.util.Map.entry("prune:98", java.util.List.of(100.0, 17.53)),
+            java.util.Map.entry("prune:99", java.util.List.of(99.90, 26.71)));
+    /** The authors' Table 1 for ResNet18 on CIFAR-10 (method.md 9), same keys as {@link #TABLE1_VGG16}. */
+    public static final java.util.Map<String, java.util.List<Double>> TABLE1_RESNET18 = java.util.Map.ofEntries(
+            java.util.Map.entry("none", java.util.List.of(100.00, 7.03)),
+            java.util.Map.entry("noise:1", java.util.List.of(100.0, 7.30)),
+            java.util.Map.entry("noise:2", java.util.List.of(100.0, 9.13)),
+            java.util.Map.entry("noise:7", java.util.List.of(99.90, 99.55)),
+            java.util.Map.entry("noise:10", java.util.List.of(94.90, 75.18)),
+            java.util.Map.entry("finetune:2", java.util.List.of(100.0, 6.96)),
+            java.util.Map.entry("finetune:6", java.util.List.of(100.0, 6.98)),
+            java.util.Map.entry("finetune:8", java.util.List.of(100.0, 7.01)),
+            java.util.Map.entry("finetune:10", java.util.List.of(100.0, 6.94)),
+            java.util.Map.entry("quant:16", java.util.List.of(100.0, 7.03)),
+            java.util.Map.entry("quant:8", java.util.List.of(100.0, 7.05)),
+            java.util.Map.entry("quant:6", java.util.List.of(100.0, 7.14)),
+            java.util.Map.entry("quant:4", java.util.List.of(100.0, 7.76)),
+            java.util.Map.entry("quant:2", java.util.List.of(100.0, 88.20)),
+            java.util.Map.entry("prune:91", java.util.List.of(100.0, 9.67)),
+            java.util.Map.entry("prune:95", java.util.List.of(100.0, 12.88)),
+            java.util.Map.entry("prune:98", java.util.List.of(100.0, 21.71)),
+            java.util.Map.entry("prune:99", java.util.List.of(99.63, 28.16)));
+
     // ---- Uchida et al. 2017 white-box watermark, as the authors parameterize it (method.md 8; NNWmethods/UCHI.py) ----
     /** Watermark length T in bits (method.md 8). */
     public static final int UCHIDA_BITS = 64;
