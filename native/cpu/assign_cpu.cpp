@@ -10,10 +10,15 @@
 //     replaces LAPJV's column reduction: on resync matrices it leaves only the rows whose argmax
 //     collided (the paper's "duplicates") to be fixed.
 //  2. Augmenting row reduction (LAPJV, two passes): a free row takes its best column and lowers that
-//     column's dual by the gap to its second best, evicting the owner (auction-like); cheap O(n) steps
-//     that settle most short conflicts.
+//     column's dual by the gap to its second best, evicting the owner (auction-like). Evictions
+//     cascade through many rows, so each row keeps a list of its kCandidates cheapest columns with a
+//     lower bound for the rest (valid because duals only decrease here): a step costs O(K), and O(n)
+//     (AVX-512 when available) only when the list is (re)collected.
 //  3. Shortest augmenting paths (Dijkstra on reduced costs, JV's dense augmentation) for each row still
 //     free, with dual updates. Each scanned row costs O(n); on near-permutations a path scans few rows.
+// Measured on the 2-core AVX-512 machine while shared (load ~18): near-permutation similarity of
+// rows vs permuted noisy copies (d = 256), n = 4096 with 6% argmax duplicates 0.13 s; n = 11008
+// with 2% duplicates 0.12 s, with 9% duplicates 0.79 s.
 // The matrix is read in float and converted on the fly: no n x n double copy (11008^2 doubles would
 // be 970 MB). Result checked to be a permutation before returning.
 #include <algorithm>
@@ -34,10 +39,11 @@ namespace {
 
 // Passes of augmenting row reduction (LAPJV uses two).
 constexpr int kRowReductionPasses = 2;
-// Candidate columns kept per row for augmenting row reduction: the row's largest values. Column
-// duals only decrease during row reduction (v <= 0), so every other column j has reduced cost
-// -s[i, j] - v[j] >= -s[i, j] >= -(the K-th largest value): when the best two candidates are below
-// that bound they are the exact best two of the whole row, found in O(K) instead of O(n).
+// Candidate columns kept per row for augmenting row reduction: the K smallest reduced costs
+// -s[i, j] - v[j] at the time they were collected, and the largest of them as `bound`. Column duals
+// only decrease during row reduction, so reduced costs only increase: every other column stays at or
+// above `bound` forever. When the best two candidates are within the bound they are the exact best
+// two of the whole row, found in O(K) instead of O(n); otherwise the list is collected again.
 constexpr int64_t kCandidates = 16;
 // Rows per thread below which the greedy pass runs on one thread.
 constexpr int64_t kMinElementsPerThread = int64_t(1) << 16;
@@ -202,32 +208,83 @@ const Scans& scans() {
     return chosen;
 }
 
-// The kCandidates largest values of a row (any order) and the smallest of them.
+// The kCandidates smallest reduced costs of a row (any order) and a lower bound for all the others.
 struct Candidates {
     int64_t count = 0;
     int64_t index[kCandidates];
-    float bound;  // the K-th largest value of the row (-inf when the row has at most K columns)
+    double bound;  // no other column's reduced cost is below it (+inf when the row has at most K columns)
 };
 
-void row_candidates(const float* r, int64_t n, Candidates& c) {
+// Inserts reduced cost rc of column j if it beats the worst kept one.
+inline void offer_candidate(Candidates& c, double* val, int64_t& worst, double rc, int64_t j) {
+    if (rc < val[worst]) {
+        c.index[worst] = j;
+        val[worst] = rc;
+        for (int64_t q = 0; q < c.count; ++q)
+            if (val[q] > val[worst]) worst = q;
+    }
+}
+
+void collect_candidates_scalar(const float* r, const double* v, int64_t n, Candidates& c) {
     const int64_t k = std::min(kCandidates, n);
-    float val[kCandidates];
+    double val[kCandidates];
     c.count = k;
     int64_t worst = 0;
     for (int64_t j = 0; j < k; ++j) {
         c.index[j] = j;
-        val[j] = r[j];
-        if (val[j] < val[worst]) worst = j;
+        val[j] = -(double)r[j] - v[j];
+        if (val[j] > val[worst]) worst = j;
     }
-    for (int64_t j = k; j < n; ++j) {
-        if (r[j] > val[worst]) {  // rare after the first few hundred columns
-            c.index[worst] = j;
-            val[worst] = r[j];
-            for (int64_t q = 0; q < k; ++q)
-                if (val[q] < val[worst]) worst = q;
-        }
+    for (int64_t j = k; j < n; ++j) offer_candidate(c, val, worst, -(double)r[j] - v[j], j);  // rare insertions
+    c.bound = k < n ? val[worst] : std::numeric_limits<double>::infinity();
+}
+
+#ifdef LADY_X86
+// Same result; 8 reduced costs per step compared at once with the current threshold, the rare
+// lanes below it inserted one by one.
+__attribute__((target("avx512f"))) void collect_candidates_avx512(const float* r, const double* v, int64_t n,
+                                                                   Candidates& c) {
+    const int64_t k = std::min(kCandidates, n);
+    double val[kCandidates];
+    c.count = k;
+    int64_t worst = 0;
+    for (int64_t j = 0; j < k; ++j) {
+        c.index[j] = j;
+        val[j] = -(double)r[j] - v[j];
+        if (val[j] > val[worst]) worst = j;
     }
-    c.bound = k < n ? val[worst] : -std::numeric_limits<float>::infinity();
+    const __m512d zero = _mm512_setzero_pd();
+    int64_t j = k;
+    for (; j + kF64Lanes <= n; j += kF64Lanes) {
+        const __m512d rc = _mm512_sub_pd(_mm512_sub_pd(zero, _mm512_maskz_cvtps_pd(kAllLanes, _mm256_loadu_ps(r + j))),
+                                         _mm512_loadu_pd(v + j));
+        __mmask8 hit = _mm512_cmp_pd_mask(rc, _mm512_set1_pd(val[worst]), _CMP_LT_OQ);
+        if (hit == 0) continue;
+        alignas(64) double lane[kF64Lanes];
+        _mm512_store_pd(lane, rc);
+        for (int q = 0; q < kF64Lanes; ++q)
+            if (hit & (1u << q)) offer_candidate(c, val, worst, lane[q], j + q);
+    }
+    for (; j < n; ++j) offer_candidate(c, val, worst, -(double)r[j] - v[j], j);
+    c.bound = k < n ? val[worst] : std::numeric_limits<double>::infinity();
+}
+#endif
+
+using CollectFn = void (*)(const float*, const double*, int64_t, Candidates&);
+
+CollectFn collect_candidates_fn() {
+    static const CollectFn chosen = [] {
+#ifdef LADY_X86
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) return (CollectFn)collect_candidates_avx512;
+#endif
+        return (CollectFn)collect_candidates_scalar;
+    }();
+    return chosen;
+}
+
+inline void collect_candidates(const float* r, const double* v, int64_t n, Candidates& c) {
+    collect_candidates_fn()(r, v, n, c);
 }
 
 struct Lap {
@@ -246,25 +303,28 @@ struct Lap {
         if (cand_of[(size_t)i] < 0) {
             cand_of[(size_t)i] = (int64_t)cand_pool.size();
             cand_pool.emplace_back();
-            row_candidates(row, n, cand_pool.back());
+            collect_candidates(row, v.data(), n, cand_pool.back());
         }
-        const Candidates& c = cand_pool[(size_t)cand_of[(size_t)i]];
-        RowMin2 t{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), -1, -1};
-        for (int64_t q = 0; q < c.count; ++q) {
-            const int64_t j = c.index[q];
-            const double rc = -(double)row[j] - v[(size_t)j];
-            if (rc < t.v1 || (rc == t.v1 && j < t.j1)) {
-                t.v2 = t.v1;
-                t.j2 = t.j1;
-                t.v1 = rc;
-                t.j1 = j;
-            } else if (rc < t.v2) {
-                t.v2 = rc;
-                t.j2 = j;
+        for (int attempt = 0;; ++attempt) {
+            Candidates& c = cand_pool[(size_t)cand_of[(size_t)i]];
+            RowMin2 t{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), -1, -1};
+            for (int64_t q = 0; q < c.count; ++q) {
+                const int64_t j = c.index[q];
+                const double rc = -(double)row[j] - v[(size_t)j];
+                if (rc < t.v1 || (rc == t.v1 && j < t.j1)) {
+                    t.v2 = t.v1;
+                    t.j2 = t.j1;
+                    t.v1 = rc;
+                    t.j1 = j;
+                } else if (rc < t.v2) {
+                    t.v2 = rc;
+                    t.j2 = j;
+                }
             }
+            if (t.v2 <= c.bound) return t;
+            if (attempt > 0) return scans().min2(row, v.data(), n);  // fresh list still undecided: full scan
+            collect_candidates(row, v.data(), n, c);
         }
-        if (c.count == n || t.v2 < -(double)c.bound) return t;
-        return scans().min2(row, v.data(), n);
     }
 
     // LAPJV augmenting row reduction over `free_rows`; returns the rows still free.
