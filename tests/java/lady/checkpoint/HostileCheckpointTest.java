@@ -133,6 +133,21 @@ class HostileCheckpointTest {
     }
 
     @Test
+    void oneStorageSharedByManyTensorsCannotBlowUpMemory() throws IOException {
+        // {"w": t, "w1": t, ..., "w9": t} where t views a whole 4 MiB storage: each entry becomes its
+        // own copy, which a hostile file could repeat without limit; it is capped against the file size
+        byte[] one = tensorPickle(1 << 20, 0, new long[] {1 << 20}, new long[] {1});
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        o.write(one, 0, one.length - 2); // drop SETITEMS and STOP: the tensor is the last value
+        o.writeBytes(bytes("q\u0001u")); // BINPUT 1: memoize the tensor; SETITEMS
+        for (int i = 1; i < 10; i++) {
+            o.writeBytes(bytes("X\u0002\u0000\u0000\u0000w" + i + "h\u0001s")); // d["w<i>"] = memo[1]
+        }
+        o.write('.');
+        refused(torchZip(o.toByteArray(), Map.of("0", new byte[4 << 20])), "far more memory than the file holds");
+    }
+
+    @Test
     void truncatedAndCorruptZipsAreRefused() throws IOException {
         byte[] good = Files.readAllBytes(CheckpointTestSupport.golden("state_dict.pt"));
         for (int cut : new int[] {10, 100, good.length / 2, good.length - 30, good.length - 1}) {
