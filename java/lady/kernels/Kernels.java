@@ -95,6 +95,18 @@ public final class Kernels {
                 poolLength += p.length;
             }
         }
+        // in place, tensor by tensor: two targets sharing memory would be permuted twice
+        List<TensorPermutation> byAddress = new ArrayList<>(targets);
+        byAddress.removeIf(t -> t.bytes() == 0);
+        byAddress.sort(java.util.Comparator.comparingLong(TensorPermutation::address));
+        for (int i = 1; i < byAddress.size(); i++) {
+            TensorPermutation a = byAddress.get(i - 1), b = byAddress.get(i);
+            if (Long.compareUnsigned(b.address(), a.address() + a.bytes()) < 0) {
+                throw LadyException.invalidInput(String.format(
+                        "tensors '%s' and '%s' share memory; permuting them in place would permute it twice", a.name(),
+                        b.name()));
+            }
+        }
         long[] pool = new long[Math.toIntExact(poolLength)];
         offsets.forEach((p, off) -> System.arraycopy(p, 0, pool, Math.toIntExact(off), p.length));
         int count = targets.size();

@@ -130,6 +130,13 @@ class PermuteTensorsKernelTest {
         assertTrue(twice.getMessage().contains("'fc.weight' axis 1") && twice.getMessage().contains("appears twice"),
                 twice.getMessage());
         assertArrayEquals(PermuteKernelTest.values(before), PermuteKernelTest.values(w));
+        Tensor alias = w.view(24);
+        LadyException shared = assertThrows(LadyException.class, () -> Kernels.permuteTensors(Backend.CPU,
+                List.of(TorchTargets.tensorPermutation("a", w, new long[] {1, 0, 2, 3}, null, 1),
+                        TorchTargets.tensorPermutation("b", alias, new long[] {1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                14, 15, 16, 17, 18, 19, 20, 21, 22, 23}, null, 1))));
+        assertTrue(shared.getMessage().contains("share memory"), shared.getMessage());
+        assertArrayEquals(PermuteKernelTest.values(before), PermuteKernelTest.values(w));
     }
 
     @Test
