@@ -50,7 +50,7 @@ constexpr double kBenefitRange = 4294967296.0;                           // 2^32
 constexpr long long kMaxLevels = 1ll << 30;                              // int32 quantized values
 constexpr long long kEpsStartDivisor = 8;                                // first eps = C / 8
 constexpr long long kEpsFactor = 8;                                      // eps / 8 per phase
-constexpr long long kMaxIterations = 20000000;                           // total bidding rounds
+constexpr long long kMaxIterations = 5000000;                            // total bidding rounds (a guard)
 
 __global__ void quantize(const float* __restrict__ s, int32_t* __restrict__ a, int64_t total, float lo, double scale) {
     for (int64_t g = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; g < total; g += (int64_t)gridDim.x * blockDim.x)
