@@ -41,6 +41,16 @@ public final class Torch {
         }
     }
 
+    /** Sets libtorch's thread count now (the CLI's {@code --threads}); later {@link #threads()} calls agree. */
+    public static void setThreads(int n) {
+        if (n < 1) {
+            throw new LadyException(LadyException.Kind.USAGE, "threads must be >= 1, got " + n);
+        }
+        System.setProperty("lady.threads", Integer.toString(n));
+        init();
+        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+    }
+
     /** Threads for libtorch and the CPU kernels. */
     public static int threads() {
         String value = System.getProperty("lady.threads", System.getenv("LADY_THREADS"));

@@ -1,0 +1,163 @@
+package lady.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import lady.data.DataSource;
+import lady.data.Dataset;
+import lady.model.Model;
+import lady.model.ModelOptions;
+import lady.model.Models;
+import lady.paper.Paper;
+import lady.progress.ProgressListener;
+import lady.progress.TerminalProgress;
+import lady.report.Json;
+import lady.torch.Torch;
+import lady.train.EpochStats;
+import lady.train.EvalResult;
+import lady.train.Evaluator;
+import lady.train.TrainConfig;
+import lady.train.Trainer;
+
+/** {@code lady train}: trains a model from scratch with the authors' recipe, then evaluates it on the test split. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train a model (SGD, momentum, weight decay, StepLR; defaults as the paper's authors),",
+                "write a checkpoint after every epoch, and report the test error."})
+final class TrainCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--arch", defaultValue = "vgg16_cifar", description = "Architecture (default: ${DEFAULT-VALUE}); one of vgg16, vgg16_bn, vgg16_cifar, vgg16_bn_cifar, resnet18, resnet18_cifar, lenet5, toynet, fc.")
+    String arch;
+
+    @Option(names = "--width", defaultValue = "1.0", description = "Channel width multiplier (VGG, ResNet; default: ${DEFAULT-VALUE}).")
+    double width;
+
+    @Option(names = "--data", defaultValue = "digits", description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
+    String data;
+
+    @Option(names = "--epochs", required = true, description = "Epochs.")
+    int epochs;
+
+    @Option(names = "--out", description = "Checkpoint written (atomically) after every epoch (.pt: PyTorch zip; .safetensors).")
+    Path out;
+
+    @Option(names = "--lr", description = "Learning rate (default: " + Paper.TRAIN_LR + ").")
+    Double lr;
+
+    @Option(names = "--momentum", description = "SGD momentum (default: " + Paper.TRAIN_MOMENTUM + ").")
+    Double momentum;
+
+    @Option(names = "--weight-decay", description = "Weight decay (default: " + Paper.TRAIN_WEIGHT_DECAY + ").")
+    Double weightDecay;
+
+    @Option(names = "--batch-size", description = "Batch size (default: " + Paper.TRAIN_BATCH_SIZE + ").")
+    Integer batchSize;
+
+    @Option(names = "--lr-step", description = "StepLR step in epochs (default: " + Paper.TRAIN_LR_STEP + ").")
+    Integer lrStep;
+
+    @Option(names = "--lr-gamma", description = "StepLR factor (default: " + Paper.TRAIN_LR_GAMMA + ").")
+    Double lrGamma;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of initialization, data order, augmentation, dropout (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--limit", description = "Train on the first N training images only.")
+    Integer limit;
+
+    @Option(names = "--threads", description = "libtorch threads (default: LADY_THREADS or all cores).")
+    Integer threads;
+
+    @Option(names = "--deterministic", description = "Bit-identical results for a seed: train on one thread (slower).")
+    boolean deterministic;
+
+    @Option(names = "--quiet", description = "No progress bar on stderr.")
+    boolean quiet;
+
+    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
+    OutputFormat format;
+
+    @Override
+    public Integer call() {
+        TrainConfig base = TrainConfig.paper(epochs);
+        TrainConfig config = new TrainConfig(epochs,
+                batchSize != null ? batchSize : base.batchSize(),
+                lr != null ? lr : base.lr(),
+                momentum != null ? momentum : base.momentum(),
+                weightDecay != null ? weightDecay : base.weightDecay(),
+                lrStep != null ? lrStep : base.lrStep(),
+                lrGamma != null ? lrGamma : base.lrGamma(),
+                seed, limit != null ? limit : -1);
+        ModelOptions options = ModelOptions.defaults().withWidth(width);
+        DataSource source = DataSource.parse(data);
+        if (threads != null) {
+            Torch.setThreads(threads);
+        }
+        Dataset trainSet = source.train();
+        Dataset testSet = source.test();
+        Models.describe(arch, options.withClasses(trainSet.classes())); // validates before any work
+        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+
+        long start = System.nanoTime();
+        Trainer.seedLibtorch(seed);
+        Model model = Models.create(arch, options.withClasses(trainSet.classes()));
+        List<EpochStats> history = new Trainer(config).deterministic(deterministic).progress(progress).checkpointTo(out)
+                .train(model, trainSet);
+        EvalResult test = new Evaluator(config.batchSize()).progress(progress).evaluate(model, testSet);
+        double seconds = (System.nanoTime() - start) / 1e9;
+
+        PrintWriter w = spec.commandLine().getOut();
+        if (format == OutputFormat.json) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("architecture", arch);
+            r.put("width", width);
+            r.put("data", source.spec());
+            r.put("train_images", history.isEmpty() ? 0 : history.get(0).images());
+            r.put("batch_size", config.batchSize());
+            r.put("lr", config.lr());
+            r.put("momentum", config.momentum());
+            r.put("weight_decay", config.weightDecay());
+            r.put("seed", seed);
+            r.put("threads", Torch.threads());
+            List<Object> epochsOut = new ArrayList<>();
+            for (EpochStats s : history) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("epoch", s.epoch());
+                m.put("lr", s.lr());
+                m.put("loss", s.loss());
+                m.put("train_error_pct", s.trainErrorPct());
+                m.put("images_per_second", s.imagesPerSecond());
+                m.put("seconds", s.seconds());
+                epochsOut.add(m);
+            }
+            r.put("epochs", epochsOut);
+            r.put("images", test.images());
+            r.put("error_pct", test.errorPct());
+            r.put("out", out == null ? null : out.toString());
+            r.put("seconds", seconds);
+            w.println(Json.write(r));
+        } else {
+            for (EpochStats s : history) {
+                w.printf("epoch %d/%d  lr %.4g  loss %.4f  train error %.2f %%  %.1f img/s  %.1f s%n", s.epoch(),
+                        epochs, s.lr(), s.loss(), s.trainErrorPct(), s.imagesPerSecond(), s.seconds());
+            }
+            w.printf("test: %d images, error %.2f %%%n", test.images(), test.errorPct());
+            if (out != null) {
+                w.printf("wrote %s%n", out);
+            }
+            w.printf("total %.1f s%n", seconds);
+        }
+        return 0;
+    }
+}

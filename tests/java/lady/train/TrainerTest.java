@@ -1,0 +1,185 @@
+package lady.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.data.Dataset;
+import lady.data.Digits;
+import lady.model.Model;
+import lady.model.ModelOptions;
+import lady.model.Models;
+import lady.progress.ProgressListener;
+import lady.torch.Torch;
+
+class TrainerTest {
+    static Dataset train;
+    static Dataset test;
+
+    @BeforeAll
+    static void data() {
+        Torch.init();
+        train = Digits.train();
+        test = Digits.test().limit(500);
+    }
+
+    static Model toy(long seed) {
+        Trainer.seedLibtorch(seed);
+        return Models.create("toynet", ModelOptions.defaults());
+    }
+
+    @Test
+    void oneEpochLowersTheLossAndLearnsDigits() {
+        Model model = toy(1);
+        Dataset subset = train.limit(768);
+        Evaluator eval = new Evaluator(256);
+        EvalResult before = eval.evaluate(model, subset);
+        TrainConfig config = TrainConfig.paper(1).withBatchSize(32).withLr(0.05).withSeed(3);
+        List<String> tasks = new ArrayList<>();
+        List<Map<String, ?>> metrics = new ArrayList<>();
+        long[] units = {0};
+        List<EpochStats> history = new Trainer(config).progress(new ProgressListener() {
+            @Override
+            public void start(String task, long total, String unit) {
+                tasks.add(task + " " + total + " " + unit);
+            }
+
+            @Override
+            public void advance(long n, Map<String, ?> m) {
+                units[0] += n;
+                metrics.add(m);
+            }
+
+            @Override
+            public void finish() {
+                tasks.add("finish");
+            }
+        }).train(model, subset);
+        EvalResult after = eval.evaluate(model, subset);
+        EvalResult testResult = eval.evaluate(model, test);
+
+        assertEquals(1, history.size());
+        EpochStats s = history.get(0);
+        assertEquals(768, s.images());
+        assertEquals(0.05, s.lr(), 1e-12);
+        assertTrue(Double.isFinite(s.loss()) && s.loss() > 0, "loss " + s.loss());
+        assertTrue(after.loss() < 0.9 * before.loss(), "loss before " + before.loss() + ", after " + after.loss());
+        assertTrue(testResult.errorPct() < 90, "test error " + testResult.errorPct());
+        assertEquals(List.of("train epoch 1/1 768 img", "finish"), tasks.subList(0, 2));
+        assertEquals(768, units[0]);
+        assertEquals(24, metrics.size());
+        assertTrue(metrics.get(23).keySet().containsAll(List.of("loss", "img/s", "lr")), metrics.get(23).toString());
+        assertFalse(model.module().is_training(), "the model's evaluation mode is restored");
+    }
+
+    @Test
+    void deterministicModeGivesIdenticalWeightBytesAndAnotherSeedDoesNot() {
+        byte[][] a = trainVgg(11, 5);
+        byte[][] b = trainVgg(11, 5);
+        byte[][] c = trainVgg(11, 6);
+        assertEquals(a.length, b.length);
+        for (int i = 0; i < a.length; i++) {
+            assertArrayEquals(a[i], b[i], "tensor " + i + " differs between two deterministic runs with the same seed");
+        }
+        boolean differs = false;
+        for (int i = 0; i < a.length; i++) {
+            differs |= !java.util.Arrays.equals(a[i], c[i]);
+        }
+        assertTrue(differs, "another data seed must give other weights");
+    }
+
+    /** vgg16_cifar width 1/8 (with dropout) trained on 256 digits; the weights' bytes. */
+    private static byte[][] trainVgg(long initSeed, long dataSeed) {
+        Trainer.seedLibtorch(initSeed);
+        Model model = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.125));
+        int threads = torch.get_num_threads();
+        new Trainer(TrainConfig.paper(1).withBatchSize(64).withSeed(dataSeed).withLimit(256)).deterministic(true)
+                .train(model, train);
+        assertEquals(threads, torch.get_num_threads(), "thread count restored");
+        StateDict sd = model.stateDict();
+        byte[][] out = new byte[sd.size()][];
+        int i = 0;
+        for (Map.Entry<String, Tensor> e : sd) {
+            Tensor t = e.getValue().contiguous();
+            out[i] = new byte[(int) t.nbytes()];
+            new BytePointer(t.data_ptr()).capacity(t.nbytes()).get(out[i]);
+            i++;
+        }
+        return out;
+    }
+
+    @Test
+    void lossTermIsAddedAndReported() {
+        Model model = toy(2);
+        LossTerm l2 = new LossTerm() {
+            @Override
+            public String name() {
+                return "l2";
+            }
+
+            @Override
+            public Tensor compute(Model m) {
+                return m.module().named_parameters().get("fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum();
+            }
+        };
+        double before = model.stateDict().get("fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum().item_double();
+        List<EpochStats> h = new Trainer(TrainConfig.paper(1).withBatchSize(64).withLimit(256).withLr(0.05))
+                .lossTerm(l2).train(model, train);
+        double after = model.stateDict().get("fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum().item_double();
+        EpochStats s = h.get(0);
+        assertEquals(List.of("l2"), List.copyOf(s.terms().keySet()));
+        assertTrue(s.terms().get("l2") > 0);
+        assertTrue(s.loss() > s.crossEntropy(), "total " + s.loss() + " includes the term, ce " + s.crossEntropy());
+        assertTrue(after < before, "the term pulls fc2's norm down: " + before + " -> " + after);
+        assertThrows(LadyException.class, () -> new Trainer(TrainConfig.paper(1)).lossTerm(l2).lossTerm(l2));
+    }
+
+    @Test
+    void fineTunerTrainsTheStateDictInPlace() {
+        Model model = toy(8);
+        StateDict state = model.stateDict();
+        StateDict before = state.copy();
+        lady.attack.FinetuneAttack attack = new lady.attack.FinetuneAttack(1, 0.01, 0.9, 1e-4, 100);
+        new DatasetFineTuner(train.limit(200), null).fineTune(state, attack, 3, ProgressListener.NONE);
+        assertEquals(before.names(), state.names());
+        double moved = 0;
+        for (String name : state.names()) {
+            assertArrayEquals(before.shape(name), state.shape(name));
+            moved += state.get(name).sub(before.get(name)).abs().max().item_double();
+        }
+        assertTrue(moved > 0, "fine-tuning changed the weights");
+    }
+
+    @Test
+    void stepLrAndPresets() {
+        TrainConfig p = TrainConfig.paper(120);
+        assertEquals(0.01, p.lrAt(0), 1e-15);
+        assertEquals(0.01, p.lrAt(49), 1e-15);
+        assertEquals(0.001, p.lrAt(50), 1e-15);
+        assertEquals(0.0001, p.lrAt(100), 1e-15);
+        assertEquals(128, p.batchSize());
+        assertEquals(5e-4, p.weightDecay());
+        TrainConfig f = TrainConfig.fineTuning(10);
+        assertEquals(100, f.batchSize());
+        assertEquals(1e-4, f.weightDecay());
+        assertEquals(0.01, f.lrAt(9), 1e-15);
+        LadyException e = assertThrows(LadyException.class, () -> p.withLr(-1));
+        assertEquals(LadyException.Kind.USAGE, e.kind());
+        assertThrows(LadyException.class, () -> p.withBatchSize(0));
+        assertThrows(LadyException.class, () -> p.withMomentum(1.0));
+    }
+}
