@@ -88,6 +88,15 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
     OutputFormat format;
 
+    @Option(names = "--watermark", description = "Embed an Uchida watermark in this layer while training (e.g. " + Paper.UCHIDA_LAYER_VGG16 + ").")
+    String watermark;
+
+    @Option(names = "--watermark-bits", defaultValue = "" + Paper.UCHIDA_BITS, description = "Watermark bits T (default: ${DEFAULT-VALUE}).")
+    int watermarkBits;
+
+    @Option(names = "--key", description = "Watermark key file written (default: next to --out, m.pt -> m.key.json).")
+    Path key;
+
     @Override
     public Integer call() {
         TrainConfig base = TrainConfig.paper(epochs);
@@ -112,8 +121,13 @@ final class TrainCommand implements Callable<Integer> {
         long start = System.nanoTime();
         Trainer.seedLibtorch(seed);
         Model model = Models.create(arch, options.withClasses(trainSet.classes()));
-        List<EpochStats> history = new Trainer(config).deterministic(deterministic).progress(progress).checkpointTo(out)
-                .train(model, trainSet);
+        lady.watermark.WatermarkKey wmKey = watermark == null ? null : lady.watermark.Uchida.createKey(model.stateDict(),
+                watermark, watermarkBits, lady.util.Seeds.derive(seed, "watermark"), lady.watermark.Uchida.keyPath(key, out));
+        Trainer trainer = new Trainer(config);
+        if (wmKey != null) {
+            trainer.lossTerm(lady.watermark.Uchida.loss(wmKey));
+        }
+        List<EpochStats> history = trainer.deterministic(deterministic).progress(progress).checkpointTo(out).train(model, trainSet);
         EvalResult test = new Evaluator(config.batchSize()).progress(progress).evaluate(model, testSet);
         double seconds = (System.nanoTime() - start) / 1e9;
 
@@ -144,6 +158,10 @@ final class TrainCommand implements Callable<Integer> {
             r.put("epochs", epochsOut);
             r.put("images", test.images());
             r.put("error_pct", test.errorPct());
+            if (wmKey != null) {
+                r.put("watermark", lady.watermark.Uchida.detect(model.stateDict(), wmKey).toJson());
+                r.put("key", lady.watermark.Uchida.keyPath(key, out).toString());
+            }
             r.put("out", out == null ? null : out.toString());
             r.put("seconds", seconds);
             w.println(Json.write(r));
@@ -153,6 +171,10 @@ final class TrainCommand implements Callable<Integer> {
                         epochs, s.lr(), s.loss(), s.trainErrorPct(), s.imagesPerSecond(), s.seconds());
             }
             w.printf("test: %d images, error %.2f %%%n", test.images(), test.errorPct());
+            if (wmKey != null) {
+                w.printf("watermark in %s: BER %.2f %%, key %s%n", wmKey.layer(),
+                        lady.watermark.Uchida.detect(model.stateDict(), wmKey).berPct(), lady.watermark.Uchida.keyPath(key, out));
+            }
             if (out != null) {
                 w.printf("wrote %s%n", out);
             }

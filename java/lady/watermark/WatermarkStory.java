@@ -1,0 +1,373 @@
+package lady.watermark;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.global.torch;
+
+import lady.BuildInfo;
+import lady.LadyException;
+import lady.attack.Attack;
+import lady.attack.AttackContext;
+import lady.attack.Attacks;
+import lady.attack.NoiseAttack;
+import lady.attack.QuantAttack;
+import lady.checkpoint.StateDict;
+import lady.data.Dataset;
+import lady.data.Digits;
+import lady.kernels.Backend;
+import lady.model.Architecture;
+import lady.model.Layer;
+import lady.model.Model;
+import lady.model.ModelOptions;
+import lady.model.Models;
+import lady.paper.Paper;
+import lady.permutation.Group;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.progress.ProgressListener;
+import lady.resync.Method;
+import lady.resync.ReferenceResync;
+import lady.resync.ResyncOptions;
+import lady.resync.ResyncReport;
+import lady.torch.Torch;
+import lady.train.EpochStats;
+import lady.train.Evaluator;
+import lady.train.TrainConfig;
+import lady.train.Trainer;
+import lady.util.Seeds;
+
+/**
+ * The attack-and-recover story of the paper (method.md 1 and 8), end to end on the built-in digits:
+ * a narrow VGG16 (vgg16_cifar) is trained with an Uchida watermark in features.19; then
+ * <ol>
+ * <li>permuting features.17 (the group before the watermarked layer: it permutes features.19's input
+ * channels, hence w_bar) drives the BER to chance while the test error does not move;</li>
+ * <li>permuting the whole network does the same;</li>
+ * <li>resync with the reference (whole network) brings the BER back to its pre-attack value exactly
+ * and restores the model tensor for tensor;</li>
+ * <li>with Gaussian noise (Omega = 2) or 8-bit quantization applied before the permutation (the
+ * authors' order: attack, permute, resync), the watermark survives the attack alone, dies with the
+ * permutation, and comes back after resync.</li>
+ * </ol>
+ * Noise is applied twice, on features.17 and on features.19. features.17 is the row that shows the
+ * point best: its rows are what the resync of the group that scrambles the watermark must match,
+ * and features.19 is untouched, so a right resync gives the pre-attack BER exactly. Noise on
+ * features.19 (the watermarked layer) shows instead that the watermark itself shrugs off noise:
+ * there the BER after resync is that of the noisy, unpermuted model.
+ *
+ * <p>Library code: no printing; progress through the listener; the result is a {@link Report}.
+ */
+public final class WatermarkStory {
+    private WatermarkStory() {}
+
+    /** The architecture of the story. */
+    public static final String ARCH = "vgg16_cifar";
+
+    /**
+     * Options.
+     *
+     * @param width      channel-width multiplier of VGG16 (0.25: features.19 is 128 x 128 x 3 x 3, L = 1152)
+     * @param epochs     training epochs (from scratch, watermark embedded throughout)
+     * @param limit      training images (first N of the digits; negative: all 8,495)
+     * @param seed       the seed of everything (initialization, data order, key, permutations, noise)
+     * @param method     resync matching method
+     * @param noiseOmega Omega of the noise rows
+     * @param quantBits  B of the quantization row
+     * @param testLimit  test images (negative: all 1,505)
+     * @param batchSize  training batch size (smaller than the paper's 128 so that a short run makes enough steps)
+     * @param embedSteps steps of the embedding-only fine-tune after training ({@link Uchida#embedOnly}; 0: none)
+     */
+    public record Options(double width, int epochs, int limit, long seed, Method method, double noiseOmega,
+            int quantBits, int testLimit, int batchSize, int embedSteps) {
+        public Options {
+            if (epochs < 1) {
+                throw new LadyException(LadyException.Kind.USAGE, "the story needs at least one training epoch, got "
+                        + epochs);
+            }
+            if (batchSize < 1 || embedSteps < 0) {
+                throw new LadyException(LadyException.Kind.USAGE, "batch size must be >= 1 and embedding steps >= 0");
+            }
+            if (limit == 0 || testLimit == 0) {
+                throw new LadyException(LadyException.Kind.USAGE, "limits must be positive (or absent), got 0");
+            }
+        }
+
+        /** Width 0.25, 2 epochs on 3,072 images in batches of 32, then 1,000 embedding-only steps; seed 0, argmax
+         * (the paper's matching), Omega 2, B = 8, 500 test images. */
+        public static Options defaults() {
+            return new Options(0.25, 2, 3072, 0L, Method.ARGMAX, Paper.NOISE_OMEGAS.get(2), Paper.QUANT_BITS.get(1), 500,
+                    32, 1000);
+        }
+
+        public Options withWidth(double w) {
+            return new Options(w, epochs, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+        }
+
+        public Options withEpochs(int e) {
+            return new Options(width, e, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+        }
+
+        public Options withLimit(int n) {
+            return new Options(width, epochs, n, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+        }
+
+        public Options withSeed(long s) {
+            return new Options(width, epochs, limit, s, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+        }
+
+        public Options withMethod(Method m) {
+            return new Options(width, epochs, limit, seed, m, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+        }
+
+        public Options withTestLimit(int n) {
+            return new Options(width, epochs, limit, seed, method, noiseOmega, quantBits, n, batchSize, embedSteps);
+        }
+
+        public Options withBatchSize(int b) {
+            return new Options(width, epochs, limit, seed, method, noiseOmega, quantBits, testLimit, b, embedSteps);
+        }
+
+        public Options withEmbedSteps(int n) {
+            return new Options(width, epochs, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, n);
+        }
+
+        Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("architecture", ARCH);
+            m.put("width", width);
+            m.put("epochs", epochs);
+            m.put("limit", limit);
+            m.put("seed", seed);
+            m.put("method", method);
+            m.put("noise_omega", noiseOmega);
+            m.put("quant_bits", quantBits);
+            m.put("test_limit", testLimit);
+            m.put("batch_size", batchSize);
+            m.put("embed_steps", embedSteps);
+            return m;
+        }
+    }
+
+    /**
+     * One attack scenario.
+     *
+     * @param scenario      short name
+     * @param attack        attack spec applied before the permutation ("none", "noise:2", "quant:8")
+     * @param attackedLayer tensor the attack targets (null for none / whole-network attacks)
+     * @param permuted      permuted groups ("features.17" or "all")
+     * @param berAttackOnly BER of the attacked, unpermuted model
+     * @param berAttacked   BER of the attacked and permuted model (what the attacker publishes)
+     * @param errorAttacked its test error in %
+     * @param psi           Psi of the resync over the whole network (vs. the permutation actually applied)
+     * @param duplicates    argmax duplicates
+     * @param berResynced   BER after resync
+     * @param errorResynced test error after resync in %
+     * @param restored      every tensor after resync equals the attacked, unpermuted model's exactly
+     */
+    public record Row(String scenario, String attack, String attackedLayer, String permuted, double berAttackOnly,
+            double berAttacked, double errorAttacked, double psi, int duplicates, double berResynced,
+            double errorResynced, boolean restored) {
+        Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("scenario", scenario);
+            m.put("attack", attack);
+            m.put("attacked_layer", attackedLayer);
+            m.put("permuted", permuted);
+            m.put("ber_attack_only_pct", berAttackOnly);
+            m.put("ber_attacked_pct", berAttacked);
+            m.put("error_attacked_pct", errorAttacked);
+            m.put("psi", psi);
+            m.put("duplicates", duplicates);
+            m.put("ber_resynced_pct", berResynced);
+            m.put("error_resynced_pct", errorResynced);
+            m.put("restored", restored);
+            return m;
+        }
+    }
+
+    /**
+     * The story's result.
+     *
+     * @param options      what was run
+     * @param key          the watermark key (generated from the seed)
+     * @param trainImages  images per epoch
+     * @param epochs       per-epoch statistics (the "wm" term is the embedding loss)
+     * @param trainSeconds training time
+     * @param berTrained   BER after training with the watermark loss, before the embedding-only fine-tune, in %
+     * @param errorTrained test error at that point, in %
+     * @param embedSeconds time of the embedding-only fine-tune
+     * @param ber          BER after embedding (the reference model's), in %
+     * @param errorPct     test error of the reference model, in %
+     * @param testImages   test images evaluated
+     * @param rows         the scenarios
+     * @param seconds      total time
+     * @param threads      libtorch threads
+     */
+    public record Report(Options options, WatermarkKey key, int trainImages, List<EpochStats> epochs,
+            double trainSeconds, double berTrained, double errorTrained, double embedSeconds, double ber,
+            double errorPct, int testImages, List<Row> rows, double seconds,
+            int threads) {
+        public Report {
+            epochs = List.copyOf(epochs);
+            rows = List.copyOf(rows);
+        }
+
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("format", "lady-watermark-story");
+            m.put("format_version", 1);
+            m.put("tool", BuildInfo.describe());
+            m.put("options", options.toJson());
+            Map<String, Object> k = key.toJson(false);
+            k.remove("format");
+            k.remove("format_version");
+            m.put("key", k);
+            m.put("data", "digits");
+            m.put("train_images", trainImages);
+            List<Object> es = new ArrayList<>();
+            for (EpochStats e : epochs) {
+                Map<String, Object> em = new LinkedHashMap<>();
+                em.put("epoch", e.epoch());
+                em.put("loss", e.loss());
+                em.put("terms", e.terms());
+                em.put("train_error_pct", e.trainErrorPct());
+                em.put("seconds", e.seconds());
+                es.add(em);
+            }
+            m.put("epochs", es);
+            m.put("train_seconds", trainSeconds);
+            m.put("ber_trained_pct", berTrained);
+            m.put("error_trained_pct", errorTrained);
+            m.put("embed_seconds", embedSeconds);
+            m.put("test_images", testImages);
+            m.put("ber_pct", ber);
+            m.put("error_pct", errorPct);
+            List<Object> rs = new ArrayList<>();
+            rows.forEach(r -> rs.add(r.toJson()));
+            m.put("rows", rs);
+            m.put("threads", threads);
+            m.put("seconds", seconds);
+            return m;
+        }
+    }
+
+    /** Runs the story (training dominates the time). */
+    public static Report run(Options o, ProgressListener progress) {
+        Torch.init();
+        long start = System.nanoTime();
+        Dataset train = Digits.train();
+        Dataset test = o.testLimit() > 0 ? Digits.test().limit(o.testLimit()) : Digits.test();
+        ModelOptions mo = ModelOptions.defaults().withWidth(o.width()).withClasses(train.classes());
+        Architecture arch = Models.describe(ARCH, mo);
+        Trainer.seedLibtorch(o.seed());
+        Model model = Models.create(ARCH, mo);
+        StateDict init = model.stateDict();
+        String layer = Uchida.weightName(init, Paper.UCHIDA_LAYER_VGG16);
+        WatermarkKey key = WatermarkKey.forModel(init, layer, Seeds.derive(o.seed(), "watermark"));
+
+        // 1. train with the watermark embedded
+        TrainConfig config = TrainConfig.paper(o.epochs()).withSeed(o.seed()).withLimit(o.limit())
+                .withBatchSize(o.batchSize());
+        long t0 = System.nanoTime();
+        List<EpochStats> history = new Trainer(config).lossTerm(Uchida.loss(key)).progress(progress).train(model, train);
+        double trainSeconds = (System.nanoTime() - t0) / 1e9;
+        Evaluator evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);
+        double berTrained = Uchida.detect(model.stateDict(), key).berPct();
+        double errorTrained = evaluator.evaluate(model, test).errorPct();
+        // the embedding-only fine-tune (training recipe's lr and momentum, watermark term alone)
+        long t1 = System.nanoTime();
+        Uchida.embedOnly(model, key, o.embedSteps(), Paper.TRAIN_LR, Paper.TRAIN_MOMENTUM);
+        double embedSeconds = (System.nanoTime() - t1) / 1e9;
+        StateDict reference = model.stateDict();
+        double ber = Uchida.detect(reference, key).berPct();
+        double error = o.embedSteps() == 0 ? errorTrained : evaluator.evaluate(model, test).errorPct();
+
+        // 2. attacks, each followed by a resync with the reference
+        PermutationSpec spec = model.permutationSpec();
+        List<String> all = spec.groups().stream().map(Group::name).toList();
+        List<String> weights = new ArrayList<>();
+        for (Layer l : arch.layers()) {
+            if (l instanceof Layer.Conv c) {
+                weights.add(c.name() + ".weight");
+            } else if (l instanceof Layer.Linear li) {
+                weights.add(li.name() + ".weight");
+            }
+        }
+        String before = Paper.UCHIDA_ATTACKED_GROUP_VGG16;
+        String beforeWeight = Uchida.weightName(reference, before);
+        List<Row> rows = new ArrayList<>();
+        progress.start("watermark story: attacks and resyncs", 5, "scenarios");
+        try {
+            rows.add(scenario("permute " + before, null, null, List.of(before), "permute:" + before, o, model, reference,
+                    key, spec, weights, test, evaluator));
+            progress.advance(1);
+            rows.add(scenario("permute all", null, null, all, "permute:all", o, model, reference, key, spec, weights,
+                    test, evaluator));
+            progress.advance(1);
+            Attack noise = new NoiseAttack(o.noiseOmega());
+            rows.add(scenario(noise.spec() + " on " + before + ", permute all", noise, beforeWeight, all, "noise17", o,
+                    model, reference, key, spec, weights, test, evaluator));
+            progress.advance(1);
+            rows.add(scenario(noise.spec() + " on " + Paper.UCHIDA_LAYER_VGG16 + ", permute all", noise, layer, all,
+                    "noise19", o, model, reference, key, spec, weights, test, evaluator));
+            progress.advance(1);
+            Attack quant = new QuantAttack(o.quantBits());
+            rows.add(scenario(quant.spec() + ", permute all", quant, null, all, "quant", o, model, reference, key, spec,
+                    weights, test, evaluator));
+            progress.advance(1);
+        } finally {
+            progress.finish();
+        }
+        model.load(reference);
+        return new Report(o, key, history.isEmpty() ? 0 : history.get(0).images(), history, trainSeconds, berTrained, errorTrained,
+                embedSeconds, ber, error,
+                test.size(), rows,
+                (System.nanoTime() - start) / 1e9, Torch.threads());
+    }
+
+    private static Row scenario(String name, Attack attack, String attackedLayer, List<String> groups, String purpose,
+            Options o, Model model, StateDict reference, WatermarkKey key, PermutationSpec spec, List<String> weights,
+            Dataset test, Evaluator evaluator) {
+        StateDict attacked = reference.copy();
+        if (attack != null) {
+            AttackContext ctx = AttackContext.of(attackedLayer, Seeds.derive(o.seed(), "story.attack." + purpose))
+                    .withWeights(weights);
+            Attacks.apply(List.of(attack), attacked, ctx);
+        }
+        double berAttackOnly = Uchida.detect(attacked, key).berPct();
+        Map<String, Permutation> perms = Permuter.random(spec, groups, Seeds.derive(o.seed(), "story.permute." + purpose));
+        StateDict suspect = Permuter.apply(attacked, spec, perms, Backend.CPU);
+        double berAttacked = Uchida.detect(suspect, key).berPct();
+        model.load(suspect);
+        double errorAttacked = evaluator.evaluate(model, test).errorPct();
+
+        Map<String, long[]> secret = new HashMap<>();
+        for (String g : spec.groups().stream().map(Group::name).toList()) {
+            // groups left alone were permuted by the identity: Psi counts every group of the network
+            Permutation p = perms.get(g);
+            secret.put(g, p != null ? p.longIndices() : Permutation.identity(Math.toIntExact(spec.group(g).get().size()))
+                    .longIndices());
+        }
+        ResyncReport report = ReferenceResync.run(reference, suspect, spec,
+                ResyncOptions.defaults().withMethod(o.method()), secret, ProgressListener.NONE);
+        double berResynced = Uchida.detect(suspect, key).berPct();
+        model.load(suspect);
+        double errorResynced = evaluator.evaluate(model, test).errorPct();
+        boolean restored = true;
+        for (String n : attacked.names()) {
+            if (!torch.equal(attacked.get(n), suspect.get(n))) {
+                restored = false;
+                break;
+            }
+        }
+        return new Row(name, attack == null ? "none" : attack.spec(), attackedLayer, groups.size() == spec.groups().size()
+                ? "all" : String.join(",", groups), berAttackOnly, berAttacked, errorAttacked,
+                report.psi() == null ? Double.NaN : report.psi(), report.duplicates(), berResynced, errorResynced,
+                restored);
+    }
+}
