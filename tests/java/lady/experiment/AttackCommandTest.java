@@ -1,0 +1,131 @@
+package lady.experiment;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
+import lady.cli.Main;
+import lady.model.ModelOptions;
+import lady.model.Models;
+import lady.report.Json;
+import lady.torch.Torch;
+import lady.train.Trainer;
+
+/** {@code lady attack} in-process. */
+class AttackCommandTest {
+    static StateDict original;
+
+    @BeforeAll
+    static void model() {
+        Torch.init();
+        Trainer.seedLibtorch(3);
+        original = Models.create("toynet", ModelOptions.defaults()).stateDict();
+    }
+
+    record Outcome(int code, String out, String err) {}
+
+    static Outcome lady(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Outcome(code, out.toString(), err.toString());
+    }
+
+    static float[] floats(StateDict s, String name) {
+        var t = s.get(name).contiguous();
+        float[] a = new float[(int) t.numel()];
+        t.data_ptr_float().get(a, 0, a.length);
+        return a;
+    }
+
+    @Test
+    void noiseThenPruneOnOneLayerKeepsTheFormatAndIsSeeded(@TempDir Path dir) {
+        for (Checkpoints.Format format : Checkpoints.Format.values()) {
+            Path in = dir.resolve(format == Checkpoints.Format.SAFETENSORS ? "m.safetensors" : "m.pt");
+            Checkpoints.write(in, original, format);
+            Path a = dir.resolve("a-" + in.getFileName());
+            Path b = dir.resolve("b-" + in.getFileName());
+            Outcome o = lady("attack", "--model", in.toString(), "--attack", "noise:7,prune:50", "--layer", "conv2",
+                    "--seed", "3", "--out", a.toString(), "--format", "json", "--quiet");
+            assertEquals(0, o.code(), o.err());
+            assertEquals(format, Checkpoints.formatOf(a));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> json = (Map<String, Object>) Json.parse(o.out());
+            assertEquals("noise:7,prune:50", json.get("attack"));
+            assertEquals("conv2.weight", json.get("layer"));
+            List<?> results = (List<?>) json.get("results");
+            assertEquals(2, results.size());
+            assertTrue(((Number) ((Map<?, ?>) results.get(0)).get("sigma")).doubleValue() > 0);
+            Map<?, ?> after = (Map<?, ?>) ((List<?>) json.get("weights_after")).get(0);
+            assertEquals(16L * 8 * 3 * 3, ((Number) after.get("entries")).longValue());
+            assertEquals(576L, ((Number) after.get("zeros")).longValue(), "50 % of 1152 entries pruned");
+
+            StateDict attacked = Checkpoints.read(a);
+            assertFalse(java.util.Arrays.equals(floats(original, "conv2.weight"), floats(attacked, "conv2.weight")));
+            assertArrayEquals(floats(original, "conv1.weight"), floats(attacked, "conv1.weight"), "other layers untouched");
+            assertEquals(0, lady("attack", "--model", in.toString(), "--attack", "noise:7,prune:50", "--layer",
+                    "conv2.weight", "--seed", "3", "--out", b.toString(), "--quiet").code());
+            assertArrayEquals(floats(attacked, "conv2.weight"), floats(Checkpoints.read(b), "conv2.weight"),
+                    "same seed, same bytes");
+        }
+    }
+
+    @Test
+    void quantTouchesEveryWeightAndErrorsAreClear(@TempDir Path dir) {
+        Path in = dir.resolve("m.pt");
+        Checkpoints.write(in, original, Checkpoints.Format.TORCH_ZIP);
+        Path q = dir.resolve("q.pt");
+        Outcome o = lady("attack", "--model", in.toString(), "--attack", "quant:2", "--out", q.toString(), "--quiet");
+        assertEquals(0, o.code(), o.err());
+        assertTrue(o.out().contains("quant:2") && o.out().contains("4 distinct values"), o.out());
+        StateDict s = Checkpoints.read(q);
+        for (String w : List.of("conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight")) {
+            assertTrue(java.util.Arrays.stream(box(floats(s, w))).distinct().count() <= 4, w);
+        }
+        assertArrayEquals(floats(original, "conv1.bias"), floats(s, "conv1.bias"), "biases untouched");
+
+        Outcome noData = lady("attack", "--model", in.toString(), "--attack", "finetune:1", "--out",
+                dir.resolve("f.pt").toString(), "--quiet");
+        assertEquals(2, noData.code());
+        assertTrue(noData.err().contains("--data"), noData.err());
+        Outcome noLayer = lady("attack", "--model", in.toString(), "--attack", "noise:1", "--out",
+                dir.resolve("n.pt").toString(), "--quiet");
+        assertEquals(2, noLayer.code());
+        Outcome badLayer = lady("attack", "--model", in.toString(), "--attack", "prune:90", "--layer", "features.17",
+                "--out", dir.resolve("n.pt").toString(), "--quiet");
+        assertEquals(2, badLayer.code());
+        assertTrue(badLayer.err().contains("conv2"), "lists the valid layers: " + badLayer.err());
+    }
+
+    @Test
+    void fineTuneWithData(@TempDir Path dir) {
+        Path in = dir.resolve("m.pt");
+        Checkpoints.write(in, original, Checkpoints.Format.TORCH_ZIP);
+        Path f = dir.resolve("f.pt");
+        Outcome o = lady("attack", "--model", in.toString(), "--attack", "finetune:1,quant:8", "--data", "digits",
+                "--train-limit", "200", "--seed", "1", "--out", f.toString(), "--quiet", "--format", "json");
+        assertEquals(0, o.code(), o.err());
+        assertFalse(java.util.Arrays.equals(floats(original, "fc2.bias"), floats(Checkpoints.read(f), "fc2.bias")),
+                "fine-tuning trained the biases too");
+    }
+
+    private static Float[] box(float[] a) {
+        Float[] b = new Float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            b[i] = a[i];
+        }
+        return b;
+    }
+}
