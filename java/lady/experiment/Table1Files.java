@@ -1,0 +1,210 @@
+package lady.experiment;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
+
+import lady.BuildInfo;
+import lady.LadyException;
+import lady.io.AtomicFiles;
+import lady.report.Json;
+
+/**
+ * Writes a {@link Table1.Result} to a folder: {@code runs.jsonl} (one line per run and cell, with
+ * the full configuration, seeds and tool version), {@code table1.csv}, {@code table1.md} (laid out
+ * like the paper's Table 1, the paper's VGG16 / ResNet18 values alongside), and per attack a PNG
+ * plot ({@code table1_<attack>.png}: Psi argmax, Psi assignment and error vs attack strength) with
+ * the CSV behind it ({@code table1_<attack>.csv}). Every file is written atomically.
+ */
+public final class Table1Files {
+    private Table1Files() {}
+
+    /** Axis labels of the attack strengths. */
+    static final Map<String, String> STRENGTH = Map.of(
+            "noise", "noise Omega (noise std / weight std)",
+            "finetune", "fine-tuning epochs Theta",
+            "quant", "quantization bits B",
+            "prune", "pruned weights T (%)");
+
+    /** Writes every file into {@code dir} (created if needed) and returns the paths written. */
+    public static List<Path> write(Path dir, Table1.Result result, Map<String, Object> provenance) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        List<Path> written = new ArrayList<>();
+        written.add(writeRuns(dir.resolve("runs.jsonl"), result, provenance));
+        List<Table1.Row> rows = result.rows();
+        Path csv = dir.resolve("table1.csv");
+        AtomicFiles.writeString(csv, csv(rows));
+        written.add(csv);
+        Path md = dir.resolve("table1.md");
+        AtomicFiles.writeString(md, markdown(result, rows));
+        written.add(md);
+        Map<String, List<Table1.Row>> byAttack = new LinkedHashMap<>();
+        rows.forEach(r -> byAttack.computeIfAbsent(r.attack(), k -> new ArrayList<>()).add(r));
+        for (Map.Entry<String, List<Table1.Row>> e : byAttack.entrySet()) {
+            Path plotCsv = dir.resolve("table1_" + e.getKey() + ".csv");
+            AtomicFiles.writeString(plotCsv, plotCsv(e.getValue()));
+            written.add(plotCsv);
+            Path png = dir.resolve("table1_" + e.getKey() + ".png");
+            AtomicFiles.writeBytes(png, plot(e.getKey(), e.getValue(), result.architecture()));
+            written.add(png);
+        }
+        return written;
+    }
+
+    private static Path writeRuns(Path file, Table1.Result result, Map<String, Object> provenance) {
+        StringBuilder sb = new StringBuilder();
+        for (Table1.Run r : result.runs()) {
+            Map<String, Object> line = new LinkedHashMap<>();
+            line.put("tool", BuildInfo.version());
+            line.put("commit", BuildInfo.commit());
+            line.putAll(provenance);
+            line.put("architecture", result.architecture());
+            line.put("config", result.config().toJson());
+            line.put("base_error_pct", result.baseError());
+            line.putAll(r.toJson());
+            sb.append(Json.write(line)).append('\n');
+        }
+        AtomicFiles.writeString(file, sb.toString());
+        return file;
+    }
+
+    static String csv(List<Table1.Row> rows) {
+        StringBuilder sb = new StringBuilder("attack,level,runs,psi_argmax_mean,psi_argmax_std,psi_paper_mean,"
+                + "psi_paper_std,psi_assignment_mean,psi_assignment_std,error_mean,error_std,"
+                + "error_resync_argmax_mean,error_resync_argmax_std,duplicates,error_check,"
+                + "paper_vgg16_psi,paper_vgg16_error,paper_resnet18_psi,paper_resnet18_error\n");
+        for (Table1.Row r : rows) {
+            sb.append(String.join(",", r.attack(), num(r.level()), Integer.toString(r.runs()),
+                    num(r.psiArgmax().mean()), num(r.psiArgmax().std()), num(r.psiPaper().mean()),
+                    num(r.psiPaper().std()), num(r.psiAssignment().mean()), num(r.psiAssignment().std()),
+                    num(r.error().mean()), num(r.error().std()), num(r.errorResyncArgmax().mean()),
+                    num(r.errorResyncArgmax().std()), Integer.toString(r.duplicates()),
+                    Boolean.toString(r.errorCheck()), paper(r.paperVgg16(), 0), paper(r.paperVgg16(), 1),
+                    paper(r.paperResnet18(), 0), paper(r.paperResnet18(), 1))).append('\n');
+        }
+        return sb.toString();
+    }
+
+    static String markdown(Table1.Result result, List<Table1.Row> rows) {
+        Table1.Config c = result.config();
+        StringBuilder sb = new StringBuilder();
+        sb.append("# Table 1: robustness of the resync to attacks\n\n");
+        sb.append(String.format(Locale.ROOT, "%s, attacked layer %s, groups resynced: %s; %d run(s) per cell, "
+                + "seed %d; reference test error %.2f %%. Mean ± population std over runs. Lady %s.%n%n",
+                result.architecture(), c.layer(), c.wholeNetwork() ? "all (" + result.groups().size() + ")"
+                        : String.join(", ", result.groups()), c.runs(), c.seed(), result.baseError(),
+                BuildInfo.describe()));
+        sb.append("| attack | level | Ψ argmax (%) | Ψ assignment (%) | error (%) | error check | "
+                + "paper VGG16 Ψ / error | paper ResNet18 Ψ / error |\n");
+        sb.append("|---|---:|---:|---:|---:|:---:|---:|---:|\n");
+        for (Table1.Row r : rows) {
+            sb.append("| ").append(label(r.attack())).append(" | ").append(num(r.level())).append(" | ")
+                    .append(r.psiArgmax().format()).append(" | ").append(r.psiAssignment().format()).append(" | ")
+                    .append(r.error().format()).append(" | ").append(r.errorCheck() ? "ok" : "**FAILED**")
+                    .append(" | ").append(paperCell(r.paperVgg16())).append(" | ")
+                    .append(paperCell(r.paperResnet18())).append(" |\n");
+        }
+        sb.append("\nΨ argmax: match vs the inverse secret (method.md 2); the paper's own argmax count "
+                + "(origin vs secret) is in table1.csv (psi_paper). error: top-1 test error of the attacked model; "
+                + "error check: the model resynced by assignment has exactly the attacked model's error. "
+                + "Paper values: CIFAR-10, method.md 9 (Omega 0 and T 0 are the paper's \"none\" row).\n");
+        sb.append(String.format(Locale.ROOT, "%nTime: %.1f s in all; attack %.1f s, permute %.1f s, resync %.1f s, "
+                + "eval %.1f s.%n", result.totalSeconds(), result.seconds().get("attack"),
+                result.seconds().get("permute"), result.seconds().get("resync"), result.seconds().get("eval")));
+        return sb.toString();
+    }
+
+    static String plotCsv(List<Table1.Row> rows) {
+        StringBuilder sb = new StringBuilder("level,psi_argmax_mean,psi_argmax_std,psi_assignment_mean,"
+                + "psi_assignment_std,error_mean,error_std\n");
+        for (Table1.Row r : rows) {
+            sb.append(String.join(",", num(r.level()), num(r.psiArgmax().mean()), num(r.psiArgmax().std()),
+                    num(r.psiAssignment().mean()), num(r.psiAssignment().std()), num(r.error().mean()),
+                    num(r.error().std()))).append('\n');
+        }
+        return sb.toString();
+    }
+
+    static byte[] plot(String attack, List<Table1.Row> rows, String architecture) {
+        System.setProperty("java.awt.headless", "true");
+        XYSeries argmax = new XYSeries("Ψ argmax (%)");
+        XYSeries assignment = new XYSeries("Ψ assignment (%)");
+        XYSeries error = new XYSeries("test error (%)");
+        for (Table1.Row r : rows) {
+            argmax.add(r.level(), r.psiArgmax().mean());
+            assignment.add(r.level(), r.psiAssignment().mean());
+            error.add(r.level(), r.error().mean());
+        }
+        XYSeriesCollection data = new XYSeriesCollection();
+        data.addSeries(argmax);
+        data.addSeries(assignment);
+        data.addSeries(error);
+        JFreeChart chart = ChartFactory.createXYLineChart("Table 1, " + label(attack) + " (" + architecture + ")",
+                STRENGTH.getOrDefault(attack, attack), "percent", data, PlotOrientation.VERTICAL, true, false, false);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+        Color[] colors = {new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c)};
+        for (int i = 0; i < colors.length; i++) {
+            renderer.setSeriesPaint(i, colors[i]);
+            renderer.setSeriesStroke(i, new BasicStroke(2f));
+        }
+        plot.setRenderer(renderer);
+        plot.getRangeAxis().setRange(0, 105);
+        try {
+            return ChartUtils.encodeAsPNG(chart.createBufferedImage(800, 500));
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot encode the " + attack + " plot: " + e.getMessage(), e);
+        }
+    }
+
+    private static String label(String attack) {
+        return switch (attack) {
+            case "noise" -> "noise Ω";
+            case "finetune" -> "fine-tuning Θ";
+            case "quant" -> "quantization B";
+            case "prune" -> "pruning T %";
+            default -> attack;
+        };
+    }
+
+    private static String paperCell(List<Double> v) {
+        return v == null ? "-" : String.format(Locale.ROOT, "%.2f / %.2f", v.get(0), v.get(1));
+    }
+
+    private static String paper(List<Double> v, int i) {
+        return v == null ? "" : num(v.get(i));
+    }
+
+    private static String num(double v) {
+        if (Double.isNaN(v)) {
+            return "";
+        }
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+            return Long.toString((long) v);
+        }
+        return String.format(Locale.ROOT, "%.4f", v);
+    }
+}
