@@ -52,6 +52,7 @@ class TrainerTest {
         List<String> tasks = new ArrayList<>();
         List<Map<String, ?>> metrics = new ArrayList<>();
         long[] units = {0};
+        model.train(false);
         List<EpochStats> history = new Trainer(config).progress(new ProgressListener() {
             @Override
             public void start(String task, long total, String unit) {
@@ -83,7 +84,7 @@ class TrainerTest {
         assertEquals(768, units[0]);
         assertEquals(24, metrics.size());
         assertTrue(metrics.get(23).keySet().containsAll(List.of("loss", "img/s", "lr")), metrics.get(23).toString());
-        assertFalse(model.module().is_training(), "the model's evaluation mode is restored");
+        assertFalse(model.module().is_training(), "the model's mode before training (eval) is restored");
     }
 
     @Test
