@@ -29,13 +29,13 @@ final class WatermarkStoryCommand implements Callable<Integer> {
     @Option(names = "--width", description = "VGG16 width multiplier (default: 0.25).")
     Double width;
 
-    @Option(names = "--epochs", description = "Training epochs with the watermark loss (default: 2).")
+    @Option(names = "--epochs", description = "Training epochs with the watermark loss (default: 3).")
     Integer epochs;
 
-    @Option(names = "--limit", description = "Training images (default: 3072; the digits have 8495).")
+    @Option(names = "--limit", description = "Training images (default: all 8495 digits).")
     Integer limit;
 
-    @Option(names = "--batch-size", description = "Training batch size (default: 32).")
+    @Option(names = "--batch-size", description = "Training batch size (default: 128, the paper's).")
     Integer batchSize;
 
     @Option(names = "--embed-steps", description = "Embedding-only fine-tune steps after training (default: 1000; 0: none).")
