@@ -42,6 +42,31 @@ int main() {
             lady_permute_cpu(1, ba.data(), b.outer.data(), b.row_bytes.data(), p.data(), n) || !same_bytes(a, b))
             return fail("large chunked case", 99, n);
     }
+    // Long rows (cycle-following path, column chunks over threads) mixed with a bias and short
+    // consumer columns in one batch, with fixed points in the permutation; 1 and 2 threads.
+    for (int32_t threads = 1; threads <= 2; ++threads) {
+        lady_set_num_threads(threads);
+        std::mt19937_64 rng(7 + (uint64_t)threads);
+        const int64_t n = 257;
+        Batch a;
+        a.outer = {1, 1, 5, 2};
+        a.row_bytes = {4 * 25088, 4, 4, 4 * 1500};
+        for (size_t t = 0; t < a.outer.size(); ++t) {
+            a.data.emplace_back((size_t)(a.outer[t] * n * a.row_bytes[t] / 4));
+            for (auto& x : a.data.back()) x = (float)(rng() % 100000);
+        }
+        Batch b = a;
+        auto p = random_perm(n, rng);
+        for (int64_t j = 0; j < n; j += 10) {  // make every 10th neuron a fixed point
+            auto it = std::find(p.begin(), p.end(), j);
+            std::iter_swap(it, p.begin() + j);
+        }
+        auto aa = a.addresses(), ba = b.addresses();
+        if (lady_permute_ref(4, aa.data(), a.outer.data(), a.row_bytes.data(), p.data(), n) ||
+            lady_permute_cpu(4, ba.data(), b.outer.data(), b.row_bytes.data(), p.data(), n) || !same_bytes(a, b))
+            return fail("long rows (cycle path)", 7 + (uint64_t)threads, n);
+    }
+    lady_set_num_threads(0);
     // Bad input: a repeated index and a null address are refused, and nothing is written.
     {
         std::vector<float> d = {1, 2, 3};
