@@ -10,7 +10,15 @@ import org.junit.jupiter.api.Test;
 
 import lady.report.Json;
 
-/** The README's training command: a quarter-width VGG16 learns the built-in digits in 3 epochs. */
+/**
+ * The README's training command: a quarter-width VGG16 should learn the built-in digits in 3 epochs.
+ *
+ * <p>Status (2026-11-25): FAILS. Measured: loss stays at 2.30 for all 3 epochs, test error 88.7 %,
+ * 1001 s on the busy 2-core machine. PyTorch 1.13 with the same network, torchvision VGG
+ * initialization and recipe (lr 0.01, momentum 0.9, wd 5e-4, batch 128) sits on the same 2.30
+ * plateau through its first epoch, so this is the plain (no batch norm) narrow VGG's plateau, not a
+ * trainer bug; the recipe or the command (width, learning rate, epochs) needs revisiting.
+ */
 @Tag("slow")
 class TrainSlowTest {
     @Test
