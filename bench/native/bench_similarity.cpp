@@ -20,11 +20,16 @@ struct SimCase {
     int64_t n, m, d;
 };
 
+// Uniform in [-1, 1) from xorshift64* (fast: the big cases have 10^8 entries).
 std::vector<float> random_matrix(int64_t rows, int64_t d, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<float> nd(0.f, 1.f);
     std::vector<float> x((size_t)(rows * d));
-    for (auto& v : x) v = nd(rng);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (auto& v : x) {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        v = (float)((s * 0x2545F4914F6CDD1Dull) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+    }
     return x;
 }
 
