@@ -110,7 +110,7 @@ public final class Table1Files {
         StringBuilder sb = new StringBuilder();
         sb.append("# Table 1: robustness of the resync to attacks\n\n");
         sb.append(String.format(Locale.ROOT, "%s, attacked layer %s, groups resynced: %s; %d run(s) per cell, "
-                + "seed %d; reference test error %.2f %%. Mean ± population std over runs. Lady %s.%n%n",
+                + "seed %d; reference test error %.2f %%. Mean ± population std over runs. %s.%n%n",
                 result.architecture(), c.layer(), c.wholeNetwork() ? "all (" + result.groups().size() + ")"
                         : String.join(", ", result.groups()), c.runs(), c.seed(), result.baseError(),
                 BuildInfo.describe()));
