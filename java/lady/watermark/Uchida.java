@@ -6,7 +6,6 @@ import java.util.List;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
@@ -244,12 +243,10 @@ public final class Uchida {
     }
 
     private static Tensor tensor(float[] data, long[] shape) {
-        FloatPointer p = new FloatPointer(data);
-        try {
-            return torch.from_blob(p, shape, new TensorOptions(torch.ScalarType.Float)).clone();
-        } finally {
-            p.close();
-        }
+        // an owned, contiguous float tensor, filled by one bulk copy (no from_blob: nothing borrowed)
+        Tensor t = torch.zeros(shape);
+        t.data_ptr_float().put(data, 0, data.length);
+        return t;
     }
 
     static String describe(long[] shape) {

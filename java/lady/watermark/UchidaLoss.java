@@ -32,14 +32,12 @@ final class UchidaLoss implements LossTerm {
         return "wm";
     }
 
+    private Model resolvedFor;
+    private Tensor weight;
+
     @Override
     public Tensor compute(Model model) {
-        StringTensorDict params = model.module().named_parameters(true);
-        if (!params.contains(key.layer())) {
-            throw LadyException.invalidInput("the watermark key is for parameter '" + key.layer()
-                    + "', which the model does not have");
-        }
-        Tensor w = params.get(key.layer());
+        Tensor w = weight(model);
         long[] shape = w.sizes().vec().get();
         long length = w.numel() / Math.max(1, shape[0]);
         if (shape.length < 2 || length != key.length()) {
@@ -50,5 +48,26 @@ final class UchidaLoss implements LossTerm {
         Tensor wBar = w.mean(0).flatten();
         Tensor y = x.mv(wBar);
         return torch.binary_cross_entropy_with_logits(y, bits).mul(new Scalar(scale));
+    }
+
+    /**
+     * The live parameter, looked up once per model and kept out of the training step's PointerScope
+     * ({@code retainReference}: the handle and its dictionary live as long as this term), instead of a
+     * named_parameters() dictionary built and freed at every step.
+     */
+    private Tensor weight(Model model) {
+        if (resolvedFor != model) {
+            StringTensorDict params = model.module().named_parameters(true);
+            params.retainReference();
+            if (!params.contains(key.layer())) {
+                throw LadyException.invalidInput("the watermark key is for parameter '" + key.layer()
+                        + "', which the model does not have");
+            }
+            Tensor w = params.get(key.layer());
+            w.retainReference();
+            weight = w;
+            resolvedFor = model;
+        }
+        return weight;
     }
 }
