@@ -43,7 +43,8 @@ final class Architectures {
         layers.add(new Layer.Relu());
         layers.add(new Layer.Dropout(0.5));
         layers.add(new Layer.Linear("classifier.6", hidden, o.numClasses(), true));
-        return new Architecture(name, o.inputChannels(), o.inputSize(), layers, Architecture.Init.TORCHVISION_VGG);
+        return new Architecture(name, o.inputChannels(), o.inputSize(), layers,
+                cifarHead ? Architecture.Init.CIFAR_VGG : Architecture.Init.TORCHVISION_VGG);
     }
 
     /** torchvision's ResNet18; {@code cifarStem}: conv1 3x3 stride 1 and no max pool. */
