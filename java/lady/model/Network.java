@@ -202,12 +202,17 @@ final class Network implements Model {
         StringTensorDict params = root.named_parameters(true);
         StringTensorDict buffers = root.named_buffers(true);
         for (String name : shapes.keySet()) {
-            Tensor t = params.contains(name) ? params.get(name) : buffers.contains(name) ? buffers.get(name) : null;
+            // get() returns a reference INTO the dictionary: copy the handle (shares the storage,
+            // owns its own refcount) so it stays valid after the dictionaries are freed by the GC
+            Tensor t = params.contains(name) ? new Tensor(params.get(name))
+                    : buffers.contains(name) ? new Tensor(buffers.get(name)) : null;
             if (t == null) {
                 throw new LadyException(LadyException.Kind.INTERNAL, arch.name() + ": module has no tensor '" + name + "'");
             }
             all.put(name, t);
         }
+        java.lang.ref.Reference.reachabilityFence(params);
+        java.lang.ref.Reference.reachabilityFence(buffers);
         return all;
     }
 

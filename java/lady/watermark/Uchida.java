@@ -169,7 +169,10 @@ public final class Uchida {
         }
         key.checkFits(model.stateDict());
         LossTerm term = loss(key);
-        org.bytedeco.pytorch.Tensor w = model.module().named_parameters(true).get(key.layer());
+        org.bytedeco.pytorch.StringTensorDict params = model.module().named_parameters(true);
+        // an owned handle: get() returns a reference into the dictionary, freed with it
+        org.bytedeco.pytorch.Tensor w = new org.bytedeco.pytorch.Tensor(params.get(key.layer()));
+        java.lang.ref.Reference.reachabilityFence(params);
         org.bytedeco.pytorch.SGDOptions options = new org.bytedeco.pytorch.SGDOptions(lr);
         options.momentum().put(momentum);
         org.bytedeco.pytorch.SGD sgd = new org.bytedeco.pytorch.SGD(new org.bytedeco.pytorch.TensorVector(w), options);

@@ -63,7 +63,9 @@ final class UchidaLoss implements LossTerm {
                 throw LadyException.invalidInput("the watermark key is for parameter '" + key.layer()
                         + "', which the model does not have");
             }
-            Tensor w = params.get(key.layer());
+            // an owned handle (get() returns a reference into the dictionary), retained so that the
+            // training step's PointerScope, where this may run first, does not free it
+            Tensor w = new Tensor(params.get(key.layer()));
             w.retainReference();
             weight = w;
             resolvedFor = model;
