@@ -33,7 +33,9 @@ class WatermarkCommandTest {
     void trainWithWatermarkThenDetectThenEmbed(@TempDir Path dir) {
         Path model = dir.resolve("m.pt");
         Run t = lady("train", "--arch", "vgg16_cifar", "--width", "0.125", "--epochs", "1", "--limit", "64",
-                "--batch-size", "32", "--quiet", "--out", model.toString(), "--watermark", "features.19",
+                // one thread: with 2 libtorch threads, training with the watermark term intermittently
+                // turns the loss into NaN after a step even at lr 1e-4 (an open bug, see issue 7's note)
+                "--batch-size", "32", "--threads", "1", "--quiet", "--out", model.toString(), "--watermark", "features.19",
                 "--watermark-bits", "32", "--format", "json");
         assertEquals(0, t.code(), t.err());
         Path key = dir.resolve("m.key.json");
@@ -65,7 +67,7 @@ class WatermarkCommandTest {
         // a few small steps: the test is about the plumbing (the story shows the embedding itself); the
         // model above had one training step only, and a larger lr makes its cross-entropy diverge
         Run e = lady("watermark", "embed", "--model", model.toString(), "--key", key.toString(), "--epochs", "1",
-                "--limit", "200", "--lr", "1e-4", "--seed", "5", "--data", "digits", "--out", out.toString(), "--quiet",
+                "--limit", "200", "--lr", "1e-4", "--seed", "5", "--data", "digits", "--out", out.toString(), "--threads", "1", "--quiet",
                 "--format", "json");
         assertEquals(0, e.code(), e.err());
         assertTrue(Files.exists(key) && Files.exists(out));
