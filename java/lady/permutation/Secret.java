@@ -1,9 +1,5 @@
 package lady.permutation;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,28 +63,7 @@ public record Secret(String toolVersion, String architecture, Long seed, Map<Str
 
     /** Reads a secret written by {@link #write(Path)}; clear errors for missing or malformed files. */
     public static Secret read(Path path) {
-        String text;
-        try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new LadyException(LadyException.Kind.IO, "secret file not found: " + path);
-        } catch (IOException e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot read secret file " + path + ": " + e.getMessage(), e);
-        }
-        Object parsed;
-        try {
-            parsed = Json.parse(text);
-        } catch (LadyException e) {
-            throw LadyException.invalidInput(path + ": " + e.getMessage());
-        }
-        if (!(parsed instanceof Map<?, ?> m) || !FORMAT.equals(m.get("format"))) {
-            throw LadyException.invalidInput(path + " is not a Lady secret file (no \"format\": \"" + FORMAT + "\")");
-        }
-        Object version = m.get("format_version");
-        if (!(version instanceof Number n) || n.intValue() != FORMAT_VERSION) {
-            throw LadyException.invalidInput(path + ": unsupported secret format version " + version + " (this Lady reads "
-                    + FORMAT_VERSION + ")");
-        }
+        Map<?, ?> m = Json.readVersionedFile(path, "secret file", FORMAT, FORMAT_VERSION);
         if (!(m.get("permutations") instanceof Map<?, ?> pm)) {
             throw LadyException.invalidInput(path + ": missing \"permutations\"");
         }

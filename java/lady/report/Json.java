@@ -405,4 +405,36 @@ public final class Json {
             return c < 0x20 || c > 0x7e ? String.format("\\u%04x", (int) c) : String.valueOf(c);
         }
     }
+
+    /**
+     * Reads one of Lady's own JSON files (a secret, a watermark key, ...): a JSON object whose
+     * "format" is {@code format} and whose "format_version" is {@code version}. Clear errors: IO for
+     * a missing or unreadable file, INVALID_INPUT for malformed JSON, another format or version.
+     *
+     * @param what what the file is, for messages ("secret file", "watermark key")
+     */
+    public static java.util.Map<?, ?> readVersionedFile(java.nio.file.Path path, String what, String format, int version) {
+        String text;
+        try {
+            text = java.nio.file.Files.readString(path, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new lady.LadyException(lady.LadyException.Kind.IO, what + " not found: " + path);
+        } catch (java.io.IOException e) {
+            throw new lady.LadyException(lady.LadyException.Kind.IO, "cannot read " + what + " " + path + ": " + e.getMessage(), e);
+        }
+        Object parsed;
+        try {
+            parsed = parse(text);
+        } catch (lady.LadyException e) {
+            throw lady.LadyException.invalidInput(path + ": " + e.getMessage());
+        }
+        if (!(parsed instanceof java.util.Map<?, ?> m) || !format.equals(m.get("format"))) {
+            throw lady.LadyException.invalidInput(path + " is not a Lady " + what + " (no \"format\": \"" + format + "\")");
+        }
+        if (!(m.get("format_version") instanceof Number v) || v.intValue() != version) {
+            throw lady.LadyException.invalidInput(path + ": unsupported " + what + " version " + m.get("format_version")
+                    + " (this Lady reads " + version + ")");
+        }
+        return m;
+    }
 }

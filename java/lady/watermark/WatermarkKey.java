@@ -1,9 +1,5 @@
 package lady.watermark;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -220,27 +216,7 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
 
     /** Reads a key written by {@link #write}; clear errors for missing, malformed or inconsistent files. */
     public static WatermarkKey read(Path path) {
-        String text;
-        try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new LadyException(LadyException.Kind.IO, "watermark key file not found: " + path);
-        } catch (IOException e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot read watermark key " + path + ": " + e.getMessage(), e);
-        }
-        Object parsed;
-        try {
-            parsed = Json.parse(text);
-        } catch (LadyException e) {
-            throw LadyException.invalidInput(path + ": " + e.getMessage());
-        }
-        if (!(parsed instanceof Map<?, ?> m) || !FORMAT.equals(m.get("format"))) {
-            throw LadyException.invalidInput(path + " is not a Lady watermark key (no \"format\": \"" + FORMAT + "\")");
-        }
-        if (!(m.get("format_version") instanceof Number v) || v.intValue() != FORMAT_VERSION) {
-            throw LadyException.invalidInput(path + ": unsupported watermark key version " + m.get("format_version")
-                    + " (this Lady reads " + FORMAT_VERSION + ")");
-        }
+        Map<?, ?> m = Json.readVersionedFile(path, "watermark key", FORMAT, FORMAT_VERSION);
         if (!METHOD.equals(m.get("method"))) {
             throw LadyException.invalidInput(path + ": unsupported watermark method " + m.get("method")
                     + " (this Lady reads " + METHOD + ")");
