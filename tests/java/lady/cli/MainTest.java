@@ -3,8 +3,6 @@ package lady.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -14,25 +12,21 @@ import lady.report.Json;
 /** The CLI root, in-process. */
 class MainTest {
 
-    record Result(int code, String out, String err) {}
 
-    static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void helpListsCommands() {
-        Result r = run("--help");
+        CliRun r = run("--help");
         assertEquals(0, r.code());
         assertTrue(r.out().contains("info"), r.out());
     }
 
     @Test
     void versionNamesToolAndCommit() {
-        Result r = run("--version");
+        CliRun r = run("--version");
         assertEquals(0, r.code());
         assertTrue(r.out().startsWith("lady "), r.out());
         assertTrue(r.out().contains("commit"), r.out());
@@ -40,14 +34,14 @@ class MainTest {
 
     @Test
     void unknownOptionIsAUsageError() {
-        Result r = run("info", "--no-such-option");
+        CliRun r = run("info", "--no-such-option");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--no-such-option"), r.err());
     }
 
     @Test
     void infoJsonReportsCudaAndGpus() {
-        Result r = run("info", "--format", "json");
+        CliRun r = run("info", "--format", "json");
         assertEquals(0, r.code(), r.err());
         Map<?, ?> facts = (Map<?, ?>) parseJson(r.out());
         assertTrue(facts.containsKey("cuda_kernels_compiled"));

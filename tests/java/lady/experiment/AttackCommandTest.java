@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
-import lady.cli.Main;
+import lady.cli.CliRun;
 import lady.model.ModelOptions;
 import lady.model.Models;
 import lady.report.Json;
@@ -35,12 +33,9 @@ class AttackCommandTest {
         original = Models.create("toynet", ModelOptions.defaults()).stateDict();
     }
 
-    record Outcome(int code, String out, String err) {}
 
-    static Outcome lady(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Outcome(code, out.toString(), err.toString());
+    static CliRun lady(String... args) {
+        return CliRun.of(args);
     }
 
     static float[] floats(StateDict s, String name) {
@@ -57,7 +52,7 @@ class AttackCommandTest {
             Checkpoints.write(in, original, format);
             Path a = dir.resolve("a-" + in.getFileName());
             Path b = dir.resolve("b-" + in.getFileName());
-            Outcome o = lady("attack", "--model", in.toString(), "--attack", "noise:7,prune:50", "--layer", "conv2",
+            CliRun o = lady("attack", "--model", in.toString(), "--attack", "noise:7,prune:50", "--layer", "conv2",
                     "--seed", "3", "--out", a.toString(), "--format", "json", "--quiet");
             assertEquals(0, o.code(), o.err());
             assertEquals(format, Checkpoints.formatOf(a));
@@ -87,7 +82,7 @@ class AttackCommandTest {
         Path in = dir.resolve("m.pt");
         Checkpoints.write(in, original, Checkpoints.Format.TORCH_ZIP);
         Path q = dir.resolve("q.pt");
-        Outcome o = lady("attack", "--model", in.toString(), "--attack", "quant:2", "--out", q.toString(), "--quiet");
+        CliRun o = lady("attack", "--model", in.toString(), "--attack", "quant:2", "--out", q.toString(), "--quiet");
         assertEquals(0, o.code(), o.err());
         assertTrue(o.out().contains("quant:2") && o.out().contains("4 distinct values"), o.out());
         StateDict s = Checkpoints.read(q);
@@ -96,14 +91,14 @@ class AttackCommandTest {
         }
         assertArrayEquals(floats(original, "conv1.bias"), floats(s, "conv1.bias"), "biases untouched");
 
-        Outcome noData = lady("attack", "--model", in.toString(), "--attack", "finetune:1", "--out",
+        CliRun noData = lady("attack", "--model", in.toString(), "--attack", "finetune:1", "--out",
                 dir.resolve("f.pt").toString(), "--quiet");
         assertEquals(2, noData.code());
         assertTrue(noData.err().contains("--data"), noData.err());
-        Outcome noLayer = lady("attack", "--model", in.toString(), "--attack", "noise:1", "--out",
+        CliRun noLayer = lady("attack", "--model", in.toString(), "--attack", "noise:1", "--out",
                 dir.resolve("n.pt").toString(), "--quiet");
         assertEquals(2, noLayer.code());
-        Outcome badLayer = lady("attack", "--model", in.toString(), "--attack", "prune:90", "--layer", "features.17",
+        CliRun badLayer = lady("attack", "--model", in.toString(), "--attack", "prune:90", "--layer", "features.17",
                 "--out", dir.resolve("n.pt").toString(), "--quiet");
         assertEquals(2, badLayer.code());
         assertTrue(badLayer.err().contains("conv2"), "lists the valid layers: " + badLayer.err());
@@ -114,7 +109,7 @@ class AttackCommandTest {
         Path in = dir.resolve("m.pt");
         Checkpoints.write(in, original, Checkpoints.Format.TORCH_ZIP);
         Path f = dir.resolve("f.pt");
-        Outcome o = lady("attack", "--model", in.toString(), "--attack", "finetune:1,quant:8", "--data", "digits",
+        CliRun o = lady("attack", "--model", in.toString(), "--attack", "finetune:1,quant:8", "--data", "digits",
                 "--train-limit", "200", "--seed", "1", "--out", f.toString(), "--quiet", "--format", "json");
         assertEquals(0, o.code(), o.err());
         assertFalse(java.util.Arrays.equals(floats(original, "fc2.bias"), floats(Checkpoints.read(f), "fc2.bias")),

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -16,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
-import lady.cli.Main;
+import lady.cli.CliRun;
 import lady.kernels.Backend;
 import lady.model.Model;
 import lady.torch.Torch;
@@ -29,12 +27,9 @@ class PermuteCommandTest {
         Torch.init();
     }
 
-    record Result(int code, String out, String err) {}
 
-    static Result run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Result(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
@@ -44,7 +39,7 @@ class PermuteCommandTest {
             StateDict original = model.stateDict();
             Path in = dir.resolve("in-" + format), out = dir.resolve("out-" + format), secret = dir.resolve("s-" + format + ".json");
             Checkpoints.write(in, original, format);
-            Result r = run("permute", "--model", in.toString(), "--seed", "7", "--out", out.toString(), "--secret",
+            CliRun r = run("permute", "--model", in.toString(), "--seed", "7", "--out", out.toString(), "--secret",
                     secret.toString(), "--verify");
             assertEquals(0, r.code(), r.err());
             assertTrue(r.out().contains("permuted 15 groups of vgg16_bn_cifar (seed 7)"), r.out());
@@ -75,7 +70,7 @@ class PermuteCommandTest {
         Path in = dir.resolve("r.pt"), out = dir.resolve("o.pt"), secret = dir.resolve("s.json");
         Checkpoints.write(in, model.stateDict(), Checkpoints.Format.TORCH_ZIP);
         String group = model.permutationSpec().groups().get(1).name();
-        Result r = run("permute", "--model", in.toString(), "--groups", group, "--seed", "3", "--out", out.toString(),
+        CliRun r = run("permute", "--model", in.toString(), "--groups", group, "--seed", "3", "--out", out.toString(),
                 "--secret", secret.toString(), "--scale-range", "0.5:2.0", "--verify");
         assertEquals(0, r.code(), r.err());
         Secret s = Secret.read(secret);
@@ -88,17 +83,17 @@ class PermuteCommandTest {
         Model model = PermuterTest.model("toynet", 23);
         Path in = dir.resolve("t.safetensors"), out = dir.resolve("o.safetensors"), secret = dir.resolve("s.json");
         Checkpoints.write(in, model.stateDict(), Checkpoints.Format.SAFETENSORS);
-        Result unknown = run("permute", "--model", in.toString(), "--groups", "conv1,bogus", "--seed", "1", "--out",
+        CliRun unknown = run("permute", "--model", in.toString(), "--groups", "conv1,bogus", "--seed", "1", "--out",
                 out.toString(), "--secret", secret.toString());
         assertEquals(2, unknown.code());
         assertTrue(unknown.err().contains("unknown group 'bogus'") && unknown.err().contains("valid: all, conv1"),
                 unknown.err());
         assertFalse(Files.exists(out) || Files.exists(secret), "nothing is written on error");
-        Result range = run("permute", "--model", in.toString(), "--scale-range", "2:1", "--out", out.toString(),
+        CliRun range = run("permute", "--model", in.toString(), "--scale-range", "2:1", "--out", out.toString(),
                 "--secret", secret.toString());
         assertEquals(2, range.code());
         assertTrue(range.err().contains("--scale-range"), range.err());
-        Result missing = run("permute", "--model", dir.resolve("none.pt").toString(), "--out", out.toString(), "--secret",
+        CliRun missing = run("permute", "--model", dir.resolve("none.pt").toString(), "--out", out.toString(), "--secret",
                 secret.toString());
         assertEquals(4, missing.code(), missing.err());
     }

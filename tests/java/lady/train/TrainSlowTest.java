@@ -8,6 +8,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import lady.cli.CliRun;
 import lady.report.Json;
 
 /**
@@ -23,7 +24,7 @@ class TrainSlowTest {
     @Test
     @SuppressWarnings("unchecked")
     void readmeCommandReachesUnderFivePercentTestError() {
-        TrainCommandTest.Run r = TrainCommandTest.lady("train", "--arch", "vgg16_bn_cifar", "--width", "0.5", "--data",
+        CliRun r = CliRun.of("train", "--arch", "vgg16_bn_cifar", "--width", "0.5", "--data",
                 "digits", "--epochs", "3", "--lr", "0.02", "--format", "json");
         assertEquals(0, r.code(), r.err());
         Map<String, Object> j = (Map<String, Object>) Json.parse(r.out().trim());
