@@ -23,6 +23,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import lady.permutation.Permutation;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.kernels.PermuteTarget;
@@ -123,7 +124,7 @@ public class PermuteBench {
         long[] block1 = new long[tensors.size()];
         java.util.Arrays.fill(block1, 1);
         for (Group g : groups) {
-            long[] p = randomPerm(rnd, g.n());
+            long[] p = Permutation.random(g.n(), rnd.nextLong()).longIndices();
             perms.add(p);
             indexTensors.add(torch.from_blob(new LongPointer(p), new long[] {p.length},
                     new TensorOptions(torch.ScalarType.Long)).clone());
@@ -145,20 +146,6 @@ public class PermuteBench {
             wholeNetwork.add(TorchTargets.tensorPermutation(names.get(t), tensors.get(t), p0[t], p1[t], block1[t]));
             copies.add(torch.empty_like(tensors.get(t)));
         }
-    }
-
-    static long[] randomPerm(SplittableRandom rnd, int n) {
-        long[] p = new long[n];
-        for (int i = 0; i < n; i++) {
-            p[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rnd.nextInt(i + 1);
-            long t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
     }
 
     @TearDown(Level.Trial)

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import lady.permutation.Permutation;
 import lady.torch.Torch;
 
 /** CUDA batched permutation vs the reference, exact bytes. Skipped (not passed) without a GPU. */
@@ -36,7 +37,7 @@ class PermuteCudaTest {
             SplittableRandom rnd = new SplittableRandom(seed);
             torch.manual_seed(seed);
             int n = 1 + rnd.nextInt(500);
-            long[] p = PermuteKernelTest.randomPerm(rnd, n);
+            long[] p = Permutation.random(n, rnd.nextLong()).longIndices();
             PermuteKernelTest.Case ref = PermuteKernelTest.randomCase(rnd, n);
             PermuteKernelTest.Case gpu = new PermuteKernelTest.Case(ref.originals().stream().map(Tensor::clone).toList(),
                     ref.originals(), ref.axes(), ref.blocks());

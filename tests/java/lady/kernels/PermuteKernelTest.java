@@ -15,6 +15,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import lady.permutation.Permutation;
 import lady.LadyException;
 import lady.torch.Torch;
 import lady.torch.TorchTargets;
@@ -36,20 +37,6 @@ class PermuteKernelTest {
         }
         shape[axis] = n * block;
         return shape;
-    }
-
-    static long[] randomPerm(SplittableRandom rnd, int n) {
-        long[] p = new long[n];
-        for (int i = 0; i < n; i++) {
-            p[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rnd.nextInt(i + 1);
-            long t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
     }
 
     static long[] inverse(long[] p) {
@@ -113,7 +100,7 @@ class PermuteKernelTest {
             SplittableRandom rnd = new SplittableRandom(seed);
             torch.manual_seed(seed);
             int n = 1 + rnd.nextInt(64);
-            long[] p = randomPerm(rnd, n);
+            long[] p = Permutation.random(n, rnd.nextLong()).longIndices();
             Case ref = randomCase(rnd, n);
             Case cpu = new Case(ref.originals().stream().map(Tensor::clone).toList(), ref.originals(), ref.axes(),
                     ref.blocks());
@@ -138,7 +125,7 @@ class PermuteKernelTest {
     void vgg16ClassifierBlocksOf49() {
         // conv -> flatten -> linear: 8 channels of 7x7 feed a Linear(392 -> 5): blocks of 49 columns.
         SplittableRandom rnd = new SplittableRandom(7);
-        long[] p = randomPerm(rnd, 8);
+        long[] p = Permutation.random(8, rnd.nextLong()).longIndices();
         Tensor w = torch.randn(5, 8 * 49);
         Tensor original = w.clone();
         Kernels.permute(Backend.CPU, p, List.of(TorchTargets.permuteTarget("classifier.0.weight", w, 1, 49, 8)));

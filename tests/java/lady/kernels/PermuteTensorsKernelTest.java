@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import lady.permutation.Permutation;
 import lady.LadyException;
 import lady.torch.Torch;
 import lady.torch.TorchTargets;
@@ -64,7 +65,7 @@ class PermuteTensorsKernelTest {
                 return p;
             }
         }
-        long[] p = PermuteKernelTest.randomPerm(rnd, n);
+        long[] p = Permutation.random(n, rnd.nextLong()).longIndices();
         pool.add(p);
         return p;
     }

@@ -2,6 +2,8 @@ package lady.kernels;
 
 import java.util.SplittableRandom;
 
+import lady.permutation.Permutation;
+
 /** Seeded matrices for the resync kernel tests (similarity, ranking, assignment). */
 final class ResyncTestData {
     private ResyncTestData() {}
@@ -28,25 +30,11 @@ final class ResyncTestData {
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 
-    static int[] randomPerm(SplittableRandom rnd, int n) {
-        int[] p = new int[n];
-        for (int i = 0; i < n; i++) {
-            p[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rnd.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
-        }
-        return p;
-    }
-
     /** Resync-like similarity: rows vs a permuted noisy copy; perm[j] = source row of suspect row j. */
     static float[] nearPermutation(SplittableRandom rnd, int n, int d, double noise, int[] perm) {
         float[] a = gaussian(rnd, n, d);
         float[] b = new float[n * d];
-        int[] p = randomPerm(rnd, n);
+        int[] p = Permutation.random(n, rnd.nextLong()).toArray();
         System.arraycopy(p, 0, perm, 0, n);
         for (int j = 0; j < n; j++) {
             for (int k = 0; k < d; k++) {
