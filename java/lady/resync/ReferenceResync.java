@@ -187,17 +187,7 @@ public final class ReferenceResync {
                 throw LadyException.invalidInput("the secret's permutation for group '" + g.name() + "' has size "
                         + p.length + " but the group has " + n + " neurons");
             }
-            long[] inv = new long[n];
-            for (int j = 0; j < n; j++) {
-                inv[(int) p[j]] = j;
-            }
-            int right = 0;
-            for (int i = 0; i < n; i++) {
-                if (match[i] == inv[i]) {
-                    right++;
-                }
-            }
-            psi = 100.0 * right / n;
+            psi = psi(match, p);
             if (options.method() == Method.ARGMAX) {
                 long[] origin = Similarity.columnArgmax(s, n);
                 int rightPaper = 0;
@@ -250,17 +240,22 @@ public final class ReferenceResync {
         return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
     }
 
+    /** Psi (method.md 2): % of reference neurons i whose match is inv(p)[i], i.e. match[p[j]] == j. */
+    static double psi(long[] match, long[] p) {
+        int right = 0;
+        for (int j = 0; j < p.length; j++) {
+            if (match[(int) p[j]] == j) {
+                right++;
+            }
+        }
+        return 100.0 * right / p.length;
+    }
+
     private static GroupResult withMatch(GroupResult r, long[] match, Map<String, long[]> secret) {
         Double psi = r.psi();
         long[] p = secret == null ? null : secret.get(r.name());
         if (p != null) {
-            int right = 0;
-            for (int j = 0; j < p.length; j++) {
-                if (match[(int) p[j]] == j) {
-                    right++;
-                }
-            }
-            psi = 100.0 * right / p.length;
+            psi = psi(match, p);
         }
         return new GroupResult(r.name(), r.size(), r.producers(), match, r.duplicates(), r.minMargin(), r.medianMargin(),
                 r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, r.psiPaper());
