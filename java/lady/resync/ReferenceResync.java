@@ -84,7 +84,8 @@ public final class ReferenceResync {
             for (int j = 0; j < match.length; j++) {
                 match[j] = first.match()[(int) correction.match()[j]];
             }
-            results.put(g.name(), withMatch(correction, match, secret));
+            // the paper's argmax count is kept from the first pass (the correction is solved without the secret)
+            results.put(g.name(), withMatch(correction, first.psiPaper(), match, secret));
         }
         progress.finish();
         return new ResyncReport(options.method(), new ArrayList<>(results.values()), (System.nanoTime() - start) / 1e9);
@@ -251,14 +252,14 @@ public final class ReferenceResync {
         return 100.0 * right / p.length;
     }
 
-    private static GroupResult withMatch(GroupResult r, long[] match, Map<String, long[]> secret) {
+    private static GroupResult withMatch(GroupResult r, Double psiPaper, long[] match, Map<String, long[]> secret) {
         Double psi = r.psi();
         long[] p = secret == null ? null : secret.get(r.name());
         if (p != null) {
             psi = psi(match, p);
         }
         return new GroupResult(r.name(), r.size(), r.producers(), match, r.duplicates(), r.minMargin(), r.medianMargin(),
-                r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, r.psiPaper());
+                r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, psiPaper);
     }
 
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one
