@@ -34,7 +34,6 @@ import lady.model.Architecture;
 import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.report.Json;
 import lady.train.DatasetFineTuner;
 
@@ -74,8 +73,8 @@ final class AttackCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES} (default text).")
     OutputFormat format;
@@ -104,7 +103,7 @@ final class AttackCommand implements Callable<Integer> {
         Architecture description = Models.describe(config.architecture(), config.options());
         String weight = needsLayer || layer != null ? AttackTargets.layerWeight(description, state, layer) : null;
         List<String> weights = AttackTargets.weights(description);
-        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        ProgressListener progress = run.progress();
         AttackContext context = new AttackContext(weight, weights, s,
                 source == null ? null : new DatasetFineTuner(trainLimit == null ? source.train()
                         : source.train().limit(trainLimit), config.architecture()), progress);

@@ -16,16 +16,13 @@ import lady.data.Dataset;
 import lady.model.Model;
 import lady.model.Models;
 import lady.paper.Paper;
-import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.report.Json;
-import lady.torch.Torch;
 import lady.train.EvalResult;
 import lady.train.Evaluator;
 
 /** {@code lady eval}: top-1 error of a checkpoint on a dataset. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Top-1 error (%) of a model checkpoint on the test (or training) split of a dataset.")
+        description = "Top-1 error (%%) of a model checkpoint on the test (or training) split of a dataset.")
 final class EvalCommand implements Callable<Integer> {
 
     /** Which split to evaluate. */
@@ -52,11 +49,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Evaluate the first N images only.")
     Integer limit;
 
-    @Option(names = "--threads", description = "libtorch threads (default: LADY_THREADS or all cores).")
-    Integer threads;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
     OutputFormat format;
@@ -64,13 +59,11 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DataSource source = DataSource.parse(data);
-        if (threads != null) {
-            Torch.setThreads(threads);
-        }
+        run.applyThreads();
         Model m = Models.fromStateDict(Checkpoints.read(model), arch);
         Dataset set = split == Split.test ? source.test() : source.train();
         Evaluator evaluator = new Evaluator(batchSize != null ? batchSize : Paper.TRAIN_BATCH_SIZE)
-                .progress(quiet ? ProgressListener.NONE : TerminalProgress.stderr());
+                .progress(run.progress());
         if (limit != null) {
             evaluator.limit(limit);
         }

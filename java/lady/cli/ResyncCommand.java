@@ -23,7 +23,6 @@ import lady.model.Models;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.report.Json;
 import lady.resync.GroupResult;
 import lady.resync.Method;
@@ -70,8 +69,8 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Override
     public Integer call() {
@@ -91,7 +90,7 @@ final class ResyncCommand implements Callable<Integer> {
                 secretPerms.put(e.getKey(), e.getValue().longIndices());
             }
         }
-        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec,
                 ResyncOptions.defaults().withMethod(m).withBackend(b).withGroups(selected), secretPerms, progress);
         if (out != null) {

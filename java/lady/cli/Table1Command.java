@@ -21,7 +21,6 @@ import lady.data.Dataset;
 import lady.experiment.Table1;
 import lady.experiment.Table1Files;
 import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.torch.Torch;
 
 /** {@code lady table1}: the paper's Table 1 (attacks x levels x runs, Psi and error) and its plots. */
@@ -82,21 +81,17 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
-    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: LADY_THREADS or all cores).")
-    Integer threads;
 
     @Option(names = "--no-deterministic", negatable = false,
             description = "Fine-tune on all threads (faster; not bit-reproducible).")
     boolean nonDeterministic;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Override
     public Integer call() {
-        if (threads != null) {
-            Torch.setThreads(threads);
-        }
+        run.applyThreads();
         DataSource source = DataSource.parse(data);
         Table1.Config base = Table1.Config.paper(layer);
         Table1.Config config = base.withRuns(runs).withSeed(seed)
@@ -109,7 +104,7 @@ final class Table1Command implements Callable<Integer> {
         StateDict reference = Checkpoints.read(model);
         Dataset test = source.test();
         Dataset train = config.attacks().contains("finetune") ? source.train() : null;
-        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        ProgressListener progress = run.progress();
         Table1.Result result = Table1.run(config, reference, arch, train, test, progress);
 
         Map<String, Object> provenance = new LinkedHashMap<>();

@@ -19,7 +19,6 @@ import lady.model.ModelOptions;
 import lady.model.Models;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.report.Json;
 import lady.torch.Torch;
 import lady.train.EpochStats;
@@ -76,14 +75,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Train on the first N training images only.")
     Integer limit;
 
-    @Option(names = "--threads", description = "libtorch threads (default: LADY_THREADS or all cores).")
-    Integer threads;
 
     @Option(names = "--deterministic", description = "Bit-identical results for a seed: train on one thread (slower).")
     boolean deterministic;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
     OutputFormat format;
@@ -110,13 +107,11 @@ final class TrainCommand implements Callable<Integer> {
                 seed, limit != null ? limit : -1);
         ModelOptions options = ModelOptions.defaults().withWidth(width);
         DataSource source = DataSource.parse(data);
-        if (threads != null) {
-            Torch.setThreads(threads);
-        }
+        run.applyThreads();
         Dataset trainSet = source.train();
         Dataset testSet = source.test();
         Models.describe(arch, options.withClasses(trainSet.classes())); // validates before any work
-        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        ProgressListener progress = run.progress();
 
         long start = System.nanoTime();
         Trainer.seedLibtorch(seed);

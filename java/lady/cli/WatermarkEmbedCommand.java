@@ -19,9 +19,7 @@ import lady.model.Model;
 import lady.model.Models;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.report.Json;
-import lady.torch.Torch;
 import lady.train.EpochStats;
 import lady.train.EvalResult;
 import lady.train.Evaluator;
@@ -71,11 +69,9 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Fine-tune on the first N training images only.")
     Integer limit;
 
-    @Option(names = "--threads", description = "libtorch threads (default: LADY_THREADS or all cores).")
-    Integer threads;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
     OutputFormat format;
@@ -83,9 +79,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DataSource source = DataSource.parse(data);
-        if (threads != null) {
-            Torch.setThreads(threads);
-        }
+        run.applyThreads();
         TrainConfig config = TrainConfig.fineTuning(epochs).withSeed(seed).withLimit(limit != null ? limit : -1);
         if (lr != null) {
             config = config.withLr(lr);
@@ -103,7 +97,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
             k = WatermarkKey.read(key);
         }
         k.checkFits(state);
-        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        ProgressListener progress = run.progress();
         Detection before = Uchida.detect(state, k);
         long start = System.nanoTime();
         List<EpochStats> history = Uchida.embed(m, source.train(), k, config, progress);

@@ -10,10 +10,8 @@ import picocli.CommandLine.Option;
 
 import lady.io.AtomicFiles;
 import lady.progress.ProgressListener;
-import lady.progress.TerminalProgress;
 import lady.report.Json;
 import lady.resync.Method;
-import lady.torch.Torch;
 import lady.watermark.WatermarkStory;
 
 /** {@code lady watermark story}: embed, attack by permutation (and noise, quantization), resync, on the digits. */
@@ -53,11 +51,9 @@ final class WatermarkStoryCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Write the story as JSON (atomically).")
     Path out;
 
-    @Option(names = "--threads", description = "libtorch threads (default: LADY_THREADS or all cores).")
-    Integer threads;
 
-    @Option(names = "--quiet", description = "No progress bar on stderr.")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
     OutputFormat format;
@@ -89,10 +85,8 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         if (method != null) {
             o = o.withMethod(Method.parse(method));
         }
-        if (threads != null) {
-            Torch.setThreads(threads);
-        }
-        ProgressListener progress = quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+        run.applyThreads();
+        ProgressListener progress = run.progress();
         WatermarkStory.Report r = WatermarkStory.run(o, progress);
         String json = Json.write(r.toJson());
         if (out != null) {

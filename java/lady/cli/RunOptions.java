@@ -1,0 +1,33 @@
+package lady.cli;
+
+import picocli.CommandLine.Option;
+
+import lady.progress.ProgressListener;
+import lady.progress.TerminalProgress;
+import lady.torch.Torch;
+
+/**
+ * Options every long-running command shares ({@code --threads}, {@code --quiet}), as one picocli mixin:
+ * {@code @Mixin RunOptions run;} then {@code run.applyThreads()} before any libtorch work and
+ * {@code run.progress()} for the progress listener.
+ */
+final class RunOptions {
+
+    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: LADY_THREADS or all cores).")
+    Integer threads;
+
+    @Option(names = "--quiet", description = "No progress bar on stderr.")
+    boolean quiet;
+
+    /** Sets libtorch's thread count when {@code --threads} was given. */
+    void applyThreads() {
+        if (threads != null) {
+            Torch.setThreads(threads);
+        }
+    }
+
+    /** A progress bar on stderr, or nothing with {@code --quiet}. */
+    ProgressListener progress() {
+        return quiet ? ProgressListener.NONE : TerminalProgress.stderr();
+    }
+}
