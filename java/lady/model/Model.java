@@ -21,6 +21,17 @@ public interface Model {
     /** Logits for a batch of N x 3 x 32 x 32 (or the architecture's input) float images. */
     Tensor forward(Tensor input);
 
+    /**
+     * The pre-activation output of one Conv2d or Linear module ({@code "features.17"},
+     * {@code "layer2.0.conv1"}, {@code "fc1"}): the network runs on {@code input} up to and including
+     * {@code module} and the BatchNorm that directly follows it (in a residual block: conv1 -> bn1,
+     * conv2 -> bn2, downsample.0 -> downsample.1) and stops before the activation. Channel n of the
+     * result is neuron n of the module. Used by active ranking (method.md 5).
+     *
+     * @throws lady.LadyException USAGE when the architecture has no such Conv2d or Linear module
+     */
+    Tensor forwardTo(Tensor input, String module);
+
     /** Training mode on/off (dropout, batch-norm statistics). */
     void train(boolean on);
 

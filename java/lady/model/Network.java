@@ -149,6 +149,49 @@ final class Network implements Model {
 
     @Override
     public Tensor forward(Tensor input) {
+        checkInput(input);
+        Tensor x = input;
+        for (Layer layer : arch.layers()) {
+            x = apply(layer, x);
+        }
+        return x;
+    }
+
+    @Override
+    public Tensor forwardTo(Tensor input, String module) {
+        if (!convs.containsKey(module) && !linears.containsKey(module)) {
+            List<String> known = new ArrayList<>(convs.keySet());
+            known.addAll(linears.keySet());
+            throw new LadyException(LadyException.Kind.USAGE, arch.name() + " has no Conv2d or Linear module '" + module
+                    + "'; its modules are: " + String.join(", ", known));
+        }
+        checkInput(input);
+        List<Layer> layers = arch.layers();
+        Tensor x = input;
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
+            if ((layer instanceof Layer.Conv c && c.name().equals(module))
+                    || (layer instanceof Layer.Linear l && l.name().equals(module))) {
+                x = apply(layer, x);
+                return i + 1 < layers.size() && layers.get(i + 1) instanceof Layer.BatchNorm b ? apply(b, x) : x;
+            }
+            if (layer instanceof Layer.BasicBlock b) {
+                if (b.conv1().name().equals(module)) {
+                    return apply(b.bn1(), apply(b.conv1(), x));
+                }
+                if (b.conv2().name().equals(module)) {
+                    return apply(b.bn2(), apply(b.conv2(), torch.relu(apply(b.bn1(), apply(b.conv1(), x)))));
+                }
+                if (b.hasDownsample() && b.downsampleConv().name().equals(module)) {
+                    return apply(b.downsampleNorm(), apply(b.downsampleConv(), x));
+                }
+            }
+            x = apply(layer, x);
+        }
+        throw new LadyException(LadyException.Kind.INTERNAL, arch.name() + ": module '" + module + "' not reached");
+    }
+
+    private void checkInput(Tensor input) {
         long[] s = input.sizes().vec().get();
         if (s.length != 4 || s[1] != arch.inputChannels()
                 || (fixedInputSize && (s[2] != arch.inputSize() || s[3] != arch.inputSize()))) {
@@ -157,11 +200,6 @@ final class Network implements Model {
             throw LadyException.invalidInput(arch.name() + " expects input of shape " + expected
                     + ", got " + java.util.Arrays.toString(s));
         }
-        Tensor x = input;
-        for (Layer layer : arch.layers()) {
-            x = apply(layer, x);
-        }
-        return x;
     }
 
     private Tensor apply(Layer layer, Tensor x) {

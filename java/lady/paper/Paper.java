@@ -32,6 +32,26 @@ public final class Paper {
      * (noise, quantization, pruning, fine-tuning) do not flag; a per-neuron rescaling does. */
     public static final double RESYNC_INTEGRITY_RATIO = 1.5;
 
+    // ---- re-synchronization without the reference: canonical order (method.md section 5) ----
+    /** Basic ranking robustness figure (paper figures 4-5): quantization bits from B = 2 ... */
+    public static final int RANKING_QUANT_MIN_BITS = 2;
+    /** ... to B = 16, every integer in between. */
+    public static final int RANKING_QUANT_MAX_BITS = 16;
+    /** Active ranking: images in the learned input (method.md 5: one input, 1 x 3 x 32 x 32). */
+    public static final int ACTIVE_INPUT_BATCH = 1;
+    /** Active ranking: the learned input starts i.i.d. uniform in [ACTIVE_INPUT_LOW, ACTIVE_INPUT_HIGH). */
+    public static final double ACTIVE_INPUT_LOW = 0.0;
+    /** Upper end (excluded) of the learned input's initial uniform values (method.md 5: [0, 1)). */
+    public static final double ACTIVE_INPUT_HIGH = 1.0;
+    /** Active ranking: SGD learning rate on the input, no momentum (method.md 5). */
+    public static final double ACTIVE_LR = 1.0;
+    /** Active ranking: StepLR step in optimizer steps (method.md 5). */
+    public static final int ACTIVE_LR_STEP = 20000;
+    /** Active ranking: StepLR factor (method.md 5). */
+    public static final double ACTIVE_LR_GAMMA = 0.1;
+    /** Active ranking: optimizer steps (method.md 5). */
+    public static final int ACTIVE_STEPS = 30000;
+
     // ---- training (authors' Training.py; digits README confirms the recipe) ----
     /** SGD learning rate of the authors' training script (Training.py: optim.SGD(lr=0.01)). */
     public static final double TRAIN_LR = 0.01;

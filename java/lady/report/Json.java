@@ -437,4 +437,54 @@ public final class Json {
         }
         return m;
     }
+
+    // ---- typed fields of a parsed object (for readers of Lady's own files) ----
+
+    /** {@code m[field]} as a long (a JSON integer); INVALID_INPUT naming {@code what} and the field otherwise. */
+    public static long longField(java.util.Map<?, ?> m, String field, String what) {
+        if (!(m.get(field) instanceof Long n)) {
+            throw lady.LadyException.invalidInput(what + ": \"" + field + "\" must be an integer, got " + m.get(field));
+        }
+        return n;
+    }
+
+    /** {@code m[field]} as a finite double (any JSON number). */
+    public static double doubleField(java.util.Map<?, ?> m, String field, String what) {
+        if (!(m.get(field) instanceof Number n) || !Double.isFinite(n.doubleValue())) {
+            throw lady.LadyException.invalidInput(what + ": \"" + field + "\" must be a number, got " + m.get(field));
+        }
+        return n.doubleValue();
+    }
+
+    /** {@code m[field]} as a boolean. */
+    public static boolean booleanField(java.util.Map<?, ?> m, String field, String what) {
+        if (!(m.get(field) instanceof Boolean b)) {
+            throw lady.LadyException.invalidInput(what + ": \"" + field + "\" must be true or false, got " + m.get(field));
+        }
+        return b;
+    }
+
+    /** {@code m[field]} as a string. */
+    public static String stringField(java.util.Map<?, ?> m, String field, String what) {
+        if (!(m.get(field) instanceof String s)) {
+            throw lady.LadyException.invalidInput(what + ": \"" + field + "\" must be a string, got " + m.get(field));
+        }
+        return s;
+    }
+
+    /** {@code m[field]} as a list of finite numbers, narrowed to float (exact for values written from floats). */
+    public static float[] floatsField(java.util.Map<?, ?> m, String field, String what) {
+        if (!(m.get(field) instanceof java.util.List<?> list)) {
+            throw lady.LadyException.invalidInput(what + ": \"" + field + "\" must be a list of numbers");
+        }
+        float[] x = new float[list.size()];
+        for (int i = 0; i < x.length; i++) {
+            if (!(list.get(i) instanceof Number n) || !Double.isFinite(n.doubleValue())) {
+                throw lady.LadyException.invalidInput(what + ": \"" + field + "\"[" + i + "] is not a finite number: "
+                        + list.get(i));
+            }
+            x[i] = n.floatValue();
+        }
+        return x;
+    }
 }

@@ -242,7 +242,7 @@ public final class ReferenceResync {
     }
 
     /** Psi (method.md 2): % of reference neurons i whose match is inv(p)[i], i.e. match[p[j]] == j. */
-    static double psi(long[] match, long[] p) {
+    public static double psi(long[] match, long[] p) {
         int right = 0;
         for (int j = 0; j < p.length; j++) {
             if (match[(int) p[j]] == j) {

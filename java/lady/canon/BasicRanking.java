@@ -1,0 +1,48 @@
+package lady.canon;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.checkpoint.StateDict;
+import lady.permutation.Group;
+import lady.permutation.Member;
+import lady.permutation.Role;
+
+/**
+ * Basic ranking (method.md section 5): the score of neuron n of a group is the signed sum of all its
+ * producer weights (every PRODUCER_WEIGHT member of the group: one row per neuron; a residual stream
+ * sums the rows of all its producers). Biases and normalization are not part of it.
+ *
+ * <p>The sum is taken in double and rounded once to float32 (the scores the native sort ranks), so
+ * it does not depend, beyond double rounding, on the order of the neuron's inputs: permuting an
+ * earlier group (the consumer columns of this group's producers) leaves the scores as they are.
+ */
+public final class BasicRanking {
+    private BasicRanking() {}
+
+    /** The score of each of the group's neurons in {@code state}. */
+    @SuppressWarnings("try")
+    public static float[] scores(StateDict state, Group group) {
+        int n = Math.toIntExact(group.size());
+        double[] acc = new double[n];
+        try (PointerScope scope = new PointerScope()) {
+            for (Member m : group.members(Role.PRODUCER_WEIGHT)) {
+                Tensor rows = state.get(m.tensor()).reshape(n, -1);
+                Tensor sums = rows.sum(new long[] {1}, false, new ScalarTypeOptional(torch.ScalarType.Double))
+                        .contiguous();
+                double[] v = new double[n];
+                sums.data_ptr_double().get(v);
+                for (int i = 0; i < n; i++) {
+                    acc[i] += v[i];
+                }
+            }
+        }
+        float[] scores = new float[n];
+        for (int i = 0; i < n; i++) {
+            scores[i] = (float) acc[i];
+        }
+        return scores;
+    }
+}

@@ -1,0 +1,236 @@
+package lady.canon;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.kernels.ResyncKernels;
+import lady.model.Architecture;
+import lady.model.Layer;
+import lady.model.Model;
+import lady.model.ModelConfig;
+import lady.model.Models;
+import lady.permutation.Group;
+import lady.permutation.Member;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.permutation.Role;
+import lady.progress.ProgressListener;
+import lady.resync.ReferenceResync;
+
+/**
+ * Re-synchronization without the reference, by canonical order (method.md section 5): rank the
+ * neurons of a group by a score that follows them under permutation (basic: weight sums; active:
+ * responses to a learned input), sort them (native stable sort, score descending, ties by lower
+ * index), and put the group in that order. A model and any permuted copy of it end up in the same
+ * canonical order, so the owner stores the canonical order (or only the learned input) at embedding
+ * time and aligns a suspect later without the original model.
+ *
+ * <p>Groups are addressed by name through the architecture's typed {@link PermutationSpec}
+ * (chain groups are named after their producer module, e.g. "features.17"; ResNet: "stream.layer2",
+ * "layer2.0.conv1").
+ */
+public final class Canon {
+    private Canon() {}
+
+    /** Basic ranking of {@code groups} of {@code state} ({@code arch} null: inferred from the checkpoint). */
+    public static CanonicalOrder basic(StateDict state, String arch, List<String> groups) {
+        return rank(state, arch, groups, RankingMethod.BASIC, null, ProgressListener.NONE);
+    }
+
+    /**
+     * Ranks {@code groups} of {@code state}.
+     *
+     * @param active   active ranking's settings; ignored (may be null) for basic ranking
+     * @param progress active ranking: one task per group (its optimizer steps)
+     */
+    public static CanonicalOrder rank(StateDict state, String arch, List<String> groups, RankingMethod method,
+            ActiveConfig active, ProgressListener progress) {
+        if (method == RankingMethod.ACTIVE && active == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "active ranking needs its settings (steps, seed)");
+        }
+        ModelConfig mc = Models.infer(state, arch);
+        Architecture description = Models.describe(mc.architecture(), mc.options());
+        PermutationSpec spec = description.permutationSpec();
+        List<Group> selected = groups(spec, groups);
+        Model model = null;
+        if (method == RankingMethod.ACTIVE) {
+            model = mc.create();
+            model.load(state);
+        }
+        List<LayerOrder> layers = new ArrayList<>();
+        for (Group g : selected) {
+            if (method == RankingMethod.BASIC) {
+                float[] scores = BasicRanking.scores(state, g);
+                layers.add(new LayerOrder(g.name(), scores, order(scores), null));
+            } else {
+                String module = responseModule(description, g, active.authorsSlice());
+                long[] shape = ActiveRanking.inputShape(description.inputChannels(), description.inputSize());
+                ActiveRanking.Learned learned = ActiveRanking.learn(model, module, shape, active, progress);
+                layers.add(new LayerOrder(g.name(), learned.scores(), order(learned.scores()),
+                        new LayerOrder.ActiveInput(module, shape, learned.input(), learned.lossFirst(),
+                                learned.lossLast())));
+            }
+        }
+        return new CanonicalOrder(mc.architecture(), method,
+                method == RankingMethod.ACTIVE ? active : null, layers);
+    }
+
+    /**
+     * Ranks a suspect the way {@code saved} was made: the same groups and method; active ranking
+     * uses the saved learned inputs (no learning). The suspect must have the saved architecture.
+     */
+    public static CanonicalOrder rerank(StateDict suspect, String arch, CanonicalOrder saved) {
+        ModelConfig mc = Models.infer(suspect, arch != null ? arch : saved.architecture());
+        if (!mc.architecture().equals(saved.architecture())) {
+            throw LadyException.invalidInput("the suspect is a " + mc.architecture() + " but the canonical order was made for a "
+                    + saved.architecture());
+        }
+        Architecture description = Models.describe(mc.architecture(), mc.options());
+        PermutationSpec spec = description.permutationSpec();
+        List<Group> selected = groups(spec, saved.layerNames());
+        Model model = null;
+        if (saved.method() == RankingMethod.ACTIVE) {
+            model = mc.create();
+            model.load(suspect);
+        }
+        List<LayerOrder> layers = new ArrayList<>();
+        for (Group g : selected) {
+            LayerOrder ref = saved.layer(g.name());
+            if (ref.size() != g.size()) {
+                throw LadyException.invalidInput("group '" + g.name() + "' has " + g.size() + " neurons in the suspect but "
+                        + ref.size() + " in the canonical order");
+            }
+            float[] scores;
+            if (saved.method() == RankingMethod.BASIC) {
+                scores = BasicRanking.scores(suspect, g);
+            } else {
+                LayerOrder.ActiveInput in = ref.active();
+                scores = ActiveRanking.scores(model, in.module(), in.input(), in.shape());
+                if (scores.length != g.size()) {
+                    throw LadyException.invalidInput("module '" + in.module() + "' has " + scores.length
+                            + " neurons but group '" + g.name() + "' has " + g.size());
+                }
+            }
+            layers.add(new LayerOrder(g.name(), scores, order(scores), ref.active()));
+        }
+        return new CanonicalOrder(saved.architecture(), saved.method(), saved.active(), layers);
+    }
+
+    /** A copy of {@code state} with every group of {@code order} put in canonical order (one native pass). */
+    public static StateDict align(StateDict state, PermutationSpec spec, CanonicalOrder order) {
+        Map<String, Permutation> perms = new LinkedHashMap<>();
+        for (LayerOrder l : order.layers()) {
+            perms.put(l.layer(), l.order());
+        }
+        return Permuter.apply(state, spec, perms, Backend.CPU);
+    }
+
+    /** The canonical order of scores: indices by score descending, ties by lower index (native stable sort). */
+    public static Permutation order(float[] scores) {
+        return Permutation.of(ResyncKernels.sortDescending(Backend.CPU, scores));
+    }
+
+    /**
+     * The resync match (method.md 2) that the two canonical orders give: the reference's k-th neuron is
+     * played by the suspect's k-th, {@code match[reference.order[k]] = suspect.order[k]}.
+     */
+    public static long[] match(LayerOrder reference, LayerOrder suspect) {
+        if (reference.size() != suspect.size()) {
+            throw LadyException.invalidInput("group '" + reference.layer() + "': " + reference.size()
+                    + " neurons in the reference order but " + suspect.size() + " in the suspect's");
+        }
+        long[] match = new long[reference.size()];
+        for (int k = 0; k < match.length; k++) {
+            match[reference.order().get(k)] = suspect.order().get(k);
+        }
+        return match;
+    }
+
+    /**
+     * Psi_rank of one group (method.md 2 and 9): % of neurons whose position the canonical orders
+     * recover, for a suspect made by applying {@code p} to the reference (null: not permuted, then
+     * this is the position-wise agreement of the two orders).
+     */
+    public static double psi(LayerOrder reference, LayerOrder suspect, Permutation p) {
+        Permutation secret = p != null ? p : Permutation.identity(reference.size());
+        return ReferenceResync.psi(match(reference, suspect), secret.longIndices());
+    }
+
+    /** Psi_rank per group ({@code secret}: group -> p; a group without one counts as not permuted). */
+    public static Map<String, Double> psi(CanonicalOrder reference, CanonicalOrder suspect,
+            Map<String, Permutation> secret) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (LayerOrder r : reference.layers()) {
+            out.put(r.layer(), psi(r, suspect.layer(r.layer()), secret == null ? null : secret.get(r.layer())));
+        }
+        return out;
+    }
+
+    /** Psi over several groups, weighted by neurons (method.md 2). */
+    public static double psiOverall(CanonicalOrder reference, Map<String, Double> psi) {
+        double acc = 0;
+        long n = 0;
+        for (LayerOrder r : reference.layers()) {
+            Double v = psi.get(r.layer());
+            if (v != null) {
+                acc += v * r.size();
+                n += r.size();
+            }
+        }
+        return n == 0 ? Double.NaN : acc / n;
+    }
+
+    /** The named groups, validated, in spec (topological) order, each once. */
+    static List<Group> groups(PermutationSpec spec, List<String> names) {
+        if (names == null || names.isEmpty()) {
+            throw new LadyException(LadyException.Kind.USAGE, "no layer selected for the canonical order");
+        }
+        return Permuter.select(spec, String.join(",", names)).stream().map(n -> Permuter.group(spec, n)).toList();
+    }
+
+    /**
+     * The module whose pre-activation responses active ranking uses for {@code g}: its first
+     * producer; with {@code authorsSlice}, the next Conv2d / Linear of the chain after it (the authors'
+     * off-by-one, method.md 10 item 6), which must have as many neurons.
+     */
+    static String responseModule(Architecture arch, Group g, boolean authorsSlice) {
+        String weight = g.members(Role.PRODUCER_WEIGHT).stream().map(Member::tensor).findFirst()
+                .orElseThrow(() -> new LadyException(LadyException.Kind.INTERNAL, "group '" + g.name() + "' has no producer"));
+        List<String> modules = new ArrayList<>(); // every Conv2d / Linear, in execution order
+        List<String> chain = new ArrayList<>(); // the top-level ones (a chain: no residual block)
+        for (Layer l : arch.layers()) {
+            if (l instanceof Layer.Conv c) {
+                chain.add(c.name());
+            } else if (l instanceof Layer.Linear li) {
+                chain.add(li.name());
+            }
+        }
+        arch.convolutions().forEach(c -> modules.add(c.name()));
+        arch.layers().stream().filter(l -> l instanceof Layer.Linear).forEach(l -> modules.add(((Layer.Linear) l).name()));
+        String module = modules.stream().filter(m -> (m + ".weight").equals(weight)).findFirst()
+                .orElseThrow(() -> new LadyException(LadyException.Kind.INTERNAL, "no module produces '" + weight + "'"));
+        if (!authorsSlice) {
+            return module;
+        }
+        int i = chain.indexOf(module);
+        if (i < 0 || i + 1 >= chain.size()) {
+            throw new LadyException(LadyException.Kind.USAGE, "the authors' slice needs a chain layer followed by another "
+                    + "Conv2d or Linear layer; '" + g.name() + "' of " + arch.name() + " is not one");
+        }
+        String next = chain.get(i + 1);
+        long size = arch.layers().stream().filter(l -> (l instanceof Layer.Conv c && c.name().equals(next))
+                || (l instanceof Layer.Linear li && li.name().equals(next)))
+                .mapToLong(l -> l instanceof Layer.Conv c ? c.out() : ((Layer.Linear) l).out()).findFirst().orElse(-1);
+        if (size != g.size()) {
+            throw new LadyException(LadyException.Kind.USAGE, "the authors' slice reads '" + next + "' (" + size
+                    + " neurons), which does not have the " + g.size() + " neurons of '" + g.name() + "'");
+        }
+        return next;
+    }
+}
