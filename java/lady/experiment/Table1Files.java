@@ -1,7 +1,5 @@
 package lady.experiment;
 
-import java.awt.BasicStroke;
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,14 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import org.jfree.chart.ChartFactory;
-import org.jfree.chart.ChartUtils;
-import org.jfree.chart.JFreeChart;
-import org.jfree.chart.plot.PlotOrientation;
-import org.jfree.chart.plot.XYPlot;
-import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
-import org.jfree.data.xy.XYSeries;
-import org.jfree.data.xy.XYSeriesCollection;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -145,39 +135,26 @@ public final class Table1Files {
         return sb.toString();
     }
 
+    /** Y axis of the per-attack plots: percent, with a little room above 100. */
+    private static final double[] PERCENT_RANGE = {0, 105};
+
     static byte[] plot(String attack, List<Table1.Row> rows, String architecture) {
-        System.setProperty("java.awt.headless", "true");
-        XYSeries argmax = new XYSeries("Ψ argmax (%)");
-        XYSeries assignment = new XYSeries("Ψ assignment (%)");
-        XYSeries error = new XYSeries("test error (%)");
-        for (Table1.Row r : rows) {
-            argmax.add(r.level(), r.psiArgmax().mean());
-            assignment.add(r.level(), r.psiAssignment().mean());
-            error.add(r.level(), r.error().mean());
+        int n = rows.size();
+        double[] level = new double[n];
+        double[] argmax = new double[n];
+        double[] assignment = new double[n];
+        double[] error = new double[n];
+        for (int i = 0; i < n; i++) {
+            Table1.Row r = rows.get(i);
+            level[i] = r.level();
+            argmax[i] = r.psiArgmax().mean();
+            assignment[i] = r.psiAssignment().mean();
+            error[i] = r.error().mean();
         }
-        XYSeriesCollection data = new XYSeriesCollection();
-        data.addSeries(argmax);
-        data.addSeries(assignment);
-        data.addSeries(error);
-        JFreeChart chart = ChartFactory.createXYLineChart("Table 1, " + label(attack) + " (" + architecture + ")",
-                STRENGTH.getOrDefault(attack, attack), "percent", data, PlotOrientation.VERTICAL, true, false, false);
-        XYPlot plot = chart.getXYPlot();
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
-        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
-        Color[] colors = {new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c)};
-        for (int i = 0; i < colors.length; i++) {
-            renderer.setSeriesPaint(i, colors[i]);
-            renderer.setSeriesStroke(i, new BasicStroke(2f));
-        }
-        plot.setRenderer(renderer);
-        plot.getRangeAxis().setRange(0, 105);
-        try {
-            return ChartUtils.encodeAsPNG(chart.createBufferedImage(800, 500));
-        } catch (IOException e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot encode the " + attack + " plot: " + e.getMessage(), e);
-        }
+        return LinePlot.png("Table 1, " + label(attack) + " (" + architecture + ")", STRENGTH.getOrDefault(attack, attack),
+                "percent", List.of(new LinePlot.Series("Ψ argmax (%)", level, argmax),
+                        new LinePlot.Series("Ψ assignment (%)", level, assignment),
+                        new LinePlot.Series("test error (%)", level, error)), PERCENT_RANGE, true);
     }
 
     private static String label(String attack) {

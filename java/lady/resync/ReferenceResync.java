@@ -64,14 +64,19 @@ public final class ReferenceResync {
                     aligned.add(m);
                 }
             }
-            if (aligned.isEmpty()) {
-                aligned = all; // nothing aligned yet: best effort with every producer
+            if (aligned.isEmpty() || options.similarity() != null) {
+                // nothing aligned yet: best effort with every producer; a signal other than the weights
+                // does not read the producers' inputs, so every producer counts and no second pass is needed
+                aligned = all;
             }
             if (aligned.size() < all.size()) {
                 secondPass.add(g);
             }
             GroupResult r = solve(reference, suspect, g, aligned, options, secret);
             apply(suspect, spec, g, r.match(), options);
+            if (options.similarity() != null) {
+                options.similarity().applied(g, r.match());
+            }
             results.put(g.name(), r);
             solved.add(g.name());
             progress.advance(1, Map.of("group", g.name()));
@@ -139,10 +144,15 @@ public final class ReferenceResync {
             for (Member m : producers) {
                 Tensor a = reference.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous();
                 Tensor b = suspect.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous();
-                Similarity.accumulateCosine(options.backend(), a, b, s);
+                if (options.similarity() == null) {
+                    Similarity.accumulateCosine(options.backend(), a, b, s);
+                }
                 Similarity.accumulateSquaredNorms(a, refNorm2);
                 Similarity.accumulateSquaredNorms(b, susNorm2);
             }
+        }
+        if (options.similarity() != null) {
+            s = options.similarity().similarity(g, suspect); // the norms (integrity check) stay the weights'
         }
         long[] match = options.method() == Method.ARGMAX ? Similarity.rowArgmax(s, n) : Similarity.assign(options.backend(), s, n);
         return figures(g, producers.stream().map(Member::tensor).toList(), s, n, match, refNorm2, susNorm2, options,

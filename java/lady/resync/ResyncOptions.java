@@ -13,27 +13,39 @@ import lady.paper.Paper;
  * @param groups          names of the groups to resync; empty means all
  * @param marginThreshold a neuron whose margin is below this counts as low-confidence
  * @param integrityRatio  norm ratios outside [1/r, r] are flagged by the integrity check
+ * @param similarity      where the neuron similarity comes from: null for the producer weights (the
+ *                        paper's signal, default), else e.g. an {@link ActivationSignal}
  */
 public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
-        double integrityRatio) {
+        double integrityRatio, GroupSimilarity similarity) {
     public ResyncOptions {
         groups = Set.copyOf(groups);
     }
 
     public static ResyncOptions defaults() {
         return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
-                Paper.RESYNC_INTEGRITY_RATIO);
+                Paper.RESYNC_INTEGRITY_RATIO, null);
+    }
+
+    /** The signal the neurons are compared by. */
+    public Signal signal() {
+        return similarity == null ? Signal.WEIGHTS : similarity.signal();
     }
 
     public ResyncOptions withMethod(Method m) {
-        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio);
+        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, similarity);
     }
 
     public ResyncOptions withGroups(Set<String> g) {
-        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio);
+        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, similarity);
     }
 
     public ResyncOptions withBackend(Backend b) {
-        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio);
+        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, similarity);
+    }
+
+    /** Compare neurons by {@code s} instead of the producer weights (null: the weights again). */
+    public ResyncOptions withSimilarity(GroupSimilarity s) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s);
     }
 }
