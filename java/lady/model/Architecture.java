@@ -114,6 +114,50 @@ public record Architecture(String name, long inputChannels, int inputSize, List<
         return convs;
     }
 
+    /**
+     * A layer whose outputs are neurons (a Conv2d or Linear module, by its module path) and the batch
+     * norm that normalizes its outputs, if any (null): the one right after it in a chain, bn1 / bn2 /
+     * downsample.1 inside a residual block.
+     */
+    public record Producer(String name, Layer layer, Layer.BatchNorm norm) {}
+
+    /** Every producer, in execution order (including those inside residual blocks and the classifier). */
+    public List<Producer> producers() {
+        List<Producer> out = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
+            Layer.BatchNorm norm = i + 1 < layers.size() && layers.get(i + 1) instanceof Layer.BatchNorm b ? b : null;
+            if (layer instanceof Layer.Conv c) {
+                out.add(new Producer(c.name(), c, norm));
+            } else if (layer instanceof Layer.Linear l) {
+                out.add(new Producer(l.name(), l, norm));
+            } else if (layer instanceof Layer.BasicBlock b) {
+                out.add(new Producer(b.conv1().name(), b.conv1(), b.bn1()));
+                out.add(new Producer(b.conv2().name(), b.conv2(), b.bn2()));
+                if (b.hasDownsample()) {
+                    out.add(new Producer(b.downsampleConv().name(), b.downsampleConv(), b.downsampleNorm()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The producer named {@code name} exactly (a module path such as "features.28").
+     *
+     * @throws LadyException USAGE listing the producers of this architecture when there is none
+     */
+    public Producer producer(String name) {
+        List<Producer> all = producers();
+        for (Producer p : all) {
+            if (p.name().equals(name)) {
+                return p;
+            }
+        }
+        throw new LadyException(LadyException.Kind.USAGE, "'" + name + "' is not a Conv2d or Linear layer of "
+                + this.name + "; its layers are: " + String.join(", ", all.stream().map(Producer::name).toList()));
+    }
+
     /** Number of output logits (the last producer's outputs). */
     public long numClasses() {
         Layer last = lastProducer();

@@ -32,6 +32,25 @@ public interface Model {
      */
     Tensor forwardTo(Tensor input, String module);
 
+    /**
+     * Runs the network on {@code input} as {@link #forward(Tensor)} does, stopping once every one of
+     * {@code layers} was reached, and returns for each (a producer module path of
+     * {@link Architecture#producers()}: "features.28", "layer1.0.conv2", "fc1") the tensor at
+     * {@code stage}, in the order asked. {@link #forwardTo} is the PRE_ACTIVATION case of one layer.
+     * Train/eval mode and autograd are the caller's.
+     *
+     * @throws lady.LadyException USAGE for a name that is not a Conv2d or Linear module (listing them)
+     */
+    java.util.Map<String, Tensor> capture(Tensor input, java.util.List<String> layers, Stage stage);
+
+    /**
+     * Runs producer {@code layer} alone on {@code layerInput}, a tensor shaped as its
+     * {@link Stage#INPUT}: the module, its batch norm if any, and the ReLU for
+     * {@link Stage#POST_ACTIVATION}. With {@link #capture} at INPUT this evaluates the layer at any point
+     * of its input space (paper figure 3 walks between images there).
+     */
+    Tensor runLayer(String layer, Tensor layerInput, Stage stage);
+
     /** Training mode on/off (dropout, batch-norm statistics). */
     void train(boolean on);
 

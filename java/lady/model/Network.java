@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.pytorch.BatchNorm2dImpl;
@@ -41,6 +42,8 @@ final class Network implements Model {
     private final Map<String, LinearImpl> linears = new LinkedHashMap<>();
     private final List<Object> keepAlive = new ArrayList<>();
     private final Map<String, long[]> shapes;
+    /** Every Conv2d / Linear with its batch norm, by module path (Architecture#producers). */
+    private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final boolean fixedInputSize;
     private PermutationSpec spec;
 
@@ -55,6 +58,7 @@ final class Network implements Model {
             adaptive |= layer instanceof Layer.AdaptiveAvgPool;
         }
         this.fixedInputSize = !adaptive;
+        arch.producers().forEach(p -> producers.put(p.name(), p));
         initialize();
     }
 
@@ -150,45 +154,103 @@ final class Network implements Model {
     @Override
     public Tensor forward(Tensor input) {
         checkInput(input);
-        Tensor x = input;
-        for (Layer layer : arch.layers()) {
-            x = apply(layer, x);
-        }
-        return x;
+        return run(input, null);
     }
 
     @Override
     public Tensor forwardTo(Tensor input, String module) {
-        if (!convs.containsKey(module) && !linears.containsKey(module)) {
-            List<String> known = new ArrayList<>(convs.keySet());
-            known.addAll(linears.keySet());
-            throw new LadyException(LadyException.Kind.USAGE, arch.name() + " has no Conv2d or Linear module '" + module
-                    + "'; its modules are: " + String.join(", ", known));
+        return capture(input, List.of(module), Stage.PRE_ACTIVATION).get(module);
+    }
+
+    @Override
+    public Map<String, Tensor> capture(Tensor input, List<String> layers, Stage stage) {
+        for (String name : layers) {
+            arch.producer(name); // refuses an unknown name, listing the known ones
         }
         checkInput(input);
-        List<Layer> layers = arch.layers();
-        Tensor x = input;
-        for (int i = 0; i < layers.size(); i++) {
-            Layer layer = layers.get(i);
-            if ((layer instanceof Layer.Conv c && c.name().equals(module))
-                    || (layer instanceof Layer.Linear l && l.name().equals(module))) {
-                x = apply(layer, x);
-                return i + 1 < layers.size() && layers.get(i + 1) instanceof Layer.BatchNorm b ? apply(b, x) : x;
-            }
-            if (layer instanceof Layer.BasicBlock b) {
-                if (b.conv1().name().equals(module)) {
-                    return apply(b.bn1(), apply(b.conv1(), x));
-                }
-                if (b.conv2().name().equals(module)) {
-                    return apply(b.bn2(), apply(b.conv2(), torch.relu(apply(b.bn1(), apply(b.conv1(), x)))));
-                }
-                if (b.hasDownsample() && b.downsampleConv().name().equals(module)) {
-                    return apply(b.downsampleNorm(), apply(b.downsampleConv(), x));
-                }
-            }
-            x = apply(layer, x);
+        Tap tap = new Tap(layers, stage);
+        run(input, tap);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        layers.forEach(name -> out.put(name, tap.found.get(name)));
+        return out;
+    }
+
+    @Override
+    public Tensor runLayer(String layer, Tensor layerInput, Stage stage) {
+        if (stage == Stage.INPUT) {
+            throw new LadyException(LadyException.Kind.USAGE, "runLayer computes a layer's output: ask for "
+                    + Stage.PRE_ACTIVATION + " or " + Stage.POST_ACTIVATION + ", not " + stage);
         }
-        throw new LadyException(LadyException.Kind.INTERNAL, arch.name() + ": module '" + module + "' not reached");
+        Tensor pre = produce(producers.get(arch.producer(layer).name()), layerInput, null);
+        return stage == Stage.POST_ACTIVATION ? torch.relu(pre) : pre;
+    }
+
+    /** The producers to capture, at which stage, and what was captured. */
+    private static final class Tap {
+        final Set<String> wanted;
+        final Stage stage;
+        final Map<String, Tensor> found = new HashMap<>();
+
+        Tap(List<String> layers, Stage stage) {
+            this.wanted = Set.copyOf(layers);
+            this.stage = stage;
+        }
+
+        void record(String layer, Tensor input, Tensor pre) {
+            if (wanted.contains(layer)) {
+                found.put(layer, switch (stage) {
+                    case INPUT -> input;
+                    case PRE_ACTIVATION -> pre;
+                    case POST_ACTIVATION -> torch.relu(pre);
+                });
+            }
+        }
+
+        boolean done() {
+            return found.size() == wanted.size();
+        }
+    }
+
+    /** The layers on {@code input}, in order; with a tap, stops as soon as every wanted layer was seen. */
+    private Tensor run(Tensor input, Tap tap) {
+        Tensor x = input;
+        List<Layer> layers = arch.layers();
+        for (int i = 0; i < layers.size() && (tap == null || !tap.done()); i++) {
+            Layer layer = layers.get(i);
+            Architecture.Producer p = layer instanceof Layer.Conv c ? producers.get(c.name())
+                    : layer instanceof Layer.Linear l ? producers.get(l.name()) : null;
+            if (p != null) {
+                x = produce(p, x, tap);
+                if (p.norm() != null) {
+                    i++; // the norm is the next layer: produce() ran it
+                }
+            } else if (layer instanceof Layer.BasicBlock b) {
+                x = block(b, x, tap);
+            } else {
+                x = apply(layer, x);
+            }
+        }
+        return x;
+    }
+
+    /** A producer and its norm on {@code x}; the tap (if any) sees the input and the pre-activation output. */
+    private Tensor produce(Architecture.Producer p, Tensor x, Tap tap) {
+        Tensor y = apply(p.layer(), x);
+        if (p.norm() != null) {
+            y = apply(p.norm(), y);
+        }
+        if (tap != null) {
+            tap.record(p.name(), x, y);
+        }
+        return y;
+    }
+
+    /** A BasicBlock: relu(bn1(conv1 x)) -> bn2(conv2 .), plus the identity or the downsample branch, ReLU. */
+    private Tensor block(Layer.BasicBlock b, Tensor x, Tap tap) {
+        Tensor out = torch.relu(produce(producers.get(b.conv1().name()), x, tap));
+        out = produce(producers.get(b.conv2().name()), out, tap);
+        Tensor identity = b.hasDownsample() ? produce(producers.get(b.downsampleConv().name()), x, tap) : x;
+        return torch.relu(out.add(identity));
     }
 
     private void checkInput(Tensor input) {
@@ -221,10 +283,7 @@ final class Network implements Model {
         } else if (layer instanceof Layer.Dropout d) {
             return torch.dropout(x, d.p(), root.is_training());
         } else if (layer instanceof Layer.BasicBlock b) {
-            Tensor out = torch.relu(apply(b.bn1(), apply(b.conv1(), x)));
-            out = apply(b.bn2(), apply(b.conv2(), out));
-            Tensor identity = b.hasDownsample() ? apply(b.downsampleNorm(), apply(b.downsampleConv(), x)) : x;
-            return torch.relu(out.add(identity));
+            return block(b, x, null);
         }
         throw new LadyException(LadyException.Kind.INTERNAL, "unknown layer " + layer);
     }
