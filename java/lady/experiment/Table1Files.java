@@ -157,7 +157,7 @@ public final class Table1Files {
                         new LinePlot.Series("test error (%)", level, error)), PERCENT_RANGE, true);
     }
 
-    private static String label(String attack) {
+    static String label(String attack) {
         return switch (attack) {
             case "noise" -> "noise Ω";
             case "finetune" -> "fine-tuning Θ";
@@ -175,7 +175,7 @@ public final class Table1Files {
         return v == null ? "" : num(v.get(i));
     }
 
-    private static String num(double v) {
+    static String num(double v) {
         if (Double.isNaN(v)) {
             return "";
         }

@@ -1,0 +1,220 @@
+package lady.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import lady.BuildInfo;
+import lady.LadyException;
+import lady.canon.ActiveConfig;
+import lady.canon.Canon;
+import lady.canon.CanonicalOrder;
+import lady.canon.LayerOrder;
+import lady.canon.RankingMethod;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
+import lady.model.Models;
+import lady.paper.Paper;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.permutation.Secret;
+import lady.report.Json;
+
+/** {@code lady canon}: reference-free resync by canonical order (method.md 5). */
+@Command(name = "canon", mixinStandardHelpOptions = true,
+        description = {"Re-synchronization without the reference, by canonical order (method.md 5).",
+                "Rank: lady canon --model m.pt --layer features.17 --method basic|active --out canon.json",
+                "  saves each group's canonical order (scores, order; active: the learned input) for later.",
+                "Align: lady canon --model suspect.pt --from canon.json --out aligned.pt",
+                "  re-ranks the suspect the same way (active: with the saved input) and writes it in canonical order;",
+                "  a model and any permuted copy of it give the same aligned model."})
+final class CanonCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Checkpoint to rank (or, with --from, the suspect to align).")
+    Path model;
+
+    @Option(names = "--layer", paramLabel = "GROUPS",
+            description = "Groups to rank: all, or names such as features.17,classifier.0 (not with --from).")
+    String layer;
+
+    @Option(names = "--method", defaultValue = "basic", paramLabel = "METHOD",
+            description = "basic (signed weight sums) or active (learned input) (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Option(names = "--from", paramLabel = "FILE", description = "A canonical order saved by lady canon: align --model with it.")
+    Path from;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE",
+            description = "Canonical order to write (JSON); with --from, the aligned checkpoint (input's format).")
+    Path out;
+
+    @Option(names = "--order", paramLabel = "FILE", description = "With --from: also save the suspect's canonical order.")
+    Path order;
+
+    @Option(names = "--secret", paramLabel = "FILE",
+            description = "With --from: a lady permute secret of the suspect, to report Psi_rank per group.")
+    Path secret;
+
+    @Option(names = "--steps", paramLabel = "N",
+            description = "Active ranking: optimizer steps (default: the paper's " + Paper.ACTIVE_STEPS + ").")
+    Integer steps;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
+            description = "Active ranking: seed of the initial input (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--authors-slice", description = "Active ranking: take the responses one layer later, as the "
+            + "authors' script does (method.md 10, item 6: an off-by-one, for comparison only).")
+    boolean authorsSlice;
+
+    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
+    String arch;
+
+    @CommandLine.Mixin
+    RunOptions run;
+
+    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES} (default text).")
+    OutputFormat format;
+
+    @Override
+    public Integer call() {
+        run.applyThreads();
+        if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+            throw new LadyException(LadyException.Kind.USAGE, "--out must differ from --model (the input is kept)");
+        }
+        return from == null ? rank() : align();
+    }
+
+    private int rank() {
+        if (layer == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--layer is required to rank (e.g. --layer features.17 or all)");
+        }
+        if (order != null || secret != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--order and --secret go with --from");
+        }
+        RankingMethod m = RankingMethod.parse(method);
+        ActiveConfig active = null;
+        if (m == RankingMethod.ACTIVE) {
+            active = ActiveConfig.paper(seed).withAuthorsSlice(authorsSlice);
+            if (steps != null) {
+                active = active.withSteps(steps);
+            }
+        } else if (steps != null || authorsSlice) {
+            throw new LadyException(LadyException.Kind.USAGE, "--steps and --authors-slice are for --method active");
+        }
+        StateDict state = Checkpoints.read(model);
+        PermutationSpec ps = spec(state);
+        List<String> groups = Permuter.select(ps, layer);
+        long t0 = System.nanoTime();
+        CanonicalOrder canon = Canon.rank(state, arch, groups, m, active, run.progress());
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        canon.write(out);
+        report(canon, null, seconds, out.toString());
+        return 0;
+    }
+
+    private int align() {
+        if (layer != null || steps != null || authorsSlice || !"basic".equals(method)) {
+            throw new LadyException(LadyException.Kind.USAGE,
+                    "with --from the groups, method and settings come from the saved file: drop --layer, --method, "
+                            + "--steps and --authors-slice");
+        }
+        CanonicalOrder saved = CanonicalOrder.read(from);
+        StateDict suspect = Checkpoints.read(model);
+        long t0 = System.nanoTime();
+        CanonicalOrder sus = Canon.rerank(suspect, arch, saved);
+        StateDict aligned = Canon.align(suspect, spec(suspect), sus);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Checkpoints.write(out, aligned, Checkpoints.formatOf(model));
+        if (order != null) {
+            sus.write(order);
+        }
+        Map<String, Double> psi = null;
+        if (secret != null) {
+            Map<String, Permutation> perms = Secret.read(secret).permutations();
+            psi = Canon.psi(saved, sus, perms);
+        }
+        report(sus, psi, seconds, out.toString());
+        return 0;
+    }
+
+    private PermutationSpec spec(StateDict state) {
+        var mc = Models.infer(state, arch);
+        return Models.describe(mc.architecture(), mc.options()).permutationSpec();
+    }
+
+    private void report(CanonicalOrder c, Map<String, Double> psi, double seconds, String written) {
+        PrintWriter w = spec.commandLine().getOut();
+        if (format == OutputFormat.json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("tool", BuildInfo.describe());
+            o.put("model", model.toString());
+            o.put("from", from == null ? null : from.toString());
+            o.put("architecture", c.architecture());
+            o.put("method", c.method().id());
+            o.put("seed", c.seed());
+            o.put("out", written);
+            o.put("seconds", seconds);
+            List<Object> ls = new ArrayList<>();
+            for (LayerOrder l : c.layers()) {
+                ls.add(summary(l, psi));
+            }
+            o.put("layers", ls);
+            if (psi != null) {
+                o.put("psi", Canon.psiOverall(c, psi));
+            }
+            w.println(Json.write(o));
+        } else {
+            w.printf(Locale.ROOT, "%s (%s): %s ranking of %d group(s) in %.2f s -> %s%n", model, c.architecture(),
+                    c.method().id(), c.layers().size(), seconds, written);
+            for (LayerOrder l : c.layers()) {
+                w.printf(Locale.ROOT, "  %-16s %5d neurons, %d tie(s), min gap %.4g", l.layer(), l.size(), l.ties(),
+                        l.size() < 2 ? Double.NaN : l.minGap());
+                if (l.active() != null && from == null) {
+                    w.printf(Locale.ROOT, ", loss %.4g -> %.4g (%s)", l.active().lossFirst(), l.active().lossLast(),
+                            l.active().module());
+                }
+                if (psi != null) {
+                    w.printf(Locale.ROOT, ", Psi_rank %.2f %%", psi.get(l.layer()));
+                }
+                w.println();
+            }
+            if (psi != null) {
+                w.printf(Locale.ROOT, "Psi_rank over the groups: %.2f %%%n", Canon.psiOverall(c, psi));
+            }
+        }
+        w.flush();
+    }
+
+    private static Map<String, Object> summary(LayerOrder l, Map<String, Double> psi) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("layer", l.layer());
+        m.put("size", l.size());
+        m.put("ties", l.ties());
+        m.put("min_gap", l.size() < 2 ? null : l.minGap());
+        if (l.active() != null) {
+            m.put("module", l.active().module());
+            m.put("loss_first", l.active().lossFirst());
+            m.put("loss_last", l.active().lossLast());
+        }
+        if (psi != null) {
+            m.put("psi", psi.get(l.layer()));
+        }
+        m.put("order", l.order().toJson());
+        return m;
+    }
+}

@@ -1,0 +1,131 @@
+package lady.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import lady.LadyException;
+import lady.canon.ActiveConfig;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
+import lady.data.DataSource;
+import lady.experiment.RankingFigures;
+import lady.paper.Paper;
+
+/** {@code lady figure ranking-noise}: active ranking vs noise Omega and fine-tuning epochs Theta. */
+@Command(name = "ranking-noise", mixinStandardHelpOptions = true,
+        description = {"Active ranking (method.md 5) under attack: learn the input once on the reference, then for each",
+                "level attack (Gaussian noise on the layer's weight; fine-tuning of the whole network), permute the",
+                "layer's group with a new secret and re-rank the suspect with the saved input; Psi_rank vs the level",
+                "with the test error on a second axis. Writes ranking_noise_{noise,finetune}.png/.csv and",
+                "ranking_noise.json into --out. --steps, --noise and --finetune trade fidelity for speed."})
+final class FigureRankingNoiseCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    FigureOptions figure;
+
+    @Option(names = "--layer", defaultValue = "features.17", paramLabel = "GROUP",
+            description = "The ranked (and noise-attacked) group (default: ${DEFAULT-VALUE}).")
+    String layer;
+
+    @Option(names = "--steps", paramLabel = "N",
+            description = "Active ranking steps (default: the paper's " + Paper.ACTIVE_STEPS + ").")
+    Integer steps;
+
+    @Option(names = "--noise", paramLabel = "LIST", split = ",",
+            description = "Omega levels; 'none' for no noise curve (default: the paper's 0,1,2,7,10).")
+    List<String> noise;
+
+    @Option(names = "--finetune", paramLabel = "LIST", split = ",",
+            description = "Theta levels (epochs); 'none' for no fine-tuning curve (default: 0,2,6,8,10).")
+    List<String> finetune;
+
+    @Option(names = "--runs", defaultValue = "1", paramLabel = "N", description = "Runs per level (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--train-limit", paramLabel = "N", description = "Fine-tune on the first N training images only.")
+    Integer trainLimit;
+
+    @Option(names = "--authors-slice", description = "Responses one layer later, as the authors' script (method.md 10, item 6).")
+    boolean authorsSlice;
+
+    @Override
+    public Integer call() {
+        figure.run.applyThreads();
+        List<Double> omegas = noise == null ? Paper.NOISE_OMEGAS : levels(noise, "--noise").stream()
+                .map(Double::parseDouble).toList();
+        List<Integer> thetas = finetune == null ? withZero(Paper.FINETUNE_EPOCHS)
+                : levels(finetune, "--finetune").stream().map(v -> epochs(v)).toList();
+        if (omegas.isEmpty() && thetas.isEmpty()) {
+            throw new LadyException(LadyException.Kind.USAGE, "nothing to measure: --noise none and --finetune none");
+        }
+        ActiveConfig active = ActiveConfig.paper(figure.seed).withAuthorsSlice(authorsSlice);
+        if (steps != null) {
+            active = active.withSteps(steps);
+        }
+        DataSource source = figure.source();
+        boolean training = thetas.stream().anyMatch(t -> t > 0);
+        if (training && source == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning levels need --data (or --finetune none)");
+        }
+        StateDict reference = Checkpoints.read(figure.model);
+        RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch, layer, active, omegas, thetas,
+                runs, training ? source.train() : null, source == null ? null : source.test(), figure.evalLimit(),
+                trainLimit == null ? -1 : trainLimit, figure.seed, figure.run.progress());
+        List<Path> files = RankingFigures.write(figure.out, "ranking_noise", r, figure.provenance());
+        PrintWriter w = spec.commandLine().getOut();
+        var ref = r.reference().layers().get(0);
+        w.printf(Locale.ROOT, "ranking-noise: %s, active ranking of %s (%d steps, loss %.4g -> %.4g); reference error "
+                + "%.2f %%%n", r.architecture(), layer, active.steps(), ref.active().lossFirst(), ref.active().lossLast(),
+                r.baseError());
+        for (RankingFigures.Row row : r.rows()) {
+            String level = row.level() == Math.rint(row.level()) ? Long.toString((long) row.level())
+                    : Double.toString(row.level());
+            w.printf(Locale.ROOT, "  %-8s %-5s Psi_rank %s   error %s%n", row.attack(), level, row.psi().format(),
+                    row.error().format());
+        }
+        w.println(FigureOptions.wrote(files, figure.out, r.seconds()));
+        w.flush();
+        return 0;
+    }
+
+    /** The values of a level list; "none" gives an empty list; a bad number is a usage error. */
+    private static List<String> levels(List<String> values, String option) {
+        if (values.size() == 1 && values.get(0).trim().equalsIgnoreCase("none")) {
+            return List.of();
+        }
+        for (String v : values) {
+            try {
+                Double.parseDouble(v.trim());
+            } catch (NumberFormatException e) {
+                throw new LadyException(LadyException.Kind.USAGE, option + ": '" + v + "' is not a number");
+            }
+        }
+        return values.stream().map(String::trim).toList();
+    }
+
+    private static int epochs(String v) {
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new LadyException(LadyException.Kind.USAGE, "--finetune: '" + v + "' is not a whole number of epochs");
+        }
+    }
+
+    private static List<Integer> withZero(List<Integer> thetas) {
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        out.add(0);
+        thetas.stream().filter(t -> t != 0).forEach(out::add);
+        return out;
+    }
+}

@@ -1,0 +1,214 @@
+package lady.canon;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.model.ModelOptions;
+import lady.model.Models;
+import lady.permutation.Group;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.progress.ProgressListener;
+import lady.torch.Torch;
+import lady.train.Trainer;
+
+/** Canonical order (method.md 5): equivariance under permutation, Psi, alignment, active ranking, the file. */
+class CanonTest {
+
+    @BeforeAll
+    static void init() {
+        Torch.init();
+    }
+
+    static StateDict model(String arch, long seed) {
+        Trainer.seedLibtorch(seed);
+        ModelOptions o = arch.startsWith("vgg") || arch.startsWith("resnet")
+                ? ModelOptions.defaults().withWidth(0.125) : ModelOptions.defaults();
+        return Models.create(arch, o).stateDict();
+    }
+
+    static PermutationSpec spec(StateDict s) {
+        return Models.fromStateDict(s).permutationSpec();
+    }
+
+    static List<String> all(PermutationSpec spec) {
+        return spec.groups().stream().map(Group::name).toList();
+    }
+
+    static void assertSameTensors(StateDict a, StateDict b) {
+        assertEquals(a.names(), b.names());
+        for (String n : a.names()) {
+            assertTrue(torch.equal(a.get(n), b.get(n)), "tensor " + n + " differs");
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"vgg16_cifar, features.17", "vgg16_bn, features.17", "resnet18_cifar, stream.layer2",
+            "resnet18_cifar, layer2.0.conv1"})
+    void basicOrderOfAPermutedCopyIsTheOriginalOrderComposedWithThePermutation(String arch, String layer) {
+        StateDict original = model(arch, 3);
+        PermutationSpec spec = spec(original);
+        Map<String, Permutation> perms = Permuter.random(spec, all(spec), 17); // every group, not only the ranked one
+        StateDict suspect = Permuter.apply(original, spec, perms, Backend.CPU);
+
+        LayerOrder ref = Canon.basic(original, null, List.of(layer)).layer(layer);
+        LayerOrder sus = Canon.basic(suspect, null, List.of(layer)).layer(layer);
+        Permutation p = perms.get(layer);
+        assertFalse(p.isIdentity());
+        // suspect neuron j is original neuron p[j]: the suspect's k-th ranked neuron is inv(p)[original's k-th]
+        assertEquals(p.inverse().then(ref.order()), sus.order(), arch + " " + layer);
+        assertEquals(ref.order(), p.then(sus.order()));
+        assertEquals(100.0, Canon.psi(ref, sus, p));
+        assertTrue(Canon.psi(ref, sus, null) < 100.0, "without the secret the raw orders differ");
+        assertEquals(0, ref.ties());
+    }
+
+    @ParameterizedTest
+    @CsvSource({"vgg16_bn_cifar", "resnet18_cifar", "lenet5"})
+    void everyGroupInCanonicalOrderMakesThePermutedCopyEqualToTheOriginal(String arch) {
+        StateDict original = model(arch, 5);
+        PermutationSpec spec = spec(original);
+        Map<String, Permutation> perms = Permuter.random(spec, all(spec), 23);
+        StateDict suspect = Permuter.apply(original, spec, perms, Backend.CPU);
+
+        CanonicalOrder ref = Canon.basic(original, null, all(spec));
+        CanonicalOrder sus = Canon.rerank(suspect, null, ref);
+        Map<String, Double> psi = Canon.psi(ref, sus, perms);
+        psi.forEach((g, v) -> assertEquals(100.0, v, g));
+        assertEquals(100.0, Canon.psiOverall(ref, psi));
+        StateDict a = Canon.align(original, spec, ref);
+        StateDict b = Canon.align(suspect, spec, sus);
+        assertSameTensors(a, b);
+        // after alignment the two canonical orders are both the identity: Psi 100 without any secret
+        CanonicalOrder again = Canon.rerank(b, null, Canon.basic(a, null, all(spec)));
+        Canon.psi(Canon.basic(a, null, all(spec)), again, null).forEach((g, v) -> assertEquals(100.0, v, g));
+        assertTrue(Canon.basic(a, null, all(spec)).layers().stream().allMatch(l -> l.order().isIdentity()));
+    }
+
+    @Test
+    void basicScoresAreSignedWeightSums() {
+        StateDict s = model("toynet", 1);
+        Group g = spec(s).group("conv1").orElseThrow();
+        float[] scores = BasicRanking.scores(s, g);
+        float[] w = new float[(int) s.get("conv1.weight").numel()];
+        s.get("conv1.weight").contiguous().data_ptr_float().get(w);
+        int per = w.length / scores.length;
+        for (int n = 0; n < scores.length; n++) {
+            double sum = 0;
+            for (int k = 0; k < per; k++) {
+                sum += w[n * per + k];
+            }
+            assertEquals((float) sum, scores[n], 1e-6f);
+        }
+        Permutation order = Canon.order(scores);
+        for (int k = 0; k + 1 < scores.length; k++) {
+            assertTrue(scores[order.get(k)] >= scores[order.get(k + 1)], "descending");
+        }
+        // ties: by lower index
+        assertEquals(Permutation.of(1, 0, 2), Canon.order(new float[] {1f, 2f, 1f}));
+    }
+
+    static ActiveConfig fewSteps(long seed) {
+        return ActiveConfig.paper(seed).withSteps(6);
+    }
+
+    @Test
+    void activeRankingIsSeededItsLossDecreasesAndItFollowsAPermutation(@TempDir Path dir) {
+        StateDict original = model("toynet", 7);
+        CanonicalOrder a = Canon.rank(original, null, List.of("conv2"), RankingMethod.ACTIVE, fewSteps(11),
+                ProgressListener.NONE);
+        CanonicalOrder b = Canon.rank(original, null, List.of("conv2"), RankingMethod.ACTIVE, fewSteps(11),
+                ProgressListener.NONE);
+        CanonicalOrder c = Canon.rank(original, null, List.of("conv2"), RankingMethod.ACTIVE, fewSteps(12),
+                ProgressListener.NONE);
+        LayerOrder la = a.layer("conv2");
+        assertEquals("conv2", la.active().module());
+        assertArrayEquals(la.active().input(), b.layer("conv2").active().input(), "same seed, same input");
+        assertArrayEquals(la.scores(), b.layer("conv2").scores());
+        assertFalse(java.util.Arrays.equals(la.active().input(), c.layer("conv2").active().input()));
+        assertTrue(la.active().lossLast() < la.active().lossFirst(), "loss " + la.active().lossFirst() + " -> "
+                + la.active().lossLast());
+        assertArrayEquals(new long[] {1, 3, 32, 32}, la.active().shape());
+
+        // the same bytes in the file for the same seed
+        a.write(dir.resolve("a.json"));
+        b.write(dir.resolve("b.json"));
+        assertArrayEquals(bytes(dir.resolve("a.json")), bytes(dir.resolve("b.json")));
+        CanonicalOrder read = CanonicalOrder.read(dir.resolve("a.json"));
+        assertEquals(lady.report.Json.write(a.toJson()), lady.report.Json.write(read.toJson()));
+        assertArrayEquals(la.active().input(), read.layer("conv2").active().input(), "input survives the file exactly");
+
+        // the owner re-ranks a permuted suspect with the saved input
+        PermutationSpec spec = spec(original);
+        Map<String, Permutation> perms = Permuter.random(spec, all(spec), 29);
+        StateDict suspect = Permuter.apply(original, spec, perms, Backend.CPU);
+        CanonicalOrder sus = Canon.rerank(suspect, null, read);
+        assertEquals(100.0, Canon.psi(read.layer("conv2"), sus.layer("conv2"), perms.get("conv2")));
+    }
+
+    @Test
+    void activeLossDecreasesStepByStepAtTheStart() {
+        StateDict original = model("toynet", 8);
+        var m = Models.fromStateDict(original);
+        ActiveRanking.Learned l = ActiveRanking.learn(m, "conv1", ActiveRanking.inputShape(3, 32), fewSteps(3),
+                ProgressListener.NONE);
+        assertEquals(6, l.losses().length);
+        for (int i = 1; i < l.losses().length; i++) {
+            assertTrue(l.losses()[i] < l.losses()[i - 1], "step " + i + ": " + java.util.Arrays.toString(l.losses()));
+        }
+        assertTrue(m.module().parameters(true).get(0).requires_grad(), "parameters' flags restored");
+    }
+
+    @Test
+    void authorsSliceReadsTheNextLayerAndIsRefusedWhenSizesDiffer() {
+        StateDict s = model("vgg16_cifar", 2);
+        CanonicalOrder o = Canon.rank(s, null, List.of("features.17"), RankingMethod.ACTIVE,
+                ActiveConfig.paper(1).withSteps(1).withAuthorsSlice(true), ProgressListener.NONE);
+        assertEquals("features.19", o.layer("features.17").active().module());
+        LadyException e = assertThrows(LadyException.class, () -> Canon.rank(model("toynet", 2), null,
+                List.of("conv1"), RankingMethod.ACTIVE, fewSteps(1).withAuthorsSlice(true), ProgressListener.NONE));
+        assertTrue(e.getMessage().contains("conv2"), e.getMessage());
+    }
+
+    @Test
+    void unknownLayerAndEditedFileGiveClearErrors(@TempDir Path dir) throws Exception {
+        StateDict s = model("toynet", 1);
+        LadyException e = assertThrows(LadyException.class, () -> Canon.basic(s, null, List.of("conv9")));
+        assertEquals(LadyException.Kind.USAGE, e.kind());
+        assertTrue(e.getMessage().contains("conv1"), e.getMessage());
+        Path f = dir.resolve("c.json");
+        Canon.basic(s, null, List.of("conv1")).write(f);
+        Files.writeString(f, Files.readString(f).replace("\"order\":[", "\"order\":[0,"));
+        LadyException bad = assertThrows(LadyException.class, () -> CanonicalOrder.read(f));
+        assertEquals(LadyException.Kind.INVALID_INPUT, bad.kind());
+        assertNotEquals(null, bad.getMessage());
+    }
+
+    static byte[] bytes(Path p) {
+        try {
+            return Files.readAllBytes(p);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
