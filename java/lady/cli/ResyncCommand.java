@@ -9,13 +9,18 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
+import org.bytedeco.pytorch.Tensor;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import lady.BuildInfo;
+import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
+import lady.data.BatchLoader;
+import lady.data.DataSource;
 import lady.io.AtomicFiles;
 import lady.kernels.Backend;
 import lady.model.Model;
@@ -24,11 +29,13 @@ import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.resync.ActivationSignal;
 import lady.resync.GroupResult;
 import lady.resync.Method;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
+import lady.resync.Signal;
 import lady.torch.Torch;
 
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
@@ -69,6 +76,20 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
 
+    @Option(names = "--signal", defaultValue = "weights",
+            description = {"What neurons are compared by: weights (the paper: cosine of the producer rows) or",
+                "activations (Pearson correlation of their outputs on the same --probe images of --data",
+                "through both models). Default: ${DEFAULT-VALUE}."})
+    String signal;
+
+    @Option(names = "--data", description = "With --signal activations: the probe images' source (" + DataSource.SYNTAX
+            + "); the first --probe test images are used.")
+    String data;
+
+    @Option(names = "--probe", paramLabel = "N", defaultValue = "" + ActivationSignal.DEFAULT_PROBE_IMAGES,
+            description = "With --signal activations: number of probe images. Default: ${DEFAULT-VALUE}.")
+    int probe;
+
     @CommandLine.Mixin
     RunOptions run;
 
@@ -81,6 +102,19 @@ final class ResyncCommand implements Callable<Integer> {
         StateDict sus = Checkpoints.read(suspect);
         Model model = Models.fromStateDict(ref, arch);
         var permSpec = model.permutationSpec();
+        Signal sig = Signal.parse(signal);
+        ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b);
+        if (sig == Signal.ACTIVATIONS) {
+            if (data == null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
+                        + DataSource.SYNTAX + ")");
+            }
+            Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
+            options = options.withSimilarity(new ActivationSignal(ref, model.architecture(), permSpec, images, b));
+        } else if (data != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
+                    + "the weight signal needs none");
+        }
         Set<String> selected = new LinkedHashSet<>(Permuter.select(permSpec, groups));
         Map<String, long[]> secretPerms = null;
         if (secret != null) {
@@ -91,8 +125,7 @@ final class ResyncCommand implements Callable<Integer> {
             }
         }
         ProgressListener progress = run.progress();
-        ResyncReport r = ReferenceResync.run(ref, sus, permSpec,
-                ResyncOptions.defaults().withMethod(m).withBackend(b).withGroups(selected), secretPerms, progress);
+        ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
         if (out != null) {
             Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
         }
@@ -103,10 +136,18 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("suspect", suspect.toString());
             json.put("architecture", model.architecture());
             json.put("backend", b);
+            json.put("signal", sig.label());
+            if (sig == Signal.ACTIVATIONS) {
+                json.put("probe", Map.of("data", data, "images", probe));
+            }
             json.putAll(r.toJson());
             AtomicFiles.writeString(report, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
+        if (sig == Signal.ACTIVATIONS) {
+            spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
+                    probe, data);
+        }
         return 0;
     }
 

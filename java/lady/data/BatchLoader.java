@@ -58,6 +58,19 @@ public final class BatchLoader {
         }
     }
 
+    /**
+     * The first {@code n} images of {@code data} in dataset order as one N x 3 x 32 x 32 float tensor,
+     * normalized as for evaluation (no augmentation): a probe batch. The tensor belongs to the innermost
+     * open {@link org.bytedeco.javacpp.PointerScope}, if any.
+     */
+    public static Tensor firstImages(Dataset data, int n) {
+        if (n < 1 || n > data.size()) {
+            throw new LadyException(LadyException.Kind.USAGE, "asked for " + n + " images of '" + data.name()
+                    + "', which has " + data.size() + " (1.." + data.size() + ")");
+        }
+        return builder(data).mode(Mode.EVAL).batchSize(n).limit(n).build().epoch(0).batch(0).images();
+    }
+
     public static Builder builder(Dataset dataset) {
         return new Builder(dataset);
     }

@@ -52,6 +52,13 @@ public final class Paper {
     /** Active ranking: optimizer steps (method.md 5). */
     public static final int ACTIVE_STEPS = 30000;
 
+    // ---- proof of concept: correlation of layer outputs (paper figure 3, method.md section 6) ----
+    /** Points per straight line between two consecutive images in the layer's input space (method.md 6:
+     * 101 steps per segment, both ends included). */
+    public static final int PROOF_STEPS = 101;
+    /** The layer of the figure: VGG16's last conv (method.md 6). */
+    public static final String PROOF_LAYER_VGG16 = "features.28";
+
     // ---- training (authors' Training.py; digits README confirms the recipe) ----
     /** SGD learning rate of the authors' training script (Training.py: optim.SGD(lr=0.01)). */
     public static final double TRAIN_LR = 0.01;

@@ -18,10 +18,15 @@ final class Similarity {
 
     /** s += cosine(a_i, b_j) for every i, j (a, b: N x D contiguous float32 rows), native kernel. */
     static void accumulateCosine(Backend backend, Tensor a, Tensor b, float[] s) {
+        accumulateCosine(backend, a, b, false, s);
+    }
+
+    /** As {@link #accumulateCosine(Backend, Tensor, Tensor, float[])}; {@code centered}: Pearson correlation. */
+    static void accumulateCosine(Backend backend, Tensor a, Tensor b, boolean centered, float[] s) {
         long n = a.size(0);
         long d = a.size(1);
         Tensor out = torch.empty(n, n);
-        Kernels.cosineSimilarity(backend, a.data_ptr().address(), b.data_ptr().address(), n, n, d, false,
+        Kernels.cosineSimilarity(backend, a.data_ptr().address(), b.data_ptr().address(), n, n, d, centered,
                 out.data_ptr().address());
         float[] part = new float[s.length];
         out.data_ptr_float().get(part);
