@@ -22,10 +22,12 @@ import java.util.Map;
  *                       outside [1 / r, r] with r = {@link ResyncOptions#integrityRatio()}: a rescaling attack
  * @param psi            % of neurons whose recovered position is right: match[i] == inv(p)[i]; null without a secret
  * @param psiPaper       the paper's count for argmax: origin[j] = argmax_i S[i, j] compared with p[j]; null without a secret
+ * @param prefiltered    the match came from the random-projection prefilter ({@link Prefilter}; the dense
+ *                       method's match, margins are lower bounds) instead of the dense similarity
  */
 public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,
         double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags, Double psi,
-        Double psiPaper) {
+        Double psiPaper, boolean prefiltered) {
 
     /** The JSON form of the report (stable field names). */
     public Map<String, Object> toJson() {
@@ -45,6 +47,7 @@ public record GroupResult(String name, long size, List<String> producers, long[]
         if (psiPaper != null) {
             m.put("psi_paper", psiPaper);
         }
+        m.put("prefiltered", prefiltered);
         m.put("match", match);
         return m;
     }

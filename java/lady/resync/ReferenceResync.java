@@ -133,35 +133,53 @@ public final class ReferenceResync {
         }
     }
 
-    /** Similarity of the group's neurons over the given producers, then the match and its figures. */
+    /** Similarity of the group's neurons over the given producers, then the match and its figures. Large
+     * groups (weights, assignment) go through the prefilter ({@link PrefilteredMatch}) when the options ask
+     * for it; it answers with the dense method's match or hands the group back to the dense path. */
     static GroupResult solve(StateDict reference, StateDict suspect, Group g, List<Member> producers,
             ResyncOptions options, Map<String, long[]> secret) {
         int n = Math.toIntExact(g.size());
-        float[] s = new float[n * n];
+        List<String> names = producers.stream().map(Member::tensor).toList();
+        float[] s = null;
         double[] refNorm2 = new double[n];
         double[] susNorm2 = new double[n];
         try (PointerScope scope = new PointerScope()) {
+            List<Tensor> refs = new ArrayList<>();
+            List<Tensor> suss = new ArrayList<>();
+            long d = 0;
             for (Member m : producers) {
-                Tensor a = reference.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous();
-                Tensor b = suspect.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous();
-                if (options.similarity() == null) {
-                    Similarity.accumulateCosine(options.backend(), a, b, s);
+                refs.add(reference.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous());
+                suss.add(suspect.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous());
+                d += refs.get(refs.size() - 1).size(1);
+            }
+            if (options.similarity() == null && options.method() == Method.ASSIGNMENT
+                    && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
+                PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
+                if (o != null) {
+                    return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
+                            secret, true);
                 }
-                Similarity.accumulateSquaredNorms(a, refNorm2);
-                Similarity.accumulateSquaredNorms(b, susNorm2);
+            }
+            if (options.similarity() == null) {
+                s = new float[n * n];
+            }
+            for (int k = 0; k < refs.size(); k++) {
+                if (options.similarity() == null) {
+                    Similarity.accumulateCosine(options.backend(), refs.get(k), suss.get(k), s);
+                }
+                Similarity.accumulateSquaredNorms(refs.get(k), refNorm2);
+                Similarity.accumulateSquaredNorms(suss.get(k), susNorm2);
             }
         }
         if (options.similarity() != null) {
             s = options.similarity().similarity(g, suspect); // the norms (integrity check) stay the weights'
         }
         long[] match = options.method() == Method.ARGMAX ? Similarity.rowArgmax(s, n) : Similarity.assign(options.backend(), s, n);
-        return figures(g, producers.stream().map(Member::tensor).toList(), s, n, match, refNorm2, susNorm2, options,
-                secret);
+        return summarize(g, names, s, n, match, margins(s, n, match), refNorm2, susNorm2, options, secret, false);
     }
 
-    private static GroupResult figures(Group g, List<String> producers, float[] s, int n, long[] match, double[] refNorm2,
-            double[] susNorm2, ResyncOptions options, Map<String, long[]> secret) {
-        // confidence: margin of each reference neuron's match over the best other suspect neuron
+    /** Confidence: margin of each reference neuron's match over the best other suspect neuron. */
+    private static double[] margins(float[] s, int n, long[] match) {
         double[] margins = new double[n];
         for (int i = 0; i < n; i++) {
             int row = i * n;
@@ -174,6 +192,14 @@ public final class ReferenceResync {
             }
             margins[i] = n == 1 ? 1.0 : s[row + chosen] - other;
         }
+        return margins;
+    }
+
+    /** The group's figures from its match and margins; {@code s} (the dense similarity) is only read for
+     * the paper's argmax count, so it may be null for the assignment method. */
+    private static GroupResult summarize(Group g, List<String> producers, float[] s, int n, long[] match,
+            double[] margins, double[] refNorm2, double[] susNorm2, ResyncOptions options, Map<String, long[]> secret,
+            boolean prefiltered) {
         double[] sorted = margins.clone();
         Arrays.sort(sorted);
         int low = 0;
@@ -211,7 +237,7 @@ public final class ReferenceResync {
             }
         }
         return new GroupResult(g.name(), n, producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
-                sorted.length == 0 ? 0 : median(sorted), low, zero, flags, psi, psiPaper);
+                sorted.length == 0 ? 0 : median(sorted), low, zero, flags, psi, psiPaper, prefiltered);
     }
 
     /** The integrity check: norm ratio of matched rows relative to the group's median ratio. */
@@ -269,7 +295,7 @@ public final class ReferenceResync {
             psi = psi(match, p);
         }
         return new GroupResult(r.name(), r.size(), r.producers(), match, r.duplicates(), r.minMargin(), r.medianMargin(),
-                r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, psiPaper);
+                r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, psiPaper, r.prefiltered());
     }
 
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one

@@ -15,16 +15,18 @@ import lady.paper.Paper;
  * @param integrityRatio  norm ratios outside [1/r, r] are flagged by the integrity check
  * @param similarity      where the neuron similarity comes from: null for the producer weights (the
  *                        paper's signal, default), else e.g. an {@link ActivationSignal}
+ * @param prefilter       whether large groups find their exact assignment through the random-projection
+ *                        prefilter ({@link PrefilteredMatch}; auto by default; same match as dense)
  */
 public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
-        double integrityRatio, GroupSimilarity similarity) {
+        double integrityRatio, GroupSimilarity similarity, Prefilter prefilter) {
     public ResyncOptions {
         groups = Set.copyOf(groups);
     }
 
     public static ResyncOptions defaults() {
         return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
-                Paper.RESYNC_INTEGRITY_RATIO, null);
+                Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO);
     }
 
     /** The signal the neurons are compared by. */
@@ -33,19 +35,24 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
     }
 
     public ResyncOptions withMethod(Method m) {
-        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, similarity);
+        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, similarity, prefilter);
     }
 
     public ResyncOptions withGroups(Set<String> g) {
-        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, similarity);
+        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, similarity, prefilter);
     }
 
     public ResyncOptions withBackend(Backend b) {
-        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, similarity);
+        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, similarity, prefilter);
     }
 
     /** Compare neurons by {@code s} instead of the producer weights (null: the weights again). */
     public ResyncOptions withSimilarity(GroupSimilarity s) {
-        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s);
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s, prefilter);
+    }
+
+    /** Prefilter large groups (auto), every group (on), or none (off: always the dense similarity). */
+    public ResyncOptions withPrefilter(Prefilter p) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, similarity, p);
     }
 }
