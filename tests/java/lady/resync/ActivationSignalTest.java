@@ -117,6 +117,31 @@ class ActivationSignalTest {
     }
 
     @Test
+    void theSuspectRunsAgainOnlyAfterAMatchThatIsNotAPermutation() {
+        torch.manual_seed(10);
+        Model model = Models.create("lenet5");
+        StateDict original = model.stateDict();
+        var spec = model.permutationSpec();
+        Group conv1 = spec.groups().get(0);
+        Group fc1 = spec.groups().stream().filter(g -> g.name().equals("fc1")).findFirst().orElseThrow();
+        StateDict suspect = original.copy();
+        ActivationSignal signal = new ActivationSignal(original, null, spec, probe(model), Backend.CPU);
+        float[] before = signal.similarity(fc1, suspect);
+        // the suspect changes function (conv1's neuron 0 written over neuron 1, as an argmax duplicate does)
+        long[] duplicate = java.util.stream.LongStream.range(0, conv1.size()).toArray();
+        duplicate[1] = 0;
+        for (var m : conv1.members()) {
+            suspect.put(m.tensor(), Similarity.gatherBlocks(suspect.get(m.tensor()), m.axis(), m.block(), duplicate));
+        }
+        long[] identity = java.util.stream.LongStream.range(0, conv1.size()).toArray();
+        signal.applied(conv1, identity); // a permutation: nothing changes, the cached matrix stays
+        org.junit.jupiter.api.Assertions.assertArrayEquals(before, signal.similarity(fc1, suspect));
+        signal.applied(conv1, duplicate); // not a permutation: the suspect is run again, as it is now
+        float[] after = signal.similarity(fc1, suspect);
+        assertTrue(!java.util.Arrays.equals(before, after), "fc1's correlations must follow the changed suspect");
+    }
+
+    @Test
     void aSubsetOfGroupsIsResyncedAlone() {
         torch.manual_seed(7);
         Model model = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.125));
