@@ -25,10 +25,11 @@ import lady.torch.Torch;
 
 /** {@code lady correlate}: the proof of concept of paper figure 3 (method.md section 6). */
 @Command(name = "correlate", mixinStandardHelpOptions = true,
-        description = {"Paper figure 3: find the most output-correlated pair of neurons of a layer (Pearson over the",
-                "layer's outputs on the first --images test images), print their weight cosine, and trace the",
-                "cosine of their outputs along straight lines between consecutive images in the layer's input",
-                "space, without and with the ReLU. Writes correlate.csv, correlate.png and correlate.json."})
+        description = {"Paper figure 3: the most output-correlated pair of neurons of a layer",
+                "(Pearson over its outputs on the first --images test images), their weight",
+                "cosine, and the cosine of their outputs along straight lines between",
+                "consecutive images in the layer's input space, without and with the ReLU.",
+                "Writes correlate.csv, correlate.png and correlate.json into --out."})
 final class CorrelateCommand implements Callable<Integer> {
 
     /** Default number of images (ours: the paper feeds "a few"). */

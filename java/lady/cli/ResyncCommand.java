@@ -77,9 +77,9 @@ final class ResyncCommand implements Callable<Integer> {
     String backend;
 
     @Option(names = "--signal", defaultValue = "weights",
-            description = {"What neurons are compared by: weights (the paper: cosine of the producer rows) or",
-                "activations (Pearson correlation of their outputs on the same --probe images of --data",
-                "through both models). Default: ${DEFAULT-VALUE}."})
+            description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
+                    + "activations (Pearson correlation of their outputs on the same --probe images of --data "
+                    + "through both models). Default: ${DEFAULT-VALUE}.")
     String signal;
 
     @Option(names = "--data", description = "With --signal activations: the probe images' source (" + DataSource.SYNTAX
