@@ -9,6 +9,7 @@ import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
@@ -140,7 +141,12 @@ final class PrefilteredMatch {
         }
         // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
         int dk = producers * k;
-        float[] cos = Kernels.cosineSimilarity(backend, x, y, n, n, dk, false);
+        // the N x N output stays in native memory (a libtorch tensor, read in place): no Java copy of it
+        Tensor cosTensor = torch.empty(n, n);
+        try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
+            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.data_ptr().address());
+        }
+        FloatBuffer cos = new FloatPointer(cosTensor.data_ptr_float()).capacity((long) n * n).asBuffer();
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
         Exact exact = new Exact(refRows, susRows, refNorms, susNorms);
@@ -204,17 +210,18 @@ final class PrefilteredMatch {
             }
             margins[i] = chosen - other;
         }
+        java.lang.ref.Reference.reachabilityFence(cosTensor);
         return new Outcome(match, margins, refNorm2, susNorm2);
     }
 
     /** Row i's {@code top} largest estimates E[i, j] = cos[i, j] |x_i| |y_j|, descending (ties: lower j first). */
-    private static void topEstimates(float[] cos, int n, double xi, double[] yn, int i, int top, int[] index,
+    private static void topEstimates(FloatBuffer cos, int n, double xi, double[] yn, int i, int top, int[] index,
             double[] value) {
         int base = i * top;
         int count = 0;
         int row = i * n;
         for (int j = 0; j < n; j++) {
-            double e = cos[row + j] * xi * yn[j];
+            double e = cos.get(row + j) * xi * yn[j];
             if (count == top && e <= value[base + top - 1]) {
                 continue;
             }
