@@ -73,6 +73,17 @@ class OutputCorrelationTest {
     }
 
     @Test
+    void aLayerInsideAResidualBlockWalksBetweenItsOwnInputs() {
+        torch.manual_seed(8);
+        Model model = Models.create("resnet18_cifar", lady.model.ModelOptions.defaults().withWidth(0.125));
+        OutputCorrelation.Result r = OutputCorrelation.run(model, "layer2.0.conv2", PermutationCheck.probe(3, 3, 32, 1), 4,
+                Backend.CPU);
+        assertEquals(16, r.neurons());
+        assertEquals(2 * 4, r.curve().size());
+        assertTrue(r.first() < r.second() && r.correlation() <= 1.0 + 1e-6, r.toString());
+    }
+
+    @Test
     void cliWritesCsvPngAndJson(@TempDir Path dir) throws Exception {
         torch.manual_seed(9);
         Path model = dir.resolve("m.pt");
