@@ -80,7 +80,10 @@ public final class RankingFigures {
             m.put("attack", attack);
             m.put("level", level);
             m.put("run", run);
-            m.put("seeds", Map.of("attack", attackSeed, "permutation", permutationSeed));
+            Map<String, Object> seeds = new LinkedHashMap<>();
+            seeds.put("attack", attackSeed);
+            seeds.put("permutation", permutationSeed);
+            m.put("seeds", seeds);
             m.put("psi", psiAll);
             m.put("psi_by_layer", psi);
             m.put("error_pct", errorPct);
