@@ -166,6 +166,20 @@ class CanonTest {
         assertEquals(100.0, Canon.psi(read.layer("conv2"), sus.layer("conv2"), perms.get("conv2")));
     }
 
+    @ParameterizedTest
+    @CsvSource({"resnet18_cifar, stream.layer2, layer2.0.downsample.0", "resnet18_cifar, layer2.0.conv1, layer2.0.conv1",
+            "vgg16_bn, classifier.0, classifier.0"})
+    void activeRankingFollowsAPermutationOfEveryGroup(String arch, String layer, String module) {
+        StateDict original = model(arch, 9);
+        CanonicalOrder ref = Canon.rank(original, null, List.of(layer), RankingMethod.ACTIVE, fewSteps(4).withSteps(2),
+                ProgressListener.NONE);
+        assertEquals(module, ref.layer(layer).active().module());
+        PermutationSpec spec = spec(original);
+        Map<String, Permutation> perms = Permuter.random(spec, all(spec), 31);
+        CanonicalOrder sus = Canon.rerank(Permuter.apply(original, spec, perms, Backend.CPU), null, ref);
+        assertEquals(100.0, Canon.psi(ref.layer(layer), sus.layer(layer), perms.get(layer)), arch + " " + layer);
+    }
+
     @Test
     void activeLossDecreasesStepByStepAtTheStart() {
         StateDict original = model("toynet", 8);
