@@ -1,8 +1,12 @@
 package lady.torch;
 
 import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 
 import lady.LadyException;
 
@@ -14,6 +18,18 @@ import lady.LadyException;
  * was extracted. Extracting libtorch_cpu.so first, from this class (which does not extend a
  * libtorch type), avoids it. It also sets libtorch's thread count (default: all cores; the
  * {@code lady.threads} system property or the {@code LADY_THREADS} environment variable override).
+ *
+ * <p>And it makes libtorch's CPU allocator zero every new block ({@link #allocatorFill()}), because
+ * libtorch 2.10's oneDNN convolutions read memory they never wrote: when a convolution's output
+ * channels are not a multiple of the kernel's channel block (16 with AVX-512; e.g. the 8-channel
+ * layers of VGG16 at width 0.125), backward-data (jit:avx512_core) runs on the incoming gradient
+ * and the weights reordered into channel-padded layouts, and the padding channels are not all
+ * written. Padding garbage that happens to be NaN or infinity (left by an earlier tensor in
+ * recycled heap memory: rare in a fresh process, common late in a long test run) gives
+ * NaN * 0 = NaN in the input gradient of that layer, hence in the gradients of every layer below:
+ * the intermittent NaN in the first conv's weight and bias after one SGD step of narrow VGG16.
+ * Zero-filled blocks make the padding 0; the cost is one memset per allocation.
+ * {@code AllocatorFillTest} reproduces the bug with the allocator's junk (NaN) fill.
  */
 public final class Torch {
     private Torch() {}
@@ -36,9 +52,84 @@ public final class Torch {
                         "cannot extract libtorch into the JavaCPP cache: " + e.getMessage(), e);
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
+            applyAllocatorFill(AllocatorFill.ZERO);
             org.bytedeco.pytorch.global.torch.set_num_threads(threads());
             initialized = true;
         }
+    }
+
+    /** What libtorch's CPU allocator writes into every new block (c10's allocator flags). */
+    public enum AllocatorFill {
+        /** Nothing: blocks hold whatever the heap had (libtorch's default). */
+        NONE,
+        /** Zeros: what {@link #init()} sets (see the class comment). */
+        ZERO,
+        /** A NaN pattern (0x7fedbeef): makes reads of never-written memory visible (tests). */
+        JUNK
+    }
+
+    private static final String ZERO_FILL_FLAG = "FLAGS_caffe2_cpu_allocator_do_zero_fill";
+    private static final String JUNK_FILL_FLAG = "FLAGS_caffe2_cpu_allocator_do_junk_fill";
+
+    /**
+     * Sets what the allocator writes into new blocks. libtorch aborts the process when both of its
+     * flags are on, so the other flag is always cleared first. Process-wide: only tests should
+     * change it, and they restore {@link AllocatorFill#ZERO}.
+     */
+    public static synchronized void setAllocatorFill(AllocatorFill fill) {
+        init();
+        applyAllocatorFill(fill);
+    }
+
+    private static void applyAllocatorFill(AllocatorFill fill) {
+        BytePointer zero = flag(ZERO_FILL_FLAG);
+        BytePointer junk = flag(JUNK_FILL_FLAG);
+        if (fill != AllocatorFill.ZERO) {
+            zero.put((byte) 0);
+        }
+        if (fill != AllocatorFill.JUNK) {
+            junk.put((byte) 0);
+        }
+        if (fill == AllocatorFill.ZERO) {
+            zero.put((byte) 1);
+        } else if (fill == AllocatorFill.JUNK) {
+            junk.put((byte) 1);
+        }
+    }
+
+    /** What the allocator writes into new blocks now. */
+    public static synchronized AllocatorFill allocatorFill() {
+        init();
+        return flag(ZERO_FILL_FLAG).get() != 0 ? AllocatorFill.ZERO
+                : flag(JUNK_FILL_FLAG).get() != 0 ? AllocatorFill.JUNK : AllocatorFill.NONE;
+    }
+
+    /** The one-byte C++ bool {@code name} exported by libc10 (loaded with libtorch). */
+    private static BytePointer flag(String name) {
+        Pointer p = Loader.addressof(name);
+        if (p == null || p.isNull()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "libtorch's allocator flag " + name
+                    + " was not found (libtorch " + presetsVersion() + "): Lady needs it to zero new memory, "
+                    + "without which narrow convolutions can train into NaN (see lady.torch.Torch)");
+        }
+        return new BytePointer(p).capacity(1);
+    }
+
+    /**
+     * The trainable parameters of {@code module} and its sub-modules by dotted name, in libtorch's
+     * order, as owned handles (sharing storage with the module's parameters): the dictionary's
+     * {@code get} returns references into the dictionary, which the GC may free while they are used.
+     */
+    public static Map<String, org.bytedeco.pytorch.Tensor> namedParameters(org.bytedeco.pytorch.Module module) {
+        org.bytedeco.pytorch.StringTensorDict dict = module.named_parameters(true);
+        org.bytedeco.pytorch.StringVector keys = dict.keys();
+        Map<String, org.bytedeco.pytorch.Tensor> out = new LinkedHashMap<>();
+        for (long i = 0; i < keys.size(); i++) {
+            String name = keys.get(i).getString();
+            out.put(name, new org.bytedeco.pytorch.Tensor(dict.get(name)));
+        }
+        java.lang.ref.Reference.reachabilityFence(dict);
+        return out;
     }
 
     /** Sets libtorch's thread count now (the CLI's {@code --threads}); later {@link #threads()} calls agree. */

@@ -43,6 +43,10 @@ import lady.util.Seeds;
  * temporary are freed when the step ends, not when the garbage collector gets to them. Gradients
  * are reset with {@code set_to_none} (no memset, no extra kernel).
  *
+ * <p>Training never goes on with a broken model: a non-finite loss, a non-finite gradient (checked
+ * before the update) or a parameter made non-finite by the update stops it with a
+ * {@link LadyException} (INVALID_INPUT) naming the epoch, the step and the tensor.
+ *
  * <p>Progress: one task per epoch ({@code "train epoch e/E"}, unit "img") with the metrics
  * {@code loss}, each extra term by name, {@code img/s} and {@code lr}. With
  * {@link #checkpointTo(Path)} the weights are written atomically after every epoch.
@@ -160,6 +164,35 @@ public final class Trainer {
         }
     }
 
+    /**
+     * Fails when a gradient ({@code grads}) or a parameter is NaN or infinite, naming the first
+     * such tensor and the step: training must never go on silently with a broken model.
+     */
+    private void checkFinite(Map<String, Tensor> params, boolean grads, String where) {
+        for (Map.Entry<String, Tensor> p : params.entrySet()) {
+            Tensor t = grads ? p.getValue().grad() : p.getValue();
+            if (t.defined() && !t.isfinite().all().item_bool()) {
+                throw diverged(grads
+                        ? "the gradient of '" + p.getKey() + "' is not finite at " + where
+                                + " (the loss was finite; the weights are left as they were before this step)"
+                        : "parameter '" + p.getKey() + "' became non-finite in the update of " + where
+                                + " (its gradient was finite: the step overflowed)");
+            }
+        }
+    }
+
+    private static LadyException diverged(String what) {
+        return LadyException.invalidInput("training diverged: " + what + " (try a lower learning rate)");
+    }
+
+    private String termsText(float[] values) {
+        StringBuilder b = new StringBuilder();
+        for (int t = 0; t < values.length; t++) {
+            b.append(", ").append(terms.get(t).name()).append(' ').append(values[t]);
+        }
+        return b.toString();
+    }
+
     @SuppressWarnings("try")
     private EpochStats epoch(Model model, SGD sgd, BatchLoader.Epoch plan, int e, double lr) {
         int batches = plan.batches();
@@ -171,34 +204,38 @@ public final class Trainer {
         double[] termSums = new double[terms.size()];
         String task = "train epoch " + (e + 1) + "/" + config.epochs();
         progress.start(task, (long) Math.min(plan.order().length, (long) batches * config.batchSize()), "img");
+        Map<String, Tensor> params = Torch.namedParameters(model.module());
         try {
             for (int b = 0; b < batches; b++) {
                 int n;
                 float ce;
                 float total;
                 float[] termValues = new float[terms.size()];
+                String where = "epoch " + (e + 1) + ", step " + (b + 1);
                 try (PointerScope scope = new PointerScope()) {
                     Batch batch = plan.batch(b);
                     n = batch.size();
                     sgd.zero_grad(true);
                     Tensor logits = model.forward(batch.images());
                     Tensor ceLoss = torch.cross_entropy(logits, batch.labels());
+                    ce = ceLoss.item_float();
                     Tensor loss = ceLoss;
                     for (int t = 0; t < terms.size(); t++) {
                         Tensor extra = terms.get(t).compute(model);
                         loss = loss.add(extra);
                         termValues[t] = extra.item_float();
                     }
-                    loss.backward();
-                    sgd.step();
-                    ce = ceLoss.item_float();
                     total = terms.isEmpty() ? ce : loss.item_float();
+                    if (!Float.isFinite(total)) {
+                        throw diverged("the loss is " + total + " (cross-entropy " + ce + termsText(termValues)
+                                + ") at " + where + ", before its update");
+                    }
+                    loss.backward();
+                    checkFinite(params, true, where);
+                    sgd.step();
+                    checkFinite(params, false, where);
                     wrong += n - logits.argmax(new org.bytedeco.pytorch.LongOptional(1), false)
                             .eq(batch.labels()).sum().item_long();
-                }
-                if (!Float.isFinite(total)) {
-                    throw LadyException.invalidInput("training diverged: loss is " + total + " at epoch " + (e + 1)
-                            + ", step " + (b + 1) + " (try a lower learning rate)");
                 }
                 images += n;
                 ceSum += (double) ce * n;

@@ -169,10 +169,11 @@ public final class Uchida {
         }
         key.checkFits(model.stateDict());
         LossTerm term = loss(key);
-        org.bytedeco.pytorch.StringTensorDict params = model.module().named_parameters(true);
-        // an owned handle: get() returns a reference into the dictionary, freed with it
-        org.bytedeco.pytorch.Tensor w = new org.bytedeco.pytorch.Tensor(params.get(key.layer()));
-        java.lang.ref.Reference.reachabilityFence(params);
+        Tensor w = lady.torch.Torch.namedParameters(model.module()).get(key.layer());
+        if (w == null) {
+            throw LadyException.invalidInput("the watermark key is for parameter '" + key.layer()
+                    + "', which the model does not have");
+        }
         org.bytedeco.pytorch.SGDOptions options = new org.bytedeco.pytorch.SGDOptions(lr);
         options.momentum().put(momentum);
         org.bytedeco.pytorch.SGD sgd = new org.bytedeco.pytorch.SGD(new org.bytedeco.pytorch.TensorVector(w), options);

@@ -1,7 +1,6 @@
 package lady.watermark;
 
 import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -51,21 +50,17 @@ final class UchidaLoss implements LossTerm {
     }
 
     /**
-     * The live parameter, looked up once per model and kept out of the training step's PointerScope
-     * ({@code retainReference}: the handle and its dictionary live as long as this term), instead of a
+     * The live parameter, looked up once per model (an owned handle, outside the training step's
+     * PointerScope: {@code retainReference}, since this may first run inside one), instead of a
      * named_parameters() dictionary built and freed at every step.
      */
     private Tensor weight(Model model) {
         if (resolvedFor != model) {
-            StringTensorDict params = model.module().named_parameters(true);
-            params.retainReference();
-            if (!params.contains(key.layer())) {
+            Tensor w = lady.torch.Torch.namedParameters(model.module()).get(key.layer());
+            if (w == null) {
                 throw LadyException.invalidInput("the watermark key is for parameter '" + key.layer()
                         + "', which the model does not have");
             }
-            // an owned handle (get() returns a reference into the dictionary), retained so that the
-            // training step's PointerScope, where this may run first, does not free it
-            Tensor w = new Tensor(params.get(key.layer()));
             w.retainReference();
             weight = w;
             resolvedFor = model;

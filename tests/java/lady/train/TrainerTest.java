@@ -183,4 +183,53 @@ class TrainerTest {
         assertThrows(LadyException.class, () -> p.withBatchSize(0));
         assertThrows(LadyException.class, () -> p.withMomentum(1.0));
     }
+
+    /** A loss term on fc2.weight of the toy net; {@code value} builds it from the live parameter. */
+    private static LossTerm term(String name, java.util.function.Function<Tensor, Tensor> value) {
+        return new LossTerm() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public Tensor compute(Model m) {
+                return value.apply(Torch.namedParameters(m.module()).get("fc2.weight"));
+            }
+        };
+    }
+
+    private static LadyException trainToyWith(Model model, LossTerm t, double lr) {
+        return assertThrows(LadyException.class, () -> new Trainer(TrainConfig.paper(1).withBatchSize(64).withLimit(256)
+                .withLr(lr)).lossTerm(t).train(model, train));
+    }
+
+    @Test
+    void aNonFiniteLossStopsTrainingNamingTheStep() {
+        LadyException e = trainToyWith(toy(4), term("nan", p -> p.sum().mul(new org.bytedeco.pytorch.Scalar(Double.NaN))), 0.01);
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
+        assertTrue(e.getMessage().contains("loss is NaN") && e.getMessage().contains("epoch 1, step 1")
+                && e.getMessage().contains("nan NaN"), e.getMessage());
+    }
+
+    @Test
+    void aNonFiniteGradientStopsTrainingBeforeTheUpdateNamingTheParameter() {
+        Model model = toy(5);
+        StateDict before = model.stateDict();
+        // sqrt(p - p) is 0 with an infinite derivative: a finite loss, an infinite gradient for fc2.weight
+        LadyException e = trainToyWith(model, term("kink", p -> p.sub(p.detach()).sqrt().sum()), 0.01);
+        assertTrue(e.getMessage().contains("gradient of 'fc2.weight' is not finite at epoch 1, step 1"), e.getMessage());
+        StateDict after = model.stateDict();
+        for (String name : before.names()) {
+            assertTrue(before.get(name).equal(after.get(name)), name + " must be left as it was before the step");
+        }
+    }
+
+    @Test
+    void anUpdateThatOverflowsStopsTrainingNamingTheParameter() {
+        // a finite gradient of 1e30 per element at lr 1e10: the update (1e40) overflows float32
+        LadyException e = trainToyWith(toy(6), term("huge", p -> p.sum().mul(new org.bytedeco.pytorch.Scalar(1e30))), 1e10);
+        assertTrue(e.getMessage().contains("parameter 'fc2.weight' became non-finite in the update of epoch 1, step 1"),
+                e.getMessage());
+    }
 }

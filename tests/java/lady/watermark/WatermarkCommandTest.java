@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,14 +16,7 @@ import lady.report.Json;
 
 /**
  * {@code lady train --watermark}, {@code lady watermark detect} and {@code embed}, in-process, on a tiny run.
- *
- * <p>Tagged {@code known-bug} (excluded from the default run, run it with
- * {@code -Dlady.exclude.tags=slow}): training the plain narrow VGG16 intermittently turns the loss
- * into NaN after the first step (the first conv's weight and bias become NaN: seen with and without
- * an extra loss term, at lr 1e-4 and with one thread, about 1 run in 12 in a driver, more often late
- * in a full test run). Not found yet; open in issues 3 and 7.
  */
-@Tag("known-bug")
 class WatermarkCommandTest {
 
 
