@@ -14,10 +14,12 @@ import lady.report.Json;
 
 /** {@code lady bench}: end-to-end timings against baselines measured in the same run (work in lady.bench). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Time Lady's operations on generated models (random torchvision VGG16 and ResNet18, permuted",
-            "by a random secret; nothing is downloaded), each against a baseline measured in the same run:",
-            "permutation vs libtorch index_select, similarity vs libtorch mm, whole-network resync vs the dense",
-            "similarity, assignment vs row argmax, a training step vs a plain libtorch loop. Medians of repetitions."})
+        description = {"Time Lady's operations on generated models (random torchvision VGG16",
+            "and ResNet18 permuted by a random secret; nothing is downloaded), each",
+            "against a baseline measured in the same run: permutation vs libtorch",
+            "index_select, similarity vs libtorch mm, whole-network resync vs the",
+            "dense similarity, assignment vs row argmax, a training step vs a plain",
+            "libtorch loop. Medians of repetitions, wall and process CPU time."})
 final class BenchCommand implements Callable<Integer> {
 
     @CommandLine.Spec

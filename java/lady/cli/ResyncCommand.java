@@ -32,6 +32,7 @@ import lady.report.Json;
 import lady.resync.ActivationSignal;
 import lady.resync.GroupResult;
 import lady.resync.Method;
+import lady.resync.Prefilter;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
@@ -76,6 +77,11 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
 
+    @Option(names = "--prefilter", defaultValue = "auto",
+            description = "auto (large groups through random projections, checked to give the dense match, "
+                    + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
+    String prefilter;
+
     @Option(names = "--signal", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
                     + "activations (Pearson correlation of their outputs on the same --probe images of --data "
@@ -103,7 +109,8 @@ final class ResyncCommand implements Callable<Integer> {
         Model model = Models.fromStateDict(ref, arch);
         var permSpec = model.permutationSpec();
         Signal sig = Signal.parse(signal);
-        ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b);
+        ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
+                .withPrefilter(Prefilter.parse(prefilter));
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "

@@ -182,5 +182,9 @@ class PrefilteredMatchTest {
         assertFalse(PrefilteredMatch.worthIt(16, 4608), "a tiny group");
         assertFalse(PrefilteredMatch.wanted(Prefilter.OFF, 4096, 25088));
         assertEquals(Prefilter.AUTO, ResyncOptions.defaults().prefilter());
+        assertEquals(Prefilter.OFF, Prefilter.parse(" Off "));
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                () -> Prefilter.parse("sometimes"));
+        assertEquals(lady.LadyException.Kind.USAGE, e.kind());
     }
 }
