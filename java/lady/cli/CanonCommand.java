@@ -33,11 +33,11 @@ import lady.report.Json;
 /** {@code lady canon}: reference-free resync by canonical order (method.md 5). */
 @Command(name = "canon", mixinStandardHelpOptions = true,
         description = {"Re-synchronization without the reference, by canonical order (method.md 5).",
-                "Rank: lady canon --model m.pt --layer features.17 --method basic|active --out canon.json",
-                "  saves each group's canonical order (scores, order; active: the learned input) for later.",
+                "Rank:  lady canon --model m.pt --layer features.17 --method basic|active --out canon.json",
+                "       saves each group's canonical order (scores, order; active: the learned input).",
                 "Align: lady canon --model suspect.pt --from canon.json --out aligned.pt",
-                "  re-ranks the suspect the same way (active: with the saved input) and writes it in canonical order;",
-                "  a model and any permuted copy of it give the same aligned model."})
+                "       re-ranks the suspect the same way (active: with the saved input) and writes it",
+                "       in canonical order: a model and any permuted copy give the same aligned model."})
 final class CanonCommand implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -21,11 +21,14 @@ import lady.paper.Paper;
 
 /** {@code lady figure ranking-noise}: active ranking vs noise Omega and fine-tuning epochs Theta. */
 @Command(name = "ranking-noise", mixinStandardHelpOptions = true,
-        description = {"Active ranking (method.md 5) under attack: learn the input once on the reference, then for each",
-                "level attack (Gaussian noise on the layer's weight; fine-tuning of the whole network), permute the",
-                "layer's group with a new secret and re-rank the suspect with the saved input; Psi_rank vs the level",
-                "with the test error on a second axis. Writes ranking_noise_{noise,finetune}.png/.csv and",
-                "ranking_noise.json into --out. --steps, --noise and --finetune trade fidelity for speed."})
+        description = {"Active ranking vs noise Omega and fine-tuning epochs Theta.",
+                "Learn the input once on the reference (method.md 5); for each level attack",
+                "(Gaussian noise on the layer's weight; fine-tuning of the whole network),",
+                "permute the layer's group with a new secret, re-rank the suspect with the",
+                "saved input; Psi_rank vs the level, test error on a second axis. Writes",
+                "ranking_noise_noise.png/.csv, ranking_noise_finetune.png/.csv and",
+                "ranking_noise.json into --out. --steps, --noise, --finetune, --train-limit",
+                "and --eval-limit trade fidelity for speed."})
 final class FigureRankingNoiseCommand implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -21,9 +21,10 @@ import lady.permutation.Permuter;
 
 /** {@code lady figure ranking-quant}: basic ranking vs quantization (paper figures 4-5). */
 @Command(name = "ranking-quant", mixinStandardHelpOptions = true,
-        description = {"Basic ranking (method.md 5) under quantization: for each B, quantize every Conv2d/Linear weight,",
-                "permute the ranked groups with a new secret, re-rank the suspect; Psi_rank vs B with the test error",
-                "on a second axis. Writes ranking_quant.png, ranking_quant.csv and ranking_quant.json into --out."})
+        description = {"Basic ranking vs quantization bits B (paper figures 4-5).",
+                "For each B: quantize every Conv2d/Linear weight, permute the ranked groups",
+                "with a new secret, re-rank the suspect (method.md 5); Psi_rank vs B, test",
+                "error on a second axis. Writes ranking_quant.png, .csv and .json into --out."})
 final class FigureRankingQuantCommand implements Callable<Integer> {
 
     @CommandLine.Spec
