@@ -55,6 +55,11 @@ final class FigureOptions {
         return p;
     }
 
+    /** A percentage for the printed summaries, "-" when not measured (--data none). */
+    static String pct(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f %%", v);
+    }
+
     /** The one-line summary every figure prints after writing. */
     static String wrote(List<Path> files, Path dir, double seconds) {
         return String.format(Locale.ROOT, "wrote %d files to %s (%.1f s)", files.size(), dir, seconds);

@@ -89,13 +89,13 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
         PrintWriter w = spec.commandLine().getOut();
         var ref = r.reference().layers().get(0);
         w.printf(Locale.ROOT, "ranking-noise: %s, active ranking of %s (%d steps, loss %.4g -> %.4g); reference error "
-                + "%.2f %%%n", r.architecture(), layer, active.steps(), ref.active().lossFirst(), ref.active().lossLast(),
-                r.baseError());
+                + "%s%n", r.architecture(), layer, active.steps(), ref.active().lossFirst(), ref.active().lossLast(),
+                FigureOptions.pct(r.baseError()));
         for (RankingFigures.Row row : r.rows()) {
             String level = row.level() == Math.rint(row.level()) ? Long.toString((long) row.level())
                     : Double.toString(row.level());
             w.printf(Locale.ROOT, "  %-8s %-5s Psi_rank %s   error %s%n", row.attack(), level, row.psi().format(),
-                    row.error().format());
+                    Double.isNaN(row.error().mean()) ? "-" : row.error().format());
         }
         w.println(FigureOptions.wrote(files, figure.out, r.seconds()));
         w.flush();

@@ -54,11 +54,11 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
                 figure.evalLimit(), figure.seed, figure.run.progress());
         List<Path> files = RankingFigures.write(figure.out, "ranking_quant", r, figure.provenance());
         PrintWriter w = spec.commandLine().getOut();
-        w.printf(Locale.ROOT, "ranking-quant: %s, basic ranking of %s; reference error %.2f %%%n", r.architecture(),
-                String.join(", ", layers), r.baseError());
+        w.printf(Locale.ROOT, "ranking-quant: %s, basic ranking of %s; reference error %s%n", r.architecture(),
+                String.join(", ", layers), FigureOptions.pct(r.baseError()));
         for (RankingFigures.Row row : r.rows()) {
-            w.printf(Locale.ROOT, "  B %-3s Psi_rank %7.2f %%   error %6.2f %%%n", (int) row.level(), row.psi().mean(),
-                    row.error().mean());
+            w.printf(Locale.ROOT, "  B %-3s Psi_rank %7.2f %%   error %s%n", (int) row.level(), row.psi().mean(),
+                    FigureOptions.pct(row.error().mean()));
         }
         w.println(FigureOptions.wrote(files, figure.out, r.seconds()));
         w.flush();
