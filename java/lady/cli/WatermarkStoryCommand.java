@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import lady.io.AtomicFiles;
+import lady.paper.Paper;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.resync.Method;
@@ -16,19 +17,23 @@ import lady.watermark.WatermarkStory;
 
 /** {@code lady watermark story}: embed, attack by permutation (and noise, quantization), resync, on the digits. */
 @Command(name = "story", mixinStandardHelpOptions = true,
-        description = {"The attack-and-recover story on the built-in digits: train a narrow VGG16 with an Uchida",
-                "watermark in features.19, permute features.17 and then the whole network (BER to chance, test error",
+        description = {"The attack-and-recover story on the built-in digits: train the README's VGG16 (batch norm, half",
+                "width) with an Uchida watermark in the paper's conv (features.19 of VGG16, features.27 with batch norm),",
+                "permute the group feeding it and then the whole network (BER to chance, test error",
                 "unchanged), resync with the reference (BER back, model restored exactly), also with noise and",
                 "8-bit quantization before the permutation. Prints a table; --out writes the JSON."})
 final class WatermarkStoryCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--width", description = "VGG16 width multiplier (default: 0.25).")
+    @Option(names = "--width", description = "VGG16 width multiplier (default: " + Paper.DIGITS_RECIPE_WIDTH + ").")
     Double width;
 
-    @Option(names = "--epochs", description = "Training epochs with the watermark loss (default: 3).")
+    @Option(names = "--epochs", description = "Training epochs with the watermark loss (default: " + Paper.DIGITS_RECIPE_EPOCHS + ").")
     Integer epochs;
+
+    @Option(names = "--lr", description = "Training learning rate (default: " + Paper.DIGITS_RECIPE_LR + ").")
+    Double lr;
 
     @Option(names = "--limit", description = "Training images (default: all 8495 digits).")
     Integer limit;
@@ -67,6 +72,9 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         if (epochs != null) {
             o = o.withEpochs(epochs);
         }
+        if (lr != null) {
+            o = o.withLr(lr);
+        }
         if (limit != null) {
             o = o.withLimit(limit);
         }
@@ -98,9 +106,9 @@ final class WatermarkStoryCommand implements Callable<Integer> {
             return 0;
         }
         w.printf("Uchida watermark in %s of %s (width %s), T = %d bits, lambda %s, w_bar length %d; digits, %d training"
-                + " images x %d epochs in batches of %d (%.1f s), %d test images%n", r.key().layer(), WatermarkStory.ARCH,
+                + " images x %d epochs in batches of %d at lr %s (%.1f s), %d test images%n", r.key().layer(), WatermarkStory.ARCH,
                 r.options().width(), r.key().size(), r.key().lambda(), r.key().length(), r.trainImages(),
-                r.options().epochs(), r.options().batchSize(), r.trainSeconds(), r.testImages());
+                r.options().epochs(), r.options().batchSize(), r.options().lr(), r.trainSeconds(), r.testImages());
         w.printf("after training with the watermark loss: BER %.2f %%, test error %.2f %%%n", r.berTrained(),
                 r.errorTrained());
         w.printf("after %d embedding-only steps (%.1f s): BER %.2f %%, test error %.2f %%  <- the reference model%n%n",

@@ -48,6 +48,44 @@ public final class Uchida {
         return name;
     }
 
+    /**
+     * The conv of a VGG16 variant {@code arch} that holds the paper's watermark: the one at the position of
+     * {@link lady.paper.Paper#UCHIDA_LAYER_VGG16} (named in plain torchvision VGG16) among the convolutions, e.g.
+     * features.19 in vgg16 and vgg16_cifar, features.27 in vgg16_bn and vgg16_bn_cifar (batch norm layers shift
+     * the indices).
+     */
+    public static String vgg16Layer(lady.model.Architecture arch) {
+        List<String> plain = convNames(lady.model.Models.describe("vgg16", lady.model.ModelOptions.defaults()));
+        List<String> convs = convNames(arch);
+        int position = plain.indexOf(lady.paper.Paper.UCHIDA_LAYER_VGG16);
+        if (position < 0 || convs.size() != plain.size()) {
+            throw LadyException.invalidInput(arch.name() + " is not a VGG16 (" + convs.size()
+                    + " convolutions, VGG16 has " + plain.size() + "): no watermark layer at the paper's position");
+        }
+        return convs.get(position);
+    }
+
+    private static List<String> convNames(lady.model.Architecture arch) {
+        return arch.layers().stream().filter(l -> l instanceof lady.model.Layer.Conv)
+                .map(l -> ((lady.model.Layer.Conv) l).name()).toList();
+    }
+
+    /**
+     * The permutation group whose neurons feed {@code weight} (its input channels): permuting it reorders
+     * w_bar, which is the attack of method.md 8 (features.17 for VGG16's features.19).
+     */
+    public static String producerGroup(lady.permutation.PermutationSpec spec, String weight) {
+        for (lady.permutation.Group g : spec.groups()) {
+            for (lady.permutation.Member m : g.members(lady.permutation.Role.CONSUMER_WEIGHT)) {
+                if (m.tensor().equals(weight)) {
+                    return g.name();
+                }
+            }
+        }
+        throw LadyException.invalidInput("no permutation group of " + spec.architecture() + " feeds '" + weight
+                + "' (its input channels are fixed)");
+    }
+
     /** w_bar of {@code layer} in {@code state}: mean over axis 0, flattened, accumulated in double. */
     public static double[] wBar(StateDict state, String layer) {
         Tensor w = state.get(layer);

@@ -43,10 +43,13 @@ import lady.util.Seeds;
 
 /**
  * The attack-and-recover story of the paper (method.md 1 and 8), end to end on the built-in digits:
- * a narrow VGG16 (vgg16_cifar) is trained with an Uchida watermark in features.19; then
+ * the README's recipe (VGG16 with batch norm, {@link Paper#DIGITS_RECIPE_ARCH}, half width, lr 0.02)
+ * is trained with an Uchida watermark in the paper's conv (VGG16's features.19, the 9th conv: features.27
+ * with batch norm, {@link Uchida#vgg16Layer}); then
  * <ol>
- * <li>permuting features.17 (the group before the watermarked layer: it permutes features.19's input
- * channels, hence w_bar) drives the BER to chance while the test error does not move;</li>
+ * <li>permuting the group that feeds it (VGG16's features.17, here features.24: {@link Uchida#producerGroup};
+ * it permutes the watermarked conv's input channels, hence w_bar) drives the BER to chance while the test
+ * error does not move;</li>
  * <li>permuting the whole network does the same;</li>
  * <li>resync with the reference (whole network) brings the BER back to its pre-attack value exactly
  * and restores the model tensor for tensor;</li>
@@ -54,25 +57,30 @@ import lady.util.Seeds;
  * authors' order: attack, permute, resync), the watermark survives the attack alone, dies with the
  * permutation, and comes back after resync.</li>
  * </ol>
- * Noise is applied twice, on features.17 and on features.19. features.17 is the row that shows the
- * point best: its rows are what the resync of the group that scrambles the watermark must match,
- * and features.19 is untouched, so a right resync gives the pre-attack BER exactly. Noise on
- * features.19 (the watermarked layer) shows instead that the watermark itself shrugs off noise:
- * there the BER after resync is that of the noisy, unpermuted model.
+ * Noise is applied twice, on the feeding group's conv and on the watermarked conv. The feeding conv is the
+ * row that shows the point best: its rows are what the resync of the group that scrambles the watermark
+ * must match, and the watermarked conv is untouched, so a right resync gives the pre-attack BER exactly.
+ * Noise on the watermarked conv shows instead that the watermark itself shrugs off noise: there the BER
+ * after resync is that of the noisy, unpermuted model.
  *
  * <p>Library code: no printing; progress through the listener; the result is a {@link Report}.
  */
 public final class WatermarkStory {
     private WatermarkStory() {}
 
-    /** The architecture of the story. */
-    public static final String ARCH = "vgg16_cifar";
+    /** The architecture of the story (the README's recipe). */
+    public static final String ARCH = Paper.DIGITS_RECIPE_ARCH;
+    /** Test images evaluated by default (of the 1,505 digits: each scenario evaluates twice). */
+    public static final int DEFAULT_TEST_IMAGES = 500;
+    /** Embedding-only steps after training by default ({@link Uchida#embedOnly}). */
+    public static final int DEFAULT_EMBED_STEPS = 1000;
 
     /**
      * Options.
      *
-     * @param width      channel-width multiplier of VGG16 (0.25: features.19 is 128 x 128 x 3 x 3, L = 1152)
+     * @param width      channel-width multiplier of VGG16 (0.5: the watermarked conv is 256 x 256 x 3 x 3, L = 2304)
      * @param epochs     training epochs (from scratch, watermark embedded throughout)
+     * @param lr         training learning rate (momentum, weight decay and StepLR as the authors')
      * @param limit      training images (first N of the digits; negative: all 8,495)
      * @param seed       the seed of everything (initialization, data order, key, permutations, noise)
      * @param method     resync matching method
@@ -82,9 +90,12 @@ public final class WatermarkStory {
      * @param batchSize  training batch size (smaller than the paper's 128 so that a short run makes enough steps)
      * @param embedSteps steps of the embedding-only fine-tune after training ({@link Uchida#embedOnly}; 0: none)
      */
-    public record Options(double width, int epochs, int limit, long seed, Method method, double noiseOmega,
+    public record Options(double width, int epochs, double lr, int limit, long seed, Method method, double noiseOmega,
             int quantBits, int testLimit, int batchSize, int embedSteps) {
         public Options {
+            if (!(lr > 0) || Double.isInfinite(lr)) {
+                throw new LadyException(LadyException.Kind.USAGE, "learning rate must be > 0, got " + lr);
+            }
             if (epochs < 1) {
                 throw new LadyException(LadyException.Kind.USAGE, "the story needs at least one training epoch, got "
                         + epochs);
@@ -98,46 +109,51 @@ public final class WatermarkStory {
         }
 
         /**
-         * Width 0.25, the README's training recipe (3 epochs on all 8,495 digits, batch 128: a shorter run stays on
-         * VGG16's initial plateau, test error at chance), then 1,000 embedding-only steps (the watermark loss alone
+         * The README's training recipe (vgg16_bn_cifar, width 0.5, 3 epochs at lr 0.02 on all 8,495 digits, batch
+         * 128; the plain VGG16 stayed at chance on digits), then 1,000 embedding-only steps (the watermark loss alone
          * at lambda = 0.1 needs hundreds of steps; 3 epochs are 200); seed 0, argmax (the paper's matching), Omega 2,
          * B = 8, 500 test images.
          */
         public static Options defaults() {
-            return new Options(0.25, 3, -1, 0L, Method.ARGMAX, Paper.NOISE_OMEGAS.get(2), Paper.QUANT_BITS.get(1), 500,
-                    Paper.TRAIN_BATCH_SIZE, 1000);
+            return new Options(Paper.DIGITS_RECIPE_WIDTH, Paper.DIGITS_RECIPE_EPOCHS, Paper.DIGITS_RECIPE_LR, -1, 0L,
+                    Method.ARGMAX, Paper.NOISE_OMEGAS.get(2), Paper.QUANT_BITS.get(1),
+                    DEFAULT_TEST_IMAGES, Paper.TRAIN_BATCH_SIZE, DEFAULT_EMBED_STEPS);
+        }
+
+        public Options withLr(double v) {
+            return new Options(width, epochs, v, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
         }
 
         public Options withWidth(double w) {
-            return new Options(w, epochs, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+            return new Options(w, epochs, lr, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
         }
 
         public Options withEpochs(int e) {
-            return new Options(width, e, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+            return new Options(width, e, lr, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
         }
 
         public Options withLimit(int n) {
-            return new Options(width, epochs, n, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+            return new Options(width, epochs, lr, n, seed, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
         }
 
         public Options withSeed(long s) {
-            return new Options(width, epochs, limit, s, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+            return new Options(width, epochs, lr, limit, s, method, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
         }
 
         public Options withMethod(Method m) {
-            return new Options(width, epochs, limit, seed, m, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
+            return new Options(width, epochs, lr, limit, seed, m, noiseOmega, quantBits, testLimit, batchSize, embedSteps);
         }
 
         public Options withTestLimit(int n) {
-            return new Options(width, epochs, limit, seed, method, noiseOmega, quantBits, n, batchSize, embedSteps);
+            return new Options(width, epochs, lr, limit, seed, method, noiseOmega, quantBits, n, batchSize, embedSteps);
         }
 
         public Options withBatchSize(int b) {
-            return new Options(width, epochs, limit, seed, method, noiseOmega, quantBits, testLimit, b, embedSteps);
+            return new Options(width, epochs, lr, limit, seed, method, noiseOmega, quantBits, testLimit, b, embedSteps);
         }
 
         public Options withEmbedSteps(int n) {
-            return new Options(width, epochs, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, n);
+            return new Options(width, epochs, lr, limit, seed, method, noiseOmega, quantBits, testLimit, batchSize, n);
         }
 
         Map<String, Object> toJson() {
@@ -145,6 +161,7 @@ public final class WatermarkStory {
             m.put("architecture", ARCH);
             m.put("width", width);
             m.put("epochs", epochs);
+            m.put("lr", lr);
             m.put("limit", limit);
             m.put("seed", seed);
             m.put("method", method);
@@ -271,11 +288,12 @@ public final class WatermarkStory {
         Trainer.seedLibtorch(o.seed());
         Model model = Models.create(ARCH, mo);
         StateDict init = model.stateDict();
-        String layer = Uchida.weightName(init, Paper.UCHIDA_LAYER_VGG16);
+        String watermarked = Uchida.vgg16Layer(arch);
+        String layer = Uchida.weightName(init, watermarked);
         WatermarkKey key = WatermarkKey.forModel(init, layer, Seeds.derive(o.seed(), "watermark"));
 
         // 1. train with the watermark embedded
-        TrainConfig config = TrainConfig.paper(o.epochs()).withSeed(o.seed()).withLimit(o.limit())
+        TrainConfig config = TrainConfig.paper(o.epochs()).withLr(o.lr()).withSeed(o.seed()).withLimit(o.limit())
                 .withBatchSize(o.batchSize());
         long t0 = System.nanoTime();
         List<EpochStats> history = new Trainer(config).lossTerm(Uchida.loss(key)).progress(progress).train(model, train);
@@ -302,7 +320,7 @@ public final class WatermarkStory {
                 weights.add(li.name() + ".weight");
             }
         }
-        String before = Paper.UCHIDA_ATTACKED_GROUP_VGG16;
+        String before = Uchida.producerGroup(spec, layer);
         String beforeWeight = Uchida.weightName(reference, before);
         List<Row> rows = new ArrayList<>();
         progress.start("watermark story: attacks and resyncs", 5, "scenarios");
@@ -317,7 +335,7 @@ public final class WatermarkStory {
             rows.add(scenario(noise.spec() + " on " + before + ", permute all", noise, beforeWeight, all, "noise17", o,
                     model, reference, key, spec, weights, test, evaluator));
             progress.advance(1);
-            rows.add(scenario(noise.spec() + " on " + Paper.UCHIDA_LAYER_VGG16 + ", permute all", noise, layer, all,
+            rows.add(scenario(noise.spec() + " on " + watermarked + ", permute all", noise, layer, all,
                     "noise19", o, model, reference, key, spec, weights, test, evaluator));
             progress.advance(1);
             Attack quant = new QuantAttack(o.quantBits());

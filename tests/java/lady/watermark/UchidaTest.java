@@ -140,4 +140,22 @@ class UchidaTest {
         assertTrue(e.getMessage().contains("features.99"));
         assertThrows(LadyException.class, () -> Uchida.weightName(embedded, "features.19.bias"));
     }
+
+    @Test
+    void thePapersLayerIsFoundByPositionAmongTheConvolutionsOfEveryVgg16() {
+        ModelOptions o = ModelOptions.defaults().withWidth(0.5);
+        assertEquals(Paper.UCHIDA_LAYER_VGG16, Uchida.vgg16Layer(Models.describe("vgg16", o)));
+        assertEquals(Paper.UCHIDA_LAYER_VGG16, Uchida.vgg16Layer(Models.describe("vgg16_cifar", o)));
+        // batch norm adds a layer after each conv: the 9th conv is features.27, fed by the 8th, features.24
+        assertEquals("features.27", Uchida.vgg16Layer(Models.describe("vgg16_bn", o)));
+        assertEquals("features.27", Uchida.vgg16Layer(Models.describe("vgg16_bn_cifar", o)));
+        assertEquals(Paper.UCHIDA_ATTACKED_GROUP_VGG16, Uchida.producerGroup(
+                Models.describe("vgg16_cifar", o).permutationSpec(), Paper.UCHIDA_LAYER_VGG16 + ".weight"));
+        assertEquals("features.24", Uchida.producerGroup(
+                Models.describe("vgg16_bn_cifar", o).permutationSpec(), "features.27.weight"));
+        LadyException e = assertThrows(LadyException.class, () -> Uchida.vgg16Layer(Models.describe("resnet18", o)));
+        assertTrue(e.getMessage().contains("not a VGG16"), e.getMessage());
+        assertThrows(LadyException.class, () -> Uchida.producerGroup(
+                Models.describe("vgg16_cifar", o).permutationSpec(), "features.0.weight"));
+    }
 }
