@@ -3,19 +3,15 @@ package lady.checkpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,32 +25,12 @@ import lady.torch.Torch;
  * /usr/bin/python3 with torch is not installed.
  */
 class TorchInteropTest {
-    /** Debian's python3-torch lives only here (override with -Dlady.test.python=...). */
-    static final Path PYTHON = Path.of(System.getProperty("lady.test.python", "/usr/bin/python3"));
-    static final long PYTHON_TIMEOUT_S = 120;
-    /** torch_roundtrip.py's exit code when torch cannot be imported. */
-    static final int NO_TORCH_EXIT = 3;
-
     @TempDir
     Path dir;
 
     @BeforeAll
     static void init() {
         Torch.init();
-    }
-
-    /** Runs the command; null on success, else what went wrong (skips the test when torch is missing). */
-    private static String run(Path workDir, String... cmd) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true);
-        pb.environment().put("PYTHONDONTWRITEBYTECODE", "1"); // no __pycache__ in the source tree
-        Process p = pb.start();
-        if (!p.waitFor(PYTHON_TIMEOUT_S, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return "timed out after " + PYTHON_TIMEOUT_S + " s";
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        Assumptions.assumeTrue(p.exitValue() != NO_TORCH_EXIT, "skipped: " + PYTHON + " has no torch: " + out.trim());
-        return p.exitValue() == 0 ? null : "exit " + p.exitValue() + ": " + out;
     }
 
     private static Map<String, Object> describe(StateDict sd) {
@@ -71,10 +47,7 @@ class TorchInteropTest {
 
     @Test
     void pytorchReadsWhatLadyWritesAndLadyReadsWhatPytorchWrites() throws Exception {
-        Path root = Path.of(System.getProperty("user.dir"));
-        Path script = root.resolve("tests/python/torch_roundtrip.py");
-        Assumptions.assumeTrue(Files.isExecutable(PYTHON),
-                "skipped: " + PYTHON + " is not installed (Debian's python3-torch is needed for this test)");
+        PythonTorch.assumeInstalled();
 
         // a state dict of make_golden.Net with new values, and tensors of every dtype
         StateDict net = Checkpoints.read(CheckpointTestSupport.golden("state_dict.pt"));
@@ -92,7 +65,7 @@ class TorchInteropTest {
         expected.put("mixed.pt", describe(mixed));
         Files.writeString(dir.resolve("expected.json"), Json.write(expected));
 
-        String failure = run(root, PYTHON.toString(), script.toString(), dir.toString());
+        String failure = PythonTorch.run("torch_roundtrip.py", dir.toString());
         assertEquals(null, failure, "the Python side failed");
 
         StateDict back = Checkpoints.read(dir.resolve("from_python.pt"));
