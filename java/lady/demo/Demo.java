@@ -20,6 +20,7 @@ import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.data.Dataset;
 import lady.data.Digits;
+import lady.experiment.RankingFigures;
 import lady.experiment.Table1;
 import lady.experiment.Table1Files;
 import lady.io.AtomicFiles;
@@ -227,7 +228,7 @@ public final class Demo {
         List<String> images = new ArrayList<>();
         boolean errorsOk = true;
         for (Table1.Row r : table.rows()) {
-            rows.add(List.of(r.spec(), r.psiArgmax().format(), r.psiAssignment().format(), r.error().format(),
+            rows.add(List.of(r.spec(), fixed(r.psiArgmax().mean()), fixed(r.psiAssignment().mean()), fixed(r.error().mean()),
                     r.paperVgg16() == null ? "-" : String.format(Locale.ROOT, "%.2f / %.2f", r.paperVgg16().get(0),
                             r.paperVgg16().get(1))));
             errorsOk &= r.errorCheck();
@@ -239,8 +240,8 @@ public final class Demo {
         say.accept(String.format(Locale.ROOT, "4. Robustness (a reduced Table 1, one run per cell, attacks on %s, "
                 + "then a permutation, then the resync):", c.attackedLayer()));
         for (Table1.Row r : table.rows()) {
-            say.accept(String.format(Locale.ROOT, "   %-12s Psi argmax %-8s Psi assignment %-8s test error %s",
-                    r.spec(), r.psiArgmax().format(), r.psiAssignment().format(), r.error().format()));
+            say.accept(String.format(Locale.ROOT, "   %-12s Psi argmax %6.2f %%   Psi assignment %6.2f %%   test error %6.2f %%",
+                    r.spec(), r.psiArgmax().mean(), r.psiAssignment().mean(), r.error().mean()));
         }
         Map<String, String> n4 = new LinkedHashMap<>();
         n4.put("cells", Integer.toString(table.rows().size()));
@@ -254,6 +255,43 @@ public final class Demo {
                 n4, List.of(table1Command(c)), images,
                 List.of("table1/table1.md", "table1/table1.csv", "table1/runs.jsonl"), rows, seconds(t)));
         verdicts.put("error after resync equals the attacked model's", errorsOk);
+
+        // 5. without the reference: the blind canonical ranking under quantization
+        t = System.nanoTime();
+        RankingFigures.Result ranking = RankingFigures.quant(reference, c.arch(), List.of(c.attackedLayer()),
+                c.rankingBits(), Digits.test(), c.table1EvalLimit(), c.seed(), progress);
+        RankingFigures.write(out.resolve("ranking"), RANKING_NAME, ranking, provenance);
+        List<List<String>> rankRows = new ArrayList<>();
+        rankRows.add(List.of("quantization bits B", "Psi_rank (%)", "test error (%)"));
+        say.accept(String.format(Locale.ROOT, "5. Without the reference: basic canonical ranking of %s (sort the neurons "
+                + "by the sum of their weights) after B-bit quantization and a permutation:", c.attackedLayer()));
+        StringBuilder line = new StringBuilder("  ");
+        Double exactFrom = null;
+        for (RankingFigures.Row r : ranking.rows()) {
+            rankRows.add(List.of(Integer.toString((int) r.level()), fixed(r.psi().mean()), fixed(r.error().mean())));
+            line.append(String.format(Locale.ROOT, " B=%d: %.1f %%", (int) r.level(), r.psi().mean()));
+            if (r.psi().mean() == 100.0 && (exactFrom == null || r.level() < exactFrom)) {
+                exactFrom = r.level();
+            }
+        }
+        say.accept(line.toString());
+        Map<String, String> n5 = new LinkedHashMap<>();
+        n5.put("layer ranked", c.attackedLayer());
+        n5.put("exact order (Psi_rank 100) from", exactFrom == null ? "never" : (int) exactFrom.doubleValue() + " bits");
+        n5.put("time", secs(ranking.seconds()));
+        steps.add(new DemoReport.Step("ranking", "5. Without the reference: the canonical order",
+                "When the owner cannot use the reference model, each neuron can be given a canonical place: sort the "
+                        + "neurons of a layer by the signed sum of their weights. A permuted copy sorts to the same "
+                        + "order, so the owner reads it in canonical order. Quantization perturbs the sums: Psi_rank "
+                        + "is the share of neurons that still land exactly in their place (the paper's figures 4-5). "
+                        + "Compare with step 4: with the reference, resync stays at 100 % under the same attack.",
+                n5, List.of("lady figure ranking-quant --model model.pt --layer " + c.attackedLayer() + " --bits "
+                        + join(c.rankingBits()) + (c.table1EvalLimit() > 0 ? " --eval-limit " + c.table1EvalLimit() : "")
+                        + " --seed " + c.seed() + " --out ranking",
+                        "lady canon --model model.pt --layer " + c.attackedLayer() + " --method basic --out canon.json"),
+                List.of("ranking/" + RANKING_NAME + ".png"),
+                List.of("ranking/" + RANKING_NAME + ".csv", "ranking/" + RANKING_NAME + ".json"), rankRows, seconds(t)));
+        copy(out.resolve("ranking").resolve(RANKING_NAME + ".json"), out.resolve("ranking.json"));
 
         return new DemoReport(c, steps, verdicts, seconds(start), Torch.threads());
     }
@@ -303,7 +341,7 @@ public final class Demo {
         Model model = Models.create(c.arch(), options);
         WatermarkKey key = Uchida.createKey(model.stateDict(), c.watermarkLayer(), c.watermarkBits(),
                 Seeds.derive(c.seed(), "watermark"), dir.resolve("key.json"));
-        TrainConfig tc = TrainConfig.paper(c.epochs()).withLr(c.lr()).withSeed(c.seed()).withLimit(c.trainLimit());
+        TrainConfig tc = TrainConfig.paper(c.epochs()).withLr(c.lr()).withBatchSize(c.batchSize()).withSeed(c.seed()).withLimit(c.trainLimit());
         List<EpochStats> history = new Trainer(tc).lossTerm(Uchida.loss(key)).progress(progress).train(model, train);
         double berTrained = Uchida.detect(model.stateDict(), key).berPct();
         Uchida.embedOnly(model, key, c.embedSteps(), tc.lr(), tc.momentum());
@@ -334,12 +372,15 @@ public final class Demo {
         return new Trained(dir, false, manifest, images, seconds, options);
     }
 
+    /** File name (without extension) of the ranking figure, as {@code lady figure ranking-quant} names it. */
+    static final String RANKING_NAME = "ranking_quant";
+
     /** The format name of a cache entry's manifest. */
     static final String MANIFEST_FORMAT = "lady-demo-model";
 
     static String trainCommand(DemoConfig c) {
         return "lady train --arch " + c.arch() + " --width " + num(c.width()) + " --data digits --epochs " + c.epochs()
-                + " --lr " + num(c.lr()) + (c.trainLimit() > 0 ? " --limit " + c.trainLimit() : "") + " --seed "
+                + " --lr " + num(c.lr()) + " --batch-size " + c.batchSize() + (c.trainLimit() > 0 ? " --limit " + c.trainLimit() : "") + " --seed "
                 + c.seed() + " --watermark " + c.watermarkLayer() + " --watermark-bits " + c.watermarkBits()
                 + " --watermark-steps " + c.embedSteps() + " --key key.json --out model.pt";
     }
@@ -402,6 +443,10 @@ public final class Demo {
 
     static String pct(Double v) {
         return v == null ? "-" : String.format(Locale.ROOT, "%.2f %%", v);
+    }
+
+    static String fixed(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
     }
 
     static String secs(double s) {

@@ -29,7 +29,7 @@ public final class HtmlReport {
             .numbers{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
             .num{border:1px solid #d0d7de;border-radius:6px;padding:.5em .9em;min-width:9em}
             .num b{display:block;font-size:1.3em}.num span{color:#57606a;font-size:.85em}
-            pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.7em;overflow-x:auto;font-size:.85em}
+            pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.7em;overflow-x:auto;font-size:.85em}
             table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #d0d7de;padding:.3em .7em;text-align:right}
             th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
             img{max-width:100%;border:1px solid #d0d7de;border-radius:6px;margin:.5em 0}
