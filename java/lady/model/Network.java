@@ -95,6 +95,7 @@ final class Network implements Model {
             o.padding().put(new LongPointer(c.padding(), c.padding()));
             o.bias().put(c.bias());
             Conv2dImpl m = new Conv2dImpl(o);
+            Torch.requireZeroFillFor(c.out()); // oneDNN's padded layouts: see lady.torch.Torch
             keepAlive.add(o);
             convs.put(c.name(), register(c.name(), m));
         } else if (layer instanceof Layer.BatchNorm b) {

@@ -19,17 +19,20 @@ import lady.LadyException;
  * libtorch type), avoids it. It also sets libtorch's thread count (default: all cores; the
  * {@code lady.threads} system property or the {@code LADY_THREADS} environment variable override).
  *
- * <p>And it makes libtorch's CPU allocator zero every new block ({@link #allocatorFill()}), because
- * libtorch 2.10's oneDNN convolutions read memory they never wrote: when a convolution's output
- * channels are not a multiple of the kernel's channel block (16 with AVX-512; e.g. the 8-channel
- * layers of VGG16 at width 0.125), backward-data (jit:avx512_core) runs on the incoming gradient
- * and the weights reordered into channel-padded layouts, and the padding channels are not all
- * written. Padding garbage that happens to be NaN or infinity (left by an earlier tensor in
- * recycled heap memory: rare in a fresh process, common late in a long test run) gives
- * NaN * 0 = NaN in the input gradient of that layer, hence in the gradients of every layer below:
- * the intermittent NaN in the first conv's weight and bias after one SGD step of narrow VGG16.
- * Zero-filled blocks make the padding 0; the cost is one memset per allocation.
- * {@code AllocatorFillTest} reproduces the bug with the allocator's junk (NaN) fill.
+ * <p>And it makes libtorch's CPU allocator zero every new block ({@link #allocatorFill()}) as soon as a
+ * model has a convolution whose output channels are not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}
+ * ({@link #requireZeroFillFor}, called by the model builder), because libtorch 2.10's oneDNN reads
+ * memory it never wrote there: for such a convolution (e.g. the 8-channel layers of VGG16 at width
+ * 0.125), backward-data (jit:avx512_core) runs on the incoming gradient and the weights reordered
+ * into channel-padded layouts, and the padding channels are not all written. Padding garbage that
+ * happens to be NaN or infinity (left by an earlier tensor in recycled heap memory: rare in a fresh
+ * process, common late in a long test run) gives NaN * 0 = NaN in the input gradient of that layer,
+ * hence in the gradients of every layer below: the intermittent NaN in the first conv's weight and
+ * bias after one SGD step of narrow VGG16 (issue 7). Zero-filled blocks make the padding 0. The fill
+ * costs a memset of every block (training the README's width-0.5 VGG16, which does not need it, was
+ * 2 to 5 times slower with it on this 2-core machine), so models whose channels are all multiples of
+ * the block do not turn it on. {@code AllocatorFillTest} reproduces the bug with the allocator's junk
+ * (NaN) fill.
  */
 public final class Torch {
     private Torch() {}
@@ -52,7 +55,6 @@ public final class Torch {
                         "cannot extract libtorch into the JavaCPP cache: " + e.getMessage(), e);
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
-            applyAllocatorFill(AllocatorFill.ZERO);
             org.bytedeco.pytorch.global.torch.set_num_threads(threads());
             initialized = true;
         }
@@ -62,10 +64,27 @@ public final class Torch {
     public enum AllocatorFill {
         /** Nothing: blocks hold whatever the heap had (libtorch's default). */
         NONE,
-        /** Zeros: what {@link #init()} sets (see the class comment). */
+        /** Zeros: what {@link #requireZeroFillFor} sets (see the class comment). */
         ZERO,
         /** A NaN pattern (0x7fedbeef): makes reads of never-written memory visible (tests). */
         JUNK
+    }
+
+    /**
+     * Channels per block of oneDNN's blocked layouts with AVX-512 (8 with AVX2, so multiples of 16 are safe
+     * on both): a convolution with another output channel count is computed on padded layouts.
+     */
+    public static final int ONEDNN_CHANNEL_BLOCK = 16;
+
+    /**
+     * Turns the allocator's zero fill on, for the rest of the process, when a convolution with
+     * {@code outChannels} output channels needs it (not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}: see
+     * the class comment); a fill already chosen (zero, or junk in a test) is left alone.
+     */
+    public static synchronized void requireZeroFillFor(long outChannels) {
+        if (outChannels % ONEDNN_CHANNEL_BLOCK != 0 && allocatorFill() == AllocatorFill.NONE) {
+            setAllocatorFill(AllocatorFill.ZERO);
+        }
     }
 
     private static final String ZERO_FILL_FLAG = "FLAGS_caffe2_cpu_allocator_do_zero_fill";
@@ -74,7 +93,7 @@ public final class Torch {
     /**
      * Sets what the allocator writes into new blocks. libtorch aborts the process when both of its
      * flags are on, so the other flag is always cleared first. Process-wide: only tests should
-     * change it, and they restore {@link AllocatorFill#ZERO}.
+     * set it directly, and restore what they found.
      */
     public static synchronized void setAllocatorFill(AllocatorFill fill) {
         init();
@@ -110,7 +129,8 @@ public final class Torch {
         if (p == null || p.isNull()) {
             throw new LadyException(LadyException.Kind.INTERNAL, "libtorch's allocator flag " + name
                     + " was not found (libtorch " + presetsVersion() + "): Lady needs it to zero new memory, "
-                    + "without which narrow convolutions can train into NaN (see lady.torch.Torch)");
+                    + "without which convolutions with channels not a multiple of " + ONEDNN_CHANNEL_BLOCK
+                    + " can train into NaN (see lady.torch.Torch)");
         }
         return new BytePointer(p).capacity(1);
     }

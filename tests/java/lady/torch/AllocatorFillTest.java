@@ -28,7 +28,8 @@ import lady.train.Trainer;
  * into NaN after one SGD step. libtorch 2.10's oneDNN backward-data of a convolution whose output
  * channels are not a multiple of 16 (features.2 at width 0.125 has 8) reads channel padding that
  * nobody wrote; when recycled heap memory holds NaN there, NaN * 0 poisons the input gradient and
- * every layer below it. {@link Torch#init()} makes the allocator zero new memory (see Torch).
+ * every layer below it. Building a model with such a convolution makes the allocator zero new
+ * memory ({@link Torch#requireZeroFillFor}; see Torch).
  *
  * <p>These tests make the garbage NaN on purpose (freed NaN tensors, or the allocator's junk
  * fill), so that what happened about once in a dozen runs happens every time.
@@ -49,13 +50,23 @@ class AllocatorFillTest {
     }
 
     @Test
-    void initZeroesNewMemoryEvenWhereTheHeapHeldNaN() {
-        assertEquals(Torch.AllocatorFill.ZERO, Torch.allocatorFill());
-        for (long n : poisonHeap()) {
-            try (PointerScope scope = new PointerScope()) {
-                Tensor t = torch.empty(n);
-                assertEquals(0.0, t.abs().max().item_double(), "torch.empty(" + n + ") on recycled NaN memory");
+    void aModelWithAConvolutionOffTheChannelBlockTurnsTheZeroFillOn() {
+        Torch.AllocatorFill found = Torch.allocatorFill();
+        Torch.setAllocatorFill(Torch.AllocatorFill.NONE);
+        try {
+            // width 1/4: 16 to 128 channels, all multiples of the block: no fill (it costs a memset per block)
+            Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(2 * NARROW));
+            assertEquals(Torch.AllocatorFill.NONE, Torch.allocatorFill());
+            Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(NARROW));
+            assertEquals(Torch.AllocatorFill.ZERO, Torch.allocatorFill());
+            for (long n : poisonHeap()) {
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor t = torch.empty(n);
+                    assertEquals(0.0, t.abs().max().item_double(), "torch.empty(" + n + ") on recycled NaN memory");
+                }
             }
+        } finally {
+            Torch.setAllocatorFill(found);
         }
     }
 
@@ -77,13 +88,13 @@ class AllocatorFillTest {
     @Test
     void withNaNJunkInsteadOfZerosTheFirstConvGradientIsNaN() {
         Map<String, Boolean> finite;
+        Torch.AllocatorFill found = Torch.allocatorFill();
         Torch.setAllocatorFill(Torch.AllocatorFill.JUNK);
         try {
             finite = oneStepGradientsFinite(false);
         } finally {
-            Torch.setAllocatorFill(Torch.AllocatorFill.ZERO);
+            Torch.setAllocatorFill(found);
         }
-        assertEquals(Torch.AllocatorFill.ZERO, Torch.allocatorFill());
         assertFalse(finite.get("features.0.weight"), "features.0.weight's gradient on junk memory: " + finite);
         assertFalse(finite.get("features.0.bias"), "features.0.bias's gradient on junk memory: " + finite);
         assertTrue(finite.get("classifier.6.weight"), "the layers above the narrow convolution stay finite: " + finite);
