@@ -29,9 +29,9 @@ import lady.LadyException;
  * process, common late in a long test run) gives NaN * 0 = NaN in the input gradient of that layer,
  * hence in the gradients of every layer below: the intermittent NaN in the first conv's weight and
  * bias after one SGD step of narrow VGG16 (issue 7). Zero-filled blocks make the padding 0. The fill
- * costs a memset of every block (training the README's width-0.5 VGG16, which does not need it, was
- * 2 to 5 times slower with it on this 2-core machine), so models whose channels are all multiples of
- * the block do not turn it on. {@code AllocatorFillTest} reproduces the bug with the allocator's junk
+ * costs a memset of every block (training the README's width-0.5 VGG16, which does not need it, went
+ * from about 350 to 183-249 images/s with it, quiet 2-core machine, batch 128), so models whose
+ * channels are all multiples of the block do not turn it on. {@code AllocatorFillTest} reproduces the bug with the allocator's junk
  * (NaN) fill.
  */
 public final class Torch {
