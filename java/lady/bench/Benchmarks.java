@@ -258,16 +258,12 @@ public final class Benchmarks {
         StateDict reference = model.stateDict();
         PermutationSpec spec = model.permutationSpec();
         Map<String, Permutation> perms = Permuter.random(spec, spec.groups().stream().map(Group::name).toList(), SEED);
-        Map<String, long[]> secret = new LinkedHashMap<>();
-        perms.forEach((g, p) -> secret.put(g, p.longIndices()));
+        Map<String, long[]> secret = Permuter.indices(perms);
         StateDict work = reference.copy();
         ResyncReport[] last = new ResyncReport[2];
         Measure l = Measure.of(plan.reps(), resyncBody(reference, work, spec, perms, secret, Prefilter.AUTO, last, 0));
         Measure b = Measure.of(plan.denseReps(), resyncBody(reference, work, spec, perms, secret, Prefilter.OFF, last, 1));
-        boolean restored = true;
-        for (String name : reference.names()) {
-            restored &= torch.equal(reference.get(name), work.get(name));
-        }
+        boolean restored = reference.sameTensors(work);
         boolean sameMatches = true;
         List<String> prefiltered = new ArrayList<>();
         for (int g = 0; g < last[0].groups().size(); g++) {

@@ -50,6 +50,19 @@ public final class StateDict implements Iterable<Map.Entry<String, Tensor>> {
     }
 
     /** A deep copy: every tensor cloned (contiguous). */
+    /** Whether {@code other} holds the same names with bit-identical tensors (libtorch's {@code equal}). */
+    public boolean sameTensors(StateDict other) {
+        if (!names().equals(other.names())) {
+            return false;
+        }
+        for (String name : names()) {
+            if (!org.bytedeco.pytorch.global.torch.equal(get(name), other.get(name))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     public StateDict copy() {
         StateDict c = new StateDict();
         tensors.forEach((k, v) -> c.put(k, v.clone().contiguous()));

@@ -2,7 +2,6 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
@@ -126,10 +125,7 @@ final class ResyncCommand implements Callable<Integer> {
         Map<String, long[]> secretPerms = null;
         if (secret != null) {
             Secret s = Secret.read(secret);
-            secretPerms = new HashMap<>();
-            for (var e : s.permutations().entrySet()) {
-                secretPerms.put(e.getKey(), e.getValue().longIndices());
-            }
+            secretPerms = Permuter.indices(s.permutations());
         }
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);

@@ -3,16 +3,12 @@ package lady.demo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
-
-import org.bytedeco.pytorch.global.torch;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -164,11 +160,10 @@ public final class Demo {
 
         // 3. the resync with the reference
         t = System.nanoTime();
-        Map<String, long[]> secret = new HashMap<>();
-        perms.forEach((g, p) -> secret.put(g, p.longIndices()));
-        ResyncReport resync = ReferenceResync.run(reference, suspect, spec, ResyncOptions.defaults(), secret, progress);
+        ResyncReport resync = ReferenceResync.run(reference, suspect, spec, ResyncOptions.defaults(),
+                Permuter.indices(perms), progress);
         Checkpoints.write(out.resolve("restored.pt"), suspect, Checkpoints.Format.TORCH_ZIP);
-        boolean restored = equal(reference, suspect);
+        boolean restored = reference.sameTensors(suspect);
         model.load(suspect);
         double errorRestored = evaluator.evaluate(model, test).errorPct();
         Detection berRestored = Uchida.detect(suspect, key);
@@ -353,17 +348,7 @@ public final class Demo {
         manifest.put("settings", settings);
         int images = history.isEmpty() ? 0 : history.get(0).images();
         manifest.put("train_images", images);
-        List<Object> epochs = new ArrayList<>();
-        for (EpochStats s : history) {
-            Map<String, Object> e = new LinkedHashMap<>();
-            e.put("epoch", s.epoch());
-            e.put("loss", s.loss());
-            e.put("terms", s.terms());
-            e.put("train_error_pct", s.trainErrorPct());
-            e.put("seconds", s.seconds());
-            epochs.add(e);
-        }
-        manifest.put("epochs", epochs);
+        manifest.put("epochs", history.stream().map(EpochStats::toJson).toList());
         manifest.put("ber_after_training_pct", berTrained);
         manifest.put("threads", Torch.threads());
         double seconds = seconds(t);
@@ -414,23 +399,8 @@ public final class Demo {
         return String.join(",", values.stream().map(v -> num(v.doubleValue())).toList());
     }
 
-    static boolean equal(StateDict a, StateDict b) {
-        for (String n : a.names()) {
-            if (!b.contains(n) || !torch.equal(a.get(n), b.get(n))) {
-                return false;
-            }
-        }
-        return a.size() == b.size();
-    }
-
     private static void copy(Path from, Path to) {
-        try {
-            Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
-            Files.copy(from, tmp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(tmp, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot copy " + from + " to " + to + ": " + e.getMessage(), e);
-        }
+        AtomicFiles.writeStream(to, stream -> Files.copy(from, stream));
     }
 
     static double seconds(long since) {

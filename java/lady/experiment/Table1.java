@@ -509,8 +509,7 @@ public final class Table1 {
         t = System.nanoTime();
         Map<String, Permutation> perms = Permuter.random(spec, groups, permutationSeed);
         StateDict suspect = Permuter.apply(attacked, spec, perms, Backend.CPU);
-        Map<String, long[]> secret = new LinkedHashMap<>();
-        perms.forEach((g, p) -> secret.put(g, p.longIndices()));
+        Map<String, long[]> secret = Permuter.indices(perms);
         double permuteSeconds = (System.nanoTime() - t) / 1e9;
 
         t = System.nanoTime();

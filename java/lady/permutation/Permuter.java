@@ -45,6 +45,13 @@ public final class Permuter {
         return copy;
     }
 
+    /** Each group's permutation as the long[] indices the resync takes ({@code ReferenceResync} secrets). */
+    public static Map<String, long[]> indices(Map<String, Permutation> perms) {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        perms.forEach((name, p) -> out.put(name, p.longIndices()));
+        return out;
+    }
+
     /** The inverse of every permutation: applying the result after {@code perms} restores the tensors. */
     public static Map<String, Permutation> inverse(Map<String, Permutation> perms) {
         Map<String, Permutation> inv = new LinkedHashMap<>();

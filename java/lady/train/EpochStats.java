@@ -1,5 +1,6 @@
 package lady.train;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -19,5 +20,16 @@ public record EpochStats(int epoch, double lr, int images, double loss, double c
     /** Training throughput of the epoch. */
     public double imagesPerSecond() {
         return seconds > 0 ? images / seconds : 0;
+    }
+
+    /** The epoch in a report: number, loss, loss terms, training error, seconds. */
+    public Map<String, Object> toJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("epoch", epoch);
+        m.put("loss", loss);
+        m.put("terms", terms);
+        m.put("train_error_pct", trainErrorPct);
+        m.put("seconds", seconds);
+        return m;
     }
 }

@@ -6,8 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.global.torch;
-
 import lady.BuildInfo;
 import lady.LadyException;
 import lady.attack.Attack;
@@ -250,17 +248,7 @@ public final class WatermarkStory {
             m.put("key", k);
             m.put("data", "digits");
             m.put("train_images", trainImages);
-            List<Object> es = new ArrayList<>();
-            for (EpochStats e : epochs) {
-                Map<String, Object> em = new LinkedHashMap<>();
-                em.put("epoch", e.epoch());
-                em.put("loss", e.loss());
-                em.put("terms", e.terms());
-                em.put("train_error_pct", e.trainErrorPct());
-                em.put("seconds", e.seconds());
-                es.add(em);
-            }
-            m.put("epochs", es);
+            m.put("epochs", epochs.stream().map(EpochStats::toJson).toList());
             m.put("train_seconds", trainSeconds);
             m.put("ber_trained_pct", berTrained);
             m.put("error_trained_pct", errorTrained);
@@ -380,13 +368,7 @@ public final class WatermarkStory {
         double berResynced = Uchida.detect(suspect, key).berPct();
         model.load(suspect);
         double errorResynced = evaluator.evaluate(model, test).errorPct();
-        boolean restored = true;
-        for (String n : attacked.names()) {
-            if (!torch.equal(attacked.get(n), suspect.get(n))) {
-                restored = false;
-                break;
-            }
-        }
+        boolean restored = attacked.sameTensors(suspect);
         return new Row(name, attack == null ? "none" : attack.spec(), attackedLayer, groups.size() == spec.groups().size()
                 ? "all" : String.join(",", groups), berAttackOnly, berAttacked, errorAttacked,
                 report.psi() == null ? Double.NaN : report.psi(), report.duplicates(), berResynced, errorResynced,

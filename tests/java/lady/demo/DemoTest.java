@@ -67,8 +67,8 @@ class DemoTest {
     @Test
     void restoredModelEqualsTheOwnersAndPermutedOneDoesNot() {
         StateDict model = Checkpoints.read(tmp.resolve("out1/model.pt"));
-        assertTrue(Demo.equal(model, Checkpoints.read(tmp.resolve("out1/restored.pt"))));
-        assertFalse(Demo.equal(model, Checkpoints.read(tmp.resolve("out1/permuted.pt"))));
+        assertTrue(model.sameTensors(Checkpoints.read(tmp.resolve("out1/restored.pt"))));
+        assertFalse(model.sameTensors(Checkpoints.read(tmp.resolve("out1/permuted.pt"))));
     }
 
     @Test
