@@ -85,9 +85,7 @@ final class AttackCommand implements Callable<Integer> {
         if (chain.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
         }
-        if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-            throw new LadyException(LadyException.Kind.USAGE, "--out must differ from --model (the input is kept)");
-        }
+        CliFiles.requireDistinctOutput(model, out);
         boolean needsLayer = chain.stream().anyMatch(a -> a.kind().equals("noise") || a.kind().equals("prune"));
         boolean finetune = chain.stream().anyMatch(a -> a instanceof FinetuneAttack f && f.epochs() > 0);
         if (finetune && data == null) {

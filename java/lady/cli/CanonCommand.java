@@ -93,9 +93,7 @@ final class CanonCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         run.applyThreads();
-        if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-            throw new LadyException(LadyException.Kind.USAGE, "--out must differ from --model (the input is kept)");
-        }
+        CliFiles.requireDistinctOutput(model, out);
         return from == null ? rank() : align();
     }
 

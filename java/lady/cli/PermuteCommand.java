@@ -77,9 +77,7 @@ final class PermuteCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         double[] range = scaleRange == null ? null : parseRange(scaleRange);
         long s = seed != null ? seed : new SecureRandom().nextLong();
-        if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-            throw new LadyException(LadyException.Kind.USAGE, "--out must differ from --model (the input is kept)");
-        }
+        CliFiles.requireDistinctOutput(model, out);
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
