@@ -155,12 +155,13 @@ final class ResyncCommand implements Callable<Integer> {
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {
-        w.printf("%-22s %6s %8s %5s %10s %10s %6s %5s %6s%n", "group", "size", "psi", "dup", "min_margin", "med_margin",
-                "low", "zero", "flags");
+        w.printf("%-22s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n", "group", "size", "psi", "dup", "min_margin",
+                "med_margin", "low", "zero", "flags", "max_ratio");
         for (GroupResult g : r.groups()) {
-            w.printf("%-22s %6d %8s %5d %10.4f %10.4f %6d %5d %6d%n", g.name(), g.size(),
+            w.printf("%-22s %6d %8s %5d %10.4f %10.4f %6d %5d %6d %9s%n", g.name(), g.size(),
                     g.psi() == null ? "-" : String.format("%.2f", g.psi()), g.duplicates(), g.minMargin(),
-                    g.medianMargin(), g.lowMargin(), g.zeroRows(), g.integrityFlags().size());
+                    g.medianMargin(), g.lowMargin(), g.zeroRows(), g.integrityFlags().size(),
+                    Double.isNaN(g.integrityMaxRatio()) ? "-" : String.format("%.3f", g.integrityMaxRatio()));
         }
         Double psi = r.psi();
         w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),

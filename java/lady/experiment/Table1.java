@@ -208,6 +208,8 @@ public final class Table1 {
      * @param psiAssignment          Psi % of the exact-assignment resync
      * @param duplicates             argmax duplicates
      * @param zeroRows               suspect neurons with entirely zero rows (pruning)
+     * @param integrityFlags         neurons flagged by the integrity check of the assignment resync, all groups
+     * @param integrityMaxRatio      the largest relative norm ratio the check saw (max over groups; NaN: none)
      * @param images                 test images evaluated
      * @param errorAttacked          top-1 error % of the attacked, unpermuted model
      * @param errorResyncAssignment  top-1 error % after the assignment resync
@@ -218,7 +220,8 @@ public final class Table1 {
      */
     public record Run(String attack, double level, String spec, int run, long attackSeed, long permutationSeed,
             List<String> groups, long neurons, double psiArgmax, double psiPaper, double psiAssignment,
-            int duplicates, int zeroRows, int images, double errorAttacked, double errorResyncAssignment,
+            int duplicates, int zeroRows, int integrityFlags, double integrityMaxRatio, int images,
+            double errorAttacked, double errorResyncAssignment,
             double errorResyncArgmax, boolean errorCheck, Map<String, Object> attackDetails,
             Map<String, Double> seconds) {
 
@@ -239,6 +242,8 @@ public final class Table1 {
             m.put("psi_assignment", psiAssignment);
             m.put("duplicates", duplicates);
             m.put("zero_rows", zeroRows);
+            m.put("integrity_flags", integrityFlags);
+            m.put("integrity_max_ratio", Double.isNaN(integrityMaxRatio) ? null : integrityMaxRatio);
             m.put("images", images);
             m.put("error_attacked_pct", errorAttacked);
             m.put("error_resync_assignment_pct", errorResyncAssignment);
@@ -277,8 +282,8 @@ public final class Table1 {
      * @param paperResnet18 the same for ResNet18
      */
     public record Row(String attack, double level, String spec, int runs, Stat psiArgmax, Stat psiPaper,
-            Stat psiAssignment, Stat error, Stat errorResyncArgmax, int duplicates, boolean errorCheck,
-            List<Double> paperVgg16, List<Double> paperResnet18) {}
+            Stat psiAssignment, Stat error, Stat errorResyncArgmax, int duplicates, int integrityFlags,
+            double integrityMaxRatio, boolean errorCheck, List<Double> paperVgg16, List<Double> paperResnet18) {}
 
     /**
      * The records of a Table 1 run.
@@ -321,7 +326,11 @@ public final class Table1 {
                         Stat.of(cell.stream().map(Run::psiAssignment).toList()),
                         Stat.of(cell.stream().map(Run::errorAttacked).toList()),
                         Stat.of(cell.stream().map(Run::errorResyncArgmax).toList()),
-                        cell.stream().mapToInt(Run::duplicates).sum(), cell.stream().allMatch(Run::errorCheck),
+                        cell.stream().mapToInt(Run::duplicates).sum(),
+                        cell.stream().mapToInt(Run::integrityFlags).sum(),
+                        cell.stream().mapToDouble(Run::integrityMaxRatio).filter(v -> !Double.isNaN(v)).max()
+                                .orElse(Double.NaN),
+                        cell.stream().allMatch(Run::errorCheck),
                         Paper.TABLE1_VGG16.get(key), Paper.TABLE1_RESNET18.get(key)));
             }
             return rows;
@@ -535,6 +544,15 @@ public final class Table1 {
         double paperAcc = 0;
         long paperN = 0;
         int zeroRows = 0;
+        int integrityFlags = 0;
+        double integrityMax = Double.NaN;
+        for (GroupResult g : assignment.groups()) {
+            integrityFlags += g.integrityFlags().size();
+            if (!Double.isNaN(g.integrityMaxRatio())) {
+                integrityMax = Double.isNaN(integrityMax) ? g.integrityMaxRatio()
+                        : Math.max(integrityMax, g.integrityMaxRatio());
+            }
+        }
         for (GroupResult g : argmax.groups()) {
             if (g.psiPaper() != null) {
                 paperAcc += g.psiPaper() * g.size();
@@ -551,7 +569,7 @@ public final class Table1 {
         s.put("eval", evalSeconds);
         return new Run(cell.kind(), cell.level(), cell.spec(), run, attackSeed, permutationSeed, groups, neurons,
                 nonNull(argmax.psi()), paperN == 0 ? Double.NaN : paperAcc / paperN, nonNull(assignment.psi()),
-                argmax.duplicates(), zeroRows, eAttacked.images(), eAttacked.errorPct(), eAssignment.errorPct(),
+                argmax.duplicates(), zeroRows, integrityFlags, integrityMax, eAttacked.images(), eAttacked.errorPct(), eAssignment.errorPct(),
                 eArgmax.errorPct(), eAssignment.errors() == eAttacked.errors(), details, s);
     }
 

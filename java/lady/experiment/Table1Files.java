@@ -81,7 +81,8 @@ public final class Table1Files {
     static String csv(List<Table1.Row> rows) {
         StringBuilder sb = new StringBuilder("attack,level,runs,psi_argmax_mean,psi_argmax_std,psi_paper_mean,"
                 + "psi_paper_std,psi_assignment_mean,psi_assignment_std,error_mean,error_std,"
-                + "error_resync_argmax_mean,error_resync_argmax_std,duplicates,error_check,"
+                + "error_resync_argmax_mean,error_resync_argmax_std,duplicates,integrity_flags,"
+                + "integrity_max_ratio,error_check,"
                 + "paper_vgg16_psi,paper_vgg16_error,paper_resnet18_psi,paper_resnet18_error\n");
         for (Table1.Row r : rows) {
             sb.append(String.join(",", r.attack(), num(r.level()), Integer.toString(r.runs()),
@@ -89,6 +90,7 @@ public final class Table1Files {
                     num(r.psiPaper().std()), num(r.psiAssignment().mean()), num(r.psiAssignment().std()),
                     num(r.error().mean()), num(r.error().std()), num(r.errorResyncArgmax().mean()),
                     num(r.errorResyncArgmax().std()), Integer.toString(r.duplicates()),
+                    Integer.toString(r.integrityFlags()), num(r.integrityMaxRatio()),
                     Boolean.toString(r.errorCheck()), paper(r.paperVgg16(), 0), paper(r.paperVgg16(), 1),
                     paper(r.paperResnet18(), 0), paper(r.paperResnet18(), 1))).append('\n');
         }
@@ -104,19 +106,24 @@ public final class Table1Files {
                 result.architecture(), c.layer(), c.wholeNetwork() ? "all (" + result.groups().size() + ")"
                         : String.join(", ", result.groups()), c.runs(), c.seed(), result.baseError(),
                 BuildInfo.describe()));
-        sb.append("| attack | level | Ψ argmax (%) | Ψ assignment (%) | error (%) | error check | "
-                + "paper VGG16 Ψ / error | paper ResNet18 Ψ / error |\n");
-        sb.append("|---|---:|---:|---:|---:|:---:|---:|---:|\n");
+        sb.append("| attack | level | Ψ argmax (%) | Ψ assignment (%) | error (%) | error check | integrity flags "
+                + "(max ratio) | paper VGG16 Ψ / error | paper ResNet18 Ψ / error |\n");
+        sb.append("|---|---:|---:|---:|---:|:---:|---:|---:|---:|\n");
         for (Table1.Row r : rows) {
             sb.append("| ").append(label(r.attack())).append(" | ").append(num(r.level())).append(" | ")
                     .append(r.psiArgmax().format()).append(" | ").append(r.psiAssignment().format()).append(" | ")
                     .append(r.error().format()).append(" | ").append(r.errorCheck() ? "ok" : "**FAILED**")
+                    .append(" | ").append(r.integrityFlags()).append(Double.isNaN(r.integrityMaxRatio()) ? ""
+                            : String.format(Locale.ROOT, " (%.3f)", r.integrityMaxRatio()))
                     .append(" | ").append(paperCell(r.paperVgg16())).append(" | ")
                     .append(paperCell(r.paperResnet18())).append(" |\n");
         }
         sb.append("\nΨ argmax: match vs the inverse secret (method.md 2); the paper's own argmax count "
                 + "(origin vs secret) is in table1.csv (psi_paper). error: top-1 test error of the attacked model; "
                 + "error check: the model resynced by assignment has exactly the attacked model's error. "
+                + "integrity flags: neurons whose norm ratio (suspect / reference, over the group's median) lies "
+                + "outside [1/r, r], r = " + num(lady.paper.Paper.RESYNC_INTEGRITY_RATIO)
+                + " (all runs; max ratio: the largest seen). "
                 + "Paper values: CIFAR-10, method.md 9 (Omega 0 and T 0 are the paper's \"none\" row).\n");
         sb.append(String.format(Locale.ROOT, "%nTime: %.1f s in all; attack %.1f s, permute %.1f s, resync %.1f s, "
                 + "eval %.1f s.%n", result.totalSeconds(), result.seconds().get("attack"),

@@ -20,14 +20,17 @@ import java.util.Map;
  *                       direction and cannot be matched by cosine; they are matched last, arbitrarily
  * @param integrityFlags reference neurons whose matched rows' L2 norm ratio (suspect / reference) is
  *                       outside [1 / r, r] with r = {@link ResyncOptions#integrityRatio()}: a rescaling attack
+ * @param integrityMaxRatio the largest deviation seen by the integrity check: max over matched neurons of
+ *                       max(q, 1 / q), q = the neuron's norm ratio over the group's median ratio (1 when every
+ *                       row changed alike; NaN when no row could be compared)
  * @param psi            % of neurons whose recovered position is right: match[i] == inv(p)[i]; null without a secret
  * @param psiPaper       the paper's count for argmax: origin[j] = argmax_i S[i, j] compared with p[j]; null without a secret
  * @param prefiltered    the match came from the random-projection prefilter ({@link Prefilter}; the dense
  *                       method's match, margins are lower bounds) instead of the dense similarity
  */
 public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,
-        double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags, Double psi,
-        Double psiPaper, boolean prefiltered) {
+        double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags,
+        double integrityMaxRatio, Double psi, Double psiPaper, boolean prefiltered) {
 
     /** The JSON form of the report (stable field names). */
     public Map<String, Object> toJson() {
@@ -41,6 +44,7 @@ public record GroupResult(String name, long size, List<String> producers, long[]
         m.put("low_margin", lowMargin);
         m.put("zero_rows", zeroRows);
         m.put("integrity_flags", integrityFlags);
+        m.put("integrity_max_ratio", Double.isNaN(integrityMaxRatio) ? null : integrityMaxRatio);
         if (psi != null) {
             m.put("psi", psi);
         }

@@ -215,7 +215,7 @@ public final class ReferenceResync {
             }
         }
         int duplicates = n - (int) Arrays.stream(match).distinct().count();
-        List<Integer> flags = integrity(match, refNorm2, susNorm2, options.integrityRatio());
+        Integrity integrity = integrity(match, refNorm2, susNorm2, options.integrityRatio());
         Double psi = null;
         Double psiPaper = null;
         long[] p = secret == null ? null : secret.get(g.name());
@@ -237,11 +237,20 @@ public final class ReferenceResync {
             }
         }
         return new GroupResult(g.name(), n, producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
-                sorted.length == 0 ? 0 : median(sorted), low, zero, flags, psi, psiPaper, prefiltered);
+                sorted.length == 0 ? 0 : median(sorted), low, zero, integrity.flags(), integrity.maxRatio(), psi, psiPaper,
+                prefiltered);
     }
 
+    /**
+     * What the integrity check found in one group.
+     *
+     * @param flags    reference neurons whose relative norm ratio lies outside [1/r, r]
+     * @param maxRatio the largest max(q, 1/q) over compared neurons; NaN when none could be compared
+     */
+    record Integrity(List<Integer> flags, double maxRatio) {}
+
     /** The integrity check: norm ratio of matched rows relative to the group's median ratio. */
-    static List<Integer> integrity(long[] match, double[] refNorm2, double[] susNorm2, double r) {
+    static Integrity integrity(long[] match, double[] refNorm2, double[] susNorm2, double r) {
         int n = match.length;
         double[] ratios = new double[n];
         int k = 0;
@@ -253,23 +262,25 @@ public final class ReferenceResync {
             }
         }
         if (k == 0) {
-            return List.of();
+            return new Integrity(List.of(), Double.NaN);
         }
         double[] sorted = Arrays.copyOf(ratios, k);
         Arrays.sort(sorted);
         double med = median(sorted);
         List<Integer> flags = new ArrayList<>();
+        double worst = 1;
         for (int i = 0; i < n; i++) {
             double a = refNorm2[i];
             double b = susNorm2[(int) match[i]];
             if (a > 0 && b > 0) {
                 double rel = Math.sqrt(b / a) / med;
+                worst = Math.max(worst, Math.max(rel, 1 / rel));
                 if (rel > r || rel < 1 / r) {
                     flags.add(i);
                 }
             }
         }
-        return flags;
+        return new Integrity(List.copyOf(flags), worst);
     }
 
     private static double median(double[] sorted) {
@@ -295,7 +306,7 @@ public final class ReferenceResync {
             psi = psi(match, p);
         }
         return new GroupResult(r.name(), r.size(), r.producers(), match, r.duplicates(), r.minMargin(), r.medianMargin(),
-                r.lowMargin(), r.zeroRows(), r.integrityFlags(), psi, psiPaper, r.prefiltered());
+                r.lowMargin(), r.zeroRows(), r.integrityFlags(), r.integrityMaxRatio(), psi, psiPaper, r.prefiltered());
     }
 
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one

@@ -71,6 +71,8 @@ class Table1Test {
         assertEquals(100.0, clean.psiAssignment());
         assertEquals(100.0, clean.psiArgmax());
         assertEquals(100.0, clean.psiPaper());
+        assertEquals(0, clean.integrityFlags(), "no attack: no neuron flagged");
+        assertEquals(1.0, clean.integrityMaxRatio(), 1e-6, "no attack: every norm ratio is 1");
         assertEquals(r.baseError(), clean.errorAttacked(), "Omega 0 leaves the model as it is");
         assertEquals(100.0, find(r, "prune:0").psiAssignment());
         assertEquals(100.0, find(r, "quant:8").psiAssignment());

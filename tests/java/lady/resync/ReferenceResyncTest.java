@@ -110,7 +110,12 @@ class ReferenceResyncTest {
         long[] match = {0, 1, 2, 3};
         double[] ref = {1, 1, 1, 1};
         double[] sus = {1, 1, 9, 1.1}; // neuron 2 scaled by 3 (norm^2 by 9)
-        assertEquals(List.of(2), ReferenceResync.integrity(match, ref, sus, 1.5));
+        ReferenceResync.Integrity check = ReferenceResync.integrity(match, ref, sus, 1.5);
+        assertEquals(List.of(2), check.flags());
+        // median ratio = (1 + sqrt(1.1)) / 2; neuron 2's ratio 3 over it is the worst deviation
+        assertEquals(3 / ((1 + Math.sqrt(1.1)) / 2), check.maxRatio(), 1e-12);
+        assertTrue(Double.isNaN(ReferenceResync.integrity(match, new double[4], sus, 1.5).maxRatio()),
+                "no comparable row: no ratio");
     }
 
     @Test
