@@ -69,7 +69,7 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--quant", paramLabel = "LIST", split = ",", description = "B levels (default: 16,8,6,4,2).")
     List<Integer> quant;
 
-    @Option(names = "--prune", paramLabel = "LIST", split = ",", description = "T levels in % (default: 0,91,95,98,99).")
+    @Option(names = "--prune", paramLabel = "LIST", split = ",", description = "T levels in %% (default: 0,91,95,98,99).")
     List<Double> prune;
 
     @Option(names = "--eval-limit", paramLabel = "N", description = "Evaluate on the first N test images only.")

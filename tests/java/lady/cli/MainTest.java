@@ -24,6 +24,47 @@ class MainTest {
         assertTrue(r.out().contains("info"), r.out());
     }
 
+    /** Every command's help renders cleanly: picocli warns on System.err about bad format strings (a lone %). */
+    @Test
+    void everyCommandsHelpRendersWithoutPicocliWarnings() {
+        java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
+        collect(new picocli.CommandLine(new Main()), new java.util.ArrayList<>(), paths);
+        assertTrue(paths.size() > 15, "subcommands found: " + paths);
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            for (java.util.List<String> path : paths) {
+                java.util.List<String> args = new java.util.ArrayList<>(path);
+                args.add("--help");
+                CliRun r = run(args.toArray(String[]::new));
+                assertEquals(0, r.code(), path + ": " + r.err());
+                assertTrue(r.out().contains("Usage:"), path + ": " + r.out());
+                assertTrue(!r.out().contains("picocli WARN") && !r.err().contains("picocli WARN"), path + ": " + r.err());
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        String warnings = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(!warnings.contains("picocli WARN"), warnings);
+    }
+
+    private static void collect(picocli.CommandLine cl, java.util.List<String> path,
+            java.util.List<java.util.List<String>> out) {
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getValue().getCommandSpec().aliases().length > 0
+                    && java.util.Arrays.asList(e.getValue().getCommandSpec().aliases()).contains(e.getKey())) {
+                continue; // an alias: the same command under another name
+            }
+            java.util.List<String> p = new java.util.ArrayList<>(path);
+            p.add(e.getKey());
+            if (!"help".equals(e.getKey())) {
+                out.add(p);
+            }
+            collect(e.getValue(), p, out);
+        }
+    }
+
     @Test
     void versionNamesToolAndCommit() {
         CliRun r = run("--version");
