@@ -83,7 +83,8 @@ final class Table1Command implements Callable<Integer> {
 
 
     @Option(names = "--no-deterministic", negatable = false,
-            description = "Fine-tune on all threads (faster; not bit-reproducible).")
+            description = "Fine-tune on all threads even when the model's multi-threaded training is not "
+                    + "bit-reproducible (channel counts that are not multiples of 16); other models use every thread anyway.")
     boolean nonDeterministic;
 
     @CommandLine.Mixin

@@ -77,8 +77,15 @@ final class TrainCommand implements Callable<Integer> {
     Integer limit;
 
 
-    @Option(names = "--deterministic", description = "Bit-identical results for a seed: train on one thread (slower).")
-    boolean deterministic;
+    @Option(names = "--no-deterministic", negatable = false,
+            description = "Use every thread even for a model whose multi-threaded training is not bit-reproducible "
+                    + "(convolutions with a channel count that is not a multiple of 16, e.g. VGG16 at width 0.125). "
+                    + "By default such a model trains on one thread; every other model is bit-reproducible on all threads.")
+    boolean noDeterministic;
+
+    /** Accepted for scripts written before reproducibility became the default; it changes nothing. */
+    @Option(names = "--deterministic", hidden = true)
+    boolean deterministicLegacy;
 
     @CommandLine.Mixin
     RunOptions run;
@@ -131,7 +138,13 @@ final class TrainCommand implements Callable<Integer> {
         if (wmKey != null) {
             trainer.lossTerm(lady.watermark.Uchida.loss(wmKey));
         }
-        List<EpochStats> history = trainer.deterministic(deterministic).progress(progress).checkpointTo(out).train(model, trainSet);
+        trainer.deterministic(!noDeterministic);
+        if (trainer.oneThread(model)) {
+            spec.commandLine().getErr().println("lady: training on 1 thread: " + arch + " at width " + width
+                    + " has convolutions whose channel count is not a multiple of 16, and oneDNN's multi-threaded "
+                    + "training of those is not bit-reproducible (--no-deterministic uses every thread)");
+        }
+        List<EpochStats> history = trainer.progress(progress).checkpointTo(out).train(model, trainSet);
         if (watermarkSteps > 0) {
             lady.watermark.Uchida.embedOnly(model, wmKey, watermarkSteps, config.lr(), config.momentum());
             if (out != null) {

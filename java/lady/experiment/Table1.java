@@ -65,7 +65,7 @@ import lady.util.Seeds;
  *
  * <p>Seeds: every random choice derives from {@link Config#seed()}, the run index and the cell
  * (attack draw, permutation, fine-tuning order); same configuration and seed give the same numbers
- * (fine-tuning on one libtorch thread when {@link Config#deterministic()}).
+ * (when {@link Config#deterministic()}: see {@link lady.train.Trainer#deterministic}).
  */
 public final class Table1 {
     private Table1() {}
@@ -85,7 +85,8 @@ public final class Table1 {
      * @param prune         T levels (%)
      * @param evalLimit     evaluate on the first N test images only (N <= 0: all)
      * @param trainLimit    fine-tune on the first N training images only (N <= 0: all)
-     * @param deterministic fine-tune on one libtorch thread (bit-reproducible)
+     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: one
+     *                      thread only for a model that needs it)
      */
     public record Config(String layer, int runs, long seed, List<String> attacks, boolean wholeNetwork,
             List<Double> noise, List<Integer> finetune, List<Integer> quant, List<Double> prune, int evalLimit,

@@ -77,12 +77,24 @@ public final class Torch {
     public static final int ONEDNN_CHANNEL_BLOCK = 16;
 
     /**
+     * Whether oneDNN computes a convolution with {@code outChannels} output channels on channel-padded
+     * layouts (not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}). Such convolutions need the zero fill
+     * ({@link #requireZeroFillFor}) and their multi-threaded backward pass is not bit-reproducible
+     * (measured: two 2-thread trainings of VGG16 at width 0.125, 8-channel first layers, differ in every
+     * tensor after 16 steps, by up to 5e-4 without batch norm and 6e-2 with it, zero fill on; at width
+     * 0.5 or 0.25, all multiples of 16, they are bit-identical): see {@code lady.train.Trainer}.
+     */
+    public static boolean paddedChannels(long outChannels) {
+        return outChannels % ONEDNN_CHANNEL_BLOCK != 0;
+    }
+
+    /**
      * Turns the allocator's zero fill on, for the rest of the process, when a convolution with
      * {@code outChannels} output channels needs it (not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}: see
      * the class comment); a fill already chosen (zero, or junk in a test) is left alone.
      */
     public static synchronized void requireZeroFillFor(long outChannels) {
-        if (outChannels % ONEDNN_CHANNEL_BLOCK != 0 && allocatorFill() == AllocatorFill.NONE) {
+        if (paddedChannels(outChannels) && allocatorFill() == AllocatorFill.NONE) {
             setAllocatorFill(AllocatorFill.ZERO);
         }
     }

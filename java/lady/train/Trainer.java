@@ -31,13 +31,16 @@ import lady.util.Seeds;
  *
  * <p>Reproducibility: the data order and augmentation come from the seed, and libtorch's generator
  * (dropout) is re-seeded from it at the start of {@link #train}. The model's random initialization
- * happens when it is built: call {@link #seedLibtorch(long)} before {@code Models.create}. With one
- * libtorch thread the result is then bit-identical run after run. With several threads it is NOT:
- * measured here (libtorch 2.10, oneDNN 3.7.1, 2 threads), two runs of a narrow VGG16 differed in
- * the last bits of 1 to 12 of 32 tensors after 4 steps, also with
- * {@code setDeterministicMkldnn(true)}; disabling oneDNN makes them identical but sends
- * convolutions to a slow fallback. {@link #deterministic(boolean)} therefore trains on one thread
- * (and restores the thread count afterwards); {@code TrainerTest} checks the weight bytes.
+ * happens when it is built: call {@link #seedLibtorch(long)} before {@code Models.create}. The
+ * result is then bit-identical run after run, on any number of threads, with one exception: a
+ * convolution whose channel count is not a multiple of oneDNN's block of 16 runs on channel-padded
+ * layouts, and oneDNN's multi-threaded backward pass over them is not bit-reproducible (measured
+ * here, libtorch 2.10, oneDNN 3.7.1, 2 threads: two trainings of VGG16 at width 0.125, 8-channel
+ * first layers, differ in every tensor after 16 steps, also with {@code setDeterministicMkldnn(true)};
+ * at widths 0.25 and 0.5 they are bit-identical). For such a model ({@link Model#reproducibleOnThreads()}
+ * false) the trainer therefore runs on one thread (and restores the thread count afterwards), unless
+ * {@link #deterministic(boolean) deterministic(false)} asks for speed over reproducibility;
+ * {@code TrainerTest} checks the weight bytes in both cases.
  *
  * <p>Each step runs inside a {@link PointerScope}: the batch, the autograd graph and every
  * temporary are freed when the step ends, not when the garbage collector gets to them. Gradients
@@ -57,7 +60,7 @@ public final class Trainer {
     private ProgressListener progress = ProgressListener.NONE;
     private Path checkpoint;
     private Checkpoints.Format checkpointFormat = Checkpoints.Format.TORCH_ZIP;
-    private boolean deterministic;
+    private boolean deterministic = true;
 
     public Trainer(TrainConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -92,11 +95,17 @@ public final class Trainer {
         return this;
     }
 
-    /** Bit-identical results for a given seed: train on one libtorch thread (multi-threaded oneDNN
-     * kernels are not bit-reproducible, see the class comment). Slower on several cores. */
+    /** Bit-identical results for a given seed (the default): a model that is not
+     * {@linkplain Model#reproducibleOnThreads() reproducible on several threads} trains on one thread
+     * (see the class comment); {@code false} keeps every thread for such a model too. */
     public Trainer deterministic(boolean on) {
         this.deterministic = on;
         return this;
+    }
+
+    /** Whether {@link #train} will run {@code model} on one thread to stay bit-reproducible. */
+    public boolean oneThread(Model model) {
+        return deterministic && !model.reproducibleOnThreads() && torch.get_num_threads() > 1;
     }
 
     /** Seeds libtorch's global generator from {@code seed} (weight initialization, dropout). */
@@ -131,7 +140,8 @@ public final class Trainer {
         options.weight_decay().put(config.weightDecay());
         SGD sgd = new SGD(model.module().parameters(), options);
         int threads = torch.get_num_threads();
-        if (deterministic) {
+        boolean oneThread = oneThread(model);
+        if (oneThread) {
             torch.set_num_threads(1);
         }
         try {
@@ -145,7 +155,7 @@ public final class Trainer {
                 }
             }
         } finally {
-            if (deterministic) {
+            if (oneThread) {
                 torch.set_num_threads(threads);
             }
             model.train(wasTraining);

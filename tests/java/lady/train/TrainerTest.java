@@ -89,9 +89,9 @@ class TrainerTest {
 
     @Test
     void deterministicModeGivesIdenticalWeightBytesAndAnotherSeedDoesNot() {
-        byte[][] a = trainVgg(11, 5);
-        byte[][] b = trainVgg(11, 5);
-        byte[][] c = trainVgg(11, 6);
+        byte[][] a = trainVgg(0.125, 11, 5);
+        byte[][] b = trainVgg(0.125, 11, 5);
+        byte[][] c = trainVgg(0.125, 11, 6);
         assertEquals(a.length, b.length);
         for (int i = 0; i < a.length; i++) {
             assertArrayEquals(a[i], b[i], "tensor " + i + " differs between two deterministic runs with the same seed");
@@ -103,13 +103,37 @@ class TrainerTest {
         assertTrue(differs, "another data seed must give other weights");
     }
 
-    /** vgg16_cifar width 1/8 (with dropout) trained on 256 digits; the weights' bytes. */
-    private static byte[][] trainVgg(long initSeed, long dataSeed) {
+    /**
+     * Width 0.25: every channel count a multiple of oneDNN's block of 16, so training stays on all
+     * (here 2) threads and is still bit-identical; width 0.125 (8 channels) needs one thread.
+     */
+    @Test
+    void modelsWithoutPaddedChannelsTrainOnEveryThreadAndStayBitIdentical() {
+        int saved = torch.get_num_threads();
+        torch.set_num_threads(2);
+        try {
+            Trainer trainer = new Trainer(TrainConfig.paper(1));
+            Model narrow = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.125));
+            Model quarter = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.25));
+            assertTrue(!narrow.reproducibleOnThreads() && trainer.oneThread(narrow), "8-channel convs: one thread");
+            assertTrue(quarter.reproducibleOnThreads() && !trainer.oneThread(quarter), "16..128 channels: all threads");
+            assertTrue(!trainer.deterministic(false).oneThread(narrow), "--no-deterministic keeps every thread");
+            byte[][] a = trainVgg(0.25, 11, 5);
+            byte[][] b = trainVgg(0.25, 11, 5);
+            for (int i = 0; i < a.length; i++) {
+                assertArrayEquals(a[i], b[i], "tensor " + i + " differs between two 2-thread runs with the same seed");
+            }
+        } finally {
+            torch.set_num_threads(saved);
+        }
+    }
+
+    /** vgg16_cifar at {@code width} (with dropout) trained on 256 digits by the default trainer; the weights' bytes. */
+    private static byte[][] trainVgg(double width, long initSeed, long dataSeed) {
         Trainer.seedLibtorch(initSeed);
-        Model model = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.125));
+        Model model = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(width));
         int threads = torch.get_num_threads();
-        new Trainer(TrainConfig.paper(1).withBatchSize(64).withSeed(dataSeed).withLimit(256)).deterministic(true)
-                .train(model, train);
+        new Trainer(TrainConfig.paper(1).withBatchSize(64).withSeed(dataSeed).withLimit(256)).train(model, train);
         assertEquals(threads, torch.get_num_threads(), "thread count restored");
         StateDict sd = model.stateDict();
         byte[][] out = new byte[sd.size()][];
