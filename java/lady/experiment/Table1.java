@@ -216,6 +216,8 @@ public final class Table1 {
      * @param errorResyncAssignment  top-1 error % after the assignment resync
      * @param errorResyncArgmax      top-1 error % after the argmax resync (not a permutation when there are duplicates)
      * @param errorCheck             wrong images after the assignment resync == wrong images of the attacked model
+     * @param restoredExactly        the assignment resync gave back the attacked model's tensors bit for bit (its
+     *                               error is then the attacked model's by construction and is not evaluated again)
      * @param attackDetails          what the attack did (sigma, zeroed entries, levels, epochs...)
      * @param seconds                time per phase: attack, permute, resync, eval
      */
@@ -223,7 +225,7 @@ public final class Table1 {
             List<String> groups, long neurons, double psiArgmax, double psiPaper, double psiAssignment,
             int duplicates, int zeroRows, int integrityFlags, double integrityMaxRatio, int images,
             double errorAttacked, double errorResyncAssignment,
-            double errorResyncArgmax, boolean errorCheck, Map<String, Object> attackDetails,
+            double errorResyncArgmax, boolean errorCheck, boolean restoredExactly, Map<String, Object> attackDetails,
             Map<String, Double> seconds) {
 
         public Map<String, Object> toJson() {
@@ -250,6 +252,7 @@ public final class Table1 {
             m.put("error_resync_assignment_pct", errorResyncAssignment);
             m.put("error_resync_argmax_pct", errorResyncArgmax);
             m.put("error_check", errorCheck);
+            m.put("restored_exactly", restoredExactly);
             m.put("attack_details", attackDetails);
             m.put("seconds", seconds);
             return m;
@@ -533,8 +536,13 @@ public final class Table1 {
         double resyncSeconds = (System.nanoTime() - t) / 1e9;
 
         t = System.nanoTime();
-        model.load(byAssignment);
-        EvalResult eAssignment = evaluator.evaluate(model, test);
+        // restored bit for bit: the resynced model IS the attacked model, its error needs no second evaluation
+        boolean restoredExactly = byAssignment.sameTensors(attacked);
+        EvalResult eAssignment = eAttacked;
+        if (!restoredExactly) {
+            model.load(byAssignment);
+            eAssignment = evaluator.evaluate(model, test);
+        }
         EvalResult eArgmax = eAssignment;
         if (!sameMatches(argmax, assignment)) { // same matches: the same model, the same error
             model.load(byArgmax);
@@ -571,7 +579,7 @@ public final class Table1 {
         return new Run(cell.kind(), cell.level(), cell.spec(), run, attackSeed, permutationSeed, groups, neurons,
                 nonNull(argmax.psi()), paperN == 0 ? Double.NaN : paperAcc / paperN, nonNull(assignment.psi()),
                 argmax.duplicates(), zeroRows, integrityFlags, integrityMax, eAttacked.images(), eAttacked.errorPct(), eAssignment.errorPct(),
-                eArgmax.errorPct(), eAssignment.errors() == eAttacked.errors(), details, s);
+                eArgmax.errorPct(), eAssignment.errors() == eAttacked.errors(), restoredExactly, details, s);
     }
 
     /** Whether two resyncs of the same suspect chose the same match in every group. */

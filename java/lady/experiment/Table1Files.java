@@ -120,7 +120,9 @@ public final class Table1Files {
         }
         sb.append("\nΨ argmax: match vs the inverse secret (method.md 2); the paper's own argmax count "
                 + "(origin vs secret) is in table1.csv (psi_paper). error: top-1 test error of the attacked model; "
-                + "error check: the model resynced by assignment has exactly the attacked model's error. "
+                + "error check: the model resynced by assignment has exactly the attacked model's error (evaluated, "
+                + "or, when the resync gave back the attacked model's tensors bit for bit, equal by construction: "
+                + "restored_exactly in runs.jsonl). "
                 + "integrity flags: neurons whose norm ratio (suspect / reference, over the group's median) lies "
                 + "outside [1/r, r], r = " + num(lady.paper.Paper.RESYNC_INTEGRITY_RATIO)
                 + " (all runs; max ratio: the largest seen). "

@@ -64,6 +64,9 @@ class Table1Test {
             // the assignment resync is a permutation of the attacked model: same error, to the image
             assertEquals(run.errorAttacked(), run.errorResyncAssignment(), run.spec());
             assertTrue(run.errorCheck());
+            if (run.psiAssignment() == 100.0) {
+                assertTrue(run.restoredExactly(), run.spec() + ": Psi 100 gives the attacked tensors back bit for bit");
+            }
             assertEquals(200, run.images());
             assertEquals(16, run.neurons());
         }
