@@ -76,6 +76,11 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
 
+    @Option(names = "--integrity-ratio", paramLabel = "R", defaultValue = "" + lady.paper.Paper.RESYNC_INTEGRITY_RATIO,
+            description = "Integrity check: flag a matched neuron whose norm ratio (suspect / reference, over the group's "
+                    + "median) lies outside [1/R, R] (default: ${DEFAULT-VALUE}, calibrated on the Table 1 attacks).")
+    double integrityRatio;
+
     @Option(names = "--prefilter", defaultValue = "auto",
             description = "auto (large groups through random projections, checked to give the dense match, "
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
@@ -109,7 +114,7 @@ final class ResyncCommand implements Callable<Integer> {
         var permSpec = model.permutationSpec();
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
-                .withPrefilter(Prefilter.parse(prefilter));
+                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "

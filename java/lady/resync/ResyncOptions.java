@@ -51,6 +51,14 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s, prefilter);
     }
 
+    /** Flag matched neurons whose relative norm ratio lies outside [1/r, r] (r > 1). */
+    public ResyncOptions withIntegrityRatio(double r) {
+        if (!(r > 1) || Double.isInfinite(r)) {
+            throw new lady.LadyException(lady.LadyException.Kind.USAGE, "the integrity ratio must be a number > 1, got " + r);
+        }
+        return new ResyncOptions(method, backend, groups, marginThreshold, r, similarity, prefilter);
+    }
+
     /** Prefilter large groups (auto), every group (on), or none (off: always the dense similarity). */
     public ResyncOptions withPrefilter(Prefilter p) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, similarity, p);
