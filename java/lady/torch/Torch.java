@@ -56,6 +56,11 @@ public final class Torch {
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
             org.bytedeco.pytorch.global.torch.set_num_threads(threads());
+            // libtorch routes some single-thread, batch-1 convolutions (active ranking) to NNPACK, which this
+            // build cannot initialize on AVX-512 machines: it printed "Could not initialize NNPACK! Reason:
+            // Unsupported hardware" on every such call (about 400,000 lines for one 30000-step ranking) and
+            // fell back to oneDNN anyway. Turned off, the same convolutions go to oneDNN without the attempt.
+            org.bytedeco.pytorch.global.torch.globalContext().setUserEnabledNNPACK(false);
             initialized = true;
         }
     }
