@@ -179,6 +179,19 @@ public final class Trainer {
      * such tensor and the step: training must never go on silently with a broken model.
      */
     private void checkFinite(Map<String, Tensor> params, boolean grads, String where) {
+        // fast path, one synchronization: the sum of every element of every tensor is finite when all are (NaN
+        // and infinities propagate through a sum); only a failure (or a finite overflow) looks tensor by tensor
+        Tensor total = null;
+        for (Tensor p : params.values()) {
+            Tensor t = grads ? p.grad() : p;
+            if (t.defined()) {
+                Tensor s = t.sum();
+                total = total == null ? s : total.add(s);
+            }
+        }
+        if (total == null || total.isfinite().item_bool()) {
+            return;
+        }
         for (Map.Entry<String, Tensor> p : params.entrySet()) {
             Tensor t = grads ? p.getValue().grad() : p.getValue();
             if (t.defined() && !t.isfinite().all().item_bool()) {
