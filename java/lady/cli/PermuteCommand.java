@@ -71,9 +71,14 @@ final class PermuteCommand implements Callable<Integer> {
             description = "Permutation kernel: ${COMPLETION-CANDIDATES} (default cpu).")
     Backend backend;
 
+    @CommandLine.Mixin
+    RunOptions run;
+
     @Override
     public Integer call() {
-        PrintWriter err = spec.commandLine().getErr();
+        run.applyThreads();
+        // stage lines on stderr, silenced by --quiet
+        PrintWriter err = run.quiet ? new PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
         double[] range = scaleRange == null ? null : parseRange(scaleRange);
         long s = seed != null ? seed : new SecureRandom().nextLong();

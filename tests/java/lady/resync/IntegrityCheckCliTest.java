@@ -47,12 +47,13 @@ class IntegrityCheckCliTest {
         Path secret = dir.resolve(name + ".secret.json");
         Path report = dir.resolve(name + ".report.json");
         List<String> p = new java.util.ArrayList<>(List.of("permute", "--model", ref.toString(), "--seed", "5",
-                "--out", sus.toString(), "--secret", secret.toString()));
+                "--out", sus.toString(), "--secret", secret.toString(), "--quiet"));
         if (scale != null) {
             p.addAll(List.of("--scale-range", scale));
         }
         CliRun pr = CliRun.of(p.toArray(String[]::new));
         assertEquals(0, pr.code(), pr.err());
+        assertEquals("", pr.err(), "--quiet: no stage lines");
         List<String> r = new java.util.ArrayList<>(List.of("resync", "--reference", ref.toString(), "--suspect",
                 sus.toString(), "--secret", secret.toString(), "--report", report.toString(), "--quiet"));
         if (ratio != null) {
