@@ -135,18 +135,16 @@ final class TrainCommand implements Callable<Integer> {
         lady.watermark.WatermarkKey wmKey = watermark == null ? null : lady.watermark.Uchida.createKey(model.stateDict(),
                 watermark, watermarkBits, lady.util.Seeds.derive(seed, "watermark"), lady.watermark.Uchida.keyPath(key, out));
         Trainer trainer = new Trainer(config);
-        if (wmKey != null) {
-            trainer.lossTerm(lady.watermark.Uchida.loss(wmKey));
-        }
         trainer.deterministic(!noDeterministic);
         if (trainer.oneThread(model)) {
             spec.commandLine().getErr().println("lady: training on 1 thread: " + arch + " at width " + width
                     + " has convolutions whose channel count is not a multiple of 16, and oneDNN's multi-threaded "
                     + "training of those is not bit-reproducible (--no-deterministic uses every thread)");
         }
-        List<EpochStats> history = trainer.progress(progress).checkpointTo(out).train(model, trainSet);
+        trainer.progress(progress).checkpointTo(out);
+        List<EpochStats> history = wmKey == null ? trainer.train(model, trainSet)
+                : lady.watermark.Uchida.train(model, trainSet, wmKey, trainer, watermarkSteps).history();
         if (watermarkSteps > 0) {
-            lady.watermark.Uchida.embedOnly(model, wmKey, watermarkSteps, config.lr(), config.momentum());
             if (out != null) {
                 lady.checkpoint.Checkpoints.write(out, model.stateDict(), lady.checkpoint.Checkpoints.formatOf(out));
             }

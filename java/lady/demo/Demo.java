@@ -337,9 +337,9 @@ public final class Demo {
         WatermarkKey key = Uchida.createKey(model.stateDict(), c.watermarkLayer(), c.watermarkBits(),
                 Seeds.derive(c.seed(), "watermark"), dir.resolve("key.json"));
         TrainConfig tc = TrainConfig.paper(c.epochs()).withLr(c.lr()).withBatchSize(c.batchSize()).withSeed(c.seed()).withLimit(c.trainLimit());
-        List<EpochStats> history = new Trainer(tc).lossTerm(Uchida.loss(key)).progress(progress).train(model, train);
-        double berTrained = Uchida.detect(model.stateDict(), key).berPct();
-        Uchida.embedOnly(model, key, c.embedSteps(), tc.lr(), tc.momentum());
+        Uchida.Training training = Uchida.train(model, train, key, new Trainer(tc).progress(progress), c.embedSteps());
+        List<EpochStats> history = training.history();
+        double berTrained = training.trained().berPct();
         Checkpoints.write(dir.resolve("model.pt"), model.stateDict(), Checkpoints.Format.TORCH_ZIP);
         Map<String, Object> manifest = new LinkedHashMap<>();
         manifest.put("format", MANIFEST_FORMAT);

@@ -186,8 +186,31 @@ public final class Uchida {
      */
     public static List<EpochStats> embed(Model model, Dataset data, WatermarkKey key, TrainConfig config,
             ProgressListener progress) {
+        return train(model, data, key, new Trainer(config).progress(progress), 0).history();
+    }
+
+    /**
+     * What {@link #train} gave.
+     *
+     * @param history  one record per epoch
+     * @param trained  the watermark read after training
+     * @param embedded the watermark read after the embedding-only steps ({@code trained} when there were none)
+     */
+    public record Training(List<EpochStats> history, Detection trained, Detection embedded) {}
+
+    /**
+     * Training with an embedded watermark, the one sequence that {@code lady train --watermark}, the demo and
+     * the watermark story share: {@code trainer} (configured by the caller: progress, checkpoints,
+     * reproducibility) trains {@code model} on {@code data} with the watermark loss added, then
+     * {@link #embedOnly} runs {@code embedSteps} steps at the trainer's learning rate and momentum.
+     */
+    public static Training train(Model model, Dataset data, WatermarkKey key, Trainer trainer, int embedSteps) {
         key.checkFits(model.stateDict());
-        return new Trainer(config).lossTerm(loss(key)).progress(progress).train(model, data);
+        List<EpochStats> history = trainer.lossTerm(loss(key)).train(model, data);
+        Detection trained = detect(model.stateDict(), key);
+        Detection embedded = embedSteps == 0 ? trained
+                : embedOnly(model, key, embedSteps, trainer.config().lr(), trainer.config().momentum());
+        return new Training(history, trained, embedded);
     }
 
     /**

@@ -284,14 +284,17 @@ public final class WatermarkStory {
         TrainConfig config = TrainConfig.paper(o.epochs()).withLr(o.lr()).withSeed(o.seed()).withLimit(o.limit())
                 .withBatchSize(o.batchSize());
         long t0 = System.nanoTime();
-        List<EpochStats> history = new Trainer(config).lossTerm(Uchida.loss(key)).progress(progress).train(model, train);
+        Trainer trainer = new Trainer(config).progress(progress);
+        Uchida.Training training = Uchida.train(model, train, key, trainer, 0);
+        List<EpochStats> history = training.history();
         double trainSeconds = (System.nanoTime() - t0) / 1e9;
         Evaluator evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);
-        double berTrained = Uchida.detect(model.stateDict(), key).berPct();
+        double berTrained = training.trained().berPct();
         double errorTrained = evaluator.evaluate(model, test).errorPct();
         // the embedding-only fine-tune (training recipe's lr and momentum, watermark term alone)
         long t1 = System.nanoTime();
-        Uchida.embedOnly(model, key, o.embedSteps(), Paper.TRAIN_LR, Paper.TRAIN_MOMENTUM);
+        // (measured apart from training: the story reports the error in between)
+        Uchida.embedOnly(model, key, o.embedSteps(), config.lr(), config.momentum());
         double embedSeconds = (System.nanoTime() - t1) / 1e9;
         StateDict reference = model.stateDict();
         double ber = Uchida.detect(reference, key).berPct();
