@@ -93,7 +93,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
     OutputFormat format;
 
-    @Option(names = "--watermark", description = "Embed an Uchida watermark in this layer while training (e.g. " + Paper.UCHIDA_LAYER_VGG16 + ").")
+    @Option(names = "--watermark", description = "Embed an Uchida watermark in this layer while training: a layer name, or "
+            + "'paper' for the conv at the paper's position (" + Paper.UCHIDA_LAYER_VGG16 + "; features.27 with batch norm).")
     String watermark;
 
     @Option(names = "--watermark-bits", defaultValue = "" + Paper.UCHIDA_BITS, description = "Watermark bits T (default: ${DEFAULT-VALUE}).")
@@ -133,7 +134,8 @@ final class TrainCommand implements Callable<Integer> {
         Trainer.seedLibtorch(seed);
         Model model = Models.create(arch, options.withClasses(trainSet.classes()));
         lady.watermark.WatermarkKey wmKey = watermark == null ? null : lady.watermark.Uchida.createKey(model.stateDict(),
-                watermark, watermarkBits, lady.util.Seeds.derive(seed, "watermark"), lady.watermark.Uchida.keyPath(key, out));
+                lady.watermark.Uchida.layerFor(watermark, arch), watermarkBits, lady.util.Seeds.derive(seed, "watermark"),
+                lady.watermark.Uchida.keyPath(key, out));
         Trainer trainer = new Trainer(config);
         trainer.deterministic(!noDeterministic);
         if (trainer.oneThread(model)) {

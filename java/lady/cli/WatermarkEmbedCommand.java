@@ -54,7 +54,9 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
-    @Option(names = "--layer", defaultValue = Paper.UCHIDA_LAYER_VGG16, description = "Watermarked layer when the key is created (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layer", defaultValue = Uchida.PAPER_LAYER, description = "Watermarked layer when the key is created: "
+            + "a layer name, or 'paper' for the conv at the paper's position (features.19; features.27 with batch norm) "
+            + "(default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--bits", defaultValue = "" + Paper.UCHIDA_BITS, description = "Watermark bits T when the key is created (default: ${DEFAULT-VALUE}).")
@@ -89,10 +91,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         boolean created = !Files.exists(key);
         WatermarkKey k;
         if (created) {
-            String name = Uchida.weightName(state, layer);
-            k = WatermarkKey.generate(name, WatermarkKey.wBarLength(state, name), bits, Paper.UCHIDA_P_ONE, seed,
-                    Paper.UCHIDA_LAMBDA);
-            k.write(key, false);
+            k = Uchida.createKey(state, Uchida.layerFor(layer, m.architecture()), bits, seed, key);
         } else {
             k = WatermarkKey.read(key);
         }

@@ -65,6 +65,20 @@ public final class Uchida {
         return convs.get(position);
     }
 
+    /** What {@code --watermark} / {@code --layer} accept besides a layer name: the paper's layer of a VGG16 variant. */
+    public static final String PAPER_LAYER = "paper";
+
+    /**
+     * A watermark layer given on the command line: {@link #PAPER_LAYER} names the conv at the paper's position
+     * in architecture {@code arch} ({@link #vgg16Layer}: features.19, or features.27 with batch norm); any other
+     * text is a layer or weight name, taken as it is.
+     */
+    public static String layerFor(String spec, String arch) {
+        return PAPER_LAYER.equals(spec)
+                ? vgg16Layer(lady.model.Models.describe(arch, lady.model.ModelOptions.defaults()))
+                : spec;
+    }
+
     private static List<String> convNames(lady.model.Architecture arch) {
         return arch.layers().stream().filter(l -> l instanceof lady.model.Layer.Conv)
                 .map(l -> ((lady.model.Layer.Conv) l).name()).toList();

@@ -60,6 +60,16 @@ class UchidaTest {
     }
 
     @Test
+    void paperLayerNamesTheConvAtThePapersPositionInEveryVgg16Variant() {
+        assertEquals("features.19", Uchida.layerFor(Uchida.PAPER_LAYER, "vgg16"));
+        assertEquals("features.19", Uchida.layerFor(Uchida.PAPER_LAYER, "vgg16_cifar"));
+        assertEquals("features.27", Uchida.layerFor(Uchida.PAPER_LAYER, "vgg16_bn"));
+        assertEquals("features.27", Uchida.layerFor(Uchida.PAPER_LAYER, "vgg16_bn_cifar"));
+        assertEquals("features.3", Uchida.layerFor("features.3", "vgg16_bn"), "a layer name is taken as it is");
+        assertThrows(LadyException.class, () -> Uchida.layerFor(Uchida.PAPER_LAYER, "resnet18"));
+    }
+
+    @Test
     void lossIsLambdaTimesMeanBinaryCrossEntropyInBits() {
         Trainer.seedLibtorch(9);
         Model m = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.125));

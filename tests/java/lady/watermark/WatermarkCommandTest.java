@@ -29,11 +29,12 @@ class WatermarkCommandTest {
     void trainWithWatermarkThenDetectThenEmbed(@TempDir Path dir) {
         Path model = dir.resolve("m.pt");
         CliRun t = lady("train", "--arch", "vgg16_cifar", "--width", "0.125", "--epochs", "1", "--limit", "64",
-                "--batch-size", "32", "--quiet", "--out", model.toString(), "--watermark", "features.19",
+                "--batch-size", "32", "--quiet", "--out", model.toString(), "--watermark", "paper",
                 "--watermark-bits", "32", "--format", "json");
         assertEquals(0, t.code(), t.err());
         Path key = dir.resolve("m.key.json");
         assertTrue(Files.exists(key), "key next to the model");
+        assertEquals("features.19.weight", WatermarkKey.read(key).layer(), "'paper': the conv at the paper's position");
         Map<String, Object> tr = (Map<String, Object>) Json.parse(t.out().trim());
         Map<String, Object> wm = (Map<String, Object>) tr.get("watermark");
         assertEquals(32L, wm.get("T"));
@@ -69,6 +70,7 @@ class WatermarkCommandTest {
         assertEquals(true, j.get("key_created"));
         WatermarkKey k = WatermarkKey.read(key);
         assertEquals(5L, k.seed());
+        assertEquals("features.19.weight", k.layer(), "embed's default layer is the paper's");
         double after = Uchida.detect(Checkpoints.read(out), k).berPct();
         assertEquals(((Number) ((Map<String, Object>) j.get("watermark")).get("ber_pct")).doubleValue(), after);
         assertTrue(j.get("ber_before_pct") instanceof Number && j.get("error_pct") instanceof Number);
