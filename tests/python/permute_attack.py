@@ -27,7 +27,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vgg_parity import CifarVgg, NO_TORCH_EXIT  # noqa: E402  (exits with NO_TORCH_EXIT without torch)
+from vgg_parity import setup  # noqa: E402  (exits with NO_TORCH_EXIT without torch)
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -87,12 +87,8 @@ def secret(arch, seed, perms):
 
 
 def main():
-    with open(sys.argv[1]) as f:
-        p = json.load(f)
-    out = sys.argv[2]
-    torch.manual_seed(p["seed"])
-    torch.set_num_threads(p.get("threads", 1))
-    model = CifarVgg(p["width"], p["classes"]).eval()
+    p, out, model = setup()
+    model.eval()
     reference = {k: v.clone() for k, v in model.state_dict().items()}
     gen = torch.Generator().manual_seed(p["seed"] + 1)
     gs = groups(model)

@@ -66,13 +66,17 @@ class CifarVgg(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-def main():
+def setup():
+    """The common start of the test scripts: (params from argv[1], out dir argv[2], the seeded CifarVgg)."""
     with open(sys.argv[1]) as f:
         p = json.load(f)
-    out = sys.argv[2]
     torch.manual_seed(p["seed"])
     torch.set_num_threads(p.get("threads", 1))
-    model = CifarVgg(p["width"], p["classes"])
+    return p, sys.argv[2], CifarVgg(p["width"], p["classes"])
+
+
+def main():
+    p, out, model = setup()
     x, y = read_digits(p["train"], p["train_images"], p["mean"], p["std"])
     sgd = torch.optim.SGD(model.parameters(), lr=p["lr"], momentum=p["momentum"], weight_decay=p["weight_decay"])
     model.train()

@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,23 +29,10 @@ class NativeWarningsTest {
         Path model = dir.resolve("m.pt");
         Checkpoints.write(model, Models.create("vgg16_bn_cifar", ModelOptions.defaults().withWidth(0.25)).stateDict(),
                 Checkpoints.Format.TORCH_ZIP);
-        Path build = Path.of(System.getProperty("lady.build.dir", "target"));
-        String classpath = build.resolve("classes") + File.pathSeparator
-                + Files.readString(build.resolve("classpath.txt")).trim();
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(List.of(java, "-cp", classpath, "lady.cli.Main", "canon", "--model",
-                model.toString(), "--layer", "features.24", "--method", "active", "--steps", "20", "--out",
-                dir.resolve("canon.json").toString(), "--quiet"));
-        pb.environment().put("OPENBLAS_NUM_THREADS", "1");
-        pb.redirectErrorStream(true);
-        Process process = pb.start();
-        boolean done = process.waitFor(240, TimeUnit.SECONDS);
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) {
-            process.destroyForcibly();
-        }
-        assertTrue(done, "lady canon did not finish in time:\n" + output);
-        assertEquals(0, process.exitValue(), output);
+        ChildJvm run = ChildJvm.lady(List.of(), "canon", "--model", model.toString(), "--layer", "features.24",
+                "--method", "active", "--steps", "20", "--out", dir.resolve("canon.json").toString(), "--quiet");
+        String output = run.output();
+        assertEquals(0, run.code(), output);
         assertTrue(Files.exists(dir.resolve("canon.json")), output);
         assertFalse(output.contains("NNPACK"), output.lines().limit(5).toList().toString());
         assertFalse(output.matches("(?s).*\\[W\\d{4} .*"), "a libtorch warning: " + output.lines().limit(5).toList());
