@@ -15,6 +15,7 @@ import lady.LadyException;
 import lady.canon.ActiveConfig;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
+import lady.model.Models;
 import lady.data.DataSource;
 import lady.experiment.RankingFigures;
 import lady.paper.Paper;
@@ -37,8 +38,9 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
     @Mixin
     FigureOptions figure;
 
-    @Option(names = "--layer", defaultValue = "features.17", paramLabel = "GROUP",
-            description = "The ranked (and noise-attacked) group (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "GROUP",
+            description = "The ranked (and noise-attacked) group: a name, or 'paper' for the conv at the paper's position "
+                    + "(features.17 in VGG16, features.24 with batch norm) (default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--steps", paramLabel = "N",
@@ -82,6 +84,7 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "fine-tuning levels need --data (or --finetune none)");
         }
         StateDict reference = Checkpoints.read(figure.model);
+        String layer = Models.layerFor(this.layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, figure.arch).architecture());
         RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch, layer, active, omegas, thetas,
                 runs, training ? source.train() : null, source == null ? null : source.test(), figure.evalLimit(),
                 trainLimit == null ? -1 : trainLimit, figure.seed, figure.run.progress());

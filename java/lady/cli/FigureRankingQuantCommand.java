@@ -33,8 +33,9 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
     @Mixin
     FigureOptions figure;
 
-    @Option(names = "--layer", defaultValue = "features.17", paramLabel = "GROUPS",
-            description = "Ranked groups: all, or names such as features.17 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "GROUPS",
+            description = "Ranked groups: all, names such as features.17, or 'paper' for the conv at the paper's position "
+                    + "(features.17 in VGG16, features.24 with batch norm) (default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--bits", paramLabel = "LIST", split = ",",
@@ -47,7 +48,8 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
         figure.run.applyThreads();
         StateDict reference = Checkpoints.read(figure.model);
         var mc = Models.infer(reference, figure.arch);
-        List<String> layers = Permuter.select(Models.describe(mc.architecture(), mc.options()).permutationSpec(), layer);
+        List<String> layers = Permuter.select(Models.describe(mc.architecture(), mc.options()).permutationSpec(),
+                Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, mc.architecture()));
         DataSource source = figure.source();
         RankingFigures.Result r = RankingFigures.quant(reference, mc.architecture(), layers,
                 bits != null ? bits : RankingFigures.paperBits(), source == null ? null : source.test(),

@@ -16,6 +16,8 @@ import picocli.CommandLine.Option;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
+import lady.paper.Paper;
+import lady.model.Models;
 import lady.data.DataSource;
 import lady.data.Dataset;
 import lady.experiment.Table1;
@@ -40,8 +42,8 @@ final class Table1Command implements Callable<Integer> {
             description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
     String data;
 
-    @Option(names = "--layer", defaultValue = "features.17", paramLabel = "NAME",
-            description = "Attacked layer (noise, prune) and resynced group (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "NAME",
+            description = "Attacked layer (noise, prune) and resynced group: " + "a layer name, or 'paper' for the conv at the paper's position (features.17 in VGG16, features.24 with batch norm) " + "(default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--runs", defaultValue = "5", paramLabel = "N", description = "Runs per cell (default: ${DEFAULT-VALUE}).")
@@ -94,7 +96,9 @@ final class Table1Command implements Callable<Integer> {
     public Integer call() {
         run.applyThreads();
         DataSource source = DataSource.parse(data);
-        Table1.Config base = Table1.Config.paper(layer);
+        StateDict reference = Checkpoints.read(model);
+        String attacked = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
+        Table1.Config base = Table1.Config.paper(attacked);
         Table1.Config config = base.withRuns(runs).withSeed(seed)
                 .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
                 .withWholeNetwork(wholeNetwork)
@@ -102,7 +106,6 @@ final class Table1Command implements Callable<Integer> {
                         quant != null ? quant : base.quant(), prune != null ? prune : base.prune())
                 .withLimits(evalLimit != null ? evalLimit : -1, trainLimit != null ? trainLimit : -1)
                 .withDeterministic(!nonDeterministic);
-        StateDict reference = Checkpoints.read(model);
         Dataset test = source.test();
         Dataset train = config.attacks().contains("finetune") ? source.train() : null;
         ProgressListener progress = run.progress();

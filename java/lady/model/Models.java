@@ -43,6 +43,36 @@ import lady.checkpoint.StateDict;
 public final class Models {
     private Models() {}
 
+    /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
+     * position in any VGG16 variant ({@link #layerFor}). */
+    public static final String PAPER_LAYER = "paper";
+
+    /**
+     * The conv of a VGG16 variant {@code arch} at the position that {@code plainVgg16Layer} has among the
+     * convolutions of plain torchvision VGG16: e.g. features.19 (the 9th conv) is features.19 in vgg16 and
+     * vgg16_cifar and features.27 in vgg16_bn and vgg16_bn_cifar, whose batch norm layers shift the indices.
+     */
+    public static String vgg16Position(String plainVgg16Layer, Architecture arch) {
+        List<String> plain = convNames(describe("vgg16", ModelOptions.defaults()));
+        List<String> convs = convNames(arch);
+        int position = plain.indexOf(plainVgg16Layer);
+        if (position < 0 || convs.size() != plain.size()) {
+            throw LadyException.invalidInput(arch.name() + " is not a VGG16 (" + convs.size() + " convolutions, VGG16 has "
+                    + plain.size() + "): the paper's " + plainVgg16Layer + " has no counterpart; name a layer instead");
+        }
+        return convs.get(position);
+    }
+
+    /** A layer given on the command line: {@link #PAPER_LAYER} is {@code plainVgg16Layer}'s counterpart in
+     * {@code arch} ({@link #vgg16Position}); any other text is a layer name, taken as it is. */
+    public static String layerFor(String spec, String plainVgg16Layer, String arch) {
+        return PAPER_LAYER.equals(spec) ? vgg16Position(plainVgg16Layer, describe(arch, ModelOptions.defaults())) : spec;
+    }
+
+    private static List<String> convNames(Architecture arch) {
+        return arch.layers().stream().filter(l -> l instanceof Layer.Conv).map(l -> ((Layer.Conv) l).name()).toList();
+    }
+
     /** The known architecture names, in a stable order. */
     public static final List<String> NAMES = List.of(
             "vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar", "resnet18", "resnet18_cifar", "lenet5", "toynet", "fc");

@@ -173,4 +173,7 @@ public final class Paper {
      * In other VGG16 variants (batch norm shifts the indices) both are found by position among the convolutions:
      * {@code lady.watermark.Uchida.vgg16Layer}, {@code Uchida.producerGroup}. */
     public static final String UCHIDA_ATTACKED_GROUP_VGG16 = "features.17";
+    /** The layer the paper attacks and resyncs in Table 1 and ranks in its figures, named in plain torchvision VGG16
+     * (the 8th conv; {@code --layer paper} finds the conv at that position in any VGG16 variant). */
+    public static final String TABLE1_LAYER_VGG16 = UCHIDA_ATTACKED_GROUP_VGG16;
 }

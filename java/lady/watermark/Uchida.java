@@ -55,18 +55,11 @@ public final class Uchida {
      * the indices).
      */
     public static String vgg16Layer(lady.model.Architecture arch) {
-        List<String> plain = convNames(lady.model.Models.describe("vgg16", lady.model.ModelOptions.defaults()));
-        List<String> convs = convNames(arch);
-        int position = plain.indexOf(lady.paper.Paper.UCHIDA_LAYER_VGG16);
-        if (position < 0 || convs.size() != plain.size()) {
-            throw LadyException.invalidInput(arch.name() + " is not a VGG16 (" + convs.size()
-                    + " convolutions, VGG16 has " + plain.size() + "): no watermark layer at the paper's position");
-        }
-        return convs.get(position);
+        return lady.model.Models.vgg16Position(lady.paper.Paper.UCHIDA_LAYER_VGG16, arch);
     }
 
     /** What {@code --watermark} / {@code --layer} accept besides a layer name: the paper's layer of a VGG16 variant. */
-    public static final String PAPER_LAYER = "paper";
+    public static final String PAPER_LAYER = lady.model.Models.PAPER_LAYER;
 
     /**
      * A watermark layer given on the command line: {@link #PAPER_LAYER} names the conv at the paper's position
@@ -74,14 +67,7 @@ public final class Uchida {
      * text is a layer or weight name, taken as it is.
      */
     public static String layerFor(String spec, String arch) {
-        return PAPER_LAYER.equals(spec)
-                ? vgg16Layer(lady.model.Models.describe(arch, lady.model.ModelOptions.defaults()))
-                : spec;
-    }
-
-    private static List<String> convNames(lady.model.Architecture arch) {
-        return arch.layers().stream().filter(l -> l instanceof lady.model.Layer.Conv)
-                .map(l -> ((lady.model.Layer.Conv) l).name()).toList();
+        return lady.model.Models.layerFor(spec, lady.paper.Paper.UCHIDA_LAYER_VGG16, arch);
     }
 
     /**

@@ -52,6 +52,29 @@ class Table1Test {
                 .withLevels(List.of(0.0, 10.0), List.of(1, 2), List.of(8, 2), List.of(0.0, 95.0));
     }
 
+    /** The CLI's default layer is the paper's features.17 found by position: features.24 in a VGG16 with batch norm. */
+    @Test
+    void cliDefaultLayerIsThePapersConvByPosition(@TempDir Path dir) throws IOException {
+        Path m = dir.resolve("bn.pt");
+        lady.checkpoint.Checkpoints.write(m, Models.create("vgg16_bn_cifar", ModelOptions.defaults().withWidth(0.125))
+                .stateDict(), lady.checkpoint.Checkpoints.Format.TORCH_ZIP);
+        lady.cli.CliRun r = lady.cli.CliRun.of("table1", "--model", m.toString(), "--attacks", "quant", "--quant", "8",
+                "--runs", "1", "--eval-limit", "32", "--out", dir.resolve("out").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        String md = Files.readString(dir.resolve("out/table1.md"));
+        assertTrue(md.contains("attacked layer features.24"), md);
+        lady.cli.CliRun toy = lady.cli.CliRun.of("table1", "--model", writeToy(dir).toString(), "--attacks", "quant",
+                "--out", dir.resolve("toy").toString(), "--quiet");
+        assertEquals(3, toy.code(), toy.err());
+        assertTrue(toy.err().contains("not a VGG16") && toy.err().contains("name a layer"), toy.err());
+    }
+
+    private static Path writeToy(Path dir) {
+        Path p = dir.resolve("toy.pt");
+        lady.checkpoint.Checkpoints.write(p, reference, lady.checkpoint.Checkpoints.Format.TORCH_ZIP);
+        return p;
+    }
+
     @Test
     void tinyTableWritesEveryFileAndPassesItsChecks(@TempDir Path dir) throws IOException {
         Table1.Config config = tiny();

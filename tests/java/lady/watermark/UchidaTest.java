@@ -67,6 +67,9 @@ class UchidaTest {
         assertEquals("features.27", Uchida.layerFor(Uchida.PAPER_LAYER, "vgg16_bn_cifar"));
         assertEquals("features.3", Uchida.layerFor("features.3", "vgg16_bn"), "a layer name is taken as it is");
         assertThrows(LadyException.class, () -> Uchida.layerFor(Uchida.PAPER_LAYER, "resnet18"));
+        // the Table 1 layer by the same rule: the 8th conv
+        assertEquals("features.17", Models.layerFor(Models.PAPER_LAYER, Paper.TABLE1_LAYER_VGG16, "vgg16_cifar"));
+        assertEquals("features.24", Models.layerFor(Models.PAPER_LAYER, Paper.TABLE1_LAYER_VGG16, "vgg16_bn_cifar"));
     }
 
     @Test
