@@ -46,9 +46,11 @@ public record DemoConfig(String arch, double width, int epochs, double lr, int b
     /** Architecture of both presets. */
     public static final String ARCH = "vgg16_bn_cifar";
     /** The conv of vgg16_bn_cifar at the place of the paper's features.19 (the 9th conv). */
-    public static final String WATERMARK_LAYER = "features.27";
+    public static final String WATERMARK_LAYER = lady.model.Models.layerFor(lady.model.Models.PAPER_LAYER,
+            Paper.UCHIDA_LAYER_VGG16, ARCH);
     /** The conv of vgg16_bn_cifar at the place of the paper's features.17 (the 8th conv). */
-    public static final String ATTACKED_LAYER = "features.24";
+    public static final String ATTACKED_LAYER = lady.model.Models.layerFor(lady.model.Models.PAPER_LAYER,
+            Paper.TABLE1_LAYER_VGG16, ARCH);
     /**
      * Embedding-only steps after training: three short epochs are about 200 SGD steps, and Uchida's regularizer
      * at lambda = 0.1 needs hundreds more to bring every bit home (WatermarkStory measured 1,000 enough).
