@@ -41,6 +41,7 @@ struct Ceilings {
     double fma1_gflops = 0;      // one thread
     double cuda_copy_gbs = 0;    // pageable host -> device -> host, bytes both ways per second (0: none)
     double cuda_dmemcpy_gbs = 0; // device to device cudaMemcpy, read + write (0: none)
+    double cuda_fma_gflops = 0;  // GPU register-only fp32 FMA loop, all SMs (0: none)
 };
 
 struct Context {
@@ -141,6 +142,7 @@ void bench_assign(Context& ctx);
 // CUDA ceilings (bench_cuda.cu when CUDA is compiled, stubs otherwise). Return 0 when unusable.
 double cuda_host_roundtrip_gbs(size_t bytes, int reps);
 double cuda_device_memcpy_gbs(size_t bytes, int reps);
+double cuda_fma_peak_gflops(int reps);
 
 }  // namespace bench
 

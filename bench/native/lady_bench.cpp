@@ -256,6 +256,8 @@ int main(int argc, char** argv) {
         ctx.ceil.cuda_dmemcpy_gbs = cuda_device_memcpy_gbs(copy_bytes, 5);
         std::printf("  CUDA pageable host->device->host %s: %.2f GB/s (both ways)   device memcpy: %.1f GB/s\n",
                     human_bytes((double)copy_bytes).c_str(), ctx.ceil.cuda_copy_gbs, ctx.ceil.cuda_dmemcpy_gbs);
+        ctx.ceil.cuda_fma_gflops = cuda_fma_peak_gflops(5);
+        std::printf("  CUDA FMA peak (fp32, registers only, all SMs): %.0f GFLOP/s\n", ctx.ceil.cuda_fma_gflops);
     }
 
     const double t0 = now_ms();
