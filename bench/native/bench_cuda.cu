@@ -15,6 +15,29 @@
 
 namespace bench {
 
+namespace {
+// The fastest of `reps` timed runs of `work` on the default stream (CUDA events), after one untimed run.
+template <typename Work>
+float best_event_ms(int reps, Work work) {
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    float best = 1e30f;
+    for (int r = 0; r < reps + 1; ++r) {
+        cudaEventRecord(start);
+        work();
+        cudaEventRecord(stop);
+        cudaEventSynchronize(stop);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, start, stop);
+        if (r > 0 && ms < best) best = ms;
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return best;
+}
+}  // namespace
+
 double cuda_host_roundtrip_gbs(size_t bytes, int reps) {
     std::vector<char> host(bytes, 1);
     void* dev = nullptr;
@@ -46,21 +69,7 @@ double cuda_device_memcpy_gbs(size_t bytes, int reps) {
         return 0;
     }
     cudaMemset(a, 1, bytes);
-    cudaEvent_t start, stop;
-    cudaEventCreate(&start);
-    cudaEventCreate(&stop);
-    float best = 1e30f;
-    for (int r = 0; r < reps + 1; ++r) {
-        cudaEventRecord(start);
-        cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
-        cudaEventRecord(stop);
-        cudaEventSynchronize(stop);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, start, stop);
-        if (r > 0 && ms < best) best = ms;
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
+    const float best = best_event_ms(reps, [&] { cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice); });
     cudaFree(a);
     cudaFree(b);
     if (cudaGetLastError() != cudaSuccess) return 0;
@@ -101,21 +110,7 @@ double cuda_fma_peak_gflops(int reps) {
         return 0;
     }
     const int blocks = sms * kFmaBlocksPerSm;
-    cudaEvent_t start, stop;
-    cudaEventCreate(&start);
-    cudaEventCreate(&stop);
-    float best = 1e30f;
-    for (int r = 0; r < reps + 1; ++r) {
-        cudaEventRecord(start);
-        fma_peak_kernel<<<blocks, kFmaThreads>>>(out, 0.999f, 0.001f);
-        cudaEventRecord(stop);
-        cudaEventSynchronize(stop);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, start, stop);
-        if (r > 0 && ms < best) best = ms;
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
+    const float best = best_event_ms(reps, [&] { fma_peak_kernel<<<blocks, kFmaThreads>>>(out, 0.999f, 0.001f); });
     cudaFree(out);
     if (cudaGetLastError() != cudaSuccess) return 0;
     const double flops = 2.0 * (double)blocks * kFmaThreads * kFmaIters * kFmaChains;
