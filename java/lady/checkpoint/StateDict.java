@@ -49,7 +49,6 @@ public final class StateDict implements Iterable<Map.Entry<String, Tensor>> {
         return get(name).sizes().vec().get();
     }
 
-    /** A deep copy: every tensor cloned (contiguous). */
     /** Whether {@code other} holds the same names with bit-identical tensors (libtorch's {@code equal}). */
     public boolean sameTensors(StateDict other) {
         if (!names().equals(other.names())) {
@@ -63,6 +62,7 @@ public final class StateDict implements Iterable<Map.Entry<String, Tensor>> {
         return true;
     }
 
+    /** A deep copy: every tensor cloned (contiguous). */
     public StateDict copy() {
         StateDict c = new StateDict();
         tensors.forEach((k, v) -> c.put(k, v.clone().contiguous()));
