@@ -553,15 +553,6 @@ public final class Table1 {
         double paperAcc = 0;
         long paperN = 0;
         int zeroRows = 0;
-        int integrityFlags = 0;
-        double integrityMax = Double.NaN;
-        for (GroupResult g : assignment.groups()) {
-            integrityFlags += g.integrityFlags().size();
-            if (!Double.isNaN(g.integrityMaxRatio())) {
-                integrityMax = Double.isNaN(integrityMax) ? g.integrityMaxRatio()
-                        : Math.max(integrityMax, g.integrityMaxRatio());
-            }
-        }
         for (GroupResult g : argmax.groups()) {
             if (g.psiPaper() != null) {
                 paperAcc += g.psiPaper() * g.size();
@@ -578,8 +569,8 @@ public final class Table1 {
         s.put("eval", evalSeconds);
         return new Run(cell.kind(), cell.level(), cell.spec(), run, attackSeed, permutationSeed, groups, neurons,
                 nonNull(argmax.psi()), paperN == 0 ? Double.NaN : paperAcc / paperN, nonNull(assignment.psi()),
-                argmax.duplicates(), zeroRows, integrityFlags, integrityMax, eAttacked.images(), eAttacked.errorPct(), eAssignment.errorPct(),
-                eArgmax.errorPct(), eAssignment.errors() == eAttacked.errors(), restoredExactly, details, s);
+                argmax.duplicates(), zeroRows, assignment.integrityFlags(), assignment.integrityMaxRatio(),
+                eAttacked.images(), eAttacked.errorPct(), eAssignment.errorPct(), eArgmax.errorPct(), eAssignment.errors() == eAttacked.errors(), restoredExactly, details, s);
     }
 
     /** Whether two resyncs of the same suspect chose the same match in every group. */

@@ -37,6 +37,17 @@ public record ResyncReport(Method method, List<GroupResult> groups, double secon
         return groups.stream().mapToInt(GroupResult::duplicates).sum();
     }
 
+    /** Neurons flagged by the integrity check, over every group. */
+    public int integrityFlags() {
+        return groups.stream().mapToInt(g -> g.integrityFlags().size()).sum();
+    }
+
+    /** The largest relative norm ratio the integrity check saw in any group; NaN when no group compared a row. */
+    public double integrityMaxRatio() {
+        return groups.stream().mapToDouble(GroupResult::integrityMaxRatio).filter(v -> !Double.isNaN(v)).max()
+                .orElse(Double.NaN);
+    }
+
     public Map<String, Object> toJson() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("method", method);
