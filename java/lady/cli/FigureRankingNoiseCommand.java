@@ -39,8 +39,8 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
     FigureOptions figure;
 
     @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "GROUP",
-            description = "The ranked (and noise-attacked) group: a name, or 'paper' for the conv at the paper's position "
-                    + "(features.17 in VGG16, features.24 with batch norm) (default: ${DEFAULT-VALUE}).")
+            description = "The ranked (and noise-attacked) group: a name, " + Table1Command.PAPER_LAYER_HELP
+                    + " (default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--steps", paramLabel = "N",
@@ -84,15 +84,15 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "fine-tuning levels need --data (or --finetune none)");
         }
         StateDict reference = Checkpoints.read(figure.model);
-        String layer = Models.layerFor(this.layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, figure.arch).architecture());
-        RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch, layer, active, omegas, thetas,
+        String group = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, figure.arch).architecture());
+        RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch, group, active, omegas, thetas,
                 runs, training ? source.train() : null, source == null ? null : source.test(), figure.evalLimit(),
                 trainLimit == null ? -1 : trainLimit, figure.seed, figure.run.progress());
         List<Path> files = RankingFigures.write(figure.out, "ranking_noise", r, figure.provenance());
         PrintWriter w = spec.commandLine().getOut();
         var ref = r.reference().layers().get(0);
         w.printf(Locale.ROOT, "ranking-noise: %s, active ranking of %s (%d steps, loss %.4g -> %.4g); reference error "
-                + "%s%n", r.architecture(), layer, active.steps(), ref.active().lossFirst(), ref.active().lossLast(),
+                + "%s%n", r.architecture(), group, active.steps(), ref.active().lossFirst(), ref.active().lossLast(),
                 FigureOptions.pct(r.baseError()));
         for (RankingFigures.Row row : r.rows()) {
             String level = row.level() == Math.rint(row.level()) ? Long.toString((long) row.level())

@@ -34,8 +34,8 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
     FigureOptions figure;
 
     @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "GROUPS",
-            description = "Ranked groups: all, names such as features.17, or 'paper' for the conv at the paper's position "
-                    + "(features.17 in VGG16, features.24 with batch norm) (default: ${DEFAULT-VALUE}).")
+            description = "Ranked groups: all, names such as features.17, " + Table1Command.PAPER_LAYER_HELP
+                    + " (default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--bits", paramLabel = "LIST", split = ",",

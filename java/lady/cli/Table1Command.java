@@ -42,8 +42,13 @@ final class Table1Command implements Callable<Integer> {
             description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
     String data;
 
+    /** What {@code --layer paper} means, for the help of the commands that default to the paper's Table 1 layer. */
+    static final String PAPER_LAYER_HELP = "or 'paper' for the conv at the paper's position (features.17 in VGG16, "
+            + "features.24 with batch norm)";
+
     @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "NAME",
-            description = "Attacked layer (noise, prune) and resynced group: " + "a layer name, or 'paper' for the conv at the paper's position (features.17 in VGG16, features.24 with batch norm) " + "(default: ${DEFAULT-VALUE}).")
+            description = "Attacked layer (noise, prune) and resynced group: a layer name, " + PAPER_LAYER_HELP
+                    + " (default: ${DEFAULT-VALUE}).")
     String layer;
 
     @Option(names = "--runs", defaultValue = "5", paramLabel = "N", description = "Runs per cell (default: ${DEFAULT-VALUE}).")

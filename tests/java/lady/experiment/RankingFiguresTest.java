@@ -81,6 +81,18 @@ class RankingFiguresTest {
         assertTrue(Files.exists(out.resolve("ranking_noise.json")));
     }
 
+    /** Without --layer: the paper's features.17 by position (features.24 with batch norm), named so in the output. */
+    @Test
+    void rankingNoiseDefaultsToThePapersLayerAndSaysWhichConvItIs(@TempDir Path dir) throws Exception {
+        Path m = dir.resolve("bn.pt");
+        Checkpoints.write(m, lady.model.Models.create("vgg16_bn_cifar", lady.model.ModelOptions.defaults()
+                .withWidth(0.125)).stateDict(), Checkpoints.Format.TORCH_ZIP);
+        CliRun r = CliRun.of("figure", "ranking-noise", "--model", m.toString(), "--steps", "3", "--noise", "0",
+                "--finetune", "none", "--data", "none", "--out", dir.resolve("fig").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("active ranking of features.24 "), r.out());
+    }
+
     @Test
     void noDataMeansNoErrorAxis(@TempDir Path dir) throws Exception {
         RankingFigures.Result result = RankingFigures.quant(tiny, null, List.of("conv1"), List.of(3, 8), null, -1, 1,
