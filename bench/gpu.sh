@@ -87,21 +87,17 @@ step "build: CUDA forced on for sm_$archs into $build"
 build_ok=1
 native=$build/native-build
 if [ "$native_only" = 1 ]; then
-    if ! LADY_SKIP_NATIVE_TESTS=1 "$root/cmake/build-native.sh" "$root/native" "$native" ON "$archs" \
-            > "$logs/build.log" 2>&1; then
-        build_ok=0
-        fail "the CUDA build failed (log: $logs/build.log)"
-        tail -40 "$logs/build.log" >&2
-    fi
+    build() { LADY_SKIP_NATIVE_TESTS=1 "$root/cmake/build-native.sh" "$root/native" "$native" ON "$archs"; }
 else
     # The native tests run in step 4 where skips are counted; skip them inside the Maven build.
     # shellcheck disable=SC2086
-    if ! (cd "$root" && LADY_SKIP_NATIVE_TESTS=1 mvn -B $mvn_flags "-Dlady.build.dir=$build" -Dlady.cuda=ON \
-            "-Dlady.cuda.archs=$archs" -DskipTests test-compile > "$logs/build.log" 2>&1); then
-        build_ok=0
-        fail "the CUDA build failed (log: $logs/build.log)"
-        tail -40 "$logs/build.log" >&2
-    fi
+    build() { (cd "$root" && LADY_SKIP_NATIVE_TESTS=1 mvn -B $mvn_flags "-Dlady.build.dir=$build" -Dlady.cuda=ON \
+        "-Dlady.cuda.archs=$archs" -DskipTests test-compile); }
+fi
+if ! build > "$logs/build.log" 2>&1; then
+    build_ok=0
+    fail "the CUDA build failed (log: $logs/build.log)"
+    tail -40 "$logs/build.log" >&2
 fi
 
 junit_summary="not run"
@@ -113,30 +109,30 @@ if [ $build_ok = 1 ]; then
     if [ "$native_only" = 1 ]; then
         junit_summary="NOT RUN (native-only mode: no java/mvn here)"
     else
-    step "JUnit tests tagged gpu"
-    rm -rf "$build/surefire-reports"
-    # shellcheck disable=SC2086
-    (cd "$root" && LADY_SKIP_NATIVE_TESTS=1 mvn -B $mvn_flags "-Dlady.build.dir=$build" -Dlady.cuda=ON \
-        "-Dlady.cuda.archs=$archs" -Dlady.include.tags=gpu -Dlady.exclude.tags=none \
-        -Dsurefire.failIfNoSpecifiedTests=false test > "$logs/junit.log" 2>&1)
-    junit_rc=$?
-    read -r tests failed errors skipped < <(cat "$build"/surefire-reports/TEST-*.xml 2> /dev/null | awk '
-        /<testsuite / {
-            for (i = 1; i <= NF; i++) {
-                if ($i ~ /^tests=/) { gsub(/[^0-9]/, "", $i); t += $i }
-                if ($i ~ /^failures=/) { gsub(/[^0-9]/, "", $i); f += $i }
-                if ($i ~ /^errors=/) { gsub(/[^0-9]/, "", $i); e += $i }
-                if ($i ~ /^skipped=/) { gsub(/[^0-9]/, "", $i); s += $i }
+        step "JUnit tests tagged gpu"
+        rm -rf "$build/surefire-reports"
+        # shellcheck disable=SC2086
+        (cd "$root" && LADY_SKIP_NATIVE_TESTS=1 mvn -B $mvn_flags "-Dlady.build.dir=$build" -Dlady.cuda=ON \
+            "-Dlady.cuda.archs=$archs" -Dlady.include.tags=gpu -Dlady.exclude.tags=none \
+            -Dsurefire.failIfNoSpecifiedTests=false test > "$logs/junit.log" 2>&1)
+        junit_rc=$?
+        read -r tests failed errors skipped < <(cat "$build"/surefire-reports/TEST-*.xml 2> /dev/null | awk '
+            /<testsuite / {
+                for (i = 1; i <= NF; i++) {
+                    if ($i ~ /^tests=/) { gsub(/[^0-9]/, "", $i); t += $i }
+                    if ($i ~ /^failures=/) { gsub(/[^0-9]/, "", $i); f += $i }
+                    if ($i ~ /^errors=/) { gsub(/[^0-9]/, "", $i); e += $i }
+                    if ($i ~ /^skipped=/) { gsub(/[^0-9]/, "", $i); s += $i }
+                }
             }
-        }
-        END { printf "%d %d %d %d\n", t, f, e, s }')
-    junit_summary="$tests run, $failed failed, $errors errors, $skipped skipped (mvn exit $junit_rc)"
-    [ "$junit_rc" != 0 ] && fail "GPU JUnit tests failed: $junit_summary (log: $logs/junit.log)"
-    [ "${tests:-0}" = 0 ] && fail "no GPU-tagged JUnit test ran (expected @Tag(\"gpu\") tests): $junit_summary"
-    if [ "${skipped:-0}" != 0 ]; then
-        fail "$skipped GPU JUnit test(s) SKIPPED on a GPU machine (the library does not see the GPU?)"
-        grep -h -B1 -A2 "<skipped" "$build"/surefire-reports/TEST-*.xml 2> /dev/null | head -20 >&2
-    fi
+            END { printf "%d %d %d %d\n", t, f, e, s }')
+        junit_summary="$tests run, $failed failed, $errors errors, $skipped skipped (mvn exit $junit_rc)"
+        [ "$junit_rc" != 0 ] && fail "GPU JUnit tests failed: $junit_summary (log: $logs/junit.log)"
+        [ "${tests:-0}" = 0 ] && fail "no GPU-tagged JUnit test ran (expected @Tag(\"gpu\") tests): $junit_summary"
+        if [ "${skipped:-0}" != 0 ]; then
+            fail "$skipped GPU JUnit test(s) SKIPPED on a GPU machine (the library does not see the GPU?)"
+            grep -h -B1 -A2 "<skipped" "$build"/surefire-reports/TEST-*.xml 2> /dev/null | head -20 >&2
+        fi
     fi
 
     # ---- 4. native tests: a skip (exit 77) is a failure here -------------------------------------
