@@ -44,6 +44,7 @@ import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
 import lady.util.Seeds;
@@ -190,8 +191,8 @@ public final class Benchmarks {
         long bytes = 0;
         boolean same = true;
         for (String name : lady.names()) {
-            bytes += lady.get(name).numel() * lady.get(name).element_size();
-            same &= torch.equal(lady.get(name), torchSide.get(name));
+            bytes += lady.get(name).byteSize();
+            same &= lady.get(name).sameContent(torchSide.get(name));
         }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", arch);
@@ -211,7 +212,7 @@ public final class Benchmarks {
             Tensor idx = index.get(g.name());
             for (Member m : g.members()) {
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor t = state.get(m.tensor());
+                    Tensor t = TorchTensors.view(state.get(m.tensor())); // writes through to the host tensor
                     long[] shape = t.sizes().vec().get();
                     long outer = 1;
                     for (int a = 0; a < m.axis(); a++) {

@@ -10,13 +10,13 @@ import java.nio.file.StandardOpenOption;
 
 import lady.LadyException;
 import lady.io.AtomicFiles;
-import lady.torch.Torch;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6)
  * and safetensors. The format is detected from the file's first bytes, never from its name, and
  * nothing from a file is ever executed (see {@link Unpickler}). Writes are atomic
- * ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes.
+ * ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes. Neither reading
+ * nor writing loads libtorch: tensors are {@link lady.tensor.HostTensor}s over the mapped input.
  */
 public final class Checkpoints {
     private Checkpoints() {}
@@ -36,10 +36,9 @@ public final class Checkpoints {
 
     /** Reads the state dict of a checkpoint in either format. */
     public static StateDict read(Path path) {
-        Torch.init();
         try (FileChannel ch = open(path)) {
             Format f = detect(ch, path);
-            return f == Format.TORCH_ZIP ? TorchZip.read(ch, path.toString()) : SafeTensors.read(ch, path.toString());
+            return f == Format.TORCH_ZIP ? TorchZip.read(ch, path) : SafeTensors.read(ch, path);
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
         }
@@ -56,7 +55,6 @@ public final class Checkpoints {
 
     /** Writes {@code sd} to {@code path} in {@code format}, atomically (never a half-written file). */
     public static void write(Path path, StateDict sd, Format format) {
-        Torch.init();
         AtomicFiles.write(path, ch -> {
             if (format == Format.TORCH_ZIP) {
                 TorchZip.write(ch, sd);

@@ -13,10 +13,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
 import lady.io.AtomicFiles;
+import lady.tensor.DType;
+import lady.tensor.HostMemory;
+import lady.tensor.HostTensor;
 
 /**
  * PyTorch's zip checkpoint format (PyTorch >= 1.6, what {@code torch.save} writes):
@@ -27,8 +28,10 @@ import lady.io.AtomicFiles;
  * <p>Reading uses the restricted {@link Unpickler} (nothing from the file is ever executed), finds
  * the folder from the {@code *}{@code /data.pkl} entry, accepts a state_dict (OrderedDict or dict)
  * or a dict holding one under {@code model_state_dict} (or {@code state_dict}; everything else,
- * e.g. the optimizer state, is parsed and discarded without loading its storages), and reads each
- * storage in bulk straight into tensor memory. Writing produces what {@code torch.load} reads:
+ * e.g. the optimizer state, is parsed and discarded without loading its storages), and gives each
+ * tensor zero-copy over the file mapped copy-on-write ({@link HostMemory#mapFile}): records are
+ * stored uncompressed and 64-byte aligned. A tensor is copied only when it is a strided view, shares
+ * its storage with another entry (so that permuting one never changes the other), or is misaligned. Writing produces what {@code torch.load} reads:
  * an OrderedDict of {@code _rebuild_tensor_v2} calls (protocol 2), one record per tensor, byte for
  * byte deterministic (fixed zip timestamps, 64-byte aligned records as PyTorch aligns them).
  */
@@ -51,7 +54,8 @@ final class TorchZip {
 
     // ------------------------------------------------------------------ reading
 
-    static StateDict read(FileChannel ch, String file) throws IOException {
+    static StateDict read(FileChannel ch, java.nio.file.Path path) throws IOException {
+        String file = path.toString();
         TensorBytes.requireLittleEndian();
         ZipArchive zip = ZipArchive.open(ch, file);
         String prefix = findFolder(zip, file);
@@ -67,7 +71,7 @@ final class TorchZip {
         Map<String, Unpickler.StorageRef> storages = new HashMap<>();
         Object root = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid)).load();
         Unpickler.PDict dict = selectStateDict(root, file);
-        return materialize(zip, ch, prefix, dict, file);
+        return materialize(zip, ch, path, prefix, dict, file);
     }
 
     private static String findFolder(ZipArchive zip, String file) {
@@ -162,8 +166,8 @@ final class TorchZip {
         return dict;
     }
 
-    private static StateDict materialize(ZipArchive zip, FileChannel ch, String prefix, Unpickler.PDict dict,
-            String file) throws IOException {
+    private static StateDict materialize(ZipArchive zip, FileChannel ch, java.nio.file.Path path, String prefix,
+            Unpickler.PDict dict, String file) throws IOException {
         // how many kept tensors use each storage (a storage used once, whole, becomes the tensor itself)
         IdentityHashMap<Unpickler.StorageRef, Integer> uses = new IdentityHashMap<>();
         for (Object v : dict.map.values()) {
@@ -175,28 +179,28 @@ final class TorchZip {
         } catch (ArithmeticException e) {
             budget = Long.MAX_VALUE;
         }
-        IdentityHashMap<Unpickler.StorageRef, Tensor> loaded = new IdentityHashMap<>();
+        HostMemory mapped = null;
+        IdentityHashMap<Unpickler.StorageRef, Long> loaded = new IdentityHashMap<>(); // storage -> data offset
         StateDict out = new StateDict();
-        try {
-            for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
-                String name = (String) e.getKey();
-                Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
-                Unpickler.StorageRef s = t.storage();
-                long numel = checkView(zip, name, t);
-                long bytes = numel * s.dtype().elementSize(); // numel <= storage numel, which fits the file
-                budget -= bytes;
-                if (budget < 0) {
-                    throw zip.bad("its tensors together would need far more memory than the file holds");
-                }
-                Tensor storage = loaded.get(s);
-                if (storage == null) {
-                    storage = loadStorage(zip, ch, prefix, s);
-                    loaded.put(s, storage);
-                }
-                out.put(name, view(storage, t, numel, uses.get(s) == 1));
+        for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+            String name = (String) e.getKey();
+            Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
+            Unpickler.StorageRef s = t.storage();
+            long numel = checkView(zip, name, t);
+            long bytes = numel * s.dtype().elementSize(); // numel <= storage numel, which fits the file
+            budget -= bytes;
+            if (budget < 0) {
+                throw zip.bad("its tensors together would need far more memory than the file holds");
             }
-        } finally {
-            loaded.values().forEach(Tensor::close); // views and copies keep what they need
+            Long data = loaded.get(s);
+            if (data == null) {
+                if (mapped == null) {
+                    mapped = SafeTensors.map(path, ch.size());
+                }
+                data = locateStorage(zip, mapped, prefix, s);
+                loaded.put(s, data);
+            }
+            out.put(name, view(mapped, data, t, numel, uses.get(s) == 1));
         }
         return out;
     }
@@ -229,7 +233,8 @@ final class TorchZip {
         return numel;
     }
 
-    private static Tensor loadStorage(ZipArchive zip, FileChannel ch, String prefix, Unpickler.StorageRef s)
+    /** The file offset of storage {@code s}'s record, checked (stored, large enough, CRC over the mapped bytes). */
+    private static long locateStorage(ZipArchive zip, HostMemory mapped, String prefix, Unpickler.StorageRef s)
             throws IOException {
         String recordName = prefix + "data/" + s.key();
         ZipArchive.Entry en = zip.entries().get(recordName);
@@ -250,22 +255,18 @@ final class TorchZip {
                     + s.numel() + " " + s.dtype().name().toLowerCase() + " elements (" + need + " bytes)");
         }
         long data = zip.dataOffset(en);
-        Tensor t = TensorBytes.empty(s.dtype(), new long[] {s.numel()});
-        try {
-            TensorBytes.read(ch, data, t, "storage record '" + recordName + "'");
-            if (en.size() == need && TensorBytes.crc32(t) != en.crc()) {
-                throw zip.bad("storage record '" + recordName + "' fails its CRC check (corrupt file)");
-            }
-        } catch (IOException | RuntimeException e) {
-            t.close();
-            throw e;
+        if (en.size() == need && TensorBytes.crc32(HostTensor.view(mapped, data, DType.UINT8, need)) != en.crc()) {
+            throw zip.bad("storage record '" + recordName + "' fails its CRC check (corrupt file)");
         }
-        return t;
+        return data;
     }
 
-    private static Tensor view(Tensor storage, Unpickler.TensorRef t, long numel, boolean soleUser) {
+    /** The tensor over its storage's mapped bytes: zero-copy when it is the whole storage, contiguous, used by this
+     * entry alone and aligned; else a contiguous copy (never aliasing another entry). */
+    private static HostTensor view(HostMemory mapped, long data, Unpickler.TensorRef t, long numel, boolean soleUser) {
         long[] size = t.size();
-        boolean contiguous = t.offset() == 0 || numel == 0;
+        DType dtype = t.storage().dtype();
+        boolean contiguous = true;
         long expected = 1;
         for (int i = size.length - 1; i >= 0 && contiguous; i--) {
             if (size[i] != 1 && t.stride()[i] != expected) {
@@ -273,35 +274,38 @@ final class TorchZip {
             }
             expected *= size[i];
         }
-        if (soleUser && contiguous && numel == t.storage().numel()) {
-            return storage.view(size); // the tensor is its whole storage: no copy
+        long at = data + t.offset() * dtype.elementSize();
+        if (numel == 0) {
+            return HostTensor.allocate(dtype, size);
         }
-        Tensor v = storage.as_strided(size, t.stride(), new org.bytedeco.pytorch.LongOptional(t.offset()));
-        Tensor own = v.is_contiguous() ? v.clone() : v.contiguous(); // never alias another entry
-        v.close();
-        return own;
+        if (!contiguous) {
+            return HostTensor.gatherStrided(mapped, at, dtype, size, t.stride());
+        }
+        HostTensor v = HostTensor.view(mapped, at, dtype, size);
+        boolean aligned = at % dtype.elementSize() == 0;
+        return soleUser && aligned ? v : v.copy();
     }
 
     // ------------------------------------------------------------------ writing
 
-    private record Record(String name, byte[] bytes, Tensor tensor, long size, long crc) {}
+    private record Record(String name, byte[] bytes, HostTensor tensor, long size, long crc) {}
 
     static void write(FileChannel ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
         List<Record> records = new ArrayList<>();
-        List<Tensor> tensors = new ArrayList<>();
+        List<HostTensor> tensors = new ArrayList<>();
         List<String> names = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : sd) {
+        for (Map.Entry<String, HostTensor> e : sd) {
             names.add(e.getKey());
-            tensors.add(TensorBytes.contiguousCpu(e.getKey(), e.getValue()));
+            tensors.add(e.getValue());
         }
         byte[] pickle = pickle(names, tensors);
         String p = WRITE_FOLDER + "/";
         records.add(small(p + "data.pkl", pickle));
         records.add(small(p + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
         for (int i = 0; i < tensors.size(); i++) {
-            Tensor t = tensors.get(i);
-            records.add(new Record(p + "data/" + i, null, t, t.nbytes(), TensorBytes.crc32(t)));
+            HostTensor t = tensors.get(i);
+            records.add(new Record(p + "data/" + i, null, t, t.byteSize(), TensorBytes.crc32(t)));
         }
         records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
         writeZip(ch, records);
@@ -375,7 +379,7 @@ final class TorchZip {
     }
 
     /** data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]). */
-    static byte[] pickle(List<String> names, List<Tensor> tensors) {
+    static byte[] pickle(List<String> names, List<HostTensor> tensors) {
         PickleOut o = new PickleOut();
         o.op(0x80).op(2); // PROTO 2
         int orderedDict = o.global("collections", "OrderedDict");
@@ -389,9 +393,9 @@ final class TorchZip {
             if (i % batch == 0) {
                 o.op('(');
             }
-            Tensor t = tensors.get(i);
-            DType d = DType.of(t.scalar_type());
-            long[] size = t.sizes().vec().get();
+            HostTensor t = tensors.get(i);
+            DType d = t.dtype();
+            long[] size = t.shape();
             long[] stride = contiguousStrides(size);
             o.str(names.get(i));
             rebuild = rebuild < 0 ? o.global("torch._utils", "_rebuild_tensor_v2") : o.get(rebuild);

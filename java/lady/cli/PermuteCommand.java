@@ -90,10 +90,7 @@ final class PermuteCommand implements Callable<Integer> {
         ModelConfig config = Models.infer(state, arch);
         PermutationSpec pspec = Models.describe(config.architecture(), config.options()).permutationSpec();
         List<String> selected = Permuter.select(pspec, groups);
-        long bytes = 0;
-        for (var e : state) {
-            bytes += e.getValue().numel() * e.getValue().element_size();
-        }
+        long bytes = state.byteSize();
         stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, config.architecture(),
                 state.size(), bytes / 1e6));
 

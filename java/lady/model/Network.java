@@ -24,7 +24,9 @@ import org.bytedeco.pytorch.global.torch;
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.permutation.PermutationSpec;
+import lady.tensor.HostTensor;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /**
  * A {@link Model} built from an {@link Architecture}: one libtorch module tree whose parameter and
@@ -322,7 +324,7 @@ final class Network implements Model {
     public StateDict stateDict() {
         StateDict state = new StateDict();
         try (NoGradGuard guard = new NoGradGuard()) {
-            live().forEach((name, t) -> state.put(name, t.detach().clone().contiguous()));
+            live().forEach((name, t) -> state.put(name, TorchTensors.copyOf(t.detach())));
         }
         return state;
     }
@@ -333,7 +335,11 @@ final class Network implements Model {
         Models.checkCompatible(arch, state);
         Map<String, Tensor> live = live();
         try (NoGradGuard guard = new NoGradGuard()) {
-            live.forEach((name, t) -> t.copy_(state.get(name)));
+            live.forEach((name, t) -> {
+                HostTensor host = state.get(name);
+                t.copy_(TorchTensors.view(host)); // from_blob over the host memory, copied into the parameter
+                java.lang.ref.Reference.reachabilityFence(host);
+            });
         }
     }
 

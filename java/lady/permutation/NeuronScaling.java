@@ -7,11 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -145,8 +145,8 @@ public final class NeuronScaling {
     }
 
     /** Multiplies (or divides) slice i of {@code axis} (in blocks of {@code block}) by a[i]. */
-    private static void scaleAxis(Tensor t, int axis, long block, double[] a, boolean divide) {
-        long[] shape = t.sizes().vec().get();
+    private static void scaleAxis(HostTensor t, int axis, long block, double[] a, boolean divide) {
+        long[] shape = t.shape();
         FloatBuffer f = floats(t, "tensor");
         long outer = 1;
         for (int d = 0; d < axis; d++) {
@@ -170,11 +170,11 @@ public final class NeuronScaling {
         }
     }
 
-    private static FloatBuffer floats(Tensor t, String name) {
-        if (t.scalar_type().intern() != ScalarType.Float) {
+    private static FloatBuffer floats(HostTensor t, String name) {
+        if (t.dtype() != DType.FLOAT32) {
             throw LadyException.invalidInput("scaling supports float32 tensors only; '" + name + "' is "
-                    + t.scalar_type());
+                    + t.dtype().name().toLowerCase(java.util.Locale.ROOT));
         }
-        return t.data_ptr_float().capacity(t.numel()).asBuffer();
+        return t.floats();
     }
 }

@@ -6,14 +6,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.kernels.TensorPermutation;
-import lady.torch.TorchTargets;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -140,8 +138,9 @@ public final class Permuter {
         for (String name : state.names()) {
             long[][] a = axes.get(name);
             if (a != null) {
-                Tensor t = state.get(name);
-                targets.add(TorchTargets.tensorPermutation(name, t, a[0], a[1], a[2][0]));
+                HostTensor t = state.get(name);
+                targets.add(TensorPermutation.of(name, t.address(), t.shape(), t.dtype().elementSize(), a[0], a[1],
+                        a[2][0], t));
             }
         }
         return targets;
