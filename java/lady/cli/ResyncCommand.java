@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import org.bytedeco.pytorch.Tensor;
-
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,8 +20,9 @@ import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
 import lady.kernels.Backend;
-import lady.model.Model;
+import lady.model.ModelConfig;
 import lady.model.Models;
+import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
@@ -105,13 +104,13 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Torch.init();
+        run.applyThreads();
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
-        Model model = Models.fromStateDict(ref, arch);
-        var permSpec = model.permutationSpec();
+        ModelConfig config = Models.infer(ref, arch); // the weight signal needs no network: libtorch is not loaded
+        var permSpec = Models.describe(config.architecture(), config.options()).permutationSpec();
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
@@ -120,8 +119,7 @@ final class ResyncCommand implements Callable<Integer> {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
             }
-            Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
-            options = options.withSimilarity(new ActivationSignal(ref, model.architecture(), permSpec, images, b));
+            options = options.withSimilarity(activationSignal(ref, config.architecture(), permSpec, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -142,7 +140,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
             json.put("suspect", suspect.toString());
-            json.put("architecture", model.architecture());
+            json.put("architecture", config.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
             if (sig == Signal.ACTIVATIONS) {
@@ -157,6 +155,13 @@ final class ResyncCommand implements Callable<Integer> {
                     probe, data);
         }
         return 0;
+    }
+
+    /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */
+    private ActivationSignal activationSignal(StateDict ref, String architecture, PermutationSpec permSpec, Backend b) {
+        Torch.init();
+        return new ActivationSignal(ref, architecture, permSpec,
+                BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {
