@@ -66,7 +66,7 @@ public record PruneAttack(double percent) implements Attack {
                     tiesToPrune--;
                 }
             }
-            FloatData.write(layer, t, w);
+            FloatData.write(layer, state.writable(layer), w);
         }
         long rows = t.dim() == 0 ? 1 : t.size(0);
         int zeroRows = 0;

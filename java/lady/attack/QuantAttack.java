@@ -82,7 +82,7 @@ public record QuantAttack(int bits) implements Attack {
                 maxError = Math.max(maxError, Math.abs((double) nw - w[i]));
                 w[i] = nw;
             }
-            FloatData.write(name, t, w);
+            FloatData.write(name, state.writable(name), w);
             changed.add(name);
         }
         Map<String, Object> d = new LinkedHashMap<>();

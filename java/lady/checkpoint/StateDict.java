@@ -27,6 +27,20 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
         return t;
     }
 
+    /**
+     * The tensor called {@code name}, to be changed in place: a tensor still over a mapped checkpoint file
+     * is first replaced by a copy in fresh memory. Writing the mapping itself would also leave the file
+     * untouched (it is copy-on-write), but one bulk copy costs far less than a fault per page written.
+     */
+    public HostTensor writable(String name) {
+        HostTensor t = get(name);
+        if (t.mapped()) {
+            t = t.copy();
+            tensors.put(name, t);
+        }
+        return t;
+    }
+
     public boolean contains(String name) {
         return tensors.containsKey(name);
     }

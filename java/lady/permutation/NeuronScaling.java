@@ -81,17 +81,17 @@ public final class NeuronScaling {
             boolean bn = !runningVars(g).isEmpty();
             for (Member m : g.members()) {
                 switch (m.role()) {
-                    case PRODUCER_WEIGHT, PRODUCER_BIAS -> scaleAxis(state.get(m.tensor()), m.axis(), m.block(), a, false);
+                    case PRODUCER_WEIGHT, PRODUCER_BIAS -> scaleAxis(state.writable(m.tensor()), m.axis(), m.block(), a, false);
                     case CONSUMER_WEIGHT -> {
                         if (!bn) {
-                            scaleAxis(state.get(m.tensor()), m.axis(), m.block(), a, true);
+                            scaleAxis(state.writable(m.tensor()), m.axis(), m.block(), a, true);
                         }
                     }
                     case NORM -> {
                         if (m.tensor().endsWith(".running_mean")) {
-                            scaleAxis(state.get(m.tensor()), 0, 1, a, false);
+                            scaleAxis(state.writable(m.tensor()), 0, 1, a, false);
                         } else if (m.tensor().endsWith(".running_var")) {
-                            FloatBuffer v = floats(state.get(m.tensor()), m.tensor());
+                            FloatBuffer v = floats(state.writable(m.tensor()), m.tensor());
                             for (int i = 0; i < a.length; i++) {
                                 v.put(i, (float) (a[i] * a[i] * (v.get(i) + BN_EPS) - BN_EPS));
                             }

@@ -30,8 +30,20 @@ public final class Permuter {
             Backend backend) {
         List<TensorPermutation> targets = targets(state, spec, perms);
         if (!targets.isEmpty()) {
-            Kernels.permuteTensors(backend, targets);
+            Kernels.permuteTensors(backend, writable(state, targets));
         }
+    }
+
+    /** The targets over tensors that may be written: one still over a mapped file is copied first
+     * ({@link StateDict#writable}). */
+    private static List<TensorPermutation> writable(StateDict state, List<TensorPermutation> targets) {
+        List<TensorPermutation> out = new ArrayList<>(targets.size());
+        for (TensorPermutation t : targets) {
+            HostTensor h = state.writable(t.name());
+            out.add(h.address() == t.address() ? t : new TensorPermutation(t.name(), h.address(), t.rows(), t.n1(),
+                    t.block(), t.innerBytes(), t.p0(), t.p1(), h));
+        }
+        return out;
     }
 
     /** A permuted deep copy of {@code state}; {@code state} itself is unchanged. */
