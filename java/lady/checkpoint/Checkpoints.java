@@ -12,8 +12,8 @@ import lady.LadyException;
 import lady.io.AtomicFiles;
 
 /**
- * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6)
- * and safetensors. The format is detected from the file's first bytes, never from its name, and
+ * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
+ * safetensors, and Hugging Face model folders of either (sharded or not). The format is detected from the file's first bytes, never from its name, and
  * nothing from a file is ever executed (see {@link Unpickler}). Writes are atomic
  * ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes. Neither reading
  * nor writing loads libtorch: tensors are {@link lady.tensor.HostTensor}s over the mapped input.
@@ -34,8 +34,19 @@ public final class Checkpoints {
     private static final int PICKLE_PROTO = 0x80;
     private static final int MAGIC_BYTES = 9;
 
-    /** Reads the state dict of a checkpoint in either format. */
+    /**
+     * Reads the state dict of a checkpoint: a file in either format, or a Hugging Face model folder (one
+     * or several shards, see {@link HuggingFaceFolder}).
+     */
     public static StateDict read(Path path) {
+        if (Files.isDirectory(path)) {
+            return HuggingFaceFolder.read(path);
+        }
+        return readFile(path);
+    }
+
+    /** Reads one checkpoint file (either format). */
+    static StateDict readFile(Path path) {
         try (FileChannel ch = open(path)) {
             Format f = detect(ch, path);
             return f == Format.TORCH_ZIP ? TorchZip.read(ch, path) : SafeTensors.read(ch, path);
@@ -44,7 +55,7 @@ public final class Checkpoints {
         }
     }
 
-    /** The format of an existing checkpoint, from its content. */
+    /** The format of an existing checkpoint file, from its content (a model folder has shards: {@link #writeLike}). */
     public static Format formatOf(Path path) {
         try (FileChannel ch = open(path)) {
             return detect(ch, path);
@@ -53,7 +64,10 @@ public final class Checkpoints {
         }
     }
 
-    /** Writes {@code sd} to {@code path} in {@code format}, atomically (never a half-written file). */
+    /**
+     * Writes {@code sd} to {@code path} in the file format {@code format}, atomically (never a half-written
+     * file). A model folder is written in the layout of an input folder: {@link #writeLike}.
+     */
     public static void write(Path path, StateDict sd, Format format) {
         AtomicFiles.write(path, ch -> {
             if (format == Format.TORCH_ZIP) {
@@ -62,6 +76,19 @@ public final class Checkpoints {
                 SafeTensors.write(ch, sd);
             }
         });
+    }
+
+    /**
+     * Writes {@code sd} to {@code path} the way the checkpoint {@code like} is stored: a file in its format,
+     * or a Hugging Face folder in its layout (same shards, index and other files: {@link HuggingFaceFolder}).
+     * What a command that changes a model's weights writes.
+     */
+    public static void writeLike(Path path, StateDict sd, Path like) {
+        if (Files.isDirectory(like)) {
+            HuggingFaceFolder.write(path, sd, like);
+        } else {
+            write(path, sd, formatOf(like));
+        }
     }
 
     private static FileChannel open(Path path) throws IOException {

@@ -46,7 +46,7 @@ final class AttackCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip or safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip, safetensors, or a Hugging Face model folder).")
     Path model;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
@@ -106,7 +106,7 @@ final class AttackCommand implements Callable<Integer> {
                         : source.train().limit(trainLimit), config.architecture()), progress);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, state, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(out, state, model);
 
         // what the attacked layer (or every changed tensor) looks like now
         Set<String> changed = new LinkedHashSet<>();

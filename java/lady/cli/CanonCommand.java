@@ -137,7 +137,7 @@ final class CanonCommand implements Callable<Integer> {
         CanonicalOrder sus = Canon.rerank(suspect, arch, saved);
         StateDict aligned = Canon.align(suspect, spec(suspect), sus);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, aligned, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(out, aligned, model);
         if (order != null) {
             sus.write(order);
         }

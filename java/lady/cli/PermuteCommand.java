@@ -39,7 +39,7 @@ final class PermuteCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Input checkpoint (PyTorch zip or safetensors); the architecture is inferred.")
+            description = "Input checkpoint (PyTorch zip, safetensors, or a Hugging Face model folder); the architecture is inferred.")
     Path model;
 
     @Option(names = "--groups", defaultValue = "all", paramLabel = "all|G1,G2",
@@ -50,7 +50,7 @@ final class PermuteCommand implements Callable<Integer> {
             description = "Seed of the permutations (default: a fresh random seed, recorded in the secret).")
     Long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write.")
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write (a folder for a folder input: same shards, index and other files).")
     Path out;
 
     @Option(names = "--secret", required = true, paramLabel = "FILE", description = "Secret file (JSON) to write.")
@@ -86,7 +86,6 @@ final class PermuteCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        Checkpoints.Format format = Checkpoints.formatOf(model);
         ModelConfig config = Models.infer(state, arch);
         PermutationSpec pspec = Models.describe(config.architecture(), config.options()).permutationSpec();
         List<String> selected = Permuter.select(pspec, groups);
@@ -124,7 +123,7 @@ final class PermuteCommand implements Callable<Integer> {
         t0 = System.nanoTime();
         // the secret first: a permuted model never exists without the means to undo it
         new Secret(BuildInfo.version(), config.architecture(), s, perms, scales).write(secret);
-        Checkpoints.write(out, state, format);
+        Checkpoints.writeLike(out, state, model);
         stage(err, t0, "wrote " + out + " and " + secret);
 
         stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),

@@ -53,7 +53,7 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--suspect", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
     Path suspect;
 
-    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect).")
+    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
     Path out;
 
     @Option(names = "--report", description = "Write the JSON report here.")
@@ -133,7 +133,7 @@ final class ResyncCommand implements Callable<Integer> {
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
         if (out != null) {
-            Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
+            Checkpoints.writeLike(out, sus, suspect);
         }
         if (report != null) {
             Map<String, Object> json = new LinkedHashMap<>();
