@@ -104,11 +104,14 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
+        long t0 = System.nanoTime();
         run.applyThreads();
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
+        double readSeconds = (System.nanoTime() - t0) / 1e9;
         ModelConfig config = Models.infer(ref, arch); // the weight signal needs no network: libtorch is not loaded
         var permSpec = Models.describe(config.architecture(), config.options()).permutationSpec();
         Signal sig = Signal.parse(signal);
@@ -132,9 +135,11 @@ final class ResyncCommand implements Callable<Integer> {
         }
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
+        long t1 = System.nanoTime();
         if (out != null) {
             Checkpoints.writeLike(out, sus, suspect);
         }
+        double writeSeconds = (System.nanoTime() - t1) / 1e9;
         if (report != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());
@@ -147,6 +152,12 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
             json.putAll(r.toJson());
+            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
+            timings.put("jvm_start_s", started);
+            timings.put("read_s", readSeconds);
+            timings.put("resync_s", r.seconds());
+            timings.put("write_s", writeSeconds);
+            json.put("timings", timings);
             AtomicFiles.writeString(report, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
