@@ -307,11 +307,13 @@ public final class Benchmarks {
         Measure l = Measure.of(plan.reps(), () -> copyInto(sink, Checkpoints.read(file)));
         Measure b = memcpy(bytes, plan.reps());
         sink.close();
+        boolean same = Checkpoints.read(file).sameTensors(state);
         deleteQuietly(file);
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", arch);
         d.put("format", format.name().toLowerCase(Locale.ROOT));
         d.put("bytes", bytes);
+        d.put("same_tensors", same);
         d.put("read_gb_per_s", bytes / l.wallSeconds() / 1e9);
         d.put("memcpy_gb_per_s", bytes / b.wallSeconds() / 1e9);
         return Entry.of("read." + format.name().toLowerCase(Locale.ROOT) + "." + arch, "Checkpoints.read (file mapped, "
@@ -335,11 +337,13 @@ public final class Benchmarks {
         Path file = checkpointFile(plan, format, state);
         Measure l = Measure.of(plan.reps(), () -> Checkpoints.write(file, state, format));
         Measure b = memcpy(bytes, plan.reps());
+        boolean same = Checkpoints.read(file).sameTensors(state);
         deleteQuietly(file);
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", arch);
         d.put("format", format.name().toLowerCase(Locale.ROOT));
         d.put("bytes", bytes);
+        d.put("same_tensors", same);
         d.put("write_gb_per_s", bytes / l.wallSeconds() / 1e9);
         d.put("memcpy_gb_per_s", bytes / b.wallSeconds() / 1e9);
         return Entry.of("write." + format.name().toLowerCase(Locale.ROOT) + "." + arch, "Checkpoints.write: temporary "

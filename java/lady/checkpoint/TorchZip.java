@@ -180,8 +180,8 @@ final class TorchZip {
             budget = Long.MAX_VALUE;
         }
         HostMemory mapped = null;
-        IdentityHashMap<Unpickler.StorageRef, Long> loaded = new IdentityHashMap<>(); // storage -> data offset
-        StateDict out = new StateDict();
+        IdentityHashMap<Unpickler.StorageRef, Record> loaded = new IdentityHashMap<>(); // storage -> its record
+        List<Long> sizes = new ArrayList<>();
         for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
             String name = (String) e.getKey();
             Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
@@ -192,17 +192,39 @@ final class TorchZip {
             if (budget < 0) {
                 throw zip.bad("its tensors together would need far more memory than the file holds");
             }
-            Long data = loaded.get(s);
-            if (data == null) {
+            sizes.add(numel);
+            if (!loaded.containsKey(s)) {
                 if (mapped == null) {
                     mapped = SafeTensors.map(path, ch.size());
                 }
-                data = locateStorage(zip, mapped, prefix, s);
-                loaded.put(s, data);
+                loaded.put(s, locateStorage(zip, prefix, s));
             }
-            out.put(name, view(mapped, data, t, numel, uses.get(s) == 1));
+        }
+        verifyCrcs(zip, mapped, new ArrayList<>(loaded.values()));
+        StateDict out = new StateDict();
+        int k = 0;
+        for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+            Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
+            out.put((String) e.getKey(), view(mapped, loaded.get(t.storage()).offset(), t, sizes.get(k++),
+                    uses.get(t.storage()) == 1));
         }
         return out;
+    }
+
+    /** CRC-32 of every storage record whose size is exactly its data's (all records, in parallel: the first
+     * pass over a mapped file is what reading it costs); the first failing record in order is reported. */
+    private static void verifyCrcs(ZipArchive zip, HostMemory mapped, List<Record> records) {
+        boolean[] ok = new boolean[records.size()];
+        java.util.stream.IntStream.range(0, records.size()).parallel().forEach(i -> {
+            Record r = records.get(i);
+            ok[i] = r.size() != r.entry().size()
+                    || TensorBytes.crc32(HostTensor.view(mapped, r.offset(), DType.UINT8, r.size())) == r.entry().crc();
+        });
+        for (int i = 0; i < ok.length; i++) {
+            if (!ok[i]) {
+                throw zip.bad("storage record '" + records.get(i).entry().name() + "' fails its CRC check (corrupt file)");
+            }
+        }
     }
 
     /** Checks the view lies inside its storage; returns its element count. */
@@ -233,9 +255,11 @@ final class TorchZip {
         return numel;
     }
 
-    /** The file offset of storage {@code s}'s record, checked (stored, large enough, CRC over the mapped bytes). */
-    private static long locateStorage(ZipArchive zip, HostMemory mapped, String prefix, Unpickler.StorageRef s)
-            throws IOException {
+    /** A storage record of the file: where its data starts and how many bytes its storage needs. */
+    private record Record(ZipArchive.Entry entry, long offset, long size) {}
+
+    /** Storage {@code s}'s record, checked (stored uncompressed, large enough); its CRC is checked by {@link #verifyCrcs}. */
+    private static Record locateStorage(ZipArchive zip, String prefix, Unpickler.StorageRef s) throws IOException {
         String recordName = prefix + "data/" + s.key();
         ZipArchive.Entry en = zip.entries().get(recordName);
         if (en == null) {
@@ -254,11 +278,7 @@ final class TorchZip {
             throw zip.bad("storage record '" + recordName + "' holds " + en.size() + " bytes but the checkpoint says it has "
                     + s.numel() + " " + s.dtype().name().toLowerCase() + " elements (" + need + " bytes)");
         }
-        long data = zip.dataOffset(en);
-        if (en.size() == need && TensorBytes.crc32(HostTensor.view(mapped, data, DType.UINT8, need)) != en.crc()) {
-            throw zip.bad("storage record '" + recordName + "' fails its CRC check (corrupt file)");
-        }
-        return data;
+        return new Record(en, zip.dataOffset(en), need);
     }
 
     /** The tensor over its storage's mapped bytes: zero-copy when it is the whole storage, contiguous, used by this
@@ -288,11 +308,11 @@ final class TorchZip {
 
     // ------------------------------------------------------------------ writing
 
-    private record Record(String name, byte[] bytes, HostTensor tensor, long size, long crc) {}
+    private record ZipRecord(String name, byte[] bytes, HostTensor tensor, long size, long crc) {}
 
     static void write(FileChannel ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
-        List<Record> records = new ArrayList<>();
+        List<ZipRecord> records = new ArrayList<>();
         List<HostTensor> tensors = new ArrayList<>();
         List<String> names = new ArrayList<>();
         for (Map.Entry<String, HostTensor> e : sd) {
@@ -303,25 +323,27 @@ final class TorchZip {
         String p = WRITE_FOLDER + "/";
         records.add(small(p + "data.pkl", pickle));
         records.add(small(p + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
+        long[] crcs = new long[tensors.size()]; // every tensor's CRC, in parallel (the headers need them first)
+        java.util.stream.IntStream.range(0, crcs.length).parallel().forEach(i -> crcs[i] = TensorBytes.crc32(tensors.get(i)));
         for (int i = 0; i < tensors.size(); i++) {
             HostTensor t = tensors.get(i);
-            records.add(new Record(p + "data/" + i, null, t, t.byteSize(), TensorBytes.crc32(t)));
+            records.add(new ZipRecord(p + "data/" + i, null, t, t.byteSize(), crcs[i]));
         }
         records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
         writeZip(ch, records);
     }
 
-    private static Record small(String name, byte[] b) {
+    private static ZipRecord small(String name, byte[] b) {
         CRC32 crc = new CRC32();
         crc.update(b);
-        return new Record(name, b, null, b.length, crc.getValue());
+        return new ZipRecord(name, b, null, b.length, crc.getValue());
     }
 
-    private static void writeZip(FileChannel ch, List<Record> records) throws IOException {
+    private static void writeZip(FileChannel ch, List<ZipRecord> records) throws IOException {
         final long zip32Limit = 0xFFFFFFFFL;
         ByteArrayOutputStream central = new ByteArrayOutputStream();
         long pos = 0;
-        for (Record r : records) {
+        for (ZipRecord r : records) {
             byte[] name = r.name().getBytes(StandardCharsets.UTF_8);
             long headerEnd = pos + ZipArchive.LOCAL_HEADER_SIZE + name.length;
             int pad = (int) ((ALIGNMENT - (headerEnd + 4) % ALIGNMENT) % ALIGNMENT);
@@ -366,7 +388,7 @@ final class TorchZip {
     }
 
     /** Fields shared by local and central headers, from "version needed" to the uncompressed size. */
-    private static void putCommon(ByteBuffer b, Record r) {
+    private static void putCommon(ByteBuffer b, ZipRecord r) {
         final short fixedTime = 0;
         final short fixedDate = (1 << 5) | 1; // 1980-01-01: same bytes on every write
         b.putShort((short) 20).putShort((short) 0).putShort((short) ZipArchive.METHOD_STORED)

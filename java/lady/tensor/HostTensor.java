@@ -349,13 +349,25 @@ public final class HostTensor {
         }
         long rowBytes = block * inner;
         long n = index.length;
+        for (long i : index) {
+            if (i < 0 || i >= n) {
+                throw LadyException.invalidInput("gather index " + i + " outside 0.." + (n - 1));
+            }
+        }
         HostTensor out = allocate(dtype, shape);
-        for (long o = 0; o < outer; o++) {
-            for (int j = 0; j < n; j++) {
-                if (index[j] < 0 || index[j] >= n) {
-                    throw LadyException.invalidInput("gather index " + index[j] + " outside 0.." + (n - 1));
+        if (byteSize() <= WINDOW) { // one buffer each way: no per-block buffer objects
+            ByteBuffer src = bytes(0, (int) byteSize());
+            ByteBuffer dst = out.bytes(0, (int) byteSize());
+            for (long o = 0; o < outer; o++) {
+                for (int j = 0; j < n; j++) {
+                    dst.put((int) ((o * n + j) * rowBytes), src, (int) ((o * n + index[j]) * rowBytes), (int) rowBytes);
                 }
-                copyBytes(out.address() + (o * n + j) * rowBytes, address() + (o * n + index[j]) * rowBytes, rowBytes);
+            }
+        } else {
+            for (long o = 0; o < outer; o++) {
+                for (int j = 0; j < n; j++) {
+                    copyBytes(out.address() + (o * n + j) * rowBytes, address() + (o * n + index[j]) * rowBytes, rowBytes);
+                }
             }
         }
         java.lang.ref.Reference.reachabilityFence(this);
