@@ -184,6 +184,7 @@ public final class HostTensor {
         }
         float[] out = new float[(int) numel];
         convertInto(FloatBuffer.wrap(out), 0, numel);
+        java.lang.ref.Reference.reachabilityFence(this); // the memory stays mapped until the last value is read
         return out;
     }
 
@@ -197,6 +198,7 @@ public final class HostTensor {
         if (numel > 0) {
             floats().put(values);
         }
+        java.lang.ref.Reference.reachabilityFence(this);
     }
 
     /** This tensor as float32: itself when it is float32, else a converted copy (float16, bfloat16, float64, integers). */
@@ -211,6 +213,7 @@ public final class HostTensor {
             FloatBuffer dst = out.bytes(done * 4, (int) (count * 4)).asFloatBuffer();
             convertInto(dst, done, count);
         }
+        java.lang.ref.Reference.reachabilityFence(this);
         return out;
     }
 
@@ -321,13 +324,18 @@ public final class HostTensor {
             return false;
         }
         long n = byteSize();
-        for (long done = 0; done < n; done += WINDOW) {
-            int len = (int) Math.min(WINDOW, n - done);
-            if (bytes(done, len).mismatch(other.bytes(done, len)) >= 0) {
-                return false;
+        try {
+            for (long done = 0; done < n; done += WINDOW) {
+                int len = (int) Math.min(WINDOW, n - done);
+                if (bytes(done, len).mismatch(other.bytes(done, len)) >= 0) {
+                    return false;
+                }
             }
+            return true;
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(this);
+            java.lang.ref.Reference.reachabilityFence(other);
         }
-        return true;
     }
 
     /**
@@ -411,6 +419,7 @@ public final class HostTensor {
                 idx[a] = 0;
             }
         }
+        java.lang.ref.Reference.reachabilityFence(memory);
         return out;
     }
 
