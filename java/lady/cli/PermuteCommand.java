@@ -22,7 +22,7 @@ import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.permutation.NeuronScaling;
 import lady.permutation.Permutation;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;

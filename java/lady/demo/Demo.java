@@ -27,7 +27,7 @@ import lady.model.Models;
 import lady.paper.Paper;
 import lady.permutation.Group;
 import lady.permutation.Permutation;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;

@@ -461,7 +461,7 @@ public final class Table1 {
                 }
             }
         }
-        throw new LadyException(LadyException.Kind.USAGE, "layer '" + AttackTargets.module(weight)
+        throw new LadyException(LadyException.Kind.USAGE, "layer '" + weight
                 + "' produces no permutable neurons (the output layer's neurons are never permuted); choose a hidden layer");
     }
 

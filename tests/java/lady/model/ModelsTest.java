@@ -35,7 +35,7 @@ class ModelsTest {
     }
 
     static List<String> archs() {
-        return Models.NAMES;
+        return ModelTesting.ARCHS;
     }
 
     @ParameterizedTest

@@ -25,7 +25,7 @@ import lady.model.ModelOptions;
 import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.Permutation;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.permutation.Permuter;
 import lady.progress.ProgressListener;
 import lady.report.Json;
