@@ -168,6 +168,21 @@ public final class Models {
         return model;
     }
 
+    /**
+     * The permutation spec of a checkpoint: read from {@code specFile} when given (a user's network) and
+     * validated against the checkpoint, else derived from the graph of the family that recognizes it
+     * ({@code arch} non-null names the family). Needs no libtorch model.
+     */
+    public static lady.permutation.PermutationSpec spec(StateDict state, String arch, java.nio.file.Path specFile) {
+        if (specFile != null) {
+            if (arch != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--spec gives the groups itself: drop --arch");
+            }
+            return lady.permutation.SpecValidator.validate(lady.permutation.SpecFile.read(specFile), shapes(state));
+        }
+        return infer(state, arch).description().permutationSpec();
+    }
+
     /** Name -> shape of every tensor of {@code state}, in its order. */
     public static Map<String, long[]> shapes(StateDict state) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
