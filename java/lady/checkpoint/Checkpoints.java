@@ -14,9 +14,10 @@ import lady.torch.Torch;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
- * safetensors, and the initializers of ONNX models ({@link lady.onnx.Onnx}). The format is detected from the file's first bytes, never from its name, and
- * nothing from a file is ever executed (see {@link Unpickler}). Writes are atomic
- * ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes.
+ * safetensors, and the initializers of ONNX models ({@link lady.onnx.Onnx}). The format is detected
+ * from the file's first bytes, never from its name, and nothing from a file is ever executed (see
+ * {@link Unpickler}). Writes are atomic ({@link AtomicFiles}) and deterministic: the same state dict
+ * gives the same bytes.
  */
 public final class Checkpoints {
     private Checkpoints() {}
@@ -29,7 +30,12 @@ public final class Checkpoints {
         SAFETENSORS,
         /** An ONNX model (.onnx): its initializers are the state dict; written back into its own graph
          * ({@link #writeLike}). */
-        ONNX
+        ONNX;
+
+        /** Whether a state dict alone is written in this format (an ONNX file needs its model's graph). */
+        public boolean standalone() {
+            return this != ONNX;
+        }
     }
 
     private static final int ZIP_MAGIC = 0x04034b50; // "PK\3\4", little-endian
@@ -65,7 +71,7 @@ public final class Checkpoints {
      * file needs its graph: write those with {@link #writeLike}.
      */
     public static void write(Path path, StateDict sd, Format format) {
-        if (format == Format.ONNX) {
+        if (!format.standalone()) {
             throw new LadyException(LadyException.Kind.USAGE, "an ONNX model is written from the model it came from "
                     + "(its graph): write " + path + " in the format of its input instead");
         }
@@ -122,7 +128,7 @@ public final class Checkpoints {
         if (looksLikeOnnx(b)) {
             return Format.ONNX;
         }
-        throw LadyException.invalidInput(path + " is neither a PyTorch zip checkpoint, a safetensors file nor an ONNX model");
+        throw LadyException.invalidInput(path + " is neither a PyTorch zip checkpoint nor a safetensors file, nor an ONNX model");
     }
 
     /** Protobuf tag of ModelProto.ir_version (field 1, varint), the first field exporters write. */
@@ -133,8 +139,8 @@ public final class Checkpoints {
 
     /**
      * An ONNX model starts with its ir_version (a small varint) followed by the one-byte tag of the next
-     * ModelProto field (producer_name .. opset_import: varint or length-delimited). Protobuf has no magic number: this is a heuristic, and the reader
-     * validates the whole file afterwards.
+     * ModelProto field (producer_name .. opset_import: varint or length-delimited). Protobuf has no magic
+     * number: this is a heuristic, and the reader validates the whole file afterwards.
      */
     private static boolean looksLikeOnnx(ByteBuffer b) {
         if (b.remaining() < 3 || (b.get(0) & 0xFF) != ONNX_IR_VERSION_TAG) {
