@@ -96,6 +96,17 @@ class OrtRunnerTest {
     }
 
     @Test
+    void ladyEvalRefusesWhatDoesNotApplyToAnOnnxModel() throws Exception {
+        Path m = OnnxTestModels.writeClassifier(dir, "mlp.onnx", OnnxTestModels.Weights.draw(5), 0);
+        lady.cli.CliRun arch = lady.cli.CliRun.of("eval", "--model", m.toString(), "--arch", "vgg16", "--limit", "4");
+        assertEquals(LadyException.Kind.USAGE.exitCode(), arch.code(), arch.err());
+        assertTrue(arch.err().contains("--arch does not apply to an ONNX model"), arch.err());
+        lady.cli.CliRun size = lady.cli.CliRun.of("eval", "--model", m.toString(), "--limit", "4", "--quiet");
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), size.code(), size.err());
+        assertTrue(size.err().contains("takes input [batch, 3, 2, 2]; the data gives [4, 3, 32, 32]"), size.err());
+    }
+
+    @Test
     void aGraphOnnxRuntimeRefusesIsOneLine() throws Exception {
         OnnxTestModels.Weights w = OnnxTestModels.Weights.draw(4);
         OnnxTestModels.writeClassifier(dir, "mlp.onnx", w, 0);
