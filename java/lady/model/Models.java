@@ -32,13 +32,13 @@ import lady.util.Texts;
 public final class Models {
     private Models() {}
 
-    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily());
+    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(), new LlamaFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */
     public static final String PAPER_LAYER = "paper";
 
-    /** The architecture names a new model can have, in a stable order. */
+    /** The architecture names Lady knows, in a stable order. */
     public static final List<String> NAMES = FAMILIES.stream().flatMap(f -> f.names().stream()).toList();
 
     /**
@@ -122,6 +122,14 @@ public final class Models {
 
     /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
     public static ModelConfig infer(Map<String, long[]> shapes, String arch) {
+        return infer(shapes, arch, null);
+    }
+
+    /**
+     * As {@link #infer(Map, String)} with the checkpoint's configuration (a Hugging Face folder's
+     * config.json, or null): what the shapes do not tell (attention heads, RoPE base).
+     */
+    public static ModelConfig infer(Map<String, long[]> shapes, String arch, Map<String, ?> config) {
         String name = arch;
         Family family = null;
         if (name == null) {
@@ -140,7 +148,7 @@ public final class Models {
             family = familyOf(name, shapes);
         }
         ModelOptions options = family.options(name, shapes);
-        Architecture description = family.build(name, Dims.of(shapes, options));
+        Architecture description = family.build(name, Dims.of(shapes, options, config));
         checkCompatible(description, shapes);
         options = options.withWidth(width(family, name, shapes));
         return new ModelConfig(name, options, description);
@@ -235,7 +243,12 @@ public final class Models {
         int best = -1;
         List<String> missing = List.of();
         for (String candidate : NAMES) {
-            Map<String, long[]> expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            Map<String, long[]> expected;
+            try {
+                expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            } catch (LadyException e) {
+                continue; // a family read only from checkpoints (Hugging Face folders)
+            }
             int common = 0;
             List<String> miss = new ArrayList<>();
             for (String n : expected.keySet()) {
