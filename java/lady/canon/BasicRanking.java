@@ -5,6 +5,7 @@ import java.nio.FloatBuffer;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.MemberSlices;
 import lady.permutation.Role;
 import lady.tensor.HostTensor;
 
@@ -25,7 +26,7 @@ public final class BasicRanking {
         int n = Math.toIntExact(group.size());
         double[] acc = new double[n];
         for (Member m : group.members(Role.PRODUCER_WEIGHT)) {
-            HostTensor rows = state.get(m.tensor()).toFloat32();
+            HostTensor rows = MemberSlices.rows(state.get(m.tensor()), m, n);
             long d = rows.numel() / Math.max(n, 1);
             for (int i = 0; i < n; i++) {
                 FloatBuffer row = rows.bytes(i * d * 4, Math.toIntExact(d * 4)).asFloatBuffer();

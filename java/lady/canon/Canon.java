@@ -10,7 +10,6 @@ import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.kernels.ResyncKernels;
 import lady.model.Architecture;
-import lady.model.Layer;
 import lady.model.Model;
 import lady.model.ModelConfig;
 import lady.model.Models;
@@ -55,7 +54,7 @@ public final class Canon {
             throw new LadyException(LadyException.Kind.USAGE, "active ranking needs its settings (steps, seed)");
         }
         ModelConfig mc = Models.infer(state, arch);
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         PermutationSpec spec = description.permutationSpec();
         List<Group> selected = groups(spec, groups);
         Model model = null;
@@ -91,7 +90,7 @@ public final class Canon {
             throw LadyException.invalidInput("the suspect is a " + mc.architecture() + " but the canonical order was made for a "
                     + saved.architecture());
         }
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         PermutationSpec spec = description.permutationSpec();
         List<Group> selected = groups(spec, saved.layerNames());
         Model model = null;
@@ -202,31 +201,16 @@ public final class Canon {
     static String responseModule(Architecture arch, Group g, boolean authorsSlice) {
         String weight = g.members(Role.PRODUCER_WEIGHT).stream().map(Member::tensor).findFirst()
                 .orElseThrow(() -> new LadyException(LadyException.Kind.INTERNAL, "group '" + g.name() + "' has no producer"));
-        List<String> modules = new ArrayList<>(); // every Conv2d / Linear, in execution order
-        List<String> chain = new ArrayList<>(); // the top-level ones (a chain: no residual block)
-        for (Layer l : arch.layers()) {
-            if (l instanceof Layer.Conv c) {
-                chain.add(c.name());
-            } else if (l instanceof Layer.Linear li) {
-                chain.add(li.name());
-            }
-        }
-        arch.convolutions().forEach(c -> modules.add(c.name()));
-        arch.layers().stream().filter(l -> l instanceof Layer.Linear).forEach(l -> modules.add(((Layer.Linear) l).name()));
-        String module = modules.stream().filter(m -> (m + ".weight").equals(weight)).findFirst()
-                .orElseThrow(() -> new LadyException(LadyException.Kind.INTERNAL, "no module produces '" + weight + "'"));
+        String module = arch.producer(weight).name();
         if (!authorsSlice) {
             return module;
         }
-        int i = chain.indexOf(module);
-        if (i < 0 || i + 1 >= chain.size()) {
+        String next = arch.nextInChain(module);
+        if (next == null) {
             throw new LadyException(LadyException.Kind.USAGE, "the authors' slice needs a chain layer followed by another "
                     + "Conv2d or Linear layer; '" + g.name() + "' of " + arch.name() + " is not one");
         }
-        String next = chain.get(i + 1);
-        long size = arch.layers().stream().filter(l -> (l instanceof Layer.Conv c && c.name().equals(next))
-                || (l instanceof Layer.Linear li && li.name().equals(next)))
-                .mapToLong(l -> l instanceof Layer.Conv c ? c.out() : ((Layer.Linear) l).out()).findFirst().orElse(-1);
+        long size = arch.producer(next).out(arch.graph());
         if (size != g.size()) {
             throw new LadyException(LadyException.Kind.USAGE, "the authors' slice reads '" + next + "' (" + size
                     + " neurons), which does not have the " + g.size() + " neurons of '" + g.name() + "'");

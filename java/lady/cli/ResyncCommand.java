@@ -20,7 +20,6 @@ import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
 import lady.kernels.Backend;
-import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
@@ -72,6 +71,10 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
+    @Option(names = "--spec", paramLabel = "FILE",
+            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
+    Path specFile;
+
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
 
@@ -112,8 +115,7 @@ final class ResyncCommand implements Callable<Integer> {
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
         double readSeconds = (System.nanoTime() - t0) / 1e9;
-        ModelConfig config = Models.infer(ref, arch); // the weight signal needs no network: libtorch is not loaded
-        var permSpec = Models.describe(config.architecture(), config.options()).permutationSpec();
+        var permSpec = Models.spec(ref, arch, specFile); // the weight signal needs no network: libtorch is not loaded
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
@@ -122,7 +124,7 @@ final class ResyncCommand implements Callable<Integer> {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
             }
-            options = options.withSimilarity(activationSignal(ref, config.architecture(), permSpec, b));
+            options = options.withSimilarity(activationSignal(ref, permSpec, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -145,7 +147,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
             json.put("suspect", suspect.toString());
-            json.put("architecture", config.architecture());
+            json.put("architecture", permSpec.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
             if (sig == Signal.ACTIVATIONS) {
@@ -169,9 +171,9 @@ final class ResyncCommand implements Callable<Integer> {
     }
 
     /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */
-    private ActivationSignal activationSignal(StateDict ref, String architecture, PermutationSpec permSpec, Backend b) {
+    private ActivationSignal activationSignal(StateDict ref, PermutationSpec permSpec, Backend b) {
         Torch.init();
-        return new ActivationSignal(ref, architecture, permSpec,
+        return new ActivationSignal(ref, arch, permSpec,
                 BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
     }
 

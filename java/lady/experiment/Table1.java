@@ -359,7 +359,7 @@ public final class Table1 {
             ProgressListener progress) {
         long start = System.nanoTime();
         ModelConfig mc = Models.infer(reference, arch);
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         String weight = AttackTargets.layerWeight(description, reference, config.layer());
         List<String> weights = AttackTargets.weights(description);
         PermutationSpec spec = description.permutationSpec();
@@ -461,7 +461,7 @@ public final class Table1 {
                 }
             }
         }
-        throw new LadyException(LadyException.Kind.USAGE, "layer '" + AttackTargets.module(weight)
+        throw new LadyException(LadyException.Kind.USAGE, "layer '" + weight
                 + "' produces no permutable neurons (the output layer's neurons are never permuted); choose a hidden layer");
     }
 

@@ -103,9 +103,4 @@ final class Similarity {
         return out;
     }
 
-    /** Gathers along {@code axis} in blocks (new block j = old block match[j]); used when the match
-     * is not a permutation (argmax duplicates). */
-    static HostTensor gatherBlocks(HostTensor t, int axis, long block, long[] match) {
-        return t.gather(axis, block, match);
-    }
 }

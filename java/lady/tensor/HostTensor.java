@@ -347,6 +347,24 @@ public final class HostTensor {
             throw LadyException.invalidInput("cannot gather " + index.length + " blocks of " + block + " along axis "
                     + axis + " of a tensor of shape " + Arrays.toString(shape));
         }
+        return gather(axis, 0, block, index);
+    }
+
+    /**
+     * A new tensor equal to this one except along {@code axis} in the range [offset, offset + index.length *
+     * block): there, block j is old block {@code index[j]} of the range (indices may repeat).
+     */
+    public HostTensor gather(int axis, long offset, long block, long[] index) {
+        long n = index.length;
+        if (axis < 0 || axis >= shape.length || offset < 0 || block < 1 || offset + n * block > shape[axis]) {
+            throw LadyException.invalidInput("cannot gather " + n + " blocks of " + block + " from index " + offset
+                    + " along axis " + axis + " of a tensor of shape " + Arrays.toString(shape));
+        }
+        for (long i : index) {
+            if (i < 0 || i >= n) {
+                throw LadyException.invalidInput("gather index " + i + " outside 0.." + (n - 1));
+            }
+        }
         long outer = 1;
         for (int i = 0; i < axis; i++) {
             outer *= shape[i];
@@ -356,25 +374,70 @@ public final class HostTensor {
             inner *= shape[i];
         }
         long rowBytes = block * inner;
-        long n = index.length;
-        for (long i : index) {
-            if (i < 0 || i >= n) {
-                throw LadyException.invalidInput("gather index " + i + " outside 0.." + (n - 1));
-            }
-        }
-        HostTensor out = allocate(dtype, shape);
+        long stride = shape[axis] * inner; // bytes of one outer slice
+        long first = offset * inner;
+        HostTensor out = copy();
         if (byteSize() <= WINDOW) { // one buffer each way: no per-block buffer objects
             ByteBuffer src = bytes(0, (int) byteSize());
             ByteBuffer dst = out.bytes(0, (int) byteSize());
             for (long o = 0; o < outer; o++) {
                 for (int j = 0; j < n; j++) {
-                    dst.put((int) ((o * n + j) * rowBytes), src, (int) ((o * n + index[j]) * rowBytes), (int) rowBytes);
+                    dst.put((int) (o * stride + first + j * rowBytes), src, (int) (o * stride + first + index[j] * rowBytes),
+                            (int) rowBytes);
                 }
             }
         } else {
             for (long o = 0; o < outer; o++) {
                 for (int j = 0; j < n; j++) {
-                    copyBytes(out.address() + (o * n + j) * rowBytes, address() + (o * n + index[j]) * rowBytes, rowBytes);
+                    copyBytes(out.address() + o * stride + first + j * rowBytes,
+                            address() + o * stride + first + index[j] * rowBytes, rowBytes);
+                }
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /**
+     * Indices [offset, offset + length) of {@code axis}, that axis first and the others in their order
+     * (libtorch's {@code narrow(axis, offset, length).movedim(axis, 0)}): a view for axis 0, else a copy.
+     */
+    public HostTensor axisSlice(int axis, long from, long length) {
+        if (axis < 0 || axis >= shape.length || from < 0 || length < 0 || from + length > shape[axis]) {
+            throw LadyException.invalidInput("indices [" + from + ", " + (from + length) + ") of axis " + axis
+                    + " lie outside a tensor of shape " + Arrays.toString(shape));
+        }
+        long inner = dtype.elementSize();
+        for (int i = axis + 1; i < shape.length; i++) {
+            inner *= shape[i];
+        }
+        long[] outShape = new long[shape.length];
+        outShape[0] = length;
+        for (int i = 0, k = 1; i < shape.length; i++) {
+            if (i != axis) {
+                outShape[k++] = shape[i];
+            }
+        }
+        if (axis == 0) {
+            return new HostTensor(dtype, outShape, numel(outShape), memory, offset + from * inner);
+        }
+        long outer = 1;
+        for (int i = 0; i < axis; i++) {
+            outer *= shape[i];
+        }
+        long stride = shape[axis] * inner;
+        HostTensor out = allocate(dtype, outShape);
+        boolean small = byteSize() <= WINDOW;
+        ByteBuffer src = small ? bytes(0, (int) byteSize()) : null;
+        ByteBuffer dst = small ? out.bytes(0, (int) out.byteSize()) : null;
+        for (long a = 0; a < length; a++) { // out[a, o, :] = this[o, from + a, :]
+            for (long o = 0; o < outer; o++) {
+                long to = (a * outer + o) * inner;
+                long at = o * stride + (from + a) * inner;
+                if (small) {
+                    dst.put((int) to, src, (int) at, (int) inner);
+                } else {
+                    copyBytes(out.address() + to, address() + at, inner);
                 }
             }
         }

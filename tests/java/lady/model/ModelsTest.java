@@ -38,7 +38,7 @@ class ModelsTest {
     }
 
     static List<String> archs() {
-        return Models.NAMES;
+        return ModelTesting.ARCHS;
     }
 
     @ParameterizedTest

@@ -42,8 +42,9 @@ class PermutationSpecTest {
         ModelTesting.restoreThreads();
     }
 
+    /** The paper's families and the small nets, plus one Bottleneck ResNet (the deeper ones are the same code). */
     static List<String> archs() {
-        return Models.NAMES;
+        return ModelTesting.ARCHS;
     }
 
     @ParameterizedTest
@@ -96,7 +97,7 @@ class PermutationSpecTest {
         Group s2 = spec.group("stream.layer2").orElseThrow();
         assertEquals(List.of("layer2.0.downsample.0.weight", "layer2.0.conv2.weight", "layer2.1.conv2.weight"),
                 tensors(s2, Role.PRODUCER_WEIGHT));
-        assertTrue(tensors(s2, Role.NORM).contains("layer2.0.downsample.1.running_var"));
+        assertTrue(tensors(s2, Role.RUNNING_VAR).contains("layer2.0.downsample.1.running_var"));
         Group s4 = spec.group("stream.layer4").orElseThrow();
         assertEquals(List.of("layer4.1.conv1.weight", "fc.weight"), tensors(s4, Role.CONSUMER_WEIGHT));
         Group inner = spec.group("layer3.0.conv1").orElseThrow();
@@ -161,7 +162,7 @@ class PermutationSpecTest {
         double diff = ModelTesting.maxAbsDiff(before, after);
         double scale = before.abs().max().item_float();
         assertTrue(scale > 0.1, arch + ": logits too small for a meaningful check: " + scale);
-        assertTrue(diff < 1e-4, arch + ": permuted logits differ by " + diff + " (logits up to " + scale + ")");
+        assertTrue(diff < 1e-4 * Math.max(1, scale), arch + ": permuted logits differ by " + diff + " (logits up to " + scale + ")");
 
         // the test has teeth: moving only one producer's rows changes the function
         Group first = spec.groups().get(0);
@@ -192,7 +193,7 @@ class PermutationSpecTest {
     private static StateDict randomized(Model model) {
         StateDict state = model.stateDict();
         Set<String> norms = model.permutationSpec().groups().stream()
-                .flatMap(g -> g.members(Role.NORM).stream()).map(Member::tensor).collect(Collectors.toSet());
+                .flatMap(g -> g.members(Role.NORM_WEIGHT, Role.NORM_BIAS, Role.RUNNING_MEAN, Role.RUNNING_VAR).stream()).map(Member::tensor).collect(Collectors.toSet());
         torch.manual_seed(5);
         for (String name : state.names()) {
             HostTensor t = state.get(name);

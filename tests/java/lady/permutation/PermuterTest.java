@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import lady.model.PermutationCheck;
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
@@ -69,11 +70,11 @@ class PermuterTest {
                 Tensor t = TorchTensors.view(s.get(mem.tensor())); // written in place
                 t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.3)));
             }
-            for (Member mem : g.members(Role.NORM)) {
+            for (Member mem : g.members(Role.NORM_WEIGHT, Role.NORM_BIAS, Role.RUNNING_MEAN, Role.RUNNING_VAR)) {
                 Tensor t = TorchTensors.view(s.get(mem.tensor())); // written in place
                 // gamma around 1, beta and running_mean around 0, running_var in [0.5, 1.5): random but healthy
                 long[] shape = t.sizes().vec().get();
-                boolean var = mem.tensor().endsWith(".running_var"), gamma = mem.tensor().endsWith(".weight");
+                boolean var = mem.role() == Role.RUNNING_VAR, gamma = mem.role() == Role.NORM_WEIGHT;
                 Tensor r = var ? torch.rand(shape) : torch.randn(shape).mul_(new org.bytedeco.pytorch.Scalar(gamma ? 0.2 : 0.1));
                 t.copy_(r.add_(new org.bytedeco.pytorch.Scalar(var ? 0.5 : gamma ? 1.0 : 0.0)));
             }

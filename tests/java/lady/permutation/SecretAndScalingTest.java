@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import lady.model.PermutationCheck;
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;

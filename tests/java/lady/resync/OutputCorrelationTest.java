@@ -24,7 +24,7 @@ import lady.experiment.LinePlot;
 import lady.kernels.Backend;
 import lady.model.Model;
 import lady.model.Models;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.report.Json;
 import lady.torch.Torch;
 import lady.torch.TorchTensors;
