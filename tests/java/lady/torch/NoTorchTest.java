@@ -68,5 +68,6 @@ class NoTorchTest {
         assertNoTorch(dir, "canon", "--model", m, "--layer", "all", "--method", "basic", "--out",
                 dir.resolve("c.json").toString(), "--quiet");
         assertTrue(Files.exists(dir.resolve("c.json")));
+        assertNoTorch(dir, "spec", "--model", m);
     }
 }
