@@ -17,6 +17,22 @@ import lady.tensor.HostTensor;
  */
 public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> {
     private final LinkedHashMap<String, HostTensor> tensors = new LinkedHashMap<>();
+    private Map<String, Object> config = Map.of();
+
+    /**
+     * The model's configuration beside its tensors: a Hugging Face folder's {@code config.json} (heads, KV
+     * heads, head_dim, RMS eps, rope_theta, tie_word_embeddings, model_type: what no shape tells), read with
+     * the checkpoint; empty for a plain checkpoint file. {@code lady.model.Models} reads it wherever it
+     * recognizes a checkpoint.
+     */
+    public Map<String, Object> config() {
+        return config;
+    }
+
+    /** Sets the configuration ({@link #config()}); null clears it. */
+    public void setConfig(Map<String, ?> config) {
+        this.config = config == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(config));
+    }
 
     /** The tensor called {@code name}; a clear error when there is none. */
     public HostTensor get(String name) {
@@ -89,6 +105,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     public StateDict copy() {
         StateDict c = new StateDict();
         tensors.forEach((k, v) -> c.put(k, v.copy()));
+        c.config = config;
         return c;
     }
 

@@ -14,6 +14,7 @@ import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.MemberSlices;
+import lady.permutation.Nesting;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
@@ -26,6 +27,11 @@ import lady.tensor.HostTensor;
  * order, compare the producer rows of the reference and of the suspect (cosine similarity), match
  * the neurons (argmax or exact assignment), and apply the match to the suspect (producer rows,
  * bias, norms and consumer columns), so that the next group's rows become comparable.
+ *
+ * <p>Nested groups ({@link Nesting}: the query heads and value dimensions inside a KV head's block) are
+ * solved after their outer group, which is matched on the members the inner groups do not scramble (the
+ * KV heads on their k rows); Psi of a nested group is measured in the resync's frame
+ * ({@link Nesting#referenceFrame}).
  *
  * <p>Residual streams: a group's producers whose inputs are not aligned yet (their input group
  * comes later in the order, e.g. a ResNet block's conv2 reads the block-internal group) are left
@@ -49,12 +55,15 @@ public final class ReferenceResync {
         Set<String> solved = new HashSet<>();
         Set<String> selectedNames = new HashSet<>();
         selected.forEach(g -> selectedNames.add(g.name()));
+        Nesting nesting = Nesting.of(spec);
+        secret = nesting.referenceFrame(secret, selectedNames); // nested groups: Psi in the resync's frame
         Map<String, GroupResult> results = new LinkedHashMap<>();
         List<Group> secondPass = new ArrayList<>();
         progress.start("resync", selected.size(), "groups");
         for (Group g : selected) {
             checkShapes(reference, suspect, g);
-            List<Member> all = g.members(Role.PRODUCER_WEIGHT);
+            // members that a later nested group permutes inside are left out while others remain
+            List<Member> all = nesting.unrefined(g.name(), g.members(Role.PRODUCER_WEIGHT));
             List<Member> aligned = new ArrayList<>();
             for (Member m : all) {
                 boolean ready = true;
@@ -84,7 +93,8 @@ public final class ReferenceResync {
         }
         for (Group g : secondPass) {
             GroupResult first = results.get(g.name());
-            GroupResult correction = solve(reference, suspect, g, g.members(Role.PRODUCER_WEIGHT), options, null);
+            GroupResult correction = solve(reference, suspect, g, nesting.unrefined(g.name(),
+                    g.members(Role.PRODUCER_WEIGHT)), options, null);
             apply(suspect, spec, g, correction.match(), options);
             long[] match = new long[first.match().length];
             for (int j = 0; j < match.length; j++) {
