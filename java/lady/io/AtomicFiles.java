@@ -107,6 +107,14 @@ public final class AtomicFiles {
         }
     }
 
+    /** Writes all remaining bytes of {@code buf} at {@code position} (the channel's own position is unchanged). */
+    public static void writeFullyAt(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+        long at = position;
+        while (buf.hasRemaining()) {
+            at += ch.write(buf, at);
+        }
+    }
+
     private static void syncDirectory(Path dir) {
         // Makes the rename durable; not every file system lets a directory be opened: best effort.
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {

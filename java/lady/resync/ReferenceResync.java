@@ -161,8 +161,8 @@ public final class ReferenceResync {
         List<HostTensor> suss = new ArrayList<>();
         long d = 0;
         for (Member m : producers) {
-            refs.add(MemberSlices.rows(reference.get(m.tensor()), m, n));
-            suss.add(MemberSlices.rows(suspect.get(m.tensor()), m, n));
+            refs.add(MemberSlices.rows(reference.indexed(m.tensor()), m, n));
+            suss.add(MemberSlices.rows(suspect.indexed(m.tensor()), m, n)); // lazily permuted: read, not copied
             d += refs.get(refs.size() - 1).size(1);
         }
         if (options.similarity() == null && options.method() == Method.ASSIGNMENT
@@ -326,8 +326,8 @@ public final class ReferenceResync {
      * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
         boolean bijective = Arrays.stream(match).distinct().count() == match.length;
-        if (bijective) {
-            Permuter.applyInPlace(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
+        if (bijective) { // index maps over the suspect's bytes (its mapped file), gathered when written
+            Permuter.applyLazily(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
             for (Member m : g.members()) {
                 suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
