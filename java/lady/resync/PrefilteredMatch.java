@@ -1,7 +1,6 @@
 package lady.resync;
 
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -22,13 +21,18 @@ import lady.util.Seeds;
  * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over producers of
  * cos(ref row i, suspect row j)}. Steps:
  * <ol>
- * <li><b>Sketch.</b> One pass over every producer's rows computes, per row, its exact squared norm
- * and a {@link #SKETCH_DIMS}-dimensional sign sketch (a count sketch: coordinate t goes to bucket
- * {@code t mod K} with a seeded random sign; sketch = x^T R for a sparse random sign matrix R, the
- * same R for reference and suspect). Divided by the row's exact norm, the inner product of two
- * sketches is an unbiased estimate {@code E[i, j]} of the cosine.</li>
- * <li><b>Estimate.</b> All estimates at once: one N x N product of the sketches (the native cosine
- * kernel on N x (P K) instead of N x D; rescaled to inner products).</li>
+ * <li><b>Sketch.</b> One pass over every producer's rows ({@link NeuronRows}: read where they lie, a
+ * mapped checkpoint's float32 / bfloat16 / float16 bytes through the suspect's lazy index maps; members
+ * on axis 1, such as embedding columns, row by row) computes, per neuron, its exact squared norm and a
+ * K-dimensional sign sketch (a count sketch: coordinate t goes to bucket {@code t mod K} with a seeded
+ * random sign; sketch = x^T R for a sparse random sign matrix R, the same R for reference and suspect).
+ * Divided by the row's exact norm, the inner product of two sketches is an unbiased estimate
+ * {@code E[i, j]} of the cosine. K per producer is {@link #sketchDims}: {@link #SKETCH_DIMS} for one or
+ * two producers, fewer for many (a stream read from every layer), about {@link #SKETCH_TOTAL_DIMS} in
+ * all.</li>
+ * <li><b>Estimate.</b> The N x N estimates, {@link #ESTIMATE_BLOCK_ROWS} reference rows at a time (the
+ * native cosine kernel on the sketches, rescaled to inner products); only each row's best
+ * estimates are kept, never the N x N matrix.</li>
  * <li><b>Confirm.</b> Per reference row, the exact similarity (full rows, double accumulation) of
  * its best estimated column c1, then of every column whose estimate could still reach it:
  * {@code E[i, j] >= S[i, c1] - Z sigma_i}. The sketch error's variance is at most
@@ -39,9 +43,10 @@ import lady.util.Seeds;
  * {@code S[i, j] < ub_i <= S[i, c1]}: the row's exact maximum is among its confirmed candidates.</li>
  * <li><b>Match.</b> When every row's best confirmed column is a different column, that permutation
  * maximizes every row at once, hence the sum: it is the dense optimum. Otherwise the assignment is
- * solved on the candidate edges and accepted only with a certificate: any assignment that uses a
- * left-out edge (i, j) is worth at most {@code sum_i rowmax_i - (rowmax_i - ub_i)}, so the
- * candidate optimum V is the dense optimum when {@code sum rowmax - V < min_i (rowmax_i - ub_i)}.</li>
+ * solved on the candidate edges ({@link SparseAssignment}: no N x N matrix) and accepted only with a
+ * certificate: any assignment that uses a left-out edge (i, j) is worth at most
+ * {@code sum_i rowmax_i - (rowmax_i - ub_i)}, so the candidate optimum V is the dense optimum when
+ * {@code sum rowmax - V < min_i (rowmax_i - ub_i)}.</li>
  * </ol>
  * The group goes back to the dense path (null result) when it is ambiguous: a row with more than
  * {@link #MAX_EXTRA_CANDIDATES} columns within reach of its best (weak or noisy matches), a zero row
@@ -54,10 +59,18 @@ import lady.util.Seeds;
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
 
-    /** Sketch dimensions K per producer. 256 keeps the sketch error's bound (7 sigma, about 0.44 for
-     * spread rows) well below a clear match's similarity while the estimate product stays about D / K
+    /** Largest sketch dimension K of one producer. 256 keeps the sketch error's bound (7 sigma, about 0.44
+     * for spread rows) well below a clear match's similarity while the estimate product stays about D / K
      * times cheaper than the dense one (98x for classifier.0, 16x for classifier.3). */
     static final int SKETCH_DIMS = 256;
+    /** Sketch dimensions of a group in all, shared by its producers ({@link #sketchDims}): with P producers
+     * the error's bound grows like sqrt(P / K) while a clear match's summed similarity grows like P, so P K
+     * of a few hundred keeps them apart; more would only make the estimate product dearer. */
+    static final int SKETCH_TOTAL_DIMS = 512;
+    /** Smallest K of one producer. */
+    static final int MIN_SKETCH_DIMS = 16;
+    /** Reference rows per block of the estimate product (the block's estimates, not the N x N ones, are held). */
+    static final int ESTIMATE_BLOCK_ROWS = 512;
     /** Standard deviations of the sketch error that bound it (Z): per pair about 1e-12 for Gaussian tails. */
     static final double BOUND_SIGMAS = 7.0;
     /** Columns per row, beyond the best estimated one, that may be confirmed before the group is called ambiguous. */
@@ -66,8 +79,11 @@ final class PrefilteredMatch {
      * many FLOP (VGG16: classifier.0 0.84 TFLOP, classifier.3 137 GFLOP, features.19-28 2.4 GFLOP each,
      * features.10 0.15 GFLOP; below, the fixed costs of the sketch passes are not repaid)... */
     static final double AUTO_MIN_DENSE_FLOP = 1e8;
-    /** ... and the rows are at least this many times longer than the sketch (else the sketch saves little). */
+    /** ... and the rows are at least this many times longer than the sketch (else the sketch saves little)... */
     static final int AUTO_MIN_DIM_RATIO = 4;
+    /** ... or the group is so large that its dense N x N matrix is itself the problem (4096: 64 MB; a
+     * Llama-3-8B MLP's 14336: 822 MB). */
+    static final int AUTO_MIN_LARGE_GROUP = 4096;
     /** Seed of the sketch's random signs (fixed: the result does not depend on it, only the speed). */
     static final long SIGN_SEED = 0x1ad7_5e7c_8a11_0b5eL;
     /** Row normalization floor, as torch.nn.functional.normalize and the native kernels. */
@@ -92,7 +108,14 @@ final class PrefilteredMatch {
 
     /** The {@link Prefilter#AUTO} rule. */
     static boolean worthIt(int n, long d) {
-        return 2.0 * n * n * d >= AUTO_MIN_DENSE_FLOP && d >= (long) AUTO_MIN_DIM_RATIO * SKETCH_DIMS;
+        return n >= AUTO_MIN_LARGE_GROUP
+                || (2.0 * n * n * d >= AUTO_MIN_DENSE_FLOP && d >= (long) AUTO_MIN_DIM_RATIO * SKETCH_DIMS);
+    }
+
+    /** K of each of {@code producers} producers: a power of two near SKETCH_TOTAL_DIMS / P, within [MIN, SKETCH_DIMS]. */
+    static int sketchDims(int producers) {
+        int k = Integer.highestOneBit(Math.max(1, SKETCH_TOTAL_DIMS / Math.max(producers, 1)));
+        return Math.max(MIN_SKETCH_DIMS, Math.min(SKETCH_DIMS, k));
     }
 
     /**
@@ -100,28 +123,28 @@ final class PrefilteredMatch {
      * (contiguous float32 N x D_p each), or null when the prefilter cannot prove it (then use dense).
      */
     static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, int n) {
+        return solveRows(backend, refs.stream().map(t -> NeuronRows.dense(t, n)).toList(),
+                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), n);
+    }
+
+    /** As {@link #solve} over producer rows read where they lie ({@link NeuronRows}). */
+    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n) {
         int producers = refs.size();
-        int k = SKETCH_DIMS;
-        List<Rows> refRows = new ArrayList<>();
-        List<Rows> susRows = new ArrayList<>();
-        float[] x = new float[n * producers * k];
-        float[] y = new float[n * producers * k];
+        int k = sketchDims(producers);
+        int dk = producers * k;
+        float[] x = new float[Math.multiplyExact(n, dk)];
+        float[] y = new float[Math.multiplyExact(n, dk)];
         double[] refNorm2 = new double[n];
         double[] susNorm2 = new double[n];
         double[] refSpread2 = new double[n]; // sum over producers of 2 f_p(i) g_p,max: the variance bound of row i
         double[][] refNorms = new double[producers][];
         double[][] susNorms = new double[producers][];
         for (int p = 0; p < producers; p++) {
-            if (refs.get(p).numel() > Integer.MAX_VALUE) {
-                return null; // rows are read through a Java buffer (int indices): dense path
-            }
-            Rows a = new Rows(refs.get(p), n);
-            Rows b = new Rows(suss.get(p), n);
-            refRows.add(a);
-            susRows.add(b);
+            NeuronRows a = refs.get(p);
+            NeuronRows b = suss.get(p);
             float[] signs = signs(a.d, p);
-            Sketch sa = sketch(a, signs);
-            Sketch sb = sketch(b, signs);
+            Sketch sa = sketch(a, signs, k);
+            Sketch sb = sketch(b, signs, k);
             refNorms[p] = sa.norms();
             susNorms[p] = sb.norms();
             double gMax = 0;
@@ -135,26 +158,32 @@ final class PrefilteredMatch {
                 refNorm2[i] += sa.norm2[i];
                 susNorm2[i] += sb.norm2[i];
                 refSpread2[i] += 2 * sa.spread[i] * gMax;
-                sa.normalizedInto(i, x, (i * producers + p) * k);
-                sb.normalizedInto(i, y, (i * producers + p) * k);
+                sa.normalizedInto(i, x, i * dk + p * k);
+                sb.normalizedInto(i, y, i * dk + p * k);
             }
         }
-        // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
-        int dk = producers * k;
-        // the N x N output stays in native memory (read in place): no Java copy of it
-        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, n, n);
-        try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.address());
-        }
-        FloatBuffer cos = cosTensor.floats();
+        // estimates E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|, a block of reference rows at a time
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
-        Exact exact = new Exact(refRows, susRows, refNorms, susNorms);
-        // per row, the best estimates in descending order (enough to tell an ambiguous row)
         int top = Math.min(n, MAX_EXTRA_CANDIDATES + 2);
         int[] topIndex = new int[n * top];
         double[] topValue = new double[n * top];
-        parallel(n, i -> topEstimates(cos, n, xn[i], yn, i, top, topIndex, topValue));
+        int blockRows = Math.min(n, ESTIMATE_BLOCK_ROWS);
+        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, blockRows, n);
+        try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
+            FloatBuffer cos = cosTensor.floats();
+            for (int i0 = 0; i0 < n; i0 += blockRows) {
+                int rows = Math.min(blockRows, n - i0);
+                Kernels.cosineSimilarity(backend, px.address() + 4L * i0 * dk, py.address(), rows, n, dk, false,
+                        cosTensor.address());
+                int from = i0;
+                parallel(rows, r -> topEstimates(cos, n, r, xn[from + r], yn, from + r, top, topIndex, topValue));
+            }
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(cosTensor);
+            cosTensor.memory().close();
+        }
+        Exact exact = new Exact(refs, suss, refNorms, susNorms);
         int[] best = new int[n];
         for (int i = 0; i < n; i++) {
             best[i] = topIndex[i * top];
@@ -194,7 +223,7 @@ final class PrefilteredMatch {
             bijective &= !taken[(int) match[i]];
             taken[(int) match[i]] = true;
         }
-        if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, producers, match)) {
+        if (!bijective && !certifiedAssignment(candidates, values, rowMax, ub, match)) {
             return null;
         }
         double[] margins = new double[n];
@@ -210,16 +239,16 @@ final class PrefilteredMatch {
             }
             margins[i] = chosen - other;
         }
-        java.lang.ref.Reference.reachabilityFence(cosTensor);
         return new Outcome(match, margins, refNorm2, susNorm2);
     }
 
-    /** Row i's {@code top} largest estimates E[i, j] = cos[i, j] |x_i| |y_j|, descending (ties: lower j first). */
-    private static void topEstimates(FloatBuffer cos, int n, double xi, double[] yn, int i, int top, int[] index,
+    /** Row i's {@code top} largest estimates E[i, j] = cos[r, j] |x_i| |y_j| (r: i's row in the block), descending
+     * (ties: lower j first). */
+    private static void topEstimates(FloatBuffer cos, int n, int r, double xi, double[] yn, int i, int top, int[] index,
             double[] value) {
         int base = i * top;
         int count = 0;
-        int row = i * n;
+        int row = r * n;
         for (int j = 0; j < n; j++) {
             double e = cos.get(row + j) * xi * yn[j];
             if (count == top && e <= value[base + top - 1]) {
@@ -237,26 +266,18 @@ final class PrefilteredMatch {
     }
 
     /** The assignment on the candidate edges, into {@code match}; true when certified optimal for the dense matrix. */
-    private static boolean certifiedAssignment(Backend backend, int[][] candidates, double[][] values, double[] rowMax,
-            double[] ub, int producers, long[] match) {
+    private static boolean certifiedAssignment(int[][] candidates, double[][] values, double[] rowMax, double[] ub,
+            long[] match) {
         int n = candidates.length;
-        // left-out edges get a value below any sum of `producers` cosines: the solver avoids them when it can
-        float[] s = new float[n * n];
-        Arrays.fill(s, -(producers + 1f));
-        for (int i = 0; i < n; i++) {
-            for (int c = 0; c < candidates[i].length; c++) {
-                s[i * n + candidates[i][c]] = (float) values[i][c];
-            }
+        int[] perm = SparseAssignment.solve(n, candidates, values);
+        if (perm == null) {
+            return false; // the candidate edges hold no perfect matching
         }
-        int[] perm = Kernels.assign(backend, s, n);
         double total = 0;
         double rowMaxSum = 0;
         double minGap = Double.POSITIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             int c = indexOf(candidates[i], perm[i]);
-            if (c < 0) {
-                return false; // the candidate edges hold no perfect matching
-            }
             total += values[i][c];
             rowMaxSum += rowMax[i];
             minGap = Math.min(minGap, rowMax[i] - ub[i]);
@@ -297,7 +318,7 @@ final class PrefilteredMatch {
     }
 
     /** Per row: sketch (K buckets), exact squared norm, spread f = ||bucket masses||_2 / ||x||^2. */
-    private record Sketch(float[] sketch, double[] norm2, double[] spread) {
+    private record Sketch(int k, float[] sketch, double[] norm2, double[] spread) {
         /** Row norms with the normalization floor. */
         double[] norms() {
             double[] out = new double[norm2.length];
@@ -309,82 +330,108 @@ final class PrefilteredMatch {
 
         void normalizedInto(int i, float[] out, int offset) {
             double scale = 1 / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
-            for (int c = 0; c < SKETCH_DIMS; c++) {
-                out[offset + c] = (float) (sketch[i * SKETCH_DIMS + c] * scale);
+            for (int c = 0; c < k; c++) {
+                out[offset + c] = (float) (sketch[i * k + c] * scale);
             }
         }
     }
 
-    private static Sketch sketch(Rows r, float[] signs) {
+    /** The sketch of every neuron of {@code r}: neuron by neuron (axis 0), or row by row with partial sums per thread. */
+    private static Sketch sketch(NeuronRows r, float[] signs, int k) {
         int n = r.n;
         int d = r.d;
-        int k = SKETCH_DIMS;
         float[] sk = new float[n * k];
-        double[] norm2 = new double[n];
-        double[] spread = new double[n];
-        int full = d - d % k;
-        parallelChunks(n, (from, to) -> {
-            float[] row = new float[d];
-            float[] acc = new float[k];
-            float[] mass = new float[k];
-            for (int i = from; i < to; i++) {
-                r.row(i, row);
-                Arrays.fill(acc, 0f);
-                Arrays.fill(mass, 0f);
-                for (int o = 0; o < full; o += k) {
-                    for (int c = 0; c < k; c++) {
-                        float w = row[o + c];
-                        acc[c] += signs[o + c] * w;
-                        mass[c] += w * w;
+        float[] mass = new float[n * k];
+        if (r.byRows) {
+            int full = d - d % k;
+            parallelChunks(n, (from, to) -> {
+                NeuronRows.Reader reader = r.reader();
+                float[] row = new float[d];
+                float[] acc = new float[k];
+                float[] m = new float[k];
+                for (int i = from; i < to; i++) {
+                    reader.neuron(i, row);
+                    Arrays.fill(acc, 0f);
+                    Arrays.fill(m, 0f);
+                    for (int o = 0; o < full; o += k) {
+                        for (int c = 0; c < k; c++) {
+                            float w = row[o + c];
+                            acc[c] += signs[o + c] * w;
+                            m[c] += w * w;
+                        }
+                    }
+                    for (int t = full; t < d; t++) {
+                        float w = row[t];
+                        acc[t - full] += signs[t] * w;
+                        m[t - full] += w * w;
+                    }
+                    System.arraycopy(acc, 0, sk, i * k, k);
+                    System.arraycopy(m, 0, mass, i * k, k);
+                }
+            });
+        } else {
+            long outer = r.outer();
+            int seg = r.segment();
+            int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
+            float[][] partSk = new float[parts][];
+            float[][] partMass = new float[parts][];
+            parallelParts(outer, parts, (part, from, to) -> {
+                NeuronRows.Reader reader = r.reader();
+                float[] a = new float[n * k];
+                float[] m = new float[n * k];
+                int[] bucket = new int[seg];
+                float[] sign = new float[seg];
+                for (long o = from; o < to; o++) {
+                    float[] row = reader.outerRow(o);
+                    for (int s = 0; s < seg; s++) { // position o * seg + s of every neuron's vector
+                        int t = (int) (o * seg + s);
+                        bucket[s] = t % k;
+                        sign[s] = signs[t];
+                    }
+                    for (int j = 0; j < n; j++) {
+                        int at = r.segmentStart(j);
+                        int base = j * k;
+                        for (int s = 0; s < seg; s++) {
+                            float w = row[at + s];
+                            a[base + bucket[s]] += sign[s] * w;
+                            m[base + bucket[s]] += w * w;
+                        }
                     }
                 }
-                for (int t = full; t < d; t++) {
-                    float w = row[t];
-                    acc[t - full] += signs[t] * w;
-                    mass[t - full] += w * w;
+                partSk[part] = a;
+                partMass[part] = m;
+            });
+            for (int part = 0; part < parts; part++) {
+                for (int t = 0; t < sk.length; t++) {
+                    sk[t] += partSk[part][t];
+                    mass[t] += partMass[part][t];
                 }
-                double total = 0;
-                double squares = 0;
-                for (int c = 0; c < k; c++) {
-                    total += mass[c];
-                    squares += (double) mass[c] * mass[c];
-                }
-                norm2[i] = total;
-                // with at most one coordinate per bucket the sketch is exact (no cross terms): no error to bound
-                spread[i] = total > 0 && d > k ? Math.sqrt(squares) / total : 0;
-                System.arraycopy(acc, 0, sk, i * k, k);
             }
-        });
-        return new Sketch(sk, norm2, spread);
-    }
-
-    /** A contiguous float32 N x D tensor's rows, read from native memory (the tensor is kept alive). */
-    private static final class Rows {
-        final HostTensor tensor;
-        final FloatBuffer buffer;
-        final int n;
-        final int d;
-
-        Rows(HostTensor t, int n) {
-            this.tensor = t;
-            this.n = n;
-            this.d = Math.toIntExact(t.numel() / n);
-            this.buffer = t.floats();
         }
-
-        void row(int i, float[] out) {
-            buffer.get(i * d, out, 0, d);
+        double[] norm2 = new double[n];
+        double[] spread = new double[n];
+        for (int i = 0; i < n; i++) {
+            double total = 0;
+            double squares = 0;
+            for (int c = 0; c < k; c++) {
+                total += mass[i * k + c];
+                squares += (double) mass[i * k + c] * mass[i * k + c];
+            }
+            norm2[i] = total;
+            // with at most one coordinate per bucket the sketch is exact (no cross terms): no error to bound
+            spread[i] = total > 0 && d > k ? Math.sqrt(squares) / total : 0;
         }
+        return new Sketch(k, sk, norm2, spread);
     }
 
     /** Exact summed cosines of chosen (reference row, suspect row) pairs, over all producers. */
     private static final class Exact {
-        final List<Rows> refs;
-        final List<Rows> suss;
+        final List<NeuronRows> refs;
+        final List<NeuronRows> suss;
         final double[][] refNorm;
         final double[][] susNorm;
 
-        Exact(List<Rows> refs, List<Rows> suss, double[][] refNorm, double[][] susNorm) {
+        Exact(List<NeuronRows> refs, List<NeuronRows> suss, double[][] refNorm, double[][] susNorm) {
             this.refs = refs;
             this.suss = suss;
             this.refNorm = refNorm;
@@ -417,37 +464,85 @@ final class PrefilteredMatch {
         private double[][] compute(int[][] columns, int skip) {
             int n = columns.length;
             double[][] out = new double[n][];
-            int producers = refs.size();
-            parallelChunks(n, (from, to) -> {
-                float[][] a = new float[producers][];
-                float[] b = new float[0];
-                float[] acc = new float[DOT_LANES];
-                for (int p = 0; p < producers; p++) {
-                    a[p] = new float[refs.get(p).d];
+            for (int i = 0; i < n; i++) {
+                out[i] = new double[columns[i].length];
+            }
+            for (int p = 0; p < refs.size(); p++) {
+                double[][] dots = refs.get(p).byRows ? dotsByRows(refs.get(p), suss.get(p), columns, skip)
+                        : dotsByOuterRows(refs.get(p), suss.get(p), columns, skip);
+                for (int i = 0; i < n; i++) {
+                    for (int c = skip; c < columns[i].length; c++) {
+                        out[i][c] += dots[i][c] / (refNorm[p][i] * susNorm[p][columns[i][c]]);
+                    }
                 }
+            }
+            return out;
+        }
+
+        /** Dot products of neuron vectors read one by one (members on axis 0). */
+        private static double[][] dotsByRows(NeuronRows ref, NeuronRows sus, int[][] columns, int skip) {
+            int n = columns.length;
+            double[][] out = new double[n][];
+            parallelChunks(n, (from, to) -> {
+                NeuronRows.Reader ra = ref.reader();
+                NeuronRows.Reader rb = sus.reader();
+                float[] a = new float[ref.d];
+                float[] b = new float[sus.d];
+                float[] acc = new float[DOT_LANES];
                 for (int i = from; i < to; i++) {
                     out[i] = new double[columns[i].length];
                     if (columns[i].length <= skip) {
                         continue;
                     }
-                    for (int p = 0; p < producers; p++) {
-                        refs.get(p).row(i, a[p]);
-                    }
+                    ra.neuron(i, a);
                     for (int c = skip; c < columns[i].length; c++) {
-                        int j = columns[i][c];
-                        double s = 0;
-                        for (int p = 0; p < producers; p++) {
-                            Rows sus = suss.get(p);
-                            if (b.length != sus.d) {
-                                b = new float[sus.d];
-                            }
-                            sus.row(j, b);
-                            s += dot(a[p], b, acc) / (refNorm[p][i] * susNorm[p][j]);
-                        }
-                        out[i][c] = s;
+                        rb.neuron(columns[i][c], b);
+                        out[i][c] = dot(a, b, acc);
                     }
                 }
             });
+            return out;
+        }
+
+        /** Dot products of members on axis 1: every row of both tensors read once, partial sums per thread. */
+        private static double[][] dotsByOuterRows(NeuronRows ref, NeuronRows sus, int[][] columns, int skip) {
+            int n = columns.length;
+            long outer = ref.outer();
+            int seg = ref.segment();
+            int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
+            double[][][] partial = new double[parts][][];
+            parallelParts(outer, parts, (part, from, to) -> {
+                NeuronRows.Reader ra = ref.reader();
+                NeuronRows.Reader rb = sus.reader();
+                double[][] acc = new double[n][];
+                for (int i = 0; i < n; i++) {
+                    acc[i] = new double[columns[i].length];
+                }
+                for (long o = from; o < to; o++) {
+                    float[] a = ra.outerRow(o);
+                    float[] b = rb.outerRow(o);
+                    for (int i = 0; i < n; i++) {
+                        int ai = ref.segmentStart(i);
+                        for (int c = skip; c < columns[i].length; c++) {
+                            int bj = sus.segmentStart(columns[i][c]);
+                            double s = 0;
+                            for (int t = 0; t < seg; t++) {
+                                s += (double) a[ai + t] * b[bj + t];
+                            }
+                            acc[i][c] += s;
+                        }
+                    }
+                }
+                partial[part] = acc;
+            });
+            double[][] out = partial[0];
+            for (int part = 1; part < parts; part++) {
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < out[i].length; c++) {
+                        out[i][c] += partial[part][i][c];
+                    }
+                }
+            }
             return out;
         }
     }
@@ -480,6 +575,10 @@ final class PrefilteredMatch {
         void run(int from, int to);
     }
 
+    private interface PartBody {
+        void run(int part, long from, long to);
+    }
+
     private static void parallel(int n, RowBody body) {
         parallelChunks(n, (from, to) -> {
             for (int i = from; i < to; i++) {
@@ -488,11 +587,21 @@ final class PrefilteredMatch {
         });
     }
 
+    /** Threads the parallel loops use (the common fork-join pool's, plus the caller). */
+    private static int threads() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
     /** Runs body over [0, n) in contiguous chunks on the common fork-join pool (all cores). */
     private static void parallelChunks(int n, RangeBody body) {
-        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors()));
+        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
         IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
                 (int) ((long) n * (c + 1) / chunks)));
+    }
+
+    /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
+    private static void parallelParts(long total, int parts, PartBody body) {
+        IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts, total * (p + 1) / parts));
     }
 
     /** Work chunks per core (uneven rows: candidates differ per row). */

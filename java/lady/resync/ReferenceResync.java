@@ -157,21 +157,31 @@ public final class ReferenceResync {
         float[] s = null;
         double[] refNorm2 = new double[n];
         double[] susNorm2 = new double[n];
-        List<HostTensor> refs = new ArrayList<>();
-        List<HostTensor> suss = new ArrayList<>();
         long d = 0;
         for (Member m : producers) {
-            refs.add(MemberSlices.rows(reference.indexed(m.tensor()), m, n));
-            suss.add(MemberSlices.rows(suspect.indexed(m.tensor()), m, n)); // lazily permuted: read, not copied
-            d += refs.get(refs.size() - 1).size(1);
+            long[] shape = reference.shape(m.tensor());
+            d += lady.tensor.HostTensor.numel(shape) / shape[m.axis()] * m.block();
         }
         if (options.similarity() == null && options.method() == Method.ASSIGNMENT
                 && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
-            PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
+            // rows read where they lie: the mapped files, the suspect through its lazy index maps
+            List<NeuronRows> refRows = new ArrayList<>();
+            List<NeuronRows> susRows = new ArrayList<>();
+            for (Member m : producers) {
+                refRows.add(NeuronRows.of(reference.indexed(m.tensor()), m, n));
+                susRows.add(NeuronRows.of(suspect.indexed(m.tensor()), m, n));
+            }
+            PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(options.backend(), refRows, susRows, n);
             if (o != null) {
                 return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
                         secret, true);
             }
+        }
+        List<HostTensor> refs = new ArrayList<>();
+        List<HostTensor> suss = new ArrayList<>();
+        for (Member m : producers) {
+            refs.add(MemberSlices.rows(reference.indexed(m.tensor()), m, n));
+            suss.add(MemberSlices.rows(suspect.indexed(m.tensor()), m, n)); // lazily permuted: read, not copied
         }
         if (options.similarity() == null) {
             s = new float[n * n];
