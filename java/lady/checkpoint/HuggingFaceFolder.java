@@ -237,8 +237,7 @@ final class HuggingFaceFolder {
         boolean done = false;
         try {
             for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
-                StateDict part = new StateDict();
-                e.getValue().forEach(n -> part.put(n, sd.get(n)));
+                StateDict part = sd.select(e.getValue()); // lazily permuted tensors stay lazy: streamed as written
                 Path shardIn = like.resolve(e.getKey());
                 Checkpoints.write(tmp.resolve(e.getKey()), part, Checkpoints.formatOf(shardIn));
             }

@@ -86,6 +86,23 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
         }
     }
 
+    /**
+     * A state dict of the tensors {@code names} (in that order), sharing their memory and lazy index maps:
+     * nothing is gathered or copied (a shard of a model folder being written).
+     */
+    public StateDict select(java.util.Collection<String> names) {
+        StateDict out = new StateDict();
+        for (String n : names) {
+            out.tensors.put(n, raw(n));
+            IndexedTensor l = lazy.get(n);
+            if (l != null) {
+                out.lazy.put(n, l);
+            }
+        }
+        out.config = config;
+        return out;
+    }
+
     /** Whether tensor {@code name} has index maps not yet gathered ({@link #permuteLazily}). */
     public boolean isLazy(String name) {
         return lazy.containsKey(name);

@@ -133,6 +133,29 @@ final class NeuronRows {
             return row;
         }
 
+        /** Rows [o0, o0 + count) of the tensor, converted, one after the other into {@code tile} (axis-1 members). */
+        void tile(long o0, int count, float[] tile) {
+            for (int t = 0; t < count; t++) {
+                logicalRow(o0 + t, tile, t * rowValues());
+            }
+        }
+
+        /** Neuron j's values in the rows of a {@link #tile} of {@code count} rows: count segments into {@code out}. */
+        void neuronInTile(float[] tile, int count, int j, float[] out) {
+            int seg = segment();
+            int at = segmentStart(j);
+            int rv = rowValues();
+            if (seg == 1) { // one value per row (an embedding's column): a strided read
+                for (int t = 0, x = at; t < count; t++, x += rv) {
+                    out[t] = tile[x];
+                }
+                return;
+            }
+            for (int t = 0; t < count; t++) {
+                System.arraycopy(tile, t * rv + at, out, t * seg, seg);
+            }
+        }
+
         private void logicalRow(long r, float[] out, int at) {
             long br = rowMap == null ? r : rowMap[(int) r];
             int values = rowValues();
@@ -145,8 +168,14 @@ final class NeuronRows {
                     plain = new float[values];
                 }
                 convert(bytes, plain, 0, values);
-                for (int c = 0; c < columns; c++) {
-                    System.arraycopy(plain, (int) colMap[c] * inner, out, at + c * inner, inner);
+                if (inner == 1) {
+                    for (int c = 0; c < columns; c++) {
+                        out[at + c] = plain[(int) colMap[c]];
+                    }
+                } else {
+                    for (int c = 0; c < columns; c++) {
+                        System.arraycopy(plain, (int) colMap[c] * inner, out, at + c * inner, inner);
+                    }
                 }
             }
             java.lang.ref.Reference.reachabilityFence(base);

@@ -6,11 +6,9 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 
-import org.bytedeco.javacpp.FloatPointer;
-
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
-import lady.tensor.DType;
+import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
@@ -27,10 +25,11 @@ import lady.util.Seeds;
  * K-dimensional sign sketch (a count sketch: coordinate t goes to bucket {@code t mod K} with a seeded
  * random sign; sketch = x^T R for a sparse random sign matrix R, the same R for reference and suspect).
  * Divided by the row's exact norm, the inner product of two sketches is an unbiased estimate
- * {@code E[i, j]} of the cosine. K per producer is {@link #sketchDims}: {@link #SKETCH_DIMS} for one or
- * two producers, fewer for many (a stream read from every layer), about {@link #SKETCH_TOTAL_DIMS} in
- * all.</li>
- * <li><b>Estimate.</b> The N x N estimates, {@link #ESTIMATE_BLOCK_ROWS} reference rows at a time (the
+ * {@code E[i, j]} of the cosine. K per producer is {@link #sketchDims}: {@link #SKETCH_DIMS} for one producer,
+ * fewer for several (a stream read from every layer), about {@link #SKETCH_TOTAL_DIMS} in all; a group
+ * that this sketch leaves ambiguous is tried once more with about {@link #RETRY_TOTAL_DIMS} before the
+ * dense path.</li>
+ * <li><b>Estimate.</b> The N x N estimates, a block of reference rows at a time ({@link #ESTIMATE_BLOCK_BYTES}) (the
  * native cosine kernel on the sketches, rescaled to inner products); only each row's best
  * estimates are kept, never the N x N matrix.</li>
  * <li><b>Confirm.</b> Per reference row, the exact similarity (full rows, double accumulation) of
@@ -66,11 +65,15 @@ final class PrefilteredMatch {
     /** Sketch dimensions of a group in all, shared by its producers ({@link #sketchDims}): with P producers
      * the error's bound grows like sqrt(P / K) while a clear match's summed similarity grows like P, so P K
      * of a few hundred keeps them apart; more would only make the estimate product dearer. */
-    static final int SKETCH_TOTAL_DIMS = 512;
+    static final int SKETCH_TOTAL_DIMS = 256;
+    /** Sketch dimensions in all of the second attempt at a group the first found ambiguous (with K per
+     * producer up to {@link #SKETCH_DIMS}: about twice the first attempt's for one to four producers). */
+    static final int RETRY_TOTAL_DIMS = 1024;
     /** Smallest K of one producer. */
     static final int MIN_SKETCH_DIMS = 16;
-    /** Reference rows per block of the estimate product (the block's estimates, not the N x N ones, are held). */
-    static final int ESTIMATE_BLOCK_ROWS = 512;
+    /** Bytes of one block of the estimate product (a block of reference rows against every suspect row: only
+     * the block's estimates are held, never the N x N ones; 2048 rows of a 8192-unit MLP). */
+    static final long ESTIMATE_BLOCK_BYTES = 64L << 20;
     /** Standard deviations of the sketch error that bound it (Z): per pair about 1e-12 for Gaussian tails. */
     static final double BOUND_SIGMAS = 7.0;
     /** Columns per row, beyond the best estimated one, that may be confirmed before the group is called ambiguous. */
@@ -94,6 +97,24 @@ final class PrefilteredMatch {
     /** Partial sums of the exact dot products (a multiple of the vector width, so the loop vectorizes). */
     private static final int DOT_LANES = 64;
 
+    /**
+     * Native buffers of the estimate product (sketches, one block of estimates), kept by each thread from one
+     * group to the next: touching fresh memory for every group of a large model costs more than the product
+     * on some virtual machines (bench/RESULTS.md, checkpoint IO). Released with the thread.
+     */
+    private static final ThreadLocal<HostMemory[]> BUFFERS = ThreadLocal.withInitial(() -> new HostMemory[3]);
+
+    /** Buffer {@code slot} of this thread's, at least {@code bytes} long. */
+    private static HostMemory buffer(HostMemory[] buffers, int slot, long bytes) {
+        if (buffers[slot] == null || buffers[slot].length() < bytes) {
+            if (buffers[slot] != null) {
+                buffers[slot].close();
+            }
+            buffers[slot] = HostMemory.allocate(Math.max(bytes, 1));
+        }
+        return buffers[slot];
+    }
+
     /** A prefiltered group's answer: the match, per-row margin lower bounds, and the rows' squared norms. */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
@@ -114,7 +135,12 @@ final class PrefilteredMatch {
 
     /** K of each of {@code producers} producers: a power of two near SKETCH_TOTAL_DIMS / P, within [MIN, SKETCH_DIMS]. */
     static int sketchDims(int producers) {
-        int k = Integer.highestOneBit(Math.max(1, SKETCH_TOTAL_DIMS / Math.max(producers, 1)));
+        return sketchDims(producers, SKETCH_TOTAL_DIMS);
+    }
+
+    /** K of each of {@code producers} producers for {@code total} sketch dimensions in all. */
+    static int sketchDims(int producers, int total) {
+        int k = Integer.highestOneBit(Math.max(1, total / Math.max(producers, 1)));
         return Math.max(MIN_SKETCH_DIMS, Math.min(SKETCH_DIMS, k));
     }
 
@@ -129,8 +155,20 @@ final class PrefilteredMatch {
 
     /** As {@link #solve} over producer rows read where they lie ({@link NeuronRows}). */
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n) {
+        boolean[] ambiguous = new boolean[1];
+        Outcome o = solveRows(backend, refs, suss, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous);
+        int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
+        if (o == null && ambiguous[0] && wider > sketchDims(refs.size(), SKETCH_TOTAL_DIMS)) {
+            o = solveRows(backend, refs, suss, n, wider, ambiguous); // a sharper estimate before the dense path
+        }
+        return o;
+    }
+
+    /** One attempt with K = {@code k} per producer; {@code ambiguous[0]} tells a wider sketch might answer. */
+    private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, int k,
+            boolean[] ambiguous) {
+        ambiguous[0] = false;
         int producers = refs.size();
-        int k = sketchDims(producers);
         int dk = producers * k;
         float[] x = new float[Math.multiplyExact(n, dk)];
         float[] y = new float[Math.multiplyExact(n, dk)];
@@ -162,50 +200,90 @@ final class PrefilteredMatch {
                 sb.normalizedInto(i, y, i * dk + p * k);
             }
         }
-        // estimates E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|, a block of reference rows at a time
+        // estimates E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|, a block of reference rows at a time; kept
+        // per row: the maximum of each block of SCAN_BLOCK columns (of cos * |y_j|) and the best column
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
-        int top = Math.min(n, MAX_EXTRA_CANDIDATES + 2);
-        int[] topIndex = new int[n * top];
-        double[] topValue = new double[n * top];
-        int blockRows = Math.min(n, ESTIMATE_BLOCK_ROWS);
-        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, blockRows, n);
-        try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            FloatBuffer cos = cosTensor.floats();
+        float[] ynf = new float[n];
+        for (int j = 0; j < n; j++) {
+            ynf[j] = (float) yn[j];
+        }
+        int blocks = (n + SCAN_BLOCK - 1) / SCAN_BLOCK;
+        float[] blockMax = new float[Math.multiplyExact(n, blocks)];
+        int[] best = new int[n];
+        int blockRows = (int) Math.max(1, Math.min(n, ESTIMATE_BLOCK_BYTES / 4 / n));
+        HostMemory[] buffers = BUFFERS.get();
+        HostMemory mx = buffer(buffers, 0, 4L * x.length);
+        HostMemory my = buffer(buffers, 1, 4L * y.length);
+        HostMemory mcos = buffer(buffers, 2, 4L * blockRows * n);
+        try {
+            mx.buffer(0, 4 * x.length).asFloatBuffer().put(x);
+            my.buffer(0, 4 * y.length).asFloatBuffer().put(y);
+            FloatBuffer cos = mcos.buffer(0, 4 * blockRows * n).asFloatBuffer();
             for (int i0 = 0; i0 < n; i0 += blockRows) {
                 int rows = Math.min(blockRows, n - i0);
-                Kernels.cosineSimilarity(backend, px.address() + 4L * i0 * dk, py.address(), rows, n, dk, false,
-                        cosTensor.address());
+                Kernels.cosineSimilarity(backend, mx.address() + 4L * i0 * dk, my.address(), rows, n, dk, false,
+                        mcos.address());
                 int from = i0;
-                parallel(rows, r -> topEstimates(cos, n, r, xn[from + r], yn, from + r, top, topIndex, topValue));
+                parallelChunks(rows, (ra, rb) -> {
+                    float[] row = new float[n];
+                    for (int r = ra; r < rb; r++) {
+                        int i = from + r;
+                        cos.get(r * n, row, 0, n);
+                        best[i] = blockMaxima(row, n, ynf, blockMax, i * blocks);
+                    }
+                });
             }
         } finally {
-            java.lang.ref.Reference.reachabilityFence(cosTensor);
-            cosTensor.memory().close();
+            java.lang.ref.Reference.reachabilityFence(buffers);
         }
         Exact exact = new Exact(refs, suss, refNorms, susNorms);
-        int[] best = new int[n];
-        for (int i = 0; i < n; i++) {
-            best[i] = topIndex[i * top];
-        }
         double[] bestValue = exact.similarities(best);
-        // candidates: every column whose estimate could reach the best estimated column's exact value;
-        // every column outside the top list has an estimate at most the list's last one
+        // candidates: every column whose estimate could reach the best estimated column's exact value
+        // (threshold = bestValue - reach); only the blocks whose maximum reaches it are looked at, their
+        // estimates recomputed from the sketches in double; ub bounds every other column's similarity
         int[][] candidates = new int[n][];
         double[] ub = new double[n];
-        for (int i = 0; i < n; i++) {
-            double reach = BOUND_SIGMAS * Math.sqrt(refSpread2[i]);
-            double threshold = bestValue[i] - reach;
-            int count = 1;
-            while (count < top && topValue[i * top + count] >= threshold) {
-                count++;
+        parallelChunks(n, (ra, rb) -> {
+            int[] found = new int[MAX_EXTRA_CANDIDATES + 1];
+            for (int i = ra; i < rb && !ambiguous[0]; i++) {
+                double reach = BOUND_SIGMAS * Math.sqrt(refSpread2[i]);
+                double threshold = bestValue[i] - reach;
+                float scaled = (float) (threshold / xn[i]) - (float) ESTIMATE_ROUNDING;
+                double others = Double.NEGATIVE_INFINITY; // largest estimate of a column that is not a candidate
+                int count = 0;
+                for (int blk = 0; blk < blocks; blk++) {
+                    float m = blockMax[i * blocks + blk];
+                    if (m < scaled) {
+                        others = Math.max(others, (m + ESTIMATE_ROUNDING) * xn[i]);
+                        continue;
+                    }
+                    for (int j = blk * SCAN_BLOCK; j < Math.min(n, (blk + 1) * SCAN_BLOCK); j++) {
+                        if (j == best[i]) {
+                            continue;
+                        }
+                        double e = dotDouble(x, i * dk, y, j * dk, dk);
+                        if (e < threshold) {
+                            others = Math.max(others, e);
+                        } else if (count == MAX_EXTRA_CANDIDATES) {
+                            ambiguous[0] = true; // more columns within reach than are confirmed: ambiguous
+                            break;
+                        } else {
+                            found[count++] = j;
+                        }
+                    }
+                }
+                int[] c = new int[count + 1];
+                c[0] = best[i];
+                System.arraycopy(found, 0, c, 1, count);
+                candidates[i] = c;
+                ub[i] = others == Double.NEGATIVE_INFINITY ? others : others + reach;
             }
-            if (count == top && top < n) {
-                return null; // more columns within reach than the list holds: ambiguous
-            }
-            candidates[i] = Arrays.copyOfRange(topIndex, i * top, i * top + count);
-            ub[i] = count < top ? topValue[i * top + count] + reach : Double.NEGATIVE_INFINITY;
+        });
+        if (ambiguous[0]) {
+            return null;
         }
+        ambiguous[0] = false;
         double[][] values = exact.candidates(candidates, bestValue);
         long[] match = new long[n];
         double[] rowMax = new double[n];
@@ -224,6 +302,7 @@ final class PrefilteredMatch {
             taken[(int) match[i]] = true;
         }
         if (!bijective && !certifiedAssignment(candidates, values, rowMax, ub, match)) {
+            ambiguous[0] = true;
             return null;
         }
         double[] margins = new double[n];
@@ -242,27 +321,47 @@ final class PrefilteredMatch {
         return new Outcome(match, margins, refNorm2, susNorm2);
     }
 
-    /** Row i's {@code top} largest estimates E[i, j] = cos[r, j] |x_i| |y_j| (r: i's row in the block), descending
-     * (ties: lower j first). */
-    private static void topEstimates(FloatBuffer cos, int n, int r, double xi, double[] yn, int i, int top, int[] index,
-            double[] value) {
-        int base = i * top;
-        int count = 0;
-        int row = r * n;
-        for (int j = 0; j < n; j++) {
-            double e = cos.get(row + j) * xi * yn[j];
-            if (count == top && e <= value[base + top - 1]) {
-                continue;
+    /** Columns per block of the estimate scans: a block's maximum decides whether its columns are looked at again. */
+    static final int SCAN_BLOCK = 32;
+
+    /** Room left for the float rounding of the block maxima (cos * |y_j| in float; estimates are at most P). */
+    private static final double ESTIMATE_ROUNDING = 1e-4;
+
+    /**
+     * The maximum of cos[j] |y_j| over each block of {@link #SCAN_BLOCK} columns of a row, into {@code blockMax}
+     * from {@code at} (float: a vectorized scan); returns the column of the row's largest value (ties: lowest).
+     */
+    private static int blockMaxima(float[] cos, int n, float[] yn, float[] blockMax, int at) {
+        float best = Float.NEGATIVE_INFINITY;
+        int bestBlock = 0;
+        for (int b = 0, j0 = 0; j0 < n; b++, j0 += SCAN_BLOCK) {
+            int end = Math.min(n, j0 + SCAN_BLOCK);
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = j0; j < end; j++) {
+                m = Math.max(m, cos[j] * yn[j]);
             }
-            int at = count == top ? top - 1 : count++;
-            while (at > 0 && value[base + at - 1] < e) {
-                value[base + at] = value[base + at - 1];
-                index[base + at] = index[base + at - 1];
-                at--;
+            blockMax[at + b] = m;
+            if (m > best) {
+                best = m;
+                bestBlock = b;
             }
-            value[base + at] = e;
-            index[base + at] = j;
         }
+        int arg = bestBlock * SCAN_BLOCK;
+        for (int j = arg; j < Math.min(n, (bestBlock + 1) * SCAN_BLOCK); j++) {
+            if (cos[j] * yn[j] > cos[arg] * yn[arg]) {
+                arg = j;
+            }
+        }
+        return arg;
+    }
+
+    /** <x[xa..xa+d), y[ya..ya+d)> accumulated in double (an estimate recomputed from the sketches). */
+    private static double dotDouble(float[] x, int xa, float[] y, int ya, int d) {
+        double s = 0;
+        for (int t = 0; t < d; t++) {
+            s += (double) x[xa + t] * y[ya + t];
+        }
+        return s;
     }
 
     /** The assignment on the candidate edges, into {@code match}; true when certified optimal for the dense matrix. */
@@ -372,29 +471,27 @@ final class PrefilteredMatch {
         } else {
             long outer = r.outer();
             int seg = r.segment();
+            int at0 = r.segmentStart(0);
+            int step = n > 1 ? r.segmentStart(1) - at0 : seg; // values between two neurons' segments in a row
             int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
             float[][] partSk = new float[parts][];
             float[][] partMass = new float[parts][];
             parallelParts(outer, parts, (part, from, to) -> {
+                // per thread, bucket-major sums [c][j]: a row's value of every neuron goes to the same bucket, so
+                // the inner loop runs along the row and the accumulators (an embedding column's: one add per value)
                 NeuronRows.Reader reader = r.reader();
-                float[] a = new float[n * k];
-                float[] m = new float[n * k];
-                int[] bucket = new int[seg];
-                float[] sign = new float[seg];
+                float[] a = new float[k * n];
+                float[] m = new float[k * n];
                 for (long o = from; o < to; o++) {
                     float[] row = reader.outerRow(o);
-                    for (int s = 0; s < seg; s++) { // position o * seg + s of every neuron's vector
-                        int t = (int) (o * seg + s);
-                        bucket[s] = t % k;
-                        sign[s] = signs[t];
-                    }
-                    for (int j = 0; j < n; j++) {
-                        int at = r.segmentStart(j);
-                        int base = j * k;
-                        for (int s = 0; s < seg; s++) {
-                            float w = row[at + s];
-                            a[base + bucket[s]] += sign[s] * w;
-                            m[base + bucket[s]] += w * w;
+                    for (int sgm = 0; sgm < seg; sgm++) {
+                        int t = (int) (o * seg + sgm); // position in every neuron's vector
+                        int base = (t % k) * n;
+                        float sg = signs[t];
+                        for (int j = 0, x = at0 + sgm; j < n; j++, x += step) {
+                            float w = row[x];
+                            a[base + j] += sg * w;
+                            m[base + j] += w * w;
                         }
                     }
                 }
@@ -402,9 +499,13 @@ final class PrefilteredMatch {
                 partMass[part] = m;
             });
             for (int part = 0; part < parts; part++) {
-                for (int t = 0; t < sk.length; t++) {
-                    sk[t] += partSk[part][t];
-                    mass[t] += partMass[part][t];
+                float[] a = partSk[part];
+                float[] m = partMass[part];
+                for (int c = 0; c < k; c++) {
+                    for (int j = 0; j < n; j++) {
+                        sk[j * k + c] += a[c * n + j];
+                        mass[j * k + c] += m[c * n + j];
+                    }
                 }
             }
         }
@@ -464,10 +565,12 @@ final class PrefilteredMatch {
         private double[][] compute(int[][] columns, int skip) {
             int n = columns.length;
             double[][] out = new double[n][];
+            boolean any = false;
             for (int i = 0; i < n; i++) {
                 out[i] = new double[columns[i].length];
+                any |= columns[i].length > skip;
             }
-            for (int p = 0; p < refs.size(); p++) {
+            for (int p = 0; p < refs.size() && any; p++) { // no pair to compute: no pass over the rows
                 double[][] dots = refs.get(p).byRows ? dotsByRows(refs.get(p), suss.get(p), columns, skip)
                         : dotsByOuterRows(refs.get(p), suss.get(p), columns, skip);
                 for (int i = 0; i < n; i++) {
@@ -511,6 +614,25 @@ final class PrefilteredMatch {
             int seg = ref.segment();
             int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
             double[][][] partial = new double[parts][][];
+            int tileRows = tileRows(ref);
+            // the pairs, flat: reference neuron i's and suspect neuron j's places in a row
+            int pairs = 0;
+            for (int i = 0; i < n; i++) {
+                pairs += Math.max(0, columns[i].length - skip);
+            }
+            int[] pairRow = new int[pairs];
+            int[] pairCol = new int[pairs];
+            int[] pairA = new int[pairs];
+            int[] pairB = new int[pairs];
+            for (int i = 0, q = 0; i < n; i++) {
+                for (int c = skip; c < columns[i].length; c++, q++) {
+                    pairRow[q] = i;
+                    pairCol[q] = c;
+                    pairA[q] = ref.segmentStart(i);
+                    pairB[q] = sus.segmentStart(columns[i][c]);
+                }
+            }
+            int pairCount = pairs;
             parallelParts(outer, parts, (part, from, to) -> {
                 NeuronRows.Reader ra = ref.reader();
                 NeuronRows.Reader rb = sus.reader();
@@ -518,20 +640,40 @@ final class PrefilteredMatch {
                 for (int i = 0; i < n; i++) {
                     acc[i] = new double[columns[i].length];
                 }
-                for (long o = from; o < to; o++) {
-                    float[] a = ra.outerRow(o);
-                    float[] b = rb.outerRow(o);
-                    for (int i = 0; i < n; i++) {
-                        int ai = ref.segmentStart(i);
-                        for (int c = skip; c < columns[i].length; c++) {
-                            int bj = sus.segmentStart(columns[i][c]);
-                            double s = 0;
-                            for (int t = 0; t < seg; t++) {
-                                s += (double) a[ai + t] * b[bj + t];
+                float[] ta = new float[tileRows * ref.rowValues()];
+                float[] tb = new float[tileRows * sus.rowValues()];
+                float[] va = new float[tileRows * seg];
+                float[] vb = new float[tileRows * seg];
+                float[] lanes = new float[DOT_LANES];
+                double[] flat = new double[pairCount];
+                for (long o0 = from; o0 < to; o0 += tileRows) {
+                    int count = (int) Math.min(tileRows, to - o0);
+                    ra.tile(o0, count, ta);
+                    rb.tile(o0, count, tb);
+                    int len = count * seg;
+                    if (seg == 1) { // one value per neuron and row: products read in place, row by row
+                        for (int t = 0; t < count; t++) {
+                            int xa = t * ref.rowValues();
+                            int xb = t * sus.rowValues();
+                            for (int q = 0; q < pairCount; q++) {
+                                flat[q] += ta[xa + pairA[q]] * tb[xb + pairB[q]];
                             }
-                            acc[i][c] += s;
+                        }
+                        continue;
+                    }
+                    for (int i = 0; i < n; i++) {
+                        if (columns[i].length <= skip) {
+                            continue;
+                        }
+                        ra.neuronInTile(ta, count, i, va);
+                        for (int c = skip; c < columns[i].length; c++) {
+                            rb.neuronInTile(tb, count, columns[i][c], vb);
+                            acc[i][c] += dot(va, vb, len, lanes);
                         }
                     }
+                }
+                for (int q = 0; q < pairCount; q++) {
+                    acc[pairRow[q]][pairCol[q]] += flat[q];
                 }
                 partial[part] = acc;
             });
@@ -549,7 +691,11 @@ final class PrefilteredMatch {
 
     /** sum_t a[t] b[t]: DOT_LANES float partial sums (the inner loop vectorizes), added in double. */
     static double dot(float[] a, float[] b, float[] acc) {
-        int d = a.length;
+        return dot(a, b, a.length, acc);
+    }
+
+    /** sum over t < d of a[t] b[t], as {@link #dot(float[], float[], float[])}. */
+    static double dot(float[] a, float[] b, int d, float[] acc) {
         Arrays.fill(acc, 0f);
         int full = d - d % DOT_LANES;
         for (int o = 0; o < full; o += DOT_LANES) {
@@ -567,24 +713,12 @@ final class PrefilteredMatch {
         return s;
     }
 
-    private interface RowBody {
-        void run(int i);
-    }
-
     private interface RangeBody {
         void run(int from, int to);
     }
 
     private interface PartBody {
         void run(int part, long from, long to);
-    }
-
-    private static void parallel(int n, RowBody body) {
-        parallelChunks(n, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                body.run(i);
-            }
-        });
     }
 
     /** Threads the parallel loops use (the common fork-join pool's, plus the caller). */
@@ -602,6 +736,14 @@ final class PrefilteredMatch {
     /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
     private static void parallelParts(long total, int parts, PartBody body) {
         IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts, total * (p + 1) / parts));
+    }
+
+    /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */
+    private static final int TILE_BYTES = 1 << 19;
+
+    /** Rows per tile of an axis-1 member: about {@link #TILE_BYTES} of converted values, at least one row. */
+    private static int tileRows(NeuronRows r) {
+        return Math.max(1, TILE_BYTES / 4 / Math.max(1, r.rowValues()));
     }
 
     /** Work chunks per core (uneven rows: candidates differ per row). */

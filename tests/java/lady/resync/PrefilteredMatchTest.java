@@ -318,7 +318,8 @@ class PrefilteredMatchTest {
     @Test
     void autoRuleTakesOnlyLargeGroups() {
         assertTrue(PrefilteredMatch.worthIt(14336, 100), "a Llama-3-8B MLP: its dense matrix alone is 822 MB");
-        assertEquals(256, PrefilteredMatch.sketchDims(2));
+        assertEquals(256, PrefilteredMatch.sketchDims(1));
+        assertEquals(128, PrefilteredMatch.sketchDims(2));
         assertEquals(16, PrefilteredMatch.sketchDims(65), "a 7B stream of 65 producers");
         assertTrue(PrefilteredMatch.worthIt(4096, 25088), "classifier.0 of torchvision VGG16");
         assertTrue(PrefilteredMatch.worthIt(4096, 4096), "classifier.3");
