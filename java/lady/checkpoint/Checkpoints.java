@@ -90,11 +90,11 @@ public final class Checkpoints {
             throw new LadyException(LadyException.Kind.USAGE, "an ONNX model is written from the model it came from "
                     + "(its graph): write " + path + " in the format of its input instead");
         }
-        AtomicFiles.write(path, ch -> {
+        AtomicFiles.writeSink(path, sink -> {
             if (format == Format.TORCH_ZIP) {
-                TorchZip.write(ch, sd);
+                TorchZip.write(sink, sd);
             } else {
-                SafeTensors.write(ch, sd);
+                SafeTensors.write(sink, sd);
             }
         });
     }

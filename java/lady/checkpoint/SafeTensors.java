@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 
 import lady.LadyException;
-import lady.io.AtomicFiles;
 import lady.report.Json;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
@@ -197,7 +196,7 @@ final class SafeTensors {
         return LadyException.invalidInput(file + " is not a valid safetensors file: " + what);
     }
 
-    static void write(FileChannel ch, StateDict sd) throws IOException {
+    static void write(lady.io.FileSink ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
         Map<String, Object> header = new LinkedHashMap<>();
         Map<String, Object> meta = new LinkedHashMap<>();
@@ -225,7 +224,7 @@ final class SafeTensors {
         while (head.hasRemaining()) {
             head.put((byte) ' ');
         }
-        AtomicFiles.writeFully(ch, head.flip());
+        ch.write(head.flip());
         try (HostMemory scratch = HostMemory.allocate(TensorBytes.SCRATCH_BYTES)) {
             for (IndexedTensor t : tensors) { // lazily permuted tensors gathered from their base as they are written
                 TensorBytes.write(ch, t, scratch, null);

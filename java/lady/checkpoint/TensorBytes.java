@@ -2,11 +2,9 @@ package lady.checkpoint;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.util.zip.CRC32;
 
 import lady.LadyException;
-import lady.io.AtomicFiles;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 import lady.tensor.IndexedTensor;
@@ -37,12 +35,12 @@ final class TensorBytes {
      * tensor without index maps straight from its memory (a mapped input's pages), a lazily permuted one
      * gathered from its base into {@code scratch} a chunk of rows at a time ({@link IndexedTensor#stream}).
      */
-    static void write(FileChannel ch, IndexedTensor t, HostMemory scratch, CRC32 crc) throws IOException {
+    static void write(lady.io.FileSink ch, IndexedTensor t, HostMemory scratch, CRC32 crc) throws IOException {
         t.stream(scratch, chunk -> {
             if (crc != null) {
                 crc.update(chunk.duplicate());
             }
-            AtomicFiles.writeFully(ch, chunk);
+            ch.write(chunk);
         });
     }
 

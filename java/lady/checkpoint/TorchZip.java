@@ -318,7 +318,7 @@ final class TorchZip {
      * each entry's CRC-32, computed on the way, is written into its local header afterwards. Entries and
      * archives past 4 GiB or 65535 entries get zip64 records.
      */
-    static void write(FileChannel ch, StateDict sd) throws IOException {
+    static void write(lady.io.FileSink ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
         List<ZipRecord> records = new ArrayList<>();
         List<IndexedTensor> tensors = new ArrayList<>();
@@ -351,7 +351,7 @@ final class TorchZip {
     private static final int VERSION_PLAIN = 20;
     private static final int CRC_OFFSET = 14;
 
-    private static void writeZip(FileChannel ch, List<ZipRecord> records, HostMemory scratch) throws IOException {
+    private static void writeZip(lady.io.FileSink ch, List<ZipRecord> records, HostMemory scratch) throws IOException {
         ByteArrayOutputStream central = new ByteArrayOutputStream();
         long pos = 0;
         for (ZipRecord r : records) {
@@ -372,16 +372,16 @@ final class TorchZip {
             for (int i = 0; i < pad; i++) {
                 h.put((byte) 'Z');
             }
-            AtomicFiles.writeFully(ch, h.flip());
+            ch.write(h.flip());
             CRC32 crc = new CRC32();
             if (r.tensor() != null) {
                 TensorBytes.write(ch, r.tensor(), scratch, crc);
             } else {
                 crc.update(r.bytes());
-                AtomicFiles.writeFully(ch, ByteBuffer.wrap(r.bytes()));
+                ch.write(ByteBuffer.wrap(r.bytes()));
             }
             long crcValue = crc.getValue();
-            AtomicFiles.writeFullyAt(ch, le(4).putInt((int) crcValue).flip(), pos + CRC_OFFSET);
+            ch.patch(pos + CRC_OFFSET, le(4).putInt((int) crcValue).flip());
             // central directory entry: 32-bit fields that overflow are 0xFFFFFFFF, their values in a zip64 field
             boolean bigOffset = pos >= ZIP32_LIMIT;
             int cz = (big ? 16 : 0) + (bigOffset ? 8 : 0);
@@ -403,7 +403,7 @@ final class TorchZip {
             pos = headerEnd + 4 + pad + r.size();
         }
         byte[] cd = central.toByteArray();
-        AtomicFiles.writeFully(ch, ByteBuffer.wrap(cd));
+        ch.write(ByteBuffer.wrap(cd));
         long cdOffset = pos;
         boolean zip64 = cdOffset >= ZIP32_LIMIT || records.size() >= 0xFFFF || cd.length >= ZIP32_LIMIT;
         if (zip64) {
@@ -413,14 +413,14 @@ final class TorchZip {
                     .putInt(0).putInt(0).putLong(records.size()).putLong(records.size()).putLong(cd.length)
                     .putLong(cdOffset);
             z.putInt(ZipArchive.ZIP64_LOCATOR_SIG).putInt(0).putLong(z64At).putInt(1);
-            AtomicFiles.writeFully(ch, z.flip());
+            ch.write(z.flip());
         }
         ByteBuffer end = le(ZipArchive.EOCD_SIZE);
         short count = (short) (zip64 ? 0xFFFF : records.size());
         end.putInt(ZipArchive.EOCD_SIG).putShort((short) 0).putShort((short) 0).putShort(count).putShort(count)
                 .putInt((int) (zip64 ? ZIP32_LIMIT : cd.length)).putInt((int) (zip64 ? ZIP32_LIMIT : cdOffset))
                 .putShort((short) 0);
-        AtomicFiles.writeFully(ch, end.flip());
+        ch.write(end.flip());
     }
 
     /** Fields shared by local and central headers, from "version needed" to the uncompressed size. */
