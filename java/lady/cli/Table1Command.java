@@ -90,8 +90,8 @@ final class Table1Command implements Callable<Integer> {
 
 
     @Option(names = "--no-deterministic", negatable = false,
-            description = "Fine-tune on all threads even when the model's multi-threaded training is not "
-                    + "bit-reproducible (channel counts that are not multiples of 16); other models use every thread anyway.")
+            description = "Fine-tune on every thread (faster; the results may then differ in the last bits from run to "
+                    + "run). By default fine-tuning runs on one thread and is bit-reproducible for a seed.")
     boolean nonDeterministic;
 
     @CommandLine.Mixin

@@ -78,9 +78,9 @@ final class TrainCommand implements Callable<Integer> {
 
 
     @Option(names = "--no-deterministic", negatable = false,
-            description = "Use every thread even for a model whose multi-threaded training is not bit-reproducible "
-                    + "(convolutions with a channel count that is not a multiple of 16, e.g. VGG16 at width 0.125). "
-                    + "By default such a model trains on one thread; every other model is bit-reproducible on all threads.")
+            description = "Train on every thread (faster; the weights may then differ in the last bits from run to run: "
+                    + "oneDNN's multi-threaded backward pass is not bit-reproducible on every CPU). By default training "
+                    + "runs on one thread and is bit-reproducible for a seed; evaluation uses every thread either way.")
     boolean noDeterministic;
 
     /** Accepted for scripts written before reproducibility became the default; it changes nothing. */
@@ -138,10 +138,9 @@ final class TrainCommand implements Callable<Integer> {
                 lady.watermark.Uchida.keyPath(key, out));
         Trainer trainer = new Trainer(config);
         trainer.deterministic(!noDeterministic);
-        if (trainer.oneThread(model)) {
-            spec.commandLine().getErr().println("lady: training on 1 thread: " + arch + " at width " + width
-                    + " has convolutions whose channel count is not a multiple of 16, and oneDNN's multi-threaded "
-                    + "training of those is not bit-reproducible (--no-deterministic uses every thread)");
+        if (trainer.oneThread() && !run.quiet) {
+            spec.commandLine().getErr().println("lady: training on 1 thread, bit-reproducible for the seed "
+                    + "(--no-deterministic uses every thread)");
         }
         trainer.progress(progress).checkpointTo(out);
         List<EpochStats> history = wmKey == null ? trainer.train(model, trainSet)

@@ -85,8 +85,8 @@ public final class Table1 {
      * @param prune         T levels (%)
      * @param evalLimit     evaluate on the first N test images only (N <= 0: all)
      * @param trainLimit    fine-tune on the first N training images only (N <= 0: all)
-     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: one
-     *                      thread only for a model that needs it)
+     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: on one
+     *                      thread)
      */
     public record Config(String layer, int runs, long seed, List<String> attacks, boolean wholeNetwork,
             List<Double> noise, List<Integer> finetune, List<Integer> quant, List<Double> prune, int evalLimit,

@@ -45,8 +45,6 @@ final class Network implements Model {
     /** Every Conv2d / Linear with its batch norm, by module path (Architecture#producers). */
     private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final boolean fixedInputSize;
-    /** A convolution with a channel count oneDNN pads (see {@link #reproducibleOnThreads()}). */
-    private boolean paddedConvolution;
     private PermutationSpec spec;
 
     Network(Architecture arch) {
@@ -97,8 +95,6 @@ final class Network implements Model {
             o.padding().put(new LongPointer(c.padding(), c.padding()));
             o.bias().put(c.bias());
             Conv2dImpl m = new Conv2dImpl(o);
-            Torch.requireZeroFillFor(c.out()); // oneDNN's padded layouts: see lady.torch.Torch
-            paddedConvolution |= Torch.paddedChannels(c.out());
             keepAlive.add(o);
             convs.put(c.name(), register(c.name(), m));
         } else if (layer instanceof Layer.BatchNorm b) {
@@ -335,11 +331,6 @@ final class Network implements Model {
         try (NoGradGuard guard = new NoGradGuard()) {
             live.forEach((name, t) -> t.copy_(state.get(name)));
         }
-    }
-
-    @Override
-    public boolean reproducibleOnThreads() {
-        return !paddedConvolution;
     }
 
     @Override
