@@ -22,6 +22,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
 import lady.resync.ReferenceResync;
+import lady.util.Text;
 
 /**
  * Re-synchronization without the reference, by canonical order (method.md section 5): rank the
@@ -159,6 +160,10 @@ public final class Canon {
      */
     public static double psi(LayerOrder reference, LayerOrder suspect, Permutation p) {
         Permutation secret = p != null ? p : Permutation.identity(reference.size());
+        if (secret.size() != reference.size()) {
+            throw LadyException.invalidInput("the secret's permutation for group " + Text.quote(reference.layer())
+                    + " has " + secret.size() + " entries but the group has " + reference.size() + " neurons");
+        }
         return ReferenceResync.psi(match(reference, suspect), secret.longIndices());
     }
 

@@ -54,6 +54,13 @@ public final class Checkpoints {
         }
     }
 
+    /** The format a new checkpoint named {@code path} gets: safetensors for a {@code .safetensors} name, else
+     * PyTorch's zip format. */
+    public static Format formatForName(Path path) {
+        return path.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors")
+                ? Format.SAFETENSORS : Format.TORCH_ZIP;
+    }
+
     /** Writes {@code sd} to {@code path} in {@code format}, atomically (never a half-written file). */
     public static void write(Path path, StateDict sd, Format format) {
         Torch.init();

@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
 import org.bytedeco.pytorch.Tensor;
 
 import lady.BuildInfo;
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.attack.Attack;
 import lady.attack.AttackContext;
@@ -81,11 +82,18 @@ final class AttackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try (OutputSet outs = new OutputSet()) {
+            return run(outs);
+        }
+    }
+
+    private int run(OutputSet outs) {
         List<Attack> chain = Attacks.parse(attack);
         if (chain.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
         }
-        CliFiles.requireDistinctOutput(model, out);
+        outs.input("--model", model);
+        Path outTmp = outs.file("--out", out);
         boolean needsLayer = chain.stream().anyMatch(a -> a.kind().equals("noise") || a.kind().equals("prune"));
         boolean finetune = chain.stream().anyMatch(a -> a instanceof FinetuneAttack f && f.epochs() > 0);
         if (finetune && data == null) {
@@ -107,7 +115,8 @@ final class AttackCommand implements Callable<Integer> {
                         : source.train().limit(trainLimit), config.architecture()), progress);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, state, Checkpoints.formatOf(model));
+        Checkpoints.write(outTmp, state, Checkpoints.formatOf(model));
+        outs.commit();
 
         // what the attacked layer (or every changed tensor) looks like now
         Set<String> changed = new LinkedHashSet<>();

@@ -59,7 +59,6 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DataSource source = DataSource.parse(data);
-        run.applyThreads();
         Model m = Models.fromStateDict(Checkpoints.read(model), arch);
         Dataset set = split == Split.test ? source.test() : source.train();
         Evaluator evaluator = new Evaluator(batchSize != null ? batchSize : Paper.TRAIN_BATCH_SIZE)

@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 
 import lady.BuildInfo;
 import lady.LadyException;
+import lady.util.Text;
 
 /** Entry point of the {@code lady} command line. Command classes stay thin: parsing here, work in the library. */
 @Command(name = "lady", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
@@ -33,13 +34,30 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        // --threads (and LADY_THREADS) applied once here, for every command that has the option, before it runs
+        cli.setExecutionStrategy(parseResult -> {
+            CommandLine.ParseResult last = parseResult;
+            while (last.hasSubcommand()) {
+                last = last.subcommand();
+            }
+            RunOptions run = runOptions(last.commandSpec());
+            if (run != null && !last.isUsageHelpRequested() && !last.isVersionHelpRequested()) {
+                try {
+                    run.applyThreads();
+                } catch (LadyException e) {
+                    throw new CommandLine.ExecutionException(last.commandSpec().commandLine(), e.getMessage(), e);
+                }
+            }
+            return new CommandLine.RunLast().execute(parseResult);
+        });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             Throwable e = ex;
             while (!(e instanceof LadyException) && e.getCause() != null && e.getCause() != e) {
                 e = e.getCause();
             }
             if (e instanceof LadyException le) {
-                commandLine.getErr().println("lady: error: " + le.getMessage());
+                // the last guard against text from a file reaching the terminal raw (Text.quote is the first)
+                commandLine.getErr().println("lady: error: " + Text.escapeLines(le.getMessage()));
                 return le.exitCode();
             }
             commandLine.getErr().println("lady: internal error: " + ex);
@@ -47,6 +65,20 @@ public final class Main implements Runnable {
             return LadyException.Kind.INTERNAL.exitCode();
         });
         return cli.execute(args);
+    }
+
+    /** The {@link RunOptions} mixed into {@code spec}, directly or through another mixin; null if none. */
+    static RunOptions runOptions(CommandLine.Model.CommandSpec spec) {
+        for (CommandLine.Model.CommandSpec mixin : spec.mixins().values()) {
+            if (mixin.userObject() instanceof RunOptions r) {
+                return r;
+            }
+            RunOptions inner = runOptions(mixin);
+            if (inner != null) {
+                return inner;
+            }
+        }
+        return null;
     }
 
     /** {@code lady --version}. */

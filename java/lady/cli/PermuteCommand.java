@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import lady.BuildInfo;
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
@@ -76,63 +77,68 @@ final class PermuteCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
         // stage lines on stderr, silenced by --quiet
         PrintWriter err = run.quiet ? new PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
         double[] range = scaleRange == null ? null : parseRange(scaleRange);
         long s = seed != null ? seed : new SecureRandom().nextLong();
-        CliFiles.requireDistinctOutput(model, out);
+        // the outputs' temporaries; the secret's first, so that it is put in place first: a permuted model
+        // never exists without the means to undo it
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model);
+            Path secretTmp = outs.file("--secret", secret);
+            Path outTmp = outs.file("--out", out);
 
-        long t0 = System.nanoTime();
-        StateDict state = Checkpoints.read(model);
-        Checkpoints.Format format = Checkpoints.formatOf(model);
-        ModelConfig config = Models.infer(state, arch);
-        PermutationSpec pspec = Models.describe(config.architecture(), config.options()).permutationSpec();
-        List<String> selected = Permuter.select(pspec, groups);
-        long bytes = 0;
-        for (var e : state) {
-            bytes += e.getValue().numel() * e.getValue().element_size();
-        }
-        stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, config.architecture(),
-                state.size(), bytes / 1e6));
+            long t0 = System.nanoTime();
+            StateDict state = Checkpoints.read(model);
+            Checkpoints.Format format = Checkpoints.formatOf(model);
+            ModelConfig config = Models.infer(state, arch);
+            PermutationSpec pspec = Models.describe(config.architecture(), config.options()).permutationSpec();
+            List<String> selected = Permuter.select(pspec, groups);
+            long bytes = 0;
+            for (var e : state) {
+                bytes += e.getValue().numel() * e.getValue().element_size();
+            }
+            stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, config.architecture(),
+                    state.size(), bytes / 1e6));
 
-        Model reference = null;
-        if (verify) {
-            reference = config.create();
-            reference.load(state);
-        }
-        Map<String, double[]> scales = Map.of();
-        if (range != null) {
+            Model reference = null;
+            if (verify) {
+                reference = config.create();
+                reference.load(state);
+            }
+            Map<String, double[]> scales = Map.of();
+            if (range != null) {
+                t0 = System.nanoTime();
+                scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
+                NeuronScaling.apply(state, pspec, scales);
+                stage(err, t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]", selected.size(),
+                        range[0], range[1]));
+            }
             t0 = System.nanoTime();
-            scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
-            NeuronScaling.apply(state, pspec, scales);
-            stage(err, t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]", selected.size(),
-                    range[0], range[1]));
-        }
-        t0 = System.nanoTime();
-        Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
-        Permuter.applyInPlace(state, pspec, perms, backend);
-        stage(err, t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
-                pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
+            Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
+            Permuter.applyInPlace(state, pspec, perms, backend);
+            stage(err, t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
+                    pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
 
-        Double diff = null;
-        if (verify) {
+            Double diff = null;
+            if (verify) {
+                t0 = System.nanoTime();
+                diff = PermutationCheck.verify(reference, state, PermutationCheck.probe(4, config.options().inputChannels(),
+                        config.options().inputSize(), Seeds.derive(s, "probe")));
+                stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
+            }
+
             t0 = System.nanoTime();
-            diff = PermutationCheck.verify(reference, state, PermutationCheck.probe(4, config.options().inputChannels(),
-                    config.options().inputSize(), Seeds.derive(s, "probe")));
-            stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
+            new Secret(BuildInfo.version(), config.architecture(), s, perms, scales).write(secretTmp);
+            Checkpoints.write(outTmp, state, format);
+            outs.commit();
+            stage(err, t0, "wrote " + out + " and " + secret);
+
+            stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
+                    config.architecture(), s, range == null ? "" : ", scaled", out, secret,
+                    diff == null ? "" : String.format(Locale.ROOT, "; logits max abs diff %.3g", diff));
         }
-
-        t0 = System.nanoTime();
-        // the secret first: a permuted model never exists without the means to undo it
-        new Secret(BuildInfo.version(), config.architecture(), s, perms, scales).write(secret);
-        Checkpoints.write(out, state, format);
-        stage(err, t0, "wrote " + out + " and " + secret);
-
-        stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
-                config.architecture(), s, range == null ? "" : ", scaled", out, secret,
-                diff == null ? "" : String.format(Locale.ROOT, "; logits max abs diff %.3g", diff));
         return 0;
     }
 

@@ -21,6 +21,7 @@ import lady.checkpoint.StateDict;
 import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
+import lady.io.OutputSet;
 import lady.kernels.Backend;
 import lady.model.Model;
 import lady.model.Models;
@@ -106,6 +107,17 @@ final class ResyncCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Torch.init();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--reference", reference).input("--suspect", suspect).input("--secret", secret);
+            Path outTmp = outs.file("--out", out);
+            Path reportTmp = outs.file("--report", report);
+            run(outTmp, reportTmp);
+            outs.commit();
+        }
+        return 0;
+    }
+
+    private void run(Path outTmp, Path reportTmp) {
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
@@ -134,10 +146,10 @@ final class ResyncCommand implements Callable<Integer> {
         }
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
-        if (out != null) {
-            Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
+        if (outTmp != null) {
+            Checkpoints.write(outTmp, sus, Checkpoints.formatOf(suspect));
         }
-        if (report != null) {
+        if (reportTmp != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
@@ -149,14 +161,13 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
             json.putAll(r.toJson());
-            AtomicFiles.writeString(report, Json.write(json) + "\n");
+            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
         if (sig == Signal.ACTIVATIONS) {
             spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
                     probe, data);
         }
-        return 0;
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {

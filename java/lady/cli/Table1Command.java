@@ -13,6 +13,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
@@ -99,7 +100,14 @@ final class Table1Command implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model);
+            run(outs.directory("--out", out), outs);
+        }
+        return 0;
+    }
+
+    private void run(Path dir, OutputSet outs) {
         DataSource source = DataSource.parse(data);
         StateDict reference = Checkpoints.read(model);
         String attacked = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
@@ -120,7 +128,8 @@ final class Table1Command implements Callable<Integer> {
         provenance.put("model", model.toString());
         provenance.put("data", source.spec());
         provenance.put("threads", Torch.threads());
-        List<Path> files = Table1Files.write(out, result, provenance);
+        List<Path> files = Table1Files.write(dir, result, provenance);
+        outs.commit();
 
         PrintWriter w = spec.commandLine().getOut();
         w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%n",
@@ -144,6 +153,6 @@ final class Table1Command implements Callable<Integer> {
                     + " cell run(s): after the assignment resync the test error differs from the attacked model's: "
                     + String.join("; ", failures) + " (results written to " + out + ")");
         }
-        return 0;
+        
     }
 }

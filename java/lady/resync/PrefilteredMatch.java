@@ -5,14 +5,17 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
+import lady.LadyException;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.torch.Torch;
 import lady.util.Seeds;
 
 /**
@@ -489,11 +492,40 @@ final class PrefilteredMatch {
         });
     }
 
-    /** Runs body over [0, n) in contiguous chunks on the common fork-join pool (all cores). */
+    /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     private static void parallelChunks(int n, RangeBody body) {
-        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors()));
-        IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
+        int threads = Torch.threads();
+        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads));
+        Runnable all = () -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
                 (int) ((long) n * (c + 1) / chunks)));
+        if (threads == 1) {
+            all.run(); // a sequential stream would do the same; no pool needed
+            return;
+        }
+        try {
+            pool(threads).submit(all).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new LadyException(LadyException.Kind.INTERNAL, "prefilter worker failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static ForkJoinPool pool;
+
+    /** A fork-join pool of {@code threads} workers (kept while the count stays the same). */
+    private static synchronized ForkJoinPool pool(int threads) {
+        if (pool == null || pool.getParallelism() != threads) {
+            if (pool != null) {
+                pool.shutdown();
+            }
+            pool = new ForkJoinPool(threads);
+        }
+        return pool;
     }
 
     /** Work chunks per core (uneven rows: candidates differ per row). */

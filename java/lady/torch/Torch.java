@@ -184,28 +184,47 @@ public final class Torch {
         return out;
     }
 
+    /** Threads per processor that {@link #maxThreads()} allows (oversubscription beyond that only slows down). */
+    public static final int MAX_THREADS_PER_PROCESSOR = 4;
+
+    /** The most threads Lady accepts: {@link #MAX_THREADS_PER_PROCESSOR} x the processors of this machine (a
+     * thread count of 100000 made libtorch's first parallel region hang). */
+    public static int maxThreads() {
+        return MAX_THREADS_PER_PROCESSOR * Runtime.getRuntime().availableProcessors();
+    }
+
+    /** {@code n} if it is a usable thread count (1 to {@link #maxThreads()}), else a USAGE error naming {@code source}. */
+    public static int checkThreads(long n, String source) {
+        if (n < 1 || n > maxThreads()) {
+            int cpus = Runtime.getRuntime().availableProcessors();
+            throw new LadyException(LadyException.Kind.USAGE, source + " must be between 1 and " + maxThreads() + " ("
+                    + MAX_THREADS_PER_PROCESSOR + " x the " + cpus + " processor" + (cpus == 1 ? "" : "s")
+                    + " of this machine), got " + n);
+        }
+        return (int) n;
+    }
+
     /** Sets libtorch's thread count now (the CLI's {@code --threads}); later {@link #threads()} calls agree. */
     public static void setThreads(int n) {
-        if (n < 1) {
-            throw new LadyException(LadyException.Kind.USAGE, "threads must be >= 1, got " + n);
-        }
+        checkThreads(n, "threads");
         System.setProperty("lady.threads", Integer.toString(n));
         init();
         org.bytedeco.pytorch.global.torch.set_num_threads(n);
     }
 
-    /** Threads for libtorch and the CPU kernels. */
+    /** Threads for libtorch and the CPU kernels: the {@code lady.threads} property, else {@code LADY_THREADS},
+     * else every processor. */
     public static int threads() {
         String value = System.getProperty("lady.threads", System.getenv("LADY_THREADS"));
         if (value != null && !value.isBlank()) {
+            long n;
             try {
-                int n = Integer.parseInt(value.trim());
-                if (n > 0) {
-                    return n;
-                }
+                n = Long.parseLong(value.trim());
             } catch (NumberFormatException e) {
-                throw new LadyException(LadyException.Kind.USAGE, "lady.threads / LADY_THREADS must be a positive integer, got '" + value + "'");
+                throw new LadyException(LadyException.Kind.USAGE, "lady.threads / LADY_THREADS must be a positive integer, got "
+                        + lady.util.Text.quote(value));
             }
+            return checkThreads(n, "lady.threads / LADY_THREADS");
         }
         return Runtime.getRuntime().availableProcessors();
     }

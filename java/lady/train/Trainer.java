@@ -1,6 +1,5 @@
 package lady.train;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,7 +14,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
-import lady.checkpoint.Checkpoints;
 import lady.data.Batch;
 import lady.data.BatchLoader;
 import lady.data.Dataset;
@@ -54,15 +52,12 @@ import lady.util.Seeds;
  * {@link LadyException} (INVALID_INPUT) naming the epoch, the step and the tensor.
  *
  * <p>Progress: one task per epoch ({@code "train epoch e/E"}, unit "img") with the metrics
- * {@code loss}, each extra term by name, {@code img/s} and {@code lr}. With
- * {@link #checkpointTo(Path)} the weights are written atomically after every epoch.
+ * {@code loss}, each extra term by name, {@code img/s} and {@code lr}.
  */
 public final class Trainer {
     private final TrainConfig config;
     private final List<LossTerm> terms = new ArrayList<>();
     private ProgressListener progress = ProgressListener.NONE;
-    private Path checkpoint;
-    private Checkpoints.Format checkpointFormat = Checkpoints.Format.TORCH_ZIP;
     private boolean deterministic = true;
 
     public Trainer(TrainConfig config) {
@@ -86,15 +81,6 @@ public final class Trainer {
 
     public Trainer progress(ProgressListener listener) {
         this.progress = Objects.requireNonNull(listener, "listener");
-        return this;
-    }
-
-    /** Writes the model's weights to {@code path} after every epoch, atomically, in PyTorch's zip
-     * format ({@code .safetensors} files: safetensors). */
-    public Trainer checkpointTo(Path path) {
-        this.checkpoint = path;
-        this.checkpointFormat = path != null && path.getFileName().toString().toLowerCase(java.util.Locale.ROOT)
-                .endsWith(".safetensors") ? Checkpoints.Format.SAFETENSORS : Checkpoints.Format.TORCH_ZIP;
         return this;
     }
 
@@ -154,9 +140,6 @@ public final class Trainer {
                 double lr = config.lrAt(e);
                 setLr(sgd, lr);
                 history.add(epoch(model, sgd, loader.epoch(e), e, lr));
-                if (checkpoint != null) {
-                    Checkpoints.write(checkpoint, model.stateDict(), checkpointFormat);
-                }
             }
         } finally {
             if (oneThread) {
