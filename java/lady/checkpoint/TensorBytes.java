@@ -25,6 +25,26 @@ import lady.io.AtomicFiles;
 final class TensorBytes {
     private TensorBytes() {}
 
+    /**
+     * The elements of a tensor of {@code shape} with {@code elementSize}-byte elements. An absurd shape throws
+     * {@link ArithmeticException}: a negative dimension, or dimensions whose product, zeros counted as ones,
+     * times the element size overflows a long. So an empty tensor such as [0, 2^62] is refused as the same
+     * shape without its zero would be; an empty tensor with large but representable dimensions (e.g.
+     * [0, 2^40]) is accepted: it allocates nothing, and every product of its dimensions fits a long.
+     */
+    static long numel(long[] shape, int elementSize) {
+        long numel = 1;
+        long bound = elementSize;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new ArithmeticException("negative dimension");
+            }
+            numel *= d; // cannot overflow while bound does not
+            bound = Math.multiplyExact(bound, Math.max(d, 1));
+        }
+        return numel;
+    }
+
     /** Largest chunk one ByteBuffer covers. */
     private static final long CHUNK = 1L << 30;
 
@@ -41,7 +61,7 @@ final class TensorBytes {
             return torch.empty(shape, new TensorOptions(dtype.scalarType()), new MemoryFormatOptional());
         } catch (RuntimeException e) {
             throw LadyException.invalidInput("cannot allocate a " + dtype.name().toLowerCase() + " tensor of shape "
-                    + java.util.Arrays.toString(shape) + ": " + firstLine(e.getMessage()));
+                    + lady.util.Text.shape(shape) + ": " + firstLine(e.getMessage()));
         }
     }
 

@@ -57,7 +57,7 @@ public final class Main implements Runnable {
             }
             if (e instanceof LadyException le) {
                 // the last guard against text from a file reaching the terminal raw (Text.quote is the first)
-                commandLine.getErr().println("lady: error: " + Text.escapeLines(le.getMessage()));
+                commandLine.getErr().println("lady: error: " + shortLines(Text.escapeLines(le.getMessage())));
                 return le.exitCode();
             }
             commandLine.getErr().println("lady: internal error: " + ex);
@@ -65,6 +65,22 @@ public final class Main implements Runnable {
             return LadyException.Kind.INTERNAL.exitCode();
         });
         return cli.execute(args);
+    }
+
+    /** Longest line of an error message printed in full (messages are built short; this is the last guard). */
+    static final int MAX_ERROR_LINE = 1000;
+
+    /** {@code message} with each line longer than {@link #MAX_ERROR_LINE} cut, saying how much was left out. */
+    static String shortLines(String message) {
+        StringBuilder b = new StringBuilder();
+        for (String line : message.split("\n", -1)) {
+            if (b.length() > 0) {
+                b.append('\n');
+            }
+            b.append(line.length() <= MAX_ERROR_LINE ? line
+                    : line.substring(0, MAX_ERROR_LINE) + "... (" + (line.length() - MAX_ERROR_LINE) + " more characters)");
+        }
+        return b.toString();
     }
 
     /** The {@link RunOptions} mixed into {@code spec}, directly or through another mixin; null if none. */

@@ -105,7 +105,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         if (created) {
             k = Uchida.createKey(state, Uchida.layerFor(layer, m.architecture()), bits, seed, keyTmp);
         } else {
-            k = WatermarkKey.read(key);
+            k = WatermarkKey.read(key, state);
         }
         k.checkFits(state);
         ProgressListener progress = run.progress();

@@ -7,6 +7,7 @@ import java.util.Map;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.util.Text;
 
 /**
  * Entry point of the model package: builds the paper's architectures by name
@@ -104,7 +105,7 @@ public final class Models {
             case "fc": return Architectures.fc(arch, options);
             default:
                 throw new LadyException(LadyException.Kind.USAGE,
-                        "unknown architecture '" + arch + "'; known: " + String.join(", ", NAMES));
+                        "unknown architecture " + Text.quote(arch) + "; known: " + String.join(", ", NAMES));
         }
     }
 
@@ -168,10 +169,9 @@ public final class Models {
         if (s.contains("fc1.weight") && s.contains("fc3.weight") && !s.contains("conv1.weight")) {
             return "fc";
         }
-        List<String> some = new ArrayList<>(s.names()).subList(0, Math.min(6, s.size()));
         throw LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + s.size()
-                + " tensors (first: " + String.join(", ", some) + "); known: " + String.join(", ", NAMES)
-                + "; name one explicitly");
+                + " tensors (" + Text.sample(s.names()) + "); known: " + String.join(", ", NAMES)
+                + "; name one explicitly with --arch");
     }
 
     /** Output channels of the last VGG16 conv (features.28 without BN, features.40 with). */
@@ -275,13 +275,18 @@ public final class Models {
         List<String> missing = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
         List<String> misshaped = new ArrayList<>();
+        String firstMisshaped = null;
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             if (!state.contains(e.getKey())) {
                 missing.add(e.getKey());
             } else {
                 long[] actual = state.shape(e.getKey());
                 if (!Arrays.equals(actual, e.getValue())) {
-                    misshaped.add(e.getKey() + " " + Arrays.toString(actual) + " (expected " + Arrays.toString(e.getValue()) + ")");
+                    misshaped.add(e.getKey());
+                    if (firstMisshaped == null) {
+                        firstMisshaped = Text.sample(List.of(e.getKey())) + " is " + Text.shape(actual) + ", expected "
+                                + Text.shape(e.getValue());
+                    }
                 }
             }
         }
@@ -291,18 +296,20 @@ public final class Models {
             }
         }
         if (!missing.isEmpty() || !unexpected.isEmpty() || !misshaped.isEmpty()) {
-            StringBuilder b = new StringBuilder("the checkpoint does not match " + arch.name() + ":");
+            // at most three short lines whatever the checkpoint holds: counts and a few names (Text.sample)
+            List<String> lines = new ArrayList<>();
             if (!missing.isEmpty()) {
-                b.append(" missing ").append(missing.size()).append(": ").append(String.join(", ", missing)).append(';');
+                lines.add(missing.size() + " missing: " + Text.sample(missing));
             }
             if (!unexpected.isEmpty()) {
-                b.append(" unexpected ").append(unexpected.size()).append(": ").append(String.join(", ", unexpected)).append(';');
+                lines.add(unexpected.size() + " unexpected: " + Text.sample(unexpected));
             }
             if (!misshaped.isEmpty()) {
-                b.append(" mis-shaped ").append(misshaped.size()).append(": ").append(String.join(", ", misshaped)).append(';');
+                lines.add(misshaped.size() + " mis-shaped: " + firstMisshaped
+                        + (misshaped.size() > 1 ? " and " + (misshaped.size() - 1) + " more" : ""));
             }
-            b.setLength(b.length() - 1);
-            throw LadyException.invalidInput(b.toString());
+            throw LadyException.invalidInput("the checkpoint does not match " + arch.name() + ": "
+                    + String.join("\n  ", lines));
         }
     }
 }

@@ -128,7 +128,7 @@ public final class ReferenceResync {
             if (!Arrays.equals(a, b)) {
                 throw LadyException.invalidInput(String.format(
                         "tensor '%s' has shape %s in the reference but %s in the suspect: not the same architecture",
-                        m.tensor(), Arrays.toString(a), Arrays.toString(b)));
+                        m.tensor(), lady.util.Text.shape(a), lady.util.Text.shape(b)));
             }
         }
     }

@@ -26,6 +26,8 @@ public final class Text {
     public static final int MAX_QUOTED = 120;
     /** Names shown by {@link #sample} (and dimensions by {@link #shape}) before the rest is counted. */
     public static final int SAMPLE = 3;
+    /** Longest name {@link #sample} shows in full (a line of three stays under 300 characters). */
+    public static final int MAX_SAMPLED = 60;
     /** Dimensions {@link #shape} prints in full. */
     public static final int MAX_FULL_RANK = 8;
 
@@ -84,11 +86,15 @@ public final class Text {
 
     /** {@code 'escaped'}, cut to {@link #MAX_QUOTED} characters ("... (N characters)") when longer. */
     public static String quote(String s) {
+        return quote(s, MAX_QUOTED);
+    }
+
+    private static String quote(String s, int max) {
         if (s == null) {
             return "null";
         }
-        String shown = s.length() > MAX_QUOTED ? s.substring(0, MAX_QUOTED) : s;
-        return "'" + escape(shown) + "'" + (s.length() > MAX_QUOTED ? "... (" + s.length() + " characters)" : "");
+        String shown = s.length() > max ? s.substring(0, max) : s;
+        return "'" + escape(shown) + "'" + (s.length() > max ? "... (" + s.length() + " characters)" : "");
     }
 
     /** Each item {@link #quote quoted}, comma-separated, all of them (for short lists). */
@@ -102,7 +108,8 @@ public final class Text {
 
     /**
      * A list for a message: all of it when it has at most {@link #SAMPLE} items ({@code 'a', 'b'}), else its
-     * first {@link #SAMPLE} and the count of the rest ({@code 'a', 'b', 'c' and 195 more}); items quoted.
+     * first {@link #SAMPLE} and the count of the rest ({@code 'a', 'b', 'c' and 195 more}); items quoted, each cut
+     * to {@link #MAX_SAMPLED} characters.
      */
     public static String sample(Collection<String> items) {
         StringBuilder b = new StringBuilder();
@@ -111,7 +118,7 @@ public final class Text {
             if (i > 0) {
                 b.append(", ");
             }
-            b.append(quote(it.next()));
+            b.append(quote(it.next(), MAX_SAMPLED));
         }
         int rest = items.size() - SAMPLE;
         if (rest > 0) {

@@ -181,9 +181,9 @@ class ModelsTest {
         LadyException e = assertThrows(LadyException.class, () -> model.load(broken));
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
         String m = e.getMessage();
-        assertTrue(m.contains("missing 1: features.2.bias"), m);
-        assertTrue(m.contains("unexpected 1: extra.weight"), m);
-        assertTrue(m.contains("mis-shaped 1: features.5.weight [33, 16, 3, 3] (expected [16, 8, 3, 3])"), m);
+        assertTrue(m.contains("1 missing: 'features.2.bias'"), m);
+        assertTrue(m.contains("1 unexpected: 'extra.weight'"), m);
+        assertTrue(m.contains("1 mis-shaped: 'features.5.weight' is [33, 16, 3, 3], expected [16, 8, 3, 3]"), m);
 
         LadyException wrongArch = assertThrows(LadyException.class, () -> Models.fromStateDict(state, "vgg16_bn_cifar"));
         assertEquals(LadyException.Kind.INVALID_INPUT, wrongArch.kind());
