@@ -9,7 +9,10 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
@@ -51,8 +54,13 @@ import lady.util.Seeds;
  * (no direction), or a failed certificate. Exactness thus rests only on the stated error bound,
  * never on luck in the candidate list.
  *
- * <p>Confidence margins in this path are lower bounds: the best other similarity of a row is taken as
- * the larger of its other confirmed candidates and {@code ub_i} (which includes the Z sigma bound).
+ * <p>Confidence margins are exact, equal to the dense path's (best minus second-best similarity of each
+ * reference row): where a row's best confirmed other column reaches {@code ub_i} (the bound of every column
+ * left out), it is the second best; otherwise the row's similarities are computed in full with the native
+ * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
+ * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
+ * take the full computation: the margins cost about one dense similarity product per group, the match
+ * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md).
  */
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
@@ -81,7 +89,9 @@ final class PrefilteredMatch {
     /** Partial sums of the exact dot products (a multiple of the vector width, so the loop vectorizes). */
     private static final int DOT_LANES = 64;
 
-    /** A prefiltered group's answer: the match, per-row margin lower bounds, and the rows' squared norms. */
+    /**
+     * A prefiltered group's answer: the match, the exact margins (as the dense path's), the rows' squared norms.
+     */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
     /** Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d. */
@@ -200,10 +210,15 @@ final class PrefilteredMatch {
         if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, producers, match)) {
             return null;
         }
+        // margins, exactly as the dense path computes them: best minus the best other column. Where the best
+        // confirmed other column beats the bound of every column left out, it is the row's exact second best;
+        // elsewhere the row's similarities are computed in full
         double[] margins = new double[n];
+        int[] undecided = new int[n];
+        int open = 0;
         for (int i = 0; i < n; i++) {
             double chosen = Double.NaN;
-            double other = ub[i];
+            double other = Double.NEGATIVE_INFINITY;
             for (int c = 0; c < candidates[i].length; c++) {
                 if (candidates[i][c] == match[i]) {
                     chosen = values[i][c];
@@ -212,9 +227,77 @@ final class PrefilteredMatch {
                 }
             }
             margins[i] = chosen - other;
+            if (other < ub[i]) {
+                undecided[open++] = i;
+            }
         }
+        exactMargins(backend, refs, suss, n, match, Arrays.copyOf(undecided, open), margins);
         java.lang.ref.Reference.reachabilityFence(cosTensor);
         return new Outcome(match, margins, refNorm2, susNorm2);
+    }
+
+    /** Reference rows whose exact margins are computed together (a block of rows x N floats). */
+    static final int MARGIN_BLOCK_ROWS = 1024;
+
+    /**
+     * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
+     * (per producer the native cosine kernel in float, summed over producers; best minus best other column), in
+     * blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. A block of
+     * consecutive rows is read in place; scattered rows are gathered first.
+     */
+    @SuppressWarnings("try")
+    static void exactMargins(Backend backend, List<Tensor> refs, List<Tensor> suss, int n, long[] match,
+            int[] rows, double[] margins) {
+        int from = 0;
+        while (from < rows.length) {
+            // the next block: rows[from..to) spanning at most MARGIN_BLOCK_ROWS reference rows
+            int to = from + 1;
+            while (to < rows.length && to - from < MARGIN_BLOCK_ROWS && rows[to] - rows[from] < MARGIN_BLOCK_ROWS) {
+                to++;
+            }
+            int k = to - from;
+            boolean consecutive = rows[to - 1] - rows[from] == k - 1;
+            float[] s = new float[k * n];
+            try (PointerScope scope = new PointerScope()) {
+                Tensor index = null;
+                if (!consecutive) {
+                    long[] idx = new long[k];
+                    for (int r = 0; r < k; r++) {
+                        idx[r] = rows[from + r];
+                    }
+                    index = torch.from_blob(new LongPointer(idx), new long[] {k}, new TensorOptions(torch.ScalarType.Long))
+                            .clone();
+                }
+                Tensor out = torch.empty(k, n);
+                float[] part = new float[k * n];
+                for (int p = 0; p < refs.size(); p++) {
+                    Tensor ref = refs.get(p);
+                    long d = ref.size(1);
+                    Tensor a = consecutive ? ref : ref.index_select(0, index).contiguous();
+                    long address = a.data_ptr().address() + (consecutive ? (long) rows[from] * d * Float.BYTES : 0);
+                    Tensor b = suss.get(p);
+                    Kernels.cosineSimilarity(backend, address, b.data_ptr().address(), k, n, d, false,
+                            out.data_ptr().address());
+                    out.data_ptr_float().get(part);
+                    for (int t = 0; t < part.length; t++) {
+                        s[t] += part[t];
+                    }
+                    java.lang.ref.Reference.reachabilityFence(a);
+                }
+            }
+            for (int r = 0; r < k; r++) {
+                int i = rows[from + r];
+                int chosen = (int) match[i];
+                float other = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < n; j++) {
+                    if (j != chosen && s[r * n + j] > other) {
+                        other = s[r * n + j];
+                    }
+                }
+                margins[i] = s[r * n + chosen] - other;
+            }
+            from = to;
+        }
     }
 
     /** Row i's {@code top} largest estimates E[i, j] = cos[i, j] |x_i| |y_j|, descending (ties: lower j first). */

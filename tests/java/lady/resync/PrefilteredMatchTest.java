@@ -33,6 +33,8 @@ import lady.torch.Torch;
 
 /** The random-projection prefilter gives the dense method's match, and hands ambiguous groups back to dense. */
 class PrefilteredMatchTest {
+    /** Prefiltered and dense margins differ by float rounding only (the dense kernel sums in float). */
+    static final double MARGIN_TOLERANCE = 1e-5;
 
     @BeforeAll
     static void init() {
@@ -52,7 +54,10 @@ class PrefilteredMatchTest {
             GroupResult p = prefiltered.groups().get(g);
             assertFalse(d.prefiltered(), d.name() + ": the dense run used the prefilter");
             assertArrayEquals(d.match(), p.match(), d.name() + ": prefiltered match differs from dense");
-            assertTrue(p.minMargin() <= d.minMargin() + 1e-6, d.name() + ": a prefiltered margin must be a lower bound");
+            // issue 20, item 2: the confidence users read is the dense one, not a bound
+            assertEquals(d.minMargin(), p.minMargin(), MARGIN_TOLERANCE, d.name() + ": min margin");
+            assertEquals(d.medianMargin(), p.medianMargin(), MARGIN_TOLERANCE, d.name() + ": median margin");
+            assertEquals(d.lowMargin(), p.lowMargin(), d.name() + ": low-margin neurons");
         }
     }
 
@@ -152,8 +157,28 @@ class PrefilteredMatchTest {
             Tensor tb = torch.from_blob(b, new long[] {n, d}, new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float));
             PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, List.of(ta), List.of(tb), n);
             assertNotNull(o, "a clear collision must be certified, not handed back");
+            long[] match = new long[n];
             for (int i = 0; i < n; i++) {
                 assertEquals(dense[i], o.match()[i], "row " + i);
+                match[i] = dense[i];
+            }
+            double[] denseMargins = new double[n];
+            for (int i = 0; i < n; i++) {
+                float other = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < n; j++) {
+                    if (j != dense[i]) {
+                        other = Math.max(other, s[i * n + j]);
+                    }
+                }
+                denseMargins[i] = s[i * n + dense[i]] - other;
+                assertEquals(denseMargins[i], o.margins()[i], MARGIN_TOLERANCE, "margin of row " + i);
+            }
+            // the full-row computation on scattered rows (gathered) and on a run of consecutive ones (in place)
+            int[] rows = {0, 1, 5, 6, 7, 40, 63};
+            double[] margins = new double[n];
+            PrefilteredMatch.exactMargins(Backend.CPU, List.of(ta), List.of(tb), n, match, rows, margins);
+            for (int i : rows) {
+                assertEquals(denseMargins[i], margins[i], MARGIN_TOLERANCE, "full-row margin of row " + i);
             }
         }
     }
