@@ -38,7 +38,11 @@ import lady.util.Seeds;
  * while at width 0.25 they agreed; which layer shapes are affected on another CPU is not known in
  * advance), so the one-thread rule holds for every model on every CPU. {@link #deterministic(boolean)
  * deterministic(false)} keeps every thread, for speed over reproducibility; {@code TrainerTest} checks
- * the weight bytes. The next batch is assembled on a background thread meanwhile (see {@link #train}).
+ * the weight bytes.
+ *
+ * <p>The next batch is assembled (crop, flip, normalization) on a background thread while the current step
+ * trains ({@link BatchLoader.Epoch#prefetch()}): the step waits only for the copy into tensors. The batches
+ * are the same bytes as without it.
  *
  * <p>Every step runs with libtorch's allocator zero fill on ({@link Torch#zeroFillWhileTraining()}: oneDNN's
  * backward pass can read padding it never wrote, which turns into NaN on recycled memory on some CPUs).
@@ -59,6 +63,7 @@ public final class Trainer {
     private final List<LossTerm> terms = new ArrayList<>();
     private ProgressListener progress = ProgressListener.NONE;
     private boolean deterministic = true;
+    private boolean prefetch = true;
 
     public Trainer(TrainConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -88,6 +93,13 @@ public final class Trainer {
      * class comment); {@code false} keeps every thread. */
     public Trainer deterministic(boolean on) {
         this.deterministic = on;
+        return this;
+    }
+
+    /** Whether the next batch is assembled on a background thread while a step runs (the default; the same
+     * bytes either way: {@code false} only serves to measure what it saves, see lady.bench). */
+    public Trainer prefetch(boolean on) {
+        this.prefetch = on;
         return this;
     }
 
@@ -215,6 +227,7 @@ public final class Trainer {
         String task = "train epoch " + (e + 1) + "/" + config.epochs();
         progress.start(task, (long) Math.min(plan.order().length, (long) batches * config.batchSize()), "img");
         Map<String, Tensor> params = Torch.namedParameters(model.module());
+        BatchLoader.Prefetch ahead = prefetch ? plan.prefetch() : null;
         try {
             for (int b = 0; b < batches; b++) {
                 int n;
@@ -223,7 +236,7 @@ public final class Trainer {
                 float[] termValues = new float[terms.size()];
                 String where = "epoch " + (e + 1) + ", step " + (b + 1);
                 try (PointerScope scope = new PointerScope()) {
-                    Batch batch = plan.batch(b);
+                    Batch batch = ahead != null ? ahead.next() : plan.batch(b);
                     n = batch.size();
                     sgd.zero_grad(true);
                     Tensor logits = model.forward(batch.images());
@@ -264,6 +277,9 @@ public final class Trainer {
                 progress.advance(n, metrics);
             }
         } finally {
+            if (ahead != null) {
+                ahead.close();
+            }
             progress.finish();
         }
         Map<String, Double> termMeans = new LinkedHashMap<>();

@@ -153,6 +153,29 @@ class TrainerTest {
         }
     }
 
+    /** Issue 20, item 10: the next batch is assembled on a background thread, and the weights are the same bytes. */
+    @Test
+    void batchesAssembledAheadGiveTheSameWeights() {
+        trainToy(true); // starts the assembly thread if no test did yet
+        Thread assembly = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("lady-batch-assembly")).findFirst().orElseThrow();
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = mx.getThreadCpuTime(assembly.getId());
+        byte[][] ahead = trainToy(true);
+        assertTrue(mx.getThreadCpuTime(assembly.getId()) > before, "the trainer assembled batches on the background thread");
+        byte[][] inline = trainToy(false);
+        for (int i = 0; i < ahead.length; i++) {
+            assertArrayEquals(inline[i], ahead[i], "tensor " + i);
+        }
+    }
+
+    private static byte[][] trainToy(boolean prefetch) {
+        Model model = toy(12);
+        new Trainer(TrainConfig.paper(2).withBatchSize(48).withLimit(200).withSeed(4)).prefetch(prefetch)
+                .train(model, train);
+        return bytes(model.stateDict());
+    }
+
     /** vgg16_cifar at {@code width} (with dropout) trained on 256 digits by the default trainer; the weights' bytes. */
     private static byte[][] trainVgg(double width, long initSeed, long dataSeed) {
         Trainer.seedLibtorch(initSeed);
@@ -160,7 +183,10 @@ class TrainerTest {
         int threads = torch.get_num_threads();
         new Trainer(TrainConfig.paper(1).withBatchSize(64).withSeed(dataSeed).withLimit(256)).train(model, train);
         assertEquals(threads, torch.get_num_threads(), "thread count restored");
-        StateDict sd = model.stateDict();
+        return bytes(model.stateDict());
+    }
+
+    private static byte[][] bytes(StateDict sd) {
         byte[][] out = new byte[sd.size()][];
         int i = 0;
         for (Map.Entry<String, Tensor> e : sd) {
