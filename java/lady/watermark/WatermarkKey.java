@@ -225,6 +225,9 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
 
     /** Most entries of X a key may have: the largest Java array (a real key has T x C k k, e.g. 64 x 4608). */
     static final long MAX_MATRIX_ENTRIES = Integer.MAX_VALUE - 8;
+    /** Most entries of X built for a key read without its model (256 MB; with the model, its layer bounds L and the
+     * file's bits bound T). */
+    static final long MAX_ENTRIES_WITHOUT_MODEL = 1L << 26;
 
     /** Reads a key written by {@link #write}; clear errors for missing, malformed or inconsistent files. */
     public static WatermarkKey read(Path path) {
@@ -260,6 +263,9 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
         }
         if (model != null) {
             checkFits(model, layer, t, length);
+        } else if ((long) t * length > MAX_ENTRIES_WITHOUT_MODEL) {
+            throw LadyException.invalidInput(path + ": T x w_bar_length = " + t + " x " + length + " is more than the "
+                    + MAX_ENTRIES_WITHOUT_MODEL + " entries of X read without the model (read it for its model)");
         }
         Long seed = m.get("seed") instanceof Number n ? n.longValue() : null;
         if (!(m.get("bits") instanceof List<?> bl) || bl.size() != t) {
@@ -292,12 +298,15 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
         if (!(value instanceof List<?> rows) || rows.size() != t) {
             throw LadyException.invalidInput(path + ": \"matrix\" must be T = " + t + " rows");
         }
-        float[] x = new float[Math.multiplyExact(t, length)];
-        for (int r = 0; r < t; r++) {
+        for (int r = 0; r < t; r++) { // the shape first: X is allocated only for as many numbers as the file holds
             if (!(rows.get(r) instanceof List<?> row) || row.size() != length) {
                 throw LadyException.invalidInput(path + ": matrix row " + r + " must hold w_bar_length = " + length
                         + " numbers");
             }
+        }
+        float[] x = new float[Math.multiplyExact(t, length)];
+        for (int r = 0; r < t; r++) {
+            List<?> row = (List<?>) rows.get(r);
             for (int i = 0; i < length; i++) {
                 if (!(row.get(i) instanceof Number n) || !Double.isFinite(n.doubleValue())) {
                     throw LadyException.invalidInput(path + ": matrix[" + r + "][" + i + "] is not a finite number");
