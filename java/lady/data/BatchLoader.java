@@ -161,9 +161,7 @@ public final class BatchLoader {
                 throw new LadyException(LadyException.Kind.INTERNAL, "batch " + b + " out of range [0, "
                         + batchesPerEpoch() + ")");
             }
-            int from = b * batchSize;
-            int n = Math.min(batchSize, size - from);
-            return assemble(this, from, n);
+            return assembleHost(this, b).toTensors();
         }
 
         /**
@@ -177,24 +175,11 @@ public final class BatchLoader {
             return new Prefetch(this);
         }
 
+        /** The batches in order, each assembled ahead ({@link #prefetch()}; an early break leaves at most one
+         * batch assembled for nothing). */
         @Override
         public Iterator<Batch> iterator() {
-            return new Iterator<>() {
-                private int next;
-
-                @Override
-                public boolean hasNext() {
-                    return next < batchesPerEpoch();
-                }
-
-                @Override
-                public Batch next() {
-                    if (!hasNext()) {
-                        throw new NoSuchElementException();
-                    }
-                    return batch(next++);
-                }
-            };
+            return prefetch();
         }
     }
 
@@ -236,9 +221,7 @@ public final class BatchLoader {
             if (b >= batchesPerEpoch()) {
                 return null;
             }
-            int from = b * batchSize;
-            int n = Math.min(batchSize, size - from);
-            return ASSEMBLY.submit(() -> assembleHost(epoch, from, n));
+            return ASSEMBLY.submit(() -> assembleHost(epoch, b));
         }
 
         @Override
@@ -278,12 +261,10 @@ public final class BatchLoader {
         }
     }
 
-    private Batch assemble(Epoch e, int from, int n) {
-        return assembleHost(e, from, n).toTensors();
-    }
-
-    /** Batch {@code [from, from + n)} of epoch {@code e} in Java arrays; touches no libtorch state (any thread). */
-    private HostBatch assembleHost(Epoch e, int from, int n) {
+    /** Batch {@code b} of epoch {@code e} in Java arrays; touches no libtorch state (any thread). */
+    private HostBatch assembleHost(Epoch e, int b) {
+        int from = b * batchSize;
+        int n = Math.min(batchSize, size - from);
         final int side = Dataset.SIDE;
         final int plane = side * side;
         byte[] pixels = dataset.rawPixels();

@@ -22,7 +22,7 @@ import lady.data.Digits;
 import lady.model.Model;
 import lady.model.ModelOptions;
 import lady.model.Models;
-import lady.train.LossTerm;
+import lady.train.ProbeTerm;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
 
@@ -70,21 +70,12 @@ class AllocatorFillTest {
             assertEquals(Torch.AllocatorFill.NONE, Torch.allocatorFill(), "building a model changes nothing");
             List<Torch.AllocatorFill> seen = new ArrayList<>();
             List<Double> empties = new ArrayList<>();
-            LossTerm probe = new LossTerm() {
-                @Override
-                public String name() {
-                    return "probe";
+            ProbeTerm probe = new ProbeTerm(() -> {
+                seen.add(Torch.allocatorFill());
+                for (long n : poisonHeap()) {
+                    empties.add(torch.empty(n).abs().max().item_double());
                 }
-
-                @Override
-                public Tensor compute(Model m) {
-                    seen.add(Torch.allocatorFill());
-                    for (long n : poisonHeap()) {
-                        empties.add(torch.empty(n).abs().max().item_double());
-                    }
-                    return torch.zeros(1).sum();
-                }
-            };
+            });
             new Trainer(TrainConfig.paper(1).withBatchSize(BATCH).withLimit(2 * BATCH).withSeed(1)).lossTerm(probe)
                     .train(model, Digits.train());
             assertEquals(List.of(Torch.AllocatorFill.ZERO, Torch.AllocatorFill.ZERO), seen, "the fill during each step");

@@ -129,18 +129,7 @@ class TrainerTest {
                 Trainer.seedLibtorch(3);
                 Model quarter = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(0.25));
                 List<Integer> threads = new ArrayList<>();
-                LossTerm probe = new LossTerm() {
-                    @Override
-                    public String name() {
-                        return "probe";
-                    }
-
-                    @Override
-                    public Tensor compute(Model m) {
-                        threads.add(torch.get_num_threads());
-                        return torch.zeros(1).sum();
-                    }
-                };
+                ProbeTerm probe = new ProbeTerm(() -> threads.add(torch.get_num_threads()));
                 new Trainer(TrainConfig.paper(1).withBatchSize(32).withLimit(64)).deterministic(deterministic)
                         .lossTerm(probe).train(quarter, train);
                 int expected = deterministic ? 1 : 2;
