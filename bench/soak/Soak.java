@@ -2,7 +2,8 @@
  * Soak check: many whole `lady resync` runs of a small model in one JVM, the process's resident memory
  * (VmRSS) sampled along the way. A leak of native memory (tensors, JavaCPP pointers, file channels, kernel
  * buffers, temporaries of the output policy) shows as RSS that keeps growing after the warm-up; the verdict
- * compares the RSS at the end with the RSS after the warm-up, and fits a line through the second half.
+ * compares the median RSS of the second half with that of the first half after the warm-up (single samples
+ * swing by 100 MB with malloc's arenas), and a line is fitted through the second half.
  *
  * Each iteration is the real command line in-process (lady.cli.Main.run): read both checkpoints, infer the
  * architecture, resync every group, write the restored checkpoint and the JSON report through the output
@@ -101,11 +102,15 @@ public class Soak {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         double lastPsi = psi(report);
-        double[] ref0 = samples.stream().filter(s -> s[0] >= reference).findFirst().orElseThrow();
         double[] last = samples.get(samples.size() - 1);
-        double growth = last[1] - ref0[1];
-        // least-squares slope of RSS over the second half of the run, in MB per 100 iterations
+        // RSS swings by 100 MB or more from one sample to the next (malloc's arenas grow and shrink): compare the
+        // median of the second half of the run with the median of the first half after the warm-up
         double middle = iterations / 2.0;
+        double early = median(samples.stream().filter(s -> s[0] >= reference && s[0] < middle).mapToDouble(s -> s[1])
+                .toArray());
+        double late = median(samples.stream().filter(s -> s[0] >= middle).mapToDouble(s -> s[1]).toArray());
+        double growth = late - early;
+        // least-squares slope of RSS over the second half of the run, in MB per 100 iterations
         List<double[]> half = samples.stream().filter(s -> s[0] >= middle).toList();
         double mx = half.stream().mapToDouble(s -> s[0]).average().orElse(0);
         double my = half.stream().mapToDouble(s -> s[1]).average().orElse(0);
@@ -130,15 +135,17 @@ public class Soak {
         r.put("seconds_per_resync", seconds / iterations);
         r.put("psi_first", firstPsi);
         r.put("psi_last", lastPsi);
-        r.put("rss_mb_after_warmup", ref0[1]);
-        r.put("rss_mb_at_end", last[1]);
+        r.put("rss_mb_median_first_half", early);
+        r.put("rss_mb_median_second_half", late);
         r.put("rss_growth_mb", growth);
+        r.put("rss_mb_min", samples.stream().mapToDouble(s -> s[1]).min().orElse(0));
         r.put("rss_slope_mb_per_100_second_half", slope);
         r.put("rss_mb_max", samples.stream().mapToDouble(s -> s[1]).max().orElse(0));
         r.put("heap_committed_mb_at_end", last[3]);
         r.put("javacpp_physical_mb_at_end", last[4]);
         r.put("max_growth_mb", maxGrowthMb);
         r.put("verdict", growth <= maxGrowthMb ? "no growth" : "RSS GREW");
+        r.put("every", every);
         System.out.println(Json.write(r));
         try (var files = Files.list(dir)) {
             for (Path p : files.toList()) {
@@ -147,6 +154,15 @@ public class Soak {
         }
         Files.delete(dir);
         System.exit(growth <= maxGrowthMb && lastPsi == 100.0 && firstPsi == 100.0 ? 0 : 1);
+    }
+
+    private static double median(double[] v) {
+        if (v.length == 0) {
+            return Double.NaN;
+        }
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
     }
 
     private static double psi(Path report) throws Exception {

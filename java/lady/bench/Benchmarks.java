@@ -386,9 +386,11 @@ public final class Benchmarks {
         // warm-up, untimed: the first epoch pays the JIT and oneDNN's primitive creation, which the baseline
         // (run second, same shapes) would otherwise get for free
         new Trainer(config).deterministic(false).train(lady, data);
-        Measure l = timedEpoch(config, lady, data, steps, true);
+        Measure l = timedEpoch(config, lady, data, steps, true, false);
         // the same without assembling the next batch ahead (what the step did before): the gain of the prefetch
-        Measure inline = timedEpoch(config, lady, data, steps, false);
+        Measure inline = timedEpoch(config, lady, data, steps, false, false);
+        // the default, deterministic training: one libtorch thread (the batch assembly on another)
+        Measure oneThread = timedEpoch(config, lady, data, steps, true, true);
         // libtorch only: the same network and optimizer on one fixed batch
         Model plain = Models.create(plan.trainArch(), options);
         Tensor images = torch.randn(batch, Dataset.CHANNELS, Dataset.SIDE, Dataset.SIDE);
@@ -429,6 +431,7 @@ public final class Benchmarks {
         d.put("lady_images_per_s", batch / l.wallSeconds());
         d.put("lady_without_prefetch_images_per_s", batch / inline.wallSeconds());
         d.put("prefetch_speedup", inline.wallSeconds() / l.wallSeconds());
+        d.put("lady_deterministic_one_thread_images_per_s", batch / oneThread.wallSeconds());
         d.put("libtorch_images_per_s", batch / b.wallSeconds());
         d.put("libtorch_zero_fill_images_per_s", batch / filled.wallSeconds());
         d.put("zero_fill_cost", filled.wallSeconds() / b.wallSeconds());
@@ -440,13 +443,14 @@ public final class Benchmarks {
                 "plain libtorch loop: zero_grad, forward, cross_entropy, backward, step on one fixed batch", b, d);
     }
 
-    /** One epoch of {@code steps} batches through Lady's Trainer (every thread), timed per step: median wall time,
-     * mean CPU time per step. */
-    private static Measure timedEpoch(TrainConfig config, Model model, Dataset data, int steps, boolean prefetch) {
+    /** One epoch of {@code steps} batches through Lady's Trainer (every thread unless {@code deterministic}), timed
+     * per step: median wall time, mean CPU time per step. */
+    private static Measure timedEpoch(TrainConfig config, Model model, Dataset data, int steps, boolean prefetch,
+            boolean deterministic) {
         double[] times = new double[steps];
         long[] clock = new long[1];
         long cpu0 = Measure.processCpuNanos();
-        new Trainer(config).deterministic(false).prefetch(prefetch).progress(new ProgressListener() {
+        new Trainer(config).deterministic(deterministic).prefetch(prefetch).progress(new ProgressListener() {
             int step;
 
             @Override

@@ -64,7 +64,14 @@ public final class Main implements Runnable {
             ex.printStackTrace(commandLine.getErr());
             return LadyException.Kind.INTERNAL.exitCode();
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            // the readers bound what a file may make them allocate; a real model larger than the heap ends here
+            err.println("lady: error: out of Java memory (" + Runtime.getRuntime().maxMemory() / (1 << 20)
+                    + " MiB); give the JVM more with LADY_JAVA_OPTS=-Xmx...");
+            return LadyException.Kind.USAGE.exitCode(); // cannot be done as asked: more memory is needed
+        }
     }
 
     /** Longest line of an error message printed in full (messages are built short; this is the last guard). */
