@@ -80,8 +80,10 @@ public final class Main implements Runnable {
     /** {@code message} with each line longer than {@link #MAX_ERROR_LINE} cut, saying how much was left out. */
     static String shortLines(String message) {
         StringBuilder b = new StringBuilder();
-        for (String line : message.split("\n", -1)) {
-            if (b.length() > 0) {
+        String[] lines = message.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i];
+            if (i > 0) {
                 b.append('\n');
             }
             b.append(line.length() <= MAX_ERROR_LINE ? line
