@@ -47,7 +47,7 @@ final class AttackCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip or safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip, safetensors or ONNX).")
     Path model;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
@@ -72,6 +72,9 @@ final class AttackCommand implements Callable<Integer> {
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
 
     @Option(names = "--spec", paramLabel = "FILE",
             description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
@@ -101,11 +104,12 @@ final class AttackCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
-        lady.permutation.PermutationSpec pspec = specFile == null ? null : Models.spec(state, null, specFile);
+        Path graphFile = Models.graphOf(model, graph, arch, specFile);
+        ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+        lady.permutation.PermutationSpec pspec = config != null ? null : Models.spec(state, arch, specFile, graphFile);
         if (config == null && finetune) {
-            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning runs the model, which Lady can do for the "
-                    + "networks it recognizes, not from a spec file alone");
+            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning trains the model, which Lady can do for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
         }
         String weight = !(needsLayer || layer != null) ? null : config != null
                 ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
@@ -117,7 +121,7 @@ final class AttackCommand implements Callable<Integer> {
                         : source.train().limit(trainLimit), archName), progress);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, state, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(out, state, model);
 
         // what the attacked layer (or every changed tensor) looks like now
         Set<String> changed = new LinkedHashSet<>();
@@ -147,7 +151,7 @@ final class AttackCommand implements Callable<Integer> {
             o.put("weights_after", tensors);
             w.println(Json.write(o));
         } else {
-            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, config.architecture(),
+            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, archName,
                     Attacks.spec(chain), s, out, seconds);
             for (AttackResult r : results) {
                 StringBuilder sb = new StringBuilder();

@@ -84,6 +84,9 @@ final class CanonCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP + " Basic ranking only.")
+    Path graph;
+
     @CommandLine.Mixin
     RunOptions run;
 
@@ -115,10 +118,16 @@ final class CanonCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "--steps and --authors-slice are for --method active");
         }
         StateDict state = Checkpoints.read(model);
-        PermutationSpec ps = spec(state);
+        Path graphFile = Models.graphOf(model, graph, arch, null);
+        if (graphFile != null && m == RankingMethod.ACTIVE) {
+            throw new LadyException(LadyException.Kind.USAGE, "active ranking learns an input through the model, which Lady "
+                    + "runs for the networks it recognizes, not for ONNX models; use --method basic");
+        }
+        PermutationSpec ps = spec(state, graphFile);
         List<String> groups = Permuter.select(ps, layer);
         long t0 = System.nanoTime();
-        CanonicalOrder canon = Canon.rank(state, arch, groups, m, active, run.progress());
+        CanonicalOrder canon = graphFile != null ? Canon.rankBasic(state, ps, groups)
+                : Canon.rank(state, arch, groups, m, active, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
         canon.write(out);
         report(canon, null, seconds, out.toString());
@@ -134,10 +143,12 @@ final class CanonCommand implements Callable<Integer> {
         CanonicalOrder saved = CanonicalOrder.read(from);
         StateDict suspect = Checkpoints.read(model);
         long t0 = System.nanoTime();
-        CanonicalOrder sus = Canon.rerank(suspect, arch, saved);
-        StateDict aligned = Canon.align(suspect, spec(suspect), sus);
+        Path graphFile = Models.graphOf(model, graph, arch, null);
+        PermutationSpec ps = spec(suspect, graphFile);
+        CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, arch, saved);
+        StateDict aligned = Canon.align(suspect, ps, sus);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, aligned, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(out, aligned, model);
         if (order != null) {
             sus.write(order);
         }
@@ -150,9 +161,8 @@ final class CanonCommand implements Callable<Integer> {
         return 0;
     }
 
-    private PermutationSpec spec(StateDict state) {
-        var mc = Models.infer(state, arch);
-        return mc.description().permutationSpec();
+    private PermutationSpec spec(StateDict state, Path graphFile) {
+        return graphFile != null ? Models.spec(state, null, null, graphFile) : Models.infer(state, arch).description().permutationSpec();
     }
 
     private void report(CanonicalOrder c, Map<String, Double> psi, double seconds, String written) {

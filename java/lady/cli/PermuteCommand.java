@@ -17,9 +17,12 @@ import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
+import lady.kernels.Tolerances;
 import lady.model.Model;
 import lady.model.ModelConfig;
 import lady.model.Models;
+import lady.onnx.Onnx;
+import lady.onnx.OrtRunner;
 import lady.permutation.NeuronScaling;
 import lady.permutation.Permutation;
 import lady.model.PermutationCheck;
@@ -39,8 +42,12 @@ final class PermuteCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Input checkpoint (PyTorch zip or safetensors); the architecture is inferred.")
+            description = "Input checkpoint (PyTorch zip, safetensors or ONNX); the architecture is inferred "
+                    + "(an ONNX model's groups come from its graph).")
     Path model;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
 
     @Option(names = "--groups", defaultValue = "all", paramLabel = "all|G1,G2",
             description = "Groups to permute: all (default) or a comma-separated list, e.g. features.17,classifier.0.")
@@ -56,7 +63,8 @@ final class PermuteCommand implements Callable<Integer> {
     @Option(names = "--secret", required = true, paramLabel = "FILE", description = "Secret file (JSON) to write.")
     Path secret;
 
-    @Option(names = "--verify", description = "Check that the logits are unchanged (max abs diff < 1e-4, probe batch, eval mode).")
+    @Option(names = "--verify", description = "Check that the outputs are unchanged (max abs diff < 1e-4 of the output scale, "
+            + "probe batch, eval mode; an ONNX model: both files run in ONNX Runtime on seeded inputs).")
     boolean verify;
 
     @Option(names = "--scale-range", paramLabel = "LO:HI",
@@ -91,8 +99,10 @@ final class PermuteCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
         Checkpoints.Format format = Checkpoints.formatOf(model);
-        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
-        PermutationSpec pspec = Models.spec(state, arch, specFile);
+        Path graphFile = Models.graphOf(model, graph, arch, specFile);
+        boolean onnx = format == Checkpoints.Format.ONNX;
+        ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+        PermutationSpec pspec = Models.spec(state, arch, specFile, graphFile);
         List<String> selected = Permuter.select(pspec, groups);
         long bytes = 0;
         for (var e : state) {
@@ -102,10 +112,10 @@ final class PermuteCommand implements Callable<Integer> {
                 state.size(), bytes / 1e6));
 
         Model reference = null;
-        if (verify) {
+        if (verify && !onnx) {
             if (config == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
-                        + "networks it recognizes, not from a spec file alone; drop --verify or --spec");
+                        + "networks it recognizes and for ONNX models, not from a spec file or --graph alone; drop --verify");
             }
             reference = config.create();
             reference.load(state);
@@ -125,7 +135,7 @@ final class PermuteCommand implements Callable<Integer> {
                 pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
 
         Double diff = null;
-        if (verify) {
+        if (verify && !onnx) {
             t0 = System.nanoTime();
             diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
             stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
@@ -134,13 +144,48 @@ final class PermuteCommand implements Callable<Integer> {
         t0 = System.nanoTime();
         // the secret first: a permuted model never exists without the means to undo it
         new Secret(BuildInfo.version(), pspec.architecture(), s, perms, scales).write(secret);
-        Checkpoints.write(out, state, format);
+        Checkpoints.writeLike(out, state, model);
         stage(err, t0, "wrote " + out + " and " + secret);
+        if (verify && onnx) {
+            t0 = System.nanoTime();
+            diff = verifyOnnx(s);
+            stage(err, t0, String.format(Locale.ROOT, "verified in ONNX Runtime: max relative output difference %.3g", diff));
+        }
 
         stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
                 pspec.architecture(), s, range == null ? "" : ", scaled", out, secret,
-                diff == null ? "" : String.format(Locale.ROOT, "; logits max abs diff %.3g", diff));
+                diff == null ? "" : String.format(Locale.ROOT, onnx ? "; outputs max relative diff %.3g (ONNX Runtime)"
+                        : "; logits max abs diff %.3g", diff));
         return 0;
+    }
+
+    /**
+     * Runs the input and the written ONNX model in ONNX Runtime on the same seeded inputs; the largest relative
+     * output difference. When it exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of the output scale (or is NaN)
+     * the output and the secret are deleted and the command fails.
+     */
+    private double verifyOnnx(long s) {
+        double worst = 0;
+        String where = "";
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(model), Onnx.read(out), Seeds.derive(s, "probe"),
+                OrtRunner.Options.DEFAULT)) {
+            if (!(d.maxRel() <= worst)) {
+                worst = d.maxRel();
+                where = d.output();
+            }
+        }
+        if (!(worst <= Tolerances.LOGITS_MAX_ABS_DIFF)) {
+            try {
+                java.nio.file.Files.deleteIfExists(out);
+                java.nio.file.Files.deleteIfExists(secret);
+            } catch (java.io.IOException e) {
+                // reported below with the failure itself
+            }
+            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
+                    + "original: output '%s' differs by %.3g of its scale in ONNX Runtime (tolerance %.0e); nothing written",
+                    where, worst, Tolerances.LOGITS_MAX_ABS_DIFF));
+        }
+        return worst;
     }
 
     private static void stage(PrintWriter err, long t0, String what) {

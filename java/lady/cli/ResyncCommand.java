@@ -73,6 +73,9 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
     @Option(names = "--spec", paramLabel = "FILE",
             description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
     Path specFile;
@@ -114,7 +117,8 @@ final class ResyncCommand implements Callable<Integer> {
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
-        var permSpec = Models.spec(ref, arch, specFile);
+        java.nio.file.Path graphFile = Models.graphOf(reference, graph, arch, specFile);
+        var permSpec = Models.spec(ref, arch, specFile, graphFile);
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
@@ -122,6 +126,10 @@ final class ResyncCommand implements Callable<Integer> {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
+            }
+            if (graphFile != null || specFile != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
+                        + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
             }
             Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
             options = options.withSimilarity(new ActivationSignal(ref, arch, permSpec, images, b));
@@ -138,7 +146,7 @@ final class ResyncCommand implements Callable<Integer> {
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
         if (out != null) {
-            Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
+            Checkpoints.writeLike(out, sus, suspect);
         }
         if (report != null) {
             Map<String, Object> json = new LinkedHashMap<>();

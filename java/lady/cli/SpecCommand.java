@@ -20,17 +20,22 @@ import lady.report.Json;
 
 /** {@code lady spec}: the permutation groups of a checkpoint, as a table and as a spec file. */
 @Command(name = "spec", mixinStandardHelpOptions = true,
-        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of its family), or",
-                "check a spec file against it. The JSON written by --out is what --spec accepts in permute, resync,",
-                "attack and canon: start from it to describe a network Lady does not know (groups of members, each",
-                "a tensor, an axis, an offset and a length on that axis, a block size; see the README)."})
+        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of its family, or of",
+                "an ONNX model: the model itself or --graph), or check a spec file against it. The JSON written by",
+                "--out is what --spec accepts in permute, resync, attack and canon: start from it to describe a",
+                "network Lady does not know (groups of members, each a tensor, an axis, an offset and a length on",
+                "that axis, a block size; see the README)."})
 final class SpecCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec commandSpec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Checkpoint (PyTorch zip or safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Checkpoint (PyTorch zip, safetensors, or an ONNX model: groups from its graph).")
     Path model;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: recognized from the checkpoint).")
     String arch;
@@ -51,7 +56,7 @@ final class SpecCommand implements Callable<Integer> {
             CliFiles.requireDistinctOutput(model, out);
         }
         StateDict state = Checkpoints.read(model);
-        PermutationSpec spec = Models.spec(state, arch, specFile);
+        PermutationSpec spec = Models.spec(state, arch, specFile, Models.graphOf(model, graph, arch, specFile));
         if (out != null) {
             SpecFile.write(out, spec);
         }

@@ -191,6 +191,36 @@ public final class Models {
         return infer(state, arch).description().permutationSpec();
     }
 
+    /**
+     * As {@link #spec(StateDict, String, java.nio.file.Path)}, or, with {@code graph} non-null, derived from the
+     * graph of that ONNX model (lady.onnx.OnnxGraph: the same channel-space analysis as the families), whose
+     * tensor names the checkpoint's must match ({@link #graphOf} picks it).
+     */
+    public static lady.permutation.PermutationSpec spec(StateDict state, String arch, java.nio.file.Path specFile,
+            java.nio.file.Path graph) {
+        if (graph == null) {
+            return spec(state, arch, specFile);
+        }
+        if (arch != null || specFile != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--graph describes the network itself: drop --arch and --spec");
+        }
+        return lady.onnx.OnnxGraph.spec(graph, shapes(state));
+    }
+
+    /**
+     * The ONNX model whose graph describes checkpoint {@code file}: {@code graph} (the --graph option) when
+     * given; else {@code file} itself when it is an ONNX model and neither --arch nor --spec names the network
+     * otherwise; else null (the checkpoint's family).
+     */
+    public static java.nio.file.Path graphOf(java.nio.file.Path file, java.nio.file.Path graph, String arch,
+            java.nio.file.Path specFile) {
+        if (graph != null) {
+            return graph;
+        }
+        boolean onnx = lady.checkpoint.Checkpoints.formatOf(file) == lady.checkpoint.Checkpoints.Format.ONNX;
+        return onnx && arch == null && specFile == null ? file : null;
+    }
+
     /** Name -> shape of every tensor of {@code state}, in its order. */
     public static Map<String, long[]> shapes(StateDict state) {
         Map<String, long[]> shapes = new LinkedHashMap<>();

@@ -9,10 +9,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.UnsafeByteOperations;
@@ -86,22 +88,27 @@ public final class Onnx {
     }
 
     /**
-     * Writes {@code source} to {@code out} with the initializers named in {@code updated} replaced by its
-     * tensors (same type and shape as the initializer they replace; the others keep their values).
+     * Writes {@code source} to {@code out} with the tensors named in {@code updated} (keys of
+     * {@link OnnxModel#tensors()}: initializers, and the later uses of shared ones) replaced by its tensors
+     * (same type and shape as the initializer they replace; the others keep their values). A later use of a
+     * shared initializer whose new values differ from what it would read through the graph gets an
+     * initializer of its own ({@link OnnxModel}'s class comment); one whose values agree stays shared.
      *
-     * @throws LadyException INVALID_INPUT when a name is no initializer of {@code source}, or a tensor's type
+     * @throws LadyException INVALID_INPUT when a name is no tensor of {@code source}, or a tensor's type
      *                       or shape differs from the initializer's
      */
     public static void write(Path out, OnnxModel source, StateDict updated) {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
         List<Tensor> keep = new ArrayList<>();
         Map<String, Tensor> replaced = new HashMap<>();
+        Map<String, Tensor> uses = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : updated) {
             String name = e.getKey();
-            OnnxInitializer info = source.initializer(name);
-            if (info == null) {
-                throw LadyException.invalidInput("'" + name + "' is no initializer of " + source.path());
+            OnnxModel.TensorUse use = source.tensors().get(name);
+            if (use == null) {
+                throw LadyException.invalidInput("'" + name + "' is no tensor of " + source.path());
             }
+            OnnxInitializer info = source.initializer(use.initializer());
             Tensor t = e.getValue();
             DType dtype = DType.of(t.scalar_type());
             long[] shape = t.sizes().vec().get();
@@ -114,10 +121,17 @@ public final class Onnx {
             }
             Tensor c = t.is_contiguous() ? t : t.contiguous();
             keep.add(c);
-            replaced.put(name, c);
+            if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
+                replaced.put(name, c);
+            } else {
+                uses.put(name, c);
+            }
+        }
+        if (!uses.isEmpty()) {
+            unshare(source, graph, replaced, uses, keep);
         }
         List<Integer> external = new ArrayList<>();
-        for (int i = 0; i < graph.getInitializerCount(); i++) {
+        for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
             OnnxInitializer info = source.initializers().get(i);
             if (info.storage() == OnnxInitializer.Storage.EXTERNAL) {
                 external.add(i);
@@ -131,6 +145,80 @@ public final class Onnx {
         ModelProto model = source.proto().toBuilder().setGraph(graph).build();
         AtomicFiles.writeStream(out, model::writeTo);
         Reference.reachabilityFence(keep); // RAW initializers wrap these tensors' memory until written
+    }
+
+    /**
+     * Gives the later uses of shared initializers whose new values differ from those they would read through
+     * the graph an initializer of their own, named after the tensor ({@link OnnxModel#tensors()}): an alias
+     * use loses the Identity node that wrote its name, a copy use's node input is pointed at the new name.
+     * The new initializers (raw_data, the source initializer's type and shape) come after the file's.
+     */
+    private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, Tensor> replaced,
+            Map<String, Tensor> uses, List<Tensor> keep) {
+        Map<String, Tensor> effective = new HashMap<>(); // value name -> what it holds once written
+        java.util.function.Function<String, Tensor> valueOf = new java.util.function.Function<>() {
+            @Override
+            public Tensor apply(String v) {
+                Tensor t = effective.get(v);
+                if (t == null) {
+                    String parent = source.aliasParent(v);
+                    t = parent != null ? apply(parent) : replaced.containsKey(v) ? replaced.get(v) : source.decode(v);
+                    effective.put(v, t);
+                }
+                return t;
+            }
+        };
+        List<String> materialized = new ArrayList<>();
+        java.util.Set<Integer> dropped = new java.util.HashSet<>();
+        // aliases parents first (the order they were found in), so that a child compares with what it will read
+        for (String alias : source.aliases().keySet()) {
+            Tensor t = uses.get(alias);
+            OnnxModel.TensorUse use = source.tensors().get(alias);
+            if (t == null || use == null || use.kind() != OnnxModel.TensorUse.Kind.ALIAS) {
+                continue;
+            }
+            if (!torch.equal(t, valueOf.apply(source.aliasParent(alias)))) {
+                effective.put(alias, t);
+                materialized.add(alias);
+                dropped.add(source.aliasNode(alias));
+            }
+        }
+        Map<Integer, Map<Integer, String>> repoint = new HashMap<>();
+        for (Map.Entry<String, Tensor> e : uses.entrySet()) {
+            OnnxModel.TensorUse use = source.tensors().get(e.getKey());
+            if (use.kind() == OnnxModel.TensorUse.Kind.COPY && !torch.equal(e.getValue(), valueOf.apply(use.read()))) {
+                materialized.add(use.name());
+                repoint.computeIfAbsent(use.node(), k -> new HashMap<>()).put(use.input(), use.name());
+            }
+        }
+        if (materialized.isEmpty()) {
+            return;
+        }
+        for (int i = graph.getNodeCount() - 1; i >= 0; i--) {
+            if (dropped.contains(i)) {
+                graph.removeNode(i);
+            }
+        }
+        // node indices shift by the dropped Identity nodes before them
+        for (Map.Entry<Integer, Map<Integer, String>> e : repoint.entrySet()) {
+            int before = (int) dropped.stream().filter(d -> d < e.getKey()).count();
+            var node = graph.getNodeBuilder(e.getKey() - before);
+            e.getValue().forEach(node::setInput);
+        }
+        for (String name : materialized) {
+            OnnxModel.TensorUse use = source.tensors().get(name);
+            OnnxInitializer from = source.initializer(use.initializer());
+            Tensor t = uses.get(name);
+            keep.add(t);
+            TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(from.dtype().code());
+            for (long d : from.shape()) {
+                b.addDims(d);
+            }
+            OnnxInitializer info = new OnnxInitializer(name, from.dtype(), from.shape(), OnnxInitializer.Storage.RAW,
+                    from.dtype().bytes(from.elements()));
+            OnnxTensors.setData(b, info, t);
+            graph.addInitializer(b);
+        }
     }
 
     /** Writes every external initializer into {@code <out>.data} and points the graph at it. */
