@@ -4,16 +4,15 @@ that it computes the function of the original (run by the Java tests with /usr/b
 
     onnx_permuted_check.py <params.json> <result.json>
 
-params.json:
+params.json: {"threads": N, "checks": [CHECK, ...]}, each CHECK:
   model       a name among onnx_export.py's models ("lady_net", "mobilenet_v3_small", "densenet121")
   classes     outputs of the model
   state       the original state dict (torch.save(model.state_dict()), written by onnx_export.py)
   input       the seeded input (float32, little-endian) and input_shape
-  threads
   permuted    files to check: .onnx files (initializers by name, Identity aliases followed: an alias stands
               for the initializer it reads, as PyTorch's exporter shares equal parameters) or .pt state dicts
 
-result.json, per permuted file: {"max_rel": largest |y' - y| over the largest |y| (y: the original model's
+result.json, per permuted file (of every check): {"max_rel": largest |y' - y| over the largest |y| (y: the original model's
 output on the input, y': with the loaded tensors), "weights": state-dict entries named *.weight,
 "weights_moved": how many of those differ from the original, "tensors": floating-point entries,
 "tensors_moved", "unmatched": state-dict entries the file does not hold (num_batches_tracked excepted)}.
@@ -53,8 +52,16 @@ def onnx_tensors(path):
 
 def main():
     with open(sys.argv[1]) as f:
-        p = json.load(f)
-    torch.set_num_threads(p.get("threads", 1))
+        params = json.load(f)
+    torch.set_num_threads(params.get("threads", 1))
+    results = {}
+    for p in params["checks"]:
+        check(p, results)
+    with open(sys.argv[2], "w") as f:
+        json.dump(results, f, indent=1)
+
+
+def check(p, results):
     original = torch.load(p["state"])
     model = build(p["model"], p["classes"])
     model.load_state_dict(original)
@@ -64,7 +71,6 @@ def main():
     with torch.no_grad():
         y = model(x)
     scale = float(y.abs().max())
-    results = {}
     for path in p["permuted"]:
         loaded = onnx_tensors(path) if path.endswith(".onnx") else torch.load(path)
         state = {}
@@ -90,8 +96,6 @@ def main():
             "tensors_moved": len(moved),
             "unmatched": unmatched,
         }
-    with open(sys.argv[2], "w") as f:
-        json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
