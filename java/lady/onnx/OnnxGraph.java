@@ -236,7 +236,8 @@ public final class OnnxGraph {
             "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare");
     /** Operators whose output has the shape of their first input. */
     private static final Set<String> SAME_SHAPE = Set.of("Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Gelu",
-            "Clip", "Dropout", "BatchNormalization", "InstanceNormalization", "LayerNormalization");
+            "Clip", "Dropout", "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN",
+            "MeanVarianceNormalization", "GroupNormalization", "DequantizeLinear", "QuantizeLinear");
 
     /** Whether operator {@code op} gives an output of its first input's shape. */
     static boolean keepsShape(String op) {
@@ -409,6 +410,11 @@ public final class OnnxGraph {
             long[][] shapes = OnnxShapes.infer(r, ins.stream().map(v -> v == null ? null : v.shape).toList(),
                     ins.stream().map(v -> v == null ? null : v.ints).toList(),
                     ins.stream().map(v -> v == null ? null : v.reals).toList());
+            for (int k = 0; k < shapes.length; k++) {
+                if (shapes[k] == null) {
+                    shapes[k] = recorded(n.outputs().get(k));
+                }
+            }
             if (!anyData) {
                 free(r, ins, shapes);
                 return;
@@ -490,6 +496,18 @@ public final class OnnxGraph {
                     vals.put(n.outputs().get(k), k == 0 ? Val.free(shapes[0], ints, reals, view) : Val.free(shapes[k], null, null, null));
                 }
             }
+        }
+
+        /** The shape the file records for a value (value_info, graph outputs; -1 for symbolic sizes), or null. */
+        private long[] recorded(String value) {
+            OnnxValue v = model.valueInfo().get(value);
+            if (v == null) {
+                v = model.outputs().stream().filter(o -> o.name().equals(value)).findFirst().orElse(null);
+            }
+            if (v == null || v.shape() == null) {
+                return null;
+            }
+            return v.shape().stream().mapToLong(d -> d.fixed() ? d.value() : -1).toArray();
         }
 
         /** Small float constants (Constant nodes, and what Identity and Cast pass on), or null. */
@@ -665,7 +683,8 @@ public final class OnnxGraph {
                     continue;
                 }
                 if (first == null) {
-                    emit(name, Op.OPAQUE, in, out, roles, Map.of("why", "node " + n.label() + ": " + why), n.opType());
+                    emit(name, Op.OPAQUE, in, out, roles, Map.of("why", why.startsWith("operator ") ? why : n.opType() + ": " + why),
+                            n.opType());
                     first = out;
                 } else {
                     emit(extra(name, o + 1), Op.CHANNELWISE, List.of(first), out, Map.of(), Map.of(), n.opType());

@@ -517,11 +517,14 @@ final class OnnxShapes {
     private static long[] window(OnnxNode n, long[] x, long[] w) {
         boolean conv = n.opType().startsWith("Conv");
         boolean transposed = n.opType().equals("ConvTranspose");
+        long[] kernel = conv ? (w == null || w.length < 3 ? null : Arrays.copyOfRange(w, 2, w.length)) : ints(n, "kernel_shape", null);
+        if (x == null && kernel != null) {
+            x = filled(kernel.length + 2, -1); // the rank from the kernel, the sizes unknown
+        }
         if (x == null || x.length < 3 || (conv && (w == null || w.length != x.length))) {
             return null;
         }
         int sp = x.length - 2;
-        long[] kernel = conv ? Arrays.copyOfRange(w, 2, w.length) : ints(n, "kernel_shape", null);
         if (kernel == null || kernel.length != sp) {
             return null;
         }
@@ -534,6 +537,10 @@ final class OnnxShapes {
         long[] o = new long[x.length];
         o[0] = x[0];
         o[1] = !conv ? x[1] : transposed ? w[1] * attr(n, "group", 1) : w[0];
+        if (strides.length != sp || dil.length != sp || pads.length != 2 * sp) {
+            Arrays.fill(o, 2, o.length, -1);
+            return o;
+        }
         long[] outputShape = ints(n, "output_shape", null);
         long[] outputPadding = ints(n, "output_padding", filled(sp, 0));
         for (int i = 0; i < sp; i++) {
