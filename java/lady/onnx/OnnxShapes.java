@@ -186,7 +186,7 @@ final class OnnxShapes {
                         }
                         out[0] = reduced(x, axes, attr(n, "keepdims", 1) == 1);
                     }
-                } else if (OnnxGraph.keepsShape(n.opType()) && x != null) {
+                } else if (OnnxImporter.keepsShape(n.opType()) && x != null) {
                     out[0] = x.clone();
                     for (int k = 1; k < out.length; k++) {
                         out[k] = n.opType().equals("Dropout") ? x.clone() : null;
@@ -219,7 +219,7 @@ final class OnnxShapes {
                         case INT64, INT32, INT16, INT8, UINT8, UINT16, UINT32, UINT64, BOOL -> true;
                         default -> false;
                     };
-                    return integer && product(c.shape(), 0, c.shape().length) <= OnnxGraph.MAX_FOLDED ? c.longs() : null;
+                    return integer && product(c.shape(), 0, c.shape().length) <= OnnxImporter.MAX_FOLDED ? c.longs() : null;
                 }
                 if (n.attribute("value_int") != null) {
                     return new long[] {n.attribute("value_int").asLong()};
@@ -303,7 +303,7 @@ final class OnnxShapes {
                 return v == null ? null : Arrays.stream(v).map(e -> -e).toArray();
             }
             case "ConstantOfShape": {
-                if (!known(v) || product(v, 0, v.length) > OnnxGraph.MAX_FOLDED) {
+                if (!known(v) || product(v, 0, v.length) > OnnxImporter.MAX_FOLDED) {
                     return null;
                 }
                 OnnxAttribute t = n.attribute("value");

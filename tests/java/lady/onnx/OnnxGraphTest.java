@@ -343,6 +343,26 @@ class OnnxGraphTest {
         permuteAndCompare(p, 6);
     }
 
+    /** Nodes whose attributes do not fit their operator are opaque (with a note), never a crash. */
+    @Test
+    void malformedNodesAreOpaque() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("malformed")
+                .addNode(n("Conv", "c1", "x,w1", "c1o"))
+                .addNode(n("Transpose", "bad_perm", "c1o", "t", ints("perm", 0, 7, 1, 2)))
+                .addNode(n("Transpose", "bad_weight", "w2", "w2t", ints("perm", 5, 0)))
+                .addNode(n("Concat", "bad_axis", "t,t", "c", intAttr("axis", 9)))
+                .addNode(n("Flatten", "flat", "c", "fl"))
+                .addNode(n("Gemm", "fc", "fl,w2t", "y", intAttr("transB", 0)))
+                .addInitializer(random("w1", 4, 3, 1, 1)).addInitializer(random("w2", 3, 128))
+                .addInput(value("x", BATCH, 3, 4, 4)).addOutput(value("y", BATCH, 3)).build();
+        Path p = write("malformed.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.groups(), "everything that touches the malformed nodes stays in place");
+        assertTrue(spec.notes().stream().anyMatch(s -> s.startsWith("node 'bad_perm'")), spec.notes().toString());
+        CliRun r = CliRun.of("spec", "--model", p.toString());
+        assertEquals(0, r.code(), r.err());
+    }
+
     @Test
     void reshapesKeepFlattenOrLoseTheChannelAxis() {
         long[] image = {2, 8, 4, 4};
