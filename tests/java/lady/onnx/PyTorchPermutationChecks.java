@@ -197,6 +197,9 @@ abstract class PyTorchPermutationChecks extends PyTorchExportChecks {
                 assertEquals(k.groups().get(i).members(), g.groups().get(i).members(), model + " " + k.groups().get(i).name());
             }
             assertTrue(g.fixed().stream().anyMatch(t -> t.endsWith("num_batches_tracked")), model + ": " + g.fixed());
+            CliRun r = CliRun.of("spec", "--model", file(model, "state").toString(), "--graph", folded.toString());
+            assertEquals(3, r.code(), "the folded export's names are not the state dict's: " + r.out());
+            assertTrue(r.err().contains("a folded export renames its initializers"), r.err());
             PermutationSpec family;
             try {
                 family = Models.infer(state, null).description().permutationSpec();
