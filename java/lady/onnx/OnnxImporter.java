@@ -1071,6 +1071,17 @@ final class OnnxImporter {
             }
         }
         int axis = axis(longAttr(n, "axis", 0), rank);
+        if (axis < 0) {
+            opaque(r, ins, shapes, "its axis is out of range");
+            return;
+        }
+        for (Val v : ins) {
+            // a stored parameter concatenated along another axis (a class token) opens a space of its own, tied
+            if (!v.data && (axis == k || v.view == null || k != rank - 1 || v.view.axes()[k] != tensorRank(v.view) - 1)) {
+                opaque(r, ins, shapes, "a constant concatenated with the data");
+                return;
+            }
+        }
         List<String> in = new ArrayList<>();
         String name = name(n);
         int params = 0;
@@ -1079,15 +1090,10 @@ final class OnnxImporter {
                 in.add(v.lady);
                 continue;
             }
-            // a stored parameter concatenated along another axis (a class token): its own space, tied
-            if (axis == k || v.view == null || k != rank - 1 || v.view.axes()[k] != tensorRank(v.view) - 1) {
-                opaque(r, ins, shapes, "a constant concatenated with the data");
-                return;
-            }
-            String p = extra(name, ++params) + ":param";
-            emit(p.substring(0, p.length() - ":param".length()), Op.PARAM, List.of(), p, Map.of("value", v.view.tensor()),
-                    Map.of("expand", 0L), n.opType());
-            in.add(p);
+            String node = extra(name, ++params);
+            String value = node + ":param";
+            emit(node, Op.PARAM, List.of(), value, Map.of("value", v.view.tensor()), Map.of("expand", 0L), n.opType());
+            in.add(value);
         }
         String out = n.outputs().get(0);
         emit(name, Op.CONCAT, in, out, Map.of(), Map.of("axis", (long) axis, "channels", axis == k ? 1L : 0L), n.opType());
