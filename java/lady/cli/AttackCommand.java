@@ -13,11 +13,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-
-import org.bytedeco.pytorch.Tensor;
+import picocli.CommandLine;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -35,6 +33,7 @@ import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.tensor.HostTensor;
 import lady.train.DatasetFineTuner;
 
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
@@ -47,7 +46,8 @@ final class AttackCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip, safetensors or ONNX).")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder).")
     Path model;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
@@ -174,12 +174,9 @@ final class AttackCommand implements Callable<Integer> {
     }
 
     /** Entries, zeros, distinct values and population std of a float tensor. */
-    private static Map<String, Object> summary(String name, Tensor t) {
-        long n = t.numel();
-        float[] a = new float[Math.toIntExact(n)];
-        if (n > 0) {
-            t.contiguous().data_ptr_float().get(a, 0, a.length);
-        }
+    private static Map<String, Object> summary(String name, HostTensor t) {
+        float[] a = t.readFloats();
+        long n = a.length;
         long zeros = 0;
         Set<Integer> distinct = new HashSet<>();
         double sum = 0;

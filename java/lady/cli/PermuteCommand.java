@@ -42,8 +42,8 @@ final class PermuteCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Input checkpoint (PyTorch zip, safetensors or ONNX); the architecture is inferred "
-                    + "(an ONNX model's groups come from its graph).")
+            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder); the "
+                    + "architecture is inferred (an ONNX model's groups come from its graph).")
     Path model;
 
     @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
@@ -57,7 +57,7 @@ final class PermuteCommand implements Callable<Integer> {
             description = "Seed of the permutations (default: a fresh random seed, recorded in the secret).")
     Long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write.")
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write (a folder for a folder input: same shards, index and other files).")
     Path out;
 
     @Option(names = "--secret", required = true, paramLabel = "FILE", description = "Secret file (JSON) to write.")
@@ -98,16 +98,12 @@ final class PermuteCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        Checkpoints.Format format = Checkpoints.formatOf(model);
         Path graphFile = Models.graphOf(model, graph, arch, specFile);
-        boolean onnx = format == Checkpoints.Format.ONNX;
+        boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
         ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
         PermutationSpec pspec = Models.spec(state, arch, specFile, graphFile);
         List<String> selected = Permuter.select(pspec, groups);
-        long bytes = 0;
-        for (var e : state) {
-            bytes += e.getValue().numel() * e.getValue().element_size();
-        }
+        long bytes = state.byteSize();
         stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, pspec.architecture(),
                 state.size(), bytes / 1e6));
 

@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import org.bytedeco.pytorch.Tensor;
-
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,8 +20,8 @@ import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
 import lady.kernels.Backend;
-import lady.model.Model;
 import lady.model.Models;
+import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
@@ -54,7 +52,7 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--suspect", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
     Path suspect;
 
-    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect).")
+    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
     Path out;
 
     @Option(names = "--report", description = "Write the JSON report here.")
@@ -112,12 +110,16 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Torch.init();
+        double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
+        long t0 = System.nanoTime();
+        run.applyThreads();
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
-        java.nio.file.Path graphFile = Models.graphOf(reference, graph, arch, specFile);
+        double readSeconds = (System.nanoTime() - t0) / 1e9;
+        Path graphFile = Models.graphOf(reference, graph, arch, specFile);
+        // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
         var permSpec = Models.spec(ref, arch, specFile, graphFile);
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
@@ -131,8 +133,7 @@ final class ResyncCommand implements Callable<Integer> {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
                         + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
             }
-            Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
-            options = options.withSimilarity(new ActivationSignal(ref, arch, permSpec, images, b));
+            options = options.withSimilarity(activationSignal(ref, permSpec, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -145,9 +146,11 @@ final class ResyncCommand implements Callable<Integer> {
         }
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
+        long t1 = System.nanoTime();
         if (out != null) {
             Checkpoints.writeLike(out, sus, suspect);
         }
+        double writeSeconds = (System.nanoTime() - t1) / 1e9;
         if (report != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());
@@ -160,6 +163,12 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
             json.putAll(r.toJson());
+            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
+            timings.put("jvm_start_s", started);
+            timings.put("read_s", readSeconds);
+            timings.put("resync_s", r.seconds());
+            timings.put("write_s", writeSeconds);
+            json.put("timings", timings);
             AtomicFiles.writeString(report, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
@@ -168,6 +177,13 @@ final class ResyncCommand implements Callable<Integer> {
                     probe, data);
         }
         return 0;
+    }
+
+    /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */
+    private ActivationSignal activationSignal(StateDict ref, PermutationSpec permSpec, Backend b) {
+        Torch.init();
+        return new ActivationSignal(ref, arch, permSpec,
+                BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {

@@ -2,6 +2,7 @@ package lady.cli;
 
 import picocli.CommandLine.Option;
 
+import lady.kernels.Kernels;
 import lady.progress.ProgressListener;
 import lady.progress.TerminalProgress;
 import lady.torch.Torch;
@@ -13,16 +14,17 @@ import lady.torch.Torch;
  */
 final class RunOptions {
 
-    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: LADY_THREADS or all cores).")
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for libtorch and the native kernels (default: LADY_THREADS or all cores).")
     Integer threads;
 
     @Option(names = "--quiet", description = "No progress bar on stderr.")
     boolean quiet;
 
-    /** Sets libtorch's thread count when {@code --threads} was given. */
+    /** Sets the thread count of libtorch and of the native kernels when {@code --threads} was given. */
     void applyThreads() {
         if (threads != null) {
             Torch.setThreads(threads);
+            Kernels.setThreads(threads);
         }
     }
 

@@ -101,7 +101,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         long start = System.nanoTime();
         List<EpochStats> history = Uchida.embed(m, source.train(), k, config, progress);
         StateDict result = m.stateDict();
-        Checkpoints.write(out, result, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(out, result, model);
         Detection after = Uchida.detect(result, k);
         EvalResult test = new Evaluator(config.batchSize()).progress(progress).evaluate(m, source.test());
         double seconds = (System.nanoTime() - start) / 1e9;

@@ -33,7 +33,9 @@ import lady.graph.Graph;
 import lady.graph.Node;
 import lady.graph.Op;
 import lady.permutation.PermutationSpec;
+import lady.tensor.HostTensor;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /**
  * A {@link Model} that runs an {@link Architecture}'s graph on libtorch: the interpreter of the graph
@@ -576,7 +578,7 @@ final class GraphNetwork implements Model {
     public StateDict stateDict() {
         StateDict state = new StateDict();
         try (NoGradGuard guard = new NoGradGuard()) {
-            live().forEach((name, t) -> state.put(name, t.detach().clone().contiguous()));
+            live().forEach((name, t) -> state.put(name, TorchTensors.copyOf(t.detach())));
         }
         return state;
     }
@@ -587,7 +589,11 @@ final class GraphNetwork implements Model {
         Models.checkCompatible(arch, state);
         Map<String, Tensor> live = live();
         try (NoGradGuard guard = new NoGradGuard()) {
-            live.forEach((name, t) -> t.copy_(state.get(name)));
+            live.forEach((name, t) -> {
+                HostTensor host = state.get(name);
+                t.copy_(TorchTensors.view(host)); // from_blob over the host memory, copied into the parameter
+                java.lang.ref.Reference.reachabilityFence(host);
+            });
         }
     }
 

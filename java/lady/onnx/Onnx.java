@@ -13,20 +13,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
-
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.UnsafeByteOperations;
+import org.bytedeco.pytorch.Tensor;
 
 import lady.LadyException;
-import lady.checkpoint.DType;
 import lady.checkpoint.StateDict;
 import lady.io.AtomicFiles;
 import lady.onnx.proto.Onnx.GraphProto;
 import lady.onnx.proto.Onnx.ModelProto;
 import lady.onnx.proto.Onnx.StringStringEntryProto;
 import lady.onnx.proto.Onnx.TensorProto;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 /**
  * Reading and writing ONNX model files.
@@ -101,16 +101,17 @@ public final class Onnx {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
         List<Tensor> keep = new ArrayList<>();
         Map<String, Tensor> replaced = new HashMap<>();
-        Map<String, Tensor> uses = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : updated) {
+        Map<String, HostTensor> values = new HashMap<>(); // initializer -> its new values
+        Map<String, HostTensor> uses = new LinkedHashMap<>(); // a later use of a shared initializer -> its values
+        for (Map.Entry<String, HostTensor> e : updated) {
             String name = e.getKey();
             OnnxModel.TensorUse use = source.tensors().get(name);
             if (use == null) {
                 throw LadyException.invalidInput("'" + name + "' is no tensor of " + source.path());
             }
             OnnxInitializer info = source.initializer(use.initializer());
-            Tensor t = e.getValue();
-            DType dtype = DType.of(t.scalar_type());
+            Tensor t = TorchTensors.view(e.getValue()); // borrows the memory of updated's tensor (kept by updated)
+            DType dtype = e.getValue().dtype();
             long[] shape = t.sizes().vec().get();
             if (dtype != info.dtype().checkpointType() || !java.util.Arrays.equals(shape, info.shape())) {
                 throw LadyException.invalidInput("tensor '" + name + "' is " + dtype + " " + OnnxTensors.shapeOf(shape)
@@ -123,12 +124,13 @@ public final class Onnx {
             keep.add(c);
             if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
                 replaced.put(name, c);
+                values.put(name, e.getValue());
             } else {
-                uses.put(name, c);
+                uses.put(name, e.getValue());
             }
         }
         if (!uses.isEmpty()) {
-            unshare(source, graph, replaced, uses, keep);
+            unshare(source, graph, values, uses, keep);
         }
         List<Integer> external = new ArrayList<>();
         for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
@@ -153,13 +155,13 @@ public final class Onnx {
      * use loses the Identity node that wrote its name, a copy use's node input is pointed at the new name.
      * The new initializers (raw_data, the source initializer's type and shape) come after the file's.
      */
-    private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, Tensor> replaced,
-            Map<String, Tensor> uses, List<Tensor> keep) {
-        Map<String, Tensor> effective = new HashMap<>(); // value name -> what it holds once written
-        java.util.function.Function<String, Tensor> valueOf = new java.util.function.Function<>() {
+    private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, HostTensor> replaced,
+            Map<String, HostTensor> uses, List<Tensor> keep) {
+        Map<String, HostTensor> effective = new HashMap<>(); // value name -> what it holds once written
+        java.util.function.Function<String, HostTensor> valueOf = new java.util.function.Function<>() {
             @Override
-            public Tensor apply(String v) {
-                Tensor t = effective.get(v);
+            public HostTensor apply(String v) {
+                HostTensor t = effective.get(v);
                 if (t == null) {
                     String parent = source.aliasParent(v);
                     t = parent != null ? apply(parent) : replaced.containsKey(v) ? replaced.get(v) : source.decode(v);
@@ -172,21 +174,21 @@ public final class Onnx {
         java.util.Set<Integer> dropped = new java.util.HashSet<>();
         // aliases parents first (the order they were found in), so that a child compares with what it will read
         for (String alias : source.aliases().keySet()) {
-            Tensor t = uses.get(alias);
+            HostTensor t = uses.get(alias);
             OnnxModel.TensorUse use = source.tensors().get(alias);
             if (t == null || use == null || use.kind() != OnnxModel.TensorUse.Kind.ALIAS) {
                 continue;
             }
-            if (!torch.equal(t, valueOf.apply(source.aliasParent(alias)))) {
+            if (!t.sameContent(valueOf.apply(source.aliasParent(alias)))) {
                 effective.put(alias, t);
                 materialized.add(alias);
                 dropped.add(source.aliasNode(alias));
             }
         }
         Map<Integer, Map<Integer, String>> repoint = new HashMap<>();
-        for (Map.Entry<String, Tensor> e : uses.entrySet()) {
+        for (Map.Entry<String, HostTensor> e : uses.entrySet()) {
             OnnxModel.TensorUse use = source.tensors().get(e.getKey());
-            if (use.kind() == OnnxModel.TensorUse.Kind.COPY && !torch.equal(e.getValue(), valueOf.apply(use.read()))) {
+            if (use.kind() == OnnxModel.TensorUse.Kind.COPY && !e.getValue().sameContent(valueOf.apply(use.read()))) {
                 materialized.add(use.name());
                 repoint.computeIfAbsent(use.node(), k -> new HashMap<>()).put(use.input(), use.name());
             }
@@ -208,15 +210,16 @@ public final class Onnx {
         for (String name : materialized) {
             OnnxModel.TensorUse use = source.tensors().get(name);
             OnnxInitializer from = source.initializer(use.initializer());
-            Tensor t = uses.get(name);
-            keep.add(t);
+            Tensor t = TorchTensors.view(uses.get(name)); // uses' tensors stay reachable through updated
+            Tensor c = t.is_contiguous() ? t : t.contiguous();
+            keep.add(c);
             TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(from.dtype().code());
             for (long d : from.shape()) {
                 b.addDims(d);
             }
             OnnxInitializer info = new OnnxInitializer(name, from.dtype(), from.shape(), OnnxInitializer.Storage.RAW,
                     from.dtype().bytes(from.elements()));
-            OnnxTensors.setData(b, info, t);
+            OnnxTensors.setData(b, info, c);
             graph.addInitializer(b);
         }
     }

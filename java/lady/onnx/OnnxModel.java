@@ -24,6 +24,8 @@ import lady.onnx.proto.Onnx.TensorProto;
 import lady.onnx.proto.Onnx.TensorShapeProto;
 import lady.onnx.proto.Onnx.TypeProto;
 import lady.onnx.proto.Onnx.ValueInfoProto;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 /**
  * An ONNX model as read by {@link Onnx#read}: an immutable, validated view of its main graph
@@ -222,7 +224,7 @@ public final class OnnxModel {
         }
         for (TensorUse u : tensors().values()) {
             if (u.kind() != TensorUse.Kind.INITIALIZER) {
-                sd.put(u.name(), sd.get(u.initializer()).clone());
+                sd.put(u.name(), sd.get(u.initializer()).copy());
             }
         }
         return sd;
@@ -255,9 +257,10 @@ public final class OnnxModel {
     }
 
     /** The values of initializer {@code name} (a new tensor; the type must have a state-dict type). */
-    org.bytedeco.pytorch.Tensor decode(String name) {
+    HostTensor decode(String name) {
         int i = initializerIndex.get(name);
-        return OnnxTensors.toTensor(proto.getGraph().getInitializer(i), initializers.get(i), externals.get(name));
+        return TorchTensors.own(OnnxTensors.toTensor(proto.getGraph().getInitializer(i), initializers.get(i),
+                externals.get(name)));
     }
 
     /**

@@ -7,11 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -81,15 +81,15 @@ public final class NeuronScaling {
             boolean bn = !runningVars(g).isEmpty();
             for (Member m : g.members()) {
                 switch (m.role()) {
-                    case PRODUCER_WEIGHT, PRODUCER_BIAS -> scaleAxis(state.get(m.tensor()), m, a, false);
+                    case PRODUCER_WEIGHT, PRODUCER_BIAS -> scaleAxis(state.writable(m.tensor()), m, a, false);
                     case CONSUMER_WEIGHT -> {
                         if (!bn) {
-                            scaleAxis(state.get(m.tensor()), m, a, true);
+                            scaleAxis(state.writable(m.tensor()), m, a, true);
                         }
                     }
-                    case RUNNING_MEAN -> scaleAxis(state.get(m.tensor()), m, a, false);
+                    case RUNNING_MEAN -> scaleAxis(state.writable(m.tensor()), m, a, false);
                     case RUNNING_VAR -> {
-                        FloatBuffer v = floats(state.get(m.tensor()), m.tensor());
+                        FloatBuffer v = floats(state.writable(m.tensor()), m.tensor());
                         for (int i = 0; i < a.length; i++) {
                             int k = Math.toIntExact(m.offset() + i);
                             v.put(k, (float) (a[i] * a[i] * (v.get(k) + BN_EPS) - BN_EPS));
@@ -148,10 +148,10 @@ public final class NeuronScaling {
     }
 
     /** Multiplies (or divides) neuron i's slice of member {@code m} (its axis, offset and block) by a[i]. */
-    private static void scaleAxis(Tensor t, Member m, double[] a, boolean divide) {
+    private static void scaleAxis(HostTensor t, Member m, double[] a, boolean divide) {
         int axis = m.axis();
         long block = m.block();
-        long[] shape = t.sizes().vec().get();
+        long[] shape = t.shape();
         FloatBuffer f = floats(t, "tensor");
         long outer = 1;
         for (int d = 0; d < axis; d++) {
@@ -175,11 +175,11 @@ public final class NeuronScaling {
         }
     }
 
-    private static FloatBuffer floats(Tensor t, String name) {
-        if (t.scalar_type().intern() != ScalarType.Float) {
+    private static FloatBuffer floats(HostTensor t, String name) {
+        if (t.dtype() != DType.FLOAT32) {
             throw LadyException.invalidInput("scaling supports float32 tensors only; '" + name + "' is "
-                    + t.scalar_type());
+                    + t.dtype().name().toLowerCase(java.util.Locale.ROOT));
         }
-        return t.data_ptr_float().capacity(t.numel()).asBuffer();
+        return t.floats();
     }
 }

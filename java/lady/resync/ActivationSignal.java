@@ -24,6 +24,7 @@ import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
+import lady.torch.TorchTensors;
 
 /**
  * Activation matching (method.md sections 4 and 6, beyond the paper): the same probe images go
@@ -126,7 +127,7 @@ public final class ActivationSignal implements GroupSimilarity {
                     if (s == null) {
                         s = new float[n * n];
                     }
-                    Similarity.accumulateCosine(backend, ra, b.get(layer), true, s);
+                    Similarity.accumulateCosine(backend, TorchTensors.own(ra), TorchTensors.own(b.get(layer)), true, s);
                 }
                 out.put(e.getKey(), s);
             }

@@ -8,11 +8,11 @@ import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -99,7 +99,7 @@ final class PrefilteredMatch {
      * The dense optimum of the group whose producers' rows are {@code refs[p]} and {@code suss[p]}
      * (contiguous float32 N x D_p each), or null when the prefilter cannot prove it (then use dense).
      */
-    static Outcome solve(Backend backend, List<Tensor> refs, List<Tensor> suss, int n) {
+    static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, int n) {
         int producers = refs.size();
         int k = SKETCH_DIMS;
         List<Rows> refRows = new ArrayList<>();
@@ -141,12 +141,12 @@ final class PrefilteredMatch {
         }
         // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
         int dk = producers * k;
-        // the N x N output stays in native memory (a libtorch tensor, read in place): no Java copy of it
-        Tensor cosTensor = torch.empty(n, n);
+        // the N x N output stays in native memory (read in place): no Java copy of it
+        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, n, n);
         try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.data_ptr().address());
+            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.address());
         }
-        FloatBuffer cos = new FloatPointer(cosTensor.data_ptr_float()).capacity((long) n * n).asBuffer();
+        FloatBuffer cos = cosTensor.floats();
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
         Exact exact = new Exact(refRows, susRows, refNorms, susNorms);
@@ -360,17 +360,16 @@ final class PrefilteredMatch {
 
     /** A contiguous float32 N x D tensor's rows, read from native memory (the tensor is kept alive). */
     private static final class Rows {
-        final Tensor tensor;
+        final HostTensor tensor;
         final FloatBuffer buffer;
         final int n;
         final int d;
 
-        Rows(Tensor t, int n) {
+        Rows(HostTensor t, int n) {
             this.tensor = t;
             this.n = n;
             this.d = Math.toIntExact(t.numel() / n);
-            FloatPointer p = new FloatPointer(t.data_ptr_float());
-            this.buffer = p.capacity((long) n * d).asBuffer();
+            this.buffer = t.floats();
         }
 
         void row(int i, float[] out) {

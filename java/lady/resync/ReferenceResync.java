@@ -9,10 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
@@ -23,6 +19,7 @@ import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
+import lady.tensor.HostTensor;
 
 /**
  * Re-synchronization with the reference model (method.md section 4): per group, in topological
@@ -150,33 +147,31 @@ public final class ReferenceResync {
         float[] s = null;
         double[] refNorm2 = new double[n];
         double[] susNorm2 = new double[n];
-        try (PointerScope scope = new PointerScope()) {
-            List<Tensor> refs = new ArrayList<>();
-            List<Tensor> suss = new ArrayList<>();
-            long d = 0;
-            for (Member m : producers) {
-                refs.add(MemberSlices.rows(reference.get(m.tensor()), m, n));
-                suss.add(MemberSlices.rows(suspect.get(m.tensor()), m, n));
-                d += refs.get(refs.size() - 1).size(1);
+        List<HostTensor> refs = new ArrayList<>();
+        List<HostTensor> suss = new ArrayList<>();
+        long d = 0;
+        for (Member m : producers) {
+            refs.add(MemberSlices.rows(reference.get(m.tensor()), m, n));
+            suss.add(MemberSlices.rows(suspect.get(m.tensor()), m, n));
+            d += refs.get(refs.size() - 1).size(1);
+        }
+        if (options.similarity() == null && options.method() == Method.ASSIGNMENT
+                && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
+            PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
+            if (o != null) {
+                return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
+                        secret, true);
             }
-            if (options.similarity() == null && options.method() == Method.ASSIGNMENT
-                    && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
-                PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
-                if (o != null) {
-                    return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
-                            secret, true);
-                }
-            }
+        }
+        if (options.similarity() == null) {
+            s = new float[n * n];
+        }
+        for (int k = 0; k < refs.size(); k++) {
             if (options.similarity() == null) {
-                s = new float[n * n];
+                Similarity.accumulateCosine(options.backend(), refs.get(k), suss.get(k), s);
             }
-            for (int k = 0; k < refs.size(); k++) {
-                if (options.similarity() == null) {
-                    Similarity.accumulateCosine(options.backend(), refs.get(k), suss.get(k), s);
-                }
-                Similarity.accumulateSquaredNorms(refs.get(k), refNorm2);
-                Similarity.accumulateSquaredNorms(suss.get(k), susNorm2);
-            }
+            Similarity.accumulateSquaredNorms(refs.get(k), refNorm2);
+            Similarity.accumulateSquaredNorms(suss.get(k), susNorm2);
         }
         if (options.similarity() != null) {
             s = options.similarity().similarity(g, suspect); // the norms (integrity check) stay the weights'
@@ -318,7 +313,7 @@ public final class ReferenceResync {
 
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one
      * native pass. With argmax duplicates the match is not a permutation: then every member is
-     * gathered through libtorch, and the result is not function-preserving (the paper's behaviour). */
+     * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
         boolean bijective = Arrays.stream(match).distinct().count() == match.length;
         if (bijective) {

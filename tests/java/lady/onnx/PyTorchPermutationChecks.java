@@ -16,7 +16,6 @@ import java.util.Set;
 import java.util.TreeSet;
 
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
 import lady.LadyException;
@@ -30,6 +29,7 @@ import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
 import lady.report.Json;
+import lady.tensor.HostTensor;
 
 /**
  * Permutation and resync of PyTorch 1.13 exports, both modes, on top of {@link PyTorchExportChecks}:
@@ -99,10 +99,10 @@ abstract class PyTorchPermutationChecks extends PyTorchExportChecks {
                     int weights = 0;
                     int moved = 0;
                     for (String name : before.names()) {
-                        Tensor t = before.get(name);
-                        if (t.dim() >= 2 && t.is_floating_point()) {
+                        HostTensor t = before.get(name);
+                        if (t.dim() >= 2 && t.dtype().floating()) {
                             weights++;
-                            moved += torch.equal(t, after.get(name)) ? 0 : 1;
+                            moved += t.sameContent(after.get(name)) ? 0 : 1;
                         }
                     }
                     System.err.printf("%s %s seed %d: ONNX Runtime rel %.3g; %d of %d weight tensors moved%n", model, mode,
@@ -121,7 +121,7 @@ abstract class PyTorchPermutationChecks extends PyTorchExportChecks {
             int common = 0;
             for (String name : fromOnnx.names()) {
                 if (fromPt.contains(name)) {
-                    assertTrue(torch.equal(fromPt.get(name), fromOnnx.get(name)), model + ": " + name);
+                    assertTrue(fromPt.get(name).sameContent(fromOnnx.get(name)), model + ": " + name);
                     common++;
                 }
             }
