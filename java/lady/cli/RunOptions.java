@@ -14,7 +14,7 @@ import lady.torch.Torch;
  */
 final class RunOptions {
 
-    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: LADY_THREADS or all cores).")
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for libtorch and the native kernels (default: LADY_THREADS or all cores).")
     Integer threads;
 
     @Option(names = "--quiet", description = "No progress bar on stderr.")

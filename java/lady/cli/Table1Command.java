@@ -19,6 +19,7 @@ import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.paper.Paper;
 import lady.model.Models;
+import lady.onnx.Onnx;
 import lady.data.DataSource;
 import lady.data.Dataset;
 import lady.experiment.Table1;
@@ -36,7 +37,8 @@ final class Table1Command implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint.")
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint "
+            + "(an ONNX classifier: groups from its graph, errors measured with ONNX Runtime, no fine-tuning).")
     Path model;
 
     @Option(names = "--data", defaultValue = "digits", paramLabel = "SPEC",
@@ -110,7 +112,12 @@ final class Table1Command implements Callable<Integer> {
     private void run(Path dir, OutputSet outs) {
         DataSource source = DataSource.parse(data);
         StateDict reference = Checkpoints.read(model);
-        String attacked = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
+        boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX && arch == null;
+        if (onnx && Models.PAPER_LAYER.equals(layer)) {
+            throw new LadyException(LadyException.Kind.USAGE, "--layer paper is a position in VGG16; for an ONNX model name "
+                    + "the attacked layer: a group or a weight ('lady spec --model " + model + "' lists the groups)");
+        }
+        String attacked = onnx ? layer : Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
         Table1.Config base = Table1.Config.paper(attacked);
         Table1.Config config = base.withRuns(runs).withSeed(seed)
                 .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
@@ -122,7 +129,8 @@ final class Table1Command implements Callable<Integer> {
         Dataset test = source.test();
         Dataset train = config.attacks().contains("finetune") ? source.train() : null;
         ProgressListener progress = run.progress();
-        Table1.Result result = Table1.run(config, reference, arch, train, test, progress);
+        Table1.Result result = onnx ? Table1.runOnnx(config, Onnx.read(model), reference, test, progress)
+                : Table1.run(config, reference, arch, train, test, progress);
 
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("model", model.toString());

@@ -98,7 +98,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         if (!created) {
             outs.input("--key", key);
         }
-        Path outTmp = outs.file("--out", out);
+        Path outTmp = outs.like("--out", out, model);
         StateDict state = Checkpoints.read(model);
         Model m = Models.fromStateDict(state, arch);
         WatermarkKey k;
@@ -113,7 +113,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         long start = System.nanoTime();
         List<EpochStats> history = Uchida.embed(m, source.train(), k, config, progress);
         StateDict result = m.stateDict();
-        Checkpoints.write(outTmp, result, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(outTmp, result, model);
         Detection after = Uchida.detect(result, k);
         EvalResult test = new Evaluator(config.batchSize()).progress(progress).evaluate(m, source.test());
         outs.commit();

@@ -30,10 +30,11 @@ import lady.util.Text;
  * (and, for files that exist, by file identity, so a hard link is caught too), and outputs differ from
  * each other; a clash is a USAGE error before any work is done;</li>
  * <li>everything is written to temporaries in the target's folder ({@link #file} returns the
- * temporary file to write, {@link #directory} a temporary folder), created when the output is
- * registered, so a missing or unwritable folder, or a folder given for a file, fails at once;</li>
+ * temporary file to write, {@link #directory} and {@link #folder} a temporary folder), created when the
+ * output is registered, so a missing or unwritable folder, or a folder given for a file, fails at once;</li>
  * <li>only {@link #commit()}, called when the command has succeeded, renames the temporaries to their
- * targets (a folder's files one by one into the target folder, created then); {@link #close()} without
+ * targets (a {@link #directory}'s files one by one into the target folder, created then; a {@link #folder}
+ * as a whole, in place of the target folder); {@link #close()} without
  * a commit (a failure: an exception, a full disk, a bad later input) deletes every temporary, and so
  * does the JVM's shutdown (Ctrl-C) for sets still open: a failed command leaves no new file.</li>
  * </ol>
@@ -54,12 +55,15 @@ public final class OutputSet implements AutoCloseable {
         final Path target;
         final Path staged;
         final boolean directory;
+        /** A folder that replaces the target folder as a whole ({@link #folder}), not merged into it. */
+        final boolean replace;
 
-        Output(String option, Path target, Path staged, boolean directory) {
+        Output(String option, Path target, Path staged, boolean directory, boolean replace) {
             this.option = option;
             this.target = target;
             this.staged = staged;
             this.directory = directory;
+            this.replace = replace;
         }
     }
 
@@ -79,8 +83,11 @@ public final class OutputSet implements AutoCloseable {
             return this;
         }
         for (Output o : outputs) {
-            if (!o.directory && sameFile(o.target, path)) {
+            if ((!o.directory || o.replace) && sameFile(o.target, path)) {
                 throw clash(o.option, o.target, option);
+            }
+            if (o.replace && inside(path, o.target)) {
+                throw insideReplaced(option, path, o);
             }
         }
         inputs.add(new Input(option, path));
@@ -102,20 +109,38 @@ public final class OutputSet implements AutoCloseable {
             throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString())
                     + " is a folder; give a file name");
         }
+        Path dir = existingParent(option, target, "file");
+        checkAgainstOthers(option, abs);
+        Path staged = create(dir, abs.getFileName().toString(), false, target);
+        outputs.add(new Output(option, abs, staged, false, false));
+        return staged;
+    }
+
+    /** {@code target}'s absolute path; a USAGE error (ending with {@code why}) when it exists and is no folder. */
+    private static Path requireFolderOrNothing(String option, Path target, String why) {
+        Path abs = target.toAbsolutePath();
+        if (Files.exists(abs) && !Files.isDirectory(abs)) {
+            throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString())
+                    + " exists and is not a folder" + why);
+        }
+        return abs;
+    }
+
+    /** The folder {@code target} goes into: a USAGE error when {@code target} has no name, an IO error when that
+     * folder does not exist or is not a folder. */
+    private static Path existingParent(String option, Path target, String what) {
+        Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir == null || abs.getFileName() == null) {
             throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString())
-                    + " is not a file name");
+                    + " is not a " + what + " name");
         }
         if (!Files.isDirectory(dir)) {
             throw new LadyException(LadyException.Kind.IO, "cannot write " + Text.quote(target.toString()) + ": "
                     + (Files.exists(dir) ? Text.quote(dir.toString()) + " is not a folder"
                             : "no such folder: " + Text.quote(dir.toString())));
         }
-        checkAgainstOthers(option, abs);
-        Path staged = create(dir, abs.getFileName().toString(), false, target);
-        outputs.add(new Output(option, abs, staged, false));
-        return staged;
+        return dir;
     }
 
     /**
@@ -125,11 +150,7 @@ public final class OutputSet implements AutoCloseable {
      */
     public synchronized Path directory(String option, Path target) {
         requireOpen();
-        Path abs = target.toAbsolutePath();
-        if (Files.exists(abs) && !Files.isDirectory(abs)) {
-            throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString())
-                    + " exists and is not a folder");
-        }
+        Path abs = requireFolderOrNothing(option, target, "");
         if (abs.getFileName() == null) {
             throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString())
                     + " is not a folder name");
@@ -150,8 +171,62 @@ public final class OutputSet implements AutoCloseable {
                     + (anchor == null ? "no existing parent folder" : Text.quote(anchor.toString()) + " is not a folder"));
         }
         Path staged = create(anchor, abs.getFileName().toString(), true, target);
-        outputs.add(new Output(option, abs, staged, true));
+        outputs.add(new Output(option, abs, staged, true, false));
         return staged;
+    }
+
+    /**
+     * Registers the output {@code target} of a writer that produces a whole folder (a Hugging Face model folder:
+     * {@code lady.checkpoint.Checkpoints#writeLike}) and returns the temporary folder (created, empty) to write
+     * instead; the writer may replace it as a whole. {@link #commit()} puts it in place of {@code target}: an
+     * existing folder there is replaced, none of its files kept. No input may lie inside {@code target}.
+     */
+    public synchronized Path folder(String option, Path target) {
+        requireOpen();
+        Path abs = requireFolderOrNothing(option, target, " (the model is written as a folder, like its input)");
+        Path dir = existingParent(option, target, "folder");
+        Output o = new Output(option, abs, null, true, true);
+        for (Input in : inputs) {
+            if (sameFile(abs, in.path)) {
+                throw clash(option, abs, in.option);
+            }
+            if (inside(in.path, abs)) {
+                throw insideReplaced(in.option, in.path, o);
+            }
+        }
+        for (Output other : outputs) {
+            if (sameFile(abs, other.target) || inside(other.target, abs) || inside(abs, other.target)) {
+                throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString())
+                        + " and " + other.option + " " + Text.quote(other.target.toString()) + " overlap");
+            }
+        }
+        Path staged = create(dir, abs.getFileName().toString(), true, target);
+        outputs.add(new Output(option, abs, staged, true, true));
+        return staged;
+    }
+
+    /**
+     * The output of a command that writes a model the way {@code like} is stored: a {@link #folder} when
+     * {@code like} is a folder (a Hugging Face model folder), else a {@link #file}; null for a null {@code target}.
+     */
+    public Path like(String option, Path target, Path like) {
+        if (target == null) {
+            return null;
+        }
+        return like != null && Files.isDirectory(like) ? folder(option, target) : file(option, target);
+    }
+
+    /** Whether {@code path} lies strictly inside the folder {@code folder} (after resolving links). */
+    private static boolean inside(Path path, Path folder) {
+        Path p = canonical(path);
+        Path f = canonical(folder);
+        return !p.equals(f) && p.startsWith(f);
+    }
+
+    private static LadyException insideReplaced(String inputOption, Path input, Output o) {
+        return new LadyException(LadyException.Kind.USAGE, inputOption + " " + Text.quote(input.toString())
+                + " lies inside the folder " + o.option + " " + Text.quote(o.target.toString())
+                + ", which is replaced as a whole; write elsewhere");
     }
 
     /** Where {@code path} (a temporary from this set, or a file inside a temporary folder) will be after the
@@ -175,7 +250,16 @@ public final class OutputSet implements AutoCloseable {
     public synchronized void commit() {
         requireOpen();
         List<Path[]> moves = new ArrayList<>();
+        List<Output> replaced = new ArrayList<>();
         for (Output o : outputs) {
+            if (o.replace) {
+                if (Files.exists(o.target, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(o.target)) {
+                    throw new LadyException(LadyException.Kind.IO, "cannot write " + Text.quote(o.target.toString())
+                            + ": a file of that name is in the way");
+                }
+                replaced.add(o);
+                continue;
+            }
             if (!o.directory) {
                 moves.add(new Path[] {o.staged, o.target});
                 continue;
@@ -206,9 +290,10 @@ public final class OutputSet implements AutoCloseable {
                         + Text.quote(m[1].toString()));
             }
         }
+        List<Path> old = new ArrayList<>();
         try {
             for (Output o : outputs) {
-                if (o.directory) {
+                if (o.directory && !o.replace) {
                     Files.createDirectories(o.target);
                 }
             }
@@ -216,8 +301,16 @@ public final class OutputSet implements AutoCloseable {
                 Files.createDirectories(m[1].getParent());
                 move(m[0], m[1]);
             }
+            for (Output o : replaced) {
+                old.add(replaceFolder(o));
+            }
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot put the outputs in place: " + describe(e), e);
+        }
+        for (Path p : old) {
+            if (p != null) {
+                deleteTree(p);
+            }
         }
         committed = true;
         close();
@@ -257,6 +350,10 @@ public final class OutputSet implements AutoCloseable {
                 throw new LadyException(LadyException.Kind.USAGE, option + " and " + o.option + " name the same file "
                         + Text.quote(abs.toString()));
             }
+            if (o.replace && (sameFile(abs, o.target) || inside(abs, o.target))) {
+                throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(abs.toString())
+                        + " lies inside the folder " + o.option + ", which is replaced as a whole; write elsewhere");
+            }
         }
     }
 
@@ -282,6 +379,26 @@ public final class OutputSet implements AutoCloseable {
                         + describe(e), e);
             }
         }
+    }
+
+    /** Puts the folder output {@code o} in place: an existing target is moved aside (and moved back if the new
+     * folder cannot be put there); returns where it was moved, to delete once every output is in place, or null. */
+    private static Path replaceFolder(Output o) throws IOException {
+        Path aside = null;
+        if (Files.exists(o.target, LinkOption.NOFOLLOW_LINKS)) {
+            aside = create(o.target.getParent(), o.target.getFileName() + ".old", true, o.target);
+            Files.delete(aside);
+            move(o.target, aside);
+        }
+        try {
+            move(o.staged, o.target);
+        } catch (IOException e) {
+            if (aside != null) {
+                move(aside, o.target);
+            }
+            throw e;
+        }
+        return aside;
     }
 
     private static void move(Path from, Path to) throws IOException {

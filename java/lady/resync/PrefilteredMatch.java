@@ -9,16 +9,13 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.torch.Torch;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -112,7 +109,7 @@ final class PrefilteredMatch {
      * The dense optimum of the group whose producers' rows are {@code refs[p]} and {@code suss[p]}
      * (contiguous float32 N x D_p each), or null when the prefilter cannot prove it (then use dense).
      */
-    static Outcome solve(Backend backend, List<Tensor> refs, List<Tensor> suss, int n) {
+    static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, int n) {
         int producers = refs.size();
         int k = SKETCH_DIMS;
         List<Rows> refRows = new ArrayList<>();
@@ -154,12 +151,12 @@ final class PrefilteredMatch {
         }
         // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
         int dk = producers * k;
-        // the N x N output stays in native memory (a libtorch tensor, read in place): no Java copy of it
-        Tensor cosTensor = torch.empty(n, n);
+        // the N x N output stays in native memory (read in place): no Java copy of it
+        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, n, n);
         try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.data_ptr().address());
+            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.address());
         }
-        FloatBuffer cos = new FloatPointer(cosTensor.data_ptr_float()).capacity((long) n * n).asBuffer();
+        FloatBuffer cos = cosTensor.floats();
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
         Exact exact = new Exact(refRows, susRows, refNorms, susNorms);
@@ -245,8 +242,7 @@ final class PrefilteredMatch {
      * blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. A block of
      * consecutive rows is read in place; scattered rows are gathered first.
      */
-    @SuppressWarnings("try")
-    static void exactMargins(Backend backend, List<Tensor> refs, List<Tensor> suss, int n, long[] match,
+    static void exactMargins(Backend backend, List<HostTensor> refs, List<HostTensor> suss, int n, long[] match,
             int[] rows, double[] margins) {
         int from = 0;
         while (from < rows.length) {
@@ -258,33 +254,32 @@ final class PrefilteredMatch {
             int k = to - from;
             boolean consecutive = rows[to - 1] - rows[from] == k - 1;
             float[] s = new float[k * n];
-            try (PointerScope scope = new PointerScope()) {
-                Tensor index = null;
-                if (!consecutive) {
-                    long[] idx = new long[k];
+            float[] part = new float[k * n];
+            HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+            for (int p = 0; p < refs.size(); p++) {
+                HostTensor ref = refs.get(p);
+                long d = ref.numel() / n;
+                long rowBytes = d * Float.BYTES;
+                HostTensor a = ref;
+                long address = ref.address() + rows[from] * rowBytes;
+                if (!consecutive) { // scattered rows: gathered into a block of their own
+                    a = HostTensor.allocate(DType.FLOAT32, k, d);
                     for (int r = 0; r < k; r++) {
-                        idx[r] = rows[from + r];
+                        HostTensor.copyBytes(a.address() + r * rowBytes, ref.address() + rows[from + r] * rowBytes, rowBytes);
                     }
-                    index = torch.from_blob(new LongPointer(idx), new long[] {k}, new TensorOptions(torch.ScalarType.Long))
-                            .clone();
+                    address = a.address();
                 }
-                Tensor out = torch.empty(k, n);
-                float[] part = new float[k * n];
-                for (int p = 0; p < refs.size(); p++) {
-                    Tensor ref = refs.get(p);
-                    long d = ref.size(1);
-                    Tensor a = consecutive ? ref : ref.index_select(0, index).contiguous();
-                    long address = a.data_ptr().address() + (consecutive ? (long) rows[from] * d * Float.BYTES : 0);
-                    Tensor b = suss.get(p);
-                    Kernels.cosineSimilarity(backend, address, b.data_ptr().address(), k, n, d, false,
-                            out.data_ptr().address());
-                    out.data_ptr_float().get(part);
-                    for (int t = 0; t < part.length; t++) {
-                        s[t] += part[t];
-                    }
-                    java.lang.ref.Reference.reachabilityFence(a);
+                HostTensor b = suss.get(p);
+                Kernels.cosineSimilarity(backend, address, b.address(), k, n, d, false, out.address());
+                out.floats().get(part);
+                for (int t = 0; t < part.length; t++) {
+                    s[t] += part[t];
                 }
+                java.lang.ref.Reference.reachabilityFence(a);
+                java.lang.ref.Reference.reachabilityFence(ref);
+                java.lang.ref.Reference.reachabilityFence(b);
             }
+            java.lang.ref.Reference.reachabilityFence(out);
             for (int r = 0; r < k; r++) {
                 int i = rows[from + r];
                 int chosen = (int) match[i];
@@ -446,17 +441,16 @@ final class PrefilteredMatch {
 
     /** A contiguous float32 N x D tensor's rows, read from native memory (the tensor is kept alive). */
     private static final class Rows {
-        final Tensor tensor;
+        final HostTensor tensor;
         final FloatBuffer buffer;
         final int n;
         final int d;
 
-        Rows(Tensor t, int n) {
+        Rows(HostTensor t, int n) {
             this.tensor = t;
             this.n = n;
             this.d = Math.toIntExact(t.numel() / n);
-            FloatPointer p = new FloatPointer(t.data_ptr_float());
-            this.buffer = p.capacity((long) n * d).asBuffer();
+            this.buffer = t.floats();
         }
 
         void row(int i, float[] out) {

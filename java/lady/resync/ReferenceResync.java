@@ -9,19 +9,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.MemberSlices;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
+import lady.tensor.HostTensor;
 
 /**
  * Re-synchronization with the reference model (method.md section 4): per group, in topological
@@ -47,7 +45,7 @@ public final class ReferenceResync {
             Map<String, long[]> secret, ProgressListener progress) {
         long start = System.nanoTime();
         List<Group> selected = select(spec, options.groups());
-        Map<String, Group> inputGroupOf = inputGroups(spec);
+        Map<String, List<Group>> inputGroupOf = inputGroups(spec);
         Set<String> solved = new HashSet<>();
         Set<String> selectedNames = new HashSet<>();
         selected.forEach(g -> selectedNames.add(g.name()));
@@ -59,8 +57,11 @@ public final class ReferenceResync {
             List<Member> all = g.members(Role.PRODUCER_WEIGHT);
             List<Member> aligned = new ArrayList<>();
             for (Member m : all) {
-                Group input = inputGroupOf.get(m.tensor());
-                if (input == null || solved.contains(input.name()) || !selectedNames.contains(input.name())) {
+                boolean ready = true;
+                for (Group input : inputGroupOf.getOrDefault(m.tensor(), List.of())) {
+                    ready &= input == g || solved.contains(input.name()) || !selectedNames.contains(input.name());
+                }
+                if (ready) {
                     aligned.add(m);
                 }
             }
@@ -110,12 +111,15 @@ public final class ReferenceResync {
         return spec.groups().stream().filter(g -> names.contains(g.name())).toList();
     }
 
-    /** For each tensor that consumes a group (CONSUMER_WEIGHT member), that group. */
-    private static Map<String, Group> inputGroups(PermutationSpec spec) {
-        Map<String, Group> m = new HashMap<>();
+    /** For each tensor that consumes groups (CONSUMER_WEIGHT members: several after a concatenation), those groups. */
+    private static Map<String, List<Group>> inputGroups(PermutationSpec spec) {
+        Map<String, List<Group>> m = new HashMap<>();
         for (Group g : spec.groups()) {
             for (Member c : g.members(Role.CONSUMER_WEIGHT)) {
-                m.put(c.tensor(), g);
+                List<Group> l = m.computeIfAbsent(c.tensor(), k -> new ArrayList<>());
+                if (!l.contains(g)) {
+                    l.add(g);
+                }
             }
         }
         return m;
@@ -143,33 +147,31 @@ public final class ReferenceResync {
         float[] s = null;
         double[] refNorm2 = new double[n];
         double[] susNorm2 = new double[n];
-        try (PointerScope scope = new PointerScope()) {
-            List<Tensor> refs = new ArrayList<>();
-            List<Tensor> suss = new ArrayList<>();
-            long d = 0;
-            for (Member m : producers) {
-                refs.add(reference.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous());
-                suss.add(suspect.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous());
-                d += refs.get(refs.size() - 1).size(1);
+        List<HostTensor> refs = new ArrayList<>();
+        List<HostTensor> suss = new ArrayList<>();
+        long d = 0;
+        for (Member m : producers) {
+            refs.add(MemberSlices.rows(reference.get(m.tensor()), m, n));
+            suss.add(MemberSlices.rows(suspect.get(m.tensor()), m, n));
+            d += refs.get(refs.size() - 1).size(1);
+        }
+        if (options.similarity() == null && options.method() == Method.ASSIGNMENT
+                && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
+            PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
+            if (o != null) {
+                return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
+                        secret, true);
             }
-            if (options.similarity() == null && options.method() == Method.ASSIGNMENT
-                    && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
-                PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
-                if (o != null) {
-                    return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
-                            secret, true);
-                }
-            }
+        }
+        if (options.similarity() == null) {
+            s = new float[n * n];
+        }
+        for (int k = 0; k < refs.size(); k++) {
             if (options.similarity() == null) {
-                s = new float[n * n];
+                Similarity.accumulateCosine(options.backend(), refs.get(k), suss.get(k), s);
             }
-            for (int k = 0; k < refs.size(); k++) {
-                if (options.similarity() == null) {
-                    Similarity.accumulateCosine(options.backend(), refs.get(k), suss.get(k), s);
-                }
-                Similarity.accumulateSquaredNorms(refs.get(k), refNorm2);
-                Similarity.accumulateSquaredNorms(suss.get(k), susNorm2);
-            }
+            Similarity.accumulateSquaredNorms(refs.get(k), refNorm2);
+            Similarity.accumulateSquaredNorms(suss.get(k), susNorm2);
         }
         if (options.similarity() != null) {
             s = options.similarity().similarity(g, suspect); // the norms (integrity check) stay the weights'
@@ -311,14 +313,14 @@ public final class ReferenceResync {
 
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one
      * native pass. With argmax duplicates the match is not a permutation: then every member is
-     * gathered through libtorch, and the result is not function-preserving (the paper's behaviour). */
+     * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
         boolean bijective = Arrays.stream(match).distinct().count() == match.length;
         if (bijective) {
             Permuter.applyInPlace(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
             for (Member m : g.members()) {
-                suspect.put(m.tensor(), Similarity.gatherBlocks(suspect.get(m.tensor()), m.axis(), m.block(), match));
+                suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
             }
         }
     }

@@ -1,12 +1,12 @@
 package lady.resync;
 
-import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
+import java.nio.FloatBuffer;
+import java.util.stream.IntStream;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 
 /**
  * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax and
@@ -17,34 +17,47 @@ final class Similarity {
     private Similarity() {}
 
     /** s += cosine(a_i, b_j) for every i, j (a, b: N x D contiguous float32 rows), native kernel. */
-    static void accumulateCosine(Backend backend, Tensor a, Tensor b, float[] s) {
+    static void accumulateCosine(Backend backend, HostTensor a, HostTensor b, float[] s) {
         accumulateCosine(backend, a, b, false, s);
     }
 
-    /** As {@link #accumulateCosine(Backend, Tensor, Tensor, float[])}; {@code centered}: Pearson correlation. */
-    static void accumulateCosine(Backend backend, Tensor a, Tensor b, boolean centered, float[] s) {
+    /** As {@link #accumulateCosine(Backend, HostTensor, HostTensor, float[])}; {@code centered}: Pearson correlation. */
+    static void accumulateCosine(Backend backend, HostTensor a, HostTensor b, boolean centered, float[] s) {
         long n = a.size(0);
         long d = a.size(1);
-        Tensor out = torch.empty(n, n);
-        Kernels.cosineSimilarity(backend, a.data_ptr().address(), b.data_ptr().address(), n, n, d, centered,
-                out.data_ptr().address());
-        float[] part = new float[s.length];
-        out.data_ptr_float().get(part);
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, n, n);
+        Kernels.cosineSimilarity(backend, a.address(), b.address(), n, n, d, centered, out.address());
+        FloatBuffer part = out.floats();
         for (int k = 0; k < s.length; k++) {
-            s[k] += part[k];
+            s[k] += part.get(k);
         }
+        out.memory().close();
         java.lang.ref.Reference.reachabilityFence(a);
         java.lang.ref.Reference.reachabilityFence(b);
     }
 
-    /** acc[i] += squared L2 norm of row i. */
-    static void accumulateSquaredNorms(Tensor rows, double[] acc) {
-        Tensor sq = rows.mul(rows).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Double)).contiguous();
-        double[] v = new double[acc.length];
-        sq.data_ptr_double().get(v);
-        for (int i = 0; i < acc.length; i++) {
-            acc[i] += v[i];
+    /** acc[i] += squared L2 norm of row i of the contiguous float32 N x D rows (squares in float, sums in double). */
+    static void accumulateSquaredNorms(HostTensor rows, double[] acc) {
+        int n = acc.length;
+        long d = rows.numel() / Math.max(n, 1);
+        if (rows.byteSize() > Integer.MAX_VALUE - 8) { // row by row through windows of one row each
+            for (int i = 0; i < n; i++) {
+                acc[i] += squaredNorm(rows.bytes(i * d * 4, (int) (d * 4)).asFloatBuffer(), 0, (int) d);
+            }
+            return;
         }
+        FloatBuffer f = rows.floats();
+        IntStream.range(0, n).parallel().forEach(i -> acc[i] += squaredNorm(f, (int) (i * d), (int) d));
+        java.lang.ref.Reference.reachabilityFence(rows);
+    }
+
+    private static double squaredNorm(FloatBuffer f, int from, int d) {
+        double sum = 0;
+        for (int k = from; k < from + d; k++) {
+            float v = f.get(k);
+            sum += v * v;
+        }
+        return sum;
     }
 
     /** match[i] = argmax_j s[i, j] (ties: lowest j). */
@@ -90,16 +103,4 @@ final class Similarity {
         return out;
     }
 
-    /** Gathers along {@code axis} in blocks (new block j = old block match[j]); used when the match
-     * is not a permutation (argmax duplicates). */
-    static Tensor gatherBlocks(Tensor t, int axis, long block, long[] match) {
-        long[] idx = new long[(int) (match.length * block)];
-        for (int j = 0; j < match.length; j++) {
-            for (int k = 0; k < block; k++) {
-                idx[(int) (j * block + k)] = match[j] * block + k;
-            }
-        }
-        Tensor index = torch.from_blob(new LongPointer(idx), new long[] {idx.length}, new TensorOptions(torch.ScalarType.Long)).clone();
-        return t.index_select(axis, index).contiguous();
-    }
 }

@@ -204,12 +204,14 @@ public final class Torch {
         return (int) n;
     }
 
-    /** Sets libtorch's thread count now (the CLI's {@code --threads}); later {@link #threads()} calls agree. */
+    /** Sets libtorch's thread count (the CLI's {@code --threads}; applied when libtorch is loaded, or now if it is); later
+     * {@link #threads()} calls agree. */
     public static void setThreads(int n) {
         checkThreads(n, "threads");
         System.setProperty("lady.threads", Integer.toString(n));
-        init();
-        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        if (initialized) { // else init() reads the property: a command that never needs libtorch does not load it
+            org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        }
     }
 
     /** Threads for libtorch and the CPU kernels: the {@code lady.threads} property, else {@code LADY_THREADS},

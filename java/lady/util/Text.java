@@ -1,8 +1,6 @@
 package lady.util;
 
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 
@@ -14,8 +12,8 @@ import java.util.Locale;
  * overrides become visible escapes ({@code \x1b}, {@code \n}, {@code \u202e}), so that a name holding
  * {@code ESC ] 0 ; title BEL} cannot retitle or repaint the user's terminal;</li>
  * <li>{@link #quote}: escaped, cut to {@link #MAX_QUOTED} characters, in single quotes;</li>
- * <li>{@link #sample}: a long list of names as a count and its first few ("198 names, e.g. 'a', 'b',
- * 'c', ..."), {@link #shape}: a shape with many dimensions as its rank and first few.</li>
+ * <li>{@link #list}: a long list of names as its first few and a count ("a, b, c, ... (198 in all)"),
+ * each escaped and cut ({@link #cut}); {@link #shape}: a shape with many dimensions as its first few and its rank.</li>
  * </ul>
  * The CLI also passes every error message through {@link #escapeLines} before printing it: the last guard.
  */
@@ -24,10 +22,10 @@ public final class Text {
 
     /** Longest untrusted string quoted in full; longer ones are cut with a note of their length. */
     public static final int MAX_QUOTED = 120;
-    /** Names shown by {@link #sample} (and dimensions by {@link #shape}) before the rest is counted. */
-    public static final int SAMPLE = 3;
-    /** Longest name {@link #sample} shows in full (a line of three stays under 300 characters). */
-    public static final int MAX_SAMPLED = 60;
+    /** Dimensions {@link #shape} shows of a shape with more than {@link #MAX_FULL_RANK}. */
+    public static final int DIMS_SHOWN = 3;
+    /** Longest item {@link #list} shows in full (a line of three stays under 200 characters). */
+    public static final int MAX_LISTED = 60;
     /** Dimensions {@link #shape} prints in full. */
     public static final int MAX_FULL_RANK = 8;
 
@@ -97,34 +95,25 @@ public final class Text {
         return "'" + escape(shown) + "'" + (s.length() > max ? "... (" + s.length() + " characters)" : "");
     }
 
-    /** Each item {@link #quote quoted}, comma-separated, all of them (for short lists). */
-    public static String quoteAll(Collection<String> items) {
-        List<String> out = new ArrayList<>(items.size());
-        for (String s : items) {
-            out.add(quote(s));
+    /** {@code s} {@link #escape escaped}, cut to {@link #MAX_LISTED} characters ("...") when longer: a name in a list. */
+    public static String cut(String s) {
+        if (s == null) {
+            return "null";
         }
-        return String.join(", ", out);
+        String e = escape(s.length() > MAX_LISTED ? s.substring(0, MAX_LISTED + 1) : s);
+        return e.length() > MAX_LISTED ? e.substring(0, MAX_LISTED) + "..." : e;
     }
 
     /**
-     * A list for a message: all of it when it has at most {@link #SAMPLE} items ({@code 'a', 'b'}), else its
-     * first {@link #SAMPLE} and the count of the rest ({@code 'a', 'b', 'c' and 195 more}); items quoted, each cut
-     * to {@link #MAX_SAMPLED} characters.
+     * A list for a message: {@code items} joined by ", ", at most {@code max} of them, then "... (N in all)";
+     * each item {@link #cut escaped and cut}, so that a line of names stays short whatever a file holds.
      */
-    public static String sample(Collection<String> items) {
-        StringBuilder b = new StringBuilder();
-        Iterator<String> it = items.iterator();
-        for (int i = 0; i < SAMPLE && it.hasNext(); i++) {
-            if (i > 0) {
-                b.append(", ");
-            }
-            b.append(quote(it.next(), MAX_SAMPLED));
+    public static String list(List<String> items, int max) {
+        List<String> shown = new ArrayList<>(Math.min(items.size(), max));
+        for (String s : items.subList(0, Math.min(items.size(), max))) {
+            shown.add(cut(s));
         }
-        int rest = items.size() - SAMPLE;
-        if (rest > 0) {
-            b.append(" and ").append(rest).append(" more");
-        }
-        return b.toString();
+        return String.join(", ", shown) + (items.size() > max ? ", ... (" + items.size() + " in all)" : "");
     }
 
     /** {@code [a, b, c]}, or for more than {@link #MAX_FULL_RANK} dimensions {@code [a, b, c, ... (N dims)]}. */
@@ -133,7 +122,7 @@ public final class Text {
             return "null";
         }
         StringBuilder b = new StringBuilder("[");
-        int shown = shape.length <= MAX_FULL_RANK ? shape.length : SAMPLE;
+        int shown = shape.length <= MAX_FULL_RANK ? shape.length : DIMS_SHOWN;
         for (int i = 0; i < shown; i++) {
             if (i > 0) {
                 b.append(", ");

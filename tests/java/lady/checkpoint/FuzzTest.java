@@ -20,7 +20,6 @@ import java.util.SplittableRandom;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
-import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,7 +30,8 @@ import lady.LadyException;
 import lady.canon.CanonicalOrder;
 import lady.permutation.Secret;
 import lady.report.Json;
-import lady.torch.Torch;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.watermark.WatermarkKey;
 
 /**
@@ -67,7 +67,6 @@ class FuzzTest {
 
     @BeforeAll
     static void init() throws IOException {
-        Torch.init();
         Path shm = Path.of("/dev/shm");
         dir = Files.isDirectory(shm) && Files.isWritable(shm) ? Files.createTempDirectory(shm, "lady-fuzz") : tempDir;
     }
@@ -221,8 +220,8 @@ class FuzzTest {
             results++;
             if (result instanceof StateDict sd) {
                 long total = 0;
-                for (Map.Entry<String, Tensor> e : sd) {
-                    total += e.getValue().nbytes();
+                for (Map.Entry<String, HostTensor> e : sd) {
+                    total += e.getValue().byteSize();
                 }
                 if (total > TorchZip.MAX_EXPANSION * bytes.length + (1L << 20)) {
                     problem = "a result of " + total + " tensor bytes from a file of " + bytes.length;
@@ -320,7 +319,7 @@ class FuzzTest {
             SplittableRandom r = new SplittableRandom(SEED + 2);
             // the state dict a key and a canonical order are checked against
             StateDict model = new StateDict();
-            model.put("conv.weight", org.bytedeco.pytorch.global.torch.zeros(4, 2, 3, 3));
+            model.put("conv.weight", HostTensor.allocate(DType.FLOAT32, 4, 2, 3, 3));
             String secret = "{\"format\":\"lady-secret\",\"format_version\":1,\"tool_version\":\"x\",\"architecture\":"
                     + "\"toynet\",\"seed\":3,\"permutations\":{\"conv1\":[7,6,0,1,2,4,3,5],\"conv2\":[1,0]},"
                     + "\"scales\":{\"conv2\":[0.5,2.0]}}";

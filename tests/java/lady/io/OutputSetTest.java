@@ -188,4 +188,49 @@ class OutputSetTest {
         assertEquals("the user's input, oddly named", Files.readString(model));
         assertEquals(List.of("results", "results/table1.csv"), listing(dir));
     }
+
+    /** A model folder (Hugging Face layout, Checkpoints.writeLike) replaces the target folder as a whole. */
+    @Test
+    void aModelFolderReplacesItsTargetAsAWholeAndNeverAnInput(@TempDir Path dir) throws IOException {
+        Path in = Files.createDirectory(dir.resolve("in"));
+        Files.writeString(in.resolve("model.safetensors"), "weights");
+        Path out = Files.createDirectory(dir.resolve("out"));
+        Files.writeString(out.resolve("old.txt"), "from an earlier run");
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", in);
+            Path tmp = outs.like("--out", out, in);
+            assertTrue(Files.isDirectory(tmp) && tmp.getFileName().toString().startsWith(".lady-"), tmp.toString());
+            AtomicFiles.writeString(tmp.resolve("model.safetensors"), "permuted");
+            assertEquals(out.resolve("model.safetensors").toAbsolutePath(), outs.published(tmp.resolve("model.safetensors")));
+            assertEquals("from an earlier run", Files.readString(out.resolve("old.txt")), "nothing before the commit");
+            outs.commit();
+        }
+        assertEquals(List.of("in", "in/model.safetensors", "out", "out/model.safetensors"), listing(dir),
+                "the old folder replaced, no temporary left");
+        assertEquals("permuted", Files.readString(out.resolve("model.safetensors")));
+
+        // the input folder itself, or a folder holding the input, is never replaced
+        for (Path bad : List.of(in, dir)) {
+            try (OutputSet outs = new OutputSet()) {
+                outs.input("--model", in);
+                LadyException e = assertThrows(LadyException.class, () -> outs.like("--out", bad, in), bad.toString());
+                assertEquals(LadyException.Kind.USAGE, e.kind());
+            }
+        }
+        // nor may another output lie inside it; a file input gives a file output
+        try (OutputSet outs = new OutputSet()) {
+            outs.folder("--out", out);
+            assertThrows(LadyException.class, () -> outs.file("--secret", out.resolve("secret.json")));
+            assertFalse(Files.isDirectory(outs.like("--report", dir.resolve("r.json"), in.resolve("model.safetensors"))));
+        }
+        // a failure leaves the existing folder as it was
+        assertThrows(IllegalStateException.class, () -> {
+            try (OutputSet outs = new OutputSet()) {
+                AtomicFiles.writeString(outs.folder("--out", out).resolve("model.safetensors"), "half");
+                throw new IllegalStateException("failed");
+            }
+        });
+        assertEquals(List.of("in", "in/model.safetensors", "out", "out/model.safetensors"), listing(dir));
+        assertEquals("permuted", Files.readString(out.resolve("model.safetensors")));
+    }
 }

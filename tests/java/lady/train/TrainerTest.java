@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,7 +24,9 @@ import lady.model.Model;
 import lady.model.ModelOptions;
 import lady.model.Models;
 import lady.progress.ProgressListener;
+import lady.tensor.HostTensor;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 @Tag("cpu-sensitive")
 class TrainerTest {
@@ -178,10 +179,10 @@ class TrainerTest {
     private static byte[][] bytes(StateDict sd) {
         byte[][] out = new byte[sd.size()][];
         int i = 0;
-        for (Map.Entry<String, Tensor> e : sd) {
-            Tensor t = e.getValue().contiguous();
-            out[i] = new byte[(int) t.nbytes()];
-            new BytePointer(t.data_ptr()).capacity(t.nbytes()).get(out[i]);
+        for (Map.Entry<String, HostTensor> e : sd) {
+            HostTensor t = e.getValue();
+            out[i] = new byte[(int) t.byteSize()];
+            t.bytes(0, out[i].length).get(out[i]);
             i++;
         }
         return out;
@@ -201,10 +202,10 @@ class TrainerTest {
                 return m.module().named_parameters().get("fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum();
             }
         };
-        double before = model.stateDict().get("fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum().item_double();
+        double before = TorchTensors.get(model.stateDict(), "fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum().item_double();
         List<EpochStats> h = new Trainer(TrainConfig.paper(1).withBatchSize(64).withLimit(256).withLr(0.05))
                 .lossTerm(l2).train(model, train);
-        double after = model.stateDict().get("fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum().item_double();
+        double after = TorchTensors.get(model.stateDict(), "fc2.weight").pow(new org.bytedeco.pytorch.Scalar(2.0)).sum().item_double();
         EpochStats s = h.get(0);
         assertEquals(List.of("l2"), List.copyOf(s.terms().keySet()));
         assertTrue(s.terms().get("l2") > 0);
@@ -224,7 +225,7 @@ class TrainerTest {
         double moved = 0;
         for (String name : state.names()) {
             assertArrayEquals(before.shape(name), state.shape(name));
-            moved += state.get(name).sub(before.get(name)).abs().max().item_double();
+            moved += TorchTensors.get(state, name).sub(TorchTensors.get(before, name)).abs().max().item_double();
         }
         assertTrue(moved > 0, "fine-tuning changed the weights");
     }
@@ -285,7 +286,7 @@ class TrainerTest {
         assertTrue(e.getMessage().contains("gradient of 'fc2.weight' is not finite at epoch 1, step 1"), e.getMessage());
         StateDict after = model.stateDict();
         for (String name : before.names()) {
-            assertTrue(before.get(name).equal(after.get(name)), name + " must be left as it was before the step");
+            assertTrue(before.get(name).sameContent(after.get(name)), name + " must be left as it was before the step");
         }
     }
 

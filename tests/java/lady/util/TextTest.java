@@ -23,9 +23,10 @@ class TextTest {
     void longNamesListsAndShapesAreShortened() {
         String q = Text.quote("x".repeat(5000));
         assertTrue(q.length() < Text.MAX_QUOTED + 40 && q.endsWith("... (5000 characters)"), q);
-        assertEquals("'a', 'b'", Text.sample(List.of("a", "b")));
-        assertEquals("'n0', 'n1', 'n2' and 195 more",
-                Text.sample(IntStream.range(0, 198).mapToObj(i -> "n" + i).toList()));
+        assertEquals("a, b", Text.list(List.of("a", "b"), 3));
+        assertEquals("n0, n1, n2, ... (198 in all)",
+                Text.list(IntStream.range(0, 198).mapToObj(i -> "n" + i).toList(), 3));
+        assertEquals("x".repeat(Text.MAX_LISTED) + "..., a\\x1bb", Text.list(List.of("x".repeat(5000), "a\u001bb"), 3));
         assertEquals("[1, 2, 3]", Text.shape(new long[] {1, 2, 3}));
         long[] many = new long[100_000];
         assertEquals("[0, 0, 0, ... (100000 dims)]", Text.shape(many));

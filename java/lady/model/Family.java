@@ -1,0 +1,33 @@
+package lady.model;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A family of networks Lady recognizes and builds as a {@link lady.graph.Graph}: a few lines per layer
+ * kind, reading every size through {@link Dims} so that the same code describes a new model and any
+ * checkpoint of the family (any number of classes, any width, per-layer widths included).
+ */
+interface Family {
+    /** The architecture names it builds, in a stable order. */
+    List<String> names();
+
+    /**
+     * The name of the architecture a checkpoint with these tensors is, or null when it is not of this
+     * family. Recognition reads names and shapes only; the built graph is then compared with the
+     * checkpoint tensor by tensor.
+     */
+    String recognize(Map<String, long[]> shapes);
+
+    /** The options that describe a checkpoint of architecture {@code name} (classes, width, input). */
+    ModelOptions options(String name, Map<String, long[]> shapes);
+
+    /** Architecture {@code name} with the sizes of {@code dims}. */
+    Architecture build(String name, Dims dims);
+
+    /** The value of a tensor shape at {@code axis}, or {@code fallback} when the tensor is absent. */
+    static long dim(Map<String, long[]> shapes, String tensor, int axis, long fallback) {
+        long[] s = shapes.get(tensor);
+        return s != null && axis < s.length ? s[axis] : fallback;
+    }
+}
