@@ -88,7 +88,7 @@ final class PermuteCommand implements Callable<Integer> {
         StateDict state = Checkpoints.read(model);
         Checkpoints.Format format = Checkpoints.formatOf(model);
         ModelConfig config = Models.infer(state, arch);
-        PermutationSpec pspec = Models.describe(config.architecture(), config.options()).permutationSpec();
+        PermutationSpec pspec = config.description().permutationSpec(); // the checkpoint's sizes
         List<String> selected = Permuter.select(pspec, groups);
         long bytes = 0;
         for (var e : state) {

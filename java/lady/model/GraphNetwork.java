@@ -105,12 +105,12 @@ final class GraphNetwork implements Model {
             case BATCH_NORM -> {
                 BatchNormOptions o = new BatchNormOptions(graph.shape(n.param("weight"))[0]);
                 o.eps().put(n.doubleAttr("eps", 1e-5));
-                o.momentum().put(n.doubleAttr("momentum", 0.1));
+                o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new BatchNorm2dImpl(o)));
             }
             case LAYER_NORM -> {
-                LayerNormOptions o = new LayerNormOptions(new LongVector(graph.shape(n.param("weight"))[0]));
+                LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new LayerNormImpl(o)));
@@ -155,7 +155,9 @@ final class GraphNetwork implements Model {
     private void rawParameter(String tensor, Tensor init) {
         int dot = tensor.lastIndexOf('.');
         Module parent = dot < 0 ? root : container(tensor.substring(0, dot));
-        Tensor p = parent.register_parameter(tensor.substring(dot + 1), init, true);
+        // register_parameter returns a reference INTO the module's parameter dictionary, which the next
+        // registration on the same module may move: copy the handle (shares the storage)
+        Tensor p = new Tensor(parent.register_parameter(tensor.substring(dot + 1), init, true));
         raw.put(tensor, p);
         keepAlive.add(p);
     }
