@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.global.torch;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.MemberSlices;
 import lady.permutation.Role;
 
 /**
@@ -29,7 +30,7 @@ public final class BasicRanking {
         double[] acc = new double[n];
         try (PointerScope scope = new PointerScope()) {
             for (Member m : group.members(Role.PRODUCER_WEIGHT)) {
-                Tensor rows = state.get(m.tensor()).reshape(n, -1);
+                Tensor rows = MemberSlices.rows(state.get(m.tensor()), m, n);
                 Tensor sums = rows.sum(new long[] {1}, false, new ScalarTypeOptional(torch.ScalarType.Double))
                         .contiguous();
                 double[] v = new double[n];

@@ -54,7 +54,7 @@ public final class Canon {
             throw new LadyException(LadyException.Kind.USAGE, "active ranking needs its settings (steps, seed)");
         }
         ModelConfig mc = Models.infer(state, arch);
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         PermutationSpec spec = description.permutationSpec();
         List<Group> selected = groups(spec, groups);
         Model model = null;
@@ -90,7 +90,7 @@ public final class Canon {
             throw LadyException.invalidInput("the suspect is a " + mc.architecture() + " but the canonical order was made for a "
                     + saved.architecture());
         }
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         PermutationSpec spec = description.permutationSpec();
         List<Group> selected = groups(spec, saved.layerNames());
         Model model = null;

@@ -13,10 +13,11 @@ import lady.io.AtomicFiles;
 import lady.torch.Torch;
 
 /**
- * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6)
- * and safetensors. The format is detected from the file's first bytes, never from its name, and
- * nothing from a file is ever executed (see {@link Unpickler}). Writes are atomic
- * ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes.
+ * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
+ * safetensors, and the initializers of ONNX models ({@link lady.onnx.Onnx}). The format is detected
+ * from the file's first bytes, never from its name, and nothing from a file is ever executed (see
+ * {@link Unpickler}). Writes are atomic ({@link AtomicFiles}) and deterministic: the same state dict
+ * gives the same bytes.
  */
 public final class Checkpoints {
     private Checkpoints() {}
@@ -26,7 +27,15 @@ public final class Checkpoints {
         /** PyTorch's zip format, as torch.save writes it (usually .pt / .pth). */
         TORCH_ZIP,
         /** safetensors (.safetensors). */
-        SAFETENSORS
+        SAFETENSORS,
+        /** An ONNX model (.onnx): its initializers are the state dict; written back into its own graph
+         * ({@link #writeLike}). */
+        ONNX;
+
+        /** Whether a state dict alone is written in this format (an ONNX file needs its model's graph). */
+        public boolean standalone() {
+            return this != ONNX;
+        }
     }
 
     private static final int ZIP_MAGIC = 0x04034b50; // "PK\3\4", little-endian
@@ -38,8 +47,11 @@ public final class Checkpoints {
     public static StateDict read(Path path) {
         Torch.init();
         try (FileChannel ch = open(path)) {
-            Format f = detect(ch, path);
-            return f == Format.TORCH_ZIP ? TorchZip.read(ch, path.toString()) : SafeTensors.read(ch, path.toString());
+            return switch (detect(ch, path)) {
+                case TORCH_ZIP -> TorchZip.read(ch, path.toString());
+                case SAFETENSORS -> SafeTensors.read(ch, path.toString());
+                case ONNX -> lady.onnx.Onnx.read(path).stateDict();
+            };
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
         }
@@ -54,8 +66,15 @@ public final class Checkpoints {
         }
     }
 
-    /** Writes {@code sd} to {@code path} in {@code format}, atomically (never a half-written file). */
+    /**
+     * Writes {@code sd} to {@code path} in {@code format}, atomically (never a half-written file). An ONNX
+     * file needs its graph: write those with {@link #writeLike}.
+     */
     public static void write(Path path, StateDict sd, Format format) {
+        if (!format.standalone()) {
+            throw new LadyException(LadyException.Kind.USAGE, "an ONNX model is written from the model it came from "
+                    + "(its graph): write " + path + " in the format of its input instead");
+        }
         Torch.init();
         AtomicFiles.write(path, ch -> {
             if (format == Format.TORCH_ZIP) {
@@ -64,6 +83,19 @@ public final class Checkpoints {
                 SafeTensors.write(ch, sd);
             }
         });
+    }
+
+    /**
+     * Writes {@code sd} to {@code path} in the format of checkpoint {@code input}: for an ONNX input, the
+     * input model with its initializers replaced by {@code sd}'s tensors (graph and everything else kept).
+     */
+    public static void writeLike(Path path, StateDict sd, Path input) {
+        Format format = formatOf(input);
+        if (format == Format.ONNX) {
+            lady.onnx.Onnx.write(path, lady.onnx.Onnx.read(input), sd);
+        } else {
+            write(path, sd, format);
+        }
     }
 
     private static FileChannel open(Path path) throws IOException {
@@ -93,7 +125,33 @@ public final class Checkpoints {
         if (b.remaining() == MAGIC_BYTES && b.get(LENGTH_OFFSET) == '{' && b.getLong(0) > 0) {
             return Format.SAFETENSORS;
         }
-        throw LadyException.invalidInput(path + " is neither a PyTorch zip checkpoint nor a safetensors file");
+        if (looksLikeOnnx(b)) {
+            return Format.ONNX;
+        }
+        throw LadyException.invalidInput(path + " is neither a PyTorch zip checkpoint nor a safetensors file, nor an ONNX model");
+    }
+
+    /** Protobuf tag of ModelProto.ir_version (field 1, varint), the first field exporters write. */
+    private static final int ONNX_IR_VERSION_TAG = 0x08;
+    /** Protobuf wire types. */
+    private static final int WIRE_VARINT = 0;
+    private static final int WIRE_LENGTH_DELIMITED = 2;
+
+    /**
+     * An ONNX model starts with its ir_version (a small varint) followed by the one-byte tag of the next
+     * ModelProto field (producer_name .. opset_import: varint or length-delimited). Protobuf has no magic
+     * number: this is a heuristic, and the reader validates the whole file afterwards.
+     */
+    private static boolean looksLikeOnnx(ByteBuffer b) {
+        if (b.remaining() < 3 || (b.get(0) & 0xFF) != ONNX_IR_VERSION_TAG) {
+            return false;
+        }
+        int version = b.get(1) & 0xFF;
+        int tag = b.get(2) & 0xFF;
+        int field = tag >>> 3;
+        int wire = tag & 7;
+        return version >= 1 && version < 0x80 && tag < 0x80 && field >= 2
+                && (wire == WIRE_VARINT || wire == WIRE_LENGTH_DELIMITED);
     }
 
     /** Position of the JSON header's opening brace in a safetensors file. */

@@ -73,6 +73,10 @@ final class AttackCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--spec", paramLabel = "FILE",
+            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
+    Path specFile;
+
     @CommandLine.Mixin
     RunOptions run;
 
@@ -97,14 +101,20 @@ final class AttackCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        ModelConfig config = Models.infer(state, arch);
-        Architecture description = Models.describe(config.architecture(), config.options());
-        String weight = needsLayer || layer != null ? AttackTargets.layerWeight(description, state, layer) : null;
-        List<String> weights = AttackTargets.weights(description);
+        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
+        lady.permutation.PermutationSpec pspec = specFile == null ? null : Models.spec(state, null, specFile);
+        if (config == null && finetune) {
+            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning runs the model, which Lady can do for the "
+                    + "networks it recognizes, not from a spec file alone");
+        }
+        String weight = !(needsLayer || layer != null) ? null : config != null
+                ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
+        List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
+        String archName = config != null ? config.architecture() : pspec.architecture();
         ProgressListener progress = run.progress();
         AttackContext context = new AttackContext(weight, weights, s,
                 source == null ? null : new DatasetFineTuner(trainLimit == null ? source.train()
-                        : source.train().limit(trainLimit), config.architecture()), progress);
+                        : source.train().limit(trainLimit), archName), progress);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
         Checkpoints.write(out, state, Checkpoints.formatOf(model));
@@ -124,7 +134,7 @@ final class AttackCommand implements Callable<Integer> {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("tool", BuildInfo.describe());
             o.put("model", model.toString());
-            o.put("architecture", config.architecture());
+            o.put("architecture", archName);
             o.put("attack", Attacks.spec(chain));
             o.put("layer", weight);
             o.put("seed", s);

@@ -152,7 +152,7 @@ final class CanonCommand implements Callable<Integer> {
 
     private PermutationSpec spec(StateDict state) {
         var mc = Models.infer(state, arch);
-        return Models.describe(mc.architecture(), mc.options()).permutationSpec();
+        return mc.description().permutationSpec();
     }
 
     private void report(CanonicalOrder c, Map<String, Double> psi, double seconds, String written) {

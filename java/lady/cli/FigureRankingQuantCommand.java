@@ -48,7 +48,7 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
         figure.run.applyThreads();
         StateDict reference = Checkpoints.read(figure.model);
         var mc = Models.infer(reference, figure.arch);
-        List<String> layers = Permuter.select(Models.describe(mc.architecture(), mc.options()).permutationSpec(),
+        List<String> layers = Permuter.select(mc.description().permutationSpec(),
                 Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, mc.architecture()));
         DataSource source = figure.source();
         RankingFigures.Result r = RankingFigures.quant(reference, mc.architecture(), layers,

@@ -12,7 +12,7 @@ import lady.LadyException;
 @Command(name = "lady", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = {"Permute the neurons of trained neural networks and put them back in order",
                 "(re-synchronization; Find the Lady, AAAI 2024)."},
-        subcommands = {InfoCommand.class, DemoCommand.class, TrainCommand.class, EvalCommand.class, PermuteCommand.class, ResyncCommand.class, WatermarkCommand.class, AttackCommand.class, Table1Command.class, CanonCommand.class, FigureCommand.class, CorrelateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, DemoCommand.class, TrainCommand.class, EvalCommand.class, PermuteCommand.class, ResyncCommand.class, SpecCommand.class, WatermarkCommand.class, AttackCommand.class, Table1Command.class, CanonCommand.class, FigureCommand.class, CorrelateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -67,6 +67,10 @@ final class PermuteCommand implements Callable<Integer> {
             + "vgg16, vgg16_bn, vgg16_cifar, vgg16_bn_cifar, resnet18, resnet18_cifar, lenet5, toynet, fc.")
     String arch;
 
+    @Option(names = "--spec", paramLabel = "FILE",
+            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
+    Path specFile;
+
     @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B",
             description = "Permutation kernel: ${COMPLETION-CANDIDATES} (default cpu).")
     Backend backend;
@@ -87,18 +91,22 @@ final class PermuteCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
         Checkpoints.Format format = Checkpoints.formatOf(model);
-        ModelConfig config = Models.infer(state, arch);
-        PermutationSpec pspec = config.description().permutationSpec(); // the checkpoint's sizes
+        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
+        PermutationSpec pspec = Models.spec(state, arch, specFile);
         List<String> selected = Permuter.select(pspec, groups);
         long bytes = 0;
         for (var e : state) {
             bytes += e.getValue().numel() * e.getValue().element_size();
         }
-        stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, config.architecture(),
+        stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, pspec.architecture(),
                 state.size(), bytes / 1e6));
 
         Model reference = null;
         if (verify) {
+            if (config == null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
+                        + "networks it recognizes, not from a spec file alone; drop --verify or --spec");
+            }
             reference = config.create();
             reference.load(state);
         }
@@ -119,19 +127,18 @@ final class PermuteCommand implements Callable<Integer> {
         Double diff = null;
         if (verify) {
             t0 = System.nanoTime();
-            diff = PermutationCheck.verify(reference, state, PermutationCheck.probe(4, config.options().inputChannels(),
-                    config.options().inputSize(), Seeds.derive(s, "probe")));
+            diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
             stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
         }
 
         t0 = System.nanoTime();
         // the secret first: a permuted model never exists without the means to undo it
-        new Secret(BuildInfo.version(), config.architecture(), s, perms, scales).write(secret);
+        new Secret(BuildInfo.version(), pspec.architecture(), s, perms, scales).write(secret);
         Checkpoints.write(out, state, format);
         stage(err, t0, "wrote " + out + " and " + secret);
 
         stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
-                config.architecture(), s, range == null ? "" : ", scaled", out, secret,
+                pspec.architecture(), s, range == null ? "" : ", scaled", out, secret,
                 diff == null ? "" : String.format(Locale.ROOT, "; logits max abs diff %.3g", diff));
         return 0;
     }

@@ -73,6 +73,10 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
+    @Option(names = "--spec", paramLabel = "FILE",
+            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
+    Path specFile;
+
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
 
@@ -110,8 +114,7 @@ final class ResyncCommand implements Callable<Integer> {
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
-        Model model = Models.fromStateDict(ref, arch);
-        var permSpec = model.permutationSpec();
+        var permSpec = Models.spec(ref, arch, specFile);
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
@@ -121,7 +124,7 @@ final class ResyncCommand implements Callable<Integer> {
                         + DataSource.SYNTAX + ")");
             }
             Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
-            options = options.withSimilarity(new ActivationSignal(ref, model.architecture(), permSpec, images, b));
+            options = options.withSimilarity(new ActivationSignal(ref, arch, permSpec, images, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -142,7 +145,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
             json.put("suspect", suspect.toString());
-            json.put("architecture", model.architecture());
+            json.put("architecture", permSpec.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
             if (sig == Signal.ACTIVATIONS) {

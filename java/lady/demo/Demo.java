@@ -126,8 +126,7 @@ public final class Demo {
         long permSeed = Seeds.derive(c.seed(), "demo.permute");
         Map<String, Permutation> perms = Permuter.random(spec, all, permSeed);
         StateDict suspect = Permuter.apply(reference, spec, perms, Backend.CPU);
-        double logitDiff = PermutationCheck.maxLogitDiff(model, suspect, PermutationCheck.probe(PROBE_IMAGES,
-                trained.options().inputChannels(), trained.options().inputSize(), Seeds.derive(permSeed, "probe")));
+        double logitDiff = PermutationCheck.maxLogitDiff(model, suspect, model.probe(PROBE_IMAGES, Seeds.derive(permSeed, "probe")));
         new Secret(BuildInfo.version(), c.arch(), permSeed, perms, Map.of()).write(out.resolve("secret.json"));
         Checkpoints.write(out.resolve("permuted.pt"), suspect, Checkpoints.Format.TORCH_ZIP);
         model.load(suspect);

@@ -10,6 +10,36 @@ import lady.model.Architecture;
 public final class AttackTargets {
     private AttackTargets() {}
 
+    /**
+     * The weights an attack on all layers works on when only a spec file describes the network: every
+     * tensor of rank 2 or more that produces or consumes a group's neurons, in the checkpoint's order.
+     */
+    public static List<String> weights(lady.permutation.PermutationSpec spec, StateDict state) {
+        java.util.Set<String> members = new java.util.HashSet<>();
+        for (lady.permutation.Group g : spec.groups()) {
+            for (lady.permutation.Member m : g.members(lady.permutation.Role.PRODUCER_WEIGHT,
+                    lady.permutation.Role.CONSUMER_WEIGHT)) {
+                members.add(m.tensor());
+            }
+        }
+        return state.names().stream().filter(n -> members.contains(n) && state.shape(n).length >= 2).toList();
+    }
+
+    /**
+     * The attacked weight named on the command line when only a spec describes the network: a weight's own
+     * name, or a group's name (its first producer's weight).
+     */
+    public static String layerWeight(lady.permutation.PermutationSpec spec, StateDict state, String layer) {
+        if (layer == null || layer.isBlank()) {
+            throw new LadyException(LadyException.Kind.USAGE, "no attacked layer given (--layer NAME: a group or a weight)");
+        }
+        List<String> weights = weights(spec, state);
+        if (weights.contains(layer)) {
+            return layer;
+        }
+        return lady.permutation.Permuter.group(spec, layer).members(lady.permutation.Role.PRODUCER_WEIGHT).get(0).tensor();
+    }
+
     /** Every weight an attack on all layers works on ({@link Architecture#weights()}), in execution order. */
     public static List<String> weights(Architecture arch) {
         return arch.weights();

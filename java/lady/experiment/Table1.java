@@ -359,7 +359,7 @@ public final class Table1 {
             ProgressListener progress) {
         long start = System.nanoTime();
         ModelConfig mc = Models.infer(reference, arch);
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         String weight = AttackTargets.layerWeight(description, reference, config.layer());
         List<String> weights = AttackTargets.weights(description);
         PermutationSpec spec = description.permutationSpec();

@@ -578,9 +578,11 @@ public final class ChannelSpaces {
                     continue;
                 }
                 List<Member> members = new ArrayList<>();
-                Set<Draft> seen = new LinkedHashSet<>();
+                Set<String> seen = new LinkedHashSet<>();
                 for (Draft m : s.members) {
-                    if (seen.add(m)) { // a tensor shared by two nodes (tied embeddings) is listed once
+                    // a tensor shared by two nodes (tied embeddings: the embedding's columns are also the output
+                    // layer's) is listed once, in its first role
+                    if (seen.add(m.tensor() + "[" + m.axis() + "]@" + m.offset() + "/" + m.block())) {
                         members.add(new Member(m.tensor(), m.axis(), m.offset(), m.block(), m.role()));
                     }
                 }

@@ -112,6 +112,22 @@ public final class GraphBuilder {
         return add(module, Op.LINEAR, List.of(x), p, Map.of(), out);
     }
 
+    /**
+     * A fully connected layer whose weight (and bias, or null) have names of their own rather than
+     * {@code module.weight}: Hugging Face's tied output layer reads the embedding matrix.
+     */
+    public String linear(String node, String x, String weight, String bias, long out) {
+        long in = width(x);
+        tensor(weight, out, in);
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("weight", weight);
+        if (bias != null) {
+            tensor(bias, out);
+            p.put("bias", bias);
+        }
+        return add(node, Op.LINEAR, List.of(x), p, Map.of(), out);
+    }
+
     /** Batch norm (affine, running statistics) with torchvision's parameter and buffer names. */
     public String batchNorm(String module, String x, double eps) {
         return batchNorm(module, x, eps, DEFAULT_BN_MOMENTUM);

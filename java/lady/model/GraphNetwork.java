@@ -97,10 +97,22 @@ final class GraphNetwork implements Model {
             }
             case LINEAR -> {
                 long[] w = graph.shape(n.param("weight"));
-                LinearOptions o = new LinearOptions(w[1], w[0]);
-                o.bias().put(n.has("bias"));
-                keepAlive.add(o);
-                modules.put(n.name(), register(n.name(), new LinearImpl(o)));
+                boolean own = n.param("weight").equals(n.name() + ".weight")
+                        && (!n.has("bias") || n.param("bias").equals(n.name() + ".bias"));
+                if (own) {
+                    LinearOptions o = new LinearOptions(w[1], w[0]);
+                    o.bias().put(n.has("bias"));
+                    keepAlive.add(o);
+                    modules.put(n.name(), register(n.name(), new LinearImpl(o)));
+                } else {
+                    // weights named otherwise (a tied output layer reads the embedding): run functionally on
+                    // the graph's tensors, registering those no other node registers
+                    for (String t : n.params().values()) {
+                        if (!registered(t)) {
+                            rawParameter(t, torch.zeros(graph.shape(t)));
+                        }
+                    }
+                }
             }
             case BATCH_NORM -> {
                 BatchNormOptions o = new BatchNormOptions(graph.shape(n.param("weight"))[0]);
@@ -152,11 +164,32 @@ final class GraphNetwork implements Model {
         return dot < 0 ? "" : tensor.substring(0, dot);
     }
 
+    /** Whether a tensor of the graph is already held by a module or a raw parameter built so far. */
+    private boolean registered(String tensor) {
+        if (raw.containsKey(tensor)) {
+            return true;
+        }
+        StringTensorDict params = root.named_parameters(true);
+        boolean found = params.contains(tensor);
+        java.lang.ref.Reference.reachabilityFence(params);
+        return found;
+    }
+
+    /** The live tensor called {@code name} (a raw parameter or a module's), cached. */
+    private Tensor live(String name) {
+        Tensor t = raw.get(name);
+        if (t == null) {
+            t = live().get(name);
+            raw.put(name, t);
+        }
+        return t;
+    }
+
     private void rawParameter(String tensor, Tensor init) {
         int dot = tensor.lastIndexOf('.');
         Module parent = dot < 0 ? root : container(tensor.substring(0, dot));
-        // register_parameter returns a reference INTO the module's parameter dictionary, which the next
-        // registration on the same module may move: copy the handle (shares the storage)
+        // register_parameter returns a reference INTO the module's dictionary, which later registrations may
+        // move: keep a handle of our own (shares the storage, owns its refcount)
         Tensor p = new Tensor(parent.register_parameter(tensor.substring(dot + 1), init, true));
         raw.put(tensor, p);
         keepAlive.add(p);
@@ -371,8 +404,15 @@ final class GraphNetwork implements Model {
         switch (n.op()) {
             case CONV:
                 return ((Conv2dImpl) modules.get(n.name())).forward(x);
-            case LINEAR:
-                return ((LinearImpl) modules.get(n.name())).forward(x);
+            case LINEAR: {
+                Module m = modules.get(n.name());
+                if (m != null) {
+                    return ((LinearImpl) m).forward(x);
+                }
+                Tensor w = live(n.param("weight"));
+                return n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
+                        : torch.linear(x, w);
+            }
             case BATCH_NORM:
                 return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
             case LAYER_NORM:

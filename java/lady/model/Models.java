@@ -38,13 +38,13 @@ public final class Models {
     private Models() {}
 
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
-            new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(), new DenseNetFamily());
+            new LlamaFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(), new DenseNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */
     public static final String PAPER_LAYER = "paper";
 
-    /** The architecture names a new model can have, in a stable order. */
+    /** The architecture names Lady knows, in a stable order. */
     public static final List<String> NAMES = FAMILIES.stream().flatMap(f -> f.names().stream()).toList();
 
     /**
@@ -128,6 +128,14 @@ public final class Models {
 
     /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
     public static ModelConfig infer(Map<String, long[]> shapes, String arch) {
+        return infer(shapes, arch, null);
+    }
+
+    /**
+     * As {@link #infer(Map, String)} with the checkpoint's configuration (a Hugging Face folder's
+     * config.json, or null): what the shapes do not tell (attention heads, RoPE base).
+     */
+    public static ModelConfig infer(Map<String, long[]> shapes, String arch, Map<String, ?> config) {
         String name = arch;
         Family family = null;
         if (name == null) {
@@ -146,7 +154,7 @@ public final class Models {
             family = familyOf(name, shapes);
         }
         ModelOptions options = family.options(name, shapes);
-        Architecture description = family.build(name, Dims.of(shapes, options));
+        Architecture description = family.build(name, Dims.of(shapes, options, config));
         checkCompatible(description, shapes);
         options = options.withWidth(width(family, name, shapes));
         return new ModelConfig(name, options, description);
@@ -172,6 +180,21 @@ public final class Models {
         Model model = infer(state, arch).create();
         model.load(state);
         return model;
+    }
+
+    /**
+     * The permutation spec of a checkpoint: read from {@code specFile} when given (a user's network) and
+     * validated against the checkpoint, else derived from the graph of the family that recognizes it
+     * ({@code arch} non-null names the family). Needs no libtorch model.
+     */
+    public static lady.permutation.PermutationSpec spec(StateDict state, String arch, java.nio.file.Path specFile) {
+        if (specFile != null) {
+            if (arch != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--spec gives the groups itself: drop --arch");
+            }
+            return lady.permutation.SpecValidator.validate(lady.permutation.SpecFile.read(specFile), shapes(state));
+        }
+        return infer(state, arch).description().permutationSpec();
     }
 
     /** Name -> shape of every tensor of {@code state}, in its order. */
@@ -226,7 +249,12 @@ public final class Models {
         int best = -1;
         List<String> missing = List.of();
         for (String candidate : NAMES) {
-            Map<String, long[]> expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            Map<String, long[]> expected;
+            try {
+                expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            } catch (LadyException e) {
+                continue; // a family read only from checkpoints (Hugging Face folders)
+            }
             int common = 0;
             List<String> miss = new ArrayList<>();
             for (String n : expected.keySet()) {

@@ -64,15 +64,28 @@ public final class Permuter {
 
     /**
      * A random permutation for each named group, in spec order. Each group's permutation depends
-     * only on {@code seed} and the group's name (so choosing other groups does not change it).
+     * only on {@code seed} and the group's name (so choosing other groups does not change it), and is never
+     * the identity ({@link #nonIdentity}).
      */
     public static Map<String, Permutation> random(PermutationSpec spec, Collection<String> groups, long seed) {
         Map<String, Permutation> perms = new LinkedHashMap<>();
         for (String name : groups) {
             Group g = group(spec, name);
-            perms.put(name, Permutation.random(Math.toIntExact(g.size()), Seeds.derive(seed, "permute:" + name)));
+            perms.put(name, nonIdentity(Math.toIntExact(g.size()), Seeds.derive(seed, "permute:" + name)));
         }
         return perms;
+    }
+
+    /**
+     * A random permutation of {@code n} that is not the identity (for n >= 2): drawing the identity would
+     * leave a group in place, which an attack never wants (small groups, such as 2 KV heads, draw it often).
+     */
+    static Permutation nonIdentity(int n, long seed) {
+        Permutation p = Permutation.random(n, seed);
+        for (int attempt = 1; n >= 2 && p.equals(Permutation.identity(n)); attempt++) {
+            p = Permutation.random(n, Seeds.derive(seed, "redraw:" + attempt));
+        }
+        return p;
     }
 
     /**

@@ -63,9 +63,9 @@ public final class ActivationSignal implements GroupSimilarity {
         this.reference.load(referenceState);
         this.probe = probe;
         this.backend = backend;
-        Architecture description = Models.describe(config.architecture(), config.options());
+        Architecture description = config.description();
         Map<String, String> layerOfWeight = new HashMap<>();
-        description.producers().forEach(p -> layerOfWeight.put(p.name() + ".weight", p.name()));
+        description.producers().forEach(p -> layerOfWeight.put(p.weight(), p.name()));
         for (Group g : spec.groups()) {
             List<String> layers = new ArrayList<>();
             for (Member m : g.members(Role.PRODUCER_WEIGHT)) {

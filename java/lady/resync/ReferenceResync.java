@@ -17,6 +17,7 @@ import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.MemberSlices;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
@@ -47,7 +48,7 @@ public final class ReferenceResync {
             Map<String, long[]> secret, ProgressListener progress) {
         long start = System.nanoTime();
         List<Group> selected = select(spec, options.groups());
-        Map<String, Group> inputGroupOf = inputGroups(spec);
+        Map<String, List<Group>> inputGroupOf = inputGroups(spec);
         Set<String> solved = new HashSet<>();
         Set<String> selectedNames = new HashSet<>();
         selected.forEach(g -> selectedNames.add(g.name()));
@@ -59,8 +60,11 @@ public final class ReferenceResync {
             List<Member> all = g.members(Role.PRODUCER_WEIGHT);
             List<Member> aligned = new ArrayList<>();
             for (Member m : all) {
-                Group input = inputGroupOf.get(m.tensor());
-                if (input == null || solved.contains(input.name()) || !selectedNames.contains(input.name())) {
+                boolean ready = true;
+                for (Group input : inputGroupOf.getOrDefault(m.tensor(), List.of())) {
+                    ready &= input == g || solved.contains(input.name()) || !selectedNames.contains(input.name());
+                }
+                if (ready) {
                     aligned.add(m);
                 }
             }
@@ -110,12 +114,15 @@ public final class ReferenceResync {
         return spec.groups().stream().filter(g -> names.contains(g.name())).toList();
     }
 
-    /** For each tensor that consumes a group (CONSUMER_WEIGHT member), that group. */
-    private static Map<String, Group> inputGroups(PermutationSpec spec) {
-        Map<String, Group> m = new HashMap<>();
+    /** For each tensor that consumes groups (CONSUMER_WEIGHT members: several after a concatenation), those groups. */
+    private static Map<String, List<Group>> inputGroups(PermutationSpec spec) {
+        Map<String, List<Group>> m = new HashMap<>();
         for (Group g : spec.groups()) {
             for (Member c : g.members(Role.CONSUMER_WEIGHT)) {
-                m.put(c.tensor(), g);
+                List<Group> l = m.computeIfAbsent(c.tensor(), k -> new ArrayList<>());
+                if (!l.contains(g)) {
+                    l.add(g);
+                }
             }
         }
         return m;
@@ -148,8 +155,8 @@ public final class ReferenceResync {
             List<Tensor> suss = new ArrayList<>();
             long d = 0;
             for (Member m : producers) {
-                refs.add(reference.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous());
-                suss.add(suspect.get(m.tensor()).reshape(n, -1).to(torch.ScalarType.Float).contiguous());
+                refs.add(MemberSlices.rows(reference.get(m.tensor()), m, n));
+                suss.add(MemberSlices.rows(suspect.get(m.tensor()), m, n));
                 d += refs.get(refs.size() - 1).size(1);
             }
             if (options.similarity() == null && options.method() == Method.ASSIGNMENT
@@ -318,7 +325,7 @@ public final class ReferenceResync {
             Permuter.applyInPlace(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
             for (Member m : g.members()) {
-                suspect.put(m.tensor(), Similarity.gatherBlocks(suspect.get(m.tensor()), m.axis(), m.block(), match));
+                suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
             }
         }
     }

@@ -90,16 +90,4 @@ final class Similarity {
         return out;
     }
 
-    /** Gathers along {@code axis} in blocks (new block j = old block match[j]); used when the match
-     * is not a permutation (argmax duplicates). */
-    static Tensor gatherBlocks(Tensor t, int axis, long block, long[] match) {
-        long[] idx = new long[(int) (match.length * block)];
-        for (int j = 0; j < match.length; j++) {
-            for (int k = 0; k < block; k++) {
-                idx[(int) (j * block + k)] = match[j] * block + k;
-            }
-        }
-        Tensor index = torch.from_blob(new LongPointer(idx), new long[] {idx.length}, new TensorOptions(torch.ScalarType.Long)).clone();
-        return t.index_select(axis, index).contiguous();
-    }
 }

@@ -69,8 +69,12 @@ class CheckpointRoundTripTest {
         }
     }
 
+    /** The formats a state dict alone is written in (an ONNX file is written from its model: lady.onnx's tests). */
+    private static final List<Checkpoints.Format> STATE_DICT_FORMATS =
+            java.util.Arrays.stream(Checkpoints.Format.values()).filter(Checkpoints.Format::standalone).toList();
+
     @ParameterizedTest
-    @EnumSource(Checkpoints.Format.class)
+    @EnumSource(value = Checkpoints.Format.class, names = "ONNX", mode = EnumSource.Mode.EXCLUDE)
     void writeThenReadIsIdenticalAndDeterministic(Checkpoints.Format format) throws IOException {
         StateDict sd = sample();
         Path a = dir.resolve("a.ckpt");
@@ -110,7 +114,7 @@ class CheckpointRoundTripTest {
     void goldenFilesRewriteToTheirOwnContent() {
         for (String f : List.of("state_dict.pt", "authors.pt", "views.pt", "dtypes.safetensors")) {
             StateDict sd = Checkpoints.read(CheckpointTestSupport.golden(f));
-            for (Checkpoints.Format format : Checkpoints.Format.values()) {
+            for (Checkpoints.Format format : STATE_DICT_FORMATS) {
                 Path p = dir.resolve(f + "." + format);
                 Checkpoints.write(p, sd, format);
                 assertSame(sd, Checkpoints.read(p));
@@ -123,7 +127,7 @@ class CheckpointRoundTripTest {
         StateDict bad = new StateDict();
         bad.put("ok", torch.randn(2));
         bad.put("complex", torch.randn(2).to(torch.ScalarType.ComplexFloat));
-        for (Checkpoints.Format format : Checkpoints.Format.values()) {
+        for (Checkpoints.Format format : STATE_DICT_FORMATS) {
             Path p = dir.resolve("x." + format);
             LadyException e = assertThrows(LadyException.class, () -> Checkpoints.write(p, bad, format));
             assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());

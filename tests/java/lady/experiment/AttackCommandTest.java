@@ -48,6 +48,9 @@ class AttackCommandTest {
     @Test
     void noiseThenPruneOnOneLayerKeepsTheFormatAndIsSeeded(@TempDir Path dir) {
         for (Checkpoints.Format format : Checkpoints.Format.values()) {
+            if (!format.standalone()) {
+                continue; // an ONNX model is written from its graph (lady.onnx's tests)
+            }
             Path in = dir.resolve(format == Checkpoints.Format.SAFETENSORS ? "m.safetensors" : "m.pt");
             Checkpoints.write(in, original, format);
             Path a = dir.resolve("a-" + in.getFileName());
