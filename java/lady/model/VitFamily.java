@@ -22,7 +22,8 @@ import lady.graph.Op;
  * models (12 heads of 64 in ViT-B's 768, 16 of 64 in ViT-L's 1024) and 80 for vit_h_14 (16 heads of 80
  * in 1280). A checkpoint whose heads have another dimension would be described wrongly (its function
  * would change under a heads permutation); name such a network's groups with --spec. Names: patch 14
- * is vit_h_14, patches 16 and 32 are vit_l_* with D = 1024 and vit_b_* otherwise. A new model's images
+ * is vit_h_14, patches 16 and 32 are vit_l_* with D = 1024 or 24 blocks, vit_b_* otherwise (a narrower or
+ * shallower ViT-B, such as torchvision's VisionTransformer class built small). A new model's images
  * are the options' size rounded down to whole patches (at least one patch).
  */
 final class VitFamily implements Family {
@@ -55,7 +56,9 @@ final class VitFamily implements Family {
         if (patch != 16 && patch != 32) {
             return null;
         }
-        return (proj[0] == CONFIGS.get("vit_l_16").dim() ? "vit_l_" : "vit_b_") + patch;
+        Config large = CONFIGS.get("vit_l_16");
+        boolean l = proj[0] == large.dim() || s.containsKey(PREFIX + (large.layers() - 1) + ".ln_1.weight");
+        return (l ? "vit_l_" : "vit_b_") + patch;
     }
 
     @Override
