@@ -41,11 +41,13 @@ import lady.report.Json;
  *   <li>{@code lady permute --groups all --verify} writes a checkpoint that PyTorch loads (strict) and that
  *       gives the same outputs (relative 1e-4) with at least 95 % of the parameters of rank >= 1 moved;</li>
  *   <li>the checks have teeth: the same permutations applied with one member of the largest group left out
- *       change PyTorch's outputs, and Lady's own equivalence check refuses that checkpoint.</li>
+ *       change PyTorch's outputs, and Lady's own equivalence check refuses that checkpoint;</li>
+ *   <li>tests/python/family_permute.py permutes every group by hand, written from torchvision's modules
+ *       independently of Lady's analysis (same number of groups; the function kept), and {@code lady resync}
+ *       gives back every original tensor exactly (the small models by default, the others {@code slow}).</li>
  * </ol>
- * Small inputs and few classes keep each case at about 20 s (the ViT is torchvision's VisionTransformer
- * with two narrow blocks of 4 heads of 64, patch 16: the vit_b_16 family; with 2 heads a block's heads
- * permutation is the identity half of the time); full-size ViT-B/16 and DeepLabV3-ResNet101 are {@code slow}.
+ * Small inputs and few classes keep each case at about 20 s (the ViT is torchvision's VisionTransformer,
+ * small: {@link #SMALL_VIT}); full-size ViT-B/16 and DeepLabV3-ResNet101 are {@code slow}.
  */
 class PythonFamiliesTest {
     private static final double REL_TOLERANCE = 1e-4;
@@ -56,54 +58,77 @@ class PythonFamiliesTest {
     private static final int CLASSES = 5;
     private static final long SEED = 11;
 
+    /** torchvision's VisionTransformer with two blocks of 4 heads of 64 (with 2 heads a block's heads
+     * permutation is the identity half of the time): the vit_b_16 family, small. */
+    private static final Map<String, Object> SMALL_VIT = Map.of("vit", Map.of("image_size", 32, "patch_size", 16,
+            "num_layers", 2, "num_heads", 4, "hidden_dim", 256, "mlp_dim", 512));
+
     @TempDir
     Path dir;
 
     @Test
     void mobilenetV3Small() throws Exception {
-        check("mobilenet_v3_small", "mobilenet_v3_small", 64, Map.of());
+        check("mobilenet_v3_small", "mobilenet_v3_small", 64, Map.of(), true);
     }
 
     @Test
     void mobilenetV3Large() throws Exception {
-        check("mobilenet_v3_large", "mobilenet_v3_large", 64, Map.of());
-    }
-
-    @Test
-    void resnet50() throws Exception {
-        check("resnet50", "resnet50", 64, Map.of());
-    }
-
-    @Test
-    void densenet121() throws Exception {
-        check("densenet121", "densenet121", 32, Map.of());
+        check("mobilenet_v3_large", "mobilenet_v3_large", 64, Map.of(), true);
     }
 
     @Test
     void smallVit() throws Exception {
-        check("vit_b_16", "vit_b_16", 32, Map.of("vit", Map.of("image_size", 32, "patch_size", 16, "num_layers", 2,
-                "num_heads", 4, "hidden_dim", 256, "mlp_dim", 512)));
+        check("vit_b_16", "vit_b_16", 32, SMALL_VIT, true);
+    }
+
+    @Test
+    void resnet50() throws Exception {
+        check("resnet50", "resnet50", 64, Map.of(), false);
+    }
+
+    @Test
+    void densenet121() throws Exception {
+        check("densenet121", "densenet121", 32, Map.of(), false);
     }
 
     @Test
     void deeplabV3Resnet50() throws Exception {
-        check("deeplabv3_resnet50", "deeplabv3_resnet50", 32, Map.of());
+        check("deeplabv3_resnet50", "deeplabv3_resnet50", 32, Map.of(), false);
+    }
+
+    @Test
+    @Tag("slow")
+    void resnet50Resync() throws Exception {
+        check("resnet50", "resnet50", 64, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void densenet121Resync() throws Exception {
+        check("densenet121", "densenet121", 32, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void deeplabV3Resnet50Resync() throws Exception {
+        check("deeplabv3_resnet50", "deeplabv3_resnet50", 32, Map.of(), true);
     }
 
     @Test
     @Tag("slow")
     void vitB16FullSize() throws Exception {
-        check("vit_b_16", "vit_b_16", 224, Map.of());
+        check("vit_b_16", "vit_b_16", 224, Map.of(), true);
     }
 
     @Test
     @Tag("slow")
     void deeplabV3Resnet101() throws Exception {
-        check("deeplabv3_resnet101", "deeplabv3_resnet101", 64, Map.of());
+        check("deeplabv3_resnet101", "deeplabv3_resnet101", 64, Map.of(), true);
     }
 
     @SuppressWarnings({"unchecked", "try"})
-    private void check(String torchArch, String ladyArch, int size, Map<String, Object> extra) throws Exception {
+    private void check(String torchArch, String ladyArch, int size, Map<String, Object> extra, boolean resync)
+            throws Exception {
         PythonTorch.assumeInstalled();
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("arch", torchArch);
@@ -173,5 +198,27 @@ class PythonFamiliesTest {
         double wrongRel = ((Number) ((Map<String, Object>) checks.get("wrong.pt")).get("rel_diff")).doubleValue();
         assertTrue(wrongRel > WRONG_MIN, ladyArch + ": a permutation missing one member changed PyTorch's outputs by "
                 + wrongRel + " only: the check has no teeth");
+        if (resync) {
+            resync(params, modelFile, ladyArch, spec.groups().size());
+        }
+    }
+
+    /**
+     * 4. tests/python/family_permute.py permutes every group by hand (its own groups, written from
+     * torchvision's modules, not from Lady's graph); {@code lady resync} restores every tensor exactly.
+     */
+    @SuppressWarnings("unchecked")
+    private void resync(Path params, Path modelFile, String ladyArch, int groups) throws Exception {
+        assertNull(PythonTorch.run("family_permute.py", params.toString(), dir.toString()), "the Python permutation failed");
+        Map<String, Object> attacked = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("attacked.json")));
+        assertTrue(((Number) attacked.get("rel_diff")).doubleValue() < REL_TOLERANCE, "the hand permutation must keep the "
+                + "function: " + attacked);
+        assertEquals(groups, ((Number) attacked.get("groups")).intValue(), ladyArch + ": groups by hand vs Lady's");
+        Path fixed = dir.resolve("fixed.pt");
+        CliRun r = CliRun.of("resync", "--reference", modelFile.toString(), "--suspect", dir.resolve("attacked.pt").toString(),
+                "--out", fixed.toString(), "--report", dir.resolve("report.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Checkpoints.read(modelFile).sameTensors(Checkpoints.read(fixed)),
+                ladyArch + ": lady resync must give every original tensor back");
     }
 }
