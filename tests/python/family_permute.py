@@ -6,8 +6,8 @@ structure and independently of Lady's graph analysis (run with /usr/bin/python3)
 
 Reads <out_dir>/model.pt (written by family_models.py make with the same params), permutes EVERY group of
 neurons of the family with a permutation of its own (never the identity), and writes <out_dir>/attacked.pt
-and <out_dir>/attacked.json: {"rel_diff": max relative output change on the probe batch (the permutation
-must keep the function), "groups": how many groups, "changed"/"total": parameters of rank >= 1 moved}.
+and <out_dir>/attacked.json: {"rel_diff": max relative output change on the probe batch, in float64 (the
+permutation must keep the function), "groups": how many groups, "changed"/"total": parameters of rank >= 1 moved}.
 The groups, per family (a member is a tensor, an axis, an offset and a block of indices per neuron):
   ResNet (and DeepLabV3's backbone): the stem; one stream per stage (downsample rows, every block's last
     conv rows and BN, the next blocks' first conv and downsample columns, the head's columns); each
@@ -28,7 +28,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from family_models import build, outputs  # noqa: E402  (exits with NO_TORCH_EXIT without torch)
+from family_models import build, rel_diff  # noqa: E402  (exits with NO_TORCH_EXIT without torch)
 
 import torch  # noqa: E402
 
@@ -234,10 +234,7 @@ def main():
         while s.n > 1 and bool((perm == torch.arange(s.n)).all()):
             perm = torch.randperm(s.n, generator=gen)
         apply(attacked, s, perm)
-    probe = torch.load(os.path.join(out, "probe.pt"))
-    model.load_state_dict(attacked)
-    y = outputs(model, probe["input"])
-    rel = max(float((v - probe[k]).abs().max() / probe[k].abs().max()) for k, v in y.items())
+    rel = rel_diff(model, attacked, torch.load(os.path.join(out, "probe.pt")))
     params = [n for n, t in model.named_parameters() if t.dim() >= 1]
     changed = sum(1 for n in params if not torch.equal(attacked[n], sd[n]))
     torch.save(attacked, os.path.join(out, "attacked.pt"))
