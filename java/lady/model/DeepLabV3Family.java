@@ -56,9 +56,7 @@ final class DeepLabV3Family implements Family {
             throw new LadyException(LadyException.Kind.USAGE, "unknown DeepLabV3 '" + name + "'; known: " + names());
         }
         ModelOptions o = d.options();
-        if (o.hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, o);
         String resnet = name.substring("deeplabv3_".length());
         GraphBuilder b = new GraphBuilder(name);
         String input = b.image("input", o.inputChannels(), o.inputSize(), false);

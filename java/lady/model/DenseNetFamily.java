@@ -78,9 +78,7 @@ final class DenseNetFamily implements Family {
             throw new LadyException(LadyException.Kind.USAGE, "unknown DenseNet '" + name + "'; known: " + names());
         }
         ModelOptions o = d.options();
-        if (o.hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, o);
         int[] blocks = d.fromCheckpoint() ? layers(t -> d.has(t, false)) : c.blocks();
         long growth = c == null ? 0 : c.growth();
         GraphBuilder b = new GraphBuilder(name);

@@ -25,6 +25,14 @@ interface Family {
     /** Architecture {@code name} with the sizes of {@code dims}. */
     Architecture build(String name, Dims dims);
 
+    /** Refuses a classifier hidden width (an option of VGG's head only) for architecture {@code name}. */
+    static void requireNoHidden(String name, ModelOptions options) {
+        if (options.hidden() != 0) {
+            throw new lady.LadyException(lady.LadyException.Kind.USAGE, name
+                    + " has no classifier hidden width to set (VGG only)");
+        }
+    }
+
     /** The value of a tensor shape at {@code axis}, or {@code fallback} when the tensor is absent. */
     static long dim(Map<String, long[]> shapes, String tensor, int axis, long fallback) {
         long[] s = shapes.get(tensor);

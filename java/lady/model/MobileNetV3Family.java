@@ -88,9 +88,7 @@ final class MobileNetV3Family implements Family {
             throw new LadyException(LadyException.Kind.USAGE, "unknown MobileNetV3 '" + name + "'; known: " + names());
         }
         ModelOptions o = d.options();
-        if (o.hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, o);
         List<Row> table = large ? LARGE : SMALL;
         double w = o.width();
         GraphBuilder b = new GraphBuilder(name);

@@ -80,9 +80,7 @@ final class ResNetFamily implements Family {
         int[] blocks = blocks(base, d, "");
         boolean bottleneck = base.endsWith("_custom") ? d.has("layer1.0.conv3.weight", true)
                 : !base.equals("resnet18") && !base.equals("resnet34");
-        if (d.options().hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, d.options());
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", d.options().inputChannels(), d.options().inputSize(), false);
         x = body(b, d, "", x, blocks, bottleneck, base.startsWith("wide"), cifarStem, new boolean[] {false, false, false})

@@ -86,9 +86,7 @@ final class VitFamily implements Family {
     public Architecture build(String name, Dims d) {
         Config c = config(name);
         ModelOptions o = d.options();
-        if (o.hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, o);
         long patch = d.size("conv_proj.weight", 2, c.patch());
         long side = Math.max(1, o.inputSize() / patch);
         long dim = d.out("conv_proj.weight", c.dim());
