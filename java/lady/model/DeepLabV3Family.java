@@ -46,8 +46,7 @@ final class DeepLabV3Family implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        return new ModelOptions((int) Family.dim(s, "classifier.4.weight", 0, 10), 1.0, 0,
-                (int) Family.dim(s, BACKBONE + "conv1.weight", 1, 3), 32);
+        return Family.options(s, "classifier.4.weight", BACKBONE + "conv1.weight");
     }
 
     @Override

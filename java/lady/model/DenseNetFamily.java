@@ -67,8 +67,7 @@ final class DenseNetFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        return new ModelOptions((int) Family.dim(s, "classifier.weight", 0, 10), 1.0, 0,
-                (int) Family.dim(s, "features.conv0.weight", 1, 3), 32);
+        return Family.options(s, "classifier.weight", "features.conv0.weight");
     }
 
     @Override

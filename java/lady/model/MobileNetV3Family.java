@@ -77,8 +77,7 @@ final class MobileNetV3Family implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        return new ModelOptions((int) Family.dim(s, "classifier.3.weight", 0, 10), 1.0, 0,
-                (int) Family.dim(s, "features.0.0.weight", 1, 3), 32);
+        return Family.options(s, "classifier.3.weight", "features.0.0.weight");
     }
 
     @Override

@@ -68,9 +68,7 @@ final class ResNetFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        long classes = Family.dim(s, "fc.weight", 0, 10);
-        long in = Family.dim(s, "conv1.weight", 1, 3);
-        return new ModelOptions((int) classes, 1.0, 0, (int) in, 32);
+        return Family.options(s, "fc.weight", "conv1.weight");
     }
 
     @Override
