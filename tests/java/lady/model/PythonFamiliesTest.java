@@ -153,11 +153,11 @@ class PythonFamiliesTest {
         List<String> outputs = config.description().graph().outputs();
         try (NoGradGuard guard = new NoGradGuard()) {
             model.train(false);
-            List<Tensor> ours = model.outputs(probe.get("input"));
+            List<Tensor> ours = model.outputs(lady.torch.TorchTensors.view(probe.get("input")));
             assertEquals(outputs.size(), ours.size());
             for (int i = 0; i < ours.size(); i++) {
                 // family_models.py names a single output "out", DeepLabV3's as torchvision does (graph outputs "out", "aux")
-                Tensor expected = probe.get(outputs.size() == 1 ? "out" : outputs.get(i));
+                Tensor expected = lady.torch.TorchTensors.view(probe.get(outputs.size() == 1 ? "out" : outputs.get(i)));
                 double rel = ours.get(i).sub(expected).abs().max().item_double() / expected.abs().max().item_double();
                 assertTrue(rel < REL_TOLERANCE, ladyArch + " output " + outputs.get(i) + ": Lady's forward differs from "
                         + "PyTorch's by " + rel + " (relative)");
