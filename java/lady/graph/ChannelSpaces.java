@@ -792,16 +792,43 @@ public final class ChannelSpaces {
             for (Map.Entry<Space, String> e : names.entrySet()) {
                 Space s = e.getKey();
                 if (count.get(e.getValue()) > 1 && s.tiedByAdd && !s.producerNodes.isEmpty()) {
-                    e.setValue("stream." + s.producerNodes.get(0));
+                    e.setValue("stream." + span(s.producerNodes));
                 }
             }
             return names;
         }
 
         /**
-     * The longest common module path of the parents of {@code nodes} ("layer2.0.conv2", "layer2.1.conv2" -> "layer2";
-     * ONNX scopes "/layer2/layer2.0/conv2/Conv", "/layer2/layer2.1/conv2/Conv" -> "/layer2").
-     */
+         * The module paths a stream spans, for streams the common-parent rule names alike (MobileNetV3's
+         * residual stretches): the common path of every producer, then the first and last producers' next
+         * component ("features.4.block.3.0" .. "features.6.block.3.0" -> "features.4-6"); the first producer
+         * when they share nothing.
+         */
+        private static String span(List<String> nodes) {
+            String sep = nodes.stream().allMatch(n -> n.startsWith("/")) ? "/" : ".";
+            String q = java.util.regex.Pattern.quote(sep);
+            String[] first = nodes.get(0).split(q);
+            String[] last = nodes.get(nodes.size() - 1).split(q);
+            int k = first.length;
+            for (String node : nodes) {
+                String[] parts = node.split(q);
+                int j = 0;
+                while (j < k && j < parts.length && first[j].equals(parts[j])) {
+                    j++;
+                }
+                k = j;
+            }
+            if (k == 0 || k >= first.length || k >= last.length) {
+                return nodes.get(0);
+            }
+            String prefix = String.join(sep, Arrays.copyOf(first, k));
+            return prefix + sep + first[k] + (first[k].equals(last[k]) ? "" : "-" + last[k]);
+        }
+
+        /**
+         * The longest common module path of the parents of {@code nodes} ("layer2.0.conv2", "layer2.1.conv2" -> "layer2";
+         * ONNX scopes "/layer2/layer2.0/conv2/Conv", "/layer2/layer2.1/conv2/Conv" -> "/layer2").
+         */
         private static String commonParent(List<String> nodes) {
             // module paths ("layer2.0.conv2"), or the scopes of an ONNX export ("/layer2/layer2.0/conv2/Conv")
             boolean scopes = nodes.stream().allMatch(n -> n.startsWith("/"));

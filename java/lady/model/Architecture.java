@@ -30,7 +30,7 @@ public record Architecture(String name, Graph graph, Init init) {
         PYTORCH_DEFAULT,
         /**
          * torchvision's VGG: conv weights kaiming normal (fan_out, ReLU), conv biases 0, BN 1 / 0,
-         * Linear weights normal(0, 0.01), Linear biases 0.
+         * Linear weights normal(0, 0.01), Linear biases 0 (torchvision's MobileNetV3 too).
          */
         TORCHVISION_VGG,
         /**

@@ -116,12 +116,12 @@ final class GraphNetwork implements Model {
             case BATCH_NORM -> {
                 BatchNormOptions o = new BatchNormOptions(graph.shape(n.param("weight"))[0]);
                 o.eps().put(n.doubleAttr("eps", 1e-5));
-                o.momentum().put(n.doubleAttr("momentum", 0.1));
+                o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new BatchNorm2dImpl(o)));
             }
             case LAYER_NORM -> {
-                LayerNormOptions o = new LayerNormOptions(new LongVector(graph.shape(n.param("weight"))[0]));
+                LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new LayerNormImpl(o)));

@@ -24,6 +24,11 @@ import lady.util.Text;
  *   <li><b>resnet18/34/50/101/152</b>, <b>wide_resnet50_2/101_2</b>, each also with {@code _cifar}
  *       (3x3 stride-1 stem, no max pool).</li>
  *   <li><b>lenet5</b>, <b>toynet</b>, <b>fc</b>: small nets with fixed input sizes.</li>
+ *   <li><b>mobilenet_v3_large</b> / <b>mobilenet_v3_small</b> (depthwise convolutions, squeeze-excitation),
+ *       <b>vit_b_16</b>, <b>vit_b_32</b>, <b>vit_l_16</b>, <b>vit_l_32</b>, <b>vit_h_14</b> (input size fixed by
+ *       the position embedding), <b>deeplabv3_resnet50/101</b> (outputs "out" and, with the auxiliary head,
+ *       "aux"), <b>densenet121/161/169/201</b>: torchvision 0.14's, every width and the classes read off a
+ *       checkpoint.</li>
  * </ul>
  * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
  * after their producer ("features.17", "classifier.0", "fc1"), residual streams "stream.layer1" ..
@@ -32,7 +37,8 @@ import lady.util.Text;
 public final class Models {
     private Models() {}
 
-    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(), new LlamaFamily());
+    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
+            new LlamaFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(), new DenseNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

@@ -59,7 +59,9 @@ public final class ReferenceResync {
             for (Member m : all) {
                 boolean ready = true;
                 for (Group input : inputGroupOf.getOrDefault(m.tensor(), List.of())) {
-                    ready &= input == g || solved.contains(input.name()) || !selectedNames.contains(input.name());
+                    // a producer reading its own group (MobileNet's projection after a depthwise conv that
+                    // kept the stream) has columns this group has not aligned yet: second pass
+                    ready &= input != g && (solved.contains(input.name()) || !selectedNames.contains(input.name()));
                 }
                 if (ready) {
                     aligned.add(m);
