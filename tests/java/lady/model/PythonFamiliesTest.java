@@ -72,6 +72,7 @@ class PythonFamiliesTest {
     }
 
     @Test
+    @Tag("slow")
     void mobilenetV3Large() throws Exception {
         check("mobilenet_v3_large", "mobilenet_v3_large", 64, Map.of(), true);
     }
@@ -87,11 +88,13 @@ class PythonFamiliesTest {
     }
 
     @Test
+    @Tag("slow")
     void densenet121() throws Exception {
         check("densenet121", "densenet121", 32, Map.of(), false);
     }
 
     @Test
+    @Tag("slow")
     void deeplabV3Resnet50() throws Exception {
         check("deeplabv3_resnet50", "deeplabv3_resnet50", 32, Map.of(), false);
     }
