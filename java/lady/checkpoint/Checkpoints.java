@@ -13,7 +13,7 @@ import lady.io.AtomicFiles;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
- * safetensors, the initializers of ONNX models ({@link lady.onnx.Onnx}), and Hugging Face model folders
+ * safetensors, the initializers of ONNX models ({@link GraphFileFormat}), and Hugging Face model folders
  * of safetensors or zip files (sharded or not). The format is detected from the file's first bytes,
  * never from its name, and nothing from a file is ever executed (see {@link Unpickler}). Writes are
  * atomic ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes. Reading and
@@ -61,7 +61,7 @@ public final class Checkpoints {
             return switch (detect(ch, path)) {
                 case TORCH_ZIP -> TorchZip.read(ch, path);
                 case SAFETENSORS -> SafeTensors.read(ch, path);
-                case ONNX -> lady.onnx.Onnx.read(path).stateDict();
+                case ONNX -> GraphFileFormat.get().read(path);
             };
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
@@ -125,7 +125,7 @@ public final class Checkpoints {
         }
         Format format = formatOf(like);
         if (format == Format.ONNX) {
-            lady.onnx.Onnx.write(path, lady.onnx.Onnx.read(like), sd);
+            GraphFileFormat.get().write(path, sd, like);
         } else {
             write(path, sd, format);
         }
