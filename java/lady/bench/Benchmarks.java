@@ -488,29 +488,12 @@ public final class Benchmarks {
         Model lady = Models.create(plan.trainArch(), options);
         // warm-up, untimed: the first epoch pays the JIT and oneDNN's primitive creation, which the baseline
         // (run second, same shapes) would otherwise get for free
-        new Trainer(config).train(lady, data);
-        double[] ladySteps = new double[steps];
-        long[] clock = new long[2];
-        long cpu0 = Measure.processCpuNanos();
-        new Trainer(config).progress(new ProgressListener() {
-            int step;
-
-            @Override
-            public void start(String task, long total, String unit) {
-                clock[0] = System.nanoTime();
-            }
-
-            @Override
-            public void advance(long units, Map<String, ?> metrics) {
-                long now = System.nanoTime();
-                ladySteps[step++] = (now - clock[0]) / 1e9;
-                clock[0] = now;
-            }
-
-            @Override
-            public void finish() {}
-        }).train(lady, data);
-        double ladyCpu = (Measure.processCpuNanos() - cpu0) / 1e9 / steps;
+        new Trainer(config).deterministic(false).train(lady, data);
+        Measure l = timedEpoch(config, lady, data, steps, true, false);
+        // the same without assembling the next batch ahead (what the step did before): the gain of the prefetch
+        Measure inline = timedEpoch(config, lady, data, steps, false, false);
+        // the default, deterministic training: one libtorch thread (the batch assembly on another)
+        Measure oneThread = timedEpoch(config, lady, data, steps, true, true);
         // libtorch only: the same network and optimizer on one fixed batch
         Model plain = Models.create(plan.trainArch(), options);
         Tensor images = torch.randn(batch, Dataset.CHANNELS, Dataset.SIDE, Dataset.SIDE);
@@ -534,17 +517,61 @@ public final class Benchmarks {
         };
         step.run(); // warm-up, untimed, as Lady's
         Measure b = Measure.of(steps, step);
-        Measure l = new Measure(Measure.median(ladySteps), ladyCpu, steps);
+        // the same bare step with the allocator's zero fill, which every Lady training step has (lady.torch.Torch)
+        Torch.AllocatorFill found = Torch.allocatorFill();
+        Torch.setAllocatorFill(Torch.AllocatorFill.NONE);
+        Measure filled;
+        try (Torch.ZeroFill fill = Torch.zeroFillWhileTraining()) {
+            step.run();
+            filled = Measure.of(steps, step);
+        } finally {
+            Torch.setAllocatorFill(found);
+        }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", plan.trainArch());
         d.put("width", plan.trainWidth());
         d.put("batch", batch);
         d.put("lady_images_per_s", batch / l.wallSeconds());
+        d.put("lady_without_prefetch_images_per_s", batch / inline.wallSeconds());
+        d.put("prefetch_speedup", inline.wallSeconds() / l.wallSeconds());
+        d.put("lady_deterministic_one_thread_images_per_s", batch / oneThread.wallSeconds());
         d.put("libtorch_images_per_s", batch / b.wallSeconds());
-        d.put("note", "both sides warmed up first (Lady: one untimed epoch; libtorch: one untimed step); Lady's CPU "
-                + "seconds are the timed epoch's mean per step");
-        return Entry.of("train.step", "one SGD step through lady.train.Trainer (batch assembly, augmentation, step)", l,
+        d.put("libtorch_zero_fill_images_per_s", batch / filled.wallSeconds());
+        d.put("zero_fill_cost", filled.wallSeconds() / b.wallSeconds());
+        d.put("note", "both sides warmed up first (Lady: one untimed epoch; libtorch: one untimed step), on the same "
+                + "threads (Lady with deterministic(false)); Lady's CPU seconds are the timed epoch's mean per step; "
+                + "zero_fill_cost: the bare step's time with the allocator zero fill (on in every Lady step) over without");
+        return Entry.of("train.step", "one SGD step through lady.train.Trainer (batch assembly, augmentation, step, "
+                + "zero fill, finiteness checks; every thread)", l,
                 "plain libtorch loop: zero_grad, forward, cross_entropy, backward, step on one fixed batch", b, d);
+    }
+
+    /** One epoch of {@code steps} batches through Lady's Trainer (every thread unless {@code deterministic}), timed
+     * per step: median wall time, mean CPU time per step. */
+    private static Measure timedEpoch(TrainConfig config, Model model, Dataset data, int steps, boolean prefetch,
+            boolean deterministic) {
+        double[] times = new double[steps];
+        long[] clock = new long[1];
+        long cpu0 = Measure.processCpuNanos();
+        new Trainer(config).deterministic(deterministic).prefetch(prefetch).progress(new ProgressListener() {
+            int step;
+
+            @Override
+            public void start(String task, long total, String unit) {
+                clock[0] = System.nanoTime();
+            }
+
+            @Override
+            public void advance(long units, Map<String, ?> metrics) {
+                long now = System.nanoTime();
+                times[step++] = (now - clock[0]) / 1e9;
+                clock[0] = now;
+            }
+
+            @Override
+            public void finish() {}
+        }).train(model, data);
+        return new Measure(Measure.median(times), (Measure.processCpuNanos() - cpu0) / 1e9 / steps, steps);
     }
 
     // ---- helpers -------------------------------------------------------------------------------

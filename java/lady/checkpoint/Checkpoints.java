@@ -13,7 +13,7 @@ import lady.io.AtomicFiles;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
- * safetensors, the initializers of ONNX models ({@link lady.onnx.Onnx}), and Hugging Face model folders
+ * safetensors, the initializers of ONNX models ({@link GraphFileFormat}), and Hugging Face model folders
  * of safetensors or zip files (sharded or not). The format is detected from the file's first bytes,
  * never from its name, and nothing from a file is ever executed (see {@link Unpickler}). Writes are
  * atomic ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes. Reading and
@@ -65,20 +65,37 @@ public final class Checkpoints {
             return switch (detect(ch, path)) {
                 case TORCH_ZIP -> TorchZip.read(ch, path);
                 case SAFETENSORS -> SafeTensors.read(ch, path);
-                case ONNX -> lady.onnx.Onnx.read(path).stateDict();
+                case ONNX -> GraphFileFormat.get().read(path);
             };
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
         }
     }
 
-    /** The format of an existing checkpoint file, from its content (a model folder has shards: {@link #writeLike}). */
+    /**
+     * The format of an existing checkpoint file, from its content; for a model folder, the format of its first
+     * shard (never ONNX: a folder is written with {@link #writeLike}, which keeps every shard's format).
+     */
     public static Format formatOf(Path path) {
+        if (Files.isDirectory(path)) {
+            HuggingFaceFolder.Layout layout = HuggingFaceFolder.layout(path);
+            if (layout.shards().isEmpty()) {
+                throw LadyException.invalidInput(path + "'s index lists no shard: no weights to read");
+            }
+            return formatOf(path.resolve(layout.shards().get(0)));
+        }
         try (FileChannel ch = open(path)) {
             return detect(ch, path);
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The format a new checkpoint named {@code path} gets: safetensors for a {@code .safetensors} name, else
+     * PyTorch's zip format. */
+    public static Format formatForName(Path path) {
+        return path.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors")
+                ? Format.SAFETENSORS : Format.TORCH_ZIP;
     }
 
     /**
@@ -112,7 +129,7 @@ public final class Checkpoints {
         }
         Format format = formatOf(like);
         if (format == Format.ONNX) {
-            lady.onnx.Onnx.write(path, lady.onnx.Onnx.read(like), sd);
+            GraphFileFormat.get().write(path, sd, like);
         } else {
             write(path, sd, format);
         }

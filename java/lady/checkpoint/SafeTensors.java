@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 
 import lady.LadyException;
+import lady.util.Text;
 import lady.report.Json;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
@@ -145,18 +146,18 @@ final class SafeTensors {
             throw bad(file, "entry '" + name + "' has no shape");
         }
         long[] shape = new long[shapeList.size()];
-        long numel = 1;
-        try {
-            for (int i = 0; i < shape.length; i++) {
-                if (!(shapeList.get(i) instanceof Long v) || v < 0) {
-                    throw bad(file, "entry '" + name + "' has a bad shape " + shapeList);
-                }
-                shape[i] = v;
-                numel = Math.multiplyExact(numel, v);
+        long numel;
+        for (int i = 0; i < shape.length; i++) {
+            if (!(shapeList.get(i) instanceof Long v) || v < 0) {
+                throw bad(file, "entry " + Text.quote(name) + " has a bad shape: dimension " + i + " is "
+                        + Text.quote(String.valueOf(shapeList.get(i))));
             }
-            Math.multiplyExact(numel, (long) dtype.elementSize());
+            shape[i] = v;
+        }
+        try {
+            numel = TensorBytes.numel(shape, dtype.elementSize());
         } catch (ArithmeticException e) {
-            throw bad(file, "entry '" + name + "' has an absurd shape " + shapeList);
+            throw bad(file, "entry " + Text.quote(name) + " has an absurd shape " + Text.shape(shape));
         }
         if (!(m.get("data_offsets") instanceof List<?> off) || off.size() != 2
                 || !(off.get(0) instanceof Long begin) || !(off.get(1) instanceof Long end)) {
@@ -167,7 +168,7 @@ final class SafeTensors {
                     + "] outside the " + dataSize + " bytes of data");
         }
         if (end - begin != numel * dtype.elementSize()) {
-            throw bad(file, "entry '" + name + "' of shape " + shapeList + " needs " + numel * dtype.elementSize()
+            throw bad(file, "entry " + Text.quote(name) + " of shape " + Text.shape(shape) + " needs " + numel * dtype.elementSize()
                     + " bytes but its data_offsets give " + (end - begin));
         }
         return new Item(name, dtype, shape, begin, end);

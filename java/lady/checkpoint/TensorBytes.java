@@ -17,6 +17,26 @@ import lady.tensor.IndexedTensor;
 final class TensorBytes {
     private TensorBytes() {}
 
+    /**
+     * The elements of a tensor of {@code shape} with {@code elementSize}-byte elements. An absurd shape throws
+     * {@link ArithmeticException}: a negative dimension, or dimensions whose product, zeros counted as ones,
+     * times the element size overflows a long. So an empty tensor such as [0, 2^62] is refused as the same
+     * shape without its zero would be; an empty tensor with large but representable dimensions (e.g.
+     * [0, 2^40]) is accepted: it allocates nothing, and every product of its dimensions fits a long.
+     */
+    static long numel(long[] shape, int elementSize) {
+        long numel = 1;
+        long bound = elementSize;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new ArithmeticException("negative dimension");
+            }
+            numel *= d; // cannot overflow while bound does not
+            bound = Math.multiplyExact(bound, Math.max(d, 1));
+        }
+        return numel;
+    }
+
     /** Largest window one ByteBuffer covers. */
     private static final long CHUNK = 1L << 30;
 

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.zip.CRC32;
 
 import lady.LadyException;
+import lady.util.Text;
 import lady.io.AtomicFiles;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
@@ -230,27 +231,25 @@ final class TorchZip {
 
     /** Checks the view lies inside its storage; returns its element count. */
     private static long checkView(ZipArchive zip, String name, Unpickler.TensorRef t) {
-        long numel = 1;
+        long numel;
         long last = t.offset();
         try {
-            for (int i = 0; i < t.size().length; i++) {
-                numel = Math.multiplyExact(numel, t.size()[i]);
-            }
+            numel = TensorBytes.numel(t.size(), t.storage().dtype().elementSize());
             if (numel > 0) {
                 for (int i = 0; i < t.size().length; i++) {
                     last = Math.addExact(last, Math.multiplyExact(t.size()[i] - 1, t.stride()[i]));
                 }
             }
         } catch (ArithmeticException e) {
-            throw zip.bad("tensor '" + name + "' has an absurd shape " + java.util.Arrays.toString(t.size()));
+            throw zip.bad("tensor " + Text.quote(name) + " has an absurd shape " + Text.shape(t.size()));
         }
         long storageNumel = t.storage().numel();
         if (numel > 0 && last >= storageNumel) {
-            throw zip.bad("tensor '" + name + "' of shape " + java.util.Arrays.toString(t.size())
+            throw zip.bad("tensor " + Text.quote(name) + " of shape " + Text.shape(t.size())
                     + " reaches element " + last + " of a storage of " + storageNumel + " elements");
         }
         if (numel > storageNumel) {
-            throw zip.bad("tensor '" + name + "' has more elements (" + numel + ") than its storage ("
+            throw zip.bad("tensor " + Text.quote(name) + " has more elements (" + numel + ") than its storage ("
                     + storageNumel + "): expanded (zero-stride) tensors are not supported");
         }
         return numel;

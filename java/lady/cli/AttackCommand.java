@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine;
 
 import lady.BuildInfo;
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.attack.Attack;
 import lady.attack.AttackContext;
@@ -46,7 +47,8 @@ final class AttackCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip, safetensors, or a Hugging Face model folder).")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder).")
     Path model;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
@@ -72,6 +74,9 @@ final class AttackCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
     @Option(names = "--spec", paramLabel = "FILE",
             description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
     Path specFile;
@@ -84,11 +89,18 @@ final class AttackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try (OutputSet outs = new OutputSet()) {
+            return run(outs);
+        }
+    }
+
+    private int run(OutputSet outs) {
         List<Attack> chain = Attacks.parse(attack);
         if (chain.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
         }
-        CliFiles.requireDistinctOutput(model, out);
+        outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+        Path outTmp = outs.like("--out", out, model);
         boolean needsLayer = chain.stream().anyMatch(a -> a.kind().equals("noise") || a.kind().equals("prune"));
         boolean finetune = chain.stream().anyMatch(a -> a instanceof FinetuneAttack f && f.epochs() > 0);
         if (finetune && data == null) {
@@ -100,11 +112,12 @@ final class AttackCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
-        lady.permutation.PermutationSpec pspec = specFile == null ? null : Models.spec(state, null, specFile);
+        Path graphFile = Models.graphOf(model, graph, arch, specFile);
+        ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+        lady.permutation.PermutationSpec pspec = config != null ? null : Models.spec(state, arch, specFile, graphFile);
         if (config == null && finetune) {
-            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning runs the model, which Lady can do for the "
-                    + "networks it recognizes, not from a spec file alone");
+            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning trains the model, which Lady can do for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
         }
         String weight = !(needsLayer || layer != null) ? null : config != null
                 ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
@@ -116,7 +129,8 @@ final class AttackCommand implements Callable<Integer> {
                         : source.train().limit(trainLimit), archName), progress);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.writeLike(out, state, model);
+        Checkpoints.writeLike(outTmp, state, model);
+        outs.commit();
 
         // what the attacked layer (or every changed tensor) looks like now
         Set<String> changed = new LinkedHashSet<>();
@@ -146,7 +160,7 @@ final class AttackCommand implements Callable<Integer> {
             o.put("weights_after", tensors);
             w.println(Json.write(o));
         } else {
-            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, config.architecture(),
+            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, archName,
                     Attacks.spec(chain), s, out, seconds);
             for (AttackResult r : results) {
                 StringBuilder sb = new StringBuilder();

@@ -45,7 +45,6 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         Benchmarks.Suite s = Benchmarks.Suite.parse(suite);
         Benchmarks.Size z = Benchmarks.Size.parse(size);
-        run.applyThreads();
         Benchmarks.Report r = Benchmarks.run(s, z, run.progress());
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {

@@ -19,6 +19,7 @@ import lady.checkpoint.StateDict;
 import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
+import lady.io.OutputSet;
 import lady.kernels.Backend;
 import lady.model.Models;
 import lady.permutation.PermutationSpec;
@@ -71,6 +72,9 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
     @Option(names = "--spec", paramLabel = "FILE",
             description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
     Path specFile;
@@ -87,6 +91,12 @@ final class ResyncCommand implements Callable<Integer> {
             description = "auto (large groups through random projections, checked to give the dense match, "
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
     String prefilter;
+
+    @Option(names = "--margins", defaultValue = "exact",
+            description = "Confidence margins of prefiltered groups: exact (as the dense path's: about one dense "
+                    + "similarity product per group) or bound (the sketch's lower bounds, no dense product: for "
+                    + "large models). Default: ${DEFAULT-VALUE}.")
+    String margins;
 
     @Option(names = "--signal", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
@@ -108,21 +118,39 @@ final class ResyncCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--reference", reference).input("--suspect", suspect).input("--secret", secret)
+                    .input("--graph", graph).input("--spec", specFile);
+            Path outTmp = outs.like("--out", out, suspect);
+            Path reportTmp = outs.file("--report", report);
+            run(outTmp, reportTmp, started);
+            outs.commit();
+        }
+        return 0;
+    }
+
+    private void run(Path outTmp, Path reportTmp, double started) {
         long t0 = System.nanoTime();
-        run.applyThreads();
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
         double readSeconds = (System.nanoTime() - t0) / 1e9;
-        var permSpec = Models.spec(ref, arch, specFile); // the weight signal needs no network: libtorch is not loaded
+        Path graphFile = Models.graphOf(reference, graph, arch, specFile);
+        // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
+        var permSpec = Models.spec(ref, arch, specFile, graphFile);
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
-                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
+                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
+                .withMargins(lady.resync.Margins.parse(margins));
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
+            }
+            if (graphFile != null || specFile != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
+                        + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
             }
             options = options.withSimilarity(activationSignal(ref, permSpec, b));
         } else if (data != null) {
@@ -138,11 +166,11 @@ final class ResyncCommand implements Callable<Integer> {
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
         long t1 = System.nanoTime();
-        if (out != null) {
-            Checkpoints.writeLike(out, sus, suspect);
+        if (outTmp != null) {
+            Checkpoints.writeLike(outTmp, sus, suspect);
         }
         double writeSeconds = (System.nanoTime() - t1) / 1e9;
-        if (report != null) {
+        if (reportTmp != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
@@ -150,6 +178,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("architecture", permSpec.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
+            json.put("margins", options.margins().label());
             if (sig == Signal.ACTIVATIONS) {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
@@ -160,14 +189,13 @@ final class ResyncCommand implements Callable<Integer> {
             timings.put("resync_s", r.seconds());
             timings.put("write_s", writeSeconds);
             json.put("timings", timings);
-            AtomicFiles.writeString(report, Json.write(json) + "\n");
+            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
         if (sig == Signal.ACTIVATIONS) {
             spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
                     probe, data);
         }
-        return 0;
     }
 
     /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */

@@ -9,8 +9,8 @@ import lady.torch.Torch;
 
 /**
  * Options every long-running command shares ({@code --threads}, {@code --quiet}), as one picocli mixin:
- * {@code @Mixin RunOptions run;} then {@code run.applyThreads()} before any libtorch work and
- * {@code run.progress()} for the progress listener.
+ * {@code @Mixin RunOptions run;} and {@code run.progress()} for the progress listener. {@link Main} applies
+ * the thread count ({@link #applyThreads()}) before the command runs, for every command with this mixin.
  */
 final class RunOptions {
 
@@ -20,12 +20,14 @@ final class RunOptions {
     @Option(names = "--quiet", description = "No progress bar on stderr.")
     boolean quiet;
 
-    /** Sets the thread count of libtorch and of the native kernels when {@code --threads} was given. */
+    /**
+     * Sets the thread count of libtorch and of Lady's CPU kernels: {@code --threads}, else {@code LADY_THREADS}
+     * (or the {@code lady.threads} property), else every core; more than {@link Torch#maxThreads()} is refused.
+     */
     void applyThreads() {
-        if (threads != null) {
-            Torch.setThreads(threads);
-            Kernels.setThreads(threads);
-        }
+        int n = threads != null ? Torch.checkThreads(threads, "--threads") : Torch.threads();
+        Torch.setThreads(n);
+        Kernels.setThreads(n);
     }
 
     /** A progress bar on stderr, or nothing with {@code --quiet}. */

@@ -13,11 +13,13 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.paper.Paper;
 import lady.model.Models;
+import lady.onnx.Onnx;
 import lady.data.DataSource;
 import lady.data.Dataset;
 import lady.experiment.Table1;
@@ -35,7 +37,8 @@ final class Table1Command implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint.")
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint "
+            + "(an ONNX classifier: groups from its graph, errors measured with ONNX Runtime, no fine-tuning).")
     Path model;
 
     @Option(names = "--data", defaultValue = "digits", paramLabel = "SPEC",
@@ -90,8 +93,8 @@ final class Table1Command implements Callable<Integer> {
 
 
     @Option(names = "--no-deterministic", negatable = false,
-            description = "Fine-tune on all threads even when the model's multi-threaded training is not "
-                    + "bit-reproducible (channel counts that are not multiples of 16); other models use every thread anyway.")
+            description = "Fine-tune on every thread (faster; the results may then differ in the last bits from run to "
+                    + "run). By default fine-tuning runs on one thread and is bit-reproducible for a seed.")
     boolean nonDeterministic;
 
     @CommandLine.Mixin
@@ -99,10 +102,22 @@ final class Table1Command implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model);
+            run(outs.directory("--out", out), outs);
+        }
+        return 0;
+    }
+
+    private void run(Path dir, OutputSet outs) {
         DataSource source = DataSource.parse(data);
         StateDict reference = Checkpoints.read(model);
-        String attacked = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
+        boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX && arch == null;
+        if (onnx && Models.PAPER_LAYER.equals(layer)) {
+            throw new LadyException(LadyException.Kind.USAGE, "--layer paper is a position in VGG16; for an ONNX model name "
+                    + "the attacked layer: a group or a weight ('lady spec --model " + model + "' lists the groups)");
+        }
+        String attacked = onnx ? layer : Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
         Table1.Config base = Table1.Config.paper(attacked);
         Table1.Config config = base.withRuns(runs).withSeed(seed)
                 .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
@@ -114,13 +129,15 @@ final class Table1Command implements Callable<Integer> {
         Dataset test = source.test();
         Dataset train = config.attacks().contains("finetune") ? source.train() : null;
         ProgressListener progress = run.progress();
-        Table1.Result result = Table1.run(config, reference, arch, train, test, progress);
+        Table1.Result result = onnx ? Table1.runOnnx(config, Onnx.read(model), reference, test, progress)
+                : Table1.run(config, reference, arch, train, test, progress);
 
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("model", model.toString());
         provenance.put("data", source.spec());
         provenance.put("threads", Torch.threads());
-        List<Path> files = Table1Files.write(out, result, provenance);
+        List<Path> files = Table1Files.write(dir, result, provenance);
+        outs.commit();
 
         PrintWriter w = spec.commandLine().getOut();
         w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%n",
@@ -144,6 +161,6 @@ final class Table1Command implements Callable<Integer> {
                     + " cell run(s): after the assignment resync the test error differs from the attacked model's: "
                     + String.join("; ", failures) + " (results written to " + out + ")");
         }
-        return 0;
+        
     }
 }

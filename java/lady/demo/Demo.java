@@ -93,7 +93,7 @@ public final class Demo {
         copy(trained.dir().resolve("model.pt"), out.resolve("model.pt"));
         copy(trained.dir().resolve("key.json"), out.resolve("key.json"));
         StateDict reference = Checkpoints.read(out.resolve("model.pt"));
-        WatermarkKey key = WatermarkKey.read(out.resolve("key.json"));
+        WatermarkKey key = WatermarkKey.read(out.resolve("key.json"), reference);
         Model model = Models.fromStateDict(reference, c.arch());
         double error = evaluator.evaluate(model, test).errorPct();
         Detection ber = Uchida.detect(reference, key);

@@ -130,6 +130,17 @@ public final class GraphBuilder {
 
     /** Batch norm (affine, running statistics) with torchvision's parameter and buffer names. */
     public String batchNorm(String module, String x, double eps) {
+        return batchNorm(module, x, eps, DEFAULT_BN_MOMENTUM);
+    }
+
+    /** PyTorch's default batch-norm momentum (the weight of the new batch in the running statistics). */
+    public static final double DEFAULT_BN_MOMENTUM = 0.1;
+
+    /**
+     * Batch norm with its eps and momentum (MobileNetV3: 0.001 and 0.01); the momentum only matters when
+     * the network trains.
+     */
+    public String batchNorm(String module, String x, double eps, double momentum) {
         long c = width(x);
         Map<String, String> p = new LinkedHashMap<>();
         for (String s : List.of("weight", "bias", "running_mean", "running_var")) {
@@ -138,6 +149,7 @@ public final class GraphBuilder {
         p.putAll(params(module, "num_batches_tracked", new long[0]));
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("eps", eps);
+        a.put("momentum", momentum);
         return add(module, Op.BATCH_NORM, List.of(x), p, a, c);
     }
 

@@ -192,6 +192,12 @@ public final class Kernels {
         LadyNative.lady_set_num_threads(n);
     }
 
+    /** Threads the CPU kernels use now. */
+    public static int threads() {
+        ensureLoaded();
+        return LadyNative.lady_get_num_threads();
+    }
+
     // ---- resync kernels: the main entry points; the full set (address forms, normalize, top-k,
     // sort) is in ResyncKernels.
 

@@ -57,7 +57,6 @@ final class GraphNetwork implements Model {
     private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final Map<String, Integer> lastUse = new HashMap<>();
     private final Map<String, List<Node>> readers;
-    private boolean paddedConvolution;
     private PermutationSpec spec;
 
     GraphNetwork(Architecture arch) {
@@ -93,8 +92,6 @@ final class GraphNetwork implements Model {
                 o.groups().put(groups);
                 o.bias().put(n.has("bias"));
                 keepAlive.add(o);
-                Torch.requireZeroFillFor(w[0]); // oneDNN's padded layouts: see lady.torch.Torch
-                paddedConvolution |= Torch.paddedChannels(w[0]);
                 modules.put(n.name(), register(n.name(), new Conv2dImpl(o)));
             }
             case LINEAR -> {
@@ -119,12 +116,12 @@ final class GraphNetwork implements Model {
             case BATCH_NORM -> {
                 BatchNormOptions o = new BatchNormOptions(graph.shape(n.param("weight"))[0]);
                 o.eps().put(n.doubleAttr("eps", 1e-5));
-                o.momentum().put(n.doubleAttr("momentum", 0.1));
+                o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new BatchNorm2dImpl(o)));
             }
             case LAYER_NORM -> {
-                LayerNormOptions o = new LayerNormOptions(new LongVector(graph.shape(n.param("weight"))[0]));
+                LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new LayerNormImpl(o)));
@@ -595,11 +592,6 @@ final class GraphNetwork implements Model {
                 java.lang.ref.Reference.reachabilityFence(host);
             });
         }
-    }
-
-    @Override
-    public boolean reproducibleOnThreads() {
-        return !paddedConvolution;
     }
 
     @Override

@@ -109,6 +109,40 @@ final class NeuronRows {
         return columns * inner;
     }
 
+    /** Every neuron's vector as a contiguous float32 n x d tensor (fresh memory; the caller closes it). */
+    HostTensor materialize() {
+        int[] all = new int[n];
+        for (int j = 0; j < n; j++) {
+            all[j] = j;
+        }
+        return materialize(all);
+    }
+
+    /** The vectors of {@code neurons} (ascending), in that order, as a contiguous float32 tensor (fresh memory). */
+    HostTensor materialize(int[] neurons) {
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, neurons.length, d);
+        java.nio.FloatBuffer f = out.floats();
+        if (byRows) {
+            Reader r = reader();
+            float[] v = new float[d];
+            for (int k = 0; k < neurons.length; k++) {
+                r.neuron(neurons[k], v);
+                f.put(k * d, v);
+            }
+        } else { // row by row: each neuron's segment to its place (a transpose)
+            Reader r = reader();
+            int seg = segment();
+            for (long o = 0; o < rows; o++) {
+                float[] row = r.outerRow(o);
+                for (int k = 0; k < neurons.length; k++) {
+                    f.put((int) (k * (long) d + o * seg), row, segmentStart(neurons[k]), seg);
+                }
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(out);
+        return out;
+    }
+
     /** A reader with its own buffers: one per thread. */
     Reader reader() {
         return new Reader();

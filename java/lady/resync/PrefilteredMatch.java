@@ -4,12 +4,16 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
+import lady.LadyException;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.tensor.DType;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
+import lady.torch.Torch;
 import lady.util.Seeds;
 
 /**
@@ -52,8 +56,15 @@ import lady.util.Seeds;
  * (no direction), or a failed certificate. Exactness thus rests only on the stated error bound,
  * never on luck in the candidate list.
  *
- * <p>Confidence margins in this path are lower bounds: the best other similarity of a row is taken as
- * the larger of its other confirmed candidates and {@code ub_i} (which includes the Z sigma bound).
+ * <p>Confidence margins are exact, equal to the dense path's (best minus second-best similarity of each
+ * reference row): where a row's best confirmed other column reaches {@code ub_i} (the bound of every column
+ * left out), it is the second best; otherwise the row's similarities are computed in full with the native
+ * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
+ * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
+ * take the full computation: the margins cost about one dense similarity product per group, the match
+ * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md). With
+ * {@link Margins#BOUND} ({@code lady resync --margins bound}) they are the lower bounds instead:
+ * the best other confirmed candidate or {@code ub_i}, whichever is larger; no dense product at all.
  */
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
@@ -115,7 +126,10 @@ final class PrefilteredMatch {
         return buffers[slot];
     }
 
-    /** A prefiltered group's answer: the match, per-row margin lower bounds, and the rows' squared norms. */
+    /**
+     * A prefiltered group's answer: the match, the margins (exact as the dense path's, or their lower bounds:
+     * {@link Margins}), the rows' squared norms.
+     */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
     /** Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d. */
@@ -150,23 +164,23 @@ final class PrefilteredMatch {
      */
     static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, int n) {
         return solveRows(backend, refs.stream().map(t -> NeuronRows.dense(t, n)).toList(),
-                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), n);
+                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), n, Margins.EXACT);
     }
 
     /** As {@link #solve} over producer rows read where they lie ({@link NeuronRows}). */
-    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n) {
+    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, Margins margins) {
         boolean[] ambiguous = new boolean[1];
-        Outcome o = solveRows(backend, refs, suss, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous);
+        Outcome o = solveRows(backend, refs, suss, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous, margins);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
         if (o == null && ambiguous[0] && wider > sketchDims(refs.size(), SKETCH_TOTAL_DIMS)) {
-            o = solveRows(backend, refs, suss, n, wider, ambiguous); // a sharper estimate before the dense path
+            o = solveRows(backend, refs, suss, n, wider, ambiguous, margins); // a sharper estimate before the dense path
         }
         return o;
     }
 
     /** One attempt with K = {@code k} per producer; {@code ambiguous[0]} tells a wider sketch might answer. */
     private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, int k,
-            boolean[] ambiguous) {
+            boolean[] ambiguous, Margins marginMode) {
         ambiguous[0] = false;
         int producers = refs.size();
         int dk = producers * k;
@@ -305,10 +319,15 @@ final class PrefilteredMatch {
             ambiguous[0] = true;
             return null;
         }
+        // margins, exactly as the dense path computes them: best minus the best other column. Where the best
+        // confirmed other column beats the bound of every column left out, it is the row's exact second best;
+        // elsewhere the row's similarities are computed in full (or, asked for, the bound stands in)
         double[] margins = new double[n];
+        int[] undecided = new int[n];
+        int open = 0;
         for (int i = 0; i < n; i++) {
             double chosen = Double.NaN;
-            double other = ub[i];
+            double other = Double.NEGATIVE_INFINITY;
             for (int c = 0; c < candidates[i].length; c++) {
                 if (candidates[i][c] == match[i]) {
                     chosen = values[i][c];
@@ -316,9 +335,69 @@ final class PrefilteredMatch {
                     other = Math.max(other, values[i][c]);
                 }
             }
+            if (other < ub[i]) {
+                if (marginMode == Margins.BOUND) {
+                    other = ub[i];
+                } else {
+                    undecided[open++] = i;
+                }
+            }
             margins[i] = chosen - other;
         }
+        exactMargins(backend, refs, suss, n, match, Arrays.copyOf(undecided, open), margins);
         return new Outcome(match, margins, refNorm2, susNorm2);
+    }
+
+    /** Reference rows whose exact margins are computed together (a block of rows x N floats). */
+    static final int MARGIN_BLOCK_ROWS = 1024;
+
+    /**
+     * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
+     * (per producer the native cosine kernel in float, summed over producers; best minus best other column), in
+     * blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. Each producer's
+     * suspect rows are gathered as float32 once ({@link NeuronRows#materialize}, the time of the group), the
+     * reference's block rows as they are needed.
+     */
+    static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, long[] match,
+            int[] rows, double[] margins) {
+        if (rows.length == 0) {
+            return;
+        }
+        float[] s = null;
+        for (int p = 0; p < refs.size(); p++) {
+            NeuronRows ref = refs.get(p);
+            HostTensor b = suss.get(p).materialize();
+            int d = ref.d;
+            if (s == null) {
+                s = new float[Math.multiplyExact(rows.length, n)];
+            }
+            for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
+                int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
+                HostTensor a = ref.materialize(java.util.Arrays.copyOfRange(rows, from, from + k));
+                HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+                Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
+                FloatBuffer part = out.floats();
+                for (int t = 0; t < k * n; t++) {
+                    s[from * n + t] += part.get(t);
+                }
+                java.lang.ref.Reference.reachabilityFence(a);
+                java.lang.ref.Reference.reachabilityFence(b);
+                out.memory().close();
+                a.memory().close();
+            }
+            b.memory().close();
+        }
+        for (int r = 0; r < rows.length; r++) {
+            int i = rows[r];
+            int chosen = (int) match[i];
+            float other = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                if (j != chosen && s[r * n + j] > other) {
+                    other = s[r * n + j];
+                }
+            }
+            margins[i] = s[r * n + chosen] - other;
+        }
     }
 
     /** Columns per block of the estimate scans: a block's maximum decides whether its columns are looked at again. */
@@ -721,21 +800,55 @@ final class PrefilteredMatch {
         void run(int part, long from, long to);
     }
 
-    /** Threads the parallel loops use (the common fork-join pool's, plus the caller). */
+    /** Threads the parallel loops use: the CLI's --threads. */
     private static int threads() {
-        return Runtime.getRuntime().availableProcessors();
+        return Torch.threads();
     }
 
-    /** Runs body over [0, n) in contiguous chunks on the common fork-join pool (all cores). */
+    /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     private static void parallelChunks(int n, RangeBody body) {
         int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
-        IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
-                (int) ((long) n * (c + 1) / chunks)));
+        run(() -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
+                (int) ((long) n * (c + 1) / chunks))));
     }
 
     /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
     private static void parallelParts(long total, int parts, PartBody body) {
-        IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts, total * (p + 1) / parts));
+        run(() -> IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts,
+                total * (p + 1) / parts)));
+    }
+
+    /** Runs a parallel stream in a pool of {@link Torch#threads()} workers (inline on one thread). */
+    private static void run(Runnable all) {
+        int threads = threads();
+        if (threads == 1) {
+            all.run(); // a sequential stream would do the same; no pool needed
+            return;
+        }
+        try {
+            pool(threads).submit(all).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new LadyException(LadyException.Kind.INTERNAL, "prefilter worker failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static ForkJoinPool pool;
+
+    /** A fork-join pool of {@code threads} workers (kept while the count stays the same). */
+    private static synchronized ForkJoinPool pool(int threads) {
+        if (pool == null || pool.getParallelism() != threads) {
+            if (pool != null) {
+                pool.shutdown();
+            }
+            pool = new ForkJoinPool(threads);
+        }
+        return pool;
     }
 
     /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */

@@ -45,12 +45,12 @@ public final class HostTensor {
         try {
             for (long s : shape) {
                 if (s < 0) {
-                    throw LadyException.invalidInput("negative size in shape " + Arrays.toString(shape));
+                    throw LadyException.invalidInput("negative size in shape " + lady.util.Text.shape(shape));
                 }
                 n = Math.multiplyExact(n, s);
             }
         } catch (ArithmeticException e) {
-            throw LadyException.invalidInput("shape " + Arrays.toString(shape) + " has too many elements");
+            throw LadyException.invalidInput("shape " + lady.util.Text.shape(shape) + " has too many elements");
         }
         return n;
     }
@@ -63,7 +63,7 @@ public final class HostTensor {
         try {
             bytes = Math.multiplyExact(n, (long) dtype.elementSize());
         } catch (ArithmeticException e) {
-            throw LadyException.invalidInput("shape " + Arrays.toString(shape) + " has too many elements");
+            throw LadyException.invalidInput("shape " + lady.util.Text.shape(shape) + " has too many elements");
         }
         return new HostTensor(dtype, s, n, HostMemory.allocate(bytes), 0);
     }
@@ -83,7 +83,7 @@ public final class HostTensor {
     /** A float32 tensor holding a copy of {@code data}. */
     public static HostTensor ofFloats(float[] data, long... shape) {
         if (numel(shape) != data.length) {
-            throw LadyException.invalidInput("a tensor of shape " + Arrays.toString(shape) + " needs " + numel(shape)
+            throw LadyException.invalidInput("a tensor of shape " + lady.util.Text.shape(shape) + " needs " + numel(shape)
                     + " values, got " + data.length);
         }
         HostTensor t = allocate(DType.FLOAT32, shape);
@@ -155,8 +155,8 @@ public final class HostTensor {
             s[infer] = known == 0 ? 0 : numel / known;
         }
         if (numel(s) != numel) {
-            throw LadyException.invalidInput("cannot view a tensor of shape " + Arrays.toString(shape) + " as "
-                    + Arrays.toString(newShape));
+            throw LadyException.invalidInput("cannot view a tensor of shape " + lady.util.Text.shape(shape) + " as "
+                    + lady.util.Text.shape(newShape));
         }
         return new HostTensor(dtype, s, numel, memory, offset);
     }
@@ -356,7 +356,7 @@ public final class HostTensor {
     public HostTensor gather(int axis, long block, long[] index) {
         if (axis < 0 || axis >= shape.length || shape[axis] != index.length * block) {
             throw LadyException.invalidInput("cannot gather " + index.length + " blocks of " + block + " along axis "
-                    + axis + " of a tensor of shape " + Arrays.toString(shape));
+                    + axis + " of a tensor of shape " + lady.util.Text.shape(shape));
         }
         return gather(axis, 0, block, index);
     }
@@ -369,7 +369,7 @@ public final class HostTensor {
         long n = index.length;
         if (axis < 0 || axis >= shape.length || offset < 0 || block < 1 || offset + n * block > shape[axis]) {
             throw LadyException.invalidInput("cannot gather " + n + " blocks of " + block + " from index " + offset
-                    + " along axis " + axis + " of a tensor of shape " + Arrays.toString(shape));
+                    + " along axis " + axis + " of a tensor of shape " + lady.util.Text.shape(shape));
         }
         for (long i : index) {
             if (i < 0 || i >= n) {
@@ -416,7 +416,7 @@ public final class HostTensor {
     public HostTensor axisSlice(int axis, long from, long length) {
         if (axis < 0 || axis >= shape.length || from < 0 || length < 0 || from + length > shape[axis]) {
             throw LadyException.invalidInput("indices [" + from + ", " + (from + length) + ") of axis " + axis
-                    + " lie outside a tensor of shape " + Arrays.toString(shape));
+                    + " lie outside a tensor of shape " + lady.util.Text.shape(shape));
         }
         long inner = dtype.elementSize();
         for (int i = axis + 1; i < shape.length; i++) {
@@ -511,6 +511,6 @@ public final class HostTensor {
 
     @Override
     public String toString() {
-        return dtype.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(shape);
+        return dtype.name().toLowerCase(java.util.Locale.ROOT) + lady.util.Text.shape(shape);
     }
 }

@@ -238,7 +238,7 @@ public final class Uchida {
         org.bytedeco.pytorch.SGDOptions options = new org.bytedeco.pytorch.SGDOptions(lr);
         options.momentum().put(momentum);
         org.bytedeco.pytorch.SGD sgd = new org.bytedeco.pytorch.SGD(new org.bytedeco.pytorch.TensorVector(w), options);
-        try {
+        try (lady.torch.Torch.ZeroFill fill = lady.torch.Torch.zeroFillWhileTraining()) {
             for (int i = 0; i < steps; i++) {
                 try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
                     sgd.zero_grad(true);

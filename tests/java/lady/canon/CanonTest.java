@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,6 +33,7 @@ import lady.torch.Torch;
 import lady.train.Trainer;
 
 /** Canonical order (method.md 5): equivariance under permutation, Psi, alignment, active ranking, the file. */
+@Tag("cpu-sensitive")
 class CanonTest {
 
     @BeforeAll

@@ -34,6 +34,8 @@ import lady.torch.TorchTensors;
 
 /** The random-projection prefilter gives the dense method's match, and hands ambiguous groups back to dense. */
 class PrefilteredMatchTest {
+    /** Prefiltered and dense margins differ by float rounding only (the dense kernel sums in float). */
+    static final double MARGIN_TOLERANCE = 1e-5;
 
     @BeforeAll
     static void init() {
@@ -53,7 +55,10 @@ class PrefilteredMatchTest {
             GroupResult p = prefiltered.groups().get(g);
             assertFalse(d.prefiltered(), d.name() + ": the dense run used the prefilter");
             assertArrayEquals(d.match(), p.match(), d.name() + ": prefiltered match differs from dense");
-            assertTrue(p.minMargin() <= d.minMargin() + 1e-6, d.name() + ": a prefiltered margin must be a lower bound");
+            // issue 20, item 2: the confidence users read is the dense one, not a bound
+            assertEquals(d.minMargin(), p.minMargin(), MARGIN_TOLERANCE, d.name() + ": min margin");
+            assertEquals(d.medianMargin(), p.medianMargin(), MARGIN_TOLERANCE, d.name() + ": median margin");
+            assertEquals(d.lowMargin(), p.lowMargin(), d.name() + ": low-margin neurons");
         }
     }
 
@@ -152,8 +157,29 @@ class PrefilteredMatchTest {
         HostTensor tb = HostTensor.ofFloats(sus, n, d);
         PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, List.of(ta), List.of(tb), n);
         assertNotNull(o, "a clear collision must be certified, not handed back");
+        long[] match = new long[n];
         for (int i = 0; i < n; i++) {
             assertEquals(dense[i], o.match()[i], "row " + i);
+            match[i] = dense[i];
+        }
+        double[] denseMargins = new double[n];
+        for (int i = 0; i < n; i++) {
+            float other = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                if (j != dense[i]) {
+                    other = Math.max(other, s[i * n + j]);
+                }
+            }
+            denseMargins[i] = s[i * n + dense[i]] - other;
+            assertEquals(denseMargins[i], o.margins()[i], MARGIN_TOLERANCE, "margin of row " + i);
+        }
+        // the full-row computation on scattered rows (gathered) and on a run of consecutive ones (in place)
+        int[] rows = {0, 1, 5, 6, 7, 40, 63};
+        double[] margins = new double[n];
+        PrefilteredMatch.exactMargins(Backend.CPU, List.of(NeuronRows.dense(ta, n)), List.of(NeuronRows.dense(tb, n)), n,
+                match, rows, margins);
+        for (int i : rows) {
+            assertEquals(denseMargins[i], margins[i], MARGIN_TOLERANCE, "full-row margin of row " + i);
         }
     }
 
@@ -306,7 +332,7 @@ class PrefilteredMatchTest {
         assertTrue(PrefilteredMatch.worthIt(n, d + 30));
         PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(Backend.CPU,
                 List.of(NeuronRows.of(ref.indexed("a"), ma, n), NeuronRows.of(ref.indexed("c"), mc, n)),
-                List.of(NeuronRows.of(sus.indexed("a"), ma, n), NeuronRows.of(sus.indexed("c"), mc, n)), n);
+                List.of(NeuronRows.of(sus.indexed("a"), ma, n), NeuronRows.of(sus.indexed("c"), mc, n)), n, Margins.BOUND);
         assertNotNull(o);
         long[] inv = Permutation.of(p).inverse().longIndices();
         assertArrayEquals(inv, o.match());
