@@ -4,8 +4,9 @@
     permute_attack.py <params.json> <out_dir>
 
 The attacker's side written independently of Lady, in PyTorch: it builds Lady's vgg16_bn_cifar
-(vgg_parity.CifarVgg: torchvision's VGG16-BN layers with the width multiplier, classifier 512w-512w-K)
-from a seed, and permutes the neurons of EVERY layer by hand: a conv's rows and bias, its batch norm
+(vgg_parity.CifarVgg: torchvision's VGG16-BN layers with the width multiplier, classifier 512w-512w-K;
+vgg16_cifar with "batch_norm": false) from a seed, or loads the trained state dict named by "model",
+and permutes the neurons of EVERY layer by hand: a conv's rows and bias, its batch norm
 (weight, bias, running_mean, running_var), the next conv's input channels (the last conv: classifier.0's
 input columns, one per channel after the 1x1 average pool), classifier.0 / classifier.3 rows and bias and
 the next linear's columns. It writes to <out_dir>:
@@ -36,10 +37,11 @@ from torch import nn  # noqa: E402
 def groups(model):
     """[(group name, producer prefix, batch-norm prefix or None, [(consumer weight name, block)])]."""
     feats = list(model.features.named_children())
+    modules = dict(feats)
     convs = [(i, m) for i, m in feats if isinstance(m, nn.Conv2d)]
     out = []
     for k, (i, conv) in enumerate(convs):
-        bn = f"features.{int(i) + 1}"
+        bn = f"features.{int(i) + 1}" if isinstance(modules.get(str(int(i) + 1)), nn.BatchNorm2d) else None
         consumer = f"features.{convs[k + 1][0]}.weight" if k + 1 < len(convs) else "classifier.0.weight"
         out.append((f"features.{i}", f"features.{i}", bn, [consumer]))
     out.append(("classifier.0", "classifier.0", None, ["classifier.3.weight"]))
@@ -88,6 +90,8 @@ def secret(arch, seed, perms):
 
 def main():
     p, out, model = setup()
+    if p.get("model"):
+        model.load_state_dict(torch.load(p["model"]))
     model.eval()
     reference = {k: v.clone() for k, v in model.state_dict().items()}
     gen = torch.Generator().manual_seed(p["seed"] + 1)

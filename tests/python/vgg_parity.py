@@ -51,10 +51,10 @@ def read_digits(path, limit, mean, std):
 
 
 class CifarVgg(nn.Module):
-    def __init__(self, width, classes):
+    def __init__(self, width, classes, batch_norm=True):
         super().__init__()
         cfg = [v if v == "M" else int(v * width) for v in cfgs["D"]]
-        self.features = make_layers(cfg, batch_norm=True)
+        self.features = make_layers(cfg, batch_norm=batch_norm)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         hidden = int(512 * width)
         self.classifier = nn.Sequential(
@@ -67,12 +67,13 @@ class CifarVgg(nn.Module):
 
 
 def setup():
-    """The common start of the test scripts: (params from argv[1], out dir argv[2], the seeded CifarVgg)."""
+    """The common start of the test scripts: (params from argv[1], out dir argv[2], the seeded CifarVgg;
+    params' "batch_norm": false builds Lady's vgg16_cifar instead of vgg16_bn_cifar)."""
     with open(sys.argv[1]) as f:
         p = json.load(f)
     torch.manual_seed(p["seed"])
     torch.set_num_threads(p.get("threads", 1))
-    return p, sys.argv[2], CifarVgg(p["width"], p["classes"])
+    return p, sys.argv[2], CifarVgg(p["width"], p["classes"], p.get("batch_norm", True))
 
 
 def main():

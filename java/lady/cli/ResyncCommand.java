@@ -29,6 +29,7 @@ import lady.permutation.Secret;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.resync.ActivationSignal;
+import lady.resync.EvidenceScope;
 import lady.resync.GroupResult;
 import lady.resync.Method;
 import lady.resync.Prefilter;
@@ -41,8 +42,9 @@ import lady.torch.Torch;
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
         description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
-                "(cosine similarity of producer rows; exact assignment or the paper's argmax), restore the",
-                "reference order, and report Psi (with --secret), confidence and the integrity check."})
+                "(cosine similarity of producer rows, bias and batch-norm values, consumer columns; exact assignment,",
+                "or the paper's argmax on producer rows), restore the reference order, and report Psi (with --secret),",
+                "confidence and the integrity check."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -86,6 +88,13 @@ final class ResyncCommand implements Callable<Integer> {
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
     String prefilter;
 
+    @Option(names = "--evidence", defaultValue = "all",
+            description = "Weight evidence of the assignment: all (the producers' rows, the neurons' bias and batch-norm "
+                    + "values, and, in a second pass, the consumers' columns; weighted by sqrt(values per neuron)) or "
+                    + "producers (the paper's rows only). --method argmax always reads the producers' rows only. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    String evidence;
+
     @Option(names = "--signal", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
                     + "activations (Pearson correlation of their outputs on the same --probe images of --data "
@@ -114,14 +123,15 @@ final class ResyncCommand implements Callable<Integer> {
         var permSpec = model.permutationSpec();
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
-                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
+                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
+                .withEvidence(EvidenceScope.parse(evidence));
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
             }
             Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
-            options = options.withSimilarity(new ActivationSignal(ref, model.architecture(), permSpec, images, b));
+            options = options.withSignalSource(new ActivationSignal(ref, model.architecture(), permSpec, images, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -145,6 +155,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("architecture", model.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
+            json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
             if (sig == Signal.ACTIVATIONS) {
                 json.put("probe", Map.of("data", data, "images", probe));
             }

@@ -19,8 +19,8 @@ import lady.util.Seeds;
  * The exact assignment of a large group without its dense N x N cosine matrix (torchvision VGG16's
  * classifier.0 alone is 4096 x 4096 x 25088 x 2 = 0.84 TFLOP dense).
  *
- * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over producers of
- * cos(ref row i, suspect row j)}. Steps:
+ * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over row sets p of
+ * w_p cos(ref row i, suspect row j)} (the row sets and weights of {@link Combination}). Steps:
  * <ol>
  * <li><b>Sketch.</b> One pass over every producer's rows computes, per row, its exact squared norm
  * and a {@link #SKETCH_DIMS}-dimensional sign sketch (a count sketch: coordinate t goes to bucket
@@ -76,7 +76,7 @@ final class PrefilteredMatch {
      * by rounding only; the certificate keeps this much room per row for it. */
     static final double CERTIFICATE_SLACK_PER_ROW = 1e-6;
     /** Partial sums of the exact dot products (a multiple of the vector width, so the loop vectorizes). */
-    private static final int DOT_LANES = 64;
+    static final int DOT_LANES = 64;
 
     /** A prefiltered group's answer: the match, per-row margin lower bounds, and the rows' squared norms. */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
@@ -96,10 +96,11 @@ final class PrefilteredMatch {
     }
 
     /**
-     * The dense optimum of the group whose producers' rows are {@code refs[p]} and {@code suss[p]}
-     * (contiguous float32 N x D_p each), or null when the prefilter cannot prove it (then use dense).
+     * The dense optimum of the group whose row sets are {@code refs[p]} and {@code suss[p]}
+     * (contiguous float32 N x D_p each) with weights {@code weights[p]}, or null when the prefilter
+     * cannot prove it (then use dense).
      */
-    static Outcome solve(Backend backend, List<Tensor> refs, List<Tensor> suss, int n) {
+    static Outcome solve(Backend backend, List<Tensor> refs, List<Tensor> suss, double[] weights, int n) {
         int producers = refs.size();
         int k = SKETCH_DIMS;
         List<Rows> refRows = new ArrayList<>();
@@ -134,9 +135,9 @@ final class PrefilteredMatch {
             for (int i = 0; i < n; i++) {
                 refNorm2[i] += sa.norm2[i];
                 susNorm2[i] += sb.norm2[i];
-                refSpread2[i] += 2 * sa.spread[i] * gMax;
-                sa.normalizedInto(i, x, (i * producers + p) * k);
-                sb.normalizedInto(i, y, (i * producers + p) * k);
+                refSpread2[i] += 2 * sa.spread[i] * gMax * weights[p] * weights[p];
+                sa.normalizedInto(i, x, (i * producers + p) * k, Math.sqrt(weights[p]));
+                sb.normalizedInto(i, y, (i * producers + p) * k, Math.sqrt(weights[p]));
             }
         }
         // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
@@ -149,7 +150,7 @@ final class PrefilteredMatch {
         FloatBuffer cos = new FloatPointer(cosTensor.data_ptr_float()).capacity((long) n * n).asBuffer();
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
-        Exact exact = new Exact(refRows, susRows, refNorms, susNorms);
+        Exact exact = new Exact(refRows, susRows, refNorms, susNorms, weights);
         // per row, the best estimates in descending order (enough to tell an ambiguous row)
         int top = Math.min(n, MAX_EXTRA_CANDIDATES + 2);
         int[] topIndex = new int[n * top];
@@ -194,7 +195,7 @@ final class PrefilteredMatch {
             bijective &= !taken[(int) match[i]];
             taken[(int) match[i]] = true;
         }
-        if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, producers, match)) {
+        if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, Arrays.stream(weights).sum(), match)) {
             return null;
         }
         double[] margins = new double[n];
@@ -238,11 +239,11 @@ final class PrefilteredMatch {
 
     /** The assignment on the candidate edges, into {@code match}; true when certified optimal for the dense matrix. */
     private static boolean certifiedAssignment(Backend backend, int[][] candidates, double[][] values, double[] rowMax,
-            double[] ub, int producers, long[] match) {
+            double[] ub, double totalWeight, long[] match) {
         int n = candidates.length;
-        // left-out edges get a value below any sum of `producers` cosines: the solver avoids them when it can
+        // left-out edges get a value below any weighted sum of cosines: the solver avoids them when it can
         float[] s = new float[n * n];
-        Arrays.fill(s, -(producers + 1f));
+        Arrays.fill(s, (float) -(totalWeight + 1));
         for (int i = 0; i < n; i++) {
             for (int c = 0; c < candidates[i].length; c++) {
                 s[i * n + candidates[i][c]] = (float) values[i][c];
@@ -307,8 +308,8 @@ final class PrefilteredMatch {
             return out;
         }
 
-        void normalizedInto(int i, float[] out, int offset) {
-            double scale = 1 / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
+        void normalizedInto(int i, float[] out, int offset, double factor) {
+            double scale = factor / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
             for (int c = 0; c < SKETCH_DIMS; c++) {
                 out[offset + c] = (float) (sketch[i * SKETCH_DIMS + c] * scale);
             }
@@ -385,7 +386,10 @@ final class PrefilteredMatch {
         final double[][] refNorm;
         final double[][] susNorm;
 
-        Exact(List<Rows> refs, List<Rows> suss, double[][] refNorm, double[][] susNorm) {
+        final double[] weights;
+
+        Exact(List<Rows> refs, List<Rows> suss, double[][] refNorm, double[][] susNorm, double[] weights) {
+            this.weights = weights;
             this.refs = refs;
             this.suss = suss;
             this.refNorm = refNorm;
@@ -443,7 +447,7 @@ final class PrefilteredMatch {
                                 b = new float[sus.d];
                             }
                             sus.row(j, b);
-                            s += dot(a[p], b, acc) / (refNorm[p][i] * susNorm[p][j]);
+                            s += weights[p] * dot(a[p], b, acc) / (refNorm[p][i] * susNorm[p][j]);
                         }
                         out[i][c] = s;
                     }

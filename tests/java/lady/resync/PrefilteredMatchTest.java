@@ -150,7 +150,7 @@ class PrefilteredMatchTest {
         try (FloatPointer a = new FloatPointer(ref); FloatPointer b = new FloatPointer(sus)) {
             Tensor ta = torch.from_blob(a, new long[] {n, d}, new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float));
             Tensor tb = torch.from_blob(b, new long[] {n, d}, new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float));
-            PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, List.of(ta), List.of(tb), n);
+            PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, List.of(ta), List.of(tb), new double[] {1}, n);
             assertNotNull(o, "a clear collision must be certified, not handed back");
             for (int i = 0; i < n; i++) {
                 assertEquals(dense[i], o.match()[i], "row " + i);
