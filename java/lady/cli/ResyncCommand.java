@@ -182,6 +182,7 @@ final class ResyncCommand implements Callable<Integer> {
         Double psi = r.psi();
         w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),
                 r.seconds(), psi == null ? "" : String.format(", Psi (neuron-weighted) %.2f %%", psi));
+        w.println(r.verdict().summary());
     }
 
 }

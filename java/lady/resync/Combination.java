@@ -159,6 +159,40 @@ final class Combination {
         return s;
     }
 
+    /**
+     * The combined similarity of reference neurons {@code refRows} (rows) and suspect neurons {@code susRows}
+     * (columns) only: an m x m block of the dense similarity, for the verdict of a group solved without it.
+     */
+    static float[] block(List<Contribution> cs, double[] w, ResyncOptions options, int n, long[] refRows,
+            long[] susRows) {
+        int m = refRows.length;
+        double[] acc = new double[m * m];
+        for (int k = 0; k < cs.size(); k++) {
+            Contribution c = cs.get(k);
+            float[] s;
+            if (c.isRows()) {
+                org.bytedeco.pytorch.Tensor[] pair = c.rows().subset(refRows, susRows);
+                s = new float[m * m];
+                Similarity.accumulateCosine(options.backend(), pair[0], pair[1], s);
+            } else {
+                s = new float[m * m];
+                for (int a = 0; a < m; a++) {
+                    for (int b = 0; b < m; b++) {
+                        s[a * m + b] = c.similarity()[(int) (refRows[a] * n + susRows[b])];
+                    }
+                }
+            }
+            for (int t = 0; t < acc.length; t++) {
+                acc[t] += w[k] * s[t];
+            }
+        }
+        float[] out = new float[acc.length];
+        for (int t = 0; t < out.length; t++) {
+            out[t] = (float) acc[t];
+        }
+        return out;
+    }
+
     /** Confidence: margin of each reference neuron's match over the best other suspect neuron. */
     static double[] margins(float[] s, int n, long[] match) {
         double[] margins = new double[n];

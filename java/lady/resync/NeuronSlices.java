@@ -30,6 +30,22 @@ public final class NeuronSlices {
         return x.reshape(n, -1).to(torch.ScalarType.Float).contiguous();
     }
 
+    /** The rows of the given {@code neurons} only (in that order): {@code rows(t, member, n)} restricted to them. */
+    public static Tensor rows(Tensor t, Member member, long n, long[] neurons) {
+        layout(t, member, n); // validates the shape
+        long block = member.block();
+        long[] idx = new long[Math.toIntExact(neurons.length * block)];
+        for (int k = 0; k < neurons.length; k++) {
+            for (int b = 0; b < block; b++) {
+                idx[(int) (k * block + b)] = neurons[k] * block + b;
+            }
+        }
+        Tensor index = torch.from_blob(new org.bytedeco.javacpp.LongPointer(idx), new long[] {idx.length},
+                new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Long)).clone();
+        Tensor picked = t.index_select(member.axis(), index);
+        return rows(picked, member, neurons.length);
+    }
+
     /**
      * cos(a's row i, b's row i) for every neuron i of two tensors of the same member (the matched pairs
      * of an aligned group), without gathering the rows: one pass over both tensors in their own layout.

@@ -20,6 +20,7 @@ import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
+import lady.util.Seeds;
 
 /**
  * Re-synchronization with the reference model (method.md section 4). It orders the groups, asks the
@@ -61,6 +62,7 @@ public final class ReferenceResync {
         Map<String, Integer> seen; // the versions of the groups its last solve depended on
         Map<String, Integer> used; // the last solve's contributions: key -> version of the group ordering it
         Double psiPaper;
+        Verdict.GroupTest test;
         double[] susNorm2;
         int passes;
 
@@ -105,10 +107,12 @@ public final class ReferenceResync {
         }
         progress.finish();
         List<GroupResult> results = new ArrayList<>();
+        List<Verdict.GroupTest> tests = new ArrayList<>();
         for (State s : states.values()) {
             results.add(summarize(s, reference, options, secret));
+            tests.add(s.test);
         }
-        return new ResyncReport(options.method(), results, (System.nanoTime() - start) / 1e9);
+        return new ResyncReport(options.method(), results, Verdict.of(tests), (System.nanoTime() - start) / 1e9);
     }
 
     /** Whether a group its last solve depended on was aligned or corrected since. */
@@ -163,6 +167,7 @@ public final class ReferenceResync {
             if (solved == null) {
                 solved = Combination.solve(cs, n, options);
             }
+            s.test = test(g, solved, cs, options);
             for (int k = 0; k < cs.size(); k++) {
                 Contribution c = cs.get(k);
                 uses.add(new EvidenceUse(c.source(), c.tensor(), c.dimension(), solved.weights()[k]));
@@ -200,6 +205,50 @@ public final class ReferenceResync {
         s.seen = seen;
         s.used = used;
         s.passes++;
+    }
+
+    /**
+     * The verdict's test of a group ({@link Verdict}) from the similarity it was just solved on: the whole
+     * dense matrix, or, when it was solved without it, the block of {@link Verdict#SAMPLE_ROWS} sampled
+     * reference neurons against the suspect neurons matched to them.
+     */
+    private static Verdict.GroupTest test(Group g, Combination.Solved solved, List<Contribution> cs,
+            ResyncOptions options) {
+        int n = Math.toIntExact(g.size());
+        if (solved.similarity() != null) {
+            return Verdict.test(g.name(), n, solved.similarity(), n, n, solved.match());
+        }
+        int m = Math.min(n, Verdict.SAMPLE_ROWS);
+        long[] rows = sample(n, m, Seeds.derive(Verdict.SAMPLE_SEED, "verdict:" + g.name()));
+        long[] columns = new long[m];
+        long[] diagonal = new long[m];
+        for (int r = 0; r < m; r++) {
+            columns[r] = solved.match()[(int) rows[r]];
+            diagonal[r] = r;
+        }
+        float[] block = Combination.block(cs, solved.weights(), options, n, rows, columns);
+        return Verdict.test(g.name(), n, block, m, m, diagonal);
+    }
+
+    /** m distinct indices of 0..n-1, ascending, drawn from {@code seed}. */
+    private static long[] sample(int n, int m, long seed) {
+        int[] all = new int[n];
+        for (int i = 0; i < n; i++) {
+            all[i] = i;
+        }
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int i = 0; i < m; i++) { // partial Fisher-Yates
+            int j = i + r.nextInt(n - i);
+            int t = all[i];
+            all[i] = all[j];
+            all[j] = t;
+        }
+        long[] out = new long[m];
+        for (int i = 0; i < m; i++) {
+            out[i] = all[i];
+        }
+        Arrays.sort(out);
+        return out;
     }
 
     /** The version of the group that orders a contribution's values (a constant for none). */

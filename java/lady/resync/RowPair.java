@@ -58,6 +58,22 @@ final class RowPair {
         return suspect;
     }
 
+    /** The reference's rows {@code refRows} and the suspect's rows {@code susRows}, as {reference, suspect}. */
+    Tensor[] subset(long[] refRows, long[] susRows) {
+        if (member == null || reference != null) {
+            return new Tensor[] {select(reference(), refRows), select(suspect(), susRows)};
+        }
+        return new Tensor[] {NeuronSlices.rows(referenceTensor, member, n, refRows),
+                NeuronSlices.rows(suspectTensor, member, n, susRows)};
+    }
+
+    private static Tensor select(Tensor rows, long[] which) {
+        Tensor index = org.bytedeco.pytorch.global.torch.from_blob(new org.bytedeco.javacpp.LongPointer(which),
+                new long[] {which.length}, new org.bytedeco.pytorch.TensorOptions(
+                        org.bytedeco.pytorch.global.torch.ScalarType.Long)).clone();
+        return rows.index_select(0, index).contiguous();
+    }
+
     /** cos(reference row i, suspect row i) for every i. */
     double[] diagonalCosine() {
         if (member == null || reference != null) {
