@@ -22,6 +22,7 @@ import lady.data.DataSource;
 import lady.data.Dataset;
 import lady.experiment.Table1;
 import lady.experiment.Table1Files;
+import lady.train.BatchNormRecalibration;
 import lady.progress.ProgressListener;
 import lady.torch.Torch;
 
@@ -88,6 +89,13 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--recalibrate-bn", paramLabel = "N", defaultValue = "" + BatchNormRecalibration.DEFAULT_BATCHES,
+            description = "After each noise, quantization or pruning attack on a model with batch norm, re-estimate the "
+                    + "batch-norm statistics over N training batches (train mode, no labels, no gradient), as a real "
+                    + "attacker does; 0: keep the unattacked model's statistics (the paper's protocol). "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int recalibrateBn;
+
 
     @Option(names = "--no-deterministic", negatable = false,
             description = "Fine-tune on all threads even when the model's multi-threaded training is not "
@@ -110,9 +118,9 @@ final class Table1Command implements Callable<Integer> {
                 .withLevels(noise != null ? noise : base.noise(), finetune != null ? finetune : base.finetune(),
                         quant != null ? quant : base.quant(), prune != null ? prune : base.prune())
                 .withLimits(evalLimit != null ? evalLimit : -1, trainLimit != null ? trainLimit : -1)
-                .withDeterministic(!nonDeterministic);
+                .withDeterministic(!nonDeterministic).withRecalibrateBn(recalibrateBn);
         Dataset test = source.test();
-        Dataset train = config.attacks().contains("finetune") ? source.train() : null;
+        Dataset train = config.attacks().contains("finetune") || recalibrateBn > 0 ? source.train() : null;
         ProgressListener progress = run.progress();
         Table1.Result result = Table1.run(config, reference, arch, train, test, progress);
 
@@ -123,8 +131,10 @@ final class Table1Command implements Callable<Integer> {
         List<Path> files = Table1Files.write(out, result, provenance);
 
         PrintWriter w = spec.commandLine().getOut();
-        w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%n",
-                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError());
+        w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%s%n",
+                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError(),
+                recalibrateBn > 0 ? String.format(Locale.ROOT, "; batch-norm statistics re-estimated over %d batches "
+                        + "after each attack (models with batch norm)", recalibrateBn) : "");
         for (Table1.Row r : result.rows()) {
             w.printf(Locale.ROOT, "  %-12s Psi argmax %-16s Psi assignment %-16s error %-16s %s%n", r.spec(),
                     r.psiArgmax().format(), r.psiAssignment().format(), r.error().format(),
