@@ -76,20 +76,29 @@ def setup():
     return p, sys.argv[2], CifarVgg(p["width"], p["classes"], p.get("batch_norm", True))
 
 
-def main():
-    p, out, model = setup()
-    x, y = read_digits(p["train"], p["train_images"], p["mean"], p["std"])
+def sgd_steps(model, x, y, p, steps, order=None):
+    """steps SGD steps (p's lr, momentum, weight_decay, batch_size) over x, y taken in order (or the index
+    order given), train mode; returns the last loss. The model is left in eval mode."""
     sgd = torch.optim.SGD(model.parameters(), lr=p["lr"], momentum=p["momentum"], weight_decay=p["weight_decay"])
     model.train()
     b = p["batch_size"]
-    for step in range(p["steps"]):
+    loss = torch.zeros(())
+    for step in range(steps):
         i = (step * b) % x.shape[0]
-        xb, yb = x[i:i + b], y[i:i + b]
+        idx = torch.arange(i, min(i + b, x.shape[0])) if order is None else order[i:i + b]
         sgd.zero_grad()
-        loss = nn.functional.cross_entropy(model(xb), yb)
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
         loss.backward()
         sgd.step()
     model.eval()
+    return loss
+
+
+def main():
+    p, out, model = setup()
+    x, y = read_digits(p["train"], p["train_images"], p["mean"], p["std"])
+    loss = sgd_steps(model, x, y, p, p["steps"])
+    b = p["batch_size"]
     tx, ty = read_digits(p["test"], None, p["mean"], p["std"])
     wrong = 0
     logits = []

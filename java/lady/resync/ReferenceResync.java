@@ -208,26 +208,28 @@ public final class ReferenceResync {
     }
 
     /**
-     * The verdict's test of a group ({@link Verdict}) from the similarity it was just solved on: the whole
-     * dense matrix, or, when it was solved without it, the block of {@link Verdict#SAMPLE_ROWS} sampled
-     * reference neurons against the suspect neurons matched to them.
+     * The verdict's test of a group ({@link Verdict}): each contribution of the solve on its own, on the
+     * block of (up to) {@link Verdict#SAMPLE_ROWS} reference neurons against the suspect neurons just
+     * matched to them, then the smallest p-value times the number of contributions (Bonferroni).
      */
     private static Verdict.GroupTest test(Group g, Combination.Solved solved, List<Contribution> cs,
             ResyncOptions options) {
         int n = Math.toIntExact(g.size());
-        if (solved.similarity() != null) {
-            return Verdict.test(g.name(), n, solved.similarity(), n, n, solved.match());
-        }
         int m = Math.min(n, Verdict.SAMPLE_ROWS);
-        long[] rows = sample(n, m, Seeds.derive(Verdict.SAMPLE_SEED, "verdict:" + g.name()));
+        long[] rows = m == n ? java.util.stream.LongStream.range(0, n).toArray()
+                : sample(n, m, Seeds.derive(Verdict.SAMPLE_SEED, "verdict:" + g.name()));
         long[] columns = new long[m];
         long[] diagonal = new long[m];
         for (int r = 0; r < m; r++) {
             columns[r] = solved.match()[(int) rows[r]];
             diagonal[r] = r;
         }
-        float[] block = Combination.block(cs, solved.weights(), options, n, rows, columns);
-        return Verdict.test(g.name(), n, block, m, m, diagonal);
+        List<Verdict.GroupTest> each = new ArrayList<>();
+        for (Contribution c : cs) {
+            float[] block = Combination.block(List.of(c), new double[] {1}, options, n, rows, columns);
+            each.add(Verdict.test(g.name(), c.source() + ":" + c.tensor(), n, block, m, m, diagonal));
+        }
+        return Verdict.GroupTest.strongest(each);
     }
 
     /** m distinct indices of 0..n-1, ascending, drawn from {@code seed}. */
