@@ -41,7 +41,10 @@ import lady.util.Seeds;
  * with its match) when a group its evidence depends on was aligned or corrected after it was solved:
  * a residual stream's producers that read a later group, and every consumer's columns, join in the
  * second pass; a correction in one pass makes its neighbours' evidence change for the next. At most
- * {@link #MAX_PASSES} passes.</li>
+ * {@link #MAX_PASSES} passes. When only new contributions joined, {@link Combination#keep} first tries to
+ * certify from the matched pairs alone that they cannot change the order (an exact copy's second pass).</li>
+ * <li><b>Verdict.</b> Each group's forward-pass solve is tested ({@link Verdict}); the report carries the
+ * verdict over all groups.</li>
  * </ol>
  * The argmax method reads the producers' rows only (the paper's faithful mode); so does
  * {@link EvidenceScope#PRODUCERS}.
