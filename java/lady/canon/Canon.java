@@ -10,7 +10,6 @@ import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.kernels.ResyncKernels;
 import lady.model.Architecture;
-import lady.model.Layer;
 import lady.model.Model;
 import lady.model.ModelConfig;
 import lady.model.Models;
@@ -22,6 +21,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
 import lady.resync.ReferenceResync;
+import lady.util.Text;
 
 /**
  * Re-synchronization without the reference, by canonical order (method.md section 5): rank the
@@ -55,7 +55,7 @@ public final class Canon {
             throw new LadyException(LadyException.Kind.USAGE, "active ranking needs its settings (steps, seed)");
         }
         ModelConfig mc = Models.infer(state, arch);
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         PermutationSpec spec = description.permutationSpec();
         List<Group> selected = groups(spec, groups);
         Model model = null;
@@ -91,7 +91,7 @@ public final class Canon {
             throw LadyException.invalidInput("the suspect is a " + mc.architecture() + " but the canonical order was made for a "
                     + saved.architecture());
         }
-        Architecture description = Models.describe(mc.architecture(), mc.options());
+        Architecture description = mc.description();
         PermutationSpec spec = description.permutationSpec();
         List<Group> selected = groups(spec, saved.layerNames());
         Model model = null;
@@ -159,6 +159,10 @@ public final class Canon {
      */
     public static double psi(LayerOrder reference, LayerOrder suspect, Permutation p) {
         Permutation secret = p != null ? p : Permutation.identity(reference.size());
+        if (secret.size() != reference.size()) {
+            throw LadyException.invalidInput("the secret's permutation for group " + Text.quote(reference.layer())
+                    + " has " + secret.size() + " entries but the group has " + reference.size() + " neurons");
+        }
         return ReferenceResync.psi(match(reference, suspect), secret.longIndices());
     }
 
@@ -186,6 +190,44 @@ public final class Canon {
         return n == 0 ? Double.NaN : acc / n;
     }
 
+    /**
+     * Basic ranking of {@code groups} of a network that only {@code spec} describes (an ONNX model's graph, a
+     * spec file): no model is built.
+     */
+    public static CanonicalOrder rankBasic(StateDict state, PermutationSpec spec, List<String> groups) {
+        List<LayerOrder> layers = new ArrayList<>();
+        for (Group g : groups(spec, groups)) {
+            float[] scores = BasicRanking.scores(state, g);
+            layers.add(new LayerOrder(g.name(), scores, order(scores), null));
+        }
+        return new CanonicalOrder(spec.architecture(), RankingMethod.BASIC, null, layers);
+    }
+
+    /**
+     * Re-ranks a suspect that only {@code spec} describes the way {@code saved} (a basic ranking) was made.
+     *
+     * @throws LadyException USAGE for an active ranking (it runs the model); INVALID_INPUT when the architectures
+     *                       or group sizes differ
+     */
+    public static CanonicalOrder rerankBasic(StateDict suspect, PermutationSpec spec, CanonicalOrder saved) {
+        if (saved.method() != RankingMethod.BASIC) {
+            throw new LadyException(LadyException.Kind.USAGE, "an active canonical order re-ranks the suspect by running "
+                    + "it, which Lady does for the networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (!spec.architecture().equals(saved.architecture())) {
+            throw LadyException.invalidInput("the suspect is a " + spec.architecture() + " but the canonical order was made "
+                    + "for a " + saved.architecture());
+        }
+        CanonicalOrder sus = rankBasic(suspect, spec, saved.layerNames());
+        for (LayerOrder l : sus.layers()) {
+            if (l.size() != saved.layer(l.layer()).size()) {
+                throw LadyException.invalidInput("group '" + l.layer() + "' has " + l.size() + " neurons in the suspect but "
+                        + saved.layer(l.layer()).size() + " in the canonical order");
+            }
+        }
+        return sus;
+    }
+
     /** The named groups, validated, in spec (topological) order, each once. */
     static List<Group> groups(PermutationSpec spec, List<String> names) {
         if (names == null || names.isEmpty()) {
@@ -202,31 +244,16 @@ public final class Canon {
     static String responseModule(Architecture arch, Group g, boolean authorsSlice) {
         String weight = g.members(Role.PRODUCER_WEIGHT).stream().map(Member::tensor).findFirst()
                 .orElseThrow(() -> new LadyException(LadyException.Kind.INTERNAL, "group '" + g.name() + "' has no producer"));
-        List<String> modules = new ArrayList<>(); // every Conv2d / Linear, in execution order
-        List<String> chain = new ArrayList<>(); // the top-level ones (a chain: no residual block)
-        for (Layer l : arch.layers()) {
-            if (l instanceof Layer.Conv c) {
-                chain.add(c.name());
-            } else if (l instanceof Layer.Linear li) {
-                chain.add(li.name());
-            }
-        }
-        arch.convolutions().forEach(c -> modules.add(c.name()));
-        arch.layers().stream().filter(l -> l instanceof Layer.Linear).forEach(l -> modules.add(((Layer.Linear) l).name()));
-        String module = modules.stream().filter(m -> (m + ".weight").equals(weight)).findFirst()
-                .orElseThrow(() -> new LadyException(LadyException.Kind.INTERNAL, "no module produces '" + weight + "'"));
+        String module = arch.producer(weight).name();
         if (!authorsSlice) {
             return module;
         }
-        int i = chain.indexOf(module);
-        if (i < 0 || i + 1 >= chain.size()) {
+        String next = arch.nextInChain(module);
+        if (next == null) {
             throw new LadyException(LadyException.Kind.USAGE, "the authors' slice needs a chain layer followed by another "
                     + "Conv2d or Linear layer; '" + g.name() + "' of " + arch.name() + " is not one");
         }
-        String next = chain.get(i + 1);
-        long size = arch.layers().stream().filter(l -> (l instanceof Layer.Conv c && c.name().equals(next))
-                || (l instanceof Layer.Linear li && li.name().equals(next)))
-                .mapToLong(l -> l instanceof Layer.Conv c ? c.out() : ((Layer.Linear) l).out()).findFirst().orElse(-1);
+        long size = arch.producer(next).out(arch.graph());
         if (size != g.size()) {
             throw new LadyException(LadyException.Kind.USAGE, "the authors' slice reads '" + next + "' (" + size
                     + " neurons), which does not have the " + g.size() + " neurons of '" + g.name() + "'");

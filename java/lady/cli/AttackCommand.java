@@ -13,13 +13,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-
-import org.bytedeco.pytorch.Tensor;
+import picocli.CommandLine;
 
 import lady.BuildInfo;
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.attack.Attack;
 import lady.attack.AttackContext;
@@ -35,6 +34,7 @@ import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.tensor.HostTensor;
 import lady.train.BatchNormRecalibration;
 import lady.train.DatasetFineTuner;
 
@@ -50,7 +50,8 @@ final class AttackCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip or safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder).")
     Path model;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
@@ -80,8 +81,16 @@ final class AttackCommand implements Callable<Integer> {
             description = "After the chain, re-estimate the batch-norm statistics of a model with batch norm over N "
                     + "training batches of --data (train mode, no labels, no gradient), as a real attacker does "
                     + "(default: " + BatchNormRecalibration.DEFAULT_BATCHES + " when --data is given, else none; "
-                    + "0: never). Not after a chain of fine-tuning alone, which re-estimates them itself.")
+                    + "0: never). Not after a chain of fine-tuning alone, which re-estimates them itself; not for "
+                    + "ONNX models or a spec file (Lady runs the networks it recognizes).")
     Integer recalibrateBn;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
+    @Option(names = "--spec", paramLabel = "FILE",
+            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
+    Path specFile;
 
     @CommandLine.Mixin
     RunOptions run;
@@ -91,11 +100,18 @@ final class AttackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try (OutputSet outs = new OutputSet()) {
+            return run(outs);
+        }
+    }
+
+    private int run(OutputSet outs) {
         List<Attack> chain = Attacks.parse(attack);
         if (chain.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
         }
-        CliFiles.requireDistinctOutput(model, out);
+        outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+        Path outTmp = outs.like("--out", out, model);
         boolean needsLayer = chain.stream().anyMatch(a -> a.kind().equals("noise") || a.kind().equals("prune"));
         boolean finetune = chain.stream().anyMatch(a -> a instanceof FinetuneAttack f && f.epochs() > 0);
         if (finetune && data == null) {
@@ -115,19 +131,34 @@ final class AttackCommand implements Callable<Integer> {
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        ModelConfig config = Models.infer(state, arch);
-        Architecture description = Models.describe(config.architecture(), config.options());
-        String weight = needsLayer || layer != null ? AttackTargets.layerWeight(description, state, layer) : null;
-        List<String> weights = AttackTargets.weights(description);
+        Path graphFile = Models.graphOf(model, graph, arch, specFile);
+        ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+        lady.permutation.PermutationSpec pspec = config != null ? null : Models.spec(state, arch, specFile, graphFile);
+        if (config == null && finetune) {
+            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning trains the model, which Lady can do for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (config == null && recalibrateBn != null && recalibrateBn > 0) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn runs the model, which Lady does for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (config == null) {
+            recalibrate = 0; // --data alone asks for nothing here (fine-tuning was refused above)
+        }
+        String weight = !(needsLayer || layer != null) ? null : config != null
+                ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
+        List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
+        String archName = config != null ? config.architecture() : pspec.architecture();
         ProgressListener progress = run.progress();
         lady.data.Dataset train = source == null ? null : trainLimit == null ? source.train()
                 : source.train().limit(trainLimit);
         AttackContext context = new AttackContext(weight, weights, s,
-                train == null ? null : new DatasetFineTuner(train, config.architecture()), progress,
+                train == null ? null : new DatasetFineTuner(train, archName), progress,
                 recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, state, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(outTmp, state, model);
+        outs.commit();
 
         // what the attacked layer (or every changed tensor) looks like now
         Set<String> changed = new LinkedHashSet<>();
@@ -144,7 +175,7 @@ final class AttackCommand implements Callable<Integer> {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("tool", BuildInfo.describe());
             o.put("model", model.toString());
-            o.put("architecture", config.architecture());
+            o.put("architecture", archName);
             o.put("attack", Attacks.spec(chain));
             o.put("layer", weight);
             o.put("seed", s);
@@ -157,7 +188,7 @@ final class AttackCommand implements Callable<Integer> {
             o.put("weights_after", tensors);
             w.println(Json.write(o));
         } else {
-            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, config.architecture(),
+            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, archName,
                     Attacks.spec(chain), s, out, seconds);
             for (AttackResult r : results) {
                 StringBuilder sb = new StringBuilder();
@@ -180,12 +211,9 @@ final class AttackCommand implements Callable<Integer> {
     }
 
     /** Entries, zeros, distinct values and population std of a float tensor. */
-    private static Map<String, Object> summary(String name, Tensor t) {
-        long n = t.numel();
-        float[] a = new float[Math.toIntExact(n)];
-        if (n > 0) {
-            t.contiguous().data_ptr_float().get(a, 0, a.length);
-        }
+    private static Map<String, Object> summary(String name, HostTensor t) {
+        float[] a = t.readFloats();
+        long n = a.length;
         long zeros = 0;
         Set<Integer> distinct = new HashSet<>();
         double sum = 0;

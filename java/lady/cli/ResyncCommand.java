@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import org.bytedeco.pytorch.Tensor;
-
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,9 +19,10 @@ import lady.checkpoint.StateDict;
 import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
+import lady.io.OutputSet;
 import lady.kernels.Backend;
-import lady.model.Model;
 import lady.model.Models;
+import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
@@ -56,7 +55,7 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--suspect", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
     Path suspect;
 
-    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect).")
+    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
     Path out;
 
     @Option(names = "--report", description = "Write the JSON report here.")
@@ -74,6 +73,13 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
+    @Option(names = "--spec", paramLabel = "FILE",
+            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
+    Path specFile;
 
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     String backend;
@@ -114,13 +120,28 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Torch.init();
+        double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--reference", reference).input("--suspect", suspect).input("--secret", secret)
+                    .input("--graph", graph).input("--spec", specFile);
+            Path outTmp = outs.like("--out", out, suspect);
+            Path reportTmp = outs.file("--report", report);
+            run(outTmp, reportTmp, started);
+            outs.commit();
+        }
+        return 0;
+    }
+
+    private void run(Path outTmp, Path reportTmp, double started) {
+        long t0 = System.nanoTime();
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
-        Model model = Models.fromStateDict(ref, arch);
-        var permSpec = model.permutationSpec();
+        double readSeconds = (System.nanoTime() - t0) / 1e9;
+        Path graphFile = Models.graphOf(reference, graph, arch, specFile);
+        // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
+        var permSpec = Models.spec(ref, arch, specFile, graphFile);
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
@@ -130,8 +151,11 @@ final class ResyncCommand implements Callable<Integer> {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
             }
-            Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
-            options = options.withSignalSource(new ActivationSignal(ref, model.architecture(), permSpec, images, b));
+            if (graphFile != null || specFile != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
+                        + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
+            }
+            options = options.withSignalSource(activationSignal(ref, permSpec, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -144,15 +168,17 @@ final class ResyncCommand implements Callable<Integer> {
         }
         ProgressListener progress = run.progress();
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
-        if (out != null) {
-            Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
+        long t1 = System.nanoTime();
+        if (outTmp != null) {
+            Checkpoints.writeLike(outTmp, sus, suspect);
         }
-        if (report != null) {
+        double writeSeconds = (System.nanoTime() - t1) / 1e9;
+        if (reportTmp != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
             json.put("suspect", suspect.toString());
-            json.put("architecture", model.architecture());
+            json.put("architecture", permSpec.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
             json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
@@ -160,14 +186,26 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
             json.putAll(r.toJson());
-            AtomicFiles.writeString(report, Json.write(json) + "\n");
+            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
+            timings.put("jvm_start_s", started);
+            timings.put("read_s", readSeconds);
+            timings.put("resync_s", r.seconds());
+            timings.put("write_s", writeSeconds);
+            json.put("timings", timings);
+            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
         if (sig == Signal.ACTIVATIONS) {
             spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
                     probe, data);
         }
-        return 0;
+    }
+
+    /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */
+    private ActivationSignal activationSignal(StateDict ref, PermutationSpec permSpec, Backend b) {
+        Torch.init();
+        return new ActivationSignal(ref, arch, permSpec,
+                BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {

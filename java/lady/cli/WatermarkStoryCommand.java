@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.io.AtomicFiles;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
@@ -93,12 +94,17 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         if (method != null) {
             o = o.withMethod(Method.parse(method));
         }
-        run.applyThreads();
         ProgressListener progress = run.progress();
-        WatermarkStory.Report r = WatermarkStory.run(o, progress);
-        String json = Json.write(r.toJson());
-        if (out != null) {
-            AtomicFiles.writeString(out, json + "\n");
+        WatermarkStory.Report r;
+        String json;
+        try (OutputSet outs = new OutputSet()) {
+            Path outTmp = outs.file("--out", out);
+            r = WatermarkStory.run(o, progress);
+            json = Json.write(r.toJson());
+            if (outTmp != null) {
+                AtomicFiles.writeString(outTmp, json + "\n");
+            }
+            outs.commit();
         }
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {

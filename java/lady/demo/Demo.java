@@ -27,7 +27,7 @@ import lady.model.Models;
 import lady.paper.Paper;
 import lady.permutation.Group;
 import lady.permutation.Permutation;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
@@ -94,7 +94,7 @@ public final class Demo {
         copy(trained.dir().resolve("model.pt"), out.resolve("model.pt"));
         copy(trained.dir().resolve("key.json"), out.resolve("key.json"));
         StateDict reference = Checkpoints.read(out.resolve("model.pt"));
-        WatermarkKey key = WatermarkKey.read(out.resolve("key.json"));
+        WatermarkKey key = WatermarkKey.read(out.resolve("key.json"), reference);
         Model model = Models.fromStateDict(reference, c.arch());
         double error = evaluator.evaluate(model, test).errorPct();
         Detection ber = Uchida.detect(reference, key);
@@ -127,8 +127,7 @@ public final class Demo {
         long permSeed = Seeds.derive(c.seed(), "demo.permute");
         Map<String, Permutation> perms = Permuter.random(spec, all, permSeed);
         StateDict suspect = Permuter.apply(reference, spec, perms, Backend.CPU);
-        double logitDiff = PermutationCheck.maxLogitDiff(model, suspect, PermutationCheck.probe(PROBE_IMAGES,
-                trained.options().inputChannels(), trained.options().inputSize(), Seeds.derive(permSeed, "probe")));
+        double logitDiff = PermutationCheck.maxLogitDiff(model, suspect, model.probe(PROBE_IMAGES, Seeds.derive(permSeed, "probe")));
         new Secret(BuildInfo.version(), c.arch(), permSeed, perms, Map.of()).write(out.resolve("secret.json"));
         Checkpoints.write(out.resolve("permuted.pt"), suspect, Checkpoints.Format.TORCH_ZIP);
         model.load(suspect);

@@ -1,29 +1,48 @@
 package lady.experiment;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.model.Architecture;
-import lady.model.Layer;
 
 /** The tensors an attack works on, taken from the typed architecture (never guessed from names). */
 public final class AttackTargets {
     private AttackTargets() {}
 
-    /** Every Conv2d and Linear weight of {@code arch} (those inside residual blocks too), in execution order. */
-    public static List<String> weights(Architecture arch) {
-        List<String> names = new ArrayList<>();
-        for (Layer.Conv c : arch.convolutions()) {
-            names.add(c.name() + ".weight");
-        }
-        for (Layer l : arch.layers()) {
-            if (l instanceof Layer.Linear li) {
-                names.add(li.name() + ".weight");
+    /**
+     * The weights an attack on all layers works on when only a spec file describes the network: every
+     * tensor of rank 2 or more that produces or consumes a group's neurons, in the checkpoint's order.
+     */
+    public static List<String> weights(lady.permutation.PermutationSpec spec, StateDict state) {
+        java.util.Set<String> members = new java.util.HashSet<>();
+        for (lady.permutation.Group g : spec.groups()) {
+            for (lady.permutation.Member m : g.members(lady.permutation.Role.PRODUCER_WEIGHT,
+                    lady.permutation.Role.CONSUMER_WEIGHT)) {
+                members.add(m.tensor());
             }
         }
-        return names;
+        return state.names().stream().filter(n -> members.contains(n) && state.shape(n).length >= 2).toList();
+    }
+
+    /**
+     * The attacked weight named on the command line when only a spec describes the network: a weight's own
+     * name, or a group's name (its first producer's weight).
+     */
+    public static String layerWeight(lady.permutation.PermutationSpec spec, StateDict state, String layer) {
+        if (layer == null || layer.isBlank()) {
+            throw new LadyException(LadyException.Kind.USAGE, "no attacked layer given (--layer NAME: a group or a weight)");
+        }
+        List<String> weights = weights(spec, state);
+        if (weights.contains(layer)) {
+            return layer;
+        }
+        return lady.permutation.Permuter.group(spec, layer).members(lady.permutation.Role.PRODUCER_WEIGHT).get(0).tensor();
+    }
+
+    /** Every weight an attack on all layers works on ({@link Architecture#weights()}), in execution order. */
+    public static List<String> weights(Architecture arch) {
+        return arch.weights();
     }
 
     /**
@@ -35,17 +54,14 @@ public final class AttackTargets {
             throw new LadyException(LadyException.Kind.USAGE, "no attacked layer given (e.g. --layer features.17)");
         }
         List<String> weights = weights(arch);
-        String name = layer.endsWith(".weight") ? layer : layer + ".weight";
+        if (weights.contains(layer) && state.contains(layer)) {
+            return layer;
+        }
+        String name = arch.producer(layer).weight(); // a module path; refuses an unknown name, listing the layers
         if (!weights.contains(name) || !state.contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "layer '" + layer + "' is not a Conv2d or Linear layer of "
-                    + arch.name() + "; valid layers: " + String.join(", ",
-                            weights.stream().map(w -> w.substring(0, w.length() - ".weight".length())).toList()));
+            throw new LadyException(LadyException.Kind.USAGE, "layer '" + layer + "' has no weight in the checkpoint");
         }
         return name;
     }
 
-    /** The module path of a weight name ("features.17.weight" -> "features.17"). */
-    public static String module(String weight) {
-        return weight.endsWith(".weight") ? weight.substring(0, weight.length() - ".weight".length()) : weight;
-    }
 }

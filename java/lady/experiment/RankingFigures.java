@@ -220,7 +220,7 @@ public final class RankingFigures {
         Setup(StateDict reference, String arch, Dataset test, int evalLimit) {
             this.reference = Objects.requireNonNull(reference, "reference");
             this.mc = Models.infer(reference, arch);
-            this.description = Models.describe(mc.architecture(), mc.options());
+            this.description = mc.description();
             this.spec = description.permutationSpec();
             this.test = test;
             this.evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);

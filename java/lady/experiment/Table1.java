@@ -86,12 +86,12 @@ public final class Table1 {
      * @param prune         T levels (%)
      * @param evalLimit     evaluate on the first N test images only (N <= 0: all)
      * @param trainLimit    fine-tune on the first N training images only (N <= 0: all)
-     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: one
-     *                      thread only for a model that needs it)
+     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: on one
+     *                      thread)
      * @param recalibrateBn after each attack that changes weights without training (noise, quantization,
      *                      pruning), re-estimate a batch-norm network's statistics over this many training
      *                      batches, as a real attacker does ({@link BatchNormRecalibration}); 0: never (the
-     *                      paper's protocol); needs the training data
+     *                      paper's protocol); needs the training data and a network Lady runs (not ONNX)
      */
     public record Config(String layer, int runs, long seed, List<String> attacks, boolean wholeNetwork,
             List<Double> noise, List<Integer> finetune, List<Integer> quant, List<Double> prune, int evalLimit,
@@ -374,11 +374,69 @@ public final class Table1 {
     public static Result run(Config config, StateDict reference, String arch, Dataset train, Dataset test,
             ProgressListener progress) {
         long start = System.nanoTime();
+        Objects.requireNonNull(test, "test");
         ModelConfig mc = Models.infer(reference, arch);
-        Architecture description = Models.describe(mc.architecture(), mc.options());
-        String weight = AttackTargets.layerWeight(description, reference, config.layer());
-        List<String> weights = AttackTargets.weights(description);
-        PermutationSpec spec = description.permutationSpec();
+        Architecture description = mc.description();
+        Model model = mc.create();
+        model.load(reference);
+        Evaluator evaluator = evaluator(config);
+        Subject subject = new Subject(mc.architecture(), description.permutationSpec(),
+                AttackTargets.layerWeight(description, reference, config.layer()), AttackTargets.weights(description),
+                weights -> {
+                    model.load(weights);
+                    return evaluator.evaluate(model, test);
+                }, mc);
+        return run(config, reference, subject, train, progress, start);
+    }
+
+    /**
+     * Runs the experiment on an ONNX model (its spec from its graph, lady.onnx.OnnxGraph): every error is
+     * measured with ONNX Runtime on the test images (the model must be a classifier of them); fine-tuning
+     * is not available (Lady does not train ONNX models).
+     *
+     * @param reference the model's tensors ({@link lady.onnx.OnnxModel#stateDict()}; not modified)
+     */
+    public static Result runOnnx(Config config, lady.onnx.OnnxModel onnx, StateDict reference, Dataset test,
+            ProgressListener progress) {
+        long start = System.nanoTime();
+        Objects.requireNonNull(test, "test");
+        PermutationSpec spec = lady.onnx.OnnxGraph.of(onnx).spec(Models.shapes(reference));
+        Evaluator evaluator = evaluator(config);
+        Subject subject = new Subject(spec.architecture(), spec, AttackTargets.layerWeight(spec, reference, config.layer()),
+                AttackTargets.weights(spec, reference), weights -> {
+                    try (lady.onnx.OrtRunner ort = lady.onnx.OrtRunner.open(onnx, weights)) {
+                        return evaluator.evaluate(ort::logits, test);
+                    }
+                }, null);
+        return run(config, reference, subject, null, progress, start);
+    }
+
+    private static Evaluator evaluator(Config config) {
+        Evaluator evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);
+        if (config.evalLimit() > 0) {
+            evaluator.limit(config.evalLimit());
+        }
+        return evaluator;
+    }
+
+    /**
+     * What the experiment needs of a network.
+     *
+     * @param architecture its name
+     * @param spec         its groups
+     * @param weight       the attacked weight (noise, pruning)
+     * @param weights      the weights an attack on all layers works on (quantization)
+     * @param error        the test error of the network with the given weights
+     * @param trainable    the libtorch model to fine-tune, or null when fine-tuning is not available
+     */
+    private record Subject(String architecture, PermutationSpec spec, String weight, List<String> weights,
+            java.util.function.Function<StateDict, EvalResult> error, ModelConfig trainable) {}
+
+    private static Result run(Config config, StateDict reference, Subject subject, Dataset train,
+            ProgressListener progress, long start) {
+        String weight = subject.weight();
+        List<String> weights = subject.weights();
+        PermutationSpec spec = subject.spec();
         List<String> groups = config.wholeNetwork() ? spec.groups().stream().map(Group::name).toList()
                 : List.of(groupOf(spec, weight));
         long neurons = groups.stream().mapToLong(g -> spec.group(g).get().size()).sum();
@@ -390,29 +448,30 @@ public final class Table1 {
             }
         }
         int maxTheta = thetas.isEmpty() ? 0 : thetas.get(thetas.size() - 1);
+        if (maxTheta > 0 && subject.trainable() == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "the finetune attack trains the model, which Lady does for "
+                    + "the networks it recognizes, not for ONNX models; choose other attacks (e.g. noise,quant,prune)");
+        }
         if (maxTheta > 0 && train == null) {
             throw new LadyException(LadyException.Kind.USAGE, "the finetune attack needs training data");
+        }
+        if (config.recalibrateBn() > 0 && subject.trainable() == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration runs the model in training mode, "
+                    + "which Lady does for the networks it recognizes, not for ONNX models; use 0 batches");
         }
         if (config.recalibrateBn() > 0 && train == null) {
             throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration needs training data");
         }
         BatchNormRecalibration recalibration = config.recalibrateBn() > 0
                 ? new BatchNormRecalibration(config.trainLimit() > 0 ? train.limit(config.trainLimit()) : train,
-                        mc.architecture(), config.recalibrateBn()) : null;
-        Objects.requireNonNull(test, "test");
+                        subject.architecture(), config.recalibrateBn()) : null;
 
-        Model model = mc.create();
-        model.load(reference);
-        Evaluator evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);
-        if (config.evalLimit() > 0) {
-            evaluator.limit(config.evalLimit());
-        }
         Map<String, Double> seconds = new LinkedHashMap<>();
         for (String phase : List.of("attack", "permute", "resync", "eval")) {
             seconds.put(phase, 0.0);
         }
         long t = System.nanoTime();
-        double baseError = evaluator.evaluate(model, test).errorPct();
+        double baseError = subject.error().apply(reference).errorPct();
         seconds.merge("eval", (System.nanoTime() - t) / 1e9, Double::sum);
 
         long units = (long) config.runs() * (cells.size() + maxTheta);
@@ -434,7 +493,7 @@ public final class Table1 {
                     t = System.nanoTime();
                     if (cell instanceof FinetuneAttack f) {
                         if (finetuned.isEmpty()) {
-                            fineTune(config, reference, mc, train, maxTheta, thetas, finetuneSeed, finetuned,
+                            fineTune(config, reference, subject.trainable(), train, maxTheta, thetas, finetuneSeed, finetuned,
                                     finetuneSeconds, progress);
                             seconds.merge("attack", (System.nanoTime() - t) / 1e9, Double::sum);
                         }
@@ -462,7 +521,7 @@ public final class Table1 {
                         cellSeconds.put("attack", dt);
                     }
                     Run rec = cell(config, cell, run, attackSeed, permutationSeed, reference, attacked, spec, groups,
-                            neurons, model, evaluator, test, details, cellSeconds, seconds);
+                            neurons, subject.error(), details, cellSeconds, seconds);
                     records.add(rec);
                     Map<String, Object> live = new LinkedHashMap<>();
                     live.put("cell", cellName);
@@ -474,7 +533,7 @@ public final class Table1 {
         } finally {
             progress.finish();
         }
-        return new Result(config, mc.architecture(), groups, baseError, records, seconds,
+        return new Result(config, subject.architecture(), groups, baseError, records, seconds,
                 (System.nanoTime() - start) / 1e9);
     }
 
@@ -487,7 +546,7 @@ public final class Table1 {
                 }
             }
         }
-        throw new LadyException(LadyException.Kind.USAGE, "layer '" + AttackTargets.module(weight)
+        throw new LadyException(LadyException.Kind.USAGE, "layer '" + weight
                 + "' produces no permutable neurons (the output layer's neurons are never permuted); choose a hidden layer");
     }
 
@@ -538,11 +597,10 @@ public final class Table1 {
 
     private static Run cell(Config config, Attack cell, int run, long attackSeed, long permutationSeed,
             StateDict reference, StateDict attacked, PermutationSpec spec, List<String> groups, long neurons,
-            Model model, Evaluator evaluator, Dataset test, Map<String, Object> details,
+            java.util.function.Function<StateDict, EvalResult> error, Map<String, Object> details,
             Map<String, Double> cellSeconds, Map<String, Double> seconds) {
         long t = System.nanoTime();
-        model.load(attacked);
-        EvalResult eAttacked = evaluator.evaluate(model, test);
+        EvalResult eAttacked = error.apply(attacked);
         double evalSeconds = (System.nanoTime() - t) / 1e9;
 
         t = System.nanoTime();
@@ -566,13 +624,11 @@ public final class Table1 {
         boolean restoredExactly = byAssignment.sameTensors(attacked);
         EvalResult eAssignment = eAttacked;
         if (!restoredExactly) {
-            model.load(byAssignment);
-            eAssignment = evaluator.evaluate(model, test);
+            eAssignment = error.apply(byAssignment);
         }
         EvalResult eArgmax = eAssignment;
         if (!sameMatches(argmax, assignment)) { // same matches: the same model, the same error
-            model.load(byArgmax);
-            eArgmax = evaluator.evaluate(model, test);
+            eArgmax = error.apply(byArgmax);
         }
         evalSeconds += (System.nanoTime() - t) / 1e9;
 

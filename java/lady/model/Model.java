@@ -22,6 +22,20 @@ public interface Model {
     Tensor forward(Tensor input);
 
     /**
+     * Every output of the network on {@code input}, in the graph's order (a segmentation network returns
+     * "out" and "aux"); {@link #forward} is the first.
+     */
+    default java.util.List<Tensor> outputs(Tensor input) {
+        return java.util.List.of(forward(input));
+    }
+
+    /**
+     * A seeded probe batch this network can run on: images of its input size (32 x 32 where any size works)
+     * with standard normal values, or token ids uniform over its vocabulary.
+     */
+    Tensor probe(int batch, long seed);
+
+    /**
      * The pre-activation output of one Conv2d or Linear module ({@code "features.17"},
      * {@code "layer2.0.conv1"}, {@code "fc1"}): the network runs on {@code input} up to and including
      * {@code module} and the BatchNorm that directly follows it (in a residual block: conv1 -> bn1,
@@ -64,10 +78,4 @@ public interface Model {
     /** The permutation groups of this architecture (typed, derived from the architecture). */
     PermutationSpec permutationSpec();
 
-    /**
-     * Whether training this network on several libtorch threads is bit-reproducible: false when a
-     * convolution runs on oneDNN's channel-padded layouts ({@link lady.torch.Torch#paddedChannels}),
-     * whose multi-threaded backward pass sums in a varying order.
-     */
-    boolean reproducibleOnThreads();
 }

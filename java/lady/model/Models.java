@@ -2,50 +2,50 @@ package lady.model;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.util.Text;
 
 /**
- * Entry point of the model package: builds the paper's architectures by name
- * ({@link #create(String, ModelOptions)}), describes them ({@link #describe(String, ModelOptions)}:
- * the typed {@link Architecture} from which modules, state-dict names and permutation specs are
- * derived) and recovers an architecture from a checkpoint's names and shapes
- * ({@link #infer(StateDict)}, {@link #fromStateDict(StateDict)}). Parameter and buffer names are
- * torchvision's. The architectures (widths before the {@link ModelOptions#width()} multiplier;
- * permutation groups: {@link Architecture#permutationSpec()}):
- *
+ * Entry point of the model package: the families Lady knows ({@link Family}: VGG, ResNet, the small
+ * nets, ...), new models by name ({@link #create(String, ModelOptions)}), their descriptions
+ * ({@link #describe(String, ModelOptions)}: the {@link Architecture}, a graph), and the architecture of a
+ * checkpoint read off its names and shapes ({@link #infer(StateDict)}), every per-layer width included.
+ * Parameter and buffer names are torchvision's. Families and their new-model names:
  * <ul>
- *   <li><b>vgg16</b> / <b>vgg16_bn</b>: torchvision's VGG16 (configuration D) with the ImageNet head:
- *       features (conv 3x3 pad 1 [+ BN] + ReLU, max pool 2x2), adaptive average pool to 7x7,
- *       classifier.0 Linear(C*49, 4096), ReLU, Dropout(0.5), classifier.3 Linear(4096, 4096), ReLU,
- *       Dropout(0.5), classifier.6 Linear(4096, K).</li>
- *   <li><b>vgg16_cifar</b> / <b>vgg16_bn_cifar</b>: the same features, adaptive average pool to 1x1
- *       and the common CIFAR head 512-512-K with the same names classifier.0/3/6.</li>
- *   <li><b>resnet18</b>: torchvision's ResNet18 (conv1 7x7/2, bn1, ReLU, max pool 3x3/2, four stages
- *       of two BasicBlocks, adaptive average pool 1x1, fc); <b>resnet18_cifar</b>: conv1 3x3 stride 1
- *       and no max pool, same names.</li>
- *   <li><b>lenet5</b>: LeNet-5 with batch norm: conv1 5x5 (6) + bn1 + ReLU + max pool 2, conv2 5x5 (16)
- *       + bn2 + ReLU + max pool 2, flatten, fc1 (120), ReLU, fc2 (84), ReLU, fc3 (K). On 32x32 inputs
- *       fc1 reads 16 x 5 x 5 = 400 features (blocks of 25 per conv2 channel).</li>
- *   <li><b>toynet</b>: a toy conv net: conv1 3x3 pad 1 (8) + ReLU + max pool 2, conv2 3x3 pad 1 (16)
- *       + ReLU + max pool 2, flatten, fc1 (64), ReLU, fc2 (K). On 32x32 inputs fc1 reads
- *       16 x 8 x 8 = 1024 features (blocks of 64).</li>
- *   <li><b>fc</b>: a fully connected net: flatten, fc1 (512), ReLU, fc2 (256), ReLU, fc3 (K).</li>
+ *   <li><b>vgg16</b> / <b>vgg16_bn</b>: torchvision's VGG16 (configuration D) with the ImageNet head (7x7
+ *       pool, classifier.0 Linear(C*49, 4096), ReLU, Dropout, classifier.3 Linear(4096, 4096), ReLU,
+ *       Dropout, classifier.6 Linear(4096, K)); <b>vgg16_cifar</b> / <b>vgg16_bn_cifar</b>: the same
+ *       features with a 1x1 pool and the CIFAR head 512-512-K. Checkpoints of VGG11/13/19 are read too.</li>
+ *   <li><b>resnet18/34/50/101/152</b>, <b>wide_resnet50_2/101_2</b>, each also with {@code _cifar}
+ *       (3x3 stride-1 stem, no max pool).</li>
+ *   <li><b>lenet5</b>, <b>toynet</b>, <b>fc</b>: small nets with fixed input sizes.</li>
+ *   <li><b>mobilenet_v3_large</b> / <b>mobilenet_v3_small</b> (depthwise convolutions, squeeze-excitation),
+ *       <b>vit_b_16</b>, <b>vit_b_32</b>, <b>vit_l_16</b>, <b>vit_l_32</b>, <b>vit_h_14</b> (input size fixed by
+ *       the position embedding), <b>deeplabv3_resnet50/101</b> (outputs "out" and, with the auxiliary head,
+ *       "aux"), <b>densenet121/161/169/201</b>: torchvision 0.14's, every width and the classes read off a
+ *       checkpoint.</li>
  * </ul>
- * VGG and ResNet are initialized as torchvision does ({@link Architecture.Init}); the small nets
- * with PyTorch's defaults. ResNet18's residual streams are the permutation groups
- * "stream.layer1" .. "stream.layer4"; block-internal groups are named after the block's conv1
- * ("layer1.0.conv1"); chain groups after their producer ("features.17", "classifier.0", "fc1").
+ * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
+ * after their producer ("features.17", "classifier.0", "fc1"), residual streams "stream.layer1" ..
+ * "stream.layer4", a block's inner groups after their conv ("layer1.0.conv1").
  */
 public final class Models {
     private Models() {}
 
+    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
+            new LlamaFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(), new DenseNetFamily());
+
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */
     public static final String PAPER_LAYER = "paper";
+
+    /** The architecture names Lady knows, in a stable order. */
+    public static final List<String> NAMES = FAMILIES.stream().flatMap(f -> f.names().stream()).toList();
 
     /**
      * The conv of a VGG16 variant {@code arch} at the position that {@code plainVgg16Layer} has among the
@@ -53,8 +53,8 @@ public final class Models {
      * vgg16_cifar and features.27 in vgg16_bn and vgg16_bn_cifar, whose batch norm layers shift the indices.
      */
     public static String vgg16Position(String plainVgg16Layer, Architecture arch) {
-        List<String> plain = convNames(describe("vgg16", ModelOptions.defaults()));
-        List<String> convs = convNames(arch);
+        List<String> plain = describe("vgg16", ModelOptions.defaults()).convolutions();
+        List<String> convs = arch.convolutions();
         int position = plain.indexOf(plainVgg16Layer);
         if (position < 0 || convs.size() != plain.size()) {
             throw LadyException.invalidInput(arch.name() + " is not a VGG16 (" + convs.size() + " convolutions, VGG16 has "
@@ -69,71 +69,105 @@ public final class Models {
         return PAPER_LAYER.equals(spec) ? vgg16Position(plainVgg16Layer, describe(arch, ModelOptions.defaults())) : spec;
     }
 
-    private static List<String> convNames(Architecture arch) {
-        return arch.layers().stream().filter(l -> l instanceof Layer.Conv).map(l -> ((Layer.Conv) l).name()).toList();
-    }
-
-    /** The known architecture names, in a stable order. */
-    public static final List<String> NAMES = List.of(
-            "vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar", "resnet18", "resnet18_cifar", "lenet5", "toynet", "fc");
-
     /** Builds {@code arch} with default options (10 classes, width 1, 3 x 32 x 32 inputs). */
     public static Model create(String arch) {
         return create(arch, ModelOptions.defaults());
     }
 
-    /** Builds {@code arch} (one of {@link #NAMES}), randomly initialized as libtorch does. */
+    /** Builds a new {@code arch} (one of {@link #NAMES}), randomly initialized as libtorch does. */
     public static Model create(String arch, ModelOptions options) {
-        return new Network(describe(arch, options));
+        return create(describe(arch, options));
     }
 
-    /** The typed description of {@code arch} with {@code options}. */
+    /** Builds a new model of {@code description}, randomly initialized. */
+    public static Model create(Architecture description) {
+        return new GraphNetwork(description);
+    }
+
+    /** The description of a new {@code arch} with {@code options}. */
     public static Architecture describe(String arch, ModelOptions options) {
+        return family(arch).build(arch, Dims.of(options));
+    }
+
+    private static Family family(String arch) {
         if (arch == null) {
             throw new LadyException(LadyException.Kind.USAGE, "no architecture given; known: " + String.join(", ", NAMES));
         }
-        switch (arch) {
-            case "vgg16": return Architectures.vgg16(arch, false, false, options);
-            case "vgg16_bn": return Architectures.vgg16(arch, true, false, options);
-            case "vgg16_cifar": return Architectures.vgg16(arch, false, true, options);
-            case "vgg16_bn_cifar": return Architectures.vgg16(arch, true, true, options);
-            case "resnet18": return Architectures.resnet18(arch, false, options);
-            case "resnet18_cifar": return Architectures.resnet18(arch, true, options);
-            case "lenet5": return Architectures.lenet5(arch, options);
-            case "toynet": return Architectures.toynet(arch, options);
-            case "fc": return Architectures.fc(arch, options);
-            default:
-                throw new LadyException(LadyException.Kind.USAGE,
-                        "unknown architecture '" + arch + "'; known: " + String.join(", ", NAMES));
+        for (Family f : FAMILIES) {
+            if (f.names().contains(arch)) {
+                return f;
+            }
         }
+        for (Family f : FAMILIES) {
+            Map<String, long[]> none = Map.of();
+            if (arch.equals(f.recognize(none))) {
+                return f;
+            }
+        }
+        throw new LadyException(LadyException.Kind.USAGE, "unknown architecture " + Text.quote(arch) + "; known: "
+                + String.join(", ", NAMES));
     }
 
     /**
-     * Recovers architecture and options from a checkpoint's names and shapes: VGG16 (BN or not,
-     * torchvision 7x7 head or CIFAR 1x1 head, width = features.0 channels / 64, classifier hidden
-     * width, classes), ResNet18 (stem 7x7 or 3x3, width = conv1 channels / 64, classes), LeNet5,
-     * ToyNet, FC (input size from the first Linear's inputs). The result is checked: every name and
-     * shape of the checkpoint must match the inferred description exactly.
+     * Recovers the architecture of a checkpoint from its names and shapes: the family that recognizes it,
+     * built with every size the checkpoint has, then checked tensor by tensor against the checkpoint.
      *
-     * @throws LadyException INVALID_INPUT when no known architecture fits, listing missing,
-     *                       unexpected and mis-shaped entries against the closest candidate
+     * @throws LadyException INVALID_INPUT when no family fits (naming the nearest and the --spec option)
      */
     public static ModelConfig infer(StateDict state) {
         return infer(state, null);
     }
 
     /**
-     * As {@link #infer(StateDict)}, but with the architecture given ({@code arch} non-null
-     * overrides the name-based detection; options are still read from the shapes).
+     * As {@link #infer(StateDict)}, but with the architecture given ({@code arch} non-null overrides the
+     * name-based recognition; sizes are still read from the shapes).
      */
     public static ModelConfig infer(StateDict state, String arch) {
-        String name = arch != null ? arch : detect(state);
-        if (!NAMES.contains(name)) {
-            describe(name, ModelOptions.defaults()); // throws the "unknown architecture" error
+        return infer(shapes(state), arch);
+    }
+
+    /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
+    public static ModelConfig infer(Map<String, long[]> shapes, String arch) {
+        return infer(shapes, arch, null);
+    }
+
+    /**
+     * As {@link #infer(Map, String)} with the checkpoint's configuration (a Hugging Face folder's
+     * config.json, or null): what the shapes do not tell (attention heads, RoPE base).
+     */
+    public static ModelConfig infer(Map<String, long[]> shapes, String arch, Map<String, ?> config) {
+        String name = arch;
+        Family family = null;
+        if (name == null) {
+            for (Family f : FAMILIES) {
+                String n = f.recognize(shapes);
+                if (n != null) {
+                    name = n;
+                    family = f;
+                    break;
+                }
+            }
+            if (name == null) {
+                throw unrecognized(shapes);
+            }
+        } else {
+            family = familyOf(name, shapes);
         }
-        ModelConfig config = new ModelConfig(name, options(name, state));
-        checkCompatible(describe(config.architecture(), config.options()), state);
-        return config;
+        ModelOptions options = family.options(name, shapes);
+        Architecture description = family.build(name, Dims.of(shapes, options, config));
+        checkCompatible(description, shapes);
+        options = options.withWidth(width(family, name, shapes));
+        return new ModelConfig(name, options, description);
+    }
+
+    /** The family that builds {@code name} (also names only a checkpoint can have, such as vgg19). */
+    private static Family familyOf(String name, Map<String, long[]> shapes) {
+        for (Family f : FAMILIES) {
+            if (f.names().contains(name) || name.equals(f.recognize(shapes))) {
+                return f;
+            }
+        }
+        return family(name); // the "unknown architecture" error
     }
 
     /** Builds the model a checkpoint describes ({@link #infer(StateDict)}) and loads it. */
@@ -148,161 +182,178 @@ public final class Models {
         return model;
     }
 
-    private static String detect(StateDict s) {
-        if (s.contains("features.0.weight") && s.contains("classifier.6.weight")) {
-            boolean bn = s.contains("features.1.running_mean");
-            long last = lastConvChannels(s);
-            long[] head = s.shape("classifier.0.weight");
-            boolean cifar = head.length != 2 || head[1] != last * 49;
-            return "vgg16" + (bn ? "_bn" : "") + (cifar ? "_cifar" : "");
-        }
-        if (s.contains("conv1.weight") && s.contains("layer1.0.conv1.weight") && s.contains("fc.weight")) {
-            return s.shape("conv1.weight")[2] == 7 ? "resnet18" : "resnet18_cifar";
-        }
-        if (s.contains("conv1.weight") && s.contains("bn1.weight") && s.contains("conv2.weight") && s.contains("fc3.weight")) {
-            return "lenet5";
-        }
-        if (s.contains("conv1.weight") && s.contains("conv2.weight") && s.contains("fc2.weight") && !s.contains("fc3.weight")) {
-            return "toynet";
-        }
-        if (s.contains("fc1.weight") && s.contains("fc3.weight") && !s.contains("conv1.weight")) {
-            return "fc";
-        }
-        List<String> some = new ArrayList<>(s.names()).subList(0, Math.min(6, s.size()));
-        throw LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + s.size()
-                + " tensors (first: " + String.join(", ", some) + "); known: " + String.join(", ", NAMES)
-                + "; name one explicitly");
-    }
-
-    /** Output channels of the last VGG16 conv (features.28 without BN, features.40 with). */
-    private static long lastConvChannels(StateDict s) {
-        String last = s.contains("features.1.running_mean") ? "features.40.weight" : "features.28.weight";
-        if (!s.contains(last)) {
-            throw LadyException.invalidInput("a VGG16 checkpoint needs '" + last + "' (13 conv layers)");
-        }
-        return s.shape(last)[0];
-    }
-
-    private static ModelOptions options(String arch, StateDict s) {
-        ModelOptions o = ModelOptions.defaults();
-        try {
-            switch (arch) {
-                case "vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar" -> {
-                    long[] first = shape(s, "features.0.weight");
-                    long[] head = shape(s, "classifier.0.weight");
-                    long classes = shape(s, "classifier.6.weight")[0];
-                    return new ModelOptions((int) classes, width(arch, s), (int) head[0], (int) first[1], 32);
-                }
-                case "resnet18", "resnet18_cifar" -> {
-                    long[] first = shape(s, "conv1.weight");
-                    long classes = shape(s, "fc.weight")[0];
-                    return new ModelOptions((int) classes, width(arch, s), 0, (int) first[1], 32);
-                }
-                case "lenet5" -> {
-                    long[] first = shape(s, "conv1.weight");
-                    long in = shape(s, "fc1.weight")[1];
-                    long side = Math.round(Math.sqrt(in / 16.0));
-                    return new ModelOptions((int) shape(s, "fc3.weight")[0], 1.0, 0, (int) first[1], (int) (4 * side + 12));
-                }
-                case "toynet" -> {
-                    long[] first = shape(s, "conv1.weight");
-                    long in = shape(s, "fc1.weight")[1];
-                    long side = Math.round(Math.sqrt(in / 16.0));
-                    return new ModelOptions((int) shape(s, "fc2.weight")[0], 1.0, 0, (int) first[1], (int) (4 * side));
-                }
-                case "fc" -> {
-                    long in = shape(s, "fc1.weight")[1];
-                    long side3 = Math.round(Math.sqrt(in / 3.0));
-                    long side1 = Math.round(Math.sqrt(in));
-                    boolean rgb = 3 * side3 * side3 == in;
-                    return new ModelOptions((int) shape(s, "fc3.weight")[0], 1.0, 0, rgb ? 3 : 1, (int) (rgb ? side3 : side1));
-                }
-                default -> {
-                    return o;
-                }
+    /**
+     * The permutation spec of a checkpoint: read from {@code specFile} when given (a user's network) and
+     * validated against the checkpoint, else derived from the graph of the family that recognizes it
+     * ({@code arch} non-null names the family). Needs no libtorch model.
+     */
+    public static lady.permutation.PermutationSpec spec(StateDict state, String arch, java.nio.file.Path specFile) {
+        if (specFile != null) {
+            if (arch != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--spec gives the groups itself: drop --arch");
             }
-        } catch (LadyException e) {
-            // the shapes do not give options: compare with the defaults, which lists every difference
-            checkCompatible(describe(arch, ModelOptions.defaults()), s);
-            throw LadyException.invalidInput("the checkpoint does not fit " + arch + ": " + e.getMessage());
+            return lady.permutation.SpecValidator.validate(lady.permutation.SpecFile.read(specFile), shapes(state));
         }
+        return infer(state, arch).description().permutationSpec();
     }
 
     /**
-     * The width multiplier that reproduces every conv's channel count: {@code round(base * w) == c}
-     * holds for w in [(c - 0.5) / base, (c + 0.5) / base), so w is taken in the intersection of those
-     * intervals (the first conv's c / base when it is inside, else the middle). Missing convs are
-     * skipped: {@link #checkCompatible} reports them.
+     * As {@link #spec(StateDict, String, java.nio.file.Path)}, or, with {@code graph} non-null, derived from the
+     * graph of that ONNX model (lady.onnx.OnnxGraph: the same channel-space analysis as the families), whose
+     * tensor names the checkpoint's must match ({@link #graphOf} picks it).
      */
-    private static double width(String arch, StateDict s) {
+    public static lady.permutation.PermutationSpec spec(StateDict state, String arch, java.nio.file.Path specFile,
+            java.nio.file.Path graph) {
+        if (graph == null) {
+            return spec(state, arch, specFile);
+        }
+        if (arch != null || specFile != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--graph describes the network itself: drop --arch and --spec");
+        }
+        return lady.onnx.OnnxGraph.spec(graph, shapes(state));
+    }
+
+    /**
+     * The ONNX model whose graph describes checkpoint {@code file}: {@code graph} (the --graph option) when
+     * given; else {@code file} itself when it is an ONNX model and neither --arch nor --spec names the network
+     * otherwise; else null (the checkpoint's family).
+     */
+    public static java.nio.file.Path graphOf(java.nio.file.Path file, java.nio.file.Path graph, String arch,
+            java.nio.file.Path specFile) {
+        if (graph != null) {
+            return graph;
+        }
+        boolean onnx = lady.checkpoint.Checkpoints.formatOf(file) == lady.checkpoint.Checkpoints.Format.ONNX;
+        return onnx && arch == null && specFile == null ? file : null;
+    }
+
+    /** Name -> shape of every tensor of {@code state}, in its order. */
+    public static Map<String, long[]> shapes(StateDict state) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String name : state.names()) {
+            shapes.put(name, state.shape(name));
+        }
+        return shapes;
+    }
+
+    /**
+     * The width multiplier that reproduces every conv's channel count of a new model of {@code name}:
+     * {@code round(base * w) == c} holds for w in [(c - 0.5) / base, (c + 0.5) / base), so w is taken in
+     * the intersection of those intervals (the first conv's c / base when it is inside, else the middle).
+     * 1 for the families without a width multiplier.
+     */
+    private static double width(Family family, String name, Map<String, long[]> shapes) {
+        if (!family.names().contains(name) || !(family instanceof VggFamily || family instanceof ResNetFamily)) {
+            return 1.0;
+        }
+        Architecture base = family.build(name, Dims.of(ModelOptions.defaults()));
         double lo = 0;
         double hi = Double.MAX_VALUE;
         double simple = Double.NaN;
-        for (Layer.Conv conv : describe(arch, ModelOptions.defaults()).convolutions()) {
-            String name = conv.name() + ".weight";
-            if (!s.contains(name) || s.shape(name).length == 0) {
-                continue; // reported by the compatibility check
+        for (String conv : base.graph().nodes(lady.graph.Op.CONV).stream().map(n -> n.param("weight")).toList()) {
+            long[] s = shapes.get(conv);
+            if (s == null || s.length == 0) {
+                continue;
             }
-            long base = conv.out();
-            long c = s.shape(name)[0];
-            lo = Math.max(lo, c == 1 ? 0 : (c - 0.5) / base);
-            hi = Math.min(hi, (c + 0.5) / base);
+            long b = base.graph().shape(conv)[0];
+            long c = s[0];
+            lo = Math.max(lo, c == 1 ? 0 : (c - 0.5) / b);
+            hi = Math.min(hi, (c + 0.5) / b);
             if (Double.isNaN(simple)) {
-                simple = (double) c / base;
+                simple = (double) c / b;
             }
         }
         if (Double.isNaN(simple)) {
             return 1.0;
         }
-        // no single multiplier fits: keep the first conv's, the compatibility check lists the rest
         return !(lo < hi) || (simple >= lo && simple < hi) ? simple : (lo + hi) / 2;
     }
 
-    private static long[] shape(StateDict s, String name) {
-        if (!s.contains(name)) {
-            throw LadyException.invalidInput("missing '" + name + "'");
+    /** How many names an error message lists. */
+    private static final int NAMES_LISTED = 3;
+
+    /** No family recognized the checkpoint: what it has, the nearest family and why not, the way out. */
+    private static LadyException unrecognized(Map<String, long[]> shapes) {
+        List<String> names = new ArrayList<>(shapes.keySet());
+        String nearest = null;
+        int best = -1;
+        List<String> missing = List.of();
+        for (String candidate : NAMES) {
+            Map<String, long[]> expected;
+            try {
+                expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            } catch (LadyException e) {
+                continue; // a family read only from checkpoints (Hugging Face folders)
+            }
+            int common = 0;
+            List<String> miss = new ArrayList<>();
+            for (String n : expected.keySet()) {
+                if (shapes.containsKey(n)) {
+                    common++;
+                } else {
+                    miss.add(n);
+                }
+            }
+            if (common > best) {
+                best = common;
+                nearest = candidate;
+                missing = miss;
+            }
         }
-        return s.shape(name);
+        return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
+                + " tensors (e.g. " + Text.list(names.subList(0, Math.min(NAMES_LISTED, names.size())), NAMES_LISTED) + ")\n"
+                + "nearest family: " + nearest + " (" + best + " of its tensors are here; missing e.g. "
+                + Text.list(missing, NAMES_LISTED) + ")\n"
+                + "for another network give its groups with --spec spec.json (see 'lady spec --help')");
     }
 
     /**
      * Checks that {@code state} has exactly the tensors of {@code arch} with the right shapes.
      *
-     * @throws LadyException INVALID_INPUT listing missing, unexpected and mis-shaped entries
+     * @throws LadyException INVALID_INPUT with the counts of missing, unexpected and mis-shaped entries and a
+     *                       few of each, in at most three short lines
      */
     static void checkCompatible(Architecture arch, StateDict state) {
+        checkCompatible(arch, shapes(state));
+    }
+
+    static void checkCompatible(Architecture arch, Map<String, long[]> shapes) {
         Map<String, long[]> expected = arch.tensorShapes();
         List<String> missing = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
         List<String> misshaped = new ArrayList<>();
+        String firstMisshaped = null;
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            if (!state.contains(e.getKey())) {
+            long[] actual = shapes.get(e.getKey());
+            if (actual == null) {
                 missing.add(e.getKey());
-            } else {
-                long[] actual = state.shape(e.getKey());
-                if (!Arrays.equals(actual, e.getValue())) {
-                    misshaped.add(e.getKey() + " " + Arrays.toString(actual) + " (expected " + Arrays.toString(e.getValue()) + ")");
+            } else if (!Arrays.equals(actual, e.getValue())) {
+                misshaped.add(e.getKey());
+                if (firstMisshaped == null) {
+                    firstMisshaped = Text.cut(e.getKey()) + " " + Text.shape(actual) + " (expected " + Text.shape(e.getValue()) + ")";
                 }
             }
         }
-        for (String name : state.names()) {
+        for (String name : shapes.keySet()) {
             if (!expected.containsKey(name)) {
                 unexpected.add(name);
             }
         }
         if (!missing.isEmpty() || !unexpected.isEmpty() || !misshaped.isEmpty()) {
-            StringBuilder b = new StringBuilder("the checkpoint does not match " + arch.name() + ":");
+            List<String> parts = new ArrayList<>();
             if (!missing.isEmpty()) {
-                b.append(" missing ").append(missing.size()).append(": ").append(String.join(", ", missing)).append(';');
+                parts.add("missing " + missing.size() + ": " + Text.list(missing, NAMES_LISTED));
             }
             if (!unexpected.isEmpty()) {
-                b.append(" unexpected ").append(unexpected.size()).append(": ").append(String.join(", ", unexpected)).append(';');
+                parts.add("unexpected " + unexpected.size() + ": " + Text.list(unexpected, NAMES_LISTED));
             }
             if (!misshaped.isEmpty()) {
-                b.append(" mis-shaped ").append(misshaped.size()).append(": ").append(String.join(", ", misshaped)).append(';');
+                // the first with its shapes (a shape from a file can be long), the count of the others
+                parts.add("mis-shaped " + misshaped.size() + ": " + firstMisshaped
+                        + (misshaped.size() > 1 ? ", ... (" + misshaped.size() + " in all)" : ""));
             }
-            b.setLength(b.length() - 1);
-            throw LadyException.invalidInput(b.toString());
+            throw LadyException.invalidInput("the checkpoint does not match " + arch.name() + ": " + String.join("; ", parts)
+                    + "\nname the architecture with --arch, or give the groups of your network with --spec spec.json");
         }
     }
 }

@@ -7,11 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -81,29 +81,32 @@ public final class NeuronScaling {
             boolean bn = !runningVars(g).isEmpty();
             for (Member m : g.members()) {
                 switch (m.role()) {
-                    case PRODUCER_WEIGHT, PRODUCER_BIAS -> scaleAxis(state.get(m.tensor()), m.axis(), m.block(), a, false);
+                    case PRODUCER_WEIGHT, PRODUCER_BIAS -> scaleAxis(state.writable(m.tensor()), m, a, false);
                     case CONSUMER_WEIGHT -> {
                         if (!bn) {
-                            scaleAxis(state.get(m.tensor()), m.axis(), m.block(), a, true);
+                            scaleAxis(state.writable(m.tensor()), m, a, true);
                         }
                     }
-                    case NORM -> {
-                        if (m.tensor().endsWith(".running_mean")) {
-                            scaleAxis(state.get(m.tensor()), 0, 1, a, false);
-                        } else if (m.tensor().endsWith(".running_var")) {
-                            FloatBuffer v = floats(state.get(m.tensor()), m.tensor());
-                            for (int i = 0; i < a.length; i++) {
-                                v.put(i, (float) (a[i] * a[i] * (v.get(i) + BN_EPS) - BN_EPS));
-                            }
+                    case RUNNING_MEAN -> scaleAxis(state.writable(m.tensor()), m, a, false);
+                    case RUNNING_VAR -> {
+                        FloatBuffer v = floats(state.writable(m.tensor()), m.tensor());
+                        for (int i = 0; i < a.length; i++) {
+                            int k = Math.toIntExact(m.offset() + i);
+                            v.put(k, (float) (a[i] * a[i] * (v.get(k) + BN_EPS) - BN_EPS));
                         }
                     }
+                    case NORM_WEIGHT, NORM_BIAS -> {
+                        // batch norm renormalizes the scaled rows: its affine parameters stay as they are
+                    }
+                    default -> throw LadyException.invalidInput(String.format("group '%s': scaling does not support "
+                            + "member '%s' (%s)", g.name(), m.tensor(), m.role().key()));
                 }
             }
         }
     }
 
     private static List<Member> runningVars(Group g) {
-        return g.members(Role.NORM).stream().filter(m -> m.tensor().endsWith(".running_var")).toList();
+        return g.members(Role.RUNNING_VAR);
     }
 
     private static void check(StateDict state, PermutationSpec spec, String name, double[] a) {
@@ -133,20 +136,22 @@ public final class NeuronScaling {
         for (Member m : vars) {
             FloatBuffer v = floats(state.get(m.tensor()), m.tensor());
             for (int i = 0; i < a.length; i++) {
-                double nv = a[i] * a[i] * (v.get(i) + BN_EPS) - BN_EPS;
+                double nv = a[i] * a[i] * (v.get(Math.toIntExact(m.offset() + i)) + BN_EPS) - BN_EPS;
                 if (nv < 0) {
                     throw LadyException.invalidInput(String.format(
                             "group '%s': scaling neuron %d by %.4g would make %s negative (variance %.3g is below eps "
                                     + "* (1/a^2 - 1)); use a scale range with a larger lower bound",
-                            name, i, a[i], m.tensor(), v.get(i)));
+                            name, i, a[i], m.tensor(), v.get(Math.toIntExact(m.offset() + i))));
                 }
             }
         }
     }
 
-    /** Multiplies (or divides) slice i of {@code axis} (in blocks of {@code block}) by a[i]. */
-    private static void scaleAxis(Tensor t, int axis, long block, double[] a, boolean divide) {
-        long[] shape = t.sizes().vec().get();
+    /** Multiplies (or divides) neuron i's slice of member {@code m} (its axis, offset and block) by a[i]. */
+    private static void scaleAxis(HostTensor t, Member m, double[] a, boolean divide) {
+        int axis = m.axis();
+        long block = m.block();
+        long[] shape = t.shape();
         FloatBuffer f = floats(t, "tensor");
         long outer = 1;
         for (int d = 0; d < axis; d++) {
@@ -156,13 +161,13 @@ public final class NeuronScaling {
         for (int d = axis + 1; d < shape.length; d++) {
             inner *= shape[d];
         }
-        inner *= block;
+        long axisLength = shape[axis];
         int n = a.length;
         for (long o = 0; o < outer; o++) {
             for (int i = 0; i < n; i++) {
                 float s = (float) (divide ? 1.0 / a[i] : a[i]);
-                int base = Math.toIntExact((o * n + i) * inner);
-                for (long r = 0; r < inner; r++) {
+                int base = Math.toIntExact((o * axisLength + m.offset() + (long) i * block) * inner);
+                for (long r = 0; r < inner * block; r++) {
                     int k = base + (int) r;
                     f.put(k, f.get(k) * s);
                 }
@@ -170,11 +175,11 @@ public final class NeuronScaling {
         }
     }
 
-    private static FloatBuffer floats(Tensor t, String name) {
-        if (t.scalar_type().intern() != ScalarType.Float) {
+    private static FloatBuffer floats(HostTensor t, String name) {
+        if (t.dtype() != DType.FLOAT32) {
             throw LadyException.invalidInput("scaling supports float32 tensors only; '" + name + "' is "
-                    + t.scalar_type());
+                    + t.dtype().name().toLowerCase(java.util.Locale.ROOT));
         }
-        return t.data_ptr_float().capacity(t.numel()).asBuffer();
+        return t.floats();
     }
 }

@@ -6,20 +6,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.kernels.TensorPermutation;
-import lady.torch.TorchTargets;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
  * Applies permutations of neuron groups to a {@link StateDict}: one group, several, or all, in ONE
- * native pass over the weights ({@link Kernels#permuteTensors}), because a tensor can belong to two
- * groups (axis 0 as producer of one, axis 1 as consumer of the next). Convention (method.md 2):
+ * native pass over the weights ({@link Kernels#permuteTensors}), because a tensor can belong to several
+ * groups (axis 0 as producer of one, axis 1 as consumer of the next, ranges of one axis for the branches
+ * of a concatenation or the q/k/v segments of attention heads): per tensor axis, every group's range
+ * permutation is composed into one index map first. Convention (method.md 2):
  * applying {@code p} to a group makes new neuron {@code j} old neuron {@code p[j]} in every member
  * (producer weight and bias, BN weight, bias, running_mean and running_var, consumer columns in
  * blocks); {@code num_batches_tracked} and every tensor outside the groups are untouched.
@@ -30,16 +30,31 @@ public final class Permuter {
     /** Applies {@code perms} (group name -> permutation) to {@code state} in place. */
     public static void applyInPlace(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
             Backend backend) {
-        List<TensorPermutation> targets = targets(state, spec, perms);
-        if (!targets.isEmpty()) {
-            Kernels.permuteTensors(backend, targets);
+        List<List<TensorPermutation>> passes = passes(state, spec, perms); // validated before anything changes
+        boolean copied = false;
+        for (List<TensorPermutation> pass : passes) {
+            for (TensorPermutation t : pass) {
+                if (state.get(t.name()).mapped()) { // over a mapped file: copied once first (StateDict.writable)
+                    state.writable(t.name());
+                    copied = true;
+                }
+            }
+        }
+        if (copied) {
+            passes = passes(state, spec, perms); // the same passes over the copies' addresses
+        }
+        for (List<TensorPermutation> pass : passes) {
+            if (!pass.isEmpty()) {
+                Kernels.permuteTensors(backend, pass);
+            }
         }
     }
+
 
     /** A permuted deep copy of {@code state}; {@code state} itself is unchanged. */
     public static StateDict apply(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
             Backend backend) {
-        targets(state, spec, perms); // validate before copying
+        passes(state, spec, perms); // validate before copying
         StateDict copy = state.copy();
         applyInPlace(copy, spec, perms, backend);
         return copy;
@@ -61,15 +76,28 @@ public final class Permuter {
 
     /**
      * A random permutation for each named group, in spec order. Each group's permutation depends
-     * only on {@code seed} and the group's name (so choosing other groups does not change it).
+     * only on {@code seed} and the group's name (so choosing other groups does not change it), and is never
+     * the identity ({@link #nonIdentity}).
      */
     public static Map<String, Permutation> random(PermutationSpec spec, Collection<String> groups, long seed) {
         Map<String, Permutation> perms = new LinkedHashMap<>();
         for (String name : groups) {
             Group g = group(spec, name);
-            perms.put(name, Permutation.random(Math.toIntExact(g.size()), Seeds.derive(seed, "permute:" + name)));
+            perms.put(name, nonIdentity(Math.toIntExact(g.size()), Seeds.derive(seed, "permute:" + name)));
         }
         return perms;
+    }
+
+    /**
+     * A random permutation of {@code n} that is not the identity (for n >= 2): drawing the identity would
+     * leave a group in place, which an attack never wants (small groups, such as 2 KV heads, draw it often).
+     */
+    static Permutation nonIdentity(int n, long seed) {
+        Permutation p = Permutation.random(n, seed);
+        for (int attempt = 1; n >= 2 && p.equals(Permutation.identity(n)); attempt++) {
+            p = Permutation.random(n, Seeds.derive(seed, "redraw:" + attempt));
+        }
+        return p;
     }
 
     /**
@@ -107,43 +135,129 @@ public final class Permuter {
         return String.join(", ", spec.groups().stream().map(Group::name).toList());
     }
 
-    /** Per tensor, the (axis 0, axis 1) permutations of every group that touches it: validated, in state order. */
-    static List<TensorPermutation> targets(StateDict state, PermutationSpec spec, Map<String, Permutation> perms) {
-        Map<String, long[][]> axes = new LinkedHashMap<>(); // tensor -> {p0, p1, {block}}
-        for (Map.Entry<String, Permutation> e : perms.entrySet()) {
-            Group g = group(spec, e.getKey());
-            Permutation p = e.getValue();
+    /**
+     * The kernel passes that apply {@code perms}: per tensor, one full-axis index map per permuted axis,
+     * composed from every group that touches it in spec order (a group acting on the positions its
+     * predecessors left: nested groups such as query heads inside a KV head's block compose with the outer
+     * one). Most tensors need one target in the first pass (axes 0 and 1); an axis beyond 1 is permuted
+     * through a view that folds the axes before it into rows, in a pass of its own when the tensor also
+     * moves on axis 0 or 1.
+     */
+    static List<List<TensorPermutation>> passes(StateDict state, PermutationSpec spec, Map<String, Permutation> perms) {
+        for (String name : perms.keySet()) {
+            group(spec, name); // unknown names: a clear error
+        }
+        Map<String, java.util.TreeMap<Integer, long[]>> maps = new LinkedHashMap<>();
+        Map<String, java.util.TreeMap<Integer, Long>> grain = new LinkedHashMap<>();
+        for (Group g : spec.groups()) {
+            Permutation p = perms.get(g.name());
+            if (p == null) {
+                continue;
+            }
             if (p.size() != g.size()) {
                 throw LadyException.invalidInput(String.format(
                         "group '%s' has %d neurons but its permutation has size %d", g.name(), g.size(), p.size()));
             }
+            long[] idx = p.longIndices();
             for (Member m : g.members()) {
-                if (m.axis() > 1) {
+                long[] shape = state.shape(m.tensor()); // a clear error when the state has no such tensor
+                long length = g.size() * m.block();
+                if (m.axis() >= shape.length || m.offset() + length > shape[m.axis()]) {
                     throw LadyException.invalidInput(String.format(
-                            "group '%s': member '%s' is permuted along axis %d; only axes 0 and 1 are supported",
-                            g.name(), m.tensor(), m.axis()));
+                            "group '%s': tensor '%s' of shape %s has no range [%d, %d) on axis %d", g.name(), m.tensor(),
+                            java.util.Arrays.toString(shape), m.offset(), m.offset() + length, m.axis()));
                 }
-                state.get(m.tensor()); // a clear error when the state has no such tensor
-                long[][] a = axes.computeIfAbsent(m.tensor(), k -> new long[][] {null, null, {1}});
-                if (a[m.axis()] != null) {
-                    throw LadyException.invalidInput(String.format(
-                            "tensor '%s' axis %d belongs to two selected groups (second: '%s'): invalid spec",
-                            m.tensor(), m.axis(), g.name()));
-                }
-                a[m.axis()] = p.longIndices();
-                if (m.axis() == 1) {
-                    a[2][0] = m.block();
-                }
+                long[] map = maps.computeIfAbsent(m.tensor(), k -> new java.util.TreeMap<>())
+                        .computeIfAbsent(m.axis(), a -> identity(shape[a]));
+                compose(map, m.offset(), m.block(), idx);
+                grain.computeIfAbsent(m.tensor(), k -> new java.util.TreeMap<>())
+                        .merge(m.axis(), gcd(gcd(m.block(), m.offset()), shape[m.axis()]), Permuter::gcd);
             }
         }
-        List<TensorPermutation> targets = new ArrayList<>();
+        List<TensorPermutation> first = new ArrayList<>();
+        List<List<TensorPermutation>> later = new ArrayList<>();
         for (String name : state.names()) {
-            long[][] a = axes.get(name);
-            if (a != null) {
-                Tensor t = state.get(name);
-                targets.add(TorchTargets.tensorPermutation(name, t, a[0], a[1], a[2][0]));
+            java.util.TreeMap<Integer, long[]> axes = maps.get(name);
+            if (axes == null) {
+                continue;
+            }
+            HostTensor t = state.get(name);
+            long[] shape = t.shape();
+            int es = t.dtype().elementSize();
+            long[] p0 = axes.get(0);
+            long[] p1 = axes.get(1);
+            if (p0 != null || p1 != null) {
+                long b = p1 == null ? 1 : grain.get(name).get(1);
+                first.add(TensorPermutation.of(name, t.address(), shape, es, p0, p1 == null ? null : coarse(p1, b), b, t));
+            }
+            int pass = 0;
+            for (Map.Entry<Integer, long[]> e : axes.tailMap(2).entrySet()) {
+                int a = e.getKey();
+                long before = 1;
+                long after = 1;
+                for (int i = 0; i < shape.length; i++) {
+                    if (i < a) {
+                        before = Math.multiplyExact(before, shape[i]);
+                    } else if (i > a) {
+                        after = Math.multiplyExact(after, shape[i]);
+                    }
+                }
+                long b = grain.get(name).get(a);
+                TensorPermutation tp = TensorPermutation.of(name, t.address(), new long[] {before, shape[a], after}, es,
+                        null, coarse(e.getValue(), b), b, t);
+                if (p0 == null && p1 == null && pass == 0) {
+                    first.add(tp);
+                } else {
+                    while (later.size() <= pass) {
+                        later.add(new ArrayList<>());
+                    }
+                    later.get(pass).add(tp);
+                }
+                pass++;
             }
         }
-        return targets;
+        List<List<TensorPermutation>> out = new ArrayList<>();
+        out.add(first);
+        out.addAll(later);
+        return out;
+    }
+
+    private static long[] identity(long n) {
+        long[] m = new long[Math.toIntExact(n)];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = i;
+        }
+        return m;
+    }
+
+    /** {@code map} after applying {@code p} to the range at {@code offset} in blocks: new[i] = old[g(i)]. */
+    private static void compose(long[] map, long offset, long block, long[] p) {
+        int off = Math.toIntExact(offset);
+        int b = Math.toIntExact(block);
+        long[] old = java.util.Arrays.copyOfRange(map, off, off + p.length * b);
+        for (int j = 0; j < p.length; j++) {
+            System.arraycopy(old, (int) p[j] * b, map, off + j * b, b);
+        }
+    }
+
+    /** A full-axis map that moves aligned blocks of {@code b} indices, as a map over blocks. */
+    private static long[] coarse(long[] map, long b) {
+        if (b == 1) {
+            return map;
+        }
+        long[] c = new long[Math.toIntExact(map.length / b)];
+        for (int j = 0; j < c.length; j++) {
+            c[j] = map[(int) (j * b)] / b;
+        }
+        return c;
+    }
+
+    private static long gcd(long a, long b) {
+        while (b != 0) {
+            long t = a % b;
+            a = b;
+            b = t;
+        }
+        return a;
     }
 }

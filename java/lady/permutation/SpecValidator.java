@@ -1,10 +1,13 @@
 package lady.permutation;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
@@ -19,16 +22,24 @@ import lady.checkpoint.StateDict;
  *
  * <p>A spec is valid for a model when:
  * <ul>
- *   <li>every member names an existing tensor, its axis exists and {@code shape[axis] == N * block};</li>
- *   <li>no (tensor, axis) belongs to two groups, or to a group and {@code fixed};</li>
- *   <li>every tensor is covered: each of its neuron axes (axis 0, and axis 1 for weights of rank
- *       >= 2) is in a group or fixed, or the whole tensor is fixed (scalars must be);</li>
- *   <li>every fixed entry names an existing tensor (and axis); group names are unique.</li>
+ *   <li>group names are unique, every group has a size of at least 1 and a producer weight;</li>
+ *   <li>every member names an existing tensor and axis, and its range {@code [offset, offset + N * block)}
+ *       lies inside that axis;</li>
+ *   <li>two ranges on the same (tensor, axis) are disjoint, or one lies inside a single block of the
+ *       other (nested groups: the query heads inside a KV head's block), and never belong to the same
+ *       group twice;</li>
+ *   <li>no fixed (tensor, axis) is also a member of a group; every fixed entry names an existing tensor
+ *       (and axis);</li>
+ *   <li>every tensor is accounted for: a member of some group or fixed (whole, or one of its axes).</li>
  * </ul>
- * All problems are reported at once in one {@link LadyException} of kind INVALID_INPUT.
+ * Problems are reported at once in one {@link LadyException} of kind INVALID_INPUT (the first few,
+ * with their count).
  */
 public final class SpecValidator {
     private SpecValidator() {}
+
+    /** How many problems one error message lists. */
+    private static final int LISTED = 8;
 
     /** The {@code fixed} entry for one axis of a tensor: {@code "name[axis]"}. */
     public static String fixedAxis(String tensor, int axis) {
@@ -44,13 +55,16 @@ public final class SpecValidator {
         return validate(spec, shapes);
     }
 
-    /** Validates {@code spec} against tensor shapes (name -> shape, e.g. from a description). */
+    private record Range(String group, long start, long end, long block) {}
+
+    /** Validates {@code spec} against tensor shapes (name -> shape, e.g. from a graph). */
     public static PermutationSpec validate(PermutationSpec spec, Map<String, long[]> shapes) {
         List<String> problems = new ArrayList<>();
-        Map<String, String> owner = new HashMap<>(); // "tensor[axis]" -> group or "fixed"
-        Map<String, Boolean> groupNames = new HashMap<>();
+        Map<String, List<Range>> ranges = new HashMap<>(); // "tensor[axis]" -> ranges
+        Set<String> touched = new HashSet<>();
+        Set<String> groupNames = new HashSet<>();
         for (Group g : spec.groups()) {
-            if (groupNames.put(g.name(), Boolean.TRUE) != null) {
+            if (!groupNames.add(g.name())) {
                 problems.add("group name '" + g.name() + "' is used twice");
             }
             if (g.size() < 1) {
@@ -61,27 +75,40 @@ public final class SpecValidator {
             }
             for (Member m : g.members()) {
                 long[] shape = shapes.get(m.tensor());
-                String key = fixedAxis(m.tensor(), m.axis());
                 if (shape == null) {
                     problems.add("group '" + g.name() + "': no tensor named '" + m.tensor() + "'");
-                } else if (m.axis() >= shape.length) {
+                    continue;
+                }
+                if (m.axis() >= shape.length) {
                     problems.add("group '" + g.name() + "': '" + m.tensor() + "' has no axis " + m.axis()
-                            + " (shape " + java.util.Arrays.toString(shape) + ")");
-                } else if (shape[m.axis()] != g.size() * m.block()) {
-                    problems.add("group '" + g.name() + "' (N = " + g.size() + "): '" + m.tensor() + "' axis "
-                            + m.axis() + " has " + shape[m.axis()] + " entries, expected N * block = "
+                            + " (shape " + Arrays.toString(shape) + ")");
+                    continue;
+                }
+                long length = g.size() * m.block();
+                if (m.offset() + length > shape[m.axis()]) {
+                    problems.add("group '" + g.name() + "' (N = " + g.size() + "): '" + m.tensor() + "' axis " + m.axis()
+                            + " has " + shape[m.axis()] + " entries, expected " + (m.offset() == 0 ? ""
+                                    : "at least offset + ") + "N * block = " + (m.offset() == 0 ? "" : m.offset() + " + ")
                             + g.size() + " * " + m.block());
+                    touched.add(m.tensor());
+                    ranges.computeIfAbsent(fixedAxis(m.tensor(), m.axis()), k -> new ArrayList<>());
+                    continue;
                 }
-                String previous = owner.put(key, g.name());
-                if (previous != null) {
-                    problems.add(key + " belongs to both '" + previous + "' and '" + g.name() + "'");
+                touched.add(m.tensor());
+                String key = fixedAxis(m.tensor(), m.axis());
+                Range r = new Range(g.name(), m.offset(), m.offset() + length, m.block());
+                for (Range o : ranges.getOrDefault(key, List.of())) {
+                    String clash = clash(o, r);
+                    if (clash != null) {
+                        problems.add(key + " " + clash);
+                    }
                 }
+                ranges.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             }
         }
-        Map<String, Boolean> wholeFixed = new HashMap<>();
         for (String f : spec.fixed()) {
-            int bracket = f.indexOf('[');
-            if (bracket > 0 && f.endsWith("]")) {
+            int bracket = f.lastIndexOf('[');
+            if (bracket > 0 && f.endsWith("]") && !shapes.containsKey(f)) {
                 String tensor = f.substring(0, bracket);
                 long[] shape = shapes.get(tensor);
                 int axis;
@@ -93,44 +120,79 @@ public final class SpecValidator {
                 }
                 if (shape == null) {
                     problems.add("fixed entry '" + f + "': no tensor named '" + tensor + "'");
-                } else if (axis >= shape.length) {
-                    problems.add("fixed entry '" + f + "': the tensor has only " + shape.length + " axes");
+                } else if (axis < 0 || axis >= shape.length) {
+                    problems.add("fixed entry '" + f + "': the tensor has " + shape.length + " axes");
+                } else if (ranges.containsKey(f) && !ranges.get(f).isEmpty()) {
+                    problems.add(f + " is declared fixed but belongs to group '" + ranges.get(f).get(0).group() + "'");
                 }
-                String previous = owner.put(f, "fixed");
-                if (previous != null) {
-                    problems.add(f + " is declared fixed but belongs to group '" + previous + "'");
-                }
+                touched.add(tensor);
             } else if (!shapes.containsKey(f)) {
                 problems.add("fixed entry '" + f + "': no tensor of that name");
             } else {
-                wholeFixed.put(f, Boolean.TRUE);
+                long[] shape = shapes.get(f);
+                for (int axis = 0; axis < shape.length; axis++) {
+                    List<Range> rs = ranges.get(fixedAxis(f, axis));
+                    if (rs != null && !rs.isEmpty()) {
+                        problems.add(f + " is declared fixed but axis " + axis + " belongs to group '" + rs.get(0).group() + "'");
+                    }
+                }
+                touched.add(f);
+            }
+        }
+        Set<String> wholeFixed = new HashSet<>();
+        for (String f : spec.fixed()) {
+            if (shapes.containsKey(f)) {
+                wholeFixed.add(f);
             }
         }
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             String tensor = e.getKey();
             long[] shape = e.getValue();
-            if (wholeFixed.containsKey(tensor)) {
-                for (int axis = 0; axis < shape.length; axis++) {
-                    String group = owner.get(fixedAxis(tensor, axis));
-                    if (group != null && !group.equals("fixed")) {
-                        problems.add(tensor + " is declared fixed but axis " + axis + " belongs to group '" + group + "'");
-                    }
-                }
+            if (wholeFixed.contains(tensor)) {
                 continue;
             }
-            if (shape.length == 0) {
-                problems.add("scalar '" + tensor + "' is neither in a group nor fixed");
+            if (!touched.contains(tensor)) {
+                problems.add("'" + tensor + "' is neither in a group nor fixed");
+                continue;
             }
+            // the neuron axes (0, and 1 of a weight): each in a group or fixed, unless it has one entry
             for (int axis = 0; axis < Math.min(shape.length, 2); axis++) {
-                if (!owner.containsKey(fixedAxis(tensor, axis))) {
-                    problems.add(fixedAxis(tensor, axis) + " is neither in a group nor fixed");
+                String key = fixedAxis(tensor, axis);
+                if (shape[axis] > 1 && !ranges.containsKey(key) && !spec.fixed().contains(key)) {
+                    problems.add(key + " is neither in a group nor fixed");
                 }
             }
         }
         if (!problems.isEmpty()) {
             throw LadyException.invalidInput("the permutation spec of '" + spec.architecture()
-                    + "' does not fit the model (" + problems.size() + " problem(s)): " + String.join("; ", problems));
+                    + "' does not fit the model (" + problems.size() + " problem(s)): "
+                    + String.join("; ", problems.subList(0, Math.min(LISTED, problems.size())))
+                    + (problems.size() > LISTED ? "; ..." : ""));
         }
         return spec;
+    }
+
+    /** Why two ranges on one axis cannot coexist, or null when they can (disjoint, or nested in one block). */
+    private static String clash(Range a, Range b) {
+        if (a.end() <= b.start() || b.end() <= a.start()) {
+            return null;
+        }
+        if (a.group().equals(b.group())) {
+            return "is listed twice in group '" + a.group() + "'";
+        }
+        if (insideOneBlock(b, a) || insideOneBlock(a, b)) {
+            return null;
+        }
+        return "belongs to both '" + a.group() + "' and '" + b.group() + "' with overlapping ranges";
+    }
+
+    /** Whether {@code inner} lies inside one block of {@code outer}. */
+    private static boolean insideOneBlock(Range inner, Range outer) {
+        if (inner.start() < outer.start() || inner.end() > outer.end()) {
+            return false;
+        }
+        long first = (inner.start() - outer.start()) / outer.block();
+        long last = (inner.end() - 1 - outer.start()) / outer.block();
+        return first == last;
     }
 }

@@ -24,6 +24,7 @@ import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
+import lady.torch.TorchTensors;
 
 /**
  * Activation matching (method.md sections 4 and 6, beyond the paper): the same probe images go
@@ -65,9 +66,9 @@ public final class ActivationSignal implements Evidence {
         this.reference.load(referenceState);
         this.probe = probe;
         this.backend = backend;
-        Architecture description = Models.describe(config.architecture(), config.options());
+        Architecture description = config.description();
         Map<String, String> layerOfWeight = new HashMap<>();
-        description.producers().forEach(p -> layerOfWeight.put(p.name() + ".weight", p.name()));
+        description.producers().forEach(p -> layerOfWeight.put(p.weight(), p.name()));
         for (Group g : spec.groups()) {
             List<String> layers = new ArrayList<>();
             for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
@@ -139,7 +140,7 @@ public final class ActivationSignal implements Evidence {
                     if (s == null) {
                         s = new float[n * n];
                     }
-                    Similarity.accumulateCosine(backend, ra, b.get(layer), true, s);
+                    Similarity.accumulateCosine(backend, TorchTensors.own(ra), TorchTensors.own(b.get(layer)), true, s);
                 }
                 out.put(e.getKey(), s);
             }

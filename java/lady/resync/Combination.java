@@ -3,7 +3,7 @@ package lady.resync;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.bytedeco.pytorch.Tensor;
+import lady.tensor.HostTensor;
 
 /**
  * Combines a group's {@link Contribution}s into one similarity and solves the match (method.md
@@ -26,7 +26,8 @@ final class Combination {
      * A solved group.
      *
      * @param match       match[i] = suspect index playing reference neuron i
-     * @param margins     per reference neuron, the matched similarity minus the best other (prefilter: lower bounds)
+     * @param margins     per reference neuron, the matched similarity minus the best other (the prefilter's are
+     *                    the same, exact; a kept order's are lower bounds)
      * @param similarity  the dense combined similarity, or null when the prefilter answered
      * @param weights     the normalized weight of each contribution, in order
      * @param prefiltered whether the prefilter answered
@@ -57,8 +58,8 @@ final class Combination {
         if (options.method() == Method.ASSIGNMENT && cs.stream().allMatch(Contribution::isRows)) {
             long d = cs.stream().mapToLong(Contribution::dimension).sum();
             if (PrefilteredMatch.wanted(options.prefilter(), n, d)) {
-                List<Tensor> refs = new ArrayList<>();
-                List<Tensor> suss = new ArrayList<>();
+                List<HostTensor> refs = new ArrayList<>();
+                List<HostTensor> suss = new ArrayList<>();
                 cs.forEach(c -> {
                     refs.add(c.rows().reference());
                     suss.add(c.rows().suspect());
@@ -171,7 +172,7 @@ final class Combination {
             Contribution c = cs.get(k);
             float[] s;
             if (c.isRows()) {
-                org.bytedeco.pytorch.Tensor[] pair = c.rows().subset(refRows, susRows);
+                HostTensor[] pair = c.rows().subset(refRows, susRows);
                 s = new float[m * m];
                 Similarity.accumulateCosine(options.backend(), pair[0], pair[1], s);
             } else {

@@ -12,10 +12,11 @@ import lady.permutation.Role;
 /**
  * The consumers' columns (method.md section 4, "More evidence"): neuron j of a group is also
  * everything its consumers read from it, the slice {@code W[:, j]} of each consumer weight (a conv's
- * 576 values for a 64-filter 3 x 3 consumer, where the producer's own first-layer rows hold 27). A
- * column's entries are ordered by the consumer's own output neurons, so it is comparable only once
- * that output group is aligned: the classifier's columns at once (its outputs are fixed), the others
- * in the resync's second pass.
+ * 576 values for a 64-filter 3 x 3 consumer, where the producer's own first-layer rows hold 27; a block
+ * of columns after a flatten, the columns at a concatenation's offset, an attention output projection's
+ * head_dim columns). A column's entries are ordered by the consumer's own output neurons, so it is
+ * comparable only once that output group is aligned ({@link EvidenceContext#aligned(Group, Member)}): the
+ * classifier's columns at once (its outputs are fixed), the others in the resync's second pass.
  */
 final class ConsumerColumns implements Evidence {
     static final String NAME = "consumer_columns";
@@ -29,8 +30,8 @@ final class ConsumerColumns implements Evidence {
     public List<Contribution> contributions(Group g, EvidenceContext context) {
         List<Contribution> out = new ArrayList<>();
         for (Member m : g.members(Role.CONSUMER_WEIGHT)) {
-            if (context.aligned(context.outputGroup(m))) {
-                out.add(Contribution.member(NAME, m, context, g.size(), context.dependency(context.outputGroup(m))));
+            if (context.aligned(g, m)) {
+                out.add(Contribution.member(NAME, m, context, g.size(), context.dependencies(g, m)));
             }
         }
         return out;
@@ -40,10 +41,7 @@ final class ConsumerColumns implements Evidence {
     public Set<String> dependencies(Group g, EvidenceContext context) {
         Set<String> out = new LinkedHashSet<>();
         for (Member m : g.members(Role.CONSUMER_WEIGHT)) {
-            String d = context.dependency(context.outputGroup(m));
-            if (d != null) {
-                out.add(d);
-            }
+            out.addAll(context.dependencies(g, m));
         }
         return out;
     }

@@ -1,5 +1,6 @@
 package lady.resync;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,23 +11,26 @@ import lady.kernels.Backend;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
-import lady.permutation.Role;
 
 /**
  * What the evidence sources of a resync see: the reference, the suspect as re-ordered so far, the
- * kernels' backend, and which groups are aligned. Groups are related through their members'
- * roles only: a tensor that is a group's CONSUMER_WEIGHT (axis 1) is the PRODUCER_WEIGHT (axis 0)
- * of the next group.
+ * kernels' backend, and which groups are aligned. Groups are related through the tensors their members
+ * share ({@link #orderedBy}): a member's per-neuron slices ({@link lady.permutation.MemberSlices}) hold
+ * values indexed by every other group with a member on the same tensor, on another axis (a producer's
+ * columns belong to its input groups, a consumer's rows to its output groups) or on the same axis inside
+ * the member's range (query heads inside a KV head); such a slice is comparable only once those groups
+ * are aligned.
  */
 public final class EvidenceContext {
     /** Version of a group that was not solved yet. */
     static final int UNSOLVED = -1;
 
+    private record Use(Group group, Member member) {}
+
     private final StateDict reference;
     private final StateDict suspect;
     private final Backend backend;
-    private final Map<String, Group> consumedBy = new HashMap<>(); // tensor -> group it reads (axis 1)
-    private final Map<String, Group> producedBy = new HashMap<>(); // tensor -> group it writes (axis 0)
+    private final Map<String, List<Use>> uses = new HashMap<>(); // tensor -> every group member on it
     private final Set<String> selected;
     private final Map<String, Integer> versions = new HashMap<>();
 
@@ -36,8 +40,9 @@ public final class EvidenceContext {
         this.suspect = suspect;
         this.backend = backend;
         for (Group g : spec.groups()) {
-            g.members(Role.CONSUMER_WEIGHT).forEach(m -> consumedBy.put(m.tensor(), g));
-            g.members(Role.PRODUCER_WEIGHT).forEach(m -> producedBy.put(m.tensor(), g));
+            for (Member m : g.members()) {
+                uses.computeIfAbsent(m.tensor(), k -> new ArrayList<>()).add(new Use(g, m));
+            }
         }
         this.selected = Set.copyOf(selected.stream().map(Group::name).toList());
     }
@@ -55,27 +60,49 @@ public final class EvidenceContext {
         return backend;
     }
 
-    /** The group whose neurons {@code producer}'s tensor reads along its input axis; null for the network's input. */
-    public Group inputGroup(Member producer) {
-        return consumedBy.get(producer.tensor());
-    }
-
-    /** The group whose neurons {@code consumer}'s tensor writes (its rows); null when they are fixed (the outputs). */
-    public Group outputGroup(Member consumer) {
-        return producedBy.get(consumer.tensor());
+    /**
+     * The groups that order the values of member {@code m}'s slices of group {@code g} besides g's neurons
+     * themselves: every group with a member on the same tensor on another axis ({@code g} itself when the
+     * tensor reads and writes the group: a projection after a depthwise convolution that kept the stream), or
+     * on the same axis with a range overlapping m's (nested groups); in spec order, each once.
+     */
+    public List<Group> orderedBy(Group g, Member m) {
+        long length = m.length(g.size());
+        List<Group> out = new ArrayList<>();
+        for (Use u : uses.getOrDefault(m.tensor(), List.of())) {
+            Member o = u.member();
+            boolean depends;
+            if (o.axis() != m.axis()) {
+                depends = true;
+            } else if (u.group() == g) {
+                depends = false; // the same neurons on the same axis (q, k and v segments; a tied embedding)
+            } else {
+                long oLength = o.length(u.group().size());
+                depends = o.offset() < m.offset() + length && m.offset() < o.offset() + oLength;
+            }
+            if (depends && !out.contains(u.group())) {
+                out.add(u.group());
+            }
+        }
+        return out;
     }
 
     /**
-     * Whether group {@code g} is in the reference's order in the suspect: true for null (the input
-     * or the fixed outputs), for a group outside the resync (taken as it is), and for a solved group.
+     * Whether group {@code g} is in the reference's order in the suspect: true for a group outside the
+     * resync (taken as it is) and for a solved group.
      */
     public boolean aligned(Group g) {
-        return g == null || !selected.contains(g.name()) || version(g.name()) != UNSOLVED;
+        return !selected.contains(g.name()) || version(g.name()) != UNSOLVED;
     }
 
-    /** The name of {@code g} when its alignment can still change in this resync (a selected group), else null. */
-    String dependency(Group g) {
-        return g != null && selected.contains(g.name()) ? g.name() : null;
+    /** Whether every group ordering member {@code m}'s slices of group {@code g} is aligned ({@link #orderedBy}). */
+    public boolean aligned(Group g, Member m) {
+        return orderedBy(g, m).stream().allMatch(this::aligned);
+    }
+
+    /** The names of the groups ordering member {@code m}'s slices whose alignment can still change (selected ones). */
+    List<String> dependencies(Group g, Member m) {
+        return orderedBy(g, m).stream().filter(h -> selected.contains(h.name())).map(Group::name).toList();
     }
 
     /** How often group {@code name}'s order changed: {@link #UNSOLVED}, 0 once solved, +1 per later correction. */

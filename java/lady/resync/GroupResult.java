@@ -26,7 +26,7 @@ import java.util.Map;
  * @param psi            % of neurons whose recovered position is right: match[i] == inv(p)[i]; null without a secret
  * @param psiPaper       the paper's count for argmax: origin[j] = argmax_i S[i, j] compared with p[j]; null without a secret
  * @param prefiltered    the match came from the random-projection prefilter ({@link Prefilter}; the dense
- *                       method's match, margins are lower bounds) instead of the dense similarity
+ *                       method's match and margins) instead of the dense similarity
  * @param evidence       the contributions of the group's last solve, with their weights ({@link Combination})
  * @param passes         how often the group was solved (1, or more when its evidence changed after its first solve)
  */

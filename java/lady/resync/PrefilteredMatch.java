@@ -5,14 +5,17 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
+import lady.LadyException;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.torch.Torch;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -48,8 +51,13 @@ import lady.util.Seeds;
  * (no direction), or a failed certificate. Exactness thus rests only on the stated error bound,
  * never on luck in the candidate list.
  *
- * <p>Confidence margins in this path are lower bounds: the best other similarity of a row is taken as
- * the larger of its other confirmed candidates and {@code ub_i} (which includes the Z sigma bound).
+ * <p>Confidence margins are exact, equal to the dense path's (best minus second-best similarity of each
+ * reference row): where a row's best confirmed other column reaches {@code ub_i} (the bound of every column
+ * left out), it is the second best; otherwise the row's similarities are computed in full with the native
+ * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
+ * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
+ * take the full computation: the margins cost about one dense similarity product per group, the match
+ * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md).
  */
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
@@ -78,7 +86,9 @@ final class PrefilteredMatch {
     /** Partial sums of the exact dot products (a multiple of the vector width, so the loop vectorizes). */
     static final int DOT_LANES = 64;
 
-    /** A prefiltered group's answer: the match, per-row margin lower bounds, and the rows' squared norms. */
+    /**
+     * A prefiltered group's answer: the match, the exact margins (as the dense path's), the rows' squared norms.
+     */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
     /** Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d. */
@@ -100,7 +110,7 @@ final class PrefilteredMatch {
      * (contiguous float32 N x D_p each) with weights {@code weights[p]}, or null when the prefilter
      * cannot prove it (then use dense).
      */
-    static Outcome solve(Backend backend, List<Tensor> refs, List<Tensor> suss, double[] weights, int n) {
+    static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n) {
         int producers = refs.size();
         int k = SKETCH_DIMS;
         List<Rows> refRows = new ArrayList<>();
@@ -142,12 +152,12 @@ final class PrefilteredMatch {
         }
         // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
         int dk = producers * k;
-        // the N x N output stays in native memory (a libtorch tensor, read in place): no Java copy of it
-        Tensor cosTensor = torch.empty(n, n);
+        // the N x N output stays in native memory (read in place): no Java copy of it
+        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, n, n);
         try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.data_ptr().address());
+            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.address());
         }
-        FloatBuffer cos = new FloatPointer(cosTensor.data_ptr_float()).capacity((long) n * n).asBuffer();
+        FloatBuffer cos = cosTensor.floats();
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
         Exact exact = new Exact(refRows, susRows, refNorms, susNorms, weights);
@@ -198,10 +208,15 @@ final class PrefilteredMatch {
         if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, Arrays.stream(weights).sum(), match)) {
             return null;
         }
+        // margins, exactly as the dense path computes them: best minus the best other column. Where the best
+        // confirmed other column beats the bound of every column left out, it is the row's exact second best;
+        // elsewhere the row's similarities are computed in full
         double[] margins = new double[n];
+        int[] undecided = new int[n];
+        int open = 0;
         for (int i = 0; i < n; i++) {
             double chosen = Double.NaN;
-            double other = ub[i];
+            double other = Double.NEGATIVE_INFINITY;
             for (int c = 0; c < candidates[i].length; c++) {
                 if (candidates[i][c] == match[i]) {
                     chosen = values[i][c];
@@ -210,9 +225,76 @@ final class PrefilteredMatch {
                 }
             }
             margins[i] = chosen - other;
+            if (other < ub[i]) {
+                undecided[open++] = i;
+            }
         }
+        exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
         java.lang.ref.Reference.reachabilityFence(cosTensor);
         return new Outcome(match, margins, refNorm2, susNorm2);
+    }
+
+    /** Reference rows whose exact margins are computed together (a block of rows x N floats). */
+    static final int MARGIN_BLOCK_ROWS = 1024;
+
+    /**
+     * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
+     * (per row set the native cosine kernel in float, weighted by {@code weights} and summed in double, rounded to
+     * float as {@link Combination#similarity}; best minus best other column), in blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. A block of
+     * consecutive rows is read in place; scattered rows are gathered first.
+     */
+    static void exactMargins(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n,
+            long[] match, int[] rows, double[] margins) {
+        int from = 0;
+        while (from < rows.length) {
+            // the next block: rows[from..to) spanning at most MARGIN_BLOCK_ROWS reference rows
+            int to = from + 1;
+            while (to < rows.length && to - from < MARGIN_BLOCK_ROWS && rows[to] - rows[from] < MARGIN_BLOCK_ROWS) {
+                to++;
+            }
+            int k = to - from;
+            boolean consecutive = rows[to - 1] - rows[from] == k - 1;
+            double[] s = new double[k * n];
+            float[] part = new float[k * n];
+            HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+            for (int p = 0; p < refs.size(); p++) {
+                HostTensor ref = refs.get(p);
+                long d = ref.numel() / n;
+                long rowBytes = d * Float.BYTES;
+                HostTensor a = ref;
+                long address = ref.address() + rows[from] * rowBytes;
+                if (!consecutive) { // scattered rows: gathered into a block of their own
+                    a = HostTensor.allocate(DType.FLOAT32, k, d);
+                    for (int r = 0; r < k; r++) {
+                        HostTensor.copyBytes(a.address() + r * rowBytes, ref.address() + rows[from + r] * rowBytes, rowBytes);
+                    }
+                    address = a.address();
+                }
+                HostTensor b = suss.get(p);
+                Kernels.cosineSimilarity(backend, address, b.address(), k, n, d, false, out.address());
+                out.floats().get(part);
+                double w = weights[p];
+                for (int t = 0; t < part.length; t++) {
+                    s[t] += w * part[t];
+                }
+                java.lang.ref.Reference.reachabilityFence(a);
+                java.lang.ref.Reference.reachabilityFence(ref);
+                java.lang.ref.Reference.reachabilityFence(b);
+            }
+            java.lang.ref.Reference.reachabilityFence(out);
+            for (int r = 0; r < k; r++) {
+                int i = rows[from + r];
+                int chosen = (int) match[i];
+                float other = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < n; j++) {
+                    if (j != chosen && (float) s[r * n + j] > other) {
+                        other = (float) s[r * n + j];
+                    }
+                }
+                margins[i] = (double) (float) s[r * n + chosen] - other;
+            }
+            from = to;
+        }
     }
 
     /** Row i's {@code top} largest estimates E[i, j] = cos[i, j] |x_i| |y_j|, descending (ties: lower j first). */
@@ -361,17 +443,16 @@ final class PrefilteredMatch {
 
     /** A contiguous float32 N x D tensor's rows, read from native memory (the tensor is kept alive). */
     private static final class Rows {
-        final Tensor tensor;
+        final HostTensor tensor;
         final FloatBuffer buffer;
         final int n;
         final int d;
 
-        Rows(Tensor t, int n) {
+        Rows(HostTensor t, int n) {
             this.tensor = t;
             this.n = n;
             this.d = Math.toIntExact(t.numel() / n);
-            FloatPointer p = new FloatPointer(t.data_ptr_float());
-            this.buffer = p.capacity((long) n * d).asBuffer();
+            this.buffer = t.floats();
         }
 
         void row(int i, float[] out) {
@@ -493,11 +574,40 @@ final class PrefilteredMatch {
         });
     }
 
-    /** Runs body over [0, n) in contiguous chunks on the common fork-join pool (all cores). */
+    /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     private static void parallelChunks(int n, RangeBody body) {
-        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors()));
-        IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
+        int threads = Torch.threads();
+        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads));
+        Runnable all = () -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
                 (int) ((long) n * (c + 1) / chunks)));
+        if (threads == 1) {
+            all.run(); // a sequential stream would do the same; no pool needed
+            return;
+        }
+        try {
+            pool(threads).submit(all).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new LadyException(LadyException.Kind.INTERNAL, "prefilter worker failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static ForkJoinPool pool;
+
+    /** A fork-join pool of {@code threads} workers (kept while the count stays the same). */
+    private static synchronized ForkJoinPool pool(int threads) {
+        if (pool == null || pool.getParallelism() != threads) {
+            if (pool != null) {
+                pool.shutdown();
+            }
+            pool = new ForkJoinPool(threads);
+        }
+        return pool;
     }
 
     /** Work chunks per core (uneven rows: candidates differ per row). */

@@ -11,10 +11,13 @@ import lady.permutation.Role;
 
 /**
  * The paper's evidence (method.md section 4): each producer's weight rows (a conv's filter, a
- * Linear's row), one contribution per producer whose input group is aligned. A residual stream's
- * producers that read a later group (a block's conv2 reads the block-internal group) join once that
- * group is solved; when none of a group's producers is aligned yet, every producer is compared as it
- * is (best effort) and the group is solved again once its inputs are aligned.
+ * Linear's row, the q/k/v rows of an attention head, a token embedding's column), one contribution per
+ * producer whose input groups are aligned ({@link EvidenceContext#aligned(Group, Member)}). A residual
+ * stream's producers that read a later group (a block's conv2 reads the block-internal group) join once
+ * that group is solved; so does a producer that reads its own group (a projection after a depthwise
+ * convolution that kept the stream: its columns are in the suspect's order until the group itself is
+ * solved). When none of a group's producers is aligned yet, every producer is compared as it is (best
+ * effort) and the group is solved again once its inputs are aligned.
  */
 final class ProducerRows implements Evidence {
     static final String NAME = "producer_rows";
@@ -27,10 +30,10 @@ final class ProducerRows implements Evidence {
     @Override
     public List<Contribution> contributions(Group g, EvidenceContext context) {
         List<Member> all = g.members(Role.PRODUCER_WEIGHT);
-        List<Member> aligned = all.stream().filter(m -> context.aligned(context.inputGroup(m))).toList();
+        List<Member> aligned = all.stream().filter(m -> context.aligned(g, m)).toList();
         List<Contribution> out = new ArrayList<>();
         for (Member m : aligned.isEmpty() ? all : aligned) {
-            out.add(Contribution.member(NAME, m, context, g.size(), context.dependency(context.inputGroup(m))));
+            out.add(Contribution.member(NAME, m, context, g.size(), context.dependencies(g, m)));
         }
         return out;
     }
@@ -39,10 +42,7 @@ final class ProducerRows implements Evidence {
     public Set<String> dependencies(Group g, EvidenceContext context) {
         Set<String> out = new LinkedHashSet<>();
         for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-            String d = context.dependency(context.inputGroup(m));
-            if (d != null) {
-                out.add(d);
-            }
+            out.addAll(context.dependencies(g, m));
         }
         return out;
     }

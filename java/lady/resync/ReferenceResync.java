@@ -9,12 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import org.bytedeco.javacpp.PointerScope;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.MemberSlices;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
@@ -39,8 +38,9 @@ import lady.util.Seeds;
  * groups through the prefilter.</li>
  * <li><b>Later passes.</b> A group is solved again (its correction, usually the identity, composed
  * with its match) when a group its evidence depends on was aligned or corrected after it was solved:
- * a residual stream's producers that read a later group, and every consumer's columns, join in the
- * second pass; a correction in one pass makes its neighbours' evidence change for the next. At most
+ * a residual stream's producers that read a later group, a producer that reads its own group (MobileNet's
+ * projection after a depthwise conv that kept the stream: its columns are unaligned until the group is
+ * solved), and every consumer's columns, join in the second pass; a correction in one pass makes its neighbours' evidence change for the next. At most
  * {@link #MAX_PASSES} passes. When only new contributions joined, {@link Combination#keep} first tries to
  * certify from the matched pairs alone that they cannot change the order (an exact copy's second pass).</li>
  * <li><b>Verdict.</b> Each group's forward-pass solve is tested ({@link Verdict}); the report carries the
@@ -63,7 +63,7 @@ public final class ReferenceResync {
         List<EvidenceUse> evidence;
         List<String> producers;
         Map<String, Integer> seen; // the versions of the groups its last solve depended on
-        Map<String, Integer> used; // the last solve's contributions: key -> version of the group ordering it
+        Map<String, List<Integer>> used; // the last solve's contributions: key -> versions of the groups ordering it
         Double psiPaper;
         Verdict.GroupTest test;
         double[] susNorm2;
@@ -140,9 +140,9 @@ public final class ReferenceResync {
         Combination.Solved solved = null;
         List<EvidenceUse> uses = new ArrayList<>();
         List<String> producers = new ArrayList<>();
-        Map<String, Integer> used = new HashMap<>();
-        try (PointerScope scope = new PointerScope()) {
-            List<Contribution> cs = new ArrayList<>();
+        Map<String, List<Integer>> used = new HashMap<>();
+        List<Contribution> cs = new ArrayList<>();
+        try {
             for (Evidence e : sources) {
                 cs.addAll(e.contributions(g, context));
             }
@@ -154,7 +154,7 @@ public final class ReferenceResync {
             }
             if (s.used != null) {
                 Set<String> unchanged = new HashSet<>();
-                for (Map.Entry<String, Integer> e : s.used.entrySet()) {
+                for (Map.Entry<String, List<Integer>> e : s.used.entrySet()) {
                     if (e.getValue().equals(used.get(e.getKey()))) {
                         unchanged.add(e.getKey());
                     }
@@ -180,6 +180,8 @@ public final class ReferenceResync {
                     producers.add(c.tensor());
                 }
             }
+        } finally {
+            cs.forEach(Contribution::release); // the gathered rows' memory at once, not when collected
         }
         if (s.passes == 0 && options.method() == Method.ARGMAX && secret != null && secret.get(g.name()) != null) {
             s.psiPaper = psiPaper(solved.similarity(), n, secret.get(g.name()), g);
@@ -258,9 +260,9 @@ public final class ReferenceResync {
         return out;
     }
 
-    /** The version of the group that orders a contribution's values (a constant for none). */
-    private static int versionOf(Contribution c, EvidenceContext context) {
-        return c.dependency() == null ? Integer.MIN_VALUE : context.version(c.dependency());
+    /** The versions of the groups that order a contribution's values (empty for none). */
+    private static List<Integer> versionOf(Contribution c, EvidenceContext context) {
+        return c.dependencies().stream().map(context::version).toList();
     }
 
     /** The paper's argmax count: origin[j] = argmax_i S[i, j] compared with the secret p[j], in %. */
@@ -286,10 +288,8 @@ public final class ReferenceResync {
     /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
-        try (PointerScope scope = new PointerScope()) {
-            for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-                Similarity.accumulateSquaredNorms(NeuronSlices.rows(state.get(m.tensor()), m, g.size()), acc);
-            }
+        for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
+            Similarity.accumulateSquaredNorms(MemberSlices.rows(state.get(m.tensor()), m, g.size()), acc);
         }
         return acc;
     }
@@ -315,7 +315,7 @@ public final class ReferenceResync {
             if (!Arrays.equals(a, b)) {
                 throw LadyException.invalidInput(String.format(
                         "tensor '%s' has shape %s in the reference but %s in the suspect: not the same architecture",
-                        m.tensor(), Arrays.toString(a), Arrays.toString(b)));
+                        m.tensor(), lady.util.Text.shape(a), lady.util.Text.shape(b)));
             }
         }
     }
@@ -414,14 +414,14 @@ public final class ReferenceResync {
 
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one
      * native pass. With argmax duplicates the match is not a permutation: then every member is
-     * gathered through libtorch, and the result is not function-preserving (the paper's behaviour). */
+     * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
         boolean bijective = Arrays.stream(match).distinct().count() == match.length;
         if (bijective) {
             Permuter.applyInPlace(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
             for (Member m : g.members()) {
-                suspect.put(m.tensor(), Similarity.gatherBlocks(suspect.get(m.tensor()), m.axis(), m.block(), match));
+                suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
             }
         }
     }

@@ -1,12 +1,14 @@
 package lady.resync;
 
-import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
+import java.nio.FloatBuffer;
+import java.util.stream.IntStream;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.permutation.Member;
+import lady.permutation.MemberSlices;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 
 /**
  * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax and
@@ -17,173 +19,99 @@ final class Similarity {
     private Similarity() {}
 
     /** s += cosine(a_i, b_j) for every i, j (a, b: N x D contiguous float32 rows), native kernel. */
-    static void accumulateCosine(Backend backend, Tensor a, Tensor b, float[] s) {
+    static void accumulateCosine(Backend backend, HostTensor a, HostTensor b, float[] s) {
         accumulateCosine(backend, a, b, false, s);
     }
 
-    /** As {@link #accumulateCosine(Backend, Tensor, Tensor, float[])}; {@code centered}: Pearson correlation. */
-    static void accumulateCosine(Backend backend, Tensor a, Tensor b, boolean centered, float[] s) {
+    /** As {@link #accumulateCosine(Backend, HostTensor, HostTensor, float[])}; {@code centered}: Pearson correlation. */
+    static void accumulateCosine(Backend backend, HostTensor a, HostTensor b, boolean centered, float[] s) {
         long n = a.size(0);
         long d = a.size(1);
-        Tensor out = torch.empty(n, n);
-        Kernels.cosineSimilarity(backend, a.data_ptr().address(), b.data_ptr().address(), n, n, d, centered,
-                out.data_ptr().address());
-        float[] part = new float[s.length];
-        out.data_ptr_float().get(part);
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, n, n);
+        Kernels.cosineSimilarity(backend, a.address(), b.address(), n, n, d, centered, out.address());
+        FloatBuffer part = out.floats();
         for (int k = 0; k < s.length; k++) {
-            s[k] += part[k];
+            s[k] += part.get(k);
         }
+        out.memory().close();
         java.lang.ref.Reference.reachabilityFence(a);
         java.lang.ref.Reference.reachabilityFence(b);
     }
 
-    /** acc[i] += squared L2 norm of row i of a contiguous float32 N x D tensor (read in place, rows in parallel;
-     * {@link PrefilteredMatch#dot} partial sums, added in double). */
-    static void accumulateSquaredNorms(Tensor rows, double[] acc) {
+    /** acc[i] += squared L2 norm of row i of the contiguous float32 N x D rows (squares in float, sums in double). */
+    static void accumulateSquaredNorms(HostTensor rows, double[] acc) {
         int n = acc.length;
-        long numel = rows.numel();
-        if (n == 0 || numel == 0) {
-            return;
-        }
-        if (numel > Integer.MAX_VALUE) { // beyond a Java buffer's int positions: libtorch reduces it
-            Tensor sq = rows.mul(rows).sum(new long[] {1}, false,
-                    new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Double)).contiguous();
-            double[] v = new double[n];
-            sq.data_ptr_double().get(v);
+        long d = rows.numel() / Math.max(n, 1);
+        if (rows.byteSize() > Integer.MAX_VALUE - 8) { // row by row through windows of one row each
             for (int i = 0; i < n; i++) {
-                acc[i] += v[i];
+                acc[i] += squaredNorm(rows.bytes(i * d * 4, (int) (d * 4)).asFloatBuffer(), 0, (int) d);
             }
             return;
         }
-        int d = Math.toIntExact(numel / n);
-        java.nio.FloatBuffer buffer = new org.bytedeco.javacpp.FloatPointer(rows.data_ptr_float()).capacity(numel).asBuffer();
-        double[] v = new double[n];
-        int chunks = Math.min(n, NORM_CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors());
-        java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
-            float[] row = new float[d];
-            float[] lanes = new float[PrefilteredMatch.DOT_LANES];
-            java.nio.FloatBuffer view = buffer.duplicate();
-            for (int i = (int) ((long) n * c / chunks); i < (int) ((long) n * (c + 1) / chunks); i++) {
-                view.position(i * d);
-                view.get(row, 0, d);
-                v[i] = PrefilteredMatch.dot(row, row, lanes);
-            }
-        });
-        for (int i = 0; i < n; i++) {
-            acc[i] += v[i];
-        }
+        FloatBuffer f = rows.floats();
+        IntStream.range(0, n).parallel().forEach(i -> acc[i] += squaredNorm(f, (int) (i * d), (int) d));
         java.lang.ref.Reference.reachabilityFence(rows);
     }
 
-    /** cos(a_i, b_i) for every row i of two contiguous float32 N x D tensors (the matched pairs of an aligned
-     * group), with the kernels' normalization floor. */
-    static double[] diagonalCosine(Tensor a, Tensor b, int n) {
-        long numel = a.numel();
-        double[] out = new double[n];
-        if (n == 0) {
-            return out;
+    private static double squaredNorm(FloatBuffer f, int from, int d) {
+        double sum = 0;
+        for (int k = from; k < from + d; k++) {
+            float v = f.get(k);
+            sum += v * v;
         }
-        if (numel > Integer.MAX_VALUE) {
-            Tensor dots = a.mul(b).sum(new long[] {1}, false,
-                    new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Double)).contiguous();
-            dots.data_ptr_double().get(out);
-            double[] na = new double[n];
-            double[] nb = new double[n];
-            accumulateSquaredNorms(a, na);
-            accumulateSquaredNorms(b, nb);
-            for (int i = 0; i < n; i++) {
-                out[i] /= Math.max(Math.sqrt(na[i]), PrefilteredMatch.NORM_EPS) * Math.max(Math.sqrt(nb[i]),
-                        PrefilteredMatch.NORM_EPS);
-            }
-            return out;
-        }
-        int d = Math.toIntExact(numel / n);
-        java.nio.FloatBuffer fa = new org.bytedeco.javacpp.FloatPointer(a.data_ptr_float()).capacity(numel).asBuffer();
-        java.nio.FloatBuffer fb = new org.bytedeco.javacpp.FloatPointer(b.data_ptr_float()).capacity(numel).asBuffer();
-        int chunks = Math.min(n, NORM_CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors());
-        java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
-            float[] x = new float[d];
-            float[] y = new float[d];
-            float[] lanes = new float[PrefilteredMatch.DOT_LANES];
-            java.nio.FloatBuffer va = fa.duplicate();
-            java.nio.FloatBuffer vb = fb.duplicate();
-            for (int i = (int) ((long) n * c / chunks); i < (int) ((long) n * (c + 1) / chunks); i++) {
-                va.position(i * d);
-                va.get(x, 0, d);
-                vb.position(i * d);
-                vb.get(y, 0, d);
-                double xx = Math.max(Math.sqrt(PrefilteredMatch.dot(x, x, lanes)), PrefilteredMatch.NORM_EPS);
-                double yy = Math.max(Math.sqrt(PrefilteredMatch.dot(y, y, lanes)), PrefilteredMatch.NORM_EPS);
-                out[i] = PrefilteredMatch.dot(x, y, lanes) / (xx * yy);
-            }
-        });
-        java.lang.ref.Reference.reachabilityFence(a);
-        java.lang.ref.Reference.reachabilityFence(b);
-        return out;
+        return sum;
     }
 
-    /** {@link #diagonalCosine} of rows stored as (outer, n, k) contiguous float32 tensors: row i is the k values
-     * of neuron i under every outer index (a consumer's column). Outer rows in parallel, per-chunk partial sums. */
-    static double[] diagonalCosineStrided(Tensor a, Tensor b, int n) {
-        long outer = a.size(0);
-        long numel = a.numel();
-        if (numel > Integer.MAX_VALUE) {
-            return diagonalCosine(a.transpose(0, 1).reshape(n, -1).contiguous(),
-                    b.transpose(0, 1).reshape(n, -1).contiguous(), n);
-        }
-        int k = Math.toIntExact(numel / outer / n);
-        java.nio.FloatBuffer fa = new org.bytedeco.javacpp.FloatPointer(a.data_ptr_float()).capacity(numel).asBuffer();
-        java.nio.FloatBuffer fb = new org.bytedeco.javacpp.FloatPointer(b.data_ptr_float()).capacity(numel).asBuffer();
-        int chunks = (int) Math.min(outer, NORM_CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors());
-        double[][] parts = new double[chunks][];
-        java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
-            double[] part = new double[3 * n]; // per neuron: a.b, a.a, b.b
-            float[] x = new float[n * k];
-            float[] y = new float[n * k];
-            java.nio.FloatBuffer va = fa.duplicate();
-            java.nio.FloatBuffer vb = fb.duplicate();
-            for (long o = outer * c / chunks; o < outer * (c + 1) / chunks; o++) {
-                int at = (int) (o * n * k);
-                va.position(at);
-                va.get(x, 0, n * k);
-                vb.position(at);
-                vb.get(y, 0, n * k);
-                for (int i = 0; i < n; i++) {
-                    float ab = 0;
-                    float aa = 0;
-                    float bb = 0;
-                    for (int t = i * k; t < (i + 1) * k; t++) {
-                        ab += x[t] * y[t];
-                        aa += x[t] * x[t];
-                        bb += y[t] * y[t];
-                    }
-                    part[3 * i] += ab;
-                    part[3 * i + 1] += aa;
-                    part[3 * i + 2] += bb;
-                }
-            }
-            parts[c] = part;
-        });
+    /**
+     * cos(a_i, b_i) for every row i of two contiguous float32 n x d tensors (the matched pairs of an aligned
+     * group), sums in double, with the kernels' normalization floor.
+     */
+    static double[] diagonalCosine(HostTensor a, HostTensor b, int n) {
+        long d = n == 0 ? 0 : a.numel() / n;
+        return diagonalCosine(a, b, new MemberSlices.Layout(1, n, d, 0, 1), n);
+    }
+
+    /**
+     * cos(neuron i's slice in {@code a}, neuron i's slice in {@code b}) for every neuron i of member {@code m} of a
+     * group of {@code n}: the same pairs as {@link MemberSlices#rows} of both tensors row by row, read in the
+     * tensors' own layout without gathering them (a consumer's columns stay where they are).
+     */
+    static double[] diagonalCosine(HostTensor a, HostTensor b, Member m, long n) {
+        MemberSlices.Layout layout = MemberSlices.layout(a.shape(), m, n);
+        return diagonalCosine(a.toFloat32(), b.toFloat32(), layout, Math.toIntExact(n));
+    }
+
+    /** The diagonal cosines of neurons laid out as {@code layout} in two float32 tensors of the same shape. */
+    private static double[] diagonalCosine(HostTensor a, HostTensor b, MemberSlices.Layout layout, int n) {
         double[] out = new double[n];
-        for (int i = 0; i < n; i++) {
+        boolean small = a.byteSize() <= Integer.MAX_VALUE - 8;
+        FloatBuffer fa = small ? a.floats() : null;
+        FloatBuffer fb = small ? b.floats() : null;
+        int run = Math.toIntExact(layout.run());
+        IntStream.range(0, n).parallel().forEach(i -> {
             double ab = 0;
             double aa = 0;
             double bb = 0;
-            for (double[] part : parts) {
-                ab += part[3 * i];
-                aa += part[3 * i + 1];
-                bb += part[3 * i + 2];
+            for (long o = 0; o < layout.outer(); o++) {
+                long start = layout.start(o, i);
+                FloatBuffer x = small ? fa : a.bytes(start * Float.BYTES, run * Float.BYTES).asFloatBuffer();
+                FloatBuffer y = small ? fb : b.bytes(start * Float.BYTES, run * Float.BYTES).asFloatBuffer();
+                int from = small ? (int) start : 0;
+                for (int t = from; t < from + run; t++) {
+                    double u = x.get(t);
+                    double v = y.get(t);
+                    ab += u * v;
+                    aa += u * u;
+                    bb += v * v;
+                }
             }
             out[i] = ab / (Math.max(Math.sqrt(aa), PrefilteredMatch.NORM_EPS) * Math.max(Math.sqrt(bb),
                     PrefilteredMatch.NORM_EPS));
-        }
+        });
         java.lang.ref.Reference.reachabilityFence(a);
         java.lang.ref.Reference.reachabilityFence(b);
         return out;
     }
-
-    /** Work chunks per core of {@link #accumulateSquaredNorms}. */
-    private static final int NORM_CHUNKS_PER_CORE = 4;
 
     /** match[i] = argmax_j s[i, j] (ties: lowest j). */
     static long[] rowArgmax(float[] s, int n) {
@@ -228,16 +156,4 @@ final class Similarity {
         return out;
     }
 
-    /** Gathers along {@code axis} in blocks (new block j = old block match[j]); used when the match
-     * is not a permutation (argmax duplicates). */
-    static Tensor gatherBlocks(Tensor t, int axis, long block, long[] match) {
-        long[] idx = new long[(int) (match.length * block)];
-        for (int j = 0; j < match.length; j++) {
-            for (int k = 0; k < block; k++) {
-                idx[(int) (j * block + k)] = match[j] * block + k;
-            }
-        }
-        Tensor index = torch.from_blob(new LongPointer(idx), new long[] {idx.length}, new TensorOptions(torch.ScalarType.Long)).clone();
-        return t.index_select(axis, index).contiguous();
-    }
 }

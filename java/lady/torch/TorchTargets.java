@@ -27,18 +27,35 @@ public final class TorchTargets {
     }
 
     /**
-     * A whole-network permutation target over a contiguous CPU tensor: {@code p0} permutes axis 0,
-     * {@code p1} axis 1 in blocks of {@code block1} (either may be null).
+     * A whole-network permutation target over a contiguous CPU tensor seen with shape {@code view} (the
+     * tensor's own shape, or a reshaping of it with the same number of elements): {@code p0} permutes
+     * axis 0 of the view, {@code p1} axis 1 in blocks of {@code block1} (either may be null).
      */
-    public static TensorPermutation tensorPermutation(String name, Tensor tensor, long[] p0, long[] p1, long block1) {
+    public static TensorPermutation tensorPermutation(String name, Tensor tensor, long[] view, long[] p0, long[] p1,
+            long block1) {
         if (!tensor.is_contiguous()) {
             throw new LadyException(LadyException.Kind.INTERNAL, "tensor '" + name + "' is not contiguous");
         }
         if (!tensor.device().is_cpu()) {
             throw new LadyException(LadyException.Kind.INTERNAL, "tensor '" + name + "' is not in host memory");
         }
-        long[] shape = tensor.sizes().vec().get();
-        return TensorPermutation.of(name, tensor.data_ptr().address(), shape, (int) tensor.element_size(), p0, p1,
+        long elements = 1;
+        for (long d : view) {
+            elements = Math.multiplyExact(elements, d);
+        }
+        if (elements != tensor.numel()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "tensor '" + name + "': view of " + elements
+                    + " elements over " + tensor.numel());
+        }
+        return TensorPermutation.of(name, tensor.data_ptr().address(), view, (int) tensor.element_size(), p0, p1,
                 block1, tensor);
+    }
+
+    /**
+     * A whole-network permutation target over a contiguous CPU tensor: {@code p0} permutes axis 0,
+     * {@code p1} axis 1 in blocks of {@code block1} (either may be null).
+     */
+    public static TensorPermutation tensorPermutation(String name, Tensor tensor, long[] p0, long[] p1, long block1) {
+        return tensorPermutation(name, tensor, tensor.sizes().vec().get(), p0, p1, block1);
     }
 }

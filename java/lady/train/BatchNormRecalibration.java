@@ -1,6 +1,7 @@
 package lady.train;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +12,6 @@ import org.bytedeco.pytorch.BatchNorm2dImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringSharedModuleDict;
-import org.bytedeco.pytorch.Tensor;
 
 import lady.LadyException;
 import lady.attack.AttackResult;
@@ -20,7 +20,10 @@ import lady.checkpoint.StateDict;
 import lady.data.Batch;
 import lady.data.BatchLoader;
 import lady.data.Dataset;
+import lady.graph.Node;
+import lady.graph.Op;
 import lady.model.Model;
+import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
@@ -42,7 +45,7 @@ public final class BatchNormRecalibration implements BatchNormRecalibrator {
     /** Default number of batches (ours: 20 x 128 = 2560 images, about a quarter of the built-in digits' training set;
      * the test error settles well before, see bench/RESULTS.md). */
     public static final int DEFAULT_BATCHES = 20;
-    /** libtorch's type name of a 2-d batch norm module. */
+    /** libtorch's type name of a 2-d batch norm module (GraphNetwork's module of a BATCH_NORM node). */
     private static final String BATCH_NORM_2D = "torch::nn::BatchNorm2d";
 
     private final Dataset train;
@@ -72,19 +75,27 @@ public final class BatchNormRecalibration implements BatchNormRecalibrator {
     @Override
     @SuppressWarnings("try")
     public AttackResult recalibrate(StateDict state, long seed, ProgressListener progress) {
-        Model model = Models.fromStateDict(state, arch);
+        ModelConfig config = Models.infer(state, arch);
+        List<Node> nodes = config.description().graph().nodes(Op.BATCH_NORM);
+        if (nodes.isEmpty()) {
+            return null;
+        }
+        Model model = config.create(); // the one interpreter of the graph (GraphNetwork)
+        model.load(state);
+        Map<String, Node> byModule = new HashMap<>();
+        nodes.forEach(n -> byModule.put(n.name(), n));
         List<BatchNorm2dImpl> norms = new ArrayList<>();
-        List<String> names = new ArrayList<>();
         StringSharedModuleDict modules = model.module().named_modules();
         for (long i = 0; i < modules.size(); i++) {
+            org.bytedeco.javacpp.BytePointer key = modules.get(i).key(); // null for the root's empty path
             Module m = modules.get(i).value();
-            if (m.name().getString().startsWith(BATCH_NORM_2D)) {
+            if (key != null && byModule.containsKey(key.getString()) && m.name().getString().startsWith(BATCH_NORM_2D)) {
                 norms.add(m.asBatchNorm2d());
-                names.add(modules.get(i).key().getString());
             }
         }
-        if (norms.isEmpty()) {
-            return null;
+        if (norms.size() != nodes.size()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, config.architecture() + ": " + nodes.size()
+                    + " batch norms in the graph, " + norms.size() + " in the network");
         }
         for (BatchNorm2dImpl bn : norms) {
             bn.reset_running_stats();
@@ -114,13 +125,12 @@ public final class BatchNormRecalibration implements BatchNormRecalibrator {
             progress.finish();
         }
         List<String> changed = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : model.stateDict()) {
-            for (String bn : names) {
-                String prefix = bn + ".";
-                if (e.getKey().equals(prefix + "running_mean") || e.getKey().equals(prefix + "running_var")
-                        || e.getKey().equals(prefix + "num_batches_tracked")) {
-                    state.put(e.getKey(), e.getValue());
-                    changed.add(e.getKey());
+        StateDict after = model.stateDict();
+        for (Node n : nodes) {
+            for (String role : List.of("running_mean", "running_var", "num_batches_tracked")) {
+                if (n.has(role)) {
+                    state.put(n.param(role), after.get(n.param(role)));
+                    changed.add(n.param(role));
                 }
             }
         }

@@ -21,7 +21,8 @@ import lady.torch.Torch;
 /**
  * Top-1 error of a model on a dataset: evaluation mode (dropout off, batch-norm running
  * statistics), no autograd, batches in dataset order without augmentation. The model's
- * training/evaluation mode is restored afterwards.
+ * training/evaluation mode is restored afterwards. Any other classifier (an ONNX model) is evaluated
+ * on the same batches through {@link #evaluate(java.util.function.UnaryOperator, Dataset)}.
  */
 public final class Evaluator {
     private final int batchSize;
@@ -61,8 +62,23 @@ public final class Evaluator {
         return this;
     }
 
-    @SuppressWarnings("try")
+    /** Top-1 error of {@code model} in evaluation mode (its training/evaluation mode is restored afterwards). */
     public EvalResult evaluate(Model model, Dataset data) {
+        boolean wasTraining = model.module().is_training();
+        model.train(false);
+        try {
+            return evaluate(model::forward, data);
+        } finally {
+            model.train(wasTraining);
+        }
+    }
+
+    /**
+     * Top-1 error of any classifier, e.g. an ONNX model run by ONNX Runtime: {@code classifier} maps a batch of
+     * N normalized images to N x classes logits (called with no autograd, inside a pointer scope per batch).
+     */
+    @SuppressWarnings("try")
+    public EvalResult evaluate(java.util.function.UnaryOperator<Tensor> classifier, Dataset data) {
         Torch.init();
         BatchLoader.Builder builder = BatchLoader.builder(data).mode(BatchLoader.Mode.EVAL).batchSize(batchSize);
         if (limit > 0) {
@@ -73,8 +89,6 @@ public final class Evaluator {
         if (total == 0) {
             throw LadyException.invalidInput("dataset '" + data.name() + "' has no images to evaluate");
         }
-        boolean wasTraining = model.module().is_training();
-        model.train(false);
         long wrong = 0;
         double lossSum = 0;
         int done = 0;
@@ -82,14 +96,14 @@ public final class Evaluator {
         float[] logits = null;
         long start = System.nanoTime();
         progress.start("evaluate " + data.name(), total, "img");
-        try (NoGradGuard noGrad = new NoGradGuard()) {
-            BatchLoader.Epoch plan = loader.epoch(0);
+        BatchLoader.Epoch plan = loader.epoch(0);
+        try (NoGradGuard noGrad = new NoGradGuard(); BatchLoader.Prefetch ahead = plan.prefetch()) {
             for (int b = 0; b < plan.batches(); b++) {
                 int n;
                 try (PointerScope scope = new PointerScope()) {
-                    Batch batch = plan.batch(b);
+                    Batch batch = ahead.next(); // the next one is assembled meanwhile
                     n = batch.size();
-                    Tensor out = model.forward(batch.images());
+                    Tensor out = classifier.apply(batch.images());
                     long[] shape = out.sizes().vec().get();
                     if (shape.length != 2 || shape[0] != n) {
                         throw new LadyException(LadyException.Kind.INTERNAL, "model output has shape "
@@ -118,7 +132,6 @@ public final class Evaluator {
             }
         } finally {
             progress.finish();
-            model.train(wasTraining);
         }
         return new EvalResult(done, (int) wrong, 100.0 * wrong / done, lossSum / done, classes, logits);
     }

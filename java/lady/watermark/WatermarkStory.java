@@ -18,7 +18,6 @@ import lady.data.Dataset;
 import lady.data.Digits;
 import lady.kernels.Backend;
 import lady.model.Architecture;
-import lady.model.Layer;
 import lady.model.Model;
 import lady.model.ModelOptions;
 import lady.model.Models;
@@ -307,14 +306,7 @@ public final class WatermarkStory {
         // 2. attacks, each followed by a resync with the reference
         PermutationSpec spec = model.permutationSpec();
         List<String> all = spec.groups().stream().map(Group::name).toList();
-        List<String> weights = new ArrayList<>();
-        for (Layer l : arch.layers()) {
-            if (l instanceof Layer.Conv c) {
-                weights.add(c.name() + ".weight");
-            } else if (l instanceof Layer.Linear li) {
-                weights.add(li.name() + ".weight");
-            }
-        }
+        List<String> weights = arch.weights();
         // a real attacker re-estimates the batch-norm statistics after changing weights (no labels, no cost)
         BatchNormRecalibration recalibration = new BatchNormRecalibration(o.limit() > 0 ? train.limit(o.limit()) : train,
                 ARCH, BatchNormRecalibration.DEFAULT_BATCHES);

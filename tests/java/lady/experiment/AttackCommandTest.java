@@ -39,15 +39,15 @@ class AttackCommandTest {
     }
 
     static float[] floats(StateDict s, String name) {
-        var t = s.get(name).contiguous();
-        float[] a = new float[(int) t.numel()];
-        t.data_ptr_float().get(a, 0, a.length);
-        return a;
+        return s.get(name).readFloats();
     }
 
     @Test
     void noiseThenPruneOnOneLayerKeepsTheFormatAndIsSeeded(@TempDir Path dir) {
         for (Checkpoints.Format format : Checkpoints.Format.values()) {
+            if (!format.standalone()) {
+                continue; // an ONNX model is written from its graph (lady.onnx's tests)
+            }
             Path in = dir.resolve(format == Checkpoints.Format.SAFETENSORS ? "m.safetensors" : "m.pt");
             Checkpoints.write(in, original, format);
             Path a = dir.resolve("a-" + in.getFileName());

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import lady.LadyException;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.torch.Torch;
 
 /** Intermediate outputs: Model.capture (input / pre- / post-activation of any producer) and Model.runLayer. */

@@ -17,6 +17,10 @@ final class ModelTesting {
     static final double WIDTH = 0.125;
 
     /** Narrow options so that every test stays fast: {@link #WIDTH} for VGG and ResNet. */
+    /** The architectures the model tests run on: the paper's VGG16 and ResNet18 variants, one Bottleneck ResNet, the small nets. */
+    static final java.util.List<String> ARCHS = java.util.List.of("vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar",
+            "resnet18", "resnet18_cifar", "resnet50_cifar", "lenet5", "toynet", "fc");
+
     static ModelOptions small(String arch) {
         ModelOptions o = ModelOptions.defaults();
         return arch.startsWith("vgg") || arch.startsWith("resnet") ? o.withWidth(WIDTH) : o;

@@ -27,6 +27,8 @@ import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
 import lady.permutation.SpecValidator;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 class PermutationSpecTest {
 
@@ -40,8 +42,9 @@ class PermutationSpecTest {
         ModelTesting.restoreThreads();
     }
 
+    /** The paper's families and the small nets, plus one Bottleneck ResNet (the deeper ones are the same code). */
     static List<String> archs() {
-        return Models.NAMES;
+        return ModelTesting.ARCHS;
     }
 
     @ParameterizedTest
@@ -94,7 +97,7 @@ class PermutationSpecTest {
         Group s2 = spec.group("stream.layer2").orElseThrow();
         assertEquals(List.of("layer2.0.downsample.0.weight", "layer2.0.conv2.weight", "layer2.1.conv2.weight"),
                 tensors(s2, Role.PRODUCER_WEIGHT));
-        assertTrue(tensors(s2, Role.NORM).contains("layer2.0.downsample.1.running_var"));
+        assertTrue(tensors(s2, Role.RUNNING_VAR).contains("layer2.0.downsample.1.running_var"));
         Group s4 = spec.group("stream.layer4").orElseThrow();
         assertEquals(List.of("layer4.1.conv1.weight", "fc.weight"), tensors(s4, Role.CONSUMER_WEIGHT));
         Group inner = spec.group("layer3.0.conv1").orElseThrow();
@@ -151,7 +154,7 @@ class PermutationSpecTest {
             long[] p = ModelTesting.permutation(g.size(), random);
             for (Member m : g.members()) {
                 Tensor index = ModelTesting.longs(expand(p, m.block()));
-                permuted.put(m.tensor(), torch.index_select(permuted.get(m.tensor()), m.axis(), index).contiguous());
+                TorchTensors.put(permuted, m.tensor(), torch.index_select(TorchTensors.get(permuted, m.tensor()), m.axis(), index).contiguous());
             }
         }
         model.load(permuted);
@@ -159,14 +162,14 @@ class PermutationSpecTest {
         double diff = ModelTesting.maxAbsDiff(before, after);
         double scale = before.abs().max().item_float();
         assertTrue(scale > 0.1, arch + ": logits too small for a meaningful check: " + scale);
-        assertTrue(diff < 1e-4, arch + ": permuted logits differ by " + diff + " (logits up to " + scale + ")");
+        assertTrue(diff < 1e-4 * Math.max(1, scale), arch + ": permuted logits differ by " + diff + " (logits up to " + scale + ")");
 
         // the test has teeth: moving only one producer's rows changes the function
         Group first = spec.groups().get(0);
         StateDict half = state.copy();
         String producer = first.members(Role.PRODUCER_WEIGHT).get(0).tensor();
         long[] p = ModelTesting.permutation(first.size(), new Random(7));
-        half.put(producer, torch.index_select(half.get(producer), 0, ModelTesting.longs(p)).contiguous());
+        TorchTensors.put(half, producer, torch.index_select(TorchTensors.get(half, producer), 0, ModelTesting.longs(p)).contiguous());
         model.load(half);
         assertTrue(ModelTesting.maxAbsDiff(before, model.forward(x)) > 1e-2, arch + ": a partial permutation went unnoticed");
     }
@@ -190,18 +193,18 @@ class PermutationSpecTest {
     private static StateDict randomized(Model model) {
         StateDict state = model.stateDict();
         Set<String> norms = model.permutationSpec().groups().stream()
-                .flatMap(g -> g.members(Role.NORM).stream()).map(Member::tensor).collect(Collectors.toSet());
+                .flatMap(g -> g.members(Role.NORM_WEIGHT, Role.NORM_BIAS, Role.RUNNING_MEAN, Role.RUNNING_VAR).stream()).map(Member::tensor).collect(Collectors.toSet());
         torch.manual_seed(5);
         for (String name : state.names()) {
-            Tensor t = state.get(name);
-            long[] shape = t.sizes().vec().get();
+            HostTensor t = state.get(name);
+            long[] shape = t.shape();
             if (norms.contains(name)) {
-                state.put(name, torch.rand(shape).mul(new Scalar(0.5)).add(new Scalar(0.75)));
+                TorchTensors.put(state, name, torch.rand(shape).mul(new Scalar(0.5)).add(new Scalar(0.75)));
             } else if (shape.length >= 2) {
                 long fanIn = t.numel() / shape[0];
-                state.put(name, torch.randn(shape).mul(new Scalar(Math.sqrt(2.0 / fanIn))));
+                TorchTensors.put(state, name, torch.randn(shape).mul(new Scalar(Math.sqrt(2.0 / fanIn))));
             } else if (shape.length == 1) {
-                state.put(name, torch.randn(shape).mul(new Scalar(0.1)));
+                TorchTensors.put(state, name, torch.randn(shape).mul(new Scalar(0.1)));
             }
         }
         return state;

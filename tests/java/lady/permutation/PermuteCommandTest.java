@@ -35,6 +35,9 @@ class PermuteCommandTest {
     @Test
     void permutesVerifiesAndWritesTheSecretInTheInputFormat(@TempDir Path dir) {
         for (Checkpoints.Format format : Checkpoints.Format.values()) {
+            if (!format.standalone()) {
+                continue; // an ONNX model is written from its graph (lady.onnx's tests)
+            }
             Model model = PermuterTest.model("vgg16_bn_cifar", 21);
             StateDict original = model.stateDict();
             Path in = dir.resolve("in-" + format), out = dir.resolve("out-" + format), secret = dir.resolve("s-" + format + ".json");

@@ -25,7 +25,7 @@ import lady.model.ModelOptions;
 import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.Permutation;
-import lady.permutation.PermutationCheck;
+import lady.model.PermutationCheck;
 import lady.permutation.Permuter;
 import lady.progress.ProgressListener;
 import lady.report.Json;
@@ -131,7 +131,7 @@ class ActivationSignalTest {
         long[] duplicate = java.util.stream.LongStream.range(0, conv1.size()).toArray();
         duplicate[1] = 0;
         for (var m : conv1.members()) {
-            suspect.put(m.tensor(), Similarity.gatherBlocks(suspect.get(m.tensor()), m.axis(), m.block(), duplicate));
+            suspect.put(m.tensor(), lady.permutation.MemberSlices.gather(suspect.get(m.tensor()), m, duplicate));
         }
         long[] identity = java.util.stream.LongStream.range(0, conv1.size()).toArray();
         signal.applied(conv1, identity); // a permutation: nothing changes, the cached matrix stays

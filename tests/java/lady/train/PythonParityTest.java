@@ -30,6 +30,7 @@ import lady.model.Models;
 import lady.paper.Paper;
 import lady.report.Json;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /**
  * Issue 3: a VGG trained in Python (Debian's PyTorch 1.13 and torchvision) gives the same test error
@@ -105,7 +106,7 @@ class PythonParityTest {
         assertEquals(WIDTH, config.options().width(), 1e-12);
         Model m = Models.fromStateDict(state);
         m.train(false);
-        Tensor expected = Checkpoints.read(dir.resolve("logits.pt")).get("logits");
+        Tensor expected = TorchTensors.get(Checkpoints.read(dir.resolve("logits.pt")), "logits");
         BatchLoader loader = BatchLoader.builder(Digits.test()).mode(BatchLoader.Mode.EVAL).batchSize(LOGIT_IMAGES)
                 .limit(LOGIT_IMAGES).build();
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {

@@ -1,0 +1,88 @@
+package lady.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import lady.checkpoint.Checkpoints;
+import lady.io.OutputSet;
+import lady.checkpoint.StateDict;
+import lady.model.Models;
+import lady.permutation.Group;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Role;
+import lady.permutation.SpecFile;
+import lady.report.Json;
+
+/** {@code lady spec}: the permutation groups of a checkpoint, as a table and as a spec file. */
+@Command(name = "spec", mixinStandardHelpOptions = true,
+        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of its family, or of",
+                "an ONNX model: the model itself or --graph), or check a spec file against it. The JSON written by",
+                "--out is what --spec accepts in permute, resync, attack and canon: start from it to describe a",
+                "network Lady does not know (groups of members, each a tensor, an axis, an offset and a length on",
+                "that axis, a block size; see the README)."})
+final class SpecCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec commandSpec;
+
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Checkpoint (PyTorch zip, safetensors, or an ONNX model: groups from its graph).")
+    Path model;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
+    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: recognized from the checkpoint).")
+    String arch;
+
+    @Option(names = "--spec", paramLabel = "FILE", description = "Check this spec file against the checkpoint instead of deriving one.")
+    Path specFile;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Write the spec file (JSON) here.")
+    Path out;
+
+    @Option(names = "--format", defaultValue = "text", paramLabel = "F",
+            description = "Standard output: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
+    OutputFormat format;
+
+    @Override
+    public Integer call() {
+        PermutationSpec spec;
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+            Path outTmp = outs.file("--out", out);
+            StateDict state = Checkpoints.read(model);
+            spec = Models.spec(state, arch, specFile, Models.graphOf(model, graph, arch, specFile));
+            if (outTmp != null) {
+                SpecFile.write(outTmp, spec);
+            }
+            outs.commit();
+        }
+        PrintWriter o = commandSpec.commandLine().getOut();
+        if (format == OutputFormat.json) {
+            o.println(Json.write(SpecFile.toJson(spec)));
+            return 0;
+        }
+        long neurons = spec.groups().stream().mapToLong(Group::size).sum();
+        o.printf(Locale.ROOT, "%s: %d groups, %d neurons, %d tensors or axes fixed%n", spec.architecture(),
+                spec.groups().size(), neurons, spec.fixed().size());
+        o.printf(Locale.ROOT, "%-44s %7s %9s %9s %8s%n", "group", "size", "producers", "consumers", "members");
+        for (Group g : spec.groups()) {
+            o.printf(Locale.ROOT, "%-44s %7d %9d %9d %8d%n", g.name(), g.size(), g.members(Role.PRODUCER_WEIGHT).size(),
+                    g.members(Role.CONSUMER_WEIGHT).size(), g.members().size());
+        }
+        for (String note : spec.notes()) {
+            o.println("note: " + note);
+        }
+        if (out != null) {
+            o.println("spec -> " + out);
+        }
+        return 0;
+    }
+}

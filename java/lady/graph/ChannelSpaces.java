@@ -1,0 +1,853 @@
+package lady.graph;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import lady.permutation.Group;
+import lady.permutation.Member;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Role;
+import lady.permutation.SpecValidator;
+
+/**
+ * Derives the permutation spec of a {@link Graph}: a dependency analysis over channel spaces, the idea of
+ * Torch-Pruning's DepGraph. Every value carries a <em>layout</em>: the spaces its channel axis is made
+ * of, in order (one space normally, several after a concatenation), each with its neuron count and block
+ * (indices per neuron: H*W after a flatten). The rules, per {@link Op}:
+ * <ul>
+ *   <li>a producer (conv, linear, embedding, attention output projection) opens a space: its rows (and
+ *       bias) are the space's PRODUCER members; it reads its input's layout with its columns (CONSUMER
+ *       members, at each space's offset and block); a weight stored transposed (attr {@code transposed}:
+ *       ONNX's MatMul, Gemm with transB = 0, ConvTranspose) has its rows and columns swapped;</li>
+ *   <li>batch norm, layer norm, RMS norm add their vectors to the spaces they normalize; activations,
+ *       pooling, dropout, interpolation, token selection and the channel-wise operations of imported
+ *       graphs ({@link Op#CHANNELWISE}) keep the layout;</li>
+ *   <li>a depthwise convolution keeps its input's layout: its rows (and bias) move with each input
+ *       space (CHANNEL members; block times the channel multiplier); any other grouped convolution pins
+ *       its input and output spaces (channels could only move within groups);</li>
+ *   <li>{@code add} and {@code mul} tie their inputs' spaces into one (union-find): residual streams,
+ *       squeeze-excitation (the excitation's last layer joins the space it scales), gated MLPs; when the
+ *       two inputs are cut into spaces differently (an excitation scaling a concatenation) a space is split
+ *       where only the other input has a boundary (the excitation's rows 0..15 join the first branch, 16..23
+ *       the second);</li>
+ *   <li>{@code concat} along the channel axis places its inputs' spaces at their offsets; along another
+ *       axis (a class token before the patch tokens) it ties them;</li>
+ *   <li>a parameter used as an activation ({@link Op#PARAM}: a class token, a position embedding, an
+ *       imported graph's per-channel constant) opens a space on its channel axis, which the add, product
+ *       or concatenation it enters ties to the stream;</li>
+ *   <li>{@code flatten} multiplies blocks by H*W, read off the consumer's columns (columns / channels);</li>
+ *   <li>packed attention has a heads space (blocks of head_dim rows in the q, k and v segments of
+ *       in_proj and bias, blocks of out_proj columns); grouped-query attention has the KV heads with their
+ *       query groups, the query heads inside each group and the value dimensions inside each KV head;
+ *       dimensions inside a query/key head never move (rotary embeddings pair them);</li>
+ *   <li>a space that reaches a graph input or output, or an operation the analysis does not know
+ *       ({@link Op#OPAQUE}), is pinned: nothing in it moves, with a note naming the node.</li>
+ * </ul>
+ * Each free space with a producer is a group. Groups come in the order of their first producer
+ * (topological). Names: the producer's node name (module path) for a space with one producer node;
+ * {@code "stream." + P} for a space tied by additions, P the common module path of its producers after
+ * the first (the stem or downsample), e.g. "stream.layer1"; {@code node + ".heads"} for attention heads;
+ * {@code node + ".kv_heads"}, {@code ".q_heads.K"}, {@code ".v_dims.K"} for grouped-query attention.
+ */
+public final class ChannelSpaces {
+    private ChannelSpaces() {}
+
+    /** The validated spec of {@code graph}. */
+    public static PermutationSpec derive(Graph graph) {
+        PermutationSpec spec = new Analysis(graph).run();
+        return SpecValidator.validate(spec, graph.tensors());
+    }
+
+    /** One space's stretch of a value's channel axis: {@code n} neurons of {@code block} indices each. */
+    private record Seg(int space, long n, long block) {
+        long length() {
+            return n * block;
+        }
+    }
+
+    /**
+     * What a value's channel axis is made of. {@code opaque}: unknown (its channels stay in place);
+     * {@code flattened}: flattened from an image, blocks still to be multiplied by H*W.
+     */
+    private record Layout(List<Seg> segs, boolean opaque, boolean flattened) {
+        static final Layout OPAQUE = new Layout(List.of(), true, false);
+
+        long length() {
+            long n = 0;
+            for (Seg s : segs) {
+                n += s.length();
+            }
+            return n;
+        }
+    }
+
+    private record Draft(String tensor, int axis, long offset, long block, Role role) {}
+
+    private static final class Space {
+        final long size;
+        final int order; // creation position: node index * 64 + sequence within the node
+        final String node;
+        final String suffix;
+        final List<Draft> members = new ArrayList<>();
+        final List<String> producerNodes = new ArrayList<>();
+        boolean pinned;
+        boolean tiedByAdd;
+
+        Space(long size, int order, String node, String suffix) {
+            this.size = size;
+            this.order = order;
+            this.node = node;
+            this.suffix = suffix;
+        }
+
+    }
+
+    private static final class Analysis {
+        private final Graph graph;
+        private final List<Space> spaces = new ArrayList<>();
+        private final List<Integer> parent = new ArrayList<>();
+        private final Map<String, Layout> layouts = new HashMap<>();
+        private final Set<String> fixed = new LinkedHashSet<>();
+        private final List<String> notes = new ArrayList<>();
+        private int nodeIndex;
+        private int sequence;
+
+        Analysis(Graph graph) {
+            this.graph = graph;
+        }
+
+        PermutationSpec run() {
+            for (Graph.Input in : graph.inputs()) {
+                if (in.kind() == Graph.Input.Kind.IMAGE) {
+                    int s = open(in.channels(), in.name(), "");
+                    pin(s);
+                    layouts.put(in.name(), new Layout(List.of(new Seg(s, in.channels(), 1)), false, false));
+                } else {
+                    layouts.put(in.name(), Layout.OPAQUE);
+                }
+            }
+            for (nodeIndex = 0; nodeIndex < graph.nodes().size(); nodeIndex++) {
+                sequence = 0;
+                Node n = graph.nodes().get(nodeIndex);
+                layouts.put(n.output(), step(n));
+            }
+            for (String out : graph.outputs()) {
+                pinAll(layouts.get(out));
+            }
+            return build();
+        }
+
+        // ---- union-find over spaces ----
+
+        private int open(long size, String node, String suffix) {
+            spaces.add(new Space(size, nodeIndex * 64 + sequence++, node, suffix));
+            parent.add(parent.size());
+            return parent.size() - 1;
+        }
+
+        private int root(int s) {
+            while (parent.get(s) != s) {
+                parent.set(s, parent.get(parent.get(s)));
+                s = parent.get(s);
+            }
+            return s;
+        }
+
+        private void union(int a, int b, boolean byAdd) {
+            int ra = root(a);
+            int rb = root(b);
+            if (ra == rb) {
+                spaces.get(ra).tiedByAdd |= byAdd;
+                return;
+            }
+            Space sa = spaces.get(ra);
+            Space sb = spaces.get(rb);
+            // the earlier space is the root: it keeps the first producer
+            int keep = sa.order <= sb.order ? ra : rb;
+            int drop = keep == ra ? rb : ra;
+            Space k = spaces.get(keep);
+            Space d = spaces.get(drop);
+            k.members.addAll(d.members);
+            k.producerNodes.addAll(d.producerNodes);
+            k.pinned |= d.pinned;
+            k.tiedByAdd |= d.tiedByAdd || byAdd;
+            d.members.clear();
+            d.producerNodes.clear();
+            parent.set(drop, keep);
+        }
+
+        private void pin(int s) {
+            spaces.get(root(s)).pinned = true;
+        }
+
+        private void pinAll(Layout l) {
+            if (l != null) {
+                l.segs().forEach(s -> pin(s.space()));
+            }
+        }
+
+        private void member(int space, String tensor, int axis, long offset, long block, Role role) {
+            Space s = spaces.get(root(space));
+            s.members.add(new Draft(tensor, axis, offset, block, role));
+        }
+
+        private void producer(int space, String node) {
+            Space s = spaces.get(root(space));
+            if (!s.producerNodes.contains(node)) {
+                s.producerNodes.add(node);
+            }
+        }
+
+        // ---- the rules ----
+
+        private Layout in(Node n, int i) {
+            Layout l = layouts.get(n.inputs().get(i));
+            return l == null ? Layout.OPAQUE : l;
+        }
+
+        private Layout step(Node n) {
+            return switch (n.op()) {
+                case CONV -> conv(n);
+                case LINEAR -> linear(n);
+                case BATCH_NORM, LAYER_NORM, RMS_NORM -> norm(n);
+                case ACT, DROPOUT -> in(n, 0);
+                case CHANNELWISE -> channelwise(n);
+                case MAX_POOL, AVG_POOL, ADAPTIVE_AVG_POOL, INTERPOLATE, SELECT, TO_TOKENS -> keepUnflattened(n);
+                case ADD, MUL -> tie(n, n.op() == Op.ADD);
+                case CONCAT -> concat(n);
+                case FLATTEN -> flatten(n);
+                case PARAM -> param(n);
+                case ATTENTION -> attention(n);
+                case ATTENTION_GQA -> attentionGqa(n);
+                case EMBEDDING -> embedding(n);
+                case OPAQUE -> opaque(n, n.stringAttr("why", "operator " + n.stringAttr("type", "?") + " is not one Lady knows"));
+            };
+        }
+
+        /** Pins everything the node touches and fixes its tensors; its output stays in place. */
+        private Layout opaque(Node n, String why) {
+            for (int i = 0; i < n.inputs().size(); i++) {
+                pinAll(in(n, i));
+            }
+            for (String t : n.params().values()) {
+                fixed.add(t);
+            }
+            notes.add("node '" + n.name() + "': " + why + "; its channels stay in place");
+            return Layout.OPAQUE;
+        }
+
+        private Layout keepUnflattened(Node n) {
+            Layout l = in(n, 0);
+            if (l.flattened() && n.op() != Op.SELECT) {
+                return opaque(n, n.op() + " after a flatten");
+            }
+            return l;
+        }
+
+        /** Columns of {@code tensor} along {@code axis} read layout {@code l}; false (and fixed) when they cannot. */
+        private boolean consume(Layout l, String tensor, int axis) {
+            long columns = graph.shape(tensor)[axis];
+            if (l.opaque() || l.length() != columns) {
+                if (!l.opaque()) {
+                    notes.add("'" + tensor + "' reads " + columns + " columns from an input laid out as " + l.length()
+                            + " channels; those channels stay in place");
+                }
+                pinAll(l);
+                fixed.add(SpecValidator.fixedAxis(tensor, axis));
+                return false;
+            }
+            long offset = 0;
+            for (Seg s : l.segs()) {
+                member(s.space(), tensor, axis, offset, s.block(), Role.CONSUMER_WEIGHT);
+                offset += s.length();
+            }
+            return true;
+        }
+
+        /** Opens a space of {@code rows} neurons produced by {@code weight} (axis) and {@code bias}. */
+        private int produce(Node n, String weight, int axis, String bias, long rows) {
+            int s = open(rows, n.name(), "");
+            member(s, weight, axis, 0, 1, Role.PRODUCER_WEIGHT);
+            if (bias != null) {
+                member(s, bias, 0, 0, 1, Role.PRODUCER_BIAS);
+            }
+            producer(s, n.name());
+            return s;
+        }
+
+        private Layout conv(Node n) {
+            Layout l = in(n, 0);
+            String w = n.param("weight");
+            String b = n.param("bias");
+            long[] shape = graph.shape(w);
+            long groups = n.longAttr("groups", 1);
+            long out = shape[0];
+            if (l.flattened()) {
+                return opaque(n, "a convolution after a flatten");
+            }
+            if (n.longAttr("transposed", 0) == 1) { // weight [in, out / groups, kh, kw]
+                if (groups != 1) {
+                    return opaque(n, "grouped transposed convolution (groups = " + groups + ")");
+                }
+                consume(l, w, 0);
+                int s = produce(n, w, 1, b, shape[1]);
+                return new Layout(List.of(new Seg(s, shape[1], 1)), false, false);
+            }
+            if (groups == 1) {
+                consume(l, w, 1);
+                int s = produce(n, w, 0, b, out);
+                return new Layout(List.of(new Seg(s, out, 1)), false, false);
+            }
+            long in = shape[1] * groups;
+            if (groups == in && out % in == 0 && !l.opaque() && l.length() == in) {
+                // depthwise: each input channel's filters move with it (channel multiplier m = out / in)
+                long m = out / in;
+                fixed.add(SpecValidator.fixedAxis(w, 1));
+                List<Seg> segs = new ArrayList<>();
+                long offset = 0;
+                for (Seg s : l.segs()) {
+                    member(s.space(), w, 0, offset * m, s.block() * m, Role.CHANNEL_WEIGHT);
+                    if (b != null) {
+                        member(s.space(), b, 0, offset * m, s.block() * m, Role.CHANNEL_BIAS);
+                    }
+                    segs.add(new Seg(s.space(), s.n(), s.block() * m));
+                    offset += s.length();
+                }
+                return new Layout(segs, false, false);
+            }
+            opaque(n, "grouped convolution (groups = " + groups + ")");
+            return Layout.OPAQUE;
+        }
+
+        private Layout linear(Node n) {
+            Layout l = in(n, 0);
+            String w = n.param("weight");
+            long[] shape = graph.shape(w);
+            // rows and columns: [out, in], or [in, out] for a weight stored transposed
+            int rows = n.longAttr("transposed", 0) == 1 ? 1 : 0;
+            int cols = 1 - rows;
+            if (l.flattened() && !l.opaque()) {
+                long channels = l.length();
+                if (channels > 0 && shape[cols] % channels == 0) {
+                    long f = shape[cols] / channels;
+                    List<Seg> segs = l.segs().stream().map(s -> new Seg(s.space(), s.n(), s.block() * f)).toList();
+                    l = new Layout(segs, false, false);
+                } else {
+                    l = Layout.OPAQUE;
+                    notes.add("node '" + n.name() + "': " + shape[cols] + " input features do not split into the "
+                            + channels + " flattened channels; its input channels stay in place");
+                }
+            }
+            consume(l, w, cols);
+            int s = produce(n, w, rows, n.param("bias"), shape[rows]);
+            return new Layout(List.of(new Seg(s, shape[rows], 1)), false, false);
+        }
+
+        private Layout norm(Node n) {
+            Layout l = in(n, 0);
+            String w = n.param("weight");
+            long size = graph.shape(w)[0];
+            if (l.opaque() || l.flattened() || l.length() != size) {
+                pinAll(l);
+                n.params().values().forEach(fixed::add);
+                if (!l.opaque()) {
+                    notes.add("node '" + n.name() + "': normalizes " + size + " features of an input laid out as "
+                            + l.length() + "; its channels stay in place");
+                }
+                return l.opaque() ? l : Layout.OPAQUE;
+            }
+            Map<String, Role> roles = new LinkedHashMap<>();
+            roles.put("weight", Role.NORM_WEIGHT);
+            roles.put("bias", Role.NORM_BIAS);
+            roles.put("running_mean", Role.RUNNING_MEAN);
+            roles.put("running_var", Role.RUNNING_VAR);
+            long offset = 0;
+            for (Seg s : l.segs()) {
+                for (Map.Entry<String, Role> e : roles.entrySet()) {
+                    String t = n.param(e.getKey());
+                    if (t != null) {
+                        member(s.space(), t, 0, offset, s.block(), e.getValue());
+                    }
+                }
+                offset += s.length();
+            }
+            String tracked = n.param("num_batches_tracked");
+            if (tracked != null) {
+                fixed.add(tracked);
+            }
+            return l;
+        }
+
+        /** Keeps the layout; the per-channel vectors ({@code vector*} params) follow its spaces. */
+        private Layout channelwise(Node n) {
+            Layout l = in(n, 0);
+            int axis = (int) n.longAttr("axis", 0);
+            for (Map.Entry<String, String> p : n.params().entrySet()) {
+                if (!p.getKey().startsWith("vector")) {
+                    fixed.add(p.getValue());
+                    continue;
+                }
+                String t = p.getValue();
+                long[] shape = graph.shape(t);
+                if (l.opaque() || l.flattened() || axis >= shape.length || l.length() != shape[axis]) {
+                    pinAll(l);
+                    fixed.add(t);
+                    if (!l.opaque()) {
+                        notes.add("node '" + n.name() + "': '" + t + "' does not have one entry per channel of its input "
+                                + "(laid out as " + l.length() + "); those channels stay in place");
+                    }
+                    continue;
+                }
+                long offset = 0;
+                for (Seg s : l.segs()) {
+                    member(s.space(), t, axis, offset, s.block(), Role.PARAMETER);
+                    offset += s.length();
+                }
+                for (int a = 0; a < shape.length; a++) {
+                    if (a != axis && shape[a] > 1) {
+                        fixed.add(SpecValidator.fixedAxis(t, a));
+                    }
+                }
+            }
+            return l;
+        }
+
+        private Layout tie(Node n, boolean byAdd) {
+            Layout a = in(n, 0);
+            Layout b = in(n, 1);
+            if (!tieable(a, b) && refine(a, b)) {
+                a = in(n, 0);
+                b = in(n, 1);
+            }
+            if (!tieable(a, b)) {
+                pinAll(a);
+                pinAll(b);
+                if (!a.opaque() || !b.opaque()) {
+                    notes.add("node '" + n.name() + "': " + n.op() + " of inputs whose channels are laid out differently; "
+                            + "their channels stay in place");
+                }
+                return a.opaque() ? a : new Layout(a.segs(), false, false);
+            }
+            for (int i = 0; i < a.segs().size(); i++) {
+                union(a.segs().get(i).space(), b.segs().get(i).space(), byAdd);
+            }
+            return a;
+        }
+
+        /**
+         * Makes two layouts of the same length tieable by splitting spaces where only one of them has a
+         * boundary (an excitation's rows joining a concatenation: rows 0..15 follow the first branch, 16..23
+         * the second). False when they cannot be (different lengths, a boundary inside a block).
+         */
+        private boolean refine(Layout a, Layout b) {
+            if (a.opaque() || b.opaque() || a.flattened() != b.flattened() || a.length() != b.length()) {
+                return false;
+            }
+            for (int round = 0; round < 2; round++) {
+                Layout from = round == 0 ? a : b;
+                Layout to = round == 0 ? b : a;
+                long p = 0;
+                for (Seg s : from.segs()) {
+                    p += s.length();
+                    if (!cut(to, p)) {
+                        return false;
+                    }
+                    // the cut may have split a space that both layouts hold: read them again
+                    a = reread(a);
+                    b = reread(b);
+                    to = round == 0 ? b : a;
+                }
+            }
+            return true;
+        }
+
+        /** Splits the space of {@code l}'s segment that contains index {@code p} so that a segment ends at p. */
+        private boolean cut(Layout l, long p) {
+            long start = 0;
+            for (Seg s : l.segs()) {
+                long end = start + s.length();
+                if (p == end || p == start) {
+                    return true;
+                }
+                if (p < end) {
+                    if ((p - start) % s.block() != 0) {
+                        return false;
+                    }
+                    split(s.space(), (p - start) / s.block());
+                    return true;
+                }
+                start = end;
+            }
+            return true;
+        }
+
+        /** A layout with every segment's space split since it was read replaced by the pieces. */
+        private Layout reread(Layout l) {
+            List<Seg> segs = new ArrayList<>();
+            for (Seg s : l.segs()) {
+                segs.addAll(pieces(s));
+            }
+            return new Layout(segs, l.opaque(), l.flattened());
+        }
+
+        /** Segments that stand for {@code s} now (itself, or the pieces its space was split into). */
+        private List<Seg> pieces(Seg s) {
+            int r = root(s.space());
+            int[] parts = splits.get(r);
+            if (parts == null) {
+                return List.of(s);
+            }
+            List<Seg> out = new ArrayList<>();
+            Space first = spaces.get(parts[0]);
+            out.addAll(pieces(new Seg(parts[0], first.size, s.block())));
+            out.addAll(pieces(new Seg(parts[1], s.n() - first.size, s.block())));
+            return out;
+        }
+
+        /** Space -> the two spaces it was split into (its first k neurons, the rest). */
+        private final Map<Integer, int[]> splits = new HashMap<>();
+
+        /**
+         * Splits space {@code space} (its root) into its first {@code k} neurons and the rest: two new spaces
+         * with the members re-offset, the same producers and flags; every value's layout is rewritten.
+         */
+        private void split(int space, long k) {
+            int r = root(space);
+            Space s = spaces.get(r);
+            int[] parts = new int[2];
+            for (int i = 0; i < 2; i++) {
+                long from = i == 0 ? 0 : k;
+                long to = i == 0 ? k : s.size;
+                // the pieces keep the place of the space in the group order
+                Space p = new Space(to - from, s.order, s.node, s.suffix + "[" + from + ":" + to + "]");
+                for (Draft m : s.members) {
+                    p.members.add(new Draft(m.tensor(), m.axis(), m.offset() + from * m.block(), m.block(), m.role()));
+                }
+                p.producerNodes.addAll(s.producerNodes);
+                p.pinned = s.pinned;
+                p.tiedByAdd = s.tiedByAdd;
+                spaces.add(p);
+                parent.add(parent.size());
+                parts[i] = parent.size() - 1;
+            }
+            s.members.clear();
+            s.producerNodes.clear();
+            splits.put(r, parts);
+            for (Map.Entry<String, Layout> e : layouts.entrySet()) {
+                e.setValue(reread(e.getValue()));
+            }
+        }
+
+        private static boolean tieable(Layout a, Layout b) {
+            if (a.opaque() || b.opaque() || a.flattened() != b.flattened() || a.segs().size() != b.segs().size()) {
+                return false;
+            }
+            for (int i = 0; i < a.segs().size(); i++) {
+                Seg x = a.segs().get(i);
+                Seg y = b.segs().get(i);
+                if (x.n() != y.n() || x.block() != y.block()) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private Layout concat(Node n) {
+            long axis = n.longAttr("axis", 1);
+            List<Layout> ins = new ArrayList<>();
+            for (int i = 0; i < n.inputs().size(); i++) {
+                ins.add(in(n, i));
+            }
+            long declared = n.longAttr("channels", -1);
+            boolean channelAxis = declared >= 0 ? declared == 1 : axis == channelAxis(n.inputs().get(0));
+            if (!channelAxis) {
+                Layout first = ins.get(0);
+                for (Layout l : ins.subList(1, ins.size())) {
+                    if (!tieable(first, l)) {
+                        ins.forEach(this::pinAll);
+                        notes.add("node '" + n.name() + "': concatenation of inputs whose channels differ; they stay in place");
+                        return Layout.OPAQUE;
+                    }
+                    for (int i = 0; i < first.segs().size(); i++) {
+                        union(first.segs().get(i).space(), l.segs().get(i).space(), false);
+                    }
+                }
+                return first;
+            }
+            List<Seg> segs = new ArrayList<>();
+            for (Layout l : ins) {
+                if (l.opaque() || l.flattened()) {
+                    ins.forEach(this::pinAll);
+                    notes.add("node '" + n.name() + "': concatenation of an input Lady cannot follow; its channels stay in place");
+                    return Layout.OPAQUE;
+                }
+                segs.addAll(l.segs());
+            }
+            return new Layout(segs, false, false);
+        }
+
+        /** The channel axis of a value: 1 for images and flat features, the last axis for token sequences. */
+        private long channelAxis(String value) {
+            return tokenValue(value) ? 2 : 1;
+        }
+
+        /** Whether {@code value} is a token sequence {@code N x S x D} (by the operations that made it). */
+        private boolean tokenValue(String value) {
+            Node w = graph.writer(value);
+            while (w != null) {
+                switch (w.op()) {
+                    case TO_TOKENS, EMBEDDING, ATTENTION, ATTENTION_GQA:
+                        return true;
+                    case PARAM:
+                        return graph.shape(w.param("value")).length == 3;
+                    case CONV, FLATTEN, SELECT:
+                        return false;
+                    default:
+                        w = w.inputs().isEmpty() ? null : graph.writer(w.inputs().get(0));
+                }
+            }
+            return false;
+        }
+
+        private Layout flatten(Node n) {
+            Layout l = in(n, 0);
+            if (l.opaque()) {
+                return l;
+            }
+            return new Layout(l.segs(), false, true);
+        }
+
+        private Layout param(Node n) {
+            String t = n.param("value");
+            long[] shape = graph.shape(t);
+            int axis = shape.length - 1;
+            int s = open(shape[axis], n.name(), "");
+            member(s, t, axis, 0, 1, Role.PARAMETER);
+            for (int a = 0; a < axis; a++) {
+                if (shape[a] > 1) {
+                    fixed.add(SpecValidator.fixedAxis(t, a));
+                }
+            }
+            return new Layout(List.of(new Seg(s, shape[axis], 1)), false, false);
+        }
+
+        private Layout embedding(Node n) {
+            String w = n.param("weight");
+            long[] shape = graph.shape(w);
+            fixed.add(SpecValidator.fixedAxis(w, 0));
+            int s = produce(n, w, 1, null, shape[1]);
+            return new Layout(List.of(new Seg(s, shape[1], 1)), false, false);
+        }
+
+        private Layout attention(Node n) {
+            Layout l = in(n, 0);
+            String in = n.param("in_proj_weight");
+            String inBias = n.param("in_proj_bias");
+            String out = n.param("out_proj_weight");
+            long d = graph.shape(out)[0];
+            long heads = n.longAttr("heads", 1);
+            long hd = d / heads;
+            consume(l, in, 1);
+            int h = open(heads, n.name(), ".heads");
+            for (int seg = 0; seg < 3; seg++) {
+                member(h, in, 0, seg * d, hd, Role.PRODUCER_WEIGHT);
+                if (inBias != null) {
+                    member(h, inBias, 0, seg * d, hd, Role.PRODUCER_BIAS);
+                }
+            }
+            member(h, out, 1, 0, hd, Role.CONSUMER_WEIGHT);
+            producer(h, n.name() + ".heads");
+            int o = produce(n, out, 0, n.param("out_proj_bias"), d);
+            return new Layout(List.of(new Seg(o, d, 1)), false, false);
+        }
+
+        private Layout attentionGqa(Node n) {
+            Layout l = in(n, 0);
+            long heads = n.longAttr("heads", 1);
+            long kv = n.longAttr("kv_heads", heads);
+            long hd = n.longAttr("head_dim", 1);
+            long rep = heads / kv;
+            String q = n.param("q_weight");
+            String k = n.param("k_weight");
+            String v = n.param("v_weight");
+            String o = n.param("o_weight");
+            for (String t : List.of(q, k, v)) {
+                consume(l, t, 1);
+            }
+            int kvs = open(kv, n.name(), ".kv_heads");
+            member(kvs, q, 0, 0, rep * hd, Role.PRODUCER_WEIGHT);
+            member(kvs, k, 0, 0, hd, Role.PRODUCER_WEIGHT);
+            member(kvs, v, 0, 0, hd, Role.PRODUCER_WEIGHT);
+            biasMember(n, kvs, "q_bias", 0, rep * hd);
+            biasMember(n, kvs, "k_bias", 0, hd);
+            biasMember(n, kvs, "v_bias", 0, hd);
+            member(kvs, o, 1, 0, rep * hd, Role.CONSUMER_WEIGHT);
+            producer(kvs, n.name() + ".kv_heads");
+            for (long g = 0; g < kv; g++) {
+                if (rep > 1) {
+                    int qs = open(rep, n.name(), ".q_heads." + g);
+                    member(qs, q, 0, g * rep * hd, hd, Role.PRODUCER_WEIGHT);
+                    biasMember(n, qs, "q_bias", g * rep * hd, hd);
+                    member(qs, o, 1, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
+                    producer(qs, n.name() + ".q_heads." + g);
+                }
+            }
+            for (long g = 0; g < kv; g++) {
+                int vs = open(hd, n.name(), ".v_dims." + g);
+                member(vs, v, 0, g * hd, 1, Role.PRODUCER_WEIGHT);
+                biasMember(n, vs, "v_bias", g * hd, 1);
+                for (long r = 0; r < rep; r++) {
+                    member(vs, o, 1, (g * rep + r) * hd, 1, Role.CONSUMER_WEIGHT);
+                }
+                producer(vs, n.name() + ".v_dims." + g);
+            }
+            int os = produce(n, o, 0, n.param("o_bias"), graph.shape(o)[0]);
+            return new Layout(List.of(new Seg(os, graph.shape(o)[0], 1)), false, false);
+        }
+
+        private void biasMember(Node n, int space, String role, long offset, long block) {
+            String t = n.param(role);
+            if (t != null) {
+                member(space, t, 0, offset, block, Role.PRODUCER_BIAS);
+            }
+        }
+
+        // ---- the spec ----
+
+        private PermutationSpec build() {
+            List<Space> roots = new ArrayList<>();
+            for (int i = 0; i < spaces.size(); i++) {
+                if (root(i) == i) {
+                    roots.add(spaces.get(i));
+                }
+            }
+            roots.sort((x, y) -> Integer.compare(x.order, y.order));
+            Map<Space, String> names = names(roots);
+            List<Group> groups = new ArrayList<>();
+            for (Space s : roots) {
+                boolean producers = s.members.stream().anyMatch(m -> m.role() == Role.PRODUCER_WEIGHT);
+                if (s.pinned || !producers || s.size < 2) {
+                    for (Draft m : s.members) {
+                        fixed.add(SpecValidator.fixedAxis(m.tensor(), m.axis()));
+                    }
+                    if (!s.pinned && !s.members.isEmpty() && !producers) {
+                        notes.add("channels of '" + s.node + "' have no producer; they stay in place");
+                    }
+                    continue;
+                }
+                List<Member> members = new ArrayList<>();
+                Set<String> seen = new LinkedHashSet<>();
+                for (Draft m : s.members) {
+                    // a tensor shared by two nodes (tied embeddings: the embedding's columns are also the output
+                    // layer's) is listed once, in its first role
+                    if (seen.add(m.tensor() + "[" + m.axis() + "]@" + m.offset() + "/" + m.block())) {
+                        members.add(new Member(m.tensor(), m.axis(), m.offset(), m.block(), m.role()));
+                    }
+                }
+                groups.add(new Group(names.get(s), s.size, members));
+            }
+            // a tensor axis that is fixed for one space but moved by a group (nested ranges) is not fixed
+            Set<String> moved = new LinkedHashSet<>();
+            for (Group g : groups) {
+                for (Member m : g.members()) {
+                    moved.add(SpecValidator.fixedAxis(m.tensor(), m.axis()));
+                    moved.add(m.tensor());
+                }
+            }
+            Set<String> fixedOut = new LinkedHashSet<>();
+            for (String f : fixed) {
+                if (!moved.contains(f)) {
+                    // the one axis of a vector: the vector itself
+                    String vector = f.endsWith("[0]") ? f.substring(0, f.length() - 3) : null;
+                    fixedOut.add(vector != null && graph.tensors().containsKey(vector)
+                            && graph.tensors().get(vector).length == 1 ? vector : f);
+                }
+            }
+            for (String t : graph.tensors().keySet()) {
+                if (!moved.contains(t) && !fixedOut.contains(t) && fixedOut.stream().noneMatch(f -> f.startsWith(t + "["))) {
+                    fixedOut.add(t);
+                }
+            }
+            return new PermutationSpec(graph.name(), groups, fixedOut, notes);
+        }
+
+        private Map<Space, String> names(List<Space> roots) {
+            Map<Space, String> names = new LinkedHashMap<>();
+            Map<String, Integer> count = new HashMap<>();
+            for (Space s : roots) {
+                String name = s.node + s.suffix;
+                if (s.tiedByAdd && s.producerNodes.size() > 1) {
+                    String common = commonParent(s.producerNodes.subList(1, s.producerNodes.size()));
+                    name = "stream." + (common.isEmpty() ? s.producerNodes.get(0) : common);
+                }
+                names.put(s, name);
+                count.merge(name, 1, Integer::sum);
+            }
+            for (Map.Entry<Space, String> e : names.entrySet()) {
+                Space s = e.getKey();
+                if (count.get(e.getValue()) > 1 && s.tiedByAdd && !s.producerNodes.isEmpty()) {
+                    e.setValue("stream." + span(s.producerNodes));
+                }
+            }
+            return names;
+        }
+
+        /**
+         * The module paths a stream spans, for streams the common-parent rule names alike (MobileNetV3's
+         * residual stretches): the common path of every producer, then the first and last producers' next
+         * component ("features.4.block.3.0" .. "features.6.block.3.0" -> "features.4-6"); the first producer
+         * when they share nothing.
+         */
+        private static String span(List<String> nodes) {
+            String sep = nodes.stream().allMatch(n -> n.startsWith("/")) ? "/" : ".";
+            String q = java.util.regex.Pattern.quote(sep);
+            String[] first = nodes.get(0).split(q);
+            String[] last = nodes.get(nodes.size() - 1).split(q);
+            int k = first.length;
+            for (String node : nodes) {
+                String[] parts = node.split(q);
+                int j = 0;
+                while (j < k && j < parts.length && first[j].equals(parts[j])) {
+                    j++;
+                }
+                k = j;
+            }
+            if (k == 0 || k >= first.length || k >= last.length) {
+                return nodes.get(0);
+            }
+            String prefix = String.join(sep, Arrays.copyOf(first, k));
+            return prefix + sep + first[k] + (first[k].equals(last[k]) ? "" : "-" + last[k]);
+        }
+
+        /**
+         * The longest common module path of the parents of {@code nodes} ("layer2.0.conv2", "layer2.1.conv2" -> "layer2";
+         * ONNX scopes "/layer2/layer2.0/conv2/Conv", "/layer2/layer2.1/conv2/Conv" -> "/layer2").
+         */
+        private static String commonParent(List<String> nodes) {
+            // module paths ("layer2.0.conv2"), or the scopes of an ONNX export ("/layer2/layer2.0/conv2/Conv")
+            boolean scopes = nodes.stream().allMatch(n -> n.startsWith("/"));
+            String sep = scopes ? "/" : ".";
+            List<String> common = null;
+            for (String node : nodes) {
+                List<String> parts = new ArrayList<>(Arrays.asList(node.split(java.util.regex.Pattern.quote(sep))));
+                parts.remove(parts.size() - 1);
+                if (common == null) {
+                    common = parts;
+                } else {
+                    int k = 0;
+                    while (k < common.size() && k < parts.size() && common.get(k).equals(parts.get(k))) {
+                        k++;
+                    }
+                    common = new ArrayList<>(common.subList(0, k));
+                }
+            }
+            return common == null ? "" : String.join(sep, common);
+        }
+    }
+}

@@ -1,0 +1,356 @@
+package lady.graph;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+
+/**
+ * Builds a {@link Graph} in execution order, a call per operation, with parameter shapes computed from
+ * the channels it tracks per value (so a family builder only says how many channels each layer makes).
+ * Every method returns the name of the value it writes; stateless nodes are named by their module path
+ * as well (torchvision's "features.2" ReLU), or by the caller's choice for functional steps.
+ *
+ * <pre>{@code
+ * GraphBuilder b = new GraphBuilder("toy");
+ * String x = b.image("input", 3, 32, true);
+ * x = b.act("relu1", b.conv("conv1", x, 8, 3, 1, 1, true), Op.Activation.RELU);
+ * x = b.flatten("flatten", b.maxPool("pool1", x, 2, 2, 0), 16 * 16);
+ * x = b.linear("fc", x, 10, true);
+ * Graph g = b.build(x);
+ * }</pre>
+ */
+public final class GraphBuilder {
+    private final String name;
+    private final List<Graph.Input> inputs = new ArrayList<>();
+    private final List<Node> nodes = new ArrayList<>();
+    private final LinkedHashMap<String, long[]> tensors = new LinkedHashMap<>();
+    /** Channels (images: axis 1) or features (last axis) of each value; -1 when unknown. */
+    private final Map<String, Long> width = new HashMap<>();
+
+    public GraphBuilder(String name) {
+        this.name = name;
+    }
+
+    /**
+     * An image input {@code N x channels x H x W} of side {@code size}; {@code fixed}: the network needs
+     * exactly that size (otherwise it is the size probes and new models use).
+     */
+    public String image(String value, long channels, long size, boolean fixed) {
+        inputs.add(new Graph.Input(value, Graph.Input.Kind.IMAGE, channels, size, fixed));
+        width.put(value, channels);
+        return value;
+    }
+
+    /** A token-id input {@code N x S}. */
+    public String tokens(String value) {
+        inputs.add(new Graph.Input(value, Graph.Input.Kind.TOKENS, 0, 0, false));
+        width.put(value, -1L);
+        return value;
+    }
+
+    /**
+     * Declares a tensor now (fixing its place in the state-dict order) without a node; a later node must
+     * use it. Nodes declare their own tensors on first use.
+     */
+    public void tensor(String tensor, long... shape) {
+        long[] old = tensors.putIfAbsent(tensor, shape.clone());
+        if (old != null && !Arrays.equals(old, shape)) {
+            throw new LadyException(LadyException.Kind.INTERNAL, name + ": tensor '" + tensor + "' declared with shapes "
+                    + Arrays.toString(old) + " and " + Arrays.toString(shape));
+        }
+    }
+
+    /** Channels (or features) of value {@code v}, -1 when unknown. */
+    public long width(String v) {
+        Long w = width.get(v);
+        if (w == null) {
+            throw new LadyException(LadyException.Kind.INTERNAL, name + ": no value '" + v + "'");
+        }
+        return w;
+    }
+
+    /** A convolution without groups or dilation. */
+    public String conv(String module, String x, long out, long kernel, long stride, long padding, boolean bias) {
+        return conv(module, x, out, new long[] {kernel, kernel}, stride, padding, 1, 1, bias);
+    }
+
+    /** A convolution: weight {@code [out, in / groups, kh, kw]}, optional bias; module path {@code module}. */
+    public String conv(String module, String x, long out, long[] kernel, long stride, long padding, long dilation,
+            long groups, boolean bias) {
+        long in = width(x);
+        if (in < 1 || groups < 1 || in % groups != 0 || out % groups != 0) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": convolution " + module + " with " + in
+                    + " input channels, " + out + " outputs and " + groups + " groups is impossible");
+        }
+        Map<String, String> p = params(module, "weight", new long[] {out, in / groups, kernel[0], kernel[1]});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {out}));
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("stride", new long[] {stride, stride});
+        a.put("padding", new long[] {padding, padding});
+        a.put("dilation", new long[] {dilation, dilation});
+        a.put("groups", groups);
+        return add(module, Op.CONV, List.of(x), p, a, out);
+    }
+
+    /** A fully connected layer on the last axis ({@code in} from the input's tracked width). */
+    public String linear(String module, String x, long out, boolean bias) {
+        long in = width(x);
+        if (in < 1) {
+            throw new LadyException(LadyException.Kind.INTERNAL, name + ": the input width of " + module + " is unknown");
+        }
+        Map<String, String> p = params(module, "weight", new long[] {out, in});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {out}));
+        }
+        return add(module, Op.LINEAR, List.of(x), p, Map.of(), out);
+    }
+
+    /**
+     * A fully connected layer whose weight (and bias, or null) have names of their own rather than
+     * {@code module.weight}: Hugging Face's tied output layer reads the embedding matrix.
+     */
+    public String linear(String node, String x, String weight, String bias, long out) {
+        long in = width(x);
+        tensor(weight, out, in);
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("weight", weight);
+        if (bias != null) {
+            tensor(bias, out);
+            p.put("bias", bias);
+        }
+        return add(node, Op.LINEAR, List.of(x), p, Map.of(), out);
+    }
+
+    /** Batch norm (affine, running statistics) with torchvision's parameter and buffer names. */
+    public String batchNorm(String module, String x, double eps) {
+        return batchNorm(module, x, eps, DEFAULT_BN_MOMENTUM);
+    }
+
+    /** PyTorch's default batch-norm momentum (the weight of the new batch in the running statistics). */
+    public static final double DEFAULT_BN_MOMENTUM = 0.1;
+
+    /**
+     * Batch norm with its eps and momentum (MobileNetV3: 0.001 and 0.01); the momentum only matters when
+     * the network trains.
+     */
+    public String batchNorm(String module, String x, double eps, double momentum) {
+        long c = width(x);
+        Map<String, String> p = new LinkedHashMap<>();
+        for (String s : List.of("weight", "bias", "running_mean", "running_var")) {
+            p.putAll(params(module, s, new long[] {c}));
+        }
+        p.putAll(params(module, "num_batches_tracked", new long[0]));
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("eps", eps);
+        a.put("momentum", momentum);
+        return add(module, Op.BATCH_NORM, List.of(x), p, a, c);
+    }
+
+    /** Batch norm with PyTorch's default eps 1e-5. */
+    public String batchNorm(String module, String x) {
+        return batchNorm(module, x, 1e-5);
+    }
+
+    /** Layer norm over the last axis (weight and bias). */
+    public String layerNorm(String module, String x, double eps) {
+        long c = width(x);
+        Map<String, String> p = params(module, "weight", new long[] {c});
+        p.putAll(params(module, "bias", new long[] {c}));
+        return add(module, Op.LAYER_NORM, List.of(x), p, Map.of("eps", eps), c);
+    }
+
+    /** RMS norm over the last axis (weight only). */
+    public String rmsNorm(String module, String x, double eps) {
+        long c = width(x);
+        return add(module, Op.RMS_NORM, List.of(x), params(module, "weight", new long[] {c}), Map.of("eps", eps), c);
+    }
+
+    /** An element-wise activation. */
+    public String act(String node, String x, Op.Activation fn) {
+        return add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", fn.name()), width(x));
+    }
+
+    public String maxPool(String node, String x, long kernel, long stride, long padding) {
+        return maxPool(node, x, kernel, stride, padding, false);
+    }
+
+    public String maxPool(String node, String x, long kernel, long stride, long padding, boolean ceil) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("kernel", new long[] {kernel, kernel});
+        a.put("stride", new long[] {stride, stride});
+        a.put("padding", new long[] {padding, padding});
+        a.put("ceil", ceil ? 1L : 0L);
+        return add(node, Op.MAX_POOL, List.of(x), Map.of(), a, width(x));
+    }
+
+    public String avgPool(String node, String x, long kernel, long stride, long padding) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("kernel", new long[] {kernel, kernel});
+        a.put("stride", new long[] {stride, stride});
+        a.put("padding", new long[] {padding, padding});
+        a.put("ceil", 0L);
+        a.put("count_include_pad", 1L);
+        return add(node, Op.AVG_POOL, List.of(x), Map.of(), a, width(x));
+    }
+
+    public String adaptiveAvgPool(String node, String x, long size) {
+        return add(node, Op.ADAPTIVE_AVG_POOL, List.of(x), Map.of(), Map.of("size", new long[] {size, size}), width(x));
+    }
+
+    public String dropout(String node, String x, double p) {
+        return add(node, Op.DROPOUT, List.of(x), Map.of(), Map.of("p", p), width(x));
+    }
+
+    /** {@code a + b}: a residual connection. */
+    public String add(String node, String a, String b) {
+        return add(node, Op.ADD, List.of(a, b), Map.of(), Map.of(), width(a));
+    }
+
+    /** {@code a * b} with broadcasting (b may be {@code N x C x 1 x 1}). */
+    public String mul(String node, String a, String b) {
+        return add(node, Op.MUL, List.of(a, b), Map.of(), Map.of(), width(a));
+    }
+
+    /** Concatenation along {@code axis}; along axis 1 of images the channels add up. */
+    public String concat(String node, List<String> xs, long axis, boolean channelAxis) {
+        long w = channelAxis ? 0 : width(xs.get(0));
+        if (channelAxis) {
+            for (String x : xs) {
+                w += width(x);
+            }
+        }
+        return add(node, Op.CONCAT, xs, Map.of(), Map.of("axis", axis), w);
+    }
+
+    /** Flattens an image to {@code N x C*H*W}; {@code spatial} = H*W when known, else 0. */
+    public String flatten(String node, String x, long spatial) {
+        long c = width(x);
+        return add(node, Op.FLATTEN, List.of(x), Map.of(), Map.of("start", 1L), spatial > 0 && c > 0 ? c * spatial : -1);
+    }
+
+    /** {@code N x C x H x W -> N x H*W x C}. */
+    public String toTokens(String node, String x) {
+        return add(node, Op.TO_TOKENS, List.of(x), Map.of(), Map.of(), width(x));
+    }
+
+    /**
+     * A parameter used as an activation ({@code tensor} of the given shape, channels on its last axis);
+     * with {@code batchOf} non-null it is expanded to that value's batch.
+     */
+    public String param(String node, String tensor, long[] shape, String batchOf) {
+        tensor(tensor, shape);
+        Map<String, String> p = Map.of("value", tensor);
+        List<String> in = batchOf == null ? List.of() : List.of(batchOf);
+        return add(node, Op.PARAM, in, p, Map.of("expand", batchOf == null ? 0L : 1L), shape[shape.length - 1]);
+    }
+
+    /** {@code x.select(axis, index)}. */
+    public String select(String node, String x, long axis, long index) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("axis", axis);
+        a.put("index", index);
+        return add(node, Op.SELECT, List.of(x), Map.of(), a, width(x));
+    }
+
+    /** torchvision's packed multi-head self-attention (module path {@code module}). */
+    public String attention(String module, String x, long heads) {
+        long d = width(x);
+        if (heads < 1 || d % heads != 0) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + " has width " + d
+                    + ", not divisible into " + heads + " heads");
+        }
+        Map<String, String> p = params(module, "in_proj_weight", new long[] {3 * d, d});
+        p.putAll(params(module, "in_proj_bias", new long[] {3 * d}));
+        p.put("out_proj_weight", module + ".out_proj.weight");
+        tensor(module + ".out_proj.weight", d, d);
+        p.put("out_proj_bias", module + ".out_proj.bias");
+        tensor(module + ".out_proj.bias", d);
+        return add(module, Op.ATTENTION, List.of(x), p, Map.of("heads", heads), d);
+    }
+
+    /**
+     * Llama-style attention with separate projections: {@code names} maps q_weight, k_weight, v_weight,
+     * o_weight (and optional q_bias, k_bias, v_bias, o_bias) to tensor names.
+     */
+    public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
+            long headDim, double ropeTheta) {
+        long d = width(x);
+        if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 1 || headDim % 2 != 0) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads, "
+                    + kvHeads + " KV heads of dimension " + headDim + " are not a valid grouped-query attention");
+        }
+        Map<String, String> p = new LinkedHashMap<>();
+        Map<String, long[]> shapes = Map.of("q_weight", new long[] {heads * headDim, d},
+                "k_weight", new long[] {kvHeads * headDim, d}, "v_weight", new long[] {kvHeads * headDim, d},
+                "o_weight", new long[] {d, heads * headDim}, "q_bias", new long[] {heads * headDim},
+                "k_bias", new long[] {kvHeads * headDim}, "v_bias", new long[] {kvHeads * headDim}, "o_bias", new long[] {d});
+        for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "o_weight", "o_bias")) {
+            String t = names.get(role);
+            if (t != null) {
+                tensor(t, shapes.get(role));
+                p.put(role, t);
+            }
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("heads", heads);
+        a.put("kv_heads", kvHeads);
+        a.put("head_dim", headDim);
+        a.put("rope_theta", ropeTheta);
+        return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
+    }
+
+    /** Token embedding {@code [vocab, dim]} named {@code tensor}. */
+    public String embedding(String node, String ids, String tensor, long vocab, long dim) {
+        tensor(tensor, vocab, dim);
+        return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), Map.of(), dim);
+    }
+
+    /** Bilinear resize of {@code x} to the spatial size of {@code like}. */
+    public String interpolate(String node, String x, String like) {
+        return add(node, Op.INTERPOLATE, List.of(x, like), Map.of(), Map.of("mode", "bilinear"), width(x));
+    }
+
+    /** An operation the analysis does not know: everything it touches stays in place. */
+    public String opaque(String node, List<String> xs, String type, Map<String, String> params, long outWidth) {
+        return add(node, Op.OPAQUE, xs, params, Map.of("type", type), outWidth);
+    }
+
+    /** Adds a fully specified node (importers); its tensors must have been declared with {@link #tensor}. */
+    public String node(Node n, long outWidth) {
+        for (String t : n.params().values()) {
+            if (!tensors.containsKey(t)) {
+                throw new LadyException(LadyException.Kind.INTERNAL, name + ": node " + n.name() + " uses undeclared tensor " + t);
+            }
+        }
+        nodes.add(n);
+        width.put(n.output(), outWidth);
+        return n.output();
+    }
+
+    /** The graph, returning {@code outputs}. */
+    public Graph build(String... outputs) {
+        return new Graph(name, inputs, nodes, List.of(outputs), tensors);
+    }
+
+    private Map<String, String> params(String module, String role, long[] shape) {
+        String t = module + "." + role;
+        tensor(t, shape);
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put(role, t);
+        return p;
+    }
+
+    private String add(String node, Op op, List<String> in, Map<String, String> params, Map<String, Object> attrs, long outWidth) {
+        Node n = new Node(node, op, in, node, params, attrs);
+        nodes.add(n);
+        width.put(n.output(), outWidth);
+        return n.output();
+    }
+}

@@ -1,0 +1,125 @@
+package lady.graph;
+
+/**
+ * The operations of a {@link Graph}. Each is documented with its inputs, its parameters (by role, the
+ * key of {@link Node#params()}), its attributes ({@link Node#attrs()}) and what it does to channels
+ * (the rule {@link ChannelSpaces} applies). Shapes follow PyTorch: images are {@code N x C x H x W}
+ * (channels on axis 1), token sequences {@code N x S x D} (channels last), flat features {@code N x F}.
+ */
+public enum Op {
+    /**
+     * 2-D convolution. Input: an image. Params: {@code weight} [out, in/groups, kh, kw], {@code bias}
+     * (optional). Attrs: {@code stride}, {@code padding}, {@code dilation} (pairs), {@code groups};
+     * {@code transposed} (1: a transposed convolution of an imported graph, weight [in, out, kh, kw],
+     * groups 1; the interpreter does not run it). Channels: opens a space (its rows); a depthwise conv
+     * ({@code groups == in}) keeps its input's space and its rows move with it; other grouped convs pin
+     * their input and output channels.
+     */
+    CONV,
+    /**
+     * Fully connected layer on the last axis. Params: {@code weight} [out, in], {@code bias} (optional).
+     * Attrs: {@code transposed} (1: the weight is stored [in, out], as ONNX's MatMul and Gemm with
+     * transB = 0 keep it; then its rows are axis 1 and its columns axis 0; the interpreter does not run
+     * it). Channels: reads the input's spaces (its columns, in blocks after a flatten) and opens a space.
+     */
+    LINEAR,
+    /** Batch normalization over axis 1. Params: weight, bias, running_mean, running_var, num_batches_tracked. Attrs: eps, momentum. Keeps the space. */
+    BATCH_NORM,
+    /** Layer normalization over the last axis. Params: weight, bias. Attrs: eps. Keeps the space. */
+    LAYER_NORM,
+    /** RMS normalization over the last axis. Params: weight. Attrs: eps. Keeps the space. */
+    RMS_NORM,
+    /** An element-wise activation. Attrs: {@code fn} ({@link Activation}). Keeps the space. */
+    ACT,
+    /** 2-D max pooling. Attrs: kernel, stride, padding (pairs), ceil (0/1). Keeps the space. */
+    MAX_POOL,
+    /** 2-D average pooling. Attrs: kernel, stride, padding (pairs), ceil, count_include_pad (0/1). Keeps the space. */
+    AVG_POOL,
+    /** Adaptive average pooling to {@code size} (pair). Keeps the space. */
+    ADAPTIVE_AVG_POOL,
+    /** Dropout. Attrs: p. Keeps the space. */
+    DROPOUT,
+    /** Element-wise sum of two inputs of the same shape. Ties the two inputs' spaces into one (a residual stream). */
+    ADD,
+    /**
+     * Element-wise product of two inputs, broadcasting (squeeze-excitation: {@code x * scale} with
+     * scale {@code N x C x 1 x 1}; gated MLPs). Ties the two inputs' spaces into one.
+     */
+    MUL,
+    /**
+     * Concatenation. Attrs: {@code axis}; {@code channels} (1: along the channel axis, 0: along another;
+     * when absent it is read off the values: axis 1 of images and flat features, axis 2 of tokens). Along
+     * the channel axis each input's spaces sit at their offsets of the result; along another axis
+     * (tokens) the inputs' spaces are tied.
+     */
+    CONCAT,
+    /** Flattens {@code N x C x H x W} to {@code N x C*H*W}: channel c owns the block of H*W columns at c*H*W. */
+    FLATTEN,
+    /** {@code N x C x H x W} to the token sequence {@code N x H*W x C} (ViT's patch embedding). Keeps the space, channels move last. */
+    TO_TOKENS,
+    /**
+     * A parameter tensor used as an activation (ViT's class token [1, 1, D], position embedding [1, S, D]).
+     * Params: {@code value}. Attrs: {@code expand} (1: expanded to the batch of input 0). No data inputs
+     * except the optional batch reference. Channels: its last axis opens a space that is tied to the
+     * stream it is added to or concatenated with.
+     */
+    PARAM,
+    /** Picks one index of an axis ({@code x[:, 0]}: the class token). Attrs: axis, index. Keeps the space. */
+    SELECT,
+    /**
+     * torchvision's packed multi-head self-attention ({@code nn.MultiheadAttention}, batch first),
+     * on {@code N x S x D}. Params: in_proj_weight [3D, D], in_proj_bias [3D], out_proj_weight [D, D],
+     * out_proj_bias [D]. Attrs: heads. Channels: reads the input's space (in_proj columns); a heads
+     * space (blocks of head_dim rows in each of the q, k, v segments, blocks of out_proj columns); opens
+     * the output space (out_proj rows).
+     */
+    ATTENTION,
+    /**
+     * Llama-style attention with separate projections, grouped-query heads and rotary position
+     * embedding, causal. Params: q_weight, k_weight, v_weight, o_weight, and optional q_bias, k_bias,
+     * v_bias, o_bias. Attrs: heads, kv_heads, head_dim, rope_theta (double). Channels: reads the input's
+     * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
+     * the value dimensions inside each KV head; opens the output space (o rows). Dimensions inside a
+     * query/key head never move (RoPE pairs them).
+     */
+    ATTENTION_GQA,
+    /** Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Channels: opens a space (its columns). */
+    EMBEDDING,
+    /** Bilinear resize of input 0 to the spatial size of input 1 (align_corners false). Keeps the space of input 0. */
+    INTERPOLATE,
+    /**
+     * An operation of an imported graph that treats every channel alike and keeps its first input's
+     * layout: element-wise functions, transposes and reshapes that leave the channel axis whole, padding,
+     * resizing, reductions and slices of other axes, softmax, products and sums with per-channel constants.
+     * Params: {@code vector}, {@code vector1}, ... (optional): per-channel constants (a PReLU's slopes, the
+     * [C, 1, 1] operand of a Mul or Add) whose axis {@code axis} (attr, default 0) has one entry per
+     * channel; any other param is a constant the channels do not see (fixed). Attrs: {@code type} (the
+     * original op), {@code axis}. Inputs broadcast over the channels are not listed. Channels: keeps the
+     * layout; the vectors follow its spaces (role PARAMETER). The interpreter does not run it (imported
+     * graphs run in ONNX Runtime).
+     */
+    CHANNELWISE,
+    /**
+     * An operation the analysis does not know (from an imported graph), or a known one in a form it cannot
+     * follow. It pins the spaces of its inputs and its output: nothing that touches it is ever permuted.
+     * Attrs: {@code type} (the original op), {@code why} (optional: the reason, for the spec's note).
+     */
+    OPAQUE;
+
+    /** The element-wise activation functions of {@link #ACT}. */
+    public enum Activation {
+        RELU(true), RELU6(false), HARDSWISH(false), HARDSIGMOID(false), SIGMOID(false), GELU(false),
+        GELU_TANH(false), SILU(false), TANH(false), IDENTITY(true);
+
+        private final boolean positivelyHomogeneous;
+
+        Activation(boolean positivelyHomogeneous) {
+            this.positivelyHomogeneous = positivelyHomogeneous;
+        }
+
+        /** f(s x) = s f(x) for every s > 0: a neuron can be rescaled before it and compensated after it. */
+        public boolean positivelyHomogeneous() {
+            return positivelyHomogeneous;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package lady.model;
+
+import java.util.Map;
+
+/**
+ * Where a family builder reads the sizes of a network: a checkpoint's shapes (every per-layer width the
+ * checkpoint has, so a pruned or widened copy is described as it is), or the options of a new model
+ * (widths scaled by {@link ModelOptions#width()}). A builder asks for a size with the value a new model
+ * would have; a checkpoint that lacks the tensor answers that value too, and the comparison of the
+ * built graph with the checkpoint then reports it as missing.
+ */
+public abstract class Dims {
+    private final ModelOptions options;
+    private final Map<String, ?> config;
+
+    private Dims(ModelOptions options, Map<String, ?> config) {
+        this.options = options;
+        this.config = config == null ? Map.of() : config;
+    }
+
+    /** Sizes of a new model with {@code options}. */
+    public static Dims of(ModelOptions options) {
+        return new Dims(options, null) {
+            @Override
+            public long size(String tensor, int axis, long fallback) {
+                return fallback;
+            }
+
+            @Override
+            public boolean has(String tensor, boolean fallback) {
+                return fallback;
+            }
+
+            @Override
+            public boolean fromCheckpoint() {
+                return false;
+            }
+        };
+    }
+
+    /** Sizes read off a checkpoint's tensor shapes; options (input size, classes) as given. */
+    public static Dims of(Map<String, long[]> shapes, ModelOptions options) {
+        return of(shapes, options, null);
+    }
+
+    /**
+     * Sizes read off a checkpoint's tensor shapes, plus the checkpoint's configuration (a Hugging Face
+     * folder's config.json: heads, KV heads, RoPE base, ... that no shape tells).
+     */
+    public static Dims of(Map<String, long[]> shapes, ModelOptions options, Map<String, ?> config) {
+        return new Dims(options, config) {
+            @Override
+            public long size(String tensor, int axis, long fallback) {
+                long[] s = shapes.get(tensor);
+                return s != null && axis < s.length ? s[axis] : fallback;
+            }
+
+            @Override
+            public boolean has(String tensor, boolean fallback) {
+                return shapes.containsKey(tensor);
+            }
+
+            @Override
+            public boolean fromCheckpoint() {
+                return true;
+            }
+        };
+    }
+
+    /** Size of axis {@code axis} of {@code tensor}, or {@code fallback} for a new model. */
+    public abstract long size(String tensor, int axis, long fallback);
+
+    /** Whether {@code tensor} exists (a checkpoint), or {@code fallback} (a new model). */
+    public abstract boolean has(String tensor, boolean fallback);
+
+    /** Whether the sizes come from a checkpoint. */
+    public abstract boolean fromCheckpoint();
+
+    /** Output channels of the layer whose weight is {@code weight}: the checkpoint's, or {@code base} scaled by the width. */
+    public long out(String weight, long base) {
+        return size(weight, 0, options.scale(base));
+    }
+
+    /** Output channels of {@code weight}, or {@code exact} (not scaled) for a new model. */
+    public long outExact(String weight, long exact) {
+        return size(weight, 0, exact);
+    }
+
+    /** A value of the checkpoint's configuration (config.json), or null. */
+    public Object config(String key) {
+        return config.get(key);
+    }
+
+    /** An integer of the configuration, or {@code fallback}. */
+    public long configLong(String key, long fallback) {
+        return config.get(key) instanceof Number n ? n.longValue() : fallback;
+    }
+
+    /** A number of the configuration, or {@code fallback}. */
+    public double configDouble(String key, double fallback) {
+        return config.get(key) instanceof Number n ? n.doubleValue() : fallback;
+    }
+
+    /** The options of a new model (for a checkpoint: the caller's, e.g. the input size). */
+    public ModelOptions options() {
+        return options;
+    }
+}

@@ -1,0 +1,51 @@
+package lady.model;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A family of networks Lady recognizes and builds as a {@link lady.graph.Graph}: a few lines per layer
+ * kind, reading every size through {@link Dims} so that the same code describes a new model and any
+ * checkpoint of the family (any number of classes, any width, per-layer widths included).
+ */
+interface Family {
+    /** The architecture names it builds, in a stable order. */
+    List<String> names();
+
+    /**
+     * The name of the architecture a checkpoint with these tensors is, or null when it is not of this
+     * family. Recognition reads names and shapes only; the built graph is then compared with the
+     * checkpoint tensor by tensor.
+     */
+    String recognize(Map<String, long[]> shapes);
+
+    /** The options that describe a checkpoint of architecture {@code name} (classes, width, input). */
+    ModelOptions options(String name, Map<String, long[]> shapes);
+
+    /** Architecture {@code name} with the sizes of {@code dims}. */
+    Architecture build(String name, Dims dims);
+
+    /** Refuses a classifier hidden width (an option of VGG's head only) for architecture {@code name}. */
+    static void requireNoHidden(String name, ModelOptions options) {
+        if (options.hidden() != 0) {
+            throw new lady.LadyException(lady.LadyException.Kind.USAGE, name
+                    + " has no classifier hidden width to set (VGG only)");
+        }
+    }
+
+    /**
+     * The options of a checkpoint whose classes are the rows of {@code classifier} and whose input channels
+     * are the columns of {@code first}; default input size (the family pools adaptively).
+     */
+    static ModelOptions options(Map<String, long[]> shapes, String classifier, String first) {
+        ModelOptions d = ModelOptions.defaults();
+        return new ModelOptions((int) dim(shapes, classifier, 0, d.numClasses()), 1.0, 0,
+                (int) dim(shapes, first, 1, d.inputChannels()), d.inputSize());
+    }
+
+    /** The value of a tensor shape at {@code axis}, or {@code fallback} when the tensor is absent. */
+    static long dim(Map<String, long[]> shapes, String tensor, int axis, long fallback) {
+        long[] s = shapes.get(tensor);
+        return s != null && axis < s.length ? s[axis] : fallback;
+    }
+}

@@ -1,0 +1,609 @@
+package lady.model;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.pytorch.BatchNorm2dImpl;
+import org.bytedeco.pytorch.BatchNormOptions;
+import org.bytedeco.pytorch.Conv2dImpl;
+import org.bytedeco.pytorch.Conv2dOptions;
+import org.bytedeco.pytorch.EmbeddingImpl;
+import org.bytedeco.pytorch.EmbeddingOptions;
+import org.bytedeco.pytorch.LayerNormImpl;
+import org.bytedeco.pytorch.LayerNormOptions;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.LinearOptions;
+import org.bytedeco.pytorch.LongVector;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.graph.Graph;
+import lady.graph.Node;
+import lady.graph.Op;
+import lady.permutation.PermutationSpec;
+import lady.tensor.HostTensor;
+import lady.torch.Torch;
+import lady.torch.TorchTensors;
+
+/**
+ * A {@link Model} that runs an {@link Architecture}'s graph on libtorch: the interpreter of the graph
+ * description. One libtorch module tree holds every parameter and buffer under its state-dict name
+ * (containers for the dotted paths; libtorch's Conv2d, BatchNorm2d, Linear, LayerNorm and Embedding
+ * modules where the graph has those layers, created in graph order so that a new model draws its
+ * initial weights as libtorch's modules do; raw parameters for attention, class tokens and position
+ * embeddings). {@link #forward} walks the nodes in order and calls libtorch's operations; values are
+ * dropped after their last use. Every module is kept strongly referenced here (stack notes, pitfall 2).
+ */
+final class GraphNetwork implements Model {
+    private final Architecture arch;
+    private final Graph graph;
+    private final Module root;
+    private final Map<String, Module> containers = new HashMap<>();
+    private final Map<String, Module> modules = new HashMap<>(); // node name -> its libtorch module
+    private final Map<String, Tensor> raw = new HashMap<>(); // tensor name -> raw parameter
+    private final List<Object> keepAlive = new ArrayList<>();
+    private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
+    private final Map<String, Integer> lastUse = new HashMap<>();
+    private final Map<String, List<Node>> readers;
+    private PermutationSpec spec;
+
+    GraphNetwork(Architecture arch) {
+        Torch.init();
+        this.arch = arch;
+        this.graph = arch.graph();
+        this.root = new Module(arch.name());
+        this.readers = graph.readerIndex();
+        for (Node n : graph.nodes()) {
+            build(n);
+        }
+        for (int i = 0; i < graph.nodes().size(); i++) {
+            for (String in : graph.nodes().get(i).inputs()) {
+                lastUse.put(in, i);
+            }
+        }
+        graph.outputs().forEach(o -> lastUse.put(o, Integer.MAX_VALUE));
+        arch.producers().forEach(p -> producers.put(p.name(), p));
+        initialize();
+    }
+
+    // ---- building ----
+
+    private void build(Node n) {
+        switch (n.op()) {
+            case CONV -> {
+                long[] w = graph.shape(n.param("weight"));
+                long groups = n.longAttr("groups", 1);
+                Conv2dOptions o = new Conv2dOptions(w[1] * groups, w[0], new LongPointer(w[2], w[3]));
+                o.stride().put(n.longsAttr("stride", 1, 1));
+                o.padding().put(new LongPointer(n.longsAttr("padding", 0, 0)));
+                o.dilation().put(n.longsAttr("dilation", 1, 1));
+                o.groups().put(groups);
+                o.bias().put(n.has("bias"));
+                keepAlive.add(o);
+                modules.put(n.name(), register(n.name(), new Conv2dImpl(o)));
+            }
+            case LINEAR -> {
+                long[] w = graph.shape(n.param("weight"));
+                boolean own = n.param("weight").equals(n.name() + ".weight")
+                        && (!n.has("bias") || n.param("bias").equals(n.name() + ".bias"));
+                if (own) {
+                    LinearOptions o = new LinearOptions(w[1], w[0]);
+                    o.bias().put(n.has("bias"));
+                    keepAlive.add(o);
+                    modules.put(n.name(), register(n.name(), new LinearImpl(o)));
+                } else {
+                    // weights named otherwise (a tied output layer reads the embedding): run functionally on
+                    // the graph's tensors, registering those no other node registers
+                    for (String t : n.params().values()) {
+                        if (!registered(t)) {
+                            rawParameter(t, torch.zeros(graph.shape(t)));
+                        }
+                    }
+                }
+            }
+            case BATCH_NORM -> {
+                BatchNormOptions o = new BatchNormOptions(graph.shape(n.param("weight"))[0]);
+                o.eps().put(n.doubleAttr("eps", 1e-5));
+                o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
+                keepAlive.add(o);
+                modules.put(n.name(), register(n.name(), new BatchNorm2dImpl(o)));
+            }
+            case LAYER_NORM -> {
+                LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
+                o.eps().put(n.doubleAttr("eps", 1e-5));
+                keepAlive.add(o);
+                modules.put(n.name(), register(n.name(), new LayerNormImpl(o)));
+            }
+            case EMBEDDING -> {
+                long[] w = graph.shape(n.param("weight"));
+                EmbeddingOptions o = new EmbeddingOptions(w[0], w[1]);
+                keepAlive.add(o);
+                String module = moduleOf(n.param("weight"));
+                modules.put(n.name(), register(module, new EmbeddingImpl(o)));
+            }
+            case ATTENTION -> {
+                long d = graph.shape(n.param("out_proj_weight"))[0];
+                rawParameter(n.param("in_proj_weight"), torch.empty(3 * d, d));
+                rawParameter(n.param("in_proj_bias"), torch.zeros(3 * d));
+                LinearOptions o = new LinearOptions(d, d);
+                keepAlive.add(o);
+                modules.put(n.name() + ".out_proj", register(moduleOf(n.param("out_proj_weight")), new LinearImpl(o)));
+            }
+            case PARAM, RMS_NORM, ATTENTION_GQA -> {
+                for (String t : n.params().values()) {
+                    if (!raw.containsKey(t)) {
+                        rawParameter(t, torch.zeros(graph.shape(t)));
+                    }
+                }
+            }
+            default -> {
+                if (!n.params().isEmpty()) {
+                    throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
+                            + "' (" + n.op() + " " + n.stringAttr("type", "") + "); use the ONNX file with ONNX Runtime");
+                }
+            }
+        }
+    }
+
+    /** "a.b.weight" -> "a.b". */
+    private static String moduleOf(String tensor) {
+        int dot = tensor.lastIndexOf('.');
+        return dot < 0 ? "" : tensor.substring(0, dot);
+    }
+
+    /** Whether a tensor of the graph is already held by a module or a raw parameter built so far. */
+    private boolean registered(String tensor) {
+        if (raw.containsKey(tensor)) {
+            return true;
+        }
+        StringTensorDict params = root.named_parameters(true);
+        boolean found = params.contains(tensor);
+        java.lang.ref.Reference.reachabilityFence(params);
+        return found;
+    }
+
+    /** The live tensor called {@code name} (a raw parameter or a module's), cached. */
+    private Tensor live(String name) {
+        Tensor t = raw.get(name);
+        if (t == null) {
+            t = live().get(name);
+            raw.put(name, t);
+        }
+        return t;
+    }
+
+    private void rawParameter(String tensor, Tensor init) {
+        int dot = tensor.lastIndexOf('.');
+        Module parent = dot < 0 ? root : container(tensor.substring(0, dot));
+        // register_parameter returns a reference INTO the module's dictionary, which later registrations may
+        // move: keep a handle of our own (shares the storage, owns its refcount)
+        Tensor p = new Tensor(parent.register_parameter(tensor.substring(dot + 1), init, true));
+        raw.put(tensor, p);
+        keepAlive.add(p);
+    }
+
+    /** Registers {@code m} under its dotted path, creating the container modules on the way. */
+    private <M extends Module> M register(String path, M m) {
+        int dot = path.lastIndexOf('.');
+        Module parent = dot < 0 ? root : container(path.substring(0, dot));
+        parent.register_module(path.substring(dot + 1), m);
+        keepAlive.add(m);
+        return m;
+    }
+
+    private Module container(String path) {
+        Module c = containers.get(path);
+        if (c == null) {
+            c = register(path, new Module());
+            containers.put(path, c);
+        }
+        return c;
+    }
+
+    /** Applies the architecture's initialization (libtorch's defaults are already in place for its modules). */
+    @SuppressWarnings("try")
+    private void initialize() {
+        try (NoGradGuard guard = new NoGradGuard()) {
+            for (Node n : graph.nodes()) {
+                if (n.op() == Op.ATTENTION) {
+                    // nn.MultiheadAttention: xavier-uniform in_proj, zero biases
+                    Tensor w = raw.get(n.param("in_proj_weight"));
+                    long[] s = w.sizes().vec().get();
+                    double bound = Math.sqrt(6.0 / (s[0] / 3.0 + s[1]));
+                    w.uniform_(-bound, bound, new org.bytedeco.pytorch.GeneratorOptional());
+                    ((LinearImpl) modules.get(n.name() + ".out_proj")).bias().zero_();
+                } else if (n.op() == Op.RMS_NORM) {
+                    raw.get(n.param("weight")).fill_(new Scalar(1.0));
+                } else if (n.op() == Op.PARAM && graph.shape(n.param("value")).length == 3
+                        && graph.shape(n.param("value"))[1] > 1) {
+                    raw.get(n.param("value")).normal_(0.0, 0.02, new org.bytedeco.pytorch.GeneratorOptional()); // ViT's position embedding
+                }
+            }
+            if (arch.init() == Architecture.Init.PYTORCH_DEFAULT) {
+                return;
+            }
+            for (Node n : graph.nodes(Op.CONV)) {
+                Conv2dImpl conv = (Conv2dImpl) modules.get(n.name());
+                long[] s = conv.weight().sizes().vec().get();
+                double fanOut = (double) s[0] * s[2] * s[3] / n.longAttr("groups", 1);
+                conv.weight().normal_().mul_(new Scalar(Math.sqrt(2.0 / fanOut)));
+                if (n.has("bias")) {
+                    conv.bias().zero_();
+                }
+            }
+            if (arch.init() == Architecture.Init.TORCHVISION_VGG) {
+                for (Node n : graph.nodes(Op.LINEAR)) {
+                    LinearImpl linear = (LinearImpl) modules.get(n.name());
+                    linear.weight().normal_().mul_(new Scalar(0.01));
+                    if (n.has("bias")) {
+                        linear.bias().zero_();
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- running ----
+
+    @Override
+    public String architecture() {
+        return arch.name();
+    }
+
+    /** The description this model was built from. */
+    Architecture description() {
+        return arch;
+    }
+
+    @Override
+    public Module module() {
+        return root;
+    }
+
+    @Override
+    public Tensor forward(Tensor input) {
+        checkInput(input);
+        return run(input, null).get(0);
+    }
+
+    @Override
+    public List<Tensor> outputs(Tensor input) {
+        checkInput(input);
+        return run(input, null);
+    }
+
+    @Override
+    public Tensor forwardTo(Tensor input, String module) {
+        return capture(input, List.of(module), Stage.PRE_ACTIVATION).get(module);
+    }
+
+    @Override
+    public Map<String, Tensor> capture(Tensor input, List<String> layers, Stage stage) {
+        List<String> names = new ArrayList<>();
+        for (String name : layers) {
+            names.add(arch.producer(name).name()); // refuses an unknown name, listing the known ones
+        }
+        checkInput(input);
+        Tap tap = new Tap(names, stage);
+        run(input, tap);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (int i = 0; i < layers.size(); i++) {
+            out.put(layers.get(i), tap.found.get(names.get(i)));
+        }
+        return out;
+    }
+
+    @Override
+    public Tensor runLayer(String layer, Tensor layerInput, Stage stage) {
+        if (stage == Stage.INPUT) {
+            throw new LadyException(LadyException.Kind.USAGE, "runLayer computes a layer's output: ask for "
+                    + Stage.PRE_ACTIVATION + " or " + Stage.POST_ACTIVATION + ", not " + stage);
+        }
+        Architecture.Producer p = producers.get(arch.producer(layer).name());
+        Map<String, Tensor> values = new HashMap<>();
+        values.put(p.node().inputs().get(0), layerInput);
+        Tensor pre = apply(p.node(), values);
+        if (p.norm() != null) {
+            values.put(p.node().output(), pre);
+            pre = apply(p.norm(), values);
+        }
+        return stage == Stage.POST_ACTIVATION ? activate(p, pre) : pre;
+    }
+
+    /** What follows a producer's pre-activation output: its activation node, or ReLU where the graph adds first. */
+    private Tensor activate(Architecture.Producer p, Tensor pre) {
+        String value = p.norm() != null ? p.norm().output() : p.node().output();
+        List<Node> r = readers.getOrDefault(value, List.of());
+        if (r.size() == 1 && r.get(0).op() == Op.ACT) {
+            return activation(r.get(0).activation(), pre);
+        }
+        return torch.relu(pre);
+    }
+
+    /** The producers to capture, at which stage, and what was captured. */
+    private final class Tap {
+        final Set<String> wanted;
+        final Stage stage;
+        final Map<String, Tensor> found = new HashMap<>();
+
+        Tap(List<String> layers, Stage stage) {
+            this.wanted = Set.copyOf(layers);
+            this.stage = stage;
+        }
+
+        /** Called after node {@code n} computed {@code out} from {@code values}. */
+        void seen(Node n, Map<String, Tensor> values, Tensor out) {
+            Architecture.Producer p = producers.get(n.name());
+            if (p != null && wanted.contains(p.name())) {
+                if (stage == Stage.INPUT) {
+                    found.put(p.name(), values.get(n.inputs().get(0)));
+                } else if (p.norm() == null) {
+                    found.put(p.name(), stage == Stage.PRE_ACTIVATION ? out : activate(p, out));
+                }
+            }
+            if (n.op() == Op.BATCH_NORM && stage != Stage.INPUT) {
+                for (String in : n.inputs()) {
+                    Node w = graph.writer(in);
+                    Architecture.Producer q = w == null ? null : producers.get(w.name());
+                    if (q != null && q.norm() == n && wanted.contains(q.name())) {
+                        found.put(q.name(), stage == Stage.PRE_ACTIVATION ? out : activate(q, out));
+                    }
+                }
+            }
+        }
+
+        boolean done() {
+            return found.size() == wanted.size();
+        }
+    }
+
+    /** The graph on {@code input}; with a tap, stops as soon as every wanted producer was seen. */
+    private List<Tensor> run(Tensor input, Tap tap) {
+        Map<String, Tensor> values = new HashMap<>();
+        values.put(graph.inputs().get(0).name(), input);
+        List<Node> nodes = graph.nodes();
+        for (int i = 0; i < nodes.size() && (tap == null || !tap.done()); i++) {
+            Node n = nodes.get(i);
+            Tensor out = apply(n, values);
+            if (tap != null) {
+                tap.seen(n, values, out);
+            }
+            values.put(n.output(), out);
+            for (String in : n.inputs()) {
+                if (lastUse.getOrDefault(in, -1) == i) {
+                    values.remove(in);
+                }
+            }
+        }
+        List<Tensor> outs = new ArrayList<>();
+        if (tap == null) {
+            graph.outputs().forEach(o -> outs.add(values.get(o)));
+        }
+        return outs;
+    }
+
+    private Tensor in(Node n, Map<String, Tensor> values, int i) {
+        return values.get(n.inputs().get(i));
+    }
+
+    private Tensor apply(Node n, Map<String, Tensor> values) {
+        Tensor x = n.inputs().isEmpty() ? null : in(n, values, 0);
+        switch (n.op()) {
+            case CONV:
+                return ((Conv2dImpl) modules.get(n.name())).forward(x);
+            case LINEAR: {
+                Module m = modules.get(n.name());
+                if (m != null) {
+                    return ((LinearImpl) m).forward(x);
+                }
+                Tensor w = live(n.param("weight"));
+                return n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
+                        : torch.linear(x, w);
+            }
+            case BATCH_NORM:
+                return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
+            case LAYER_NORM:
+                return ((LayerNormImpl) modules.get(n.name())).forward(x);
+            case RMS_NORM: {
+                double eps = n.doubleAttr("eps", 1e-6);
+                Tensor xf = x.to(torch.ScalarType.Float);
+                Tensor rms = torch.rsqrt(xf.pow(new Scalar(2.0)).mean(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()).add(new Scalar(eps)));
+                return xf.mul(rms).mul(raw.get(n.param("weight")));
+            }
+            case ACT:
+                return activation(n.activation(), x);
+            case MAX_POOL: {
+                return torch.max_pool2d(x, n.longsAttr("kernel"), n.longsAttr("stride"), n.longsAttr("padding", 0, 0),
+                        new long[] {1, 1}, n.longAttr("ceil", 0) == 1);
+            }
+            case AVG_POOL:
+                return torch.avg_pool2d(x, n.longsAttr("kernel"), n.longsAttr("stride"), n.longsAttr("padding", 0, 0),
+                        n.longAttr("ceil", 0) == 1, n.longAttr("count_include_pad", 1) == 1, new org.bytedeco.pytorch.LongOptional());
+            case ADAPTIVE_AVG_POOL: {
+                long[] s = n.longsAttr("size");
+                return torch.adaptive_avg_pool2d(x, s);
+            }
+            case DROPOUT:
+                return torch.dropout(x, n.doubleAttr("p", 0.5), root.is_training());
+            case ADD:
+                return x.add(in(n, values, 1));
+            case MUL:
+                return x.mul(in(n, values, 1));
+            case CONCAT: {
+                TensorVector v = new TensorVector();
+                for (int i = 0; i < n.inputs().size(); i++) {
+                    v.push_back(in(n, values, i));
+                }
+                return torch.cat(v, n.longAttr("axis", 1));
+            }
+            case FLATTEN:
+                return torch.flatten(x, n.longAttr("start", 1), -1);
+            case TO_TOKENS: {
+                long[] s = x.sizes().vec().get();
+                return x.reshape(s[0], s[1], s[2] * s[3]).permute(0, 2, 1);
+            }
+            case PARAM: {
+                Tensor p = raw.get(n.param("value"));
+                if (n.longAttr("expand", 0) == 1) {
+                    long[] s = p.sizes().vec().get();
+                    s[0] = x.size(0);
+                    return p.expand(s);
+                }
+                return p;
+            }
+            case SELECT:
+                return x.select(n.longAttr("axis", 1), n.longAttr("index", 0));
+            case ATTENTION:
+                return attention(n, x);
+            case ATTENTION_GQA:
+                return LlamaAttention.forward(n, x, raw);
+            case EMBEDDING:
+                return ((EmbeddingImpl) modules.get(n.name())).forward(x);
+            case INTERPOLATE: {
+                long[] like = in(n, values, 1).sizes().vec().get();
+                return torch.upsample_bilinear2d(x, new long[] {like[2], like[3]}, false);
+            }
+            default:
+                throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
+                        + "' (" + n.op() + ")");
+        }
+    }
+
+    static Tensor activation(Op.Activation fn, Tensor x) {
+        return switch (fn) {
+            case RELU -> torch.relu(x);
+            case RELU6 -> torch.hardtanh(x, new Scalar(0.0), new Scalar(6.0));
+            case HARDSWISH -> torch.hardswish(x);
+            case HARDSIGMOID -> torch.hardsigmoid(x);
+            case SIGMOID -> torch.sigmoid(x);
+            case GELU -> torch.gelu(x);
+            case GELU_TANH -> torch.gelu(x, "tanh");
+            case SILU -> torch.silu(x);
+            case TANH -> torch.tanh(x);
+            case IDENTITY -> x;
+        };
+    }
+
+    /** torchvision's multi-head self-attention (batch first), as nn.MultiheadAttention computes it. */
+    private Tensor attention(Node n, Tensor x) {
+        long[] s = x.sizes().vec().get();
+        long batch = s[0];
+        long seq = s[1];
+        long d = s[2];
+        long heads = n.longAttr("heads", 1);
+        long hd = d / heads;
+        Tensor qkv = torch.linear(x, raw.get(n.param("in_proj_weight")),
+                new org.bytedeco.pytorch.TensorOptional(raw.get(n.param("in_proj_bias"))));
+        Tensor q = qkv.narrow(2, 0, d).reshape(batch, seq, heads, hd).transpose(1, 2);
+        Tensor k = qkv.narrow(2, d, d).reshape(batch, seq, heads, hd).transpose(1, 2);
+        Tensor v = qkv.narrow(2, 2 * d, d).reshape(batch, seq, heads, hd).transpose(1, 2);
+        Tensor scores = torch.matmul(q.mul(new Scalar(1.0 / Math.sqrt(hd))), k.transpose(-2, -1));
+        Tensor o = torch.matmul(torch.softmax(scores, -1), v).transpose(1, 2).reshape(batch, seq, d);
+        return ((LinearImpl) modules.get(n.name() + ".out_proj")).forward(o);
+    }
+
+    private void checkInput(Tensor input) {
+        Graph.Input in = graph.inputs().get(0);
+        long[] s = input.sizes().vec().get();
+        if (in.kind() == Graph.Input.Kind.TOKENS) {
+            if (s.length != 2) {
+                throw LadyException.invalidInput(arch.name() + " expects token ids of shape N x S, got "
+                        + java.util.Arrays.toString(s));
+            }
+            return;
+        }
+        boolean fixed = in.fixed();
+        if (s.length != 4 || s[1] != in.channels() || (fixed && (s[2] != in.size() || s[3] != in.size()))) {
+            String expected = "N x " + in.channels() + " x " + (fixed ? in.size() + " x " + in.size() : "H x W");
+            throw LadyException.invalidInput(arch.name() + " expects input of shape " + expected + ", got "
+                    + java.util.Arrays.toString(s));
+        }
+    }
+
+    @Override
+    public Tensor probe(int batch, long seed) {
+        Graph.Input in = graph.inputs().get(0);
+        if (in.kind() == Graph.Input.Kind.TOKENS) {
+            List<Node> emb = graph.nodes(Op.EMBEDDING);
+            long vocab = emb.isEmpty() ? 2 : graph.shape(emb.get(0).param("weight"))[0];
+            return PermutationCheck.tokens(batch, PROBE_TOKENS, vocab, seed);
+        }
+        return PermutationCheck.probe(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
+    }
+    /** Length of probe token sequences. */
+    static final int PROBE_TOKENS = 8;
+
+    @Override
+    public void train(boolean on) {
+        root.train(on);
+    }
+
+    /** The live parameters and buffers by name (no copies). */
+    private Map<String, Tensor> live() {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        StringTensorDict params = root.named_parameters(true);
+        StringTensorDict buffers = root.named_buffers(true);
+        for (String name : graph.tensors().keySet()) {
+            // get() returns a reference INTO the dictionary: copy the handle (shares the storage,
+            // owns its own refcount) so it stays valid after the dictionaries are freed by the GC
+            Tensor t = params.contains(name) ? new Tensor(params.get(name))
+                    : buffers.contains(name) ? new Tensor(buffers.get(name)) : null;
+            if (t == null) {
+                throw new LadyException(LadyException.Kind.INTERNAL, arch.name() + ": module has no tensor '" + name + "'");
+            }
+            all.put(name, t);
+        }
+        java.lang.ref.Reference.reachabilityFence(params);
+        java.lang.ref.Reference.reachabilityFence(buffers);
+        return all;
+    }
+
+    @Override
+    @SuppressWarnings("try")
+    public StateDict stateDict() {
+        StateDict state = new StateDict();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            live().forEach((name, t) -> state.put(name, TorchTensors.copyOf(t.detach())));
+        }
+        return state;
+    }
+
+    @Override
+    @SuppressWarnings("try")
+    public void load(StateDict state) {
+        Models.checkCompatible(arch, state);
+        Map<String, Tensor> live = live();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            live.forEach((name, t) -> {
+                HostTensor host = state.get(name);
+                t.copy_(TorchTensors.view(host)); // from_blob over the host memory, copied into the parameter
+                java.lang.ref.Reference.reachabilityFence(host);
+            });
+        }
+    }
+
+    @Override
+    public PermutationSpec permutationSpec() {
+        if (spec == null) {
+            spec = arch.permutationSpec();
+        }
+        return spec;
+    }
+
+    @Override
+    public String toString() {
+        return arch.name() + " (" + graph.tensors().size() + " tensors)";
+    }
+}

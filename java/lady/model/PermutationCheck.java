@@ -1,0 +1,104 @@
+package lady.model;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.kernels.Tolerances;
+
+/**
+ * The equivalence check of method.md 3: a permuted (or scaled) model must compute the same outputs as
+ * the original on a seeded probe batch, in eval mode: max abs difference of every output below
+ * {@link Tolerances#LOGITS_MAX_ABS_DIFF} times max(1, the largest output magnitude) (logits of a deep
+ * network can be large; the test is relative to their scale then).
+ */
+public final class PermutationCheck {
+    private PermutationCheck() {}
+
+    /**
+     * Max abs difference between the outputs of {@code original} and of the same architecture with the
+     * weights {@code permuted}, on {@code probe}, in eval mode. The model is used to evaluate both and is
+     * left as it was (weights and train/eval mode restored).
+     *
+     * @throws LadyException INVALID_INPUT when the difference is not below the tolerance (or NaN)
+     */
+    public static double verify(Model original, StateDict permuted, Tensor probe) {
+        double[] d = difference(original, permuted, probe);
+        if (!(d[0] <= Tolerances.LOGITS_MAX_ABS_DIFF * Math.max(1.0, d[1]))) {
+            throw LadyException.invalidInput(String.format(
+                    "the permuted %s model is NOT equivalent to the original: max abs output difference %.3g "
+                            + "(largest output %.3g; tolerance %.0e relative)",
+                    original.architecture(), d[0], d[1], Tolerances.LOGITS_MAX_ABS_DIFF));
+        }
+        return d[0];
+    }
+
+    /** As {@link #verify} but only measures: the max abs output difference (NaN when either is NaN). */
+    public static double maxLogitDiff(Model original, StateDict permuted, Tensor probe) {
+        return difference(original, permuted, probe)[0];
+    }
+
+    /** {max abs difference over every output, largest abs output of the original}. */
+    @SuppressWarnings("try")
+    private static double[] difference(Model original, StateDict permuted, Tensor probe) {
+        boolean wasTraining = original.module().is_training();
+        StateDict saved = original.stateDict();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            original.train(false);
+            List<Tensor> a = original.outputs(probe);
+            original.load(permuted);
+            List<Tensor> b = original.outputs(probe);
+            double diff = 0;
+            double scale = 0;
+            for (int i = 0; i < a.size(); i++) {
+                double di = a.get(i).sub(b.get(i)).abs().max().item_double();
+                diff = Double.isNaN(di) || Double.isNaN(diff) ? Double.NaN : Math.max(diff, di);
+                scale = Math.max(scale, a.get(i).abs().max().item_double());
+            }
+            return new double[] {diff, scale};
+        } finally {
+            original.load(saved);
+            original.train(wasTraining);
+        }
+    }
+
+    /**
+     * A probe batch of {@code n} images {@code channels x size x size}, a pure function of
+     * {@code seed}: per image and channel a brightness in [-1, 1) and a contrast in [0.5, 2), plus
+     * uniform pixel noise, so that images differ in more than i.i.d. noise (which pooling averages
+     * away) and span about the range of normalized images.
+     */
+    public static Tensor probe(int n, int channels, int size, long seed) {
+        long count = (long) n * channels * size * size;
+        float[] v = new float[Math.toIntExact(count)];
+        SplittableRandom rng = new SplittableRandom(seed);
+        int plane = size * size;
+        for (int c = 0; c < n * channels; c++) {
+            double brightness = rng.nextDouble() * 2 - 1, contrast = 0.5 + rng.nextDouble() * 1.5;
+            for (int i = 0; i < plane; i++) {
+                v[c * plane + i] = (float) (brightness + contrast * (rng.nextDouble() * 2 - 1));
+            }
+        }
+        Tensor t = torch.empty(n, channels, size, size);
+        t.data_ptr_float().put(v);
+        return t;
+    }
+
+    /** Token ids uniform over {@code vocab}, {@code n} sequences of {@code length}, a pure function of {@code seed}. */
+    public static Tensor tokens(int n, int length, long vocab, long seed) {
+        long[] ids = new long[Math.multiplyExact(n, length)];
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = rng.nextLong(vocab);
+        }
+        Tensor t = torch.empty(new long[] {n, length}, new org.bytedeco.pytorch.TensorOptions().dtype(
+                new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long)), new org.bytedeco.pytorch.MemoryFormatOptional());
+        t.data_ptr_long().put(ids);
+        return t;
+    }
+}

@@ -1,0 +1,202 @@
+package lady.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.graph.GraphBuilder;
+import lady.graph.Op;
+
+/**
+ * torchvision's ResNets with their module paths: resnet18/34 (BasicBlock), resnet50/101/152 (Bottleneck,
+ * stride on the 3x3 conv), wide_resnet50_2/101_2 (Bottleneck twice as wide inside); a {@code _cifar}
+ * suffix for the CIFAR stem (conv1 3x3 stride 1, no max pool). Stem conv1 -> bn1 -> ReLU [-> max pool],
+ * four stages layer1..layer4 of blocks ("layer2.0": conv1/bn1, conv2/bn2 [, conv3/bn3], downsample.0/.1
+ * when the stride or the width changes), adaptive average pool, fc. Blocks per stage and every width are
+ * read off a checkpoint. {@link #body} also serves DeepLabV3's backbone (dilated stages, a prefix).
+ */
+final class ResNetFamily implements Family {
+    private static final Map<String, int[]> BLOCKS = Map.of(
+            "resnet18", new int[] {2, 2, 2, 2}, "resnet34", new int[] {3, 4, 6, 3},
+            "resnet50", new int[] {3, 4, 6, 3}, "resnet101", new int[] {3, 4, 23, 3},
+            "resnet152", new int[] {3, 8, 36, 3}, "wide_resnet50_2", new int[] {3, 4, 6, 3},
+            "wide_resnet101_2", new int[] {3, 4, 23, 3});
+    private static final int EXPANSION = 4;
+
+    @Override
+    public List<String> names() {
+        List<String> out = new ArrayList<>();
+        for (String n : List.of("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2",
+                "wide_resnet101_2")) {
+            out.add(n);
+            out.add(n + "_cifar");
+        }
+        return out;
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s) {
+        if (!s.containsKey("conv1.weight") || !s.containsKey("layer1.0.conv1.weight") || !s.containsKey("fc.weight")) {
+            return null;
+        }
+        String name = depthName(s, "");
+        return name == null ? null : name + (Family.dim(s, "conv1.weight", 2, 7) == 3 ? "_cifar" : "");
+    }
+
+    /** resnet18 .. wide_resnet101_2 from the blocks of a checkpoint (under {@code prefix}), or null. */
+    static String depthName(Map<String, long[]> s, String prefix) {
+        int[] blocks = new int[4];
+        for (int stage = 0; stage < 4; stage++) {
+            while (s.containsKey(prefix + "layer" + (stage + 1) + "." + blocks[stage] + ".conv1.weight")) {
+                blocks[stage]++;
+            }
+        }
+        boolean bottleneck = s.containsKey(prefix + "layer1.0.conv3.weight");
+        boolean wide = bottleneck && Family.dim(s, prefix + "layer1.0.conv1.weight", 0, 0)
+                == 2 * Family.dim(s, prefix + "conv1.weight", 0, 0);
+        for (Map.Entry<String, int[]> e : BLOCKS.entrySet()) {
+            String n = e.getKey();
+            boolean isBottleneck = !n.equals("resnet18") && !n.equals("resnet34");
+            if (java.util.Arrays.equals(e.getValue(), blocks) && isBottleneck == bottleneck
+                    && n.startsWith("wide") == wide) {
+                return n;
+            }
+        }
+        return (wide ? "wide_resnet" : "resnet") + "_custom";
+    }
+
+    @Override
+    public ModelOptions options(String name, Map<String, long[]> s) {
+        return Family.options(s, "fc.weight", "conv1.weight");
+    }
+
+    @Override
+    public Architecture build(String name, Dims d) {
+        String base = name.replace("_cifar", "");
+        boolean cifarStem = name.endsWith("_cifar");
+        int[] blocks = blocks(base, d, "");
+        boolean bottleneck = base.endsWith("_custom") ? d.has("layer1.0.conv3.weight", true)
+                : !base.equals("resnet18") && !base.equals("resnet34");
+        Family.requireNoHidden(name, d.options());
+        GraphBuilder b = new GraphBuilder(name);
+        String x = b.image("input", d.options().inputChannels(), d.options().inputSize(), false);
+        x = body(b, d, "", x, blocks, bottleneck, base.startsWith("wide"), cifarStem, new boolean[] {false, false, false})
+                .get(3);
+        x = b.adaptiveAvgPool("avgpool", x, 1);
+        x = b.flatten("flatten", x, 1);
+        x = b.linear("fc", x, d.outExact("fc.weight", d.options().numClasses()), true);
+        return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_RESNET);
+    }
+
+    /** Blocks per stage: the checkpoint's (under {@code prefix}), else the named depth's. */
+    static int[] blocks(String base, Dims d, String prefix) {
+        if (d.fromCheckpoint()) {
+            int[] blocks = new int[4];
+            for (int stage = 0; stage < 4; stage++) {
+                while (d.has(prefix + "layer" + (stage + 1) + "." + blocks[stage] + ".conv1.weight", false)) {
+                    blocks[stage]++;
+                }
+            }
+            if (blocks[0] > 0) {
+                return blocks;
+            }
+        }
+        int[] b = BLOCKS.get(base);
+        if (b == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "unknown ResNet '" + base + "'; known: "
+                    + String.join(", ", BLOCKS.keySet().stream().sorted().toList()));
+        }
+        return b;
+    }
+
+    /**
+     * The stem and the four stages, from image {@code x}; returns the outputs of layer1 .. layer4 (DeepLabV3's
+     * auxiliary head reads layer3). {@code dilate[i]}: stage i + 2 replaces its stride by dilation
+     * (torchvision's replace_stride_with_dilation).
+     */
+    static List<String> body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck, boolean wide,
+            boolean cifarStem, boolean[] dilate) {
+        String conv1 = prefix + "conv1";
+        long stem = d.out(conv1 + ".weight", 64);
+        long k = d.size(conv1 + ".weight", 2, cifarStem ? 3 : 7);
+        x = b.conv(conv1, x, stem, new long[] {k, k}, k == 3 ? 1 : 2, k / 2, 1, 1, false);
+        x = b.batchNorm(prefix + "bn1", x);
+        x = b.act(prefix + "relu", x, Op.Activation.RELU);
+        if (!cifarStem) {
+            x = b.maxPool(prefix + "maxpool", x, 3, 2, 1);
+        }
+        long dilation = 1;
+        List<String> stages = new ArrayList<>();
+        for (int stage = 1; stage <= 4; stage++) {
+            long planes = 64L << (stage - 1);
+            long stride = stage == 1 ? 1 : 2;
+            long previous = dilation;
+            if (stage > 1 && dilate[stage - 2]) {
+                dilation *= stride;
+                stride = 1;
+            }
+            for (int i = 0; i < blocks[stage - 1]; i++) {
+                String block = prefix + "layer" + stage + "." + i;
+                long s = i == 0 ? stride : 1;
+                long dil = i == 0 ? previous : dilation;
+                x = bottleneck ? bottleneck(b, d, block, x, planes, wide, s, dil) : basic(b, d, block, x, planes, s);
+            }
+            stages.add(x);
+        }
+        return stages;
+    }
+
+    /*
+     * Node order in a block: the inner layers, then the downsample branch, then the layer that writes into
+     * the stream (conv2 of a BasicBlock, conv3 of a Bottleneck), with that layer's tensors declared before
+     * the downsample's so that the state-dict order stays PyTorch's. The stream's producers are then
+     * listed downsample first: it reads the previous stream, which resync has aligned by then.
+     */
+
+    private static String basic(GraphBuilder b, Dims d, String block, String x, long planes, long stride) {
+        String y = b.conv(block + ".conv1", x, d.out(block + ".conv1.weight", planes), 3, stride, 1, false);
+        y = b.act(block + ".relu1", b.batchNorm(block + ".bn1", y), Op.Activation.RELU);
+        long out = d.out(block + ".conv2.weight", planes);
+        declare(b, block, "conv2", "bn2", out, b.width(y), 3);
+        String shortcut = shortcut(b, d, block, x, out, stride);
+        y = b.conv(block + ".conv2", y, out, 3, 1, 1, false);
+        y = b.batchNorm(block + ".bn2", y);
+        return b.act(block + ".relu", b.add(block + ".add", y, shortcut), Op.Activation.RELU);
+    }
+
+    /** Declares conv {@code conv} (out x in x k x k, no bias) and its batch norm {@code bn} in the state-dict order. */
+    private static void declare(GraphBuilder b, String block, String conv, String bn, long out, long in, long k) {
+        b.tensor(block + "." + conv + ".weight", out, in, k, k);
+        for (String s : List.of("weight", "bias", "running_mean", "running_var")) {
+            b.tensor(block + "." + bn + "." + s, out);
+        }
+        b.tensor(block + "." + bn + ".num_batches_tracked");
+    }
+
+    private static String bottleneck(GraphBuilder b, Dims d, String block, String x, long planes, boolean wide, long stride,
+            long dilation) {
+        long width = wide ? planes * 2 : planes;
+        String y = b.conv(block + ".conv1", x, d.out(block + ".conv1.weight", width), 1, 1, 0, false);
+        y = b.act(block + ".relu1", b.batchNorm(block + ".bn1", y), Op.Activation.RELU);
+        y = b.conv(block + ".conv2", y, d.out(block + ".conv2.weight", width), new long[] {3, 3}, stride, dilation, dilation,
+                1, false);
+        y = b.act(block + ".relu2", b.batchNorm(block + ".bn2", y), Op.Activation.RELU);
+        long out = d.out(block + ".conv3.weight", planes * EXPANSION);
+        declare(b, block, "conv3", "bn3", out, b.width(y), 1);
+        String shortcut = shortcut(b, d, block, x, out, stride);
+        y = b.conv(block + ".conv3", y, out, 1, 1, 0, false);
+        y = b.batchNorm(block + ".bn3", y);
+        return b.act(block + ".relu", b.add(block + ".add", y, shortcut), Op.Activation.RELU);
+    }
+
+    /** The identity, or downsample.0 (1x1 conv, stride) -> downsample.1 (BN) when the stride or width changes. */
+    private static String shortcut(GraphBuilder b, Dims d, String block, String x, long out, long stride) {
+        boolean needed = d.fromCheckpoint() ? d.has(block + ".downsample.0.weight", false) : stride != 1 || b.width(x) != out;
+        if (!needed) {
+            return x;
+        }
+        String s = b.conv(block + ".downsample.0", x, d.outExact(block + ".downsample.0.weight", out), 1, stride, 0, false);
+        return b.batchNorm(block + ".downsample.1", s);
+    }
+}

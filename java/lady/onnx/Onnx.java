@@ -1,0 +1,300 @@
+package lady.onnx;
+
+import java.io.IOException;
+import java.lang.ref.Reference;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.UnsafeByteOperations;
+import org.bytedeco.pytorch.Tensor;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.io.AtomicFiles;
+import lady.onnx.proto.Onnx.GraphProto;
+import lady.onnx.proto.Onnx.ModelProto;
+import lady.onnx.proto.Onnx.StringStringEntryProto;
+import lady.onnx.proto.Onnx.TensorProto;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
+
+/**
+ * Reading and writing ONNX model files.
+ *
+ * <p>{@link #read} parses the whole file (protobuf; the file must be under 2 GiB, protobuf's limit: larger
+ * models keep their weights in external data files, which are read from the model's folder and never from
+ * outside it) and validates it into an {@link OnnxModel}. A truncated or corrupt file, an external data
+ * location that escapes the folder or is missing, negative or overflowing dimensions, data whose length
+ * does not match its shape, and unknown data types all give a one-line {@link LadyException}; sizes are
+ * checked against the data actually present before anything is allocated.
+ *
+ * <p>{@link #write} writes a model back with some or all initializers replaced: the graph, node order,
+ * attributes, metadata, unknown fields, types and each initializer's storage form (raw_data, typed field,
+ * external) are kept. Writing a model back with its own, unchanged initializers gives the same bytes as the
+ * file read, for models whose initializers are inline (the exporters' usual form; tested on PyTorch's
+ * exports). Externally stored initializers are written to one new data file beside the output,
+ * {@code <output file name>.data} (never to the input's data files, which the input model still needs), so
+ * their {@code location}, {@code offset} and {@code length} entries change and a stale {@code checksum}
+ * entry is dropped. Writes are atomic ({@link AtomicFiles}): the data file first, then the model.
+ */
+public final class Onnx {
+    private Onnx() {}
+
+    /** Largest model file protobuf can parse (2 GiB - 1). */
+    public static final long MAX_FILE_BYTES = Integer.MAX_VALUE;
+    /** Offsets of tensors in a written external data file are multiples of this. */
+    static final int EXTERNAL_ALIGNMENT = 4096;
+
+    /** Reads and validates the ONNX model in {@code path}. */
+    public static OnnxModel read(Path path) {
+        byte[] bytes;
+        try {
+            if (Files.isDirectory(path)) {
+                throw new LadyException(LadyException.Kind.IO, "not a file: " + path);
+            }
+            long size = Files.size(path);
+            if (size > MAX_FILE_BYTES) {
+                throw LadyException.invalidInput(path + " has " + size + " bytes; an ONNX file holds at most "
+                        + MAX_FILE_BYTES + " (protobuf's limit: larger models keep their weights in external data files)");
+            }
+            bytes = Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            throw new LadyException(LadyException.Kind.IO, "no such file: " + path);
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
+        }
+        ModelProto proto;
+        try {
+            // raw_data fields share the file's bytes instead of copying them (the array is never changed)
+            CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
+            in.enableAliasing(true);
+            in.setSizeLimit(Integer.MAX_VALUE);
+            proto = ModelProto.parseFrom(in);
+        } catch (IOException e) { // InvalidProtocolBufferException: the bytes are in memory already
+            throw LadyException.invalidInput(path + " is not a valid ONNX file (truncated or corrupt protobuf: "
+                    + firstLine(e.getMessage()) + ")");
+        }
+        return new OnnxModel(path, proto);
+    }
+
+    /**
+     * Writes {@code source} to {@code out} with the tensors named in {@code updated} (keys of
+     * {@link OnnxModel#tensors()}: initializers, and the later uses of shared ones) replaced by its tensors
+     * (same type and shape as the initializer they replace; the others keep their values). A later use of a
+     * shared initializer whose new values differ from what it would read through the graph gets an
+     * initializer of its own ({@link OnnxModel}'s class comment); one whose values agree stays shared.
+     *
+     * @throws LadyException INVALID_INPUT when a name is no tensor of {@code source}, or a tensor's type
+     *                       or shape differs from the initializer's
+     */
+    public static void write(Path out, OnnxModel source, StateDict updated) {
+        GraphProto.Builder graph = source.proto().getGraph().toBuilder();
+        List<Tensor> keep = new ArrayList<>();
+        Map<String, Tensor> replaced = new HashMap<>();
+        Map<String, HostTensor> values = new HashMap<>(); // initializer -> its new values
+        Map<String, HostTensor> uses = new LinkedHashMap<>(); // a later use of a shared initializer -> its values
+        for (Map.Entry<String, HostTensor> e : updated) {
+            String name = e.getKey();
+            OnnxModel.TensorUse use = source.tensors().get(name);
+            if (use == null) {
+                throw LadyException.invalidInput("'" + name + "' is no tensor of " + source.path());
+            }
+            OnnxInitializer info = source.initializer(use.initializer());
+            Tensor t = TorchTensors.view(e.getValue()); // borrows the memory of updated's tensor (kept by updated)
+            DType dtype = e.getValue().dtype();
+            long[] shape = t.sizes().vec().get();
+            if (dtype != info.dtype().checkpointType() || !java.util.Arrays.equals(shape, info.shape())) {
+                throw LadyException.invalidInput("tensor '" + name + "' is " + dtype + " " + OnnxTensors.shapeOf(shape)
+                        + ", but the model's initializer is " + info.dtype() + " " + OnnxTensors.shapeOf(info.shape()));
+            }
+            if (!t.is_cpu()) {
+                throw LadyException.invalidInput("tensor '" + name + "' is not on the CPU");
+            }
+            Tensor c = t.is_contiguous() ? t : t.contiguous();
+            keep.add(c);
+            if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
+                replaced.put(name, c);
+                values.put(name, e.getValue());
+            } else {
+                uses.put(name, e.getValue());
+            }
+        }
+        if (!uses.isEmpty()) {
+            unshare(source, graph, values, uses, keep);
+        }
+        List<Integer> external = new ArrayList<>();
+        for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
+            OnnxInitializer info = source.initializers().get(i);
+            if (info.storage() == OnnxInitializer.Storage.EXTERNAL) {
+                external.add(i);
+            } else if (replaced.containsKey(info.name())) {
+                OnnxTensors.setData(graph.getInitializerBuilder(i), info, replaced.get(info.name()));
+            }
+        }
+        if (!external.isEmpty()) {
+            writeExternal(out, source, graph, external, replaced);
+        }
+        ModelProto model = source.proto().toBuilder().setGraph(graph).build();
+        AtomicFiles.writeStream(out, model::writeTo);
+        Reference.reachabilityFence(keep); // RAW initializers wrap these tensors' memory until written
+    }
+
+    /**
+     * Gives the later uses of shared initializers whose new values differ from those they would read through
+     * the graph an initializer of their own, named after the tensor ({@link OnnxModel#tensors()}): an alias
+     * use loses the Identity node that wrote its name, a copy use's node input is pointed at the new name.
+     * The new initializers (raw_data, the source initializer's type and shape) come after the file's.
+     */
+    private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, HostTensor> replaced,
+            Map<String, HostTensor> uses, List<Tensor> keep) {
+        Map<String, HostTensor> effective = new HashMap<>(); // value name -> what it holds once written
+        java.util.function.Function<String, HostTensor> valueOf = new java.util.function.Function<>() {
+            @Override
+            public HostTensor apply(String v) {
+                HostTensor t = effective.get(v);
+                if (t == null) {
+                    String parent = source.aliasParent(v);
+                    t = parent != null ? apply(parent) : replaced.containsKey(v) ? replaced.get(v) : source.decode(v);
+                    effective.put(v, t);
+                }
+                return t;
+            }
+        };
+        List<String> materialized = new ArrayList<>();
+        java.util.Set<Integer> dropped = new java.util.HashSet<>();
+        // aliases parents first (the order they were found in), so that a child compares with what it will read
+        for (String alias : source.aliases().keySet()) {
+            HostTensor t = uses.get(alias);
+            OnnxModel.TensorUse use = source.tensors().get(alias);
+            if (t == null || use == null || use.kind() != OnnxModel.TensorUse.Kind.ALIAS) {
+                continue;
+            }
+            if (!t.sameContent(valueOf.apply(source.aliasParent(alias)))) {
+                effective.put(alias, t);
+                materialized.add(alias);
+                dropped.add(source.aliasNode(alias));
+            }
+        }
+        Map<Integer, Map<Integer, String>> repoint = new HashMap<>();
+        for (Map.Entry<String, HostTensor> e : uses.entrySet()) {
+            OnnxModel.TensorUse use = source.tensors().get(e.getKey());
+            if (use.kind() == OnnxModel.TensorUse.Kind.COPY && !e.getValue().sameContent(valueOf.apply(use.read()))) {
+                materialized.add(use.name());
+                repoint.computeIfAbsent(use.node(), k -> new HashMap<>()).put(use.input(), use.name());
+            }
+        }
+        if (materialized.isEmpty()) {
+            return;
+        }
+        for (int i = graph.getNodeCount() - 1; i >= 0; i--) {
+            if (dropped.contains(i)) {
+                graph.removeNode(i);
+            }
+        }
+        // node indices shift by the dropped Identity nodes before them
+        for (Map.Entry<Integer, Map<Integer, String>> e : repoint.entrySet()) {
+            int before = (int) dropped.stream().filter(d -> d < e.getKey()).count();
+            var node = graph.getNodeBuilder(e.getKey() - before);
+            e.getValue().forEach(node::setInput);
+        }
+        for (String name : materialized) {
+            OnnxModel.TensorUse use = source.tensors().get(name);
+            OnnxInitializer from = source.initializer(use.initializer());
+            Tensor t = TorchTensors.view(uses.get(name)); // uses' tensors stay reachable through updated
+            Tensor c = t.is_contiguous() ? t : t.contiguous();
+            keep.add(c);
+            TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(from.dtype().code());
+            for (long d : from.shape()) {
+                b.addDims(d);
+            }
+            OnnxInitializer info = new OnnxInitializer(name, from.dtype(), from.shape(), OnnxInitializer.Storage.RAW,
+                    from.dtype().bytes(from.elements()));
+            OnnxTensors.setData(b, info, c);
+            graph.addInitializer(b);
+        }
+    }
+
+    /** Writes every external initializer into {@code <out>.data} and points the graph at it. */
+    private static void writeExternal(Path out, OnnxModel source, GraphProto.Builder graph, List<Integer> external,
+            Map<String, Tensor> replaced) {
+        String dataName = out.getFileName() + ".data";
+        Path dataFile = out.toAbsolutePath().resolveSibling(dataName);
+        AtomicFiles.write(dataFile, ch -> {
+            long offset = 0;
+            for (int i : external) {
+                OnnxInitializer info = source.initializers().get(i);
+                long aligned = (offset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
+                ch.position(aligned);
+                Tensor t = replaced.get(info.name());
+                if (t != null) {
+                    OnnxTensors.writeBytes(ch, t, info.bytes());
+                } else {
+                    copy(source.external(info.name()), ch);
+                }
+                TensorProto.Builder tb = graph.getInitializerBuilder(i);
+                List<StringStringEntryProto> entries = new ArrayList<>();
+                boolean hasOffset = false;
+                boolean hasLength = false;
+                for (StringStringEntryProto e : tb.getExternalDataList()) {
+                    switch (e.getKey()) {
+                        case "location" -> entries.add(entry("location", dataName));
+                        case "offset" -> {
+                            entries.add(entry("offset", Long.toString(aligned)));
+                            hasOffset = true;
+                        }
+                        case "length" -> {
+                            entries.add(entry("length", Long.toString(info.bytes())));
+                            hasLength = true;
+                        }
+                        case "checksum" -> { } // would be stale
+                        default -> entries.add(e);
+                    }
+                }
+                if (!hasOffset) {
+                    entries.add(entry("offset", Long.toString(aligned)));
+                }
+                if (!hasLength) {
+                    entries.add(entry("length", Long.toString(info.bytes())));
+                }
+                tb.clearExternalData().addAllExternalData(entries);
+                offset = aligned + info.bytes();
+            }
+        });
+    }
+
+    private static void copy(OnnxTensors.External from, FileChannel to) throws IOException {
+        try (FileChannel in = FileChannel.open(from.file(), StandardOpenOption.READ)) {
+            long done = 0;
+            while (done < from.length()) {
+                long n = in.transferTo(from.offset() + done, from.length() - done, to);
+                if (n <= 0) {
+                    throw new IOException(from.file() + " ends before the data it held when the model was read");
+                }
+                done += n;
+            }
+        }
+    }
+
+    private static StringStringEntryProto entry(String key, String value) {
+        return StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
+    /** The first line of a (library's) message. */
+    static String firstLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

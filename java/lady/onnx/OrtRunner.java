@@ -1,0 +1,373 @@
+package lady.onnx;
+
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+
+import lady.LadyException;
+import lady.torch.FloatTensors;
+import lady.torch.Torch;
+import lady.util.Seeds;
+
+/**
+ * Runs an ONNX model with ONNX Runtime (CPU): on given inputs ({@link #run}), on seeded random inputs
+ * whose shapes come from the graph's inputs ({@link #seededInputs}, dynamic dimensions from
+ * {@link Options}), as a classifier of image batches ({@link #logits}, what {@code lady eval} uses), and
+ * two models side by side ({@link #compare}). Inputs and outputs are float32 libtorch tensors; inputs are
+ * handed to ONNX Runtime without a copy. The model is validated by {@link Onnx#read} before ONNX Runtime
+ * sees it, and every ONNX Runtime failure becomes a one-line {@link LadyException}. ONNX Runtime's own log
+ * is silenced (library code never prints); its intra-op threads follow {@link Torch#threads()}, and
+ * deterministic compute is on.
+ */
+public final class OrtRunner implements AutoCloseable {
+    /** Generated inputs larger than this (elements per input) are refused. */
+    public static final long MAX_SEEDED_ELEMENTS = 1L << 28;
+
+    /**
+     * Sizes for the dimensions of graph inputs that the file does not fix.
+     *
+     * @param batch size of a free first dimension (the batch)
+     * @param side  size of any other free dimension (e.g. image height and width)
+     * @param named sizes of symbolic dimensions by name ("batch", "height"); they win over the two above
+     */
+    public record Options(long batch, long side, Map<String, Long> named) {
+        /** Batch 2, other free dimensions 32 (the built-in data's image side), no named sizes. */
+        public static final Options DEFAULT = new Options(2, lady.data.Dataset.SIDE, Map.of());
+
+        public Options {
+            if (batch < 1 || side < 1) {
+                throw new LadyException(LadyException.Kind.USAGE, "input sizes must be >= 1, got batch " + batch
+                        + " and side " + side);
+            }
+            named = Map.copyOf(named);
+            for (Map.Entry<String, Long> e : named.entrySet()) {
+                if (e.getValue() < 1) {
+                    throw new LadyException(LadyException.Kind.USAGE, "dimension '" + e.getKey() + "' must be >= 1, got "
+                            + e.getValue());
+                }
+            }
+        }
+    }
+
+    /**
+     * How far one output of a model is from the same output of a reference model.
+     *
+     * @param output name of the output
+     * @param shape  its shape
+     * @param maxAbs largest absolute difference of two elements (NaN when either model gives a NaN)
+     * @param maxRel {@code maxAbs} divided by the largest magnitude of the reference's output (0 when both
+     *               are all zeros, infinite when only the reference is)
+     */
+    public record OutputDifference(String output, long[] shape, double maxAbs, double maxRel) {}
+
+    private final OnnxModel model;
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    /** A file written for this runner (with its external data file), deleted by {@link #close}; or null. */
+    private Path temporary;
+
+    private OrtRunner(OnnxModel model, OrtEnvironment env, OrtSession session) {
+        this.model = model;
+        this.env = env;
+        this.session = session;
+    }
+
+    /**
+     * An ONNX Runtime session on {@code source} with its tensors replaced by {@code weights} (keys of
+     * {@link OnnxModel#tensors()}, as {@link Onnx#write} takes them): the model is written to a temporary file,
+     * which {@link #close} deletes.
+     */
+    public static OrtRunner open(OnnxModel source, lady.checkpoint.StateDict weights) {
+        Path tmp;
+        try {
+            tmp = Files.createTempFile("lady-", ".onnx");
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot create a temporary file: " + e.getMessage(), e);
+        }
+        try {
+            Onnx.write(tmp, source, weights);
+            OrtRunner r = open(Onnx.read(tmp));
+            r.temporary = tmp;
+            return r;
+        } catch (RuntimeException e) {
+            delete(tmp);
+            throw e;
+        }
+    }
+
+    private static void delete(Path file) {
+        try {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".data"));
+        } catch (IOException e) {
+            // a temporary file left behind is not worth failing the command for
+        }
+    }
+
+    /** An ONNX Runtime session on {@code model} (which must have been read from a file). */
+    public static OrtRunner open(OnnxModel model) {
+        OrtEnvironment env = environment();
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setIntraOpNumThreads(Torch.threads());
+            o.setInterOpNumThreads(1);
+            o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
+            o.setDeterministicCompute(true);
+            return new OrtRunner(model, env, env.createSession(model.path().toString(), o));
+        } catch (OrtException e) {
+            throw LadyException.invalidInput("ONNX Runtime cannot load " + model.path() + ": " + Onnx.firstLine(e.getMessage()));
+        }
+    }
+
+    private static OrtEnvironment environment() {
+        try {
+            return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "lady");
+        } catch (RuntimeException | LinkageError e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot load ONNX Runtime's native library: " + e.getMessage(), e);
+        }
+    }
+
+    public OnnxModel model() {
+        return model;
+    }
+
+    /** The concrete shape of every graph input under {@code options}, in the graph's order. */
+    public Map<String, long[]> inputShapes(Options options) {
+        return inputShapes(model, options);
+    }
+
+    /**
+     * The concrete shape of every graph input of {@code model} under {@code options} (dimensions the file
+     * fixes as they are; symbolic ones by name from the options, else the batch for the first axis and the
+     * side for the others), in the graph's order.
+     */
+    public static Map<String, long[]> inputShapes(OnnxModel model, Options options) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (OnnxValue in : model.inputs()) {
+            long[] s = concreteShape(in, options);
+            if (s == null) {
+                throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' has no shape in the file");
+            }
+            shapes.put(in.name(), s);
+        }
+        return shapes;
+    }
+
+    /** The concrete shape of graph input {@code in} under {@code options} ({@link #inputShapes}), or null without one. */
+    static long[] concreteShape(OnnxValue in, Options options) {
+        if (in.shape() == null) {
+            return null;
+        }
+        long[] s = new long[in.shape().size()];
+        for (int i = 0; i < s.length; i++) {
+            OnnxValue.Dim d = in.shape().get(i);
+            if (d.fixed()) {
+                s[i] = d.value();
+            } else if (d.param() != null && options.named().containsKey(d.param())) {
+                s[i] = options.named().get(d.param());
+            } else {
+                s[i] = i == 0 ? options.batch() : options.side();
+            }
+        }
+        return s;
+    }
+
+    /**
+     * Standard normal float32 inputs for every graph input (shapes from {@link #inputShapes}), drawn from
+     * {@code seed} and the input's name: the same seed gives the same bytes.
+     */
+    public Map<String, Tensor> seededInputs(long seed, Options options) {
+        Map<String, Tensor> inputs = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : inputShapes(options).entrySet()) {
+            OnnxValue in = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).findFirst().orElseThrow();
+            if (in.elemType() != OnnxDType.FLOAT) {
+                throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' is of type " + in.elemType()
+                        + "; only float inputs are generated");
+            }
+            long n = 1;
+            for (long d : e.getValue()) {
+                n = d == 0 ? 0 : n <= MAX_SEEDED_ELEMENTS / d ? n * d : MAX_SEEDED_ELEMENTS + 1;
+            }
+            if (n > MAX_SEEDED_ELEMENTS) {
+                throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' of shape "
+                        + Arrays.toString(e.getValue()) + " has more than " + MAX_SEEDED_ELEMENTS + " elements");
+            }
+            SplittableRandom r = new SplittableRandom(Seeds.derive(seed, "onnx-input:" + in.name()));
+            float[] v = new float[(int) n];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) gaussian(r);
+            }
+            inputs.put(in.name(), FloatTensors.of(v, e.getValue()));
+        }
+        return inputs;
+    }
+
+    /** A standard normal draw (Box-Muller; SplittableRandom has no nextGaussian in Java 17). */
+    private static double gaussian(SplittableRandom r) {
+        double u = 1.0 - r.nextDouble(); // (0, 1]
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
+    }
+
+    /** Runs the model; every output (float32) as a new libtorch tensor, in the graph's order. */
+    public Map<String, Tensor> run(Map<String, Tensor> inputs) {
+        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
+        List<Tensor> keep = new ArrayList<>();
+        try {
+            for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
+                Tensor t = e.getValue();
+                if (t.scalar_type().value != torch.ScalarType.Float.value) {
+                    throw new LadyException(LadyException.Kind.INTERNAL, "input '" + e.getKey() + "' is not float32");
+                }
+                Tensor c = t.contiguous();
+                keep.add(c);
+                long[] shape = c.sizes().vec().get();
+                FloatBuffer buf = OnnxTensors.window(c, 0, c.nbytes()).asFloatBuffer();
+                feeds.put(e.getKey(), OnnxTensor.createTensor(env, buf, shape));
+            }
+            Map<String, Tensor> out = new LinkedHashMap<>();
+            try (OrtSession.Result r = session.run(feeds)) {
+                for (Map.Entry<String, ai.onnxruntime.OnnxValue> e : r) {
+                    if (!(e.getValue() instanceof OnnxTensor t) || t.getInfo().type != ai.onnxruntime.OnnxJavaType.FLOAT) {
+                        throw LadyException.invalidInput(model.path() + ": output '" + e.getKey()
+                                + "' is not a float32 tensor (" + e.getValue().getInfo() + ")");
+                    }
+                    FloatBuffer fb = t.getFloatBuffer();
+                    float[] v = new float[fb.remaining()];
+                    fb.get(v);
+                    out.put(e.getKey(), FloatTensors.of(v, t.getInfo().getShape()));
+                }
+            }
+            return out;
+        } catch (OrtException e) {
+            throw LadyException.invalidInput("ONNX Runtime failed on " + model.path() + ": " + Onnx.firstLine(e.getMessage()));
+        } finally {
+            feeds.values().forEach(OnnxTensor::close);
+            java.lang.ref.Reference.reachabilityFence(keep);
+        }
+    }
+
+    /**
+     * Logits of a classifier with one input for a batch of {@code N x ...} images: the model's first output,
+     * which must be {@code N x classes}. A model whose batch dimension is fixed runs in chunks of that size
+     * (the last one padded with zeros, its padding dropped from the result).
+     */
+    public Tensor logits(Tensor images) {
+        if (model.inputs().size() != 1) {
+            throw LadyException.invalidInput(model.path() + " has " + model.inputs().size()
+                    + " inputs; a classifier evaluated here takes one (the images)");
+        }
+        OnnxValue in = model.inputs().get(0);
+        long[] shape = images.sizes().vec().get();
+        long n = shape[0];
+        long chunk = n;
+        if (in.shape() != null) {
+            boolean fits = in.shape().size() == shape.length;
+            for (int i = 1; fits && i < shape.length; i++) {
+                OnnxValue.Dim d = in.shape().get(i);
+                fits = !d.fixed() || d.value() == shape[i];
+            }
+            if (!fits) {
+                throw LadyException.invalidInput(model.path() + " takes input " + in.shape() + "; the data gives "
+                        + Arrays.toString(shape));
+            }
+            OnnxValue.Dim batch = in.shape().get(0);
+            if (batch.fixed()) {
+                chunk = batch.value();
+            }
+        }
+        List<Tensor> parts = new ArrayList<>();
+        for (long from = 0; from < n; from += chunk) {
+            long len = Math.min(chunk, n - from);
+            Tensor x = images.narrow(0, from, len);
+            if (len < chunk) {
+                long[] padded = shape.clone();
+                padded[0] = chunk - len;
+                x = torch.cat(new org.bytedeco.pytorch.TensorVector(x, torch.zeros(padded)), 0);
+            }
+            Tensor out = run(Map.of(in.name(), x)).values().iterator().next();
+            long[] s = out.sizes().vec().get();
+            if (s.length != 2 || s[0] != chunk) {
+                throw LadyException.invalidInput(model.path() + " gives an output of shape " + Arrays.toString(s)
+                        + " for " + chunk + " images; a classifier gives images x classes");
+            }
+            parts.add(len < chunk ? out.narrow(0, 0, len) : out);
+        }
+        return parts.size() == 1 ? parts.get(0)
+                : torch.cat(new org.bytedeco.pytorch.TensorVector(parts.toArray(new Tensor[0])), 0);
+    }
+
+    /**
+     * Runs {@code reference} and {@code candidate} on the same seeded inputs (shapes from the reference's
+     * graph) and measures, output by output, how far the candidate is from the reference.
+     *
+     * @throws LadyException INVALID_INPUT when the two models' inputs or outputs differ in names or shapes
+     */
+    public static List<OutputDifference> compare(OnnxModel reference, OnnxModel candidate, long seed, Options options) {
+        try (OrtRunner a = open(reference); OrtRunner b = open(candidate)) {
+            Map<String, Tensor> inputs = a.seededInputs(seed, options);
+            Map<String, Tensor> ya = a.run(inputs);
+            Map<String, Tensor> yb = b.run(inputs);
+            if (!ya.keySet().equals(yb.keySet())) {
+                throw LadyException.invalidInput(candidate.path() + " has outputs " + yb.keySet() + ", "
+                        + reference.path() + " has " + ya.keySet());
+            }
+            List<OutputDifference> diffs = new ArrayList<>();
+            for (String name : ya.keySet()) {
+                diffs.add(difference(name, ya.get(name), yb.get(name)));
+            }
+            return diffs;
+        }
+    }
+
+    /** How far {@code candidate} is from {@code reference} (same shape), as {@link OutputDifference}. */
+    public static OutputDifference difference(String name, Tensor reference, Tensor candidate) {
+        long[] shape = reference.sizes().vec().get();
+        if (!Arrays.equals(shape, candidate.sizes().vec().get())) {
+            throw LadyException.invalidInput("output '" + name + "' has shape " + Arrays.toString(candidate.sizes().vec().get())
+                    + ", the reference's has " + Arrays.toString(shape));
+        }
+        float[] a = FloatTensors.read(reference);
+        float[] b = FloatTensors.read(candidate);
+        double maxAbs = 0;
+        double scale = 0;
+        for (int i = 0; i < a.length; i++) {
+            double d = Math.abs((double) a[i] - b[i]);
+            if (Double.isNaN(d)) {
+                maxAbs = Double.NaN;
+            } else if (!Double.isNaN(maxAbs)) {
+                maxAbs = Math.max(maxAbs, d);
+            }
+            scale = Math.max(scale, Math.abs(a[i]));
+        }
+        double rel = maxAbs == 0 ? 0 : scale == 0 ? Double.POSITIVE_INFINITY : maxAbs / scale;
+        return new OutputDifference(name, shape, maxAbs, rel);
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "cannot close an ONNX Runtime session: " + e.getMessage(), e);
+        } finally {
+            if (temporary != null) {
+                delete(temporary);
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+package lady.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.function.UnaryOperator;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.google.protobuf.ByteString;
+
+import lady.LadyException;
+import lady.cli.CliRun;
+import lady.onnx.proto.Onnx.AttributeProto;
+import lady.onnx.proto.Onnx.GraphProto;
+import lady.onnx.proto.Onnx.ModelProto;
+import lady.onnx.proto.Onnx.NodeProto;
+import lady.onnx.proto.Onnx.TensorProto;
+import lady.onnx.proto.Onnx.TensorShapeProto;
+import lady.torch.Torch;
+
+/**
+ * Bad or hostile ONNX files (truncated protobuf, external data that escapes the model's folder or is
+ * missing, negative or overflowing dimensions, data that does not match its shape, unknown data types) get
+ * one clear one-line error, also from the command line (non-zero exit, no stack trace), never a crash, an
+ * out-of-memory or a hang. Sizes are checked before anything is allocated: a file of a few bytes that
+ * claims a 4 GiB tensor is refused at once.
+ */
+class HostileOnnxTest {
+    private static final Duration LIMIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    private ModelProto good;
+
+    @BeforeAll
+    static void init() {
+        Torch.init();
+    }
+
+    @BeforeEach
+    void model() throws Exception {
+        OnnxTestModels.Weights w = OnnxTestModels.Weights.draw(5);
+        OnnxTestModels.writeClassifier(dir, "good.onnx", w, 0); // also writes the external data file
+        good = OnnxTestModels.classifier(w, 0);
+    }
+
+    private LadyException refused(byte[] file, LadyException.Kind kind, String fragment) throws Exception {
+        Path p = dir.resolve("hostile-" + Integer.toHexString(Arrays.hashCode(file)) + ".onnx");
+        Files.write(p, file);
+        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> Onnx.read(p)));
+        assertEquals(kind, e.kind(), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        assertTrue(e.getMessage().contains(fragment), e.getMessage());
+        return e;
+    }
+
+    private LadyException refused(ModelProto m, String fragment) throws Exception {
+        return refused(m.toByteArray(), LadyException.Kind.INVALID_INPUT, fragment);
+    }
+
+    /** {@link #good} with initializer {@code i} changed. */
+    private ModelProto withInitializer(int i, UnaryOperator<TensorProto.Builder> change) {
+        GraphProto g = good.getGraph();
+        return good.toBuilder().setGraph(g.toBuilder().setInitializer(i, change.apply(g.getInitializer(i).toBuilder())))
+                .build();
+    }
+
+    private ModelProto externalAt(String location) {
+        return withInitializer(3, t -> t.setExternalData(0, OnnxTestModels.entry("location", location)));
+    }
+
+    @Test
+    void truncatedFilesAreRefused() throws Exception {
+        byte[] all = good.toByteArray();
+        // cuts inside the graph (which holds nearly all of the file) and in the last bytes
+        for (int cut : new int[] {3, all.length / 4, all.length / 2, all.length - 40, all.length - 1}) {
+            refused(Arrays.copyOf(all, cut), LadyException.Kind.INVALID_INPUT, "is not a valid ONNX file");
+        }
+        byte[] garbage = new byte[4096];
+        new java.util.SplittableRandom(1).nextBytes(garbage);
+        refused(garbage, LadyException.Kind.INVALID_INPUT, "");
+        refused(new byte[0], LadyException.Kind.INVALID_INPUT, "has no graph");
+    }
+
+    @Test
+    void externalDataOutsideTheFolderOrMissingIsRefused() throws Exception {
+        Path outside = Files.createDirectories(dir.resolve("outside"));
+        Files.write(outside.resolve("secret.bin"), new byte[64]);
+        Path models = Files.createDirectories(dir.resolve("models"));
+        for (String location : new String[] {"../outside/secret.bin", outside.resolve("secret.bin").toString(),
+                "a/../../outside/secret.bin", "", "."}) {
+            Path p = models.resolve("escape.onnx");
+            Files.write(p, externalAt(location).toByteArray());
+            LadyException e = assertThrows(LadyException.class, () -> Onnx.read(p), location);
+            assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+            assertTrue(e.getMessage().contains("escapes the model's folder"), e.getMessage());
+        }
+        // a link inside the folder that leads out of it
+        Files.createSymbolicLink(models.resolve("link.bin"), outside.resolve("secret.bin"));
+        Files.write(models.resolve("link.onnx"), externalAt("link.bin").toByteArray());
+        LadyException link = assertThrows(LadyException.class, () -> Onnx.read(models.resolve("link.onnx")));
+        assertTrue(link.getMessage().contains("leads out of the model's folder"), link.getMessage());
+
+        refused(externalAt("missing.bin").toByteArray(), LadyException.Kind.IO, "external data file 'missing.bin' is missing");
+        refused(withInitializer(3, t -> t.setExternalData(1, OnnxTestModels.entry("offset", "1000"))),
+                "is past the end of 'weights.bin'");
+        refused(withInitializer(3, t -> t.setExternalData(2, OnnxTestModels.entry("length", "400"))),
+                "go past the end of 'weights.bin'");
+        refused(withInitializer(3, t -> t.setExternalData(2, OnnxTestModels.entry("length", "8"))),
+                "has 8 bytes of external data; its shape [3] of FLOAT needs 12");
+        refused(withInitializer(3, t -> t.setExternalData(1, OnnxTestModels.entry("offset", "-4"))),
+                "offset '-4' is not a non-negative integer");
+        refused(withInitializer(3, t -> t.clearExternalData()), "names no location");
+    }
+
+    @Test
+    void absurdDimensionsAreRefusedBeforeAnyAllocation() throws Exception {
+        refused(withInitializer(0, t -> t.setDims(0, -4)), "has a negative dimension");
+        // 2^62 x 2^62 elements: the product overflows
+        refused(withInitializer(0, t -> t.setDims(0, 1L << 62).setDims(1, 1L << 62)), "whose size overflows");
+        // 2^30 x 2^2 floats (16 GiB) claimed by a file of a few hundred bytes
+        refused(withInitializer(0, t -> t.setDims(0, 1L << 30).setDims(1, 4)), "bytes of data; its shape [1073741824, 4]");
+        refused(withInitializer(1, t -> t.setDims(0, 1L << 40)), "has 4 values in its float_data field");
+        // a graph input with a negative dimension
+        GraphProto g = good.getGraph();
+        TensorShapeProto.Dimension minus = TensorShapeProto.Dimension.newBuilder().setDimValue(-3).build();
+        refused(good.toBuilder().setGraph(g.toBuilder().setInput(0, g.getInput(0).toBuilder().setType(
+                g.getInput(0).getType().toBuilder().setTensorType(g.getInput(0).getType().getTensorType().toBuilder()
+                        .setShape(g.getInput(0).getType().getTensorType().getShape().toBuilder().setDim(1, minus))))))
+                .build(), "value 'x' has a negative dimension");
+    }
+
+    @Test
+    void dataThatDoesNotMatchItsShapeIsRefused() throws Exception {
+        refused(withInitializer(0, t -> t.setRawData(t.getRawData().substring(1))),
+                "initializer 'w1' has 191 bytes of data; its shape [4, 12] of FLOAT needs 192");
+        refused(withInitializer(1, t -> t.addFloatData(1f)), "initializer 'b1' has 5 values in its float_data field");
+        refused(withInitializer(4, t -> t.clearInt64Data()), "has 0 values in its int64_data field; its shape [3] needs 3");
+        refused(withInitializer(6, t -> t.setDataType(TensorProto.DataType.STRING_VALUE)),
+                "string tensors cannot use raw_data");
+    }
+
+    @Test
+    void unknownDataTypesAreRefused() throws Exception {
+        refused(withInitializer(0, t -> t.setDataType(99)), "initializer 'w1' has an unknown data type (99)");
+        refused(withInitializer(0, t -> t.setDataType(0)), "unknown data type (0)");
+        TensorProto bad = TensorProto.newBuilder().setDataType(77).addDims(1).setRawData(ByteString.copyFrom(new byte[1]))
+                .build();
+        refused(good.toBuilder().setGraph(good.getGraph().toBuilder().addNode(NodeProto.newBuilder().setOpType("Constant")
+                .addOutput("c").addAttribute(AttributeProto.newBuilder().setName("value")
+                        .setType(AttributeProto.AttributeType.TENSOR).setT(bad)))).build(),
+                "tensor attribute 'value' of node Constant has an unknown data type (77)");
+        // the uint16 initializer (a known type without a libtorch one) is no error: it stays out of the state dict
+        Path ok = dir.resolve("good.onnx");
+        assertFalse(Onnx.read(ok).stateDict().contains("u16"));
+    }
+
+    @Test
+    void duplicateNamesAndDeepNestingAreRefused() throws Exception {
+        GraphProto g = good.getGraph();
+        refused(good.toBuilder().setGraph(g.toBuilder().addInitializer(g.getInitializer(0))).build(),
+                "two initializers are named 'w1'");
+        // 200 nested subgraphs: past protobuf's recursion limit, refused without a stack overflow
+        GraphProto nested = GraphProto.newBuilder().setName("leaf").build();
+        for (int i = 0; i < 200; i++) {
+            nested = GraphProto.newBuilder().addNode(NodeProto.newBuilder().setOpType("If").addAttribute(
+                    AttributeProto.newBuilder().setName("then_branch").setType(AttributeProto.AttributeType.GRAPH)
+                            .setG(nested))).build();
+        }
+        refused(OnnxTestModels.model(nested).toByteArray(), LadyException.Kind.INVALID_INPUT, "is not a valid ONNX file");
+    }
+
+    @Test
+    void theCommandLineSaysOneLineAndExitsNonZero() throws Exception {
+        Path truncated = dir.resolve("truncated.onnx");
+        byte[] all = good.toByteArray();
+        Files.write(truncated, Arrays.copyOf(all, all.length / 2));
+        Path escape = Files.createDirectories(dir.resolve("m")).resolve("escape.onnx");
+        Files.write(escape, externalAt("../weights.bin").toByteArray());
+        Path huge = dir.resolve("huge.onnx");
+        Files.write(huge, withInitializer(0, t -> t.setDims(0, 1L << 30).setDims(1, 4)).toByteArray());
+        for (Path p : new Path[] {truncated, escape, huge}) {
+            CliRun r = assertTimeoutPreemptively(LIMIT, () -> CliRun.of("eval", "--model", p.toString(), "--limit", "4"));
+            assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), r.code(), r.err());
+            String err = r.err().strip();
+            assertTrue(err.startsWith("lady: error: "), err);
+            assertFalse(err.contains("\n"), "one line: " + err);
+            assertFalse(err.contains("Exception"), err);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""Python side of the lady.onnx tests (run by the Java tests with /usr/bin/python3).
+
+    onnx_export.py <params.json> <out_dir>
+
+params.json (written by the Java test, so that every number has one home in Lady):
+  models        names among "lady_net", "mobilenet_v3_small", "densenet121", "resnet18"
+  sides         {model: input side in pixels}; batch: the batch of the seeded input
+  classes       outputs of every model
+  opset         ONNX opset of the exports (17)
+  seed, threads
+  calibration   {"batches", "batch"}: random batches run in training mode to set the batch-norm running
+                statistics of the torchvision models (see below)
+  static_batch  names of exports ("lady_net-folded") whose batch dimension is fixed instead of dynamic
+  digits        optional, for lady_net: {"train", "test", "mean", "std", "train_images", "steps",
+                "batch_size", "lr", "momentum", "eval_images"}: lady_net is trained for a few SGD steps
+                on the built-in digits (CIFAR-10 binary files), then evaluated on the first eval_images
+                test digits
+
+For each model, <out_dir> receives:
+  NAME-kept.onnx    export with batch norm kept and state-dict names (training=TrainingMode.PRESERVE,
+                    do_constant_folding=False, on the model in eval mode)
+  NAME-folded.onnx  deployment export (training=TrainingMode.EVAL: batch norm folded into the convs,
+                    initializers renamed by the exporter)
+  NAME.pt           torch.save(model.state_dict())
+  NAME.input.bin, NAME.output.bin   the seeded input and PyTorch's output (float32, little-endian)
+and manifest.json describes them ({model: {input_shape, output_shape, input_name, output_name, ...},
+"eval": {images, errors}} when digits were given).
+
+Random networks whose batch-norm running statistics are the initial ones (mean 0, variance 1) do not
+match their activations: deep ones (MobileNetV3) then saturate and give the same logits for every input,
+and a comparison of outputs could not fail. So every batch norm gets a random affine transform and running
+statistics measured on data (random batches here, cumulative averages: momentum None), and lady_net is
+trained briefly on the digits.
+
+Exit code 0 on success; 3 (NO_TORCH_EXIT) when torch, torchvision or onnx cannot be imported.
+"""
+import json
+import os
+import sys
+
+NO_TORCH_EXIT = 3
+try:
+    import onnx  # noqa: F401  (the exporter needs it; imported here to skip cleanly without it)
+    import torch
+    import torchvision
+    from torch import nn
+except ImportError as e:
+    print(f"cannot import torch/torchvision/onnx: {e}")
+    sys.exit(NO_TORCH_EXIT)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vgg_parity import read_digits  # noqa: E402
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+
+
+def conv_bn(cin, cout, k=3, stride=1, groups=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class LadyNet(nn.Module):
+    """A small network no library ships: residual add, concatenation of two branches one of which has a
+    depthwise conv, squeeze-excitation x * hardsigmoid(fc2(relu(fc1(avgpool(x))))), and
+    pool -> flatten -> linear. For 3 x 32 x 32 inputs."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.stem = conv_bn(3, 16, stride=2)
+        self.res_conv1 = conv_bn(16, 16)
+        self.res_conv2 = nn.Conv2d(16, 16, 3, 1, 1, bias=False)
+        self.res_bn2 = nn.BatchNorm2d(16)
+        self.branch_a = conv_bn(16, 16, k=1)
+        self.branch_b_dw = conv_bn(16, 16, k=3, groups=16)
+        self.branch_b_pw = conv_bn(16, 8, k=1)
+        self.se_fc1 = nn.Linear(24, 8)
+        self.se_fc2 = nn.Linear(8, 24)
+        self.down = conv_bn(24, 32, stride=2)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(32 * 4 * 4, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(x + self.res_bn2(self.res_conv2(self.res_conv1(x))))
+        x = torch.cat([self.branch_a(x), self.branch_b_pw(self.branch_b_dw(x))], 1)
+        s = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+        s = nn.functional.hardsigmoid(self.se_fc2(torch.relu(self.se_fc1(s))))
+        x = x * s.unsqueeze(-1).unsqueeze(-1)
+        x = self.pool(self.down(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+def build(name, classes):
+    if name == "lady_net":
+        return LadyNet(classes)
+    if name == "mobilenet_v3_small":
+        return torchvision.models.mobilenet_v3_small(num_classes=classes)
+    if name == "densenet121":
+        return torchvision.models.densenet121(num_classes=classes)
+    if name == "resnet18":
+        return torchvision.models.resnet18(num_classes=classes)
+    raise SystemExit(f"unknown model {name}")
+
+
+def randomize_batch_norms(model, gen):
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+
+
+def calibrate(model, side, calibration, gen):
+    model.train()
+    with torch.no_grad():
+        for _ in range(calibration["batches"]):
+            model(torch.randn(calibration["batch"], 3, side, side, generator=gen))
+
+
+def train_on_digits(model, d):
+    x, y = read_digits(d["train"], d["train_images"], d["mean"], d["std"])
+    sgd = torch.optim.SGD(model.parameters(), lr=d["lr"], momentum=d["momentum"])
+    model.train()
+    b = d["batch_size"]
+    for step in range(d["steps"]):
+        i = (step * b) % x.shape[0]
+        sgd.zero_grad()
+        nn.functional.cross_entropy(model(x[i:i + b]), y[i:i + b]).backward()
+        sgd.step()
+
+
+def evaluate_on_digits(model, d):
+    x, y = read_digits(d["test"], d["eval_images"], d["mean"], d["std"])
+    with torch.no_grad():
+        predicted = model(x).argmax(1)
+    return {"images": int(x.shape[0]), "errors": int((predicted != y).sum())}
+
+
+def export(model, x, path, mode, static):
+    axes = None if static else {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    kept = mode == "kept"
+    torch.onnx.export(model, x, path, opset_version=P["opset"], input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                      dynamic_axes=axes,
+                      training=torch.onnx.TrainingMode.PRESERVE if kept else torch.onnx.TrainingMode.EVAL,
+                      do_constant_folding=not kept)
+
+
+def raw(t, path):
+    with open(path, "wb") as f:
+        f.write(t.detach().contiguous().float().numpy().astype("<f4").tobytes())
+
+
+def main():
+    global P
+    with open(sys.argv[1]) as f:
+        P = json.load(f)
+    out = sys.argv[2]
+    torch.set_num_threads(P.get("threads", 1))
+    manifest = {}
+    for name in P["models"]:
+        torch.manual_seed(P["seed"])
+        gen = torch.Generator().manual_seed(P["seed"])
+        side = P["sides"][name]
+        model = build(name, P["classes"])
+        randomize_batch_norms(model, gen)
+        digits = P.get("digits") if name == "lady_net" else None
+        if digits:
+            train_on_digits(model, digits)
+        else:
+            calibrate(model, side, P["calibration"], gen)
+        model.eval()
+        x = torch.randn(P["batch"], 3, side, side, generator=gen)
+        with torch.no_grad():
+            y = model(x)
+        entry = {"input_shape": list(x.shape), "output_shape": list(y.shape), "input_name": INPUT_NAME,
+                 "output_name": OUTPUT_NAME, "input": f"{name}.input.bin", "output": f"{name}.output.bin",
+                 "state": f"{name}.pt"}
+        if digits:
+            manifest["eval"] = evaluate_on_digits(model, digits)
+        raw(x, os.path.join(out, entry["input"]))
+        raw(y, os.path.join(out, entry["output"]))
+        torch.save(model.state_dict(), os.path.join(out, entry["state"]))
+        for mode in ("kept", "folded"):
+            file = f"{name}-{mode}.onnx"
+            export(model, x, os.path.join(out, file), mode, f"{name}-{mode}" in P.get("static_batch", []))
+            entry[mode] = file
+        manifest[name] = entry
+    manifest["torch"] = torch.__version__
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
