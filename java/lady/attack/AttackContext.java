@@ -15,12 +15,18 @@ import lady.progress.ProgressListener;
  * @param seed       the only source of randomness
  * @param fineTuner  trains the network (finetune); null when no training is available
  * @param progress   progress of long attacks (finetune)
+ * @param recalibrator re-estimates the batch-norm statistics after the chain ({@link Attacks#apply}); null: none
  */
 public record AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner,
-                            ProgressListener progress) {
+                            ProgressListener progress, BatchNormRecalibrator recalibrator) {
     public AttackContext {
         weights = weights == null ? List.of() : List.copyOf(weights);
         progress = progress == null ? ProgressListener.NONE : progress;
+    }
+
+    /** A context without batch-norm recalibration. */
+    public AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner, ProgressListener progress) {
+        this(layer, weights, seed, fineTuner, progress, null);
     }
 
     /** A context attacking {@code layer} with {@code seed} (no weight list, no fine-tuner). */
@@ -29,23 +35,28 @@ public record AttackContext(String layer, List<String> weights, long seed, FineT
     }
 
     public AttackContext withLayer(String l) {
-        return new AttackContext(l, weights, seed, fineTuner, progress);
+        return new AttackContext(l, weights, seed, fineTuner, progress, recalibrator);
     }
 
     public AttackContext withWeights(List<String> w) {
-        return new AttackContext(layer, w, seed, fineTuner, progress);
+        return new AttackContext(layer, w, seed, fineTuner, progress, recalibrator);
     }
 
     public AttackContext withSeed(long s) {
-        return new AttackContext(layer, weights, s, fineTuner, progress);
+        return new AttackContext(layer, weights, s, fineTuner, progress, recalibrator);
     }
 
     public AttackContext withFineTuner(FineTuner f) {
-        return new AttackContext(layer, weights, seed, f, progress);
+        return new AttackContext(layer, weights, seed, f, progress, recalibrator);
     }
 
     public AttackContext withProgress(ProgressListener p) {
-        return new AttackContext(layer, weights, seed, fineTuner, p);
+        return new AttackContext(layer, weights, seed, fineTuner, p, recalibrator);
+    }
+
+    /** Re-estimate the batch-norm statistics after the chain with {@code r} (null: not). */
+    public AttackContext withRecalibrator(BatchNormRecalibrator r) {
+        return new AttackContext(layer, weights, seed, fineTuner, progress, r);
     }
 
     /** The attacked layer's name; a clear error when the caller gave none. */

@@ -80,13 +80,23 @@ public final class Attacks {
     /**
      * Applies {@code chain} in order to {@code state} (in place). Attack {@code i} gets its own
      * seed derived from the context's seed and {@code i}, so two noise attacks in one chain draw
-     * different noise, and the same seed always gives the same bytes.
+     * different noise, and the same seed always gives the same bytes. When the context has a
+     * {@link BatchNormRecalibrator} and an attack of the chain {@linkplain Attack#needsRecalibration()
+     * needs it}, the network's batch-norm statistics are re-estimated after the chain, and what that
+     * did is the last result (absent for a network without batch norm).
      */
     public static List<AttackResult> apply(List<Attack> chain, StateDict state, AttackContext context) {
         List<AttackResult> results = new ArrayList<>();
         for (int i = 0; i < chain.size(); i++) {
             long seed = Seeds.derive(context.seed(), "attack.chain", i);
             results.add(chain.get(i).apply(state, context.withSeed(seed)));
+        }
+        if (context.recalibrator() != null && chain.stream().anyMatch(Attack::needsRecalibration)) {
+            AttackResult r = context.recalibrator().recalibrate(state, Seeds.derive(context.seed(),
+                    "attack.recalibrate-bn"), context.progress());
+            if (r != null) {
+                results.add(r);
+            }
         }
         return results;
     }

@@ -35,13 +35,16 @@ import lady.model.Models;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.tensor.HostTensor;
+import lady.train.BatchNormRecalibration;
 import lady.train.DatasetFineTuner;
 
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
 @Command(name = "attack", mixinStandardHelpOptions = true,
         description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one layer,",
                 "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; chains run in order.",
-                "Writes the attacked checkpoint in the input's format and says what changed."})
+                "With --data, a model with batch norm then gets its batch-norm statistics re-estimated, as a real",
+                "attacker does (--recalibrate-bn). Writes the attacked checkpoint in the input's format and says",
+                "what changed."})
 final class AttackCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -73,6 +76,14 @@ final class AttackCommand implements Callable<Integer> {
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
+
+    @Option(names = "--recalibrate-bn", paramLabel = "N",
+            description = "After the chain, re-estimate the batch-norm statistics of a model with batch norm over N "
+                    + "training batches of --data (train mode, no labels, no gradient), as a real attacker does "
+                    + "(default: " + BatchNormRecalibration.DEFAULT_BATCHES + " when --data is given, else none; "
+                    + "0: never). Not after a chain of fine-tuning alone, which re-estimates them itself; not for "
+                    + "ONNX models or a spec file (Lady runs the networks it recognizes).")
+    Integer recalibrateBn;
 
     @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
     Path graph;
@@ -108,6 +119,14 @@ final class AttackCommand implements Callable<Integer> {
                     + DataSource.SYNTAX);
         }
         DataSource source = data == null ? null : DataSource.parse(data);
+        int recalibrate = recalibrateBn != null ? recalibrateBn : source != null ? BatchNormRecalibration.DEFAULT_BATCHES : 0;
+        if (recalibrate < 0) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn must be >= 0, got " + recalibrate);
+        }
+        if (recalibrate > 0 && source == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn needs the training images: --data "
+                    + DataSource.SYNTAX);
+        }
         long s = seed != null ? seed : new SecureRandom().nextLong();
 
         long t0 = System.nanoTime();
@@ -119,14 +138,23 @@ final class AttackCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "fine-tuning trains the model, which Lady can do for the "
                     + "networks it recognizes, not for ONNX models or from a spec file alone");
         }
+        if (config == null && recalibrateBn != null && recalibrateBn > 0) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn runs the model, which Lady does for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (config == null) {
+            recalibrate = 0; // --data alone asks for nothing here (fine-tuning was refused above)
+        }
         String weight = !(needsLayer || layer != null) ? null : config != null
                 ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
         String archName = config != null ? config.architecture() : pspec.architecture();
         ProgressListener progress = run.progress();
+        lady.data.Dataset train = source == null ? null : trainLimit == null ? source.train()
+                : source.train().limit(trainLimit);
         AttackContext context = new AttackContext(weight, weights, s,
-                source == null ? null : new DatasetFineTuner(trainLimit == null ? source.train()
-                        : source.train().limit(trainLimit), archName), progress);
+                train == null ? null : new DatasetFineTuner(train, archName), progress,
+                recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null);
         List<AttackResult> results = Attacks.apply(chain, state, context);
         double seconds = (System.nanoTime() - t0) / 1e9;
         Checkpoints.writeLike(outTmp, state, model);

@@ -28,6 +28,7 @@ import lady.permutation.Secret;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.resync.ActivationSignal;
+import lady.resync.EvidenceScope;
 import lady.resync.GroupResult;
 import lady.resync.Method;
 import lady.resync.Prefilter;
@@ -40,8 +41,9 @@ import lady.torch.Torch;
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
         description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
-                "(cosine similarity of producer rows; exact assignment or the paper's argmax), restore the",
-                "reference order, and report Psi (with --secret), confidence and the integrity check."})
+                "(cosine similarity of producer rows, bias and batch-norm values, consumer columns; exact assignment,",
+                "or the paper's argmax on producer rows), restore the reference order, and report Psi (with --secret),",
+                "confidence and the integrity check."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -98,6 +100,13 @@ final class ResyncCommand implements Callable<Integer> {
                     + "large models). Default: ${DEFAULT-VALUE}.")
     String margins;
 
+    @Option(names = "--evidence", defaultValue = "all",
+            description = "Weight evidence of the assignment: all (the producers' rows, the neurons' bias and batch-norm "
+                    + "values, and, in a second pass, the consumers' columns; weighted by sqrt(values per neuron)) or "
+                    + "producers (the paper's rows only). --method argmax always reads the producers' rows only. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    String evidence;
+
     @Option(names = "--signal", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
                     + "activations (Pearson correlation of their outputs on the same --probe images of --data "
@@ -142,7 +151,8 @@ final class ResyncCommand implements Callable<Integer> {
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
-                .withMargins(lady.resync.Margins.parse(margins));
+                .withMargins(lady.resync.Margins.parse(margins))
+                .withEvidence(EvidenceScope.parse(evidence));
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
@@ -152,7 +162,7 @@ final class ResyncCommand implements Callable<Integer> {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
                         + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
             }
-            options = options.withSimilarity(activationSignal(ref, permSpec, b));
+            options = options.withSignalSource(activationSignal(ref, permSpec, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -179,6 +189,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("backend", b);
             json.put("signal", sig.label());
             json.put("margins", options.margins().label());
+            json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
             if (sig == Signal.ACTIVATIONS) {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
@@ -217,6 +228,7 @@ final class ResyncCommand implements Callable<Integer> {
         Double psi = r.psi();
         w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),
                 r.seconds(), psi == null ? "" : String.format(", Psi (neuron-weighted) %.2f %%", psi));
+        w.println(r.verdict().summary());
     }
 
 }

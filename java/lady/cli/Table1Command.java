@@ -24,6 +24,7 @@ import lady.data.DataSource;
 import lady.data.Dataset;
 import lady.experiment.Table1;
 import lady.experiment.Table1Files;
+import lady.train.BatchNormRecalibration;
 import lady.progress.ProgressListener;
 import lady.torch.Torch;
 
@@ -91,6 +92,13 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--recalibrate-bn", paramLabel = "N", defaultValue = "" + BatchNormRecalibration.DEFAULT_BATCHES,
+            description = "After each noise, quantization or pruning attack on a model with batch norm, re-estimate the "
+                    + "batch-norm statistics over N training batches (train mode, no labels, no gradient), as a real "
+                    + "attacker does; 0: keep the unattacked model's statistics (the paper's protocol). Not for ONNX "
+                    + "models (Lady does not run them in training mode). Default: ${DEFAULT-VALUE}.")
+    int recalibrateBn;
+
 
     @Option(names = "--no-deterministic", negatable = false,
             description = "Fine-tune on every thread (faster; the results may then differ in the last bits from run to "
@@ -118,6 +126,7 @@ final class Table1Command implements Callable<Integer> {
                     + "the attacked layer: a group or a weight ('lady spec --model " + model + "' lists the groups)");
         }
         String attacked = onnx ? layer : Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
+        int recalibrate = onnx ? 0 : recalibrateBn; // ONNX models are only evaluated (ONNX Runtime)
         Table1.Config base = Table1.Config.paper(attacked);
         Table1.Config config = base.withRuns(runs).withSeed(seed)
                 .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
@@ -125,9 +134,9 @@ final class Table1Command implements Callable<Integer> {
                 .withLevels(noise != null ? noise : base.noise(), finetune != null ? finetune : base.finetune(),
                         quant != null ? quant : base.quant(), prune != null ? prune : base.prune())
                 .withLimits(evalLimit != null ? evalLimit : -1, trainLimit != null ? trainLimit : -1)
-                .withDeterministic(!nonDeterministic);
+                .withDeterministic(!nonDeterministic).withRecalibrateBn(recalibrate);
         Dataset test = source.test();
-        Dataset train = config.attacks().contains("finetune") ? source.train() : null;
+        Dataset train = config.attacks().contains("finetune") || recalibrate > 0 ? source.train() : null;
         ProgressListener progress = run.progress();
         Table1.Result result = onnx ? Table1.runOnnx(config, Onnx.read(model), reference, test, progress)
                 : Table1.run(config, reference, arch, train, test, progress);
@@ -140,8 +149,10 @@ final class Table1Command implements Callable<Integer> {
         outs.commit();
 
         PrintWriter w = spec.commandLine().getOut();
-        w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%n",
-                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError());
+        w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%s%n",
+                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError(),
+                recalibrate > 0 ? String.format(Locale.ROOT, "; batch-norm statistics re-estimated over %d batches "
+                        + "after each attack (models with batch norm)", recalibrate) : "");
         for (Table1.Row r : result.rows()) {
             w.printf(Locale.ROOT, "  %-12s Psi argmax %-16s Psi assignment %-16s error %-16s %s%n", r.spec(),
                     r.psiArgmax().format(), r.psiAssignment().format(), r.error().format(),

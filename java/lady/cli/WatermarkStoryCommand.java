@@ -129,6 +129,9 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         }
         w.printf("%nBER atk: the attack alone (no permutation); BER/err perm: attacked and permuted; BER/err sync: after"
                 + " resync with the reference; restored: every tensor equals the attacked, unpermuted model's.%n");
+        r.rows().stream().filter(row -> row.recalibratedBn() > 0).findFirst().ifPresent(row -> w.printf(
+                "After each noise or quantization attack the attacker re-estimated the batch-norm statistics over %d "
+                        + "training batches (no labels).%n", row.recalibratedBn()));
         if (out != null) {
             w.printf("wrote %s%n", out);
         }

@@ -42,6 +42,7 @@ import lady.resync.ResyncReport;
 import lady.train.EvalResult;
 import lady.train.Evaluator;
 import lady.train.TrainConfig;
+import lady.train.BatchNormRecalibration;
 import lady.train.Trainer;
 import lady.util.Seeds;
 
@@ -87,10 +88,14 @@ public final class Table1 {
      * @param trainLimit    fine-tune on the first N training images only (N <= 0: all)
      * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: on one
      *                      thread)
+     * @param recalibrateBn after each attack that changes weights without training (noise, quantization,
+     *                      pruning), re-estimate a batch-norm network's statistics over this many training
+     *                      batches, as a real attacker does ({@link BatchNormRecalibration}); 0: never (the
+     *                      paper's protocol); needs the training data and a network Lady runs (not ONNX)
      */
     public record Config(String layer, int runs, long seed, List<String> attacks, boolean wholeNetwork,
             List<Double> noise, List<Integer> finetune, List<Integer> quant, List<Double> prune, int evalLimit,
-            int trainLimit, boolean deterministic) {
+            int trainLimit, boolean deterministic, int recalibrateBn) {
         public Config {
             Objects.requireNonNull(layer, "layer");
             if (runs < 1) {
@@ -113,52 +118,62 @@ public final class Table1 {
             if (!finetune.isEmpty() && finetune.get(0) < 0) {
                 throw new LadyException(LadyException.Kind.USAGE, "fine-tuning epochs must be >= 0");
             }
+            if (recalibrateBn < 0) {
+                throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration batches must be >= 0, got "
+                        + recalibrateBn);
+            }
         }
 
         /** The paper's grid (Table 1 levels from {@link Paper}), 5 runs, every attack, seed 0, full data. */
         public static Config paper(String layer) {
             return new Config(layer, 5, 0L, ATTACKS, false, Paper.NOISE_OMEGAS, Paper.FINETUNE_EPOCHS,
-                    Paper.QUANT_BITS, Paper.PRUNE_PERCENTS, -1, -1, true);
+                    Paper.QUANT_BITS, Paper.PRUNE_PERCENTS, -1, -1, true, 0);
         }
 
         public Config withLayer(String l) {
             return new Config(l, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withRuns(int r) {
             return new Config(layer, r, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withSeed(long s) {
             return new Config(layer, runs, s, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withAttacks(List<String> a) {
             return new Config(layer, runs, seed, a, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withWholeNetwork(boolean w) {
             return new Config(layer, runs, seed, attacks, w, noise, finetune, quant, prune, evalLimit, trainLimit,
-                    deterministic);
+                    deterministic, recalibrateBn);
         }
 
         public Config withLevels(List<Double> n, List<Integer> f, List<Integer> q, List<Double> p) {
             return new Config(layer, runs, seed, attacks, wholeNetwork, n, f, q, p, evalLimit, trainLimit,
-                    deterministic);
+                    deterministic, recalibrateBn);
         }
 
         public Config withLimits(int eval, int train) {
             return new Config(layer, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, eval, train,
-                    deterministic);
+                    deterministic, recalibrateBn);
+        }
+
+        /** Re-estimate batch-norm statistics over {@code batches} training batches after each attack (0: never). */
+        public Config withRecalibrateBn(int batches) {
+            return new Config(layer, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
+                    trainLimit, deterministic, batches);
         }
 
         public Config withDeterministic(boolean d) {
             return new Config(layer, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, d);
+                    trainLimit, d, recalibrateBn);
         }
 
         /** The cells of the grid, attack by attack in {@link #attacks()} order. */
@@ -189,6 +204,7 @@ public final class Table1 {
             m.put("eval_limit", evalLimit);
             m.put("train_limit", trainLimit);
             m.put("deterministic", deterministic);
+            m.put("recalibrate_bn_batches", recalibrateBn);
             return m;
         }
     }
@@ -439,6 +455,16 @@ public final class Table1 {
         if (maxTheta > 0 && train == null) {
             throw new LadyException(LadyException.Kind.USAGE, "the finetune attack needs training data");
         }
+        if (config.recalibrateBn() > 0 && subject.trainable() == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration runs the model in training mode, "
+                    + "which Lady does for the networks it recognizes, not for ONNX models; use 0 batches");
+        }
+        if (config.recalibrateBn() > 0 && train == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration needs training data");
+        }
+        BatchNormRecalibration recalibration = config.recalibrateBn() > 0
+                ? new BatchNormRecalibration(config.trainLimit() > 0 ? train.limit(config.trainLimit()) : train,
+                        subject.architecture(), config.recalibrateBn()) : null;
 
         Map<String, Double> seconds = new LinkedHashMap<>();
         for (String phase : List.of("attack", "permute", "resync", "eval")) {
@@ -483,9 +509,13 @@ public final class Table1 {
                         cellSeconds.put("attack", finetuneSeconds.getOrDefault(f.epochs(), 0.0));
                     } else {
                         attacked = reference.copy();
-                        AttackContext ctx = new AttackContext(weight, weights, attackSeed, null, ProgressListener.NONE);
-                        AttackResult r = Attacks.apply(List.of(cell), attacked, ctx).get(0);
-                        details = r.details();
+                        AttackContext ctx = new AttackContext(weight, weights, attackSeed, null, ProgressListener.NONE)
+                                .withRecalibrator(recalibration);
+                        List<AttackResult> rs = Attacks.apply(List.of(cell), attacked, ctx);
+                        details = new LinkedHashMap<>(rs.get(0).details());
+                        if (rs.size() > 1) { // the batch-norm statistics were re-estimated after the attack
+                            details.put("recalibrate_bn", rs.get(1).details());
+                        }
                         double dt = (System.nanoTime() - t) / 1e9;
                         seconds.merge("attack", dt, Double::sum);
                         cellSeconds.put("attack", dt);

@@ -49,4 +49,46 @@ public final class MemberSlices {
     public static HostTensor gather(HostTensor t, Member m, long[] match) {
         return t.gather(m.axis(), m.offset(), m.block(), match);
     }
+
+    /**
+     * Where member {@code m}'s neuron slices lie in a tensor of {@code shape} seen as [outer, axisLength, inner]
+     * (the axes before the member's axis, its axis, the axes after): neuron j of a group of n owns, for each outer
+     * index o, the run of {@link #run()} consecutive elements starting at {@link #start(long, long)}.
+     *
+     * @param outer      product of the sizes before the axis
+     * @param axisLength the axis's size
+     * @param inner      product of the sizes after the axis
+     * @param offset     the member's offset on the axis
+     * @param block      the member's block
+     */
+    public record Layout(long outer, long axisLength, long inner, long offset, long block) {
+        /** Elements of one run: block x inner. */
+        public long run() {
+            return block * inner;
+        }
+
+        /** Element index of neuron j's run under outer index o. */
+        public long start(long o, long j) {
+            return (o * axisLength + offset + j * block) * inner;
+        }
+    }
+
+    /** The layout of member {@code m} of a group of {@code n} neurons in a tensor of {@code shape}, checked. */
+    public static Layout layout(long[] shape, Member m, long n) {
+        int axis = m.axis();
+        if (axis >= shape.length || m.offset() + n * m.block() > shape[axis]) {
+            throw lady.LadyException.invalidInput("tensor " + lady.util.Text.quote(m.tensor()) + " of shape "
+                    + lady.util.Text.shape(shape) + " has no range [" + m.offset() + ", " + (m.offset() + n * m.block())
+                    + ") on axis " + axis + " for its group of " + n + " neurons");
+        }
+        long outer = 1;
+        for (int a = 0; a < axis; a++) {
+            outer *= shape[a];
+        }
+        long inner = 1;
+        for (int a = axis + 1; a < shape.length; a++) {
+            inner *= shape[a];
+        }
+        return new Layout(outer, shape[axis], inner, m.offset(), m.block());
+    }
 }

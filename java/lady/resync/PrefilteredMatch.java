@@ -20,8 +20,9 @@ import lady.util.Seeds;
  * The exact assignment of a large group without its dense N x N cosine matrix (torchvision VGG16's
  * classifier.0 alone is 4096 x 4096 x 25088 x 2 = 0.84 TFLOP dense).
  *
- * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over producers of
- * cos(ref row i, suspect row j)}. Steps:
+ * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over row sets p of
+ * w_p cos(ref row i, suspect row j)} (the row sets and weights of {@link Combination}; a row set's sketch is
+ * scaled by sqrt(w_p), so sketch products estimate the weighted sum). Steps:
  * <ol>
  * <li><b>Sketch.</b> One pass over every producer's rows ({@link NeuronRows}: read where they lie, a
  * mapped checkpoint's float32 / bfloat16 / float16 bytes through the suspect's lazy index maps; members
@@ -159,28 +160,32 @@ final class PrefilteredMatch {
     }
 
     /**
-     * The dense optimum of the group whose producers' rows are {@code refs[p]} and {@code suss[p]}
-     * (contiguous float32 N x D_p each), or null when the prefilter cannot prove it (then use dense).
+     * The dense optimum of the group whose row sets are {@code refs[p]} and {@code suss[p]} (contiguous
+     * float32 N x D_p each) with weights {@code weights[p]}, or null when the prefilter cannot prove it (then
+     * use dense).
      */
-    static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, int n) {
+    static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n) {
         return solveRows(backend, refs.stream().map(t -> NeuronRows.dense(t, n)).toList(),
-                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), n, Margins.EXACT);
+                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), weights, n, Margins.EXACT);
     }
 
-    /** As {@link #solve} over producer rows read where they lie ({@link NeuronRows}). */
-    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, Margins margins) {
+    /** As {@link #solve} over row sets read where they lie ({@link NeuronRows}). */
+    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            Margins margins) {
         boolean[] ambiguous = new boolean[1];
-        Outcome o = solveRows(backend, refs, suss, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous, margins);
+        Outcome o = solveRows(backend, refs, suss, weights, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous,
+                margins);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
         if (o == null && ambiguous[0] && wider > sketchDims(refs.size(), SKETCH_TOTAL_DIMS)) {
-            o = solveRows(backend, refs, suss, n, wider, ambiguous, margins); // a sharper estimate before the dense path
+            // a sharper estimate before the dense path
+            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins);
         }
         return o;
     }
 
-    /** One attempt with K = {@code k} per producer; {@code ambiguous[0]} tells a wider sketch might answer. */
-    private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, int k,
-            boolean[] ambiguous, Margins marginMode) {
+    /** One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer. */
+    private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
+            int n, int k, boolean[] ambiguous, Margins marginMode) {
         ambiguous[0] = false;
         int producers = refs.size();
         int dk = producers * k;
@@ -209,9 +214,9 @@ final class PrefilteredMatch {
             for (int i = 0; i < n; i++) {
                 refNorm2[i] += sa.norm2[i];
                 susNorm2[i] += sb.norm2[i];
-                refSpread2[i] += 2 * sa.spread[i] * gMax;
-                sa.normalizedInto(i, x, i * dk + p * k);
-                sb.normalizedInto(i, y, i * dk + p * k);
+                refSpread2[i] += 2 * sa.spread[i] * gMax * weights[p] * weights[p];
+                sa.normalizedInto(i, x, i * dk + p * k, Math.sqrt(weights[p]));
+                sb.normalizedInto(i, y, i * dk + p * k, Math.sqrt(weights[p]));
             }
         }
         // estimates E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|, a block of reference rows at a time; kept
@@ -251,7 +256,7 @@ final class PrefilteredMatch {
         } finally {
             java.lang.ref.Reference.reachabilityFence(buffers);
         }
-        Exact exact = new Exact(refs, suss, refNorms, susNorms);
+        Exact exact = new Exact(refs, suss, refNorms, susNorms, weights);
         double[] bestValue = exact.similarities(best);
         // candidates: every column whose estimate could reach the best estimated column's exact value
         // (threshold = bestValue - reach); only the blocks whose maximum reaches it are looked at, their
@@ -344,7 +349,7 @@ final class PrefilteredMatch {
             }
             margins[i] = chosen - other;
         }
-        exactMargins(backend, refs, suss, n, match, Arrays.copyOf(undecided, open), margins);
+        exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
         return new Outcome(match, margins, refNorm2, susNorm2);
     }
 
@@ -353,23 +358,24 @@ final class PrefilteredMatch {
 
     /**
      * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
-     * (per producer the native cosine kernel in float, summed over producers; best minus best other column), in
+     * (per row set the native cosine kernel in float, weighted by {@code weights} and summed in double, rounded to
+     * float as {@link Combination#similarity}; best minus best other column), in
      * blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. Each producer's
      * suspect rows are gathered as float32 once ({@link NeuronRows#materialize}, the time of the group), the
      * reference's block rows as they are needed.
      */
-    static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, int n, long[] match,
-            int[] rows, double[] margins) {
+    static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            long[] match, int[] rows, double[] margins) {
         if (rows.length == 0) {
             return;
         }
-        float[] s = null;
+        double[] s = null;
         for (int p = 0; p < refs.size(); p++) {
             NeuronRows ref = refs.get(p);
             HostTensor b = suss.get(p).materialize();
             int d = ref.d;
             if (s == null) {
-                s = new float[Math.multiplyExact(rows.length, n)];
+                s = new double[Math.multiplyExact(rows.length, n)];
             }
             for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
                 int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
@@ -378,7 +384,7 @@ final class PrefilteredMatch {
                 Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
                 FloatBuffer part = out.floats();
                 for (int t = 0; t < k * n; t++) {
-                    s[from * n + t] += part.get(t);
+                    s[from * n + t] += weights[p] * part.get(t);
                 }
                 java.lang.ref.Reference.reachabilityFence(a);
                 java.lang.ref.Reference.reachabilityFence(b);
@@ -392,11 +398,11 @@ final class PrefilteredMatch {
             int chosen = (int) match[i];
             float other = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < n; j++) {
-                if (j != chosen && s[r * n + j] > other) {
-                    other = s[r * n + j];
+                if (j != chosen && (float) s[r * n + j] > other) {
+                    other = (float) s[r * n + j];
                 }
             }
-            margins[i] = s[r * n + chosen] - other;
+            margins[i] = (double) (float) s[r * n + chosen] - other;
         }
     }
 
@@ -506,8 +512,8 @@ final class PrefilteredMatch {
             return out;
         }
 
-        void normalizedInto(int i, float[] out, int offset) {
-            double scale = 1 / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
+        void normalizedInto(int i, float[] out, int offset, double factor) {
+            double scale = factor / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
             for (int c = 0; c < k; c++) {
                 out[offset + c] = (float) (sketch[i * k + c] * scale);
             }
@@ -611,7 +617,10 @@ final class PrefilteredMatch {
         final double[][] refNorm;
         final double[][] susNorm;
 
-        Exact(List<NeuronRows> refs, List<NeuronRows> suss, double[][] refNorm, double[][] susNorm) {
+        final double[] weights;
+
+        Exact(List<NeuronRows> refs, List<NeuronRows> suss, double[][] refNorm, double[][] susNorm, double[] weights) {
+            this.weights = weights;
             this.refs = refs;
             this.suss = suss;
             this.refNorm = refNorm;
@@ -654,7 +663,7 @@ final class PrefilteredMatch {
                         : dotsByOuterRows(refs.get(p), suss.get(p), columns, skip);
                 for (int i = 0; i < n; i++) {
                     for (int c = skip; c < columns[i].length; c++) {
-                        out[i][c] += dots[i][c] / (refNorm[p][i] * susNorm[p][columns[i][c]]);
+                        out[i][c] += weights[p] * dots[i][c] / (refNorm[p][i] * susNorm[p][columns[i][c]]);
                     }
                 }
             }

@@ -5,6 +5,8 @@ import java.util.stream.IntStream;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.permutation.Member;
+import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
 
@@ -58,6 +60,57 @@ final class Similarity {
             sum += v * v;
         }
         return sum;
+    }
+
+    /**
+     * cos(a_i, b_i) for every row i of two contiguous float32 n x d tensors (the matched pairs of an aligned
+     * group), sums in double, with the kernels' normalization floor.
+     */
+    static double[] diagonalCosine(HostTensor a, HostTensor b, int n) {
+        long d = n == 0 ? 0 : a.numel() / n;
+        return diagonalCosine(a, b, new MemberSlices.Layout(1, n, d, 0, 1), n);
+    }
+
+    /**
+     * cos(neuron i's slice in {@code a}, neuron i's slice in {@code b}) for every neuron i of member {@code m} of a
+     * group of {@code n}: the same pairs as {@link MemberSlices#rows} of both tensors row by row, read in the
+     * tensors' own layout without gathering them (a consumer's columns stay where they are).
+     */
+    static double[] diagonalCosine(HostTensor a, HostTensor b, Member m, long n) {
+        MemberSlices.Layout layout = MemberSlices.layout(a.shape(), m, n);
+        return diagonalCosine(a.toFloat32(), b.toFloat32(), layout, Math.toIntExact(n));
+    }
+
+    /** The diagonal cosines of neurons laid out as {@code layout} in two float32 tensors of the same shape. */
+    private static double[] diagonalCosine(HostTensor a, HostTensor b, MemberSlices.Layout layout, int n) {
+        double[] out = new double[n];
+        boolean small = a.byteSize() <= Integer.MAX_VALUE - 8;
+        FloatBuffer fa = small ? a.floats() : null;
+        FloatBuffer fb = small ? b.floats() : null;
+        int run = Math.toIntExact(layout.run());
+        IntStream.range(0, n).parallel().forEach(i -> {
+            double ab = 0;
+            double aa = 0;
+            double bb = 0;
+            for (long o = 0; o < layout.outer(); o++) {
+                long start = layout.start(o, i);
+                FloatBuffer x = small ? fa : a.bytes(start * Float.BYTES, run * Float.BYTES).asFloatBuffer();
+                FloatBuffer y = small ? fb : b.bytes(start * Float.BYTES, run * Float.BYTES).asFloatBuffer();
+                int from = small ? (int) start : 0;
+                for (int t = from; t < from + run; t++) {
+                    double u = x.get(t);
+                    double v = y.get(t);
+                    ab += u * v;
+                    aa += u * u;
+                    bb += v * v;
+                }
+            }
+            out[i] = ab / (Math.max(Math.sqrt(aa), PrefilteredMatch.NORM_EPS) * Math.max(Math.sqrt(bb),
+                    PrefilteredMatch.NORM_EPS));
+        });
+        java.lang.ref.Reference.reachabilityFence(a);
+        java.lang.ref.Reference.reachabilityFence(b);
+        return out;
     }
 
     /** match[i] = argmax_j s[i, j] (ties: lowest j). */

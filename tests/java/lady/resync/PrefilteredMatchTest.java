@@ -155,7 +155,7 @@ class PrefilteredMatchTest {
         assertEquals(best[0], best[1], "the test case must make rows 0 and 1 collide");
         HostTensor ta = HostTensor.ofFloats(ref, n, d);
         HostTensor tb = HostTensor.ofFloats(sus, n, d);
-        PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, List.of(ta), List.of(tb), n);
+        PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, List.of(ta), List.of(tb), new double[] {1}, n);
         assertNotNull(o, "a clear collision must be certified, not handed back");
         long[] match = new long[n];
         for (int i = 0; i < n; i++) {
@@ -176,8 +176,8 @@ class PrefilteredMatchTest {
         // the full-row computation on scattered rows (gathered) and on a run of consecutive ones (in place)
         int[] rows = {0, 1, 5, 6, 7, 40, 63};
         double[] margins = new double[n];
-        PrefilteredMatch.exactMargins(Backend.CPU, List.of(NeuronRows.dense(ta, n)), List.of(NeuronRows.dense(tb, n)), n,
-                match, rows, margins);
+        PrefilteredMatch.exactMargins(Backend.CPU, List.of(NeuronRows.dense(ta, n)), List.of(NeuronRows.dense(tb, n)),
+                new double[] {1}, n, match, rows, margins);
         for (int i : rows) {
             assertEquals(denseMargins[i], margins[i], MARGIN_TOLERANCE, "full-row margin of row " + i);
         }
@@ -332,7 +332,8 @@ class PrefilteredMatchTest {
         assertTrue(PrefilteredMatch.worthIt(n, d + 30));
         PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(Backend.CPU,
                 List.of(NeuronRows.of(ref.indexed("a"), ma, n), NeuronRows.of(ref.indexed("c"), mc, n)),
-                List.of(NeuronRows.of(sus.indexed("a"), ma, n), NeuronRows.of(sus.indexed("c"), mc, n)), n, Margins.BOUND);
+                List.of(NeuronRows.of(sus.indexed("a"), ma, n), NeuronRows.of(sus.indexed("c"), mc, n)),
+                new double[] {0.5, 0.5}, n, Margins.BOUND);
         assertNotNull(o);
         long[] inv = Permutation.of(p).inverse().longIndices();
         assertArrayEquals(inv, o.match());
