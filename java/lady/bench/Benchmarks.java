@@ -29,7 +29,6 @@ import lady.checkpoint.StateDict;
 import lady.data.Dataset;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
-import lady.kernels.ResyncKernels;
 import lady.model.Model;
 import lady.model.ModelOptions;
 import lady.model.Models;
@@ -429,7 +428,7 @@ public final class Benchmarks {
         try (IntPointer perm = new IntPointer(n); IntPointer index = new IntPointer(n);
                 FloatPointer best = new FloatPointer(n); FloatPointer second = new FloatPointer(n)) {
             Measure l = Measure.of(reps, () -> Kernels.assign(Backend.CPU, address, n, perm.address()));
-            Measure b = Measure.of(reps, () -> ResyncKernels.argmaxTop2(Backend.CPU, address, n, n, index.address(),
+            Measure b = Measure.of(reps, () -> Kernels.argmaxTop2(Backend.CPU, address, n, n, index.address(),
                     best.address(), second.address()));
             int wrongArgmax = 0;
             boolean[] seen = new boolean[n];

@@ -8,7 +8,7 @@ import java.util.Map;
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
-import lady.kernels.ResyncKernels;
+import lady.kernels.Kernels;
 import lady.model.Architecture;
 import lady.model.Model;
 import lady.model.ModelConfig;
@@ -133,7 +133,7 @@ public final class Canon {
 
     /** The canonical order of scores: indices by score descending, ties by lower index (native stable sort). */
     public static Permutation order(float[] scores) {
-        return Permutation.of(ResyncKernels.sortDescending(Backend.CPU, scores));
+        return Permutation.of(Kernels.sortDescending(Backend.CPU, scores));
     }
 
     /**

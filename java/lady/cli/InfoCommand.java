@@ -36,7 +36,7 @@ final class InfoCommand implements Callable<Integer> {
         facts.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
         facts.put("libtorch", "JavaCPP PyTorch presets " + Torch.presetsVersion() + " (CPU build)");
         facts.put("libtorch_threads", org.bytedeco.pytorch.global.torch.get_num_threads());
-        facts.put("native_library", nativeLibraryPath());
+        facts.put("native_library", Kernels.libraryLocation());
         facts.put("native_version", ni.version());
         facts.put("cpu_features", ni.cpuFeatures());
         facts.put("kernel_threads", ni.threads());
@@ -54,15 +54,5 @@ final class InfoCommand implements Callable<Integer> {
             facts.forEach((k, v) -> out.printf("%-22s %s%n", k.replace('_', ' '), v));
         }
         return 0;
-    }
-
-    private static String nativeLibraryPath() {
-        try {
-            java.net.URL url = lady.kernels.bridge.LadyNative.class.getResource(
-                    "/lady/kernels/bridge/" + org.bytedeco.javacpp.Loader.getPlatform() + "/liblady_native.so");
-            return url == null ? "unknown" : url.toString();
-        } catch (RuntimeException e) {
-            return "unknown";
-        }
     }
 }

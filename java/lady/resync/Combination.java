@@ -1,8 +1,10 @@
 package lady.resync;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
+import lady.kernels.ArgmaxTop2;
 import lady.tensor.HostTensor;
 
 /**
@@ -74,9 +76,10 @@ final class Combination {
             }
         }
         float[] s = similarity(cs, w, options, n);
-        long[] match = options.method() == Method.ARGMAX ? Similarity.rowArgmax(s, n)
-                : Similarity.assign(options.backend(), s, n);
-        return new Solved(match, margins(s, n, match), s, w, false, false);
+        long[] assigned = options.method() == Method.ARGMAX ? null : Similarity.assign(options.backend(), s, n);
+        ArgmaxTop2 top = Similarity.rowTop2(options.backend(), s, n);
+        long[] match = assigned != null ? assigned : Arrays.stream(top.index()).asLongStream().toArray();
+        return new Solved(match, margins(s, n, match, top), s, w, false, false);
     }
 
     /**
@@ -197,19 +200,17 @@ final class Combination {
         return out;
     }
 
-    /** Confidence: margin of each reference neuron's match over the best other suspect neuron. */
-    static double[] margins(float[] s, int n, long[] match) {
+    /**
+     * Confidence: margin of each reference neuron's match over the best other suspect neuron: the row's second
+     * best where the match is the row's argmax, its best elsewhere ({@code top}: the rows' argmax with the
+     * second best).
+     */
+    static double[] margins(float[] s, int n, long[] match, ArgmaxTop2 top) {
         double[] margins = new double[n];
         for (int i = 0; i < n; i++) {
-            int row = i * n;
             int chosen = (int) match[i];
-            double other = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-                if (j != chosen && s[row + j] > other) {
-                    other = s[row + j];
-                }
-            }
-            margins[i] = n == 1 ? 1.0 : s[row + chosen] - other;
+            double other = chosen == top.index()[i] ? top.second()[i] : top.best()[i];
+            margins[i] = n == 1 ? 1.0 : s[i * n + chosen] - other;
         }
         return margins;
     }

@@ -3,6 +3,7 @@ package lady.resync;
 import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 
+import lady.kernels.ArgmaxTop2;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.permutation.Member;
@@ -11,8 +12,8 @@ import lady.tensor.DType;
 import lady.tensor.HostTensor;
 
 /**
- * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax and
- * assignment over the N x N similarity matrix (row-major float[]). Heavy lifting goes to the native
+ * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax (with the
+ * second best) and assignment over the N x N similarity matrix (row-major float[]). Heavy lifting goes to the native
  * kernels through {@link lady.kernels.Kernels}.
  */
 final class Similarity {
@@ -113,21 +114,17 @@ final class Similarity {
         return out;
     }
 
-    /** match[i] = argmax_j s[i, j] (ties: lowest j). */
-    static long[] rowArgmax(float[] s, int n) {
-        long[] out = new long[n];
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            float bv = s[i * n];
-            for (int j = 1; j < n; j++) {
-                if (s[i * n + j] > bv) {
-                    bv = s[i * n + j];
-                    best = j;
-                }
-            }
-            out[i] = best;
-        }
-        return out;
+    /**
+     * Per row i of the n x n {@code s}: the argmax column (ties: lowest j), its value and the best value of
+     * the other columns, through the native kernel.
+     */
+    static ArgmaxTop2 rowTop2(Backend backend, float[] s, int n) {
+        return Kernels.argmaxTop2(backend, s, n, n);
+    }
+
+    /** match[i] = argmax_j s[i, j] (ties: lowest j), through the native kernel. */
+    static long[] rowArgmax(Backend backend, float[] s, int n) {
+        return widen(rowTop2(backend, s, n).index());
     }
 
     /** origin[j] = argmax_i s[i, j] (ties: lowest i): the paper's per-suspect-neuron count. */
@@ -148,10 +145,13 @@ final class Similarity {
 
     /** Exact maximum-similarity assignment: always a permutation. */
     static long[] assign(Backend backend, float[] s, int n) {
-        int[] perm = Kernels.assign(backend, s, n);
-        long[] out = new long[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = perm[i];
+        return widen(Kernels.assign(backend, s, n));
+    }
+
+    private static long[] widen(int[] indices) {
+        long[] out = new long[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+            out[i] = indices[i];
         }
         return out;
     }

@@ -18,7 +18,7 @@ class AssignKernelTest {
         int[] ref = Kernels.assign(Backend.REFERENCE, s, n);
         int[] got = Kernels.assign(backend, s, n);
         assertTrue(ResyncTestData.isPermutation(got), where + ": not a permutation");
-        double o = ResyncKernels.objective(s, n, ref), g = ResyncKernels.objective(s, n, got);
+        double o = Kernels.objective(s, n, ref), g = Kernels.objective(s, n, got);
         double tol = Tolerances.ASSIGN_OBJECTIVE_REL_ERR * n * Math.max(1.0, Math.abs(o));
         if (backend == Backend.CUDA) {
             float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;

@@ -26,11 +26,11 @@ class RankingKernelTest {
             assertArrayEquals(r.best(), c.best(), "best " + where);
             assertArrayEquals(r.second(), c.second(), "second " + where);
             int k = 1 + rnd.nextInt(m);
-            TopK tr = ResyncKernels.topK(Backend.REFERENCE, s, n, m, k), tc = ResyncKernels.topK(Backend.CPU, s, n, m, k);
+            TopK tr = Kernels.topK(Backend.REFERENCE, s, n, m, k), tc = Kernels.topK(Backend.CPU, s, n, m, k);
             assertArrayEquals(tr.indices(), tc.indices(), "top-" + k + " " + where);
             assertArrayEquals(tr.values(), tc.values(), "top-" + k + " values " + where);
-            assertArrayEquals(ResyncKernels.sortDescending(Backend.REFERENCE, s),
-                    ResyncKernels.sortDescending(Backend.CPU, s), "sort " + where);
+            assertArrayEquals(Kernels.sortDescending(Backend.REFERENCE, s),
+                    Kernels.sortDescending(Backend.CPU, s), "sort " + where);
         }
     }
 
@@ -41,9 +41,9 @@ class RankingKernelTest {
         assertArrayEquals(new int[] {1, 0}, a.index(), "ties go to the lower column");
         assertEquals(0f, a.margin(0), "the maximum repeats: margin 0");
         assertEquals(1f, a.margin(1));
-        assertArrayEquals(new int[] {4, 5, 7, 1, 2, 3, 0, 6}, ResyncKernels.sortDescending(Backend.CPU, s),
+        assertArrayEquals(new int[] {4, 5, 7, 1, 2, 3, 0, 6}, Kernels.sortDescending(Backend.CPU, s),
                 "stable descending");
-        TopK t = ResyncKernels.topK(Backend.CPU, s, 2, 4, 2);
+        TopK t = Kernels.topK(Backend.CPU, s, 2, 4, 2);
         assertArrayEquals(new int[] {1, 2, 0, 1}, t.indices());
         assertEquals(Float.NEGATIVE_INFINITY, Kernels.argmaxTop2(Backend.CPU, new float[] {2}, 1, 1).second()[0]);
     }
@@ -54,14 +54,14 @@ class RankingKernelTest {
                 () -> Kernels.argmaxTop2(Backend.CPU, new float[] {1, Float.NaN}, 1, 2));
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
         assertTrue(e.getMessage().contains("NaN") && e.getMessage().contains("column 1"), e.getMessage());
-        e = assertThrows(LadyException.class, () -> ResyncKernels.topK(Backend.CPU, new float[] {1, 2}, 1, 2, 3));
+        e = assertThrows(LadyException.class, () -> Kernels.topK(Backend.CPU, new float[] {1, 2}, 1, 2, 3));
         assertTrue(e.getMessage().contains("k = 3"), e.getMessage());
-        assertThrows(LadyException.class, () -> ResyncKernels.sortDescending(Backend.CPU, new float[] {Float.NaN}));
+        assertThrows(LadyException.class, () -> Kernels.sortDescending(Backend.CPU, new float[] {Float.NaN}));
         // the native check behind the address form names the problem too
         try (org.bytedeco.javacpp.FloatPointer p = new org.bytedeco.javacpp.FloatPointer(1f, Float.NaN);
                 org.bytedeco.javacpp.IntPointer o = new org.bytedeco.javacpp.IntPointer(2L)) {
             e = assertThrows(LadyException.class,
-                    () -> ResyncKernels.sortDescending(Backend.CPU, p.address(), 2, o.address()));
+                    () -> Kernels.sortDescending(Backend.CPU, p.address(), 2, o.address()));
             assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
             assertTrue(e.getMessage().contains("NaN"), e.getMessage());
         }

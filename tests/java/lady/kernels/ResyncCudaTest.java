@@ -44,10 +44,10 @@ class ResyncCudaTest {
             assertArrayEquals(r.index(), c.index(), "argmax " + where);
             assertArrayEquals(r.second(), c.second(), "second " + where);
             int k = 1 + rnd.nextInt(m);
-            assertArrayEquals(ResyncKernels.topK(Backend.REFERENCE, s, n, m, k).indices(),
-                    ResyncKernels.topK(Backend.CUDA, s, n, m, k).indices(), "top-" + k + " " + where);
-            assertArrayEquals(ResyncKernels.sortDescending(Backend.REFERENCE, s),
-                    ResyncKernels.sortDescending(Backend.CUDA, s), "sort " + where);
+            assertArrayEquals(Kernels.topK(Backend.REFERENCE, s, n, m, k).indices(),
+                    Kernels.topK(Backend.CUDA, s, n, m, k).indices(), "top-" + k + " " + where);
+            assertArrayEquals(Kernels.sortDescending(Backend.REFERENCE, s),
+                    Kernels.sortDescending(Backend.CUDA, s), "sort " + where);
         }
     }
 

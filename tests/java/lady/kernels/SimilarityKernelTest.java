@@ -32,8 +32,8 @@ class SimilarityKernelTest {
             String where = "seed " + seed + ", " + n + " x " + m + " x " + d + ", centered " + centered + ", cpu";
             ResyncTestData.assertClose(Kernels.cosineSimilarity(Backend.REFERENCE, a, b, n, m, d, centered),
                     Kernels.cosineSimilarity(Backend.CPU, a, b, n, m, d, centered), Tolerances.F32_MAX_REL_ERR, where);
-            ResyncTestData.assertClose(ResyncKernels.normalizeRows(Backend.REFERENCE, a, n, d, centered),
-                    ResyncKernels.normalizeRows(Backend.CPU, a, n, d, centered), Tolerances.F32_MAX_REL_ERR,
+            ResyncTestData.assertClose(Kernels.normalizeRows(Backend.REFERENCE, a, n, d, centered),
+                    Kernels.normalizeRows(Backend.CPU, a, n, d, centered), Tolerances.F32_MAX_REL_ERR,
                     "normalize " + where);
         }
     }
@@ -41,7 +41,7 @@ class SimilarityKernelTest {
     @Test
     void knownValues() {
         // rows (3, 4) and (0, 0): unit row (0.6, 0.8), zero row stays zero (eps floor)
-        float[] u = ResyncKernels.normalizeRows(Backend.CPU, new float[] {3, 4, 0, 0}, 2, 2, false);
+        float[] u = Kernels.normalizeRows(Backend.CPU, new float[] {3, 4, 0, 0}, 2, 2, false);
         ResyncTestData.assertClose(new float[] {0.6f, 0.8f, 0, 0}, u, Tolerances.F32_MAX_REL_ERR, "normalize");
         // centered: (1, 2, 3) and (10, 20, 30) are perfectly correlated; (3, 2, 1) anti-correlated
         float[] s = Kernels.cosineSimilarity(Backend.CPU, new float[] {1, 2, 3}, new float[] {10, 20, 30, 3, 2, 1}, 1, 2,

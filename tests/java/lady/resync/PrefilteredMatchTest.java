@@ -151,7 +151,7 @@ class PrefilteredMatchTest {
         }
         float[] s = Kernels.cosineSimilarity(Backend.CPU, ref, sus, n, n, d, false);
         int[] dense = Kernels.assign(Backend.CPU, s, n);
-        long[] best = Similarity.rowArgmax(s, n);
+        long[] best = Similarity.rowArgmax(Backend.CPU, s, n);
         assertEquals(best[0], best[1], "the test case must make rows 0 and 1 collide");
         HostTensor ta = HostTensor.ofFloats(ref, n, d);
         HostTensor tb = HostTensor.ofFloats(sus, n, d);

@@ -95,13 +95,40 @@ class ReferenceResyncTest {
             0.9f, 0.8f, 0.0f,
             0.95f, 0.7f, 0.1f,
             0.0f, 0.1f, 0.9f};
-        long[] argmax = Similarity.rowArgmax(s, 3);
+        long[] argmax = Similarity.rowArgmax(Backend.CPU, s, 3);
         assertEquals(0, argmax[0]);
         assertEquals(0, argmax[1]);
         long[] assign = Similarity.assign(Backend.CPU, s, 3);
         assertEquals(3, java.util.Arrays.stream(assign).distinct().count(), "assignment must be a permutation");
         // optimum: 0->1 (0.8) + 1->0 (0.95) + 2->2 (0.9) = 2.65 > 0.9 + 0.7 + 0.9
         assertEquals(List.of(1L, 0L, 2L), java.util.Arrays.stream(assign).boxed().toList());
+    }
+
+    @Test
+    void marginsAreTheMatchOverTheBestOtherColumn() {
+        // ties (row 1), a match that is not the row's argmax (rows 0 and 1 of the assignment), a repeated maximum
+        float[] s = {
+            0.9f, 0.8f, 0.0f, 0.2f,
+            0.95f, 0.95f, 0.1f, 0.3f,
+            0.0f, 0.1f, 0.9f, 0.9f,
+            -0.5f, 0.4f, 0.3f, 0.6f};
+        int n = 4;
+        long[][] matches = {Similarity.rowArgmax(Backend.CPU, s, n), Similarity.assign(Backend.CPU, s, n),
+            {3, 2, 1, 0}};
+        for (long[] match : matches) {
+            double[] got = Combination.margins(s, n, match, Similarity.rowTop2(Backend.CPU, s, n));
+            for (int i = 0; i < n; i++) {
+                double other = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < n; j++) {
+                    if (j != match[i]) {
+                        other = Math.max(other, s[i * n + j]);
+                    }
+                }
+                assertEquals(s[i * n + (int) match[i]] - other, got[i], 0.0, "row " + i + " of " + java.util.Arrays.toString(match));
+            }
+        }
+        assertEquals(0.0, Combination.margins(s, n, matches[0], Similarity.rowTop2(Backend.CPU, s, n))[1], 0.0,
+                "a repeated maximum leaves no margin");
     }
 
     @Test
