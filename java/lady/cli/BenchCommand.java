@@ -3,10 +3,12 @@ package lady.cli;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import lady.bench.Benchmarks;
 import lady.bench.Entry;
@@ -23,8 +25,7 @@ import lady.report.Json;
             "repetitions, wall and process CPU time."})
 final class BenchCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all", paramLabel = "SUITE",
             description = "resync, permute, train, io or all. Default: ${DEFAULT-VALUE}.")
@@ -35,11 +36,9 @@ final class BenchCommand implements Callable<Integer> {
                     + "Default: ${DEFAULT-VALUE}.")
     String size;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
     @Override
     public Integer call() {
@@ -47,7 +46,7 @@ final class BenchCommand implements Callable<Integer> {
         Benchmarks.Size z = Benchmarks.Size.parse(size);
         Benchmarks.Report r = Benchmarks.run(s, z, run.progress());
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             w.println(Json.write(r.toJson()));
             return 0;
         }

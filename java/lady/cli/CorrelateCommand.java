@@ -8,9 +8,11 @@ import java.util.concurrent.Callable;
 
 import org.bytedeco.pytorch.Tensor;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.io.OutputSet;
 import lady.checkpoint.Checkpoints;
@@ -36,18 +38,15 @@ final class CorrelateCommand implements Callable<Integer> {
     /** Default number of images (ours: the paper feeds "a few"). */
     static final int DEFAULT_IMAGES = 5;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Checkpoint (PyTorch zip state_dict or safetensors).")
-    Path model;
+    @Mixin ModelInput input;
 
     @Option(names = "--layer", required = true,
             description = "A Conv2d or Linear module path, exactly (the paper: " + Paper.PROOF_LAYER_VGG16 + " of VGG16).")
     String layer;
 
-    @Option(names = "--data", defaultValue = "digits", description = "Images: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
-    String data;
+    @Mixin DataOption data;
 
     @Option(names = "--images", paramLabel = "K", defaultValue = "" + DEFAULT_IMAGES,
             description = "Probe images, the first K of the test split (at least 2). Default: ${DEFAULT-VALUE}.")
@@ -60,33 +59,28 @@ final class CorrelateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Output folder (created if needed).")
     Path out;
 
-    @Option(names = "--arch", description = "Architecture (default: inferred from the checkpoint).")
-    String arch;
-
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
-    String backend;
+    Backend backend;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
     @Override
     public Integer call() {
         Torch.init();
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", model);
+            outs.input("--model", input.model);
             run(outs.directory("--out", out), outs);
         }
         return 0;
     }
 
     private void run(Path dir, OutputSet outs) {
-        Backend b = Backend.parse(backend);
-        DataSource source = DataSource.parse(data);
-        Model m = Models.fromStateDict(Checkpoints.read(model), arch);
+        DataSource source = data.source();
+        Model m = Models.fromStateDict(Checkpoints.read(input.model), input.arch);
         Tensor probe = BatchLoader.firstImages(source.test(), images);
-        OutputCorrelation.Result r = OutputCorrelation.run(m, layer, probe, steps, b);
+        OutputCorrelation.Result r = OutputCorrelation.run(m, layer, probe, steps, backend);
         Map<String, Object> provenance = new LinkedHashMap<>();
-        provenance.put("model", model.toString());
+        provenance.put("model", input.model.toString());
         provenance.put("architecture", m.architecture());
         provenance.put("data", source.spec());
         provenance.put("steps", steps);

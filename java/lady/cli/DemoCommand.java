@@ -6,9 +6,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.demo.Demo;
 import lady.demo.DemoConfig;
@@ -27,8 +29,7 @@ import lady.report.Json;
                 "Writes report.html (with PNG plots beside it) and the JSON of every step into --out."})
 final class DemoCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Option(names = "--out", defaultValue = "demo", paramLabel = "DIR", description = "Output folder (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -39,25 +40,22 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--fresh", description = "Retrain the model even when the cache holds it.")
     boolean fresh;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Master seed (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--cache", paramLabel = "DIR",
             description = "Model cache (default: $LADY_CACHE_DIR, else $XDG_CACHE_HOME/lady, else ~/.cache/lady).")
     Path cache;
 
-    @Option(names = "--format", defaultValue = "text", description = "Summary on stdout: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
     @Override
     public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
-        DemoConfig config = (quick ? DemoConfig.quick() : DemoConfig.full()).withSeed(seed);
+        DemoConfig config = (quick ? DemoConfig.quick() : DemoConfig.full()).withSeed(seed.seed);
         ModelCache models = cache != null ? new ModelCache(cache) : ModelCache.user();
-        boolean text = format == OutputFormat.text;
+        boolean text = !format.json();
         DemoReport report;
         Path html;
         try (OutputSet outs = new OutputSet()) {

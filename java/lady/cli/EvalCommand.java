@@ -6,9 +6,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
@@ -25,25 +27,19 @@ import lady.train.Evaluator;
 
 /** {@code lady eval}: top-1 error of a checkpoint, or of an ONNX classifier (run by ONNX Runtime), on a dataset. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Top-1 error (%%) of a model checkpoint, or of an ONNX classifier (run by ONNX Runtime), on the "
-                + "test (or training) split of a dataset.")
+        description = {"Top-1 error (%%) of a model checkpoint, or of an ONNX classifier (run by ONNX Runtime), on the "
+                + "test (or training) split of a dataset.", "An ONNX --model takes N x 3 x 32 x 32 images normalized as "
+                + "for training and gives N x classes logits; --arch does not apply to it."})
 final class EvalCommand implements Callable<Integer> {
 
     /** Which split to evaluate. */
     enum Split { test, train }
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Checkpoint (PyTorch zip state_dict or safetensors), or an "
-            + "ONNX model taking N x 3 x 32 x 32 images normalized as for training and giving N x classes logits.")
-    Path model;
+    @Mixin ModelInput input;
 
-    @Option(names = "--data", defaultValue = "digits", description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
-    String data;
-
-    @Option(names = "--arch", description = "Architecture (default: inferred from the checkpoint; not for ONNX models).")
-    String arch;
+    @Mixin DataOption data;
 
     @Option(names = "--split", defaultValue = "test", description = "Split: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Split split;
@@ -55,17 +51,16 @@ final class EvalCommand implements Callable<Integer> {
     Integer limit;
 
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
-        DataSource source = DataSource.parse(data);
+        Path model = input.model;
+        DataSource source = data.source();
         boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
-        if (onnx && arch != null) {
+        if (onnx && input.arch != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--arch does not apply to an ONNX model (its graph is in the file)");
         }
         Dataset set = split == Split.test ? source.test() : source.train();
@@ -83,13 +78,13 @@ final class EvalCommand implements Callable<Integer> {
             }
             architecture = "onnx";
         } else {
-            Model m = Models.fromStateDict(Checkpoints.read(model), arch);
+            Model m = Models.fromStateDict(Checkpoints.read(model), input.arch);
             r = evaluator.evaluate(m, set);
             architecture = m.architecture();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", model.toString());
             o.put("architecture", architecture);

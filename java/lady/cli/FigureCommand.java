@@ -1,7 +1,8 @@
 package lady.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code lady figure}: the paper's figures, one subcommand each. To add a figure, write a
@@ -13,8 +14,7 @@ import picocli.CommandLine.Command;
         subcommands = {FigureRankingQuantCommand.class, FigureRankingNoiseCommand.class})
 final class FigureCommand implements Runnable {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Override
     public void run() {

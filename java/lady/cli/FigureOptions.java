@@ -12,34 +12,46 @@ import picocli.CommandLine.Option;
 import lady.data.DataSource;
 import lady.torch.Torch;
 
-/** Options every {@code lady figure} subcommand shares (a picocli mixin), with {@link RunOptions} inside. */
+/**
+ * Options every {@code lady figure} subcommand shares (a picocli mixin), with {@link ModelInput}, {@link DataOption}
+ * ({@code --data none}: no error axis), {@link SeedOption} and {@link RunOptions} inside.
+ */
 final class FigureOptions {
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint.")
-    Path model;
+    /** The trained reference checkpoint. */
+    @Mixin ModelInput input;
 
-    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
-    String arch;
-
-    @Option(names = "--data", defaultValue = "digits", paramLabel = "SPEC",
-            description = "Data: " + DataSource.SYNTAX + ", or none for no error axis (default: ${DEFAULT-VALUE}).")
-    String data;
+    /** The data of the error axis; {@code none} for no error axis. */
+    @Mixin DataOption data;
 
     @Option(names = "--eval-limit", paramLabel = "N", description = "Evaluate on the first N test images only.")
     Integer evalLimit;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Master seed (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
     Path out;
 
-    @Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
+
+    /** The reference checkpoint. */
+    Path model() {
+        return input.model;
+    }
+
+    /** Its architecture, or null to infer it. */
+    String arch() {
+        return input.arch;
+    }
+
+    /** The master seed. */
+    long seed() {
+        return seed.seed;
+    }
 
     /** The data source, or null for {@code --data none}. */
     DataSource source() {
-        return data.equalsIgnoreCase("none") ? null : DataSource.parse(data);
+        return data.data.equalsIgnoreCase("none") ? null : data.source();
     }
 
     int evalLimit() {
@@ -49,8 +61,8 @@ final class FigureOptions {
     /** Where the figure came from, for its JSON. */
     Map<String, Object> provenance() {
         Map<String, Object> p = new LinkedHashMap<>();
-        p.put("model", model.toString());
-        p.put("data", data);
+        p.put("model", input.model.toString());
+        p.put("data", data.data);
         p.put("threads", Torch.threads());
         return p;
     }

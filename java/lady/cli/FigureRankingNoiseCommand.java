@@ -6,10 +6,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.io.OutputSet;
 import lady.LadyException;
@@ -29,15 +30,13 @@ import lady.paper.Paper;
                 "permute the layer's group with a new secret, re-rank the suspect with the",
                 "saved input; Psi_rank vs the level, test error on a second axis. Writes",
                 "ranking_noise_noise.png/.csv, ranking_noise_finetune.png/.csv and",
-                "ranking_noise.json into --out. --steps, --noise, --finetune, --train-limit",
-                "and --eval-limit trade fidelity for speed."})
+                "ranking_noise.json into --out (--data none: no error axis). --steps, --noise,",
+                "--finetune, --train-limit and --eval-limit trade fidelity for speed."})
 final class FigureRankingNoiseCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Mixin
-    FigureOptions figure;
+    @Mixin FigureOptions figure;
 
     @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "GROUP",
             description = "The ranked (and noise-attacked) group: a name, " + Table1Command.PAPER_LAYER_HELP
@@ -68,7 +67,7 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", figure.model);
+            outs.input("--model", figure.model());
             run(outs.directory("--out", figure.out), outs);
         }
         return 0;
@@ -82,7 +81,7 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
         if (omegas.isEmpty() && thetas.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "nothing to measure: --noise none and --finetune none");
         }
-        ActiveConfig active = ActiveConfig.paper(figure.seed).withAuthorsSlice(authorsSlice);
+        ActiveConfig active = ActiveConfig.paper(figure.seed()).withAuthorsSlice(authorsSlice);
         if (steps != null) {
             active = active.withSteps(steps);
         }
@@ -91,11 +90,11 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
         if (training && source == null) {
             throw new LadyException(LadyException.Kind.USAGE, "fine-tuning levels need --data (or --finetune none)");
         }
-        StateDict reference = Checkpoints.read(figure.model);
-        String group = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, figure.arch).architecture());
-        RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch, group, active, omegas, thetas,
+        StateDict reference = Checkpoints.read(figure.model());
+        String group = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, figure.arch()).architecture());
+        RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch(), group, active, omegas, thetas,
                 runs, training ? source.train() : null, source == null ? null : source.test(), figure.evalLimit(),
-                trainLimit == null ? -1 : trainLimit, figure.seed, figure.run.progress());
+                trainLimit == null ? -1 : trainLimit, figure.seed(), figure.run.progress());
         List<Path> files = RankingFigures.write(dir, "ranking_noise", r, figure.provenance());
         outs.commit();
         PrintWriter w = spec.commandLine().getOut();

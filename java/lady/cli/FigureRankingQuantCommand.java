@@ -6,10 +6,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.io.OutputSet;
 import lady.checkpoint.Checkpoints;
@@ -25,14 +26,13 @@ import lady.permutation.Permuter;
         description = {"Basic ranking vs quantization bits B (paper figures 4-5).",
                 "For each B: quantize every Conv2d/Linear weight, permute the ranked groups",
                 "with a new secret, re-rank the suspect (method.md 5); Psi_rank vs B, test",
-                "error on a second axis. Writes ranking_quant.png, .csv and .json into --out."})
+                "error on a second axis (none with --data none). Writes ranking_quant.png, .csv",
+                "and .json into --out."})
 final class FigureRankingQuantCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Mixin
-    FigureOptions figure;
+    @Mixin FigureOptions figure;
 
     @Option(names = "--layer", defaultValue = Models.PAPER_LAYER, paramLabel = "GROUPS",
             description = "Ranked groups: all, names such as features.17, " + Table1Command.PAPER_LAYER_HELP
@@ -47,21 +47,21 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", figure.model);
+            outs.input("--model", figure.model());
             run(outs.directory("--out", figure.out), outs);
         }
         return 0;
     }
 
     private void run(Path dir, OutputSet outs) {
-        StateDict reference = Checkpoints.read(figure.model);
-        var mc = Models.infer(reference, figure.arch);
+        StateDict reference = Checkpoints.read(figure.model());
+        var mc = Models.infer(reference, figure.arch());
         List<String> layers = Permuter.select(mc.description().permutationSpec(),
                 Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, mc.architecture()));
         DataSource source = figure.source();
         RankingFigures.Result r = RankingFigures.quant(reference, mc.architecture(), layers,
                 bits != null ? bits : RankingFigures.paperBits(), source == null ? null : source.test(),
-                figure.evalLimit(), figure.seed, figure.run.progress());
+                figure.evalLimit(), figure.seed(), figure.run.progress());
         List<Path> files = RankingFigures.write(dir, "ranking_quant", r, figure.provenance());
         outs.commit();
         PrintWriter w = spec.commandLine().getOut();

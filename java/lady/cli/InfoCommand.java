@@ -5,9 +5,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 import lady.BuildInfo;
 import lady.kernels.Kernels;
@@ -20,11 +21,9 @@ import lady.torch.Torch;
         description = "Show versions, the native library, CPU features, CUDA kernels and GPUs.")
 final class InfoCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
@@ -48,7 +47,7 @@ final class InfoCommand implements Callable<Integer> {
             facts.put("no_gpu_reason", ni.noGpuReason());
         }
         PrintWriter out = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             out.println(Json.write(facts));
         } else {
             facts.forEach((k, v) -> out.printf("%-22s %s%n", k.replace('_', ' '), v));

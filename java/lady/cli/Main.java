@@ -4,9 +4,18 @@ import java.io.PrintWriter;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 import lady.BuildInfo;
 import lady.LadyException;
+import lady.kernels.Backend;
+import lady.resync.EvidenceScope;
+import lady.resync.EvidenceWeighting;
+import lady.resync.Margins;
+import lady.resync.Method;
+import lady.resync.Prefilter;
+import lady.resync.Signal;
 import lady.util.Text;
 
 /** Entry point of the {@code lady} command line. Command classes stay thin: parsing here, work in the library. */
@@ -16,8 +25,7 @@ import lady.util.Text;
         subcommands = {InfoCommand.class, DemoCommand.class, TrainCommand.class, EvalCommand.class, PermuteCommand.class, ResyncCommand.class, SpecCommand.class, WatermarkCommand.class, AttackCommand.class, Table1Command.class, CanonCommand.class, FigureCommand.class, CorrelateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Override
     public void run() {
@@ -34,6 +42,22 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        // the library's enums parse their own words; a wrong one is the library's one-line usage error
+        cli.registerConverter(Backend.class, Backend::parse);
+        cli.registerConverter(Method.class, Method::parse);
+        cli.registerConverter(Signal.class, Signal::parse);
+        cli.registerConverter(Prefilter.class, Prefilter::parse);
+        cli.registerConverter(EvidenceScope.class, EvidenceScope::parse);
+        cli.registerConverter(EvidenceWeighting.class, EvidenceWeighting::parse);
+        cli.registerConverter(Margins.class, Margins::parse);
+        CommandLine.IParameterExceptionHandler parseErrors = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((ex, arguments) -> {
+            if (ex.getCause() instanceof LadyException le) {
+                ex.getCommandLine().getErr().println("lady: error: " + shortLines(Text.escapeLines(le.getMessage())));
+                return le.exitCode();
+            }
+            return parseErrors.handleParseException(ex, arguments);
+        });
         // --threads (and LADY_THREADS) applied once here, for every command that has the option, before it runs
         cli.setExecutionStrategy(parseResult -> {
             CommandLine.ParseResult last = parseResult;

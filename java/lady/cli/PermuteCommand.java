@@ -2,15 +2,16 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -35,28 +36,22 @@ import lady.util.Seeds;
 /** {@code lady permute}: shuffle the neurons of a checkpoint (optionally rescale them) and keep the secret. */
 @Command(name = "permute", mixinStandardHelpOptions = true,
         description = {"Permute the hidden neurons of a checkpoint without changing its function (method.md 2-3).",
-                "Writes the permuted checkpoint in the input's format and the secret (per group the applied",
-                "permutation p: new neuron j is old neuron p[j]) as JSON."})
+                "Writes the permuted checkpoint in the input's format and the secret (per group the",
+                "applied permutation p: new neuron j is old neuron p[j]) as JSON. --model may also be an",
+                "ONNX model (its groups come from its graph) or a Hugging Face model folder."})
 final class PermuteCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder); the "
-                    + "architecture is inferred (an ONNX model's groups come from its graph).")
-    Path model;
+    @Mixin ModelInput input;
 
-    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
-    Path graph;
+    @Mixin GraphOptions network;
 
     @Option(names = "--groups", defaultValue = "all", paramLabel = "all|G1,G2",
             description = "Groups to permute: all (default) or a comma-separated list, e.g. features.17,classifier.0.")
     String groups;
 
-    @Option(names = "--seed", paramLabel = "N",
-            description = "Seed of the permutations (default: a fresh random seed, recorded in the secret).")
-    Long seed;
+    @Mixin FreshSeedOption seed;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write (a folder for a folder input: same shards, index and other files).")
     Path out;
@@ -72,20 +67,11 @@ final class PermuteCommand implements Callable<Integer> {
             description = "Also rescale every neuron by a factor log-uniform in [LO, HI] (function-preserving scaling attack).")
     String scaleRange;
 
-    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture, when inference from names is not wanted: "
-            + "vgg16, vgg16_bn, vgg16_cifar, vgg16_bn_cifar, resnet18, resnet18_cifar, lenet5, toynet, fc.")
-    String arch;
-
-    @Option(names = "--spec", paramLabel = "FILE",
-            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
-    Path specFile;
-
     @Option(names = "--backend", defaultValue = "cpu", paramLabel = "B",
             description = "Permutation kernel: ${COMPLETION-CANDIDATES} (default cpu).")
     Backend backend;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
     @Override
     public Integer call() {
@@ -93,20 +79,22 @@ final class PermuteCommand implements Callable<Integer> {
         PrintWriter err = run.quiet ? new PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
         double[] range = scaleRange == null ? null : parseRange(scaleRange);
-        long s = seed != null ? seed : new SecureRandom().nextLong();
+        long s = seed.orFresh();
+        Path model = input.model;
+        String arch = input.arch;
         // the outputs' temporaries; the secret's first, so that it is put in place first: a permuted model
         // never exists without the means to undo it
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+            network.inputs(outs.input("--model", model));
             Path secretTmp = outs.file("--secret", secret);
             Path outTmp = outs.like("--out", out, model);
 
             long t0 = System.nanoTime();
             StateDict state = Checkpoints.read(model);
-            Path graphFile = Models.graphOf(model, graph, arch, specFile);
+            Path graphFile = network.graphOf(model, arch);
             boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
-            ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
-            PermutationSpec pspec = Models.spec(state, arch, specFile, graphFile);
+            ModelConfig config = network.specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+            PermutationSpec pspec = network.spec(state, model, arch);
             List<String> selected = Permuter.select(pspec, groups);
             long bytes = state.byteSize();
             stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, pspec.architecture(),
@@ -170,7 +158,7 @@ final class PermuteCommand implements Callable<Integer> {
     private double verifyOnnx(long s, Path written) {
         double worst = 0;
         String where = "";
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(model), Onnx.read(written), Seeds.derive(s, "probe"),
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(input.model), Onnx.read(written), Seeds.derive(s, "probe"),
                 OrtRunner.Options.DEFAULT)) {
             if (!(d.maxRel() <= worst)) {
                 worst = d.maxRel();

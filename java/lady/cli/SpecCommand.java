@@ -5,14 +5,15 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.checkpoint.Checkpoints;
 import lady.io.OutputSet;
 import lady.checkpoint.StateDict;
-import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
@@ -28,44 +29,33 @@ import lady.report.Json;
                 "that axis, a block size; see the README)."})
 final class SpecCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec commandSpec;
+    @Spec CommandSpec commandSpec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Checkpoint (PyTorch zip, safetensors, or an ONNX model: groups from its graph).")
-    Path model;
+    @Mixin ModelInput input;
 
-    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
-    Path graph;
-
-    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: recognized from the checkpoint).")
-    String arch;
-
-    @Option(names = "--spec", paramLabel = "FILE", description = "Check this spec file against the checkpoint instead of deriving one.")
-    Path specFile;
+    /** {@code --spec}: check this spec file against the checkpoint instead of deriving one. */
+    @Mixin GraphOptions network;
 
     @Option(names = "--out", paramLabel = "FILE", description = "Write the spec file (JSON) here.")
     Path out;
 
-    @Option(names = "--format", defaultValue = "text", paramLabel = "F",
-            description = "Standard output: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
         PermutationSpec spec;
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+            network.inputs(outs.input("--model", input.model));
             Path outTmp = outs.file("--out", out);
-            StateDict state = Checkpoints.read(model);
-            spec = Models.spec(state, arch, specFile, Models.graphOf(model, graph, arch, specFile));
+            StateDict state = Checkpoints.read(input.model);
+            spec = network.spec(state, input.model, input.arch);
             if (outTmp != null) {
                 SpecFile.write(outTmp, spec);
             }
             outs.commit();
         }
         PrintWriter o = commandSpec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             o.println(Json.write(SpecFile.toJson(spec)));
             return 0;
         }

@@ -9,9 +9,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.io.OutputSet;
 import lady.LadyException;
@@ -32,19 +34,15 @@ import lady.torch.Torch;
 @Command(name = "table1", mixinStandardHelpOptions = true,
         description = {"Regenerate the paper's Table 1 (method.md 7, 9): for every attack level and run, attack,",
                 "permute with a new secret, resync by argmax and by assignment; Psi and test error, mean +- std.",
+                "An ONNX classifier as --model: groups from its graph, errors measured with ONNX Runtime, no fine-tuning.",
                 "Writes runs.jsonl, table1.csv, table1.md and one PNG (+ CSV) per attack into --out."})
 final class Table1Command implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint "
-            + "(an ONNX classifier: groups from its graph, errors measured with ONNX Runtime, no fine-tuning).")
-    Path model;
+    @Mixin ModelInput input;
 
-    @Option(names = "--data", defaultValue = "digits", paramLabel = "SPEC",
-            description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
-    String data;
+    @Mixin DataOption data;
 
     /** What {@code --layer paper} means, for the help of the commands that default to the paper's Table 1 layer. */
     static final String PAPER_LAYER_HELP = "or 'paper' for the conv at the paper's position (features.17 in VGG16, "
@@ -68,8 +66,7 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--whole-network", description = "Permute and resync every group (default: the layer's group only).")
     boolean wholeNetwork;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Master seed (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--noise", paramLabel = "LIST", split = ",", description = "Omega levels (default: the paper's 0,1,2,7,10).")
     List<Double> noise;
@@ -89,8 +86,6 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--train-limit", paramLabel = "N", description = "Fine-tune on the first N training images only.")
     Integer trainLimit;
 
-    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
-    String arch;
 
     @Option(names = "--recalibrate-bn", paramLabel = "N", defaultValue = "" + BatchNormRecalibration.DEFAULT_BATCHES,
             description = "After each noise, quantization or pruning attack on a model with batch norm, re-estimate the "
@@ -105,20 +100,21 @@ final class Table1Command implements Callable<Integer> {
                     + "run). By default fine-tuning runs on one thread and is bit-reproducible for a seed.")
     boolean nonDeterministic;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
     @Override
     public Integer call() {
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", model);
+            outs.input("--model", input.model);
             run(outs.directory("--out", out), outs);
         }
         return 0;
     }
 
     private void run(Path dir, OutputSet outs) {
-        DataSource source = DataSource.parse(data);
+        Path model = input.model;
+        String arch = input.arch;
+        DataSource source = data.source();
         StateDict reference = Checkpoints.read(model);
         boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX && arch == null;
         if (onnx && Models.PAPER_LAYER.equals(layer)) {
@@ -128,7 +124,7 @@ final class Table1Command implements Callable<Integer> {
         String attacked = onnx ? layer : Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
         int recalibrate = onnx ? 0 : recalibrateBn; // ONNX models are only evaluated (ONNX Runtime)
         Table1.Config base = Table1.Config.paper(attacked);
-        Table1.Config config = base.withRuns(runs).withSeed(seed)
+        Table1.Config config = base.withRuns(runs).withSeed(seed.seed)
                 .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
                 .withWholeNetwork(wholeNetwork)
                 .withLevels(noise != null ? noise : base.noise(), finetune != null ? finetune : base.finetune(),

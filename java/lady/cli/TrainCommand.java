@@ -8,9 +8,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.LadyException;
 import lady.data.DataSource;
@@ -35,8 +37,7 @@ import lady.train.Trainer;
                 "write a checkpoint after every epoch, and report the test error."})
 final class TrainCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Option(names = "--arch", defaultValue = "vgg16_cifar", description = "Architecture (default: ${DEFAULT-VALUE}); one of vgg16, vgg16_bn, vgg16_cifar, vgg16_bn_cifar, resnet18, resnet18_cifar, lenet5, toynet, fc.")
     String arch;
@@ -44,8 +45,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--width", defaultValue = "1.0", description = "Channel width multiplier (VGG, ResNet; default: ${DEFAULT-VALUE}).")
     double width;
 
-    @Option(names = "--data", defaultValue = "digits", description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
-    String data;
+    @Mixin DataOption data;
 
     @Option(names = "--epochs", required = true, description = "Epochs.")
     int epochs;
@@ -71,8 +71,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr-gamma", description = "StepLR factor (default: " + Paper.TRAIN_LR_GAMMA + ").")
     Double lrGamma;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of initialization, data order, augmentation, dropout (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--limit", description = "Train on the first N training images only.")
     Integer limit;
@@ -88,11 +87,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--deterministic", hidden = true)
     boolean deterministicLegacy;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Option(names = "--watermark", description = "Embed an Uchida watermark in this layer while training: a layer name, or "
             + "'paper' for the conv at the paper's position (" + Paper.UCHIDA_LAYER_VGG16 + "; features.27 with batch norm).")
@@ -119,9 +116,9 @@ final class TrainCommand implements Callable<Integer> {
                 weightDecay != null ? weightDecay : base.weightDecay(),
                 lrStep != null ? lrStep : base.lrStep(),
                 lrGamma != null ? lrGamma : base.lrGamma(),
-                seed, limit != null ? limit : -1);
+                seed.seed, limit != null ? limit : -1);
         ModelOptions options = ModelOptions.defaults().withWidth(width);
-        DataSource source = DataSource.parse(data);
+        DataSource source = data.source();
         Dataset trainSet = source.train();
         Dataset testSet = source.test();
         Models.describe(arch, options.withClasses(trainSet.classes())); // validates before any work
@@ -142,10 +139,10 @@ final class TrainCommand implements Callable<Integer> {
     private void train(TrainConfig config, ModelOptions options, DataSource source, Dataset trainSet, Dataset testSet,
             ProgressListener progress, Path outTmp, Path keyTmp) {
         long start = System.nanoTime();
-        Trainer.seedLibtorch(seed);
+        Trainer.seedLibtorch(seed.seed);
         Model model = Models.create(arch, options.withClasses(trainSet.classes()));
         lady.watermark.WatermarkKey wmKey = watermark == null ? null : lady.watermark.Uchida.createKey(model.stateDict(),
-                lady.watermark.Uchida.layerFor(watermark, arch), watermarkBits, lady.util.Seeds.derive(seed, "watermark"),
+                lady.watermark.Uchida.layerFor(watermark, arch), watermarkBits, lady.util.Seeds.derive(seed.seed, "watermark"),
                 keyTmp);
         Trainer trainer = new Trainer(config);
         trainer.deterministic(!noDeterministic);
@@ -163,7 +160,7 @@ final class TrainCommand implements Callable<Integer> {
         double seconds = (System.nanoTime() - start) / 1e9;
 
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("architecture", arch);
             r.put("width", width);
@@ -173,7 +170,7 @@ final class TrainCommand implements Callable<Integer> {
             r.put("lr", config.lr());
             r.put("momentum", config.momentum());
             r.put("weight_decay", config.weightDecay());
-            r.put("seed", seed);
+            r.put("seed", seed.seed);
             r.put("threads", Torch.threads());
             List<Object> epochsOut = new ArrayList<>();
             for (EpochStats s : history) {

@@ -1,7 +1,8 @@
 package lady.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** {@code lady watermark}: the Uchida white-box watermark (detect, embed, the attack-and-recover story). */
 @Command(name = "watermark", mixinStandardHelpOptions = true,
@@ -9,8 +10,7 @@ import picocli.CommandLine.Command;
                 "detect it, embed it into a trained model, or run the attack-and-recover story."},
         subcommands = {WatermarkDetectCommand.class, WatermarkEmbedCommand.class, WatermarkStoryCommand.class})
 final class WatermarkCommand implements Runnable {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Override
     public void run() {

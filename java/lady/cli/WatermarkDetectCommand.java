@@ -6,9 +6,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
@@ -21,8 +23,7 @@ import lady.watermark.WatermarkKey;
 @Command(name = "detect", mixinStandardHelpOptions = true,
         description = "Read the watermark of a model with a key: bit error rate (BER, %%) and the extracted bits.")
 final class WatermarkDetectCommand implements Callable<Integer> {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Option(names = "--model", required = true, description = "Checkpoint (PyTorch zip state_dict or safetensors).")
     Path model;
@@ -30,8 +31,7 @@ final class WatermarkDetectCommand implements Callable<Integer> {
     @Option(names = "--key", required = true, description = "Watermark key (JSON, from lady train --watermark or lady watermark embed).")
     Path key;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
@@ -39,7 +39,7 @@ final class WatermarkDetectCommand implements Callable<Integer> {
         WatermarkKey k = WatermarkKey.read(key, state); // sizes checked against the model before X is built
         Detection d = Uchida.detect(state, k);
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", model.toString());
             o.put("key", key.toString());

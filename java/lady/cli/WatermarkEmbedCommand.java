@@ -8,9 +8,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.io.OutputSet;
 import lady.checkpoint.Checkpoints;
@@ -34,11 +36,10 @@ import lady.watermark.WatermarkKey;
         description = {"Fine-tune a trained model with the watermark loss added (lambda * mean BCE, log2) so that it",
                 "carries the key's watermark; the key file is created (from --seed) when it does not exist."})
 final class WatermarkEmbedCommand implements Callable<Integer> {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Checkpoint to fine-tune.")
-    Path model;
+    /** The checkpoint to fine-tune. */
+    @Mixin ModelInput input;
 
     @Option(names = "--key", required = true, description = "Watermark key (JSON); created when missing.")
     Path key;
@@ -49,11 +50,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "1", description = "Fine-tuning epochs (default: ${DEFAULT-VALUE}).")
     int epochs;
 
-    @Option(names = "--data", defaultValue = "digits", description = "Data: " + DataSource.SYNTAX + " (default: ${DEFAULT-VALUE}).")
-    String data;
-
-    @Option(names = "--arch", description = "Architecture (default: inferred from the checkpoint).")
-    String arch;
+    @Mixin DataOption data;
 
     @Option(names = "--layer", defaultValue = Uchida.PAPER_LAYER, description = "Watermarked layer when the key is created: "
             + "a layer name, or 'paper' for the conv at the paper's position (features.19; features.27 with batch norm) "
@@ -63,8 +60,8 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     @Option(names = "--bits", defaultValue = "" + Paper.UCHIDA_BITS, description = "Watermark bits T when the key is created (default: ${DEFAULT-VALUE}).")
     int bits;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of a new key and of the data order (default: ${DEFAULT-VALUE}).")
-    long seed;
+    /** The seed of a new key and of the data order. */
+    @Mixin SeedOption seed;
 
     @Option(names = "--lr", description = "Learning rate (default: " + Paper.FINETUNE_LR + ", the fine-tuning recipe).")
     Double lr;
@@ -73,11 +70,9 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     Integer limit;
 
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
@@ -87,8 +82,9 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
     }
 
     private int run(OutputSet outs) {
-        DataSource source = DataSource.parse(data);
-        TrainConfig config = TrainConfig.fineTuning(epochs).withSeed(seed).withLimit(limit != null ? limit : -1);
+        Path model = input.model;
+        DataSource source = data.source();
+        TrainConfig config = TrainConfig.fineTuning(epochs).withSeed(seed.seed).withLimit(limit != null ? limit : -1);
         if (lr != null) {
             config = config.withLr(lr);
         }
@@ -100,10 +96,10 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         }
         Path outTmp = outs.like("--out", out, model);
         StateDict state = Checkpoints.read(model);
-        Model m = Models.fromStateDict(state, arch);
+        Model m = Models.fromStateDict(state, input.arch);
         WatermarkKey k;
         if (created) {
-            k = Uchida.createKey(state, Uchida.layerFor(layer, m.architecture()), bits, seed, keyTmp);
+            k = Uchida.createKey(state, Uchida.layerFor(layer, m.architecture()), bits, seed.seed, keyTmp);
         } else {
             k = WatermarkKey.read(key, state);
         }
@@ -119,7 +115,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         outs.commit();
         double seconds = (System.nanoTime() - start) / 1e9;
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("model", model.toString());
             o.put("out", out.toString());
@@ -134,7 +130,7 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
             w.println(Json.write(o));
         } else {
             if (created) {
-                w.printf("created key %s (layer %s, T = %d, seed %d)%n", key, k.layer(), k.size(), seed);
+                w.printf("created key %s (layer %s, T = %d, seed %d)%n", key, k.layer(), k.size(), seed.seed);
             }
             for (EpochStats s : history) {
                 w.printf("epoch %d/%d  loss %.4f  wm %.4f  train error %.2f %%  %.1f s%n", s.epoch(), epochs, s.loss(),

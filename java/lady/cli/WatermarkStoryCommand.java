@@ -4,9 +4,11 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.io.OutputSet;
 import lady.io.AtomicFiles;
@@ -24,8 +26,7 @@ import lady.watermark.WatermarkStory;
                 "unchanged), resync with the reference (BER back, model restored exactly), also with noise and",
                 "8-bit quantization before the permutation. Prints a table; --out writes the JSON."})
 final class WatermarkStoryCommand implements Callable<Integer> {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Option(names = "--width", description = "VGG16 width multiplier (default: " + Paper.DIGITS_RECIPE_WIDTH + ").")
     Double width;
@@ -48,21 +49,18 @@ final class WatermarkStoryCommand implements Callable<Integer> {
     @Option(names = "--test-limit", description = "Test images (default: 500; the digits have 1505).")
     Integer testLimit;
 
-    @Option(names = "--seed", description = "Seed of everything (default: 0).")
-    Long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--method", description = "Resync matching: assignment or argmax (default: argmax, the paper's).")
-    String method;
+    Method method;
 
     @Option(names = "--out", description = "Write the story as JSON (atomically).")
     Path out;
 
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES}.")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
@@ -88,11 +86,9 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         if (testLimit != null) {
             o = o.withTestLimit(testLimit);
         }
-        if (seed != null) {
-            o = o.withSeed(seed);
-        }
+        o = o.withSeed(seed.seed);
         if (method != null) {
-            o = o.withMethod(Method.parse(method));
+            o = o.withMethod(method);
         }
         ProgressListener progress = run.progress();
         WatermarkStory.Report r;
@@ -107,7 +103,7 @@ final class WatermarkStoryCommand implements Callable<Integer> {
             outs.commit();
         }
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             w.println(json);
             return 0;
         }

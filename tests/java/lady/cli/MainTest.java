@@ -80,6 +80,21 @@ class MainTest {
         assertTrue(r.err().contains("--no-such-option"), r.err());
     }
 
+    /** The library's enums (backend, resync method, ...) are parsed by picocli with the library's own words and errors. */
+    @Test
+    void libraryEnumsAreParsedWithTheLibrarysOneLineErrors() {
+        for (String[] args : new String[][] {{"correlate", "--model", "m.pt", "--layer", "x", "--out", "o", "--backend",
+                "magic"}, {"watermark", "story", "--method", "magic"}}) {
+            CliRun r = run(args);
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().startsWith("lady: error: unknown "), r.err());
+            assertTrue(r.err().contains("'magic'"), r.err());
+            assertTrue(!r.err().contains("Usage:") && !r.err().contains("\tat "), r.err());
+        }
+        CliRun ok = run("info", "--format", "JSON");
+        assertEquals(0, ok.code(), ok.err());
+    }
+
     @Test
     void infoJsonReportsCudaAndGpus() {
         CliRun r = run("info", "--format", "json");
