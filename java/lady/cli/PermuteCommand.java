@@ -1,10 +1,7 @@
 package lady.cli;
 
-import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
@@ -13,25 +10,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import lady.BuildInfo;
 import lady.LadyException;
-import lady.checkpoint.Checkpoints;
-import lady.io.OutputSet;
-import lady.checkpoint.StateDict;
+import lady.app.PermuteJob;
 import lady.kernels.Backend;
-import lady.kernels.Tolerances;
-import lady.model.Model;
-import lady.model.ModelConfig;
-import lady.model.Models;
-import lady.onnx.Onnx;
-import lady.onnx.OrtRunner;
-import lady.permutation.NeuronScaling;
-import lady.permutation.Permutation;
-import lady.model.PermutationCheck;
-import lady.permutation.PermutationSpec;
-import lady.permutation.Permuter;
-import lady.permutation.Secret;
-import lady.util.Seeds;
+import lady.progress.ProgressListener;
 
 /** {@code lady permute}: shuffle the neurons of a checkpoint (optionally rescale them) and keep the secret. */
 @Command(name = "permute", mixinStandardHelpOptions = true,
@@ -75,107 +57,15 @@ final class PermuteCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        // stage lines on stderr, silenced by --quiet
-        PrintWriter err = run.quiet ? new PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getErr();
-        PrintWriter stdout = spec.commandLine().getOut();
-        double[] range = scaleRange == null ? null : parseRange(scaleRange);
-        long s = seed.orFresh();
-        Path model = input.model;
-        String arch = input.arch;
-        // the outputs' temporaries; the secret's first, so that it is put in place first: a permuted model
-        // never exists without the means to undo it
-        try (OutputSet outs = new OutputSet()) {
-            network.inputs(outs.input("--model", model));
-            Path secretTmp = outs.file("--secret", secret);
-            Path outTmp = outs.like("--out", out, model);
-
-            long t0 = System.nanoTime();
-            StateDict state = Checkpoints.read(model);
-            Path graphFile = network.graphOf(model, arch);
-            boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
-            ModelConfig config = network.specFile == null && graphFile == null ? Models.infer(state, arch) : null;
-            PermutationSpec pspec = network.spec(state, model, arch);
-            List<String> selected = Permuter.select(pspec, groups);
-            long bytes = state.byteSize();
-            stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, pspec.architecture(),
-                    state.size(), bytes / 1e6));
-
-            Model reference = null;
-            if (verify && !onnx) {
-                if (config == null) {
-                    throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
-                            + "networks it recognizes and for ONNX models, not from a spec file or --graph alone; drop --verify");
-                }
-                reference = config.create();
-                reference.load(state);
-            }
-            Map<String, double[]> scales = Map.of();
-            if (range != null) {
-                t0 = System.nanoTime();
-                scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
-                NeuronScaling.apply(state, pspec, scales);
-                stage(err, t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]", selected.size(),
-                        range[0], range[1]));
-            }
-            t0 = System.nanoTime();
-            Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
-            // index maps over the input's bytes, gathered as the output is written (--verify reads them first)
-            Permuter.applyLazily(state, pspec, perms, backend);
-            stage(err, t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
-                    pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
-
-            Double diff = null;
-            if (verify && !onnx) {
-                t0 = System.nanoTime();
-                diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
-                stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
-            }
-
-            t0 = System.nanoTime();
-            new Secret(BuildInfo.version(), pspec.architecture(), s, perms, scales).write(secretTmp);
-            Checkpoints.writeLike(outTmp, state, model);
-            if (verify && onnx) {
-                long t1 = System.nanoTime();
-                diff = verifyOnnx(s, outTmp);
-                stage(err, t1, String.format(Locale.ROOT, "verified in ONNX Runtime: max relative output difference %.3g", diff));
-            }
-            outs.commit();
-            stage(err, t0, "wrote " + out + " and " + secret);
-
-            stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
-                    pspec.architecture(), s, range == null ? "" : ", scaled", out, secret,
-                    diff == null ? "" : String.format(Locale.ROOT, onnx ? "; outputs max relative diff %.3g (ONNX Runtime)"
-                            : "; logits max abs diff %.3g", diff));
-        }
+        ProgressListener stages = run.stageLines("lady permute", spec.commandLine().getErr());
+        PermuteJob.Result r = PermuteJob.run(new PermuteJob.Request(input.model, input.arch, network.graph,
+                network.specFile, groups, seed.orFresh(), out, secret, verify,
+                scaleRange == null ? null : parseRange(scaleRange), backend), stages);
+        spec.commandLine().getOut().printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n",
+                r.permuted(), r.architecture(), r.seed(), r.scaled() ? ", scaled" : "", out, secret,
+                r.difference() == null ? "" : String.format(Locale.ROOT, r.onnx()
+                        ? "; outputs max relative diff %.3g (ONNX Runtime)" : "; logits max abs diff %.3g", r.difference()));
         return 0;
-    }
-
-    /**
-     * Runs the input and the written ONNX model (its temporary {@code written}) in ONNX Runtime on the same seeded
-     * inputs; the largest relative output difference. When it exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of
-     * the output scale (or is NaN) the command fails, and its output set puts nothing in place.
-     */
-    private double verifyOnnx(long s, Path written) {
-        double worst = 0;
-        String where = "";
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(input.model), Onnx.read(written), Seeds.derive(s, "probe"),
-                OrtRunner.Options.DEFAULT)) {
-            if (!(d.maxRel() <= worst)) {
-                worst = d.maxRel();
-                where = d.output();
-            }
-        }
-        if (!(worst <= Tolerances.LOGITS_MAX_ABS_DIFF)) {
-            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
-                    + "original: output %s differs by %.3g of its scale in ONNX Runtime (tolerance %.0e); nothing written",
-                    lady.util.Text.quote(where), worst, Tolerances.LOGITS_MAX_ABS_DIFF));
-        }
-        return worst;
-    }
-
-    private static void stage(PrintWriter err, long t0, String what) {
-        err.printf(Locale.ROOT, "lady permute: %s (%.2f s)%n", what, (System.nanoTime() - t0) / 1e9);
-        err.flush();
     }
 
     static double[] parseRange(String text) {

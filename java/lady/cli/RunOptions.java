@@ -1,5 +1,9 @@
 package lady.cli;
 
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.Map;
+
 import picocli.CommandLine.Option;
 
 import lady.kernels.Kernels;
@@ -28,6 +32,32 @@ final class RunOptions {
         int n = threads != null ? Torch.checkThreads(threads, "--threads") : Torch.threads();
         Torch.setThreads(n);
         Kernels.setThreads(n);
+    }
+
+    /**
+     * A listener that prints each finished stage of a job as {@code "PREFIX: what (1.23 s)"} on {@code err}, or
+     * nothing with {@code --quiet}.
+     */
+    ProgressListener stageLines(String prefix, PrintWriter err) {
+        if (quiet) {
+            return ProgressListener.NONE;
+        }
+        return new ProgressListener() {
+            @Override
+            public void start(String task, long total, String unit) {}
+
+            @Override
+            public void advance(long units, Map<String, ?> metrics) {}
+
+            @Override
+            public void finish() {}
+
+            @Override
+            public void stage(String what, double seconds) {
+                err.printf(Locale.ROOT, "%s: %s (%.2f s)%n", prefix, what, seconds);
+                err.flush();
+            }
+        };
     }
 
     /** A progress bar on stderr, or nothing with {@code --quiet}. */

@@ -11,13 +11,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import lady.checkpoint.Checkpoints;
-import lady.io.OutputSet;
-import lady.checkpoint.StateDict;
+import lady.app.SpecJob;
 import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
 import lady.permutation.SpecFile;
+import lady.progress.ProgressListener;
 import lady.report.Json;
 
 /** {@code lady spec}: the permutation groups of a checkpoint, as a table and as a spec file. */
@@ -43,17 +42,8 @@ final class SpecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PermutationSpec spec;
-        try (OutputSet outs = new OutputSet()) {
-            network.inputs(outs.input("--model", input.model));
-            Path outTmp = outs.file("--out", out);
-            StateDict state = Checkpoints.read(input.model);
-            spec = network.spec(state, input.model, input.arch);
-            if (outTmp != null) {
-                SpecFile.write(outTmp, spec);
-            }
-            outs.commit();
-        }
+        PermutationSpec spec = SpecJob.run(new SpecJob.Request(input.model, input.arch, network.graph,
+                network.specFile, out), ProgressListener.NONE).spec();
         PrintWriter o = commandSpec.commandLine().getOut();
         if (format.json()) {
             o.println(Json.write(SpecFile.toJson(spec)));

@@ -45,4 +45,10 @@ public interface ProgressListener {
 
     /** The task ended (successfully or not). */
     void finish();
+
+    /**
+     * A step of a job ended after {@code seconds}: {@code what} says what it did (e.g. "read m.pt: vgg16, 32
+     * tensors, 58.9 MB"). Ignored unless the listener shows steps (the commands that print stage lines).
+     */
+    default void stage(String what, double seconds) {}
 }

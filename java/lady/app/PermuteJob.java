@@ -1,0 +1,167 @@
+package lady.app;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import lady.BuildInfo;
+import lady.LadyException;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
+import lady.io.OutputSet;
+import lady.kernels.Backend;
+import lady.kernels.Tolerances;
+import lady.model.Model;
+import lady.model.ModelConfig;
+import lady.model.Models;
+import lady.model.PermutationCheck;
+import lady.onnx.Onnx;
+import lady.onnx.OrtRunner;
+import lady.permutation.NeuronScaling;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.permutation.Secret;
+import lady.progress.ProgressListener;
+import lady.util.Seeds;
+import lady.util.Text;
+
+/**
+ * {@code lady permute}: shuffles the neurons of a checkpoint (optionally rescales them), writes the permuted
+ * checkpoint in the input's format and the secret, and optionally checks that the function is unchanged.
+ * Nothing is put in place unless everything succeeded; the secret is put in place first (a permuted model never
+ * exists without the means to undo it).
+ */
+public final class PermuteJob {
+    private PermuteJob() {}
+
+    /**
+     * A permutation to make.
+     *
+     * @param model      input checkpoint (PyTorch zip, safetensors, ONNX, Hugging Face folder)
+     * @param arch       architecture, or null to infer it
+     * @param graph      an ONNX graph giving the groups, or null
+     * @param specFile   a spec file giving the groups, or null
+     * @param groups     "all" or a comma-separated list of group names
+     * @param seed       seed of the permutations (and of the scaling and the probe)
+     * @param out        permuted checkpoint to write
+     * @param secret     secret file to write
+     * @param verify     check that the outputs are unchanged
+     * @param scaleRange {lo, hi} of the log-uniform neuron scaling, or null for none
+     * @param backend    permutation kernel
+     */
+    public record Request(Path model, String arch, Path graph, Path specFile, String groups, long seed, Path out,
+            Path secret, boolean verify, double[] scaleRange, Backend backend) {}
+
+    /**
+     * A permutation made.
+     *
+     * @param architecture the spec's architecture
+     * @param permuted     groups permuted
+     * @param groups       groups of the spec
+     * @param seed         the seed used
+     * @param scaled       whether neurons were rescaled
+     * @param onnx         whether the model is an ONNX model
+     * @param difference   the verification's largest difference (logits max abs, or ONNX outputs max relative), or
+     *                     null without --verify
+     * @param manifest     inputs, options, timings
+     */
+    public record Result(String architecture, int permuted, int groups, long seed, boolean scaled, boolean onnx,
+            Double difference, Manifest manifest) {}
+
+    /** Runs the request; stages are reported to {@code progress} as they end. */
+    public static Result run(Request r, ProgressListener progress) {
+        JobLog log = new JobLog("permute", progress).input("--model", r.model()).input("--graph", r.graph())
+                .input("--spec", r.specFile()).option("arch", r.arch()).option("groups", r.groups())
+                .option("seed", r.seed()).option("verify", r.verify())
+                .option("scale_range", r.scaleRange() == null ? null : List.of(r.scaleRange()[0], r.scaleRange()[1]))
+                .option("backend", r.backend().name().toLowerCase(Locale.ROOT));
+        Path model = r.model();
+        long s = r.seed();
+        double[] range = r.scaleRange();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model).input("--graph", r.graph()).input("--spec", r.specFile());
+            Path secretTmp = outs.file("--secret", r.secret());
+            Path outTmp = outs.like("--out", r.out(), model);
+
+            long t0 = JobLog.now();
+            StateDict state = Checkpoints.read(model);
+            Path graphFile = Models.graphOf(model, r.graph(), r.arch(), r.specFile());
+            boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
+            ModelConfig config = r.specFile() == null && graphFile == null ? Models.infer(state, r.arch()) : null;
+            PermutationSpec pspec = Models.spec(state, r.arch(), r.specFile(), graphFile);
+            List<String> selected = Permuter.select(pspec, r.groups());
+            log.stage("read", t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model,
+                    pspec.architecture(), state.size(), state.byteSize() / 1e6));
+
+            Model reference = null;
+            if (r.verify() && !onnx) {
+                if (config == null) {
+                    throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
+                            + "networks it recognizes and for ONNX models, not from a spec file or --graph alone; drop --verify");
+                }
+                reference = config.create();
+                reference.load(state);
+            }
+            Map<String, double[]> scales = Map.of();
+            if (range != null) {
+                t0 = JobLog.now();
+                scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
+                NeuronScaling.apply(state, pspec, scales);
+                log.stage("scale", t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]",
+                        selected.size(), range[0], range[1]));
+            }
+            t0 = JobLog.now();
+            Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
+            // index maps over the input's bytes, gathered as the output is written (--verify reads them first)
+            Permuter.applyLazily(state, pspec, perms, r.backend());
+            log.stage("permute", t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
+                    pspec.groups().size(), r.backend().name().toLowerCase(Locale.ROOT)));
+
+            Double diff = null;
+            if (r.verify() && !onnx) {
+                t0 = JobLog.now();
+                diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
+                log.stage("verify", t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
+            }
+
+            t0 = JobLog.now();
+            new Secret(BuildInfo.version(), pspec.architecture(), s, perms, scales).write(secretTmp);
+            Checkpoints.writeLike(outTmp, state, model);
+            if (r.verify() && onnx) {
+                long t1 = JobLog.now();
+                diff = verifyOnnx(model, s, outTmp);
+                log.stage("verify", t1, String.format(Locale.ROOT,
+                        "verified in ONNX Runtime: max relative output difference %.3g", diff));
+            }
+            outs.commit();
+            log.stage("write", t0, "wrote " + r.out() + " and " + r.secret());
+            return new Result(pspec.architecture(), selected.size(), pspec.groups().size(), s, range != null, onnx, diff,
+                    log.manifest());
+        }
+    }
+
+    /**
+     * Runs the input and the written ONNX model (its temporary {@code written}) in ONNX Runtime on the same seeded
+     * inputs; the largest relative output difference. When it exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of
+     * the output scale (or is NaN) the job fails, and its output set puts nothing in place.
+     */
+    private static double verifyOnnx(Path model, long s, Path written) {
+        double worst = 0;
+        String where = "";
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(model), Onnx.read(written),
+                Seeds.derive(s, "probe"), OrtRunner.Options.DEFAULT)) {
+            if (!(d.maxRel() <= worst)) {
+                worst = d.maxRel();
+                where = d.output();
+            }
+        }
+        if (!(worst <= Tolerances.LOGITS_MAX_ABS_DIFF)) {
+            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
+                    + "original: output %s differs by %.3g of its scale in ONNX Runtime (tolerance %.0e); nothing written",
+                    Text.quote(where), worst, Tolerances.LOGITS_MAX_ABS_DIFF));
+        }
+        return worst;
+    }
+}
