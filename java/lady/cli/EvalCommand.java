@@ -12,18 +12,11 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import lady.LadyException;
-import lady.checkpoint.Checkpoints;
+import lady.app.EvalJob;
 import lady.data.DataSource;
-import lady.data.Dataset;
-import lady.model.Model;
-import lady.model.Models;
-import lady.onnx.Onnx;
-import lady.onnx.OrtRunner;
 import lady.paper.Paper;
 import lady.report.Json;
 import lady.train.EvalResult;
-import lady.train.Evaluator;
 
 /** {@code lady eval}: top-1 error of a checkpoint, or of an ONNX classifier (run by ONNX Runtime), on a dataset. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
@@ -59,30 +52,11 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         Path model = input.model;
         DataSource source = data.source();
-        boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
-        if (onnx && input.arch != null) {
-            throw new LadyException(LadyException.Kind.USAGE, "--arch does not apply to an ONNX model (its graph is in the file)");
-        }
-        Dataset set = split == Split.test ? source.test() : source.train();
-        Evaluator evaluator = new Evaluator(batchSize != null ? batchSize : Paper.TRAIN_BATCH_SIZE)
-                .progress(run.progress());
-        if (limit != null) {
-            evaluator.limit(limit);
-        }
-        long start = System.nanoTime();
-        EvalResult r;
-        String architecture;
-        if (onnx) {
-            try (OrtRunner ort = OrtRunner.open(Onnx.read(model))) {
-                r = evaluator.evaluate(ort::logits, set);
-            }
-            architecture = "onnx";
-        } else {
-            Model m = Models.fromStateDict(Checkpoints.read(model), input.arch);
-            r = evaluator.evaluate(m, set);
-            architecture = m.architecture();
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
+        EvalJob.Result job = EvalJob.run(new EvalJob.Request(model, input.arch, source, split == Split.train,
+                batchSize != null ? batchSize : Paper.TRAIN_BATCH_SIZE, limit), run.progress());
+        EvalResult r = job.eval();
+        String architecture = job.architecture();
+        double seconds = job.seconds();
         PrintWriter w = spec.commandLine().getOut();
         if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();

@@ -3,7 +3,6 @@ package lady.cli;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -15,20 +14,11 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import lady.io.OutputSet;
 import lady.LadyException;
-import lady.checkpoint.Checkpoints;
-import lady.checkpoint.StateDict;
-import lady.paper.Paper;
+import lady.app.Table1Job;
 import lady.model.Models;
-import lady.onnx.Onnx;
-import lady.data.DataSource;
-import lady.data.Dataset;
 import lady.experiment.Table1;
-import lady.experiment.Table1Files;
 import lady.train.BatchNormRecalibration;
-import lady.progress.ProgressListener;
-import lady.torch.Torch;
 
 /** {@code lady table1}: the paper's Table 1 (attacks x levels x runs, Psi and error) and its plots. */
 @Command(name = "table1", mixinStandardHelpOptions = true,
@@ -104,51 +94,18 @@ final class Table1Command implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", input.model);
-            run(outs.directory("--out", out), outs);
-        }
-        return 0;
-    }
-
-    private void run(Path dir, OutputSet outs) {
-        Path model = input.model;
-        String arch = input.arch;
-        DataSource source = data.source();
-        StateDict reference = Checkpoints.read(model);
-        boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX && arch == null;
-        if (onnx && Models.PAPER_LAYER.equals(layer)) {
-            throw new LadyException(LadyException.Kind.USAGE, "--layer paper is a position in VGG16; for an ONNX model name "
-                    + "the attacked layer: a group or a weight ('lady spec --model " + model + "' lists the groups)");
-        }
-        String attacked = onnx ? layer : Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
-        int recalibrate = onnx ? 0 : recalibrateBn; // ONNX models are only evaluated (ONNX Runtime)
-        Table1.Config base = Table1.Config.paper(attacked);
-        Table1.Config config = base.withRuns(runs).withSeed(seed.seed)
-                .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
-                .withWholeNetwork(wholeNetwork)
-                .withLevels(noise != null ? noise : base.noise(), finetune != null ? finetune : base.finetune(),
-                        quant != null ? quant : base.quant(), prune != null ? prune : base.prune())
-                .withLimits(evalLimit != null ? evalLimit : -1, trainLimit != null ? trainLimit : -1)
-                .withDeterministic(!nonDeterministic).withRecalibrateBn(recalibrate);
-        Dataset test = source.test();
-        Dataset train = config.attacks().contains("finetune") || recalibrate > 0 ? source.train() : null;
-        ProgressListener progress = run.progress();
-        Table1.Result result = onnx ? Table1.runOnnx(config, Onnx.read(model), reference, test, progress)
-                : Table1.run(config, reference, arch, train, test, progress);
-
-        Map<String, Object> provenance = new LinkedHashMap<>();
-        provenance.put("model", model.toString());
-        provenance.put("data", source.spec());
-        provenance.put("threads", Torch.threads());
-        List<Path> files = Table1Files.write(dir, result, provenance);
-        outs.commit();
+        Table1Job.Result job = Table1Job.run(new Table1Job.Request(input.model, input.arch, data.source(), layer, runs,
+                out, Arrays.stream(attacks.split(",")).map(String::trim).toList(), wholeNetwork, seed.seed, noise,
+                finetune, quant, prune, evalLimit != null ? evalLimit : -1, trainLimit != null ? trainLimit : -1,
+                recalibrateBn, !nonDeterministic), run.progress());
+        Table1.Result result = job.table();
+        int recalibrate = job.recalibrated();
 
         PrintWriter w = spec.commandLine().getOut();
         w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%s%n",
-                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError(),
-                recalibrate > 0 ? String.format(Locale.ROOT, "; batch-norm statistics re-estimated over %d batches "
-                        + "after each attack (models with batch norm)", recalibrate) : "");
+                result.architecture(), result.rows().size(), result.config().runs(), result.totalSeconds(),
+                result.baseError(), recalibrate > 0 ? String.format(Locale.ROOT, "; batch-norm statistics re-estimated "
+                        + "over %d batches after each attack (models with batch norm)", recalibrate) : "");
         for (Table1.Row r : result.rows()) {
             w.printf(Locale.ROOT, "  %-12s Psi argmax %-16s Psi assignment %-16s error %-16s %s%n", r.spec(),
                     r.psiArgmax().format(), r.psiAssignment().format(), r.error().format(),
@@ -160,7 +117,7 @@ final class Table1Command implements Callable<Integer> {
                 + "eval %.1f s (%.0f %%), total %.1f s%n", s.get("attack"), 100 * s.get("attack") / total,
                 s.get("permute"), 100 * s.get("permute") / total, s.get("resync"), 100 * s.get("resync") / total,
                 s.get("eval"), 100 * s.get("eval") / total, total);
-        w.printf(Locale.ROOT, "wrote %d files to %s%n", files.size(), out);
+        w.printf(Locale.ROOT, "wrote %d files to %s%n", job.files().size(), out);
         w.flush();
         List<String> failures = result.failures();
         if (!failures.isEmpty()) {
@@ -168,6 +125,6 @@ final class Table1Command implements Callable<Integer> {
                     + " cell run(s): after the assignment resync the test error differs from the attacked model's: "
                     + String.join("; ", failures) + " (results written to " + out + ")");
         }
-        
+        return 0;
     }
 }
