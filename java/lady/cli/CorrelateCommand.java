@@ -23,7 +23,7 @@ import lady.kernels.Backend;
 import lady.model.Model;
 import lady.model.Models;
 import lady.paper.Paper;
-import lady.resync.OutputCorrelation;
+import lady.experiment.OutputCorrelation;
 import lady.torch.Torch;
 
 /** {@code lady correlate}: the proof of concept of paper figure 3 (method.md section 6). */

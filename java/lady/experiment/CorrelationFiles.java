@@ -12,7 +12,6 @@ import lady.BuildInfo;
 import lady.LadyException;
 import lady.io.AtomicFiles;
 import lady.report.Json;
-import lady.resync.OutputCorrelation;
 
 /**
  * Writes an {@link OutputCorrelation.Result} (paper figure 3) to a folder, each file atomically:

@@ -1,4 +1,4 @@
-package lady.resync;
+package lady.experiment;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -19,8 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.cli.CliRun;
-import lady.experiment.CorrelationFiles;
-import lady.experiment.LinePlot;
 import lady.kernels.Backend;
 import lady.model.Model;
 import lady.model.Models;

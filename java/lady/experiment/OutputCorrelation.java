@@ -1,4 +1,4 @@
-package lady.resync;
+package lady.experiment;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -10,8 +10,11 @@ import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
 import lady.kernels.Backend;
+import lady.kernels.Kernels;
 import lady.model.Model;
 import lady.model.Stage;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.torch.FloatTensors;
 import lady.torch.TorchTensors;
 
@@ -141,8 +144,15 @@ public final class OutputCorrelation {
     /** The square cosine (centered: Pearson) matrix of the rows of a and b (same number of rows). */
     private static float[] cosine(Backend backend, Tensor a, Tensor b, boolean centered) {
         int n = Math.toIntExact(a.size(0));
+        HostTensor ha = TorchTensors.own(a);
+        HostTensor hb = TorchTensors.own(b);
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, n, n);
+        Kernels.cosineSimilarity(backend, ha.address(), hb.address(), n, n, ha.size(1), centered, out.address());
         float[] s = new float[n * n];
-        Similarity.accumulateCosine(backend, TorchTensors.own(a), TorchTensors.own(b), centered, s);
+        out.floats().get(s);
+        out.memory().close();
+        java.lang.ref.Reference.reachabilityFence(ha);
+        java.lang.ref.Reference.reachabilityFence(hb);
         return s;
     }
 }
