@@ -5,7 +5,7 @@
  * {@link lady.io.OutputSet} (all or nothing) and reports its stages to a {@link lady.progress.ProgressListener};
  * it never prints. The commands of {@code lady.cli} only parse, call a runner and print its result.
  *
- * <p>May import (Lady packages): checkpoint, io, kernels, model, onnx, permutation, progress, util, and the
- * packages of the jobs it runs; never cli.
+ * <p>May import (Lady packages): everything but cli (the packages of the jobs it runs: checkpoint, data, demo,
+ * experiment, io, kernels, model, onnx, paper, permutation, progress, report, torch, train, util).
  */
 package lady.app;

@@ -12,13 +12,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import lady.demo.Demo;
-import lady.demo.DemoConfig;
-import lady.demo.DemoReport;
-import lady.demo.HtmlReport;
-import lady.demo.ModelCache;
-import lady.io.AtomicFiles;
-import lady.io.OutputSet;
+import lady.app.DemoJob;
 import lady.report.Json;
 
 /** {@code lady demo}: the whole story on the built-in digits, with an HTML report. */
@@ -53,31 +47,23 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
-        DemoConfig config = (quick ? DemoConfig.quick() : DemoConfig.full()).withSeed(seed.seed);
-        ModelCache models = cache != null ? new ModelCache(cache) : ModelCache.user();
         boolean text = !format.json();
-        DemoReport report;
-        Path html;
-        try (OutputSet outs = new OutputSet()) {
-            Path dir = outs.directory("--out", out);
-            report = Demo.run(config, dir, fresh, models, run.progress(), line -> {
-                if (text) {
-                    w.println(line);
-                    w.flush();
-                }
-            });
-            AtomicFiles.writeString(dir.resolve("demo.json"), Json.write(report.toJson()) + "\n");
-            html = outs.published(HtmlReport.write(dir, report));
-            outs.commit();
-        }
+        DemoJob.Result job = DemoJob.run(new DemoJob.Request(quick, seed.seed, out, fresh, cache), run.progress(),
+                line -> {
+                    if (text) {
+                        w.println(line);
+                        w.flush();
+                    }
+                });
         if (text) {
-            for (Map.Entry<String, Boolean> v : report.verdicts().entrySet()) {
+            for (Map.Entry<String, Boolean> v : job.report().verdicts().entrySet()) {
                 w.printf(Locale.ROOT, "%s %s%n", v.getValue() ? "[ok]  " : "[FAIL]", v.getKey());
             }
-            w.printf(Locale.ROOT, "demo finished in %.1f s; report: %s%n", report.seconds(), html.toAbsolutePath());
+            w.printf(Locale.ROOT, "demo finished in %.1f s; report: %s%n", job.report().seconds(),
+                    job.html().toAbsolutePath());
         } else {
-            w.println(Json.write(report.toJson()));
+            w.println(Json.write(job.report().toJson()));
         }
-        return report.ok() ? 0 : 1;
+        return job.report().ok() ? 0 : 1;
     }
 }

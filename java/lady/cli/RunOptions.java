@@ -2,7 +2,6 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.util.Locale;
-import java.util.Map;
 
 import picocli.CommandLine.Option;
 
@@ -42,22 +41,10 @@ final class RunOptions {
         if (quiet) {
             return ProgressListener.NONE;
         }
-        return new ProgressListener() {
-            @Override
-            public void start(String task, long total, String unit) {}
-
-            @Override
-            public void advance(long units, Map<String, ?> metrics) {}
-
-            @Override
-            public void finish() {}
-
-            @Override
-            public void stage(String what, double seconds) {
-                err.printf(Locale.ROOT, "%s: %s (%.2f s)%n", prefix, what, seconds);
-                err.flush();
-            }
-        };
+        return ProgressListener.stages((what, seconds) -> {
+            err.printf(Locale.ROOT, "%s: %s (%.2f s)%n", prefix, what, seconds);
+            err.flush();
+        });
     }
 
     /** A progress bar on stderr, or nothing with {@code --quiet}. */

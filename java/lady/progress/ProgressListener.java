@@ -1,6 +1,7 @@
 package lady.progress;
 
 import java.util.Map;
+import java.util.function.ObjDoubleConsumer;
 
 /**
  * How long-running library code reports progress without printing (architecture habit 5): the
@@ -12,16 +13,26 @@ import java.util.Map;
  */
 public interface ProgressListener {
     /** A listener that ignores everything. */
-    ProgressListener NONE = new ProgressListener() {
-        @Override
-        public void start(String task, long total, String unit) {}
+    ProgressListener NONE = stages((what, seconds) -> {});
 
-        @Override
-        public void advance(long units, Map<String, ?> metrics) {}
+    /** A listener that ignores tasks and hands every finished stage to {@code show} (what, seconds). */
+    static ProgressListener stages(ObjDoubleConsumer<String> show) {
+        return new ProgressListener() {
+            @Override
+            public void start(String task, long total, String unit) {}
 
-        @Override
-        public void finish() {}
-    };
+            @Override
+            public void advance(long units, Map<String, ?> metrics) {}
+
+            @Override
+            public void finish() {}
+
+            @Override
+            public void stage(String what, double seconds) {
+                show.accept(what, seconds);
+            }
+        };
+    }
 
     /**
      * A task begins.

@@ -36,22 +36,10 @@ class JobsTest {
 
     /** A listener that keeps the stages it is told about. */
     static ProgressListener stages(List<String> seen) {
-        return new ProgressListener() {
-            @Override
-            public void start(String task, long total, String unit) {}
-
-            @Override
-            public void advance(long units, Map<String, ?> metrics) {}
-
-            @Override
-            public void finish() {}
-
-            @Override
-            public void stage(String what, double seconds) {
-                assertTrue(seconds >= 0, what);
-                seen.add(what);
-            }
-        };
+        return ProgressListener.stages((what, seconds) -> {
+            assertTrue(seconds >= 0, what);
+            seen.add(what);
+        });
     }
 
     @Test
