@@ -20,12 +20,13 @@ import lady.kernels.Backend;
 import lady.model.Model;
 import lady.model.ModelConfig;
 import lady.model.Models;
-import lady.permutation.NeuronScaling;
 import lady.permutation.Permutation;
 import lady.model.PermutationCheck;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
+import lady.structure.NeuronScaling;
+import lady.structure.NetworkView;
 import lady.util.Seeds;
 
 /** {@code lady permute}: shuffle the neurons of a checkpoint (optionally rescale them) and keep the secret. */
@@ -112,9 +113,13 @@ final class PermuteCommand implements Callable<Integer> {
         }
         Map<String, double[]> scales = Map.of();
         if (range != null) {
+            if (config == null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--scale-range needs the network's graph (which "
+                        + "activations the neurons pass through), which a spec file does not give; drop --scale-range or --spec");
+            }
             t0 = System.nanoTime();
             scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
-            NeuronScaling.apply(state, pspec, scales);
+            NeuronScaling.apply(state, NetworkView.of(state, config.architecture()), scales);
             stage(err, t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]", selected.size(),
                     range[0], range[1]));
         }

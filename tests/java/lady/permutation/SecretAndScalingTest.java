@@ -21,6 +21,8 @@ import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.model.Model;
+import lady.structure.NetworkView;
+import lady.structure.NeuronScaling;
 import lady.torch.Torch;
 
 /** The secret file (round trip, clear errors) and the function-preserving scaling attack. */
@@ -67,7 +69,7 @@ class SecretAndScalingTest {
         var groups = Permuter.select(spec, "all");
         Map<String, double[]> scales = NeuronScaling.random(spec, groups, 0.5, 2.0, 3);
         StateDict attacked = original.copy();
-        NeuronScaling.apply(attacked, spec, scales);
+        NeuronScaling.apply(attacked, NetworkView.of(original, arch), scales);
         // the producer row of neuron i of the first group (whose inputs are not scaled) is a_i times the original row
         Group g = spec.groups().get(0);
         String w = g.members(Role.PRODUCER_WEIGHT).get(0).tensor();
@@ -89,7 +91,7 @@ class SecretAndScalingTest {
         double[] a = new double[(int) spec.group("features.0").orElseThrow().size()];
         java.util.Arrays.fill(a, 0.5);
         LadyException e = assertThrows(LadyException.class,
-                () -> NeuronScaling.apply(s, spec, Map.of("features.0", a)));
+                () -> NeuronScaling.apply(s, NetworkView.of(s, "vgg16_bn_cifar"), Map.of("features.0", a)));
         assertTrue(e.getMessage().contains("features.1.running_var") && e.getMessage().contains("negative"), e.getMessage());
         for (String name : s.names()) {
             assertTrue(s.get(name).equal(before.get(name)), name + " changed by a refused scaling");

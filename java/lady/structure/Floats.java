@@ -1,0 +1,63 @@
+package lady.structure;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.torch.FloatTensors;
+
+/**
+ * The one place where structural edits touch a state dict's tensors: a tensor's values as a float array
+ * (any float dtype, converted), its unit roundoff, and a new tensor of any shape written back in the dtype
+ * the name had. Everything else in this package is plain arrays.
+ */
+final class Floats {
+    private Floats() {}
+
+    /** The values of tensor {@code name} in row-major order (float32). */
+    static float[] read(StateDict state, String name) {
+        Tensor t = state.get(name);
+        requireFloat(name, t);
+        return FloatTensors.read(t);
+    }
+
+    /** Replaces tensor {@code name} by {@code data} of {@code shape}, in the dtype it had. */
+    static void write(StateDict state, String name, float[] data, long[] shape) {
+        Tensor old = state.get(name);
+        Tensor t = FloatTensors.of(data, shape);
+        if (old.scalar_type().value != torch.ScalarType.Float.value) {
+            t = t.to(old.scalar_type()).contiguous();
+        }
+        state.put(name, t);
+    }
+
+    /**
+     * The unit roundoff of tensor {@code name}'s dtype (half the distance from 1 to the next number): 2^-24 for
+     * float32, 2^-11 for float16, 2^-8 for bfloat16, 2^-53 for float64.
+     */
+    static double unitRoundoff(StateDict state, String name) {
+        Tensor t = state.get(name);
+        requireFloat(name, t);
+        int v = t.scalar_type().value;
+        if (v == torch.ScalarType.Double.value) {
+            return 0x1p-53;
+        }
+        if (v == torch.ScalarType.Half.value) {
+            return 0x1p-11;
+        }
+        if (v == torch.ScalarType.BFloat16.value) {
+            return 0x1p-8;
+        }
+        return 0x1p-24;
+    }
+
+    private static void requireFloat(String name, Tensor t) {
+        int v = t.scalar_type().value;
+        if (v != torch.ScalarType.Float.value && v != torch.ScalarType.Double.value && v != torch.ScalarType.Half.value
+                && v != torch.ScalarType.BFloat16.value) {
+            throw LadyException.invalidInput("tensor '" + name + "' is " + t.scalar_type()
+                    + "; structural edits work on floating-point weights");
+        }
+    }
+}

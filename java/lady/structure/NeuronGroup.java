@@ -1,0 +1,224 @@
+package lady.structure;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.checkpoint.StateDict;
+import lady.graph.StructuralRules;
+import lady.permutation.Group;
+import lady.permutation.Member;
+import lady.permutation.Role;
+
+/**
+ * One group's values in a state dict (read once), per neuron: its producers' rows and biases, the batch-norm vectors
+ * after them, its consumer columns. The vectors the structural edits compare:
+ * <ul>
+ *   <li>{@link #incoming(int)}: what the neuron computes from its inputs, over every producer: the row and
+ *       bias, or for a batch-norm group the normalized affine map {@code (gamma / sigma) row} and
+ *       {@code (gamma / sigma) (bias - mean) + beta} (sigma = sqrt(running_var + eps)), which the scaling
+ *       that batch norm absorbs leaves unchanged;</li>
+ *   <li>{@link #outgoing(int)}: its columns in every consumer;</li>
+ *   <li>{@link #rows(int, int)}: one producer's row and bias (what rescaling acts on);</li>
+ *   <li>{@link #affine(int)}: its batch norms' gamma and beta.</li>
+ * </ul>
+ */
+public final class NeuronGroup {
+    final Group group;
+    final StructuralRules.Rule rule;
+    final int n;
+    /** Every member's slices, by member (in the group's order). */
+    final Map<Member, Slices> slices = new LinkedHashMap<>();
+    final List<ProducerData> producers = new ArrayList<>();
+    final List<Slices> consumers = new ArrayList<>();
+    /** The largest unit roundoff among the group's tensors. */
+    final double roundoff;
+
+    /** A producer's slices: its rows, bias and batch norm (nulls when absent). */
+    record ProducerData(StructuralRules.Producer producer, Slices weight, Slices bias, Slices gamma, Slices beta,
+            Slices mean, Slices var) {}
+
+    /** The values of {@code group} in {@code state}, with its {@code rule}. */
+    public NeuronGroup(StateDict state, Group group, StructuralRules.Rule rule) {
+        this.group = group;
+        this.rule = rule;
+        this.n = Math.toIntExact(group.size());
+        Map<String, float[]> values = new LinkedHashMap<>();
+        double u = 0;
+        for (Member m : group.members()) {
+            float[] v = values.computeIfAbsent(m.tensor(), t -> Floats.read(state, t));
+            slices.put(m, new Slices(v, state.shape(m.tensor()), m, n));
+            u = Math.max(u, Floats.unitRoundoff(state, m.tensor()));
+            if (m.role() == Role.CONSUMER_WEIGHT) {
+                consumers.add(slices.get(m));
+            }
+        }
+        roundoff = u;
+        for (StructuralRules.Producer p : rule.producers()) {
+            producers.add(new ProducerData(p, find(p.weight(), Role.PRODUCER_WEIGHT), find(p.bias(), Role.PRODUCER_BIAS),
+                    find(p.normWeight(), Role.NORM_WEIGHT), find(p.normBias(), Role.NORM_BIAS),
+                    find(p.runningMean(), Role.RUNNING_MEAN), find(p.runningVar(), Role.RUNNING_VAR)));
+        }
+    }
+
+    /** Neurons of the group. */
+    public int size() {
+        return n;
+    }
+
+    /** The group. */
+    public Group group() {
+        return group;
+    }
+
+    /** Its rules. */
+    public StructuralRules.Rule rule() {
+        return rule;
+    }
+
+    /** The largest unit roundoff among the group's tensors (their storage format). */
+    public double roundoff() {
+        return roundoff;
+    }
+
+    /** Producers of the rule (row factors of {@link GroupEdit.Neuron} are indexed like this). */
+    public int producerCount() {
+        return producers.size();
+    }
+
+    /** The weight tensor of producer {@code p}. */
+    public String producerWeight(int p) {
+        return producers.get(p).producer().weight();
+    }
+
+    /**
+     * The slices of member tensor {@code tensor} (a producer weight: the rows) of {@code neurons}, in that order,
+     * as a row-major float array of {@code neurons.length x} {@link #sliceLength(String)}.
+     */
+    public float[] slices(String tensor, int[] neurons) {
+        Slices s = member(tensor);
+        int k = s.sliceLength();
+        float[] out = new float[neurons.length * k];
+        double[] buf = new double[k];
+        for (int i = 0; i < neurons.length; i++) {
+            s.get(neurons[i], buf);
+            for (int r = 0; r < k; r++) {
+                out[i * k + r] = (float) buf[r];
+            }
+        }
+        return out;
+    }
+
+    /** Values per neuron of member tensor {@code tensor}. */
+    public int sliceLength(String tensor) {
+        return member(tensor).sliceLength();
+    }
+
+    private Slices member(String tensor) {
+        for (Map.Entry<Member, Slices> e : slices.entrySet()) {
+            if (e.getKey().tensor().equals(tensor)) {
+                return e.getValue();
+            }
+        }
+        throw new lady.LadyException(lady.LadyException.Kind.INTERNAL, "group '" + group.name() + "' has no member '"
+                + tensor + "'");
+    }
+
+    private Slices find(String tensor, Role role) {
+        if (tensor == null) {
+            return null;
+        }
+        for (Map.Entry<Member, Slices> e : slices.entrySet()) {
+            if (e.getKey().tensor().equals(tensor) && e.getKey().role() == role) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
+    /** Whether the incoming vectors are batch-norm normalized maps (the scaling is absorbed by batch norm). */
+    public boolean normalized() {
+        return rule.scaling() == StructuralRules.Scaling.ABSORBED;
+    }
+
+    /** Length of {@link #incoming(int)}. */
+    public int incomingLength() {
+        int d = 0;
+        for (ProducerData p : producers) {
+            d += p.weight().sliceLength() + 1;
+        }
+        return d;
+    }
+
+    /** Neuron j's incoming map over every producer (normalized by its batch norm in a batch-norm group). */
+    public double[] incoming(int j) {
+        double[] v = new double[incomingLength()];
+        int at = 0;
+        for (ProducerData p : producers) {
+            int k = p.weight().sliceLength();
+            double[] row = p.weight().get(j);
+            double bias = p.bias() == null ? 0 : p.bias().data[Math.toIntExact(p.bias().offset) + j];
+            double scale = 1;
+            double shift = 0;
+            if (normalized() && p.var() != null) {
+                double var = p.var().data[Math.toIntExact(p.var().offset) + j];
+                double gamma = p.gamma() == null ? 1 : p.gamma().data[Math.toIntExact(p.gamma().offset) + j];
+                double beta = p.beta() == null ? 0 : p.beta().data[Math.toIntExact(p.beta().offset) + j];
+                double mean = p.mean().data[Math.toIntExact(p.mean().offset) + j];
+                scale = gamma / Math.sqrt(var + p.producer().eps());
+                shift = beta - scale * mean;
+            }
+            for (int i = 0; i < k; i++) {
+                v[at + i] = scale * row[i];
+            }
+            v[at + k] = scale * bias + shift;
+            at += k + 1;
+        }
+        return v;
+    }
+
+    /** Producer {@code p}'s row and bias of neuron j (the bias slot is 0 without a bias). */
+    public double[] rows(int p, int j) {
+        ProducerData d = producers.get(p);
+        double[] row = d.weight().get(j);
+        double[] v = java.util.Arrays.copyOf(row, row.length + 1);
+        v[row.length] = d.bias() == null ? 0 : d.bias().data[Math.toIntExact(d.bias().offset) + j];
+        return v;
+    }
+
+    /** The gamma and beta of neuron j in every batch norm of the group (empty without batch norm). */
+    public double[] affine(int j) {
+        List<Double> v = new ArrayList<>();
+        for (ProducerData p : producers) {
+            if (p.gamma() != null) {
+                v.add((double) p.gamma().data[Math.toIntExact(p.gamma().offset) + j]);
+            }
+            if (p.beta() != null) {
+                v.add((double) p.beta().data[Math.toIntExact(p.beta().offset) + j]);
+            }
+        }
+        return v.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    /** Length of {@link #outgoing(int)}. */
+    public int outgoingLength() {
+        int d = 0;
+        for (Slices c : consumers) {
+            d += c.sliceLength();
+        }
+        return d;
+    }
+
+    /** Neuron j's columns in every consumer, concatenated. */
+    public double[] outgoing(int j) {
+        double[] v = new double[outgoingLength()];
+        int at = 0;
+        for (Slices c : consumers) {
+            double[] s = c.get(j);
+            System.arraycopy(s, 0, v, at, s.length);
+            at += s.length;
+        }
+        return v;
+    }
+}
