@@ -1,0 +1,182 @@
+package lady.attack;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.permutation.Group;
+import lady.permutation.Lineage;
+import lady.permutation.Permutation;
+import lady.permutation.Permuter;
+import lady.structure.NetworkView;
+import lady.structure.NeuronScaling;
+import lady.structure.Widening;
+import lady.util.Seeds;
+
+/**
+ * The steps of the structural attacks (neural structural obfuscation, Yan et al., USENIX Security 2023),
+ * each on every selected group of the current network ({@link AttackContext#groups()}, every group by
+ * default), each recording what it did in the chain's {@link Lineages}: rescaling, dummy pairs, splits and
+ * a permutation. Widths change, so each step reads the network afresh from the state dict.
+ */
+final class StructuralAttacks {
+    private StructuralAttacks() {}
+
+    /** A split leaves each part at least this share of the outgoing weights (shares drawn in [min, 1 - min]). */
+    static final double SPLIT_SHARE_MIN = 0.1;
+
+    /** What the steps of one attack did, summed for its result. */
+    static final class Tally {
+        final Set<String> tensors = new LinkedHashSet<>();
+        final Map<String, Object> details = new LinkedHashMap<>();
+        /** Per group: neurons before the first step, after the last. */
+        private final Map<String, int[]> widths = new LinkedHashMap<>();
+
+        void widths(String group, int b, int a) {
+            widths.computeIfAbsent(group, k -> new int[] {b, a})[1] = a;
+        }
+
+        AttackResult result(String spec) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("groups", widths.size());
+            d.put("neurons_before", widths.values().stream().mapToLong(w -> w[0]).sum());
+            d.put("neurons_after", widths.values().stream().mapToLong(w -> w[1]).sum());
+            d.putAll(details);
+            return new AttackResult(spec, new ArrayList<>(tensors), d);
+        }
+    }
+
+    /** The selected groups of {@code view}, in topological order. */
+    static List<String> groups(NetworkView view, AttackContext ctx) {
+        if (ctx.groups().isEmpty()) {
+            return view.spec().groups().stream().map(Group::name).toList();
+        }
+        return Permuter.select(view.spec(), String.join(",", ctx.groups()));
+    }
+
+    static NetworkView view(StateDict state, AttackContext ctx) {
+        return NetworkView.of(state, ctx.architecture());
+    }
+
+    /** Every neuron of every selected group rescaled by a factor log-uniform in [1/range, range]. */
+    static void scale(StateDict state, AttackContext ctx, double range, long seed, Tally t) {
+        NetworkView view = view(state, ctx);
+        List<String> names = groups(view, ctx);
+        for (String g : names) {
+            view.rule(g).requireScaling("scale");
+        }
+        Map<String, double[]> scales = NeuronScaling.random(view.spec(), names, 1 / range, range, seed);
+        t.tensors.addAll(NeuronScaling.apply(state, view, scales));
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = 0;
+        for (String g : names) {
+            double[] a = scales.get(g);
+            Lineages ls = ctx.lineages();
+            ls.put(g, ls.get(g, a.length).scaled(a));
+            for (double x : a) {
+                lo = Math.min(lo, x);
+                hi = Math.max(hi, x);
+            }
+            t.widths(g, a.length, a.length);
+        }
+        t.details.put("factor_min", names.isEmpty() ? null : lo);
+        t.details.put("factor_max", names.isEmpty() ? null : hi);
+    }
+
+    /** round(percent % of the original neurons) dummy pairs in every selected group. */
+    static void dummy(StateDict state, AttackContext ctx, double percent, long seed, Tally t) {
+        List<String> names = groups(view(state, ctx), ctx);
+        long pairsTotal = 0;
+        for (String g : names) {
+            NetworkView view = view(state, ctx);
+            int n = Math.toIntExact(view.group(g).size());
+            Lineage before = ctx.lineages().get(g, n);
+            int pairs = (int) Math.round(percent / 100 * before.originalSize());
+            SplittableRandom rng = new SplittableRandom(Seeds.derive(seed, "dummy:" + g));
+            double[] pair = new double[2];
+            Widening.Widened w = Widening.dummies(state, view, g, pairs, k -> rng.nextInt(n), (tensor, values, length) -> {
+                double std = NoiseAttack.populationStd(values);
+                double[] v = new double[length];
+                for (int i = 0; i < length; i += 2) {
+                    NoiseAttack.gaussianPair(rng, pair);
+                    v[i] = std * pair[0];
+                    if (i + 1 < length) {
+                        v[i + 1] = std * pair[1];
+                    }
+                }
+                return v;
+            });
+            int[] sources = new int[2 * pairs];
+            java.util.Arrays.fill(sources, -1);
+            ctx.lineages().put(g, before.appended(sources, Lineage.Kind.DUMMY));
+            t.tensors.addAll(w.tensors());
+            t.widths(g, w.before(), w.after());
+            pairsTotal += pairs;
+        }
+        t.details.put("dummy_pairs", pairsTotal);
+    }
+
+    /** round(percent % of the original neurons) original neurons split in two, in every selected group. */
+    static void split(StateDict state, AttackContext ctx, double percent, long seed, Tally t) {
+        List<String> names = groups(view(state, ctx), ctx);
+        long splitsTotal = 0;
+        for (String g : names) {
+            NetworkView view = view(state, ctx);
+            int n = Math.toIntExact(view.group(g).size());
+            Lineage before = ctx.lineages().get(g, n);
+            List<Integer> originals = new ArrayList<>();
+            for (int j = 0; j < n; j++) {
+                if (before.kind()[j] == Lineage.Kind.ORIGINAL) {
+                    originals.add(j);
+                }
+            }
+            int count = (int) Math.min(Math.round(percent / 100 * before.originalSize()), originals.size());
+            SplittableRandom rng = new SplittableRandom(Seeds.derive(seed, "split:" + g));
+            // a partial Fisher-Yates shuffle picks count distinct originals
+            int[] sources = new int[count];
+            double[] shares = new double[count];
+            for (int k = 0; k < count; k++) {
+                int r = k + rng.nextInt(originals.size() - k);
+                java.util.Collections.swap(originals, k, r);
+                sources[k] = originals.get(k);
+                shares[k] = SPLIT_SHARE_MIN + (1 - 2 * SPLIT_SHARE_MIN) * rng.nextDouble();
+            }
+            Widening.Widened w = Widening.splits(state, view, g, sources, shares);
+            ctx.lineages().put(g, before.appended(sources, Lineage.Kind.SPLIT));
+            t.tensors.addAll(w.tensors());
+            t.widths(g, w.before(), w.after());
+            splitsTotal += count;
+        }
+        t.details.put("splits", splitsTotal);
+    }
+
+    /** A random permutation of every selected group. */
+    static void permute(StateDict state, AttackContext ctx, long seed, Tally t) {
+        NetworkView view = view(state, ctx);
+        List<String> names = groups(view, ctx);
+        Map<String, Permutation> perms = Permuter.random(view.spec(), names, seed);
+        Permuter.applyInPlace(state, view.spec(), perms, Backend.CPU);
+        for (String g : names) {
+            Permutation p = perms.get(g);
+            ctx.lineages().put(g, ctx.lineages().get(g, p.size()).permuted(p));
+            for (var m : view.group(g).members()) {
+                t.tensors.add(m.tensor());
+            }
+            t.widths(g, p.size(), p.size());
+        }
+        t.details.put("permuted_groups", names.size());
+    }
+
+    static void requireLevel(boolean ok, String message) {
+        if (!ok) {
+            throw new LadyException(LadyException.Kind.USAGE, message);
+        }
+    }
+}
