@@ -92,17 +92,18 @@ final class StructuralAttacks {
 
     /** round(percent % of the original neurons) dummy pairs in every selected group. */
     static void dummy(StateDict state, AttackContext ctx, double percent, long seed, Tally t) {
-        List<String> names = groups(view(state, ctx), ctx);
+        NetworkView view = view(state, ctx);
+        List<String> names = groups(view, ctx);
         long pairsTotal = 0;
         for (String g : names) {
-            NetworkView view = view(state, ctx);
             int n = Math.toIntExact(view.group(g).size());
             Lineage before = ctx.lineages().get(g, n);
             int pairs = (int) Math.round(percent / 100 * before.originalSize());
             SplittableRandom rng = new SplittableRandom(Seeds.derive(seed, "dummy:" + g));
             double[] pair = new double[2];
+            Map<String, Double> stds = new java.util.HashMap<>();
             Widening.Widened w = Widening.dummies(state, view, g, pairs, k -> rng.nextInt(n), (tensor, values, length) -> {
-                double std = NoiseAttack.populationStd(values);
+                double std = stds.computeIfAbsent(tensor, x -> NoiseAttack.populationStd(values));
                 double[] v = new double[length];
                 for (int i = 0; i < length; i += 2) {
                     NoiseAttack.gaussianPair(rng, pair);
@@ -116,6 +117,7 @@ final class StructuralAttacks {
             int[] sources = new int[2 * pairs];
             java.util.Arrays.fill(sources, -1);
             ctx.lineages().put(g, before.appended(sources, Lineage.Kind.DUMMY));
+            view = view.resized(g, w.after(), state);
             t.tensors.addAll(w.tensors());
             t.widths(g, w.before(), w.after());
             pairsTotal += pairs;
@@ -125,10 +127,10 @@ final class StructuralAttacks {
 
     /** round(percent % of the original neurons) original neurons split in two, in every selected group. */
     static void split(StateDict state, AttackContext ctx, double percent, long seed, Tally t) {
-        List<String> names = groups(view(state, ctx), ctx);
+        NetworkView view = view(state, ctx);
+        List<String> names = groups(view, ctx);
         long splitsTotal = 0;
         for (String g : names) {
-            NetworkView view = view(state, ctx);
             int n = Math.toIntExact(view.group(g).size());
             Lineage before = ctx.lineages().get(g, n);
             List<Integer> originals = new ArrayList<>();
@@ -150,6 +152,7 @@ final class StructuralAttacks {
             }
             Widening.Widened w = Widening.splits(state, view, g, sources, shares);
             ctx.lineages().put(g, before.appended(sources, Lineage.Kind.SPLIT));
+            view = view.resized(g, w.after(), state);
             t.tensors.addAll(w.tensors());
             t.widths(g, w.before(), w.after());
             splitsTotal += count;

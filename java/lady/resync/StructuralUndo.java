@@ -177,7 +177,8 @@ public final class StructuralUndo {
             return new Result(false, same, (System.nanoTime() - start) / 1e9);
         }
         progress.start("structural undo", 2L * selected.size(), "group steps");
-        Map<String, Merged> merged = merge(reference, suspect, refView, architecture, selected, progress);
+        NetworkView[] view = {susView};
+        Map<String, Merged> merged = merge(reference, suspect, view, selected, progress);
         Map<String, List<String>> inputGroups = inputGroups(refView);
         Set<String> selectedNames = new HashSet<>();
         selected.forEach(g -> selectedNames.add(g.name()));
@@ -198,9 +199,9 @@ public final class StructuralUndo {
             if (aligned.isEmpty()) {
                 rg.members(Role.PRODUCER_WEIGHT).forEach(m -> aligned.add(m.tensor()));
             }
-            Step step = new Step(reference, suspect, refView, NetworkView.of(suspect, architecture), rg, aligned, options,
-                    merged.get(rg.name()));
+            Step step = new Step(reference, suspect, refView, view[0], rg, aligned, options, merged.get(rg.name()));
             GroupReport r = step.run();
+            view[0] = view[0].resized(rg.name(), rg.size(), suspect);
             if (step.rescaleRowsLater) {
                 absorbedLater.add(rg.name());
             }
@@ -210,10 +211,10 @@ public final class StructuralUndo {
         }
         progress.finish();
         for (String name : absorbedLater) {
-            rescaleProducers(reference, suspect, refView, NetworkView.of(suspect, architecture), name);
+            rescaleProducers(reference, suspect, refView, view[0], name);
         }
         // back to the suspect's order: restored neuron q sits where its lowest suspect neuron was
-        NetworkView done = NetworkView.of(suspect, architecture);
+        NetworkView done = view[0];
         Map<String, Permutation> back = new LinkedHashMap<>();
         List<GroupReport> out = new ArrayList<>();
         for (GroupReport r : reports.values()) {
@@ -313,24 +314,42 @@ public final class StructuralUndo {
      * write into it), so the passes run until nothing more appears. Needs no reference (only its sizes: a group
      * never drops below the reference's size).
      */
-    private static Map<String, Merged> merge(StateDict reference, StateDict suspect, NetworkView refView, String architecture,
-            List<Group> selected, ProgressListener progress) {
+    private static Map<String, Merged> merge(StateDict reference, StateDict suspect, NetworkView[] view, List<Group> selected,
+            ProgressListener progress) {
         Map<String, Merged> merged = new LinkedHashMap<>();
-        NetworkView view = NetworkView.of(suspect, architecture);
         for (Group g : selected) {
-            merged.put(g.name(), new Merged(Math.toIntExact(view.group(g.name()).size())));
+            merged.put(g.name(), new Merged(Math.toIntExact(view[0].group(g.name()).size())));
         }
-        // first drop what does nothing until nothing more vanishes, then merge what is parallel
+        // groups that share a tensor: an edit of one can make neurons of the other parallel or vanishing
+        Map<String, Set<String>> neighbours = new HashMap<>();
+        Map<String, Set<String>> byTensor = new HashMap<>();
+        for (Group g : selected) {
+            for (Member m : g.members()) {
+                byTensor.computeIfAbsent(m.tensor(), k -> new java.util.LinkedHashSet<>()).add(g.name());
+            }
+        }
+        for (Group g : selected) {
+            Set<String> n = new HashSet<>();
+            for (Member m : g.members()) {
+                n.addAll(byTensor.get(m.tensor()));
+            }
+            neighbours.put(g.name(), n);
+        }
+        // first drop what does nothing until nothing more vanishes, then merge what is parallel; a group is looked
+        // at again only when it or a neighbour changed
         for (boolean mergeToo : new boolean[] {false, true}) {
-            boolean changed = true;
-            for (int pass = 0; changed && pass <= selected.size(); pass++) {
-                changed = false;
+            Set<String> dirty = new HashSet<>(merged.keySet());
+            for (int pass = 0; !dirty.isEmpty() && pass <= selected.size(); pass++) {
+                Set<String> next = new HashSet<>();
                 for (Group rg : selected) {
-                    changed |= mergePass(reference, suspect, architecture, rg, merged.get(rg.name()), mergeToo);
+                    if (dirty.contains(rg.name()) && mergePass(reference, suspect, view, rg, merged.get(rg.name()), mergeToo)) {
+                        next.addAll(neighbours.get(rg.name()));
+                    }
                     if (pass == 0 && mergeToo) {
                         progress.advance(1, Map.of("group", rg.name()));
                     }
                 }
+                dirty = next;
             }
         }
         return merged;
@@ -340,11 +359,10 @@ public final class StructuralUndo {
      * One group's drops (clusters that do nothing, while the group keeps at least the reference's size) and, with
      * {@code mergeToo}, merges; whether it changed anything.
      */
-    private static boolean mergePass(StateDict reference, StateDict suspect, String architecture, Group rg, Merged m,
+    private static boolean mergePass(StateDict reference, StateDict suspect, NetworkView[] view, Group rg, Merged m,
             boolean mergeToo) {
-        NetworkView view = NetworkView.of(suspect, architecture);
-        Group sg = view.group(rg.name());
-        StructuralRules.Rule rule = view.rule(rg.name());
+        Group sg = view[0].group(rg.name());
+        StructuralRules.Rule rule = view[0].rule(rg.name());
         if (!rule.canWiden()) {
             return false;
         }
@@ -405,6 +423,7 @@ public final class StructuralUndo {
             sortedMembers.add(members.get(i));
         }
         GroupEdit.apply(suspect, sg, rule, sortedNeurons);
+        view[0] = view[0].resized(rg.name(), sortedNeurons.size(), suspect);
         m.members = sortedMembers;
         return true;
     }

@@ -13,8 +13,9 @@ import lady.permutation.PermutationSpec;
 
 /**
  * A state dict's network as structural edits see it: the graph built from the checkpoint's own widths
- * ({@link Models#infer}), its permutation spec and each group's {@link StructuralRules}. Edits that change a
- * group's width change every later group's offsets, so they take a fresh view after each edit.
+ * ({@link Models#infer}), its permutation spec and each group's {@link StructuralRules}. An edit that changes a
+ * group's width takes {@link #resized} (the graph's shapes are then those it was read with: edits read shapes
+ * from the state dict).
  *
  * @param architecture the architecture's name
  * @param graph        the network with the checkpoint's sizes
@@ -29,6 +30,25 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
         Graph graph = mc.description().graph();
         PermutationSpec spec = mc.description().permutationSpec();
         return new NetworkView(mc.architecture(), graph, spec, StructuralRules.of(graph, spec));
+    }
+
+    /**
+     * The view after group {@code name} of {@code state} was rewritten to {@code size} neurons. When no member of
+     * any group starts past index 0 of its axis (no concatenation: every range begins at 0, so one group's width
+     * moves no other group's range) that is this view with the group's size changed; otherwise the view is read
+     * again from {@code state}.
+     */
+    public NetworkView resized(String name, long size, StateDict state) {
+        boolean offsets = spec.groups().stream().flatMap(g -> g.members().stream()).anyMatch(m -> m.offset() != 0);
+        if (offsets) {
+            return of(state, architecture);
+        }
+        java.util.List<Group> groups = new java.util.ArrayList<>();
+        for (Group g : spec.groups()) {
+            groups.add(g.name().equals(name) ? new Group(g.name(), size, g.members()) : g);
+        }
+        return new NetworkView(architecture, graph, new PermutationSpec(spec.architecture(), groups, spec.fixed(), spec.notes()),
+                rules);
     }
 
     /** The group called {@code name}; a clear error otherwise. */

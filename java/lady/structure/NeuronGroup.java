@@ -210,6 +210,21 @@ public final class NeuronGroup {
         return d;
     }
 
+    /** The norm of every neuron's columns in every consumer ({@link #outgoing(int)}), in one pass. */
+    public double[] outgoingNorms() {
+        double[] acc = new double[n];
+        for (Slices c : consumers) {
+            double[] s = c.squaredNorms();
+            for (int j = 0; j < n; j++) {
+                acc[j] += s[j];
+            }
+        }
+        for (int j = 0; j < n; j++) {
+            acc[j] = Math.sqrt(acc[j]);
+        }
+        return acc;
+    }
+
     /** Neuron j's columns in every consumer, concatenated. */
     public double[] outgoing(int j) {
         double[] v = new double[outgoingLength()];

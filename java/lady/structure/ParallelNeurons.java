@@ -103,10 +103,7 @@ public final class ParallelNeurons {
             }
             groups.get(index[r]).add(j);
         }
-        double[] outNorm = new double[n];
-        for (int j = 0; j < n; j++) {
-            outNorm[j] = Slices.norm(d.outgoing(j));
-        }
+        double[] outNorm = d.outgoingNorms();
         List<Cluster> out = new ArrayList<>();
         for (List<Integer> g : groups) {
             int[] members = g.stream().mapToInt(Integer::intValue).sorted().toArray();

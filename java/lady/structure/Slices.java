@@ -32,6 +32,9 @@ final class Slices {
             throw LadyException.invalidInput(String.format("tensor '%s' of shape %s has no range [%d, %d) on axis %d", name,
                     java.util.Arrays.toString(shape), offset, offset + n * block, axis));
         }
+        if (data.length > Integer.MAX_VALUE - 8) {
+            throw LadyException.invalidInput("tensor '" + name + "' is too large for a structural edit");
+        }
         this.data = data;
         this.shape = shape.clone();
         this.axis = axis;
@@ -58,14 +61,34 @@ final class Slices {
 
     /** Neuron j's slice, into {@code out} (length {@link #sliceLength()}). */
     void get(int j, double[] out) {
-        int run = Math.toIntExact(block * inner);
-        for (long o = 0; o < outer; o++) {
-            int from = Math.toIntExact((o * length + offset + j * block) * inner);
-            int to = Math.toIntExact(o * run);
+        int run = (int) (block * inner);
+        int stride = (int) (length * inner);
+        int from = (int) ((offset + j * block) * inner);
+        int to = 0;
+        for (long o = 0; o < outer; o++, from += stride, to += run) {
             for (int r = 0; r < run; r++) {
                 out[to + r] = data[from + r];
             }
         }
+    }
+
+    /** The squared norm of every neuron's slice, in one pass over the values. */
+    double[] squaredNorms() {
+        double[] out = new double[n];
+        int run = Math.toIntExact(block * inner);
+        for (long o = 0; o < outer; o++) {
+            int base = Math.toIntExact((o * length + offset) * inner);
+            for (int j = 0; j < n; j++) {
+                int from = base + j * run;
+                double acc = 0;
+                for (int r = 0; r < run; r++) {
+                    double v = data[from + r];
+                    acc += v * v;
+                }
+                out[j] += acc;
+            }
+        }
+        return out;
     }
 
     /** Neuron j's slice as a new array. */
