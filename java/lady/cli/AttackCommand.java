@@ -32,7 +32,11 @@ import lady.data.DataSource;
 import lady.experiment.AttackTargets;
 import lady.model.Architecture;
 import lady.model.ModelConfig;
+import lady.model.Model;
 import lady.model.Models;
+import lady.model.PermutationCheck;
+import lady.permutation.Secret;
+import lady.util.Seeds;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.train.DatasetFineTuner;
@@ -40,7 +44,10 @@ import lady.train.DatasetFineTuner;
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
 @Command(name = "attack", mixinStandardHelpOptions = true,
         description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one layer,",
-                "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; chains run in order.",
+                "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; or obfuscate its",
+                "structure without changing its function (Yan et al. 2023): scale:R (every neuron times a factor in",
+                "[1/R, R]), dummy:P (P % cancelling neuron pairs), split:P (P % of the neurons split in two), nso (dummy:5,",
+                "split:5, scale:4 and a permutation) on every group (--groups). Chains run in order (finetune:1,nso).",
                 "Writes the attacked checkpoint in the input's format and says what changed."})
 final class AttackCommand implements Callable<Integer> {
 
@@ -63,6 +70,19 @@ final class AttackCommand implements Callable<Integer> {
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Attacked checkpoint to write (same format as the input).")
     Path out;
+
+    @Option(names = "--groups", paramLabel = "all|G1,G2", defaultValue = "all",
+            description = "Groups the structural attacks act on: all (default) or a list such as features.17,classifier.0.")
+    String groups;
+
+    @Option(names = "--verify", description = "Check that every function-preserving attack of the chain (scale, dummy, split, "
+            + "nso) kept the function: outputs on a seeded probe batch within 1e-4 of their scale.")
+    boolean verify;
+
+    @Option(names = "--secret", paramLabel = "FILE",
+            description = "Write what the structural attacks did (per group, where each neuron comes from: lady permute's "
+                    + "secret format with a structure section), for lady resync --secret.")
+    Path secret;
 
     @Option(names = "--data", paramLabel = "SPEC", description = "Training data for finetune: " + DataSource.SYNTAX + ".")
     String data;
@@ -96,6 +116,18 @@ final class AttackCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "the finetune attack needs training data: --data "
                     + DataSource.SYNTAX);
         }
+        boolean structural = chain.stream().anyMatch(Attack::preservesFunction);
+        if (verify && !structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "--verify checks the function-preserving attacks (scale, dummy, "
+                    + "split, nso); " + Attacks.spec(chain) + " has none");
+        }
+        if (secret != null && !structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "--secret records what the structural attacks (scale, dummy, "
+                    + "split, nso) did; " + Attacks.spec(chain) + " has none");
+        }
+        if (secret != null) {
+            CliFiles.requireDistinctOutput(secret, out);
+        }
         DataSource source = data == null ? null : DataSource.parse(data);
         long s = seed != null ? seed : new SecureRandom().nextLong();
 
@@ -107,6 +139,16 @@ final class AttackCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "fine-tuning runs the model, which Lady can do for the "
                     + "networks it recognizes, not from a spec file alone");
         }
+        if (config == null && structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "the structural attacks read the network's graph (which "
+                    + "activations the neurons pass through), which a spec file does not give");
+        }
+        if (!"all".equals(groups.trim()) && !structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "--groups selects the groups of the structural attacks (scale, "
+                    + "dummy, split, nso); " + Attacks.spec(chain) + " has none");
+        }
+        List<String> selectedGroups = config == null || "all".equals(groups.trim()) ? List.of()
+                : lady.permutation.Permuter.select(config.description().permutationSpec(), groups);
         String weight = !(needsLayer || layer != null) ? null : config != null
                 ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
@@ -114,9 +156,22 @@ final class AttackCommand implements Callable<Integer> {
         ProgressListener progress = run.progress();
         AttackContext context = new AttackContext(weight, weights, s,
                 source == null ? null : new DatasetFineTuner(trainLimit == null ? source.train()
-                        : source.train().limit(trainLimit), archName), progress);
-        List<AttackResult> results = Attacks.apply(chain, state, context);
+                        : source.train().limit(trainLimit), archName), progress).withStructure(archName, selectedGroups);
+        List<AttackResult> results = new ArrayList<>();
+        List<Double> verified = new ArrayList<>();
+        for (int i = 0; i < chain.size(); i++) {
+            Model before = verify && chain.get(i).preservesFunction() ? Models.fromStateDict(state, archName) : null;
+            results.add(Attacks.apply(chain, i, state, context));
+            if (before != null) {
+                Model after = Models.fromStateDict(state, archName);
+                verified.add(PermutationCheck.verify(before, after, before.probe(4, Seeds.derive(s, "probe", i))));
+            }
+        }
         double seconds = (System.nanoTime() - t0) / 1e9;
+        if (secret != null) {
+            // the secret first: an obfuscated model never exists without the means to check its undo
+            new Secret(BuildInfo.version(), archName, s, Map.of(), Map.of(), context.lineages().all()).write(secret);
+        }
         Checkpoints.write(out, state, Checkpoints.formatOf(model));
 
         // what the attacked layer (or every changed tensor) looks like now
@@ -145,15 +200,28 @@ final class AttackCommand implements Callable<Integer> {
             results.forEach(r -> rs.add(r.toMap()));
             o.put("results", rs);
             o.put("weights_after", tensors);
+            if (verify) {
+                o.put("verified_max_output_diff", verified);
+            }
+            if (secret != null) {
+                o.put("secret", secret.toString());
+            }
             w.println(Json.write(o));
         } else {
-            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, config.architecture(),
+            w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, archName,
                     Attacks.spec(chain), s, out, seconds);
             for (AttackResult r : results) {
                 StringBuilder sb = new StringBuilder();
                 r.details().forEach((k, v) -> sb.append(sb.length() == 0 ? "" : ", ").append(k).append(' ')
                         .append(v instanceof Double d ? String.format(Locale.ROOT, "%.6g", d) : v));
                 w.printf(Locale.ROOT, "  %s: %s; %d tensor(s) changed%n", r.spec(), sb, r.tensors().size());
+            }
+            if (verify) {
+                w.printf(Locale.ROOT, "  verified: the function is kept (max output difference %s)%n",
+                        String.join(", ", verified.stream().map(d -> String.format(Locale.ROOT, "%.3g", d)).toList()));
+            }
+            if (secret != null) {
+                w.printf(Locale.ROOT, "  secret -> %s%n", secret);
             }
             int shown = 0;
             for (Map<String, Object> t : tensors) {

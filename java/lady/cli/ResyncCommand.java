@@ -36,13 +36,17 @@ import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
 import lady.resync.Signal;
+import lady.resync.StructuralUndo;
 import lady.torch.Torch;
 
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
         description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
                 "(cosine similarity of producer rows; exact assignment or the paper's argmax), restore the",
-                "reference order, and report Psi (with --secret), confidence and the integrity check."})
+                "reference order, and report Psi (with --secret), confidence and the integrity check.",
+                "First, unless --no-structural, undo structural obfuscation (lady attack scale/dummy/split/nso):",
+                "merge parallel neurons, drop those that cancel, match to the reference (rectangular when the",
+                "widths differ), rescale every neuron to the reference's norm; reported per group."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -104,6 +108,10 @@ final class ResyncCommand implements Callable<Integer> {
             description = "With --signal activations: number of probe images. Default: ${DEFAULT-VALUE}.")
     int probe;
 
+    @Option(names = "--no-structural",
+            description = "Skip the structural undo (merging split and dummy neurons, rescaling to the reference's norms).")
+    boolean noStructural;
+
     @CommandLine.Mixin
     RunOptions run;
 
@@ -131,12 +139,21 @@ final class ResyncCommand implements Callable<Integer> {
         }
         Set<String> selected = new LinkedHashSet<>(Permuter.select(permSpec, groups));
         Map<String, long[]> secretPerms = null;
-        if (secret != null) {
-            Secret s = Secret.read(secret);
+        Secret s = secret == null ? null : Secret.read(secret);
+        if (s != null && s.structure().isEmpty()) {
             secretPerms = Permuter.indices(s.permutations());
         }
         ProgressListener progress = run.progress();
+        StructuralUndo.Result undo = null;
+        if (!noStructural && specFile == null) {
+            undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
+        } else if (!noStructural && !sameShapes(ref, sus)) {
+            throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
+                    + "obfuscation needs the network's graph, which a spec file does not give");
+        }
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
+        Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
+                : StructuralUndo.psi(undo, r, s.structure());
         if (out != null) {
             Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
         }
@@ -152,14 +169,60 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
             json.putAll(r.toJson());
+            if (undo != null) {
+                json.put("structural", undo.toJson());
+            }
+            if (structuralPsi != null) {
+                json.put("structural_psi", structuralPsi);
+                json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, r));
+            }
             AtomicFiles.writeString(report, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
+        printStructural(spec.commandLine().getOut(), undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, r));
         if (sig == Signal.ACTIVATIONS) {
             spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
                     probe, data);
         }
         return 0;
+    }
+
+    private static boolean sameShapes(StateDict a, StateDict b) {
+        if (!a.names().equals(b.names())) {
+            return false;
+        }
+        for (String n : a.names()) {
+            if (!java.util.Arrays.equals(a.shape(n), b.shape(n))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** One line per group the structural undo changed, and the total. */
+    static void printStructural(PrintWriter w, StructuralUndo.Result undo, Double psi) {
+        if (undo == null) {
+            return;
+        }
+        long changed = undo.groups().stream().filter(StructuralUndo.GroupReport::changed).count();
+        for (StructuralUndo.GroupReport g : undo.groups()) {
+            if (g.note() != null) {
+                w.printf("structural %-16s %s%n", g.group(), g.note());
+            }
+            if (!g.changed()) {
+                continue;
+            }
+            w.printf(java.util.Locale.ROOT, "structural %-16s %d -> %d neurons: %d split(s) merged (%d neurons), %d dropped "
+                    + "(%d neurons), %d rescaled%s%s, %d suspect / %d reference neuron(s) unmatched%n", g.group(),
+                    g.suspectSize(), g.referenceSize(), g.mergedClusters(), g.mergedNeurons(), g.droppedClusters(),
+                    g.droppedNeurons(), g.rescaled(), g.rescaled() == 0 ? ""
+                            : String.format(java.util.Locale.ROOT, " (factors %.3g-%.3g)", g.scaleMin(), g.scaleMax()),
+                    g.affineRescaled() == 0 ? "" : ", " + g.affineRescaled() + " batch-norm gamma/beta rescaled",
+                    g.unmatchedSuspect(), g.unmatchedReference());
+        }
+        w.printf(java.util.Locale.ROOT, "structural undo: %s (%.2f s)%s%n", changed == 0 ? "nothing to undo"
+                : changed + " group(s) changed", undo.seconds(),
+                psi == null ? "" : String.format(java.util.Locale.ROOT, "; Psi against the secret's lineage %.2f %%", psi));
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {
