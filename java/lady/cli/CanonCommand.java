@@ -19,6 +19,7 @@ import lady.canon.ActiveConfig;
 import lady.canon.Canon;
 import lady.canon.CanonicalOrder;
 import lady.canon.LayerOrder;
+import lady.canon.NormalForm;
 import lady.canon.RankingMethod;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
@@ -37,7 +38,12 @@ import lady.report.Json;
                 "       saves each group's canonical order (scores, order; active: the learned input).",
                 "Align: lady canon --model suspect.pt --from canon.json --out aligned.pt",
                 "       re-ranks the suspect the same way (active: with the saved input) and writes it",
-                "       in canonical order: a model and any permuted copy give the same aligned model."})
+                "       in canonical order: a model and any permuted copy give the same aligned model.",
+                "Normal form: lady canon --model m.pt --normal-form --out nf.pt [--compare owner-nf.pt]",
+                "       merges parallel neurons, drops those that do nothing, rescales every neuron (unit rows,",
+                "       standardized batch norms), then sorts each group canonically: a model and any copy",
+                "       obfuscated by rescaling, dummy neurons, splits and permutations give the same normal form;",
+                "       --compare says whether it equals a normal form the owner kept."})
 final class CanonCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -61,6 +67,13 @@ final class CanonCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE",
             description = "Canonical order to write (JSON); with --from, the aligned checkpoint (input's format).")
     Path out;
+
+    @Option(names = "--normal-form", description = "Write the normal form of --model (a checkpoint) to --out.")
+    boolean normalForm;
+
+    @Option(names = "--compare", paramLabel = "FILE",
+            description = "With --normal-form: a normal form written before (the owner's); say whether the two are the same network.")
+    Path compare;
 
     @Option(names = "--order", paramLabel = "FILE", description = "With --from: also save the suspect's canonical order.")
     Path order;
@@ -94,7 +107,63 @@ final class CanonCommand implements Callable<Integer> {
     public Integer call() {
         run.applyThreads();
         CliFiles.requireDistinctOutput(model, out);
+        if (normalForm) {
+            return normalForm();
+        }
+        if (compare != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--compare goes with --normal-form");
+        }
         return from == null ? rank() : align();
+    }
+
+    private int normalForm() {
+        if (from != null || layer != null || order != null || secret != null || steps != null || authorsSlice
+                || !"basic".equals(method)) {
+            throw new LadyException(LadyException.Kind.USAGE, "--normal-form takes --model, --out, --compare and --arch only");
+        }
+        if (compare != null) {
+            CliFiles.requireDistinctOutput(compare, out);
+        }
+        StateDict state = Checkpoints.read(model);
+        StateDict owner = compare == null ? null : Checkpoints.read(compare);
+        long t0 = System.nanoTime();
+        NormalForm.Result nf = NormalForm.of(state, arch, run.progress());
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Checkpoints.write(out, nf.state(), Checkpoints.formatOf(model));
+        Map<String, Double> diff = owner == null ? null : NormalForm.compare(owner, nf.state());
+        double worst = diff == null ? Double.POSITIVE_INFINITY : diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        boolean same = diff != null && worst <= NormalForm.SAME_REL;
+        PrintWriter w = spec.commandLine().getOut();
+        if (format == OutputFormat.json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("tool", BuildInfo.describe());
+            o.put("model", model.toString());
+            o.put("architecture", nf.architecture());
+            o.put("out", out.toString());
+            o.put("seconds", seconds);
+            o.put("groups", nf.groups().stream().map(NormalForm.GroupReport::toJson).toList());
+            if (owner != null) {
+                o.put("compare", compare.toString());
+                o.put("same_shapes", diff != null);
+                o.put("max_relative_diff", diff == null ? null : worst);
+                o.put("same_network", same);
+            }
+            w.println(Json.write(o));
+        } else {
+            w.printf(Locale.ROOT, "%s (%s): normal form of %d group(s) in %.2f s -> %s%n", model, nf.architecture(),
+                    nf.groups().size(), seconds, out);
+            for (NormalForm.GroupReport g : nf.groups()) {
+                w.printf(Locale.ROOT, "  %-16s %5d -> %5d neurons, %d cluster(s) merged, %d dropped%s%n", g.group(),
+                        g.sizeBefore(), g.size(), g.mergedClusters(), g.droppedNeurons(), g.rescaled() ? "" : ", scale kept");
+            }
+            if (owner != null) {
+                w.printf(Locale.ROOT, "compared with %s: %s%n", compare, diff == null ? "different tensors or shapes: "
+                        + "not the same network" : String.format(Locale.ROOT, "largest relative difference %.3g: %s", worst,
+                                same ? "the same network" : "not the same network (limit " + NormalForm.SAME_REL + ")"));
+            }
+        }
+        w.flush();
+        return 0;
     }
 
     private int rank() {

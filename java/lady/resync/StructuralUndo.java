@@ -21,6 +21,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
 import lady.structure.GroupEdit;
+import lady.structure.Merging;
 import lady.structure.NetworkView;
 import lady.structure.NeuronGroup;
 import lady.structure.ParallelNeurons;
@@ -178,7 +179,9 @@ public final class StructuralUndo {
         }
         progress.start("structural undo", 2L * selected.size(), "group steps");
         NetworkView[] view = {susView};
-        Map<String, Merged> merged = merge(reference, suspect, view, selected, progress);
+        Map<String, Long> floors = new LinkedHashMap<>();
+        selected.forEach(g -> floors.put(g.name(), g.size()));
+        Map<String, Merging.Merged> merged = Merging.run(suspect, view, floors, progress);
         Map<String, List<String>> inputGroups = inputGroups(refView);
         Set<String> selectedNames = new HashSet<>();
         selected.forEach(g -> selectedNames.add(g.name()));
@@ -285,158 +288,6 @@ public final class StructuralUndo {
         return n == 0 ? null : acc / n;
     }
 
-    // ---- merging ----
-
-    /**
-     * A group after the merges: its size in the suspect as given, what was merged and dropped, and for each
-     * current neuron the suspect neurons it stands for (lowest first).
-     */
-    private static final class Merged {
-        final int suspectSize;
-        int mergedClusters;
-        int mergedNeurons;
-        int droppedClusters;
-        int droppedNeurons;
-        List<int[]> members = new ArrayList<>();
-
-        Merged(int n) {
-            suspectSize = n;
-            for (int j = 0; j < n; j++) {
-                members.add(new int[] {j});
-            }
-        }
-    }
-
-    /**
-     * Merges every cluster of parallel neurons and drops the clusters that do nothing, group after group, until a
-     * whole pass changes nothing: a neuron's copies are parallel only once the groups widened after it lost their
-     * dummies (their fresh columns differ between the copies: a residual stream is widened before the blocks that
-     * write into it), so the passes run until nothing more appears. Needs no reference (only its sizes: a group
-     * never drops below the reference's size).
-     */
-    private static Map<String, Merged> merge(StateDict reference, StateDict suspect, NetworkView[] view, List<Group> selected,
-            ProgressListener progress) {
-        Map<String, Merged> merged = new LinkedHashMap<>();
-        for (Group g : selected) {
-            merged.put(g.name(), new Merged(Math.toIntExact(view[0].group(g.name()).size())));
-        }
-        // groups that share a tensor: an edit of one can make neurons of the other parallel or vanishing
-        Map<String, Set<String>> neighbours = new HashMap<>();
-        Map<String, Set<String>> byTensor = new HashMap<>();
-        for (Group g : selected) {
-            for (Member m : g.members()) {
-                byTensor.computeIfAbsent(m.tensor(), k -> new java.util.LinkedHashSet<>()).add(g.name());
-            }
-        }
-        for (Group g : selected) {
-            Set<String> n = new HashSet<>();
-            for (Member m : g.members()) {
-                n.addAll(byTensor.get(m.tensor()));
-            }
-            neighbours.put(g.name(), n);
-        }
-        // first drop what does nothing until nothing more vanishes, then merge what is parallel; a group is looked
-        // at again only when it or a neighbour changed
-        for (boolean mergeToo : new boolean[] {false, true}) {
-            Set<String> dirty = new HashSet<>(merged.keySet());
-            for (int pass = 0; !dirty.isEmpty() && pass <= selected.size(); pass++) {
-                Set<String> next = new HashSet<>();
-                for (Group rg : selected) {
-                    if (dirty.contains(rg.name()) && mergePass(reference, suspect, view, rg, merged.get(rg.name()), mergeToo)) {
-                        next.addAll(neighbours.get(rg.name()));
-                    }
-                    if (pass == 0 && mergeToo) {
-                        progress.advance(1, Map.of("group", rg.name()));
-                    }
-                }
-                dirty = next;
-            }
-        }
-        return merged;
-    }
-
-    /**
-     * One group's drops (clusters that do nothing, while the group keeps at least the reference's size) and, with
-     * {@code mergeToo}, merges; whether it changed anything.
-     */
-    private static boolean mergePass(StateDict reference, StateDict suspect, NetworkView[] view, Group rg, Merged m,
-            boolean mergeToo) {
-        Group sg = view[0].group(rg.name());
-        StructuralRules.Rule rule = view[0].rule(rg.name());
-        if (!rule.canWiden()) {
-            return false;
-        }
-        NeuronGroup sus = new NeuronGroup(suspect, sg, rule);
-        double t = Tolerance.of(Math.max(sus.roundoff(), roundoff(reference, rg)));
-        List<ParallelNeurons.Cluster> clusters = ParallelNeurons.find(sus, t);
-        long live = clusters.stream().filter(c -> !c.vanishing()).count();
-        boolean drop = live >= rg.size();
-        List<GroupEdit.Neuron> neurons = new ArrayList<>();
-        List<int[]> members = new ArrayList<>();
-        boolean edit = false;
-        for (ParallelNeurons.Cluster c : clusters) {
-            int size = 0;
-            for (int x : c.members()) {
-                size += m.members.get(x).length;
-            }
-            if (c.vanishing() && drop) {
-                m.droppedClusters++;
-                m.droppedNeurons += size;
-                edit = true;
-            } else if (mergeToo || c.members().length == 1) {
-                if (c.members().length > 1) {
-                    m.mergedClusters++;
-                    m.mergedNeurons += size;
-                    edit = true;
-                }
-                neurons.add(new GroupEdit.Neuron(c.representative(), null, 1, c.members(), c.ratios(), Map.of(), Map.of()));
-                int[] all = new int[size];
-                int at = 0;
-                for (int x : c.members()) {
-                    for (int y : m.members.get(x)) {
-                        all[at++] = y;
-                    }
-                }
-                Arrays.sort(all);
-                members.add(all);
-            } else {
-                for (int x : c.members()) { // kept apart until nothing more vanishes
-                    neurons.add(GroupEdit.Neuron.copy(x));
-                    members.add(m.members.get(x));
-                }
-            }
-        }
-        if (!edit) {
-            return false;
-        }
-        // the kept neurons in their order (clusters come ordered by representative, kept members after)
-        Integer[] order = new Integer[neurons.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        List<GroupEdit.Neuron> fn = neurons;
-        Arrays.sort(order, (a, b) -> Integer.compare(fn.get(a).source(), fn.get(b).source()));
-        List<GroupEdit.Neuron> sortedNeurons = new ArrayList<>();
-        List<int[]> sortedMembers = new ArrayList<>();
-        for (int i : order) {
-            sortedNeurons.add(neurons.get(i));
-            sortedMembers.add(members.get(i));
-        }
-        GroupEdit.apply(suspect, sg, rule, sortedNeurons);
-        view[0] = view[0].resized(rg.name(), sortedNeurons.size(), suspect);
-        m.members = sortedMembers;
-        return true;
-    }
-
-    /** The largest unit roundoff of a group's tensors in the reference. */
-    private static double roundoff(StateDict reference, Group g) {
-        double u = 0;
-        for (Member m : g.members()) {
-            u = Math.max(u, Tolerance.unitRoundoff(reference, m.tensor()));
-        }
-        return u;
-    }
-
     // ---- the cheap check ----
 
     /** Whether any selected group differs from the reference beyond a permutation. */
@@ -508,11 +359,11 @@ public final class StructuralUndo {
         final List<String> aligned;
         final ResyncOptions options;
         final int n;
-        final Merged merged;
+        final Merging.Merged merged;
         boolean rescaleRowsLater;
 
         Step(StateDict reference, StateDict suspect, NetworkView refView, NetworkView susView, Group rg, List<String> aligned,
-                ResyncOptions options, Merged merged) {
+                ResyncOptions options, Merging.Merged merged) {
             this.merged = merged;
             this.reference = reference;
             this.suspect = suspect;
@@ -528,7 +379,7 @@ public final class StructuralUndo {
         }
 
         GroupReport run() {
-            int m = merged == null ? Math.toIntExact(sg.size()) : merged.suspectSize;
+            int m = merged == null ? Math.toIntExact(sg.size()) : merged.originalSize();
             if (!rule.canWiden()) {
                 return matchOnly(m);
             }
@@ -637,7 +488,7 @@ public final class StructuralUndo {
                 double fOut = compensated && moved ? f[0] : 1;
                 neurons.add(new GroupEdit.Neuron(j, moved ? f : null, affineFactor[i], new int[] {j},
                         new double[] {1 / fOut / affineFactor[i]}, Map.of(), Map.of()));
-                sources[i] = merged == null ? new int[] {j} : merged.members.get(j);
+                sources[i] = merged == null ? new int[] {j} : merged.members().get(j);
             }
             boolean allAligned = true;
             for (boolean a : alignedProducer) {
@@ -648,9 +499,9 @@ public final class StructuralUndo {
 
             int unmatchedSuspect = k - (int) Arrays.stream(match).filter(x -> x >= 0).count();
             int unmatchedReference = (int) Arrays.stream(match).filter(x -> x < 0).count();
-            return new GroupReport(rg.name(), m, n, merged == null ? 0 : merged.mergedClusters,
-                    merged == null ? 0 : merged.mergedNeurons, merged == null ? 0 : merged.droppedClusters,
-                    merged == null ? 0 : merged.droppedNeurons, rescaled, rescaled == 0 ? Double.NaN : lo,
+            return new GroupReport(rg.name(), m, n, merged == null ? 0 : merged.mergedClusters(),
+                    merged == null ? 0 : merged.mergedNeurons(), merged == null ? 0 : merged.droppedClusters(),
+                    merged == null ? 0 : merged.droppedNeurons(), rescaled, rescaled == 0 ? Double.NaN : lo,
                     rescaled == 0 ? Double.NaN : hi, affineRescaled, unmatchedSuspect, unmatchedReference, null, sources);
         }
 

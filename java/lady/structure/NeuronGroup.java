@@ -201,6 +201,16 @@ public final class NeuronGroup {
         return v.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
+    /** Producer {@code p}'s batch-norm running variance of every neuron (its batch norm must exist). */
+    public float[] runningVariances(int p) {
+        Slices v = producers.get(p).var();
+        float[] out = new float[n];
+        for (int j = 0; j < n; j++) {
+            out[j] = v.data[Math.toIntExact(v.offset) + j];
+        }
+        return out;
+    }
+
     /** Length of {@link #outgoing(int)}. */
     public int outgoingLength() {
         int d = 0;
