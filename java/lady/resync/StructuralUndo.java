@@ -50,8 +50,9 @@ import lady.structure.Tolerance;
  *       padding takes the neurons left unmatched); a reference neuron left without a match gets a neuron that
  *       computes nothing;</li>
  *   <li><b>rescale</b> every matched neuron to the reference's norm when the group shows a rescaling (a
- *       matched row exactly parallel to the reference's with another norm, or a norm ratio outside the
- *       integrity ratio {@link ResyncOptions#integrityRatio()}): its rows times {@code f}, compensated in the
+ *       matched row exactly parallel to the reference's with another norm, or a norm ratio that, relative to the
+ *       group's median, lies outside the integrity ratio {@link ResyncOptions#integrityRatio()}, which noise,
+ *       fine-tuning and quantization stay inside): its rows times {@code f}, compensated in the
  *       consumers ({@code 1/f}) or, with batch norm, absorbed by the running statistics; and the batch norm's
  *       gamma and beta to the reference's norm, compensated in the consumers, where the graph allows
  *       ({@link StructuralRules}).</li>
@@ -567,7 +568,8 @@ public final class StructuralUndo {
 
     /**
      * Whether a group's matched neurons show a rescaling: one matched exactly (parallel within {@code t}) with a
-     * norm ratio away from 1, or a ratio (to the group's median, or the median itself) outside [1/r, r].
+     * norm ratio away from 1, or a norm ratio that, relative to the group's median ratio, lies outside [1/r, r]
+     * (the integrity check's test, calibrated so that noise, fine-tuning and quantization stay inside).
      */
     private static boolean scaled(double[] ratio, boolean[] exact, double t, double r) {
         List<Double> seen = new ArrayList<>();
@@ -586,9 +588,6 @@ public final class StructuralUndo {
         double[] sorted = seen.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         int k = sorted.length;
         double median = k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
-        if (median > r || median < 1 / r) {
-            return true;
-        }
         return sorted[0] / median < 1 / r || sorted[k - 1] / median > r;
     }
 
