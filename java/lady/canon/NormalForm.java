@@ -38,9 +38,6 @@ import lady.structure.NeuronGroup;
 public final class NormalForm {
     private NormalForm() {}
 
-    /** Two normal forms are the same network when every tensor agrees within this, relative to its largest value. */
-    public static final double SAME_REL = 1e-4;
-
     /**
      * One group of the normal form.
      *
@@ -144,31 +141,4 @@ public final class NormalForm {
         return true;
     }
 
-    /**
-     * How far normal form {@code b} is from {@code a}: per tensor, max |a - b| over max |a|; the largest. Infinite when
-     * their tensors or shapes differ (another architecture, or widths the normal forms do not share).
-     *
-     * @return {tensor name -> relative difference}, in {@code a}'s order, or null when names or shapes differ
-     */
-    public static Map<String, Double> compare(StateDict a, StateDict b) {
-        if (!a.names().equals(b.names())) {
-            return null;
-        }
-        Map<String, Double> out = new LinkedHashMap<>();
-        for (String name : a.names()) {
-            if (!java.util.Arrays.equals(a.shape(name), b.shape(name))) {
-                return null;
-            }
-            float[] x = lady.torch.FloatTensors.read(a.get(name));
-            float[] y = lady.torch.FloatTensors.read(b.get(name));
-            double scale = 0;
-            double diff = 0;
-            for (int i = 0; i < x.length; i++) {
-                scale = Math.max(scale, Math.abs(x[i]));
-                diff = Math.max(diff, Math.abs((double) x[i] - y[i]));
-            }
-            out.put(name, scale == 0 ? diff : diff / scale);
-        }
-        return out;
-    }
 }

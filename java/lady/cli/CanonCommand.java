@@ -130,9 +130,9 @@ final class CanonCommand implements Callable<Integer> {
         NormalForm.Result nf = NormalForm.of(state, arch, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
         Checkpoints.write(out, nf.state(), Checkpoints.formatOf(model));
-        Map<String, Double> diff = owner == null ? null : NormalForm.compare(owner, nf.state());
+        Map<String, Double> diff = owner == null ? null : lady.structure.StateDiff.relative(owner, nf.state());
         double worst = diff == null ? Double.POSITIVE_INFINITY : diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
-        boolean same = diff != null && worst <= NormalForm.SAME_REL;
+        boolean same = diff != null && worst <= lady.structure.StateDiff.SAME_REL;
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {
             Map<String, Object> o = new LinkedHashMap<>();
@@ -159,7 +159,7 @@ final class CanonCommand implements Callable<Integer> {
             if (owner != null) {
                 w.printf(Locale.ROOT, "compared with %s: %s%n", compare, diff == null ? "different tensors or shapes: "
                         + "not the same network" : String.format(Locale.ROOT, "largest relative difference %.3g: %s", worst,
-                                same ? "the same network" : "not the same network (limit " + NormalForm.SAME_REL + ")"));
+                                same ? "the same network" : "not the same network (limit " + lady.structure.StateDiff.SAME_REL + ")"));
             }
         }
         w.flush();

@@ -250,6 +250,27 @@ public final class StructuralUndo {
     }
 
     /**
+     * The whole resync of a possibly obfuscated suspect, as {@code lady resync} does it: the structural undo, then
+     * the ordinary resync ({@link ReferenceResync}), then Psi against {@code lineages} when given.
+     *
+     * @param undo       what the undo did
+     * @param resync     the ordinary resync after it
+     * @param psi        per group, Psi against the lineages (empty without them)
+     * @param psiOverall over the groups, weighted by neurons (null without lineages)
+     */
+    public record Outcome(Result undo, ResyncReport resync, Map<String, Double> psi, Double psiOverall) {}
+
+    /** {@link #run}, then {@link ReferenceResync#run}, then {@link #psi} (suspect changed in place). */
+    public static Outcome resync(StateDict reference, StateDict suspect, String arch, ResyncOptions options,
+            Map<String, Lineage> lineages, ProgressListener progress) {
+        Result undo = run(reference, suspect, arch, options, progress);
+        ResyncReport r = ReferenceResync.run(reference, suspect, NetworkView.of(reference, arch).spec(), options, null,
+                progress);
+        Map<String, Double> psi = lineages == null ? Map.of() : psi(undo, r, lineages);
+        return new Outcome(undo, r, psi, lineages == null ? null : psiOverall(psi, r));
+    }
+
+    /**
      * Psi of the whole chain (undo, then the ordinary resync) against the lineages of a structural secret: per
      * group, % of reference neurons i whose restored neuron's representative descends from original neuron i.
      */

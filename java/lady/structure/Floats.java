@@ -22,6 +22,11 @@ final class Floats {
         return FloatTensors.read(t);
     }
 
+    /** The values of tensor {@code name} of any dtype (integers included, e.g. num_batches_tracked) as float32. */
+    static float[] values(StateDict state, String name) {
+        return FloatTensors.read(state.get(name));
+    }
+
     /** Replaces tensor {@code name} by {@code data} of {@code shape}, in the dtype it had. */
     static void write(StateDict state, String name, float[] data, long[] shape) {
         Tensor old = state.get(name);

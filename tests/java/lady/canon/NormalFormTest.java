@@ -36,16 +36,16 @@ class NormalFormTest {
         PermutationCheck.verify(model, Models.fromStateDict(owner.state(), arch), model.probe(4, 1));
         StateDict suspect = StructuralTesting.attack(reference, arch, "dummy:10,split:10,nso", List.of(), 5).state();
         NormalForm.Result sus = NormalForm.of(suspect, arch, ProgressListener.NONE);
-        Map<String, Double> diff = NormalForm.compare(owner.state(), sus.state());
+        Map<String, Double> diff = lady.structure.StateDiff.relative(owner.state(), sus.state());
         assertNotNull(diff, "same tensors and shapes");
         double worst = diff.values().stream().mapToDouble(Double::doubleValue).max().orElseThrow();
-        assertTrue(worst <= NormalForm.SAME_REL, arch + ": " + worst + " " + diff);
+        assertTrue(worst <= lady.structure.StateDiff.SAME_REL, arch + ": " + worst + " " + diff);
         for (NormalForm.GroupReport g : sus.groups()) {
             assertTrue(g.sizeBefore() > g.size() && g.mergedClusters() > 0 && g.droppedNeurons() > 0, g.toString());
         }
         // another model is another normal form
         StateDict other = StructuralTesting.model(arch, 0.25, 5).stateDict();
-        Map<String, Double> far = NormalForm.compare(owner.state(), NormalForm.of(other, arch, ProgressListener.NONE).state());
+        Map<String, Double> far = lady.structure.StateDiff.relative(owner.state(), NormalForm.of(other, arch, ProgressListener.NONE).state());
         assertTrue(far.values().stream().mapToDouble(Double::doubleValue).max().orElseThrow() > 0.1, String.valueOf(far));
         assertEquals(owner.groups().size(), model.permutationSpec().groups().size());
     }

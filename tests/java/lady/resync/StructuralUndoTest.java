@@ -25,7 +25,7 @@ import lady.torch.Torch;
 class StructuralUndoTest {
 
     /** The bound on every restored tensor, relative to the tensor's largest magnitude. */
-    static final double RESTORED_REL = 1e-4;
+    static final double RESTORED_REL = lady.structure.StateDiff.SAME_REL;
 
     @BeforeAll
     static void init() {

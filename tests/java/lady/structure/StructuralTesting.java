@@ -70,52 +70,23 @@ public final class StructuralTesting {
         return new Attacked(copy, new LinkedHashMap<>(ctx.lineages().all()));
     }
 
-    /**
-     * The largest relative difference of a tensor of {@code b} from {@code a}'s (max |a - b| over max |a|, per
-     * tensor); infinite when names or shapes differ.
-     */
+    /** The largest relative difference of a tensor of {@code b} from {@code a}'s ({@link StateDiff#max}). */
     public static double maxRelativeDiff(StateDict a, StateDict b) {
-        if (!a.names().equals(b.names())) {
-            return Double.POSITIVE_INFINITY;
-        }
-        double worst = 0;
-        for (String name : a.names()) {
-            if (!java.util.Arrays.equals(a.shape(name), b.shape(name))) {
-                return Double.POSITIVE_INFINITY;
-            }
-            Tensor x = a.get(name).to(torch.ScalarType.Double);
-            Tensor y = b.get(name).to(torch.ScalarType.Double);
-            if (x.numel() == 0) {
-                continue;
-            }
-            double scale = x.abs().max().item_double();
-            double d = x.sub(y).abs().max().item_double();
-            worst = Math.max(worst, scale == 0 ? d : d / scale);
-        }
-        return worst;
+        return StateDiff.max(a, b);
     }
 
-    /** The name of the worst tensor of {@link #maxRelativeDiff} and its difference (for messages). */
+    /** The worst tensor of {@link #maxRelativeDiff} and its difference, or the first shape that differs (for messages). */
     public static String worst(StateDict a, StateDict b) {
-        String name = null;
-        double worst = -1;
-        for (String t : a.names()) {
-            if (!b.contains(t) || !java.util.Arrays.equals(a.shape(t), b.shape(t))) {
-                return t + " (shape " + java.util.Arrays.toString(a.shape(t)) + " vs "
-                        + (b.contains(t) ? java.util.Arrays.toString(b.shape(t)) : "missing") + ")";
+        Map<String, Double> d = StateDiff.relative(a, b);
+        if (d == null) {
+            for (String t : a.names()) {
+                if (!b.contains(t) || !java.util.Arrays.equals(a.shape(t), b.shape(t))) {
+                    return t + " (shape " + java.util.Arrays.toString(a.shape(t)) + " vs "
+                            + (b.contains(t) ? java.util.Arrays.toString(b.shape(t)) : "missing") + ")";
+                }
             }
-            Tensor x = a.get(t).to(torch.ScalarType.Double);
-            Tensor y = b.get(t).to(torch.ScalarType.Double);
-            if (x.numel() == 0) {
-                continue;
-            }
-            double scale = x.abs().max().item_double();
-            double d = x.sub(y).abs().max().item_double() / (scale == 0 ? 1 : scale);
-            if (d > worst) {
-                worst = d;
-                name = t;
-            }
+            return "other tensors";
         }
-        return name + " " + worst;
+        return d.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey() + " " + e.getValue()).orElse("-");
     }
 }
