@@ -43,11 +43,12 @@ import lady.train.DatasetFineTuner;
 
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
 @Command(name = "attack", mixinStandardHelpOptions = true,
-        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one layer,",
-                "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; or obfuscate its",
-                "structure without changing its function (Yan et al. 2023): scale:R (every neuron times a factor in",
-                "[1/R, R]), dummy:P (P % cancelling neuron pairs), split:P (P % of the neurons split in two), nso (dummy:5,",
-                "split:5, scale:4 and a permutation) on every group (--groups). Chains run in order (finetune:1,nso).",
+        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one",
+                "layer, quantization of every Conv2d/Linear weight, fine-tuning of the whole network;",
+                "or obfuscate its structure without changing its function (Yan et al. 2023) on every",
+                "group (--groups): scale:R (each neuron times a factor in [1/R, R]), dummy:P (P %% of",
+                "the neurons as cancelling pairs), split:P (P %% of the neurons split in two), nso",
+                "(dummy:5, split:5, scale:4, then a permutation). Chains run in order (finetune:1,nso).",
                 "Writes the attacked checkpoint in the input's format and says what changed."})
 final class AttackCommand implements Callable<Integer> {
 

@@ -212,12 +212,12 @@ final class ResyncCommand implements Callable<Integer> {
             if (!g.changed()) {
                 continue;
             }
-            w.printf(java.util.Locale.ROOT, "structural %-16s %d -> %d neurons: %d split(s) merged (%d neurons), %d dropped "
-                    + "(%d neurons), %d rescaled%s%s, %d suspect / %d reference neuron(s) unmatched%n", g.group(),
+            w.printf(java.util.Locale.ROOT, "structural %-16s %d -> %d neurons: merged %d cluster(s) of %d, dropped %d "
+                    + "cancelling cluster(s) of %d, rescaled %d%s%s; unmatched: %d suspect, %d reference%n", g.group(),
                     g.suspectSize(), g.referenceSize(), g.mergedClusters(), g.mergedNeurons(), g.droppedClusters(),
                     g.droppedNeurons(), g.rescaled(), g.rescaled() == 0 ? ""
                             : String.format(java.util.Locale.ROOT, " (factors %.3g-%.3g)", g.scaleMin(), g.scaleMax()),
-                    g.affineRescaled() == 0 ? "" : ", " + g.affineRescaled() + " batch-norm gamma/beta rescaled",
+                    g.affineRescaled() == 0 ? "" : ", batch-norm gamma/beta of " + g.affineRescaled(),
                     g.unmatchedSuspect(), g.unmatchedReference());
         }
         w.printf(java.util.Locale.ROOT, "structural undo: %s (%.2f s)%s%n", changed == 0 ? "nothing to undo"

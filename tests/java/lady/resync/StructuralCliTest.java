@@ -52,7 +52,7 @@ class StructuralCliTest {
         CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", nso.toString(), "--secret",
                 secret.toString(), "--out", fixed.toString(), "--report", report.toString(), "--quiet");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("structural features.24") && r.out().contains("split(s) merged")
+        assertTrue(r.out().contains("structural features.24") && r.out().contains("cancelling cluster(s)")
                 && r.out().contains("Psi against the secret's lineage 100.00 %"), r.out());
         Map<?, ?> rj = (Map<?, ?>) Json.parse(Files.readString(report));
         assertEquals(100.0, ((Number) rj.get("structural_psi_overall")).doubleValue());
