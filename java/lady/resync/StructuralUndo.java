@@ -32,9 +32,9 @@ import lady.structure.Tolerance;
  * that gives a rescaled, widened (dummy pairs, splits) and permuted suspect the reference's shapes and norms
  * again, before the ordinary resync ({@link ReferenceResync}) puts its neurons in order.
  *
- * <p>First a cheap check: when every group has the reference's size, no two of its neurons are parallel and
- * its row norms are the reference's (as a multiset, up to the storage format's rounding), the suspect is left
- * exactly as it is. Otherwise:
+ * <p>First a cheap check: when every group has the reference's size and its row norms and batch-norm gamma/beta
+ * norms are the reference's (as multisets, up to the storage format's rounding), the suspect is left exactly as it
+ * is. Otherwise:
  * <ol>
  *   <li><b>merge</b>, group after group until a whole pass changes nothing (a copy's rows become parallel only
  *       once the groups widened after it lost their dummies, whose fresh columns differ between the copies: a
@@ -312,7 +312,12 @@ public final class StructuralUndo {
 
     // ---- the cheap check ----
 
-    /** Whether any selected group differs from the reference beyond a permutation. */
+    /**
+     * Whether any selected group differs from the reference beyond a permutation: its size, or the multiset of its
+     * neurons' row norms (per producer) or batch-norm gamma/beta norms. A rescaling changes norms, a dummy pair or a
+     * split changes the size (or, with neurons that did nothing removed to keep it, the norms: a split copy repeats a
+     * norm); one pass over the producers' tensors, no consumer read.
+     */
     private static boolean needed(StateDict reference, StateDict suspect, NetworkView refView, NetworkView susView,
             List<Group> selected) {
         for (Group rg : selected) {
@@ -323,43 +328,36 @@ public final class StructuralUndo {
             if (sg.size() != rg.size()) {
                 return true;
             }
+        }
+        for (Group rg : selected) {
             StructuralRules.Rule rule = susView.rule(rg.name());
             if (!rule.canWiden()) {
                 continue;
             }
-            NeuronGroup sus = new NeuronGroup(suspect, sg, rule);
-            NeuronGroup ref = new NeuronGroup(reference, rg, refView.rule(rg.name()));
-            double t = Tolerance.of(Math.max(sus.roundoff(), ref.roundoff()));
-            for (ParallelNeurons.Cluster c : ParallelNeurons.find(sus, t)) {
-                if (c.members().length > 1) {
+            Group sg = susView.group(rg.name());
+            double u = 0;
+            for (Member m : sg.members()) {
+                u = Math.max(u, Math.max(Tolerance.unitRoundoff(suspect, m.tensor()), Tolerance.unitRoundoff(reference, m.tensor())));
+            }
+            double t = Tolerance.of(u);
+            double[][] a = NeuronGroup.norms(reference, rg, refView.rule(rg.name()));
+            double[][] b = NeuronGroup.norms(suspect, sg, rule);
+            for (int p = 0; p < a.length; p++) {
+                if (!sameNorms(a[p], b[p], t)) {
                     return true;
                 }
-            }
-            for (int p = 0; p < sus.producerCount(); p++) {
-                final int pp = p;
-                if (!sameNorms(i -> ref.rows(pp, i), i -> sus.rows(pp, i), sus.size(), t)) {
-                    return true;
-                }
-            }
-            if (!sameNorms(ref::affine, sus::affine, sus.size(), t)) {
-                return true;
             }
         }
         return false;
     }
 
-    /** Whether the sorted norms of two sets of n vectors agree within relative {@code t}. */
-    private static boolean sameNorms(java.util.function.IntFunction<double[]> a, java.util.function.IntFunction<double[]> b,
-            int n, double t) {
-        double[] x = new double[n];
-        double[] y = new double[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = norm(a.apply(i));
-            y[i] = norm(b.apply(i));
-        }
+    /** Whether two sets of norms agree as multisets within relative {@code t}. */
+    private static boolean sameNorms(double[] a, double[] b, double t) {
+        double[] x = a.clone();
+        double[] y = b.clone();
         Arrays.sort(x);
         Arrays.sort(y);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < x.length; i++) {
             if (Math.abs(x[i] - y[i]) > t * Math.max(x[i], y[i])) {
                 return false;
             }

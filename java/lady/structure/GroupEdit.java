@@ -103,16 +103,16 @@ public final class GroupEdit {
             Member m = ms.get(0);
             float[] values = Floats.read(state, t);
             Slices s = new Slices(values, state.shape(t), m, n);
-            Slices.Rebuilt r = s.rebuild(neurons.size(), j -> slice(s, m, rule, neurons.get(j), g));
+            int producer = producerOf(rule, t);
+            Slices.Rebuilt r = s.rebuild(neurons.size(), j -> slice(s, m, producer, rule, neurons.get(j), g));
             Floats.write(state, t, r.data(), r.shape());
         }
         return new ArrayList<>(tensors);
     }
 
-    private static double[] slice(Slices s, Member m, StructuralRules.Rule rule, Neuron x, Group g) {
+    private static double[] slice(Slices s, Member m, int p, StructuralRules.Rule rule, Neuron x, Group g) {
         int len = s.sliceLength();
         double[] out = new double[len];
-        int p = producerOf(rule, m.tensor());
         switch (m.role()) {
             case PRODUCER_WEIGHT, PRODUCER_BIAS -> {
                 double[] fresh = x.freshRows().get(m.tensor());

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.graph.StructuralRules;
 import lady.permutation.Group;
@@ -60,6 +61,47 @@ public final class NeuronGroup {
                     find(p.normWeight(), Role.NORM_WEIGHT), find(p.normBias(), Role.NORM_BIAS),
                     find(p.runningMean(), Role.RUNNING_MEAN), find(p.runningVar(), Role.RUNNING_VAR)));
         }
+    }
+
+    /**
+     * Per producer of {@code rule} (in order), the norm of every neuron's row and bias; then, last, the norm of every
+     * neuron's batch-norm gamma and beta over all the group's batch norms (zeros without batch norm). Reads only those
+     * tensors, each in one pass: the cheap look at a group that a full {@link NeuronGroup} is not needed for.
+     */
+    public static double[][] norms(StateDict state, Group group, StructuralRules.Rule rule) {
+        int n = Math.toIntExact(group.size());
+        int producers = rule.producers().size();
+        double[][] out = new double[producers + 1][n];
+        for (Member m : group.members()) {
+            int p = -1;
+            for (int i = 0; i < producers; i++) {
+                StructuralRules.Producer pr = rule.producers().get(i);
+                if ((m.role() == Role.PRODUCER_WEIGHT && m.tensor().equals(pr.weight()))
+                        || (m.role() == Role.PRODUCER_BIAS && m.tensor().equals(pr.bias()))) {
+                    p = i;
+                } else if ((m.role() == Role.NORM_WEIGHT && m.tensor().equals(pr.normWeight()))
+                        || (m.role() == Role.NORM_BIAS && m.tensor().equals(pr.normBias()))) {
+                    p = producers;
+                }
+            }
+            if (p < 0) {
+                continue;
+            }
+            if (m.axis() >= state.shape(m.tensor()).length || m.offset() + n * m.block() > state.shape(m.tensor())[m.axis()]) {
+                throw LadyException.invalidInput("tensor '" + m.tensor() + "' has no range for " + n + " neurons on axis "
+                        + m.axis());
+            }
+            double[] sq = Floats.squaredNorms(state, m, n);
+            for (int j = 0; j < n; j++) {
+                out[p][j] += sq[j];
+            }
+        }
+        for (double[] row : out) {
+            for (int j = 0; j < n; j++) {
+                row[j] = Math.sqrt(row[j]);
+            }
+        }
+        return out;
     }
 
     /** Neurons of the group. */
@@ -176,6 +218,36 @@ public final class NeuronGroup {
             at += k + 1;
         }
         return v;
+    }
+
+    /**
+     * The squared norm of {@link #incoming(int)} and its dot product with {@code direction}, computed without building
+     * the vector (the pass over every neuron that {@link ParallelNeurons} makes).
+     */
+    double[] incomingSquaresAndDot(int j, double[] direction) {
+        double ss = 0;
+        double dot = 0;
+        int at = 0;
+        for (ProducerData p : producers) {
+            int k = p.weight().sliceLength();
+            double bias = p.bias() == null ? 0 : p.bias().data[Math.toIntExact(p.bias().offset) + j];
+            double scale = 1;
+            double shift = 0;
+            if (normalized() && p.var() != null) {
+                double var = p.var().data[Math.toIntExact(p.var().offset) + j];
+                double gamma = p.gamma() == null ? 1 : p.gamma().data[Math.toIntExact(p.gamma().offset) + j];
+                double beta = p.beta() == null ? 0 : p.beta().data[Math.toIntExact(p.beta().offset) + j];
+                double mean = p.mean().data[Math.toIntExact(p.mean().offset) + j];
+                scale = gamma / Math.sqrt(var + p.producer().eps());
+                shift = beta - scale * mean;
+            }
+            double[] r = p.weight().squaresAndDot(j, scale, direction, at);
+            double b = scale * bias + shift;
+            ss += r[0] + b * b;
+            dot += r[1] + b * direction[at + k];
+            at += k + 1;
+        }
+        return new double[] {ss, dot};
     }
 
     /** Producer {@code p}'s row and bias of neuron j (the bias slot is 0 without a bias). */

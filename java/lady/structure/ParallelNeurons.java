@@ -56,8 +56,8 @@ public final class ParallelNeurons {
         int firstZero = -1;
         for (int j = 0; j < n; j++) {
             parent[j] = j;
-            double[] v = d.incoming(j);
-            norm[j] = Slices.norm(v);
+            double[] sd = d.incomingSquaresAndDot(j, direction);
+            norm[j] = Math.sqrt(sd[0]);
             if (norm[j] == 0) {
                 if (firstZero < 0) {
                     firstZero = j;
@@ -65,7 +65,7 @@ public final class ParallelNeurons {
                     parent[j] = firstZero;
                 }
             } else {
-                proj[j] = Slices.dot(v, direction) / (norm[j] * dn);
+                proj[j] = sd[1] / (norm[j] * dn);
                 nonzero.add(j);
             }
         }

@@ -74,6 +74,20 @@ final class Slices {
 
     /** The squared norm of every neuron's slice, in one pass over the values. */
     double[] squaredNorms() {
+        return squaredNorms(java.nio.FloatBuffer.wrap(data), shape, axis, offset, block, n);
+    }
+
+    /** {@link #squaredNorms()} over values in a buffer (a tensor's memory, read in place), laid out as {@code shape}. */
+    static double[] squaredNorms(java.nio.FloatBuffer data, long[] shape, int axis, long offset, long block, int n) {
+        long outer = 1;
+        for (int d = 0; d < axis; d++) {
+            outer *= shape[d];
+        }
+        long inner = 1;
+        for (int d = axis + 1; d < shape.length; d++) {
+            inner *= shape[d];
+        }
+        long length = shape[axis];
         double[] out = new double[n];
         int run = Math.toIntExact(block * inner);
         for (long o = 0; o < outer; o++) {
@@ -82,13 +96,34 @@ final class Slices {
                 int from = base + j * run;
                 double acc = 0;
                 for (int r = 0; r < run; r++) {
-                    double v = data[from + r];
+                    double v = data.get(from + r);
                     acc += v * v;
                 }
                 out[j] += acc;
             }
         }
         return out;
+    }
+
+    /**
+     * {sum of squares, dot with {@code w[at...]}} of neuron j's slice times {@code scale}, without copying it (the
+     * slice read in {@link #get(int, double[])}'s order).
+     */
+    double[] squaresAndDot(int j, double scale, double[] w, int at) {
+        int run = (int) (block * inner);
+        int stride = (int) (length * inner);
+        int from = (int) ((offset + j * block) * inner);
+        double ss = 0;
+        double dot = 0;
+        int k = at;
+        for (long o = 0; o < outer; o++, from += stride) {
+            for (int r = 0; r < run; r++) {
+                double v = scale * data[from + r];
+                ss += v * v;
+                dot += v * w[k++];
+            }
+        }
+        return new double[] {ss, dot};
     }
 
     /** Neuron j's slice as a new array. */

@@ -30,11 +30,11 @@ class NormalFormTest {
     @ParameterizedTest
     @ValueSource(strings = {"vgg16_cifar", "vgg16_bn_cifar", "resnet18_cifar"})
     void obfuscatedCopiesHaveTheOriginalsNormalForm(String arch) {
-        Model model = StructuralTesting.model(arch, 0.25, 4);
+        Model model = StructuralTesting.model(arch, 0.125, 4);
         StateDict reference = model.stateDict();
         NormalForm.Result owner = NormalForm.of(reference, arch, ProgressListener.NONE);
         PermutationCheck.verify(model, Models.fromStateDict(owner.state(), arch), model.probe(4, 1));
-        StateDict suspect = StructuralTesting.attack(reference, arch, "dummy:10,split:10,nso", List.of(), 5).state();
+        StateDict suspect = StructuralTesting.attack(reference, arch, "dummy:20,split:20,nso", List.of(), 5).state();
         NormalForm.Result sus = NormalForm.of(suspect, arch, ProgressListener.NONE);
         Map<String, Double> diff = lady.structure.StateDiff.relative(owner.state(), sus.state());
         assertNotNull(diff, "same tensors and shapes");
@@ -44,7 +44,7 @@ class NormalFormTest {
             assertTrue(g.sizeBefore() > g.size() && g.mergedClusters() > 0 && g.droppedNeurons() > 0, g.toString());
         }
         // another model is another normal form
-        StateDict other = StructuralTesting.model(arch, 0.25, 5).stateDict();
+        StateDict other = StructuralTesting.model(arch, 0.125, 5).stateDict();
         Map<String, Double> far = lady.structure.StateDiff.relative(owner.state(), NormalForm.of(other, arch, ProgressListener.NONE).state());
         assertTrue(far.values().stream().mapToDouble(Double::doubleValue).max().orElseThrow() > 0.1, String.valueOf(far));
         assertEquals(owner.groups().size(), model.permutationSpec().groups().size());

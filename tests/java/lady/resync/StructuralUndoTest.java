@@ -33,12 +33,25 @@ class StructuralUndoTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"vgg16_cifar, 0.25, 'dummy:10,split:10,scale:4'", "vgg16_bn_cifar, 0.25, 'dummy:10,split:10,scale:4'",
-            "resnet18_cifar, 0.25, 'dummy:10,split:10,scale:4'"})
+    @CsvSource({"vgg16_cifar, 0.125, 'dummy:20,split:20,scale:4'", "vgg16_bn_cifar, 0.125, 'dummy:20,split:20,scale:4'",
+            "resnet18_cifar, 0.125, 'dummy:20,split:20,scale:4'"})
     void obfuscatedModelIsRestored(String arch, double width, String chain) {
+        restored(arch, width, chain);
+    }
+
+    /** The levels at full width: 5 % dummy pairs and 5 % splits (512 -> 590), factors in [1/4, 4], permuted. */
+    @org.junit.jupiter.api.Tag("slow")
+    @ParameterizedTest
+    @CsvSource({"vgg16_bn_cifar, 1.0, 'none'"})
+    void fullWidthNsoIsRestored(String arch, double width, String chain) {
+        restored(arch, width, chain);
+    }
+
+    private static void restored(String arch, double width, String chain) {
         Model model = StructuralTesting.model(arch, width, 3);
         StateDict reference = model.stateDict();
-        StructuralTesting.Attacked a = StructuralTesting.attack(reference, arch, chain + ",nso", List.of(), 7);
+        StructuralTesting.Attacked a = StructuralTesting.attack(reference, arch, chain.equals("none") ? "nso" : chain + ",nso",
+                List.of(), 7);
         Tensor probe = model.probe(4, 5);
         Model attacked = Models.fromStateDict(a.state(), arch);
         PermutationCheck.verify(model, attacked, probe);
