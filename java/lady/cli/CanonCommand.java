@@ -39,11 +39,13 @@ import lady.report.Json;
                 "Align: lady canon --model suspect.pt --from canon.json --out aligned.pt",
                 "       re-ranks the suspect the same way (active: with the saved input) and writes it",
                 "       in canonical order: a model and any permuted copy give the same aligned model.",
-                "Normal form: lady canon --model m.pt --normal-form --out nf.pt [--compare owner-nf.pt]",
-                "       merges parallel neurons, drops those that do nothing, rescales every neuron (unit rows,",
-                "       standardized batch norms), then sorts each group canonically: a model and any copy",
-                "       obfuscated by rescaling, dummy neurons, splits and permutations give the same normal form;",
-                "       --compare says whether it equals a normal form the owner kept."})
+                "Normal form: lady canon --model m.pt --normal-form --out nf.pt",
+                "       [--compare owner-nf.pt] merges parallel neurons, drops those that",
+                "       do nothing, rescales every neuron (unit rows, standardized batch",
+                "       norms), sorts each group canonically: a model and its copies",
+                "       obfuscated by rescaling, dummy neurons, splits and permutations",
+                "       have the same normal form; --compare says whether it is the",
+                "       owner's."})
 final class CanonCommand implements Callable<Integer> {
 
     @CommandLine.Spec

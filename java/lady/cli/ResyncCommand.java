@@ -44,9 +44,10 @@ import lady.torch.Torch;
         description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
                 "(cosine similarity of producer rows; exact assignment or the paper's argmax), restore the",
                 "reference order, and report Psi (with --secret), confidence and the integrity check.",
-                "First, unless --no-structural, undo structural obfuscation (lady attack scale/dummy/split/nso):",
-                "merge parallel neurons, drop those that cancel, match to the reference (rectangular when the",
-                "widths differ), rescale every neuron to the reference's norm; reported per group."})
+                "First, unless --no-structural, undo structural obfuscation (lady attack",
+                "scale/dummy/split/nso): merge parallel neurons, drop those that cancel,",
+                "match to the reference (rectangular when the widths differ), rescale",
+                "every neuron to the reference's norm; reported per group."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec
