@@ -60,6 +60,27 @@ class SecretAndScalingTest {
         assertEquals(LadyException.Kind.IO, missing.kind());
     }
 
+    @Test
+    void structuralSecretRoundTrip(@TempDir Path dir) throws Exception {
+        Lineage l = Lineage.identity(4).appended(new int[] {-1, -1}, Lineage.Kind.DUMMY)
+                .appended(new int[] {2}, Lineage.Kind.SPLIT).scaled(new double[] {2, 1, 0.5, 1, 1, 1, 3})
+                .permuted(Permutation.of(6, 5, 4, 3, 2, 1, 0));
+        assertEquals(7, l.size());
+        assertArrayEquals(new int[] {2, -1, -1, 3, 2, 1, 0}, l.origin());
+        assertEquals(3, l.factor()[0], 1e-15, "the split copy (of neuron 2, factor 1 then) scaled by 3");
+        assertEquals(0.5, l.factor()[4], 1e-15, "neuron 2 itself scaled by 0.5");
+        assertEquals(Lineage.Kind.SPLIT, l.kind()[0]);
+        Secret s = new Secret("0.1.0", "vgg16_cifar", 3L, Map.of(), Map.of(), Map.of("features.0", l));
+        Path f = dir.resolve("s.json");
+        s.write(f);
+        Secret r = Secret.read(f);
+        assertEquals(l, r.structure().get("features.0"));
+        assertTrue(r.permutations().isEmpty());
+        Files.writeString(f, Files.readString(f).replace("\"dummy\"", "\"ghost\""));
+        LadyException e = assertThrows(LadyException.class, () -> Secret.read(f));
+        assertTrue(e.getMessage().contains("original, split or dummy"), e.getMessage());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"vgg16_cifar", "vgg16", "vgg16_bn_cifar", "resnet18_cifar", "lenet5", "fc"})
     void scalingThenPermutingKeepsTheFunctionAndScalesTheRows(String arch) {
