@@ -9,8 +9,8 @@ import lady.checkpoint.StateDict;
  * {@link #apply} changes the state dict in place (pass {@link StateDict#copy()} to keep the
  * original); its randomness comes only from {@link AttackContext#seed()}.
  */
-public sealed interface Attack permits NoiseAttack, FinetuneAttack, QuantAttack, PruneAttack, ScaleAttack, DummyAttack,
-        SplitAttack, NsoAttack {
+public sealed interface Attack permits NoiseAttack, FinetuneAttack, QuantAttack, PruneAttack, StructuralAttack,
+        NsoAttack {
     /** "noise", "finetune", "quant", "prune", "scale", "dummy", "split" or "nso". */
     String kind();
 

@@ -71,9 +71,7 @@ public final class Attacks {
             case "noise" -> new NoiseAttack(number(kind, level));
             case "finetune" -> FinetuneAttack.of(integer(kind, level));
             case "quant" -> new QuantAttack(integer(kind, level));
-            case "scale" -> new ScaleAttack(number(kind, level));
-            case "dummy" -> new DummyAttack(number(kind, level));
-            case "split" -> new SplitAttack(number(kind, level));
+            case "scale", "dummy", "split" -> new StructuralAttack(kind, number(kind, level));
             default -> new PruneAttack(number(kind, level));
         };
     }

@@ -36,6 +36,17 @@ public final class Lineages {
         return Collections.unmodifiableMap(byGroup);
     }
 
+    /** {neurons before the attacks, neurons after them}, summed over the touched groups. */
+    public long[] widths() {
+        long before = 0;
+        long after = 0;
+        for (Lineage l : byGroup.values()) {
+            before += l.originalSize();
+            after += l.size();
+        }
+        return new long[] {before, after};
+    }
+
     public boolean isEmpty() {
         return byGroup.isEmpty();
     }

@@ -10,12 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.BuildInfo;
-import lady.attack.AttackContext;
-import lady.attack.Attacks;
-import lady.attack.NsoAttack;
 import lady.kernels.Tolerances;
 import lady.resync.StructuralUndo;
 import lady.structure.StateDiff;
@@ -41,6 +36,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.resync.Method;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
@@ -53,6 +49,7 @@ import lady.util.Seeds;
 import lady.watermark.Detection;
 import lady.watermark.Uchida;
 import lady.watermark.WatermarkKey;
+import lady.watermark.WatermarkStory;
 
 /**
  * The whole story of the paper on the built-in digits, as {@code lady demo} tells it: a watermarked narrow
@@ -310,32 +307,22 @@ public final class Demo {
             ProgressListener progress, Consumer<String> say) {
         long t = System.nanoTime();
         long seed = Seeds.derive(c.seed(), "demo.nso");
-        StateDict attacked = reference.copy();
-        AttackContext ctx = AttackContext.of(null, seed).withStructure(c.arch(), List.of());
-        Attacks.apply(List.of(new NsoAttack()), attacked, ctx);
-        new Secret(BuildInfo.version(), c.arch(), seed, Map.of(), Map.of(), ctx.lineages().all()).write(out.resolve("nso.secret.json"));
-        Checkpoints.write(out.resolve("nso.pt"), attacked, Checkpoints.Format.TORCH_ZIP);
-        long before = 0;
-        long after = 0;
-        for (var l : ctx.lineages().all().values()) {
-            before += l.originalSize();
-            after += l.size();
-        }
-        model.load(reference);
-        Tensor probe = model.probe(PROBE_IMAGES, Seeds.derive(seed, "probe"));
-        Model obfuscated = Models.fromStateDict(attacked, c.arch());
-        double logitAttacked = PermutationCheck.maxOutputDiff(model, obfuscated, probe);
-        double errorAttacked = evaluator.evaluate(obfuscated, test).errorPct();
-        Detection berAttacked = Uchida.detectAsIs(attacked, key);
-        StateDict suspect = attacked.copy();
-        StructuralUndo.Outcome o = StructuralUndo.resync(reference, suspect, c.arch(), ResyncOptions.defaults(),
-                ctx.lineages().all(), progress);
-        Checkpoints.write(out.resolve("nso.restored.pt"), suspect, Checkpoints.Format.TORCH_ZIP);
-        Model restored = Models.fromStateDict(suspect, c.arch());
-        double logitRestored = PermutationCheck.maxOutputDiff(model, restored, probe);
-        double errorRestored = evaluator.evaluate(restored, test).errorPct();
-        Detection berRestored = Uchida.detect(suspect, key);
-        double diff = StateDiff.max(reference, suspect);
+        WatermarkStory.StructuralScenario sc = WatermarkStory.structural(c.arch(), seed, Method.ASSIGNMENT, model, reference,
+                key, test, evaluator, progress);
+        new Secret(BuildInfo.version(), c.arch(), seed, Map.of(), Map.of(), sc.lineages()).write(out.resolve("nso.secret.json"));
+        Checkpoints.write(out.resolve("nso.pt"), sc.attacked(), Checkpoints.Format.TORCH_ZIP);
+        Checkpoints.write(out.resolve("nso.restored.pt"), sc.restored(), Checkpoints.Format.TORCH_ZIP);
+        WatermarkStory.StructuralRow r = sc.row();
+        long before = r.neuronsBefore();
+        long after = r.neuronsAfter();
+        double logitAttacked = r.logitDiffAttacked();
+        double errorAttacked = r.errorAttacked();
+        Detection berAttacked = sc.berAttacked();
+        StructuralUndo.Outcome o = sc.outcome();
+        double logitRestored = r.logitDiffResynced();
+        double errorRestored = r.errorResynced();
+        Detection berRestored = sc.berRestored();
+        double diff = r.maxRelativeDiff();
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("attack", "nso");
         json.put("seed", seed);
@@ -377,19 +364,12 @@ public final class Demo {
                         "lady canon --model nso.pt --normal-form --out nso.nf.pt"),
                 List.of(), List.of("nso.pt", "nso.secret.json", "nso.restored.pt", "obfuscate.json"), List.of(), seconds(t)));
         verdicts.put("logits unchanged by the structural obfuscation", logitAttacked <= Tolerances.LOGITS_MAX_ABS_DIFF
-                * Math.max(1, maxLogit(model, probe)));
+                * Math.max(1, sc.logitScale()));
         verdicts.put("watermark erased by the structural obfuscation", berAttacked.errors() > 0);
         verdicts.put("watermark restored after Lady's structural undo", berRestored.errors() == ber.errors());
         verdicts.put("owner's model restored within 1e-4 after the structural undo", diff <= StateDiff.SAME_REL);
     }
 
-    @SuppressWarnings("try")
-    private static double maxLogit(Model model, Tensor probe) {
-        try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
-            model.train(false);
-            return model.forward(probe).abs().max().item_double();
-        }
-    }
 
     /** The reduced grid of the demo's Table 1. */
     static Table1.Config table1Config(DemoConfig c) {

@@ -200,24 +200,31 @@ public final class NeuronGroup {
         for (ProducerData p : producers) {
             int k = p.weight().sliceLength();
             double[] row = p.weight().get(j);
-            double bias = p.bias() == null ? 0 : p.bias().data[Math.toIntExact(p.bias().offset) + j];
-            double scale = 1;
-            double shift = 0;
-            if (normalized() && p.var() != null) {
-                double var = p.var().data[Math.toIntExact(p.var().offset) + j];
-                double gamma = p.gamma() == null ? 1 : p.gamma().data[Math.toIntExact(p.gamma().offset) + j];
-                double beta = p.beta() == null ? 0 : p.beta().data[Math.toIntExact(p.beta().offset) + j];
-                double mean = p.mean().data[Math.toIntExact(p.mean().offset) + j];
-                scale = gamma / Math.sqrt(var + p.producer().eps());
-                shift = beta - scale * mean;
-            }
+            double[] map = affineMap(p, j);
             for (int i = 0; i < k; i++) {
-                v[at + i] = scale * row[i];
+                v[at + i] = map[0] * row[i];
             }
-            v[at + k] = scale * bias + shift;
+            v[at + k] = map[1];
             at += k + 1;
         }
         return v;
+    }
+
+    /**
+     * {scale, bias} of neuron j's incoming map from producer {@code p}: the row's factor and the map's constant, {1,
+     * bias} as it is, or with the batch norm of a normalized group {gamma / sigma, gamma (bias - mean) / sigma + beta}.
+     */
+    private double[] affineMap(ProducerData p, int j) {
+        double bias = p.bias() == null ? 0 : p.bias().data[Math.toIntExact(p.bias().offset) + j];
+        if (!normalized() || p.var() == null) {
+            return new double[] {1, bias};
+        }
+        double var = p.var().data[Math.toIntExact(p.var().offset) + j];
+        double gamma = p.gamma() == null ? 1 : p.gamma().data[Math.toIntExact(p.gamma().offset) + j];
+        double beta = p.beta() == null ? 0 : p.beta().data[Math.toIntExact(p.beta().offset) + j];
+        double mean = p.mean().data[Math.toIntExact(p.mean().offset) + j];
+        double scale = gamma / Math.sqrt(var + p.producer().eps());
+        return new double[] {scale, scale * (bias - mean) + beta};
     }
 
     /**
@@ -230,19 +237,9 @@ public final class NeuronGroup {
         int at = 0;
         for (ProducerData p : producers) {
             int k = p.weight().sliceLength();
-            double bias = p.bias() == null ? 0 : p.bias().data[Math.toIntExact(p.bias().offset) + j];
-            double scale = 1;
-            double shift = 0;
-            if (normalized() && p.var() != null) {
-                double var = p.var().data[Math.toIntExact(p.var().offset) + j];
-                double gamma = p.gamma() == null ? 1 : p.gamma().data[Math.toIntExact(p.gamma().offset) + j];
-                double beta = p.beta() == null ? 0 : p.beta().data[Math.toIntExact(p.beta().offset) + j];
-                double mean = p.mean().data[Math.toIntExact(p.mean().offset) + j];
-                scale = gamma / Math.sqrt(var + p.producer().eps());
-                shift = beta - scale * mean;
-            }
-            double[] r = p.weight().squaresAndDot(j, scale, direction, at);
-            double b = scale * bias + shift;
+            double[] map = affineMap(p, j);
+            double[] r = p.weight().squaresAndDot(j, map[0], direction, at);
+            double b = map[1];
             ss += r[0] + b * b;
             dot += r[1] + b * direction[at + k];
             at += k + 1;

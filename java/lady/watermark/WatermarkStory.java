@@ -377,7 +377,8 @@ public final class WatermarkStory {
             rows.add(scenario(quant.spec() + ", permute all", quant, null, all, "quant", o, model, reference, key, spec,
                     weights, test, evaluator));
             progress.advance(1);
-            structural = structural(o, model, reference, key, test, evaluator);
+            structural = structural(ARCH, Seeds.derive(o.seed(), "story.attack.nso"), o.method(), model, reference, key,
+                    test, evaluator, ProgressListener.NONE).row();
             progress.advance(1);
         } finally {
             progress.finish();
@@ -392,38 +393,57 @@ public final class WatermarkStory {
     /** Images of the probe batch the logits are compared on. */
     private static final int PROBE_IMAGES = 8;
 
-    /** nso on every group, then Lady's structural undo and resync. */
-    private static StructuralRow structural(Options o, Model model, StateDict reference, WatermarkKey key, Dataset test,
-            Evaluator evaluator) {
+    /**
+     * The structural scenario of the story (and of the demo): nso on every group of {@code reference}, then Lady's
+     * structural undo and resync.
+     *
+     * @param row        the figures
+     * @param attacked   the obfuscated model
+     * @param restored   the model after the undo and the resync
+     * @param lineages   where each obfuscated neuron comes from (the attacker's secret)
+     * @param outcome    the undo and the resync
+     * @param berAttacked the watermark read from the obfuscated model as it is
+     * @param berRestored the watermark read after the undo
+     * @param logitScale the largest |logit| of the reference on the probe batch
+     */
+    public record StructuralScenario(StructuralRow row, StateDict attacked, StateDict restored,
+            Map<String, lady.permutation.Lineage> lineages, StructuralUndo.Outcome outcome, Detection berAttacked,
+            Detection berRestored, double logitScale) {}
+
+    /** Runs {@link StructuralScenario}: {@code model} (of {@code arch}) evaluates, and is left holding {@code reference}. */
+    @SuppressWarnings("try")
+    public static StructuralScenario structural(String arch, long seed, Method method, Model model, StateDict reference,
+            WatermarkKey key, Dataset test, Evaluator evaluator, ProgressListener progress) {
         StateDict attacked = reference.copy();
         Attack nso = new NsoAttack();
-        AttackContext ctx = AttackContext.of(null, Seeds.derive(o.seed(), "story.attack.nso")).withStructure(ARCH, List.of());
+        AttackContext ctx = AttackContext.of(null, seed).withStructure(arch, List.of());
         Attacks.apply(List.of(nso), attacked, ctx);
-        long before = 0;
-        long after = 0;
-        for (var l : ctx.lineages().all().values()) {
-            before += l.originalSize();
-            after += l.size();
-        }
+        long[] widths = ctx.lineages().widths();
         model.load(reference);
-        Tensor probe = model.probe(PROBE_IMAGES, Seeds.derive(o.seed(), "story.probe"));
-        Model obfuscated = Models.fromStateDict(attacked, ARCH);
+        Tensor probe = model.probe(PROBE_IMAGES, Seeds.derive(seed, "probe"));
+        double scale;
+        try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            model.train(false);
+            scale = model.forward(probe).abs().max().item_double();
+        }
+        Model obfuscated = Models.fromStateDict(attacked, arch);
         double logitAttacked = PermutationCheck.maxOutputDiff(model, obfuscated, probe);
-        double berAttacked = Uchida.detectAsIs(attacked, key).berPct();
+        Detection berAttacked = Uchida.detectAsIs(attacked, key);
         double errorAttacked = evaluator.evaluate(obfuscated, test).errorPct();
         StateDict suspect = attacked.copy();
         long t0 = System.nanoTime();
-        StructuralUndo.Outcome out = StructuralUndo.resync(reference, suspect, ARCH, ResyncOptions.defaults().withMethod(
-                o.method()), ctx.lineages().all(), ProgressListener.NONE);
+        StructuralUndo.Outcome out = StructuralUndo.resync(reference, suspect, arch, ResyncOptions.defaults().withMethod(
+                method), ctx.lineages().all(), progress);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Model restored = Models.fromStateDict(suspect, ARCH);
+        Model restored = Models.fromStateDict(suspect, arch);
         double logitResynced = PermutationCheck.maxOutputDiff(model, restored, probe);
-        double berResynced = Uchida.detect(suspect, key).berPct();
+        Detection berResynced = Uchida.detect(suspect, key);
         double errorResynced = evaluator.evaluate(restored, test).errorPct();
         long undone = out.undo().groups().stream().filter(StructuralUndo.GroupReport::changed).count();
-        return new StructuralRow(nso.spec(), before, after, berAttacked, errorAttacked, logitAttacked, undone,
-                out.psiOverall() == null ? Double.NaN : out.psiOverall(), berResynced, errorResynced, logitResynced,
-                StateDiff.max(reference, suspect), seconds);
+        StructuralRow row = new StructuralRow(nso.spec(), widths[0], widths[1], berAttacked.berPct(), errorAttacked,
+                logitAttacked, undone, out.psiOverall() == null ? Double.NaN : out.psiOverall(), berResynced.berPct(),
+                errorResynced, logitResynced, StateDiff.max(reference, suspect), seconds);
+        return new StructuralScenario(row, attacked, suspect, ctx.lineages().all(), out, berAttacked, berResynced, scale);
     }
 
 

@@ -32,7 +32,8 @@ class StructuralAttacksTest {
 
     @Test
     void parsesAndRoundTrips() {
-        assertEquals(List.of(new ScaleAttack(4), new DummyAttack(5), new SplitAttack(5), new NsoAttack()),
+        assertEquals(List.of(new StructuralAttack("scale", 4), new StructuralAttack("dummy", 5), new StructuralAttack("split", 5),
+                new NsoAttack()),
                 Attacks.parse("scale:4,dummy:5,split:5,nso"));
         assertEquals("finetune:1,nso", Attacks.spec(Attacks.parse("finetune:1, NSO")));
         for (String s : List.of("scale:2.5", "dummy:5", "split:10", "nso")) {
@@ -41,7 +42,7 @@ class StructuralAttacksTest {
         }
         assertFalse(Attacks.parseOne("noise:1").preservesFunction());
         for (String[] bad : new String[][] {{"scale:0.5", "R must be a finite number >= 1"}, {"dummy:101", "[0, 100]"},
-                {"split:-1", "[0, 100]"}, {"nso:3", "takes no level"}, {"scale", "needs a level: scale:R"}}) {
+                {"split:-1", "split percent P must be in [0, 100]"}, {"nso:3", "takes no level"}, {"scale", "needs a level: scale:R"}}) {
             LadyException e = assertThrows(LadyException.class, () -> Attacks.parse(bad[0]));
             assertEquals(LadyException.Kind.USAGE, e.kind());
             assertTrue(e.getMessage().contains(bad[1]), e.getMessage());

@@ -27,6 +27,24 @@ public final class PythonTorch {
         return Path.of(System.getProperty("user.dir"));
     }
 
+    /** Copies a bundled resource (e.g. lady.data.Digits.TRAIN_RESOURCE) into {@code dir}, for a script to read. */
+    public static Path copyResource(Path dir, String resource) throws IOException {
+        Path out = dir.resolve(Path.of(resource).getFileName().toString());
+        try (java.io.InputStream in = PythonTorch.class.getResourceAsStream(resource)) {
+            Files.copy(in, out);
+        }
+        return out;
+    }
+
+    /** A float array as a JSON list (script parameters). */
+    public static java.util.List<Double> floats(float[] v) {
+        java.util.List<Double> out = new java.util.ArrayList<>();
+        for (float f : v) {
+            out.add((double) f);
+        }
+        return out;
+    }
+
     /** Skips the calling test when the interpreter is missing. */
     public static void assumeInstalled() {
         Assumptions.assumeTrue(Files.isExecutable(PYTHON),

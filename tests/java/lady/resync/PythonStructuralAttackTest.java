@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,9 +69,9 @@ class PythonStructuralAttackTest {
         p.put("seed", SEED);
         p.put("width", width);
         p.put("classes", 10);
-        p.put("train", copyResource(Digits.TRAIN_RESOURCE).toString());
-        p.put("mean", floats(Paper.CIFAR_MEAN));
-        p.put("std", floats(Paper.CIFAR_STD));
+        p.put("train", PythonTorch.copyResource(dir, Digits.TRAIN_RESOURCE).toString());
+        p.put("mean", PythonTorch.floats(Paper.CIFAR_MEAN));
+        p.put("std", PythonTorch.floats(Paper.CIFAR_STD));
         p.put("train_images", TRAIN_IMAGES);
         p.put("batch_size", BATCH);
         p.put("steps", STEPS);
@@ -134,21 +133,5 @@ class PythonStructuralAttackTest {
         try (NoGradGuard g = new NoGradGuard()) {
             return m.forward(images).clone();
         }
-    }
-
-    private Path copyResource(String resource) throws java.io.IOException {
-        Path out = dir.resolve(Path.of(resource).getFileName().toString());
-        try (InputStream in = Digits.class.getResourceAsStream(resource)) {
-            Files.copy(in, out);
-        }
-        return out;
-    }
-
-    private static List<Double> floats(float[] v) {
-        List<Double> out = new ArrayList<>();
-        for (float f : v) {
-            out.add((double) f);
-        }
-        return out;
     }
 }

@@ -29,11 +29,16 @@ public final class StructuralTesting {
      * edit shows in the logits and in every tensor.
      */
     public static Model model(String arch, double width, long seed) {
-        torch.manual_seed(seed);
         ModelOptions o = ModelOptions.defaults();
         if (arch.startsWith("vgg") || arch.startsWith("resnet")) {
             o = o.withWidth(width);
         }
+        return model(arch, o, seed);
+    }
+
+    /** As {@link #model(String, double, long)} with any options. */
+    public static Model model(String arch, ModelOptions o, long seed) {
+        torch.manual_seed(seed);
         Model m = Models.create(arch, o);
         StateDict s = m.stateDict();
         for (Group g : m.permutationSpec().groups()) {

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -71,10 +70,10 @@ class PythonParityTest {
         PythonTorch.assumeInstalled();
         Dataset train = Digits.train();
         Map<String, Object> p = new LinkedHashMap<>();
-        p.put("train", copyResource(Digits.TRAIN_RESOURCE).toString());
-        p.put("test", copyResource(Digits.TEST_RESOURCE).toString());
-        p.put("mean", floats(Paper.CIFAR_MEAN));
-        p.put("std", floats(Paper.CIFAR_STD));
+        p.put("train", PythonTorch.copyResource(dir, Digits.TRAIN_RESOURCE).toString());
+        p.put("test", PythonTorch.copyResource(dir, Digits.TEST_RESOURCE).toString());
+        p.put("mean", PythonTorch.floats(Paper.CIFAR_MEAN));
+        p.put("std", PythonTorch.floats(Paper.CIFAR_STD));
         p.put("width", WIDTH);
         p.put("classes", train.classes());
         p.put("train_images", TRAIN_IMAGES);
@@ -122,21 +121,5 @@ class PythonParityTest {
                     LOGIT_IMAGES, diff, scale);
             assertTrue(diff <= LOGIT_TOLERANCE, "logits differ by " + diff);
         }
-    }
-
-    private Path copyResource(String resource) throws java.io.IOException {
-        Path out = dir.resolve(Path.of(resource).getFileName().toString());
-        try (InputStream in = Digits.class.getResourceAsStream(resource)) {
-            Files.copy(in, out);
-        }
-        return out;
-    }
-
-    private static List<Double> floats(float[] v) {
-        List<Double> out = new java.util.ArrayList<>();
-        for (float f : v) {
-            out.add((double) f);
-        }
-        return out;
     }
 }
