@@ -145,6 +145,20 @@ int32_t lady_assign_ref(int64_t s, int64_t n, int64_t perm);
 int32_t lady_assign_cpu(int64_t s, int64_t n, int64_t perm);
 int32_t lady_assign_cuda(int64_t s, int64_t n, int64_t perm);
 
+/* ---- host memory (no kernel): the checkpoint readers' and writers' memory ----------------------
+ *   map_file: maps the whole regular file at `path` (NUL-terminated) copy-on-write (MAP_PRIVATE,
+ *             readable and writable): a page written through the mapping becomes a private copy,
+ *             the file itself is never written. *address and *length receive the mapping (the
+ *             file size; an empty file gives 0 and 0). Release it with lady_unmap.
+ *   alloc:    `bytes` of zeroed memory, 64-byte aligned (from 1 MiB on an anonymous mapping, and
+ *             from 4 MiB on advised to use transparent huge pages). Release it with lady_free.
+ *   free:     releases what alloc returned (same address and length).
+ *   unmap:    releases what map_file returned (same address and length). */
+int32_t lady_map_file(const char* path, int64_t* address, int64_t* length);
+int32_t lady_alloc(int64_t bytes, int64_t* address);
+int32_t lady_free(int64_t address, int64_t bytes);
+int32_t lady_unmap(int64_t address, int64_t length);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,7 +4,7 @@
     onnx_export.py <params.json> <out_dir>
 
 params.json (written by the Java test, so that every number has one home in Lady):
-  models        names among "lady_net", "mobilenet_v3_small", "densenet121"
+  models        names among "lady_net", "mobilenet_v3_small", "densenet121", "resnet18"
   sides         {model: input side in pixels}; batch: the batch of the seeded input
   classes       outputs of every model
   opset         ONNX opset of the exports (17)
@@ -99,6 +99,8 @@ def build(name, classes):
         return torchvision.models.mobilenet_v3_small(num_classes=classes)
     if name == "densenet121":
         return torchvision.models.densenet121(num_classes=classes)
+    if name == "resnet18":
+        return torchvision.models.resnet18(num_classes=classes)
     raise SystemExit(f"unknown model {name}")
 
 

@@ -51,10 +51,10 @@ def read_digits(path, limit, mean, std):
 
 
 class CifarVgg(nn.Module):
-    def __init__(self, width, classes):
+    def __init__(self, width, classes, batch_norm=True):
         super().__init__()
         cfg = [v if v == "M" else int(v * width) for v in cfgs["D"]]
-        self.features = make_layers(cfg, batch_norm=True)
+        self.features = make_layers(cfg, batch_norm=batch_norm)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         hidden = int(512 * width)
         self.classifier = nn.Sequential(
@@ -67,28 +67,38 @@ class CifarVgg(nn.Module):
 
 
 def setup():
-    """The common start of the test scripts: (params from argv[1], out dir argv[2], the seeded CifarVgg)."""
+    """The common start of the test scripts: (params from argv[1], out dir argv[2], the seeded CifarVgg;
+    params' "batch_norm": false builds Lady's vgg16_cifar instead of vgg16_bn_cifar)."""
     with open(sys.argv[1]) as f:
         p = json.load(f)
     torch.manual_seed(p["seed"])
     torch.set_num_threads(p.get("threads", 1))
-    return p, sys.argv[2], CifarVgg(p["width"], p["classes"])
+    return p, sys.argv[2], CifarVgg(p["width"], p["classes"], p.get("batch_norm", True))
+
+
+def sgd_steps(model, x, y, p, steps, order=None):
+    """steps SGD steps (p's lr, momentum, weight_decay, batch_size) over x, y taken in order (or the index
+    order given), train mode; returns the last loss. The model is left in eval mode."""
+    sgd = torch.optim.SGD(model.parameters(), lr=p["lr"], momentum=p["momentum"], weight_decay=p["weight_decay"])
+    model.train()
+    b = p["batch_size"]
+    loss = torch.zeros(())
+    for step in range(steps):
+        i = (step * b) % x.shape[0]
+        idx = torch.arange(i, min(i + b, x.shape[0])) if order is None else order[i:i + b]
+        sgd.zero_grad()
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()
+        sgd.step()
+    model.eval()
+    return loss
 
 
 def main():
     p, out, model = setup()
     x, y = read_digits(p["train"], p["train_images"], p["mean"], p["std"])
-    sgd = torch.optim.SGD(model.parameters(), lr=p["lr"], momentum=p["momentum"], weight_decay=p["weight_decay"])
-    model.train()
+    loss = sgd_steps(model, x, y, p, p["steps"])
     b = p["batch_size"]
-    for step in range(p["steps"]):
-        i = (step * b) % x.shape[0]
-        xb, yb = x[i:i + b], y[i:i + b]
-        sgd.zero_grad()
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        loss.backward()
-        sgd.step()
-    model.eval()
     tx, ty = read_digits(p["test"], None, p["mean"], p["std"])
     wrong = 0
     logits = []

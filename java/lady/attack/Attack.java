@@ -30,6 +30,15 @@ public sealed interface Attack permits NoiseAttack, FinetuneAttack, QuantAttack,
         return kind() + ":" + Attacks.formatLevel(level());
     }
 
+    /**
+     * Whether the network's batch-norm statistics should be re-estimated after this attack (it changed
+     * weights without training): any level above 0; a fine-tuning trains in train mode, which
+     * re-estimates them itself; an attack that keeps the function keeps the statistics right.
+     */
+    default boolean needsRecalibration() {
+        return level() > 0 && !preservesFunction();
+    }
+
     /** Applies the attack to {@code state} in place and says what it did. */
     AttackResult apply(StateDict state, AttackContext context);
 }

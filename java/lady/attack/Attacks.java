@@ -94,14 +94,34 @@ public final class Attacks {
     /**
      * Applies {@code chain} in order to {@code state} (in place). Attack {@code i} gets its own
      * seed derived from the context's seed and {@code i}, so two noise attacks in one chain draw
-     * different noise, and the same seed always gives the same bytes.
+     * different noise, and the same seed always gives the same bytes. When the context has a
+     * {@link BatchNormRecalibrator} and an attack of the chain {@linkplain Attack#needsRecalibration()
+     * needs it}, the network's batch-norm statistics are re-estimated after the chain, and what that
+     * did is the last result (absent for a network without batch norm).
      */
     public static List<AttackResult> apply(List<Attack> chain, StateDict state, AttackContext context) {
         List<AttackResult> results = new ArrayList<>();
         for (int i = 0; i < chain.size(); i++) {
             results.add(apply(chain, i, state, context));
         }
+        AttackResult r = recalibrate(chain, state, context);
+        if (r != null) {
+            results.add(r);
+        }
         return results;
+    }
+
+    /**
+     * The batch-norm recalibration that {@link #apply(List, StateDict, AttackContext)} runs after the chain,
+     * for callers that apply the chain attack by attack: what it did, or null when it did not run (no
+     * recalibrator, no attack of the chain needing it, or a network without batch norm).
+     */
+    public static AttackResult recalibrate(List<Attack> chain, StateDict state, AttackContext context) {
+        if (context.recalibrator() == null || chain.stream().noneMatch(Attack::needsRecalibration)) {
+            return null;
+        }
+        return context.recalibrator().recalibrate(state, Seeds.derive(context.seed(), "attack.recalibrate-bn"),
+                context.progress());
     }
 
     /** Applies attack {@code i} of {@code chain} with the seed {@link #apply(List, StateDict, AttackContext)} gives it. */

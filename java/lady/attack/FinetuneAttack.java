@@ -49,6 +49,12 @@ public record FinetuneAttack(int epochs, double lr, double momentum, double weig
         return epochs;
     }
 
+    /** Training in train mode re-estimates the batch-norm statistics itself. */
+    @Override
+    public boolean needsRecalibration() {
+        return false;
+    }
+
     @Override
     public AttackResult apply(StateDict state, AttackContext context) {
         Map<String, Object> d = new LinkedHashMap<>();

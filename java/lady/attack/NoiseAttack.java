@@ -52,7 +52,7 @@ public record NoiseAttack(double omega) implements Attack {
                     w[i + 1] = (float) (w[i + 1] + std * pair[1]);
                 }
             }
-            FloatData.write(layer, state.get(layer), w);
+            FloatData.write(layer, state.writable(layer), w);
         }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("omega", omega);

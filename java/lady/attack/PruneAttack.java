@@ -5,10 +5,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.HostTensor;
 
 /**
  * Magnitude pruning (method.md 7): zeroes the T % of the attacked layer's weight entries with the
@@ -41,7 +40,7 @@ public record PruneAttack(double percent) implements Attack {
     @Override
     public AttackResult apply(StateDict state, AttackContext context) {
         String layer = context.requireLayer(kind());
-        Tensor t = state.get(layer);
+        HostTensor t = state.get(layer);
         float[] w = FloatData.read(layer, t);
         int k = (int) Math.rint(percent / 100.0 * w.length);
         if (k > 0) {
@@ -67,7 +66,7 @@ public record PruneAttack(double percent) implements Attack {
                     tiesToPrune--;
                 }
             }
-            FloatData.write(layer, t, w);
+            FloatData.write(layer, state.writable(layer), w);
         }
         long rows = t.dim() == 0 ? 1 : t.size(0);
         int zeroRows = 0;

@@ -5,10 +5,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.HostTensor;
 
 /**
  * Quantization (method.md 7): every Conv2d and Linear weight of the network (the names come from
@@ -57,7 +56,7 @@ public record QuantAttack(int bits) implements Attack {
         int constant = 0;
         double maxError = 0;
         for (String name : names) {
-            Tensor t = state.get(name);
+            HostTensor t = state.get(name);
             float[] w = FloatData.read(name, t);
             if (w.length == 0) {
                 continue;
@@ -83,7 +82,7 @@ public record QuantAttack(int bits) implements Attack {
                 maxError = Math.max(maxError, Math.abs((double) nw - w[i]));
                 w[i] = nw;
             }
-            FloatData.write(name, t, w);
+            FloatData.write(name, state.writable(name), w);
             changed.add(name);
         }
         Map<String, Object> d = new LinkedHashMap<>();

@@ -24,6 +24,7 @@ import org.bytedeco.pytorch.global.torch;
 
 import lady.BuildInfo;
 import lady.LadyException;
+import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.data.Dataset;
 import lady.kernels.Backend;
@@ -43,7 +44,10 @@ import lady.resync.Prefilter;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
+import lady.tensor.HostMemory;
+import lady.tensor.HostTensor;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
 import lady.util.Seeds;
@@ -58,7 +62,8 @@ import lady.util.Seeds;
  * <li>whole-network resync (prefilter auto, the default) vs the dense similarity (prefilter off): the
  * same matches and Psi are checked;</li>
  * <li>exact assignment of near-permutation problems vs the paper's row argmax (not a permutation);</li>
- * <li>a training step through Lady's Trainer vs a plain libtorch loop on a fixed batch.</li>
+ * <li>a training step through Lady's Trainer vs a plain libtorch loop on a fixed batch;</li>
+ * <li>checkpoint reading and writing (PyTorch zip and safetensors) vs a memcpy of the same bytes.</li>
  * </ul>
  * Every timing is the median of several repetitions (wall and process CPU time).
  */
@@ -67,10 +72,10 @@ public final class Benchmarks {
 
     /** Which operations to time. */
     public enum Suite {
-        RESYNC, PERMUTE, TRAIN, ALL;
+        RESYNC, PERMUTE, TRAIN, IO, ALL;
 
         public static Suite parse(String text) {
-            return parseEnum(Suite.class, text, "bench suite", "resync, permute, train or all");
+            return parseEnum(Suite.class, text, "bench suite", "resync, permute, train, io or all");
         }
 
         boolean includes(Suite s) {
@@ -161,6 +166,15 @@ public final class Benchmarks {
         if (suite.includes(Suite.TRAIN)) {
             work.add(() -> entries.add(train(plan)));
         }
+        if (suite.includes(Suite.IO)) {
+            for (Checkpoints.Format format : Checkpoints.Format.values()) {
+                if (!format.standalone()) {
+                    continue; // ONNX: written from its graph, not from a state dict
+                }
+                work.add(() -> entries.add(read(plan, format)));
+                work.add(() -> entries.add(write(plan, format)));
+            }
+        }
         progress.start("bench", work.size(), "benchmarks");
         try {
             for (Runnable w : work) {
@@ -190,8 +204,8 @@ public final class Benchmarks {
         long bytes = 0;
         boolean same = true;
         for (String name : lady.names()) {
-            bytes += lady.get(name).numel() * lady.get(name).element_size();
-            same &= torch.equal(lady.get(name), torchSide.get(name));
+            bytes += lady.get(name).byteSize();
+            same &= lady.get(name).sameContent(torchSide.get(name));
         }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", arch);
@@ -211,7 +225,7 @@ public final class Benchmarks {
             Tensor idx = index.get(g.name());
             for (Member m : g.members()) {
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor t = state.get(m.tensor());
+                    Tensor t = TorchTensors.view(state.get(m.tensor())); // writes through to the host tensor
                     long[] shape = t.sizes().vec().get();
                     long outer = 1;
                     for (int a = 0; a < m.axis(); a++) {
@@ -249,6 +263,95 @@ public final class Benchmarks {
         det.put("max_abs_diff", lady.sub(base).abs().max().item_float());
         return Entry.of("similarity." + n + "x" + d, "native cosine kernel, " + n + " x " + n + " from rows of " + d,
                 l, "libtorch mm(normalize(a), normalize(b).t()) (OPENBLAS_NUM_THREADS as set)", t, det);
+    }
+
+    // ---- checkpoint IO ----------------------------------------------------------------------------
+
+    /** The first architecture of the plan as a checkpoint file of {@code format} in a temporary folder. */
+    private static Path checkpointFile(Plan plan, Checkpoints.Format format, StateDict state) {
+        try {
+            Path dir = Files.createTempDirectory("lady-bench-io");
+            Path file = dir.resolve(format == Checkpoints.Format.TORCH_ZIP ? "model.pt" : "model.safetensors");
+            Checkpoints.write(file, state, format);
+            return file;
+        } catch (java.io.IOException e) {
+            throw new lady.LadyException(lady.LadyException.Kind.IO, "cannot create a temporary folder: " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(file.getParent());
+        } catch (java.io.IOException ignored) {
+            // a temporary file
+        }
+    }
+
+    /** A warm memcpy of {@code bytes} (both buffers touched before timing): the machine's ceiling. */
+    private static Measure memcpy(long bytes, int reps) {
+        HostMemory src = HostMemory.allocate(bytes);
+        HostMemory dst = HostMemory.allocate(bytes);
+        HostTensor.copyBytes(dst.address(), src.address(), bytes);
+        Measure m = Measure.of(reps, () -> HostTensor.copyBytes(dst.address(), src.address(), bytes));
+        src.close();
+        dst.close();
+        return m;
+    }
+
+    /** Reading a checkpoint and every byte of it (copied into a buffer) vs a memcpy of the same bytes. */
+    static Entry read(Plan plan, Checkpoints.Format format) {
+        String arch = plan.archs().get(0);
+        StateDict state = Models.create(arch, ModelOptions.defaults().withWidth(plan.width())).stateDict();
+        long bytes = state.byteSize();
+        Path file = checkpointFile(plan, format, state);
+        HostMemory sink = HostMemory.allocate(bytes);
+        copyInto(sink, state); // touched before timing, as the memcpy baseline's buffers
+        Measure l = Measure.of(plan.reps(), () -> copyInto(sink, Checkpoints.read(file)));
+        Measure b = memcpy(bytes, plan.reps());
+        sink.close();
+        boolean same = Checkpoints.read(file).sameTensors(state);
+        deleteQuietly(file);
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("architecture", arch);
+        d.put("format", format.name().toLowerCase(Locale.ROOT));
+        d.put("bytes", bytes);
+        d.put("same_tensors", same);
+        d.put("read_gb_per_s", bytes / l.wallSeconds() / 1e9);
+        d.put("memcpy_gb_per_s", bytes / b.wallSeconds() / 1e9);
+        return Entry.of("read." + format.name().toLowerCase(Locale.ROOT) + "." + arch, "Checkpoints.read (file mapped, "
+                + "page cache warm) then every tensor's bytes copied into one buffer", l,
+                "memcpy of the same number of bytes between two warm buffers", b, d);
+    }
+
+    private static void copyInto(HostMemory sink, StateDict sd) {
+        long at = 0;
+        for (Map.Entry<String, HostTensor> e : sd) {
+            HostTensor.copyBytes(sink.address() + at, e.getValue().address(), e.getValue().byteSize());
+            at += e.getValue().byteSize();
+        }
+    }
+
+    /** Writing a checkpoint (atomically: temporary file, fsync, rename) vs a memcpy of the same bytes. */
+    static Entry write(Plan plan, Checkpoints.Format format) {
+        String arch = plan.archs().get(0);
+        StateDict state = Models.create(arch, ModelOptions.defaults().withWidth(plan.width())).stateDict();
+        long bytes = state.byteSize();
+        Path file = checkpointFile(plan, format, state);
+        Measure l = Measure.of(plan.reps(), () -> Checkpoints.write(file, state, format));
+        Measure b = memcpy(bytes, plan.reps());
+        boolean same = Checkpoints.read(file).sameTensors(state);
+        deleteQuietly(file);
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("architecture", arch);
+        d.put("format", format.name().toLowerCase(Locale.ROOT));
+        d.put("bytes", bytes);
+        d.put("same_tensors", same);
+        d.put("write_gb_per_s", bytes / l.wallSeconds() / 1e9);
+        d.put("memcpy_gb_per_s", bytes / b.wallSeconds() / 1e9);
+        return Entry.of("write." + format.name().toLowerCase(Locale.ROOT) + "." + arch, "Checkpoints.write: temporary "
+                + "file, tensors streamed from memory, fsync, rename", l,
+                "memcpy of the same number of bytes between two warm buffers", b, d);
     }
 
     // ---- resync --------------------------------------------------------------------------------
@@ -385,29 +488,12 @@ public final class Benchmarks {
         Model lady = Models.create(plan.trainArch(), options);
         // warm-up, untimed: the first epoch pays the JIT and oneDNN's primitive creation, which the baseline
         // (run second, same shapes) would otherwise get for free
-        new Trainer(config).train(lady, data);
-        double[] ladySteps = new double[steps];
-        long[] clock = new long[2];
-        long cpu0 = Measure.processCpuNanos();
-        new Trainer(config).progress(new ProgressListener() {
-            int step;
-
-            @Override
-            public void start(String task, long total, String unit) {
-                clock[0] = System.nanoTime();
-            }
-
-            @Override
-            public void advance(long units, Map<String, ?> metrics) {
-                long now = System.nanoTime();
-                ladySteps[step++] = (now - clock[0]) / 1e9;
-                clock[0] = now;
-            }
-
-            @Override
-            public void finish() {}
-        }).train(lady, data);
-        double ladyCpu = (Measure.processCpuNanos() - cpu0) / 1e9 / steps;
+        new Trainer(config).deterministic(false).train(lady, data);
+        Measure l = timedEpoch(config, lady, data, steps, true, false);
+        // the same without assembling the next batch ahead (what the step did before): the gain of the prefetch
+        Measure inline = timedEpoch(config, lady, data, steps, false, false);
+        // the default, deterministic training: one libtorch thread (the batch assembly on another)
+        Measure oneThread = timedEpoch(config, lady, data, steps, true, true);
         // libtorch only: the same network and optimizer on one fixed batch
         Model plain = Models.create(plan.trainArch(), options);
         Tensor images = torch.randn(batch, Dataset.CHANNELS, Dataset.SIDE, Dataset.SIDE);
@@ -431,17 +517,61 @@ public final class Benchmarks {
         };
         step.run(); // warm-up, untimed, as Lady's
         Measure b = Measure.of(steps, step);
-        Measure l = new Measure(Measure.median(ladySteps), ladyCpu, steps);
+        // the same bare step with the allocator's zero fill, which every Lady training step has (lady.torch.Torch)
+        Torch.AllocatorFill found = Torch.allocatorFill();
+        Torch.setAllocatorFill(Torch.AllocatorFill.NONE);
+        Measure filled;
+        try (Torch.ZeroFill fill = Torch.zeroFillWhileTraining()) {
+            step.run();
+            filled = Measure.of(steps, step);
+        } finally {
+            Torch.setAllocatorFill(found);
+        }
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", plan.trainArch());
         d.put("width", plan.trainWidth());
         d.put("batch", batch);
         d.put("lady_images_per_s", batch / l.wallSeconds());
+        d.put("lady_without_prefetch_images_per_s", batch / inline.wallSeconds());
+        d.put("prefetch_speedup", inline.wallSeconds() / l.wallSeconds());
+        d.put("lady_deterministic_one_thread_images_per_s", batch / oneThread.wallSeconds());
         d.put("libtorch_images_per_s", batch / b.wallSeconds());
-        d.put("note", "both sides warmed up first (Lady: one untimed epoch; libtorch: one untimed step); Lady's CPU "
-                + "seconds are the timed epoch's mean per step");
-        return Entry.of("train.step", "one SGD step through lady.train.Trainer (batch assembly, augmentation, step)", l,
+        d.put("libtorch_zero_fill_images_per_s", batch / filled.wallSeconds());
+        d.put("zero_fill_cost", filled.wallSeconds() / b.wallSeconds());
+        d.put("note", "both sides warmed up first (Lady: one untimed epoch; libtorch: one untimed step), on the same "
+                + "threads (Lady with deterministic(false)); Lady's CPU seconds are the timed epoch's mean per step; "
+                + "zero_fill_cost: the bare step's time with the allocator zero fill (on in every Lady step) over without");
+        return Entry.of("train.step", "one SGD step through lady.train.Trainer (batch assembly, augmentation, step, "
+                + "zero fill, finiteness checks; every thread)", l,
                 "plain libtorch loop: zero_grad, forward, cross_entropy, backward, step on one fixed batch", b, d);
+    }
+
+    /** One epoch of {@code steps} batches through Lady's Trainer (every thread unless {@code deterministic}), timed
+     * per step: median wall time, mean CPU time per step. */
+    private static Measure timedEpoch(TrainConfig config, Model model, Dataset data, int steps, boolean prefetch,
+            boolean deterministic) {
+        double[] times = new double[steps];
+        long[] clock = new long[1];
+        long cpu0 = Measure.processCpuNanos();
+        new Trainer(config).deterministic(deterministic).prefetch(prefetch).progress(new ProgressListener() {
+            int step;
+
+            @Override
+            public void start(String task, long total, String unit) {
+                clock[0] = System.nanoTime();
+            }
+
+            @Override
+            public void advance(long units, Map<String, ?> metrics) {
+                long now = System.nanoTime();
+                times[step++] = (now - clock[0]) / 1e9;
+                clock[0] = now;
+            }
+
+            @Override
+            public void finish() {}
+        }).train(model, data);
+        return new Measure(Measure.median(times), (Measure.processCpuNanos() - cpu0) / 1e9 / steps, steps);
     }
 
     // ---- helpers -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import lady.model.Model;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
 import lady.torch.FloatTensors;
+import lady.torch.Torch;
 import lady.util.Seeds;
 
 /**
@@ -93,7 +94,7 @@ public final class ActiveRanking {
         Tensor x = FloatTensors.of(start, shape);
         int threads = torch.get_num_threads();
         torch.set_num_threads(1);
-        try {
+        try (Torch.ZeroFill fill = Torch.zeroFillWhileTraining()) { // a backward pass through convolutions
             x.set_requires_grad(true);
             progress.start("active ranking " + module, config.steps(), "steps");
             for (int step = 0; step < config.steps(); step++) {

@@ -1,15 +1,13 @@
 package lady.canon;
 
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.ScalarTypeOptional;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
+import java.nio.FloatBuffer;
 
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.MemberSlices;
 import lady.permutation.Role;
+import lady.tensor.HostTensor;
 
 /**
  * Basic ranking (method.md section 5): the score of neuron n of a group is the signed sum of all its
@@ -24,21 +22,21 @@ public final class BasicRanking {
     private BasicRanking() {}
 
     /** The score of each of the group's neurons in {@code state}. */
-    @SuppressWarnings("try")
     public static float[] scores(StateDict state, Group group) {
         int n = Math.toIntExact(group.size());
         double[] acc = new double[n];
-        try (PointerScope scope = new PointerScope()) {
-            for (Member m : group.members(Role.PRODUCER_WEIGHT)) {
-                Tensor rows = MemberSlices.rows(state.get(m.tensor()), m, n);
-                Tensor sums = rows.sum(new long[] {1}, false, new ScalarTypeOptional(torch.ScalarType.Double))
-                        .contiguous();
-                double[] v = new double[n];
-                sums.data_ptr_double().get(v);
-                for (int i = 0; i < n; i++) {
-                    acc[i] += v[i];
+        for (Member m : group.members(Role.PRODUCER_WEIGHT)) {
+            HostTensor rows = MemberSlices.rows(state.get(m.tensor()), m, n);
+            long d = rows.numel() / Math.max(n, 1);
+            for (int i = 0; i < n; i++) {
+                FloatBuffer row = rows.bytes(i * d * 4, Math.toIntExact(d * 4)).asFloatBuffer();
+                double sum = 0;
+                for (int k = 0; k < d; k++) {
+                    sum += row.get(k);
                 }
+                acc[i] += sum;
             }
+            java.lang.ref.Reference.reachabilityFence(rows);
         }
         float[] scores = new float[n];
         for (int i = 0; i < n; i++) {

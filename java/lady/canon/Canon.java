@@ -21,6 +21,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
 import lady.resync.ReferenceResync;
+import lady.util.Text;
 
 /**
  * Re-synchronization without the reference, by canonical order (method.md section 5): rank the
@@ -158,6 +159,10 @@ public final class Canon {
      */
     public static double psi(LayerOrder reference, LayerOrder suspect, Permutation p) {
         Permutation secret = p != null ? p : Permutation.identity(reference.size());
+        if (secret.size() != reference.size()) {
+            throw LadyException.invalidInput("the secret's permutation for group " + Text.quote(reference.layer())
+                    + " has " + secret.size() + " entries but the group has " + reference.size() + " neurons");
+        }
         return ReferenceResync.psi(match(reference, suspect), secret.longIndices());
     }
 
@@ -183,6 +188,44 @@ public final class Canon {
             }
         }
         return n == 0 ? Double.NaN : acc / n;
+    }
+
+    /**
+     * Basic ranking of {@code groups} of a network that only {@code spec} describes (an ONNX model's graph, a
+     * spec file): no model is built.
+     */
+    public static CanonicalOrder rankBasic(StateDict state, PermutationSpec spec, List<String> groups) {
+        List<LayerOrder> layers = new ArrayList<>();
+        for (Group g : groups(spec, groups)) {
+            float[] scores = BasicRanking.scores(state, g);
+            layers.add(new LayerOrder(g.name(), scores, order(scores), null));
+        }
+        return new CanonicalOrder(spec.architecture(), RankingMethod.BASIC, null, layers);
+    }
+
+    /**
+     * Re-ranks a suspect that only {@code spec} describes the way {@code saved} (a basic ranking) was made.
+     *
+     * @throws LadyException USAGE for an active ranking (it runs the model); INVALID_INPUT when the architectures
+     *                       or group sizes differ
+     */
+    public static CanonicalOrder rerankBasic(StateDict suspect, PermutationSpec spec, CanonicalOrder saved) {
+        if (saved.method() != RankingMethod.BASIC) {
+            throw new LadyException(LadyException.Kind.USAGE, "an active canonical order re-ranks the suspect by running "
+                    + "it, which Lady does for the networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (!spec.architecture().equals(saved.architecture())) {
+            throw LadyException.invalidInput("the suspect is a " + spec.architecture() + " but the canonical order was made "
+                    + "for a " + saved.architecture());
+        }
+        CanonicalOrder sus = rankBasic(suspect, spec, saved.layerNames());
+        for (LayerOrder l : sus.layers()) {
+            if (l.size() != saved.layer(l.layer()).size()) {
+                throw LadyException.invalidInput("group '" + l.layer() + "' has " + l.size() + " neurons in the suspect but "
+                        + saved.layer(l.layer()).size() + " in the canonical order");
+            }
+        }
+        return sus;
     }
 
     /** The named groups, validated, in spec (topological) order, each once. */

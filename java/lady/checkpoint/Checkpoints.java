@@ -10,14 +10,15 @@ import java.nio.file.StandardOpenOption;
 
 import lady.LadyException;
 import lady.io.AtomicFiles;
-import lady.torch.Torch;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
- * safetensors, and the initializers of ONNX models ({@link lady.onnx.Onnx}). The format is detected
- * from the file's first bytes, never from its name, and nothing from a file is ever executed (see
- * {@link Unpickler}). Writes are atomic ({@link AtomicFiles}) and deterministic: the same state dict
- * gives the same bytes.
+ * safetensors, the initializers of ONNX models ({@link GraphFileFormat}), and Hugging Face model folders
+ * of safetensors or zip files (sharded or not). The format is detected from the file's first bytes,
+ * never from its name, and nothing from a file is ever executed (see {@link Unpickler}). Writes are
+ * atomic ({@link AtomicFiles}) and deterministic: the same state dict gives the same bytes. Reading and
+ * writing zip and safetensors files never loads libtorch: tensors are {@link lady.tensor.HostTensor}s
+ * over the mapped input.
  */
 public final class Checkpoints {
     private Checkpoints() {}
@@ -43,22 +44,42 @@ public final class Checkpoints {
     private static final int PICKLE_PROTO = 0x80;
     private static final int MAGIC_BYTES = 9;
 
-    /** Reads the state dict of a checkpoint in either format. */
+    /**
+     * Reads the state dict of a checkpoint: a file in either format, or a Hugging Face model folder (one
+     * or several shards, see {@link HuggingFaceFolder}).
+     */
     public static StateDict read(Path path) {
-        Torch.init();
+        if (Files.isDirectory(path)) {
+            return HuggingFaceFolder.read(path);
+        }
+        return readFile(path);
+    }
+
+    /** Reads one checkpoint file (either format). */
+    static StateDict readFile(Path path) {
         try (FileChannel ch = open(path)) {
             return switch (detect(ch, path)) {
-                case TORCH_ZIP -> TorchZip.read(ch, path.toString());
-                case SAFETENSORS -> SafeTensors.read(ch, path.toString());
-                case ONNX -> lady.onnx.Onnx.read(path).stateDict();
+                case TORCH_ZIP -> TorchZip.read(ch, path);
+                case SAFETENSORS -> SafeTensors.read(ch, path);
+                case ONNX -> GraphFileFormat.get().read(path);
             };
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
         }
     }
 
-    /** The format of an existing checkpoint, from its content. */
+    /**
+     * The format of an existing checkpoint file, from its content; for a model folder, the format of its first
+     * shard (never ONNX: a folder is written with {@link #writeLike}, which keeps every shard's format).
+     */
     public static Format formatOf(Path path) {
+        if (Files.isDirectory(path)) {
+            HuggingFaceFolder.Layout layout = HuggingFaceFolder.layout(path);
+            if (layout.shards().isEmpty()) {
+                throw LadyException.invalidInput(path + "'s index lists no shard: no weights to read");
+            }
+            return formatOf(path.resolve(layout.shards().get(0)));
+        }
         try (FileChannel ch = open(path)) {
             return detect(ch, path);
         } catch (IOException e) {
@@ -66,16 +87,22 @@ public final class Checkpoints {
         }
     }
 
+    /** The format a new checkpoint named {@code path} gets: safetensors for a {@code .safetensors} name, else
+     * PyTorch's zip format. */
+    public static Format formatForName(Path path) {
+        return path.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".safetensors")
+                ? Format.SAFETENSORS : Format.TORCH_ZIP;
+    }
+
     /**
-     * Writes {@code sd} to {@code path} in {@code format}, atomically (never a half-written file). An ONNX
-     * file needs its graph: write those with {@link #writeLike}.
+     * Writes {@code sd} to {@code path} in the file format {@code format}, atomically (never a half-written
+     * file). An ONNX file needs its graph and a model folder its layout: write those with {@link #writeLike}.
      */
     public static void write(Path path, StateDict sd, Format format) {
         if (!format.standalone()) {
             throw new LadyException(LadyException.Kind.USAGE, "an ONNX model is written from the model it came from "
                     + "(its graph): write " + path + " in the format of its input instead");
         }
-        Torch.init();
         AtomicFiles.write(path, ch -> {
             if (format == Format.TORCH_ZIP) {
                 TorchZip.write(ch, sd);
@@ -86,13 +113,19 @@ public final class Checkpoints {
     }
 
     /**
-     * Writes {@code sd} to {@code path} in the format of checkpoint {@code input}: for an ONNX input, the
-     * input model with its initializers replaced by {@code sd}'s tensors (graph and everything else kept).
+     * Writes {@code sd} to {@code path} the way the checkpoint {@code like} is stored: a file in its format;
+     * for an ONNX input, the input model with its initializers replaced by {@code sd}'s tensors (graph and
+     * everything else kept); a Hugging Face folder in its layout (same shards, index and other files:
+     * {@link HuggingFaceFolder}). What a command that changes a model's weights writes.
      */
-    public static void writeLike(Path path, StateDict sd, Path input) {
-        Format format = formatOf(input);
+    public static void writeLike(Path path, StateDict sd, Path like) {
+        if (Files.isDirectory(like)) {
+            HuggingFaceFolder.write(path, sd, like);
+            return;
+        }
+        Format format = formatOf(like);
         if (format == Format.ONNX) {
-            lady.onnx.Onnx.write(path, lady.onnx.Onnx.read(input), sd);
+            GraphFileFormat.get().write(path, sd, like);
         } else {
             write(path, sd, format);
         }

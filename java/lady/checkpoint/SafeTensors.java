@@ -13,11 +13,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
+import lady.util.Text;
 import lady.io.AtomicFiles;
 import lady.report.Json;
+import lady.tensor.DType;
+import lady.tensor.HostMemory;
+import lady.tensor.HostTensor;
 
 /**
  * The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
@@ -25,7 +27,8 @@ import lady.report.Json;
  * optional {@code "__metadata__"} map of strings), then the raw little-endian tensor bytes; offsets
  * are relative to the end of the header. Reading checks the header strictly (size limit, dtypes,
  * shapes against byte ranges, ranges inside the file, no overlaps, no holes, as the reference
- * implementation requires) and reads each tensor in bulk into its memory. Writing keeps the state
+ * implementation requires) and gives each tensor zero-copy over the file mapped copy-on-write
+ * ({@link HostMemory#mapFile}; a tensor whose bytes are not aligned to its element size is copied). Writing keeps the state
  * dict's order and pads the header with spaces to a multiple of 8 bytes.
  */
 final class SafeTensors {
@@ -39,7 +42,8 @@ final class SafeTensors {
 
     private record Item(String name, DType dtype, long[] shape, long begin, long end) {}
 
-    static StateDict read(FileChannel ch, String file) throws IOException {
+    static StateDict read(FileChannel ch, java.nio.file.Path path) throws IOException {
+        String file = path.toString();
         TensorBytes.requireLittleEndian();
         long fileSize = ch.size();
         if (fileSize < LENGTH_BYTES) {
@@ -100,17 +104,28 @@ final class SafeTensors {
             throw bad(file, "the data is " + dataSize + " bytes but the tensors cover " + covered);
         }
         StateDict out = new StateDict();
+        HostMemory mapped = items.isEmpty() || dataSize == 0 ? null : map(path, fileSize);
         for (Item it : items) {
-            Tensor t = TensorBytes.empty(it.dtype(), it.shape());
-            try {
-                TensorBytes.read(ch, dataStart + it.begin(), t, "tensor '" + it.name() + "'");
-            } catch (IOException | RuntimeException ex) {
-                t.close();
-                throw ex;
+            long at = dataStart + it.begin();
+            HostTensor t = mapped == null ? HostTensor.allocate(it.dtype(), it.shape())
+                    : HostTensor.view(mapped, at, it.dtype(), it.shape());
+            if (mapped != null && at % it.dtype().elementSize() != 0) {
+                t = t.copy(); // misaligned for its element type: an aligned copy
             }
             out.put(it.name(), t);
         }
         return out;
+    }
+
+    /** The whole file mapped copy-on-write, checked to be the file the header was read from (same size). */
+    static HostMemory map(java.nio.file.Path path, long expectedSize) {
+        HostMemory m = HostMemory.mapFile(path);
+        if (m.length() != expectedSize) {
+            m.close();
+            throw new LadyException(LadyException.Kind.IO, path + " changed while it was read (" + expectedSize
+                    + " bytes, then " + m.length() + ")");
+        }
+        return m;
     }
 
     private static Item item(String file, String name, Object spec, long dataSize) {
@@ -130,18 +145,18 @@ final class SafeTensors {
             throw bad(file, "entry '" + name + "' has no shape");
         }
         long[] shape = new long[shapeList.size()];
-        long numel = 1;
-        try {
-            for (int i = 0; i < shape.length; i++) {
-                if (!(shapeList.get(i) instanceof Long v) || v < 0) {
-                    throw bad(file, "entry '" + name + "' has a bad shape " + shapeList);
-                }
-                shape[i] = v;
-                numel = Math.multiplyExact(numel, v);
+        long numel;
+        for (int i = 0; i < shape.length; i++) {
+            if (!(shapeList.get(i) instanceof Long v) || v < 0) {
+                throw bad(file, "entry " + Text.quote(name) + " has a bad shape: dimension " + i + " is "
+                        + Text.quote(String.valueOf(shapeList.get(i))));
             }
-            Math.multiplyExact(numel, (long) dtype.elementSize());
+            shape[i] = v;
+        }
+        try {
+            numel = TensorBytes.numel(shape, dtype.elementSize());
         } catch (ArithmeticException e) {
-            throw bad(file, "entry '" + name + "' has an absurd shape " + shapeList);
+            throw bad(file, "entry " + Text.quote(name) + " has an absurd shape " + Text.shape(shape));
         }
         if (!(m.get("data_offsets") instanceof List<?> off) || off.size() != 2
                 || !(off.get(0) instanceof Long begin) || !(off.get(1) instanceof Long end)) {
@@ -152,7 +167,7 @@ final class SafeTensors {
                     + "] outside the " + dataSize + " bytes of data");
         }
         if (end - begin != numel * dtype.elementSize()) {
-            throw bad(file, "entry '" + name + "' of shape " + shapeList + " needs " + numel * dtype.elementSize()
+            throw bad(file, "entry " + Text.quote(name) + " of shape " + Text.shape(shape) + " needs " + numel * dtype.elementSize()
                     + " bytes but its data_offsets give " + (end - begin));
         }
         return new Item(name, dtype, shape, begin, end);
@@ -187,19 +202,19 @@ final class SafeTensors {
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
         header.put(METADATA, meta);
-        List<Tensor> tensors = new ArrayList<>();
+        List<HostTensor> tensors = new ArrayList<>();
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : sd) {
+        for (Map.Entry<String, HostTensor> e : sd) {
             if (e.getKey().equals(METADATA)) {
                 throw LadyException.invalidInput("a tensor cannot be named " + METADATA + " in safetensors");
             }
-            Tensor t = TensorBytes.contiguousCpu(e.getKey(), e.getValue());
+            HostTensor t = e.getValue();
             Map<String, Object> spec = new LinkedHashMap<>();
-            spec.put("dtype", DType.of(t.scalar_type()).safetensorsName());
-            spec.put("shape", t.sizes().vec().get());
-            spec.put("data_offsets", List.of(offset, offset + t.nbytes()));
+            spec.put("dtype", t.dtype().safetensorsName());
+            spec.put("shape", t.shape());
+            spec.put("data_offsets", List.of(offset, offset + t.byteSize()));
             header.put(e.getKey(), spec);
-            offset += t.nbytes();
+            offset += t.byteSize();
             tensors.add(t);
         }
         byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
@@ -210,7 +225,7 @@ final class SafeTensors {
             head.put((byte) ' ');
         }
         AtomicFiles.writeFully(ch, head.flip());
-        for (Tensor t : tensors) {
+        for (HostTensor t : tensors) {
             TensorBytes.write(ch, t);
         }
     }

@@ -13,10 +13,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
+import lady.util.Text;
 import lady.io.AtomicFiles;
+import lady.tensor.DType;
+import lady.tensor.HostMemory;
+import lady.tensor.HostTensor;
 
 /**
  * PyTorch's zip checkpoint format (PyTorch >= 1.6, what {@code torch.save} writes):
@@ -27,8 +29,10 @@ import lady.io.AtomicFiles;
  * <p>Reading uses the restricted {@link Unpickler} (nothing from the file is ever executed), finds
  * the folder from the {@code *}{@code /data.pkl} entry, accepts a state_dict (OrderedDict or dict)
  * or a dict holding one under {@code model_state_dict} (or {@code state_dict}; everything else,
- * e.g. the optimizer state, is parsed and discarded without loading its storages), and reads each
- * storage in bulk straight into tensor memory. Writing produces what {@code torch.load} reads:
+ * e.g. the optimizer state, is parsed and discarded without loading its storages), and gives each
+ * tensor zero-copy over the file mapped copy-on-write ({@link HostMemory#mapFile}): records are
+ * stored uncompressed and 64-byte aligned. A tensor is copied only when it is a strided view, shares
+ * its storage with another entry (so that permuting one never changes the other), or is misaligned. Writing produces what {@code torch.load} reads:
  * an OrderedDict of {@code _rebuild_tensor_v2} calls (protocol 2), one record per tensor, byte for
  * byte deterministic (fixed zip timestamps, 64-byte aligned records as PyTorch aligns them).
  */
@@ -51,7 +55,8 @@ final class TorchZip {
 
     // ------------------------------------------------------------------ reading
 
-    static StateDict read(FileChannel ch, String file) throws IOException {
+    static StateDict read(FileChannel ch, java.nio.file.Path path) throws IOException {
+        String file = path.toString();
         TensorBytes.requireLittleEndian();
         ZipArchive zip = ZipArchive.open(ch, file);
         String prefix = findFolder(zip, file);
@@ -67,7 +72,7 @@ final class TorchZip {
         Map<String, Unpickler.StorageRef> storages = new HashMap<>();
         Object root = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid)).load();
         Unpickler.PDict dict = selectStateDict(root, file);
-        return materialize(zip, ch, prefix, dict, file);
+        return materialize(zip, ch, path, prefix, dict, file);
     }
 
     private static String findFolder(ZipArchive zip, String file) {
@@ -162,8 +167,8 @@ final class TorchZip {
         return dict;
     }
 
-    private static StateDict materialize(ZipArchive zip, FileChannel ch, String prefix, Unpickler.PDict dict,
-            String file) throws IOException {
+    private static StateDict materialize(ZipArchive zip, FileChannel ch, java.nio.file.Path path, String prefix,
+            Unpickler.PDict dict, String file) throws IOException {
         // how many kept tensors use each storage (a storage used once, whole, becomes the tensor itself)
         IdentityHashMap<Unpickler.StorageRef, Integer> uses = new IdentityHashMap<>();
         for (Object v : dict.map.values()) {
@@ -175,62 +180,85 @@ final class TorchZip {
         } catch (ArithmeticException e) {
             budget = Long.MAX_VALUE;
         }
-        IdentityHashMap<Unpickler.StorageRef, Tensor> loaded = new IdentityHashMap<>();
-        StateDict out = new StateDict();
-        try {
-            for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
-                String name = (String) e.getKey();
-                Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
-                Unpickler.StorageRef s = t.storage();
-                long numel = checkView(zip, name, t);
-                long bytes = numel * s.dtype().elementSize(); // numel <= storage numel, which fits the file
-                budget -= bytes;
-                if (budget < 0) {
-                    throw zip.bad("its tensors together would need far more memory than the file holds");
-                }
-                Tensor storage = loaded.get(s);
-                if (storage == null) {
-                    storage = loadStorage(zip, ch, prefix, s);
-                    loaded.put(s, storage);
-                }
-                out.put(name, view(storage, t, numel, uses.get(s) == 1));
+        HostMemory mapped = null;
+        IdentityHashMap<Unpickler.StorageRef, Record> loaded = new IdentityHashMap<>(); // storage -> its record
+        List<Long> sizes = new ArrayList<>();
+        for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+            String name = (String) e.getKey();
+            Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
+            Unpickler.StorageRef s = t.storage();
+            long numel = checkView(zip, name, t);
+            long bytes = numel * s.dtype().elementSize(); // numel <= storage numel, which fits the file
+            budget -= bytes;
+            if (budget < 0) {
+                throw zip.bad("its tensors together would need far more memory than the file holds");
             }
-        } finally {
-            loaded.values().forEach(Tensor::close); // views and copies keep what they need
+            sizes.add(numel);
+            if (!loaded.containsKey(s)) {
+                if (mapped == null) {
+                    mapped = SafeTensors.map(path, ch.size());
+                }
+                loaded.put(s, locateStorage(zip, prefix, s));
+            }
+        }
+        verifyCrcs(zip, mapped, new ArrayList<>(loaded.values()));
+        StateDict out = new StateDict();
+        int k = 0;
+        for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+            Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
+            out.put((String) e.getKey(), view(mapped, loaded.get(t.storage()).offset(), t, sizes.get(k++),
+                    uses.get(t.storage()) == 1));
         }
         return out;
     }
 
+    /** CRC-32 of every storage record whose size is exactly its data's (all records, in parallel: the first
+     * pass over a mapped file is what reading it costs); the first failing record in order is reported. */
+    private static void verifyCrcs(ZipArchive zip, HostMemory mapped, List<Record> records) {
+        boolean[] ok = new boolean[records.size()];
+        java.util.stream.IntStream.range(0, records.size()).parallel().forEach(i -> {
+            Record r = records.get(i);
+            ok[i] = r.size() != r.entry().size()
+                    || TensorBytes.crc32(HostTensor.view(mapped, r.offset(), DType.UINT8, r.size())) == r.entry().crc();
+        });
+        for (int i = 0; i < ok.length; i++) {
+            if (!ok[i]) {
+                throw zip.bad("storage record '" + records.get(i).entry().name() + "' fails its CRC check (corrupt file)");
+            }
+        }
+    }
+
     /** Checks the view lies inside its storage; returns its element count. */
     private static long checkView(ZipArchive zip, String name, Unpickler.TensorRef t) {
-        long numel = 1;
+        long numel;
         long last = t.offset();
         try {
-            for (int i = 0; i < t.size().length; i++) {
-                numel = Math.multiplyExact(numel, t.size()[i]);
-            }
+            numel = TensorBytes.numel(t.size(), t.storage().dtype().elementSize());
             if (numel > 0) {
                 for (int i = 0; i < t.size().length; i++) {
                     last = Math.addExact(last, Math.multiplyExact(t.size()[i] - 1, t.stride()[i]));
                 }
             }
         } catch (ArithmeticException e) {
-            throw zip.bad("tensor '" + name + "' has an absurd shape " + java.util.Arrays.toString(t.size()));
+            throw zip.bad("tensor " + Text.quote(name) + " has an absurd shape " + Text.shape(t.size()));
         }
         long storageNumel = t.storage().numel();
         if (numel > 0 && last >= storageNumel) {
-            throw zip.bad("tensor '" + name + "' of shape " + java.util.Arrays.toString(t.size())
+            throw zip.bad("tensor " + Text.quote(name) + " of shape " + Text.shape(t.size())
                     + " reaches element " + last + " of a storage of " + storageNumel + " elements");
         }
         if (numel > storageNumel) {
-            throw zip.bad("tensor '" + name + "' has more elements (" + numel + ") than its storage ("
+            throw zip.bad("tensor " + Text.quote(name) + " has more elements (" + numel + ") than its storage ("
                     + storageNumel + "): expanded (zero-stride) tensors are not supported");
         }
         return numel;
     }
 
-    private static Tensor loadStorage(ZipArchive zip, FileChannel ch, String prefix, Unpickler.StorageRef s)
-            throws IOException {
+    /** A storage record of the file: where its data starts and how many bytes its storage needs. */
+    private record Record(ZipArchive.Entry entry, long offset, long size) {}
+
+    /** Storage {@code s}'s record, checked (stored uncompressed, large enough); its CRC is checked by {@link #verifyCrcs}. */
+    private static Record locateStorage(ZipArchive zip, String prefix, Unpickler.StorageRef s) throws IOException {
         String recordName = prefix + "data/" + s.key();
         ZipArchive.Entry en = zip.entries().get(recordName);
         if (en == null) {
@@ -249,23 +277,15 @@ final class TorchZip {
             throw zip.bad("storage record '" + recordName + "' holds " + en.size() + " bytes but the checkpoint says it has "
                     + s.numel() + " " + s.dtype().name().toLowerCase() + " elements (" + need + " bytes)");
         }
-        long data = zip.dataOffset(en);
-        Tensor t = TensorBytes.empty(s.dtype(), new long[] {s.numel()});
-        try {
-            TensorBytes.read(ch, data, t, "storage record '" + recordName + "'");
-            if (en.size() == need && TensorBytes.crc32(t) != en.crc()) {
-                throw zip.bad("storage record '" + recordName + "' fails its CRC check (corrupt file)");
-            }
-        } catch (IOException | RuntimeException e) {
-            t.close();
-            throw e;
-        }
-        return t;
+        return new Record(en, zip.dataOffset(en), need);
     }
 
-    private static Tensor view(Tensor storage, Unpickler.TensorRef t, long numel, boolean soleUser) {
+    /** The tensor over its storage's mapped bytes: zero-copy when it is the whole storage, contiguous, used by this
+     * entry alone and aligned; else a contiguous copy (never aliasing another entry). */
+    private static HostTensor view(HostMemory mapped, long data, Unpickler.TensorRef t, long numel, boolean soleUser) {
         long[] size = t.size();
-        boolean contiguous = t.offset() == 0 || numel == 0;
+        DType dtype = t.storage().dtype();
+        boolean contiguous = true;
         long expected = 1;
         for (int i = size.length - 1; i >= 0 && contiguous; i--) {
             if (size[i] != 1 && t.stride()[i] != expected) {
@@ -273,51 +293,56 @@ final class TorchZip {
             }
             expected *= size[i];
         }
-        if (soleUser && contiguous && numel == t.storage().numel()) {
-            return storage.view(size); // the tensor is its whole storage: no copy
+        long at = data + t.offset() * dtype.elementSize();
+        if (numel == 0) {
+            return HostTensor.allocate(dtype, size);
         }
-        Tensor v = storage.as_strided(size, t.stride(), new org.bytedeco.pytorch.LongOptional(t.offset()));
-        Tensor own = v.is_contiguous() ? v.clone() : v.contiguous(); // never alias another entry
-        v.close();
-        return own;
+        if (!contiguous) {
+            return HostTensor.gatherStrided(mapped, at, dtype, size, t.stride());
+        }
+        HostTensor v = HostTensor.view(mapped, at, dtype, size);
+        boolean aligned = at % dtype.elementSize() == 0;
+        return soleUser && aligned ? v : v.copy();
     }
 
     // ------------------------------------------------------------------ writing
 
-    private record Record(String name, byte[] bytes, Tensor tensor, long size, long crc) {}
+    private record ZipRecord(String name, byte[] bytes, HostTensor tensor, long size, long crc) {}
 
     static void write(FileChannel ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
-        List<Record> records = new ArrayList<>();
-        List<Tensor> tensors = new ArrayList<>();
+        List<ZipRecord> records = new ArrayList<>();
+        List<HostTensor> tensors = new ArrayList<>();
         List<String> names = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : sd) {
+        for (Map.Entry<String, HostTensor> e : sd) {
             names.add(e.getKey());
-            tensors.add(TensorBytes.contiguousCpu(e.getKey(), e.getValue()));
+            tensors.add(e.getValue());
         }
         byte[] pickle = pickle(names, tensors);
         String p = WRITE_FOLDER + "/";
         records.add(small(p + "data.pkl", pickle));
         records.add(small(p + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
+        long[] crcs = new long[tensors.size()]; // every tensor's CRC, in parallel (the headers need them first)
+        java.util.stream.IntStream.range(0, crcs.length).parallel().forEach(i -> crcs[i] = TensorBytes.crc32(tensors.get(i)));
         for (int i = 0; i < tensors.size(); i++) {
-            Tensor t = tensors.get(i);
-            records.add(new Record(p + "data/" + i, null, t, t.nbytes(), TensorBytes.crc32(t)));
+            HostTensor t = tensors.get(i);
+            records.add(new ZipRecord(p + "data/" + i, null, t, t.byteSize(), crcs[i]));
         }
         records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
         writeZip(ch, records);
     }
 
-    private static Record small(String name, byte[] b) {
+    private static ZipRecord small(String name, byte[] b) {
         CRC32 crc = new CRC32();
         crc.update(b);
-        return new Record(name, b, null, b.length, crc.getValue());
+        return new ZipRecord(name, b, null, b.length, crc.getValue());
     }
 
-    private static void writeZip(FileChannel ch, List<Record> records) throws IOException {
+    private static void writeZip(FileChannel ch, List<ZipRecord> records) throws IOException {
         final long zip32Limit = 0xFFFFFFFFL;
         ByteArrayOutputStream central = new ByteArrayOutputStream();
         long pos = 0;
-        for (Record r : records) {
+        for (ZipRecord r : records) {
             byte[] name = r.name().getBytes(StandardCharsets.UTF_8);
             long headerEnd = pos + ZipArchive.LOCAL_HEADER_SIZE + name.length;
             int pad = (int) ((ALIGNMENT - (headerEnd + 4) % ALIGNMENT) % ALIGNMENT);
@@ -362,7 +387,7 @@ final class TorchZip {
     }
 
     /** Fields shared by local and central headers, from "version needed" to the uncompressed size. */
-    private static void putCommon(ByteBuffer b, Record r) {
+    private static void putCommon(ByteBuffer b, ZipRecord r) {
         final short fixedTime = 0;
         final short fixedDate = (1 << 5) | 1; // 1980-01-01: same bytes on every write
         b.putShort((short) 20).putShort((short) 0).putShort((short) ZipArchive.METHOD_STORED)
@@ -375,7 +400,7 @@ final class TorchZip {
     }
 
     /** data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]). */
-    static byte[] pickle(List<String> names, List<Tensor> tensors) {
+    static byte[] pickle(List<String> names, List<HostTensor> tensors) {
         PickleOut o = new PickleOut();
         o.op(0x80).op(2); // PROTO 2
         int orderedDict = o.global("collections", "OrderedDict");
@@ -389,9 +414,9 @@ final class TorchZip {
             if (i % batch == 0) {
                 o.op('(');
             }
-            Tensor t = tensors.get(i);
-            DType d = DType.of(t.scalar_type());
-            long[] size = t.sizes().vec().get();
+            HostTensor t = tensors.get(i);
+            DType d = t.dtype();
+            long[] size = t.shape();
             long[] stride = contiguousStrides(size);
             o.str(names.get(i));
             rebuild = rebuild < 0 ? o.global("torch._utils", "_rebuild_tensor_v2") : o.get(rebuild);

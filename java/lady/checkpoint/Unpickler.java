@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 import lady.LadyException;
+import lady.tensor.DType;
 
 /**
  * A restricted unpickler for PyTorch checkpoints. It interprets the pickle opcodes that

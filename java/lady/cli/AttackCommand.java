@@ -12,13 +12,12 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-
-import org.bytedeco.pytorch.Tensor;
+import picocli.CommandLine;
 
 import lady.BuildInfo;
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.attack.Attack;
 import lady.attack.AttackContext;
@@ -38,23 +37,27 @@ import lady.permutation.Secret;
 import lady.util.Seeds;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.tensor.HostTensor;
+import lady.train.BatchNormRecalibration;
 import lady.train.DatasetFineTuner;
 
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
 @Command(name = "attack", mixinStandardHelpOptions = true,
-        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one",
-                "layer, quantization of every Conv2d/Linear weight, fine-tuning of the whole network;",
-                "or obfuscate its structure without changing its function (Yan et al. 2023) on every",
-                "group (--groups): scale:R (each neuron times a factor in [1/R, R]), dummy:P (P %% of",
-                "the neurons as cancelling pairs), split:P (P %% of the neurons split in two), nso",
-                "(dummy:5, split:5, scale:4, then a permutation). Chains run in order (finetune:1,nso).",
-                "Writes the attacked checkpoint in the input's format and says what changed."})
+        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one layer,",
+                "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; or obfuscate its",
+                "structure without changing its function (Yan et al. 2023) on every group (--groups): scale:R",
+                "(each neuron times a factor in [1/R, R]), dummy:P (P %% of the neurons as cancelling pairs),",
+                "split:P (P %% of the neurons split in two), nso (dummy:5, split:5, scale:4, then a permutation).",
+                "Chains run in order (finetune:1,nso). With --data, a model with batch norm then gets its",
+                "batch-norm statistics re-estimated, as a real attacker does (--recalibrate-bn). Writes the",
+                "attacked checkpoint in the input's format and says what changed."})
 final class AttackCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Input checkpoint (PyTorch zip or safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder).")
     Path model;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
@@ -93,6 +96,17 @@ final class AttackCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--recalibrate-bn", paramLabel = "N",
+            description = "After the chain, re-estimate the batch-norm statistics of a model with batch norm over N "
+                    + "training batches of --data (train mode, no labels, no gradient), as a real attacker does "
+                    + "(default: " + BatchNormRecalibration.DEFAULT_BATCHES + " when --data is given, else none; "
+                    + "0: never). Not after a chain of fine-tuning alone, which re-estimates them itself; not for "
+                    + "ONNX models or a spec file (Lady runs the networks it recognizes).")
+    Integer recalibrateBn;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
     @Option(names = "--spec", paramLabel = "FILE",
             description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
     Path specFile;
@@ -105,11 +119,21 @@ final class AttackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try (OutputSet outs = new OutputSet()) {
+            return run(outs);
+        }
+    }
+
+    private int run(OutputSet outs) {
         List<Attack> chain = Attacks.parse(attack);
         if (chain.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
         }
-        CliFiles.requireDistinctOutput(model, out);
+        outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+        // the secret's temporary first, so that it is put in place first: an obfuscated model never exists
+        // without the means to check its undo
+        Path secretTmp = outs.file("--secret", secret);
+        Path outTmp = outs.like("--out", out, model);
         boolean needsLayer = chain.stream().anyMatch(a -> a.kind().equals("noise") || a.kind().equals("prune"));
         boolean finetune = chain.stream().anyMatch(a -> a instanceof FinetuneAttack f && f.epochs() > 0);
         if (finetune && data == null) {
@@ -125,19 +149,32 @@ final class AttackCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "--secret records what the structural attacks (scale, dummy, "
                     + "split, nso) did; " + Attacks.spec(chain) + " has none");
         }
-        if (secret != null) {
-            CliFiles.requireDistinctOutput(secret, out);
-        }
         DataSource source = data == null ? null : DataSource.parse(data);
+        int recalibrate = recalibrateBn != null ? recalibrateBn : source != null ? BatchNormRecalibration.DEFAULT_BATCHES : 0;
+        if (recalibrate < 0) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn must be >= 0, got " + recalibrate);
+        }
+        if (recalibrate > 0 && source == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn needs the training images: --data "
+                    + DataSource.SYNTAX);
+        }
         long s = seed != null ? seed : new SecureRandom().nextLong();
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
-        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
-        lady.permutation.PermutationSpec pspec = specFile == null ? null : Models.spec(state, null, specFile);
+        Path graphFile = Models.graphOf(model, graph, arch, specFile);
+        ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+        lady.permutation.PermutationSpec pspec = config != null ? null : Models.spec(state, arch, specFile, graphFile);
         if (config == null && finetune) {
-            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning runs the model, which Lady can do for the "
-                    + "networks it recognizes, not from a spec file alone");
+            throw new LadyException(LadyException.Kind.USAGE, "fine-tuning trains the model, which Lady can do for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (config == null && recalibrateBn != null && recalibrateBn > 0) {
+            throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn runs the model, which Lady does for the "
+                    + "networks it recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (config == null) {
+            recalibrate = 0; // --data alone asks for nothing here (fine-tuning was refused above)
         }
         if (config == null && structural) {
             throw new LadyException(LadyException.Kind.USAGE, "the structural attacks read the network's graph (which "
@@ -154,9 +191,12 @@ final class AttackCommand implements Callable<Integer> {
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
         String archName = config != null ? config.architecture() : pspec.architecture();
         ProgressListener progress = run.progress();
+        lady.data.Dataset train = source == null ? null : trainLimit == null ? source.train()
+                : source.train().limit(trainLimit);
         AttackContext context = new AttackContext(weight, weights, s,
-                source == null ? null : new DatasetFineTuner(trainLimit == null ? source.train()
-                        : source.train().limit(trainLimit), archName), progress).withStructure(archName, selectedGroups);
+                train == null ? null : new DatasetFineTuner(train, archName), progress,
+                recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null,
+                archName, selectedGroups, null);
         List<AttackResult> results = new ArrayList<>();
         List<Double> verified = new ArrayList<>();
         for (int i = 0; i < chain.size(); i++) {
@@ -167,12 +207,16 @@ final class AttackCommand implements Callable<Integer> {
                 verified.add(PermutationCheck.verify(before, after, before.probe(4, Seeds.derive(s, "probe", i))));
             }
         }
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        if (secret != null) {
-            // the secret first: an obfuscated model never exists without the means to check its undo
-            new Secret(BuildInfo.version(), archName, s, Map.of(), Map.of(), context.lineages().all()).write(secret);
+        AttackResult recalibrated = Attacks.recalibrate(chain, state, context);
+        if (recalibrated != null) {
+            results.add(recalibrated);
         }
-        Checkpoints.write(out, state, Checkpoints.formatOf(model));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        if (secretTmp != null) {
+            new Secret(BuildInfo.version(), archName, s, Map.of(), Map.of(), context.lineages().all()).write(secretTmp);
+        }
+        Checkpoints.writeLike(outTmp, state, model);
+        outs.commit();
 
         // what the attacked layer (or every changed tensor) looks like now
         Set<String> changed = new LinkedHashSet<>();
@@ -238,12 +282,9 @@ final class AttackCommand implements Callable<Integer> {
     }
 
     /** Entries, zeros, distinct values and population std of a float tensor. */
-    private static Map<String, Object> summary(String name, Tensor t) {
-        long n = t.numel();
-        float[] a = new float[Math.toIntExact(n)];
-        if (n > 0) {
-            t.contiguous().data_ptr_float().get(a, 0, a.length);
-        }
+    private static Map<String, Object> summary(String name, HostTensor t) {
+        float[] a = t.readFloats();
+        long n = a.length;
         long zeros = 0;
         int[] bits = new int[a.length];
         double sum = 0;

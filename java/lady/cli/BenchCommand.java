@@ -19,14 +19,15 @@ import lady.report.Json;
             "against a baseline measured in the same run: permutation vs libtorch",
             "index_select, similarity vs libtorch mm, whole-network resync vs the",
             "dense similarity, assignment vs row argmax, a training step vs a plain",
-            "libtorch loop. Medians of repetitions, wall and process CPU time."})
+            "libtorch loop, checkpoint reading and writing vs memcpy. Medians of",
+            "repetitions, wall and process CPU time."})
 final class BenchCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all", paramLabel = "SUITE",
-            description = "resync, permute, train or all. Default: ${DEFAULT-VALUE}.")
+            description = "resync, permute, train, io or all. Default: ${DEFAULT-VALUE}.")
     String suite;
 
     @Option(names = "--size", defaultValue = "paper",
@@ -44,7 +45,6 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         Benchmarks.Suite s = Benchmarks.Suite.parse(suite);
         Benchmarks.Size z = Benchmarks.Size.parse(size);
-        run.applyThreads();
         Benchmarks.Report r = Benchmarks.run(s, z, run.progress());
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {

@@ -15,6 +15,7 @@ import picocli.CommandLine.Option;
 
 import lady.BuildInfo;
 import lady.LadyException;
+import lady.io.OutputSet;
 import lady.canon.ActiveConfig;
 import lady.canon.Canon;
 import lady.canon.CanonicalOrder;
@@ -99,6 +100,9 @@ final class CanonCommand implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP + " Basic ranking only.")
+    Path graph;
+
     @CommandLine.Mixin
     RunOptions run;
 
@@ -107,31 +111,31 @@ final class CanonCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
-        CliFiles.requireDistinctOutput(model, out);
-        if (normalForm) {
-            return normalForm();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model).input("--from", from).input("--secret", secret).input("--graph", graph);
+            if (normalForm) {
+                return normalForm(outs);
+            }
+            if (compare != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--compare goes with --normal-form");
+            }
+            return from == null ? rank(outs) : align(outs);
         }
-        if (compare != null) {
-            throw new LadyException(LadyException.Kind.USAGE, "--compare goes with --normal-form");
-        }
-        return from == null ? rank() : align();
     }
 
-    private int normalForm() {
+    private int normalForm(OutputSet outs) {
         if (from != null || layer != null || order != null || secret != null || steps != null || authorsSlice
                 || !"basic".equals(method)) {
             throw new LadyException(LadyException.Kind.USAGE, "--normal-form takes --model, --out, --compare and --arch only");
         }
-        if (compare != null) {
-            CliFiles.requireDistinctOutput(compare, out);
-        }
+        outs.input("--compare", compare);
+        Path outTmp = outs.like("--out", out, model);
         StateDict state = Checkpoints.read(model);
         StateDict owner = compare == null ? null : Checkpoints.read(compare);
         long t0 = System.nanoTime();
         NormalForm.Result nf = NormalForm.of(state, arch, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, nf.state(), Checkpoints.formatOf(model));
+        Checkpoints.writeLike(outTmp, nf.state(), model);
         Map<String, Double> diff = owner == null ? null : lady.structure.StateDiff.relative(owner, nf.state());
         double worst = diff == null ? Double.POSITIVE_INFINITY : diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
         boolean same = diff != null && worst <= lady.structure.StateDiff.SAME_REL;
@@ -164,11 +168,12 @@ final class CanonCommand implements Callable<Integer> {
                                 same ? "the same network" : "not the same network (limit " + lady.structure.StateDiff.SAME_REL + ")"));
             }
         }
+        outs.commit();
         w.flush();
         return 0;
     }
 
-    private int rank() {
+    private int rank(OutputSet outs) {
         if (layer == null) {
             throw new LadyException(LadyException.Kind.USAGE, "--layer is required to rank (e.g. --layer features.17 or all)");
         }
@@ -185,45 +190,55 @@ final class CanonCommand implements Callable<Integer> {
         } else if (steps != null || authorsSlice) {
             throw new LadyException(LadyException.Kind.USAGE, "--steps and --authors-slice are for --method active");
         }
+        Path outTmp = outs.file("--out", out);
         StateDict state = Checkpoints.read(model);
-        PermutationSpec ps = spec(state);
+        Path graphFile = Models.graphOf(model, graph, arch, null);
+        if (graphFile != null && m == RankingMethod.ACTIVE) {
+            throw new LadyException(LadyException.Kind.USAGE, "active ranking learns an input through the model, which Lady "
+                    + "runs for the networks it recognizes, not for ONNX models; use --method basic");
+        }
+        PermutationSpec ps = spec(state, graphFile);
         List<String> groups = Permuter.select(ps, layer);
         long t0 = System.nanoTime();
-        CanonicalOrder canon = Canon.rank(state, arch, groups, m, active, run.progress());
+        CanonicalOrder canon = graphFile != null ? Canon.rankBasic(state, ps, groups)
+                : Canon.rank(state, arch, groups, m, active, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
-        canon.write(out);
+        canon.write(outTmp);
+        outs.commit();
         report(canon, null, seconds, out.toString());
         return 0;
     }
 
-    private int align() {
+    private int align(OutputSet outs) {
         if (layer != null || steps != null || authorsSlice || !"basic".equals(method)) {
             throw new LadyException(LadyException.Kind.USAGE,
                     "with --from the groups, method and settings come from the saved file: drop --layer, --method, "
                             + "--steps and --authors-slice");
         }
+        Path outTmp = outs.like("--out", out, model);
+        Path orderTmp = outs.file("--order", order);
         CanonicalOrder saved = CanonicalOrder.read(from);
+        // the secret is read (and checked) before anything is written
+        Map<String, Permutation> perms = secret == null ? null : Secret.read(secret).permutations();
         StateDict suspect = Checkpoints.read(model);
         long t0 = System.nanoTime();
-        CanonicalOrder sus = Canon.rerank(suspect, arch, saved);
-        StateDict aligned = Canon.align(suspect, spec(suspect), sus);
+        Path graphFile = Models.graphOf(model, graph, arch, null);
+        PermutationSpec ps = spec(suspect, graphFile);
+        CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, arch, saved);
+        StateDict aligned = Canon.align(suspect, ps, sus);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.write(out, aligned, Checkpoints.formatOf(model));
-        if (order != null) {
-            sus.write(order);
+        Map<String, Double> psi = perms == null ? null : Canon.psi(saved, sus, perms);
+        Checkpoints.writeLike(outTmp, aligned, model);
+        if (orderTmp != null) {
+            sus.write(orderTmp);
         }
-        Map<String, Double> psi = null;
-        if (secret != null) {
-            Map<String, Permutation> perms = Secret.read(secret).permutations();
-            psi = Canon.psi(saved, sus, perms);
-        }
+        outs.commit();
         report(sus, psi, seconds, out.toString());
         return 0;
     }
 
-    private PermutationSpec spec(StateDict state) {
-        var mc = Models.infer(state, arch);
-        return mc.description().permutationSpec();
+    private PermutationSpec spec(StateDict state, Path graphFile) {
+        return graphFile != null ? Models.spec(state, null, null, graphFile) : Models.infer(state, arch).description().permutationSpec();
     }
 
     private void report(CanonicalOrder c, Map<String, Double> psi, double seconds, String written) {

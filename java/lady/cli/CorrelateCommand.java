@@ -12,6 +12,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.checkpoint.Checkpoints;
 import lady.data.BatchLoader;
 import lady.data.DataSource;
@@ -71,7 +72,14 @@ final class CorrelateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Torch.init();
-        run.applyThreads();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model);
+            run(outs.directory("--out", out), outs);
+        }
+        return 0;
+    }
+
+    private void run(Path dir, OutputSet outs) {
         Backend b = Backend.parse(backend);
         DataSource source = DataSource.parse(data);
         Model m = Models.fromStateDict(Checkpoints.read(model), arch);
@@ -82,7 +90,8 @@ final class CorrelateCommand implements Callable<Integer> {
         provenance.put("architecture", m.architecture());
         provenance.put("data", source.spec());
         provenance.put("steps", steps);
-        Map<String, Object> summary = CorrelationFiles.write(out, r, provenance);
+        Map<String, Object> summary = CorrelationFiles.write(dir, r, provenance);
+        outs.commit();
         PrintWriter w = spec.commandLine().getOut();
         w.printf("%s %s (%d neurons), %d images: most output-correlated pair %d and %d%n", m.architecture(), layer,
                 r.neurons(), r.images(), r.first(), r.second());
@@ -90,6 +99,5 @@ final class CorrelateCommand implements Callable<Integer> {
         w.printf("output cosine along %d points: without activation min %.4f, with ReLU min %.4f%n", r.curve().size(),
                 ((Map<?, ?>) summary.get("cosine_pre")).get("min"), ((Map<?, ?>) summary.get("cosine_post")).get("min"));
         w.printf("wrote %s, %s, %s in %s%n", CorrelationFiles.CSV, CorrelationFiles.PNG, CorrelationFiles.JSON, out);
-        return 0;
     }
 }

@@ -16,6 +16,7 @@ import lady.demo.DemoReport;
 import lady.demo.HtmlReport;
 import lady.demo.ModelCache;
 import lady.io.AtomicFiles;
+import lady.io.OutputSet;
 import lady.report.Json;
 
 /** {@code lady demo}: the whole story on the built-in digits, with an HTML report. */
@@ -53,19 +54,24 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
         PrintWriter w = spec.commandLine().getOut();
         DemoConfig config = (quick ? DemoConfig.quick() : DemoConfig.full()).withSeed(seed);
         ModelCache models = cache != null ? new ModelCache(cache) : ModelCache.user();
         boolean text = format == OutputFormat.text;
-        DemoReport report = Demo.run(config, out, fresh, models, run.progress(), line -> {
-            if (text) {
-                w.println(line);
-                w.flush();
-            }
-        });
-        AtomicFiles.writeString(out.resolve("demo.json"), Json.write(report.toJson()) + "\n");
-        Path html = HtmlReport.write(out, report);
+        DemoReport report;
+        Path html;
+        try (OutputSet outs = new OutputSet()) {
+            Path dir = outs.directory("--out", out);
+            report = Demo.run(config, dir, fresh, models, run.progress(), line -> {
+                if (text) {
+                    w.println(line);
+                    w.flush();
+                }
+            });
+            AtomicFiles.writeString(dir.resolve("demo.json"), Json.write(report.toJson()) + "\n");
+            html = outs.published(HtmlReport.write(dir, report));
+            outs.commit();
+        }
         if (text) {
             for (Map.Entry<String, Boolean> v : report.verdicts().entrySet()) {
                 w.printf(Locale.ROOT, "%s %s%n", v.getValue() ? "[ok]  " : "[FAIL]", v.getKey());

@@ -64,7 +64,6 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         DataSource source = DataSource.parse(data);
-        run.applyThreads();
         boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
         if (onnx && arch != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--arch does not apply to an ONNX model (its graph is in the file)");

@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.canon.ActiveConfig;
 import lady.checkpoint.Checkpoints;
@@ -66,7 +67,14 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        figure.run.applyThreads();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", figure.model);
+            run(outs.directory("--out", figure.out), outs);
+        }
+        return 0;
+    }
+
+    private void run(Path dir, OutputSet outs) {
         List<Double> omegas = noise == null ? Paper.NOISE_OMEGAS : levels(noise, "--noise").stream()
                 .map(Double::parseDouble).toList();
         List<Integer> thetas = finetune == null ? withZero(Paper.FINETUNE_EPOCHS)
@@ -88,7 +96,8 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
         RankingFigures.Result r = RankingFigures.activeRobustness(reference, figure.arch, group, active, omegas, thetas,
                 runs, training ? source.train() : null, source == null ? null : source.test(), figure.evalLimit(),
                 trainLimit == null ? -1 : trainLimit, figure.seed, figure.run.progress());
-        List<Path> files = RankingFigures.write(figure.out, "ranking_noise", r, figure.provenance());
+        List<Path> files = RankingFigures.write(dir, "ranking_noise", r, figure.provenance());
+        outs.commit();
         PrintWriter w = spec.commandLine().getOut();
         var ref = r.reference().layers().get(0);
         w.printf(Locale.ROOT, "ranking-noise: %s, active ranking of %s (%d steps, loss %.4g -> %.4g); reference error "
@@ -102,7 +111,6 @@ final class FigureRankingNoiseCommand implements Callable<Integer> {
         }
         w.println(FigureOptions.wrote(files, figure.out, r.seconds()));
         w.flush();
-        return 0;
     }
 
     /** The values of a level list; "none" gives an empty list; a bad number is a usage error. */

@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.data.DataSource;
@@ -45,7 +46,14 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        figure.run.applyThreads();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", figure.model);
+            run(outs.directory("--out", figure.out), outs);
+        }
+        return 0;
+    }
+
+    private void run(Path dir, OutputSet outs) {
         StateDict reference = Checkpoints.read(figure.model);
         var mc = Models.infer(reference, figure.arch);
         List<String> layers = Permuter.select(mc.description().permutationSpec(),
@@ -54,7 +62,8 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
         RankingFigures.Result r = RankingFigures.quant(reference, mc.architecture(), layers,
                 bits != null ? bits : RankingFigures.paperBits(), source == null ? null : source.test(),
                 figure.evalLimit(), figure.seed, figure.run.progress());
-        List<Path> files = RankingFigures.write(figure.out, "ranking_quant", r, figure.provenance());
+        List<Path> files = RankingFigures.write(dir, "ranking_quant", r, figure.provenance());
+        outs.commit();
         PrintWriter w = spec.commandLine().getOut();
         w.printf(Locale.ROOT, "ranking-quant: %s, basic ranking of %s; reference error %s%n", r.architecture(),
                 String.join(", ", layers), FigureOptions.pct(r.baseError()));
@@ -64,6 +73,5 @@ final class FigureRankingQuantCommand implements Callable<Integer> {
         }
         w.println(FigureOptions.wrote(files, figure.out, r.seconds()));
         w.flush();
-        return 0;
     }
 }

@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 
 import lady.BuildInfo;
 import lady.LadyException;
+import lady.util.Text;
 
 /** Entry point of the {@code lady} command line. Command classes stay thin: parsing here, work in the library. */
 @Command(name = "lady", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
@@ -33,20 +34,76 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        // --threads (and LADY_THREADS) applied once here, for every command that has the option, before it runs
+        cli.setExecutionStrategy(parseResult -> {
+            CommandLine.ParseResult last = parseResult;
+            while (last.hasSubcommand()) {
+                last = last.subcommand();
+            }
+            RunOptions run = runOptions(last.commandSpec());
+            if (run != null && !last.isUsageHelpRequested() && !last.isVersionHelpRequested()) {
+                try {
+                    run.applyThreads();
+                } catch (LadyException e) {
+                    throw new CommandLine.ExecutionException(last.commandSpec().commandLine(), e.getMessage(), e);
+                }
+            }
+            return new CommandLine.RunLast().execute(parseResult);
+        });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             Throwable e = ex;
             while (!(e instanceof LadyException) && e.getCause() != null && e.getCause() != e) {
                 e = e.getCause();
             }
             if (e instanceof LadyException le) {
-                commandLine.getErr().println("lady: error: " + le.getMessage());
+                // the last guard against text from a file reaching the terminal raw (Text.quote is the first)
+                commandLine.getErr().println("lady: error: " + shortLines(Text.escapeLines(le.getMessage())));
                 return le.exitCode();
             }
             commandLine.getErr().println("lady: internal error: " + ex);
             ex.printStackTrace(commandLine.getErr());
             return LadyException.Kind.INTERNAL.exitCode();
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            // the readers bound what a file may make them allocate; a real model larger than the heap ends here
+            err.println("lady: error: out of Java memory (" + Runtime.getRuntime().maxMemory() / (1 << 20)
+                    + " MiB); give the JVM more with LADY_JAVA_OPTS=-Xmx...");
+            return LadyException.Kind.USAGE.exitCode(); // cannot be done as asked: more memory is needed
+        }
+    }
+
+    /** Longest line of an error message printed in full (messages are built short; this is the last guard). */
+    static final int MAX_ERROR_LINE = 1000;
+
+    /** {@code message} with each line longer than {@link #MAX_ERROR_LINE} cut, saying how much was left out. */
+    static String shortLines(String message) {
+        StringBuilder b = new StringBuilder();
+        String[] lines = message.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i];
+            if (i > 0) {
+                b.append('\n');
+            }
+            b.append(line.length() <= MAX_ERROR_LINE ? line
+                    : line.substring(0, MAX_ERROR_LINE) + "... (" + (line.length() - MAX_ERROR_LINE) + " more characters)");
+        }
+        return b.toString();
+    }
+
+    /** The {@link RunOptions} mixed into {@code spec}, directly or through another mixin; null if none. */
+    static RunOptions runOptions(CommandLine.Model.CommandSpec spec) {
+        for (CommandLine.Model.CommandSpec mixin : spec.mixins().values()) {
+            if (mixin.userObject() instanceof RunOptions r) {
+                return r;
+            }
+            RunOptions inner = runOptions(mixin);
+            if (inner != null) {
+                return inner;
+            }
+        }
+        return null;
     }
 
     /** {@code lady --version}. */

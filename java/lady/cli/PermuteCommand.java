@@ -15,11 +15,16 @@ import picocli.CommandLine.Option;
 import lady.BuildInfo;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
+import lady.io.OutputSet;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
+import lady.kernels.Tolerances;
 import lady.model.Model;
 import lady.model.ModelConfig;
 import lady.model.Models;
+import lady.onnx.Onnx;
+import lady.onnx.OnnxGraph;
+import lady.onnx.OrtRunner;
 import lady.permutation.Permutation;
 import lady.model.PermutationCheck;
 import lady.permutation.PermutationSpec;
@@ -40,8 +45,12 @@ final class PermuteCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Input checkpoint (PyTorch zip or safetensors); the architecture is inferred.")
+            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder); the "
+                    + "architecture is inferred (an ONNX model's groups come from its graph).")
     Path model;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
 
     @Option(names = "--groups", defaultValue = "all", paramLabel = "all|G1,G2",
             description = "Groups to permute: all (default) or a comma-separated list, e.g. features.17,classifier.0.")
@@ -51,13 +60,14 @@ final class PermuteCommand implements Callable<Integer> {
             description = "Seed of the permutations (default: a fresh random seed, recorded in the secret).")
     Long seed;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write.")
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Permuted checkpoint to write (a folder for a folder input: same shards, index and other files).")
     Path out;
 
     @Option(names = "--secret", required = true, paramLabel = "FILE", description = "Secret file (JSON) to write.")
     Path secret;
 
-    @Option(names = "--verify", description = "Check that the logits are unchanged (max abs diff < 1e-4, probe batch, eval mode).")
+    @Option(names = "--verify", description = "Check that the outputs are unchanged (max abs diff < 1e-4 of the output scale, "
+            + "probe batch, eval mode; an ONNX model: both files run in ONNX Runtime on seeded inputs).")
     boolean verify;
 
     @Option(names = "--scale-range", paramLabel = "LO:HI",
@@ -81,71 +91,105 @@ final class PermuteCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
         // stage lines on stderr, silenced by --quiet
         PrintWriter err = run.quiet ? new PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
         double[] range = scaleRange == null ? null : parseRange(scaleRange);
         long s = seed != null ? seed : new SecureRandom().nextLong();
-        CliFiles.requireDistinctOutput(model, out);
+        // the outputs' temporaries; the secret's first, so that it is put in place first: a permuted model
+        // never exists without the means to undo it
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+            Path secretTmp = outs.file("--secret", secret);
+            Path outTmp = outs.like("--out", out, model);
 
-        long t0 = System.nanoTime();
-        StateDict state = Checkpoints.read(model);
-        Checkpoints.Format format = Checkpoints.formatOf(model);
-        ModelConfig config = specFile == null ? Models.infer(state, arch) : null;
-        PermutationSpec pspec = Models.spec(state, arch, specFile);
-        List<String> selected = Permuter.select(pspec, groups);
-        long bytes = 0;
-        for (var e : state) {
-            bytes += e.getValue().numel() * e.getValue().element_size();
-        }
-        stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, pspec.architecture(),
-                state.size(), bytes / 1e6));
+            long t0 = System.nanoTime();
+            StateDict state = Checkpoints.read(model);
+            Path graphFile = Models.graphOf(model, graph, arch, specFile);
+            boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX;
+            ModelConfig config = specFile == null && graphFile == null ? Models.infer(state, arch) : null;
+            PermutationSpec pspec = Models.spec(state, arch, specFile, graphFile);
+            List<String> selected = Permuter.select(pspec, groups);
+            long bytes = state.byteSize();
+            stage(err, t0, String.format(Locale.ROOT, "read %s: %s, %d tensors, %.1f MB", model, pspec.architecture(),
+                    state.size(), bytes / 1e6));
 
-        Model reference = null;
-        if (verify) {
-            if (config == null) {
-                throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
-                        + "networks it recognizes, not from a spec file alone; drop --verify or --spec");
+            Model reference = null;
+            if (verify && !onnx) {
+                if (config == null) {
+                    throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
+                            + "networks it recognizes and for ONNX models, not from a spec file or --graph alone; drop --verify");
+                }
+                reference = config.create();
+                reference.load(state);
             }
-            reference = config.create();
-            reference.load(state);
-        }
-        Map<String, double[]> scales = Map.of();
-        if (range != null) {
-            if (config == null) {
-                throw new LadyException(LadyException.Kind.USAGE, "--scale-range needs the network's graph (which "
-                        + "activations the neurons pass through), which a spec file does not give; drop --scale-range or --spec");
+            Map<String, double[]> scales = Map.of();
+            if (range != null) {
+                t0 = System.nanoTime();
+                if (config == null && graphFile == null) {
+                    throw new LadyException(LadyException.Kind.USAGE, "--scale-range needs the network's graph (which "
+                            + "activations the neurons pass through), which a spec file does not give; drop --scale-range or --spec");
+                }
+                NetworkView view = config != null ? NetworkView.of(state, config.architecture())
+                        : NetworkView.of(OnnxGraph.of(Onnx.read(graphFile)).graph(), pspec);
+                scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
+                NeuronScaling.apply(state, view, scales);
+                stage(err, t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]", selected.size(),
+                        range[0], range[1]));
             }
             t0 = System.nanoTime();
-            scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
-            NeuronScaling.apply(state, NetworkView.of(state, config.architecture()), scales);
-            stage(err, t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]", selected.size(),
-                    range[0], range[1]));
-        }
-        t0 = System.nanoTime();
-        Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
-        Permuter.applyInPlace(state, pspec, perms, backend);
-        stage(err, t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
-                pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
+            Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
+            Permuter.applyInPlace(state, pspec, perms, backend);
+            stage(err, t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
+                    pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
 
-        Double diff = null;
-        if (verify) {
+            Double diff = null;
+            if (verify && !onnx) {
+                t0 = System.nanoTime();
+                diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
+                stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
+            }
+
             t0 = System.nanoTime();
-            diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
-            stage(err, t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
+            new Secret(BuildInfo.version(), pspec.architecture(), s, perms, scales).write(secretTmp);
+            Checkpoints.writeLike(outTmp, state, model);
+            if (verify && onnx) {
+                long t1 = System.nanoTime();
+                diff = verifyOnnx(s, outTmp);
+                stage(err, t1, String.format(Locale.ROOT, "verified in ONNX Runtime: max relative output difference %.3g", diff));
+            }
+            outs.commit();
+            stage(err, t0, "wrote " + out + " and " + secret);
+
+            stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
+                    pspec.architecture(), s, range == null ? "" : ", scaled", out, secret,
+                    diff == null ? "" : String.format(Locale.ROOT, onnx ? "; outputs max relative diff %.3g (ONNX Runtime)"
+                            : "; logits max abs diff %.3g", diff));
         }
-
-        t0 = System.nanoTime();
-        // the secret first: a permuted model never exists without the means to undo it
-        new Secret(BuildInfo.version(), pspec.architecture(), s, perms, scales).write(secret);
-        Checkpoints.write(out, state, format);
-        stage(err, t0, "wrote " + out + " and " + secret);
-
-        stdout.printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n", selected.size(),
-                pspec.architecture(), s, range == null ? "" : ", scaled", out, secret,
-                diff == null ? "" : String.format(Locale.ROOT, "; logits max abs diff %.3g", diff));
         return 0;
+    }
+
+    /**
+     * Runs the input and the written ONNX model (its temporary {@code written}) in ONNX Runtime on the same seeded
+     * inputs; the largest relative output difference. When it exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of
+     * the output scale (or is NaN) the command fails, and its output set puts nothing in place.
+     */
+    private double verifyOnnx(long s, Path written) {
+        double worst = 0;
+        String where = "";
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(model), Onnx.read(written), Seeds.derive(s, "probe"),
+                OrtRunner.Options.DEFAULT)) {
+            if (!(d.maxRel() <= worst)) {
+                worst = d.maxRel();
+                where = d.output();
+            }
+        }
+        if (!(worst <= Tolerances.LOGITS_MAX_ABS_DIFF)) {
+            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
+                    + "original: output %s differs by %.3g of its scale in ONNX Runtime (tolerance %.0e); nothing written",
+                    lady.util.Text.quote(where), worst, Tolerances.LOGITS_MAX_ABS_DIFF));
+        }
+        return worst;
     }
 
     private static void stage(PrintWriter err, long t0, String what) {

@@ -8,8 +8,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import org.bytedeco.pytorch.Tensor;
-
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,14 +19,16 @@ import lady.checkpoint.StateDict;
 import lady.data.BatchLoader;
 import lady.data.DataSource;
 import lady.io.AtomicFiles;
+import lady.io.OutputSet;
 import lady.kernels.Backend;
-import lady.model.Model;
 import lady.model.Models;
+import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.resync.ActivationSignal;
+import lady.resync.EvidenceScope;
 import lady.resync.GroupResult;
 import lady.resync.Method;
 import lady.resync.Prefilter;
@@ -42,12 +42,12 @@ import lady.torch.Torch;
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
         description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
-                "(cosine similarity of producer rows; exact assignment or the paper's argmax), restore the",
-                "reference order, and report Psi (with --secret), confidence and the integrity check.",
-                "First, unless --no-structural, undo structural obfuscation (lady attack",
-                "scale/dummy/split/nso): merge parallel neurons, drop those that cancel,",
-                "match to the reference (rectangular when the widths differ), rescale",
-                "every neuron to the reference's norm; reported per group."})
+                "(cosine similarity of producer rows, bias and batch-norm values, consumer columns; exact assignment,",
+                "or the paper's argmax on producer rows), restore the reference order, and report Psi (with --secret),",
+                "confidence and the integrity check. First, unless --no-structural, undo structural obfuscation",
+                "(lady attack scale/dummy/split/nso): merge parallel neurons, drop those that cancel, match to the",
+                "reference (rectangular when the widths differ), rescale every neuron to the reference's norm;",
+                "reported per group."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -59,7 +59,7 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--suspect", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
     Path suspect;
 
-    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect).")
+    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
     Path out;
 
     @Option(names = "--report", description = "Write the JSON report here.")
@@ -78,6 +78,9 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
+
     @Option(names = "--spec", paramLabel = "FILE",
             description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
     Path specFile;
@@ -94,6 +97,13 @@ final class ResyncCommand implements Callable<Integer> {
             description = "auto (large groups through random projections, checked to give the dense match, "
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
     String prefilter;
+
+    @Option(names = "--evidence", defaultValue = "all",
+            description = "Weight evidence of the assignment: all (the producers' rows, the neurons' bias and batch-norm "
+                    + "values, and, in a second pass, the consumers' columns; weighted by sqrt(values per neuron)) or "
+                    + "producers (the paper's rows only). --method argmax always reads the producers' rows only. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    String evidence;
 
     @Option(names = "--signal", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
@@ -118,22 +128,42 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Torch.init();
+        double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--reference", reference).input("--suspect", suspect).input("--secret", secret)
+                    .input("--graph", graph).input("--spec", specFile);
+            Path outTmp = outs.like("--out", out, suspect);
+            Path reportTmp = outs.file("--report", report);
+            run(outTmp, reportTmp, started);
+            outs.commit();
+        }
+        return 0;
+    }
+
+    private void run(Path outTmp, Path reportTmp, double started) {
+        long t0 = System.nanoTime();
         Method m = Method.parse(method);
         Backend b = Backend.parse(backend);
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
-        var permSpec = Models.spec(ref, arch, specFile);
+        double readSeconds = (System.nanoTime() - t0) / 1e9;
+        Path graphFile = Models.graphOf(reference, graph, arch, specFile);
+        // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
+        var permSpec = Models.spec(ref, arch, specFile, graphFile);
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
-                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio);
+                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
+                .withEvidence(EvidenceScope.parse(evidence));
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
                         + DataSource.SYNTAX + ")");
             }
-            Tensor images = BatchLoader.firstImages(DataSource.parse(data).test(), probe);
-            options = options.withSimilarity(new ActivationSignal(ref, arch, permSpec, images, b));
+            if (graphFile != null || specFile != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
+                        + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
+            }
+            options = options.withSignalSource(activationSignal(ref, permSpec, b));
         } else if (data != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
                     + "the weight signal needs none");
@@ -146,19 +176,21 @@ final class ResyncCommand implements Callable<Integer> {
         }
         ProgressListener progress = run.progress();
         StructuralUndo.Result undo = null;
-        if (!noStructural && specFile == null) {
+        if (!noStructural && specFile == null && graphFile == null) {
             undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
         } else if (!noStructural && !sameShapes(ref, sus)) {
             throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
-                    + "obfuscation needs the network's graph, which a spec file does not give");
+                    + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
         }
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
         Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
                 : StructuralUndo.psi(undo, r, s.structure());
-        if (out != null) {
-            Checkpoints.write(out, sus, Checkpoints.formatOf(suspect));
+        long t1 = System.nanoTime();
+        if (outTmp != null) {
+            Checkpoints.writeLike(outTmp, sus, suspect);
         }
-        if (report != null) {
+        double writeSeconds = (System.nanoTime() - t1) / 1e9;
+        if (reportTmp != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());
             json.put("reference", reference.toString());
@@ -166,6 +198,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("architecture", permSpec.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
+            json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
             if (sig == Signal.ACTIVATIONS) {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
@@ -177,7 +210,16 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("structural_psi", structuralPsi);
                 json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, r));
             }
-            AtomicFiles.writeString(report, Json.write(json) + "\n");
+            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
+            timings.put("jvm_start_s", started);
+            timings.put("read_s", readSeconds);
+            if (undo != null) {
+                timings.put("structural_s", undo.seconds());
+            }
+            timings.put("resync_s", r.seconds());
+            timings.put("write_s", writeSeconds);
+            json.put("timings", timings);
+            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
         printStructural(spec.commandLine().getOut(), undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, r));
@@ -185,7 +227,13 @@ final class ResyncCommand implements Callable<Integer> {
             spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
                     probe, data);
         }
-        return 0;
+    }
+
+    /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */
+    private ActivationSignal activationSignal(StateDict ref, PermutationSpec permSpec, Backend b) {
+        Torch.init();
+        return new ActivationSignal(ref, arch, permSpec,
+                BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
     }
 
     private static boolean sameShapes(StateDict a, StateDict b) {
@@ -238,6 +286,7 @@ final class ResyncCommand implements Callable<Integer> {
         Double psi = r.psi();
         w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),
                 r.seconds(), psi == null ? "" : String.format(", Psi (neuron-weighted) %.2f %%", psi));
+        w.println(r.verdict().summary());
     }
 
 }

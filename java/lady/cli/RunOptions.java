@@ -2,28 +2,32 @@ package lady.cli;
 
 import picocli.CommandLine.Option;
 
+import lady.kernels.Kernels;
 import lady.progress.ProgressListener;
 import lady.progress.TerminalProgress;
 import lady.torch.Torch;
 
 /**
  * Options every long-running command shares ({@code --threads}, {@code --quiet}), as one picocli mixin:
- * {@code @Mixin RunOptions run;} then {@code run.applyThreads()} before any libtorch work and
- * {@code run.progress()} for the progress listener.
+ * {@code @Mixin RunOptions run;} and {@code run.progress()} for the progress listener. {@link Main} applies
+ * the thread count ({@link #applyThreads()}) before the command runs, for every command with this mixin.
  */
 final class RunOptions {
 
-    @Option(names = "--threads", paramLabel = "N", description = "libtorch threads (default: LADY_THREADS or all cores).")
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for libtorch and the native kernels (default: LADY_THREADS or all cores).")
     Integer threads;
 
     @Option(names = "--quiet", description = "No progress bar on stderr.")
     boolean quiet;
 
-    /** Sets libtorch's thread count when {@code --threads} was given. */
+    /**
+     * Sets the thread count of libtorch and of Lady's CPU kernels: {@code --threads}, else {@code LADY_THREADS}
+     * (or the {@code lady.threads} property), else every core; more than {@link Torch#maxThreads()} is refused.
+     */
     void applyThreads() {
-        if (threads != null) {
-            Torch.setThreads(threads);
-        }
+        int n = threads != null ? Torch.checkThreads(threads, "--threads") : Torch.threads();
+        Torch.setThreads(n);
+        Kernels.setThreads(n);
     }
 
     /** A progress bar on stderr, or nothing with {@code --quiet}. */

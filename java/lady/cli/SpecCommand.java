@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import lady.checkpoint.Checkpoints;
+import lady.io.OutputSet;
 import lady.checkpoint.StateDict;
 import lady.model.Models;
 import lady.permutation.Group;
@@ -20,17 +21,22 @@ import lady.report.Json;
 
 /** {@code lady spec}: the permutation groups of a checkpoint, as a table and as a spec file. */
 @Command(name = "spec", mixinStandardHelpOptions = true,
-        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of its family), or",
-                "check a spec file against it. The JSON written by --out is what --spec accepts in permute, resync,",
-                "attack and canon: start from it to describe a network Lady does not know (groups of members, each",
-                "a tensor, an axis, an offset and a length on that axis, a block size; see the README)."})
+        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of its family, or of",
+                "an ONNX model: the model itself or --graph), or check a spec file against it. The JSON written by",
+                "--out is what --spec accepts in permute, resync, attack and canon: start from it to describe a",
+                "network Lady does not know (groups of members, each a tensor, an axis, an offset and a length on",
+                "that axis, a block size; see the README)."})
 final class SpecCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec commandSpec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Checkpoint (PyTorch zip or safetensors).")
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "Checkpoint (PyTorch zip, safetensors, or an ONNX model: groups from its graph).")
     Path model;
+
+    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
+    Path graph;
 
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: recognized from the checkpoint).")
     String arch;
@@ -47,13 +53,16 @@ final class SpecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (out != null) {
-            CliFiles.requireDistinctOutput(model, out);
-        }
-        StateDict state = Checkpoints.read(model);
-        PermutationSpec spec = Models.spec(state, arch, specFile);
-        if (out != null) {
-            SpecFile.write(out, spec);
+        PermutationSpec spec;
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+            Path outTmp = outs.file("--out", out);
+            StateDict state = Checkpoints.read(model);
+            spec = Models.spec(state, arch, specFile, Models.graphOf(model, graph, arch, specFile));
+            if (outTmp != null) {
+                SpecFile.write(outTmp, spec);
+            }
+            outs.commit();
         }
         PrintWriter o = commandSpec.commandLine().getOut();
         if (format == OutputFormat.json) {

@@ -13,15 +13,18 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.paper.Paper;
 import lady.model.Models;
+import lady.onnx.Onnx;
 import lady.data.DataSource;
 import lady.data.Dataset;
 import lady.experiment.Table1;
 import lady.experiment.Table1Files;
+import lady.train.BatchNormRecalibration;
 import lady.progress.ProgressListener;
 import lady.torch.Torch;
 
@@ -35,7 +38,8 @@ final class Table1Command implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint.")
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "Trained reference checkpoint "
+            + "(an ONNX classifier: groups from its graph, errors measured with ONNX Runtime, no fine-tuning).")
     Path model;
 
     @Option(names = "--data", defaultValue = "digits", paramLabel = "SPEC",
@@ -88,10 +92,17 @@ final class Table1Command implements Callable<Integer> {
     @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
     String arch;
 
+    @Option(names = "--recalibrate-bn", paramLabel = "N", defaultValue = "" + BatchNormRecalibration.DEFAULT_BATCHES,
+            description = "After each noise, quantization or pruning attack on a model with batch norm, re-estimate the "
+                    + "batch-norm statistics over N training batches (train mode, no labels, no gradient), as a real "
+                    + "attacker does; 0: keep the unattacked model's statistics (the paper's protocol). Not for ONNX "
+                    + "models (Lady does not run them in training mode). Default: ${DEFAULT-VALUE}.")
+    int recalibrateBn;
+
 
     @Option(names = "--no-deterministic", negatable = false,
-            description = "Fine-tune on all threads even when the model's multi-threaded training is not "
-                    + "bit-reproducible (channel counts that are not multiples of 16); other models use every thread anyway.")
+            description = "Fine-tune on every thread (faster; the results may then differ in the last bits from run to "
+                    + "run). By default fine-tuning runs on one thread and is bit-reproducible for a seed.")
     boolean nonDeterministic;
 
     @CommandLine.Mixin
@@ -99,10 +110,23 @@ final class Table1Command implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        run.applyThreads();
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", model);
+            run(outs.directory("--out", out), outs);
+        }
+        return 0;
+    }
+
+    private void run(Path dir, OutputSet outs) {
         DataSource source = DataSource.parse(data);
         StateDict reference = Checkpoints.read(model);
-        String attacked = Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
+        boolean onnx = Checkpoints.formatOf(model) == Checkpoints.Format.ONNX && arch == null;
+        if (onnx && Models.PAPER_LAYER.equals(layer)) {
+            throw new LadyException(LadyException.Kind.USAGE, "--layer paper is a position in VGG16; for an ONNX model name "
+                    + "the attacked layer: a group or a weight ('lady spec --model " + model + "' lists the groups)");
+        }
+        String attacked = onnx ? layer : Models.layerFor(layer, Paper.TABLE1_LAYER_VGG16, Models.infer(reference, arch).architecture());
+        int recalibrate = onnx ? 0 : recalibrateBn; // ONNX models are only evaluated (ONNX Runtime)
         Table1.Config base = Table1.Config.paper(attacked);
         Table1.Config config = base.withRuns(runs).withSeed(seed)
                 .withAttacks(Arrays.stream(attacks.split(",")).map(String::trim).toList())
@@ -110,21 +134,25 @@ final class Table1Command implements Callable<Integer> {
                 .withLevels(noise != null ? noise : base.noise(), finetune != null ? finetune : base.finetune(),
                         quant != null ? quant : base.quant(), prune != null ? prune : base.prune())
                 .withLimits(evalLimit != null ? evalLimit : -1, trainLimit != null ? trainLimit : -1)
-                .withDeterministic(!nonDeterministic);
+                .withDeterministic(!nonDeterministic).withRecalibrateBn(recalibrate);
         Dataset test = source.test();
-        Dataset train = config.attacks().contains("finetune") ? source.train() : null;
+        Dataset train = config.attacks().contains("finetune") || recalibrate > 0 ? source.train() : null;
         ProgressListener progress = run.progress();
-        Table1.Result result = Table1.run(config, reference, arch, train, test, progress);
+        Table1.Result result = onnx ? Table1.runOnnx(config, Onnx.read(model), reference, test, progress)
+                : Table1.run(config, reference, arch, train, test, progress);
 
         Map<String, Object> provenance = new LinkedHashMap<>();
         provenance.put("model", model.toString());
         provenance.put("data", source.spec());
         provenance.put("threads", Torch.threads());
-        List<Path> files = Table1Files.write(out, result, provenance);
+        List<Path> files = Table1Files.write(dir, result, provenance);
+        outs.commit();
 
         PrintWriter w = spec.commandLine().getOut();
-        w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%n",
-                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError());
+        w.printf(Locale.ROOT, "table1: %s, %d cells x %d runs in %.1f s; reference error %.2f %%%s%n",
+                result.architecture(), result.rows().size(), config.runs(), result.totalSeconds(), result.baseError(),
+                recalibrate > 0 ? String.format(Locale.ROOT, "; batch-norm statistics re-estimated over %d batches "
+                        + "after each attack (models with batch norm)", recalibrate) : "");
         for (Table1.Row r : result.rows()) {
             w.printf(Locale.ROOT, "  %-12s Psi argmax %-16s Psi assignment %-16s error %-16s %s%n", r.spec(),
                     r.psiArgmax().format(), r.psiAssignment().format(), r.error().format(),
@@ -144,6 +172,6 @@ final class Table1Command implements Callable<Integer> {
                     + " cell run(s): after the assignment resync the test error differs from the attacked model's: "
                     + String.join("; ", failures) + " (results written to " + out + ")");
         }
-        return 0;
+        
     }
 }

@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 
 import lady.LadyException;
 import lady.data.DataSource;
+import lady.io.OutputSet;
 import lady.data.Dataset;
 import lady.model.Model;
 import lady.model.ModelOptions;
@@ -49,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", required = true, description = "Epochs.")
     int epochs;
 
-    @Option(names = "--out", description = "Checkpoint written (atomically) after every epoch (.pt: PyTorch zip; .safetensors).")
+    @Option(names = "--out", description = "Checkpoint written when training has finished (.pt: PyTorch zip; .safetensors).")
     Path out;
 
     @Option(names = "--lr", description = "Learning rate (default: " + Paper.TRAIN_LR + ").")
@@ -78,9 +79,9 @@ final class TrainCommand implements Callable<Integer> {
 
 
     @Option(names = "--no-deterministic", negatable = false,
-            description = "Use every thread even for a model whose multi-threaded training is not bit-reproducible "
-                    + "(convolutions with a channel count that is not a multiple of 16, e.g. VGG16 at width 0.125). "
-                    + "By default such a model trains on one thread; every other model is bit-reproducible on all threads.")
+            description = "Train on every thread (faster; the weights may then differ in the last bits from run to run: "
+                    + "oneDNN's multi-threaded backward pass is not bit-reproducible on every CPU). By default training "
+                    + "runs on one thread and is bit-reproducible for a seed; evaluation uses every thread either way.")
     boolean noDeterministic;
 
     /** Accepted for scripts written before reproducibility became the default; it changes nothing. */
@@ -121,7 +122,6 @@ final class TrainCommand implements Callable<Integer> {
                 seed, limit != null ? limit : -1);
         ModelOptions options = ModelOptions.defaults().withWidth(width);
         DataSource source = DataSource.parse(data);
-        run.applyThreads();
         Dataset trainSet = source.train();
         Dataset testSet = source.test();
         Models.describe(arch, options.withClasses(trainSet.classes())); // validates before any work
@@ -130,26 +130,34 @@ final class TrainCommand implements Callable<Integer> {
         }
         ProgressListener progress = run.progress();
 
+        try (OutputSet outs = new OutputSet()) {
+            Path outTmp = outs.file("--out", out);
+            Path keyTmp = outs.file("--key", watermark == null ? null : lady.watermark.Uchida.keyPath(key, out));
+            train(config, options, source, trainSet, testSet, progress, outTmp, keyTmp);
+            outs.commit();
+        }
+        return 0;
+    }
+
+    private void train(TrainConfig config, ModelOptions options, DataSource source, Dataset trainSet, Dataset testSet,
+            ProgressListener progress, Path outTmp, Path keyTmp) {
         long start = System.nanoTime();
         Trainer.seedLibtorch(seed);
         Model model = Models.create(arch, options.withClasses(trainSet.classes()));
         lady.watermark.WatermarkKey wmKey = watermark == null ? null : lady.watermark.Uchida.createKey(model.stateDict(),
                 lady.watermark.Uchida.layerFor(watermark, arch), watermarkBits, lady.util.Seeds.derive(seed, "watermark"),
-                lady.watermark.Uchida.keyPath(key, out));
+                keyTmp);
         Trainer trainer = new Trainer(config);
         trainer.deterministic(!noDeterministic);
-        if (trainer.oneThread(model)) {
-            spec.commandLine().getErr().println("lady: training on 1 thread: " + arch + " at width " + width
-                    + " has convolutions whose channel count is not a multiple of 16, and oneDNN's multi-threaded "
-                    + "training of those is not bit-reproducible (--no-deterministic uses every thread)");
+        if (trainer.oneThread() && !run.quiet) {
+            spec.commandLine().getErr().println("lady: training on 1 thread, bit-reproducible for the seed "
+                    + "(--no-deterministic uses every thread)");
         }
-        trainer.progress(progress).checkpointTo(out);
+        trainer.progress(progress);
         List<EpochStats> history = wmKey == null ? trainer.train(model, trainSet)
                 : lady.watermark.Uchida.train(model, trainSet, wmKey, trainer, watermarkSteps).history();
-        if (watermarkSteps > 0) {
-            if (out != null) {
-                lady.checkpoint.Checkpoints.write(out, model.stateDict(), lady.checkpoint.Checkpoints.formatOf(out));
-            }
+        if (outTmp != null) {
+            lady.checkpoint.Checkpoints.write(outTmp, model.stateDict(), lady.checkpoint.Checkpoints.formatForName(out));
         }
         EvalResult test = new Evaluator(config.batchSize()).progress(progress).evaluate(model, testSet);
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -203,6 +211,5 @@ final class TrainCommand implements Callable<Integer> {
             }
             w.printf("total %.1f s%n", seconds);
         }
-        return 0;
     }
 }

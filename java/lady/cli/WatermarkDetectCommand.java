@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
 import lady.report.Json;
 import lady.watermark.Detection;
 import lady.watermark.Uchida;
@@ -34,8 +35,9 @@ final class WatermarkDetectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        WatermarkKey k = WatermarkKey.read(key);
-        Detection d = Uchida.detect(Checkpoints.read(model), k);
+        StateDict state = Checkpoints.read(model);
+        WatermarkKey k = WatermarkKey.read(key, state); // sizes checked against the model before X is built
+        Detection d = Uchida.detect(state, k);
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {
             Map<String, Object> o = new LinkedHashMap<>();

@@ -12,6 +12,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.data.DataSource;
@@ -80,20 +81,31 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try (OutputSet outs = new OutputSet()) {
+            return run(outs);
+        }
+    }
+
+    private int run(OutputSet outs) {
         DataSource source = DataSource.parse(data);
-        run.applyThreads();
         TrainConfig config = TrainConfig.fineTuning(epochs).withSeed(seed).withLimit(limit != null ? limit : -1);
         if (lr != null) {
             config = config.withLr(lr);
         }
+        boolean created = !Files.exists(key);
+        outs.input("--model", model);
+        Path keyTmp = created ? outs.file("--key", key) : null;
+        if (!created) {
+            outs.input("--key", key);
+        }
+        Path outTmp = outs.like("--out", out, model);
         StateDict state = Checkpoints.read(model);
         Model m = Models.fromStateDict(state, arch);
-        boolean created = !Files.exists(key);
         WatermarkKey k;
         if (created) {
-            k = Uchida.createKey(state, Uchida.layerFor(layer, m.architecture()), bits, seed, key);
+            k = Uchida.createKey(state, Uchida.layerFor(layer, m.architecture()), bits, seed, keyTmp);
         } else {
-            k = WatermarkKey.read(key);
+            k = WatermarkKey.read(key, state);
         }
         k.checkFits(state);
         ProgressListener progress = run.progress();
@@ -101,9 +113,10 @@ final class WatermarkEmbedCommand implements Callable<Integer> {
         long start = System.nanoTime();
         List<EpochStats> history = Uchida.embed(m, source.train(), k, config, progress);
         StateDict result = m.stateDict();
-        Checkpoints.write(out, result, Checkpoints.formatOf(model));
+        Checkpoints.writeLike(outTmp, result, model);
         Detection after = Uchida.detect(result, k);
         EvalResult test = new Evaluator(config.batchSize()).progress(progress).evaluate(m, source.test());
+        outs.commit();
         double seconds = (System.nanoTime() - start) / 1e9;
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {

@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import lady.io.OutputSet;
 import lady.io.AtomicFiles;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
@@ -94,12 +95,17 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         if (method != null) {
             o = o.withMethod(Method.parse(method));
         }
-        run.applyThreads();
         ProgressListener progress = run.progress();
-        WatermarkStory.Report r = WatermarkStory.run(o, progress);
-        String json = Json.write(r.toJson());
-        if (out != null) {
-            AtomicFiles.writeString(out, json + "\n");
+        WatermarkStory.Report r;
+        String json;
+        try (OutputSet outs = new OutputSet()) {
+            Path outTmp = outs.file("--out", out);
+            r = WatermarkStory.run(o, progress);
+            json = Json.write(r.toJson());
+            if (outTmp != null) {
+                AtomicFiles.writeString(outTmp, json + "\n");
+            }
+            outs.commit();
         }
         PrintWriter w = spec.commandLine().getOut();
         if (format == OutputFormat.json) {
@@ -124,6 +130,9 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         }
         w.printf("%nBER atk: the attack alone (no permutation); BER/err perm: attacked and permuted; BER/err sync: after"
                 + " resync with the reference; restored: every tensor equals the attacked, unpermuted model's.%n");
+        r.rows().stream().filter(row -> row.recalibratedBn() > 0).findFirst().ifPresent(row -> w.printf(
+                "After each noise or quantization attack the attacker re-estimated the batch-norm statistics over %d "
+                        + "training batches (no labels).%n", row.recalibratedBn()));
         WatermarkStory.StructuralRow st = r.structural();
         w.printf(java.util.Locale.ROOT, "%nstructural obfuscation (%s: %d -> %d neurons, every group): BER %.2f %% (read as it is), "
                 + "test error %.2f %%, logits within %.2g; Lady's structural undo (%d groups) and resync in %.1f s: Psi %.2f, "

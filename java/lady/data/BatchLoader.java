@@ -3,6 +3,10 @@ package lady.data;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -157,33 +161,110 @@ public final class BatchLoader {
                 throw new LadyException(LadyException.Kind.INTERNAL, "batch " + b + " out of range [0, "
                         + batchesPerEpoch() + ")");
             }
-            int from = b * batchSize;
-            int n = Math.min(batchSize, size - from);
-            return assemble(this, from, n);
+            return assembleHost(this, b).toTensors();
         }
 
+        /**
+         * This epoch's batches in order, each assembled (crop, flip, normalization: the Java work) on a background
+         * thread while the caller trains on the previous one; the caller's thread only copies the finished arrays
+         * into tensors, which belong to its innermost {@link org.bytedeco.javacpp.PointerScope}. The batches are
+         * the bytes {@link #batch} gives (assembly depends only on the epoch's plan and the batch index). Close it
+         * to stop the assembly ahead.
+         */
+        public Prefetch prefetch() {
+            return new Prefetch(this);
+        }
+
+        /** The batches in order, each assembled ahead ({@link #prefetch()}; an early break leaves at most one
+         * batch assembled for nothing). */
         @Override
         public Iterator<Batch> iterator() {
-            return new Iterator<>() {
-                private int next;
-
-                @Override
-                public boolean hasNext() {
-                    return next < batchesPerEpoch();
-                }
-
-                @Override
-                public Batch next() {
-                    if (!hasNext()) {
-                        throw new NoSuchElementException();
-                    }
-                    return batch(next++);
-                }
-            };
+            return prefetch();
         }
     }
 
-    private Batch assemble(Epoch e, int from, int n) {
+    /** A batch assembled in Java arrays, not yet in tensors (what the background thread of {@link Prefetch} makes). */
+    private record HostBatch(float[] images, long[] labels, int[] indices) {
+        Batch toTensors() {
+            Torch.init();
+            int n = labels.length;
+            Tensor t = torch.empty(new long[] {n, Dataset.CHANNELS, Dataset.SIDE, Dataset.SIDE},
+                    new TensorOptions(torch.ScalarType.Float), new MemoryFormatOptional());
+            t.data_ptr_float().put(images, 0, images.length);
+            Tensor labelTensor = torch.empty(new long[] {n}, new TensorOptions(torch.ScalarType.Long),
+                    new MemoryFormatOptional());
+            labelTensor.data_ptr_long().put(labels, 0, n);
+            return new Batch(t, labelTensor, indices);
+        }
+    }
+
+    /** Daemon threads that assemble the next batch of every {@link Prefetch} (one is enough: assembly is cheap
+     * next to a training step; more would compete with libtorch for the cores). */
+    private static final ExecutorService ASSEMBLY = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "lady-batch-assembly");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** The batches of one epoch, the next one assembled ahead on a background thread ({@link Epoch#prefetch()}). */
+    public final class Prefetch implements Iterator<Batch>, AutoCloseable {
+        private final Epoch epoch;
+        private int next;
+        private Future<HostBatch> ahead;
+
+        private Prefetch(Epoch epoch) {
+            this.epoch = epoch;
+            this.ahead = submit(0);
+        }
+
+        private Future<HostBatch> submit(int b) {
+            if (b >= batchesPerEpoch()) {
+                return null;
+            }
+            return ASSEMBLY.submit(() -> assembleHost(epoch, b));
+        }
+
+        @Override
+        public boolean hasNext() {
+            return next < batchesPerEpoch();
+        }
+
+        /** The next batch, in tensors of the caller's PointerScope; the one after it starts assembling now. */
+        @Override
+        public Batch next() {
+            if (!hasNext()) {
+                throw new NoSuchElementException();
+            }
+            HostBatch host;
+            try {
+                host = ahead.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new LadyException(LadyException.Kind.INTERNAL, "interrupted while assembling a batch", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new LadyException(LadyException.Kind.INTERNAL, "batch assembly failed: " + e.getCause(), e.getCause());
+            }
+            next++;
+            ahead = submit(next);
+            return host.toTensors();
+        }
+
+        @Override
+        public void close() {
+            if (ahead != null) {
+                ahead.cancel(false);
+                ahead = null;
+            }
+        }
+    }
+
+    /** Batch {@code b} of epoch {@code e} in Java arrays; touches no libtorch state (any thread). */
+    private HostBatch assembleHost(Epoch e, int b) {
+        int from = b * batchSize;
+        int n = Math.min(batchSize, size - from);
         final int side = Dataset.SIDE;
         final int plane = side * side;
         byte[] pixels = dataset.rawPixels();
@@ -231,14 +312,7 @@ public final class BatchLoader {
                 }
             }
         }
-        Torch.init();
-        Tensor images = torch.empty(new long[] {n, Dataset.CHANNELS, side, side},
-                new TensorOptions(torch.ScalarType.Float), new MemoryFormatOptional());
-        images.data_ptr_float().put(out, 0, out.length);
-        Tensor labelTensor = torch.empty(new long[] {n}, new TensorOptions(torch.ScalarType.Long),
-                new MemoryFormatOptional());
-        labelTensor.data_ptr_long().put(labels, 0, n);
-        return new Batch(images, labelTensor, indices);
+        return new HostBatch(out, labels, indices);
     }
 
     /** Options of a loader; defaults: batch 128, TRAIN, seed 0, shuffle in TRAIN only, flip as the

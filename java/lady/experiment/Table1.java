@@ -42,6 +42,7 @@ import lady.resync.ResyncReport;
 import lady.train.EvalResult;
 import lady.train.Evaluator;
 import lady.train.TrainConfig;
+import lady.train.BatchNormRecalibration;
 import lady.train.Trainer;
 import lady.util.Seeds;
 
@@ -85,12 +86,16 @@ public final class Table1 {
      * @param prune         T levels (%)
      * @param evalLimit     evaluate on the first N test images only (N <= 0: all)
      * @param trainLimit    fine-tune on the first N training images only (N <= 0: all)
-     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: one
-     *                      thread only for a model that needs it)
+     * @param deterministic bit-reproducible fine-tuning ({@link lady.train.Trainer#deterministic}: on one
+     *                      thread)
+     * @param recalibrateBn after each attack that changes weights without training (noise, quantization,
+     *                      pruning), re-estimate a batch-norm network's statistics over this many training
+     *                      batches, as a real attacker does ({@link BatchNormRecalibration}); 0: never (the
+     *                      paper's protocol); needs the training data and a network Lady runs (not ONNX)
      */
     public record Config(String layer, int runs, long seed, List<String> attacks, boolean wholeNetwork,
             List<Double> noise, List<Integer> finetune, List<Integer> quant, List<Double> prune, int evalLimit,
-            int trainLimit, boolean deterministic) {
+            int trainLimit, boolean deterministic, int recalibrateBn) {
         public Config {
             Objects.requireNonNull(layer, "layer");
             if (runs < 1) {
@@ -113,52 +118,62 @@ public final class Table1 {
             if (!finetune.isEmpty() && finetune.get(0) < 0) {
                 throw new LadyException(LadyException.Kind.USAGE, "fine-tuning epochs must be >= 0");
             }
+            if (recalibrateBn < 0) {
+                throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration batches must be >= 0, got "
+                        + recalibrateBn);
+            }
         }
 
         /** The paper's grid (Table 1 levels from {@link Paper}), 5 runs, every attack, seed 0, full data. */
         public static Config paper(String layer) {
             return new Config(layer, 5, 0L, ATTACKS, false, Paper.NOISE_OMEGAS, Paper.FINETUNE_EPOCHS,
-                    Paper.QUANT_BITS, Paper.PRUNE_PERCENTS, -1, -1, true);
+                    Paper.QUANT_BITS, Paper.PRUNE_PERCENTS, -1, -1, true, 0);
         }
 
         public Config withLayer(String l) {
             return new Config(l, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withRuns(int r) {
             return new Config(layer, r, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withSeed(long s) {
             return new Config(layer, runs, s, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withAttacks(List<String> a) {
             return new Config(layer, runs, seed, a, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, deterministic);
+                    trainLimit, deterministic, recalibrateBn);
         }
 
         public Config withWholeNetwork(boolean w) {
             return new Config(layer, runs, seed, attacks, w, noise, finetune, quant, prune, evalLimit, trainLimit,
-                    deterministic);
+                    deterministic, recalibrateBn);
         }
 
         public Config withLevels(List<Double> n, List<Integer> f, List<Integer> q, List<Double> p) {
             return new Config(layer, runs, seed, attacks, wholeNetwork, n, f, q, p, evalLimit, trainLimit,
-                    deterministic);
+                    deterministic, recalibrateBn);
         }
 
         public Config withLimits(int eval, int train) {
             return new Config(layer, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, eval, train,
-                    deterministic);
+                    deterministic, recalibrateBn);
+        }
+
+        /** Re-estimate batch-norm statistics over {@code batches} training batches after each attack (0: never). */
+        public Config withRecalibrateBn(int batches) {
+            return new Config(layer, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
+                    trainLimit, deterministic, batches);
         }
 
         public Config withDeterministic(boolean d) {
             return new Config(layer, runs, seed, attacks, wholeNetwork, noise, finetune, quant, prune, evalLimit,
-                    trainLimit, d);
+                    trainLimit, d, recalibrateBn);
         }
 
         /** The cells of the grid, attack by attack in {@link #attacks()} order. */
@@ -189,6 +204,7 @@ public final class Table1 {
             m.put("eval_limit", evalLimit);
             m.put("train_limit", trainLimit);
             m.put("deterministic", deterministic);
+            m.put("recalibrate_bn_batches", recalibrateBn);
             return m;
         }
     }
@@ -358,11 +374,69 @@ public final class Table1 {
     public static Result run(Config config, StateDict reference, String arch, Dataset train, Dataset test,
             ProgressListener progress) {
         long start = System.nanoTime();
+        Objects.requireNonNull(test, "test");
         ModelConfig mc = Models.infer(reference, arch);
         Architecture description = mc.description();
-        String weight = AttackTargets.layerWeight(description, reference, config.layer());
-        List<String> weights = AttackTargets.weights(description);
-        PermutationSpec spec = description.permutationSpec();
+        Model model = mc.create();
+        model.load(reference);
+        Evaluator evaluator = evaluator(config);
+        Subject subject = new Subject(mc.architecture(), description.permutationSpec(),
+                AttackTargets.layerWeight(description, reference, config.layer()), AttackTargets.weights(description),
+                weights -> {
+                    model.load(weights);
+                    return evaluator.evaluate(model, test);
+                }, mc);
+        return run(config, reference, subject, train, progress, start);
+    }
+
+    /**
+     * Runs the experiment on an ONNX model (its spec from its graph, lady.onnx.OnnxGraph): every error is
+     * measured with ONNX Runtime on the test images (the model must be a classifier of them); fine-tuning
+     * is not available (Lady does not train ONNX models).
+     *
+     * @param reference the model's tensors ({@link lady.onnx.OnnxModel#stateDict()}; not modified)
+     */
+    public static Result runOnnx(Config config, lady.onnx.OnnxModel onnx, StateDict reference, Dataset test,
+            ProgressListener progress) {
+        long start = System.nanoTime();
+        Objects.requireNonNull(test, "test");
+        PermutationSpec spec = lady.onnx.OnnxGraph.of(onnx).spec(Models.shapes(reference));
+        Evaluator evaluator = evaluator(config);
+        Subject subject = new Subject(spec.architecture(), spec, AttackTargets.layerWeight(spec, reference, config.layer()),
+                AttackTargets.weights(spec, reference), weights -> {
+                    try (lady.onnx.OrtRunner ort = lady.onnx.OrtRunner.open(onnx, weights)) {
+                        return evaluator.evaluate(ort::logits, test);
+                    }
+                }, null);
+        return run(config, reference, subject, null, progress, start);
+    }
+
+    private static Evaluator evaluator(Config config) {
+        Evaluator evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);
+        if (config.evalLimit() > 0) {
+            evaluator.limit(config.evalLimit());
+        }
+        return evaluator;
+    }
+
+    /**
+     * What the experiment needs of a network.
+     *
+     * @param architecture its name
+     * @param spec         its groups
+     * @param weight       the attacked weight (noise, pruning)
+     * @param weights      the weights an attack on all layers works on (quantization)
+     * @param error        the test error of the network with the given weights
+     * @param trainable    the libtorch model to fine-tune, or null when fine-tuning is not available
+     */
+    private record Subject(String architecture, PermutationSpec spec, String weight, List<String> weights,
+            java.util.function.Function<StateDict, EvalResult> error, ModelConfig trainable) {}
+
+    private static Result run(Config config, StateDict reference, Subject subject, Dataset train,
+            ProgressListener progress, long start) {
+        String weight = subject.weight();
+        List<String> weights = subject.weights();
+        PermutationSpec spec = subject.spec();
         List<String> groups = config.wholeNetwork() ? spec.groups().stream().map(Group::name).toList()
                 : List.of(groupOf(spec, weight));
         long neurons = groups.stream().mapToLong(g -> spec.group(g).get().size()).sum();
@@ -374,23 +448,30 @@ public final class Table1 {
             }
         }
         int maxTheta = thetas.isEmpty() ? 0 : thetas.get(thetas.size() - 1);
+        if (maxTheta > 0 && subject.trainable() == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "the finetune attack trains the model, which Lady does for "
+                    + "the networks it recognizes, not for ONNX models; choose other attacks (e.g. noise,quant,prune)");
+        }
         if (maxTheta > 0 && train == null) {
             throw new LadyException(LadyException.Kind.USAGE, "the finetune attack needs training data");
         }
-        Objects.requireNonNull(test, "test");
-
-        Model model = mc.create();
-        model.load(reference);
-        Evaluator evaluator = new Evaluator(Paper.TRAIN_BATCH_SIZE);
-        if (config.evalLimit() > 0) {
-            evaluator.limit(config.evalLimit());
+        if (config.recalibrateBn() > 0 && subject.trainable() == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration runs the model in training mode, "
+                    + "which Lady does for the networks it recognizes, not for ONNX models; use 0 batches");
         }
+        if (config.recalibrateBn() > 0 && train == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "batch-norm recalibration needs training data");
+        }
+        BatchNormRecalibration recalibration = config.recalibrateBn() > 0
+                ? new BatchNormRecalibration(config.trainLimit() > 0 ? train.limit(config.trainLimit()) : train,
+                        subject.architecture(), config.recalibrateBn()) : null;
+
         Map<String, Double> seconds = new LinkedHashMap<>();
         for (String phase : List.of("attack", "permute", "resync", "eval")) {
             seconds.put(phase, 0.0);
         }
         long t = System.nanoTime();
-        double baseError = evaluator.evaluate(model, test).errorPct();
+        double baseError = subject.error().apply(reference).errorPct();
         seconds.merge("eval", (System.nanoTime() - t) / 1e9, Double::sum);
 
         long units = (long) config.runs() * (cells.size() + maxTheta);
@@ -412,7 +493,7 @@ public final class Table1 {
                     t = System.nanoTime();
                     if (cell instanceof FinetuneAttack f) {
                         if (finetuned.isEmpty()) {
-                            fineTune(config, reference, mc, train, maxTheta, thetas, finetuneSeed, finetuned,
+                            fineTune(config, reference, subject.trainable(), train, maxTheta, thetas, finetuneSeed, finetuned,
                                     finetuneSeconds, progress);
                             seconds.merge("attack", (System.nanoTime() - t) / 1e9, Double::sum);
                         }
@@ -428,15 +509,19 @@ public final class Table1 {
                         cellSeconds.put("attack", finetuneSeconds.getOrDefault(f.epochs(), 0.0));
                     } else {
                         attacked = reference.copy();
-                        AttackContext ctx = new AttackContext(weight, weights, attackSeed, null, ProgressListener.NONE);
-                        AttackResult r = Attacks.apply(List.of(cell), attacked, ctx).get(0);
-                        details = r.details();
+                        AttackContext ctx = new AttackContext(weight, weights, attackSeed, null, ProgressListener.NONE)
+                                .withRecalibrator(recalibration);
+                        List<AttackResult> rs = Attacks.apply(List.of(cell), attacked, ctx);
+                        details = new LinkedHashMap<>(rs.get(0).details());
+                        if (rs.size() > 1) { // the batch-norm statistics were re-estimated after the attack
+                            details.put("recalibrate_bn", rs.get(1).details());
+                        }
                         double dt = (System.nanoTime() - t) / 1e9;
                         seconds.merge("attack", dt, Double::sum);
                         cellSeconds.put("attack", dt);
                     }
                     Run rec = cell(config, cell, run, attackSeed, permutationSeed, reference, attacked, spec, groups,
-                            neurons, model, evaluator, test, details, cellSeconds, seconds);
+                            neurons, subject.error(), details, cellSeconds, seconds);
                     records.add(rec);
                     Map<String, Object> live = new LinkedHashMap<>();
                     live.put("cell", cellName);
@@ -448,7 +533,7 @@ public final class Table1 {
         } finally {
             progress.finish();
         }
-        return new Result(config, mc.architecture(), groups, baseError, records, seconds,
+        return new Result(config, subject.architecture(), groups, baseError, records, seconds,
                 (System.nanoTime() - start) / 1e9);
     }
 
@@ -512,11 +597,10 @@ public final class Table1 {
 
     private static Run cell(Config config, Attack cell, int run, long attackSeed, long permutationSeed,
             StateDict reference, StateDict attacked, PermutationSpec spec, List<String> groups, long neurons,
-            Model model, Evaluator evaluator, Dataset test, Map<String, Object> details,
+            java.util.function.Function<StateDict, EvalResult> error, Map<String, Object> details,
             Map<String, Double> cellSeconds, Map<String, Double> seconds) {
         long t = System.nanoTime();
-        model.load(attacked);
-        EvalResult eAttacked = evaluator.evaluate(model, test);
+        EvalResult eAttacked = error.apply(attacked);
         double evalSeconds = (System.nanoTime() - t) / 1e9;
 
         t = System.nanoTime();
@@ -540,13 +624,11 @@ public final class Table1 {
         boolean restoredExactly = byAssignment.sameTensors(attacked);
         EvalResult eAssignment = eAttacked;
         if (!restoredExactly) {
-            model.load(byAssignment);
-            eAssignment = evaluator.evaluate(model, test);
+            eAssignment = error.apply(byAssignment);
         }
         EvalResult eArgmax = eAssignment;
         if (!sameMatches(argmax, assignment)) { // same matches: the same model, the same error
-            model.load(byArgmax);
-            eArgmax = evaluator.evaluate(model, test);
+            eArgmax = error.apply(byArgmax);
         }
         evalSeconds += (System.nanoTime() - t) / 1e9;
 

@@ -23,16 +23,24 @@ import lady.permutation.SpecValidator;
  * <ul>
  *   <li>a producer (conv, linear, embedding, attention output projection) opens a space: its rows (and
  *       bias) are the space's PRODUCER members; it reads its input's layout with its columns (CONSUMER
- *       members, at each space's offset and block);</li>
+ *       members, at each space's offset and block); a weight stored transposed (attr {@code transposed}:
+ *       ONNX's MatMul, Gemm with transB = 0, ConvTranspose) has its rows and columns swapped;</li>
  *   <li>batch norm, layer norm, RMS norm add their vectors to the spaces they normalize; activations,
- *       pooling, dropout, interpolation and token selection keep the layout;</li>
+ *       pooling, dropout, interpolation, token selection and the channel-wise operations of imported
+ *       graphs ({@link Op#CHANNELWISE}) keep the layout;</li>
  *   <li>a depthwise convolution keeps its input's layout: its rows (and bias) move with each input
  *       space (CHANNEL members; block times the channel multiplier); any other grouped convolution pins
  *       its input and output spaces (channels could only move within groups);</li>
  *   <li>{@code add} and {@code mul} tie their inputs' spaces into one (union-find): residual streams,
- *       squeeze-excitation (the excitation's last layer joins the space it scales), gated MLPs;</li>
+ *       squeeze-excitation (the excitation's last layer joins the space it scales), gated MLPs; when the
+ *       two inputs are cut into spaces differently (an excitation scaling a concatenation) a space is split
+ *       where only the other input has a boundary (the excitation's rows 0..15 join the first branch, 16..23
+ *       the second);</li>
  *   <li>{@code concat} along the channel axis places its inputs' spaces at their offsets; along another
  *       axis (a class token before the patch tokens) it ties them;</li>
+ *   <li>a parameter used as an activation ({@link Op#PARAM}: a class token, a position embedding, an
+ *       imported graph's per-channel constant) opens a space on its channel axis, which the add, product
+ *       or concatenation it enters ties to the stream;</li>
  *   <li>{@code flatten} multiplies blocks by H*W, read off the consumer's columns (columns / channels);</li>
  *   <li>packed attention has a heads space (blocks of head_dim rows in the q, k and v segments of
  *       in_proj and bias, blocks of out_proj columns); grouped-query attention has the KV heads with their
@@ -97,6 +105,7 @@ public final class ChannelSpaces {
             this.node = node;
             this.suffix = suffix;
         }
+
     }
 
     private static final class Analysis {
@@ -208,6 +217,7 @@ public final class ChannelSpaces {
                 case LINEAR -> linear(n);
                 case BATCH_NORM, LAYER_NORM, RMS_NORM -> norm(n);
                 case ACT, DROPOUT -> in(n, 0);
+                case CHANNELWISE -> channelwise(n);
                 case MAX_POOL, AVG_POOL, ADAPTIVE_AVG_POOL, INTERPOLATE, SELECT, TO_TOKENS -> keepUnflattened(n);
                 case ADD, MUL -> tie(n, n.op() == Op.ADD);
                 case CONCAT -> concat(n);
@@ -216,7 +226,7 @@ public final class ChannelSpaces {
                 case ATTENTION -> attention(n);
                 case ATTENTION_GQA -> attentionGqa(n);
                 case EMBEDDING -> embedding(n);
-                case OPAQUE -> opaque(n, "operator " + n.stringAttr("type", "?") + " is not one Lady knows");
+                case OPAQUE -> opaque(n, n.stringAttr("why", "operator " + n.stringAttr("type", "?") + " is not one Lady knows"));
             };
         }
 
@@ -281,6 +291,14 @@ public final class ChannelSpaces {
             if (l.flattened()) {
                 return opaque(n, "a convolution after a flatten");
             }
+            if (n.longAttr("transposed", 0) == 1) { // weight [in, out / groups, kh, kw]
+                if (groups != 1) {
+                    return opaque(n, "grouped transposed convolution (groups = " + groups + ")");
+                }
+                consume(l, w, 0);
+                int s = produce(n, w, 1, b, shape[1]);
+                return new Layout(List.of(new Seg(s, shape[1], 1)), false, false);
+            }
             if (groups == 1) {
                 consume(l, w, 1);
                 int s = produce(n, w, 0, b, out);
@@ -311,21 +329,24 @@ public final class ChannelSpaces {
             Layout l = in(n, 0);
             String w = n.param("weight");
             long[] shape = graph.shape(w);
+            // rows and columns: [out, in], or [in, out] for a weight stored transposed
+            int rows = n.longAttr("transposed", 0) == 1 ? 1 : 0;
+            int cols = 1 - rows;
             if (l.flattened() && !l.opaque()) {
                 long channels = l.length();
-                if (channels > 0 && shape[1] % channels == 0) {
-                    long f = shape[1] / channels;
+                if (channels > 0 && shape[cols] % channels == 0) {
+                    long f = shape[cols] / channels;
                     List<Seg> segs = l.segs().stream().map(s -> new Seg(s.space(), s.n(), s.block() * f)).toList();
                     l = new Layout(segs, false, false);
                 } else {
                     l = Layout.OPAQUE;
-                    notes.add("node '" + n.name() + "': " + shape[1] + " input features do not split into the "
+                    notes.add("node '" + n.name() + "': " + shape[cols] + " input features do not split into the "
                             + channels + " flattened channels; its input channels stay in place");
                 }
             }
-            consume(l, w, 1);
-            int s = produce(n, w, 0, n.param("bias"), shape[0]);
-            return new Layout(List.of(new Seg(s, shape[0], 1)), false, false);
+            consume(l, w, cols);
+            int s = produce(n, w, rows, n.param("bias"), shape[rows]);
+            return new Layout(List.of(new Seg(s, shape[rows], 1)), false, false);
         }
 
         private Layout norm(Node n) {
@@ -363,9 +384,47 @@ public final class ChannelSpaces {
             return l;
         }
 
+        /** Keeps the layout; the per-channel vectors ({@code vector*} params) follow its spaces. */
+        private Layout channelwise(Node n) {
+            Layout l = in(n, 0);
+            int axis = (int) n.longAttr("axis", 0);
+            for (Map.Entry<String, String> p : n.params().entrySet()) {
+                if (!p.getKey().startsWith("vector")) {
+                    fixed.add(p.getValue());
+                    continue;
+                }
+                String t = p.getValue();
+                long[] shape = graph.shape(t);
+                if (l.opaque() || l.flattened() || axis >= shape.length || l.length() != shape[axis]) {
+                    pinAll(l);
+                    fixed.add(t);
+                    if (!l.opaque()) {
+                        notes.add("node '" + n.name() + "': '" + t + "' does not have one entry per channel of its input "
+                                + "(laid out as " + l.length() + "); those channels stay in place");
+                    }
+                    continue;
+                }
+                long offset = 0;
+                for (Seg s : l.segs()) {
+                    member(s.space(), t, axis, offset, s.block(), Role.PARAMETER);
+                    offset += s.length();
+                }
+                for (int a = 0; a < shape.length; a++) {
+                    if (a != axis && shape[a] > 1) {
+                        fixed.add(SpecValidator.fixedAxis(t, a));
+                    }
+                }
+            }
+            return l;
+        }
+
         private Layout tie(Node n, boolean byAdd) {
             Layout a = in(n, 0);
             Layout b = in(n, 1);
+            if (!tieable(a, b) && refine(a, b)) {
+                a = in(n, 0);
+                b = in(n, 1);
+            }
             if (!tieable(a, b)) {
                 pinAll(a);
                 pinAll(b);
@@ -379,6 +438,110 @@ public final class ChannelSpaces {
                 union(a.segs().get(i).space(), b.segs().get(i).space(), byAdd);
             }
             return a;
+        }
+
+        /**
+         * Makes two layouts of the same length tieable by splitting spaces where only one of them has a
+         * boundary (an excitation's rows joining a concatenation: rows 0..15 follow the first branch, 16..23
+         * the second). False when they cannot be (different lengths, a boundary inside a block).
+         */
+        private boolean refine(Layout a, Layout b) {
+            if (a.opaque() || b.opaque() || a.flattened() != b.flattened() || a.length() != b.length()) {
+                return false;
+            }
+            for (int round = 0; round < 2; round++) {
+                Layout from = round == 0 ? a : b;
+                Layout to = round == 0 ? b : a;
+                long p = 0;
+                for (Seg s : from.segs()) {
+                    p += s.length();
+                    if (!cut(to, p)) {
+                        return false;
+                    }
+                    // the cut may have split a space that both layouts hold: read them again
+                    a = reread(a);
+                    b = reread(b);
+                    to = round == 0 ? b : a;
+                }
+            }
+            return true;
+        }
+
+        /** Splits the space of {@code l}'s segment that contains index {@code p} so that a segment ends at p. */
+        private boolean cut(Layout l, long p) {
+            long start = 0;
+            for (Seg s : l.segs()) {
+                long end = start + s.length();
+                if (p == end || p == start) {
+                    return true;
+                }
+                if (p < end) {
+                    if ((p - start) % s.block() != 0) {
+                        return false;
+                    }
+                    split(s.space(), (p - start) / s.block());
+                    return true;
+                }
+                start = end;
+            }
+            return true;
+        }
+
+        /** A layout with every segment's space split since it was read replaced by the pieces. */
+        private Layout reread(Layout l) {
+            List<Seg> segs = new ArrayList<>();
+            for (Seg s : l.segs()) {
+                segs.addAll(pieces(s));
+            }
+            return new Layout(segs, l.opaque(), l.flattened());
+        }
+
+        /** Segments that stand for {@code s} now (itself, or the pieces its space was split into). */
+        private List<Seg> pieces(Seg s) {
+            int r = root(s.space());
+            int[] parts = splits.get(r);
+            if (parts == null) {
+                return List.of(s);
+            }
+            List<Seg> out = new ArrayList<>();
+            Space first = spaces.get(parts[0]);
+            out.addAll(pieces(new Seg(parts[0], first.size, s.block())));
+            out.addAll(pieces(new Seg(parts[1], s.n() - first.size, s.block())));
+            return out;
+        }
+
+        /** Space -> the two spaces it was split into (its first k neurons, the rest). */
+        private final Map<Integer, int[]> splits = new HashMap<>();
+
+        /**
+         * Splits space {@code space} (its root) into its first {@code k} neurons and the rest: two new spaces
+         * with the members re-offset, the same producers and flags; every value's layout is rewritten.
+         */
+        private void split(int space, long k) {
+            int r = root(space);
+            Space s = spaces.get(r);
+            int[] parts = new int[2];
+            for (int i = 0; i < 2; i++) {
+                long from = i == 0 ? 0 : k;
+                long to = i == 0 ? k : s.size;
+                // the pieces keep the place of the space in the group order
+                Space p = new Space(to - from, s.order, s.node, s.suffix + "[" + from + ":" + to + "]");
+                for (Draft m : s.members) {
+                    p.members.add(new Draft(m.tensor(), m.axis(), m.offset() + from * m.block(), m.block(), m.role()));
+                }
+                p.producerNodes.addAll(s.producerNodes);
+                p.pinned = s.pinned;
+                p.tiedByAdd = s.tiedByAdd;
+                spaces.add(p);
+                parent.add(parent.size());
+                parts[i] = parent.size() - 1;
+            }
+            s.members.clear();
+            s.producerNodes.clear();
+            splits.put(r, parts);
+            for (Map.Entry<String, Layout> e : layouts.entrySet()) {
+                e.setValue(reread(e.getValue()));
+            }
         }
 
         private static boolean tieable(Layout a, Layout b) {
@@ -401,7 +564,8 @@ public final class ChannelSpaces {
             for (int i = 0; i < n.inputs().size(); i++) {
                 ins.add(in(n, i));
             }
-            boolean channelAxis = axis == channelAxis(n.inputs().get(0));
+            long declared = n.longAttr("channels", -1);
+            boolean channelAxis = declared >= 0 ? declared == 1 : axis == channelAxis(n.inputs().get(0));
             if (!channelAxis) {
                 Layout first = ins.get(0);
                 for (Layout l : ins.subList(1, ins.size())) {
@@ -578,9 +742,11 @@ public final class ChannelSpaces {
                     continue;
                 }
                 List<Member> members = new ArrayList<>();
-                Set<Draft> seen = new LinkedHashSet<>();
+                Set<String> seen = new LinkedHashSet<>();
                 for (Draft m : s.members) {
-                    if (seen.add(m)) { // a tensor shared by two nodes (tied embeddings) is listed once
+                    // a tensor shared by two nodes (tied embeddings: the embedding's columns are also the output
+                    // layer's) is listed once, in its first role
+                    if (seen.add(m.tensor() + "[" + m.axis() + "]@" + m.offset() + "/" + m.block())) {
                         members.add(new Member(m.tensor(), m.axis(), m.offset(), m.block(), m.role()));
                     }
                 }
@@ -626,17 +792,50 @@ public final class ChannelSpaces {
             for (Map.Entry<Space, String> e : names.entrySet()) {
                 Space s = e.getKey();
                 if (count.get(e.getValue()) > 1 && s.tiedByAdd && !s.producerNodes.isEmpty()) {
-                    e.setValue("stream." + s.producerNodes.get(0));
+                    e.setValue("stream." + span(s.producerNodes));
                 }
             }
             return names;
         }
 
-        /** The longest common module path of the parents of {@code nodes} ("layer2.0.conv2", "layer2.1.conv2" -> "layer2"). */
+        /**
+         * The module paths a stream spans, for streams the common-parent rule names alike (MobileNetV3's
+         * residual stretches): the common path of every producer, then the first and last producers' next
+         * component ("features.4.block.3.0" .. "features.6.block.3.0" -> "features.4-6"); the first producer
+         * when they share nothing.
+         */
+        private static String span(List<String> nodes) {
+            String sep = nodes.stream().allMatch(n -> n.startsWith("/")) ? "/" : ".";
+            String q = java.util.regex.Pattern.quote(sep);
+            String[] first = nodes.get(0).split(q);
+            String[] last = nodes.get(nodes.size() - 1).split(q);
+            int k = first.length;
+            for (String node : nodes) {
+                String[] parts = node.split(q);
+                int j = 0;
+                while (j < k && j < parts.length && first[j].equals(parts[j])) {
+                    j++;
+                }
+                k = j;
+            }
+            if (k == 0 || k >= first.length || k >= last.length) {
+                return nodes.get(0);
+            }
+            String prefix = String.join(sep, Arrays.copyOf(first, k));
+            return prefix + sep + first[k] + (first[k].equals(last[k]) ? "" : "-" + last[k]);
+        }
+
+        /**
+         * The longest common module path of the parents of {@code nodes} ("layer2.0.conv2", "layer2.1.conv2" -> "layer2";
+         * ONNX scopes "/layer2/layer2.0/conv2/Conv", "/layer2/layer2.1/conv2/Conv" -> "/layer2").
+         */
         private static String commonParent(List<String> nodes) {
+            // module paths ("layer2.0.conv2"), or the scopes of an ONNX export ("/layer2/layer2.0/conv2/Conv")
+            boolean scopes = nodes.stream().allMatch(n -> n.startsWith("/"));
+            String sep = scopes ? "/" : ".";
             List<String> common = null;
             for (String node : nodes) {
-                List<String> parts = new ArrayList<>(Arrays.asList(node.split("\\.")));
+                List<String> parts = new ArrayList<>(Arrays.asList(node.split(java.util.regex.Pattern.quote(sep))));
                 parts.remove(parts.size() - 1);
                 if (common == null) {
                     common = parts;
@@ -648,7 +847,7 @@ public final class ChannelSpaces {
                     common = new ArrayList<>(common.subList(0, k));
                 }
             }
-            return common == null ? "" : String.join(".", common);
+            return common == null ? "" : String.join(sep, common);
         }
     }
 }

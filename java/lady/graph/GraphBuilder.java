@@ -112,8 +112,35 @@ public final class GraphBuilder {
         return add(module, Op.LINEAR, List.of(x), p, Map.of(), out);
     }
 
+    /**
+     * A fully connected layer whose weight (and bias, or null) have names of their own rather than
+     * {@code module.weight}: Hugging Face's tied output layer reads the embedding matrix.
+     */
+    public String linear(String node, String x, String weight, String bias, long out) {
+        long in = width(x);
+        tensor(weight, out, in);
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("weight", weight);
+        if (bias != null) {
+            tensor(bias, out);
+            p.put("bias", bias);
+        }
+        return add(node, Op.LINEAR, List.of(x), p, Map.of(), out);
+    }
+
     /** Batch norm (affine, running statistics) with torchvision's parameter and buffer names. */
     public String batchNorm(String module, String x, double eps) {
+        return batchNorm(module, x, eps, DEFAULT_BN_MOMENTUM);
+    }
+
+    /** PyTorch's default batch-norm momentum (the weight of the new batch in the running statistics). */
+    public static final double DEFAULT_BN_MOMENTUM = 0.1;
+
+    /**
+     * Batch norm with its eps and momentum (MobileNetV3: 0.001 and 0.01); the momentum only matters when
+     * the network trains.
+     */
+    public String batchNorm(String module, String x, double eps, double momentum) {
         long c = width(x);
         Map<String, String> p = new LinkedHashMap<>();
         for (String s : List.of("weight", "bias", "running_mean", "running_var")) {
@@ -122,6 +149,7 @@ public final class GraphBuilder {
         p.putAll(params(module, "num_batches_tracked", new long[0]));
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("eps", eps);
+        a.put("momentum", momentum);
         return add(module, Op.BATCH_NORM, List.of(x), p, a, c);
     }
 

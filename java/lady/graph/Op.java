@@ -9,14 +9,18 @@ package lady.graph;
 public enum Op {
     /**
      * 2-D convolution. Input: an image. Params: {@code weight} [out, in/groups, kh, kw], {@code bias}
-     * (optional). Attrs: {@code stride}, {@code padding}, {@code dilation} (pairs), {@code groups}.
-     * Channels: opens a space (its rows); a depthwise conv ({@code groups == in}) keeps its input's
-     * space and its rows move with it; other grouped convs pin their input and output channels.
+     * (optional). Attrs: {@code stride}, {@code padding}, {@code dilation} (pairs), {@code groups};
+     * {@code transposed} (1: a transposed convolution of an imported graph, weight [in, out, kh, kw],
+     * groups 1; the interpreter does not run it). Channels: opens a space (its rows); a depthwise conv
+     * ({@code groups == in}) keeps its input's space and its rows move with it; other grouped convs pin
+     * their input and output channels.
      */
     CONV,
     /**
      * Fully connected layer on the last axis. Params: {@code weight} [out, in], {@code bias} (optional).
-     * Channels: reads the input's spaces (its columns, in blocks after a flatten) and opens a space.
+     * Attrs: {@code transposed} (1: the weight is stored [in, out], as ONNX's MatMul and Gemm with
+     * transB = 0 keep it; then its rows are axis 1 and its columns axis 0; the interpreter does not run
+     * it). Channels: reads the input's spaces (its columns, in blocks after a flatten) and opens a space.
      */
     LINEAR,
     /** Batch normalization over axis 1. Params: weight, bias, running_mean, running_var, num_batches_tracked. Attrs: eps, momentum. Keeps the space. */
@@ -43,8 +47,10 @@ public enum Op {
      */
     MUL,
     /**
-     * Concatenation. Attrs: {@code axis}. Along the channel axis each input's spaces sit at their
-     * offsets of the result; along another axis (tokens) the inputs' spaces are tied.
+     * Concatenation. Attrs: {@code axis}; {@code channels} (1: along the channel axis, 0: along another;
+     * when absent it is read off the values: axis 1 of images and flat features, axis 2 of tokens). Along
+     * the channel axis each input's spaces sit at their offsets of the result; along another axis
+     * (tokens) the inputs' spaces are tied.
      */
     CONCAT,
     /** Flattens {@code N x C x H x W} to {@code N x C*H*W}: channel c owns the block of H*W columns at c*H*W. */
@@ -82,8 +88,21 @@ public enum Op {
     /** Bilinear resize of input 0 to the spatial size of input 1 (align_corners false). Keeps the space of input 0. */
     INTERPOLATE,
     /**
-     * An operation the analysis does not know (from an imported graph). It pins the spaces of its inputs
-     * and its output: nothing that touches it is ever permuted. Attrs: {@code type} (the original op).
+     * An operation of an imported graph that treats every channel alike and keeps its first input's
+     * layout: element-wise functions, transposes and reshapes that leave the channel axis whole, padding,
+     * resizing, reductions and slices of other axes, softmax, products and sums with per-channel constants.
+     * Params: {@code vector}, {@code vector1}, ... (optional): per-channel constants (a PReLU's slopes, the
+     * [C, 1, 1] operand of a Mul or Add) whose axis {@code axis} (attr, default 0) has one entry per
+     * channel; any other param is a constant the channels do not see (fixed). Attrs: {@code type} (the
+     * original op), {@code axis}. Inputs broadcast over the channels are not listed. Channels: keeps the
+     * layout; the vectors follow its spaces (role PARAMETER). The interpreter does not run it (imported
+     * graphs run in ONNX Runtime).
+     */
+    CHANNELWISE,
+    /**
+     * An operation the analysis does not know (from an imported graph), or a known one in a form it cannot
+     * follow. It pins the spaces of its inputs and its output: nothing that touches it is ever permuted.
+     * Attrs: {@code type} (the original op), {@code why} (optional: the reason, for the spec's note).
      */
     OPAQUE;
 

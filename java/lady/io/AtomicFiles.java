@@ -9,10 +9,11 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ThreadLocalRandom;
 
 import lady.LadyException;
 
@@ -22,7 +23,8 @@ import lady.LadyException;
  * file or the complete new one, never a half-written file; when writing fails the temporary file
  * is deleted and an existing target is left untouched.
  *
- * <p>Every file Lady writes (checkpoints, reports, CSV) goes through this class.
+ * <p>Every file Lady writes (checkpoints, reports, CSV) goes through this class; a command writes through it
+ * into the temporaries of its {@link OutputSet}, which puts them in place only when the command succeeds.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
@@ -45,14 +47,9 @@ public final class AtomicFiles {
         Path dir = abs.getParent();
         if (dir == null || !Files.isDirectory(dir)) {
             throw new LadyException(LadyException.Kind.IO,
-                    "cannot write " + target + ": no such directory: " + dir);
+                    "cannot write " + OutputSet.shown(target) + ": no such folder: " + dir);
         }
-        Path tmp;
-        try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-        } catch (IOException e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot write " + target + ": " + describe(e), e);
-        }
+        Path tmp = temporary(dir, abs.getFileName().toString(), target);
         boolean done = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
@@ -68,7 +65,7 @@ public final class AtomicFiles {
             done = true;
             syncDirectory(dir);
         } catch (IOException e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot write " + target + ": " + describe(e), e);
+            throw new LadyException(LadyException.Kind.IO, "cannot write " + OutputSet.shown(target) + ": " + describe(e), e);
         } finally {
             if (!done) {
                 try {
@@ -107,6 +104,27 @@ public final class AtomicFiles {
         }
     }
 
+    /** A new empty file beside the target, created with the default permissions (the umask's, as the target
+     * would get; Files.createTempFile would make it readable by its owner only). */
+    private static Path temporary(Path dir, String name, Path target) {
+        String kept = name.length() > MAX_NAME_KEPT ? name.substring(name.length() - MAX_NAME_KEPT) : name;
+        for (int attempt = 0; ; attempt++) {
+            Path p = dir.resolve("." + kept + "." + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".tmp");
+            try {
+                return Files.createFile(p);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt > 100) {
+                    throw new LadyException(LadyException.Kind.IO, "cannot create a temporary file in " + dir, e);
+                }
+            } catch (IOException e) {
+                throw new LadyException(LadyException.Kind.IO, "cannot write " + OutputSet.shown(target) + ": " + describe(e), e);
+            }
+        }
+    }
+
+    /** Longest part of the target's name kept in a temporary's name (names are limited to 255 bytes). */
+    private static final int MAX_NAME_KEPT = 160;
+
     private static void syncDirectory(Path dir) {
         // Makes the rename durable; not every file system lets a directory be opened: best effort.
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
@@ -117,10 +135,6 @@ public final class AtomicFiles {
     }
 
     private static String describe(IOException e) {
-        if (e instanceof NoSuchFileException n) {
-            return "no such file: " + n.getFile();
-        }
-        String m = e.getMessage();
-        return m == null ? e.getClass().getSimpleName() : m;
+        return OutputSet.describe(e);
     }
 }

@@ -192,6 +192,12 @@ public final class Kernels {
         LadyNative.lady_set_num_threads(n);
     }
 
+    /** Threads the CPU kernels use now. */
+    public static int threads() {
+        ensureLoaded();
+        return LadyNative.lady_get_num_threads();
+    }
+
     // ---- resync kernels: the main entry points; the full set (address forms, normalize, top-k,
     // sort) is in ResyncKernels.
 
@@ -218,6 +224,42 @@ public final class Kernels {
     /** Zero-copy form: perm (int32[n]) at a host address. */
     public static void assign(Backend backend, long matrix, long n, long perm) {
         ResyncKernels.assign(backend, matrix, n, perm);
+    }
+
+    /**
+     * Maps the whole file at {@code path} copy-on-write (lady.h "host memory"): writes through the
+     * mapping never reach the file. Returns {address, length}; release it with {@link #unmap}.
+     */
+    public static long[] mapFile(java.nio.file.Path path) {
+        ensureLoaded();
+        byte[] name = (path.toString() + "\0").getBytes(StandardCharsets.UTF_8);
+        long[] address = new long[1];
+        long[] length = new long[1];
+        int status = LadyNative.lady_map_file(name, address, length);
+        if (status != LadyNative.LADY_OK) {
+            throw new LadyException(LadyException.Kind.IO, LadyNative.lady_last_error());
+        }
+        return new long[] {address[0], length[0]};
+    }
+
+    /** {@code bytes} of zeroed, 64-byte aligned host memory (lady.h "host memory"); release it with {@link #free}. */
+    public static long alloc(long bytes) {
+        ensureLoaded();
+        long[] address = new long[1];
+        check(LadyNative.lady_alloc(bytes, address), "alloc");
+        return address[0];
+    }
+
+    /** Releases what {@link #alloc} returned. */
+    public static void free(long address, long bytes) {
+        ensureLoaded();
+        check(LadyNative.lady_free(address, bytes), "free");
+    }
+
+    /** Releases what {@link #mapFile} returned. */
+    public static void unmap(long address, long length) {
+        ensureLoaded();
+        check(LadyNative.lady_unmap(address, length), "unmap");
     }
 
     static void check(int status, String kernel) {

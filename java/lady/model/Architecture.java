@@ -30,7 +30,7 @@ public record Architecture(String name, Graph graph, Init init) {
         PYTORCH_DEFAULT,
         /**
          * torchvision's VGG: conv weights kaiming normal (fan_out, ReLU), conv biases 0, BN 1 / 0,
-         * Linear weights normal(0, 0.01), Linear biases 0.
+         * Linear weights normal(0, 0.01), Linear biases 0 (torchvision's MobileNetV3 too).
          */
         TORCHVISION_VGG,
         /**
@@ -96,7 +96,7 @@ public record Architecture(String name, Graph graph, Init init) {
         }
         List<String> names = all.stream().map(Producer::name).toList();
         throw new LadyException(LadyException.Kind.USAGE, "'" + name + "' is not a convolution or linear layer of "
-                + this.name + "; its layers are: " + lady.util.Texts.list(names, 12));
+                + this.name + "; its layers are: " + lady.util.Text.list(names, 12));
     }
 
     /** Every convolution's node name, in execution order. */

@@ -11,14 +11,16 @@ import java.util.Map;
  */
 public abstract class Dims {
     private final ModelOptions options;
+    private final Map<String, ?> config;
 
-    private Dims(ModelOptions options) {
+    private Dims(ModelOptions options, Map<String, ?> config) {
         this.options = options;
+        this.config = config == null ? Map.of() : config;
     }
 
     /** Sizes of a new model with {@code options}. */
     public static Dims of(ModelOptions options) {
-        return new Dims(options) {
+        return new Dims(options, null) {
             @Override
             public long size(String tensor, int axis, long fallback) {
                 return fallback;
@@ -38,7 +40,15 @@ public abstract class Dims {
 
     /** Sizes read off a checkpoint's tensor shapes; options (input size, classes) as given. */
     public static Dims of(Map<String, long[]> shapes, ModelOptions options) {
-        return new Dims(options) {
+        return of(shapes, options, null);
+    }
+
+    /**
+     * Sizes read off a checkpoint's tensor shapes, plus the checkpoint's configuration (a Hugging Face
+     * folder's config.json: heads, KV heads, RoPE base, ... that no shape tells).
+     */
+    public static Dims of(Map<String, long[]> shapes, ModelOptions options, Map<String, ?> config) {
+        return new Dims(options, config) {
             @Override
             public long size(String tensor, int axis, long fallback) {
                 long[] s = shapes.get(tensor);
@@ -74,6 +84,21 @@ public abstract class Dims {
     /** Output channels of {@code weight}, or {@code exact} (not scaled) for a new model. */
     public long outExact(String weight, long exact) {
         return size(weight, 0, exact);
+    }
+
+    /** A value of the checkpoint's configuration (config.json), or null. */
+    public Object config(String key) {
+        return config.get(key);
+    }
+
+    /** An integer of the configuration, or {@code fallback}. */
+    public long configLong(String key, long fallback) {
+        return config.get(key) instanceof Number n ? n.longValue() : fallback;
+    }
+
+    /** A number of the configuration, or {@code fallback}. */
+    public double configDouble(String key, double fallback) {
+        return config.get(key) instanceof Number n ? n.doubleValue() : fallback;
     }
 
     /** The options of a new model (for a checkpoint: the caller's, e.g. the input size). */

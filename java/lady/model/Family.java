@@ -25,6 +25,24 @@ interface Family {
     /** Architecture {@code name} with the sizes of {@code dims}. */
     Architecture build(String name, Dims dims);
 
+    /** Refuses a classifier hidden width (an option of VGG's head only) for architecture {@code name}. */
+    static void requireNoHidden(String name, ModelOptions options) {
+        if (options.hidden() != 0) {
+            throw new lady.LadyException(lady.LadyException.Kind.USAGE, name
+                    + " has no classifier hidden width to set (VGG only)");
+        }
+    }
+
+    /**
+     * The options of a checkpoint whose classes are the rows of {@code classifier} and whose input channels
+     * are the columns of {@code first}; default input size (the family pools adaptively).
+     */
+    static ModelOptions options(Map<String, long[]> shapes, String classifier, String first) {
+        ModelOptions d = ModelOptions.defaults();
+        return new ModelOptions((int) dim(shapes, classifier, 0, d.numClasses()), 1.0, 0,
+                (int) dim(shapes, first, 1, d.inputChannels()), d.inputSize());
+    }
+
     /** The value of a tensor shape at {@code axis}, or {@code fallback} when the tensor is absent. */
     static long dim(Map<String, long[]> shapes, String tensor, int axis, long fallback) {
         long[] s = shapes.get(tensor);

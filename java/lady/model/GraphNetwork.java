@@ -33,7 +33,9 @@ import lady.graph.Graph;
 import lady.graph.Node;
 import lady.graph.Op;
 import lady.permutation.PermutationSpec;
+import lady.tensor.HostTensor;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /**
  * A {@link Model} that runs an {@link Architecture}'s graph on libtorch: the interpreter of the graph
@@ -55,7 +57,6 @@ final class GraphNetwork implements Model {
     private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final Map<String, Integer> lastUse = new HashMap<>();
     private final Map<String, List<Node>> readers;
-    private boolean paddedConvolution;
     /** Convolutions computed on zero-padded input channels, and by how many (Torch.convolutionInputChannels). */
     private final Map<String, Long> inputChannelPadding = new HashMap<>();
     private PermutationSpec spec;
@@ -93,8 +94,6 @@ final class GraphNetwork implements Model {
                 o.groups().put(groups);
                 o.bias().put(n.has("bias"));
                 keepAlive.add(o);
-                Torch.requireZeroFillFor(w[0]); // oneDNN's padded layouts: see lady.torch.Torch
-                paddedConvolution |= Torch.paddedChannels(w[0]);
                 modules.put(n.name(), register(n.name(), new Conv2dImpl(o)));
                 long padded = groups == 1 ? Torch.convolutionInputChannels(w[1]) : w[1];
                 if (padded != w[1]) {
@@ -103,20 +102,32 @@ final class GraphNetwork implements Model {
             }
             case LINEAR -> {
                 long[] w = graph.shape(n.param("weight"));
-                LinearOptions o = new LinearOptions(w[1], w[0]);
-                o.bias().put(n.has("bias"));
-                keepAlive.add(o);
-                modules.put(n.name(), register(n.name(), new LinearImpl(o)));
+                boolean own = n.param("weight").equals(n.name() + ".weight")
+                        && (!n.has("bias") || n.param("bias").equals(n.name() + ".bias"));
+                if (own) {
+                    LinearOptions o = new LinearOptions(w[1], w[0]);
+                    o.bias().put(n.has("bias"));
+                    keepAlive.add(o);
+                    modules.put(n.name(), register(n.name(), new LinearImpl(o)));
+                } else {
+                    // weights named otherwise (a tied output layer reads the embedding): run functionally on
+                    // the graph's tensors, registering those no other node registers
+                    for (String t : n.params().values()) {
+                        if (!registered(t)) {
+                            rawParameter(t, torch.zeros(graph.shape(t)));
+                        }
+                    }
+                }
             }
             case BATCH_NORM -> {
                 BatchNormOptions o = new BatchNormOptions(graph.shape(n.param("weight"))[0]);
                 o.eps().put(n.doubleAttr("eps", 1e-5));
-                o.momentum().put(n.doubleAttr("momentum", 0.1));
+                o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new BatchNorm2dImpl(o)));
             }
             case LAYER_NORM -> {
-                LayerNormOptions o = new LayerNormOptions(new LongVector(graph.shape(n.param("weight"))[0]));
+                LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new LayerNormImpl(o)));
@@ -158,10 +169,33 @@ final class GraphNetwork implements Model {
         return dot < 0 ? "" : tensor.substring(0, dot);
     }
 
+    /** Whether a tensor of the graph is already held by a module or a raw parameter built so far. */
+    private boolean registered(String tensor) {
+        if (raw.containsKey(tensor)) {
+            return true;
+        }
+        StringTensorDict params = root.named_parameters(true);
+        boolean found = params.contains(tensor);
+        java.lang.ref.Reference.reachabilityFence(params);
+        return found;
+    }
+
+    /** The live tensor called {@code name} (a raw parameter or a module's), cached. */
+    private Tensor live(String name) {
+        Tensor t = raw.get(name);
+        if (t == null) {
+            t = live().get(name);
+            raw.put(name, t);
+        }
+        return t;
+    }
+
     private void rawParameter(String tensor, Tensor init) {
         int dot = tensor.lastIndexOf('.');
         Module parent = dot < 0 ? root : container(tensor.substring(0, dot));
-        Tensor p = parent.register_parameter(tensor.substring(dot + 1), init, true);
+        // register_parameter returns a reference INTO the module's dictionary, which later registrations may
+        // move: keep a handle of our own (shares the storage, owns its refcount)
+        Tensor p = new Tensor(parent.register_parameter(tensor.substring(dot + 1), init, true));
         raw.put(tensor, p);
         keepAlive.add(p);
     }
@@ -387,8 +421,15 @@ final class GraphNetwork implements Model {
                         bias == null ? new org.bytedeco.pytorch.TensorOptional() : new org.bytedeco.pytorch.TensorOptional(bias),
                         n.longsAttr("stride", 1, 1), n.longsAttr("padding", 0, 0), n.longsAttr("dilation", 1, 1), 1);
             }
-            case LINEAR:
-                return ((LinearImpl) modules.get(n.name())).forward(x);
+            case LINEAR: {
+                Module m = modules.get(n.name());
+                if (m != null) {
+                    return ((LinearImpl) m).forward(x);
+                }
+                Tensor w = live(n.param("weight"));
+                return n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
+                        : torch.linear(x, w);
+            }
             case BATCH_NORM:
                 return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
             case LAYER_NORM:
@@ -552,7 +593,7 @@ final class GraphNetwork implements Model {
     public StateDict stateDict() {
         StateDict state = new StateDict();
         try (NoGradGuard guard = new NoGradGuard()) {
-            live().forEach((name, t) -> state.put(name, t.detach().clone().contiguous()));
+            live().forEach((name, t) -> state.put(name, TorchTensors.copyOf(t.detach())));
         }
         return state;
     }
@@ -563,13 +604,12 @@ final class GraphNetwork implements Model {
         Models.checkCompatible(arch, state);
         Map<String, Tensor> live = live();
         try (NoGradGuard guard = new NoGradGuard()) {
-            live.forEach((name, t) -> t.copy_(state.get(name)));
+            live.forEach((name, t) -> {
+                HostTensor host = state.get(name);
+                t.copy_(TorchTensors.view(host)); // from_blob over the host memory, copied into the parameter
+                java.lang.ref.Reference.reachabilityFence(host);
+            });
         }
-    }
-
-    @Override
-    public boolean reproducibleOnThreads() {
-        return !paddedConvolution;
     }
 
     @Override

@@ -78,10 +78,4 @@ public interface Model {
     /** The permutation groups of this architecture (typed, derived from the architecture). */
     PermutationSpec permutationSpec();
 
-    /**
-     * Whether training this network on several libtorch threads is bit-reproducible: false when a
-     * convolution runs on oneDNN's channel-padded layouts ({@link lady.torch.Torch#paddedChannels}),
-     * whose multi-threaded backward pass sums in a varying order.
-     */
-    boolean reproducibleOnThreads();
 }

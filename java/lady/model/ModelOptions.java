@@ -8,12 +8,15 @@ import lady.LadyException;
  * @param numClasses    outputs of the classifier (default 10, CIFAR-10)
  * @param width         channel-width multiplier: every hidden width w becomes
  *                      {@code max(1, round(w * width))} (VGG 0.25: 16, 16, M, 32, 32, M, 64, ...;
- *                      ResNet 0.25: 16, 32, 64, 128). VGG and ResNet only; the small nets take 1.0
+ *                      ResNet 0.25: 16, 32, 64, 128); also DeepLabV3's backbone, DenseNet (initial width,
+ *                      bottleneck and growth), ViT (width and MLP; whole heads) and MobileNetV3 (rounded
+ *                      to multiples of 8, as torchvision's width_mult); the small nets take 1.0
  * @param hidden        VGG classifier hidden width; 0 (default) means scaled from 4096
  *                      (torchvision head) or 512 (CIFAR head). VGG only
  * @param inputChannels channels of the input images (default 3)
  * @param inputSize     side of the square input images (default 32); fixes the flatten sizes of
- *                      LeNet5, ToyNet and the FC net (VGG and ResNet pool adaptively)
+ *                      LeNet5, ToyNet and the FC net and a ViT's positions (rounded down to whole patches);
+ *                      the other families pool adaptively
  */
 public record ModelOptions(int numClasses, double width, int hidden, int inputChannels, int inputSize) {
     public ModelOptions {

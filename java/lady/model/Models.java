@@ -8,7 +8,7 @@ import java.util.Map;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
-import lady.util.Texts;
+import lady.util.Text;
 
 /**
  * Entry point of the model package: the families Lady knows ({@link Family}: VGG, ResNet, the small
@@ -24,6 +24,11 @@ import lady.util.Texts;
  *   <li><b>resnet18/34/50/101/152</b>, <b>wide_resnet50_2/101_2</b>, each also with {@code _cifar}
  *       (3x3 stride-1 stem, no max pool).</li>
  *   <li><b>lenet5</b>, <b>toynet</b>, <b>fc</b>: small nets with fixed input sizes.</li>
+ *   <li><b>mobilenet_v3_large</b> / <b>mobilenet_v3_small</b> (depthwise convolutions, squeeze-excitation),
+ *       <b>vit_b_16</b>, <b>vit_b_32</b>, <b>vit_l_16</b>, <b>vit_l_32</b>, <b>vit_h_14</b> (input size fixed by
+ *       the position embedding), <b>deeplabv3_resnet50/101</b> (outputs "out" and, with the auxiliary head,
+ *       "aux"), <b>densenet121/161/169/201</b>: torchvision 0.14's, every width and the classes read off a
+ *       checkpoint.</li>
  * </ul>
  * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
  * after their producer ("features.17", "classifier.0", "fc1"), residual streams "stream.layer1" ..
@@ -32,13 +37,14 @@ import lady.util.Texts;
 public final class Models {
     private Models() {}
 
-    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily());
+    private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
+            new LlamaFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(), new DenseNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */
     public static final String PAPER_LAYER = "paper";
 
-    /** The architecture names a new model can have, in a stable order. */
+    /** The architecture names Lady knows, in a stable order. */
     public static final List<String> NAMES = FAMILIES.stream().flatMap(f -> f.names().stream()).toList();
 
     /**
@@ -98,7 +104,7 @@ public final class Models {
                 return f;
             }
         }
-        throw new LadyException(LadyException.Kind.USAGE, "unknown architecture '" + arch + "'; known: "
+        throw new LadyException(LadyException.Kind.USAGE, "unknown architecture " + Text.quote(arch) + "; known: "
                 + String.join(", ", NAMES));
     }
 
@@ -122,6 +128,14 @@ public final class Models {
 
     /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
     public static ModelConfig infer(Map<String, long[]> shapes, String arch) {
+        return infer(shapes, arch, null);
+    }
+
+    /**
+     * As {@link #infer(Map, String)} with the checkpoint's configuration (a Hugging Face folder's
+     * config.json, or null): what the shapes do not tell (attention heads, RoPE base).
+     */
+    public static ModelConfig infer(Map<String, long[]> shapes, String arch, Map<String, ?> config) {
         String name = arch;
         Family family = null;
         if (name == null) {
@@ -140,7 +154,7 @@ public final class Models {
             family = familyOf(name, shapes);
         }
         ModelOptions options = family.options(name, shapes);
-        Architecture description = family.build(name, Dims.of(shapes, options));
+        Architecture description = family.build(name, Dims.of(shapes, options, config));
         checkCompatible(description, shapes);
         options = options.withWidth(width(family, name, shapes));
         return new ModelConfig(name, options, description);
@@ -181,6 +195,36 @@ public final class Models {
             return lady.permutation.SpecValidator.validate(lady.permutation.SpecFile.read(specFile), shapes(state));
         }
         return infer(state, arch).description().permutationSpec();
+    }
+
+    /**
+     * As {@link #spec(StateDict, String, java.nio.file.Path)}, or, with {@code graph} non-null, derived from the
+     * graph of that ONNX model (lady.onnx.OnnxGraph: the same channel-space analysis as the families), whose
+     * tensor names the checkpoint's must match ({@link #graphOf} picks it).
+     */
+    public static lady.permutation.PermutationSpec spec(StateDict state, String arch, java.nio.file.Path specFile,
+            java.nio.file.Path graph) {
+        if (graph == null) {
+            return spec(state, arch, specFile);
+        }
+        if (arch != null || specFile != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--graph describes the network itself: drop --arch and --spec");
+        }
+        return lady.onnx.OnnxGraph.spec(graph, shapes(state));
+    }
+
+    /**
+     * The ONNX model whose graph describes checkpoint {@code file}: {@code graph} (the --graph option) when
+     * given; else {@code file} itself when it is an ONNX model and neither --arch nor --spec names the network
+     * otherwise; else null (the checkpoint's family).
+     */
+    public static java.nio.file.Path graphOf(java.nio.file.Path file, java.nio.file.Path graph, String arch,
+            java.nio.file.Path specFile) {
+        if (graph != null) {
+            return graph;
+        }
+        boolean onnx = lady.checkpoint.Checkpoints.formatOf(file) == lady.checkpoint.Checkpoints.Format.ONNX;
+        return onnx && arch == null && specFile == null ? file : null;
     }
 
     /** Name -> shape of every tensor of {@code state}, in its order. */
@@ -235,7 +279,12 @@ public final class Models {
         int best = -1;
         List<String> missing = List.of();
         for (String candidate : NAMES) {
-            Map<String, long[]> expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            Map<String, long[]> expected;
+            try {
+                expected = describe(candidate, ModelOptions.defaults()).tensorShapes();
+            } catch (LadyException e) {
+                continue; // a family read only from checkpoints (Hugging Face folders)
+            }
             int common = 0;
             List<String> miss = new ArrayList<>();
             for (String n : expected.keySet()) {
@@ -252,9 +301,9 @@ public final class Models {
             }
         }
         return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
-                + " tensors (e.g. " + Texts.list(names.subList(0, Math.min(NAMES_LISTED, names.size())), NAMES_LISTED) + ")\n"
+                + " tensors (e.g. " + Text.list(names.subList(0, Math.min(NAMES_LISTED, names.size())), NAMES_LISTED) + ")\n"
                 + "nearest family: " + nearest + " (" + best + " of its tensors are here; missing e.g. "
-                + Texts.list(missing, NAMES_LISTED) + ")\n"
+                + Text.list(missing, NAMES_LISTED) + ")\n"
                 + "for another network give its groups with --spec spec.json (see 'lady spec --help')");
     }
 
@@ -273,12 +322,16 @@ public final class Models {
         List<String> missing = new ArrayList<>();
         List<String> unexpected = new ArrayList<>();
         List<String> misshaped = new ArrayList<>();
+        String firstMisshaped = null;
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             long[] actual = shapes.get(e.getKey());
             if (actual == null) {
                 missing.add(e.getKey());
             } else if (!Arrays.equals(actual, e.getValue())) {
-                misshaped.add(e.getKey() + " " + Texts.shape(actual) + " (expected " + Texts.shape(e.getValue()) + ")");
+                misshaped.add(e.getKey());
+                if (firstMisshaped == null) {
+                    firstMisshaped = Text.cut(e.getKey()) + " " + Text.shape(actual) + " (expected " + Text.shape(e.getValue()) + ")";
+                }
             }
         }
         for (String name : shapes.keySet()) {
@@ -289,13 +342,15 @@ public final class Models {
         if (!missing.isEmpty() || !unexpected.isEmpty() || !misshaped.isEmpty()) {
             List<String> parts = new ArrayList<>();
             if (!missing.isEmpty()) {
-                parts.add("missing " + missing.size() + ": " + Texts.list(missing, NAMES_LISTED));
+                parts.add("missing " + missing.size() + ": " + Text.list(missing, NAMES_LISTED));
             }
             if (!unexpected.isEmpty()) {
-                parts.add("unexpected " + unexpected.size() + ": " + Texts.list(unexpected, NAMES_LISTED));
+                parts.add("unexpected " + unexpected.size() + ": " + Text.list(unexpected, NAMES_LISTED));
             }
             if (!misshaped.isEmpty()) {
-                parts.add("mis-shaped " + misshaped.size() + ": " + Texts.list(misshaped, 2));
+                // the first with its shapes (a shape from a file can be long), the count of the others
+                parts.add("mis-shaped " + misshaped.size() + ": " + firstMisshaped
+                        + (misshaped.size() > 1 ? ", ... (" + misshaped.size() + " in all)" : ""));
             }
             throw LadyException.invalidInput("the checkpoint does not match " + arch.name() + ": " + String.join("; ", parts)
                     + "\nname the architecture with --arch, or give the groups of your network with --spec spec.json");

@@ -68,9 +68,7 @@ final class ResNetFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        long classes = Family.dim(s, "fc.weight", 0, 10);
-        long in = Family.dim(s, "conv1.weight", 1, 3);
-        return new ModelOptions((int) classes, 1.0, 0, (int) in, 32);
+        return Family.options(s, "fc.weight", "conv1.weight");
     }
 
     @Override
@@ -80,12 +78,11 @@ final class ResNetFamily implements Family {
         int[] blocks = blocks(base, d, "");
         boolean bottleneck = base.endsWith("_custom") ? d.has("layer1.0.conv3.weight", true)
                 : !base.equals("resnet18") && !base.equals("resnet34");
-        if (d.options().hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, d.options());
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", d.options().inputChannels(), d.options().inputSize(), false);
-        x = body(b, d, "", x, blocks, bottleneck, base.startsWith("wide"), cifarStem, new boolean[] {false, false, false});
+        x = body(b, d, "", x, blocks, bottleneck, base.startsWith("wide"), cifarStem, new boolean[] {false, false, false})
+                .get(3);
         x = b.adaptiveAvgPool("avgpool", x, 1);
         x = b.flatten("flatten", x, 1);
         x = b.linear("fc", x, d.outExact("fc.weight", d.options().numClasses()), true);
@@ -114,10 +111,11 @@ final class ResNetFamily implements Family {
     }
 
     /**
-     * The stem and the four stages, from image {@code x}; returns layer4's output. {@code dilate[i]}:
-     * stage i + 2 replaces its stride by dilation (torchvision's replace_stride_with_dilation).
+     * The stem and the four stages, from image {@code x}; returns the outputs of layer1 .. layer4 (DeepLabV3's
+     * auxiliary head reads layer3). {@code dilate[i]}: stage i + 2 replaces its stride by dilation
+     * (torchvision's replace_stride_with_dilation).
      */
-    static String body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck, boolean wide,
+    static List<String> body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck, boolean wide,
             boolean cifarStem, boolean[] dilate) {
         String conv1 = prefix + "conv1";
         long stem = d.out(conv1 + ".weight", 64);
@@ -129,6 +127,7 @@ final class ResNetFamily implements Family {
             x = b.maxPool(prefix + "maxpool", x, 3, 2, 1);
         }
         long dilation = 1;
+        List<String> stages = new ArrayList<>();
         for (int stage = 1; stage <= 4; stage++) {
             long planes = 64L << (stage - 1);
             long stride = stage == 1 ? 1 : 2;
@@ -143,8 +142,9 @@ final class ResNetFamily implements Family {
                 long dil = i == 0 ? previous : dilation;
                 x = bottleneck ? bottleneck(b, d, block, x, planes, wide, s, dil) : basic(b, d, block, x, planes, s);
             }
+            stages.add(x);
         }
-        return x;
+        return stages;
     }
 
     /*

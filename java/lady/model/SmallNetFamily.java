@@ -68,9 +68,7 @@ final class SmallNetFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         ModelOptions o = d.options();
-        if (o.hidden() != 0) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " has no classifier hidden width to set (VGG only)");
-        }
+        Family.requireNoHidden(name, o);
         if (o.width() != 1.0) {
             throw new LadyException(LadyException.Kind.USAGE, name + " has fixed widths; the width multiplier is for VGG and ResNet");
         }

@@ -9,22 +9,24 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.UnsafeByteOperations;
+import org.bytedeco.pytorch.Tensor;
 
 import lady.LadyException;
-import lady.checkpoint.DType;
 import lady.checkpoint.StateDict;
 import lady.io.AtomicFiles;
 import lady.onnx.proto.Onnx.GraphProto;
 import lady.onnx.proto.Onnx.ModelProto;
 import lady.onnx.proto.Onnx.StringStringEntryProto;
 import lady.onnx.proto.Onnx.TensorProto;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 /**
  * Reading and writing ONNX model files.
@@ -86,24 +88,30 @@ public final class Onnx {
     }
 
     /**
-     * Writes {@code source} to {@code out} with the initializers named in {@code updated} replaced by its
-     * tensors (same type and shape as the initializer they replace; the others keep their values).
+     * Writes {@code source} to {@code out} with the tensors named in {@code updated} (keys of
+     * {@link OnnxModel#tensors()}: initializers, and the later uses of shared ones) replaced by its tensors
+     * (same type and shape as the initializer they replace; the others keep their values). A later use of a
+     * shared initializer whose new values differ from what it would read through the graph gets an
+     * initializer of its own ({@link OnnxModel}'s class comment); one whose values agree stays shared.
      *
-     * @throws LadyException INVALID_INPUT when a name is no initializer of {@code source}, or a tensor's type
+     * @throws LadyException INVALID_INPUT when a name is no tensor of {@code source}, or a tensor's type
      *                       or shape differs from the initializer's
      */
     public static void write(Path out, OnnxModel source, StateDict updated) {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
         List<Tensor> keep = new ArrayList<>();
         Map<String, Tensor> replaced = new HashMap<>();
-        for (Map.Entry<String, Tensor> e : updated) {
+        Map<String, HostTensor> values = new HashMap<>(); // initializer -> its new values
+        Map<String, HostTensor> uses = new LinkedHashMap<>(); // a later use of a shared initializer -> its values
+        for (Map.Entry<String, HostTensor> e : updated) {
             String name = e.getKey();
-            OnnxInitializer info = source.initializer(name);
-            if (info == null) {
-                throw LadyException.invalidInput("'" + name + "' is no initializer of " + source.path());
+            OnnxModel.TensorUse use = source.tensors().get(name);
+            if (use == null) {
+                throw LadyException.invalidInput("'" + name + "' is no tensor of " + source.path());
             }
-            Tensor t = e.getValue();
-            DType dtype = DType.of(t.scalar_type());
+            OnnxInitializer info = source.initializer(use.initializer());
+            Tensor t = TorchTensors.view(e.getValue()); // borrows the memory of updated's tensor (kept by updated)
+            DType dtype = e.getValue().dtype();
             long[] shape = t.sizes().vec().get();
             if (dtype != info.dtype().checkpointType() || !java.util.Arrays.equals(shape, info.shape())) {
                 throw LadyException.invalidInput("tensor '" + name + "' is " + dtype + " " + OnnxTensors.shapeOf(shape)
@@ -114,10 +122,18 @@ public final class Onnx {
             }
             Tensor c = t.is_contiguous() ? t : t.contiguous();
             keep.add(c);
-            replaced.put(name, c);
+            if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
+                replaced.put(name, c);
+                values.put(name, e.getValue());
+            } else {
+                uses.put(name, e.getValue());
+            }
+        }
+        if (!uses.isEmpty()) {
+            unshare(source, graph, values, uses, keep);
         }
         List<Integer> external = new ArrayList<>();
-        for (int i = 0; i < graph.getInitializerCount(); i++) {
+        for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
             OnnxInitializer info = source.initializers().get(i);
             if (info.storage() == OnnxInitializer.Storage.EXTERNAL) {
                 external.add(i);
@@ -131,6 +147,81 @@ public final class Onnx {
         ModelProto model = source.proto().toBuilder().setGraph(graph).build();
         AtomicFiles.writeStream(out, model::writeTo);
         Reference.reachabilityFence(keep); // RAW initializers wrap these tensors' memory until written
+    }
+
+    /**
+     * Gives the later uses of shared initializers whose new values differ from those they would read through
+     * the graph an initializer of their own, named after the tensor ({@link OnnxModel#tensors()}): an alias
+     * use loses the Identity node that wrote its name, a copy use's node input is pointed at the new name.
+     * The new initializers (raw_data, the source initializer's type and shape) come after the file's.
+     */
+    private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, HostTensor> replaced,
+            Map<String, HostTensor> uses, List<Tensor> keep) {
+        Map<String, HostTensor> effective = new HashMap<>(); // value name -> what it holds once written
+        java.util.function.Function<String, HostTensor> valueOf = new java.util.function.Function<>() {
+            @Override
+            public HostTensor apply(String v) {
+                HostTensor t = effective.get(v);
+                if (t == null) {
+                    String parent = source.aliasParent(v);
+                    t = parent != null ? apply(parent) : replaced.containsKey(v) ? replaced.get(v) : source.decode(v);
+                    effective.put(v, t);
+                }
+                return t;
+            }
+        };
+        List<String> materialized = new ArrayList<>();
+        java.util.Set<Integer> dropped = new java.util.HashSet<>();
+        // aliases parents first (the order they were found in), so that a child compares with what it will read
+        for (String alias : source.aliases().keySet()) {
+            HostTensor t = uses.get(alias);
+            OnnxModel.TensorUse use = source.tensors().get(alias);
+            if (t == null || use == null || use.kind() != OnnxModel.TensorUse.Kind.ALIAS) {
+                continue;
+            }
+            if (!t.sameContent(valueOf.apply(source.aliasParent(alias)))) {
+                effective.put(alias, t);
+                materialized.add(alias);
+                dropped.add(source.aliasNode(alias));
+            }
+        }
+        Map<Integer, Map<Integer, String>> repoint = new HashMap<>();
+        for (Map.Entry<String, HostTensor> e : uses.entrySet()) {
+            OnnxModel.TensorUse use = source.tensors().get(e.getKey());
+            if (use.kind() == OnnxModel.TensorUse.Kind.COPY && !e.getValue().sameContent(valueOf.apply(use.read()))) {
+                materialized.add(use.name());
+                repoint.computeIfAbsent(use.node(), k -> new HashMap<>()).put(use.input(), use.name());
+            }
+        }
+        if (materialized.isEmpty()) {
+            return;
+        }
+        for (int i = graph.getNodeCount() - 1; i >= 0; i--) {
+            if (dropped.contains(i)) {
+                graph.removeNode(i);
+            }
+        }
+        // node indices shift by the dropped Identity nodes before them
+        for (Map.Entry<Integer, Map<Integer, String>> e : repoint.entrySet()) {
+            int before = (int) dropped.stream().filter(d -> d < e.getKey()).count();
+            var node = graph.getNodeBuilder(e.getKey() - before);
+            e.getValue().forEach(node::setInput);
+        }
+        for (String name : materialized) {
+            OnnxModel.TensorUse use = source.tensors().get(name);
+            OnnxInitializer from = source.initializer(use.initializer());
+            Tensor t = TorchTensors.view(uses.get(name)); // uses' tensors stay reachable through updated
+            Tensor c = t.is_contiguous() ? t : t.contiguous();
+            keep.add(c);
+            TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(from.dtype().code());
+            for (long d : from.shape()) {
+                b.addDims(d);
+            }
+            OnnxInitializer info = new OnnxInitializer(name, from.dtype(), from.shape(), OnnxInitializer.Storage.RAW,
+                    from.dtype().bytes(from.elements()));
+            OnnxTensors.setData(b, info, c);
+            graph.addInitializer(b);
+        }
     }
 
     /** Writes every external initializer into {@code <out>.data} and points the graph at it. */

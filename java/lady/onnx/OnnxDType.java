@@ -1,7 +1,7 @@
 package lady.onnx;
 
 import lady.LadyException;
-import lady.checkpoint.DType;
+import lady.tensor.DType;
 
 /**
  * The element types of ONNX tensors ({@code TensorProto.DataType}), with their size, the typed field

@@ -24,6 +24,8 @@ import lady.onnx.proto.Onnx.TensorProto;
 import lady.onnx.proto.Onnx.TensorShapeProto;
 import lady.onnx.proto.Onnx.TypeProto;
 import lady.onnx.proto.Onnx.ValueInfoProto;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 /**
  * An ONNX model as read by {@link Onnx#read}: an immutable, validated view of its main graph
@@ -35,6 +37,18 @@ import lady.onnx.proto.Onnx.ValueInfoProto;
  * {@code Identity(features.8.block.2.fc2.bias) -> features.10.block.2.fc1.bias}); {@link #aliases()} maps
  * each such Identity output to the initializer it stands for, and {@link #topologicalOrder()} resolves
  * node inputs through them.
+ *
+ * <p><b>Tensors.</b> Lady sees a model as one tensor per <em>use</em> of a floating-point initializer
+ * ({@link #tensors()}): two layers that share an initializer (through Identity aliases, or by reading the
+ * same name) may belong to different permutation groups, and one shared tensor could not follow both
+ * permutations. The first node input that reads an initializer (in topological order, inputs in order)
+ * keeps the initializer's name; a later one is named after the alias it reads (PyTorch's exporter names
+ * aliases after the state-dict entry they replace, so an export with kept names gives every use its
+ * state-dict name), or, when that name is taken too, {@code <name>#2}, {@code #3}, ... {@link #stateDict()}
+ * holds every tensor (a copy per use), and {@link Onnx#write} keeps a use shared while its new values
+ * equal those it would read through the graph, and otherwise gives it an initializer of its own under its
+ * tensor name (un-sharing). Integer, boolean and one-element initializers are one tensor however many
+ * nodes read them (nothing permutes them).
  */
 public final class OnnxModel {
     private final Path path;
@@ -49,6 +63,13 @@ public final class OnnxModel {
     private final Map<String, Integer> initializerIndex;
     private final Map<String, OnnxTensors.External> externals;
     private final Map<String, String> aliases;
+    /** Alias -> the value its Identity node reads (an initializer or another alias). */
+    private final Map<String, String> aliasParents = new LinkedHashMap<>();
+    /** Alias -> the index of the Identity node that writes it. */
+    private final Map<String, Integer> aliasNodes = new HashMap<>();
+    private List<ResolvedNode> order;
+    private Map<String, TensorUse> uses;
+    private Map<Long, String> useByInput;
 
     OnnxModel(Path path, ModelProto proto) {
         this.path = path;
@@ -188,21 +209,185 @@ public final class OnnxModel {
     }
 
     /**
-     * The initializers as a state dict (names = initializer names, the file's order), decoded from the
-     * file. Initializers whose type libtorch lacks (strings, unsigned 16/32/64-bit, complex, 8- and 4-bit
-     * floats and integers) are left out; {@link Onnx#write} keeps them as they are.
+     * The model's tensors as a state dict: every initializer (its name, the file's order), then the tensors
+     * of the later uses of shared initializers ({@link #tensors()}: a copy each), decoded from the file.
+     * Initializers whose type libtorch lacks (strings, unsigned 16/32/64-bit, complex, 8- and 4-bit floats
+     * and integers) are left out; {@link Onnx#write} keeps them as they are.
      */
     public StateDict stateDict() {
         lady.torch.Torch.init();
         StateDict sd = new StateDict();
-        GraphProto g = proto.getGraph();
-        for (int i = 0; i < initializers.size(); i++) {
-            OnnxInitializer info = initializers.get(i);
+        for (OnnxInitializer info : initializers) {
             if (info.inStateDict()) {
-                sd.put(info.name(), OnnxTensors.toTensor(g.getInitializer(i), info, externals.get(info.name())));
+                sd.put(info.name(), decode(info.name()));
+            }
+        }
+        for (TensorUse u : tensors().values()) {
+            if (u.kind() != TensorUse.Kind.INITIALIZER) {
+                sd.put(u.name(), sd.get(u.initializer()).copy());
             }
         }
         return sd;
+    }
+
+    /**
+     * The values of a small integer or boolean initializer (at most {@code max} elements), or null when it
+     * is of another type or larger.
+     */
+    long[] smallLongs(String name, long max) {
+        OnnxInitializer info = initializer(name);
+        if (info == null || info.elements() > max || info.storage() == OnnxInitializer.Storage.EXTERNAL) {
+            return null;
+        }
+        return switch (info.dtype()) {
+            case INT64, INT32, INT16, INT8, UINT8, UINT16, UINT32, UINT64, BOOL ->
+                    OnnxTensors.decodeLongs(proto.getGraph().getInitializer(initializerIndex.get(name)), info);
+            default -> null;
+        };
+    }
+
+    /** The values of a small FLOAT or DOUBLE initializer (at most {@code max} elements), or null. */
+    double[] smallDoubles(String name, long max) {
+        OnnxInitializer info = initializer(name);
+        if (info == null || info.elements() > max || info.storage() == OnnxInitializer.Storage.EXTERNAL
+                || (info.dtype() != OnnxDType.FLOAT && info.dtype() != OnnxDType.DOUBLE)) {
+            return null;
+        }
+        return OnnxTensors.decodeDoubles(proto.getGraph().getInitializer(initializerIndex.get(name)), info);
+    }
+
+    /** The values of initializer {@code name} (a new tensor; the type must have a state-dict type). */
+    HostTensor decode(String name) {
+        int i = initializerIndex.get(name);
+        return TorchTensors.own(OnnxTensors.toTensor(proto.getGraph().getInitializer(i), initializers.get(i),
+                externals.get(name)));
+    }
+
+    /**
+     * One tensor of Lady's view of the model (see the class comment): an initializer as node inputs read it.
+     *
+     * @param name        the tensor's name (the state-dict key)
+     * @param initializer the initializer it holds the values of
+     * @param kind        how the name came about
+     * @param node        the index in {@link #nodes()} of the node whose input reads it (for INITIALIZER: the
+     *                    first reader, or -1 when no node reads it)
+     * @param input       that node's input index (-1 with node -1)
+     * @param read        the value name that input reads (the initializer, or an alias of it)
+     */
+    public record TensorUse(String name, String initializer, Kind kind, int node, int input, String read) {
+        /** How a tensor's name came about. */
+        public enum Kind {
+            /** The initializer itself (its first use, or every use of a tensor that is never split). */
+            INITIALIZER,
+            /** A later use, named after the Identity alias it reads. */
+            ALIAS,
+            /** A later use of a name an earlier use reads too: {@code <read>#k}. */
+            COPY
+        }
+    }
+
+    /**
+     * Every tensor of Lady's view (see the class comment), by name: each initializer, then the later uses
+     * of shared floating-point initializers in topological order.
+     */
+    public Map<String, TensorUse> tensors() {
+        if (uses == null) {
+            findUses();
+        }
+        return uses;
+    }
+
+    /**
+     * The tensor (a key of {@link #tensors()}) that input {@code input} of node {@code node} (its index in
+     * {@link #nodes()}) reads, or null when that input is no initializer.
+     */
+    public String tensorOf(int node, int input) {
+        if (uses == null) {
+            findUses();
+        }
+        return useByInput.get(((long) node << 32) | input);
+    }
+
+    /** Whether each use of initializer {@code info} is a tensor of its own: floating point, more than one element. */
+    static boolean splittable(OnnxInitializer info) {
+        return info.inStateDict() && info.elements() > 1 && switch (info.dtype()) {
+            case FLOAT, DOUBLE, FLOAT16, BFLOAT16 -> true;
+            default -> false;
+        };
+    }
+
+    /** The value alias {@code alias}'s Identity node reads, or null when {@code alias} is no alias. */
+    String aliasParent(String alias) {
+        return aliasParents.get(alias);
+    }
+
+    /** The index in {@link #nodes()} of the Identity node writing alias {@code alias}. */
+    int aliasNode(String alias) {
+        return aliasNodes.get(alias);
+    }
+
+    private synchronized void findUses() {
+        Map<String, TensorUse> out = new LinkedHashMap<>();
+        Map<Long, String> byInput = new HashMap<>();
+        Set<String> taken = new HashSet<>(initializerIndex.keySet());
+        for (OnnxNode n : nodes) {
+            taken.addAll(n.outputs());
+        }
+        for (ValueInfoProto v : proto.getGraph().getInputList()) {
+            taken.add(v.getName());
+        }
+        Set<String> claimed = new HashSet<>();
+        List<TensorUse> later = new ArrayList<>();
+        Map<String, TensorUse> first = new HashMap<>();
+        for (ResolvedNode r : topologicalOrder()) {
+            for (int i = 0; i < r.inputs().size(); i++) {
+                Operand op = r.inputs().get(i);
+                if (op.kind() != Operand.Kind.INITIALIZER) {
+                    continue;
+                }
+                String init = op.name();
+                String read = r.node().inputs().get(i);
+                long key = ((long) r.index() << 32) | i;
+                if (!splittable(initializer(init))) {
+                    byInput.put(key, init);
+                    continue;
+                }
+                TensorUse use;
+                if (!claimed.contains(init)) {
+                    use = new TensorUse(init, init, TensorUse.Kind.INITIALIZER, r.index(), i, read);
+                    first.put(init, use);
+                } else if (!claimed.contains(read)) {
+                    use = new TensorUse(read, init, TensorUse.Kind.ALIAS, r.index(), i, read);
+                    later.add(use);
+                } else {
+                    String name = read;
+                    for (int k = 2; taken.contains(name); k++) {
+                        name = read + "#" + k;
+                    }
+                    use = new TensorUse(name, init, TensorUse.Kind.COPY, r.index(), i, read);
+                    later.add(use);
+                }
+                taken.add(use.name());
+                // the whole chain the input reads through belongs to this use: no later use may change it
+                for (String v = read; v != null; v = aliasParents.get(v)) {
+                    claimed.add(v);
+                }
+                byInput.put(key, use.name());
+            }
+        }
+        for (OnnxInitializer info : initializers) {
+            TensorUse f = first.get(info.name());
+            out.put(info.name(), f != null ? f : new TensorUse(info.name(), info.name(), TensorUse.Kind.INITIALIZER, -1, -1,
+                    info.name()));
+        }
+        for (TensorUse u : later) {
+            if (out.containsKey(u.name())) {
+                throw new LadyException(LadyException.Kind.INTERNAL, "tensor name '" + u.name() + "' given twice");
+            }
+            out.put(u.name(), u);
+        }
+        this.useByInput = byInput;
+        this.uses = Collections.unmodifiableMap(out);
     }
 
     /** What a node input is, after following Identity aliases. */
@@ -220,8 +405,14 @@ public final class OnnxModel {
         }
     }
 
-    /** A node with its inputs resolved. */
-    public record ResolvedNode(OnnxNode node, List<Operand> inputs) {
+    /**
+     * A node with its inputs resolved.
+     *
+     * @param node   the node
+     * @param inputs its inputs, resolved
+     * @param index  its index in {@link #nodes()}
+     */
+    public record ResolvedNode(OnnxNode node, List<Operand> inputs, int index) {
         public ResolvedNode {
             inputs = List.copyOf(inputs);
         }
@@ -236,6 +427,13 @@ public final class OnnxModel {
      *                       the graph has a cycle
      */
     public List<ResolvedNode> topologicalOrder() {
+        if (order == null) {
+            order = computeOrder();
+        }
+        return order;
+    }
+
+    private List<ResolvedNode> computeOrder() {
         Set<String> graphInputs = new HashSet<>();
         for (ValueInfoProto v : proto.getGraph().getInputList()) {
             graphInputs.add(v.getName());
@@ -286,7 +484,7 @@ public final class OnnxModel {
         List<ResolvedNode> order = new ArrayList<>(kept.size());
         while (!ready.isEmpty()) {
             int i = ready.poll();
-            order.add(new ResolvedNode(nodes.get(i), resolved.get(i)));
+            order.add(new ResolvedNode(nodes.get(i), resolved.get(i), i));
             for (int c : consumers.getOrDefault(i, List.of())) {
                 if (pending.merge(c, -1, Integer::sum) == 0) {
                     ready.add(c);
@@ -331,7 +529,8 @@ public final class OnnxModel {
         boolean grew = true;
         while (grew) { // chains of Identity nodes, in any order: until nothing new
             grew = false;
-            for (OnnxNode n : nodes) {
+            for (int i = 0; i < nodes.size(); i++) {
+                OnnxNode n = nodes.get(i);
                 if (!n.opType().equals("Identity") || !n.domain().isEmpty() || n.inputs().size() != 1
                         || n.outputs().size() != 1) {
                     continue;
@@ -341,6 +540,8 @@ public final class OnnxModel {
                 String target = found.containsKey(in) ? found.get(in) : initializerIndex.containsKey(in) ? in : null;
                 if (target != null && !found.containsKey(out) && !initializerIndex.containsKey(out)) {
                     found.put(out, target);
+                    aliasParents.put(out, in);
+                    aliasNodes.put(out, i);
                     grew = true;
                 }
             }

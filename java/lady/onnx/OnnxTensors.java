@@ -12,18 +12,18 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 
+import com.google.protobuf.UnsafeByteOperations;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
-import com.google.protobuf.UnsafeByteOperations;
-
 import lady.LadyException;
-import lady.checkpoint.DType;
 import lady.onnx.proto.Onnx.StringStringEntryProto;
 import lady.onnx.proto.Onnx.TensorProto;
+import lady.tensor.DType;
+import lady.torch.TorchTensors;
 
 /**
  * Validation and conversion of ONNX tensors ({@code TensorProto}): every size is checked against the
@@ -233,7 +233,7 @@ final class OnnxTensors {
         }
         Tensor out;
         try {
-            out = torch.empty(info.shape(), new TensorOptions(dtype.scalarType()), new MemoryFormatOptional());
+            out = torch.empty(info.shape(), new TensorOptions(TorchTensors.scalarType(dtype)), new MemoryFormatOptional());
         } catch (RuntimeException e) {
             throw LadyException.invalidInput("cannot allocate " + info + ": " + e.getMessage());
         }

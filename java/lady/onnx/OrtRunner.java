@@ -1,6 +1,9 @@
 package lady.onnx;
 
+import java.io.IOException;
 import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -76,11 +79,45 @@ public final class OrtRunner implements AutoCloseable {
     private final OnnxModel model;
     private final OrtEnvironment env;
     private final OrtSession session;
+    /** A file written for this runner (with its external data file), deleted by {@link #close}; or null. */
+    private Path temporary;
 
     private OrtRunner(OnnxModel model, OrtEnvironment env, OrtSession session) {
         this.model = model;
         this.env = env;
         this.session = session;
+    }
+
+    /**
+     * An ONNX Runtime session on {@code source} with its tensors replaced by {@code weights} (keys of
+     * {@link OnnxModel#tensors()}, as {@link Onnx#write} takes them): the model is written to a temporary file,
+     * which {@link #close} deletes.
+     */
+    public static OrtRunner open(OnnxModel source, lady.checkpoint.StateDict weights) {
+        Path tmp;
+        try {
+            tmp = Files.createTempFile("lady-", ".onnx");
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot create a temporary file: " + e.getMessage(), e);
+        }
+        try {
+            Onnx.write(tmp, source, weights);
+            OrtRunner r = open(Onnx.read(tmp));
+            r.temporary = tmp;
+            return r;
+        } catch (RuntimeException e) {
+            delete(tmp);
+            throw e;
+        }
+    }
+
+    private static void delete(Path file) {
+        try {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".data"));
+        } catch (IOException e) {
+            // a temporary file left behind is not worth failing the command for
+        }
     }
 
     /** An ONNX Runtime session on {@code model} (which must have been read from a file). */
@@ -111,25 +148,43 @@ public final class OrtRunner implements AutoCloseable {
 
     /** The concrete shape of every graph input under {@code options}, in the graph's order. */
     public Map<String, long[]> inputShapes(Options options) {
+        return inputShapes(model, options);
+    }
+
+    /**
+     * The concrete shape of every graph input of {@code model} under {@code options} (dimensions the file
+     * fixes as they are; symbolic ones by name from the options, else the batch for the first axis and the
+     * side for the others), in the graph's order.
+     */
+    public static Map<String, long[]> inputShapes(OnnxModel model, Options options) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         for (OnnxValue in : model.inputs()) {
-            if (in.shape() == null) {
+            long[] s = concreteShape(in, options);
+            if (s == null) {
                 throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' has no shape in the file");
-            }
-            long[] s = new long[in.shape().size()];
-            for (int i = 0; i < s.length; i++) {
-                OnnxValue.Dim d = in.shape().get(i);
-                if (d.fixed()) {
-                    s[i] = d.value();
-                } else if (d.param() != null && options.named().containsKey(d.param())) {
-                    s[i] = options.named().get(d.param());
-                } else {
-                    s[i] = i == 0 ? options.batch() : options.side();
-                }
             }
             shapes.put(in.name(), s);
         }
         return shapes;
+    }
+
+    /** The concrete shape of graph input {@code in} under {@code options} ({@link #inputShapes}), or null without one. */
+    static long[] concreteShape(OnnxValue in, Options options) {
+        if (in.shape() == null) {
+            return null;
+        }
+        long[] s = new long[in.shape().size()];
+        for (int i = 0; i < s.length; i++) {
+            OnnxValue.Dim d = in.shape().get(i);
+            if (d.fixed()) {
+                s[i] = d.value();
+            } else if (d.param() != null && options.named().containsKey(d.param())) {
+                s[i] = options.named().get(d.param());
+            } else {
+                s[i] = i == 0 ? options.batch() : options.side();
+            }
+        }
+        return s;
     }
 
     /**
@@ -309,6 +364,10 @@ public final class OrtRunner implements AutoCloseable {
             session.close();
         } catch (OrtException e) {
             throw new LadyException(LadyException.Kind.INTERNAL, "cannot close an ONNX Runtime session: " + e.getMessage(), e);
+        } finally {
+            if (temporary != null) {
+                delete(temporary);
+            }
         }
     }
 }

@@ -1,9 +1,7 @@
 /**
- * ONNX models: {@link lady.onnx.Onnx} reads a {@code .onnx} file into an immutable view
- * ({@link lady.onnx.OnnxModel}: initializers, nodes with typed attributes, graph inputs and outputs,
- * value_info, opsets, the Identity aliases through which exporters share equal initializers), exposes
- * the initializers as a {@link lady.checkpoint.StateDict} and writes the model back with initializers
- * replaced, everything else untouched; {@link lady.onnx.OrtRunner} runs models with ONNX Runtime. The
- * schema classes ({@code lady.onnx.proto.Onnx}) are generated at build time from {@code proto/onnx.proto}.
+ * ONNX models: reading and writing (weights replaced, graph untouched), ONNX Runtime for running them, and
+ * the import of an ONNX graph into {@link lady.graph.Graph}.
+ *
+ * <p>May import (Lady packages): checkpoint, data, graph, io, permutation, tensor, torch, util.
  */
 package lady.onnx;

@@ -2,7 +2,7 @@ package lady.paper;
 
 /**
  * The only home of the paper's numbers (De Sousa Trias et al., AAAI 2024, and the authors'
- * scripts, as read in shared/docs/method.md). Each constant says where it comes from. Code
+ * scripts, as read in docs/method.md). Each constant says where it comes from. Code
  * elsewhere refers to these, never to literals.
  */
 public final class Paper {

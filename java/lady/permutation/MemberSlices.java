@@ -1,9 +1,6 @@
 package lady.permutation;
 
-import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
+import lady.tensor.HostTensor;
 
 /**
  * The per-neuron slices of a group member: the one place that turns a member's (axis, offset, block)
@@ -16,33 +13,65 @@ import org.bytedeco.pytorch.global.torch;
 public final class MemberSlices {
     private MemberSlices() {}
 
-    /** The slices of member {@code m} of a group of {@code n} neurons in {@code t}: a contiguous float32 [n, k] tensor. */
-    public static Tensor rows(Tensor t, Member m, long n) {
-        Tensor x = t.narrow(m.axis(), m.offset(), n * m.block());
-        if (m.axis() != 0) {
-            x = x.movedim(m.axis(), 0);
+    /** The slices of member {@code m} of a group of {@code n} neurons in {@code t}: a contiguous float32 [n, k]
+     * tensor (the tensor itself, seen as [n, k], when the member is all of a float32 tensor's axis 0). */
+    public static HostTensor rows(HostTensor t, Member m, long n) {
+        long[] shape = t.shape();
+        long span = n * m.block();
+        if (m.axis() == 0 && m.offset() == 0 && shape.length > 0 && shape[0] == span) {
+            return t.toFloat32().reshape(n, -1);
         }
-        return x.reshape(n, -1).to(torch.ScalarType.Float).contiguous();
+        return t.axisSlice(m.axis(), m.offset(), span).toFloat32().reshape(n, -1);
     }
 
     /**
      * {@code t} with member {@code m}'s neuron slices gathered by {@code match} (new neuron j = old neuron
-     * match[j]), everything outside the member's range untouched. Unlike a permutation, {@code match} may
-     * repeat neurons (the paper's argmax with duplicates).
+     * match[j]), everything outside the member's range untouched: a new tensor. Unlike a permutation,
+     * {@code match} may repeat neurons (the paper's argmax with duplicates).
      */
-    public static Tensor gather(Tensor t, Member m, long[] match) {
-        long length = t.size(m.axis());
-        long[] idx = new long[Math.toIntExact(length)];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
+    public static HostTensor gather(HostTensor t, Member m, long[] match) {
+        return t.gather(m.axis(), m.offset(), m.block(), match);
+    }
+
+    /**
+     * Where member {@code m}'s neuron slices lie in a tensor of {@code shape} seen as [outer, axisLength, inner]
+     * (the axes before the member's axis, its axis, the axes after): neuron j of a group of n owns, for each outer
+     * index o, the run of {@link #run()} consecutive elements starting at {@link #start(long, long)}.
+     *
+     * @param outer      product of the sizes before the axis
+     * @param axisLength the axis's size
+     * @param inner      product of the sizes after the axis
+     * @param offset     the member's offset on the axis
+     * @param block      the member's block
+     */
+    public record Layout(long outer, long axisLength, long inner, long offset, long block) {
+        /** Elements of one run: block x inner. */
+        public long run() {
+            return block * inner;
         }
-        for (int j = 0; j < match.length; j++) {
-            for (long k = 0; k < m.block(); k++) {
-                idx[Math.toIntExact(m.offset() + j * m.block() + k)] = m.offset() + match[j] * m.block() + k;
-            }
+
+        /** Element index of neuron j's run under outer index o. */
+        public long start(long o, long j) {
+            return (o * axisLength + offset + j * block) * inner;
         }
-        Tensor index = torch.from_blob(new LongPointer(idx), new long[] {idx.length},
-                new TensorOptions(torch.ScalarType.Long)).clone();
-        return t.index_select(m.axis(), index).contiguous();
+    }
+
+    /** The layout of member {@code m} of a group of {@code n} neurons in a tensor of {@code shape}, checked. */
+    public static Layout layout(long[] shape, Member m, long n) {
+        int axis = m.axis();
+        if (axis >= shape.length || m.offset() + n * m.block() > shape[axis]) {
+            throw lady.LadyException.invalidInput("tensor " + lady.util.Text.quote(m.tensor()) + " of shape "
+                    + lady.util.Text.shape(shape) + " has no range [" + m.offset() + ", " + (m.offset() + n * m.block())
+                    + ") on axis " + axis + " for its group of " + n + " neurons");
+        }
+        long outer = 1;
+        for (int a = 0; a < axis; a++) {
+            outer *= shape[a];
+        }
+        long inner = 1;
+        for (int a = axis + 1; a < shape.length; a++) {
+            inner *= shape[a];
+        }
+        return new Layout(outer, shape[axis], inner, m.offset(), m.block());
     }
 }

@@ -6,14 +6,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.kernels.TensorPermutation;
-import lady.torch.TorchTargets;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
@@ -32,12 +30,26 @@ public final class Permuter {
     /** Applies {@code perms} (group name -> permutation) to {@code state} in place. */
     public static void applyInPlace(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
             Backend backend) {
-        for (List<TensorPermutation> pass : passes(state, spec, perms)) {
+        List<List<TensorPermutation>> passes = passes(state, spec, perms); // validated before anything changes
+        boolean copied = false;
+        for (List<TensorPermutation> pass : passes) {
+            for (TensorPermutation t : pass) {
+                if (state.get(t.name()).mapped()) { // over a mapped file: copied once first (StateDict.writable)
+                    state.writable(t.name());
+                    copied = true;
+                }
+            }
+        }
+        if (copied) {
+            passes = passes(state, spec, perms); // the same passes over the copies' addresses
+        }
+        for (List<TensorPermutation> pass : passes) {
             if (!pass.isEmpty()) {
                 Kernels.permuteTensors(backend, pass);
             }
         }
     }
+
 
     /** A permuted deep copy of {@code state}; {@code state} itself is unchanged. */
     public static StateDict apply(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
@@ -64,15 +76,28 @@ public final class Permuter {
 
     /**
      * A random permutation for each named group, in spec order. Each group's permutation depends
-     * only on {@code seed} and the group's name (so choosing other groups does not change it).
+     * only on {@code seed} and the group's name (so choosing other groups does not change it), and is never
+     * the identity ({@link #nonIdentity}).
      */
     public static Map<String, Permutation> random(PermutationSpec spec, Collection<String> groups, long seed) {
         Map<String, Permutation> perms = new LinkedHashMap<>();
         for (String name : groups) {
             Group g = group(spec, name);
-            perms.put(name, Permutation.random(Math.toIntExact(g.size()), Seeds.derive(seed, "permute:" + name)));
+            perms.put(name, nonIdentity(Math.toIntExact(g.size()), Seeds.derive(seed, "permute:" + name)));
         }
         return perms;
+    }
+
+    /**
+     * A random permutation of {@code n} that is not the identity (for n >= 2): drawing the identity would
+     * leave a group in place, which an attack never wants (small groups, such as 2 KV heads, draw it often).
+     */
+    static Permutation nonIdentity(int n, long seed) {
+        Permutation p = Permutation.random(n, seed);
+        for (int attempt = 1; n >= 2 && p.equals(Permutation.identity(n)); attempt++) {
+            p = Permutation.random(n, Seeds.derive(seed, "redraw:" + attempt));
+        }
+        return p;
     }
 
     /**
@@ -156,13 +181,14 @@ public final class Permuter {
             if (axes == null) {
                 continue;
             }
-            Tensor t = state.get(name);
-            long[] shape = state.shape(name);
+            HostTensor t = state.get(name);
+            long[] shape = t.shape();
+            int es = t.dtype().elementSize();
             long[] p0 = axes.get(0);
             long[] p1 = axes.get(1);
             if (p0 != null || p1 != null) {
                 long b = p1 == null ? 1 : grain.get(name).get(1);
-                first.add(TorchTargets.tensorPermutation(name, t, shape, p0, p1 == null ? null : coarse(p1, b), b));
+                first.add(TensorPermutation.of(name, t.address(), shape, es, p0, p1 == null ? null : coarse(p1, b), b, t));
             }
             int pass = 0;
             for (Map.Entry<Integer, long[]> e : axes.tailMap(2).entrySet()) {
@@ -177,8 +203,8 @@ public final class Permuter {
                     }
                 }
                 long b = grain.get(name).get(a);
-                TensorPermutation tp = TorchTargets.tensorPermutation(name, t, new long[] {before, shape[a], after}, null,
-                        coarse(e.getValue(), b), b);
+                TensorPermutation tp = TensorPermutation.of(name, t.address(), new long[] {before, shape[a], after}, es,
+                        null, coarse(e.getValue(), b), b, t);
                 if (p0 == null && p1 == null && pass == 0) {
                     first.add(tp);
                 } else {

@@ -24,6 +24,7 @@ import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
+import lady.torch.TorchTensors;
 
 /**
  * Activation matching (method.md sections 4 and 6, beyond the paper): the same probe images go
@@ -39,7 +40,9 @@ import lady.permutation.Role;
  * group's matrix. Only a match that is not a permutation (argmax duplicates) changes the suspect's
  * function; then the suspect is run again, as re-ordered so far, for the groups that follow.
  */
-public final class ActivationSignal implements GroupSimilarity {
+public final class ActivationSignal implements Evidence {
+    static final String NAME = "activations";
+
     /** Default number of probe images (ours: enough positions for stable correlations, one batch). */
     public static final int DEFAULT_PROBE_IMAGES = 256;
 
@@ -81,11 +84,22 @@ public final class ActivationSignal implements GroupSimilarity {
     }
 
     @Override
-    public Signal signal() {
-        return Signal.ACTIVATIONS;
+    public String name() {
+        return NAME;
     }
 
+    /** One ready similarity per group: the summed Pearson matrices of its producers' outputs. A permutation
+     * does not change the outputs, so it depends on no other group's alignment. */
     @Override
+    public List<Contribution> contributions(Group g, EvidenceContext context) {
+        return List.of(Contribution.matrix(NAME, String.join("+", producers.get(g.name())), similarity(g,
+                context.suspect())));
+    }
+
+    /**
+     * The N x N similarity of group {@code g}, row-major: {@code s[i * n + j]} compares reference
+     * neuron i with suspect neuron j, the suspect as re-ordered so far by the resync.
+     */
     public float[] similarity(Group g, StateDict suspectState) {
         if (cache == null) {
             cache = compute(suspectState);
@@ -126,7 +140,7 @@ public final class ActivationSignal implements GroupSimilarity {
                     if (s == null) {
                         s = new float[n * n];
                     }
-                    Similarity.accumulateCosine(backend, ra, b.get(layer), true, s);
+                    Similarity.accumulateCosine(backend, TorchTensors.own(ra), TorchTensors.own(b.get(layer)), true, s);
                 }
                 out.put(e.getKey(), s);
             }

@@ -9,7 +9,7 @@ import java.util.Map;
  *
  * @param name           group name
  * @param size           neurons N
- * @param producers      producer weights whose rows were compared
+ * @param producers      producer weights whose rows were compared (in the group's last solve)
  * @param match          match[i] = index, in the suspect, of the neuron that plays reference neuron i
  *                       (method.md section 2); applying it to the suspect restores the reference order
  * @param duplicates     suspect neurons chosen more than once (argmax only; 0 for assignment)
@@ -26,11 +26,18 @@ import java.util.Map;
  * @param psi            % of neurons whose recovered position is right: match[i] == inv(p)[i]; null without a secret
  * @param psiPaper       the paper's count for argmax: origin[j] = argmax_i S[i, j] compared with p[j]; null without a secret
  * @param prefiltered    the match came from the random-projection prefilter ({@link Prefilter}; the dense
- *                       method's match, margins are lower bounds) instead of the dense similarity
+ *                       method's match and margins) instead of the dense similarity
+ * @param evidence       the contributions of the group's last solve, with their weights ({@link Combination})
+ * @param passes         how often the group was solved (1, or more when its evidence changed after its first solve)
  */
 public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,
         double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags,
-        double integrityMaxRatio, Double psi, Double psiPaper, boolean prefiltered) {
+        double integrityMaxRatio, Double psi, Double psiPaper, boolean prefiltered, List<EvidenceUse> evidence,
+        int passes) {
+    public GroupResult {
+        producers = List.copyOf(producers);
+        evidence = List.copyOf(evidence);
+    }
 
     /** The JSON form of the report (stable field names). */
     public Map<String, Object> toJson() {
@@ -52,6 +59,8 @@ public record GroupResult(String name, long size, List<String> producers, long[]
             m.put("psi_paper", psiPaper);
         }
         m.put("prefiltered", prefiltered);
+        m.put("passes", passes);
+        m.put("evidence", evidence.stream().map(EvidenceUse::toJson).toList());
         m.put("match", match);
         return m;
     }

@@ -13,6 +13,7 @@ import lady.kernels.Backend;
 import lady.model.Model;
 import lady.model.Stage;
 import lady.torch.FloatTensors;
+import lady.torch.TorchTensors;
 
 /**
  * The proof of concept of paper figure 3 (method.md section 6): neurons that behave alike can have
@@ -91,7 +92,7 @@ public final class OutputCorrelation {
                     }
                 }
             }
-            Tensor w = model.stateDict().get(layer + ".weight");
+            Tensor w = TorchTensors.get(model.stateDict(), layer + ".weight");
             Tensor wRows = w.reshape(n, -1).to(torch.ScalarType.Float);
             double weightCosine = cosine(backend, wRows.narrow(0, bi, 1).contiguous(), wRows.narrow(0, bj, 1).contiguous(),
                     false)[0];
@@ -141,7 +142,7 @@ public final class OutputCorrelation {
     private static float[] cosine(Backend backend, Tensor a, Tensor b, boolean centered) {
         int n = Math.toIntExact(a.size(0));
         float[] s = new float[n * n];
-        Similarity.accumulateCosine(backend, a, b, centered, s);
+        Similarity.accumulateCosine(backend, TorchTensors.own(a), TorchTensors.own(b), centered, s);
         return s;
     }
 }

@@ -5,22 +5,25 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
+import lady.LadyException;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.torch.Torch;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.util.Seeds;
 
 /**
  * The exact assignment of a large group without its dense N x N cosine matrix (torchvision VGG16's
  * classifier.0 alone is 4096 x 4096 x 25088 x 2 = 0.84 TFLOP dense).
  *
- * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over producers of
- * cos(ref row i, suspect row j)}. Steps:
+ * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over row sets p of
+ * w_p cos(ref row i, suspect row j)} (the row sets and weights of {@link Combination}). Steps:
  * <ol>
  * <li><b>Sketch.</b> One pass over every producer's rows computes, per row, its exact squared norm
  * and a {@link #SKETCH_DIMS}-dimensional sign sketch (a count sketch: coordinate t goes to bucket
@@ -48,8 +51,13 @@ import lady.util.Seeds;
  * (no direction), or a failed certificate. Exactness thus rests only on the stated error bound,
  * never on luck in the candidate list.
  *
- * <p>Confidence margins in this path are lower bounds: the best other similarity of a row is taken as
- * the larger of its other confirmed candidates and {@code ub_i} (which includes the Z sigma bound).
+ * <p>Confidence margins are exact, equal to the dense path's (best minus second-best similarity of each
+ * reference row): where a row's best confirmed other column reaches {@code ub_i} (the bound of every column
+ * left out), it is the second best; otherwise the row's similarities are computed in full with the native
+ * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
+ * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
+ * take the full computation: the margins cost about one dense similarity product per group, the match
+ * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md).
  */
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
@@ -76,9 +84,11 @@ final class PrefilteredMatch {
      * by rounding only; the certificate keeps this much room per row for it. */
     static final double CERTIFICATE_SLACK_PER_ROW = 1e-6;
     /** Partial sums of the exact dot products (a multiple of the vector width, so the loop vectorizes). */
-    private static final int DOT_LANES = 64;
+    static final int DOT_LANES = 64;
 
-    /** A prefiltered group's answer: the match, per-row margin lower bounds, and the rows' squared norms. */
+    /**
+     * A prefiltered group's answer: the match, the exact margins (as the dense path's), the rows' squared norms.
+     */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
     /** Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d. */
@@ -96,10 +106,11 @@ final class PrefilteredMatch {
     }
 
     /**
-     * The dense optimum of the group whose producers' rows are {@code refs[p]} and {@code suss[p]}
-     * (contiguous float32 N x D_p each), or null when the prefilter cannot prove it (then use dense).
+     * The dense optimum of the group whose row sets are {@code refs[p]} and {@code suss[p]}
+     * (contiguous float32 N x D_p each) with weights {@code weights[p]}, or null when the prefilter
+     * cannot prove it (then use dense).
      */
-    static Outcome solve(Backend backend, List<Tensor> refs, List<Tensor> suss, int n) {
+    static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n) {
         int producers = refs.size();
         int k = SKETCH_DIMS;
         List<Rows> refRows = new ArrayList<>();
@@ -134,22 +145,22 @@ final class PrefilteredMatch {
             for (int i = 0; i < n; i++) {
                 refNorm2[i] += sa.norm2[i];
                 susNorm2[i] += sb.norm2[i];
-                refSpread2[i] += 2 * sa.spread[i] * gMax;
-                sa.normalizedInto(i, x, (i * producers + p) * k);
-                sb.normalizedInto(i, y, (i * producers + p) * k);
+                refSpread2[i] += 2 * sa.spread[i] * gMax * weights[p] * weights[p];
+                sa.normalizedInto(i, x, (i * producers + p) * k, Math.sqrt(weights[p]));
+                sb.normalizedInto(i, y, (i * producers + p) * k, Math.sqrt(weights[p]));
             }
         }
         // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
         int dk = producers * k;
-        // the N x N output stays in native memory (a libtorch tensor, read in place): no Java copy of it
-        Tensor cosTensor = torch.empty(n, n);
+        // the N x N output stays in native memory (read in place): no Java copy of it
+        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, n, n);
         try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.data_ptr().address());
+            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.address());
         }
-        FloatBuffer cos = new FloatPointer(cosTensor.data_ptr_float()).capacity((long) n * n).asBuffer();
+        FloatBuffer cos = cosTensor.floats();
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
-        Exact exact = new Exact(refRows, susRows, refNorms, susNorms);
+        Exact exact = new Exact(refRows, susRows, refNorms, susNorms, weights);
         // per row, the best estimates in descending order (enough to tell an ambiguous row)
         int top = Math.min(n, MAX_EXTRA_CANDIDATES + 2);
         int[] topIndex = new int[n * top];
@@ -194,13 +205,18 @@ final class PrefilteredMatch {
             bijective &= !taken[(int) match[i]];
             taken[(int) match[i]] = true;
         }
-        if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, producers, match)) {
+        if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, Arrays.stream(weights).sum(), match)) {
             return null;
         }
+        // margins, exactly as the dense path computes them: best minus the best other column. Where the best
+        // confirmed other column beats the bound of every column left out, it is the row's exact second best;
+        // elsewhere the row's similarities are computed in full
         double[] margins = new double[n];
+        int[] undecided = new int[n];
+        int open = 0;
         for (int i = 0; i < n; i++) {
             double chosen = Double.NaN;
-            double other = ub[i];
+            double other = Double.NEGATIVE_INFINITY;
             for (int c = 0; c < candidates[i].length; c++) {
                 if (candidates[i][c] == match[i]) {
                     chosen = values[i][c];
@@ -209,9 +225,76 @@ final class PrefilteredMatch {
                 }
             }
             margins[i] = chosen - other;
+            if (other < ub[i]) {
+                undecided[open++] = i;
+            }
         }
+        exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
         java.lang.ref.Reference.reachabilityFence(cosTensor);
         return new Outcome(match, margins, refNorm2, susNorm2);
+    }
+
+    /** Reference rows whose exact margins are computed together (a block of rows x N floats). */
+    static final int MARGIN_BLOCK_ROWS = 1024;
+
+    /**
+     * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
+     * (per row set the native cosine kernel in float, weighted by {@code weights} and summed in double, rounded to
+     * float as {@link Combination#similarity}; best minus best other column), in blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. A block of
+     * consecutive rows is read in place; scattered rows are gathered first.
+     */
+    static void exactMargins(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n,
+            long[] match, int[] rows, double[] margins) {
+        int from = 0;
+        while (from < rows.length) {
+            // the next block: rows[from..to) spanning at most MARGIN_BLOCK_ROWS reference rows
+            int to = from + 1;
+            while (to < rows.length && to - from < MARGIN_BLOCK_ROWS && rows[to] - rows[from] < MARGIN_BLOCK_ROWS) {
+                to++;
+            }
+            int k = to - from;
+            boolean consecutive = rows[to - 1] - rows[from] == k - 1;
+            double[] s = new double[k * n];
+            float[] part = new float[k * n];
+            HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+            for (int p = 0; p < refs.size(); p++) {
+                HostTensor ref = refs.get(p);
+                long d = ref.numel() / n;
+                long rowBytes = d * Float.BYTES;
+                HostTensor a = ref;
+                long address = ref.address() + rows[from] * rowBytes;
+                if (!consecutive) { // scattered rows: gathered into a block of their own
+                    a = HostTensor.allocate(DType.FLOAT32, k, d);
+                    for (int r = 0; r < k; r++) {
+                        HostTensor.copyBytes(a.address() + r * rowBytes, ref.address() + rows[from + r] * rowBytes, rowBytes);
+                    }
+                    address = a.address();
+                }
+                HostTensor b = suss.get(p);
+                Kernels.cosineSimilarity(backend, address, b.address(), k, n, d, false, out.address());
+                out.floats().get(part);
+                double w = weights[p];
+                for (int t = 0; t < part.length; t++) {
+                    s[t] += w * part[t];
+                }
+                java.lang.ref.Reference.reachabilityFence(a);
+                java.lang.ref.Reference.reachabilityFence(ref);
+                java.lang.ref.Reference.reachabilityFence(b);
+            }
+            java.lang.ref.Reference.reachabilityFence(out);
+            for (int r = 0; r < k; r++) {
+                int i = rows[from + r];
+                int chosen = (int) match[i];
+                float other = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < n; j++) {
+                    if (j != chosen && (float) s[r * n + j] > other) {
+                        other = (float) s[r * n + j];
+                    }
+                }
+                margins[i] = (double) (float) s[r * n + chosen] - other;
+            }
+            from = to;
+        }
     }
 
     /** Row i's {@code top} largest estimates E[i, j] = cos[i, j] |x_i| |y_j|, descending (ties: lower j first). */
@@ -238,11 +321,11 @@ final class PrefilteredMatch {
 
     /** The assignment on the candidate edges, into {@code match}; true when certified optimal for the dense matrix. */
     private static boolean certifiedAssignment(Backend backend, int[][] candidates, double[][] values, double[] rowMax,
-            double[] ub, int producers, long[] match) {
+            double[] ub, double totalWeight, long[] match) {
         int n = candidates.length;
-        // left-out edges get a value below any sum of `producers` cosines: the solver avoids them when it can
+        // left-out edges get a value below any weighted sum of cosines: the solver avoids them when it can
         float[] s = new float[n * n];
-        Arrays.fill(s, -(producers + 1f));
+        Arrays.fill(s, (float) -(totalWeight + 1));
         for (int i = 0; i < n; i++) {
             for (int c = 0; c < candidates[i].length; c++) {
                 s[i * n + candidates[i][c]] = (float) values[i][c];
@@ -307,8 +390,8 @@ final class PrefilteredMatch {
             return out;
         }
 
-        void normalizedInto(int i, float[] out, int offset) {
-            double scale = 1 / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
+        void normalizedInto(int i, float[] out, int offset, double factor) {
+            double scale = factor / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
             for (int c = 0; c < SKETCH_DIMS; c++) {
                 out[offset + c] = (float) (sketch[i * SKETCH_DIMS + c] * scale);
             }
@@ -360,17 +443,16 @@ final class PrefilteredMatch {
 
     /** A contiguous float32 N x D tensor's rows, read from native memory (the tensor is kept alive). */
     private static final class Rows {
-        final Tensor tensor;
+        final HostTensor tensor;
         final FloatBuffer buffer;
         final int n;
         final int d;
 
-        Rows(Tensor t, int n) {
+        Rows(HostTensor t, int n) {
             this.tensor = t;
             this.n = n;
             this.d = Math.toIntExact(t.numel() / n);
-            FloatPointer p = new FloatPointer(t.data_ptr_float());
-            this.buffer = p.capacity((long) n * d).asBuffer();
+            this.buffer = t.floats();
         }
 
         void row(int i, float[] out) {
@@ -385,7 +467,10 @@ final class PrefilteredMatch {
         final double[][] refNorm;
         final double[][] susNorm;
 
-        Exact(List<Rows> refs, List<Rows> suss, double[][] refNorm, double[][] susNorm) {
+        final double[] weights;
+
+        Exact(List<Rows> refs, List<Rows> suss, double[][] refNorm, double[][] susNorm, double[] weights) {
+            this.weights = weights;
             this.refs = refs;
             this.suss = suss;
             this.refNorm = refNorm;
@@ -443,7 +528,7 @@ final class PrefilteredMatch {
                                 b = new float[sus.d];
                             }
                             sus.row(j, b);
-                            s += dot(a[p], b, acc) / (refNorm[p][i] * susNorm[p][j]);
+                            s += weights[p] * dot(a[p], b, acc) / (refNorm[p][i] * susNorm[p][j]);
                         }
                         out[i][c] = s;
                     }
@@ -489,11 +574,40 @@ final class PrefilteredMatch {
         });
     }
 
-    /** Runs body over [0, n) in contiguous chunks on the common fork-join pool (all cores). */
+    /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     private static void parallelChunks(int n, RangeBody body) {
-        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * Runtime.getRuntime().availableProcessors()));
-        IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
+        int threads = Torch.threads();
+        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads));
+        Runnable all = () -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
                 (int) ((long) n * (c + 1) / chunks)));
+        if (threads == 1) {
+            all.run(); // a sequential stream would do the same; no pool needed
+            return;
+        }
+        try {
+            pool(threads).submit(all).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new LadyException(LadyException.Kind.INTERNAL, "prefilter worker failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static ForkJoinPool pool;
+
+    /** A fork-join pool of {@code threads} workers (kept while the count stays the same). */
+    private static synchronized ForkJoinPool pool(int threads) {
+        if (pool == null || pool.getParallelism() != threads) {
+            if (pool != null) {
+                pool.shutdown();
+            }
+            pool = new ForkJoinPool(threads);
+        }
+        return pool;
     }
 
     /** Work chunks per core (uneven rows: candidates differ per row). */

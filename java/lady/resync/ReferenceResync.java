@@ -9,10 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.permutation.Group;
@@ -23,20 +19,60 @@ import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
+import lady.util.Seeds;
 
 /**
- * Re-synchronization with the reference model (method.md section 4): per group, in topological
- * order, compare the producer rows of the reference and of the suspect (cosine similarity), match
- * the neurons (argmax or exact assignment), and apply the match to the suspect (producer rows,
- * bias, norms and consumer columns), so that the next group's rows become comparable.
- *
- * <p>Residual streams: a group's producers whose inputs are not aligned yet (their input group
- * comes later in the order, e.g. a ResNet block's conv2 reads the block-internal group) are left
- * out of the first pass; once every group is solved, a second pass recomputes those groups with
- * all their producers and applies the (usually identity) correction.
+ * Re-synchronization with the reference model (method.md section 4). It orders the groups, asks the
+ * evidence, combines, solves, applies, and repeats for the groups whose evidence changed:
+ * <ol>
+ * <li><b>Order.</b> Groups are solved in topological order; each group's match is applied to the
+ * suspect at once (producer rows, bias, norms and consumer columns), so that the next group's
+ * producer rows become comparable.</li>
+ * <li><b>Evidence.</b> Each source of {@link ResyncOptions#sources()} ({@link Evidence}) contributes
+ * what it can tell about the group now: the producers' rows whose input group is aligned (the
+ * paper's evidence), the neurons' bias and batch-norm values, the consumers' columns whose own
+ * output group is aligned (the classifier's at once, the others once solved), or the activation
+ * signal.</li>
+ * <li><b>Combine and solve.</b> {@link Combination}: the weighted mean of the contributions'
+ * cosines (weights sqrt(d) by default), then the exact assignment or the paper's argmax; large
+ * groups through the prefilter.</li>
+ * <li><b>Later passes.</b> A group is solved again (its correction, usually the identity, composed
+ * with its match) when a group its evidence depends on was aligned or corrected after it was solved:
+ * a residual stream's producers that read a later group, a producer that reads its own group (MobileNet's
+ * projection after a depthwise conv that kept the stream: its columns are unaligned until the group is
+ * solved), and every consumer's columns, join in the second pass; a correction in one pass makes its neighbours' evidence change for the next. At most
+ * {@link #MAX_PASSES} passes. When only new contributions joined, {@link Combination#keep} first tries to
+ * certify from the matched pairs alone that they cannot change the order (an exact copy's second pass).</li>
+ * <li><b>Verdict.</b> Each group's forward-pass solve is tested ({@link Verdict}); the report carries the
+ * verdict over all groups.</li>
+ * </ol>
+ * The argmax method reads the producers' rows only (the paper's faithful mode); so does
+ * {@link EvidenceScope#PRODUCERS}.
  */
 public final class ReferenceResync {
     private ReferenceResync() {}
+
+    /** The most passes over the groups (the first, the consumers' second pass, and corrections of corrections). */
+    static final int MAX_PASSES = 4;
+
+    /** What the resync knows about one group while it runs. */
+    private static final class State {
+        final Group group;
+        long[] match; // composed over the passes: reference i -> suspect index before any of this group's moves
+        Combination.Solved last;
+        List<EvidenceUse> evidence;
+        List<String> producers;
+        Map<String, Integer> seen; // the versions of the groups its last solve depended on
+        Map<String, List<Integer>> used; // the last solve's contributions: key -> versions of the groups ordering it
+        Double psiPaper;
+        Verdict.GroupTest test;
+        double[] susNorm2;
+        int passes;
+
+        State(Group group) {
+            this.group = group;
+        }
+    }
 
     /**
      * Resyncs {@code suspect} in place into the reference's order.
@@ -48,56 +84,214 @@ public final class ReferenceResync {
             Map<String, long[]> secret, ProgressListener progress) {
         long start = System.nanoTime();
         List<Group> selected = select(spec, options.groups());
-        Map<String, List<Group>> inputGroupOf = inputGroups(spec);
-        Set<String> solved = new HashSet<>();
-        Set<String> selectedNames = new HashSet<>();
-        selected.forEach(g -> selectedNames.add(g.name()));
-        Map<String, GroupResult> results = new LinkedHashMap<>();
-        List<Group> secondPass = new ArrayList<>();
+        selected.forEach(g -> checkShapes(reference, suspect, g));
+        EvidenceContext context = new EvidenceContext(reference, suspect, spec, selected, options.backend());
+        List<Evidence> sources = options.sources();
+        Map<String, State> states = new LinkedHashMap<>();
         progress.start("resync", selected.size(), "groups");
         for (Group g : selected) {
-            checkShapes(reference, suspect, g);
-            List<Member> all = g.members(Role.PRODUCER_WEIGHT);
-            List<Member> aligned = new ArrayList<>();
-            for (Member m : all) {
-                boolean ready = true;
-                for (Group input : inputGroupOf.getOrDefault(m.tensor(), List.of())) {
-                    ready &= input == g || solved.contains(input.name()) || !selectedNames.contains(input.name());
-                }
-                if (ready) {
-                    aligned.add(m);
-                }
-            }
-            if (aligned.isEmpty() || options.similarity() != null) {
-                // nothing aligned yet: best effort with every producer; a signal other than the weights
-                // does not read the producers' inputs, so every producer counts and no second pass is needed
-                aligned = all;
-            }
-            if (aligned.size() < all.size()) {
-                secondPass.add(g);
-            }
-            GroupResult r = solve(reference, suspect, g, aligned, options, secret);
-            apply(suspect, spec, g, r.match(), options);
-            if (options.similarity() != null) {
-                options.similarity().applied(g, r.match());
-            }
-            results.put(g.name(), r);
-            solved.add(g.name());
+            State s = new State(g);
+            states.put(g.name(), s);
+            s.susNorm2 = squaredNorms(suspect, g);
+            solve(s, context, sources, spec, options, secret);
             progress.advance(1, Map.of("group", g.name()));
         }
-        for (Group g : secondPass) {
-            GroupResult first = results.get(g.name());
-            GroupResult correction = solve(reference, suspect, g, g.members(Role.PRODUCER_WEIGHT), options, null);
-            apply(suspect, spec, g, correction.match(), options);
-            long[] match = new long[first.match().length];
-            for (int j = 0; j < match.length; j++) {
-                match[j] = first.match()[(int) correction.match()[j]];
+        for (int pass = 2; pass <= MAX_PASSES; pass++) {
+            boolean any = false;
+            for (State s : states.values()) {
+                if (stale(s, context)) {
+                    solve(s, context, sources, spec, options, secret);
+                    any = true;
+                }
             }
-            // the paper's argmax count is kept from the first pass (the correction is solved without the secret)
-            results.put(g.name(), withMatch(correction, first.psiPaper(), match, secret));
+            if (!any) {
+                break;
+            }
         }
         progress.finish();
-        return new ResyncReport(options.method(), new ArrayList<>(results.values()), (System.nanoTime() - start) / 1e9);
+        List<GroupResult> results = new ArrayList<>();
+        List<Verdict.GroupTest> tests = new ArrayList<>();
+        for (State s : states.values()) {
+            results.add(summarize(s, reference, options, secret));
+            tests.add(s.test);
+        }
+        return new ResyncReport(options.method(), results, Verdict.of(tests), (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Whether a group its last solve depended on was aligned or corrected since. */
+    private static boolean stale(State s, EvidenceContext context) {
+        for (Map.Entry<String, Integer> e : s.seen.entrySet()) {
+            if (context.version(e.getKey()) != e.getValue()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** One solve of a group: ask the evidence, combine, solve, apply, compose. */
+    private static void solve(State s, EvidenceContext context, List<Evidence> sources, PermutationSpec spec,
+            ResyncOptions options, Map<String, long[]> secret) {
+        Group g = s.group;
+        int n = Math.toIntExact(g.size());
+        Map<String, Integer> seen = new HashMap<>();
+        for (Evidence e : sources) {
+            e.dependencies(g, context).forEach(d -> seen.put(d, context.version(d)));
+        }
+        Combination.Solved solved = null;
+        List<EvidenceUse> uses = new ArrayList<>();
+        List<String> producers = new ArrayList<>();
+        Map<String, List<Integer>> used = new HashMap<>();
+        List<Contribution> cs = new ArrayList<>();
+        try {
+            for (Evidence e : sources) {
+                cs.addAll(e.contributions(g, context));
+            }
+            if (cs.isEmpty()) {
+                throw new LadyException(LadyException.Kind.INTERNAL, "no evidence about group '" + g.name() + "'");
+            }
+            for (Contribution c : cs) {
+                used.put(c.key(), versionOf(c, context));
+            }
+            if (s.used != null) {
+                Set<String> unchanged = new HashSet<>();
+                for (Map.Entry<String, List<Integer>> e : s.used.entrySet()) {
+                    if (e.getValue().equals(used.get(e.getKey()))) {
+                        unchanged.add(e.getKey());
+                    }
+                }
+                if (unchanged.size() == s.used.size()) { // the last solve's evidence is all still there, unchanged
+                    solved = Combination.keep(cs, unchanged, s.last.margins(), n, options);
+                    if (solved != null) { // the order kept is the last solve's: so is the way it was found
+                        solved = new Combination.Solved(solved.match(), solved.margins(), null, solved.weights(),
+                                s.last.prefiltered(), true);
+                    }
+                }
+            }
+            if (solved == null) {
+                solved = Combination.solve(cs, n, options);
+            }
+            if (s.passes == 0) { // the verdict reads the forward pass (see Verdict: no evidence aligned by itself)
+                s.test = test(g, solved, cs, options);
+            }
+            for (int k = 0; k < cs.size(); k++) {
+                Contribution c = cs.get(k);
+                uses.add(new EvidenceUse(c.source(), c.tensor(), c.dimension(), solved.weights()[k]));
+                if (c.source().equals(ProducerRows.NAME)) {
+                    producers.add(c.tensor());
+                }
+            }
+        } finally {
+            cs.forEach(Contribution::release); // the gathered rows' memory at once, not when collected
+        }
+        if (s.passes == 0 && options.method() == Method.ARGMAX && secret != null && secret.get(g.name()) != null) {
+            s.psiPaper = psiPaper(solved.similarity(), n, secret.get(g.name()), g);
+        }
+        if (!solved.kept()) {
+            apply(context.suspect(), spec, g, solved.match(), options);
+        }
+        for (Evidence e : sources) {
+            e.applied(g, solved.match());
+        }
+        boolean identity = true;
+        for (int i = 0; i < n && identity; i++) {
+            identity = solved.match()[i] == i;
+        }
+        if (s.match == null) {
+            s.match = solved.match();
+        } else {
+            long[] composed = new long[n];
+            for (int j = 0; j < n; j++) {
+                composed[j] = s.match[(int) solved.match()[j]];
+            }
+            s.match = composed;
+        }
+        context.solved(g.name(), !identity);
+        s.last = solved;
+        s.evidence = List.copyOf(uses);
+        s.producers = List.copyOf(producers);
+        s.seen = seen;
+        s.used = used;
+        s.passes++;
+    }
+
+    /**
+     * The verdict's test of a group ({@link Verdict}): each contribution of the solve on its own, on the
+     * block of (up to) {@link Verdict#SAMPLE_ROWS} reference neurons against the suspect neurons just
+     * matched to them, then the smallest p-value times the number of contributions (Bonferroni).
+     */
+    private static Verdict.GroupTest test(Group g, Combination.Solved solved, List<Contribution> cs,
+            ResyncOptions options) {
+        int n = Math.toIntExact(g.size());
+        int m = Math.min(n, Verdict.SAMPLE_ROWS);
+        long[] rows = m == n ? java.util.stream.LongStream.range(0, n).toArray()
+                : sample(n, m, Seeds.derive(Verdict.SAMPLE_SEED, "verdict:" + g.name()));
+        long[] columns = new long[m];
+        long[] diagonal = new long[m];
+        for (int r = 0; r < m; r++) {
+            columns[r] = solved.match()[(int) rows[r]];
+            diagonal[r] = r;
+        }
+        List<Verdict.GroupTest> each = new ArrayList<>();
+        for (Contribution c : cs) {
+            float[] block = Combination.block(List.of(c), new double[] {1}, options, n, rows, columns);
+            each.add(Verdict.test(g.name(), c.source() + ":" + c.tensor(), n, block, m, m, diagonal));
+        }
+        return Verdict.GroupTest.strongest(each);
+    }
+
+    /** m distinct indices of 0..n-1, ascending, drawn from {@code seed}. */
+    private static long[] sample(int n, int m, long seed) {
+        int[] all = new int[n];
+        for (int i = 0; i < n; i++) {
+            all[i] = i;
+        }
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int i = 0; i < m; i++) { // partial Fisher-Yates
+            int j = i + r.nextInt(n - i);
+            int t = all[i];
+            all[i] = all[j];
+            all[j] = t;
+        }
+        long[] out = new long[m];
+        for (int i = 0; i < m; i++) {
+            out[i] = all[i];
+        }
+        Arrays.sort(out);
+        return out;
+    }
+
+    /** The versions of the groups that order a contribution's values (empty for none). */
+    private static List<Integer> versionOf(Contribution c, EvidenceContext context) {
+        return c.dependencies().stream().map(context::version).toList();
+    }
+
+    /** The paper's argmax count: origin[j] = argmax_i S[i, j] compared with the secret p[j], in %. */
+    private static double psiPaper(float[] s, int n, long[] p, Group g) {
+        checkSecret(p, n, g);
+        long[] origin = Similarity.columnArgmax(s, n);
+        int right = 0;
+        for (int j = 0; j < n; j++) {
+            if (origin[j] == p[j]) {
+                right++;
+            }
+        }
+        return 100.0 * right / n;
+    }
+
+    private static void checkSecret(long[] p, int n, Group g) {
+        if (p.length != n) {
+            throw LadyException.invalidInput("the secret's permutation for group '" + g.name() + "' has size "
+                    + p.length + " but the group has " + n + " neurons");
+        }
+    }
+
+    /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
+    private static double[] squaredNorms(StateDict state, Group g) {
+        double[] acc = new double[Math.toIntExact(g.size())];
+        for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
+            Similarity.accumulateSquaredNorms(MemberSlices.rows(state.get(m.tensor()), m, g.size()), acc);
+        }
+        return acc;
     }
 
     private static List<Group> select(PermutationSpec spec, Set<String> names) {
@@ -114,20 +308,6 @@ public final class ReferenceResync {
         return spec.groups().stream().filter(g -> names.contains(g.name())).toList();
     }
 
-    /** For each tensor that consumes groups (CONSUMER_WEIGHT members: several after a concatenation), those groups. */
-    private static Map<String, List<Group>> inputGroups(PermutationSpec spec) {
-        Map<String, List<Group>> m = new HashMap<>();
-        for (Group g : spec.groups()) {
-            for (Member c : g.members(Role.CONSUMER_WEIGHT)) {
-                List<Group> l = m.computeIfAbsent(c.tensor(), k -> new ArrayList<>());
-                if (!l.contains(g)) {
-                    l.add(g);
-                }
-            }
-        }
-        return m;
-    }
-
     private static void checkShapes(StateDict reference, StateDict suspect, Group g) {
         for (Member m : g.members()) {
             long[] a = reference.shape(m.tensor());
@@ -135,78 +315,18 @@ public final class ReferenceResync {
             if (!Arrays.equals(a, b)) {
                 throw LadyException.invalidInput(String.format(
                         "tensor '%s' has shape %s in the reference but %s in the suspect: not the same architecture",
-                        m.tensor(), Arrays.toString(a), Arrays.toString(b)));
+                        m.tensor(), lady.util.Text.shape(a), lady.util.Text.shape(b)));
             }
         }
     }
 
-    /** Similarity of the group's neurons over the given producers, then the match and its figures. Large
-     * groups (weights, assignment) go through the prefilter ({@link PrefilteredMatch}) when the options ask
-     * for it; it answers with the dense method's match or hands the group back to the dense path. */
-    static GroupResult solve(StateDict reference, StateDict suspect, Group g, List<Member> producers,
-            ResyncOptions options, Map<String, long[]> secret) {
+    /** The group's figures from its composed match and its last solve. */
+    private static GroupResult summarize(State s, StateDict reference, ResyncOptions options,
+            Map<String, long[]> secret) {
+        Group g = s.group;
         int n = Math.toIntExact(g.size());
-        List<String> names = producers.stream().map(Member::tensor).toList();
-        float[] s = null;
-        double[] refNorm2 = new double[n];
-        double[] susNorm2 = new double[n];
-        try (PointerScope scope = new PointerScope()) {
-            List<Tensor> refs = new ArrayList<>();
-            List<Tensor> suss = new ArrayList<>();
-            long d = 0;
-            for (Member m : producers) {
-                refs.add(MemberSlices.rows(reference.get(m.tensor()), m, n));
-                suss.add(MemberSlices.rows(suspect.get(m.tensor()), m, n));
-                d += refs.get(refs.size() - 1).size(1);
-            }
-            if (options.similarity() == null && options.method() == Method.ASSIGNMENT
-                    && PrefilteredMatch.wanted(options.prefilter(), n, d)) {
-                PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, n);
-                if (o != null) {
-                    return summarize(g, names, null, n, o.match(), o.margins(), o.refNorm2(), o.susNorm2(), options,
-                            secret, true);
-                }
-            }
-            if (options.similarity() == null) {
-                s = new float[n * n];
-            }
-            for (int k = 0; k < refs.size(); k++) {
-                if (options.similarity() == null) {
-                    Similarity.accumulateCosine(options.backend(), refs.get(k), suss.get(k), s);
-                }
-                Similarity.accumulateSquaredNorms(refs.get(k), refNorm2);
-                Similarity.accumulateSquaredNorms(suss.get(k), susNorm2);
-            }
-        }
-        if (options.similarity() != null) {
-            s = options.similarity().similarity(g, suspect); // the norms (integrity check) stay the weights'
-        }
-        long[] match = options.method() == Method.ARGMAX ? Similarity.rowArgmax(s, n) : Similarity.assign(options.backend(), s, n);
-        return summarize(g, names, s, n, match, margins(s, n, match), refNorm2, susNorm2, options, secret, false);
-    }
-
-    /** Confidence: margin of each reference neuron's match over the best other suspect neuron. */
-    private static double[] margins(float[] s, int n, long[] match) {
-        double[] margins = new double[n];
-        for (int i = 0; i < n; i++) {
-            int row = i * n;
-            int chosen = (int) match[i];
-            double other = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-                if (j != chosen && s[row + j] > other) {
-                    other = s[row + j];
-                }
-            }
-            margins[i] = n == 1 ? 1.0 : s[row + chosen] - other;
-        }
-        return margins;
-    }
-
-    /** The group's figures from its match and margins; {@code s} (the dense similarity) is only read for
-     * the paper's argmax count, so it may be null for the assignment method. */
-    private static GroupResult summarize(Group g, List<String> producers, float[] s, int n, long[] match,
-            double[] margins, double[] refNorm2, double[] susNorm2, ResyncOptions options, Map<String, long[]> secret,
-            boolean prefiltered) {
+        long[] match = s.match;
+        double[] margins = s.last.margins();
         double[] sorted = margins.clone();
         Arrays.sort(sorted);
         int low = 0;
@@ -216,36 +336,22 @@ public final class ReferenceResync {
             }
         }
         int zero = 0;
-        for (double v : susNorm2) {
+        for (double v : s.susNorm2) {
             if (v == 0) {
                 zero++;
             }
         }
         int duplicates = n - (int) Arrays.stream(match).distinct().count();
-        Integrity integrity = integrity(match, refNorm2, susNorm2, options.integrityRatio());
+        Integrity integrity = integrity(match, squaredNorms(reference, g), s.susNorm2, options.integrityRatio());
         Double psi = null;
-        Double psiPaper = null;
         long[] p = secret == null ? null : secret.get(g.name());
         if (p != null) {
-            if (p.length != n) {
-                throw LadyException.invalidInput("the secret's permutation for group '" + g.name() + "' has size "
-                        + p.length + " but the group has " + n + " neurons");
-            }
+            checkSecret(p, n, g);
             psi = psi(match, p);
-            if (options.method() == Method.ARGMAX) {
-                long[] origin = Similarity.columnArgmax(s, n);
-                int rightPaper = 0;
-                for (int j = 0; j < n; j++) {
-                    if (origin[j] == p[j]) {
-                        rightPaper++;
-                    }
-                }
-                psiPaper = 100.0 * rightPaper / n;
-            }
         }
-        return new GroupResult(g.name(), n, producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
-                sorted.length == 0 ? 0 : median(sorted), low, zero, integrity.flags(), integrity.maxRatio(), psi, psiPaper,
-                prefiltered);
+        return new GroupResult(g.name(), n, s.producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
+                sorted.length == 0 ? 0 : median(sorted), low, zero, integrity.flags(), integrity.maxRatio(), psi,
+                s.psiPaper, s.last.prefiltered(), s.evidence, s.passes);
     }
 
     /**
@@ -306,19 +412,9 @@ public final class ReferenceResync {
         return 100.0 * right / p.length;
     }
 
-    private static GroupResult withMatch(GroupResult r, Double psiPaper, long[] match, Map<String, long[]> secret) {
-        Double psi = r.psi();
-        long[] p = secret == null ? null : secret.get(r.name());
-        if (p != null) {
-            psi = psi(match, p);
-        }
-        return new GroupResult(r.name(), r.size(), r.producers(), match, r.duplicates(), r.minMargin(), r.medianMargin(),
-                r.lowMargin(), r.zeroRows(), r.integrityFlags(), r.integrityMaxRatio(), psi, psiPaper, r.prefiltered());
-    }
-
     /** Applies {@code match} to the group's members in the suspect (new j = old match[j]), one
      * native pass. With argmax duplicates the match is not a permutation: then every member is
-     * gathered through libtorch, and the result is not function-preserving (the paper's behaviour). */
+     * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
         boolean bijective = Arrays.stream(match).distinct().count() == match.length;
         if (bijective) {

@@ -1,5 +1,6 @@
 package lady.resync;
 
+import java.util.List;
 import java.util.Set;
 
 import lady.kernels.Backend;
@@ -13,42 +14,66 @@ import lady.paper.Paper;
  * @param groups          names of the groups to resync; empty means all
  * @param marginThreshold a neuron whose margin is below this counts as low-confidence
  * @param integrityRatio  norm ratios outside [1/r, r] are flagged by the integrity check
- * @param similarity      where the neuron similarity comes from: null for the producer weights (the
- *                        paper's signal, default), else e.g. an {@link ActivationSignal}
+ * @param signalSource    where the neuron similarity comes from instead of the weights: null for the
+ *                        weights (default), else e.g. an {@link ActivationSignal}
  * @param prefilter       whether large groups find their exact assignment through the random-projection
  *                        prefilter ({@link PrefilteredMatch}; auto by default; same match as dense)
+ * @param evidence        which weight evidence the assignment reads: all (default) or the producers' rows
+ *                        only; the argmax method always reads the producers' rows only (the paper)
+ * @param weighting       how the contributions of a group are weighed ({@link Combination}; sqrt(d) by default)
  */
 public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
-        double integrityRatio, GroupSimilarity similarity, Prefilter prefilter) {
+        double integrityRatio, Evidence signalSource, Prefilter prefilter, EvidenceScope evidence,
+        EvidenceWeighting weighting) {
     public ResyncOptions {
         groups = Set.copyOf(groups);
     }
 
     public static ResyncOptions defaults() {
         return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
-                Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO);
+                Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO, EvidenceScope.ALL, EvidenceWeighting.SQRT_DIMENSION);
     }
 
     /** The signal the neurons are compared by. */
     public Signal signal() {
-        return similarity == null ? Signal.WEIGHTS : similarity.signal();
+        return signalSource == null ? Signal.WEIGHTS : Signal.ACTIVATIONS;
+    }
+
+    /** The weight evidence actually read: the producers' rows for argmax (the paper's mode), else {@link #evidence()}. */
+    public EvidenceScope effectiveEvidence() {
+        return method == Method.ARGMAX ? EvidenceScope.PRODUCERS : evidence;
+    }
+
+    /** The evidence sources of this resync, in the order their contributions are combined. */
+    List<Evidence> sources() {
+        if (signalSource != null) {
+            return List.of(signalSource);
+        }
+        if (effectiveEvidence() == EvidenceScope.PRODUCERS) {
+            return List.of(new ProducerRows());
+        }
+        return List.of(new ProducerRows(), new NeuronVectors(), new ConsumerColumns());
     }
 
     public ResyncOptions withMethod(Method m) {
-        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, similarity, prefilter);
+        return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
+                weighting);
     }
 
     public ResyncOptions withGroups(Set<String> g) {
-        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, similarity, prefilter);
+        return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
+                weighting);
     }
 
     public ResyncOptions withBackend(Backend b) {
-        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, similarity, prefilter);
+        return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
+                weighting);
     }
 
-    /** Compare neurons by {@code s} instead of the producer weights (null: the weights again). */
-    public ResyncOptions withSimilarity(GroupSimilarity s) {
-        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s, prefilter);
+    /** Compare neurons by {@code s} instead of the weights (null: the weights again). */
+    public ResyncOptions withSignalSource(Evidence s) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s, prefilter, evidence,
+                weighting);
     }
 
     /** Flag matched neurons whose relative norm ratio lies outside [1/r, r] (r > 1). */
@@ -56,11 +81,25 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
         if (!(r > 1) || Double.isInfinite(r)) {
             throw new lady.LadyException(lady.LadyException.Kind.USAGE, "the integrity ratio must be a number > 1, got " + r);
         }
-        return new ResyncOptions(method, backend, groups, marginThreshold, r, similarity, prefilter);
+        return new ResyncOptions(method, backend, groups, marginThreshold, r, signalSource, prefilter, evidence,
+                weighting);
     }
 
     /** Prefilter large groups (auto), every group (on), or none (off: always the dense similarity). */
     public ResyncOptions withPrefilter(Prefilter p) {
-        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, similarity, p);
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, p, evidence,
+                weighting);
+    }
+
+    /** Read all the weight evidence (default) or the producers' rows only. */
+    public ResyncOptions withEvidence(EvidenceScope e) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, e,
+                weighting);
+    }
+
+    /** Weigh a group's contributions by sqrt(d) (default), d, or equally. */
+    public ResyncOptions withWeighting(EvidenceWeighting w) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter,
+                evidence, w);
     }
 }

@@ -10,9 +10,10 @@ import java.util.Map;
  *
  * @param method  the matching method
  * @param groups  per-group results
+ * @param verdict whether the suspect is derived from the reference, with its p-value ({@link Verdict})
  * @param seconds wall time of the resync
  */
-public record ResyncReport(Method method, List<GroupResult> groups, double seconds) {
+public record ResyncReport(Method method, List<GroupResult> groups, Verdict verdict, double seconds) {
     public ResyncReport {
         groups = List.copyOf(groups);
     }
@@ -54,6 +55,7 @@ public record ResyncReport(Method method, List<GroupResult> groups, double secon
         m.put("seconds", seconds);
         m.put("psi", psi());
         m.put("duplicates", duplicates());
+        m.put("verdict", verdict.toJson());
         List<Object> gs = new ArrayList<>();
         groups.forEach(g -> gs.add(g.toJson()));
         m.put("groups", gs);

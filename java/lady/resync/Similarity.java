@@ -1,12 +1,14 @@
 package lady.resync;
 
-import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
+import java.nio.FloatBuffer;
+import java.util.stream.IntStream;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.permutation.Member;
+import lady.permutation.MemberSlices;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 
 /**
  * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax and
@@ -17,34 +19,98 @@ final class Similarity {
     private Similarity() {}
 
     /** s += cosine(a_i, b_j) for every i, j (a, b: N x D contiguous float32 rows), native kernel. */
-    static void accumulateCosine(Backend backend, Tensor a, Tensor b, float[] s) {
+    static void accumulateCosine(Backend backend, HostTensor a, HostTensor b, float[] s) {
         accumulateCosine(backend, a, b, false, s);
     }
 
-    /** As {@link #accumulateCosine(Backend, Tensor, Tensor, float[])}; {@code centered}: Pearson correlation. */
-    static void accumulateCosine(Backend backend, Tensor a, Tensor b, boolean centered, float[] s) {
+    /** As {@link #accumulateCosine(Backend, HostTensor, HostTensor, float[])}; {@code centered}: Pearson correlation. */
+    static void accumulateCosine(Backend backend, HostTensor a, HostTensor b, boolean centered, float[] s) {
         long n = a.size(0);
         long d = a.size(1);
-        Tensor out = torch.empty(n, n);
-        Kernels.cosineSimilarity(backend, a.data_ptr().address(), b.data_ptr().address(), n, n, d, centered,
-                out.data_ptr().address());
-        float[] part = new float[s.length];
-        out.data_ptr_float().get(part);
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, n, n);
+        Kernels.cosineSimilarity(backend, a.address(), b.address(), n, n, d, centered, out.address());
+        FloatBuffer part = out.floats();
         for (int k = 0; k < s.length; k++) {
-            s[k] += part[k];
+            s[k] += part.get(k);
         }
+        out.memory().close();
         java.lang.ref.Reference.reachabilityFence(a);
         java.lang.ref.Reference.reachabilityFence(b);
     }
 
-    /** acc[i] += squared L2 norm of row i. */
-    static void accumulateSquaredNorms(Tensor rows, double[] acc) {
-        Tensor sq = rows.mul(rows).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Double)).contiguous();
-        double[] v = new double[acc.length];
-        sq.data_ptr_double().get(v);
-        for (int i = 0; i < acc.length; i++) {
-            acc[i] += v[i];
+    /** acc[i] += squared L2 norm of row i of the contiguous float32 N x D rows (squares in float, sums in double). */
+    static void accumulateSquaredNorms(HostTensor rows, double[] acc) {
+        int n = acc.length;
+        long d = rows.numel() / Math.max(n, 1);
+        if (rows.byteSize() > Integer.MAX_VALUE - 8) { // row by row through windows of one row each
+            for (int i = 0; i < n; i++) {
+                acc[i] += squaredNorm(rows.bytes(i * d * 4, (int) (d * 4)).asFloatBuffer(), 0, (int) d);
+            }
+            return;
         }
+        FloatBuffer f = rows.floats();
+        IntStream.range(0, n).parallel().forEach(i -> acc[i] += squaredNorm(f, (int) (i * d), (int) d));
+        java.lang.ref.Reference.reachabilityFence(rows);
+    }
+
+    private static double squaredNorm(FloatBuffer f, int from, int d) {
+        double sum = 0;
+        for (int k = from; k < from + d; k++) {
+            float v = f.get(k);
+            sum += v * v;
+        }
+        return sum;
+    }
+
+    /**
+     * cos(a_i, b_i) for every row i of two contiguous float32 n x d tensors (the matched pairs of an aligned
+     * group), sums in double, with the kernels' normalization floor.
+     */
+    static double[] diagonalCosine(HostTensor a, HostTensor b, int n) {
+        long d = n == 0 ? 0 : a.numel() / n;
+        return diagonalCosine(a, b, new MemberSlices.Layout(1, n, d, 0, 1), n);
+    }
+
+    /**
+     * cos(neuron i's slice in {@code a}, neuron i's slice in {@code b}) for every neuron i of member {@code m} of a
+     * group of {@code n}: the same pairs as {@link MemberSlices#rows} of both tensors row by row, read in the
+     * tensors' own layout without gathering them (a consumer's columns stay where they are).
+     */
+    static double[] diagonalCosine(HostTensor a, HostTensor b, Member m, long n) {
+        MemberSlices.Layout layout = MemberSlices.layout(a.shape(), m, n);
+        return diagonalCosine(a.toFloat32(), b.toFloat32(), layout, Math.toIntExact(n));
+    }
+
+    /** The diagonal cosines of neurons laid out as {@code layout} in two float32 tensors of the same shape. */
+    private static double[] diagonalCosine(HostTensor a, HostTensor b, MemberSlices.Layout layout, int n) {
+        double[] out = new double[n];
+        boolean small = a.byteSize() <= Integer.MAX_VALUE - 8;
+        FloatBuffer fa = small ? a.floats() : null;
+        FloatBuffer fb = small ? b.floats() : null;
+        int run = Math.toIntExact(layout.run());
+        IntStream.range(0, n).parallel().forEach(i -> {
+            double ab = 0;
+            double aa = 0;
+            double bb = 0;
+            for (long o = 0; o < layout.outer(); o++) {
+                long start = layout.start(o, i);
+                FloatBuffer x = small ? fa : a.bytes(start * Float.BYTES, run * Float.BYTES).asFloatBuffer();
+                FloatBuffer y = small ? fb : b.bytes(start * Float.BYTES, run * Float.BYTES).asFloatBuffer();
+                int from = small ? (int) start : 0;
+                for (int t = from; t < from + run; t++) {
+                    double u = x.get(t);
+                    double v = y.get(t);
+                    ab += u * v;
+                    aa += u * u;
+                    bb += v * v;
+                }
+            }
+            out[i] = ab / (Math.max(Math.sqrt(aa), PrefilteredMatch.NORM_EPS) * Math.max(Math.sqrt(bb),
+                    PrefilteredMatch.NORM_EPS));
+        });
+        java.lang.ref.Reference.reachabilityFence(a);
+        java.lang.ref.Reference.reachabilityFence(b);
+        return out;
     }
 
     /** match[i] = argmax_j s[i, j] (ties: lowest j). */

@@ -1,11 +1,9 @@
 package lady.structure;
 
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
-import lady.torch.FloatTensors;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 
 /**
  * The one place where structural edits touch a state dict's tensors: a tensor's values as a float array
@@ -17,9 +15,9 @@ final class Floats {
 
     /** The values of tensor {@code name} in row-major order (float32). */
     static float[] read(StateDict state, String name) {
-        Tensor t = state.get(name);
+        HostTensor t = state.get(name);
         requireFloat(name, t);
-        return FloatTensors.read(t);
+        return t.readFloats();
     }
 
     /**
@@ -27,11 +25,10 @@ final class Floats {
      * place from a float32 tensor's memory (no copy of a 400 MB classifier), copied otherwise.
      */
     static double[] squaredNorms(StateDict state, lady.permutation.Member m, int n) {
-        Tensor t = state.get(m.tensor());
-        long[] shape = state.shape(m.tensor());
-        if (t.scalar_type().value == torch.ScalarType.Float.value && t.is_contiguous()) {
-            java.nio.FloatBuffer view = t.data_ptr_float().capacity(t.numel()).asBuffer();
-            double[] out = Slices.squaredNorms(view, shape, m.axis(), m.offset(), m.block(), n);
+        HostTensor t = state.get(m.tensor());
+        long[] shape = t.shape();
+        if (t.dtype() == DType.FLOAT32 && t.byteSize() <= Integer.MAX_VALUE - 8) {
+            double[] out = Slices.squaredNorms(t.floats(), shape, m.axis(), m.offset(), m.block(), n);
             java.lang.ref.Reference.reachabilityFence(t);
             return out;
         }
@@ -40,17 +37,14 @@ final class Floats {
 
     /** The values of tensor {@code name} of any dtype (integers included, e.g. num_batches_tracked) as float32. */
     static float[] values(StateDict state, String name) {
-        return FloatTensors.read(state.get(name));
+        return state.get(name).readFloats();
     }
 
     /** Replaces tensor {@code name} by {@code data} of {@code shape}, in the dtype it had. */
     static void write(StateDict state, String name, float[] data, long[] shape) {
-        Tensor old = state.get(name);
-        Tensor t = FloatTensors.of(data, shape);
-        if (old.scalar_type().value != torch.ScalarType.Float.value) {
-            t = t.to(old.scalar_type()).contiguous();
-        }
-        state.put(name, t);
+        DType dtype = state.get(name).dtype();
+        HostTensor t = HostTensor.ofFloats(data, shape);
+        state.put(name, dtype == DType.FLOAT32 ? t : t.converted(dtype));
     }
 
     /**
@@ -58,26 +52,19 @@ final class Floats {
      * float32, 2^-11 for float16, 2^-8 for bfloat16, 2^-53 for float64.
      */
     static double unitRoundoff(StateDict state, String name) {
-        Tensor t = state.get(name);
+        HostTensor t = state.get(name);
         requireFloat(name, t);
-        int v = t.scalar_type().value;
-        if (v == torch.ScalarType.Double.value) {
-            return 0x1p-53;
-        }
-        if (v == torch.ScalarType.Half.value) {
-            return 0x1p-11;
-        }
-        if (v == torch.ScalarType.BFloat16.value) {
-            return 0x1p-8;
-        }
-        return 0x1p-24;
+        return switch (t.dtype()) {
+            case FLOAT64 -> 0x1p-53;
+            case FLOAT16 -> 0x1p-11;
+            case BFLOAT16 -> 0x1p-8;
+            default -> 0x1p-24;
+        };
     }
 
-    private static void requireFloat(String name, Tensor t) {
-        int v = t.scalar_type().value;
-        if (v != torch.ScalarType.Float.value && v != torch.ScalarType.Double.value && v != torch.ScalarType.Half.value
-                && v != torch.ScalarType.BFloat16.value) {
-            throw LadyException.invalidInput("tensor '" + name + "' is " + t.scalar_type()
+    private static void requireFloat(String name, HostTensor t) {
+        if (!t.dtype().floating()) {
+            throw LadyException.invalidInput("tensor '" + name + "' is " + t.dtype().name().toLowerCase(java.util.Locale.ROOT)
                     + "; structural edits work on floating-point weights");
         }
     }

@@ -33,6 +33,14 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
     }
 
     /**
+     * The view of a network that a graph describes (an ONNX model's, lady.onnx.OnnxGraph) with its spec: the
+     * architecture is the spec's. Edits that change a group's width need a family's view ({@link #of(StateDict, String)}).
+     */
+    public static NetworkView of(Graph graph, PermutationSpec spec) {
+        return new NetworkView(spec.architecture(), graph, spec, StructuralRules.of(graph, spec));
+    }
+
+    /**
      * The view after group {@code name} of {@code state} was rewritten to {@code size} neurons. When no member of
      * any group starts past index 0 of its axis (no concatenation: every range begins at 0, so one group's width
      * moves no other group's range) that is this view with the group's size changed; otherwise the view is read

@@ -19,20 +19,21 @@ import lady.LadyException;
  * libtorch type), avoids it. It also sets libtorch's thread count (default: all cores; the
  * {@code lady.threads} system property or the {@code LADY_THREADS} environment variable override).
  *
- * <p>And it makes libtorch's CPU allocator zero every new block ({@link #allocatorFill()}) as soon as a
- * model has a convolution whose output channels are not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}
- * ({@link #requireZeroFillFor}, called by the model builder), because libtorch 2.10's oneDNN reads
- * memory it never wrote there: for such a convolution (e.g. the 8-channel layers of VGG16 at width
- * 0.125), backward-data (jit:avx512_core) runs on the incoming gradient and the weights reordered
- * into channel-padded layouts, and the padding channels are not all written. Padding garbage that
- * happens to be NaN or infinity (left by an earlier tensor in recycled heap memory: rare in a fresh
+ * <p>And it makes libtorch's CPU allocator zero every new block while Lady trains
+ * ({@link #zeroFillWhileTraining()}, opened by every training loop: {@code lady.train.Trainer}, the
+ * watermark's embedding-only steps, the active ranking), because libtorch 2.10's oneDNN can read memory it
+ * never wrote in a backward pass: on the AVX-512 EPYC development machines the backward-data of a
+ * convolution whose output channels are not a multiple of the channel block (the 8-channel layers of
+ * VGG16 at width 0.125) runs on channel-padded layouts whose padding is not all written. Padding garbage
+ * that happens to be NaN or infinity (left by an earlier tensor in recycled heap memory: rare in a fresh
  * process, common late in a long test run) gives NaN * 0 = NaN in the input gradient of that layer,
- * hence in the gradients of every layer below: the intermittent NaN in the first conv's weight and
- * bias after one SGD step of narrow VGG16 (issue 7). Zero-filled blocks make the padding 0. The fill
- * costs a memset of every block (training the README's width-0.5 VGG16, which does not need it, went
- * from about 350 to 183-249 images/s with it, quiet 2-core machine, batch 128), so models whose
- * channels are all multiples of the block do not turn it on. {@code AllocatorFillTest} reproduces the bug with the allocator's junk
- * (NaN) fill.
+ * hence in the gradients of every layer below: the intermittent NaN in the first conv's weight and bias
+ * after one SGD step of narrow VGG16 (issue 7). Zero-filled blocks make the padding 0. Which CPUs have
+ * the bug is not known in advance (it did not show on an AVX2-only EPYC, nor on an AVX-512 + AMX Xeon,
+ * nor with {@code ONEDNN_MAX_CPU_ISA=AVX2} here: it depends on the kernels oneDNN picks), so the fill does
+ * not depend on the model or the CPU: every training step runs with it. Its cost is a memset of every new
+ * block (bench/RESULTS.md, "zero fill"). Inference and everything else run without it.
+ * {@code AllocatorFillTest} shows the bug with the allocator's junk (NaN) fill where the CPU has it.
  */
 public final class Torch {
     private Torch() {}
@@ -69,29 +70,40 @@ public final class Torch {
     public enum AllocatorFill {
         /** Nothing: blocks hold whatever the heap had (libtorch's default). */
         NONE,
-        /** Zeros: what {@link #requireZeroFillFor} sets (see the class comment). */
+        /** Zeros: what {@link #zeroFillWhileTraining()} sets (see the class comment). */
         ZERO,
         /** A NaN pattern (0x7fedbeef): makes reads of never-written memory visible (tests). */
         JUNK
     }
 
-    /**
-     * Channels per block of oneDNN's blocked layouts with AVX-512 (8 with AVX2, so multiples of 16 are safe
-     * on both): a convolution with another output channel count is computed on padded layouts.
-     */
-    public static final int ONEDNN_CHANNEL_BLOCK = 16;
+    /** Open {@link #zeroFillWhileTraining()} scopes (nested: a trainer inside the watermark's training). */
+    private static int trainingScopes;
+    /** The fill found when the outermost scope opened; restored when it closes. */
+    private static AllocatorFill beforeTraining;
 
-    /**
-     * Whether oneDNN computes a convolution with {@code outChannels} output channels on channel-padded
-     * layouts (not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}). Such convolutions need the zero fill
-     * ({@link #requireZeroFillFor}) and their multi-threaded backward pass is not bit-reproducible
-     * (measured: two 2-thread trainings of VGG16 at width 0.125, 8-channel first layers, differ in every
-     * tensor after 16 steps, by up to 5e-4 without batch norm and 6e-2 with it, zero fill on; at width
-     * 0.5 or 0.25, all multiples of 16, they are bit-identical): see {@code lady.train.Trainer}.
-     */
-    public static boolean paddedChannels(long outChannels) {
-        return outChannels % ONEDNN_CHANNEL_BLOCK != 0;
+    /** A {@link #zeroFillWhileTraining()} scope; closing it restores the fill found when it opened. */
+    public static final class ZeroFill implements AutoCloseable {
+        private boolean open = true;
+
+        private ZeroFill() {}
+
+        @Override
+        public void close() {
+            synchronized (Torch.class) {
+                if (!open) {
+                    return;
+                }
+                open = false;
+                if (--trainingScopes == 0 && beforeTraining == AllocatorFill.NONE
+                        && allocatorFill() == AllocatorFill.ZERO) {
+                    applyAllocatorFill(AllocatorFill.NONE);
+                }
+            }
+        }
     }
+
+    /** Channels per block of oneDNN's blocked layouts with AVX-512, the largest block of the CPUs Lady runs on. */
+    public static final int ONEDNN_CHANNEL_BLOCK = 16;
 
     /** Channels per block of oneDNN's blocked layouts with AVX2, the smallest block of the CPUs Lady runs on. */
     public static final int ONEDNN_MIN_CHANNEL_BLOCK = 8;
@@ -117,13 +129,20 @@ public final class Torch {
     }
 
     /**
-     * Turns the allocator's zero fill on, for the rest of the process, when a convolution with
-     * {@code outChannels} output channels needs it (not a multiple of {@link #ONEDNN_CHANNEL_BLOCK}: see
-     * the class comment); a fill already chosen (zero, or junk in a test) is left alone.
+     * Makes the allocator zero every new block until the returned scope is closed (see the class comment:
+     * every backward pass Lady runs is inside one, whatever the model and the CPU). Scopes nest; a fill
+     * already chosen when the outermost one opens (zero, or junk in a test) is left as it is.
      */
-    public static synchronized void requireZeroFillFor(long outChannels) {
-        if (paddedChannels(outChannels) && allocatorFill() == AllocatorFill.NONE) {
-            setAllocatorFill(AllocatorFill.ZERO);
+    public static ZeroFill zeroFillWhileTraining() {
+        synchronized (Torch.class) {
+            init();
+            if (trainingScopes++ == 0) {
+                beforeTraining = allocatorFill();
+                if (beforeTraining == AllocatorFill.NONE) {
+                    applyAllocatorFill(AllocatorFill.ZERO);
+                }
+            }
+            return new ZeroFill();
         }
     }
 
@@ -168,9 +187,8 @@ public final class Torch {
         Pointer p = Loader.addressof(name);
         if (p == null || p.isNull()) {
             throw new LadyException(LadyException.Kind.INTERNAL, "libtorch's allocator flag " + name
-                    + " was not found (libtorch " + presetsVersion() + "): Lady needs it to zero new memory, "
-                    + "without which convolutions with channels not a multiple of " + ONEDNN_CHANNEL_BLOCK
-                    + " can train into NaN (see lady.torch.Torch)");
+                    + " was not found (libtorch " + presetsVersion() + "): Lady needs it to zero new memory while "
+                    + "training, without which oneDNN's convolutions can train into NaN (see lady.torch.Torch)");
         }
         return new BytePointer(p).capacity(1);
     }
@@ -192,28 +210,49 @@ public final class Torch {
         return out;
     }
 
-    /** Sets libtorch's thread count now (the CLI's {@code --threads}); later {@link #threads()} calls agree. */
-    public static void setThreads(int n) {
-        if (n < 1) {
-            throw new LadyException(LadyException.Kind.USAGE, "threads must be >= 1, got " + n);
-        }
-        System.setProperty("lady.threads", Integer.toString(n));
-        init();
-        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+    /** Threads per processor that {@link #maxThreads()} allows (oversubscription beyond that only slows down). */
+    public static final int MAX_THREADS_PER_PROCESSOR = 4;
+
+    /** The most threads Lady accepts: {@link #MAX_THREADS_PER_PROCESSOR} x the processors of this machine (a
+     * thread count of 100000 made libtorch's first parallel region hang). */
+    public static int maxThreads() {
+        return MAX_THREADS_PER_PROCESSOR * Runtime.getRuntime().availableProcessors();
     }
 
-    /** Threads for libtorch and the CPU kernels. */
+    /** {@code n} if it is a usable thread count (1 to {@link #maxThreads()}), else a USAGE error naming {@code source}. */
+    public static int checkThreads(long n, String source) {
+        if (n < 1 || n > maxThreads()) {
+            int cpus = Runtime.getRuntime().availableProcessors();
+            throw new LadyException(LadyException.Kind.USAGE, source + " must be between 1 and " + maxThreads() + " ("
+                    + MAX_THREADS_PER_PROCESSOR + " x the " + cpus + " processor" + (cpus == 1 ? "" : "s")
+                    + " of this machine), got " + n);
+        }
+        return (int) n;
+    }
+
+    /** Sets libtorch's thread count (the CLI's {@code --threads}; applied when libtorch is loaded, or now if it is); later
+     * {@link #threads()} calls agree. */
+    public static void setThreads(int n) {
+        checkThreads(n, "threads");
+        System.setProperty("lady.threads", Integer.toString(n));
+        if (initialized) { // else init() reads the property: a command that never needs libtorch does not load it
+            org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        }
+    }
+
+    /** Threads for libtorch and the CPU kernels: the {@code lady.threads} property, else {@code LADY_THREADS},
+     * else every processor. */
     public static int threads() {
         String value = System.getProperty("lady.threads", System.getenv("LADY_THREADS"));
         if (value != null && !value.isBlank()) {
+            long n;
             try {
-                int n = Integer.parseInt(value.trim());
-                if (n > 0) {
-                    return n;
-                }
+                n = Long.parseLong(value.trim());
             } catch (NumberFormatException e) {
-                throw new LadyException(LadyException.Kind.USAGE, "lady.threads / LADY_THREADS must be a positive integer, got '" + value + "'");
+                throw new LadyException(LadyException.Kind.USAGE, "lady.threads / LADY_THREADS must be a positive integer, got "
+                        + lady.util.Text.quote(value));
             }
+            return checkThreads(n, "lady.threads / LADY_THREADS");
         }
         return Runtime.getRuntime().availableProcessors();
     }

@@ -3,8 +3,6 @@ package lady.train;
 import java.util.Map;
 import java.util.Objects;
 
-import org.bytedeco.pytorch.Tensor;
-
 import lady.attack.FineTuner;
 import lady.attack.FinetuneAttack;
 import lady.checkpoint.StateDict;
@@ -12,6 +10,7 @@ import lady.data.Dataset;
 import lady.model.Model;
 import lady.model.Models;
 import lady.progress.ProgressListener;
+import lady.tensor.HostTensor;
 
 /**
  * The fine-tuning attack's trainer (method.md 7): builds the network a state dict describes, trains
@@ -37,7 +36,7 @@ public final class DatasetFineTuner implements FineTuner {
         TrainConfig config = TrainConfig.fineTuning(attack.epochs()).withLr(attack.lr()).withMomentum(attack.momentum())
                 .withWeightDecay(attack.weightDecay()).withBatchSize(attack.batchSize()).withSeed(seed);
         new Trainer(config).progress(progress == null ? ProgressListener.NONE : progress).train(model, train);
-        for (Map.Entry<String, Tensor> e : model.stateDict()) {
+        for (Map.Entry<String, HostTensor> e : model.stateDict()) {
             state.put(e.getKey(), e.getValue());
         }
     }

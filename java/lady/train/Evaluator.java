@@ -96,12 +96,12 @@ public final class Evaluator {
         float[] logits = null;
         long start = System.nanoTime();
         progress.start("evaluate " + data.name(), total, "img");
-        try (NoGradGuard noGrad = new NoGradGuard()) {
-            BatchLoader.Epoch plan = loader.epoch(0);
+        BatchLoader.Epoch plan = loader.epoch(0);
+        try (NoGradGuard noGrad = new NoGradGuard(); BatchLoader.Prefetch ahead = plan.prefetch()) {
             for (int b = 0; b < plan.batches(); b++) {
                 int n;
                 try (PointerScope scope = new PointerScope()) {
-                    Batch batch = plan.batch(b);
+                    Batch batch = ahead.next(); // the next one is assembled meanwhile
                     n = batch.size();
                     Tensor out = classifier.apply(batch.images());
                     long[] shape = out.sizes().vec().get();

@@ -1,6 +1,5 @@
 package lady.train;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,7 +14,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
-import lady.checkpoint.Checkpoints;
 import lady.data.Batch;
 import lady.data.BatchLoader;
 import lady.data.Dataset;
@@ -31,16 +29,23 @@ import lady.util.Seeds;
  *
  * <p>Reproducibility: the data order and augmentation come from the seed, and libtorch's generator
  * (dropout) is re-seeded from it at the start of {@link #train}. The model's random initialization
- * happens when it is built: call {@link #seedLibtorch(long)} before {@code Models.create}. The
- * result is then bit-identical run after run, on any number of threads, with one exception: a
- * convolution whose channel count is not a multiple of oneDNN's block of 16 runs on channel-padded
- * layouts, and oneDNN's multi-threaded backward pass over them is not bit-reproducible (measured
- * here, libtorch 2.10, oneDNN 3.7.1, 2 threads: two trainings of VGG16 at width 0.125, 8-channel
- * first layers, differ in every tensor after 16 steps, also with {@code setDeterministicMkldnn(true)};
- * at widths 0.25 and 0.5 they are bit-identical). For such a model ({@link Model#reproducibleOnThreads()}
- * false) the trainer therefore runs on one thread (and restores the thread count afterwards), unless
- * {@link #deterministic(boolean) deterministic(false)} asks for speed over reproducibility;
- * {@code TrainerTest} checks the weight bytes in both cases.
+ * happens when it is built: call {@link #seedLibtorch(long)} before {@code Models.create}. By default
+ * ({@link #deterministic(boolean) deterministic}) training runs on one libtorch thread (the thread count is
+ * restored afterwards), and the result is bit-identical run after run. On several threads it is not
+ * always: oneDNN's multi-threaded backward pass sums in an order that depends on the kernels it picks
+ * for the CPU (measured here, libtorch 2.10, oneDNN 3.7.1, AVX-512, 2 threads: two trainings of VGG16
+ * at width 0.125 differ in every tensor after 16 steps, also with {@code setDeterministicMkldnn(true)},
+ * while at width 0.25 they agreed; which layer shapes are affected on another CPU is not known in
+ * advance), so the one-thread rule holds for every model on every CPU. {@link #deterministic(boolean)
+ * deterministic(false)} keeps every thread, for speed over reproducibility; {@code TrainerTest} checks
+ * the weight bytes.
+ *
+ * <p>The next batch is assembled (crop, flip, normalization) on a background thread while the current step
+ * trains ({@link BatchLoader.Epoch#prefetch()}): the step waits only for the copy into tensors. The batches
+ * are the same bytes as without it.
+ *
+ * <p>Every step runs with libtorch's allocator zero fill on ({@link Torch#zeroFillWhileTraining()}: oneDNN's
+ * backward pass can read padding it never wrote, which turns into NaN on recycled memory on some CPUs).
  *
  * <p>Each step runs inside a {@link PointerScope}: the batch, the autograd graph and every
  * temporary are freed when the step ends, not when the garbage collector gets to them. Gradients
@@ -51,16 +56,14 @@ import lady.util.Seeds;
  * {@link LadyException} (INVALID_INPUT) naming the epoch, the step and the tensor.
  *
  * <p>Progress: one task per epoch ({@code "train epoch e/E"}, unit "img") with the metrics
- * {@code loss}, each extra term by name, {@code img/s} and {@code lr}. With
- * {@link #checkpointTo(Path)} the weights are written atomically after every epoch.
+ * {@code loss}, each extra term by name, {@code img/s} and {@code lr}.
  */
 public final class Trainer {
     private final TrainConfig config;
     private final List<LossTerm> terms = new ArrayList<>();
     private ProgressListener progress = ProgressListener.NONE;
-    private Path checkpoint;
-    private Checkpoints.Format checkpointFormat = Checkpoints.Format.TORCH_ZIP;
     private boolean deterministic = true;
+    private boolean prefetch = true;
 
     public Trainer(TrainConfig config) {
         this.config = Objects.requireNonNull(config, "config");
@@ -86,26 +89,25 @@ public final class Trainer {
         return this;
     }
 
-    /** Writes the model's weights to {@code path} after every epoch, atomically, in PyTorch's zip
-     * format ({@code .safetensors} files: safetensors). */
-    public Trainer checkpointTo(Path path) {
-        this.checkpoint = path;
-        this.checkpointFormat = path != null && path.getFileName().toString().toLowerCase(java.util.Locale.ROOT)
-                .endsWith(".safetensors") ? Checkpoints.Format.SAFETENSORS : Checkpoints.Format.TORCH_ZIP;
-        return this;
-    }
-
-    /** Bit-identical results for a given seed (the default): a model that is not
-     * {@linkplain Model#reproducibleOnThreads() reproducible on several threads} trains on one thread
-     * (see the class comment); {@code false} keeps every thread for such a model too. */
+    /** Bit-identical results for a given seed (the default): training runs on one libtorch thread (see the
+     * class comment); {@code false} keeps every thread. */
     public Trainer deterministic(boolean on) {
         this.deterministic = on;
         return this;
     }
 
-    /** Whether {@link #train} will run {@code model} on one thread to stay bit-reproducible. */
-    public boolean oneThread(Model model) {
-        return deterministic && !model.reproducibleOnThreads() && torch.get_num_threads() > 1;
+    /** Whether the next batch is assembled on a background thread while a step runs (the default; the same
+     * bytes either way: {@code false} only serves to measure what it saves, see lady.bench). */
+    public Trainer prefetch(boolean on) {
+        this.prefetch = on;
+        return this;
+    }
+
+    /** Whether {@link #train} will run on one libtorch thread (instead of libtorch's current count) to stay
+     * bit-reproducible. */
+    public boolean oneThread() {
+        Torch.init();
+        return deterministic && torch.get_num_threads() > 1;
     }
 
     /** Seeds libtorch's global generator from {@code seed} (weight initialization, dropout). */
@@ -140,19 +142,16 @@ public final class Trainer {
         options.weight_decay().put(config.weightDecay());
         SGD sgd = new SGD(model.module().parameters(), options);
         int threads = torch.get_num_threads();
-        boolean oneThread = oneThread(model);
+        boolean oneThread = oneThread();
         if (oneThread) {
             torch.set_num_threads(1);
         }
-        try {
+        try (Torch.ZeroFill fill = Torch.zeroFillWhileTraining()) {
             model.train(true);
             for (int e = 0; e < config.epochs(); e++) {
                 double lr = config.lrAt(e);
                 setLr(sgd, lr);
                 history.add(epoch(model, sgd, loader.epoch(e), e, lr));
-                if (checkpoint != null) {
-                    Checkpoints.write(checkpoint, model.stateDict(), checkpointFormat);
-                }
             }
         } finally {
             if (oneThread) {
@@ -228,6 +227,7 @@ public final class Trainer {
         String task = "train epoch " + (e + 1) + "/" + config.epochs();
         progress.start(task, (long) Math.min(plan.order().length, (long) batches * config.batchSize()), "img");
         Map<String, Tensor> params = Torch.namedParameters(model.module());
+        BatchLoader.Prefetch ahead = prefetch ? plan.prefetch() : null;
         try {
             for (int b = 0; b < batches; b++) {
                 int n;
@@ -236,7 +236,7 @@ public final class Trainer {
                 float[] termValues = new float[terms.size()];
                 String where = "epoch " + (e + 1) + ", step " + (b + 1);
                 try (PointerScope scope = new PointerScope()) {
-                    Batch batch = plan.batch(b);
+                    Batch batch = ahead != null ? ahead.next() : plan.batch(b);
                     n = batch.size();
                     sgd.zero_grad(true);
                     Tensor logits = model.forward(batch.images());
@@ -277,6 +277,9 @@ public final class Trainer {
                 progress.advance(n, metrics);
             }
         } finally {
+            if (ahead != null) {
+                ahead.close();
+            }
             progress.finish();
         }
         Map<String, Double> termMeans = new LinkedHashMap<>();

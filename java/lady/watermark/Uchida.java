@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -13,6 +12,8 @@ import lady.checkpoint.StateDict;
 import lady.data.Dataset;
 import lady.model.Model;
 import lady.progress.ProgressListener;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.train.EpochStats;
 import lady.train.LossTerm;
 import lady.train.TrainConfig;
@@ -88,16 +89,15 @@ public final class Uchida {
 
     /** w_bar of {@code layer} in {@code state}: mean over axis 0, flattened, accumulated in double. */
     public static double[] wBar(StateDict state, String layer) {
-        Tensor w = state.get(layer);
-        if (w.scalar_type().value != torch.ScalarType.Float.value) {
-            throw LadyException.invalidInput("tensor '" + layer + "' is " + w.scalar_type()
+        HostTensor w = state.get(layer);
+        if (w.dtype() != DType.FLOAT32) {
+            throw LadyException.invalidInput("tensor '" + layer + "' is " + w.dtype().name().toLowerCase(java.util.Locale.ROOT)
                     + "; the watermark reads float32 weights");
         }
         int length = WatermarkKey.wBarLength(state, layer);
         int filters = Math.toIntExact(state.shape(layer)[0]);
         float[] data = new float[Math.multiplyExact(filters, length)];
-        Tensor c = w.contiguous();
-        new FloatPointer(c.data_ptr_float()).get(data, 0, data.length);
+        w.floats().get(data, 0, data.length);
         double[] bar = new double[length];
         for (int o = 0; o < filters; o++) {
             int base = o * length;
@@ -252,7 +252,7 @@ public final class Uchida {
         org.bytedeco.pytorch.SGDOptions options = new org.bytedeco.pytorch.SGDOptions(lr);
         options.momentum().put(momentum);
         org.bytedeco.pytorch.SGD sgd = new org.bytedeco.pytorch.SGD(new org.bytedeco.pytorch.TensorVector(w), options);
-        try {
+        try (lady.torch.Torch.ZeroFill fill = lady.torch.Torch.zeroFillWhileTraining()) {
             for (int i = 0; i < steps; i++) {
                 try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
                     sgd.zero_grad(true);

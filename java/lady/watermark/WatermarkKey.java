@@ -14,6 +14,7 @@ import lady.io.AtomicFiles;
 import lady.paper.Paper;
 import lady.report.Json;
 import lady.util.Seeds;
+import lady.util.Text;
 
 /**
  * The owner's secret of an Uchida et al. (2017) watermark (method.md 8): the watermarked weight
@@ -151,14 +152,18 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
     public static int wBarLength(StateDict state, String layer) {
         long[] shape = state.shape(layer);
         if (shape.length < 2 || shape[0] < 1) {
-            throw LadyException.invalidInput("tensor '" + layer + "' has shape " + Arrays.toString(shape)
+            throw LadyException.invalidInput("tensor " + Text.quote(layer) + " has shape " + Text.shape(shape)
                     + ": the watermark needs a weight with filters on axis 0 (a conv weight O x C x k x k)");
         }
         long l = 1;
         for (int i = 1; i < shape.length; i++) {
             l *= shape[i];
+            if (l > Integer.MAX_VALUE) {
+                throw LadyException.invalidInput("tensor " + Text.quote(layer) + " of shape " + Text.shape(shape)
+                        + " has more than " + Integer.MAX_VALUE + " weights per filter: too large for a watermark");
+            }
         }
-        return Math.toIntExact(l);
+        return (int) l;
     }
 
     /**
@@ -168,16 +173,20 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
      * @throws LadyException INVALID_INPUT naming both sizes
      */
     public void checkFits(StateDict state) {
+        checkFits(state, layer, bits.length, length);
+    }
+
+    private static void checkFits(StateDict state, String layer, int t, int length) {
         if (!state.contains(layer)) {
-            throw LadyException.invalidInput("the watermark key is for tensor '" + layer
-                    + "', which the model does not have");
+            throw LadyException.invalidInput("the watermark key is for tensor " + Text.quote(layer)
+                    + ", which the model does not have");
         }
         int actual = wBarLength(state, layer);
         if (actual != length) {
             throw LadyException.invalidInput(String.format(
-                    "the watermark key does not fit the model: the key's X is %d x %d (w_bar length %d for '%s'), "
-                            + "but the model's '%s' has shape %s, i.e. w_bar length %d",
-                    bits.length, length, length, layer, layer, Arrays.toString(state.shape(layer)), actual));
+                    "the watermark key does not fit the model: the key's X is %d x %d (w_bar length %d for %s), "
+                            + "but the model's %s has shape %s, i.e. w_bar length %d",
+                    t, length, length, Text.quote(layer), Text.quote(layer), Text.shape(state.shape(layer)), actual));
         }
     }
 
@@ -214,8 +223,23 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
         AtomicFiles.writeString(path, Json.write(toJson(withMatrix)) + "\n");
     }
 
+    /** Most entries of X a key may have: the largest Java array (a real key has T x C k k, e.g. 64 x 4608). */
+    static final long MAX_MATRIX_ENTRIES = Integer.MAX_VALUE - 8;
+    /** Most entries of X built for a key read without its model (256 MB; with the model, its layer bounds L and the
+     * file's bits bound T). */
+    static final long MAX_ENTRIES_WITHOUT_MODEL = 1L << 26;
+
     /** Reads a key written by {@link #write}; clear errors for missing, malformed or inconsistent files. */
     public static WatermarkKey read(Path path) {
+        return read(path, null);
+    }
+
+    /**
+     * Reads a key for {@code model} (null: any model): its layer and w_bar length are checked against the model
+     * ({@link #checkFits}) before X is built or read, so that a key with absurd dimensions is refused without
+     * allocating them.
+     */
+    public static WatermarkKey read(Path path, StateDict model) {
         Map<?, ?> m = Json.readVersionedFile(path, "watermark key", FORMAT, FORMAT_VERSION);
         if (!METHOD.equals(m.get("method"))) {
             throw LadyException.invalidInput(path + ": unsupported watermark method " + m.get("method")
@@ -232,6 +256,16 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
         if (m.get("log_base") != null && number(m, "log_base", path) != Paper.UCHIDA_LOG_BASE) {
             throw LadyException.invalidInput(path + ": log_base " + m.get("log_base") + " is not supported (only "
                     + Paper.UCHIDA_LOG_BASE + ")");
+        }
+        if ((long) t * length > MAX_MATRIX_ENTRIES) {
+            throw LadyException.invalidInput(path + ": T x w_bar_length = " + t + " x " + length + " is more than "
+                    + MAX_MATRIX_ENTRIES + " entries: not a key Lady can hold");
+        }
+        if (model != null) {
+            checkFits(model, layer, t, length);
+        } else if ((long) t * length > MAX_ENTRIES_WITHOUT_MODEL) {
+            throw LadyException.invalidInput(path + ": T x w_bar_length = " + t + " x " + length + " is more than the "
+                    + MAX_ENTRIES_WITHOUT_MODEL + " entries of X read without the model (read it for its model)");
         }
         Long seed = m.get("seed") instanceof Number n ? n.longValue() : null;
         if (!(m.get("bits") instanceof List<?> bl) || bl.size() != t) {
@@ -264,12 +298,15 @@ public record WatermarkKey(String layer, int[] bits, int length, double pOne, Lo
         if (!(value instanceof List<?> rows) || rows.size() != t) {
             throw LadyException.invalidInput(path + ": \"matrix\" must be T = " + t + " rows");
         }
-        float[] x = new float[t * length];
-        for (int r = 0; r < t; r++) {
+        for (int r = 0; r < t; r++) { // the shape first: X is allocated only for as many numbers as the file holds
             if (!(rows.get(r) instanceof List<?> row) || row.size() != length) {
                 throw LadyException.invalidInput(path + ": matrix row " + r + " must hold w_bar_length = " + length
                         + " numbers");
             }
+        }
+        float[] x = new float[Math.multiplyExact(t, length)];
+        for (int r = 0; r < t; r++) {
+            List<?> row = (List<?>) rows.get(r);
             for (int i = 0; i < length; i++) {
                 if (!(row.get(i) instanceof Number n) || !Double.isFinite(n.doubleValue())) {
                     throw LadyException.invalidInput(path + ": matrix[" + r + "][" + i + "] is not a finite number");

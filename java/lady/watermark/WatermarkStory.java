@@ -38,6 +38,7 @@ import lady.resync.ResyncReport;
 import lady.resync.StructuralUndo;
 import lady.structure.StateDiff;
 import lady.torch.Torch;
+import lady.train.BatchNormRecalibration;
 import lady.train.EpochStats;
 import lady.train.Evaluator;
 import lady.train.TrainConfig;
@@ -196,10 +197,12 @@ public final class WatermarkStory {
      * @param berResynced   BER after resync
      * @param errorResynced test error after resync in %
      * @param restored      every tensor after resync equals the attacked, unpermuted model's exactly
+     * @param recalibratedBn batches over which the attacker re-estimated the batch-norm statistics after the attack
+     *                      (0: not, e.g. a permutation alone; {@link BatchNormRecalibration})
      */
     public record Row(String scenario, String attack, String attackedLayer, String permuted, double berAttackOnly,
             double berAttacked, double errorAttacked, double psi, int duplicates, double berResynced,
-            double errorResynced, boolean restored) {
+            double errorResynced, boolean restored, int recalibratedBn) {
         Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("scenario", scenario);
@@ -214,6 +217,7 @@ public final class WatermarkStory {
             m.put("ber_resynced_pct", berResynced);
             m.put("error_resynced_pct", errorResynced);
             m.put("restored", restored);
+            m.put("recalibrated_bn_batches", recalibratedBn);
             return m;
         }
     }
@@ -354,6 +358,9 @@ public final class WatermarkStory {
         PermutationSpec spec = model.permutationSpec();
         List<String> all = spec.groups().stream().map(Group::name).toList();
         List<String> weights = arch.weights();
+        // a real attacker re-estimates the batch-norm statistics after changing weights (no labels, no cost)
+        BatchNormRecalibration recalibration = new BatchNormRecalibration(o.limit() > 0 ? train.limit(o.limit()) : train,
+                ARCH, BatchNormRecalibration.DEFAULT_BATCHES);
         String before = Uchida.producerGroup(spec, layer);
         String beforeWeight = Uchida.weightName(reference, before);
         List<Row> rows = new ArrayList<>();
@@ -361,21 +368,21 @@ public final class WatermarkStory {
         StructuralRow structural;
         try {
             rows.add(scenario("permute " + before, null, null, List.of(before), "permute:" + before, o, model, reference,
-                    key, spec, weights, test, evaluator));
+                    key, spec, weights, test, evaluator, recalibration));
             progress.advance(1);
             rows.add(scenario("permute all", null, null, all, "permute:all", o, model, reference, key, spec, weights,
-                    test, evaluator));
+                    test, evaluator, recalibration));
             progress.advance(1);
             Attack noise = new NoiseAttack(o.noiseOmega());
             rows.add(scenario(noise.spec() + " on " + before + ", permute all", noise, beforeWeight, all, "noise17", o,
-                    model, reference, key, spec, weights, test, evaluator));
+                    model, reference, key, spec, weights, test, evaluator, recalibration));
             progress.advance(1);
             rows.add(scenario(noise.spec() + " on " + watermarked + ", permute all", noise, layer, all,
-                    "noise19", o, model, reference, key, spec, weights, test, evaluator));
+                    "noise19", o, model, reference, key, spec, weights, test, evaluator, recalibration));
             progress.advance(1);
             Attack quant = new QuantAttack(o.quantBits());
             rows.add(scenario(quant.spec() + ", permute all", quant, null, all, "quant", o, model, reference, key, spec,
-                    weights, test, evaluator));
+                    weights, test, evaluator, recalibration));
             progress.advance(1);
             structural = structural(ARCH, Seeds.derive(o.seed(), "story.attack.nso"), o.method(), model, reference, key,
                     test, evaluator, ProgressListener.NONE).row();
@@ -449,12 +456,15 @@ public final class WatermarkStory {
 
     private static Row scenario(String name, Attack attack, String attackedLayer, List<String> groups, String purpose,
             Options o, Model model, StateDict reference, WatermarkKey key, PermutationSpec spec, List<String> weights,
-            Dataset test, Evaluator evaluator) {
+            Dataset test, Evaluator evaluator, BatchNormRecalibration recalibration) {
         StateDict attacked = reference.copy();
+        int recalibrated = 0;
         if (attack != null) {
             AttackContext ctx = AttackContext.of(attackedLayer, Seeds.derive(o.seed(), "story.attack." + purpose))
-                    .withWeights(weights);
-            Attacks.apply(List.of(attack), attacked, ctx);
+                    .withWeights(weights).withRecalibrator(recalibration);
+            if (Attacks.apply(List.of(attack), attacked, ctx).size() > 1) {
+                recalibrated = recalibration.batches();
+            }
         }
         double berAttackOnly = Uchida.detect(attacked, key).berPct();
         Map<String, Permutation> perms = Permuter.random(spec, groups, Seeds.derive(o.seed(), "story.permute." + purpose));
@@ -479,6 +489,6 @@ public final class WatermarkStory {
         return new Row(name, attack == null ? "none" : attack.spec(), attackedLayer, groups.size() == spec.groups().size()
                 ? "all" : String.join(",", groups), berAttackOnly, berAttacked, errorAttacked,
                 report.psi() == null ? Double.NaN : report.psi(), report.duplicates(), berResynced, errorResynced,
-                restored);
+                restored, recalibrated);
     }
 }

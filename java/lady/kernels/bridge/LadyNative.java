@@ -104,4 +104,15 @@ public final class LadyNative {
     public static native int lady_assign_cpu(long s, long n, long perm);
 
     public static native int lady_assign_cuda(long s, long n, long perm);
+
+    // ---- host memory (lady.h "host memory"): file mappings and anonymous buffers --------------------
+
+    public static native int lady_map_file(@Cast("const char*") byte[] path, @Cast("int64_t*") long[] address,
+            @Cast("int64_t*") long[] length);
+
+    public static native int lady_alloc(long bytes, @Cast("int64_t*") long[] address);
+
+    public static native int lady_free(long address, long bytes);
+
+    public static native int lady_unmap(long address, long length);
 }

@@ -2,25 +2,19 @@ package lady.attack;
 
 import java.util.SplittableRandom;
 
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
-
 import lady.checkpoint.StateDict;
+import lady.tensor.HostTensor;
 
 /** Test helpers: tensors from Java arrays and back. */
 final class AttackTensors {
     private AttackTensors() {}
 
-    static Tensor tensor(float[] values, long... shape) {
-        Tensor t = torch.empty(shape);
-        t.data_ptr_float().put(values, 0, values.length);
-        return t;
+    static HostTensor tensor(float[] values, long... shape) {
+        return HostTensor.ofFloats(values, shape);
     }
 
-    static float[] values(Tensor t) {
-        float[] a = new float[(int) t.numel()];
-        t.data_ptr_float().get(a, 0, a.length);
-        return a;
+    static float[] values(HostTensor t) {
+        return t.readFloats();
     }
 
     static float[] uniform(long seed, int n, double lo, double hi) {

@@ -85,7 +85,7 @@ class AttacksTest {
             for (int i = 0; i < w.length; i++) {
                 w[i] += 0.001f * (i % 7);
             }
-            state.get(layer).data_ptr_float().put(w, 0, w.length);
+            state.get(layer).writeFloats(w);
         };
         AttackContext ctx = AttackContext.of(layer, 99).withWeights(weights).withFineTuner(fake);
         StateDict a = AttackTensors.smallNet(8);

@@ -19,7 +19,6 @@ import lady.model.Models;
 import lady.model.PermutationCheck;
 import lady.permutation.Lineage;
 import lady.structure.StructuralTesting;
-import lady.torch.FloatTensors;
 import lady.torch.Torch;
 
 /** The structural attacks: syntax, function kept, widths, lineage, determinism. */
@@ -68,8 +67,8 @@ class StructuralAttacksTest {
         assertEquals(2, dummies, "round(0.8) = 1 pair");
         assertEquals(1, splits);
         // the first group reads the image: each of its non-dummy rows is factor times the original's row
-        float[] w0 = FloatTensors.read(reference.get("features.0.weight"));
-        float[] w1 = FloatTensors.read(a.state().get("features.0.weight"));
+        float[] w0 = reference.get("features.0.weight").readFloats();
+        float[] w1 = a.state().get("features.0.weight").readFloats();
         int k = 27;
         for (int j = 0; j < l.size(); j++) {
             if (l.origin()[j] < 0) {

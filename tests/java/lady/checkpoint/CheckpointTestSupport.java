@@ -17,6 +17,9 @@ import java.util.zip.ZipOutputStream;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
+
 /** Helpers shared by the checkpoint tests. */
 final class CheckpointTestSupport {
     private CheckpointTestSupport() {}
@@ -34,12 +37,11 @@ final class CheckpointTestSupport {
     }
 
     /** SHA-256 of a tensor's contiguous little-endian bytes (what make_golden.py records). */
-    static String sha256(Tensor t) {
-        Tensor c = t.contiguous();
+    static String sha256(HostTensor t) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            if (c.nbytes() > 0) {
-                ByteBuffer b = TensorBytes.window(c, 0, c.nbytes());
+            if (t.byteSize() > 0) {
+                ByteBuffer b = t.bytes(0, Math.toIntExact(t.byteSize()));
                 md.update(b);
             }
             return HexFormat.of().formatHex(md.digest());
@@ -53,9 +55,14 @@ final class CheckpointTestSupport {
         Tensor d = t.to(torch.ScalarType.Double).contiguous();
         double[] out = new double[(int) d.numel()];
         if (out.length > 0) {
-            TensorBytes.window(d, 0, d.nbytes()).asDoubleBuffer().get(out);
+            d.data_ptr_double().get(out);
         }
         return out;
+    }
+
+    /** The host tensor's values in row-major order, as doubles (exact for int64 through libtorch). */
+    static double[] values(HostTensor t) {
+        return values(TorchTensors.copy(t));
     }
 
     /** A zip with STORED entries, in the given order. */

@@ -1,5 +1,6 @@
 package lady.checkpoint;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -113,7 +114,7 @@ class HostileCheckpointTest {
         Path p = dir.resolve("ok.pt");
         Files.write(p, torchZip(tensorPickle(4, 1, new long[] {3}, new long[] {1}), Map.of("0", data)));
         StateDict sd = Checkpoints.read(p);
-        assertEquals(9.0, sd.get("w").sum().item_double(), 0.0);
+        assertArrayEquals(new float[] {2, 3, 4}, sd.get("w").readFloats());
     }
 
     @Test
@@ -246,5 +247,113 @@ class HostileCheckpointTest {
         refused(longer, "longer than the file");
         refused(Arrays.copyOf(safetensors(ok, 8), 8 + ok.length() + 3), "outside the 3 bytes of data");
         refused(safetensors(ok, 12), "the data is 12 bytes but the tensors cover 8");
+    }
+
+    /** Offsets in a zip: [eocd, central directory start, entry count, central header offsets...]. */
+    private static int[] zipLayout(byte[] z) {
+        ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
+        int eocd = z.length - 22;
+        while (b.getInt(eocd) != 0x06054b50) {
+            eocd--;
+        }
+        int count = b.getShort(eocd + 10) & 0xFFFF;
+        int cd = b.getInt(eocd + 16);
+        int[] out = new int[3 + count];
+        out[0] = eocd;
+        out[1] = cd;
+        out[2] = count;
+        int p = cd;
+        for (int i = 0; i < count; i++) {
+            out[3 + i] = p;
+            p += 46 + (b.getShort(p + 28) & 0xFFFF) + (b.getShort(p + 30) & 0xFFFF) + (b.getShort(p + 32) & 0xFFFF);
+        }
+        return out;
+    }
+
+    /** Issue 20, item 9: zips whose central directory disagrees with itself or with the local headers. */
+    @Test
+    void inconsistentZipStructuresAreRefused() throws IOException {
+        byte[] good = Files.readAllBytes(CheckpointTestSupport.golden("state_dict.pt"));
+        int[] z = zipLayout(good);
+        int eocd = z[0];
+        assertTrue(z[2] >= 3, "entries: " + z[2]);
+
+        byte[] count = good.clone(); // total entries 0xffff: zip64's marker, but the other count still says N
+        ByteBuffer.wrap(count).order(ByteOrder.LITTLE_ENDIAN).putShort(eocd + 10, (short) 0xFFFF);
+        refused(count, "end-of-central-directory");
+        byte[] fewer = good.clone(); // one entry fewer in every count: the directory holds more than it says
+        ByteBuffer f = ByteBuffer.wrap(fewer).order(ByteOrder.LITTLE_ENDIAN);
+        f.putShort(eocd + 8, (short) (z[2] - 1)).putShort(eocd + 10, (short) (z[2] - 1));
+        int zip64 = lastIndexOf(good, new byte[] {'P', 'K', 6, 6});
+        if (zip64 >= 0) {
+            f.putLong(zip64 + 24, z[2] - 1).putLong(zip64 + 32, z[2] - 1);
+        }
+        refused(fewer, "wrong entry count");
+        // PyTorch writes its entries with data descriptors (flag bit 3: CRC and sizes after the data), so the flag
+        // is accepted, but the local header, the central directory and the descriptor must all agree
+        ByteBuffer g = ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN);
+        int local = g.getInt(z[4] + 42);
+        byte[] descriptor = good.clone(); // the flag toggled on the central entry only
+        ByteBuffer.wrap(descriptor).order(ByteOrder.LITTLE_ENDIAN).putShort(z[4] + 8, (short) (g.getShort(z[4] + 8) ^ 8));
+        refused(descriptor, "disagree on the compression method or flags");
+        int dataEnd = local + 30 + (g.getShort(local + 26) & 0xFFFF) + (g.getShort(local + 28) & 0xFFFF) + g.getInt(z[4] + 20);
+        byte[] wrong = good.clone(); // a descriptor (or the bytes after the data) that does not repeat the CRC
+        for (int i = 0; i < 8; i++) {
+            wrong[dataEnd + i] ^= 0x5a;
+        }
+        refused(wrong, (g.getShort(local + 6) & 8) != 0 ? "no data descriptor agreeing" : "overlap");
+        byte[] offset = good.clone(); // entry 1's local header offset pointing at entry 0's header
+        ByteBuffer o = ByteBuffer.wrap(offset).order(ByteOrder.LITTLE_ENDIAN);
+        o.putInt(z[4] + 42, o.getInt(z[3] + 42));
+        refused(offset, "wrong local header offset");
+        byte[] crc = good.clone(); // the local header's CRC differs from the central directory's
+        crc[local + 14] ^= 1;
+        refused(crc, "disagrees with the central directory on CRC or sizes");
+    }
+
+    private static int lastIndexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = hay.length - needle.length; i >= 0; i--) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    /**
+     * Issue 20, item 9: an empty tensor with an absurd dimension is refused as the full tensor would be; one with
+     * large but representable dimensions is read (it allocates nothing; see TensorBytes.numel).
+     */
+    @Test
+    void emptyTensorsWithHugeDimensionsAreRefusedWhenAbsurd() throws IOException {
+        Map<String, byte[]> none = Map.of("0", new byte[0]);
+        refused(torchZip(tensorPickle(0, 0, new long[] {0, 1L << 62}, new long[] {1L << 62, 1}), none), "absurd shape");
+        refused(safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904],\"data_offsets\":[0,0]}}", 0),
+                "absurd shape");
+        Path p = dir.resolve("empty.pt");
+        Files.write(p, torchZip(tensorPickle(0, 0, new long[] {0, 1L << 40}, new long[] {1L << 40, 1}), none));
+        StateDict sd = Checkpoints.read(p);
+        assertEquals(0, sd.get("w").numel());
+        assertEquals(1L << 40, sd.shape("w")[1]);
+    }
+
+    /** Issue 20, items 7 and 8: names and shapes from a file are escaped and shortened in messages. */
+    @Test
+    void messagesEscapeControlCharactersAndShortenLongShapes() throws IOException {
+        StringBuilder dims = new StringBuilder("[");
+        for (int i = 0; i < 100_000; i++) {
+            dims.append(i == 0 ? "" : ",").append(i == 0 ? 1 : 2);
+        }
+        dims.append(']');
+        LadyException e = refused(safetensors("{\"x\\u001b]0;pwned\\u0007\":{\"dtype\":\"F32\",\"shape\":" + dims
+                + ",\"data_offsets\":[0,8]}}", 8), "absurd shape");
+        assertTrue(e.getMessage().length() < 400, e.getMessage().length() + " characters: " + e.getMessage());
+        assertTrue(e.getMessage().contains("(100000 dims)"), e.getMessage());
+        assertTrue(e.getMessage().contains("'x\\x1b]0;pwned\\x07'"), e.getMessage());
+        assertFalse(e.getMessage().chars().anyMatch(c -> c < 0x20), "no control character: " + e.getMessage());
     }
 }

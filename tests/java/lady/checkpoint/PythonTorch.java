@@ -27,17 +27,28 @@ public final class PythonTorch {
         return Path.of(System.getProperty("user.dir"));
     }
 
-    /** Copies a bundled resource (e.g. lady.data.Digits.TRAIN_RESOURCE) into {@code dir}, for a script to read. */
-    public static Path copyResource(Path dir, String resource) throws IOException {
+    /**
+     * Puts the built-in digits into a Python test's parameters: "train" and "test" (the CIFAR-10 binary files,
+     * copied from the resources into {@code dir}), "mean" and "std" (the normalization of lady.paper.Paper).
+     */
+    public static void putDigits(java.util.Map<String, Object> params, Path dir) throws IOException {
+        params.put("train", copyResource(lady.data.Digits.TRAIN_RESOURCE, dir).toString());
+        params.put("test", copyResource(lady.data.Digits.TEST_RESOURCE, dir).toString());
+        params.put("mean", doubles(lady.paper.Paper.CIFAR_MEAN));
+        params.put("std", doubles(lady.paper.Paper.CIFAR_STD));
+    }
+
+    private static Path copyResource(String resource, Path dir) throws IOException {
         Path out = dir.resolve(Path.of(resource).getFileName().toString());
-        try (java.io.InputStream in = PythonTorch.class.getResourceAsStream(resource)) {
-            Files.copy(in, out);
+        if (!Files.exists(out)) {
+            try (java.io.InputStream in = lady.data.Digits.class.getResourceAsStream(resource)) {
+                Files.copy(in, out);
+            }
         }
         return out;
     }
 
-    /** A float array as a JSON list (script parameters). */
-    public static java.util.List<Double> floats(float[] v) {
+    private static java.util.List<Double> doubles(float[] v) {
         java.util.List<Double> out = new java.util.ArrayList<>();
         for (float f : v) {
             out.add((double) f);
@@ -56,6 +67,11 @@ public final class PythonTorch {
      * wrong with its output (skips the calling test when torch is missing).
      */
     public static String run(String script, String... args) throws IOException, InterruptedException {
+        return run(TIMEOUT_S, script, args);
+    }
+
+    /** {@link #run(String, String...)} with its own time limit (scripts that train). */
+    public static String run(long timeoutS, String script, String... args) throws IOException, InterruptedException {
         assumeInstalled();
         String[] cmd = new String[args.length + 2];
         cmd[0] = PYTHON.toString();
@@ -65,9 +81,9 @@ public final class PythonTorch {
         pb.environment().put("PYTHONDONTWRITEBYTECODE", "1"); // no __pycache__ in the source tree
         pb.environment().put("OPENBLAS_NUM_THREADS", "1");
         Process p = pb.start();
-        if (!p.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
+        if (!p.waitFor(timeoutS, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            return "timed out after " + TIMEOUT_S + " s";
+            return "timed out after " + timeoutS + " s";
         }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         Assumptions.assumeTrue(p.exitValue() != NO_TORCH_EXIT, "skipped: " + PYTHON + " has no torch: " + out.trim());

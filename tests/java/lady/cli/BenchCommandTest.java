@@ -44,7 +44,7 @@ class BenchCommandTest {
                     1e-9 * ratio, name + ": ratio is not baseline / Lady");
             assertInstanceOf(Map.class, e.get("details"), name);
         }
-        assertEquals(Set.of("permute", "similarity", "resync", "assign", "train"), prefixes);
+        assertEquals(Set.of("permute", "similarity", "resync", "assign", "train", "read", "write"), prefixes);
         for (Object o : entries) {
             Map<?, ?> e = (Map<?, ?>) o;
             Map<?, ?> d = (Map<?, ?>) e.get("details");
@@ -59,6 +59,9 @@ class BenchCommandTest {
             }
             if (name.startsWith("assign.")) {
                 assertEquals(true, d.get("assignment_is_permutation"), name);
+            }
+            if (name.startsWith("read.") || name.startsWith("write.")) {
+                assertEquals(true, d.get("same_tensors"), name + ": the file does not hold the tensors");
             }
         }
     }

@@ -14,11 +14,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
-import lady.model.Models;
 import lady.model.ModelOptions;
+import lady.model.Models;
 import lady.permutation.PermutationSpec;
 import lady.permutation.SpecFile;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /** {@code lady spec} and {@code --spec}: the derived spec as a file, read back, giving the same results. */
 class SpecCommandTest {
@@ -85,7 +86,7 @@ class SpecCommandTest {
     void anUnknownNetworkNamesTheNearestFamilyAndTheSpecOptionInThreeShortLines(@TempDir Path dir) {
         StateDict state = new StateDict();
         for (int i = 0; i < 200; i++) {
-            state.put("block" + i + ".proj.weight", org.bytedeco.pytorch.global.torch.zeros(4, 4));
+            TorchTensors.put(state, "block" + i + ".proj.weight", org.bytedeco.pytorch.global.torch.zeros(4, 4));
         }
         Path in = dir.resolve("odd.pt");
         Checkpoints.write(in, state, Checkpoints.Format.TORCH_ZIP);

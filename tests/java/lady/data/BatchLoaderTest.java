@@ -187,4 +187,33 @@ class BatchLoaderTest {
         assertEquals(2, count);
         assertEquals(BatchLoader.builder(Digits.test()).build().flip(), false, "digits: flip off by default");
     }
+
+    /** Issue 20, item 10: batches assembled ahead on the background thread are the bytes batch(b) gives. */
+    @Test
+    void prefetchedBatchesAreTheSameBytesInTheSameOrder() {
+        BatchLoader loader = BatchLoader.builder(synthetic).batchSize(8).seed(5).build(); // TRAIN: crop, flip, shuffle
+        for (int epoch = 0; epoch < 2; epoch++) {
+            BatchLoader.Epoch plan = loader.epoch(epoch);
+            try (BatchLoader.Prefetch ahead = plan.prefetch()) {
+                for (int b = 0; b < plan.batches(); b++) {
+                    assertTrue(ahead.hasNext());
+                    try (PointerScope scope = new PointerScope()) {
+                        Batch p = ahead.next();
+                        Batch d = plan.batch(b);
+                        float[] pi = new float[p.size() * Dataset.IMAGE_BYTES];
+                        float[] di = new float[d.size() * Dataset.IMAGE_BYTES];
+                        p.images().data_ptr_float().get(pi);
+                        d.images().data_ptr_float().get(di);
+                        assertArrayEquals(di, pi, "epoch " + epoch + ", batch " + b);
+                        assertArrayEquals(d.indices(), p.indices());
+                        assertEquals(d.labels().sum().item_long(), p.labels().sum().item_long());
+                    }
+                }
+                assertFalse(ahead.hasNext(), "the partial last batch (37 = 4 x 8 + 5) was the last");
+            }
+        }
+        try (BatchLoader.Prefetch early = loader.epoch(3).prefetch()) {
+            early.next(); // closed after one batch: the one assembled ahead is dropped
+        }
+    }
 }

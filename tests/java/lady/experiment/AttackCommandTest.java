@@ -39,10 +39,7 @@ class AttackCommandTest {
     }
 
     static float[] floats(StateDict s, String name) {
-        var t = s.get(name).contiguous();
-        float[] a = new float[(int) t.numel()];
-        t.data_ptr_float().get(a, 0, a.length);
-        return a;
+        return s.get(name).readFloats();
     }
 
     @Test

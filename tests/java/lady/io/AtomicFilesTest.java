@@ -68,6 +68,6 @@ class AtomicFilesTest {
         LadyException e = assertThrows(LadyException.class,
                 () -> AtomicFiles.writeString(dir.resolve("no/such/x.txt"), "x"));
         assertEquals(LadyException.Kind.IO, e.kind());
-        assertTrue(e.getMessage().contains("no such directory"), e.getMessage());
+        assertTrue(e.getMessage().contains("no such folder"), e.getMessage());
     }
 }

@@ -21,6 +21,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 class ModelsTest {
 
@@ -129,7 +132,7 @@ class ModelsTest {
             for (String arch : List.of("vgg16_cifar", "resnet18_cifar")) {
                 Map<String, long[]> shapes = Models.describe(arch, ModelOptions.defaults().withWidth(width)).tensorShapes();
                 StateDict state = new StateDict();
-                shapes.forEach((name, shape) -> state.put(name, torch.zeros(shape)));
+                shapes.forEach((name, shape) -> state.put(name, HostTensor.allocate(DType.FLOAT32, shape)));
                 ModelOptions inferred = Models.infer(state).options();
                 assertEquals(shapes.keySet(), Models.describe(arch, inferred).tensorShapes().keySet());
                 Models.describe(arch, inferred).tensorShapes().forEach((name, shape) ->
@@ -154,16 +157,16 @@ class ModelsTest {
         Model a = Models.create("lenet5");
         Model b = Models.create("lenet5");
         StateDict sa = a.stateDict();
-        sa.get("conv1.weight").fill_(new org.bytedeco.pytorch.Scalar(0.5f));
-        assertFalse(torch.equal(sa.get("conv1.weight"), a.stateDict().get("conv1.weight")), "stateDict() must copy");
-        sa.get("bn1.running_var").fill_(new org.bytedeco.pytorch.Scalar(2.0f));
+        TorchTensors.view(sa.get("conv1.weight")).fill_(new org.bytedeco.pytorch.Scalar(0.5f));
+        assertFalse(sa.get("conv1.weight").sameContent(a.stateDict().get("conv1.weight")), "stateDict() must copy");
+        TorchTensors.view(sa.get("bn1.running_var")).fill_(new org.bytedeco.pytorch.Scalar(2.0f));
         b.load(sa);
         StateDict sb = b.stateDict();
         for (String name : sa.names()) {
-            assertTrue(torch.equal(sa.get(name), sb.get(name)), name);
+            assertTrue(sa.get(name).sameContent(sb.get(name)), name);
         }
-        sa.get("fc1.bias").fill_(new org.bytedeco.pytorch.Scalar(3.0f));
-        assertFalse(torch.equal(sa.get("fc1.bias"), b.stateDict().get("fc1.bias")), "load() must copy");
+        TorchTensors.view(sa.get("fc1.bias")).fill_(new org.bytedeco.pytorch.Scalar(3.0f));
+        assertFalse(sa.get("fc1.bias").sameContent(b.stateDict().get("fc1.bias")), "load() must copy");
     }
 
     @Test
@@ -175,8 +178,8 @@ class ModelsTest {
                 broken.put(name, state.get(name));
             }
         }
-        broken.put("features.5.weight", torch.zeros(33, 16, 3, 3));
-        broken.put("extra.weight", torch.zeros(2));
+        broken.put("features.5.weight", HostTensor.allocate(DType.FLOAT32, 33, 16, 3, 3));
+        broken.put("extra.weight", HostTensor.allocate(DType.FLOAT32, 2));
         Model model = Models.create("vgg16_cifar", ModelTesting.small("vgg16_cifar"));
         LadyException e = assertThrows(LadyException.class, () -> model.load(broken));
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
@@ -190,7 +193,7 @@ class ModelsTest {
         assertTrue(wrongArch.getMessage().contains("features.1.running_mean"), wrongArch.getMessage());
 
         StateDict alien = new StateDict();
-        alien.put("encoder.weight", torch.zeros(2, 2));
+        alien.put("encoder.weight", HostTensor.allocate(DType.FLOAT32, 2, 2));
         LadyException unknown = assertThrows(LadyException.class, () -> Models.infer(alien));
         assertEquals(LadyException.Kind.INVALID_INPUT, unknown.kind());
     }

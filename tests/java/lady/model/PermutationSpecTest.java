@@ -27,6 +27,8 @@ import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Role;
 import lady.permutation.SpecValidator;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 class PermutationSpecTest {
 
@@ -152,7 +154,7 @@ class PermutationSpecTest {
             long[] p = ModelTesting.permutation(g.size(), random);
             for (Member m : g.members()) {
                 Tensor index = ModelTesting.longs(expand(p, m.block()));
-                permuted.put(m.tensor(), torch.index_select(permuted.get(m.tensor()), m.axis(), index).contiguous());
+                TorchTensors.put(permuted, m.tensor(), torch.index_select(TorchTensors.get(permuted, m.tensor()), m.axis(), index).contiguous());
             }
         }
         model.load(permuted);
@@ -167,7 +169,7 @@ class PermutationSpecTest {
         StateDict half = state.copy();
         String producer = first.members(Role.PRODUCER_WEIGHT).get(0).tensor();
         long[] p = ModelTesting.permutation(first.size(), new Random(7));
-        half.put(producer, torch.index_select(half.get(producer), 0, ModelTesting.longs(p)).contiguous());
+        TorchTensors.put(half, producer, torch.index_select(TorchTensors.get(half, producer), 0, ModelTesting.longs(p)).contiguous());
         model.load(half);
         assertTrue(ModelTesting.maxAbsDiff(before, model.forward(x)) > 1e-2, arch + ": a partial permutation went unnoticed");
     }
@@ -194,15 +196,15 @@ class PermutationSpecTest {
                 .flatMap(g -> g.members(Role.NORM_WEIGHT, Role.NORM_BIAS, Role.RUNNING_MEAN, Role.RUNNING_VAR).stream()).map(Member::tensor).collect(Collectors.toSet());
         torch.manual_seed(5);
         for (String name : state.names()) {
-            Tensor t = state.get(name);
-            long[] shape = t.sizes().vec().get();
+            HostTensor t = state.get(name);
+            long[] shape = t.shape();
             if (norms.contains(name)) {
-                state.put(name, torch.rand(shape).mul(new Scalar(0.5)).add(new Scalar(0.75)));
+                TorchTensors.put(state, name, torch.rand(shape).mul(new Scalar(0.5)).add(new Scalar(0.75)));
             } else if (shape.length >= 2) {
                 long fanIn = t.numel() / shape[0];
-                state.put(name, torch.randn(shape).mul(new Scalar(Math.sqrt(2.0 / fanIn))));
+                TorchTensors.put(state, name, torch.randn(shape).mul(new Scalar(Math.sqrt(2.0 / fanIn))));
             } else if (shape.length == 1) {
-                state.put(name, torch.randn(shape).mul(new Scalar(0.1)));
+                TorchTensors.put(state, name, torch.randn(shape).mul(new Scalar(0.1)));
             }
         }
         return state;

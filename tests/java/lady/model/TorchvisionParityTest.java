@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.StateDict;
+import lady.torch.TorchTensors;
 
 /**
  * Parity with torchvision itself: Debian's PyTorch 1.13 + torchvision 0.14 (/usr/bin/python3, the
@@ -87,7 +88,7 @@ class TorchvisionParityTest {
             String[] f = lines.get(i).trim().split(" ");
             long[] shape = Arrays.stream(f, 2, f.length).mapToLong(Long::parseLong).toArray();
             Path file = d.resolve(i + ".bin");
-            state.put(f[0], f[1].equals("int64") ? longs(file, shape) : floats(file, shape));
+            TorchTensors.put(state, f[0], f[1].equals("int64") ? longs(file, shape) : floats(file, shape));
         }
         return state;
     }

@@ -61,8 +61,8 @@ class WidenedCheckpointTest {
         Map<String, Tensor> in = widened.capture(probe, List.of("features.19"), Stage.INPUT);
         Tensor x = in.get("features.19");
         Tensor got = widened.capture(probe, List.of("features.19"), Stage.PRE_ACTIVATION).get("features.19");
-        Tensor expected = torch.conv2d(x.to(torch.ScalarType.Double), wide.get("features.19.weight").to(torch.ScalarType.Double),
-                new TensorOptional(wide.get("features.19.bias").to(torch.ScalarType.Double)), new long[] {1, 1},
+        Tensor expected = torch.conv2d(x.to(torch.ScalarType.Double), lady.torch.TorchTensors.view(wide.get("features.19.weight")).to(torch.ScalarType.Double),
+                new TensorOptional(lady.torch.TorchTensors.view(wide.get("features.19.bias")).to(torch.ScalarType.Double)), new long[] {1, 1},
                 new long[] {1, 1}, new long[] {1, 1}, 1);
         double diff = got.to(torch.ScalarType.Double).sub(expected).abs().max().item_double();
         double scale = expected.abs().max().item_double();

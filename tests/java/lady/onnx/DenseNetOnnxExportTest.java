@@ -5,11 +5,11 @@ import java.util.Map;
 import org.junit.jupiter.api.Tag;
 
 /**
- * {@link PyTorchExportChecks} on torchvision's DenseNet121 (64 x 64 inputs, 10 classes; 28 MB per export):
- * about 40 s on 2 cores, so tagged slow.
+ * {@link PyTorchExportChecks} and {@link PyTorchPermutationChecks} on torchvision's DenseNet121 (64 x 64 inputs,
+ * 10 classes; 28 MB per export, 120 groups): a few minutes on 2 cores, so tagged slow.
  */
 @Tag("slow")
-class DenseNetOnnxExportTest extends PyTorchExportChecks {
+class DenseNetOnnxExportTest extends PyTorchPermutationChecks {
     @Override
     Map<String, Integer> models() {
         return Map.of("densenet121", 64);

@@ -21,6 +21,7 @@ import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.torch.FloatTensors;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /** ONNX Runtime runs the Java-built perceptron of {@link OnnxTestModels} and computes what plain Java computes. */
 class OrtRunnerTest {
@@ -86,8 +87,8 @@ class OrtRunnerTest {
         assertEquals(0.0, d.maxRel());
 
         StateDict changed = new StateDict();
-        Tensor b2 = a.stateDict().get("b2");
-        changed.put("b2", b2.add(torch.full_like(b2, new org.bytedeco.pytorch.Scalar(0.25))));
+        Tensor b2 = TorchTensors.get(a.stateDict(), "b2");
+        TorchTensors.put(changed, "b2", b2.add(torch.full_like(b2, new org.bytedeco.pytorch.Scalar(0.25))));
         Path shifted = dir.resolve("shifted.onnx");
         Onnx.write(shifted, a, changed);
         d = OrtRunner.compare(a, Onnx.read(shifted), 7, OrtRunner.Options.DEFAULT).get(0);

@@ -27,8 +27,10 @@ import lady.checkpoint.Checkpoints;
 import lady.checkpoint.PythonTorch;
 import lady.checkpoint.StateDict;
 import lady.report.Json;
+import lady.tensor.HostTensor;
 import lady.torch.FloatTensors;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /**
  * Checks of ONNX files exported by PyTorch 1.13 (tests/python/onnx_export.py, run once per test class into a
@@ -154,14 +156,14 @@ abstract class PyTorchExportChecks {
                         .orElseThrow().inputs().get(1).name();
                 StateDict sd = m.stateDict();
                 StateDict changed = new StateDict();
-                changed.put(weight, sd.get(weight).mul(new Scalar(2.0)));
+                TorchTensors.put(changed, weight, TorchTensors.get(sd, weight).mul(new Scalar(2.0)));
                 Path out = dir.resolve(model + "-" + mode + "-changed.onnx");
                 Onnx.write(out, m, changed);
                 OnnxModel back = Onnx.read(out);
                 StateDict sdBack = back.stateDict();
                 for (String name : sd.names()) {
-                    Tensor want = name.equals(weight) ? changed.get(weight) : sd.get(name);
-                    assertTrue(torch.equal(want, sdBack.get(name)), model + " " + mode + " " + name);
+                    HostTensor want = name.equals(weight) ? changed.get(weight) : sd.get(name);
+                    assertTrue(want.sameContent(sdBack.get(name)), model + " " + mode + " " + name);
                 }
                 OrtRunner.OutputDifference d = OrtRunner.difference("logits", runOnInput(m, model), runOnInput(back, model));
                 assertTrue(d.maxRel() > 1e-3, model + " " + mode + ": doubling " + weight + " changed nothing: " + d);
@@ -186,12 +188,12 @@ abstract class PyTorchExportChecks {
                 }
                 String init = kept.initializerOf(name);
                 assertNotNull(init, model + ": " + name + " is neither an initializer nor an alias of one");
-                assertTrue(torch.equal(pt.get(name), onnx.get(init)), model + ": " + name + " as " + init);
+                assertTrue(pt.get(name).sameContent(onnx.get(init)), model + ": " + name + " as " + init);
                 matched++;
             }
             assertTrue(matched > 0);
             for (Map.Entry<String, String> a : kept.aliases().entrySet()) {
-                assertTrue(torch.equal(pt.get(a.getKey()), pt.get(a.getValue())), model + ": alias " + a);
+                assertTrue(pt.get(a.getKey()).sameContent(pt.get(a.getValue())), model + ": alias " + a);
             }
             OnnxModel folded = Onnx.read(file(model, "folded"));
             assertTrue(folded.initializers().size() < kept.initializers().size(), model + ": the folded export is smaller");

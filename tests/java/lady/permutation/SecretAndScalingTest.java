@@ -24,6 +24,7 @@ import lady.model.Model;
 import lady.structure.NetworkView;
 import lady.structure.NeuronScaling;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /** The secret file (round trip, clear errors) and the function-preserving scaling attack. */
 class SecretAndScalingTest {
@@ -95,7 +96,7 @@ class SecretAndScalingTest {
         Group g = spec.groups().get(0);
         String w = g.members(Role.PRODUCER_WEIGHT).get(0).tensor();
         double a0 = scales.get(g.name())[0];
-        Tensor row0 = original.get(w).get(0), row1 = attacked.get(w).get(0);
+        Tensor row0 = TorchTensors.get(original, w).get(0), row1 = TorchTensors.get(attacked, w).get(0);
         assertEquals(a0, row1.norm().item_double() / row0.norm().item_double(), 1e-5, arch + " " + w);
         PermutationCheck.verify(model, attacked, PermuterTest.probe(arch));
         Permuter.applyInPlace(attacked, spec, Permuter.random(spec, groups, 3), Backend.CPU);
@@ -107,7 +108,7 @@ class SecretAndScalingTest {
         Model model = PermuterTest.model("vgg16_bn_cifar", 12);
         PermutationSpec spec = model.permutationSpec();
         StateDict s = model.stateDict();
-        s.get("features.1.running_var").fill_(new org.bytedeco.pytorch.Scalar(1e-7)); // a dead channel
+        TorchTensors.view(s.get("features.1.running_var")).fill_(new org.bytedeco.pytorch.Scalar(1e-7)); // a dead channel
         StateDict before = s.copy();
         double[] a = new double[(int) spec.group("features.0").orElseThrow().size()];
         java.util.Arrays.fill(a, 0.5);
@@ -115,7 +116,7 @@ class SecretAndScalingTest {
                 () -> NeuronScaling.apply(s, NetworkView.of(s, "vgg16_bn_cifar"), Map.of("features.0", a)));
         assertTrue(e.getMessage().contains("features.1.running_var") && e.getMessage().contains("negative"), e.getMessage());
         for (String name : s.names()) {
-            assertTrue(s.get(name).equal(before.get(name)), name + " changed by a refused scaling");
+            assertTrue(s.get(name).sameContent(before.get(name)), name + " changed by a refused scaling");
         }
         assertThrows(LadyException.class, () -> NeuronScaling.random(spec, java.util.List.of("features.0"), 0, 2, 1));
     }

@@ -56,7 +56,7 @@ class ActivationSignalTest {
         for (Method method : Method.values()) {
             StateDict suspect = Permuter.apply(original, spec, perms, Backend.CPU);
             ActivationSignal signal = new ActivationSignal(original, arch, spec, probe(model), Backend.CPU);
-            ResyncOptions o = ResyncOptions.defaults().withMethod(method).withSimilarity(signal);
+            ResyncOptions o = ResyncOptions.defaults().withMethod(method).withSignalSource(signal);
             assertEquals(Signal.ACTIVATIONS, o.signal());
             ResyncReport report = ReferenceResync.run(original, suspect, spec, o, ReferenceResyncTest.secret(perms),
                     ProgressListener.NONE);
@@ -80,7 +80,7 @@ class ActivationSignalTest {
         var spec = a.permutationSpec();
         ActivationSignal signal = new ActivationSignal(a.stateDict(), null, spec, probe(a), Backend.CPU);
         ResyncReport report = ReferenceResync.run(a.stateDict(), b.stateDict(), spec,
-                ResyncOptions.defaults().withSimilarity(signal), null, ProgressListener.NONE);
+                ResyncOptions.defaults().withSignalSource(signal), null, ProgressListener.NONE);
         GroupResult fc1 = report.groups().stream().filter(g -> g.name().equals("fc1")).findFirst().orElseThrow();
         long identity = java.util.stream.IntStream.range(0, fc1.match().length).filter(i -> fc1.match()[i] == i).count();
         assertTrue(identity < fc1.match().length / 2, "unrelated models matched " + identity + " of " + fc1.match().length);
@@ -151,7 +151,7 @@ class ActivationSignalTest {
         StateDict suspect = Permuter.apply(original, spec, perms, Backend.CPU);
         ActivationSignal signal = new ActivationSignal(original, null, spec, probe(model), Backend.CPU);
         ResyncReport report = ReferenceResync.run(original, suspect, spec, ResyncOptions.defaults()
-                .withSimilarity(signal).withGroups(Set.of("features.17")), ReferenceResyncTest.secret(perms),
+                .withSignalSource(signal).withGroups(Set.of("features.17")), ReferenceResyncTest.secret(perms),
                 ProgressListener.NONE);
         assertEquals(1, report.groups().size());
         assertEquals(100.0, report.psi());

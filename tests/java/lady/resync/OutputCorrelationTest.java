@@ -9,10 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
 import javax.imageio.ImageIO;
 
-import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -29,6 +27,7 @@ import lady.model.Models;
 import lady.model.PermutationCheck;
 import lady.report.Json;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /** Paper figure 3 (OutputCorrelation, lady correlate). */
 class OutputCorrelationTest {
@@ -45,7 +44,7 @@ class OutputCorrelationTest {
         StateDict s = model.stateDict();
         // conv1's neuron 5 becomes an exact copy of neuron 2 (weights and bias)
         for (String t : List.of("conv1.weight", "conv1.bias")) {
-            s.get(t).narrow(0, 5, 1).copy_(s.get(t).narrow(0, 2, 1));
+            TorchTensors.view(s.get(t)).narrow(0, 5, 1).copy_(TorchTensors.view(s.get(t)).narrow(0, 2, 1)); // in place
         }
         model.load(s);
         int steps = 7;

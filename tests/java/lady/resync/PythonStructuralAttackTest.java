@@ -69,9 +69,7 @@ class PythonStructuralAttackTest {
         p.put("seed", SEED);
         p.put("width", width);
         p.put("classes", 10);
-        p.put("train", PythonTorch.copyResource(dir, Digits.TRAIN_RESOURCE).toString());
-        p.put("mean", PythonTorch.floats(Paper.CIFAR_MEAN));
-        p.put("std", PythonTorch.floats(Paper.CIFAR_STD));
+        PythonTorch.putDigits(p, dir);
         p.put("train_images", TRAIN_IMAGES);
         p.put("batch_size", BATCH);
         p.put("steps", STEPS);

@@ -43,16 +43,16 @@ public final class StructuralTesting {
         StateDict s = m.stateDict();
         for (Group g : m.permutationSpec().groups()) {
             for (Member mem : g.members(Role.PRODUCER_WEIGHT)) {
-                Tensor t = s.get(mem.tensor());
+                Tensor t = lady.torch.TorchTensors.view(s.get(mem.tensor())); // written in place
                 long[] shape = t.sizes().vec().get();
                 t.copy_(torch.randn(shape).mul_(new org.bytedeco.pytorch.Scalar(Math.sqrt(2.0 * shape[0] / t.numel()))));
             }
             for (Member mem : g.members(Role.PRODUCER_BIAS)) {
-                Tensor t = s.get(mem.tensor());
+                Tensor t = lady.torch.TorchTensors.view(s.get(mem.tensor())); // written in place
                 t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.3)));
             }
             for (Member mem : g.members(Role.NORM_WEIGHT, Role.NORM_BIAS, Role.RUNNING_MEAN, Role.RUNNING_VAR)) {
-                Tensor t = s.get(mem.tensor());
+                Tensor t = lady.torch.TorchTensors.view(s.get(mem.tensor())); // written in place
                 long[] shape = t.sizes().vec().get();
                 boolean var = mem.role() == Role.RUNNING_VAR;
                 boolean gamma = mem.role() == Role.NORM_WEIGHT;

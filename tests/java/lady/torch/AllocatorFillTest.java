@@ -1,8 +1,8 @@
 package lady.torch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import lady.data.Batch;
@@ -21,19 +22,25 @@ import lady.data.Digits;
 import lady.model.Model;
 import lady.model.ModelOptions;
 import lady.model.Models;
+import lady.train.ProbeTerm;
+import lady.train.TrainConfig;
 import lady.train.Trainer;
 
 /**
  * Issue 7: training the narrow plain VGG16 intermittently turned the first conv's weight and bias
- * into NaN after one SGD step. libtorch 2.10's oneDNN backward-data of a convolution whose output
- * channels are not a multiple of 16 (features.2 at width 0.125 has 8) reads channel padding that
- * nobody wrote; when recycled heap memory holds NaN there, NaN * 0 poisons the input gradient and
- * every layer below it. Building a model with such a convolution makes the allocator zero new
- * memory ({@link Torch#requireZeroFillFor}; see Torch).
+ * into NaN after one SGD step. On some CPUs (the AVX-512 EPYC development machines) libtorch 2.10's oneDNN
+ * backward-data of a convolution whose output channels are not a multiple of its channel block
+ * (features.2 at width 0.125 has 8) reads channel padding that nobody wrote; when recycled heap memory
+ * holds NaN there, NaN * 0 poisons the input gradient and every layer below it. On other CPUs (an
+ * AVX2-only EPYC, an AVX-512 + AMX Xeon, or this one with {@code ONEDNN_MAX_CPU_ISA=AVX2}) oneDNN picks
+ * other kernels and the bug does not show. Lady's protection does not depend on the CPU: every training
+ * step runs with the allocator's zero fill ({@link Torch#zeroFillWhileTraining()}).
  *
  * <p>These tests make the garbage NaN on purpose (freed NaN tensors, or the allocator's junk
- * fill), so that what happened about once in a dozen runs happens every time.
+ * fill), so that what happened about once in a dozen runs happens every time where the CPU has the
+ * bug. The bug itself is assumed, never asserted: where it does not show, that test is skipped.
  */
+@Tag("cpu-sensitive")
 class AllocatorFillTest {
     /** Width at which VGG16's first two convolutions have 8 channels (not a multiple of 16). */
     private static final double NARROW = 0.125;
@@ -41,7 +48,7 @@ class AllocatorFillTest {
     /** Poisoned heap: 30 NaN tensors of each size 16 << k elements, k = 0..13 (where the bug showed most). */
     private static final int POISON_COPIES = 30;
     private static final int POISON_MAX_SHIFT = 13;
-    /** Steps on a freshly poisoned heap: without the zero fill, each one hit NaN about 2 times in 3 here. */
+    /** Steps on a freshly poisoned heap: without the zero fill, each one hit NaN about 2 times in 3 where the bug shows. */
     private static final int ATTEMPTS = 4;
 
     @BeforeAll
@@ -49,21 +56,41 @@ class AllocatorFillTest {
         Torch.init();
     }
 
+    /**
+     * The trainer zeroes new memory for every model (here one whose channel counts are all multiples of 16,
+     * which the old rule left unprotected), whatever the CPU, and gives the allocator back as it found it.
+     */
     @Test
-    void aModelWithAConvolutionOffTheChannelBlockTurnsTheZeroFillOn() {
+    void everyTrainingStepRunsWithTheZeroFillWhichIsRestoredAfterwards() {
         Torch.AllocatorFill found = Torch.allocatorFill();
         Torch.setAllocatorFill(Torch.AllocatorFill.NONE);
         try {
-            // width 1/4: 16 to 128 channels, all multiples of the block: no fill (it costs a memset per block)
-            Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(2 * NARROW));
-            assertEquals(Torch.AllocatorFill.NONE, Torch.allocatorFill());
-            Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(NARROW));
-            assertEquals(Torch.AllocatorFill.ZERO, Torch.allocatorFill());
-            for (long n : poisonHeap()) {
-                try (PointerScope scope = new PointerScope()) {
-                    Tensor t = torch.empty(n);
-                    assertEquals(0.0, t.abs().max().item_double(), "torch.empty(" + n + ") on recycled NaN memory");
+            Trainer.seedLibtorch(1);
+            Model model = Models.create("vgg16_cifar", ModelOptions.defaults().withWidth(2 * NARROW));
+            assertEquals(Torch.AllocatorFill.NONE, Torch.allocatorFill(), "building a model changes nothing");
+            List<Torch.AllocatorFill> seen = new ArrayList<>();
+            List<Double> empties = new ArrayList<>();
+            ProbeTerm probe = new ProbeTerm(() -> {
+                seen.add(Torch.allocatorFill());
+                for (long n : poisonHeap()) {
+                    empties.add(torch.empty(n).abs().max().item_double());
                 }
+            });
+            new Trainer(TrainConfig.paper(1).withBatchSize(BATCH).withLimit(2 * BATCH).withSeed(1)).lossTerm(probe)
+                    .train(model, Digits.train());
+            assertEquals(List.of(Torch.AllocatorFill.ZERO, Torch.AllocatorFill.ZERO), seen, "the fill during each step");
+            assertTrue(empties.stream().allMatch(v -> v == 0.0), "torch.empty on recycled NaN memory inside a step");
+            assertEquals(Torch.AllocatorFill.NONE, Torch.allocatorFill(), "the fill after training");
+            try (Torch.ZeroFill outer = Torch.zeroFillWhileTraining()) {
+                try (Torch.ZeroFill inner = Torch.zeroFillWhileTraining()) {
+                    assertEquals(Torch.AllocatorFill.ZERO, Torch.allocatorFill());
+                }
+                assertEquals(Torch.AllocatorFill.ZERO, Torch.allocatorFill(), "nested scopes: the outer one still holds");
+            }
+            assertEquals(Torch.AllocatorFill.NONE, Torch.allocatorFill());
+            Torch.setAllocatorFill(Torch.AllocatorFill.JUNK);
+            try (Torch.ZeroFill scope = Torch.zeroFillWhileTraining()) {
+                assertEquals(Torch.AllocatorFill.JUNK, Torch.allocatorFill(), "a fill a test chose is left alone");
             }
         } finally {
             Torch.setAllocatorFill(found);
@@ -72,32 +99,48 @@ class AllocatorFillTest {
 
     @Test
     void narrowVggGradientsStayFiniteOnRecycledNaNMemory() {
-        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-            Map<String, Boolean> finite = oneStepGradientsFinite(true);
-            List<String> bad = finite.entrySet().stream().filter(e -> !e.getValue()).map(Map.Entry::getKey).toList();
-            assertTrue(bad.isEmpty(), "non-finite gradients after one step of vgg16_cifar width " + NARROW
-                    + " (attempt " + attempt + "): " + bad);
+        Torch.AllocatorFill found = Torch.allocatorFill();
+        Torch.setAllocatorFill(Torch.AllocatorFill.NONE);
+        try (Torch.ZeroFill fill = Torch.zeroFillWhileTraining()) {
+            for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+                Map<String, Boolean> finite = oneStepGradientsFinite(true);
+                List<String> bad = finite.entrySet().stream().filter(e -> !e.getValue()).map(Map.Entry::getKey).toList();
+                assertTrue(bad.isEmpty(), "non-finite gradients after one step of vgg16_cifar width " + NARROW
+                        + " (attempt " + attempt + "): " + bad);
+            }
+        } finally {
+            Torch.setAllocatorFill(found);
         }
     }
 
     /**
-     * The bug itself, still in libtorch: with the allocator's NaN junk fill instead of zeros, the
-     * same step gives NaN gradients in the first conv. This shows the test above can fail; if this
-     * one fails instead, libtorch no longer reads unwritten padding and the zero fill could go.
+     * The bug itself, where this CPU has it: with the allocator's NaN junk fill instead of zeros, the same
+     * step gives NaN gradients below the narrow convolution, and the training fill makes them finite again.
+     * This shows the test above can fail. Skipped where oneDNN's kernels for this CPU read no unwritten
+     * memory (then there is nothing to show; the zero fill stays on regardless).
      */
     @Test
-    void withNaNJunkInsteadOfZerosTheFirstConvGradientIsNaN() {
-        Map<String, Boolean> finite;
+    void whereTheCpuHasThePaddingBugTheZeroFillIsWhatKeepsGradientsFinite() {
+        Map<String, Boolean> junk;
         Torch.AllocatorFill found = Torch.allocatorFill();
         Torch.setAllocatorFill(Torch.AllocatorFill.JUNK);
         try {
-            finite = oneStepGradientsFinite(false);
+            junk = oneStepGradientsFinite(false);
         } finally {
             Torch.setAllocatorFill(found);
         }
-        assertFalse(finite.get("features.0.weight"), "features.0.weight's gradient on junk memory: " + finite);
-        assertFalse(finite.get("features.0.bias"), "features.0.bias's gradient on junk memory: " + finite);
-        assertTrue(finite.get("classifier.6.weight"), "the layers above the narrow convolution stay finite: " + finite);
+        List<String> poisoned = junk.entrySet().stream().filter(e -> !e.getValue()).map(Map.Entry::getKey).toList();
+        assumeFalse(poisoned.isEmpty(), "libtorch's oneDNN read no unwritten padding on this CPU (every gradient "
+                + "finite on NaN junk memory): the upstream bug does not show here, nothing to demonstrate");
+        Torch.setAllocatorFill(Torch.AllocatorFill.NONE);
+        Map<String, Boolean> zero;
+        try (Torch.ZeroFill fill = Torch.zeroFillWhileTraining()) {
+            zero = oneStepGradientsFinite(true);
+        } finally {
+            Torch.setAllocatorFill(found);
+        }
+        assertTrue(zero.values().stream().allMatch(v -> v), "with the training fill, after " + poisoned
+                + " were NaN on junk memory: " + zero);
     }
 
     /** Forward and backward of one batch of digits through vgg16_cifar at width 1/8; per parameter, whether its gradient is finite. */

@@ -20,10 +20,20 @@ import java.util.concurrent.TimeUnit;
  */
 public record ChildJvm(int code, String output) {
     /** Generous: the first run extracts libtorch into an empty cache. */
-    static final long TIMEOUT_S = 240;
+    public static final long TIMEOUT_S = 240;
 
     /** Runs {@code lady.cli.Main} with {@code jvmOptions} then {@code args}; fails the test when it does not finish. */
-    static ChildJvm lady(List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+    public static ChildJvm lady(List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+        return lady(0, jvmOptions, args);
+    }
+
+    /**
+     * As {@link #lady(List, String...)}, with the process's file size limit ({@code ulimit -f}, RLIMIT_FSIZE) at
+     * {@code maxFileKiB} KiB when it is positive: a write past it fails with EFBIG (the JVM ignores SIGXFSZ), as on
+     * a full disk.
+     */
+    public static ChildJvm lady(long maxFileKiB, List<String> jvmOptions, String... args)
+            throws IOException, InterruptedException {
         Path build = Path.of(System.getProperty("lady.build.dir", "target"));
         String classpath = build.resolve("classes") + File.pathSeparator
                 + Files.readString(build.resolve("classpath.txt")).trim();
@@ -32,6 +42,11 @@ public record ChildJvm(int code, String output) {
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", classpath, "lady.cli.Main"));
         cmd.addAll(List.of(args));
+        if (maxFileKiB > 0) {
+            List<String> shell = new ArrayList<>(List.of("bash", "-c", "ulimit -f " + maxFileKiB + " && exec \"$@\"", "lady"));
+            shell.addAll(cmd);
+            cmd = shell;
+        }
         ProcessBuilder pb = new ProcessBuilder(cmd);
         if (jvmOptions.stream().anyMatch(o -> o.startsWith("-Dorg.bytedeco.javacpp.cachedir="))) {
             pb.environment().remove("JAVA_TOOL_OPTIONS"); // CI sets a cache dir there: this run wants its own

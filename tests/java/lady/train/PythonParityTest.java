@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 import org.bytedeco.javacpp.PointerScope;
@@ -31,6 +30,7 @@ import lady.model.Models;
 import lady.paper.Paper;
 import lady.report.Json;
 import lady.torch.Torch;
+import lady.torch.TorchTensors;
 
 /**
  * Issue 3: a VGG trained in Python (Debian's PyTorch 1.13 and torchvision) gives the same test error
@@ -70,10 +70,7 @@ class PythonParityTest {
         PythonTorch.assumeInstalled();
         Dataset train = Digits.train();
         Map<String, Object> p = new LinkedHashMap<>();
-        p.put("train", PythonTorch.copyResource(dir, Digits.TRAIN_RESOURCE).toString());
-        p.put("test", PythonTorch.copyResource(dir, Digits.TEST_RESOURCE).toString());
-        p.put("mean", PythonTorch.floats(Paper.CIFAR_MEAN));
-        p.put("std", PythonTorch.floats(Paper.CIFAR_STD));
+        PythonTorch.putDigits(p, dir);
         p.put("width", WIDTH);
         p.put("classes", train.classes());
         p.put("train_images", TRAIN_IMAGES);
@@ -109,7 +106,7 @@ class PythonParityTest {
         assertEquals(WIDTH, config.options().width(), 1e-12);
         Model m = Models.fromStateDict(state);
         m.train(false);
-        Tensor expected = Checkpoints.read(dir.resolve("logits.pt")).get("logits");
+        Tensor expected = TorchTensors.get(Checkpoints.read(dir.resolve("logits.pt")), "logits");
         BatchLoader loader = BatchLoader.builder(Digits.test()).mode(BatchLoader.Mode.EVAL).batchSize(LOGIT_IMAGES)
                 .limit(LOGIT_IMAGES).build();
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {

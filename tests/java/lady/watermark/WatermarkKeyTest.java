@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -104,7 +103,7 @@ class WatermarkKeyTest {
     @Test
     void keyThatDoesNotFitTheModelIsRefusedNamingBothSizes() {
         StateDict state = new StateDict();
-        state.put("features.19.weight", torch.zeros(8, 4, 3, 3));
+        state.put("features.19.weight", lady.tensor.HostTensor.allocate(lady.tensor.DType.FLOAT32, 8, 4, 3, 3));
         WatermarkKey k = WatermarkKey.generate("features.19.weight", 1152, 64, Paper.UCHIDA_P_ONE, 1, 0.1);
         LadyException e = assertThrows(LadyException.class, () -> Uchida.detect(state, k));
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());

@@ -1,0 +1,110 @@
+package lady.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.graph.GraphBuilder;
+import lady.graph.Op;
+
+/**
+ * torchvision's DeepLabV3 with a ResNet backbone (deeplabv3_resnet50, deeplabv3_resnet101) and its module
+ * paths: the backbone is {@link ResNetFamily#body} under "backbone." with layer3 and layer4 dilated
+ * (output stride 8) and no pool or fc; the classifier is DeepLabHead: ASPP (classifier.0.convs.0: 1x1
+ * conv + BN + ReLU; convs.1..3: 3x3 convs dilated 12, 24, 36 + BN + ReLU; convs.4: adaptive average pool to
+ * 1x1 + 1x1 conv + BN + ReLU, resized back to the feature size; the five concatenated on channels;
+ * classifier.0.project.0 1x1 conv + .1 BN + ReLU + dropout 0.5), classifier.1 3x3 conv, classifier.2 BN,
+ * ReLU, classifier.4 1x1 conv to the classes. The auxiliary head aux_classifier (FCNHead on layer3: 3x3
+ * conv to a quarter of the channels + BN + ReLU + dropout 0.1 + 1x1 conv) when the checkpoint has one
+ * (a new model has none, as torchvision's default). Outputs: "out" and, with the auxiliary head, "aux",
+ * each resized (bilinear) to the input's size. Every width and the classes are read off a checkpoint.
+ */
+final class DeepLabV3Family implements Family {
+    private static final long[] ATROUS_RATES = {12, 24, 36};
+    private static final long ASPP_CHANNELS = 256;
+    /** FCNHead's inner width is its input's over this. */
+    private static final long FCN_REDUCTION = 4;
+    private static final double ASPP_DROPOUT = 0.5;
+    private static final double FCN_DROPOUT = 0.1;
+    private static final String BACKBONE = "backbone.";
+
+    @Override
+    public List<String> names() {
+        return List.of("deeplabv3_resnet50", "deeplabv3_resnet101");
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s) {
+        if (!s.containsKey(BACKBONE + "conv1.weight") || !s.containsKey("classifier.0.convs.0.0.weight")
+                || !s.containsKey("classifier.0.project.0.weight") || !s.containsKey("classifier.4.weight")) {
+            return null;
+        }
+        String depth = ResNetFamily.depthName(s, BACKBONE);
+        return "resnet50".equals(depth) || "resnet101".equals(depth) ? "deeplabv3_" + depth : null;
+    }
+
+    @Override
+    public ModelOptions options(String name, Map<String, long[]> s) {
+        return Family.options(s, "classifier.4.weight", BACKBONE + "conv1.weight");
+    }
+
+    @Override
+    public Architecture build(String name, Dims d) {
+        if (!names().contains(name)) {
+            throw new LadyException(LadyException.Kind.USAGE, "unknown DeepLabV3 '" + name + "'; known: " + names());
+        }
+        ModelOptions o = d.options();
+        Family.requireNoHidden(name, o);
+        String resnet = name.substring("deeplabv3_".length());
+        GraphBuilder b = new GraphBuilder(name);
+        String input = b.image("input", o.inputChannels(), o.inputSize(), false);
+        List<String> stages = ResNetFamily.body(b, d, BACKBONE, input, ResNetFamily.blocks(resnet, d, BACKBONE), true,
+                false, false, new boolean[] {false, true, true});
+        long classes = d.outExact("classifier.4.weight", o.numClasses());
+        String x = aspp(b, d, "classifier.0", stages.get(3));
+        x = convBnRelu(b, "classifier.1", "classifier.2", "classifier.3", x,
+                d.outExact("classifier.1.weight", b.width(x)), 3, 1);
+        x = b.conv("classifier.4", x, classes, 1, 1, 0, true);
+        String out = b.interpolate("out", x, input);
+        if (!d.has("aux_classifier.0.weight", false)) {
+            return new Architecture(name, b.build(out), Architecture.Init.TORCHVISION_RESNET);
+        }
+        String f = stages.get(2);
+        String a = convBnRelu(b, "aux_classifier.0", "aux_classifier.1", "aux_classifier.2", f,
+                d.outExact("aux_classifier.0.weight", b.width(f) / FCN_REDUCTION), 3, 1);
+        a = b.dropout("aux_classifier.3", a, FCN_DROPOUT);
+        a = b.conv("aux_classifier.4", a, d.outExact("aux_classifier.4.weight", classes), 1, 1, 0, true);
+        String aux = b.interpolate("aux", a, input);
+        return new Architecture(name, b.build(out, aux), Architecture.Init.TORCHVISION_RESNET);
+    }
+
+    /** ASPP on {@code x}: five branches concatenated on channels, then the projection. */
+    private static String aspp(GraphBuilder b, Dims d, String m, String x) {
+        List<String> branches = new ArrayList<>();
+        String c = m + ".convs.0";
+        branches.add(convBnRelu(b, c + ".0", c + ".1", c + ".2", x, d.outExact(c + ".0.weight", ASPP_CHANNELS), 1, 1));
+        for (int i = 0; i < ATROUS_RATES.length; i++) {
+            c = m + ".convs." + (i + 1);
+            long rate = ATROUS_RATES[i];
+            String y = b.conv(c + ".0", x, d.outExact(c + ".0.weight", ASPP_CHANNELS), new long[] {3, 3}, 1, rate, rate, 1,
+                    false);
+            branches.add(b.act(c + ".2", b.batchNorm(c + ".1", y), Op.Activation.RELU));
+        }
+        c = m + ".convs." + (ATROUS_RATES.length + 1);
+        String pooled = b.adaptiveAvgPool(c + ".0", x, 1);
+        pooled = convBnRelu(b, c + ".1", c + ".2", c + ".3", pooled, d.outExact(c + ".1.weight", ASPP_CHANNELS), 1, 1);
+        branches.add(b.interpolate(c + ".resize", pooled, x));
+        String y = b.concat(m + ".cat", branches, 1, true);
+        String p = m + ".project";
+        y = convBnRelu(b, p + ".0", p + ".1", p + ".2", y, d.outExact(p + ".0.weight", ASPP_CHANNELS), 1, 1);
+        return b.dropout(p + ".3", y, ASPP_DROPOUT);
+    }
+
+    /** conv (no bias, padding k / 2) -> batch norm -> ReLU, with the three module paths. */
+    private static String convBnRelu(GraphBuilder b, String conv, String bn, String relu, String x, long out, long kernel,
+            long stride) {
+        String y = b.conv(conv, x, out, kernel, stride, kernel / 2, false);
+        return b.act(relu, b.batchNorm(bn, y), Op.Activation.RELU);
+    }
+}

@@ -1,0 +1,158 @@
+package lady.model;
+
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.graph.GraphBuilder;
+import lady.graph.Op;
+
+/**
+ * torchvision's MobileNetV3 (mobilenet_v3_large, mobilenet_v3_small) with its module paths. The stem
+ * features.0 (conv 3x3 stride 2 + BN + hardswish), then one inverted residual per row of torchvision's
+ * configuration table, features.1 .. features.N, each a {@code block} of Conv2dNormActivation modules
+ * (conv ".0", BN ".1", activation ".2"): the 1x1 expansion (absent when the expanded width equals the
+ * input's), the depthwise k x k conv (stride from the table), the squeeze-excitation where the table has
+ * one (avgpool -> fc1 1x1 conv -> ReLU -> fc2 -> hardsigmoid, multiplying the depthwise output), the 1x1
+ * projection without activation, and the residual addition when the stride is 1 and the input and output
+ * widths are equal. Then features.N+1 (1x1 conv + BN + hardswish), adaptive average pool, flatten,
+ * classifier.0 Linear, hardswish, dropout 0.2, classifier.3 Linear. Batch norm: eps 0.001, momentum 0.01.
+ * The table gives strides and activations (RE: ReLU, HS: hardswish); a checkpoint gives every width,
+ * every kernel size, which blocks expand and which have a squeeze-excitation. A new model takes the table's
+ * widths scaled as torchvision's width_mult does (rounded to multiples of 8). New models are initialized
+ * as torchvision does (convs kaiming normal fan_out, linear layers normal(0, 0.01), biases 0).
+ */
+final class MobileNetV3Family implements Family {
+    /** One row of torchvision's table: input, kernel, expanded, output widths, SE, hardswish, stride. */
+    private record Row(int in, int kernel, int expanded, int out, boolean se, boolean hardswish, int stride) {}
+
+    private static final List<Row> LARGE = List.of(
+            new Row(16, 3, 16, 16, false, false, 1), new Row(16, 3, 64, 24, false, false, 2),
+            new Row(24, 3, 72, 24, false, false, 1), new Row(24, 5, 72, 40, true, false, 2),
+            new Row(40, 5, 120, 40, true, false, 1), new Row(40, 5, 120, 40, true, false, 1),
+            new Row(40, 3, 240, 80, false, true, 2), new Row(80, 3, 200, 80, false, true, 1),
+            new Row(80, 3, 184, 80, false, true, 1), new Row(80, 3, 184, 80, false, true, 1),
+            new Row(80, 3, 480, 112, true, true, 1), new Row(112, 3, 672, 112, true, true, 1),
+            new Row(112, 5, 672, 160, true, true, 2), new Row(160, 5, 960, 160, true, true, 1),
+            new Row(160, 5, 960, 160, true, true, 1));
+    private static final List<Row> SMALL = List.of(
+            new Row(16, 3, 16, 16, true, false, 2), new Row(16, 3, 72, 24, false, false, 2),
+            new Row(24, 3, 88, 24, false, false, 1), new Row(24, 5, 96, 40, true, true, 2),
+            new Row(40, 5, 240, 40, true, true, 1), new Row(40, 5, 240, 40, true, true, 1),
+            new Row(40, 5, 120, 48, true, true, 1), new Row(48, 5, 144, 48, true, true, 1),
+            new Row(48, 5, 288, 96, true, true, 2), new Row(96, 5, 576, 96, true, true, 1),
+            new Row(96, 5, 576, 96, true, true, 1));
+    private static final int LARGE_LAST_CHANNEL = 1280;
+    private static final int SMALL_LAST_CHANNEL = 1024;
+    /** The last conv's width is this multiple of the last block's output. */
+    private static final int LAST_CONV_EXPANSION = 6;
+    /** torchvision's channel rounding: widths are multiples of this. */
+    private static final int DIVISOR = 8;
+    /** The squeeze width is the expanded width over this, rounded. */
+    private static final int SQUEEZE_FACTOR = 4;
+    private static final double BN_EPS = 0.001;
+    private static final double BN_MOMENTUM = 0.01;
+    private static final double DROPOUT = 0.2;
+
+    @Override
+    public List<String> names() {
+        return List.of("mobilenet_v3_large", "mobilenet_v3_small");
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s) {
+        if (!s.containsKey("features.0.0.weight") || !s.containsKey("features.1.block.0.0.weight")
+                || !s.containsKey("classifier.0.weight") || !s.containsKey("classifier.3.weight")) {
+            return null;
+        }
+        int blocks = 0;
+        while (s.containsKey("features." + (blocks + 1) + ".block.0.0.weight")) {
+            blocks++;
+        }
+        if (blocks == LARGE.size()) {
+            return "mobilenet_v3_large";
+        }
+        return blocks == SMALL.size() ? "mobilenet_v3_small" : null;
+    }
+
+    @Override
+    public ModelOptions options(String name, Map<String, long[]> s) {
+        return Family.options(s, "classifier.3.weight", "features.0.0.weight");
+    }
+
+    @Override
+    public Architecture build(String name, Dims d) {
+        boolean large = name.equals("mobilenet_v3_large");
+        if (!large && !name.equals("mobilenet_v3_small")) {
+            throw new LadyException(LadyException.Kind.USAGE, "unknown MobileNetV3 '" + name + "'; known: " + names());
+        }
+        ModelOptions o = d.options();
+        Family.requireNoHidden(name, o);
+        List<Row> table = large ? LARGE : SMALL;
+        double w = o.width();
+        GraphBuilder b = new GraphBuilder(name);
+        String x = b.image("input", o.inputChannels(), o.inputSize(), false);
+        x = convBnAct(b, "features.0", x, d.outExact("features.0.0.weight", divisible(table.get(0).in() * w)),
+                3, 2, 1, Op.Activation.HARDSWISH);
+        for (int i = 0; i < table.size(); i++) {
+            x = invertedResidual(b, d, "features." + (i + 1), x, table.get(i), w);
+        }
+        String last = "features." + (table.size() + 1);
+        x = convBnAct(b, last, x, d.outExact(last + ".0.weight", LAST_CONV_EXPANSION * b.width(x)), 1, 1, 1,
+                Op.Activation.HARDSWISH);
+        x = b.adaptiveAvgPool("avgpool", x, 1);
+        x = b.flatten("flatten", x, 1);
+        long hidden = d.outExact("classifier.0.weight", divisible((large ? LARGE_LAST_CHANNEL : SMALL_LAST_CHANNEL) * w));
+        x = b.act("classifier.1", b.linear("classifier.0", x, hidden, true), Op.Activation.HARDSWISH);
+        x = b.dropout("classifier.2", x, DROPOUT);
+        x = b.linear("classifier.3", x, d.outExact("classifier.3.weight", o.numClasses()), true);
+        return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_VGG);
+    }
+
+    /** One inverted residual block ({@code module}: "features.3"). */
+    private static String invertedResidual(GraphBuilder b, Dims d, String module, String x, Row row, double w) {
+        String p = module + ".block.";
+        long in = b.width(x);
+        int j = 0;
+        Op.Activation act = row.hardswish() ? Op.Activation.HARDSWISH : Op.Activation.RELU;
+        long expanded = divisible(row.expanded() * w);
+        // a checkpoint's block.0 is the expansion when it is a 1x1 conv, the depthwise conv otherwise
+        boolean expand = d.fromCheckpoint() ? d.size(p + "0.0.weight", 2, 1) == 1 : expanded != in;
+        String y = x;
+        if (expand) {
+            y = convBnAct(b, p + j, y, d.outExact(p + j + ".0.weight", expanded), 1, 1, 1, act);
+            j++;
+        }
+        long e = b.width(y);
+        long k = d.size(p + j + ".0.weight", 2, row.kernel());
+        y = b.conv(p + j + ".0", y, e, new long[] {k, k}, row.stride(), (k - 1) / 2, 1, e, false);
+        y = b.act(p + j + ".2", b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM), act);
+        j++;
+        if (d.has(p + j + ".fc1.weight", row.se())) {
+            String se = p + j;
+            long squeeze = d.outExact(se + ".fc1.weight", divisible(e / SQUEEZE_FACTOR));
+            String s = b.adaptiveAvgPool(se + ".avgpool", y, 1);
+            s = b.act(se + ".activation", b.conv(se + ".fc1", s, squeeze, 1, 1, 0, true), Op.Activation.RELU);
+            s = b.act(se + ".scale_activation", b.conv(se + ".fc2", s, e, 1, 1, 0, true), Op.Activation.HARDSIGMOID);
+            y = b.mul(se + ".mul", y, s);
+            j++;
+        }
+        long out = d.outExact(p + j + ".0.weight", divisible(row.out() * w));
+        y = b.conv(p + j + ".0", y, out, 1, 1, 0, false);
+        y = b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM);
+        return row.stride() == 1 && in == out ? b.add(module + ".add", y, x) : y;
+    }
+
+    /** Conv2dNormActivation: conv {@code module}.0 (no bias, padding (k - 1) / 2), BN .1, activation .2. */
+    private static String convBnAct(GraphBuilder b, String module, String x, long out, long kernel, long stride,
+            long groups, Op.Activation act) {
+        String y = b.conv(module + ".0", x, out, new long[] {kernel, kernel}, stride, (kernel - 1) / 2, 1, groups, false);
+        return b.act(module + ".2", b.batchNorm(module + ".1", y, BN_EPS, BN_MOMENTUM), act);
+    }
+
+    /** torchvision's _make_divisible(v, 8): the nearest multiple of 8, at least 8, not below 90 % of v. */
+    static long divisible(double v) {
+        long n = Math.max(DIVISOR, (long) (v + DIVISOR / 2.0) / DIVISOR * DIVISOR);
+        return n < 0.9 * v ? n + DIVISOR : n;
+    }
+}

@@ -1,0 +1,135 @@
+package lady.model;
+
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.graph.GraphBuilder;
+import lady.graph.Op;
+
+/**
+ * torchvision's Vision Transformers (vit_b_16, vit_b_32, vit_l_16, vit_l_32, vit_h_14) with their module
+ * paths: conv_proj (patch x patch, stride patch) -> tokens; the class token (a parameter) concatenated
+ * before the patch tokens; the position embedding added; dropout; encoder blocks
+ * encoder.layers.encoder_layer_i (ln_1, self_attention (packed nn.MultiheadAttention), dropout, residual
+ * add, ln_2, mlp.0 Linear, GELU, dropout, mlp.3 Linear, dropout, residual add); encoder.ln; the class
+ * token's output (token 0); heads.pre_logits + tanh when the checkpoint has them; heads.head. LayerNorm
+ * eps 1e-6, dropout 0 (torchvision's defaults).
+ * <p>
+ * A checkpoint gives the width D, the MLP width, the number of blocks, the patch size, the classes and the
+ * input size, which the position embedding fixes: patch * sqrt(S - 1) for S positions. It does not give
+ * the number of heads: Lady takes D / head_dim with torchvision's head dimension, 64 for the B and L
+ * models (12 heads of 64 in ViT-B's 768, 16 of 64 in ViT-L's 1024) and 80 for vit_h_14 (16 heads of 80
+ * in 1280). A checkpoint whose heads have another dimension would be described wrongly (its function
+ * would change under a heads permutation); name such a network's groups with --spec. Names: patch 14
+ * is vit_h_14, patches 16 and 32 are vit_l_* with D = 1024 or 24 blocks, vit_b_* otherwise (a narrower or
+ * shallower ViT-B, such as torchvision's VisionTransformer class built small). A new model's images
+ * are the options' size rounded down to whole patches (at least one patch).
+ */
+final class VitFamily implements Family {
+    private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
+
+    private static final Map<String, Config> CONFIGS = Map.of(
+            "vit_b_16", new Config(16, 12, 768, 3072, 64), "vit_b_32", new Config(32, 12, 768, 3072, 64),
+            "vit_l_16", new Config(16, 24, 1024, 4096, 64), "vit_l_32", new Config(32, 24, 1024, 4096, 64),
+            "vit_h_14", new Config(14, 32, 1280, 5120, 80));
+    private static final double LN_EPS = 1e-6;
+    private static final double DROPOUT = 0.0;
+    private static final String PREFIX = "encoder.layers.encoder_layer_";
+
+    @Override
+    public List<String> names() {
+        return List.of("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14");
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s) {
+        long[] proj = s.get("conv_proj.weight");
+        if (proj == null || proj.length != 4 || !s.containsKey("class_token") || !s.containsKey("encoder.pos_embedding")
+                || !s.containsKey("heads.head.weight")) {
+            return null;
+        }
+        long patch = proj[2];
+        if (patch == 14) {
+            return "vit_h_14";
+        }
+        if (patch != 16 && patch != 32) {
+            return null;
+        }
+        Config large = CONFIGS.get("vit_l_16");
+        boolean l = proj[0] == large.dim() || s.containsKey(PREFIX + (large.layers() - 1) + ".ln_1.weight");
+        return (l ? "vit_l_" : "vit_b_") + patch;
+    }
+
+    @Override
+    public ModelOptions options(String name, Map<String, long[]> s) {
+        long patch = Family.dim(s, "conv_proj.weight", 2, config(name).patch());
+        long positions = Family.dim(s, "encoder.pos_embedding", 1, 2);
+        long side = Math.round(Math.sqrt(positions - 1));
+        if (side * side != positions - 1) {
+            throw LadyException.invalidInput(name + ": the position embedding has " + positions
+                    + " positions, not 1 + a square number of patches");
+        }
+        return new ModelOptions((int) Family.dim(s, "heads.head.weight", 0, 10), 1.0, 0,
+                (int) Family.dim(s, "conv_proj.weight", 1, 3), (int) (side * patch));
+    }
+
+    private Config config(String name) {
+        Config c = CONFIGS.get(name);
+        if (c == null) {
+            throw new LadyException(LadyException.Kind.USAGE, "unknown ViT '" + name + "'; known: " + names());
+        }
+        return c;
+    }
+
+    @Override
+    public Architecture build(String name, Dims d) {
+        Config c = config(name);
+        ModelOptions o = d.options();
+        Family.requireNoHidden(name, o);
+        long patch = d.size("conv_proj.weight", 2, c.patch());
+        long side = Math.max(1, o.inputSize() / patch);
+        long dim = d.out("conv_proj.weight", c.dim());
+        if (dim % c.headDim() != 0) {
+            throw LadyException.invalidInput(name + ": width " + dim + " is not a whole number of heads of "
+                    + c.headDim() + " (torchvision's head dimension for " + name + ")");
+        }
+        long heads = dim / c.headDim();
+        GraphBuilder b = new GraphBuilder(name);
+        String x = b.image("input", o.inputChannels(), side * patch, true);
+        b.tensor("class_token", 1, 1, dim); // PyTorch lists the model's own parameters first
+        x = b.conv("conv_proj", x, dim, new long[] {patch, patch}, patch, 0, 1, 1, true);
+        x = b.toTokens("tokens", x);
+        String cls = b.param("class_token", "class_token", new long[] {1, 1, dim}, x);
+        x = b.concat("cat", List.of(cls, x), 1, false);
+        String pos = b.param("encoder.pos_embedding", "encoder.pos_embedding", new long[] {1, side * side + 1, dim}, null);
+        x = b.add("encoder.add", x, pos);
+        x = b.dropout("encoder.dropout", x, DROPOUT);
+        int layers = 0;
+        while (d.fromCheckpoint() ? d.has(PREFIX + layers + ".ln_1.weight", false) : layers < c.layers()) {
+            x = block(b, d, PREFIX + layers, x, heads, c.mlp());
+            layers++;
+        }
+        x = b.layerNorm("encoder.ln", x, LN_EPS);
+        x = b.select("class_output", x, 1, 0);
+        if (d.has("heads.pre_logits.weight", false)) {
+            x = b.linear("heads.pre_logits", x, d.outExact("heads.pre_logits.weight", dim), true);
+            x = b.act("heads.act", x, Op.Activation.TANH);
+        }
+        x = b.linear("heads.head", x, d.outExact("heads.head.weight", o.numClasses()), true);
+        return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** One encoder block: x + attention(ln_1(x)), then + mlp(ln_2(.)). */
+    private static String block(GraphBuilder b, Dims d, String p, String x, long heads, long mlp) {
+        String y = b.layerNorm(p + ".ln_1", x, LN_EPS);
+        y = b.attention(p + ".self_attention", y, heads);
+        y = b.dropout(p + ".dropout", y, DROPOUT);
+        x = b.add(p + ".add_1", y, x);
+        y = b.layerNorm(p + ".ln_2", x, LN_EPS);
+        y = b.linear(p + ".mlp.0", y, d.out(p + ".mlp.0.weight", mlp), true);
+        y = b.dropout(p + ".mlp.2", b.act(p + ".mlp.1", y, Op.Activation.GELU), DROPOUT);
+        y = b.dropout(p + ".mlp.4", b.linear(p + ".mlp.3", y, b.width(x), true), DROPOUT);
+        return b.add(p + ".add_2", x, y);
+    }
+}

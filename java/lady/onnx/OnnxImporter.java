@@ -1,0 +1,1484 @@
+package lady.onnx;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import lady.LadyException;
+import lady.graph.Graph;
+import lady.graph.Node;
+import lady.graph.Op;
+
+/**
+ * The rules of {@link OnnxGraph}'s import: one pass over an ONNX model in topological order that tracks, for
+ * every value, its shape and the axis that holds its channels, and writes each node as the graph operation
+ * with the same effect on channels (see {@link OnnxGraph} for the list). A node it cannot follow becomes an
+ * {@link Op#OPAQUE} node with the reason; one whose attributes do not fit its operator as well (never an
+ * exception).
+ */
+final class OnnxImporter {
+    /** Integer and float constants with at most this many elements are read for shape computations. */
+    static final int MAX_FOLDED = 1 << 12;
+
+    /** The axis of a value that holds channels Lady does not follow (pinned): an opaque value. */
+    private static final int UNKNOWN = -1;
+
+    /**
+     * A value as one tensor's entries: for each axis of the value, the tensor's axis it is, or -1 for an
+     * inserted axis of size 1.
+     */
+    private record View(String tensor, int[] axes) {
+        boolean whole(int rank) {
+            if (axes.length != rank) {
+                return false;
+            }
+            for (int i = 0; i < rank; i++) {
+                if (axes[i] != i) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
+     * What the import knows of an ONNX value. A data value depends on the order of some channels and is a
+     * value of the imported graph ({@code lady}); a free one does not (constants, shape computations, channel
+     * reductions) and has no place there.
+     */
+    private static final class Val {
+        final long[] shape;
+        final boolean data;
+        final int caxis;
+        final String lady;
+        final long[] ints;
+        final double[] reals;
+        final View view;
+
+        private Val(long[] shape, boolean data, int caxis, String lady, long[] ints, double[] reals, View view) {
+            this.shape = shape;
+            this.data = data;
+            this.caxis = caxis;
+            this.lady = lady;
+            this.ints = ints;
+            this.reals = reals;
+            this.view = view;
+        }
+
+        static Val data(String lady, long[] shape, int caxis) {
+            return new Val(shape, true, caxis, lady, null, null, null);
+        }
+
+        static Val free(long[] shape, long[] ints, double[] reals, View view) {
+            return new Val(shape, false, UNKNOWN, null, ints, reals, view);
+        }
+
+        int rank() {
+            return shape == null ? -1 : shape.length;
+        }
+
+        long dim(int axis) {
+            return shape == null || axis < 0 || axis >= shape.length ? -1 : shape[axis];
+        }
+
+        boolean known() {
+            return OnnxShapes.known(shape);
+        }
+    }
+
+    /** Operators that keep the layout of their first input, element by element. */
+    private static final Set<String> ELEMENTWISE = Set.of("LeakyRelu", "Elu", "Selu", "Celu", "Softplus", "Softsign",
+            "Mish", "ThresholdedRelu", "Shrink", "Erf", "Exp", "Log", "Sqrt", "Abs", "Neg", "Reciprocal", "Floor", "Ceil",
+            "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+            "Not", "IsNaN", "IsInf", "Identity", "Cast", "CastLike", "Softmax", "LogSoftmax", "Hardmax",
+            "LpNormalization", "BitwiseNot");
+    /** Element-wise operators of several inputs whose sum-like form ties a residual stream. */
+    private static final Set<String> SUMS = Set.of("Add", "Sub", "Sum", "Mean");
+    /** Other element-wise operators of several inputs (broadcasting). */
+    private static final Set<String> PRODUCTS = Set.of("Mul", "Div", "Pow", "Max", "Min", "Where", "Equal", "Greater",
+            "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Mod", "BitwiseAnd", "BitwiseOr", "BitwiseXor");
+    /** Reductions whose result does not depend on the order of the reduced entries. */
+    private static final Set<String> SYMMETRIC_REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
+            "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare");
+    /** Operators whose output has the shape of their first input. */
+    private static final Set<String> SAME_SHAPE = Set.of("Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Gelu",
+            "Clip", "Dropout", "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN",
+            "MeanVarianceNormalization", "GroupNormalization", "DequantizeLinear", "QuantizeLinear");
+
+    /** Whether operator {@code op} gives an output of its first input's shape. */
+    static boolean keepsShape(String op) {
+        return ELEMENTWISE.contains(op) || SAME_SHAPE.contains(op);
+    }
+
+    /** Operators that need more than one input (an ONNX file that gives fewer is malformed: opaque). */
+    private static final Map<String, Integer> MIN_INPUTS = Map.ofEntries(Map.entry("Conv", 2), Map.entry("ConvTranspose", 2),
+            Map.entry("Gemm", 2), Map.entry("MatMul", 2), Map.entry("BatchNormalization", 5),
+            Map.entry("InstanceNormalization", 3), Map.entry("LayerNormalization", 2), Map.entry("PRelu", 2),
+            Map.entry("Where", 3), Map.entry("Reshape", 2), Map.entry("Gather", 2), Map.entry("Expand", 2),
+            Map.entry("Tile", 2));
+    /** Operators whose outputs after the first may be read (the others are opaque then). */
+    private static final Set<String> MULTI_OUTPUT = Set.of("Split");
+
+    private final OnnxModel model;
+    private final Map<String, Val> vals = new HashMap<>();
+    private final List<Graph.Input> inputs = new ArrayList<>();
+    private final List<Node> nodes = new ArrayList<>();
+    private final Map<String, long[]> tensors = new HashMap<>();
+    private final Set<String> nodeNames = new HashSet<>();
+    private final Map<String, List<OnnxModel.ResolvedNode>> readers = new HashMap<>();
+    private final Set<String> outputs = new HashSet<>();
+    private final Set<Integer> fused = new HashSet<>();
+
+    OnnxImporter(OnnxModel model) {
+        this.model = model;
+    }
+
+    Graph run() {
+        List<OnnxModel.ResolvedNode> order = model.topologicalOrder();
+        for (OnnxModel.ResolvedNode r : order) {
+            for (String in : r.node().inputs()) {
+                readers.computeIfAbsent(in, k -> new ArrayList<>()).add(r);
+            }
+        }
+        model.outputs().forEach(o -> outputs.add(o.name()));
+        for (OnnxValue in : model.inputs()) {
+            input(in);
+        }
+        for (OnnxModel.ResolvedNode r : order) {
+            if (!fused.contains(r.index())) {
+                guarded(r);
+            }
+        }
+        List<String> outs = new ArrayList<>();
+        for (OnnxValue o : model.outputs()) {
+            Val v = vals.get(o.name());
+            if (v != null && v.data && !outs.contains(v.lady)) {
+                outs.add(v.lady);
+            }
+        }
+        Map<String, long[]> ordered = new LinkedHashMap<>();
+        for (String t : model.tensors().keySet()) {
+            if (tensors.containsKey(t)) {
+                ordered.put(t, tensors.get(t));
+            }
+        }
+        return new Graph(OnnxGraph.architecture(model), inputs, nodes, outs, ordered);
+    }
+
+    private void input(OnnxValue in) {
+        long[] shape = OrtRunner.concreteShape(in, OrtRunner.Options.DEFAULT);
+        boolean floating = in.elemType() == OnnxDType.FLOAT || in.elemType() == OnnxDType.DOUBLE
+                || in.elemType() == OnnxDType.FLOAT16 || in.elemType() == OnnxDType.BFLOAT16;
+        if (floating && shape != null && (shape.length == 4 || shape.length == 2) && shape[1] > 0) {
+            boolean fixed = shape.length == 4 && in.shape().get(2).fixed();
+            inputs.add(new Graph.Input(in.name(), Graph.Input.Kind.IMAGE, shape[1], shape.length == 4 ? shape[2] : 0, fixed));
+            vals.put(in.name(), Val.data(in.name(), shape, 1));
+        } else {
+            // pinned channels that no analysis follows: token ids, sequences, audio
+            inputs.add(new Graph.Input(in.name(), Graph.Input.Kind.TOKENS, 0, 0, false));
+            vals.put(in.name(), Val.data(in.name(), shape, UNKNOWN));
+        }
+    }
+
+    // ---- operands and emission ----
+
+    private List<Val> operands(OnnxModel.ResolvedNode r) {
+        List<Val> ins = new ArrayList<>();
+        for (int i = 0; i < r.inputs().size(); i++) {
+            OnnxModel.Operand op = r.inputs().get(i);
+            ins.add(switch (op.kind()) {
+                case NONE -> null;
+                case INITIALIZER -> initializer(r, i);
+                case GRAPH_INPUT, VALUE -> vals.get(op.name());
+            });
+        }
+        return ins;
+    }
+
+    private Val initializer(OnnxModel.ResolvedNode r, int i) {
+        String init = r.inputs().get(i).name();
+        OnnxInitializer info = model.initializer(init);
+        long[] shape = info.shape();
+        View view = info.inStateDict() ? new View(model.tensorOf(r.index(), i), identity(shape.length)) : null;
+        return Val.free(shape, model.smallLongs(init, MAX_FOLDED), model.smallDoubles(init, MAX_FOLDED), view);
+    }
+
+    private static int[] identity(int rank) {
+        int[] a = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            a[i] = i;
+        }
+        return a;
+    }
+
+    /** A name for a new node of the imported graph: the ONNX node's, made unique. */
+    private String name(OnnxNode n) {
+        String base = n.name().isEmpty() ? (n.outputs().isEmpty() ? n.opType() : n.outputs().get(0)) : n.name();
+        String name = base;
+        for (int k = 2; nodeNames.contains(name); k++) {
+            name = base + "#" + k;
+        }
+        nodeNames.add(name);
+        return name;
+    }
+
+    /** The name of the {@code k}-th node an ONNX node named {@code base} becomes, made unique. */
+    private String extra(String base, int k) {
+        String name = base + "#" + k;
+        for (int j = 2; nodeNames.contains(name); j++) {
+            name = base + "#" + k + "." + j;
+        }
+        nodeNames.add(name);
+        return name;
+    }
+
+    private void emit(String name, Op op, List<String> in, String out, Map<String, String> params,
+            Map<String, Object> attrs, String type) {
+        for (String t : params.values()) {
+            tensors.put(t, model.initializer(model.tensors().get(t).initializer()).shape());
+        }
+        Map<String, Object> a = new LinkedHashMap<>(attrs);
+        a.putIfAbsent("type", type);
+        nodes.add(new Node(name, op, in, out, params, a));
+    }
+
+    private static Map<String, String> params(String... roleTensor) {
+        Map<String, String> p = new LinkedHashMap<>();
+        for (int i = 0; i + 1 < roleTensor.length; i += 2) {
+            if (roleTensor[i + 1] != null) {
+                p.put(roleTensor[i], roleTensor[i + 1]);
+            }
+        }
+        return p;
+    }
+
+    /** Whether output {@code k} of {@code n} is read by a node or is a graph output. */
+    private boolean used(OnnxNode n, int k) {
+        if (k >= n.outputs().size() || n.outputs().get(k).isEmpty()) {
+            return false;
+        }
+        String o = n.outputs().get(k);
+        return readers.containsKey(o) || outputs.contains(o);
+    }
+
+    private void data(OnnxNode n, int k, String lady, long[] shape, int caxis) {
+        vals.put(n.outputs().get(k), Val.data(lady, shape, caxis));
+    }
+
+    // ---- the rules ----
+
+    /**
+     * {@link #step}, with a node whose attributes or inputs do not fit its operator (a malformed or hostile
+     * file) made opaque instead: what it emitted so far is taken back, and everything it touches stays in
+     * place.
+     */
+    private void guarded(OnnxModel.ResolvedNode r) {
+        int emitted = nodes.size();
+        Set<String> names = new HashSet<>(nodeNames);
+        Set<Integer> fusedBefore = new HashSet<>(fused);
+        Set<String> tensorsBefore = new HashSet<>(tensors.keySet());
+        try {
+            step(r);
+        } catch (RuntimeException e) {
+            nodes.subList(emitted, nodes.size()).clear();
+            nodeNames.retainAll(names);
+            fused.retainAll(fusedBefore);
+            tensors.keySet().retainAll(tensorsBefore);
+            String why = e instanceof LadyException ? e.getMessage() : e.getClass().getSimpleName();
+            List<Val> ins = new ArrayList<>();
+            for (int i = 0; i < r.inputs().size(); i++) {
+                OnnxModel.Operand op = r.inputs().get(i);
+                ins.add(op.kind() == OnnxModel.Operand.Kind.VALUE || op.kind() == OnnxModel.Operand.Kind.GRAPH_INPUT
+                        ? vals.get(op.name()) : null);
+            }
+            if (ins.stream().anyMatch(v -> v != null && v.data)) {
+                opaque(r, ins, new long[r.node().outputs().size()][], "cannot be read (" + why + ")");
+            } else {
+                for (String o : r.node().outputs()) {
+                    if (!o.isEmpty()) {
+                        vals.put(o, Val.free(null, null, null, null));
+                    }
+                }
+            }
+        }
+    }
+
+    private void step(OnnxModel.ResolvedNode r) {
+        OnnxNode n = r.node();
+        List<Val> ins = operands(r);
+        boolean anyData = ins.stream().anyMatch(v -> v != null && v.data);
+        long[][] shapes = OnnxShapes.infer(r, ins.stream().map(v -> v == null ? null : v.shape).toList(),
+                ins.stream().map(v -> v == null ? null : v.ints).toList(),
+                ins.stream().map(v -> v == null ? null : v.reals).toList());
+        for (int k = 0; k < shapes.length; k++) {
+            if (shapes[k] == null) {
+                shapes[k] = recorded(n.outputs().get(k));
+            }
+        }
+        if (!anyData) {
+            free(r, ins, shapes);
+            return;
+        }
+        if (!n.domain().isEmpty() && !n.domain().equals("ai.onnx")) {
+            opaque(r, ins, shapes, "operator " + n.opType() + " of domain '" + n.domain() + "' is not one Lady knows");
+            return;
+        }
+        for (int k = 1; k < n.outputs().size(); k++) {
+            if (used(n, k) && !MULTI_OUTPUT.contains(n.opType())) {
+                opaque(r, ins, shapes, n.opType() + " with more than one output read");
+                return;
+            }
+        }
+        String op = n.opType();
+        if (ins.get(0) == null || ins.size() < MIN_INPUTS.getOrDefault(op, 1)) {
+            opaque(r, ins, shapes, "an input it needs is missing");
+            return;
+        }
+        if (ELEMENTWISE.contains(op)) {
+            keep(r, ins, shapes, 0, Op.CHANNELWISE, Map.of());
+            return;
+        }
+        if (SUMS.contains(op)) {
+            elementwise(r, ins, shapes, Op.ADD);
+            return;
+        }
+        if (PRODUCTS.contains(op)) {
+            elementwise(r, ins, shapes, Op.MUL);
+            return;
+        }
+        if (op.startsWith("Reduce")) {
+            reduce(r, ins, shapes);
+            return;
+        }
+        switch (op) {
+            case "Conv" -> conv(r, ins, shapes, false);
+            case "ConvTranspose" -> conv(r, ins, shapes, true);
+            case "Gemm" -> gemm(r, ins, shapes);
+            case "MatMul" -> matmul(r, ins, shapes);
+            case "BatchNormalization" -> batchNorm(r, ins, shapes);
+            case "InstanceNormalization" -> instanceNorm(r, ins, shapes);
+            case "LayerNormalization" -> layerNorm(r, ins, shapes);
+            case "PRelu" -> elementwise(r, ins, shapes, Op.MUL);
+            case "Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Gelu", "Clip" -> activation(r, ins, shapes);
+            case "Dropout" -> dropout(r, ins, shapes);
+            case "Concat" -> concat(r, ins, shapes);
+            case "Flatten" -> flatten(r, ins, shapes);
+            case "Reshape" -> reshape(r, ins, shapes);
+            case "Transpose" -> transpose(r, ins, shapes);
+            case "Squeeze", "Unsqueeze" -> squeeze(r, ins, shapes);
+            case "Pad" -> pad(r, ins, shapes);
+            case "Resize", "Upsample" -> resize(r, ins, shapes);
+            case "MaxPool", "AveragePool", "LpPool" -> pool(r, ins, shapes);
+            case "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool" -> globalPool(r, ins, shapes);
+            case "ArgMax", "ArgMin" -> argReduce(r, ins, shapes);
+            case "Shape", "Size" -> free(r, ins, shapes);
+            case "Gather" -> gather(r, ins, shapes);
+            case "Slice" -> slice(r, ins, shapes);
+            case "Split" -> split(r, ins, shapes);
+            case "Expand" -> expand(r, ins, shapes);
+            case "Tile" -> tile(r, ins, shapes);
+            default -> opaque(r, ins, shapes, "operator " + op + " is not one Lady knows");
+        }
+    }
+
+    /** Outputs that do not depend on the order of any channel: no node in the imported graph. */
+    private void free(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        long[] ints = OnnxShapes.fold(r, ins.stream().map(v -> v == null ? null : v.shape).toList(),
+                ins.stream().map(v -> v == null ? null : v.ints).toList());
+        if (ints != null && ints.length > MAX_FOLDED) {
+            ints = null;
+        }
+        double[] reals = reals(n, ins);
+        View view = view(n, ins, shapes[0]);
+        for (int k = 0; k < n.outputs().size(); k++) {
+            if (!n.outputs().get(k).isEmpty()) {
+                vals.put(n.outputs().get(k), k == 0 ? Val.free(shapes[0], ints, reals, view) : Val.free(shapes[k], null, null, null));
+            }
+        }
+    }
+
+    /** The shape the file records for a value (value_info, graph outputs; -1 for symbolic sizes), or null. */
+    private long[] recorded(String value) {
+        OnnxValue v = model.valueInfo().get(value);
+        if (v == null) {
+            v = model.outputs().stream().filter(o -> o.name().equals(value)).findFirst().orElse(null);
+        }
+        if (v == null || v.shape() == null) {
+            return null;
+        }
+        return v.shape().stream().mapToLong(d -> d.fixed() ? d.value() : -1).toArray();
+    }
+
+    /** Small float constants (Constant nodes, and what Identity and Cast pass on), or null. */
+    private static double[] reals(OnnxNode n, List<Val> ins) {
+        switch (n.opType()) {
+            case "Constant": {
+                OnnxAttribute v = n.attribute("value");
+                if (v != null && v.type() == OnnxAttribute.Type.TENSOR) {
+                    OnnxConstant c = v.asTensor();
+                    if ((c.dtype() == OnnxDType.FLOAT || c.dtype() == OnnxDType.DOUBLE)
+                            && elements(c.shape()) <= MAX_FOLDED) {
+                        return c.doubles();
+                    }
+                }
+                OnnxAttribute f = n.attribute("value_float");
+                if (f != null) {
+                    return new double[] {f.asFloat()};
+                }
+                return null;
+            }
+            case "Identity", "Cast":
+                return ins.isEmpty() || ins.get(0) == null ? null : ins.get(0).reals;
+            default:
+                return null;
+        }
+    }
+
+    private static long elements(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    /** A free value that is one tensor's entries rearranged (transposed, axes of size 1 added or removed), or null. */
+    private static View view(OnnxNode n, List<Val> ins, long[] outShape) {
+        Val x = ins.isEmpty() ? null : ins.get(0);
+        if (x == null || x.view == null || x.shape == null) {
+            return null;
+        }
+        int rank = x.rank();
+        switch (n.opType()) {
+            case "Identity", "Cast", "CastLike":
+                return x.view;
+            case "Transpose": {
+                long[] perm = longsAttr(n, "perm", reverse(rank));
+                int[] axes = new int[perm.length];
+                for (int i = 0; i < perm.length; i++) {
+                    axes[i] = x.view.axes()[(int) perm[i]];
+                }
+                return new View(x.view.tensor(), axes);
+            }
+            case "Expand": {
+                if (outShape == null || outShape.length < rank) {
+                    return null;
+                }
+                int[] axes = new int[outShape.length];
+                int lead = outShape.length - rank;
+                for (int i = 0; i < outShape.length; i++) {
+                    axes[i] = i < lead ? -1 : x.view.axes()[i - lead];
+                }
+                return new View(x.view.tensor(), axes);
+            }
+            case "Unsqueeze", "Squeeze", "Reshape", "Flatten": {
+                // only when the shape change adds or removes axes of size 1
+                if (outShape == null || !x.known()) {
+                    return null;
+                }
+                List<Integer> kept = new ArrayList<>();
+                for (int i = 0; i < rank; i++) {
+                    if (x.shape[i] != 1) {
+                        kept.add(x.view.axes()[i]);
+                    }
+                }
+                int[] axes = new int[outShape.length];
+                int k = 0;
+                for (int i = 0; i < outShape.length; i++) {
+                    if (outShape[i] == 1) {
+                        axes[i] = -1;
+                    } else if (k < kept.size()) {
+                        axes[i] = kept.get(k++);
+                    } else {
+                        return null;
+                    }
+                }
+                // the sizes other than 1 must be the same, in the same order
+                List<Long> a = new ArrayList<>();
+                List<Long> b = new ArrayList<>();
+                for (long d : x.shape) {
+                    if (d != 1) {
+                        a.add(d);
+                    }
+                }
+                for (long d : outShape) {
+                    if (d != 1) {
+                        b.add(d);
+                    }
+                }
+                return a.equals(b) && k == kept.size() ? new View(x.view.tensor(), axes) : null;
+            }
+            default:
+                return null;
+        }
+    }
+
+    private static long[] reverse(int rank) {
+        long[] p = new long[Math.max(rank, 0)];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = p.length - 1 - i;
+        }
+        return p;
+    }
+
+    private static long[] longsAttr(OnnxNode n, String name, long[] fallback) {
+        OnnxAttribute a = n.attribute(name);
+        return a != null && a.type() == OnnxAttribute.Type.INTS ? a.asLongs() : fallback;
+    }
+
+    private static long longAttr(OnnxNode n, String name, long fallback) {
+        OnnxAttribute a = n.attribute(name);
+        return a != null && a.type() == OnnxAttribute.Type.INT ? a.asLong() : fallback;
+    }
+
+    private static double floatAttr(OnnxNode n, String name, double fallback) {
+        OnnxAttribute a = n.attribute(name);
+        return a != null && a.type() == OnnxAttribute.Type.FLOAT ? a.asFloat() : fallback;
+    }
+
+    private static String stringAttr(OnnxNode n, String name, String fallback) {
+        OnnxAttribute a = n.attribute(name);
+        return a != null && a.type() == OnnxAttribute.Type.STRING ? a.asString() : fallback;
+    }
+
+    /** An axis attribute or input normalized to [0, rank), or -1 when it is out of range or the rank unknown. */
+    private static int axis(long a, int rank) {
+        if (rank < 0) {
+            return -1;
+        }
+        long v = a < 0 ? a + rank : a;
+        return v < 0 || v >= rank ? -1 : (int) v;
+    }
+
+    /**
+     * Everything the node touches stays in place: an OPAQUE node reading its data inputs, with the tensors
+     * it reads as fixed parameters; its later outputs come from its first (opaque too).
+     */
+    private void opaque(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes, String why) {
+        OnnxNode n = r.node();
+        String name = name(n);
+        List<String> in = new ArrayList<>();
+        for (Val v : ins) {
+            if (v != null && v.data && !in.contains(v.lady)) {
+                in.add(v.lady);
+            }
+        }
+        Map<String, String> p = new LinkedHashMap<>();
+        for (int i = 0; i < ins.size(); i++) {
+            Val v = ins.get(i);
+            if (v != null && !v.data && v.view != null && r.inputs().get(i).kind() == OnnxModel.Operand.Kind.INITIALIZER) {
+                p.putIfAbsent(v.view.tensor(), v.view.tensor());
+            }
+        }
+        Map<String, String> roles = new LinkedHashMap<>();
+        int k = 0;
+        for (String t : p.keySet()) {
+            roles.put("in" + k++, t);
+        }
+        String first = null;
+        for (int o = 0; o < n.outputs().size(); o++) {
+            String out = n.outputs().get(o);
+            if (out.isEmpty()) {
+                continue;
+            }
+            if (first == null) {
+                emit(name, Op.OPAQUE, in, out, roles, Map.of("why", why.startsWith("operator ") ? why : n.opType() + ": " + why),
+                        n.opType());
+                first = out;
+            } else {
+                emit(extra(name, o + 1), Op.CHANNELWISE, List.of(first), out, Map.of(), Map.of(), n.opType());
+            }
+            data(n, o, out, shapes[o], UNKNOWN);
+        }
+    }
+
+    /**
+     * For operators whose inputs after the first are parameters (shapes, pads, axes): an opaque node when one
+     * of those depends on the channels ({@code what} names them), and an input whose channels are not followed
+     * passes through as it is. True when that settled the node.
+     */
+    private boolean settled(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes, String what) {
+        for (int i = 1; i < ins.size(); i++) {
+            if (ins.get(i) != null && ins.get(i).data) {
+                opaque(r, ins, shapes, what + " depend on the channels");
+                return true;
+            }
+        }
+        Val x = ins.get(0);
+        if (x.caxis == UNKNOWN) {
+            keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
+            return true;
+        }
+        return false;
+    }
+
+    /** A node that keeps the layout of its input {@code x}: the channel axis moves to {@code caxis}. */
+    private void keepAs(OnnxModel.ResolvedNode r, Val x, long[] shape, int caxis, Op op, Map<String, Object> attrs) {
+        OnnxNode n = r.node();
+        String out = n.outputs().get(0);
+        emit(name(n), op, List.of(x.lady), out, Map.of(), attrs, n.opType());
+        data(n, 0, out, shape, x.caxis == UNKNOWN ? UNKNOWN : caxis);
+    }
+
+    /** Keeps the layout of input {@code i} on the same axis (element-wise functions). */
+    private void keep(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes, int i, Op op, Map<String, Object> attrs) {
+        Val x = ins.get(i);
+        if (x == null || !x.data) {
+            opaque(r, ins, shapes, "its data reaches it through another input than its first");
+            return;
+        }
+        for (int j = 0; j < ins.size(); j++) {
+            Val v = ins.get(j);
+            if (j != i && v != null && v.data) {
+                opaque(r, ins, shapes, "more than one of its inputs depends on the channels");
+                return;
+            }
+        }
+        keepAs(r, x, shapes[0], x.caxis, op, attrs);
+    }
+
+    private void activation(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Op.Activation fn = switch (n.opType()) {
+            case "Relu" -> Op.Activation.RELU;
+            case "HardSwish" -> Op.Activation.HARDSWISH;
+            case "Sigmoid" -> Op.Activation.SIGMOID;
+            case "Tanh" -> Op.Activation.TANH;
+            case "Gelu" -> stringAttr(n, "approximate", "none").equals("tanh") ? Op.Activation.GELU_TANH : Op.Activation.GELU;
+            case "HardSigmoid" -> Math.abs(floatAttr(n, "alpha", 0.2) - 1.0 / 6) < 1e-6
+                    && floatAttr(n, "beta", 0.5) == 0.5 ? Op.Activation.HARDSIGMOID : null;
+            case "Clip" -> relu6(n, ins) ? Op.Activation.RELU6 : null;
+            default -> null;
+        };
+        if (fn == null) {
+            keep(r, ins, shapes, 0, Op.CHANNELWISE, Map.of());
+        } else {
+            keep(r, ins, shapes, 0, Op.ACT, Map.of("fn", fn.name()));
+        }
+    }
+
+    /** Whether a Clip is ReLU6 (bounds 0 and 6, from its inputs or, before opset 11, its attributes). */
+    private static boolean relu6(OnnxNode n, List<Val> ins) {
+        double lo;
+        double hi;
+        if (ins.size() > 1) {
+            Val a = ins.get(1);
+            Val b = ins.size() > 2 ? ins.get(2) : null;
+            if (a == null || b == null || a.reals == null || b.reals == null || a.reals.length != 1 || b.reals.length != 1) {
+                return false;
+            }
+            lo = a.reals[0];
+            hi = b.reals[0];
+        } else {
+            lo = floatAttr(n, "min", Double.NaN);
+            hi = floatAttr(n, "max", Double.NaN);
+        }
+        return lo == 0 && hi == 6;
+    }
+
+    private void dropout(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        double p = floatAttr(n, "ratio", 0.5);
+        if (ins.size() > 1 && ins.get(1) != null && ins.get(1).reals != null && ins.get(1).reals.length == 1) {
+            p = ins.get(1).reals[0];
+        }
+        keep(r, ins.subList(0, 1), shapes, 0, Op.DROPOUT, Map.of("p", p));
+    }
+
+    /** The weight of a producer: a free value that is a whole stored tensor (possibly transposed if 2-D). */
+    private static View weight(Val w, int rank) {
+        if (w == null || w.data || w.view == null || w.rank() != rank) {
+            return null;
+        }
+        return w.view;
+    }
+
+    private void conv(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes, boolean transposed) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        Val w = ins.size() > 1 ? ins.get(1) : null;
+        Val b = ins.size() > 2 ? ins.get(2) : null;
+        if (x == null || !x.data) {
+            opaque(r, ins, shapes, "its weight depends on the data");
+            return;
+        }
+        View wv = weight(w, w == null ? -1 : w.rank());
+        if (wv == null || !wv.whole(w.rank()) || w.rank() < 3) {
+            opaque(r, ins, shapes, "its weight is computed, not a stored tensor");
+            return;
+        }
+        View bv = b == null ? null : weight(b, 1);
+        if (b != null && (bv == null || !bv.whole(1))) {
+            opaque(r, ins, shapes, "its bias is computed, not a stored tensor");
+            return;
+        }
+        if (x.caxis != UNKNOWN && x.caxis != 1) {
+            opaque(r, ins, shapes, "its input's channels are not on axis 1");
+            return;
+        }
+        long groups = longAttr(n, "group", 1);
+        if (transposed && groups != 1) {
+            opaque(r, ins, shapes, "a grouped transposed convolution");
+            return;
+        }
+        int spatial = w.rank() - 2;
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("stride", longsAttr(n, "strides", filled(spatial, 1)));
+        a.put("padding", longsAttr(n, "pads", filled(2 * spatial, 0)));
+        a.put("dilation", longsAttr(n, "dilations", filled(spatial, 1)));
+        a.put("groups", groups);
+        if (transposed) {
+            a.put("transposed", 1L);
+        }
+        String out = n.outputs().get(0);
+        emit(name(n), Op.CONV, List.of(x.lady), out, params("weight", wv.tensor(), "bias", bv == null ? null : bv.tensor()),
+                a, n.opType());
+        data(n, 0, out, shapes[0], 1);
+    }
+
+    private static long[] filled(int n, long v) {
+        long[] a = new long[Math.max(n, 0)];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    private void gemm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        Val w = ins.size() > 1 ? ins.get(1) : null;
+        Val c = ins.size() > 2 ? ins.get(2) : null;
+        if (longAttr(n, "transA", 0) != 0) {
+            opaque(r, ins, shapes, "Gemm with transA = 1");
+            return;
+        }
+        if (floatAttr(n, "alpha", 1) != 1 || floatAttr(n, "beta", 1) != 1) {
+            opaque(r, ins, shapes, "Gemm with alpha or beta other than 1 (Lady follows the plain product plus bias)");
+            return;
+        }
+        if (x == null || !x.data || (c != null && c.data)) {
+            opaque(r, ins, shapes, "its weight or bias depends on the data");
+            return;
+        }
+        View wv = weight(w, 2);
+        if (wv == null || wv.axes()[0] < 0 || wv.axes()[1] < 0) {
+            opaque(r, ins, shapes, w != null && w.data ? "a product of two activations" : "its weight is computed, not a stored tensor");
+            return;
+        }
+        boolean swapped = wv.axes()[0] == 1;
+        // B is [out, in] with transB = 1 (a Linear's weight), [in, out] with transB = 0
+        boolean storedInOut = (longAttr(n, "transB", 0) == 0) != swapped;
+        long[] ws = model.initializer(model.tensors().get(wv.tensor()).initializer()).shape();
+        long out = storedInOut ? ws[1] : ws[0];
+        String bias = null;
+        String constant = null;
+        if (c != null) {
+            View cv = c.view;
+            if (cv != null && c.rank() >= 1 && c.dim(c.rank() - 1) == out && out > 1 && cv.axes()[c.rank() - 1] >= 0
+                    && tensorRank(cv) == 1 && allOnes(c.shape, c.rank() - 1)) {
+                bias = cv.tensor();
+            } else if (c.shape != null && allOnes(c.shape, -1)) {
+                constant = cv == null ? null : cv.tensor();
+            } else {
+                opaque(r, ins, shapes, "its bias is not one value per output");
+                return;
+            }
+        }
+        if (x.caxis != UNKNOWN && x.caxis != 1) {
+            opaque(r, ins, shapes, "its input's channels are not on axis 1");
+            return;
+        }
+        Map<String, Object> a = storedInOut ? Map.of("transposed", 1L) : Map.of();
+        String o = n.outputs().get(0);
+        emit(name(n), Op.LINEAR, List.of(x.lady), o, params("weight", wv.tensor(), "bias", bias, "constant", constant), a,
+                n.opType());
+        data(n, 0, o, shapes[0], 1);
+    }
+
+    private int tensorRank(View v) {
+        return model.initializer(model.tensors().get(v.tensor()).initializer()).shape().length;
+    }
+
+    /** Whether every dimension but {@code except} is 1. */
+    private static boolean allOnes(long[] shape, int except) {
+        for (int i = 0; i < shape.length; i++) {
+            if (i != except && shape[i] != 1) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void matmul(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val a = ins.get(0);
+        Val b = ins.get(1);
+        if (a != null && b != null && a.data && b.data) {
+            opaque(r, ins, shapes, "a product of two activations (attention scores, or a weight computed from the data)");
+            return;
+        }
+        boolean left = a != null && a.data; // data @ weight: the data's last axis is contracted
+        Val x = left ? a : b;
+        Val w = left ? b : a;
+        View wv = weight(w, 2);
+        int rank = x.rank();
+        if (wv == null || wv.axes()[0] < 0 || wv.axes()[1] < 0 || rank < 2 || tensorRank(wv) != 2) {
+            opaque(r, ins, shapes, "its weight is computed, not a stored 2-D tensor");
+            return;
+        }
+        int contracted = left ? rank - 1 : rank - 2;
+        if (x.caxis != UNKNOWN && x.caxis != contracted) {
+            // the product mixes another axis: the channels pass through, the weight stays in place
+            String out = n.outputs().get(0);
+            emit(name(n), Op.CHANNELWISE, List.of(x.lady), out, params("constant", wv.tensor()), Map.of(), n.opType());
+            data(n, 0, out, shapes[0], x.caxis);
+            return;
+        }
+        boolean swapped = wv.axes()[0] == 1;
+        // x @ W keeps W as [in, out]; W @ x as [out, in]; a transposed view swaps that
+        boolean storedInOut = left != swapped;
+        long[] ws = model.initializer(model.tensors().get(wv.tensor()).initializer()).shape();
+        long outs = storedInOut ? ws[1] : ws[0];
+        String out = n.outputs().get(0);
+        String bias = null;
+        if (left) {
+            OnnxModel.ResolvedNode add = biasAdd(n, outs);
+            if (add != null) {
+                int i = add.node().inputs().get(0).equals(out) ? 1 : 0;
+                bias = initializer(add, i).view.tensor();
+                fused.add(add.index());
+                out = add.node().outputs().get(0);
+            }
+        }
+        Map<String, Object> attrs = storedInOut ? Map.of("transposed", 1L) : Map.of();
+        emit(name(n), Op.LINEAR, List.of(x.lady), out, params("weight", wv.tensor(), "bias", bias), attrs, n.opType());
+        vals.put(out, Val.data(out, shapes[0], contracted));
+    }
+
+    /** The Add that alone reads a MatMul's output and adds a stored bias of one value per output, or null. */
+    private OnnxModel.ResolvedNode biasAdd(OnnxNode matmul, long outs) {
+        String out = matmul.outputs().get(0);
+        List<OnnxModel.ResolvedNode> rs = readers.getOrDefault(out, List.of());
+        if (rs.size() != 1 || outputs.contains(out)) {
+            return null;
+        }
+        OnnxModel.ResolvedNode add = rs.get(0);
+        OnnxNode n = add.node();
+        if (!n.opType().equals("Add") || !n.domain().isEmpty() || n.inputs().size() != 2 || n.inputs().get(0).equals(n.inputs().get(1))) {
+            return null;
+        }
+        int i = n.inputs().get(0).equals(out) ? 1 : 0;
+        if (add.inputs().get(i).kind() != OnnxModel.Operand.Kind.INITIALIZER) {
+            return null;
+        }
+        Val b = initializer(add, i);
+        return b.view != null && b.rank() == 1 && b.dim(0) == outs && outs > 1 ? add : null;
+    }
+
+    private void batchNorm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        String[] roles = {"weight", "bias", "running_mean", "running_var"};
+        Map<String, String> p = new LinkedHashMap<>();
+        for (int i = 1; i < 5; i++) {
+            View v = i < ins.size() ? weight(ins.get(i), 1) : null;
+            if (v == null || !v.whole(1)) {
+                opaque(r, ins, shapes, "its scale, bias or statistics are computed, not stored tensors");
+                return;
+            }
+            p.put(roles[i - 1], v.tensor());
+        }
+        if (x.caxis != UNKNOWN && x.caxis != 1) {
+            opaque(r, ins, shapes, "its input's channels are not on axis 1");
+            return;
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("eps", floatAttr(n, "epsilon", 1e-5));
+        a.put("momentum", 1 - floatAttr(n, "momentum", 0.9));
+        String out = n.outputs().get(0);
+        emit(name(n), Op.BATCH_NORM, List.of(x.lady), out, p, a, n.opType());
+        data(n, 0, out, shapes[0], x.caxis);
+    }
+
+    private void instanceNorm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        View s = ins.size() > 1 ? weight(ins.get(1), 1) : null;
+        View b = ins.size() > 2 ? weight(ins.get(2), 1) : null;
+        if (s == null || b == null || (x.caxis != UNKNOWN && x.caxis != 1)) {
+            opaque(r, ins, shapes, "its scale or bias is computed, or its input's channels are not on axis 1");
+            return;
+        }
+        String out = n.outputs().get(0);
+        emit(name(n), Op.CHANNELWISE, List.of(x.lady), out, params("vector", s.tensor(), "vector1", b.tensor()),
+                Map.of("axis", 0L), n.opType());
+        data(n, 0, out, shapes[0], x.caxis);
+    }
+
+    private void layerNorm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        int rank = x.rank();
+        int axis = axis(longAttr(n, "axis", -1), rank);
+        View s = ins.size() > 1 ? weight(ins.get(1), 1) : null;
+        View b = ins.size() > 2 && ins.get(2) != null ? weight(ins.get(2), 1) : null;
+        boolean hasBias = ins.size() > 2 && ins.get(2) != null;
+        if (axis < 0 || s == null || (hasBias && b == null)) {
+            opaque(r, ins, shapes, "layer normalization whose axes or parameters Lady cannot read");
+            return;
+        }
+        String out = n.outputs().get(0);
+        if (x.caxis == UNKNOWN || (axis == rank - 1 && x.caxis == rank - 1)) {
+            Map<String, Object> a = Map.of("eps", floatAttr(n, "epsilon", 1e-5));
+            emit(name(n), Op.LAYER_NORM, List.of(x.lady), out, params("weight", s.tensor(), "bias", b == null ? null : b.tensor()),
+                    a, n.opType());
+            data(n, 0, out, shapes[0], x.caxis);
+        } else if (x.caxis < axis) {
+            // normalizes other axes, channel by channel
+            emit(name(n), Op.CHANNELWISE, List.of(x.lady), out, params("constant", s.tensor(), "constant1",
+                    b == null ? null : b.tensor()), Map.of(), n.opType());
+            data(n, 0, out, shapes[0], x.caxis);
+        } else {
+            opaque(r, ins, shapes, "layer normalization over the channels together with other axes");
+        }
+    }
+
+    /**
+     * Element-wise operations of several inputs with numpy broadcasting: the data inputs whose channels land
+     * on the same output axis are tied ({@code tie}: ADD for sums, MUL otherwise); inputs with one entry on
+     * that axis broadcast; a stored constant with one entry per channel follows them (CHANNELWISE vector).
+     */
+    private void elementwise(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes, Op tie) {
+        OnnxNode n = r.node();
+        int out = 0;
+        for (Val v : ins) {
+            if (v != null) {
+                if (v.rank() < 0) {
+                    opaque(r, ins, shapes, "the shapes of its inputs are unknown");
+                    return;
+                }
+                out = Math.max(out, v.rank());
+            }
+        }
+        int k = -2;
+        List<Val> unknown = new ArrayList<>();
+        for (Val v : ins) {
+            if (v != null && v.data) {
+                if (v.caxis == UNKNOWN) {
+                    unknown.add(v);
+                    continue;
+                }
+                int a = v.caxis + out - v.rank();
+                if (k != -2 && k != a) {
+                    opaque(r, ins, shapes, "its inputs have their channels on different axes");
+                    return;
+                }
+                k = a;
+            }
+        }
+        if (!unknown.isEmpty()) {
+            if (k == -2 && unknown.size() == 1) {
+                keepAs(r, unknown.get(0), shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
+            } else {
+                opaque(r, ins, shapes, "an input whose channels Lady does not follow");
+            }
+            return;
+        }
+        long channels = shapes[0] != null && k < shapes[0].length ? shapes[0][k] : -1;
+        List<Val> mains = new ArrayList<>();
+        List<String[]> vectors = new ArrayList<>(); // {tensor, axis}
+        for (Val v : ins) {
+            if (v == null) {
+                continue;
+            }
+            int a = k - (out - v.rank());
+            long d = a < 0 ? 1 : v.dim(a);
+            if (v.data) {
+                if (d == 1 && channels != 1) {
+                    continue; // one entry for every channel: broadcast
+                }
+                mains.add(v);
+                continue;
+            }
+            if (d == 1) {
+                continue;
+            }
+            if (d < 0 || v.view == null || v.view.axes()[a] < 0) {
+                opaque(r, ins, shapes, "a constant that differs from channel to channel is computed, not stored");
+                return;
+            }
+            long[] ts = model.initializer(model.tensors().get(v.view.tensor()).initializer()).shape();
+            if (ts[v.view.axes()[a]] != d) {
+                continue; // expanded from one entry: the same for every channel
+            }
+            vectors.add(new String[] {v.view.tensor(), Integer.toString(v.view.axes()[a])});
+        }
+        if (mains.isEmpty()) {
+            opaque(r, ins, shapes, "its channels come from a broadcast input");
+            return;
+        }
+        String name = name(n);
+        String target = n.outputs().get(0);
+        int total = mains.size() - 1 + vectors.size();
+        String cur = mains.get(0).lady;
+        if (total == 0) {
+            emit(name, Op.CHANNELWISE, List.of(cur), target, Map.of(), Map.of(), n.opType());
+        }
+        int step = 0;
+        for (int i = 1; i < mains.size(); i++) {
+            step++;
+            String node = step == 1 ? name : extra(name, step);
+            String o = step == total ? target : node + ":out";
+            emit(node, tie, List.of(cur, mains.get(i).lady), o, Map.of(), Map.of(), n.opType());
+            cur = o;
+        }
+        for (String[] v : vectors) {
+            step++;
+            String node = step == 1 ? name : extra(name, step);
+            String o = step == total ? target : node + ":out";
+            emit(node, Op.CHANNELWISE, List.of(cur), o, Map.of("vector", v[0]), Map.of("axis", Long.parseLong(v[1])),
+                    n.opType());
+            cur = o;
+        }
+        data(n, 0, target, shapes[0], k);
+    }
+
+    private void concat(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        int rank = -1;
+        int k = -2;
+        for (Val v : ins) {
+            if (v == null) {
+                opaque(r, ins, shapes, "an input is missing");
+                return;
+            }
+            if (rank >= 0 && v.rank() != rank || v.rank() < 0) {
+                opaque(r, ins, shapes, "its inputs' ranks are unknown or differ");
+                return;
+            }
+            rank = v.rank();
+            if (v.data) {
+                if (v.caxis == UNKNOWN || (k != -2 && k != v.caxis)) {
+                    opaque(r, ins, shapes, "its inputs' channels are not followed on one axis");
+                    return;
+                }
+                k = v.caxis;
+            }
+        }
+        int axis = axis(longAttr(n, "axis", 0), rank);
+        if (axis < 0) {
+            opaque(r, ins, shapes, "its axis is out of range");
+            return;
+        }
+        for (Val v : ins) {
+            // a stored parameter concatenated along another axis (a class token) opens a space of its own, tied
+            if (!v.data && (axis == k || v.view == null || k != rank - 1 || v.view.axes()[k] != tensorRank(v.view) - 1)) {
+                opaque(r, ins, shapes, "a constant concatenated with the data");
+                return;
+            }
+        }
+        List<String> in = new ArrayList<>();
+        String name = name(n);
+        int params = 0;
+        for (Val v : ins) {
+            if (v.data) {
+                in.add(v.lady);
+                continue;
+            }
+            String node = extra(name, ++params);
+            String value = node + ":param";
+            emit(node, Op.PARAM, List.of(), value, Map.of("value", v.view.tensor()), Map.of("expand", 0L), n.opType());
+            in.add(value);
+        }
+        String out = n.outputs().get(0);
+        emit(name, Op.CONCAT, in, out, Map.of(), Map.of("axis", (long) axis, "channels", axis == k ? 1L : 0L), n.opType());
+        data(n, 0, out, shapes[0], k);
+    }
+
+    private void flatten(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        int rank = x.rank();
+        long a = longAttr(n, "axis", 1);
+        int axis = (int) (a < 0 ? a + rank : a);
+        if (x.caxis == UNKNOWN) {
+            keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
+            return;
+        }
+        if (rank < 0 || axis < 0 || axis > rank) {
+            opaque(r, ins, shapes, "flatten of an input of unknown rank");
+            return;
+        }
+        // the axes merged in front of the channels must all be of size 1
+        boolean front = axis <= x.caxis;
+        for (int i = axis; front && i < x.caxis; i++) {
+            front = x.dim(i) == 1;
+        }
+        if (!front) {
+            opaque(r, ins, shapes, "a flatten that puts the channels inside another axis");
+        } else if (x.caxis == rank - 1) {
+            keepAs(r, x, shapes[0], 1, Op.CHANNELWISE, Map.of());
+        } else {
+            keepAs(r, x, shapes[0], 1, Op.FLATTEN, Map.of("start", (long) axis));
+        }
+    }
+
+    private void reshape(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "the values of its target shape")) {
+            return;
+        }
+        long[] to = shapes[0];
+        if (!x.known() || to == null) {
+            opaque(r, ins, shapes, "a reshape whose shapes are known only at run time");
+            return;
+        }
+        int[] where = OnnxShapes.reshapedAxis(x.shape, to, x.caxis);
+        if (where == null) {
+            opaque(r, ins, shapes, "a reshape that splits the channels or merges them inside another axis "
+                    + "(attention heads are not followed)");
+        } else if (where[1] == 1) {
+            keepAs(r, x, to, where[0], Op.FLATTEN, Map.of("start", (long) where[0]));
+        } else {
+            keepAs(r, x, to, where[0], Op.CHANNELWISE, Map.of());
+        }
+    }
+
+    private void transpose(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        long[] perm = longsAttr(r.node(), "perm", reverse(x.rank()));
+        boolean[] seen = new boolean[perm.length];
+        for (long a : perm) {
+            if (a < 0 || a >= perm.length || seen[(int) a] || (x.rank() >= 0 && perm.length != x.rank())) {
+                opaque(r, ins, shapes, "its perm " + Arrays.toString(perm) + " is not an order of the input's axes");
+                return;
+            }
+            seen[(int) a] = true;
+        }
+        int caxis = UNKNOWN;
+        for (int i = 0; i < perm.length; i++) {
+            if (perm[i] == x.caxis) {
+                caxis = i;
+            }
+        }
+        if (x.caxis != UNKNOWN && caxis == UNKNOWN) {
+            opaque(r, ins, shapes, "a transpose Lady cannot read");
+            return;
+        }
+        keepAs(r, x, shapes[0], caxis, Op.CHANNELWISE, Map.of());
+    }
+
+    private void squeeze(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (x.caxis == UNKNOWN) {
+            keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
+            return;
+        }
+        long[] axes = axesOf(r.node(), ins, 1);
+        boolean unsqueeze = r.node().opType().equals("Unsqueeze");
+        int rank = x.rank();
+        if (rank < 0 || (axes == null && (unsqueeze || !x.known()))) {
+            opaque(r, ins, shapes, "its axes are known only at run time");
+            return;
+        }
+        int caxis;
+        if (unsqueeze) {
+            int outRank = rank + axes.length;
+            boolean[] added = new boolean[outRank];
+            for (long a : axes) {
+                int v = axis(a, outRank);
+                if (v < 0) {
+                    opaque(r, ins, shapes, "its axes are out of range");
+                    return;
+                }
+                added[v] = true;
+            }
+            caxis = -1;
+            for (int i = 0, j = 0; i < outRank; i++) {
+                if (!added[i]) {
+                    if (j++ == x.caxis) {
+                        caxis = i;
+                    }
+                }
+            }
+        } else {
+            boolean[] removed = new boolean[rank];
+            if (axes == null) {
+                for (int i = 0; i < rank; i++) {
+                    removed[i] = x.shape[i] == 1;
+                }
+            } else {
+                for (long a : axes) {
+                    int v = axis(a, rank);
+                    if (v < 0) {
+                        opaque(r, ins, shapes, "its axes are out of range");
+                        return;
+                    }
+                    removed[v] = true;
+                }
+            }
+            if (removed[x.caxis]) {
+                opaque(r, ins, shapes, "it removes the channel axis");
+                return;
+            }
+            caxis = x.caxis;
+            for (int i = 0; i < x.caxis; i++) {
+                caxis -= removed[i] ? 1 : 0;
+            }
+        }
+        keepAs(r, x, shapes[0], caxis, Op.CHANNELWISE, Map.of());
+    }
+
+    /** The axes of a node: its attribute "axes" (older opsets) or the integer constant at input {@code input}. */
+    private static long[] axesOf(OnnxNode n, List<Val> ins, int input) {
+        OnnxAttribute a = n.attribute("axes");
+        if (a != null && a.type() == OnnxAttribute.Type.INTS) {
+            return a.asLongs();
+        }
+        if (ins.size() > input && ins.get(input) != null) {
+            return ins.get(input).ints;
+        }
+        return null;
+    }
+
+    private void pad(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "its pads or value")) {
+            return;
+        }
+        long[] pads = n.attribute("pads") != null ? longsAttr(n, "pads", null)
+                : ins.size() > 1 && ins.get(1) != null ? ins.get(1).ints : null;
+        long[] axes = ins.size() > 3 && ins.get(3) != null ? ins.get(3).ints : null;
+        int rank = x.rank();
+        if (pads == null || rank < 0 || (axes == null && pads.length != 2L * rank)
+                || (axes != null && pads.length != 2L * axes.length)) {
+            opaque(r, ins, shapes, "its pads are known only at run time");
+            return;
+        }
+        int count = pads.length / 2;
+        for (int i = 0; i < count; i++) {
+            int a = axes == null ? i : axis(axes[i], rank);
+            if (a == x.caxis && (pads[i] != 0 || pads[i + count] != 0)) {
+                opaque(r, ins, shapes, "it pads the channels");
+                return;
+            }
+        }
+        keepAs(r, x, shapes[0], x.caxis, Op.CHANNELWISE, Map.of());
+    }
+
+    private void resize(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "its sizes")) {
+            return;
+        }
+        long[] out = shapes[0];
+        if (out == null || x.dim(x.caxis) < 0 || out.length != x.rank() || out[x.caxis] != x.dim(x.caxis)) {
+            opaque(r, ins, shapes, "a resize of the channels, or one whose sizes are known only at run time");
+            return;
+        }
+        keepAs(r, x, out, x.caxis, Op.CHANNELWISE, Map.of());
+    }
+
+    private void pool(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        if (x.caxis != UNKNOWN && x.caxis != 1) {
+            opaque(r, ins, shapes, "its input's channels are not on axis 1");
+            return;
+        }
+        long[] kernel = longsAttr(n, "kernel_shape", new long[0]);
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("kernel", kernel);
+        a.put("stride", longsAttr(n, "strides", filled(kernel.length, 1)));
+        a.put("padding", longsAttr(n, "pads", filled(2 * kernel.length, 0)));
+        a.put("ceil", longAttr(n, "ceil_mode", 0));
+        Op op = switch (n.opType()) {
+            case "MaxPool" -> Op.MAX_POOL;
+            case "AveragePool" -> Op.AVG_POOL;
+            default -> Op.CHANNELWISE;
+        };
+        if (op == Op.AVG_POOL) {
+            a.put("count_include_pad", longAttr(n, "count_include_pad", 0));
+        }
+        keepAs(r, x, shapes[0], 1, op, a);
+    }
+
+    private void globalPool(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (x.caxis != UNKNOWN && x.caxis != 1) {
+            opaque(r, ins, shapes, "its input's channels are not on axis 1");
+            return;
+        }
+        if (r.node().opType().equals("GlobalAveragePool")) {
+            keepAs(r, x, shapes[0], 1, Op.ADAPTIVE_AVG_POOL, Map.of("size", filled(Math.max(x.rank() - 2, 0), 1)));
+        } else {
+            keepAs(r, x, shapes[0], 1, Op.CHANNELWISE, Map.of());
+        }
+    }
+
+    private void reduce(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "its axes")) {
+            return;
+        }
+        int rank = x.rank();
+        long[] axes = axesOf(n, ins, 1);
+        boolean keepDims = longAttr(n, "keepdims", 1) == 1;
+        if (axes == null && ins.size() > 1 && ins.get(1) != null) {
+            opaque(r, ins, shapes, "its axes are known only at run time");
+            return;
+        }
+        boolean[] reduced = new boolean[Math.max(rank, 0)];
+        if (axes == null || axes.length == 0) {
+            if (longAttr(n, "noop_with_empty_axes", 0) == 1) {
+                keepAs(r, x, shapes[0], x.caxis, Op.CHANNELWISE, Map.of());
+                return;
+            }
+            Arrays.fill(reduced, true);
+        } else {
+            for (long a : axes) {
+                int v = axis(a, rank);
+                if (v < 0) {
+                    opaque(r, ins, shapes, "its axes are out of range or the rank is unknown");
+                    return;
+                }
+                reduced[v] = true;
+            }
+        }
+        if (reduced[x.caxis]) {
+            if (SYMMETRIC_REDUCTIONS.contains(n.opType())) {
+                free(r, ins, shapes); // the same for any order of the channels
+            } else {
+                opaque(r, ins, shapes, "a reduction over the channels that depends on their order");
+            }
+            return;
+        }
+        int caxis = x.caxis;
+        if (!keepDims) {
+            for (int i = 0; i < x.caxis; i++) {
+                caxis -= reduced[i] ? 1 : 0;
+            }
+        }
+        boolean spatialMean = n.opType().equals("ReduceMean") && keepDims && rank == 4 && x.caxis == 1 && reduced[2]
+                && reduced[3] && !reduced[0];
+        if (spatialMean) {
+            keepAs(r, x, shapes[0], caxis, Op.ADAPTIVE_AVG_POOL, Map.of("size", new long[] {1, 1}));
+        } else {
+            keepAs(r, x, shapes[0], caxis, Op.CHANNELWISE, Map.of());
+        }
+    }
+
+    private void argReduce(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        if (x.caxis == UNKNOWN) {
+            keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
+            return;
+        }
+        int axis = axis(longAttr(n, "axis", 0), x.rank());
+        if (axis < 0 || axis == x.caxis) {
+            opaque(r, ins, shapes, "the index of the largest or smallest channel");
+            return;
+        }
+        int caxis = longAttr(n, "keepdims", 1) == 1 || axis > x.caxis ? x.caxis : x.caxis - 1;
+        keepAs(r, x, shapes[0], caxis, Op.CHANNELWISE, Map.of());
+    }
+
+    private void gather(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        Val idx = ins.get(1);
+        int axis = axis(longAttr(n, "axis", 0), x.rank());
+        if (!x.data) {
+            View w = weight(x, 2);
+            if (w != null && w.whole(2) && axis == 0 && idx.rank() >= 0) {
+                String out = n.outputs().get(0);
+                emit(name(n), Op.EMBEDDING, List.of(idx.lady), out, Map.of("weight", w.tensor()), Map.of(), n.opType());
+                data(n, 0, out, shapes[0], idx.rank());
+            } else {
+                opaque(r, ins, shapes, "a lookup in a table that is not a stored 2-D tensor");
+            }
+            return;
+        }
+        if (idx.data) {
+            opaque(r, ins, shapes, "indices that depend on the channels");
+            return;
+        }
+        if (x.caxis == UNKNOWN) {
+            keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
+            return;
+        }
+        if (axis < 0 || axis == x.caxis || idx.rank() < 0) {
+            opaque(r, ins, shapes, "it picks channels");
+            return;
+        }
+        int caxis = x.caxis < axis ? x.caxis : x.caxis - 1 + idx.rank();
+        keepAs(r, x, shapes[0], caxis, idx.rank() == 0 ? Op.SELECT : Op.CHANNELWISE,
+                idx.rank() == 0 && idx.ints != null ? Map.of("axis", (long) axis, "index", idx.ints[0]) : Map.of());
+    }
+
+    private void slice(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "its bounds")) {
+            return;
+        }
+        long[] out = shapes[0];
+        if (out == null || x.dim(x.caxis) < 0 || out.length != x.rank() || out[x.caxis] != x.dim(x.caxis)
+                || !OnnxShapes.sliceKeepsAxis(r.node(), ins.stream().map(v -> v == null ? null : v.ints).toList(),
+                        x.rank(), x.caxis)) {
+            opaque(r, ins, shapes, "a slice of the channels, or one whose bounds are known only at run time");
+            return;
+        }
+        keepAs(r, x, out, x.caxis, Op.CHANNELWISE, Map.of());
+    }
+
+    private void split(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        int axis = axis(longAttr(n, "axis", 0), x.rank());
+        if (x.caxis != UNKNOWN && (axis < 0 || axis == x.caxis)) {
+            opaque(r, ins, shapes, "a split of the channels");
+            return;
+        }
+        String name = name(n);
+        for (int k = 0; k < n.outputs().size(); k++) {
+            String out = n.outputs().get(k);
+            if (!out.isEmpty()) {
+                emit(k == 0 ? name : extra(name, k + 1), Op.CHANNELWISE, List.of(x.lady), out, Map.of(), Map.of(), n.opType());
+                data(n, k, out, shapes[k], x.caxis);
+            }
+        }
+    }
+
+    private void expand(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "the values of its shape")) {
+            return;
+        }
+        if (shapes[0] == null || x.rank() < 0) {
+            opaque(r, ins, shapes, "its shape is known only at run time");
+            return;
+        }
+        keepAs(r, x, shapes[0], x.caxis + shapes[0].length - x.rank(), Op.CHANNELWISE, Map.of());
+    }
+
+    private void tile(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        Val x = ins.get(0);
+        if (settled(r, ins, shapes, "its repeats")) {
+            return;
+        }
+        long[] repeats = ins.get(1) != null ? ins.get(1).ints : null;
+        if (repeats == null || repeats.length != x.rank() || repeats[x.caxis] != 1) {
+            opaque(r, ins, shapes, "it repeats the channels, or its repeats are known only at run time");
+        } else {
+            keepAs(r, x, shapes[0], x.caxis, Op.CHANNELWISE, Map.of());
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package lady.resync;
+
+import lady.permutation.Member;
+import lady.permutation.MemberSlices;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+
+/**
+ * The reference's and the suspect's rows of one contribution (n x d float32 host tensors, row per neuron),
+ * gathered through {@link MemberSlices} only when a dense product or the prefilter needs them: the matched
+ * pairs alone ({@link #diagonalCosine()}, a later pass's certificate) are read in the tensors' own layout.
+ */
+final class RowPair {
+    private final HostTensor referenceTensor;
+    private final HostTensor suspectTensor;
+    private final Member member;
+    private final long n;
+    private final long dimension;
+    private HostTensor reference;
+    private HostTensor suspect;
+
+    private RowPair(HostTensor referenceTensor, HostTensor suspectTensor, Member member, long n, long dimension,
+            HostTensor reference, HostTensor suspect) {
+        this.referenceTensor = referenceTensor;
+        this.suspectTensor = suspectTensor;
+        this.member = member;
+        this.n = n;
+        this.dimension = dimension;
+        this.reference = reference;
+        this.suspect = suspect;
+    }
+
+    /** Rows already gathered (n x d float32, contiguous). */
+    static RowPair of(HostTensor reference, HostTensor suspect) {
+        return new RowPair(null, null, null, reference.size(0), reference.size(1), reference, suspect);
+    }
+
+    /** The rows of {@code member} in the reference's and the suspect's tensor, for a group of n neurons. */
+    static RowPair of(HostTensor referenceTensor, HostTensor suspectTensor, Member member, long n) {
+        MemberSlices.Layout layout = MemberSlices.layout(referenceTensor.shape(), member, n);
+        return new RowPair(referenceTensor, suspectTensor, member, n, layout.outer() * layout.run(), null, null);
+    }
+
+    long dimension() {
+        return dimension;
+    }
+
+    HostTensor reference() {
+        if (reference == null) {
+            reference = MemberSlices.rows(referenceTensor, member, n);
+        }
+        return reference;
+    }
+
+    HostTensor suspect() {
+        if (suspect == null) {
+            suspect = MemberSlices.rows(suspectTensor, member, n);
+        }
+        return suspect;
+    }
+
+    /** The reference's rows {@code refRows} and the suspect's rows {@code susRows}, as {reference, suspect}. */
+    HostTensor[] subset(long[] refRows, long[] susRows) {
+        return new HostTensor[] {select(reference(), refRows), select(suspect(), susRows)};
+    }
+
+    /** Rows {@code which} of contiguous float32 n x d rows, in that order (a new tensor). */
+    private static HostTensor select(HostTensor rows, long[] which) {
+        long d = rows.size(1);
+        long rowBytes = d * Float.BYTES;
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, which.length, d);
+        for (int k = 0; k < which.length; k++) {
+            HostTensor.copyBytes(out.address() + k * rowBytes, rows.address() + which[k] * rowBytes, rowBytes);
+        }
+        java.lang.ref.Reference.reachabilityFence(rows);
+        return out;
+    }
+
+    /**
+     * Frees the memory of the rows gathered from the tensors (copies: a consumer's columns, converted
+     * dtypes); rows that are views of the state dicts' tensors stay. The pair is not read again.
+     */
+    void release() {
+        release(reference, referenceTensor);
+        release(suspect, suspectTensor);
+        reference = null;
+        suspect = null;
+    }
+
+    private static void release(HostTensor rows, HostTensor source) {
+        if (rows != null && (source == null || rows.memory() != source.memory())) {
+            rows.memory().close();
+        }
+    }
+
+    /** cos(reference row i, suspect row i) for every i. */
+    double[] diagonalCosine() {
+        if (member == null || reference != null && suspect != null) {
+            return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
+        }
+        return Similarity.diagonalCosine(referenceTensor, suspectTensor, member, n);
+    }
+}

@@ -1,0 +1,195 @@
+package lady.graph;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+import org.junit.jupiter.api.Test;
+
+import lady.permutation.Group;
+import lady.permutation.Member;
+import lady.permutation.PermutationSpec;
+
+/**
+ * {@link ChannelSpaces} on small hand-made graphs, one rule each: every group and every member (tensor,
+ * axis, offset, block, role) exactly, and what stays in place. A member is written
+ * {@code tensor@axis+offset/block:ROLE}.
+ */
+class ChannelSpacesTest {
+
+    @Test
+    void residualAdditionTiesTheStream() {
+        GraphBuilder b = new GraphBuilder("residual");
+        String x = b.image("input", 3, 8, false);
+        String s = b.act("block.relu0", b.batchNorm("block.bn1", b.conv("block.conv1", x, 4, 3, 1, 1, false)),
+                Op.Activation.RELU);
+        String y = b.conv("block.conv2", s, 4, 3, 1, 1, false);
+        y = b.act("block.relu", b.add("block.add", b.batchNorm("block.bn2", y), s), Op.Activation.RELU);
+        y = b.conv("block.conv3", y, 5, 1, 1, 0, true);
+        y = b.flatten("flatten", b.adaptiveAvgPool("pool", b.act("relu3", y, Op.Activation.RELU), 1), 1);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.linear("fc", y, 2, true)));
+
+        assertGroups(spec, "stream.block", "block.conv3");
+        assertMembers(spec, "stream.block", 4, "block.conv1.weight@0+0/1:PRODUCER_WEIGHT",
+                "block.bn1.weight@0+0/1:NORM_WEIGHT", "block.bn1.bias@0+0/1:NORM_BIAS",
+                "block.bn1.running_mean@0+0/1:RUNNING_MEAN", "block.bn1.running_var@0+0/1:RUNNING_VAR",
+                "block.conv2.weight@1+0/1:CONSUMER_WEIGHT", "block.conv2.weight@0+0/1:PRODUCER_WEIGHT",
+                "block.bn2.weight@0+0/1:NORM_WEIGHT", "block.bn2.bias@0+0/1:NORM_BIAS",
+                "block.bn2.running_mean@0+0/1:RUNNING_MEAN", "block.bn2.running_var@0+0/1:RUNNING_VAR",
+                "block.conv3.weight@1+0/1:CONSUMER_WEIGHT");
+        assertMembers(spec, "block.conv3", 5, "block.conv3.weight@0+0/1:PRODUCER_WEIGHT",
+                "block.conv3.bias@0+0/1:PRODUCER_BIAS", "fc.weight@1+0/1:CONSUMER_WEIGHT");
+        assertTrue(spec.fixed().contains("fc.weight[0]") && spec.fixed().contains("fc.bias")
+                && spec.fixed().contains("block.conv1.weight[1]"), "the classes and the input channels stay: " + spec.fixed());
+    }
+
+    @Test
+    void concatenationPlacesEachSpaceAtItsOffset() {
+        GraphBuilder b = new GraphBuilder("concat");
+        String x = b.image("input", 3, 8, false);
+        String a1 = b.conv("a", x, 4, 1, 1, 0, false);
+        String a2 = b.conv("b", x, 6, 3, 1, 1, false);
+        String y = b.concat("cat", List.of(a1, a2), 1, true);
+        y = b.act("relu", b.batchNorm("bn", y), Op.Activation.RELU);
+        y = b.conv("c", y, 5, 1, 1, 0, false);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(y));
+
+        assertGroups(spec, "a", "b");
+        assertMembers(spec, "a", 4, "a.weight@0+0/1:PRODUCER_WEIGHT", "bn.weight@0+0/1:NORM_WEIGHT",
+                "bn.bias@0+0/1:NORM_BIAS", "bn.running_mean@0+0/1:RUNNING_MEAN", "bn.running_var@0+0/1:RUNNING_VAR",
+                "c.weight@1+0/1:CONSUMER_WEIGHT");
+        assertMembers(spec, "b", 6, "b.weight@0+0/1:PRODUCER_WEIGHT", "bn.weight@0+4/1:NORM_WEIGHT",
+                "bn.bias@0+4/1:NORM_BIAS", "bn.running_mean@0+4/1:RUNNING_MEAN", "bn.running_var@0+4/1:RUNNING_VAR",
+                "c.weight@1+4/1:CONSUMER_WEIGHT");
+    }
+
+    @Test
+    void depthwiseConvolutionMovesWithItsInput() {
+        GraphBuilder b = new GraphBuilder("depthwise");
+        String x = b.image("input", 3, 8, false);
+        String y = b.act("relu1", b.batchNorm("bn1", b.conv("expand", x, 6, 1, 1, 0, false)), Op.Activation.RELU);
+        // channel multiplier 2: each input channel owns 2 consecutive rows of the depthwise conv and of what follows
+        y = b.conv("dw", y, 12, new long[] {3, 3}, 1, 1, 1, 6, true);
+        y = b.act("relu2", b.batchNorm("bn2", y), Op.Activation.RELU);
+        y = b.conv("project", y, 4, 1, 1, 0, false);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(y));
+
+        assertGroups(spec, "expand");
+        assertMembers(spec, "expand", 6, "expand.weight@0+0/1:PRODUCER_WEIGHT", "bn1.weight@0+0/1:NORM_WEIGHT",
+                "bn1.bias@0+0/1:NORM_BIAS", "bn1.running_mean@0+0/1:RUNNING_MEAN", "bn1.running_var@0+0/1:RUNNING_VAR",
+                "dw.weight@0+0/2:CHANNEL_WEIGHT", "dw.bias@0+0/2:CHANNEL_BIAS", "bn2.weight@0+0/2:NORM_WEIGHT",
+                "bn2.bias@0+0/2:NORM_BIAS", "bn2.running_mean@0+0/2:RUNNING_MEAN", "bn2.running_var@0+0/2:RUNNING_VAR",
+                "project.weight@1+0/2:CONSUMER_WEIGHT");
+        assertTrue(spec.fixed().contains("dw.weight[1]"), "the depthwise conv's single input column: " + spec.fixed());
+    }
+
+    @Test
+    void squeezeExcitationJoinsTheSpaceItScales() {
+        GraphBuilder b = new GraphBuilder("se");
+        String x = b.image("input", 3, 8, false);
+        String y = b.act("relu", b.conv("expand", x, 8, 1, 1, 0, false), Op.Activation.RELU);
+        String s = b.adaptiveAvgPool("se.avgpool", y, 1);
+        s = b.act("se.activation", b.conv("se.fc1", s, 2, 1, 1, 0, true), Op.Activation.RELU);
+        s = b.act("se.scale_activation", b.conv("se.fc2", s, 8, 1, 1, 0, true), Op.Activation.HARDSIGMOID);
+        y = b.conv("project", b.mul("se.mul", y, s), 4, 1, 1, 0, false);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(y));
+
+        assertGroups(spec, "expand", "se.fc1");
+        assertMembers(spec, "expand", 8, "expand.weight@0+0/1:PRODUCER_WEIGHT",
+                "se.fc1.weight@1+0/1:CONSUMER_WEIGHT", "se.fc2.weight@0+0/1:PRODUCER_WEIGHT",
+                "se.fc2.bias@0+0/1:PRODUCER_BIAS", "project.weight@1+0/1:CONSUMER_WEIGHT");
+        assertMembers(spec, "se.fc1", 2, "se.fc1.weight@0+0/1:PRODUCER_WEIGHT", "se.fc1.bias@0+0/1:PRODUCER_BIAS",
+                "se.fc2.weight@1+0/1:CONSUMER_WEIGHT");
+    }
+
+    @Test
+    void packedAttentionHeadsAndTheTokenStream() {
+        GraphBuilder b = new GraphBuilder("vit");
+        String x = b.image("input", 3, 8, true);
+        b.tensor("class_token", 1, 1, 8);
+        x = b.toTokens("tokens", b.conv("conv_proj", x, 8, new long[] {4, 4}, 4, 0, 1, 1, true));
+        String cls = b.param("class_token", "class_token", new long[] {1, 1, 8}, x);
+        x = b.concat("cat", List.of(cls, x), 1, false);
+        x = b.add("pos_add", x, b.param("pos_embedding", "pos_embedding", new long[] {1, 5, 8}, null));
+        String y = b.attention("block.attn", b.layerNorm("block.ln", x, 1e-6), 2);
+        x = b.add("block.add", y, x);
+        y = b.select("token0", x, 1, 0);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.linear("head", y, 3, true)));
+
+        assertGroups(spec, "stream.block", "block.attn.heads");
+        assertMembers(spec, "block.attn.heads", 2, "block.attn.in_proj_weight@0+0/4:PRODUCER_WEIGHT",
+                "block.attn.in_proj_weight@0+8/4:PRODUCER_WEIGHT", "block.attn.in_proj_weight@0+16/4:PRODUCER_WEIGHT",
+                "block.attn.in_proj_bias@0+0/4:PRODUCER_BIAS", "block.attn.in_proj_bias@0+8/4:PRODUCER_BIAS",
+                "block.attn.in_proj_bias@0+16/4:PRODUCER_BIAS", "block.attn.out_proj.weight@1+0/4:CONSUMER_WEIGHT");
+        assertMembers(spec, "stream.block", 8, "conv_proj.weight@0+0/1:PRODUCER_WEIGHT",
+                "conv_proj.bias@0+0/1:PRODUCER_BIAS", "class_token@2+0/1:PARAMETER", "pos_embedding@2+0/1:PARAMETER",
+                "block.ln.weight@0+0/1:NORM_WEIGHT", "block.ln.bias@0+0/1:NORM_BIAS",
+                "block.attn.in_proj_weight@1+0/1:CONSUMER_WEIGHT", "block.attn.out_proj.weight@0+0/1:PRODUCER_WEIGHT",
+                "block.attn.out_proj.bias@0+0/1:PRODUCER_BIAS", "head.weight@1+0/1:CONSUMER_WEIGHT");
+        assertTrue(spec.fixed().contains("pos_embedding[1]"), "positions stay in place: " + spec.fixed());
+    }
+
+    @Test
+    void flattenMakesBlocksOfTheSpatialSize() {
+        GraphBuilder b = new GraphBuilder("flatten");
+        String x = b.image("input", 1, 6, true);
+        x = b.maxPool("pool", b.act("relu", b.conv("conv", x, 4, 3, 1, 1, true), Op.Activation.RELU), 2, 2, 0);
+        x = b.act("relu_fc", b.linear("fc1", b.flatten("flatten", x, 9), 7, true), Op.Activation.RELU);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.linear("fc2", x, 2, true)));
+
+        assertGroups(spec, "conv", "fc1");
+        assertMembers(spec, "conv", 4, "conv.weight@0+0/1:PRODUCER_WEIGHT", "conv.bias@0+0/1:PRODUCER_BIAS",
+                "fc1.weight@1+0/9:CONSUMER_WEIGHT");
+        assertMembers(spec, "fc1", 7, "fc1.weight@0+0/1:PRODUCER_WEIGHT", "fc1.bias@0+0/1:PRODUCER_BIAS",
+                "fc2.weight@1+0/1:CONSUMER_WEIGHT");
+    }
+
+    @Test
+    void anOpaqueNodePinsEverythingItTouches() {
+        GraphBuilder b = new GraphBuilder("opaque");
+        String x = b.image("input", 3, 8, false);
+        String a = b.act("relu_a", b.conv("a", x, 4, 3, 1, 1, true), Op.Activation.RELU);
+        String y = b.opaque("mystery", List.of(a), "Einsum", Map.of(), 4);
+        y = b.act("relu_c", b.conv("c", y, 5, 3, 1, 1, true), Op.Activation.RELU);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", y, 2, 1, 1, 0, true)));
+
+        assertGroups(spec, "c");
+        assertMembers(spec, "c", 5, "c.weight@0+0/1:PRODUCER_WEIGHT", "c.bias@0+0/1:PRODUCER_BIAS",
+                "d.weight@1+0/1:CONSUMER_WEIGHT");
+        assertTrue(spec.fixed().containsAll(List.of("a.weight[0]", "a.bias", "c.weight[1]")), "fixed: " + spec.fixed());
+        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("'mystery'") && n.contains("Einsum")), "notes: " + spec.notes());
+    }
+
+    @Test
+    void aGroupedConvolutionIsLeftInPlaceWithANote() {
+        GraphBuilder b = new GraphBuilder("grouped");
+        String x = b.image("input", 3, 8, false);
+        String y = b.act("relu_a", b.conv("a", x, 4, 1, 1, 0, false), Op.Activation.RELU);
+        y = b.act("relu_g", b.conv("g", y, 6, new long[] {3, 3}, 1, 1, 1, 2, false), Op.Activation.RELU);
+        y = b.act("relu_c", b.conv("c", y, 5, 1, 1, 0, false), Op.Activation.RELU);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", y, 2, 1, 1, 0, false)));
+
+        assertGroups(spec, "c");
+        assertTrue(spec.fixed().containsAll(List.of("a.weight[0]", "g.weight", "c.weight[1]")), "fixed: " + spec.fixed());
+        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("'g'") && n.contains("grouped convolution (groups = 2)")),
+                "notes: " + spec.notes());
+    }
+
+    private static void assertGroups(PermutationSpec spec, String... names) {
+        assertEquals(List.of(names), spec.groups().stream().map(Group::name).toList());
+    }
+
+    private static void assertMembers(PermutationSpec spec, String group, long size, String... members) {
+        Group g = spec.group(group).orElseThrow();
+        assertEquals(size, g.size(), group);
+        TreeSet<String> actual = new TreeSet<>();
+        for (Member m : g.members()) {
+            actual.add(m.tensor() + "@" + m.axis() + "+" + m.offset() + "/" + m.block() + ":" + m.role());
+        }
+        assertEquals(new TreeSet<>(List.of(members)), actual, group);
+        assertEquals(members.length, g.members().size(), group + ": a member listed twice");
+    }
+}

@@ -1,0 +1,167 @@
+package lady.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.permutation.Group;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+
+/**
+ * The torchvision families beyond VGG and ResNet (MobileNetV3, ViT, DeepLabV3, DenseNet) without Python:
+ * torchvision's parameter counts and shapes, recognition from names and shapes alone (any classes, any
+ * width), the groups the graph gives, the errors for checkpoints that fit no family, and a permutation of
+ * every group keeping a new model's outputs. {@code PythonFamiliesTest} checks the same families against
+ * torchvision itself.
+ */
+class FamiliesTest {
+    private static final List<String> NAMES = List.of("mobilenet_v3_large", "mobilenet_v3_small", "vit_b_16", "vit_b_32",
+            "vit_l_16", "vit_l_32", "vit_h_14", "deeplabv3_resnet50", "deeplabv3_resnet101", "densenet121", "densenet161",
+            "densenet169", "densenet201");
+
+    @BeforeAll
+    static void oneThread() {
+        ModelTesting.singleThread();
+    }
+
+    @AfterAll
+    static void threadsBack() {
+        ModelTesting.restoreThreads();
+    }
+
+    private static long parameters(Map<String, long[]> shapes) {
+        return shapes.entrySet().stream().filter(e -> !e.getKey().contains("running_") && !e.getKey().endsWith("tracked"))
+                .mapToLong(e -> Arrays.stream(e.getValue()).reduce(1, (a, b) -> a * b)).sum();
+    }
+
+    @Test
+    void parameterCountsAreTorchvisions() {
+        // torchvision 0.14's num_params of each ImageNet model at 224 x 224
+        Map<String, Long> expected = new LinkedHashMap<>();
+        expected.put("mobilenet_v3_large", 5_483_032L);
+        expected.put("mobilenet_v3_small", 2_542_856L);
+        expected.put("vit_b_16", 86_567_656L);
+        expected.put("vit_b_32", 88_224_232L);
+        expected.put("vit_l_16", 304_326_632L);
+        expected.put("vit_l_32", 306_535_400L);
+        expected.put("vit_h_14", 632_045_800L);
+        expected.put("densenet121", 7_978_856L);
+        expected.put("densenet161", 28_681_000L);
+        expected.put("densenet169", 14_149_480L);
+        expected.put("densenet201", 20_013_928L);
+        expected.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name,
+                ModelOptions.defaults().withClasses(1000).withInput(3, 224)).tensorShapes()), name));
+        // DeepLabV3 (COCO weights: 21 classes, 42,004,074 and 60,996,202 with the aux head): a new model has no
+        // aux head (torchvision's default), which is 1024*256*9 + 2*256 + 256*21 + 21 = 2,365,205 parameters
+        assertEquals(42_004_074L - 2_365_205L, parameters(Models.describe("deeplabv3_resnet50",
+                ModelOptions.defaults().withClasses(21)).tensorShapes()));
+        assertEquals(60_996_202L - 2_365_205L, parameters(Models.describe("deeplabv3_resnet101",
+                ModelOptions.defaults().withClasses(21)).tensorShapes()));
+    }
+
+    @Test
+    void everyNameIsRecognizedFromItsShapesWithItsClassesAndWidths() {
+        for (String name : NAMES) {
+            for (double width : new double[] {1.0, 0.5}) {
+                ModelOptions options = ModelOptions.defaults().withClasses(7).withWidth(width);
+                Map<String, long[]> shapes = Models.describe(name, options).tensorShapes();
+                ModelConfig config = Models.infer(shapes, null);
+                assertEquals(name, config.architecture(), name + " width " + width);
+                assertEquals(7, config.options().numClasses(), name);
+                assertEquals(7, config.description().numClasses(), name);
+                Map<String, long[]> back = config.description().tensorShapes();
+                assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
+                shapes.forEach((t, s) -> assertArrayEquals(s, back.get(t), name + " width " + width + ": " + t));
+            }
+        }
+    }
+
+    @Test
+    void vitInputSizeComesFromThePositionEmbedding() {
+        Map<String, long[]> shapes = Models.describe("vit_b_16", ModelOptions.defaults().withInput(3, 64)).tensorShapes();
+        assertArrayEquals(new long[] {1, 17, 768}, shapes.get("encoder.pos_embedding"));
+        ModelConfig config = Models.infer(shapes, null);
+        assertEquals(64, config.options().inputSize());
+        assertTrue(config.description().fixedInputSize());
+        // an odd size is rounded down to whole patches, as torchvision asks for
+        assertEquals(48, Models.describe("vit_b_16", ModelOptions.defaults().withInput(3, 63)).inputSize());
+    }
+
+    @Test
+    void groupsFollowTheGraphs() {
+        Map<String, Integer> groups = Map.of("vit_b_16", 1 + 12 + 12, "densenet121", 1 + 58 * 2 + 3,
+                "deeplabv3_resnet50", 37 + 5 + 1 + 1, "mobilenet_v3_small", 27, "mobilenet_v3_large", 30);
+        groups.forEach((name, count) -> {
+            PermutationSpec spec = Models.describe(name, ModelOptions.defaults()).permutationSpec();
+            assertEquals(count, spec.groups().size(), name + ": " + spec.groups().stream().map(Group::name).toList());
+            assertTrue(spec.notes().isEmpty(), name + ": " + spec.notes());
+        });
+        PermutationSpec vit = Models.describe("vit_b_16", ModelOptions.defaults()).permutationSpec();
+        Group heads = vit.group("encoder.layers.encoder_layer_3.self_attention.heads").orElseThrow();
+        assertEquals(12, heads.size());
+        assertEquals(7, heads.members().size()); // q, k, v rows and biases, out_proj columns
+        assertEquals(768, vit.groups().get(0).size());
+        // the ASPP projection reads the five branches at their offsets
+        PermutationSpec deeplab = Models.describe("deeplabv3_resnet50", ModelOptions.defaults()).permutationSpec();
+        for (int branch = 0; branch < 5; branch++) {
+            String producer = "classifier.0.convs." + branch + (branch == 4 ? ".1" : ".0");
+            long offset = 256L * branch;
+            assertTrue(deeplab.group(producer).orElseThrow().members().stream().anyMatch(m -> m.tensor().equals(
+                    "classifier.0.project.0.weight") && m.axis() == 1 && m.offset() == offset), producer);
+        }
+    }
+
+    @Test
+    void checkpointsOfNoFamilyGetAShortErrorNamingTheNearest() {
+        Map<String, long[]> shapes = new LinkedHashMap<>(Models.describe("mobilenet_v3_small", ModelOptions.defaults())
+                .tensorShapes());
+        shapes.keySet().removeIf(t -> t.startsWith("features.11."));
+        LadyException e = assertThrows(LadyException.class, () -> Models.infer(shapes, null));
+        assertTrue(e.getMessage().lines().count() <= 3, e.getMessage());
+        assertTrue(e.getMessage().contains("nearest family: mobilenet_v3_"), e.getMessage());
+        assertTrue(e.getMessage().contains("--spec"), e.getMessage());
+
+        Map<String, long[]> misshaped = new LinkedHashMap<>(Models.describe("densenet121", ModelOptions.defaults())
+                .tensorShapes());
+        misshaped.put("classifier.weight", new long[] {10, 1000});
+        e = assertThrows(LadyException.class, () -> Models.infer(misshaped, null));
+        assertTrue(e.getMessage().startsWith("the checkpoint does not match densenet121: mis-shaped 1: classifier.weight"),
+                e.getMessage());
+        assertTrue(e.getMessage().lines().count() <= 3, e.getMessage());
+    }
+
+    @Test
+    void everyGroupPermutedKeepsTheOutputsOfNewModels() {
+        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121")) {
+            ModelOptions options = ModelOptions.defaults().withClasses(5).withWidth(name.startsWith("mobilenet") ? 1.0 : 0.25);
+            Model model = Models.create(name, options);
+            StateDict state = model.stateDict();
+            PermutationSpec spec = model.permutationSpec();
+            StateDict permuted = Permuter.apply(state, spec, Permuter.random(spec, Permuter.select(spec, "all"), 3),
+                    Backend.CPU);
+            Tensor probe = model.probe(2, 5);
+            PermutationCheck.verify(model, permuted, probe); // throws beyond 1e-4 relative to the largest output
+            // a new model's norms are all ones and zeros: count the weights (rank >= 2)
+            List<String> weights = state.names().stream().filter(t -> state.shape(t).length >= 2).toList();
+            long moved = weights.stream().filter(t -> !state.get(t).sameContent(permuted.get(t))).count();
+            assertTrue(moved >= 0.9 * weights.size(), name + ": " + moved + " of " + weights.size() + " weights moved");
+            assertFalse(model.stateDict().names().isEmpty());
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package lady.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.permutation.Group;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.permutation.Role;
+import lady.torch.Torch;
+import lady.torch.TorchTensors;
+
+/** The Llama family from shapes and config.json: its groups, and that permuting all of them keeps the function. */
+class LlamaFamilyTest {
+    static final long VOCAB = 40, HIDDEN = 16, HEADS = 4, KV = 2, HEAD_DIM = 4, INTER = 24;
+    static final int LAYERS = 2;
+
+    static Map<String, long[]> shapes(boolean tied, boolean biases) {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        s.put("model.embed_tokens.weight", new long[] {VOCAB, HIDDEN});
+        for (int i = 0; i < LAYERS; i++) {
+            String l = "model.layers." + i;
+            s.put(l + ".self_attn.q_proj.weight", new long[] {HEADS * HEAD_DIM, HIDDEN});
+            s.put(l + ".self_attn.k_proj.weight", new long[] {KV * HEAD_DIM, HIDDEN});
+            s.put(l + ".self_attn.v_proj.weight", new long[] {KV * HEAD_DIM, HIDDEN});
+            if (biases) {
+                s.put(l + ".self_attn.q_proj.bias", new long[] {HEADS * HEAD_DIM});
+                s.put(l + ".self_attn.k_proj.bias", new long[] {KV * HEAD_DIM});
+                s.put(l + ".self_attn.v_proj.bias", new long[] {KV * HEAD_DIM});
+            }
+            s.put(l + ".self_attn.o_proj.weight", new long[] {HIDDEN, HEADS * HEAD_DIM});
+            s.put(l + ".mlp.gate_proj.weight", new long[] {INTER, HIDDEN});
+            s.put(l + ".mlp.up_proj.weight", new long[] {INTER, HIDDEN});
+            s.put(l + ".mlp.down_proj.weight", new long[] {HIDDEN, INTER});
+            s.put(l + ".input_layernorm.weight", new long[] {HIDDEN});
+            s.put(l + ".post_attention_layernorm.weight", new long[] {HIDDEN});
+        }
+        s.put("model.norm.weight", new long[] {HIDDEN});
+        if (!tied) {
+            s.put("lm_head.weight", new long[] {VOCAB, HIDDEN});
+        }
+        return s;
+    }
+
+    static final Map<String, Object> CONFIG = Map.of("num_attention_heads", HEADS, "num_key_value_heads", KV,
+            "rms_norm_eps", 1e-5, "rope_theta", 10000.0);
+
+    @Test
+    void groupsAreTheStreamTheKvHeadsTheQueryHeadsTheValueDimsAndTheMlpUnits() {
+        ModelConfig mc = Models.infer(shapes(false, false), null, CONFIG);
+        assertEquals("llama", mc.architecture());
+        PermutationSpec spec = mc.description().permutationSpec();
+        List<String> names = spec.groups().stream().map(Group::name).toList();
+        assertEquals(1 + LAYERS * (1 + 2 + 2 + 1), names.size(), names.toString());
+        Group stream = spec.groups().get(0);
+        assertEquals(HIDDEN, stream.size());
+        assertTrue(stream.name().startsWith("stream."), stream.name());
+        Group kv = spec.group("model.layers.0.self_attn.kv_heads").orElseThrow();
+        assertEquals(KV, kv.size());
+        assertEquals(HEADS / KV * HEAD_DIM, kv.members(Role.PRODUCER_WEIGHT).get(0).block());
+        Group q1 = spec.group("model.layers.1.self_attn.q_heads.1").orElseThrow();
+        assertEquals(HEADS / KV, q1.size());
+        assertEquals(HEADS / KV * HEAD_DIM, q1.members(Role.PRODUCER_WEIGHT).get(0).offset());
+        Group v0 = spec.group("model.layers.0.self_attn.v_dims.0").orElseThrow();
+        assertEquals(HEAD_DIM, v0.size());
+        assertEquals(HEADS / KV, v0.members(Role.CONSUMER_WEIGHT).size());
+        Group mlp = spec.group("model.layers.0.mlp.gate_proj").orElseThrow();
+        assertEquals(List.of("model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight"),
+                mlp.members(Role.PRODUCER_WEIGHT).stream().map(m -> m.tensor()).toList());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"untied", "tied", "biases"})
+    void permutingEveryGroupKeepsTheLogits(String variant) {
+        Torch.init();
+        ModelConfig mc = Models.infer(shapes(variant.equals("tied"), variant.equals("biases")), null, CONFIG);
+        Model model = mc.create();
+        StateDict state = model.stateDict();
+        torch.manual_seed(3);
+        for (String name : state.names()) {
+            Tensor t = TorchTensors.view(state.get(name)); // written in place
+            t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.5)));
+        }
+        model.load(state);
+        Tensor ids = model.probe(2, 11);
+        PermutationSpec spec = mc.description().permutationSpec();
+        Map<String, Permutation> perms = Permuter.random(spec, spec.groups().stream().map(Group::name).toList(), 5);
+        StateDict permuted = Permuter.apply(state, spec, perms, Backend.CPU);
+        double diff = PermutationCheck.verify(model, permuted, ids);
+        assertTrue(diff < 1e-4, "diff " + diff);
+        long moved = state.names().stream().filter(n -> !state.get(n).sameContent(permuted.get(n))).count();
+        assertTrue(moved >= 0.95 * state.size(), moved + " of " + state.size() + " tensors moved");
+        // teeth: a permutation of the query heads alone, without the o columns, changes the function
+        StateDict wrong = state.copy();
+        String q = "model.layers.0.self_attn.q_proj.weight";
+        TorchTensors.put(wrong, q, torch.roll(TorchTensors.get(wrong, q), new long[] {HEAD_DIM}, new long[] {0}).contiguous());
+        assertTrue(PermutationCheck.maxLogitDiff(model, wrong, ids) > 1e-3);
+    }
+}

@@ -1,0 +1,227 @@
+package lady.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.LadyException;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.PythonTorch;
+import lady.checkpoint.StateDict;
+import lady.cli.CliRun;
+import lady.kernels.Backend;
+import lady.permutation.Group;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.report.Json;
+
+/**
+ * The families of the paper's Table 1 against torchvision 0.14 itself (Debian's python3-torch and
+ * python3-torchvision; skipped with a message without them). tests/python/family_models.py builds each
+ * model with torchvision's own classes, random weights and batch-norm statistics set by train-mode batches
+ * (so that the outputs depend on the input), and writes {@code torch.save(model.state_dict())} and a probe
+ * batch with PyTorch's eval-mode outputs. Then:
+ * <ol>
+ *   <li>Lady recognizes the architecture from the names and shapes alone and its own forward (the graph
+ *       interpreter) gives PyTorch's outputs (relative 1e-4, every output: DeepLabV3's "out" and "aux");</li>
+ *   <li>{@code lady permute --groups all --verify} writes a checkpoint that PyTorch loads (strict) and that
+ *       gives the same outputs (relative 1e-4) with at least 95 % of the parameters of rank >= 1 moved;</li>
+ *   <li>the checks have teeth: the same permutations applied with one member of the largest group left out
+ *       change PyTorch's outputs, and Lady's own equivalence check refuses that checkpoint;</li>
+ *   <li>tests/python/family_permute.py permutes every group by hand, written from torchvision's modules
+ *       independently of Lady's analysis (same number of groups; the function kept), and {@code lady resync}
+ *       gives back every original tensor exactly (the small models by default, the others {@code slow}).</li>
+ * </ol>
+ * Small inputs and few classes keep each case at about 20 s (the ViT is torchvision's VisionTransformer,
+ * small: {@link #SMALL_VIT}); full-size ViT-B/16 and DeepLabV3-ResNet101 are {@code slow}.
+ */
+class PythonFamiliesTest {
+    private static final double REL_TOLERANCE = 1e-4;
+    /** Share of the rank >= 1 parameters a full permutation must move. */
+    private static final double MOVED_MIN = 0.95;
+    /** A wrong permutation must change the outputs by far more than the tolerance. */
+    private static final double WRONG_MIN = 1e-2;
+    private static final int CLASSES = 5;
+    private static final long SEED = 11;
+
+    /** torchvision's VisionTransformer with two blocks of 4 heads of 64 (with 2 heads a block's heads
+     * permutation is the identity half of the time): the vit_b_16 family, small. */
+    private static final Map<String, Object> SMALL_VIT = Map.of("vit", Map.of("image_size", 32, "patch_size", 16,
+            "num_layers", 2, "num_heads", 4, "hidden_dim", 256, "mlp_dim", 512));
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void mobilenetV3Small() throws Exception {
+        check("mobilenet_v3_small", "mobilenet_v3_small", 64, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void mobilenetV3Large() throws Exception {
+        check("mobilenet_v3_large", "mobilenet_v3_large", 64, Map.of(), true);
+    }
+
+    @Test
+    void smallVit() throws Exception {
+        check("vit_b_16", "vit_b_16", 32, SMALL_VIT, true);
+    }
+
+    @Test
+    void resnet50() throws Exception {
+        check("resnet50", "resnet50", 64, Map.of(), false);
+    }
+
+    @Test
+    @Tag("slow")
+    void densenet121() throws Exception {
+        check("densenet121", "densenet121", 32, Map.of(), false);
+    }
+
+    @Test
+    @Tag("slow")
+    void deeplabV3Resnet50() throws Exception {
+        check("deeplabv3_resnet50", "deeplabv3_resnet50", 32, Map.of(), false);
+    }
+
+    @Test
+    @Tag("slow")
+    void resnet50Resync() throws Exception {
+        check("resnet50", "resnet50", 64, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void densenet121Resync() throws Exception {
+        check("densenet121", "densenet121", 32, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void deeplabV3Resnet50Resync() throws Exception {
+        check("deeplabv3_resnet50", "deeplabv3_resnet50", 32, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void vitB16FullSize() throws Exception {
+        check("vit_b_16", "vit_b_16", 224, Map.of(), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void deeplabV3Resnet101() throws Exception {
+        check("deeplabv3_resnet101", "deeplabv3_resnet101", 64, Map.of(), true);
+    }
+
+    @SuppressWarnings({"unchecked", "try"})
+    private void check(String torchArch, String ladyArch, int size, Map<String, Object> extra, boolean resync)
+            throws Exception {
+        PythonTorch.assumeInstalled();
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("arch", torchArch);
+        p.put("classes", CLASSES);
+        p.put("size", size);
+        p.put("batch", 4);
+        p.put("bn_batches", 2);
+        p.put("seed", SEED);
+        p.put("threads", 2);
+        p.putAll(extra);
+        Path params = dir.resolve("params.json");
+        Files.writeString(params, Json.write(p));
+        assertNull(PythonTorch.run("family_models.py", "make", params.toString(), dir.toString()), "the Python side failed");
+
+        // 1. recognized from names and shapes; Lady's forward is PyTorch's
+        Path modelFile = dir.resolve("model.pt");
+        StateDict state = Checkpoints.read(modelFile);
+        StateDict probe = Checkpoints.read(dir.resolve("probe.pt"));
+        ModelConfig config = Models.infer(state);
+        assertEquals(ladyArch, config.architecture());
+        Model model = Models.fromStateDict(state);
+        List<String> outputs = config.description().graph().outputs();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            model.train(false);
+            List<Tensor> ours = model.outputs(lady.torch.TorchTensors.view(probe.get("input")));
+            assertEquals(outputs.size(), ours.size());
+            for (int i = 0; i < ours.size(); i++) {
+                // family_models.py names a single output "out", DeepLabV3's as torchvision does (graph outputs "out", "aux")
+                Tensor expected = lady.torch.TorchTensors.view(probe.get(outputs.size() == 1 ? "out" : outputs.get(i)));
+                double rel = ours.get(i).sub(expected).abs().max().item_double() / expected.abs().max().item_double();
+                assertTrue(rel < REL_TOLERANCE, ladyArch + " output " + outputs.get(i) + ": Lady's forward differs from "
+                        + "PyTorch's by " + rel + " (relative)");
+            }
+        }
+
+        // 2. lady permute --groups all --verify
+        Path permuted = dir.resolve("permuted.pt");
+        CliRun r = CliRun.of("permute", "--model", modelFile.toString(), "--groups", "all", "--verify", "--seed", "" + SEED,
+                "--out", permuted.toString(), "--secret", dir.resolve("secret.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+
+        // 3. the same permutations with one member of the largest group left out
+        PermutationSpec spec = config.description().permutationSpec();
+        Group largest = spec.groups().stream().max((a, b) -> Integer.compare(a.members().size(), b.members().size()))
+                .orElseThrow();
+        List<Group> groups = new ArrayList<>();
+        for (Group g : spec.groups()) {
+            groups.add(g != largest ? g : new Group(g.name(), g.size(), g.members().subList(0, g.members().size() - 1)));
+        }
+        PermutationSpec broken = new PermutationSpec(spec.architecture(), groups, spec.fixed());
+        StateDict wrongState = Permuter.apply(state, broken, Permuter.random(spec, Permuter.select(spec, "all"), SEED),
+                Backend.CPU);
+        Path wrong = dir.resolve("wrong.pt");
+        Checkpoints.write(wrong, wrongState, Checkpoints.Format.TORCH_ZIP);
+        assertThrows(LadyException.class, () -> PermutationCheck.verify(model, wrongState, model.probe(2, SEED)),
+                "Lady's check must refuse a permutation that misses " + largest.members().get(largest.members().size() - 1));
+
+        assertNull(PythonTorch.run("family_models.py", "check", params.toString(), dir.toString(), permuted.toString(),
+                wrong.toString()), "the Python check failed");
+        Map<String, Object> checks = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("check.json")));
+        Map<String, Object> ok = (Map<String, Object>) checks.get("permuted.pt");
+        double rel = ((Number) ok.get("rel_diff")).doubleValue();
+        assertTrue(rel < REL_TOLERANCE, ladyArch + ": PyTorch's outputs moved by " + rel + " (relative) after lady permute");
+        double moved = ((Number) ok.get("changed")).doubleValue() / ((Number) ok.get("total")).doubleValue();
+        assertTrue(moved >= MOVED_MIN, ladyArch + ": only " + ok.get("changed") + " of " + ok.get("total")
+                + " parameters moved; unchanged: " + ok.get("unchanged"));
+        double wrongRel = ((Number) ((Map<String, Object>) checks.get("wrong.pt")).get("rel_diff")).doubleValue();
+        assertTrue(wrongRel > WRONG_MIN, ladyArch + ": a permutation missing one member changed PyTorch's outputs by "
+                + wrongRel + " only: the check has no teeth");
+        if (resync) {
+            resync(params, modelFile, ladyArch, spec.groups().size());
+        }
+    }
+
+    /**
+     * 4. tests/python/family_permute.py permutes every group by hand (its own groups, written from
+     * torchvision's modules, not from Lady's graph); {@code lady resync} restores every tensor exactly.
+     */
+    @SuppressWarnings("unchecked")
+    private void resync(Path params, Path modelFile, String ladyArch, int groups) throws Exception {
+        assertNull(PythonTorch.run("family_permute.py", params.toString(), dir.toString()), "the Python permutation failed");
+        Map<String, Object> attacked = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("attacked.json")));
+        assertTrue(((Number) attacked.get("rel_diff")).doubleValue() < REL_TOLERANCE, "the hand permutation must keep the "
+                + "function: " + attacked);
+        assertEquals(groups, ((Number) attacked.get("groups")).intValue(), ladyArch + ": groups by hand vs Lady's");
+        Path fixed = dir.resolve("fixed.pt");
+        CliRun r = CliRun.of("resync", "--reference", modelFile.toString(), "--suspect", dir.resolve("attacked.pt").toString(),
+                "--out", fixed.toString(), "--report", dir.resolve("report.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Checkpoints.read(modelFile).sameTensors(Checkpoints.read(fixed)),
+                ladyArch + ": lady resync must give every original tensor back");
+    }
+}

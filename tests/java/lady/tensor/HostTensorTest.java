@@ -1,0 +1,126 @@
+package lady.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.LadyException;
+import lady.torch.Torch;
+import lady.torch.TorchTensors;
+
+/** Host tensors: conversions against libtorch's, views, gathers, copy-on-write mappings, memory release. */
+class HostTensorTest {
+
+    /** Every one of the 65536 half and bfloat16 bit patterns converts to the float32 libtorch gives (NaN as NaN). */
+    @Test
+    void halfAndBfloat16ConvertExactlyAsLibtorch() {
+        Torch.init();
+        for (DType d : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+            HostTensor t = HostTensor.allocate(d, 1 << 16);
+            ByteBuffer b = t.bytes(0, (int) t.byteSize());
+            for (int i = 0; i < 1 << 16; i++) {
+                b.putShort(2 * i, (short) i);
+            }
+            float[] ours = t.toFloat32().readFloats();
+            Tensor theirs = TorchTensors.view(t).to(torch.ScalarType.Float).contiguous();
+            float[] want = new float[1 << 16];
+            theirs.data_ptr_float().get(want);
+            for (int i = 0; i < want.length; i++) {
+                if (Float.isNaN(want[i])) {
+                    assertTrue(Float.isNaN(ours[i]), d + " bits " + Integer.toHexString(i));
+                } else {
+                    assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(ours[i]), d + " bits " + Integer.toHexString(i));
+                }
+            }
+        }
+        assertArrayEquals(new float[] {-3, 7}, TorchTensors.copyOf(torch.tensor(new long[] {-3, 7})).toFloat32().readFloats());
+    }
+
+    @Test
+    void viewsGathersAndComparisons() {
+        HostTensor t = HostTensor.ofFloats(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 2, 6);
+        HostTensor r = t.reshape(2, -1, 2);
+        assertArrayEquals(new long[] {2, 3, 2}, r.shape());
+        assertEquals(t.address(), r.address(), "a reshape is a view");
+        // blocks of 2 along axis 1: new block j = old block index[j] (repeats allowed)
+        HostTensor g = t.gather(1, 2, new long[] {2, 0, 2});
+        assertArrayEquals(new float[] {4, 5, 0, 1, 4, 5, 10, 11, 6, 7, 10, 11}, g.readFloats());
+        assertThrows(LadyException.class, () -> t.gather(1, 2, new long[] {3, 0, 1}));
+        HostTensor c = t.copy();
+        assertTrue(c.sameContent(t));
+        assertFalse(c.sameContent(t.reshape(6, 2)), "the shape is part of the content");
+        c.writeFloats(new float[12]);
+        assertFalse(c.sameContent(t));
+        c.copyFrom(t);
+        assertTrue(c.sameContent(t));
+        // a transposed 2 x 3 view (strides 1, 2 elements) gathered contiguous
+        HostTensor s = HostTensor.gatherStrided(t.memory(), 0, DType.FLOAT32, new long[] {2, 3}, new long[] {1, 2});
+        assertArrayEquals(new float[] {0, 2, 4, 1, 3, 5}, s.readFloats());
+        assertThrows(LadyException.class, () -> HostTensor.allocate(DType.FLOAT32, 2, -1));
+    }
+
+    @Test
+    void writingAMappedFileNeverChangesIt(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("data.bin");
+        byte[] bytes = new byte[8192];
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(new float[] {1, 2, 3});
+        Files.write(f, bytes);
+        HostMemory m = HostMemory.mapFile(f);
+        assertEquals(HostMemory.Kind.MAPPED, m.kind());
+        HostTensor t = HostTensor.view(m, 0, DType.FLOAT32, 3);
+        assertTrue(t.mapped());
+        t.writeFloats(new float[] {9, 9, 9});
+        assertArrayEquals(new float[] {9, 9, 9}, t.readFloats(), "the process sees its write");
+        assertArrayEquals(bytes, Files.readAllBytes(f), "the file does not");
+        m.close();
+        LadyException e = assertThrows(LadyException.class, () -> HostMemory.mapFile(dir.resolve("none")));
+        assertEquals(LadyException.Kind.IO, e.kind());
+    }
+
+    @Test
+    void allocationsAreZeroedAndReleasedOnce() {
+        for (long size : new long[] {16, 3 << 20}) { // from the heap, and an anonymous mapping
+            HostMemory m = HostMemory.allocate(size);
+            assertEquals(0, m.address() % 64, "64-byte aligned");
+            assertEquals(0, m.buffer(size - 8, 8).getLong(0), "allocations are zeroed");
+            m.close();
+            m.close(); // a second close does nothing (no double free)
+        }
+        assertThrows(LadyException.class, () -> HostMemory.allocate(16).buffer(8, 16));
+    }
+
+    /** float32 -> float16 / bfloat16 / float64 and back: exact where representable, nearest (ties to even) otherwise. */
+    @Test
+    void convertedRoundsToNearestEven() {
+        float[] v = {1f, -2.5f, 65504f, 65520f, 1e-8f, 0x1p-24f, 0x1.8p-24f, 1f + 0x1p-11f, 1f + 0x3p-11f, Float.NaN,
+                Float.NEGATIVE_INFINITY, 0.1f, -0f, 3.0e38f};
+        HostTensor t = HostTensor.ofFloats(v, v.length);
+        float[] half = t.converted(DType.FLOAT16).toFloat32().readFloats();
+        float[] expectHalf = {1f, -2.5f, 65504f, Float.POSITIVE_INFINITY, 0f, 0x1p-24f, 0x1p-23f, 1f, 1f + 0x1p-9f, Float.NaN,
+                Float.NEGATIVE_INFINITY, 0.0999755859375f, -0f, Float.POSITIVE_INFINITY};
+        assertArrayEquals(expectHalf, half);
+        float[] bf = t.converted(DType.BFLOAT16).toFloat32().readFloats();
+        assertEquals(1f, bf[0]);
+        assertEquals(-2.5f, bf[1]);
+        assertEquals(1f, bf[7], "1 + 2^-11 rounds to 1 in bfloat16 (8 bits of mantissa)");
+        assertEquals(0.10009765625f, bf[11]);
+        assertTrue(Float.isNaN(bf[9]));
+        assertArrayEquals(v, t.converted(DType.FLOAT64).toFloat32().readFloats());
+        assertEquals(DType.FLOAT16, t.converted(DType.FLOAT16).dtype());
+        assertThrows(LadyException.class, () -> t.converted(DType.INT64));
+    }
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Python side of lady.model.PythonFamiliesTest (run by the Java test with /usr/bin/python3).
+
+    family_models.py make  <params.json> <out_dir>
+    family_models.py check <params.json> <out_dir> FILE...
+
+params.json (written by the Java test): arch (a torchvision constructor name: resnet50,
+mobilenet_v3_large, mobilenet_v3_small, vit_b_16, deeplabv3_resnet50, densenet121, ...), classes, size
+(side of the probe images), batch (probe images), bn_batches (train-mode batches that set the batch-norm
+statistics), seed, threads, and for a small ViT "vit": VisionTransformer's keyword arguments (image_size,
+patch_size, num_layers, num_heads, hidden_dim, mlp_dim: the same family as torchvision's vit_b_16 with
+fewer, narrower blocks).
+
+make: builds the model with torchvision 0.14's own classes, draws every parameter at random (weights
+normal with std 1/sqrt(fan_in), norm weights uniform in [0.5, 1.5), biases, norm biases, class token and
+position embedding normal), then runs bn_batches batches of structured images in train mode with every
+batch norm's momentum None (cumulative averages), so that the running statistics match the activations and
+the outputs depend on the input (with torchvision's initial statistics a MobileNet answers nearly the same
+for every image, and a function check could not fail). Writes to <out_dir>:
+  model.pt   torch.save(model.state_dict())
+  probe.pt   torch.save({"input": images, "<output name>": eval-mode output, ...}) (outputs "out" and "aux"
+             for a segmentation model, "out" otherwise), and "f64:<output name>": the same in float64
+
+check: loads every FILE into the same model (strict) and writes <out_dir>/check.json, per file:
+  rel_diff   max over outputs of max|output - probe output| / max|probe output|, in float64
+  changed    parameters of rank >= 1 that differ from model.pt's; total: how many there are
+  unchanged  the names of the others
+Exit code 0 on success; 3 when torch or torchvision cannot be imported.
+"""
+import json
+import math
+import os
+import sys
+
+NO_TORCH_EXIT = 3
+try:
+    import torch
+    from torch import nn
+    import torchvision
+    from torchvision.models import segmentation
+    from torchvision.models.vision_transformer import VisionTransformer
+except ImportError as e:
+    print(f"cannot import torch/torchvision: {e}")
+    sys.exit(NO_TORCH_EXIT)
+
+
+def build(p):
+    arch, classes = p["arch"], p["classes"]
+    if arch.startswith("deeplabv3"):
+        return getattr(segmentation, arch)(weights=None, weights_backbone=None, num_classes=classes, aux_loss=True)
+    if "vit" in p:
+        return VisionTransformer(num_classes=classes, **p["vit"])
+    return getattr(torchvision.models, arch)(weights=None, num_classes=classes)
+
+
+def images(n, size, gen):
+    """Per image and channel a brightness in [-1, 1) and a contrast in [0.5, 2), plus uniform noise."""
+    brightness = torch.rand(n, 3, 1, 1, generator=gen) * 2 - 1
+    contrast = 0.5 + torch.rand(n, 3, 1, 1, generator=gen) * 1.5
+    return brightness + contrast * (torch.rand(n, 3, size, size, generator=gen) * 2 - 1)
+
+
+# The function checks compare outputs computed in float64 (probe keys "f64:out", ...): a permutation only
+# reorders sums, and float32 rounding amplified by a deep random network (a batch norm of globally pooled
+# features, DeepLabV3-ResNet101: 2.8e-4 relative) would otherwise blur the 1e-4 tolerance.
+F64 = "f64:"
+
+
+def randomize(model, gen):
+    norms = (nn.BatchNorm2d, nn.LayerNorm)
+    norm_params = set()
+    for m in model.modules():
+        if isinstance(m, norms):
+            norm_params.add(id(m.weight))
+            norm_params.add(id(m.bias))
+    with torch.no_grad():
+        for name, t in model.named_parameters():
+            if id(t) in norm_params and name.endswith("weight"):
+                t.copy_(0.5 + torch.rand(t.shape, generator=gen))
+            elif t.dim() >= 2 and name not in ("class_token", "encoder.pos_embedding"):
+                t.copy_(torch.randn(t.shape, generator=gen) / math.sqrt(t[0].numel()))
+            else:
+                t.copy_(0.2 * torch.randn(t.shape, generator=gen))
+
+
+def outputs(model, x):
+    with torch.no_grad():
+        y = model(x)
+    return dict(y) if isinstance(y, dict) else {"out": y}
+
+
+def make(p, out):
+    gen = torch.Generator().manual_seed(p["seed"])
+    model = build(p)
+    randomize(model, gen)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in bns:
+        m.momentum = None
+        m.reset_running_stats()
+    model.train()
+    with torch.no_grad():
+        for _ in range(p["bn_batches"] if bns else 0):
+            model(images(p["batch"], p["size"], gen))
+    model.eval()
+    x = images(p["batch"], p["size"], gen)
+    probe = {"input": x}
+    probe.update(outputs(model, x))
+    torch.save(model.state_dict(), os.path.join(out, "model.pt"))
+    probe.update({F64 + k: v for k, v in outputs(model.double(), x.double()).items()})
+    torch.save(probe, os.path.join(out, "probe.pt"))
+
+
+def rel_diff(model, state, probe):
+    """Max over outputs of max|output - probe output| / max|probe output|, in float64 (see F64)."""
+    model.double()
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    rel = 0.0
+    for k, v in outputs(model, probe["input"].double()).items():
+        ref = probe[F64 + k]
+        rel = max(rel, float((v - ref).abs().max() / ref.abs().max()))
+    return rel
+
+
+def check(p, out, files):
+    model = build(p)
+    reference = torch.load(os.path.join(out, "model.pt"))
+    probe = torch.load(os.path.join(out, "probe.pt"))
+    params = [n for n, t in model.named_parameters() if t.dim() >= 1]
+    result = {}
+    for f in files:
+        state = torch.load(f)
+        rel = rel_diff(model, state, probe)
+        unchanged = [n for n in params if torch.equal(state[n], reference[n])]
+        result[os.path.basename(f)] = {"rel_diff": rel, "changed": len(params) - len(unchanged),
+                                       "total": len(params), "unchanged": unchanged}
+    with open(os.path.join(out, "check.json"), "w") as fh:
+        json.dump(result, fh)
+
+
+def main():
+    mode = sys.argv[1]
+    with open(sys.argv[2]) as f:
+        p = json.load(f)
+    torch.manual_seed(p["seed"])
+    torch.set_num_threads(p.get("threads", 1))
+    if mode == "make":
+        make(p, sys.argv[3])
+    elif mode == "check":
+        check(p, sys.argv[3], sys.argv[4:])
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()

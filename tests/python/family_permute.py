@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""The attacker's side for lady.model.PythonFamiliesTest, written by hand from torchvision's module
+structure and independently of Lady's graph analysis (run with /usr/bin/python3).
+
+    family_permute.py <params.json> <out_dir>
+
+Reads <out_dir>/model.pt (written by family_models.py make with the same params), permutes EVERY group of
+neurons of the family with a permutation of its own (never the identity), and writes <out_dir>/attacked.pt
+and <out_dir>/attacked.json: {"rel_diff": max relative output change on the probe batch, in float64 (the
+permutation must keep the function), "groups": how many groups, "changed"/"total": parameters of rank >= 1 moved}.
+The groups, per family (a member is a tensor, an axis, an offset and a block of indices per neuron):
+  ResNet (and DeepLabV3's backbone): the stem; one stream per stage (downsample rows, every block's last
+    conv rows and BN, the next blocks' first conv and downsample columns, the head's columns); each
+    bottleneck's two inner groups (conv1 -> bn1 -> conv2 columns, conv2 -> bn2 -> conv3 columns).
+  DeepLabV3's head: each ASPP branch (its conv rows and BN, project.0 columns at 256 x branch), the
+    projection, classifier.1, the auxiliary head's conv.
+  MobileNetV3: the stem's space carried through blocks without expansion (depthwise rows and BN, SE fc1
+    columns and fc2 rows) and residual additions; each expansion; each squeeze; the last conv; classifier.0.
+  ViT: the residual stream (conv_proj rows, class token, position embedding, every LayerNorm, in_proj and
+    mlp.0 columns, out_proj and mlp.3 rows, the head's columns); per block the heads (head_dim rows of each
+    of q, k, v in in_proj, out_proj column blocks) and the MLP units.
+  DenseNet: conv0's space and every dense layer's new channels, each at its offset in every later norm1,
+    conv1 and transition of its block; each bottleneck (conv1 -> norm2 -> conv2 columns); each transition.
+Exit code 0 on success; 3 when torch or torchvision cannot be imported.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from family_models import build, rel_diff  # noqa: E402  (exits with NO_TORCH_EXIT without torch)
+
+import torch  # noqa: E402
+
+
+class Space:
+    """A group of n neurons and its members (tensor, axis, offset, block)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.members = []
+
+    def add(self, tensor, axis, offset=0, block=1):
+        self.members.append((tensor, axis, offset, block))
+        return self
+
+    def bn(self, prefix, offset=0, block=1):
+        for t in ("weight", "bias", "running_mean", "running_var"):
+            self.add(f"{prefix}.{t}", 0, offset, block)
+        return self
+
+
+def rows(sd, weight, bn=None):
+    """A space opened by a producer: its rows, its bias, its batch norm."""
+    s = Space(sd[weight].shape[0]).add(weight, 0)
+    bias = weight[: -len("weight")] + "bias"
+    if bias in sd:
+        s.add(bias, 0)
+    if bn is not None:
+        s.bn(bn)
+    return s
+
+
+def resnet(sd, p, spaces):
+    """The groups of a torchvision ResNet under prefix p; returns the stream space after each stage."""
+    cur = rows(sd, p + "conv1.weight", p + "bn1")
+    spaces.append(cur)
+    stages = []
+    for s in range(1, 5):
+        i = 0
+        while f"{p}layer{s}.{i}.conv1.weight" in sd:
+            b = f"{p}layer{s}.{i}"
+            cur.add(b + ".conv1.weight", 1)
+            if b + ".downsample.0.weight" in sd:
+                cur.add(b + ".downsample.0.weight", 1)
+                cur = rows(sd, b + ".downsample.0.weight", b + ".downsample.1")
+                spaces.append(cur)
+            last = "conv3" if b + ".conv3.weight" in sd else "conv2"
+            spaces.append(rows(sd, b + ".conv1.weight", b + ".bn1").add(b + ".conv2.weight", 1))
+            if last == "conv3":
+                spaces.append(rows(sd, b + ".conv2.weight", b + ".bn2").add(b + ".conv3.weight", 1))
+            cur.add(f"{b}.{last}.weight", 0).bn(f"{b}.bn{last[-1]}")
+            i += 1
+        stages.append(cur)
+    return stages
+
+
+def deeplab(sd, spaces):
+    stages = resnet(sd, "backbone.", spaces)
+    m = "classifier.0"
+    i = 0
+    while f"{m}.convs.{i}.0.weight" in sd or f"{m}.convs.{i}.1.weight" in sd:
+        conv, bn = (f"{m}.convs.{i}.0", f"{m}.convs.{i}.1") if f"{m}.convs.{i}.0.weight" in sd \
+            else (f"{m}.convs.{i}.1", f"{m}.convs.{i}.2")
+        stages[3].add(conv + ".weight", 1)
+        branch = rows(sd, conv + ".weight", bn)
+        branch.add(f"{m}.project.0.weight", 1, i * branch.n)
+        spaces.append(branch)
+        i += 1
+    spaces.append(rows(sd, f"{m}.project.0.weight", f"{m}.project.1").add("classifier.1.weight", 1))
+    spaces.append(rows(sd, "classifier.1.weight", "classifier.2").add("classifier.4.weight", 1))
+    if "aux_classifier.0.weight" in sd:
+        stages[2].add("aux_classifier.0.weight", 1)
+        spaces.append(rows(sd, "aux_classifier.0.weight", "aux_classifier.1").add("aux_classifier.4.weight", 1))
+
+
+def mobilenet(sd, model, spaces):
+    cur = rows(sd, "features.0.0.weight", "features.0.1")
+    spaces.append(cur)
+    n = len(model.features) - 2
+    for k in range(1, n + 1):
+        blk = f"features.{k}.block"
+        j = 0
+        if sd[f"{blk}.0.0.weight"].shape[2] == 1:  # the expansion
+            cur.add(f"{blk}.0.0.weight", 1)
+            e = rows(sd, f"{blk}.0.0.weight", f"{blk}.0.1")
+            spaces.append(e)
+            j = 1
+        else:
+            e = cur
+        e.add(f"{blk}.{j}.0.weight", 0).bn(f"{blk}.{j}.1")  # depthwise: one row per channel
+        j += 1
+        if f"{blk}.{j}.fc1.weight" in sd:
+            e.add(f"{blk}.{j}.fc1.weight", 1)
+            spaces.append(rows(sd, f"{blk}.{j}.fc1.weight").add(f"{blk}.{j}.fc2.weight", 1))
+            e.add(f"{blk}.{j}.fc2.weight", 0).add(f"{blk}.{j}.fc2.bias", 0)
+            j += 1
+        e.add(f"{blk}.{j}.0.weight", 1)
+        if model.features[k].use_res_connect:
+            cur.add(f"{blk}.{j}.0.weight", 0).bn(f"{blk}.{j}.1")
+        else:
+            cur = rows(sd, f"{blk}.{j}.0.weight", f"{blk}.{j}.1")
+            spaces.append(cur)
+    last = f"features.{n + 1}"
+    cur.add(last + ".0.weight", 1)
+    spaces.append(rows(sd, last + ".0.weight", last + ".1").add("classifier.0.weight", 1))
+    spaces.append(rows(sd, "classifier.0.weight").add("classifier.3.weight", 1))
+
+
+def vit(sd, model, spaces):
+    d = sd["conv_proj.weight"].shape[0]
+    stream = rows(sd, "conv_proj.weight").add("class_token", 2).add("encoder.pos_embedding", 2)
+    spaces.append(stream)
+    i = 0
+    while f"encoder.layers.encoder_layer_{i}.ln_1.weight" in sd:
+        b = f"encoder.layers.encoder_layer_{i}"
+        heads = model.encoder.layers[i].self_attention.num_heads
+        hd = d // heads
+        for ln in ("ln_1", "ln_2"):
+            stream.add(f"{b}.{ln}.weight", 0).add(f"{b}.{ln}.bias", 0)
+        a = f"{b}.self_attention"
+        stream.add(f"{a}.in_proj_weight", 1).add(f"{a}.out_proj.weight", 0).add(f"{a}.out_proj.bias", 0)
+        h = Space(heads)
+        for seg in range(3):
+            h.add(f"{a}.in_proj_weight", 0, seg * d, hd).add(f"{a}.in_proj_bias", 0, seg * d, hd)
+        spaces.append(h.add(f"{a}.out_proj.weight", 1, 0, hd))
+        stream.add(f"{b}.mlp.0.weight", 1).add(f"{b}.mlp.3.weight", 0).add(f"{b}.mlp.3.bias", 0)
+        spaces.append(rows(sd, f"{b}.mlp.0.weight").add(f"{b}.mlp.3.weight", 1))
+        i += 1
+    stream.add("encoder.ln.weight", 0).add("encoder.ln.bias", 0)
+    if "heads.pre_logits.weight" in sd:
+        stream.add("heads.pre_logits.weight", 1)
+        spaces.append(rows(sd, "heads.pre_logits.weight").add("heads.head.weight", 1))
+    else:
+        stream.add("heads.head.weight", 1)
+
+
+def densenet(sd, spaces):
+    start = rows(sd, "features.conv0.weight", "features.norm0")
+    spaces.append(start)
+    for b in range(1, 5):
+        block = [start]  # the spaces of the block's concatenation, in order
+        l = 1
+        while f"features.denseblock{b}.denselayer{l}.conv1.weight" in sd:
+            p = f"features.denseblock{b}.denselayer{l}"
+            offset = 0
+            for s in block:
+                s.bn(p + ".norm1", offset).add(p + ".conv1.weight", 1, offset)
+                offset += s.n
+            spaces.append(rows(sd, p + ".conv1.weight", p + ".norm2").add(p + ".conv2.weight", 1))
+            new = rows(sd, p + ".conv2.weight")
+            spaces.append(new)
+            block.append(new)
+            l += 1
+        t = f"features.transition{b}" if b < 4 else None
+        offset = 0
+        for s in block:
+            if t is not None:
+                s.bn(t + ".norm", offset).add(t + ".conv.weight", 1, offset)
+            else:
+                s.bn("features.norm5", offset).add("classifier.weight", 1, offset)
+            offset += s.n
+        if t is not None:
+            start = rows(sd, t + ".conv.weight")
+            spaces.append(start)
+
+
+def apply(sd, space, perm):
+    for tensor, axis, offset, block in space.members:
+        t = sd[tensor]
+        index = torch.arange(t.shape[axis])
+        moved = (perm[:, None] * block + torch.arange(block)[None, :]).reshape(-1) + offset
+        index[offset: offset + space.n * block] = moved
+        sd[tensor] = t.index_select(axis, index).clone()
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        p = json.load(f)
+    out = sys.argv[2]
+    torch.set_num_threads(p.get("threads", 1))
+    model = build(p)
+    sd = torch.load(os.path.join(out, "model.pt"))
+    model.load_state_dict(sd)
+    model.eval()
+    spaces = []
+    arch = p["arch"]
+    if arch.startswith("deeplabv3"):
+        deeplab(sd, spaces)
+    elif arch.startswith("resnet") or arch.startswith("wide_resnet"):
+        resnet(sd, "", spaces)[3].add("fc.weight", 1)
+    elif arch.startswith("mobilenet_v3"):
+        mobilenet(sd, model, spaces)
+    elif arch.startswith("vit"):
+        vit(sd, model, spaces)
+    elif arch.startswith("densenet"):
+        densenet(sd, spaces)
+    else:
+        raise SystemExit(f"no hand-written groups for {arch}")
+    gen = torch.Generator().manual_seed(p["seed"] + 1)
+    attacked = {k: v.clone() for k, v in sd.items()}
+    for s in spaces:
+        perm = torch.randperm(s.n, generator=gen)
+        while s.n > 1 and bool((perm == torch.arange(s.n)).all()):
+            perm = torch.randperm(s.n, generator=gen)
+        apply(attacked, s, perm)
+    rel = rel_diff(model, attacked, torch.load(os.path.join(out, "probe.pt")))
+    params = [n for n, t in model.named_parameters() if t.dim() >= 1]
+    changed = sum(1 for n in params if not torch.equal(attacked[n], sd[n]))
+    torch.save(attacked, os.path.join(out, "attacked.pt"))
+    with open(os.path.join(out, "attacked.json"), "w") as f:
+        json.dump({"rel_diff": rel, "groups": len(spaces), "changed": changed, "total": len(params)}, f)
+
+
+if __name__ == "__main__":
+    main()
