@@ -43,14 +43,16 @@ import lady.train.DatasetFineTuner;
 
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
 @Command(name = "attack", mixinStandardHelpOptions = true,
-        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one layer,",
-                "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; or obfuscate its",
-                "structure without changing its function (Yan et al. 2023) on every group (--groups): scale:R",
-                "(each neuron times a factor in [1/R, R]), dummy:P (P %% of the neurons as cancelling pairs),",
-                "split:P (P %% of the neurons split in two), nso (dummy:5, split:5, scale:4, then a permutation).",
-                "Chains run in order (finetune:1,nso). With --data, a model with batch norm then gets its",
-                "batch-norm statistics re-estimated, as a real attacker does (--recalibrate-bn). Writes the",
-                "attacked checkpoint in the input's format and says what changed."})
+        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one",
+                "layer, quantization of every Conv2d/Linear weight, fine-tuning of the whole",
+                "network; or obfuscate its structure without changing its function (Yan et al.",
+                "2023) on every group (--groups): scale:R (each neuron times a factor in [1/R,",
+                "R]), dummy:P (P %% of the neurons as cancelling pairs), split:P (P %% of the",
+                "neurons split in two), nso (dummy:5, split:5, scale:4, then a permutation).",
+                "Chains run in order (finetune:1,nso). With --data, a model with batch norm",
+                "then gets its batch-norm statistics re-estimated, as a real attacker does",
+                "(--recalibrate-bn). Writes the attacked checkpoint in the input's format and",
+                "says what changed."})
 final class AttackCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -177,8 +179,9 @@ final class AttackCommand implements Callable<Integer> {
             recalibrate = 0; // --data alone asks for nothing here (fine-tuning was refused above)
         }
         if (config == null && structural) {
-            throw new LadyException(LadyException.Kind.USAGE, "the structural attacks read the network's graph (which "
-                    + "activations the neurons pass through), which a spec file does not give");
+            throw new LadyException(LadyException.Kind.USAGE, "the structural attacks rewrite the network's graph (its "
+                    + "widths, and which activations the neurons pass through), which Lady does for the networks it "
+                    + "recognizes, not for ONNX models or from a spec file alone");
         }
         if (!"all".equals(groups.trim()) && !structural) {
             throw new LadyException(LadyException.Kind.USAGE, "--groups selects the groups of the structural attacks (scale, "

@@ -41,13 +41,14 @@ import lady.torch.Torch;
 
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
-        description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
-                "(cosine similarity of producer rows, bias and batch-norm values, consumer columns; exact assignment,",
-                "or the paper's argmax on producer rows), restore the reference order, and report Psi (with --secret),",
-                "confidence and the integrity check. First, unless --no-structural, undo structural obfuscation",
-                "(lady attack scale/dummy/split/nso): merge parallel neurons, drop those that cancel, match to the",
-                "reference (rectangular when the widths differ), rescale every neuron to the reference's norm;",
-                "reported per group."})
+        description = {"Re-synchronize a suspect model with the reference model: match every group's",
+                "neurons (cosine similarity of producer rows, bias and batch-norm values,",
+                "consumer columns; exact assignment, or the paper's argmax on producer rows),",
+                "restore the reference order, and report Psi (with --secret), confidence and",
+                "the integrity check. First, unless --no-structural, undo structural",
+                "obfuscation (lady attack scale/dummy/split/nso): merge parallel neurons, drop",
+                "those that cancel, match to the reference (rectangular when the widths",
+                "differ), rescale every neuron to the reference's norm; reported per group."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -116,9 +116,10 @@ public final class Torch {
      * channel block that are not a multiple of it: measured 2026-12 on an AVX-512 EPYC for 3x3 kernels with 17-31,
      * 33-47, ... 590 input channels (16, 32, 48, 64 exact), and with {@code ONEDNN_MAX_CPU_ISA=AVX2} for 9-15,
      * 17-23, 25-31, ... (8, 16, 24, 32 exact); the float64 convolution and PyTorch 1.13 are right. It reads memory
-     * it never wrote (the allocator's junk fill makes the outputs NaN), so the zero fill does not help. Standard
-     * widths never hit it (their channels are multiples of 16, or at most 8); a checkpoint with other widths (a
-     * pruned or structurally obfuscated copy: 590 channels) does, and is computed on padded channels instead.
+     * it never wrote (the allocator's junk fill makes the outputs NaN), so the zero fill does not help. VGG's,
+     * ResNet's and DenseNet's standard widths never hit it (multiples of 16, or at most 8); MobileNetV3's (24, 40,
+     * 72, ... input channels) and a checkpoint with other widths (a pruned or structurally obfuscated copy: 590
+     * channels) do, and are computed on padded channels instead.
      * Which CPUs are affected is not known in advance: every such convolution is padded.
      */
     public static long convolutionInputChannels(long in) {
