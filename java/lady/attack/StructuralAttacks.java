@@ -39,6 +39,15 @@ final class StructuralAttacks {
         /** Per group: neurons before the first step, after the last. */
         private final Map<String, int[]> widths = new LinkedHashMap<>();
 
+        /** Per step: groups the graph does not let it change (every group selected), and the first one's reason. */
+        private final Map<String, List<String>> skipped = new LinkedHashMap<>();
+        private final Map<String, String> firstReason = new LinkedHashMap<>();
+
+        void skipped(String step, String group, String reason) {
+            skipped.computeIfAbsent(step, k -> new ArrayList<>()).add(group);
+            firstReason.putIfAbsent(step, "'" + group + "': " + reason);
+        }
+
         void widths(String group, int b, int a) {
             widths.computeIfAbsent(group, k -> new int[] {b, a})[1] = a;
         }
@@ -49,6 +58,11 @@ final class StructuralAttacks {
             d.put("neurons_before", widths.values().stream().mapToLong(w -> w[0]).sum());
             d.put("neurons_after", widths.values().stream().mapToLong(w -> w[1]).sum());
             d.putAll(details);
+            skipped.forEach((step, groups) -> {
+                d.put(step + "_skipped_groups", groups.size());
+                d.put(step + "_skipped_because", firstReason.get(step) + (groups.size() > 1 ? " (and " + (groups.size() - 1)
+                        + " more)" : ""));
+            });
             return new AttackResult(spec, new ArrayList<>(tensors), d);
         }
     }
@@ -61,6 +75,31 @@ final class StructuralAttacks {
         return Permuter.select(view.spec(), String.join(",", ctx.groups()));
     }
 
+    /**
+     * The selected groups a step can change ({@code allowed}): with every group selected (the default), those
+     * whose graph allows it, the others counted in the tally with the first one's reason (a MobileNetV3's
+     * depthwise convolutions take no extra neurons, a ViT's GELU no rescaling); with groups named by the
+     * user, all of them, each refused with its reason by the step itself.
+     */
+    static List<String> groups(NetworkView view, AttackContext ctx, String step,
+            java.util.function.Predicate<lady.graph.StructuralRules.Rule> allowed,
+            java.util.function.Function<lady.graph.StructuralRules.Rule, String> refusal, Tally t) {
+        List<String> names = groups(view, ctx);
+        if (!ctx.groups().isEmpty()) {
+            return names;
+        }
+        List<String> kept = new ArrayList<>();
+        for (String g : names) {
+            lady.graph.StructuralRules.Rule r = view.rule(g);
+            if (allowed.test(r)) {
+                kept.add(g);
+            } else {
+                t.skipped(step, g, refusal.apply(r));
+            }
+        }
+        return kept;
+    }
+
     static NetworkView view(StateDict state, AttackContext ctx) {
         return NetworkView.of(state, ctx.architecture());
     }
@@ -68,7 +107,8 @@ final class StructuralAttacks {
     /** Every neuron of every selected group rescaled by a factor log-uniform in [1/range, range]. */
     static void scale(StateDict state, AttackContext ctx, double range, long seed, Tally t) {
         NetworkView view = view(state, ctx);
-        List<String> names = groups(view, ctx);
+        List<String> names = groups(view, ctx, "scale", lady.graph.StructuralRules.Rule::canScale,
+                lady.graph.StructuralRules.Rule::scalingRefusal, t);
         for (String g : names) {
             view.rule(g).requireScaling("scale");
         }
@@ -93,7 +133,8 @@ final class StructuralAttacks {
     /** round(percent % of the original neurons) dummy pairs in every selected group. */
     static void dummy(StateDict state, AttackContext ctx, double percent, long seed, Tally t) {
         NetworkView view = view(state, ctx);
-        List<String> names = groups(view, ctx);
+        List<String> names = groups(view, ctx, "dummy", lady.graph.StructuralRules.Rule::canWiden,
+                lady.graph.StructuralRules.Rule::wideningRefusal, t);
         long pairsTotal = 0;
         for (String g : names) {
             int n = Math.toIntExact(view.group(g).size());
@@ -128,7 +169,8 @@ final class StructuralAttacks {
     /** round(percent % of the original neurons) original neurons split in two, in every selected group. */
     static void split(StateDict state, AttackContext ctx, double percent, long seed, Tally t) {
         NetworkView view = view(state, ctx);
-        List<String> names = groups(view, ctx);
+        List<String> names = groups(view, ctx, "split", lady.graph.StructuralRules.Rule::canWiden,
+                lady.graph.StructuralRules.Rule::wideningRefusal, t);
         long splitsTotal = 0;
         for (String g : names) {
             int n = Math.toIntExact(view.group(g).size());

@@ -105,4 +105,32 @@ class StructuralAttacksTest {
         assertArrayEquals(reference.shape("features.0.weight"), a.state().shape("features.0.weight"));
         PermutationCheck.verify(model, Models.fromStateDict(a.state(), arch), model.probe(4, 2));
     }
+
+    /**
+     * Every group selected (the default): groups whose graph refuses a step (MobileNetV3's depthwise convolutions
+     * take no extra neurons nor a rescaling) are skipped and counted, the others attacked; a refused group named
+     * with --groups is a clear error.
+     */
+    @Test
+    void everyGroupSkipsWhatTheGraphRefusesANamedGroupIsRefused() {
+        String arch = "mobilenet_v3_small";
+        Model model = StructuralTesting.model(arch, 1.0, 4);
+        StateDict state = model.stateDict();
+        AttackContext ctx = new AttackContext(null, List.of(), 5, null, lady.progress.ProgressListener.NONE)
+                .withStructure(arch, List.of());
+        List<AttackResult> rs = Attacks.apply(Attacks.parse("nso"), state, ctx);
+        var d = rs.get(0).details();
+        assertEquals(11, d.get("dummy_skipped_groups"), String.valueOf(d));
+        assertEquals(12, d.get("scale_skipped_groups"), String.valueOf(d));
+        assertTrue(String.valueOf(d.get("dummy_skipped_because")).contains("depthwise"), String.valueOf(d));
+        assertEquals(27, ctx.lineages().all().size(), "every group is permuted");
+        PermutationCheck.verify(model, Models.fromStateDict(state, arch), model.probe(2, 3));
+
+        AttackContext named = new AttackContext(null, List.of(), 5, null, lady.progress.ProgressListener.NONE)
+                .withStructure(arch, List.of("features.0.0"));
+        LadyException e = assertThrows(LadyException.class,
+                () -> Attacks.apply(Attacks.parse("dummy:10"), model.stateDict(), named));
+        assertEquals(LadyException.Kind.USAGE, e.kind());
+        assertTrue(e.getMessage().contains("depthwise"), e.getMessage());
+    }
 }

@@ -34,7 +34,7 @@ class StructuralUndoTest {
 
     @ParameterizedTest
     @CsvSource({"vgg16_cifar, 0.125, 'dummy:20,split:20,scale:4'", "vgg16_bn_cifar, 0.125, 'dummy:20,split:20,scale:4'",
-            "resnet18_cifar, 0.125, 'dummy:20,split:20,scale:4'"})
+            "resnet18_cifar, 0.125, 'dummy:20,split:20,scale:4'", "mobilenet_v3_small, 1.0, 'dummy:20,split:20,scale:4'"})
     void obfuscatedModelIsRestored(String arch, double width, String chain) {
         restored(arch, width, chain);
     }
@@ -60,6 +60,7 @@ class StructuralUndoTest {
         assertTrue(undo.changed());
         ResyncReport r = ReferenceResync.run(reference, suspect, Models.spec(reference, arch, null), ResyncOptions.defaults(),
                 null, ProgressListener.NONE);
+        assertTrue(r.verdict().derived(), r.verdict().summary());
         Map<String, Double> psi = StructuralUndo.psi(undo, r, a.lineages());
         assertEquals(100.0, StructuralUndo.psiOverall(psi, r), String.valueOf(psi));
         double diff = StructuralTesting.maxRelativeDiff(reference, suspect);
