@@ -145,6 +145,18 @@ int32_t lady_assign_ref(int64_t s, int64_t n, int64_t perm);
 int32_t lady_assign_cpu(int64_t s, int64_t n, int64_t perm);
 int32_t lady_assign_cuda(int64_t s, int64_t n, int64_t perm);
 
+/* ---- kernel 5: gather (checkpoint writing and similarity reads of lazily permuted tensors) ------
+ * src is a contiguous array [rows, n1, unit_bytes bytes]; p0 (rows values) and p1 (n1 values) are
+ * index maps (NULL: identity), values in range (not necessarily permutations). Writes rows
+ * [row_begin, row_end) of the gathered array into dst (contiguous, (row_end - row_begin) rows):
+ *   dst[i - row_begin, j, :] = src[p0[i], p1[j], :]
+ * src and dst must not overlap. Every index read is validated before any byte is written. The CPU
+ * version splits the rows over threads (one memcpy per row without p1). */
+int32_t lady_gather_rows_ref(int64_t src, int64_t dst, int64_t rows, int64_t n1, int64_t unit_bytes,
+                             const int64_t* p0, const int64_t* p1, int64_t row_begin, int64_t row_end);
+int32_t lady_gather_rows_cpu(int64_t src, int64_t dst, int64_t rows, int64_t n1, int64_t unit_bytes,
+                             const int64_t* p0, const int64_t* p1, int64_t row_begin, int64_t row_end);
+
 /* ---- host memory (no kernel): the checkpoint readers' and writers' memory ----------------------
  *   map_file: maps the whole regular file at `path` (NUL-terminated) copy-on-write (MAP_PRIVATE,
  *             readable and writable): a page written through the mapping becomes a private copy,

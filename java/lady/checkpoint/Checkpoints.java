@@ -46,13 +46,17 @@ public final class Checkpoints {
 
     /**
      * Reads the state dict of a checkpoint: a file in either format, or a Hugging Face model folder (one
-     * or several shards, see {@link HuggingFaceFolder}).
+     * or several shards, see {@link HuggingFaceFolder}). A folder's {@code config.json} comes with it
+     * ({@link StateDict#config()}), also when its single weights file ({@code model.safetensors},
+     * {@code pytorch_model.bin}) is read on its own.
      */
     public static StateDict read(Path path) {
         if (Files.isDirectory(path)) {
             return HuggingFaceFolder.read(path);
         }
-        return readFile(path);
+        StateDict sd = readFile(path);
+        sd.setConfig(HuggingFaceFolder.configBeside(path));
+        return sd;
     }
 
     /** Reads one checkpoint file (either format). */
@@ -103,11 +107,11 @@ public final class Checkpoints {
             throw new LadyException(LadyException.Kind.USAGE, "an ONNX model is written from the model it came from "
                     + "(its graph): write " + path + " in the format of its input instead");
         }
-        AtomicFiles.write(path, ch -> {
+        AtomicFiles.writeSink(path, sink -> {
             if (format == Format.TORCH_ZIP) {
-                TorchZip.write(ch, sd);
+                TorchZip.write(sink, sd);
             } else {
-                SafeTensors.write(ch, sd);
+                SafeTensors.write(sink, sd);
             }
         });
     }

@@ -124,10 +124,58 @@ final class HuggingFaceFolder {
         return LadyException.invalidInput(index + " is not a valid checkpoint index: " + what);
     }
 
-    /** The state dict of the folder: every shard, in the layout's order. */
+    /** Largest config.json read (a model's is a few kilobytes). */
+    static final long MAX_CONFIG_BYTES = 16L << 20;
+
+    /**
+     * The folder's {@code config.json} as a JSON object, or null when the folder has none; a clear error
+     * when it is not a JSON object.
+     */
+    static Map<String, Object> config(Path dir) {
+        Path p = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(p)) {
+            return null;
+        }
+        Object parsed;
+        try {
+            if (Files.size(p) > MAX_CONFIG_BYTES) {
+                throw LadyException.invalidInput(p + " is larger than " + MAX_CONFIG_BYTES + " bytes: not a model configuration");
+            }
+            parsed = Json.parse(Files.readString(p, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot read " + p + ": " + e.getMessage(), e);
+        } catch (LadyException e) {
+            if (e.kind() == LadyException.Kind.INVALID_INPUT && !e.getMessage().startsWith(p.toString())) {
+                throw LadyException.invalidInput(p + " is not valid JSON: " + e.getMessage());
+            }
+            throw e;
+        }
+        if (!(parsed instanceof Map<?, ?> m)) {
+            throw LadyException.invalidInput(p + " is not a JSON object");
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        m.forEach((k, v) -> out.put(String.valueOf(k), v));
+        return out;
+    }
+
+    /**
+     * The configuration of a weights file read on its own: the {@code config.json} beside it when the file is
+     * its folder's single weights file ({@code model.safetensors} or {@code pytorch_model.bin}), else null.
+     */
+    static Map<String, Object> configBeside(Path file) {
+        Path name = file.getFileName();
+        Path dir = file.toAbsolutePath().getParent();
+        if (name == null || dir == null || !(name.toString().equals(SAFETENSORS_FILE) || name.toString().equals(BIN_FILE))) {
+            return null;
+        }
+        return config(dir);
+    }
+
+    /** The state dict of the folder: every shard, in the layout's order, with its config.json. */
     static StateDict read(Path dir) {
         Layout layout = layout(dir);
         StateDict out = new StateDict();
+        out.setConfig(config(dir));
         for (String shard : layout.shards()) {
             Path p = dir.resolve(shard);
             if (!Files.isRegularFile(p)) {
@@ -189,8 +237,7 @@ final class HuggingFaceFolder {
         boolean done = false;
         try {
             for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
-                StateDict part = new StateDict();
-                e.getValue().forEach(n -> part.put(n, sd.get(n)));
+                StateDict part = sd.select(e.getValue()); // lazily permuted tensors stay lazy: streamed as written
                 Path shardIn = like.resolve(e.getKey());
                 Checkpoints.write(tmp.resolve(e.getKey()), part, Checkpoints.formatOf(shardIn));
             }

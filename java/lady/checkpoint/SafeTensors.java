@@ -15,11 +15,11 @@ import java.util.Map;
 
 import lady.LadyException;
 import lady.util.Text;
-import lady.io.AtomicFiles;
 import lady.report.Json;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /**
  * The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
@@ -29,7 +29,8 @@ import lady.tensor.HostTensor;
  * shapes against byte ranges, ranges inside the file, no overlaps, no holes, as the reference
  * implementation requires) and gives each tensor zero-copy over the file mapped copy-on-write
  * ({@link HostMemory#mapFile}; a tensor whose bytes are not aligned to its element size is copied). Writing keeps the state
- * dict's order and pads the header with spaces to a multiple of 8 bytes.
+ * dict's order, pads the header with spaces to a multiple of 8 bytes, and streams each tensor (a lazily
+ * permuted one gathered from its base on the way: {@link TensorBytes#write}).
  */
 final class SafeTensors {
     private SafeTensors() {}
@@ -196,24 +197,24 @@ final class SafeTensors {
         return LadyException.invalidInput(file + " is not a valid safetensors file: " + what);
     }
 
-    static void write(FileChannel ch, StateDict sd) throws IOException {
+    static void write(lady.io.FileSink ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
         Map<String, Object> header = new LinkedHashMap<>();
         Map<String, Object> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
         header.put(METADATA, meta);
-        List<HostTensor> tensors = new ArrayList<>();
+        List<IndexedTensor> tensors = new ArrayList<>();
         long offset = 0;
-        for (Map.Entry<String, HostTensor> e : sd) {
-            if (e.getKey().equals(METADATA)) {
+        for (String name : sd.names()) {
+            if (name.equals(METADATA)) {
                 throw LadyException.invalidInput("a tensor cannot be named " + METADATA + " in safetensors");
             }
-            HostTensor t = e.getValue();
+            IndexedTensor t = sd.indexed(name);
             Map<String, Object> spec = new LinkedHashMap<>();
             spec.put("dtype", t.dtype().safetensorsName());
             spec.put("shape", t.shape());
             spec.put("data_offsets", List.of(offset, offset + t.byteSize()));
-            header.put(e.getKey(), spec);
+            header.put(name, spec);
             offset += t.byteSize();
             tensors.add(t);
         }
@@ -224,9 +225,11 @@ final class SafeTensors {
         while (head.hasRemaining()) {
             head.put((byte) ' ');
         }
-        AtomicFiles.writeFully(ch, head.flip());
-        for (HostTensor t : tensors) {
-            TensorBytes.write(ch, t);
+        ch.write(head.flip());
+        try (HostMemory scratch = HostMemory.allocate(TensorBytes.SCRATCH_BYTES)) {
+            for (IndexedTensor t : tensors) { // lazily permuted tensors gathered from their base as they are written
+                TensorBytes.write(ch, t, scratch, null);
+            }
         }
     }
 }

@@ -8,23 +8,104 @@ import java.util.Set;
 
 import lady.LadyException;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /**
  * An ordered map from parameter / buffer name (torchvision naming, e.g. "features.0.weight") to a
  * contiguous host tensor ({@link HostTensor}, no libtorch): what a PyTorch {@code state_dict()}
  * holds. Reading and writing checkpoints, permuting and resyncing work on this one type; commands
- * that run a network convert it with {@code lady.torch.TorchTensors}.
+ * that run a network convert it with {@code lady.torch.TorchTensors}. A tensor may be permuted lazily
+ * ({@link #permuteLazily}): its permutation is kept as index maps over its bytes (a mapped file's, never
+ * copied) until it is read with {@link #get} or streamed to a file by the writers.
  */
 public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> {
     private final LinkedHashMap<String, HostTensor> tensors = new LinkedHashMap<>();
+    /** Tensors permuted lazily: their index maps over the tensor in {@link #tensors} ({@link #permuteLazily}). */
+    private final Map<String, IndexedTensor> lazy = new java.util.HashMap<>();
+    private Map<String, Object> config = Map.of();
 
-    /** The tensor called {@code name}; a clear error when there is none. */
+    /**
+     * The model's configuration beside its tensors: a Hugging Face folder's {@code config.json} (heads, KV
+     * heads, head_dim, RMS eps, rope_theta, tie_word_embeddings, model_type: what no shape tells), read with
+     * the checkpoint; empty for a plain checkpoint file. {@code lady.model.Models} reads it wherever it
+     * recognizes a checkpoint.
+     */
+    public Map<String, Object> config() {
+        return config;
+    }
+
+    /** Sets the configuration ({@link #config()}); null clears it. */
+    public void setConfig(Map<String, ?> config) {
+        this.config = config == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(config));
+    }
+
+    /**
+     * The tensor called {@code name}; a clear error when there is none. A lazily permuted tensor
+     * ({@link #permuteLazily}) is gathered into fresh memory here, once, and replaces its index maps:
+     * readers that only read should use {@link #indexed} instead.
+     */
     public HostTensor get(String name) {
+        HostTensor t = raw(name);
+        IndexedTensor l = lazy.remove(name);
+        if (l != null) {
+            t = l.materialize();
+            tensors.put(name, t);
+        }
+        return t;
+    }
+
+    private HostTensor raw(String name) {
         HostTensor t = tensors.get(name);
         if (t == null) {
             throw LadyException.invalidInput("the model has no tensor named '" + name + "'");
         }
         return t;
+    }
+
+    /**
+     * The tensor called {@code name} as it reads, without gathering it: its base (the mapped file's bytes,
+     * or memory) and the index maps of a lazy permutation, if any.
+     */
+    public IndexedTensor indexed(String name) {
+        IndexedTensor l = lazy.get(name);
+        return l != null ? l : IndexedTensor.of(raw(name));
+    }
+
+    /**
+     * Permutes tensor {@code name} along {@code axis} (0 or 1) by the full-axis index map {@code p} (new
+     * index j is old index p[j]) without moving any byte: the map is composed with the tensor's index maps,
+     * and the bytes are gathered when the tensor is read ({@link #get}) or written (the checkpoint writers
+     * stream {@link #indexed} tensors). The base, a mapped file's pages, is never copied or written.
+     */
+    public void permuteLazily(String name, int axis, long[] p) {
+        IndexedTensor t = indexed(name).permuted(axis, p);
+        if (t.identity()) {
+            lazy.remove(name);
+        } else {
+            lazy.put(name, t);
+        }
+    }
+
+    /**
+     * A state dict of the tensors {@code names} (in that order), sharing their memory and lazy index maps:
+     * nothing is gathered or copied (a shard of a model folder being written).
+     */
+    public StateDict select(java.util.Collection<String> names) {
+        StateDict out = new StateDict();
+        for (String n : names) {
+            out.tensors.put(n, raw(n));
+            IndexedTensor l = lazy.get(n);
+            if (l != null) {
+                out.lazy.put(n, l);
+            }
+        }
+        out.config = config;
+        return out;
+    }
+
+    /** Whether tensor {@code name} has index maps not yet gathered ({@link #permuteLazily}). */
+    public boolean isLazy(String name) {
+        return lazy.containsKey(name);
     }
 
     /**
@@ -48,6 +129,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     /** Adds or replaces a tensor (insertion order is kept: it is the order written to files). */
     public void put(String name, HostTensor tensor) {
         tensors.put(name, tensor);
+        lazy.remove(name);
     }
 
     public Set<String> names() {
@@ -60,7 +142,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
 
     /** Shape of tensor {@code name}. */
     public long[] shape(String name) {
-        return get(name).shape();
+        return raw(name).shape();
     }
 
     /** Bytes of all tensors together. */
@@ -88,12 +170,20 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     /** A deep copy: every tensor copied into fresh memory. */
     public StateDict copy() {
         StateDict c = new StateDict();
-        tensors.forEach((k, v) -> c.put(k, v.copy()));
+        for (String k : tensors.keySet()) {
+            IndexedTensor l = lazy.get(k);
+            c.put(k, l != null ? l.materialize() : tensors.get(k).copy());
+        }
+        c.config = config;
         return c;
     }
 
+    /** Every tensor in order; lazily permuted ones are gathered first ({@link #get}). */
     @Override
     public Iterator<Map.Entry<String, HostTensor>> iterator() {
+        for (String k : new java.util.ArrayList<>(lazy.keySet())) {
+            get(k);
+        }
         return Collections.unmodifiableMap(tensors).entrySet().iterator();
     }
 }

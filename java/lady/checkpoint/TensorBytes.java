@@ -2,12 +2,12 @@ package lady.checkpoint;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.util.zip.CRC32;
 
 import lady.LadyException;
-import lady.io.AtomicFiles;
+import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /**
  * Bulk moves between files and tensor memory: the file channel writes straight from the tensor's
@@ -47,13 +47,21 @@ final class TensorBytes {
         }
     }
 
-    /** Writes the whole tensor's bytes at the channel's position. */
-    static void write(FileChannel ch, HostTensor t) throws IOException {
-        long n = t.byteSize();
-        for (long done = 0; done < n; done += CHUNK) {
-            AtomicFiles.writeFully(ch, t.bytes(done, (int) Math.min(CHUNK, n - done)));
-        }
-        java.lang.ref.Reference.reachabilityFence(t);
+    /** Bytes of the buffer that lazily permuted tensors are gathered into on their way to a file. */
+    static final long SCRATCH_BYTES = 32L << 20;
+
+    /**
+     * Writes the tensor's bytes at the channel's position, adding them to {@code crc} (null: none): a
+     * tensor without index maps straight from its memory (a mapped input's pages), a lazily permuted one
+     * gathered from its base into {@code scratch} a chunk of rows at a time ({@link IndexedTensor#stream}).
+     */
+    static void write(lady.io.FileSink ch, IndexedTensor t, HostMemory scratch, CRC32 crc) throws IOException {
+        t.stream(scratch, chunk -> {
+            if (crc != null) {
+                crc.update(chunk.duplicate());
+            }
+            ch.write(chunk);
+        });
     }
 
     /** CRC-32 (zip's checksum) of the tensor's bytes. */

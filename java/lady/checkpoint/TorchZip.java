@@ -19,6 +19,7 @@ import lady.io.AtomicFiles;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /**
  * PyTorch's zip checkpoint format (PyTorch >= 1.6, what {@code torch.save} writes):
@@ -307,100 +308,141 @@ final class TorchZip {
 
     // ------------------------------------------------------------------ writing
 
-    private record ZipRecord(String name, byte[] bytes, HostTensor tensor, long size, long crc) {}
+    private record ZipRecord(String name, byte[] bytes, IndexedTensor tensor, long size) {}
 
-    static void write(FileChannel ch, StateDict sd) throws IOException {
+    /**
+     * Writes {@code sd} as PyTorch's zip format: data.pkl, byteorder, one stored entry per tensor (data
+     * aligned to {@link #ALIGNMENT} bytes, so that a reader can map it), version. Tensors are streamed
+     * ({@link TensorBytes#write}: lazily permuted ones gathered from their base as they are written), and
+     * each entry's CRC-32, computed on the way, is written into its local header afterwards. Entries and
+     * archives past 4 GiB or 65535 entries get zip64 records.
+     */
+    static void write(lady.io.FileSink ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
         List<ZipRecord> records = new ArrayList<>();
-        List<HostTensor> tensors = new ArrayList<>();
-        List<String> names = new ArrayList<>();
-        for (Map.Entry<String, HostTensor> e : sd) {
-            names.add(e.getKey());
-            tensors.add(e.getValue());
+        List<IndexedTensor> tensors = new ArrayList<>();
+        List<String> names = new ArrayList<>(sd.names());
+        for (String n : names) {
+            tensors.add(sd.indexed(n));
         }
-        byte[] pickle = pickle(names, tensors);
+        byte[] pickle = pickle(names, tensors.stream().map(t -> new long[][] {t.shape()}).toList(),
+                tensors.stream().map(IndexedTensor::dtype).toList());
         String p = WRITE_FOLDER + "/";
         records.add(small(p + "data.pkl", pickle));
         records.add(small(p + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
-        long[] crcs = new long[tensors.size()]; // every tensor's CRC, in parallel (the headers need them first)
-        java.util.stream.IntStream.range(0, crcs.length).parallel().forEach(i -> crcs[i] = TensorBytes.crc32(tensors.get(i)));
         for (int i = 0; i < tensors.size(); i++) {
-            HostTensor t = tensors.get(i);
-            records.add(new ZipRecord(p + "data/" + i, null, t, t.byteSize(), crcs[i]));
+            records.add(new ZipRecord(p + "data/" + i, null, tensors.get(i), tensors.get(i).byteSize()));
         }
         records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
-        writeZip(ch, records);
+        try (HostMemory scratch = HostMemory.allocate(TensorBytes.SCRATCH_BYTES)) {
+            writeZip(ch, records, scratch);
+        }
     }
 
     private static ZipRecord small(String name, byte[] b) {
-        CRC32 crc = new CRC32();
-        crc.update(b);
-        return new ZipRecord(name, b, null, b.length, crc.getValue());
+        return new ZipRecord(name, b, null, b.length);
     }
 
-    private static void writeZip(FileChannel ch, List<ZipRecord> records) throws IOException {
-        final long zip32Limit = 0xFFFFFFFFL;
+    /** zip's 32-bit fields hold values below this; larger ones go into zip64 extra fields. */
+    private static final long ZIP32_LIMIT = 0xFFFFFFFFL;
+    private static final int ZIP64_EXTRA_ID = 0x0001;
+    private static final int VERSION_ZIP64 = 45;
+    private static final int VERSION_PLAIN = 20;
+    private static final int CRC_OFFSET = 14;
+
+    private static void writeZip(lady.io.FileSink ch, List<ZipRecord> records, HostMemory scratch) throws IOException {
         ByteArrayOutputStream central = new ByteArrayOutputStream();
         long pos = 0;
         for (ZipRecord r : records) {
             byte[] name = r.name().getBytes(StandardCharsets.UTF_8);
-            long headerEnd = pos + ZipArchive.LOCAL_HEADER_SIZE + name.length;
+            boolean big = r.size() >= ZIP32_LIMIT;
+            int z64 = big ? 4 + 16 : 0;
+            long headerEnd = pos + ZipArchive.LOCAL_HEADER_SIZE + name.length + z64;
             int pad = (int) ((ALIGNMENT - (headerEnd + 4) % ALIGNMENT) % ALIGNMENT);
-            int extra = 4 + pad;
-            if (pos >= zip32Limit || r.size() >= zip32Limit) {
-                throw LadyException.invalidInput("the checkpoint would exceed 4 GiB, which needs zip64 (not written yet); "
-                        + "write it in the safetensors format instead");
-            }
+            int extra = z64 + 4 + pad;
             ByteBuffer h = le(ZipArchive.LOCAL_HEADER_SIZE + name.length + extra);
             h.putInt(ZipArchive.LOCAL_HEADER_SIG);
-            putCommon(h, r);
+            putCommon(h, big ? VERSION_ZIP64 : VERSION_PLAIN, 0, big ? ZIP32_LIMIT : r.size());
             h.putShort((short) name.length).putShort((short) extra).put(name);
+            if (big) {
+                h.putShort((short) ZIP64_EXTRA_ID).putShort((short) 16).putLong(r.size()).putLong(r.size());
+            }
             h.putShort((short) 0x4246).putShort((short) pad); // "FB" padding field, as PyTorch writes it
             for (int i = 0; i < pad; i++) {
                 h.put((byte) 'Z');
             }
-            AtomicFiles.writeFully(ch, h.flip());
+            ch.write(h.flip());
+            CRC32 crc = new CRC32();
             if (r.tensor() != null) {
-                TensorBytes.write(ch, r.tensor());
+                TensorBytes.write(ch, r.tensor(), scratch, crc);
             } else {
-                AtomicFiles.writeFully(ch, ByteBuffer.wrap(r.bytes()));
+                crc.update(r.bytes());
+                ch.write(ByteBuffer.wrap(r.bytes()));
             }
-            ByteBuffer c = le(ZipArchive.CENTRAL_HEADER_SIZE + name.length);
-            c.putInt(ZipArchive.CENTRAL_SIG).putShort((short) 20);
-            putCommon(c, r);
-            c.putShort((short) name.length).putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                    .putShort((short) 0).putInt(0).putInt((int) pos).put(name);
+            long crcValue = crc.getValue();
+            ch.patch(pos + CRC_OFFSET, le(4).putInt((int) crcValue).flip());
+            // central directory entry: 32-bit fields that overflow are 0xFFFFFFFF, their values in a zip64 field
+            boolean bigOffset = pos >= ZIP32_LIMIT;
+            int cz = (big ? 16 : 0) + (bigOffset ? 8 : 0);
+            ByteBuffer c = le(ZipArchive.CENTRAL_HEADER_SIZE + name.length + (cz > 0 ? 4 + cz : 0));
+            c.putInt(ZipArchive.CENTRAL_SIG).putShort((short) (big || bigOffset ? VERSION_ZIP64 : VERSION_PLAIN));
+            putCommon(c, big || bigOffset ? VERSION_ZIP64 : VERSION_PLAIN, crcValue, big ? ZIP32_LIMIT : r.size());
+            c.putShort((short) name.length).putShort((short) (cz > 0 ? 4 + cz : 0)).putShort((short) 0).putShort((short) 0)
+                    .putShort((short) 0).putInt(0).putInt((int) (bigOffset ? ZIP32_LIMIT : pos)).put(name);
+            if (cz > 0) {
+                c.putShort((short) ZIP64_EXTRA_ID).putShort((short) cz);
+                if (big) {
+                    c.putLong(r.size()).putLong(r.size());
+                }
+                if (bigOffset) {
+                    c.putLong(pos);
+                }
+            }
             central.write(c.array());
-            pos = headerEnd + extra + r.size();
-        }
-        if (pos >= zip32Limit || records.size() >= 0xFFFF) {
-            throw LadyException.invalidInput("the checkpoint would exceed 4 GiB or 65535 tensors, which needs zip64 "
-                    + "(not written yet); write it in the safetensors format instead");
+            pos = headerEnd + 4 + pad + r.size();
         }
         byte[] cd = central.toByteArray();
-        AtomicFiles.writeFully(ch, ByteBuffer.wrap(cd));
+        ch.write(ByteBuffer.wrap(cd));
+        long cdOffset = pos;
+        boolean zip64 = cdOffset >= ZIP32_LIMIT || records.size() >= 0xFFFF || cd.length >= ZIP32_LIMIT;
+        if (zip64) {
+            long z64At = cdOffset + cd.length;
+            ByteBuffer z = le(56 + 20);
+            z.putInt(ZipArchive.ZIP64_EOCD_SIG).putLong(44).putShort((short) VERSION_ZIP64).putShort((short) VERSION_ZIP64)
+                    .putInt(0).putInt(0).putLong(records.size()).putLong(records.size()).putLong(cd.length)
+                    .putLong(cdOffset);
+            z.putInt(ZipArchive.ZIP64_LOCATOR_SIG).putInt(0).putLong(z64At).putInt(1);
+            ch.write(z.flip());
+        }
         ByteBuffer end = le(ZipArchive.EOCD_SIZE);
-        end.putInt(ZipArchive.EOCD_SIG).putShort((short) 0).putShort((short) 0)
-                .putShort((short) records.size()).putShort((short) records.size())
-                .putInt(cd.length).putInt((int) pos).putShort((short) 0);
-        AtomicFiles.writeFully(ch, end.flip());
+        short count = (short) (zip64 ? 0xFFFF : records.size());
+        end.putInt(ZipArchive.EOCD_SIG).putShort((short) 0).putShort((short) 0).putShort(count).putShort(count)
+                .putInt((int) (zip64 ? ZIP32_LIMIT : cd.length)).putInt((int) (zip64 ? ZIP32_LIMIT : cdOffset))
+                .putShort((short) 0);
+        ch.write(end.flip());
     }
 
     /** Fields shared by local and central headers, from "version needed" to the uncompressed size. */
-    private static void putCommon(ByteBuffer b, ZipRecord r) {
+    private static void putCommon(ByteBuffer b, int versionNeeded, long crc, long size) {
         final short fixedTime = 0;
         final short fixedDate = (1 << 5) | 1; // 1980-01-01: same bytes on every write
-        b.putShort((short) 20).putShort((short) 0).putShort((short) ZipArchive.METHOD_STORED)
-                .putShort(fixedTime).putShort(fixedDate).putInt((int) r.crc())
-                .putInt((int) r.size()).putInt((int) r.size());
+        b.putShort((short) versionNeeded).putShort((short) 0).putShort((short) ZipArchive.METHOD_STORED)
+                .putShort(fixedTime).putShort(fixedDate).putInt((int) crc)
+                .putInt((int) size).putInt((int) size);
     }
 
     private static ByteBuffer le(int n) {
         return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]). */
+    /** data.pkl of {@code tensors} (see {@link #pickle(List, List, List)}). */
     static byte[] pickle(List<String> names, List<HostTensor> tensors) {
+        return pickle(names, tensors.stream().map(t -> new long[][] {t.shape()}).toList(),
+                tensors.stream().map(HostTensor::dtype).toList());
+    }
+
+    /** data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]). */
+    static byte[] pickle(List<String> names, List<long[][]> shapes, List<DType> dtypes) {
         PickleOut o = new PickleOut();
         o.op(0x80).op(2); // PROTO 2
         int orderedDict = o.global("collections", "OrderedDict");
@@ -414,9 +456,8 @@ final class TorchZip {
             if (i % batch == 0) {
                 o.op('(');
             }
-            HostTensor t = tensors.get(i);
-            DType d = t.dtype();
-            long[] size = t.shape();
+            DType d = dtypes.get(i);
+            long[] size = shapes.get(i)[0];
             long[] stride = contiguousStrides(size);
             o.str(names.get(i));
             rebuild = rebuild < 0 ? o.global("torch._utils", "_rebuild_tensor_v2") : o.get(rebuild);
@@ -426,7 +467,7 @@ final class TorchZip {
             storageTypes.put(d, st == null ? o.global("torch", d.torchStorage()) : o.get(st));
             o.str(Integer.toString(i));
             cpu = cpu < 0 ? o.putStr("cpu") : o.get(cpu);
-            o.integer(t.numel());
+            o.integer(HostTensor.numel(size));
             o.op('t').op('Q'); // persistent id tuple, BINPERSID
             o.integer(0); // storage offset
             o.tuple(size);

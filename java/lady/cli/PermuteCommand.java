@@ -139,7 +139,8 @@ final class PermuteCommand implements Callable<Integer> {
             }
             t0 = System.nanoTime();
             Map<String, Permutation> perms = Permuter.random(pspec, selected, s);
-            Permuter.applyInPlace(state, pspec, perms, backend);
+            // index maps over the input's bytes, gathered as the output is written (--verify reads them first)
+            Permuter.applyLazily(state, pspec, perms, backend);
             stage(err, t0, String.format(Locale.ROOT, "permuted %d of %d groups (%s kernel)", selected.size(),
                     pspec.groups().size(), backend.name().toLowerCase(Locale.ROOT)));
 

@@ -99,6 +99,12 @@ final class ResyncCommand implements Callable<Integer> {
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
     String prefilter;
 
+    @Option(names = "--margins", defaultValue = "exact",
+            description = "Confidence margins of prefiltered groups: exact (as the dense path's: about one dense "
+                    + "similarity product per group) or bound (the sketch's lower bounds, no dense product: for "
+                    + "large models). Default: ${DEFAULT-VALUE}.")
+    String margins;
+
     @Option(names = "--evidence", defaultValue = "all",
             description = "Weight evidence of the assignment: all (the producers' rows, the neurons' bias and batch-norm "
                     + "values, and, in a second pass, the consumers' columns; weighted by sqrt(values per neuron)) or "
@@ -154,6 +160,7 @@ final class ResyncCommand implements Callable<Integer> {
         Signal sig = Signal.parse(signal);
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
                 .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
+                .withMargins(lady.resync.Margins.parse(margins))
                 .withEvidence(EvidenceScope.parse(evidence));
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
@@ -199,6 +206,7 @@ final class ResyncCommand implements Callable<Integer> {
             json.put("architecture", permSpec.architecture());
             json.put("backend", b);
             json.put("signal", sig.label());
+            json.put("margins", options.margins().label());
             json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
             if (sig == Signal.ACTIVATIONS) {
                 json.put("probe", Map.of("data", data, "images", probe));

@@ -35,6 +35,12 @@ public final class AtomicFiles {
         void write(FileChannel channel) throws IOException;
     }
 
+    /** Writes the content of a file through a {@link FileSink} (front to back, with small patches). */
+    @FunctionalInterface
+    public interface SinkBody {
+        void write(FileSink sink) throws IOException;
+    }
+
     /** Writes the content of a file through an {@link OutputStream} (buffered; do not close it). */
     @FunctionalInterface
     public interface StreamBody {
@@ -43,6 +49,16 @@ public final class AtomicFiles {
 
     /** Atomically replaces {@code target} with what {@code body} writes to the channel. */
     public static void write(Path target, ChannelBody body) {
+        write(target, body, null);
+    }
+
+    /** Writes the temporary file itself (opening, writing, flushing to disk) instead of through a channel. */
+    @FunctionalInterface
+    private interface FileBody {
+        void write(Path tmp) throws IOException;
+    }
+
+    private static void write(Path target, ChannelBody body, FileBody fileBody) {
         Path abs = target.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir == null || !Files.isDirectory(dir)) {
@@ -52,10 +68,14 @@ public final class AtomicFiles {
         Path tmp = temporary(dir, abs.getFileName().toString(), target);
         boolean done = false;
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                body.write(ch);
-                ch.force(true);
+            if (fileBody != null) {
+                fileBody.write(tmp);
+            } else {
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING)) {
+                    body.write(ch);
+                    ch.force(true);
+                }
             }
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -76,6 +96,24 @@ public final class AtomicFiles {
             }
         }
     }
+
+    /**
+     * Atomically replaces {@code target} with what {@code body} writes to a {@link FileSink}: a large file
+     * (a checkpoint), written with direct I/O where the file system allows it (set the system property
+     * {@code lady.io.direct} to false to write through the page cache instead).
+     */
+    public static void writeSink(Path target, SinkBody body) {
+        boolean direct = !"false".equals(System.getProperty(DIRECT_PROPERTY));
+        write(target, null, tmp -> {
+            try (FileSink sink = FileSink.open(tmp, direct)) {
+                body.write(sink);
+                sink.finish();
+            }
+        });
+    }
+
+    /** The system property that turns direct I/O off for {@link #writeSink} ("false"). */
+    public static final String DIRECT_PROPERTY = "lady.io.direct";
 
     /** Atomically replaces {@code target} with what {@code body} writes to a buffered stream. */
     public static void writeStream(Path target, StreamBody body) {
@@ -101,6 +139,14 @@ public final class AtomicFiles {
     public static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
         while (buf.hasRemaining()) {
             ch.write(buf);
+        }
+    }
+
+    /** Writes all remaining bytes of {@code buf} at {@code position} (the channel's own position is unchanged). */
+    public static void writeFullyAt(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+        long at = position;
+        while (buf.hasRemaining()) {
+            at += ch.write(buf, at);
         }
     }
 

@@ -227,6 +227,26 @@ public final class Kernels {
     }
 
     /**
+     * Gathers rows [{@code rowBegin}, {@code rowEnd}) of a contiguous array {@code [rows, n1, unitBytes]} at
+     * {@code src} through index maps into {@code dst} (lady.h kernel 5): {@code dst[i - rowBegin, j] =
+     * src[p0[i], p1[j]]}, a null map meaning the identity. Indices are validated before anything is
+     * written. {@link Backend#CUDA} is not offered: this is host memory traffic (checkpoint writing).
+     */
+    public static void gatherRows(Backend backend, long src, long dst, long rows, long n1, long unitBytes, long[] p0,
+            long[] p1, long rowBegin, long rowEnd) {
+        if ((p0 != null && p0.length != rows) || (p1 != null && p1.length != n1)) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "gather: maps of " + (p0 == null ? "-" : p0.length)
+                    + " and " + (p1 == null ? "-" : p1.length) + " indices for " + rows + " x " + n1 + " units");
+        }
+        ensureLoaded();
+        int status = switch (backend) {
+            case REFERENCE -> LadyNative.lady_gather_rows_ref(src, dst, rows, n1, unitBytes, p0, p1, rowBegin, rowEnd);
+            case CPU, CUDA -> LadyNative.lady_gather_rows_cpu(src, dst, rows, n1, unitBytes, p0, p1, rowBegin, rowEnd);
+        };
+        check(status, "gather_rows");
+    }
+
+    /**
      * Maps the whole file at {@code path} copy-on-write (lady.h "host memory"): writes through the
      * mapping never reach the file. Returns {address, length}; release it with {@link #unmap}.
      */

@@ -19,6 +19,14 @@ interface Family {
      */
     String recognize(Map<String, long[]> shapes);
 
+    /**
+     * As {@link #recognize(Map)} with the checkpoint's configuration (a Hugging Face folder's config.json,
+     * empty when there is none), for families whose variants only the configuration names.
+     */
+    default String recognize(Map<String, long[]> shapes, Map<String, ?> config) {
+        return recognize(shapes);
+    }
+
     /** The options that describe a checkpoint of architecture {@code name} (classes, width, input). */
     ModelOptions options(String name, Map<String, long[]> shapes);
 

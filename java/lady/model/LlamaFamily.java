@@ -37,6 +37,16 @@ final class LlamaFamily implements Family {
         return s.containsKey("model.layers.0.self_attn.q_proj.bias") ? "qwen2" : "llama";
     }
 
+    /** config.json's {@code model_type} names the variant when it is one of {@link #names()}; else the shapes do. */
+    @Override
+    public String recognize(Map<String, long[]> s, Map<String, ?> config) {
+        String byShapes = recognize(s);
+        if (byShapes != null && config.get("model_type") instanceof String type && names().contains(type)) {
+            return type;
+        }
+        return byShapes;
+    }
+
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
         return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, "model.embed_tokens.weight", 0, 32000)),
@@ -84,6 +94,10 @@ final class LlamaFamily implements Family {
         }
         h = b.rmsNorm("model.norm", h, eps);
         boolean tied = !d.has("lm_head.weight", false);
+        if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
+            throw LadyException.invalidInput(name + ": config.json says tie_word_embeddings is false, but the checkpoint "
+                    + "has no lm_head.weight (a shard missing from the folder?)");
+        }
         String logits = tied ? b.linear("lm_head", h, "model.embed_tokens.weight", null, vocab)
                 : b.linear("lm_head", h, vocab, false);
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);

@@ -120,10 +120,12 @@ public final class Models {
 
     /**
      * As {@link #infer(StateDict)}, but with the architecture given ({@code arch} non-null overrides the
-     * name-based recognition; sizes are still read from the shapes).
+     * name-based recognition; sizes are still read from the shapes). The checkpoint's configuration
+     * ({@link StateDict#config()}: a Hugging Face folder's config.json) is read too: heads, KV heads,
+     * head_dim, eps, rope_theta, tie_word_embeddings, model_type.
      */
     public static ModelConfig infer(StateDict state, String arch) {
-        return infer(shapes(state), arch);
+        return infer(shapes(state), arch, state.config());
     }
 
     /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
@@ -140,7 +142,7 @@ public final class Models {
         Family family = null;
         if (name == null) {
             for (Family f : FAMILIES) {
-                String n = f.recognize(shapes);
+                String n = f.recognize(shapes, config == null ? Map.of() : config);
                 if (n != null) {
                     name = n;
                     family = f;

@@ -1,6 +1,7 @@
 package lady.permutation;
 
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /**
  * The per-neuron slices of a group member: the one place that turns a member's (axis, offset, block)
@@ -22,6 +23,22 @@ public final class MemberSlices {
             return t.toFloat32().reshape(n, -1);
         }
         return t.axisSlice(m.axis(), m.offset(), span).toFloat32().reshape(n, -1);
+    }
+
+    /**
+     * As {@link #rows(HostTensor, Member, long)} for a tensor that may be permuted lazily: only the member's
+     * rows are gathered from its base (axis 0), or the tensor for the time of the call (other axes); the
+     * state dict keeps its index maps.
+     */
+    public static HostTensor rows(IndexedTensor t, Member m, long n) {
+        if (t.identity()) {
+            return rows(t.base(), m, n);
+        }
+        long span = n * m.block();
+        if (m.axis() == 0) {
+            return t.rows(m.offset(), m.offset() + span).toFloat32().reshape(n, -1);
+        }
+        return t.materialize().axisSlice(m.axis(), m.offset(), span).toFloat32().reshape(n, -1);
     }
 
     /**

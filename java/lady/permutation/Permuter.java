@@ -67,10 +67,15 @@ public final class Permuter {
         return out;
     }
 
-    /** The inverse of every permutation: applying the result after {@code perms} restores the tensors. */
-    public static Map<String, Permutation> inverse(Map<String, Permutation> perms) {
+    /**
+     * The permutations that undo {@code perms}: applying the result after {@code perms} restores the tensors.
+     * inv(p) per group, except for nested groups ({@link Nesting}): an inner group undoes, at its position,
+     * what the outer group's undo brings there (its sibling's permutation: {@link Nesting#referenceFrame}).
+     */
+    public static Map<String, Permutation> inverse(PermutationSpec spec, Map<String, Permutation> perms) {
+        Map<String, long[]> frame = Nesting.of(spec).referenceFrame(indices(perms), null);
         Map<String, Permutation> inv = new LinkedHashMap<>();
-        perms.forEach((name, p) -> inv.put(name, p.inverse()));
+        frame.forEach((name, p) -> inv.put(name, Permutation.of(p).inverse()));
         return inv;
     }
 
@@ -144,6 +149,41 @@ public final class Permuter {
      * moves on axis 0 or 1.
      */
     static List<List<TensorPermutation>> passes(StateDict state, PermutationSpec spec, Map<String, Permutation> perms) {
+        Composed c = compose(state, spec, perms);
+        return passes(state, c.maps(), c.grain());
+    }
+
+    /**
+     * Applies {@code perms} to {@code state} without moving bytes: each tensor's axis 0 and 1 get the
+     * composed full-axis index map ({@link StateDict#permuteLazily}); the bytes are gathered when the tensor
+     * is read or written. Permutations of later axes (a class token's or position embedding's features)
+     * are applied in place on a copy, as {@link #applyInPlace} does.
+     */
+    public static void applyLazily(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
+            Backend backend) {
+        Composed c = compose(state, spec, perms); // validated before anything changes
+        Map<String, java.util.TreeMap<Integer, long[]>> later = new LinkedHashMap<>();
+        c.maps().forEach((name, axes) -> {
+            if (axes.lastKey() >= 2) {
+                later.put(name, new java.util.TreeMap<>(axes.tailMap(2)));
+            }
+        });
+        if (!later.isEmpty()) {
+            later.keySet().forEach(state::writable);
+            for (List<TensorPermutation> pass : passes(state, later, c.grain())) {
+                if (!pass.isEmpty()) {
+                    Kernels.permuteTensors(backend, pass);
+                }
+            }
+        }
+        c.maps().forEach((name, axes) -> axes.headMap(2).forEach((axis, map) -> state.permuteLazily(name, axis, map)));
+    }
+
+    /** Per tensor and axis, the composed full-axis index map, and the coarsest block every member there moves. */
+    private record Composed(Map<String, java.util.TreeMap<Integer, long[]>> maps,
+            Map<String, java.util.TreeMap<Integer, Long>> grain) {}
+
+    private static Composed compose(StateDict state, PermutationSpec spec, Map<String, Permutation> perms) {
         for (String name : perms.keySet()) {
             group(spec, name); // unknown names: a clear error
         }
@@ -174,6 +214,12 @@ public final class Permuter {
                         .merge(m.axis(), gcd(gcd(m.block(), m.offset()), shape[m.axis()]), Permuter::gcd);
             }
         }
+        return new Composed(maps, grain);
+    }
+
+    /** The kernel passes of composed maps (see {@link #passes(StateDict, PermutationSpec, Map)}). */
+    private static List<List<TensorPermutation>> passes(StateDict state, Map<String, java.util.TreeMap<Integer, long[]>> maps,
+            Map<String, java.util.TreeMap<Integer, Long>> grain) {
         List<TensorPermutation> first = new ArrayList<>();
         List<List<TensorPermutation>> later = new ArrayList<>();
         for (String name : state.names()) {

@@ -28,7 +28,8 @@ import lady.report.Json;
  *
  * {@code scales[g][i]} is the factor applied to ORIGINAL neuron {@code i} of group {@code g}
  * (before the permutation; see lady.structure.NeuronScaling). The correct re-synchronization of the
- * permuted model is {@code inv(p)} per group.
+ * permuted model is {@code inv(p)} per group; a nested group's p is relative to the positions after its
+ * outer group's permutation ({@link Nesting}).
  *
  * @param toolVersion  Lady's version that wrote it
  * @param architecture the model's architecture name
@@ -102,9 +103,10 @@ public record Secret(String toolVersion, String architecture, Long seed, Map<Str
                 seed instanceof Number n2 ? n2.longValue() : null, perms, scales, structure);
     }
 
-    /** The permutations that undo this secret ({@code inv(p)} per group): the correct resync. */
-    public Map<String, Permutation> inverses() {
-        return Permuter.inverse(permutations);
+    /** The permutations that undo this secret on a model of {@code spec}: the correct resync ({@code inv(p)} per
+     * group; nested groups in the resync's frame, {@link Permuter#inverse}). */
+    public Map<String, Permutation> inverses(PermutationSpec spec) {
+        return Permuter.inverse(spec, permutations);
     }
 
     private static double[] doubles(Object v, String what) {

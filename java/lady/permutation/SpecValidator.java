@@ -25,8 +25,9 @@ import lady.checkpoint.StateDict;
  *   <li>group names are unique, every group has a size of at least 1 and a producer weight;</li>
  *   <li>every member names an existing tensor and axis, and its range {@code [offset, offset + N * block)}
  *       lies inside that axis;</li>
- *   <li>two ranges on the same (tensor, axis) are disjoint, or one lies inside a single block of the
- *       other (nested groups: the query heads inside a KV head's block), and never belong to the same
+ *   <li>two ranges on the same (tensor, axis) are disjoint, or the later group's lies inside a single block
+ *       of the earlier group's (nested groups: the query heads inside a KV head's block, listed after it:
+ *       see {@link Nesting}), and never belong to the same
  *       group twice;</li>
  *   <li>no fixed (tensor, axis) is also a member of a group; every fixed entry names an existing tensor
  *       (and axis);</li>
@@ -180,8 +181,12 @@ public final class SpecValidator {
         if (a.group().equals(b.group())) {
             return "is listed twice in group '" + a.group() + "'";
         }
-        if (insideOneBlock(b, a) || insideOneBlock(a, b)) {
+        if (insideOneBlock(b, a)) {
             return null;
+        }
+        if (insideOneBlock(a, b)) { // permutations compose in spec order: the outer group's first
+            return "of group '" + a.group() + "' lies inside one block of the later group '" + b.group()
+                    + "': list the outer group first";
         }
         return "belongs to both '" + a.group() + "' and '" + b.group() + "' with overlapping ranges";
     }

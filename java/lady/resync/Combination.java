@@ -58,13 +58,16 @@ final class Combination {
         if (options.method() == Method.ASSIGNMENT && cs.stream().allMatch(Contribution::isRows)) {
             long d = cs.stream().mapToLong(Contribution::dimension).sum();
             if (PrefilteredMatch.wanted(options.prefilter(), n, d)) {
-                List<HostTensor> refs = new ArrayList<>();
-                List<HostTensor> suss = new ArrayList<>();
+                // rows read where they lie: the mapped files, the suspect through its lazy index maps
+                List<NeuronRows> refs = new ArrayList<>();
+                List<NeuronRows> suss = new ArrayList<>();
                 cs.forEach(c -> {
-                    refs.add(c.rows().reference());
-                    suss.add(c.rows().suspect());
+                    NeuronRows[] pair = c.rows().neuronRows();
+                    refs.add(pair[0]);
+                    suss.add(pair[1]);
                 });
-                PrefilteredMatch.Outcome o = PrefilteredMatch.solve(options.backend(), refs, suss, w, n);
+                PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(options.backend(), refs, suss, w, n,
+                        options.margins());
                 if (o != null) {
                     return new Solved(o.match(), o.margins(), null, w, true, false);
                 }

@@ -24,7 +24,7 @@ public record Contribution(String source, String tensor, long dimension, RowPair
     /** The rows of a group member in the reference and the suspect, compared by cosine similarity. */
     static Contribution member(String source, lady.permutation.Member member, EvidenceContext context, long n,
             java.util.List<String> dependencies) {
-        RowPair rows = RowPair.of(context.reference().get(member.tensor()), context.suspect().get(member.tensor()),
+        RowPair rows = RowPair.of(context.reference().indexed(member.tensor()), context.suspect().indexed(member.tensor()),
                 member, n);
         return new Contribution(source, member.tensor(), rows.dimension(), rows, null, dependencies);
     }

@@ -1,21 +1,19 @@
 package lady.resync;
 
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
-import org.bytedeco.javacpp.FloatPointer;
-
 import lady.LadyException;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
-import lady.torch.Torch;
 import lady.tensor.DType;
+import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
+import lady.torch.Torch;
 import lady.util.Seeds;
 
 /**
@@ -23,15 +21,22 @@ import lady.util.Seeds;
  * classifier.0 alone is 4096 x 4096 x 25088 x 2 = 0.84 TFLOP dense).
  *
  * <p>The group's similarity is, as in the dense path, {@code S[i, j] = sum over row sets p of
- * w_p cos(ref row i, suspect row j)} (the row sets and weights of {@link Combination}). Steps:
+ * w_p cos(ref row i, suspect row j)} (the row sets and weights of {@link Combination}; a row set's sketch is
+ * scaled by sqrt(w_p), so sketch products estimate the weighted sum). Steps:
  * <ol>
- * <li><b>Sketch.</b> One pass over every producer's rows computes, per row, its exact squared norm
- * and a {@link #SKETCH_DIMS}-dimensional sign sketch (a count sketch: coordinate t goes to bucket
- * {@code t mod K} with a seeded random sign; sketch = x^T R for a sparse random sign matrix R, the
- * same R for reference and suspect). Divided by the row's exact norm, the inner product of two
- * sketches is an unbiased estimate {@code E[i, j]} of the cosine.</li>
- * <li><b>Estimate.</b> All estimates at once: one N x N product of the sketches (the native cosine
- * kernel on N x (P K) instead of N x D; rescaled to inner products).</li>
+ * <li><b>Sketch.</b> One pass over every producer's rows ({@link NeuronRows}: read where they lie, a
+ * mapped checkpoint's float32 / bfloat16 / float16 bytes through the suspect's lazy index maps; members
+ * on axis 1, such as embedding columns, row by row) computes, per neuron, its exact squared norm and a
+ * K-dimensional sign sketch (a count sketch: coordinate t goes to bucket {@code t mod K} with a seeded
+ * random sign; sketch = x^T R for a sparse random sign matrix R, the same R for reference and suspect).
+ * Divided by the row's exact norm, the inner product of two sketches is an unbiased estimate
+ * {@code E[i, j]} of the cosine. K per producer is {@link #sketchDims}: {@link #SKETCH_DIMS} for one producer,
+ * fewer for several (a stream read from every layer), about {@link #SKETCH_TOTAL_DIMS} in all; a group
+ * that this sketch leaves ambiguous is tried once more with about {@link #RETRY_TOTAL_DIMS} before the
+ * dense path.</li>
+ * <li><b>Estimate.</b> The N x N estimates, a block of reference rows at a time ({@link #ESTIMATE_BLOCK_BYTES}) (the
+ * native cosine kernel on the sketches, rescaled to inner products); only each row's best
+ * estimates are kept, never the N x N matrix.</li>
  * <li><b>Confirm.</b> Per reference row, the exact similarity (full rows, double accumulation) of
  * its best estimated column c1, then of every column whose estimate could still reach it:
  * {@code E[i, j] >= S[i, c1] - Z sigma_i}. The sketch error's variance is at most
@@ -42,9 +47,10 @@ import lady.util.Seeds;
  * {@code S[i, j] < ub_i <= S[i, c1]}: the row's exact maximum is among its confirmed candidates.</li>
  * <li><b>Match.</b> When every row's best confirmed column is a different column, that permutation
  * maximizes every row at once, hence the sum: it is the dense optimum. Otherwise the assignment is
- * solved on the candidate edges and accepted only with a certificate: any assignment that uses a
- * left-out edge (i, j) is worth at most {@code sum_i rowmax_i - (rowmax_i - ub_i)}, so the
- * candidate optimum V is the dense optimum when {@code sum rowmax - V < min_i (rowmax_i - ub_i)}.</li>
+ * solved on the candidate edges ({@link SparseAssignment}: no N x N matrix) and accepted only with a
+ * certificate: any assignment that uses a left-out edge (i, j) is worth at most
+ * {@code sum_i rowmax_i - (rowmax_i - ub_i)}, so the candidate optimum V is the dense optimum when
+ * {@code sum rowmax - V < min_i (rowmax_i - ub_i)}.</li>
  * </ol>
  * The group goes back to the dense path (null result) when it is ambiguous: a row with more than
  * {@link #MAX_EXTRA_CANDIDATES} columns within reach of its best (weak or noisy matches), a zero row
@@ -57,15 +63,29 @@ import lady.util.Seeds;
  * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
  * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
  * take the full computation: the margins cost about one dense similarity product per group, the match
- * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md).
+ * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md). With
+ * {@link Margins#BOUND} ({@code lady resync --margins bound}) they are the lower bounds instead:
+ * the best other confirmed candidate or {@code ub_i}, whichever is larger; no dense product at all.
  */
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
 
-    /** Sketch dimensions K per producer. 256 keeps the sketch error's bound (7 sigma, about 0.44 for
-     * spread rows) well below a clear match's similarity while the estimate product stays about D / K
+    /** Largest sketch dimension K of one producer. 256 keeps the sketch error's bound (7 sigma, about 0.44
+     * for spread rows) well below a clear match's similarity while the estimate product stays about D / K
      * times cheaper than the dense one (98x for classifier.0, 16x for classifier.3). */
     static final int SKETCH_DIMS = 256;
+    /** Sketch dimensions of a group in all, shared by its producers ({@link #sketchDims}): with P producers
+     * the error's bound grows like sqrt(P / K) while a clear match's summed similarity grows like P, so P K
+     * of a few hundred keeps them apart; more would only make the estimate product dearer. */
+    static final int SKETCH_TOTAL_DIMS = 256;
+    /** Sketch dimensions in all of the second attempt at a group the first found ambiguous (with K per
+     * producer up to {@link #SKETCH_DIMS}: about twice the first attempt's for one to four producers). */
+    static final int RETRY_TOTAL_DIMS = 1024;
+    /** Smallest K of one producer. */
+    static final int MIN_SKETCH_DIMS = 16;
+    /** Bytes of one block of the estimate product (a block of reference rows against every suspect row: only
+     * the block's estimates are held, never the N x N ones; 2048 rows of a 8192-unit MLP). */
+    static final long ESTIMATE_BLOCK_BYTES = 64L << 20;
     /** Standard deviations of the sketch error that bound it (Z): per pair about 1e-12 for Gaussian tails. */
     static final double BOUND_SIGMAS = 7.0;
     /** Columns per row, beyond the best estimated one, that may be confirmed before the group is called ambiguous. */
@@ -74,8 +94,11 @@ final class PrefilteredMatch {
      * many FLOP (VGG16: classifier.0 0.84 TFLOP, classifier.3 137 GFLOP, features.19-28 2.4 GFLOP each,
      * features.10 0.15 GFLOP; below, the fixed costs of the sketch passes are not repaid)... */
     static final double AUTO_MIN_DENSE_FLOP = 1e8;
-    /** ... and the rows are at least this many times longer than the sketch (else the sketch saves little). */
+    /** ... and the rows are at least this many times longer than the sketch (else the sketch saves little)... */
     static final int AUTO_MIN_DIM_RATIO = 4;
+    /** ... or the group is so large that its dense N x N matrix is itself the problem (4096: 64 MB; a
+     * Llama-3-8B MLP's 14336: 822 MB). */
+    static final int AUTO_MIN_LARGE_GROUP = 4096;
     /** Seed of the sketch's random signs (fixed: the result does not depend on it, only the speed). */
     static final long SIGN_SEED = 0x1ad7_5e7c_8a11_0b5eL;
     /** Row normalization floor, as torch.nn.functional.normalize and the native kernels. */
@@ -84,10 +107,29 @@ final class PrefilteredMatch {
      * by rounding only; the certificate keeps this much room per row for it. */
     static final double CERTIFICATE_SLACK_PER_ROW = 1e-6;
     /** Partial sums of the exact dot products (a multiple of the vector width, so the loop vectorizes). */
-    static final int DOT_LANES = 64;
+    private static final int DOT_LANES = 64;
 
     /**
-     * A prefiltered group's answer: the match, the exact margins (as the dense path's), the rows' squared norms.
+     * Native buffers of the estimate product (sketches, one block of estimates), kept by each thread from one
+     * group to the next: touching fresh memory for every group of a large model costs more than the product
+     * on some virtual machines (bench/RESULTS.md, checkpoint IO). Released with the thread.
+     */
+    private static final ThreadLocal<HostMemory[]> BUFFERS = ThreadLocal.withInitial(() -> new HostMemory[3]);
+
+    /** Buffer {@code slot} of this thread's, at least {@code bytes} long. */
+    private static HostMemory buffer(HostMemory[] buffers, int slot, long bytes) {
+        if (buffers[slot] == null || buffers[slot].length() < bytes) {
+            if (buffers[slot] != null) {
+                buffers[slot].close();
+            }
+            buffers[slot] = HostMemory.allocate(Math.max(bytes, 1));
+        }
+        return buffers[slot];
+    }
+
+    /**
+     * A prefiltered group's answer: the match, the margins (exact as the dense path's, or their lower bounds:
+     * {@link Margins}), the rows' squared norms.
      */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
@@ -102,37 +144,64 @@ final class PrefilteredMatch {
 
     /** The {@link Prefilter#AUTO} rule. */
     static boolean worthIt(int n, long d) {
-        return 2.0 * n * n * d >= AUTO_MIN_DENSE_FLOP && d >= (long) AUTO_MIN_DIM_RATIO * SKETCH_DIMS;
+        return n >= AUTO_MIN_LARGE_GROUP
+                || (2.0 * n * n * d >= AUTO_MIN_DENSE_FLOP && d >= (long) AUTO_MIN_DIM_RATIO * SKETCH_DIMS);
+    }
+
+    /** K of each of {@code producers} producers: a power of two near SKETCH_TOTAL_DIMS / P, within [MIN, SKETCH_DIMS]. */
+    static int sketchDims(int producers) {
+        return sketchDims(producers, SKETCH_TOTAL_DIMS);
+    }
+
+    /** K of each of {@code producers} producers for {@code total} sketch dimensions in all. */
+    static int sketchDims(int producers, int total) {
+        int k = Integer.highestOneBit(Math.max(1, total / Math.max(producers, 1)));
+        return Math.max(MIN_SKETCH_DIMS, Math.min(SKETCH_DIMS, k));
     }
 
     /**
-     * The dense optimum of the group whose row sets are {@code refs[p]} and {@code suss[p]}
-     * (contiguous float32 N x D_p each) with weights {@code weights[p]}, or null when the prefilter
-     * cannot prove it (then use dense).
+     * The dense optimum of the group whose row sets are {@code refs[p]} and {@code suss[p]} (contiguous
+     * float32 N x D_p each) with weights {@code weights[p]}, or null when the prefilter cannot prove it (then
+     * use dense).
      */
     static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n) {
+        return solveRows(backend, refs.stream().map(t -> NeuronRows.dense(t, n)).toList(),
+                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), weights, n, Margins.EXACT);
+    }
+
+    /** As {@link #solve} over row sets read where they lie ({@link NeuronRows}). */
+    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            Margins margins) {
+        boolean[] ambiguous = new boolean[1];
+        Outcome o = solveRows(backend, refs, suss, weights, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous,
+                margins);
+        int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
+        if (o == null && ambiguous[0] && wider > sketchDims(refs.size(), SKETCH_TOTAL_DIMS)) {
+            // a sharper estimate before the dense path
+            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins);
+        }
+        return o;
+    }
+
+    /** One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer. */
+    private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
+            int n, int k, boolean[] ambiguous, Margins marginMode) {
+        ambiguous[0] = false;
         int producers = refs.size();
-        int k = SKETCH_DIMS;
-        List<Rows> refRows = new ArrayList<>();
-        List<Rows> susRows = new ArrayList<>();
-        float[] x = new float[n * producers * k];
-        float[] y = new float[n * producers * k];
+        int dk = producers * k;
+        float[] x = new float[Math.multiplyExact(n, dk)];
+        float[] y = new float[Math.multiplyExact(n, dk)];
         double[] refNorm2 = new double[n];
         double[] susNorm2 = new double[n];
         double[] refSpread2 = new double[n]; // sum over producers of 2 f_p(i) g_p,max: the variance bound of row i
         double[][] refNorms = new double[producers][];
         double[][] susNorms = new double[producers][];
         for (int p = 0; p < producers; p++) {
-            if (refs.get(p).numel() > Integer.MAX_VALUE) {
-                return null; // rows are read through a Java buffer (int indices): dense path
-            }
-            Rows a = new Rows(refs.get(p), n);
-            Rows b = new Rows(suss.get(p), n);
-            refRows.add(a);
-            susRows.add(b);
+            NeuronRows a = refs.get(p);
+            NeuronRows b = suss.get(p);
             float[] signs = signs(a.d, p);
-            Sketch sa = sketch(a, signs);
-            Sketch sb = sketch(b, signs);
+            Sketch sa = sketch(a, signs, k);
+            Sketch sb = sketch(b, signs, k);
             refNorms[p] = sa.norms();
             susNorms[p] = sb.norms();
             double gMax = 0;
@@ -146,48 +215,94 @@ final class PrefilteredMatch {
                 refNorm2[i] += sa.norm2[i];
                 susNorm2[i] += sb.norm2[i];
                 refSpread2[i] += 2 * sa.spread[i] * gMax * weights[p] * weights[p];
-                sa.normalizedInto(i, x, (i * producers + p) * k, Math.sqrt(weights[p]));
-                sb.normalizedInto(i, y, (i * producers + p) * k, Math.sqrt(weights[p]));
+                sa.normalizedInto(i, x, i * dk + p * k, Math.sqrt(weights[p]));
+                sb.normalizedInto(i, y, i * dk + p * k, Math.sqrt(weights[p]));
             }
         }
-        // estimates: E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|
-        int dk = producers * k;
-        // the N x N output stays in native memory (read in place): no Java copy of it
-        HostTensor cosTensor = HostTensor.allocate(DType.FLOAT32, n, n);
-        try (FloatPointer px = new FloatPointer(x); FloatPointer py = new FloatPointer(y)) {
-            Kernels.cosineSimilarity(backend, px.address(), py.address(), n, n, dk, false, cosTensor.address());
-        }
-        FloatBuffer cos = cosTensor.floats();
+        // estimates E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|, a block of reference rows at a time; kept
+        // per row: the maximum of each block of SCAN_BLOCK columns (of cos * |y_j|) and the best column
         double[] xn = rowNorms(x, n, dk);
         double[] yn = rowNorms(y, n, dk);
-        Exact exact = new Exact(refRows, susRows, refNorms, susNorms, weights);
-        // per row, the best estimates in descending order (enough to tell an ambiguous row)
-        int top = Math.min(n, MAX_EXTRA_CANDIDATES + 2);
-        int[] topIndex = new int[n * top];
-        double[] topValue = new double[n * top];
-        parallel(n, i -> topEstimates(cos, n, xn[i], yn, i, top, topIndex, topValue));
-        int[] best = new int[n];
-        for (int i = 0; i < n; i++) {
-            best[i] = topIndex[i * top];
+        float[] ynf = new float[n];
+        for (int j = 0; j < n; j++) {
+            ynf[j] = (float) yn[j];
         }
+        int blocks = (n + SCAN_BLOCK - 1) / SCAN_BLOCK;
+        float[] blockMax = new float[Math.multiplyExact(n, blocks)];
+        int[] best = new int[n];
+        int blockRows = (int) Math.max(1, Math.min(n, ESTIMATE_BLOCK_BYTES / 4 / n));
+        HostMemory[] buffers = BUFFERS.get();
+        HostMemory mx = buffer(buffers, 0, 4L * x.length);
+        HostMemory my = buffer(buffers, 1, 4L * y.length);
+        HostMemory mcos = buffer(buffers, 2, 4L * blockRows * n);
+        try {
+            mx.buffer(0, 4 * x.length).asFloatBuffer().put(x);
+            my.buffer(0, 4 * y.length).asFloatBuffer().put(y);
+            FloatBuffer cos = mcos.buffer(0, 4 * blockRows * n).asFloatBuffer();
+            for (int i0 = 0; i0 < n; i0 += blockRows) {
+                int rows = Math.min(blockRows, n - i0);
+                Kernels.cosineSimilarity(backend, mx.address() + 4L * i0 * dk, my.address(), rows, n, dk, false,
+                        mcos.address());
+                int from = i0;
+                parallelChunks(rows, (ra, rb) -> {
+                    float[] row = new float[n];
+                    for (int r = ra; r < rb; r++) {
+                        int i = from + r;
+                        cos.get(r * n, row, 0, n);
+                        best[i] = blockMaxima(row, n, ynf, blockMax, i * blocks);
+                    }
+                });
+            }
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(buffers);
+        }
+        Exact exact = new Exact(refs, suss, refNorms, susNorms, weights);
         double[] bestValue = exact.similarities(best);
-        // candidates: every column whose estimate could reach the best estimated column's exact value;
-        // every column outside the top list has an estimate at most the list's last one
+        // candidates: every column whose estimate could reach the best estimated column's exact value
+        // (threshold = bestValue - reach); only the blocks whose maximum reaches it are looked at, their
+        // estimates recomputed from the sketches in double; ub bounds every other column's similarity
         int[][] candidates = new int[n][];
         double[] ub = new double[n];
-        for (int i = 0; i < n; i++) {
-            double reach = BOUND_SIGMAS * Math.sqrt(refSpread2[i]);
-            double threshold = bestValue[i] - reach;
-            int count = 1;
-            while (count < top && topValue[i * top + count] >= threshold) {
-                count++;
+        parallelChunks(n, (ra, rb) -> {
+            int[] found = new int[MAX_EXTRA_CANDIDATES + 1];
+            for (int i = ra; i < rb && !ambiguous[0]; i++) {
+                double reach = BOUND_SIGMAS * Math.sqrt(refSpread2[i]);
+                double threshold = bestValue[i] - reach;
+                float scaled = (float) (threshold / xn[i]) - (float) ESTIMATE_ROUNDING;
+                double others = Double.NEGATIVE_INFINITY; // largest estimate of a column that is not a candidate
+                int count = 0;
+                for (int blk = 0; blk < blocks; blk++) {
+                    float m = blockMax[i * blocks + blk];
+                    if (m < scaled) {
+                        others = Math.max(others, (m + ESTIMATE_ROUNDING) * xn[i]);
+                        continue;
+                    }
+                    for (int j = blk * SCAN_BLOCK; j < Math.min(n, (blk + 1) * SCAN_BLOCK); j++) {
+                        if (j == best[i]) {
+                            continue;
+                        }
+                        double e = dotDouble(x, i * dk, y, j * dk, dk);
+                        if (e < threshold) {
+                            others = Math.max(others, e);
+                        } else if (count == MAX_EXTRA_CANDIDATES) {
+                            ambiguous[0] = true; // more columns within reach than are confirmed: ambiguous
+                            break;
+                        } else {
+                            found[count++] = j;
+                        }
+                    }
+                }
+                int[] c = new int[count + 1];
+                c[0] = best[i];
+                System.arraycopy(found, 0, c, 1, count);
+                candidates[i] = c;
+                ub[i] = others == Double.NEGATIVE_INFINITY ? others : others + reach;
             }
-            if (count == top && top < n) {
-                return null; // more columns within reach than the list holds: ambiguous
-            }
-            candidates[i] = Arrays.copyOfRange(topIndex, i * top, i * top + count);
-            ub[i] = count < top ? topValue[i * top + count] + reach : Double.NEGATIVE_INFINITY;
+        });
+        if (ambiguous[0]) {
+            return null;
         }
+        ambiguous[0] = false;
         double[][] values = exact.candidates(candidates, bestValue);
         long[] match = new long[n];
         double[] rowMax = new double[n];
@@ -205,12 +320,13 @@ final class PrefilteredMatch {
             bijective &= !taken[(int) match[i]];
             taken[(int) match[i]] = true;
         }
-        if (!bijective && !certifiedAssignment(backend, candidates, values, rowMax, ub, Arrays.stream(weights).sum(), match)) {
+        if (!bijective && !certifiedAssignment(candidates, values, rowMax, ub, match)) {
+            ambiguous[0] = true;
             return null;
         }
         // margins, exactly as the dense path computes them: best minus the best other column. Where the best
         // confirmed other column beats the bound of every column left out, it is the row's exact second best;
-        // elsewhere the row's similarities are computed in full
+        // elsewhere the row's similarities are computed in full (or, asked for, the bound stands in)
         double[] margins = new double[n];
         int[] undecided = new int[n];
         int open = 0;
@@ -224,13 +340,16 @@ final class PrefilteredMatch {
                     other = Math.max(other, values[i][c]);
                 }
             }
-            margins[i] = chosen - other;
             if (other < ub[i]) {
-                undecided[open++] = i;
+                if (marginMode == Margins.BOUND) {
+                    other = ub[i];
+                } else {
+                    undecided[open++] = i;
+                }
             }
+            margins[i] = chosen - other;
         }
         exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
-        java.lang.ref.Reference.reachabilityFence(cosTensor);
         return new Outcome(match, margins, refNorm2, susNorm2);
     }
 
@@ -240,106 +359,109 @@ final class PrefilteredMatch {
     /**
      * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
      * (per row set the native cosine kernel in float, weighted by {@code weights} and summed in double, rounded to
-     * float as {@link Combination#similarity}; best minus best other column), in blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. A block of
-     * consecutive rows is read in place; scattered rows are gathered first.
+     * float as {@link Combination#similarity}; best minus best other column), in
+     * blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. Each producer's
+     * suspect rows are gathered as float32 once ({@link NeuronRows#materialize}, the time of the group), the
+     * reference's block rows as they are needed.
      */
-    static void exactMargins(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n,
+    static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             long[] match, int[] rows, double[] margins) {
-        int from = 0;
-        while (from < rows.length) {
-            // the next block: rows[from..to) spanning at most MARGIN_BLOCK_ROWS reference rows
-            int to = from + 1;
-            while (to < rows.length && to - from < MARGIN_BLOCK_ROWS && rows[to] - rows[from] < MARGIN_BLOCK_ROWS) {
-                to++;
+        if (rows.length == 0) {
+            return;
+        }
+        double[] s = null;
+        for (int p = 0; p < refs.size(); p++) {
+            NeuronRows ref = refs.get(p);
+            HostTensor b = suss.get(p).materialize();
+            int d = ref.d;
+            if (s == null) {
+                s = new double[Math.multiplyExact(rows.length, n)];
             }
-            int k = to - from;
-            boolean consecutive = rows[to - 1] - rows[from] == k - 1;
-            double[] s = new double[k * n];
-            float[] part = new float[k * n];
-            HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
-            for (int p = 0; p < refs.size(); p++) {
-                HostTensor ref = refs.get(p);
-                long d = ref.numel() / n;
-                long rowBytes = d * Float.BYTES;
-                HostTensor a = ref;
-                long address = ref.address() + rows[from] * rowBytes;
-                if (!consecutive) { // scattered rows: gathered into a block of their own
-                    a = HostTensor.allocate(DType.FLOAT32, k, d);
-                    for (int r = 0; r < k; r++) {
-                        HostTensor.copyBytes(a.address() + r * rowBytes, ref.address() + rows[from + r] * rowBytes, rowBytes);
-                    }
-                    address = a.address();
-                }
-                HostTensor b = suss.get(p);
-                Kernels.cosineSimilarity(backend, address, b.address(), k, n, d, false, out.address());
-                out.floats().get(part);
-                double w = weights[p];
-                for (int t = 0; t < part.length; t++) {
-                    s[t] += w * part[t];
+            for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
+                int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
+                HostTensor a = ref.materialize(java.util.Arrays.copyOfRange(rows, from, from + k));
+                HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+                Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
+                FloatBuffer part = out.floats();
+                for (int t = 0; t < k * n; t++) {
+                    s[from * n + t] += weights[p] * part.get(t);
                 }
                 java.lang.ref.Reference.reachabilityFence(a);
-                java.lang.ref.Reference.reachabilityFence(ref);
                 java.lang.ref.Reference.reachabilityFence(b);
+                out.memory().close();
+                a.memory().close();
             }
-            java.lang.ref.Reference.reachabilityFence(out);
-            for (int r = 0; r < k; r++) {
-                int i = rows[from + r];
-                int chosen = (int) match[i];
-                float other = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < n; j++) {
-                    if (j != chosen && (float) s[r * n + j] > other) {
-                        other = (float) s[r * n + j];
-                    }
+            b.memory().close();
+        }
+        for (int r = 0; r < rows.length; r++) {
+            int i = rows[r];
+            int chosen = (int) match[i];
+            float other = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                if (j != chosen && (float) s[r * n + j] > other) {
+                    other = (float) s[r * n + j];
                 }
-                margins[i] = (double) (float) s[r * n + chosen] - other;
             }
-            from = to;
+            margins[i] = (double) (float) s[r * n + chosen] - other;
         }
     }
 
-    /** Row i's {@code top} largest estimates E[i, j] = cos[i, j] |x_i| |y_j|, descending (ties: lower j first). */
-    private static void topEstimates(FloatBuffer cos, int n, double xi, double[] yn, int i, int top, int[] index,
-            double[] value) {
-        int base = i * top;
-        int count = 0;
-        int row = i * n;
-        for (int j = 0; j < n; j++) {
-            double e = cos.get(row + j) * xi * yn[j];
-            if (count == top && e <= value[base + top - 1]) {
-                continue;
+    /** Columns per block of the estimate scans: a block's maximum decides whether its columns are looked at again. */
+    static final int SCAN_BLOCK = 32;
+
+    /** Room left for the float rounding of the block maxima (cos * |y_j| in float; estimates are at most P). */
+    private static final double ESTIMATE_ROUNDING = 1e-4;
+
+    /**
+     * The maximum of cos[j] |y_j| over each block of {@link #SCAN_BLOCK} columns of a row, into {@code blockMax}
+     * from {@code at} (float: a vectorized scan); returns the column of the row's largest value (ties: lowest).
+     */
+    private static int blockMaxima(float[] cos, int n, float[] yn, float[] blockMax, int at) {
+        float best = Float.NEGATIVE_INFINITY;
+        int bestBlock = 0;
+        for (int b = 0, j0 = 0; j0 < n; b++, j0 += SCAN_BLOCK) {
+            int end = Math.min(n, j0 + SCAN_BLOCK);
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = j0; j < end; j++) {
+                m = Math.max(m, cos[j] * yn[j]);
             }
-            int at = count == top ? top - 1 : count++;
-            while (at > 0 && value[base + at - 1] < e) {
-                value[base + at] = value[base + at - 1];
-                index[base + at] = index[base + at - 1];
-                at--;
+            blockMax[at + b] = m;
+            if (m > best) {
+                best = m;
+                bestBlock = b;
             }
-            value[base + at] = e;
-            index[base + at] = j;
         }
+        int arg = bestBlock * SCAN_BLOCK;
+        for (int j = arg; j < Math.min(n, (bestBlock + 1) * SCAN_BLOCK); j++) {
+            if (cos[j] * yn[j] > cos[arg] * yn[arg]) {
+                arg = j;
+            }
+        }
+        return arg;
+    }
+
+    /** <x[xa..xa+d), y[ya..ya+d)> accumulated in double (an estimate recomputed from the sketches). */
+    private static double dotDouble(float[] x, int xa, float[] y, int ya, int d) {
+        double s = 0;
+        for (int t = 0; t < d; t++) {
+            s += (double) x[xa + t] * y[ya + t];
+        }
+        return s;
     }
 
     /** The assignment on the candidate edges, into {@code match}; true when certified optimal for the dense matrix. */
-    private static boolean certifiedAssignment(Backend backend, int[][] candidates, double[][] values, double[] rowMax,
-            double[] ub, double totalWeight, long[] match) {
+    private static boolean certifiedAssignment(int[][] candidates, double[][] values, double[] rowMax, double[] ub,
+            long[] match) {
         int n = candidates.length;
-        // left-out edges get a value below any weighted sum of cosines: the solver avoids them when it can
-        float[] s = new float[n * n];
-        Arrays.fill(s, (float) -(totalWeight + 1));
-        for (int i = 0; i < n; i++) {
-            for (int c = 0; c < candidates[i].length; c++) {
-                s[i * n + candidates[i][c]] = (float) values[i][c];
-            }
+        int[] perm = SparseAssignment.solve(n, candidates, values);
+        if (perm == null) {
+            return false; // the candidate edges hold no perfect matching
         }
-        int[] perm = Kernels.assign(backend, s, n);
         double total = 0;
         double rowMaxSum = 0;
         double minGap = Double.POSITIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             int c = indexOf(candidates[i], perm[i]);
-            if (c < 0) {
-                return false; // the candidate edges hold no perfect matching
-            }
             total += values[i][c];
             rowMaxSum += rowMax[i];
             minGap = Math.min(minGap, rowMax[i] - ub[i]);
@@ -380,7 +502,7 @@ final class PrefilteredMatch {
     }
 
     /** Per row: sketch (K buckets), exact squared norm, spread f = ||bucket masses||_2 / ||x||^2. */
-    private record Sketch(float[] sketch, double[] norm2, double[] spread) {
+    private record Sketch(int k, float[] sketch, double[] norm2, double[] spread) {
         /** Row norms with the normalization floor. */
         double[] norms() {
             double[] out = new double[norm2.length];
@@ -392,84 +514,112 @@ final class PrefilteredMatch {
 
         void normalizedInto(int i, float[] out, int offset, double factor) {
             double scale = factor / Math.max(Math.sqrt(norm2[i]), NORM_EPS);
-            for (int c = 0; c < SKETCH_DIMS; c++) {
-                out[offset + c] = (float) (sketch[i * SKETCH_DIMS + c] * scale);
+            for (int c = 0; c < k; c++) {
+                out[offset + c] = (float) (sketch[i * k + c] * scale);
             }
         }
     }
 
-    private static Sketch sketch(Rows r, float[] signs) {
+    /** The sketch of every neuron of {@code r}: neuron by neuron (axis 0), or row by row with partial sums per thread. */
+    private static Sketch sketch(NeuronRows r, float[] signs, int k) {
         int n = r.n;
         int d = r.d;
-        int k = SKETCH_DIMS;
         float[] sk = new float[n * k];
-        double[] norm2 = new double[n];
-        double[] spread = new double[n];
-        int full = d - d % k;
-        parallelChunks(n, (from, to) -> {
-            float[] row = new float[d];
-            float[] acc = new float[k];
-            float[] mass = new float[k];
-            for (int i = from; i < to; i++) {
-                r.row(i, row);
-                Arrays.fill(acc, 0f);
-                Arrays.fill(mass, 0f);
-                for (int o = 0; o < full; o += k) {
-                    for (int c = 0; c < k; c++) {
-                        float w = row[o + c];
-                        acc[c] += signs[o + c] * w;
-                        mass[c] += w * w;
+        float[] mass = new float[n * k];
+        if (r.byRows) {
+            int full = d - d % k;
+            parallelChunks(n, (from, to) -> {
+                NeuronRows.Reader reader = r.reader();
+                float[] row = new float[d];
+                float[] acc = new float[k];
+                float[] m = new float[k];
+                for (int i = from; i < to; i++) {
+                    reader.neuron(i, row);
+                    Arrays.fill(acc, 0f);
+                    Arrays.fill(m, 0f);
+                    for (int o = 0; o < full; o += k) {
+                        for (int c = 0; c < k; c++) {
+                            float w = row[o + c];
+                            acc[c] += signs[o + c] * w;
+                            m[c] += w * w;
+                        }
+                    }
+                    for (int t = full; t < d; t++) {
+                        float w = row[t];
+                        acc[t - full] += signs[t] * w;
+                        m[t - full] += w * w;
+                    }
+                    System.arraycopy(acc, 0, sk, i * k, k);
+                    System.arraycopy(m, 0, mass, i * k, k);
+                }
+            });
+        } else {
+            long outer = r.outer();
+            int seg = r.segment();
+            int at0 = r.segmentStart(0);
+            int step = n > 1 ? r.segmentStart(1) - at0 : seg; // values between two neurons' segments in a row
+            int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
+            float[][] partSk = new float[parts][];
+            float[][] partMass = new float[parts][];
+            parallelParts(outer, parts, (part, from, to) -> {
+                // per thread, bucket-major sums [c][j]: a row's value of every neuron goes to the same bucket, so
+                // the inner loop runs along the row and the accumulators (an embedding column's: one add per value)
+                NeuronRows.Reader reader = r.reader();
+                float[] a = new float[k * n];
+                float[] m = new float[k * n];
+                for (long o = from; o < to; o++) {
+                    float[] row = reader.outerRow(o);
+                    for (int sgm = 0; sgm < seg; sgm++) {
+                        int t = (int) (o * seg + sgm); // position in every neuron's vector
+                        int base = (t % k) * n;
+                        float sg = signs[t];
+                        for (int j = 0, x = at0 + sgm; j < n; j++, x += step) {
+                            float w = row[x];
+                            a[base + j] += sg * w;
+                            m[base + j] += w * w;
+                        }
                     }
                 }
-                for (int t = full; t < d; t++) {
-                    float w = row[t];
-                    acc[t - full] += signs[t] * w;
-                    mass[t - full] += w * w;
-                }
-                double total = 0;
-                double squares = 0;
+                partSk[part] = a;
+                partMass[part] = m;
+            });
+            for (int part = 0; part < parts; part++) {
+                float[] a = partSk[part];
+                float[] m = partMass[part];
                 for (int c = 0; c < k; c++) {
-                    total += mass[c];
-                    squares += (double) mass[c] * mass[c];
+                    for (int j = 0; j < n; j++) {
+                        sk[j * k + c] += a[c * n + j];
+                        mass[j * k + c] += m[c * n + j];
+                    }
                 }
-                norm2[i] = total;
-                // with at most one coordinate per bucket the sketch is exact (no cross terms): no error to bound
-                spread[i] = total > 0 && d > k ? Math.sqrt(squares) / total : 0;
-                System.arraycopy(acc, 0, sk, i * k, k);
             }
-        });
-        return new Sketch(sk, norm2, spread);
-    }
-
-    /** A contiguous float32 N x D tensor's rows, read from native memory (the tensor is kept alive). */
-    private static final class Rows {
-        final HostTensor tensor;
-        final FloatBuffer buffer;
-        final int n;
-        final int d;
-
-        Rows(HostTensor t, int n) {
-            this.tensor = t;
-            this.n = n;
-            this.d = Math.toIntExact(t.numel() / n);
-            this.buffer = t.floats();
         }
-
-        void row(int i, float[] out) {
-            buffer.get(i * d, out, 0, d);
+        double[] norm2 = new double[n];
+        double[] spread = new double[n];
+        for (int i = 0; i < n; i++) {
+            double total = 0;
+            double squares = 0;
+            for (int c = 0; c < k; c++) {
+                total += mass[i * k + c];
+                squares += (double) mass[i * k + c] * mass[i * k + c];
+            }
+            norm2[i] = total;
+            // with at most one coordinate per bucket the sketch is exact (no cross terms): no error to bound
+            spread[i] = total > 0 && d > k ? Math.sqrt(squares) / total : 0;
         }
+        return new Sketch(k, sk, norm2, spread);
     }
 
     /** Exact summed cosines of chosen (reference row, suspect row) pairs, over all producers. */
     private static final class Exact {
-        final List<Rows> refs;
-        final List<Rows> suss;
+        final List<NeuronRows> refs;
+        final List<NeuronRows> suss;
         final double[][] refNorm;
         final double[][] susNorm;
 
         final double[] weights;
 
-        Exact(List<Rows> refs, List<Rows> suss, double[][] refNorm, double[][] susNorm, double[] weights) {
+        Exact(List<NeuronRows> refs, List<NeuronRows> suss, double[][] refNorm, double[][] susNorm, double[] weights) {
             this.weights = weights;
             this.refs = refs;
             this.suss = suss;
@@ -503,44 +653,137 @@ final class PrefilteredMatch {
         private double[][] compute(int[][] columns, int skip) {
             int n = columns.length;
             double[][] out = new double[n][];
-            int producers = refs.size();
-            parallelChunks(n, (from, to) -> {
-                float[][] a = new float[producers][];
-                float[] b = new float[0];
-                float[] acc = new float[DOT_LANES];
-                for (int p = 0; p < producers; p++) {
-                    a[p] = new float[refs.get(p).d];
+            boolean any = false;
+            for (int i = 0; i < n; i++) {
+                out[i] = new double[columns[i].length];
+                any |= columns[i].length > skip;
+            }
+            for (int p = 0; p < refs.size() && any; p++) { // no pair to compute: no pass over the rows
+                double[][] dots = refs.get(p).byRows ? dotsByRows(refs.get(p), suss.get(p), columns, skip)
+                        : dotsByOuterRows(refs.get(p), suss.get(p), columns, skip);
+                for (int i = 0; i < n; i++) {
+                    for (int c = skip; c < columns[i].length; c++) {
+                        out[i][c] += weights[p] * dots[i][c] / (refNorm[p][i] * susNorm[p][columns[i][c]]);
+                    }
                 }
+            }
+            return out;
+        }
+
+        /** Dot products of neuron vectors read one by one (members on axis 0). */
+        private static double[][] dotsByRows(NeuronRows ref, NeuronRows sus, int[][] columns, int skip) {
+            int n = columns.length;
+            double[][] out = new double[n][];
+            parallelChunks(n, (from, to) -> {
+                NeuronRows.Reader ra = ref.reader();
+                NeuronRows.Reader rb = sus.reader();
+                float[] a = new float[ref.d];
+                float[] b = new float[sus.d];
+                float[] acc = new float[DOT_LANES];
                 for (int i = from; i < to; i++) {
                     out[i] = new double[columns[i].length];
                     if (columns[i].length <= skip) {
                         continue;
                     }
-                    for (int p = 0; p < producers; p++) {
-                        refs.get(p).row(i, a[p]);
-                    }
+                    ra.neuron(i, a);
                     for (int c = skip; c < columns[i].length; c++) {
-                        int j = columns[i][c];
-                        double s = 0;
-                        for (int p = 0; p < producers; p++) {
-                            Rows sus = suss.get(p);
-                            if (b.length != sus.d) {
-                                b = new float[sus.d];
-                            }
-                            sus.row(j, b);
-                            s += weights[p] * dot(a[p], b, acc) / (refNorm[p][i] * susNorm[p][j]);
-                        }
-                        out[i][c] = s;
+                        rb.neuron(columns[i][c], b);
+                        out[i][c] = dot(a, b, acc);
                     }
                 }
             });
+            return out;
+        }
+
+        /** Dot products of members on axis 1: every row of both tensors read once, partial sums per thread. */
+        private static double[][] dotsByOuterRows(NeuronRows ref, NeuronRows sus, int[][] columns, int skip) {
+            int n = columns.length;
+            long outer = ref.outer();
+            int seg = ref.segment();
+            int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
+            double[][][] partial = new double[parts][][];
+            int tileRows = tileRows(ref);
+            // the pairs, flat: reference neuron i's and suspect neuron j's places in a row
+            int pairs = 0;
+            for (int i = 0; i < n; i++) {
+                pairs += Math.max(0, columns[i].length - skip);
+            }
+            int[] pairRow = new int[pairs];
+            int[] pairCol = new int[pairs];
+            int[] pairA = new int[pairs];
+            int[] pairB = new int[pairs];
+            for (int i = 0, q = 0; i < n; i++) {
+                for (int c = skip; c < columns[i].length; c++, q++) {
+                    pairRow[q] = i;
+                    pairCol[q] = c;
+                    pairA[q] = ref.segmentStart(i);
+                    pairB[q] = sus.segmentStart(columns[i][c]);
+                }
+            }
+            int pairCount = pairs;
+            parallelParts(outer, parts, (part, from, to) -> {
+                NeuronRows.Reader ra = ref.reader();
+                NeuronRows.Reader rb = sus.reader();
+                double[][] acc = new double[n][];
+                for (int i = 0; i < n; i++) {
+                    acc[i] = new double[columns[i].length];
+                }
+                float[] ta = new float[tileRows * ref.rowValues()];
+                float[] tb = new float[tileRows * sus.rowValues()];
+                float[] va = new float[tileRows * seg];
+                float[] vb = new float[tileRows * seg];
+                float[] lanes = new float[DOT_LANES];
+                double[] flat = new double[pairCount];
+                for (long o0 = from; o0 < to; o0 += tileRows) {
+                    int count = (int) Math.min(tileRows, to - o0);
+                    ra.tile(o0, count, ta);
+                    rb.tile(o0, count, tb);
+                    int len = count * seg;
+                    if (seg == 1) { // one value per neuron and row: products read in place, row by row
+                        for (int t = 0; t < count; t++) {
+                            int xa = t * ref.rowValues();
+                            int xb = t * sus.rowValues();
+                            for (int q = 0; q < pairCount; q++) {
+                                flat[q] += ta[xa + pairA[q]] * tb[xb + pairB[q]];
+                            }
+                        }
+                        continue;
+                    }
+                    for (int i = 0; i < n; i++) {
+                        if (columns[i].length <= skip) {
+                            continue;
+                        }
+                        ra.neuronInTile(ta, count, i, va);
+                        for (int c = skip; c < columns[i].length; c++) {
+                            rb.neuronInTile(tb, count, columns[i][c], vb);
+                            acc[i][c] += dot(va, vb, len, lanes);
+                        }
+                    }
+                }
+                for (int q = 0; q < pairCount; q++) {
+                    acc[pairRow[q]][pairCol[q]] += flat[q];
+                }
+                partial[part] = acc;
+            });
+            double[][] out = partial[0];
+            for (int part = 1; part < parts; part++) {
+                for (int i = 0; i < n; i++) {
+                    for (int c = 0; c < out[i].length; c++) {
+                        out[i][c] += partial[part][i][c];
+                    }
+                }
+            }
             return out;
         }
     }
 
     /** sum_t a[t] b[t]: DOT_LANES float partial sums (the inner loop vectorizes), added in double. */
     static double dot(float[] a, float[] b, float[] acc) {
-        int d = a.length;
+        return dot(a, b, a.length, acc);
+    }
+
+    /** sum over t < d of a[t] b[t], as {@link #dot(float[], float[], float[])}. */
+    static double dot(float[] a, float[] b, int d, float[] acc) {
         Arrays.fill(acc, 0f);
         int full = d - d % DOT_LANES;
         for (int o = 0; o < full; o += DOT_LANES) {
@@ -558,28 +801,35 @@ final class PrefilteredMatch {
         return s;
     }
 
-    private interface RowBody {
-        void run(int i);
-    }
-
     private interface RangeBody {
         void run(int from, int to);
     }
 
-    private static void parallel(int n, RowBody body) {
-        parallelChunks(n, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                body.run(i);
-            }
-        });
+    private interface PartBody {
+        void run(int part, long from, long to);
+    }
+
+    /** Threads the parallel loops use: the CLI's --threads. */
+    private static int threads() {
+        return Torch.threads();
     }
 
     /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     private static void parallelChunks(int n, RangeBody body) {
-        int threads = Torch.threads();
-        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads));
-        Runnable all = () -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
-                (int) ((long) n * (c + 1) / chunks)));
+        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
+        run(() -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
+                (int) ((long) n * (c + 1) / chunks))));
+    }
+
+    /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
+    private static void parallelParts(long total, int parts, PartBody body) {
+        run(() -> IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts,
+                total * (p + 1) / parts)));
+    }
+
+    /** Runs a parallel stream in a pool of {@link Torch#threads()} workers (inline on one thread). */
+    private static void run(Runnable all) {
+        int threads = threads();
         if (threads == 1) {
             all.run(); // a sequential stream would do the same; no pool needed
             return;
@@ -608,6 +858,14 @@ final class PrefilteredMatch {
             pool = new ForkJoinPool(threads);
         }
         return pool;
+    }
+
+    /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */
+    private static final int TILE_BYTES = 1 << 19;
+
+    /** Rows per tile of an axis-1 member: about {@link #TILE_BYTES} of converted values, at least one row. */
+    private static int tileRows(NeuronRows r) {
+        return Math.max(1, TILE_BYTES / 4 / Math.max(1, r.rowValues()));
     }
 
     /** Work chunks per core (uneven rows: candidates differ per row). */

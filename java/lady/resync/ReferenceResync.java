@@ -14,6 +14,7 @@ import lady.checkpoint.StateDict;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.MemberSlices;
+import lady.permutation.Nesting;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
@@ -46,7 +47,11 @@ import lady.util.Seeds;
  * <li><b>Verdict.</b> Each group's forward-pass solve is tested ({@link Verdict}); the report carries the
  * verdict over all groups.</li>
  * </ol>
- * The argmax method reads the producers' rows only (the paper's faithful mode); so does
+ * <p>Nested groups ({@link Nesting}: the query heads and value dimensions inside a KV head's block) follow from
+ * the same rule: the outer group's members that an unsolved inner group scrambles are not aligned yet
+ * ({@link EvidenceContext#orderedBy}), so the KV heads are first matched on their k rows; Psi of a nested group
+ * is measured in the resync's frame ({@link Nesting#referenceFrame}).
+ * <p>The argmax method reads the producers' rows only (the paper's faithful mode); so does
  * {@link EvidenceScope#PRODUCERS}.
  */
 public final class ReferenceResync {
@@ -85,6 +90,9 @@ public final class ReferenceResync {
         long start = System.nanoTime();
         List<Group> selected = select(spec, options.groups());
         selected.forEach(g -> checkShapes(reference, suspect, g));
+        Set<String> selectedNames = new HashSet<>();
+        selected.forEach(g -> selectedNames.add(g.name()));
+        secret = Nesting.of(spec).referenceFrame(secret, selectedNames); // nested groups: Psi in the resync's frame
         EvidenceContext context = new EvidenceContext(reference, suspect, spec, selected, options.backend());
         List<Evidence> sources = options.sources();
         Map<String, State> states = new LinkedHashMap<>();
@@ -289,7 +297,7 @@ public final class ReferenceResync {
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
         for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-            Similarity.accumulateSquaredNorms(MemberSlices.rows(state.get(m.tensor()), m, g.size()), acc);
+            Similarity.accumulateSquaredNorms(MemberSlices.rows(state.indexed(m.tensor()), m, g.size()), acc);
         }
         return acc;
     }
@@ -417,8 +425,8 @@ public final class ReferenceResync {
      * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
         boolean bijective = Arrays.stream(match).distinct().count() == match.length;
-        if (bijective) {
-            Permuter.applyInPlace(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
+        if (bijective) { // index maps over the suspect's bytes (its mapped file), gathered when written
+            Permuter.applyLazily(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
             for (Member m : g.members()) {
                 suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));

@@ -21,17 +21,20 @@ import lady.paper.Paper;
  * @param evidence        which weight evidence the assignment reads: all (default) or the producers' rows
  *                        only; the argmax method always reads the producers' rows only (the paper)
  * @param weighting       how the contributions of a group are weighed ({@link Combination}; sqrt(d) by default)
+ * @param margins         the confidence margins of prefiltered groups: exact (default, about one dense
+ *                        similarity product per group) or the sketch's lower bounds ({@link Margins})
  */
 public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
         double integrityRatio, Evidence signalSource, Prefilter prefilter, EvidenceScope evidence,
-        EvidenceWeighting weighting) {
+        EvidenceWeighting weighting, Margins margins) {
     public ResyncOptions {
         groups = Set.copyOf(groups);
     }
 
     public static ResyncOptions defaults() {
         return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
-                Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO, EvidenceScope.ALL, EvidenceWeighting.SQRT_DIMENSION);
+                Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO, EvidenceScope.ALL, EvidenceWeighting.SQRT_DIMENSION,
+                Margins.EXACT);
     }
 
     /** The signal the neurons are compared by. */
@@ -57,23 +60,23 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
 
     public ResyncOptions withMethod(Method m) {
         return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting);
+                weighting, margins);
     }
 
     public ResyncOptions withGroups(Set<String> g) {
         return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting);
+                weighting, margins);
     }
 
     public ResyncOptions withBackend(Backend b) {
         return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting);
+                weighting, margins);
     }
 
     /** Compare neurons by {@code s} instead of the weights (null: the weights again). */
     public ResyncOptions withSignalSource(Evidence s) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s, prefilter, evidence,
-                weighting);
+                weighting, margins);
     }
 
     /** Flag matched neurons whose relative norm ratio lies outside [1/r, r] (r > 1). */
@@ -82,24 +85,30 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
             throw new lady.LadyException(lady.LadyException.Kind.USAGE, "the integrity ratio must be a number > 1, got " + r);
         }
         return new ResyncOptions(method, backend, groups, marginThreshold, r, signalSource, prefilter, evidence,
-                weighting);
+                weighting, margins);
     }
 
     /** Prefilter large groups (auto), every group (on), or none (off: always the dense similarity). */
     public ResyncOptions withPrefilter(Prefilter p) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, p, evidence,
-                weighting);
+                weighting, margins);
+    }
+
+    /** Exact margins on prefiltered groups (default), or the sketch's lower bounds (no dense product). */
+    public ResyncOptions withMargins(Margins m) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
+                weighting, m);
     }
 
     /** Read all the weight evidence (default) or the producers' rows only. */
     public ResyncOptions withEvidence(EvidenceScope e) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, e,
-                weighting);
+                weighting, margins);
     }
 
     /** Weigh a group's contributions by sqrt(d) (default), d, or equally. */
     public ResyncOptions withWeighting(EvidenceWeighting w) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter,
-                evidence, w);
+                evidence, w, margins);
     }
 }

@@ -4,22 +4,25 @@ import lady.permutation.Member;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /**
  * The reference's and the suspect's rows of one contribution (n x d float32 host tensors, row per neuron),
- * gathered through {@link MemberSlices} only when a dense product or the prefilter needs them: the matched
- * pairs alone ({@link #diagonalCosine()}, a later pass's certificate) are read in the tensors' own layout.
+ * gathered through {@link MemberSlices} only when a dense product needs them: the prefilter reads them where
+ * they lie ({@link #neuronRows}: a mapped file's bytes, the suspect through its lazy index maps), and the
+ * matched pairs alone ({@link #diagonalCosine()}, a later pass's certificate) are read in the tensors' own
+ * layout.
  */
 final class RowPair {
-    private final HostTensor referenceTensor;
-    private final HostTensor suspectTensor;
+    private final IndexedTensor referenceTensor;
+    private final IndexedTensor suspectTensor;
     private final Member member;
     private final long n;
     private final long dimension;
     private HostTensor reference;
     private HostTensor suspect;
 
-    private RowPair(HostTensor referenceTensor, HostTensor suspectTensor, Member member, long n, long dimension,
+    private RowPair(IndexedTensor referenceTensor, IndexedTensor suspectTensor, Member member, long n, long dimension,
             HostTensor reference, HostTensor suspect) {
         this.referenceTensor = referenceTensor;
         this.suspectTensor = suspectTensor;
@@ -36,7 +39,7 @@ final class RowPair {
     }
 
     /** The rows of {@code member} in the reference's and the suspect's tensor, for a group of n neurons. */
-    static RowPair of(HostTensor referenceTensor, HostTensor suspectTensor, Member member, long n) {
+    static RowPair of(IndexedTensor referenceTensor, IndexedTensor suspectTensor, Member member, long n) {
         MemberSlices.Layout layout = MemberSlices.layout(referenceTensor.shape(), member, n);
         return new RowPair(referenceTensor, suspectTensor, member, n, layout.outer() * layout.run(), null, null);
     }
@@ -57,6 +60,17 @@ final class RowPair {
             suspect = MemberSlices.rows(suspectTensor, member, n);
         }
         return suspect;
+    }
+
+    /**
+     * The rows as the prefilter reads them, {reference, suspect}: where they lie for a member of a tensor (no
+     * float32 copy), else the gathered rows.
+     */
+    NeuronRows[] neuronRows() {
+        if (member == null || reference != null && suspect != null) {
+            return new NeuronRows[] {NeuronRows.dense(reference(), n), NeuronRows.dense(suspect(), n)};
+        }
+        return new NeuronRows[] {NeuronRows.of(referenceTensor, member, n), NeuronRows.of(suspectTensor, member, n)};
     }
 
     /** The reference's rows {@code refRows} and the suspect's rows {@code susRows}, as {reference, suspect}. */
@@ -87,8 +101,8 @@ final class RowPair {
         suspect = null;
     }
 
-    private static void release(HostTensor rows, HostTensor source) {
-        if (rows != null && (source == null || rows.memory() != source.memory())) {
+    private static void release(HostTensor rows, IndexedTensor source) {
+        if (rows != null && (source == null || rows.memory() != source.base().memory())) {
             rows.memory().close();
         }
     }
@@ -98,6 +112,9 @@ final class RowPair {
         if (member == null || reference != null && suspect != null) {
             return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
         }
-        return Similarity.diagonalCosine(referenceTensor, suspectTensor, member, n);
+        if (!referenceTensor.identity() || !suspectTensor.identity()) { // lazily permuted: read through the maps
+            return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
+        }
+        return Similarity.diagonalCosine(referenceTensor.base(), suspectTensor.base(), member, n);
     }
 }

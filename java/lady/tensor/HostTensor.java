@@ -22,6 +22,8 @@ import lady.LadyException;
 public final class HostTensor {
     /** Largest byte window one {@link ByteBuffer} covers (bulk operations go window by window). */
     static final int WINDOW = 1 << 30;
+    /** Values converted per slice from half precision (arrays of this size are reused within a conversion). */
+    private static final int CONVERT_SLICE = 1 << 14;
 
     private final DType dtype;
     private final long[] shape;
@@ -226,14 +228,23 @@ public final class HostTensor {
             ByteBuffer src = bytes((first + done) * es, n * es);
             switch (dtype) {
                 case FLOAT32 -> dst.put(src.asFloatBuffer());
-                case BFLOAT16 -> {
-                    for (int i = 0; i < n; i++) {
-                        dst.put(bfloat16ToFloat(src.getShort(2 * i)));
-                    }
-                }
-                case FLOAT16 -> {
-                    for (int i = 0; i < n; i++) {
-                        dst.put(float16ToFloat(src.getShort(2 * i)));
+                case BFLOAT16, FLOAT16 -> { // in slices through arrays: bulk moves, a loop the JIT vectorizes
+                    java.nio.ShortBuffer halves = src.asShortBuffer();
+                    short[] h = new short[Math.min(n, CONVERT_SLICE)];
+                    float[] f = new float[h.length];
+                    for (int at = 0; at < n; at += h.length) {
+                        int m = Math.min(h.length, n - at);
+                        halves.get(at, h, 0, m);
+                        if (dtype == DType.BFLOAT16) {
+                            for (int i = 0; i < m; i++) {
+                                f[i] = Float.intBitsToFloat(h[i] << 16);
+                            }
+                        } else {
+                            for (int i = 0; i < m; i++) {
+                                f[i] = float16ToFloat(h[i]);
+                            }
+                        }
+                        dst.put(f, 0, m);
                     }
                 }
                 case FLOAT64 -> {

@@ -105,6 +105,14 @@ public final class LadyNative {
 
     public static native int lady_assign_cuda(long s, long n, long perm);
 
+    // ---- gather (lady.h kernel 5): lazily permuted tensors read into contiguous memory -----------
+
+    public static native int lady_gather_rows_ref(long src, long dst, long rows, long n1, long unitBytes,
+            @Cast("const int64_t*") long[] p0, @Cast("const int64_t*") long[] p1, long rowBegin, long rowEnd);
+
+    public static native int lady_gather_rows_cpu(long src, long dst, long rows, long n1, long unitBytes,
+            @Cast("const int64_t*") long[] p0, @Cast("const int64_t*") long[] p1, long rowBegin, long rowEnd);
+
     // ---- host memory (lady.h "host memory"): file mappings and anonymous buffers --------------------
 
     public static native int lady_map_file(@Cast("const char*") byte[] path, @Cast("int64_t*") long[] address,

@@ -132,21 +132,42 @@ class CheckpointRoundTripTest {
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
     }
 
-    /** What neither format can hold: a zip of 65535 tensors (zip64, not written) and a safetensors tensor named
-     * __metadata__; both fail after the first bytes were written. */
+    /** What neither format can hold, failing after the first bytes were written: a safetensors tensor named
+     * __metadata__; a lazily permuted tensor whose rows are longer than Lady gathers at once (2 GiB: the
+     * 4 GiB block is never touched, so it costs no memory). */
     private static StateDict unwritable(Checkpoints.Format format) {
         StateDict bad = new StateDict();
+        bad.put("ok", HostTensor.ofFloats(new float[] {1, 2}, 2));
         if (format == Checkpoints.Format.SAFETENSORS) {
-            bad.put("ok", HostTensor.ofFloats(new float[] {1, 2}, 2));
             bad.put("__metadata__", HostTensor.ofFloats(new float[] {1, 2}, 2));
             return bad;
         }
-        int count = 0xFFFF;
-        HostMemory block = HostMemory.allocate(4L * count);
-        for (int i = 0; i < count; i++) {
-            bad.put("t" + i, HostTensor.view(block, 4L * i, DType.FLOAT32, 1));
-        }
+        long columns = (1L << 29) + 1;
+        bad.put("huge", HostTensor.allocate(DType.FLOAT32, 2, columns));
+        bad.permuteLazily("huge", 0, new long[] {1, 0});
         return bad;
+    }
+
+    /** 65535 tensors need zip64's entry count: written, and read back. */
+    @Test
+    void aZipOf65535TensorsIsWrittenWithZip64Records() {
+        int count = 0xFFFF;
+        StateDict sd = new StateDict();
+        HostMemory block = HostMemory.allocate(4L * count);
+        HostTensor all = HostTensor.view(block, 0, DType.FLOAT32, count);
+        float[] v = new float[count];
+        for (int i = 0; i < count; i++) {
+            v[i] = i;
+        }
+        all.writeFloats(v);
+        for (int i = 0; i < count; i++) {
+            sd.put("t" + i, HostTensor.view(block, 4L * i, DType.FLOAT32, 1));
+        }
+        Path p = dir.resolve("many.pt");
+        Checkpoints.write(p, sd, Checkpoints.Format.TORCH_ZIP);
+        StateDict back = Checkpoints.read(p);
+        assertEquals(count, back.size());
+        assertTrue(sd.sameTensors(back));
     }
 
     @Test

@@ -3,7 +3,6 @@ package lady.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -25,38 +24,14 @@ import lady.torch.TorchTensors;
 
 /** The Llama family from shapes and config.json: its groups, and that permuting all of them keeps the function. */
 class LlamaFamilyTest {
-    static final long VOCAB = 40, HIDDEN = 16, HEADS = 4, KV = 2, HEAD_DIM = 4, INTER = 24;
-    static final int LAYERS = 2;
+    static final long VOCAB = LlamaShapes.VOCAB, HIDDEN = LlamaShapes.HIDDEN, HEADS = LlamaShapes.HEADS,
+            KV = LlamaShapes.KV, HEAD_DIM = LlamaShapes.HEAD_DIM;
+    static final int LAYERS = LlamaShapes.LAYERS;
+    static final Map<String, Object> CONFIG = LlamaShapes.CONFIG;
 
     static Map<String, long[]> shapes(boolean tied, boolean biases) {
-        Map<String, long[]> s = new LinkedHashMap<>();
-        s.put("model.embed_tokens.weight", new long[] {VOCAB, HIDDEN});
-        for (int i = 0; i < LAYERS; i++) {
-            String l = "model.layers." + i;
-            s.put(l + ".self_attn.q_proj.weight", new long[] {HEADS * HEAD_DIM, HIDDEN});
-            s.put(l + ".self_attn.k_proj.weight", new long[] {KV * HEAD_DIM, HIDDEN});
-            s.put(l + ".self_attn.v_proj.weight", new long[] {KV * HEAD_DIM, HIDDEN});
-            if (biases) {
-                s.put(l + ".self_attn.q_proj.bias", new long[] {HEADS * HEAD_DIM});
-                s.put(l + ".self_attn.k_proj.bias", new long[] {KV * HEAD_DIM});
-                s.put(l + ".self_attn.v_proj.bias", new long[] {KV * HEAD_DIM});
-            }
-            s.put(l + ".self_attn.o_proj.weight", new long[] {HIDDEN, HEADS * HEAD_DIM});
-            s.put(l + ".mlp.gate_proj.weight", new long[] {INTER, HIDDEN});
-            s.put(l + ".mlp.up_proj.weight", new long[] {INTER, HIDDEN});
-            s.put(l + ".mlp.down_proj.weight", new long[] {HIDDEN, INTER});
-            s.put(l + ".input_layernorm.weight", new long[] {HIDDEN});
-            s.put(l + ".post_attention_layernorm.weight", new long[] {HIDDEN});
-        }
-        s.put("model.norm.weight", new long[] {HIDDEN});
-        if (!tied) {
-            s.put("lm_head.weight", new long[] {VOCAB, HIDDEN});
-        }
-        return s;
+        return LlamaShapes.shapes(tied, biases);
     }
-
-    static final Map<String, Object> CONFIG = Map.of("num_attention_heads", HEADS, "num_key_value_heads", KV,
-            "rms_norm_eps", 1e-5, "rope_theta", 10000.0);
 
     @Test
     void groupsAreTheStreamTheKvHeadsTheQueryHeadsTheValueDimsAndTheMlpUnits() {

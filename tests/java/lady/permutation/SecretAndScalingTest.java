@@ -48,7 +48,7 @@ class SecretAndScalingTest {
         assertEquals(perms, r.permutations());
         assertEquals(java.util.List.copyOf(perms.keySet()), java.util.List.copyOf(r.permutations().keySet()));
         assertArrayEquals(s.scales().get("features.0"), r.scales().get("features.0"));
-        assertEquals(perms.get("features.2").inverse(), r.inverses().get("features.2"));
+        assertEquals(perms.get("features.2").inverse(), r.inverses(new PermutationSpec("vgg16_cifar", java.util.List.of(), java.util.Set.of())).get("features.2"));
         String text = Files.readString(f);
         assertTrue(text.contains("\"format_version\":1") && text.contains("\"tool_version\":\"0.1.0\""), text);
 

@@ -32,6 +32,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 import lady.torch.Torch;
 
 /**
@@ -63,7 +64,7 @@ class EvidenceTest {
     }
 
     private static RowPair pair(HostTensor t, Member m, long n) {
-        return RowPair.of(t, t, m, n);
+        return RowPair.of(IndexedTensor.of(t), IndexedTensor.of(t), m, n);
     }
 
     @Test
@@ -139,7 +140,7 @@ class EvidenceTest {
         // consumer columns in blocks of 2 from input channel 3 on (a concatenation's second branch)
         for (Member m : List.of(new Member("w", 1, 1, Role.CONSUMER_WEIGHT), new Member("w", 1, 3, 2, Role.CONSUMER_WEIGHT))) {
             int n = m.block() == 1 ? 9 : 3;
-            RowPair p = RowPair.of(a, b, m, n);
+            RowPair p = RowPair.of(IndexedTensor.of(a), IndexedTensor.of(b), m, n);
             double[] direct = p.diagonalCosine(); // from the tensors' own layout
             int d = Math.toIntExact(p.dimension());
             float[] full = lady.kernels.Kernels.cosineSimilarity(Backend.CPU, p.reference().readFloats(),
@@ -299,5 +300,28 @@ class EvidenceTest {
         GroupResult last = r.groups().get(r.groups().size() - 1);
         assertEquals(1, last.passes());
         assertTrue(last.evidence().stream().anyMatch(e -> e.source().equals(ConsumerColumns.NAME)), last.evidence().toString());
+    }
+
+    /**
+     * Nested groups (one grouped-query attention layer: KV heads, the query heads and value dimensions inside
+     * each): before the inner groups are solved, the KV heads' q and v rows are scrambled inside by them, so
+     * only the k rows are aligned evidence; the inner groups' rows read the KV order, so they wait for it.
+     */
+    @Test
+    void nestedGroupsWaitForEachOther() {
+        PermutationSpec spec = lady.permutation.NestingTest.spec();
+        StateDict state = new StateDict();
+        lady.permutation.NestingTest.shapes().forEach((name, shape) -> state.put(name, HostTensor.allocate(
+                lady.tensor.DType.FLOAT32, shape)));
+        EvidenceContext context = new EvidenceContext(state, state.copy(), spec, spec.groups(), Backend.CPU);
+        Group kv = spec.groups().get(0);
+        Group q0 = spec.group("q0").orElseThrow();
+        List<String> aligned = kv.members(Role.PRODUCER_WEIGHT).stream().filter(m -> context.aligned(kv, m))
+                .map(Member::tensor).toList();
+        assertEquals(List.of("k"), aligned, "the KV heads are first matched on their k rows");
+        assertTrue(q0.members(Role.PRODUCER_WEIGHT).stream().noneMatch(m -> context.aligned(q0, m)));
+        context.solved("kv", true);
+        assertTrue(q0.members(Role.PRODUCER_WEIGHT).stream().allMatch(m -> context.aligned(q0, m)),
+                "once the KV heads are solved, the query heads inside them are comparable");
     }
 }

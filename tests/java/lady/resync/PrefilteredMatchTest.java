@@ -176,7 +176,8 @@ class PrefilteredMatchTest {
         // the full-row computation on scattered rows (gathered) and on a run of consecutive ones (in place)
         int[] rows = {0, 1, 5, 6, 7, 40, 63};
         double[] margins = new double[n];
-        PrefilteredMatch.exactMargins(Backend.CPU, List.of(ta), List.of(tb), new double[] {1}, n, match, rows, margins);
+        PrefilteredMatch.exactMargins(Backend.CPU, List.of(NeuronRows.dense(ta, n)), List.of(NeuronRows.dense(tb, n)),
+                new double[] {1}, n, match, rows, margins);
         for (int i : rows) {
             assertEquals(denseMargins[i], margins[i], MARGIN_TOLERANCE, "full-row margin of row " + i);
         }
@@ -198,8 +199,155 @@ class PrefilteredMatchTest {
         return x;
     }
 
+    /** The sparse assignment equals the dense exact assignment on complete and on sparse candidate graphs. */
+    @Test
+    void sparseAssignmentIsTheExactAssignmentOfItsEdges() {
+        for (int seed = 1; seed <= 40; seed++) {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            int n = 1 + rnd.nextInt(40);
+            boolean complete = seed % 2 == 0;
+            float[] dense = new float[n * n];
+            int[][] cols = new int[n][];
+            double[][] vals = new double[n][];
+            long[] hidden = Permutation.random(n, seed).longIndices(); // keeps a perfect matching among the edges
+            for (int i = 0; i < n; i++) {
+                java.util.List<Integer> c = new java.util.ArrayList<>();
+                for (int j = 0; j < n; j++) {
+                    if (complete || j == hidden[i] || rnd.nextDouble() < 0.2) {
+                        c.add(j);
+                    }
+                }
+                cols[i] = c.stream().mapToInt(Integer::intValue).toArray();
+                vals[i] = new double[cols[i].length];
+                java.util.Arrays.fill(dense, i * n, (i + 1) * n, -1000f); // a missing edge: never worth taking
+                for (int k = 0; k < cols[i].length; k++) {
+                    vals[i][k] = (float) rnd.nextGaussian(); // float values: the dense solver sees the same numbers
+                    dense[i * n + cols[i][k]] = (float) vals[i][k];
+                }
+            }
+            int[] sparse = SparseAssignment.solve(n, cols, vals);
+            int[] exact = Kernels.assign(Backend.CPU, dense, n);
+            double a = 0;
+            double b = 0;
+            for (int i = 0; i < n; i++) {
+                a += dense[i * n + sparse[i]];
+                b += dense[i * n + exact[i]];
+            }
+            assertEquals(b, a, 1e-6, "seed " + seed + ": the sparse optimum's value");
+            assertEquals(n, java.util.Arrays.stream(sparse).distinct().count(), "a permutation");
+        }
+        // no perfect matching among the edges: null
+        assertEquals(null, SparseAssignment.solve(2, new int[][] {{0}, {0}}, new double[][] {{1}, {2}}));
+    }
+
+    /**
+     * Rows read where they lie (bfloat16 and float32, lazy index maps on both axes, members on axis 0 and 1 with
+     * offsets and blocks) are MemberSlices' float32 rows of the gathered tensor, value for value.
+     */
+    @Test
+    void neuronRowsReadLazilyPermutedTensorsAsTheirGatheredRows() {
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (lady.tensor.DType dt : List.of(lady.tensor.DType.BFLOAT16, lady.tensor.DType.FLOAT32, lady.tensor.DType.FLOAT16)) {
+            HostTensor t = HostTensor.allocate(dt, 12, 10, 3);
+            java.nio.ByteBuffer b = t.bytes(0, (int) t.byteSize());
+            for (int i = 0; i < t.numel(); i++) {
+                float v = (float) rnd.nextGaussian();
+                if (dt == lady.tensor.DType.FLOAT32) {
+                    b.putFloat(4 * i, v);
+                } else if (dt == lady.tensor.DType.BFLOAT16) {
+                    b.putShort(2 * i, (short) (Float.floatToIntBits(v) >>> 16));
+                } else {
+                    b.putShort(2 * i, (short) ((rnd.nextInt(2) << 15) | ((1 + rnd.nextInt(29)) << 10) | rnd.nextInt(1024))); // finite halves
+                }
+            }
+            StateDict sd = new StateDict();
+            sd.put("w", t);
+            sd.permuteLazily("w", 0, Permutation.random(12, 1).longIndices());
+            sd.permuteLazily("w", 1, Permutation.random(10, 2).longIndices());
+            for (Member m : List.of(new Member("w", 0, 2, 2, Role.PRODUCER_WEIGHT), new Member("w", 1, 3, 1, Role.CONSUMER_WEIGHT),
+                    new Member("w", 1, 0, 2, Role.CONSUMER_WEIGHT))) {
+                int n = m.axis() == 0 ? 5 : m.block() == 2 ? 5 : 7;
+                NeuronRows rows = NeuronRows.of(sd.indexed("w"), m, n);
+                float[] want = m.axis() == 0 ? lady.permutation.MemberSlices.rows(sd.indexed("w"), m, n).readFloats()
+                        : byColumns(sd.indexed("w").materialize().readFloats(), m, n);
+                NeuronRows.Reader r = rows.reader();
+                for (int j = 0; j < n; j++) {
+                    float[] got = new float[rows.d];
+                    if (rows.byRows) {
+                        r.neuron(j, got);
+                    } else {
+                        for (long o = 0; o < rows.outer(); o++) {
+                            System.arraycopy(r.outerRow(o), rows.segmentStart(j), got, (int) (o * rows.segment()), rows.segment());
+                        }
+                    }
+                    assertArrayEquals(java.util.Arrays.copyOfRange(want, j * rows.d, (j + 1) * rows.d), got, dt + " " + m + " neuron " + j);
+                }
+            }
+        }
+    }
+
+    /** Neuron j's vector of an axis-1 member of a [12, 10, 3] tensor: for each row o, its block of columns. */
+    private static float[] byColumns(float[] t, Member m, int n) {
+        int rows = 12;
+        int cols = 10;
+        int inner = 3;
+        int seg = (int) m.block() * inner;
+        float[] out = new float[n * rows * seg];
+        for (int j = 0; j < n; j++) {
+            for (int o = 0; o < rows; o++) {
+                for (int b = 0; b < m.block(); b++) {
+                    for (int i = 0; i < inner; i++) {
+                        int col = (int) (m.offset() + j * m.block() + b);
+                        out[(j * rows + o) * seg + b * inner + i] = t[(o * cols + col) * inner + i];
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A group of 5000 neurons (beyond {@link PrefilteredMatch#AUTO_MIN_LARGE_GROUP}, short rows) with two
+     * producers, one read by columns through a lazy index map: the prefilter answers without an N x N
+     * matrix, with the inverse permutation and positive margin bounds.
+     */
+    @Test
+    void largeGroupsAreMatchedWithoutTheDenseMatrix() {
+        int n = 5000;
+        int d = 48;
+        SplittableRandom rnd = new SplittableRandom(12);
+        float[] a = gaussian(rnd, n * d);
+        float[] c = gaussian(rnd, 30 * n); // a consumer-like [30, n] tensor: neuron j is column j
+        long[] p = Permutation.random(n, 5).longIndices();
+        StateDict ref = new StateDict();
+        ref.put("a", HostTensor.ofFloats(a, n, d));
+        ref.put("c", HostTensor.ofFloats(c, 30, n));
+        StateDict sus = new StateDict();
+        sus.put("a", HostTensor.ofFloats(a, n, d));
+        sus.put("c", HostTensor.ofFloats(c, 30, n));
+        sus.permuteLazily("a", 0, p);
+        sus.permuteLazily("c", 1, p);
+        Member ma = new Member("a", 0, 1, Role.PRODUCER_WEIGHT);
+        Member mc = new Member("c", 1, 1, Role.PRODUCER_WEIGHT);
+        assertTrue(PrefilteredMatch.worthIt(n, d + 30));
+        PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(Backend.CPU,
+                List.of(NeuronRows.of(ref.indexed("a"), ma, n), NeuronRows.of(ref.indexed("c"), mc, n)),
+                List.of(NeuronRows.of(sus.indexed("a"), ma, n), NeuronRows.of(sus.indexed("c"), mc, n)),
+                new double[] {0.5, 0.5}, n, Margins.BOUND);
+        assertNotNull(o);
+        long[] inv = Permutation.of(p).inverse().longIndices();
+        assertArrayEquals(inv, o.match());
+        for (double m : o.margins()) {
+            assertTrue(m > 0, "a clear match has a positive margin bound");
+        }
+    }
+
     @Test
     void autoRuleTakesOnlyLargeGroups() {
+        assertTrue(PrefilteredMatch.worthIt(14336, 100), "a Llama-3-8B MLP: its dense matrix alone is 822 MB");
+        assertEquals(256, PrefilteredMatch.sketchDims(1));
+        assertEquals(128, PrefilteredMatch.sketchDims(2));
+        assertEquals(16, PrefilteredMatch.sketchDims(65), "a 7B stream of 65 producers");
         assertTrue(PrefilteredMatch.worthIt(4096, 25088), "classifier.0 of torchvision VGG16");
         assertTrue(PrefilteredMatch.worthIt(4096, 4096), "classifier.3");
         assertFalse(PrefilteredMatch.worthIt(64, 27), "features.0: rows shorter than the sketch");

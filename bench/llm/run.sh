@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/llm/run.sh CASE [WORK_DIR] [RUNS]: exact resync of a random Hugging Face Llama-family pair as a
+# process on 2 cores (taskset -c 0,1), with the process's peak anonymous memory (RssAnon, sampled every
+# 0.2 s: the mapped checkpoint pages are not counted) and, measured in the same run, the IO floor: reading
+# both folders' weights and writing one copy of the reference (cat + cp + fsync).
+#   CASE 1b    Llama-3.2-1B shape: d 2048, 16 layers, GQA 32/8, head_dim 64, MLP 8192, vocab 128256,
+#              tied embeddings, bf16 (1.24 B parameters with the tied embedding, 2.5 GB)
+#        8b2   2 layers of Llama-3-8B width: d 4096, GQA 32/8, head_dim 128, MLP 14336, vocab 128256,
+#              untied, bf16 (1.5 B parameters, 3 GB)
+#        7b    Llama-2-7B shape: d 4096, 32 layers, 32 heads (no GQA), MLP 11008, vocab 32000, untied,
+#              bf16, two shards (6.7 B parameters, 13.5 GB)
+# The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
+# (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
+# independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
+# that every file of the output folder equals the reference's, byte for byte, and Psi 100.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+case_name="${1:?usage: run.sh 1b|8b2|7b [WORK_DIR] [RUNS]}"
+work="${2:-/tmp/lady-bench-llm}/$case_name"
+runs="${3:-1}"
+py=/usr/bin/python3
+script="$repo/tests/python/llama_family.py"
+cores="taskset -c 0,1"
+case "$case_name" in
+  1b)  shape=(--hidden 2048 --layers 16 --heads 32 --kv-heads 8 --head-dim 64 --inter 8192 --vocab 128256 --tied --shards 1) ;;
+  8b2) shape=(--hidden 4096 --layers 2 --heads 32 --kv-heads 8 --head-dim 128 --inter 14336 --vocab 128256 --shards 1) ;;
+  7b)  shape=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --head-dim 128 --inter 11008 --vocab 32000 --shards 2) ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b)" >&2; exit 2 ;;
+esac
+mkdir -p "$work"
+cd "$work"
+if [ ! -f ref/config.json ]; then
+  t0=$(date +%s.%N)
+  $py "$script" make ref --variant llama --dtype BF16 --seed 1 "${shape[@]}"
+  $py "$script" permute ref sus --seed 2 --secret secret.json
+  echo "made the pair in $(echo "$(date +%s.%N) - $t0" | bc) s: $(du -sh ref | cut -f1) per folder"
+fi
+"$repo/lady" --version >/dev/null  # builds if needed, outside the timings
+export OPENBLAS_NUM_THREADS=1
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for i in $(seq 1 "$runs"); do
+  # the IO floor: read both inputs, write one output of the reference's size, fsync
+  t0=$(date +%s.%N)
+  cat ref/*.safetensors sus/*.safetensors > /dev/null
+  rm -rf floor && mkdir floor && cp ref/*.safetensors floor/ && sync -f floor/
+  floor=$(echo "$(date +%s.%N) - $t0" | bc)
+  rm -rf floor
+  t0=$(date +%s.%N)
+  $cores "$repo/lady" resync --reference ref --suspect sus --out fixed --report report.json --secret secret.json \
+    --threads 2 --quiet > resync.out &
+  pid=$!
+  peak=0
+  while kill -0 "$pid" 2>/dev/null; do
+    a=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a
+    sleep 0.2
+  done
+  wait "$pid"
+  wall=$(echo "$(date +%s.%N) - $t0" | bc)
+  same=yes
+  for f in ref/*; do cmp -s "$f" "fixed/$(basename "$f")" || same="NO ($(basename "$f"))"; done
+  parts=$($py -c "import json; r = json.load(open('report.json')); t = r['timings']; print(' '.join(f'{k} {v:.1f}' for k, v in t.items()), '| psi', r['psi'], '| prefiltered', sum(g['prefiltered'] for g in r['groups']), 'of', len(r['groups']))")
+  echo "run $i: lady resync ${wall} s ($parts) | RssAnon peak $((peak / 1024)) MB | restored byte for byte: $same | IO floor ${floor} s"
+done
+echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,246 @@
+package lady.resync;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import lady.LadyException;
+import lady.permutation.Member;
+import lady.permutation.MemberSlices;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
+
+/**
+ * The per-neuron vectors of a group member read where they lie: in the checkpoint's mapped bytes (float32,
+ * bfloat16 or float16, converted on the fly) through the tensor's lazy index maps
+ * ({@link IndexedTensor}), without a float32 copy of the member. What the prefilter reads a group of
+ * thousands of neurons from (a Llama MLP's gate rows, the stream's embedding columns).
+ *
+ * <p>Neuron j of a member on axis 0 owns the rows [offset + j*block, +block), every column: its vector is
+ * those rows one after the other ({@link Reader#neuron}, contiguous reads). On axis 1 it owns the
+ * columns [offset + j*block, +block) of every row o: its vector is, for o = 0, 1, ..., the segment
+ * of {@link #segment()} values of row o at {@link #segmentStart}; such members are read row by row
+ * ({@link Reader#outerRow}), every neuron's segment at once. Members on later axes (and tensors of other
+ * types) are gathered into a float32 n x d copy first ({@link MemberSlices#rows(IndexedTensor, Member, long)}).
+ * The vector's order is the same for every tensor of the member's shape and maps, so two models' vectors
+ * compare position by position: on axis 0 as {@link MemberSlices#rows} lays them out, on axis 1 row by row
+ * (a permutation of MemberSlices' order when the block exceeds 1, which no dot product or norm sees).
+ */
+final class NeuronRows {
+    final int n;
+    /** Values per neuron. */
+    final int d;
+    /** Whether a neuron's values are whole rows (axis 0, or a float32 copy). */
+    final boolean byRows;
+    private final HostTensor base;
+    private final long[] rowMap;
+    private final long[] colMap;
+    private final long rows;
+    private final int columns;
+    private final int inner;
+    private final long offset;
+    private final int block;
+
+    private NeuronRows(int n, int d, boolean byRows, HostTensor base, long[] rowMap, long[] colMap, long rows, int columns,
+            int inner, long offset, int block) {
+        this.n = n;
+        this.d = d;
+        this.byRows = byRows;
+        this.base = base;
+        this.rowMap = rowMap;
+        this.colMap = colMap;
+        this.rows = rows;
+        this.columns = columns;
+        this.inner = inner;
+        this.offset = offset;
+        this.block = block;
+    }
+
+    /** The vectors of member {@code m} (of a group of {@code n}) of tensor {@code t}. */
+    static NeuronRows of(IndexedTensor t, Member m, long n) {
+        DType dt = t.dtype();
+        long[] shape = t.shape();
+        boolean readable = dt == DType.FLOAT32 || dt == DType.BFLOAT16 || dt == DType.FLOAT16;
+        if (!readable || m.axis() > 1 || shape.length == 0) {
+            return dense(MemberSlices.rows(t, m, n), n);
+        }
+        long r = shape[0];
+        long c = shape.length > 1 ? shape[1] : 1;
+        long in = 1;
+        for (int a = 2; a < shape.length; a++) {
+            in *= shape[a];
+        }
+        long rowValues = c * in;
+        long span = n * m.block();
+        long dd = m.axis() == 0 ? m.block() * rowValues : r * m.block() * in;
+        if (rowValues > Integer.MAX_VALUE - 8 || dd > Integer.MAX_VALUE - 8 || m.offset() + span > shape[m.axis()]) {
+            return dense(MemberSlices.rows(t, m, n), n);
+        }
+        return new NeuronRows(Math.toIntExact(n), (int) dd, m.axis() == 0, t.base(), t.rowMap(), t.columnMap(), r,
+                (int) c, (int) in, m.offset(), Math.toIntExact(m.block()));
+    }
+
+    /** Vectors already gathered: a contiguous float32 n x d tensor. */
+    static NeuronRows dense(HostTensor rowsF32, long n) {
+        long d = rowsF32.numel() / Math.max(n, 1);
+        if (d > Integer.MAX_VALUE - 8) {
+            throw LadyException.invalidInput("neurons of " + d + " values each are too long for the prefilter");
+        }
+        return new NeuronRows(Math.toIntExact(n), (int) d, true, rowsF32, null, null, n, (int) d, 1, 0, 1);
+    }
+
+    /** Rows of the tensor (axis-1 members: one segment per row and neuron). */
+    long outer() {
+        return byRows ? 1 : rows;
+    }
+
+    /** Values of one neuron in one row (axis-1 members): block times the inner size. */
+    int segment() {
+        return byRows ? d : block * inner;
+    }
+
+    /** Where neuron j's segment starts in a row read by {@link Reader#outerRow}. */
+    int segmentStart(int j) {
+        return (int) ((offset + (long) j * block) * inner);
+    }
+
+    /** Values of one row of the tensor. */
+    int rowValues() {
+        return columns * inner;
+    }
+
+    /** Every neuron's vector as a contiguous float32 n x d tensor (fresh memory; the caller closes it). */
+    HostTensor materialize() {
+        int[] all = new int[n];
+        for (int j = 0; j < n; j++) {
+            all[j] = j;
+        }
+        return materialize(all);
+    }
+
+    /** The vectors of {@code neurons} (ascending), in that order, as a contiguous float32 tensor (fresh memory). */
+    HostTensor materialize(int[] neurons) {
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, neurons.length, d);
+        java.nio.FloatBuffer f = out.floats();
+        if (byRows) {
+            Reader r = reader();
+            float[] v = new float[d];
+            for (int k = 0; k < neurons.length; k++) {
+                r.neuron(neurons[k], v);
+                f.put(k * d, v);
+            }
+        } else { // row by row: each neuron's segment to its place (a transpose)
+            Reader r = reader();
+            int seg = segment();
+            for (long o = 0; o < rows; o++) {
+                float[] row = r.outerRow(o);
+                for (int k = 0; k < neurons.length; k++) {
+                    f.put((int) (k * (long) d + o * seg), row, segmentStart(neurons[k]), seg);
+                }
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(out);
+        return out;
+    }
+
+    /** A reader with its own buffers: one per thread. */
+    Reader reader() {
+        return new Reader();
+    }
+
+    /** Reads converted values; not thread-safe (one per thread). */
+    final class Reader {
+        private final float[] row = new float[rowValues()];
+        private short[] halves;
+        private float[] plain;
+
+        /** Neuron j's d values into {@code out} (members on axis 0). */
+        void neuron(int j, float[] out) {
+            for (int b = 0; b < block; b++) {
+                logicalRow(offset + (long) j * block + b, out, b * rowValues());
+            }
+        }
+
+        /** Row o of the tensor, converted (members on axis 1); the returned buffer is reused by the next call. */
+        float[] outerRow(long o) {
+            logicalRow(o, row, 0);
+            return row;
+        }
+
+        /** Rows [o0, o0 + count) of the tensor, converted, one after the other into {@code tile} (axis-1 members). */
+        void tile(long o0, int count, float[] tile) {
+            for (int t = 0; t < count; t++) {
+                logicalRow(o0 + t, tile, t * rowValues());
+            }
+        }
+
+        /** Neuron j's values in the rows of a {@link #tile} of {@code count} rows: count segments into {@code out}. */
+        void neuronInTile(float[] tile, int count, int j, float[] out) {
+            int seg = segment();
+            int at = segmentStart(j);
+            int rv = rowValues();
+            if (seg == 1) { // one value per row (an embedding's column): a strided read
+                for (int t = 0, x = at; t < count; t++, x += rv) {
+                    out[t] = tile[x];
+                }
+                return;
+            }
+            for (int t = 0; t < count; t++) {
+                System.arraycopy(tile, t * rv + at, out, t * seg, seg);
+            }
+        }
+
+        private void logicalRow(long r, float[] out, int at) {
+            long br = rowMap == null ? r : rowMap[(int) r];
+            int values = rowValues();
+            ByteBuffer bytes = base.bytes(br * values * base.dtype().elementSize(), values * base.dtype().elementSize())
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            if (colMap == null) {
+                convert(bytes, out, at, values);
+            } else {
+                if (plain == null) {
+                    plain = new float[values];
+                }
+                convert(bytes, plain, 0, values);
+                if (inner == 1) {
+                    for (int c = 0; c < columns; c++) {
+                        out[at + c] = plain[(int) colMap[c]];
+                    }
+                } else {
+                    for (int c = 0; c < columns; c++) {
+                        System.arraycopy(plain, (int) colMap[c] * inner, out, at + c * inner, inner);
+                    }
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(base);
+        }
+
+        private void convert(ByteBuffer b, float[] out, int at, int count) {
+            switch (base.dtype()) {
+                case FLOAT32 -> b.asFloatBuffer().get(0, out, at, count);
+                case BFLOAT16 -> {
+                    short[] h = halves(count);
+                    b.asShortBuffer().get(0, h, 0, count);
+                    for (int i = 0; i < count; i++) {
+                        out[at + i] = Float.intBitsToFloat(h[i] << 16);
+                    }
+                }
+                case FLOAT16 -> {
+                    short[] h = halves(count);
+                    b.asShortBuffer().get(0, h, 0, count);
+                    for (int i = 0; i < count; i++) {
+                        out[at + i] = HostTensor.float16ToFloat(h[i]);
+                    }
+                }
+                default -> throw new LadyException(LadyException.Kind.INTERNAL, "no conversion of " + base.dtype());
+            }
+        }
+
+        private short[] halves(int count) {
+            if (halves == null || halves.length < count) {
+                halves = new short[count];
+            }
+            return halves;
+        }
+    }
+}

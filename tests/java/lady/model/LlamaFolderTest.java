@@ -1,0 +1,220 @@
+package lady.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import lady.LadyException;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.PythonTorch;
+import lady.checkpoint.StateDict;
+import lady.cli.CliRun;
+import lady.report.Json;
+import lady.torch.Torch;
+
+/**
+ * Hugging Face Llama, Mistral and Qwen2 folders made by tests/python/llama_family.py (random weights, no
+ * download, no transformers: the script writes safetensors by hand and computes the forward pass as
+ * transformers does, RoPE, GQA, SwiGLU, RMSNorm): config.json reaches the recognition, `lady permute
+ * --groups all --verify` keeps the script's own logits, Lady's forward equals the script's, and a folder
+ * permuted by the script (every symmetry independently, with its secret) is restored tensor for tensor by
+ * `lady resync`, Psi 100 in every group (nested groups in the resync's frame).
+ */
+class LlamaFolderTest {
+    @TempDir
+    Path dir;
+
+    static final String SCRIPT = "llama_family.py";
+
+    private Path make(String name, String... options) throws IOException, InterruptedException {
+        Path out = dir.resolve(name);
+        List<String> args = new ArrayList<>(List.of("make", out.toString()));
+        args.addAll(List.of(options));
+        assertNull(PythonTorch.run(SCRIPT, args.toArray(String[]::new)));
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> forward(Path folder, String name) throws IOException, InterruptedException {
+        Path out = dir.resolve(name + ".json");
+        assertNull(PythonTorch.run(SCRIPT, "forward", folder.toString(), "--tokens-seed", "3", "--out", out.toString()));
+        return (Map<String, Object>) Json.parse(Files.readString(out));
+    }
+
+    /** Flattened numbers of a nested JSON list. */
+    private static List<Double> flat(Object o) {
+        List<Double> out = new ArrayList<>();
+        if (o instanceof List<?> l) {
+            l.forEach(x -> out.addAll(flat(x)));
+        } else {
+            out.add(((Number) o).doubleValue());
+        }
+        return out;
+    }
+
+    private static double maxAbs(List<Double> a) {
+        return a.stream().mapToDouble(Math::abs).max().orElse(0);
+    }
+
+    private static double maxDiff(List<Double> a, List<Double> b) {
+        assertEquals(a.size(), b.size());
+        double d = 0;
+        for (int i = 0; i < a.size(); i++) {
+            d = Math.max(d, Math.abs(a.get(i) - b.get(i)));
+        }
+        return d;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"llama,F32,1,false", "mistral,F32,2,true", "qwen2,F32,1,false"})
+    void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
+            boolean tied) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("case", dir.toString(), "--variant", variant, "--dtype", dtype,
+                "--shards", "" + shards, "--seed", "11", "--permute-seed", "5", "--tokens-seed", "3"));
+        if (tied) {
+            args.add("--tied");
+        }
+        if (variant.equals("mistral")) { // head_dim * heads != hidden (as Mistral-Nemo), one KV head for 4 queries
+            args.addAll(List.of("--hidden", "24", "--heads", "4", "--kv-heads", "1", "--head-dim", "8"));
+        }
+        // one interpreter start: the reference, the script's own attack of every symmetry (with its secret), logits
+        assertNull(PythonTorch.run(SCRIPT, args.toArray(String[]::new)));
+        Path ref = dir.resolve("ref");
+        Path attacked = dir.resolve("attacked");
+        Map<?, ?> script = (Map<?, ?>) Json.parse(Files.readString(dir.resolve("logits.json")));
+        List<Double> before = flat(((Map<?, ?>) script.get("logits")).get(ref.toString()));
+        List<Double> attackedLogits = flat(((Map<?, ?>) script.get("logits")).get(attacked.toString()));
+        double scale = Math.max(1, maxAbs(before));
+        assertTrue(maxDiff(before, attackedLogits) < 1e-9 * scale, "the script's permutation keeps its function");
+        StateDict refState = Checkpoints.read(ref);
+        assertEquals(variant, Models.infer(refState, null).architecture(), "config.json's model_type names the variant");
+
+        // Lady's forward (GraphNetwork, float32) equals the script's (float64)
+        List<Double> lady = ladyLogits(refState, script.get("tokens"));
+        assertTrue(maxDiff(lady, before) < 1e-4 * scale, "Lady's logits differ from the script's by " + maxDiff(lady, before));
+
+        // lady permute: every group, checked in libtorch; the script's own forward keeps its logits
+        Path permuted = dir.resolve("permuted");
+        CliRun p = CliRun.of("permute", "--model", ref.toString(), "--groups", "all", "--seed", "7", "--out",
+                permuted.toString(), "--secret", dir.resolve("lady-secret.json").toString(), "--verify");
+        assertEquals(0, p.code(), p.err());
+        List<Double> after = flat(forward(permuted, "after").get("logits"));
+        assertTrue(maxDiff(before, after) < 1e-9 * scale, "the script's logits after lady permute differ by "
+                + maxDiff(before, after));
+        StateDict permState = Checkpoints.read(permuted);
+        long moved = refState.names().stream().filter(n -> !refState.get(n).sameContent(permState.get(n))).count();
+        assertTrue(moved >= 0.95 * refState.size(), moved + " of " + refState.size() + " tensors moved");
+
+        // resync of the script's attack restores every tensor, Psi 100 in every group (the script's secret)
+        Path fixed = dir.resolve("fixed");
+        Path report = dir.resolve("report.json");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", attacked.toString(), "--out",
+                fixed.toString(), "--secret", dir.resolve("secret.json").toString(), "--report", report.toString(),
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        StateDict fixedState = Checkpoints.read(fixed);
+        for (String n : refState.names()) {
+            assertTrue(refState.get(n).sameContent(fixedState.get(n)), n + " restored");
+        }
+        Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(report));
+        for (Object g : (List<?>) json.get("groups")) {
+            Map<?, ?> gm = (Map<?, ?>) g;
+            assertEquals(100.0, ((Number) gm.get("psi")).doubleValue(), 0.0, "Psi of " + gm.get("name"));
+        }
+    }
+
+    @Test
+    void bf16ShardsAreRestoredBitForBit() throws IOException, InterruptedException {
+        assertNull(PythonTorch.run(SCRIPT, "case", dir.toString(), "--variant", "llama", "--dtype", "BF16", "--shards",
+                "3", "--seed", "2", "--heads", "8", "--kv-heads", "2", "--head-dim", "4", "--permute-seed", "9"));
+        Path ref = dir.resolve("ref");
+        Path attacked = dir.resolve("attacked");
+        Path secret = dir.resolve("secret.json");
+        Path fixed = dir.resolve("fixed");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", attacked.toString(), "--out",
+                fixed.toString(), "--secret", secret.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        try (var files = Files.list(ref)) {
+            for (Path file : files.toList()) {
+                assertEquals(-1, Files.mismatch(file, fixed.resolve(file.getFileName())), file + " restored byte for byte");
+            }
+        }
+    }
+
+    @Test
+    void theConfigurationDecidesWhatTheShapesCannot() throws IOException, InterruptedException {
+        Path ref = make("ref", "--variant", "llama", "--seed", "4");
+        CliRun spec = CliRun.of("spec", "--model", ref.resolve("model.safetensors").toString());
+        assertEquals(0, spec.code(), spec.err()); // the single file finds config.json beside it
+        assertTrue(spec.out().contains("model.layers.1.self_attn.q_heads.1"), spec.out());
+        Path config = ref.resolve("config.json");
+        String text = Files.readString(config);
+
+        Files.writeString(config, text.replace("\"num_attention_heads\"", "\"heads\""));
+        LadyException e = org.junit.jupiter.api.Assertions.assertThrows(LadyException.class,
+                () -> Models.infer(Checkpoints.read(ref), null));
+        assertTrue(e.getMessage().contains("num_attention_heads"), e.getMessage());
+
+        Files.writeString(config, text);
+        Path tied = make("tied", "--variant", "llama", "--seed", "4", "--tied");
+        Path tiedConfig = tied.resolve("config.json");
+        Files.writeString(tiedConfig, Files.readString(tiedConfig).replace("\"tie_word_embeddings\": true",
+                "\"tie_word_embeddings\": false"));
+        CliRun p = CliRun.of("permute", "--model", tied.toString(), "--out", dir.resolve("o").toString(), "--secret",
+                dir.resolve("s.json").toString());
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), p.code(), p.err());
+        assertTrue(p.err().contains("tie_word_embeddings"), p.err());
+        assertFalse(Files.exists(dir.resolve("o")));
+
+        Files.writeString(config, "{\"num_attention_heads\": ");
+        CliRun bad = CliRun.of("spec", "--model", ref.toString());
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), bad.code(), bad.err());
+        assertTrue(bad.err().contains("config.json"), bad.err());
+    }
+
+    /** Lady's logits (GraphNetwork) for the script's token ids. */
+    @SuppressWarnings("try")
+    private static List<Double> ladyLogits(StateDict state, Object tokens) {
+        Torch.init();
+        Model m = Models.fromStateDict(state, null);
+        List<?> rows = (List<?>) tokens;
+        int b = rows.size();
+        int t = ((List<?>) rows.get(0)).size();
+        long[] ids = new long[b * t];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < t; j++) {
+                ids[i * t + j] = ((Number) ((List<?>) rows.get(i)).get(j)).longValue();
+            }
+        }
+        Tensor x = torch.empty(new long[] {b, t}, new org.bytedeco.pytorch.TensorOptions().dtype(
+                new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long)), new org.bytedeco.pytorch.MemoryFormatOptional());
+        x.data_ptr_long().put(ids);
+        List<Double> out = new ArrayList<>();
+        try (NoGradGuard g = new NoGradGuard()) {
+            m.train(false);
+            Tensor y = m.outputs(x).get(0).to(torch.ScalarType.Double).contiguous();
+            long n = y.numel();
+            for (long i = 0; i < n; i++) {
+                out.add(y.data_ptr_double().get(i));
+            }
+        }
+        return out;
+    }
+}
