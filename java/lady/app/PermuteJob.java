@@ -17,13 +17,15 @@ import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.model.PermutationCheck;
 import lady.onnx.Onnx;
+import lady.onnx.OnnxGraph;
 import lady.onnx.OrtRunner;
-import lady.permutation.NeuronScaling;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
+import lady.structure.NetworkView;
+import lady.structure.NeuronScaling;
 import lady.util.Seeds;
 import lady.util.Text;
 
@@ -107,8 +109,14 @@ public final class PermuteJob {
             Map<String, double[]> scales = Map.of();
             if (range != null) {
                 t0 = JobLog.now();
+                if (config == null && graphFile == null) {
+                    throw new LadyException(LadyException.Kind.USAGE, "--scale-range needs the network's graph (which "
+                            + "activations the neurons pass through), which a spec file does not give; drop --scale-range or --spec");
+                }
+                NetworkView view = config != null ? NetworkView.of(state, config.architecture())
+                        : NetworkView.of(OnnxGraph.of(Onnx.read(graphFile)).graph(), pspec);
                 scales = NeuronScaling.random(pspec, selected, range[0], range[1], Seeds.derive(s, "scale"));
-                NeuronScaling.apply(state, pspec, scales);
+                NeuronScaling.apply(state, view, scales);
                 log.stage("scale", t0, String.format(Locale.ROOT, "scaled %d groups by factors in [%s, %s]",
                         selected.size(), range[0], range[1]));
             }

@@ -6,6 +6,6 @@
  * it never prints. The commands of {@code lady.cli} only parse, call a runner and print its result.
  *
  * <p>May import (Lady packages): everything but cli (the packages of the jobs it runs: checkpoint, data, demo,
- * experiment, io, kernels, model, onnx, paper, permutation, progress, report, torch, train, util).
+ * experiment, io, kernels, model, onnx, paper, permutation, progress, report, structure, torch, train, util).
  */
 package lady.app;

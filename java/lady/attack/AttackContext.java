@@ -16,17 +16,24 @@ import lady.progress.ProgressListener;
  * @param fineTuner  trains the network (finetune); null when no training is available
  * @param progress   progress of long attacks (finetune)
  * @param recalibrator re-estimates the batch-norm statistics after the chain ({@link Attacks#apply}); null: none
+ * @param architecture the architecture of the attacked checkpoint, for the structural attacks (scale, dummy,
+ *                   split, nso), which read its graph; null: recognized from the checkpoint
+ * @param groups     the groups the structural attacks act on (names); empty: every group
+ * @param lineages   what the structural attacks of the chain did so far (shared by the chain, mutable)
  */
 public record AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner,
-                            ProgressListener progress, BatchNormRecalibrator recalibrator) {
+                            ProgressListener progress, BatchNormRecalibrator recalibrator,
+                            String architecture, List<String> groups, Lineages lineages) {
     public AttackContext {
         weights = weights == null ? List.of() : List.copyOf(weights);
         progress = progress == null ? ProgressListener.NONE : progress;
+        groups = groups == null ? List.of() : List.copyOf(groups);
+        lineages = lineages == null ? new Lineages() : lineages;
     }
 
-    /** A context without batch-norm recalibration. */
+    /** A context without batch-norm recalibration nor structural settings. */
     public AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner, ProgressListener progress) {
-        this(layer, weights, seed, fineTuner, progress, null);
+        this(layer, weights, seed, fineTuner, progress, null, null, List.of(), null);
     }
 
     /** A context attacking {@code layer} with {@code seed} (no weight list, no fine-tuner). */
@@ -35,28 +42,33 @@ public record AttackContext(String layer, List<String> weights, long seed, FineT
     }
 
     public AttackContext withLayer(String l) {
-        return new AttackContext(l, weights, seed, fineTuner, progress, recalibrator);
+        return new AttackContext(l, weights, seed, fineTuner, progress, recalibrator, architecture, groups, lineages);
     }
 
     public AttackContext withWeights(List<String> w) {
-        return new AttackContext(layer, w, seed, fineTuner, progress, recalibrator);
+        return new AttackContext(layer, w, seed, fineTuner, progress, recalibrator, architecture, groups, lineages);
     }
 
     public AttackContext withSeed(long s) {
-        return new AttackContext(layer, weights, s, fineTuner, progress, recalibrator);
+        return new AttackContext(layer, weights, s, fineTuner, progress, recalibrator, architecture, groups, lineages);
     }
 
     public AttackContext withFineTuner(FineTuner f) {
-        return new AttackContext(layer, weights, seed, f, progress, recalibrator);
+        return new AttackContext(layer, weights, seed, f, progress, recalibrator, architecture, groups, lineages);
     }
 
     public AttackContext withProgress(ProgressListener p) {
-        return new AttackContext(layer, weights, seed, fineTuner, p, recalibrator);
+        return new AttackContext(layer, weights, seed, fineTuner, p, recalibrator, architecture, groups, lineages);
     }
 
     /** Re-estimate the batch-norm statistics after the chain with {@code r} (null: not). */
     public AttackContext withRecalibrator(BatchNormRecalibrator r) {
-        return new AttackContext(layer, weights, seed, fineTuner, progress, r);
+        return new AttackContext(layer, weights, seed, fineTuner, progress, r, architecture, groups, lineages);
+    }
+
+    /** The structural attacks read the graph of {@code arch} (null: recognized) and act on {@code g} (empty: all). */
+    public AttackContext withStructure(String arch, List<String> g) {
+        return new AttackContext(layer, weights, seed, fineTuner, progress, recalibrator, arch, g, lineages);
     }
 
     /** The attacked layer's name; a clear error when the caller gave none. */

@@ -12,15 +12,18 @@ import lady.util.Seeds;
  * Parses attack specs and applies chains of attacks.
  *
  * <p>Syntax: {@code KIND:LEVEL[,KIND:LEVEL...]} with KIND one of {@code noise:OMEGA},
- * {@code finetune:EPOCHS}, {@code quant:BITS}, {@code prune:PERCENT}; e.g. {@code "finetune:2,quant:8"}
- * fine-tunes for 2 epochs, then quantizes to 8 bits. {@code "none"} (or an empty string) is the
+ * {@code finetune:EPOCHS}, {@code quant:BITS}, {@code prune:PERCENT}, and the structural attacks
+ * {@code scale:R}, {@code dummy:P}, {@code split:P}, {@code nso} (no level); e.g. {@code "finetune:2,quant:8"}
+ * fine-tunes for 2 epochs, then quantizes to 8 bits; {@code "finetune:1,nso"} fine-tunes, then obfuscates.
+ * {@code "none"} (or an empty string) is the
  * empty chain.
  */
 public final class Attacks {
     private Attacks() {}
 
     /** The syntax, for help texts and messages. */
-    public static final String SYNTAX = "noise:OMEGA, finetune:EPOCHS, quant:BITS or prune:PERCENT";
+    public static final String SYNTAX = "noise:OMEGA, finetune:EPOCHS, quant:BITS, prune:PERCENT, scale:R, dummy:P, "
+            + "split:P or nso";
 
     /** A chain of attacks, in order; "none" or "" gives an empty list. */
     public static List<Attack> parse(String specs) {
@@ -43,13 +46,23 @@ public final class Attacks {
         int colon = s.indexOf(':');
         String kind = (colon < 0 ? s : s.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
         String level = colon < 0 ? null : s.substring(colon + 1).trim();
+        if (kind.equals("nso")) {
+            if (level != null) {
+                throw usage("attack 'nso' takes no level (it is dummy:" + Attacks.formatLevel(NsoAttack.DUMMY_PERCENT)
+                        + ", split:" + Attacks.formatLevel(NsoAttack.SPLIT_PERCENT) + ", scale:"
+                        + Attacks.formatLevel(NsoAttack.SCALE_RANGE) + " and a permutation); give those for other levels");
+            }
+            return new NsoAttack();
+        }
         String placeholder;
         switch (kind) {
             case "noise" -> placeholder = "OMEGA";
             case "finetune" -> placeholder = "EPOCHS";
             case "quant" -> placeholder = "BITS";
-            case "prune" -> placeholder = "PERCENT";
-            default -> throw usage("unknown attack '" + kind + "'; expected noise, finetune, quant or prune");
+            case "prune", "dummy", "split" -> placeholder = "PERCENT";
+            case "scale" -> placeholder = "R";
+            default -> throw usage("unknown attack '" + kind + "'; expected noise, finetune, quant, prune, scale, dummy, "
+                    + "split or nso");
         }
         if (level == null || level.isEmpty()) {
             throw usage("attack '" + kind + "' needs a level: " + kind + ":" + placeholder);
@@ -58,6 +71,7 @@ public final class Attacks {
             case "noise" -> new NoiseAttack(number(kind, level));
             case "finetune" -> FinetuneAttack.of(integer(kind, level));
             case "quant" -> new QuantAttack(integer(kind, level));
+            case "scale", "dummy", "split" -> new StructuralAttack(kind, number(kind, level));
             default -> new PruneAttack(number(kind, level));
         };
     }
@@ -88,17 +102,32 @@ public final class Attacks {
     public static List<AttackResult> apply(List<Attack> chain, StateDict state, AttackContext context) {
         List<AttackResult> results = new ArrayList<>();
         for (int i = 0; i < chain.size(); i++) {
-            long seed = Seeds.derive(context.seed(), "attack.chain", i);
-            results.add(chain.get(i).apply(state, context.withSeed(seed)));
+            results.add(apply(chain, i, state, context));
         }
-        if (context.recalibrator() != null && chain.stream().anyMatch(Attack::needsRecalibration)) {
-            AttackResult r = context.recalibrator().recalibrate(state, Seeds.derive(context.seed(),
-                    "attack.recalibrate-bn"), context.progress());
-            if (r != null) {
-                results.add(r);
-            }
+        AttackResult r = recalibrate(chain, state, context);
+        if (r != null) {
+            results.add(r);
         }
         return results;
+    }
+
+    /**
+     * The batch-norm recalibration that {@link #apply(List, StateDict, AttackContext)} runs after the chain,
+     * for callers that apply the chain attack by attack: what it did, or null when it did not run (no
+     * recalibrator, no attack of the chain needing it, or a network without batch norm).
+     */
+    public static AttackResult recalibrate(List<Attack> chain, StateDict state, AttackContext context) {
+        if (context.recalibrator() == null || chain.stream().noneMatch(Attack::needsRecalibration)) {
+            return null;
+        }
+        return context.recalibrator().recalibrate(state, Seeds.derive(context.seed(), "attack.recalibrate-bn"),
+                context.progress());
+    }
+
+    /** Applies attack {@code i} of {@code chain} with the seed {@link #apply(List, StateDict, AttackContext)} gives it. */
+    public static AttackResult apply(List<Attack> chain, int i, StateDict state, AttackContext context) {
+        long seed = Seeds.derive(context.seed(), "attack.chain", i);
+        return chain.get(i).apply(state, context.withSeed(seed));
     }
 
     /** "7" for 7.0, "0.5" for 0.5: the shortest form that parses back to the same double. */

@@ -4,7 +4,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -31,7 +30,11 @@ import lady.data.DataSource;
 import lady.experiment.AttackTargets;
 import lady.model.Architecture;
 import lady.model.ModelConfig;
+import lady.model.Model;
 import lady.model.Models;
+import lady.model.PermutationCheck;
+import lady.permutation.Secret;
+import lady.util.Seeds;
 import lady.progress.ProgressListener;
 import lady.report.Json;
 import lady.tensor.HostTensor;
@@ -40,11 +43,16 @@ import lady.train.DatasetFineTuner;
 
 /** {@code lady attack}: apply a chain of robustness attacks (method.md 7) to a checkpoint. */
 @Command(name = "attack", mixinStandardHelpOptions = true,
-        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one layer,",
-                "quantization of every Conv2d/Linear weight, fine-tuning of the whole network; chains run in order.",
-                "With --data, a model with batch norm then gets its batch-norm statistics re-estimated, as a real",
-                "attacker does (--recalibrate-bn). Writes the attacked checkpoint in the input's format and says",
-                "what changed."})
+        description = {"Attack a checkpoint (method.md 7): Gaussian noise or magnitude pruning on one",
+                "layer, quantization of every Conv2d/Linear weight, fine-tuning of the whole",
+                "network; or obfuscate its structure without changing its function (Yan et al.",
+                "2023) on every group (--groups): scale:R (each neuron times a factor in [1/R,",
+                "R]), dummy:P (P %% of the neurons as cancelling pairs), split:P (P %% of the",
+                "neurons split in two), nso (dummy:5, split:5, scale:4, then a permutation).",
+                "Chains run in order (finetune:1,nso). With --data, a model with batch norm",
+                "then gets its batch-norm statistics re-estimated, as a real attacker does",
+                "(--recalibrate-bn). Writes the attacked checkpoint in the input's format and",
+                "says what changed."})
 final class AttackCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -67,6 +75,19 @@ final class AttackCommand implements Callable<Integer> {
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Attacked checkpoint to write (same format as the input).")
     Path out;
+
+    @Option(names = "--groups", paramLabel = "all|G1,G2", defaultValue = "all",
+            description = "Groups the structural attacks act on: all (default) or a list such as features.17,classifier.0.")
+    String groups;
+
+    @Option(names = "--verify", description = "Check that every function-preserving attack of the chain (scale, dummy, split, "
+            + "nso) kept the function: outputs on a seeded probe batch within 1e-4 of their scale.")
+    boolean verify;
+
+    @Option(names = "--secret", paramLabel = "FILE",
+            description = "Write what the structural attacks did (per group, where each neuron comes from: lady permute's "
+                    + "secret format with a structure section), for lady resync --secret.")
+    Path secret;
 
     @Option(names = "--data", paramLabel = "SPEC", description = "Training data for finetune: " + DataSource.SYNTAX + ".")
     String data;
@@ -111,12 +132,24 @@ final class AttackCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
         }
         outs.input("--model", model).input("--graph", graph).input("--spec", specFile);
+        // the secret's temporary first, so that it is put in place first: an obfuscated model never exists
+        // without the means to check its undo
+        Path secretTmp = outs.file("--secret", secret);
         Path outTmp = outs.like("--out", out, model);
         boolean needsLayer = chain.stream().anyMatch(a -> a.kind().equals("noise") || a.kind().equals("prune"));
         boolean finetune = chain.stream().anyMatch(a -> a instanceof FinetuneAttack f && f.epochs() > 0);
         if (finetune && data == null) {
             throw new LadyException(LadyException.Kind.USAGE, "the finetune attack needs training data: --data "
                     + DataSource.SYNTAX);
+        }
+        boolean structural = chain.stream().anyMatch(Attack::preservesFunction);
+        if (verify && !structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "--verify checks the function-preserving attacks (scale, dummy, "
+                    + "split, nso); " + Attacks.spec(chain) + " has none");
+        }
+        if (secret != null && !structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "--secret records what the structural attacks (scale, dummy, "
+                    + "split, nso) did; " + Attacks.spec(chain) + " has none");
         }
         DataSource source = data == null ? null : DataSource.parse(data);
         int recalibrate = recalibrateBn != null ? recalibrateBn : source != null ? BatchNormRecalibration.DEFAULT_BATCHES : 0;
@@ -145,6 +178,17 @@ final class AttackCommand implements Callable<Integer> {
         if (config == null) {
             recalibrate = 0; // --data alone asks for nothing here (fine-tuning was refused above)
         }
+        if (config == null && structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "the structural attacks rewrite the network's graph (its "
+                    + "widths, and which activations the neurons pass through), which Lady does for the networks it "
+                    + "recognizes, not for ONNX models or from a spec file alone");
+        }
+        if (!"all".equals(groups.trim()) && !structural) {
+            throw new LadyException(LadyException.Kind.USAGE, "--groups selects the groups of the structural attacks (scale, "
+                    + "dummy, split, nso); " + Attacks.spec(chain) + " has none");
+        }
+        List<String> selectedGroups = config == null || "all".equals(groups.trim()) ? List.of()
+                : lady.permutation.Permuter.select(config.description().permutationSpec(), groups);
         String weight = !(needsLayer || layer != null) ? null : config != null
                 ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
@@ -154,9 +198,26 @@ final class AttackCommand implements Callable<Integer> {
                 : source.train().limit(trainLimit);
         AttackContext context = new AttackContext(weight, weights, s,
                 train == null ? null : new DatasetFineTuner(train, archName), progress,
-                recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null);
-        List<AttackResult> results = Attacks.apply(chain, state, context);
+                recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null,
+                archName, selectedGroups, null);
+        List<AttackResult> results = new ArrayList<>();
+        List<Double> verified = new ArrayList<>();
+        for (int i = 0; i < chain.size(); i++) {
+            Model before = verify && chain.get(i).preservesFunction() ? Models.fromStateDict(state, archName) : null;
+            results.add(Attacks.apply(chain, i, state, context));
+            if (before != null) {
+                Model after = Models.fromStateDict(state, archName);
+                verified.add(PermutationCheck.verify(before, after, before.probe(4, Seeds.derive(s, "probe", i))));
+            }
+        }
+        AttackResult recalibrated = Attacks.recalibrate(chain, state, context);
+        if (recalibrated != null) {
+            results.add(recalibrated);
+        }
         double seconds = (System.nanoTime() - t0) / 1e9;
+        if (secretTmp != null) {
+            new Secret(BuildInfo.version(), archName, s, Map.of(), Map.of(), context.lineages().all()).write(secretTmp);
+        }
         Checkpoints.writeLike(outTmp, state, model);
         outs.commit();
 
@@ -186,6 +247,12 @@ final class AttackCommand implements Callable<Integer> {
             results.forEach(r -> rs.add(r.toMap()));
             o.put("results", rs);
             o.put("weights_after", tensors);
+            if (verify) {
+                o.put("verified_max_output_diff", verified);
+            }
+            if (secret != null) {
+                o.put("secret", secret.toString());
+            }
             w.println(Json.write(o));
         } else {
             w.printf(Locale.ROOT, "%s (%s): %s, seed %d -> %s (%.1f s)%n", model, archName,
@@ -195,6 +262,13 @@ final class AttackCommand implements Callable<Integer> {
                 r.details().forEach((k, v) -> sb.append(sb.length() == 0 ? "" : ", ").append(k).append(' ')
                         .append(v instanceof Double d ? String.format(Locale.ROOT, "%.6g", d) : v));
                 w.printf(Locale.ROOT, "  %s: %s; %d tensor(s) changed%n", r.spec(), sb, r.tensors().size());
+            }
+            if (verify) {
+                w.printf(Locale.ROOT, "  verified: the function is kept (max output difference %s)%n",
+                        String.join(", ", verified.stream().map(d -> String.format(Locale.ROOT, "%.3g", d)).toList()));
+            }
+            if (secret != null) {
+                w.printf(Locale.ROOT, "  secret -> %s%n", secret);
             }
             int shown = 0;
             for (Map<String, Object> t : tensors) {
@@ -215,12 +289,20 @@ final class AttackCommand implements Callable<Integer> {
         float[] a = t.readFloats();
         long n = a.length;
         long zeros = 0;
-        Set<Integer> distinct = new HashSet<>();
+        int[] bits = new int[a.length];
         double sum = 0;
-        for (float v : a) {
+        for (int i = 0; i < a.length; i++) {
+            float v = a[i];
             zeros += v == 0f ? 1 : 0;
-            distinct.add(Float.floatToIntBits(v == 0f ? 0f : v));
+            bits[i] = Float.floatToIntBits(v == 0f ? 0f : v);
             sum += v;
+        }
+        java.util.Arrays.sort(bits); // distinct values by sorting: a hash set of millions of boxed values took seconds
+        int distinct = 0;
+        for (int i = 0; i < bits.length; i++) {
+            if (i == 0 || bits[i] != bits[i - 1]) {
+                distinct++;
+            }
         }
         double mean = n == 0 ? 0 : sum / n;
         double ss = 0;
@@ -231,7 +313,7 @@ final class AttackCommand implements Callable<Integer> {
         m.put("name", name);
         m.put("entries", n);
         m.put("zeros", zeros);
-        m.put("distinct", distinct.size());
+        m.put("distinct", distinct);
         m.put("std", n == 0 ? 0.0 : Math.sqrt(ss / n));
         return m;
     }

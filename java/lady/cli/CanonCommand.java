@@ -20,6 +20,7 @@ import lady.canon.ActiveConfig;
 import lady.canon.Canon;
 import lady.canon.CanonicalOrder;
 import lady.canon.LayerOrder;
+import lady.canon.NormalForm;
 import lady.canon.RankingMethod;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
@@ -38,7 +39,14 @@ import lady.report.Json;
                 "       saves each group's canonical order (scores, order; active: the learned input).",
                 "Align: lady canon --model suspect.pt --from canon.json --out aligned.pt",
                 "       re-ranks the suspect the same way (active: with the saved input) and writes it",
-                "       in canonical order: a model and any permuted copy give the same aligned model."})
+                "       in canonical order: a model and any permuted copy give the same aligned model.",
+                "Normal form: lady canon --model m.pt --normal-form --out nf.pt",
+                "       [--compare owner-nf.pt] merges parallel neurons, drops those that",
+                "       do nothing, rescales every neuron (unit rows, standardized batch",
+                "       norms), sorts each group canonically: a model and its copies",
+                "       obfuscated by rescaling, dummy neurons, splits and permutations",
+                "       have the same normal form; --compare says whether it is the",
+                "       owner's."})
 final class CanonCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -62,6 +70,13 @@ final class CanonCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE",
             description = "Canonical order to write (JSON); with --from, the aligned checkpoint (input's format).")
     Path out;
+
+    @Option(names = "--normal-form", description = "Write the normal form of --model (a checkpoint) to --out.")
+    boolean normalForm;
+
+    @Option(names = "--compare", paramLabel = "FILE",
+            description = "With --normal-form: a normal form written before (the owner's); say whether the two are the same network.")
+    Path compare;
 
     @Option(names = "--order", paramLabel = "FILE", description = "With --from: also save the suspect's canonical order.")
     Path order;
@@ -98,8 +113,64 @@ final class CanonCommand implements Callable<Integer> {
     public Integer call() {
         try (OutputSet outs = new OutputSet()) {
             outs.input("--model", model).input("--from", from).input("--secret", secret).input("--graph", graph);
+            if (normalForm) {
+                return normalForm(outs);
+            }
+            if (compare != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--compare goes with --normal-form");
+            }
             return from == null ? rank(outs) : align(outs);
         }
+    }
+
+    private int normalForm(OutputSet outs) {
+        if (from != null || layer != null || order != null || secret != null || steps != null || authorsSlice
+                || !"basic".equals(method)) {
+            throw new LadyException(LadyException.Kind.USAGE, "--normal-form takes --model, --out, --compare and --arch only");
+        }
+        outs.input("--compare", compare);
+        Path outTmp = outs.like("--out", out, model);
+        StateDict state = Checkpoints.read(model);
+        StateDict owner = compare == null ? null : Checkpoints.read(compare);
+        long t0 = System.nanoTime();
+        NormalForm.Result nf = NormalForm.of(state, arch, run.progress());
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Checkpoints.writeLike(outTmp, nf.state(), model);
+        Map<String, Double> diff = owner == null ? null : lady.structure.StateDiff.relative(owner, nf.state());
+        double worst = diff == null ? Double.POSITIVE_INFINITY : diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        boolean same = diff != null && worst <= lady.structure.StateDiff.SAME_REL;
+        PrintWriter w = spec.commandLine().getOut();
+        if (format == OutputFormat.json) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("tool", BuildInfo.describe());
+            o.put("model", model.toString());
+            o.put("architecture", nf.architecture());
+            o.put("out", out.toString());
+            o.put("seconds", seconds);
+            o.put("groups", nf.groups().stream().map(NormalForm.GroupReport::toJson).toList());
+            if (owner != null) {
+                o.put("compare", compare.toString());
+                o.put("same_shapes", diff != null);
+                o.put("max_relative_diff", diff == null ? null : worst);
+                o.put("same_network", same);
+            }
+            w.println(Json.write(o));
+        } else {
+            w.printf(Locale.ROOT, "%s (%s): normal form of %d group(s) in %.2f s -> %s%n", model, nf.architecture(),
+                    nf.groups().size(), seconds, out);
+            for (NormalForm.GroupReport g : nf.groups()) {
+                w.printf(Locale.ROOT, "  %-16s %5d -> %5d neurons, %d cluster(s) merged, %d dropped%s%n", g.group(),
+                        g.sizeBefore(), g.size(), g.mergedClusters(), g.droppedNeurons(), g.rescaled() ? "" : ", scale kept");
+            }
+            if (owner != null) {
+                w.printf(Locale.ROOT, "compared with %s: %s%n", compare, diff == null ? "different tensors or shapes: "
+                        + "not the same network" : String.format(Locale.ROOT, "largest relative difference %.3g: %s", worst,
+                                same ? "the same network" : "not the same network (limit " + lady.structure.StateDiff.SAME_REL + ")"));
+            }
+        }
+        outs.commit();
+        w.flush();
+        return 0;
     }
 
     private int rank(OutputSet outs) {

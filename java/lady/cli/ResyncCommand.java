@@ -36,14 +36,19 @@ import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
 import lady.resync.Signal;
+import lady.resync.StructuralUndo;
 import lady.torch.Torch;
 
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
-        description = {"Re-synchronize a suspect model with the reference model: match every group's neurons",
-                "(cosine similarity of producer rows, bias and batch-norm values, consumer columns; exact assignment,",
-                "or the paper's argmax on producer rows), restore the reference order, and report Psi (with --secret),",
-                "confidence and the integrity check."})
+        description = {"Re-synchronize a suspect model with the reference model: match every group's",
+                "neurons (cosine similarity of producer rows, bias and batch-norm values,",
+                "consumer columns; exact assignment, or the paper's argmax on producer rows),",
+                "restore the reference order, and report Psi (with --secret), confidence and",
+                "the integrity check. First, unless --no-structural, undo structural",
+                "obfuscation (lady attack scale/dummy/split/nso): merge parallel neurons, drop",
+                "those that cancel, match to the reference (rectangular when the widths",
+                "differ), rescale every neuron to the reference's norm; reported per group."})
 final class ResyncCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -121,6 +126,10 @@ final class ResyncCommand implements Callable<Integer> {
             description = "With --signal activations: number of probe images. Default: ${DEFAULT-VALUE}.")
     int probe;
 
+    @Option(names = "--no-structural",
+            description = "Skip the structural undo (merging split and dummy neurons, rescaling to the reference's norms).")
+    boolean noStructural;
+
     @CommandLine.Mixin
     RunOptions run;
 
@@ -169,12 +178,21 @@ final class ResyncCommand implements Callable<Integer> {
         }
         Set<String> selected = new LinkedHashSet<>(Permuter.select(permSpec, groups));
         Map<String, long[]> secretPerms = null;
-        if (secret != null) {
-            Secret s = Secret.read(secret);
+        Secret s = secret == null ? null : Secret.read(secret);
+        if (s != null && s.structure().isEmpty()) {
             secretPerms = Permuter.indices(s.permutations());
         }
         ProgressListener progress = run.progress();
+        StructuralUndo.Result undo = null;
+        if (!noStructural && specFile == null && graphFile == null) {
+            undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
+        } else if (!noStructural && !sameShapes(ref, sus)) {
+            throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
+                    + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
+        }
         ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
+        Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
+                : StructuralUndo.psi(undo, r, s.structure());
         long t1 = System.nanoTime();
         if (outTmp != null) {
             Checkpoints.writeLike(outTmp, sus, suspect);
@@ -194,15 +212,26 @@ final class ResyncCommand implements Callable<Integer> {
                 json.put("probe", Map.of("data", data, "images", probe));
             }
             json.putAll(r.toJson());
+            if (undo != null) {
+                json.put("structural", undo.toJson());
+            }
+            if (structuralPsi != null) {
+                json.put("structural_psi", structuralPsi);
+                json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, r));
+            }
             Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
             timings.put("jvm_start_s", started);
             timings.put("read_s", readSeconds);
+            if (undo != null) {
+                timings.put("structural_s", undo.seconds());
+            }
             timings.put("resync_s", r.seconds());
             timings.put("write_s", writeSeconds);
             json.put("timings", timings);
             AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
         }
         printSummary(spec.commandLine().getOut(), r);
+        printStructural(spec.commandLine().getOut(), undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, r));
         if (sig == Signal.ACTIVATIONS) {
             spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
                     probe, data);
@@ -214,6 +243,44 @@ final class ResyncCommand implements Callable<Integer> {
         Torch.init();
         return new ActivationSignal(ref, arch, permSpec,
                 BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
+    }
+
+    private static boolean sameShapes(StateDict a, StateDict b) {
+        if (!a.names().equals(b.names())) {
+            return false;
+        }
+        for (String n : a.names()) {
+            if (!java.util.Arrays.equals(a.shape(n), b.shape(n))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** One line per group the structural undo changed, and the total. */
+    static void printStructural(PrintWriter w, StructuralUndo.Result undo, Double psi) {
+        if (undo == null) {
+            return;
+        }
+        long changed = undo.groups().stream().filter(StructuralUndo.GroupReport::changed).count();
+        for (StructuralUndo.GroupReport g : undo.groups()) {
+            if (g.note() != null) {
+                w.printf("structural %-16s %s%n", g.group(), g.note());
+            }
+            if (!g.changed()) {
+                continue;
+            }
+            w.printf(java.util.Locale.ROOT, "structural %-16s %d -> %d neurons: merged %d cluster(s) of %d, dropped %d "
+                    + "cancelling cluster(s) of %d, rescaled %d%s%s; unmatched: %d suspect, %d reference%n", g.group(),
+                    g.suspectSize(), g.referenceSize(), g.mergedClusters(), g.mergedNeurons(), g.droppedClusters(),
+                    g.droppedNeurons(), g.rescaled(), g.rescaled() == 0 ? ""
+                            : String.format(java.util.Locale.ROOT, " (factors %.3g-%.3g)", g.scaleMin(), g.scaleMax()),
+                    g.affineRescaled() == 0 ? "" : ", batch-norm gamma/beta of " + g.affineRescaled(),
+                    g.unmatchedSuspect(), g.unmatchedReference());
+        }
+        w.printf(java.util.Locale.ROOT, "structural undo: %s (%.2f s)%s%n", changed == 0 ? "nothing to undo"
+                : changed + " group(s) changed", undo.seconds(),
+                psi == null ? "" : String.format(java.util.Locale.ROOT, "; Psi against the secret's lineage %.2f %%", psi));
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {

@@ -24,7 +24,8 @@ import lady.watermark.WatermarkStory;
                 "width) with an Uchida watermark in the paper's conv (features.19 of VGG16, features.27 with batch norm),",
                 "permute the group feeding it and then the whole network (BER to chance, test error",
                 "unchanged), resync with the reference (BER back, model restored exactly), also with noise and",
-                "8-bit quantization before the permutation. Prints a table; --out writes the JSON."})
+                "8-bit quantization before the permutation, and structural obfuscation (nso: dummy neurons, splits,",
+                "rescaling, permutation) undone by Lady. Prints a table; --out writes the JSON."})
 final class WatermarkStoryCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -128,6 +129,13 @@ final class WatermarkStoryCommand implements Callable<Integer> {
         r.rows().stream().filter(row -> row.recalibratedBn() > 0).findFirst().ifPresent(row -> w.printf(
                 "After each noise or quantization attack the attacker re-estimated the batch-norm statistics over %d "
                         + "training batches (no labels).%n", row.recalibratedBn()));
+        WatermarkStory.StructuralRow st = r.structural();
+        w.printf(java.util.Locale.ROOT, "%nstructural obfuscation (%s: %d -> %d neurons, every group): BER %.2f %% (read as it is), "
+                + "test error %.2f %%, logits within %.2g; Lady's structural undo (%d groups) and resync in %.1f s: Psi %.2f, "
+                + "BER %.2f %%, test error %.2f %%, logits within %.2g, every tensor within %.2g relative of the reference's%n",
+                st.attack(), st.neuronsBefore(), st.neuronsAfter(), st.berAttacked(), st.errorAttacked(), st.logitDiffAttacked(),
+                st.groupsUndone(), st.seconds(), st.psi(), st.berResynced(), st.errorResynced(), st.logitDiffResynced(),
+                st.maxRelativeDiff());
         if (out != null) {
             w.printf("wrote %s%n", out);
         }

@@ -11,6 +11,9 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 import lady.BuildInfo;
+import lady.kernels.Tolerances;
+import lady.resync.StructuralUndo;
+import lady.structure.StateDiff;
 import lady.LadyException;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
@@ -33,6 +36,7 @@ import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.resync.Method;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
@@ -46,6 +50,7 @@ import lady.util.Seeds;
 import lady.watermark.Detection;
 import lady.watermark.Uchida;
 import lady.watermark.WatermarkKey;
+import lady.watermark.WatermarkStory;
 
 /**
  * The whole story of the paper on the built-in digits, as {@code lady demo} tells it: a watermarked narrow
@@ -193,6 +198,9 @@ public final class Demo {
         verdicts.put("watermark restored (BER as before the attack)", berRestored.errors() == ber.errors());
         verdicts.put("model restored tensor for tensor", restored);
 
+        // 3b. structural obfuscation, and Lady's undo
+        obfuscate(c, out, reference, model, key, ber, test, evaluator, steps, verdicts, progress, say);
+
         // 4. a reduced Table 1
         t = System.nanoTime();
         Table1.Config tc = table1Config(c);
@@ -295,6 +303,79 @@ public final class Demo {
 
         return new DemoReport(c, steps, verdicts, seconds(start), Torch.threads());
     }
+
+    /**
+     * Step 3b: the attack that removed nine white-box watermarks (neural structural obfuscation: dummy neurons, splits,
+     * rescaling and a permutation of every group) and Lady's structural undo against the owner's model.
+     */
+    private static void obfuscate(DemoConfig c, Path out, StateDict reference, Model model, WatermarkKey key, Detection ber,
+            Dataset test, Evaluator evaluator, List<DemoReport.Step> steps, Map<String, Boolean> verdicts,
+            ProgressListener progress, Consumer<String> say) {
+        long t = System.nanoTime();
+        long seed = Seeds.derive(c.seed(), "demo.nso");
+        WatermarkStory.StructuralScenario sc = WatermarkStory.structural(c.arch(), seed, Method.ASSIGNMENT, model, reference,
+                key, test, evaluator, progress);
+        new Secret(BuildInfo.version(), c.arch(), seed, Map.of(), Map.of(), sc.lineages()).write(out.resolve("nso.secret.json"));
+        Checkpoints.write(out.resolve("nso.pt"), sc.attacked(), Checkpoints.Format.TORCH_ZIP);
+        Checkpoints.write(out.resolve("nso.restored.pt"), sc.restored(), Checkpoints.Format.TORCH_ZIP);
+        WatermarkStory.StructuralRow r = sc.row();
+        long before = r.neuronsBefore();
+        long after = r.neuronsAfter();
+        double logitAttacked = r.logitDiffAttacked();
+        double errorAttacked = r.errorAttacked();
+        Detection berAttacked = sc.berAttacked();
+        StructuralUndo.Outcome o = sc.outcome();
+        double logitRestored = r.logitDiffResynced();
+        double errorRestored = r.errorResynced();
+        Detection berRestored = sc.berRestored();
+        double diff = r.maxRelativeDiff();
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("attack", "nso");
+        json.put("seed", seed);
+        json.put("neurons_before", before);
+        json.put("neurons_after", after);
+        json.put("max_logit_diff_attacked", logitAttacked);
+        json.put("error_attacked_pct", errorAttacked);
+        json.put("watermark_attacked", berAttacked.toJson());
+        json.put("structural", o.undo().toJson());
+        json.put("psi", o.psiOverall());
+        json.put("max_logit_diff_restored", logitRestored);
+        json.put("error_restored_pct", errorRestored);
+        json.put("watermark_restored", berRestored.toJson());
+        json.put("max_relative_diff", diff);
+        AtomicFiles.writeString(out.resolve("obfuscate.json"), Json.write(json) + "\n");
+        say.accept(String.format(Locale.ROOT, "3b. Structural obfuscation (dummy neurons, splits, rescaling, permutation; "
+                + "%d -> %d neurons): logits within %.2g, test error %.2f %%, BER %.2f %%. Lady's structural undo and "
+                + "resync: Psi %.2f %%, every tensor within %.2g of the owner's, logits within %.2g, BER %.2f %%.", before,
+                after, logitAttacked, errorAttacked, berAttacked.berPct(), o.psiOverall(), diff, logitRestored,
+                berRestored.berPct()));
+        Map<String, String> n = new LinkedHashMap<>();
+        n.put("neurons", before + " -> " + after);
+        n.put("watermark BER after the attack", pct(berAttacked.berPct()));
+        n.put("watermark BER after Lady's undo", pct(berRestored.berPct()));
+        n.put("Psi", pct(o.psiOverall()));
+        n.put("largest tensor difference (relative)", String.format(Locale.ROOT, "%.2g", diff));
+        n.put("largest logit change", String.format(Locale.ROOT, "%.2g / %.2g", logitAttacked, logitRestored));
+        steps.add(new DemoReport.Step("obfuscate", "3b. A stronger attack: structural obfuscation",
+                "Permutations are not the only change that keeps a network's function. The attacker also adds dummy "
+                        + "neurons in cancelling pairs, splits neurons in two, and rescales every neuron (ReLU does not "
+                        + "mind; batch norm absorbs it), then permutes (the attack of Yan et al., USENIX Security 2023, "
+                        + "that removed nine white-box watermarks). The layers are wider, the logits the same, the "
+                        + "watermark noise. Lady merges the neurons that compute the same thing, drops those that cancel, "
+                        + "matches the rest to the owner's and rescales them to the owner's norms: the owner's model "
+                        + "comes back up to float rounding, and the watermark reads again.",
+                n, List.of("lady attack --model model.pt --attack nso --seed " + seed
+                        + " --out nso.pt --secret nso.secret.json --verify",
+                        "lady resync --reference model.pt --suspect nso.pt --secret nso.secret.json --out nso.restored.pt",
+                        "lady canon --model nso.pt --normal-form --out nso.nf.pt"),
+                List.of(), List.of("nso.pt", "nso.secret.json", "nso.restored.pt", "obfuscate.json"), List.of(), seconds(t)));
+        verdicts.put("logits unchanged by the structural obfuscation", logitAttacked <= Tolerances.LOGITS_MAX_ABS_DIFF
+                * Math.max(1, sc.logitScale()));
+        verdicts.put("watermark erased by the structural obfuscation", berAttacked.errors() > 0);
+        verdicts.put("watermark restored after Lady's structural undo", berRestored.errors() == ber.errors());
+        verdicts.put("owner's model restored within 1e-4 after the structural undo", diff <= StateDiff.SAME_REL);
+    }
+
 
     /** The reduced grid of the demo's Table 1. */
     static Table1.Config table1Config(DemoConfig c) {

@@ -57,6 +57,8 @@ final class GraphNetwork implements Model {
     private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final Map<String, Integer> lastUse = new HashMap<>();
     private final Map<String, List<Node>> readers;
+    /** Convolutions computed on zero-padded input channels, and by how many (Torch.convolutionInputChannels). */
+    private final Map<String, Long> inputChannelPadding = new HashMap<>();
     private PermutationSpec spec;
 
     GraphNetwork(Architecture arch) {
@@ -93,6 +95,10 @@ final class GraphNetwork implements Model {
                 o.bias().put(n.has("bias"));
                 keepAlive.add(o);
                 modules.put(n.name(), register(n.name(), new Conv2dImpl(o)));
+                long padded = groups == 1 ? Torch.convolutionInputChannels(w[1]) : w[1];
+                if (padded != w[1]) {
+                    inputChannelPadding.put(n.name(), padded - w[1]);
+                }
             }
             case LINEAR -> {
                 long[] w = graph.shape(n.param("weight"));
@@ -401,8 +407,20 @@ final class GraphNetwork implements Model {
     private Tensor apply(Node n, Map<String, Tensor> values) {
         Tensor x = n.inputs().isEmpty() ? null : in(n, values, 0);
         switch (n.op()) {
-            case CONV:
-                return ((Conv2dImpl) modules.get(n.name())).forward(x);
+            case CONV: {
+                Conv2dImpl conv = (Conv2dImpl) modules.get(n.name());
+                Long pad = inputChannelPadding.get(n.name());
+                if (pad == null) {
+                    return conv.forward(x);
+                }
+                // zero input channels and weight columns up to oneDNN's block (Torch.convolutionInputChannels)
+                long[] channels = {0, 0, 0, 0, 0, pad};
+                Tensor bias = n.has("bias") ? conv.bias() : null;
+                return torch.conv2d(torch.constant_pad_nd(x, channels, new Scalar(0.0)),
+                        torch.constant_pad_nd(conv.weight(), channels, new Scalar(0.0)),
+                        bias == null ? new org.bytedeco.pytorch.TensorOptional() : new org.bytedeco.pytorch.TensorOptional(bias),
+                        n.longsAttr("stride", 1, 1), n.longsAttr("padding", 0, 0), n.longsAttr("dilation", 1, 1), 1);
+            }
             case LINEAR: {
                 Module m = modules.get(n.name());
                 if (m != null) {

@@ -28,12 +28,29 @@ public final class PermutationCheck {
      * @throws LadyException INVALID_INPUT when the difference is not below the tolerance (or NaN)
      */
     public static double verify(Model original, StateDict permuted, Tensor probe) {
-        double[] d = difference(original, permuted, probe);
+        return check(original.architecture(), "permuted", difference(original, permuted, probe));
+    }
+
+    /**
+     * As {@link #verify(Model, StateDict, Tensor)} between two models of the same architecture whose layer widths
+     * may differ (a structurally attacked copy: dummy neurons, splits); both are evaluated in eval mode and left as
+     * they were.
+     */
+    public static double verify(Model original, Model changed, Tensor probe) {
+        return check(original.architecture(), "changed", difference(original, changed, probe));
+    }
+
+    /** As {@link #verify(Model, Model, Tensor)} but only measures: the max abs output difference. */
+    public static double maxOutputDiff(Model original, Model changed, Tensor probe) {
+        return difference(original, changed, probe)[0];
+    }
+
+    private static double check(String arch, String what, double[] d) {
         if (!(d[0] <= Tolerances.LOGITS_MAX_ABS_DIFF * Math.max(1.0, d[1]))) {
             throw LadyException.invalidInput(String.format(
-                    "the permuted %s model is NOT equivalent to the original: max abs output difference %.3g "
+                    "the %s %s model is NOT equivalent to the original: max abs output difference %.3g "
                             + "(largest output %.3g; tolerance %.0e relative)",
-                    original.architecture(), d[0], d[1], Tolerances.LOGITS_MAX_ABS_DIFF));
+                    what, arch, d[0], d[1], Tolerances.LOGITS_MAX_ABS_DIFF));
         }
         return d[0];
     }
@@ -52,19 +69,36 @@ public final class PermutationCheck {
             original.train(false);
             List<Tensor> a = original.outputs(probe);
             original.load(permuted);
-            List<Tensor> b = original.outputs(probe);
-            double diff = 0;
-            double scale = 0;
-            for (int i = 0; i < a.size(); i++) {
-                double di = a.get(i).sub(b.get(i)).abs().max().item_double();
-                diff = Double.isNaN(di) || Double.isNaN(diff) ? Double.NaN : Math.max(diff, di);
-                scale = Math.max(scale, a.get(i).abs().max().item_double());
-            }
-            return new double[] {diff, scale};
+            return compare(a, original.outputs(probe));
         } finally {
             original.load(saved);
             original.train(wasTraining);
         }
+    }
+
+    @SuppressWarnings("try")
+    private static double[] difference(Model original, Model changed, Tensor probe) {
+        boolean wasTraining = original.module().is_training();
+        boolean changedTraining = changed.module().is_training();
+        try (NoGradGuard guard = new NoGradGuard()) {
+            original.train(false);
+            changed.train(false);
+            return compare(original.outputs(probe), changed.outputs(probe));
+        } finally {
+            original.train(wasTraining);
+            changed.train(changedTraining);
+        }
+    }
+
+    private static double[] compare(List<Tensor> a, List<Tensor> b) {
+        double diff = 0;
+        double scale = 0;
+        for (int i = 0; i < a.size(); i++) {
+            double di = a.get(i).sub(b.get(i)).abs().max().item_double();
+            diff = Double.isNaN(di) || Double.isNaN(diff) ? Double.NaN : Math.max(diff, di);
+            scale = Math.max(scale, a.get(i).abs().max().item_double());
+        }
+        return new double[] {diff, scale};
     }
 
     /**

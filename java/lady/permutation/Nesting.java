@@ -2,7 +2,6 @@ package lady.permutation;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -24,11 +23,10 @@ import java.util.Set;
  * <p><b>Resync frame.</b> A resync undoes the outer group first; position i then holds the block that the
  * attacker had at position inv(p)[i], still scrambled by q_{inv(p)[i]}. The permutation that the resync
  * of the inner group at position i must undo is therefore the secret of its sibling at position inv(p)[i]
- * ({@link #referenceFrame}); Psi of nested groups compares the match with that. A group also tells
- * which of its members a later nested group refines ({@link #refined}): their neurons' slices are
- * scrambled inside by the inner groups until those are solved, so resync leaves them out of the outer
- * group's evidence when other members remain (the KV heads are matched on their k rows, whose dimensions
- * never move).
+ * ({@link #referenceFrame}); Psi of nested groups compares the match with that. (The outer group's members
+ * that the inner groups scramble inside, the q and v rows of a KV head, are left out of its first solve by
+ * the resync's evidence rule, {@code lady.resync.EvidenceContext#orderedBy}: the KV heads are matched on
+ * their k rows, whose dimensions never move.)
  */
 public final class Nesting {
     private final PermutationSpec spec;
@@ -36,8 +34,6 @@ public final class Nesting {
     private final Map<String, Place> places = new HashMap<>();
     /** signature of a group's members -> group name (to find siblings). */
     private final Map<Set<Slot>, String> bySignature = new HashMap<>();
-    /** group -> members refined by a later nested group. */
-    private final Map<String, Set<Member>> refined = new HashMap<>();
 
     private record Place(Group outer, long block) {}
 
@@ -59,16 +55,6 @@ public final class Nesting {
                     break;
                 }
             }
-            for (int a = 0; a < b; a++) {
-                Group outer = groups.get(a);
-                for (Member m : outer.members()) {
-                    for (Member im : inner.members()) {
-                        if (contains(m, outer.size(), im, inner.size())) {
-                            refined.computeIfAbsent(outer.name(), x -> new LinkedHashSet<>()).add(m);
-                        }
-                    }
-                }
-            }
         }
     }
 
@@ -87,21 +73,6 @@ public final class Nesting {
     public long position(String group) {
         Place p = places.get(group);
         return p == null ? -1 : p.block();
-    }
-
-    /** The members of {@code group} that a later nested group permutes inside (empty when none). */
-    public Set<Member> refined(String group) {
-        return refined.getOrDefault(group, Set.of());
-    }
-
-    /**
-     * {@code members} without those a later nested group refines ({@link #refined}), unless nothing would
-     * remain: the evidence of {@code group} that the inner groups do not scramble.
-     */
-    public List<Member> unrefined(String group, List<Member> members) {
-        Set<Member> r = refined(group);
-        List<Member> kept = members.stream().filter(m -> !r.contains(m)).toList();
-        return kept.isEmpty() ? members : kept;
     }
 
     /**

@@ -281,6 +281,77 @@ public final class HostTensor {
         }
     }
 
+    /**
+     * This float32 tensor as a copy in another floating dtype: float64 exactly, float16 and bfloat16 rounded to
+     * the nearest (ties to even, overflow to infinity), the inverse of {@link #toFloat32()} up to that rounding.
+     */
+    public HostTensor converted(DType target) {
+        requireDType(DType.FLOAT32);
+        if (target == DType.FLOAT32) {
+            return copy();
+        }
+        if (!target.floating()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "float32 values are converted to floating dtypes only, not "
+                    + target);
+        }
+        float[] v = readFloats();
+        HostTensor out = allocate(target, shape);
+        ByteBuffer dst = out.bytes(0, Math.toIntExact(out.byteSize()));
+        for (int i = 0; i < v.length; i++) {
+            switch (target) {
+                case FLOAT64 -> dst.putDouble(8 * i, v[i]);
+                case BFLOAT16 -> dst.putShort(2 * i, floatToBfloat16(v[i]));
+                default -> dst.putShort(2 * i, floatToFloat16(v[i]));
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(out);
+        return out;
+    }
+
+    /** float32 to bfloat16 bits, rounded to the nearest (ties to even); NaN stays NaN. */
+    public static short floatToBfloat16(float f) {
+        int b = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((b >>> 16) | 0x40);
+        }
+        return (short) ((b + 0x7FFF + ((b >>> 16) & 1)) >>> 16);
+    }
+
+    /** float32 to IEEE half-precision bits, rounded to the nearest (ties to even); subnormals, infinities and NaN kept. */
+    public static short floatToFloat16(float f) {
+        int b = Float.floatToRawIntBits(f);
+        int sign = (b >>> 16) & 0x8000;
+        int exp = (b >>> 23) & 0xFF;
+        int mant = b & 0x7FFFFF;
+        if (exp == 0xFF) {
+            return (short) (sign | 0x7C00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0));
+        }
+        int e = exp - 127 + 15;
+        if (e >= 0x1F) {
+            return (short) (sign | 0x7C00);
+        }
+        if (e <= 0) {
+            if (e < -10) {
+                return (short) sign;
+            }
+            int m = mant | 0x800000; // the implicit bit, shifted down to a subnormal half
+            int shift = 14 - e;
+            int half = m >>> shift;
+            int rest = m & ((1 << shift) - 1);
+            int mid = 1 << (shift - 1);
+            if (rest > mid || (rest == mid && (half & 1) != 0)) {
+                half++;
+            }
+            return (short) (sign | half);
+        }
+        int h = (e << 10) | (mant >>> 13);
+        int rest = mant & 0x1FFF;
+        if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) {
+            h++; // a carry into the exponent is right, up to infinity
+        }
+        return (short) (sign | h);
+    }
+
     /** bfloat16 bits to float32 (exact: the upper half of a float32). */
     public static float bfloat16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);

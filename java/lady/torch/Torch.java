@@ -102,6 +102,33 @@ public final class Torch {
         }
     }
 
+    /** Channels per block of oneDNN's blocked layouts with AVX-512, the largest block of the CPUs Lady runs on. */
+    public static final int ONEDNN_CHANNEL_BLOCK = 16;
+
+    /** Channels per block of oneDNN's blocked layouts with AVX2, the smallest block of the CPUs Lady runs on. */
+    public static final int ONEDNN_MIN_CHANNEL_BLOCK = 8;
+
+    /**
+     * The input channels a convolution with {@code in} input channels (no groups) must be computed with: {@code in}
+     * itself, or the next multiple of {@link #ONEDNN_CHANNEL_BLOCK} (zero channels added to the input and zero
+     * columns to the weight, which changes nothing mathematically). libtorch 2.10's float32 oneDNN convolution
+     * returns wrong values (relative error of order 1, not rounding) for input channel counts above the CPU's
+     * channel block that are not a multiple of it: measured 2026-12 on an AVX-512 EPYC for 3x3 kernels with 17-31,
+     * 33-47, ... 590 input channels (16, 32, 48, 64 exact), and with {@code ONEDNN_MAX_CPU_ISA=AVX2} for 9-15,
+     * 17-23, 25-31, ... (8, 16, 24, 32 exact); the float64 convolution and PyTorch 1.13 are right. It reads memory
+     * it never wrote (the allocator's junk fill makes the outputs NaN), so the zero fill does not help. VGG's,
+     * ResNet's and DenseNet's standard widths never hit it (multiples of 16, or at most 8); MobileNetV3's (24, 40,
+     * 72, ... input channels) and a checkpoint with other widths (a pruned or structurally obfuscated copy: 590
+     * channels) do, and are computed on padded channels instead.
+     * Which CPUs are affected is not known in advance: every such convolution is padded.
+     */
+    public static long convolutionInputChannels(long in) {
+        if (in <= ONEDNN_MIN_CHANNEL_BLOCK || in % ONEDNN_CHANNEL_BLOCK == 0) {
+            return in;
+        }
+        return (in + ONEDNN_CHANNEL_BLOCK - 1) / ONEDNN_CHANNEL_BLOCK * ONEDNN_CHANNEL_BLOCK;
+    }
+
     /**
      * Makes the allocator zero every new block until the returned scope is closed (see the class comment:
      * every backward pass Lady runs is inside one, whatever the model and the CPU). Scopes nest; a fill

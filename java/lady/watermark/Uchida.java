@@ -132,7 +132,21 @@ public final class Uchida {
     /** Reads the watermark of {@code state} with {@code key} (the key must fit: {@link WatermarkKey#checkFits}). */
     public static Detection detect(StateDict state, WatermarkKey key) {
         key.checkFits(state);
-        double[] y = project(key, wBar(state, key.layer()));
+        return detection(key, project(key, wBar(state, key.layer())));
+    }
+
+    /**
+     * Reads the watermark as an owner without Lady would from a model whose watermarked layer has another input width
+     * than the key's (a structurally obfuscated copy: dummy neurons and splits in the group that feeds it): the first
+     * L entries of its w_bar, the positions the key knows (zeros where w_bar is shorter). Equal to {@link #detect}
+     * when the widths agree.
+     */
+    public static Detection detectAsIs(StateDict state, WatermarkKey key) {
+        double[] bar = wBar(state, key.layer());
+        return detection(key, project(key, java.util.Arrays.copyOf(bar, key.length())));
+    }
+
+    private static Detection detection(WatermarkKey key, double[] y) {
         int[] expected = key.bits();
         int[] got = new int[y.length];
         double margin = Double.POSITIVE_INFINITY;

@@ -6,12 +6,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.bytedeco.pytorch.Tensor;
+
 import lady.BuildInfo;
 import lady.LadyException;
 import lady.attack.Attack;
 import lady.attack.AttackContext;
 import lady.attack.Attacks;
 import lady.attack.NoiseAttack;
+import lady.attack.NsoAttack;
 import lady.attack.QuantAttack;
 import lady.checkpoint.StateDict;
 import lady.data.Dataset;
@@ -21,6 +24,7 @@ import lady.model.Architecture;
 import lady.model.Model;
 import lady.model.ModelOptions;
 import lady.model.Models;
+import lady.model.PermutationCheck;
 import lady.paper.Paper;
 import lady.permutation.Group;
 import lady.permutation.Permutation;
@@ -31,6 +35,8 @@ import lady.resync.Method;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
+import lady.resync.StructuralUndo;
+import lady.structure.StateDiff;
 import lady.torch.Torch;
 import lady.train.BatchNormRecalibration;
 import lady.train.EpochStats;
@@ -53,7 +59,11 @@ import lady.util.Seeds;
  * and restores the model tensor for tensor;</li>
  * <li>with Gaussian noise (Omega = 2) or 8-bit quantization applied before the permutation (the
  * authors' order: attack, permute, resync), the watermark survives the attack alone, dies with the
- * permutation, and comes back after resync.</li>
+ * permutation, and comes back after resync;</li>
+ * <li>neural structural obfuscation ({@code nso}: dummy neurons, splits, rescaling and a permutation of every
+ * group, Yan et al. 2023) leaves the logits as they were and the watermark at chance (read as an owner without
+ * Lady would: the first L entries of the widened layer's w_bar); Lady's structural undo and resync give the
+ * reference's shapes and tensors back (up to float rounding) and the watermark reads again.</li>
  * </ol>
  * Noise is applied twice, on the feeding group's conv and on the watermarked conv. The feeding conv is the
  * row that shows the point best: its rows are what the resync of the group that scrambles the watermark
@@ -213,6 +223,45 @@ public final class WatermarkStory {
     }
 
     /**
+     * The structural-obfuscation scenario.
+     *
+     * @param attack              the attack spec ("nso")
+     * @param neuronsBefore       neurons of the groups before the attack
+     * @param neuronsAfter        after it (dummy pairs and splits)
+     * @param berAttacked         BER of the obfuscated model, read as it is ({@link Uchida#detectAsIs})
+     * @param errorAttacked       its test error in %
+     * @param logitDiffAttacked   max |logit - the reference's logit| on a probe batch
+     * @param groupsUndone        groups the structural undo changed
+     * @param psi                 Psi against the attack's lineage (undo, then resync)
+     * @param berResynced         BER after Lady's undo and resync
+     * @param errorResynced       test error after them in %
+     * @param logitDiffResynced   max |logit - the reference's logit| on the probe batch after them
+     * @param maxRelativeDiff     the largest relative difference of a restored tensor from the reference's
+     * @param seconds             time of the undo and the resync
+     */
+    public record StructuralRow(String attack, long neuronsBefore, long neuronsAfter, double berAttacked,
+            double errorAttacked, double logitDiffAttacked, long groupsUndone, double psi, double berResynced,
+            double errorResynced, double logitDiffResynced, double maxRelativeDiff, double seconds) {
+        Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("attack", attack);
+            m.put("neurons_before", neuronsBefore);
+            m.put("neurons_after", neuronsAfter);
+            m.put("ber_attacked_pct", berAttacked);
+            m.put("error_attacked_pct", errorAttacked);
+            m.put("logit_diff_attacked", logitDiffAttacked);
+            m.put("groups_undone", groupsUndone);
+            m.put("psi", psi);
+            m.put("ber_resynced_pct", berResynced);
+            m.put("error_resynced_pct", errorResynced);
+            m.put("logit_diff_resynced", logitDiffResynced);
+            m.put("max_relative_diff", maxRelativeDiff);
+            m.put("seconds", seconds);
+            return m;
+        }
+    }
+
+    /**
      * The story's result.
      *
      * @param options      what was run
@@ -227,12 +276,13 @@ public final class WatermarkStory {
      * @param errorPct     test error of the reference model, in %
      * @param testImages   test images evaluated
      * @param rows         the scenarios
+     * @param structural   the structural-obfuscation scenario
      * @param seconds      total time
      * @param threads      libtorch threads
      */
     public record Report(Options options, WatermarkKey key, int trainImages, List<EpochStats> epochs,
             double trainSeconds, double berTrained, double errorTrained, double embedSeconds, double ber,
-            double errorPct, int testImages, List<Row> rows, double seconds,
+            double errorPct, int testImages, List<Row> rows, StructuralRow structural, double seconds,
             int threads) {
         public Report {
             epochs = List.copyOf(epochs);
@@ -262,6 +312,7 @@ public final class WatermarkStory {
             List<Object> rs = new ArrayList<>();
             rows.forEach(r -> rs.add(r.toJson()));
             m.put("rows", rs);
+            m.put("structural", structural.toJson());
             m.put("threads", threads);
             m.put("seconds", seconds);
             return m;
@@ -313,7 +364,8 @@ public final class WatermarkStory {
         String before = Uchida.producerGroup(spec, layer);
         String beforeWeight = Uchida.weightName(reference, before);
         List<Row> rows = new ArrayList<>();
-        progress.start("watermark story: attacks and resyncs", 5, "scenarios");
+        progress.start("watermark story: attacks and resyncs", 6, "scenarios");
+        StructuralRow structural;
         try {
             rows.add(scenario("permute " + before, null, null, List.of(before), "permute:" + before, o, model, reference,
                     key, spec, weights, test, evaluator, recalibration));
@@ -332,15 +384,75 @@ public final class WatermarkStory {
             rows.add(scenario(quant.spec() + ", permute all", quant, null, all, "quant", o, model, reference, key, spec,
                     weights, test, evaluator, recalibration));
             progress.advance(1);
+            structural = structural(ARCH, Seeds.derive(o.seed(), "story.attack.nso"), o.method(), model, reference, key,
+                    test, evaluator, ProgressListener.NONE).row();
+            progress.advance(1);
         } finally {
             progress.finish();
         }
         model.load(reference);
         return new Report(o, key, history.isEmpty() ? 0 : history.get(0).images(), history, trainSeconds, berTrained, errorTrained,
                 embedSeconds, ber, error,
-                test.size(), rows,
+                test.size(), rows, structural,
                 (System.nanoTime() - start) / 1e9, Torch.threads());
     }
+
+    /** Images of the probe batch the logits are compared on. */
+    private static final int PROBE_IMAGES = 8;
+
+    /**
+     * The structural scenario of the story (and of the demo): nso on every group of {@code reference}, then Lady's
+     * structural undo and resync.
+     *
+     * @param row        the figures
+     * @param attacked   the obfuscated model
+     * @param restored   the model after the undo and the resync
+     * @param lineages   where each obfuscated neuron comes from (the attacker's secret)
+     * @param outcome    the undo and the resync
+     * @param berAttacked the watermark read from the obfuscated model as it is
+     * @param berRestored the watermark read after the undo
+     * @param logitScale the largest |logit| of the reference on the probe batch
+     */
+    public record StructuralScenario(StructuralRow row, StateDict attacked, StateDict restored,
+            Map<String, lady.permutation.Lineage> lineages, StructuralUndo.Outcome outcome, Detection berAttacked,
+            Detection berRestored, double logitScale) {}
+
+    /** Runs {@link StructuralScenario}: {@code model} (of {@code arch}) evaluates, and is left holding {@code reference}. */
+    @SuppressWarnings("try")
+    public static StructuralScenario structural(String arch, long seed, Method method, Model model, StateDict reference,
+            WatermarkKey key, Dataset test, Evaluator evaluator, ProgressListener progress) {
+        StateDict attacked = reference.copy();
+        Attack nso = new NsoAttack();
+        AttackContext ctx = AttackContext.of(null, seed).withStructure(arch, List.of());
+        Attacks.apply(List.of(nso), attacked, ctx);
+        long[] widths = ctx.lineages().widths();
+        model.load(reference);
+        Tensor probe = model.probe(PROBE_IMAGES, Seeds.derive(seed, "probe"));
+        double scale;
+        try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            model.train(false);
+            scale = model.forward(probe).abs().max().item_double();
+        }
+        Model obfuscated = Models.fromStateDict(attacked, arch);
+        double logitAttacked = PermutationCheck.maxOutputDiff(model, obfuscated, probe);
+        Detection berAttacked = Uchida.detectAsIs(attacked, key);
+        double errorAttacked = evaluator.evaluate(obfuscated, test).errorPct();
+        StateDict suspect = attacked.copy();
+        long t0 = System.nanoTime();
+        StructuralUndo.Outcome out = StructuralUndo.resync(reference, suspect, arch, ResyncOptions.defaults().withMethod(
+                method), ctx.lineages().all(), progress);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Model restored = Models.fromStateDict(suspect, arch);
+        double logitResynced = PermutationCheck.maxOutputDiff(model, restored, probe);
+        Detection berResynced = Uchida.detect(suspect, key);
+        double errorResynced = evaluator.evaluate(restored, test).errorPct();
+        long undone = out.undo().groups().stream().filter(StructuralUndo.GroupReport::changed).count();
+        StructuralRow row = new StructuralRow(nso.spec(), widths[0], widths[1], berAttacked.berPct(), errorAttacked,
+                logitAttacked, undone, out.psiOverall() == null ? Double.NaN : out.psiOverall(), berResynced.berPct(),
+                errorResynced, logitResynced, StateDiff.max(reference, suspect), seconds);
+        return new StructuralScenario(row, attacked, suspect, ctx.lineages().all(), out, berAttacked, berResynced, scale);
+    }
+
 
     private static Row scenario(String name, Attack attack, String attackedLayer, List<String> groups, String purpose,
             Options o, Model model, StateDict reference, WatermarkKey key, PermutationSpec spec, List<String> weights,

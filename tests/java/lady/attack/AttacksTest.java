@@ -52,7 +52,7 @@ class AttacksTest {
 
     @Test
     void parseErrorsAreClear() {
-        assertUsage("nois:7", "unknown attack 'nois'; expected noise, finetune, quant or prune");
+        assertUsage("nois:7", "unknown attack 'nois'; expected noise, finetune, quant, prune, scale, dummy, split or nso");
         assertUsage("noise", "attack 'noise' needs a level: noise:OMEGA");
         assertUsage("quant:", "attack 'quant' needs a level: quant:BITS");
         assertUsage("quant:8.5", "level of attack 'quant' must be an integer, got '8.5'");

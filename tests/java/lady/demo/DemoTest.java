@@ -58,7 +58,7 @@ class DemoTest {
     @Test
     void everyClaimHolds() {
         assertTrue(first.ok(), () -> "verdicts: " + first.verdicts() + "\n" + String.join("\n", narrative));
-        assertEquals(List.of("train", "permute", "resync", "table1", "ranking"),
+        assertEquals(List.of("train", "permute", "resync", "obfuscate", "table1", "ranking"),
                 first.steps().stream().map(DemoReport.Step::id).toList());
         assertTrue(narrative.stream().anyMatch(l -> l.startsWith("3. ") && l.contains("restored bit for bit")),
                 () -> String.join("\n", narrative));

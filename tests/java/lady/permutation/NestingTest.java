@@ -17,14 +17,14 @@ import lady.LadyException;
 
 /**
  * Nested groups on a hand-written spec of one grouped-query attention layer (2 KV heads of 2 dims, 2 query
- * heads each): outer group and position, the members the inner groups refine, and the secret in the
+ * heads each): outer group and position, and the secret in the
  * resync's frame, checked against what the composed permutation does to the tensors' indices.
  */
-class NestingTest {
+public class NestingTest {
     static final long KV = 2, REP = 2, HD = 2;
 
     /** kv_heads (k rows, q rows of the group, o columns), q_heads.g, v_dims.g; tensor sizes in a map. */
-    static PermutationSpec spec() {
+    public static PermutationSpec spec() {
         List<Group> groups = new java.util.ArrayList<>();
         groups.add(new Group("kv", KV, List.of(new Member("q", 0, 0, REP * HD, Role.PRODUCER_WEIGHT),
                 new Member("k", 0, 0, HD, Role.PRODUCER_WEIGHT), new Member("v", 0, 0, HD, Role.PRODUCER_WEIGHT),
@@ -46,7 +46,7 @@ class NestingTest {
     /** The axes no group of this layer moves (the stream's, here). */
     static final Set<String> FIXED = Set.of("q[1]", "k[1]", "v[1]", "o[0]");
 
-    static Map<String, long[]> shapes() {
+    public static Map<String, long[]> shapes() {
         return Map.of("q", new long[] {KV * REP * HD, 3}, "k", new long[] {KV * HD, 3}, "v", new long[] {KV * HD, 3},
                 "o", new long[] {3, KV * REP * HD});
     }
@@ -58,11 +58,6 @@ class NestingTest {
         assertEquals(1, n.position("q1"));
         assertEquals(0, n.position("v0"));
         assertNull(n.outer("kv"));
-        Group kv = spec().groups().get(0);
-        // q, v and o are scrambled inside by the inner groups; k is not: the KV heads are matched on k
-        assertEquals(Set.of("q", "v", "o"), n.refined("kv").stream().map(Member::tensor).collect(java.util.stream.Collectors.toSet()));
-        assertEquals(List.of("k"), n.unrefined("kv", kv.members(Role.PRODUCER_WEIGHT)).stream().map(Member::tensor).toList());
-        assertEquals(1, n.unrefined("q0", spec().groups().get(1).members(Role.PRODUCER_WEIGHT)).size());
     }
 
     @Test

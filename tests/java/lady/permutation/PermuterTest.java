@@ -57,30 +57,7 @@ class PermuterTest {
      * statistics (not 1/0, which would hide the authors' bugs).
      */
     static Model model(String arch, long seed) {
-        torch.manual_seed(seed);
-        Model m = Models.create(arch, narrow(arch));
-        StateDict s = m.stateDict();
-        for (Group g : m.permutationSpec().groups()) {
-            for (Member mem : g.members(Role.PRODUCER_WEIGHT)) {
-                Tensor t = TorchTensors.view(s.get(mem.tensor())); // written in place
-                long[] shape = t.sizes().vec().get();
-                t.copy_(torch.randn(shape).mul_(new org.bytedeco.pytorch.Scalar(Math.sqrt(2.0 * shape[0] / t.numel()))));
-            }
-            for (Member mem : g.members(Role.PRODUCER_BIAS)) { // torchvision initializes biases to 0
-                Tensor t = TorchTensors.view(s.get(mem.tensor())); // written in place
-                t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.3)));
-            }
-            for (Member mem : g.members(Role.NORM_WEIGHT, Role.NORM_BIAS, Role.RUNNING_MEAN, Role.RUNNING_VAR)) {
-                Tensor t = TorchTensors.view(s.get(mem.tensor())); // written in place
-                // gamma around 1, beta and running_mean around 0, running_var in [0.5, 1.5): random but healthy
-                long[] shape = t.sizes().vec().get();
-                boolean var = mem.role() == Role.RUNNING_VAR, gamma = mem.role() == Role.NORM_WEIGHT;
-                Tensor r = var ? torch.rand(shape) : torch.randn(shape).mul_(new org.bytedeco.pytorch.Scalar(gamma ? 0.2 : 0.1));
-                t.copy_(r.add_(new org.bytedeco.pytorch.Scalar(var ? 0.5 : gamma ? 1.0 : 0.0)));
-            }
-        }
-        m.load(s);
-        return m;
+        return lady.structure.StructuralTesting.model(arch, narrow(arch), seed);
     }
 
     static Tensor probe(String arch) {

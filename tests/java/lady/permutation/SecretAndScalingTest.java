@@ -21,6 +21,8 @@ import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.kernels.Backend;
 import lady.model.Model;
+import lady.structure.NetworkView;
+import lady.structure.NeuronScaling;
 import lady.torch.Torch;
 import lady.torch.TorchTensors;
 
@@ -59,6 +61,27 @@ class SecretAndScalingTest {
         assertEquals(LadyException.Kind.IO, missing.kind());
     }
 
+    @Test
+    void structuralSecretRoundTrip(@TempDir Path dir) throws Exception {
+        Lineage l = Lineage.identity(4).appended(new int[] {-1, -1}, Lineage.Kind.DUMMY)
+                .appended(new int[] {2}, Lineage.Kind.SPLIT).scaled(new double[] {2, 1, 0.5, 1, 1, 1, 3})
+                .permuted(Permutation.of(6, 5, 4, 3, 2, 1, 0));
+        assertEquals(7, l.size());
+        assertArrayEquals(new int[] {2, -1, -1, 3, 2, 1, 0}, l.origin());
+        assertEquals(3, l.factor()[0], 1e-15, "the split copy (of neuron 2, factor 1 then) scaled by 3");
+        assertEquals(0.5, l.factor()[4], 1e-15, "neuron 2 itself scaled by 0.5");
+        assertEquals(Lineage.Kind.SPLIT, l.kind()[0]);
+        Secret s = new Secret("0.1.0", "vgg16_cifar", 3L, Map.of(), Map.of(), Map.of("features.0", l));
+        Path f = dir.resolve("s.json");
+        s.write(f);
+        Secret r = Secret.read(f);
+        assertEquals(l, r.structure().get("features.0"));
+        assertTrue(r.permutations().isEmpty());
+        Files.writeString(f, Files.readString(f).replace("\"dummy\"", "\"ghost\""));
+        LadyException e = assertThrows(LadyException.class, () -> Secret.read(f));
+        assertTrue(e.getMessage().contains("original, split or dummy"), e.getMessage());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"vgg16_cifar", "vgg16", "vgg16_bn_cifar", "resnet18_cifar", "lenet5", "fc"})
     void scalingThenPermutingKeepsTheFunctionAndScalesTheRows(String arch) {
@@ -68,7 +91,7 @@ class SecretAndScalingTest {
         var groups = Permuter.select(spec, "all");
         Map<String, double[]> scales = NeuronScaling.random(spec, groups, 0.5, 2.0, 3);
         StateDict attacked = original.copy();
-        NeuronScaling.apply(attacked, spec, scales);
+        NeuronScaling.apply(attacked, NetworkView.of(original, arch), scales);
         // the producer row of neuron i of the first group (whose inputs are not scaled) is a_i times the original row
         Group g = spec.groups().get(0);
         String w = g.members(Role.PRODUCER_WEIGHT).get(0).tensor();
@@ -90,7 +113,7 @@ class SecretAndScalingTest {
         double[] a = new double[(int) spec.group("features.0").orElseThrow().size()];
         java.util.Arrays.fill(a, 0.5);
         LadyException e = assertThrows(LadyException.class,
-                () -> NeuronScaling.apply(s, spec, Map.of("features.0", a)));
+                () -> NeuronScaling.apply(s, NetworkView.of(s, "vgg16_bn_cifar"), Map.of("features.0", a)));
         assertTrue(e.getMessage().contains("features.1.running_var") && e.getMessage().contains("negative"), e.getMessage());
         for (String name : s.names()) {
             assertTrue(s.get(name).sameContent(before.get(name)), name + " changed by a refused scaling");

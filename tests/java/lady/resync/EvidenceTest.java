@@ -301,4 +301,27 @@ class EvidenceTest {
         assertEquals(1, last.passes());
         assertTrue(last.evidence().stream().anyMatch(e -> e.source().equals(ConsumerColumns.NAME)), last.evidence().toString());
     }
+
+    /**
+     * Nested groups (one grouped-query attention layer: KV heads, the query heads and value dimensions inside
+     * each): before the inner groups are solved, the KV heads' q and v rows are scrambled inside by them, so
+     * only the k rows are aligned evidence; the inner groups' rows read the KV order, so they wait for it.
+     */
+    @Test
+    void nestedGroupsWaitForEachOther() {
+        PermutationSpec spec = lady.permutation.NestingTest.spec();
+        StateDict state = new StateDict();
+        lady.permutation.NestingTest.shapes().forEach((name, shape) -> state.put(name, HostTensor.allocate(
+                lady.tensor.DType.FLOAT32, shape)));
+        EvidenceContext context = new EvidenceContext(state, state.copy(), spec, spec.groups(), Backend.CPU);
+        Group kv = spec.groups().get(0);
+        Group q0 = spec.group("q0").orElseThrow();
+        List<String> aligned = kv.members(Role.PRODUCER_WEIGHT).stream().filter(m -> context.aligned(kv, m))
+                .map(Member::tensor).toList();
+        assertEquals(List.of("k"), aligned, "the KV heads are first matched on their k rows");
+        assertTrue(q0.members(Role.PRODUCER_WEIGHT).stream().noneMatch(m -> context.aligned(q0, m)));
+        context.solved("kv", true);
+        assertTrue(q0.members(Role.PRODUCER_WEIGHT).stream().allMatch(m -> context.aligned(q0, m)),
+                "once the KV heads are solved, the query heads inside them are comparable");
+    }
 }

@@ -18,7 +18,10 @@ import lady.model.Model;
 import lady.model.Models;
 import lady.report.Json;
 
-/** The integrity check end to end: the scaling attack of `lady permute --scale-range` is flagged by `lady resync`. */
+/**
+ * The integrity check end to end: the scaling attack of `lady permute --scale-range` is flagged by `lady resync
+ * --no-structural`; by default the structural undo rescales the neurons back first, and reports it.
+ */
 class IntegrityCheckCliTest {
 
     @Test
@@ -28,13 +31,24 @@ class IntegrityCheckCliTest {
         Path ref = dir.resolve("ref.pt");
         Checkpoints.write(ref, model.stateDict(), Checkpoints.Format.TORCH_ZIP);
 
-        Map<?, ?> plain = resync(dir, ref, "plain", null, null);
+        Map<?, ?> plain = resync(dir, ref, "plain", null, null, true);
         assertEquals(0, flags(plain), "a permutation alone changes no norm: " + plain);
-        Map<?, ?> scaled = resync(dir, ref, "scaled", "0.25:4", null);
+        Map<?, ?> scaled = resync(dir, ref, "scaled", "0.25:4", null, true);
         assertEquals(100.0, ((Number) scaled.get("psi")).doubleValue(), "cosine matching ignores the scale");
         assertTrue(flags(scaled) > 0, "factors in [1/4, 4] must be flagged: " + scaled);
         // a ratio above every factor's deviation flags nothing
-        assertEquals(0, flags(resync(dir, ref, "loose", "0.25:4", "1000")));
+        assertEquals(0, flags(resync(dir, ref, "loose", "0.25:4", "1000", true)));
+        // by default the structural undo puts the norms back before the resync: nothing left to flag
+        Map<?, ?> undone = resync(dir, ref, "undone", "0.25:4", null, false);
+        assertEquals(100.0, ((Number) undone.get("psi")).doubleValue());
+        assertEquals(0, flags(undone), "rescaled back by the structural undo: " + undone);
+        Map<?, ?> structural = (Map<?, ?>) undone.get("structural");
+        assertEquals(Boolean.TRUE, structural.get("changed"), String.valueOf(structural));
+        for (Object g : (List<?>) structural.get("groups")) {
+            assertTrue(((Number) ((Map<?, ?>) g).get("rescaled")).intValue() > 0, String.valueOf(g));
+        }
+        assertEquals(Boolean.FALSE, ((Map<?, ?>) resync(dir, ref, "plain2", null, null, false).get("structural")).get("changed"),
+                "a plain permutation has nothing to undo");
 
         CliRun bad = CliRun.of("resync", "--reference", ref.toString(), "--suspect", ref.toString(),
                 "--integrity-ratio", "1", "--quiet");
@@ -42,7 +56,8 @@ class IntegrityCheckCliTest {
         assertTrue(bad.err().contains("integrity ratio must be a number > 1"), bad.err());
     }
 
-    private static Map<?, ?> resync(Path dir, Path ref, String name, String scale, String ratio) throws Exception {
+    private static Map<?, ?> resync(Path dir, Path ref, String name, String scale, String ratio, boolean noStructural)
+            throws Exception {
         Path sus = dir.resolve(name + ".pt");
         Path secret = dir.resolve(name + ".secret.json");
         Path report = dir.resolve(name + ".report.json");
@@ -58,6 +73,9 @@ class IntegrityCheckCliTest {
                 sus.toString(), "--secret", secret.toString(), "--report", report.toString(), "--quiet"));
         if (ratio != null) {
             r.addAll(List.of("--integrity-ratio", ratio));
+        }
+        if (noStructural) {
+            r.add("--no-structural");
         }
         CliRun rr = CliRun.of(r.toArray(String[]::new));
         assertEquals(0, rr.code(), rr.err());

@@ -102,4 +102,25 @@ class HostTensorTest {
         }
         assertThrows(LadyException.class, () -> HostMemory.allocate(16).buffer(8, 16));
     }
+
+    /** float32 -> float16 / bfloat16 / float64 and back: exact where representable, nearest (ties to even) otherwise. */
+    @Test
+    void convertedRoundsToNearestEven() {
+        float[] v = {1f, -2.5f, 65504f, 65520f, 1e-8f, 0x1p-24f, 0x1.8p-24f, 1f + 0x1p-11f, 1f + 0x3p-11f, Float.NaN,
+                Float.NEGATIVE_INFINITY, 0.1f, -0f, 3.0e38f};
+        HostTensor t = HostTensor.ofFloats(v, v.length);
+        float[] half = t.converted(DType.FLOAT16).toFloat32().readFloats();
+        float[] expectHalf = {1f, -2.5f, 65504f, Float.POSITIVE_INFINITY, 0f, 0x1p-24f, 0x1p-23f, 1f, 1f + 0x1p-9f, Float.NaN,
+                Float.NEGATIVE_INFINITY, 0.0999755859375f, -0f, Float.POSITIVE_INFINITY};
+        assertArrayEquals(expectHalf, half);
+        float[] bf = t.converted(DType.BFLOAT16).toFloat32().readFloats();
+        assertEquals(1f, bf[0]);
+        assertEquals(-2.5f, bf[1]);
+        assertEquals(1f, bf[7], "1 + 2^-11 rounds to 1 in bfloat16 (8 bits of mantissa)");
+        assertEquals(0.10009765625f, bf[11]);
+        assertTrue(Float.isNaN(bf[9]));
+        assertArrayEquals(v, t.converted(DType.FLOAT64).toFloat32().readFloats());
+        assertEquals(DType.FLOAT16, t.converted(DType.FLOAT16).dtype());
+        assertThrows(LadyException.class, () -> t.converted(DType.INT64));
+    }
 }

@@ -68,6 +68,8 @@ class NoTorchTest {
         assertNoTorch(dir, "canon", "--model", m, "--layer", "all", "--method", "basic", "--out",
                 dir.resolve("c.json").toString(), "--quiet");
         assertTrue(Files.exists(dir.resolve("c.json")));
+        assertNoTorch(dir, "canon", "--model", m, "--normal-form", "--out", dir.resolve("nf.pt").toString(), "--quiet");
+        assertTrue(Files.exists(dir.resolve("nf.pt")));
         assertNoTorch(dir, "spec", "--model", m);
     }
 }

@@ -29,6 +29,14 @@ class WatermarkStorySlowTest {
                 assertEquals(r.errorPct(), row.errorResynced(), 0.01, row.scenario());
             }
         }
+        WatermarkStory.StructuralRow st = r.structural();
+        System.err.println(st);
+        assertTrue(st.neuronsAfter() > st.neuronsBefore(), "nso widens the groups");
+        assertTrue(st.berAttacked() >= 25, "nso reads as noise: " + st.berAttacked());
+        assertTrue(st.logitDiffAttacked() < 1e-3 && st.logitDiffResynced() < 1e-3, "logits unchanged throughout");
+        assertEquals(100.0, st.psi(), "Psi against the lineage");
+        assertEquals(r.ber(), st.berResynced(), "BER back after Lady's undo");
+        assertTrue(st.maxRelativeDiff() <= 1e-4, "restored tensors: " + st.maxRelativeDiff());
         assertTrue(r.seconds() < 600, "story took " + r.seconds() + " s");
     }
 }

@@ -1,0 +1,144 @@
+package lady.canon;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.checkpoint.StateDict;
+import lady.graph.StructuralRules;
+import lady.kernels.Backend;
+import lady.permutation.Group;
+import lady.permutation.Permutation;
+import lady.permutation.Permuter;
+import lady.progress.ProgressListener;
+import lady.structure.GroupEdit;
+import lady.structure.Merging;
+import lady.structure.NetworkView;
+import lady.structure.NeuronGroup;
+
+/**
+ * A normal form of a network that structural obfuscation does not change (issue 18): an owner who kept only the
+ * normal form of the original can compute the suspect's and compare the two tensor by tensor. Per group, in
+ * topological order, after merging every cluster of parallel neurons and dropping those that do nothing
+ * ({@link Merging}, no reference needed):
+ * <ul>
+ *   <li><b>scale</b>: without batch norm, every neuron's rows and bias to unit norm (over all its producers), its
+ *       consumer columns compensated; with batch norm, every producer's rows so that the running variance plus
+ *       eps is 1 (a standardized batch norm: scaling the rows by {@code a} multiplies {@code var + eps} by
+ *       {@code a^2}, so this choice is the same whatever the attacker's factor, and never makes a variance
+ *       negative), and gamma and beta to unit norm with the consumers compensated where the graph allows
+ *       ({@link StructuralRules}); groups the graph does not let rescale keep their scale;</li>
+ *   <li><b>order</b>: the canonical order of the basic ranking (signed sums of the producer rows, descending;
+ *       method.md 5), computed on the rescaled rows.</li>
+ * </ul>
+ * A model and any copy of it obfuscated by rescaling, dummy pairs, splits and permutations have the same normal
+ * form up to float rounding (two neurons whose scores differ by less than the rounding may trade places).
+ */
+public final class NormalForm {
+    private NormalForm() {}
+
+    /**
+     * One group of the normal form.
+     *
+     * @param group          its name
+     * @param sizeBefore     neurons in the model
+     * @param size           neurons in the normal form
+     * @param mergedClusters clusters of parallel neurons merged
+     * @param droppedNeurons neurons dropped (they did nothing)
+     * @param rescaled       whether its neurons were rescaled (the graph allows it)
+     */
+    public record GroupReport(String group, int sizeBefore, int size, int mergedClusters, int droppedNeurons,
+            boolean rescaled) {
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", group);
+            m.put("size_before", sizeBefore);
+            m.put("size", size);
+            m.put("merged_clusters", mergedClusters);
+            m.put("dropped_neurons", droppedNeurons);
+            m.put("rescaled", rescaled);
+            return m;
+        }
+    }
+
+    /** The normal form and what it took. */
+    public record Result(String architecture, StateDict state, List<GroupReport> groups) {
+        public Result {
+            groups = List.copyOf(groups);
+        }
+    }
+
+    /** The normal form of {@code state} (unchanged) of architecture {@code arch} (null: recognized). */
+    public static Result of(StateDict state, String arch, ProgressListener progress) {
+        StateDict s = state.copy();
+        NetworkView[] view = {NetworkView.of(s, arch)};
+        List<String> names = view[0].spec().groups().stream().map(Group::name).toList();
+        Map<String, Long> floors = new LinkedHashMap<>();
+        names.forEach(n -> floors.put(n, 0L));
+        progress.start("normal form", 2L * names.size(), "group steps");
+        Map<String, Merging.Merged> merged = Merging.run(s, view, floors, progress);
+        List<GroupReport> reports = new ArrayList<>();
+        for (String name : names) {
+            Group g = view[0].group(name);
+            StructuralRules.Rule rule = view[0].rule(name);
+            boolean rescaled = rescale(s, g, rule);
+            Permutation order = Canon.order(BasicRanking.scores(s, g));
+            Permuter.applyInPlace(s, view[0].spec(), Map.of(name, order), Backend.CPU);
+            Merging.Merged m = merged.get(name);
+            reports.add(new GroupReport(name, m.originalSize(), Math.toIntExact(g.size()), m.mergedClusters(),
+                    m.droppedNeurons(), rescaled));
+            progress.advance(1, Map.of("group", name));
+        }
+        progress.finish();
+        return new Result(view[0].architecture(), s, reports);
+    }
+
+    /** Puts group {@code g}'s neurons at the normal form's scale; false when the graph does not allow it. */
+    private static boolean rescale(StateDict s, Group g, StructuralRules.Rule rule) {
+        if (!rule.canScale()) {
+            return false;
+        }
+        NeuronGroup d = new NeuronGroup(s, g, rule);
+        int producers = d.producerCount();
+        boolean absorbed = rule.scaling() == StructuralRules.Scaling.ABSORBED;
+        float[][] vars = new float[producers][];
+        if (absorbed) {
+            for (int p = 0; p < producers; p++) {
+                vars[p] = d.runningVariances(p);
+            }
+        }
+        List<GroupEdit.Neuron> neurons = new ArrayList<>();
+        for (int j = 0; j < d.size(); j++) {
+            double[] f = new double[producers];
+            double norm = 0;
+            for (int p = 0; p < producers; p++) {
+                double[] r = d.rows(p, j);
+                for (double x : r) {
+                    norm += x * x;
+                }
+            }
+            norm = Math.sqrt(norm);
+            for (int p = 0; p < producers; p++) {
+                if (absorbed) {
+                    f[p] = 1 / Math.sqrt(vars[p][j] + rule.producers().get(p).eps());
+                } else {
+                    f[p] = norm > 0 ? 1 / norm : 1;
+                }
+            }
+            double a = 1;
+            if (absorbed && rule.canRescaleAffine()) {
+                double n2 = 0;
+                for (double x : d.affine(j)) {
+                    n2 += x * x;
+                }
+                a = n2 > 0 ? 1 / Math.sqrt(n2) : 1;
+            }
+            double out = (absorbed ? 1 : f[0]) * a;
+            neurons.add(new GroupEdit.Neuron(j, f, a, new int[] {j}, new double[] {1 / out}, Map.of(), Map.of()));
+        }
+        GroupEdit.apply(s, g, rule, neurons);
+        return true;
+    }
+
+}

@@ -1,0 +1,73 @@
+package lady.structure;
+
+import java.util.Map;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.graph.Graph;
+import lady.graph.StructuralRules;
+import lady.model.ModelConfig;
+import lady.model.Models;
+import lady.permutation.Group;
+import lady.permutation.PermutationSpec;
+
+/**
+ * A state dict's network as structural edits see it: the graph built from the checkpoint's own widths
+ * ({@link Models#infer}), its permutation spec and each group's {@link StructuralRules}. An edit that changes a
+ * group's width takes {@link #resized} (the graph's shapes are then those it was read with: edits read shapes
+ * from the state dict).
+ *
+ * @param architecture the architecture's name
+ * @param graph        the network with the checkpoint's sizes
+ * @param spec         its groups, with the checkpoint's sizes
+ * @param rules        per group, what keeps its function
+ */
+public record NetworkView(String architecture, Graph graph, PermutationSpec spec, Map<String, StructuralRules.Rule> rules) {
+
+    /** The view of {@code state}, of architecture {@code arch} (null: recognized from the names and shapes). */
+    public static NetworkView of(StateDict state, String arch) {
+        ModelConfig mc = Models.infer(state, arch);
+        Graph graph = mc.description().graph();
+        PermutationSpec spec = mc.description().permutationSpec();
+        return new NetworkView(mc.architecture(), graph, spec, StructuralRules.of(graph, spec));
+    }
+
+    /**
+     * The view of a network that a graph describes (an ONNX model's, lady.onnx.OnnxGraph) with its spec: the
+     * architecture is the spec's. Edits that change a group's width need a family's view ({@link #of(StateDict, String)}).
+     */
+    public static NetworkView of(Graph graph, PermutationSpec spec) {
+        return new NetworkView(spec.architecture(), graph, spec, StructuralRules.of(graph, spec));
+    }
+
+    /**
+     * The view after group {@code name} of {@code state} was rewritten to {@code size} neurons. When no member of
+     * any group starts past index 0 of its axis (no concatenation: every range begins at 0, so one group's width
+     * moves no other group's range) that is this view with the group's size changed; otherwise the view is read
+     * again from {@code state}.
+     */
+    public NetworkView resized(String name, long size, StateDict state) {
+        boolean offsets = spec.groups().stream().flatMap(g -> g.members().stream()).anyMatch(m -> m.offset() != 0);
+        if (offsets) {
+            return of(state, architecture);
+        }
+        java.util.List<Group> groups = new java.util.ArrayList<>();
+        for (Group g : spec.groups()) {
+            groups.add(g.name().equals(name) ? new Group(g.name(), size, g.members()) : g);
+        }
+        return new NetworkView(architecture, graph, new PermutationSpec(spec.architecture(), groups, spec.fixed(), spec.notes()),
+                rules);
+    }
+
+    /** The group called {@code name}; a clear error otherwise. */
+    public Group group(String name) {
+        return spec.group(name).orElseThrow(() -> LadyException.invalidInput("the network has no group '" + name
+                + "'; its groups are: " + String.join(", ", spec.groups().stream().map(Group::name).toList())));
+    }
+
+    /** The rules of group {@code name}. */
+    public StructuralRules.Rule rule(String name) {
+        group(name);
+        return rules.get(name);
+    }
+}

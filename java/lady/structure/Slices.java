@@ -1,0 +1,182 @@
+package lady.structure;
+
+import java.util.function.IntFunction;
+
+import lady.LadyException;
+import lady.permutation.Member;
+
+/**
+ * The neuron slices of one member of a group, over a tensor's values: along {@code axis}, neuron {@code j}
+ * owns the indices {@code [offset + j*block, offset + (j+1)*block)}; its slice is every entry at those
+ * indices (all other axes), in row-major order: {@code outer x block x inner} values, outer being the
+ * product of the axes before {@code axis} and inner of those after. A producer's row (axis 0) is one
+ * contiguous run; a consumer's column block (axis 1) is strided.
+ */
+final class Slices {
+    final float[] data;
+    final long[] shape;
+    final int axis;
+    final long offset;
+    final long block;
+    final int n;
+    private final long outer;
+    private final long inner;
+    private final long length;
+
+    Slices(float[] data, long[] shape, Member m, int n) {
+        this(data, shape, m.axis(), m.offset(), m.block(), n, m.tensor());
+    }
+
+    Slices(float[] data, long[] shape, int axis, long offset, long block, int n, String name) {
+        if (axis >= shape.length || offset + n * block > shape[axis]) {
+            throw LadyException.invalidInput(String.format("tensor '%s' of shape %s has no range [%d, %d) on axis %d", name,
+                    java.util.Arrays.toString(shape), offset, offset + n * block, axis));
+        }
+        if (data.length > Integer.MAX_VALUE - 8) {
+            throw LadyException.invalidInput("tensor '" + name + "' is too large for a structural edit");
+        }
+        this.data = data;
+        this.shape = shape.clone();
+        this.axis = axis;
+        this.offset = offset;
+        this.block = block;
+        this.n = n;
+        long o = 1;
+        for (int d = 0; d < axis; d++) {
+            o *= shape[d];
+        }
+        long in = 1;
+        for (int d = axis + 1; d < shape.length; d++) {
+            in *= shape[d];
+        }
+        outer = o;
+        inner = in;
+        length = shape[axis];
+    }
+
+    /** Values per neuron. */
+    int sliceLength() {
+        return Math.toIntExact(outer * block * inner);
+    }
+
+    /** Neuron j's slice, into {@code out} (length {@link #sliceLength()}). */
+    void get(int j, double[] out) {
+        int run = (int) (block * inner);
+        int stride = (int) (length * inner);
+        int from = (int) ((offset + j * block) * inner);
+        int to = 0;
+        for (long o = 0; o < outer; o++, from += stride, to += run) {
+            for (int r = 0; r < run; r++) {
+                out[to + r] = data[from + r];
+            }
+        }
+    }
+
+    /** The squared norm of every neuron's slice, in one pass over the values. */
+    double[] squaredNorms() {
+        return squaredNorms(java.nio.FloatBuffer.wrap(data), shape, axis, offset, block, n);
+    }
+
+    /** {@link #squaredNorms()} over values in a buffer (a tensor's memory, read in place), laid out as {@code shape}. */
+    static double[] squaredNorms(java.nio.FloatBuffer data, long[] shape, int axis, long offset, long block, int n) {
+        long outer = 1;
+        for (int d = 0; d < axis; d++) {
+            outer *= shape[d];
+        }
+        long inner = 1;
+        for (int d = axis + 1; d < shape.length; d++) {
+            inner *= shape[d];
+        }
+        long length = shape[axis];
+        double[] out = new double[n];
+        int run = Math.toIntExact(block * inner);
+        for (long o = 0; o < outer; o++) {
+            int base = Math.toIntExact((o * length + offset) * inner);
+            for (int j = 0; j < n; j++) {
+                int from = base + j * run;
+                double acc = 0;
+                for (int r = 0; r < run; r++) {
+                    double v = data.get(from + r);
+                    acc += v * v;
+                }
+                out[j] += acc;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {sum of squares, dot with {@code w[at...]}} of neuron j's slice times {@code scale}, without copying it (the
+     * slice read in {@link #get(int, double[])}'s order).
+     */
+    double[] squaresAndDot(int j, double scale, double[] w, int at) {
+        int run = (int) (block * inner);
+        int stride = (int) (length * inner);
+        int from = (int) ((offset + j * block) * inner);
+        double ss = 0;
+        double dot = 0;
+        int k = at;
+        for (long o = 0; o < outer; o++, from += stride) {
+            for (int r = 0; r < run; r++) {
+                double v = scale * data[from + r];
+                ss += v * v;
+                dot += v * w[k++];
+            }
+        }
+        return new double[] {ss, dot};
+    }
+
+    /** Neuron j's slice as a new array. */
+    double[] get(int j) {
+        double[] out = new double[sliceLength()];
+        get(j, out);
+        return out;
+    }
+
+    /**
+     * The tensor with this range replaced by {@code count} new slices ({@code slice.apply(j)}, each of
+     * {@link #sliceLength()} values, computed once and rounded to float32); everything outside the range kept.
+     */
+    Rebuilt rebuild(int count, IntFunction<double[]> slice) {
+        long newLength = length - n * block + count * block;
+        long[] newShape = shape.clone();
+        newShape[axis] = newLength;
+        float[] out = new float[Math.toIntExact(outer * newLength * inner)];
+        long head = offset * inner;
+        long tailFrom = (offset + n * block) * inner;
+        long tail = (length - offset - n * block) * inner;
+        for (long o = 0; o < outer; o++) {
+            System.arraycopy(data, Math.toIntExact(o * length * inner), out, Math.toIntExact(o * newLength * inner),
+                    Math.toIntExact(head));
+            System.arraycopy(data, Math.toIntExact(o * length * inner + tailFrom), out,
+                    Math.toIntExact(o * newLength * inner + (offset + count * block) * inner), Math.toIntExact(tail));
+        }
+        int run = Math.toIntExact(block * inner);
+        for (int j = 0; j < count; j++) {
+            double[] v = slice.apply(j);
+            for (long o = 0; o < outer; o++) {
+                int to = Math.toIntExact((o * newLength + offset + (long) j * block) * inner);
+                int from = Math.toIntExact(o * run);
+                for (int r = 0; r < run; r++) {
+                    out[to + r] = (float) v[from + r];
+                }
+            }
+        }
+        return new Rebuilt(out, newShape);
+    }
+
+    /** A rebuilt tensor's values and shape. */
+    record Rebuilt(float[] data, long[] shape) {}
+
+    static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    static double norm(double[] a) {
+        return Math.sqrt(dot(a, a));
+    }
+}
