@@ -2,7 +2,6 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -12,9 +11,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.BuildInfo;
 import lady.io.OutputSet;
@@ -52,15 +53,12 @@ import lady.train.DatasetFineTuner;
                 "Chains run in order (finetune:1,nso). With --data, a model with batch norm",
                 "then gets its batch-norm statistics re-estimated, as a real attacker does",
                 "(--recalibrate-bn). Writes the attacked checkpoint in the input's format and",
-                "says what changed."})
+                "says what changed. --model may also be an ONNX model or a Hugging Face folder."})
 final class AttackCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Input checkpoint (PyTorch zip, safetensors, ONNX, or a Hugging Face model folder).")
-    Path model;
+    @Mixin ModelInput input;
 
     @Option(names = "--attack", required = true, paramLabel = "SPEC",
             description = "Attack chain, e.g. noise:7 or finetune:2,quant:8 (" + Attacks.SYNTAX + ").")
@@ -70,8 +68,7 @@ final class AttackCommand implements Callable<Integer> {
             description = "Attacked layer for noise and prune, e.g. features.17 (or features.17.weight).")
     String layer;
 
-    @Option(names = "--seed", paramLabel = "N", description = "Seed of the attack (default: a fresh random seed, printed).")
-    Long seed;
+    @Mixin FreshSeedOption seed;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Attacked checkpoint to write (same format as the input).")
     Path out;
@@ -95,9 +92,6 @@ final class AttackCommand implements Callable<Integer> {
     @Option(names = "--train-limit", paramLabel = "N", description = "Fine-tune on the first N training images only.")
     Integer trainLimit;
 
-    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
-    String arch;
-
     @Option(names = "--recalibrate-bn", paramLabel = "N",
             description = "After the chain, re-estimate the batch-norm statistics of a model with batch norm over N "
                     + "training batches of --data (train mode, no labels, no gradient), as a real attacker does "
@@ -106,18 +100,11 @@ final class AttackCommand implements Callable<Integer> {
                     + "ONNX models or a spec file (Lady runs the networks it recognizes).")
     Integer recalibrateBn;
 
-    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
-    Path graph;
+    @Mixin GraphOptions network;
 
-    @Option(names = "--spec", paramLabel = "FILE",
-            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
-    Path specFile;
+    @Mixin RunOptions run;
 
-    @CommandLine.Mixin
-    RunOptions run;
-
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES} (default text).")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
@@ -127,6 +114,10 @@ final class AttackCommand implements Callable<Integer> {
     }
 
     private int run(OutputSet outs) {
+        Path model = input.model;
+        String arch = input.arch;
+        Path graph = network.graph;
+        Path specFile = network.specFile;
         List<Attack> chain = Attacks.parse(attack);
         if (chain.isEmpty()) {
             throw new LadyException(LadyException.Kind.USAGE, "--attack is empty; expected " + Attacks.SYNTAX);
@@ -160,7 +151,7 @@ final class AttackCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "--recalibrate-bn needs the training images: --data "
                     + DataSource.SYNTAX);
         }
-        long s = seed != null ? seed : new SecureRandom().nextLong();
+        long s = seed.orFresh();
 
         long t0 = System.nanoTime();
         StateDict state = Checkpoints.read(model);
@@ -232,7 +223,7 @@ final class AttackCommand implements Callable<Integer> {
         }
 
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("tool", BuildInfo.describe());
             o.put("model", model.toString());

@@ -9,9 +9,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -49,12 +51,10 @@ import lady.report.Json;
                 "       owner's."})
 final class CanonCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FILE",
-            description = "Checkpoint to rank (or, with --from, the suspect to align).")
-    Path model;
+    /** The checkpoint to rank (or, with --from, the suspect to align). */
+    @Mixin ModelInput input;
 
     @Option(names = "--layer", paramLabel = "GROUPS",
             description = "Groups to rank: all, or names such as features.17,classifier.0 (not with --from).")
@@ -89,30 +89,24 @@ final class CanonCommand implements Callable<Integer> {
             description = "Active ranking: optimizer steps (default: the paper's " + Paper.ACTIVE_STEPS + ").")
     Integer steps;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
-            description = "Active ranking: seed of the initial input (default: ${DEFAULT-VALUE}).")
-    long seed;
+    /** Active ranking: the seed of the initial input. */
+    @Mixin SeedOption seed;
 
     @Option(names = "--authors-slice", description = "Active ranking: take the responses one layer later, as the "
             + "authors' script does (method.md 10, item 6: an off-by-one, for comparison only).")
     boolean authorsSlice;
 
-    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the checkpoint).")
-    String arch;
-
     @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP + " Basic ranking only.")
     Path graph;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
-    @Option(names = "--format", defaultValue = "text", description = "Output format: ${COMPLETION-CANDIDATES} (default text).")
-    OutputFormat format;
+    @Mixin FormatOption format;
 
     @Override
     public Integer call() {
         try (OutputSet outs = new OutputSet()) {
-            outs.input("--model", model).input("--from", from).input("--secret", secret).input("--graph", graph);
+            outs.input("--model", input.model).input("--from", from).input("--secret", secret).input("--graph", graph);
             if (normalForm) {
                 return normalForm(outs);
             }
@@ -129,21 +123,21 @@ final class CanonCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "--normal-form takes --model, --out, --compare and --arch only");
         }
         outs.input("--compare", compare);
-        Path outTmp = outs.like("--out", out, model);
-        StateDict state = Checkpoints.read(model);
+        Path outTmp = outs.like("--out", out, input.model);
+        StateDict state = Checkpoints.read(input.model);
         StateDict owner = compare == null ? null : Checkpoints.read(compare);
         long t0 = System.nanoTime();
-        NormalForm.Result nf = NormalForm.of(state, arch, run.progress());
+        NormalForm.Result nf = NormalForm.of(state, input.arch, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Checkpoints.writeLike(outTmp, nf.state(), model);
+        Checkpoints.writeLike(outTmp, nf.state(), input.model);
         Map<String, Double> diff = owner == null ? null : lady.structure.StateDiff.relative(owner, nf.state());
         double worst = diff == null ? Double.POSITIVE_INFINITY : diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
         boolean same = diff != null && worst <= lady.structure.StateDiff.SAME_REL;
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("tool", BuildInfo.describe());
-            o.put("model", model.toString());
+            o.put("model", input.model.toString());
             o.put("architecture", nf.architecture());
             o.put("out", out.toString());
             o.put("seconds", seconds);
@@ -156,7 +150,7 @@ final class CanonCommand implements Callable<Integer> {
             }
             w.println(Json.write(o));
         } else {
-            w.printf(Locale.ROOT, "%s (%s): normal form of %d group(s) in %.2f s -> %s%n", model, nf.architecture(),
+            w.printf(Locale.ROOT, "%s (%s): normal form of %d group(s) in %.2f s -> %s%n", input.model, nf.architecture(),
                     nf.groups().size(), seconds, out);
             for (NormalForm.GroupReport g : nf.groups()) {
                 w.printf(Locale.ROOT, "  %-16s %5d -> %5d neurons, %d cluster(s) merged, %d dropped%s%n", g.group(),
@@ -183,7 +177,7 @@ final class CanonCommand implements Callable<Integer> {
         RankingMethod m = RankingMethod.parse(method);
         ActiveConfig active = null;
         if (m == RankingMethod.ACTIVE) {
-            active = ActiveConfig.paper(seed).withAuthorsSlice(authorsSlice);
+            active = ActiveConfig.paper(seed.seed).withAuthorsSlice(authorsSlice);
             if (steps != null) {
                 active = active.withSteps(steps);
             }
@@ -191,8 +185,8 @@ final class CanonCommand implements Callable<Integer> {
             throw new LadyException(LadyException.Kind.USAGE, "--steps and --authors-slice are for --method active");
         }
         Path outTmp = outs.file("--out", out);
-        StateDict state = Checkpoints.read(model);
-        Path graphFile = Models.graphOf(model, graph, arch, null);
+        StateDict state = Checkpoints.read(input.model);
+        Path graphFile = Models.graphOf(input.model, graph, input.arch, null);
         if (graphFile != null && m == RankingMethod.ACTIVE) {
             throw new LadyException(LadyException.Kind.USAGE, "active ranking learns an input through the model, which Lady "
                     + "runs for the networks it recognizes, not for ONNX models; use --method basic");
@@ -201,7 +195,7 @@ final class CanonCommand implements Callable<Integer> {
         List<String> groups = Permuter.select(ps, layer);
         long t0 = System.nanoTime();
         CanonicalOrder canon = graphFile != null ? Canon.rankBasic(state, ps, groups)
-                : Canon.rank(state, arch, groups, m, active, run.progress());
+                : Canon.rank(state, input.arch, groups, m, active, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
         canon.write(outTmp);
         outs.commit();
@@ -215,20 +209,20 @@ final class CanonCommand implements Callable<Integer> {
                     "with --from the groups, method and settings come from the saved file: drop --layer, --method, "
                             + "--steps and --authors-slice");
         }
-        Path outTmp = outs.like("--out", out, model);
+        Path outTmp = outs.like("--out", out, input.model);
         Path orderTmp = outs.file("--order", order);
         CanonicalOrder saved = CanonicalOrder.read(from);
         // the secret is read (and checked) before anything is written
         Map<String, Permutation> perms = secret == null ? null : Secret.read(secret).permutations();
-        StateDict suspect = Checkpoints.read(model);
+        StateDict suspect = Checkpoints.read(input.model);
         long t0 = System.nanoTime();
-        Path graphFile = Models.graphOf(model, graph, arch, null);
+        Path graphFile = Models.graphOf(input.model, graph, input.arch, null);
         PermutationSpec ps = spec(suspect, graphFile);
-        CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, arch, saved);
+        CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, input.arch, saved);
         StateDict aligned = Canon.align(suspect, ps, sus);
         double seconds = (System.nanoTime() - t0) / 1e9;
         Map<String, Double> psi = perms == null ? null : Canon.psi(saved, sus, perms);
-        Checkpoints.writeLike(outTmp, aligned, model);
+        Checkpoints.writeLike(outTmp, aligned, input.model);
         if (orderTmp != null) {
             sus.write(orderTmp);
         }
@@ -238,15 +232,15 @@ final class CanonCommand implements Callable<Integer> {
     }
 
     private PermutationSpec spec(StateDict state, Path graphFile) {
-        return graphFile != null ? Models.spec(state, null, null, graphFile) : Models.infer(state, arch).description().permutationSpec();
+        return graphFile != null ? Models.spec(state, null, null, graphFile) : Models.infer(state, input.arch).description().permutationSpec();
     }
 
     private void report(CanonicalOrder c, Map<String, Double> psi, double seconds, String written) {
         PrintWriter w = spec.commandLine().getOut();
-        if (format == OutputFormat.json) {
+        if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("tool", BuildInfo.describe());
-            o.put("model", model.toString());
+            o.put("model", input.model.toString());
             o.put("from", from == null ? null : from.toString());
             o.put("architecture", c.architecture());
             o.put("method", c.method().id());
@@ -263,7 +257,7 @@ final class CanonCommand implements Callable<Integer> {
             }
             w.println(Json.write(o));
         } else {
-            w.printf(Locale.ROOT, "%s (%s): %s ranking of %d group(s) in %.2f s -> %s%n", model, c.architecture(),
+            w.printf(Locale.ROOT, "%s (%s): %s ranking of %d group(s) in %.2f s -> %s%n", input.model, c.architecture(),
                     c.method().id(), c.layers().size(), seconds, written);
             for (LayerOrder l : c.layers()) {
                 w.printf(Locale.ROOT, "  %-16s %5d neurons, %d tie(s), min gap %.4g", l.layer(), l.size(), l.ties(),

@@ -8,9 +8,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -30,6 +32,7 @@ import lady.report.Json;
 import lady.resync.ActivationSignal;
 import lady.resync.EvidenceScope;
 import lady.resync.GroupResult;
+import lady.resync.Margins;
 import lady.resync.Method;
 import lady.resync.Prefilter;
 import lady.resync.ReferenceResync;
@@ -51,8 +54,7 @@ import lady.torch.Torch;
                 "differ), rescale every neuron to the reference's norm; reported per group."})
 final class ResyncCommand implements Callable<Integer> {
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     @Option(names = "--reference", required = true, description = "The reference (original) checkpoint.")
     Path reference;
@@ -68,7 +70,7 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Option(names = "--method", defaultValue = "assignment",
             description = "Matching: assignment (exact, always a permutation) or argmax (the paper). Default: ${DEFAULT-VALUE}.")
-    String method;
+    Method method;
 
     @Option(names = "--groups", defaultValue = "all", description = "Groups to resync: all, or a comma list such as features.17.")
     String groups;
@@ -79,15 +81,10 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
-    @Option(names = "--graph", paramLabel = "FILE", description = CliFiles.GRAPH_HELP)
-    Path graph;
-
-    @Option(names = "--spec", paramLabel = "FILE",
-            description = "Permutation groups of a network Lady does not know (a spec file; 'lady spec --help').")
-    Path specFile;
+    @Mixin GraphOptions network;
 
     @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
-    String backend;
+    Backend backend;
 
     @Option(names = "--integrity-ratio", paramLabel = "R", defaultValue = "" + lady.paper.Paper.RESYNC_INTEGRITY_RATIO,
             description = "Integrity check: flag a matched neuron whose norm ratio (suspect / reference, over the group's "
@@ -97,26 +94,26 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--prefilter", defaultValue = "auto",
             description = "auto (large groups through random projections, checked to give the dense match, "
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
-    String prefilter;
+    Prefilter prefilter;
 
     @Option(names = "--margins", defaultValue = "exact",
             description = "Confidence margins of prefiltered groups: exact (as the dense path's: about one dense "
                     + "similarity product per group) or bound (the sketch's lower bounds, no dense product: for "
                     + "large models). Default: ${DEFAULT-VALUE}.")
-    String margins;
+    Margins margins;
 
     @Option(names = "--evidence", defaultValue = "all",
             description = "Weight evidence of the assignment: all (the producers' rows, the neurons' bias and batch-norm "
                     + "values, and, in a second pass, the consumers' columns; weighted by sqrt(values per neuron)) or "
                     + "producers (the paper's rows only). --method argmax always reads the producers' rows only. "
                     + "Default: ${DEFAULT-VALUE}.")
-    String evidence;
+    EvidenceScope evidence;
 
     @Option(names = "--signal", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
                     + "activations (Pearson correlation of their outputs on the same --probe images of --data "
                     + "through both models). Default: ${DEFAULT-VALUE}.")
-    String signal;
+    Signal signal;
 
     @Option(names = "--data", description = "With --signal activations: the probe images' source (" + DataSource.SYNTAX
             + "); the first --probe test images are used.")
@@ -130,15 +127,14 @@ final class ResyncCommand implements Callable<Integer> {
             description = "Skip the structural undo (merging split and dummy neurons, rescaling to the reference's norms).")
     boolean noStructural;
 
-    @CommandLine.Mixin
-    RunOptions run;
+    @Mixin RunOptions run;
 
     @Override
     public Integer call() {
         double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
         try (OutputSet outs = new OutputSet()) {
             outs.input("--reference", reference).input("--suspect", suspect).input("--secret", secret)
-                    .input("--graph", graph).input("--spec", specFile);
+                    .input("--graph", network.graph).input("--spec", network.specFile);
             Path outTmp = outs.like("--out", out, suspect);
             Path reportTmp = outs.file("--report", report);
             run(outTmp, reportTmp, started);
@@ -149,19 +145,20 @@ final class ResyncCommand implements Callable<Integer> {
 
     private void run(Path outTmp, Path reportTmp, double started) {
         long t0 = System.nanoTime();
-        Method m = Method.parse(method);
-        Backend b = Backend.parse(backend);
+        Method m = method;
+        Backend b = backend;
+        Path graph = network.graph;
+        Path specFile = network.specFile;
         StateDict ref = Checkpoints.read(reference);
         StateDict sus = Checkpoints.read(suspect);
         double readSeconds = (System.nanoTime() - t0) / 1e9;
         Path graphFile = Models.graphOf(reference, graph, arch, specFile);
         // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
         var permSpec = Models.spec(ref, arch, specFile, graphFile);
-        Signal sig = Signal.parse(signal);
+        Signal sig = signal;
         ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
-                .withPrefilter(Prefilter.parse(prefilter)).withIntegrityRatio(integrityRatio)
-                .withMargins(lady.resync.Margins.parse(margins))
-                .withEvidence(EvidenceScope.parse(evidence));
+                .withPrefilter(prefilter).withIntegrityRatio(integrityRatio).withMargins(margins)
+                .withEvidence(evidence);
         if (sig == Signal.ACTIVATIONS) {
             if (data == null) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
