@@ -25,6 +25,7 @@ import lady.attack.AttackContext;
 import lady.attack.AttackResult;
 import lady.attack.Attacks;
 import lady.attack.FinetuneAttack;
+import lady.attack.WeightSummary;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
 import lady.data.DataSource;
@@ -38,7 +39,6 @@ import lady.permutation.Secret;
 import lady.util.Seeds;
 import lady.progress.ProgressListener;
 import lady.report.Json;
-import lady.tensor.HostTensor;
 import lady.train.BatchNormRecalibration;
 import lady.train.DatasetFineTuner;
 
@@ -218,7 +218,7 @@ final class AttackCommand implements Callable<Integer> {
         List<Map<String, Object>> tensors = new ArrayList<>();
         for (String name : changed) {
             if (weights.contains(name)) {
-                tensors.add(summary(name, state.get(name)));
+                tensors.add(WeightSummary.of(name, state.get(name)));
             }
         }
 
@@ -273,39 +273,5 @@ final class AttackCommand implements Callable<Integer> {
         }
         w.flush();
         return 0;
-    }
-
-    /** Entries, zeros, distinct values and population std of a float tensor. */
-    private static Map<String, Object> summary(String name, HostTensor t) {
-        float[] a = t.readFloats();
-        long n = a.length;
-        long zeros = 0;
-        int[] bits = new int[a.length];
-        double sum = 0;
-        for (int i = 0; i < a.length; i++) {
-            float v = a[i];
-            zeros += v == 0f ? 1 : 0;
-            bits[i] = Float.floatToIntBits(v == 0f ? 0f : v);
-            sum += v;
-        }
-        java.util.Arrays.sort(bits); // distinct values by sorting: a hash set of millions of boxed values took seconds
-        int distinct = 0;
-        for (int i = 0; i < bits.length; i++) {
-            if (i == 0 || bits[i] != bits[i - 1]) {
-                distinct++;
-            }
-        }
-        double mean = n == 0 ? 0 : sum / n;
-        double ss = 0;
-        for (float v : a) {
-            ss += (v - mean) * (v - mean);
-        }
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", name);
-        m.put("entries", n);
-        m.put("zeros", zeros);
-        m.put("distinct", distinct);
-        m.put("std", n == 0 ? 0.0 : Math.sqrt(ss / n));
-        return m;
     }
 }
