@@ -2,10 +2,6 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
@@ -14,33 +10,19 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import lady.BuildInfo;
-import lady.LadyException;
-import lady.checkpoint.Checkpoints;
-import lady.checkpoint.StateDict;
-import lady.data.BatchLoader;
+import lady.app.ResyncJob;
 import lady.data.DataSource;
-import lady.io.AtomicFiles;
-import lady.io.OutputSet;
 import lady.kernels.Backend;
-import lady.model.Models;
-import lady.permutation.PermutationSpec;
-import lady.permutation.Permuter;
-import lady.permutation.Secret;
-import lady.progress.ProgressListener;
-import lady.report.Json;
 import lady.resync.ActivationSignal;
 import lady.resync.EvidenceScope;
 import lady.resync.GroupResult;
 import lady.resync.Margins;
 import lady.resync.Method;
 import lady.resync.Prefilter;
-import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
 import lady.resync.Signal;
 import lady.resync.StructuralUndo;
-import lady.torch.Torch;
 
 /** {@code lady resync}: put a suspect model's neurons back into the reference's order. */
 @Command(name = "resync", mixinStandardHelpOptions = true,
@@ -132,126 +114,18 @@ final class ResyncCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
-        try (OutputSet outs = new OutputSet()) {
-            outs.input("--reference", reference).input("--suspect", suspect).input("--secret", secret)
-                    .input("--graph", network.graph).input("--spec", network.specFile);
-            Path outTmp = outs.like("--out", out, suspect);
-            Path reportTmp = outs.file("--report", report);
-            run(outTmp, reportTmp, started);
-            outs.commit();
-        }
-        return 0;
-    }
-
-    private void run(Path outTmp, Path reportTmp, double started) {
-        long t0 = System.nanoTime();
-        Method m = method;
-        Backend b = backend;
-        Path graph = network.graph;
-        Path specFile = network.specFile;
-        StateDict ref = Checkpoints.read(reference);
-        StateDict sus = Checkpoints.read(suspect);
-        double readSeconds = (System.nanoTime() - t0) / 1e9;
-        Path graphFile = Models.graphOf(reference, graph, arch, specFile);
-        // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
-        var permSpec = Models.spec(ref, arch, specFile, graphFile);
-        Signal sig = signal;
-        ResyncOptions options = ResyncOptions.defaults().withMethod(m).withBackend(b)
+        ResyncOptions options = ResyncOptions.defaults().withMethod(method).withBackend(backend)
                 .withPrefilter(prefilter).withIntegrityRatio(integrityRatio).withMargins(margins)
                 .withEvidence(evidence);
-        if (sig == Signal.ACTIVATIONS) {
-            if (data == null) {
-                throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
-                        + DataSource.SYNTAX + ")");
-            }
-            if (graphFile != null || specFile != null) {
-                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
-                        + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
-            }
-            options = options.withSignalSource(activationSignal(ref, permSpec, b));
-        } else if (data != null) {
-            throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
-                    + "the weight signal needs none");
+        ResyncJob.Result r = ResyncJob.run(new ResyncJob.Request(reference, suspect, out, report, arch, network.graph,
+                network.specFile, groups, secret, options, signal, data, probe, !noStructural, started), run.progress());
+        PrintWriter w = spec.commandLine().getOut();
+        printSummary(w, r.report());
+        printStructural(w, r.undo(), r.structuralPsi());
+        if (signal == Signal.ACTIVATIONS) {
+            w.printf("signal activations: Pearson correlation over %d probe images of %s%n", probe, data);
         }
-        Set<String> selected = new LinkedHashSet<>(Permuter.select(permSpec, groups));
-        Map<String, long[]> secretPerms = null;
-        Secret s = secret == null ? null : Secret.read(secret);
-        if (s != null && s.structure().isEmpty()) {
-            secretPerms = Permuter.indices(s.permutations());
-        }
-        ProgressListener progress = run.progress();
-        StructuralUndo.Result undo = null;
-        if (!noStructural && specFile == null && graphFile == null) {
-            undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
-        } else if (!noStructural && !sameShapes(ref, sus)) {
-            throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
-                    + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
-        }
-        ResyncReport r = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
-        Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
-                : StructuralUndo.psi(undo, r, s.structure());
-        long t1 = System.nanoTime();
-        if (outTmp != null) {
-            Checkpoints.writeLike(outTmp, sus, suspect);
-        }
-        double writeSeconds = (System.nanoTime() - t1) / 1e9;
-        if (reportTmp != null) {
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("tool", BuildInfo.describe());
-            json.put("reference", reference.toString());
-            json.put("suspect", suspect.toString());
-            json.put("architecture", permSpec.architecture());
-            json.put("backend", b);
-            json.put("signal", sig.label());
-            json.put("margins", options.margins().label());
-            json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
-            if (sig == Signal.ACTIVATIONS) {
-                json.put("probe", Map.of("data", data, "images", probe));
-            }
-            json.putAll(r.toJson());
-            if (undo != null) {
-                json.put("structural", undo.toJson());
-            }
-            if (structuralPsi != null) {
-                json.put("structural_psi", structuralPsi);
-                json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, r));
-            }
-            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
-            timings.put("jvm_start_s", started);
-            timings.put("read_s", readSeconds);
-            if (undo != null) {
-                timings.put("structural_s", undo.seconds());
-            }
-            timings.put("resync_s", r.seconds());
-            timings.put("write_s", writeSeconds);
-            json.put("timings", timings);
-            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
-        }
-        printSummary(spec.commandLine().getOut(), r);
-        printStructural(spec.commandLine().getOut(), undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, r));
-        if (sig == Signal.ACTIVATIONS) {
-            spec.commandLine().getOut().printf("signal activations: Pearson correlation over %d probe images of %s%n",
-                    probe, data);
-        }
-    }
-
-    /** The activation signal over the first --probe test images of --data (libtorch runs both networks). */
-    private ActivationSignal activationSignal(StateDict ref, PermutationSpec permSpec, Backend b) {
-        Torch.init();
-        return new ActivationSignal(ref, arch, permSpec,
-                BatchLoader.firstImages(DataSource.parse(data).test(), probe), b);
-    }
-
-    private static boolean sameShapes(StateDict a, StateDict b) {
-        if (!a.names().equals(b.names())) {
-            return false;
-        }
-        for (String n : a.names()) {
-            if (!java.util.Arrays.equals(a.shape(n), b.shape(n))) {
-                return false;
-            }
-        }
-        return true;
+        return 0;
     }
 
     /** One line per group the structural undo changed, and the total. */

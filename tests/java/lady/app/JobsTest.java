@@ -82,6 +82,27 @@ class JobsTest {
     }
 
     @Test
+    void resyncUndoesAPermuteAndWritesItsReport(@TempDir Path dir) {
+        Path in = dir.resolve("m.pt"), permuted = dir.resolve("p.pt"), secret = dir.resolve("s.json");
+        Path fixed = dir.resolve("f.pt"), report = dir.resolve("r.json");
+        Checkpoints.write(in, Models.create("lenet5").stateDict(), Checkpoints.Format.TORCH_ZIP);
+        PermuteJob.run(new PermuteJob.Request(in, null, null, null, "all", 3, permuted, secret, false, null,
+                Backend.CPU), ProgressListener.NONE);
+        List<String> seen = new ArrayList<>();
+        ResyncJob.Result r = ResyncJob.run(new ResyncJob.Request(in, permuted, fixed, report, null, null, null, "all",
+                secret, lady.resync.ResyncOptions.defaults(), lady.resync.Signal.WEIGHTS, null, 0, true, 0),
+                stages(seen));
+        assertEquals(100.0, r.report().psi(), 1e-9);
+        assertTrue(Checkpoints.read(fixed).sameTensors(Checkpoints.read(in)), "the resynced model is the original");
+        assertTrue(Files.exists(report));
+        assertEquals("resync", r.manifest().job());
+        assertEquals(List.of("--reference", "--suspect", "--secret"), List.copyOf(r.manifest().inputs().keySet()));
+        assertEquals("assignment", r.manifest().options().get("method"));
+        assertEquals(List.of("read", "write", "total"), List.copyOf(r.manifest().seconds().keySet()));
+        assertEquals(2, seen.size(), seen.toString());
+    }
+
+    @Test
     void specReturnsTheGroupsAndWritesTheSpecFile(@TempDir Path dir) {
         Path in = dir.resolve("m.pt"), out = dir.resolve("spec.json");
         Checkpoints.write(in, Models.create("lenet5").stateDict(), Checkpoints.Format.TORCH_ZIP);

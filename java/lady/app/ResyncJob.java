@@ -1,0 +1,190 @@
+package lady.app;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+import lady.BuildInfo;
+import lady.LadyException;
+import lady.checkpoint.Checkpoints;
+import lady.checkpoint.StateDict;
+import lady.data.BatchLoader;
+import lady.data.DataSource;
+import lady.io.AtomicFiles;
+import lady.io.OutputSet;
+import lady.model.Models;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.permutation.Secret;
+import lady.progress.ProgressListener;
+import lady.report.Json;
+import lady.resync.ActivationSignal;
+import lady.resync.ReferenceResync;
+import lady.resync.ResyncOptions;
+import lady.resync.ResyncReport;
+import lady.resync.Signal;
+import lady.resync.StructuralUndo;
+import lady.torch.Torch;
+
+/**
+ * {@code lady resync}: puts a suspect model's neurons back into the reference's order (after undoing structural
+ * obfuscation, unless asked not to), writes the resynced suspect in its own format and the JSON report, all or
+ * nothing.
+ */
+public final class ResyncJob {
+    private ResyncJob() {}
+
+    /**
+     * A resync to make.
+     *
+     * @param reference  the reference checkpoint
+     * @param suspect    the suspect checkpoint
+     * @param out        resynced suspect to write, or null
+     * @param report     JSON report to write, or null
+     * @param arch       architecture, or null to infer it from the reference
+     * @param graph      an ONNX graph giving the groups, or null
+     * @param specFile   a spec file giving the groups, or null
+     * @param groups     "all" or a comma-separated list of groups
+     * @param secret     the secret of lady permute (or lady attack), or null
+     * @param options    matching, backend, prefilter, margins, evidence, integrity ratio (groups and signal source are
+     *                   set here)
+     * @param signal     what neurons are compared by
+     * @param data       with the activation signal: the probe images' source ({@link DataSource#SYNTAX}), else null
+     * @param probe      with the activation signal: number of probe images
+     * @param structural undo structural obfuscation first
+     * @param jvmStarted seconds the process ran before the job (for the report's timings)
+     */
+    public record Request(Path reference, Path suspect, Path out, Path report, String arch, Path graph, Path specFile,
+            String groups, Path secret, ResyncOptions options, Signal signal, String data, int probe,
+            boolean structural, double jvmStarted) {}
+
+    /**
+     * A resync made.
+     *
+     * @param report        per group: Psi, margins, integrity; the verdict
+     * @param undo          what the structural undo did, or null when it did not run
+     * @param structuralPsi Psi against the secret's lineage (overall), or null without a structural secret
+     * @param manifest      inputs, options, timings
+     */
+    public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest) {}
+
+    /** Runs the request; progress goes to {@code progress}. */
+    public static Result run(Request r, ProgressListener progress) {
+        ResyncOptions base = r.options();
+        JobLog log = new JobLog("resync", progress).input("--reference", r.reference()).input("--suspect", r.suspect())
+                .input("--secret", r.secret()).input("--graph", r.graph()).input("--spec", r.specFile())
+                .option("arch", r.arch()).option("groups", r.groups()).option("method", base.method().name().toLowerCase(Locale.ROOT))
+                .option("backend", base.backend().name().toLowerCase(Locale.ROOT)).option("signal", r.signal().label())
+                .option("structural", r.structural());
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--reference", r.reference()).input("--suspect", r.suspect()).input("--secret", r.secret())
+                    .input("--graph", r.graph()).input("--spec", r.specFile());
+            Path outTmp = outs.like("--out", r.out(), r.suspect());
+            Path reportTmp = outs.file("--report", r.report());
+            Result result = run(r, outTmp, reportTmp, progress, log);
+            outs.commit();
+            return result;
+        }
+    }
+
+    private static Result run(Request r, Path outTmp, Path reportTmp, ProgressListener progress, JobLog log) {
+        long t0 = JobLog.now();
+        Path specFile = r.specFile();
+        StateDict ref = Checkpoints.read(r.reference());
+        StateDict sus = Checkpoints.read(r.suspect());
+        double readSeconds = (JobLog.now() - t0) / 1e9;
+        log.stage("read", t0, "read " + r.reference() + " and " + r.suspect());
+        Path graphFile = Models.graphOf(r.reference(), r.graph(), r.arch(), specFile);
+        // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
+        PermutationSpec permSpec = Models.spec(ref, r.arch(), specFile, graphFile);
+        Signal sig = r.signal();
+        ResyncOptions options = r.options();
+        if (sig == Signal.ACTIVATIONS) {
+            if (r.data() == null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations needs --data (the probe images: "
+                        + DataSource.SYNTAX + ")");
+            }
+            if (graphFile != null || specFile != null) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
+                        + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
+            }
+            Torch.init();
+            options = options.withSignalSource(new ActivationSignal(ref, r.arch(), permSpec,
+                    BatchLoader.firstImages(DataSource.parse(r.data()).test(), r.probe()), options.backend()));
+        } else if (r.data() != null) {
+            throw new LadyException(LadyException.Kind.USAGE, "--data gives probe images for --signal activations; "
+                    + "the weight signal needs none");
+        }
+        Set<String> selected = new LinkedHashSet<>(Permuter.select(permSpec, r.groups()));
+        Map<String, long[]> secretPerms = null;
+        Secret s = r.secret() == null ? null : Secret.read(r.secret());
+        if (s != null && s.structure().isEmpty()) {
+            secretPerms = Permuter.indices(s.permutations());
+        }
+        StructuralUndo.Result undo = null;
+        if (r.structural() && specFile == null && graphFile == null) {
+            undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
+        } else if (r.structural() && !sameShapes(ref, sus)) {
+            throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
+                    + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
+        }
+        ResyncReport report = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
+        Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
+                : StructuralUndo.psi(undo, report, s.structure());
+        long t1 = JobLog.now();
+        if (outTmp != null) {
+            Checkpoints.writeLike(outTmp, sus, r.suspect());
+        }
+        double writeSeconds = (JobLog.now() - t1) / 1e9;
+        log.stage("write", t1, "wrote " + (r.out() == null ? "nothing" : r.out()));
+        if (reportTmp != null) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("tool", BuildInfo.describe());
+            json.put("reference", r.reference().toString());
+            json.put("suspect", r.suspect().toString());
+            json.put("architecture", permSpec.architecture());
+            json.put("backend", options.backend());
+            json.put("signal", sig.label());
+            json.put("margins", options.margins().label());
+            json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
+            if (sig == Signal.ACTIVATIONS) {
+                json.put("probe", Map.of("data", r.data(), "images", r.probe()));
+            }
+            json.putAll(report.toJson());
+            if (undo != null) {
+                json.put("structural", undo.toJson());
+            }
+            if (structuralPsi != null) {
+                json.put("structural_psi", structuralPsi);
+                json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, report));
+            }
+            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
+            timings.put("jvm_start_s", r.jvmStarted());
+            timings.put("read_s", readSeconds);
+            if (undo != null) {
+                timings.put("structural_s", undo.seconds());
+            }
+            timings.put("resync_s", report.seconds());
+            timings.put("write_s", writeSeconds);
+            json.put("timings", timings);
+            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
+        }
+        return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
+                log.manifest());
+    }
+
+    private static boolean sameShapes(StateDict a, StateDict b) {
+        if (!a.names().equals(b.names())) {
+            return false;
+        }
+        for (String n : a.names()) {
+            if (!java.util.Arrays.equals(a.shape(n), b.shape(n))) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
