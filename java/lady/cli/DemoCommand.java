@@ -17,10 +17,12 @@ import lady.report.Json;
 
 /** {@code lady demo}: the whole story on the built-in digits, with an HTML report. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The whole story on the built-in digits: train a watermarked narrow VGG16 (cached), permute it",
-                "(the watermark is erased, accuracy intact), resync it (the watermark is back, the model restored",
-                "bit for bit), a reduced Table 1, and the blind canonical ranking under quantization.",
-                "Writes report.html (with PNG plots beside it) and the JSON of every step into --out."})
+        description = {"The whole story on the built-in digits: train a watermarked narrow VGG16",
+                "(cached), permute it (the watermark is erased, accuracy intact), resync it (the",
+                "watermark is back, the model restored bit for bit), a reduced Table 1, and the",
+                "blind canonical ranking under quantization.",
+                "Writes report.html (with PNG plots beside it) and the JSON of every step into",
+                "--out."})
 final class DemoCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;

@@ -20,9 +20,10 @@ import lady.train.EvalResult;
 
 /** {@code lady eval}: top-1 error of a checkpoint, or of an ONNX classifier (run by ONNX Runtime), on a dataset. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Top-1 error (%%) of a model checkpoint, or of an ONNX classifier (run by ONNX Runtime), on the "
-                + "test (or training) split of a dataset.", "An ONNX --model takes N x 3 x 32 x 32 images normalized as "
-                + "for training and gives N x classes logits; --arch does not apply to it."})
+        description = {"Top-1 error (%%) of a model checkpoint, or of an ONNX classifier (run by ONNX",
+                "Runtime), on the test (or training) split of a dataset.",
+                "An ONNX --model takes N x 3 x 32 x 32 images normalized as for training and",
+                "gives N x classes logits; --arch does not apply to it."})
 final class EvalCommand implements Callable<Integer> {
 
     /** Which split to evaluate. */

@@ -10,8 +10,8 @@ import picocli.CommandLine.Spec;
  * options) and list it in {@code subcommands} below.
  */
 @Command(name = "figure", mixinStandardHelpOptions = true,
-        description = {"Regenerate the paper's figures: each writes a PNG, the CSV behind it and a JSON with every point."},
-        subcommands = {FigureRankingQuantCommand.class, FigureRankingNoiseCommand.class})
+        description = {"Regenerate the paper's figures: each writes a PNG, the CSV behind it and a JSON",
+                "with every point."})
 final class FigureCommand implements Runnable {
 
     @Spec CommandSpec spec;

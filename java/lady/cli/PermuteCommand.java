@@ -17,10 +17,12 @@ import lady.progress.ProgressListener;
 
 /** {@code lady permute}: shuffle the neurons of a checkpoint (optionally rescale them) and keep the secret. */
 @Command(name = "permute", mixinStandardHelpOptions = true,
-        description = {"Permute the hidden neurons of a checkpoint without changing its function (method.md 2-3).",
-                "Writes the permuted checkpoint in the input's format and the secret (per group the",
-                "applied permutation p: new neuron j is old neuron p[j]) as JSON. --model may also be an",
-                "ONNX model (its groups come from its graph) or a Hugging Face model folder."})
+        description = {"Permute the hidden neurons of a checkpoint without changing its function",
+                "(method.md 2-3).",
+                "Writes the permuted checkpoint in the input's format and the secret (per group",
+                "the applied permutation p: new neuron j is old neuron p[j]) as JSON. --model",
+                "may also be an ONNX model (its groups come from its graph) or a Hugging Face",
+                "model folder."})
 final class PermuteCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;

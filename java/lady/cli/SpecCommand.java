@@ -21,11 +21,12 @@ import lady.report.Json;
 
 /** {@code lady spec}: the permutation groups of a checkpoint, as a table and as a spec file. */
 @Command(name = "spec", mixinStandardHelpOptions = true,
-        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of its family, or of",
-                "an ONNX model: the model itself or --graph), or check a spec file against it. The JSON written by",
-                "--out is what --spec accepts in permute, resync, attack and canon: start from it to describe a",
-                "network Lady does not know (groups of members, each a tensor, an axis, an offset and a length on",
-                "that axis, a block size; see the README)."})
+        description = {"Print the permutation groups Lady derives for a checkpoint (from the graph of",
+                "its family, or of an ONNX model: the model itself or --graph), or check a spec",
+                "file against it. The JSON written by --out is what --spec accepts in permute,",
+                "resync, attack and canon: start from it to describe a network Lady does not",
+                "know (groups of members, each a tensor, an axis, an offset and a length on that",
+                "axis, a block size; see the README)."})
 final class SpecCommand implements Callable<Integer> {
 
     @Spec CommandSpec commandSpec;

@@ -22,10 +22,13 @@ import lady.train.BatchNormRecalibration;
 
 /** {@code lady table1}: the paper's Table 1 (attacks x levels x runs, Psi and error) and its plots. */
 @Command(name = "table1", mixinStandardHelpOptions = true,
-        description = {"Regenerate the paper's Table 1 (method.md 7, 9): for every attack level and run, attack,",
-                "permute with a new secret, resync by argmax and by assignment; Psi and test error, mean +- std.",
-                "An ONNX classifier as --model: groups from its graph, errors measured with ONNX Runtime, no fine-tuning.",
-                "Writes runs.jsonl, table1.csv, table1.md and one PNG (+ CSV) per attack into --out."})
+        description = {"Regenerate the paper's Table 1 (method.md 7, 9): for every attack level and",
+                "run, attack, permute with a new secret, resync by argmax and by assignment; Psi",
+                "and test error, mean +- std.",
+                "An ONNX classifier as --model: groups from its graph, errors measured with ONNX",
+                "Runtime, no fine-tuning.",
+                "Writes runs.jsonl, table1.csv, table1.md and one PNG (+ CSV) per attack into",
+                "--out."})
 final class Table1Command implements Callable<Integer> {
 
     @Spec CommandSpec spec;

@@ -33,8 +33,8 @@ import lady.train.Trainer;
 
 /** {@code lady train}: trains a model from scratch with the authors' recipe, then evaluates it on the test split. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a model (SGD, momentum, weight decay, StepLR; defaults as the paper's authors),",
-                "write a checkpoint after every epoch, and report the test error."})
+        description = {"Train a model (SGD, momentum, weight decay, StepLR; defaults as the paper's",
+                "authors), write a checkpoint after every epoch, and report the test error."})
 final class TrainCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;

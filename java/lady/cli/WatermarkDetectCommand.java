@@ -21,7 +21,8 @@ import lady.watermark.WatermarkKey;
 
 /** {@code lady watermark detect}: BER and extracted bits of a model under a key. */
 @Command(name = "detect", mixinStandardHelpOptions = true,
-        description = "Read the watermark of a model with a key: bit error rate (BER, %%) and the extracted bits.")
+        description = {"Read the watermark of a model with a key: bit error rate (BER, %%) and the",
+                "extracted bits."})
 final class WatermarkDetectCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 

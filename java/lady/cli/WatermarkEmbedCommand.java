@@ -33,8 +33,9 @@ import lady.watermark.WatermarkKey;
 
 /** {@code lady watermark embed}: fine-tunes an existing model so that it carries a watermark. */
 @Command(name = "embed", mixinStandardHelpOptions = true,
-        description = {"Fine-tune a trained model with the watermark loss added (lambda * mean BCE, log2) so that it",
-                "carries the key's watermark; the key file is created (from --seed) when it does not exist."})
+        description = {"Fine-tune a trained model with the watermark loss added (lambda * mean BCE,",
+                "log2) so that it carries the key's watermark; the key file is created (from",
+                "--seed) when it does not exist."})
 final class WatermarkEmbedCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 

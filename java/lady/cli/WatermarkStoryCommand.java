@@ -20,12 +20,14 @@ import lady.watermark.WatermarkStory;
 
 /** {@code lady watermark story}: embed, attack by permutation (and noise, quantization), resync, on the digits. */
 @Command(name = "story", mixinStandardHelpOptions = true,
-        description = {"The attack-and-recover story on the built-in digits: train the README's VGG16 (batch norm, half",
-                "width) with an Uchida watermark in the paper's conv (features.19 of VGG16, features.27 with batch norm),",
-                "permute the group feeding it and then the whole network (BER to chance, test error",
-                "unchanged), resync with the reference (BER back, model restored exactly), also with noise and",
-                "8-bit quantization before the permutation, and structural obfuscation (nso: dummy neurons, splits,",
-                "rescaling, permutation) undone by Lady. Prints a table; --out writes the JSON."})
+        description = {"The attack-and-recover story on the built-in digits: train the README's VGG16",
+                "(batch norm, half width) with an Uchida watermark in the paper's conv",
+                "(features.19 of VGG16, features.27 with batch norm), permute the group feeding",
+                "it and then the whole network (BER to chance, test error unchanged), resync",
+                "with the reference (BER back, model restored exactly), also with noise and",
+                "8-bit quantization before the permutation, and structural obfuscation (nso:",
+                "dummy neurons, splits, rescaling, permutation) undone by Lady. Prints a table;",
+                "--out writes the JSON."})
 final class WatermarkStoryCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 

@@ -49,6 +49,26 @@ class MainTest {
         assertTrue(!warnings.contains("picocli WARN"), warnings);
     }
 
+    /**
+     * Every command's description fits the 80-column help as its author laid it out: picocli prints each
+     * description line on its own line, so a longer one wraps into a ragged short line.
+     */
+    @Test
+    void everyDescriptionLineFitsTheHelpWidth() {
+        java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
+        picocli.CommandLine root = new picocli.CommandLine(new Main());
+        collect(root, new java.util.ArrayList<>(), paths);
+        for (java.util.List<String> path : paths) {
+            picocli.CommandLine cl = root;
+            for (String name : path) {
+                cl = cl.getSubcommands().get(name);
+            }
+            for (String line : cl.getCommandSpec().usageMessage().description()) {
+                assertTrue(line.length() <= 79, path + ": a description line of " + line.length() + " characters: " + line);
+            }
+        }
+    }
+
     private static void collect(picocli.CommandLine cl, java.util.List<String> path,
             java.util.List<java.util.List<String>> out) {
         for (var e : cl.getSubcommands().entrySet()) {
