@@ -53,9 +53,14 @@ print(f"  {label:6s} process {wall:6.2f} s (cpu {user + system:6.2f} s) | jvm {t
 PY
 }
 
-before_launcher() {
-  java ${LADY_JAVA_OPTS:--Xmx8g} -cp "$before/lady.jar:$(cat "$before/classpath.txt")" lady.cli.Main "$@"
-}
+if [ -n "$before" ]; then  # the other build's launcher, as ./lady runs it
+  cat > before-lady <<SH
+#!/usr/bin/env bash
+export OPENBLAS_NUM_THREADS=1 THP_MEM_ALLOC_ENABLE="\${THP_MEM_ALLOC_ENABLE:-1}"
+exec java \${LADY_JAVA_OPTS:--Xmx8g} -cp "$before/lady.jar:$(cat "$before/classpath.txt")" lady.cli.Main "\$@"
+SH
+  chmod +x before-lady
+fi
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$runs"); do
@@ -63,7 +68,7 @@ for i in $(seq 1 "$runs"); do
     echo "run $i $model (load $(cut -d' ' -f1 /proc/loadavg))"
     lady_once after "$model" "$repo/lady"
     if [ -n "$before" ]; then
-      lady_once before "$model" before_launcher
+      lady_once before "$model" ./before-lady
     fi
     /usr/bin/time -f "%e %U %S" -o torch.time $cores $py "$here/resync_torch.py" "$model.spec.json" "$model.pt" \
       "$model.sus.pt" "$model.torch.fixed.pt" 2 > "$model.torch.json"
