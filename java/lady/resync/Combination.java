@@ -5,6 +5,8 @@ import java.util.Arrays;
 import java.util.List;
 
 import lady.kernels.ArgmaxTop2;
+import lady.kernels.Kernels;
+import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 
 /**
@@ -33,9 +35,17 @@ final class Combination {
      * @param similarity  the dense combined similarity, or null when the prefilter answered
      * @param weights     the normalized weight of each contribution, in order
      * @param prefiltered whether the prefilter answered
+     * @param kept        whether the last solve's order was kept by the certificate ({@link #keep})
+     * @param sampled     per contribution of rows, its cosines of the reference rows {@code sampleRows} against every
+     *                    suspect row (m x n, the dense path's own values), or null: what the verdict reads
      */
     record Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
-            boolean kept) {}
+            boolean kept, float[][] sampled) {
+        Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
+                boolean kept) {
+            this(match, margins, similarity, weights, prefiltered, kept, null);
+        }
+    }
 
     /** Room left for float rounding when a certificate compares margins (cosines are float sums). */
     static final double CERTIFICATE_SLACK = 1e-5;
@@ -56,10 +66,19 @@ final class Combination {
 
     /** Solves the group of {@code n} neurons from its contributions. */
     static Solved solve(List<Contribution> cs, int n, ResyncOptions options) {
+        return solve(cs, n, options, null);
+    }
+
+    /**
+     * As {@link #solve(List, int, ResyncOptions)}; when the dense path answers, it also keeps each row
+     * contribution's cosines of the reference rows {@code sampleRows} (ascending; null: none) against every suspect
+     * row ({@link Solved#sampled}).
+     */
+    static Solved solve(List<Contribution> cs, int n, ResyncOptions options, long[] sampleRows) {
         double[] w = weights(cs, options.weighting());
         if (options.method() == Method.ASSIGNMENT && cs.stream().allMatch(Contribution::isRows)) {
             long d = cs.stream().mapToLong(Contribution::dimension).sum();
-            if (PrefilteredMatch.wanted(options.prefilter(), n, d)) {
+            if (PrefilteredMatch.wanted(options.prefilter(), n, d, options.margins())) {
                 // rows read where they lie: the mapped files, the suspect through its lazy index maps
                 List<NeuronRows> refs = new ArrayList<>();
                 List<NeuronRows> suss = new ArrayList<>();
@@ -75,11 +94,19 @@ final class Combination {
                 }
             }
         }
-        float[] s = similarity(cs, w, options, n);
-        long[] assigned = options.method() == Method.ARGMAX ? null : Similarity.assign(options.backend(), s, n);
+        float[][] sampled = sampleRows == null ? null : new float[cs.size()][];
+        float[] s = similarity(cs, w, options, n, sampleRows, sampled);
         ArgmaxTop2 top = Similarity.rowTop2(options.backend(), s, n);
-        long[] match = assigned != null ? assigned : Arrays.stream(top.index()).asLongStream().toArray();
-        return new Solved(match, margins(s, n, match, top), s, w, false, false);
+        long[] match;
+        if (options.method() == Method.ARGMAX) {
+            match = Arrays.stream(top.index()).asLongStream().toArray();
+        } else {
+            match = Similarity.argmaxPermutation(s, n); // no search needed when every row's maximum is its own
+            if (match == null) {
+                match = Similarity.assign(options.backend(), s, n);
+            }
+        }
+        return new Solved(match, margins(s, n, match, top), s, w, false, false, sampled);
     }
 
     /**
@@ -138,32 +165,111 @@ final class Combination {
         return d;
     }
 
-    /** The dense combined similarity (a single contribution: its own, unchanged). */
+    /** Bytes of one contribution's block of the dense similarity (a block of reference rows against every suspect row). */
+    static final long DENSE_BLOCK_BYTES = 4L << 20;
+
+    /**
+     * The dense combined similarity (a single contribution: its own, unchanged), a block of reference rows at a
+     * time: per block, each contribution's cosines by the native kernel into a buffer kept from block to block,
+     * then {@code sum_k w_k S_k} in double, rounded to float, in parallel over the block's rows. A cosine of the
+     * kernel does not depend on which other rows it is computed with, so the values are those of one product per
+     * contribution over all rows, added in the same order: no N x N buffer per contribution, no N x N doubles.
+     */
     static float[] similarity(List<Contribution> cs, double[] w, ResyncOptions options, int n) {
-        if (cs.size() == 1) {
-            return single(cs.get(0), options, n);
-        }
-        double[] acc = new double[n * n];
-        for (int k = 0; k < cs.size(); k++) {
-            float[] s = single(cs.get(k), options, n);
-            for (int t = 0; t < acc.length; t++) {
-                acc[t] += w[k] * s[t];
-            }
-        }
-        float[] out = new float[acc.length];
-        for (int t = 0; t < out.length; t++) {
-            out[t] = (float) acc[t];
-        }
-        return out;
+        return similarity(cs, w, options, n, null, null);
     }
 
-    private static float[] single(Contribution c, ResyncOptions options, int n) {
-        if (!c.isRows()) {
-            return c.similarity();
+    /**
+     * As {@link #similarity(List, double[], ResyncOptions, int)}; with {@code sampleRows} (ascending), also each row
+     * contribution's cosines of those reference rows against every suspect row, into {@code sampled[k]}.
+     */
+    static float[] similarity(List<Contribution> cs, double[] w, ResyncOptions options, int n, long[] sampleRows,
+            float[][] sampled) {
+        if (cs.size() == 1 && !cs.get(0).isRows()) {
+            return cs.get(0).similarity();
         }
-        float[] s = new float[n * n];
-        Similarity.accumulateCosine(options.backend(), c.rows().reference(), c.rows().suspect(), s);
-        return s;
+        int k = cs.size();
+        HostTensor[] a = new HostTensor[k];
+        HostTensor[] b = new HostTensor[k];
+        for (int q = 0; q < k; q++) {
+            if (cs.get(q).isRows()) {
+                a[q] = cs.get(q).rows().reference();
+                b[q] = cs.get(q).rows().suspect();
+            }
+        }
+        float[] out = new float[Math.multiplyExact(n, n)];
+        int blockRows = (int) Math.max(1, Math.min(n, DENSE_BLOCK_BYTES / 4 / Math.max(n, 1)));
+        HostMemory[] buffers = new HostMemory[k];
+        try {
+            for (int q = 0; q < k; q++) {
+                if (a[q] != null) {
+                    buffers[q] = HostMemory.allocate(4L * blockRows * n);
+                }
+            }
+            for (int i0 = 0; i0 < n; i0 += blockRows) {
+                int rows = Math.min(blockRows, n - i0);
+                for (int q = 0; q < k; q++) {
+                    if (a[q] != null) {
+                        long d = a[q].size(1);
+                        Kernels.cosineSimilarity(options.backend(), a[q].address() + 4L * i0 * d, b[q].address(), rows,
+                                n, d, false, buffers[q].address());
+                    }
+                }
+                if (sampleRows != null) { // the verdict's rows that lie in this block
+                    for (int q = 0; q < k; q++) {
+                        if (a[q] == null) {
+                            continue;
+                        }
+                        if (sampled[q] == null) {
+                            sampled[q] = new float[Math.multiplyExact(sampleRows.length, n)];
+                        }
+                        for (int r = 0; r < sampleRows.length; r++) {
+                            long i = sampleRows[r];
+                            if (i >= i0 && i < i0 + rows) {
+                                buffers[q].buffer(4L * (i - i0) * n, 4 * n).asFloatBuffer().get(sampled[q], r * n, n);
+                            }
+                        }
+                    }
+                }
+                int from = i0;
+                PrefilteredMatch.parallelChunks(rows, (ra, rb) -> {
+                    float[] part = new float[n];
+                    double[] acc = new double[n];
+                    for (int r = ra; r < rb; r++) {
+                        java.util.Arrays.fill(acc, 0);
+                        for (int q = 0; q < k; q++) {
+                            float[] v;
+                            int at;
+                            if (a[q] != null) {
+                                buffers[q].buffer(4L * r * n, 4 * n).asFloatBuffer().get(part);
+                                v = part;
+                                at = 0;
+                            } else {
+                                v = cs.get(q).similarity();
+                                at = (from + r) * n;
+                            }
+                            double wq = w[q];
+                            for (int j = 0; j < n; j++) {
+                                acc[j] += wq * v[at + j];
+                            }
+                        }
+                        int o = (from + r) * n;
+                        for (int j = 0; j < n; j++) {
+                            out[o + j] = (float) acc[j];
+                        }
+                    }
+                });
+            }
+        } finally {
+            for (HostMemory m : buffers) {
+                if (m != null) {
+                    m.close();
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(a);
+            java.lang.ref.Reference.reachabilityFence(b);
+        }
+        return out;
     }
 
     /**

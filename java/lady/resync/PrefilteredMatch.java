@@ -133,12 +133,19 @@ final class PrefilteredMatch {
      */
     record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
 
-    /** Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d. */
-    static boolean wanted(Prefilter mode, int n, long d) {
+    /**
+     * Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d,
+     * when the margins are to be {@code margins}. With {@link Margins#EXACT} margins, {@link Prefilter#AUTO} takes
+     * only groups of at least {@link #AUTO_MIN_LARGE_GROUP} neurons: the exact margins cost a dense similarity
+     * product for every row the sketch cannot settle, which on real groups is every row (ResNet50, ViT-B/16:
+     * bench/RESULTS.md), so below that size the sketch passes only add to the dense path's work; above it the
+     * prefilter still spares the N x N matrix and its assignment. Same match and margins either way.
+     */
+    static boolean wanted(Prefilter mode, int n, long d, Margins margins) {
         return switch (mode) {
             case OFF -> false;
             case ON -> n > 1;
-            case AUTO -> worthIt(n, d);
+            case AUTO -> margins == Margins.EXACT ? n >= AUTO_MIN_LARGE_GROUP : worthIt(n, d);
         };
     }
 
@@ -801,7 +808,7 @@ final class PrefilteredMatch {
         return s;
     }
 
-    private interface RangeBody {
+    interface RangeBody {
         void run(int from, int to);
     }
 
@@ -815,7 +822,7 @@ final class PrefilteredMatch {
     }
 
     /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
-    private static void parallelChunks(int n, RangeBody body) {
+    static void parallelChunks(int n, RangeBody body) {
         int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
         run(() -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
                 (int) ((long) n * (c + 1) / chunks))));

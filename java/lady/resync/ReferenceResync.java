@@ -88,6 +88,7 @@ public final class ReferenceResync {
     public static ResyncReport run(StateDict reference, StateDict suspect, PermutationSpec spec, ResyncOptions options,
             Map<String, long[]> secret, ProgressListener progress) {
         long start = System.nanoTime();
+        double cpuStart = ResyncReport.processCpuSeconds();
         List<Group> selected = select(spec, options.groups());
         selected.forEach(g -> checkShapes(reference, suspect, g));
         Set<String> selectedNames = new HashSet<>();
@@ -123,7 +124,8 @@ public final class ReferenceResync {
             results.add(summarize(s, reference, options, secret));
             tests.add(s.test);
         }
-        return new ResyncReport(options.method(), results, Verdict.of(tests), (System.nanoTime() - start) / 1e9);
+        return new ResyncReport(options.method(), results, Verdict.of(tests), (System.nanoTime() - start) / 1e9,
+                ResyncReport.processCpuSeconds() - cpuStart);
     }
 
     /** Whether a group its last solve depended on was aligned or corrected since. */
@@ -176,7 +178,7 @@ public final class ReferenceResync {
                 }
             }
             if (solved == null) {
-                solved = Combination.solve(cs, n, options);
+                solved = Combination.solve(cs, n, options, s.passes == 0 ? verdictRows(g) : null);
             }
             if (s.passes == 0) { // the verdict reads the forward pass (see Verdict: no evidence aligned by itself)
                 s.test = test(g, solved, cs, options);
@@ -230,9 +232,8 @@ public final class ReferenceResync {
     private static Verdict.GroupTest test(Group g, Combination.Solved solved, List<Contribution> cs,
             ResyncOptions options) {
         int n = Math.toIntExact(g.size());
-        int m = Math.min(n, Verdict.SAMPLE_ROWS);
-        long[] rows = m == n ? java.util.stream.LongStream.range(0, n).toArray()
-                : sample(n, m, Seeds.derive(Verdict.SAMPLE_SEED, "verdict:" + g.name()));
+        long[] rows = verdictRows(g);
+        int m = rows.length;
         long[] columns = new long[m];
         long[] diagonal = new long[m];
         for (int r = 0; r < m; r++) {
@@ -240,11 +241,31 @@ public final class ReferenceResync {
             diagonal[r] = r;
         }
         List<Verdict.GroupTest> each = new ArrayList<>();
-        for (Contribution c : cs) {
-            float[] block = Combination.block(List.of(c), new double[] {1}, options, n, rows, columns);
+        for (int k = 0; k < cs.size(); k++) {
+            Contribution c = cs.get(k);
+            float[] block;
+            if (solved.sampled() != null && solved.sampled()[k] != null) { // the dense solve's own cosines
+                float[] rowsOfK = solved.sampled()[k];
+                block = new float[m * m];
+                for (int a = 0; a < m; a++) {
+                    for (int b = 0; b < m; b++) {
+                        block[a * m + b] = rowsOfK[a * n + (int) columns[b]];
+                    }
+                }
+            } else {
+                block = Combination.block(List.of(c), new double[] {1}, options, n, rows, columns);
+            }
             each.add(Verdict.test(g.name(), c.source() + ":" + c.tensor(), n, block, m, m, diagonal));
         }
         return Verdict.GroupTest.strongest(each);
+    }
+
+    /** The reference neurons the verdict tests group {@code g} on: all, or a seeded sample of {@link Verdict#SAMPLE_ROWS}. */
+    private static long[] verdictRows(Group g) {
+        int n = Math.toIntExact(g.size());
+        int m = Math.min(n, Verdict.SAMPLE_ROWS);
+        return m == n ? java.util.stream.LongStream.range(0, n).toArray()
+                : sample(n, m, Seeds.derive(Verdict.SAMPLE_SEED, "verdict:" + g.name()));
     }
 
     /** m distinct indices of 0..n-1, ascending, drawn from {@code seed}. */
@@ -297,7 +318,12 @@ public final class ReferenceResync {
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
         for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-            Similarity.accumulateSquaredNorms(MemberSlices.rows(state.indexed(m.tensor()), m, g.size()), acc);
+            lady.tensor.IndexedTensor t = state.indexed(m.tensor());
+            if ((!t.identity() || m.axis() != 0) && Similarity.readsInPlace(t)) { // read in place, not gathered
+                Similarity.accumulateSquaredNorms(t, m, g.size(), acc);
+            } else {
+                Similarity.accumulateSquaredNorms(MemberSlices.rows(t, m, g.size()), acc);
+            }
         }
         return acc;
     }

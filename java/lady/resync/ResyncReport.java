@@ -12,10 +12,28 @@ import java.util.Map;
  * @param groups  per-group results
  * @param verdict whether the suspect is derived from the reference, with its p-value ({@link Verdict})
  * @param seconds wall time of the resync
+ * @param cpuSeconds CPU time of the process during the resync (every thread, user and system: what the resync cost
+ *                   whatever else the machine runs), NaN when the platform does not tell
  */
-public record ResyncReport(Method method, List<GroupResult> groups, Verdict verdict, double seconds) {
+public record ResyncReport(Method method, List<GroupResult> groups, Verdict verdict, double seconds,
+        double cpuSeconds) {
     public ResyncReport {
         groups = List.copyOf(groups);
+    }
+
+    /** A report without a CPU time. */
+    public ResyncReport(Method method, List<GroupResult> groups, Verdict verdict, double seconds) {
+        this(method, groups, verdict, seconds, Double.NaN);
+    }
+
+    /** CPU time of this process so far (every thread), in seconds; NaN when the platform does not tell. */
+    static double processCpuSeconds() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
+            long ns = os.getProcessCpuTime();
+            return ns < 0 ? Double.NaN : ns / 1e9;
+        }
+        return Double.NaN;
     }
 
     /** Psi over the whole network, weighted by neurons; null when no group has a Psi. */
@@ -53,6 +71,9 @@ public record ResyncReport(Method method, List<GroupResult> groups, Verdict verd
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("method", method);
         m.put("seconds", seconds);
+        if (!Double.isNaN(cpuSeconds)) {
+            m.put("cpu_seconds", cpuSeconds);
+        }
         m.put("psi", psi());
         m.put("duplicates", duplicates());
         m.put("verdict", verdict.toJson());

@@ -113,6 +113,9 @@ final class RowPair {
             return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
         }
         if (!referenceTensor.identity() || !suspectTensor.identity()) { // lazily permuted: read through the maps
+            if (Similarity.readsInPlace(referenceTensor) && Similarity.readsInPlace(suspectTensor)) {
+                return Similarity.diagonalCosine(referenceTensor, suspectTensor, member, n); // in place, no copy
+            }
             return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
         }
         return Similarity.diagonalCosine(referenceTensor.base(), suspectTensor.base(), member, n);

@@ -352,7 +352,13 @@ class PrefilteredMatchTest {
         assertTrue(PrefilteredMatch.worthIt(4096, 4096), "classifier.3");
         assertFalse(PrefilteredMatch.worthIt(64, 27), "features.0: rows shorter than the sketch");
         assertFalse(PrefilteredMatch.worthIt(16, 4608), "a tiny group");
-        assertFalse(PrefilteredMatch.wanted(Prefilter.OFF, 4096, 25088));
+        assertFalse(PrefilteredMatch.wanted(Prefilter.OFF, 4096, 25088, Margins.BOUND));
+        // exact margins cost a dense product per row the sketch leaves open (every row on real groups): below
+        // the large-group size the prefilter would only add to the dense path's work
+        assertFalse(PrefilteredMatch.wanted(Prefilter.AUTO, 3072, 1537, Margins.EXACT), "a ViT-B/16 MLP");
+        assertTrue(PrefilteredMatch.wanted(Prefilter.AUTO, 3072, 1537, Margins.BOUND), "a ViT-B/16 MLP, bounds");
+        assertTrue(PrefilteredMatch.wanted(Prefilter.AUTO, 4096, 25088, Margins.EXACT), "classifier.0 of VGG16");
+        assertTrue(PrefilteredMatch.wanted(Prefilter.ON, 512, 4608, Margins.EXACT));
         assertEquals(Prefilter.AUTO, ResyncOptions.defaults().prefilter());
         assertEquals(Prefilter.OFF, Prefilter.parse(" Off "));
         lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
