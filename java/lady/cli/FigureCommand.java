@@ -11,7 +11,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "figure", mixinStandardHelpOptions = true,
         description = {"Regenerate the paper's figures: each writes a PNG, the CSV behind it and a JSON",
-                "with every point."})
+                "with every point."},
+        subcommands = {FigureRankingQuantCommand.class, FigureRankingNoiseCommand.class})
 final class FigureCommand implements Runnable {
 
     @Spec CommandSpec spec;
