@@ -13,6 +13,7 @@
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
 # that every file of the output folder equals the reference's, byte for byte, and Psi 100.
+# LADY_RESYNC_ARGS: extra options of lady resync (e.g. "--margins bound").
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -48,7 +49,7 @@ for i in $(seq 1 "$runs"); do
   rm -rf floor
   t0=$(date +%s.%N)
   $cores "$repo/lady" resync --reference ref --suspect sus --out fixed --report report.json --secret secret.json \
-    --threads 2 --quiet > resync.out &
+    --threads 2 --quiet ${LADY_RESYNC_ARGS:-} > resync.out &
   pid=$!
   peak=0
   while kill -0 "$pid" 2>/dev/null; do
@@ -60,7 +61,7 @@ for i in $(seq 1 "$runs"); do
   wall=$(echo "$(date +%s.%N) - $t0" | bc)
   same=yes
   for f in ref/*; do cmp -s "$f" "fixed/$(basename "$f")" || same="NO ($(basename "$f"))"; done
-  parts=$($py -c "import json; r = json.load(open('report.json')); t = r['timings']; print(' '.join(f'{k} {v:.1f}' for k, v in t.items()), '| psi', r['psi'], '| prefiltered', sum(g['prefiltered'] for g in r['groups']), 'of', len(r['groups']))")
+  parts=$($py -c "import json; r = json.load(open('report.json')); t = r['timings']; print(' '.join(f'{k} {v:.1f}' for k, v in t.items()), '| psi', r['psi'], '| margins', r['margins'], '| verdict', 'derived' if r['verdict']['derived'] else 'NOT derived', '| prefiltered', sum(g['prefiltered'] for g in r['groups']), 'of', len(r['groups']))")
   echo "run $i: lady resync ${wall} s ($parts) | RssAnon peak $((peak / 1024)) MB | restored byte for byte: $same | IO floor ${floor} s"
 done
 echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -296,8 +296,8 @@ public final class ReferenceResync {
     /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
-        for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-            Similarity.accumulateSquaredNorms(MemberSlices.rows(state.indexed(m.tensor()), m, g.size()), acc);
+        for (Member m : g.members(Role.PRODUCER_WEIGHT)) { // read where the rows lie (no float32 copy)
+            NeuronRows.of(state.indexed(m.tensor()), m, g.size()).accumulateSquaredNorms(acc);
         }
         return acc;
     }

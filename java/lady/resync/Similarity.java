@@ -5,7 +5,6 @@ import java.util.stream.IntStream;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
-import lady.permutation.Member;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
@@ -69,16 +68,6 @@ final class Similarity {
     static double[] diagonalCosine(HostTensor a, HostTensor b, int n) {
         long d = n == 0 ? 0 : a.numel() / n;
         return diagonalCosine(a, b, new MemberSlices.Layout(1, n, d, 0, 1), n);
-    }
-
-    /**
-     * cos(neuron i's slice in {@code a}, neuron i's slice in {@code b}) for every neuron i of member {@code m} of a
-     * group of {@code n}: the same pairs as {@link MemberSlices#rows} of both tensors row by row, read in the
-     * tensors' own layout without gathering them (a consumer's columns stay where they are).
-     */
-    static double[] diagonalCosine(HostTensor a, HostTensor b, Member m, long n) {
-        MemberSlices.Layout layout = MemberSlices.layout(a.shape(), m, n);
-        return diagonalCosine(a.toFloat32(), b.toFloat32(), layout, Math.toIntExact(n));
     }
 
     /** The diagonal cosines of neurons laid out as {@code layout} in two float32 tensors of the same shape. */
