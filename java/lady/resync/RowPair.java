@@ -135,6 +135,9 @@ final class RowPair {
             return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
         }
         NeuronRows[] rows = neuronRows();
+        if (rows[0].byRows != rows[1].byRows) { // one side converted (a dtype read only through a copy): gather both
+            return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
+        }
         return NeuronRows.diagonalCosine(rows[0], rows[1]);
     }
 }
