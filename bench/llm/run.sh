@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/llm/run.sh CASE [WORK_DIR] [RUNS]: exact resync of a random Hugging Face Llama-family pair as a
 # process on 2 cores (taskset -c 0,1), with the process's peak anonymous memory (RssAnon, sampled every
-# 0.2 s: the mapped checkpoint pages are not counted) and, measured in the same run, the IO floor: reading
+# 0.2 s: the mapped checkpoint pages are not counted), its CPU time (user + sys at the last sample) and, measured in the same run, the IO floor: reading
 # both folders' weights and writing one copy of the reference (cat + cp + fsync).
 #   CASE 1b    Llama-3.2-1B shape: d 2048, 16 layers, GQA 32/8, head_dim 64, MLP 8192, vocab 128256,
 #              tied embeddings, bf16 (1.24 B parameters with the tied embedding, 2.5 GB)
@@ -13,6 +13,7 @@
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
 # that every file of the output folder equals the reference's, byte for byte, and Psi 100.
+# LADY_RESYNC_ARGS: extra options of lady resync (e.g. "--margins bound").
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -48,19 +49,22 @@ for i in $(seq 1 "$runs"); do
   rm -rf floor
   t0=$(date +%s.%N)
   $cores "$repo/lady" resync --reference ref --suspect sus --out fixed --report report.json --secret secret.json \
-    --threads 2 --quiet > resync.out &
+    --threads 2 --quiet ${LADY_RESYNC_ARGS:-} > resync.out &
   pid=$!
   peak=0
+  ticks=0
   while kill -0 "$pid" 2>/dev/null; do
     a=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
     [ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true)
+    [ -n "$t" ] && ticks=$t
     sleep 0.2
   done
   wait "$pid"
   wall=$(echo "$(date +%s.%N) - $t0" | bc)
   same=yes
   for f in ref/*; do cmp -s "$f" "fixed/$(basename "$f")" || same="NO ($(basename "$f"))"; done
-  parts=$($py -c "import json; r = json.load(open('report.json')); t = r['timings']; print(' '.join(f'{k} {v:.1f}' for k, v in t.items()), '| psi', r['psi'], '| prefiltered', sum(g['prefiltered'] for g in r['groups']), 'of', len(r['groups']))")
-  echo "run $i: lady resync ${wall} s ($parts) | RssAnon peak $((peak / 1024)) MB | restored byte for byte: $same | IO floor ${floor} s"
+  parts=$($py -c "import json; r = json.load(open('report.json')); t = r['timings']; print(' '.join(f'{k} {v:.1f}' for k, v in t.items()), '| psi', r['psi'], '| margins', r['margins'], '| verdict', 'derived' if r['verdict']['derived'] else 'NOT derived', '| prefiltered', sum(g['prefiltered'] for g in r['groups']), 'of', len(r['groups']))")
+  echo "run $i: lady resync ${wall} s, CPU (user + sys, last sample) $(echo "scale=1; $ticks / $(getconf CLK_TCK)" | bc) s ($parts) | RssAnon peak $((peak / 1024)) MB | restored byte for byte: $same | IO floor ${floor} s"
 done
 echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)"

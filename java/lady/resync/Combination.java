@@ -287,6 +287,8 @@ final class Combination {
                 HostTensor[] pair = c.rows().subset(refRows, susRows);
                 s = new float[m * m];
                 Similarity.accumulateCosine(options.backend(), pair[0], pair[1], s);
+                pair[0].memory().close();
+                pair[1].memory().close();
             } else {
                 s = new float[m * m];
                 for (int a = 0; a < m; a++) {

@@ -2,6 +2,7 @@ package lady.resync;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.stream.IntStream;
 
 import lady.LadyException;
 import lady.permutation.Member;
@@ -118,7 +119,7 @@ final class NeuronRows {
         return materialize(all);
     }
 
-    /** The vectors of {@code neurons} (ascending), in that order, as a contiguous float32 tensor (fresh memory). */
+    /** The vectors of {@code neurons} (any order), in that order, as a contiguous float32 tensor (fresh memory). */
     HostTensor materialize(int[] neurons) {
         HostTensor out = HostTensor.allocate(DType.FLOAT32, neurons.length, d);
         java.nio.FloatBuffer f = out.floats();
@@ -128,6 +129,16 @@ final class NeuronRows {
             for (int k = 0; k < neurons.length; k++) {
                 r.neuron(neurons[k], v);
                 f.put(k * d, v);
+            }
+        } else if (neurons.length < n / SPARSE_FRACTION) { // a few neurons (the verdict's sample): their values only
+            Reader r = reader();
+            int seg = segment();
+            float[] v = new float[seg];
+            for (long o = 0; o < rows; o++) {
+                for (int k = 0; k < neurons.length; k++) {
+                    r.segmentOf(o, neurons[k], v);
+                    f.put((int) (k * (long) d + o * seg), v, 0, seg);
+                }
             }
         } else { // row by row: each neuron's segment to its place (a transpose)
             Reader r = reader();
@@ -142,6 +153,152 @@ final class NeuronRows {
         java.lang.ref.Reference.reachabilityFence(out);
         return out;
     }
+
+    /** Parts of the row-by-row passes over an axis-1 member ({@link #diagonalCosine}): fixed, so the sums do not
+     * depend on the number of threads. */
+    private static final int ROW_PARTS = 16;
+
+    /**
+     * acc[j] += the squared L2 norm of neuron j's vector (squares in float, sums in double, as
+     * {@link Similarity#accumulateSquaredNorms}; members on axis 1 in {@link #ROW_PARTS} parts of rows, added in
+     * part order), read where it lies: no float32 copy of the member.
+     */
+    void accumulateSquaredNorms(double[] acc) {
+        if (byRows) {
+            IntStream.range(0, chunks(n)).parallel().forEach(c -> {
+                Reader r = reader();
+                float[] v = new float[d];
+                for (int j = (int) ((long) n * c / chunks(n)); j < (int) ((long) n * (c + 1) / chunks(n)); j++) {
+                    r.neuron(j, v);
+                    double sum = 0;
+                    for (int t = 0; t < d; t++) {
+                        float x = v[t];
+                        sum += x * x;
+                    }
+                    acc[j] += sum;
+                }
+            });
+            return;
+        }
+        int parts = (int) Math.max(1, Math.min(ROW_PARTS, rows)); // row by row, partial sums added in part order
+        double[][] partial = new double[parts][];
+        int seg = segment();
+        IntStream.range(0, parts).parallel().forEach(p -> {
+            Reader r = reader();
+            double[] sums = new double[n];
+            for (long o = rows * p / parts; o < rows * (p + 1) / parts; o++) {
+                float[] row = r.outerRow(o);
+                for (int j = 0; j < n; j++) {
+                    int at = segmentStart(j);
+                    double sum = sums[j];
+                    for (int t = at; t < at + seg; t++) {
+                        float x = row[t];
+                        sum += x * x;
+                    }
+                    sums[j] = sum;
+                }
+            }
+            partial[p] = sums;
+        });
+        for (double[] sums : partial) {
+            for (int j = 0; j < n; j++) {
+                acc[j] += sums[j];
+            }
+        }
+    }
+
+    /**
+     * cos(a_j, b_j) for every neuron j of two row sets of the same member and shape (the matched pairs of an
+     * aligned group), products and sums in double, with the kernels' normalization floor, read where they lie
+     * (a mapped file, the suspect through its lazy index maps): no float32 copy of either.
+     */
+    static double[] diagonalCosine(NeuronRows a, NeuronRows b) {
+        if (a.n != b.n || a.d != b.d || a.byRows != b.byRows) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "row sets of different layouts");
+        }
+        int n = a.n;
+        double[][] sums; // {a.b, a.a, b.b} per neuron
+        if (a.byRows) {
+            double[][] all = new double[3][n];
+            IntStream.range(0, chunks(n)).parallel().forEach(c -> {
+                Reader ra = a.reader();
+                Reader rb = b.reader();
+                float[] x = new float[a.d];
+                float[] y = new float[b.d];
+                for (int j = (int) ((long) n * c / chunks(n)); j < (int) ((long) n * (c + 1) / chunks(n)); j++) {
+                    ra.neuron(j, x);
+                    rb.neuron(j, y);
+                    double ab = 0;
+                    double aa = 0;
+                    double bb = 0;
+                    for (int t = 0; t < x.length; t++) {
+                        double u = x[t];
+                        double v = y[t];
+                        ab += u * v;
+                        aa += u * u;
+                        bb += v * v;
+                    }
+                    all[0][j] = ab;
+                    all[1][j] = aa;
+                    all[2][j] = bb;
+                }
+            });
+            sums = all;
+        } else { // row by row in ROW_PARTS parts of rows, each with its partial sums, added in part order
+            int parts = (int) Math.max(1, Math.min(ROW_PARTS, a.rows));
+            double[][][] partial = new double[parts][][];
+            int seg = a.segment();
+            IntStream.range(0, parts).parallel().forEach(p -> {
+                Reader ra = a.reader();
+                Reader rb = b.reader();
+                double[][] s = new double[3][n];
+                for (long o = a.rows * p / parts; o < a.rows * (p + 1) / parts; o++) {
+                    float[] x = ra.outerRow(o);
+                    float[] y = rb.outerRow(o);
+                    for (int j = 0; j < n; j++) {
+                        int at = a.segmentStart(j);
+                        double ab = 0;
+                        double aa = 0;
+                        double bb = 0;
+                        for (int t = at; t < at + seg; t++) {
+                            double u = x[t];
+                            double v = y[t];
+                            ab += u * v;
+                            aa += u * u;
+                            bb += v * v;
+                        }
+                        s[0][j] += ab;
+                        s[1][j] += aa;
+                        s[2][j] += bb;
+                    }
+                }
+                partial[p] = s;
+            });
+            sums = new double[3][n];
+            for (double[][] s : partial) {
+                for (int k = 0; k < 3; k++) {
+                    for (int j = 0; j < n; j++) {
+                        sums[k][j] += s[k][j];
+                    }
+                }
+            }
+        }
+        double[] out = new double[n];
+        for (int j = 0; j < n; j++) {
+            out[j] = sums[0][j] / (Math.max(Math.sqrt(sums[1][j]), PrefilteredMatch.NORM_EPS)
+                    * Math.max(Math.sqrt(sums[2][j]), PrefilteredMatch.NORM_EPS));
+        }
+        return out;
+    }
+
+    /** Chunks of neurons of the parallel passes over members on axis 0. */
+    private static int chunks(int n) {
+        return Math.max(1, Math.min(n, 64));
+    }
+
+    /** Below one neuron in this many, {@link #materialize(int[])} reads an axis-1 member's chosen values only
+     * instead of converting whole rows. */
+    private static final int SPARSE_FRACTION = 4;
 
     /** A reader with its own buffers: one per thread. */
     Reader reader() {
@@ -188,6 +345,27 @@ final class NeuronRows {
             for (int t = 0; t < count; t++) {
                 System.arraycopy(tile, t * rv + at, out, t * seg, seg);
             }
+        }
+
+        /** Neuron j's segment of row o (members on axis 1), converted into {@code out}: its values only. */
+        void segmentOf(long o, int j, float[] out) {
+            long br = rowMap == null ? o : rowMap[(int) o];
+            int es = base.dtype().elementSize();
+            ByteBuffer bytes = base.bytes(br * rowValues() * es, rowValues() * es).order(ByteOrder.LITTLE_ENDIAN);
+            for (int b = 0; b < block; b++) {
+                long c = offset + (long) j * block + b;
+                int pc = (int) (colMap == null ? c : colMap[(int) c]);
+                for (int t = 0; t < inner; t++) {
+                    int at = (pc * inner + t) * es;
+                    out[b * inner + t] = switch (base.dtype()) {
+                        case FLOAT32 -> bytes.getFloat(at);
+                        case BFLOAT16 -> Float.intBitsToFloat(bytes.getShort(at) << 16);
+                        case FLOAT16 -> HostTensor.float16ToFloat(bytes.getShort(at));
+                        default -> throw new LadyException(LadyException.Kind.INTERNAL, "no conversion of " + base.dtype());
+                    };
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(base);
         }
 
         private void logicalRow(long r, float[] out, int at) {

@@ -317,13 +317,8 @@ public final class ReferenceResync {
     /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
-        for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-            lady.tensor.IndexedTensor t = state.indexed(m.tensor());
-            if ((!t.identity() || m.axis() != 0) && Similarity.readsInPlace(t)) { // read in place, not gathered
-                Similarity.accumulateSquaredNorms(t, m, g.size(), acc);
-            } else {
-                Similarity.accumulateSquaredNorms(MemberSlices.rows(t, m, g.size()), acc);
-            }
+        for (Member m : g.members(Role.PRODUCER_WEIGHT)) { // read where the rows lie (no float32 copy)
+            NeuronRows.of(state.indexed(m.tensor()), m, g.size()).accumulateSquaredNorms(acc);
         }
         return acc;
     }

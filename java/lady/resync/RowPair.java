@@ -33,6 +33,11 @@ final class RowPair {
         this.suspect = suspect;
     }
 
+    /** Whether the rows were gathered into float32 copies (a dense product asked for them). */
+    boolean gathered() {
+        return reference != null || suspect != null;
+    }
+
     /** Rows already gathered (n x d float32, contiguous). */
     static RowPair of(HostTensor reference, HostTensor suspect) {
         return new RowPair(null, null, null, reference.size(0), reference.size(1), reference, suspect);
@@ -73,9 +78,26 @@ final class RowPair {
         return new NeuronRows[] {NeuronRows.of(referenceTensor, member, n), NeuronRows.of(suspectTensor, member, n)};
     }
 
-    /** The reference's rows {@code refRows} and the suspect's rows {@code susRows}, as {reference, suspect}. */
+    /**
+     * The reference's rows {@code refRows} and the suspect's rows {@code susRows}, as {reference, suspect} (new
+     * tensors, laid out as {@link MemberSlices#rows}): from the gathered rows when a dense product gathered them,
+     * else, for members on axis 0 and columns of block 1, read where they lie
+     * ({@link NeuronRows#materialize(int[])}: only these neurons in float32, never the whole member).
+     */
     HostTensor[] subset(long[] refRows, long[] susRows) {
-        return new HostTensor[] {select(reference(), refRows), select(suspect(), susRows)};
+        if (member == null || gathered() || member.axis() != 0 && member.block() != 1) {
+            return new HostTensor[] {select(reference(), refRows), select(suspect(), susRows)};
+        }
+        NeuronRows[] rows = neuronRows(); // on axis 0 and for columns of block 1, MemberSlices' layout
+        return new HostTensor[] {rows[0].materialize(ints(refRows)), rows[1].materialize(ints(susRows))};
+    }
+
+    private static int[] ints(long[] values) {
+        int[] out = new int[values.length];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = Math.toIntExact(values[k]);
+        }
+        return out;
     }
 
     /** Rows {@code which} of contiguous float32 n x d rows, in that order (a new tensor). */
@@ -107,17 +129,15 @@ final class RowPair {
         }
     }
 
-    /** cos(reference row i, suspect row i) for every i. */
+    /** cos(reference row i, suspect row i) for every i, read where the rows lie unless they were gathered. */
     double[] diagonalCosine() {
         if (member == null || reference != null && suspect != null) {
             return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
         }
-        if (!referenceTensor.identity() || !suspectTensor.identity()) { // lazily permuted: read through the maps
-            if (Similarity.readsInPlace(referenceTensor) && Similarity.readsInPlace(suspectTensor)) {
-                return Similarity.diagonalCosine(referenceTensor, suspectTensor, member, n); // in place, no copy
-            }
+        NeuronRows[] rows = neuronRows();
+        if (rows[0].byRows != rows[1].byRows) { // one side converted (a dtype read only through a copy): gather both
             return Similarity.diagonalCosine(reference(), suspect(), Math.toIntExact(n));
         }
-        return Similarity.diagonalCosine(referenceTensor.base(), suspectTensor.base(), member, n);
+        return NeuronRows.diagonalCosine(rows[0], rows[1]);
     }
 }

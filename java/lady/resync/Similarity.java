@@ -6,7 +6,6 @@ import java.util.stream.IntStream;
 import lady.kernels.ArgmaxTop2;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
-import lady.permutation.Member;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
@@ -73,16 +72,6 @@ final class Similarity {
         return diagonalCosine(a, b, new MemberSlices.Layout(1, n, d, 0, 1), n);
     }
 
-    /**
-     * cos(neuron i's slice in {@code a}, neuron i's slice in {@code b}) for every neuron i of member {@code m} of a
-     * group of {@code n}: the same pairs as {@link MemberSlices#rows} of both tensors row by row, read in the
-     * tensors' own layout without gathering them (a consumer's columns stay where they are).
-     */
-    static double[] diagonalCosine(HostTensor a, HostTensor b, Member m, long n) {
-        MemberSlices.Layout layout = MemberSlices.layout(a.shape(), m, n);
-        return diagonalCosine(a.toFloat32(), b.toFloat32(), layout, Math.toIntExact(n));
-    }
-
     /** The diagonal cosines of neurons laid out as {@code layout} in two float32 tensors of the same shape. */
     private static double[] diagonalCosine(HostTensor a, HostTensor b, MemberSlices.Layout layout, int n) {
         double[] out = new double[n];
@@ -126,168 +115,6 @@ final class Similarity {
     /** match[i] = argmax_j s[i, j] (ties: lowest j), through the native kernel. */
     static long[] rowArgmax(Backend backend, float[] s, int n) {
         return widen(rowTop2(backend, s, n).index());
-    }
-
-    /**
-     * A float32 tensor read in place through its index maps ({@link IndexedTensor}): element {@code f} of the
-     * logical tensor (row-major) is {@code floats[index(f)]} of the base. What lets a later pass's certificate and
-     * the integrity check read a lazily permuted suspect without gathering it into fresh memory.
-     */
-    private record Mapped(FloatBuffer floats, long[] rowMap, long[] colMap, long rowValues, long inner) {
-        /** The tensor as read in place, or null when it cannot be (another dtype, a base beyond one buffer). */
-        static Mapped of(IndexedTensor t) {
-            HostTensor base = t.base();
-            if (base.dtype() != DType.FLOAT32 || base.byteSize() > Integer.MAX_VALUE - 8) {
-                return null;
-            }
-            long[] shape = base.shape();
-            long inner = 1;
-            for (int a = 2; a < shape.length; a++) {
-                inner *= shape[a];
-            }
-            long columns = shape.length > 1 ? shape[1] : 1;
-            return new Mapped(base.floats(), t.rowMap(), t.columnMap(), columns * inner, inner);
-        }
-
-        /** The base's index of row {@code r}'s first element. */
-        long rowStart(long r) {
-            return (rowMap == null ? r : rowMap[(int) r]) * rowValues;
-        }
-
-        /** The base's offset of column {@code c} within a row. */
-        long columnStart(long c) {
-            return (colMap == null ? c : colMap[(int) c]) * inner;
-        }
-
-        /** The base's index of logical element {@code f}. */
-        int index(long f) {
-            if (rowMap == null && colMap == null) {
-                return (int) f;
-            }
-            long r = f / rowValues;
-            long rem = f - r * rowValues;
-            long c = rem / inner;
-            long t = rem - c * inner;
-            long br = rowMap == null ? r : rowMap[(int) r];
-            long bc = colMap == null ? c : colMap[(int) c];
-            return (int) (br * rowValues + bc * inner + t);
-        }
-    }
-
-    /** Whether {@link #diagonalCosine(IndexedTensor, IndexedTensor, Member, long)} and
-     * {@link #accumulateSquaredNorms(IndexedTensor, Member, long, double[])} read {@code t} in place. */
-    static boolean readsInPlace(IndexedTensor t) {
-        return Mapped.of(t) != null;
-    }
-
-    /**
-     * As {@link #diagonalCosine(HostTensor, HostTensor, int)} on {@code MemberSlices.rows} of both tensors, read in
-     * place through their index maps (both {@link #readsInPlace}): the same values in the same order, no gathered
-     * copy.
-     */
-    static double[] diagonalCosine(IndexedTensor a, IndexedTensor b, Member m, long n) {
-        Mapped ma = Mapped.of(a);
-        Mapped mb = Mapped.of(b);
-        MemberSlices.Layout layout = MemberSlices.layout(a.shape(), m, n);
-        double[] out = new double[Math.toIntExact(n)];
-        PrefilteredMatch.parallelChunks(out.length, (from, to) -> {
-            FloatBuffer fa = ma.floats();
-            FloatBuffer fb = mb.floats();
-            long run = layout.inner();
-            if (m.axis() == 1 && layout.block() == 1) { // columns: row by row, the chunk's neurons side by side
-                int c = to - from;
-                double[] ab = new double[c];
-                double[] aa = new double[c];
-                double[] bb = new double[c];
-                for (long o = 0; o < layout.outer(); o++) { // each neuron's order stays: row, then inner elements
-                    long ra = ma.rowStart(o);
-                    long rb = mb.rowStart(o);
-                    for (int i = from; i < to; i++) {
-                        int xa = (int) (ra + ma.columnStart(layout.offset() + i));
-                        int xb = (int) (rb + mb.columnStart(layout.offset() + i));
-                        for (int t = 0; t < run; t++) {
-                            double u = fa.get(xa + t);
-                            double v = fb.get(xb + t);
-                            ab[i - from] += u * v;
-                            aa[i - from] += u * u;
-                            bb[i - from] += v * v;
-                        }
-                    }
-                }
-                for (int i = from; i < to; i++) {
-                    out[i] = ab[i - from] / (Math.max(Math.sqrt(aa[i - from]), PrefilteredMatch.NORM_EPS)
-                            * Math.max(Math.sqrt(bb[i - from]), PrefilteredMatch.NORM_EPS));
-                }
-                return;
-            }
-            for (int i = from; i < to; i++) {
-                double ab = 0;
-                double aa = 0;
-                double bb = 0;
-                // MemberSlices.rows order: the neuron's block index, then every outer index, then the inner elements
-                for (long k = 0; k < layout.block(); k++) {
-                    for (long o = 0; o < layout.outer(); o++) {
-                        long start = (o * layout.axisLength() + layout.offset() + i * layout.block() + k) * run;
-                        for (long t = start; t < start + run; t++) {
-                            double u = fa.get(ma.index(t));
-                            double v = fb.get(mb.index(t));
-                            ab += u * v;
-                            aa += u * u;
-                            bb += v * v;
-                        }
-                    }
-                }
-                out[i] = ab / (Math.max(Math.sqrt(aa), PrefilteredMatch.NORM_EPS) * Math.max(Math.sqrt(bb),
-                        PrefilteredMatch.NORM_EPS));
-            }
-        });
-        java.lang.ref.Reference.reachabilityFence(a);
-        java.lang.ref.Reference.reachabilityFence(b);
-        return out;
-    }
-
-    /**
-     * As {@link #accumulateSquaredNorms(HostTensor, double[])} on {@code MemberSlices.rows(t, m, n)}, read in place
-     * through the index maps ({@link #readsInPlace}): same values, same order, no gathered copy.
-     */
-    static void accumulateSquaredNorms(IndexedTensor t, Member m, long n, double[] acc) {
-        Mapped mt = Mapped.of(t);
-        MemberSlices.Layout layout = MemberSlices.layout(t.shape(), m, n);
-        PrefilteredMatch.parallelChunks(acc.length, (from, to) -> {
-            FloatBuffer f = mt.floats();
-            long run = layout.inner();
-            if (m.axis() == 1 && layout.block() == 1) { // columns: row by row, as in diagonalCosine
-                double[] sums = new double[to - from];
-                for (long o = 0; o < layout.outer(); o++) {
-                    long r = mt.rowStart(o);
-                    for (int i = from; i < to; i++) {
-                        int x = (int) (r + mt.columnStart(layout.offset() + i));
-                        for (int e = 0; e < run; e++) {
-                            float v = f.get(x + e);
-                            sums[i - from] += v * v;
-                        }
-                    }
-                }
-                for (int i = from; i < to; i++) {
-                    acc[i] += sums[i - from];
-                }
-                return;
-            }
-            for (int i = from; i < to; i++) {
-                double sum = 0;
-                for (long k = 0; k < layout.block(); k++) { // MemberSlices.rows order, as above
-                    for (long o = 0; o < layout.outer(); o++) {
-                        long start = (o * layout.axisLength() + layout.offset() + i * layout.block() + k) * run;
-                        for (long e = start; e < start + run; e++) {
-                            float v = f.get(mt.index(e));
-                            sum += v * v;
-                        }
-                    }
-                }
-                acc[i] += sum;
-            }
-        });
-        java.lang.ref.Reference.reachabilityFence(t);
     }
 
     /** origin[j] = argmax_i s[i, j] (ties: lowest i): the paper's per-suspect-neuron count. */

@@ -93,39 +93,6 @@ class DenseSimilarityTest {
     }
 
     @Test
-    void inPlaceReadsOfALazilyPermutedTensorMatchTheGatheredRows() {
-        long[] shape = {6, 20, 3, 2};
-        int count = 6 * 20 * 3 * 2;
-        float[] values = gaussian(count);
-        float[] other = gaussian(count);
-        for (int t = 0; t < count; t++) {
-            other[t] = values[t] + 0.3f * other[t]; // a noisy copy
-        }
-        for (Member m : List.of(new Member("w", 1, 0, 1, Role.CONSUMER_WEIGHT), new Member("w", 1, 2, 3,
-                Role.CONSUMER_WEIGHT), new Member("w", 0, 0, 2, Role.PRODUCER_WEIGHT), new Member("w", 2, 0, 1,
-                Role.PRODUCER_WEIGHT))) {
-            long n = m.axis() == 1 ? (m.block() == 1 ? 20 : 6) : 3;
-            StateDict ref = new StateDict();
-            ref.put("w", HostTensor.ofFloats(values, shape));
-            StateDict sus = new StateDict();
-            sus.put("w", HostTensor.ofFloats(other, shape));
-            sus.permuteLazily("w", 0, Permutation.random(6, 3).longIndices());
-            sus.permuteLazily("w", 1, Permutation.random(20, 4).longIndices());
-            String what = "member on axis " + m.axis() + " block " + m.block() + " offset " + m.offset();
-            assertTrue(Similarity.readsInPlace(sus.indexed("w")), what);
-            double[] gathered = Similarity.diagonalCosine(MemberSlices.rows(ref.indexed("w"), m, n),
-                    MemberSlices.rows(sus.indexed("w"), m, n), (int) n);
-            double[] inPlace = Similarity.diagonalCosine(ref.indexed("w"), sus.indexed("w"), m, n);
-            assertArrayEquals(gathered, inPlace, 0.0, what);
-            double[] normsGathered = new double[(int) n];
-            Similarity.accumulateSquaredNorms(MemberSlices.rows(sus.indexed("w"), m, n), normsGathered);
-            double[] normsInPlace = new double[(int) n];
-            Similarity.accumulateSquaredNorms(sus.indexed("w"), m, n, normsInPlace);
-            assertArrayEquals(normsGathered, normsInPlace, 0.0, what);
-        }
-    }
-
-    @Test
     void argmaxPermutationIsWhatTheAssignmentKernelReturns() {
         int n = 300;
         float[] s = gaussian(n * n);

@@ -1,0 +1,116 @@
+package lady.resync;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.permutation.Member;
+import lady.permutation.MemberSlices;
+import lady.permutation.Permutation;
+import lady.permutation.Role;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
+
+/**
+ * What a group's rows give without being gathered into float32 copies (a 7B model's stream reads every layer's
+ * columns): the matched pairs' cosines of a later pass's certificate, the verdict's sample of rows and the
+ * integrity check's norms, read where the rows lie through lazy index maps, equal the gathered rows' figures.
+ */
+class RowPairTest {
+    /** A [12, 10, 3] tensor of random values in {@code dt}. */
+    private static HostTensor random(DType dt, long seed) {
+        return random(dt, seed, 12, 10, 3);
+    }
+
+    private static HostTensor random(DType dt, long seed, long... shape) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        HostTensor t = HostTensor.allocate(dt, shape);
+        java.nio.ByteBuffer b = t.bytes(0, (int) t.byteSize());
+        for (int i = 0; i < t.numel(); i++) {
+            float v = (float) rnd.nextGaussian();
+            if (dt == DType.FLOAT32) {
+                b.putFloat(4 * i, v);
+            } else {
+                b.putShort(2 * i, (short) (Float.floatToIntBits(v) >>> 16));
+            }
+        }
+        return t;
+    }
+
+    @Test
+    void pairsSamplesAndNormsReadWhereTheRowsLieEqualTheGatheredRows() {
+        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32)) {
+            StateDict ref = new StateDict();
+            ref.put("w", random(dt, 1));
+            StateDict sus = new StateDict();
+            sus.put("w", random(dt, 1)); // the same values, then moved on both axes
+            sus.permuteLazily("w", 0, Permutation.random(12, 3).longIndices());
+            sus.permuteLazily("w", 1, Permutation.random(10, 4).longIndices());
+            for (Member m : List.of(new Member("w", 0, 2, 2, Role.PRODUCER_WEIGHT),
+                    new Member("w", 1, 3, 1, Role.CONSUMER_WEIGHT), new Member("w", 1, 0, 2, Role.CONSUMER_WEIGHT))) {
+                int n = m.axis() == 0 ? 5 : m.block() == 2 ? 5 : 7;
+                String what = dt + " " + m;
+                HostTensor a = MemberSlices.rows(ref.indexed("w"), m, n);
+                HostTensor b = MemberSlices.rows(sus.indexed("w"), m, n);
+
+                RowPair lazy = RowPair.of(ref.indexed("w"), sus.indexed("w"), m, n);
+                double[] want = Similarity.diagonalCosine(a, b, n);
+                double[] got = lazy.diagonalCosine();
+                for (int i = 0; i < n; i++) {
+                    assertEquals(want[i], got[i], 1e-12, what + " pair " + i);
+                }
+                long[] refRows = {n - 1, 0, 2};
+                long[] susRows = {1, n - 1, 0}; // any order, as the verdict's matched columns
+                float[] wantBlock = new float[9];
+                HostTensor[] gathered = RowPair.of(a, b).subset(refRows, susRows);
+                Similarity.accumulateCosine(Backend.CPU, gathered[0], gathered[1], wantBlock);
+                float[] gotBlock = new float[9];
+                HostTensor[] read = lazy.subset(refRows, susRows);
+                Similarity.accumulateCosine(Backend.CPU, read[0], read[1], gotBlock);
+                assertArrayEquals(wantBlock, gotBlock, 1e-6f, what + " sample");
+                if (m.axis() == 0 || m.block() == 1) {
+                    assertFalse(lazy.gathered(), what + ": no float32 copy of the member");
+                }
+
+                double[] wantNorms = new double[n];
+                Similarity.accumulateSquaredNorms(b, wantNorms);
+                double[] gotNorms = new double[n];
+                NeuronRows.of(sus.indexed("w"), m, n).accumulateSquaredNorms(gotNorms);
+                for (int i = 0; i < n; i++) {
+                    assertEquals(wantNorms[i], gotNorms[i], 1e-12 * wantNorms[i], what + " norm " + i);
+                }
+            }
+        }
+    }
+
+    /** A few neurons of an axis-1 member (the verdict's sample of a wide group) are read value by value: the same
+     * vectors as when every neuron's rows are converted. */
+    @Test
+    void fewNeuronsOfAColumnMemberAreTheirVectors() {
+        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32)) {
+            StateDict sd = new StateDict();
+            sd.put("w", random(dt, 5, 6, 40, 3));
+            sd.permuteLazily("w", 0, Permutation.random(6, 6).longIndices());
+            sd.permuteLazily("w", 1, Permutation.random(40, 7).longIndices());
+            for (Member m : List.of(new Member("w", 1, 0, 1, Role.CONSUMER_WEIGHT), new Member("w", 1, 0, 2,
+                    Role.CONSUMER_WEIGHT))) {
+                int n = (int) (40 / m.block());
+                NeuronRows rows = NeuronRows.of(sd.indexed("w"), m, n);
+                float[] all = rows.materialize().readFloats();
+                int[] few = {n - 1, 3, 0};
+                float[] got = rows.materialize(few).readFloats();
+                for (int k = 0; k < few.length; k++) {
+                    assertArrayEquals(java.util.Arrays.copyOfRange(all, few[k] * rows.d, (few[k] + 1) * rows.d),
+                            java.util.Arrays.copyOfRange(got, k * rows.d, (k + 1) * rows.d), dt + " " + m + " neuron " + few[k]);
+                }
+            }
+        }
+    }
+}
