@@ -30,6 +30,10 @@ class MainTest {
         java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
         collect(new picocli.CommandLine(new Main()), new java.util.ArrayList<>(), paths);
         assertTrue(paths.size() > 15, "subcommands found: " + paths);
+        for (java.util.List<String> nested : java.util.List.of(java.util.List.of("figure", "ranking-quant"),
+                java.util.List.of("figure", "ranking-noise"), java.util.List.of("watermark", "story"))) {
+            assertTrue(paths.contains(nested), "a command group lost its subcommand " + nested + ": " + paths);
+        }
         java.io.PrintStream saved = System.err;
         java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
         System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
