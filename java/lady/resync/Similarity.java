@@ -9,7 +9,6 @@ import lady.kernels.Kernels;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
-import lady.tensor.IndexedTensor;
 
 /**
  * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax (with the
@@ -134,46 +133,34 @@ final class Similarity {
     }
 
     /**
-     * The exact assignment's answer when it needs no search: every row's maximum (the lowest column on ties) is a
-     * different column. That permutation puts every row on its maximum, so it maximizes the sum, and it is what
-     * the assignment kernel returns for such a matrix (its greedy start takes each row's argmax, lowest column
-     * on ties, and leaves nothing to augment). Null when two rows share their argmax or a value is not finite
-     * (then {@link #assign}: the kernel resolves the collisions, or refuses the matrix).
+     * The exact assignment's answer when it needs no search: every row's maximum (the lowest column on ties,
+     * {@code top} from {@link #rowTop2}) is a different column. That permutation puts every row on its maximum, so
+     * it maximizes the sum, and it is what the assignment kernel returns for such a matrix (its greedy start takes
+     * each row's argmax, lowest column on ties, and leaves nothing to augment). Null when two rows share their
+     * argmax or a value of {@code s} is infinite (then {@link #assign}: the kernel resolves the collisions, or
+     * refuses the matrix; a NaN was already refused by {@link #rowTop2}).
      */
-    static long[] argmaxPermutation(float[] s, int n) {
-        long[] out = new long[n];
-        boolean[] bad = new boolean[1];
-        PrefilteredMatch.parallelChunks(n, (from, to) -> {
-            for (int i = from; i < to && !bad[0]; i++) {
-                int row = i * n;
-                int best = 0;
-                float bv = s[row];
-                boolean finite = Float.isFinite(bv);
-                for (int j = 1; j < n; j++) {
-                    float v = s[row + j];
-                    finite &= Float.isFinite(v);
-                    if (v > bv) {
-                        bv = v;
-                        best = j;
-                    }
-                }
-                if (!finite) {
-                    bad[0] = true;
-                }
-                out[i] = best;
-            }
-        });
-        if (bad[0]) {
-            return null;
-        }
+    static long[] argmaxPermutation(ArgmaxTop2 top, float[] s) {
+        int n = top.rows();
         boolean[] taken = new boolean[n];
+        long[] out = new long[n];
         for (int i = 0; i < n; i++) {
-            if (taken[(int) out[i]]) {
+            int j = top.index()[i];
+            if (taken[j]) {
                 return null;
             }
-            taken[(int) out[i]] = true;
+            taken[j] = true;
+            out[i] = j;
         }
-        return out;
+        boolean[] infinite = new boolean[1];
+        PrefilteredMatch.parallelChunks(n, (from, to) -> {
+            for (int t = from * n; t < to * n && !infinite[0]; t++) {
+                if (Float.isInfinite(s[t])) {
+                    infinite[0] = true;
+                }
+            }
+        });
+        return infinite[0] ? null : out;
     }
 
     /** Exact maximum-similarity assignment: always a permutation. */

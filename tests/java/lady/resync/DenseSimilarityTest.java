@@ -3,6 +3,7 @@ package lady.resync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -100,12 +101,18 @@ class DenseSimilarityTest {
         for (int i = 0; i < n; i++) {
             s[i * n + (int) p[i]] += 10; // every row's maximum in a different column
         }
-        long[] shortcut = Similarity.argmaxPermutation(s, n);
+        long[] shortcut = Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, s, n), s);
         assertNotNull(shortcut);
         assertArrayEquals(Similarity.assign(Backend.CPU, s, n), shortcut);
         s[5 * n + (int) p[7]] += 20; // rows 5 and 7 now share their argmax: the kernel decides
-        assertNull(Similarity.argmaxPermutation(s, n));
+        assertNull(Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, s, n), s));
+        s[5 * n + (int) p[7]] -= 20;
+        s[1] = Float.NEGATIVE_INFINITY;
+        assertNull(Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, s, n), s),
+                "an infinite value goes to the kernel, which refuses it");
+        assertThrows(lady.LadyException.class, () -> Similarity.assign(Backend.CPU, s, n));
         s[0] = Float.NaN;
-        assertNull(Similarity.argmaxPermutation(s, n), "a NaN goes to the kernel, which refuses it");
+        assertThrows(lady.LadyException.class, () -> Similarity.rowTop2(Backend.CPU, s, n),
+                "a NaN is refused before the shortcut is tried");
     }
 }
