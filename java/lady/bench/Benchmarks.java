@@ -309,18 +309,8 @@ public final class Benchmarks {
         Measure l = Measure.of(plan.reps(), () -> copyInto(sink, Checkpoints.read(file)));
         Measure b = memcpy(bytes, plan.reps());
         sink.close();
-        boolean same = Checkpoints.read(file).sameTensors(state);
-        deleteQuietly(file);
-        Map<String, Object> d = new LinkedHashMap<>();
-        d.put("architecture", arch);
-        d.put("format", format.name().toLowerCase(Locale.ROOT));
-        d.put("bytes", bytes);
-        d.put("same_tensors", same);
-        d.put("read_gb_per_s", bytes / l.wallSeconds() / 1e9);
-        d.put("memcpy_gb_per_s", bytes / b.wallSeconds() / 1e9);
-        return Entry.of("read." + format.name().toLowerCase(Locale.ROOT) + "." + arch, "Checkpoints.read (file mapped, "
-                + "page cache warm) then every tensor's bytes copied into one buffer", l,
-                "memcpy of the same number of bytes between two warm buffers", b, d);
+        return ioEntry("read", arch, format, state, file, l, b, "Checkpoints.read (file mapped, page cache warm) then "
+                + "every tensor's bytes copied into one buffer");
     }
 
     private static void copyInto(HostMemory sink, StateDict sd) {
@@ -339,17 +329,28 @@ public final class Benchmarks {
         Path file = checkpointFile(plan, format, state);
         Measure l = Measure.of(plan.reps(), () -> Checkpoints.write(file, state, format));
         Measure b = memcpy(bytes, plan.reps());
+        return ioEntry("write", arch, format, state, file, l, b, "Checkpoints.write: temporary file, tensors streamed "
+                + "from memory, fsync, rename");
+    }
+
+    /**
+     * The entry of a checkpoint {@code op} ("read" or "write") of {@code state} as {@code file} measured as {@code l}
+     * against the memcpy {@code b}: checks that the file holds the same tensors, then deletes it.
+     */
+    private static Entry ioEntry(String op, String arch, Checkpoints.Format format, StateDict state, Path file,
+            Measure l, Measure b, String what) {
+        long bytes = state.byteSize();
         boolean same = Checkpoints.read(file).sameTensors(state);
         deleteQuietly(file);
+        String fmt = format.name().toLowerCase(Locale.ROOT);
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("architecture", arch);
-        d.put("format", format.name().toLowerCase(Locale.ROOT));
+        d.put("format", fmt);
         d.put("bytes", bytes);
         d.put("same_tensors", same);
-        d.put("write_gb_per_s", bytes / l.wallSeconds() / 1e9);
+        d.put(op + "_gb_per_s", bytes / l.wallSeconds() / 1e9);
         d.put("memcpy_gb_per_s", bytes / b.wallSeconds() / 1e9);
-        return Entry.of("write." + format.name().toLowerCase(Locale.ROOT) + "." + arch, "Checkpoints.write: temporary "
-                + "file, tensors streamed from memory, fsync, rename", l,
+        return Entry.of(op + "." + fmt + "." + arch, what, l,
                 "memcpy of the same number of bytes between two warm buffers", b, d);
     }
 
