@@ -1,7 +1,6 @@
 package lady.resync;
 
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -39,10 +38,6 @@ final class ConsumerColumns implements Evidence {
 
     @Override
     public Set<String> dependencies(Group g, EvidenceContext context) {
-        Set<String> out = new LinkedHashSet<>();
-        for (Member m : g.members(Role.CONSUMER_WEIGHT)) {
-            out.addAll(context.dependencies(g, m));
-        }
-        return out;
+        return context.dependencies(g, Role.CONSUMER_WEIGHT);
     }
 }

@@ -2,6 +2,7 @@ package lady.resync;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -11,6 +12,7 @@ import lady.kernels.Backend;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
+import lady.permutation.Role;
 
 /**
  * What the evidence sources of a resync see: the reference, the suspect as re-ordered so far, the
@@ -103,6 +105,15 @@ public final class EvidenceContext {
     /** The names of the groups ordering member {@code m}'s slices whose alignment can still change (selected ones). */
     List<String> dependencies(Group g, Member m) {
         return orderedBy(g, m).stream().filter(h -> selected.contains(h.name())).map(Group::name).toList();
+    }
+
+    /** The groups ordering the slices of any of {@code g}'s members of {@code role} whose alignment can still change. */
+    Set<String> dependencies(Group g, Role role) {
+        Set<String> out = new LinkedHashSet<>();
+        for (Member m : g.members(role)) {
+            out.addAll(dependencies(g, m));
+        }
+        return out;
     }
 
     /** How often group {@code name}'s order changed: {@link #UNSOLVED}, 0 once solved, +1 per later correction. */

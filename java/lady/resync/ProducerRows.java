@@ -1,7 +1,6 @@
 package lady.resync;
 
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -40,10 +39,6 @@ final class ProducerRows implements Evidence {
 
     @Override
     public Set<String> dependencies(Group g, EvidenceContext context) {
-        Set<String> out = new LinkedHashSet<>();
-        for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
-            out.addAll(context.dependencies(g, m));
-        }
-        return out;
+        return context.dependencies(g, Role.PRODUCER_WEIGHT);
     }
 }
