@@ -129,9 +129,9 @@ final class PrefilteredMatch {
 
     /**
      * A prefiltered group's answer: the match, the margins (exact as the dense path's, or their lower bounds:
-     * {@link Margins}), the rows' squared norms.
+     * {@link Margins}).
      */
-    record Outcome(long[] match, double[] margins, double[] refNorm2, double[] susNorm2) {}
+    record Outcome(long[] match, double[] margins) {}
 
     /**
      * Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d,
@@ -198,8 +198,6 @@ final class PrefilteredMatch {
         int dk = producers * k;
         float[] x = new float[Math.multiplyExact(n, dk)];
         float[] y = new float[Math.multiplyExact(n, dk)];
-        double[] refNorm2 = new double[n];
-        double[] susNorm2 = new double[n];
         double[] refSpread2 = new double[n]; // sum over producers of 2 f_p(i) g_p,max: the variance bound of row i
         double[][] refNorms = new double[producers][];
         double[][] susNorms = new double[producers][];
@@ -219,8 +217,6 @@ final class PrefilteredMatch {
                 gMax = Math.max(gMax, sb.spread[j]);
             }
             for (int i = 0; i < n; i++) {
-                refNorm2[i] += sa.norm2[i];
-                susNorm2[i] += sb.norm2[i];
                 refSpread2[i] += 2 * sa.spread[i] * gMax * weights[p] * weights[p];
                 sa.normalizedInto(i, x, i * dk + p * k, Math.sqrt(weights[p]));
                 sb.normalizedInto(i, y, i * dk + p * k, Math.sqrt(weights[p]));
@@ -357,7 +353,7 @@ final class PrefilteredMatch {
             margins[i] = chosen - other;
         }
         exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
-        return new Outcome(match, margins, refNorm2, susNorm2);
+        return new Outcome(match, margins);
     }
 
     /** Reference rows whose exact margins are computed together (a block of rows x N floats). */
