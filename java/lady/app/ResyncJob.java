@@ -148,7 +148,7 @@ public final class ResyncJob {
             json.put("architecture", permSpec.architecture());
             json.put("backend", options.backend());
             json.put("signal", sig.label());
-            json.put("margins", options.margins().label());
+            json.put("margins", report.margins().label()); // with margins_mode etc. below (report.toJson())
             json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
             if (sig == Signal.ACTIVATIONS) {
                 json.put("probe", Map.of("data", r.data(), "images", r.probe()));

@@ -78,10 +78,12 @@ final class ResyncCommand implements Callable<Integer> {
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
     Prefilter prefilter;
 
-    @Option(names = "--margins", defaultValue = "exact",
+    @Option(names = "--margins", defaultValue = "auto",
             description = "Confidence margins of prefiltered groups: exact (as the dense path's: about one dense "
-                    + "similarity product per group) or bound (the sketch's lower bounds, no dense product: for "
-                    + "large models). Default: ${DEFAULT-VALUE}.")
+                    + "similarity product per group), bound (the sketch's lower bounds, reported as such: no dense "
+                    + "product, for large models) or auto (exact when the resync's dense margin work is at most "
+                    + "2 TFLOP, about 20 s on 2 cores, else bound). A margin below the low-margin threshold is "
+                    + "always exact. Default: ${DEFAULT-VALUE}.")
     Margins margins;
 
     @Option(names = "--evidence", defaultValue = "all",
@@ -158,15 +160,24 @@ final class ResyncCommand implements Callable<Integer> {
         w.printf("%-22s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n", "group", "size", "psi", "dup", "min_margin",
                 "med_margin", "low", "zero", "flags", "max_ratio");
         for (GroupResult g : r.groups()) {
-            w.printf("%-22s %6d %8s %5d %10.4f %10.4f %6d %5d %6d %9s%n", g.name(), g.size(),
-                    g.psi() == null ? "-" : String.format("%.2f", g.psi()), g.duplicates(), g.minMargin(),
-                    g.medianMargin(), g.lowMargin(), g.zeroRows(), g.integrityFlags().size(),
+            w.printf("%-22s %6d %8s %5d %10s %10s %6d %5d %6d %9s%n", g.name(), g.size(),
+                    g.psi() == null ? "-" : String.format("%.2f", g.psi()), g.duplicates(),
+                    margin(g.minMargin(), !g.minMarginExact()), margin(g.medianMargin(), g.marginBounds() > 0),
+                    g.lowMargin(), g.zeroRows(), g.integrityFlags().size(),
                     Double.isNaN(g.integrityMaxRatio()) ? "-" : String.format("%.3f", g.integrityMaxRatio()));
         }
         Double psi = r.psi();
         w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),
                 r.seconds(), psi == null ? "" : String.format(", Psi (neuron-weighted) %.2f %%", psi));
+        if (r.margins().boundGroups() > 0) {
+            w.println("margins: " + r.margins().label() + " (\">=\": a lower bound)");
+        }
         w.println(r.verdict().summary());
+    }
+
+    /** A margin of the table, {@code >=} before it when it is a lower bound. */
+    static String margin(double v, boolean bound) {
+        return (bound ? ">=" : "") + String.format(java.util.Locale.ROOT, "%.4f", v);
     }
 
 }

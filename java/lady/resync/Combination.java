@@ -38,12 +38,14 @@ final class Combination {
      * @param kept        whether the last solve's order was kept by the certificate ({@link #keep})
      * @param sampled     per contribution of rows, its cosines of the reference rows {@code sampleRows} against every
      *                    suspect row (m x n, the dense path's own values), or null: what the verdict reads
+     * @param marginBounds per reference neuron, whether its margin is a lower bound (the prefilter's with
+     *                    {@link Margins#BOUND}, a kept order's), or null when every margin is exact
      */
     record Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
-            boolean kept, float[][] sampled) {
+            boolean kept, float[][] sampled, boolean[] marginBounds) {
         Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
                 boolean kept) {
-            this(match, margins, similarity, weights, prefiltered, kept, null);
+            this(match, margins, similarity, weights, prefiltered, kept, null, null);
         }
     }
 
@@ -88,9 +90,9 @@ final class Combination {
                     suss.add(pair[1]);
                 });
                 PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(options.backend(), refs, suss, w, n,
-                        options.margins());
+                        options.margins(), options.marginThreshold());
                 if (o != null) {
-                    return new Solved(o.match(), o.margins(), null, w, true, false);
+                    return new Solved(o.match(), o.margins(), null, w, true, false, null, o.bounds());
                 }
             }
         }
@@ -106,7 +108,7 @@ final class Combination {
                 match = Similarity.assign(options.backend(), s, n);
             }
         }
-        return new Solved(match, margins(s, n, match, top), s, w, false, false, sampled);
+        return new Solved(match, margins(s, n, match, top), s, w, false, false, sampled, null);
     }
 
     /**

@@ -37,6 +37,12 @@ final class ConsumerColumns implements Evidence {
     }
 
     @Override
+    public long dimension(Group g, EvidenceContext context) {
+        return g.members(Role.CONSUMER_WEIGHT).stream().filter(m -> context.aligned(g, m))
+                .mapToLong(m -> context.values(g, m)).sum();
+    }
+
+    @Override
     public Set<String> dependencies(Group g, EvidenceContext context) {
         return context.dependencies(g, Role.CONSUMER_WEIGHT);
     }

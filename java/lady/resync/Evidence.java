@@ -33,6 +33,15 @@ public interface Evidence {
         return Set.of();
     }
 
+    /**
+     * Values per neuron of what this source would contribute about {@code g} now, from the tensors' shapes (nothing
+     * is read; an upper bound where values may be left out): what {@link Margins#AUTO} weighs the resync's dense
+     * work by. 0 for a source that does not give rows (a ready similarity).
+     */
+    default long dimension(Group g, EvidenceContext context) {
+        return 0;
+    }
+
     /** Told after group {@code g}'s match was applied to the suspect (new j = old match[j]). */
     default void applied(Group g, long[] match) {}
 }

@@ -102,6 +102,13 @@ public final class EvidenceContext {
         return orderedBy(g, m).stream().allMatch(this::aligned);
     }
 
+    /** Values per neuron of member {@code m} of group {@code g} (the length of its rows; from the reference's shape). */
+    long values(Group g, Member m) {
+        lady.permutation.MemberSlices.Layout layout = lady.permutation.MemberSlices.layout(reference.shape(m.tensor()), m,
+                g.size());
+        return layout.outer() * layout.run();
+    }
+
     /** The names of the groups ordering member {@code m}'s slices whose alignment can still change (selected ones). */
     List<String> dependencies(Group g, Member m) {
         return orderedBy(g, m).stream().filter(h -> selected.contains(h.name())).map(Group::name).toList();

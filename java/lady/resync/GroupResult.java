@@ -29,11 +29,15 @@ import java.util.Map;
  *                       method's match and margins) instead of the dense similarity
  * @param evidence       the contributions of the group's last solve, with their weights ({@link Combination})
  * @param passes         how often the group was solved (1, or more when its evidence changed after its first solve)
+ * @param marginBounds   reference neurons whose margin is a lower bound, not the exact value (0: every margin exact):
+ *                       the prefilter's bounds with {@link Margins#BOUND}, a kept order's certificate bounds; never
+ *                       below {@link ResyncOptions#marginThreshold()}, so {@code lowMargin} is exact
+ * @param minMarginExact whether {@code minMargin} is the exact minimum (its row's margin is exact); else a lower bound
  */
 public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,
         double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags,
         double integrityMaxRatio, Double psi, Double psiPaper, boolean prefiltered, List<EvidenceUse> evidence,
-        int passes) {
+        int passes, int marginBounds, boolean minMarginExact) {
     public GroupResult {
         producers = List.copyOf(producers);
         evidence = List.copyOf(evidence);
@@ -49,6 +53,8 @@ public record GroupResult(String name, long size, List<String> producers, long[]
         m.put("min_margin", minMargin);
         m.put("median_margin", medianMargin);
         m.put("low_margin", lowMargin);
+        m.put("margin_bounds", marginBounds); // rows whose margin is a lower bound; min and median are bounds if > 0
+        m.put("min_margin_exact", minMarginExact);
         m.put("zero_rows", zeroRows);
         m.put("integrity_flags", integrityFlags);
         m.put("integrity_max_ratio", Double.isNaN(integrityMaxRatio) ? null : integrityMaxRatio);

@@ -48,6 +48,12 @@ final class NeuronVectors implements Evidence {
         return NAME;
     }
 
+    /** At most: a value constant over the reference's neurons is left out of the contribution. */
+    @Override
+    public long dimension(Group g, EvidenceContext context) {
+        return members(g).stream().filter(m -> context.aligned(g, m)).mapToLong(m -> context.values(g, m)).sum();
+    }
+
     @Override
     public List<Contribution> contributions(Group g, EvidenceContext context) {
         List<Member> members = members(g).stream().filter(m -> context.aligned(g, m)).toList();

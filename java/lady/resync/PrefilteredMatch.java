@@ -64,8 +64,10 @@ import lady.util.Seeds;
  * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
  * take the full computation: the margins cost about one dense similarity product per group, the match
  * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md). With
- * {@link Margins#BOUND} ({@code lady resync --margins bound}) they are the lower bounds instead:
- * the best other confirmed candidate or {@code ub_i}, whichever is larger; no dense product at all.
+ * {@link Margins#BOUND} ({@code lady resync --margins bound}, or {@link Margins#AUTO} on a resync whose dense
+ * margin work exceeds its budget) they are the lower bounds instead: the best other confirmed candidate or
+ * {@code ub_i}, whichever is larger; only the rows whose bound is below the low-margin threshold get the full
+ * computation, so the low-margin count is exact in every mode (and the minimum whenever a row is low).
  */
 final class PrefilteredMatch {
     private PrefilteredMatch() {}
@@ -130,12 +132,16 @@ final class PrefilteredMatch {
     /**
      * A prefiltered group's answer: the match, the margins (exact as the dense path's, or their lower bounds:
      * {@link Margins}).
+     *
+     * @param bounds per row, whether its margin is a lower bound (only with {@link Margins#BOUND}); null when every
+     *               margin is exact
      */
-    record Outcome(long[] match, double[] margins) {}
+    record Outcome(long[] match, double[] margins, boolean[] bounds) {}
 
     /**
      * Whether {@code mode} asks for the prefilter on a group of n neurons with producer rows of total length d,
-     * when the margins are to be {@code margins}. With {@link Margins#EXACT} margins, {@link Prefilter#AUTO} takes
+     * when the margins are to be {@code margins}. Unless they are {@link Margins#BOUND} (exact margins; an
+     * unresolved {@link Margins#AUTO} counts as exact), {@link Prefilter#AUTO} takes
      * only groups of at least {@link #AUTO_MIN_LARGE_GROUP} neurons: the exact margins cost a dense similarity
      * product for every row the sketch cannot settle, which on real groups is every row (ResNet50, ViT-B/16:
      * bench/RESULTS.md), so below that size the sketch passes only add to the dense path's work; above it the
@@ -145,7 +151,7 @@ final class PrefilteredMatch {
         return switch (mode) {
             case OFF -> false;
             case ON -> n > 1;
-            case AUTO -> margins == Margins.EXACT ? n >= AUTO_MIN_LARGE_GROUP : worthIt(n, d);
+            case AUTO -> margins == Margins.BOUND ? worthIt(n, d) : n >= AUTO_MIN_LARGE_GROUP;
         };
     }
 
@@ -173,26 +179,30 @@ final class PrefilteredMatch {
      */
     static Outcome solve(Backend backend, List<HostTensor> refs, List<HostTensor> suss, double[] weights, int n) {
         return solveRows(backend, refs.stream().map(t -> NeuronRows.dense(t, n)).toList(),
-                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), weights, n, Margins.EXACT);
+                suss.stream().map(t -> NeuronRows.dense(t, n)).toList(), weights, n, Margins.EXACT, 0);
     }
 
-    /** As {@link #solve} over row sets read where they lie ({@link NeuronRows}). */
+    /**
+     * As {@link #solve} over row sets read where they lie ({@link NeuronRows}), with margins as {@code margins} says
+     * ({@link Margins#BOUND}: lower bounds, except the rows whose bound is below {@code lowMargin}; any other mode:
+     * exact).
+     */
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
-            Margins margins) {
+            Margins margins, double lowMargin) {
         boolean[] ambiguous = new boolean[1];
         Outcome o = solveRows(backend, refs, suss, weights, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous,
-                margins);
+                margins, lowMargin);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
         if (o == null && ambiguous[0] && wider > sketchDims(refs.size(), SKETCH_TOTAL_DIMS)) {
             // a sharper estimate before the dense path
-            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins);
+            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin);
         }
         return o;
     }
 
     /** One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer. */
     private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
-            int n, int k, boolean[] ambiguous, Margins marginMode) {
+            int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin) {
         ambiguous[0] = false;
         int producers = refs.size();
         int dk = producers * k;
@@ -329,8 +339,10 @@ final class PrefilteredMatch {
         }
         // margins, exactly as the dense path computes them: best minus the best other column. Where the best
         // confirmed other column beats the bound of every column left out, it is the row's exact second best;
-        // elsewhere the row's similarities are computed in full (or, asked for, the bound stands in)
+        // elsewhere the row's similarities are computed in full, or, with bounds asked for, the bound stands in
+        // unless it falls below the low-margin threshold (then the row is computed in full: the low count is exact)
         double[] margins = new double[n];
+        boolean[] bounds = null;
         int[] undecided = new int[n];
         int open = 0;
         for (int i = 0; i < n; i++) {
@@ -344,8 +356,12 @@ final class PrefilteredMatch {
                 }
             }
             if (other < ub[i]) {
-                if (marginMode == Margins.BOUND) {
+                if (marginMode == Margins.BOUND && chosen - ub[i] >= lowMargin) {
                     other = ub[i];
+                    if (bounds == null) {
+                        bounds = new boolean[n];
+                    }
+                    bounds[i] = true;
                 } else {
                     undecided[open++] = i;
                 }
@@ -353,7 +369,7 @@ final class PrefilteredMatch {
             margins[i] = chosen - other;
         }
         exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
-        return new Outcome(match, margins);
+        return new Outcome(match, margins, bounds);
     }
 
     /** Reference rows whose exact margins are computed together (a block of rows x N floats). */

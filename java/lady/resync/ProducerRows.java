@@ -28,13 +28,23 @@ final class ProducerRows implements Evidence {
 
     @Override
     public List<Contribution> contributions(Group g, EvidenceContext context) {
-        List<Member> all = g.members(Role.PRODUCER_WEIGHT);
-        List<Member> aligned = all.stream().filter(m -> context.aligned(g, m)).toList();
         List<Contribution> out = new ArrayList<>();
-        for (Member m : aligned.isEmpty() ? all : aligned) {
+        for (Member m : compared(g, context)) {
             out.add(Contribution.member(NAME, m, context, g.size(), context.dependencies(g, m)));
         }
         return out;
+    }
+
+    @Override
+    public long dimension(Group g, EvidenceContext context) {
+        return compared(g, context).stream().mapToLong(m -> context.values(g, m)).sum();
+    }
+
+    /** The producers compared now: those whose input groups are aligned, or every one when none is. */
+    private static List<Member> compared(Group g, EvidenceContext context) {
+        List<Member> all = g.members(Role.PRODUCER_WEIGHT);
+        List<Member> aligned = all.stream().filter(m -> context.aligned(g, m)).toList();
+        return aligned.isEmpty() ? all : aligned;
     }
 
     @Override

@@ -47,6 +47,11 @@ import lady.util.Seeds;
  * <li><b>Verdict.</b> Each group's forward-pass solve is tested ({@link Verdict}); the report carries the
  * verdict over all groups.</li>
  * </ol>
+ * <p>Margins: before any group is solved, {@link Margins#AUTO} is resolved once for the whole resync from its dense
+ * margin work ({@link #denseMarginFlop}: exact within {@link Margins#AUTO_EXACT_BUDGET_FLOP}, else lower bounds on
+ * prefiltered groups). A margin that is a lower bound (the prefilter's in {@link Margins#BOUND}, a kept order's in
+ * every mode) and falls below the low-margin threshold is replaced by the exact one, so the low-margin count is
+ * exact in every mode; the report says which groups' figures are bounds ({@link MarginsChoice}).
  * <p>Nested groups ({@link Nesting}: the query heads and value dimensions inside a KV head's block) follow from
  * the same rule: the outer group's members that an unsolved inner group scrambles are not aligned yet
  * ({@link EvidenceContext#orderedBy}), so the KV heads are first matched on their k rows; Psi of a nested group
@@ -96,6 +101,9 @@ public final class ReferenceResync {
         secret = Nesting.of(spec).referenceFrame(secret, selectedNames); // nested groups: Psi in the resync's frame
         EvidenceContext context = new EvidenceContext(reference, suspect, spec, selected, options.backend());
         List<Evidence> sources = options.sources();
+        Margins requested = options.margins();
+        double denseFlop = denseMarginFlop(reference, spec, selected, sources, options);
+        options = options.withMargins(requested.resolved(denseFlop)); // once, before any group is solved
         Map<String, State> states = new LinkedHashMap<>();
         progress.start("resync", selected.size(), "groups");
         for (Group g : selected) {
@@ -124,8 +132,31 @@ public final class ReferenceResync {
             results.add(summarize(s, reference, options, secret));
             tests.add(s.test);
         }
+        int boundGroups = (int) results.stream().filter(r -> r.marginBounds() > 0).count();
         return new ResyncReport(options.method(), results, Verdict.of(tests), (System.nanoTime() - start) / 1e9,
-                ResyncReport.processCpuSeconds() - cpuStart);
+                ResyncReport.processCpuSeconds() - cpuStart, new MarginsChoice(requested, options.margins(), denseFlop,
+                        options.marginThreshold(), boundGroups));
+    }
+
+    /**
+     * The resync's dense margin work, what {@link Margins#AUTO} is resolved by: the sum over the selected groups of
+     * 2 n^2 D, D the values per neuron of the group's first-pass evidence ({@link Evidence#dimension}, from the
+     * tensors' shapes: the producer rows whose inputs are aligned by then, the neurons' own values, the consumer
+     * columns already comparable), walking the groups in order as the first pass does. Nothing is read.
+     */
+    static double denseMarginFlop(StateDict reference, PermutationSpec spec, List<Group> selected,
+            List<Evidence> sources, ResyncOptions options) {
+        EvidenceContext walk = new EvidenceContext(reference, reference, spec, selected, options.backend());
+        double flop = 0;
+        for (Group g : selected) {
+            long d = 0;
+            for (Evidence e : sources) {
+                d += e.dimension(g, walk);
+            }
+            flop += 2.0 * g.size() * g.size() * d;
+            walk.solved(g.name(), false);
+        }
+        return flop;
     }
 
     /** Whether a group its last solve depended on was aligned or corrected since. */
@@ -173,7 +204,8 @@ public final class ReferenceResync {
                     solved = Combination.keep(cs, unchanged, s.last.margins(), n, options);
                     if (solved != null) { // the order kept is the last solve's: so is the way it was found
                         solved = new Combination.Solved(solved.match(), solved.margins(), null, solved.weights(),
-                                s.last.prefiltered(), true);
+                                s.last.prefiltered(), true, null, null);
+                        solved = exactLowKeptMargins(solved, cs, n, options);
                     }
                 }
             }
@@ -222,6 +254,36 @@ public final class ReferenceResync {
         s.seen = seen;
         s.used = used;
         s.passes++;
+    }
+
+    /**
+     * A kept order's margins are the certificate's lower bounds ({@link Combination#keep}); those below the
+     * low-margin threshold are replaced by the exact margins of the combined similarity (the rows' full
+     * similarities, {@link PrefilteredMatch#exactMargins}, as the dense path computes them), so the low-margin
+     * count is exact. With a ready similarity among the contributions (no rows to read) the bounds stay.
+     */
+    private static Combination.Solved exactLowKeptMargins(Combination.Solved kept, List<Contribution> cs, int n,
+            ResyncOptions options) {
+        double[] margins = kept.margins().clone();
+        boolean[] bounds = new boolean[n];
+        Arrays.fill(bounds, true);
+        int[] low = java.util.stream.IntStream.range(0, n).filter(i -> margins[i] < options.marginThreshold())
+                .toArray();
+        if (low.length > 0 && cs.stream().allMatch(Contribution::isRows)) {
+            List<NeuronRows> refs = new ArrayList<>();
+            List<NeuronRows> suss = new ArrayList<>();
+            for (Contribution c : cs) {
+                NeuronRows[] pair = c.rows().neuronRows();
+                refs.add(pair[0]);
+                suss.add(pair[1]);
+            }
+            PrefilteredMatch.exactMargins(options.backend(), refs, suss, kept.weights(), n, kept.match(), low, margins);
+            for (int i : low) {
+                bounds[i] = false;
+            }
+        }
+        return new Combination.Solved(kept.match(), margins, null, kept.weights(), kept.prefiltered(), true, null,
+                bounds);
     }
 
     /**
@@ -378,9 +440,19 @@ public final class ReferenceResync {
             checkSecret(p, n, g);
             psi = psi(match, p);
         }
+        boolean[] bounds = s.last.marginBounds();
+        int boundRows = 0;
+        int argmin = 0;
+        for (int i = 0; i < n; i++) {
+            boundRows += bounds != null && bounds[i] ? 1 : 0;
+            argmin = margins[i] < margins[argmin] ? i : argmin;
+        }
+        // the smallest value is the exact minimum when its own row is exact: every other row's true margin is at
+        // least its bound, at least this value
+        boolean minExact = bounds == null || n == 0 || !bounds[argmin];
         return new GroupResult(g.name(), n, s.producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
                 sorted.length == 0 ? 0 : median(sorted), low, zero, integrity.flags(), integrity.maxRatio(), psi,
-                s.psiPaper, s.last.prefiltered(), s.evidence, s.passes);
+                s.psiPaper, s.last.prefiltered(), s.evidence, s.passes, boundRows, minExact);
     }
 
     /**

@@ -21,8 +21,9 @@ import lady.paper.Paper;
  * @param evidence        which weight evidence the assignment reads: all (default) or the producers' rows
  *                        only; the argmax method always reads the producers' rows only (the paper)
  * @param weighting       how the contributions of a group are weighed ({@link Combination}; sqrt(d) by default)
- * @param margins         the confidence margins of prefiltered groups: exact (default, about one dense
- *                        similarity product per group) or the sketch's lower bounds ({@link Margins})
+ * @param margins         the confidence margins of prefiltered groups: auto (default: exact when the resync's
+ *                        dense margin work is within a budget, else bounds), exact (about one dense similarity
+ *                        product per group) or the sketch's lower bounds ({@link Margins})
  */
 public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
         double integrityRatio, Evidence signalSource, Prefilter prefilter, EvidenceScope evidence,
@@ -34,7 +35,7 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
     public static ResyncOptions defaults() {
         return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
                 Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO, EvidenceScope.ALL, EvidenceWeighting.SQRT_DIMENSION,
-                Margins.EXACT);
+                Margins.AUTO);
     }
 
     /** The signal the neurons are compared by. */
@@ -94,7 +95,7 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
                 weighting, margins);
     }
 
-    /** Exact margins on prefiltered groups (default), or the sketch's lower bounds (no dense product). */
+    /** Margins on prefiltered groups: auto (default), exact, or the sketch's lower bounds (no dense product). */
     public ResyncOptions withMargins(Margins m) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
                 weighting, m);

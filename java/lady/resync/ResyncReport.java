@@ -14,16 +14,12 @@ import java.util.Map;
  * @param seconds wall time of the resync
  * @param cpuSeconds CPU time of the process during the resync (every thread, user and system: what the resync cost
  *                   whatever else the machine runs), NaN when the platform does not tell
+ * @param margins how the confidence margins were computed, and why ({@link MarginsChoice})
  */
 public record ResyncReport(Method method, List<GroupResult> groups, Verdict verdict, double seconds,
-        double cpuSeconds) {
+        double cpuSeconds, MarginsChoice margins) {
     public ResyncReport {
         groups = List.copyOf(groups);
-    }
-
-    /** A report without a CPU time. */
-    public ResyncReport(Method method, List<GroupResult> groups, Verdict verdict, double seconds) {
-        this(method, groups, verdict, seconds, Double.NaN);
     }
 
     /** CPU time of this process so far (every thread), in seconds; NaN when the platform does not tell. */
@@ -74,6 +70,7 @@ public record ResyncReport(Method method, List<GroupResult> groups, Verdict verd
         if (!Double.isNaN(cpuSeconds)) {
             m.put("cpu_seconds", cpuSeconds);
         }
+        m.putAll(margins.toJson());
         m.put("psi", psi());
         m.put("duplicates", duplicates());
         m.put("verdict", verdict.toJson());

@@ -333,7 +333,7 @@ class PrefilteredMatchTest {
         PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(Backend.CPU,
                 List.of(NeuronRows.of(ref.indexed("a"), ma, n), NeuronRows.of(ref.indexed("c"), mc, n)),
                 List.of(NeuronRows.of(sus.indexed("a"), ma, n), NeuronRows.of(sus.indexed("c"), mc, n)),
-                new double[] {0.5, 0.5}, n, Margins.BOUND);
+                new double[] {0.5, 0.5}, n, Margins.BOUND, 0);
         assertNotNull(o);
         long[] inv = Permutation.of(p).inverse().longIndices();
         assertArrayEquals(inv, o.match());
