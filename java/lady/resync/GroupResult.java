@@ -30,8 +30,9 @@ import java.util.Map;
  * @param evidence       the contributions of the group's last solve, with their weights ({@link Combination})
  * @param passes         how often the group was solved (1, or more when its evidence changed after its first solve)
  * @param marginBounds   reference neurons whose margin is a lower bound, not the exact value (0: every margin exact):
- *                       the prefilter's bounds with {@link Margins#BOUND}, a kept order's certificate bounds; never
- *                       below {@link ResyncOptions#marginThreshold()}, so {@code lowMargin} is exact
+ *                       the prefilter's bounds with {@link Margins#BOUND}, a kept order's certificate bounds; with
+ *                       the weight signal never below {@link ResyncOptions#marginThreshold()}, so {@code lowMargin}
+ *                       is exact
  * @param minMarginExact whether {@code minMargin} is the exact minimum (its row's margin is exact); else a lower bound
  */
 public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,

@@ -26,10 +26,10 @@ public enum Margins {
      * The most dense margin work, in FLOP ({@link #resolve(double)}: the sum over the resync's groups of
      * 2 n^2 D, D the values per neuron of the group's first-pass evidence), for which {@link #AUTO} computes
      * exact margins: 2e12 FLOP is about 20 s of the native cosine kernel on the 2-core development machine
-     * (about 100 GFLOP/s measured, fp32 FMA peak 128). Torchvision VGG16's whole resync is about 0.9e12 and
-     * stays exact (so its default margins equal the dense path's, issue 20), ResNet50 and ViT-B/16 are far
-     * below; a Llama-3.2-1B pair is about 14e12 (16 MLP groups of 2 x 8192^2 x 6144 and the stream), 110 s at
-     * least on that machine, which is why its margins are bounds by default.
+     * (its measured fp32 FMA peak is 128 GFLOP/s on both cores: 16 s at peak). Torchvision VGG16's whole
+     * resync is 1.03e12 and stays exact (so its default margins equal the dense path's, issue 20), ResNet50 and
+     * ViT-B/16 are far below; a Llama-3.2-1B pair is about 14e12 (16 MLP groups of 2 x 8192^2 x 6144 and the
+     * stream), 110 s at least on that machine, which is why its margins are bounds by default.
      */
     public static final double AUTO_EXACT_BUDGET_FLOP = 2e12;
 

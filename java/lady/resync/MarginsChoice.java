@@ -26,13 +26,14 @@ public record MarginsChoice(Margins requested, Margins mode, double denseFlop, d
             String why = work + (requested == Margins.AUTO ? ", over --margins auto's "
                     + flop(Margins.AUTO_EXACT_BUDGET_FLOP) + " budget" : "");
             if (boundGroups == 0) {
-                return "exact in every group (bounds were allowed: exact ones cost " + why + ")";
+                return "exact in every group (" + (denseFlop == 0 ? "dense similarities only"
+                        : "bounds were allowed: exact ones cost " + why) + ")";
             }
             return "lower bounds on prefiltered groups (exact: " + why + "; --margins exact computes them); " + low
                     + "; " + boundGroups + " group(s) report lower bounds";
         }
-        String why = requested == Margins.AUTO ? work + ", within --margins auto's "
-                + flop(Margins.AUTO_EXACT_BUDGET_FLOP) + " budget" : "--margins exact";
+        String why = denseFlop == 0 ? "dense similarities only" : requested == Margins.AUTO ? work
+                + ", within --margins auto's " + flop(Margins.AUTO_EXACT_BUDGET_FLOP) + " budget" : "--margins exact";
         return "exact (" + why + ")" + (boundGroups == 0 ? "" : "; " + boundGroups
                 + " group(s) kept by a later pass's certificate report its lower bounds, " + low);
     }
