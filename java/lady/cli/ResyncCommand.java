@@ -82,8 +82,9 @@ final class ResyncCommand implements Callable<Integer> {
             description = "Confidence margins of prefiltered groups: exact (as the dense path's: about one dense "
                     + "similarity product per group), bound (the sketch's lower bounds, reported as such: no dense "
                     + "product, for large models) or auto (exact when the resync's dense margin work is at most "
-                    + "2 TFLOP, about 20 s on 2 cores, else bound). A margin below the low-margin threshold is "
-                    + "always exact. Default: ${DEFAULT-VALUE}.")
+                    + Margins.AUTO_EXACT_BUDGET_FLOP + " FLOP, about 20 s on 2 cores, else bound; the report says "
+                    + "which and why). A margin below the low-margin threshold is always exact. "
+                    + "Default: ${DEFAULT-VALUE}.")
     Margins margins;
 
     @Option(names = "--evidence", defaultValue = "all",
