@@ -37,7 +37,8 @@
 
 namespace {
 
-// Depth of one packed block: B micro-panel kKc x 32 floats = 32 KiB (L1), A block kKc x kMcRows.
+// Depth of one packed block: B micro-panel kKc x 32 floats = 32 KiB (L1), A block kKc x kMcRows. lady.h promises
+// the bfloat16 product sums in blocks of at most 256 (Kernels.BF16_SUM_BLOCK: error bounds rest on it).
 constexpr int64_t kKc = 256;
 // Rows of A packed per block (a multiple of every MR below): 240 x 256 x 4 B = 240 KiB (L2).
 constexpr int64_t kMcRows = 240;
@@ -532,3 +533,4 @@ extern "C" int32_t lady_cosine_similarity_bf16_cpu(int64_t a, int64_t b, int64_t
     }
     return lady_ok();
 }
+static_assert(kKc <= 256, "lady.h: the bfloat16 product sums in depth blocks of at most 256 (Kernels.BF16_SUM_BLOCK)");

@@ -283,6 +283,21 @@ public final class Kernels {
         check(status, "bfloat16 cosine similarity");
     }
 
+    /** As {@link #cosineSimilarityBf16(Backend, long, long, long, long, long, long, long, long)}, the inverse norms
+     * given as Java arrays (n and m values). */
+    public static void cosineSimilarityBf16(Backend backend, long a, long b, long n, long m, long d, double[] invA,
+            double[] invB, long out) {
+        requireSize("rows of a", n);
+        requireSize("rows of b", m);
+        if (invA == null || invA.length != n || invB == null || invB.length != m) {
+            throw LadyException.invalidInput("bfloat16 cosine similarity: " + (invA == null ? "no" : invA.length)
+                    + " and " + (invB == null ? "no" : invB.length) + " inverse norms for " + n + " and " + m + " rows");
+        }
+        try (DoublePointer na = new DoublePointer(invA); DoublePointer nb = new DoublePointer(invB)) {
+            cosineSimilarityBf16(backend, a, b, n, m, d, na.address(), nb.address(), out);
+        }
+    }
+
     /** Array form of {@link #cosineSimilarityBf16(Backend, long, long, long, long, long, long, long, long)}. */
     public static float[] cosineSimilarityBf16(Backend backend, short[] a, short[] b, int n, int m, int d, double[] invA,
             double[] invB) {
@@ -316,6 +331,10 @@ public final class Kernels {
         }
         return out;
     }
+
+    /** Depth block of the bfloat16 kernel's float32 sums (lady.h): no product passes through more than
+     * BF16_SUM_BLOCK + ceil(d / BF16_SUM_BLOCK) float additions (the screens' error bounds rest on it). */
+    public static final int BF16_SUM_BLOCK = 256;
 
     /** Row norm floor of every cosine kernel (torch.nn.functional.normalize's eps). */
     public static final double NORM_FLOOR = 1e-12;
