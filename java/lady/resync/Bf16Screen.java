@@ -15,7 +15,8 @@ import lady.tensor.HostTensor;
  * double from the same values. Products of bfloat16 values are exact in float32, so the kernel's cosines equal
  * the float32 kernel's on the widened rows up to summation order: exact as the dense path's.
  *
- * <p><b>Float32 rows</b> ({@link #screened}): each row x (d values, norm N = max(||x||, 1e-12)) is scaled by the
+ * <p><b>Float32 rows</b> ({@link #screened}; not on the default path: measured slower than the float32 kernel on
+ * VGG16's classifier.0, bench/RESULTS.md): each row x (d values, norm N = max(||x||, 1e-12)) is scaled by the
  * power of two 2^-e that brings its largest |value| into [1, 2) (exact) and rounded to bfloat16: x~ (x~ 2^e
  * stands for x). The kernel is given the inverse norm 2^e / N of the ORIGINAL row, so it computes
  * c~ = fl(sum_t x~_t y~_t) 2^(e_x + e_y) / (N_x N_y), an estimate of c = &lt;x, y&gt; / (N_x N_y). With unit
@@ -120,12 +121,14 @@ final class Bf16Screen {
                     break;
                 }
                 int e = max == 0 ? 0 : Math.getExponent(max); // max 2^-e in [1, 2); subnormal max: -127
+                float down = Math.scalb(1f, -e); // powers of two from 2^-127 to 2^127: float values
+                double up = Math.scalb(1.0, e);
                 double err = 0;
                 for (int t = 0; t < d; t++) {
-                    short b = HostTensor.floatToBfloat16(Math.scalb(row[t], -e));
+                    int v = Float.floatToRawIntBits(row[t] * down); // finite: round to nearest even, upper half
+                    short b = (short) ((v + 0x7FFF + ((v >>> 16) & 1)) >>> 16);
                     h[t] = b;
-                    double back = Math.scalb((double) HostTensor.bfloat16ToFloat(b), e);
-                    double diff = back - row[t];
+                    double diff = Float.intBitsToFloat((b & 0xFFFF) << 16) * up - row[t];
                     err += diff * diff;
                 }
                 out.put(i * d, h, 0, d);

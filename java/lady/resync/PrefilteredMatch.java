@@ -363,20 +363,29 @@ final class PrefilteredMatch {
      * The margins of {@code rows} (ascending), exact as the dense path computes them (per row set the cosine, weighted
      * by {@code weights} and summed, rounded to float as {@link Combination#similarity}; best minus best other column),
      * from full similarity rows, in blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every
-     * suspect row, with the bfloat16 kernel ({@link Kernels#cosineSimilarityBf16}, about twice the float32 kernel's
-     * rate where the CPU has AVX512-BF16, half its memory traffic):
-     * <ul>
-     * <li>row sets stored as bfloat16 (both models): their stored values, gathered without a float copy; products of
-     * bfloat16 values are exact in float32, so these cosines are the float32 kernel's up to summation order;</li>
-     * <li>float32 (and float16) row sets: a screen on the rows rounded to bfloat16, with the proven per-pair error
-     * bound of {@link Bf16Screen}; per row, the matched column and every other column the bound cannot rule out as
-     * the second best are then computed exactly (full rows, double sums, as the prefilter's confirmations), so the
-     * margins are exact. A row left with more than {@link #REFINE_MAX_COLUMNS} such columns (or a row set with a
-     * value that is not finite) is computed in full with the float32 kernel instead.</li>
-     * </ul>
+     * suspect row. Row sets stored as bfloat16 in both models take the bfloat16 kernel
+     * ({@link Kernels#cosineSimilarityBf16}) on their stored values, gathered without a float copy: products of
+     * bfloat16 values are exact in float32, so these cosines are the float32 kernel's up to summation order, at about
+     * 1.7 times its rate where the CPU has AVX512-BF16 (bench/RESULTS.md). Other row sets take the float32 kernel:
+     * the bfloat16 screen of float32 rows ({@link #exactMargins(Backend, List, List, double[], int, long[], int[],
+     * double[], boolean)}) is exact too but was measured slower than the float32 kernel on torchvision VGG16's
+     * classifier.0 (its refinement reads about 30 suspect rows per reference row), so it is not the default.
      */
     static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             long[] match, int[] rows, double[] margins) {
+        exactMargins(backend, refs, suss, weights, n, match, rows, margins, false);
+    }
+
+    /**
+     * As {@link #exactMargins(Backend, List, List, double[], int, long[], int[], double[])}; with {@code screenFloat32}
+     * float32 (and float16) row sets are screened on rows rounded to bfloat16, with the proven per-pair error bound of
+     * {@link Bf16Screen}; per row, the matched column and every other column the bound cannot rule out as the second
+     * best are then computed exactly (full rows, double sums, as the prefilter's confirmations), so the margins are
+     * exact. A row left with more than {@link #REFINE_MAX_COLUMNS} such columns (or a row set with a value that is
+     * not finite) is computed in full with the float32 kernel instead.
+     */
+    static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            long[] match, int[] rows, double[] margins, boolean screenFloat32) {
         if (rows.length == 0) {
             return;
         }
@@ -387,11 +396,16 @@ final class PrefilteredMatch {
         double[][] refNorm = new double[producers][];
         double[][] susNorm = new double[producers][];
         int[] all = IntStream.range(0, n).toArray();
+        HostTensor[] kept = new HostTensor[producers]; // float32 suspect rows of screened row sets, for the refinement
         for (int p = 0; p < producers; p++) {
             NeuronRows ref = refs.get(p);
             NeuronRows sus = suss.get(p);
             int d = ref.d;
             boolean stored = ref.storedAsBf16() && sus.storedAsBf16();
+            if (!stored && !screenFloat32) { // the float32 kernel: no screen error
+                floatProduct(backend, ref, sus, weights[p], n, rows, s, null, null, p);
+                continue;
+            }
             HostTensor bf = stored ? null : sus.materialize();
             Bf16Screen.Rows b = stored ? Bf16Screen.stored(sus, all) : Bf16Screen.screened(bf, n, d);
             refNorm[p] = new double[n];
@@ -441,20 +455,28 @@ final class PrefilteredMatch {
                 b.close();
             }
             if (bf != null) {
-                bf.memory().close();
+                kept[p] = bf;
             }
         }
         boolean screened = false;
         for (double[] r : rhoA) {
             screened |= r != null;
         }
-        if (!screened) {
-            for (int r = 0; r < rows.length; r++) {
-                margins[rows[r]] = margin(s, r * n, n, (int) match[rows[r]]);
+        try {
+            if (!screened) {
+                for (int r = 0; r < rows.length; r++) {
+                    margins[rows[r]] = margin(s, r * n, n, (int) match[rows[r]]);
+                }
+                return;
             }
-            return;
+            refine(backend, refs, suss, weights, n, match, rows, margins, s, rhoA, rhoB, refNorm, susNorm, kept);
+        } finally {
+            for (HostTensor t : kept) {
+                if (t != null) {
+                    t.memory().close();
+                }
+            }
         }
-        refine(backend, refs, suss, weights, n, match, rows, margins, s, rhoA, rhoB, refNorm, susNorm);
     }
 
     /** Rows whose screen leaves more columns than this within reach of the second best are computed in full. */
@@ -463,7 +485,7 @@ final class PrefilteredMatch {
     /** The screened margins made exact ({@link Bf16Screen}): candidates per row, exact similarities, margins. */
     private static void refine(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n, long[] match,
             int[] rows, double[] margins, double[] s, double[][] rhoA, double[][] rhoB, double[][] refNorm,
-            double[][] susNorm) {
+            double[][] susNorm, HostTensor[] kept) {
         int producers = refs.size();
         double[] g = new double[producers];
         double[] tiny = new double[producers];
@@ -525,11 +547,46 @@ final class PrefilteredMatch {
                 columns[i] = new int[0];
             }
         }
-        double[][] values = new Exact(refs, suss, refNorm, susNorm, weights).compute(columns, 0);
+        double[][] values = new double[n][];
         for (int i : rows) {
-            if (columns[i].length == 0) {
-                continue;
+            values[i] = new double[columns[i].length];
+        }
+        int[] refined = IntStream.range(0, rows.length).filter(r -> !full[r]).map(r -> rows[r]).toArray();
+        for (int p = 0; p < producers; p++) {
+            HostTensor b = kept[p] != null ? kept[p] : suss.get(p).materialize();
+            int d = refs.get(p).d;
+            double w = weights[p];
+            double[] rn = refNorm[p];
+            double[] sn = susNorm[p];
+            FloatBuffer fb = b.floats();
+            for (int from = 0; from < refined.length; from += MARGIN_BLOCK_ROWS) {
+                int k = Math.min(MARGIN_BLOCK_ROWS, refined.length - from);
+                int[] block = Arrays.copyOfRange(refined, from, from + k);
+                HostTensor a = refs.get(p).materialize(block);
+                FloatBuffer fa = a.floats();
+                parallelChunks(k, (ra, rb) -> { // exact dot products of the candidate pairs, double sums
+                    float[] x = new float[d];
+                    float[] y = new float[d];
+                    float[] lanes = new float[DOT_LANES];
+                    for (int r = ra; r < rb; r++) {
+                        int i = block[r];
+                        fa.get(r * d, x, 0, d);
+                        for (int c = 0; c < columns[i].length; c++) {
+                            int j = columns[i][c];
+                            fb.get(j * d, y, 0, d);
+                            values[i][c] += w * dot(x, y, d, lanes) / (rn[i] * sn[j]);
+                        }
+                    }
+                });
+                java.lang.ref.Reference.reachabilityFence(a);
+                a.memory().close();
             }
+            java.lang.ref.Reference.reachabilityFence(b);
+            if (kept[p] == null) {
+                b.memory().close();
+            }
+        }
+        for (int i : refined) {
             float other = Float.NEGATIVE_INFINITY;
             for (int c = 1; c < columns[i].length; c++) {
                 other = Math.max(other, (float) values[i][c]);
@@ -558,28 +615,46 @@ final class PrefilteredMatch {
         }
         double[] s = new double[Math.multiplyExact(rows.length, n)];
         for (int p = 0; p < refs.size(); p++) {
-            NeuronRows ref = refs.get(p);
-            HostTensor b = suss.get(p).materialize();
-            int d = ref.d;
-            for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
-                int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
-                HostTensor a = ref.materialize(java.util.Arrays.copyOfRange(rows, from, from + k));
-                HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
-                Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
-                FloatBuffer part = out.floats();
-                for (int t = 0; t < k * n; t++) {
-                    s[from * n + t] += weights[p] * part.get(t);
-                }
-                java.lang.ref.Reference.reachabilityFence(a);
-                java.lang.ref.Reference.reachabilityFence(b);
-                out.memory().close();
-                a.memory().close();
-            }
-            b.memory().close();
+            floatProduct(backend, refs.get(p), suss.get(p), weights[p], n, rows, s, null, null, p);
         }
         for (int r = 0; r < rows.length; r++) {
             margins[rows[r]] = margin(s, r * n, n, (int) match[rows[r]]);
         }
+    }
+
+    /**
+     * s[r * n + j] += w cos(ref row rows[r], suspect row j) with the float32 kernel, in blocks of
+     * {@link #MARGIN_BLOCK_ROWS} rows; with {@code refNorm} non-null, the rows' norms into refNorm[p] and susNorm[p].
+     */
+    private static void floatProduct(Backend backend, NeuronRows ref, NeuronRows sus, double w, int n, int[] rows,
+            double[] s, double[][] refNorm, double[][] susNorm, int p) {
+        HostTensor b = sus.materialize();
+        int d = ref.d;
+        if (refNorm != null) {
+            refNorm[p] = new double[n];
+            susNorm[p] = rowNormsOf(b, n, d);
+        }
+        for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
+            int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
+            HostTensor a = ref.materialize(Arrays.copyOfRange(rows, from, from + k));
+            HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+            Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
+            FloatBuffer part = out.floats();
+            for (int t = 0; t < k * n; t++) {
+                s[from * n + t] += w * part.get(t);
+            }
+            if (refNorm != null) {
+                double[] na = rowNormsOf(a, k, d);
+                for (int r = 0; r < k; r++) {
+                    refNorm[p][rows[from + r]] = na[r];
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(a);
+            java.lang.ref.Reference.reachabilityFence(b);
+            out.memory().close();
+            a.memory().close();
+        }
+        b.memory().close();
     }
 
     /** max(||row||, 1e-12) of each row of a float32 rows x d tensor, squares and sums in double. */

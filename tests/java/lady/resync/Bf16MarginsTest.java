@@ -90,7 +90,7 @@ class Bf16MarginsTest {
         double[] want = new double[c.n];
         double[] got = new double[c.n];
         PrefilteredMatch.floatMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, want);
-        PrefilteredMatch.exactMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, got);
+        PrefilteredMatch.exactMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, got, true);
         for (int i = 0; i < c.n; i++) {
             assertEquals(want[i], got[i], PrefilteredMatchTest.MARGIN_TOLERANCE, what + ": margin of row " + i);
         }
@@ -150,6 +150,17 @@ class Bf16MarginsTest {
         Pair c = pair(9, 80, 10, 0.01);
         assertSameMargins(c, new boolean[] {true, true}, "stored as bfloat16");
         assertSameMargins(c, new boolean[] {true, false}, "bfloat16 and float32 row sets");
+        // the default: stored bfloat16 row sets on the bfloat16 kernel, float32 ones on the float32 kernel
+        for (boolean[] kinds : new boolean[][] {{true, true}, {true, false}}) {
+            List<NeuronRows> refs = rows(c.ref, c.n, c.d, kinds);
+            List<NeuronRows> suss = rows(c.sus, c.n, c.d, kinds);
+            int[] all = java.util.stream.IntStream.range(0, c.n).toArray();
+            double[] want = new double[c.n];
+            double[] got = new double[c.n];
+            PrefilteredMatch.floatMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, want);
+            PrefilteredMatch.exactMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, got);
+            assertArrayEquals(want, got, PrefilteredMatchTest.MARGIN_TOLERANCE, "default path, " + kinds[1]);
+        }
     }
 
     /** A value that is not finite: no screen, the float32 kernel (NaN margins as the float path's). */
@@ -163,7 +174,7 @@ class Bf16MarginsTest {
         double[] want = new double[c.n];
         double[] got = new double[c.n];
         PrefilteredMatch.floatMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, want);
-        PrefilteredMatch.exactMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, got);
+        PrefilteredMatch.exactMargins(Backend.CPU, refs, suss, WEIGHTS, c.n, c.match, all, got, true);
         assertArrayEquals(want, got, PrefilteredMatchTest.MARGIN_TOLERANCE);
     }
 
