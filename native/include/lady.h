@@ -123,10 +123,10 @@ int32_t lady_cosine_similarity_cuda(int64_t a, int64_t b, int64_t n, int64_t m, 
  * version uses vdpbf16ps where the CPU has AVX512-BF16, else widens to float32 for the float micro-kernels;
  * lady_set_bf16_kernel(1) forces the widening (0 restores the default), lady_bf16_kernel_name() names the
  * one in use. The CUDA version widens the rows on the device and runs the float32 tiled product.
- * Summation (CPU; a contract that error bounds rest on, Kernels.BF16_SUM_BLOCK): the products are summed in
- * float32 in depth blocks of at most 256, each block's sum added to the output's running sum, so no product
- * passes through more than 256 + ceil(d / 256) float additions; then one multiplication by the inverse norms
- * in double, rounded to float once. */
+ * Summation (CPU; a contract that error bounds rest on, Kernels.bf16SumAdditions): the products are summed in
+ * float32 in depth blocks of 256 to 512 (the last one of a row may be shorter), each block's sum added to the
+ * output's running sum, so no product passes through more than 512 + ceil(d / 256) float additions; then one
+ * multiplication by the inverse norms in double, rounded to float once. */
 int32_t lady_cosine_similarity_bf16_ref(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,
                                         int64_t inv_b, int64_t out);
 int32_t lady_cosine_similarity_bf16_cpu(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,

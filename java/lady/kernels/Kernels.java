@@ -332,9 +332,14 @@ public final class Kernels {
         return out;
     }
 
-    /** Depth block of the bfloat16 kernel's float32 sums (lady.h): no product passes through more than
-     * BF16_SUM_BLOCK + ceil(d / BF16_SUM_BLOCK) float additions (the screens' error bounds rest on it). */
-    public static final int BF16_SUM_BLOCK = 256;
+    /**
+     * The most float32 additions any one product passes through in {@link #cosineSimilarityBf16} on the CPU, for rows
+     * of d values (lady.h: depth blocks of 256 to 512 products, each block's sum added to the running sum):
+     * 512 + ceil(d / 256). Error bounds on the kernel's result rest on it.
+     */
+    public static long bf16SumAdditions(long d) {
+        return 512 + (d + 255) / 256;
+    }
 
     /** Row norm floor of every cosine kernel (torch.nn.functional.normalize's eps). */
     public static final double NORM_FLOOR = 1e-12;

@@ -32,13 +32,13 @@ import lady.tensor.HostTensor;
  * is exact in float32; what vdpbf16ps flushes (subnormal inputs and results, below 2^-126 in the scaled units,
  * where the rows' largest values are in [1, 2)) is, after normalization (2^e_x &lt;= max|x| &lt;= N_x), below
  * 2^-126 per input value times ||v~||_1 &lt;= sqrt(d)(1 + rho) and below 2^-126 per addition: tiny(d) =
- * 2^-126 (4 d + 8) covers both (about 1e-33). (3) Summation: the kernel sums in depth blocks of
- * {@link Kernels#BF16_SUM_BLOCK} products in float32 and adds the blocks' sums into the output (lady.h), so each
- * product passes through at most K = B + ceil(d / B) roundings, then the scaling by the inverse norms (double,
- * rounded once to float) adds two more: the classical bound |fl(sum p_t) - sum p_t| &lt;= gamma_K sum |p_t|
+ * 2^-126 (4 d + 8) covers both (about 1e-33). (3) Summation: the kernel sums in float32 depth blocks and adds
+ * the blocks' sums into the output (lady.h), so each product passes through at most
+ * K = {@link Kernels#bf16SumAdditions}(d) roundings, then the scaling by the inverse norms (double, rounded once
+ * to float) adds two more: the classical bound |fl(sum p_t) - sum p_t| &lt;= gamma_K sum |p_t|
  * (gamma_k = k 2^-24 / (1 - k 2^-24), Higham, Accuracy and Stability of Numerical Algorithms, 4.2), with
  * sum |u~_t v~_t| &lt;= ||u~|| ||v~|| &lt;= (1 + rho_x)(1 + rho_y), gives g(d) = gamma_(K+2). For classifier.0
- * (d = 25088, K = 354): g = 2.1e-5, next to rho_x + rho_y = 3.3e-3 for rows of real weights.
+ * (d = 25088, K = 610): g = 3.6e-5, next to rho_x + rho_y = 3.3e-3 for rows of real weights.
  *
  * <p>A group's similarity is S = sum_p w_p c_p over its row sets p, the screen's S~ = sum_p w_p c~_p (double),
  * so |S~ - S| &lt;= E(i, j) = sum over screened p of |w_p| times the bound above (plus {@link #SUM_SLACK} for the
@@ -145,10 +145,9 @@ final class Bf16Screen {
         return new Rows(bits, inv, norm, rho);
     }
 
-    /** g(d) of the class comment: gamma_(K + 2), K = B + ceil(d / B) float32 roundings per product. */
+    /** g(d) of the class comment: gamma_(K + 2), K = {@link Kernels#bf16SumAdditions}(d) float32 roundings per product. */
     static double summationBound(int d) {
-        int b = Kernels.BF16_SUM_BLOCK;
-        double k = b + (d + (long) b - 1) / b + 2;
+        double k = Kernels.bf16SumAdditions(d) + 2;
         return k * F32_UNIT_ROUNDOFF / (1 - k * F32_UNIT_ROUNDOFF);
     }
 
