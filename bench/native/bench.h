@@ -39,6 +39,7 @@ struct Ceilings {
     double memcpy1_gbs = 0;      // one thread
     double fma_gflops = 0;       // all threads, register-only FMA loop
     double fma1_gflops = 0;      // one thread
+    double bf16_gflops = 0;      // all threads, register-only vdpbf16ps loop (0: no AVX512-BF16)
     double cuda_copy_gbs = 0;    // pageable host -> device -> host, bytes both ways per second (0: none)
     double cuda_dmemcpy_gbs = 0; // device to device cudaMemcpy, read + write (0: none)
     double cuda_fma_gflops = 0;  // GPU register-only fp32 FMA loop, all SMs (0: none)

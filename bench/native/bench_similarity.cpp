@@ -6,6 +6,7 @@
 // rows of `a` only (each output row depends on its own row of `a` and on all of `b`), and timed on
 // that slice (its rate is computed on the slice's work).
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "bench.h"
@@ -121,6 +122,102 @@ void bench_similarity(Context& ctx) {
             }
             print_row(name, v.name, verdict.c_str(), s, work, 1e9,
                       v.name[1] == 'p' ? ctx.ceil.fma_gflops : ctx.ceil.cuda_fma_gflops);
+        }
+    }
+
+    // ---- bfloat16 cosine similarity ---------------------------------------------------------------
+    // The exact margins' product (PrefilteredMatch.exactMargins: blocks of 1024 reference rows against every
+    // suspect row). Versions: cpu = default dispatch (vdpbf16ps where the CPU has AVX512-BF16), cpuw = forced
+    // widening to the float32 micro-kernels, f32 = the float32 kernel on the same values widened (the baseline).
+    print_header("cosine_similarity_bf16 (lady_cosine_similarity_bf16_*): bfloat16 rows, float32 sums", "GFLOP/s",
+                 "FMA peak; cpu: the bf16 dot-product peak");
+    std::printf("%-58s work = 2 n m d flops; check: max rel err vs reference <= %.0e; cpu kernel: %s\n", "",
+                kF32MaxRelErr, lady_bf16_kernel_name());
+    std::vector<SimCase> bcases;
+    if (ctx.size_at_least(SizeSet::Paper)) {
+        bcases.push_back({"vgg16 classifier.3 margins block 1024x4096, d=4096", 1024, 4096, 4096});
+        bcases.push_back({"vgg16 classifier.0 margins block 1024x4096, d=25088", 1024, 4096, 25088});
+    } else {
+        bcases.push_back({"resnet18 layer1 conv 64x64, d=576", 64, 64, 576});
+        bcases.push_back({"odd edges 37x53, d=301", 37, 53, 301});
+    }
+    for (const SimCase& c : bcases) {
+        ++seed;
+        const std::vector<float> fa = random_matrix(c.n, c.d, seed), fb = random_matrix(c.m, c.d, seed + 1000);
+        std::vector<uint16_t> a(fa.size()), b(fb.size());
+        std::vector<float> wa(fa.size()), wb(fb.size());  // the bfloat16 values widened, for the float32 kernel
+        auto round_widen = [](float x, uint16_t& h, float& w) {
+            uint32_t u;
+            std::memcpy(&u, &x, 4);
+            u += 0x7FFFu + ((u >> 16) & 1u);
+            h = (uint16_t)(u >> 16);
+            u = (uint32_t)h << 16;
+            std::memcpy(&w, &u, 4);
+        };
+        for (size_t i = 0; i < fa.size(); ++i) round_widen(fa[i], a[i], wa[i]);
+        for (size_t i = 0; i < fb.size(); ++i) round_widen(fb[i], b[i], wb[i]);
+        auto inv_norms = [&](const std::vector<float>& w, int64_t rows) {
+            std::vector<double> inv((size_t)rows);
+            for (int64_t i = 0; i < rows; ++i) {
+                double ss = 0;
+                for (int64_t k = 0; k < c.d; ++k) ss += (double)w[(size_t)(i * c.d + k)] * w[(size_t)(i * c.d + k)];
+                inv[(size_t)i] = 1.0 / std::max(std::sqrt(ss), 1e-12);
+            }
+            return inv;
+        };
+        const std::vector<double> ia = inv_norms(wa, c.n), ib = inv_norms(wb, c.m);
+        const int64_t check_rows = std::min<int64_t>(c.n, c.n * c.m * c.d > (int64_t)1 << 31 ? 16 : c.n);
+        std::vector<float> ref((size_t)(check_rows * c.m)), out((size_t)(c.n * c.m));
+        const double work = 2.0 * (double)c.n * (double)c.m * (double)c.d;
+        auto pa = [](const void* p) { return (int64_t)(intptr_t)p; };
+        if (lady_cosine_similarity_bf16_ref(pa(a.data()), pa(b.data()), check_rows, c.m, c.d, pa(ia.data()), pa(ib.data()),
+                                            pa(ref.data())) != LADY_OK) {
+            report_failure(ctx, "cosine_similarity_bf16 ref on " + c.name);
+            continue;
+        }
+        std::string name = c.name;
+        if (check_rows < c.n) name += " (ref: " + std::to_string(check_rows) + " rows)";
+        struct Version {
+            const char* name;
+            int mode;  // 0: bf16 default, 1: bf16 widened, 2: float32 kernel, 3: cuda
+            bool run;
+        };
+        const Version versions[] = {{"cpu", 0, true}, {"cpuw", 1, true}, {"f32", 2, true}, {"cuda", 3, ctx.gpu}};
+        for (const Version& v : versions) {
+            if (!v.run) continue;
+            lady_set_bf16_kernel(v.mode == 1 ? 1 : 0);
+            auto run = [&] {
+                switch (v.mode) {
+                    case 2: return lady_cosine_similarity_cpu(pa(wa.data()), pa(wb.data()), c.n, c.m, c.d, 0, pa(out.data()));
+                    case 3: return lady_cosine_similarity_bf16_cuda(pa(a.data()), pa(b.data()), c.n, c.m, c.d, pa(ia.data()),
+                                                                    pa(ib.data()), pa(out.data()));
+                    default: return lady_cosine_similarity_bf16_cpu(pa(a.data()), pa(b.data()), c.n, c.m, c.d, pa(ia.data()),
+                                                                    pa(ib.data()), pa(out.data()));
+                }
+            };
+            Stats st = time_calls(run, ctx.opt.warmup, ctx.opt.reps);
+            lady_set_bf16_kernel(0);
+            ++ctx.checks;
+            std::string verdict = "ok";
+            if (st.status != LADY_OK) {
+                report_failure(ctx, std::string("cosine_similarity_bf16 ") + v.name + " on " + c.name);
+                verdict = "ERROR";
+            } else {
+                int64_t over = 0;
+                const double err = max_rel_err(out.data(), ref.data(), check_rows * c.m, over);
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "%.0e", err);
+                verdict = buf;
+                if (over > 0) {
+                    report_failure(ctx, std::string("cosine_similarity_bf16 ") + v.name + " on " + c.name + ": " +
+                                            std::to_string(over) + " entries beyond the tolerance");
+                    verdict = "WRONG";
+                }
+            }
+            const double ceiling = v.mode == 3 ? ctx.ceil.cuda_fma_gflops
+                                   : v.mode == 0 && ctx.ceil.bf16_gflops > 0 ? ctx.ceil.bf16_gflops
+                                                                             : ctx.ceil.fma_gflops;
+            print_row(name, v.name, verdict.c_str(), st, work, 1e9, ceiling);
         }
     }
 

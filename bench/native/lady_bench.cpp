@@ -116,6 +116,20 @@ __attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters, float* s
     *sink = v[0] + v[7];
     return (double)iters * 12 * 8 * 2;
 }
+// vdpbf16ps: 2 multiply-adds per float lane (64 flops per zmm instruction).
+__attribute__((target("avx512f,avx512bf16"))) double bf16_loop_avx512(int64_t iters, float* sink) {
+    __m512 acc[16];
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(0.001f * (float)i);
+    const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);  // 1, 2^-24
+    for (int64_t k = 0; k < iters; ++k)
+        for (int i = 0; i < 16; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    __m512 s = acc[0];
+    for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, acc[i]);
+    float v[16];
+    _mm512_storeu_ps(v, s);
+    *sink = v[0] + v[15];
+    return (double)iters * 16 * 16 * 4;
+}
 #endif
 double fma_loop_scalar(int64_t iters, float* sink) {
     float acc[8];
@@ -135,10 +149,11 @@ const char* fma_isa() {
     return "scalar";
 }
 
-double fma_gflops(int threads, int reps) {
+double fma_gflops(int threads, int reps, bool bf16 = false) {
     const std::string isa = fma_isa();
     auto one = [&](int64_t iters, float* sink) -> double {
 #if defined(__x86_64__)
+        if (bf16) return bf16_loop_avx512(iters, sink);
         if (isa == "avx512f") return fma_loop_avx512(iters, sink);
         if (isa == "avx2+fma") return fma_loop_avx2(iters, sink);
 #endif
@@ -242,6 +257,9 @@ int main(int argc, char** argv) {
     ctx.ceil.memcpy1_gbs = threads > 1 ? memcpy_gbs(copy_bytes, 1, 3) : ctx.ceil.memcpy_gbs;
     ctx.ceil.fma_gflops = fma_gflops(threads, 3);
     ctx.ceil.fma1_gflops = threads > 1 ? fma_gflops(1, 3) : ctx.ceil.fma_gflops;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512bf16")) ctx.ceil.bf16_gflops = fma_gflops(threads, 3, true);
+#endif
     std::printf("\nceilings (this run):\n");
     std::printf("  memcpy %s, %d threads: %8.2f GB/s (read + write)   1 thread: %.2f GB/s\n",
                 human_bytes((double)copy_bytes).c_str(), threads, ctx.ceil.memcpy_gbs, ctx.ceil.memcpy1_gbs);
@@ -251,6 +269,9 @@ int main(int argc, char** argv) {
     std::printf("  -> memory ceiling used below: %.2f GB/s\n", ctx.ceil.memcpy_gbs);
     std::printf("  FMA peak (%s, registers only), %d threads: %8.1f GFLOP/s   1 thread: %.1f GFLOP/s\n", fma_isa(),
                 threads, ctx.ceil.fma_gflops, ctx.ceil.fma1_gflops);
+    if (ctx.ceil.bf16_gflops > 0)
+        std::printf("  bfloat16 dot-product peak (vdpbf16ps, registers only), %d threads: %8.1f GFLOP/s\n", threads,
+                    ctx.ceil.bf16_gflops);
     if (ctx.gpu) {
         ctx.ceil.cuda_copy_gbs = cuda_host_roundtrip_gbs(copy_bytes, 3);
         ctx.ceil.cuda_dmemcpy_gbs = cuda_device_memcpy_gbs(copy_bytes, 5);

@@ -88,6 +88,14 @@ int32_t lady_validate_similarity(const char* kernel, int64_t a, int64_t b, int64
     return st;
 }
 
+int32_t lady_validate_similarity_bf16(const char* kernel, int64_t a, int64_t b, int64_t n, int64_t m, int64_t d,
+                                      int64_t inv_a, int64_t inv_b, int64_t out) {
+    int32_t st = lady_validate_similarity(kernel, a, b, n, m, d, out);
+    if (st == LADY_OK) st = check_address(kernel, "inverse norms of a", inv_a, n);
+    if (st == LADY_OK) st = check_address(kernel, "inverse norms of b", inv_b, m);
+    return st;
+}
+
 int32_t lady_validate_argmax(const char* kernel, int64_t s, int64_t n, int64_t m, int64_t index, int64_t best,
                              int64_t second) {
     int32_t st = check_sizes(kernel, "matrix", n, m);

@@ -18,6 +18,9 @@ extern "C" {
 int32_t lady_validate_normalize(const char* kernel, int64_t in, int64_t out, int64_t rows, int64_t d);
 int32_t lady_validate_similarity(const char* kernel, int64_t a, int64_t b, int64_t n, int64_t m, int64_t d,
                                  int64_t out);
+/* As lady_validate_similarity, plus the inverse norms' addresses (n and m doubles). */
+int32_t lady_validate_similarity_bf16(const char* kernel, int64_t a, int64_t b, int64_t n, int64_t m, int64_t d,
+                                      int64_t inv_a, int64_t inv_b, int64_t out);
 /* Also m >= 1 when n >= 1, 1 <= k <= m for topk, and no NaN in s. */
 int32_t lady_validate_argmax(const char* kernel, int64_t s, int64_t n, int64_t m, int64_t index, int64_t best,
                              int64_t second);

@@ -19,9 +19,11 @@
 // Partial edge tiles are computed into a small buffer and copied out. Accumulation order differs
 // from the reference (float, blocked): compare with Tolerances.F32_MAX_REL_ERR.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <string>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,7 +37,8 @@
 
 namespace {
 
-// Depth of one packed block: B micro-panel kKc x 32 floats = 32 KiB (L1), A block kKc x kMcRows.
+// Depth of one packed block: B micro-panel kKc x 32 floats = 32 KiB (L1), A block kKc x kMcRows. lady.h promises
+// the bfloat16 product sums in blocks of 256 to 512 (Kernels.bf16SumAdditions: error bounds rest on it).
 constexpr int64_t kKc = 256;
 // Rows of A packed per block (a multiple of every MR below): 240 x 256 x 4 B = 240 KiB (L2).
 constexpr int64_t kMcRows = 240;
@@ -183,35 +186,39 @@ void pack_rows(const float* x, int64_t d, const RowStats& st, int64_t r0, int64_
     }
 }
 
-// S rows [row_begin, row_end): the blocked product for one thread.
-void product_rows(const float* a, const float* b, int64_t m, int64_t d, const RowStats& sa, const RowStats& sb,
-                  float* out, int64_t row_begin, int64_t row_end) {
-    const KernelChoice& kc_choice = kernel_choice();
-    const int mr = kc_choice.mr, nr = kc_choice.nr;
+// S rows [row_begin, row_end): the blocked product for one thread, over packed elements of type T (float, or
+// bfloat16 pairs for the dot-product kernel). pack(a_side, r0, rows, k0, kc, w, out) packs a block;
+// packed_depth(kc) is the depth a packed panel holds (kc, or kc rounded up to even for pairs).
+template <typename T, typename Pack, typename Depth>
+void product_rows_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)(int64_t, const T*, const T*, float*,
+                                                                                  int64_t, int),
+                          int mr, int nr, int64_t m, int64_t d, float* out, int64_t row_begin, int64_t row_end,
+                          int64_t depth_block = kKc) {
     const int64_t nc_max = std::min(kNc, ((m + nr - 1) / nr) * nr);
-    std::vector<float> bpack((size_t)(kKc * nc_max));
-    std::vector<float> apack((size_t)(kKc * kMcRows));
+    std::vector<T> bpack((size_t)(packed_depth(depth_block) * nc_max));
+    std::vector<T> apack((size_t)(packed_depth(depth_block) * kMcRows));
     std::vector<float> edge((size_t)(mr * nr));
     for (int64_t jc = 0; jc < m; jc += kNc) {
         const int64_t nc = std::min(kNc, m - jc);
-        for (int64_t pc = 0; pc < d; pc += kKc) {
-            const int64_t kc = std::min(kKc, d - pc);
+        for (int64_t pc = 0; pc < d; pc += depth_block) {
+            const int64_t kc = std::min(depth_block, d - pc);
+            const int64_t kp = packed_depth(kc);
             const int accumulate = pc > 0;
-            pack_rows(b, d, sb, jc, nc, pc, kc, nr, bpack.data());
+            pack(false, jc, nc, pc, kc, nr, bpack.data());
             for (int64_t ic = row_begin; ic < row_end; ic += kMcRows) {
                 const int64_t mc = std::min(kMcRows, row_end - ic);
-                pack_rows(a, d, sa, ic, mc, pc, kc, mr, apack.data());
+                pack(true, ic, mc, pc, kc, mr, apack.data());
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int64_t cols = std::min<int64_t>(nr, nc - jr);
-                    const float* bp = bpack.data() + (jr / nr) * kc * nr;
+                    const T* bp = bpack.data() + (jr / nr) * kp * nr;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         const int64_t rows = std::min<int64_t>(mr, mc - ir);
-                        const float* ap = apack.data() + (ir / mr) * kc * mr;
+                        const T* ap = apack.data() + (ir / mr) * kp * mr;
                         float* c = out + (ic + ir) * m + jc + jr;
                         if (rows == mr && cols == nr) {
-                            kc_choice.kernel(kc, ap, bp, c, m, accumulate);
+                            kernel(kc, ap, bp, c, m, accumulate);
                         } else {
-                            kc_choice.kernel(kc, ap, bp, edge.data(), nr, 0);
+                            kernel(kc, ap, bp, edge.data(), nr, 0);
                             for (int64_t r = 0; r < rows; ++r)
                                 for (int64_t q = 0; q < cols; ++q)
                                     c[r * m + q] = accumulate ? c[r * m + q] + edge[(size_t)(r * nr + q)]
@@ -222,6 +229,19 @@ void product_rows(const float* a, const float* b, int64_t m, int64_t d, const Ro
             }
         }
     }
+}
+
+int64_t same_depth(int64_t kc) { return kc; }
+
+// S rows [row_begin, row_end) of the float32 cosine product for one thread.
+void product_rows(const float* a, const float* b, int64_t m, int64_t d, const RowStats& sa, const RowStats& sb,
+                  float* out, int64_t row_begin, int64_t row_end) {
+    const KernelChoice& kc_choice = kernel_choice();
+    auto pack = [&](bool a_side, int64_t r0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
+        pack_rows(a_side ? a : b, d, a_side ? sa : sb, r0, rows, k0, kc, w, dst);
+    };
+    product_rows_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, m, d, out, row_begin,
+                                row_end);
 }
 
 int32_t threads_for_flops(double flops, int64_t rows) {
@@ -286,3 +306,237 @@ extern "C" int32_t lady_cosine_similarity_cpu(int64_t a, int64_t b, int64_t n, i
     }
     return lady_ok();
 }
+
+// ---- bfloat16 rows: lady_cosine_similarity_bf16_cpu -------------------------------------------------
+//
+// out[i, j] = <a_i, b_j> * inv_a[i] * inv_b[j] for bfloat16 rows (raw uint16), float32 accumulation; the
+// inverse norms come from the caller (computed in double from the same values). Same blocking as above.
+//  - Dot-product kernel (CPUs with AVX512-BF16): vdpbf16ps multiplies pairs of bfloat16 values exactly
+//    (8 x 8 significant bits fit float32's 24) and adds them to float32 accumulators: a 12 x 32 tile, 24 zmm
+//    accumulators, depth packed in pairs ([k / 2][w][2] panels; an odd depth is padded with a zero), blocks of
+//    512 deep (kBf16Kc: half the C-tile traffic of 256, 2.0x the float32 kernel instead of 1.7x, bench/RESULTS.md).
+//    vdpbf16ps treats subnormal inputs as zero and flushes subnormal results: a row whose largest |value|
+//    lies outside [2^-20, 2^20] (kBf16SafeExponent) is scaled by a power of two while it is packed (exact),
+//    so what is lost is below 2^-86 of the products' scale (see PrefilteredMatch's error bound).
+//  - Fallback (other CPUs, or forced by lady_set_bf16_kernel(1)): the packing widens to float32 (and
+//    applies the same scale) and the float micro-kernels above do the product.
+// The products are exact in both, so both equal the float32 kernel on the widened rows up to summation order.
+namespace {
+
+constexpr int kBf16SafeExponent = 20;
+
+inline float bf16_to_float(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+inline uint16_t float_to_bf16(float f) {  // round to nearest, ties to even (finite values)
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+// Per row: the exponent e by which the row is divided while packed (0 inside the safe range).
+void bf16_row_exponents(const uint16_t* x, int64_t rows, int64_t d, std::vector<int>& expo, int32_t threads) {
+    expo.assign((size_t)rows, 0);
+    lady::parallel_ranges(rows, threads, [&](int32_t, int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const uint16_t* r = x + i * d;
+            uint16_t top = 0;  // the largest |value| has the largest magnitude bits
+            for (int64_t k = 0; k < d; ++k) top = std::max<uint16_t>(top, (uint16_t)(r[k] & 0x7FFFu));
+            const float mx = bf16_to_float(top);
+            if (mx == 0.f || !std::isfinite(mx)) continue;
+            int e = 0;
+            std::frexp(mx, &e);  // mx in [2^(e-1), 2^e)
+            if (e - 1 < -kBf16SafeExponent || e - 1 > kBf16SafeExponent) expo[(size_t)i] = e - 1;
+        }
+    });
+}
+
+using Bf16Kernel = void (*)(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, int64_t ldc, int accumulate);
+
+constexpr int kBf16Mr = 12, kBf16Nr = 32;
+// Depth of a packed block of bfloat16 pairs: the B micro-panel 512 x 32 x 2 B = 32 KiB (L1), as the float one.
+constexpr int64_t kBf16Kc = 512;
+
+#ifdef LADY_X86
+
+__attribute__((target("avx512f,avx512bf16"))) void kernel_bf16_avx512(int64_t kc, const uint16_t* ap,
+                                                                      const uint16_t* bp, float* c, int64_t ldc,
+                                                                      int accumulate) {
+    __m512 acc[kBf16Mr][2];
+    for (int r = 0; r < kBf16Mr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const int64_t pairs = (kc + 1) / 2;
+    for (int64_t k = 0; k < pairs; ++k) {
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + k * 2 * kBf16Nr);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + k * 2 * kBf16Nr + kBf16Nr);
+        const uint16_t* a = ap + k * 2 * kBf16Mr;
+#pragma GCC unroll 12
+        for (int r = 0; r < kBf16Mr; ++r) {
+            int32_t pair;
+            std::memcpy(&pair, a + 2 * r, sizeof pair);
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+        }
+    }
+    for (int r = 0; r < kBf16Mr; ++r) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
+            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, acc[r][0]);
+        _mm512_storeu_ps(cr + 16, acc[r][1]);
+    }
+}
+#endif
+
+bool bf16_dot_supported() {
+#ifdef LADY_X86
+    static const bool yes = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+    }();
+    return yes;
+#else
+    return false;
+#endif
+}
+
+std::atomic<int32_t> g_bf16_mode{0};  // 0: best available, 1: widen to float32
+
+bool use_bf16_dot() { return g_bf16_mode.load() == 0 && bf16_dot_supported(); }
+
+// Packs rows [r0, r0 + rows) x depth [k0, k0 + kc) of x in pairs, layout [panel][k / 2][w][2]; rows past the
+// end and the odd depth's partner are zero.
+void pack_bf16_pairs(const uint16_t* x, int64_t d, const std::vector<int>& expo, int64_t r0, int64_t rows, int64_t k0,
+                     int64_t kc, int w, uint16_t* out) {
+    const int64_t panels = (rows + w - 1) / w, kp = (kc + 1) / 2;
+    for (int64_t p = 0; p < panels; ++p) {
+        uint16_t* dst = out + p * kp * 2 * w;
+        for (int q = 0; q < w; ++q) {
+            const int64_t r = p * w + q;
+            if (r >= rows) {
+                for (int64_t k = 0; k < kp; ++k) dst[k * 2 * w + 2 * q] = dst[k * 2 * w + 2 * q + 1] = 0;
+                continue;
+            }
+            const uint16_t* src = x + (r0 + r) * d + k0;
+            const int e = expo[(size_t)(r0 + r)];
+            if (e == 0) {
+                for (int64_t k = 0; k + 1 < kc; k += 2) {
+                    uint32_t pair;
+                    std::memcpy(&pair, src + k, sizeof pair);
+                    std::memcpy(dst + k * w + 2 * q, &pair, sizeof pair);
+                }
+            } else {
+                for (int64_t k = 0; k + 1 < kc; k += 2) {
+                    dst[k * w + 2 * q] = float_to_bf16(std::ldexp(bf16_to_float(src[k]), -e));
+                    dst[k * w + 2 * q + 1] = float_to_bf16(std::ldexp(bf16_to_float(src[k + 1]), -e));
+                }
+            }
+            if (kc % 2) {
+                const uint16_t v = src[kc - 1];
+                dst[(kc - 1) * w + 2 * q] = e == 0 ? v : float_to_bf16(std::ldexp(bf16_to_float(v), -e));
+                dst[(kc - 1) * w + 2 * q + 1] = 0;
+            }
+        }
+    }
+}
+
+// Packs as pack_rows does (layout [panel][k][w]), widening to float32 and dividing by 2^e.
+void pack_bf16_widened(const uint16_t* x, int64_t d, const std::vector<int>& expo, int64_t r0, int64_t rows,
+                       int64_t k0, int64_t kc, int w, float* out) {
+    const int64_t panels = (rows + w - 1) / w;
+    for (int64_t p = 0; p < panels; ++p) {
+        float* dst = out + p * kc * w;
+        for (int q = 0; q < w; ++q) {
+            const int64_t r = p * w + q;
+            if (r >= rows) {
+                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = 0.f;
+                continue;
+            }
+            const uint16_t* src = x + (r0 + r) * d + k0;
+            const int e = expo[(size_t)(r0 + r)];
+            if (e == 0) {
+                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = bf16_to_float(src[k]);
+            } else {
+                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = std::ldexp(bf16_to_float(src[k]), -e);
+            }
+        }
+    }
+}
+
+int64_t pair_depth(int64_t kc) { return ((kc + 1) / 2) * 2; }
+
+}  // namespace
+
+extern "C" void lady_set_bf16_kernel(int32_t mode) { g_bf16_mode.store(mode == 1 ? 1 : 0); }
+
+extern "C" const char* lady_bf16_kernel_name(void) {
+    if (use_bf16_dot()) return "avx512bf16";
+    static const std::string widened = std::string("widened to float32, ") + kernel_choice().name;
+    return widened.c_str();
+}
+
+extern "C" int32_t lady_cosine_similarity_bf16_cpu(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,
+                                                   int64_t inv_b, int64_t out) {
+    int32_t st = lady_validate_similarity_bf16("cosine_similarity_bf16_cpu", a, b, n, m, d, inv_a, inv_b, out);
+    if (st != LADY_OK) return st;
+    if (n == 0 || m == 0) return lady_ok();
+    const uint16_t* xa = reinterpret_cast<const uint16_t*>(a);
+    const uint16_t* xb = reinterpret_cast<const uint16_t*>(b);
+    const double* ia = reinterpret_cast<const double*>(inv_a);
+    const double* ib = reinterpret_cast<const double*>(inv_b);
+    float* o = reinterpret_cast<float*>(out);
+    if (d == 0) {
+        std::memset(o, 0, sizeof(float) * (size_t)(n * m));
+        return lady_ok();
+    }
+    try {
+        std::vector<int> ea, eb;
+        const int32_t stat_threads = threads_for_flops((double)(n + m) * (double)d, n + m);
+        bf16_row_exponents(xa, n, d, ea, stat_threads);
+        bf16_row_exponents(xb, m, d, eb, stat_threads);
+        std::vector<double> sb((size_t)m);
+        for (int64_t j = 0; j < m; ++j) sb[(size_t)j] = std::ldexp(ib[j], eb[(size_t)j]);
+        const int32_t threads = threads_for_flops((double)n * (double)m * (double)d, n);
+        const bool dot = use_bf16_dot();
+        const int64_t mr = dot ? kBf16Mr : kernel_choice().mr;
+        const int64_t tiles = (n + mr - 1) / mr;
+        lady::parallel_ranges(tiles, threads, [&](int32_t, int64_t begin, int64_t end) {
+            const int64_t r0 = begin * mr, r1 = std::min(n, end * mr);
+            if (dot) {
+#ifdef LADY_X86
+                auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, uint16_t* dst) {
+                    pack_bf16_pairs(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
+                };
+                product_rows_blocked<uint16_t>(pack, pair_depth, kernel_bf16_avx512, kBf16Mr, kBf16Nr, m, d, o, r0, r1,
+                                               kBf16Kc);
+#endif
+            } else {
+                const KernelChoice& kc_choice = kernel_choice();
+                auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
+                    pack_bf16_widened(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
+                };
+                product_rows_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, m, d, o, r0,
+                                            r1);
+            }
+            for (int64_t i = r0; i < r1; ++i) {  // the dot products times the inverse norms (and the rows' scales)
+                const double si = std::ldexp(ia[i], ea[(size_t)i]);
+                float* row = o + i * m;
+                for (int64_t j = 0; j < m; ++j) row[j] = (float)((double)row[j] * si * sb[(size_t)j]);
+            }
+        });
+    } catch (const std::bad_alloc&) {
+        return lady_fail(LADY_ERR_OUT_OF_MEMORY, "cosine_similarity_bf16_cpu: cannot allocate packing buffers");
+    } catch (const std::exception& e) {
+        return lady_fail(LADY_ERR_INTERNAL, "cosine_similarity_bf16_cpu: %s", e.what());
+    }
+    return lady_ok();
+}
+static_assert(kKc >= 256 && kKc <= 512 && kBf16Kc >= 256 && kBf16Kc <= 512,
+              "lady.h: the bfloat16 product sums in depth blocks of 256 to 512 (Kernels.bf16SumAdditions)");

@@ -27,6 +27,8 @@
 // similarity_cuda_test (ctest) and the @Tag("gpu") JUnit tests, which skip without a GPU.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "cuda_check.h"
 #include "resync_common.h"
 #include "resync_internal.h"
@@ -142,6 +144,33 @@ int32_t normalize_to_device(const float* in, int64_t rows, int64_t d, int32_t ce
     return LADY_OK;
 }
 
+// bfloat16 rows widened to float32 and multiplied by their inverse norms: u[i, k] = x[i, k] * inv[i].
+__global__ void widen_bf16_v1(const unsigned short* __restrict__ in, const double* __restrict__ inv,
+                              float* __restrict__ out, int64_t rows, int64_t d) {
+    const int64_t total = rows * d;
+    for (int64_t g = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; g < total; g += (int64_t)gridDim.x * blockDim.x)
+        out[g] = __uint_as_float((unsigned)in[g] << 16) * (float)inv[g / d];
+}
+
+// Copies bfloat16 rows [rows x d] and their inverse norms from the host and widens them into `dst`.
+int32_t widen_to_device(const uint16_t* in, const double* inv, int64_t rows, int64_t d, lady::DeviceBuffer& dst) {
+    lady::DeviceBuffer src, norms;
+    const size_t count = (size_t)(rows * d);
+    LADY_CUDA_TRY(src.alloc(sizeof(uint16_t) * count));
+    LADY_CUDA_TRY(norms.alloc(sizeof(double) * (size_t)rows));
+    LADY_CUDA_TRY(dst.alloc(sizeof(float) * count));
+    LADY_CUDA_TRY(cudaMemcpy(src.ptr, in, sizeof(uint16_t) * count, cudaMemcpyHostToDevice));
+    LADY_CUDA_TRY(cudaMemcpy(norms.ptr, inv, sizeof(double) * (size_t)rows, cudaMemcpyHostToDevice));
+    if (count > 0) {
+        const int64_t blocks = std::min<int64_t>((int64_t)(count + kNormThreads - 1) / kNormThreads, 65535);
+        widen_bf16_v1<<<(unsigned)blocks, kNormThreads>>>(src.as<unsigned short>(), norms.as<double>(), dst.as<float>(),
+                                                          rows, d);
+        LADY_CUDA_TRY(cudaGetLastError());
+    }
+    LADY_CUDA_TRY(cudaDeviceSynchronize());
+    return LADY_OK;
+}
+
 // Grid dimensions are limited to 65535 in y (and int32 rows are validated already).
 constexpr int64_t kMaxGridY = 65535;
 
@@ -176,6 +205,33 @@ extern "C" int32_t lady_cosine_similarity_cuda(int64_t a, int64_t b, int64_t n, 
     st = normalize_to_device(reinterpret_cast<const float*>(a), n, d, centered, ua);
     if (st != LADY_OK) return st;
     st = normalize_to_device(reinterpret_cast<const float*>(b), m, d, centered, ub);
+    if (st != LADY_OK) return st;
+    LADY_CUDA_TRY(c.alloc(sizeof(float) * (size_t)(n * m)));
+    const dim3 grid((unsigned)grid_x, (unsigned)grid_y);
+    cosine_tiled_v2<<<grid, kGemmThreads>>>(ua.as<float>(), ub.as<float>(), c.as<float>(), n, m, d);
+    LADY_CUDA_TRY(cudaGetLastError());
+    LADY_CUDA_TRY(cudaDeviceSynchronize());
+    LADY_CUDA_TRY(cudaMemcpy(reinterpret_cast<void*>(out), c.ptr, sizeof(float) * (size_t)(n * m),
+                             cudaMemcpyDeviceToHost));
+    return lady_ok();
+}
+
+extern "C" int32_t lady_cosine_similarity_bf16_cuda(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d,
+                                                    int64_t inv_a, int64_t inv_b, int64_t out) {
+    int32_t st = lady_validate_similarity_bf16("cosine_similarity_bf16_cuda", a, b, n, m, d, inv_a, inv_b, out);
+    if (st != LADY_OK) return st;
+    st = lady::require_gpu();
+    if (st != LADY_OK) return st;
+    if (n == 0 || m == 0) return lady_ok();
+    const int64_t grid_y = (n + kTileM - 1) / kTileM, grid_x = (m + kTileN - 1) / kTileN;
+    if (grid_y > kMaxGridY)
+        return lady_fail(LADY_ERR_INVALID_ARGUMENT,
+                         "cosine_similarity_bf16_cuda: %lld rows exceed the grid limit of %lld", (long long)n,
+                         (long long)(kMaxGridY * kTileM));
+    lady::DeviceBuffer ua, ub, c;
+    st = widen_to_device(reinterpret_cast<const uint16_t*>(a), reinterpret_cast<const double*>(inv_a), n, d, ua);
+    if (st != LADY_OK) return st;
+    st = widen_to_device(reinterpret_cast<const uint16_t*>(b), reinterpret_cast<const double*>(inv_b), m, d, ub);
     if (st != LADY_OK) return st;
     LADY_CUDA_TRY(c.alloc(sizeof(float) * (size_t)(n * m)));
     const dim3 grid((unsigned)grid_x, (unsigned)grid_y);

@@ -36,6 +36,10 @@ int32_t lady_cosine_similarity_cuda(int64_t, int64_t, int64_t, int64_t, int64_t,
     return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
 }
 
+int32_t lady_cosine_similarity_bf16_cuda(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
+    return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
+}
+
 int32_t lady_argmax_top2_cuda(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
     return lady_fail(LADY_ERR_NO_CUDA, LADY_NO_CUDA_MESSAGE);
 }

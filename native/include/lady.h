@@ -114,6 +114,28 @@ int32_t lady_cosine_similarity_cpu(int64_t a, int64_t b, int64_t n, int64_t m, i
 int32_t lady_cosine_similarity_cuda(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int32_t centered,
                                     int64_t out);
 
+/* Cosine similarity of bfloat16 rows (raw uint16, row-major, a [n x d], b [m x d]) with float32
+ * accumulation; the caller gives the rows' inverse norms (inv_a[n], inv_b[m], double; computed in double
+ * from the same bfloat16 values, so the normalization is exact to float rounding):
+ *   out[i, j] = (float)(<a_i, b_j> * inv_a[i] * inv_b[j])   (out float32 [n x m]).
+ * The products of bfloat16 values are exact in float32, so the result is the float32 kernel's on the
+ * widened rows up to summation order (Tolerances.F32_MAX_REL_ERR). The reference works in double. The CPU
+ * version uses vdpbf16ps where the CPU has AVX512-BF16, else widens to float32 for the float micro-kernels;
+ * lady_set_bf16_kernel(1) forces the widening (0 restores the default), lady_bf16_kernel_name() names the
+ * one in use. The CUDA version widens the rows on the device and runs the float32 tiled product.
+ * Summation (CPU; a contract that error bounds rest on, Kernels.bf16SumAdditions): the products are summed in
+ * float32 in depth blocks of 256 to 512 (the last one of a row may be shorter), each block's sum added to the
+ * output's running sum, so no product passes through more than 512 + ceil(d / 256) float additions; then one
+ * multiplication by the inverse norms in double, rounded to float once. */
+int32_t lady_cosine_similarity_bf16_ref(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,
+                                        int64_t inv_b, int64_t out);
+int32_t lady_cosine_similarity_bf16_cpu(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,
+                                        int64_t inv_b, int64_t out);
+int32_t lady_cosine_similarity_bf16_cuda(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,
+                                         int64_t inv_b, int64_t out);
+void lady_set_bf16_kernel(int32_t mode);
+const char* lady_bf16_kernel_name(void);
+
 /* ---- kernel 3: ranking ------------------------------------------------------------------------
  * Order used by all three: larger value first, ties by lower index. NaN inputs are refused.
  *   argmax_top2: per row of s[n x m] (m >= 1): index[i] (int32) of the best column, best[i] its

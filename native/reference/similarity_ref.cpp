@@ -64,3 +64,27 @@ extern "C" int32_t lady_cosine_similarity_ref(int64_t a, int64_t b, int64_t n, i
     }
     return lady_ok();
 }
+
+extern "C" int32_t lady_cosine_similarity_bf16_ref(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d, int64_t inv_a,
+                                                   int64_t inv_b, int64_t out) {
+    int32_t st = lady_validate_similarity_bf16("cosine_similarity_bf16_ref", a, b, n, m, d, inv_a, inv_b, out);
+    if (st != LADY_OK) return st;
+    const uint16_t* xa = reinterpret_cast<const uint16_t*>(a);
+    const uint16_t* xb = reinterpret_cast<const uint16_t*>(b);
+    const double* ia = reinterpret_cast<const double*>(inv_a);
+    const double* ib = reinterpret_cast<const double*>(inv_b);
+    float* o = reinterpret_cast<float*>(out);
+    auto widen = [](uint16_t h) {  // bfloat16 is the upper half of a float32
+        const uint32_t u = (uint32_t)h << 16;
+        float f;
+        std::memcpy(&f, &u, sizeof f);
+        return (double)f;
+    };
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < m; ++j) {
+            double s = 0.0;
+            for (int64_t k = 0; k < d; ++k) s += widen(xa[i * d + k]) * widen(xb[j * d + k]);
+            o[i * m + j] = (float)(s * ia[i] * ib[j]);
+        }
+    return lady_ok();
+}

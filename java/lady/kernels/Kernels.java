@@ -4,8 +4,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.ShortPointer;
 
 import lady.LadyException;
 import lady.kernels.bridge.LadyNative;
@@ -254,6 +256,106 @@ public final class Kernels {
         }
     }
 
+    /**
+     * out[n x m] (float32) = {@code <a_i, b_j> invA[i] invB[j]} for bfloat16 rows a[n x d] and b[m x d] (raw 16-bit
+     * values, row-major) with float32 accumulation (lady.h): the cosine similarity when invA and invB (n and m
+     * doubles) are the rows' inverse norms, which the caller computes in double from the same values
+     * ({@link #inverseNormsBf16}). Products of bfloat16 values are exact in float32, so this is the float32
+     * kernel's result on the widened rows up to summation order ({@link Tolerances#F32_MAX_REL_ERR}), at half
+     * the memory traffic and, on CPUs with AVX512-BF16, about twice the arithmetic rate.
+     */
+    public static void cosineSimilarityBf16(Backend backend, long a, long b, long n, long m, long d, long invA,
+            long invB, long out) {
+        requireSize("rows of a", n);
+        requireSize("rows of b", m);
+        requireSize("row dimension", d);
+        requireAddress("matrix a", a, n * d);
+        requireAddress("matrix b", b, m * d);
+        requireAddress("inverse norms of a", invA, n);
+        requireAddress("inverse norms of b", invB, m);
+        requireAddress("output", out, n * m);
+        ensureLoaded();
+        int status = switch (backend) {
+            case REFERENCE -> LadyNative.lady_cosine_similarity_bf16_ref(a, b, n, m, d, invA, invB, out);
+            case CPU -> LadyNative.lady_cosine_similarity_bf16_cpu(a, b, n, m, d, invA, invB, out);
+            case CUDA -> LadyNative.lady_cosine_similarity_bf16_cuda(a, b, n, m, d, invA, invB, out);
+        };
+        check(status, "bfloat16 cosine similarity");
+    }
+
+    /** As {@link #cosineSimilarityBf16(Backend, long, long, long, long, long, long, long, long)}, the inverse norms
+     * given as Java arrays (n and m values). */
+    public static void cosineSimilarityBf16(Backend backend, long a, long b, long n, long m, long d, double[] invA,
+            double[] invB, long out) {
+        requireSize("rows of a", n);
+        requireSize("rows of b", m);
+        if (invA == null || invA.length != n || invB == null || invB.length != m) {
+            throw LadyException.invalidInput("bfloat16 cosine similarity: " + (invA == null ? "no" : invA.length)
+                    + " and " + (invB == null ? "no" : invB.length) + " inverse norms for " + n + " and " + m + " rows");
+        }
+        try (DoublePointer na = new DoublePointer(invA); DoublePointer nb = new DoublePointer(invB)) {
+            cosineSimilarityBf16(backend, a, b, n, m, d, na.address(), nb.address(), out);
+        }
+    }
+
+    /** Array form of {@link #cosineSimilarityBf16(Backend, long, long, long, long, long, long, long, long)}. */
+    public static float[] cosineSimilarityBf16(Backend backend, short[] a, short[] b, int n, int m, int d, double[] invA,
+            double[] invB) {
+        requireShape("matrix a", a == null ? -1 : a.length, n, d);
+        requireShape("matrix b", b == null ? -1 : b.length, m, d);
+        requireShape("inverse norms of a", invA == null ? -1 : invA.length, n, 1);
+        requireShape("inverse norms of b", invB == null ? -1 : invB.length, m, 1);
+        long outLength = requireElements("similarity", n, m);
+        try (ShortPointer pa = new ShortPointer(a); ShortPointer pb = new ShortPointer(b);
+                DoublePointer na = new DoublePointer(invA); DoublePointer nb = new DoublePointer(invB);
+                FloatPointer po = new FloatPointer(Math.max(1, outLength))) {
+            cosineSimilarityBf16(backend, pa.address(), pb.address(), n, m, d, na.address(), nb.address(),
+                    po.address());
+            float[] out = new float[(int) outLength];
+            po.get(out);
+            return out;
+        }
+    }
+
+    /** 1 / max(||row||, 1e-12) of each row of bfloat16 x[rows x d], squares and sums in double. */
+    public static double[] inverseNormsBf16(short[] x, int rows, int d) {
+        requireShape("matrix", x == null ? -1 : x.length, rows, d);
+        double[] out = new double[rows];
+        for (int i = 0; i < rows; i++) {
+            double ss = 0;
+            for (int t = 0; t < d; t++) {
+                double v = Float.intBitsToFloat((x[i * d + t] & 0xFFFF) << 16);
+                ss += v * v;
+            }
+            out[i] = 1.0 / Math.max(Math.sqrt(ss), NORM_FLOOR);
+        }
+        return out;
+    }
+
+    /**
+     * The most float32 additions any one product passes through in {@link #cosineSimilarityBf16} on the CPU, for rows
+     * of d values (lady.h: depth blocks of 256 to 512 products, each block's sum added to the running sum):
+     * 512 + ceil(d / 256). Error bounds on the kernel's result rest on it.
+     */
+    public static long bf16SumAdditions(long d) {
+        return 512 + (d + 255) / 256;
+    }
+
+    /** Row norm floor of every cosine kernel (torch.nn.functional.normalize's eps). */
+    public static final double NORM_FLOOR = 1e-12;
+
+    /** Which bfloat16 product {@link Backend#CPU} runs now: "avx512bf16", or the float32 kernel it widens to. */
+    public static String bf16KernelName() {
+        ensureLoaded();
+        return LadyNative.lady_bf16_kernel_name();
+    }
+
+    /** Tests: {@code true} makes the CPU bfloat16 product widen to float32 even where AVX512-BF16 exists. */
+    static void forceBf16Widening(boolean on) {
+        ensureLoaded();
+        LadyNative.lady_set_bf16_kernel(on ? 1 : 0);
+    }
+
     /** out = rows of in[rows x d] divided by max(L2 norm, 1e-12), after centering if asked. */
     public static void normalizeRows(Backend backend, long in, long out, long rows, long d, boolean centered) {
         requireSize("rows", rows);
@@ -450,15 +552,20 @@ public final class Kernels {
     }
 
     private static void requireMatrix(String what, float[] x, int rows, int cols) {
-        if (x == null) {
+        requireShape(what, x == null ? -1 : x.length, rows, cols);
+    }
+
+    /** A Java array of {@code length} values (-1: null) holds a rows x cols matrix. */
+    private static void requireShape(String what, int length, int rows, int cols) {
+        if (length < 0) {
             throw LadyException.invalidInput(what + " is missing (null)");
         }
         if (rows < 0 || cols < 0) {
             throw LadyException.invalidInput(what + " has a negative size (" + rows + " x " + cols + ")");
         }
         long expected = (long) rows * cols;
-        if (x.length != expected) {
-            throw LadyException.invalidInput(what + " has " + x.length + " values but " + rows + " x " + cols
+        if (length != expected) {
+            throw LadyException.invalidInput(what + " has " + length + " values but " + rows + " x " + cols
                     + " = " + expected + " were expected");
         }
     }

@@ -154,6 +154,61 @@ final class NeuronRows {
         return out;
     }
 
+    /** Whether the vectors are stored as bfloat16 (a checkpoint's bytes): {@link #materializeBf16} is then exact. */
+    boolean storedAsBf16() {
+        return base.dtype() == DType.BFLOAT16;
+    }
+
+    /**
+     * The vectors of {@code neurons} (any order) as a contiguous bfloat16 tensor (fresh memory), for
+     * {@link #storedAsBf16()} rows: the stored 16-bit values themselves (members on axis 0: row copies, no float
+     * conversion; on axis 1 through {@link #materialize(int[])}, exact since every value is a bfloat16).
+     */
+    HostTensor materializeBf16(int[] neurons) {
+        if (!storedAsBf16()) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "bfloat16 rows of a " + base.dtype() + " tensor");
+        }
+        HostTensor out = HostTensor.allocate(DType.BFLOAT16, neurons.length, d);
+        if (!byRows) {
+            HostTensor f = materialize(neurons);
+            java.nio.FloatBuffer fb = f.floats();
+            java.nio.ShortBuffer sb = out.bytes(0, (int) out.byteSize()).asShortBuffer();
+            for (int t = 0; t < fb.limit(); t++) {
+                sb.put(t, HostTensor.floatToBfloat16(fb.get(t)));
+            }
+            f.memory().close();
+            return out;
+        }
+        long rowBytes = 2L * rowValues();
+        short[] plain = null;
+        short[] mapped = null;
+        for (int k = 0; k < neurons.length; k++) {
+            for (int b = 0; b < block; b++) {
+                long r = offset + (long) neurons[k] * block + b;
+                long br = rowMap == null ? r : rowMap[(int) r];
+                long dst = out.address() + ((long) k * d + (long) b * rowValues()) * 2;
+                long src = base.address() + br * rowBytes;
+                if (colMap == null) {
+                    HostTensor.copyBytes(dst, src, rowBytes);
+                } else { // the row's columns through the suspect's column map
+                    if (plain == null) {
+                        plain = new short[rowValues()];
+                        mapped = new short[rowValues()];
+                    }
+                    base.bytes(br * rowBytes, (int) rowBytes).order(ByteOrder.LITTLE_ENDIAN).asShortBuffer().get(0, plain);
+                    for (int c = 0; c < columns; c++) {
+                        System.arraycopy(plain, (int) colMap[c] * inner, mapped, c * inner, inner);
+                    }
+                    out.bytes(dst - out.address(), (int) rowBytes).order(ByteOrder.LITTLE_ENDIAN).asShortBuffer().put(0,
+                            mapped);
+                }
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(base);
+        java.lang.ref.Reference.reachabilityFence(out);
+        return out;
+    }
+
     /** Parts of the row-by-row passes over an axis-1 member ({@link #diagonalCosine}): fixed, so the sums do not
      * depend on the number of threads. */
     private static final int ROW_PARTS = 16;

@@ -376,53 +376,317 @@ final class PrefilteredMatch {
     static final int MARGIN_BLOCK_ROWS = 1024;
 
     /**
-     * The margins of {@code rows} (ascending) from their full similarity rows, as the dense path computes them
-     * (per row set the native cosine kernel in float, weighted by {@code weights} and summed in double, rounded to
-     * float as {@link Combination#similarity}; best minus best other column), in
-     * blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every suspect row. Each producer's
-     * suspect rows are gathered as float32 once ({@link NeuronRows#materialize}, the time of the group), the
-     * reference's block rows as they are needed.
+     * The margins of {@code rows} (ascending), exact as the dense path computes them (per row set the cosine, weighted
+     * by {@code weights} and summed, rounded to float as {@link Combination#similarity}; best minus best other column),
+     * from full similarity rows, in blocks of at most {@link #MARGIN_BLOCK_ROWS} reference rows against every
+     * suspect row. Row sets stored as bfloat16 in both models take the bfloat16 kernel
+     * ({@link Kernels#cosineSimilarityBf16}) on their stored values, gathered without a float copy: products of
+     * bfloat16 values are exact in float32, so these cosines are the float32 kernel's up to summation order, at about
+     * 1.7 times its rate where the CPU has AVX512-BF16 (bench/RESULTS.md). Other row sets take the float32 kernel:
+     * the bfloat16 screen of float32 rows ({@link #exactMargins(Backend, List, List, double[], int, long[], int[],
+     * double[], boolean)}) is exact too but was measured slower than the float32 kernel on torchvision VGG16's
+     * classifier.0 (its refinement reads about 30 suspect rows per reference row), so it is not the default.
      */
     static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             long[] match, int[] rows, double[] margins) {
+        exactMargins(backend, refs, suss, weights, n, match, rows, margins, false);
+    }
+
+    /**
+     * As {@link #exactMargins(Backend, List, List, double[], int, long[], int[], double[])}; with {@code screenFloat32}
+     * float32 (and float16) row sets are screened on rows rounded to bfloat16, with the proven per-pair error bound of
+     * {@link Bf16Screen}; per row, the matched column and every other column the bound cannot rule out as the second
+     * best are then computed exactly (full rows, double sums, as the prefilter's confirmations), so the margins are
+     * exact. A row left with more than {@link #REFINE_MAX_COLUMNS} such columns (or a row set with a value that is
+     * not finite) is computed in full with the float32 kernel instead.
+     */
+    static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            long[] match, int[] rows, double[] margins, boolean screenFloat32) {
         if (rows.length == 0) {
             return;
         }
-        double[] s = null;
-        for (int p = 0; p < refs.size(); p++) {
+        int producers = refs.size();
+        double[] s = new double[Math.multiplyExact(rows.length, n)];
+        double[][] rhoA = new double[producers][]; // per producer and row of `rows`; null: no screen error
+        double[][] rhoB = new double[producers][];
+        double[][] refNorm = new double[producers][];
+        double[][] susNorm = new double[producers][];
+        int[] all = IntStream.range(0, n).toArray();
+        HostTensor[] kept = new HostTensor[producers]; // float32 suspect rows of screened row sets, for the refinement
+        for (int p = 0; p < producers; p++) {
             NeuronRows ref = refs.get(p);
-            HostTensor b = suss.get(p).materialize();
+            NeuronRows sus = suss.get(p);
             int d = ref.d;
-            if (s == null) {
-                s = new double[Math.multiplyExact(rows.length, n)];
+            boolean stored = ref.storedAsBf16() && sus.storedAsBf16();
+            if (!stored && !screenFloat32) { // the float32 kernel: no screen error
+                floatProduct(backend, ref, sus, weights[p], n, rows, s, null, null, p);
+                continue;
+            }
+            HostTensor bf = stored ? null : sus.materialize();
+            Bf16Screen.Rows b = stored ? Bf16Screen.stored(sus, all) : Bf16Screen.screened(bf, n, d);
+            refNorm[p] = new double[n];
+            susNorm[p] = b == null ? null : b.norm();
+            if (b != null && b.rho() != null) {
+                rhoB[p] = b.rho();
+                rhoA[p] = new double[rows.length];
             }
             for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
                 int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
-                HostTensor a = ref.materialize(java.util.Arrays.copyOfRange(rows, from, from + k));
+                int[] block = Arrays.copyOfRange(rows, from, from + k);
                 HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
-                Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
+                HostTensor af = stored ? null : ref.materialize(block);
+                Bf16Screen.Rows a = b == null ? null : stored ? Bf16Screen.stored(ref, block)
+                        : Bf16Screen.screened(af, k, d);
+                if (a != null) {
+                    Kernels.cosineSimilarityBf16(backend, a.bits().address(), b.bits().address(), k, n, d,
+                            a.inv(), b.inv(), out.address());
+                    for (int r = 0; r < k; r++) {
+                        refNorm[p][block[r]] = a.norm()[r];
+                        if (rhoA[p] != null) {
+                            rhoA[p][from + r] = a.rho()[r];
+                        }
+                    }
+                    a.close();
+                } else { // a value that is not finite: the float32 kernel, no screen error for these rows
+                    Kernels.cosineSimilarity(backend, af.address(), bf.address(), k, n, d, false, out.address());
+                    double[] na = rowNormsOf(af, k, d);
+                    for (int r = 0; r < k; r++) {
+                        refNorm[p][block[r]] = na[r];
+                    }
+                }
                 FloatBuffer part = out.floats();
                 for (int t = 0; t < k * n; t++) {
                     s[from * n + t] += weights[p] * part.get(t);
                 }
-                java.lang.ref.Reference.reachabilityFence(a);
-                java.lang.ref.Reference.reachabilityFence(b);
+                java.lang.ref.Reference.reachabilityFence(out);
                 out.memory().close();
-                a.memory().close();
-            }
-            b.memory().close();
-        }
-        for (int r = 0; r < rows.length; r++) {
-            int i = rows[r];
-            int chosen = (int) match[i];
-            float other = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < n; j++) {
-                if (j != chosen && (float) s[r * n + j] > other) {
-                    other = (float) s[r * n + j];
+                if (af != null) {
+                    af.memory().close();
                 }
             }
-            margins[i] = (double) (float) s[r * n + chosen] - other;
+            if (susNorm[p] == null) {
+                susNorm[p] = rowNormsOf(bf, n, d);
+            }
+            if (b != null) {
+                b.close();
+            }
+            if (bf != null) {
+                kept[p] = bf;
+            }
         }
+        boolean screened = false;
+        for (double[] r : rhoA) {
+            screened |= r != null;
+        }
+        try {
+            if (!screened) {
+                for (int r = 0; r < rows.length; r++) {
+                    margins[rows[r]] = margin(s, r * n, n, (int) match[rows[r]]);
+                }
+                return;
+            }
+            refine(backend, refs, suss, weights, n, match, rows, margins, s, rhoA, rhoB, refNorm, susNorm, kept);
+        } finally {
+            for (HostTensor t : kept) {
+                if (t != null) {
+                    t.memory().close();
+                }
+            }
+        }
+    }
+
+    /** Rows whose screen leaves more columns than this within reach of the second best are computed in full. */
+    static final int REFINE_MAX_COLUMNS = 256;
+
+    /** The screened margins made exact ({@link Bf16Screen}): candidates per row, exact similarities, margins. */
+    private static void refine(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n, long[] match,
+            int[] rows, double[] margins, double[] s, double[][] rhoA, double[][] rhoB, double[][] refNorm,
+            double[][] susNorm, HostTensor[] kept) {
+        int producers = refs.size();
+        double[] g = new double[producers];
+        double[] tiny = new double[producers];
+        for (int p = 0; p < producers; p++) {
+            g[p] = Bf16Screen.summationBound(refs.get(p).d);
+            tiny[p] = Bf16Screen.flushBound(refs.get(p).d);
+        }
+        int[][] columns = new int[n][];
+        boolean[] full = new boolean[rows.length];
+        parallelChunks(rows.length, (ra, rb) -> {
+            double[] bound = new double[n];
+            int[] found = new int[REFINE_MAX_COLUMNS];
+            for (int r = ra; r < rb; r++) {
+                int i = rows[r];
+                int chosen = (int) match[i];
+                Arrays.fill(bound, Bf16Screen.SUM_SLACK);
+                for (int p = 0; p < producers; p++) {
+                    if (rhoA[p] == null) {
+                        continue;
+                    }
+                    double w = Math.abs(weights[p]);
+                    double ra2 = rhoA[p][r];
+                    for (int j = 0; j < n; j++) {
+                        bound[j] += w * Bf16Screen.pairBound(ra2, rhoB[p][j], g[p], tiny[p]);
+                    }
+                }
+                double low = Double.NEGATIVE_INFINITY; // the true second best is at least this
+                boolean finite = true;
+                for (int j = 0; j < n; j++) {
+                    double v = s[r * n + j];
+                    finite &= !Double.isNaN(v);
+                    if (j != chosen) {
+                        low = Math.max(low, v - bound[j]);
+                    }
+                }
+                int count = 0;
+                for (int j = 0; j < n && finite; j++) {
+                    if (j != chosen && s[r * n + j] + bound[j] >= low) {
+                        if (count == REFINE_MAX_COLUMNS) {
+                            finite = false;
+                            break;
+                        }
+                        found[count++] = j;
+                    }
+                }
+                if (!finite || n < 2) {
+                    full[r] = true;
+                    continue;
+                }
+                int[] c = new int[count + 1];
+                c[0] = chosen;
+                System.arraycopy(found, 0, c, 1, count);
+                columns[i] = c;
+            }
+        });
+        int[] fullRows = IntStream.range(0, rows.length).filter(r -> full[r]).map(r -> rows[r]).toArray();
+        for (int i = 0; i < n; i++) {
+            if (columns[i] == null) {
+                columns[i] = new int[0];
+            }
+        }
+        double[][] values = new double[n][];
+        for (int i : rows) {
+            values[i] = new double[columns[i].length];
+        }
+        int[] refined = IntStream.range(0, rows.length).filter(r -> !full[r]).map(r -> rows[r]).toArray();
+        for (int p = 0; p < producers; p++) {
+            HostTensor b = kept[p] != null ? kept[p] : suss.get(p).materialize();
+            int d = refs.get(p).d;
+            double w = weights[p];
+            double[] rn = refNorm[p];
+            double[] sn = susNorm[p];
+            FloatBuffer fb = b.floats();
+            for (int from = 0; from < refined.length; from += MARGIN_BLOCK_ROWS) {
+                int k = Math.min(MARGIN_BLOCK_ROWS, refined.length - from);
+                int[] block = Arrays.copyOfRange(refined, from, from + k);
+                HostTensor a = refs.get(p).materialize(block);
+                FloatBuffer fa = a.floats();
+                parallelChunks(k, (ra, rb) -> { // exact dot products of the candidate pairs, double sums
+                    float[] x = new float[d];
+                    float[] y = new float[d];
+                    float[] lanes = new float[DOT_LANES];
+                    for (int r = ra; r < rb; r++) {
+                        int i = block[r];
+                        fa.get(r * d, x, 0, d);
+                        for (int c = 0; c < columns[i].length; c++) {
+                            int j = columns[i][c];
+                            fb.get(j * d, y, 0, d);
+                            values[i][c] += w * dot(x, y, d, lanes) / (rn[i] * sn[j]);
+                        }
+                    }
+                });
+                java.lang.ref.Reference.reachabilityFence(a);
+                a.memory().close();
+            }
+            java.lang.ref.Reference.reachabilityFence(b);
+            if (kept[p] == null) {
+                b.memory().close();
+            }
+        }
+        for (int i : refined) {
+            float other = Float.NEGATIVE_INFINITY;
+            for (int c = 1; c < columns[i].length; c++) {
+                other = Math.max(other, (float) values[i][c]);
+            }
+            margins[i] = (double) (float) values[i][0] - other;
+        }
+        floatMargins(backend, refs, suss, weights, n, match, fullRows, margins);
+    }
+
+    /** Best minus best other column of the similarity row s[at, at + n), rounded to float as the dense path. */
+    private static double margin(double[] s, int at, int n, int chosen) {
+        float other = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            if (j != chosen && (float) s[at + j] > other) {
+                other = (float) s[at + j];
+            }
+        }
+        return (double) (float) s[at + chosen] - other;
+    }
+
+    /** The margins of {@code rows} from full float32 similarity rows (the native float32 cosine kernel). */
+    static void floatMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            long[] match, int[] rows, double[] margins) {
+        if (rows.length == 0) {
+            return;
+        }
+        double[] s = new double[Math.multiplyExact(rows.length, n)];
+        for (int p = 0; p < refs.size(); p++) {
+            floatProduct(backend, refs.get(p), suss.get(p), weights[p], n, rows, s, null, null, p);
+        }
+        for (int r = 0; r < rows.length; r++) {
+            margins[rows[r]] = margin(s, r * n, n, (int) match[rows[r]]);
+        }
+    }
+
+    /**
+     * s[r * n + j] += w cos(ref row rows[r], suspect row j) with the float32 kernel, in blocks of
+     * {@link #MARGIN_BLOCK_ROWS} rows; with {@code refNorm} non-null, the rows' norms into refNorm[p] and susNorm[p].
+     */
+    private static void floatProduct(Backend backend, NeuronRows ref, NeuronRows sus, double w, int n, int[] rows,
+            double[] s, double[][] refNorm, double[][] susNorm, int p) {
+        HostTensor b = sus.materialize();
+        int d = ref.d;
+        if (refNorm != null) {
+            refNorm[p] = new double[n];
+            susNorm[p] = rowNormsOf(b, n, d);
+        }
+        for (int from = 0; from < rows.length; from += MARGIN_BLOCK_ROWS) {
+            int k = Math.min(MARGIN_BLOCK_ROWS, rows.length - from);
+            HostTensor a = ref.materialize(Arrays.copyOfRange(rows, from, from + k));
+            HostTensor out = HostTensor.allocate(DType.FLOAT32, k, n);
+            Kernels.cosineSimilarity(backend, a.address(), b.address(), k, n, d, false, out.address());
+            FloatBuffer part = out.floats();
+            for (int t = 0; t < k * n; t++) {
+                s[from * n + t] += w * part.get(t);
+            }
+            if (refNorm != null) {
+                double[] na = rowNormsOf(a, k, d);
+                for (int r = 0; r < k; r++) {
+                    refNorm[p][rows[from + r]] = na[r];
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(a);
+            java.lang.ref.Reference.reachabilityFence(b);
+            out.memory().close();
+            a.memory().close();
+        }
+        b.memory().close();
+    }
+
+    /** max(||row||, 1e-12) of each row of a float32 rows x d tensor, squares and sums in double. */
+    private static double[] rowNormsOf(HostTensor x, int rows, int d) {
+        FloatBuffer f = x.floats();
+        double[] out = new double[rows];
+        for (int i = 0; i < rows; i++) {
+            double ss = 0;
+            for (int t = 0; t < d; t++) {
+                double v = f.get(i * d + t);
+                ss += v * v;
+            }
+            out[i] = Math.max(Math.sqrt(ss), NORM_EPS);
+        }
+        java.lang.ref.Reference.reachabilityFence(x);
+        return out;
     }
 
     /** Columns per block of the estimate scans: a block's maximum decides whether its columns are looked at again. */

@@ -81,6 +81,19 @@ public final class LadyNative {
 
     public static native int lady_cosine_similarity_cuda(long a, long b, long n, long m, long d, int centered, long out);
 
+    public static native int lady_cosine_similarity_bf16_ref(long a, long b, long n, long m, long d, long invA,
+            long invB, long out);
+
+    public static native int lady_cosine_similarity_bf16_cpu(long a, long b, long n, long m, long d, long invA,
+            long invB, long out);
+
+    public static native int lady_cosine_similarity_bf16_cuda(long a, long b, long n, long m, long d, long invA,
+            long invB, long out);
+
+    public static native void lady_set_bf16_kernel(int mode);
+
+    public static native @Cast("const char*") String lady_bf16_kernel_name();
+
     public static native int lady_argmax_top2_ref(long s, long n, long m, long index, long best, long second);
 
     public static native int lady_argmax_top2_cpu(long s, long n, long m, long index, long best, long second);
