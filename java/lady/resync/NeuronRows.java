@@ -166,9 +166,9 @@ final class NeuronRows {
         if (byRows) {
             IntStream.range(0, chunks(n)).parallel().forEach(c -> {
                 Reader r = reader();
-                float[][] v = new float[INTERLEAVED][d];
                 int to = (int) ((long) n * (c + 1) / chunks(n));
                 int j = (int) ((long) n * c / chunks(n));
+                float[][] v = new float[to - j >= INTERLEAVED ? INTERLEAVED : 1][d]; // fewer neurons: one at a time
                 for (; j + INTERLEAVED <= to; j += INTERLEAVED) {
                     for (int k = 0; k < INTERLEAVED; k++) {
                         r.neuron(j + k, v[k]);
