@@ -1,7 +1,5 @@
 package lady.resync;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.stream.IntStream;
 
 import lady.LadyException;
@@ -135,8 +133,9 @@ final class NeuronRows {
             int seg = segment();
             float[] v = new float[seg];
             for (long o = 0; o < rows; o++) {
+                float[] raw = r.storedRow(o);
                 for (int k = 0; k < neurons.length; k++) {
-                    r.segmentOf(o, neurons[k], v);
+                    r.segmentOf(raw, neurons[k], v);
                     f.put((int) (k * (long) d + o * seg), v, 0, seg);
                 }
             }
@@ -222,12 +221,43 @@ final class NeuronRows {
         if (byRows) {
             IntStream.range(0, chunks(n)).parallel().forEach(c -> {
                 Reader r = reader();
-                float[] v = new float[d];
-                for (int j = (int) ((long) n * c / chunks(n)); j < (int) ((long) n * (c + 1) / chunks(n)); j++) {
-                    r.neuron(j, v);
+                int to = (int) ((long) n * (c + 1) / chunks(n));
+                int j = (int) ((long) n * c / chunks(n));
+                float[][] v = new float[to - j >= INTERLEAVED ? INTERLEAVED : 1][d]; // fewer neurons: one at a time
+                for (; j + INTERLEAVED <= to; j += INTERLEAVED) {
+                    for (int k = 0; k < INTERLEAVED; k++) {
+                        r.neuron(j + k, v[k]);
+                    }
+                    // four neurons' sums side by side: each in its own order (the same sums as one at a time),
+                    // four independent chains of additions instead of one
+                    float[] v0 = v[0];
+                    float[] v1 = v[1];
+                    float[] v2 = v[2];
+                    float[] v3 = v[3];
+                    double s0 = 0;
+                    double s1 = 0;
+                    double s2 = 0;
+                    double s3 = 0;
+                    for (int t = 0; t < d; t++) {
+                        float x0 = v0[t];
+                        float x1 = v1[t];
+                        float x2 = v2[t];
+                        float x3 = v3[t];
+                        s0 += x0 * x0;
+                        s1 += x1 * x1;
+                        s2 += x2 * x2;
+                        s3 += x3 * x3;
+                    }
+                    acc[j] += s0;
+                    acc[j + 1] += s1;
+                    acc[j + 2] += s2;
+                    acc[j + 3] += s3;
+                }
+                for (; j < to; j++) {
+                    r.neuron(j, v[0]);
                     double sum = 0;
                     for (int t = 0; t < d; t++) {
-                        float x = v[t];
+                        float x = v[0][t];
                         sum += x * x;
                     }
                     acc[j] += sum;
@@ -280,7 +310,8 @@ final class NeuronRows {
                 Reader rb = b.reader();
                 float[] x = new float[a.d];
                 float[] y = new float[b.d];
-                for (int j = (int) ((long) n * c / chunks(n)); j < (int) ((long) n * (c + 1) / chunks(n)); j++) {
+                int to = (int) ((long) n * (c + 1) / chunks(n));
+                for (int j = (int) ((long) n * c / chunks(n)); j < to; j++) {
                     ra.neuron(j, x);
                     rb.neuron(j, y);
                     double ab = 0;
@@ -346,13 +377,16 @@ final class NeuronRows {
         return out;
     }
 
+    /** Neurons whose sums {@link #accumulateSquaredNorms} computes side by side (each still in its own order). */
+    private static final int INTERLEAVED = 4;
+
     /** Chunks of neurons of the parallel passes over members on axis 0. */
     private static int chunks(int n) {
         return Math.max(1, Math.min(n, 64));
     }
 
-    /** Below one neuron in this many, {@link #materialize(int[])} reads an axis-1 member's chosen values only
-     * instead of converting whole rows. */
+    /** Below one neuron in this many, {@link #materialize(int[])} picks an axis-1 member's chosen values from each
+     * stored row instead of ordering whole rows through the column map. */
     private static final int SPARSE_FRACTION = 4;
 
     /** A reader with its own buffers: one per thread. */
@@ -363,7 +397,7 @@ final class NeuronRows {
     /** Reads converted values; not thread-safe (one per thread). */
     final class Reader {
         private final float[] row = new float[rowValues()];
-        private short[] halves;
+        private final HostTensor.ValueReader values = base.valueReader();
         private float[] plain;
 
         /** Neuron j's d values into {@code out} (members on axis 0). */
@@ -402,78 +436,45 @@ final class NeuronRows {
             }
         }
 
-        /** Neuron j's segment of row o (members on axis 1), converted into {@code out}: its values only. */
-        void segmentOf(long o, int j, float[] out) {
-            long br = rowMap == null ? o : rowMap[(int) o];
-            int es = base.dtype().elementSize();
-            ByteBuffer bytes = base.bytes(br * rowValues() * es, rowValues() * es).order(ByteOrder.LITTLE_ENDIAN);
+        /**
+         * Row o of the tensor as stored (members on axis 1): converted, its columns in the stored order (the
+         * column index map not applied); the buffer is reused by the next call.
+         */
+        float[] storedRow(long o) {
+            int count = rowValues();
+            if (plain == null) {
+                plain = new float[count];
+            }
+            values.read((rowMap == null ? o : rowMap[(int) o]) * count, plain, 0, count);
+            return plain;
+        }
+
+        /** Neuron j's segment of a {@link #storedRow} into {@code out}: its values only, through the column map. */
+        void segmentOf(float[] stored, int j, float[] out) {
             for (int b = 0; b < block; b++) {
                 long c = offset + (long) j * block + b;
-                int pc = (int) (colMap == null ? c : colMap[(int) c]);
-                for (int t = 0; t < inner; t++) {
-                    int at = (pc * inner + t) * es;
-                    out[b * inner + t] = switch (base.dtype()) {
-                        case FLOAT32 -> bytes.getFloat(at);
-                        case BFLOAT16 -> Float.intBitsToFloat(bytes.getShort(at) << 16);
-                        case FLOAT16 -> HostTensor.float16ToFloat(bytes.getShort(at));
-                        default -> throw new LadyException(LadyException.Kind.INTERNAL, "no conversion of " + base.dtype());
-                    };
-                }
+                long pc = colMap == null ? c : colMap[(int) c];
+                System.arraycopy(stored, (int) (pc * inner), out, b * inner, inner);
             }
-            java.lang.ref.Reference.reachabilityFence(base);
         }
 
         private void logicalRow(long r, float[] out, int at) {
             long br = rowMap == null ? r : rowMap[(int) r];
-            int values = rowValues();
-            ByteBuffer bytes = base.bytes(br * values * base.dtype().elementSize(), values * base.dtype().elementSize())
-                    .order(ByteOrder.LITTLE_ENDIAN);
+            int count = rowValues();
             if (colMap == null) {
-                convert(bytes, out, at, values);
+                values.read(br * count, out, at, count);
+                return;
+            }
+            storedRow(r);
+            if (inner == 1) {
+                for (int c = 0; c < columns; c++) {
+                    out[at + c] = plain[(int) colMap[c]];
+                }
             } else {
-                if (plain == null) {
-                    plain = new float[values];
-                }
-                convert(bytes, plain, 0, values);
-                if (inner == 1) {
-                    for (int c = 0; c < columns; c++) {
-                        out[at + c] = plain[(int) colMap[c]];
-                    }
-                } else {
-                    for (int c = 0; c < columns; c++) {
-                        System.arraycopy(plain, (int) colMap[c] * inner, out, at + c * inner, inner);
-                    }
+                for (int c = 0; c < columns; c++) {
+                    System.arraycopy(plain, (int) colMap[c] * inner, out, at + c * inner, inner);
                 }
             }
-            java.lang.ref.Reference.reachabilityFence(base);
-        }
-
-        private void convert(ByteBuffer b, float[] out, int at, int count) {
-            switch (base.dtype()) {
-                case FLOAT32 -> b.asFloatBuffer().get(0, out, at, count);
-                case BFLOAT16 -> {
-                    short[] h = halves(count);
-                    b.asShortBuffer().get(0, h, 0, count);
-                    for (int i = 0; i < count; i++) {
-                        out[at + i] = Float.intBitsToFloat(h[i] << 16);
-                    }
-                }
-                case FLOAT16 -> {
-                    short[] h = halves(count);
-                    b.asShortBuffer().get(0, h, 0, count);
-                    for (int i = 0; i < count; i++) {
-                        out[at + i] = HostTensor.float16ToFloat(h[i]);
-                    }
-                }
-                default -> throw new LadyException(LadyException.Kind.INTERNAL, "no conversion of " + base.dtype());
-            }
-        }
-
-        private short[] halves(int count) {
-            if (halves == null || halves.length < count) {
-                halves = new short[count];
-            }
-            return halves;
         }
     }
 }

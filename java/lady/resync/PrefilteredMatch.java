@@ -243,6 +243,9 @@ final class PrefilteredMatch {
         int blocks = (n + SCAN_BLOCK - 1) / SCAN_BLOCK;
         float[] blockMax = new float[Math.multiplyExact(n, blocks)];
         int[] best = new int[n];
+        int keep = Math.min(n, KEPT_ESTIMATES); // per row, the largest float estimates and their columns (a min-heap)
+        float[] keptValue = new float[Math.multiplyExact(n, keep)];
+        int[] keptColumn = new int[Math.multiplyExact(n, keep)];
         int blockRows = (int) Math.max(1, Math.min(n, ESTIMATE_BLOCK_BYTES / 4 / n));
         HostMemory[] buffers = BUFFERS.get();
         HostMemory mx = buffer(buffers, 0, 4L * x.length);
@@ -262,7 +265,8 @@ final class PrefilteredMatch {
                     for (int r = ra; r < rb; r++) {
                         int i = from + r;
                         cos.get(r * n, row, 0, n);
-                        best[i] = blockMaxima(row, n, ynf, blockMax, i * blocks);
+                        best[i] = blockMaxima(row, n, ynf, blockMax, i * blocks, keptValue, keptColumn, i * keep,
+                                keep);
                     }
                 });
             }
@@ -273,38 +277,23 @@ final class PrefilteredMatch {
         double[] bestValue = exact.similarities(best);
         // candidates: every column whose estimate could reach the best estimated column's exact value
         // (threshold = bestValue - reach); only the blocks whose maximum reaches it are looked at, their
-        // estimates recomputed from the sketches in double; ub bounds every other column's similarity
+        // estimates recomputed from the sketches in double (the row's kept largest estimates only, when they
+        // provably decide the row: scanRow); ub bounds every other column's similarity
         int[][] candidates = new int[n][];
         double[] ub = new double[n];
         parallelChunks(n, (ra, rb) -> {
             int[] found = new int[MAX_EXTRA_CANDIDATES + 1];
+            int[] columns = new int[keep];
             for (int i = ra; i < rb && !ambiguous[0]; i++) {
                 double reach = BOUND_SIGMAS * Math.sqrt(refSpread2[i]);
                 double threshold = bestValue[i] - reach;
                 float scaled = (float) (threshold / xn[i]) - (float) ESTIMATE_ROUNDING;
-                double others = Double.NEGATIVE_INFINITY; // largest estimate of a column that is not a candidate
-                int count = 0;
-                for (int blk = 0; blk < blocks; blk++) {
-                    float m = blockMax[i * blocks + blk];
-                    if (m < scaled) {
-                        others = Math.max(others, (m + ESTIMATE_ROUNDING) * xn[i]);
-                        continue;
-                    }
-                    for (int j = blk * SCAN_BLOCK; j < Math.min(n, (blk + 1) * SCAN_BLOCK); j++) {
-                        if (j == best[i]) {
-                            continue;
-                        }
-                        double e = dotDouble(x, i * dk, y, j * dk, dk);
-                        if (e < threshold) {
-                            others = Math.max(others, e);
-                        } else if (count == MAX_EXTRA_CANDIDATES) {
-                            ambiguous[0] = true; // more columns within reach than are confirmed: ambiguous
-                            break;
-                        } else {
-                            found[count++] = j;
-                        }
-                    }
+                double others = scanKept(i, n, blocks, blockMax, keep, keptValue, keptColumn, columns, best[i], x, y, dk,
+                        xn[i], threshold, scaled, found, ambiguous);
+                if (Double.isNaN(others)) { // the kept estimates do not decide the row: every reaching block
+                    others = scanRow(i, n, blocks, blockMax, best[i], x, y, dk, xn[i], threshold, scaled, found, ambiguous);
                 }
+                int count = found[MAX_EXTRA_CANDIDATES];
                 int[] c = new int[count + 1];
                 c[0] = best[i];
                 System.arraycopy(found, 0, c, 1, count);
@@ -693,15 +682,26 @@ final class PrefilteredMatch {
     static final int SCAN_BLOCK = 32;
 
     /** Room left for the float rounding of the block maxima (cos * |y_j| in float; estimates are at most P). */
-    private static final double ESTIMATE_ROUNDING = 1e-4;
+    static final double ESTIMATE_ROUNDING = 1e-4;
+
+    /** Estimates kept per row during the block scan (its largest ones, with their columns). A row with more
+     * candidates than this, or whose kept estimates do not prove the rest irrelevant, is scanned in full
+     * ({@link #scanKept}); a clear match has a few candidates, and the 16th largest estimate of thousands lies
+     * far (about half the estimates' spread) below the few largest. More would cost heap work on every row. */
+    static final int KEPT_ESTIMATES = 16;
 
     /**
-     * The maximum of cos[j] |y_j| over each block of {@link #SCAN_BLOCK} columns of a row, into {@code blockMax}
-     * from {@code at} (float: a vectorized scan); returns the column of the row's largest value (ties: lowest).
+     * The maximum of f_j = cos[j] |y_j| over each block of {@link #SCAN_BLOCK} columns of a row, into {@code blockMax}
+     * from {@code at} (float: a vectorized scan), and the row's {@code keep} largest f_j with their columns into
+     * {@code keptValue} / {@code keptColumn} from {@code keptAt} (a min-heap: its root is the smallest kept value,
+     * and every column left out has f_j at most that root); returns the column of the row's largest value (ties:
+     * lowest).
      */
-    private static int blockMaxima(float[] cos, int n, float[] yn, float[] blockMax, int at) {
+    static int blockMaxima(float[] cos, int n, float[] yn, float[] blockMax, int at, float[] keptValue,
+            int[] keptColumn, int keptAt, int keep) {
         float best = Float.NEGATIVE_INFINITY;
         int bestBlock = 0;
+        int kept = 0;
         for (int b = 0, j0 = 0; j0 < n; b++, j0 += SCAN_BLOCK) {
             int end = Math.min(n, j0 + SCAN_BLOCK);
             float m = Float.NEGATIVE_INFINITY;
@@ -713,6 +713,20 @@ final class PrefilteredMatch {
                 best = m;
                 bestBlock = b;
             }
+            if (kept < keep || m > keptValue[keptAt]) { // a column of this block may be among the largest
+                for (int j = j0; j < end; j++) {
+                    float v = cos[j] * yn[j];
+                    if (kept < keep) {
+                        keptValue[keptAt + kept] = v;
+                        keptColumn[keptAt + kept] = j;
+                        siftUp(keptValue, keptColumn, keptAt, kept++);
+                    } else if (v > keptValue[keptAt]) {
+                        keptValue[keptAt] = v;
+                        keptColumn[keptAt] = j;
+                        siftDown(keptValue, keptColumn, keptAt, keep);
+                    }
+                }
+            }
         }
         int arg = bestBlock * SCAN_BLOCK;
         for (int j = arg; j < Math.min(n, (bestBlock + 1) * SCAN_BLOCK); j++) {
@@ -721,6 +735,135 @@ final class PrefilteredMatch {
             }
         }
         return arg;
+    }
+
+    /** Restores the min-heap of {@code value[at..]} after its entry {@code k} was added. */
+    private static void siftUp(float[] value, int[] column, int at, int k) {
+        while (k > 0) {
+            int parent = (k - 1) / 2;
+            if (!(value[at + k] < value[at + parent])) {
+                return;
+            }
+            swap(value, column, at + k, at + parent);
+            k = parent;
+        }
+    }
+
+    /** Restores the min-heap of {@code size} entries at {@code value[at..]} after its root was replaced. */
+    private static void siftDown(float[] value, int[] column, int at, int size) {
+        int k = 0;
+        while (true) {
+            int small = k;
+            int l = 2 * k + 1;
+            if (l < size && value[at + l] < value[at + small]) {
+                small = l;
+            }
+            if (l + 1 < size && value[at + l + 1] < value[at + small]) {
+                small = l + 1;
+            }
+            if (small == k) {
+                return;
+            }
+            swap(value, column, at + k, at + small);
+            k = small;
+        }
+    }
+
+    private static void swap(float[] value, int[] column, int a, int b) {
+        float v = value[a];
+        value[a] = value[b];
+        value[b] = v;
+        int c = column[a];
+        column[a] = column[b];
+        column[b] = c;
+    }
+
+    /**
+     * Row i's candidate scan over every block whose maximum reaches {@code scaled}: each of its columns' estimate
+     * recomputed in double; candidates (estimate at least {@code threshold}, best excluded, ascending) into
+     * {@code found}, their count into {@code found[MAX_EXTRA_CANDIDATES]}; returns the largest estimate, or bound
+     * ((block maximum + {@link #ESTIMATE_ROUNDING}) |x_i|, for a block left out), of a column that is not a
+     * candidate. More candidates than {@link #MAX_EXTRA_CANDIDATES} set {@code ambiguous[0]}.
+     */
+    static double scanRow(int i, int n, int blocks, float[] blockMax, int best, float[] x, float[] y, int dk,
+            double xn, double threshold, float scaled, int[] found, boolean[] ambiguous) {
+        double others = Double.NEGATIVE_INFINITY; // largest estimate of a column that is not a candidate
+        int count = 0;
+        for (int blk = 0; blk < blocks; blk++) {
+            float m = blockMax[i * blocks + blk];
+            if (m < scaled) {
+                others = Math.max(others, (m + ESTIMATE_ROUNDING) * xn);
+                continue;
+            }
+            for (int j = blk * SCAN_BLOCK; j < Math.min(n, (blk + 1) * SCAN_BLOCK); j++) {
+                if (j == best) {
+                    continue;
+                }
+                double e = dotDouble(x, i * dk, y, j * dk, dk);
+                if (e < threshold) {
+                    others = Math.max(others, e);
+                } else if (count == MAX_EXTRA_CANDIDATES) {
+                    ambiguous[0] = true; // more columns within reach than are confirmed: ambiguous
+                    break;
+                } else {
+                    found[count++] = j;
+                }
+            }
+        }
+        found[MAX_EXTRA_CANDIDATES] = count;
+        return others;
+    }
+
+    /**
+     * {@link #scanRow}'s answer from row i's kept largest estimates alone, or NaN when they cannot be shown to give
+     * it. The estimate in double and its float f_j differ by at most {@link #ESTIMATE_ROUNDING} |x_i| (the rounding
+     * that {@link #scanRow} already allows for the blocks it leaves out), and every column not kept has f_j at most
+     * the kept minimum f_min, so its estimate is at most u = (f_min + ESTIMATE_ROUNDING) |x_i|. When u is below the
+     * threshold (no such column is a candidate) and at most the largest estimate or bound of the non-candidates
+     * found (none of them raises it), the columns not kept change nothing: the kept columns of the reaching
+     * blocks, in ascending order, give the same candidates and the same bound, bit for bit, as scanning every
+     * column of those blocks. More than {@link #MAX_EXTRA_CANDIDATES} kept candidates are ambiguous either way.
+     */
+    static double scanKept(int i, int n, int blocks, float[] blockMax, int keep, float[] keptValue,
+            int[] keptColumn, int[] columns, int best, float[] x, float[] y, int dk, double xn, double threshold,
+            float scaled, int[] found, boolean[] ambiguous) {
+        double others = Double.NEGATIVE_INFINITY;
+        for (int blk = 0; blk < blocks; blk++) {
+            float m = blockMax[i * blocks + blk];
+            if (Float.isNaN(m)) {
+                return Double.NaN;
+            }
+            if (m < scaled) {
+                others = Math.max(others, (m + ESTIMATE_ROUNDING) * xn);
+            }
+        }
+        System.arraycopy(keptColumn, i * keep, columns, 0, keep);
+        Arrays.sort(columns, 0, keep);
+        int count = 0;
+        for (int k = 0; k < keep; k++) {
+            int j = columns[k];
+            if (j == best || blockMax[i * blocks + j / SCAN_BLOCK] < scaled) {
+                continue;
+            }
+            double e = dotDouble(x, i * dk, y, j * dk, dk);
+            if (e < threshold) {
+                others = Math.max(others, e);
+            } else if (count == MAX_EXTRA_CANDIDATES) {
+                ambiguous[0] = true; // as many candidates among the kept columns alone: ambiguous
+                found[MAX_EXTRA_CANDIDATES] = count;
+                return others;
+            } else {
+                found[count++] = j;
+            }
+        }
+        found[MAX_EXTRA_CANDIDATES] = count;
+        if (keep < n) {
+            double u = (keptValue[i * keep] + ESTIMATE_ROUNDING) * xn;
+            if (!(u < threshold && u <= others)) {
+                return Double.NaN;
+            }
+        }
+        return others;
     }
 
     /** <x[xa..xa+d), y[ya..ya+d)> accumulated in double (an estimate recomputed from the sketches). */

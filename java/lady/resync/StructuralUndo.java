@@ -340,8 +340,12 @@ public final class StructuralUndo {
                 u = Math.max(u, Math.max(Tolerance.unitRoundoff(suspect, m.tensor()), Tolerance.unitRoundoff(reference, m.tensor())));
             }
             double t = Tolerance.of(u);
-            double[][] a = NeuronGroup.norms(reference, rg, refView.rule(rg.name()));
-            double[][] b = NeuronGroup.norms(suspect, sg, rule);
+            StructuralRules.Rule refRule = refView.rule(rg.name());
+            double[][][] ab = java.util.stream.IntStream.range(0, 2).parallel() // the two models side by side
+                    .mapToObj(k -> k == 0 ? NeuronGroup.norms(reference, rg, refRule) : NeuronGroup.norms(suspect, sg, rule))
+                    .toArray(double[][][]::new);
+            double[][] a = ab[0];
+            double[][] b = ab[1];
             for (int p = 0; p < a.length; p++) {
                 if (!sameNorms(a[p], b[p], t)) {
                     return true;

@@ -190,6 +190,94 @@ public final class HostTensor {
         return out;
     }
 
+    /**
+     * Elements [first, first + count) converted to float32 into {@code out} from {@code at} (any dtype, as
+     * {@link #readFloats()}): a range read in place, without a copy of the tensor. Many small reads: use one
+     * {@link #valueReader()} per thread instead.
+     */
+    public void readFloats(long first, float[] out, int at, int count) {
+        valueReader().read(first, out, at, count);
+    }
+
+    /** The whole data as one buffer, made once and shared by the {@link ValueReader}s (absolute reads only); null
+     * for an empty tensor or one over 2 GiB. */
+    private volatile ByteBuffer whole;
+
+    private ByteBuffer wholeBuffer() {
+        ByteBuffer w = whole;
+        if (w == null && byteSize() > 0 && byteSize() <= Integer.MAX_VALUE - 8) {
+            w = bytes(0, (int) byteSize());
+            whole = w;
+        }
+        return w;
+    }
+
+    /** A reader of this tensor's values in ranges, converted to float32 ({@link ValueReader}); one per thread. */
+    public ValueReader valueReader() {
+        return new ValueReader();
+    }
+
+    /**
+     * Reads ranges of the tensor's values converted to float32, in place: float32 copied, bfloat16
+     * ({@code Float.intBitsToFloat(bits << 16)}) and float16 converted through a reused array by bulk moves
+     * and a loop the JIT vectorizes, other dtypes as {@link #readFloats()}. A tensor of at most 2 GiB is
+     * viewed through one buffer made once (a native buffer costs about a microsecond to make: per row of a
+     * 128k-row embedding that was most of the read), shared by the tensor's readers; larger ones a window per
+     * read. Not thread-safe (one per thread).
+     */
+    public final class ValueReader {
+        private final ByteBuffer whole;
+        private final java.nio.ShortBuffer wholeShorts;
+        private final FloatBuffer wholeFloats;
+        private short[] halves;
+
+        private ValueReader() {
+            whole = wholeBuffer();
+            wholeShorts = whole == null ? null : whole.asShortBuffer();
+            wholeFloats = whole == null ? null : whole.asFloatBuffer();
+        }
+
+        /** Elements [first, first + count) into {@code out} from {@code at}. */
+        public void read(long first, float[] out, int at, int count) {
+            if (first < 0 || count < 0 || first > numel - count || at < 0 || at > out.length - count) {
+                throw new LadyException(LadyException.Kind.INTERNAL, "elements [" + first + ", +" + count
+                        + ") of a tensor of " + numel + " into " + out.length + " from " + at);
+            }
+            if (count == 0) {
+                return;
+            }
+            int es = dtype.elementSize();
+            ByteBuffer window = whole != null ? null : bytes(first * es, count * es);
+            int from = whole != null ? (int) first : 0;
+            switch (dtype) {
+                case FLOAT32 -> (whole != null ? wholeFloats : window.asFloatBuffer()).get(from, out, at, count);
+                case BFLOAT16 -> {
+                    short[] h = halves(count);
+                    (whole != null ? wholeShorts : window.asShortBuffer()).get(from, h, 0, count);
+                    for (int i = 0; i < count; i++) {
+                        out[at + i] = Float.intBitsToFloat(h[i] << 16);
+                    }
+                }
+                case FLOAT16 -> {
+                    short[] h = halves(count);
+                    (whole != null ? wholeShorts : window.asShortBuffer()).get(from, h, 0, count);
+                    for (int i = 0; i < count; i++) {
+                        out[at + i] = float16ToFloat(h[i]);
+                    }
+                }
+                default -> convertInto(FloatBuffer.wrap(out, at, count), first, count);
+            }
+            java.lang.ref.Reference.reachabilityFence(HostTensor.this);
+        }
+
+        private short[] halves(int count) {
+            if (halves == null || halves.length < count) {
+                halves = new short[count];
+            }
+            return halves;
+        }
+    }
+
     /** Writes {@code values} into this float32 tensor (same element count). */
     public void writeFloats(float[] values) {
         requireDType(DType.FLOAT32);

@@ -365,4 +365,152 @@ class PrefilteredMatchTest {
                 () -> Prefilter.parse("sometimes"));
         assertEquals(lady.LadyException.Kind.USAGE, e.kind());
     }
+
+    /**
+     * The candidate scan from each row's kept largest float estimates gives, whenever it answers, exactly the full
+     * scan's candidates, bound (bit for bit) and ambiguity; planted matches, rows of noise, thresholds from tight to
+     * everything-reaches, a last block shorter than the others. Both ways are taken: rows it decides and rows it
+     * hands back to the full scan.
+     */
+    @Test
+    void keptEstimatesGiveTheFullScansCandidatesAndBound() {
+        int n = 2000;
+        int dk = 64;
+        SplittableRandom r = new SplittableRandom(7);
+        float[] x = new float[n * dk];
+        float[] y = new float[n * dk];
+        for (int t = 0; t < y.length; t++) {
+            y[t] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < n; i++) { // half the rows: a noisy copy of a suspect row; the rest: noise
+            int j = (i * 7919) % n;
+            for (int t = 0; t < dk; t++) {
+                x[i * dk + t] = i % 2 == 0 ? y[j * dk + t] + 0.5f * (float) r.nextGaussian() : (float) r.nextGaussian();
+            }
+        }
+        double[] xn = new double[n];
+        float[] ynf = new float[n];
+        for (int i = 0; i < n; i++) {
+            xn[i] = Math.sqrt(dotOf(x, i, x, i, dk));
+            ynf[i] = (float) Math.sqrt(dotOf(y, i, y, i, dk));
+        }
+        int blocks = (n + PrefilteredMatch.SCAN_BLOCK - 1) / PrefilteredMatch.SCAN_BLOCK;
+        int keep = PrefilteredMatch.KEPT_ESTIMATES;
+        float[] blockMax = new float[n * blocks];
+        float[] keptValue = new float[n * keep];
+        int[] keptColumn = new int[n * keep];
+        int[] best = new int[n];
+        float[] cos = new float[n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                cos[j] = (float) (dotOf(x, i, y, j, dk) / (xn[i] * Math.sqrt(dotOf(y, j, y, j, dk))));
+            }
+            best[i] = PrefilteredMatch.blockMaxima(cos, n, ynf, blockMax, i * blocks, keptValue, keptColumn, i * keep, keep);
+        }
+        int decided = 0;
+        int handedBack = 0;
+        int ambiguous = 0;
+        int withCandidates = 0;
+        int[] columns = new int[keep];
+        for (double reach : new double[] {0.02, 0.2, 0.5, 2, 100}) {
+            for (int i = 0; i < n; i++) {
+                double threshold = dotOf(x, i, y, best[i], dk) - reach * xn[i];
+                float scaled = (float) (threshold / xn[i]) - (float) PrefilteredMatch.ESTIMATE_ROUNDING;
+                int[] fullFound = new int[PrefilteredMatch.MAX_EXTRA_CANDIDATES + 1];
+                boolean[] fullAmbiguous = new boolean[1];
+                double full = PrefilteredMatch.scanRow(i, n, blocks, blockMax, best[i], x, y, dk, xn[i], threshold, scaled,
+                        fullFound, fullAmbiguous);
+                int[] found = new int[PrefilteredMatch.MAX_EXTRA_CANDIDATES + 1];
+                boolean[] amb = new boolean[1];
+                double kept = PrefilteredMatch.scanKept(i, n, blocks, blockMax, keep, keptValue, keptColumn, columns,
+                        best[i], x, y, dk, xn[i], threshold, scaled, found, amb);
+                if (amb[0]) {
+                    assertTrue(fullAmbiguous[0], "row " + i + ": ambiguous from the kept estimates only");
+                    continue;
+                }
+                if (Double.isNaN(kept)) {
+                    handedBack++;
+                    ambiguous += fullAmbiguous[0] ? 1 : 0;
+                    continue;
+                }
+                decided++;
+                assertFalse(fullAmbiguous[0], "row " + i + ", reach " + reach + ": the full scan is ambiguous");
+                assertEquals(Double.doubleToLongBits(full), Double.doubleToLongBits(kept), "row " + i + ", reach " + reach
+                        + ": bound");
+                int count = fullFound[PrefilteredMatch.MAX_EXTRA_CANDIDATES];
+                assertEquals(count, found[PrefilteredMatch.MAX_EXTRA_CANDIDATES], "row " + i + ": candidates");
+                assertArrayEquals(java.util.Arrays.copyOf(fullFound, count), java.util.Arrays.copyOf(found, count),
+                        "row " + i + ", reach " + reach + ": candidates");
+                withCandidates += count > 0 ? 1 : 0;
+            }
+        }
+        assertTrue(decided > 3 * n, "the kept estimates decided " + decided + " of " + 5 * n + " rows");
+        assertTrue(handedBack > 0 && ambiguous > 0 && withCandidates > 0, "handed back " + handedBack + " (ambiguous "
+                + ambiguous + "), decided with candidates " + withCandidates);
+    }
+
+    /**
+     * Columns whose estimates tie within the float rounding allowed for (60 near copies of the reference row below
+     * three clear candidates, their float estimates off by up to 0.9 of {@link PrefilteredMatch#ESTIMATE_ROUNDING}
+     * at random, the largest copy's pushed lowest, as the block scan's rounding may be): the kept estimates are then
+     * not the largest exact ones, and
+     * the kept scan must hand the row back rather than give a bound that misses a column left out.
+     */
+    @Test
+    void keptEstimatesHandBackRowsWhoseRoundingCouldHideAColumn() {
+        int n = 256;
+        int dk = 16;
+        SplittableRandom r = new SplittableRandom(11);
+        float[] x = new float[dk];
+        for (int t = 0; t < dk; t++) {
+            x[t] = (float) r.nextGaussian();
+        }
+        float[] y = new float[n * dk];
+        for (int j = 0; j < n; j++) {
+            boolean clear = j == 0 || j == 1 || j == 32; // a candidate in each of the two first blocks
+            for (int t = 0; t < dk; t++) {
+                y[j * dk + t] = clear ? x[t] * 1.01f : j < 64 ? x[t] * (1 + 1e-7f * j) : (float) r.nextGaussian();
+            }
+        }
+        double xn = Math.sqrt(dotOf(x, 0, x, 0, dk));
+        float[] ynf = new float[n];
+        double[] e = new double[n];
+        float[] cos = new float[n];
+        double rounding = PrefilteredMatch.ESTIMATE_ROUNDING;
+        for (int j = 0; j < n; j++) {
+            ynf[j] = (float) Math.sqrt(dotOf(y, j, y, j, dk));
+            e[j] = dotOf(x, 0, y, j, dk);
+            double off = j == 63 ? -0.9 : 0.9 * (2 * r.nextDouble() - 1); // the largest copy's estimate lowest
+            float f = (float) (e[j] / xn + off * rounding); // within the allowed rounding
+            cos[j] = f / ynf[j];
+        }
+        int blocks = n / PrefilteredMatch.SCAN_BLOCK;
+        int keep = PrefilteredMatch.KEPT_ESTIMATES;
+        float[] blockMax = new float[blocks];
+        float[] keptValue = new float[keep];
+        int[] keptColumn = new int[keep];
+        int best = PrefilteredMatch.blockMaxima(cos, n, ynf, blockMax, 0, keptValue, keptColumn, 0, keep);
+        double copies = Double.NEGATIVE_INFINITY;
+        for (int j = 2; j < 64; j++) {
+            copies = j == 32 ? copies : Math.max(copies, e[j]);
+        }
+        double threshold = copies + 2.5 * rounding * xn; // above every copy and its kept estimate's bound
+        float scaled = (float) (threshold / xn) - (float) rounding;
+        int[] fullFound = new int[PrefilteredMatch.MAX_EXTRA_CANDIDATES + 1];
+        double full = PrefilteredMatch.scanRow(0, n, blocks, blockMax, best, x, y, dk, xn, threshold, scaled, fullFound,
+                new boolean[1]);
+        assertEquals(Double.doubleToLongBits(copies), Double.doubleToLongBits(full), "the full scan's bound");
+        double kept = PrefilteredMatch.scanKept(0, n, blocks, blockMax, keep, keptValue, keptColumn, new int[keep], best,
+                x, y, dk, xn, threshold, scaled, new int[PrefilteredMatch.MAX_EXTRA_CANDIDATES + 1], new boolean[1]);
+        assertTrue(Double.isNaN(kept) || Double.doubleToLongBits(kept) == Double.doubleToLongBits(full),
+                "kept scan's bound " + kept + " but the full scan's is " + full);
+    }
+
+    private static double dotOf(float[] a, int i, float[] b, int j, int d) {
+        double s = 0;
+        for (int t = 0; t < d; t++) {
+            s += (double) a[i * d + t] * b[j * d + t];
+        }
+        return s;
+    }
 }

@@ -123,4 +123,32 @@ class HostTensorTest {
         assertEquals(DType.FLOAT16, t.converted(DType.FLOAT16).dtype());
         assertThrows(LadyException.class, () -> t.converted(DType.INT64));
     }
+
+    /** A value reader gives every range of a float32, float16 or bfloat16 tensor as the whole conversion does, bit for
+     * bit, reusing its buffers from call to call; a range outside the tensor is refused. */
+    @Test
+    void valueReaderReadsRangesAsTheWholeConversion() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        float[] v = new float[1000];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (r.nextGaussian() * Math.exp(4 * r.nextGaussian()));
+        }
+        HostTensor f32 = HostTensor.ofFloats(v, 10, 100);
+        for (HostTensor t : new HostTensor[] {f32, f32.converted(DType.FLOAT16), f32.converted(DType.BFLOAT16)}) {
+            float[] all = t.readFloats();
+            HostTensor.ValueReader reader = t.valueReader();
+            for (int k = 0; k < 50; k++) {
+                int first = r.nextInt(v.length);
+                int count = r.nextInt(v.length - first + 1);
+                int at = r.nextInt(5);
+                float[] out = new float[at + count];
+                reader.read(first, out, at, count);
+                for (int i = 0; i < count; i++) {
+                    assertEquals(Float.floatToRawIntBits(all[first + i]), Float.floatToRawIntBits(out[at + i]),
+                            t.dtype() + " value " + (first + i));
+                }
+            }
+            assertThrows(LadyException.class, () -> reader.read(990, new float[20], 0, 20));
+        }
+    }
 }
