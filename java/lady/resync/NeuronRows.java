@@ -1,5 +1,6 @@
 package lady.resync;
 
+import java.nio.ByteOrder;
 import java.util.stream.IntStream;
 
 import lady.LadyException;
