@@ -48,6 +48,25 @@ double max_rel_err(const float* x, const float* ref, int64_t count, int64_t& ove
 
 int64_t addr(const float* p) { return (int64_t)(intptr_t)p; }
 
+// The verdict column of a checked version: "ERROR" (a failure status), "WRONG" (entries beyond the
+// tolerance), else the largest relative error; failures are reported under `what`.
+std::string check_against_reference(Context& ctx, int32_t status, const std::string& what, const float* out,
+                                    const float* ref, int64_t count) {
+    if (status != LADY_OK) {
+        report_failure(ctx, what);
+        return "ERROR";
+    }
+    int64_t over = 0;
+    const double err = max_rel_err(out, ref, count, over);
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.0e", err);
+    if (over > 0) {
+        report_failure(ctx, what + ": " + std::to_string(over) + " entries beyond the tolerance (max rel err " + buf + ")");
+        return "WRONG";
+    }
+    return buf;
+}
+
 }  // namespace
 
 void bench_similarity(Context& ctx) {
@@ -103,23 +122,9 @@ void bench_similarity(Context& ctx) {
             auto run = [&] { return v.fn(addr(a.data()), addr(b.data()), c.n, c.m, c.d, 0, addr(out.data())); };
             Stats s = time_calls(run, ctx.opt.warmup, ctx.opt.reps);  // the last call's output is checked
             ++ctx.checks;
-            std::string verdict = "ok";
-            if (s.status != LADY_OK) {
-                report_failure(ctx, std::string("cosine_similarity ") + v.name + " on " + c.name);
-                verdict = "ERROR";
-            } else {
-                int64_t over = 0;
-                const double err = max_rel_err(out.data(), ref.data(), check_rows * c.m, over);
-                char buf[16];
-                std::snprintf(buf, sizeof buf, "%.0e", err);
-                verdict = buf;
-                if (over > 0) {
-                    report_failure(ctx, std::string("cosine_similarity ") + v.name + " on " + c.name + ": " +
-                                            std::to_string(over) + " entries beyond the tolerance (max rel err " + buf +
-                                            ")");
-                    verdict = "WRONG";
-                }
-            }
+            const std::string verdict =
+                check_against_reference(ctx, s.status, std::string("cosine_similarity ") + v.name + " on " + c.name, out.data(),
+                                        ref.data(), check_rows * c.m);
             print_row(name, v.name, verdict.c_str(), s, work, 1e9,
                       v.name[1] == 'p' ? ctx.ceil.fma_gflops : ctx.ceil.cuda_fma_gflops);
         }
@@ -198,22 +203,9 @@ void bench_similarity(Context& ctx) {
             Stats st = time_calls(run, ctx.opt.warmup, ctx.opt.reps);
             lady_set_bf16_kernel(0);
             ++ctx.checks;
-            std::string verdict = "ok";
-            if (st.status != LADY_OK) {
-                report_failure(ctx, std::string("cosine_similarity_bf16 ") + v.name + " on " + c.name);
-                verdict = "ERROR";
-            } else {
-                int64_t over = 0;
-                const double err = max_rel_err(out.data(), ref.data(), check_rows * c.m, over);
-                char buf[16];
-                std::snprintf(buf, sizeof buf, "%.0e", err);
-                verdict = buf;
-                if (over > 0) {
-                    report_failure(ctx, std::string("cosine_similarity_bf16 ") + v.name + " on " + c.name + ": " +
-                                            std::to_string(over) + " entries beyond the tolerance");
-                    verdict = "WRONG";
-                }
-            }
+            const std::string verdict =
+                check_against_reference(ctx, st.status, std::string("cosine_similarity_bf16 ") + v.name + " on " + c.name, out.data(),
+                                        ref.data(), check_rows * c.m);
             const double ceiling = v.mode == 3 ? ctx.ceil.cuda_fma_gflops
                                    : v.mode == 0 && ctx.ceil.bf16_gflops > 0 ? ctx.ceil.bf16_gflops
                                                                              : ctx.ceil.fma_gflops;
@@ -258,22 +250,9 @@ void bench_similarity(Context& ctx) {
             Stats s = time_calls([&] { return v.fn(addr(x.data()), addr(out.data()), c.n, c.d, 0); }, ctx.opt.warmup,
                                  ctx.opt.reps);
             ++ctx.checks;
-            std::string verdict = "ok";
-            if (s.status != LADY_OK) {
-                report_failure(ctx, std::string("normalize_rows ") + v.name + " on " + c.name);
-                verdict = "ERROR";
-            } else {
-                int64_t over = 0;
-                const double err = max_rel_err(out.data(), ref.data(), check_rows * c.d, over);
-                char buf[16];
-                std::snprintf(buf, sizeof buf, "%.0e", err);
-                verdict = buf;
-                if (over > 0) {
-                    report_failure(ctx, std::string("normalize_rows ") + v.name + " on " + c.name + ": " +
-                                            std::to_string(over) + " entries beyond the tolerance");
-                    verdict = "WRONG";
-                }
-            }
+            const std::string verdict =
+                check_against_reference(ctx, s.status, std::string("normalize_rows ") + v.name + " on " + c.name, out.data(),
+                                        ref.data(), check_rows * c.d);
             print_row(name, v.name, verdict.c_str(), s, work, 1e9,
                       v.name[1] == 'p' ? ctx.ceil.memcpy_gbs : ctx.ceil.cuda_copy_gbs);
         }

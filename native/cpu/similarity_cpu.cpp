@@ -88,6 +88,21 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* ap
     }
 }
 
+// Writes (or adds, when accumulating) an MR x 32 tile of accumulators, two zmm per row, into C.
+template <int MR>
+__attribute__((target("avx512f"), always_inline)) inline void store_tile_avx512(__m512 (&acc)[MR][2], float* c,
+                                                                                int64_t ldc, int accumulate) {
+    for (int r = 0; r < MR; ++r) {
+        float* cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
+            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
+        }
+        _mm512_storeu_ps(cr, acc[r][0]);
+        _mm512_storeu_ps(cr + 16, acc[r][1]);
+    }
+}
+
 constexpr int kAvx512Mr = 12, kAvx512Nr = 32;
 
 __attribute__((target("avx512f"))) void kernel_avx512(int64_t kc, const float* ap, const float* bp, float* c,
@@ -104,15 +119,7 @@ __attribute__((target("avx512f"))) void kernel_avx512(int64_t kc, const float* a
             acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
         }
     }
-    for (int r = 0; r < kAvx512Mr; ++r) {
-        float* cr = c + r * ldc;
-        if (accumulate) {
-            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
-            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
-        }
-        _mm512_storeu_ps(cr, acc[r][0]);
-        _mm512_storeu_ps(cr + 16, acc[r][1]);
-    }
+    store_tile_avx512<kAvx512Mr>(acc, c, ldc, accumulate);
 }
 #endif
 
@@ -383,15 +390,7 @@ __attribute__((target("avx512f,avx512bf16"))) void kernel_bf16_avx512(int64_t kc
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
         }
     }
-    for (int r = 0; r < kBf16Mr; ++r) {
-        float* cr = c + r * ldc;
-        if (accumulate) {
-            acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(cr));
-            acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(cr + 16));
-        }
-        _mm512_storeu_ps(cr, acc[r][0]);
-        _mm512_storeu_ps(cr + 16, acc[r][1]);
-    }
+    store_tile_avx512<kBf16Mr>(acc, c, ldc, accumulate);
 }
 #endif
 

@@ -190,6 +190,20 @@ extern "C" int32_t lady_normalize_rows_cuda(int64_t in, int64_t out, int64_t row
     return lady_ok();
 }
 
+// out[n x m] (host) = ua[n x d] * ub[m x d]^T of two normalized device matrices (the tiled product).
+static int32_t product_to_host(lady::DeviceBuffer& ua, lady::DeviceBuffer& ub, int64_t n, int64_t m, int64_t d, int64_t grid_x,
+                               int64_t grid_y, int64_t out) {
+    lady::DeviceBuffer c;
+    LADY_CUDA_TRY(c.alloc(sizeof(float) * (size_t)(n * m)));
+    const dim3 grid((unsigned)grid_x, (unsigned)grid_y);
+    cosine_tiled_v2<<<grid, kGemmThreads>>>(ua.as<float>(), ub.as<float>(), c.as<float>(), n, m, d);
+    LADY_CUDA_TRY(cudaGetLastError());
+    LADY_CUDA_TRY(cudaDeviceSynchronize());
+    LADY_CUDA_TRY(cudaMemcpy(reinterpret_cast<void*>(out), c.ptr, sizeof(float) * (size_t)(n * m),
+                             cudaMemcpyDeviceToHost));
+    return lady_ok();
+}
+
 extern "C" int32_t lady_cosine_similarity_cuda(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d,
                                                int32_t centered, int64_t out) {
     int32_t st = lady_validate_similarity("cosine_similarity_cuda", a, b, n, m, d, out);
@@ -201,19 +215,12 @@ extern "C" int32_t lady_cosine_similarity_cuda(int64_t a, int64_t b, int64_t n, 
     if (grid_y > kMaxGridY)
         return lady_fail(LADY_ERR_INVALID_ARGUMENT, "cosine_similarity_cuda: %lld rows exceed the grid limit of %lld",
                          (long long)n, (long long)(kMaxGridY * kTileM));
-    lady::DeviceBuffer ua, ub, c;
+    lady::DeviceBuffer ua, ub;
     st = normalize_to_device(reinterpret_cast<const float*>(a), n, d, centered, ua);
     if (st != LADY_OK) return st;
     st = normalize_to_device(reinterpret_cast<const float*>(b), m, d, centered, ub);
     if (st != LADY_OK) return st;
-    LADY_CUDA_TRY(c.alloc(sizeof(float) * (size_t)(n * m)));
-    const dim3 grid((unsigned)grid_x, (unsigned)grid_y);
-    cosine_tiled_v2<<<grid, kGemmThreads>>>(ua.as<float>(), ub.as<float>(), c.as<float>(), n, m, d);
-    LADY_CUDA_TRY(cudaGetLastError());
-    LADY_CUDA_TRY(cudaDeviceSynchronize());
-    LADY_CUDA_TRY(cudaMemcpy(reinterpret_cast<void*>(out), c.ptr, sizeof(float) * (size_t)(n * m),
-                             cudaMemcpyDeviceToHost));
-    return lady_ok();
+    return product_to_host(ua, ub, n, m, d, grid_x, grid_y, out);
 }
 
 extern "C" int32_t lady_cosine_similarity_bf16_cuda(int64_t a, int64_t b, int64_t n, int64_t m, int64_t d,
@@ -228,17 +235,10 @@ extern "C" int32_t lady_cosine_similarity_bf16_cuda(int64_t a, int64_t b, int64_
         return lady_fail(LADY_ERR_INVALID_ARGUMENT,
                          "cosine_similarity_bf16_cuda: %lld rows exceed the grid limit of %lld", (long long)n,
                          (long long)(kMaxGridY * kTileM));
-    lady::DeviceBuffer ua, ub, c;
+    lady::DeviceBuffer ua, ub;
     st = widen_to_device(reinterpret_cast<const uint16_t*>(a), reinterpret_cast<const double*>(inv_a), n, d, ua);
     if (st != LADY_OK) return st;
     st = widen_to_device(reinterpret_cast<const uint16_t*>(b), reinterpret_cast<const double*>(inv_b), m, d, ub);
     if (st != LADY_OK) return st;
-    LADY_CUDA_TRY(c.alloc(sizeof(float) * (size_t)(n * m)));
-    const dim3 grid((unsigned)grid_x, (unsigned)grid_y);
-    cosine_tiled_v2<<<grid, kGemmThreads>>>(ua.as<float>(), ub.as<float>(), c.as<float>(), n, m, d);
-    LADY_CUDA_TRY(cudaGetLastError());
-    LADY_CUDA_TRY(cudaDeviceSynchronize());
-    LADY_CUDA_TRY(cudaMemcpy(reinterpret_cast<void*>(out), c.ptr, sizeof(float) * (size_t)(n * m),
-                             cudaMemcpyDeviceToHost));
-    return lady_ok();
+    return product_to_host(ua, ub, n, m, d, grid_x, grid_y, out);
 }
