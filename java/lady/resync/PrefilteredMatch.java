@@ -83,6 +83,15 @@ final class PrefilteredMatch {
     /** Sketch dimensions in all of the second attempt at a group the first found ambiguous (with K per
      * producer up to {@link #SKETCH_DIMS}: about twice the first attempt's for one to four producers). */
     static final int RETRY_TOTAL_DIMS = 1024;
+    /** Sketch dimensions in all of a group whose margins are to be lower bounds ({@link Margins#BOUND}): the bound
+     * (Z sigma, sigma about sqrt(2 / (P K)) for P producers of spread rows) must leave a clear match's lower bound
+     * above the low-margin threshold, or the row's margin is computed densely (the rows below the threshold
+     * are exact in every mode). With {@link #SKETCH_TOTAL_DIMS} a Llama MLP group's three producers get K = 64
+     * each: bound about 0.7-0.9, nearly every lower bound under 0.05, so nearly every row took its dense margin
+     * (the Llama-3.2-1B pair's default resync: 145 s wall). With K = 256 each the bound is about half (lower
+     * bounds 0.37-0.46 where the exact margins are about 0.93) and the estimate product (2 N^2 P K) stays about
+     * D / K = 8 times cheaper than the dense one (bench/RESULTS.md). */
+    static final int BOUND_TOTAL_DIMS = 1024;
     /** Smallest K of one producer. */
     static final int MIN_SKETCH_DIMS = 16;
     /** Bytes of one block of the estimate product (a block of reference rows against every suspect row: only
@@ -190,10 +199,10 @@ final class PrefilteredMatch {
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             Margins margins, double lowMargin) {
         boolean[] ambiguous = new boolean[1];
-        Outcome o = solveRows(backend, refs, suss, weights, n, sketchDims(refs.size(), SKETCH_TOTAL_DIMS), ambiguous,
-                margins, lowMargin);
+        int first = sketchDims(refs.size(), margins == Margins.BOUND ? BOUND_TOTAL_DIMS : SKETCH_TOTAL_DIMS);
+        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
-        if (o == null && ambiguous[0] && wider > sketchDims(refs.size(), SKETCH_TOTAL_DIMS)) {
+        if (o == null && ambiguous[0] && wider > first) {
             // a sharper estimate before the dense path
             o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin);
         }
