@@ -205,7 +205,7 @@ public final class ReferenceResync {
                     if (solved != null) { // the order kept is the last solve's: so is the way it was found
                         solved = new Combination.Solved(solved.match(), solved.margins(), null, solved.weights(),
                                 s.last.prefiltered(), true, null, null);
-                        solved = exactLowKeptMargins(solved, cs, n, options);
+                        solved = resolveInstead(solved, options) ? null : exactLowKeptMargins(solved, cs, n, options);
                     }
                 }
             }
@@ -254,6 +254,26 @@ public final class ReferenceResync {
         s.seen = seen;
         s.used = used;
         s.passes++;
+    }
+
+    /**
+     * Whether a kept order is better solved again than given exact margins: with {@link Margins#BOUND} on a
+     * prefiltered group whose certificate bounds fall below the low-margin threshold. The certificate's bound
+     * shrinks with the share of the evidence that is new ({@link Combination#keep}: a residual stream's first
+     * pass reads a few producers, its second every layer's), so its rows would all take their dense margins (a
+     * Llama-3.2-1B stream: 2 x 2048^2 x 603k values, 5 TFLOP); the prefilter on the whole evidence costs its
+     * sketch passes and bounds the margins far tighter (its low rows still get exact margins).
+     */
+    private static boolean resolveInstead(Combination.Solved kept, ResyncOptions options) {
+        if (options.margins() != Margins.BOUND || !kept.prefiltered()) {
+            return false;
+        }
+        for (double m : kept.margins()) {
+            if (m < options.marginThreshold()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
