@@ -129,24 +129,33 @@ final class NeuronRows {
                 r.neuron(neurons[k], v);
                 f.put(k * d, v);
             }
-        } else if (neurons.length < n / SPARSE_FRACTION) { // a few neurons (the verdict's sample): their values only
+        } else {
+            // row by row, each neuron's segment to its place (a transpose), staged for a chunk of rows so that each
+            // neuron's values of the chunk go out in one bulk put (they are contiguous in its vector); a few neurons
+            // (the verdict's sample) take their values from the stored row through the column map
+            boolean few = neurons.length < n / SPARSE_FRACTION;
             Reader r = reader();
             int seg = segment();
+            int chunk = (int) Math.max(1, Math.min(rows, STAGE_VALUES / Math.max(1L, (long) neurons.length * seg)));
+            float[] stage = new float[Math.multiplyExact(neurons.length, chunk * seg)];
             float[] v = new float[seg];
-            for (long o = 0; o < rows; o++) {
-                float[] raw = r.storedRow(o);
-                for (int k = 0; k < neurons.length; k++) {
-                    r.segmentOf(raw, neurons[k], v);
-                    f.put((int) (k * (long) d + o * seg), v, 0, seg);
+            for (long o0 = 0; o0 < rows; o0 += chunk) {
+                int count = (int) Math.min(chunk, rows - o0);
+                for (int t = 0; t < count; t++) {
+                    long o = o0 + t;
+                    float[] row = few ? r.storedRow(o) : r.outerRow(o);
+                    for (int k = 0; k < neurons.length; k++) {
+                        int at = (k * chunk + t) * seg;
+                        if (few) {
+                            r.segmentOf(row, neurons[k], v);
+                            System.arraycopy(v, 0, stage, at, seg);
+                        } else {
+                            System.arraycopy(row, segmentStart(neurons[k]), stage, at, seg);
+                        }
+                    }
                 }
-            }
-        } else { // row by row: each neuron's segment to its place (a transpose)
-            Reader r = reader();
-            int seg = segment();
-            for (long o = 0; o < rows; o++) {
-                float[] row = r.outerRow(o);
                 for (int k = 0; k < neurons.length; k++) {
-                    f.put((int) (k * (long) d + o * seg), row, segmentStart(neurons[k]), seg);
+                    f.put((int) (k * (long) d + o0 * seg), stage, k * chunk * seg, count * seg);
                 }
             }
         }
@@ -389,6 +398,8 @@ final class NeuronRows {
     /** Below one neuron in this many, {@link #materialize(int[])} picks an axis-1 member's chosen values from each
      * stored row instead of ordering whole rows through the column map. */
     private static final int SPARSE_FRACTION = 4;
+    /** Values staged by {@link #materialize(int[])} for axis-1 members before their bulk puts (4 MB). */
+    private static final long STAGE_VALUES = 1L << 20;
 
     /** A reader with its own buffers: one per thread. */
     Reader reader() {

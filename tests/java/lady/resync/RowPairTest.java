@@ -104,6 +104,16 @@ class RowPairTest {
                 int n = (int) (40 / m.block());
                 NeuronRows rows = NeuronRows.of(sd.indexed("w"), m, n);
                 float[] all = rows.materialize().readFloats();
+                // every neuron's vector as the layout says: row by row, its block of columns (times the inner size)
+                float[] logical = sd.indexed("w").materialize().readFloats();
+                int seg = (int) m.block() * 3;
+                for (int j = 0; j < n; j++) {
+                    for (int o = 0; o < 6; o++) {
+                        assertArrayEquals(java.util.Arrays.copyOfRange(logical, o * 120 + j * seg, o * 120 + (j + 1) * seg),
+                                java.util.Arrays.copyOfRange(all, j * rows.d + o * seg, j * rows.d + (o + 1) * seg),
+                                dt + " " + m + " neuron " + j + " row " + o);
+                    }
+                }
                 int[] few = {n - 1, 3, 0};
                 float[] got = rows.materialize(few).readFloats();
                 for (int k = 0; k < few.length; k++) {
