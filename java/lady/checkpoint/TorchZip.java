@@ -217,7 +217,7 @@ final class TorchZip {
      * pass over a mapped file is what reading it costs); the first failing record in order is reported. */
     private static void verifyCrcs(ZipArchive zip, HostMemory mapped, List<Record> records) {
         boolean[] ok = new boolean[records.size()];
-        java.util.stream.IntStream.range(0, records.size()).parallel().forEach(i -> {
+        lady.util.Parallel.forEach(records.size(), i -> {
             Record r = records.get(i);
             ok[i] = r.size() != r.entry().size()
                     || TensorBytes.crc32(HostTensor.view(mapped, r.offset(), DType.UINT8, r.size())) == r.entry().crc();

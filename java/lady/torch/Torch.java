@@ -211,24 +211,17 @@ public final class Torch {
         return out;
     }
 
-    /** Threads per processor that {@link #maxThreads()} allows (oversubscription beyond that only slows down). */
-    public static final int MAX_THREADS_PER_PROCESSOR = 4;
+    /** Threads per processor that {@link #maxThreads()} allows: {@link lady.util.Parallel#MAX_THREADS_PER_PROCESSOR}. */
+    public static final int MAX_THREADS_PER_PROCESSOR = lady.util.Parallel.MAX_THREADS_PER_PROCESSOR;
 
-    /** The most threads Lady accepts: {@link #MAX_THREADS_PER_PROCESSOR} x the processors of this machine (a
-     * thread count of 100000 made libtorch's first parallel region hang). */
+    /** The most threads Lady accepts ({@link lady.util.Parallel#maxThreads()}). */
     public static int maxThreads() {
-        return MAX_THREADS_PER_PROCESSOR * Runtime.getRuntime().availableProcessors();
+        return lady.util.Parallel.maxThreads();
     }
 
-    /** {@code n} if it is a usable thread count (1 to {@link #maxThreads()}), else a USAGE error naming {@code source}. */
+    /** {@code n} if it is a usable thread count, else a USAGE error naming {@code source} ({@link lady.util.Parallel#checkThreads}). */
     public static int checkThreads(long n, String source) {
-        if (n < 1 || n > maxThreads()) {
-            int cpus = Runtime.getRuntime().availableProcessors();
-            throw new LadyException(LadyException.Kind.USAGE, source + " must be between 1 and " + maxThreads() + " ("
-                    + MAX_THREADS_PER_PROCESSOR + " x the " + cpus + " processor" + (cpus == 1 ? "" : "s")
-                    + " of this machine), got " + n);
-        }
-        return (int) n;
+        return lady.util.Parallel.checkThreads(n, source);
     }
 
     /** Sets libtorch's thread count (the CLI's {@code --threads}; applied when libtorch is loaded, or now if it is); later
@@ -241,21 +234,10 @@ public final class Torch {
         }
     }
 
-    /** Threads for libtorch and the CPU kernels: the {@code lady.threads} property, else {@code LADY_THREADS},
-     * else every processor. */
+    /** Threads for libtorch and the CPU kernels ({@link lady.util.Parallel#threads()}: the {@code lady.threads}
+     * property, else {@code LADY_THREADS}, else every processor). */
     public static int threads() {
-        String value = System.getProperty("lady.threads", System.getenv("LADY_THREADS"));
-        if (value != null && !value.isBlank()) {
-            long n;
-            try {
-                n = Long.parseLong(value.trim());
-            } catch (NumberFormatException e) {
-                throw new LadyException(LadyException.Kind.USAGE, "lady.threads / LADY_THREADS must be a positive integer, got "
-                        + lady.util.Text.quote(value));
-            }
-            return checkThreads(n, "lady.threads / LADY_THREADS");
-        }
-        return Runtime.getRuntime().availableProcessors();
+        return lady.util.Parallel.threads();
     }
 
     /** The JavaCPP PyTorch presets version, e.g. "2.10.0-1.5.13". */
