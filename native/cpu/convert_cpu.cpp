@@ -33,17 +33,27 @@ void f16_scalar(const uint16_t* s, float* d, int64_t n) {
 }
 
 #ifdef LADY_X86
+// vpmovzxwd (16 uint16 to 16 uint32) and vpslld through their zero-masked intrinsics with every lane kept: the
+// plain ones trip GCC 12's -Wmaybe-uninitialized inside its header (_mm512_undefined_epi32); same instructions.
+__attribute__((target("avx512f"), always_inline)) inline __m512i cvt16to32(__m256i h) {
+    return _mm512_maskz_cvtepu16_epi32(0xFFFF, h);
+}
+
+__attribute__((target("avx512f"), always_inline)) inline __m512i shl32(__m512i x, unsigned count) {
+    return _mm512_maskz_slli_epi32(0xFFFF, x, count);
+}
+
 __attribute__((target("avx512f"))) void bf16_avx512(const uint16_t* s, float* d, int64_t n) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
-        const __m512i b = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + 16)));
-        _mm512_storeu_si512(d + i, _mm512_slli_epi32(a, 16));
-        _mm512_storeu_si512(d + i + 16, _mm512_slli_epi32(b, 16));
+        const __m512i a = cvt16to32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
+        const __m512i b = cvt16to32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + 16)));
+        _mm512_storeu_si512(d + i, shl32(a, 16));
+        _mm512_storeu_si512(d + i + 16, shl32(b, 16));
     }
     for (; i + 16 <= n; i += 16) {
-        const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
-        _mm512_storeu_si512(d + i, _mm512_slli_epi32(a, 16));
+        const __m512i a = cvt16to32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
+        _mm512_storeu_si512(d + i, shl32(a, 16));
     }
     bf16_scalar(s + i, d + i, n - i);
 }
@@ -51,13 +61,13 @@ __attribute__((target("avx512f"))) void bf16_avx512(const uint16_t* s, float* d,
 // 16 half values to float32 with Java's NaN bits: vcvtph2ps, then the lanes whose exponent is all ones
 // (infinities and NaN) replaced by sign | 0x7F800000 | mant << 13.
 __attribute__((target("avx512f"), always_inline)) inline __m512 f16x16(__m256i h) {
-    const __m512i w = _mm512_cvtepu16_epi32(h);
-    const __m512 f = _mm512_cvtph_ps(h);
+    const __m512i w = cvt16to32(h);
+    const __m512 f = _mm512_maskz_cvtph_ps(0xFFFF, h);  // zero-masked, all lanes: as cvt16to32
     const __mmask16 special = _mm512_cmpeq_epi32_mask(_mm512_and_si512(w, _mm512_set1_epi32(0x7C00)),
                                                       _mm512_set1_epi32(0x7C00));
     if (special == 0) return f;
-    const __m512i sign = _mm512_slli_epi32(_mm512_and_si512(w, _mm512_set1_epi32(0x8000)), 16);
-    const __m512i mant = _mm512_slli_epi32(_mm512_and_si512(w, _mm512_set1_epi32(0x3FF)), 13);
+    const __m512i sign = shl32(_mm512_and_si512(w, _mm512_set1_epi32(0x8000)), 16);
+    const __m512i mant = shl32(_mm512_and_si512(w, _mm512_set1_epi32(0x3FF)), 13);
     const __m512i bits = _mm512_or_si512(_mm512_or_si512(sign, mant), _mm512_set1_epi32(0x7F800000));
     return _mm512_mask_mov_ps(f, special, _mm512_castsi512_ps(bits));
 }
@@ -135,18 +145,22 @@ extern "C" void lady_set_convert_kernel(int32_t mode) { g_convert_cap.store(mode
 
 extern "C" const char* lady_convert_kernel_name(void) { return paths(g_convert_cap.load()).name; }
 
-extern "C" int32_t lady_bf16_to_float_cpu(int64_t src, int64_t dst, int64_t dst_offset, int64_t n) {
-    int32_t st = lady::validate_convert("bf16_to_float_cpu", src, dst, dst_offset, n);
+namespace {
+
+int32_t convert(const char* who, ConvertFn Paths::*path, int64_t src, int64_t dst, int64_t dst_offset, int64_t n) {
+    int32_t st = lady::validate_convert(who, src, dst, dst_offset, n);
     if (st != LADY_OK) return st;
-    paths(g_convert_cap.load(std::memory_order_relaxed))
-        .bf16(reinterpret_cast<const uint16_t*>(src), reinterpret_cast<float*>(dst) + dst_offset, n);
+    (paths(g_convert_cap.load(std::memory_order_relaxed)).*path)(reinterpret_cast<const uint16_t*>(src),
+                                                                  reinterpret_cast<float*>(dst) + dst_offset, n);
     return lady_ok();
 }
 
+}  // namespace
+
+extern "C" int32_t lady_bf16_to_float_cpu(int64_t src, int64_t dst, int64_t dst_offset, int64_t n) {
+    return convert("bf16_to_float_cpu", &Paths::bf16, src, dst, dst_offset, n);
+}
+
 extern "C" int32_t lady_f16_to_float_cpu(int64_t src, int64_t dst, int64_t dst_offset, int64_t n) {
-    int32_t st = lady::validate_convert("f16_to_float_cpu", src, dst, dst_offset, n);
-    if (st != LADY_OK) return st;
-    paths(g_convert_cap.load(std::memory_order_relaxed))
-        .f16(reinterpret_cast<const uint16_t*>(src), reinterpret_cast<float*>(dst) + dst_offset, n);
-    return lady_ok();
+    return convert("f16_to_float_cpu", &Paths::f16, src, dst, dst_offset, n);
 }
