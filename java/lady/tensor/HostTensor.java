@@ -260,16 +260,17 @@ public final class HostTensor {
             if (count == 0) {
                 return;
             }
+            if (count >= nativeConvertMin()) { // by address: no window to make, whatever the tensor's size
+                halvesToFloats(dtype == DType.BFLOAT16, address() + 2 * first, out, at, count);
+                java.lang.ref.Reference.reachabilityFence(HostTensor.this);
+                return;
+            }
             int es = dtype.elementSize();
             ByteBuffer window = whole != null ? null : bytes(first * es, count * es);
             int from = whole != null ? (int) first : 0;
             switch (dtype) {
                 case FLOAT32 -> (whole != null ? wholeFloats : window.asFloatBuffer()).get(from, out, at, count);
                 case BFLOAT16 -> {
-                    if (count >= NATIVE_CONVERT_MIN_BF16) {
-                        halvesToFloats(true, address() + 2 * first, out, at, count);
-                        break;
-                    }
                     short[] h = halves(count);
                     (whole != null ? wholeShorts : window.asShortBuffer()).get(from, h, 0, count);
                     for (int i = 0; i < count; i++) {
@@ -277,10 +278,6 @@ public final class HostTensor {
                     }
                 }
                 case FLOAT16 -> {
-                    if (count >= NATIVE_CONVERT_MIN_F16) {
-                        halvesToFloats(false, address() + 2 * first, out, at, count);
-                        break;
-                    }
                     short[] h = halves(count);
                     (whole != null ? wholeShorts : window.asShortBuffer()).get(from, h, 0, count);
                     for (int i = 0; i < count; i++) {
@@ -349,8 +346,7 @@ public final class HostTensor {
             switch (dtype) {
                 case FLOAT32 -> dst.put(src.asFloatBuffer());
                 case BFLOAT16, FLOAT16 -> {
-                    int nativeMin = dtype == DType.BFLOAT16 ? NATIVE_CONVERT_MIN_BF16 : NATIVE_CONVERT_MIN_F16;
-                    if (dst.hasArray() && n >= nativeMin) { // straight into the array, natively
+                    if (dst.hasArray() && n >= nativeConvertMin()) { // straight into the array, natively
                         int to = dst.arrayOffset() + dst.position();
                         halvesToFloats(dtype == DType.BFLOAT16, address() + (first + done) * es, dst.array(), to, n);
                         dst.position(dst.position() + n);
@@ -407,6 +403,15 @@ public final class HostTensor {
                 }
             }
         }
+    }
+
+    /** Fewest values of this tensor's dtype read through the native conversion (no dtype but the half ones: never). */
+    private int nativeConvertMin() {
+        return switch (dtype) {
+            case BFLOAT16 -> NATIVE_CONVERT_MIN_BF16;
+            case FLOAT16 -> NATIVE_CONVERT_MIN_F16;
+            default -> Integer.MAX_VALUE;
+        };
     }
 
     /**
