@@ -139,6 +139,7 @@ void bench_permute_tensors(Context& ctx);
 void bench_similarity(Context& ctx);
 void bench_ranking(Context& ctx);
 void bench_assign(Context& ctx);
+void bench_convert(Context& ctx);
 
 // CUDA ceilings (bench_cuda.cu when CUDA is compiled, stubs otherwise). Return 0 when unusable.
 double cuda_host_roundtrip_gbs(size_t bytes, int reps);

@@ -40,7 +40,7 @@ void usage(std::FILE* out) {
                  "  --no-cuda   skip the CUDA versions even when a GPU is usable\n"
                  "  --no-ref-timing  check against the reference but do not time it\n"
                  "  --only      run only the kernels whose name contains KERNEL: permute, permute_tensors,\n"
-                 "              similarity, ranking, assign\n"
+                 "              similarity, ranking, assign, convert\n"
                  "exit status: 0 all checks passed, 1 a version disagreed with the reference, 2 usage\n");
 }
 
@@ -288,6 +288,7 @@ int main(int argc, char** argv) {
     if (wanted("similarity")) bench_similarity(ctx);
     if (wanted("ranking")) bench_ranking(ctx);
     if (wanted("assign")) bench_assign(ctx);
+    if (wanted("convert")) bench_convert(ctx);
 
     std::printf("\n%d checks against the reference, %d failures, %.1f s\n", ctx.checks, ctx.failures,
                 (now_ms() - t0) * 1e-3);

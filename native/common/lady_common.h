@@ -54,6 +54,37 @@ LADY_HD int32_t lady_find_segment(const int64_t* starts, int32_t count, int64_t 
     return lo;
 }
 
+/* A float32 from its bits (no conversion: NaN payloads, signaling ones included, pass unchanged). */
+LADY_HD float lady_float_from_bits(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+    return __uint_as_float(u);
+#else
+    float f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+#endif
+}
+
+/* bfloat16 bits to float32 (lady.h kernel 6): the upper half of a float32, exact. */
+LADY_HD float lady_bf16_bits_to_float(uint16_t h) {
+    return lady_float_from_bits((uint32_t)h << 16);
+}
+
+/* IEEE half-precision bits to float32 (lady.h kernel 6), exact, exactly as Java's HostTensor.float16ToFloat:
+ * subnormals as mant * 2^-24 (signed zeros kept), infinities, and NaN as sign | 0x7F800000 | mant << 13 (the
+ * payload moved up, a signaling NaN stays signaling: no quiet bit is set, unlike the hardware's vcvtph2ps). */
+LADY_HD float lady_f16_bits_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1Fu;
+    const uint32_t mant = h & 0x3FFu;
+    if (exp == 0x1Fu) return lady_float_from_bits(sign | 0x7F800000u | (mant << 13));
+    if (exp == 0u) {
+        const float v = (float)mant * 5.9604644775390625e-8f; /* 2^-24: exact in float32 */
+        return sign ? -v : v;
+    }
+    return lady_float_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -332,13 +332,6 @@ namespace {
 
 constexpr int kBf16SafeExponent = 20;
 
-inline float bf16_to_float(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 inline uint16_t float_to_bf16(float f) {  // round to nearest, ties to even (finite values)
     uint32_t u;
     std::memcpy(&u, &f, sizeof u);
@@ -354,7 +347,7 @@ void bf16_row_exponents(const uint16_t* x, int64_t rows, int64_t d, std::vector<
             const uint16_t* r = x + i * d;
             uint16_t top = 0;  // the largest |value| has the largest magnitude bits
             for (int64_t k = 0; k < d; ++k) top = std::max<uint16_t>(top, (uint16_t)(r[k] & 0x7FFFu));
-            const float mx = bf16_to_float(top);
+            const float mx = lady_bf16_bits_to_float(top);
             if (mx == 0.f || !std::isfinite(mx)) continue;
             int e = 0;
             std::frexp(mx, &e);  // mx in [2^(e-1), 2^e)
@@ -433,13 +426,13 @@ void pack_bf16_pairs(const uint16_t* x, int64_t d, const std::vector<int>& expo,
                 }
             } else {
                 for (int64_t k = 0; k + 1 < kc; k += 2) {
-                    dst[k * w + 2 * q] = float_to_bf16(std::ldexp(bf16_to_float(src[k]), -e));
-                    dst[k * w + 2 * q + 1] = float_to_bf16(std::ldexp(bf16_to_float(src[k + 1]), -e));
+                    dst[k * w + 2 * q] = float_to_bf16(std::ldexp(lady_bf16_bits_to_float(src[k]), -e));
+                    dst[k * w + 2 * q + 1] = float_to_bf16(std::ldexp(lady_bf16_bits_to_float(src[k + 1]), -e));
                 }
             }
             if (kc % 2) {
                 const uint16_t v = src[kc - 1];
-                dst[(kc - 1) * w + 2 * q] = e == 0 ? v : float_to_bf16(std::ldexp(bf16_to_float(v), -e));
+                dst[(kc - 1) * w + 2 * q] = e == 0 ? v : float_to_bf16(std::ldexp(lady_bf16_bits_to_float(v), -e));
                 dst[(kc - 1) * w + 2 * q + 1] = 0;
             }
         }
@@ -461,9 +454,9 @@ void pack_bf16_widened(const uint16_t* x, int64_t d, const std::vector<int>& exp
             const uint16_t* src = x + (r0 + r) * d + k0;
             const int e = expo[(size_t)(r0 + r)];
             if (e == 0) {
-                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = bf16_to_float(src[k]);
+                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = lady_bf16_bits_to_float(src[k]);
             } else {
-                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = std::ldexp(bf16_to_float(src[k]), -e);
+                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = std::ldexp(lady_bf16_bits_to_float(src[k]), -e);
             }
         }
     }

@@ -179,6 +179,25 @@ int32_t lady_gather_rows_ref(int64_t src, int64_t dst, int64_t rows, int64_t n1,
 int32_t lady_gather_rows_cpu(int64_t src, int64_t dst, int64_t rows, int64_t n1, int64_t unit_bytes,
                              const int64_t* p0, const int64_t* p1, int64_t row_begin, int64_t row_end);
 
+/* ---- kernel 6: half precision to float32 (the checkpoint read path: HostTensor's reads) -------------
+ * Converts n values of raw bfloat16 (bf16) or IEEE half (f16) bits at src (uint16, any alignment) into
+ * float32 at dst + 4 * dst_offset (dst_offset lets a caller address a Java array at any start):
+ *   bf16: the bits shifted into the upper half of a float32 (exact, NaN payloads unchanged);
+ *   f16:  exact, as Java's HostTensor.float16ToFloat: subnormals, signed zeros, infinities, and NaN as
+ *         sign | 0x7F800000 | mant << 13 (a signaling NaN stays signaling).
+ * So every version gives the same bits. src and dst must not overlap. One thread (callers read from
+ * their own threads). The CPU version uses AVX-512F (16 values per instruction; vcvtph2ps for f16, its
+ * NaNs rewritten as above), else AVX2 (+ F16C for f16: 8 values), else the scalar loop, and a scalar
+ * tail; lady_set_convert_kernel(mode) caps the path (0: best available, 1: AVX2 at most, 2: scalar),
+ * lady_convert_kernel_name() names the bf16 path in use ("avx512f", "avx2" or "scalar"). No CUDA
+ * version: the values are read on the host, where the data is. */
+int32_t lady_bf16_to_float_ref(int64_t src, int64_t dst, int64_t dst_offset, int64_t n);
+int32_t lady_bf16_to_float_cpu(int64_t src, int64_t dst, int64_t dst_offset, int64_t n);
+int32_t lady_f16_to_float_ref(int64_t src, int64_t dst, int64_t dst_offset, int64_t n);
+int32_t lady_f16_to_float_cpu(int64_t src, int64_t dst, int64_t dst_offset, int64_t n);
+void lady_set_convert_kernel(int32_t mode);
+const char* lady_convert_kernel_name(void);
+
 /* ---- host memory (no kernel): the checkpoint readers' and writers' memory ----------------------
  *   map_file: maps the whole regular file at `path` (NUL-terminated) copy-on-write (MAP_PRIVATE,
  *             readable and writable): a page written through the mapping becomes a private copy,

@@ -74,12 +74,7 @@ extern "C" int32_t lady_cosine_similarity_bf16_ref(int64_t a, int64_t b, int64_t
     const double* ia = reinterpret_cast<const double*>(inv_a);
     const double* ib = reinterpret_cast<const double*>(inv_b);
     float* o = reinterpret_cast<float*>(out);
-    auto widen = [](uint16_t h) {  // bfloat16 is the upper half of a float32
-        const uint32_t u = (uint32_t)h << 16;
-        float f;
-        std::memcpy(&f, &u, sizeof f);
-        return (double)f;
-    };
+    auto widen = [](uint16_t h) { return (double)lady_bf16_bits_to_float(h); };
     for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < m; ++j) {
             double s = 0.0;

@@ -356,6 +356,81 @@ public final class Kernels {
         LadyNative.lady_set_bf16_kernel(on ? 1 : 0);
     }
 
+    /**
+     * {@code n} bfloat16 values (raw bits, any alignment) at host address {@code src} into float32 at {@code dst}
+     * (lady.h kernel 6): exact, each the upper half of a float32. {@link Backend#CUDA} has no version (the values
+     * are read on the host): a clear error.
+     */
+    public static void bf16ToFloat(Backend backend, long src, long dst, long n) {
+        halfToFloat(backend, true, src, dst, n);
+    }
+
+    /**
+     * {@code n} IEEE half values at {@code src} into float32 at {@code dst} (lady.h kernel 6), bit for bit what
+     * {@code lady.tensor.HostTensor.float16ToFloat} gives (a signaling NaN stays signaling).
+     */
+    public static void f16ToFloat(Backend backend, long src, long dst, long n) {
+        halfToFloat(backend, false, src, dst, n);
+    }
+
+    /**
+     * {@code n} bfloat16 values at host address {@code src} into {@code out[at, at + n)} with the CPU kernel. The
+     * array is pinned for the call (JNI GetPrimitiveArrayCritical: HotSpot hands over the array itself, no copy;
+     * a garbage collection waits for the call, a few microseconds for a row of values).
+     */
+    public static void bf16ToFloat(long src, float[] out, int at, int n) {
+        requireRange(src, out, at, n);
+        ensureLoaded();
+        check(LadyNative.lady_bf16_to_float_cpu(src, out, at, n), "bf16_to_float_cpu");
+    }
+
+    /** As {@link #bf16ToFloat(long, float[], int, int)} for IEEE half values. */
+    public static void f16ToFloat(long src, float[] out, int at, int n) {
+        requireRange(src, out, at, n);
+        ensureLoaded();
+        check(LadyNative.lady_f16_to_float_cpu(src, out, at, n), "f16_to_float_cpu");
+    }
+
+    private static void requireRange(long src, float[] out, int at, int n) {
+        if (at < 0 || n < 0 || at > out.length - n) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "values [" + at + ", +" + n + ") outside an array of "
+                    + out.length);
+        }
+        requireAddress("half precision source", src, n);
+    }
+
+    private static void halfToFloat(Backend backend, boolean bf16, long src, long dst, long n) {
+        requireSize("value count", n);
+        requireAddress("half precision source", src, n);
+        requireAddress("float32 destination", dst, n);
+        ensureLoaded();
+        String name = (bf16 ? "bf16" : "f16") + "_to_float_" + backend.name().toLowerCase(java.util.Locale.ROOT);
+        int status = switch (backend) {
+            case REFERENCE -> bf16 ? LadyNative.lady_bf16_to_float_ref(src, dst, 0, n)
+                    : LadyNative.lady_f16_to_float_ref(src, dst, 0, n);
+            case CPU -> bf16 ? LadyNative.lady_bf16_to_float_cpu(src, dst, 0, n)
+                    : LadyNative.lady_f16_to_float_cpu(src, dst, 0, n);
+            case CUDA -> throw new LadyException(LadyException.Kind.NO_GPU, name
+                    + ": no CUDA version (half precision values are converted where they are read, on the host)");
+        };
+        check(status, name);
+    }
+
+    /** Which path the CPU half precision conversion runs now: "avx512f", "avx2" or "scalar". */
+    public static String convertKernelName() {
+        ensureLoaded();
+        return LadyNative.lady_convert_kernel_name();
+    }
+
+    /**
+     * Tests and benchmarks: caps the CPU half precision conversion's path (0: best available, 1: AVX2 at most,
+     * 2: scalar), so every path the CPU has is exercised on it.
+     */
+    public static void capConvertPath(int mode) {
+        ensureLoaded();
+        LadyNative.lady_set_convert_kernel(mode);
+    }
+
     /** out = rows of in[rows x d] divided by max(L2 norm, 1e-12), after centering if asked. */
     public static void normalizeRows(Backend backend, long in, long out, long rows, long d, boolean centered) {
         requireSize("rows", rows);

@@ -6,6 +6,8 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 import lady.LadyException;
+import lady.kernels.Backend;
+import lady.kernels.Kernels;
 
 /**
  * A dense, contiguous, row-major tensor in native host memory, without libtorch: a dtype, a shape,
@@ -24,6 +26,16 @@ public final class HostTensor {
     static final int WINDOW = 1 << 30;
     /** Values converted per slice from half precision (arrays of this size are reused within a conversion). */
     private static final int CONVERT_SLICE = 1 << 14;
+    /**
+     * Reads of at least this many bfloat16 values go to the native conversion (lady.h kernel 6); shorter ones stay
+     * in the Java loop, which is faster than the JNI call's fixed cost (about 40 ns) below it: 26 ns for 64 values,
+     * 49 for 128, 98 for 256 (bench/RESULTS.md, ConvertBench).
+     */
+    static final int NATIVE_CONVERT_MIN_BF16 = 128;
+    /** As {@link #NATIVE_CONVERT_MIN_BF16} for float16, whose Java loop is slower (44 ns for 32 values, 80 for 64). */
+    static final int NATIVE_CONVERT_MIN_F16 = 32;
+    /** Values per native conversion call into a Java array: the array is pinned (the GC waits) for at most this many. */
+    static final int NATIVE_CONVERT_PIN = 1 << 20;
 
     private final DType dtype;
     private final long[] shape;
@@ -218,9 +230,11 @@ public final class HostTensor {
     }
 
     /**
-     * Reads ranges of the tensor's values converted to float32, in place: float32 copied, bfloat16
-     * ({@code Float.intBitsToFloat(bits << 16)}) and float16 converted through a reused array by bulk moves
-     * and a loop the JIT vectorizes, other dtypes as {@link #readFloats()}. A tensor of at most 2 GiB is
+     * Reads ranges of the tensor's values converted to float32, in place: float32 copied; bfloat16 and float16
+     * converted by the native kernel (lady.h kernel 6, vectorized) from {@link #NATIVE_CONVERT_MIN_BF16} /
+     * {@link #NATIVE_CONVERT_MIN_F16} values, shorter ranges through a reused array by a bulk move and the scalar
+     * loop ({@link #bfloat16ToFloat}, {@link #float16ToFloat}: the same bits); other dtypes as
+     * {@link #readFloats()}. A tensor of at most 2 GiB is
      * viewed through one buffer made once (a native buffer costs about a microsecond to make: per row of a
      * 128k-row embedding that was most of the read), shared by the tensor's readers; larger ones a window per
      * read. Not thread-safe (one per thread).
@@ -244,6 +258,11 @@ public final class HostTensor {
                         + ") of a tensor of " + numel + " into " + out.length + " from " + at);
             }
             if (count == 0) {
+                return;
+            }
+            if (count >= nativeConvertMin()) { // by address: no window to make, whatever the tensor's size
+                halvesToFloats(dtype == DType.BFLOAT16, address() + 2 * first, out, at, count);
+                java.lang.ref.Reference.reachabilityFence(HostTensor.this);
                 return;
             }
             int es = dtype.elementSize();
@@ -297,6 +316,16 @@ public final class HostTensor {
             return this;
         }
         HostTensor out = allocate(DType.FLOAT32, shape);
+        if (dtype == DType.BFLOAT16 || dtype == DType.FLOAT16) { // native memory to native memory, one call
+            if (dtype == DType.BFLOAT16) {
+                Kernels.bf16ToFloat(Backend.CPU, address(), out.address(), numel);
+            } else {
+                Kernels.f16ToFloat(Backend.CPU, address(), out.address(), numel);
+            }
+            java.lang.ref.Reference.reachabilityFence(this);
+            java.lang.ref.Reference.reachabilityFence(out);
+            return out;
+        }
         long perWindow = WINDOW / 4;
         for (long done = 0; done < numel; done += perWindow) {
             long count = Math.min(perWindow, numel - done);
@@ -316,7 +345,14 @@ public final class HostTensor {
             ByteBuffer src = bytes((first + done) * es, n * es);
             switch (dtype) {
                 case FLOAT32 -> dst.put(src.asFloatBuffer());
-                case BFLOAT16, FLOAT16 -> { // in slices through arrays: bulk moves, a loop the JIT vectorizes
+                case BFLOAT16, FLOAT16 -> {
+                    if (dst.hasArray() && n >= nativeConvertMin()) { // straight into the array, natively
+                        int to = dst.arrayOffset() + dst.position();
+                        halvesToFloats(dtype == DType.BFLOAT16, address() + (first + done) * es, dst.array(), to, n);
+                        dst.position(dst.position() + n);
+                        break;
+                    }
+                    // in slices through arrays: bulk moves and a loop
                     java.nio.ShortBuffer halves = src.asShortBuffer();
                     short[] h = new short[Math.min(n, CONVERT_SLICE)];
                     float[] f = new float[h.length];
@@ -365,6 +401,35 @@ public final class HostTensor {
                         dst.put((float) (src.get(i) & 0xFF));
                     }
                 }
+            }
+        }
+    }
+
+    /** Fewest values of this tensor's dtype read through the native conversion (no dtype but the half ones: never). */
+    private int nativeConvertMin() {
+        return switch (dtype) {
+            case BFLOAT16 -> NATIVE_CONVERT_MIN_BF16;
+            case FLOAT16 -> NATIVE_CONVERT_MIN_F16;
+            default -> Integer.MAX_VALUE;
+        };
+    }
+
+    /**
+     * {@code count} half precision values at {@code src} into {@code out} from {@code at} with the native kernel
+     * (lady.h kernel 6: AVX-512 or AVX2, exact, the same bits as {@link #bfloat16ToFloat} and
+     * {@link #float16ToFloat}). Straight into the array, pinned for the call ({@link Kernels#bf16ToFloat(long,
+     * float[], int, int)}), at most {@link #NATIVE_CONVERT_PIN} values per call. Converting into a reused native
+     * scratch buffer, then one bulk {@code FloatBuffer.get} into the array (a second pass over the floats), was as
+     * fast up to 256 values and slower on rows (4,096 values: 0.93 against 0.37 us; 14,336: 3.0 against 2.1 us;
+     * bench/RESULTS.md, ConvertBench), so the array is written directly.
+     */
+    private static void halvesToFloats(boolean bf16, long src, float[] out, int at, int count) {
+        for (int done = 0; done < count; done += NATIVE_CONVERT_PIN) {
+            int n = Math.min(NATIVE_CONVERT_PIN, count - done);
+            if (bf16) {
+                Kernels.bf16ToFloat(src + 2L * done, out, at + done, n);
+            } else {
+                Kernels.f16ToFloat(src + 2L * done, out, at + done, n);
             }
         }
     }

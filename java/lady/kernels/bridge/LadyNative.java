@@ -2,6 +2,7 @@ package lady.kernels.bridge;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.CriticalRegion;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -93,6 +94,32 @@ public final class LadyNative {
     public static native void lady_set_bf16_kernel(int mode);
 
     public static native @Cast("const char*") String lady_bf16_kernel_name();
+
+    // ---- half precision to float32 (lady.h kernel 6) ---------------------------------------------
+
+    public static native int lady_bf16_to_float_ref(long src, long dst, long dstOffset, long n);
+
+    public static native int lady_bf16_to_float_cpu(long src, long dst, long dstOffset, long n);
+
+    public static native int lady_f16_to_float_ref(long src, long dst, long dstOffset, long n);
+
+    public static native int lady_f16_to_float_cpu(long src, long dst, long dstOffset, long n);
+
+    /**
+     * Into a Java array, pinned for the call: {@code @CriticalRegion} makes the JNI code take the array with
+     * GetPrimitiveArrayCritical (HotSpot gives the array itself, no copy; the garbage collector waits for the few
+     * microseconds of the call) and call the kernel with no other JNI call in between.
+     */
+    @CriticalRegion
+    public static native int lady_bf16_to_float_cpu(long src, @Cast("int64_t") float[] dst, long dstOffset, long n);
+
+    /** As the bfloat16 one: into a Java array pinned for the call. */
+    @CriticalRegion
+    public static native int lady_f16_to_float_cpu(long src, @Cast("int64_t") float[] dst, long dstOffset, long n);
+
+    public static native void lady_set_convert_kernel(int mode);
+
+    public static native @Cast("const char*") String lady_convert_kernel_name();
 
     public static native int lady_argmax_top2_ref(long s, long n, long m, long index, long best, long second);
 

@@ -151,4 +151,56 @@ class HostTensorTest {
             assertThrows(LadyException.class, () -> reader.read(990, new float[20], 0, 20));
         }
     }
+
+    /**
+     * Half precision reads, short (the Java loop) and long (the native kernel, lady.h kernel 6), into arrays at any
+     * start, give bit for bit what the scalar conversions give value by value (the read before the kernel), on random
+     * bits (NaN payloads, infinities, subnormals included); so do readFloats and toFloat32 of the whole tensor.
+     */
+    @Test
+    void halfPrecisionReadsEqualTheScalarConversion() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(19);
+        int numel = 3 * HostTensor.NATIVE_CONVERT_PIN + 4099; // readFloats pins the array a slice at a time
+        for (DType d : new DType[] {DType.BFLOAT16, DType.FLOAT16}) {
+            HostTensor t = HostTensor.allocate(d, numel);
+            ByteBuffer b = t.bytes(0, (int) t.byteSize());
+            short[] bits = new short[numel];
+            for (int i = 0; i < numel; i++) {
+                bits[i] = (short) r.nextInt(1 << 16);
+                b.putShort(2 * i, bits[i]);
+            }
+            float[] want = new float[numel];
+            for (int i = 0; i < numel; i++) {
+                want[i] = d == DType.BFLOAT16 ? HostTensor.bfloat16ToFloat(bits[i]) : HostTensor.float16ToFloat(bits[i]);
+            }
+            assertRaw(want, 0, t.readFloats(), 0, numel, d + " readFloats");
+            assertRaw(want, 0, t.toFloat32().readFloats(), 0, numel, d + " toFloat32");
+            HostTensor.ValueReader reader = t.valueReader();
+            int[] counts = {0, 1, 31, 32, 33, 127, 128, 129, 4096, 14336, 100_001};
+            for (int k = 0; k < 200; k++) {
+                int count = k < counts.length ? counts[k] : r.nextInt(k % 2 == 0 ? 300 : 20_000);
+                int first = r.nextInt(numel - count + 1);
+                int at = r.nextInt(18);
+                float[] out = new float[at + count + 3];
+                reader.read(first, out, at, count);
+                assertRaw(want, first, out, at, count, d + " read(" + first + ", +" + count + ") at " + at);
+            }
+        }
+    }
+
+    private static void assertRaw(float[] want, int from, float[] got, int at, int count, String what) {
+        for (int i = 0; i < count; i++) {
+            if (Float.floatToRawIntBits(want[from + i]) != Float.floatToRawIntBits(got[at + i])) {
+                throw new AssertionError(what + ": value " + (from + i) + " is " + Integer.toHexString(
+                        Float.floatToRawIntBits(got[at + i])) + ", not " + Integer.toHexString(Float.floatToRawIntBits(
+                        want[from + i])));
+            }
+        }
+        for (int i = 0; i < at; i++) {
+            assertEquals(0, Float.floatToRawIntBits(got[i]), what + ": wrote before the start");
+        }
+        for (int i = at + count; i < got.length; i++) {
+            assertEquals(0, Float.floatToRawIntBits(got[i]), what + ": wrote past the end");
+        }
+    }
 }
