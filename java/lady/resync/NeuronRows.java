@@ -118,49 +118,74 @@ final class NeuronRows {
         return materialize(all);
     }
 
-    /** The vectors of {@code neurons} (any order), in that order, as a contiguous float32 tensor (fresh memory). */
+    /**
+     * The vectors of {@code neurons} (any order), in that order, as a contiguous float32 tensor (fresh memory), read on
+     * the resync's threads ({@link PrefilteredMatch#parallelChunks}: neurons on axis 0; rows of an axis-1 member in
+     * {@link PrefilteredMatch#parallelParts}): copies only, the same values whatever the thread count.
+     */
     HostTensor materialize(int[] neurons) {
         HostTensor out = HostTensor.allocate(DType.FLOAT32, neurons.length, d);
-        java.nio.FloatBuffer f = out.floats();
         if (byRows) {
-            Reader r = reader();
-            float[] v = new float[d];
-            for (int k = 0; k < neurons.length; k++) {
-                r.neuron(neurons[k], v);
-                f.put(k * d, v);
-            }
+            PrefilteredMatch.parallelChunks(neurons.length, (from, to) -> {
+                java.nio.FloatBuffer f = out.floats();
+                Reader r = reader();
+                float[] v = new float[d];
+                for (int k = from; k < to; k++) {
+                    r.neuron(neurons[k], v);
+                    f.put(k * d, v);
+                }
+            });
         } else {
-            // row by row, each neuron's segment to its place (a transpose), staged for a chunk of rows so that each
-            // neuron's values of the chunk go out in one bulk put (they are contiguous in its vector); a few neurons
-            // (the verdict's sample) take their values from the stored row through the column map
-            boolean few = neurons.length < n / SPARSE_FRACTION;
-            Reader r = reader();
-            int seg = segment();
-            int chunk = (int) Math.max(1, Math.min(rows, STAGE_VALUES / Math.max(1L, (long) neurons.length * seg)));
-            float[] stage = new float[Math.multiplyExact(neurons.length, chunk * seg)];
-            float[] v = new float[seg];
-            for (long o0 = 0; o0 < rows; o0 += chunk) {
-                int count = (int) Math.min(chunk, rows - o0);
-                for (int t = 0; t < count; t++) {
-                    long o = o0 + t;
-                    float[] row = few ? r.storedRow(o) : r.outerRow(o);
-                    for (int k = 0; k < neurons.length; k++) {
-                        int at = (k * chunk + t) * seg;
-                        if (few) {
-                            r.segmentOf(row, neurons[k], v);
-                            System.arraycopy(v, 0, stage, at, seg);
-                        } else {
-                            System.arraycopy(row, segmentStart(neurons[k]), stage, at, seg);
-                        }
-                    }
-                }
-                for (int k = 0; k < neurons.length; k++) {
-                    f.put((int) (k * (long) d + o0 * seg), stage, k * chunk * seg, count * seg);
-                }
-            }
+            int parts = (int) Math.max(1, Math.min(rows, PrefilteredMatch.threads()));
+            PrefilteredMatch.parallelParts(rows, parts, (part, from, to) -> materializeRows(neurons, from, to, out));
         }
         java.lang.ref.Reference.reachabilityFence(out);
         return out;
+    }
+
+    /**
+     * Rows [from, to) of an axis-1 member into {@link #materialize(int[])}'s {@code out}: row by row, each neuron's
+     * segment to its place (a transpose), staged for a chunk of rows so that each neuron's values of the chunk go out
+     * in one bulk put (they are contiguous in its vector); a few neurons (the verdict's sample) take their values from
+     * the stored row through the column map.
+     */
+    private void materializeRows(int[] neurons, long from, long to, HostTensor out) {
+        java.nio.FloatBuffer f = out.floats();
+        boolean few = neurons.length < n / SPARSE_FRACTION;
+        Reader r = reader();
+        int seg = segment();
+        long span = to - from;
+        int chunk = (int) Math.max(1, Math.min(span, STAGE_VALUES / Math.max(1L, (long) neurons.length * seg)));
+        float[] stage = new float[Math.multiplyExact(neurons.length, chunk * seg)];
+        float[] v = new float[seg];
+        int[] stored = few ? r.storedPositions(neurons) : null; // the chosen values' places in a stored row
+        float[] picked = stored == null ? null : new float[stored.length];
+        for (long o0 = from; o0 < to; o0 += chunk) {
+            int count = (int) Math.min(chunk, to - o0);
+            for (int t = 0; t < count; t++) {
+                long o = o0 + t;
+                if (stored != null) { // only the chosen values of the stored row are read and converted
+                    r.storedValues(o, stored, picked);
+                    for (int k = 0; k < neurons.length; k++) {
+                        System.arraycopy(picked, k * seg, stage, (k * chunk + t) * seg, seg);
+                    }
+                    continue;
+                }
+                float[] row = few ? r.storedRow(o) : r.outerRow(o);
+                for (int k = 0; k < neurons.length; k++) {
+                    int at = (k * chunk + t) * seg;
+                    if (few) {
+                        r.segmentOf(row, neurons[k], v);
+                        System.arraycopy(v, 0, stage, at, seg);
+                    } else {
+                        System.arraycopy(row, segmentStart(neurons[k]), stage, at, seg);
+                    }
+                }
+            }
+            for (int k = 0; k < neurons.length; k++) {
+                f.put((int) (k * (long) d + o0 * seg), stage, k * chunk * seg, count * seg);
+            }
+        }
     }
 
     /** Whether the vectors are stored as bfloat16 (a checkpoint's bytes): {@link #materializeBf16} is then exact. */
@@ -281,8 +306,16 @@ final class NeuronRows {
         IntStream.range(0, parts).parallel().forEach(p -> {
             Reader r = reader();
             double[] sums = new double[n];
+            int at0 = segmentStart(0);
             for (long o = rows * p / parts; o < rows * (p + 1) / parts; o++) {
                 float[] row = r.outerRow(o);
+                if (seg == 1) { // one value per neuron and row (an embedding's column): the same sums, a plain loop
+                    for (int j = 0, x = at0; j < n; j++, x += block * inner) {
+                        float v = row[x];
+                        sums[j] += v * v;
+                    }
+                    continue;
+                }
                 for (int j = 0; j < n; j++) {
                     int at = segmentStart(j);
                     double sum = sums[j];
@@ -348,9 +381,23 @@ final class NeuronRows {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
                 double[][] s = new double[3][n];
+                int at0 = a.segmentStart(0);
                 for (long o = a.rows * p / parts; o < a.rows * (p + 1) / parts; o++) {
                     float[] x = ra.outerRow(o);
                     float[] y = rb.outerRow(o);
+                    if (seg == 1) { // one value per neuron and row: the same sums (0 + one product), a plain loop
+                        double[] s0 = s[0];
+                        double[] s1 = s[1];
+                        double[] s2 = s[2];
+                        for (int j = 0, t = at0; j < n; j++, t++) {
+                            double u = x[t];
+                            double v = y[t];
+                            s0[j] += u * v;
+                            s1[j] += u * u;
+                            s2[j] += v * v;
+                        }
+                        continue;
+                    }
                     for (int j = 0; j < n; j++) {
                         int at = a.segmentStart(j);
                         double ab = 0;
@@ -401,6 +448,19 @@ final class NeuronRows {
     /** Values staged by {@link #materialize(int[])} for axis-1 members before their bulk puts (4 MB). */
     private static final long STAGE_VALUES = 1L << 20;
 
+    /** A view of the stored values for {@link Reader#storedValues}: bfloat16 or float32, at most 2 GiB; else null. */
+    private java.nio.Buffer storedBuffer() {
+        long bytes = base.byteSize();
+        if (bytes == 0 || bytes > Integer.MAX_VALUE - 8) {
+            return null;
+        }
+        return switch (base.dtype()) {
+            case BFLOAT16 -> base.bytes(0, (int) bytes).asShortBuffer();
+            case FLOAT32 -> base.bytes(0, (int) bytes).asFloatBuffer();
+            default -> null;
+        };
+    }
+
     /** A reader with its own buffers: one per thread. */
     Reader reader() {
         return new Reader();
@@ -411,6 +471,9 @@ final class NeuronRows {
         private final float[] row = new float[rowValues()];
         private final HostTensor.ValueReader values = base.valueReader();
         private float[] plain;
+        /** The stored values as one buffer (bfloat16 or float32 tensors of at most 2 GiB), made on first use
+         * ({@link #storedView}). */
+        private java.nio.Buffer stored;
 
         /** Neuron j's d values into {@code out} (members on axis 0). */
         void neuron(int j, float[] out) {
@@ -419,17 +482,73 @@ final class NeuronRows {
             }
         }
 
-        /** Row o of the tensor, converted (members on axis 1); the returned buffer is reused by the next call. */
+        /**
+         * Row o of the tensor, converted (members on axis 1), laid out as the logical row; only the member's values
+         * ({@link #spanRow}) are written. The returned buffer is reused by the next call.
+         */
         float[] outerRow(long o) {
-            logicalRow(o, row, 0);
+            spanRow(o, row, 0);
             return row;
         }
 
-        /** Rows [o0, o0 + count) of the tensor, converted, one after the other into {@code tile} (axis-1 members). */
+        /** Rows [o0, o0 + count) of the tensor, converted, one after the other into {@code tile} (axis-1 members; as
+         * {@link #outerRow}, only the member's values of each row). */
         void tile(long o0, int count, float[] tile) {
             for (int t = 0; t < count; t++) {
-                logicalRow(o0 + t, tile, t * rowValues());
+                spanRow(o0 + t, tile, t * rowValues());
             }
+        }
+
+        /**
+         * The member's values of logical row r (its neurons' columns [offset, offset + n block), times the inner size)
+         * at their places of {@link #logicalRow}'s layout in {@code out} from {@code at}; the row's other values are
+         * not written. A member that is a slice of the columns (a value head's columns of an output projection:
+         * 128 of 4096) is read without converting the rest of the row: through the column map, value by value from
+         * the stored bfloat16 or float32 values (converted as {@link HostTensor.ValueReader} converts them).
+         */
+        private void spanRow(long r, float[] out, int at) {
+            int count = rowValues();
+            int from = (int) (offset * inner);
+            int len = (int) ((long) n * block * inner);
+            if (from == 0 && len == count) {
+                logicalRow(r, out, at);
+                return;
+            }
+            long br = rowMap == null ? r : rowMap[(int) r];
+            if (colMap == null) {
+                values.read(br * count + from, out, at + from, len);
+                return;
+            }
+            java.nio.Buffer view = storedView();
+            if (view == null) {
+                logicalRow(r, out, at);
+                return;
+            }
+            int first = (int) (br * count);
+            int c1 = (int) (offset + (long) n * block);
+            if (view instanceof java.nio.ShortBuffer h) {
+                for (int c = (int) offset; c < c1; c++) {
+                    int src = first + (int) colMap[c] * inner;
+                    int dst = at + c * inner;
+                    for (int i = 0; i < inner; i++) {
+                        out[dst + i] = HostTensor.bfloat16ToFloat(h.get(src + i));
+                    }
+                }
+            } else {
+                java.nio.FloatBuffer f = (java.nio.FloatBuffer) view;
+                for (int c = (int) offset; c < c1; c++) {
+                    f.get(first + (int) colMap[c] * inner, out, at + c * inner, inner);
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(base);
+        }
+
+        /** {@link #stored}, made on first use. */
+        private java.nio.Buffer storedView() {
+            if (stored == null) {
+                stored = storedBuffer();
+            }
+            return stored;
         }
 
         /** Neuron j's values in the rows of a {@link #tile} of {@code count} rows: count segments into {@code out}. */
@@ -459,6 +578,49 @@ final class NeuronRows {
             }
             values.read((rowMap == null ? o : rowMap[(int) o]) * count, plain, 0, count);
             return plain;
+        }
+
+        /**
+         * For {@link #storedValues}: where each value of the segments of {@code neurons} (in that order, each in
+         * {@link #segmentOf}'s order) lies in a stored row, through the column map; null when the stored values
+         * cannot be read one by one (a dtype other than float32 and bfloat16, a tensor over 2 GiB).
+         */
+        int[] storedPositions(int[] neurons) {
+            if (storedView() == null) {
+                return null;
+            }
+            int seg = segment();
+            int[] out = new int[Math.multiplyExact(neurons.length, seg)];
+            for (int k = 0; k < neurons.length; k++) {
+                for (int b = 0; b < block; b++) {
+                    long c = offset + (long) neurons[k] * block + b;
+                    long pc = colMap == null ? c : colMap[(int) c];
+                    for (int i = 0; i < inner; i++) {
+                        out[k * seg + b * inner + i] = (int) (pc * inner + i);
+                    }
+                }
+            }
+            return out;
+        }
+
+        /**
+         * The values of stored row o (the row map applied) at {@code positions} ({@link #storedPositions}), converted
+         * as {@link HostTensor.ValueReader} converts them (bfloat16: the upper half of a float32), into {@code out}:
+         * a few neurons' values without converting the whole row.
+         */
+        void storedValues(long o, int[] positions, float[] out) {
+            int first = (int) ((rowMap == null ? o : rowMap[(int) o]) * rowValues());
+            if (stored instanceof java.nio.ShortBuffer h) {
+                for (int q = 0; q < positions.length; q++) {
+                    out[q] = HostTensor.bfloat16ToFloat(h.get(first + positions[q]));
+                }
+            } else {
+                java.nio.FloatBuffer f = (java.nio.FloatBuffer) stored;
+                for (int q = 0; q < positions.length; q++) {
+                    out[q] = f.get(first + positions[q]);
+                }
+            }
+            java.lang.ref.Reference.reachabilityFence(base);
         }
 
         /** Neuron j's segment of a {@link #storedRow} into {@code out}: its values only, through the column map. */

@@ -1018,30 +1018,35 @@ final class PrefilteredMatch {
                 partSk[part] = a;
                 partMass[part] = m;
             });
-            for (int part = 0; part < parts; part++) {
-                float[] a = partSk[part];
-                float[] m = partMass[part];
-                for (int c = 0; c < k; c++) {
-                    for (int j = 0; j < n; j++) {
-                        sk[j * k + c] += a[c * n + j];
-                        mass[j * k + c] += m[c * n + j];
+            // the parts' sums added in part order, each neuron's k buckets on the resync's threads
+            parallelChunks(n, (ja, jb) -> {
+                for (int part = 0; part < parts; part++) {
+                    float[] a = partSk[part];
+                    float[] m = partMass[part];
+                    for (int c = 0; c < k; c++) {
+                        for (int j = ja; j < jb; j++) {
+                            sk[j * k + c] += a[c * n + j];
+                            mass[j * k + c] += m[c * n + j];
+                        }
                     }
                 }
-            }
+            });
         }
         double[] norm2 = new double[n];
         double[] spread = new double[n];
-        for (int i = 0; i < n; i++) {
-            double total = 0;
-            double squares = 0;
-            for (int c = 0; c < k; c++) {
-                total += mass[i * k + c];
-                squares += (double) mass[i * k + c] * mass[i * k + c];
+        parallelChunks(n, (ia, ib) -> {
+            for (int i = ia; i < ib; i++) {
+                double total = 0;
+                double squares = 0;
+                for (int c = 0; c < k; c++) {
+                    total += mass[i * k + c];
+                    squares += (double) mass[i * k + c] * mass[i * k + c];
+                }
+                norm2[i] = total;
+                // with at most one coordinate per bucket the sketch is exact (no cross terms): no error to bound
+                spread[i] = total > 0 && d > k ? Math.sqrt(squares) / total : 0;
             }
-            norm2[i] = total;
-            // with at most one coordinate per bucket the sketch is exact (no cross terms): no error to bound
-            spread[i] = total > 0 && d > k ? Math.sqrt(squares) / total : 0;
-        }
+        });
         return new Sketch(k, sk, norm2, spread);
     }
 
@@ -1240,12 +1245,12 @@ final class PrefilteredMatch {
         void run(int from, int to);
     }
 
-    private interface PartBody {
+    interface PartBody {
         void run(int part, long from, long to);
     }
 
     /** Threads the parallel loops use: the CLI's --threads. */
-    private static int threads() {
+    static int threads() {
         return Torch.threads();
     }
 
@@ -1257,7 +1262,7 @@ final class PrefilteredMatch {
     }
 
     /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
-    private static void parallelParts(long total, int parts, PartBody body) {
+    static void parallelParts(long total, int parts, PartBody body) {
         run(() -> IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts,
                 total * (p + 1) / parts)));
     }

@@ -37,6 +37,8 @@ class RowPairTest {
             float v = (float) rnd.nextGaussian();
             if (dt == DType.FLOAT32) {
                 b.putFloat(4 * i, v);
+            } else if (dt == DType.FLOAT16) {
+                b.putShort(2 * i, HostTensor.floatToFloat16(v));
             } else {
                 b.putShort(2 * i, (short) (Float.floatToIntBits(v) >>> 16));
             }
@@ -46,7 +48,7 @@ class RowPairTest {
 
     @Test
     void pairsSamplesAndNormsReadWhereTheRowsLieEqualTheGatheredRows() {
-        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32)) {
+        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32, DType.FLOAT16)) {
             StateDict ref = new StateDict();
             ref.put("w", random(dt, 1));
             StateDict sus = new StateDict();
@@ -94,22 +96,26 @@ class RowPairTest {
      * vectors as when every neuron's rows are converted. */
     @Test
     void fewNeuronsOfAColumnMemberAreTheirVectors() {
-        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32)) {
+        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32, DType.FLOAT16)) {
             StateDict sd = new StateDict();
             sd.put("w", random(dt, 5, 6, 40, 3));
             sd.permuteLazily("w", 0, Permutation.random(6, 6).longIndices());
             sd.permuteLazily("w", 1, Permutation.random(40, 7).longIndices());
+            // the last member is a slice of the columns (a value head's columns of an output projection): its rows are
+            // read without the rest of each row
             for (Member m : List.of(new Member("w", 1, 0, 1, Role.CONSUMER_WEIGHT), new Member("w", 1, 0, 2,
-                    Role.CONSUMER_WEIGHT))) {
-                int n = (int) (40 / m.block());
+                    Role.CONSUMER_WEIGHT), new Member("w", 1, 8, 2, Role.CONSUMER_WEIGHT))) {
+                int n = m.offset() == 0 ? (int) (40 / m.block()) : 10;
                 NeuronRows rows = NeuronRows.of(sd.indexed("w"), m, n);
                 float[] all = rows.materialize().readFloats();
                 // every neuron's vector as the layout says: row by row, its block of columns (times the inner size)
                 float[] logical = sd.indexed("w").materialize().readFloats();
                 int seg = (int) m.block() * 3;
+                int at = (int) m.offset() * 3;
                 for (int j = 0; j < n; j++) {
                     for (int o = 0; o < 6; o++) {
-                        assertArrayEquals(java.util.Arrays.copyOfRange(logical, o * 120 + j * seg, o * 120 + (j + 1) * seg),
+                        int from = o * 120 + at + j * seg;
+                        assertArrayEquals(java.util.Arrays.copyOfRange(logical, from, from + seg),
                                 java.util.Arrays.copyOfRange(all, j * rows.d + o * seg, j * rows.d + (o + 1) * seg),
                                 dt + " " + m + " neuron " + j + " row " + o);
                     }
