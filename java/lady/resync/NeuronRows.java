@@ -1,7 +1,6 @@
 package lady.resync;
 
 import java.nio.ByteOrder;
-import java.util.stream.IntStream;
 
 import lady.LadyException;
 import lady.permutation.Member;
@@ -9,6 +8,7 @@ import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
 import lady.tensor.IndexedTensor;
+import lady.util.Parallel;
 
 /**
  * The per-neuron vectors of a group member read where they lie: in the checkpoint's mapped bytes (float32,
@@ -254,7 +254,7 @@ final class NeuronRows {
      */
     void accumulateSquaredNorms(double[] acc) {
         if (byRows) {
-            IntStream.range(0, chunks(n)).parallel().forEach(c -> {
+            Parallel.forEach(chunks(n), c -> {
                 Reader r = reader();
                 int to = (int) ((long) n * (c + 1) / chunks(n));
                 int j = (int) ((long) n * c / chunks(n));
@@ -303,7 +303,7 @@ final class NeuronRows {
         int parts = (int) Math.max(1, Math.min(ROW_PARTS, rows)); // row by row, partial sums added in part order
         double[][] partial = new double[parts][];
         int seg = segment();
-        IntStream.range(0, parts).parallel().forEach(p -> {
+        Parallel.forEach(parts, p -> {
             Reader r = reader();
             double[] sums = new double[n];
             int at0 = segmentStart(0);
@@ -348,7 +348,7 @@ final class NeuronRows {
         double[][] sums; // {a.b, a.a, b.b} per neuron
         if (a.byRows) {
             double[][] all = new double[3][n];
-            IntStream.range(0, chunks(n)).parallel().forEach(c -> {
+            Parallel.forEach(chunks(n), c -> {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
                 float[] x = new float[a.d];
@@ -377,7 +377,7 @@ final class NeuronRows {
             int parts = (int) Math.max(1, Math.min(ROW_PARTS, a.rows));
             double[][][] partial = new double[parts][][];
             int seg = a.segment();
-            IntStream.range(0, parts).parallel().forEach(p -> {
+            Parallel.forEach(parts, p -> {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
                 double[][] s = new double[3][n];

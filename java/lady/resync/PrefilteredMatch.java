@@ -4,7 +4,6 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ForkJoinPool;
 import java.util.stream.IntStream;
 
 import lady.LadyException;
@@ -14,6 +13,7 @@ import lady.tensor.DType;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 import lady.torch.Torch;
+import lady.util.Parallel;
 import lady.util.Seeds;
 
 /**
@@ -993,7 +993,7 @@ final class PrefilteredMatch {
             int seg = r.segment();
             int at0 = r.segmentStart(0);
             int step = n > 1 ? r.segmentStart(1) - at0 : seg; // values between two neurons' segments in a row
-            int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
+            int parts = (int) Math.max(1, Math.min(outer, OUTER_PARTS));
             float[][] partSk = new float[parts][];
             float[][] partMass = new float[parts][];
             parallelParts(outer, parts, (part, from, to) -> {
@@ -1140,7 +1140,7 @@ final class PrefilteredMatch {
             int n = columns.length;
             long outer = ref.outer();
             int seg = ref.segment();
-            int parts = Math.max(1, Math.min((int) Math.min(outer, Integer.MAX_VALUE), threads()));
+            int parts = (int) Math.max(1, Math.min(outer, OUTER_PARTS));
             double[][][] partial = new double[parts][][];
             int tileRows = tileRows(ref);
             // the pairs, flat: reference neuron i's and suspect neuron j's places in a row
@@ -1257,47 +1257,12 @@ final class PrefilteredMatch {
     /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     static void parallelChunks(int n, RangeBody body) {
         int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
-        run(() -> IntStream.range(0, chunks).parallel().forEach(c -> body.run((int) ((long) n * c / chunks),
-                (int) ((long) n * (c + 1) / chunks))));
+        Parallel.forEach(chunks, c -> body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)));
     }
 
     /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
     static void parallelParts(long total, int parts, PartBody body) {
-        run(() -> IntStream.range(0, parts).parallel().forEach(p -> body.run(p, total * p / parts,
-                total * (p + 1) / parts)));
-    }
-
-    /** Runs a parallel stream in a pool of {@link Torch#threads()} workers (inline on one thread). */
-    private static void run(Runnable all) {
-        int threads = threads();
-        if (threads == 1) {
-            all.run(); // a sequential stream would do the same; no pool needed
-            return;
-        }
-        try {
-            pool(threads).submit(all).get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new LadyException(LadyException.Kind.INTERNAL, "prefilter worker failed: " + e.getCause(), e.getCause());
-        }
-    }
-
-    private static ForkJoinPool pool;
-
-    /** A fork-join pool of {@code threads} workers (kept while the count stays the same). */
-    private static synchronized ForkJoinPool pool(int threads) {
-        if (pool == null || pool.getParallelism() != threads) {
-            if (pool != null) {
-                pool.shutdown();
-            }
-            pool = new ForkJoinPool(threads);
-        }
-        return pool;
+        Parallel.forEach(parts, p -> body.run(p, total * p / parts, total * (p + 1) / parts));
     }
 
     /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */
@@ -1307,6 +1272,14 @@ final class PrefilteredMatch {
     private static int tileRows(NeuronRows r) {
         return Math.max(1, TILE_BYTES / 4 / Math.max(1, r.rowValues()));
     }
+
+    /**
+     * Parts of rows that the passes over members on axis 1 (the sketch, the exact dot products) sum separately and
+     * then add in part order: a fixed count, so the sums and the report's figures do not depend on --threads (with
+     * one part per thread, a 1-thread and a 2-thread run differed in the margins' last digits). Each part holds
+     * its own partial sums (k x n floats for the sketch), so this also bounds that memory.
+     */
+    private static final int OUTER_PARTS = 8;
 
     /** Work chunks per core (uneven rows: candidates differ per row). */
     private static final int CHUNKS_PER_CORE = 8;

@@ -1,7 +1,6 @@
 package lady.resync;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 
 import lady.kernels.ArgmaxTop2;
 import lady.kernels.Backend;
@@ -9,6 +8,7 @@ import lady.kernels.Kernels;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
+import lady.util.Parallel;
 
 /**
  * The numeric steps of a group's resync: cosine similarity of row sets, row norms, argmax (with the
@@ -49,7 +49,7 @@ final class Similarity {
             return;
         }
         FloatBuffer f = rows.floats();
-        IntStream.range(0, n).parallel().forEach(i -> acc[i] += squaredNorm(f, (int) (i * d), (int) d));
+        Parallel.forEach(n, i -> acc[i] += squaredNorm(f, (int) (i * d), (int) d));
         java.lang.ref.Reference.reachabilityFence(rows);
     }
 
@@ -78,7 +78,7 @@ final class Similarity {
         FloatBuffer fa = small ? a.floats() : null;
         FloatBuffer fb = small ? b.floats() : null;
         int run = Math.toIntExact(layout.run());
-        IntStream.range(0, n).parallel().forEach(i -> {
+        Parallel.forEach(n, i -> {
             double ab = 0;
             double aa = 0;
             double bb = 0;

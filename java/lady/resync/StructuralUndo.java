@@ -341,9 +341,9 @@ public final class StructuralUndo {
             }
             double t = Tolerance.of(u);
             StructuralRules.Rule refRule = refView.rule(rg.name());
-            double[][][] ab = java.util.stream.IntStream.range(0, 2).parallel() // the two models side by side
-                    .mapToObj(k -> k == 0 ? NeuronGroup.norms(reference, rg, refRule) : NeuronGroup.norms(suspect, sg, rule))
-                    .toArray(double[][][]::new);
+            double[][][] ab = new double[2][][]; // the two models side by side
+            lady.util.Parallel.forEach(2, k -> ab[k] = k == 0 ? NeuronGroup.norms(reference, rg, refRule)
+                    : NeuronGroup.norms(suspect, sg, rule));
             double[][] a = ab[0];
             double[][] b = ab[1];
             for (int p = 0; p < a.length; p++) {

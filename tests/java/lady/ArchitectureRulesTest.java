@@ -134,4 +134,24 @@ class ArchitectureRulesTest {
         }
         assertEquals(List.of(), found, "these files point at documents outside the repository (use docs/)");
     }
+
+    /**
+     * Every parallel loop goes through lady.util.Parallel, which honours --threads: a bare parallel stream (or
+     * parallelStream) runs on the JVM's common pool, two threads on two cores even under --threads 1 (issue 15's
+     * "one core" check failed that way in the prefilter, the integrity norms and the structural check).
+     */
+    @Test
+    void noParallelStreamOutsideParallel() throws IOException {
+        List<String> found = new ArrayList<>();
+        Path allowed = SOURCES.resolve(Path.of("util", "Parallel.java"));
+        try (Stream<Path> files = Files.walk(SOURCES)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java") && !p.equals(allowed)).toList()) {
+                String code = Files.readString(f).replaceAll("(?s)/\\*.*?\\*/", "").replaceAll("//[^\\n]*", "");
+                if (code.contains(".parallel()") || code.contains(".parallelStream()") || code.contains("commonPool()")) {
+                    found.add(f.toString());
+                }
+            }
+        }
+        assertEquals(List.of(), found, "parallel streams outside lady.util.Parallel (use Parallel.forEach)");
+    }
 }
