@@ -993,7 +993,10 @@ final class PrefilteredMatch {
             int seg = r.segment();
             int at0 = r.segmentStart(0);
             int step = n > 1 ? r.segmentStart(1) - at0 : seg; // values between two neurons' segments in a row
-            int parts = (int) Math.max(1, Math.min(outer, OUTER_PARTS));
+            // parts of at least SKETCH_WORK_PER_VALUE values read per value of a part's sums (k x n each): a
+            // down_proj's 4096 rows of 14336 neurons at k = 256 in 2 parts, not 8 (allocation and merge would cost
+            // half the reads); fixed by the shapes, never by --threads (the sums' order must not depend on it)
+            int parts = (int) Math.max(1, Math.min(OUTER_PARTS, outer * seg / ((long) SKETCH_WORK_PER_VALUE * k)));
             float[][] partSk = new float[parts][];
             float[][] partMass = new float[parts][];
             parallelParts(outer, parts, (part, from, to) -> {
@@ -1008,10 +1011,19 @@ final class PrefilteredMatch {
                         int t = (int) (o * seg + sgm); // position in every neuron's vector
                         int base = (t % k) * n;
                         float sg = signs[t];
-                        for (int j = 0, x = at0 + sgm; j < n; j++, x += step) {
-                            float w = row[x];
-                            a[base + j] += sg * w;
-                            m[base + j] += w * w;
+                        if (step == 1) { // neurons side by side (an embedding's or a down_proj's columns): a loop C2 vectorizes
+                            int x0 = at0 + sgm;
+                            for (int j = 0; j < n; j++) {
+                                float w = row[x0 + j];
+                                a[base + j] += sg * w;
+                                m[base + j] += w * w;
+                            }
+                        } else {
+                            for (int j = 0, x = at0 + sgm; j < n; j++, x += step) {
+                                float w = row[x];
+                                a[base + j] += sg * w;
+                                m[base + j] += w * w;
+                            }
                         }
                     }
                 }
@@ -1280,6 +1292,9 @@ final class PrefilteredMatch {
      * its own partial sums (k x n floats for the sketch), so this also bounds that memory.
      */
     private static final int OUTER_PARTS = 8;
+
+    /** The sketch's parts of rows: at least this many values read per value of a part's partial sums. */
+    private static final int SKETCH_WORK_PER_VALUE = 8;
 
     /** Work chunks per core (uneven rows: candidates differ per row). */
     private static final int CHUNKS_PER_CORE = 8;
