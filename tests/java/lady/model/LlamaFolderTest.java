@@ -139,6 +139,48 @@ class LlamaFolderTest {
         }
     }
 
+    /**
+     * The report does not depend on --threads: the prefilter's passes over axis-1 members (the embedding's columns)
+     * summed one part of rows per thread, so the bound margins of a 1-thread and a 2-thread run differed in their
+     * last digits; the parts are now fixed by the shapes.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void theReportDoesNotDependOnTheThreadCount() throws IOException, InterruptedException {
+        Path ref = make("ref", "--variant", "llama", "--dtype", "BF16", "--seed", "1", "--hidden", "64", "--layers", "2",
+                "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--inter", "128", "--vocab", "4096");
+        Path sus = dir.resolve("sus");
+        assertNull(PythonTorch.run(SCRIPT, "permute", ref.toString(), sus.toString(), "--seed", "2", "--secret",
+                dir.resolve("secret.json").toString()));
+        String property = System.getProperty("lady.threads");
+        int kernelThreads = lady.kernels.Kernels.threads();
+        List<Map<String, Object>> reports = new ArrayList<>();
+        try {
+            for (String threads : List.of("1", "2")) {
+                Path report = dir.resolve("report" + threads + ".json");
+                CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
+                        dir.resolve("fixed" + threads).toString(), "--prefilter", "on", "--margins", "bound", "--threads",
+                        threads, "--report", report.toString(), "--quiet");
+                assertEquals(0, r.code(), r.err());
+                Map<String, Object> json = (Map<String, Object>) Json.parse(Files.readString(report));
+                for (String timing : List.of("timings", "seconds", "cpu_seconds", "structural")) {
+                    json.remove(timing);
+                }
+                reports.add(json);
+            }
+        } finally {
+            lady.kernels.Kernels.setThreads(kernelThreads);
+            if (property == null) {
+                System.clearProperty("lady.threads");
+            } else {
+                System.setProperty("lady.threads", property);
+            }
+        }
+        assertTrue(((List<?>) reports.get(0).get("groups")).stream()
+                .anyMatch(g -> Boolean.TRUE.equals(((Map<String, Object>) g).get("prefiltered"))), "some group prefiltered");
+        assertEquals(reports.get(0), reports.get(1));
+    }
+
     @Test
     void bf16ShardsAreRestoredBitForBit() throws IOException, InterruptedException {
         assertNull(PythonTorch.run(SCRIPT, "case", dir.toString(), "--variant", "llama", "--dtype", "BF16", "--shards",
