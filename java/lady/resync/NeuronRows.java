@@ -121,7 +121,7 @@ final class NeuronRows {
     /**
      * The vectors of {@code neurons} (any order), in that order, as a contiguous float32 tensor (fresh memory), read on
      * the resync's threads ({@link PrefilteredMatch#parallelChunks}: neurons on axis 0; rows of an axis-1 member in
-     * {@link PrefilteredMatch#parallelParts}): copies only, the same values whatever the thread count.
+     * {@link Parallel#forParts}): copies only, the same values whatever the thread count.
      */
     HostTensor materialize(int[] neurons) {
         HostTensor out = HostTensor.allocate(DType.FLOAT32, neurons.length, d);
@@ -137,7 +137,7 @@ final class NeuronRows {
             });
         } else {
             int parts = (int) Math.max(1, Math.min(rows, PrefilteredMatch.threads()));
-            PrefilteredMatch.parallelParts(rows, parts, (part, from, to) -> materializeRows(neurons, from, to, out));
+            Parallel.forParts(rows, parts, (part, from, to) -> materializeRows(neurons, from, to, out));
         }
         java.lang.ref.Reference.reachabilityFence(out);
         return out;
@@ -254,10 +254,10 @@ final class NeuronRows {
      */
     void accumulateSquaredNorms(double[] acc) {
         if (byRows) {
-            Parallel.forEach(chunks(n), c -> {
+            Parallel.forParts(n, chunks(n), (c, from, end) -> {
                 Reader r = reader();
-                int to = (int) ((long) n * (c + 1) / chunks(n));
-                int j = (int) ((long) n * c / chunks(n));
+                int to = (int) end;
+                int j = (int) from;
                 float[][] v = new float[to - j >= INTERLEAVED ? INTERLEAVED : 1][d]; // fewer neurons: one at a time
                 for (; j + INTERLEAVED <= to; j += INTERLEAVED) {
                     for (int k = 0; k < INTERLEAVED; k++) {
@@ -303,11 +303,11 @@ final class NeuronRows {
         int parts = (int) Math.max(1, Math.min(ROW_PARTS, rows)); // row by row, partial sums added in part order
         double[][] partial = new double[parts][];
         int seg = segment();
-        Parallel.forEach(parts, p -> {
+        Parallel.forParts(rows, parts, (p, from, to) -> {
             Reader r = reader();
             double[] sums = new double[n];
             int at0 = segmentStart(0);
-            for (long o = rows * p / parts; o < rows * (p + 1) / parts; o++) {
+            for (long o = from; o < to; o++) {
                 float[] row = r.outerRow(o);
                 if (seg == 1) { // one value per neuron and row (an embedding's column): the same sums, a plain loop
                     for (int j = 0, x = at0; j < n; j++, x += block * inner) {
@@ -348,13 +348,12 @@ final class NeuronRows {
         double[][] sums; // {a.b, a.a, b.b} per neuron
         if (a.byRows) {
             double[][] all = new double[3][n];
-            Parallel.forEach(chunks(n), c -> {
+            Parallel.forParts(n, chunks(n), (c, from, to) -> {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
                 float[] x = new float[a.d];
                 float[] y = new float[b.d];
-                int to = (int) ((long) n * (c + 1) / chunks(n));
-                for (int j = (int) ((long) n * c / chunks(n)); j < to; j++) {
+                for (int j = (int) from; j < to; j++) {
                     ra.neuron(j, x);
                     rb.neuron(j, y);
                     double ab = 0;
@@ -377,12 +376,12 @@ final class NeuronRows {
             int parts = (int) Math.max(1, Math.min(ROW_PARTS, a.rows));
             double[][][] partial = new double[parts][][];
             int seg = a.segment();
-            Parallel.forEach(parts, p -> {
+            Parallel.forParts(a.rows, parts, (p, from, to) -> {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
                 double[][] s = new double[3][n];
                 int at0 = a.segmentStart(0);
-                for (long o = a.rows * p / parts; o < a.rows * (p + 1) / parts; o++) {
+                for (long o = from; o < to; o++) {
                     float[] x = ra.outerRow(o);
                     float[] y = rb.outerRow(o);
                     if (seg == 1) { // one value per neuron and row: the same sums (0 + one product), a plain loop

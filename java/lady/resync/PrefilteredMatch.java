@@ -999,7 +999,7 @@ final class PrefilteredMatch {
             int parts = (int) Math.max(1, Math.min(OUTER_PARTS, outer * seg / ((long) SKETCH_WORK_PER_VALUE * k)));
             float[][] partSk = new float[parts][];
             float[][] partMass = new float[parts][];
-            parallelParts(outer, parts, (part, from, to) -> {
+            Parallel.forParts(outer, parts, (part, from, to) -> {
                 // per thread, bucket-major sums [c][j]: a row's value of every neuron goes to the same bucket, so
                 // the inner loop runs along the row and the accumulators (an embedding column's: one add per value)
                 NeuronRows.Reader reader = r.reader();
@@ -1173,7 +1173,7 @@ final class PrefilteredMatch {
                 }
             }
             int pairCount = pairs;
-            parallelParts(outer, parts, (part, from, to) -> {
+            Parallel.forParts(outer, parts, (part, from, to) -> {
                 NeuronRows.Reader ra = ref.reader();
                 NeuronRows.Reader rb = sus.reader();
                 double[][] acc = new double[n][];
@@ -1257,10 +1257,6 @@ final class PrefilteredMatch {
         void run(int from, int to);
     }
 
-    interface PartBody {
-        void run(int part, long from, long to);
-    }
-
     /** Threads the parallel loops use: the CLI's --threads. */
     static int threads() {
         return Torch.threads();
@@ -1269,12 +1265,7 @@ final class PrefilteredMatch {
     /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
     static void parallelChunks(int n, RangeBody body) {
         int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
-        Parallel.forEach(chunks, c -> body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)));
-    }
-
-    /** Runs body over [0, total) in {@code parts} contiguous parts, one task each (per-part partial sums). */
-    static void parallelParts(long total, int parts, PartBody body) {
-        Parallel.forEach(parts, p -> body.run(p, total * p / parts, total * (p + 1) / parts));
+        Parallel.forParts(n, chunks, (c, from, to) -> body.run((int) from, (int) to));
     }
 
     /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */

@@ -270,19 +270,10 @@ public final class HostTensor {
             int from = whole != null ? (int) first : 0;
             switch (dtype) {
                 case FLOAT32 -> (whole != null ? wholeFloats : window.asFloatBuffer()).get(from, out, at, count);
-                case BFLOAT16 -> {
+                case BFLOAT16, FLOAT16 -> {
                     short[] h = halves(count);
                     (whole != null ? wholeShorts : window.asShortBuffer()).get(from, h, 0, count);
-                    for (int i = 0; i < count; i++) {
-                        out[at + i] = Float.intBitsToFloat(h[i] << 16);
-                    }
-                }
-                case FLOAT16 -> {
-                    short[] h = halves(count);
-                    (whole != null ? wholeShorts : window.asShortBuffer()).get(from, h, 0, count);
-                    for (int i = 0; i < count; i++) {
-                        out[at + i] = float16ToFloat(h[i]);
-                    }
+                    halvesToFloats(dtype == DType.BFLOAT16, h, count, out, at);
                 }
                 default -> convertInto(FloatBuffer.wrap(out, at, count), first, count);
             }
@@ -359,15 +350,7 @@ public final class HostTensor {
                     for (int at = 0; at < n; at += h.length) {
                         int m = Math.min(h.length, n - at);
                         halves.get(at, h, 0, m);
-                        if (dtype == DType.BFLOAT16) {
-                            for (int i = 0; i < m; i++) {
-                                f[i] = Float.intBitsToFloat(h[i] << 16);
-                            }
-                        } else {
-                            for (int i = 0; i < m; i++) {
-                                f[i] = float16ToFloat(h[i]);
-                            }
-                        }
+                        halvesToFloats(dtype == DType.BFLOAT16, h, m, f, 0);
                         dst.put(f, 0, m);
                     }
                 }
@@ -412,6 +395,20 @@ public final class HostTensor {
             case FLOAT16 -> NATIVE_CONVERT_MIN_F16;
             default -> Integer.MAX_VALUE;
         };
+    }
+
+    /** The Java conversion of {@code count} half precision values of {@code h} ({@link #bfloat16ToFloat} or
+     * {@link #float16ToFloat}) into {@code out} from {@code at}: reads shorter than the native kernel's threshold. */
+    private static void halvesToFloats(boolean bf16, short[] h, int count, float[] out, int at) {
+        if (bf16) {
+            for (int i = 0; i < count; i++) {
+                out[at + i] = bfloat16ToFloat(h[i]);
+            }
+        } else {
+            for (int i = 0; i < count; i++) {
+                out[at + i] = float16ToFloat(h[i]);
+            }
+        }
     }
 
     /**

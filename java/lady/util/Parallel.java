@@ -58,6 +58,20 @@ public final class Parallel {
         return Runtime.getRuntime().availableProcessors();
     }
 
+    /** The body of {@link #forParts}: part {@code part} covers [from, to). */
+    public interface PartBody {
+        void run(int part, long from, long to);
+    }
+
+    /**
+     * Runs {@code body} over [0, total) cut into {@code parts} contiguous parts (part p: [total p / parts,
+     * total (p + 1) / parts)), one task each, on {@link #threads()} threads ({@link #forEach}): the parts depend on
+     * {@code total} and {@code parts} only, so per-part sums added in part order do not depend on the thread count.
+     */
+    public static void forParts(long total, int parts, PartBody body) {
+        forEach(parts, p -> body.run(p, total * p / parts, total * (p + 1) / parts));
+    }
+
     /** Runs {@code body(i)} for every i in [0, count) on {@link #threads()} threads. */
     public static void forEach(int count, IntConsumer body) {
         forEach(threads(), count, body);
