@@ -1147,13 +1147,17 @@ final class PrefilteredMatch {
             return out;
         }
 
-        /** Dot products of members on axis 1: every row of both tensors read once, partial sums per thread. */
+        /**
+         * Dot products of members on axis 1: every row of both tensors read once, in {@link #OUTER_PARTS} parts of
+         * rows, each with its own sums (one per pair), added in part order. The tiles are per-thread scratch
+         * ({@link #scratch}): every value a pair reads is written by the tile's read first.
+         */
         private static double[][] dotsByOuterRows(NeuronRows ref, NeuronRows sus, int[][] columns, int skip) {
             int n = columns.length;
             long outer = ref.outer();
             int seg = ref.segment();
             int parts = (int) Math.max(1, Math.min(outer, OUTER_PARTS));
-            double[][][] partial = new double[parts][][];
+            double[][] partial = new double[parts][];
             int tileRows = tileRows(ref);
             // the pairs, flat: reference neuron i's and suspect neuron j's places in a row
             int pairs = 0;
@@ -1161,68 +1165,65 @@ final class PrefilteredMatch {
                 pairs += Math.max(0, columns[i].length - skip);
             }
             int[] pairRow = new int[pairs];
-            int[] pairCol = new int[pairs];
+            int[] pairColumn = new int[pairs];
             int[] pairA = new int[pairs];
             int[] pairB = new int[pairs];
             for (int i = 0, q = 0; i < n; i++) {
                 for (int c = skip; c < columns[i].length; c++, q++) {
                     pairRow[q] = i;
-                    pairCol[q] = c;
+                    pairColumn[q] = columns[i][c];
                     pairA[q] = ref.segmentStart(i);
                     pairB[q] = sus.segmentStart(columns[i][c]);
                 }
             }
             int pairCount = pairs;
+            int rowA = ref.rowValues();
+            int rowB = sus.rowValues();
             Parallel.forParts(outer, parts, (part, from, to) -> {
                 NeuronRows.Reader ra = ref.reader();
                 NeuronRows.Reader rb = sus.reader();
-                double[][] acc = new double[n][];
-                for (int i = 0; i < n; i++) {
-                    acc[i] = new double[columns[i].length];
-                }
-                float[] ta = new float[tileRows * ref.rowValues()];
-                float[] tb = new float[tileRows * sus.rowValues()];
-                float[] va = new float[tileRows * seg];
-                float[] vb = new float[tileRows * seg];
+                float[] ta = scratch(0, tileRows * rowA);
+                float[] tb = scratch(1, tileRows * rowB);
+                float[] va = seg == 1 ? null : scratch(2, tileRows * seg);
+                float[] vb = seg == 1 ? null : scratch(3, tileRows * seg);
                 float[] lanes = new float[DOT_LANES];
                 double[] flat = new double[pairCount];
                 for (long o0 = from; o0 < to; o0 += tileRows) {
                     int count = (int) Math.min(tileRows, to - o0);
                     ra.tile(o0, count, ta);
                     rb.tile(o0, count, tb);
-                    int len = count * seg;
                     if (seg == 1) { // one value per neuron and row: products read in place, row by row
                         for (int t = 0; t < count; t++) {
-                            int xa = t * ref.rowValues();
-                            int xb = t * sus.rowValues();
+                            int xa = t * rowA;
+                            int xb = t * rowB;
                             for (int q = 0; q < pairCount; q++) {
                                 flat[q] += ta[xa + pairA[q]] * tb[xb + pairB[q]];
                             }
                         }
                         continue;
                     }
-                    for (int i = 0; i < n; i++) {
-                        if (columns[i].length <= skip) {
-                            continue;
+                    int len = count * seg;
+                    for (int q = 0; q < pairCount; q++) {
+                        if (q == 0 || pairRow[q] != pairRow[q - 1]) {
+                            ra.neuronInTile(ta, count, pairRow[q], va);
                         }
-                        ra.neuronInTile(ta, count, i, va);
-                        for (int c = skip; c < columns[i].length; c++) {
-                            rb.neuronInTile(tb, count, columns[i][c], vb);
-                            acc[i][c] += dot(va, vb, len, lanes);
-                        }
+                        rb.neuronInTile(tb, count, pairColumn[q], vb);
+                        flat[q] += dot(va, vb, len, lanes);
                     }
                 }
-                for (int q = 0; q < pairCount; q++) {
-                    acc[pairRow[q]][pairCol[q]] += flat[q];
-                }
-                partial[part] = acc;
+                partial[part] = flat;
             });
-            double[][] out = partial[0];
-            for (int part = 1; part < parts; part++) {
-                for (int i = 0; i < n; i++) {
-                    for (int c = 0; c < out[i].length; c++) {
-                        out[i][c] += partial[part][i][c];
+            double[][] out = new double[n][];
+            for (int i = 0; i < n; i++) {
+                out[i] = new double[columns[i].length];
+            }
+            for (int i = 0, q = 0; i < n; i++) {
+                for (int c = skip; c < columns[i].length; c++, q++) {
+                    double s = partial[0][q];
+                    for (int part = 1; part < parts; part++) {
+                        s += partial[part][q];
                     }
+                    out[i][c] = s;
                 }
             }
             return out;
@@ -1270,6 +1271,22 @@ final class PrefilteredMatch {
 
     /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */
     private static final int TILE_BYTES = 1 << 19;
+
+    /**
+     * Float scratch arrays of this thread's passes over members on axis 1 (the exact dot products' tiles), kept from
+     * one call to the next: a fresh half-megabyte tile per part, producer and call was zeroed, and on a growing heap
+     * page-faulted, for nothing (its values are written before they are read). Released with the thread.
+     */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+
+    /** This thread's scratch array {@code slot}, at least {@code length} long; its contents are left over. */
+    private static float[] scratch(int slot, int length) {
+        float[][] s = SCRATCH.get();
+        if (s[slot] == null || s[slot].length < length) {
+            s[slot] = new float[length];
+        }
+        return s[slot];
+    }
 
     /** Rows per tile of an axis-1 member: about {@link #TILE_BYTES} of converted values, at least one row. */
     private static int tileRows(NeuronRows r) {
