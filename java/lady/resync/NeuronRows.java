@@ -1,6 +1,7 @@
 package lady.resync;
 
 import java.nio.ByteOrder;
+import java.util.stream.IntStream;
 
 import lady.LadyException;
 import lady.permutation.Member;
@@ -158,17 +159,26 @@ final class NeuronRows {
         int chunk = (int) Math.max(1, Math.min(span, STAGE_VALUES / Math.max(1L, (long) neurons.length * seg)));
         float[] stage = new float[Math.multiplyExact(neurons.length, chunk * seg)];
         float[] v = new float[seg];
-        int[] stored = few ? r.storedPositions(neurons) : null; // the chosen values' places in a stored row
-        float[] picked = stored == null ? null : new float[stored.length];
+        int[] positions = few ? r.storedPositions(neurons) : null; // the chosen values' places in a stored row
+        int[] stored = null; // the same, ascending: the row is read front to back
+        int[] places = null; // where each of them goes in the stage (row t of the chunk: plus t seg)
+        if (positions != null) {
+            int[] order = IntStream.range(0, positions.length).boxed()
+                    .sorted(java.util.Comparator.comparingInt(q -> positions[q])).mapToInt(Integer::intValue).toArray();
+            stored = new int[order.length];
+            places = new int[order.length];
+            for (int x = 0; x < order.length; x++) {
+                int q = order[x];
+                stored[x] = positions[q];
+                places[x] = (q / seg) * chunk * seg + q % seg; // value q: neuron q / seg, place q % seg
+            }
+        }
         for (long o0 = from; o0 < to; o0 += chunk) {
             int count = (int) Math.min(chunk, to - o0);
             for (int t = 0; t < count; t++) {
                 long o = o0 + t;
                 if (stored != null) { // only the chosen values of the stored row are read and converted
-                    r.storedValues(o, stored, picked);
-                    for (int k = 0; k < neurons.length; k++) {
-                        System.arraycopy(picked, k * seg, stage, (k * chunk + t) * seg, seg);
-                    }
+                    r.storedValues(o, stored, stage, places, t * seg);
                     continue;
                 }
                 float[] row = few ? r.storedRow(o) : r.outerRow(o);
@@ -444,6 +454,8 @@ final class NeuronRows {
     /** Below one neuron in this many, {@link #materialize(int[])} picks an axis-1 member's chosen values from each
      * stored row instead of ordering whole rows through the column map. */
     private static final int SPARSE_FRACTION = 4;
+    /** {@link Reader#storedValues} copies a bfloat16 row whole when it wants at least one of this many of its values. */
+    private static final int BULK_FRACTION = 32;
     /** Values staged by {@link #materialize(int[])} for axis-1 members before their bulk puts (4 MB). */
     private static final long STAGE_VALUES = 1L << 20;
 
@@ -470,6 +482,8 @@ final class NeuronRows {
         private final float[] row = new float[rowValues()];
         private final HostTensor.ValueReader values = base.valueReader();
         private float[] plain;
+        /** A stored bfloat16 row ({@link #storedValues}), made on first use. */
+        private short[] shorts;
         /** The stored values as one buffer (bfloat16 or float32 tensors of at most 2 GiB), made on first use
          * ({@link #storedView}). */
         private java.nio.Buffer stored;
@@ -603,20 +617,32 @@ final class NeuronRows {
         }
 
         /**
-         * The values of stored row o (the row map applied) at {@code positions} ({@link #storedPositions}), converted
-         * as {@link HostTensor.ValueReader} converts them (bfloat16: the upper half of a float32), into {@code out}:
-         * a few neurons' values without converting the whole row.
+         * The values of stored row o (the row map applied) at {@code positions} ({@link #storedPositions}, ascending
+         * or not), converted as {@link HostTensor.ValueReader} converts them (bfloat16: the upper half of a float32),
+         * value q into {@code out[places[q] + shift]}: a few neurons' values without converting the whole row (a
+         * bfloat16 row of which at least one value in {@link #BULK_FRACTION} is wanted is copied to an array first).
          */
-        void storedValues(long o, int[] positions, float[] out) {
-            int first = (int) ((rowMap == null ? o : rowMap[(int) o]) * rowValues());
+        void storedValues(long o, int[] positions, float[] out, int[] places, int shift) {
+            int count = rowValues();
+            int first = (int) ((rowMap == null ? o : rowMap[(int) o]) * count);
             if (stored instanceof java.nio.ShortBuffer h) {
-                for (int q = 0; q < positions.length; q++) {
-                    out[q] = HostTensor.bfloat16ToFloat(h.get(first + positions[q]));
+                if ((long) positions.length * BULK_FRACTION >= count) {
+                    if (shorts == null) {
+                        shorts = new short[count];
+                    }
+                    h.get(first, shorts, 0, count);
+                    for (int q = 0; q < positions.length; q++) {
+                        out[places[q] + shift] = HostTensor.bfloat16ToFloat(shorts[positions[q]]);
+                    }
+                } else {
+                    for (int q = 0; q < positions.length; q++) {
+                        out[places[q] + shift] = HostTensor.bfloat16ToFloat(h.get(first + positions[q]));
+                    }
                 }
             } else {
                 java.nio.FloatBuffer f = (java.nio.FloatBuffer) stored;
                 for (int q = 0; q < positions.length; q++) {
-                    out[q] = f.get(first + positions[q]);
+                    out[places[q] + shift] = f.get(first + positions[q]);
                 }
             }
             java.lang.ref.Reference.reachabilityFence(base);
