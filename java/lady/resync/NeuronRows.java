@@ -157,7 +157,7 @@ final class NeuronRows {
         int seg = segment();
         long span = to - from;
         int chunk = (int) Math.max(1, Math.min(span, STAGE_VALUES / Math.max(1L, (long) neurons.length * seg)));
-        float[] stage = new float[Math.multiplyExact(neurons.length, chunk * seg)];
+        float[] stage = PrefilteredMatch.scratch(4, Math.multiplyExact(neurons.length, chunk * seg)); // all put is written
         float[] v = new float[seg];
         int[] positions = few ? r.storedPositions(neurons) : null; // the chosen values' places in a stored row
         int[] stored = null; // the same, ascending: the row is read front to back

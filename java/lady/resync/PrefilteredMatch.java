@@ -1273,14 +1273,15 @@ final class PrefilteredMatch {
     private static final int TILE_BYTES = 1 << 19;
 
     /**
-     * Float scratch arrays of this thread's passes over members on axis 1 (the exact dot products' tiles), kept from
-     * one call to the next: a fresh half-megabyte tile per part, producer and call was zeroed, and on a growing heap
-     * page-faulted, for nothing (its values are written before they are read). Released with the thread.
+     * Float scratch arrays of this thread's passes over members on axis 1, kept from one call to the next: a fresh
+     * half-megabyte tile per part, producer and call was zeroed, and on a growing heap page-faulted, for nothing (its
+     * values are written before they are read). Slots 0-3: the exact dot products' tiles; 4: the stage of
+     * {@link NeuronRows#materialize(int[])}. Released with the thread.
      */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[5][]);
 
     /** This thread's scratch array {@code slot}, at least {@code length} long; its contents are left over. */
-    private static float[] scratch(int slot, int length) {
+    static float[] scratch(int slot, int length) {
         float[][] s = SCRATCH.get();
         if (s[slot] == null || s[slot].length < length) {
             s[slot] = new float[length];
