@@ -280,17 +280,35 @@ final class Combination {
      */
     static float[] block(List<Contribution> cs, double[] w, ResyncOptions options, int n, long[] refRows,
             long[] susRows) {
+        HostMemory[] buffers = new HostMemory[2];
+        try {
+            return block(cs, w, options, n, refRows, susRows, buffers);
+        } finally {
+            closeAll(buffers);
+        }
+    }
+
+    /**
+     * As {@link #block(List, double[], ResyncOptions, int, long[], long[])}, reading rows into {@code buffers}
+     * ({@link RowPair#subset(long[], long[], HostMemory[])}), which the caller keeps across calls and closes
+     * ({@link #closeAll}).
+     */
+    static float[] block(List<Contribution> cs, double[] w, ResyncOptions options, int n, long[] refRows,
+            long[] susRows, HostMemory[] buffers) {
         int m = refRows.length;
         double[] acc = new double[m * m];
         for (int k = 0; k < cs.size(); k++) {
             Contribution c = cs.get(k);
             float[] s;
             if (c.isRows()) {
-                HostTensor[] pair = c.rows().subset(refRows, susRows);
+                HostTensor[] pair = c.rows().subset(refRows, susRows, buffers);
                 s = new float[m * m];
                 Similarity.accumulateCosine(options.backend(), pair[0], pair[1], s);
-                pair[0].memory().close();
-                pair[1].memory().close();
+                for (HostTensor t : pair) {
+                    if (t.memory() != buffers[0] && t.memory() != buffers[1]) {
+                        t.memory().close();
+                    }
+                }
             } else {
                 s = new float[m * m];
                 for (int a = 0; a < m; a++) {
@@ -308,6 +326,15 @@ final class Combination {
             out[t] = (float) acc[t];
         }
         return out;
+    }
+
+    /** Closes the buffers of {@link #block(List, double[], ResyncOptions, int, long[], long[], HostMemory[])}. */
+    static void closeAll(HostMemory[] buffers) {
+        for (HostMemory b : buffers) {
+            if (b != null) {
+                b.close();
+            }
+        }
     }
 
     /**

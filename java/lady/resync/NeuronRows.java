@@ -7,6 +7,7 @@ import lady.LadyException;
 import lady.permutation.Member;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
+import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 import lady.tensor.IndexedTensor;
 import lady.util.Parallel;
@@ -125,7 +126,16 @@ final class NeuronRows {
      * {@link Parallel#forParts}): copies only, the same values whatever the thread count.
      */
     HostTensor materialize(int[] neurons) {
-        HostTensor out = HostTensor.allocate(DType.FLOAT32, neurons.length, d);
+        return materialize(neurons, null);
+    }
+
+    /**
+     * As {@link #materialize(int[])}, into the front of {@code into} when it is given (a view of it: the caller keeps
+     * it, reuses it and closes it; every value of the view is written), else into fresh memory.
+     */
+    HostTensor materialize(int[] neurons, HostMemory into) {
+        HostTensor out = into == null ? HostTensor.allocate(DType.FLOAT32, neurons.length, d)
+                : HostTensor.view(into, 0, DType.FLOAT32, neurons.length, d);
         if (byRows) {
             PrefilteredMatch.parallelChunks(neurons.length, (from, to) -> {
                 java.nio.FloatBuffer f = out.floats();

@@ -127,8 +127,8 @@ final class PrefilteredMatch {
      */
     private static final ThreadLocal<HostMemory[]> BUFFERS = ThreadLocal.withInitial(() -> new HostMemory[3]);
 
-    /** Buffer {@code slot} of this thread's, at least {@code bytes} long. */
-    private static HostMemory buffer(HostMemory[] buffers, int slot, long bytes) {
+    /** Buffer {@code slot} of {@code buffers}, at least {@code bytes} long (a longer one replaces a shorter one). */
+    static HostMemory buffer(HostMemory[] buffers, int slot, long bytes) {
         if (buffers[slot] == null || buffers[slot].length() < bytes) {
             if (buffers[slot] != null) {
                 buffers[slot].close();

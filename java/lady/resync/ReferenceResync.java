@@ -20,6 +20,7 @@ import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Role;
 import lady.progress.ProgressListener;
+import lady.tensor.HostMemory;
 import lady.util.Seeds;
 
 /**
@@ -323,6 +324,19 @@ public final class ReferenceResync {
             diagonal[r] = r;
         }
         List<Verdict.GroupTest> each = new ArrayList<>();
+        HostMemory[] buffers = new HostMemory[2]; // the sampled rows of one contribution after the other
+        try {
+            testEach(g, solved, cs, options, n, rows, columns, diagonal, each, buffers);
+        } finally {
+            Combination.closeAll(buffers);
+        }
+        return Verdict.GroupTest.strongest(each);
+    }
+
+    /** {@link #test}'s loop over the contributions, the sampled rows read into {@code buffers}. */
+    private static void testEach(Group g, Combination.Solved solved, List<Contribution> cs, ResyncOptions options,
+            int n, long[] rows, long[] columns, long[] diagonal, List<Verdict.GroupTest> each, HostMemory[] buffers) {
+        int m = rows.length;
         for (int k = 0; k < cs.size(); k++) {
             Contribution c = cs.get(k);
             float[] block;
@@ -335,11 +349,10 @@ public final class ReferenceResync {
                     }
                 }
             } else {
-                block = Combination.block(List.of(c), new double[] {1}, options, n, rows, columns);
+                block = Combination.block(List.of(c), new double[] {1}, options, n, rows, columns, buffers);
             }
             each.add(Verdict.test(g.name(), c.source() + ":" + c.tensor(), n, block, m, m, diagonal));
         }
-        return Verdict.GroupTest.strongest(each);
     }
 
     /** The reference neurons the verdict tests group {@code g} on: all, or a seeded sample of {@link Verdict#SAMPLE_ROWS}. */

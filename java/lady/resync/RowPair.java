@@ -3,6 +3,7 @@ package lady.resync;
 import lady.permutation.Member;
 import lady.permutation.MemberSlices;
 import lady.tensor.DType;
+import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 import lady.tensor.IndexedTensor;
 
@@ -85,11 +86,24 @@ final class RowPair {
      * ({@link NeuronRows#materialize(int[])}: only these neurons in float32, never the whole member).
      */
     HostTensor[] subset(long[] refRows, long[] susRows) {
+        return subset(refRows, susRows, null);
+    }
+
+    /**
+     * As {@link #subset(long[], long[])}; rows read where they lie go into {@code buffers[0]} and {@code [1]}
+     * (grown as needed by {@link PrefilteredMatch#buffer}, kept by the caller from one pair to the next: fresh memory
+     * is page-faulted on first touch, 131 MB per side for 256 columns of a 128k-row embedding) when it is given.
+     * Close a returned tensor's memory only when it is not one of the buffers.
+     */
+    HostTensor[] subset(long[] refRows, long[] susRows, HostMemory[] buffers) {
         if (member == null || gathered() || member.axis() != 0 && member.block() != 1) {
             return new HostTensor[] {select(reference(), refRows), select(suspect(), susRows)};
         }
         NeuronRows[] rows = neuronRows(); // on axis 0 and for columns of block 1, MemberSlices' layout
-        return new HostTensor[] {rows[0].materialize(ints(refRows)), rows[1].materialize(ints(susRows))};
+        long bytes = 4L * refRows.length * rows[0].d;
+        return new HostTensor[] {
+                rows[0].materialize(ints(refRows), buffers == null ? null : PrefilteredMatch.buffer(buffers, 0, bytes)),
+                rows[1].materialize(ints(susRows), buffers == null ? null : PrefilteredMatch.buffer(buffers, 1, bytes))};
     }
 
     private static int[] ints(long[] values) {
