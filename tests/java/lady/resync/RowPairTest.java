@@ -129,4 +129,64 @@ class RowPairTest {
             }
         }
     }
+
+    /**
+     * The verdict's sampled rows read into buffers kept from one pair to the next (their old contents NaN) equal the
+     * gathered rows bit for bit: on axis 0, and on axis 1 for a few neurons (stored values one by one, or the stored
+     * row copied whole first) and for many.
+     */
+    @Test
+    void sampledRowsReadIntoReusedBuffersEqualTheGatheredRows() {
+        for (DType dt : List.of(DType.BFLOAT16, DType.FLOAT32)) {
+            StateDict ref = new StateDict();
+            ref.put("w", random(dt, 5, 6, 40));
+            StateDict sus = new StateDict();
+            sus.put("w", random(dt, 6, 6, 40));
+            sus.permuteLazily("w", 0, Permutation.random(6, 7).longIndices());
+            sus.permuteLazily("w", 1, Permutation.random(40, 8).longIndices());
+            lady.tensor.HostMemory[] buffers = new lady.tensor.HostMemory[2];
+            try {
+                for (Member m : List.of(new Member("w", 1, 0, 1, Role.CONSUMER_WEIGHT),
+                        new Member("w", 0, 0, 1, Role.PRODUCER_WEIGHT))) {
+                    int n = m.axis() == 0 ? 6 : 40;
+                    HostTensor a = MemberSlices.rows(ref.indexed("w"), m, n);
+                    HostTensor b = MemberSlices.rows(sus.indexed("w"), m, n);
+                    RowPair lazy = RowPair.of(ref.indexed("w"), sus.indexed("w"), m, n);
+                    for (long[] rows : List.of(new long[] {n - 1}, new long[] {n - 2, 1, 3},
+                            java.util.stream.LongStream.range(0, n / 2).map(r -> n - 1 - 2 * r).toArray())) {
+                        for (lady.tensor.HostMemory buf : buffers) { // what an earlier pair left: not read
+                            if (buf != null) {
+                                java.nio.FloatBuffer f = buf.buffer(0, (int) buf.length())
+                                        .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+                                for (int t = 0; t < f.limit(); t++) {
+                                    f.put(t, Float.NaN);
+                                }
+                            }
+                        }
+                        long[] cols = new long[rows.length]; // the suspect's rows in another order
+                        for (int r = 0; r < rows.length; r++) {
+                            cols[r] = rows[rows.length - 1 - r];
+                        }
+                        HostTensor[] want = RowPair.of(a, b).subset(rows, cols);
+                        HostTensor[] got = lazy.subset(rows, cols, buffers);
+                        String what = dt + " " + m + " " + rows.length + " rows";
+                        for (int side = 0; side < 2; side++) {
+                            assertArrayEquals(floats(want[side]), floats(got[side]), what + " side " + side);
+                        }
+                        assertEquals(buffers[0], got[0].memory(), what + ": the reference's rows are in the buffer");
+                        assertEquals(buffers[1], got[1].memory(), what + ": the suspect's rows are in the buffer");
+                    }
+                }
+            } finally {
+                Combination.closeAll(buffers);
+            }
+        }
+    }
+
+    /** A float32 tensor's values. */
+    private static float[] floats(HostTensor t) {
+        float[] out = new float[(int) t.numel()];
+        t.floats().get(0, out);
+        return out;
+    }
 }
