@@ -3,6 +3,7 @@ package lady.resync;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
@@ -71,13 +72,28 @@ final class CopyMargins {
                 return false;
             }
         }
+        boolean identity = true; // the order is the stored one (every row asked, ascending): the rows can stay in place
+        for (int x = 0; x < n && identity; x++) {
+            identity = order[x] == x;
+        }
         HostTensor[] a = new HostTensor[producers];
+        boolean[] owned = new boolean[producers];
         try {
             for (int p = 0; p < producers; p++) {
-                a[p] = refs.get(p).materialize(order);
-                for (int from = 0; from < n; from += PrefilteredMatch.MARGIN_BLOCK_ROWS) {
+                NeuronRows ref = refs.get(p);
+                NeuronRows sus = suss.get(p);
+                boolean byRows = ref.byRows && sus.byRows;
+                if (byRows && !sameByRows(ref, sus, match)) { // vector by vector, nothing allocated
+                    return false;
+                }
+                a[p] = identity ? ref.contiguousFloat32() : null;
+                if (a[p] == null) {
+                    a[p] = ref.materialize(order);
+                    owned[p] = true;
+                }
+                for (int from = 0; from < n && !byRows; from += PrefilteredMatch.MARGIN_BLOCK_ROWS) {
                     int[] block = Arrays.copyOfRange(order, from, Math.min(n, from + PrefilteredMatch.MARGIN_BLOCK_ROWS));
-                    if (!sameRows(a[p], from, suss.get(p), block, match)) {
+                    if (!sameRows(a[p], from, sus, block, match)) {
                         return false;
                     }
                 }
@@ -90,9 +106,9 @@ final class CopyMargins {
             }
             return true;
         } finally {
-            for (HostTensor t : a) {
-                if (t != null) {
-                    t.memory().close();
+            for (int p = 0; p < producers; p++) {
+                if (owned[p]) {
+                    a[p].memory().close();
                 }
             }
         }
@@ -242,6 +258,29 @@ final class CopyMargins {
             }
         }
         return order;
+    }
+
+    /** Whether every reference vector i equals suspect vector match[i] bit for bit (members on axis 0: read a vector at
+     * a time, converted as the kernel's input is). */
+    private static boolean sameByRows(NeuronRows ref, NeuronRows sus, long[] match) {
+        AtomicBoolean differ = new AtomicBoolean();
+        PrefilteredMatch.parallelChunks(ref.n, (from, to) -> {
+            NeuronRows.Reader ra = ref.reader();
+            NeuronRows.Reader rb = sus.reader();
+            float[] u = new float[ref.d];
+            float[] v = new float[sus.d];
+            for (int i = from; i < to && !differ.get(); i++) {
+                ra.neuron(i, u);
+                rb.neuron((int) match[i], v);
+                for (int t = 0; t < u.length; t++) {
+                    if (Float.floatToRawIntBits(u[t]) != Float.floatToRawIntBits(v[t])) {
+                        differ.set(true);
+                        break;
+                    }
+                }
+            }
+        });
+        return !differ.get();
     }
 
     /** Whether rows [from, from + refRows.length) of {@code a} equal, bit for bit, suspect rows match[refRows[r]]. */

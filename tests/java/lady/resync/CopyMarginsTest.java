@@ -12,8 +12,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import lady.kernels.Backend;
+import lady.checkpoint.StateDict;
 import lady.kernels.Kernels;
+import lady.permutation.Member;
 import lady.permutation.Permutation;
+import lady.permutation.Role;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
 import lady.torch.Torch;
@@ -189,6 +192,51 @@ class CopyMarginsTest {
 
     private static String what(int[] d) {
         return d.length + " row sets";
+    }
+
+    /**
+     * A producer whose suspect rows are permuted lazily (through a row map) and a consumer read by columns (axis 1,
+     * through a column map): the copy is recognized through the maps and the margins are today's.
+     */
+    @Test
+    void lazilyPermutedRowsAndColumnsAreRecognizedAsCopies() {
+        int n = 50;
+        SplittableRandom rnd = new SplittableRandom(8);
+        long[] p = Permutation.random(n, 4).longIndices(); // suspect neuron j = reference neuron p[j]
+        long[] match = new long[n];
+        for (int j = 0; j < n; j++) {
+            match[(int) p[j]] = j;
+        }
+        StateDict ref = new StateDict();
+        StateDict sus = new StateDict();
+        for (StateDict sd : List.of(ref, sus)) {
+            SplittableRandom same = new SplittableRandom(9); // the same values in both
+            sd.put("v", HostTensor.ofFloats(gaussian(same, n, 30), n, 30));
+            sd.put("w", HostTensor.ofFloats(gaussian(same, 20, n), 20, n));
+        }
+        sus.permuteLazily("v", 0, p);
+        sus.permuteLazily("w", 1, p);
+        Member rowsOf = new Member("v", 0, 0, 1, Role.PRODUCER_WEIGHT);
+        Member columnsOf = new Member("w", 1, 0, 1, Role.CONSUMER_WEIGHT);
+        List<NeuronRows> refs = List.of(NeuronRows.of(ref.indexed("v"), rowsOf, n), NeuronRows.of(ref.indexed("w"), columnsOf, n));
+        List<NeuronRows> suss = List.of(NeuronRows.of(sus.indexed("v"), rowsOf, n), NeuronRows.of(sus.indexed("w"), columnsOf, n));
+        assertFalse(suss.get(1).byRows, "the consumer must be read by columns");
+        double[] w = {Math.sqrt(30), Math.sqrt(20)};
+        int[] all = java.util.stream.IntStream.range(0, n).toArray();
+        double[] expected = new double[n];
+        PrefilteredMatch.floatMargins(Backend.CPU, refs, suss, w, n, match, all, expected);
+        double[] got = new double[n];
+        assertTrue(CopyMargins.margins(Backend.CPU, refs, suss, w, n, match, all, got));
+        assertSameMargins(expected, got, "lazily permuted");
+        // one value of the consumer changed: no longer a copy
+        float[] values = gaussian(new SplittableRandom(9), n * 30 + 20 * n, 1); // v's values, then w's
+        float[] wc = Arrays.copyOfRange(values, n * 30, values.length);
+        wc[7] += 1;
+        StateDict other = new StateDict();
+        other.put("w", HostTensor.ofFloats(wc, 20, n));
+        other.permuteLazily("w", 1, p);
+        List<NeuronRows> changedSus = List.of(suss.get(0), NeuronRows.of(other.indexed("w"), columnsOf, n));
+        assertFalse(CopyMargins.margins(Backend.CPU, refs, changedSus, w, n, match, all, new double[n]));
     }
 
     /** A flipped bit in one matched pair (past the cheap probe), a match that is not a permutation, rows stored as
