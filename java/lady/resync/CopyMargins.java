@@ -118,15 +118,15 @@ final class CopyMargins {
      * Over positions of the rows in {@code a} (every row set's reference rows in one order): chosen[x] = S[x, x] and
      * other[x] = max over y != x of S[x, y], rounded to float, for x below {@code asked}; S = sum_p w_p K(a_p x, a_p y).
      * The range of positions is halved recursively: each half's own similarities, then one call for the first half's
-     * rows against the second half's (used for both halves' rows), so that most of the work is in large calls (the
-     * kernel packs a call's columns once per thread: a call of few rows pays that packing on little work); a range of
-     * at most {@link #BLOCK_ROWS} rows is one square call.
+     * rows against the second half's (used for both halves' rows; in calls of up to {@link PrefilteredMatch#MARGIN_BLOCK_ROWS} rows, as the full-row path's), so that
+     * most of the work is in large calls (the kernel packs a call's columns once per thread: a call of few rows pays
+     * that packing on little work); a range of at most {@link #BLOCK_ROWS} rows is one square call.
      */
     static void symmetricMaxima(HostTensor[] a, double[] weights, int n, int asked, float[] chosen, float[] other) {
         int step = TILE_ROWS * Math.max(1, PrefilteredMatch.threads());
         int leaf = Math.max(step, BLOCK_ROWS / step * step);
         Arrays.fill(other, Float.NEGATIVE_INFINITY);
-        Product product = new Product(a, weights, Math.max(leaf, (n + 1) / 2 + step), n); // the most rows of a call
+        Product product = new Product(a, weights, Math.min(n, Math.max(leaf, PrefilteredMatch.MARGIN_BLOCK_ROWS)), n);
         try {
             symmetric(product, 0, n, asked, step, leaf, chosen, other);
         } finally {
@@ -163,45 +163,54 @@ final class CopyMargins {
         int mid = Math.min(hi - 1, lo + ((hi - lo) / 2 + step - 1) / step * step);
         symmetric(product, lo, mid, asked, step, leaf, chosen, other);
         symmetric(product, mid, hi, asked, step, leaf, chosen, other);
-        int k = mid - lo;
         int m = hi - mid;
-        double[] s = product.compute(lo, k, mid, m);
-        PrefilteredMatch.parallelChunks(k, (ra, rb) -> { // the first half's rows
-            for (int r = ra; r < rb; r++) {
-                float best = other[lo + r];
-                for (int c = 0; c < m; c++) {
-                    float v = (float) s[r * m + c];
-                    if (v > best) {
-                        best = v;
+        for (int r0 = lo; r0 < mid; r0 += product.maxRows) { // the first half's rows against the second half's
+            if (r0 >= asked) {
+                break; // these rows and every column after them are not asked for
+            }
+            int k = Math.min(product.maxRows, mid - r0);
+            int from = r0;
+            double[] s = product.compute(r0, k, mid, m);
+            PrefilteredMatch.parallelChunks(k, (ra, rb) -> { // for the first half's rows
+                for (int r = ra; r < rb; r++) {
+                    float best = other[from + r];
+                    for (int c = 0; c < m; c++) {
+                        float v = (float) s[r * m + c];
+                        if (v > best) {
+                            best = v;
+                        }
+                    }
+                    other[from + r] = best;
+                }
+            });
+            PrefilteredMatch.parallelChunks(m, (ca, cb) -> { // for the second half's rows, mirrored: S[y, x] = S[x, y]
+                for (int r = 0; r < k; r++) {
+                    for (int c = ca; c < cb; c++) {
+                        float v = (float) s[r * m + c];
+                        if (v > other[mid + c]) {
+                            other[mid + c] = v;
+                        }
                     }
                 }
-                other[lo + r] = best;
-            }
-        });
-        PrefilteredMatch.parallelChunks(m, (ca, cb) -> { // the second half's rows, mirrored: S[y, x] = S[x, y]
-            for (int r = 0; r < k; r++) {
-                for (int c = ca; c < cb; c++) {
-                    float v = (float) s[r * m + c];
-                    if (v > other[mid + c]) {
-                        other[mid + c] = v;
-                    }
-                }
-            }
-        });
+            });
+        }
     }
 
     /** S over a block of positions: the kernel per row set, summed in double with the weights in row-set order. */
     private static final class Product {
         private final HostTensor[] a;
         private final double[] weights;
+        /** Rows of one call at most. */
+        final int maxRows;
         private final HostTensor out;
         private final double[] s;
 
         Product(HostTensor[] a, double[] weights, int maxRows, int n) {
             this.a = a;
             this.weights = weights;
-            this.out = HostTensor.allocate(DType.FLOAT32, Math.min(maxRows, n), n);
-            this.s = new double[Math.multiplyExact(Math.min(maxRows, n), n)];
+            this.maxRows = maxRows;
+            this.out = HostTensor.allocate(DType.FLOAT32, maxRows, n);
+            this.s = new double[Math.multiplyExact(maxRows, n)];
         }
 
         /** S[row0 + r, col0 + c] at s[r * m + c] (the returned array is reused by the next call). */

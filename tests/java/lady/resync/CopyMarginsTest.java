@@ -164,30 +164,35 @@ class CopyMarginsTest {
     /** One row set and two with weights; every row asked and some; float32 and float16 rows: bit for bit today's. */
     @Test
     void exactCopyMarginsEqualTheFullRowPath() {
-        int n = 301; // halved once into two square calls (of at most 240 rows) and one call across; some rows asked: half skipped
-        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT16}) {
-            for (int[] d : new int[][] {{600}, {600, 49}}) {
-                double[] w = d.length == 1 ? new double[] {1} : new double[] {Math.sqrt(600), Math.sqrt(49)};
-                Pair c = pair(n, d, 5 + d.length, dtype);
-                int[] all = java.util.stream.IntStream.range(0, n).toArray();
-                int[] some = java.util.stream.IntStream.range(0, n).filter(i -> i % 3 != 1).toArray();
-                int[] quarter = java.util.stream.IntStream.range(0, n).filter(i -> i % 4 == 0).toArray();
-                for (int[] rows : new int[][] {all, some, quarter}) {
-                    String what = dtype + ", " + d.length + " row sets, " + rows.length + " rows";
-                    double[] expected = todays(c, w, n, rows);
-                    double[] got = new double[n];
-                    Arrays.fill(got, Double.NaN);
-                    assertTrue(CopyMargins.margins(Backend.CPU, c.ref(), c.sus(), w, n, c.match(), rows, got), what);
-                    assertSameMargins(expected, got, what);
-                    double[] viaExact = new double[n];
-                    Arrays.fill(viaExact, Double.NaN);
-                    PrefilteredMatch.exactMargins(Backend.CPU, c.ref(), c.sus(), w, n, c.match(), rows, viaExact);
-                    assertSameMargins(expected, viaExact, what + " (exactMargins)");
-                }
-                // the duplicate rows 5 and 17 tie: their margins are 0, the zero row's is 0 - its best other
-                assertEquals(0.0, todays(c, w, n, all)[5], what(d));
-            }
+        // 301: halved once into two square calls (of at most 240 rows) and one call across; 2500: calls across of more
+        // rows than one call takes (1024), in parts; some rows asked: the parts after them skipped
+        bothPathsAgree(301, DType.FLOAT32, new int[] {600});
+        bothPathsAgree(301, DType.FLOAT16, new int[] {600});
+        bothPathsAgree(301, DType.FLOAT32, new int[] {600, 49});
+        bothPathsAgree(301, DType.FLOAT16, new int[] {600, 49});
+        bothPathsAgree(2500, DType.FLOAT32, new int[] {40, 9});
+    }
+
+    private static void bothPathsAgree(int n, DType dtype, int[] d) {
+        double[] w = d.length == 1 ? new double[] {1} : new double[] {Math.sqrt(d[0]), Math.sqrt(d[1])};
+        Pair c = pair(n, d, 5 + d.length, dtype);
+        int[] all = java.util.stream.IntStream.range(0, n).toArray();
+        int[] some = java.util.stream.IntStream.range(0, n).filter(i -> i % 3 != 1).toArray();
+        int[] quarter = java.util.stream.IntStream.range(0, n).filter(i -> i % 4 == 0).toArray();
+        for (int[] rows : new int[][] {all, some, quarter}) {
+            String what = n + " rows of " + dtype + ", " + d.length + " row sets, " + rows.length + " asked";
+            double[] expected = todays(c, w, n, rows);
+            double[] got = new double[n];
+            Arrays.fill(got, Double.NaN);
+            assertTrue(CopyMargins.margins(Backend.CPU, c.ref(), c.sus(), w, n, c.match(), rows, got), what);
+            assertSameMargins(expected, got, what);
+            double[] viaExact = new double[n];
+            Arrays.fill(viaExact, Double.NaN);
+            PrefilteredMatch.exactMargins(Backend.CPU, c.ref(), c.sus(), w, n, c.match(), rows, viaExact);
+            assertSameMargins(expected, viaExact, what + " (exactMargins)");
         }
+        // the duplicate rows 5 and 17 tie: their margins are 0
+        assertEquals(0.0, todays(c, w, n, all)[5], what(d));
     }
 
     private static String what(int[] d) {
