@@ -32,7 +32,7 @@ import lady.tensor.HostTensor;
  * caller, which then takes the full-row path) when: the backend is not the CPU; a row set is read through the
  * bfloat16 kernel (its scaling by the two rows' norms is not symmetric); fewer than one row in
  * {@link #MIN_FRACTION} is asked for (the copy check, a read of every row, would cost more than it saves);
- * {@code match} is not a permutation; or any matched pair differs in any bit.
+ * {@code match} is not a permutation or a row is asked for twice; or any matched pair differs in any bit.
  */
 final class CopyMargins {
     private CopyMargins() {}
@@ -62,6 +62,9 @@ final class CopyMargins {
             }
         }
         int[] order = askedFirst(rows, n);
+        if (order == null) {
+            return false;
+        }
         int producers = refs.size();
         for (int p = 0; p < producers; p++) {
             int[] probe = Arrays.copyOf(order, Math.min(n, PROBE_ROWS));
@@ -92,7 +95,8 @@ final class CopyMargins {
                     owned[p] = true;
                 }
                 for (int from = 0; from < n && !byRows; from += PrefilteredMatch.MARGIN_BLOCK_ROWS) {
-                    int[] block = Arrays.copyOfRange(order, from, Math.min(n, from + PrefilteredMatch.MARGIN_BLOCK_ROWS));
+                    int to = Math.min(n, from + PrefilteredMatch.MARGIN_BLOCK_ROWS);
+                    int[] block = Arrays.copyOfRange(order, from, to);
                     if (!sameRows(a[p], from, sus, block, match)) {
                         return false;
                     }
@@ -116,11 +120,12 @@ final class CopyMargins {
 
     /**
      * Over positions of the rows in {@code a} (every row set's reference rows in one order): chosen[x] = S[x, x] and
-     * other[x] = max over y != x of S[x, y], rounded to float, for x below {@code asked}; S = sum_p w_p K(a_p x, a_p y).
-     * The range of positions is halved recursively: each half's own similarities, then one call for the first half's
-     * rows against the second half's (used for both halves' rows; in calls of up to {@link PrefilteredMatch#MARGIN_BLOCK_ROWS} rows, as the full-row path's), so that
-     * most of the work is in large calls (the kernel packs a call's columns once per thread: a call of few rows pays
-     * that packing on little work); a range of at most {@link #BLOCK_ROWS} rows is one square call.
+     * other[x] = max over y != x of S[x, y], rounded to float, for x < {@code asked}; S = sum_p w_p K(a_p x, a_p y).
+     * The range of positions is halved recursively: each half's own similarities, then the first half's rows against
+     * the second half's (used for both halves' rows), in calls of at most {@link PrefilteredMatch#MARGIN_BLOCK_ROWS}
+     * rows as the full-row path's, so that most of the work is in large calls (the kernel packs a call's columns once
+     * per thread: a call of few rows pays that packing on little work); a range of at most {@link #BLOCK_ROWS} rows is
+     * one square call.
      */
     static void symmetricMaxima(HostTensor[] a, double[] weights, int n, int asked, float[] chosen, float[] other) {
         int step = TILE_ROWS * Math.max(1, PrefilteredMatch.threads());
@@ -252,12 +257,15 @@ final class CopyMargins {
         return true;
     }
 
-    /** The rows asked for (in their order), then the others ascending. */
+    /** The rows asked for (in their order), then the others ascending; null when a row is asked for twice. */
     private static int[] askedFirst(int[] rows, int n) {
         int[] order = new int[n];
         boolean[] asked = new boolean[n];
         int at = 0;
         for (int i : rows) {
+            if (asked[i]) {
+                return null;
+            }
             order[at++] = i;
             asked[i] = true;
         }

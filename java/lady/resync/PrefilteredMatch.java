@@ -62,8 +62,9 @@ import lady.util.Seeds;
  * left out), it is the second best; otherwise the row's similarities are computed in full with the native
  * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
  * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
- * take the full computation: the margins cost about one dense similarity product per group, the match
- * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md). With
+ * take the full computation: the margins cost about one dense similarity product per group (half of one when the
+ * suspect is an exact permuted copy: {@link CopyMargins}), the match still comes without the dense N x N matrix and
+ * its assignment (bench/RESULTS.md). With
  * {@link Margins#BOUND} ({@code lady resync --margins bound}, or {@link Margins#AUTO} on a resync whose dense
  * margin work exceeds its budget) they are the lower bounds instead: the best other confirmed candidate or
  * {@code ub_i}, whichever is larger; only the rows whose bound is below the low-margin threshold get the full

@@ -78,7 +78,8 @@ class CopyMarginsTest {
             float[] k = Kernels.cosineSimilarity(Backend.CPU, x, x, n, n, d, false);
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < n; j++) {
-                    assertBits(k[i * n + j], k[j * n + i], "d " + d + ": K(" + i + ", " + j + ") vs K(" + j + ", " + i + ")");
+                    assertBits(k[i * n + j], k[j * n + i], "d " + d + ": K(" + i + ", " + j + ") vs K(" + j + ", " + i
+                            + ")");
                 }
             }
             // other positions and neighbours: a shuffled subset against another, both ways
@@ -113,7 +114,8 @@ class CopyMarginsTest {
 
     /** A reference (row sets of {@code d[p]} values; row 9 zero in every set, row 17 a copy of row 5) and its copy
      * permuted by a seeded permutation, with match = the permutation's inverse. */
-    private record Pair(List<NeuronRows> ref, List<NeuronRows> sus, long[] match, float[][] refRows, float[][] susRows) {}
+    private record Pair(List<NeuronRows> ref, List<NeuronRows> sus, long[] match, float[][] refRows,
+            float[][] susRows) {}
 
     private static Pair pair(int n, int[] d, long seed, DType dtype) {
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -223,8 +225,10 @@ class CopyMarginsTest {
         sus.permuteLazily("w", 1, p);
         Member rowsOf = new Member("v", 0, 0, 1, Role.PRODUCER_WEIGHT);
         Member columnsOf = new Member("w", 1, 0, 1, Role.CONSUMER_WEIGHT);
-        List<NeuronRows> refs = List.of(NeuronRows.of(ref.indexed("v"), rowsOf, n), NeuronRows.of(ref.indexed("w"), columnsOf, n));
-        List<NeuronRows> suss = List.of(NeuronRows.of(sus.indexed("v"), rowsOf, n), NeuronRows.of(sus.indexed("w"), columnsOf, n));
+        List<NeuronRows> refs = List.of(NeuronRows.of(ref.indexed("v"), rowsOf, n),
+                NeuronRows.of(ref.indexed("w"), columnsOf, n));
+        List<NeuronRows> suss = List.of(NeuronRows.of(sus.indexed("v"), rowsOf, n),
+                NeuronRows.of(sus.indexed("w"), columnsOf, n));
         assertFalse(suss.get(1).byRows, "the consumer must be read by columns");
         double[] w = {Math.sqrt(30), Math.sqrt(20)};
         int[] all = java.util.stream.IntStream.range(0, n).toArray();
