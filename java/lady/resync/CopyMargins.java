@@ -20,16 +20,17 @@ import lady.tensor.HostTensor;
  * kernel gives {@code K(a, b) == K(b, a)} bit for bit, whatever the positions of a and b in the call and the other
  * rows in it (each row is normalized on its own while packed; each output element is one accumulator lane of FMAs
  * over the depth in a fixed order, blocks of depth added in order, and an FMA's rounding does not depend on the
- * order of its two factors; CopyMarginsTest checks it at sizes that leave partial tiles and depth blocks). So
- * the similarities of the pairs on and above the diagonal ({@link #symmetricMaxima}: n^2 / 2 plus a sliver) give
- * every element of S once; each is used for its row's maximum and, mirrored, for its column's. The
- * weighted sum over row sets is taken in double in the same order, rounded to float and compared as the dense path
- * does ({@link Combination#similarity}; a maximum by {@code >}, so NaN never wins; the kernel never returns -0.0,
- * so the order of the comparisons does not matter): the margins are bit for bit today's.
+ * order of its two factors; CopyMarginsTest and the native similarity_symmetry_test check it at sizes that leave
+ * partial tiles and depth blocks). So the similarities of the pairs on and above the diagonal
+ * ({@link #symmetricMaxima}: n^2 / 2 plus a sliver) give every element of S once; each is used for its row's maximum
+ * and, mirrored, for its column's. The weighted sum over row sets is taken in double in the same order, rounded to
+ * float and compared as the dense path does ({@link Combination#similarity}; a maximum by {@code >}, so NaN never
+ * wins; the kernel never returns -0.0, so the order of the comparisons does not matter): the margins are bit for bit
+ * today's.
  *
  * <p>Only the rows whose margins are asked for need their blocks: the reference rows are taken in the order asked
- * rows first (K does not depend on positions), so the calls cover those blocks only. Not used (null answer to the
- * caller, which then takes the full-row path) when: the backend is not the CPU; a row set is read through the
+ * rows first (K does not depend on positions), so the calls cover those blocks only. Not used (false to the caller,
+ * which then takes the full-row path) when: the backend is not the CPU; a row set is read through the
  * bfloat16 kernel (its scaling by the two rows' norms is not symmetric); fewer than one row in
  * {@link #MIN_FRACTION} is asked for (the copy check, a read of every row, would cost more than it saves);
  * {@code match} is not a permutation or a row is asked for twice; or any matched pair differs in any bit.
