@@ -1,8 +1,10 @@
 // Errors, validation and library facts shared by every backend.
 #include "lady_internal.h"
 
+#include <cctype>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -42,6 +44,19 @@ int32_t lady_get_num_threads(void) {
     return hw == 0 ? 1 : (int32_t)hw;
 }
 
+int32_t lady_max_cpu_isa(void) {
+    static const int32_t cap = [] {
+        const char* v = std::getenv("LADY_MAX_CPU_ISA");
+        std::string s;
+        for (const char* c = v == nullptr ? "" : v; *c != '\0'; c++) s += (char)std::toupper((unsigned char)*c);
+        if (s.empty() || s == "AVX512") return 0;
+        if (s == "AVX2") return 1;
+        if (s == "SCALAR") return 2;
+        return -1;
+    }();
+    return cap;
+}
+
 const char* lady_cpu_features(void) {
     static std::string text = [] {
         std::string s = "runtime:";
@@ -65,6 +80,9 @@ const char* lady_cpu_features(void) {
 #else
         s += " generic";
 #endif
+        static const char* kCaps[] = {"", "; capped at: avx2 (LADY_MAX_CPU_ISA)", "; capped at: scalar (LADY_MAX_CPU_ISA)"};
+        int32_t cap = lady_max_cpu_isa();
+        s += cap < 0 ? "; LADY_MAX_CPU_ISA not recognized (no cap)" : kCaps[cap];
         return s;
     }();
     return text.c_str();

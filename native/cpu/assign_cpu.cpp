@@ -201,7 +201,7 @@ const Scans& scans() {
     static const Scans chosen = [] {
 #ifdef LADY_X86
         __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f")) return Scans{row_argmax_avx512, row_min2_avx512};
+        if (lady_max_cpu_isa() <= 0 && __builtin_cpu_supports("avx512f")) return Scans{row_argmax_avx512, row_min2_avx512};
 #endif
         return Scans{row_argmax_scalar, row_min2_scalar};
     }();
@@ -276,7 +276,7 @@ CollectFn collect_candidates_fn() {
     static const CollectFn chosen = [] {
 #ifdef LADY_X86
         __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f")) return (CollectFn)collect_candidates_avx512;
+        if (lady_max_cpu_isa() <= 0 && __builtin_cpu_supports("avx512f")) return (CollectFn)collect_candidates_avx512;
 #endif
         return (CollectFn)collect_candidates_scalar;
     }();

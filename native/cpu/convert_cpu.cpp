@@ -10,6 +10,7 @@
 //   scalar   lady_common.h's conversions, also the tail of the vector paths (n mod 16 or 8 values).
 // Every path gives the reference's bits (tests/native/convert_test.cpp: all 65,536 inputs of each format,
 // every path, unaligned starts, odd lengths). No CUDA version: the data is on the host.
+#include <algorithm>
 #include <atomic>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -132,9 +133,10 @@ Paths choose(int32_t cap) {
     return {bf16_scalar, f16_scalar, "scalar"};
 }
 
+// The paths for the cap `cap` of lady_set_convert_kernel, or the environment's (LADY_MAX_CPU_ISA) if it is lower.
 const Paths& paths(int32_t cap) {
     static const Paths chosen[3] = {choose(0), choose(1), choose(2)};
-    return chosen[cap];
+    return chosen[std::max(cap, lady_max_cpu_isa())];
 }
 
 std::atomic<int32_t> g_convert_cap{0};

@@ -132,8 +132,10 @@ struct KernelChoice {
 KernelChoice choose_kernel() {
 #ifdef LADY_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return {kernel_avx512, kAvx512Mr, kAvx512Nr, "avx512f"};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {kernel_avx2, kAvx2Mr, kAvx2Nr, "avx2"};
+    int32_t cap = lady_max_cpu_isa();
+    if (cap <= 0 && __builtin_cpu_supports("avx512f")) return {kernel_avx512, kAvx512Mr, kAvx512Nr, "avx512f"};
+    if (cap <= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return {kernel_avx2, kAvx2Mr, kAvx2Nr, "avx2"};
 #endif
     return {kernel_generic, kGenericMr, kGenericNr, "generic"};
 }
@@ -391,7 +393,7 @@ bool bf16_dot_supported() {
 #ifdef LADY_X86
     static const bool yes = [] {
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+        return lady_max_cpu_isa() <= 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
     }();
     return yes;
 #else

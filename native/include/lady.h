@@ -40,8 +40,14 @@ const char* lady_last_error(void);
 
 /* ---- library facts ------------------------------------------------------------------------- */
 const char* lady_native_version(void);
-/* CPU features: what the running CPU supports and what the kernels were compiled to use. */
+/* CPU features: what the running CPU supports, what the kernels were compiled to use, and the cap below. */
 const char* lady_cpu_features(void);
+/* The most capable vector paths the CPU kernels may choose, from the environment variable LADY_MAX_CPU_ISA,
+ * read once (as oneDNN reads ONEDNN_MAX_CPU_ISA; a way to run an AVX-512 machine's kernels as an AVX2-only
+ * machine's): 0 no cap (unset, empty or "AVX512"), 1 "AVX2" (AVX2 + FMA paths at most), 2 "SCALAR" (the
+ * portable paths); case-insensitive. -1 when it holds anything else: the kernels then apply no cap and the
+ * Java side refuses to start with a message. A kernel path the CPU lacks is never chosen, cap or not. */
+int32_t lady_max_cpu_isa(void);
 /* Threads used by the *_cpu kernels (default: hardware concurrency). n <= 0 restores the default. */
 void lady_set_num_threads(int32_t n);
 int32_t lady_get_num_threads(void);

@@ -3,7 +3,7 @@
 Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
     llama_family.py make OUT --variant llama|mistral|qwen2 [--seed S] [--dtype F32|BF16|F16] [--shards N]
-                    [--tied] [--hidden D --layers L --heads H --kv-heads K --head-dim d --inter I --vocab V]
+                    [--tied] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d --inter I --vocab V]
     llama_family.py permute IN OUT --seed S --secret SECRET.json
     llama_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     llama_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -81,8 +81,9 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
     return c
 
 
-def shapes(c):
-    """Tensor name -> shape, in the order transformers' state_dict() has them."""
+def shapes(c, inv_freq=False):
+    """Tensor name -> shape, in the order transformers' state_dict() has them; with inv_freq, each layer's
+    self_attn.rotary_emb.inv_freq buffer too (older transformers versions saved it)."""
     d, hd = c["hidden_size"], c["head_dim"]
     h, kv, inter, v = c["num_attention_heads"], c["num_key_value_heads"], c["intermediate_size"], c["vocab_size"]
     bias = c["model_type"] == "qwen2"
@@ -99,6 +100,8 @@ def shapes(c):
         if bias:
             out[p + "self_attn.v_proj.bias"] = (kv * hd,)
         out[p + "self_attn.o_proj.weight"] = (d, h * hd)
+        if inv_freq:
+            out[p + "self_attn.rotary_emb.inv_freq"] = (hd // 2,)
         out[p + "mlp.gate_proj.weight"] = (inter, d)
         out[p + "mlp.up_proj.weight"] = (inter, d)
         out[p + "mlp.down_proj.weight"] = (d, inter)
@@ -204,10 +207,12 @@ def make(args):
     c = make_config(args.variant, args.hidden, args.layers, args.heads, args.kv_heads, args.head_dim, args.inter,
                     args.vocab, args.tied, args.dtype)
     os.makedirs(args.out, exist_ok=True)
-    s = shapes(c)
+    s = shapes(c, args.inv_freq)
     names = list(s)
     index = {n: i for i, n in enumerate(names)}
-    produce = lambda n: draw(n, s[n], args.seed, index[n])  # noqa: E731
+    hd, theta = c["head_dim"], c["rope_theta"]
+    buffer = (1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd)))
+    produce = lambda n: buffer if n.endswith("rotary_emb.inv_freq") else draw(n, s[n], args.seed, index[n])  # noqa: E731
     if args.shards <= 1:
         write_safetensors(os.path.join(args.out, "model.safetensors"), [(n, args.dtype, s[n]) for n in names], produce)
     else:
@@ -282,6 +287,8 @@ def permute_tensor(name, t, c, perms):
     layer = int(parts[2])
     lp = perms["layers"][layer]
     rest = ".".join(parts[3:])
+    if rest == "self_attn.rotary_emb.inv_freq":  # a buffer: the frequencies of pair positions, which never move
+        return t
     q_map, kv_map, v_map, o_map = attention_maps(c, lp)
     if rest.endswith("layernorm.weight"):
         return t[s]
@@ -410,6 +417,7 @@ def make_options(m):
     m.add_argument("--dtype", default="F32", choices=sorted(DTYPES))
     m.add_argument("--shards", type=int, default=1)
     m.add_argument("--tied", action="store_true")
+    m.add_argument("--inv-freq", action="store_true", help="also each layer's self_attn.rotary_emb.inv_freq buffer")
     m.add_argument("--hidden", type=int, default=32)
     m.add_argument("--layers", type=int, default=2)
     m.add_argument("--heads", type=int, default=4)

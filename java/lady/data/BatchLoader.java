@@ -3,7 +3,6 @@ package lady.data;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -235,18 +234,7 @@ public final class BatchLoader {
             if (!hasNext()) {
                 throw new NoSuchElementException();
             }
-            HostBatch host;
-            try {
-                host = ahead.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new LadyException(LadyException.Kind.INTERNAL, "interrupted while assembling a batch", e);
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException r) {
-                    throw r;
-                }
-                throw new LadyException(LadyException.Kind.INTERNAL, "batch assembly failed: " + e.getCause(), e.getCause());
-            }
+            HostBatch host = lady.util.Parallel.await(ahead, "batch assembly");
             next++;
             ahead = submit(next);
             return host.toTensors();

@@ -277,7 +277,9 @@ public final class GraphBuilder {
 
     /**
      * Llama-style attention with separate projections: {@code names} maps q_weight, k_weight, v_weight,
-     * o_weight (and optional q_bias, k_bias, v_bias, o_bias) to tensor names.
+     * o_weight (and optional q_bias, k_bias, v_bias, o_bias) to tensor names, and optionally rope_inv_freq to the
+     * rotary frequencies [headDim / 2] that older transformers versions saved with the weights (a buffer: in no
+     * channel space, never moved; the forward uses it).
      */
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, double ropeTheta) {
@@ -290,8 +292,10 @@ public final class GraphBuilder {
         Map<String, long[]> shapes = Map.of("q_weight", new long[] {heads * headDim, d},
                 "k_weight", new long[] {kvHeads * headDim, d}, "v_weight", new long[] {kvHeads * headDim, d},
                 "o_weight", new long[] {d, heads * headDim}, "q_bias", new long[] {heads * headDim},
-                "k_bias", new long[] {kvHeads * headDim}, "v_bias", new long[] {kvHeads * headDim}, "o_bias", new long[] {d});
-        for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "o_weight", "o_bias")) {
+                "k_bias", new long[] {kvHeads * headDim}, "v_bias", new long[] {kvHeads * headDim}, "o_bias", new long[] {d},
+                "rope_inv_freq", new long[] {headDim / 2});
+        for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "o_weight", "o_bias",
+                "rope_inv_freq")) {
             String t = names.get(role);
             if (t != null) {
                 tensor(t, shapes.get(role));

@@ -23,6 +23,19 @@ public final class Kernels {
 
     private static volatile boolean loaded;
 
+    /** The environment variable that caps the CPU kernels' vector paths ({@link #maxCpuIsa()}). */
+    public static final String MAX_CPU_ISA = "LADY_MAX_CPU_ISA";
+
+    /**
+     * The cap on the CPU kernels' vector paths from {@link #MAX_CPU_ISA} (read once by the native library, as oneDNN
+     * reads ONEDNN_MAX_CPU_ISA; lady.h): 0 none, 1 AVX2 at most, 2 the portable paths only. It lets an AVX-512
+     * machine run, and test, the paths of an AVX2-only one ({@code .ci/run} does).
+     */
+    public static int maxCpuIsa() {
+        ensureLoaded();
+        return LadyNative.lady_max_cpu_isa();
+    }
+
     /** Loads the native library (once); a failure becomes a clear exception, not a crash. */
     public static void ensureLoaded() {
         if (loaded) {
@@ -38,6 +51,11 @@ public final class Kernels {
                 throw new LadyException(LadyException.Kind.INTERNAL,
                         "cannot load Lady's native library (was the project built with mvn package?): " + e.getMessage(),
                         e);
+            }
+            if (LadyNative.lady_max_cpu_isa() < 0) {
+                throw new LadyException(LadyException.Kind.USAGE, "the environment variable " + MAX_CPU_ISA + "="
+                        + lady.util.Text.escape(String.valueOf(System.getenv(MAX_CPU_ISA)))
+                        + " is not one of AVX512, AVX2, SCALAR (unset it to let the kernels use the best the CPU has)");
             }
             loaded = true;
         }

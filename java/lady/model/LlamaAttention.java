@@ -30,7 +30,8 @@ final class LlamaAttention {
         Tensor q = project(x, params, n, "q").reshape(batch, seq, heads, hd).transpose(1, 2);
         Tensor k = project(x, params, n, "k").reshape(batch, seq, kv, hd).transpose(1, 2);
         Tensor v = project(x, params, n, "v").reshape(batch, seq, kv, hd).transpose(1, 2);
-        Tensor[] cs = rotary(seq, hd, theta);
+        String stored = n.param("rope_inv_freq");
+        Tensor[] cs = rotary(seq, hd, stored == null ? null : params.get(stored), theta);
         q = q.mul(cs[0]).add(rotateHalf(q, hd).mul(cs[1]));
         k = k.mul(cs[0]).add(rotateHalf(k, hd).mul(cs[1]));
         long rep = heads / kv;
@@ -55,10 +56,19 @@ final class LlamaAttention {
         return b == null ? torch.linear(x, w) : torch.linear(x, w, new TensorOptional(b));
     }
 
-    /** cos and sin of the rotary angles, [S, d] each (frequencies repeated for both halves). */
-    private static Tensor[] rotary(long seq, long hd, double theta) {
-        Tensor i = torch.arange(new Scalar(0), new Scalar(hd), new Scalar(2)).to(torch.ScalarType.Float).div(new Scalar((double) hd));
-        Tensor invFreq = torch.pow(new Scalar(theta), i).reciprocal();
+    /**
+     * cos and sin of the rotary angles, [S, d] each (frequencies repeated for both halves): the checkpoint's stored
+     * frequencies when it has them, else theta^(-2i/d).
+     */
+    private static Tensor[] rotary(long seq, long hd, Tensor stored, double theta) {
+        Tensor invFreq;
+        if (stored != null) {
+            invFreq = stored.to(torch.ScalarType.Float);
+        } else {
+            Tensor i = torch.arange(new Scalar(0), new Scalar(hd), new Scalar(2)).to(torch.ScalarType.Float)
+                    .div(new Scalar((double) hd));
+            invFreq = torch.pow(new Scalar(theta), i).reciprocal();
+        }
         Tensor pos = torch.arange(new Scalar(seq)).to(torch.ScalarType.Float);
         Tensor freqs = torch.outer(pos, invFreq);
         TensorVector both = new TensorVector(freqs, freqs);

@@ -17,7 +17,8 @@ import lady.graph.Op;
  * shapes; heads, KV heads, head dimension, RMS eps and RoPE base from config.json ({@code
  * num_attention_heads}, {@code num_key_value_heads}, {@code head_dim} (default hidden / heads),
  * {@code rms_norm_eps}, {@code rope_theta}). Lady's forward covers the plain rotary embedding (no
- * rope_scaling), enough for function checks on small configurations.
+ * rope_scaling), enough for function checks on small configurations; a layer's {@code
+ * self_attn.rotary_emb.inv_freq} (saved by older transformers versions) is accepted, kept in place and used.
  */
 final class LlamaFamily implements Family {
     private static final double DEFAULT_EPS = 1e-6;
@@ -82,6 +83,9 @@ final class LlamaFamily implements Family {
                 if (d.has(attn + "." + p + "_proj.bias", false)) {
                     names.put(p + "_bias", attn + "." + p + "_proj.bias");
                 }
+            }
+            if (d.has(attn + ".rotary_emb.inv_freq", false)) { // a buffer older transformers versions saved
+                names.put("rope_inv_freq", attn + ".rotary_emb.inv_freq");
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, theta);
             h = b.add(layer + ".attn_residual", h, x);

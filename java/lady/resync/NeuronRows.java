@@ -208,6 +208,17 @@ final class NeuronRows {
         }
     }
 
+    /**
+     * The vectors in place, as a float32 n x d view of the stored tensor (no copy; valid while the tensor is), when they
+     * are stored so: float32, a member on axis 0, no index maps; else null.
+     */
+    HostTensor contiguousFloat32() {
+        if (!byRows || rowMap != null || colMap != null || base.dtype() != DType.FLOAT32) {
+            return null;
+        }
+        return HostTensor.view(base.memory(), base.offset() + 4L * offset * rowValues(), DType.FLOAT32, n, d);
+    }
+
     /** Whether the vectors are stored as bfloat16 (a checkpoint's bytes): {@link #materializeBf16} is then exact. */
     boolean storedAsBf16() {
         return base.dtype() == DType.BFLOAT16;

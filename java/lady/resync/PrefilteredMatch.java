@@ -62,8 +62,9 @@ import lady.util.Seeds;
  * left out), it is the second best; otherwise the row's similarities are computed in full with the native
  * kernel, in blocks of rows ({@link #exactMargins}). The sketch's bound (Z sigma, about 0.4 to 0.9) is far
  * wider than the gap between the second-best similarity and the rest of a row, so on real groups most rows
- * take the full computation: the margins cost about one dense similarity product per group, the match
- * still comes without the dense N x N matrix and its assignment (bench/RESULTS.md). With
+ * take the full computation: the margins cost about one dense similarity product per group (half of one when the
+ * suspect is an exact permuted copy: {@link CopyMargins}), the match still comes without the dense N x N matrix and
+ * its assignment (bench/RESULTS.md). With
  * {@link Margins#BOUND} ({@code lady resync --margins bound}, or {@link Margins#AUTO} on a resync whose dense
  * margin work exceeds its budget) they are the lower bounds instead: the best other confirmed candidate or
  * {@code ub_i}, whichever is larger; only the rows whose bound is below the low-margin threshold get the full
@@ -383,7 +384,9 @@ final class PrefilteredMatch {
      * 1.7 times its rate where the CPU has AVX512-BF16 (bench/RESULTS.md). Other row sets take the float32 kernel:
      * the bfloat16 screen of float32 rows ({@link #exactMargins(Backend, List, List, double[], int, long[], int[],
      * double[], boolean)}) is exact too but was measured slower than the float32 kernel on torchvision VGG16's
-     * classifier.0 (its refinement reads about 30 suspect rows per reference row), so it is not the default.
+     * classifier.0 (its refinement reads about 30 suspect rows per reference row), so it is not the default. When
+     * every suspect row is, bit for bit, the reference row it is matched to (a pure permutation), {@link CopyMargins}
+     * gives the same margins from the reference's symmetric product at about half the cost.
      */
     static void exactMargins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             long[] match, int[] rows, double[] margins) {
@@ -402,6 +405,9 @@ final class PrefilteredMatch {
             long[] match, int[] rows, double[] margins, boolean screenFloat32) {
         if (rows.length == 0) {
             return;
+        }
+        if (!screenFloat32 && CopyMargins.margins(backend, refs, suss, weights, n, match, rows, margins)) {
+            return; // an exact copy: the same margins from the reference's symmetric product, half the work
         }
         int producers = refs.size();
         double[] s = new double[Math.multiplyExact(rows.length, n)];

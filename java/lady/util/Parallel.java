@@ -95,11 +95,20 @@ public final class Parallel {
             IntStream.range(0, count).parallel().forEach(body); // nested: runs in the current pool
             return;
         }
+        await(p.submit(() -> IntStream.range(0, count).parallel().forEach(body)), "a worker");
+    }
+
+    /**
+     * The result of {@code future}, waiting for it: what it threw is rethrown as it was (a {@link RuntimeException}
+     * such as a {@link LadyException}, or an {@link Error}), anything else and an interruption become an INTERNAL
+     * error naming {@code what} ran ("a worker", "batch assembly").
+     */
+    public static <T> T await(java.util.concurrent.Future<T> future, String what) {
         try {
-            p.submit(() -> IntStream.range(0, count).parallel().forEach(body)).get();
+            return future.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted", e);
+            throw new LadyException(LadyException.Kind.INTERNAL, "interrupted while waiting for " + what, e);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
@@ -107,7 +116,7 @@ public final class Parallel {
             if (e.getCause() instanceof Error err) {
                 throw err;
             }
-            throw new LadyException(LadyException.Kind.INTERNAL, "a worker failed: " + e.getCause(), e.getCause());
+            throw new LadyException(LadyException.Kind.INTERNAL, what + " failed: " + e.getCause(), e.getCause());
         }
     }
 

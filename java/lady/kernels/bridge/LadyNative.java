@@ -32,6 +32,8 @@ public final class LadyNative {
 
     public static native @Cast("const char*") String lady_cpu_features();
 
+    public static native int lady_max_cpu_isa();
+
     public static native void lady_set_num_threads(int n);
 
     public static native int lady_get_num_threads();

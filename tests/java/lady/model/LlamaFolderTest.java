@@ -82,13 +82,16 @@ class LlamaFolderTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"llama,F32,1,false", "mistral,F32,2,true", "qwen2,F32,1,false"})
+    @CsvSource({"llama,F32,1,false,true", "mistral,F32,2,true,false", "qwen2,F32,1,false,false"})
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
-            boolean tied) throws IOException, InterruptedException {
+            boolean tied, boolean invFreq) throws IOException, InterruptedException {
         List<String> args = new ArrayList<>(List.of("case", dir.toString(), "--variant", variant, "--dtype", dtype,
                 "--shards", "" + shards, "--seed", "11", "--permute-seed", "5", "--tokens-seed", "3"));
         if (tied) {
             args.add("--tied");
+        }
+        if (invFreq) { // each layer's rotary_emb.inv_freq buffer, as older transformers versions saved it
+            args.add("--inv-freq");
         }
         if (variant.equals("mistral")) { // head_dim * heads != hidden (as Mistral-Nemo), one KV head for 4 queries
             args.addAll(List.of("--hidden", "24", "--heads", "4", "--kv-heads", "1", "--head-dim", "8"));
@@ -118,8 +121,14 @@ class LlamaFolderTest {
         assertTrue(maxDiff(before, after) < 1e-9 * scale, "the script's logits after lady permute differ by "
                 + maxDiff(before, after));
         StateDict permState = Checkpoints.read(permuted);
-        long moved = refState.names().stream().filter(n -> !refState.get(n).sameContent(permState.get(n))).count();
-        assertTrue(moved >= 0.95 * refState.size(), moved + " of " + refState.size() + " tensors moved");
+        List<String> buffers = refState.names().stream().filter(n -> n.endsWith(".rotary_emb.inv_freq")).toList();
+        assertEquals(invFreq ? 2 : 0, buffers.size(), "one rotary buffer per layer");
+        for (String b : buffers) {
+            assertTrue(refState.get(b).sameContent(permState.get(b)), b + " kept in place");
+        }
+        List<String> weights = refState.names().stream().filter(n -> !buffers.contains(n)).toList();
+        long moved = weights.stream().filter(n -> !refState.get(n).sameContent(permState.get(n))).count();
+        assertTrue(moved >= 0.95 * weights.size(), moved + " of " + weights.size() + " weight tensors moved");
 
         // resync of the script's attack restores every tensor, Psi 100 in every group (the script's secret)
         Path fixed = dir.resolve("fixed");

@@ -34,6 +34,12 @@ public record ChildJvm(int code, String output) {
      */
     public static ChildJvm lady(long maxFileKiB, List<String> jvmOptions, String... args)
             throws IOException, InterruptedException {
+        return lady(java.util.Map.of(), maxFileKiB, jvmOptions, args);
+    }
+
+    /** As {@link #lady(long, List, String...)}, with {@code env} added to the child's environment. */
+    public static ChildJvm lady(java.util.Map<String, String> env, long maxFileKiB, List<String> jvmOptions,
+            String... args) throws IOException, InterruptedException {
         Path build = Path.of(System.getProperty("lady.build.dir", "target"));
         String classpath = build.resolve("classes") + File.pathSeparator
                 + Files.readString(build.resolve("classpath.txt")).trim();
@@ -52,6 +58,7 @@ public record ChildJvm(int code, String output) {
             pb.environment().remove("JAVA_TOOL_OPTIONS"); // CI sets a cache dir there: this run wants its own
         }
         pb.environment().put("OPENBLAS_NUM_THREADS", "1");
+        pb.environment().putAll(env);
         pb.redirectErrorStream(true);
         Process process = pb.start();
         boolean done = process.waitFor(TIMEOUT_S, TimeUnit.SECONDS);

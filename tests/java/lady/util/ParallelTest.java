@@ -99,6 +99,22 @@ class ParallelTest {
         assertEquals(LadyException.Kind.USAGE, assertThrows(LadyException.class, Parallel::threads).kind());
     }
 
+    @Test
+    void awaitRethrowsWhatTheTaskThrewAndNamesItOtherwise() {
+        assertEquals(42, Parallel.await(java.util.concurrent.CompletableFuture.completedFuture(42), "x"));
+        LadyException bad = LadyException.invalidInput("bad");
+        assertSame(bad, assertThrows(LadyException.class,
+                () -> Parallel.await(java.util.concurrent.CompletableFuture.failedFuture(bad), "x")));
+        OutOfMemoryError oom = new OutOfMemoryError("test");
+        assertSame(oom, assertThrows(OutOfMemoryError.class,
+                () -> Parallel.await(java.util.concurrent.CompletableFuture.failedFuture(oom), "x")));
+        LadyException wrapped = assertThrows(LadyException.class, () -> Parallel.await(
+                java.util.concurrent.CompletableFuture.failedFuture(new java.io.IOException("disk")), "batch assembly"));
+        assertEquals(LadyException.Kind.INTERNAL, wrapped.kind());
+        assertTrue(wrapped.getMessage().startsWith("batch assembly failed: ") && wrapped.getMessage().contains("disk"),
+                wrapped.getMessage());
+    }
+
     private static double sink;
 
     /** A little work per index, so both workers take part. */
