@@ -274,6 +274,9 @@ final class NeuronRows {
         return out;
     }
 
+    /** First of the four {@link PrefilteredMatch#scratch} slots of the passes over neuron vectors (axis 0). */
+    private static final int VECTOR_SLOT = 5;
+
     /** Parts of the row-by-row passes over an axis-1 member ({@link #diagonalCosine}): fixed, so the sums do not
      * depend on the number of threads. */
     private static final int ROW_PARTS = 16;
@@ -289,7 +292,10 @@ final class NeuronRows {
                 Reader r = reader();
                 int to = (int) end;
                 int j = (int) from;
-                float[][] v = new float[to - j >= INTERLEAVED ? INTERLEAVED : 1][d]; // fewer neurons: one at a time
+                float[][] v = new float[to - j >= INTERLEAVED ? INTERLEAVED : 1][]; // fewer neurons: one at a time
+                for (int k = 0; k < v.length; k++) { // per-thread scratch (an attention group's neuron is megabytes),
+                    v[k] = PrefilteredMatch.scratch(VECTOR_SLOT + k, d); // its first d values written before read
+                }
                 for (; j + INTERLEAVED <= to; j += INTERLEAVED) {
                     for (int k = 0; k < INTERLEAVED; k++) {
                         r.neuron(j + k, v[k]);
@@ -382,15 +388,16 @@ final class NeuronRows {
             Parallel.forParts(n, chunks(n), (c, from, to) -> {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
-                float[] x = new float[a.d];
-                float[] y = new float[b.d];
+                int d = a.d;
+                float[] x = PrefilteredMatch.scratch(VECTOR_SLOT, d); // per-thread scratch, first d values written
+                float[] y = PrefilteredMatch.scratch(VECTOR_SLOT + 1, d);
                 for (int j = (int) from; j < to; j++) {
                     ra.neuron(j, x);
                     rb.neuron(j, y);
                     double ab = 0;
                     double aa = 0;
                     double bb = 0;
-                    for (int t = 0; t < x.length; t++) {
+                    for (int t = 0; t < d; t++) {
                         double u = x[t];
                         double v = y[t];
                         ab += u * v;

@@ -1282,9 +1282,11 @@ final class PrefilteredMatch {
      * Float scratch arrays of this thread's passes over members on axis 1, kept from one call to the next: a fresh
      * half-megabyte tile per part, producer and call was zeroed, and on a growing heap page-faulted, for nothing (its
      * values are written before they are read). Slots 0-3: the exact dot products' tiles; 4: the stage of
-     * {@link NeuronRows#materialize(int[])}. Released with the thread.
+     * {@link NeuronRows#materialize(int[])}; 5-8: the neuron vectors of NeuronRows' passes over members on axis 0
+     * (integrity norms, the certificate's diagonal: an attention group's neuron is megabytes). Released with the
+     * thread.
      */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[5][]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[9][]);
 
     /** This thread's scratch array {@code slot}, at least {@code length} long; its contents are left over. */
     static float[] scratch(int slot, int length) {
