@@ -17,7 +17,7 @@ import lady.model.Models;
 import lady.onnx.Onnx;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
-import lady.torch.Torch;
+import lady.util.Parallel;
 
 /**
  * {@code lady table1}: the paper's Table 1 on a reference checkpoint (or an ONNX classifier: groups from its
@@ -101,7 +101,7 @@ public final class Table1Job {
             Map<String, Object> provenance = new LinkedHashMap<>();
             provenance.put("model", model.toString());
             provenance.put("data", r.data().spec());
-            provenance.put("threads", Torch.threads());
+            provenance.put("threads", Parallel.threads());
             t0 = JobLog.now();
             List<Path> files = Table1Files.write(dir, result, provenance);
             outs.commit();

@@ -49,6 +49,7 @@ import lady.torch.Torch;
 import lady.torch.TorchTensors;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
+import lady.util.Parallel;
 import lady.util.Seeds;
 
 /**
@@ -592,7 +593,7 @@ public final class Benchmarks {
         m.put("cpu_features", Kernels.info().cpuFeatures());
         m.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
         m.put("libtorch", "JavaCPP PyTorch presets " + Torch.presetsVersion() + " (CPU build)");
-        m.put("threads", Torch.threads());
+        m.put("threads", Parallel.threads());
         m.put("openblas_num_threads", String.valueOf(System.getenv("OPENBLAS_NUM_THREADS")));
         m.put("load_average_start", loadAverage());
         return m;

@@ -10,7 +10,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import lady.data.DataSource;
-import lady.torch.Torch;
+import lady.util.Parallel;
 
 /**
  * Options every {@code lady figure} subcommand shares (a picocli mixin), with {@link ModelInput}, {@link DataOption}
@@ -63,7 +63,7 @@ final class FigureOptions {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("model", input.model.toString());
         p.put("data", data.data);
-        p.put("threads", Torch.threads());
+        p.put("threads", Parallel.threads());
         return p;
     }
 

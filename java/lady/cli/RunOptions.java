@@ -9,6 +9,7 @@ import lady.kernels.Kernels;
 import lady.progress.ProgressListener;
 import lady.progress.TerminalProgress;
 import lady.torch.Torch;
+import lady.util.Parallel;
 
 /**
  * Options every long-running command shares ({@code --threads}, {@code --quiet}), as one picocli mixin:
@@ -25,10 +26,10 @@ final class RunOptions {
 
     /**
      * Sets the thread count of libtorch and of Lady's CPU kernels: {@code --threads}, else {@code LADY_THREADS}
-     * (or the {@code lady.threads} property), else every core; more than {@link Torch#maxThreads()} is refused.
+     * (or the {@code lady.threads} property), else every core; more than {@link Parallel#maxThreads()} is refused.
      */
     void applyThreads() {
-        int n = threads != null ? Torch.checkThreads(threads, "--threads") : Torch.threads();
+        int n = threads != null ? Parallel.checkThreads(threads, "--threads") : Parallel.threads();
         Torch.setThreads(n);
         Kernels.setThreads(n);
     }

@@ -24,12 +24,12 @@ import lady.model.Models;
 import lady.paper.Paper;
 import lady.progress.ProgressListener;
 import lady.report.Json;
-import lady.torch.Torch;
 import lady.train.EpochStats;
 import lady.train.EvalResult;
 import lady.train.Evaluator;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
+import lady.util.Parallel;
 
 /** {@code lady train}: trains a model from scratch with the authors' recipe, then evaluates it on the test split. */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -171,7 +171,7 @@ final class TrainCommand implements Callable<Integer> {
             r.put("momentum", config.momentum());
             r.put("weight_decay", config.weightDecay());
             r.put("seed", seed.seed);
-            r.put("threads", Torch.threads());
+            r.put("threads", Parallel.threads());
             List<Object> epochsOut = new ArrayList<>();
             for (EpochStats s : history) {
                 Map<String, Object> m = new LinkedHashMap<>();

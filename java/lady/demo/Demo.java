@@ -46,6 +46,7 @@ import lady.train.EpochStats;
 import lady.train.Evaluator;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
+import lady.util.Parallel;
 import lady.util.Seeds;
 import lady.watermark.Detection;
 import lady.watermark.Uchida;
@@ -301,7 +302,7 @@ public final class Demo {
                 List.of("ranking/" + RANKING_NAME + ".csv", "ranking/" + RANKING_NAME + ".json"), rankRows, seconds(t)));
         copy(out.resolve("ranking").resolve(RANKING_NAME + ".json"), out.resolve("ranking.json"));
 
-        return new DemoReport(c, steps, verdicts, seconds(start), Torch.threads());
+        return new DemoReport(c, steps, verdicts, seconds(start), Parallel.threads());
     }
 
     /**
@@ -437,7 +438,7 @@ public final class Demo {
         manifest.put("train_images", images);
         manifest.put("epochs", history.stream().map(EpochStats::toJson).toList());
         manifest.put("ber_after_training_pct", berTrained);
-        manifest.put("threads", Torch.threads());
+        manifest.put("threads", Parallel.threads());
         double seconds = seconds(t);
         manifest.put("seconds", seconds);
         AtomicFiles.writeString(dir.resolve(ModelCache.MANIFEST), Json.write(manifest) + "\n");

@@ -22,7 +22,7 @@ import ai.onnxruntime.OrtSession;
 
 import lady.LadyException;
 import lady.torch.FloatTensors;
-import lady.torch.Torch;
+import lady.util.Parallel;
 import lady.util.Seeds;
 
 /**
@@ -32,7 +32,7 @@ import lady.util.Seeds;
  * two models side by side ({@link #compare}). Inputs and outputs are float32 libtorch tensors; inputs are
  * handed to ONNX Runtime without a copy. The model is validated by {@link Onnx#read} before ONNX Runtime
  * sees it, and every ONNX Runtime failure becomes a one-line {@link LadyException}. ONNX Runtime's own log
- * is silenced (library code never prints); its intra-op threads follow {@link Torch#threads()}, and
+ * is silenced (library code never prints); its intra-op threads follow {@link Parallel#threads()}, and
  * deterministic compute is on.
  */
 public final class OrtRunner implements AutoCloseable {
@@ -124,7 +124,7 @@ public final class OrtRunner implements AutoCloseable {
     public static OrtRunner open(OnnxModel model) {
         OrtEnvironment env = environment();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            o.setIntraOpNumThreads(Torch.threads());
+            o.setIntraOpNumThreads(Parallel.threads());
             o.setInterOpNumThreads(1);
             o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
             o.setDeterministicCompute(true);

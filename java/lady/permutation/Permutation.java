@@ -41,6 +41,20 @@ public final class Permutation {
         return new Permutation(copy);
     }
 
+    /**
+     * Whether {@code indices} holds every index of 0..n-1 exactly once, n its length: what {@link #of(long...)}
+     * accepts ({@link Kernels#validatePermutation}, the one definition), for a caller that has a way around a match
+     * that is not one (argmax duplicates).
+     */
+    public static boolean isPermutation(long[] indices) {
+        try {
+            Kernels.validatePermutation(indices);
+            return true;
+        } catch (LadyException e) {
+            return false;
+        }
+    }
+
     /** The identity of size {@code n}. */
     public static Permutation identity(int n) {
         if (n < 0) {

@@ -7,8 +7,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
+import lady.permutation.Permutation;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
+import lady.util.Parallel;
 
 /**
  * The exact margins of {@link PrefilteredMatch#exactMargins} at about half the cost when the suspect's rows are exact
@@ -54,7 +56,8 @@ final class CopyMargins {
      */
     static boolean margins(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             long[] match, int[] rows, double[] margins) {
-        if (backend != Backend.CPU || n < 2 || (long) rows.length * MIN_FRACTION < n || !permutation(match, n)) {
+        if (backend != Backend.CPU || n < 2 || (long) rows.length * MIN_FRACTION < n || match.length != n
+                || !Permutation.isPermutation(match)) {
             return false;
         }
         for (int p = 0; p < refs.size(); p++) {
@@ -129,7 +132,7 @@ final class CopyMargins {
      * one square call.
      */
     static void symmetricMaxima(HostTensor[] a, double[] weights, int n, int asked, float[] chosen, float[] other) {
-        int step = TILE_ROWS * Math.max(1, PrefilteredMatch.threads());
+        int step = TILE_ROWS * Math.max(1, Parallel.threads());
         int leaf = Math.max(step, BLOCK_ROWS / step * step);
         Arrays.fill(other, Float.NEGATIVE_INFINITY);
         Product product = new Product(a, weights, Math.min(n, Math.max(leaf, PrefilteredMatch.MARGIN_BLOCK_ROWS)), n);
@@ -241,21 +244,6 @@ final class CopyMargins {
         void close() {
             out.memory().close();
         }
-    }
-
-    /** Whether every index 0..n-1 appears once. */
-    private static boolean permutation(long[] match, int n) {
-        if (match.length != n) {
-            return false;
-        }
-        boolean[] seen = new boolean[n];
-        for (long j : match) {
-            if (j < 0 || j >= n || seen[(int) j]) {
-                return false;
-            }
-            seen[(int) j] = true;
-        }
-        return true;
     }
 
     /** The rows asked for (in their order), then the others ascending; null when a row is asked for twice. */

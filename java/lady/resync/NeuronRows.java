@@ -147,7 +147,7 @@ final class NeuronRows {
                 }
             });
         } else {
-            int parts = (int) Math.max(1, Math.min(rows, PrefilteredMatch.threads()));
+            int parts = (int) Math.max(1, Math.min(rows, Parallel.threads()));
             Parallel.forParts(rows, parts, (part, from, to) -> materializeRows(neurons, from, to, out));
         }
         java.lang.ref.Reference.reachabilityFence(out);
@@ -167,7 +167,8 @@ final class NeuronRows {
         int seg = segment();
         long span = to - from;
         int chunk = (int) Math.max(1, Math.min(span, STAGE_VALUES / Math.max(1L, (long) neurons.length * seg)));
-        float[] stage = PrefilteredMatch.scratch(4, Math.multiplyExact(neurons.length, chunk * seg)); // all put is written
+        float[] stage = PrefilteredMatch.scratch(PrefilteredMatch.STAGE_SLOT, // every value put out is written first
+                Math.multiplyExact(neurons.length, chunk * seg));
         float[] v = new float[seg];
         int[] positions = few ? r.storedPositions(neurons) : null; // the chosen values' places in a stored row
         int[] stored = null; // the same, ascending: the row is read front to back
@@ -274,9 +275,6 @@ final class NeuronRows {
         return out;
     }
 
-    /** First of the four {@link PrefilteredMatch#scratch} slots of the passes over neuron vectors (axis 0). */
-    private static final int VECTOR_SLOT = 5;
-
     /** Parts of the row-by-row passes over an axis-1 member ({@link #diagonalCosine}): fixed, so the sums do not
      * depend on the number of threads. */
     private static final int ROW_PARTS = 16;
@@ -294,7 +292,7 @@ final class NeuronRows {
                 int j = (int) from;
                 float[][] v = new float[to - j >= INTERLEAVED ? INTERLEAVED : 1][]; // fewer neurons: one at a time
                 for (int k = 0; k < v.length; k++) { // per-thread scratch (an attention group's neuron is megabytes),
-                    v[k] = PrefilteredMatch.scratch(VECTOR_SLOT + k, d); // its first d values written before read
+                    v[k] = PrefilteredMatch.scratch(PrefilteredMatch.VECTOR_SLOT + k, d); // first d values written first
                 }
                 for (; j + INTERLEAVED <= to; j += INTERLEAVED) {
                     for (int k = 0; k < INTERLEAVED; k++) {
@@ -389,8 +387,8 @@ final class NeuronRows {
                 Reader ra = a.reader();
                 Reader rb = b.reader();
                 int d = a.d;
-                float[] x = PrefilteredMatch.scratch(VECTOR_SLOT, d); // per-thread scratch, first d values written
-                float[] y = PrefilteredMatch.scratch(VECTOR_SLOT + 1, d);
+                float[] x = PrefilteredMatch.scratch(PrefilteredMatch.VECTOR_SLOT, d); // per-thread, first d written
+                float[] y = PrefilteredMatch.scratch(PrefilteredMatch.VECTOR_SLOT + 1, d);
                 for (int j = (int) from; j < to; j++) {
                     ra.neuron(j, x);
                     rb.neuron(j, y);
@@ -472,7 +470,7 @@ final class NeuronRows {
     }
 
     /** Neurons whose sums {@link #accumulateSquaredNorms} computes side by side (each still in its own order). */
-    private static final int INTERLEAVED = 4;
+    static final int INTERLEAVED = 4;
 
     /** Chunks of neurons of the parallel passes over members on axis 0. */
     private static int chunks(int n) {

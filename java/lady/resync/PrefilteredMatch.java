@@ -12,7 +12,6 @@ import lady.kernels.Kernels;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
-import lady.torch.Torch;
 import lady.util.Parallel;
 import lady.util.Seeds;
 
@@ -1188,10 +1187,10 @@ final class PrefilteredMatch {
             Parallel.forParts(outer, parts, (part, from, to) -> {
                 NeuronRows.Reader ra = ref.reader();
                 NeuronRows.Reader rb = sus.reader();
-                float[] ta = scratch(0, tileRows * rowA);
-                float[] tb = scratch(1, tileRows * rowB);
-                float[] va = seg == 1 ? null : scratch(2, tileRows * seg);
-                float[] vb = seg == 1 ? null : scratch(3, tileRows * seg);
+                float[] ta = scratch(TILE_SLOT, tileRows * rowA);
+                float[] tb = scratch(TILE_SLOT + 1, tileRows * rowB);
+                float[] va = seg == 1 ? null : scratch(TILE_SLOT + 2, tileRows * seg);
+                float[] vb = seg == 1 ? null : scratch(TILE_SLOT + 3, tileRows * seg);
                 float[] lanes = new float[DOT_LANES];
                 double[] flat = new double[pairCount];
                 for (long o0 = from; o0 < to; o0 += tileRows) {
@@ -1264,29 +1263,36 @@ final class PrefilteredMatch {
         void run(int from, int to);
     }
 
-    /** Threads the parallel loops use: the CLI's --threads. */
-    static int threads() {
-        return Torch.threads();
-    }
-
-    /** Runs body over [0, n) in contiguous chunks on {@link Torch#threads()} threads (the CLI's --threads). */
+    /** Runs body over [0, n) in contiguous chunks on {@link Parallel#threads()} threads (the CLI's --threads). */
     static void parallelChunks(int n, RangeBody body) {
-        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * threads()));
+        int chunks = Math.max(1, Math.min(n, CHUNKS_PER_CORE * Parallel.threads()));
         Parallel.forParts(n, chunks, (c, from, to) -> body.run((int) from, (int) to));
     }
 
     /** Bytes of the row tiles that members on axis 1 are read in (a neuron's values of a tile are gathered in cache). */
     private static final int TILE_BYTES = 1 << 19;
 
+    /** First of the four scratch slots of {@link Exact}'s tiles (reference, suspect, and their neuron segments). */
+    static final int TILE_SLOT = 0;
+    /** The scratch slot of {@link NeuronRows#materialize(int[])}'s stage. */
+    static final int STAGE_SLOT = 4;
+    /** First of the {@link #VECTOR_SLOTS} scratch slots of NeuronRows' passes over neuron vectors. */
+    static final int VECTOR_SLOT = 5;
+    /** Scratch slots of the passes over neuron vectors: the integrity norms read this many neurons side by side. */
+    static final int VECTOR_SLOTS = NeuronRows.INTERLEAVED;
+    private static final int SCRATCH_SLOTS = VECTOR_SLOT + VECTOR_SLOTS;
+
     /**
      * Float scratch arrays of this thread's passes over members on axis 1, kept from one call to the next: a fresh
      * half-megabyte tile per part, producer and call was zeroed, and on a growing heap page-faulted, for nothing (its
-     * values are written before they are read). Slots 0-3: the exact dot products' tiles; 4: the stage of
-     * {@link NeuronRows#materialize(int[])}; 5-8: the neuron vectors of NeuronRows' passes over members on axis 0
-     * (integrity norms, the certificate's diagonal: an attention group's neuron is megabytes). Released with the
-     * thread.
+     * values are written before they are read). The slots: {@link #TILE_SLOT} and the three after it, the exact dot
+     * products' tiles; {@link #STAGE_SLOT}, the stage of {@link NeuronRows#materialize(int[])}; {@link #VECTOR_SLOT}
+     * and the {@link #VECTOR_SLOTS} - 1 after it, the neuron vectors of NeuronRows' passes over members on axis 0
+     * (integrity norms, the certificate's diagonal: an attention group's neuron is megabytes). None of these passes
+     * runs inside another on the same thread. Released with the thread.
      */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[9][]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[SCRATCH_SLOTS][]);
+
 
     /** This thread's scratch array {@code slot}, at least {@code length} long; its contents are left over. */
     static float[] scratch(int slot, int length) {

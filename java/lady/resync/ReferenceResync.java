@@ -550,8 +550,7 @@ public final class ReferenceResync {
      * native pass. With argmax duplicates the match is not a permutation: then every member is
      * gathered into new memory, and the result is not function-preserving (the paper's behaviour). */
     private static void apply(StateDict suspect, PermutationSpec spec, Group g, long[] match, ResyncOptions options) {
-        boolean bijective = Arrays.stream(match).distinct().count() == match.length;
-        if (bijective) { // index maps over the suspect's bytes (its mapped file), gathered when written
+        if (Permutation.isPermutation(match)) { // index maps over the suspect's bytes (its mapped file), gathered when written
             Permuter.applyLazily(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
             for (Member m : g.members()) {

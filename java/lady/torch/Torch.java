@@ -9,6 +9,7 @@ import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 
 import lady.LadyException;
+import lady.util.Parallel;
 
 /**
  * libtorch bootstrap. Call {@link #init()} before any {@code org.bytedeco.pytorch} class is touched.
@@ -56,7 +57,7 @@ public final class Torch {
                         "cannot extract libtorch into the JavaCPP cache: " + e.getMessage(), e);
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
-            org.bytedeco.pytorch.global.torch.set_num_threads(threads());
+            org.bytedeco.pytorch.global.torch.set_num_threads(Parallel.threads());
             // libtorch routes some single-thread, batch-1 convolutions (active ranking) to NNPACK, which this
             // build cannot initialize on AVX-512 machines: it printed "Could not initialize NNPACK! Reason:
             // Unsupported hardware" on every such call (about 400,000 lines for one 30000-step ranking) and
@@ -211,33 +212,14 @@ public final class Torch {
         return out;
     }
 
-    /** Threads per processor that {@link #maxThreads()} allows: {@link lady.util.Parallel#MAX_THREADS_PER_PROCESSOR}. */
-    public static final int MAX_THREADS_PER_PROCESSOR = lady.util.Parallel.MAX_THREADS_PER_PROCESSOR;
-
-    /** The most threads Lady accepts ({@link lady.util.Parallel#maxThreads()}). */
-    public static int maxThreads() {
-        return lady.util.Parallel.maxThreads();
-    }
-
-    /** {@code n} if it is a usable thread count, else a USAGE error naming {@code source} ({@link lady.util.Parallel#checkThreads}). */
-    public static int checkThreads(long n, String source) {
-        return lady.util.Parallel.checkThreads(n, source);
-    }
-
     /** Sets libtorch's thread count (the CLI's {@code --threads}; applied when libtorch is loaded, or now if it is); later
-     * {@link #threads()} calls agree. */
+     * {@link Parallel#threads()} calls agree. */
     public static void setThreads(int n) {
-        checkThreads(n, "threads");
+        Parallel.checkThreads(n, "threads");
         System.setProperty("lady.threads", Integer.toString(n));
         if (initialized) { // else init() reads the property: a command that never needs libtorch does not load it
             org.bytedeco.pytorch.global.torch.set_num_threads(n);
         }
-    }
-
-    /** Threads for libtorch and the CPU kernels ({@link lady.util.Parallel#threads()}: the {@code lady.threads}
-     * property, else {@code LADY_THREADS}, else every processor). */
-    public static int threads() {
-        return lady.util.Parallel.threads();
     }
 
     /** The JavaCPP PyTorch presets version, e.g. "2.10.0-1.5.13". */

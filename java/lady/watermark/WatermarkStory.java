@@ -43,6 +43,7 @@ import lady.train.EpochStats;
 import lady.train.Evaluator;
 import lady.train.TrainConfig;
 import lady.train.Trainer;
+import lady.util.Parallel;
 import lady.util.Seeds;
 
 /**
@@ -394,7 +395,7 @@ public final class WatermarkStory {
         return new Report(o, key, history.isEmpty() ? 0 : history.get(0).images(), history, trainSeconds, berTrained, errorTrained,
                 embedSeconds, ber, error,
                 test.size(), rows, structural,
-                (System.nanoTime() - start) / 1e9, Torch.threads());
+                (System.nanoTime() - start) / 1e9, Parallel.threads());
     }
 
     /** Images of the probe batch the logits are compared on. */

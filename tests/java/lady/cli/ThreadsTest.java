@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import lady.kernels.Kernels;
 import lady.torch.Torch;
+import lady.util.Parallel;
 
 /**
  * Issue 20, item 6: {@code --threads} is bounded by the machine (100000 made libtorch hang), and every command
@@ -47,7 +48,7 @@ class ThreadsTest {
     @Test
     void tooManyThreadsIsAUsageErrorAtOnce(@TempDir Path dir) {
         Path[] f = OutputPolicyTest.fixture(dir);
-        int max = Torch.maxThreads();
+        int max = Parallel.maxThreads();
         for (String n : List.of("100000", Integer.toString(max + 1), "0", "-3")) {
             long t0 = System.nanoTime();
             CliRun r = CliRun.of("resync", "--reference", f[0].toString(), "--suspect", f[1].toString(), "--threads", n,
@@ -89,7 +90,7 @@ class ThreadsTest {
                 assertEquals(0, r.code(), String.join(" ", args) + ": " + r.err());
                 assertEquals(n, torch.get_num_threads(), command.get(0) + " --threads " + n + ": libtorch");
                 assertEquals(n, Kernels.threads(), command.get(0) + " --threads " + n + ": the native kernels");
-                assertEquals(n, Torch.threads(), command.get(0) + " --threads " + n + ": what the library reads");
+                assertEquals(n, Parallel.threads(), command.get(0) + " --threads " + n + ": what the library reads");
             }
         }
     }
