@@ -170,9 +170,6 @@ final class CanonCommand implements Callable<Integer> {
     }
 
     private int rank(OutputSet outs) {
-        if (layer == null) {
-            throw new LadyException(LadyException.Kind.USAGE, "--layer is required to rank (e.g. --layer features.17 or all)");
-        }
         if (order != null || secret != null) {
             throw new LadyException(LadyException.Kind.USAGE, "--order and --secret go with --from");
         }
@@ -194,6 +191,11 @@ final class CanonCommand implements Callable<Integer> {
                     + "runs for the networks it recognizes, not for ONNX models; use --method basic");
         }
         PermutationSpec ps = spec(state, graphFile);
+        if (layer == null) { // named after this model's own groups
+            throw new LadyException(LadyException.Kind.USAGE, "--layer is required to rank: all, or groups of this model"
+                    + (ps.groups().isEmpty() ? "" : " such as " + ps.groups().get(ps.groups().size() / 2).name())
+                    + " (lady spec lists them)");
+        }
         List<String> groups = Permuter.select(ps, layer);
         long t0 = System.nanoTime();
         CanonicalOrder canon = graphFile != null ? Canon.rankBasic(state, ps, groups)

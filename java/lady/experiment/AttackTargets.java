@@ -50,10 +50,12 @@ public final class AttackTargets {
      * or the weight's own name ("features.17.weight"); it must be one of {@link #weights}.
      */
     public static String layerWeight(Architecture arch, StateDict state, String layer) {
-        if (layer == null || layer.isBlank()) {
-            throw new LadyException(LadyException.Kind.USAGE, "no attacked layer given (e.g. --layer features.17)");
-        }
         List<String> weights = weights(arch);
+        if (layer == null || layer.isBlank()) { // named after this model's own layers
+            throw new LadyException(LadyException.Kind.USAGE, "no attacked layer given: --layer NAME, a layer of this "
+                    + "model" + (weights.isEmpty() ? "" : " such as " + weights.get(weights.size() / 2))
+                    + " (lady spec lists them)");
+        }
         if (weights.contains(layer) && state.contains(layer)) {
             return layer;
         }

@@ -115,6 +115,8 @@ class CanonCommandTest {
             assertTrue(r.err().startsWith("lady: error: "), r.err());
             assertFalse(r.err().contains("\tat "), r.err());
         }
+        CliRun noLayer = CliRun.of("canon", "--model", m.toString(), "--out", dir.resolve("c.json").toString());
+        assertTrue(noLayer.err().matches("(?s).*such as features\\.\\d+ .*"), "names a group of this model: " + noLayer.err());
         CliRun missing = CliRun.of("canon", "--model", m.toString(), "--from", dir.resolve("nope.json").toString(),
                 "--out", dir.resolve("a.pt").toString());
         assertEquals(4, missing.code(), missing.err());

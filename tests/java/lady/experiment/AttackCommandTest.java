@@ -98,6 +98,8 @@ class AttackCommandTest {
         CliRun noLayer = lady("attack", "--model", in.toString(), "--attack", "noise:1", "--out",
                 dir.resolve("n.pt").toString(), "--quiet");
         assertEquals(2, noLayer.code());
+        assertTrue(noLayer.err().matches("(?s).*such as (conv|fc)\\d\\.weight .*"),
+                "names a layer of this model, not of another: " + noLayer.err());
         CliRun badLayer = lady("attack", "--model", in.toString(), "--attack", "prune:90", "--layer", "features.17",
                 "--out", dir.resolve("n.pt").toString(), "--quiet");
         assertEquals(2, badLayer.code());
