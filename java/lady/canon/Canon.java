@@ -15,6 +15,7 @@ import lady.model.ModelConfig;
 import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.Nesting;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
@@ -126,9 +127,32 @@ public final class Canon {
     public static StateDict align(StateDict state, PermutationSpec spec, CanonicalOrder order) {
         Map<String, Permutation> perms = new LinkedHashMap<>();
         for (LayerOrder l : order.layers()) {
-            perms.put(l.layer(), l.order());
+            perms.put(l.layer(), order.layer(source(spec, order, l.layer())).order());
         }
         return Permuter.apply(state, spec, perms, Backend.CPU);
+    }
+
+    /**
+     * The group of {@code order} whose block the canonical alignment brings to the position of {@code group}: the
+     * group itself, or for a nested group (the query heads of a KV head, its value dimensions) whose outer group is
+     * aligned too, the sibling whose block the outer group's canonical order moves there ({@link
+     * Nesting#sourceAfter}): every group is ranked on the model as it is, and {@link Permuter} applies a nested
+     * group's permutation to the block at its position after the outer group's.
+     *
+     * @throws LadyException USAGE when that sibling was not ranked
+     */
+    static String source(PermutationSpec spec, CanonicalOrder order, String group) {
+        Map<String, long[]> own = new LinkedHashMap<>();
+        for (LayerOrder l : order.layers()) {
+            own.put(l.layer(), l.order().longIndices());
+        }
+        String source = Nesting.of(spec).sourceAfter(group, own);
+        if (!own.containsKey(source)) {
+            throw new LadyException(LadyException.Kind.USAGE, "group " + Text.quote(group) + " is nested in "
+                    + Text.quote(Nesting.of(spec).outer(group)) + ", whose order moves the block of " + Text.quote(source)
+                    + " to its place: rank the nested groups together (e.g. --layer all)");
+        }
+        return source;
     }
 
     /** The canonical order of scores: indices by score descending, ties by lower index (native stable sort). */
@@ -166,12 +190,27 @@ public final class Canon {
         return ReferenceResync.psi(match(reference, suspect), secret.longIndices());
     }
 
-    /** Psi_rank per group ({@code secret}: group -> p; a group without one counts as not permuted). */
+    /** Psi_rank per group ({@code secret}: group -> p; a group without one counts as not permuted); no nested groups. */
     public static Map<String, Double> psi(CanonicalOrder reference, CanonicalOrder suspect,
             Map<String, Permutation> secret) {
+        return psi(reference, suspect, secret, null);
+    }
+
+    /**
+     * Psi_rank per group, for a suspect made by {@link Permuter#apply} of {@code secret} to the reference, as
+     * {@link #psi(CanonicalOrder, CanonicalOrder, Map)}; with {@code spec}, a nested group is judged where the
+     * alignment puts it: the reference's and the suspect's blocks that their outer groups' orders bring to its
+     * position ({@link #source}), under the secret of the suspect's block (the secret names a nested permutation
+     * after the position it acts at).
+     */
+    public static Map<String, Double> psi(CanonicalOrder reference, CanonicalOrder suspect,
+            Map<String, Permutation> secret, PermutationSpec spec) {
         Map<String, Double> out = new LinkedHashMap<>();
         for (LayerOrder r : reference.layers()) {
-            out.put(r.layer(), psi(r, suspect.layer(r.layer()), secret == null ? null : secret.get(r.layer())));
+            String refSource = spec == null ? r.layer() : source(spec, reference, r.layer());
+            String susSource = spec == null ? r.layer() : source(spec, suspect, r.layer());
+            out.put(r.layer(), psi(reference.layer(refSource), suspect.layer(susSource),
+                    secret == null ? null : secret.get(susSource)));
         }
         return out;
     }

@@ -225,7 +225,7 @@ final class CanonCommand implements Callable<Integer> {
         CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, input.arch, saved);
         StateDict aligned = Canon.align(suspect, ps, sus);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Map<String, Double> psi = perms == null ? null : Canon.psi(saved, sus, perms);
+        Map<String, Double> psi = perms == null ? null : Canon.psi(saved, sus, perms, ps);
         Checkpoints.writeLike(outTmp, aligned, input.model);
         if (orderTmp != null) {
             sus.write(orderTmp);

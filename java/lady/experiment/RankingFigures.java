@@ -260,7 +260,7 @@ public final class RankingFigures {
                     Map<String, Permutation> perms = Permuter.random(s.spec, layers, permutationSeed);
                     StateDict suspect = Permuter.apply(attacked, s.spec, perms, Backend.CPU);
                     CanonicalOrder sus = Canon.rerank(suspect, s.mc.architecture(), ref);
-                    Map<String, Double> psi = Canon.psi(ref, sus, perms);
+                    Map<String, Double> psi = Canon.psi(ref, sus, perms, s.spec);
                     double psiAll = Canon.psiOverall(ref, psi);
                     points.add(new Point(cell.kind(), cell.level(), run, attackSeed, permutationSeed, psi, psiAll,
                             s.error(attacked)));

@@ -109,16 +109,39 @@ public final class Nesting {
 
     /** The group of the attacker's frame whose secret the resync of {@code group} undoes (itself when not nested). */
     private String attackerGroup(String group, Map<String, long[]> secret, Set<String> resynced) {
+        return source(group, secret, resynced, true);
+    }
+
+    /**
+     * The group whose block the position of {@code group} holds after its outer groups were moved, in
+     * {@link Permuter}'s convention (outer first; new block k = old block p[k]) by {@code perms} (group -> p,
+     * each outer group moved by the permutation of its own source): the sibling at p[k], through nested outer
+     * groups recursively; {@code group} itself when it is not nested or its outer group is not moved. So a
+     * permutation computed on each group of a model as it is (a canonical order) is applied to the right block
+     * by giving a nested group the permutation of its source.
+     */
+    public String sourceAfter(String group, Map<String, long[]> perms) {
+        return source(group, perms, null, false);
+    }
+
+    /**
+     * The sibling whose block ends at the position of {@code group} ({@code inverse}: at block inv(p)[k], the
+     * resync's frame; else p[k], Permuter's), p the permutation of the outer group's own source in {@code perms};
+     * only outer groups in {@code moved} count (null: all).
+     */
+    private String source(String group, Map<String, long[]> perms, Set<String> moved, boolean inverse) {
         Place place = places.get(group);
-        if (place == null || (resynced != null && !resynced.contains(place.outer().name()))) {
+        if (place == null || (moved != null && !moved.contains(place.outer().name()))) {
             return group;
         }
-        String outerSource = attackerGroup(place.outer().name(), secret, resynced);
+        String outerSource = source(place.outer().name(), perms, moved, inverse);
         Group outer = spec.group(outerSource).orElseThrow();
-        long[] p = secret.get(outerSource);
+        long[] p = perms.get(outerSource);
         long from = place.block();
         long to = from;
-        if (p != null) {
+        if (p != null && !inverse) {
+            to = p[Math.toIntExact(from)];
+        } else if (p != null) {
             for (int j = 0; j < p.length; j++) {
                 if (p[j] == from) {
                     to = j; // inv(p)[from]

@@ -106,6 +106,47 @@ class CanonTest {
         assertTrue(Canon.basic(a, null, all(spec)).layers().stream().allMatch(l -> l.order().isIdentity()));
     }
 
+    /**
+     * Nested groups (a KV head's query heads and value dimensions): each is ranked on the model as it is, but
+     * {@link Permuter} applies it to the block that the KV heads' order brought to its position, so the alignment
+     * must give it the order of that block's group. Otherwise a model and its permuted copy align differently.
+     */
+    @Test
+    void nestedGroupsOfALlamaAlignAPermutedCopyToTheSameModel() {
+        lady.model.ModelConfig mc = Models.infer(lady.model.LlamaShapes.shapes(false, false), null,
+                lady.model.LlamaShapes.CONFIG);
+        StateDict original = mc.create().stateDict();
+        org.bytedeco.pytorch.global.torch.manual_seed(8);
+        for (String name : original.names()) { // Lady's Llama starts with zero projections: every score would tie
+            org.bytedeco.pytorch.Tensor t = lady.torch.TorchTensors.view(original.get(name)); // written in place
+            t.copy_(org.bytedeco.pytorch.global.torch.randn(t.sizes().vec().get()));
+        }
+        PermutationSpec spec = mc.description().permutationSpec();
+        assertFalse(lady.permutation.Nesting.of(spec).outers().isEmpty(), "the spec has nested groups");
+        Map<String, Permutation> perms = Permuter.random(spec, all(spec), 29);
+        StateDict suspect = Permuter.apply(original, spec, perms, Backend.CPU);
+
+        CanonicalOrder ref = Canon.rankBasic(original, spec, all(spec));
+        CanonicalOrder sus = Canon.rerankBasic(suspect, spec, ref);
+        assertSameTensors(Canon.align(original, spec, ref), Canon.align(suspect, spec, sus));
+        Canon.psi(ref, sus, perms, spec).forEach((g, v) -> assertEquals(100.0, v, g));
+        // teeth: each group's own order, as if nothing were nested, aligns the two differently
+        Map<String, Permutation> ownRef = new java.util.LinkedHashMap<>();
+        Map<String, Permutation> ownSus = new java.util.LinkedHashMap<>();
+        ref.layers().forEach(l -> ownRef.put(l.layer(), l.order()));
+        sus.layers().forEach(l -> ownSus.put(l.layer(), l.order()));
+        StateDict a = Permuter.apply(original, spec, ownRef, Backend.CPU);
+        StateDict b = Permuter.apply(suspect, spec, ownSus, Backend.CPU);
+        assertFalse(a.names().stream().allMatch(n -> a.get(n).sameContent(b.get(n))));
+        // a nested group ranked without its siblings cannot be aligned
+        float[] rising = {0, 1}; // the KV heads' order swaps the two heads: q_heads.0's place gets q_heads.1's block
+        CanonicalOrder partial = new CanonicalOrder(spec.architecture(), RankingMethod.BASIC, null, List.of(
+                new LayerOrder("model.layers.0.self_attn.kv_heads", rising, Canon.order(rising), null),
+                new LayerOrder("model.layers.0.self_attn.q_heads.0", rising, Canon.order(rising), null)));
+        LadyException e = assertThrows(LadyException.class, () -> Canon.align(original, spec, partial));
+        assertTrue(e.getMessage().contains("--layer all"), e.getMessage());
+    }
+
     @Test
     void basicScoresAreSignedWeightSums() {
         StateDict s = model("toynet", 1);
