@@ -145,6 +145,11 @@ class CanonTest {
                 new LayerOrder("model.layers.0.self_attn.q_heads.0", rising, Canon.order(rising), null)));
         LadyException e = assertThrows(LadyException.class, () -> Canon.align(original, spec, partial));
         assertTrue(e.getMessage().contains("--layer all"), e.getMessage());
+        // active ranking learns an image: a clear refusal for a model that reads token ids
+        original.setConfig(lady.model.LlamaShapes.CONFIG);
+        LadyException tokens = assertThrows(LadyException.class, () -> Canon.rank(original, null, all(spec),
+                RankingMethod.ACTIVE, ActiveConfig.paper(1), ProgressListener.NONE));
+        assertTrue(tokens.getMessage().contains("--method basic"), tokens.getMessage());
     }
 
     @Test
