@@ -158,10 +158,12 @@ final class ResyncCommand implements Callable<Integer> {
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {
-        w.printf("%-22s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n", "group", "size", "psi", "dup", "min_margin",
+        int width = Math.max(22, r.groups().stream().mapToInt(g -> lady.util.Text.escape(g.name()).length()).max()
+                .orElse(0)); // names line up
+        w.printf("%-" + width + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n", "group", "size", "psi", "dup", "min_margin",
                 "med_margin", "low", "zero", "flags", "max_ratio");
         for (GroupResult g : r.groups()) {
-            w.printf("%-22s %6d %8s %5d %10s %10s %6d %5d %6d %9s%n", g.name(), g.size(),
+            w.printf("%-" + width + "s %6d %8s %5d %10s %10s %6d %5d %6d %9s%n", lady.util.Text.escape(g.name()), g.size(),
                     g.psi() == null ? "-" : String.format("%.2f", g.psi()), g.duplicates(),
                     margin(g.minMargin(), !g.minMarginExact()), margin(g.medianMargin(), g.marginBounds() > 0),
                     g.lowMargin(), g.zeroRows(), g.integrityFlags().size(),
