@@ -20,7 +20,6 @@ import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
 import lady.progress.ProgressListener;
-import lady.report.Json;
 import lady.resync.ActivationSignal;
 import lady.resync.ReferenceResync;
 import lady.resync.ResyncOptions;
@@ -170,7 +169,7 @@ public final class ResyncJob {
             timings.put("resync_s", report.seconds());
             timings.put("write_s", writeSeconds);
             json.put("timings", timings);
-            AtomicFiles.writeString(reportTmp, Json.write(json) + "\n");
+            AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
                 log.manifest());

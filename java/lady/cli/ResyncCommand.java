@@ -2,6 +2,7 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
@@ -11,6 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import lady.app.ResyncJob;
+import lady.app.ResyncReportFile;
 import lady.data.DataSource;
 import lady.kernels.Backend;
 import lady.resync.ActivationSignal;
@@ -47,7 +49,8 @@ final class ResyncCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
     Path out;
 
-    @Option(names = "--report", description = "Write the JSON report here.")
+    @Option(names = "--report", description = "Write the report here: JSON (every figure and the verdict's tests), or by "
+            + "the file's extension a table per group: .csv, .md (Markdown) or .html (a page).")
     Path report;
 
     @Option(names = "--method", defaultValue = "assignment",
@@ -160,27 +163,14 @@ final class ResyncCommand implements Callable<Integer> {
     static void printSummary(PrintWriter w, ResyncReport r) {
         int width = Math.max(22, r.groups().stream().mapToInt(g -> lady.util.Text.escape(g.name()).length()).max()
                 .orElse(0)); // names line up
-        w.printf("%-" + width + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n", "group", "size", "psi", "dup", "min_margin",
-                "med_margin", "low", "zero", "flags", "max_ratio");
+        String row = "%-" + width + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n";
+        w.printf(row, ResyncReportFile.COLUMNS.toArray());
         for (GroupResult g : r.groups()) {
-            w.printf("%-" + width + "s %6d %8s %5d %10s %10s %6d %5d %6d %9s%n", lady.util.Text.escape(g.name()), g.size(),
-                    g.psi() == null ? "-" : String.format("%.2f", g.psi()), g.duplicates(),
-                    margin(g.minMargin(), !g.minMarginExact()), margin(g.medianMargin(), g.marginBounds() > 0),
-                    g.lowMargin(), g.zeroRows(), g.integrityFlags().size(),
-                    Double.isNaN(g.integrityMaxRatio()) ? "-" : String.format("%.3f", g.integrityMaxRatio()));
+            List<String> cells = new java.util.ArrayList<>(ResyncReportFile.cells(g));
+            cells.set(0, lady.util.Text.escape(g.name()));
+            w.printf(row, cells.toArray());
         }
-        Double psi = r.psi();
-        w.printf("method %s, %d groups, %.2f s%s%n", r.method().name().toLowerCase(java.util.Locale.ROOT), r.groups().size(),
-                r.seconds(), psi == null ? "" : String.format(", Psi (neuron-weighted) %.2f %%", psi));
-        if (r.margins().boundGroups() > 0) {
-            w.println("margins: " + r.margins().label() + " (\">=\": a lower bound)");
-        }
-        w.println(r.verdict().summary());
-    }
-
-    /** A margin of the table, {@code >=} before it when it is a lower bound. */
-    static String margin(double v, boolean bound) {
-        return (bound ? ">=" : "") + String.format(java.util.Locale.ROOT, "%.4f", v);
+        ResyncReportFile.summary(r).forEach(w::println);
     }
 
 }

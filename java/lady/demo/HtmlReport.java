@@ -109,20 +109,8 @@ public final class HtmlReport {
         return h.toString();
     }
 
-    /** HTML-escapes text and attribute values. */
+    /** HTML-escapes text and attribute values ({@link lady.util.Text#html}). */
     static String esc(String s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            switch (ch) {
-                case '<' -> b.append("&lt;");
-                case '>' -> b.append("&gt;");
-                case '&' -> b.append("&amp;");
-                case '"' -> b.append("&quot;");
-                case '\'' -> b.append("&#39;");
-                default -> b.append(ch);
-            }
-        }
-        return b.toString();
+        return lady.util.Text.html(s);
     }
 }

@@ -82,6 +82,23 @@ public final class Text {
         return null;
     }
 
+    /** HTML-escapes text and attribute values ({@code < > & " '}). */
+    public static String html(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char ch = s.charAt(i);
+            switch (ch) {
+                case '<' -> b.append("&lt;");
+                case '>' -> b.append("&gt;");
+                case '&' -> b.append("&amp;");
+                case '"' -> b.append("&quot;");
+                case '\'' -> b.append("&#39;");
+                default -> b.append(ch);
+            }
+        }
+        return b.toString();
+    }
+
     /** {@code 'escaped'}, cut to {@link #MAX_QUOTED} characters ("... (N characters)") when longer. */
     public static String quote(String s) {
         return quote(s, MAX_QUOTED);

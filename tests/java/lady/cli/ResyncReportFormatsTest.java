@@ -1,0 +1,78 @@
+package lady.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.app.ResyncReportFile;
+import lady.checkpoint.Checkpoints;
+import lady.model.ModelOptions;
+import lady.model.Models;
+import lady.report.Json;
+import lady.torch.Torch;
+
+/** {@code lady resync --report FILE}: JSON, or by the extension CSV, Markdown or HTML with the same figures. */
+class ResyncReportFormatsTest {
+
+    @BeforeAll
+    static void init() {
+        Torch.init();
+    }
+
+    @Test
+    void theExtensionChoosesTheFormatAndEveryFormatCarriesTheSameGroups(@TempDir Path dir) throws IOException {
+        assertEquals(ResyncReportFile.Format.CSV, ResyncReportFile.Format.of(Path.of("a/R.CSV")));
+        assertEquals(ResyncReportFile.Format.MARKDOWN, ResyncReportFile.Format.of(Path.of("r.md")));
+        assertEquals(ResyncReportFile.Format.HTML, ResyncReportFile.Format.of(Path.of("r.htm")));
+        assertEquals(ResyncReportFile.Format.JSON, ResyncReportFile.Format.of(Path.of("r.txt")));
+
+        Path model = dir.resolve("m.pt");
+        Checkpoints.write(model, Models.create("toynet", ModelOptions.defaults()).stateDict(), Checkpoints.Format.TORCH_ZIP);
+        Path permuted = dir.resolve("p.pt");
+        Path secret = dir.resolve("s.json");
+        assertEquals(0, CliRun.of("permute", "--model", model.toString(), "--seed", "4", "--out", permuted.toString(),
+                "--secret", secret.toString()).code());
+        for (String ext : List.of("json", "csv", "md", "html")) {
+            Path report = dir.resolve("r." + ext);
+            CliRun r = CliRun.of("resync", "--reference", model.toString(), "--suspect", permuted.toString(), "--secret",
+                    secret.toString(), "--report", report.toString(), "--quiet");
+            assertEquals(0, r.code(), r.err());
+        }
+        Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(dir.resolve("r.json")));
+        List<?> groups = (List<?>) json.get("groups");
+        assertTrue(groups.size() >= 2, "toynet has groups");
+
+        List<String> csv = Files.readAllLines(dir.resolve("r.csv"));
+        assertEquals(groups.size() + 1, csv.size(), "a header and one row per group");
+        int columns = csv.get(0).split(",").length;
+        for (int g = 0; g < groups.size(); g++) {
+            String[] cells = csv.get(g + 1).split(",");
+            assertEquals(columns, cells.length, csv.get(g + 1));
+            Map<?, ?> jg = (Map<?, ?>) groups.get(g);
+            assertEquals(jg.get("name"), cells[0]);
+            assertEquals(((Number) jg.get("min_margin")).doubleValue(), Double.parseDouble(cells[4]), 0.0);
+            assertEquals(100.0, Double.parseDouble(cells[2]), 0.0, "Psi with the secret");
+        }
+
+        String md = Files.readString(dir.resolve("r.md"));
+        assertTrue(md.startsWith("# Lady resync report"), md);
+        assertTrue(md.contains("Psi (neuron-weighted) 100.00 %") && md.contains("verdict: "), md);
+        assertEquals(groups.size() + 2, md.lines().filter(l -> l.startsWith("|")).count(), "header, rule, one row per group");
+
+        String html = Files.readString(dir.resolve("r.html"));
+        assertTrue(html.startsWith("<!DOCTYPE html>") && html.trim().endsWith("</html>"), html);
+        assertEquals(groups.size() + 1, html.split("<tr>", -1).length - 1, "header row and one row per group");
+        for (Object g : groups) {
+            assertTrue(html.contains("<td>" + ((Map<?, ?>) g).get("name") + "</td>"), html);
+        }
+    }
+}
