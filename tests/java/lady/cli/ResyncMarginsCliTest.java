@@ -24,14 +24,23 @@ class ResyncMarginsCliTest {
         Torch.init();
     }
 
-    @Test
-    void theReportNamesTheMarginsModeAndTheSummaryMarksBounds(@TempDir Path dir) throws IOException {
+    /** A toynet m.pt in {@code dir}, its permuted copy p.pt and the secret s.json, by the command line: the three paths. */
+    static Path[] permutedToynet(Path dir) {
         Path model = dir.resolve("m.pt");
         Checkpoints.write(model, Models.create("toynet", ModelOptions.defaults()).stateDict(), Checkpoints.Format.TORCH_ZIP);
         Path permuted = dir.resolve("p.pt");
         Path secret = dir.resolve("s.json");
         assertEquals(0, CliRun.of("permute", "--model", model.toString(), "--seed", "4", "--out", permuted.toString(),
                 "--secret", secret.toString()).code());
+        return new Path[] {model, permuted, secret};
+    }
+
+    @Test
+    void theReportNamesTheMarginsModeAndTheSummaryMarksBounds(@TempDir Path dir) throws IOException {
+        Path[] pair = permutedToynet(dir);
+        Path model = pair[0];
+        Path permuted = pair[1];
+        Path secret = pair[2];
 
         Path auto = dir.resolve("auto.json");
         CliRun a = CliRun.of("resync", "--reference", model.toString(), "--suspect", permuted.toString(), "--secret",

@@ -14,9 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import lady.app.ResyncReportFile;
-import lady.checkpoint.Checkpoints;
-import lady.model.ModelOptions;
-import lady.model.Models;
 import lady.report.Json;
 import lady.torch.Torch;
 
@@ -35,12 +32,10 @@ class ResyncReportFormatsTest {
         assertEquals(ResyncReportFile.Format.HTML, ResyncReportFile.Format.of(Path.of("r.htm")));
         assertEquals(ResyncReportFile.Format.JSON, ResyncReportFile.Format.of(Path.of("r.txt")));
 
-        Path model = dir.resolve("m.pt");
-        Checkpoints.write(model, Models.create("toynet", ModelOptions.defaults()).stateDict(), Checkpoints.Format.TORCH_ZIP);
-        Path permuted = dir.resolve("p.pt");
-        Path secret = dir.resolve("s.json");
-        assertEquals(0, CliRun.of("permute", "--model", model.toString(), "--seed", "4", "--out", permuted.toString(),
-                "--secret", secret.toString()).code());
+        Path[] pair = ResyncMarginsCliTest.permutedToynet(dir);
+        Path model = pair[0];
+        Path permuted = pair[1];
+        Path secret = pair[2];
         for (String ext : List.of("json", "csv", "md", "html")) {
             Path report = dir.resolve("r." + ext);
             CliRun r = CliRun.of("resync", "--reference", model.toString(), "--suspect", permuted.toString(), "--secret",
