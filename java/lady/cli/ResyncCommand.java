@@ -161,9 +161,8 @@ final class ResyncCommand implements Callable<Integer> {
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {
-        int width = Math.max(22, r.groups().stream().mapToInt(g -> lady.util.Text.escape(g.name()).length()).max()
-                .orElse(0)); // names line up
-        String row = "%-" + width + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n";
+        List<String> names = r.groups().stream().map(g -> lady.util.Text.escape(g.name())).toList();
+        String row = "%-" + lady.util.Text.columnWidth(names, 22) + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n";
         w.printf(row, ResyncReportFile.COLUMNS.toArray());
         for (GroupResult g : r.groups()) {
             List<String> cells = new java.util.ArrayList<>(ResyncReportFile.cells(g));

@@ -2,6 +2,7 @@ package lady.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -18,6 +19,7 @@ import lady.permutation.Role;
 import lady.permutation.SpecFile;
 import lady.progress.ProgressListener;
 import lady.report.Json;
+import lady.util.Text;
 
 /** {@code lady spec}: the permutation groups of a checkpoint, as a table and as a spec file. */
 @Command(name = "spec", mixinStandardHelpOptions = true,
@@ -53,9 +55,11 @@ final class SpecCommand implements Callable<Integer> {
         long neurons = spec.groups().stream().mapToLong(Group::size).sum();
         o.printf(Locale.ROOT, "%s: %d groups, %d neurons, %d tensors or axes fixed%n", spec.architecture(),
                 spec.groups().size(), neurons, spec.fixed().size());
-        o.printf(Locale.ROOT, "%-44s %7s %9s %9s %8s%n", "group", "size", "producers", "consumers", "members");
+        List<String> names = spec.groups().stream().map(g -> Text.escape(g.name())).toList();
+        String name = "%-" + Text.columnWidth(names, 44) + "s";
+        o.printf(Locale.ROOT, name + " %7s %9s %9s %8s%n", "group", "size", "producers", "consumers", "members");
         for (Group g : spec.groups()) {
-            o.printf(Locale.ROOT, "%-44s %7d %9d %9d %8d%n", g.name(), g.size(), g.members(Role.PRODUCER_WEIGHT).size(),
+            o.printf(Locale.ROOT, name + " %7d %9d %9d %8d%n", Text.escape(g.name()), g.size(), g.members(Role.PRODUCER_WEIGHT).size(),
                     g.members(Role.CONSUMER_WEIGHT).size(), g.members().size());
         }
         for (String note : spec.notes()) {

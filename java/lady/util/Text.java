@@ -82,6 +82,11 @@ public final class Text {
         return null;
     }
 
+    /** The width of a text table's column holding {@code cells}: the longest cell, at least {@code min}. */
+    public static int columnWidth(java.util.Collection<String> cells, int min) {
+        return Math.max(min, cells.stream().mapToInt(String::length).max().orElse(0));
+    }
+
     /** HTML-escapes text and attribute values ({@code < > & " '}). */
     public static String html(String s) {
         StringBuilder b = new StringBuilder(s.length());
