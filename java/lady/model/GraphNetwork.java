@@ -62,6 +62,14 @@ final class GraphNetwork implements Model {
     private PermutationSpec spec;
 
     GraphNetwork(Architecture arch) {
+        for (Node n : arch.graph().nodes()) {
+            String why = n.stringAttr(Op.FORWARD_UNSUPPORTED, null);
+            if (why != null) {
+                throw LadyException.invalidInput(arch.name() + ": Lady's forward pass cannot run this model (" + n.name()
+                        + ": " + why + "); what runs the model (--verify, eval, fine-tuning) needs it, the permutation "
+                        + "and the resync do not");
+            }
+        }
         Torch.init();
         this.arch = arch;
         this.graph = arch.graph();
