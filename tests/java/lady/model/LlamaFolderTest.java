@@ -259,7 +259,8 @@ class LlamaFolderTest {
     @Test
     void bf16ShardsAreRestoredBitForBit() throws IOException, InterruptedException {
         assertNull(PythonTorch.run(SCRIPT, "case", dir.toString(), "--variant", "llama", "--dtype", "BF16", "--shards",
-                "3", "--seed", "2", "--heads", "8", "--kv-heads", "2", "--head-dim", "4", "--permute-seed", "9"));
+                "3", "--seed", "2", "--heads", "8", "--kv-heads", "2", "--head-dim", "4", "--permute-seed", "9",
+                "--mlp-bias", "--attention-bias"));
         Path ref = dir.resolve("ref");
         Path attacked = dir.resolve("attacked");
         Path secret = dir.resolve("secret.json");
