@@ -28,11 +28,17 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
     static final String DEFAULT = "default";
     private static final String ATTR = "rope_";
 
-    /** The rope of a configuration (config.json), via its keys {@code rope_theta}, {@code rope_scaling}, ... */
+    /**
+     * The rope of a configuration (config.json): {@code rope_theta} and {@code rope_scaling}, or, where those are
+     * absent, {@code rope_parameters} (newer transformers versions put both there: {@code {"rope_theta": ...,
+     * "rope_type": ..., "factor": ...}}); {@code max_position_embeddings}.
+     */
     static LlamaRope of(Dims d) {
-        double theta = d.configDouble("rope_theta", DEFAULT_THETA);
+        Object parameters = d.config("rope_parameters");
+        double theta = d.configDouble("rope_theta", parameters instanceof Map<?, ?> p
+                ? number(p, "rope_theta", DEFAULT_THETA) : DEFAULT_THETA);
         long maxPositions = d.configLong("max_position_embeddings", 0);
-        Object scaling = d.config("rope_scaling");
+        Object scaling = d.config("rope_scaling") != null ? d.config("rope_scaling") : parameters;
         if (scaling == null) {
             return new LlamaRope(DEFAULT, theta, 1, 0, 0, 0, maxPositions);
         }
