@@ -65,9 +65,8 @@ final class GraphNetwork implements Model {
         for (Node n : arch.graph().nodes()) {
             String why = n.stringAttr(Op.FORWARD_UNSUPPORTED, null);
             if (why != null) {
-                throw LadyException.invalidInput(arch.name() + ": Lady's forward pass cannot run this model (" + n.name()
-                        + ": " + why + "); what runs the model (--verify, eval, fine-tuning) needs it, the permutation "
-                        + "and the resync do not");
+                throw LadyException.invalidInput(arch.name() + ": Lady cannot run this model (" + n.name() + ": " + why
+                        + "); only what runs it (--verify, eval, fine-tuning) needs that, permute and resync do not");
             }
         }
         Torch.init();
