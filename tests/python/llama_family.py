@@ -15,7 +15,7 @@ make     a random folder laid out as transformers 4.4x's save_pretrained writes 
          of the variant's configuration class, sorted keys, indent 2), model.safetensors as the safetensors
          library writes it (header "__metadata__": {"format": "pt"} first, then the tensors sorted by name, data
          in that order, header padded with spaces to 8 bytes), or shards model-0000k-of-0000N.safetensors cut
-         in state_dict order by size (huggingface_hub's rule, a size limit of total / N) with
+         in state_dict order by size (huggingface_hub's rule, a size limit of total / N + the largest tensor) with
          model.safetensors.index.json ({"metadata": {"total_size": ...}, "weight_map": {...}}, sorted keys);
          generation_config.json and tokenizer files beside them. Tensors are drawn per tensor from the seed
          (normal, std 1/sqrt(fan-in); RMS norm weights 1 + 0.1 normal, biases 0.1 normal), written tensor by
@@ -304,9 +304,10 @@ def make(args):
                           library_order([(n, args.dtype, s[n]) for n in names]), produce, **layout)
     else:
         # huggingface_hub's split_torch_state_dict_into_shards: state_dict order, a new shard when the next tensor
-        # would pass the limit (here total / N, so that there are about N shards)
+        # would pass the limit (here total / N plus the largest tensor: every shard but the last holds more than
+        # total / N, so there are at most N shards, N unless a tensor is very large)
         size = {n: BYTES[args.dtype] * math.prod(s[n]) for n in names}
-        limit = (sum(size.values()) + args.shards - 1) // args.shards
+        limit = (sum(size.values()) + args.shards - 1) // args.shards + max(size.values())
         parts, current, used = [], [], 0
         for n in names:
             if current and used + size[n] > limit:
