@@ -11,6 +11,7 @@ import java.util.List;
 
 import lady.LadyException;
 import lady.io.AtomicFiles;
+import lady.util.Text;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
@@ -87,7 +88,7 @@ public final class Checkpoints {
     public static String leftOutNote(Path input) {
         List<String> left = weightsLeftOut(input);
         return left.isEmpty() ? "" : "; left out " + left.size() + " other weight file" + (left.size() == 1 ? "" : "s")
-                + " of the input folder, which keep its neuron order: " + lady.util.Text.list(left, 4);
+                + " of the input folder, which keep its neuron order: " + Text.list(left, 4);
     }
 
     /**

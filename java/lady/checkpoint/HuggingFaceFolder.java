@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -314,7 +315,7 @@ final class HuggingFaceFolder {
 
     /** Copies every file of {@code from} (sub-folders included) except the weight files, unchanged. */
     private static void copyOthers(Path from, Path to, Set<String> weightFiles) throws IOException {
-        Set<String> skip = new java.util.HashSet<>(weightFiles);
+        Set<String> skip = new HashSet<>(weightFiles);
         skip.addAll(leftOut(from));
         try (Stream<Path> walk = Files.walk(from)) {
             for (Path p : (Iterable<Path>) walk.sorted()::iterator) {

@@ -9,6 +9,8 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 import lady.graph.Node;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 /**
  * Causal self-attention of the Llama family as Hugging Face transformers computes it: separate q, k, v
@@ -72,7 +74,7 @@ final class LlamaAttention {
         for (int i = 0; i < inv.length; i++) {
             values[i] = (float) inv[i];
         }
-        Tensor invFreq = lady.torch.TorchTensors.copy(lady.tensor.HostTensor.ofFloats(values, values.length));
+        Tensor invFreq = TorchTensors.copy(HostTensor.ofFloats(values, values.length));
         Tensor pos = torch.arange(new Scalar(seq)).to(torch.ScalarType.Float);
         Tensor freqs = torch.outer(pos, invFreq);
         TensorVector both = new TensorVector(freqs, freqs);

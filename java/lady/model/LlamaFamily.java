@@ -3,10 +3,12 @@ package lady.model;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
 import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
+import lady.report.Json;
 
 /**
  * The Llama family of Hugging Face transformers (also Mistral, and Qwen2 with q/k/v biases), with
@@ -83,9 +85,8 @@ final class LlamaFamily implements Family {
         LlamaRope rope = LlamaRope.of(d);
         Object act = d.config("hidden_act");
         Op.Activation fn = ACTIVATIONS.getOrDefault(act == null ? "silu" : act, null);
-        String actUnsupported = fn != null ? null : "hidden_act " + lady.report.Json.write(act)
-                + " is not computed by Lady's forward pass (" + String.join(", ", new java.util.TreeSet<>(ACTIVATIONS.keySet()))
-                + " are)";
+        String actUnsupported = fn != null ? null : "hidden_act " + Json.write(act) + " is not computed by Lady's "
+                + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
         GraphBuilder b = new GraphBuilder(name);
         String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden);
         for (int i = 0; d.has("model.layers." + i + ".self_attn.q_proj.weight", false); i++) {

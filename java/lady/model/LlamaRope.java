@@ -4,6 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import lady.graph.Node;
+import lady.report.Json;
 
 /**
  * The rotary frequencies of a Llama-family attention as transformers computes them (modeling_rope_utils):
@@ -43,7 +44,7 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
             return new LlamaRope(DEFAULT, theta, 1, 0, 0, 0, maxPositions);
         }
         if (!(scaling instanceof Map<?, ?> m)) {
-            return new LlamaRope("rope_scaling " + lady.report.Json.write(scaling), theta, 1, 0, 0, 0, maxPositions);
+            return new LlamaRope("rope_scaling " + Json.write(scaling), theta, 1, 0, 0, 0, maxPositions);
         }
         Object t = m.get("rope_type") != null ? m.get("rope_type") : m.get("type");
         String type = t instanceof String s ? s : DEFAULT;
