@@ -3,15 +3,30 @@
 Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
     llama_family.py make OUT --variant llama|mistral|qwen2 [--seed S] [--dtype F32|BF16|F16] [--shards N]
-                    [--tied] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d --inter I --vocab V]
+                    [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
+                    --inter I --vocab V] [--mlp-bias] [--attention-bias] [--no-head-dim] [--no-kv-heads]
+                    [--rope-scaling none|llama3|linear|dynamic|yarn] [--hidden-act silu|...]
+                    [--header-order offsets|shuffled] [--no-header-pad]
     llama_family.py permute IN OUT --seed S --secret SECRET.json
     llama_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     llama_family.py case OUT [make options] --permute-seed P --tokens-seed S
 
-make     a random folder: config.json as transformers writes it and model.safetensors (or N shards and
-         model.safetensors.index.json); tensors drawn per tensor from the seed (normal, std 1/sqrt(fan-in);
-         RMS norm weights 1 + 0.1 normal, biases 0.1 normal), written tensor by tensor (a 7B folder needs no
-         more memory than its largest tensor).
+make     a random folder laid out as transformers 4.4x's save_pretrained writes it: config.json (every field
+         of the variant's configuration class, sorted keys, indent 2), model.safetensors as the safetensors
+         library writes it (header "__metadata__": {"format": "pt"} first, then the tensors sorted by name, data
+         in that order, header padded with spaces to 8 bytes), or shards model-0000k-of-0000N.safetensors cut
+         in state_dict order by size (huggingface_hub's rule, a size limit of total / N + the largest tensor) with
+         model.safetensors.index.json ({"metadata": {"total_size": ...}, "weight_map": {...}}, sorted keys);
+         generation_config.json and tokenizer files beside them. Tensors are drawn per tensor from the seed
+         (normal, std 1/sqrt(fan-in); RMS norm weights 1 + 0.1 normal, biases 0.1 normal), written tensor by
+         tensor (a 7B folder needs no more memory than its largest tensor).
+         Variants of the configuration: --mlp-bias (Llama's mlp_bias: gate/up/down biases), --attention-bias
+         (Llama's attention_bias: q/k/v and o biases; Qwen2 always has q/k/v biases and no o bias), --tied
+         (tie_word_embeddings, lm_head not saved; --tied-saved saves it anyway, equal to the embedding),
+         --no-head-dim / --no-kv-heads (older configurations without head_dim / num_key_value_heads: MHA),
+         --rope-scaling (rope_scaling null or Llama 3.1's llama3, linear, dynamic, yarn), --hidden-act.
+         Layout variants: --header-order shuffled (the header's entries in another order than the data's,
+         as older safetensors versions wrote them), --no-header-pad (header length not a multiple of 8).
 permute  the attacker's side, written independently of Lady: every symmetry of the family permuted with its
          own random permutation, tensor by tensor, the other files copied:
          - the residual stream (D): embedding columns, every RMS norm weight, the q/k/v/gate/up input
@@ -28,8 +43,9 @@ permute  the attacker's side, written independently of Lady: every symmetry of t
          head and value dimension groups named after position g are relative to the positions after the
          KV-head permutation (the convention Lady documents in lady.permutation.Nesting).
 forward  the logits of the folder's model on seeded token ids, computed as transformers does (RMSNorm
-         in float, rotate_half RoPE with inv_freq = theta^(-2i/d), grouped-query attention by
-         repeat_kv, causal softmax, SwiGLU MLP, tied or separate lm_head), in float64; written as JSON
+         in float, rotate_half RoPE with inv_freq = theta^(-2i/d) and rope_scaling's llama3, linear or dynamic
+         frequencies, grouped-query attention by repeat_kv, causal softmax, gated MLP (silu, gelu, gelu_pytorch_tanh, relu), every bias the
+         folder has, tied or separate lm_head), in float64; written as JSON
          {"tokens": [[...]], "logits": [[[...]]]} for one folder, {"tokens", "logits": {DIR: ...}} for several.
 case     a test case in one run (one interpreter start): make OUT/ref, permute it into OUT/attacked with
          OUT/secret.json, and OUT/logits.json holding the forward of both.
@@ -57,58 +73,104 @@ MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qw
 
 # ---------------------------------------------------------------- configuration and names
 
-def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab, tied, dtype):
+ROPE_SCALING = {
+    "none": None,
+    "llama3": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 256,
+               "rope_type": "llama3"},
+    "linear": {"factor": 2.0, "type": "linear"},  # the older spelling, "type"
+    "dynamic": {"factor": 2.0, "rope_type": "dynamic"},
+    "yarn": {"factor": 4.0, "original_max_position_embeddings": 1024, "rope_type": "yarn"},
+}
+
+
+def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab, tied, dtype, mlp_bias=False,
+                attention_bias=False, no_head_dim=False, no_kv_heads=False, rope_scaling="none", hidden_act="silu"):
+    """config.json as transformers 4.46's LlamaConfig / MistralConfig / Qwen2Config.to_dict() has it."""
     c = {
         "architectures": [MODEL_TYPES[variant]],
-        "model_type": variant,
+        "attention_dropout": 0.0,
+        "bos_token_id": 1,
+        "eos_token_id": [2, 3] if variant == "llama" else 2,  # Llama 3.1 lists several
+        "hidden_act": hidden_act,
         "hidden_size": hidden,
+        "initializer_range": 0.02,
         "intermediate_size": inter,
-        "num_hidden_layers": layers,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "head_dim": head_dim,
-        "hidden_act": "silu",
         "max_position_embeddings": 4096,
+        "model_type": variant,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "num_key_value_heads": kv_heads,
         "rms_norm_eps": 1e-5 if variant != "qwen2" else 1e-6,
         "rope_theta": {"llama": 500000.0, "mistral": 1000000.0, "qwen2": 1000000.0}[variant],
         "tie_word_embeddings": tied,
-        "vocab_size": vocab,
         "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[dtype],
-        "attention_bias": variant == "qwen2",
+        "transformers_version": "4.46.3",
+        "use_cache": True,
+        "vocab_size": vocab,
+        "lady_unknown_key": {"ignored": [1, None]},  # a key no configuration class has
     }
+    if variant == "llama":
+        c.update({"attention_bias": attention_bias, "mlp_bias": mlp_bias, "head_dim": head_dim, "pretraining_tp": 1,
+                  "rope_scaling": ROPE_SCALING[rope_scaling]})
+    else:
+        assert not attention_bias and not mlp_bias, "attention_bias and mlp_bias are Llama's options"
     if variant == "mistral":
-        c["sliding_window"] = 4096
+        c.update({"head_dim": head_dim, "sliding_window": 4096})
+    if variant == "qwen2":
+        c.update({"max_window_layers": 28, "rope_scaling": ROPE_SCALING[rope_scaling], "sliding_window": 4096,
+                  "use_sliding_window": False})
+    if no_head_dim:
+        assert head_dim * heads == hidden, "without head_dim the heads are hidden_size / num_attention_heads wide"
+        c.pop("head_dim", None)
+    if no_kv_heads:
+        assert kv_heads == heads, "without num_key_value_heads every query head has its KV head (MHA)"
+        del c["num_key_value_heads"]
     return c
 
 
-def shapes(c, inv_freq=False):
+def head_dim_of(c):
+    return c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
+
+
+def kv_heads_of(c):
+    return c.get("num_key_value_heads") or c["num_attention_heads"]
+
+
+def biases(c):
+    """(q/k/v bias, o bias, MLP biases) as the variant's modules have them."""
+    if c["model_type"] == "qwen2":
+        return True, False, False
+    attention = bool(c.get("attention_bias", False))
+    return attention, attention, bool(c.get("mlp_bias", False))
+
+
+def shapes(c, inv_freq=False, tied_saved=False):
     """Tensor name -> shape, in the order transformers' state_dict() has them; with inv_freq, each layer's
-    self_attn.rotary_emb.inv_freq buffer too (older transformers versions saved it)."""
-    d, hd = c["hidden_size"], c["head_dim"]
-    h, kv, inter, v = c["num_attention_heads"], c["num_key_value_heads"], c["intermediate_size"], c["vocab_size"]
-    bias = c["model_type"] == "qwen2"
+    self_attn.rotary_emb.inv_freq buffer too (older transformers versions saved it); with tied_saved, lm_head.weight
+    even when the embeddings are tied."""
+    d, hd = c["hidden_size"], head_dim_of(c)
+    h, kv, inter, v = c["num_attention_heads"], kv_heads_of(c), c["intermediate_size"], c["vocab_size"]
+    qkv_bias, o_bias, mlp_bias = biases(c)
     out = {"model.embed_tokens.weight": (v, d)}
     for i in range(c["num_hidden_layers"]):
         p = "model.layers.%d." % i
-        out[p + "self_attn.q_proj.weight"] = (h * hd, d)
-        if bias:
-            out[p + "self_attn.q_proj.bias"] = (h * hd,)
-        out[p + "self_attn.k_proj.weight"] = (kv * hd, d)
-        if bias:
-            out[p + "self_attn.k_proj.bias"] = (kv * hd,)
-        out[p + "self_attn.v_proj.weight"] = (kv * hd, d)
-        if bias:
-            out[p + "self_attn.v_proj.bias"] = (kv * hd,)
+        for k, rows in (("q", h * hd), ("k", kv * hd), ("v", kv * hd)):
+            out[p + "self_attn.%s_proj.weight" % k] = (rows, d)
+            if qkv_bias:
+                out[p + "self_attn.%s_proj.bias" % k] = (rows,)
         out[p + "self_attn.o_proj.weight"] = (d, h * hd)
+        if o_bias:
+            out[p + "self_attn.o_proj.bias"] = (d,)
         if inv_freq:
             out[p + "self_attn.rotary_emb.inv_freq"] = (hd // 2,)
-        out[p + "mlp.gate_proj.weight"] = (inter, d)
-        out[p + "mlp.up_proj.weight"] = (inter, d)
-        out[p + "mlp.down_proj.weight"] = (d, inter)
+        for k, shape in (("gate", (inter, d)), ("up", (inter, d)), ("down", (d, inter))):
+            out[p + "mlp.%s_proj.weight" % k] = shape
+            if mlp_bias:
+                out[p + "mlp.%s_proj.bias" % k] = shape[:1]
         out[p + "input_layernorm.weight"] = (d,)
         out[p + "post_attention_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
-    if not c["tie_word_embeddings"]:
+    if not c["tie_word_embeddings"] or tied_saved:
         out["lm_head.weight"] = (v, d)
     return out
 
@@ -125,18 +187,34 @@ def draw(name, shape, seed, index):
 
 # ---------------------------------------------------------------- safetensors by hand
 
-def header_of(items):
-    """items: [(name, dtype string, shape)] -> the padded header bytes (length prefix included)."""
-    h = {"__metadata__": {"format": "pt"}}
+# the safetensors library's order of dtypes (its Dtype enum); it writes the largest first, then by name
+DTYPE_RANK = {"F16": 0, "BF16": 1, "F32": 2}
+
+
+def library_order(items):
+    """items in the order the safetensors library (Rust) writes them: dtype descending, then name."""
+    return sorted(items, key=lambda it: (-DTYPE_RANK[it[1]], it[0]))
+
+
+def header_of(items, header_order="offsets", pad=True):
+    """items: [(name, dtype string, shape)] in data order -> the header bytes (length prefix included):
+    "__metadata__" first, then the entries in data order (header_order "shuffled": in reverse, as older
+    versions of the library could write them), padded with spaces to a multiple of 8 bytes (pad)."""
+    entries = {}
     off = 0
     for name, dt, shape in items:
         n = BYTES[dt]
         for s in shape:
             n *= s
-        h[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + n]}
+        entries[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + n]}
         off += n
+    names = list(entries) if header_order == "offsets" else list(reversed(entries))
+    h = {"__metadata__": {"format": "pt"}}
+    for name in names:
+        h[name] = entries[name]
     js = json.dumps(h, separators=(",", ":")).encode()
-    js += b" " * ((8 - len(js) % 8) % 8)
+    if pad:
+        js += b" " * ((8 - len(js) % 8) % 8)
     return struct.pack("<Q", len(js)) + js
 
 
@@ -147,10 +225,10 @@ def raw_bytes(t, dt):
     return t.numpy().tobytes()
 
 
-def write_safetensors(path, items, produce):
-    """Writes `items` ([(name, dtype, shape)]) to `path`, each tensor from produce(name) at its turn."""
+def write_safetensors(path, items, produce, header_order="offsets", pad=True):
+    """Writes `items` ([(name, dtype, shape)], in data order) to `path`, each tensor from produce(name) at its turn."""
     with open(path + ".tmp", "wb") as f:
-        f.write(header_of(items))
+        f.write(header_of(items, header_order, pad))
         for name, dt, shape in items:
             t = produce(name)
             assert tuple(t.shape) == tuple(shape), (name, t.shape, shape)
@@ -205,33 +283,64 @@ def read_folder(folder):
 
 def make(args):
     c = make_config(args.variant, args.hidden, args.layers, args.heads, args.kv_heads, args.head_dim, args.inter,
-                    args.vocab, args.tied, args.dtype)
+                    args.vocab, args.tied, args.dtype, args.mlp_bias, args.attention_bias, args.no_head_dim,
+                    args.no_kv_heads, args.rope_scaling, args.hidden_act)
     os.makedirs(args.out, exist_ok=True)
-    s = shapes(c, args.inv_freq)
+    s = shapes(c, args.inv_freq, args.tied_saved)
     names = list(s)
     index = {n: i for i, n in enumerate(names)}
-    hd, theta = c["head_dim"], c["rope_theta"]
+    hd, theta = head_dim_of(c), c["rope_theta"]
     buffer = (1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd)))
-    produce = lambda n: buffer if n.endswith("rotary_emb.inv_freq") else draw(n, s[n], args.seed, index[n])  # noqa: E731
+
+    def produce(n):
+        if n.endswith("rotary_emb.inv_freq"):
+            return buffer
+        if n == "lm_head.weight" and c["tie_word_embeddings"]:  # saved although tied: the embedding's values
+            n = "model.embed_tokens.weight"
+        return draw(n, s[n], args.seed, index[n])
+    layout = dict(header_order=args.header_order, pad=not args.no_header_pad)
     if args.shards <= 1:
-        write_safetensors(os.path.join(args.out, "model.safetensors"), [(n, args.dtype, s[n]) for n in names], produce)
+        write_safetensors(os.path.join(args.out, "model.safetensors"),
+                          library_order([(n, args.dtype, s[n]) for n in names]), produce, **layout)
     else:
-        per = (len(names) + args.shards - 1) // args.shards
+        # huggingface_hub's split_torch_state_dict_into_shards: state_dict order, a new shard when the next tensor
+        # would pass the limit (here total / N plus the largest tensor: every shard but the last holds more than
+        # total / N, so there are at most N shards, N unless a tensor is very large)
+        size = {n: BYTES[args.dtype] * math.prod(s[n]) for n in names}
+        limit = (sum(size.values()) + args.shards - 1) // args.shards + max(size.values())
+        parts, current, used = [], [], 0
+        for n in names:
+            if current and used + size[n] > limit:
+                parts.append(current)
+                current, used = [], 0
+            current.append(n)
+            used += size[n]
+        parts.append(current)
         wm = {}
-        total = 0
-        for k in range(args.shards):
-            part = names[k * per:(k + 1) * per]
-            fn = "model-%05d-of-%05d.safetensors" % (k + 1, args.shards)
-            write_safetensors(os.path.join(args.out, fn), [(n, args.dtype, s[n]) for n in part], produce)
-            for n in part:
-                wm[n] = fn
-                total += BYTES[args.dtype] * math.prod(s[n])
+        for k, part in enumerate(parts):
+            fn = "model-%05d-of-%05d.safetensors" % (k + 1, len(parts))
+            write_safetensors(os.path.join(args.out, fn), library_order([(n, args.dtype, s[n]) for n in part]),
+                              produce, **layout)
+            wm.update({n: fn for n in part})
+        index_json = {"metadata": {"total_size": sum(size.values())}, "weight_map": wm}
         with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
-            json.dump({"metadata": {"total_size": total}, "weight_map": dict(sorted(wm.items()))}, f, indent=2)
+            f.write(json.dumps(index_json, indent=2, sort_keys=True) + "\n")
     with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(c, f, indent=2)
+        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+    generation = {"_from_model_config": True, "bos_token_id": c["bos_token_id"], "eos_token_id": c["eos_token_id"],
+                  "transformers_version": c["transformers_version"]}
     with open(os.path.join(args.out, "generation_config.json"), "w") as f:
-        json.dump({"bos_token_id": 1, "eos_token_id": 2}, f)
+        f.write(json.dumps(generation, indent=2, sort_keys=True) + "\n")
+    # the tokenizer's files, as a tokenizer's save_pretrained leaves them beside the weights
+    vocab = {"<s>": 1, "</s>": 2, "<unk>": 0}
+    with open(os.path.join(args.out, "tokenizer.json"), "w") as f:
+        json.dump({"version": "1.0", "model": {"type": "BPE", "vocab": vocab, "merges": []}}, f, indent=2,
+                  ensure_ascii=False)
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump({"bos_token": "<s>", "eos_token": "</s>", "model_max_length": 4096,
+                   "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=2)
+    with open(os.path.join(args.out, "special_tokens_map.json"), "w") as f:
+        json.dump({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, f, indent=2)
 
 
 # ---------------------------------------------------------------- permute (the attacker)
@@ -246,7 +355,7 @@ def randperm(n, g):
 
 def draw_permutations(c, seed):
     g = torch.Generator().manual_seed(seed)
-    h, kv, hd = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
+    h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     rep = h // kv
     perms = {"stream": randperm(c["hidden_size"], g), "layers": []}
     for _ in range(c["num_hidden_layers"]):
@@ -261,7 +370,7 @@ def draw_permutations(c, seed):
 
 def attention_maps(c, lp):
     """Full index maps (new index -> old index) of the q rows, k/v rows and o columns of one layer."""
-    h, kv, hd = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
+    h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     rep = h // kv
     q_map, kv_map, v_map, o_map = [], [], [], []
     for g in range(kv):
@@ -292,10 +401,14 @@ def permute_tensor(name, t, c, perms):
     q_map, kv_map, v_map, o_map = attention_maps(c, lp)
     if rest.endswith("layernorm.weight"):
         return t[s]
-    if rest == "mlp.gate_proj.weight" or rest == "mlp.up_proj.weight":
+    if rest in ("mlp.gate_proj.weight", "mlp.up_proj.weight"):
         return t[lp["mlp"]][:, s]
+    if rest in ("mlp.gate_proj.bias", "mlp.up_proj.bias"):
+        return t[lp["mlp"]]
     if rest == "mlp.down_proj.weight":
         return t[s][:, lp["mlp"]]
+    if rest in ("mlp.down_proj.bias", "self_attn.o_proj.bias"):  # outputs in the residual stream
+        return t[s]
     rows = {"q": q_map, "k": kv_map, "v": v_map}
     kind = rest.split(".")[1][0]  # self_attn.X_proj.*
     if rest.endswith(".bias"):
@@ -350,42 +463,74 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+def rope_inv_freq(c, hd, seq_len):
+    """The rotary frequencies as transformers' ROPE_INIT_FUNCTIONS compute them (modeling_rope_utils), in float64:
+    default theta^(-2i/d); linear: divided by the factor; dynamic (NTK): the base grown for sequences longer
+    than max_position_embeddings; llama3 (Llama 3.1): long wavelengths divided by the factor, short ones kept,
+    a smooth blend between."""
+    theta = c["rope_theta"]
+    scaling = c.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind == "dynamic":
+        factor, max_pos = scaling["factor"], c["max_position_embeddings"]
+        seq = max(seq_len, max_pos)
+        theta = theta * ((factor * seq / max_pos) - (factor - 1)) ** (hd / (hd - 2))
+    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).double() / hd))
+    if kind == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":
+        factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old = scaling["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < old / high) * ~(wavelen > old / low)
+        inv_freq = torch.where(medium, smoothed, scaled)
+    elif kind != "default" and kind != "dynamic":
+        raise ValueError("rope_scaling %r is not computed here" % kind)
+    return inv_freq
+
+
+ACT = {"silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu, "relu": torch.nn.functional.relu,
+       "gelu_pytorch_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh")}
+
+
 def forward(w, c, ids):
+    act = ACT[c.get("hidden_act", "silu")]
     w = {k: v.double() for k, v in w.items()}
     b, t = ids.shape
-    h, kv, hd = c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
-    eps, theta = c["rms_norm_eps"], c["rope_theta"]
-    inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).double() / hd))
-    freqs = torch.outer(torch.arange(t).double(), inv_freq)
+    h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
+    eps = c["rms_norm_eps"]
+    freqs = torch.outer(torch.arange(t).double(), rope_inv_freq(c, hd, t))
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
     mask = torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)
     x = w["model.embed_tokens.weight"][ids]
+
+    def linear(y, name):
+        out = y @ w[name + ".weight"].T
+        bias = w.get(name + ".bias")
+        return out if bias is None else out + bias
     for i in range(c["num_hidden_layers"]):
         p = "model.layers.%d." % i
         y = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-
-        def proj(k):
-            out = y @ w[p + "self_attn.%s_proj.weight" % k].T
-            bias = w.get(p + "self_attn.%s_proj.bias" % k)
-            return out if bias is None else out + bias
-        q = proj("q").view(b, t, h, hd).transpose(1, 2)
-        k = proj("k").view(b, t, kv, hd).transpose(1, 2)
-        v = proj("v").view(b, t, kv, hd).transpose(1, 2)
+        q = linear(y, p + "self_attn.q_proj").view(b, t, h, hd).transpose(1, 2)
+        k = linear(y, p + "self_attn.k_proj").view(b, t, kv, hd).transpose(1, 2)
+        v = linear(y, p + "self_attn.v_proj").view(b, t, kv, hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = h // kv  # repeat_kv: query head j reads KV head j // rep
         k = k[:, :, None].expand(b, kv, rep, t, hd).reshape(b, h, t, hd)
         v = v[:, :, None].expand(b, kv, rep, t, hd).reshape(b, h, t, hd)
         a = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(hd) + mask, dim=-1)
-        o = (a @ v).transpose(1, 2).reshape(b, t, h * hd) @ w[p + "self_attn.o_proj.weight"].T
-        x = x + o
+        x = x + linear((a @ v).transpose(1, 2).reshape(b, t, h * hd), p + "self_attn.o_proj")
         y = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = y @ w[p + "mlp.gate_proj.weight"].T
-        up = y @ w[p + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+        gated = act(linear(y, p + "mlp.gate_proj")) * linear(y, p + "mlp.up_proj")
+        x = x + linear(gated, p + "mlp.down_proj")
     x = rms_norm(x, w["model.norm.weight"], eps)
-    head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+    # transformers ties lm_head to the embedding when tie_word_embeddings is true, a saved lm_head.weight or not
+    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", False) else w["lm_head.weight"]
     return x @ head.T
 
 
@@ -425,6 +570,15 @@ def make_options(m):
     m.add_argument("--head-dim", type=int, default=8)
     m.add_argument("--inter", type=int, default=48)
     m.add_argument("--vocab", type=int, default=64)
+    m.add_argument("--mlp-bias", action="store_true", help="Llama's mlp_bias: gate/up/down biases")
+    m.add_argument("--attention-bias", action="store_true", help="Llama's attention_bias: q/k/v and o biases")
+    m.add_argument("--tied-saved", action="store_true", help="with --tied, lm_head.weight saved too (equal values)")
+    m.add_argument("--no-head-dim", action="store_true", help="config.json without head_dim")
+    m.add_argument("--no-kv-heads", action="store_true", help="config.json without num_key_value_heads (MHA)")
+    m.add_argument("--rope-scaling", default="none", choices=sorted(ROPE_SCALING))
+    m.add_argument("--hidden-act", default="silu")
+    m.add_argument("--header-order", default="offsets", choices=["offsets", "shuffled"])
+    m.add_argument("--no-header-pad", action="store_true", help="safetensors headers not padded to 8 bytes")
 
 
 def main():

@@ -144,7 +144,7 @@ public final class PermuteJob {
                         "verified in ONNX Runtime: max relative output difference %.3g", diff));
             }
             outs.commit();
-            log.stage("write", t0, "wrote " + r.out() + " and " + r.secret());
+            log.stage("write", t0, "wrote " + r.out() + " and " + r.secret() + Checkpoints.leftOutNote(model));
             return new Result(pspec.architecture(), selected.size(), pspec.groups().size(), s, range != null, onnx, diff,
                     log.manifest());
         }

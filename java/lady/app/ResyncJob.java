@@ -138,7 +138,7 @@ public final class ResyncJob {
             Checkpoints.writeLike(outTmp, sus, r.suspect());
         }
         double writeSeconds = (JobLog.now() - t1) / 1e9;
-        log.stage("write", t1, "wrote " + (r.out() == null ? "nothing" : r.out()));
+        log.stage("write", t1, "wrote " + (r.out() == null ? "nothing" : r.out() + Checkpoints.leftOutNote(r.suspect())));
         if (reportTmp != null) {
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("tool", BuildInfo.describe());

@@ -7,9 +7,11 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 
 import lady.LadyException;
 import lady.io.AtomicFiles;
+import lady.util.Text;
 
 /**
  * Reading and writing model checkpoints: PyTorch's zip format ({@code torch.save}, PyTorch >= 1.6),
@@ -70,6 +72,23 @@ public final class Checkpoints {
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The files of a Hugging Face model folder that hold other copies of its weights (a {@code pytorch_model.bin}
+     * beside {@code model.safetensors}, {@code consolidated.safetensors}, {@code original/*.pth}, ...; relative
+     * paths): {@link #writeLike} leaves them out of the folder it writes, since they keep the input's neuron order.
+     * Empty for a file.
+     */
+    public static List<String> weightsLeftOut(Path path) {
+        return Files.isDirectory(path) ? HuggingFaceFolder.leftOut(path) : List.of();
+    }
+
+    /** What a command that wrote a folder like {@code input} says of {@link #weightsLeftOut}: "" when nothing was. */
+    public static String leftOutNote(Path input) {
+        List<String> left = weightsLeftOut(input);
+        return left.isEmpty() ? "" : "; left out " + left.size() + " other weight file" + (left.size() == 1 ? "" : "s")
+                + " of the input folder, which keep its neuron order: " + Text.list(left, 4);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,7 +33,10 @@ import lady.tensor.HostTensor;
  * order, each in its own order. Writing produces the same layout in a new folder: the same shard files
  * with the same tensors in the same order and format, the index copied unchanged when the tensors' names
  * and sizes are (else rewritten with the new total size), and every other file of the input folder
- * (config.json, tokenizer, generation config, README...) copied unchanged. The folder is written beside
+ * (config.json, tokenizer, generation config, README...) copied unchanged, except other copies of the weights
+ * ({@link #leftOut}: a {@code pytorch_model.bin} beside {@code model.safetensors}, Mistral's {@code
+ * consolidated.safetensors}, Meta's {@code original/consolidated.00.pth}, ...), which Lady does not process:
+ * copied, they would keep the input's neuron order beside the written weights. The folder is written beside
  * the target under a temporary name and renamed into place, so a reader sees the old folder or the new
  * one, never a half-written one.
  */
@@ -282,18 +286,46 @@ final class HuggingFaceFolder {
         AtomicFiles.writeString(dst, Json.write(index) + "\n");
     }
 
+    /** How the names of files holding a model's weights end (PyTorch, safetensors, GGUF, Flax, Keras, ONNX). */
+    static final List<String> WEIGHT_SUFFIXES = List.of(".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf",
+            ".msgpack", ".h5", ".onnx");
+    static final String INDEX_SUFFIX = ".index.json";
+
+    /** Whether a file name is that of a weights file or of the index of one. */
+    private static boolean weightsName(String name) {
+        String base = name.endsWith(INDEX_SUFFIX) ? name.substring(0, name.length() - INDEX_SUFFIX.length()) : name;
+        return WEIGHT_SUFFIXES.stream().anyMatch(base::endsWith);
+    }
+
+    /**
+     * The files of the folder {@code dir} (relative paths, sub-folders included, sorted) that hold weights other than
+     * the ones Lady reads (or index them): a folder written in its layout leaves them out.
+     */
+    static List<String> leftOut(Path dir) {
+        Set<String> read = layout(dir).weightFiles();
+        try (Stream<Path> walk = Files.walk(dir)) {
+            return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+                    .map(p -> dir.relativize(p).toString())
+                    .filter(rel -> !read.contains(rel) && weightsName(Path.of(rel).getFileName().toString()))
+                    .sorted().toList();
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot list " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Copies every file of {@code from} (sub-folders included) except the weight files, unchanged. */
     private static void copyOthers(Path from, Path to, Set<String> weightFiles) throws IOException {
+        Set<String> skip = new HashSet<>(weightFiles);
+        skip.addAll(leftOut(from));
         try (Stream<Path> walk = Files.walk(from)) {
             for (Path p : (Iterable<Path>) walk.sorted()::iterator) {
                 Path rel = from.relativize(p);
-                if (rel.toString().isEmpty() || (rel.getNameCount() == 1 && weightFiles.contains(rel.toString()))) {
+                if (rel.toString().isEmpty() || skip.contains(rel.toString())) {
                     continue;
                 }
                 Path dst = to.resolve(rel.toString());
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(dst);
-                } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) { // sub-folders made for the files they hold
+                    Files.createDirectories(dst.getParent());
                     Files.copy(p, dst, StandardCopyOption.COPY_ATTRIBUTES);
                 }
             }

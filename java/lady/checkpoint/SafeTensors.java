@@ -27,7 +27,9 @@ import lady.tensor.IndexedTensor;
  * optional {@code "__metadata__"} map of strings), then the raw little-endian tensor bytes; offsets
  * are relative to the end of the header. Reading checks the header strictly (size limit, dtypes,
  * shapes against byte ranges, ranges inside the file, no overlaps, no holes, as the reference
- * implementation requires) and gives each tensor zero-copy over the file mapped copy-on-write
+ * implementation requires) and gives each tensor, in the order of the data (the header's entries may come in
+ * any order; the reference implementation writes them in data order, older versions did not), zero-copy over
+ * the file mapped copy-on-write
  * ({@link HostMemory#mapFile}; a tensor whose bytes are not aligned to its element size is copied). Writing keeps the state
  * dict's order, pads the header with spaces to a multiple of 8 bytes, and streams each tensor (a lazily
  * permuted one gathered from its base on the way: {@link TensorBytes#write}).
@@ -106,7 +108,7 @@ final class SafeTensors {
         }
         StateDict out = new StateDict();
         HostMemory mapped = items.isEmpty() || dataSize == 0 ? null : map(path, fileSize);
-        for (Item it : items) {
+        for (Item it : byOffset) { // in data order, whatever the header's order (older writers used any)
             long at = dataStart + it.begin();
             HostTensor t = mapped == null ? HostTensor.allocate(it.dtype(), it.shape())
                     : HostTensor.view(mapped, at, it.dtype(), it.shape());

@@ -177,6 +177,15 @@ public final class GraphBuilder {
         return add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", fn.name()), width(x));
     }
 
+    /**
+     * An element-wise activation that Lady's forward pass does not compute ({@code why}, {@link Op#FORWARD_UNSUPPORTED}):
+     * {@code fn} is the stand-in the analysis sees (choose one that is not positively homogeneous, so that no neuron
+     * is rescaled through it).
+     */
+    public String act(String node, String x, Op.Activation fn, String why) {
+        return add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", fn.name(), Op.FORWARD_UNSUPPORTED, why), width(x));
+    }
+
     public String maxPool(String node, String x, long kernel, long stride, long padding) {
         return maxPool(node, x, kernel, stride, padding, false);
     }
@@ -283,6 +292,15 @@ public final class GraphBuilder {
      */
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, double ropeTheta) {
+        return attentionGqa(module, x, names, heads, kvHeads, headDim, Map.of("rope_theta", ropeTheta));
+    }
+
+    /**
+     * As {@link #attentionGqa(String, String, Map, long, long, long, double)} with the rotary embedding's attributes
+     * ({@code rope_theta} and its scaling, {@link Op#ATTENTION_GQA}) and any other attribute of the node.
+     */
+    public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
+            long headDim, Map<String, Object> ropeAttrs) {
         long d = width(x);
         if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 1 || headDim % 2 != 0) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads, "
@@ -306,7 +324,7 @@ public final class GraphBuilder {
         a.put("heads", heads);
         a.put("kv_heads", kvHeads);
         a.put("head_dim", headDim);
-        a.put("rope_theta", ropeTheta);
+        a.putAll(ropeAttrs);
         return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
     }
 

@@ -77,7 +77,9 @@ public enum Op {
     /**
      * Llama-style attention with separate projections, grouped-query heads and rotary position
      * embedding, causal. Params: q_weight, k_weight, v_weight, o_weight, and optional q_bias, k_bias,
-     * v_bias, o_bias. Attrs: heads, kv_heads, head_dim, rope_theta (double). Channels: reads the input's
+     * v_bias, o_bias, and rope_inv_freq (stored frequencies). Attrs: heads, kv_heads, head_dim, rope_theta
+     * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,
+     * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
      * the value dimensions inside each KV head; opens the output space (o rows). Dimensions inside a
      * query/key head never move (RoPE pairs them).
@@ -105,6 +107,13 @@ public enum Op {
      * Attrs: {@code type} (the original op), {@code why} (optional: the reason, for the spec's note).
      */
     OPAQUE;
+
+    /**
+     * An attribute any node may carry: why Lady's forward pass cannot compute it (a rotary scaling or an
+     * activation the interpreter does not have). The analysis (groups, permutation, resync) ignores it; creating
+     * the network to run it fails with this reason.
+     */
+    public static final String FORWARD_UNSUPPORTED = "forward_unsupported";
 
     /** The element-wise activation functions of {@link #ACT}. */
     public enum Activation {

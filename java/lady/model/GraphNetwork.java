@@ -62,6 +62,13 @@ final class GraphNetwork implements Model {
     private PermutationSpec spec;
 
     GraphNetwork(Architecture arch) {
+        for (Node n : arch.graph().nodes()) {
+            String why = n.stringAttr(Op.FORWARD_UNSUPPORTED, null);
+            if (why != null) {
+                throw LadyException.invalidInput(arch.name() + ": Lady cannot run this model (" + n.name() + ": " + why
+                        + "); only what runs it (--verify, eval, fine-tuning) needs that, permute and resync do not");
+            }
+        }
         Torch.init();
         this.arch = arch;
         this.graph = arch.graph();

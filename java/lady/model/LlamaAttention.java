@@ -9,11 +9,14 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 import lady.graph.Node;
+import lady.tensor.HostTensor;
+import lady.torch.TorchTensors;
 
 /**
  * Causal self-attention of the Llama family as Hugging Face transformers computes it: separate q, k, v
- * projections (optional biases, Qwen2), rotary position embedding on q and k (rotate_half: dimension i
- * pairs with i + d/2 at frequency theta^(-2i/d)), grouped-query heads (each KV head serves
+ * projections (optional biases: Qwen2's q/k/v, Llama's attention_bias on all four), rotary position embedding on
+ * q and k (rotate_half: dimension i pairs with i + d/2 at frequency theta^(-2i/d), or as rope_scaling makes it:
+ * {@link LlamaRope}), grouped-query heads (each KV head serves
  * heads / kv_heads query heads), softmax in float32, o projection. Positions are 0..S-1.
  */
 final class LlamaAttention {
@@ -26,12 +29,11 @@ final class LlamaAttention {
         long heads = n.longAttr("heads", 1);
         long kv = n.longAttr("kv_heads", heads);
         long hd = n.longAttr("head_dim", 1);
-        double theta = n.doubleAttr("rope_theta", 10000.0);
         Tensor q = project(x, params, n, "q").reshape(batch, seq, heads, hd).transpose(1, 2);
         Tensor k = project(x, params, n, "k").reshape(batch, seq, kv, hd).transpose(1, 2);
         Tensor v = project(x, params, n, "v").reshape(batch, seq, kv, hd).transpose(1, 2);
         String stored = n.param("rope_inv_freq");
-        Tensor[] cs = rotary(seq, hd, stored == null ? null : params.get(stored), theta);
+        Tensor[] cs = rotary(seq, hd, stored == null ? null : params.get(stored), LlamaRope.of(n));
         q = q.mul(cs[0]).add(rotateHalf(q, hd).mul(cs[1]));
         k = k.mul(cs[0]).add(rotateHalf(k, hd).mul(cs[1]));
         long rep = heads / kv;
@@ -58,17 +60,21 @@ final class LlamaAttention {
 
     /**
      * cos and sin of the rotary angles, [S, d] each (frequencies repeated for both halves): the checkpoint's stored
-     * frequencies when it has them, else theta^(-2i/d).
+     * frequencies when it has them, else theta^(-2i/d); then the configuration's scaling ({@link LlamaRope}).
      */
-    private static Tensor[] rotary(long seq, long hd, Tensor stored, double theta) {
-        Tensor invFreq;
+    private static Tensor[] rotary(long seq, long hd, Tensor stored, LlamaRope rope) {
+        double[] base = null;
         if (stored != null) {
-            invFreq = stored.to(torch.ScalarType.Float);
-        } else {
-            Tensor i = torch.arange(new Scalar(0), new Scalar(hd), new Scalar(2)).to(torch.ScalarType.Float)
-                    .div(new Scalar((double) hd));
-            invFreq = torch.pow(new Scalar(theta), i).reciprocal();
+            Tensor f = stored.to(torch.ScalarType.Double).contiguous();
+            base = new double[Math.toIntExact(f.numel())];
+            f.data_ptr_double().get(base);
         }
+        double[] inv = rope.invFreq(hd, seq, base);
+        float[] values = new float[inv.length];
+        for (int i = 0; i < inv.length; i++) {
+            values[i] = (float) inv[i];
+        }
+        Tensor invFreq = TorchTensors.copy(HostTensor.ofFloats(values, values.length));
         Tensor pos = torch.arange(new Scalar(seq)).to(torch.ScalarType.Float);
         Tensor freqs = torch.outer(pos, invFreq);
         TensorVector both = new TensorVector(freqs, freqs);

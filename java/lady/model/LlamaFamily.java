@@ -3,39 +3,50 @@ package lady.model;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
 import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
+import lady.report.Json;
 
 /**
  * The Llama family of Hugging Face transformers (also Mistral, and Qwen2 with q/k/v biases), with
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
- * residual add, post_attention_layernorm, mlp (down_proj(silu(gate_proj x) * up_proj x)), residual add;
- * model.norm, lm_head (or the embedding matrix when the embeddings are tied). Widths come from the
- * shapes; heads, KV heads, head dimension, RMS eps and RoPE base from config.json ({@code
- * num_attention_heads}, {@code num_key_value_heads}, {@code head_dim} (default hidden / heads),
- * {@code rms_norm_eps}, {@code rope_theta}). Lady's forward covers the plain rotary embedding (no
- * rope_scaling), enough for function checks on small configurations; a layer's {@code
- * self_attn.rotary_emb.inv_freq} (saved by older transformers versions) is accepted, kept in place and used.
+ * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
+ * model.norm, lm_head (or the embedding matrix when the embeddings are tied and lm_head is not saved).
+ * Widths and biases come from the shapes (every bias a checkpoint has is used: Qwen2's q/k/v, Llama's
+ * {@code attention_bias} on q/k/v/o, Llama's {@code mlp_bias} on gate/up/down); heads, KV heads (default:
+ * the heads, MHA), head dimension (default: the q rows / heads), RMS eps, RoPE base and scaling, activation
+ * from config.json ({@code num_attention_heads}, {@code num_key_value_heads}, {@code head_dim}, {@code
+ * rms_norm_eps}, {@code rope_theta}, {@code rope_scaling}: {@link LlamaRope}, {@code hidden_act}); every other
+ * key is ignored. A layer's {@code self_attn.rotary_emb.inv_freq} (saved by older transformers versions) is
+ * accepted, kept in place and used. What Lady's forward pass cannot compute (a rope_scaling type or an
+ * activation it does not have) is recorded on the node ({@link Op#FORWARD_UNSUPPORTED}): only the commands
+ * that run the model refuse it; the groups do not depend on it.
  */
 final class LlamaFamily implements Family {
     private static final double DEFAULT_EPS = 1e-6;
-    private static final double DEFAULT_THETA = 10000.0;
+    /** config.json's hidden_act -> the activation Lady computes (transformers' ACT2FN names). */
+    private static final Map<String, Op.Activation> ACTIVATIONS = Map.of("silu", Op.Activation.SILU, "swish",
+            Op.Activation.SILU, "gelu", Op.Activation.GELU, "gelu_pytorch_tanh", Op.Activation.GELU_TANH, "gelu_new",
+            Op.Activation.GELU_TANH, "relu", Op.Activation.RELU);
 
     @Override
     public List<String> names() {
         return List.of("llama", "mistral", "qwen2");
     }
 
+    /** By the shapes alone: Qwen2 has q/k/v biases and no o bias; Llama's attention_bias puts one on o too. */
     @Override
     public String recognize(Map<String, long[]> s) {
         if (!s.containsKey("model.embed_tokens.weight") || !s.containsKey("model.layers.0.self_attn.q_proj.weight")
                 || !s.containsKey("model.layers.0.mlp.gate_proj.weight")) {
             return null;
         }
-        return s.containsKey("model.layers.0.self_attn.q_proj.bias") ? "qwen2" : "llama";
+        return s.containsKey("model.layers.0.self_attn.q_proj.bias")
+                && !s.containsKey("model.layers.0.self_attn.o_proj.bias") ? "qwen2" : "llama";
     }
 
     /** config.json's {@code model_type} names the variant when it is one of {@link #names()}; else the shapes do. */
@@ -68,9 +79,14 @@ final class LlamaFamily implements Family {
                     + "cannot be told from the shapes");
         }
         long kvHeads = d.configLong("num_key_value_heads", heads);
-        long headDim = d.configLong("head_dim", hidden / heads);
+        long qRows = d.size("model.layers.0.self_attn.q_proj.weight", 0, hidden);
+        long headDim = d.configLong("head_dim", qRows % heads == 0 ? qRows / heads : hidden / heads);
         double eps = d.configDouble("rms_norm_eps", DEFAULT_EPS);
-        double theta = d.configDouble("rope_theta", DEFAULT_THETA);
+        LlamaRope rope = LlamaRope.of(d);
+        Object act = d.config("hidden_act");
+        Op.Activation fn = ACTIVATIONS.getOrDefault(act == null ? "silu" : act, null);
+        String actUnsupported = fn != null ? null : "hidden_act " + Json.write(act) + " is not computed by Lady's "
+                + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
         GraphBuilder b = new GraphBuilder(name);
         String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden);
         for (int i = 0; d.has("model.layers." + i + ".self_attn.q_proj.weight", false); i++) {
@@ -87,13 +103,21 @@ final class LlamaFamily implements Family {
             if (d.has(attn + ".rotary_emb.inv_freq", false)) { // a buffer older transformers versions saved
                 names.put("rope_inv_freq", attn + ".rotary_emb.inv_freq");
             }
-            x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, theta);
+            Map<String, Object> attrs = rope.attrs();
+            if (rope.unsupported() != null) {
+                attrs.put(Op.FORWARD_UNSUPPORTED, rope.unsupported());
+            }
+            x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
             h = b.add(layer + ".attn_residual", h, x);
             String y = b.rmsNorm(layer + ".post_attention_layernorm", h, eps);
-            long inter = d.size(layer + ".mlp.gate_proj.weight", 0, 0);
-            String gate = b.act(layer + ".mlp.act", b.linear(layer + ".mlp.gate_proj", y, inter, false), Op.Activation.SILU);
-            String up = b.linear(layer + ".mlp.up_proj", y, inter, false);
-            String down = b.linear(layer + ".mlp.down_proj", b.mul(layer + ".mlp.gated", gate, up), hidden, false);
+            String mlp = layer + ".mlp";
+            long inter = d.size(mlp + ".gate_proj.weight", 0, 0);
+            String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
+            String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
+                    : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
+            String up = b.linear(mlp + ".up_proj", y, inter, d.has(mlp + ".up_proj.bias", false));
+            String down = b.linear(mlp + ".down_proj", b.mul(mlp + ".gated", gate, up), hidden,
+                    d.has(mlp + ".down_proj.bias", false));
             h = b.add(layer + ".mlp_residual", h, down);
         }
         h = b.rmsNorm("model.norm", h, eps);

@@ -143,6 +143,32 @@ class HuggingFaceFolderTest {
         }
     }
 
+    /**
+     * Other copies of the weights next to the ones Lady reads (pytorch_model.bin beside the safetensors, Meta's
+     * original/ folder, ONNX exports) are left out of the written folder, and the command says so: copied, they would
+     * keep the input's neuron order beside the permuted weights. Every other file is copied.
+     */
+    @Test
+    void otherCopiesOfTheWeightsAreLeftOutAndNamed() throws IOException {
+        Path in = folder(dir.resolve("in"), toynetBf16(6));
+        Files.writeString(in.resolve("pytorch_model.bin"), "stale weights");
+        Files.writeString(in.resolve("pytorch_model.bin.index.json"), "{}");
+        Files.createDirectories(in.resolve("original"));
+        Files.writeString(in.resolve("original/consolidated.00.pth"), "stale weights");
+        Files.writeString(in.resolve("original/params.json"), "{}");
+        assertEquals(List.of("original/consolidated.00.pth", "pytorch_model.bin", "pytorch_model.bin.index.json"),
+                Checkpoints.weightsLeftOut(in));
+        Path out = dir.resolve("out");
+        CliRun p = CliRun.of("permute", "--model", in.toString(), "--out", out.toString(), "--secret",
+                dir.resolve("secret.json").toString(), "--seed", "4");
+        assertEquals(0, p.code(), p.err());
+        assertTrue(p.err().contains("left out 3 other weight files of the input folder"), p.err());
+        List<String> expected = new ArrayList<>(files(in));
+        expected.removeAll(Checkpoints.weightsLeftOut(in));
+        assertEquals(expected, files(out));
+        assertEquals(-1, Files.mismatch(in.resolve("original/params.json"), out.resolve("original/params.json")));
+    }
+
     @Test
     void badFoldersAreClearErrors() throws IOException {
         Path empty = Files.createDirectories(dir.resolve("empty"));

@@ -53,15 +53,24 @@ class LlamaFamilyTest {
         assertEquals(HEAD_DIM, v0.size());
         assertEquals(HEADS / KV, v0.members(Role.CONSUMER_WEIGHT).size());
         Group mlp = spec.group("model.layers.0.mlp.gate_proj").orElseThrow();
+        ModelConfig biased = Models.infer(LlamaShapes.shapes(false, true, true), null, CONFIG);
+        Group biasedMlp = biased.description().permutationSpec().group("model.layers.0.mlp.gate_proj").orElseThrow();
+        assertEquals(List.of("model.layers.0.mlp.gate_proj.bias", "model.layers.0.mlp.up_proj.bias"),
+                biasedMlp.members(Role.PRODUCER_BIAS).stream().map(m -> m.tensor()).toList());
+        assertTrue(biased.description().permutationSpec().groups().get(0).members().stream()
+                .anyMatch(m -> m.tensor().equals("model.layers.1.mlp.down_proj.bias")), "down_proj's bias is in the stream");
         assertEquals(List.of("model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight"),
                 mlp.members(Role.PRODUCER_WEIGHT).stream().map(m -> m.tensor()).toList());
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"untied", "tied", "biases"})
+    @ValueSource(strings = {"untied", "tied", "biases", "llamaBiases"})
     void permutingEveryGroupKeepsTheLogits(String variant) {
         Torch.init();
-        ModelConfig mc = Models.infer(shapes(variant.equals("tied"), variant.equals("biases")), null, CONFIG);
+        ModelConfig mc = Models.infer(LlamaShapes.shapes(variant.equals("tied"), variant.startsWith("biases")
+                || variant.equals("llamaBiases"), variant.equals("llamaBiases")), null, CONFIG);
+        // without model_type, the shapes name the variant: q/k/v biases alone are Qwen2's, with an o bias Llama's
+        assertEquals(variant.equals("biases") ? "qwen2" : "llama", mc.architecture());
         Model model = mc.create();
         StateDict state = model.stateDict();
         torch.manual_seed(3);

@@ -81,21 +81,36 @@ class LlamaFolderTest {
         return d;
     }
 
-    @ParameterizedTest
-    @CsvSource({"llama,F32,1,false,true", "mistral,F32,2,true,false", "qwen2,F32,1,false,false"})
+    /**
+     * One folder per variant of what transformers writes (the script lays it out as save_pretrained does: config.json
+     * with every field of the configuration class, the safetensors library's header and tensor order, shards cut by
+     * size with their index, generation and tokenizer files). The options after the first three columns are the
+     * script's make options.
+     */
+    @ParameterizedTest(name = "{0} {1} {2} shard(s) {3}")
+    @CsvSource(delimiter = '|', value = {
+        "llama|F32|1|--inv-freq",
+        // head_dim * heads != hidden (as Mistral-Nemo), one KV head for 4 queries, tied embeddings, sliding_window
+        "mistral|F32|2|--tied --hidden 24 --heads 4 --kv-heads 1 --head-dim 8",
+        "qwen2|F32|1|",
+        // Llama's mlp_bias and attention_bias (q/k/v and o biases), Llama 3.1's rope_scaling, three shards
+        "llama|F32|3|--mlp-bias --attention-bias --rope-scaling llama3",
+        // an older configuration: no head_dim, no num_key_value_heads (MHA), rope_scaling {"type": "linear"}; tied
+        // with lm_head saved anyway; a header whose entries are not in data order, not padded to 8 bytes
+        "llama|F32|1|--tied --tied-saved --no-head-dim --no-kv-heads --heads 4 --kv-heads 4 --rope-scaling linear "
+                + "--header-order shuffled --no-header-pad",
+        // a small Qwen2: tied embeddings, dynamic rope scaling, sharded
+        "qwen2|F32|2|--tied --rope-scaling dynamic",
+        "llama|F32|1|--hidden-act gelu_pytorch_tanh --attention-bias",
+    })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
-            boolean tied, boolean invFreq) throws IOException, InterruptedException {
+            String options) throws IOException, InterruptedException {
+        List<String> make = options == null ? List.of() : List.of(options.trim().split("\\s+"));
+        boolean invFreq = make.contains("--inv-freq");
+        boolean libraryLayout = !make.contains("--header-order") && !make.contains("--no-header-pad");
         List<String> args = new ArrayList<>(List.of("case", dir.toString(), "--variant", variant, "--dtype", dtype,
                 "--shards", "" + shards, "--seed", "11", "--permute-seed", "5", "--tokens-seed", "3"));
-        if (tied) {
-            args.add("--tied");
-        }
-        if (invFreq) { // each layer's rotary_emb.inv_freq buffer, as older transformers versions saved it
-            args.add("--inv-freq");
-        }
-        if (variant.equals("mistral")) { // head_dim * heads != hidden (as Mistral-Nemo), one KV head for 4 queries
-            args.addAll(List.of("--hidden", "24", "--heads", "4", "--kv-heads", "1", "--head-dim", "8"));
-        }
+        args.addAll(make);
         // one interpreter start: the reference, the script's own attack of every symmetry (with its secret), logits
         assertNull(PythonTorch.run(SCRIPT, args.toArray(String[]::new)));
         Path ref = dir.resolve("ref");
@@ -138,8 +153,18 @@ class LlamaFolderTest {
                 "--quiet");
         assertEquals(0, r.code(), r.err());
         StateDict fixedState = Checkpoints.read(fixed);
+        assertEquals(refState.names(), fixedState.names());
         for (String n : refState.names()) {
             assertTrue(refState.get(n).sameContent(fixedState.get(n)), n + " restored");
+        }
+        try (var files = Files.list(ref)) {
+            for (Path file : files.toList()) { // every other file copied unchanged; the weights' files too when the
+                // input was written as the safetensors library writes (Lady writes the header in data order, padded)
+                boolean weightFile = file.getFileName().toString().endsWith(".safetensors");
+                if (!weightFile || libraryLayout) {
+                    assertEquals(-1, Files.mismatch(file, fixed.resolve(file.getFileName())), file + " restored byte for byte");
+                }
+            }
         }
         Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(report));
         for (Object g : (List<?>) json.get("groups")) {
@@ -190,10 +215,52 @@ class LlamaFolderTest {
         assertEquals(reports.get(0), reports.get(1));
     }
 
+    /**
+     * What Lady's forward pass does not compute (rope_scaling yarn, an activation it does not have) is refused by
+     * --verify in one line, before anything is written; permute and resync, which do not run the model, work.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {"--rope-scaling yarn|rope_scaling of type 'yarn'",
+        "--hidden-act xielu|hidden_act \"xielu\""})
+    void whatTheForwardCannotComputeIsRefusedByVerifyOnly(String option, String named)
+            throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("--variant", "llama", "--seed", "6"));
+        args.addAll(List.of(option.split(" ")));
+        Path ref = make("ref", args.toArray(String[]::new));
+        Path sus = dir.resolve("sus");
+        assertNull(PythonTorch.run(SCRIPT, "permute", ref.toString(), sus.toString(), "--seed", "3", "--secret",
+                dir.resolve("secret.json").toString()));
+        CliRun v = CliRun.of("permute", "--model", ref.toString(), "--groups", "all", "--out", dir.resolve("v").toString(),
+                "--secret", dir.resolve("v.json").toString(), "--verify");
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), v.code(), v.err());
+        assertTrue(v.err().contains(named) && v.err().contains("forward pass"), v.err());
+        assertEquals(1, v.err().strip().lines().filter(l -> l.startsWith("lady: error")).count(), v.err());
+        assertFalse(Files.exists(dir.resolve("v")) || Files.exists(dir.resolve("v.json")), "nothing written");
+
+        Path permuted = dir.resolve("permuted");
+        CliRun p = CliRun.of("permute", "--model", ref.toString(), "--groups", "all", "--seed", "7", "--out",
+                permuted.toString(), "--secret", dir.resolve("lady-secret.json").toString());
+        assertEquals(0, p.code(), p.err());
+        StateDict a = Checkpoints.read(ref);
+        StateDict b = Checkpoints.read(permuted);
+        long moved = a.names().stream().filter(n -> !a.get(n).sameContent(b.get(n))).count();
+        assertTrue(moved >= 0.95 * a.size(), moved + " of " + a.size() + " tensors moved");
+        Path fixed = dir.resolve("fixed");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", fixed.toString(),
+                "--secret", dir.resolve("secret.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        StateDict c = Checkpoints.read(fixed);
+        for (String n : a.names()) {
+            assertTrue(a.get(n).sameContent(c.get(n)), n + " restored");
+        }
+    }
+
     @Test
     void bf16ShardsAreRestoredBitForBit() throws IOException, InterruptedException {
         assertNull(PythonTorch.run(SCRIPT, "case", dir.toString(), "--variant", "llama", "--dtype", "BF16", "--shards",
-                "3", "--seed", "2", "--heads", "8", "--kv-heads", "2", "--head-dim", "4", "--permute-seed", "9"));
+                "3", "--seed", "2", "--heads", "8", "--kv-heads", "2", "--head-dim", "4", "--permute-seed", "9",
+                "--mlp-bias", "--attention-bias"));
         Path ref = dir.resolve("ref");
         Path attacked = dir.resolve("attacked");
         Path secret = dir.resolve("secret.json");

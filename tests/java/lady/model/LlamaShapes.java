@@ -11,6 +11,14 @@ public final class LlamaShapes {
     public static final int LAYERS = 2;
 
     public static Map<String, long[]> shapes(boolean tied, boolean biases) {
+        return shapes(tied, biases, false);
+    }
+
+    /**
+     * With {@code biases} the q/k/v biases (Qwen2); with {@code llamaBiases} also Llama's attention_bias on o and
+     * mlp_bias on gate/up/down.
+     */
+    public static Map<String, long[]> shapes(boolean tied, boolean biases, boolean llamaBiases) {
         Map<String, long[]> s = new LinkedHashMap<>();
         s.put("model.embed_tokens.weight", new long[] {VOCAB, HIDDEN});
         for (int i = 0; i < LAYERS; i++) {
@@ -27,6 +35,12 @@ public final class LlamaShapes {
             s.put(l + ".mlp.gate_proj.weight", new long[] {INTER, HIDDEN});
             s.put(l + ".mlp.up_proj.weight", new long[] {INTER, HIDDEN});
             s.put(l + ".mlp.down_proj.weight", new long[] {HIDDEN, INTER});
+            if (llamaBiases) {
+                s.put(l + ".self_attn.o_proj.bias", new long[] {HIDDEN});
+                s.put(l + ".mlp.gate_proj.bias", new long[] {INTER});
+                s.put(l + ".mlp.up_proj.bias", new long[] {INTER});
+                s.put(l + ".mlp.down_proj.bias", new long[] {HIDDEN});
+            }
             s.put(l + ".input_layernorm.weight", new long[] {HIDDEN});
             s.put(l + ".post_attention_layernorm.weight", new long[] {HIDDEN});
         }
