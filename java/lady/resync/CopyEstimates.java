@@ -28,8 +28,8 @@ import lady.tensor.HostMemory;
  * {@link PrefilteredMatch#SCAN_BLOCK}, and is scanned exactly as the full-row path scans it
  * ({@link PrefilteredMatch.Scan}: the same products, maxima, heap operations and best column, in the same order): the
  * per-row results, hence the match, bounds and margins, are bit for bit the full-row path's. No N x N matrix is held:
- * one band of at most {@link PrefilteredMatch#ESTIMATE_BLOCK_BYTES}, as that path's block, and the scans' state once
- * more, in suspect order (N^2 / 32 floats of block maxima: 26 MB for N = 14336), copied to the reference rows at the end.
+ * one band of at most {@link PrefilteredMatch#ESTIMATE_BLOCK_BYTES}, as that path's block. The rows' scan state is kept
+ * in suspect order during the product and moved to the reference rows in place at the end.
  *
  * <p>Measured on the 2-layer Llama-3-8B-width pair (an MLP group, N = 14336, K = 3 x 256; bench/RESULTS.md): the
  * group's estimate step about 1.0-1.1 s instead of 1.4-1.6 s (the kernel's share 0.6-0.8 s instead of 1.2-1.3 s; the
@@ -142,7 +142,7 @@ final class CopyEstimates {
      * The estimate scans of every reference row ({@code scan}) from the symmetric product of the suspect's sketch rows
      * {@code my} (n rows of dk floats, native), with {@code pi} from {@link #sources}, in bands of {@code band} rows
      * ({@link #bandRows}); {@code out} holds at least min(band, n) x n floats. False (nothing done) when the backend is
-     * not the CPU or {@code band} is 0.
+     * not the CPU or {@code band} is 0. {@code scan} must be fresh (no column scanned).
      */
     static boolean scan(Backend backend, HostMemory my, HostMemory out, int n, int dk, int band, int[] pi,
             PrefilteredMatch.Scan scan) {
@@ -151,8 +151,7 @@ final class CopyEstimates {
         }
         TAKEN.incrementAndGet();
         // the scans in suspect-row order (H's rows; a band read down its columns then updates consecutive rows' state,
-        // not rows scattered by the permutation: a cache miss per block), given to the reference rows at the end
-        PrefilteredMatch.Scan bySuspect = new PrefilteredMatch.Scan(n, n, scan.yn);
+        // not rows scattered by the permutation: a cache miss per block), moved to the reference rows at the end
         FloatBuffer cos = out.buffer(0, 4 * Math.min(band, n) * n).asFloatBuffer();
         for (int a0 = 0; a0 < n; a0 += band) {
             int rows = Math.min(band, n - a0);
@@ -165,7 +164,7 @@ final class CopyEstimates {
                 float[] row = new float[m];
                 for (int r = ra; r < rb; r++) {
                     cos.get(r * m, row, 0, m);
-                    bySuspect.contiguous(first + r, row, 0, first, n);
+                    scan.contiguous(first + r, row, 0, first, n);
                 }
             });
             if (m == rows) {
@@ -182,14 +181,14 @@ final class CopyEstimates {
                         for (int t = 0; t < PrefilteredMatch.SCAN_BLOCK; t++) {
                             cos.get((t0 + t) * m + rows + c0, tile, t * len, len);
                         }
-                        bySuspect.down(tile, len, first + t0, max, first + rows + c0);
+                        scan.down(tile, len, first + t0, max, first + rows + c0);
                     }
                 }
             });
         }
         java.lang.ref.Reference.reachabilityFence(out);
         java.lang.ref.Reference.reachabilityFence(my);
-        scan.rowsFrom(bySuspect, pi);
+        scan.permuteRows(pi);
         return true;
     }
 }

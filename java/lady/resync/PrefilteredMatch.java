@@ -793,18 +793,56 @@ final class PrefilteredMatch {
             }
         }
 
-        /** Every row a of {@code from} (as many rows and columns) as row rows[a] of this scan. */
-        void rowsFrom(Scan from, int[] rows) {
-            parallelChunks(rows.length, (ra, rb) -> {
-                for (int a = ra; a < rb; a++) {
-                    int i = rows[a];
-                    System.arraycopy(from.blockMax, a * blocks, blockMax, i * blocks, blocks);
-                    System.arraycopy(from.keptValue, a * keep, keptValue, i * keep, keep);
-                    System.arraycopy(from.keptColumn, a * keep, keptColumn, i * keep, keep);
-                    best[i] = from.best[a];
-                    bestMax[i] = from.bestMax[a];
+        /**
+         * Moves every row a to row rows[a] ({@code rows} a permutation), in place: along each cycle of the permutation,
+         * one row's state held aside at a time.
+         */
+        void permuteRows(int[] rows) {
+            boolean[] done = new boolean[rows.length];
+            float[] maxima = new float[blocks];
+            float[] values = new float[keep];
+            int[] columns = new int[keep];
+            float[] maximaNext = new float[blocks];
+            float[] valuesNext = new float[keep];
+            int[] columnsNext = new int[keep];
+            for (int start = 0; start < rows.length; start++) {
+                if (done[start] || rows[start] == start) {
+                    done[start] = true;
+                    continue;
                 }
-            });
+                // the row held: start's state; each step puts it at its place and holds the one it displaces
+                System.arraycopy(blockMax, start * blocks, maxima, 0, blocks);
+                System.arraycopy(keptValue, start * keep, values, 0, keep);
+                System.arraycopy(keptColumn, start * keep, columns, 0, keep);
+                int heldBest = best[start];
+                float heldMax = bestMax[start];
+                for (int a = start; !done[a];) {
+                    done[a] = true;
+                    int i = rows[a];
+                    System.arraycopy(blockMax, i * blocks, maximaNext, 0, blocks);
+                    System.arraycopy(keptValue, i * keep, valuesNext, 0, keep);
+                    System.arraycopy(keptColumn, i * keep, columnsNext, 0, keep);
+                    int nextBest = best[i];
+                    float nextMax = bestMax[i];
+                    System.arraycopy(maxima, 0, blockMax, i * blocks, blocks);
+                    System.arraycopy(values, 0, keptValue, i * keep, keep);
+                    System.arraycopy(columns, 0, keptColumn, i * keep, keep);
+                    best[i] = heldBest;
+                    bestMax[i] = heldMax;
+                    float[] f = maxima;
+                    maxima = maximaNext;
+                    maximaNext = f;
+                    f = values;
+                    values = valuesNext;
+                    valuesNext = f;
+                    int[] c = columns;
+                    columns = columnsNext;
+                    columnsNext = c;
+                    heldBest = nextBest;
+                    heldMax = nextMax;
+                    a = i; // row i's former state (held now) belongs at rows[i]
+                }
+            }
         }
 
         /** Row i's block of columns [j0, end) with maximum m, column j's cosine at v[o + (j - j0) stride]: the best
