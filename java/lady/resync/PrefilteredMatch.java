@@ -730,7 +730,6 @@ final class PrefilteredMatch {
      * scan of the full row, so the results are bit for bit the same.
      */
     static final class Scan {
-        final int n;
         final int blocks;
         final int keep;
         final float[] yn;
@@ -742,7 +741,6 @@ final class PrefilteredMatch {
         private final float[] bestMax;
 
         Scan(int rows, int n, float[] yn) {
-            this.n = n;
             this.blocks = (n + SCAN_BLOCK - 1) / SCAN_BLOCK;
             this.keep = Math.min(n, KEPT_ESTIMATES);
             this.yn = yn;
