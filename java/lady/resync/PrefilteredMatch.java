@@ -35,7 +35,9 @@ import lady.util.Seeds;
  * dense path.</li>
  * <li><b>Estimate.</b> The N x N estimates, a block of reference rows at a time ({@link #ESTIMATE_BLOCK_BYTES}) (the
  * native cosine kernel on the sketches, rescaled to inner products); only each row's best
- * estimates are kept, never the N x N matrix.</li>
+ * estimates are kept, never the N x N matrix. When the suspect's sketch rows are the reference's, bit for bit, in
+ * another order (a pure permutation), {@link CopyEstimates} gives the same per-row results from about half the
+ * product.</li>
  * <li><b>Confirm.</b> Per reference row, the exact similarity (full rows, double accumulation) of
  * its best estimated column c1, then of every column whose estimate could still reach it:
  * {@code E[i, j] >= S[i, c1] - Z sigma_i}. The sketch error's variance is at most
@@ -198,20 +200,29 @@ final class PrefilteredMatch {
      */
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             Margins margins, double lowMargin) {
+        return solveRows(backend, refs, suss, weights, n, margins, lowMargin, true);
+    }
+
+    /**
+     * As {@link #solveRows(Backend, List, List, double[], int, Margins, double)}; {@code copyProduct} false keeps an
+     * exact copy's estimates on the full-row path ({@link CopyEstimates} gives the same outcome: tests compare them).
+     */
+    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            Margins margins, double lowMargin, boolean copyProduct) {
         boolean[] ambiguous = new boolean[1];
         int first = sketchDims(refs.size(), margins == Margins.BOUND ? BOUND_TOTAL_DIMS : SKETCH_TOTAL_DIMS);
-        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin);
+        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin, copyProduct);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
         if (o == null && ambiguous[0] && wider > first) {
             // a sharper estimate before the dense path
-            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin);
+            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin, copyProduct);
         }
         return o;
     }
 
     /** One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer. */
     private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
-            int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin) {
+            int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin, boolean copyProduct) {
         ambiguous[0] = false;
         int producers = refs.size();
         int dk = producers * k;
@@ -250,34 +261,39 @@ final class PrefilteredMatch {
             ynf[j] = (float) yn[j];
         }
         int blocks = (n + SCAN_BLOCK - 1) / SCAN_BLOCK;
-        float[] blockMax = new float[Math.multiplyExact(n, blocks)];
-        int[] best = new int[n];
-        int keep = Math.min(n, KEPT_ESTIMATES); // per row, the largest float estimates and their columns (a min-heap)
-        float[] keptValue = new float[Math.multiplyExact(n, keep)];
-        int[] keptColumn = new int[Math.multiplyExact(n, keep)];
+        Scan scan = new Scan(n, n, ynf);
+        float[] blockMax = scan.blockMax;
+        int[] best = scan.best;
+        int keep = scan.keep; // per row, the largest float estimates and their columns (a min-heap)
+        float[] keptValue = scan.keptValue;
+        int[] keptColumn = scan.keptColumn;
         int blockRows = (int) Math.max(1, Math.min(n, ESTIMATE_BLOCK_BYTES / 4 / n));
+        // an exact copy (every suspect sketch row, bit for bit, a reference one): the same scans from half the product
+        int band = copyProduct && backend == Backend.CPU ? CopyEstimates.bandRows(n) : 0;
+        int[] sources = band > 0 ? CopyEstimates.sources(x, y, n, dk) : null;
         HostMemory[] buffers = BUFFERS.get();
-        HostMemory mx = buffer(buffers, 0, 4L * x.length);
         HostMemory my = buffer(buffers, 1, 4L * y.length);
-        HostMemory mcos = buffer(buffers, 2, 4L * blockRows * n);
         try {
-            mx.buffer(0, 4 * x.length).asFloatBuffer().put(x);
             my.buffer(0, 4 * y.length).asFloatBuffer().put(y);
-            FloatBuffer cos = mcos.buffer(0, 4 * blockRows * n).asFloatBuffer();
-            for (int i0 = 0; i0 < n; i0 += blockRows) {
-                int rows = Math.min(blockRows, n - i0);
-                Kernels.cosineSimilarity(backend, mx.address() + 4L * i0 * dk, my.address(), rows, n, dk, false,
-                        mcos.address());
-                int from = i0;
-                parallelChunks(rows, (ra, rb) -> {
-                    float[] row = new float[n];
-                    for (int r = ra; r < rb; r++) {
-                        int i = from + r;
-                        cos.get(r * n, row, 0, n);
-                        best[i] = blockMaxima(row, n, ynf, blockMax, i * blocks, keptValue, keptColumn, i * keep,
-                                keep);
-                    }
-                });
+            if (sources == null || !CopyEstimates.scan(backend, my, buffer(buffers, 2, 4L * Math.min(band, n) * n), n,
+                    dk, band, sources, scan)) {
+                HostMemory mx = buffer(buffers, 0, 4L * x.length);
+                HostMemory mcos = buffer(buffers, 2, 4L * blockRows * n);
+                mx.buffer(0, 4 * x.length).asFloatBuffer().put(x);
+                FloatBuffer cos = mcos.buffer(0, 4 * blockRows * n).asFloatBuffer();
+                for (int i0 = 0; i0 < n; i0 += blockRows) {
+                    int rows = Math.min(blockRows, n - i0);
+                    Kernels.cosineSimilarity(backend, mx.address() + 4L * i0 * dk, my.address(), rows, n, dk, false,
+                            mcos.address());
+                    int from = i0;
+                    parallelChunks(rows, (ra, rb) -> {
+                        float[] row = new float[n];
+                        for (int r = ra; r < rb; r++) {
+                            cos.get(r * n, row, 0, n);
+                            scan.contiguous(from + r, row, 0, 0, n);
+                        }
+                    });
+                }
             }
         } finally {
             java.lang.ref.Reference.reachabilityFence(buffers);
@@ -705,50 +721,163 @@ final class PrefilteredMatch {
     static final int KEPT_ESTIMATES = 16;
 
     /**
-     * The maximum of f_j = cos[j] |y_j| over each block of {@link #SCAN_BLOCK} columns of a row, into {@code blockMax}
-     * from {@code at} (float: a vectorized scan), and the row's {@code keep} largest f_j with their columns into
-     * {@code keptValue} / {@code keptColumn} from {@code keptAt} (a min-heap: its root is the smallest kept value,
-     * and every column left out has f_j at most that root); returns the column of the row's largest value (ties:
-     * lowest).
+     * The estimate scans' state of each of {@code rows} reference rows over n suspect columns, and their results: per row,
+     * the maximum of f_j = cos[j] |y_j| over each block of {@link #SCAN_BLOCK} columns ({@link #blockMax}, float: a
+     * vectorized scan), the row's {@link #keep} largest f_j with their columns ({@link #keptValue} / {@link #keptColumn}:
+     * a min-heap, its root the smallest kept value, every column left out has f_j at most that root) and the column of
+     * its largest value ({@link #best}; ties: lowest). A row's columns are scanned in ascending order, in pieces of whole
+     * blocks ({@link #contiguous}, {@link #down}); whatever the pieces, the operations and their order are those of one
+     * scan of the full row, so the results are bit for bit the same.
      */
-    static int blockMaxima(float[] cos, int n, float[] yn, float[] blockMax, int at, float[] keptValue,
-            int[] keptColumn, int keptAt, int keep) {
-        float best = Float.NEGATIVE_INFINITY;
-        int bestBlock = 0;
-        int kept = 0;
-        for (int b = 0, j0 = 0; j0 < n; b++, j0 += SCAN_BLOCK) {
-            int end = Math.min(n, j0 + SCAN_BLOCK);
-            float m = Float.NEGATIVE_INFINITY;
-            for (int j = j0; j < end; j++) {
-                m = Math.max(m, cos[j] * yn[j]);
-            }
-            blockMax[at + b] = m;
-            if (m > best) {
-                best = m;
-                bestBlock = b;
-            }
-            if (kept < keep || m > keptValue[keptAt]) { // a column of this block may be among the largest
+    static final class Scan {
+        final int blocks;
+        final int keep;
+        final float[] yn;
+        final float[] blockMax;
+        final float[] keptValue;
+        final int[] keptColumn;
+        final int[] best;
+        /** Per row, the largest block maximum so far (its block holds {@link #best}). */
+        private final float[] bestMax;
+
+        Scan(int rows, int n, float[] yn) {
+            this.blocks = (n + SCAN_BLOCK - 1) / SCAN_BLOCK;
+            this.keep = Math.min(n, KEPT_ESTIMATES);
+            this.yn = yn;
+            blockMax = new float[Math.multiplyExact(rows, blocks)];
+            keptValue = new float[Math.multiplyExact(rows, keep)];
+            keptColumn = new int[Math.multiplyExact(rows, keep)];
+            best = new int[rows];
+            bestMax = new float[rows];
+            Arrays.fill(bestMax, Float.NEGATIVE_INFINITY);
+        }
+
+        /**
+         * Row i's columns [c0, c1), their cosines at cos[off + j - c0]: c0 a multiple of {@link #SCAN_BLOCK} with every
+         * column before it scanned, c1 a multiple of it or n.
+         */
+        void contiguous(int i, float[] cos, int off, int c0, int c1) {
+            for (int j0 = c0; j0 < c1; j0 += SCAN_BLOCK) {
+                int end = Math.min(c1, j0 + SCAN_BLOCK);
+                int o = off + j0 - c0;
+                float m = Float.NEGATIVE_INFINITY;
                 for (int j = j0; j < end; j++) {
-                    float v = cos[j] * yn[j];
+                    m = Math.max(m, cos[o + j - j0] * yn[j]);
+                }
+                blockMax[i * blocks + j0 / SCAN_BLOCK] = m;
+                block(i, m, j0, end, cos, o, 1);
+            }
+        }
+
+        /**
+         * One whole block of columns [a0, a0 + {@link #SCAN_BLOCK}) of the rows r0 + c, c < len: the cosine of column
+         * a0 + t of row r0 + c at tile[t * len + c] (a band of the symmetric product read down its columns); {@code max}:
+         * len floats of scratch. Every column of those rows before a0 is scanned.
+         */
+        void down(float[] tile, int len, int a0, float[] max, int r0) {
+            Arrays.fill(max, 0, len, Float.NEGATIVE_INFINITY);
+            for (int t = 0; t < SCAN_BLOCK; t++) { // per row, the maximum in column order, as contiguous's
+                float y = yn[a0 + t];
+                int o = t * len;
+                for (int c = 0; c < len; c++) {
+                    max[c] = Math.max(max[c], tile[o + c] * y);
+                }
+            }
+            int b = a0 / SCAN_BLOCK;
+            for (int c = 0; c < len; c++) {
+                int i = r0 + c;
+                blockMax[i * blocks + b] = max[c];
+                block(i, max[c], a0, a0 + SCAN_BLOCK, tile, c, len);
+            }
+        }
+
+        /**
+         * Moves every row a to row rows[a] ({@code rows} a permutation), in place: along each cycle of the permutation,
+         * one row's state held aside at a time.
+         */
+        void permuteRows(int[] rows) {
+            boolean[] done = new boolean[rows.length];
+            float[] maxima = new float[blocks];
+            float[] values = new float[keep];
+            int[] columns = new int[keep];
+            float[] maximaNext = new float[blocks];
+            float[] valuesNext = new float[keep];
+            int[] columnsNext = new int[keep];
+            for (int start = 0; start < rows.length; start++) {
+                if (done[start] || rows[start] == start) {
+                    done[start] = true;
+                    continue;
+                }
+                // the row held: start's state; each step puts it at its place and holds the one it displaces
+                System.arraycopy(blockMax, start * blocks, maxima, 0, blocks);
+                System.arraycopy(keptValue, start * keep, values, 0, keep);
+                System.arraycopy(keptColumn, start * keep, columns, 0, keep);
+                int heldBest = best[start];
+                float heldMax = bestMax[start];
+                for (int a = start; !done[a];) {
+                    done[a] = true;
+                    int i = rows[a];
+                    System.arraycopy(blockMax, i * blocks, maximaNext, 0, blocks);
+                    System.arraycopy(keptValue, i * keep, valuesNext, 0, keep);
+                    System.arraycopy(keptColumn, i * keep, columnsNext, 0, keep);
+                    int nextBest = best[i];
+                    float nextMax = bestMax[i];
+                    System.arraycopy(maxima, 0, blockMax, i * blocks, blocks);
+                    System.arraycopy(values, 0, keptValue, i * keep, keep);
+                    System.arraycopy(columns, 0, keptColumn, i * keep, keep);
+                    best[i] = heldBest;
+                    bestMax[i] = heldMax;
+                    float[] f = maxima;
+                    maxima = maximaNext;
+                    maximaNext = f;
+                    f = values;
+                    values = valuesNext;
+                    valuesNext = f;
+                    int[] c = columns;
+                    columns = columnsNext;
+                    columnsNext = c;
+                    heldBest = nextBest;
+                    heldMax = nextMax;
+                    a = i; // row i's former state (held now) belongs at rows[i]
+                }
+            }
+        }
+
+        /** Row i's block of columns [j0, end) with maximum m, column j's cosine at v[o + (j - j0) stride]: the best
+         * column and the kept estimates. */
+        private void block(int i, float m, int j0, int end, float[] v, int o, int stride) {
+            if (j0 == 0 || m > bestMax[i]) { // the first block, or a larger maximum: the best column is in this block
+                if (m > bestMax[i]) {
+                    bestMax[i] = m;
+                }
+                int arg = j0;
+                float top = v[o] * yn[j0];
+                for (int j = j0 + 1, t = o + stride; j < end; j++, t += stride) {
+                    float f = v[t] * yn[j];
+                    if (f > top) {
+                        arg = j;
+                        top = f;
+                    }
+                }
+                best[i] = arg;
+            }
+            int at = i * keep;
+            int kept = Math.min(keep, j0); // every column before the heap was full went into it
+            if (kept < keep || m > keptValue[at]) { // a column of this block may be among the largest
+                for (int j = j0, t = o; j < end; j++, t += stride) {
+                    float f = v[t] * yn[j];
                     if (kept < keep) {
-                        keptValue[keptAt + kept] = v;
-                        keptColumn[keptAt + kept] = j;
-                        siftUp(keptValue, keptColumn, keptAt, kept++);
-                    } else if (v > keptValue[keptAt]) {
-                        keptValue[keptAt] = v;
-                        keptColumn[keptAt] = j;
-                        siftDown(keptValue, keptColumn, keptAt, keep);
+                        keptValue[at + kept] = f;
+                        keptColumn[at + kept] = j;
+                        siftUp(keptValue, keptColumn, at, kept++);
+                    } else if (f > keptValue[at]) {
+                        keptValue[at] = f;
+                        keptColumn[at] = j;
+                        siftDown(keptValue, keptColumn, at, keep);
                     }
                 }
             }
         }
-        int arg = bestBlock * SCAN_BLOCK;
-        for (int j = arg; j < Math.min(n, (bestBlock + 1) * SCAN_BLOCK); j++) {
-            if (cos[j] * yn[j] > cos[arg] * yn[arg]) {
-                arg = j;
-            }
-        }
-        return arg;
     }
 
     /** Restores the min-heap of {@code value[at..]} after its entry {@code k} was added. */

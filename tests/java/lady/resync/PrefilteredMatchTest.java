@@ -396,16 +396,17 @@ class PrefilteredMatchTest {
         }
         int blocks = (n + PrefilteredMatch.SCAN_BLOCK - 1) / PrefilteredMatch.SCAN_BLOCK;
         int keep = PrefilteredMatch.KEPT_ESTIMATES;
-        float[] blockMax = new float[n * blocks];
-        float[] keptValue = new float[n * keep];
-        int[] keptColumn = new int[n * keep];
-        int[] best = new int[n];
+        PrefilteredMatch.Scan scan = new PrefilteredMatch.Scan(n, n, ynf);
+        float[] blockMax = scan.blockMax;
+        float[] keptValue = scan.keptValue;
+        int[] keptColumn = scan.keptColumn;
+        int[] best = scan.best;
         float[] cos = new float[n];
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
                 cos[j] = (float) (dotOf(x, i, y, j, dk) / (xn[i] * Math.sqrt(dotOf(y, j, y, j, dk))));
             }
-            best[i] = PrefilteredMatch.blockMaxima(cos, n, ynf, blockMax, i * blocks, keptValue, keptColumn, i * keep, keep);
+            scan.contiguous(i, cos, 0, 0, n);
         }
         int decided = 0;
         int handedBack = 0;
@@ -486,10 +487,12 @@ class PrefilteredMatchTest {
         }
         int blocks = n / PrefilteredMatch.SCAN_BLOCK;
         int keep = PrefilteredMatch.KEPT_ESTIMATES;
-        float[] blockMax = new float[blocks];
-        float[] keptValue = new float[keep];
-        int[] keptColumn = new int[keep];
-        int best = PrefilteredMatch.blockMaxima(cos, n, ynf, blockMax, 0, keptValue, keptColumn, 0, keep);
+        PrefilteredMatch.Scan scan = new PrefilteredMatch.Scan(1, n, ynf);
+        scan.contiguous(0, cos, 0, 0, n);
+        float[] blockMax = scan.blockMax;
+        float[] keptValue = scan.keptValue;
+        int[] keptColumn = scan.keptColumn;
+        int best = scan.best[0];
         double copies = Double.NEGATIVE_INFINITY;
         for (int j = 2; j < 64; j++) {
             copies = j == 32 ? copies : Math.max(copies, e[j]);
