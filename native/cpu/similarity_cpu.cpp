@@ -151,11 +151,34 @@ struct RowStats {
     std::vector<float> mean, inv;
 };
 
+// Rows whose statistics are computed side by side: each row keeps its own sums, added in the order of k
+// as one row alone would (the same bits), but kStatRows independent chains hide the add latency.
+constexpr int kStatRows = 8;
+
 void row_stats(const float* x, int64_t rows, int64_t d, int32_t centered, RowStats& st, int32_t threads) {
     st.mean.assign((size_t)rows, 0.f);
     st.inv.assign((size_t)rows, 0.f);
     lady::parallel_ranges(rows, threads, [&](int32_t, int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
+        int64_t i = begin;
+        for (; i + kStatRows <= end; i += kStatRows) {
+            const float* r = x + i * d;
+            double mean[kStatRows] = {}, ss[kStatRows] = {};
+            if (centered && d > 0) {
+                for (int64_t k = 0; k < d; ++k)
+                    for (int q = 0; q < kStatRows; ++q) mean[q] += r[q * d + k];
+                for (int q = 0; q < kStatRows; ++q) mean[q] /= (double)d;
+            }
+            for (int64_t k = 0; k < d; ++k)
+                for (int q = 0; q < kStatRows; ++q) {
+                    const double t = r[q * d + k] - mean[q];
+                    ss[q] += t * t;
+                }
+            for (int q = 0; q < kStatRows; ++q) {
+                st.mean[(size_t)(i + q)] = (float)mean[q];
+                st.inv[(size_t)(i + q)] = (float)lady_inv_norm(ss[q]);
+            }
+        }
+        for (; i < end; ++i) {
             const float* r = x + i * d;
             double mean = 0.0;
             if (centered && d > 0) {
@@ -176,22 +199,50 @@ void row_stats(const float* x, int64_t rows, int64_t d, int32_t centered, RowSta
 // ---- packing ------------------------------------------------------------------------------------
 
 // Packs rows [r0, r0 + rows) x depth [k0, k0 + kc) of x (leading dimension d), normalized, into
-// micro-panels of `w` rows, layout [panel][k][w]; rows past the end are zero.
+// micro-panels of `w` rows, layout [panel][k][w]; rows past the end are zero. Four rows at a time are
+// normalized in SSE registers ((x - mean) * inv per lane: the scalar float operations) and transposed 4 x 4,
+// so the panel is written in runs of 16 bytes instead of one float per 4w bytes.
 void pack_rows(const float* x, int64_t d, const RowStats& st, int64_t r0, int64_t rows, int64_t k0, int64_t kc,
                int w, float* out) {
     const int64_t panels = (rows + w - 1) / w;
     for (int64_t p = 0; p < panels; ++p) {
         float* dst = out + p * kc * w;
-        for (int q = 0; q < w; ++q) {
-            const int64_t r = p * w + q;
-            if (r >= rows) {
-                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = 0.f;
-                continue;
+        const int live = (int)std::min<int64_t>(w, rows - p * w);
+        int q = 0;
+#ifdef __SSE2__
+        for (; q + 4 <= live; q += 4) {
+            const int64_t r = r0 + p * w + q;
+            const float* s0 = x + r * d + k0;
+            const float *s1 = s0 + d, *s2 = s1 + d, *s3 = s2 + d;
+            const __m128 m0 = _mm_set1_ps(st.mean[(size_t)r]), m1 = _mm_set1_ps(st.mean[(size_t)r + 1]),
+                         m2 = _mm_set1_ps(st.mean[(size_t)r + 2]), m3 = _mm_set1_ps(st.mean[(size_t)r + 3]);
+            const __m128 i0 = _mm_set1_ps(st.inv[(size_t)r]), i1 = _mm_set1_ps(st.inv[(size_t)r + 1]),
+                         i2 = _mm_set1_ps(st.inv[(size_t)r + 2]), i3 = _mm_set1_ps(st.inv[(size_t)r + 3]);
+            int64_t k = 0;
+            for (; k + 4 <= kc; k += 4) {
+                __m128 v0 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s0 + k), m0), i0);
+                __m128 v1 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s1 + k), m1), i1);
+                __m128 v2 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s2 + k), m2), i2);
+                __m128 v3 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s3 + k), m3), i3);
+                _MM_TRANSPOSE4_PS(v0, v1, v2, v3);
+                _mm_storeu_ps(dst + k * w + q, v0);
+                _mm_storeu_ps(dst + (k + 1) * w + q, v1);
+                _mm_storeu_ps(dst + (k + 2) * w + q, v2);
+                _mm_storeu_ps(dst + (k + 3) * w + q, v3);
             }
-            const float* src = x + (r0 + r) * d + k0;
-            const float mean = st.mean[(size_t)(r0 + r)], inv = st.inv[(size_t)(r0 + r)];
+            for (; k < kc; ++k)
+                for (int u = 0; u < 4; ++u)
+                    dst[k * w + q + u] = (x[(r + u) * d + k0 + k] - st.mean[(size_t)(r + u)]) * st.inv[(size_t)(r + u)];
+        }
+#endif
+        for (; q < live; ++q) {
+            const int64_t r = r0 + p * w + q;
+            const float* src = x + r * d + k0;
+            const float mean = st.mean[(size_t)r], inv = st.inv[(size_t)r];
             for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = (src[k] - mean) * inv;
         }
+        for (; q < w; ++q)
+            for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = 0.f;
     }
 }
 
