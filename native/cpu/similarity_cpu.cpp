@@ -21,7 +21,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -246,62 +248,117 @@ void pack_rows(const float* x, int64_t d, const RowStats& st, int64_t r0, int64_
     }
 }
 
-// S rows [row_begin, row_end): the blocked product for one thread, over packed elements of type T (float, or
-// bfloat16 pairs for the dot-product kernel). pack(a_side, r0, rows, k0, kc, w, out) packs a block;
-// packed_depth(kc) is the depth a packed panel holds (kc, or kc rounded up to even for pairs).
+// A barrier for the fixed team of one parallel_ranges call (every part runs on its own thread): spins briefly
+// (the steps between two waits are short and the team is small), then sleeps.
+class TeamBarrier {
+public:
+    explicit TeamBarrier(int32_t parties) : parties_(parties) {}
+    void wait() {
+        if (parties_ <= 1) return;
+        std::unique_lock<std::mutex> lock(mutex_);
+        const uint64_t gen = generation_.load(std::memory_order_relaxed);
+        if (++waiting_ == parties_) {
+            waiting_ = 0;
+            generation_.store(gen + 1, std::memory_order_release);
+            cv_.notify_all();
+            return;
+        }
+        lock.unlock();
+        for (int spin = 0; spin < kBarrierSpins; ++spin) {
+            if (generation_.load(std::memory_order_acquire) != gen) return;
+#ifdef __SSE2__
+            _mm_pause();
+#endif
+        }
+        lock.lock();
+        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != gen; });
+    }
+
+private:
+    static constexpr int kBarrierSpins = 20000;
+    const int32_t parties_;
+    int32_t waiting_ = 0;
+    std::atomic<uint64_t> generation_{0};
+    std::mutex mutex_;
+    std::condition_variable cv_;
+};
+
+// The whole blocked product S[n x m] over packed elements of type T (float, or bfloat16 pairs for the dot-product
+// kernel) on `threads` threads. pack(a_side, r0, rows, k0, kc, w, out) packs a block; packed_depth(kc) is the depth a
+// packed panel holds (kc, or kc rounded up to even for pairs). Threads own ranges of whole micro-tile rows of S (only
+// the last range has a partial tile) and share each packed B block: for every (column block jc, depth block pc) each
+// thread packs its share of B's micro-panels into one of two buffers, a barrier, then every thread multiplies its
+// rows by the whole block. Two buffers need one barrier per step: a thread packs step s + 2 only after every thread
+// has passed step s + 1's barrier, so after it finished computing step s. Per element of S the order of the
+// operations is the one of a single thread: depth blocks in order, each an FMA chain over k from zero, added to C.
+// Nothing in the team allocates or throws (a throwing part would leave the others at the barrier).
 template <typename T, typename Pack, typename Depth>
-void product_rows_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)(int64_t, const T*, const T*, float*,
-                                                                                  int64_t, int),
-                          int mr, int nr, int64_t m, int64_t d, float* out, int64_t row_begin, int64_t row_end,
-                          int64_t depth_block = kKc) {
+void product_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)(int64_t, const T*, const T*, float*,
+                                                                             int64_t, int),
+                     int mr, int nr, int64_t n, int64_t m, int64_t d, float* out, int32_t threads,
+                     int64_t depth_block = kKc) {
+    const int64_t tiles = (n + mr - 1) / mr;
+    const int32_t parts = (int32_t)std::max<int64_t>(1, std::min<int64_t>(threads, tiles));
     const int64_t nc_max = std::min(kNc, ((m + nr - 1) / nr) * nr);
-    std::vector<T> bpack((size_t)(packed_depth(depth_block) * nc_max));
-    std::vector<T> apack((size_t)(packed_depth(depth_block) * kMcRows));
-    std::vector<float> edge((size_t)(mr * nr));
-    for (int64_t jc = 0; jc < m; jc += kNc) {
-        const int64_t nc = std::min(kNc, m - jc);
-        for (int64_t pc = 0; pc < d; pc += depth_block) {
-            const int64_t kc = std::min(depth_block, d - pc);
-            const int64_t kp = packed_depth(kc);
-            const int accumulate = pc > 0;
-            pack(false, jc, nc, pc, kc, nr, bpack.data());
-            for (int64_t ic = row_begin; ic < row_end; ic += kMcRows) {
-                const int64_t mc = std::min(kMcRows, row_end - ic);
-                pack(true, ic, mc, pc, kc, mr, apack.data());
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    const int64_t cols = std::min<int64_t>(nr, nc - jr);
-                    const T* bp = bpack.data() + (jr / nr) * kp * nr;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        const int64_t rows = std::min<int64_t>(mr, mc - ir);
-                        const T* ap = apack.data() + (ir / mr) * kp * mr;
-                        float* c = out + (ic + ir) * m + jc + jr;
-                        if (rows == mr && cols == nr) {
-                            kernel(kc, ap, bp, c, m, accumulate);
-                        } else {
-                            kernel(kc, ap, bp, edge.data(), nr, 0);
-                            for (int64_t r = 0; r < rows; ++r)
-                                for (int64_t q = 0; q < cols; ++q)
-                                    c[r * m + q] = accumulate ? c[r * m + q] + edge[(size_t)(r * nr + q)]
-                                                              : edge[(size_t)(r * nr + q)];
+    const int64_t kp_max = packed_depth(depth_block);
+    const size_t bsize = (size_t)(kp_max * nc_max), asize = (size_t)(kp_max * kMcRows), esize = (size_t)(mr * nr);
+    std::vector<T> bpack(2 * bsize);
+    std::vector<T> apack((size_t)parts * asize);
+    std::vector<float> edges((size_t)parts * esize);
+    TeamBarrier barrier(parts);
+    lady::parallel_ranges(tiles, parts, [&](int32_t t, int64_t tile_begin, int64_t tile_end) {
+        const int64_t row_begin = tile_begin * mr, row_end = std::min(n, tile_end * mr);
+        T* const ap_block = apack.data() + (size_t)t * asize;
+        float* const edge = edges.data() + (size_t)t * esize;
+        int64_t step = 0;
+        for (int64_t jc = 0; jc < m; jc += kNc) {
+            const int64_t nc = std::min(kNc, m - jc);
+            const int64_t panels = (nc + nr - 1) / nr;
+            for (int64_t pc = 0; pc < d; pc += depth_block, ++step) {
+                const int64_t kc = std::min(depth_block, d - pc);
+                const int64_t kp = packed_depth(kc);
+                const int accumulate = pc > 0;
+                T* const bblock = bpack.data() + (size_t)(step & 1) * bsize;
+                const int64_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
+                if (p1 > p0) pack(false, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, pc, kc, nr, bblock + p0 * kp * nr);
+                barrier.wait();
+                for (int64_t ic = row_begin; ic < row_end; ic += kMcRows) {
+                    const int64_t mc = std::min(kMcRows, row_end - ic);
+                    pack(true, ic, mc, pc, kc, mr, ap_block);
+                    for (int64_t jr = 0; jr < nc; jr += nr) {
+                        const int64_t cols = std::min<int64_t>(nr, nc - jr);
+                        const T* bp = bblock + (jr / nr) * kp * nr;
+                        for (int64_t ir = 0; ir < mc; ir += mr) {
+                            const int64_t rows = std::min<int64_t>(mr, mc - ir);
+                            const T* ap = ap_block + (ir / mr) * kp * mr;
+                            float* c = out + (ic + ir) * m + jc + jr;
+                            if (rows == mr && cols == nr) {
+                                kernel(kc, ap, bp, c, m, accumulate);
+                            } else {
+                                kernel(kc, ap, bp, edge, nr, 0);
+                                for (int64_t r = 0; r < rows; ++r)
+                                    for (int64_t q = 0; q < cols; ++q)
+                                        c[r * m + q] = accumulate ? c[r * m + q] + edge[(size_t)(r * nr + q)]
+                                                                  : edge[(size_t)(r * nr + q)];
+                            }
                         }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 int64_t same_depth(int64_t kc) { return kc; }
 
-// S rows [row_begin, row_end) of the float32 cosine product for one thread.
-void product_rows(const float* a, const float* b, int64_t m, int64_t d, const RowStats& sa, const RowStats& sb,
-                  float* out, int64_t row_begin, int64_t row_end) {
+// The float32 cosine product S[n x m] on `threads` threads.
+void product(const float* a, const float* b, int64_t n, int64_t m, int64_t d, const RowStats& sa, const RowStats& sb,
+             float* out, int32_t threads) {
     const KernelChoice& kc_choice = kernel_choice();
     auto pack = [&](bool a_side, int64_t r0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
         pack_rows(a_side ? a : b, d, a_side ? sa : sb, r0, rows, k0, kc, w, dst);
     };
-    product_rows_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, m, d, out, row_begin,
-                                row_end);
+    product_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, n, m, d, out, threads);
 }
 
 int32_t threads_for_flops(double flops, int64_t rows) {
@@ -352,13 +409,7 @@ extern "C" int32_t lady_cosine_similarity_cpu(int64_t a, int64_t b, int64_t n, i
         const int32_t stat_threads = threads_for_flops(3.0 * (double)(n + m) * (double)d, n + m);
         row_stats(xa, n, d, centered, sa, stat_threads);
         row_stats(xb, m, d, centered, sb, stat_threads);
-        const int32_t threads = threads_for_flops((double)n * (double)m * (double)d, n);
-        // Ranges of whole micro-tile rows, so only the last range has a partial tile.
-        const int64_t mr = kernel_choice().mr;
-        const int64_t tiles = (n + mr - 1) / mr;
-        lady::parallel_ranges(tiles, threads, [&](int32_t, int64_t begin, int64_t end) {
-            product_rows(xa, xb, m, d, sa, sb, o, begin * mr, std::min(n, end * mr));
-        });
+        product(xa, xb, n, m, d, sa, sb, o, threads_for_flops((double)n * (double)m * (double)d, n));
     } catch (const std::bad_alloc&) {
         return lady_fail(LADY_ERR_OUT_OF_MEMORY, "cosine_similarity_cpu: cannot allocate packing buffers");
     } catch (const std::exception& e) {
@@ -549,27 +600,22 @@ extern "C" int32_t lady_cosine_similarity_bf16_cpu(int64_t a, int64_t b, int64_t
         std::vector<double> sb((size_t)m);
         for (int64_t j = 0; j < m; ++j) sb[(size_t)j] = std::ldexp(ib[j], eb[(size_t)j]);
         const int32_t threads = threads_for_flops((double)n * (double)m * (double)d, n);
-        const bool dot = use_bf16_dot();
-        const int64_t mr = dot ? kBf16Mr : kernel_choice().mr;
-        const int64_t tiles = (n + mr - 1) / mr;
-        lady::parallel_ranges(tiles, threads, [&](int32_t, int64_t begin, int64_t end) {
-            const int64_t r0 = begin * mr, r1 = std::min(n, end * mr);
-            if (dot) {
+        if (use_bf16_dot()) {
 #ifdef LADY_X86
-                auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, uint16_t* dst) {
-                    pack_bf16_pairs(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
-                };
-                product_rows_blocked<uint16_t>(pack, pair_depth, kernel_bf16_avx512, kBf16Mr, kBf16Nr, m, d, o, r0, r1,
-                                               kBf16Kc);
+            auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, uint16_t* dst) {
+                pack_bf16_pairs(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
+            };
+            product_blocked<uint16_t>(pack, pair_depth, kernel_bf16_avx512, kBf16Mr, kBf16Nr, n, m, d, o, threads,
+                                      kBf16Kc);
 #endif
-            } else {
-                const KernelChoice& kc_choice = kernel_choice();
-                auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
-                    pack_bf16_widened(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
-                };
-                product_rows_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, m, d, o, r0,
-                                            r1);
-            }
+        } else {
+            const KernelChoice& kc_choice = kernel_choice();
+            auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
+                pack_bf16_widened(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
+            };
+            product_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, n, m, d, o, threads);
+        }
+        lady::parallel_ranges(n, threads, [&](int32_t, int64_t r0, int64_t r1) {
             for (int64_t i = r0; i < r1; ++i) {  // the dot products times the inverse norms (and the rows' scales)
                 const double si = std::ldexp(ia[i], ea[(size_t)i]);
                 float* row = o + i * m;
