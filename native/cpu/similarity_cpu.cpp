@@ -286,12 +286,13 @@ private:
 // The whole blocked product S[n x m] over packed elements of type T (float, or bfloat16 pairs for the dot-product
 // kernel) on `threads` threads. pack(a_side, r0, rows, k0, kc, w, out) packs a block; packed_depth(kc) is the depth a
 // packed panel holds (kc, or kc rounded up to even for pairs). Threads own ranges of whole micro-tile rows of S (only
-// the last range has a partial tile) and share each packed B block: for every (column block jc, depth block pc) each
-// thread packs its share of B's micro-panels into one of two buffers, a barrier, then every thread multiplies its
-// rows by the whole block. Two buffers need one barrier per step: a thread packs step s + 2 only after every thread
-// has passed step s + 1's barrier, so after it finished computing step s. Per element of S the order of the
-// operations is the one of a single thread: depth blocks in order, each an FMA chain over k from zero, added to C.
-// Nothing in the team allocates or throws (a throwing part would leave the others at the barrier).
+// the last range has a partial tile). For every depth block pc each thread packs all its rows of A once (its slab),
+// then for every column block jc of B: each thread packs its share of B's micro-panels into one of two shared
+// buffers, a barrier, then every thread multiplies its rows by the whole block. Two buffers need one barrier per
+// step: a thread packs step s + 2 only after every thread has passed step s + 1's barrier, so after it finished
+// computing step s. Per element of S the order of the operations is the one of a single thread: depth blocks in
+// order, each an FMA chain over k from zero, added to C. Nothing in the team allocates or throws (a throwing part
+// would leave the others at the barrier).
 template <typename T, typename Pack, typename Depth>
 void product_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)(int64_t, const T*, const T*, float*,
                                                                              int64_t, int),
@@ -301,30 +302,31 @@ void product_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)
     const int32_t parts = (int32_t)std::max<int64_t>(1, std::min<int64_t>(threads, tiles));
     const int64_t nc_max = std::min(kNc, ((m + nr - 1) / nr) * nr);
     const int64_t kp_max = packed_depth(depth_block);
-    const size_t bsize = (size_t)(kp_max * nc_max), asize = (size_t)(kp_max * kMcRows), esize = (size_t)(mr * nr);
+    const size_t bsize = (size_t)(kp_max * nc_max), esize = (size_t)(mr * nr);
     std::vector<T> bpack(2 * bsize);
-    std::vector<T> apack((size_t)parts * asize);
+    std::vector<T> slabs((size_t)(tiles * mr * kp_max));  // thread t's slab starts at its first tile
     std::vector<float> edges((size_t)parts * esize);
     TeamBarrier barrier(parts);
     lady::parallel_ranges(tiles, parts, [&](int32_t t, int64_t tile_begin, int64_t tile_end) {
         const int64_t row_begin = tile_begin * mr, row_end = std::min(n, tile_end * mr);
-        T* const ap_block = apack.data() + (size_t)t * asize;
+        T* const slab = slabs.data() + (size_t)(tile_begin * mr * kp_max);
         float* const edge = edges.data() + (size_t)t * esize;
         int64_t step = 0;
-        for (int64_t jc = 0; jc < m; jc += kNc) {
-            const int64_t nc = std::min(kNc, m - jc);
-            const int64_t panels = (nc + nr - 1) / nr;
-            for (int64_t pc = 0; pc < d; pc += depth_block, ++step) {
-                const int64_t kc = std::min(depth_block, d - pc);
-                const int64_t kp = packed_depth(kc);
-                const int accumulate = pc > 0;
+        for (int64_t pc = 0; pc < d; pc += depth_block) {
+            const int64_t kc = std::min(depth_block, d - pc);
+            const int64_t kp = packed_depth(kc);
+            const int accumulate = pc > 0;
+            pack(true, row_begin, row_end - row_begin, pc, kc, mr, slab);
+            for (int64_t jc = 0; jc < m; jc += kNc, ++step) {
+                const int64_t nc = std::min(kNc, m - jc);
+                const int64_t panels = (nc + nr - 1) / nr;
                 T* const bblock = bpack.data() + (size_t)(step & 1) * bsize;
                 const int64_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
                 if (p1 > p0) pack(false, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, pc, kc, nr, bblock + p0 * kp * nr);
                 barrier.wait();
                 for (int64_t ic = row_begin; ic < row_end; ic += kMcRows) {
                     const int64_t mc = std::min(kMcRows, row_end - ic);
-                    pack(true, ic, mc, pc, kc, mr, ap_block);
+                    const T* const ap_block = slab + (ic - row_begin) * kp;
                     for (int64_t jr = 0; jr < nc; jr += nr) {
                         const int64_t cols = std::min<int64_t>(nr, nc - jr);
                         const T* bp = bblock + (jr / nr) * kp * nr;
