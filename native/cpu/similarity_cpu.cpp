@@ -408,10 +408,11 @@ extern "C" int32_t lady_cosine_similarity_cpu(int64_t a, int64_t b, int64_t n, i
     }
     try {
         RowStats sa, sb;
-        const int32_t stat_threads = threads_for_flops(3.0 * (double)(n + m) * (double)d, n + m);
+        const bool same_rows = xa == xb && n == m;  // a symmetric product (CopyMargins' diagonal blocks)
+        const int32_t stat_threads = threads_for_flops(3.0 * (double)(same_rows ? n : n + m) * (double)d, n + m);
         row_stats(xa, n, d, centered, sa, stat_threads);
-        row_stats(xb, m, d, centered, sb, stat_threads);
-        product(xa, xb, n, m, d, sa, sb, o, threads_for_flops((double)n * (double)m * (double)d, n));
+        if (!same_rows) row_stats(xb, m, d, centered, sb, stat_threads);
+        product(xa, xb, n, m, d, sa, same_rows ? sa : sb, o, threads_for_flops((double)n * (double)m * (double)d, n));
     } catch (const std::bad_alloc&) {
         return lady_fail(LADY_ERR_OUT_OF_MEMORY, "cosine_similarity_cpu: cannot allocate packing buffers");
     } catch (const std::exception& e) {

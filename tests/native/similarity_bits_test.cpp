@@ -6,7 +6,7 @@
 // margins agree bit for bit because of it (CopyMargins too), so any change of the packing, blocking or threading that
 // moves one bit fails here. Awkward sizes: partial micro-tiles (12 x 32, 6 x 16, 4 x 8), more rows than a row block
 // (240) per thread, more columns than a column block (2048), depths 1, < 256, 256, 257 and several blocks; one and
-// two threads; centered and not; a zero row, a constant row and rows of extreme scales. The instruction set is
+// two threads; centered and not; one buffer for both sides; a zero row, a constant row and rows of extreme scales. The instruction set is
 // chosen once per process: ctest runs this under each cap (LADY_MAX_CPU_ISA).
 #include <cmath>
 #include <cstdint>
@@ -78,7 +78,8 @@ float element(const float* ua, const float* ub, int64_t d, bool fma) {
     return c;
 }
 
-int check(int64_t n, int64_t m, int64_t d, bool centered, int32_t threads, uint64_t seed, bool fma) {
+// same: S = A A^T through one buffer (the kernel then computes the row statistics once).
+int check(int64_t n, int64_t m, int64_t d, bool centered, int32_t threads, uint64_t seed, bool fma, bool same = false) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> val(0.4f, 1.f);
     std::vector<float> a((size_t)(n * d)), b((size_t)(m * d));
@@ -91,9 +92,11 @@ int check(int64_t n, int64_t m, int64_t d, bool centered, int32_t threads, uint6
     }
     if (m > 2)
         for (int64_t k = 0; k < d; ++k) b[(size_t)(2 * d + k)] *= 1e20f;
+    if (same) m = n, b = a;
     lady_set_num_threads(threads);
     std::vector<float> out((size_t)(n * m), -7.f);
-    if (lady_cosine_similarity_cpu((int64_t)(intptr_t)a.data(), (int64_t)(intptr_t)b.data(), n, m, d, centered ? 1 : 0,
+    const float* bp = same ? a.data() : b.data();
+    if (lady_cosine_similarity_cpu((int64_t)(intptr_t)a.data(), (int64_t)(intptr_t)bp, n, m, d, centered ? 1 : 0,
                                    (int64_t)(intptr_t)out.data()) != LADY_OK)
         return std::fprintf(stderr, "FAILED: call (%s)\n", lady_last_error()), 1;
     const std::vector<float> ua = normalized(a, n, d, centered), ub = normalized(b, m, d, centered);
@@ -124,6 +127,8 @@ int main() {
         for (int32_t threads : {1, 2})
             for (bool centered : {false, true})
                 if (int rc = check(s[0], s[1], s[2], centered, threads, seed++, fma)) return rc;
+    for (const auto& s : shapes)
+        if (int rc = check(s[0], s[0], s[2], true, 2, seed++, fma, true)) return rc;
     std::printf("similarity_bits_test: the float32 cosine kernel follows the blocked order bit for bit (%s)\n",
                 fma ? "fused multiply-adds" : "multiply then add");
     return 0;
