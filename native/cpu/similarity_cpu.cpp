@@ -1,23 +1,30 @@
 // Optimized CPU similarity: row normalization and the cosine matrix S = U_a * U_b^T.
 //
 // Design (Goto / BLIS style "NT" product, float32 with FMA):
-//  1. Row statistics in double, in parallel: mean (centered form only) and 1 / max(||x - mean||, eps).
-//     The normalized rows are never materialized: packing applies (x - mean) * inv_norm on the fly.
-//  2. The product is cache-blocked: for each block of kKc depth and kNc columns, B's rows are packed
-//     into micro-panels of NR columns laid out [k][NR] (one micro-panel stays in L1); for each block
-//     of kMcRows rows, A's rows are packed into micro-panels of MR rows laid out [k][MR] (the block
-//     stays in L2). A register-blocked MR x NR micro-kernel does the FMAs.
+//  1. Row statistics in double, in parallel, kStatRows rows side by side (independent add chains, each row's sums
+//     in the order of k): mean (centered form only) and 1 / max(||x - mean||, eps); once when both sides are one
+//     buffer. The normalized rows are never materialized: packing applies (x - mean) * inv_norm on the fly.
+//  2. The product is cache-blocked: for each block of kKc depth, every thread packs its own rows of A once into
+//     micro-panels of MR rows laid out [k][MR] (its slab; kMcRows of them stay in L2 while used); then for each
+//     block of kNc columns, B's rows are packed into micro-panels of NR columns laid out [k][NR] (one micro-panel
+//     stays in L1). Packing normalizes four rows at a time in SSE registers and transposes them 4 x 4, so panels are
+//     written in 16-byte runs. A register-blocked MR x NR micro-kernel does the FMAs.
 //  3. Vector units: the library is compiled for baseline x86-64, so the micro-kernels are compiled
 //     per instruction set with __attribute__((target(...))) and chosen once at run time with
 //     __builtin_cpu_supports: AVX-512F (12 x 32 tile, 24 zmm accumulators), AVX2 + FMA (6 x 16,
 //     12 ymm accumulators), otherwise a portable 4 x 8 kernel.
-//  4. Threads: lady::parallel_ranges over blocks of rows of S; each thread packs its own copy of B
-//     (m * d extra work per thread, negligible next to n * m * d / threads).
-// Measured (2-core AVX-512 EPYC, shared by other jobs, load 15-20, libtorch 2.10 mm interleaved in
-// the same minutes, 2 threads each): 4096 x 4096 x 4608: 31-35 GFLOP/s vs libtorch mm 17-20
-// (about 1.7x); 2048^3: 45-51 vs 25-27; 1024 x 1024 x 4608: 37-43 vs 28-31.
-// Partial edge tiles are computed into a small buffer and copied out. Accumulation order differs
-// from the reference (float, blocked): compare with Tolerances.F32_MAX_REL_ERR.
+//  4. Threads: one team per call (lady::parallel_ranges over whole micro-tile rows of S). The threads share each
+//     packed B block: each packs its share of the micro-panels into one of two buffers, a barrier, then each
+//     multiplies its rows by the whole block (product_blocked).
+// The order of the floating-point operations per element of S is fixed, whatever the blocking, threads or packing:
+// u = (x - mean) * inv in float; per depth block of kKc, in order, a chain over k from zero (FMA on the AVX paths,
+// multiply then add on the portable one); the first block's value stored, each next one added. So S[i, j] does not
+// depend on the other rows of the call and K(a, b) == K(b, a) bit for bit (CopyMargins, the prefilter's exact margins
+// and the dense path agree); tests/native/similarity_bits_test.cpp holds the kernel to a plain copy of this order.
+// It differs from the reference's order (float, blocked): compare with Tolerances.F32_MAX_REL_ERR.
+// Measured: bench/RESULTS.md ("float32 cosine kernel: shared B blocks"); 2-core AVX-512 EPYC, 2 threads, about 70-77 %
+// of the register-only FMA peak on the VGG16 margin shapes (was 55-63 %). Partial edge tiles are computed into a
+// small buffer and copied out.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
