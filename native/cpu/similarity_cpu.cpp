@@ -1,27 +1,37 @@
 // Optimized CPU similarity: row normalization and the cosine matrix S = U_a * U_b^T.
 //
 // Design (Goto / BLIS style "NT" product, float32 with FMA):
-//  1. Row statistics in double, in parallel: mean (centered form only) and 1 / max(||x - mean||, eps).
-//     The normalized rows are never materialized: packing applies (x - mean) * inv_norm on the fly.
-//  2. The product is cache-blocked: for each block of kKc depth and kNc columns, B's rows are packed
-//     into micro-panels of NR columns laid out [k][NR] (one micro-panel stays in L1); for each block
-//     of kMcRows rows, A's rows are packed into micro-panels of MR rows laid out [k][MR] (the block
-//     stays in L2). A register-blocked MR x NR micro-kernel does the FMAs.
+//  1. Row statistics in double, in parallel, kStatRows rows side by side (independent add chains, each row's sums
+//     in the order of k): mean (centered form only) and 1 / max(||x - mean||, eps); once when both sides are one
+//     buffer. The normalized rows are never materialized: packing applies (x - mean) * inv_norm on the fly.
+//  2. The product is cache-blocked: for each block of kKc depth, every thread packs its own rows of A once into
+//     micro-panels of MR rows laid out [k][MR] (its slab; kMcRows of them stay in L2 while used); then for each
+//     block of kNc columns, B's rows are packed into micro-panels of NR columns laid out [k][NR] (one micro-panel
+//     stays in L1). Packing normalizes four rows at a time in SSE registers and transposes them 4 x 4, so panels are
+//     written in 16-byte runs. A register-blocked MR x NR micro-kernel does the FMAs.
 //  3. Vector units: the library is compiled for baseline x86-64, so the micro-kernels are compiled
 //     per instruction set with __attribute__((target(...))) and chosen once at run time with
 //     __builtin_cpu_supports: AVX-512F (12 x 32 tile, 24 zmm accumulators), AVX2 + FMA (6 x 16,
 //     12 ymm accumulators), otherwise a portable 4 x 8 kernel.
-//  4. Threads: lady::parallel_ranges over blocks of rows of S; each thread packs its own copy of B
-//     (m * d extra work per thread, negligible next to n * m * d / threads).
-// Measured (2-core AVX-512 EPYC, shared by other jobs, load 15-20, libtorch 2.10 mm interleaved in
-// the same minutes, 2 threads each): 4096 x 4096 x 4608: 31-35 GFLOP/s vs libtorch mm 17-20
-// (about 1.7x); 2048^3: 45-51 vs 25-27; 1024 x 1024 x 4608: 37-43 vs 28-31.
-// Partial edge tiles are computed into a small buffer and copied out. Accumulation order differs
-// from the reference (float, blocked): compare with Tolerances.F32_MAX_REL_ERR.
+//  4. Threads: one team per call (lady::parallel_ranges over whole micro-tile rows of S). The threads share each
+//     packed B block: each packs its share of the micro-panels into one of two buffers, a barrier, then each
+//     multiplies its rows by the whole block (product_blocked).
+// The order of the floating-point operations per element of S is fixed, whatever the blocking, threads or packing:
+// u = (x - mean) * inv in float; per depth block of kKc, in order, a chain over k from zero (FMA on the AVX paths,
+// multiply then add on the portable one); the first block's value stored, each next one added. So S[i, j] does not
+// depend on the other rows of the call and K(a, b) == K(b, a) bit for bit (CopyMargins, the prefilter's exact margins
+// and the dense path agree); tests/native/similarity_bits_test.cpp holds the kernel to a plain copy of this order.
+// It differs from the reference's order (float, blocked): compare with Tolerances.F32_MAX_REL_ERR.
+// Measured: bench/RESULTS.md ("float32 cosine kernel: shared B blocks", 2026-12-05); 2-core AVX-512 EPYC, 2 threads:
+// 1024 x 4096 x 25088 and x 5097 at 66-67 % of the register-only FMA peak (the previous kernel 56-61 % in the same
+// run), 2048 x 14336 x 768 at 70 % (67 %), 240 x 240 x 25088 at 40 % (34 %). Partial edge tiles are computed into a
+// small buffer and copied out.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -151,11 +161,34 @@ struct RowStats {
     std::vector<float> mean, inv;
 };
 
+// Rows whose statistics are computed side by side: each row keeps its own sums, added in the order of k
+// as one row alone would (the same bits), but kStatRows independent chains hide the add latency.
+constexpr int kStatRows = 8;
+
 void row_stats(const float* x, int64_t rows, int64_t d, int32_t centered, RowStats& st, int32_t threads) {
     st.mean.assign((size_t)rows, 0.f);
     st.inv.assign((size_t)rows, 0.f);
     lady::parallel_ranges(rows, threads, [&](int32_t, int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
+        int64_t i = begin;
+        for (; i + kStatRows <= end; i += kStatRows) {
+            const float* r = x + i * d;
+            double mean[kStatRows] = {}, ss[kStatRows] = {};
+            if (centered && d > 0) {
+                for (int64_t k = 0; k < d; ++k)
+                    for (int q = 0; q < kStatRows; ++q) mean[q] += r[q * d + k];
+                for (int q = 0; q < kStatRows; ++q) mean[q] /= (double)d;
+            }
+            for (int64_t k = 0; k < d; ++k)
+                for (int q = 0; q < kStatRows; ++q) {
+                    const double t = r[q * d + k] - mean[q];
+                    ss[q] += t * t;
+                }
+            for (int q = 0; q < kStatRows; ++q) {
+                st.mean[(size_t)(i + q)] = (float)mean[q];
+                st.inv[(size_t)(i + q)] = (float)lady_inv_norm(ss[q]);
+            }
+        }
+        for (; i < end; ++i) {
             const float* r = x + i * d;
             double mean = 0.0;
             if (centered && d > 0) {
@@ -176,81 +209,166 @@ void row_stats(const float* x, int64_t rows, int64_t d, int32_t centered, RowSta
 // ---- packing ------------------------------------------------------------------------------------
 
 // Packs rows [r0, r0 + rows) x depth [k0, k0 + kc) of x (leading dimension d), normalized, into
-// micro-panels of `w` rows, layout [panel][k][w]; rows past the end are zero.
+// micro-panels of `w` rows, layout [panel][k][w]; rows past the end are zero. Four rows at a time are
+// normalized in SSE registers ((x - mean) * inv per lane: the scalar float operations) and transposed 4 x 4,
+// so the panel is written in runs of 16 bytes instead of one float per 4w bytes.
 void pack_rows(const float* x, int64_t d, const RowStats& st, int64_t r0, int64_t rows, int64_t k0, int64_t kc,
                int w, float* out) {
     const int64_t panels = (rows + w - 1) / w;
     for (int64_t p = 0; p < panels; ++p) {
         float* dst = out + p * kc * w;
-        for (int q = 0; q < w; ++q) {
-            const int64_t r = p * w + q;
-            if (r >= rows) {
-                for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = 0.f;
-                continue;
+        const int live = (int)std::min<int64_t>(w, rows - p * w);
+        int q = 0;
+#ifdef __SSE2__
+        for (; q + 4 <= live; q += 4) {
+            const int64_t r = r0 + p * w + q;
+            const float* s0 = x + r * d + k0;
+            const float *s1 = s0 + d, *s2 = s1 + d, *s3 = s2 + d;
+            const __m128 m0 = _mm_set1_ps(st.mean[(size_t)r]), m1 = _mm_set1_ps(st.mean[(size_t)r + 1]),
+                         m2 = _mm_set1_ps(st.mean[(size_t)r + 2]), m3 = _mm_set1_ps(st.mean[(size_t)r + 3]);
+            const __m128 i0 = _mm_set1_ps(st.inv[(size_t)r]), i1 = _mm_set1_ps(st.inv[(size_t)r + 1]),
+                         i2 = _mm_set1_ps(st.inv[(size_t)r + 2]), i3 = _mm_set1_ps(st.inv[(size_t)r + 3]);
+            int64_t k = 0;
+            for (; k + 4 <= kc; k += 4) {
+                __m128 v0 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s0 + k), m0), i0);
+                __m128 v1 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s1 + k), m1), i1);
+                __m128 v2 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s2 + k), m2), i2);
+                __m128 v3 = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(s3 + k), m3), i3);
+                _MM_TRANSPOSE4_PS(v0, v1, v2, v3);
+                _mm_storeu_ps(dst + k * w + q, v0);
+                _mm_storeu_ps(dst + (k + 1) * w + q, v1);
+                _mm_storeu_ps(dst + (k + 2) * w + q, v2);
+                _mm_storeu_ps(dst + (k + 3) * w + q, v3);
             }
-            const float* src = x + (r0 + r) * d + k0;
-            const float mean = st.mean[(size_t)(r0 + r)], inv = st.inv[(size_t)(r0 + r)];
+            for (; k < kc; ++k)
+                for (int u = 0; u < 4; ++u)
+                    dst[k * w + q + u] = (x[(r + u) * d + k0 + k] - st.mean[(size_t)(r + u)]) * st.inv[(size_t)(r + u)];
+        }
+#endif
+        for (; q < live; ++q) {
+            const int64_t r = r0 + p * w + q;
+            const float* src = x + r * d + k0;
+            const float mean = st.mean[(size_t)r], inv = st.inv[(size_t)r];
             for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = (src[k] - mean) * inv;
         }
+        for (; q < w; ++q)
+            for (int64_t k = 0; k < kc; ++k) dst[k * w + q] = 0.f;
     }
 }
 
-// S rows [row_begin, row_end): the blocked product for one thread, over packed elements of type T (float, or
-// bfloat16 pairs for the dot-product kernel). pack(a_side, r0, rows, k0, kc, w, out) packs a block;
-// packed_depth(kc) is the depth a packed panel holds (kc, or kc rounded up to even for pairs).
+// A barrier for the fixed team of one parallel_ranges call (every part runs on its own thread): spins briefly
+// (the steps between two waits are short and the team is small), then sleeps.
+class TeamBarrier {
+public:
+    explicit TeamBarrier(int32_t parties) : parties_(parties) {}
+    void wait() {
+        if (parties_ <= 1) return;
+        std::unique_lock<std::mutex> lock(mutex_);
+        const uint64_t gen = generation_.load(std::memory_order_relaxed);
+        if (++waiting_ == parties_) {
+            waiting_ = 0;
+            generation_.store(gen + 1, std::memory_order_release);
+            cv_.notify_all();
+            return;
+        }
+        lock.unlock();
+        for (int spin = 0; spin < kBarrierSpins; ++spin) {
+            if (generation_.load(std::memory_order_acquire) != gen) return;
+#ifdef __SSE2__
+            _mm_pause();
+#endif
+        }
+        lock.lock();
+        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != gen; });
+    }
+
+private:
+    static constexpr int kBarrierSpins = 20000;
+    const int32_t parties_;
+    int32_t waiting_ = 0;
+    std::atomic<uint64_t> generation_{0};
+    std::mutex mutex_;
+    std::condition_variable cv_;
+};
+
+// The whole blocked product S[n x m] over packed elements of type T (float, or bfloat16 pairs for the dot-product
+// kernel) on `threads` threads. pack(a_side, r0, rows, k0, kc, w, out) packs a block; packed_depth(kc) is the depth a
+// packed panel holds (kc, or kc rounded up to even for pairs). Threads own ranges of whole micro-tile rows of S (only
+// the last range has a partial tile). For every depth block pc each thread packs all its rows of A once (its slab),
+// then for every column block jc of B: each thread packs its share of B's micro-panels into one of two shared
+// buffers, a barrier, then every thread multiplies its rows by the whole block. Two buffers need one barrier per
+// step: a thread packs step s + 2 only after every thread has passed step s + 1's barrier, so after it finished
+// computing step s. Per element of S the order of the operations is the one of a single thread: depth blocks in
+// order, each an FMA chain over k from zero, added to C. Nothing in the team allocates or throws (a throwing part
+// would leave the others at the barrier).
 template <typename T, typename Pack, typename Depth>
-void product_rows_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)(int64_t, const T*, const T*, float*,
-                                                                                  int64_t, int),
-                          int mr, int nr, int64_t m, int64_t d, float* out, int64_t row_begin, int64_t row_end,
-                          int64_t depth_block = kKc) {
+void product_blocked(const Pack& pack, const Depth& packed_depth, void (*kernel)(int64_t, const T*, const T*, float*,
+                                                                             int64_t, int),
+                     int mr, int nr, int64_t n, int64_t m, int64_t d, float* out, int32_t threads,
+                     int64_t depth_block = kKc) {
+    const int64_t tiles = (n + mr - 1) / mr;
+    const int32_t parts = (int32_t)std::max<int64_t>(1, std::min<int64_t>(threads, tiles));
     const int64_t nc_max = std::min(kNc, ((m + nr - 1) / nr) * nr);
-    std::vector<T> bpack((size_t)(packed_depth(depth_block) * nc_max));
-    std::vector<T> apack((size_t)(packed_depth(depth_block) * kMcRows));
-    std::vector<float> edge((size_t)(mr * nr));
-    for (int64_t jc = 0; jc < m; jc += kNc) {
-        const int64_t nc = std::min(kNc, m - jc);
+    const int64_t kp_max = packed_depth(depth_block);
+    const size_t bsize = (size_t)(kp_max * nc_max), esize = (size_t)(mr * nr);
+    std::vector<T> bpack(2 * bsize);
+    std::vector<T> slabs((size_t)(tiles * mr * kp_max));  // thread t's slab starts at its first tile
+    std::vector<float> edges((size_t)parts * esize);
+    TeamBarrier barrier(parts);
+    lady::parallel_ranges(tiles, parts, [&](int32_t t, int64_t tile_begin, int64_t tile_end) {
+        const int64_t row_begin = tile_begin * mr, row_end = std::min(n, tile_end * mr);
+        T* const slab = slabs.data() + (size_t)(tile_begin * mr * kp_max);
+        float* const edge = edges.data() + (size_t)t * esize;
+        int64_t step = 0;
         for (int64_t pc = 0; pc < d; pc += depth_block) {
             const int64_t kc = std::min(depth_block, d - pc);
             const int64_t kp = packed_depth(kc);
             const int accumulate = pc > 0;
-            pack(false, jc, nc, pc, kc, nr, bpack.data());
-            for (int64_t ic = row_begin; ic < row_end; ic += kMcRows) {
-                const int64_t mc = std::min(kMcRows, row_end - ic);
-                pack(true, ic, mc, pc, kc, mr, apack.data());
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    const int64_t cols = std::min<int64_t>(nr, nc - jr);
-                    const T* bp = bpack.data() + (jr / nr) * kp * nr;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        const int64_t rows = std::min<int64_t>(mr, mc - ir);
-                        const T* ap = apack.data() + (ir / mr) * kp * mr;
-                        float* c = out + (ic + ir) * m + jc + jr;
-                        if (rows == mr && cols == nr) {
-                            kernel(kc, ap, bp, c, m, accumulate);
-                        } else {
-                            kernel(kc, ap, bp, edge.data(), nr, 0);
-                            for (int64_t r = 0; r < rows; ++r)
-                                for (int64_t q = 0; q < cols; ++q)
-                                    c[r * m + q] = accumulate ? c[r * m + q] + edge[(size_t)(r * nr + q)]
-                                                              : edge[(size_t)(r * nr + q)];
+            pack(true, row_begin, row_end - row_begin, pc, kc, mr, slab);
+            for (int64_t jc = 0; jc < m; jc += kNc, ++step) {
+                const int64_t nc = std::min(kNc, m - jc);
+                const int64_t panels = (nc + nr - 1) / nr;
+                T* const bblock = bpack.data() + (size_t)(step & 1) * bsize;
+                const int64_t p0 = panels * t / parts, p1 = panels * (t + 1) / parts;
+                if (p1 > p0) pack(false, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, pc, kc, nr, bblock + p0 * kp * nr);
+                barrier.wait();
+                for (int64_t ic = row_begin; ic < row_end; ic += kMcRows) {
+                    const int64_t mc = std::min(kMcRows, row_end - ic);
+                    const T* const ap_block = slab + (ic - row_begin) * kp;
+                    for (int64_t jr = 0; jr < nc; jr += nr) {
+                        const int64_t cols = std::min<int64_t>(nr, nc - jr);
+                        const T* bp = bblock + (jr / nr) * kp * nr;
+                        for (int64_t ir = 0; ir < mc; ir += mr) {
+                            const int64_t rows = std::min<int64_t>(mr, mc - ir);
+                            const T* ap = ap_block + (ir / mr) * kp * mr;
+                            float* c = out + (ic + ir) * m + jc + jr;
+                            if (rows == mr && cols == nr) {
+                                kernel(kc, ap, bp, c, m, accumulate);
+                            } else {
+                                kernel(kc, ap, bp, edge, nr, 0);
+                                for (int64_t r = 0; r < rows; ++r)
+                                    for (int64_t q = 0; q < cols; ++q)
+                                        c[r * m + q] = accumulate ? c[r * m + q] + edge[(size_t)(r * nr + q)]
+                                                                  : edge[(size_t)(r * nr + q)];
+                            }
                         }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 int64_t same_depth(int64_t kc) { return kc; }
 
-// S rows [row_begin, row_end) of the float32 cosine product for one thread.
-void product_rows(const float* a, const float* b, int64_t m, int64_t d, const RowStats& sa, const RowStats& sb,
-                  float* out, int64_t row_begin, int64_t row_end) {
+// The float32 cosine product S[n x m] on `threads` threads.
+void product(const float* a, const float* b, int64_t n, int64_t m, int64_t d, const RowStats& sa, const RowStats& sb,
+             float* out, int32_t threads) {
     const KernelChoice& kc_choice = kernel_choice();
     auto pack = [&](bool a_side, int64_t r0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
         pack_rows(a_side ? a : b, d, a_side ? sa : sb, r0, rows, k0, kc, w, dst);
     };
-    product_rows_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, m, d, out, row_begin,
-                                row_end);
+    product_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, n, m, d, out, threads);
 }
 
 int32_t threads_for_flops(double flops, int64_t rows) {
@@ -298,16 +416,11 @@ extern "C" int32_t lady_cosine_similarity_cpu(int64_t a, int64_t b, int64_t n, i
     }
     try {
         RowStats sa, sb;
-        const int32_t stat_threads = threads_for_flops(3.0 * (double)(n + m) * (double)d, n + m);
+        const bool same_rows = xa == xb && n == m;  // a symmetric product (CopyMargins' diagonal blocks)
+        const int32_t stat_threads = threads_for_flops(3.0 * (double)(same_rows ? n : n + m) * (double)d, n + m);
         row_stats(xa, n, d, centered, sa, stat_threads);
-        row_stats(xb, m, d, centered, sb, stat_threads);
-        const int32_t threads = threads_for_flops((double)n * (double)m * (double)d, n);
-        // Ranges of whole micro-tile rows, so only the last range has a partial tile.
-        const int64_t mr = kernel_choice().mr;
-        const int64_t tiles = (n + mr - 1) / mr;
-        lady::parallel_ranges(tiles, threads, [&](int32_t, int64_t begin, int64_t end) {
-            product_rows(xa, xb, m, d, sa, sb, o, begin * mr, std::min(n, end * mr));
-        });
+        if (!same_rows) row_stats(xb, m, d, centered, sb, stat_threads);
+        product(xa, xb, n, m, d, sa, same_rows ? sa : sb, o, threads_for_flops((double)n * (double)m * (double)d, n));
     } catch (const std::bad_alloc&) {
         return lady_fail(LADY_ERR_OUT_OF_MEMORY, "cosine_similarity_cpu: cannot allocate packing buffers");
     } catch (const std::exception& e) {
@@ -498,27 +611,22 @@ extern "C" int32_t lady_cosine_similarity_bf16_cpu(int64_t a, int64_t b, int64_t
         std::vector<double> sb((size_t)m);
         for (int64_t j = 0; j < m; ++j) sb[(size_t)j] = std::ldexp(ib[j], eb[(size_t)j]);
         const int32_t threads = threads_for_flops((double)n * (double)m * (double)d, n);
-        const bool dot = use_bf16_dot();
-        const int64_t mr = dot ? kBf16Mr : kernel_choice().mr;
-        const int64_t tiles = (n + mr - 1) / mr;
-        lady::parallel_ranges(tiles, threads, [&](int32_t, int64_t begin, int64_t end) {
-            const int64_t r0 = begin * mr, r1 = std::min(n, end * mr);
-            if (dot) {
+        if (use_bf16_dot()) {
 #ifdef LADY_X86
-                auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, uint16_t* dst) {
-                    pack_bf16_pairs(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
-                };
-                product_rows_blocked<uint16_t>(pack, pair_depth, kernel_bf16_avx512, kBf16Mr, kBf16Nr, m, d, o, r0, r1,
-                                               kBf16Kc);
+            auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, uint16_t* dst) {
+                pack_bf16_pairs(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
+            };
+            product_blocked<uint16_t>(pack, pair_depth, kernel_bf16_avx512, kBf16Mr, kBf16Nr, n, m, d, o, threads,
+                                      kBf16Kc);
 #endif
-            } else {
-                const KernelChoice& kc_choice = kernel_choice();
-                auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
-                    pack_bf16_widened(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
-                };
-                product_rows_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, m, d, o, r0,
-                                            r1);
-            }
+        } else {
+            const KernelChoice& kc_choice = kernel_choice();
+            auto pack = [&](bool a_side, int64_t s0, int64_t rows, int64_t k0, int64_t kc, int w, float* dst) {
+                pack_bf16_widened(a_side ? xa : xb, d, a_side ? ea : eb, s0, rows, k0, kc, w, dst);
+            };
+            product_blocked<float>(pack, same_depth, kc_choice.kernel, kc_choice.mr, kc_choice.nr, n, m, d, o, threads);
+        }
+        lady::parallel_ranges(n, threads, [&](int32_t, int64_t r0, int64_t r1) {
             for (int64_t i = r0; i < r1; ++i) {  // the dot products times the inverse norms (and the rows' scales)
                 const double si = std::ldexp(ia[i], ea[(size_t)i]);
                 float* row = o + i * m;
