@@ -130,33 +130,36 @@ public final class Canon {
     /** A copy of {@code state} with every group of {@code order} put in canonical order (one native pass). */
     public static StateDict align(StateDict state, PermutationSpec spec, CanonicalOrder order) {
         Map<String, Permutation> perms = new LinkedHashMap<>();
-        for (LayerOrder l : order.layers()) {
-            perms.put(l.layer(), order.layer(source(spec, order, l.layer())).order());
-        }
+        sources(spec, order).forEach((group, source) -> perms.put(group, order.layer(source).order()));
         return Permuter.apply(state, spec, perms, Backend.CPU);
     }
 
     /**
-     * The group of {@code order} whose block the canonical alignment brings to the position of {@code group}: the
+     * For every group of {@code order}, the group whose block the canonical alignment brings to its position: the
      * group itself, or for a nested group (the query heads of a KV head, its value dimensions) whose outer group is
      * aligned too, the sibling whose block the outer group's canonical order moves there ({@link
      * Nesting#sourceAfter}): every group is ranked on the model as it is, and {@link Permuter} applies a nested
      * group's permutation to the block at its position after the outer group's.
      *
-     * @throws LadyException USAGE when that sibling was not ranked
+     * @throws LadyException USAGE when such a sibling was not ranked
      */
-    static String source(PermutationSpec spec, CanonicalOrder order, String group) {
+    static Map<String, String> sources(PermutationSpec spec, CanonicalOrder order) {
         Map<String, long[]> own = new LinkedHashMap<>();
         for (LayerOrder l : order.layers()) {
             own.put(l.layer(), l.order().longIndices());
         }
-        String source = Nesting.of(spec).sourceAfter(group, own);
-        if (!own.containsKey(source)) {
-            throw new LadyException(LadyException.Kind.USAGE, "group " + Text.quote(group) + " is nested in "
-                    + Text.quote(Nesting.of(spec).outer(group)) + ", whose order moves the block of " + Text.quote(source)
-                    + " to its place: rank the nested groups together (e.g. --layer all)");
+        Nesting nesting = Nesting.of(spec);
+        Map<String, String> sources = new LinkedHashMap<>();
+        for (String group : own.keySet()) {
+            String source = nesting.sourceAfter(group, own);
+            if (!own.containsKey(source)) {
+                throw new LadyException(LadyException.Kind.USAGE, "group " + Text.quote(group) + " is nested in "
+                        + Text.quote(nesting.outer(group)) + ", whose order moves the block of " + Text.quote(source)
+                        + " to its place: rank the nested groups together (e.g. --layer all)");
+            }
+            sources.put(group, source);
         }
-        return source;
+        return sources;
     }
 
     /** The canonical order of scores: indices by score descending, ties by lower index (native stable sort). */
@@ -204,15 +207,17 @@ public final class Canon {
      * Psi_rank per group, for a suspect made by {@link Permuter#apply} of {@code secret} to the reference, as
      * {@link #psi(CanonicalOrder, CanonicalOrder, Map)}; with {@code spec}, a nested group is judged where the
      * alignment puts it: the reference's and the suspect's blocks that their outer groups' orders bring to its
-     * position ({@link #source}), under the secret of the suspect's block (the secret names a nested permutation
+     * position ({@link #sources}), under the secret of the suspect's block (the secret names a nested permutation
      * after the position it acts at).
      */
     public static Map<String, Double> psi(CanonicalOrder reference, CanonicalOrder suspect,
             Map<String, Permutation> secret, PermutationSpec spec) {
+        Map<String, String> refSources = spec == null ? null : sources(spec, reference);
+        Map<String, String> susSources = spec == null ? null : sources(spec, suspect);
         Map<String, Double> out = new LinkedHashMap<>();
         for (LayerOrder r : reference.layers()) {
-            String refSource = spec == null ? r.layer() : source(spec, reference, r.layer());
-            String susSource = spec == null ? r.layer() : source(spec, suspect, r.layer());
+            String refSource = spec == null ? r.layer() : refSources.getOrDefault(r.layer(), r.layer());
+            String susSource = spec == null ? r.layer() : susSources.getOrDefault(r.layer(), r.layer());
             out.put(r.layer(), psi(reference.layer(refSource), suspect.layer(susSource),
                     secret == null ? null : secret.get(susSource)));
         }
