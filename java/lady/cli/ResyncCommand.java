@@ -161,14 +161,16 @@ final class ResyncCommand implements Callable<Integer> {
     }
 
     static void printSummary(PrintWriter w, ResyncReport r) {
-        List<String> names = r.groups().stream().map(g -> lady.util.Text.escape(g.name())).toList();
-        String row = "%-" + lady.util.Text.columnWidth(names, 22) + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n";
-        w.printf(row, ResyncReportFile.COLUMNS.toArray());
+        List<Object[]> rows = new java.util.ArrayList<>();
         for (GroupResult g : r.groups()) {
-            List<String> cells = new java.util.ArrayList<>(ResyncReportFile.cells(g));
-            cells.set(0, lady.util.Text.escape(g.name()));
-            w.printf(row, cells.toArray());
+            Object[] cells = ResyncReportFile.cells(g).toArray();
+            cells[0] = lady.util.Text.escape(g.name());
+            rows.add(cells);
         }
+        int width = lady.util.Text.columnWidth(rows.stream().map(c -> (String) c[0]).toList(), 22);
+        String row = "%-" + width + "s %6s %8s %5s %10s %10s %6s %5s %6s %9s%n";
+        w.printf(row, ResyncReportFile.COLUMNS.toArray());
+        rows.forEach(cells -> w.printf(row, cells));
         ResyncReportFile.summary(r).forEach(w::println);
     }
 

@@ -7,6 +7,7 @@ import java.util.Map;
 
 import lady.BuildInfo;
 import lady.io.AtomicFiles;
+import lady.util.Text;
 
 /**
  * {@code report.html}: a self-contained page (inline style, no external resource, no script library) with
@@ -56,7 +57,7 @@ public final class HtmlReport {
                 .append("<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">")
                 .append("<title>Lady demo: find the lady</title><style>").append(STYLE).append("</style></head>\n<body>\n");
         h.append("<h1>Find the Lady: permutation and re-synchronization</h1>\n<p class=\"sub\">")
-                .append(esc(BuildInfo.describe())).append(String.format(Locale.ROOT,
+                .append(Text.html(BuildInfo.describe())).append(String.format(Locale.ROOT,
                         " &middot; %.1f s on %d threads &middot; ", r.seconds(), r.threads()))
                 .append("<a href=\"demo.json\">demo.json</a></p>\n");
         h.append("<p>A white-box watermark is read from a layer's weights in a fixed order. Permuting the neurons of a "
@@ -64,16 +65,16 @@ public final class HtmlReport {
                 + "and the model works as before. Lady finds the permutation and undoes it.</p>\n");
         h.append("<ul class=\"verdicts\">\n");
         for (Map.Entry<String, Boolean> v : r.verdicts().entrySet()) {
-            h.append("<li class=\"").append(v.getValue() ? "ok" : "fail").append("\">").append(esc(v.getKey()))
+            h.append("<li class=\"").append(v.getValue() ? "ok" : "fail").append("\">").append(Text.html(v.getKey()))
                     .append(v.getValue() ? "" : ": <b>no</b>").append("</li>\n");
         }
         h.append("</ul>\n");
         for (DemoReport.Step s : r.steps()) {
-            h.append("<section id=\"").append(esc(s.id())).append("\">\n<h2>").append(esc(s.title())).append("</h2>\n");
-            h.append("<p>").append(esc(s.story())).append("</p>\n<div class=\"numbers\">\n");
+            h.append("<section id=\"").append(Text.html(s.id())).append("\">\n<h2>").append(Text.html(s.title())).append("</h2>\n");
+            h.append("<p>").append(Text.html(s.story())).append("</p>\n<div class=\"numbers\">\n");
             for (Map.Entry<String, String> n : s.numbers().entrySet()) {
-                h.append("<div class=\"num\"><b>").append(esc(n.getValue())).append("</b><span>")
-                        .append(esc(n.getKey())).append("</span></div>\n");
+                h.append("<div class=\"num\"><b>").append(Text.html(n.getValue())).append("</b><span>")
+                        .append(Text.html(n.getKey())).append("</span></div>\n");
             }
             h.append("</div>\n");
             if (!s.table().isEmpty()) {
@@ -83,34 +84,29 @@ public final class HtmlReport {
                     h.append("<tr>");
                     for (String cell : t.get(i)) {
                         String tag = i == 0 ? "th" : "td";
-                        h.append('<').append(tag).append('>').append(esc(cell)).append("</").append(tag).append('>');
+                        h.append('<').append(tag).append('>').append(Text.html(cell)).append("</").append(tag).append('>');
                     }
                     h.append("</tr>\n");
                 }
                 h.append("</table>\n");
             }
             for (String img : s.images()) {
-                h.append("<img src=\"").append(esc(img)).append("\" alt=\"").append(esc(img)).append("\">\n");
+                h.append("<img src=\"").append(Text.html(img)).append("\" alt=\"").append(Text.html(img)).append("\">\n");
             }
             h.append("<p>Reproduce with the CLI:</p>\n<pre>");
             for (String cmd : s.commands()) {
-                h.append(esc(cmd)).append('\n');
+                h.append(Text.html(cmd)).append('\n');
             }
-            h.append("</pre>\n<p class=\"files\">Files: <a href=\"").append(esc(s.id())).append(".json\">")
-                    .append(esc(s.id())).append(".json</a>");
+            h.append("</pre>\n<p class=\"files\">Files: <a href=\"").append(Text.html(s.id())).append(".json\">")
+                    .append(Text.html(s.id())).append(".json</a>");
             for (String f : s.files()) {
                 if (!f.equals(s.id() + ".json")) {
-                    h.append(", <a href=\"").append(esc(f)).append("\">").append(esc(f)).append("</a>");
+                    h.append(", <a href=\"").append(Text.html(f)).append("\">").append(Text.html(f)).append("</a>");
                 }
             }
             h.append(String.format(Locale.ROOT, " &middot; %.1f s</p>\n</section>\n", s.seconds()));
         }
         h.append("<script>").append(SCRIPT).append("</script>\n</body></html>\n");
         return h.toString();
-    }
-
-    /** HTML-escapes text and attribute values ({@link lady.util.Text#html}). */
-    static String esc(String s) {
-        return lady.util.Text.html(s);
     }
 }

@@ -12,6 +12,7 @@ import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.kernels.TensorPermutation;
 import lady.tensor.HostTensor;
+import lady.util.Ints;
 import lady.util.Seeds;
 
 /**
@@ -211,7 +212,7 @@ public final class Permuter {
                         .computeIfAbsent(m.axis(), a -> identity(shape[a]));
                 compose(map, m.offset(), m.block(), idx);
                 grain.computeIfAbsent(m.tensor(), k -> new java.util.TreeMap<>())
-                        .merge(m.axis(), gcd(gcd(m.block(), m.offset()), shape[m.axis()]), Permuter::gcd);
+                        .merge(m.axis(), Ints.gcd(Ints.gcd(m.block(), m.offset()), shape[m.axis()]), Ints::gcd);
             }
         }
         return new Composed(maps, grain);
@@ -296,14 +297,5 @@ public final class Permuter {
             c[j] = map[(int) (j * b)] / b;
         }
         return c;
-    }
-
-    private static long gcd(long a, long b) {
-        while (b != 0) {
-            long t = a % b;
-            a = b;
-            b = t;
-        }
-        return a;
     }
 }

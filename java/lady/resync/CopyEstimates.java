@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import lady.kernels.Backend;
 import lady.kernels.Kernels;
 import lady.tensor.HostMemory;
+import lady.util.Ints;
 
 /**
  * The prefilter's estimate product ({@link PrefilteredMatch}) at about half the cost when the suspect's sketch rows
@@ -122,20 +123,10 @@ final class CopyEstimates {
      * (the full-row path's block); 0 when no such band fits.
      */
     static int bandRows(int n) {
-        int unit = lcm(PrefilteredMatch.SCAN_BLOCK, CopyMargins.TILE_ROWS);
+        int unit = (int) Ints.lcm(PrefilteredMatch.SCAN_BLOCK, CopyMargins.TILE_ROWS);
         int target = Math.max(unit, (n / TARGET_BANDS + unit - 1) / unit * unit);
         long fit = PrefilteredMatch.ESTIMATE_BLOCK_BYTES / 4 / Math.max(n, 1) / unit * unit;
         return (int) Math.min(target, fit);
-    }
-
-    private static int lcm(int a, int b) {
-        int g = a;
-        for (int r = b; r != 0;) {
-            int t = g % r;
-            g = r;
-            r = t;
-        }
-        return a / g * b;
     }
 
     /**

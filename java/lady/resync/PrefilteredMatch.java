@@ -793,54 +793,38 @@ final class PrefilteredMatch {
 
         /**
          * Moves every row a to row rows[a] ({@code rows} a permutation), in place: along each cycle of the permutation,
-         * one row's state held aside at a time.
+         * one row's state held aside ({@link #copyRow}) while the others move up the cycle.
          */
         void permuteRows(int[] rows) {
+            int[] from = new int[rows.length]; // row i takes the state of row from[i]
+            for (int a = 0; a < rows.length; a++) {
+                from[rows[a]] = a;
+            }
             boolean[] done = new boolean[rows.length];
-            float[] maxima = new float[blocks];
-            float[] values = new float[keep];
-            int[] columns = new int[keep];
-            float[] maximaNext = new float[blocks];
-            float[] valuesNext = new float[keep];
-            int[] columnsNext = new int[keep];
+            Scan held = new Scan(1, yn.length, yn);
             for (int start = 0; start < rows.length; start++) {
-                if (done[start] || rows[start] == start) {
-                    done[start] = true;
+                if (done[start] || from[start] == start) {
                     continue;
                 }
-                // the row held: start's state; each step puts it at its place and holds the one it displaces
-                System.arraycopy(blockMax, start * blocks, maxima, 0, blocks);
-                System.arraycopy(keptValue, start * keep, values, 0, keep);
-                System.arraycopy(keptColumn, start * keep, columns, 0, keep);
-                int heldBest = best[start];
-                float heldMax = bestMax[start];
-                for (int a = start; !done[a];) {
-                    done[a] = true;
-                    int i = rows[a];
-                    System.arraycopy(blockMax, i * blocks, maximaNext, 0, blocks);
-                    System.arraycopy(keptValue, i * keep, valuesNext, 0, keep);
-                    System.arraycopy(keptColumn, i * keep, columnsNext, 0, keep);
-                    int nextBest = best[i];
-                    float nextMax = bestMax[i];
-                    System.arraycopy(maxima, 0, blockMax, i * blocks, blocks);
-                    System.arraycopy(values, 0, keptValue, i * keep, keep);
-                    System.arraycopy(columns, 0, keptColumn, i * keep, keep);
-                    best[i] = heldBest;
-                    bestMax[i] = heldMax;
-                    float[] f = maxima;
-                    maxima = maximaNext;
-                    maximaNext = f;
-                    f = values;
-                    values = valuesNext;
-                    valuesNext = f;
-                    int[] c = columns;
-                    columns = columnsNext;
-                    columnsNext = c;
-                    heldBest = nextBest;
-                    heldMax = nextMax;
-                    a = i; // row i's former state (held now) belongs at rows[i]
+                copyRow(this, start, held, 0);
+                int to = start;
+                for (int f = from[to]; f != start; f = from[to]) {
+                    copyRow(this, f, this, to);
+                    done[to] = true;
+                    to = f;
                 }
+                copyRow(held, 0, this, to); // the last of the cycle takes the held state: rows[start] == to
+                done[to] = true;
             }
+        }
+
+        /** Row i of {@code a}'s whole state into row j of {@code b} (both over the same columns). */
+        private static void copyRow(Scan a, int i, Scan b, int j) {
+            System.arraycopy(a.blockMax, i * a.blocks, b.blockMax, j * b.blocks, a.blocks);
+            System.arraycopy(a.keptValue, i * a.keep, b.keptValue, j * b.keep, a.keep);
+            System.arraycopy(a.keptColumn, i * a.keep, b.keptColumn, j * b.keep, a.keep);
+            b.best[j] = a.best[i];
+            b.bestMax[j] = a.bestMax[i];
         }
 
         /** Row i's block of columns [j0, end) with maximum m, column j's cosine at v[o + (j - j0) stride]: the best

@@ -44,6 +44,6 @@ class ModelCacheTest {
 
     @Test
     void reportEscapesText() {
-        assertEquals("a&lt;b&gt; &amp; &quot;c&quot; &#39;d&#39;", HtmlReport.esc("a<b> & \"c\" 'd'"));
+        assertEquals("a&lt;b&gt; &amp; &quot;c&quot; &#39;d&#39;", lady.util.Text.html("a<b> & \"c\" 'd'"));
     }
 }
