@@ -140,10 +140,10 @@ final class NeuronRows {
             PrefilteredMatch.parallelChunks(neurons.length, (from, to) -> {
                 java.nio.FloatBuffer f = out.floats();
                 Reader r = reader();
-                float[] v = new float[d];
+                float[] v = PrefilteredMatch.scratch(PrefilteredMatch.VECTOR_SLOT, d); // per-thread, first d written
                 for (int k = from; k < to; k++) {
                     r.neuron(neurons[k], v);
-                    f.put(k * d, v);
+                    f.put(k * d, v, 0, d);
                 }
             });
         } else {

@@ -1083,7 +1083,7 @@ final class PrefilteredMatch {
             int full = d - d % k;
             parallelChunks(n, (from, to) -> {
                 NeuronRows.Reader reader = r.reader();
-                float[] row = new float[d];
+                float[] row = scratch(VECTOR_SLOT, d); // per-thread (an attention neuron is megabytes), first d written
                 float[] acc = new float[k];
                 float[] m = new float[k];
                 for (int i = from; i < to; i++) {
@@ -1247,8 +1247,8 @@ final class PrefilteredMatch {
             parallelChunks(n, (from, to) -> {
                 NeuronRows.Reader ra = ref.reader();
                 NeuronRows.Reader rb = sus.reader();
-                float[] a = new float[ref.d];
-                float[] b = new float[sus.d];
+                float[] a = scratch(VECTOR_SLOT, ref.d); // per-thread, first d written by each neuron read
+                float[] b = scratch(VECTOR_SLOT + 1, sus.d);
                 float[] acc = new float[DOT_LANES];
                 for (int i = from; i < to; i++) {
                     out[i] = new double[columns[i].length];
@@ -1258,7 +1258,7 @@ final class PrefilteredMatch {
                     ra.neuron(i, a);
                     for (int c = skip; c < columns[i].length; c++) {
                         rb.neuron(columns[i][c], b);
-                        out[i][c] = dot(a, b, acc);
+                        out[i][c] = dot(a, b, ref.d, acc);
                     }
                 }
             });
@@ -1400,9 +1400,10 @@ final class PrefilteredMatch {
      * half-megabyte tile per part, producer and call was zeroed, and on a growing heap page-faulted, for nothing (its
      * values are written before they are read). The slots: {@link #TILE_SLOT} and the three after it, the exact dot
      * products' tiles; {@link #STAGE_SLOT}, the stage of {@link NeuronRows#materialize(int[])}; {@link #VECTOR_SLOT}
-     * and the {@link #VECTOR_SLOTS} - 1 after it, the neuron vectors of NeuronRows' passes over members on axis 0
-     * (integrity norms, the certificate's diagonal: an attention group's neuron is megabytes). None of these passes
-     * runs inside another on the same thread. Released with the thread.
+     * and the {@link #VECTOR_SLOTS} - 1 after it, the neuron vectors of the passes over members on axis 0
+     * (integrity norms, the certificate's diagonal, the sketch, the exact dot products, materialize: an attention
+     * group's neuron is megabytes, and a fresh one per chunk was a humongous G1 object that grew the committed heap
+     * on a 7B model). None of these passes runs inside another on the same thread. Released with the thread.
      */
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[SCRATCH_SLOTS][]);
 
