@@ -17,21 +17,12 @@ public final class WeightSummary {
         float[] a = t.readFloats();
         long n = a.length;
         long zeros = 0;
-        int[] bits = new int[a.length];
         double sum = 0;
-        for (int i = 0; i < a.length; i++) {
-            float v = a[i];
+        for (float v : a) {
             zeros += v == 0f ? 1 : 0;
-            bits[i] = Float.floatToIntBits(v == 0f ? 0f : v);
             sum += v;
         }
-        java.util.Arrays.sort(bits); // distinct values by sorting: a hash set of millions of boxed values took seconds
-        int distinct = 0;
-        for (int i = 0; i < bits.length; i++) {
-            if (i == 0 || bits[i] != bits[i - 1]) {
-                distinct++;
-            }
-        }
+        long distinct = distinct(a);
         double mean = n == 0 ? 0 : sum / n;
         double ss = 0;
         for (float v : a) {
@@ -44,5 +35,52 @@ public final class WeightSummary {
         m.put("distinct", distinct);
         m.put("std", n == 0 ? 0.0 : Math.sqrt(ss / n));
         return m;
+    }
+
+    /**
+     * Distinct values of {@code a} (-0 counted as 0, every NaN as one value): the float bits bucketed by their upper
+     * 16 bits (a counting pass and a scatter of the lower 16 bits, two bytes per value), then each bucket's lower
+     * halves marked in a bitmap of 65536 bits and counted. Sorting all 102 M values of VGG16's classifier.0 as ints
+     * took about 10 s and most of {@code lady attack nso}'s time; the bitmap stays in cache.
+     */
+    static long distinct(float[] a) {
+        int[] start = new int[BUCKETS + 1];
+        for (float v : a) {
+            start[(bits(v) >>> 16) + 1]++;
+        }
+        for (int b = 0; b < BUCKETS; b++) {
+            start[b + 1] += start[b];
+        }
+        int[] next = java.util.Arrays.copyOf(start, BUCKETS);
+        char[] low = new char[a.length];
+        for (float v : a) {
+            int x = bits(v);
+            low[next[x >>> 16]++] = (char) x;
+        }
+        long distinct = 0;
+        long[] seen = new long[(1 << 16) / 64]; // one bucket's lower halves, 8 KB: stays in cache
+        for (int b = 0; b < BUCKETS; b++) {
+            int from = start[b];
+            int to = start[b + 1];
+            if (to == from) {
+                continue;
+            }
+            for (int i = from; i < to; i++) {
+                seen[low[i] >>> 6] |= 1L << low[i];
+            }
+            for (int w = 0; w < seen.length; w++) {
+                distinct += Long.bitCount(seen[w]);
+            }
+            java.util.Arrays.fill(seen, 0L);
+        }
+        return distinct;
+    }
+
+    /** Buckets of {@link #distinct}: one per value of the upper 16 bits of a float. */
+    private static final int BUCKETS = 1 << 16;
+
+    /** The bits a value is counted by: -0 as 0, every NaN as the canonical NaN. */
+    private static int bits(float v) {
+        return Float.floatToIntBits(v == 0f ? 0f : v);
     }
 }
