@@ -104,15 +104,22 @@ public final class GroupEdit {
             float[] values = Floats.read(state, t);
             Slices s = new Slices(values, state.shape(t), m, n);
             int producer = producerOf(rule, t);
-            Slices.Rebuilt r = s.rebuild(neurons.size(), j -> slice(s, m, producer, rule, neurons.get(j), g));
+            // one slice buffer (and one part buffer) per tensor, reused neuron after neuron: rebuild copies each
+            // slice out before it asks for the next; fresh megabyte arrays per neuron were most of nso's time
+            // (zeroing and first-touch page faults)
+            double[] out = new double[s.sliceLength()];
+            double[] part = m.role() == lady.permutation.Role.CONSUMER_WEIGHT ? new double[s.sliceLength()] : null;
+            Slices.Rebuilt r = s.rebuild(neurons.size(), j -> slice(s, m, producer, rule, neurons.get(j), g, out, part));
             Floats.write(state, t, r.data(), r.shape());
         }
         return new ArrayList<>(tensors);
     }
 
-    private static double[] slice(Slices s, Member m, int p, StructuralRules.Rule rule, Neuron x, Group g) {
+    /** Neuron x's new slice of member m, into {@code out} (all of it written); {@code part}: a consumer's scratch. */
+    private static double[] slice(Slices s, Member m, int p, StructuralRules.Rule rule, Neuron x, Group g, double[] out,
+            double[] part) {
         int len = s.sliceLength();
-        double[] out = new double[len];
+        java.util.Arrays.fill(out, 0);
         switch (m.role()) {
             case PRODUCER_WEIGHT, PRODUCER_BIAS -> {
                 double[] fresh = x.freshRows().get(m.tensor());
@@ -151,7 +158,6 @@ public final class GroupEdit {
                 }
             }
             case CONSUMER_WEIGHT -> {
-                double[] part = new double[len];
                 for (int k = 0; k < x.outSources().length; k++) {
                     s.get(x.outSources()[k], part);
                     double c = x.outCoefs()[k];
