@@ -663,11 +663,21 @@ public final class Kernels {
         }
     }
 
+    /** A kernel's input held a NaN (or, where refused, an infinite) value; callers that know which weights it came
+     * from say so. */
+    public static final class NonFiniteInput extends LadyException {
+        private static final long serialVersionUID = 1L;
+
+        NonFiniteInput(String message) {
+            super(Kind.INVALID_INPUT, message);
+        }
+    }
+
     private static void requireNoNaN(String what, float[] x, int cols, boolean rejectInfinite) {
         for (int g = 0; g < x.length; g++) {
             float v = x[g];
             if (Float.isNaN(v) || (rejectInfinite && Float.isInfinite(v))) {
-                throw LadyException.invalidInput(String.format("%s has a %s value at row %d, column %d", what,
+                throw new NonFiniteInput(String.format("%s has a %s value at row %d, column %d", what,
                         Float.isNaN(v) ? "NaN" : "infinite", g / cols, g % cols));
             }
         }

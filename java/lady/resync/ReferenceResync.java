@@ -22,6 +22,7 @@ import lady.permutation.Role;
 import lady.progress.ProgressListener;
 import lady.tensor.HostMemory;
 import lady.util.Seeds;
+import lady.util.Text;
 
 /**
  * Re-synchronization with the reference model (method.md section 4). It orders the groups, asks the
@@ -78,6 +79,7 @@ public final class ReferenceResync {
         Double psiPaper;
         Verdict.GroupTest test;
         double[] susNorm2;
+        double[] refNorm2;
         int passes;
 
         State(Group group) {
@@ -111,14 +113,17 @@ public final class ReferenceResync {
             State s = new State(g);
             states.put(g.name(), s);
             s.susNorm2 = squaredNorms(suspect, g);
-            solve(s, context, sources, spec, options, secret);
+            s.refNorm2 = squaredNorms(reference, g);
+            requireFinite("suspect", g, s.susNorm2);
+            requireFinite("reference", g, s.refNorm2);
+            solveFinite(s, context, sources, spec, options, secret);
             progress.advance(1, Map.of("group", g.name()));
         }
         for (int pass = 2; pass <= MAX_PASSES; pass++) {
             boolean any = false;
             for (State s : states.values()) {
                 if (stale(s, context)) {
-                    solve(s, context, sources, spec, options, secret);
+                    solveFinite(s, context, sources, spec, options, secret);
                     any = true;
                 }
             }
@@ -168,6 +173,22 @@ public final class ReferenceResync {
             }
         }
         return false;
+    }
+
+    /**
+     * {@link #solve}, a kernel's refusal of a NaN or infinite value named: the producers' rows are checked first
+     * ({@link #requireFinite}), so this is a consumer's column or a bias of the group.
+     */
+    private static void solveFinite(State s, EvidenceContext context, List<Evidence> sources, PermutationSpec spec,
+            ResyncOptions options, Map<String, long[]> secret) {
+        try {
+            solve(s, context, sources, spec, options, secret);
+        } catch (lady.kernels.Kernels.NonFiniteInput e) {
+            List<String> tensors = s.group.members().stream().map(Member::tensor).distinct().toList();
+            throw LadyException.invalidInput(String.format("the reference or the suspect has a NaN or infinite weight in "
+                    + "group %s (tensors %s; %s); Lady compares finite weights only: check or repair the file",
+                    Text.quote(s.group.name()), Text.list(tensors, 3), e.getMessage()));
+        }
     }
 
     /** One solve of a group: ask the evidence, combine, solve, apply, compose. */
@@ -410,6 +431,22 @@ public final class ReferenceResync {
     }
 
     /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
+    /**
+     * A NaN or infinite weight makes a neuron's squared norm (summed in double: finite floats cannot overflow it)
+     * non-finite: refused here, naming the model, the group, the neuron and the tensors, before any similarity is
+     * computed (the kernels would refuse it later as "matrix has a NaN value at row 0, column 0").
+     */
+    private static void requireFinite(String model, Group g, double[] norm2) {
+        for (int j = 0; j < norm2.length; j++) {
+            if (!Double.isFinite(norm2[j])) {
+                List<String> tensors = g.members(Role.PRODUCER_WEIGHT).stream().map(Member::tensor).distinct().toList();
+                throw LadyException.invalidInput(String.format("the %s has a NaN or infinite weight in neuron %d of group "
+                        + "%s (tensors %s); Lady compares finite weights only: check or repair the file", model, j,
+                        Text.quote(g.name()), Text.list(tensors, 3)));
+            }
+        }
+    }
+
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
         for (Member m : g.members(Role.PRODUCER_WEIGHT)) { // read where the rows lie (no float32 copy)
@@ -466,7 +503,7 @@ public final class ReferenceResync {
             }
         }
         int duplicates = n - (int) Arrays.stream(match).distinct().count();
-        Integrity integrity = integrity(match, squaredNorms(reference, g), s.susNorm2, options.integrityRatio());
+        Integrity integrity = integrity(match, s.refNorm2, s.susNorm2, options.integrityRatio());
         Double psi = null;
         long[] p = secret == null ? null : secret.get(g.name());
         if (p != null) {

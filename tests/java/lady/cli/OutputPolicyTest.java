@@ -185,4 +185,32 @@ class OutputPolicyTest {
         assertFalse(r.output().contains(".lady-"), "the message names the user's file, not a temporary: " + r.output());
         assertEquals(before, snapshot(dir));
     }
+
+    /** A NaN or infinite weight in either model: one line naming the model, the group and the neuron; nothing written. */
+    @Test
+    void aNonFiniteWeightIsRefusedByName(@TempDir Path dir) throws IOException {
+        Path[] f = fixture(dir);
+        for (float bad : new float[] {Float.NaN, Float.NEGATIVE_INFINITY}) {
+            lady.checkpoint.StateDict s = Checkpoints.read(f[1]);
+            String name = s.names().stream().filter(n -> s.get(n).shape().length == 4).findFirst().orElseThrow();
+            float[] v = s.get(name).readFloats();
+            v[v.length - 1] = bad;
+            s.put(name, lady.tensor.HostTensor.ofFloats(v, s.get(name).shape()));
+            Path broken = dir.resolve("broken.pt");
+            Checkpoints.write(broken, s, Checkpoints.Format.TORCH_ZIP);
+            for (Path[] pair : new Path[][] {{f[0], broken}, {broken, f[1]}}) {
+                CliRun r = refused(dir, 3, "has a NaN or infinite weight", "resync", "--reference", pair[0].toString(),
+                        "--suspect", pair[1].toString(), "--out", dir.resolve("fixed.pt").toString(), "--quiet");
+                assertTrue(r.err().contains("check or repair the file"), r.err());
+                assertEquals(1, r.err().strip().lines().count(), r.err());
+                // without the structural undo (which meets it first) the group's tensors are named
+                r = refused(dir, 3, "has a NaN or infinite weight", "resync", "--reference", pair[0].toString(),
+                        "--suspect", pair[1].toString(), "--out", dir.resolve("fixed.pt").toString(), "--quiet",
+                        "--no-structural");
+                assertTrue(r.err().contains(name) && r.err().contains("check or repair the file"), r.err());
+                assertEquals(1, r.err().strip().lines().count(), r.err());
+            }
+            Files.delete(broken);
+        }
+    }
 }
