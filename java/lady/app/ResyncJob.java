@@ -125,13 +125,7 @@ public final class ResyncJob {
         }
         StructuralUndo.Result undo = null;
         if (r.structural() && specFile == null && graphFile == null) {
-            try {
-                undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
-            } catch (lady.kernels.Kernels.NonFiniteInput e) {
-                throw LadyException.invalidInput("the reference or the suspect has a NaN or infinite weight (the "
-                        + "structural undo's " + e.getMessage() + "); Lady compares finite weights only: check or repair "
-                        + "the file, or resync without the undo (--no-structural) to have the group named");
-            }
+            undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
         } else if (r.structural() && !sameShapes(ref, sus)) {
             throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
                     + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");

@@ -184,11 +184,20 @@ public final class ReferenceResync {
         try {
             solve(s, context, sources, spec, options, secret);
         } catch (lady.kernels.Kernels.NonFiniteInput e) {
-            List<String> tensors = s.group.members().stream().map(Member::tensor).distinct().toList();
-            throw LadyException.invalidInput(String.format("the reference or the suspect has a NaN or infinite weight in "
-                    + "group %s (tensors %s; %s); Lady compares finite weights only: check or repair the file",
-                    Text.quote(s.group.name()), Text.list(tensors, 3), e.getMessage()));
+            throw nonFinite(s.group, e);
         }
+    }
+
+    /** What the user reads when a non-finite value reaches the kernels: what to do about it. */
+    private static final String FINITE_ONLY = "Lady compares finite weights only: check or repair the file";
+
+    /** A kernel's refusal of a NaN or infinite value met while solving group g (here, or in the structural undo),
+     * named: the group and its tensors. */
+    static LadyException nonFinite(Group g, lady.kernels.Kernels.NonFiniteInput e) {
+        List<String> tensors = g.members().stream().map(Member::tensor).distinct().toList();
+        return LadyException.invalidInput(String.format("the reference or the suspect has a NaN or infinite weight in "
+                + "group %s (tensors %s; %s); %s", Text.quote(g.name()), Text.list(tensors, 3), e.getMessage(),
+                FINITE_ONLY));
     }
 
     /** One solve of a group: ask the evidence, combine, solve, apply, compose. */
@@ -430,7 +439,6 @@ public final class ReferenceResync {
         }
     }
 
-    /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
     /**
      * A NaN or infinite weight makes a neuron's squared norm (summed in double: finite floats cannot overflow it)
      * non-finite: refused here, naming the model, the group, the neuron and the tensors, before any similarity is
@@ -441,12 +449,12 @@ public final class ReferenceResync {
             if (!Double.isFinite(norm2[j])) {
                 List<String> tensors = g.members(Role.PRODUCER_WEIGHT).stream().map(Member::tensor).distinct().toList();
                 throw LadyException.invalidInput(String.format("the %s has a NaN or infinite weight in neuron %d of group "
-                        + "%s (tensors %s); Lady compares finite weights only: check or repair the file", model, j,
-                        Text.quote(g.name()), Text.list(tensors, 3)));
+                        + "%s (tensors %s); %s", model, j, Text.quote(g.name()), Text.list(tensors, 3), FINITE_ONLY));
             }
         }
     }
 
+    /** Per neuron, the squared L2 norm of its rows over every producer of the group (the integrity check's). */
     private static double[] squaredNorms(StateDict state, Group g) {
         double[] acc = new double[Math.toIntExact(g.size())];
         for (Member m : g.members(Role.PRODUCER_WEIGHT)) { // read where the rows lie (no float32 copy)

@@ -204,7 +204,12 @@ public final class StructuralUndo {
                 rg.members(Role.PRODUCER_WEIGHT).forEach(m -> aligned.add(m.tensor()));
             }
             Step step = new Step(reference, suspect, refView, view[0], rg, aligned, options, merged.get(rg.name()));
-            GroupReport r = step.run();
+            GroupReport r;
+            try {
+                r = step.run();
+            } catch (lady.kernels.Kernels.NonFiniteInput e) {
+                throw ReferenceResync.nonFinite(rg, e);
+            }
             view[0] = view[0].resized(rg.name(), rg.size(), suspect);
             if (step.rescaleRowsLater) {
                 absorbedLater.add(rg.name());

@@ -203,7 +203,7 @@ class OutputPolicyTest {
                         "--suspect", pair[1].toString(), "--out", dir.resolve("fixed.pt").toString(), "--quiet");
                 assertTrue(r.err().contains("check or repair the file"), r.err());
                 assertEquals(1, r.err().strip().lines().count(), r.err());
-                // without the structural undo (which meets it first) the group's tensors are named
+                // the same without the structural undo (which meets the value first when it runs): the tensors named
                 r = refused(dir, 3, "has a NaN or infinite weight", "resync", "--reference", pair[0].toString(),
                         "--suspect", pair[1].toString(), "--out", dir.resolve("fixed.pt").toString(), "--quiet",
                         "--no-structural");
