@@ -73,6 +73,8 @@ final class LlamaFamily implements Family {
         }
         long vocab = d.size("model.embed_tokens.weight", 0, 0);
         long hidden = d.size("model.embed_tokens.weight", 1, 0);
+        agree(name, d, "vocab_size", vocab, "model.embed_tokens.weight");
+        agree(name, d, "hidden_size", hidden, "model.embed_tokens.weight");
         long heads = d.configLong("num_attention_heads", 0);
         if (heads < 1) {
             throw LadyException.invalidInput(name + ": config.json gives no num_attention_heads; the attention heads "
@@ -89,6 +91,7 @@ final class LlamaFamily implements Family {
                 + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
         GraphBuilder b = new GraphBuilder(name);
         String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden);
+        int layers = 0;
         for (int i = 0; d.has("model.layers." + i + ".self_attn.q_proj.weight", false); i++) {
             String layer = "model.layers." + i;
             String attn = layer + ".self_attn";
@@ -112,6 +115,7 @@ final class LlamaFamily implements Family {
             String y = b.rmsNorm(layer + ".post_attention_layernorm", h, eps);
             String mlp = layer + ".mlp";
             long inter = d.size(mlp + ".gate_proj.weight", 0, 0);
+            agree(name, d, "intermediate_size", inter, mlp + ".gate_proj.weight");
             String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
             String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
                     : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
@@ -119,7 +123,9 @@ final class LlamaFamily implements Family {
             String down = b.linear(mlp + ".down_proj", b.mul(mlp + ".gated", gate, up), hidden,
                     d.has(mlp + ".down_proj.bias", false));
             h = b.add(layer + ".mlp_residual", h, down);
+            layers = i + 1;
         }
+        agree(name, d, "num_hidden_layers", layers, "model.layers.N.self_attn.q_proj.weight");
         h = b.rmsNorm("model.norm", h, eps);
         boolean tied = !d.has("lm_head.weight", false);
         if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
@@ -129,5 +135,19 @@ final class LlamaFamily implements Family {
         String logits = tied ? b.linear("lm_head", h, "model.embed_tokens.weight", null, vocab)
                 : b.linear("lm_head", h, vocab, false);
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /**
+     * A width config.json gives must be the checkpoint's: a folder whose config.json belongs to another model would
+     * be written back with it, and transformers would refuse the result (or, for the layer count, drop or invent
+     * layers). A key config.json does not give is not checked.
+     */
+    private static void agree(String name, Dims d, String key, long actual, String tensor) {
+        Object given = d.config(key);
+        if (given instanceof Number n && n.doubleValue() != actual) {
+            throw LadyException.invalidInput(name + ": config.json says " + key + " " + Json.write(given) + ", but the "
+                    + "checkpoint has " + actual + " (" + tensor + "); the folder's config.json and weights disagree "
+                    + "(a config.json from another model?)");
+        }
     }
 }

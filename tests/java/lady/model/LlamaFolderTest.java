@@ -301,6 +301,20 @@ class LlamaFolderTest {
         assertTrue(p.err().contains("tie_word_embeddings"), p.err());
         assertFalse(Files.exists(dir.resolve("o")));
 
+        // a config.json that contradicts the weights (another model's): refused by name, nothing written
+        for (String[] lie : new String[][] {{"hidden_size", "64"}, {"num_hidden_layers", "3"}, {"num_hidden_layers", "1"},
+                {"intermediate_size", "40"}, {"vocab_size", "65"}}) {
+            Files.writeString(config, text.replaceFirst("\"" + lie[0] + "\": [0-9]+", "\"" + lie[0] + "\": " + lie[1]));
+            CliRun lied = CliRun.of("permute", "--model", ref.toString(), "--out", dir.resolve("o").toString(),
+                    "--secret", dir.resolve("s.json").toString());
+            assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), lied.code(), lied.err());
+            assertTrue(lied.err().contains("config.json says " + lie[0] + " " + lie[1] + ", but the checkpoint has"),
+                    lied.err());
+            assertFalse(Files.exists(dir.resolve("o")));
+        }
+        Files.writeString(config, text);
+        assertEquals(0, CliRun.of("spec", "--model", ref.toString()).code(), "the true config.json is accepted");
+
         Files.writeString(config, "{\"num_attention_heads\": ");
         CliRun bad = CliRun.of("spec", "--model", ref.toString());
         assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), bad.code(), bad.err());
