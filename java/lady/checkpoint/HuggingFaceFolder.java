@@ -36,7 +36,9 @@ import lady.tensor.HostTensor;
  * (config.json, tokenizer, generation config, README...) copied unchanged, except other copies of the weights
  * ({@link #leftOut}: a {@code pytorch_model.bin} beside {@code model.safetensors}, Mistral's {@code
  * consolidated.safetensors}, Meta's {@code original/consolidated.00.pth}, ...), which Lady does not process:
- * copied, they would keep the input's neuron order beside the written weights. The folder is written beside
+ * copied, they would keep the input's neuron order beside the written weights. config.json is written anew (compact
+ * JSON) only when an edit changed a width it records (a structural attack or undo:
+ * {@code lady.model.Models.syncConfig}). The folder is written beside
  * the target under a temporary name and renamed into place, so a reader sees the old folder or the new
  * one, never a half-written one.
  */
@@ -249,6 +251,11 @@ final class HuggingFaceFolder {
                 writeIndex(tmp.resolve(layout.index()), like.resolve(layout.index()), layout, sd);
             }
             copyOthers(like, tmp, layout.weightFiles());
+            Map<String, Object> config = config(like);
+            if (config != null && !sd.config().isEmpty() && !sd.config().equals(config)) {
+                // an edit changed a width config.json records (lady.model.Models.syncConfig): the folder must say so
+                Files.writeString(tmp.resolve(CONFIG), Json.write(sd.config()) + "\n", StandardCharsets.UTF_8);
+            }
             replace(tmp, target);
             done = true;
         } catch (IOException e) {

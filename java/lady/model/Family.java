@@ -33,6 +33,15 @@ interface Family {
     /** Architecture {@code name} with the sizes of {@code dims}. */
     Architecture build(String name, Dims dims);
 
+    /**
+     * The configuration of a checkpoint of architecture {@code name} whose widths an edit changed (a structural
+     * attack or undo): {@code config} with every width it records set to the checkpoint's {@code shapes}. Families
+     * whose configuration records no width return it as it is.
+     */
+    default Map<String, Object> configFor(String name, Map<String, long[]> shapes, Map<String, Object> config) {
+        return config;
+    }
+
     /** Refuses a classifier hidden width (an option of VGG's head only) for architecture {@code name}. */
     static void requireNoHidden(String name, ModelOptions options) {
         if (options.hidden() != 0) {

@@ -1,8 +1,10 @@
 package lady.model;
 
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 
 import lady.LadyException;
@@ -92,6 +94,7 @@ final class LlamaFamily implements Family {
         GraphBuilder b = new GraphBuilder(name);
         String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden);
         int layers = 0;
+        Set<Long> widths = new HashSet<>();
         for (int i = 0; d.has("model.layers." + i + ".self_attn.q_proj.weight", false); i++) {
             String layer = "model.layers." + i;
             String attn = layer + ".self_attn";
@@ -115,7 +118,7 @@ final class LlamaFamily implements Family {
             String y = b.rmsNorm(layer + ".post_attention_layernorm", h, eps);
             String mlp = layer + ".mlp";
             long inter = d.size(mlp + ".gate_proj.weight", 0, 0);
-            agree(name, d, "intermediate_size", inter, mlp + ".gate_proj.weight");
+            widths.add(inter);
             String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
             String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
                     : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
@@ -126,6 +129,9 @@ final class LlamaFamily implements Family {
             layers = i + 1;
         }
         agree(name, d, "num_hidden_layers", layers, "model.layers.N.self_attn.q_proj.weight");
+        if (widths.size() == 1) { // layers of different widths (a structural edit's) have no single intermediate_size
+            agree(name, d, "intermediate_size", widths.iterator().next(), "model.layers.N.mlp.gate_proj.weight");
+        }
         h = b.rmsNorm("model.norm", h, eps);
         boolean tied = !d.has("lm_head.weight", false);
         if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
@@ -135,6 +141,34 @@ final class LlamaFamily implements Family {
         String logits = tied ? b.linear("lm_head", h, "model.embed_tokens.weight", null, vocab)
                 : b.linear("lm_head", h, vocab, false);
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /**
+     * config.json with the widths of {@code shapes}: hidden_size, vocab_size, num_hidden_layers where it gives them,
+     * and intermediate_size, which structural edits change (MLP units split or added, dummies dropped): the MLP's
+     * width when every layer has the same, else left as it is (a Llama configuration has one width for every layer: a
+     * folder whose layers differ is not one transformers can load; Lady reads it by its shapes, {@link #build}).
+     */
+    @Override
+    public Map<String, Object> configFor(String name, Map<String, long[]> shapes, Map<String, Object> config) {
+        Map<String, Object> c = new LinkedHashMap<>(config);
+        long[] embedding = shapes.get("model.embed_tokens.weight");
+        if (embedding != null && embedding.length == 2) {
+            c.computeIfPresent("vocab_size", (k, v) -> embedding[0]);
+            c.computeIfPresent("hidden_size", (k, v) -> embedding[1]);
+        }
+        Set<Long> widths = new HashSet<>();
+        long layers = 0;
+        for (long[] gate; (gate = shapes.get("model.layers." + layers + ".mlp.gate_proj.weight")) != null; layers++) {
+            widths.add(gate[0]);
+        }
+        long n = layers;
+        c.computeIfPresent("num_hidden_layers", (k, v) -> n);
+        if (widths.size() == 1) {
+            long w = widths.iterator().next();
+            c.computeIfPresent("intermediate_size", (k, v) -> w);
+        }
+        return c;
     }
 
     /**

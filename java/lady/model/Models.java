@@ -128,6 +128,17 @@ public final class Models {
         return infer(shapes(state), arch, state.config());
     }
 
+    /**
+     * Sets {@code state}'s configuration to its widths after an edit changed them (a structural attack or undo on a
+     * Hugging Face folder: config.json's intermediate_size follows the MLP's new width), so that the folder written
+     * from it describes its weights.
+     */
+    public static void syncConfig(StateDict state, String arch) {
+        if (!state.config().isEmpty()) {
+            state.setConfig(family(arch).configFor(arch, shapes(state), state.config()));
+        }
+    }
+
     /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
     public static ModelConfig infer(Map<String, long[]> shapes, String arch) {
         return infer(shapes, arch, null);

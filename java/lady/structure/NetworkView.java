@@ -44,9 +44,10 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
      * The view after group {@code name} of {@code state} was rewritten to {@code size} neurons. When no member of
      * any group starts past index 0 of its axis (no concatenation: every range begins at 0, so one group's width
      * moves no other group's range) that is this view with the group's size changed; otherwise the view is read
-     * again from {@code state}.
+     * again from {@code state}. The state's configuration follows its widths ({@link Models#syncConfig}).
      */
     public NetworkView resized(String name, long size, StateDict state) {
+        Models.syncConfig(state, architecture);
         boolean offsets = spec.groups().stream().flatMap(g -> g.members().stream()).anyMatch(m -> m.offset() != 0);
         if (offsets) {
             return of(state, architecture);

@@ -2,6 +2,7 @@ package lady.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -50,10 +51,18 @@ class LlamaFolderTest {
         return out;
     }
 
-    @SuppressWarnings("unchecked")
     private Map<String, Object> forward(Path folder, String name) throws IOException, InterruptedException {
+        return forward(List.of(folder), name);
+    }
+
+    /** The script's forward pass of {@code folders} (with several: their logits by folder). */
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> forward(List<Path> folders, String name) throws IOException, InterruptedException {
         Path out = dir.resolve(name + ".json");
-        assertNull(PythonTorch.run(SCRIPT, "forward", folder.toString(), "--tokens-seed", "3", "--out", out.toString()));
+        List<String> args = new ArrayList<>(List.of("forward"));
+        folders.forEach(f -> args.add(f.toString()));
+        args.addAll(List.of("--tokens-seed", "3", "--out", out.toString()));
+        assertNull(PythonTorch.run(SCRIPT, args.toArray(String[]::new)));
         return (Map<String, Object>) Json.parse(Files.readString(out));
     }
 
@@ -319,6 +328,39 @@ class LlamaFolderTest {
         CliRun bad = CliRun.of("spec", "--model", ref.toString());
         assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), bad.code(), bad.err());
         assertTrue(bad.err().contains("config.json"), bad.err());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights() throws IOException, InterruptedException {
+        Path ref = make("ref", "--variant", "llama", "--seed", "5");
+        Path attacked = dir.resolve("nso");
+        CliRun a = CliRun.of("attack", "--model", ref.toString(), "--attack", "nso", "--seed", "5", "--out",
+                attacked.toString(), "--quiet");
+        assertEquals(0, a.code(), a.err());
+        StateDict sd = Checkpoints.read(attacked);
+        long width = sd.get("model.layers.0.mlp.gate_proj.weight").shape()[0];
+        assertNotEquals(48L, width, "nso adds MLP units");
+        assertEquals(width, sd.get("model.layers.1.mlp.gate_proj.weight").shape()[0]);
+        assertEquals(width, ((Number) sd.config().get("intermediate_size")).longValue(),
+                "config.json's intermediate_size follows the MLP's new width");
+        Map<String, Object> before0 = new java.util.HashMap<>((Map<String, Object>) Json.parse(Files.readString(ref.resolve("config.json"))));
+        Map<String, Object> after0 = new java.util.HashMap<>((Map<String, Object>) Json.parse(Files.readString(attacked.resolve("config.json"))));
+        before0.remove("intermediate_size");
+        after0.remove("intermediate_size");
+        assertEquals(before0, after0, "nothing else of config.json changed");
+        // the script's own forward pass reads the attacked folder and computes the reference's function
+        Map<String, Object> both = forward(List.of(ref, attacked), "both");
+        List<Double> before = flat(((Map<?, ?>) both.get("logits")).get(ref.toString()));
+        List<Double> after = flat(((Map<?, ?>) both.get("logits")).get(attacked.toString()));
+        assertTrue(maxDiff(before, after) < 1e-6 * Math.max(1, maxAbs(before)), "differ by " + maxDiff(before, after));
+        // the undo brings the reference's width back, and its config.json with it
+        Path fixed = dir.resolve("fixed");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", attacked.toString(), "--out",
+                fixed.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Json.parse(Files.readString(ref.resolve("config.json"))),
+                Json.parse(Files.readString(fixed.resolve("config.json"))));
     }
 
     /** Lady's logits (GraphNetwork) for the script's token ids. */
