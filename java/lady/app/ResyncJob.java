@@ -1,11 +1,14 @@
 package lady.app;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 import lady.BuildInfo;
 import lady.LadyException;
@@ -16,6 +19,7 @@ import lady.data.DataSource;
 import lady.io.AtomicFiles;
 import lady.io.OutputSet;
 import lady.model.Models;
+import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
@@ -27,6 +31,7 @@ import lady.resync.ResyncReport;
 import lady.resync.Signal;
 import lady.resync.StructuralUndo;
 import lady.torch.Torch;
+import lady.util.Text;
 
 /**
  * {@code lady resync}: puts a suspect model's neurons back into the reference's order (after undoing structural
@@ -123,6 +128,9 @@ public final class ResyncJob {
         if (s != null && s.structure().isEmpty()) {
             secretPerms = Permuter.indices(s.permutations());
         }
+        if (specFile == null && graphFile == null) {
+            requireSameGroups(permSpec, sus);
+        }
         StructuralUndo.Result undo = null;
         if (r.structural() && specFile == null && graphFile == null) {
             undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
@@ -173,6 +181,58 @@ public final class ResyncJob {
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
                 log.manifest());
+    }
+
+    /**
+     * Refuses a suspect of another network than the reference's (a Hugging Face folder with another layer count, Qwen2's
+     * q/k/v biases against a Llama without): the suspect's groups, read from its own names and shapes as the
+     * reference's architecture, must move the same tensors along the same axes (widths may differ: structural
+     * obfuscation). Else the resync would align the reference's groups and leave the suspect's other tensors in its
+     * own order: an output that computes nothing.
+     */
+    static void requireSameGroups(PermutationSpec reference, StateDict suspect) {
+        PermutationSpec s;
+        try {
+            s = Models.infer(suspect, reference.architecture()).description().permutationSpec();
+        } catch (LadyException e) {
+            throw new LadyException(e.kind(), "the suspect is not a " + reference.architecture() + " like the reference: "
+                    + e.getMessage(), e);
+        }
+        Map<String, Group> theirs = new LinkedHashMap<>();
+        s.groups().forEach(g -> theirs.put(g.name(), g));
+        List<String> missing = new ArrayList<>();
+        for (Group g : reference.groups()) {
+            Group o = theirs.remove(g.name());
+            if (o == null) {
+                missing.add(g.name());
+                continue;
+            }
+            Set<String> a = moved(g);
+            Set<String> b = moved(o);
+            if (!a.equals(b)) {
+                Set<String> onlyA = new TreeSet<>(a);
+                onlyA.removeAll(b);
+                Set<String> onlyB = new TreeSet<>(b);
+                onlyB.removeAll(a);
+                throw LadyException.invalidInput("the suspect is not the reference's network: group '" + g.name() + "' moves "
+                        + (onlyB.isEmpty() ? "" : Text.list(List.copyOf(onlyB), Text.NAMES_SHOWN) + " in the suspect only")
+                        + (onlyA.isEmpty() || onlyB.isEmpty() ? "" : ", and ")
+                        + (onlyA.isEmpty() ? "" : Text.list(List.copyOf(onlyA), Text.NAMES_SHOWN) + " in the reference only"));
+            }
+        }
+        if (!missing.isEmpty() || !theirs.isEmpty()) {
+            throw LadyException.invalidInput("the suspect is not the reference's network: "
+                    + (theirs.isEmpty() ? "" : "groups only the suspect has: " + Text.list(List.copyOf(theirs.keySet()), Text.NAMES_SHOWN))
+                    + (theirs.isEmpty() || missing.isEmpty() ? "" : "; ")
+                    + (missing.isEmpty() ? "" : "groups only the reference has: " + Text.list(missing, Text.NAMES_SHOWN)));
+        }
+    }
+
+    /** A group's members as tensor and axis (widths and offsets left out: structural edits change them). */
+    private static Set<String> moved(Group g) {
+        Set<String> out = new TreeSet<>();
+        g.members().forEach(m -> out.add(m.tensor() + " axis " + m.axis()));
+        return out;
     }
 
     private static boolean sameShapes(StateDict a, StateDict b) {

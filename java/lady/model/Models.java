@@ -282,8 +282,6 @@ public final class Models {
         return !(lo < hi) || (simple >= lo && simple < hi) ? simple : (lo + hi) / 2;
     }
 
-    /** How many names an error message lists. */
-    private static final int NAMES_LISTED = 3;
 
     /** No family recognized the checkpoint: what it has, the nearest family and why not, the way out. */
     private static LadyException unrecognized(Map<String, long[]> shapes) {
@@ -314,9 +312,9 @@ public final class Models {
             }
         }
         return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
-                + " tensors (e.g. " + Text.list(names.subList(0, Math.min(NAMES_LISTED, names.size())), NAMES_LISTED) + ")\n"
+                + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"
                 + "nearest family: " + nearest + " (" + best + " of its tensors are here; missing e.g. "
-                + Text.list(missing, NAMES_LISTED) + ")\n"
+                + Text.list(missing, Text.NAMES_SHOWN) + ")\n"
                 + "for another network give its groups with --spec spec.json (see 'lady spec --help')");
     }
 
@@ -355,10 +353,10 @@ public final class Models {
         if (!missing.isEmpty() || !unexpected.isEmpty() || !misshaped.isEmpty()) {
             List<String> parts = new ArrayList<>();
             if (!missing.isEmpty()) {
-                parts.add("missing " + missing.size() + ": " + Text.list(missing, NAMES_LISTED));
+                parts.add("missing " + missing.size() + ": " + Text.list(missing, Text.NAMES_SHOWN));
             }
             if (!unexpected.isEmpty()) {
-                parts.add("unexpected " + unexpected.size() + ": " + Text.list(unexpected, NAMES_LISTED));
+                parts.add("unexpected " + unexpected.size() + ": " + Text.list(unexpected, Text.NAMES_SHOWN));
             }
             if (!misshaped.isEmpty()) {
                 // the first with its shapes (a shape from a file can be long), the count of the others

@@ -24,6 +24,8 @@ public final class Text {
     public static final int MAX_QUOTED = 120;
     /** Dimensions {@link #shape} shows of a shape with more than {@link #MAX_FULL_RANK}. */
     public static final int DIMS_SHOWN = 3;
+    /** How many names an error message lists ({@link #list}). */
+    public static final int NAMES_SHOWN = 3;
     /** Longest item {@link #list} shows in full (a line of three stays under 200 characters). */
     public static final int MAX_LISTED = 60;
     /** Dimensions {@link #shape} prints in full. */

@@ -363,6 +363,27 @@ class LlamaFolderTest {
                 Json.parse(Files.readString(fixed.resolve("config.json"))));
     }
 
+    /**
+     * A suspect of another network (a layer more, Qwen2's q/k/v biases against a Llama without) is refused by name:
+     * aligning the reference's groups would leave the suspect's other tensors in its own order.
+     */
+    @Test
+    void aSuspectOfAnotherNetworkIsRefused() throws IOException, InterruptedException {
+        Path ref = make("ref", "--variant", "llama", "--seed", "6");
+        for (String[] c : new String[][] {{"deeper", "--layers", "3", "model.layers.2."}, {"qwen", "--variant", "qwen2",
+                "self_attn.k_proj.bias"}}) {
+            Path sus = make(c[0], "--seed", "6", c[1], c[2]);
+            for (String structural : List.of("--quiet", "--no-structural")) {
+                CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
+                        dir.resolve("fixed").toString(), "--report", dir.resolve("r.json").toString(), structural);
+                assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), r.code(), r.err());
+                assertTrue(r.err().contains("the suspect is not the reference's network") && r.err().contains(c[3]),
+                        r.err());
+                assertFalse(Files.exists(dir.resolve("fixed")) || Files.exists(dir.resolve("r.json")));
+            }
+        }
+    }
+
     /** Lady's logits (GraphNetwork) for the script's token ids. */
     @SuppressWarnings("try")
     private static List<Double> ladyLogits(StateDict state, Object tokens) {
