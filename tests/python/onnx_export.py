@@ -4,7 +4,8 @@
     onnx_export.py <params.json> <out_dir>
 
 params.json (written by the Java test, so that every number has one home in Lady):
-  models        names among "lady_net", "mobilenet_v3_small", "densenet121", "resnet18"
+  models        names among "lady_net", "mobilenet_v3_small", "densenet121", "resnet18", "vit_tiny" (torchvision's
+                VisionTransformer on 32 x 32 inputs: patches of 8, 2 layers, 4 heads, width 64, MLP 128)
   sides         {model: input side in pixels}; batch: the batch of the seeded input
   classes       outputs of every model
   opset         ONNX opset of the exports (17)
@@ -101,6 +102,19 @@ def build(name, classes):
         return torchvision.models.densenet121(num_classes=classes)
     if name == "resnet18":
         return torchvision.models.resnet18(num_classes=classes)
+    if name == "vit_tiny":
+        from torchvision.models.vision_transformer import VisionTransformer
+        m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
+                              num_classes=classes)
+        # torchvision starts the head, the class token and every bias at zero and the layer norms at one: logits
+        # that would not depend on the input and norms no permutation could get wrong. Random values instead.
+        with torch.no_grad():
+            for pname, t in m.named_parameters():
+                if pname.endswith("bias") or "class_token" in pname or "heads" in pname:
+                    t.copy_(torch.randn(t.shape) * 0.1)
+                elif "ln" in pname.split(".")[-2]:
+                    t.copy_(1 + torch.randn(t.shape) * 0.1)
+        return m
     raise SystemExit(f"unknown model {name}")
 
 

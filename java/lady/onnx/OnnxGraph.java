@@ -29,7 +29,8 @@ import lady.permutation.SpecValidator;
  *
  * <p><b>What is followed.</b> Every value carries its shape (inferred from the graph inputs, free dimensions
  * set as {@link OrtRunner.Options#DEFAULT} sets them, with small integer computations such as
- * Shape/Gather/Concat folded) and which of its axes holds the channels. Each ONNX node becomes the graph
+ * Shape/Gather/Concat/Equal/Where folded: PyTorch's {@code expand(-1, ...)}) and which of its axes holds the
+ * channels. Each ONNX node becomes the graph
  * operation with the same effect on channels:
  * <ul>
  *   <li>Conv (groups, strides, pads, dilations; depthwise and grouped convs as {@link ChannelSpaces} rules

@@ -302,6 +302,35 @@ final class OnnxShapes {
             case "Neg": {
                 return v == null ? null : Arrays.stream(v).map(e -> -e).toArray();
             }
+            case "Equal": { // PyTorch's expand(-1, ...): Where(Equal(shape, -1), ones, shape)
+                long[] b = in(ints, 1);
+                if (v == null || b == null || (v.length != b.length && v.length != 1 && b.length != 1)) {
+                    return null;
+                }
+                long[] o = new long[Math.max(v.length, b.length)];
+                for (int i = 0; i < o.length; i++) {
+                    o[i] = v[v.length == 1 ? 0 : i] == b[b.length == 1 ? 0 : i] ? 1 : 0;
+                }
+                return o;
+            }
+            case "Where": {
+                long[] x = in(ints, 1);
+                long[] y = in(ints, 2);
+                if (v == null || x == null || y == null) {
+                    return null;
+                }
+                int len = Math.max(v.length, Math.max(x.length, y.length));
+                for (long[] a : new long[][] {v, x, y}) {
+                    if (a.length != len && a.length != 1) {
+                        return null;
+                    }
+                }
+                long[] o = new long[len];
+                for (int i = 0; i < len; i++) {
+                    o[i] = v[v.length == 1 ? 0 : i] != 0 ? x[x.length == 1 ? 0 : i] : y[y.length == 1 ? 0 : i];
+                }
+                return o;
+            }
             case "ConstantOfShape": {
                 if (!known(v) || product(v, 0, v.length) > OnnxImporter.MAX_FOLDED) {
                     return null;
