@@ -20,6 +20,7 @@ import lady.io.AtomicFiles;
 import lady.io.OutputSet;
 import lady.model.Models;
 import lady.permutation.Group;
+import lady.permutation.Member;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
@@ -128,9 +129,7 @@ public final class ResyncJob {
         if (s != null && s.structure().isEmpty()) {
             secretPerms = Permuter.indices(s.permutations());
         }
-        if (specFile == null && graphFile == null) {
-            requireSameGroups(permSpec, sus);
-        }
+        boolean suspectOnly = specFile == null && graphFile == null && requireSameGroups(permSpec, ref, sus);
         StructuralUndo.Result undo = null;
         if (r.structural() && specFile == null && graphFile == null) {
             undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
@@ -138,7 +137,11 @@ public final class ResyncJob {
             throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
                     + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
         }
-        ResyncReport report = ReferenceResync.run(ref, sus, permSpec, options.withGroups(selected), secretPerms, progress);
+        // tensors only the suspect holds (a saved tied lm_head) move with their groups: its own spec, after the undo
+        PermutationSpec suspectSpec = suspectOnly ? Models.infer(sus, permSpec.architecture()).description().permutationSpec()
+                : permSpec;
+        ResyncReport report = ReferenceResync.run(ref, sus, permSpec, suspectSpec, options.withGroups(selected), secretPerms,
+                progress);
         Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
                 : StructuralUndo.psi(undo, report, s.structure());
         long t1 = JobLog.now();
@@ -187,10 +190,13 @@ public final class ResyncJob {
      * Refuses a suspect of another network than the reference's (a Hugging Face folder with another layer count, Qwen2's
      * q/k/v biases against a Llama without): the suspect's groups, read from its own names and shapes as the
      * reference's architecture, must move the same tensors along the same axes (widths may differ: structural
-     * obfuscation). Else the resync would align the reference's groups and leave the suspect's other tensors in its
-     * own order: an output that computes nothing.
+     * obfuscation), except tensors the reference does not hold at all (a tied lm_head.weight the suspect's folder
+     * saved and the reference's did not), which move with their group. Else the resync would align the reference's
+     * groups and leave the suspect's other tensors in its own order: an output that computes nothing.
+     *
+     * @return whether the suspect's groups move tensors the reference does not hold
      */
-    static void requireSameGroups(PermutationSpec reference, StateDict suspect) {
+    static boolean requireSameGroups(PermutationSpec reference, StateDict referenceState, StateDict suspect) {
         PermutationSpec s;
         try {
             s = Models.infer(suspect, reference.architecture()).description().permutationSpec();
@@ -201,6 +207,7 @@ public final class ResyncJob {
         Map<String, Group> theirs = new LinkedHashMap<>();
         s.groups().forEach(g -> theirs.put(g.name(), g));
         List<String> missing = new ArrayList<>();
+        boolean suspectOnly = false;
         for (Group g : reference.groups()) {
             Group o = theirs.remove(g.name());
             if (o == null) {
@@ -209,6 +216,11 @@ public final class ResyncJob {
             }
             Set<String> a = moved(g);
             Set<String> b = moved(o);
+            for (Member m : o.members()) { // a tensor the reference lacks: carried with the group
+                if (!referenceState.contains(m.tensor())) {
+                    suspectOnly |= b.remove(key(m));
+                }
+            }
             if (!a.equals(b)) {
                 Set<String> onlyA = new TreeSet<>(a);
                 onlyA.removeAll(b);
@@ -226,13 +238,18 @@ public final class ResyncJob {
                     + (theirs.isEmpty() || missing.isEmpty() ? "" : "; ")
                     + (missing.isEmpty() ? "" : "groups only the reference has: " + Text.list(missing, Text.NAMES_SHOWN)));
         }
+        return suspectOnly;
     }
 
     /** A group's members as tensor and axis (widths and offsets left out: structural edits change them). */
     private static Set<String> moved(Group g) {
         Set<String> out = new TreeSet<>();
-        g.members().forEach(m -> out.add(m.tensor() + " axis " + m.axis()));
+        g.members().forEach(m -> out.add(key(m)));
         return out;
+    }
+
+    private static String key(Member m) {
+        return m.tensor() + " axis " + m.axis();
     }
 
     private static boolean sameShapes(StateDict a, StateDict b) {

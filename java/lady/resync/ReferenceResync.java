@@ -95,6 +95,17 @@ public final class ReferenceResync {
      */
     public static ResyncReport run(StateDict reference, StateDict suspect, PermutationSpec spec, ResyncOptions options,
             Map<String, long[]> secret, ProgressListener progress) {
+        return run(reference, suspect, spec, spec, options, secret, progress);
+    }
+
+    /**
+     * As {@link #run(StateDict, StateDict, PermutationSpec, ResyncOptions, Map, ProgressListener)}, the matches applied
+     * to the suspect through {@code suspectSpec}: the same groups, whose members may include tensors only the suspect
+     * holds (a Hugging Face folder that saved its tied lm_head.weight, against a reference that did not), which then
+     * move with their group. The evidence reads {@code spec}'s members only.
+     */
+    public static ResyncReport run(StateDict reference, StateDict suspect, PermutationSpec spec, PermutationSpec suspectSpec,
+            ResyncOptions options, Map<String, long[]> secret, ProgressListener progress) {
         long start = System.nanoTime();
         double cpuStart = ResyncReport.processCpuSeconds();
         List<Group> selected = select(spec, options.groups());
@@ -116,14 +127,14 @@ public final class ReferenceResync {
             s.refNorm2 = squaredNorms(reference, g);
             requireFinite("suspect", g, s.susNorm2);
             requireFinite("reference", g, s.refNorm2);
-            solveFinite(s, context, sources, spec, options, secret);
+            solveFinite(s, context, sources, suspectSpec, options, secret);
             progress.advance(1, Map.of("group", g.name()));
         }
         for (int pass = 2; pass <= MAX_PASSES; pass++) {
             boolean any = false;
             for (State s : states.values()) {
                 if (stale(s, context)) {
-                    solveFinite(s, context, sources, spec, options, secret);
+                    solveFinite(s, context, sources, suspectSpec, options, secret);
                     any = true;
                 }
             }
@@ -179,10 +190,10 @@ public final class ReferenceResync {
      * {@link #solve}, a kernel's refusal of a NaN or infinite value named: the producers' rows are checked first
      * ({@link #requireFinite}), so this is a consumer's column or a bias of the group.
      */
-    private static void solveFinite(State s, EvidenceContext context, List<Evidence> sources, PermutationSpec spec,
+    private static void solveFinite(State s, EvidenceContext context, List<Evidence> sources, PermutationSpec suspectSpec,
             ResyncOptions options, Map<String, long[]> secret) {
         try {
-            solve(s, context, sources, spec, options, secret);
+            solve(s, context, sources, suspectSpec, options, secret);
         } catch (lady.kernels.Kernels.NonFiniteInput e) {
             throw nonFinite(s.group, e);
         }
@@ -201,7 +212,7 @@ public final class ReferenceResync {
     }
 
     /** One solve of a group: ask the evidence, combine, solve, apply, compose. */
-    private static void solve(State s, EvidenceContext context, List<Evidence> sources, PermutationSpec spec,
+    private static void solve(State s, EvidenceContext context, List<Evidence> sources, PermutationSpec suspectSpec,
             ResyncOptions options, Map<String, long[]> secret) {
         Group g = s.group;
         int n = Math.toIntExact(g.size());
@@ -260,7 +271,7 @@ public final class ReferenceResync {
             s.psiPaper = psiPaper(solved.similarity(), n, secret.get(g.name()), g);
         }
         if (!solved.kept()) {
-            apply(context.suspect(), spec, g, solved.match(), options);
+            apply(context.suspect(), suspectSpec, g, solved.match(), options);
         }
         for (Evidence e : sources) {
             e.applied(g, solved.match());
@@ -598,7 +609,7 @@ public final class ReferenceResync {
         if (Permutation.isPermutation(match)) { // index maps over the suspect's bytes (its mapped file), gathered when written
             Permuter.applyLazily(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
-            for (Member m : g.members()) {
+            for (Member m : spec.group(g.name()).orElse(g).members()) {
                 suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
             }
         }

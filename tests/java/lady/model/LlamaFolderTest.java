@@ -364,23 +364,82 @@ class LlamaFolderTest {
     }
 
     /**
-     * A suspect of another network (a layer more, Qwen2's q/k/v biases against a Llama without) is refused by name:
-     * aligning the reference's groups would leave the suspect's other tensors in its own order.
+     * A suspect of another network (a layer more; no q/k/v biases against a Qwen2 reference that has them) is refused
+     * by name: aligning the reference's groups would leave the suspect's other tensors in its own order, or read
+     * tensors it does not have.
      */
     @Test
     void aSuspectOfAnotherNetworkIsRefused() throws IOException, InterruptedException {
-        Path ref = make("ref", "--variant", "llama", "--seed", "6");
-        for (String[] c : new String[][] {{"deeper", "--layers", "3", "model.layers.2."}, {"qwen", "--variant", "qwen2",
-                "self_attn.k_proj.bias"}}) {
-            Path sus = make(c[0], "--seed", "6", c[1], c[2]);
+        Path llama = make("ref", "--variant", "llama", "--seed", "6");
+        Path deeper = make("deeper", "--variant", "llama", "--seed", "6", "--layers", "3");
+        Path qwen = make("qwen", "--variant", "qwen2", "--seed", "6");
+        for (Path[] pair : new Path[][] {{llama, deeper}, {qwen, llama}}) {
+            String named = pair[1] == deeper ? "groups only the suspect has: model.layers.2." : "in the reference only";
             for (String structural : List.of("--quiet", "--no-structural")) {
-                CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
+                CliRun r = CliRun.of("resync", "--reference", pair[0].toString(), "--suspect", pair[1].toString(), "--out",
                         dir.resolve("fixed").toString(), "--report", dir.resolve("r.json").toString(), structural);
                 assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), r.code(), r.err());
-                assertTrue(r.err().contains("the suspect is not the reference's network") && r.err().contains(c[3]),
+                assertTrue(r.err().contains("the suspect is not the reference's network") && r.err().contains(named),
                         r.err());
                 assertFalse(Files.exists(dir.resolve("fixed")) || Files.exists(dir.resolve("r.json")));
             }
+        }
+    }
+
+    /**
+     * Biases only the suspect has (a Qwen2 copy of a model without q/k/v biases: biases added, zero or not, as a
+     * structural disguise) are tensors the reference does not hold: they move with their groups, and every tensor of
+     * the reference comes back.
+     */
+    @Test
+    void biasesOnlyTheSuspectHasMoveWithTheirGroups() throws IOException, InterruptedException {
+        Path qwen = make("qwen", "--variant", "qwen2", "--seed", "6");
+        Path sus = dir.resolve("qwen-p");
+        assertNull(PythonTorch.run(SCRIPT, "permute", qwen.toString(), sus.toString(), "--seed", "7", "--secret",
+                dir.resolve("qsec.json").toString()));
+        StateDict full = Checkpoints.read(qwen);
+        List<String> kept = full.names().stream().filter(n -> !n.endsWith("_proj.bias")).toList();
+        assertTrue(kept.size() < full.size(), "the Qwen2 folder has q/k/v biases");
+        Path ref = Files.createDirectories(dir.resolve("no-bias"));
+        Checkpoints.write(ref.resolve("model.safetensors"), full.select(kept),
+                Checkpoints.formatOf(qwen.resolve("model.safetensors")));
+        Files.copy(qwen.resolve("config.json"), ref.resolve("config.json"));
+        Path fixed = dir.resolve("fixed");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", fixed.toString(),
+                "--secret", dir.resolve("qsec.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        StateDict got = Checkpoints.read(fixed);
+        for (String name : full.names()) {
+            assertTrue(full.get(name).sameContent(got.get(name)), name + (kept.contains(name) ? "" : " (carried)"));
+        }
+    }
+
+    /**
+     * A suspect that saved its tied lm_head.weight (transformers' older versions, or a save that kept it) against a
+     * reference that did not: the head, a tensor only the suspect holds, moves with the residual stream, so the
+     * written folder's head is its restored embedding again; every tensor of the reference comes back.
+     */
+    @Test
+    void aTiedHeadOnlyTheSuspectSavedMovesWithTheStream() throws IOException, InterruptedException {
+        Path ref = make("tref", "--variant", "llama", "--seed", "8", "--tied");
+        Path saved = make("tsaved", "--variant", "llama", "--seed", "8", "--tied", "--tied-saved");
+        Path sus = dir.resolve("tsus");
+        assertNull(PythonTorch.run(SCRIPT, "permute", saved.toString(), sus.toString(), "--seed", "9", "--secret",
+                dir.resolve("tsec.json").toString()));
+        for (String structural : List.of("--quiet", "--no-structural")) {
+            Path fixed = dir.resolve("tfix" + structural);
+            CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
+                    fixed.toString(), "--secret", dir.resolve("tsec.json").toString(), structural);
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+            StateDict want = Checkpoints.read(ref);
+            StateDict got = Checkpoints.read(fixed);
+            for (String name : want.names()) {
+                assertTrue(want.get(name).sameContent(got.get(name)), structural + ": " + name);
+            }
+            assertTrue(got.get("lm_head.weight").sameContent(got.get("model.embed_tokens.weight")),
+                    structural + ": the saved head is the restored embedding");
         }
     }
 
