@@ -42,10 +42,9 @@ final class Floats {
         return state.get(name).readFloats();
     }
 
-    /** Replaces tensor {@code name} by {@code data} of {@code shape}, in the dtype it had. */
-    static void write(StateDict state, String name, float[] data, long[] shape) {
+    /** Replaces tensor {@code name} by the float32 tensor {@code t}, in the dtype the name had. */
+    static void write(StateDict state, String name, HostTensor t) {
         DType dtype = state.get(name).dtype();
-        HostTensor t = HostTensor.ofFloats(data, shape);
         state.put(name, dtype == DType.FLOAT32 ? t : t.converted(dtype));
     }
 

@@ -109,8 +109,7 @@ public final class GroupEdit {
             // (zeroing and first-touch page faults)
             double[] out = new double[s.sliceLength()];
             double[] part = m.role() == lady.permutation.Role.CONSUMER_WEIGHT ? new double[s.sliceLength()] : null;
-            Slices.Rebuilt r = s.rebuild(neurons.size(), j -> slice(s, m, producer, rule, neurons.get(j), g, out, part));
-            Floats.write(state, t, r.data(), r.shape());
+            Floats.write(state, t, s.rebuild(neurons.size(), j -> slice(s, m, producer, rule, neurons.get(j), g, out, part)));
         }
         return new ArrayList<>(tensors);
     }

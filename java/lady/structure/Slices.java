@@ -1,9 +1,12 @@
 package lady.structure;
 
+import java.nio.FloatBuffer;
 import java.util.function.IntFunction;
 
 import lady.LadyException;
 import lady.permutation.Member;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 
 /**
  * The neuron slices of one member of a group, over a tensor's values: along {@code axis}, neuron {@code j}
@@ -177,38 +180,65 @@ final class Slices {
 
     /**
      * The tensor with this range replaced by {@code count} new slices ({@code slice.apply(j)}, each of
-     * {@link #sliceLength()} values, computed once and rounded to float32); everything outside the range kept.
+     * {@link #sliceLength()} values, computed once and rounded to float32); everything outside the range kept. Written
+     * straight into a new float32 tensor in native memory (no Java copy of it in between: for a 400 MB weight that was
+     * one more array to allocate, zero and fault in per edit).
      */
-    Rebuilt rebuild(int count, IntFunction<double[]> slice) {
+    HostTensor rebuild(int count, IntFunction<double[]> slice) {
+        return rebuild(count, slice, false);
+    }
+
+    /** {@link #rebuild(int, IntFunction)}; {@code windows}: one buffer window per run even below 2 GiB (tests). */
+    HostTensor rebuild(int count, IntFunction<double[]> slice, boolean windows) {
         long newLength = length - n * block + count * block;
         long[] newShape = shape.clone();
         newShape[axis] = newLength;
-        float[] out = new float[Math.toIntExact(outer * newLength * inner)];
+        HostTensor out = HostTensor.allocate(DType.FLOAT32, newShape);
+        Runs runs = new Runs(out, windows);
         long head = offset * inner;
         long tailFrom = (offset + n * block) * inner;
         long tail = (length - offset - n * block) * inner;
         for (long o = 0; o < outer; o++) {
-            System.arraycopy(data, Math.toIntExact(o * length * inner), out, Math.toIntExact(o * newLength * inner),
-                    Math.toIntExact(head));
-            System.arraycopy(data, Math.toIntExact(o * length * inner + tailFrom), out,
-                    Math.toIntExact(o * newLength * inner + (offset + count * block) * inner), Math.toIntExact(tail));
+            runs.put(o * newLength * inner, data, Math.toIntExact(o * length * inner), Math.toIntExact(head));
+            runs.put(o * newLength * inner + (offset + count * block) * inner, data,
+                    Math.toIntExact(o * length * inner + tailFrom), Math.toIntExact(tail));
         }
         int run = Math.toIntExact(block * inner);
+        float[] f = new float[sliceLength()];
         for (int j = 0; j < count; j++) {
             double[] v = slice.apply(j);
+            for (int i = 0; i < f.length; i++) {
+                f[i] = (float) v[i];
+            }
             for (long o = 0; o < outer; o++) {
-                int to = Math.toIntExact((o * newLength + offset + (long) j * block) * inner);
-                int from = Math.toIntExact(o * run);
-                for (int r = 0; r < run; r++) {
-                    out[to + r] = (float) v[from + r];
-                }
+                runs.put((o * newLength + offset + (long) j * block) * inner, f, Math.toIntExact(o * run), run);
             }
         }
-        return new Rebuilt(out, newShape);
+        return out;
     }
 
-    /** A rebuilt tensor's values and shape. */
-    record Rebuilt(float[] data, long[] shape) {}
+    /** Runs of floats put into a float32 tensor: through one buffer when it is at most 2 GiB, else one window a run. */
+    private static final class Runs {
+        private final HostTensor t;
+        private final FloatBuffer all;
+
+        Runs(HostTensor t, boolean windows) {
+            this.t = t;
+            this.all = !windows && t.byteSize() <= Integer.MAX_VALUE - 8 ? t.floats() : null;
+        }
+
+        /** values[from, from + count) to the tensor's elements [at, at + count). */
+        void put(long at, float[] values, int from, int count) {
+            if (count == 0) {
+                return;
+            }
+            if (all != null) {
+                all.put((int) at, values, from, count);
+            } else {
+                t.bytes(4 * at, 4 * count).asFloatBuffer().put(values, from, count);
+            }
+        }
+    }
 
     static double dot(double[] a, double[] b) {
         double s = 0;
