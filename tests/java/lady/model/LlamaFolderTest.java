@@ -254,12 +254,7 @@ class LlamaFolderTest {
         StateDict b = Checkpoints.read(permuted);
         long moved = a.names().stream().filter(n -> !a.get(n).sameContent(b.get(n))).count();
         assertTrue(moved >= 0.95 * a.size(), moved + " of " + a.size() + " tensors moved");
-        Path fixed = dir.resolve("fixed");
-        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", fixed.toString(),
-                "--secret", dir.resolve("secret.json").toString(), "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
-        StateDict c = Checkpoints.read(fixed);
+        StateDict c = resynced(ref, sus, dir.resolve("secret.json"), dir.resolve("fixed"), "--quiet");
         for (String n : a.names()) {
             assertTrue(a.get(n).sameContent(c.get(n)), n + " restored");
         }
@@ -274,10 +269,7 @@ class LlamaFolderTest {
         Path attacked = dir.resolve("attacked");
         Path secret = dir.resolve("secret.json");
         Path fixed = dir.resolve("fixed");
-        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", attacked.toString(), "--out",
-                fixed.toString(), "--secret", secret.toString(), "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        resynced(ref, attacked, secret, fixed, "--quiet");
         try (var files = Files.list(ref)) {
             for (Path file : files.toList()) {
                 assertEquals(-1, Files.mismatch(file, fixed.resolve(file.getFileName())), file + " restored byte for byte");
@@ -404,12 +396,7 @@ class LlamaFolderTest {
         Checkpoints.write(ref.resolve("model.safetensors"), full.select(kept),
                 Checkpoints.formatOf(qwen.resolve("model.safetensors")));
         Files.copy(qwen.resolve("config.json"), ref.resolve("config.json"));
-        Path fixed = dir.resolve("fixed");
-        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", fixed.toString(),
-                "--secret", dir.resolve("qsec.json").toString(), "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
-        StateDict got = Checkpoints.read(fixed);
+        StateDict got = resynced(ref, sus, dir.resolve("qsec.json"), dir.resolve("fixed"), "--quiet");
         for (String name : full.names()) {
             assertTrue(full.get(name).sameContent(got.get(name)), name + (kept.contains(name) ? "" : " (carried)"));
         }
@@ -428,19 +415,23 @@ class LlamaFolderTest {
         assertNull(PythonTorch.run(SCRIPT, "permute", saved.toString(), sus.toString(), "--seed", "9", "--secret",
                 dir.resolve("tsec.json").toString()));
         for (String structural : List.of("--quiet", "--no-structural")) {
-            Path fixed = dir.resolve("tfix" + structural);
-            CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
-                    fixed.toString(), "--secret", dir.resolve("tsec.json").toString(), structural);
-            assertEquals(0, r.code(), r.err());
-            assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
             StateDict want = Checkpoints.read(ref);
-            StateDict got = Checkpoints.read(fixed);
+            StateDict got = resynced(ref, sus, dir.resolve("tsec.json"), dir.resolve("tfix" + structural), structural);
             for (String name : want.names()) {
                 assertTrue(want.get(name).sameContent(got.get(name)), structural + ": " + name);
             }
             assertTrue(got.get("lm_head.weight").sameContent(got.get("model.embed_tokens.weight")),
                     structural + ": the saved head is the restored embedding");
         }
+    }
+
+    /** {@code lady resync} of {@code sus} against {@code ref} into {@code out}: exit 0, Psi 100 (the secret's); what it wrote. */
+    private static StateDict resynced(Path ref, Path sus, Path secret, Path out, String option) {
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", out.toString(),
+                "--secret", secret.toString(), option);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        return Checkpoints.read(out);
     }
 
     /** Lady's logits (GraphNetwork) for the script's token ids. */
