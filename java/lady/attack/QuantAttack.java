@@ -13,8 +13,9 @@ import lady.tensor.HostTensor;
  * Quantization (method.md 7): every Conv2d and Linear weight of the network (the names come from
  * {@link AttackContext#weights()}), per-tensor min-max with B bits:
  * {@code levels = 2^B - 1; scale = levels / (max - min); q = round(clamp((w - min) * scale, 0, levels));
- * w' = q / scale + min}, computed in double and stored as float32; round half to even, like
- * {@code torch.round}. A constant tensor (max == min) is left as it is. Biases and batch-norm
+ * w' = q / scale + min}, computed in double, rounded to float32 and stored in the tensor's dtype (bfloat16 and
+ * float16 weights: rounded again to the nearest, so that each level may move by half a unit in the last place
+ * of that dtype, and there are still at most 2^B distinct values); round half to even, like {@code torch.round}. A constant tensor (max == min) is left as it is. Biases and batch-norm
  * tensors are untouched. Deterministic (no randomness).
  *
  * @param bits B, 1 to 24
@@ -78,7 +79,7 @@ public record QuantAttack(int bits) implements Attack {
             for (int i = 0; i < w.length; i++) {
                 double x = (w[i] - (double) min) * scale;
                 double q = Math.rint(Math.min(Math.max(x, 0), levels));
-                float nw = (float) (q / scale + min);
+                float nw = FloatData.storable(t.dtype(), (float) (q / scale + min));
                 maxError = Math.max(maxError, Math.abs((double) nw - w[i]));
                 w[i] = nw;
             }

@@ -16,6 +16,7 @@ import lady.kernels.Kernels;
 import lady.permutation.Group;
 import lady.permutation.Lineage;
 import lady.permutation.Member;
+import lady.permutation.Nesting;
 import lady.permutation.Permutation;
 import lady.permutation.Permuter;
 import lady.permutation.Role;
@@ -90,6 +91,13 @@ public final class StructuralUndo {
     public record GroupReport(String group, int suspectSize, int referenceSize, int mergedClusters, int mergedNeurons,
             int droppedClusters, int droppedNeurons, int rescaled, double scaleMin, double scaleMax, int affineRescaled,
             int unmatchedSuspect, int unmatchedReference, String note, int[][] sources) {
+
+        /** This report under another group's name (a nested group's, whose position now holds these neurons). */
+        GroupReport at(String name) {
+            return new GroupReport(name, suspectSize, referenceSize, mergedClusters, mergedNeurons, droppedClusters,
+                    droppedNeurons, rescaled, scaleMin, scaleMax, affineRescaled, unmatchedSuspect, unmatchedReference,
+                    note, sources);
+        }
 
         /** Whether the undo changed anything in this group beyond the order of its neurons. */
         public boolean changed() {
@@ -244,7 +252,21 @@ public final class StructuralUndo {
                     r.droppedClusters(), r.droppedNeurons(), r.rescaled(), r.scaleMin(), r.scaleMax(), r.affineRescaled(),
                     r.unmatchedSuspect(), r.unmatchedReference(), r.note(), sorted));
         }
-        Permuter.applyInPlace(suspect, done.spec(), back, options.backend());
+        // each back permutation was computed on its group as it sits aligned; Permuter moves outer groups first, so a
+        // nested group (the query heads of a KV head) gets the permutation of the block that lands at its position
+        Nesting nesting = Nesting.of(done.spec());
+        Map<String, long[]> backIndices = new LinkedHashMap<>();
+        back.forEach((g, p) -> backIndices.put(g, p.longIndices()));
+        Map<String, Permutation> placed = new LinkedHashMap<>();
+        Map<String, GroupReport> byName = new LinkedHashMap<>();
+        out.forEach(r -> byName.put(r.group(), r));
+        out.clear();
+        back.forEach((g, p) -> {
+            String source = nesting.sourceAfter(g, backIndices);
+            placed.put(g, back.get(source));
+            out.add(byName.get(source).at(g)); // the report follows its neurons too (their sources, merges)
+        });
+        Permuter.applyInPlace(suspect, done.spec(), placed, options.backend());
         boolean changed = out.stream().anyMatch(GroupReport::changed);
         return new Result(changed, out, (System.nanoTime() - start) / 1e9);
     }

@@ -121,4 +121,56 @@ class AttacksTest {
         }
         return b;
     }
+
+    /**
+     * Hugging Face checkpoints are mostly bfloat16: noise, pruning and quantization read half-precision weights
+     * exactly as float32, attack them there, and store the result in the tensor's own dtype, rounded to the nearest;
+     * the same attack on the float32 copy of the same values, rounded, gives the same bits. The quantization's
+     * reported largest change is the stored one.
+     */
+    @Test
+    void halfPrecisionWeightsAreAttackedAsFloat32AndStoredInTheirDtype() {
+        for (lady.tensor.DType dtype : List.of(lady.tensor.DType.BFLOAT16, lady.tensor.DType.FLOAT16)) {
+            for (String spec : List.of("noise:2", "prune:40", "quant:5")) {
+                StateDict half = new StateDict();
+                StateDict wide = new StateDict();
+                for (String name : List.of("a.weight", "b.weight")) {
+                    lady.tensor.HostTensor h = AttackTensors.tensor(AttackTensors.uniform(name.length() + 11, 24 * 10,
+                            -0.6, 0.5), 24, 10).converted(dtype);
+                    half.put(name, h);
+                    wide.put(name, h.toFloat32());
+                }
+                AttackContext context = AttackContext.of("b.weight", 5).withWeights(List.of("a.weight", "b.weight"));
+                List<AttackResult> h = Attacks.apply(Attacks.parse(spec), half, context);
+                List<AttackResult> w = Attacks.apply(Attacks.parse(spec), wide, context);
+                assertEquals(w.get(0).tensors(), h.get(0).tensors(), spec);
+                for (String name : List.of("a.weight", "b.weight")) {
+                    assertEquals(dtype, half.get(name).dtype(), spec + " keeps the dtype");
+                    float[] expected = values(wide.get(name));
+                    float[] got = values(half.get(name));
+                    for (int i = 0; i < expected.length; i++) {
+                        expected[i] = FloatData.storable(dtype, expected[i]);
+                    }
+                    assertArrayEquals(expected, got, dtype + " " + spec + " " + name);
+                }
+                if (spec.startsWith("quant")) {
+                    double max = 0;
+                    for (String name : List.of("a.weight", "b.weight")) {
+                        float[] before = values(AttackTensors.tensor(AttackTensors.uniform(name.length() + 11, 24 * 10,
+                                -0.6, 0.5), 24, 10).converted(dtype));
+                        float[] after = values(half.get(name));
+                        for (int i = 0; i < before.length; i++) {
+                            max = Math.max(max, Math.abs((double) after[i] - before[i]));
+                        }
+                    }
+                    assertEquals(max, (double) h.get(0).details().get("max_abs_change"), 0.0, dtype + " " + spec);
+                }
+            }
+        }
+        StateDict ints = new StateDict();
+        ints.put("a.weight", lady.tensor.HostTensor.allocate(lady.tensor.DType.INT64, 3, 4));
+        LadyException e = assertThrows(LadyException.class, () -> Attacks.apply(Attacks.parse("noise:1"), ints,
+                AttackContext.of("a.weight", 1)));
+        assertTrue(e.getMessage().contains("attacks work on float32, bfloat16 and float16 weights"), e.getMessage());
+    }
 }
