@@ -143,7 +143,7 @@ public final class ResyncJob {
         ResyncReport report = ReferenceResync.run(ref, sus, permSpec, suspectSpec, options.withGroups(selected), secretPerms,
                 progress);
         Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
-                : StructuralUndo.psi(undo, report, s.structure());
+                : StructuralUndo.psi(undo, report, s.structure(), permSpec);
         long t1 = JobLog.now();
         if (outTmp != null) {
             Checkpoints.writeLike(outTmp, sus, r.suspect());

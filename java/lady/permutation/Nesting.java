@@ -107,6 +107,22 @@ public final class Nesting {
         return out;
     }
 
+    /**
+     * For each nested group that the resync measures in another group's record ({@link #referenceFrame}), that group:
+     * its sibling at position inv(outer)[k], with {@code moves} the attacker's permutations of the outer groups
+     * (group -> p, new j = old p[j]) and {@code resynced} the groups the resync solves (null: all).
+     */
+    public Map<String, String> attackerGroups(Map<String, long[]> moves, Set<String> resynced) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Group g : spec.groups()) {
+            String source = attackerGroup(g.name(), moves, resynced);
+            if (!source.equals(g.name())) {
+                out.put(g.name(), source);
+            }
+        }
+        return out;
+    }
+
     /** The group of the attacker's frame whose secret the resync of {@code group} undoes (itself when not nested). */
     private String attackerGroup(String group, Map<String, long[]> secret, Set<String> resynced) {
         return source(group, secret, resynced, true);

@@ -271,6 +271,33 @@ public final class StructuralUndo {
         return new Result(changed, out, (System.nanoTime() - start) / 1e9);
     }
 
+    /**
+     * The lineages in the resync's frame: a nested group's lineage (the query heads of a KV head) is recorded, as a
+     * secret's permutation is, at its position after the attacker moved its outer group; the resync undoes the outer
+     * group first, so the group at position k is measured against its sibling's ({@link Nesting#referenceFrame}).
+     * Outer groups that only moved (every neuron original, the group's size kept: a KV head) are the ones followed.
+     */
+    private static Map<String, Lineage> referenceFrame(Map<String, Lineage> lineages,
+            lady.permutation.PermutationSpec spec, ResyncReport resync) {
+        Map<String, long[]> moves = new LinkedHashMap<>();
+        lineages.forEach((g, l) -> {
+            if (l.origin().length == l.originalSize()
+                    && Arrays.stream(l.kind()).allMatch(k -> k == Lineage.Kind.ORIGINAL)) {
+                moves.put(g, Arrays.stream(l.origin()).asLongStream().toArray());
+            }
+        });
+        Set<String> resynced = new HashSet<>();
+        resync.groups().forEach(g -> resynced.add(g.name()));
+        Map<String, Lineage> out = new LinkedHashMap<>(lineages);
+        Nesting.of(spec).attackerGroups(moves, resynced).forEach((group, source) -> {
+            Lineage l = lineages.get(source);
+            if (l != null) {
+                out.put(group, l);
+            }
+        });
+        return out;
+    }
+
     /** Restored neuron i's place in the suspect order: its lowest suspect neuron; neurons from nothing last. */
     private static int key(int[][] src, int i) {
         return src[i].length > 0 ? src[i][0] : Integer.MAX_VALUE / 2 + i;
@@ -291,9 +318,9 @@ public final class StructuralUndo {
     public static Outcome resync(StateDict reference, StateDict suspect, String arch, ResyncOptions options,
             Map<String, Lineage> lineages, ProgressListener progress) {
         Result undo = run(reference, suspect, arch, options, progress);
-        ResyncReport r = ReferenceResync.run(reference, suspect, NetworkView.of(reference, arch).spec(), options, null,
-                progress);
-        Map<String, Double> psi = lineages == null ? Map.of() : psi(undo, r, lineages);
+        lady.permutation.PermutationSpec spec = NetworkView.of(reference, arch).spec();
+        ResyncReport r = ReferenceResync.run(reference, suspect, spec, options, null, progress);
+        Map<String, Double> psi = lineages == null ? Map.of() : psi(undo, r, lineages, spec);
         return new Outcome(undo, r, psi, lineages == null ? null : psiOverall(psi, r));
     }
 
@@ -301,7 +328,9 @@ public final class StructuralUndo {
      * Psi of the whole chain (undo, then the ordinary resync) against the lineages of a structural secret: per
      * group, % of reference neurons i whose restored neuron's representative descends from original neuron i.
      */
-    public static Map<String, Double> psi(Result undo, ResyncReport resync, Map<String, Lineage> lineages) {
+    public static Map<String, Double> psi(Result undo, ResyncReport resync, Map<String, Lineage> lineages,
+            lady.permutation.PermutationSpec spec) {
+        lineages = referenceFrame(lineages, spec, resync);
         Map<String, Double> out = new LinkedHashMap<>();
         for (GroupResult g : resync.groups()) {
             Lineage l = lineages.get(g.name());

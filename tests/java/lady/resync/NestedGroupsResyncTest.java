@@ -88,4 +88,33 @@ class NestedGroupsResyncTest {
                 ProgressListener.NONE);
         everyPsiIs100(r);
     }
+
+    /**
+     * An nso'd Llama (dummy and split MLP units and stream channels, rescaled, every group permuted, nested ones
+     * included) undone and resynced: Psi against the attack's lineages is 100 in every group. The lineage of a
+     * query-head group is recorded where the attacker's KV-head permutation put it, as a secret is; it was read at
+     * the wrong position (0 % on the query heads, the checkpoint restored).
+     */
+    @Test
+    void psiAgainstAStructuralSecretReadsEachQueryHeadsLineageWhereTheResyncPutsIt() {
+        StateDict reference = llama(3);
+        boolean moved = false;
+        for (long seed = 1; seed < 20 && !moved; seed++) {
+            lady.structure.StructuralTesting.Attacked a = lady.structure.StructuralTesting.attack(reference, ARCH, "nso",
+                    List.of(), seed);
+            moved = a.lineages().entrySet().stream().anyMatch(e -> e.getKey().endsWith("kv_heads")
+                    && e.getValue().origin()[0] != 0);
+            if (!moved) {
+                continue;
+            }
+            StateDict suspect = a.state().copy();
+            StructuralUndo.Outcome o = StructuralUndo.resync(reference, suspect, ARCH, ResyncOptions.defaults(),
+                    a.lineages(), ProgressListener.NONE);
+            assertTrue(o.undo().changed(), "the dummy and split units were merged");
+            String what = " (seed " + seed + ")";
+            o.psi().forEach((g, psi) -> assertEquals(100.0, psi, 1e-9, g + what));
+            assertEquals(100.0, o.psiOverall(), 1e-9);
+        }
+        assertTrue(moved, "some seed moved a KV head");
+    }
 }

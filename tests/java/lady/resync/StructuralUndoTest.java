@@ -61,7 +61,7 @@ class StructuralUndoTest {
         ResyncReport r = ReferenceResync.run(reference, suspect, Models.spec(reference, arch, null), ResyncOptions.defaults(),
                 null, ProgressListener.NONE);
         assertTrue(r.verdict().derived(), r.verdict().summary());
-        Map<String, Double> psi = StructuralUndo.psi(undo, r, a.lineages());
+        Map<String, Double> psi = StructuralUndo.psi(undo, r, a.lineages(), Models.spec(reference, arch, null));
         assertEquals(100.0, StructuralUndo.psiOverall(psi, r), String.valueOf(psi));
         double diff = StructuralTesting.maxRelativeDiff(reference, suspect);
         assertTrue(diff <= RESTORED_REL, "worst restored tensor: " + StructuralTesting.worst(reference, suspect));
