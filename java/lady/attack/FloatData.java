@@ -44,11 +44,22 @@ final class FloatData {
             t.writeFloats(a);
             return;
         }
-        for (int i = 0; i < a.length; i++) {
-            a[i] = storable(t.dtype(), a[i]);
+        boolean bf16 = t.dtype() == DType.BFLOAT16;
+        short[] halves = new short[Math.min(a.length, CHUNK)];
+        for (int from = 0; from < a.length; from += CHUNK) { // straight into the tensor's memory, a chunk at a time
+            int n = Math.min(CHUNK, a.length - from);
+            for (int i = 0; i < n; i++) {
+                short h = bf16 ? HostTensor.floatToBfloat16(a[from + i]) : HostTensor.floatToFloat16(a[from + i]);
+                halves[i] = h;
+                a[from + i] = bf16 ? HostTensor.bfloat16ToFloat(h) : HostTensor.float16ToFloat(h);
+            }
+            t.bytes(2L * from, 2 * n).asShortBuffer().put(halves, 0, n);
         }
-        t.copyFrom(HostTensor.ofFloats(a, t.shape()).converted(t.dtype()));
+        java.lang.ref.Reference.reachabilityFence(t);
     }
+
+    /** Values converted per chunk when a half-precision tensor is written. */
+    private static final int CHUNK = 1 << 20;
 
     /** {@code v} as a tensor of {@code dtype} stores it: itself for float32, else rounded to the nearest (ties to even). */
     static float storable(DType dtype, float v) {

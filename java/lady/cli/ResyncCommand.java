@@ -155,8 +155,8 @@ final class ResyncCommand implements Callable<Integer> {
                     g.affineRescaled() == 0 ? "" : ", batch-norm gamma/beta of " + g.affineRescaled(),
                     g.unmatchedSuspect(), g.unmatchedReference());
         }
-        w.printf(java.util.Locale.ROOT, "structural undo: %s (%.2f s)%s%n", changed == 0 ? "nothing to undo"
-                : changed + " group(s) changed", undo.seconds(),
+        w.printf(java.util.Locale.ROOT, "structural undo: %s (%.2f s)%s%n", undo.skipped() != null ? "skipped: "
+                + undo.skipped() : changed == 0 ? "nothing to undo" : changed + " group(s) changed", undo.seconds(),
                 psi == null ? "" : String.format(java.util.Locale.ROOT, "; Psi against the secret's lineage %.2f %%", psi));
     }
 

@@ -134,9 +134,13 @@ public final class StructuralUndo {
      * @param groups  per group, what was done (every selected group; unchanged ones with identity sources)
      * @param seconds wall time
      */
-    public record Result(boolean changed, List<GroupReport> groups, double seconds) {
+    public record Result(boolean changed, List<GroupReport> groups, double seconds, String skipped) {
         public Result {
             groups = List.copyOf(groups);
+        }
+
+        public Result(boolean changed, List<GroupReport> groups, double seconds) {
+            this(changed, groups, seconds, null);
         }
 
         /** The report of group {@code name}, or null. */
@@ -153,6 +157,9 @@ public final class StructuralUndo {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("changed", changed);
             m.put("seconds", seconds);
+            if (skipped != null) {
+                m.put("skipped", skipped);
+            }
             List<Object> gs = new ArrayList<>();
             for (GroupReport g : groups) {
                 if (g.changed() || g.note() != null) {
@@ -172,19 +179,30 @@ public final class StructuralUndo {
      */
     public static Result run(StateDict reference, StateDict suspect, String arch, ResyncOptions options,
             ProgressListener progress) {
+        return run(reference, suspect, arch, options, progress, SAME_SIZE_BUDGET);
+    }
+
+    /** {@link #run(StateDict, StateDict, String, ResyncOptions, ProgressListener)} with another same-size budget. */
+    static Result run(StateDict reference, StateDict suspect, String arch, ResyncOptions options,
+            ProgressListener progress, double sameSizeBudget) {
         long start = System.nanoTime();
         NetworkView refView = NetworkView.of(reference, arch);
         String architecture = refView.architecture();
         List<Group> selected = selected(refView, options.groups());
         NetworkView susView = NetworkView.of(suspect, architecture);
-        if (!needed(reference, suspect, refView, susView, selected)) {
+        boolean needed = needed(reference, suspect, refView, susView, selected);
+        double work = needed ? sameSizeWork(reference, susView, selected) : 0;
+        if (!needed || work > sameSizeBudget) {
             List<GroupReport> same = new ArrayList<>();
             for (Group g : selected) {
                 int n = Math.toIntExact(g.size());
                 same.add(new GroupReport(g.name(), n, n, 0, 0, 0, 0, 0, Double.NaN, Double.NaN, 0, 0, 0, null,
                         identitySources(n)));
             }
-            return new Result(false, same, (System.nanoTime() - start) / 1e9);
+            String skipped = !needed ? null : String.format(java.util.Locale.ROOT, "no group changed size and the undo "
+                    + "of a rescaling would take about %.2g TFLOP of dense products here (over %.2g): not done; neurons "
+                    + "rescaled relative to their group show in the integrity flags", work / 1e12, sameSizeBudget / 1e12);
+            return new Result(false, same, (System.nanoTime() - start) / 1e9, skipped);
         }
         progress.start("structural undo", 2L * selected.size(), "group steps");
         NetworkView[] view = {susView};
@@ -374,6 +392,44 @@ public final class StructuralUndo {
      * split changes the size (or, with neurons that did nothing removed to keep it, the norms: a split copy repeats a
      * norm); one pass over the producers' tensors, no consumer read.
      */
+    /**
+     * The most dense work ({@link #sameSizeWork}) the undo takes on when no group changed size, where all it can find
+     * is a rescaling (extra neurons, dummy pairs and splits, change a group's size): within it, a noisy or fine-tuned
+     * copy whose norms moved gets the full undo as before (VGG16: about 0.5 TFLOP); over it, an LLM's groups (2 layers
+     * of Llama-3-8B width: about 6 TFLOP) would spend minutes to hours in the undo's dense assignments and
+     * parallel-neuron search (half-precision tolerances leave every pair a candidate) to find nothing.
+     */
+    static final double SAME_SIZE_BUDGET = 2e12;
+
+    /**
+     * When every selected group has the same size in both models, the undo's dense work: over the groups that can
+     * be widened, n^2 times the values of a neuron's incoming weights (its producer rows), what the undo's assignment
+     * multiplies (and its parallel-neuron search too, when the weights are half precision); else 0 (a structural
+     * attack: the undo runs whatever it costs).
+     */
+    static double sameSizeWork(StateDict reference, NetworkView susView, List<Group> selected) {
+        double work = 0;
+        for (Group rg : selected) {
+            Group sg = susView.spec().group(rg.name()).orElseThrow();
+            if (sg.size() != rg.size()) {
+                return 0;
+            }
+            if (!susView.rule(rg.name()).canWiden()) {
+                continue;
+            }
+            double d = 0;
+            for (Member m : rg.members(Role.PRODUCER_WEIGHT)) {
+                long[] shape = reference.shape(m.tensor());
+                if (shape.length <= m.axis() || shape[m.axis()] == 0) {
+                    continue;
+                }
+                d += (double) lady.tensor.HostTensor.numel(shape) / shape[m.axis()] * m.block();
+            }
+            work += (double) rg.size() * rg.size() * d;
+        }
+        return work;
+    }
+
     private static boolean needed(StateDict reference, StateDict suspect, NetworkView refView, NetworkView susView,
             List<Group> selected) {
         for (Group rg : selected) {

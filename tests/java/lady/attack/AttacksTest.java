@@ -128,6 +128,13 @@ class AttacksTest {
      * the same attack on the float32 copy of the same values, rounded, gives the same bits. The quantization's
      * reported largest change is the stored one.
      */
+    /** a.weight small, b.weight (the attacked layer) over one conversion chunk of a million values. */
+    private static lady.tensor.HostTensor original(String name, lady.tensor.DType dtype) {
+        long[] shape = name.equals("a.weight") ? new long[] {24, 10} : new long[] {1031, 1024};
+        return AttackTensors.tensor(AttackTensors.uniform(name.length() + 11, (int) (shape[0] * shape[1]), -0.6, 0.5),
+                shape).converted(dtype);
+    }
+
     @Test
     void halfPrecisionWeightsAreAttackedAsFloat32AndStoredInTheirDtype() {
         for (lady.tensor.DType dtype : List.of(lady.tensor.DType.BFLOAT16, lady.tensor.DType.FLOAT16)) {
@@ -135,8 +142,7 @@ class AttacksTest {
                 StateDict half = new StateDict();
                 StateDict wide = new StateDict();
                 for (String name : List.of("a.weight", "b.weight")) {
-                    lady.tensor.HostTensor h = AttackTensors.tensor(AttackTensors.uniform(name.length() + 11, 24 * 10,
-                            -0.6, 0.5), 24, 10).converted(dtype);
+                    lady.tensor.HostTensor h = original(name, dtype);
                     half.put(name, h);
                     wide.put(name, h.toFloat32());
                 }
@@ -156,8 +162,7 @@ class AttacksTest {
                 if (spec.startsWith("quant")) {
                     double max = 0;
                     for (String name : List.of("a.weight", "b.weight")) {
-                        float[] before = values(AttackTensors.tensor(AttackTensors.uniform(name.length() + 11, 24 * 10,
-                                -0.6, 0.5), 24, 10).converted(dtype));
+                        float[] before = values(original(name, dtype));
                         float[] after = values(half.get(name));
                         for (int i = 0; i < before.length; i++) {
                             max = Math.max(max, Math.abs((double) after[i] - before[i]));

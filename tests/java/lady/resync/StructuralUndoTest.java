@@ -91,6 +91,40 @@ class StructuralUndoTest {
         assertTrue(noisySuspect.sameTensors(noisy), "noise is not undone (and nothing else moves)");
     }
 
+    /**
+     * No group changed size, the norms moved (noise): within the same-size budget the full undo runs and finds nothing;
+     * over it (an LLM's groups) the undo is skipped, says why, and leaves the suspect as it is.
+     */
+    @Test
+    void aNoisyCopyOverTheSameSizeBudgetIsSkippedWithTheReason() {
+        String arch = "vgg16_cifar";
+        Model model = StructuralTesting.model(arch, 0.125, 6);
+        StateDict reference = model.stateDict();
+        StateDict noisy = reference.copy();
+        lady.attack.Attacks.apply(lady.attack.Attacks.parse("noise:1"), noisy, lady.attack.AttackContext.of("features.7.weight", 2));
+        double work = StructuralUndo.sameSizeWork(reference, lady.structure.NetworkView.of(noisy, arch),
+                Models.spec(reference, arch, null).groups());
+        assertTrue(work > 0 && work < StructuralUndo.SAME_SIZE_BUDGET, String.valueOf(work));
+        StateDict within = noisy.copy();
+        StructuralUndo.Result full = StructuralUndo.run(reference, within, arch, ResyncOptions.defaults(),
+                ProgressListener.NONE);
+        assertEquals(null, full.skipped());
+        assertFalse(full.changed());
+        StateDict over = noisy.copy();
+        StructuralUndo.Result skipped = StructuralUndo.run(reference, over, arch, ResyncOptions.defaults(),
+                ProgressListener.NONE, work / 2);
+        assertTrue(skipped.skipped() != null && skipped.skipped().contains("no group changed size"), skipped.skipped());
+        assertEquals(skipped.skipped(), skipped.toJson().get("skipped"));
+        assertFalse(skipped.changed());
+        assertTrue(over.sameTensors(noisy), "skipped: nothing moves");
+        // a structural attack (sizes changed) runs whatever the budget
+        StructuralTesting.Attacked a = StructuralTesting.attack(reference, arch, "dummy:20", List.of(), 3);
+        StructuralUndo.Result widened = StructuralUndo.run(reference, a.state().copy(), arch, ResyncOptions.defaults(),
+                ProgressListener.NONE, 0);
+        assertEquals(null, widened.skipped());
+        assertTrue(widened.changed());
+    }
+
     @Test
     void scalingOnlyIsUndoneExactlyAndAMissingNeuronIsReported() {
         String arch = "vgg16_cifar";
