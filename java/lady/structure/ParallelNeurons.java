@@ -16,7 +16,9 @@ import java.util.SplittableRandom;
  *
  * <p>Finding them is exact and fast: every unit vector is projected on one fixed direction; two unit vectors
  * at distance at most t project at most t apart, so sorting the projections and comparing each neuron with the
- * next ones within t finds every pair within t (each candidate pair is then checked in double precision).
+ * next ones within t finds every pair within t (each candidate pair is then checked in double precision). When
+ * that window holds most pairs (half-precision tolerances on long vectors), the candidates come from the native
+ * kernel's cosines of all pairs instead ({@link #byCosines}), with the same exact check: the same clusters.
  * Neurons whose incoming map is entirely zero compute the same constant: they form one cluster (ratio 1).
  */
 public final class ParallelNeurons {
@@ -41,6 +43,11 @@ public final class ParallelNeurons {
 
     /** The clusters of {@code d}, ordered by representative; {@code t} is the tolerance ({@link Tolerance}). */
     public static List<Cluster> find(NeuronGroup d, double t) {
+        return find(d, t, GRAM_PAIRS_PER_NEURON);
+    }
+
+    /** {@link #find(NeuronGroup, double)} with another switch to the cosines' candidates ({@link #byCosines}). */
+    static List<Cluster> find(NeuronGroup d, double t, long gramPairsPerNeuron) {
         int n = d.n;
         int dim = d.incomingLength();
         double[] direction = new double[dim];
@@ -72,23 +79,24 @@ public final class ParallelNeurons {
         Integer[] order = nonzero.toArray(Integer[]::new);
         Arrays.sort(order, (a, b) -> Double.compare(proj[a], proj[b]));
         boolean homogeneous = d.rule.homogeneous();
-        for (int x = 0; x < order.length; x++) {
-            double[] va = null;
-            for (int y = x + 1; y < order.length && proj[order[y]] - proj[order[x]] <= t; y++) {
-                int a = order[x];
-                int b = order[y];
-                if (va == null) {
-                    va = d.incoming(a);
-                }
-                double[] vb = d.incoming(b);
-                double dist2 = 0;
-                for (int i = 0; i < dim; i++) {
-                    double e = va[i] / norm[a] - vb[i] / norm[b];
-                    dist2 += e * e;
-                }
-                boolean same = dist2 <= t * t && (homogeneous || Math.abs(norm[b] / norm[a] - 1) <= t);
-                if (same) {
-                    union(parent, a, b);
+        long window = 0; // the pairs the sorted projection leaves to check
+        for (int x = 0, y = 0; x < order.length; x++) {
+            y = Math.max(y, x + 1);
+            while (y < order.length && proj[order[y]] - proj[order[x]] <= t) {
+                y++;
+            }
+            window += y - x - 1;
+        }
+        if (window > gramPairsPerNeuron * order.length) {
+            byCosines(d, order, norm, t, homogeneous, parent);
+        } else {
+            for (int x = 0; x < order.length; x++) {
+                double[] va = null;
+                for (int y = x + 1; y < order.length && proj[order[y]] - proj[order[x]] <= t; y++) {
+                    if (va == null) {
+                        va = d.incoming(order[x]);
+                    }
+                    check(order[x], order[y], va, d.incoming(order[y]), norm, t, homogeneous, parent);
                 }
             }
         }
@@ -132,6 +140,87 @@ public final class ParallelNeurons {
             out.add(new Cluster(members, ratios, vanishing));
         }
         return out;
+    }
+
+    /**
+     * Past this many pairs per neuron left by the sorted projection, the candidates come from the cosines of all
+     * pairs instead ({@link #byCosines}). A projection on one direction spreads unit vectors of dimension D over
+     * about 1 / sqrt(D): when the tolerance is wider (half precision: 0.25 for bfloat16, against 0.011 for the 8192
+     * values of an LLM's MLP unit), every pair falls in the window and the pair-by-pair check in double, n^2 D
+     * operations one vector at a time, took hours on 14336 units.
+     */
+    static final int GRAM_PAIRS_PER_NEURON = 64;
+
+    /**
+     * Slack on the float32 cosines of {@link #byCosines}, far above their rounding (the kernel sums at most 512 +
+     * D / 256 products in float32 per entry: under 1e-4 for D up to 200,000): no pair within the tolerance is missed,
+     * and every candidate is checked exactly.
+     */
+    private static final double COSINE_SLACK = 1e-3;
+
+    /** Rows of unit vectors per call of the cosine kernel in {@link #byCosines}. */
+    private static final int COSINE_BLOCK = 1024;
+
+    /**
+     * The candidates of {@link #find} from the float32 cosines of every pair of the nonzero neurons (the native
+     * kernel, the upper triangle in row blocks): a pair within distance t of unit vectors has cosine at least
+     * 1 - t^2 / 2; each pair above that, less {@link #COSINE_SLACK}, is checked as the sorted projection's pairs are
+     * (in double). The same clusters, at the kernel's speed.
+     */
+    private static void byCosines(NeuronGroup d, Integer[] nonzero, double[] norm, double t, boolean homogeneous,
+            int[] parent) {
+        int m = nonzero.length;
+        int dim = d.incomingLength();
+        lady.tensor.HostTensor unit = lady.tensor.HostTensor.allocate(lady.tensor.DType.FLOAT32, m, dim);
+        float[] row = new float[dim];
+        for (int r = 0; r < m; r++) {
+            double[] v = d.incoming(nonzero[r]);
+            double inv = 1 / norm[nonzero[r]];
+            for (int i = 0; i < dim; i++) {
+                row[i] = (float) (v[i] * inv);
+            }
+            unit.bytes(4L * r * dim, 4 * dim).asFloatBuffer().put(row); // one window per row: any size
+        }
+        double cut = 1 - t * t / 2 - COSINE_SLACK;
+        lady.tensor.HostTensor out = lady.tensor.HostTensor.allocate(lady.tensor.DType.FLOAT32,
+                (long) Math.min(COSINE_BLOCK, m) * m);
+        java.nio.FloatBuffer outs = out.floats();
+        float[] cos = new float[Math.min(COSINE_BLOCK, m) * m];
+        for (int r0 = 0; r0 < m; r0 += COSINE_BLOCK) {
+            int rows = Math.min(COSINE_BLOCK, m - r0);
+            int cols = m - r0;
+            long at = unit.address() + 4L * r0 * dim; // the block's rows against every row from the block on
+            lady.kernels.Kernels.cosineSimilarity(lady.kernels.Backend.CPU, at, at, rows, cols, dim, false,
+                    out.address());
+            outs.get(0, cos, 0, rows * cols);
+            for (int x = 0; x < rows; x++) {
+                double[] va = null;
+                for (int y = x + 1; y < cols; y++) {
+                    if (cos[x * cols + y] >= cut) {
+                        if (va == null) {
+                            va = d.incoming(nonzero[r0 + x]);
+                        }
+                        check(nonzero[r0 + x], nonzero[r0 + y], va, d.incoming(nonzero[r0 + y]), norm, t, homogeneous,
+                                parent);
+                    }
+                }
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(unit);
+        java.lang.ref.Reference.reachabilityFence(out);
+    }
+
+    /** Joins a and b (incoming maps va, vb) when their unit vectors are within t (and, unless homogeneous, their norms). */
+    private static void check(int a, int b, double[] va, double[] vb, double[] norm, double t, boolean homogeneous,
+            int[] parent) {
+        double dist2 = 0;
+        for (int i = 0; i < va.length; i++) {
+            double e = va[i] / norm[a] - vb[i] / norm[b];
+            dist2 += e * e;
+        }
+        if (dist2 <= t * t && (homogeneous || Math.abs(norm[b] / norm[a] - 1) <= t)) {
+            union(parent, a, b);
+        }
     }
 
     private static int root(int[] parent, int j) {
