@@ -103,6 +103,7 @@ public final class PermuteJob {
                     throw new LadyException(LadyException.Kind.USAGE, "--verify runs the model, which Lady can do for the "
                             + "networks it recognizes and for ONNX models, not from a spec file or --graph alone; drop --verify");
                 }
+                PermutationCheck.requireMemoryFor(state.numel(), "--verify");
                 reference = config.create();
                 reference.load(state);
             }

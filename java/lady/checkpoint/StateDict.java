@@ -154,6 +154,15 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
         return n;
     }
 
+    /** Values of all tensors together. */
+    public long numel() {
+        long n = 0;
+        for (String name : tensors.keySet()) {
+            n += HostTensor.numel(shape(name));
+        }
+        return n;
+    }
+
     /** Whether {@code other} holds the same names with bit-identical tensors (same dtype, shape and bytes). */
     public boolean sameTensors(StateDict other) {
         if (!names().equals(other.names())) {

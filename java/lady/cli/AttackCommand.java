@@ -191,6 +191,9 @@ final class AttackCommand implements Callable<Integer> {
                 train == null ? null : new DatasetFineTuner(train, archName), progress,
                 recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null,
                 archName, selectedGroups, null);
+        if (verify) {
+            PermutationCheck.requireMemoryFor(state.numel(), "--verify");
+        }
         List<AttackResult> results = new ArrayList<>();
         List<Double> verified = new ArrayList<>();
         for (int i = 0; i < chain.size(); i++) {
