@@ -89,21 +89,17 @@ public final class Nesting {
             return null;
         }
         Map<String, long[]> out = new LinkedHashMap<>(secret);
-        for (Group g : spec.groups()) {
-            String source = attackerGroup(g.name(), secret, resynced);
-            if (source.equals(g.name())) {
-                continue;
-            }
+        attackerGroups(secret, resynced).forEach((group, source) -> {
             long[] p = secret.get(source);
-            if (p == null && secret.containsKey(g.name())) {
-                p = identity(g.size());
+            if (p == null && secret.containsKey(group)) {
+                p = identity(spec.group(group).orElseThrow().size());
             }
             if (p != null) {
-                out.put(g.name(), p);
+                out.put(group, p);
             } else {
-                out.remove(g.name());
+                out.remove(group);
             }
-        }
+        });
         return out;
     }
 

@@ -251,7 +251,7 @@ public final class StructuralUndo {
         // back to the suspect's order: restored neuron q sits where its lowest suspect neuron was
         NetworkView done = view[0];
         Map<String, Permutation> back = new LinkedHashMap<>();
-        List<GroupReport> out = new ArrayList<>();
+        Map<String, GroupReport> byName = new LinkedHashMap<>();
         for (GroupReport r : reports.values()) {
             int[][] src = r.sources();
             Integer[] order = new Integer[src.length];
@@ -266,9 +266,9 @@ public final class StructuralUndo {
                 sorted[q] = src[order[q]];
             }
             back.put(r.group(), Permutation.of(p));
-            out.add(new GroupReport(r.group(), r.suspectSize(), r.referenceSize(), r.mergedClusters(), r.mergedNeurons(),
-                    r.droppedClusters(), r.droppedNeurons(), r.rescaled(), r.scaleMin(), r.scaleMax(), r.affineRescaled(),
-                    r.unmatchedSuspect(), r.unmatchedReference(), r.note(), sorted));
+            byName.put(r.group(), new GroupReport(r.group(), r.suspectSize(), r.referenceSize(), r.mergedClusters(),
+                    r.mergedNeurons(), r.droppedClusters(), r.droppedNeurons(), r.rescaled(), r.scaleMin(), r.scaleMax(),
+                    r.affineRescaled(), r.unmatchedSuspect(), r.unmatchedReference(), r.note(), sorted));
         }
         // each back permutation was computed on its group as it sits aligned; Permuter moves outer groups first, so a
         // nested group (the query heads of a KV head) gets the permutation of the block that lands at its position
@@ -276,9 +276,7 @@ public final class StructuralUndo {
         Map<String, long[]> backIndices = new LinkedHashMap<>();
         back.forEach((g, p) -> backIndices.put(g, p.longIndices()));
         Map<String, Permutation> placed = new LinkedHashMap<>();
-        Map<String, GroupReport> byName = new LinkedHashMap<>();
-        out.forEach(r -> byName.put(r.group(), r));
-        out.clear();
+        List<GroupReport> out = new ArrayList<>();
         back.forEach((g, p) -> {
             String source = nesting.sourceAfter(g, backIndices);
             placed.put(g, back.get(source));
@@ -384,19 +382,11 @@ public final class StructuralUndo {
         return n == 0 ? null : acc / n;
     }
 
-    // ---- the cheap check ----
-
-    /**
-     * Whether any selected group differs from the reference beyond a permutation: its size, or the multiset of its
-     * neurons' row norms (per producer) or batch-norm gamma/beta norms. A rescaling changes norms, a dummy pair or a
-     * split changes the size (or, with neurons that did nothing removed to keep it, the norms: a split copy repeats a
-     * norm); one pass over the producers' tensors, no consumer read.
-     */
     /**
      * The most dense work ({@link #sameSizeWork}) the undo takes on when no group changed size, where all it can find
      * is a rescaling (extra neurons, dummy pairs and splits, change a group's size): within it, a noisy or fine-tuned
      * copy whose norms moved gets the full undo as before (VGG16: about 0.5 TFLOP); over it, an LLM's groups (2 layers
-     * of Llama-3-8B width: about 6 TFLOP) would spend minutes to hours in the undo's dense assignments and
+     * of Llama-3-8B width: about 3 TFLOP) would spend minutes to hours in the undo's dense assignments and
      * parallel-neuron search (half-precision tolerances leave every pair a candidate) to find nothing.
      */
     static final double SAME_SIZE_BUDGET = 2e12;
@@ -430,6 +420,15 @@ public final class StructuralUndo {
         return work;
     }
 
+
+    // ---- the cheap check ----
+
+    /**
+     * Whether any selected group differs from the reference beyond a permutation: its size, or the multiset of its
+     * neurons' row norms (per producer) or batch-norm gamma/beta norms. A rescaling changes norms, a dummy pair or a
+     * split changes the size (or, with neurons that did nothing removed to keep it, the norms: a split copy repeats a
+     * norm); one pass over the producers' tensors, no consumer read.
+     */
     private static boolean needed(StateDict reference, StateDict suspect, NetworkView refView, NetworkView susView,
             List<Group> selected) {
         for (Group rg : selected) {
