@@ -17,7 +17,7 @@ final class FloatData {
     private FloatData() {}
 
     static float[] read(String name, HostTensor t) {
-        check(name, t);
+        check(name, t.dtype());
         long n = t.numel();
         if (n > Integer.MAX_VALUE - 8) {
             throw LadyException.invalidInput("tensor '" + name + "' is too large to attack (" + n + " entries)");
@@ -36,30 +36,12 @@ final class FloatData {
      * first ({@link #storable}), so that it holds the values the tensor now has.
      */
     static void write(String name, HostTensor t, float[] a) {
-        check(name, t);
+        check(name, t.dtype());
         if (t.numel() != a.length) {
             throw new LadyException(LadyException.Kind.INTERNAL, "tensor '" + name + "' changed size during the attack");
         }
-        if (t.dtype() == DType.FLOAT32) {
-            t.writeFloats(a);
-            return;
-        }
-        boolean bf16 = t.dtype() == DType.BFLOAT16;
-        short[] halves = new short[Math.min(a.length, CHUNK)];
-        for (int from = 0; from < a.length; from += CHUNK) { // straight into the tensor's memory, a chunk at a time
-            int n = Math.min(CHUNK, a.length - from);
-            for (int i = 0; i < n; i++) {
-                short h = bf16 ? HostTensor.floatToBfloat16(a[from + i]) : HostTensor.floatToFloat16(a[from + i]);
-                halves[i] = h;
-                a[from + i] = bf16 ? HostTensor.bfloat16ToFloat(h) : HostTensor.float16ToFloat(h);
-            }
-            t.bytes(2L * from, 2 * n).asShortBuffer().put(halves, 0, n);
-        }
-        java.lang.ref.Reference.reachabilityFence(t);
+        t.writeFloats(0, a, 0, a.length);
     }
-
-    /** Values converted per chunk when a half-precision tensor is written. */
-    private static final int CHUNK = 1 << 20;
 
     /** {@code v} as a tensor of {@code dtype} stores it: itself for float32, else rounded to the nearest (ties to even). */
     static float storable(DType dtype, float v) {
@@ -70,8 +52,8 @@ final class FloatData {
         };
     }
 
-    private static void check(String name, HostTensor t) {
-        DType d = t.dtype();
+    /** Refuses, by name, a tensor of a dtype attacks do not change. */
+    static void check(String name, DType d) {
         if (d != DType.FLOAT32 && d != DType.BFLOAT16 && d != DType.FLOAT16) {
             throw LadyException.invalidInput("tensor '" + name + "' is " + d.name().toLowerCase(Locale.ROOT)
                     + "; attacks work on float32, bfloat16 and float16 weights");

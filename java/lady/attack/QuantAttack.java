@@ -7,7 +7,8 @@ import java.util.Map;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
-import lady.tensor.HostTensor;
+import lady.tensor.DType;
+import lady.tensor.IndexedTensor;
 
 /**
  * Quantization (method.md 7): every Conv2d and Linear weight of the network (the names come from
@@ -15,8 +16,11 @@ import lady.tensor.HostTensor;
  * {@code levels = 2^B - 1; scale = levels / (max - min); q = round(clamp((w - min) * scale, 0, levels));
  * w' = q / scale + min}, computed in double, rounded to float32 and stored in the tensor's dtype (bfloat16 and
  * float16 weights: rounded again to the nearest, so that each level may move by half a unit in the last place
- * of that dtype, and there are still at most 2^B distinct values); round half to even, like {@code torch.round}. A constant tensor (max == min) is left as it is. Biases and batch-norm
- * tensors are untouched. Deterministic (no randomness).
+ * of that dtype, and there are still at most 2^B distinct values); round half to even, like {@code torch.round}.
+ * A constant tensor (max == min) is left as it is. Biases and batch-norm tensors are untouched. Deterministic
+ * (no randomness). The weights are read in chunks (their range, then the change) and quantized lazily
+ * ({@link StateDict#mapValuesLazily}) as they are written or next read: a bfloat16 7B model is attacked in
+ * bounded memory.
  *
  * @param bits B, 1 to 24
  */
@@ -46,7 +50,7 @@ public record QuantAttack(int bits) implements Attack {
                     "the quant attack needs the names of the network's Conv2d and Linear weights (none given)");
         }
         for (String name : names) { // validate all before changing any
-            long dim = state.get(name).dim();
+            long dim = state.shape(name).length; // the shape alone: get() would gather a lazily permuted tensor
             if (dim != 2 && dim != 4) {
                 throw LadyException.invalidInput("tensor '" + name + "' has " + dim
                         + " dimensions: not a Conv2d (4-D) or Linear (2-D) weight");
@@ -57,33 +61,29 @@ public record QuantAttack(int bits) implements Attack {
         int constant = 0;
         double maxError = 0;
         for (String name : names) {
-            HostTensor t = state.get(name);
-            float[] w = FloatData.read(name, t);
-            if (w.length == 0) {
+            IndexedTensor t = state.streamed(name); // read in chunks, changed lazily: never a copy of the model
+            FloatData.check(name, t.dtype());
+            float[] range = range(name, t);
+            float min = range[0];
+            float max = range[1];
+            if (t.numel() == 0) {
                 continue;
-            }
-            float min = Float.POSITIVE_INFINITY;
-            float max = Float.NEGATIVE_INFINITY;
-            for (float v : w) {
-                min = Math.min(min, v);
-                max = Math.max(max, v);
-            }
-            if (Float.isInfinite(min) || Float.isInfinite(max)) {
-                throw LadyException.invalidInput("tensor '" + name + "' contains an infinite value");
             }
             if (max == min) {
                 constant++;
                 continue;
             }
             double scale = levels / ((double) max - min);
-            for (int i = 0; i < w.length; i++) {
-                double x = (w[i] - (double) min) * scale;
-                double q = Math.rint(Math.min(Math.max(x, 0), levels));
-                float nw = FloatData.storable(t.dtype(), (float) (q / scale + min));
-                maxError = Math.max(maxError, Math.abs((double) nw - w[i]));
-                w[i] = nw;
-            }
-            FloatData.write(name, state.writable(name), w);
+            DType dtype = t.dtype();
+            IndexedTensor.ValueMap quantize = (v, n) -> {
+                for (int i = 0; i < n; i++) {
+                    double x = (v[i] - (double) min) * scale;
+                    double q = Math.rint(Math.min(Math.max(x, 0), levels));
+                    v[i] = FloatData.storable(dtype, (float) (q / scale + min));
+                }
+            };
+            maxError = Math.max(maxError, maxChange(t, quantize));
+            state.mapValuesLazily(name, quantize);
             changed.add(name);
         }
         Map<String, Object> d = new LinkedHashMap<>();
@@ -93,5 +93,58 @@ public record QuantAttack(int bits) implements Attack {
         d.put("constant_tensors", constant);
         d.put("max_abs_change", maxError);
         return new AttackResult(spec(), changed, d);
+    }
+
+    /** {min, max} of the tensor's values; NaN and infinite values refused. */
+    private static float[] range(String name, IndexedTensor t) {
+        float[] r = {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        boolean[] nan = {false};
+        stream(t, (v, n) -> {
+            float min = r[0];
+            float max = r[1];
+            for (int i = 0; i < n; i++) {
+                float x = v[i];
+                nan[0] |= x != x;
+                min = Math.min(min, x);
+                max = Math.max(max, x);
+            }
+            r[0] = min;
+            r[1] = max;
+        });
+        if (nan[0]) {
+            throw LadyException.invalidInput("tensor '" + name + "' contains NaN");
+        }
+        if (t.numel() > 0 && (Float.isInfinite(r[0]) || Float.isInfinite(r[1]))) {
+            throw LadyException.invalidInput("tensor '" + name + "' contains an infinite value");
+        }
+        return r;
+    }
+
+    /** The largest |quantized - original| over the tensor's values (the stored change). */
+    private static double maxChange(IndexedTensor t, IndexedTensor.ValueMap quantize) {
+        double[] max = {0};
+        float[][] copy = {new float[0]};
+        stream(t, (v, n) -> {
+            if (copy[0].length < n) {
+                copy[0] = new float[n];
+            }
+            float[] q = copy[0];
+            System.arraycopy(v, 0, q, 0, n);
+            quantize.apply(q, n);
+            double m = max[0];
+            for (int i = 0; i < n; i++) {
+                m = Math.max(m, Math.abs((double) q[i] - v[i]));
+            }
+            max[0] = m;
+        });
+        return max[0];
+    }
+
+    private static void stream(IndexedTensor t, IndexedTensor.FloatChunkSink sink) {
+        try {
+            t.streamValues(sink);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // the sinks here do no IO
+        }
     }
 }

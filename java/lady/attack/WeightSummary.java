@@ -3,7 +3,9 @@ package lady.attack;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import lady.tensor.DType;
 import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
 
 /** What an attack left in a weight: its entries, zeros, distinct values and spread (lady attack's report). */
 public final class WeightSummary {
@@ -11,7 +13,50 @@ public final class WeightSummary {
 
     /**
      * Entries, zeros, distinct values and population std of a float tensor, as the JSON object {@code lady attack}
-     * prints per changed weight: name, entries, zeros, distinct, std.
+     * prints per changed weight: name, entries, zeros, distinct, std. A bfloat16 or float16 tensor is read in
+     * chunks (its distinct values marked in a bitmap of its 2^16 bit patterns), whatever its size, lazy index
+     * maps and value change included; a float32 one is gathered and read whole ({@link #distinct}).
+     */
+    public static Map<String, Object> of(String name, IndexedTensor t) {
+        DType d = t.dtype();
+        if (d != DType.BFLOAT16 && d != DType.FLOAT16) {
+            return of(name, t.materialize());
+        }
+        boolean bf16 = d == DType.BFLOAT16;
+        long[] seen = new long[(1 << 16) / 64];
+        double[] acc = new double[2]; // zeros, sum
+        try {
+            t.streamValues((v, n) -> {
+                for (int i = 0; i < n; i++) {
+                    float x = v[i];
+                    acc[0] += x == 0f ? 1 : 0;
+                    acc[1] += x;
+                    int h = bits(x);
+                    h = bf16 ? h >>> 16 : HostTensor.floatToFloat16(Float.intBitsToFloat(h)) & 0xFFFF; // exact: read from that dtype
+                    seen[h >>> 6] |= 1L << h;
+                }
+            });
+            long entries = t.numel();
+            double mean = entries == 0 ? 0 : acc[1] / entries;
+            double[] ss = new double[1];
+            t.streamValues((v, n) -> {
+                for (int i = 0; i < n; i++) {
+                    ss[0] += (v[i] - mean) * (v[i] - mean);
+                }
+            });
+            long distinct = 0;
+            for (long w : seen) {
+                distinct += Long.bitCount(w);
+            }
+            return summary(name, entries, (long) acc[0], distinct, entries == 0 ? 0.0 : Math.sqrt(ss[0] / entries));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // the sinks above do no IO
+        }
+    }
+
+    /**
+     * Entries, zeros, distinct values and population std of a float tensor (read whole into a Java array), as
+     * {@link #of(String, IndexedTensor)}.
      */
     public static Map<String, Object> of(String name, HostTensor t) {
         float[] a = t.readFloats();
@@ -28,12 +73,16 @@ public final class WeightSummary {
         for (float v : a) {
             ss += (v - mean) * (v - mean);
         }
+        return summary(name, n, zeros, distinct, n == 0 ? 0.0 : Math.sqrt(ss / n));
+    }
+
+    private static Map<String, Object> summary(String name, long entries, long zeros, long distinct, double std) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", name);
-        m.put("entries", n);
+        m.put("entries", entries);
         m.put("zeros", zeros);
         m.put("distinct", distinct);
-        m.put("std", n == 0 ? 0.0 : Math.sqrt(ss / n));
+        m.put("std", std);
         return m;
     }
 

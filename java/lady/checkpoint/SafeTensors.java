@@ -211,7 +211,7 @@ final class SafeTensors {
             if (name.equals(METADATA)) {
                 throw LadyException.invalidInput("a tensor cannot be named " + METADATA + " in safetensors");
             }
-            IndexedTensor t = sd.indexed(name);
+            IndexedTensor t = sd.streamed(name);
             Map<String, Object> spec = new LinkedHashMap<>();
             spec.put("dtype", t.dtype().safetensorsName());
             spec.put("shape", t.shape());
@@ -228,7 +228,7 @@ final class SafeTensors {
             head.put((byte) ' ');
         }
         ch.write(head.flip());
-        try (HostMemory scratch = HostMemory.allocate(TensorBytes.SCRATCH_BYTES)) {
+        try (HostMemory scratch = HostMemory.allocate(IndexedTensor.SCRATCH_BYTES)) {
             for (IndexedTensor t : tensors) { // lazily permuted tensors gathered from their base as they are written
                 TensorBytes.write(ch, t, scratch, null);
             }

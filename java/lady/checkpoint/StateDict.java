@@ -64,21 +64,45 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
 
     /**
      * The tensor called {@code name} as it reads, without gathering it: its base (the mapped file's bytes,
-     * or memory) and the index maps of a lazy permutation, if any.
+     * or memory) and the index maps of a lazy permutation, if any. A tensor whose values were changed lazily
+     * ({@link #mapValuesLazily}) is gathered first ({@link #get}): readers of a base and its index maps would
+     * not see the change.
      */
     public IndexedTensor indexed(String name) {
         IndexedTensor l = lazy.get(name);
+        if (l != null && l.valueMap() != null) {
+            get(name);
+            l = null;
+        }
         return l != null ? l : IndexedTensor.of(raw(name));
+    }
+
+    /**
+     * The tensor called {@code name} as the checkpoint writers stream it: its base, index maps and lazy value
+     * change ({@link #mapValuesLazily}), nothing gathered.
+     */
+    public IndexedTensor streamed(String name) {
+        IndexedTensor l = lazy.get(name);
+        return l != null ? l : IndexedTensor.of(raw(name));
+    }
+
+    /**
+     * Changes the values of tensor {@code name} elementwise by {@code m} (a quantization) without reading or
+     * copying it now: the change is applied where the tensor is gathered ({@link #get}) or streamed to a file,
+     * so that an attack on every weight of a model larger than memory holds one chunk at a time.
+     */
+    public void mapValuesLazily(String name, IndexedTensor.ValueMap m) {
+        lazy.put(name, streamed(name).withValues(m));
     }
 
     /**
      * Permutes tensor {@code name} along {@code axis} (0 or 1) by the full-axis index map {@code p} (new
      * index j is old index p[j]) without moving any byte: the map is composed with the tensor's index maps,
      * and the bytes are gathered when the tensor is read ({@link #get}) or written (the checkpoint writers
-     * stream {@link #indexed} tensors). The base, a mapped file's pages, is never copied or written.
+     * stream {@link #streamed} tensors). The base, a mapped file's pages, is never copied or written.
      */
     public void permuteLazily(String name, int axis, long[] p) {
-        IndexedTensor t = indexed(name).permuted(axis, p);
+        IndexedTensor t = streamed(name).permuted(axis, p);
         if (t.identity()) {
             lazy.remove(name);
         } else {
@@ -103,7 +127,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
         return out;
     }
 
-    /** Whether tensor {@code name} has index maps not yet gathered ({@link #permuteLazily}). */
+    /** Whether tensor {@code name} has index maps or a value change not yet gathered ({@link #permuteLazily}, {@link #mapValuesLazily}). */
     public boolean isLazy(String name) {
         return lazy.containsKey(name);
     }

@@ -47,9 +47,6 @@ final class TensorBytes {
         }
     }
 
-    /** Bytes of the buffer that lazily permuted tensors are gathered into on their way to a file. */
-    static final long SCRATCH_BYTES = 32L << 20;
-
     /**
      * Writes the tensor's bytes at the channel's position, adding them to {@code crc} (null: none): a
      * tensor without index maps straight from its memory (a mapped input's pages), a lazily permuted one

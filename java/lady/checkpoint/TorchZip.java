@@ -323,7 +323,7 @@ final class TorchZip {
         List<IndexedTensor> tensors = new ArrayList<>();
         List<String> names = new ArrayList<>(sd.names());
         for (String n : names) {
-            tensors.add(sd.indexed(n));
+            tensors.add(sd.streamed(n));
         }
         byte[] pickle = pickle(names, tensors.stream().map(t -> new long[][] {t.shape()}).toList(),
                 tensors.stream().map(IndexedTensor::dtype).toList());
@@ -334,7 +334,7 @@ final class TorchZip {
             records.add(new ZipRecord(p + "data/" + i, null, tensors.get(i), tensors.get(i).byteSize()));
         }
         records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
-        try (HostMemory scratch = HostMemory.allocate(TensorBytes.SCRATCH_BYTES)) {
+        try (HostMemory scratch = HostMemory.allocate(IndexedTensor.SCRATCH_BYTES)) {
             writeZip(ch, records, scratch);
         }
     }

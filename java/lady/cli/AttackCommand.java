@@ -221,7 +221,7 @@ final class AttackCommand implements Callable<Integer> {
         List<Map<String, Object>> tensors = new ArrayList<>();
         for (String name : changed) {
             if (weights.contains(name)) {
-                tensors.add(WeightSummary.of(name, state.get(name)));
+                tensors.add(WeightSummary.of(name, state.streamed(name)));
             }
         }
 

@@ -301,6 +301,46 @@ public final class HostTensor {
         java.lang.ref.Reference.reachabilityFence(this);
     }
 
+    /**
+     * Stores {@code values[at, at + count)} as elements [first, first + count) of this float32, bfloat16 or float16
+     * tensor: half precision rounded to the nearest (ties to even), and {@code values} rounded in place first, so
+     * that it holds the values the tensor now has.
+     */
+    public void writeFloats(long first, float[] values, int at, int count) {
+        if (first < 0 || count < 0 || first > numel - count || at < 0 || at > values.length - count) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "writing values [" + first + ", +" + count
+                    + ") into a tensor of " + numel);
+        }
+        switch (dtype) {
+            case FLOAT32 -> {
+                for (int done = 0; done < count; done += HALF_CHUNK) { // windows of at most 2 GiB
+                    int n = Math.min(HALF_CHUNK, count - done);
+                    bytes(4 * (first + done), 4 * n).asFloatBuffer().put(values, at + done, n);
+                }
+            }
+            case BFLOAT16, FLOAT16 -> {
+                boolean bf16 = dtype == DType.BFLOAT16;
+                short[] halves = new short[Math.min(count, HALF_CHUNK)];
+                for (int done = 0; done < count; done += HALF_CHUNK) {
+                    int n = Math.min(HALF_CHUNK, count - done);
+                    for (int i = 0; i < n; i++) {
+                        int k = at + done + i;
+                        short h = bf16 ? floatToBfloat16(values[k]) : floatToFloat16(values[k]);
+                        halves[i] = h;
+                        values[k] = bf16 ? bfloat16ToFloat(h) : float16ToFloat(h);
+                    }
+                    bytes(2 * (first + done), 2 * n).asShortBuffer().put(halves, 0, n);
+                }
+            }
+            default -> throw new LadyException(LadyException.Kind.INTERNAL, "float values written into a " + dtype
+                    + " tensor");
+        }
+        java.lang.ref.Reference.reachabilityFence(this);
+    }
+
+    /** Values converted per window when half-precision values are written ({@link #writeFloats(long, float[], int, int)}). */
+    private static final int HALF_CHUNK = 1 << 20;
+
     /** This tensor as float32: itself when it is float32, else a converted copy (float16, bfloat16, float64, integers). */
     public HostTensor toFloat32() {
         if (dtype == DType.FLOAT32) {

@@ -9,26 +9,125 @@ import lady.kernels.Kernels;
 
 /**
  * A tensor read through index maps on its first two axes: element {@code [i, j, rest]} is
- * {@code base[rows[i], cols[j], rest]} (a null map is the identity). This is how a
- * {@code lady.checkpoint.StateDict} keeps a permuted tensor without copying it: the permutation stays
- * an index map over the base (usually the mapped checkpoint file, never written), and the bytes are
- * gathered from it only where they are read or written ({@link #gatherRows}, {@link #stream}: the
- * native gather kernel, lady.h kernel 5). Immutable.
+ * {@code base[rows[i], cols[j], rest]} (a null map is the identity), optionally with an elementwise change of
+ * its values ({@link ValueMap}: a quantization) applied on the way. This is how a
+ * {@code lady.checkpoint.StateDict} keeps a permuted or requantized tensor without copying it: the permutation
+ * stays an index map over the base (usually the mapped checkpoint file, never written), the value change a
+ * function, and the bytes are gathered from the base only where they are read or written ({@link #gatherRows},
+ * {@link #stream}: the native gather kernel, lady.h kernel 5). Immutable.
  */
 public final class IndexedTensor {
     private final HostTensor base;
     private final long[] rows;
     private final long[] cols;
+    private final ValueMap values;
 
-    private IndexedTensor(HostTensor base, long[] rows, long[] cols) {
+    private IndexedTensor(HostTensor base, long[] rows, long[] cols, ValueMap values) {
         this.base = base;
         this.rows = rows;
         this.cols = cols;
+        this.values = values;
     }
 
     /** {@code base} itself, without maps. */
     public static IndexedTensor of(HostTensor base) {
-        return new IndexedTensor(base, null, null);
+        return new IndexedTensor(base, null, null, null);
+    }
+
+    /**
+     * An elementwise change of a tensor's values, applied where its bytes are gathered: the values arrive as
+     * float32 (read exactly from float32, bfloat16 or float16) and are stored back in the tensor's dtype,
+     * rounded to the nearest (ties to even). It must not depend on an element's position (index maps and
+     * value maps commute).
+     */
+    @FunctionalInterface
+    public interface ValueMap {
+        /** Changes {@code v[0, n)} in place. */
+        void apply(float[] v, int n);
+    }
+
+    /** The value change applied on the way ({@link ValueMap}), or null for none. */
+    public ValueMap valueMap() {
+        return values;
+    }
+
+    /**
+     * This tensor with {@code m} applied to its values after the value change already set, if any. Only for
+     * float32, bfloat16 and float16 tensors.
+     */
+    public IndexedTensor withValues(ValueMap m) {
+        DType d = base.dtype();
+        if (d != DType.FLOAT32 && d != DType.BFLOAT16 && d != DType.FLOAT16) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "a value change of a " + d + " tensor");
+        }
+        ValueMap before = values;
+        ValueMap composed = before == null ? m : (v, n) -> {
+            before.apply(v, n);
+            m.apply(v, n);
+        };
+        return new IndexedTensor(base, rows, cols, composed);
+    }
+
+    /** Values converted per call of a {@link ValueMap}. */
+    private static final int VALUE_CHUNK = 1 << 16;
+
+    /** Applies the value change (if any) to {@code t}, in place, a chunk at a time. */
+    private void applyValues(HostTensor t) {
+        if (values == null) {
+            return;
+        }
+        long n = t.numel();
+        float[] v = new float[(int) Math.min(n, VALUE_CHUNK)];
+        HostTensor.ValueReader reader = t.valueReader();
+        for (long first = 0; first < n; first += VALUE_CHUNK) {
+            int count = (int) Math.min(VALUE_CHUNK, n - first);
+            reader.read(first, v, 0, count);
+            values.apply(v, count);
+            t.writeFloats(first, v, 0, count);
+        }
+    }
+
+    /**
+     * Streams the tensor's values in order as float32 chunks, the value change applied: statistics of a tensor
+     * too large for a Java array. Permuted rows are gathered into a buffer of at most {@link #SCRATCH_BYTES} first.
+     */
+    public void streamValues(FloatChunkSink sink) throws java.io.IOException {
+        float[] v = new float[(int) Math.min(numel(), VALUE_CHUNK)];
+        if (rows == null && cols == null) {
+            HostTensor.ValueReader reader = base.valueReader();
+            long n = numel();
+            for (long first = 0; first < n; first += VALUE_CHUNK) {
+                int count = (int) Math.min(VALUE_CHUNK, n - first);
+                reader.read(first, v, 0, count);
+                if (values != null) {
+                    values.apply(v, count);
+                }
+                sink.accept(v, count);
+            }
+            java.lang.ref.Reference.reachabilityFence(base);
+            return;
+        }
+        try (HostMemory scratch = HostMemory.allocate(Math.max(1, Math.min(byteSize(), SCRATCH_BYTES)))) {
+            forEachGathered(scratch, (memory, bytes) -> { // values already changed by the gather
+                long n = bytes / dtype().elementSize();
+                HostTensor.ValueReader reader = HostTensor.view(memory, 0, dtype(), n).valueReader();
+                for (long first = 0; first < n; first += VALUE_CHUNK) {
+                    int count = (int) Math.min(VALUE_CHUNK, n - first);
+                    reader.read(first, v, 0, count);
+                    sink.accept(v, count);
+                }
+            });
+        }
+    }
+
+    /** Bytes of the buffer that permuted tensors are gathered into on their way to a file or a statistic. */
+    public static final long SCRATCH_BYTES = 32L << 20;
+
+    /** Receives consecutive float32 chunks of a tensor's values ({@link #streamValues}). */
+    @FunctionalInterface
+    public interface FloatChunkSink {
+        /** {@code v[0, n)}: the next values (the array is reused: consume them before returning). */
+        void accept(float[] v, int n) throws java.io.IOException;
     }
 
     /** The tensor the maps read from. */
@@ -48,7 +147,7 @@ public final class IndexedTensor {
 
     /** Whether no map is set: the tensor is its base. */
     public boolean identity() {
-        return rows == null && cols == null;
+        return rows == null && cols == null && values == null;
     }
 
     public DType dtype() {
@@ -115,7 +214,7 @@ public final class IndexedTensor {
         if (isIdentity(composed)) {
             composed = null;
         }
-        return axis == 0 ? new IndexedTensor(base, composed, cols) : new IndexedTensor(base, rows, composed);
+        return axis == 0 ? new IndexedTensor(base, composed, cols, values) : new IndexedTensor(base, rows, composed, values);
     }
 
     private static boolean isIdentity(long[] m) {
@@ -127,10 +226,14 @@ public final class IndexedTensor {
         return true;
     }
 
-    /** Writes rows [from, to) of this tensor, gathered, to native memory at {@code dst} (contiguous). */
+    /** Writes rows [from, to) of this tensor, gathered (and its values changed), to native memory at {@code dst}. */
     public void gatherRows(long dst, long from, long to) {
         Kernels.gatherRows(Backend.CPU, base.address(), dst, rowCount(), n1(), unitBytes(), rows, cols, from, to);
         java.lang.ref.Reference.reachabilityFence(base);
+        if (values != null) {
+            long bytes = (to - from) * rowBytes();
+            applyValues(HostTensor.view(HostMemory.borrow(dst, bytes, this), 0, dtype(), bytes / dtype().elementSize()));
+        }
     }
 
     /** Rows [from, to) in fresh memory, shape {@code [to - from, rest...]} (a view of the base when no map applies). */
@@ -139,7 +242,7 @@ public final class IndexedTensor {
         if (base.dim() > 0) {
             shape[0] = to - from;
         }
-        if (identity() || (cols == null && isIdentityRange(rows, from, to))) {
+        if (identity() || (cols == null && values == null && isIdentityRange(rows, from, to))) {
             return base.dim() == 0 ? base : HostTensor.view(base.memory(), base.offset() + from * rowBytes(), dtype(), shape);
         }
         HostTensor out = HostTensor.allocate(dtype(), shape);
@@ -173,7 +276,7 @@ public final class IndexedTensor {
     /**
      * Streams the tensor's bytes in order to {@code sink}: the base's own bytes when no map applies (a
      * mapped file's pages), else whole rows gathered into {@code scratch} (reused: the sink must consume a
-     * chunk before returning). Chunks are at most {@code scratch}'s length or 1 GiB.
+     * chunk before returning), their values changed there. Chunks are at most {@code scratch}'s length or 1 GiB.
      */
     public void stream(HostMemory scratch, ChunkSink sink) throws java.io.IOException {
         long total = byteSize();
@@ -184,6 +287,20 @@ public final class IndexedTensor {
             java.lang.ref.Reference.reachabilityFence(base);
             return;
         }
+        forEachGathered(scratch, (memory, bytes) -> sink.accept(memory.buffer(0, (int) bytes)));
+    }
+
+    /** Receives whole rows gathered at the start of {@code memory} ({@link #forEachGathered}). */
+    @FunctionalInterface
+    private interface GatheredSink {
+        void accept(HostMemory memory, long bytes) throws java.io.IOException;
+    }
+
+    /**
+     * Gathers the tensor a chunk of whole rows at a time into {@code scratch} (a buffer of its own for a row
+     * larger than it; at most 1 GiB per chunk), values changed, and hands each chunk to {@code sink}.
+     */
+    private void forEachGathered(HostMemory scratch, GatheredSink sink) throws java.io.IOException {
         long rowBytes = rowBytes();
         if (rowBytes > HostTensor.WINDOW) {
             throw LadyException.invalidInput("a permuted tensor of shape " + Arrays.toString(shape()) + " has rows of "
@@ -191,7 +308,7 @@ public final class IndexedTensor {
         }
         if (rowBytes > scratch.length()) { // one row larger than the shared buffer: a buffer of its own
             try (HostMemory own = HostMemory.allocate(rowBytes)) {
-                stream(own, sink);
+                forEachGathered(own, sink);
             }
             return;
         }
@@ -200,13 +317,14 @@ public final class IndexedTensor {
         for (long r = 0; r < n; r += perChunk) {
             long to = Math.min(n, r + perChunk);
             gatherRows(scratch.address(), r, to);
-            sink.accept(scratch.buffer(0, (int) ((to - r) * rowBytes)));
+            sink.accept(scratch, (to - r) * rowBytes);
         }
         java.lang.ref.Reference.reachabilityFence(scratch);
     }
 
     @Override
     public String toString() {
-        return base + (identity() ? "" : " (index maps:" + (rows != null ? " rows" : "") + (cols != null ? " columns" : "") + ")");
+        return base + (rows == null && cols == null ? "" : " (index maps:" + (rows != null ? " rows" : "")
+                + (cols != null ? " columns" : "") + ")") + (values == null ? "" : " (values changed)");
     }
 }

@@ -103,4 +103,83 @@ class QuantAttackTest {
         e = assertThrows(LadyException.class, () -> new QuantAttack(4).apply(s, AttackContext.of(null, 0)));
         assertEquals(LadyException.Kind.USAGE, e.kind());
     }
+
+    /**
+     * A checkpoint read from a file (its tensors over the mapped file) is quantized without a copy: the weights stay
+     * over the file, their change kept lazily, applied where they are written or read; a lazily permuted weight is
+     * quantized as the same permutation of the quantized weight. What is written, and the streamed summary, equal
+     * the eager computation on Java arrays (QuantAttack's formula, stored in the dtype).
+     */
+    @Test
+    void mappedWeightsAreQuantizedLazilyAndWrittenAsTheEagerFormulaGives(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        for (lady.tensor.DType dtype : List.of(lady.tensor.DType.BFLOAT16, lady.tensor.DType.FLOAT32)) {
+            StateDict made = new StateDict();
+            made.put("a.weight", AttackTensors.tensor(AttackTensors.uniform(3, 96 * 50, -0.7, 0.4), 96, 50).converted(dtype));
+            made.put("b.weight", AttackTensors.tensor(AttackTensors.uniform(4, 40 * 30, -0.2, 0.9), 40, 30).converted(dtype));
+            made.put("a.bias", AttackTensors.tensor(AttackTensors.uniform(5, 96, -1, 1), 96).converted(dtype));
+            java.nio.file.Path in = dir.resolve("in-" + dtype + ".safetensors");
+            lady.checkpoint.Checkpoints.write(in, made, lady.checkpoint.Checkpoints.Format.SAFETENSORS);
+            StateDict s = lady.checkpoint.Checkpoints.read(in);
+            long[] p = new long[40];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = (i * 7L) % 40;
+            }
+            s.permuteLazily("b.weight", 0, p);
+            long allocated = lady.tensor.HostMemory.liveAllocatedBytes();
+            AttackResult r = new QuantAttack(3).apply(s, AttackContext.of(null, 0).withWeights(List.of("a.weight", "b.weight")));
+            assertEquals(List.of("a.weight", "b.weight"), r.tensors());
+            assertTrue(s.isLazy("a.weight") && s.isLazy("b.weight") && s.streamed("a.weight").base().mapped(),
+                    "the weights stay over the file");
+            long grown = lady.tensor.HostMemory.liveAllocatedBytes() - allocated;
+            assertTrue(grown < 4096, "no copy of the weights: " + grown + " bytes allocated");
+
+            double maxChange = 0;
+            StateDict expected = new StateDict();
+            for (String name : List.of("a.weight", "b.weight")) {
+                lady.tensor.HostTensor t = made.get(name);
+                if (name.equals("b.weight")) {
+                    t = t.gather(0, 1, p);
+                }
+                float[] w = values(t);
+                float[] q = eager(w, 3, dtype);
+                for (int i = 0; i < w.length; i++) {
+                    maxChange = Math.max(maxChange, Math.abs((double) q[i] - w[i]));
+                }
+                expected.put(name, AttackTensors.tensor(q, t.shape()).converted(dtype));
+                assertEquals(WeightSummary.of(name, expected.get(name)), WeightSummary.of(name, s.streamed(name)),
+                        dtype + " " + name + ": the streamed summary");
+            }
+            assertEquals(maxChange, (double) r.details().get("max_abs_change"), 0.0);
+            java.nio.file.Path out = dir.resolve("out-" + dtype + ".safetensors");
+            lady.checkpoint.Checkpoints.write(out, s, lady.checkpoint.Checkpoints.Format.SAFETENSORS);
+            StateDict back = lady.checkpoint.Checkpoints.read(out);
+            for (String name : List.of("a.weight", "b.weight")) {
+                assertTrue(expected.get(name).sameContent(back.get(name)), dtype + " " + name + " as written");
+                assertTrue(expected.get(name).sameContent(s.get(name)), dtype + " " + name + " as read");
+            }
+            assertTrue(made.get("a.bias").sameContent(back.get("a.bias")), "the bias is untouched");
+            // a lazily quantized tensor read through its base is gathered first, so that no reader misses the change
+            new QuantAttack(3).apply(s, AttackContext.of(null, 0).withWeights(List.of("a.weight")));
+            lady.tensor.IndexedTensor read = s.indexed("a.weight");
+            assertTrue(read.identity() && !read.base().mapped(), "indexed() gathers a value change");
+        }
+    }
+
+    /** QuantAttack's formula on a Java array, stored in {@code dtype}. */
+    private static float[] eager(float[] w, int bits, lady.tensor.DType dtype) {
+        float min = Float.POSITIVE_INFINITY;
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : w) {
+            min = Math.min(min, v);
+            max = Math.max(max, v);
+        }
+        double levels = Math.pow(2, bits) - 1;
+        double scale = levels / ((double) max - min);
+        float[] q = new float[w.length];
+        for (int i = 0; i < w.length; i++) {
+            double x = (w[i] - (double) min) * scale;
+            q[i] = FloatData.storable(dtype, (float) (Math.rint(Math.min(Math.max(x, 0), levels)) / scale + min));
+        }
+        return q;
+    }
 }

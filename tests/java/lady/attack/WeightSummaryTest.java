@@ -43,4 +43,35 @@ class WeightSummaryTest {
         assertEquals(8, WeightSummary.distinct(a)); // 0, NaN, +inf, -inf, two neighbours, +min, -min
         assertEquals(0, WeightSummary.distinct(new float[0]));
     }
+
+    /**
+     * The summary of a half-precision tensor read in chunks (bitmap of its bit patterns) equals the one read whole
+     * (Java array, bucketed count), with zeros of both signs, NaNs of several payloads and infinities among the values.
+     */
+    @Test
+    void streamedHalfPrecisionSummaryEqualsTheWholeOne() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (lady.tensor.DType dtype : java.util.List.of(lady.tensor.DType.BFLOAT16, lady.tensor.DType.FLOAT16)) {
+            int n = 300_000;
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = (float) (r.nextGaussian() * 0.05);
+            }
+            a[1] = -0f;
+            a[2] = 0f;
+            a[3] = Float.intBitsToFloat(0x7fc00001);
+            a[4] = Float.NaN;
+            a[5] = Float.NEGATIVE_INFINITY;
+            lady.tensor.HostTensor t = lady.tensor.HostTensor.ofFloats(a, 600, 500).converted(dtype);
+            java.util.Map<String, Object> whole = WeightSummary.of("w", t);
+            assertEquals(whole, WeightSummary.of("w", lady.tensor.IndexedTensor.of(t)), dtype.toString());
+            long[] p = new long[600];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = p.length - 1 - i;
+            }
+            java.util.Map<String, Object> permuted = WeightSummary.of("w", lady.tensor.IndexedTensor.of(t).permuted(0, p));
+            assertEquals(whole.get("distinct"), permuted.get("distinct"));
+            assertEquals(whole.get("zeros"), permuted.get("zeros"));
+        }
+    }
 }
