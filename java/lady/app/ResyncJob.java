@@ -74,7 +74,12 @@ public final class ResyncJob {
      * @param structuralPsi Psi against the secret's lineage (overall), or null without a structural secret
      * @param manifest      inputs, options, timings
      */
-    public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest) {}
+    /**
+     * @param leftOut tensors of the reference left out of the comparison because the suspect does not hold them (a
+     *     tied head the reference saved: {@link #referenceOnly}); empty for none
+     */
+    public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest,
+            List<String> leftOut) {}
 
     /** Runs the request; progress goes to {@code progress}. */
     public static Result run(Request r, ProgressListener progress) {
@@ -101,10 +106,21 @@ public final class ResyncJob {
         StateDict ref = Checkpoints.read(r.reference());
         StateDict sus = Checkpoints.read(r.suspect());
         double readSeconds = (JobLog.now() - t0) / 1e9;
-        log.stage("read", t0, "read " + r.reference() + " and " + r.suspect());
         Path graphFile = Models.graphOf(r.reference(), r.graph(), r.arch(), specFile);
         // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)
         PermutationSpec permSpec = Models.spec(ref, r.arch(), specFile, graphFile);
+        List<String> referenceOnly = specFile == null && graphFile == null ? referenceOnly(permSpec, ref, sus) : List.of();
+        if (!referenceOnly.isEmpty()) { // a tied lm_head.weight the reference's folder saved and the suspect's did not
+            List<String> dropped = referenceOnly;
+            StateDict kept = ref.select(ref.names().stream().filter(n -> !dropped.contains(n)).toList());
+            try {
+                permSpec = Models.spec(kept, r.arch(), null, null);
+                ref = kept;
+            } catch (LadyException e) { // not a network without them: refused below, by name, as any other mismatch
+                referenceOnly = List.of();
+            }
+        }
+        log.stage("read", t0, "read " + r.reference() + " and " + r.suspect());
         Signal sig = r.signal();
         ResyncOptions options = r.options();
         if (sig == Signal.ACTIVATIONS) {
@@ -167,6 +183,9 @@ public final class ResyncJob {
             if (undo != null) {
                 json.put("structural", undo.toJson());
             }
+            if (!referenceOnly.isEmpty()) {
+                json.put("left_out_of_comparison", referenceOnly);
+            }
             if (structuralPsi != null) {
                 json.put("structural_psi", structuralPsi);
                 json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, report));
@@ -183,7 +202,7 @@ public final class ResyncJob {
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest());
+                log.manifest(), referenceOnly);
     }
 
     /**
@@ -239,6 +258,38 @@ public final class ResyncJob {
                     + (missing.isEmpty() ? "" : "groups only the reference has: " + Text.list(missing, Text.NAMES_SHOWN)));
         }
         return suspectOnly;
+    }
+
+    /**
+     * Tensors that members of the reference's groups move, that the suspect does not hold at all, and that are a
+     * saved tie: bit for bit another tensor of the reference that the suspect holds (a tied lm_head.weight the
+     * reference's folder saved beside its embedding, and the suspect's did not). The suspect cannot be compared on
+     * them, and loses nothing without them; the resync reads the reference without them. Other tensors the suspect
+     * lacks are a mismatch ({@link #requireSameGroups}).
+     */
+    static List<String> referenceOnly(PermutationSpec reference, StateDict referenceState, StateDict suspect) {
+        Set<String> out = new TreeSet<>();
+        for (Group g : reference.groups()) {
+            for (Member m : g.members()) {
+                String name = m.tensor();
+                if (referenceState.contains(name) && !suspect.contains(name) && !out.contains(name)
+                        && savedTie(name, referenceState, suspect)) {
+                    out.add(name);
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** Whether tensor {@code name} of {@code state} equals, bit for bit, another of its tensors that {@code other} holds. */
+    private static boolean savedTie(String name, StateDict state, StateDict other) {
+        for (String n : state.names()) {
+            if (!n.equals(name) && other.contains(n) && java.util.Arrays.equals(state.shape(n), state.shape(name))
+                    && state.get(n).sameContent(state.get(name))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A group's members as tensor and axis (widths and offsets left out: structural edits change them). */

@@ -127,6 +127,10 @@ final class ResyncCommand implements Callable<Integer> {
                 network.specFile, groups, secret, options, signal, data, probe, !noStructural, started), run.progress());
         PrintWriter w = spec.commandLine().getOut();
         printSummary(w, r.report());
+        if (!r.leftOut().isEmpty()) {
+            w.printf("left out of the comparison (a saved tie the suspect does not hold): %s%n",
+                    lady.util.Text.escape(lady.util.Text.list(r.leftOut(), lady.util.Text.NAMES_SHOWN)));
+        }
         printStructural(w, r.undo(), r.structuralPsi());
         if (signal == Signal.ACTIVATIONS) {
             w.printf("signal activations: Pearson correlation over %d probe images of %s%n", probe, data);

@@ -425,6 +425,35 @@ class LlamaFolderTest {
         }
     }
 
+    /**
+     * The other way round: a reference that saved its tied lm_head.weight against a suspect that did not. The head, a
+     * tensor the suspect lacks and a copy of the embedding, is left out of the comparison (the output says so); every
+     * tensor of the suspect's folder comes back to the reference's order. (Tensors the suspect lacks that are no such
+     * copy, Qwen2's biases, are still refused: aSuspectOfAnotherNetworkIsRefused.)
+     */
+    @Test
+    void aTiedHeadOnlyTheReferenceSavedIsLeftOutOfTheComparison() throws IOException, InterruptedException {
+        Path plain = make("rplain", "--variant", "llama", "--seed", "10", "--tied");
+        Path ref = make("rsaved", "--variant", "llama", "--seed", "10", "--tied", "--tied-saved");
+        Path sus = dir.resolve("rsus");
+        assertNull(PythonTorch.run(SCRIPT, "permute", plain.toString(), sus.toString(), "--seed", "11", "--secret",
+                dir.resolve("rsec.json").toString()));
+        StateDict want = Checkpoints.read(plain);
+        assertTrue(Checkpoints.read(ref).contains("lm_head.weight") && !want.contains("lm_head.weight"));
+        for (String structural : List.of("--quiet", "--no-structural")) {
+            StateDict got = resynced(ref, sus, dir.resolve("rsec.json"), dir.resolve("rfix" + structural), structural);
+            assertEquals(want.names(), got.names(), "the suspect's layout");
+            for (String name : want.names()) {
+                assertTrue(want.get(name).sameContent(got.get(name)), structural + ": " + name);
+            }
+        }
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
+                dir.resolve("rfix-log").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("left out of the comparison (a saved tie the suspect does not hold): lm_head.weight"),
+                r.out());
+    }
+
     /** {@code lady resync} of {@code sus} against {@code ref} into {@code out}: exit 0, Psi 100 (the secret's); what it wrote. */
     private static StateDict resynced(Path ref, Path sus, Path secret, Path out, String option) {
         CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", out.toString(),
