@@ -60,7 +60,9 @@ public record QuantAttack(int bits) implements Attack {
         List<String> changed = new ArrayList<>();
         int constant = 0;
         double maxError = 0;
+        context.progress().start(spec(), names.size(), "tensors");
         for (String name : names) {
+            context.progress().advance(1);
             IndexedTensor t = state.streamed(name); // read in chunks, changed lazily: never a copy of the model
             FloatData.check(name, t.dtype());
             float[] range = range(name, t);
@@ -74,18 +76,12 @@ public record QuantAttack(int bits) implements Attack {
                 continue;
             }
             double scale = levels / ((double) max - min);
-            DType dtype = t.dtype();
-            IndexedTensor.ValueMap quantize = (v, n) -> {
-                for (int i = 0; i < n; i++) {
-                    double x = (v[i] - (double) min) * scale;
-                    double q = Math.rint(Math.min(Math.max(x, 0), levels));
-                    v[i] = FloatData.storable(dtype, (float) (q / scale + min));
-                }
-            };
+            IndexedTensor.ValueMap quantize = quantizer(min, scale, levels, t.dtype());
             maxError = Math.max(maxError, maxChange(t, quantize));
             state.mapValuesLazily(name, quantize);
             changed.add(name);
         }
+        context.progress().finish();
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("bits", bits);
         d.put("levels", (long) levels);
@@ -93,6 +89,36 @@ public record QuantAttack(int bits) implements Attack {
         d.put("constant_tensors", constant);
         d.put("max_abs_change", maxError);
         return new AttackResult(spec(), changed, d);
+    }
+
+    /** Levels up to which the stored value of each level is computed once, in a table (2^16: 256 KB). */
+    static final int TABLE_LEVELS = 1 << 16;
+
+    /**
+     * The change of one tensor: {@code x = (w - min) scale; q = rint(clamp(x, 0, levels)); w' = q / scale + min} in
+     * double, rounded to float32, then as stored in {@code dtype}. With at most {@link #TABLE_LEVELS} levels, w' of
+     * each level is computed once (the same expression, the same value) and looked up.
+     */
+    static IndexedTensor.ValueMap quantizer(float min, double scale, double levels, DType dtype) {
+        if (levels > TABLE_LEVELS) {
+            return (v, n) -> {
+                for (int i = 0; i < n; i++) {
+                    double x = (v[i] - (double) min) * scale;
+                    double q = Math.rint(Math.min(Math.max(x, 0), levels));
+                    v[i] = FloatData.storable(dtype, (float) (q / scale + min));
+                }
+            };
+        }
+        float[] stored = new float[(int) levels + 1];
+        for (int q = 0; q < stored.length; q++) {
+            stored[q] = FloatData.storable(dtype, (float) (q / scale + min));
+        }
+        return (v, n) -> {
+            for (int i = 0; i < n; i++) {
+                double x = (v[i] - (double) min) * scale;
+                v[i] = stored[(int) Math.rint(Math.min(Math.max(x, 0), levels))];
+            }
+        };
     }
 
     /** {min, max} of the tensor's values; NaN and infinite values refused. */
