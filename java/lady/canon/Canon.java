@@ -71,8 +71,7 @@ public final class Canon {
         List<LayerOrder> layers = new ArrayList<>();
         for (Group g : selected) {
             if (method == RankingMethod.BASIC) {
-                float[] scores = BasicRanking.scores(state, g);
-                layers.add(new LayerOrder(g.name(), scores, order(scores), null));
+                layers.add(BasicRanking.rank(state, g));
             } else {
                 String module = responseModule(description, g, active.authorsSlice());
                 long[] shape = ActiveRanking.inputShape(description.inputChannels(), description.inputSize());
@@ -111,16 +110,15 @@ public final class Canon {
                 throw LadyException.invalidInput("group '" + g.name() + "' has " + g.size() + " neurons in the suspect but "
                         + ref.size() + " in the canonical order");
             }
-            float[] scores;
             if (saved.method() == RankingMethod.BASIC) {
-                scores = BasicRanking.scores(suspect, g);
-            } else {
-                LayerOrder.ActiveInput in = ref.active();
-                scores = ActiveRanking.scores(model, in.module(), in.input(), in.shape());
-                if (scores.length != g.size()) {
-                    throw LadyException.invalidInput("module '" + in.module() + "' has " + scores.length
-                            + " neurons but group '" + g.name() + "' has " + g.size());
-                }
+                layers.add(BasicRanking.rank(suspect, g));
+                continue;
+            }
+            LayerOrder.ActiveInput in = ref.active();
+            float[] scores = ActiveRanking.scores(model, in.module(), in.input(), in.shape());
+            if (scores.length != g.size()) {
+                throw LadyException.invalidInput("module '" + in.module() + "' has " + scores.length
+                        + " neurons but group '" + g.name() + "' has " + g.size());
             }
             layers.add(new LayerOrder(g.name(), scores, order(scores), ref.active()));
         }
@@ -129,9 +127,23 @@ public final class Canon {
 
     /** A copy of {@code state} with every group of {@code order} put in canonical order (one native pass). */
     public static StateDict align(StateDict state, PermutationSpec spec, CanonicalOrder order) {
+        return Permuter.apply(state, spec, alignment(spec, order), Backend.CPU);
+    }
+
+    /**
+     * Puts every group of {@code order} in canonical order in {@code state} itself, lazily
+     * ({@link Permuter#applyLazily}: index maps over the mapped checkpoint, gathered as the state is written): no
+     * copy of the model, whatever its size. The same tensors as {@link #align}.
+     */
+    public static void alignLazily(StateDict state, PermutationSpec spec, CanonicalOrder order) {
+        Permuter.applyLazily(state, spec, alignment(spec, order), Backend.CPU);
+    }
+
+    /** Per group, the permutation that puts it in canonical order. */
+    private static Map<String, Permutation> alignment(PermutationSpec spec, CanonicalOrder order) {
         Map<String, Permutation> perms = new LinkedHashMap<>();
         sources(spec, order).forEach((group, source) -> perms.put(group, order.layer(source).order()));
-        return Permuter.apply(state, spec, perms, Backend.CPU);
+        return perms;
     }
 
     /**
@@ -245,8 +257,7 @@ public final class Canon {
     public static CanonicalOrder rankBasic(StateDict state, PermutationSpec spec, List<String> groups) {
         List<LayerOrder> layers = new ArrayList<>();
         for (Group g : groups(spec, groups)) {
-            float[] scores = BasicRanking.scores(state, g);
-            layers.add(new LayerOrder(g.name(), scores, order(scores), null));
+            layers.add(BasicRanking.rank(state, g));
         }
         return new CanonicalOrder(spec.architecture(), RankingMethod.BASIC, null, layers);
     }

@@ -17,14 +17,24 @@ import lady.report.Json;
  *               ties by lower index. Applying it as a permutation (method.md 2: new neuron k = old neuron
  *               {@code order[k]}) puts the group in canonical order
  * @param active for active ranking, the learned input and where the responses were taken; null for basic
+ * @param exact  basic ranking: the scores before their rounding to float32 (the sums in double), which order
+ *               neurons whose float32 scores are equal ({@link BasicRanking#rank}; a group of 14336 LLM MLP units
+ *               has such pairs); null: none (ties by lower index)
  */
-public record LayerOrder(String layer, float[] scores, Permutation order, ActiveInput active) {
+public record LayerOrder(String layer, float[] scores, Permutation order, ActiveInput active, double[] exact) {
     public LayerOrder {
-        if (scores.length != order.size()) {
-            throw LadyException.invalidInput("layer '" + layer + "': " + scores.length + " scores but an order of "
+        if (scores.length != order.size() || (exact != null && exact.length != scores.length)) {
+            throw LadyException.invalidInput("layer '" + layer + "': " + scores.length + " scores"
+                    + (exact == null ? "" : " and " + exact.length + " exact scores") + " but an order of "
                     + order.size() + " neurons");
         }
         scores = scores.clone();
+        exact = exact == null ? null : exact.clone();
+    }
+
+    /** An order without exact scores. */
+    public LayerOrder(String layer, float[] scores, Permutation order, ActiveInput active) {
+        this(layer, scores, order, active, null);
     }
 
     /**
@@ -94,11 +104,22 @@ public record LayerOrder(String layer, float[] scores, Permutation order, Active
         return scores.clone();
     }
 
+    /** The exact scores (a copy), or null. */
+    @Override
+    public double[] exact() {
+        return exact == null ? null : exact.clone();
+    }
+
+    /** Neuron i's score as the order ranks it: its exact score when there are, else its float32 score. */
+    private double rankScore(int i) {
+        return exact != null ? exact[i] : scores[i];
+    }
+
     /** Adjacent pairs of the canonical order with equal scores (their relative order is by index only). */
     public int ties() {
         int ties = 0;
         for (int k = 0; k + 1 < size(); k++) {
-            if (scores[order.get(k)] == scores[order.get(k + 1)]) {
+            if (rankScore(order.get(k)) == rankScore(order.get(k + 1))) {
                 ties++;
             }
         }
@@ -109,7 +130,7 @@ public record LayerOrder(String layer, float[] scores, Permutation order, Active
     public double minGap() {
         double gap = Double.POSITIVE_INFINITY;
         for (int k = 0; k + 1 < size(); k++) {
-            gap = Math.min(gap, (double) scores[order.get(k)] - scores[order.get(k + 1)]);
+            gap = Math.min(gap, rankScore(order.get(k)) - rankScore(order.get(k + 1)));
         }
         return gap;
     }
@@ -122,6 +143,9 @@ public record LayerOrder(String layer, float[] scores, Permutation order, Active
         m.put("min_gap", size() < 2 ? null : minGap());
         m.put("order", order.toJson());
         m.put("scores", widen(scores));
+        if (exact != null) {
+            m.put("exact_scores", exact);
+        }
         if (active != null) {
             m.put("active", active.toJson());
         }
@@ -137,7 +161,8 @@ public record LayerOrder(String layer, float[] scores, Permutation order, Active
         float[] scores = Json.floatsField(m, "scores", where);
         Permutation order = Permutation.fromJson(m.get("order"), where + ": \"order\"");
         ActiveInput active = m.get("active") == null ? null : ActiveInput.fromJson(m.get("active"), where);
-        return new LayerOrder(layer, scores, order, active);
+        double[] exact = m.get("exact_scores") == null ? null : Json.doublesField(m, "exact_scores", where);
+        return new LayerOrder(layer, scores, order, active, exact);
     }
 
     /** float -> double exactly: Json writes the shortest decimal of the double, which parses back to the same float. */

@@ -83,7 +83,7 @@ public final class NormalForm {
             Group g = view[0].group(name);
             StructuralRules.Rule rule = view[0].rule(name);
             boolean rescaled = rescale(s, g, rule);
-            Permutation order = Canon.order(BasicRanking.scores(s, g));
+            Permutation order = BasicRanking.rank(s, g).order();
             Permuter.applyInPlace(s, view[0].spec(), Map.of(name, order), Backend.CPU);
             Merging.Merged m = merged.get(name);
             reports.add(new GroupReport(name, m.originalSize(), Math.toIntExact(g.size()), m.mergedClusters(),

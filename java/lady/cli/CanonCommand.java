@@ -223,10 +223,10 @@ final class CanonCommand implements Callable<Integer> {
         Path graphFile = Models.graphOf(input.model, graph, input.arch, null);
         PermutationSpec ps = spec(suspect, graphFile);
         CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, input.arch, saved);
-        StateDict aligned = Canon.align(suspect, ps, sus);
+        Canon.alignLazily(suspect, ps, sus); // the bytes move as the model is written: no copy of it
         double seconds = (System.nanoTime() - t0) / 1e9;
         Map<String, Double> psi = perms == null ? null : Canon.psi(saved, sus, perms, ps);
-        Checkpoints.writeLike(outTmp, aligned, input.model);
+        Checkpoints.writeLike(outTmp, suspect, input.model);
         if (orderTmp != null) {
             sus.write(orderTmp);
         }

@@ -474,16 +474,26 @@ public final class Json {
 
     /** {@code m[field]} as a list of finite numbers, narrowed to float (exact for values written from floats). */
     public static float[] floatsField(java.util.Map<?, ?> m, String field, String what) {
+        double[] d = doublesField(m, field, what);
+        float[] x = new float[d.length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) d[i];
+        }
+        return x;
+    }
+
+    /** {@code m[field]} as a list of finite numbers. */
+    public static double[] doublesField(java.util.Map<?, ?> m, String field, String what) {
         if (!(m.get(field) instanceof java.util.List<?> list)) {
             throw lady.LadyException.invalidInput(what + ": \"" + field + "\" must be a list of numbers");
         }
-        float[] x = new float[list.size()];
+        double[] x = new double[list.size()];
         for (int i = 0; i < x.length; i++) {
             if (!(list.get(i) instanceof Number n) || !Double.isFinite(n.doubleValue())) {
                 throw lady.LadyException.invalidInput(what + ": \"" + field + "\"[" + i + "] is not a finite number: "
                         + list.get(i));
             }
-            x[i] = n.floatValue();
+            x[i] = n.doubleValue();
         }
         return x;
     }

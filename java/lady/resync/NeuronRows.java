@@ -285,6 +285,19 @@ final class NeuronRows {
      * part order), read where it lies: no float32 copy of the member.
      */
     void accumulateSquaredNorms(double[] acc) {
+        accumulate(acc, true);
+    }
+
+    /**
+     * acc[j] += the sum of neuron j's values (in double; members on axis 1 in {@link #ROW_PARTS} parts of rows, added
+     * in part order), read where they lie: no float32 copy of the member (the basic canonical ranking's scores).
+     */
+    void accumulateSums(double[] acc) {
+        accumulate(acc, false);
+    }
+
+    /** {@link #accumulateSquaredNorms} ({@code squares}) or {@link #accumulateSums}. */
+    private void accumulate(double[] acc, boolean squares) {
         if (byRows) {
             Parallel.forParts(n, chunks(n), (c, from, end) -> {
                 Reader r = reader();
@@ -308,15 +321,24 @@ final class NeuronRows {
                     double s1 = 0;
                     double s2 = 0;
                     double s3 = 0;
-                    for (int t = 0; t < d; t++) {
-                        float x0 = v0[t];
-                        float x1 = v1[t];
-                        float x2 = v2[t];
-                        float x3 = v3[t];
-                        s0 += x0 * x0;
-                        s1 += x1 * x1;
-                        s2 += x2 * x2;
-                        s3 += x3 * x3;
+                    if (squares) {
+                        for (int t = 0; t < d; t++) {
+                            float x0 = v0[t];
+                            float x1 = v1[t];
+                            float x2 = v2[t];
+                            float x3 = v3[t];
+                            s0 += x0 * x0;
+                            s1 += x1 * x1;
+                            s2 += x2 * x2;
+                            s3 += x3 * x3;
+                        }
+                    } else {
+                        for (int t = 0; t < d; t++) {
+                            s0 += v0[t];
+                            s1 += v1[t];
+                            s2 += v2[t];
+                            s3 += v3[t];
+                        }
                     }
                     acc[j] += s0;
                     acc[j + 1] += s1;
@@ -328,7 +350,7 @@ final class NeuronRows {
                     double sum = 0;
                     for (int t = 0; t < d; t++) {
                         float x = v[0][t];
-                        sum += x * x;
+                        sum += squares ? x * x : x;
                     }
                     acc[j] += sum;
                 }
@@ -347,7 +369,7 @@ final class NeuronRows {
                 if (seg == 1) { // one value per neuron and row (an embedding's column): the same sums, a plain loop
                     for (int j = 0, x = at0; j < n; j++, x += block * inner) {
                         float v = row[x];
-                        sums[j] += v * v;
+                        sums[j] += squares ? v * v : v;
                     }
                     continue;
                 }
@@ -356,7 +378,7 @@ final class NeuronRows {
                     double sum = sums[j];
                     for (int t = at; t < at + seg; t++) {
                         float x = row[t];
-                        sum += x * x;
+                        sum += squares ? x * x : x;
                     }
                     sums[j] = sum;
                 }

@@ -100,6 +100,9 @@ class CanonTest {
         StateDict a = Canon.align(original, spec, ref);
         StateDict b = Canon.align(suspect, spec, sus);
         assertSameTensors(a, b);
+        StateDict lazily = suspect.copy(); // in place, as index maps: the same tensors as the aligned copy
+        Canon.alignLazily(lazily, spec, sus);
+        assertSameTensors(b, lazily);
         // after alignment the two canonical orders are both the identity: Psi 100 without any secret
         CanonicalOrder again = Canon.rerank(b, null, Canon.basic(a, null, all(spec)));
         Canon.psi(Canon.basic(a, null, all(spec)), again, null).forEach((g, v) -> assertEquals(100.0, v, g));
@@ -150,6 +153,43 @@ class CanonTest {
         LadyException tokens = assertThrows(LadyException.class, () -> Canon.rank(original, null, all(spec),
                 RankingMethod.ACTIVE, ActiveConfig.paper(1), ProgressListener.NONE));
         assertTrue(tokens.getMessage().contains("--method basic"), tokens.getMessage());
+    }
+
+    /**
+     * Two neurons whose float32 scores are equal and whose sums in double are not (a pair that thousands of LLM MLP
+     * units have): the canonical order ranks them by the double sums, so the original and a copy that swapped them
+     * align to the same tensors (by lower index, each would keep its own order); a true tie is still counted.
+     */
+    @Test
+    void equalFloat32ScoresAreOrderedByTheirExactSums(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        StateDict original = model("toynet", 2);
+        PermutationSpec spec = spec(original);
+        Group g = spec.group("conv1").orElseThrow();
+        lady.tensor.HostTensor w = original.get("conv1.weight");
+        float[] v = w.readFloats();
+        int per = v.length / (int) g.size();
+        System.arraycopy(v, 0, v, per, per); // neuron 1 = neuron 0, its first weight one unit in the last place higher
+        v[per] = Math.nextUp(v[0]);
+        w.writeFloats(v);
+        LayerOrder ranked = Canon.basic(original, null, List.of("conv1")).layer("conv1");
+        assertEquals(ranked.scores()[0], ranked.scores()[1], "equal float32 scores");
+        assertTrue(ranked.exact()[1] > ranked.exact()[0], "different sums in double");
+        assertEquals(0, ranked.ties());
+        int[] swap = new int[(int) g.size()];
+        for (int i = 0; i < swap.length; i++) {
+            swap[i] = i < 2 ? 1 - i : i;
+        }
+        StateDict suspect = Permuter.apply(original, spec, Map.of("conv1", Permutation.of(swap)), Backend.CPU);
+        CanonicalOrder ref = Canon.basic(original, null, List.of("conv1"));
+        CanonicalOrder sus = Canon.rerank(suspect, null, ref);
+        assertSameTensors(Canon.align(original, spec, ref), Canon.align(suspect, spec, sus));
+        assertEquals(100.0, Canon.psi(ref, sus, Map.of("conv1", Permutation.of(swap))).get("conv1"));
+        // the file keeps the exact scores; a true tie is still one
+        ref.write(dir.resolve("c.json"));
+        assertEquals(ranked.exact()[1], CanonicalOrder.read(dir.resolve("c.json")).layer("conv1").exact()[1]);
+        v[per] = v[0];
+        w.writeFloats(v);
+        assertEquals(1, Canon.basic(original, null, List.of("conv1")).layer("conv1").ties());
     }
 
     @Test
