@@ -403,52 +403,42 @@ class LlamaFolderTest {
     }
 
     /**
-     * A suspect that saved its tied lm_head.weight (transformers' older versions, or a save that kept it) against a
-     * reference that did not: the head, a tensor only the suspect holds, moves with the residual stream, so the
-     * written folder's head is its restored embedding again; every tensor of the reference comes back.
+     * A tied lm_head.weight saved on one side only (transformers' older versions, or a save that kept it).
+     * <ul>
+     *   <li>Saved by the suspect: the head, a tensor only the suspect holds, moves with the residual stream, so the
+     *       written folder's head is its restored embedding again; every tensor of the reference comes back.</li>
+     *   <li>Saved by the reference: the head, a tensor the suspect lacks and a copy of the embedding, is left out of
+     *       the comparison (the output says so); every tensor of the suspect's folder comes back to the reference's
+     *       order. (Tensors the suspect lacks that are no such copy, Qwen2's biases, are still refused:
+     *       aSuspectOfAnotherNetworkIsRefused.)</li>
+     * </ul>
      */
     @Test
-    void aTiedHeadOnlyTheSuspectSavedMovesWithTheStream() throws IOException, InterruptedException {
-        Path ref = make("tref", "--variant", "llama", "--seed", "8", "--tied");
+    void aTiedHeadSavedOnOneSideOnly() throws IOException, InterruptedException {
+        Path plain = make("tref", "--variant", "llama", "--seed", "8", "--tied");
         Path saved = make("tsaved", "--variant", "llama", "--seed", "8", "--tied", "--tied-saved");
-        Path sus = dir.resolve("tsus");
-        assertNull(PythonTorch.run(SCRIPT, "permute", saved.toString(), sus.toString(), "--seed", "9", "--secret",
-                dir.resolve("tsec.json").toString()));
-        for (String structural : List.of("--quiet", "--no-structural")) {
-            StateDict want = Checkpoints.read(ref);
-            StateDict got = resynced(ref, sus, dir.resolve("tsec.json"), dir.resolve("tfix" + structural), structural);
-            for (String name : want.names()) {
-                assertTrue(want.get(name).sameContent(got.get(name)), structural + ": " + name);
-            }
-            assertTrue(got.get("lm_head.weight").sameContent(got.get("model.embed_tokens.weight")),
-                    structural + ": the saved head is the restored embedding");
-        }
-    }
-
-    /**
-     * The other way round: a reference that saved its tied lm_head.weight against a suspect that did not. The head, a
-     * tensor the suspect lacks and a copy of the embedding, is left out of the comparison (the output says so); every
-     * tensor of the suspect's folder comes back to the reference's order. (Tensors the suspect lacks that are no such
-     * copy, Qwen2's biases, are still refused: aSuspectOfAnotherNetworkIsRefused.)
-     */
-    @Test
-    void aTiedHeadOnlyTheReferenceSavedIsLeftOutOfTheComparison() throws IOException, InterruptedException {
-        Path plain = make("rplain", "--variant", "llama", "--seed", "10", "--tied");
-        Path ref = make("rsaved", "--variant", "llama", "--seed", "10", "--tied", "--tied-saved");
-        Path sus = dir.resolve("rsus");
-        assertNull(PythonTorch.run(SCRIPT, "permute", plain.toString(), sus.toString(), "--seed", "11", "--secret",
-                dir.resolve("rsec.json").toString()));
-        StateDict want = Checkpoints.read(plain);
-        assertTrue(Checkpoints.read(ref).contains("lm_head.weight") && !want.contains("lm_head.weight"));
-        for (String structural : List.of("--quiet", "--no-structural")) {
-            StateDict got = resynced(ref, sus, dir.resolve("rsec.json"), dir.resolve("rfix" + structural), structural);
-            assertEquals(want.names(), got.names(), "the suspect's layout");
-            for (String name : want.names()) {
-                assertTrue(want.get(name).sameContent(got.get(name)), structural + ": " + name);
+        for (boolean suspectSaved : new boolean[] {true, false}) {
+            Path ref = suspectSaved ? plain : saved;
+            Path sus = dir.resolve("tsus-" + suspectSaved);
+            Path secret = dir.resolve("tsec-" + suspectSaved + ".json");
+            assertNull(PythonTorch.run(SCRIPT, "permute", (suspectSaved ? saved : plain).toString(), sus.toString(),
+                    "--seed", "9", "--secret", secret.toString()));
+            StateDict want = Checkpoints.read(plain);
+            for (String structural : List.of("--quiet", "--no-structural")) {
+                StateDict got = resynced(ref, sus, secret, dir.resolve("tfix-" + suspectSaved + structural), structural);
+                for (String name : want.names()) {
+                    assertTrue(want.get(name).sameContent(got.get(name)), suspectSaved + structural + ": " + name);
+                }
+                if (suspectSaved) {
+                    assertTrue(got.get("lm_head.weight").sameContent(got.get("model.embed_tokens.weight")),
+                            structural + ": the saved head is the restored embedding");
+                } else {
+                    assertEquals(want.names(), got.names(), "the suspect's layout");
+                }
             }
         }
-        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
-                dir.resolve("rfix-log").toString());
+        CliRun r = CliRun.of("resync", "--reference", saved.toString(), "--suspect", dir.resolve("tsus-false").toString(),
+                "--out", dir.resolve("tfix-log").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("left out of the comparison (a saved tie the suspect does not hold): lm_head.weight"),
                 r.out());
