@@ -39,6 +39,7 @@ public record NsoAttack() implements Attack {
 
     @Override
     public AttackResult apply(StateDict state, AttackContext context) {
+        StructuralAttacks.requireMemory(state);
         StructuralAttacks.Tally t = new StructuralAttacks.Tally();
         long seed = context.seed();
         StructuralAttacks.dummy(state, context, DUMMY_PERCENT, Seeds.derive(seed, "attack.dummy"), t);

@@ -40,6 +40,7 @@ public record StructuralAttack(String kind, double level) implements Attack {
 
     @Override
     public AttackResult apply(StateDict state, AttackContext context) {
+        StructuralAttacks.requireMemory(state);
         StructuralAttacks.Tally t = new StructuralAttacks.Tally();
         long seed = Seeds.derive(context.seed(), "attack." + kind);
         switch (kind) {

@@ -44,29 +44,9 @@ public final class PermutationCheck {
      * the system instead of answering.
      */
     public static void requireMemoryFor(long parameters, String option) {
-        double need = FLOAT32_COPIES * 4.0 * parameters;
-        long available = availableMemory();
-        if (available > 0 && need > available) {
-            throw new LadyException(LadyException.Kind.USAGE, String.format(java.util.Locale.ROOT,
-                    "%s runs the model in float32 in libtorch: about %.1f GB for %,d parameters, and this machine has "
-                            + "%.1f GB available; drop %s (a permutation of a network Lady recognizes keeps its function "
-                            + "by construction) or check a smaller configuration of it", option, need / 1e9, parameters,
-                    available / 1e9, option));
-        }
-    }
-
-    /** MemAvailable of /proc/meminfo in bytes; 0 when unknown (other systems: no check). */
-    static long availableMemory() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
-                    return 1024 * Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            return 0;
-        }
-        return 0;
+        lady.util.Memory.require(FLOAT32_COPIES * 4.0 * parameters, parameters, option + " runs the model in float32 in "
+                + "libtorch", "drop " + option + " (a permutation of a network Lady recognizes keeps its function by "
+                + "construction) or check a smaller configuration of it");
     }
 
     /**

@@ -133,4 +133,27 @@ class StructuralAttacksTest {
         assertEquals(LadyException.Kind.USAGE, e.kind());
         assertTrue(e.getMessage().contains("depthwise"), e.getMessage());
     }
+
+    /**
+     * A structural attack on a model whose float32 edits would not fit the machine's available memory is refused at
+     * once, with the sizes (the system would otherwise kill the process without a word); a small one is not.
+     */
+    @Test
+    void aModelLargerThanTheAvailableMemoryIsRefusedWithTheSizes() {
+        long available = lady.util.Memory.available();
+        org.junit.jupiter.api.Assumptions.assumeTrue(available > 0, "no /proc/meminfo here: the check is not made");
+        long rows = available / 1024 / 2 + 1; // bfloat16 [rows, 1024]: its float32 copy twice what is available
+        // a tensor over memory that is never read: only its shape counts (nothing is allocated)
+        lady.tensor.HostMemory never = lady.tensor.HostMemory.borrow(0, 2L * rows * 1024, null);
+        StateDict huge = new StateDict();
+        huge.put("fc.weight", lady.tensor.HostTensor.view(never, 0, lady.tensor.DType.BFLOAT16, rows, 1024));
+        for (Attack a : Attacks.parse("nso,scale:2")) {
+            LadyException e = assertThrows(LadyException.class, () -> a.apply(huge, AttackContext.of(null, 1)));
+            assertEquals(LadyException.Kind.USAGE, e.kind());
+            assertTrue(e.getMessage().startsWith("the structural attacks rewrite the model's groups in float32: about ")
+                    && e.getMessage().contains("GB available; attack a smaller model"), e.getMessage());
+        }
+        assertThrows(LadyException.class, () -> lady.util.Memory.require(2.0 * available, 1, "x", "y"));
+        org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> lady.util.Memory.require(available / 2.0, 1, "x", "y"));
+    }
 }

@@ -14,7 +14,7 @@ import lady.LadyException;
 class PermutationCheckMemoryTest {
     @Test
     void aCheckLargerThanTheMachinesMemoryIsRefusedWithTheSizes() {
-        long available = PermutationCheck.availableMemory();
+        long available = lady.util.Memory.available();
         Assumptions.assumeTrue(available > 0, "no /proc/meminfo here: the check is not made");
         long parameters = available / 4; // FLOAT32_COPIES float32 copies of it: three times what is available
         LadyException e = assertThrows(LadyException.class, () -> PermutationCheck.requireMemoryFor(parameters, "--verify"));
