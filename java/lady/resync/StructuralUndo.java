@@ -27,6 +27,8 @@ import lady.structure.NetworkView;
 import lady.structure.NeuronGroup;
 import lady.structure.ParallelNeurons;
 import lady.structure.Tolerance;
+import lady.tensor.HostMemory;
+import lady.tensor.HostTensor;
 
 /**
  * Undoes neural structural obfuscation against the reference (issue 18): the pre-pass of {@code lady resync}
@@ -676,12 +678,19 @@ public final class StructuralUndo {
                 refAll[i] = i;
             }
             float[] s = new float[n * k];
-            for (String w : aligned) {
-                int d = sus.sliceLength(w);
-                float[] part = Kernels.cosineSimilarity(options.backend(), ref.slices(w, refAll), sus.slices(w, reps), n, k, d,
-                        false);
-                for (int x = 0; x < s.length; x++) {
-                    s[x] += part[x];
+            float[] part = new float[n * k];
+            try (HostMemory out = HostMemory.allocate(4L * Math.max(1, n * k))) {
+                for (String w : aligned) {
+                    int d = sus.sliceLength(w);
+                    HostTensor a = ref.slices(w, refAll);
+                    HostTensor b = sus.slices(w, reps);
+                    try (HostMemory am = a.memory(); HostMemory bm = b.memory()) { // native rows: no copy into the kernel
+                        Kernels.cosineSimilarity(options.backend(), a.address(), b.address(), n, k, d, false, out.address());
+                    }
+                    out.buffer(0, Math.toIntExact(4L * n * k)).asFloatBuffer().get(part);
+                    for (int x = 0; x < s.length; x++) {
+                        s[x] += part[x];
+                    }
                 }
             }
             int size = Math.max(n, k);

@@ -136,18 +136,22 @@ public final class NeuronGroup {
 
     /**
      * The slices of member tensor {@code tensor} (a producer weight: the rows) of {@code neurons}, in that order,
-     * as a row-major float array of {@code neurons.length x} {@link #sliceLength(String)}.
+     * as a row-major float32 tensor of {@code neurons.length x} {@link #sliceLength(String)} in native memory, for the
+     * kernels (no Java array to copy in: at VGG16's classifier.0 such copies into fresh memory cost more than the
+     * similarity product itself). The caller closes its memory.
      */
-    public float[] slices(String tensor, int[] neurons) {
+    public lady.tensor.HostTensor slices(String tensor, int[] neurons) {
         Slices s = member(tensor);
         int k = s.sliceLength();
-        float[] out = new float[neurons.length * k];
+        lady.tensor.HostTensor out = lady.tensor.HostTensor.allocate(lady.tensor.DType.FLOAT32, neurons.length, k);
         double[] buf = new double[k];
+        float[] row = new float[k];
         for (int i = 0; i < neurons.length; i++) {
             s.get(neurons[i], buf);
             for (int r = 0; r < k; r++) {
-                out[i * k + r] = (float) buf[r];
+                row[r] = (float) buf[r];
             }
+            out.writeFloats((long) i * k, row, 0, k);
         }
         return out;
     }
