@@ -205,10 +205,14 @@ public final class ReferenceResync {
     /** A kernel's refusal of a NaN or infinite value met while solving group g (here, or in the structural undo),
      * named: the group and its tensors. */
     static LadyException nonFinite(Group g, lady.kernels.Kernels.NonFiniteInput e) {
+        return nonFinite(g, e.getMessage());
+    }
+
+    /** As {@link #nonFinite(Group, lady.kernels.Kernels.NonFiniteInput)}, {@code detail} saying where. */
+    static LadyException nonFinite(Group g, String detail) {
         List<String> tensors = g.members().stream().map(Member::tensor).distinct().toList();
         return LadyException.invalidInput(String.format("the reference or the suspect has a NaN or infinite weight in "
-                + "group %s (tensors %s; %s); %s", Text.quote(g.name()), Text.list(tensors, 3), e.getMessage(),
-                FINITE_ONLY));
+                + "group %s (tensors %s; %s); %s", Text.quote(g.name()), Text.list(tensors, 3), detail, FINITE_ONLY));
     }
 
     /** One solve of a group: ask the evidence, combine, solve, apply, compose. */

@@ -673,13 +673,29 @@ public final class StructuralUndo {
          */
         private int[] assign(NeuronGroup ref, NeuronGroup sus, int[] reps) {
             int k = reps.length;
+            int size = Math.max(n, k);
+            if (size == 0) {
+                return new int[0];
+            }
             int[] refAll = new int[n];
             for (int i = 0; i < n; i++) {
                 refAll[i] = i;
             }
-            float[] s = new float[n * k];
-            float[] part = new float[n * k];
-            try (HostMemory out = HostMemory.allocate(4L * Math.max(1, n * k))) {
+            float pad = -2f * aligned.size() - 1; // below any sum of cosines
+            // the padded square in native memory, summed there row by row: no n x k Java arrays (at LLM width, 14336 x
+            // 15052 floats each, they filled the heap)
+            HostTensor square = HostTensor.allocate(lady.tensor.DType.FLOAT32, (long) size * size);
+            HostTensor out = HostTensor.allocate(lady.tensor.DType.FLOAT32, Math.max(1, (long) n * k));
+            try (HostMemory sq = square.memory(); HostMemory o = out.memory()) {
+                float[] row = new float[size];
+                float[] part = new float[k];
+                for (int i = 0; i < size; i++) {
+                    Arrays.fill(row, i < n ? 0f : pad);
+                    Arrays.fill(row, i < n ? k : 0, size, pad);
+                    square.writeFloats((long) i * size, row, 0, size);
+                }
+                HostTensor.ValueReader sums = square.valueReader();
+                HostTensor.ValueReader parts = out.valueReader();
                 for (String w : aligned) {
                     int d = sus.sliceLength(w);
                     HostTensor a = ref.slices(w, refAll);
@@ -687,25 +703,30 @@ public final class StructuralUndo {
                     try (HostMemory am = a.memory(); HostMemory bm = b.memory()) { // native rows: no copy into the kernel
                         Kernels.cosineSimilarity(options.backend(), a.address(), b.address(), n, k, d, false, out.address());
                     }
-                    out.buffer(0, Math.toIntExact(4L * n * k)).asFloatBuffer().get(part);
-                    for (int x = 0; x < s.length; x++) {
-                        s[x] += part[x];
+                    for (int i = 0; i < n; i++) { // the same float sums, in the same order, as one n x k array had
+                        sums.read((long) i * size, row, 0, k);
+                        parts.read((long) i * k, part, 0, k);
+                        for (int j = 0; j < k; j++) {
+                            row[j] += part[j];
+                            if (!Float.isFinite(row[j])) {
+                                throw ReferenceResync.nonFinite(rg, String.format(java.util.Locale.ROOT, "the structural "
+                                        + "undo's similarity is %s at row %d, column %d", row[j], i, j));
+                            }
+                        }
+                        square.writeFloats((long) i * size, row, 0, k);
                     }
                 }
+                int[] col = new int[size];
+                try (HostMemory perm = HostMemory.allocate(4L * size)) {
+                    Kernels.assign(options.backend(), square.address(), size, perm.address());
+                    perm.buffer(0, 4 * size).asIntBuffer().get(col);
+                }
+                int[] match = new int[n];
+                for (int i = 0; i < n; i++) {
+                    match[i] = col[i] < k ? col[i] : -1;
+                }
+                return match;
             }
-            int size = Math.max(n, k);
-            float pad = -2f * aligned.size() - 1; // below any sum of cosines
-            float[] square = new float[size * size];
-            Arrays.fill(square, pad);
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(s, i * k, square, i * size, k);
-            }
-            int[] col = size == 0 ? new int[0] : Kernels.assign(options.backend(), square, size);
-            int[] match = new int[n];
-            for (int i = 0; i < n; i++) {
-                match[i] = col[i] < k ? col[i] : -1;
-            }
-            return match;
         }
     }
 
