@@ -73,10 +73,8 @@ public final class ResyncJob {
      * @param undo          what the structural undo did, or null when it did not run
      * @param structuralPsi Psi against the secret's lineage (overall), or null without a structural secret
      * @param manifest      inputs, options, timings
-     */
-    /**
-     * @param leftOut tensors of the reference left out of the comparison because the suspect does not hold them (a
-     *     tied head the reference saved: {@link #referenceOnly}); empty for none
+     * @param leftOut       tensors of the reference left out of the comparison because the suspect does not hold them
+     *                      (a tied head the reference saved: {@link #referenceOnly}); empty for none
      */
     public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest,
             List<String> leftOut) {}

@@ -24,20 +24,21 @@ public final class WeightSummary {
         }
         boolean bf16 = d == DType.BFLOAT16;
         long[] seen = new long[(1 << 16) / 64];
-        double[] acc = new double[2]; // zeros, sum
+        long[] zeros = {0};
+        double[] sum = {0};
         try {
             t.streamValues((v, n) -> {
                 for (int i = 0; i < n; i++) {
                     float x = v[i];
-                    acc[0] += x == 0f ? 1 : 0;
-                    acc[1] += x;
+                    zeros[0] += x == 0f ? 1 : 0;
+                    sum[0] += x;
                     int h = bits(x);
                     h = bf16 ? h >>> 16 : HostTensor.floatToFloat16(Float.intBitsToFloat(h)) & 0xFFFF; // exact: read from that dtype
                     seen[h >>> 6] |= 1L << h;
                 }
             });
             long entries = t.numel();
-            double mean = entries == 0 ? 0 : acc[1] / entries;
+            double mean = entries == 0 ? 0 : sum[0] / entries;
             double[] ss = new double[1];
             t.streamValues((v, n) -> {
                 for (int i = 0; i < n; i++) {
@@ -48,7 +49,7 @@ public final class WeightSummary {
             for (long w : seen) {
                 distinct += Long.bitCount(w);
             }
-            return summary(name, entries, (long) acc[0], distinct, entries == 0 ? 0.0 : Math.sqrt(ss[0] / entries));
+            return summary(name, entries, zeros[0], distinct, entries == 0 ? 0.0 : Math.sqrt(ss[0] / entries));
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e); // the sinks above do no IO
         }

@@ -14,8 +14,9 @@ import lady.report.Json;
  * @param layer  the group's name (its producer module for chain groups, e.g. "features.17")
  * @param scores score of each neuron, in the model's own order (neuron i has {@code scores[i]})
  * @param order  the canonical order: {@code order[k]} is the neuron ranked k-th, by score descending,
- *               ties by lower index. Applying it as a permutation (method.md 2: new neuron k = old neuron
- *               {@code order[k]}) puts the group in canonical order
+ *               ties by exact score where there are ({@code exact}), then by lower index. Applying it as a
+ *               permutation (method.md 2: new neuron k = old neuron {@code order[k]}) puts the group in
+ *               canonical order
  * @param active for active ranking, the learned input and where the responses were taken; null for basic
  * @param exact  basic ranking: the scores before their rounding to float32 (the sums in double), which order
  *               neurons whose float32 scores are equal ({@link BasicRanking#rank}; a group of 14336 LLM MLP units

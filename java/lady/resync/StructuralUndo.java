@@ -689,9 +689,11 @@ public final class StructuralUndo {
             try (HostMemory sq = square.memory(); HostMemory o = out.memory()) {
                 float[] row = new float[size];
                 float[] part = new float[k];
-                for (int i = 0; i < size; i++) {
-                    Arrays.fill(row, i < n ? 0f : pad);
-                    Arrays.fill(row, i < n ? k : 0, size, pad);
+                for (int i = 0; i < size; i++) { // reference rows start at 0 over the suspect's k columns, pad elsewhere
+                    Arrays.fill(row, pad);
+                    if (i < n) {
+                        Arrays.fill(row, 0, k, 0f);
+                    }
                     square.writeFloats((long) i * size, row, 0, size);
                 }
                 HostTensor.ValueReader sums = square.valueReader();

@@ -313,16 +313,16 @@ public final class HostTensor {
         }
         switch (dtype) {
             case FLOAT32 -> {
-                for (int done = 0; done < count; done += HALF_CHUNK) { // windows of at most 2 GiB
-                    int n = Math.min(HALF_CHUNK, count - done);
+                for (int done = 0; done < count; done += WRITE_CHUNK) { // windows a buffer can address
+                    int n = Math.min(WRITE_CHUNK, count - done);
                     bytes(4 * (first + done), 4 * n).asFloatBuffer().put(values, at + done, n);
                 }
             }
             case BFLOAT16, FLOAT16 -> {
                 boolean bf16 = dtype == DType.BFLOAT16;
-                short[] halves = new short[Math.min(count, HALF_CHUNK)];
-                for (int done = 0; done < count; done += HALF_CHUNK) {
-                    int n = Math.min(HALF_CHUNK, count - done);
+                short[] halves = new short[Math.min(count, WRITE_CHUNK)];
+                for (int done = 0; done < count; done += WRITE_CHUNK) {
+                    int n = Math.min(WRITE_CHUNK, count - done);
                     for (int i = 0; i < n; i++) {
                         int k = at + done + i;
                         short h = bf16 ? floatToBfloat16(values[k]) : floatToFloat16(values[k]);
@@ -338,8 +338,8 @@ public final class HostTensor {
         java.lang.ref.Reference.reachabilityFence(this);
     }
 
-    /** Values converted per window when half-precision values are written ({@link #writeFloats(long, float[], int, int)}). */
-    private static final int HALF_CHUNK = 1 << 20;
+    /** Values per window of {@link #writeFloats(long, float[], int, int)} (half precision: converted per window). */
+    private static final int WRITE_CHUNK = 1 << 20;
 
     /** This tensor as float32: itself when it is float32, else a converted copy (float16, bfloat16, float64, integers). */
     public HostTensor toFloat32() {
