@@ -528,7 +528,7 @@ public final class StructuralUndo {
             for (int j = 0; j < k; j++) {
                 reps[j] = j;
             }
-            int[] match = assign(ref, sus, reps);
+            int[] match = assign(reps);
 
             // rescaling: rows (per producer; one factor for all when compensated in the consumers), then gamma/beta
             int producers = sus.producerCount();
@@ -648,13 +648,11 @@ public final class StructuralUndo {
                 throw LadyException.invalidInput(String.format("group '%s' has %d neurons in the reference but %d in the "
                         + "suspect, and its structure cannot be undone: %s", rg.name(), n, m, rule.wideningRefusal()));
             }
-            NeuronGroup sus = new NeuronGroup(suspect, sg, rule);
-            NeuronGroup ref = new NeuronGroup(reference, rg, refRule);
             int[] all = new int[n];
             for (int i = 0; i < n; i++) {
                 all[i] = i;
             }
-            int[] match = assign(ref, sus, all);
+            int[] match = assign(all);
             long[] p = new long[n];
             int[][] sources = new int[n][];
             for (int i = 0; i < n; i++) {
@@ -668,10 +666,53 @@ public final class StructuralUndo {
         }
 
         /**
-         * match[i] = index in {@code reps} of the suspect neuron for reference neuron i, or -1: the exact assignment
-         * of the summed cosine over the aligned producers, padded to a square.
+         * match[i] = index in {@code reps} of the suspect neuron for reference neuron i, or -1. With as many suspect
+         * neurons as reference ones and the aligned producers' tensors of the same shapes, the match the ordinary
+         * resync makes from those producers' rows ({@link Combination#solve}: the weighted mean of their cosines, the
+         * exact assignment, large groups through the prefilter, which reads the rows where they lie: a Llama residual
+         * stream's 128k-row embedding or a 14336-unit MLP without an n x n matrix). Otherwise the exact assignment of
+         * the summed cosine, padded to a square ({@link #paddedAssign}).
          */
-        private int[] assign(NeuronGroup ref, NeuronGroup sus, int[] reps) {
+        private int[] assign(int[] reps) {
+            int k = reps.length;
+            if (k == n && n > 0 && sameShapes()) {
+                List<Contribution> cs = new ArrayList<>();
+                for (String w : aligned) {
+                    RowPair rows = RowPair.of(reference.indexed(w), suspect.indexed(w), producer(rg, w), n);
+                    cs.add(new Contribution(ProducerRows.NAME, w, rows.dimension(), rows, null, List.of()));
+                }
+                long[] match;
+                try {
+                    match = Combination.solve(cs, n, options.withMethod(Method.ASSIGNMENT).withMargins(Margins.BOUND))
+                            .match();
+                } finally {
+                    cs.forEach(Contribution::release);
+                }
+                int[] out = new int[n];
+                for (int i = 0; i < n; i++) {
+                    out[i] = reps[(int) match[i]];
+                }
+                return out;
+            }
+            return paddedAssign(reps);
+        }
+
+        /** Whether every aligned producer's tensor has the same shape in both models. */
+        private boolean sameShapes() {
+            for (String w : aligned) {
+                if (!Arrays.equals(reference.shape(w), suspect.shape(w))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /**
+         * The exact assignment of the summed cosine over the aligned producers, on the matrix padded to a square with
+         * a constant score below every real one: match[i] = index in {@code reps} of reference neuron i's suspect
+         * neuron, or -1 (the padding took it).
+         */
+        private int[] paddedAssign(int[] reps) {
             int k = reps.length;
             int size = Math.max(n, k);
             if (size == 0) {
@@ -699,11 +740,16 @@ public final class StructuralUndo {
                 HostTensor.ValueReader sums = square.valueReader();
                 HostTensor.ValueReader parts = out.valueReader();
                 for (String w : aligned) {
-                    int d = sus.sliceLength(w);
-                    HostTensor a = ref.slices(w, refAll);
-                    HostTensor b = sus.slices(w, reps);
+                    // the neurons' rows read where they lie (a mapped file's bytes, converted), only those compared
+                    HostTensor a = NeuronRows.of(reference.indexed(w), producer(rg, w), n).materialize(refAll);
+                    HostTensor b = NeuronRows.of(suspect.indexed(w), producer(sg, w), sg.size()).materialize(reps);
                     try (HostMemory am = a.memory(); HostMemory bm = b.memory()) { // native rows: no copy into the kernel
-                        Kernels.cosineSimilarity(options.backend(), a.address(), b.address(), n, k, d, false, out.address());
+                        if (a.size(1) != b.size(1)) {
+                            throw LadyException.invalidInput(String.format("group '%s': the rows of '%s' have %d values "
+                                    + "in the reference but %d in the suspect", rg.name(), w, a.size(1), b.size(1)));
+                        }
+                        Kernels.cosineSimilarity(options.backend(), a.address(), b.address(), n, k,
+                                Math.toIntExact(a.size(1)), false, out.address());
                     }
                     for (int i = 0; i < n; i++) { // the same float sums, in the same order, as one n x k array had
                         sums.read((long) i * size, row, 0, k);
@@ -725,11 +771,21 @@ public final class StructuralUndo {
                 }
                 int[] match = new int[n];
                 for (int i = 0; i < n; i++) {
-                    match[i] = col[i] < k ? col[i] : -1;
+                    match[i] = col[i] < k ? reps[col[i]] : -1;
                 }
                 return match;
             }
         }
+    }
+
+    /** The member of {@code g} that is producer weight {@code tensor}. */
+    private static Member producer(Group g, String tensor) {
+        for (Member m : g.members(Role.PRODUCER_WEIGHT)) {
+            if (m.tensor().equals(tensor)) {
+                return m;
+            }
+        }
+        throw new LadyException(LadyException.Kind.INTERNAL, "group '" + g.name() + "' has no producer '" + tensor + "'");
     }
 
     /**

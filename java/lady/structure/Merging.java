@@ -89,6 +89,7 @@ public final class Merging {
             }
             neighbours.put(name, n);
         }
+        Map<String, Known> known = new HashMap<>();
         for (boolean mergeToo : new boolean[] {false, true}) {
             Set<String> dirty = new HashSet<>(names);
             for (int pass = 0; !dirty.isEmpty() && pass <= names.size(); pass++) {
@@ -96,7 +97,7 @@ public final class Merging {
                 for (String name : names) {
                     if (dirty.contains(name)) {
                         Merged before = merged.get(name);
-                        Merged after = pass(state, view, name, before, floors.get(name), mergeToo);
+                        Merged after = pass(state, view, name, before, floors.get(name), mergeToo, known);
                         if (after != before) {
                             merged.put(name, after);
                             next.addAll(neighbours.get(name));
@@ -112,15 +113,51 @@ public final class Merging {
         return merged;
     }
 
-    /** One group's drops and (with {@code mergeToo}) merges; {@code m} itself when nothing changed. */
-    private static Merged pass(StateDict state, NetworkView[] view, String name, Merged m, long floor, boolean mergeToo) {
+    /**
+     * The partition of a group's neurons by their incoming maps that its last pass found ({@code classes[j]}: neuron
+     * j's), and the tensors it holds for the group's incoming side (every member but the consumers' columns) since
+     * then: while those are the same objects, nothing changed the incoming maps, and the next pass of the group
+     * takes the partition instead of searching again (an LLM's MLP of 16k units: a search is an all-pairs cosine
+     * product of 8k-value rows, 8 to 15 s here, and the passes that confirm a group made twice as many).
+     */
+    private record Known(int[] classes, Map<String, Object> tensors) {
+        static Known of(StateDict state, Group g, int[] classes) {
+            Map<String, Object> t = new HashMap<>();
+            for (Member m : g.members()) {
+                if (m.role() != lady.permutation.Role.CONSUMER_WEIGHT) {
+                    t.put(m.tensor(), state.get(m.tensor()));
+                }
+            }
+            return new Known(classes, t);
+        }
+
+        /** The classes when the group's incoming tensors are still those, else null. */
+        int[] current(StateDict state, Group g) {
+            for (Member m : g.members()) {
+                if (m.role() != lady.permutation.Role.CONSUMER_WEIGHT && tensors.get(m.tensor()) != state.get(m.tensor())) {
+                    return null;
+                }
+            }
+            return classes.length == g.size() ? classes : null;
+        }
+    }
+
+    /**
+     * One group's drops and (with {@code mergeToo}) merges; {@code m} itself when nothing changed. The kept neurons'
+     * incoming maps are the ones they had (a merge keeps its representative's, whole clusters are kept, dropped or
+     * merged), so their partition is recorded in {@code known} for the group's next pass.
+     */
+    private static Merged pass(StateDict state, NetworkView[] view, String name, Merged m, long floor, boolean mergeToo,
+            Map<String, Known> known) {
         Group g = view[0].group(name);
         StructuralRules.Rule rule = view[0].rule(name);
         if (!rule.canWiden()) {
             return m;
         }
         NeuronGroup d = new NeuronGroup(state, g, rule);
-        List<ParallelNeurons.Cluster> clusters = ParallelNeurons.find(d, Tolerance.of(d.roundoff()));
+        Known k = known.get(name);
+        List<ParallelNeurons.Cluster> clusters = ParallelNeurons.find(d, Tolerance.of(d.roundoff()),
+                k == null ? null : k.current(state, g));
         long live = clusters.stream().filter(c -> !c.vanishing()).count();
         boolean drop = live >= floor;
         int mergedClusters = m.mergedClusters();
@@ -129,8 +166,10 @@ public final class Merging {
         int droppedNeurons = m.droppedNeurons();
         List<GroupEdit.Neuron> neurons = new ArrayList<>();
         List<int[]> members = new ArrayList<>();
+        List<Integer> classes = new ArrayList<>(); // per kept neuron, its cluster
         boolean edit = false;
-        for (ParallelNeurons.Cluster c : clusters) {
+        for (int ci = 0; ci < clusters.size(); ci++) {
+            ParallelNeurons.Cluster c = clusters.get(ci);
             int size = 0;
             for (int x : c.members()) {
                 size += m.members().get(x).length;
@@ -155,14 +194,23 @@ public final class Merging {
                 }
                 Arrays.sort(all);
                 members.add(all);
+                classes.add(ci);
             } else {
                 for (int x : c.members()) { // kept apart until nothing more vanishes
                     neurons.add(GroupEdit.Neuron.copy(x));
                     members.add(m.members().get(x));
+                    classes.add(ci);
                 }
             }
         }
         if (!edit) {
+            int[] same = new int[d.n];
+            for (int ci = 0; ci < clusters.size(); ci++) {
+                for (int x : clusters.get(ci).members()) {
+                    same[x] = ci;
+                }
+            }
+            known.put(name, Known.of(state, g, same));
             return m;
         }
         // the kept neurons in their order
@@ -173,12 +221,15 @@ public final class Merging {
         Arrays.sort(order, (a, b) -> Integer.compare(neurons.get(a).source(), neurons.get(b).source()));
         List<GroupEdit.Neuron> sortedNeurons = new ArrayList<>();
         List<int[]> sortedMembers = new ArrayList<>();
-        for (int i : order) {
-            sortedNeurons.add(neurons.get(i));
-            sortedMembers.add(members.get(i));
+        int[] sortedClasses = new int[order.length];
+        for (int i = 0; i < order.length; i++) {
+            sortedNeurons.add(neurons.get(order[i]));
+            sortedMembers.add(members.get(order[i]));
+            sortedClasses[i] = classes.get(order[i]);
         }
         GroupEdit.apply(state, g, rule, sortedNeurons);
         view[0] = view[0].resized(name, sortedNeurons.size(), state);
+        known.put(name, Known.of(state, view[0].group(name), sortedClasses));
         return new Merged(m.originalSize(), mergedClusters, mergedNeurons, droppedClusters, droppedNeurons, sortedMembers);
     }
 }

@@ -1,6 +1,7 @@
 package lady.structure;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,30 +30,33 @@ public final class NeuronGroup {
     final Group group;
     final StructuralRules.Rule rule;
     final int n;
-    /** Every member's slices, by member (in the group's order). */
-    final Map<Member, Slices> slices = new LinkedHashMap<>();
+    private final StateDict state;
+    /** Every member's slices, by member (in the group's order), read on first use: a look at a few members (the
+     * producer rows an assignment compares) never reads the others (at LLM width the residual stream's members are
+     * the whole model, its 128k-row embedding and lm_head included). */
+    private final Map<Member, Slices> slices = new LinkedHashMap<>();
+    private final Map<String, float[]> values = new HashMap<>();
     final List<ProducerData> producers = new ArrayList<>();
-    final List<Slices> consumers = new ArrayList<>();
+    final List<Member> consumers = new ArrayList<>();
     /** The largest unit roundoff among the group's tensors. */
     final double roundoff;
 
-    /** A producer's slices: its rows, bias and batch norm (nulls when absent). */
-    record ProducerData(StructuralRules.Producer producer, Slices weight, Slices bias, Slices gamma, Slices beta,
-            Slices mean, Slices var) {}
+    /** A producer's members: its rows, bias and batch norm (nulls when absent); {@link #of(Member)} reads them. */
+    record ProducerData(StructuralRules.Producer producer, Member weight, Member bias, Member gamma, Member beta,
+            Member mean, Member var) {}
 
-    /** The values of {@code group} in {@code state}, with its {@code rule}. */
+    /** The values of {@code group} in {@code state}, with its {@code rule} (each member read when first used). */
     public NeuronGroup(StateDict state, Group group, StructuralRules.Rule rule) {
         this.group = group;
         this.rule = rule;
+        this.state = state;
         this.n = Math.toIntExact(group.size());
-        Map<String, float[]> values = new LinkedHashMap<>();
         double u = 0;
         for (Member m : group.members()) {
-            float[] v = values.computeIfAbsent(m.tensor(), t -> Floats.read(state, t));
-            slices.put(m, new Slices(v, state.shape(m.tensor()), m, n));
+            Slices.checkRange(state.shape(m.tensor()), m.axis(), m.offset(), m.block(), n, m.tensor());
             u = Math.max(u, Floats.unitRoundoff(state, m.tensor()));
             if (m.role() == Role.CONSUMER_WEIGHT) {
-                consumers.add(slices.get(m));
+                consumers.add(m);
             }
         }
         roundoff = u;
@@ -61,6 +65,21 @@ public final class NeuronGroup {
                     find(p.normWeight(), Role.NORM_WEIGHT), find(p.normBias(), Role.NORM_BIAS),
                     find(p.runningMean(), Role.RUNNING_MEAN), find(p.runningVar(), Role.RUNNING_VAR)));
         }
+    }
+
+    /** The slices of member {@code m} (its tensor read as float32 on first use), or null for null. */
+    Slices of(Member m) {
+        if (m == null) {
+            return null;
+        }
+        return slices.computeIfAbsent(m, x -> new Slices(values.computeIfAbsent(x.tensor(), t -> Floats.read(state, t)),
+                state.shape(x.tensor()), x, n));
+    }
+
+    /** Neuron j's value in a one-value-per-neuron member (a bias, a batch-norm vector). */
+    private double value(Member m, int j) {
+        Slices s = of(m);
+        return s.data[Math.toIntExact(s.offset) + j];
     }
 
     /**
@@ -134,50 +153,13 @@ public final class NeuronGroup {
         return producers.get(p).producer().weight();
     }
 
-    /**
-     * The slices of member tensor {@code tensor} (a producer weight: the rows) of {@code neurons}, in that order,
-     * as a row-major float32 tensor of {@code neurons.length x} {@link #sliceLength(String)} in native memory, for the
-     * kernels (no Java array to copy in: at VGG16's classifier.0 such copies into fresh memory cost more than the
-     * similarity product itself). The caller closes its memory.
-     */
-    public lady.tensor.HostTensor slices(String tensor, int[] neurons) {
-        Slices s = member(tensor);
-        int k = s.sliceLength();
-        lady.tensor.HostTensor out = lady.tensor.HostTensor.allocate(lady.tensor.DType.FLOAT32, neurons.length, k);
-        double[] buf = new double[k];
-        float[] row = new float[k];
-        for (int i = 0; i < neurons.length; i++) {
-            s.get(neurons[i], buf);
-            for (int r = 0; r < k; r++) {
-                row[r] = (float) buf[r];
-            }
-            out.writeFloats((long) i * k, row, 0, k);
-        }
-        return out;
-    }
-
-    /** Values per neuron of member tensor {@code tensor}. */
-    public int sliceLength(String tensor) {
-        return member(tensor).sliceLength();
-    }
-
-    private Slices member(String tensor) {
-        for (Map.Entry<Member, Slices> e : slices.entrySet()) {
-            if (e.getKey().tensor().equals(tensor)) {
-                return e.getValue();
-            }
-        }
-        throw new lady.LadyException(lady.LadyException.Kind.INTERNAL, "group '" + group.name() + "' has no member '"
-                + tensor + "'");
-    }
-
-    private Slices find(String tensor, Role role) {
+    private Member find(String tensor, Role role) {
         if (tensor == null) {
             return null;
         }
-        for (Map.Entry<Member, Slices> e : slices.entrySet()) {
-            if (e.getKey().tensor().equals(tensor) && e.getKey().role() == role) {
-                return e.getValue();
+        for (Member m : group.members()) {
+            if (m.tensor().equals(tensor) && m.role() == role) {
+                return m;
             }
         }
         return null;
@@ -192,7 +174,7 @@ public final class NeuronGroup {
     public int incomingLength() {
         int d = 0;
         for (ProducerData p : producers) {
-            d += p.weight().sliceLength() + 1;
+            d += of(p.weight()).sliceLength() + 1;
         }
         return d;
     }
@@ -202,8 +184,9 @@ public final class NeuronGroup {
         double[] v = new double[incomingLength()];
         int at = 0;
         for (ProducerData p : producers) {
-            int k = p.weight().sliceLength();
-            double[] row = p.weight().get(j);
+            Slices w = of(p.weight());
+            int k = w.sliceLength();
+            double[] row = w.get(j);
             double[] map = affineMap(p, j);
             for (int i = 0; i < k; i++) {
                 v[at + i] = map[0] * row[i];
@@ -219,14 +202,14 @@ public final class NeuronGroup {
      * bias} as it is, or with the batch norm of a normalized group {gamma / sigma, gamma (bias - mean) / sigma + beta}.
      */
     private double[] affineMap(ProducerData p, int j) {
-        double bias = p.bias() == null ? 0 : p.bias().data[Math.toIntExact(p.bias().offset) + j];
+        double bias = p.bias() == null ? 0 : value(p.bias(), j);
         if (!normalized() || p.var() == null) {
             return new double[] {1, bias};
         }
-        double var = p.var().data[Math.toIntExact(p.var().offset) + j];
-        double gamma = p.gamma() == null ? 1 : p.gamma().data[Math.toIntExact(p.gamma().offset) + j];
-        double beta = p.beta() == null ? 0 : p.beta().data[Math.toIntExact(p.beta().offset) + j];
-        double mean = p.mean().data[Math.toIntExact(p.mean().offset) + j];
+        double var = value(p.var(), j);
+        double gamma = p.gamma() == null ? 1 : value(p.gamma(), j);
+        double beta = p.beta() == null ? 0 : value(p.beta(), j);
+        double mean = value(p.mean(), j);
         double scale = gamma / Math.sqrt(var + p.producer().eps());
         return new double[] {scale, scale * (bias - mean) + beta};
     }
@@ -240,9 +223,10 @@ public final class NeuronGroup {
         double dot = 0;
         int at = 0;
         for (ProducerData p : producers) {
-            int k = p.weight().sliceLength();
+            Slices w = of(p.weight());
+            int k = w.sliceLength();
             double[] map = affineMap(p, j);
-            double[] r = p.weight().squaresAndDot(j, map[0], direction, at);
+            double[] r = w.squaresAndDot(j, map[0], direction, at);
             double b = map[1];
             ss += r[0] + b * b;
             dot += r[1] + b * direction[at + k];
@@ -254,9 +238,9 @@ public final class NeuronGroup {
     /** Producer {@code p}'s row and bias of neuron j (the bias slot is 0 without a bias). */
     public double[] rows(int p, int j) {
         ProducerData d = producers.get(p);
-        double[] row = d.weight().get(j);
+        double[] row = of(d.weight()).get(j);
         double[] v = java.util.Arrays.copyOf(row, row.length + 1);
-        v[row.length] = d.bias() == null ? 0 : d.bias().data[Math.toIntExact(d.bias().offset) + j];
+        v[row.length] = d.bias() == null ? 0 : value(d.bias(), j);
         return v;
     }
 
@@ -265,10 +249,10 @@ public final class NeuronGroup {
         List<Double> v = new ArrayList<>();
         for (ProducerData p : producers) {
             if (p.gamma() != null) {
-                v.add((double) p.gamma().data[Math.toIntExact(p.gamma().offset) + j]);
+                v.add(value(p.gamma(), j));
             }
             if (p.beta() != null) {
-                v.add((double) p.beta().data[Math.toIntExact(p.beta().offset) + j]);
+                v.add(value(p.beta(), j));
             }
         }
         return v.stream().mapToDouble(Double::doubleValue).toArray();
@@ -276,10 +260,10 @@ public final class NeuronGroup {
 
     /** Producer {@code p}'s batch-norm running variance of every neuron (its batch norm must exist). */
     public float[] runningVariances(int p) {
-        Slices v = producers.get(p).var();
+        Member v = producers.get(p).var();
         float[] out = new float[n];
         for (int j = 0; j < n; j++) {
-            out[j] = v.data[Math.toIntExact(v.offset) + j];
+            out[j] = (float) value(v, j);
         }
         return out;
     }
@@ -287,8 +271,8 @@ public final class NeuronGroup {
     /** Length of {@link #outgoing(int)}. */
     public int outgoingLength() {
         int d = 0;
-        for (Slices c : consumers) {
-            d += c.sliceLength();
+        for (Member c : consumers) {
+            d += of(c).sliceLength();
         }
         return d;
     }
@@ -296,8 +280,8 @@ public final class NeuronGroup {
     /** The norm of every neuron's columns in every consumer ({@link #outgoing(int)}), in one pass. */
     public double[] outgoingNorms() {
         double[] acc = new double[n];
-        for (Slices c : consumers) {
-            double[] s = c.squaredNorms();
+        for (Member c : consumers) {
+            double[] s = of(c).squaredNorms();
             for (int j = 0; j < n; j++) {
                 acc[j] += s[j];
             }
@@ -312,8 +296,8 @@ public final class NeuronGroup {
     public double[] outgoing(int j) {
         double[] v = new double[outgoingLength()];
         int at = 0;
-        for (Slices c : consumers) {
-            double[] s = c.get(j);
+        for (Member c : consumers) {
+            double[] s = of(c).get(j);
             System.arraycopy(s, 0, v, at, s.length);
             at += s.length;
         }

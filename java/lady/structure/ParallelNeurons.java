@@ -43,12 +43,30 @@ public final class ParallelNeurons {
 
     /** The clusters of {@code d}, ordered by representative; {@code t} is the tolerance ({@link Tolerance}). */
     public static List<Cluster> find(NeuronGroup d, double t) {
-        return find(d, t, GRAM_PAIRS_PER_NEURON);
+        return find(d, t, GRAM_PAIRS_PER_NEURON, null);
+    }
+
+    /**
+     * {@link #find(NeuronGroup, double)} when the partition of the incoming maps is known already ({@code known[j]}:
+     * neuron j's class; null: search it): what is left of an earlier search after an edit that kept, dropped or
+     * merged whole clusters and left every kept neuron's incoming map as it was (the clusters of the rest are then
+     * the same, and only their ratios and whether they vanish, which read the consumers, are computed again).
+     */
+    static List<Cluster> find(NeuronGroup d, double t, int[] known) {
+        return find(d, t, GRAM_PAIRS_PER_NEURON, known);
     }
 
     /** {@link #find(NeuronGroup, double)} with another switch to the cosines' candidates ({@link #byCosines}). */
     static List<Cluster> find(NeuronGroup d, double t, long gramPairsPerNeuron) {
+        return find(d, t, gramPairsPerNeuron, null);
+    }
+
+    private static List<Cluster> find(NeuronGroup d, double t, long gramPairsPerNeuron, int[] known) {
         int n = d.n;
+        if (known != null && known.length != n) {
+            throw new lady.LadyException(lady.LadyException.Kind.INTERNAL, "group '" + d.group.name() + "': "
+                    + known.length + " known classes for " + n + " neurons");
+        }
         int dim = d.incomingLength();
         double[] direction = new double[dim];
         SplittableRandom rng = new SplittableRandom(DIRECTION_SEED);
@@ -76,9 +94,17 @@ public final class ParallelNeurons {
                 nonzero.add(j);
             }
         }
+        boolean homogeneous = d.rule.homogeneous();
+        if (known != null) {
+            java.util.Map<Integer, Integer> first = new java.util.HashMap<>();
+            for (int j = 0; j < n; j++) {
+                int self = j;
+                parent[j] = first.computeIfAbsent(known[j], c -> self);
+            }
+            return clusters(d, parent, norm, t, homogeneous);
+        }
         Integer[] order = nonzero.toArray(Integer[]::new);
         Arrays.sort(order, (a, b) -> Double.compare(proj[a], proj[b]));
-        boolean homogeneous = d.rule.homogeneous();
         long window = 0; // the pairs the sorted projection leaves to check
         for (int x = 0, y = 0; x < order.length; x++) {
             y = Math.max(y, x + 1);
@@ -100,6 +126,12 @@ public final class ParallelNeurons {
                 }
             }
         }
+        return clusters(d, parent, norm, t, homogeneous);
+    }
+
+    /** The clusters of the union-find forest {@code parent}, with their ratios and whether they vanish. */
+    private static List<Cluster> clusters(NeuronGroup d, int[] parent, double[] norm, double t, boolean homogeneous) {
+        int n = d.n;
         List<List<Integer>> groups = new ArrayList<>();
         int[] index = new int[n];
         Arrays.fill(index, -1);

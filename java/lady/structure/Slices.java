@@ -31,13 +31,7 @@ final class Slices {
     }
 
     Slices(float[] data, long[] shape, int axis, long offset, long block, int n, String name) {
-        if (axis >= shape.length || offset + n * block > shape[axis]) {
-            throw LadyException.invalidInput(String.format("tensor '%s' of shape %s has no range [%d, %d) on axis %d", name,
-                    java.util.Arrays.toString(shape), offset, offset + n * block, axis));
-        }
-        if (data.length > Integer.MAX_VALUE - 8) {
-            throw LadyException.invalidInput("tensor '" + name + "' is too large for a structural edit");
-        }
+        checkRange(shape, axis, offset, block, n, name);
         this.data = data;
         this.shape = shape.clone();
         this.axis = axis;
@@ -55,6 +49,20 @@ final class Slices {
         outer = o;
         inner = in;
         length = shape[axis];
+    }
+
+    /**
+     * Refuses a tensor of {@code shape} that has no range for {@code n} neurons of {@code block} on {@code axis} from
+     * {@code offset}, or too many values for one array.
+     */
+    static void checkRange(long[] shape, int axis, long offset, long block, int n, String name) {
+        if (axis >= shape.length || offset + n * block > shape[axis]) {
+            throw LadyException.invalidInput(String.format("tensor '%s' of shape %s has no range [%d, %d) on axis %d", name,
+                    java.util.Arrays.toString(shape), offset, offset + n * block, axis));
+        }
+        if (HostTensor.numel(shape) > Integer.MAX_VALUE - 8) {
+            throw LadyException.invalidInput("tensor '" + name + "' is too large for a structural edit");
+        }
     }
 
     /** Values per neuron. */

@@ -11,7 +11,6 @@ import lady.checkpoint.StateDict;
 import lady.graph.StructuralRules;
 import lady.permutation.Group;
 import lady.permutation.Member;
-import lady.permutation.Role;
 
 /**
  * Adds neurons to a group without changing its function (the widening half of neural structural obfuscation,
@@ -64,23 +63,23 @@ public final class Widening {
         for (int k = 0; k < pairs; k++) {
             Map<String, double[]> rows = new LinkedHashMap<>();
             for (NeuronGroup.ProducerData p : d.producers) {
-                rows.put(p.producer().weight(), draw.values(p.producer().weight(), p.weight().data, p.weight().sliceLength()));
+                Slices w = d.of(p.weight());
+                rows.put(p.producer().weight(), draw.values(p.producer().weight(), w.data, w.sliceLength()));
                 if (p.bias() != null) {
-                    rows.put(p.producer().bias(), draw.values(p.producer().bias(), p.bias().data, 1));
+                    rows.put(p.producer().bias(), draw.values(p.producer().bias(), d.of(p.bias()).data, 1));
                 }
             }
             Map<String, double[]> plus = new LinkedHashMap<>();
             Map<String, double[]> minus = new LinkedHashMap<>();
-            for (Map.Entry<Member, Slices> e : d.slices.entrySet()) {
-                if (e.getKey().role() == Role.CONSUMER_WEIGHT) {
-                    double[] c = draw.values(e.getKey().tensor(), e.getValue().data, e.getValue().sliceLength());
-                    double[] m = new double[c.length];
-                    for (int i = 0; i < c.length; i++) {
-                        m[i] = -c[i];
-                    }
-                    plus.put(e.getKey().tensor(), c);
-                    minus.put(e.getKey().tensor(), m);
+            for (Member cm : d.consumers) {
+                Slices cs = d.of(cm);
+                double[] c = draw.values(cm.tensor(), cs.data, cs.sliceLength());
+                double[] m = new double[c.length];
+                for (int i = 0; i < c.length; i++) {
+                    m[i] = -c[i];
                 }
+                plus.put(cm.tensor(), c);
+                minus.put(cm.tensor(), m);
             }
             int source = normSource.applyAsInt(k);
             if (source < 0 || source >= d.n) {
