@@ -103,6 +103,7 @@ public final class GroupEdit {
             Member m = ms.get(0);
             float[] values = Floats.read(state, t);
             Slices s = new Slices(values, state.shape(t), m, n);
+            s.readingAll();
             int producer = producerOf(rule, t);
             // one slice buffer (and one part buffer) per tensor, reused neuron after neuron: rebuild copies each
             // slice out before it asks for the next; fresh megabyte arrays per neuron were most of nso's time

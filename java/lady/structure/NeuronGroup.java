@@ -170,6 +170,24 @@ public final class NeuronGroup {
         return rule.scaling() == StructuralRules.Scaling.ABSORBED;
     }
 
+    /**
+     * Whether every value of {@link #incoming(int)} is a stored bfloat16 value: every producer's rows and bias stored
+     * as bfloat16, and the maps not normalized by a batch norm (whose factors are not bfloat16 values).
+     */
+    boolean bfloat16Incoming() {
+        for (ProducerData p : producers) {
+            if (normalized() && p.var() != null) {
+                return false;
+            }
+            for (Member m : new Member[] {p.weight(), p.bias()}) {
+                if (m != null && state.indexed(m.tensor()).dtype() != lady.tensor.DType.BFLOAT16) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
     /** Length of {@link #incoming(int)}. */
     public int incomingLength() {
         int d = 0;

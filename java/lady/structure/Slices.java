@@ -65,6 +65,54 @@ final class Slices {
         }
     }
 
+    /** Every neuron's slice, neuron after neuron, when {@link #readingAll()} made it (strided slices), else null. */
+    private float[] byNeuron;
+
+    /**
+     * Runs (a neuron's values in one row) shorter than this many floats (a 64-byte cache line) are what
+     * {@link #readingAll()} copies: longer runs (VGG16's classifier.0 columns, 49 values a row) are read well in place,
+     * and a neuron-major copy of them only adds memory (400 MB per edit there, 2.5 GB more resident and 40 % more time
+     * for nso).
+     */
+    private static final int SHORT_RUN = 16;
+
+    /** Neurons and rows per tile of {@link #readingAll()}'s transpose. */
+    private static final int TILE = 64;
+
+    /**
+     * Prepares for reading every neuron's slice ({@link #rebuild} does): strided slices of short runs (a Linear
+     * consumer's columns, the values of one neuron spread over every row, one per row) are copied once, tile by tile, into one neuron-major array, and
+     * {@link #get(int, double[])} then reads contiguous values (a column read one value per row, 16k columns of an
+     * LLM's down projection, was most of the structural edits' time). The same values.
+     */
+    void readingAll() {
+        int run = (int) (block * inner);
+        if (outer == 1 || run >= SHORT_RUN || byNeuron != null) {
+            return;
+        }
+        int len = sliceLength();
+        long stride = length * inner;
+        float[] out = new float[Math.toIntExact((long) n * len)];
+        for (long o0 = 0; o0 < outer; o0 += TILE) {
+            long o1 = Math.min(outer, o0 + TILE);
+            for (int j0 = 0; j0 < n; j0 += TILE) {
+                int j1 = Math.min(n, j0 + TILE);
+                for (long o = o0; o < o1; o++) {
+                    int from = Math.toIntExact(o * stride + offset * inner);
+                    int to = Math.toIntExact(o * run);
+                    for (int j = j0; j < j1; j++) {
+                        int a = from + j * run;
+                        int b = j * len + to;
+                        for (int r = 0; r < run; r++) {
+                            out[b + r] = data[a + r];
+                        }
+                    }
+                }
+            }
+        }
+        byNeuron = out;
+    }
+
     /** Values per neuron. */
     int sliceLength() {
         return Math.toIntExact(outer * block * inner);
@@ -72,6 +120,14 @@ final class Slices {
 
     /** Neuron j's slice, into {@code out} (length {@link #sliceLength()}). */
     void get(int j, double[] out) {
+        if (byNeuron != null) {
+            int len = sliceLength();
+            int from = j * len;
+            for (int i = 0; i < len; i++) {
+                out[i] = byNeuron[from + i];
+            }
+            return;
+        }
         int run = (int) (block * inner);
         int stride = (int) (length * inner);
         int from = (int) ((offset + j * block) * inner);
@@ -212,18 +268,43 @@ final class Slices {
                     Math.toIntExact(o * length * inner + tailFrom), Math.toIntExact(tail));
         }
         int run = Math.toIntExact(block * inner);
-        float[] f = new float[sliceLength()];
-        for (int j = 0; j < count; j++) {
-            double[] v = slice.apply(j);
-            for (int i = 0; i < f.length; i++) {
-                f[i] = (float) v[i];
+        int len = sliceLength();
+        // new slices a batch of neurons at a time: per row, the batch's runs lie side by side in the output (one put
+        // per row and batch, not one per row and neuron: a column is one value per row)
+        int batch = outer == 1 ? 1 : Math.max(1, Math.min(count, REBUILD_BATCH_VALUES / Math.max(len, 1)));
+        float[] f = new float[batch * len];
+        float[] row = new float[batch * run];
+        for (int j0 = 0; j0 < count; j0 += batch) {
+            int b = Math.min(batch, count - j0);
+            for (int k = 0; k < b; k++) {
+                double[] v = slice.apply(j0 + k);
+                int at = k * len;
+                for (int i = 0; i < len; i++) {
+                    f[at + i] = (float) v[i];
+                }
             }
             for (long o = 0; o < outer; o++) {
-                runs.put((o * newLength + offset + (long) j * block) * inner, f, Math.toIntExact(o * run), run);
+                int from = Math.toIntExact(o * run);
+                float[] src = f;
+                if (b > 1) {
+                    for (int k = 0; k < b; k++) {
+                        System.arraycopy(f, k * len + from, row, k * run, run);
+                    }
+                    src = row;
+                    from = 0;
+                }
+                runs.put((o * newLength + offset + (long) j0 * block) * inner, src, from, b * run);
             }
         }
         return out;
     }
+
+    /**
+     * Values of the new slices {@link #rebuild} holds at once: 512 KB of float32, under half a G1 region (a larger
+     * buffer per rebuilt tensor is a humongous allocation: with 4 MB ones nso on VGG16 took 40 % longer and 2.5 GB
+     * more memory).
+     */
+    private static final int REBUILD_BATCH_VALUES = 1 << 17;
 
     /** Runs of floats put into a float32 tensor: through one buffer when it is at most 2 GiB, else one window a run. */
     private static final class Runs {

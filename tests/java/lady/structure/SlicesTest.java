@@ -56,4 +56,24 @@ class SlicesTest {
             assertArrayEquals(want, t.readFloats(), "windows " + windows);
         }
     }
+
+    /** Strided slices read through the neuron-major copy ({@link Slices#readingAll}) are the ones read in place. */
+    @Test
+    void readingAllGivesTheSameSlices() {
+        long[] shape = {70, 200, 3}; // more rows and neurons than one tile, a block of 2 at offset 5
+        float[] data = new float[70 * 200 * 3];
+        SplittableRandom rng = new SplittableRandom(4);
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (float) rng.nextGaussian();
+        }
+        Slices s = new Slices(data, shape, 1, 5, 2, 90, "t");
+        double[][] before = new double[90][];
+        for (int j = 0; j < 90; j++) {
+            before[j] = s.get(j);
+        }
+        s.readingAll();
+        for (int j = 0; j < 90; j++) {
+            assertArrayEquals(before[j], s.get(j), "neuron " + j);
+        }
+    }
 }
