@@ -284,7 +284,7 @@ public final class StructuralUndo {
             placed.put(g, back.get(source));
             out.add(byName.get(source).at(g)); // the report follows its neurons too (their sources, merges)
         });
-        Permuter.applyInPlace(suspect, done.spec(), placed, options.backend());
+        Permuter.applyLazily(suspect, done.spec(), placed, options.backend());
         boolean changed = out.stream().anyMatch(GroupReport::changed);
         return new Result(changed, out, (System.nanoTime() - start) / 1e9);
     }
@@ -659,8 +659,9 @@ public final class StructuralUndo {
                 p[i] = match[i];
                 sources[i] = new int[] {match[i]};
             }
-            Permuter.applyInPlace(suspect, susView.spec(), Map.of(rg.name(), Permutation.of(p)),
-                    options.backend());
+            // index maps over the suspect's tensors, gathered when read whole or written (the residual stream's
+            // members are every weight of an LLM)
+            Permuter.applyLazily(suspect, susView.spec(), Map.of(rg.name(), Permutation.of(p)), options.backend());
             return new GroupReport(rg.name(), m, n, 0, 0, 0, 0, 0, Double.NaN, Double.NaN, 0, 0, 0,
                     "matched only: " + rule.wideningRefusal(), sources);
         }
