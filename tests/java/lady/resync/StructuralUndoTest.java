@@ -47,7 +47,20 @@ class StructuralUndoTest {
         restored(arch, width, chain);
     }
 
+    /**
+     * With the prefilter on every group (the path of an LLM's large groups), the undo's matches of the groups whose
+     * widths agree after the merging (all of them after nso) come from the prefiltered solve: the same restoration.
+     */
+    @Test
+    void prefilteredMatchesRestoreTheSame() {
+        restored("vgg16_cifar", 0.125, "dummy:20,split:20,scale:4", ResyncOptions.defaults().withPrefilter(Prefilter.ON));
+    }
+
     private static void restored(String arch, double width, String chain) {
+        restored(arch, width, chain, ResyncOptions.defaults());
+    }
+
+    private static void restored(String arch, double width, String chain, ResyncOptions options) {
         Model model = StructuralTesting.model(arch, width, 3);
         StateDict reference = model.stateDict();
         StructuralTesting.Attacked a = StructuralTesting.attack(reference, arch, chain.equals("none") ? "nso" : chain + ",nso",
@@ -56,7 +69,7 @@ class StructuralUndoTest {
         Model attacked = Models.fromStateDict(a.state(), arch);
         PermutationCheck.verify(model, attacked, probe);
         StateDict suspect = a.state().copy();
-        StructuralUndo.Result undo = StructuralUndo.run(reference, suspect, arch, ResyncOptions.defaults(), ProgressListener.NONE);
+        StructuralUndo.Result undo = StructuralUndo.run(reference, suspect, arch, options, ProgressListener.NONE);
         assertTrue(undo.changed());
         ResyncReport r = ReferenceResync.run(reference, suspect, Models.spec(reference, arch, null), ResyncOptions.defaults(),
                 null, ProgressListener.NONE);
