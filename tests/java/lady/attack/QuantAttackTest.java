@@ -115,14 +115,15 @@ class QuantAttackTest {
         for (lady.tensor.DType dtype : List.of(lady.tensor.DType.BFLOAT16, lady.tensor.DType.FLOAT32)) {
             StateDict made = new StateDict();
             made.put("a.weight", AttackTensors.tensor(AttackTensors.uniform(3, 96 * 50, -0.7, 0.4), 96, 50).converted(dtype));
-            made.put("b.weight", AttackTensors.tensor(AttackTensors.uniform(4, 40 * 30, -0.2, 0.9), 40, 30).converted(dtype));
+            // b: more values than one chunk of the value change (65536), so that the threads share it out
+            made.put("b.weight", AttackTensors.tensor(AttackTensors.uniform(4, 400 * 330, -0.2, 0.9), 400, 330).converted(dtype));
             made.put("a.bias", AttackTensors.tensor(AttackTensors.uniform(5, 96, -1, 1), 96).converted(dtype));
             java.nio.file.Path in = dir.resolve("in-" + dtype + ".safetensors");
             lady.checkpoint.Checkpoints.write(in, made, lady.checkpoint.Checkpoints.Format.SAFETENSORS);
             StateDict s = lady.checkpoint.Checkpoints.read(in);
-            long[] p = new long[40];
+            long[] p = new long[400];
             for (int i = 0; i < p.length; i++) {
-                p[i] = (i * 7L) % 40;
+                p[i] = (i * 7L) % 400;
             }
             s.permuteLazily("b.weight", 0, p);
             long allocated = lady.tensor.HostMemory.liveAllocatedBytes();
