@@ -16,6 +16,7 @@ import lady.structure.GroupEdit;
 import lady.structure.Merging;
 import lady.structure.NetworkView;
 import lady.structure.NeuronGroup;
+import lady.structure.StateDiff;
 
 /**
  * A normal form of a network that structural obfuscation does not change (issue 18): an owner who kept only the
@@ -67,6 +68,64 @@ public final class NormalForm {
         public Result {
             groups = List.copyOf(groups);
         }
+    }
+
+    /**
+     * How a normal form compares with the owner's ({@link #compare}).
+     *
+     * @param sameShapes      the same tensor names and shapes
+     * @param maxRelativeDiff the largest relative difference of a tensor ({@link StateDiff#relative}), after the
+     *                        alignment when one was needed; infinite when the shapes differ
+     * @param limit           the largest the same network shows ({@link StateDiff#sameRel})
+     * @param tradedNeurons   neurons the alignment moved (0: compared as they are)
+     * @param tradedGroups    groups in which it moved some
+     * @param same            whether it is the same network
+     */
+    public record Comparison(boolean sameShapes, double maxRelativeDiff, double limit, int tradedNeurons,
+            int tradedGroups, boolean same) {}
+
+    /**
+     * Compares normal form {@code candidate} with the owner's ({@code owner}; architecture {@code arch}, null:
+     * recognized). Tensor by tensor first; when that fails with the same shapes, the candidate is aligned to the
+     * owner's by the ordinary resync and compared again. The canonical order sorts each group by a score, and two
+     * neurons whose scores differ by less than the rounding of what came before may trade places: in a bfloat16
+     * Llama whose split neurons were merged back (their down-projection columns within a unit of the format) the
+     * residual stream's sums moved enough to reorder 7.5 % of its neurons, and a copy read as another network.
+     */
+    public static Comparison compare(StateDict owner, StateDict candidate, String arch, ProgressListener progress) {
+        Map<String, Double> diff = StateDiff.relative(owner, candidate);
+        double limit = StateDiff.sameRel(owner, candidate);
+        if (diff == null) {
+            return new Comparison(false, Double.POSITIVE_INFINITY, limit, 0, 0, false);
+        }
+        double worst = max(diff);
+        if (worst <= limit) {
+            return new Comparison(true, worst, limit, 0, 0, true);
+        }
+        StateDict aligned = new StateDict(); // the candidate's tensors, shared: the resync's matches are index maps
+        candidate.names().forEach(name -> aligned.put(name, candidate.get(name)));
+        if (candidate.config() != null) {
+            aligned.setConfig(candidate.config());
+        }
+        lady.permutation.PermutationSpec spec = NetworkView.of(owner, arch).spec();
+        lady.resync.ResyncReport r = lady.resync.ReferenceResync.run(owner, aligned, spec,
+                lady.resync.ResyncOptions.defaults().withMargins(lady.resync.Margins.BOUND), null, progress);
+        int traded = 0;
+        int groups = 0;
+        for (lady.resync.GroupResult g : r.groups()) {
+            int moved = 0;
+            for (int i = 0; i < g.match().length; i++) {
+                moved += g.match()[i] != i ? 1 : 0;
+            }
+            traded += moved;
+            groups += moved > 0 ? 1 : 0;
+        }
+        double after = max(StateDiff.relative(owner, aligned));
+        return new Comparison(true, after, limit, traded, groups, after <= limit);
+    }
+
+    private static double max(Map<String, Double> diff) {
+        return diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
     }
 
     /** The normal form of {@code state} (unchanged) of architecture {@code arch} (null: recognized). */

@@ -132,9 +132,8 @@ final class CanonCommand implements Callable<Integer> {
         NormalForm.Result nf = NormalForm.of(state, input.arch, run.progress());
         double seconds = (System.nanoTime() - t0) / 1e9;
         Checkpoints.writeLike(outTmp, nf.state(), input.model);
-        Map<String, Double> diff = owner == null ? null : lady.structure.StateDiff.relative(owner, nf.state());
-        double worst = diff == null ? Double.POSITIVE_INFINITY : diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
-        boolean same = diff != null && worst <= lady.structure.StateDiff.SAME_REL;
+        NormalForm.Comparison cmp = owner == null ? null : NormalForm.compare(owner, nf.state(), nf.architecture(),
+                run.progress());
         PrintWriter w = spec.commandLine().getOut();
         if (format.json()) {
             Map<String, Object> o = new LinkedHashMap<>();
@@ -146,9 +145,12 @@ final class CanonCommand implements Callable<Integer> {
             o.put("groups", nf.groups().stream().map(NormalForm.GroupReport::toJson).toList());
             if (owner != null) {
                 o.put("compare", compare.toString());
-                o.put("same_shapes", diff != null);
-                o.put("max_relative_diff", diff == null ? null : worst);
-                o.put("same_network", same);
+                o.put("same_shapes", cmp.sameShapes());
+                o.put("max_relative_diff", cmp.sameShapes() ? cmp.maxRelativeDiff() : null);
+                o.put("limit", cmp.limit());
+                o.put("aligned_neurons", cmp.tradedNeurons());
+                o.put("aligned_groups", cmp.tradedGroups());
+                o.put("same_network", cmp.same());
             }
             w.println(Json.write(o));
         } else {
@@ -159,9 +161,13 @@ final class CanonCommand implements Callable<Integer> {
                         g.sizeBefore(), g.size(), g.mergedClusters(), g.droppedNeurons(), g.rescaled() ? "" : ", scale kept");
             }
             if (owner != null) {
-                w.printf(Locale.ROOT, "compared with %s: %s%n", compare, diff == null ? "different tensors or shapes: "
-                        + "not the same network" : String.format(Locale.ROOT, "largest relative difference %.3g: %s", worst,
-                                same ? "the same network" : "not the same network (limit " + lady.structure.StateDiff.SAME_REL + ")"));
+                String aligned = cmp.tradedNeurons() == 0 ? "" : String.format(Locale.ROOT, " after aligning %d neuron(s) "
+                        + "in %d group(s) (canonical scores within rounding trade places)", cmp.tradedNeurons(),
+                        cmp.tradedGroups());
+                w.printf(Locale.ROOT, "compared with %s: %s%n", compare, !cmp.sameShapes() ? "different tensors or shapes: "
+                        + "not the same network" : String.format(Locale.ROOT, "largest relative difference %.3g%s: %s",
+                                cmp.maxRelativeDiff(), aligned, cmp.same() ? "the same network"
+                                        : String.format(Locale.ROOT, "not the same network (limit %.3g)", cmp.limit())));
             }
         }
         outs.commit();

@@ -676,7 +676,7 @@ public final class StructuralUndo {
          */
         private int[] assign(int[] reps) {
             int k = reps.length;
-            if (k == n && n > 0 && sameShapes()) {
+            if (k == n && n > 0 && !aligned.isEmpty() && sameShapes()) {
                 List<Contribution> cs = new ArrayList<>();
                 for (String w : aligned) {
                     RowPair rows = RowPair.of(reference.indexed(w), suspect.indexed(w), producer(rg, w), n);

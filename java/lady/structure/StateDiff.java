@@ -20,6 +20,31 @@ public final class StateDiff {
     public static final double SAME_REL = 1e-4;
 
     /**
+     * Unit roundoffs of the storage format that a restored tensor may differ by, relative to its largest magnitude, in
+     * a half-precision model: a split neuron's two shares are each rounded to the format when stored, and their sum
+     * comes back within about two of its units (a bfloat16 Llama's down projection: 1.3 units of 2^-8).
+     */
+    public static final double SAME_ROUNDOFFS = 4;
+
+    /**
+     * The largest relative difference ({@link #relative}) of two state dicts that hold the same network:
+     * {@link #SAME_REL}, or {@link #SAME_ROUNDOFFS} unit roundoffs of the coarsest floating-point format among their
+     * tensors when that is more (bfloat16: 0.016, float16: 0.002).
+     */
+    public static double sameRel(StateDict a, StateDict b) {
+        double u = 0;
+        for (StateDict s : new StateDict[] {a, b}) {
+            for (String name : s.names()) {
+                lady.tensor.DType d = s.indexed(name).dtype();
+                if (d.floating()) {
+                    u = Math.max(u, Floats.unitRoundoff(s, name));
+                }
+            }
+        }
+        return Math.max(SAME_REL, SAME_ROUNDOFFS * u);
+    }
+
+    /**
      * Per tensor of {@code a}, in its order, {@code max |a - b| / max |a|} (the absolute difference for an all-zero
      * tensor); null when the two do not have the same names and shapes.
      */

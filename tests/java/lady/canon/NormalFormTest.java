@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -48,5 +49,48 @@ class NormalFormTest {
         Map<String, Double> far = lady.structure.StateDiff.relative(owner.state(), NormalForm.of(other, arch, ProgressListener.NONE).state());
         assertTrue(far.values().stream().mapToDouble(Double::doubleValue).max().orElseThrow() > 0.1, String.valueOf(far));
         assertEquals(owner.groups().size(), model.permutationSpec().groups().size());
+    }
+
+    /**
+     * The comparison aligns a normal form whose neurons traded places (what canonical scores within rounding do) before
+     * it compares, and says how many moved; another network stays another; a half-precision pair gets its format's
+     * limit.
+     */
+    @Test
+    void comparisonAlignsNeuronsThatTradedPlaces() {
+        String arch = "vgg16_cifar";
+        Model model = StructuralTesting.model(arch, 0.125, 4);
+        StateDict owner = NormalForm.of(model.stateDict(), arch, ProgressListener.NONE).state();
+        NormalForm.Comparison self = NormalForm.compare(owner, owner.copy(), arch, ProgressListener.NONE);
+        assertTrue(self.same() && self.tradedNeurons() == 0 && self.maxRelativeDiff() == 0, self.toString());
+
+        StateDict traded = owner.copy();
+        int n = Math.toIntExact(model.permutationSpec().group("features.10").orElseThrow().size());
+        long[] p = new long[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = i;
+        }
+        p[0] = 1;
+        p[1] = 0;
+        p[5] = 7;
+        p[7] = 5;
+        lady.permutation.Permuter.applyInPlace(traded, model.permutationSpec(),
+                Map.of("features.10", lady.permutation.Permutation.of(p)), lady.kernels.Backend.CPU);
+        assertTrue(lady.structure.StateDiff.max(owner, traded) > 0.1, "the traded neurons differ as they are");
+        NormalForm.Comparison c = NormalForm.compare(owner, traded, arch, ProgressListener.NONE);
+        assertTrue(c.same(), c.toString());
+        assertEquals(4, c.tradedNeurons(), c.toString());
+        assertEquals(1, c.tradedGroups(), c.toString());
+
+        StateDict other = NormalForm.of(StructuralTesting.model(arch, 0.125, 5).stateDict(), arch, ProgressListener.NONE)
+                .state();
+        NormalForm.Comparison far = NormalForm.compare(owner, other, arch, ProgressListener.NONE);
+        assertTrue(far.sameShapes() && !far.same() && far.maxRelativeDiff() > 0.1, far.toString());
+        assertEquals(lady.structure.StateDiff.SAME_REL, far.limit());
+
+        StateDict half = new StateDict();
+        owner.names().forEach(name -> half.put(name, owner.get(name).dtype().floating()
+                ? owner.get(name).converted(lady.tensor.DType.BFLOAT16) : owner.get(name)));
+        assertEquals(4 * 0x1p-8, lady.structure.StateDiff.sameRel(half, half));
     }
 }
