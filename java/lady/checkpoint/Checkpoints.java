@@ -174,12 +174,15 @@ public final class Checkpoints {
         if (b.remaining() >= 4 && (b.getInt(0) == ZIP_MAGIC || b.getInt(0) == EMPTY_ZIP_MAGIC)) {
             return Format.TORCH_ZIP;
         }
+        // safetensors before the pickle: its first byte is the header length's lowest, 0x80 (the pickle opcode) for
+        // one header length in 256 (a Qwen2 shard's 640-byte header was refused as a legacy PyTorch file); a legacy
+        // file has its magic number's bytes, never '{', at the header's place
+        if (b.remaining() == MAGIC_BYTES && b.get(LENGTH_OFFSET) == '{' && b.getLong(0) > 0) {
+            return Format.SAFETENSORS;
+        }
         if (b.remaining() >= 1 && (b.get(0) & 0xFF) == PICKLE_PROTO) {
             throw LadyException.invalidInput(path + " is in PyTorch's legacy (pre-1.6, non-zip) format, which Lady does "
                     + "not read; re-save it with PyTorch >= 1.6: torch.save(torch.load(old), new)");
-        }
-        if (b.remaining() == MAGIC_BYTES && b.get(LENGTH_OFFSET) == '{' && b.getLong(0) > 0) {
-            return Format.SAFETENSORS;
         }
         if (looksLikeOnnx(b)) {
             return Format.ONNX;

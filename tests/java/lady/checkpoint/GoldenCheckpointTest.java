@@ -83,4 +83,26 @@ class GoldenCheckpointTest {
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
         assertTrue(e.getMessage().contains("legacy") && e.getMessage().contains("torch.save"), e.getMessage());
     }
+
+    /**
+     * A safetensors file whose header length's lowest byte is 0x80, the pickle opcode a legacy PyTorch file starts with
+     * (one header length in 256; a 640-byte header here, as a Qwen2 shard written by the safetensors library had), is
+     * read as safetensors.
+     */
+    @Test
+    void safetensorsWhoseFirstByteIsThePickleOpcodeIsRead(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws IOException {
+        StringBuilder header = new StringBuilder("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}");
+        while (header.length() < 640) {
+            header.append(' ');
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 640 + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(640).put(header.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putFloat(1.5f)
+                .putFloat(-2f);
+        assertEquals((byte) 0x80, b.get(0), "the first byte is the pickle opcode");
+        java.nio.file.Path file = dir.resolve("w.safetensors");
+        Files.write(file, b.array());
+        StateDict sd = Checkpoints.read(file);
+        assertArrayEquals(new float[] {1.5f, -2f}, sd.get("w").readFloats());
+    }
 }
