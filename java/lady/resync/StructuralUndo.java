@@ -206,6 +206,7 @@ public final class StructuralUndo {
                     + "rescaled relative to their group show in the integrity flags", work / 1e12, sameSizeBudget / 1e12);
             return new Result(false, same, (System.nanoTime() - start) / 1e9, skipped);
         }
+        requireMemory(suspect.numel());
         progress.start("structural undo", 2L * selected.size(), "group steps");
         NetworkView[] view = {susView};
         Map<String, Long> floors = new LinkedHashMap<>();
@@ -287,6 +288,16 @@ public final class StructuralUndo {
         Permuter.applyLazily(suspect, done.spec(), placed, options.backend());
         boolean changed = out.stream().anyMatch(GroupReport::changed);
         return new Result(changed, out, (System.nanoTime() - start) / 1e9);
+    }
+
+    /**
+     * Refuses, with the sizes, an undo whose edits would not fit the machine's available memory: it rewrites the
+     * suspect's groups in float32 (an nso'd 2-layer Llama-3-8B-width folder, 1.5 G parameters: 5 GB of anonymous
+     * memory), and the system would kill the process without a word.
+     */
+    static void requireMemory(long parameters) {
+        lady.util.Memory.require(4.0 * parameters, parameters, "the structural undo rewrites the suspect's groups in "
+                + "float32", "pass --no-structural to resync without it, or run it on a machine with more memory");
     }
 
     /**

@@ -93,4 +93,20 @@ class NormalFormTest {
                 ? owner.get(name).converted(lady.tensor.DType.BFLOAT16) : owner.get(name)));
         assertEquals(4 * 0x1p-8, lady.structure.StateDiff.sameRel(half, half));
     }
+
+    /** A model whose normal form would not fit the machine's available memory is refused with the sizes, unread. */
+    @Test
+    void aModelLargerThanTheAvailableMemoryIsRefusedWithTheSizes() {
+        long available = lady.util.Memory.available();
+        org.junit.jupiter.api.Assumptions.assumeTrue(available > 0, "no /proc/meminfo here: the check is not made");
+        long rows = available / 1024 / 4 + 1; // bfloat16 [rows, 1024]: a copy and float32 edits, 1.5 times what is there
+        lady.tensor.HostMemory never = lady.tensor.HostMemory.borrow(0, 2L * rows * 1024, null); // never read
+        StateDict huge = new StateDict();
+        huge.put("fc.weight", lady.tensor.HostTensor.view(never, 0, lady.tensor.DType.BFLOAT16, rows, 1024));
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                () -> NormalForm.of(huge, null, ProgressListener.NONE));
+        assertEquals(lady.LadyException.Kind.USAGE, e.kind());
+        assertTrue(e.getMessage().startsWith("the normal form copies the model and rewrites its groups in float32: about ")
+                && e.getMessage().contains("GB available"), e.getMessage());
+    }
 }

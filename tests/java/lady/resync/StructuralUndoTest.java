@@ -153,4 +153,17 @@ class StructuralUndoTest {
         assertEquals(0, f10.sources()[f10.sources().length - 1].length, "the neuron from nothing comes last");
         assertEquals(reference.shape("features.10.weight")[0], pruned.shape("features.10.weight")[0]);
     }
+
+    /** An undo whose float32 edits would not fit the machine's available memory is refused with the sizes and the way out. */
+    @Test
+    void anUndoLargerThanTheAvailableMemoryIsRefusedWithTheWayOut() {
+        long available = lady.util.Memory.available();
+        org.junit.jupiter.api.Assumptions.assumeTrue(available > 0, "no /proc/meminfo here: the check is not made");
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                () -> StructuralUndo.requireMemory(available / 2)); // float32: twice what is available
+        assertEquals(lady.LadyException.Kind.USAGE, e.kind());
+        assertTrue(e.getMessage().startsWith("the structural undo rewrites the suspect's groups in float32: about ")
+                && e.getMessage().contains("--no-structural"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> StructuralUndo.requireMemory(available / 8));
+    }
 }
