@@ -16,6 +16,8 @@ finds it from the "*/data.pkl" entry):
   plain_dict.pt     torch.save(dict(model.state_dict())): a plain dict
   authors.pt        {"model_state_dict": ..., "optimizer_state_dict": SGD state after one step,
                      "epoch": 3, "best_acc": 0.875}: the form the paper's authors save
+  training_checkpoint.pt  {"model": ..., "optimizer": ..., "lr_scheduler": ..., "epoch": 3, "args": ...}: the
+                    form torchvision's reference training scripts save
   dtypes.pt         float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool tensors
   views.pt          a transposed (non-contiguous) tensor, and two tensors that are views into one
                     storage at different offsets (plus a narrowed view of a bigger storage)
@@ -127,6 +129,8 @@ def main():
     save("plain_dict.pt", dict(sd), sd)
     save("authors.pt", {"model_state_dict": sd, "optimizer_state_dict": opt.state_dict(),
                         "epoch": 3, "best_acc": 0.875}, sd)
+    save("training_checkpoint.pt", {"model": sd, "optimizer": opt.state_dict(), "lr_scheduler": {"last_epoch": 3},
+                                    "epoch": 3, "args": {"lr": 0.1}}, sd)
 
     g = torch.Generator().manual_seed(1)
     base = torch.randn(3, 5, generator=g)

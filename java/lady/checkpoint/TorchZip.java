@@ -14,12 +14,12 @@ import java.util.Map;
 import java.util.zip.CRC32;
 
 import lady.LadyException;
-import lady.util.Text;
 import lady.io.AtomicFiles;
 import lady.tensor.DType;
 import lady.tensor.HostMemory;
 import lady.tensor.HostTensor;
 import lady.tensor.IndexedTensor;
+import lady.util.Text;
 
 /**
  * PyTorch's zip checkpoint format (PyTorch >= 1.6, what {@code torch.save} writes):
@@ -52,7 +52,11 @@ final class TorchZip {
     /** Record data alignment PyTorch uses (so records can be memory-mapped). */
     static final int ALIGNMENT = 64;
     /** Keys a training checkpoint keeps its model's state dict under, in order of preference. */
-    static final String[] STATE_DICT_KEYS = {"model_state_dict", "state_dict"};
+    /**
+     * Keys under which a training checkpoint holds the state dict, looked up in this order: the PyTorch tutorials',
+     * PyTorch Lightning's and the torchvision reference scripts' ({@code {"model": ..., "optimizer": ..., "epoch": ...}}).
+     */
+    static final String[] STATE_DICT_KEYS = {"model_state_dict", "state_dict", "model"};
 
     // ------------------------------------------------------------------ reading
 
@@ -158,7 +162,9 @@ final class TorchZip {
                     List<String> keys = new ArrayList<>();
                     top.map.keySet().stream().limit(8).forEach(k -> keys.add(String.valueOf(k)));
                     throw LadyException.invalidInput(file + " holds a dict with keys " + keys
-                            + " that is not a state dict: expected tensors, or a state dict under 'model_state_dict'");
+                            + " that is not a state dict: expected tensors, or a state dict under "
+                            + Text.list(java.util.Arrays.stream(STATE_DICT_KEYS).map(Text::quote).toList(),
+                                    STATE_DICT_KEYS.length));
                 }
                 throw LadyException.invalidInput(file + ": state dict entry '" + name + "' is "
                         + Unpickler.describe(e.getValue()) + ", not a tensor");

@@ -286,9 +286,32 @@ public final class Models {
     /** No family recognized the checkpoint: what it has, the nearest family and why not, the way out. */
     private static LadyException unrecognized(Map<String, long[]> shapes) {
         List<String> names = new ArrayList<>(shapes.keySet());
-        String nearest = null;
-        int best = -1;
-        List<String> missing = List.of();
+        Nearest near = nearest(shapes.keySet());
+        String prefix = commonPrefix(names);
+        String hint = "";
+        if (!prefix.isEmpty()) { // a wrapper's prefix on every name (DataParallel's 'module.'): say so when it is that
+            java.util.Set<String> stripped = new java.util.LinkedHashSet<>();
+            names.forEach(n -> stripped.add(n.substring(prefix.length())));
+            Nearest without = nearest(stripped);
+            if (without.common() > near.common()) {
+                hint = "every tensor name starts with " + Text.quote(prefix) + (prefix.equals("module.") ? " (saved from "
+                        + "DataParallel or DistributedDataParallel: save model.module.state_dict())" : "") + "; without it "
+                        + without.common() + " of " + without.family() + "'s tensors are here: strip it, {k[" + prefix.length()
+                        + ":]: v for k, v in sd.items()}";
+            }
+        }
+        return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
+                + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"
+                + (!hint.isEmpty() ? hint : "nearest family: " + near.family() + " (" + near.common() + " of its tensors are "
+                        + "here; missing e.g. " + Text.list(near.missing(), Text.NAMES_SHOWN) + ")") + "\n"
+                + "for another network give its groups with --spec spec.json (see 'lady spec --help')");
+    }
+
+    /** The family whose default tensors a checkpoint's {@code names} share most, how many, and some it lacks. */
+    private record Nearest(String family, int common, List<String> missing) {}
+
+    private static Nearest nearest(java.util.Set<String> names) {
+        Nearest best = new Nearest(null, -1, List.of());
         for (String candidate : NAMES) {
             Map<String, long[]> expected;
             try {
@@ -299,23 +322,40 @@ public final class Models {
             int common = 0;
             List<String> miss = new ArrayList<>();
             for (String n : expected.keySet()) {
-                if (shapes.containsKey(n)) {
+                if (names.contains(n)) {
                     common++;
                 } else {
                     miss.add(n);
                 }
             }
-            if (common > best) {
-                best = common;
-                nearest = candidate;
-                missing = miss;
+            if (common > best.common()) {
+                best = new Nearest(candidate, common, miss);
             }
         }
-        return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
-                + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"
-                + "nearest family: " + nearest + " (" + best + " of its tensors are here; missing e.g. "
-                + Text.list(missing, Text.NAMES_SHOWN) + ")\n"
-                + "for another network give its groups with --spec spec.json (see 'lady spec --help')");
+        return best;
+    }
+
+    /** The longest prefix ending with '.' that every name has and none is (empty when there is none). */
+    private static String commonPrefix(List<String> names) {
+        if (names.isEmpty()) {
+            return "";
+        }
+        String p = names.get(0);
+        for (String n : names) {
+            int k = 0;
+            while (k < p.length() && k < n.length() && p.charAt(k) == n.charAt(k)) {
+                k++;
+            }
+            p = p.substring(0, k);
+        }
+        int dot = p.lastIndexOf('.');
+        p = dot < 0 ? "" : p.substring(0, dot + 1);
+        for (String n : names) {
+            if (n.length() == p.length()) {
+                return "";
+            }
+        }
+        return p;
     }
 
     /**

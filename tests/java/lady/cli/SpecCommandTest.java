@@ -100,4 +100,20 @@ class SpecCommandTest {
         assertTrue(r.err().contains("nearest family"), r.err());
         assertTrue(r.err().contains("--spec"), r.err());
     }
+
+    /** A DataParallel save ('module.' before every name) is named as such, with the way out, in three short lines. */
+    @Test
+    void aDataParallelSaveIsNamedWithTheWayOut(@TempDir Path dir) {
+        StateDict plain = Models.create("resnet18", ModelOptions.defaults().withWidth(0.25)).stateDict();
+        StateDict wrapped = new StateDict();
+        plain.names().forEach(n -> wrapped.put("module." + n, plain.get(n)));
+        Path in = dir.resolve("dp.pt");
+        Checkpoints.write(in, wrapped, Checkpoints.Format.TORCH_ZIP);
+        CliRun r = CliRun.of("spec", "--model", in.toString());
+        assertEquals(3, r.code());
+        String[] lines = r.err().strip().split("\n");
+        assertEquals(3, lines.length, r.err());
+        assertTrue(lines[1].contains("'module.'") && lines[1].contains("DataParallel") && lines[1].contains("resnet18")
+                && lines[1].contains("k[7:]"), r.err());
+    }
 }
