@@ -283,6 +283,13 @@ public final class Models {
     }
 
 
+    /**
+     * The way out for a network no family describes (ResNeXt, EfficientNet, RegNet, ConvNeXt: their ONNX exports run
+     * through Lady as they are, grouped and depthwise convolutions included).
+     */
+    static final String ANOTHER_NETWORK = "for another network pass an ONNX export of it with --graph, or its groups "
+            + "with --spec spec.json (see 'lady spec --help')";
+
     /** No family recognized the checkpoint: what it has, the nearest family and why not, the way out. */
     private static LadyException unrecognized(Map<String, long[]> shapes) {
         List<String> names = new ArrayList<>(shapes.keySet());
@@ -304,7 +311,7 @@ public final class Models {
                 + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"
                 + (!hint.isEmpty() ? hint : "nearest family: " + near.family() + " (" + near.common() + " of its tensors are "
                         + "here; missing e.g. " + Text.list(near.missing(), Text.NAMES_SHOWN) + ")") + "\n"
-                + "for another network give its groups with --spec spec.json (see 'lady spec --help')");
+                + ANOTHER_NETWORK);
     }
 
     /** The family whose default tensors a checkpoint's {@code names} share most, how many, and some it lacks. */
@@ -404,7 +411,7 @@ public final class Models {
                         + (misshaped.size() > 1 ? ", ... (" + misshaped.size() + " in all)" : ""));
             }
             throw LadyException.invalidInput("the checkpoint does not match " + arch.name() + ": " + String.join("; ", parts)
-                    + "\nname the architecture with --arch, or give the groups of your network with --spec spec.json");
+                    + "\nname the architecture with --arch; " + ANOTHER_NETWORK);
         }
     }
 }

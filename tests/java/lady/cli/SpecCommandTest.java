@@ -98,7 +98,7 @@ class SpecCommandTest {
             assertTrue(line.length() <= 400, line);
         }
         assertTrue(r.err().contains("nearest family"), r.err());
-        assertTrue(r.err().contains("--spec"), r.err());
+        assertTrue(r.err().contains("--spec") && r.err().contains("--graph"), r.err());
     }
 
     /** A DataParallel save ('module.' before every name) is named as such, with the way out, in three short lines. */
