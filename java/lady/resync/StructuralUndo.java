@@ -47,11 +47,12 @@ import lady.tensor.HostTensor;
  *       norm ratio to the representative (exactly 1 when the activation is not positively homogeneous);</li>
  *   <li><b>drop</b> the merged neurons whose columns vanish (a dummy pair cancels; a neuron with zero
  *       columns does nothing), unless the group would then have fewer neurons than the reference's;</li>
- *   <li>then per group in topological order, <b>match</b> the remaining neurons to the reference's by the cosine of their rows over the producers
- *       whose inputs are aligned already (as {@link ReferenceResync} does), with the exact assignment on the
- *       matrix padded to a square with a constant score below every real one (a rectangular assignment: the
- *       padding takes the neurons left unmatched); a reference neuron left without a match gets a neuron that
- *       computes nothing;</li>
+ *   <li>then per group in topological order, <b>match</b> the remaining neurons to the reference's by the cosine of
+ *       their rows over the producers whose inputs are aligned already: with as many as the reference's, as
+ *       {@link ReferenceResync} matches them (large groups through the prefilter); otherwise with the exact
+ *       assignment on the matrix padded to a square with a constant score below every real one (a rectangular
+ *       assignment: the padding takes the neurons left unmatched); a reference neuron left without a match gets a
+ *       neuron that computes nothing;</li>
  *   <li><b>rescale</b> every matched neuron to the reference's norm when the group shows a rescaling (a
  *       matched row exactly parallel to the reference's with another norm, or a norm ratio that, relative to the
  *       group's median, lies outside the integrity ratio {@link ResyncOptions#integrityRatio()}, which noise,

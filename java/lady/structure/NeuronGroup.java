@@ -14,8 +14,8 @@ import lady.permutation.Member;
 import lady.permutation.Role;
 
 /**
- * One group's values in a state dict (read once), per neuron: its producers' rows and biases, the batch-norm vectors
- * after them, its consumer columns. The vectors the structural edits compare:
+ * One group's values in a state dict (each member tensor read once, when first used), per neuron: its producers' rows
+ * and biases, the batch-norm vectors after them, its consumer columns. The vectors the structural edits compare:
  * <ul>
  *   <li>{@link #incoming(int)}: what the neuron computes from its inputs, over every producer: the row and
  *       bias, or for a batch-norm group the normalized affine map {@code (gamma / sigma) row} and
