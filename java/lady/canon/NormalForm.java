@@ -98,7 +98,7 @@ public final class NormalForm {
         if (diff == null) {
             return new Comparison(false, Double.POSITIVE_INFINITY, limit, 0, 0, false);
         }
-        double worst = max(diff);
+        double worst = StateDiff.max(diff);
         if (worst <= limit) {
             return new Comparison(true, worst, limit, 0, 0, true);
         }
@@ -120,12 +120,8 @@ public final class NormalForm {
             traded += moved;
             groups += moved > 0 ? 1 : 0;
         }
-        double after = max(StateDiff.relative(owner, aligned));
+        double after = StateDiff.max(owner, aligned);
         return new Comparison(true, after, limit, traded, groups, after <= limit);
-    }
-
-    private static double max(Map<String, Double> diff) {
-        return diff.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
     }
 
     /** The normal form of {@code state} (unchanged) of architecture {@code arch} (null: recognized). */

@@ -16,6 +16,7 @@ import lady.graph.StructuralRules;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.progress.ProgressListener;
+import lady.tensor.HostTensor;
 
 /**
  * The reference-free half of undoing structural obfuscation: in every group, drop the clusters of neurons that
@@ -120,25 +121,28 @@ public final class Merging {
      * takes the partition instead of searching again (an LLM's MLP of 16k units: a search is an all-pairs cosine
      * product of 8k-value rows, 8 to 15 s here, and the passes that confirm a group made twice as many).
      */
-    private record Known(int[] classes, Map<String, Object> tensors) {
+    private record Known(int[] classes, Map<String, HostTensor> tensors) {
         static Known of(StateDict state, Group g, int[] classes) {
-            Map<String, Object> t = new HashMap<>();
-            for (Member m : g.members()) {
-                if (m.role() != lady.permutation.Role.CONSUMER_WEIGHT) {
-                    t.put(m.tensor(), state.get(m.tensor()));
-                }
+            Map<String, HostTensor> t = new HashMap<>();
+            for (Member m : incomingSide(g)) {
+                t.put(m.tensor(), state.get(m.tensor()));
             }
             return new Known(classes, t);
         }
 
-        /** The classes when the group's incoming tensors are still those, else null. */
+        /** The classes when the group's incoming tensors are still those (the same objects), else null. */
         int[] current(StateDict state, Group g) {
-            for (Member m : g.members()) {
-                if (m.role() != lady.permutation.Role.CONSUMER_WEIGHT && tensors.get(m.tensor()) != state.get(m.tensor())) {
+            for (Member m : incomingSide(g)) {
+                if (tensors.get(m.tensor()) != state.get(m.tensor())) {
                     return null;
                 }
             }
             return classes.length == g.size() ? classes : null;
+        }
+
+        /** The group's members that its incoming maps read: all but the consumers' columns. */
+        private static List<Member> incomingSide(Group g) {
+            return g.members().stream().filter(m -> m.role() != lady.permutation.Role.CONSUMER_WEIGHT).toList();
         }
     }
 

@@ -81,9 +81,10 @@ final class Slices {
 
     /**
      * Prepares for reading every neuron's slice ({@link #rebuild} does): strided slices of short runs (a Linear
-     * consumer's columns, the values of one neuron spread over every row, one per row) are copied once, tile by tile, into one neuron-major array, and
-     * {@link #get(int, double[])} then reads contiguous values (a column read one value per row, 16k columns of an
-     * LLM's down projection, was most of the structural edits' time). The same values.
+     * consumer's columns, the values of one neuron spread over every row, one per row) are copied once, tile by tile,
+     * into one neuron-major array, and {@link #get(int, double[])} then reads contiguous values (a column read one
+     * value per row, 16k columns of an LLM's down projection, was most of the structural edits' time). The same
+     * values.
      */
     void readingAll() {
         int run = (int) (block * inner);

@@ -73,6 +73,11 @@ public final class StateDiff {
     /** The largest of {@link #relative}; infinite when names or shapes differ. */
     public static double max(StateDict a, StateDict b) {
         Map<String, Double> d = relative(a, b);
-        return d == null ? Double.POSITIVE_INFINITY : d.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
+        return d == null ? Double.POSITIVE_INFINITY : max(d);
+    }
+
+    /** The largest of the per-tensor differences {@code relative} ({@link #relative}'s non-null result); 0 for none. */
+    public static double max(Map<String, Double> relative) {
+        return relative.values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
     }
 }
