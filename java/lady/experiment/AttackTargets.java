@@ -59,11 +59,33 @@ public final class AttackTargets {
         if (weights.contains(layer) && state.contains(layer)) {
             return layer;
         }
-        String name = arch.producer(layer).weight(); // a module path; refuses an unknown name, listing the layers
+        String name = moduleWeight(arch, weights, layer);
         if (!weights.contains(name) || !state.contains(name)) {
             throw new LadyException(LadyException.Kind.USAGE, "layer '" + layer + "' has no weight in the checkpoint");
         }
         return name;
+    }
+
+    /**
+     * The weight of the module at path {@code layer}: a convolution or linear layer's node, or a projection
+     * inside an attention node (q_proj of grouped-query attention), whose weight is the PyTorch parameter
+     * {@code layer + ".weight"}.
+     *
+     * @throws LadyException USAGE listing the weights an attack works on when there is none
+     */
+    private static String moduleWeight(Architecture arch, List<String> weights, String layer) {
+        for (Architecture.Producer p : arch.producers()) {
+            if (p.name().equals(layer)) {
+                return p.weight();
+            }
+        }
+        String parameter = layer + ".weight";
+        if (weights.contains(parameter)) {
+            return parameter;
+        }
+        throw new LadyException(LadyException.Kind.USAGE, "'" + layer + "' is not a layer of " + arch.name()
+                + " an attack works on; its weights are: " + lady.util.Text.list(weights, 12)
+                + " (a module path without .weight also works)");
     }
 
 }

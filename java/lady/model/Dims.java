@@ -86,6 +86,11 @@ public abstract class Dims {
         return size(weight, 0, exact);
     }
 
+    /** Whether a config.json came with the checkpoint (a Hugging Face folder's, or one beside a file). */
+    public boolean hasConfig() {
+        return !config.isEmpty();
+    }
+
     /** A value of the checkpoint's configuration (config.json), or null. */
     public Object config(String key) {
         return config.get(key);

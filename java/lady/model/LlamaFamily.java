@@ -78,6 +78,10 @@ final class LlamaFamily implements Family {
         agree(name, d, "vocab_size", vocab, "model.embed_tokens.weight");
         agree(name, d, "hidden_size", hidden, "model.embed_tokens.weight");
         long heads = d.configLong("num_attention_heads", 0);
+        if (heads < 1 && !d.hasConfig()) {
+            throw LadyException.invalidInput(name + ": no config.json came with these weights, and the attention heads "
+                    + "cannot be told from the shapes; give the Hugging Face folder with its config.json");
+        }
         if (heads < 1) {
             throw LadyException.invalidInput(name + ": config.json gives no num_attention_heads; the attention heads "
                     + "cannot be told from the shapes");

@@ -290,6 +290,10 @@ class LlamaFolderTest {
         LadyException e = org.junit.jupiter.api.Assertions.assertThrows(LadyException.class,
                 () -> Models.infer(Checkpoints.read(ref), null));
         assertTrue(e.getMessage().contains("num_attention_heads"), e.getMessage());
+        Files.delete(config);
+        CliRun alone = CliRun.of("spec", "--model", ref.resolve("model.safetensors").toString());
+        assertEquals(3, alone.code(), alone.err());
+        assertTrue(alone.err().contains("no config.json came with these weights"), "names what is missing: " + alone.err());
 
         Files.writeString(config, text);
         Path tied = make("tied", "--variant", "llama", "--seed", "4", "--tied");
