@@ -75,9 +75,15 @@ public final class ResyncJob {
      * @param manifest      inputs, options, timings
      * @param leftOut       tensors of the reference left out of the comparison because the suspect does not hold them
      *                      (a tied head the reference saved: {@link #referenceOnly}); empty for none
+     * @param borrowedConfig whether the suspect came without a configuration and was read with the reference's
+     *                      ({@link Models#borrowConfig})
      */
     public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest,
-            List<String> leftOut) {}
+            List<String> leftOut, boolean borrowedConfig) {}
+
+    /** What the report says when the suspect came without a configuration and was read with the reference's. */
+    public static final String BORROWED_CONFIG = "none came with the suspect's weights: read with the reference's "
+            + "config.json (heads, KV heads, head_dim, RoPE; widths from the suspect's shapes)";
 
     /** Runs the request; progress goes to {@code progress}. */
     public static Result run(Request r, ProgressListener progress) {
@@ -143,6 +149,8 @@ public final class ResyncJob {
         if (s != null && s.structure().isEmpty()) {
             secretPerms = Permuter.indices(s.permutations());
         }
+        boolean borrowedConfig = specFile == null && graphFile == null
+                && Models.borrowConfig(sus, ref, permSpec.architecture());
         boolean suspectOnly = specFile == null && graphFile == null && requireSameGroups(permSpec, ref, sus);
         StructuralUndo.Result undo = null;
         if (r.structural() && specFile == null && graphFile == null) {
@@ -184,6 +192,9 @@ public final class ResyncJob {
             if (!referenceOnly.isEmpty()) {
                 json.put("left_out_of_comparison", referenceOnly);
             }
+            if (borrowedConfig) {
+                json.put("suspect_config", BORROWED_CONFIG);
+            }
             if (structuralPsi != null) {
                 json.put("structural_psi", structuralPsi);
                 json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, report));
@@ -200,7 +211,7 @@ public final class ResyncJob {
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest(), referenceOnly);
+                log.manifest(), referenceOnly, borrowedConfig);
     }
 
     /**

@@ -131,6 +131,9 @@ final class ResyncCommand implements Callable<Integer> {
             w.printf("left out of the comparison (a saved tie the suspect does not hold): %s%n",
                     lady.util.Text.escape(lady.util.Text.list(r.leftOut(), lady.util.Text.NAMES_SHOWN)));
         }
+        if (r.borrowedConfig()) {
+            w.printf("suspect's configuration: %s%n", ResyncJob.BORROWED_CONFIG);
+        }
         printStructural(w, r.undo(), r.structuralPsi());
         if (signal == Signal.ACTIVATIONS) {
             w.printf("signal activations: Pearson correlation over %d probe images of %s%n", probe, data);

@@ -139,6 +139,22 @@ public final class Models {
         }
     }
 
+    /**
+     * Gives {@code state}, a checkpoint read without a configuration (a weights file on its own, such as a suspect's
+     * {@code model.safetensors} found without its folder), the configuration of {@code from}, a checkpoint of the same
+     * architecture {@code arch}: what no shape tells (heads, KV heads, head_dim, RoPE) is then {@code from}'s, every
+     * width {@code state}'s own ({@link Family#configFor}).
+     *
+     * @return whether {@code state} took it (false when it has its own or {@code from} has none)
+     */
+    public static boolean borrowConfig(StateDict state, StateDict from, String arch) {
+        if (!state.config().isEmpty() || from.config().isEmpty()) {
+            return false;
+        }
+        state.setConfig(family(arch).configFor(arch, shapes(state), from.config()));
+        return true;
+    }
+
     /** As {@link #infer(StateDict, String)} from tensor shapes alone. */
     public static ModelConfig infer(Map<String, long[]> shapes, String arch) {
         return infer(shapes, arch, null);

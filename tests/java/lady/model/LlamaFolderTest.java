@@ -367,6 +367,29 @@ class LlamaFolderTest {
      * by name: aligning the reference's groups would leave the suspect's other tensors in its own order, or read
      * tensors it does not have.
      */
+    /**
+     * A suspect's weights file found without its folder has no config.json: the attention heads are read from the
+     * reference's, the widths from its own shapes, and the report says so.
+     */
+    @Test
+    void aSuspectsWeightsFileWithoutItsFolderIsReadWithTheReferencesConfiguration() throws IOException, InterruptedException {
+        assertNull(PythonTorch.run(SCRIPT, "case", dir.toString(), "--variant", "llama", "--dtype", "BF16", "--seed", "3",
+                "--heads", "8", "--kv-heads", "2", "--head-dim", "4", "--permute-seed", "5"));
+        Path lone = Files.createDirectories(dir.resolve("lone")).resolve("weights.safetensors");
+        Files.copy(dir.resolve("attacked").resolve("model.safetensors"), lone);
+        Path fixed = dir.resolve("fixed.safetensors");
+        Path report = dir.resolve("r.json");
+        CliRun r = CliRun.of("resync", "--reference", dir.resolve("ref").toString(), "--suspect", lone.toString(),
+                "--secret", dir.resolve("secret.json").toString(), "--out", fixed.toString(), "--report", report.toString(),
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("read with the reference's config.json"), r.out());
+        assertEquals(-1, Files.mismatch(dir.resolve("ref").resolve("model.safetensors"), fixed), "restored byte for byte");
+        Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(report));
+        assertEquals(100.0, ((Number) json.get("psi")).doubleValue());
+        assertTrue(String.valueOf(json.get("suspect_config")).contains("reference's config.json"), json.toString());
+    }
+
     @Test
     void aSuspectOfAnotherNetworkIsRefused() throws IOException, InterruptedException {
         Path llama = make("ref", "--variant", "llama", "--seed", "6");
