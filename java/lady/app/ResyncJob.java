@@ -77,9 +77,10 @@ public final class ResyncJob {
      *                      (a tied head the reference saved: {@link #referenceOnly}); empty for none
      * @param borrowedConfig whether the suspect came without a configuration and was read with the reference's
      *                      ({@link Models#borrowConfig})
+     * @param json          the whole report, as the JSON --report file holds it
      */
     public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest,
-            List<String> leftOut, boolean borrowedConfig) {}
+            List<String> leftOut, boolean borrowedConfig, Map<String, Object> json) {}
 
     /** What the report says when the suspect came without a configuration and was read with the reference's. */
     public static final String BORROWED_CONFIG = "none came with the suspect's weights: read with the reference's "
@@ -172,46 +173,46 @@ public final class ResyncJob {
         }
         double writeSeconds = (JobLog.now() - t1) / 1e9;
         log.stage("write", t1, "wrote " + (r.out() == null ? "nothing" : r.out() + Checkpoints.leftOutNote(r.suspect())));
+        Map<String, Object> json = new LinkedHashMap<>(); // the report: the --report file, or standard output as JSON
+        json.put("tool", BuildInfo.describe());
+        json.put("reference", r.reference().toString());
+        json.put("suspect", r.suspect().toString());
+        json.put("architecture", permSpec.architecture());
+        json.put("backend", options.backend());
+        json.put("signal", sig.label());
+        json.put("margins", report.margins().label()); // with margins_mode etc. below (report.toJson())
+        json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
+        if (sig == Signal.ACTIVATIONS) {
+            json.put("probe", Map.of("data", r.data(), "images", r.probe()));
+        }
+        json.putAll(report.toJson());
+        if (undo != null) {
+            json.put("structural", undo.toJson());
+        }
+        if (!referenceOnly.isEmpty()) {
+            json.put("left_out_of_comparison", referenceOnly);
+        }
+        if (borrowedConfig) {
+            json.put("suspect_config", BORROWED_CONFIG);
+        }
+        if (structuralPsi != null) {
+            json.put("structural_psi", structuralPsi);
+            json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, report));
+        }
+        Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
+        timings.put("jvm_start_s", r.jvmStarted());
+        timings.put("read_s", readSeconds);
+        if (undo != null) {
+            timings.put("structural_s", undo.seconds());
+        }
+        timings.put("resync_s", report.seconds());
+        timings.put("write_s", writeSeconds);
+        json.put("timings", timings);
         if (reportTmp != null) {
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("tool", BuildInfo.describe());
-            json.put("reference", r.reference().toString());
-            json.put("suspect", r.suspect().toString());
-            json.put("architecture", permSpec.architecture());
-            json.put("backend", options.backend());
-            json.put("signal", sig.label());
-            json.put("margins", report.margins().label()); // with margins_mode etc. below (report.toJson())
-            json.put("evidence", sig == Signal.ACTIVATIONS ? Signal.ACTIVATIONS.label() : options.effectiveEvidence().label());
-            if (sig == Signal.ACTIVATIONS) {
-                json.put("probe", Map.of("data", r.data(), "images", r.probe()));
-            }
-            json.putAll(report.toJson());
-            if (undo != null) {
-                json.put("structural", undo.toJson());
-            }
-            if (!referenceOnly.isEmpty()) {
-                json.put("left_out_of_comparison", referenceOnly);
-            }
-            if (borrowedConfig) {
-                json.put("suspect_config", BORROWED_CONFIG);
-            }
-            if (structuralPsi != null) {
-                json.put("structural_psi", structuralPsi);
-                json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, report));
-            }
-            Map<String, Object> timings = new LinkedHashMap<>(); // where the process's time went
-            timings.put("jvm_start_s", r.jvmStarted());
-            timings.put("read_s", readSeconds);
-            if (undo != null) {
-                timings.put("structural_s", undo.seconds());
-            }
-            timings.put("resync_s", report.seconds());
-            timings.put("write_s", writeSeconds);
-            json.put("timings", timings);
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest(), referenceOnly, borrowedConfig);
+                log.manifest(), referenceOnly, borrowedConfig, json);
     }
 
     /**

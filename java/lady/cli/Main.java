@@ -95,6 +95,9 @@ public final class Main implements Runnable {
             err.println("lady: error: out of Java memory (" + Runtime.getRuntime().maxMemory() / (1 << 20)
                     + " MiB); give the JVM more with LADY_JAVA_OPTS=-Xmx...");
             return LadyException.Kind.USAGE.exitCode(); // cannot be done as asked: more memory is needed
+        } finally { // autoflush covers println and printf only: what a command print()ed is written before exit
+            out.flush();
+            err.flush();
         }
     }
 

@@ -57,12 +57,31 @@ final class PermuteCommand implements Callable<Integer> {
 
     @Mixin RunOptions run;
 
+    @Mixin FormatOption format;
+
     @Override
     public Integer call() {
         ProgressListener stages = run.stageLines("lady permute", spec.commandLine().getErr());
         PermuteJob.Result r = PermuteJob.run(new PermuteJob.Request(input.model, input.arch, network.graph,
                 network.specFile, groups, seed.orFresh(), out, secret, verify,
                 scaleRange == null ? null : parseRange(scaleRange), backend), stages);
+        if (format.json()) {
+            java.util.Map<String, Object> o = new java.util.LinkedHashMap<>();
+            o.put("tool", lady.BuildInfo.describe());
+            o.put("model", input.model.toString());
+            o.put("architecture", r.architecture());
+            o.put("groups_permuted", r.permuted());
+            o.put("groups", r.groups());
+            o.put("seed", r.seed());
+            o.put("scaled", r.scaled());
+            o.put("out", out.toString());
+            o.put("secret", secret.toString());
+            if (r.difference() != null) {
+                o.put(r.onnx() ? "verify_max_relative_diff" : "verify_logits_max_abs_diff", r.difference());
+            }
+            spec.commandLine().getOut().println(lady.report.Json.write(o));
+            return 0;
+        }
         spec.commandLine().getOut().printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n",
                 r.permuted(), r.architecture(), r.seed(), r.scaled() ? ", scaled" : "", out, secret,
                 r.difference() == null ? "" : String.format(Locale.ROOT, r.onnx()

@@ -40,35 +40,35 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--reference", required = true, description = "The reference (original) checkpoint.")
+    @Option(names = "--reference", paramLabel = "FILE", required = true, description = "The reference (original) checkpoint.")
     Path reference;
 
-    @Option(names = "--suspect", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
+    @Option(names = "--suspect", paramLabel = "FILE", required = true, description = "The suspect checkpoint (permuted, maybe attacked).")
     Path suspect;
 
-    @Option(names = "--out", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
+    @Option(names = "--out", paramLabel = "FILE", description = "Write the resynced suspect here (same format as the suspect; a folder for a model folder).")
     Path out;
 
-    @Option(names = "--report", description = "Write the report here: JSON (every figure and the verdict's tests), or by "
+    @Option(names = "--report", paramLabel = "FILE", description = "Write the report here: JSON (every figure and the verdict's tests), or by "
             + "the file's extension a table per group: .csv, .md (Markdown) or .html (a page).")
     Path report;
 
-    @Option(names = "--method", defaultValue = "assignment",
+    @Option(names = "--method", paramLabel = "METHOD", defaultValue = "assignment",
             description = "Matching: assignment (exact, always a permutation) or argmax (the paper). Default: ${DEFAULT-VALUE}.")
     Method method;
 
-    @Option(names = "--groups", defaultValue = "all", description = "Groups to resync: all, or a comma list such as features.17.")
+    @Option(names = "--groups", paramLabel = "GROUPS", defaultValue = "all", description = "Groups to resync: all, or a comma list such as features.17.")
     String groups;
 
-    @Option(names = "--secret", description = "The secret written by `lady permute`: enables Psi per group and overall.")
+    @Option(names = "--secret", paramLabel = "FILE", description = "The secret written by `lady permute`: enables Psi per group and overall.")
     Path secret;
 
-    @Option(names = "--arch", description = "Architecture (default: inferred from the reference checkpoint).")
+    @Option(names = "--arch", paramLabel = "ARCH", description = "Architecture (default: inferred from the reference checkpoint).")
     String arch;
 
     @Mixin GraphOptions network;
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--backend", paramLabel = "B", defaultValue = "cpu", description = "Kernels: cpu, cuda or reference. Default: ${DEFAULT-VALUE}.")
     Backend backend;
 
     @Option(names = "--integrity-ratio", paramLabel = "R", defaultValue = "" + lady.paper.Paper.RESYNC_INTEGRITY_RATIO,
@@ -76,12 +76,12 @@ final class ResyncCommand implements Callable<Integer> {
                     + "median) lies outside [1/R, R] (default: ${DEFAULT-VALUE}, calibrated on the Table 1 attacks).")
     double integrityRatio;
 
-    @Option(names = "--prefilter", defaultValue = "auto",
+    @Option(names = "--prefilter", paramLabel = "MODE", defaultValue = "auto",
             description = "auto (large groups through random projections, checked to give the dense match, "
                     + "else dense), on or off. Default: ${DEFAULT-VALUE}.")
     Prefilter prefilter;
 
-    @Option(names = "--margins", defaultValue = "auto",
+    @Option(names = "--margins", paramLabel = "MODE", defaultValue = "auto",
             description = "Confidence margins of prefiltered groups: exact (as the dense path's: about one dense "
                     + "similarity product per group), bound (the sketch's lower bounds, reported as such: no dense "
                     + "product, for large models) or auto (exact when the resync's dense margin work is at most "
@@ -90,20 +90,20 @@ final class ResyncCommand implements Callable<Integer> {
                     + "Default: ${DEFAULT-VALUE}.")
     Margins margins;
 
-    @Option(names = "--evidence", defaultValue = "all",
+    @Option(names = "--evidence", paramLabel = "SCOPE", defaultValue = "all",
             description = "Weight evidence of the assignment: all (the producers' rows, the neurons' bias and batch-norm "
                     + "values, and, in a second pass, the consumers' columns; weighted by sqrt(values per neuron)) or "
                     + "producers (the paper's rows only). --method argmax always reads the producers' rows only. "
                     + "Default: ${DEFAULT-VALUE}.")
     EvidenceScope evidence;
 
-    @Option(names = "--signal", defaultValue = "weights",
+    @Option(names = "--signal", paramLabel = "SIGNAL", defaultValue = "weights",
             description = "What neurons are compared by: weights (the paper: cosine of the producer rows) or "
                     + "activations (Pearson correlation of their outputs on the same --probe images of --data "
                     + "through both models). Default: ${DEFAULT-VALUE}.")
     Signal signal;
 
-    @Option(names = "--data", description = "With --signal activations: the probe images' source (" + DataSource.SYNTAX
+    @Option(names = "--data", paramLabel = "SPEC", description = "With --signal activations: the probe images' source (" + DataSource.SYNTAX
             + "); the first --probe test images are used.")
     String data;
 
@@ -117,6 +117,8 @@ final class ResyncCommand implements Callable<Integer> {
 
     @Mixin RunOptions run;
 
+    @Mixin FormatOption format;
+
     @Override
     public Integer call() {
         double started = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
@@ -126,6 +128,10 @@ final class ResyncCommand implements Callable<Integer> {
         ResyncJob.Result r = ResyncJob.run(new ResyncJob.Request(reference, suspect, out, report, arch, network.graph,
                 network.specFile, groups, secret, options, signal, data, probe, !noStructural, started), run.progress());
         PrintWriter w = spec.commandLine().getOut();
+        if (format.json()) { // the whole report, as the JSON --report file holds it
+            w.println(lady.report.Json.write(r.json()));
+            return 0;
+        }
         printSummary(w, r.report());
         if (!r.leftOut().isEmpty()) {
             w.printf("left out of the comparison (a saved tie the suspect does not hold): %s%n",

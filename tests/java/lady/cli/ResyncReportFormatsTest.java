@@ -26,6 +26,7 @@ class ResyncReportFormatsTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
     void theExtensionChoosesTheFormatAndEveryFormatCarriesTheSameGroups(@TempDir Path dir) throws IOException {
         assertEquals(ResyncReportFile.Format.CSV, ResyncReportFile.Format.of(Path.of("a/R.CSV")));
         assertEquals(ResyncReportFile.Format.MARKDOWN, ResyncReportFile.Format.of(Path.of("r.md")));
@@ -43,7 +44,27 @@ class ResyncReportFormatsTest {
             assertEquals(0, r.code(), r.err());
         }
         Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(dir.resolve("r.json")));
+        CliRun stdout = CliRun.of("resync", "--reference", model.toString(), "--suspect", permuted.toString(), "--secret",
+                secret.toString(), "--format", "json", "--quiet");
+        assertEquals(0, stdout.code(), stdout.err());
+        Map<String, Object> printed = new java.util.HashMap<>((Map<String, Object>) Json.parse(stdout.out()));
+        Map<String, Object> written = new java.util.HashMap<>((Map<String, Object>) json);
+        for (String timed : List.of("timings", "seconds", "cpu_seconds")) {
+            assertTrue(printed.remove(timed) != null && written.remove(timed) != null, timed);
+        }
+        assertTrue(((Map<?, ?>) printed.get("structural")).remove("seconds") != null
+                && ((Map<?, ?>) written.get("structural")).remove("seconds") != null, "the undo's own timing");
+        assertEquals(written, printed, "--format json prints the JSON report");
         List<?> groups = (List<?>) json.get("groups");
+
+        Path again = dir.resolve("again.pt");
+        CliRun permute = CliRun.of("permute", "--model", model.toString(), "--seed", "4", "--out", again.toString(),
+                "--secret", dir.resolve("again.json").toString(), "--format", "json", "--quiet");
+        assertEquals(0, permute.code(), permute.err());
+        Map<?, ?> p = (Map<?, ?>) Json.parse(permute.out());
+        assertEquals(4L, ((Number) p.get("seed")).longValue());
+        assertEquals((long) groups.size(), ((Number) p.get("groups_permuted")).longValue(), permute.out());
+        assertEquals(-1, Files.mismatch(permuted, again), "the same seed, the same bytes");
         assertTrue(groups.size() >= 2, "toynet has groups");
 
         List<String> csv = Files.readAllLines(dir.resolve("r.csv"));
