@@ -82,7 +82,7 @@ public final class Canon {
             }
         }
         return new CanonicalOrder(mc.architecture(), method,
-                method == RankingMethod.ACTIVE ? active : null, layers);
+                method == RankingMethod.ACTIVE ? active : null, layers, state.config());
     }
 
     /**
@@ -122,7 +122,7 @@ public final class Canon {
             }
             layers.add(new LayerOrder(g.name(), scores, order(scores), ref.active()));
         }
-        return new CanonicalOrder(saved.architecture(), saved.method(), saved.active(), layers);
+        return new CanonicalOrder(saved.architecture(), saved.method(), saved.active(), layers, suspect.config());
     }
 
     /** A copy of {@code state} with every group of {@code order} put in canonical order (one native pass). */

@@ -25,14 +25,18 @@ import lady.report.Json;
  *                         "input_shape": [1, 3, 32, 32], "input": [...]}}]}        (active only)
  * </pre>
  *
+ * A Hugging Face model's configuration (its config.json) is saved too, as {@code "config"}: a suspect's weights file
+ * found without its folder is read with it (the heads, which no shape tells).
  * No timing or other run-dependent value is stored: the same model, method and seed give the same bytes.
  *
  * @param architecture the model's architecture name
  * @param method       basic or active ranking
  * @param active       active ranking's settings (seed included); null for basic
  * @param layers       one entry per group, in the spec's (topological) order
+ * @param config       the ranked model's configuration (config.json); empty for a checkpoint without one
  */
-public record CanonicalOrder(String architecture, RankingMethod method, ActiveConfig active, List<LayerOrder> layers) {
+public record CanonicalOrder(String architecture, RankingMethod method, ActiveConfig active, List<LayerOrder> layers,
+        Map<String, Object> config) {
 
     public static final String FORMAT = "lady-canon";
     public static final int FORMAT_VERSION = 1;
@@ -41,9 +45,15 @@ public record CanonicalOrder(String architecture, RankingMethod method, ActiveCo
 
     public CanonicalOrder {
         layers = List.copyOf(layers);
+        config = config == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(config));
         if ((method == RankingMethod.ACTIVE) != (active != null)) {
             throw new LadyException(LadyException.Kind.INTERNAL, "active settings must be given exactly for active ranking");
         }
+    }
+
+    /** An order of a model without a configuration. */
+    public CanonicalOrder(String architecture, RankingMethod method, ActiveConfig active, List<LayerOrder> layers) {
+        this(architecture, method, active, layers, null);
     }
 
     /** The entry of group {@code name}; a clear error listing the saved groups otherwise. */
@@ -78,6 +88,9 @@ public record CanonicalOrder(String architecture, RankingMethod method, ActiveCo
             m.put("active_config", active.toJson());
         }
         m.put("convention", CONVENTION);
+        if (!config.isEmpty()) {
+            m.put("config", config);
+        }
         List<Object> ls = new ArrayList<>();
         layers.forEach(l -> ls.add(l.toJson()));
         m.put("layers", ls);
@@ -114,6 +127,12 @@ public record CanonicalOrder(String architecture, RankingMethod method, ActiveCo
             }
             layers.add(lo);
         }
-        return new CanonicalOrder(Json.stringField(m, "architecture", what), method, active, layers);
+        Object config = m.get("config");
+        if (config != null && !(config instanceof Map<?, ?>)) {
+            throw LadyException.invalidInput(what + ": \"config\" must be a JSON object (the model's config.json)");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> c = (Map<String, Object>) config;
+        return new CanonicalOrder(Json.stringField(m, "architecture", what), method, active, layers, c);
     }
 }

@@ -227,6 +227,11 @@ final class CanonCommand implements Callable<Integer> {
         StateDict suspect = Checkpoints.read(input.model);
         long t0 = System.nanoTime();
         Path graphFile = Models.graphOf(input.model, graph, input.arch, null);
+        if (graphFile == null && Models.borrowConfig(suspect, saved.config(), input.arch != null ? input.arch
+                : saved.architecture())) {
+            spec.commandLine().getErr().println("lady canon: " + input.model + " came without config.json: read with the "
+                    + "configuration saved in " + from + " (heads, KV heads, head_dim, RoPE; widths from its shapes)");
+        }
         PermutationSpec ps = spec(suspect, graphFile);
         CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, input.arch, saved);
         Canon.alignLazily(suspect, ps, sus); // the bytes move as the model is written: no copy of it

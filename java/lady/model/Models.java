@@ -148,10 +148,15 @@ public final class Models {
      * @return whether {@code state} took it (false when it has its own or {@code from} has none)
      */
     public static boolean borrowConfig(StateDict state, StateDict from, String arch) {
-        if (!state.config().isEmpty() || from.config().isEmpty()) {
+        return borrowConfig(state, from.config(), arch);
+    }
+
+    /** As {@link #borrowConfig(StateDict, StateDict, String)} from a saved configuration (a canonical order's). */
+    public static boolean borrowConfig(StateDict state, Map<String, Object> config, String arch) {
+        if (!state.config().isEmpty() || config == null || config.isEmpty()) {
             return false;
         }
-        state.setConfig(family(arch).configFor(arch, shapes(state), from.config()));
+        state.setConfig(family(arch).configFor(arch, shapes(state), config));
         return true;
     }
 

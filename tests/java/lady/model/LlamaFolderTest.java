@@ -388,6 +388,15 @@ class LlamaFolderTest {
         Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(report));
         assertEquals(100.0, ((Number) json.get("psi")).doubleValue());
         assertTrue(String.valueOf(json.get("suspect_config")).contains("reference's config.json"), json.toString());
+
+        Path canon = dir.resolve("canon.json"); // the owner's canonical order saves the configuration
+        assertEquals(0, CliRun.of("canon", "--model", dir.resolve("ref").toString(), "--layer", "all", "--out",
+                canon.toString(), "--quiet").code());
+        CliRun aligned = CliRun.of("canon", "--model", lone.toString(), "--from", canon.toString(), "--out",
+                dir.resolve("aligned.safetensors").toString(), "--secret", dir.resolve("secret.json").toString(), "--quiet");
+        assertEquals(0, aligned.code(), aligned.err());
+        assertTrue(aligned.err().contains("read with the configuration saved in"), aligned.err());
+        assertTrue(aligned.out().contains("Psi_rank over the groups: 100.00 %"), aligned.out());
     }
 
     @Test
