@@ -137,6 +137,10 @@ public final class ResyncJob {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
                         + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
             }
+            if (Models.infer(ref, r.arch()).description().readsTokens()) {
+                throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the images of --data through "
+                        + "both models, and " + permSpec.architecture() + " reads token ids; use --signal weights");
+            }
             Torch.init();
             options = options.withSignalSource(new ActivationSignal(ref, r.arch(), permSpec,
                     BatchLoader.firstImages(DataSource.parse(r.data()).test(), r.probe()), options.backend()));

@@ -61,7 +61,7 @@ public final class Canon {
         List<Group> selected = groups(spec, groups);
         Model model = null;
         if (method == RankingMethod.ACTIVE) {
-            if (description.graph().inputs().stream().anyMatch(in -> in.kind() == lady.graph.Graph.Input.Kind.TOKENS)) {
+            if (description.readsTokens()) {
                 throw new LadyException(LadyException.Kind.USAGE, "active ranking learns an input image through the model, "
                         + "and " + mc.architecture() + " reads token ids; use --method basic");
             }

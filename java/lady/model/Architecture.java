@@ -99,6 +99,11 @@ public record Architecture(String name, Graph graph, Init init) {
                 + this.name + "; its layers are: " + lady.util.Text.list(names, 12));
     }
 
+    /** Whether the network reads token ids (a language model), not images. */
+    public boolean readsTokens() {
+        return graph.inputs().stream().anyMatch(in -> in.kind() == lady.graph.Graph.Input.Kind.TOKENS);
+    }
+
     /** Every convolution's node name, in execution order. */
     public List<String> convolutions() {
         return graph.nodes(Op.CONV).stream().map(Node::name).toList();

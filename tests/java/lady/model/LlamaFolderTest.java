@@ -389,6 +389,11 @@ class LlamaFolderTest {
         assertEquals(100.0, ((Number) json.get("psi")).doubleValue());
         assertTrue(String.valueOf(json.get("suspect_config")).contains("reference's config.json"), json.toString());
 
+        CliRun images = CliRun.of("resync", "--reference", dir.resolve("ref").toString(), "--suspect", lone.toString(),
+                "--signal", "activations", "--data", "digits", "--quiet");
+        assertEquals(LadyException.Kind.USAGE.exitCode(), images.code(), images.err());
+        assertTrue(images.err().contains("reads token ids; use --signal weights"), images.err());
+
         Path canon = dir.resolve("canon.json"); // the owner's canonical order saves the configuration
         assertEquals(0, CliRun.of("canon", "--model", dir.resolve("ref").toString(), "--layer", "all", "--out",
                 canon.toString(), "--quiet").code());
