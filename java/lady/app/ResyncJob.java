@@ -77,10 +77,12 @@ public final class ResyncJob {
      *                      (a tied head the reference saved: {@link #referenceOnly}); empty for none
      * @param borrowedConfig whether the suspect came without a configuration and was read with the reference's
      *                      ({@link Models#borrowConfig})
+     * @param takenAsTheyAre groups outside --groups that order a selected group's evidence, taken in the suspect's
+     *                      order ({@link lady.resync.EvidenceContext#orderingOutside}); empty for none
      * @param json          the whole report, as the JSON --report file holds it
      */
     public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest,
-            List<String> leftOut, boolean borrowedConfig, Map<String, Object> json) {}
+            List<String> leftOut, boolean borrowedConfig, List<String> takenAsTheyAre, Map<String, Object> json) {}
 
     /** What the report says when the suspect came without a configuration and was read with the reference's. */
     public static final String BORROWED_CONFIG = "none came with the suspect's weights: read with the reference's "
@@ -199,6 +201,10 @@ public final class ResyncJob {
         if (borrowedConfig) {
             json.put("suspect_config", BORROWED_CONFIG);
         }
+        List<String> outside = lady.resync.EvidenceContext.orderingOutside(permSpec, selected);
+        if (!outside.isEmpty()) {
+            json.put("taken_as_they_are", outside);
+        }
         if (structuralPsi != null) {
             json.put("structural_psi", structuralPsi);
             json.put("structural_psi_overall", StructuralUndo.psiOverall(structuralPsi, report));
@@ -216,7 +222,7 @@ public final class ResyncJob {
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest(), referenceOnly, borrowedConfig, json);
+                log.manifest(), referenceOnly, borrowedConfig, outside, json);
     }
 
     /**

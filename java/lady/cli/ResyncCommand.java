@@ -137,6 +137,11 @@ final class ResyncCommand implements Callable<Integer> {
             w.printf("left out of the comparison (a saved tie the suspect does not hold): %s%n",
                     lady.util.Text.escape(lady.util.Text.list(r.leftOut(), lady.util.Text.NAMES_SHOWN)));
         }
+        if (!r.takenAsTheyAre().isEmpty()) {
+            w.printf("taken in the suspect's order as they are (outside --groups, they order the selected groups' "
+                    + "evidence; if the suspect permuted them too, add them to --groups): %s%n",
+                    lady.util.Text.escape(lady.util.Text.list(r.takenAsTheyAre(), lady.util.Text.NAMES_SHOWN)));
+        }
         if (r.borrowedConfig()) {
             w.printf("suspect's configuration: %s%n", ResyncJob.BORROWED_CONFIG);
         }

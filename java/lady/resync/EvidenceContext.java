@@ -49,6 +49,24 @@ public final class EvidenceContext {
         this.selected = Set.copyOf(selected.stream().map(Group::name).toList());
     }
 
+    /**
+     * The groups outside {@code selected} (group names of {@code spec}) that order the slices of a selected group's
+     * members ({@link #orderedBy}): a resync of the selection takes them in the suspect's order as they are, so a
+     * selected group's evidence is misaligned where the suspect permuted them too. In spec order; empty when every
+     * group is selected.
+     */
+    public static List<String> orderingOutside(PermutationSpec spec, Set<String> selected) {
+        List<Group> groups = spec.groups().stream().filter(g -> selected.contains(g.name())).toList();
+        EvidenceContext c = new EvidenceContext(null, null, spec, groups, Backend.CPU);
+        Set<String> outside = new java.util.HashSet<>();
+        for (Group g : groups) {
+            for (Member m : g.members()) {
+                c.orderedBy(g, m).stream().map(Group::name).filter(n -> !selected.contains(n)).forEach(outside::add);
+            }
+        }
+        return spec.groups().stream().map(Group::name).filter(outside::contains).toList();
+    }
+
     public StateDict reference() {
         return reference;
     }

@@ -91,4 +91,22 @@ class ResyncReportFormatsTest {
             assertTrue(html.contains("<td>" + ((Map<?, ?>) g).get("name") + "</td>"), html);
         }
     }
+
+    /** A resync of some groups names the groups outside the selection that order their evidence (taken as they are). */
+    @Test
+    void groupsOutsideTheSelectionThatOrderItsEvidenceAreNamed(@TempDir Path dir) throws IOException {
+        Path[] pair = ResyncMarginsCliTest.permutedToynet(dir);
+        Path report = dir.resolve("r.json");
+        CliRun some = CliRun.of("resync", "--reference", pair[0].toString(), "--suspect", pair[1].toString(), "--groups",
+                "conv2", "--report", report.toString(), "--quiet");
+        assertEquals(0, some.code(), some.err());
+        assertEquals(List.of("conv1", "fc1"), ((Map<?, ?>) Json.parse(Files.readString(report))).get("taken_as_they_are"));
+        assertTrue(some.out().contains("taken in the suspect's order as they are") && some.out().contains("conv1, fc1"),
+                some.out());
+        CliRun all = CliRun.of("resync", "--reference", pair[0].toString(), "--suspect", pair[1].toString(), "--report",
+                report.toString(), "--quiet");
+        assertEquals(0, all.code(), all.err());
+        assertEquals(null, ((Map<?, ?>) Json.parse(Files.readString(report))).get("taken_as_they_are"));
+        assertTrue(!all.out().contains("taken in the suspect's order"), all.out());
+    }
 }
