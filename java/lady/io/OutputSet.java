@@ -213,7 +213,47 @@ public final class OutputSet implements AutoCloseable {
         if (target == null) {
             return null;
         }
-        return like != null && Files.isDirectory(like) ? folder(option, target) : file(option, target);
+        if (like != null && Files.isDirectory(like)) {
+            requireReplaceable(option, target, like);
+            return folder(option, target);
+        }
+        return file(option, target);
+    }
+
+    /** Most files of an existing target folder looked at before it is replaced (a model folder holds a few dozen). */
+    static final int MAX_LISTED_FILES = 10_000;
+
+    /**
+     * A folder output replaces its target as a whole: refused (USAGE, nothing written) when the target is a folder
+     * that holds a file the model folder {@code like} has no file of that name for (relative path): notes, another
+     * model's shards, a home folder. An earlier output of the same kind of model, or an empty folder, is replaced.
+     */
+    private static void requireReplaceable(String option, Path target, Path like) {
+        Path abs = target.toAbsolutePath().normalize();
+        if (!Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        List<String> foreign = new ArrayList<>();
+        int seen = 0;
+        try (Stream<Path> walk = Files.walk(abs)) {
+            for (Path p : (Iterable<Path>) walk.filter(p -> !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))::iterator) {
+                String rel = abs.relativize(p).toString();
+                if (++seen > MAX_LISTED_FILES || !Files.isRegularFile(like.resolve(rel), LinkOption.NOFOLLOW_LINKS)) {
+                    foreign.add(seen > MAX_LISTED_FILES ? "more than " + MAX_LISTED_FILES + " files" : rel);
+                    if (foreign.size() >= Text.NAMES_SHOWN || seen > MAX_LISTED_FILES) {
+                        break;
+                    }
+                }
+            }
+        } catch (IOException | UncheckedIOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot list " + Text.quote(abs.toString()) + ", which "
+                    + option + " would replace: " + e.getMessage(), e);
+        }
+        if (!foreign.isEmpty()) {
+            throw new LadyException(LadyException.Kind.USAGE, option + " " + Text.quote(target.toString()) + " is a folder "
+                    + "holding files that are not the model's (" + Text.list(foreign, Text.NAMES_SHOWN) + "); the model "
+                    + "folder would replace it as a whole: give a new folder name, or empty that one");
+        }
     }
 
     /** Whether {@code path} lies strictly inside the folder {@code folder} (after resolving links). */

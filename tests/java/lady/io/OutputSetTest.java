@@ -195,14 +195,27 @@ class OutputSetTest {
         Path in = Files.createDirectory(dir.resolve("in"));
         Files.writeString(in.resolve("model.safetensors"), "weights");
         Path out = Files.createDirectory(dir.resolve("out"));
-        Files.writeString(out.resolve("old.txt"), "from an earlier run");
+        Files.writeString(out.resolve("model.safetensors"), "from an earlier run");
+        // a folder holding files the model's has not (notes, another model's shards) is never replaced
+        Path notes = Files.createDirectory(dir.resolve("notes"));
+        Files.writeString(notes.resolve("notes.txt"), "the user's");
+        try (OutputSet outs = new OutputSet()) {
+            outs.input("--model", in);
+            LadyException e = assertThrows(LadyException.class, () -> outs.like("--out", notes, in));
+            assertEquals(LadyException.Kind.USAGE, e.kind());
+            assertTrue(e.getMessage().contains("notes.txt") && e.getMessage().contains("give a new folder name"),
+                    e.getMessage());
+        }
+        assertEquals("the user's", Files.readString(notes.resolve("notes.txt")));
+        Files.delete(notes.resolve("notes.txt"));
+        Files.delete(notes);
         try (OutputSet outs = new OutputSet()) {
             outs.input("--model", in);
             Path tmp = outs.like("--out", out, in);
             assertTrue(Files.isDirectory(tmp) && tmp.getFileName().toString().startsWith(".lady-"), tmp.toString());
             AtomicFiles.writeString(tmp.resolve("model.safetensors"), "permuted");
             assertEquals(out.resolve("model.safetensors").toAbsolutePath(), outs.published(tmp.resolve("model.safetensors")));
-            assertEquals("from an earlier run", Files.readString(out.resolve("old.txt")), "nothing before the commit");
+            assertEquals("from an earlier run", Files.readString(out.resolve("model.safetensors")), "nothing before the commit");
             outs.commit();
         }
         assertEquals(List.of("in", "in/model.safetensors", "out", "out/model.safetensors"), listing(dir),
