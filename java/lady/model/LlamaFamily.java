@@ -89,6 +89,12 @@ final class LlamaFamily implements Family {
         long kvHeads = d.configLong("num_key_value_heads", heads);
         long qRows = d.size("model.layers.0.self_attn.q_proj.weight", 0, hidden);
         long headDim = d.configLong("head_dim", qRows % heads == 0 ? qRows / heads : hidden / heads);
+        if (qRows % heads != 0 || qRows / heads != headDim) { // else the graph's q_proj rows would not be the tensor's
+            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads"
+                    + (d.config("head_dim") != null ? " of head_dim " + headDim : "") + ", but "
+                    + "model.layers.0.self_attn.q_proj.weight has " + qRows + " rows; the folder's config.json and weights "
+                    + "disagree (a config.json from another model?)");
+        }
         double eps = d.configDouble("rms_norm_eps", DEFAULT_EPS);
         LlamaRope rope = LlamaRope.of(d);
         Object act = d.config("hidden_act");

@@ -290,6 +290,11 @@ class LlamaFolderTest {
         LadyException e = org.junit.jupiter.api.Assertions.assertThrows(LadyException.class,
                 () -> Models.infer(Checkpoints.read(ref), null));
         assertTrue(e.getMessage().contains("num_attention_heads"), e.getMessage());
+        Files.writeString(config, text.replaceFirst("\"num_attention_heads\": *\\d+", "\"num_attention_heads\": 1000"));
+        LadyException other = org.junit.jupiter.api.Assertions.assertThrows(LadyException.class,
+                () -> Models.infer(Checkpoints.read(ref), null));
+        assertTrue(other.getMessage().contains("config.json gives 1000 attention heads")
+                && other.getMessage().contains("disagree"), "names the disagreement: " + other.getMessage());
         Files.delete(config);
         CliRun alone = CliRun.of("spec", "--model", ref.resolve("model.safetensors").toString());
         assertEquals(3, alone.code(), alone.err());
