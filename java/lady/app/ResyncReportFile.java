@@ -48,16 +48,24 @@ public final class ResyncReportFile {
     /** One group's cells of the table, as the command prints them. */
     public static List<String> cells(GroupResult g) {
         return List.of(g.name(), Long.toString(g.size()), g.psi() == null ? "-" : String.format(Locale.ROOT, "%.2f", g.psi()),
-                Integer.toString(g.duplicates()), margin(g.minMargin(), !g.minMarginExact()),
-                margin(g.medianMargin(), g.marginBounds() > 0), Integer.toString(g.lowMargin()),
+                Integer.toString(g.duplicates()), g.unrelated() ? UNRELATED_CELL : margin(g.minMargin(), !g.minMarginExact()),
+                g.unrelated() ? UNRELATED_CELL : margin(g.medianMargin(), g.marginBounds() > 0), Integer.toString(g.lowMargin()),
                 Integer.toString(g.zeroRows()), Integer.toString(g.integrityFlags().size()),
                 Double.isNaN(g.integrityMaxRatio()) ? "-" : String.format(Locale.ROOT, "%.3f", g.integrityMaxRatio()));
     }
+
+    /** The margin cells of a group that showed no relation to the reference (not matched: no margin). */
+    public static final String UNRELATED_CELL = "unrelated";
 
     /** A margin of the table, {@code >=} before it when it is a lower bound. */
     public static String margin(double v, boolean bound) {
         return (bound ? ">=" : "") + String.format(Locale.ROOT, "%.4f", v);
     }
+
+    /** What the summary says of the groups that showed no relation. */
+    public static final String UNRELATED_NOTE = "showed no relation to the reference (\"unrelated\": on the verdict's "
+            + "sample of neurons, no exact similarity stood out of its row where the prefilter's estimates pointed): "
+            + "not matched, kept in the suspect's order; --prefilter off computes their exact assignment anyway";
 
     /** The summary lines under the table: method, groups, time and Psi; the margins' kind when bounds are shown; the verdict. */
     public static List<String> summary(ResyncReport r) {
@@ -67,6 +75,10 @@ public final class ResyncReportFile {
                 r.groups().size(), r.seconds(), psi == null ? "" : String.format(Locale.ROOT, ", Psi (neuron-weighted) %.2f %%", psi)));
         if (r.margins().boundGroups() > 0) {
             lines.add("margins: " + r.margins().label() + " (\">=\": a lower bound)");
+        }
+        long unrelated = r.groups().stream().filter(lady.resync.GroupResult::unrelated).count();
+        if (unrelated > 0) {
+            lines.add(unrelated + " group(s) " + UNRELATED_NOTE);
         }
         lines.add(r.verdict().summary());
         return lines;
@@ -88,7 +100,7 @@ public final class ResyncReportFile {
     private static String csv(ResyncReport r) {
         StringBuilder b = new StringBuilder();
         b.append("group,size,psi,duplicates,min_margin,min_margin_exact,median_margin,margin_bounds,low_margin,"
-                + "zero_rows,integrity_flags,integrity_max_ratio,prefiltered,passes\n");
+                + "zero_rows,integrity_flags,integrity_max_ratio,prefiltered,passes,unrelated\n");
         for (GroupResult g : r.groups()) {
             b.append(csvField(g.name())).append(',').append(g.size()).append(',')
                     .append(g.psi() == null ? "" : number(g.psi())).append(',').append(g.duplicates()).append(',')
@@ -96,7 +108,8 @@ public final class ResyncReportFile {
                     .append(number(g.medianMargin())).append(',').append(g.marginBounds()).append(',')
                     .append(g.lowMargin()).append(',').append(g.zeroRows()).append(',')
                     .append(g.integrityFlags().size()).append(',').append(number(g.integrityMaxRatio())).append(',')
-                    .append(g.prefiltered()).append(',').append(g.passes()).append('\n');
+                    .append(g.prefiltered()).append(',').append(g.passes()).append(',').append(g.unrelated())
+                    .append('\n');
         }
         return b.toString();
     }

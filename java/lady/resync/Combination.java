@@ -40,12 +40,31 @@ final class Combination {
      *                    suspect row (m x n, the dense path's own values), or null: what the verdict reads
      * @param marginBounds per reference neuron, whether its margin is a lower bound (the prefilter's with
      *                    {@link Margins#BOUND}, a kept order's), or null when every margin is exact
+     * @param screened    when the group showed no relation to the reference ({@link RelationScreen}): the screen's
+     *                    answer, the match the identity (the suspect's order kept) and the margins NaN (none
+     *                    computed); else null
      */
     record Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
-            boolean kept, float[][] sampled, boolean[] marginBounds) {
+            boolean kept, float[][] sampled, boolean[] marginBounds, RelationScreen.Result screened) {
+        Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
+                boolean kept, float[][] sampled, boolean[] marginBounds) {
+            this(match, margins, similarity, weights, prefiltered, kept, sampled, marginBounds, null);
+        }
+
         Solved(long[] match, double[] margins, float[] similarity, double[] weights, boolean prefiltered,
                 boolean kept) {
             this(match, margins, similarity, weights, prefiltered, kept, null, null);
+        }
+
+        /** A group that showed no relation: the suspect's order kept, no margins. */
+        static Solved unrelated(int n, double[] weights, RelationScreen.Result screened) {
+            long[] identity = new long[n];
+            double[] margins = new double[n];
+            for (int i = 0; i < n; i++) {
+                identity[i] = i;
+                margins[i] = Double.NaN;
+            }
+            return new Solved(identity, margins, null, weights, true, false, null, null, screened);
         }
     }
 
@@ -77,6 +96,16 @@ final class Combination {
      * row ({@link Solved#sampled}).
      */
     static Solved solve(List<Contribution> cs, int n, ResyncOptions options, long[] sampleRows) {
+        return solve(cs, n, options, sampleRows, null, null);
+    }
+
+    /**
+     * As {@link #solve(List, int, ResyncOptions, long[])}; a large group the prefilter gives up on is first screened
+     * for any relation to the reference on the reference rows {@code screenRows} (ascending; null: no screen), and
+     * solved as {@link Solved#unrelated} when it shows none ({@link RelationScreen}).
+     */
+    static Solved solve(List<Contribution> cs, int n, ResyncOptions options, long[] sampleRows, String group,
+            long[] screenRows) {
         double[] w = weights(cs, options.weighting());
         if (options.method() == Method.ASSIGNMENT && cs.stream().allMatch(Contribution::isRows)) {
             long d = cs.stream().mapToLong(Contribution::dimension).sum();
@@ -89,10 +118,17 @@ final class Combination {
                     refs.add(pair[0]);
                     suss.add(pair[1]);
                 });
+                int[][] best = new int[1][];
                 PrefilteredMatch.Outcome o = PrefilteredMatch.solveRows(options.backend(), refs, suss, w, n,
-                        options.margins(), options.marginThreshold());
+                        options.margins(), options.marginThreshold(), true, best);
                 if (o != null) {
                     return new Solved(o.match(), o.margins(), null, w, true, false, null, o.bounds());
+                }
+                if (best[0] != null && screenRows != null && 2.0 * n * n * d >= options.screenMinFlop()) {
+                    RelationScreen.Result screened = RelationScreen.screen(group, cs, n, best[0], screenRows, options);
+                    if (screened.unrelated()) {
+                        return Solved.unrelated(n, w, screened);
+                    }
                 }
             }
         }

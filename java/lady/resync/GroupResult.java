@@ -34,11 +34,14 @@ import java.util.Map;
  *                       the weight signal never below {@link ResyncOptions#marginThreshold()}, so {@code lowMargin}
  *                       is exact
  * @param minMarginExact whether {@code minMargin} is the exact minimum (its row's margin is exact); else a lower bound
+ * @param unrelated      the group showed no relation to the reference ({@link RelationScreen}): not matched, kept in
+ *                       the suspect's order ({@code match} the identity); no margins (NaN), no duplicates, no
+ *                       integrity check
  */
 public record GroupResult(String name, long size, List<String> producers, long[] match, int duplicates,
         double minMargin, double medianMargin, int lowMargin, int zeroRows, List<Integer> integrityFlags,
         double integrityMaxRatio, Double psi, Double psiPaper, boolean prefiltered, List<EvidenceUse> evidence,
-        int passes, int marginBounds, boolean minMarginExact) {
+        int passes, int marginBounds, boolean minMarginExact, boolean unrelated) {
     public GroupResult {
         producers = List.copyOf(producers);
         evidence = List.copyOf(evidence);
@@ -51,8 +54,11 @@ public record GroupResult(String name, long size, List<String> producers, long[]
         m.put("size", size);
         m.put("producers", producers);
         m.put("duplicates", duplicates);
-        m.put("min_margin", minMargin);
-        m.put("median_margin", medianMargin);
+        if (unrelated) { // not matched: no margin exists
+            m.put("unrelated", true);
+        }
+        m.put("min_margin", unrelated ? null : minMargin);
+        m.put("median_margin", unrelated ? null : medianMargin);
         m.put("low_margin", lowMargin);
         m.put("margin_bounds", marginBounds); // rows whose margin is a lower bound; min and median are bounds if > 0
         m.put("min_margin_exact", minMarginExact);

@@ -209,20 +209,77 @@ final class PrefilteredMatch {
      */
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             Margins margins, double lowMargin, boolean copyProduct) {
+        return solveRows(backend, refs, suss, weights, n, margins, lowMargin, copyProduct, null);
+    }
+
+    /**
+     * As {@link #solveRows(Backend, List, List, double[], int, Margins, double, boolean)}; when it gives up on an
+     * ambiguous group (null), {@code bestEstimated[0]} (when given) holds each reference row's pick of the last
+     * attempt ({@link #picks}: {@link RelationScreen} tests them), or null when no sketch was compared (a zero row).
+     */
+    static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
+            Margins margins, double lowMargin, boolean copyProduct, int[][] bestEstimated) {
         boolean[] ambiguous = new boolean[1];
+        int[][] best = bestEstimated != null ? bestEstimated : new int[1][];
         int first = sketchDims(refs.size(), margins == Margins.BOUND ? BOUND_TOTAL_DIMS : SKETCH_TOTAL_DIMS);
-        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin, copyProduct);
+        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin, copyProduct, best);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
         if (o == null && ambiguous[0] && wider > first) {
             // a sharper estimate before the dense path
-            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin, copyProduct);
+            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin, copyProduct, best);
+        }
+        if (o != null) {
+            best[0] = null;
         }
         return o;
     }
 
-    /** One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer. */
+    /**
+     * Per row, of its {@link RelationScreen#REFINED_CANDIDATES} largest estimates (the best column first, its exact
+     * similarity {@code bestValue}), the column of largest exact similarity: what {@link RelationScreen} tests when the
+     * prefilter gives up.
+     */
+    private static int[] picks(Exact exact, Scan scan, int[] best, double[] bestValue) {
+        int n = best.length;
+        int[][] candidates = new int[n][];
+        for (int i = 0; i < n; i++) {
+            int at = i * scan.keep;
+            Integer[] order = new Integer[scan.keep];
+            for (int c = 0; c < order.length; c++) {
+                order[c] = c;
+            }
+            Arrays.sort(order, (a, b) -> Float.compare(scan.keptValue[at + b], scan.keptValue[at + a]));
+            int[] c = new int[Math.min(RelationScreen.REFINED_CANDIDATES, scan.keep)];
+            int count = 0;
+            c[count++] = best[i];
+            for (int t = 0; t < order.length && count < c.length; t++) {
+                int column = scan.keptColumn[at + order[t]];
+                if (column != best[i]) {
+                    c[count++] = column;
+                }
+            }
+            candidates[i] = Arrays.copyOf(c, count);
+        }
+        double[][] values = exact.candidates(candidates, bestValue);
+        int[] picked = new int[n];
+        for (int i = 0; i < n; i++) {
+            int arg = 0;
+            for (int c = 1; c < candidates[i].length; c++) {
+                if (values[i][c] > values[i][arg]) {
+                    arg = c;
+                }
+            }
+            picked[i] = candidates[i][arg];
+        }
+        return picked;
+    }
+
+    /**
+     * One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer;
+     * {@code bestOut[0]} receives each row's pick ({@link #picks}) when the attempt gives up on an ambiguous group.
+     */
     private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
-            int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin, boolean copyProduct) {
+            int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin, boolean copyProduct, int[][] bestOut) {
         ambiguous[0] = false;
         int producers = refs.size();
         int dk = producers * k;
@@ -327,6 +384,7 @@ final class PrefilteredMatch {
             }
         });
         if (ambiguous[0]) {
+            bestOut[0] = picks(exact, scan, best, bestValue);
             return null;
         }
         ambiguous[0] = false;
@@ -349,6 +407,7 @@ final class PrefilteredMatch {
         }
         if (!bijective && !certifiedAssignment(candidates, values, rowMax, ub, match)) {
             ambiguous[0] = true;
+            bestOut[0] = picks(exact, scan, best, bestValue);
             return null;
         }
         // margins, exactly as the dense path computes them: best minus the best other column. Where the best

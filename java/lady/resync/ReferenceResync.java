@@ -256,10 +256,11 @@ public final class ReferenceResync {
                 }
             }
             if (solved == null) {
-                solved = Combination.solve(cs, n, options, s.passes == 0 ? verdictRows(g) : null);
+                solved = Combination.solve(cs, n, options, s.passes == 0 ? verdictRows(g) : null, g.name(),
+                        verdictRows(g));
             }
             if (s.passes == 0) { // the verdict reads the forward pass (see Verdict: no evidence aligned by itself)
-                s.test = test(g, solved, cs, options);
+                s.test = solved.screened() != null ? solved.screened().test() : test(g, solved, cs, options);
             }
             for (int k = 0; k < cs.size(); k++) {
                 Contribution c = cs.get(k);
@@ -543,9 +544,11 @@ public final class ReferenceResync {
         // the smallest value is the exact minimum when its own row is exact: every other row's true margin is at
         // least its bound, at least this value
         boolean minExact = bounds == null || n == 0 || !bounds[argmin];
+        boolean unrelated = s.last.screened() != null;
         return new GroupResult(g.name(), n, s.producers, match, duplicates, sorted.length == 0 ? 0 : sorted[0],
-                sorted.length == 0 ? 0 : median(sorted), low, zero, integrity.flags(), integrity.maxRatio(), psi,
-                s.psiPaper, s.last.prefiltered(), s.evidence, s.passes, boundRows, minExact);
+                sorted.length == 0 ? 0 : median(sorted), low, zero, unrelated ? List.of() : integrity.flags(),
+                unrelated ? Double.NaN : integrity.maxRatio(), psi, s.psiPaper, s.last.prefiltered(), s.evidence,
+                s.passes, boundRows, minExact, unrelated);
     }
 
     /**

@@ -24,10 +24,13 @@ import lady.paper.Paper;
  * @param margins         the confidence margins of prefiltered groups: auto (default: exact when the resync's
  *                        dense margin work is within a budget, else bounds), exact (about one dense similarity
  *                        product per group) or the sketch's lower bounds ({@link Margins})
+ * @param screenMinFlop   a group the prefilter cannot resolve is screened for any relation to the reference before
+ *                        its dense path when that path's similarity product (2 n^2 D) costs at least this many
+ *                        FLOP ({@link RelationScreen}; default {@link RelationScreen#MIN_DENSE_FLOP}; infinity: never)
  */
 public record ResyncOptions(Method method, Backend backend, Set<String> groups, double marginThreshold,
         double integrityRatio, Evidence signalSource, Prefilter prefilter, EvidenceScope evidence,
-        EvidenceWeighting weighting, Margins margins) {
+        EvidenceWeighting weighting, Margins margins, double screenMinFlop) {
     public ResyncOptions {
         groups = Set.copyOf(groups);
     }
@@ -35,7 +38,7 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
     public static ResyncOptions defaults() {
         return new ResyncOptions(Method.ASSIGNMENT, Backend.CPU, Set.of(), Paper.RESYNC_LOW_MARGIN,
                 Paper.RESYNC_INTEGRITY_RATIO, null, Prefilter.AUTO, EvidenceScope.ALL, EvidenceWeighting.SQRT_DIMENSION,
-                Margins.AUTO);
+                Margins.AUTO, RelationScreen.MIN_DENSE_FLOP);
     }
 
     /** The signal the neurons are compared by. */
@@ -61,23 +64,23 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
 
     public ResyncOptions withMethod(Method m) {
         return new ResyncOptions(m, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     public ResyncOptions withGroups(Set<String> g) {
         return new ResyncOptions(method, backend, g, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     public ResyncOptions withBackend(Backend b) {
         return new ResyncOptions(method, b, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     /** Compare neurons by {@code s} instead of the weights (null: the weights again). */
     public ResyncOptions withSignalSource(Evidence s) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, s, prefilter, evidence,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     /** Flag matched neurons whose relative norm ratio lies outside [1/r, r] (r > 1). */
@@ -86,30 +89,36 @@ public record ResyncOptions(Method method, Backend backend, Set<String> groups, 
             throw new lady.LadyException(lady.LadyException.Kind.USAGE, "the integrity ratio must be a number > 1, got " + r);
         }
         return new ResyncOptions(method, backend, groups, marginThreshold, r, signalSource, prefilter, evidence,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     /** Prefilter large groups (auto), every group (on), or none (off: always the dense similarity). */
     public ResyncOptions withPrefilter(Prefilter p) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, p, evidence,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     /** Margins on prefiltered groups: auto (default), exact, or the sketch's lower bounds (no dense product). */
     public ResyncOptions withMargins(Margins m) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, evidence,
-                weighting, m);
+                weighting, m, screenMinFlop);
     }
 
     /** Read all the weight evidence (default) or the producers' rows only. */
     public ResyncOptions withEvidence(EvidenceScope e) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter, e,
-                weighting, margins);
+                weighting, margins, screenMinFlop);
     }
 
     /** Weigh a group's contributions by sqrt(d) (default), d, or equally. */
     public ResyncOptions withWeighting(EvidenceWeighting w) {
         return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter,
-                evidence, w, margins);
+                evidence, w, margins, screenMinFlop);
+    }
+
+    /** Screen the groups the prefilter cannot resolve when their dense product costs at least {@code flop} FLOP. */
+    public ResyncOptions withScreenMinFlop(double flop) {
+        return new ResyncOptions(method, backend, groups, marginThreshold, integrityRatio, signalSource, prefilter,
+                evidence, weighting, margins, flop);
     }
 }

@@ -143,8 +143,24 @@ public record Verdict(boolean derived, double pValue, double log10P, double leve
      * entry is at column {@code matched[r]}; every other entry of the row is an unmatched pair.
      */
     static GroupTest test(String group, String source, long n, float[] s, int rows, int cols, long[] matched) {
-        if (n < MIN_NEURONS || rows == 0 || cols < 2) {
+        double[] z = n < MIN_NEURONS ? null : zScores(s, rows, cols, matched);
+        if (z == null) {
             return new GroupTest(group, source, 1, n, rows, Double.NaN, 1, 0, 1);
+        }
+        java.util.Arrays.sort(z);
+        double t = rows % 2 == 1 ? z[rows / 2] : 0.5 * (z[rows / 2 - 1] + z[rows / 2]);
+        double log10 = log10MaxTail(t, n);
+        return new GroupTest(group, source, 1, n, rows, t, Math.pow(10, log10), log10, 1);
+    }
+
+    /**
+     * Per row r of the rows x cols block {@code s}, the z-score of its matched entry {@code s[r, matched[r]]} against
+     * the row's other entries (their mean; the spread pooled over the rows), in row order; null when there is no
+     * spread to standardize by (fewer than 2 columns, no rows, every entry equal).
+     */
+    static double[] zScores(float[] s, int rows, int cols, long[] matched) {
+        if (rows == 0 || cols < 2) {
+            return null;
         }
         double pooled = 0;
         long count = 0;
@@ -169,15 +185,31 @@ public record Verdict(boolean derived, double pValue, double log10P, double leve
         }
         double sigma = Math.sqrt(pooled / Math.max(1, count));
         if (!(sigma > 0)) {
-            return new GroupTest(group, source, 1, n, rows, Double.NaN, 1, 0, 1);
+            return null;
         }
         for (int r = 0; r < rows; r++) {
             z[r] /= sigma;
         }
-        java.util.Arrays.sort(z);
-        double t = rows % 2 == 1 ? z[rows / 2] : 0.5 * (z[rows / 2 - 1] + z[rows / 2]);
-        double log10 = log10MaxTail(t, n);
-        return new GroupTest(group, source, 1, n, rows, t, Math.pow(10, log10), log10, 1);
+        return z;
+    }
+
+    /**
+     * The z-score that {@code trials} draws of a standard normal all stay below with probability at least 1 - {@link
+     * #LEVEL} (Bonferroni: the smallest t with {@code trials (1 - Phi(t)) <= LEVEL}).
+     */
+    static double familyThreshold(double trials) {
+        double target = Math.log(LEVEL / Math.max(1, trials));
+        double lo = 0;
+        double hi = 40;
+        for (int it = 0; it < 100; it++) {
+            double mid = 0.5 * (lo + hi);
+            if (logUpperTail(mid) > target) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return hi;
     }
 
     /** log10 P(max of n independent N(0, 1) >= t) = log10(1 - Phi(t)^n), accurate far into the tail. */

@@ -19,40 +19,51 @@ public final class LlamaShapes {
      * mlp_bias on gate/up/down.
      */
     public static Map<String, long[]> shapes(boolean tied, boolean biases, boolean llamaBiases) {
+        return shapes(VOCAB, HIDDEN, HEADS, KV, HEAD_DIM, INTER, LAYERS, tied, biases, llamaBiases);
+    }
+
+    /** As {@link #shapes(boolean, boolean, boolean)} with other widths (its config: {@link #config}). */
+    public static Map<String, long[]> shapes(long vocab, long hidden, long heads, long kv, long headDim, long inter,
+            int layers, boolean tied, boolean biases, boolean llamaBiases) {
         Map<String, long[]> s = new LinkedHashMap<>();
-        s.put("model.embed_tokens.weight", new long[] {VOCAB, HIDDEN});
-        for (int i = 0; i < LAYERS; i++) {
+        s.put("model.embed_tokens.weight", new long[] {vocab, hidden});
+        for (int i = 0; i < layers; i++) {
             String l = "model.layers." + i;
-            s.put(l + ".self_attn.q_proj.weight", new long[] {HEADS * HEAD_DIM, HIDDEN});
-            s.put(l + ".self_attn.k_proj.weight", new long[] {KV * HEAD_DIM, HIDDEN});
-            s.put(l + ".self_attn.v_proj.weight", new long[] {KV * HEAD_DIM, HIDDEN});
+            s.put(l + ".self_attn.q_proj.weight", new long[] {heads * headDim, hidden});
+            s.put(l + ".self_attn.k_proj.weight", new long[] {kv * headDim, hidden});
+            s.put(l + ".self_attn.v_proj.weight", new long[] {kv * headDim, hidden});
             if (biases) {
-                s.put(l + ".self_attn.q_proj.bias", new long[] {HEADS * HEAD_DIM});
-                s.put(l + ".self_attn.k_proj.bias", new long[] {KV * HEAD_DIM});
-                s.put(l + ".self_attn.v_proj.bias", new long[] {KV * HEAD_DIM});
+                s.put(l + ".self_attn.q_proj.bias", new long[] {heads * headDim});
+                s.put(l + ".self_attn.k_proj.bias", new long[] {kv * headDim});
+                s.put(l + ".self_attn.v_proj.bias", new long[] {kv * headDim});
             }
-            s.put(l + ".self_attn.o_proj.weight", new long[] {HIDDEN, HEADS * HEAD_DIM});
-            s.put(l + ".mlp.gate_proj.weight", new long[] {INTER, HIDDEN});
-            s.put(l + ".mlp.up_proj.weight", new long[] {INTER, HIDDEN});
-            s.put(l + ".mlp.down_proj.weight", new long[] {HIDDEN, INTER});
+            s.put(l + ".self_attn.o_proj.weight", new long[] {hidden, heads * headDim});
+            s.put(l + ".mlp.gate_proj.weight", new long[] {inter, hidden});
+            s.put(l + ".mlp.up_proj.weight", new long[] {inter, hidden});
+            s.put(l + ".mlp.down_proj.weight", new long[] {hidden, inter});
             if (llamaBiases) {
-                s.put(l + ".self_attn.o_proj.bias", new long[] {HIDDEN});
-                s.put(l + ".mlp.gate_proj.bias", new long[] {INTER});
-                s.put(l + ".mlp.up_proj.bias", new long[] {INTER});
-                s.put(l + ".mlp.down_proj.bias", new long[] {HIDDEN});
+                s.put(l + ".self_attn.o_proj.bias", new long[] {hidden});
+                s.put(l + ".mlp.gate_proj.bias", new long[] {inter});
+                s.put(l + ".mlp.up_proj.bias", new long[] {inter});
+                s.put(l + ".mlp.down_proj.bias", new long[] {hidden});
             }
-            s.put(l + ".input_layernorm.weight", new long[] {HIDDEN});
-            s.put(l + ".post_attention_layernorm.weight", new long[] {HIDDEN});
+            s.put(l + ".input_layernorm.weight", new long[] {hidden});
+            s.put(l + ".post_attention_layernorm.weight", new long[] {hidden});
         }
-        s.put("model.norm.weight", new long[] {HIDDEN});
+        s.put("model.norm.weight", new long[] {hidden});
         if (!tied) {
-            s.put("lm_head.weight", new long[] {VOCAB, HIDDEN});
+            s.put("lm_head.weight", new long[] {vocab, hidden});
         }
         return s;
     }
 
-    public static final Map<String, Object> CONFIG = Map.of("num_attention_heads", HEADS, "num_key_value_heads", KV,
-            "rms_norm_eps", 1e-5, "rope_theta", 10000.0);
+    public static final Map<String, Object> CONFIG = config(HEADS, KV);
+
+    /** The config.json of a model with {@code heads} query heads and {@code kv} KV heads. */
+    public static Map<String, Object> config(long heads, long kv) {
+        return Map.of("num_attention_heads", heads, "num_key_value_heads", kv, "rms_norm_eps", 1e-5, "rope_theta",
+                10000.0);
+    }
 
     /** The untied model without biases. */
     public static Map<String, long[]> shapes() {
