@@ -49,8 +49,9 @@ public final class ResyncReportFile {
     public static List<String> cells(GroupResult g) {
         return List.of(g.name(), Long.toString(g.size()), g.psi() == null ? "-" : String.format(Locale.ROOT, "%.2f", g.psi()),
                 Integer.toString(g.duplicates()), g.unrelated() ? UNRELATED_CELL : margin(g.minMargin(), !g.minMarginExact()),
-                g.unrelated() ? UNRELATED_CELL : margin(g.medianMargin(), g.marginBounds() > 0), Integer.toString(g.lowMargin()),
-                Integer.toString(g.zeroRows()), Integer.toString(g.integrityFlags().size()),
+                g.unrelated() ? UNRELATED_CELL : margin(g.medianMargin(), g.marginBounds() > 0),
+                g.unrelated() ? "-" : Integer.toString(g.lowMargin()), Integer.toString(g.zeroRows()),
+                g.unrelated() ? "-" : Integer.toString(g.integrityFlags().size()),
                 Double.isNaN(g.integrityMaxRatio()) ? "-" : String.format(Locale.ROOT, "%.3f", g.integrityMaxRatio()));
     }
 
@@ -106,8 +107,9 @@ public final class ResyncReportFile {
                     .append(g.psi() == null ? "" : number(g.psi())).append(',').append(g.duplicates()).append(',')
                     .append(number(g.minMargin())).append(',').append(g.minMarginExact()).append(',')
                     .append(number(g.medianMargin())).append(',').append(g.marginBounds()).append(',')
-                    .append(g.lowMargin()).append(',').append(g.zeroRows()).append(',')
-                    .append(g.integrityFlags().size()).append(',').append(number(g.integrityMaxRatio())).append(',')
+                    .append(g.unrelated() ? "" : Integer.toString(g.lowMargin())).append(',').append(g.zeroRows())
+                    .append(',').append(g.unrelated() ? "" : Integer.toString(g.integrityFlags().size())).append(',')
+                    .append(number(g.integrityMaxRatio())).append(',')
                     .append(g.prefiltered()).append(',').append(g.passes()).append(',').append(g.unrelated())
                     .append('\n');
         }

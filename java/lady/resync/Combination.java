@@ -226,6 +226,27 @@ final class Combination {
         if (cs.size() == 1 && !cs.get(0).isRows()) {
             return cs.get(0).similarity();
         }
+        long together = 0; // the rows of every contribution gathered at once, both sides, float32
+        long largest = 0;
+        for (Contribution c : cs) {
+            long bytes = c.isRows() ? 8L * n * c.dimension() : 0;
+            together += bytes;
+            largest = Math.max(largest, bytes);
+        }
+        long oneByOne = 8L * n * n + largest; // an n x n double accumulator and one contribution's rows
+        lady.util.Memory.require(Math.min(together, oneByOne) + 4.0 * n * n, together / 8,
+                "the dense similarity of a group of " + n + " neurons", "run it on a machine with more memory");
+        // the same values either way (DenseSimilarityTest): the order with the smaller peak
+        return oneByOne < together ? similarityOneByOne(cs, w, options, n, sampleRows, sampled)
+                : similarityTogether(cs, w, options, n, sampleRows, sampled);
+    }
+
+    /**
+     * {@link #similarity(List, double[], ResyncOptions, int, long[], float[][])} with the rows of every contribution
+     * gathered at once: per block of reference rows, each contribution's cosines, then their weighted sum.
+     */
+    static float[] similarityTogether(List<Contribution> cs, double[] w, ResyncOptions options, int n,
+            long[] sampleRows, float[][] sampled) {
         int k = cs.size();
         HostTensor[] a = new HostTensor[k];
         HostTensor[] b = new HostTensor[k];
@@ -307,6 +328,75 @@ final class Combination {
             java.lang.ref.Reference.reachabilityFence(a);
             java.lang.ref.Reference.reachabilityFence(b);
         }
+        return out;
+    }
+
+    /**
+     * The same values as {@link #similarityTogether}, one contribution at a time: its rows gathered, its cosines added
+     * (times its weight) into an n x n double accumulator in contribution order, its rows released (gathered again if
+     * read later). What a group costs in memory when its contributions' rows outweigh the accumulator: the residual
+     * stream of a 32-layer model in its second pass reads 1.6 M values per neuron (27 GB of float32 rows per side at
+     * 7B width), against 134 MB of accumulator.
+     */
+    static float[] similarityOneByOne(List<Contribution> cs, double[] w, ResyncOptions options, int n,
+            long[] sampleRows, float[][] sampled) {
+        double[] acc = new double[Math.multiplyExact(n, n)];
+        int blockRows = (int) Math.max(1, Math.min(n, DENSE_BLOCK_BYTES / 4 / Math.max(n, 1)));
+        for (int q = 0; q < cs.size(); q++) {
+            Contribution c = cs.get(q);
+            double wq = w[q];
+            if (!c.isRows()) {
+                float[] v = c.similarity();
+                PrefilteredMatch.parallelChunks(n, (ra, rb) -> {
+                    for (int t = ra * n; t < rb * n; t++) {
+                        acc[t] += wq * v[t];
+                    }
+                });
+                continue;
+            }
+            HostTensor a = c.rows().reference();
+            HostTensor b = c.rows().suspect();
+            long d = a.size(1);
+            try (HostMemory buffer = HostMemory.allocate(4L * blockRows * n)) {
+                for (int i0 = 0; i0 < n; i0 += blockRows) {
+                    int rows = Math.min(blockRows, n - i0);
+                    Kernels.cosineSimilarity(options.backend(), a.address() + 4L * i0 * d, b.address(), rows, n, d,
+                            false, buffer.address());
+                    if (sampleRows != null) { // the verdict's rows that lie in this block
+                        if (sampled[q] == null) {
+                            sampled[q] = new float[Math.multiplyExact(sampleRows.length, n)];
+                        }
+                        for (int r = 0; r < sampleRows.length; r++) {
+                            long i = sampleRows[r];
+                            if (i >= i0 && i < i0 + rows) {
+                                buffer.buffer(4L * (i - i0) * n, 4 * n).asFloatBuffer().get(sampled[q], r * n, n);
+                            }
+                        }
+                    }
+                    int from = i0;
+                    PrefilteredMatch.parallelChunks(rows, (ra, rb) -> {
+                        float[] part = new float[n];
+                        for (int r = ra; r < rb; r++) {
+                            buffer.buffer(4L * r * n, 4 * n).asFloatBuffer().get(part);
+                            int o = (from + r) * n;
+                            for (int j = 0; j < n; j++) {
+                                acc[o + j] += wq * part[j];
+                            }
+                        }
+                    });
+                }
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(a);
+                java.lang.ref.Reference.reachabilityFence(b);
+                c.rows().releaseGathered();
+            }
+        }
+        float[] out = new float[acc.length];
+        PrefilteredMatch.parallelChunks(n, (ra, rb) -> {
+            for (int t = ra * n; t < rb * n; t++) {
+                out[t] = (float) acc[t];
+            }
+        });
         return out;
     }
 

@@ -59,11 +59,11 @@ public record GroupResult(String name, long size, List<String> producers, long[]
         }
         m.put("min_margin", unrelated ? null : minMargin);
         m.put("median_margin", unrelated ? null : medianMargin);
-        m.put("low_margin", lowMargin);
+        m.put("low_margin", unrelated ? null : lowMargin);
         m.put("margin_bounds", marginBounds); // rows whose margin is a lower bound; min and median are bounds if > 0
         m.put("min_margin_exact", minMarginExact);
         m.put("zero_rows", zeroRows);
-        m.put("integrity_flags", integrityFlags);
+        m.put("integrity_flags", unrelated ? null : integrityFlags); // no match: nothing was checked
         m.put("integrity_max_ratio", Double.isNaN(integrityMaxRatio) ? null : integrityMaxRatio);
         if (psi != null) {
             m.put("psi", psi);

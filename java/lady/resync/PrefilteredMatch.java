@@ -220,16 +220,18 @@ final class PrefilteredMatch {
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             Margins margins, double lowMargin, boolean copyProduct, int[][] bestEstimated) {
         boolean[] ambiguous = new boolean[1];
-        int[][] best = bestEstimated != null ? bestEstimated : new int[1][];
         int first = sketchDims(refs.size(), margins == Margins.BOUND ? BOUND_TOTAL_DIMS : SKETCH_TOTAL_DIMS);
-        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin, copyProduct, best);
         int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
+        // the picks cost exact similarities: only the last attempt's are asked for
+        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin, copyProduct,
+                wider > first ? null : bestEstimated);
         if (o == null && ambiguous[0] && wider > first) {
             // a sharper estimate before the dense path
-            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin, copyProduct, best);
+            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin, copyProduct,
+                    bestEstimated);
         }
-        if (o != null) {
-            best[0] = null;
+        if (o != null && bestEstimated != null) {
+            bestEstimated[0] = null;
         }
         return o;
     }
@@ -276,7 +278,8 @@ final class PrefilteredMatch {
 
     /**
      * One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer;
-     * {@code bestOut[0]} receives each row's pick ({@link #picks}) when the attempt gives up on an ambiguous group.
+     * {@code bestOut[0]} (when given) receives each row's pick ({@link #picks}) when the attempt gives up on an
+     * ambiguous group.
      */
     private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
             int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin, boolean copyProduct, int[][] bestOut) {
@@ -384,7 +387,9 @@ final class PrefilteredMatch {
             }
         });
         if (ambiguous[0]) {
-            bestOut[0] = picks(exact, scan, best, bestValue);
+            if (bestOut != null) {
+                bestOut[0] = picks(exact, scan, best, bestValue);
+            }
             return null;
         }
         ambiguous[0] = false;
@@ -407,7 +412,9 @@ final class PrefilteredMatch {
         }
         if (!bijective && !certifiedAssignment(candidates, values, rowMax, ub, match)) {
             ambiguous[0] = true;
-            bestOut[0] = picks(exact, scan, best, bestValue);
+            if (bestOut != null) {
+                bestOut[0] = picks(exact, scan, best, bestValue);
+            }
             return null;
         }
         // margins, exactly as the dense path computes them: best minus the best other column. Where the best

@@ -73,6 +73,16 @@ class DenseSimilarityTest {
         float[][] sampled = new float[cs.size()][];
         float[] got = Combination.similarity(cs, w, ResyncOptions.defaults(), n, sample, sampled);
         assertArrayEquals(expected, got);
+        // both orders of the work give those bits: every contribution's rows at once, or one contribution at a time
+        float[][] sampledTogether = new float[cs.size()][];
+        float[][] sampledOneByOne = new float[cs.size()][];
+        assertArrayEquals(expected, Combination.similarityTogether(cs, w, ResyncOptions.defaults(), n, sample,
+                sampledTogether));
+        assertArrayEquals(expected, Combination.similarityOneByOne(cs, w, ResyncOptions.defaults(), n, sample,
+                sampledOneByOne));
+        for (int k = 0; k < dims.length; k++) {
+            assertArrayEquals(sampledTogether[k], sampledOneByOne[k], "the verdict's sampled rows of contribution " + k);
+        }
         long[] columns = {3, 1, 698, 0, 42};
         for (int k = 0; k < dims.length; k++) { // the verdict's block, as the subset product computes it
             float[] block = Combination.block(List.of(cs.get(k)), new double[] {1}, ResyncOptions.defaults(), n, sample,

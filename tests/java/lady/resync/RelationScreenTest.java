@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -88,7 +89,10 @@ class RelationScreenTest {
                 "the stream and both MLP groups are screened out");
         // what users read: no margin for a group never matched, and why
         assertEquals(lady.app.ResyncReportFile.UNRELATED_CELL, lady.app.ResyncReportFile.cells(stream).get(4));
-        assertTrue(stream.toJson().containsKey("min_margin") && stream.toJson().get("min_margin") == null);
+        for (String none : List.of("min_margin", "median_margin", "low_margin", "integrity_flags")) {
+            assertTrue(stream.toJson().containsKey(none) && stream.toJson().get(none) == null, none);
+        }
+        assertEquals("-", lady.app.ResyncReportFile.cells(stream).get(6), "no low-margin count without margins");
         assertEquals(Boolean.TRUE, stream.toJson().get("unrelated"));
         assertTrue(lady.app.ResyncReportFile.summary(r).stream().anyMatch(l -> l.contains("showed no relation")));
         // without the screen the same pair takes the dense path in every group, and is not derived either
