@@ -265,15 +265,21 @@ final class PrefilteredMatch {
         double[][] values = exact.candidates(candidates, bestValue);
         int[] picked = new int[n];
         for (int i = 0; i < n; i++) {
-            int arg = 0;
-            for (int c = 1; c < candidates[i].length; c++) {
-                if (values[i][c] > values[i][arg]) {
-                    arg = c;
-                }
-            }
+            int arg = argmax(values[i]);
             picked[i] = candidates[i][arg];
         }
         return picked;
+    }
+
+    /** The first index of the largest value of {@code v} (non-empty). */
+    private static int argmax(double[] v) {
+        int arg = 0;
+        for (int c = 1; c < v.length; c++) {
+            if (v[c] > v[arg]) {
+                arg = c;
+            }
+        }
+        return arg;
     }
 
     /**
@@ -399,12 +405,7 @@ final class PrefilteredMatch {
         boolean[] taken = new boolean[n];
         boolean bijective = true;
         for (int i = 0; i < n; i++) {
-            int arg = 0;
-            for (int c = 1; c < candidates[i].length; c++) {
-                if (values[i][c] > values[i][arg]) {
-                    arg = c;
-                }
-            }
+            int arg = argmax(values[i]);
             rowMax[i] = values[i][arg];
             match[i] = candidates[i][arg];
             bijective &= !taken[(int) match[i]];
