@@ -74,10 +74,9 @@ public final class AttackTargets {
      * @throws LadyException USAGE listing the weights an attack works on when there is none
      */
     private static String moduleWeight(Architecture arch, List<String> weights, String layer) {
-        for (Architecture.Producer p : arch.producers()) {
-            if (p.name().equals(layer)) {
-                return p.weight();
-            }
+        java.util.Optional<Architecture.Producer> producer = arch.findProducer(layer);
+        if (producer.isPresent()) {
+            return producer.get().weight();
         }
         String parameter = layer + ".weight";
         if (weights.contains(parameter)) {

@@ -89,10 +89,9 @@ public record Architecture(String name, Graph graph, Init init) {
      */
     public Producer producer(String name) {
         List<Producer> all = producers();
-        for (Producer p : all) {
-            if (p.name().equals(name) || p.weight().equals(name)) {
-                return p;
-            }
+        java.util.Optional<Producer> found = find(all, name);
+        if (found.isPresent()) {
+            return found.get();
         }
         List<String> names = all.stream().map(Producer::name).toList();
         throw new LadyException(LadyException.Kind.USAGE, "'" + name + "' is not a convolution or linear layer of "
@@ -102,6 +101,15 @@ public record Architecture(String name, Graph graph, Init init) {
     /** Whether the network reads token ids (a language model), not images. */
     public boolean readsTokens() {
         return graph.inputs().stream().anyMatch(in -> in.kind() == lady.graph.Graph.Input.Kind.TOKENS);
+    }
+
+    /** As {@link #producer}, empty when there is none. */
+    public java.util.Optional<Producer> findProducer(String name) {
+        return find(producers(), name);
+    }
+
+    private static java.util.Optional<Producer> find(List<Producer> all, String name) {
+        return all.stream().filter(p -> p.name().equals(name) || p.weight().equals(name)).findFirst();
     }
 
     /** Every convolution's node name, in execution order. */

@@ -274,19 +274,10 @@ final class Combination {
                                 n, d, false, buffers[q].address());
                     }
                 }
-                if (sampleRows != null) { // the verdict's rows that lie in this block
+                if (sampleRows != null) {
                     for (int q = 0; q < k; q++) {
-                        if (a[q] == null) {
-                            continue;
-                        }
-                        if (sampled[q] == null) {
-                            sampled[q] = new float[Math.multiplyExact(sampleRows.length, n)];
-                        }
-                        for (int r = 0; r < sampleRows.length; r++) {
-                            long i = sampleRows[r];
-                            if (i >= i0 && i < i0 + rows) {
-                                buffers[q].buffer(4L * (i - i0) * n, 4 * n).asFloatBuffer().get(sampled[q], r * n, n);
-                            }
+                        if (a[q] != null) {
+                            keepSampled(buffers[q], i0, rows, n, sampleRows, sampled, q);
                         }
                     }
                 }
@@ -332,6 +323,24 @@ final class Combination {
     }
 
     /**
+     * The verdict's rows {@code sampleRows} that lie in the block of reference rows [i0, i0 + rows), whose cosines
+     * against every suspect row are in {@code block} (row-major, n per row): copied into {@code sampled[q]} (m x n,
+     * allocated on first use).
+     */
+    private static void keepSampled(HostMemory block, int i0, int rows, int n, long[] sampleRows, float[][] sampled,
+            int q) {
+        if (sampled[q] == null) {
+            sampled[q] = new float[Math.multiplyExact(sampleRows.length, n)];
+        }
+        for (int r = 0; r < sampleRows.length; r++) {
+            long i = sampleRows[r];
+            if (i >= i0 && i < i0 + rows) {
+                block.buffer(4L * (i - i0) * n, 4 * n).asFloatBuffer().get(sampled[q], r * n, n);
+            }
+        }
+    }
+
+    /**
      * The same values as {@link #similarityTogether}, one contribution at a time: its rows gathered, its cosines added
      * (times its weight) into an n x n double accumulator in contribution order, its rows released (gathered again if
      * read later). What a group costs in memory when its contributions' rows outweigh the accumulator: the residual
@@ -362,16 +371,8 @@ final class Combination {
                     int rows = Math.min(blockRows, n - i0);
                     Kernels.cosineSimilarity(options.backend(), a.address() + 4L * i0 * d, b.address(), rows, n, d,
                             false, buffer.address());
-                    if (sampleRows != null) { // the verdict's rows that lie in this block
-                        if (sampled[q] == null) {
-                            sampled[q] = new float[Math.multiplyExact(sampleRows.length, n)];
-                        }
-                        for (int r = 0; r < sampleRows.length; r++) {
-                            long i = sampleRows[r];
-                            if (i >= i0 && i < i0 + rows) {
-                                buffer.buffer(4L * (i - i0) * n, 4 * n).asFloatBuffer().get(sampled[q], r * n, n);
-                            }
-                        }
+                    if (sampleRows != null) {
+                        keepSampled(buffer, i0, rows, n, sampleRows, sampled, q);
                     }
                     int from = i0;
                     PrefilteredMatch.parallelChunks(rows, (ra, rb) -> {

@@ -256,8 +256,8 @@ public final class ReferenceResync {
                 }
             }
             if (solved == null) {
-                solved = Combination.solve(cs, n, options, s.passes == 0 ? verdictRows(g) : null, g.name(),
-                        verdictRows(g));
+                long[] sample = verdictRows(g); // the verdict's rows, and the screen's
+                solved = Combination.solve(cs, n, options, s.passes == 0 ? sample : null, g.name(), sample);
             }
             if (s.passes == 0) { // the verdict reads the forward pass (see Verdict: no evidence aligned by itself)
                 s.test = solved.screened() != null ? solved.screened().test() : test(g, solved, cs, options);

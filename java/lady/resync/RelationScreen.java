@@ -49,10 +49,8 @@ final class RelationScreen {
      *
      * @param unrelated whether the group shows no relation (keep the suspect's order; no dense path)
      * @param test      the screen's group test (the verdict's, on the estimated best pairs)
-     * @param maxZ      the largest z-score over the contributions and sampled rows
-     * @param threshold the z-score a related neuron reaches ({@link Verdict#familyThreshold})
      */
-    record Result(boolean unrelated, Verdict.GroupTest test, double maxZ, double threshold) {}
+    record Result(boolean unrelated, Verdict.GroupTest test) {}
 
     /**
      * Screens the group of {@code n} neurons whose contributions are {@code cs}: reference rows {@code rows} (the
@@ -89,6 +87,6 @@ final class RelationScreen {
         Verdict.GroupTest test = Verdict.GroupTest.strongest(each);
         double threshold = Verdict.familyThreshold((double) cs.size() * m * n);
         boolean unrelated = spread && m >= Verdict.MIN_NEURONS && maxZ < threshold && !(test.pValue() < Verdict.LEVEL);
-        return new Result(unrelated, test, maxZ, threshold);
+        return new Result(unrelated, test);
     }
 }

@@ -130,18 +130,21 @@ final class RowPair {
      * Frees the memory of the rows gathered from the tensors (copies: a consumer's columns, converted
      * dtypes); rows that are views of the state dicts' tensors stay. The pair is not read again.
      */
-    /** As {@link #release()} when the rows can be gathered again (a member's rows); rows given as such are kept. */
-    void releaseGathered() {
-        if (member != null) {
-            release();
-        }
-    }
-
     void release() {
         release(reference, referenceTensor);
         release(suspect, suspectTensor);
         reference = null;
         suspect = null;
+    }
+
+    /**
+     * As {@link #release()} when the rows can be gathered again from the tensors (a member's rows: read again if asked);
+     * rows given as such are kept.
+     */
+    void releaseGathered() {
+        if (member != null) {
+            release();
+        }
     }
 
     private static void release(HostTensor rows, IndexedTensor source) {
