@@ -30,9 +30,10 @@ import lady.util.Seeds;
  * random sign; sketch = x^T R for a sparse random sign matrix R, the same R for reference and suspect).
  * Divided by the row's exact norm, the inner product of two sketches is an unbiased estimate
  * {@code E[i, j]} of the cosine. K per producer is {@link #sketchDims}: {@link #SKETCH_DIMS} for one producer,
- * fewer for several (a stream read from every layer), about {@link #SKETCH_TOTAL_DIMS} in all; a group
- * that this sketch leaves ambiguous is tried once more with about {@link #RETRY_TOTAL_DIMS} before the
- * dense path.</li>
+ * fewer for several (a stream read from every layer), about {@link #SKETCH_TOTAL_DIMS} in all (never more
+ * than a row set's length: there the sketch is exact); a group that this sketch leaves ambiguous is tried
+ * again before the dense path, with about {@link #RETRY_TOTAL_DIMS}, or as wide as its rows' reach asks
+ * when that stays a fraction of the dense product ({@link #widerSketch}: a derived copy under heavy noise).</li>
  * <li><b>Estimate.</b> The N x N estimates, a block of reference rows at a time ({@link #ESTIMATE_BLOCK_BYTES}) (the
  * native cosine kernel on the sketches, rescaled to inner products); only each row's best
  * estimates are kept, never the N x N matrix. When the suspect's sketch rows are the reference's, bit for bit, in
@@ -219,22 +220,95 @@ final class PrefilteredMatch {
      */
     static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights, int n,
             Margins margins, double lowMargin, boolean copyProduct, int[][] bestEstimated) {
-        boolean[] ambiguous = new boolean[1];
-        int first = sketchDims(refs.size(), margins == Margins.BOUND ? BOUND_TOTAL_DIMS : SKETCH_TOTAL_DIMS);
-        int wider = sketchDims(refs.size(), RETRY_TOTAL_DIMS);
-        // the picks cost exact similarities: only the last attempt's are asked for
-        Outcome o = solveRows(backend, refs, suss, weights, n, first, ambiguous, margins, lowMargin, copyProduct,
-                wider > first ? null : bestEstimated);
-        if (o == null && ambiguous[0] && wider > first) {
-            // a sharper estimate before the dense path
-            o = solveRows(backend, refs, suss, weights, n, wider, ambiguous, margins, lowMargin, copyProduct,
-                    bestEstimated);
+        int producers = refs.size();
+        long d = 0;
+        for (NeuronRows r : refs) {
+            d += r.d;
         }
-        if (o != null && bestEstimated != null) {
-            bestEstimated[0] = null;
+        int k = sketchDims(producers, margins == Margins.BOUND ? BOUND_TOTAL_DIMS : SKETCH_TOTAL_DIMS);
+        int retry = sketchDims(producers, RETRY_TOTAL_DIMS);
+        Attempt a = attempt(backend, refs, suss, weights, n, k, margins, lowMargin, copyProduct);
+        for (int tries = 1; a.outcome == null && a.ambiguous && tries < MAX_ATTEMPTS; tries++) {
+            // a sharper estimate before the dense path: as wide as the rows' reach asks, within the cost cap
+            int next = widerSketch(refs, n, d, k, retry, a.reachRatio);
+            if (next <= k) {
+                break;
+            }
+            k = next;
+            a = attempt(backend, refs, suss, weights, n, k, margins, lowMargin, copyProduct);
         }
-        return o;
+        if (bestEstimated != null) { // the picks cost exact similarities: only the last attempt's, when it gave up
+            bestEstimated[0] = a.outcome == null && a.ambiguous ? a.picks.get() : null;
+        }
+        return a.outcome;
     }
+
+    /** Sketch attempts of one group at most (the first and the wider ones {@link #widerSketch} allows). */
+    static final int MAX_ATTEMPTS = 3;
+    /** A wider attempt aims at a bound of the sketch error ({@code Z sigma_i}, the reach) of at most this fraction of
+     * a row's best exact similarity (the median row's): then columns within reach of the best are few for a row whose
+     * match stands out (the estimates of unrelated columns spread about sigma / sqrt(2) around zero). */
+    static final double TARGET_REACH_FRACTION = 0.5;
+    /** The estimate product of a wider attempt (beyond the fixed retry's width) costs at most this fraction of the
+     * group's dense product: per neuron, the sketch dimensions in all at most the rows' length in all over 4. */
+    static final int WIDER_COST_DIVISOR = 4;
+    /** Sketch values of one side of a wider attempt at most (n x the sketch dimensions in all; 256 MB of float32). */
+    static final long MAX_SKETCH_VALUES = 64L << 20;
+    /** Largest K of one producer in a wider attempt. */
+    static final int MAX_WIDER_SKETCH_DIMS = 8192;
+
+    /**
+     * K per producer of the next attempt after one with K = {@code k} left the group ambiguous, or {@code k} when
+     * none is worth it. The sketch error's bound shrinks like 1 / sqrt(K), so the reach falls to
+     * {@link #TARGET_REACH_FRACTION} of the best similarity at {@code K (ratio / fraction)^2} ({@code ratio}: the
+     * median row's reach over its best exact similarity); at least the fixed retry's {@code retry} and four times
+     * {@code k}. Beyond the fixed retry, the attempt must fit {@link #WIDER_COST_DIVISOR} and
+     * {@link #MAX_SKETCH_VALUES}; when the width asked for is more than twice what fits (an unrelated group: its best
+     * similarities are noise, its ratio large) no attempt is made: the group goes to the relation screen and the
+     * dense path at once.
+     */
+    static int widerSketch(List<NeuronRows> refs, int n, long d, int k, int retry, double ratio) {
+        double factor = Math.max(4, Math.pow(ratio / TARGET_REACH_FRACTION, 2));
+        double wanted = Math.max(retry, k * factor);
+        if (wanted <= retry) {
+            return Math.max(k, retry);
+        }
+        // the widest K that fits: sum over producers of min(K, d_p) within the cost and memory caps
+        long cap = Math.min(d / WIDER_COST_DIVISOR, MAX_SKETCH_VALUES / Math.max(n, 1));
+        int fits = k;
+        for (int c = Math.max(k, retry); c <= MAX_WIDER_SKETCH_DIMS; c += MIN_SKETCH_DIMS) {
+            if (sketchWidth(refs, c) > cap) {
+                break;
+            }
+            fits = c;
+        }
+        if (fits < 2 * k || wanted > 2.0 * fits) {
+            return Math.max(k, retry);
+        }
+        int next = (int) Math.min(fits, Math.ceil(wanted / MIN_SKETCH_DIMS) * MIN_SKETCH_DIMS);
+        return Math.max(next, retry);
+    }
+
+    /** K of producer {@code p} for K = {@code k}: never wider than its rows (there the sketch is exact already). */
+    static int sketchDims(NeuronRows rows, int k) {
+        return Math.min(k, rows.d);
+    }
+
+    /** Sketch dimensions in all of {@code refs} at K = {@code k}. */
+    static long sketchWidth(List<NeuronRows> refs, int k) {
+        long w = 0;
+        for (NeuronRows r : refs) {
+            w += sketchDims(r, k);
+        }
+        return w;
+    }
+
+    /**
+     * One sketch attempt's answer: the outcome, or null with {@code ambiguous} when a wider sketch might answer; the
+     * median row's reach over its best exact similarity ({@link #widerSketch}); each row's pick ({@link #picks}) on
+     * demand.
+     */
+    private record Attempt(Outcome outcome, boolean ambiguous, double reachRatio, java.util.function.Supplier<int[]> picks) {}
 
     /**
      * Per row, of its {@link RelationScreen#REFINED_CANDIDATES} largest estimates (the best column first, its exact
@@ -283,15 +357,17 @@ final class PrefilteredMatch {
     }
 
     /**
-     * One attempt with K = {@code k} per row set; {@code ambiguous[0]} tells a wider sketch might answer;
-     * {@code bestOut[0]} (when given) receives each row's pick ({@link #picks}) when the attempt gives up on an
-     * ambiguous group.
+     * One attempt with K = {@code k} per row set (at most its rows' length: {@link #sketchDims(NeuronRows, int)}).
      */
-    private static Outcome solveRows(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
-            int n, int k, boolean[] ambiguous, Margins marginMode, double lowMargin, boolean copyProduct, int[][] bestOut) {
-        ambiguous[0] = false;
+    private static Attempt attempt(Backend backend, List<NeuronRows> refs, List<NeuronRows> suss, double[] weights,
+            int n, int k, Margins marginMode, double lowMargin, boolean copyProduct) {
+        boolean[] ambiguous = new boolean[1];
         int producers = refs.size();
-        int dk = producers * k;
+        int[] at = new int[producers + 1]; // producer p's sketch at [at[p], at[p + 1]) of a neuron's dk values
+        for (int p = 0; p < producers; p++) {
+            at[p + 1] = at[p] + sketchDims(refs.get(p), k);
+        }
+        int dk = at[producers];
         float[] x = new float[Math.multiplyExact(n, dk)];
         float[] y = new float[Math.multiplyExact(n, dk)];
         double[] refSpread2 = new double[n]; // sum over producers of 2 f_p(i) g_p,max: the variance bound of row i
@@ -301,21 +377,23 @@ final class PrefilteredMatch {
             NeuronRows a = refs.get(p);
             NeuronRows b = suss.get(p);
             float[] signs = signs(a.d, p);
-            Sketch sa = sketch(a, signs, k);
-            Sketch sb = sketch(b, signs, k);
+            int kp = at[p + 1] - at[p];
+            Sketch sa = sketch(a, signs, kp);
+            Sketch sb = sketch(b, signs, kp);
             refNorms[p] = sa.norms();
             susNorms[p] = sb.norms();
             double gMax = 0;
             for (int j = 0; j < n; j++) {
                 if (sa.norm2[j] == 0 || sb.norm2[j] == 0) {
-                    return null; // zero rows have no direction: the dense path handles them
+                    // zero rows have no direction: the dense path handles them
+                    return new Attempt(null, false, Double.NaN, null);
                 }
                 gMax = Math.max(gMax, sb.spread[j]);
             }
             for (int i = 0; i < n; i++) {
                 refSpread2[i] += 2 * sa.spread[i] * gMax * weights[p] * weights[p];
-                sa.normalizedInto(i, x, i * dk + p * k, Math.sqrt(weights[p]));
-                sb.normalizedInto(i, y, i * dk + p * k, Math.sqrt(weights[p]));
+                sa.normalizedInto(i, x, i * dk + at[p], Math.sqrt(weights[p]));
+                sb.normalizedInto(i, y, i * dk + at[p], Math.sqrt(weights[p]));
             }
         }
         // estimates E[i, j] = <x_i, y_j> = cosine kernel * |x_i| * |y_j|, a block of reference rows at a time; kept
@@ -393,12 +471,8 @@ final class PrefilteredMatch {
             }
         });
         if (ambiguous[0]) {
-            if (bestOut != null) {
-                bestOut[0] = picks(exact, scan, best, bestValue);
-            }
-            return null;
+            return gaveUp(exact, scan, best, bestValue, refSpread2);
         }
-        ambiguous[0] = false;
         double[][] values = exact.candidates(candidates, bestValue);
         long[] match = new long[n];
         double[] rowMax = new double[n];
@@ -412,11 +486,7 @@ final class PrefilteredMatch {
             taken[(int) match[i]] = true;
         }
         if (!bijective && !certifiedAssignment(candidates, values, rowMax, ub, match)) {
-            ambiguous[0] = true;
-            if (bestOut != null) {
-                bestOut[0] = picks(exact, scan, best, bestValue);
-            }
-            return null;
+            return gaveUp(exact, scan, best, bestValue, refSpread2);
         }
         // margins, exactly as the dense path computes them: best minus the best other column. Where the best
         // confirmed other column beats the bound of every column left out, it is the row's exact second best;
@@ -450,7 +520,18 @@ final class PrefilteredMatch {
             margins[i] = chosen - other;
         }
         exactMargins(backend, refs, suss, weights, n, match, Arrays.copyOf(undecided, open), margins);
-        return new Outcome(match, margins, bounds);
+        return new Attempt(new Outcome(match, margins, bounds), false, Double.NaN, null);
+    }
+
+    /** An attempt that left the group ambiguous: the median row's reach over its best exact similarity, the picks. */
+    private static Attempt gaveUp(Exact exact, Scan scan, int[] best, double[] bestValue, double[] refSpread2) {
+        double[] ratio = new double[best.length];
+        for (int i = 0; i < ratio.length; i++) {
+            double reach = BOUND_SIGMAS * Math.sqrt(refSpread2[i]);
+            ratio[i] = bestValue[i] > 0 ? reach / bestValue[i] : Double.POSITIVE_INFINITY;
+        }
+        Arrays.sort(ratio);
+        return new Attempt(null, true, ratio[ratio.length / 2], () -> picks(exact, scan, best, bestValue));
     }
 
     /** Reference rows whose exact margins are computed together (a block of rows x N floats). */

@@ -367,6 +367,81 @@ class PrefilteredMatchTest {
     }
 
     /**
+     * A noisy group with six producers (cosines about 0.37 between matched rows): the first sketch and the fixed retry
+     * leave every row with hundreds of columns within reach, so before the wider attempts the prefilter gave it back to
+     * the dense path. The attempt sized by the rows' reach answers: the planted permutation, with the margins a plain
+     * dense computation gives. An unrelated group's reach (its best similarities are noise) asks for no wider attempt.
+     */
+    @Test
+    void aNoisyGroupIsAnsweredByAWiderSketchAndAnUnrelatedOneIsNotRetried() {
+        int n = 256;
+        int producers = 6;
+        int d = 2048;
+        SplittableRandom rnd = new SplittableRandom(31);
+        long[] p = Permutation.random(n, 7).longIndices();
+        List<HostTensor> refs = new java.util.ArrayList<>();
+        List<HostTensor> suss = new java.util.ArrayList<>();
+        for (int q = 0; q < producers; q++) {
+            float[] a = gaussian(rnd, n * d);
+            float[] b = new float[n * d];
+            for (int j = 0; j < n; j++) { // suspect row j plays reference row p[j], with noise 2.5 times its spread
+                for (int t = 0; t < d; t++) {
+                    b[j * d + t] = (float) (a[(int) p[j] * d + t] + 2.5 * rnd.nextGaussian());
+                }
+            }
+            refs.add(HostTensor.ofFloats(a, n, d));
+            suss.add(HostTensor.ofFloats(b, n, d));
+        }
+        double[] w = new double[producers];
+        java.util.Arrays.fill(w, 1.0 / producers);
+        List<NeuronRows> ra = refs.stream().map(t -> NeuronRows.dense(t, n)).toList();
+        // the fixed retry's width alone does not answer: without a wider attempt the group went dense
+        int retry = PrefilteredMatch.sketchDims(producers, PrefilteredMatch.RETRY_TOTAL_DIMS);
+        assertTrue(PrefilteredMatch.widerSketch(ra, n, (long) producers * d, retry, retry, 1.0) > retry);
+        PrefilteredMatch.Outcome o = PrefilteredMatch.solve(Backend.CPU, refs, suss, w, n);
+        assertNotNull(o, "the wider sketch answers");
+        assertArrayEquals(Permutation.of(p).inverse().longIndices(), o.match());
+        // the margins, against a plain dense computation (double sums)
+        double[][] s = new double[n][n];
+        for (int q = 0; q < producers; q++) {
+            float[] a = refs.get(q).readFloats();
+            float[] b = suss.get(q).readFloats();
+            double[] na = new double[n];
+            double[] nb = new double[n];
+            for (int i = 0; i < n; i++) {
+                for (int t = 0; t < d; t++) {
+                    na[i] += (double) a[i * d + t] * a[i * d + t];
+                    nb[i] += (double) b[i * d + t] * b[i * d + t];
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    double dot = 0;
+                    for (int t = 0; t < d; t++) {
+                        dot += (double) a[i * d + t] * b[j * d + t];
+                    }
+                    s[i][j] += w[q] * dot / Math.sqrt(na[i] * nb[j]);
+                }
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            int m = (int) o.match()[i];
+            double other = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                if (j != m) {
+                    other = Math.max(other, s[i][j]);
+                }
+            }
+            assertEquals(s[i][m] - other, o.margins()[i], MARGIN_TOLERANCE, "row " + i);
+            assertTrue(s[i][m] < 0.45, "a noisy match: " + s[i][m]);
+        }
+        // unrelated: the median row's reach is many times its best similarity; no width within the caps would do
+        assertEquals(retry, PrefilteredMatch.widerSketch(ra, n, (long) producers * d, retry, retry, 30));
+        assertEquals(retry, PrefilteredMatch.widerSketch(ra, n, (long) producers * d, 32, retry, 30),
+                "the fixed retry stands");
+    }
+
+    /**
      * The candidate scan from each row's kept largest float estimates gives, whenever it answers, exactly the full
      * scan's candidates, bound (bit for bit) and ambiguity; planted matches, rows of noise, thresholds from tight to
      * everything-reaches, a last block shorter than the others. Both ways are taken: rows it decides and rows it
