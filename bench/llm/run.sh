@@ -14,6 +14,8 @@
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
 # that every file of the output folder equals the reference's, byte for byte, and Psi 100.
 # LADY_RESYNC_ARGS: extra options of lady resync (e.g. "--margins bound").
+# LADY_NOISE=F: the suspect is noisy-F/, sus/ with Gaussian noise of F x each matrix's spread (the script's `noise`,
+# made once): a derived copy whose weights moved; each run then checks Psi 100 against secret.json instead of bytes.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -37,18 +39,23 @@ if [ ! -f ref/config.json ]; then
   $py "$script" permute ref sus --seed 2 --secret secret.json
   echo "made the pair in $(echo "$(date +%s.%N) - $t0" | bc) s: $(du -sh ref | cut -f1) per folder"
 fi
+suspect=sus
+if [ -n "${LADY_NOISE:-}" ]; then
+  suspect="noisy-$LADY_NOISE"
+  [ -f "$suspect/config.json" ] || $py "$script" noise sus "$suspect" --factor "$LADY_NOISE" --seed 11
+fi
 "$repo/lady" --version >/dev/null  # builds if needed, outside the timings
 export OPENBLAS_NUM_THREADS=1
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$runs"); do
   # the IO floor: read both inputs, write one output of the reference's size, fsync
   t0=$(date +%s.%N)
-  cat ref/*.safetensors sus/*.safetensors > /dev/null
+  cat ref/*.safetensors "$suspect"/*.safetensors > /dev/null
   rm -rf floor && mkdir floor && cp ref/*.safetensors floor/ && sync -f floor/
   floor=$(echo "$(date +%s.%N) - $t0" | bc)
   rm -rf floor
   t0=$(date +%s.%N)
-  $cores "$repo/lady" resync --reference ref --suspect sus --out fixed --report report.json --secret secret.json \
+  $cores "$repo/lady" resync --reference ref --suspect "$suspect" --out fixed --report report.json --secret secret.json \
     --threads 2 --quiet ${LADY_RESYNC_ARGS:-} > resync.out &
   pid=$!
   peak=0
@@ -63,7 +70,11 @@ for i in $(seq 1 "$runs"); do
   wait "$pid"
   wall=$(echo "$(date +%s.%N) - $t0" | bc)
   same=yes
-  for f in ref/*; do cmp -s "$f" "fixed/$(basename "$f")" || same="NO ($(basename "$f"))"; done
+  if [ -n "${LADY_NOISE:-}" ]; then
+    same="not asked (noisy suspect: Psi above)"
+  else
+    for f in ref/*; do cmp -s "$f" "fixed/$(basename "$f")" || same="NO ($(basename "$f"))"; done
+  fi
   parts=$($py -c "import json; r = json.load(open('report.json')); t = r['timings']; print(' '.join(f'{k} {v:.1f}' for k, v in t.items()), '| psi', r['psi'], '| margins', r['margins'], '| verdict', 'derived' if r['verdict']['derived'] else 'NOT derived', '| prefiltered', sum(g['prefiltered'] for g in r['groups']), 'of', len(r['groups']))")
   echo "run $i: lady resync ${wall} s, CPU (user + sys, last sample) $(echo "scale=1; $ticks / $(getconf CLK_TCK)" | bc) s ($parts) | RssAnon peak $((peak / 1024)) MB | restored byte for byte: $same | IO floor ${floor} s"
 done

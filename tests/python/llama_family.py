@@ -452,6 +452,27 @@ def permute(args):
         json.dump(secret(c, perms, args.seed), f)
 
 
+def noise(args):
+    """A derived copy whose weights moved: Gaussian noise of FACTOR x each matrix's standard deviation added to every
+    2-D tensor (embedding, projections, lm_head) in float32, stored in the tensor's own dtype (rounded to nearest)."""
+    g = torch.Generator().manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    for fn, h, start in shard_files(args.inp):
+        src = os.path.join(args.inp, fn)
+        items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
+
+        def produce(n):
+            t = read_tensor(src, n, h[n], start)
+            if t.dim() != 2:
+                return t
+            x = t.float()
+            return x + torch.randn(x.shape, generator=g) * (args.factor * x.std().item())
+        write_safetensors(os.path.join(args.out, fn), items, produce)
+    for fn in os.listdir(args.inp):
+        if not fn.endswith(".safetensors"):
+            shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
+
+
 # ---------------------------------------------------------------- forward (as transformers computes it)
 
 def rms_norm(x, w, eps):
@@ -595,6 +616,11 @@ def main():
     p.add_argument("out")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--secret", required=True)
+    z = sub.add_parser("noise")
+    z.add_argument("inp")
+    z.add_argument("out")
+    z.add_argument("--factor", type=float, required=True)
+    z.add_argument("--seed", type=int, required=True)
     f = sub.add_parser("forward")
     f.add_argument("dir", nargs="+")
     f.add_argument("--tokens-seed", type=int, default=0)
@@ -603,7 +629,7 @@ def main():
     f.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    {"make": make, "permute": permute, "forward": run_forward, "case": run_case}[args.cmd](args)
+    {"make": make, "permute": permute, "noise": noise, "forward": run_forward, "case": run_case}[args.cmd](args)
 
 
 if __name__ == "__main__":
