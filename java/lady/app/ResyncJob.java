@@ -31,6 +31,7 @@ import lady.resync.ResyncOptions;
 import lady.resync.ResyncReport;
 import lady.resync.Signal;
 import lady.resync.StructuralUndo;
+import lady.resync.VocabularyViews;
 import lady.torch.Torch;
 import lady.util.Text;
 
@@ -82,7 +83,8 @@ public final class ResyncJob {
      * @param json          the whole report, as the JSON --report file holds it
      */
     public record Result(ResyncReport report, StructuralUndo.Result undo, Double structuralPsi, Manifest manifest,
-            List<String> leftOut, boolean borrowedConfig, List<String> takenAsTheyAre, Map<String, Object> json) {}
+            List<String> leftOut, boolean borrowedConfig, List<String> takenAsTheyAre, String vocabulary,
+            Map<String, Object> json) {}
 
     /** What the report says when the suspect came without a configuration and was read with the reference's. */
     public static final String BORROWED_CONFIG = "none came with the suspect's weights: read with the reference's "
@@ -159,9 +161,13 @@ public final class ResyncJob {
         boolean borrowedConfig = specFile == null && graphFile == null
                 && Models.borrowConfig(sus, ref, permSpec.architecture());
         boolean suspectOnly = specFile == null && graphFile == null && requireSameGroups(permSpec, ref, sus);
+        // a language model with another vocabulary size (tokens added by a fine-tune): compared on the tokens both have
+        VocabularyViews vocabulary = specFile == null && graphFile == null ? VocabularyViews.narrow(ref, sus,
+                Models.infer(ref, permSpec.architecture()).description().vocabularyTensors()) : null;
+        StateDict compared = vocabulary == null ? ref : vocabulary.reference();
         StructuralUndo.Result undo = null;
         if (r.structural() && specFile == null && graphFile == null) {
-            undo = StructuralUndo.run(ref, sus, permSpec.architecture(), options.withGroups(selected), progress);
+            undo = StructuralUndo.run(compared, sus, permSpec.architecture(), options.withGroups(selected), progress);
         } else if (r.structural() && !sameShapes(ref, sus)) {
             throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
                     + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
@@ -169,8 +175,11 @@ public final class ResyncJob {
         // tensors only the suspect holds (a saved tied lm_head) move with their groups: its own spec, after the undo
         PermutationSpec suspectSpec = suspectOnly ? Models.infer(sus, permSpec.architecture()).description().permutationSpec()
                 : permSpec;
-        ResyncReport report = ReferenceResync.run(ref, sus, permSpec, suspectSpec, options.withGroups(selected), secretPerms,
-                progress);
+        ResyncReport report = ReferenceResync.run(compared, sus, permSpec, suspectSpec, options.withGroups(selected),
+                secretPerms, progress);
+        if (vocabulary != null) {
+            vocabulary.restore(sus);
+        }
         Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
                 : StructuralUndo.psi(undo, report, s.structure(), permSpec);
         long t1 = JobLog.now();
@@ -201,6 +210,9 @@ public final class ResyncJob {
         if (borrowedConfig) {
             json.put("suspect_config", BORROWED_CONFIG);
         }
+        if (vocabulary != null) {
+            json.put("vocabulary", vocabulary.toJson());
+        }
         List<String> outside = lady.resync.EvidenceContext.orderingOutside(permSpec, selected);
         if (!outside.isEmpty()) {
             json.put("taken_as_they_are", outside);
@@ -222,7 +234,8 @@ public final class ResyncJob {
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest(), referenceOnly, borrowedConfig, outside, json);
+                log.manifest(), referenceOnly, borrowedConfig, outside, vocabulary == null ? null : vocabulary.describe(),
+                json);
     }
 
     /**

@@ -145,6 +145,9 @@ final class ResyncCommand implements Callable<Integer> {
         if (r.borrowedConfig()) {
             w.printf("suspect's configuration: %s%n", ResyncJob.BORROWED_CONFIG);
         }
+        if (r.vocabulary() != null) {
+            w.printf("vocabulary: %s%n", lady.util.Text.escape(r.vocabulary()));
+        }
         printStructural(w, r.undo(), r.structuralPsi());
         if (signal == Signal.ACTIVATIONS) {
             w.printf("signal activations: Pearson correlation over %d probe images of %s%n", probe, data);

@@ -103,6 +103,32 @@ public record Architecture(String name, Graph graph, Init init) {
         return graph.inputs().stream().anyMatch(in -> in.kind() == lady.graph.Graph.Input.Kind.TOKENS);
     }
 
+    /**
+     * For a network that reads token ids, the tensors with a row per vocabulary entry, in graph order: the token
+     * embeddings' weights and the weight and bias of the layer writing an output (the logits); empty for other
+     * networks. A fine-tuned language model often has more rows there (tokens added at the end) than its base.
+     */
+    public List<String> vocabularyTensors() {
+        List<String> out = new ArrayList<>();
+        if (!readsTokens()) {
+            return out;
+        }
+        for (Node n : graph.nodes(Op.EMBEDDING)) {
+            out.add(n.param("weight"));
+        }
+        for (String o : graph.outputs()) {
+            Node w = graph.writer(o);
+            if (w != null && w.op() == Op.LINEAR) {
+                for (String role : List.of("weight", "bias")) {
+                    if (w.has(role) && !out.contains(w.param(role))) {
+                        out.add(w.param(role));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
     /** As {@link #producer}, empty when there is none. */
     public java.util.Optional<Producer> findProducer(String name) {
         return find(producers(), name);

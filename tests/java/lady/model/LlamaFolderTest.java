@@ -493,6 +493,95 @@ class LlamaFolderTest {
                 r.out());
     }
 
+    /**
+     * A copy of the folder {@code folder} with {@code extra} rows of random values appended to its embedding and its
+     * head, and config.json's vocab_size saying so: a fine-tune that added tokens.
+     */
+    private Path withTokens(Path folder, String name, int extra, long seed) {
+        StateDict s = Checkpoints.read(folder);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        long vocab = 0;
+        for (String t : List.of("model.embed_tokens.weight", "lm_head.weight")) {
+            if (!s.contains(t)) {
+                continue;
+            }
+            float[] v = s.get(t).readFloats();
+            long[] shape = s.shape(t);
+            float[] grown = java.util.Arrays.copyOf(v, v.length + extra * (int) shape[1]);
+            for (int i = v.length; i < grown.length; i++) {
+                grown[i] = (float) (rnd.nextGaussian() * 0.02);
+            }
+            vocab = shape[0] + extra;
+            s.put(t, lady.tensor.HostTensor.ofFloats(grown, vocab, shape[1]));
+        }
+        Map<String, Object> config = new java.util.LinkedHashMap<>(s.config());
+        config.put("vocab_size", vocab);
+        s.setConfig(config);
+        Path out = dir.resolve(name);
+        Checkpoints.writeLike(out, s, folder);
+        return out;
+    }
+
+    /**
+     * A suspect whose fine-tune added tokens (8 rows more in its embedding and head), or a reference that did
+     * (the suspect is the base): compared on the tokens both have, every tensor of the reference comes back on those
+     * rows, and the suspect keeps its own: its other rows are moved as the rest of its residual stream (the same
+     * column order), and the report says which rows were compared.
+     */
+    @Test
+    void aVocabularyWithTokensAddedIsComparedOnTheTokensBothHave() throws IOException, InterruptedException {
+        Path ref = make("vref", "--variant", "llama", "--dtype", "F32", "--seed", "6");
+        Path sus = dir.resolve("vsus");
+        Path secret = dir.resolve("vsec.json");
+        assertNull(PythonTorch.run(SCRIPT, "permute", ref.toString(), sus.toString(), "--seed", "7", "--secret",
+                secret.toString()));
+        Path grownSus = withTokens(sus, "vsus-grown", 8, 1);
+        Path grownRef = withTokens(ref, "vref-grown", 8, 2);
+        StateDict want = Checkpoints.read(ref);
+        long vocab = want.shape("model.embed_tokens.weight")[0];
+        for (Path[] pair : new Path[][] {{ref, grownSus}, {grownRef, sus}}) {
+            String label = pair[1] == grownSus ? "the suspect added tokens" : "the reference added tokens";
+            Path out = dir.resolve("vfix-" + (pair[1] == grownSus));
+            Path report = dir.resolve("vr-" + (pair[1] == grownSus) + ".json");
+            CliRun r = CliRun.of("resync", "--reference", pair[0].toString(), "--suspect", pair[1].toString(), "--out",
+                    out.toString(), "--secret", secret.toString(), "--report", report.toString());
+            assertEquals(0, r.code(), label + ": " + r.err());
+            assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), label + ": " + r.out());
+            long theirs = pair[1] == grownSus ? vocab + 8 : vocab;
+            assertTrue(r.out().contains("vocabulary: the suspect has " + theirs + " tokens, the reference "
+                    + (vocab + 8 - theirs + vocab) + ": compared on the first " + vocab), label + ": " + r.out());
+            Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(report));
+            assertEquals(vocab, ((Number) ((Map<?, ?>) json.get("vocabulary")).get("compared_tokens")).longValue());
+            StateDict got = Checkpoints.read(out);
+            StateDict suspect = Checkpoints.read(pair[1]);
+            assertEquals(theirs, ((Number) got.config().get("vocab_size")).longValue(), label + ": its own vocabulary");
+            for (String name : want.names()) {
+                float[] w = want.get(name).readFloats();
+                float[] g = got.get(name).readFloats();
+                assertTrue(g.length >= w.length, name);
+                assertTrue(java.util.Arrays.equals(w, 0, w.length, g, 0, w.length), label + ": " + name);
+                if (g.length > w.length) { // the added rows: the suspect's, in the order of the stream's columns
+                    int d = (int) want.shape(name)[1];
+                    float[] own = suspect.get(name).readFloats();
+                    for (int j = 0; j < d; j++) {
+                        int from = -1; // the suspect's column that became column j (its first rows are random values)
+                        for (int c = 0; c < d && from < 0; c++) {
+                            boolean same = true;
+                            for (int row = 0; row < vocab && same; row++) {
+                                same = own[row * d + c] == g[row * d + j];
+                            }
+                            from = same ? c : -1;
+                        }
+                        assertTrue(from >= 0, name + " column " + j);
+                        for (long row = vocab; row < theirs; row++) {
+                            assertEquals(own[(int) row * d + from], g[(int) row * d + j], name + " added row " + row);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** {@code lady resync} of {@code sus} against {@code ref} into {@code out}: exit 0, Psi 100 (the secret's); what it wrote. */
     private static StateDict resynced(Path ref, Path sus, Path secret, Path out, String option) {
         CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out", out.toString(),

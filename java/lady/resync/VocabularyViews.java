@@ -1,0 +1,151 @@
+package lady.resync;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.tensor.HostTensor;
+import lady.tensor.IndexedTensor;
+import lady.util.Text;
+
+/**
+ * A language model compared with one whose vocabulary has another size: a fine-tune that added tokens (a chat
+ * template's, a padding token) keeps its base's rows and appends its own, so its embedding and output layer have
+ * more rows ({@code Architecture.vocabularyTensors()}). No permutation moves a vocabulary axis, so the evidence is the
+ * rows both models have, the first {@code min(V_ref, V_sus)}: the resync reads both models through views of those
+ * rows (the tensors' first bytes: nothing copied), and the suspect gets back its whole tensors afterwards, each with
+ * the column order the resync gave its view ({@link #restore}). The suspect keeps its vocabulary.
+ */
+public final class VocabularyViews {
+    private final StateDict reference;
+    private final Map<String, HostTensor> whole = new LinkedHashMap<>(); // the suspect's own tensors, by name
+    private final Map<String, HostTensor> views = new LinkedHashMap<>(); // what the suspect holds instead, meanwhile
+    private final long referenceRows;
+    private final long suspectRows;
+    private Map<String, Object> suspectConfig; // the suspect's own configuration, given back by restore
+
+    private VocabularyViews(StateDict reference, long referenceRows, long suspectRows) {
+        this.reference = reference;
+        this.referenceRows = referenceRows;
+        this.suspectRows = suspectRows;
+    }
+
+    /**
+     * The views of {@code vocabulary} (tensors with a row per vocabulary entry) when the suspect's differ from the
+     * reference's in their row count only, or null when none does. The suspect's tensors are replaced by their views
+     * here, in place, until {@link #restore}.
+     */
+    public static VocabularyViews narrow(StateDict reference, StateDict suspect, List<String> vocabulary) {
+        Map<String, Long> rows = new LinkedHashMap<>();
+        long ref = -1;
+        long sus = -1;
+        for (String name : vocabulary) {
+            if (!reference.contains(name) || !suspect.contains(name)) {
+                continue;
+            }
+            long[] a = reference.shape(name);
+            long[] b = suspect.shape(name);
+            if (Arrays.equals(a, b) || a.length != b.length || a.length == 0
+                    || !Arrays.equals(Arrays.copyOfRange(a, 1, a.length), Arrays.copyOfRange(b, 1, b.length))) {
+                continue; // the same, or not a row count alone: the shape check names it
+            }
+            if ((ref >= 0 && ref != a[0]) || (sus >= 0 && sus != b[0])) {
+                throw LadyException.invalidInput(String.format("the vocabulary tensors disagree on their row count: "
+                        + "'%s' has %d rows in the reference and %d in the suspect, others %d and %d", name, a[0], b[0],
+                        ref, sus));
+            }
+            ref = a[0];
+            sus = b[0];
+            rows.put(name, Math.min(a[0], b[0]));
+        }
+        if (rows.isEmpty()) {
+            return null;
+        }
+        VocabularyViews v = new VocabularyViews(reference.select(reference.names()), ref, sus);
+        long common = Math.min(ref, sus);
+        v.reference.setConfig(withVocabulary(reference.config(), common));
+        v.suspectConfig = suspect.config();
+        suspect.setConfig(withVocabulary(suspect.config(), common));
+        rows.forEach((name, m) -> {
+            v.reference.put(name, prefix(reference.get(name), m));
+            HostTensor own = suspect.get(name); // read as it is (a fresh read holds no index map: nothing gathered)
+            HostTensor view = prefix(own, m);
+            v.whole.put(name, own);
+            v.views.put(name, view);
+            suspect.put(name, view);
+        });
+        return v;
+    }
+
+    /** {@code config} (null: none) with the vocabulary size the views have, where it gives one. */
+    private static Map<String, Object> withVocabulary(Map<String, Object> config, long size) {
+        if (config == null) {
+            return null;
+        }
+        Map<String, Object> out = new LinkedHashMap<>(config);
+        out.computeIfPresent(VOCABULARY_SIZE, (k, was) -> size);
+        return out;
+    }
+
+    /** The configuration's key of the vocabulary size (Hugging Face's config.json). */
+    static final String VOCABULARY_SIZE = "vocab_size";
+
+    /** The first {@code rows} rows of {@code t} (its first bytes, shared). */
+    private static HostTensor prefix(HostTensor t, long rows) {
+        long[] shape = t.shape().clone();
+        shape[0] = rows;
+        return HostTensor.view(t.memory(), t.offset(), t.dtype(), shape);
+    }
+
+    /** The reference as the resync reads it: its vocabulary tensors' common rows. */
+    public StateDict reference() {
+        return reference;
+    }
+
+    /**
+     * Gives the suspect back its whole vocabulary tensors, each permuted along its other axis as the resync permuted
+     * its view; a view the resync rewrote otherwise (gathered with duplicate matches, resized by the structural undo)
+     * is refused, naming it.
+     */
+    public void restore(StateDict suspect) {
+        for (Map.Entry<String, HostTensor> e : whole.entrySet()) {
+            String name = e.getKey();
+            IndexedTensor now = suspect.streamed(name);
+            if (now.base() != views.get(name) || now.rowMap() != null || now.valueMap() != null) {
+                throw LadyException.invalidInput("the suspect's vocabulary (" + suspectRows + " tokens against the "
+                        + "reference's " + referenceRows + ") was compared on the tokens both have, and "
+                        + Text.quote(name) + " came out of the resync changed beyond a permutation of its columns (an "
+                        + "argmax match with duplicates, or a structural undo of the stream); run --method assignment, "
+                        + "or resync a suspect with the reference's vocabulary");
+            }
+            long[] columns = now.columnMap();
+            suspect.put(name, e.getValue());
+            if (columns != null) {
+                suspect.permuteLazily(name, 1, columns);
+            }
+        }
+        suspect.setConfig(suspectConfig);
+    }
+
+    /** What the report says: the row counts and the tensors read on their common rows. */
+    public Map<String, Object> toJson() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("reference_tokens", referenceRows);
+        out.put("suspect_tokens", suspectRows);
+        out.put("compared_tokens", Math.min(referenceRows, suspectRows));
+        out.put("tensors", new ArrayList<>(whole.keySet()));
+        return out;
+    }
+
+    /** The human line. */
+    public String describe() {
+        long common = Math.min(referenceRows, suspectRows);
+        return String.format("the suspect has %d tokens, the reference %d: compared on the first %d (rows of %s); the "
+                + "suspect keeps its own %d", suspectRows, referenceRows, common, Text.list(new ArrayList<>(whole.keySet()),
+                        Text.NAMES_SHOWN), suspectRows);
+    }
+}
