@@ -8,7 +8,8 @@ import lady.progress.ProgressListener;
 /**
  * What an attack needs besides the state dict.
  *
- * @param layer      name of the attacked weight tensor (noise, prune), e.g. "features.17.weight";
+ * @param layer      name of the attacked weight tensor (noise, prune), e.g. "features.17.weight", or several
+ *                   joined by {@link #LAYER_SEPARATOR} (each attacked in turn, in that order: {@link #layers});
  *                   may be null for attacks that do not use it (quant, finetune)
  * @param weights    names of every Conv2d and Linear weight of the network (quant), from the
  *                   model's architecture, never guessed from names; may be empty otherwise
@@ -71,12 +72,20 @@ public record AttackContext(String layer, List<String> weights, long seed, FineT
         return new AttackContext(layer, weights, seed, fineTuner, progress, recalibrator, arch, g, lineages);
     }
 
-    /** The attacked layer's name; a clear error when the caller gave none. */
-    String requireLayer(String attack) {
+    /** What joins the names of several attacked weights in {@code layer}. */
+    public static final String LAYER_SEPARATOR = ",";
+
+    /** The names joined into one {@code layer} value ({@link #LAYER_SEPARATOR}). */
+    public static String joinLayers(List<String> names) {
+        return String.join(LAYER_SEPARATOR, names);
+    }
+
+    /** The attacked weights' names, in order; a clear error when the caller gave none. */
+    List<String> requireLayers(String attack) {
         if (layer == null || layer.isBlank()) {
             throw new LadyException(LadyException.Kind.USAGE, "the " + attack
                     + " attack needs the name of the attacked weight tensor (e.g. features.17.weight)");
         }
-        return layer;
+        return List.of(layer.split(LAYER_SEPARATOR));
     }
 }

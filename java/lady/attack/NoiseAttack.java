@@ -1,5 +1,6 @@
 package lady.attack;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +12,8 @@ import lady.util.Seeds;
 
 /**
  * Gaussian noise (method.md 7): adds i.i.d. N(0, (Omega * sigma)^2) to every entry of the attacked
- * layer's weight, sigma being the population std of that weight before the noise. The normal
+ * layer's weight, sigma being the population std of that weight before the noise (several layers: each with its own
+ * sigma, in the given order). The normal
  * deviates come from a {@link SplittableRandom} seeded from the context's seed and Marsaglia's
  * polar method, both fully specified here, so the same seed gives the same bytes on every run and
  * JDK. Omega = 0 leaves the tensor untouched.
@@ -38,27 +40,48 @@ public record NoiseAttack(double omega) implements Attack {
 
     @Override
     public AttackResult apply(StateDict state, AttackContext context) {
-        String layer = context.requireLayer(kind());
-        float[] w = FloatData.read(layer, state.get(layer));
-        double sigma = populationStd(w);
-        double std = omega * sigma;
-        if (std > 0) {
-            SplittableRandom random = new SplittableRandom(Seeds.derive(context.seed(), "attack.noise"));
-            double[] pair = new double[2];
-            for (int i = 0; i < w.length; i += 2) {
-                gaussianPair(random, pair);
-                w[i] = (float) (w[i] + std * pair[0]);
-                if (i + 1 < w.length) {
-                    w[i + 1] = (float) (w[i + 1] + std * pair[1]);
+        List<String> layers = context.requireLayers(kind());
+        // one stream of deviates, drawn layer after layer in the given order: one layer's bytes do not depend on
+        // whether it is attacked alone or first of several
+        SplittableRandom random = new SplittableRandom(Seeds.derive(context.seed(), "attack.noise"));
+        List<String> changed = new ArrayList<>();
+        double sigmaMin = Double.POSITIVE_INFINITY;
+        double sigmaMax = 0;
+        double sigma = 0;
+        double std = 0;
+        context.progress().start(spec(), layers.size(), "layers");
+        for (String layer : layers) {
+            float[] w = FloatData.read(layer, state.get(layer));
+            sigma = populationStd(w);
+            std = omega * sigma;
+            sigmaMin = Math.min(sigmaMin, sigma);
+            sigmaMax = Math.max(sigmaMax, sigma);
+            if (std > 0) {
+                double[] pair = new double[2];
+                for (int i = 0; i < w.length; i += 2) {
+                    gaussianPair(random, pair);
+                    w[i] = (float) (w[i] + std * pair[0]);
+                    if (i + 1 < w.length) {
+                        w[i + 1] = (float) (w[i + 1] + std * pair[1]);
+                    }
                 }
+                FloatData.write(layer, state.writable(layer), w);
+                changed.add(layer);
             }
-            FloatData.write(layer, state.writable(layer), w);
+            context.progress().advance(1, Map.of("layer", layer));
         }
+        context.progress().finish();
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("omega", omega);
-        d.put("sigma", sigma);
-        d.put("noise_std", std);
-        return new AttackResult(spec(), std > 0 ? List.of(layer) : List.of(), d);
+        if (layers.size() == 1) {
+            d.put("sigma", sigma);
+            d.put("noise_std", std);
+        } else { // each layer's noise is Omega times its own spread
+            d.put("layers", layers.size());
+            d.put("sigma_min", sigmaMin);
+            d.put("sigma_max", sigmaMax);
+        }
+        return new AttackResult(spec(), changed, d);
     }
 
     /** Population (divide by N) standard deviation, accumulated in double. */

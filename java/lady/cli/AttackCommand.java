@@ -65,8 +65,13 @@ final class AttackCommand implements Callable<Integer> {
     String attack;
 
     @Option(names = "--layer", paramLabel = "NAME",
-            description = "Attacked layer for noise and prune, e.g. features.17 (or features.17.weight).")
+            description = "Attacked layer for noise and prune, e.g. features.17 (or features.17.weight); several "
+                    + "separated by commas, or all: every convolution, linear layer and attention projection, each "
+                    + "attacked on its own (noise: Omega times its own spread; prune: T % of its own entries).")
     String layer;
+
+    /** The {@code --layer} value that attacks every weight an attack works on. */
+    static final String ALL_LAYERS = "all";
 
     @Mixin FreshSeedOption seed;
 
@@ -180,9 +185,25 @@ final class AttackCommand implements Callable<Integer> {
         }
         List<String> selectedGroups = config == null || "all".equals(groups.trim()) ? List.of()
                 : lady.permutation.Permuter.select(config.description().permutationSpec(), groups);
-        String weight = !(needsLayer || layer != null) ? null : config != null
-                ? AttackTargets.layerWeight(config.description(), state, layer) : AttackTargets.layerWeight(pspec, state, layer);
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
+        List<String> attacked = !(needsLayer || layer != null) ? List.of()
+                : layer != null && ALL_LAYERS.equals(layer.trim()) ? weights.stream().filter(state::contains).toList()
+                : java.util.Arrays.stream(layer == null ? new String[] {null} : layer.split(AttackContext.LAYER_SEPARATOR)).map(l -> l == null ? null : l.trim()).map(l -> config != null
+                        ? AttackTargets.layerWeight(config.description(), state, l) : AttackTargets.layerWeight(pspec, state, l))
+                        .distinct().toList();
+        String weight = attacked.isEmpty() ? null : AttackContext.joinLayers(attacked);
+        if (attacked.size() > 1) { // the attacked weights are rewritten in memory, one float32 copy at a time
+            long bytes = 0;
+            long largest = 0;
+            long parameters = 0;
+            for (String a : attacked) {
+                bytes += state.streamed(a).byteSize();
+                largest = Math.max(largest, state.streamed(a).numel());
+                parameters += state.streamed(a).numel();
+            }
+            lady.util.Memory.require(bytes + 4.0 * largest, parameters, "attacking " + attacked.size() + " layers",
+                    "attack fewer layers at a time (--layer A,B)");
+        }
         String archName = config != null ? config.architecture() : pspec.architecture();
         ProgressListener progress = run.progress();
         lady.data.Dataset train = source == null ? null : trainLimit == null ? source.train()
@@ -232,7 +253,7 @@ final class AttackCommand implements Callable<Integer> {
             o.put("model", model.toString());
             o.put("architecture", archName);
             o.put("attack", Attacks.spec(chain));
-            o.put("layer", weight);
+            o.put("layer", attacked.size() > 1 ? attacked : weight);
             o.put("seed", s);
             o.put("data", source == null ? null : source.spec());
             o.put("out", out.toString());

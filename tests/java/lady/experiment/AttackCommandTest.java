@@ -77,6 +77,61 @@ class AttackCommandTest {
         }
     }
 
+    /**
+     * {@code --layer all} and lists: every weight attacked on its own (noise: Omega times that weight's own spread;
+     * prune: T % of its own entries), biases untouched, the same bytes for a layer attacked alone or first of a list.
+     */
+    @Test
+    void noiseAndPruneOnEveryLayerOrAList(@TempDir Path dir) {
+        Path in = dir.resolve("m.safetensors");
+        Checkpoints.write(in, original, Checkpoints.Format.SAFETENSORS);
+        List<String> weights = List.of("conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight");
+        Path all = dir.resolve("all.safetensors");
+        CliRun o = lady("attack", "--model", in.toString(), "--attack", "noise:0.5", "--layer", "all", "--seed", "4",
+                "--out", all.toString(), "--format", "json", "--quiet");
+        assertEquals(0, o.code(), o.err());
+        Map<?, ?> json = (Map<?, ?>) Json.parse(o.out());
+        assertEquals(weights, json.get("layer"));
+        Map<?, ?> result = (Map<?, ?>) ((List<?>) json.get("results")).get(0);
+        assertEquals(4L, ((Number) result.get("layers")).longValue());
+        StateDict noisy = Checkpoints.read(all);
+        for (String w : weights) {
+            float[] a = floats(original, w);
+            float[] b = floats(noisy, w);
+            double diff = 0;
+            for (int i = 0; i < a.length; i++) {
+                diff += (double) (b[i] - a[i]) * (b[i] - a[i]);
+            }
+            double ratio = Math.sqrt(diff / a.length) / std(a);
+            assertEquals(0.5, ratio, 0.1, w + ": noise of half its own spread");
+        }
+        assertArrayEquals(floats(original, "conv1.bias"), floats(noisy, "conv1.bias"), "biases untouched");
+        Path first = dir.resolve("first.safetensors");
+        assertEquals(0, lady("attack", "--model", in.toString(), "--attack", "noise:0.5", "--layer", "conv1", "--seed",
+                "4", "--out", first.toString(), "--quiet").code());
+        assertArrayEquals(floats(noisy, "conv1.weight"), floats(Checkpoints.read(first), "conv1.weight"),
+                "a layer's bytes do not depend on the layers after it");
+
+        Path pruned = dir.resolve("p.safetensors");
+        CliRun p = lady("attack", "--model", in.toString(), "--attack", "prune:50", "--layer", "fc1, conv2", "--out",
+                pruned.toString(), "--quiet");
+        assertEquals(0, p.code(), p.err());
+        StateDict s = Checkpoints.read(pruned);
+        for (String w : weights) {
+            long zeros = java.util.Arrays.stream(box(floats(s, w))).filter(v -> v == 0f).count();
+            int n = floats(s, w).length;
+            if (w.equals("fc1.weight") || w.equals("conv2.weight")) {
+                assertEquals(Math.rint(n / 2.0), zeros, 0, w + ": half of its own entries");
+            } else {
+                assertArrayEquals(floats(original, w), floats(s, w), w + " untouched");
+            }
+        }
+        CliRun bad = lady("attack", "--model", in.toString(), "--attack", "prune:50", "--layer", "fc1,features.17",
+                "--out", dir.resolve("x.safetensors").toString(), "--quiet");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("features.17"), bad.err());
+    }
+
     @Test
     void quantTouchesEveryWeightAndErrorsAreClear(@TempDir Path dir) {
         Path in = dir.resolve("m.pt");
@@ -116,6 +171,18 @@ class AttackCommandTest {
         assertEquals(0, o.code(), o.err());
         assertFalse(java.util.Arrays.equals(floats(original, "fc2.bias"), floats(Checkpoints.read(f), "fc2.bias")),
                 "fine-tuning trained the biases too");
+    }
+
+    private static double std(float[] a) {
+        double mean = 0;
+        for (float v : a) {
+            mean += v / (double) a.length;
+        }
+        double ss = 0;
+        for (float v : a) {
+            ss += (v - mean) * (v - mean);
+        }
+        return Math.sqrt(ss / a.length);
     }
 
     private static Float[] box(float[] a) {
