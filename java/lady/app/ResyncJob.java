@@ -234,7 +234,7 @@ public final class ResyncJob {
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest(), referenceOnly, borrowedConfig, outside, vocabulary == null ? null : vocabulary.describe(),
+                log.manifest(), referenceOnly, borrowedConfig, outside, vocabulary == null ? null : vocabulary.describe("the reference", "compared"),
                 json);
     }
 

@@ -32,7 +32,9 @@ import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
+import lady.resync.VocabularyViews;
 import lady.report.Json;
+import lady.resync.VocabularyViews;
 
 /** {@code lady canon}: reference-free resync by canonical order (method.md 5). */
 @Command(name = "canon", mixinStandardHelpOptions = true,
@@ -233,8 +235,17 @@ final class CanonCommand implements Callable<Integer> {
                     + "configuration saved in " + from + " (heads, KV heads, head_dim, RoPE; widths from its shapes)");
         }
         PermutationSpec ps = spec(suspect, graphFile);
+        // a language model with tokens added (a fine-tune's) is ranked on the tokens of the order's model
+        Object savedVocabulary = saved.config() == null ? null : saved.config().get(VocabularyViews.VOCABULARY_SIZE);
+        VocabularyViews vocabulary = graphFile != null || !(savedVocabulary instanceof Number v) ? null
+                : VocabularyViews.narrow(v.longValue(), suspect, Models.infer(suspect, input.arch != null ? input.arch
+                        : saved.architecture()).description().vocabularyTensors(), from.toString());
         CanonicalOrder sus = graphFile != null ? Canon.rerankBasic(suspect, ps, saved) : Canon.rerank(suspect, input.arch, saved);
         Canon.alignLazily(suspect, ps, sus); // the bytes move as the model is written: no copy of it
+        if (vocabulary != null) {
+            vocabulary.restore(suspect);
+            spec.commandLine().getErr().println("lady canon: " + vocabulary.describe("the order's model", "ranked"));
+        }
         double seconds = (System.nanoTime() - t0) / 1e9;
         Map<String, Double> psi = perms == null ? null : Canon.psi(saved, sus, perms, ps);
         Checkpoints.writeLike(outTmp, suspect, input.model);

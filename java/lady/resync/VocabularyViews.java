@@ -18,7 +18,8 @@ import lady.util.Text;
  * more rows ({@code Architecture.vocabularyTensors()}). No permutation moves a vocabulary axis, so the evidence is the
  * rows both models have, the first {@code min(V_ref, V_sus)}: the resync reads both models through views of those
  * rows (the tensors' first bytes: nothing copied), and the suspect gets back its whole tensors afterwards, each with
- * the column order the resync gave its view ({@link #restore}). The suspect keeps its vocabulary.
+ * the column order the resync gave its view ({@link #restore}). The suspect keeps its vocabulary. A suspect ranked
+ * against a canonical order ({@code lady canon --from}) is read the same way on the order's token count.
  */
 public final class VocabularyViews {
     private final StateDict reference;
@@ -68,17 +69,53 @@ public final class VocabularyViews {
         VocabularyViews v = new VocabularyViews(reference.select(reference.names()), ref, sus);
         long common = Math.min(ref, sus);
         v.reference.setConfig(withVocabulary(reference.config(), common));
-        v.suspectConfig = suspect.config();
-        suspect.setConfig(withVocabulary(suspect.config(), common));
-        rows.forEach((name, m) -> {
-            v.reference.put(name, prefix(reference.get(name), m));
-            HostTensor own = suspect.get(name); // read as it is (a fresh read holds no index map: nothing gathered)
-            HostTensor view = prefix(own, m);
-            v.whole.put(name, own);
-            v.views.put(name, view);
-            suspect.put(name, view);
-        });
+        rows.forEach((name, m) -> v.reference.put(name, prefix(reference.get(name), m)));
+        v.narrowSuspect(suspect, rows.keySet(), common);
         return v;
+    }
+
+    /**
+     * The views of the first {@code rows} rows of the suspect's {@code vocabulary} tensors that have more (a suspect
+     * ranked against a canonical order made on a model of {@code rows} tokens), or null when none has; a suspect with
+     * fewer rows is refused: the order's scores sum rows it does not have.
+     */
+    public static VocabularyViews narrow(long rows, StateDict suspect, List<String> vocabulary, String against) {
+        List<String> longer = new ArrayList<>();
+        long sus = -1;
+        for (String name : vocabulary) {
+            if (!suspect.contains(name) || suspect.shape(name).length == 0) {
+                continue;
+            }
+            long have = suspect.shape(name)[0];
+            if (have < rows) {
+                throw LadyException.invalidInput(String.format("the suspect has %d tokens ('%s'), fewer than the %d of %s: "
+                        + "its residual stream's scores would sum other rows; resync it against the reference model "
+                        + "instead (lady resync compares the tokens both have)", have, name, rows, against));
+            }
+            if (have > rows) {
+                longer.add(name);
+                sus = have;
+            }
+        }
+        if (longer.isEmpty()) {
+            return null;
+        }
+        VocabularyViews v = new VocabularyViews(null, rows, sus);
+        v.narrowSuspect(suspect, longer, rows);
+        return v;
+    }
+
+    /** Replaces the suspect's tensors {@code names} by views of their first {@code rows} rows, until {@link #restore}. */
+    private void narrowSuspect(StateDict suspect, java.util.Collection<String> names, long rows) {
+        suspectConfig = suspect.config();
+        suspect.setConfig(withVocabulary(suspect.config(), rows));
+        for (String name : names) {
+            HostTensor own = suspect.get(name); // read as it is (a fresh read holds no index map: nothing gathered)
+            HostTensor view = prefix(own, rows);
+            whole.put(name, own);
+            views.put(name, view);
+            suspect.put(name, view);
+        }
     }
 
     /** {@code config} (null: none) with the vocabulary size the views have, where it gives one. */
@@ -92,7 +129,7 @@ public final class VocabularyViews {
     }
 
     /** The configuration's key of the vocabulary size (Hugging Face's config.json). */
-    static final String VOCABULARY_SIZE = "vocab_size";
+    public static final String VOCABULARY_SIZE = "vocab_size";
 
     /** The first {@code rows} rows of {@code t} (its first bytes, shared). */
     private static HostTensor prefix(HostTensor t, long rows) {
@@ -101,7 +138,7 @@ public final class VocabularyViews {
         return HostTensor.view(t.memory(), t.offset(), t.dtype(), shape);
     }
 
-    /** The reference as the resync reads it: its vocabulary tensors' common rows. */
+    /** The reference as the resync reads it: its vocabulary tensors' common rows (null: narrowed to a row count). */
     public StateDict reference() {
         return reference;
     }
@@ -120,7 +157,7 @@ public final class VocabularyViews {
                         + "reference's " + referenceRows + ") was compared on the tokens both have, and "
                         + Text.quote(name) + " came out of the resync changed beyond a permutation of its columns (an "
                         + "argmax match with duplicates, or a structural undo of the stream); run --method assignment, "
-                        + "or resync a suspect with the reference's vocabulary");
+                        + "or compare a suspect with the reference's vocabulary");
             }
             long[] columns = now.columnMap();
             suspect.put(name, e.getValue());
@@ -141,11 +178,11 @@ public final class VocabularyViews {
         return out;
     }
 
-    /** The human line. */
-    public String describe() {
+    /** The human line: "the suspect has N tokens, {@code other} M: {@code verb} on the first ...". */
+    public String describe(String other, String verb) {
         long common = Math.min(referenceRows, suspectRows);
-        return String.format("the suspect has %d tokens, the reference %d: compared on the first %d (rows of %s); the "
-                + "suspect keeps its own %d", suspectRows, referenceRows, common, Text.list(new ArrayList<>(whole.keySet()),
+        return String.format("the suspect has %d tokens, %s %d: %s on the first %d (rows of %s); the suspect keeps its "
+                + "own %d", suspectRows, other, referenceRows, verb, common, Text.list(new ArrayList<>(whole.keySet()),
                         Text.NAMES_SHOWN), suspectRows);
     }
 }

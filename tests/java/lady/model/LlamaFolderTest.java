@@ -580,6 +580,23 @@ class LlamaFolderTest {
                 }
             }
         }
+        // without the reference: the owner's canonical order ranks a suspect with tokens added on the order's tokens
+        Path canon = dir.resolve("vcanon.json");
+        assertEquals(0, CliRun.of("canon", "--model", ref.toString(), "--layer", "all", "--out", canon.toString(),
+                "--quiet").code());
+        CliRun aligned = CliRun.of("canon", "--model", grownSus.toString(), "--from", canon.toString(), "--out",
+                dir.resolve("valigned").toString(), "--secret", secret.toString(), "--quiet");
+        assertEquals(0, aligned.code(), aligned.err());
+        assertTrue(aligned.out().contains("Psi_rank over the groups: 100.00 %"), aligned.out());
+        assertTrue(aligned.err().contains("ranked on the first " + vocab), aligned.err());
+        Path grownCanon = dir.resolve("vcanon-grown.json"); // an order made on more tokens than the suspect has
+        assertEquals(0, CliRun.of("canon", "--model", grownRef.toString(), "--layer", "all", "--out",
+                grownCanon.toString(), "--quiet").code());
+        CliRun fewer = CliRun.of("canon", "--model", sus.toString(), "--from", grownCanon.toString(), "--out",
+                dir.resolve("vfewer").toString(), "--quiet");
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), fewer.code(), fewer.err());
+        assertTrue(fewer.err().contains("fewer than the " + (vocab + 8)), fewer.err());
+        assertFalse(Files.exists(dir.resolve("vfewer")));
     }
 
     /** {@code lady resync} of {@code sus} against {@code ref} into {@code out}: exit 0, Psi 100 (the secret's); what it wrote. */
