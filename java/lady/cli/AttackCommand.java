@@ -67,7 +67,7 @@ final class AttackCommand implements Callable<Integer> {
     @Option(names = "--layer", paramLabel = "NAME",
             description = "Attacked layer for noise and prune, e.g. features.17 (or features.17.weight); several "
                     + "separated by commas, or all: every convolution, linear layer and attention projection, each "
-                    + "attacked on its own (noise: Omega times its own spread; prune: T % of its own entries).")
+                    + "attacked on its own (noise: Omega times its own spread; prune: T %% of its own entries).")
     String layer;
 
     /** The {@code --layer} value that attacks every weight an attack works on. */

@@ -42,7 +42,7 @@ class PruneAttackTest {
                 }
             }
             assertEquals(expected, zeros, "T = " + t);
-            assertEquals(expected, r.details().get("zeroed"));
+            assertEquals((long) expected, r.details().get("zeroed"));
             assertTrue(maxPruned <= minKept, "pruned magnitudes are the smallest, T = " + t);
             assertArrayEquals(values(before.get("classifier.weight")), values(s.get("classifier.weight")));
         }
@@ -56,7 +56,7 @@ class PruneAttackTest {
         s.put("fc.weight", AttackTensors.tensor(w, 3, 4));
         AttackResult r = new PruneAttack(50).apply(s, AttackContext.of("fc.weight", 0));
         assertArrayEquals(new float[] {0, 0, 0, 0, 0, 0, 2, 2, 3, 3, -3, 3}, values(s.get("fc.weight")));
-        assertEquals(1, r.details().get("zero_rows"));
+        assertEquals(1L, r.details().get("zero_rows"));
         assertEquals(3L, r.details().get("rows"));
     }
 }
