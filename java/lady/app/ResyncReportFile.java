@@ -136,13 +136,29 @@ public final class ResyncReportFile {
                 facts.add(new String[] {k, String.valueOf(json.get(k))});
             }
         }
-        if (json.get("timings") instanceof Map<?, ?> t) {
-            StringBuilder s = new StringBuilder();
-            t.forEach((k, v) -> s.append(s.length() == 0 ? "" : ", ").append(k).append(' ')
-                    .append(v instanceof Number n ? String.format(Locale.ROOT, "%.2f", n.doubleValue()) : v));
-            facts.add(new String[] {"timings", s.toString()});
+        // what the comparison read otherwise than plainly (the notes of the text output)
+        for (String k : List.of("suspect_config", "vocabulary", "left_out_of_comparison", "taken_as_they_are")) {
+            if (json.get(k) != null) {
+                facts.add(new String[] {k, fact(json.get(k), false)});
+            }
+        }
+        if (json.get("timings") != null) {
+            facts.add(new String[] {"timings", fact(json.get("timings"), true)});
         }
         return facts;
+    }
+
+    /** A fact's value in a line: a map as "key value, ...", a list comma-separated ({@code round}: numbers to 0.01). */
+    private static String fact(Object v, boolean round) {
+        if (v instanceof Map<?, ?> m) {
+            StringBuilder s = new StringBuilder();
+            m.forEach((k, x) -> s.append(s.length() == 0 ? "" : ", ").append(k).append(' ').append(fact(x, round)));
+            return s.toString();
+        }
+        if (v instanceof List<?> l) {
+            return String.join(", ", l.stream().map(x -> fact(x, round)).toList());
+        }
+        return v instanceof Number n && round ? String.format(Locale.ROOT, "%.2f", n.doubleValue()) : String.valueOf(v);
     }
 
     private static String markdown(Map<String, Object> json, ResyncReport r) {

@@ -580,6 +580,10 @@ class LlamaFolderTest {
                 }
             }
         }
+        Path md = dir.resolve("vr.md"); // the readable reports say it too
+        assertEquals(0, CliRun.of("resync", "--reference", ref.toString(), "--suspect", grownSus.toString(), "--report",
+                md.toString(), "--quiet").code());
+        assertTrue(Files.readString(md).contains("- **vocabulary**: reference\\_tokens " + vocab), Files.readString(md));
         // without the reference: the owner's canonical order ranks a suspect with tokens added on the order's tokens
         Path canon = dir.resolve("vcanon.json");
         assertEquals(0, CliRun.of("canon", "--model", ref.toString(), "--layer", "all", "--out", canon.toString(),
