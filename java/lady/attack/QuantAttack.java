@@ -9,6 +9,7 @@ import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.tensor.DType;
 import lady.tensor.IndexedTensor;
+import lady.util.Parallel;
 
 /**
  * Quantization (method.md 7): every Conv2d and Linear weight of the network (the names come from
@@ -121,54 +122,74 @@ public record QuantAttack(int bits) implements Attack {
         };
     }
 
-    /** {min, max} of the tensor's values; NaN and infinite values refused. */
+    /** {min, max} of the tensor's values; NaN and infinite values refused. Read on the threads, in parts. */
     private static float[] range(String name, IndexedTensor t) {
-        float[] r = {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
-        boolean[] nan = {false};
-        stream(t, (v, n) -> {
-            float min = r[0];
-            float max = r[1];
-            for (int i = 0; i < n; i++) {
-                float x = v[i];
-                nan[0] |= x != x;
-                min = Math.min(min, x);
-                max = Math.max(max, x);
-            }
-            r[0] = min;
-            r[1] = max;
+        int parts = Parallel.threads();
+        float[][] r = new float[parts][];
+        boolean[] nan = new boolean[parts];
+        stream(t, parts, part -> {
+            r[part] = new float[] {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+            return (v, n) -> {
+                float min = r[part][0];
+                float max = r[part][1];
+                boolean bad = false;
+                for (int i = 0; i < n; i++) {
+                    float x = v[i];
+                    bad |= x != x;
+                    min = Math.min(min, x);
+                    max = Math.max(max, x);
+                }
+                r[part][0] = min;
+                r[part][1] = max;
+                nan[part] |= bad;
+            };
         });
-        if (nan[0]) {
-            throw LadyException.invalidInput("tensor '" + name + "' contains NaN");
+        float[] out = {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        for (int p = 0; p < parts; p++) { // min and max of the parts: the same whatever the parts
+            if (r[p] != null) {
+                out[0] = Math.min(out[0], r[p][0]);
+                out[1] = Math.max(out[1], r[p][1]);
+            }
+            if (nan[p]) {
+                throw LadyException.invalidInput("tensor '" + name + "' contains NaN");
+            }
         }
-        if (t.numel() > 0 && (Float.isInfinite(r[0]) || Float.isInfinite(r[1]))) {
+        if (t.numel() > 0 && (Float.isInfinite(out[0]) || Float.isInfinite(out[1]))) {
             throw LadyException.invalidInput("tensor '" + name + "' contains an infinite value");
         }
-        return r;
+        return out;
     }
 
-    /** The largest |quantized - original| over the tensor's values (the stored change). */
+    /** The largest |quantized - original| over the tensor's values (the stored change). Read on the threads. */
     private static double maxChange(IndexedTensor t, IndexedTensor.ValueMap quantize) {
-        double[] max = {0};
-        float[][] copy = {new float[0]};
-        stream(t, (v, n) -> {
-            if (copy[0].length < n) {
-                copy[0] = new float[n];
-            }
-            float[] q = copy[0];
-            System.arraycopy(v, 0, q, 0, n);
-            quantize.apply(q, n);
-            double m = max[0];
-            for (int i = 0; i < n; i++) {
-                m = Math.max(m, Math.abs((double) q[i] - v[i]));
-            }
-            max[0] = m;
+        int parts = Parallel.threads();
+        double[] max = new double[parts];
+        stream(t, parts, part -> {
+            float[][] copy = {new float[0]};
+            return (v, n) -> {
+                if (copy[0].length < n) {
+                    copy[0] = new float[n];
+                }
+                float[] q = copy[0];
+                System.arraycopy(v, 0, q, 0, n);
+                quantize.apply(q, n);
+                double m = max[part];
+                for (int i = 0; i < n; i++) {
+                    m = Math.max(m, Math.abs((double) q[i] - v[i]));
+                }
+                max[part] = m;
+            };
         });
-        return max[0];
+        double m = 0;
+        for (double x : max) {
+            m = Math.max(m, x);
+        }
+        return m;
     }
 
-    private static void stream(IndexedTensor t, IndexedTensor.FloatChunkSink sink) {
+    private static void stream(IndexedTensor t, int parts, java.util.function.IntFunction<IndexedTensor.FloatChunkSink> sinks) {
         try {
-            t.streamValues(sink);
+            t.streamValues(parts, sinks);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e); // the sinks here do no IO
         }

@@ -23,37 +23,67 @@ public final class WeightSummary {
             return of(name, t.materialize());
         }
         boolean bf16 = d == DType.BFLOAT16;
-        long[] seen = new long[(1 << 16) / 64];
-        long[] zeros = {0};
-        double[] sum = {0};
+        int parts = PARTS;
+        long[][] seen = new long[parts][];
+        long[] zeros = new long[parts];
+        double[] sum = new double[parts];
         try {
-            t.streamValues((v, n) -> {
-                for (int i = 0; i < n; i++) {
-                    float x = v[i];
-                    zeros[0] += x == 0f ? 1 : 0;
-                    sum[0] += x;
-                    int h = bits(x);
-                    h = bf16 ? h >>> 16 : HostTensor.floatToFloat16(Float.intBitsToFloat(h)) & 0xFFFF; // exact: read from that dtype
-                    seen[h >>> 6] |= 1L << h;
-                }
+            t.streamValues(parts, part -> {
+                seen[part] = new long[(1 << 16) / 64];
+                long[] marks = seen[part];
+                return (v, n) -> {
+                    long z = 0;
+                    double acc = sum[part];
+                    for (int i = 0; i < n; i++) {
+                        float x = v[i];
+                        z += x == 0f ? 1 : 0;
+                        acc += x;
+                        int h = bits(x);
+                        h = bf16 ? h >>> 16 : HostTensor.floatToFloat16(Float.intBitsToFloat(h)) & 0xFFFF; // exact: read from that dtype
+                        marks[h >>> 6] |= 1L << h;
+                    }
+                    zeros[part] += z;
+                    sum[part] = acc;
+                };
             });
             long entries = t.numel();
-            double mean = entries == 0 ? 0 : sum[0] / entries;
-            double[] ss = new double[1];
-            t.streamValues((v, n) -> {
-                for (int i = 0; i < n; i++) {
-                    ss[0] += (v[i] - mean) * (v[i] - mean);
+            long zero = 0;
+            double total = 0;
+            long[] all = new long[(1 << 16) / 64];
+            for (int p = 0; p < parts; p++) { // in part order: the same sums whatever the threads
+                zero += zeros[p];
+                total += sum[p];
+                if (seen[p] != null) {
+                    for (int w = 0; w < all.length; w++) {
+                        all[w] |= seen[p][w];
+                    }
                 }
+            }
+            double mean = entries == 0 ? 0 : total / entries;
+            double[] ss = new double[parts];
+            t.streamValues(parts, part -> (v, n) -> {
+                double acc = ss[part];
+                for (int i = 0; i < n; i++) {
+                    acc += (v[i] - mean) * (v[i] - mean);
+                }
+                ss[part] = acc;
             });
+            double squares = 0;
+            for (double x : ss) {
+                squares += x;
+            }
             long distinct = 0;
-            for (long w : seen) {
+            for (long w : all) {
                 distinct += Long.bitCount(w);
             }
-            return summary(name, entries, zeros[0], distinct, entries == 0 ? 0.0 : Math.sqrt(ss[0] / entries));
+            return summary(name, entries, zero, distinct, entries == 0 ? 0.0 : Math.sqrt(squares / entries));
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e); // the sinks above do no IO
         }
     }
+
+    /** Parts a half-precision tensor is read in, on the threads: fixed, so the sums do not depend on the thread count. */
+    static final int PARTS = 8;
 
     /**
      * Entries, zeros, distinct values and population std of a float tensor (read whole into a Java array), as
@@ -64,15 +94,23 @@ public final class WeightSummary {
         long n = a.length;
         long zeros = 0;
         double sum = 0;
-        for (float v : a) {
-            zeros += v == 0f ? 1 : 0;
-            sum += v;
+        for (int p = 0; p < PARTS; p++) { // summed per part, the parts in order: the streamed path's sums, bit for bit
+            double acc = 0;
+            for (int i = (int) (n * p / PARTS); i < (int) (n * (p + 1) / PARTS); i++) {
+                zeros += a[i] == 0f ? 1 : 0;
+                acc += a[i];
+            }
+            sum += acc;
         }
         long distinct = distinct(a);
         double mean = n == 0 ? 0 : sum / n;
         double ss = 0;
-        for (float v : a) {
-            ss += (v - mean) * (v - mean);
+        for (int p = 0; p < PARTS; p++) {
+            double acc = 0;
+            for (int i = (int) (n * p / PARTS); i < (int) (n * (p + 1) / PARTS); i++) {
+                acc += (a[i] - mean) * (a[i] - mean);
+            }
+            ss += acc;
         }
         return summary(name, n, zeros, distinct, n == 0 ? 0.0 : Math.sqrt(ss / n));
     }

@@ -130,6 +130,84 @@ public final class IndexedTensor {
         }
     }
 
+    /**
+     * As {@link #streamValues}, in {@code parts} consecutive parts of the values read at once on the resync's threads
+     * ({@link lady.util.Parallel}), each into its own sink ({@code sinkOfPart.apply(part)}): statistics that do not
+     * depend on the order of the values (a range, a largest change) or sums that add the parts in order, at the
+     * threads' reading rate. A permuted tensor is gathered in order on this thread, each value still going to the
+     * sink of its part, so every part receives the same values in the same order either way.
+     */
+    public void streamValues(int parts, java.util.function.IntFunction<FloatChunkSink> sinkOfPart)
+            throws java.io.IOException {
+        if (parts <= 1) {
+            streamValues(sinkOfPart.apply(0));
+            return;
+        }
+        long total = numel();
+        if (rows != null || cols != null) { // gathered in order; each value still goes to the sink of its part
+            FloatChunkSink[] sinks = new FloatChunkSink[parts];
+            long[] at = {0};
+            float[] piece = new float[(int) Math.min(Math.max(total, 1), VALUE_CHUNK)];
+            streamValues((v, n) -> {
+                int done = 0;
+                while (done < n) {
+                    long pos = at[0];
+                    int part = partOf(pos, total, parts);
+                    long end = total * (part + 1) / parts;
+                    int count = (int) Math.min(n - done, end - pos);
+                    if (sinks[part] == null) {
+                        sinks[part] = sinkOfPart.apply(part);
+                    }
+                    if (done == 0 && count == n) {
+                        sinks[part].accept(v, n);
+                    } else {
+                        System.arraycopy(v, done, piece, 0, count);
+                        sinks[part].accept(piece, count);
+                    }
+                    done += count;
+                    at[0] = pos + count;
+                }
+            });
+            return;
+        }
+        java.io.IOException[] failed = new java.io.IOException[parts];
+        lady.util.Parallel.forParts(numel(), parts, (part, from, to) -> {
+            FloatChunkSink sink = sinkOfPart.apply(part);
+            HostTensor.ValueReader reader = base.valueReader();
+            float[] v = new float[(int) Math.min(Math.max(to - from, 1), VALUE_CHUNK)];
+            try {
+                for (long first = from; first < to; first += VALUE_CHUNK) {
+                    int count = (int) Math.min(VALUE_CHUNK, to - first);
+                    reader.read(first, v, 0, count);
+                    if (values != null) {
+                        values.apply(v, count);
+                    }
+                    sink.accept(v, count);
+                }
+            } catch (java.io.IOException e) {
+                failed[part] = e;
+            }
+        });
+        java.lang.ref.Reference.reachabilityFence(base);
+        for (java.io.IOException e : failed) {
+            if (e != null) {
+                throw e;
+            }
+        }
+    }
+
+    /** The part of {@code parts} ({@link lady.util.Parallel#forParts}'s split of {@code total}) holding {@code pos}. */
+    private static int partOf(long pos, long total, int parts) {
+        int part = (int) Math.min(parts - 1, pos * parts / Math.max(total, 1));
+        while (part > 0 && total * part / parts > pos) {
+            part--;
+        }
+        while (part < parts - 1 && total * (part + 1) / parts <= pos) {
+            part++;
+        }
+        return part;
+    }
+
     /** Bytes of the buffer that permuted tensors are gathered into on their way to a file or a statistic. */
     public static final long SCRATCH_BYTES = 32L << 20;
 
