@@ -2,6 +2,8 @@ package lady.model;
 
 import java.util.Map;
 
+import lady.LadyException;
+
 /**
  * Where a family builder reads the sizes of a network: a checkpoint's shapes (every per-layer width the
  * checkpoint has, so a pruned or widened copy is described as it is), or the options of a new model
@@ -96,14 +98,32 @@ public abstract class Dims {
         return config.get(key);
     }
 
-    /** An integer of the configuration, or {@code fallback}. */
+    /** An integer of the configuration, or {@code fallback} when it gives none (absent or null); a non-integer refused. */
     public long configLong(String key, long fallback) {
-        return config.get(key) instanceof Number n ? n.longValue() : fallback;
+        Number n = number(key);
+        if (n == null) {
+            return fallback;
+        }
+        if (n.doubleValue() != Math.rint(n.doubleValue())) {
+            throw LadyException.invalidInput("config.json gives " + key + " " + n + ", not a whole number");
+        }
+        return n.longValue();
     }
 
-    /** A number of the configuration, or {@code fallback}. */
+    /** A number of the configuration, or {@code fallback} when it gives none (absent or null); a non-number refused. */
     public double configDouble(String key, double fallback) {
-        return config.get(key) instanceof Number n ? n.doubleValue() : fallback;
+        Number n = number(key);
+        return n == null ? fallback : n.doubleValue();
+    }
+
+    /** The configuration's number {@code key}, null when absent or null; any other value refused, naming it. */
+    private Number number(String key) {
+        Object v = config.get(key);
+        if (v == null || v instanceof Number) {
+            return (Number) v;
+        }
+        throw LadyException.invalidInput("config.json gives " + key + " " + lady.util.Text.quote(String.valueOf(v))
+                + ", not a number");
     }
 
     /** The options of a new model (for a checkpoint: the caller's, e.g. the input size). */

@@ -96,6 +96,9 @@ final class LlamaFamily implements Family {
                     + "disagree (a config.json from another model?)");
         }
         double eps = d.configDouble("rms_norm_eps", DEFAULT_EPS);
+        if (!(eps > 0) || Double.isInfinite(eps)) { // RMSNorm divides by sqrt(mean square + eps)
+            throw LadyException.invalidInput(name + ": config.json gives rms_norm_eps " + eps + ", not a positive number");
+        }
         LlamaRope rope = LlamaRope.of(d);
         Object act = d.config("hidden_act");
         Op.Activation fn = ACTIVATIONS.getOrDefault(act == null ? "silu" : act, null);

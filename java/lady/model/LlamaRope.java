@@ -58,6 +58,9 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
 
     /** Null when Lady's forward computes these frequencies, else why it cannot. */
     String unsupported() {
+        if (!(theta > 0) || Double.isInfinite(theta)) {
+            return "rope_theta " + theta + " (not a positive number) is not computed by Lady's forward pass";
+        }
         boolean ok = switch (type) {
             case DEFAULT -> true;
             case "linear" -> factor > 0;

@@ -33,6 +33,33 @@ class LlamaFamilyTest {
         return LlamaShapes.shapes(tied, biases);
     }
 
+    /**
+     * config.json values of the wrong kind are refused by name, never replaced by a default in silence: a string
+     * where a number belongs, a fractional head count, a non-positive rms_norm_eps; a non-positive rope_theta is the
+     * forward pass's concern only (the groups stand, running the model is refused).
+     */
+    @Test
+    void configurationValuesOfTheWrongKindAreNamed() {
+        for (Object[] c : new Object[][] {{"rope_theta", "abc", "rope_theta 'abc', not a number"},
+                {"num_key_value_heads", 1.5, "num_key_value_heads 1.5, not a whole number"},
+                {"rms_norm_eps", -1.0, "rms_norm_eps -1.0, not a positive number"}}) {
+            Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
+            config.put((String) c[0], c[1]);
+            lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                    () -> Models.infer(shapes(false, false), null, config));
+            assertEquals(lady.LadyException.Kind.INVALID_INPUT, e.kind());
+            assertTrue(e.getMessage().contains((String) c[2]), e.getMessage());
+        }
+        Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
+        config.put("rope_theta", -5.0);
+        ModelConfig mc = Models.infer(shapes(false, false), null, config);
+        assertEquals(LAYERS + 1 + LAYERS * (1 + KV + KV), mc.description().permutationSpec().groups().size(),
+                "the groups stand");
+        Torch.init();
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class, mc::create);
+        assertTrue(e.getMessage().contains("rope_theta -5.0"), e.getMessage());
+    }
+
     @Test
     void groupsAreTheStreamTheKvHeadsTheQueryHeadsTheValueDimsAndTheMlpUnits() {
         ModelConfig mc = Models.infer(shapes(false, false), null, CONFIG);
