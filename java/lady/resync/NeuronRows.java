@@ -237,11 +237,21 @@ final class NeuronRows {
         HostTensor out = HostTensor.allocate(DType.BFLOAT16, neurons.length, d);
         if (!byRows) {
             HostTensor f = materialize(neurons);
-            java.nio.FloatBuffer fb = f.floats();
-            java.nio.ShortBuffer sb = out.bytes(0, (int) out.byteSize()).asShortBuffer();
-            for (int t = 0; t < fb.limit(); t++) {
-                sb.put(t, HostTensor.floatToBfloat16(fb.get(t)));
-            }
+            // back to the stored bits (exact: every value is a bfloat16), a neuron's vector at a time on the threads
+            PrefilteredMatch.parallelChunks(neurons.length, (from, to) -> {
+                java.nio.FloatBuffer fb = f.floats();
+                java.nio.ShortBuffer sb = out.bytes(0, (int) out.byteSize()).asShortBuffer();
+                float[] v = new float[d];
+                short[] h = new short[d];
+                for (int k = from; k < to; k++) {
+                    fb.get((int) ((long) k * d), v, 0, d);
+                    for (int t = 0; t < d; t++) {
+                        h[t] = HostTensor.floatToBfloat16(v[t]);
+                    }
+                    sb.put((int) ((long) k * d), h, 0, d);
+                }
+            });
+            java.lang.ref.Reference.reachabilityFence(f);
             f.memory().close();
             return out;
         }
@@ -273,6 +283,64 @@ final class NeuronRows {
         java.lang.ref.Reference.reachabilityFence(base);
         java.lang.ref.Reference.reachabilityFence(out);
         return out;
+    }
+
+    /**
+     * For a member on axis 1 (an embedding's columns): {@code dots[i][j] += <a[i], neuron j's vector>} for the few
+     * vectors {@code a[i]} (d values each) and {@code norm2[j] +=} neuron j's squared norm, in double, reading the
+     * stored rows once, front to back, in {@link #ROW_PARTS} parts of rows added in part order: the similarities of a
+     * few reference rows against every suspect neuron without gathering the member into an n x d copy (an 8B-width
+     * embedding's 4096 columns of 128256 values: 2 GB of float32 and most of the time).
+     */
+    void dotsWith(float[][] a, double[][] dots, double[] norm2) {
+        if (byRows) {
+            throw new LadyException(LadyException.Kind.INTERNAL, "dotsWith reads members on axis 1");
+        }
+        int k = a.length;
+        int seg = segment();
+        int parts = (int) Math.max(1, Math.min(ROW_PARTS, rows));
+        double[][][] partDots = new double[parts][][];
+        double[][] partNorms = new double[parts][];
+        Parallel.forParts(rows, parts, (part, from, to) -> {
+            Reader r = reader();
+            double[][] dk = new double[k][n];
+            double[] nk = new double[n];
+            float[] x = new float[n];
+            for (long o = from; o < to; o++) {
+                float[] row = r.outerRow(o);
+                for (int sg = 0; sg < seg; sg++) {
+                    int t = (int) (o * seg + sg); // the place of these values in every neuron's vector
+                    for (int j = 0; j < n; j++) {
+                        x[j] = row[segmentStart(j) + sg];
+                    }
+                    for (int j = 0; j < n; j++) {
+                        nk[j] += (double) x[j] * x[j];
+                    }
+                    for (int i = 0; i < k; i++) {
+                        double ai = a[i][t];
+                        if (ai == 0) {
+                            continue;
+                        }
+                        double[] di = dk[i];
+                        for (int j = 0; j < n; j++) {
+                            di[j] += ai * x[j];
+                        }
+                    }
+                }
+            }
+            partDots[part] = dk;
+            partNorms[part] = nk;
+        });
+        for (int part = 0; part < parts; part++) {
+            for (int i = 0; i < k; i++) {
+                for (int j = 0; j < n; j++) {
+                    dots[i][j] += partDots[part][i][j];
+                }
+            }
+            for (int j = 0; j < n; j++) {
+                norm2[j] += partNorms[part][j];
+            }
+        }
     }
 
     /** Parts of the row-by-row passes over an axis-1 member ({@link #diagonalCosine}): fixed, so the sums do not

@@ -585,6 +585,10 @@ final class PrefilteredMatch {
             NeuronRows sus = suss.get(p);
             int d = ref.d;
             boolean stored = ref.storedAsBf16() && sus.storedAsBf16();
+            if (!screenFloat32 && !sus.byRows && rows.length <= FEW_MARGIN_ROWS) {
+                fewRowsProduct(ref, sus, weights[p], n, rows, s); // the stored rows read once, never gathered
+                continue;
+            }
             if (!stored && !screenFloat32) { // the float32 kernel: no screen error
                 floatProduct(backend, ref, sus, weights[p], n, rows, s, null, null, p);
                 continue;
@@ -658,6 +662,41 @@ final class PrefilteredMatch {
                 if (t != null) {
                     t.memory().close();
                 }
+            }
+        }
+    }
+
+    /** Rows of margins at most that are computed from a member on axis 1 as it is stored ({@link #fewRowsProduct}). */
+    static final int FEW_MARGIN_ROWS = 64;
+
+    /**
+     * {@code s[r n + j] += w cos(ref row rows[r], suspect row j)} for a suspect member on axis 1 (an embedding's
+     * columns) and a few reference rows: the dot products and norms in double from the stored rows read once
+     * ({@link NeuronRows#dotsWith}), the cosine rounded to float as the kernels give it. Gathering the member into n x d
+     * rows for the kernels took 9-13 s at 8B width for the 5 rows a noisy copy's first pass left open.
+     */
+    private static void fewRowsProduct(NeuronRows ref, NeuronRows sus, double w, int n, int[] rows, double[] s) {
+        int k = rows.length;
+        HostTensor a = ref.materialize(rows);
+        FloatBuffer fa = a.floats();
+        float[][] av = new float[k][ref.d];
+        double[] na = new double[k];
+        for (int r = 0; r < k; r++) {
+            fa.get(r * ref.d, av[r], 0, ref.d);
+            for (float v : av[r]) {
+                na[r] += (double) v * v;
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(a);
+        a.memory().close();
+        double[][] dots = new double[k][n];
+        double[] nb = new double[n];
+        sus.dotsWith(av, dots, nb);
+        for (int r = 0; r < k; r++) {
+            double ia = Math.max(Math.sqrt(na[r]), NORM_EPS);
+            for (int j = 0; j < n; j++) {
+                float cos = (float) (dots[r][j] / (ia * Math.max(Math.sqrt(nb[j]), NORM_EPS)));
+                s[r * n + j] += w * cos;
             }
         }
     }
