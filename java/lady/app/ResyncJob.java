@@ -234,8 +234,8 @@ public final class ResyncJob {
             AtomicFiles.writeString(reportTmp, ResyncReportFile.render(ResyncReportFile.Format.of(r.report()), json, report));
         }
         return new Result(report, undo, structuralPsi == null ? null : StructuralUndo.psiOverall(structuralPsi, report),
-                log.manifest(), referenceOnly, borrowedConfig, outside, vocabulary == null ? null : vocabulary.describe("the reference", "compared"),
-                json);
+                log.manifest(), referenceOnly, borrowedConfig, outside,
+                vocabulary == null ? null : vocabulary.describe("the reference", "compared"), json);
     }
 
     /**

@@ -32,7 +32,6 @@ import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
 import lady.permutation.Permuter;
 import lady.permutation.Secret;
-import lady.resync.VocabularyViews;
 import lady.report.Json;
 import lady.resync.VocabularyViews;
 

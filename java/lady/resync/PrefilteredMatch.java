@@ -289,7 +289,8 @@ final class PrefilteredMatch {
         return Math.max(next, retry);
     }
 
-    /** K of producer {@code p} for K = {@code k}: never wider than its rows (there the sketch is exact already). */
+    /** The sketch dimensions of the row set {@code rows} for K = {@code k}: never more than its length (there the
+     * sketch is exact already: one coordinate per bucket). */
     static int sketchDims(NeuronRows rows, int k) {
         return Math.min(k, rows.d);
     }
