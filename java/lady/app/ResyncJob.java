@@ -130,6 +130,9 @@ public final class ResyncJob {
             }
         }
         log.stage("read", t0, "read " + r.reference() + " and " + r.suspect());
+        // the network Lady recognizes in the reference (null: a spec file or an ONNX graph describes it)
+        lady.model.Architecture recognized = specFile == null && graphFile == null
+                ? Models.infer(ref, permSpec.architecture()).description() : null;
         Signal sig = r.signal();
         ResyncOptions options = r.options();
         if (sig == Signal.ACTIVATIONS) {
@@ -141,7 +144,7 @@ public final class ResyncJob {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the models, which Lady does "
                         + "for the networks it recognizes, not for ONNX models or a spec file; use --signal weights");
             }
-            if (Models.infer(ref, r.arch()).description().readsTokens()) {
+            if (recognized.readsTokens()) {
                 throw new LadyException(LadyException.Kind.USAGE, "--signal activations runs the images of --data through "
                         + "both models, and " + permSpec.architecture() + " reads token ids; use --signal weights");
             }
@@ -162,8 +165,8 @@ public final class ResyncJob {
                 && Models.borrowConfig(sus, ref, permSpec.architecture());
         boolean suspectOnly = specFile == null && graphFile == null && requireSameGroups(permSpec, ref, sus);
         // a language model with another vocabulary size (tokens added by a fine-tune): compared on the tokens both have
-        VocabularyViews vocabulary = specFile == null && graphFile == null ? VocabularyViews.narrow(ref, sus,
-                Models.infer(ref, permSpec.architecture()).description().vocabularyTensors()) : null;
+        VocabularyViews vocabulary = recognized == null ? null
+                : VocabularyViews.narrow(ref, sus, recognized.vocabularyTensors());
         StateDict compared = vocabulary == null ? ref : vocabulary.reference();
         StructuralUndo.Result undo = null;
         if (r.structural() && specFile == null && graphFile == null) {
