@@ -667,8 +667,10 @@ final class PrefilteredMatch {
         }
     }
 
-    /** Rows of margins at most that are computed from a member on axis 1 as it is stored ({@link #fewRowsProduct}). */
-    static final int FEW_MARGIN_ROWS = 64;
+    /** Rows of margins at most that are computed from a member on axis 1 as it is stored ({@link #fewRowsProduct}): its
+     * cost grows with the rows (about 0.3 s per row against an 8B-width embedding, Java loops), the gather's does not
+     * (8.8 s there), so a few rows only. */
+    static final int FEW_MARGIN_ROWS = 16;
 
     /**
      * {@code s[r n + j] += w cos(ref row rows[r], suspect row j)} for a suspect member on axis 1 (an embedding's
