@@ -182,6 +182,7 @@ public final class ResyncJob {
                 secretPerms, progress);
         if (vocabulary != null) {
             vocabulary.restore(sus);
+            vocabulary.checkRows(ref, sus); // whether the compared rows held the same tokens, in the restored order
         }
         Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
                 : StructuralUndo.psi(undo, report, s.structure(), permSpec);

@@ -168,21 +168,88 @@ public final class VocabularyViews {
         suspect.setConfig(suspectConfig);
     }
 
-    /** What the report says: the row counts and the tensors read on their common rows. */
+    /** Common rows sampled by {@link #checkRows}. */
+    static final int SAMPLED_ROWS = 256;
+    /** The z-score past which the sampled rows are taken to correspond ({@link #checkRows}). */
+    static final double CORRESPOND_Z = 5;
+    /** The sampled rows' seed (fixed: the same figure on every run). */
+    private static final long ROWS_SEED = 0x70cab1eL;
+
+    /** Null until {@link #checkRows}: the z-score of the common rows' correspondence. */
+    private Double rowsZ;
+
+    /**
+     * Whether the common rows are the same tokens in both models, once the resync has put the suspect in the
+     * reference's order (after {@link #restore}): the assumption of comparing the first rows holds for tokens appended
+     * at the end, not for a vocabulary trimmed or reordered. On up to {@link #SAMPLED_ROWS} common rows t of the first
+     * vocabulary tensor (seeded), the cosine of the two models' rows t against that of row t and another sampled row
+     * of the suspect (a random pairing: a trained embedding's rows share a direction, so unrelated rows are not at
+     * zero); the paired differences' z-score.
+     */
+    public void checkRows(StateDict reference, StateDict suspect) {
+        String name = whole.keySet().iterator().next();
+        long common = Math.min(referenceRows, suspectRows);
+        int m = (int) Math.min(SAMPLED_ROWS, common);
+        if (m < 3) {
+            return;
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(ROWS_SEED);
+        long[] rows = rnd.longs(m, 0, common).toArray();
+        IndexedTensor a = reference.indexed(name);
+        IndexedTensor b = suspect.indexed(name);
+        double[] diff = new double[m];
+        for (int i = 0; i < m; i++) {
+            float[] x = a.rows(rows[i], rows[i] + 1).readFloats();
+            float[] y = b.rows(rows[i], rows[i] + 1).readFloats();
+            float[] z = b.rows(rows[(i + 1) % m], rows[(i + 1) % m] + 1).readFloats(); // another sampled row
+            diff[i] = cosine(x, y) - cosine(x, z);
+        }
+        double mean = Arrays.stream(diff).average().orElse(0);
+        double var = Arrays.stream(diff).map(v -> (v - mean) * (v - mean)).sum() / (m - 1);
+        rowsZ = var > 0 ? mean / Math.sqrt(var / m) : mean > 0 ? Double.POSITIVE_INFINITY : 0.0;
+    }
+
+    /** Whether {@link #checkRows} found the common rows corresponding (true when it was not asked). */
+    public boolean rowsCorrespond() {
+        return rowsZ == null || rowsZ >= CORRESPOND_Z;
+    }
+
+    private static double cosine(float[] x, float[] y) {
+        double dot = 0;
+        double nx = 0;
+        double ny = 0;
+        for (int t = 0; t < x.length; t++) {
+            dot += (double) x[t] * y[t];
+            nx += (double) x[t] * x[t];
+            ny += (double) y[t] * y[t];
+        }
+        return dot / Math.max(Math.sqrt(nx * ny), PrefilteredMatch.NORM_EPS);
+    }
+
+    /** What the report says: the row counts, the tensors read on their common rows, whether those rows correspond. */
     public Map<String, Object> toJson() {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("reference_tokens", referenceRows);
         out.put("suspect_tokens", suspectRows);
         out.put("compared_tokens", Math.min(referenceRows, suspectRows));
         out.put("tensors", new ArrayList<>(whole.keySet()));
+        if (rowsZ != null) {
+            out.put("rows_correspond_z", Double.isInfinite(rowsZ) ? null : rowsZ);
+            out.put("rows_correspond", rowsCorrespond());
+        }
         return out;
     }
 
     /** The human line: "the suspect has N tokens, {@code other} M: {@code verb} on the first ...". */
     public String describe(String other, String verb) {
         long common = Math.min(referenceRows, suspectRows);
-        return String.format("the suspect has %d tokens, %s %d: %s on the first %d (rows of %s); the suspect keeps its "
-                + "own %d", suspectRows, other, referenceRows, verb, common, Text.list(new ArrayList<>(whole.keySet()),
-                        Text.NAMES_SHOWN), suspectRows);
+        String line = String.format("the suspect has %d tokens, %s %d: %s on the first %d (rows of %s); the suspect "
+                + "keeps its own %d", suspectRows, other, referenceRows, verb, common,
+                Text.list(new ArrayList<>(whole.keySet()), Text.NAMES_SHOWN), suspectRows);
+        return rowsCorrespond() ? line : line + String.format(java.util.Locale.ROOT, "; those rows did not correspond "
+                + "after the resync (z %.1f < %.0f on %d sampled rows): either the models are unrelated, or the suspect's "
+                + "vocabulary was trimmed or reordered rather than extended at its end, and its embedding and head gave "
+                + "no evidence here (the verdict may then miss a derived copy)", rowsZ, CORRESPOND_Z,
+                (int) Math.min(SAMPLED_ROWS, common));
     }
 }

@@ -552,6 +552,7 @@ class LlamaFolderTest {
                     + (vocab + 8 - theirs + vocab) + ": compared on the first " + vocab), label + ": " + r.out());
             Map<?, ?> json = (Map<?, ?>) Json.parse(Files.readString(report));
             assertEquals(vocab, ((Number) ((Map<?, ?>) json.get("vocabulary")).get("compared_tokens")).longValue());
+            assertEquals(Boolean.TRUE, ((Map<?, ?>) json.get("vocabulary")).get("rows_correspond"), label);
             StateDict got = Checkpoints.read(out);
             StateDict suspect = Checkpoints.read(pair[1]);
             assertEquals(theirs, ((Number) got.config().get("vocab_size")).longValue(), label + ": its own vocabulary");
@@ -580,6 +581,22 @@ class LlamaFolderTest {
                 }
             }
         }
+        // a vocabulary trimmed at its start (not extended at its end): the first rows are other tokens, and it is said
+        StateDict trimmed = Checkpoints.read(sus);
+        for (String t : List.of("model.embed_tokens.weight", "lm_head.weight")) {
+            float[] v = trimmed.get(t).readFloats();
+            long[] shape = trimmed.shape(t);
+            trimmed.put(t, lady.tensor.HostTensor.ofFloats(java.util.Arrays.copyOfRange(v, 8 * (int) shape[1], v.length),
+                    shape[0] - 8, shape[1]));
+        }
+        Map<String, Object> trimmedConfig = new java.util.LinkedHashMap<>(trimmed.config());
+        trimmedConfig.put("vocab_size", vocab - 8);
+        trimmed.setConfig(trimmedConfig);
+        Path trimmedSus = dir.resolve("vsus-trimmed");
+        Checkpoints.writeLike(trimmedSus, trimmed, sus);
+        CliRun t = CliRun.of("resync", "--reference", ref.toString(), "--suspect", trimmedSus.toString(), "--quiet");
+        assertEquals(0, t.code(), t.err());
+        assertTrue(t.out().contains("those rows did not correspond after the resync"), t.out());
         Path md = dir.resolve("vr.md"); // the readable reports say it too
         assertEquals(0, CliRun.of("resync", "--reference", ref.toString(), "--suspect", grownSus.toString(), "--report",
                 md.toString(), "--quiet").code());
