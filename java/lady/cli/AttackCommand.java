@@ -73,6 +73,23 @@ final class AttackCommand implements Callable<Integer> {
     /** The {@code --layer} value that attacks every weight an attack works on. */
     static final String ALL_LAYERS = "all";
 
+    /**
+     * The weights {@code --layer} names: {@link #ALL_LAYERS} (those of {@code weights} the checkpoint holds), or names
+     * separated by commas, each resolved by {@code resolve} as a single layer is (no name: its error, which asks for
+     * one).
+     */
+    private List<String> attackedWeights(java.util.function.UnaryOperator<String> resolve, StateDict state,
+            List<String> weights) {
+        if (layer == null) {
+            return List.of(resolve.apply(null));
+        }
+        if (ALL_LAYERS.equals(layer.trim())) {
+            return weights.stream().filter(state::contains).toList();
+        }
+        return java.util.Arrays.stream(layer.split(AttackContext.LAYER_SEPARATOR)).map(String::trim).map(resolve)
+                .distinct().toList();
+    }
+
     @Mixin FreshSeedOption seed;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Attacked checkpoint to write (same format as the input).")
@@ -186,20 +203,19 @@ final class AttackCommand implements Callable<Integer> {
         List<String> selectedGroups = config == null || "all".equals(groups.trim()) ? List.of()
                 : lady.permutation.Permuter.select(config.description().permutationSpec(), groups);
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
-        List<String> attacked = !(needsLayer || layer != null) ? List.of()
-                : layer != null && ALL_LAYERS.equals(layer.trim()) ? weights.stream().filter(state::contains).toList()
-                : java.util.Arrays.stream(layer == null ? new String[] {null} : layer.split(AttackContext.LAYER_SEPARATOR)).map(l -> l == null ? null : l.trim()).map(l -> config != null
-                        ? AttackTargets.layerWeight(config.description(), state, l) : AttackTargets.layerWeight(pspec, state, l))
-                        .distinct().toList();
+        List<String> attacked = !(needsLayer || layer != null) ? List.of() : attackedWeights(l -> config != null
+                ? AttackTargets.layerWeight(config.description(), state, l) : AttackTargets.layerWeight(pspec, state, l),
+                state, weights);
         String weight = attacked.isEmpty() ? null : AttackContext.joinLayers(attacked);
         if (attacked.size() > 1) { // the attacked weights are rewritten in memory, one float32 copy at a time
             long bytes = 0;
             long largest = 0;
             long parameters = 0;
             for (String a : attacked) {
-                bytes += state.streamed(a).byteSize();
-                largest = Math.max(largest, state.streamed(a).numel());
-                parameters += state.streamed(a).numel();
+                lady.tensor.IndexedTensor t = state.streamed(a);
+                bytes += t.byteSize();
+                largest = Math.max(largest, t.numel());
+                parameters += t.numel();
             }
             lady.util.Memory.require(bytes + 4.0 * largest, parameters, "attacking " + attacked.size() + " layers",
                     "attack fewer layers at a time (--layer A,B)");

@@ -197,12 +197,14 @@ public final class VocabularyViews {
         long[] rows = rnd.longs(m, 0, common).toArray();
         IndexedTensor a = reference.indexed(name);
         IndexedTensor b = suspect.indexed(name);
+        float[][] y = new float[m][];
+        for (int i = 0; i < m; i++) {
+            y[i] = b.rows(rows[i], rows[i] + 1).readFloats();
+        }
         double[] diff = new double[m];
         for (int i = 0; i < m; i++) {
             float[] x = a.rows(rows[i], rows[i] + 1).readFloats();
-            float[] y = b.rows(rows[i], rows[i] + 1).readFloats();
-            float[] z = b.rows(rows[(i + 1) % m], rows[(i + 1) % m] + 1).readFloats(); // another sampled row
-            diff[i] = cosine(x, y) - cosine(x, z);
+            diff[i] = cosine(x, y[i]) - cosine(x, y[(i + 1) % m]); // against another sampled row of the suspect
         }
         double mean = Arrays.stream(diff).average().orElse(0);
         double var = Arrays.stream(diff).map(v -> (v - mean) * (v - mean)).sum() / (m - 1);

@@ -104,17 +104,7 @@ public final class IndexedTensor {
     public void streamValues(FloatChunkSink sink) throws java.io.IOException {
         float[] v = new float[(int) Math.min(numel(), VALUE_CHUNK)];
         if (rows == null && cols == null) {
-            HostTensor.ValueReader reader = base.valueReader();
-            long n = numel();
-            for (long first = 0; first < n; first += VALUE_CHUNK) {
-                int count = (int) Math.min(VALUE_CHUNK, n - first);
-                reader.read(first, v, 0, count);
-                if (values != null) {
-                    values.apply(v, count);
-                }
-                sink.accept(v, count);
-            }
-            java.lang.ref.Reference.reachabilityFence(base);
+            streamBase(0, numel(), v, sink);
             return;
         }
         try (HostMemory scratch = HostMemory.allocate(Math.max(1, Math.min(byteSize(), SCRATCH_BYTES)))) {
@@ -147,12 +137,16 @@ public final class IndexedTensor {
         if (rows != null || cols != null) { // gathered in order; each value still goes to the sink of its part
             FloatChunkSink[] sinks = new FloatChunkSink[parts];
             long[] at = {0};
+            int[] current = {0}; // the part holding at[0]: part p ends at total (p + 1) / parts (Parallel.forParts)
             float[] piece = new float[(int) Math.min(Math.max(total, 1), VALUE_CHUNK)];
             streamValues((v, n) -> {
                 int done = 0;
                 while (done < n) {
                     long pos = at[0];
-                    int part = partOf(pos, total, parts);
+                    while (total * (current[0] + 1) / parts <= pos) {
+                        current[0]++;
+                    }
+                    int part = current[0];
                     long end = total * (part + 1) / parts;
                     int count = (int) Math.min(n - done, end - pos);
                     if (sinks[part] == null) {
@@ -172,23 +166,13 @@ public final class IndexedTensor {
         }
         java.io.IOException[] failed = new java.io.IOException[parts];
         lady.util.Parallel.forParts(numel(), parts, (part, from, to) -> {
-            FloatChunkSink sink = sinkOfPart.apply(part);
-            HostTensor.ValueReader reader = base.valueReader();
-            float[] v = new float[(int) Math.min(Math.max(to - from, 1), VALUE_CHUNK)];
             try {
-                for (long first = from; first < to; first += VALUE_CHUNK) {
-                    int count = (int) Math.min(VALUE_CHUNK, to - first);
-                    reader.read(first, v, 0, count);
-                    if (values != null) {
-                        values.apply(v, count);
-                    }
-                    sink.accept(v, count);
-                }
+                streamBase(from, to, new float[(int) Math.min(Math.max(to - from, 1), VALUE_CHUNK)],
+                        sinkOfPart.apply(part));
             } catch (java.io.IOException e) {
                 failed[part] = e;
             }
         });
-        java.lang.ref.Reference.reachabilityFence(base);
         for (java.io.IOException e : failed) {
             if (e != null) {
                 throw e;
@@ -196,16 +180,18 @@ public final class IndexedTensor {
         }
     }
 
-    /** The part of {@code parts} ({@link lady.util.Parallel#forParts}'s split of {@code total}) holding {@code pos}. */
-    private static int partOf(long pos, long total, int parts) {
-        int part = (int) Math.min(parts - 1, pos * parts / Math.max(total, 1));
-        while (part > 0 && total * part / parts > pos) {
-            part--;
+    /** Values [from, to) of the base (no index map), read into {@code v} a chunk at a time, changed, to {@code sink}. */
+    private void streamBase(long from, long to, float[] v, FloatChunkSink sink) throws java.io.IOException {
+        HostTensor.ValueReader reader = base.valueReader();
+        for (long first = from; first < to; first += VALUE_CHUNK) {
+            int count = (int) Math.min(VALUE_CHUNK, to - first);
+            reader.read(first, v, 0, count);
+            if (values != null) {
+                values.apply(v, count);
+            }
+            sink.accept(v, count);
         }
-        while (part < parts - 1 && total * (part + 1) / parts <= pos) {
-            part++;
-        }
-        return part;
+        java.lang.ref.Reference.reachabilityFence(base);
     }
 
     /** Bytes of the buffer that permuted tensors are gathered into on their way to a file or a statistic. */
