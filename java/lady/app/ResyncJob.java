@@ -164,7 +164,7 @@ public final class ResyncJob {
         boolean borrowedConfig = specFile == null && graphFile == null
                 && Models.borrowConfig(sus, ref, permSpec.architecture());
         boolean suspectOnly = specFile == null && graphFile == null && requireSameGroups(permSpec, ref, sus);
-        // a language model with another vocabulary size (tokens added by a fine-tune): compared on the tokens both have
+        // a language model with another vocabulary (tokens added, trimmed, reordered): compared on the tokens both have
         VocabularyViews vocabulary = recognized == null ? null
                 : VocabularyViews.narrow(ref, sus, recognized.vocabularyTensors());
         StateDict compared = vocabulary == null ? ref : vocabulary.reference();
@@ -214,7 +214,7 @@ public final class ResyncJob {
         if (borrowedConfig) {
             json.put("suspect_config", BORROWED_CONFIG);
         }
-        if (vocabulary != null) {
+        if (vocabulary != null && vocabulary.notable()) {
             json.put("vocabulary", vocabulary.toJson());
         }
         List<String> outside = lady.resync.EvidenceContext.orderingOutside(permSpec, selected);

@@ -671,6 +671,30 @@ public final class HostTensor {
     }
 
     /**
+     * A new tensor of the rows (axis-0 indices) {@code index}, in that order: row j is old row {@code index[j]}
+     * (any count; indices may repeat).
+     */
+    public HostTensor selectRows(long[] index) {
+        if (shape.length == 0) {
+            throw LadyException.invalidInput("cannot select rows of a scalar");
+        }
+        long[] outShape = shape.clone();
+        outShape[0] = index.length;
+        for (long i : index) {
+            if (i < 0 || i >= shape[0]) {
+                throw LadyException.invalidInput("row " + i + " outside 0.." + (shape[0] - 1));
+            }
+        }
+        HostTensor out = allocate(dtype, outShape);
+        long rowBytes = shape[0] == 0 ? 0 : byteSize() / shape[0];
+        for (int j = 0; j < index.length; j++) {
+            copyBytes(out.address() + j * rowBytes, address() + index[j] * rowBytes, rowBytes);
+        }
+        java.lang.ref.Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /**
      * Indices [offset, offset + length) of {@code axis}, that axis first and the others in their order
      * (libtorch's {@code narrow(axis, offset, length).movedim(axis, 0)}): a view for axis 0, else a copy.
      */

@@ -581,22 +581,6 @@ class LlamaFolderTest {
                 }
             }
         }
-        // a vocabulary trimmed at its start (not extended at its end): the first rows are other tokens, and it is said
-        StateDict trimmed = Checkpoints.read(sus);
-        for (String t : List.of("model.embed_tokens.weight", "lm_head.weight")) {
-            float[] v = trimmed.get(t).readFloats();
-            long[] shape = trimmed.shape(t);
-            trimmed.put(t, lady.tensor.HostTensor.ofFloats(java.util.Arrays.copyOfRange(v, 8 * (int) shape[1], v.length),
-                    shape[0] - 8, shape[1]));
-        }
-        Map<String, Object> trimmedConfig = new java.util.LinkedHashMap<>(trimmed.config());
-        trimmedConfig.put("vocab_size", vocab - 8);
-        trimmed.setConfig(trimmedConfig);
-        Path trimmedSus = dir.resolve("vsus-trimmed");
-        Checkpoints.writeLike(trimmedSus, trimmed, sus);
-        CliRun t = CliRun.of("resync", "--reference", ref.toString(), "--suspect", trimmedSus.toString(), "--quiet");
-        assertEquals(0, t.code(), t.err());
-        assertTrue(t.out().contains("those rows did not correspond after the resync"), t.out());
         Path md = dir.resolve("vr.md"); // the readable reports say it too
         assertEquals(0, CliRun.of("resync", "--reference", ref.toString(), "--suspect", grownSus.toString(), "--report",
                 md.toString(), "--quiet").code());
@@ -618,6 +602,88 @@ class LlamaFolderTest {
         assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), fewer.code(), fewer.err());
         assertTrue(fewer.err().contains("fewer than the " + (vocab + 8)), fewer.err());
         assertFalse(Files.exists(dir.resolve("vfewer")));
+    }
+
+    /**
+     * A copy of the folder {@code folder} whose vocabulary holds the rows {@code index} of its own (trimmed, reordered)
+     * in that order, each value moved by Gaussian noise of {@code noise} (0: none, a fine-tune that left the embedding
+     * alone), and config.json's vocab_size saying so.
+     */
+    private Path withRows(Path folder, String name, long[] index, double noise, long seed) {
+        StateDict s = Checkpoints.read(folder);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        for (String t : List.of("model.embed_tokens.weight", "lm_head.weight")) {
+            lady.tensor.HostTensor rows = s.get(t).selectRows(index);
+            float[] v = rows.readFloats();
+            for (int i = 0; i < v.length && noise > 0; i++) {
+                v[i] += (float) (rnd.nextGaussian() * noise);
+            }
+            s.put(t, lady.tensor.HostTensor.ofFloats(v, rows.shape()));
+        }
+        Map<String, Object> config = new java.util.LinkedHashMap<>(s.config());
+        config.put("vocab_size", (long) index.length);
+        s.setConfig(config);
+        Path out = dir.resolve(name);
+        Checkpoints.writeLike(out, s, folder);
+        return out;
+    }
+
+    /**
+     * A suspect whose vocabulary was trimmed (its first 8 tokens gone) and reordered (token ids shuffled with the
+     * tokenizer: the same function), its embedding left as it was: its rows are paired with the reference's by their
+     * values, the verdict sees the copy, every other tensor comes back exactly and the vocabulary rows stay the
+     * suspect's, in its order. Retrained as well (every value of those rows moved), the rows cannot be paired, and
+     * the report says the embedding and head gave no evidence.
+     */
+    @Test
+    void aVocabularyTrimmedAndReorderedIsPairedByItsRowsValues() throws IOException, InterruptedException {
+        Path ref = make("wref", "--variant", "llama", "--dtype", "F32", "--seed", "8", "--vocab", "96");
+        Path sus = dir.resolve("wsus");
+        Path secret = dir.resolve("wsec.json");
+        assertNull(PythonTorch.run(SCRIPT, "permute", ref.toString(), sus.toString(), "--seed", "9", "--secret",
+                secret.toString()));
+        StateDict want = Checkpoints.read(ref);
+        long vocab = want.shape("model.embed_tokens.weight")[0];
+        List<Long> kept = new ArrayList<>();
+        for (long i = 8; i < vocab; i++) {
+            kept.add(i);
+        }
+        java.util.Collections.shuffle(kept, new java.util.Random(3));
+        long[] index = kept.stream().mapToLong(Long::longValue).toArray();
+        Path moved = withRows(sus, "wsus-moved", index, 0, 1);
+        Path out = dir.resolve("wfix");
+        Path report = dir.resolve("wr.json");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", moved.toString(), "--out",
+                out.toString(), "--secret", secret.toString(), "--report", report.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        assertTrue(r.out().contains("verdict: DERIVED"), r.out());
+        assertTrue(r.out().contains("compared on the " + index.length + " rows both hold with the same values (paired "
+                + "by content"), r.out());
+        Map<?, ?> v = (Map<?, ?>) ((Map<?, ?>) Json.parse(Files.readString(report))).get("vocabulary");
+        assertEquals("content", v.get("paired_by"));
+        assertEquals(8L, ((Number) v.get("unpaired_reference_tokens")).longValue());
+        assertEquals(Boolean.TRUE, v.get("rows_correspond"));
+        StateDict got = Checkpoints.read(out);
+        assertEquals((long) index.length, ((Number) got.config().get("vocab_size")).longValue());
+        for (String name : want.names()) {
+            lady.tensor.HostTensor w = want.get(name);
+            if (name.equals("model.embed_tokens.weight") || name.equals("lm_head.weight")) {
+                w = w.selectRows(index); // the suspect's own tokens, in its order, in the reference's columns
+            }
+            assertTrue(w.sameContent(got.get(name)), name);
+        }
+        // a wrong pairing is seen: the same rows shifted by one are not the suspect's
+        assertFalse(want.get("lm_head.weight").selectRows(java.util.Arrays.stream(index).map(i -> i == vocab - 1 ? 8
+                : i + 1).toArray()).sameContent(got.get("lm_head.weight")));
+        Path retrained = withRows(sus, "wsus-retrained", index, 0.02, 2);
+        CliRun t = CliRun.of("resync", "--reference", ref.toString(), "--suspect", retrained.toString(), "--report",
+                report.toString(), "--quiet");
+        assertEquals(0, t.code(), t.err());
+        assertTrue(t.out().contains("those rows did not correspond after the resync"), t.out());
+        v = (Map<?, ?>) ((Map<?, ?>) Json.parse(Files.readString(report))).get("vocabulary");
+        assertEquals("position", v.get("paired_by"));
+        assertEquals(Boolean.FALSE, v.get("rows_correspond"));
     }
 
     /** {@code lady resync} of {@code sus} against {@code ref} into {@code out}: exit 0, Psi 100 (the secret's); what it wrote. */
