@@ -8,6 +8,7 @@ import java.util.Map;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.tensor.DType;
 import lady.tensor.HostTensor;
 import lady.tensor.IndexedTensor;
 import lady.util.Parallel;
@@ -53,6 +54,7 @@ public final class VocabularyViews {
     private final Alignment alignment;
     private final long[] referenceIndex; // pair k: reference row referenceIndex[k] with suspect row suspectIndex[k]
     private final long[] suspectIndex; // (both null: the first rows, by position)
+    private DType roundedTo; // the storage format the rows' values were paired in (null: their own)
     private Map<String, Object> suspectConfig; // the suspect's own configuration, given back by restore
     private boolean narrowed; // whether the suspect holds views until restore
 
@@ -121,6 +123,7 @@ public final class VocabularyViews {
         VocabularyViews v = new VocabularyViews(reference.select(reference.names()), names, key, ref, sus,
                 pairs == null ? Alignment.POSITION : Alignment.CONTENT, pairs == null ? null : pairs[0],
                 pairs == null ? null : pairs[1]);
+        v.roundedTo = pairs == null ? null : comparedIn(reference.get(key).dtype(), suspect.get(key).dtype());
         v.reference.setConfig(withVocabulary(reference.config(), common));
         for (String name : names) {
             v.reference.put(name, rowsOf(reference.get(name), v.referenceIndex, common));
@@ -133,7 +136,8 @@ public final class VocabularyViews {
     private static final long[][] SAME_ROWS = new long[2][0];
 
     /**
-     * The rows of {@code s} paired with rows of {@code r} by their values: {@link #SAME_ROWS} when sampled common rows
+     * The rows of {@code s} paired with rows of {@code r} by their values (in the coarser of their storage formats:
+     * {@link #comparedIn}): {@link #SAME_ROWS} when sampled common rows
      * hold the same values at the same positions ({@link #SAME_POSITION_SHARE}); null when most of the suspect's rows
      * are not found in the reference ({@link #CONTENT_SHARE}: retrained, or unrelated); else {reference rows, suspect
      * rows}, ascending in the reference's, of every suspect row whose values (in any column order) are those of one
@@ -146,8 +150,9 @@ public final class VocabularyViews {
         int m = (int) Math.min(SAMPLED_ROWS, common);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(ROWS_SEED);
         long[] at = rnd.longs(m, 0, common).toArray();
-        long[] hr = rowHashes(r, at);
-        long[] hs = rowHashes(s, at);
+        DType in = comparedIn(r.dtype(), s.dtype());
+        long[] hr = rowHashes(r, at, in);
+        long[] hs = rowHashes(s, at, in);
         int same = 0;
         for (int i = 0; i < m; i++) {
             same += hr[2 * i] == hs[2 * i] && hr[2 * i + 1] == hs[2 * i + 1] ? 1 : 0;
@@ -155,12 +160,12 @@ public final class VocabularyViews {
         if (same >= SAME_POSITION_SHARE * m) {
             return SAME_ROWS;
         }
-        long[] all = rowHashes(r, null);
+        long[] all = rowHashes(r, null, in);
         Map<Long, Integer> where = new java.util.HashMap<>(); // a row's first hash -> its row, or -1 when not alone
         for (int i = 0; i < vr; i++) {
             where.merge(all[2 * i], i, (x, y) -> -1);
         }
-        long[] sampled = rowHashes(s, rnd.longs(m, 0, vs).toArray());
+        long[] sampled = rowHashes(s, rnd.longs(m, 0, vs).toArray(), in);
         int found = 0;
         for (int i = 0; i < m; i++) {
             found += partner(where, all, sampled, i) >= 0 ? 1 : 0;
@@ -168,7 +173,7 @@ public final class VocabularyViews {
         if (found < CONTENT_SHARE * m) {
             return null;
         }
-        long[] own = rowHashes(s, null);
+        long[] own = rowHashes(s, null, in);
         long[] pairOf = new long[(int) vr];
         Arrays.fill(pairOf, -1);
         int count = 0;
@@ -196,10 +201,23 @@ public final class VocabularyViews {
     }
 
     /**
-     * Per row of {@code t} ({@code rows}; null: all), two 64-bit hashes of the multiset of its values read as float32
-     * (the same in any column order: the sums of each value's bits mixed, and of their squares).
+     * The storage format both tensors' values are compared in: the coarser of the two (a bfloat16 or half-precision
+     * release of a float32 model rounds each value to the nearest), null when they are stored alike.
      */
-    static long[] rowHashes(HostTensor t, long[] rows) {
+    private static DType comparedIn(DType a, DType b) {
+        if (a == b) {
+            return null;
+        }
+        return a == DType.BFLOAT16 || b == DType.BFLOAT16 ? DType.BFLOAT16
+                : a == DType.FLOAT16 || b == DType.FLOAT16 ? DType.FLOAT16 : null;
+    }
+
+    /**
+     * Per row of {@code t} ({@code rows}; null: all), two 64-bit hashes of the multiset of its values read as float32,
+     * rounded to {@code in} first (null: as they are): the same in any column order (the sums of each value's bits
+     * mixed, and of their squares).
+     */
+    static long[] rowHashes(HostTensor t, long[] rows, DType in) {
         long n = rows == null ? t.size(0) : rows.length;
         int width = (int) (t.numel() / t.size(0));
         long[] out = new long[(int) (2 * n)];
@@ -212,7 +230,9 @@ public final class VocabularyViews {
                 long a = 0;
                 long b = 0;
                 for (float v : row) {
-                    long h = Seeds.mix64(Float.floatToRawIntBits(v));
+                    float w = in == DType.BFLOAT16 ? HostTensor.bfloat16ToFloat(HostTensor.floatToBfloat16(v))
+                            : in == DType.FLOAT16 ? HostTensor.float16ToFloat(HostTensor.floatToFloat16(v)) : v;
+                    long h = Seeds.mix64(Float.floatToRawIntBits(w));
                     a += h;
                     b += h * h;
                 }
@@ -421,6 +441,9 @@ public final class VocabularyViews {
         if (alignment == Alignment.CONTENT) {
             out.put("unpaired_reference_tokens", referenceRows - compared());
             out.put("unpaired_suspect_tokens", suspectRows - compared());
+            if (roundedTo != null) {
+                out.put("values_rounded_to", roundedTo.name().toLowerCase(java.util.Locale.ROOT));
+            }
         }
         out.put("tensors", tensors);
         if (rowsZ != null) {
@@ -441,11 +464,12 @@ public final class VocabularyViews {
         long common = compared();
         String names = Text.list(tensors, Text.NAMES_SHOWN);
         String line = alignment == Alignment.CONTENT
-                ? String.format("the suspect has %d tokens, %s %d: %s on the %d rows both hold with the same values "
+                ? String.format("the suspect has %d tokens, %s %d: %s on the %d rows both hold with the same values%s "
                         + "(paired by content: the vocabulary was trimmed, reordered or had tokens inserted; %d of the "
                         + "suspect's rows and %d of the other's unpaired) of %s; the suspect keeps its own %d, in its order",
-                        suspectRows, other, referenceRows, verb, common, suspectRows - common, referenceRows - common,
-                        names, suspectRows)
+                        suspectRows, other, referenceRows, verb, common, roundedTo == null ? ""
+                                : " (rounded to " + roundedTo.name().toLowerCase(java.util.Locale.ROOT) + ")",
+                        suspectRows - common, referenceRows - common, names, suspectRows)
                 : referenceRows == suspectRows
                 ? String.format("the suspect has %d tokens, as %s: %s row by row (of %s)", suspectRows, other, verb, names)
                 : String.format("the suspect has %d tokens, %s %d: %s on the first %d (rows of %s); the suspect keeps its "

@@ -632,8 +632,9 @@ class LlamaFolderTest {
      * A suspect whose vocabulary was trimmed (its first 8 tokens gone) and reordered (token ids shuffled with the
      * tokenizer: the same function), its embedding left as it was: its rows are paired with the reference's by their
      * values, the verdict sees the copy, every other tensor comes back exactly and the vocabulary rows stay the
-     * suspect's, in its order. Retrained as well (every value of those rows moved), the rows cannot be paired, and
-     * the report says the embedding and head gave no evidence.
+     * suspect's, in its order; a bfloat16 copy of it is paired on its values rounded alike. Retrained as well (every
+     * value of those rows moved), the rows cannot be paired, and the report says the embedding and head gave no
+     * evidence.
      */
     @Test
     void aVocabularyTrimmedAndReorderedIsPairedByItsRowsValues() throws IOException, InterruptedException {
@@ -676,6 +677,17 @@ class LlamaFolderTest {
         // a wrong pairing is seen: the same rows shifted by one are not the suspect's
         assertFalse(want.get("lm_head.weight").selectRows(java.util.Arrays.stream(index).map(i -> i == vocab - 1 ? 8
                 : i + 1).toArray()).sameContent(got.get("lm_head.weight")));
+        StateDict half = Checkpoints.read(moved); // released in bfloat16: paired on the values rounded alike
+        for (String name : half.names()) {
+            half.put(name, half.get(name).converted(lady.tensor.DType.BFLOAT16));
+        }
+        Path movedHalf = dir.resolve("wsus-moved-bf16");
+        Checkpoints.writeLike(movedHalf, half, moved);
+        CliRun h = CliRun.of("resync", "--reference", ref.toString(), "--suspect", movedHalf.toString(), "--secret",
+                secret.toString());
+        assertEquals(0, h.code(), h.err());
+        assertTrue(h.out().contains("Psi (neuron-weighted) 100.00 %") && h.out().contains("verdict: DERIVED"), h.out());
+        assertTrue(h.out().contains("rows both hold with the same values (rounded to bfloat16)"), h.out());
         Path retrained = withRows(sus, "wsus-retrained", index, 0.02, 2);
         CliRun t = CliRun.of("resync", "--reference", ref.toString(), "--suspect", retrained.toString(), "--report",
                 report.toString(), "--quiet");
