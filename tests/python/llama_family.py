@@ -2,7 +2,7 @@
 """Hugging Face Llama-family folders (Llama, Mistral, Qwen2) written and run without transformers, for
 Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2 [--seed S] [--dtype F32|BF16|F16] [--shards N]
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3 [--seed S] [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
                     --inter I --vocab V] [--mlp-bias] [--attention-bias] [--no-head-dim] [--no-kv-heads]
                     [--rope-scaling none|llama3|linear|dynamic|yarn] [--hidden-act silu|...]
@@ -68,7 +68,8 @@ except ImportError as e:  # pragma: no cover
 
 DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 BYTES = {"F32": 4, "BF16": 2, "F16": 2}
-MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
+MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+               "qwen3": "Qwen3ForCausalLM"}
 
 
 # ---------------------------------------------------------------- configuration and names
@@ -85,7 +86,8 @@ ROPE_SCALING = {
 
 def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab, tied, dtype, mlp_bias=False,
                 attention_bias=False, no_head_dim=False, no_kv_heads=False, rope_scaling="none", hidden_act="silu"):
-    """config.json as transformers 4.46's LlamaConfig / MistralConfig / Qwen2Config.to_dict() has it."""
+    """config.json as transformers 4.46's LlamaConfig / MistralConfig / Qwen2Config (4.51's Qwen3Config).to_dict() has
+    it."""
     c = {
         "architectures": [MODEL_TYPES[variant]],
         "attention_dropout": 0.0,
@@ -100,8 +102,8 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         "num_attention_heads": heads,
         "num_hidden_layers": layers,
         "num_key_value_heads": kv_heads,
-        "rms_norm_eps": 1e-5 if variant != "qwen2" else 1e-6,
-        "rope_theta": {"llama": 500000.0, "mistral": 1000000.0, "qwen2": 1000000.0}[variant],
+        "rms_norm_eps": 1e-5 if variant not in ("qwen2", "qwen3") else 1e-6,
+        "rope_theta": {"llama": 500000.0, "mistral": 1000000.0, "qwen2": 1000000.0, "qwen3": 1000000.0}[variant],
         "tie_word_embeddings": tied,
         "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[dtype],
         "transformers_version": "4.46.3",
@@ -112,6 +114,10 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
     if variant == "llama":
         c.update({"attention_bias": attention_bias, "mlp_bias": mlp_bias, "head_dim": head_dim, "pretraining_tp": 1,
                   "rope_scaling": ROPE_SCALING[rope_scaling]})
+    elif variant == "qwen3":
+        assert not mlp_bias, "mlp_bias is Llama's option"
+        c.update({"attention_bias": attention_bias, "head_dim": head_dim, "max_window_layers": 28,
+                  "rope_scaling": ROPE_SCALING[rope_scaling], "sliding_window": None, "use_sliding_window": False})
     else:
         assert not attention_bias and not mlp_bias, "attention_bias and mlp_bias are Llama's options"
     if variant == "mistral":
@@ -161,6 +167,9 @@ def shapes(c, inv_freq=False, tied_saved=False):
         out[p + "self_attn.o_proj.weight"] = (d, h * hd)
         if o_bias:
             out[p + "self_attn.o_proj.bias"] = (d,)
+        if c["model_type"] == "qwen3":  # RMSNorm of each q and k head over its dimensions
+            out[p + "self_attn.q_norm.weight"] = (hd,)
+            out[p + "self_attn.k_norm.weight"] = (hd,)
         if inv_freq:
             out[p + "self_attn.rotary_emb.inv_freq"] = (hd // 2,)
         for k, shape in (("gate", (inter, d)), ("up", (inter, d)), ("down", (d, inter))):
@@ -396,8 +405,8 @@ def permute_tensor(name, t, c, perms):
     layer = int(parts[2])
     lp = perms["layers"][layer]
     rest = ".".join(parts[3:])
-    if rest == "self_attn.rotary_emb.inv_freq":  # a buffer: the frequencies of pair positions, which never move
-        return t
+    if rest in ("self_attn.rotary_emb.inv_freq", "self_attn.q_norm.weight", "self_attn.k_norm.weight"):
+        return t  # the frequencies of pair positions, Qwen3's per-head norms: on dimensions inside a head, never moved
     q_map, kv_map, v_map, o_map = attention_maps(c, lp)
     if rest.endswith("layernorm.weight"):
         return t[s]
@@ -539,6 +548,9 @@ def forward(w, c, ids):
         q = linear(y, p + "self_attn.q_proj").view(b, t, h, hd).transpose(1, 2)
         k = linear(y, p + "self_attn.k_proj").view(b, t, kv, hd).transpose(1, 2)
         v = linear(y, p + "self_attn.v_proj").view(b, t, kv, hd).transpose(1, 2)
+        if p + "self_attn.q_norm.weight" in w:  # Qwen3: each head normalized over its dimensions, before RoPE
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = h // kv  # repeat_kv: query head j reads KV head j // rep

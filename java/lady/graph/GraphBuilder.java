@@ -286,9 +286,10 @@ public final class GraphBuilder {
 
     /**
      * Llama-style attention with separate projections: {@code names} maps q_weight, k_weight, v_weight,
-     * o_weight (and optional q_bias, k_bias, v_bias, o_bias) to tensor names, and optionally rope_inv_freq to the
-     * rotary frequencies [headDim / 2] that older transformers versions saved with the weights (a buffer: in no
-     * channel space, never moved; the forward uses it).
+     * o_weight (and optional q_bias, k_bias, v_bias, o_bias) to tensor names, optionally q_norm and k_norm to
+     * Qwen3's per-head RMSNorm weights [headDim] (on dimensions inside a head: in no channel space, never moved), and
+     * optionally rope_inv_freq to the rotary frequencies [headDim / 2] that older transformers versions saved with the
+     * weights (a buffer: in no channel space, never moved; the forward uses it).
      */
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, double ropeTheta) {
@@ -307,13 +308,14 @@ public final class GraphBuilder {
                     + kvHeads + " KV heads of dimension " + headDim + " are not a valid grouped-query attention");
         }
         Map<String, String> p = new LinkedHashMap<>();
-        Map<String, long[]> shapes = Map.of("q_weight", new long[] {heads * headDim, d},
-                "k_weight", new long[] {kvHeads * headDim, d}, "v_weight", new long[] {kvHeads * headDim, d},
-                "o_weight", new long[] {d, heads * headDim}, "q_bias", new long[] {heads * headDim},
-                "k_bias", new long[] {kvHeads * headDim}, "v_bias", new long[] {kvHeads * headDim}, "o_bias", new long[] {d},
-                "rope_inv_freq", new long[] {headDim / 2});
+        Map<String, long[]> shapes = Map.ofEntries(Map.entry("q_weight", new long[] {heads * headDim, d}),
+                Map.entry("k_weight", new long[] {kvHeads * headDim, d}), Map.entry("v_weight", new long[] {kvHeads * headDim, d}),
+                Map.entry("o_weight", new long[] {d, heads * headDim}), Map.entry("q_bias", new long[] {heads * headDim}),
+                Map.entry("k_bias", new long[] {kvHeads * headDim}), Map.entry("v_bias", new long[] {kvHeads * headDim}),
+                Map.entry("o_bias", new long[] {d}), Map.entry("rope_inv_freq", new long[] {headDim / 2}),
+                Map.entry("q_norm", new long[] {headDim}), Map.entry("k_norm", new long[] {headDim}));
         for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "o_weight", "o_bias",
-                "rope_inv_freq")) {
+                "rope_inv_freq", "q_norm", "k_norm")) {
             String t = names.get(role);
             if (t != null) {
                 tensor(t, shapes.get(role));

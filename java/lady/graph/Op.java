@@ -77,7 +77,8 @@ public enum Op {
     /**
      * Llama-style attention with separate projections, grouped-query heads and rotary position
      * embedding, causal. Params: q_weight, k_weight, v_weight, o_weight, and optional q_bias, k_bias,
-     * v_bias, o_bias, and rope_inv_freq (stored frequencies). Attrs: heads, kv_heads, head_dim, rope_theta
+     * v_bias, o_bias, q_norm and k_norm (Qwen3's RMSNorm of each q / k head, one weight of head_dim shared by
+     * the heads, with attr qk_norm_eps), and rope_inv_freq (stored frequencies). Attrs: heads, kv_heads, head_dim, rope_theta
      * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,
      * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;

@@ -441,12 +441,8 @@ final class GraphNetwork implements Model {
                 return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
             case LAYER_NORM:
                 return ((LayerNormImpl) modules.get(n.name())).forward(x);
-            case RMS_NORM: {
-                double eps = n.doubleAttr("eps", 1e-6);
-                Tensor xf = x.to(torch.ScalarType.Float);
-                Tensor rms = torch.rsqrt(xf.pow(new Scalar(2.0)).mean(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()).add(new Scalar(eps)));
-                return xf.mul(rms).mul(raw.get(n.param("weight")));
-            }
+            case RMS_NORM:
+                return rmsNorm(x, raw.get(n.param("weight")), n.doubleAttr("eps", 1e-6));
             case ACT:
                 return activation(n.activation(), x);
             case MAX_POOL: {
@@ -631,4 +627,13 @@ final class GraphNetwork implements Model {
     public String toString() {
         return arch.name() + " (" + graph.tensors().size() + " tensors)";
     }
+
+    /** RMSNorm over the last axis, in float32: {@code x / sqrt(mean(x^2) + eps) * weight}. */
+    static Tensor rmsNorm(Tensor x, Tensor weight, double eps) {
+        Tensor xf = x.to(torch.ScalarType.Float);
+        Tensor rms = torch.rsqrt(xf.pow(new Scalar(2.0)).mean(new long[] {-1}, true,
+                new org.bytedeco.pytorch.ScalarTypeOptional()).add(new Scalar(eps)));
+        return xf.mul(rms).mul(weight);
+    }
+
 }

@@ -14,7 +14,8 @@ import lady.torch.TorchTensors;
 
 /**
  * Causal self-attention of the Llama family as Hugging Face transformers computes it: separate q, k, v
- * projections (optional biases: Qwen2's q/k/v, Llama's attention_bias on all four), rotary position embedding on
+ * projections (optional biases: Qwen2's q/k/v, Llama's attention_bias on all four), Qwen3's RMSNorm of each q and
+ * k head over its dimensions (q_norm, k_norm: one weight of head_dim, shared by the heads), rotary position embedding on
  * q and k (rotate_half: dimension i pairs with i + d/2 at frequency theta^(-2i/d), or as rope_scaling makes it:
  * {@link LlamaRope}), grouped-query heads (each KV head serves
  * heads / kv_heads query heads), softmax in float32, o projection. Positions are 0..S-1.
@@ -32,6 +33,12 @@ final class LlamaAttention {
         Tensor q = project(x, params, n, "q").reshape(batch, seq, heads, hd).transpose(1, 2);
         Tensor k = project(x, params, n, "k").reshape(batch, seq, kv, hd).transpose(1, 2);
         Tensor v = project(x, params, n, "v").reshape(batch, seq, kv, hd).transpose(1, 2);
+        if (n.has("q_norm")) { // Qwen3: each head's q and k RMS-normalized over the head's dimensions, before RoPE
+            q = GraphNetwork.rmsNorm(q, params.get(n.param("q_norm")), n.doubleAttr("qk_norm_eps", 1e-6)).to(q.scalar_type());
+        }
+        if (n.has("k_norm")) {
+            k = GraphNetwork.rmsNorm(k, params.get(n.param("k_norm")), n.doubleAttr("qk_norm_eps", 1e-6)).to(k.scalar_type());
+        }
         String stored = n.param("rope_inv_freq");
         Tensor[] cs = rotary(seq, hd, stored == null ? null : params.get(stored), LlamaRope.of(n));
         q = q.mul(cs[0]).add(rotateHalf(q, hd).mul(cs[1]));

@@ -13,7 +13,8 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * The Llama family of Hugging Face transformers (also Mistral, and Qwen2 with q/k/v biases), with
+ * The Llama family of Hugging Face transformers (also Mistral, Qwen2 with q/k/v biases, and Qwen3 with an RMSNorm of
+ * each q and k head: q_norm, k_norm), with
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
  * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
@@ -37,15 +38,21 @@ final class LlamaFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("llama", "mistral", "qwen2");
+        return List.of("llama", "mistral", "qwen2", "qwen3");
     }
 
-    /** By the shapes alone: Qwen2 has q/k/v biases and no o bias; Llama's attention_bias puts one on o too. */
+    /**
+     * By the shapes alone: Qwen3 normalizes each q and k head (q_norm, k_norm); Qwen2 has q/k/v biases and no o bias;
+     * Llama's attention_bias puts one on o too.
+     */
     @Override
     public String recognize(Map<String, long[]> s) {
         if (!s.containsKey("model.embed_tokens.weight") || !s.containsKey("model.layers.0.self_attn.q_proj.weight")
                 || !s.containsKey("model.layers.0.mlp.gate_proj.weight")) {
             return null;
+        }
+        if (s.containsKey("model.layers.0.self_attn.q_norm.weight")) {
+            return "qwen3";
         }
         return s.containsKey("model.layers.0.self_attn.q_proj.bias")
                 && !s.containsKey("model.layers.0.self_attn.o_proj.bias") ? "qwen2" : "llama";
@@ -119,10 +126,18 @@ final class LlamaFamily implements Family {
                     names.put(p + "_bias", attn + "." + p + "_proj.bias");
                 }
             }
+            for (String p : List.of("q", "k")) { // Qwen3's RMSNorm of each head (dimensions inside a head: never moved)
+                if (d.has(attn + "." + p + "_norm.weight", false)) {
+                    names.put(p + "_norm", attn + "." + p + "_norm.weight");
+                }
+            }
             if (d.has(attn + ".rotary_emb.inv_freq", false)) { // a buffer older transformers versions saved
                 names.put("rope_inv_freq", attn + ".rotary_emb.inv_freq");
             }
             Map<String, Object> attrs = rope.attrs();
+            if (names.containsKey("q_norm") || names.containsKey("k_norm")) {
+                attrs.put("qk_norm_eps", eps);
+            }
             if (rope.unsupported() != null) {
                 attrs.put(Op.FORWARD_UNSUPPORTED, rope.unsupported());
             }
