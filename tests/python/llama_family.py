@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2) written and run without transformers, for
+"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3) written and run without transformers, for
 Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3 [--seed S] [--dtype F32|BF16|F16] [--shards N]
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text [--seed S]
+                    [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
                     --inter I --vocab V] [--mlp-bias] [--attention-bias] [--no-head-dim] [--no-kv-heads]
                     [--rope-scaling none|llama3|linear|dynamic|yarn] [--hidden-act silu|...]
@@ -69,7 +70,9 @@ except ImportError as e:  # pragma: no cover
 DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 BYTES = {"F32": 4, "BF16": 2, "F16": 2}
 MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
-               "qwen3": "Qwen3ForCausalLM"}
+               "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
+               "gemma3_text": "Gemma3ForCausalLM"}
+GEMMAS = ("gemma", "gemma2", "gemma3_text")
 
 
 # ---------------------------------------------------------------- configuration and names
@@ -86,8 +89,9 @@ ROPE_SCALING = {
 
 def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab, tied, dtype, mlp_bias=False,
                 attention_bias=False, no_head_dim=False, no_kv_heads=False, rope_scaling="none", hidden_act="silu"):
-    """config.json as transformers 4.46's LlamaConfig / MistralConfig / Qwen2Config (4.51's Qwen3Config).to_dict() has
-    it."""
+    """config.json as transformers 4.46's LlamaConfig / MistralConfig / Qwen2Config / GemmaConfig / Gemma2Config (4.50's
+    Gemma3TextConfig, 4.51's Qwen3Config).to_dict() has it; the Gemmas' sliding windows and soft caps small enough to
+    matter on a few tokens."""
     c = {
         "architectures": [MODEL_TYPES[variant]],
         "attention_dropout": 0.0,
@@ -102,8 +106,9 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         "num_attention_heads": heads,
         "num_hidden_layers": layers,
         "num_key_value_heads": kv_heads,
-        "rms_norm_eps": 1e-5 if variant not in ("qwen2", "qwen3") else 1e-6,
-        "rope_theta": {"llama": 500000.0, "mistral": 1000000.0, "qwen2": 1000000.0, "qwen3": 1000000.0}[variant],
+        "rms_norm_eps": 1e-5 if variant in ("llama", "mistral") else 1e-6,
+        "rope_theta": {"llama": 500000.0, "mistral": 1000000.0, "qwen2": 1000000.0, "qwen3": 1000000.0,
+                       "gemma": 10000.0, "gemma2": 10000.0, "gemma3_text": 1000000.0}[variant],
         "tie_word_embeddings": tied,
         "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[dtype],
         "transformers_version": "4.46.3",
@@ -114,6 +119,19 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
     if variant == "llama":
         c.update({"attention_bias": attention_bias, "mlp_bias": mlp_bias, "head_dim": head_dim, "pretraining_tp": 1,
                   "rope_scaling": ROPE_SCALING[rope_scaling]})
+    elif variant in GEMMAS:
+        assert not mlp_bias, "mlp_bias is Llama's option"
+        c.update({"attention_bias": attention_bias, "head_dim": head_dim, "pad_token_id": 0})
+        c["hidden_act"] = "gelu"  # Gemma's forward uses hidden_activation (gelu_pytorch_tanh when it is None)
+        # (the Gemmas' own default, gelu_pytorch_tanh, where the script's default silu was not changed)
+        c["hidden_activation"] = None if variant == "gemma" else "gelu_pytorch_tanh" if hidden_act == "silu" else hidden_act
+        if variant != "gemma":
+            c.update({"query_pre_attn_scalar": 3 * head_dim, "sliding_window": 3})
+        if variant == "gemma2":
+            c.update({"attn_logit_softcapping": 2.0, "final_logit_softcapping": 3.0, "cache_implementation": "hybrid"})
+        if variant == "gemma3_text":
+            c.update({"attn_logit_softcapping": None, "final_logit_softcapping": None, "rope_local_base_freq": 10000.0,
+                      "rope_scaling": ROPE_SCALING[rope_scaling], "sliding_window_pattern": 2})
     elif variant == "qwen3":
         assert not mlp_bias, "mlp_bias is Llama's option"
         c.update({"attention_bias": attention_bias, "head_dim": head_dim, "max_window_layers": 28,
@@ -167,7 +185,7 @@ def shapes(c, inv_freq=False, tied_saved=False):
         out[p + "self_attn.o_proj.weight"] = (d, h * hd)
         if o_bias:
             out[p + "self_attn.o_proj.bias"] = (d,)
-        if c["model_type"] == "qwen3":  # RMSNorm of each q and k head over its dimensions
+        if c["model_type"] in ("qwen3", "gemma3_text"):  # RMSNorm of each q and k head over its dimensions
             out[p + "self_attn.q_norm.weight"] = (hd,)
             out[p + "self_attn.k_norm.weight"] = (hd,)
         if inv_freq:
@@ -178,6 +196,9 @@ def shapes(c, inv_freq=False, tied_saved=False):
                 out[p + "mlp.%s_proj.bias" % k] = shape[:1]
         out[p + "input_layernorm.weight"] = (d,)
         out[p + "post_attention_layernorm.weight"] = (d,)
+        if c["model_type"] in ("gemma2", "gemma3_text"):  # norms of the MLP's input and output too
+            out[p + "pre_feedforward_layernorm.weight"] = (d,)
+            out[p + "post_feedforward_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
     if not c["tie_word_embeddings"] or tied_saved:
         out["lm_head.weight"] = (v, d)
@@ -526,17 +547,41 @@ ACT = {"silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu, "relu
        "gelu_pytorch_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh")}
 
 
+def sliding(c, i):
+    """Whether layer i attends within sliding_window (Gemma 2: even layers; Gemma 3: layer_types, or the pattern)."""
+    if not c.get("sliding_window") or c["model_type"] not in GEMMAS:
+        return False
+    if c.get("layer_types"):
+        return c["layer_types"][i] == "sliding_attention"
+    if c["model_type"] == "gemma2":
+        return i % 2 == 0
+    if c["model_type"] == "gemma3_text":
+        return bool((i + 1) % c.get("sliding_window_pattern", 6))
+    return False
+
+
 def forward(w, c, ids):
-    act = ACT[c.get("hidden_act", "silu")]
+    gemma = c["model_type"] in GEMMAS
+    act = ACT[(c.get("hidden_activation") or "gelu_pytorch_tanh") if gemma else c.get("hidden_act", "silu")]
     w = {k: v.double() for k, v in w.items()}
     b, t = ids.shape
     h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     eps = c["rms_norm_eps"]
-    freqs = torch.outer(torch.arange(t).double(), rope_inv_freq(c, hd, t))
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()
-    mask = torch.full((t, t), float("-inf"), dtype=torch.float64).triu(1)
+    offset = 1.0 if gemma else 0.0  # Gemma's RMSNorm scales by 1 + weight
+
+    def norm(y, name):
+        return rms_norm(y, w[name] + offset, eps)
+
+    def rope(local):
+        cc = dict(c, rope_theta=c["rope_local_base_freq"], rope_scaling=None) if local else c
+        freqs = torch.outer(torch.arange(t).double(), rope_inv_freq(cc, hd, t))
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos(), emb.sin()
+    causal = torch.ones(t, t, dtype=torch.bool).triu(1)
     x = w["model.embed_tokens.weight"][ids]
+    if gemma:
+        x = x * math.sqrt(c["hidden_size"])
+    scale = c["query_pre_attn_scalar"] ** -0.5 if c.get("query_pre_attn_scalar") else 1 / math.sqrt(hd)
 
     def linear(y, name):
         out = y @ w[name + ".weight"].T
@@ -544,27 +589,45 @@ def forward(w, c, ids):
         return out if bias is None else out + bias
     for i in range(c["num_hidden_layers"]):
         p = "model.layers.%d." % i
-        y = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        local = sliding(c, i)
+        cos, sin = rope(local and c["model_type"] == "gemma3_text")
+        masked = causal | torch.ones(t, t, dtype=torch.bool).tril(-c["sliding_window"]) if local else causal
+        mask = torch.zeros(t, t, dtype=torch.float64).masked_fill(masked, float("-inf"))
+        y = norm(x, p + "input_layernorm.weight")
         q = linear(y, p + "self_attn.q_proj").view(b, t, h, hd).transpose(1, 2)
         k = linear(y, p + "self_attn.k_proj").view(b, t, kv, hd).transpose(1, 2)
         v = linear(y, p + "self_attn.v_proj").view(b, t, kv, hd).transpose(1, 2)
-        if p + "self_attn.q_norm.weight" in w:  # Qwen3: each head normalized over its dimensions, before RoPE
-            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
-            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        if p + "self_attn.q_norm.weight" in w:  # Qwen3, Gemma 3: each head normalized over its dimensions, before RoPE
+            q = norm(q, p + "self_attn.q_norm.weight")
+            k = norm(k, p + "self_attn.k_norm.weight")
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = h // kv  # repeat_kv: query head j reads KV head j // rep
         k = k[:, :, None].expand(b, kv, rep, t, hd).reshape(b, h, t, hd)
         v = v[:, :, None].expand(b, kv, rep, t, hd).reshape(b, h, t, hd)
-        a = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(hd) + mask, dim=-1)
-        x = x + linear((a @ v).transpose(1, 2).reshape(b, t, h * hd), p + "self_attn.o_proj")
-        y = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gated = act(linear(y, p + "mlp.gate_proj")) * linear(y, p + "mlp.up_proj")
-        x = x + linear(gated, p + "mlp.down_proj")
-    x = rms_norm(x, w["model.norm.weight"], eps)
+        scores = q @ k.transpose(2, 3) * scale
+        if c.get("attn_logit_softcapping"):
+            cap = c["attn_logit_softcapping"]
+            scores = torch.tanh(scores / cap) * cap
+        a = torch.softmax(scores + mask, dim=-1)
+        attn = linear((a @ v).transpose(1, 2).reshape(b, t, h * hd), p + "self_attn.o_proj")
+        sandwich = p + "pre_feedforward_layernorm.weight" in w  # Gemma 2, 3: norms around the attention and the MLP
+        if sandwich:
+            x = x + norm(attn, p + "post_attention_layernorm.weight")
+            y = norm(x, p + "pre_feedforward_layernorm.weight")
+        else:
+            x = x + attn
+            y = norm(x, p + "post_attention_layernorm.weight")
+        mlp = linear(act(linear(y, p + "mlp.gate_proj")) * linear(y, p + "mlp.up_proj"), p + "mlp.down_proj")
+        x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if sandwich else mlp)
+    x = norm(x, "model.norm.weight")
     # transformers ties lm_head to the embedding when tie_word_embeddings is true, a saved lm_head.weight or not
     head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", False) else w["lm_head.weight"]
-    return x @ head.T
+    logits = x @ head.T
+    if c.get("final_logit_softcapping"):
+        cap = c["final_logit_softcapping"]
+        logits = torch.tanh(logits / cap) * cap
+    return logits
 
 
 def run_forward(args):

@@ -168,8 +168,20 @@ public final class GraphBuilder {
 
     /** RMS norm over the last axis (weight only). */
     public String rmsNorm(String module, String x, double eps) {
+        return rmsNorm(module, x, eps, 0);
+    }
+
+    /** RMS norm over the last axis, scaled by its weight plus {@code offset} (Gemma's {@code 1 + weight}). */
+    public String rmsNorm(String module, String x, double eps, double offset) {
         long c = width(x);
-        return add(module, Op.RMS_NORM, List.of(x), params(module, "weight", new long[] {c}), Map.of("eps", eps), c);
+        Map<String, Object> attrs = offset == 0 ? Map.of("eps", eps) : Map.of("eps", eps, "weight_offset", offset);
+        return add(module, Op.RMS_NORM, List.of(x), params(module, "weight", new long[] {c}), attrs, c);
+    }
+
+    /** Soft capping of {@code x}: {@code cap * tanh(x / cap)} (Gemma 2's logits). */
+    public String softcap(String node, String x, double cap) {
+        return add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", Op.Activation.TANH.name(), "scale_in", 1 / cap,
+                "scale_out", cap), width(x));
     }
 
     /** An element-wise activation. */
@@ -332,8 +344,14 @@ public final class GraphBuilder {
 
     /** Token embedding {@code [vocab, dim]} named {@code tensor}. */
     public String embedding(String node, String ids, String tensor, long vocab, long dim) {
+        return embedding(node, ids, tensor, vocab, dim, 1);
+    }
+
+    /** Token embedding {@code [vocab, dim]} named {@code tensor}, its rows times {@code scale} (Gemma's sqrt(dim)). */
+    public String embedding(String node, String ids, String tensor, long vocab, long dim, double scale) {
         tensor(tensor, vocab, dim);
-        return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), Map.of(), dim);
+        return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), scale == 1 ? Map.of()
+                : Map.of("scale", scale), dim);
     }
 
     /** Bilinear resize of {@code x} to the spatial size of {@code like}. */

@@ -441,10 +441,17 @@ final class GraphNetwork implements Model {
                 return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
             case LAYER_NORM:
                 return ((LayerNormImpl) modules.get(n.name())).forward(x);
-            case RMS_NORM:
-                return rmsNorm(x, raw.get(n.param("weight")), n.doubleAttr("eps", 1e-6));
-            case ACT:
-                return activation(n.activation(), x);
+            case RMS_NORM: {
+                Tensor w = raw.get(n.param("weight"));
+                double offset = n.doubleAttr("weight_offset", 0);
+                return rmsNorm(x, offset == 0 ? w : w.add(new Scalar(offset)), n.doubleAttr("eps", 1e-6));
+            }
+            case ACT: {
+                double in = n.doubleAttr("scale_in", 1);
+                double out = n.doubleAttr("scale_out", 1);
+                Tensor y = activation(n.activation(), in == 1 ? x : x.mul(new Scalar(in)));
+                return out == 1 ? y : y.mul(new Scalar(out));
+            }
             case MAX_POOL: {
                 return torch.max_pool2d(x, n.longsAttr("kernel"), n.longsAttr("stride"), n.longsAttr("padding", 0, 0),
                         new long[] {1, 1}, n.longAttr("ceil", 0) == 1);
@@ -490,8 +497,11 @@ final class GraphNetwork implements Model {
                 return attention(n, x);
             case ATTENTION_GQA:
                 return LlamaAttention.forward(n, x, raw);
-            case EMBEDDING:
-                return ((EmbeddingImpl) modules.get(n.name())).forward(x);
+            case EMBEDDING: {
+                Tensor e = ((EmbeddingImpl) modules.get(n.name())).forward(x);
+                double scale = n.doubleAttr("scale", 1);
+                return scale == 1 ? e : e.mul(new Scalar(scale));
+            }
             case INTERPOLATE: {
                 long[] like = in(n, values, 1).sizes().vec().get();
                 return torch.upsample_bilinear2d(x, new long[] {like[2], like[3]}, false);

@@ -14,11 +14,14 @@ import lady.torch.TorchTensors;
 
 /**
  * Causal self-attention of the Llama family as Hugging Face transformers computes it: separate q, k, v
- * projections (optional biases: Qwen2's q/k/v, Llama's attention_bias on all four), Qwen3's RMSNorm of each q and
- * k head over its dimensions (q_norm, k_norm: one weight of head_dim, shared by the heads), rotary position embedding on
+ * projections (optional biases: Qwen2's q/k/v, Llama's attention_bias on all four), Qwen3's and Gemma 3's RMSNorm of
+ * each q and k head over its dimensions (q_norm, k_norm: one weight of head_dim, shared by the heads; Gemma's scales
+ * by 1 + weight), rotary position embedding on
  * q and k (rotate_half: dimension i pairs with i + d/2 at frequency theta^(-2i/d), or as rope_scaling makes it:
  * {@link LlamaRope}), grouped-query heads (each KV head serves
- * heads / kv_heads query heads), softmax in float32, o projection. Positions are 0..S-1.
+ * heads / kv_heads query heads), scores scaled by attn_scale (default 1 / sqrt(head_dim); Gemma 2 and 3:
+ * query_pre_attn_scalar^-1/2) and soft-capped by logit_softcap (Gemma 2), causal, within sliding_window on a sliding
+ * layer, softmax in float32, o projection. Positions are 0..S-1.
  */
 final class LlamaAttention {
     private LlamaAttention() {}
@@ -33,12 +36,8 @@ final class LlamaAttention {
         Tensor q = project(x, params, n, "q").reshape(batch, seq, heads, hd).transpose(1, 2);
         Tensor k = project(x, params, n, "k").reshape(batch, seq, kv, hd).transpose(1, 2);
         Tensor v = project(x, params, n, "v").reshape(batch, seq, kv, hd).transpose(1, 2);
-        if (n.has("q_norm")) { // Qwen3: each head's q and k RMS-normalized over the head's dimensions, before RoPE
-            q = GraphNetwork.rmsNorm(q, params.get(n.param("q_norm")), n.doubleAttr("qk_norm_eps", 1e-6)).to(q.scalar_type());
-        }
-        if (n.has("k_norm")) {
-            k = GraphNetwork.rmsNorm(k, params.get(n.param("k_norm")), n.doubleAttr("qk_norm_eps", 1e-6)).to(k.scalar_type());
-        }
+        q = headNorm(n, q, params, "q_norm"); // Qwen3, Gemma 3: each head RMS-normalized over its dimensions, before RoPE
+        k = headNorm(n, k, params, "k_norm");
         String stored = n.param("rope_inv_freq");
         Tensor[] cs = rotary(seq, hd, stored == null ? null : params.get(stored), LlamaRope.of(n));
         q = q.mul(cs[0]).add(rotateHalf(q, hd).mul(cs[1]));
@@ -48,12 +47,31 @@ final class LlamaAttention {
             k = k.repeat_interleave(rep, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
             v = v.repeat_interleave(rep, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
         }
-        Tensor scores = torch.matmul(q, k.transpose(-2, -1)).mul(new Scalar(1.0 / Math.sqrt(hd)));
+        Tensor scores = torch.matmul(q, k.transpose(-2, -1)).mul(new Scalar(n.doubleAttr("attn_scale", 1.0 / Math.sqrt(hd))));
+        double cap = n.doubleAttr("logit_softcap", 0);
+        if (cap > 0) { // Gemma 2: cap * tanh(scores / cap)
+            scores = torch.tanh(scores.mul(new Scalar(1 / cap))).mul(new Scalar(cap));
+        }
         Tensor mask = torch.ones(seq, seq).triu(1).to(torch.ScalarType.Bool);
+        long window = n.longAttr("sliding_window", 0);
+        if (window > 0) { // a sliding layer's: key j is seen from query i when i - window < j <= i
+            mask = mask.logical_or(torch.ones(seq, seq).tril(-window).to(torch.ScalarType.Bool));
+        }
         scores = scores.masked_fill(mask, new Scalar(Double.NEGATIVE_INFINITY));
         Tensor attn = torch.softmax(scores.to(torch.ScalarType.Float), -1).to(q.scalar_type());
         Tensor o = torch.matmul(attn, v).transpose(1, 2).reshape(batch, seq, heads * hd);
         return linear(o, params.get(n.param("o_weight")), n.has("o_bias") ? params.get(n.param("o_bias")) : null);
+    }
+
+    /** {@code x} ([batch, heads, seq, head_dim]) RMS-normalized over each head by the node's {@code role} weight, if any. */
+    private static Tensor headNorm(Node n, Tensor x, Map<String, Tensor> params, String role) {
+        if (!n.has(role)) {
+            return x;
+        }
+        Tensor w = params.get(n.param(role));
+        double offset = n.doubleAttr("qk_norm_offset", 0); // Gemma 3's 1 + weight
+        return GraphNetwork.rmsNorm(x, offset == 0 ? w : w.add(new Scalar(offset)), n.doubleAttr("qk_norm_eps", 1e-6))
+                .to(x.scalar_type());
     }
 
     private static Tensor project(Tensor x, Map<String, Tensor> params, Node n, String which) {

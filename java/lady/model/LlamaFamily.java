@@ -13,8 +13,10 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * The Llama family of Hugging Face transformers (also Mistral, Qwen2 with q/k/v biases, and Qwen3 with an RMSNorm of
- * each q and k head: q_norm, k_norm), with
+ * The Llama family of Hugging Face transformers (also Mistral, Qwen2 with q/k/v biases, Qwen3 with an RMSNorm of
+ * each q and k head: q_norm, k_norm, and Gemma 1, 2 and 3 (text): RMSNorm by 1 + weight, the embedding times
+ * sqrt(hidden_size), Gemma 2's and 3's norms around the attention and the MLP, Gemma 2's soft caps, sliding layers,
+ * Gemma 3's head norms and local rope), with
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
  * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
@@ -38,12 +40,13 @@ final class LlamaFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("llama", "mistral", "qwen2", "qwen3");
+        return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text");
     }
 
     /**
-     * By the shapes alone: Qwen3 normalizes each q and k head (q_norm, k_norm); Qwen2 has q/k/v biases and no o bias;
-     * Llama's attention_bias puts one on o too.
+     * By the shapes alone: Gemma 2 and 3 normalize the attention's and the MLP's outputs too (pre/post_feedforward
+     * norms), Gemma 3 and Qwen3 each q and k head (q_norm, k_norm); Qwen2 has q/k/v biases and no o bias; Llama's
+     * attention_bias puts one on o too. Gemma (1) has Llama's shapes: config.json's model_type names it.
      */
     @Override
     public String recognize(Map<String, long[]> s) {
@@ -51,7 +54,11 @@ final class LlamaFamily implements Family {
                 || !s.containsKey("model.layers.0.mlp.gate_proj.weight")) {
             return null;
         }
-        if (s.containsKey("model.layers.0.self_attn.q_norm.weight")) {
+        boolean headNorms = s.containsKey("model.layers.0.self_attn.q_norm.weight");
+        if (s.containsKey("model.layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
+            return headNorms ? "gemma3_text" : "gemma2";
+        }
+        if (headNorms) {
             return "qwen3";
         }
         return s.containsKey("model.layers.0.self_attn.q_proj.bias")
@@ -107,18 +114,30 @@ final class LlamaFamily implements Family {
             throw LadyException.invalidInput(name + ": config.json gives rms_norm_eps " + eps + ", not a positive number");
         }
         LlamaRope rope = LlamaRope.of(d);
-        Object act = d.config("hidden_act");
+        boolean gemma = name.startsWith(GEMMA);
+        double normOffset = gemma ? 1 : 0; // Gemma's RMSNorm scales by 1 + weight
+        // Gemma's activation is hidden_activation (transformers takes gelu_pytorch_tanh when it is absent)
+        Object act = !gemma ? d.config("hidden_act")
+                : d.config("hidden_activation") != null ? d.config("hidden_activation") : "gelu_pytorch_tanh";
         Op.Activation fn = ACTIVATIONS.getOrDefault(act == null ? "silu" : act, null);
         String actUnsupported = fn != null ? null : "hidden_act " + Json.write(act) + " is not computed by Lady's "
                 + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
         GraphBuilder b = new GraphBuilder(name);
-        String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden);
+        String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden,
+                gemma ? Math.sqrt(hidden) : 1);
+        Map<String, Object> gemmaAttrs = new LinkedHashMap<>(); // Gemma 2 and 3's attention: its scale, its soft cap
+        if (gemma && !name.equals(GEMMA)) {
+            gemmaAttrs.put("attn_scale", 1 / Math.sqrt(d.configDouble("query_pre_attn_scalar", headDim)));
+            if (d.config("attn_logit_softcapping") != null) {
+                gemmaAttrs.put("logit_softcap", d.configDouble("attn_logit_softcapping", 0));
+            }
+        }
         int layers = 0;
         Set<Long> widths = new HashSet<>();
         for (int i = 0; d.has("model.layers." + i + ".self_attn.q_proj.weight", false); i++) {
             String layer = "model.layers." + i;
             String attn = layer + ".self_attn";
-            String x = b.rmsNorm(layer + ".input_layernorm", h, eps);
+            String x = b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset);
             Map<String, String> names = new LinkedHashMap<>();
             for (String p : List.of("q", "k", "v", "o")) {
                 names.put(p + "_weight", attn + "." + p + "_proj.weight");
@@ -134,16 +153,32 @@ final class LlamaFamily implements Family {
             if (d.has(attn + ".rotary_emb.inv_freq", false)) { // a buffer older transformers versions saved
                 names.put("rope_inv_freq", attn + ".rotary_emb.inv_freq");
             }
-            Map<String, Object> attrs = rope.attrs();
+            boolean sliding = sliding(name, d, i);
+            LlamaRope layerRope = sliding && name.equals("gemma3_text")
+                    ? rope.local(d.configDouble("rope_local_base_freq", LlamaRope.DEFAULT_THETA)) : rope;
+            Map<String, Object> attrs = layerRope.attrs();
+            attrs.putAll(gemmaAttrs);
+            if (sliding) {
+                attrs.put("sliding_window", d.configLong("sliding_window", 0));
+            }
             if (names.containsKey("q_norm") || names.containsKey("k_norm")) {
                 attrs.put("qk_norm_eps", eps);
+                if (gemma) {
+                    attrs.put("qk_norm_offset", normOffset);
+                }
             }
-            if (rope.unsupported() != null) {
-                attrs.put(Op.FORWARD_UNSUPPORTED, rope.unsupported());
+            if (layerRope.unsupported() != null) {
+                attrs.put(Op.FORWARD_UNSUPPORTED, layerRope.unsupported());
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
+            // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output
+            boolean sandwich = d.has(layer + ".pre_feedforward_layernorm.weight", false);
+            if (sandwich) {
+                x = b.rmsNorm(layer + ".post_attention_layernorm", x, eps, normOffset);
+            }
             h = b.add(layer + ".attn_residual", h, x);
-            String y = b.rmsNorm(layer + ".post_attention_layernorm", h, eps);
+            String y = sandwich ? b.rmsNorm(layer + ".pre_feedforward_layernorm", h, eps, normOffset)
+                    : b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset);
             String mlp = layer + ".mlp";
             long inter = d.size(mlp + ".gate_proj.weight", 0, 0);
             widths.add(inter);
@@ -153,6 +188,9 @@ final class LlamaFamily implements Family {
             String up = b.linear(mlp + ".up_proj", y, inter, d.has(mlp + ".up_proj.bias", false));
             String down = b.linear(mlp + ".down_proj", b.mul(mlp + ".gated", gate, up), hidden,
                     d.has(mlp + ".down_proj.bias", false));
+            if (sandwich) {
+                down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
+            }
             h = b.add(layer + ".mlp_residual", h, down);
             layers = i + 1;
         }
@@ -160,7 +198,7 @@ final class LlamaFamily implements Family {
         if (widths.size() == 1) { // layers of different widths (a structural edit's) have no single intermediate_size
             agree(name, d, "intermediate_size", widths.iterator().next(), "model.layers.N.mlp.gate_proj.weight");
         }
-        h = b.rmsNorm("model.norm", h, eps);
+        h = b.rmsNorm("model.norm", h, eps, normOffset);
         boolean tied = !d.has("lm_head.weight", false);
         if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
             throw LadyException.invalidInput(name + ": config.json says tie_word_embeddings is false, but the checkpoint "
@@ -168,7 +206,38 @@ final class LlamaFamily implements Family {
         }
         String logits = tied ? b.linear("lm_head", h, "model.embed_tokens.weight", null, vocab)
                 : b.linear("lm_head", h, vocab, false);
+        if (gemma && d.config("final_logit_softcapping") != null) { // Gemma 2: cap * tanh(logits / cap)
+            logits = b.softcap("lm_head.softcap", logits, d.configDouble("final_logit_softcapping", 0));
+        }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** The first of the Gemma variants' names (Gemma 1: Llama's shapes, Gemma's forward). */
+    private static final String GEMMA = "gemma";
+    /** Gemma 3's default: one layer in this many attends to the whole prefix, the others within sliding_window. */
+    private static final long GEMMA3_SLIDING_PATTERN = 6;
+
+    /**
+     * Whether layer {@code i} of a Gemma attends within config.json's sliding_window: as its {@code layer_types} says
+     * (newer transformers versions write it), else Gemma 2's even layers, Gemma 3's all but every {@code
+     * sliding_window_pattern}-th. The other variants attend to the
+     * whole causal prefix (Mistral's and Qwen2's sliding_window is not used: the same for sequences within it).
+     */
+    private static boolean sliding(String name, Dims d, int i) {
+        if (!(d.config("sliding_window") instanceof Number) || !name.startsWith("gemma")) {
+            return false;
+        }
+        if (d.config("layer_types") instanceof List<?> types && i < types.size()) { // newer transformers versions
+            return "sliding_attention".equals(types.get(i));
+        }
+        if (name.equals("gemma2")) {
+            return i % 2 == 0;
+        }
+        if (!name.equals("gemma3_text")) {
+            return false;
+        }
+        long pattern = d.configLong("sliding_window_pattern", GEMMA3_SLIDING_PATTERN);
+        return pattern > 0 && (i + 1) % pattern != 0;
     }
 
     /**

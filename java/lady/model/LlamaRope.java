@@ -52,6 +52,11 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
                 number(m, "high_freq_factor", 0), (long) number(m, "original_max_position_embeddings", 0), maxPositions);
     }
 
+    /** Gemma 3's rope of its sliding layers: {@code rope_local_base_freq}, without scaling. */
+    LlamaRope local(double localTheta) {
+        return new LlamaRope(DEFAULT, localTheta, 1, 0, 0, 0, maxPositions);
+    }
+
     private static double number(Map<?, ?> m, String key, double fallback) {
         return m.get(key) instanceof Number n ? n.doubleValue() : fallback;
     }

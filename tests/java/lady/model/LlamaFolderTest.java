@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -115,6 +116,11 @@ class LlamaFolderTest {
         // Qwen3-0.6B: 16 heads of 128 on a stream of 1024), tied
         "qwen3|F32|1|--tied --hidden 24 --heads 4 --kv-heads 2 --head-dim 16",
         "qwen3|F32|2|--attention-bias",
+        // Gemma: RMSNorm by 1 + weight, the embedding times sqrt(hidden), gelu_pytorch_tanh; Gemma 2: norms around the
+        // attention and the MLP, soft caps, sliding layers (a window of 3 tokens); Gemma 3: head norms, a local rope
+        "gemma|F32|1|--tied --hidden 32 --heads 4 --kv-heads 1 --head-dim 16",
+        "gemma2|F32|1|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16",
+        "gemma3_text|F32|2|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16 --rope-scaling linear",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
@@ -153,7 +159,8 @@ class LlamaFolderTest {
         assertEquals(invFreq ? 2 : 0, buffers.size(), "one rotary buffer per layer");
         List<String> headNorms = refState.names().stream().filter(n -> n.endsWith(".self_attn.q_norm.weight")
                 || n.endsWith(".self_attn.k_norm.weight")).toList(); // on dimensions inside a head: RoPE fixes them
-        assertEquals(variant.equals("qwen3") ? 4 : 0, headNorms.size(), "Qwen3's q_norm and k_norm in each layer");
+        assertEquals(Set.of("qwen3", "gemma3_text").contains(variant) ? 4 : 0, headNorms.size(),
+                "Qwen3's and Gemma 3's q_norm and k_norm in each layer");
         for (String b : java.util.stream.Stream.concat(buffers.stream(), headNorms.stream()).toList()) {
             assertTrue(refState.get(b).sameContent(permState.get(b)), b + " kept in place");
         }
