@@ -7,7 +7,7 @@ Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
                     --inter I --vocab V] [--mlp-bias] [--attention-bias] [--no-head-dim] [--no-kv-heads]
                     [--rope-scaling none|llama3|linear|dynamic|yarn] [--hidden-act silu|...]
-                    [--header-order offsets|shuffled] [--no-header-pad]
+                    [--header-order offsets|shuffled] [--no-header-pad] [--headless]
     llama_family.py permute IN OUT --seed S --secret SECRET.json
     llama_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     llama_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -150,6 +150,11 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         assert kv_heads == heads, "without num_key_value_heads every query head has its KV head (MHA)"
         del c["num_key_value_heads"]
     return c
+
+
+def full_name(n):
+    """A tensor's name as XForCausalLM has it: a base model's (XModel: embedding models) lack the "model." prefix."""
+    return n if n.startswith(("model.", "lm_head.")) else "model." + n
 
 
 def head_dim_of(c):
@@ -317,6 +322,9 @@ def make(args):
                     args.no_kv_heads, args.rope_scaling, args.hidden_act)
     os.makedirs(args.out, exist_ok=True)
     s = shapes(c, args.inv_freq, args.tied_saved)
+    if args.headless:  # a base model (XModel): no head, names without "model."
+        c["architectures"] = [MODEL_TYPES[args.variant].replace("ForCausalLM", "Model")]
+        s = {n[len("model."):]: shape for n, shape in s.items() if n.startswith("model.")}
     names = list(s)
     index = {n: i for i, n in enumerate(names)}
     hd, theta = head_dim_of(c), c["rope_theta"]
@@ -325,9 +333,11 @@ def make(args):
     def produce(n):
         if n.endswith("rotary_emb.inv_freq"):
             return buffer
+        shape, at = s[n], index[n]
         if n == "lm_head.weight" and c["tie_word_embeddings"]:  # saved although tied: the embedding's values
             n = "model.embed_tokens.weight"
-        return draw(n, s[n], args.seed, index[n])
+            shape, at = s[n], index[n]
+        return draw(full_name(n), shape, args.seed, at)
     layout = dict(header_order=args.header_order, pad=not args.no_header_pad)
     if args.shards <= 1:
         write_safetensors(os.path.join(args.out, "model.safetensors"),
@@ -448,18 +458,18 @@ def permute_tensor(name, t, c, perms):
     return t[rows[kind]][:, s]
 
 
-def secret(c, perms, seed):
+def secret(c, perms, seed, prefix="model."):
     """Lady's secret: group name -> p (new j = old p[j]); inner groups relative to positions after the KV heads'."""
-    groups = {"stream.model.layers": perms["stream"].tolist()}
+    groups = {"stream.%slayers" % prefix: perms["stream"].tolist()}
     for i, lp in enumerate(perms["layers"]):
-        a = "model.layers.%d.self_attn" % i
+        a = "%slayers.%d.self_attn" % (prefix, i)
         groups[a + ".kv_heads"] = lp["kv"].tolist()
         for g, qp in enumerate(lp["q"]):
             if qp is not None:
                 groups[a + ".q_heads.%d" % g] = qp.tolist()
         for g, vp in enumerate(lp["v"]):
             groups[a + ".v_dims.%d" % g] = vp.tolist()
-        groups["model.layers.%d.mlp.gate_proj" % i] = lp["mlp"].tolist()
+        groups["%slayers.%d.mlp.gate_proj" % (prefix, i)] = lp["mlp"].tolist()
     return {"format": "lady-secret", "format_version": 1, "tool_version": "llama_family.py",
             "architecture": c["model_type"], "seed": seed,
             "convention": "applying p to a group: new neuron j is old neuron p[j]", "permutations": groups}
@@ -474,12 +484,13 @@ def permute(args):
         items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
         # exact in every dtype: values are moved, never recomputed
         write_safetensors(os.path.join(args.out, fn), items,
-                          lambda n: permute_tensor(n, read_tensor(src, n, h[n], start), c, perms))
+                          lambda n: permute_tensor(full_name(n), read_tensor(src, n, h[n], start), c, perms))
     for fn in os.listdir(args.inp):
         if not fn.endswith(".safetensors"):
             shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
+    headless = "embed_tokens.weight" in {n for _, h, _ in shard_files(args.inp) for n in h}
     with open(args.secret, "w") as f:
-        json.dump(secret(c, perms, args.seed), f)
+        json.dump(secret(c, perms, args.seed, "" if headless else "model."), f)
 
 
 def noise(args):
@@ -561,6 +572,9 @@ def sliding(c, i):
 
 
 def forward(w, c, ids):
+    """The logits, or a base model's (no head, no "model." prefix) last hidden state."""
+    headless = "embed_tokens.weight" in w
+    w = {full_name(k): v for k, v in w.items()}
     gemma = c["model_type"] in GEMMAS
     act = ACT[(c.get("hidden_activation") or "gelu_pytorch_tanh") if gemma else c.get("hidden_act", "silu")]
     w = {k: v.double() for k, v in w.items()}
@@ -621,6 +635,8 @@ def forward(w, c, ids):
         mlp = linear(act(linear(y, p + "mlp.gate_proj")) * linear(y, p + "mlp.up_proj"), p + "mlp.down_proj")
         x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if sandwich else mlp)
     x = norm(x, "model.norm.weight")
+    if headless:
+        return x
     # transformers ties lm_head to the embedding when tie_word_embeddings is true, a saved lm_head.weight or not
     head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings", False) else w["lm_head.weight"]
     logits = x @ head.T
@@ -675,6 +691,8 @@ def make_options(m):
     m.add_argument("--hidden-act", default="silu")
     m.add_argument("--header-order", default="offsets", choices=["offsets", "shuffled"])
     m.add_argument("--no-header-pad", action="store_true", help="safetensors headers not padded to 8 bytes")
+    m.add_argument("--headless", action="store_true", help="a base model (XModel, as embedding models are saved): no "
+                   "lm_head, names without 'model.'")
 
 
 def main():

@@ -46,8 +46,9 @@ import lady.permutation.SpecValidator;
  *       in_proj and bias, blocks of out_proj columns); grouped-query attention has the KV heads with their
  *       query groups, the query heads inside each group and the value dimensions inside each KV head;
  *       dimensions inside a query/key head never move (rotary embeddings pair them);</li>
- *   <li>a space that reaches a graph input or output, or an operation the analysis does not know
- *       ({@link Op#OPAQUE}), is pinned: nothing in it moves, with a note naming the node.</li>
+ *   <li>a space that reaches a graph input or output (unless its writer says its channels are free: {@link
+ *       Op#FREE_CHANNELS}), or an operation the analysis does not know ({@link Op#OPAQUE}), is pinned: nothing in
+ *       it moves, with a note naming the node.</li>
  * </ul>
  * Each free space with a producer is a group. Groups come in the order of their first producer
  * (topological). Names: the producer's node name (module path) for a space with one producer node;
@@ -138,7 +139,10 @@ public final class ChannelSpaces {
                 layouts.put(n.output(), step(n));
             }
             for (String out : graph.outputs()) {
-                pinAll(layouts.get(out));
+                Node writer = graph.writer(out);
+                if (writer == null || writer.longAttr(Op.FREE_CHANNELS, 0) != 1) {
+                    pinAll(layouts.get(out));
+                }
             }
             return build();
         }

@@ -173,8 +173,23 @@ public final class GraphBuilder {
 
     /** RMS norm over the last axis, scaled by its weight plus {@code offset} (Gemma's {@code 1 + weight}). */
     public String rmsNorm(String module, String x, double eps, double offset) {
+        return rmsNorm(module, x, eps, offset, false);
+    }
+
+    /**
+     * As {@link #rmsNorm(String, String, double, double)}; {@code freeChannels}: the network's output, whose channel
+     * order is free ({@link Op#FREE_CHANNELS}).
+     */
+    public String rmsNorm(String module, String x, double eps, double offset, boolean freeChannels) {
         long c = width(x);
-        Map<String, Object> attrs = offset == 0 ? Map.of("eps", eps) : Map.of("eps", eps, "weight_offset", offset);
+        Map<String, Object> attrs = new LinkedHashMap<>();
+        attrs.put("eps", eps);
+        if (offset != 0) {
+            attrs.put("weight_offset", offset);
+        }
+        if (freeChannels) {
+            attrs.put(Op.FREE_CHANNELS, 1L);
+        }
         return add(module, Op.RMS_NORM, List.of(x), params(module, "weight", new long[] {c}), attrs, c);
     }
 

@@ -116,6 +116,14 @@ public enum Op {
      */
     public static final String FORWARD_UNSUPPORTED = "forward_unsupported";
 
+    /**
+     * An attribute of the node writing a graph output whose channel order is free (1; absent: 0): only inner products of
+     * its vectors matter (a base language model's last hidden state: embedding models are compared by cosine
+     * similarity), so its space is not pinned by being an output, and a check of the function compares the outputs'
+     * inner products instead of their values.
+     */
+    public static final String FREE_CHANNELS = "free_channels";
+
     /** The element-wise activation functions of {@link #ACT}. */
     public enum Activation {
         RELU(true), RELU6(false), HARDSWISH(false), HARDSIGMOID(false), SIGMOID(false), GELU(false),

@@ -298,6 +298,17 @@ final class GraphNetwork implements Model {
     }
 
     @Override
+    public boolean[] freeChannelOutputs() {
+        List<String> outs = arch.graph().outputs();
+        boolean[] free = new boolean[outs.size()];
+        for (int i = 0; i < free.length; i++) {
+            lady.graph.Node w = arch.graph().writer(outs.get(i));
+            free[i] = w != null && w.longAttr(lady.graph.Op.FREE_CHANNELS, 0) == 1;
+        }
+        return free;
+    }
+
+    @Override
     public Tensor forwardTo(Tensor input, String module) {
         return capture(input, List.of(module), Stage.PRE_ACTIVATION).get(module);
     }

@@ -20,7 +20,9 @@ import lady.report.Json;
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
  * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
- * model.norm, lm_head (or the embedding matrix when the embeddings are tied and lm_head is not saved).
+ * model.norm, lm_head (or the embedding matrix when the embeddings are tied and lm_head is not saved); or the same
+ * decoder saved without its head and without the {@code model.} prefix (transformers' LlamaModel, Qwen3Model, ...: as
+ * embedding models are saved), whose output is its last hidden state.
  * Widths and biases come from the shapes (every bias a checkpoint has is used: Qwen2's q/k/v, Llama's
  * {@code attention_bias} on q/k/v/o, Llama's {@code mlp_bias} on gate/up/down); heads, KV heads (default:
  * the heads, MHA), head dimension (default: the q rows / heads), RMS eps, RoPE base and scaling, activation
@@ -50,19 +52,36 @@ final class LlamaFamily implements Family {
      */
     @Override
     public String recognize(Map<String, long[]> s) {
-        if (!s.containsKey("model.embed_tokens.weight") || !s.containsKey("model.layers.0.self_attn.q_proj.weight")
-                || !s.containsKey("model.layers.0.mlp.gate_proj.weight")) {
+        String p = prefix(s::containsKey);
+        if (p == null) {
             return null;
         }
-        boolean headNorms = s.containsKey("model.layers.0.self_attn.q_norm.weight");
-        if (s.containsKey("model.layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
+        boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
+        if (s.containsKey(p + "layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
             return headNorms ? "gemma3_text" : "gemma2";
         }
         if (headNorms) {
             return "qwen3";
         }
-        return s.containsKey("model.layers.0.self_attn.q_proj.bias")
-                && !s.containsKey("model.layers.0.self_attn.o_proj.bias") ? "qwen2" : "llama";
+        return s.containsKey(p + "layers.0.self_attn.q_proj.bias")
+                && !s.containsKey(p + "layers.0.self_attn.o_proj.bias") ? "qwen2" : "llama";
+    }
+
+    /** The language model's names: under {@code model.} (XForCausalLM, with its head). */
+    private static final String CAUSAL_LM = "model.";
+
+    /**
+     * The prefix of the decoder's tensor names: {@link #CAUSAL_LM}, or none for a base model saved without its head
+     * (transformers' LlamaModel, Qwen3Model, ...: embedding models are); null when neither holds a Llama decoder.
+     */
+    private static String prefix(java.util.function.Predicate<String> has) {
+        for (String p : List.of(CAUSAL_LM, "")) {
+            if (has.test(p + "embed_tokens.weight") && has.test(p + "layers.0.self_attn.q_proj.weight")
+                    && has.test(p + "layers.0.mlp.gate_proj.weight")) {
+                return p;
+            }
+        }
+        return null;
     }
 
     /** config.json's {@code model_type} names the variant when it is one of {@link #names()}; else the shapes do. */
@@ -77,8 +96,9 @@ final class LlamaFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, "model.embed_tokens.weight", 0, 32000)),
-                1.0, 0, 1, 1);
+        String p = prefix(s::containsKey);
+        return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, (p == null ? CAUSAL_LM : p)
+                + "embed_tokens.weight", 0, 32000)), 1.0, 0, 1, 1);
     }
 
     @Override
@@ -87,10 +107,13 @@ final class LlamaFamily implements Family {
             throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
                     + "(config.json + safetensors), not created new");
         }
-        long vocab = d.size("model.embed_tokens.weight", 0, 0);
-        long hidden = d.size("model.embed_tokens.weight", 1, 0);
-        agree(name, d, "vocab_size", vocab, "model.embed_tokens.weight");
-        agree(name, d, "hidden_size", hidden, "model.embed_tokens.weight");
+        String found = prefix(t -> d.has(t, false));
+        String m = found == null ? CAUSAL_LM : found; // (none: the size reads below name what is missing)
+        String embedding = m + "embed_tokens.weight";
+        long vocab = d.size(embedding, 0, 0);
+        long hidden = d.size(embedding, 1, 0);
+        agree(name, d, "vocab_size", vocab, embedding);
+        agree(name, d, "hidden_size", hidden, embedding);
         long heads = d.configLong("num_attention_heads", 0);
         if (heads < 1 && !d.hasConfig()) {
             throw LadyException.invalidInput(name + ": no config.json came with these weights, and the attention heads "
@@ -101,12 +124,12 @@ final class LlamaFamily implements Family {
                     + "cannot be told from the shapes");
         }
         long kvHeads = d.configLong("num_key_value_heads", heads);
-        long qRows = d.size("model.layers.0.self_attn.q_proj.weight", 0, hidden);
+        long qRows = d.size(m + "layers.0.self_attn.q_proj.weight", 0, hidden);
         long headDim = d.configLong("head_dim", qRows % heads == 0 ? qRows / heads : hidden / heads);
         if (qRows % heads != 0 || qRows / heads != headDim) { // else the graph's q_proj rows would not be the tensor's
             throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads"
                     + (d.config("head_dim") != null ? " of head_dim " + headDim : "") + ", but "
-                    + "model.layers.0.self_attn.q_proj.weight has " + qRows + " rows; the folder's config.json and weights "
+                    + m + "layers.0.self_attn.q_proj.weight has " + qRows + " rows; the folder's config.json and weights "
                     + "disagree (a config.json from another model?)");
         }
         double eps = d.configDouble("rms_norm_eps", DEFAULT_EPS);
@@ -123,7 +146,7 @@ final class LlamaFamily implements Family {
         String actUnsupported = fn != null ? null : "hidden_act " + Json.write(act) + " is not computed by Lady's "
                 + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
         GraphBuilder b = new GraphBuilder(name);
-        String h = b.embedding("model.embed_tokens", b.tokens("input_ids"), "model.embed_tokens.weight", vocab, hidden,
+        String h = b.embedding(m + "embed_tokens", b.tokens("input_ids"), embedding, vocab, hidden,
                 gemma ? Math.sqrt(hidden) : 1);
         Map<String, Object> gemmaAttrs = new LinkedHashMap<>(); // Gemma 2 and 3's attention: its scale, its soft cap
         if (gemma && !name.equals(GEMMA)) {
@@ -134,8 +157,8 @@ final class LlamaFamily implements Family {
         }
         int layers = 0;
         Set<Long> widths = new HashSet<>();
-        for (int i = 0; d.has("model.layers." + i + ".self_attn.q_proj.weight", false); i++) {
-            String layer = "model.layers." + i;
+        for (int i = 0; d.has(m + "layers." + i + ".self_attn.q_proj.weight", false); i++) {
+            String layer = m + "layers." + i;
             String attn = layer + ".self_attn";
             String x = b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset);
             Map<String, String> names = new LinkedHashMap<>();
@@ -194,17 +217,23 @@ final class LlamaFamily implements Family {
             h = b.add(layer + ".mlp_residual", h, down);
             layers = i + 1;
         }
-        agree(name, d, "num_hidden_layers", layers, "model.layers.N.self_attn.q_proj.weight");
+        agree(name, d, "num_hidden_layers", layers, m + "layers.N.self_attn.q_proj.weight");
         if (widths.size() == 1) { // layers of different widths (a structural edit's) have no single intermediate_size
-            agree(name, d, "intermediate_size", widths.iterator().next(), "model.layers.N.mlp.gate_proj.weight");
+            agree(name, d, "intermediate_size", widths.iterator().next(), m + "layers.N.mlp.gate_proj.weight");
         }
-        h = b.rmsNorm("model.norm", h, eps, normOffset);
+        boolean base = m.isEmpty() && !d.has("lm_head.weight", false);
+        // a base model's output is its last hidden state, used by its inner products (an embedding model's): the
+        // residual stream's order there is free, as it is inside
+        h = b.rmsNorm(m + "norm", h, eps, normOffset, base);
+        if (base) {
+            return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT);
+        }
         boolean tied = !d.has("lm_head.weight", false);
         if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
             throw LadyException.invalidInput(name + ": config.json says tie_word_embeddings is false, but the checkpoint "
                     + "has no lm_head.weight (a shard missing from the folder?)");
         }
-        String logits = tied ? b.linear("lm_head", h, "model.embed_tokens.weight", null, vocab)
+        String logits = tied ? b.linear("lm_head", h, embedding, null, vocab)
                 : b.linear("lm_head", h, vocab, false);
         if (gemma && d.config("final_logit_softcapping") != null) { // Gemma 2: cap * tanh(logits / cap)
             logits = b.softcap("lm_head.softcap", logits, d.configDouble("final_logit_softcapping", 0));
@@ -249,14 +278,16 @@ final class LlamaFamily implements Family {
     @Override
     public Map<String, Object> configFor(String name, Map<String, long[]> shapes, Map<String, Object> config) {
         Map<String, Object> c = new LinkedHashMap<>(config);
-        long[] embedding = shapes.get("model.embed_tokens.weight");
+        String p = prefix(shapes::containsKey);
+        String m = p == null ? CAUSAL_LM : p;
+        long[] embedding = shapes.get(m + "embed_tokens.weight");
         if (embedding != null && embedding.length == 2) {
             c.computeIfPresent("vocab_size", (k, v) -> embedding[0]);
             c.computeIfPresent("hidden_size", (k, v) -> embedding[1]);
         }
         Set<Long> widths = new HashSet<>();
         long layers = 0;
-        for (long[] gate; (gate = shapes.get("model.layers." + layers + ".mlp.gate_proj.weight")) != null; layers++) {
+        for (long[] gate; (gate = shapes.get(m + "layers." + layers + ".mlp.gate_proj.weight")) != null; layers++) {
             widths.add(gate[0]);
         }
         long n = layers;

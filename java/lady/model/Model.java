@@ -30,6 +30,14 @@ public interface Model {
     }
 
     /**
+     * Per output of {@link #outputs}, whether its channel order is free ({@link lady.graph.Op#FREE_CHANNELS}: only
+     * inner products of its vectors matter); an output past the array's end is not.
+     */
+    default boolean[] freeChannelOutputs() {
+        return new boolean[0];
+    }
+
+    /**
      * A seeded probe batch this network can run on: images of its input size (32 x 32 where any size works)
      * with standard normal values, or token ids uniform over its vocabulary.
      */

@@ -87,7 +87,7 @@ public final class PermutationCheck {
             original.train(false);
             List<Tensor> a = original.outputs(probe);
             original.load(permuted);
-            return compare(a, original.outputs(probe));
+            return compare(a, original.outputs(probe), original.freeChannelOutputs());
         } finally {
             original.load(saved);
             original.train(wasTraining);
@@ -101,20 +101,34 @@ public final class PermutationCheck {
         try (NoGradGuard guard = new NoGradGuard()) {
             original.train(false);
             changed.train(false);
-            return compare(original.outputs(probe), changed.outputs(probe));
+            return compare(original.outputs(probe), changed.outputs(probe), original.freeChannelOutputs());
         } finally {
             original.train(wasTraining);
             changed.train(changedTraining);
         }
     }
 
-    private static double[] compare(List<Tensor> a, List<Tensor> b) {
+    /**
+     * {max abs difference, largest abs value of {@code a}} over the outputs; an output whose channel order is free
+     * ({@code free[i]}) is compared by the inner products of its vectors (the Gram matrix over its last axis), which
+     * no permutation of its channels changes.
+     */
+    private static double[] compare(List<Tensor> a, List<Tensor> b, boolean[] free) {
         double diff = 0;
         double scale = 0;
         for (int i = 0; i < a.size(); i++) {
-            double di = a.get(i).sub(b.get(i)).abs().max().item_double();
+            Tensor x = a.get(i);
+            Tensor y = b.get(i);
+            if (i < free.length && free[i]) {
+                long d = x.size(-1);
+                x = x.reshape(-1, d).to(torch.ScalarType.Double);
+                y = y.reshape(-1, d).to(torch.ScalarType.Double);
+                x = x.matmul(x.t());
+                y = y.matmul(y.t());
+            }
+            double di = x.sub(y).abs().max().item_double();
             diff = Double.isNaN(di) || Double.isNaN(diff) ? Double.NaN : Math.max(diff, di);
-            scale = Math.max(scale, a.get(i).abs().max().item_double());
+            scale = Math.max(scale, x.abs().max().item_double());
         }
         return new double[] {diff, scale};
     }
