@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3) written and run without transformers, for
-Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
+"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3) written and run without
+transformers, for Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text [--seed S]
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3 [--seed S]
                     [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
                     --inter I --vocab V] [--mlp-bias] [--attention-bias] [--no-head-dim] [--no-kv-heads]
@@ -71,7 +71,7 @@ DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 BYTES = {"F32": 4, "BF16": 2, "F16": 2}
 MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
-               "gemma3_text": "Gemma3ForCausalLM"}
+               "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
 
 
@@ -106,9 +106,9 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         "num_attention_heads": heads,
         "num_hidden_layers": layers,
         "num_key_value_heads": kv_heads,
-        "rms_norm_eps": 1e-5 if variant in ("llama", "mistral") else 1e-6,
+        "rms_norm_eps": 1e-5 if variant in ("llama", "mistral", "phi3") else 1e-6,
         "rope_theta": {"llama": 500000.0, "mistral": 1000000.0, "qwen2": 1000000.0, "qwen3": 1000000.0,
-                       "gemma": 10000.0, "gemma2": 10000.0, "gemma3_text": 1000000.0}[variant],
+                       "gemma": 10000.0, "gemma2": 10000.0, "gemma3_text": 1000000.0, "phi3": 10000.0}[variant],
         "tie_word_embeddings": tied,
         "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[dtype],
         "transformers_version": "4.46.3",
@@ -132,6 +132,11 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         if variant == "gemma3_text":
             c.update({"attn_logit_softcapping": None, "final_logit_softcapping": None, "rope_local_base_freq": 10000.0,
                       "rope_scaling": ROPE_SCALING[rope_scaling], "sliding_window_pattern": 2})
+    elif variant == "phi3":  # Phi3Config: no head_dim (hidden / heads), q/k/v and gate/up fused
+        assert not attention_bias and not mlp_bias, "attention_bias and mlp_bias are Llama's options"
+        assert head_dim * heads == hidden, "Phi-3's heads are hidden_size / num_attention_heads wide"
+        c.update({"embd_pdrop": 0.0, "original_max_position_embeddings": 4096, "resid_pdrop": 0.0,
+                  "rope_scaling": ROPE_SCALING[rope_scaling], "sliding_window": 2047})
     elif variant == "qwen3":
         assert not mlp_bias, "mlp_bias is Llama's option"
         c.update({"attention_bias": attention_bias, "head_dim": head_dim, "max_window_layers": 28,
@@ -183,7 +188,11 @@ def shapes(c, inv_freq=False, tied_saved=False):
     out = {"model.embed_tokens.weight": (v, d)}
     for i in range(c["num_hidden_layers"]):
         p = "model.layers.%d." % i
-        for k, rows in (("q", h * hd), ("k", kv * hd), ("v", kv * hd)):
+        fused = c["model_type"] == "phi3"
+        if fused:  # Phi-3: o_proj, then q, k, v stacked in one tensor
+            out[p + "self_attn.o_proj.weight"] = (d, h * hd)
+            out[p + "self_attn.qkv_proj.weight"] = ((h + 2 * kv) * hd, d)
+        for k, rows in (("q", h * hd), ("k", kv * hd), ("v", kv * hd)) if not fused else ():
             out[p + "self_attn.%s_proj.weight" % k] = (rows, d)
             if qkv_bias:
                 out[p + "self_attn.%s_proj.bias" % k] = (rows,)
@@ -195,7 +204,9 @@ def shapes(c, inv_freq=False, tied_saved=False):
             out[p + "self_attn.k_norm.weight"] = (hd,)
         if inv_freq:
             out[p + "self_attn.rotary_emb.inv_freq"] = (hd // 2,)
-        for k, shape in (("gate", (inter, d)), ("up", (inter, d)), ("down", (d, inter))):
+        mlp = (("gate_up", (2 * inter, d)), ("down", (d, inter))) if fused else (
+            ("gate", (inter, d)), ("up", (inter, d)), ("down", (d, inter)))
+        for k, shape in mlp:
             out[p + "mlp.%s_proj.weight" % k] = shape
             if mlp_bias:
                 out[p + "mlp.%s_proj.bias" % k] = shape[:1]
@@ -443,6 +454,11 @@ def permute_tensor(name, t, c, perms):
         return t[s]
     if rest in ("mlp.gate_proj.weight", "mlp.up_proj.weight"):
         return t[lp["mlp"]][:, s]
+    if rest == "mlp.gate_up_proj.weight":  # both halves by the units' permutation
+        return t[torch.cat((lp["mlp"], lp["mlp"] + t.shape[0] // 2))][:, s]
+    if rest == "self_attn.qkv_proj.weight":  # the q, k and v rows in their segments
+        hq, hk = c["num_attention_heads"] * head_dim_of(c), kv_heads_of(c) * head_dim_of(c)
+        return t[torch.cat((q_map, hq + kv_map, hq + hk + v_map))][:, s]
     if rest in ("mlp.gate_proj.bias", "mlp.up_proj.bias"):
         return t[lp["mlp"]]
     if rest == "mlp.down_proj.weight":
@@ -469,7 +485,8 @@ def secret(c, perms, seed, prefix="model."):
                 groups[a + ".q_heads.%d" % g] = qp.tolist()
         for g, vp in enumerate(lp["v"]):
             groups[a + ".v_dims.%d" % g] = vp.tolist()
-        groups["%slayers.%d.mlp.gate_proj" % (prefix, i)] = lp["mlp"].tolist()
+        mlp = "gate_up_proj" if c["model_type"] == "phi3" else "gate_proj"  # the MLP's first (fused) layer
+        groups["%slayers.%d.mlp.%s" % (prefix, i, mlp)] = lp["mlp"].tolist()
     return {"format": "lady-secret", "format_version": 1, "tool_version": "llama_family.py",
             "architecture": c["model_type"], "seed": seed,
             "convention": "applying p to a group: new neuron j is old neuron p[j]", "permutations": groups}
@@ -608,9 +625,14 @@ def forward(w, c, ids):
         masked = causal | torch.ones(t, t, dtype=torch.bool).tril(-c["sliding_window"]) if local else causal
         mask = torch.zeros(t, t, dtype=torch.float64).masked_fill(masked, float("-inf"))
         y = norm(x, p + "input_layernorm.weight")
-        q = linear(y, p + "self_attn.q_proj").view(b, t, h, hd).transpose(1, 2)
-        k = linear(y, p + "self_attn.k_proj").view(b, t, kv, hd).transpose(1, 2)
-        v = linear(y, p + "self_attn.v_proj").view(b, t, kv, hd).transpose(1, 2)
+        if p + "self_attn.qkv_proj.weight" in w:  # Phi-3: q, k, v stacked
+            qkv = linear(y, p + "self_attn.qkv_proj")
+            q, k, v = qkv[..., :h * hd], qkv[..., h * hd:(h + kv) * hd], qkv[..., (h + kv) * hd:]
+        else:
+            q, k, v = (linear(y, p + "self_attn.%s_proj" % n) for n in "qkv")
+        q = q.reshape(b, t, h, hd).transpose(1, 2)
+        k = k.reshape(b, t, kv, hd).transpose(1, 2)
+        v = v.reshape(b, t, kv, hd).transpose(1, 2)
         if p + "self_attn.q_norm.weight" in w:  # Qwen3, Gemma 3: each head normalized over its dimensions, before RoPE
             q = norm(q, p + "self_attn.q_norm.weight")
             k = norm(k, p + "self_attn.k_norm.weight")
@@ -632,7 +654,11 @@ def forward(w, c, ids):
         else:
             x = x + attn
             y = norm(x, p + "post_attention_layernorm.weight")
-        mlp = linear(act(linear(y, p + "mlp.gate_proj")) * linear(y, p + "mlp.up_proj"), p + "mlp.down_proj")
+        if p + "mlp.gate_up_proj.weight" in w:  # Phi-3: gate and up stacked
+            gate, up = linear(y, p + "mlp.gate_up_proj").chunk(2, dim=-1)
+        else:
+            gate, up = linear(y, p + "mlp.gate_proj"), linear(y, p + "mlp.up_proj")
+        mlp = linear(act(gate) * up, p + "mlp.down_proj")
         x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if sandwich else mlp)
     x = norm(x, "model.norm.weight")
     if headless:

@@ -219,6 +219,7 @@ public final class ChannelSpaces {
             return switch (n.op()) {
                 case CONV -> conv(n);
                 case LINEAR -> linear(n);
+                case GATED_LINEAR -> gatedLinear(n);
                 case BATCH_NORM, LAYER_NORM, RMS_NORM -> norm(n);
                 case ACT, DROPOUT -> in(n, 0);
                 case CHANNELWISE -> channelwise(n);
@@ -351,6 +352,26 @@ public final class ChannelSpaces {
             consume(l, w, cols);
             int s = produce(n, w, rows, n.param("bias"), shape[rows]);
             return new Layout(List.of(new Seg(s, shape[rows], 1)), false, false);
+        }
+
+        private Layout gatedLinear(Node n) {
+            Layout l = in(n, 0);
+            String w = n.param("weight");
+            String b = n.param("bias");
+            long units = graph.shape(w)[0] / 2;
+            if (l.flattened()) {
+                return opaque(n, "a gated linear layer after a flatten");
+            }
+            consume(l, w, 1);
+            int s = open(units, n.name(), "");
+            for (long half : new long[] {0, units}) { // unit j: rows j (the gate) and units + j (the value)
+                member(s, w, 0, half, 1, Role.PRODUCER_WEIGHT);
+                if (b != null) {
+                    member(s, b, 0, half, 1, Role.PRODUCER_BIAS);
+                }
+            }
+            producer(s, n.name());
+            return new Layout(List.of(new Seg(s, units, 1)), false, false);
         }
 
         private Layout norm(Node n) {
@@ -677,17 +698,21 @@ public final class ChannelSpaces {
             long kv = n.longAttr("kv_heads", heads);
             long hd = n.longAttr("head_dim", 1);
             long rep = heads / kv;
-            String q = n.param("q_weight");
-            String k = n.param("k_weight");
-            String v = n.param("v_weight");
+            // separate q, k, v, or one packed tensor whose k rows start at kOff and v rows at vOff (Phi-3's qkv_proj)
+            String packed = n.param("qkv_weight");
+            String q = packed != null ? packed : n.param("q_weight");
+            String k = packed != null ? packed : n.param("k_weight");
+            String v = packed != null ? packed : n.param("v_weight");
+            long kOff = packed != null ? heads * hd : 0;
+            long vOff = packed != null ? (heads + kv) * hd : 0;
             String o = n.param("o_weight");
-            for (String t : List.of(q, k, v)) {
+            for (String t : new java.util.LinkedHashSet<>(List.of(q, k, v))) {
                 consume(l, t, 1);
             }
             int kvs = open(kv, n.name(), ".kv_heads");
             member(kvs, q, 0, 0, rep * hd, Role.PRODUCER_WEIGHT);
-            member(kvs, k, 0, 0, hd, Role.PRODUCER_WEIGHT);
-            member(kvs, v, 0, 0, hd, Role.PRODUCER_WEIGHT);
+            member(kvs, k, 0, kOff, hd, Role.PRODUCER_WEIGHT);
+            member(kvs, v, 0, vOff, hd, Role.PRODUCER_WEIGHT);
             biasMember(n, kvs, "q_bias", 0, rep * hd);
             biasMember(n, kvs, "k_bias", 0, hd);
             biasMember(n, kvs, "v_bias", 0, hd);
@@ -704,7 +729,7 @@ public final class ChannelSpaces {
             }
             for (long g = 0; g < kv; g++) {
                 int vs = open(hd, n.name(), ".v_dims." + g);
-                member(vs, v, 0, g * hd, 1, Role.PRODUCER_WEIGHT);
+                member(vs, v, 0, vOff + g * hd, 1, Role.PRODUCER_WEIGHT);
                 biasMember(n, vs, "v_bias", g * hd, 1);
                 for (long r = 0; r < rep; r++) {
                     member(vs, o, 1, (g * rep + r) * hd, 1, Role.CONSUMER_WEIGHT);

@@ -128,6 +128,21 @@ public final class GraphBuilder {
         return add(node, Op.LINEAR, List.of(x), p, Map.of(), out);
     }
 
+    /** A gated linear layer of {@code units} units ({@link Op#GATED_LINEAR}: weight [2 units, in]) of module {@code module}. */
+    public String gatedLinear(String module, String x, long units, boolean bias, Op.Activation fn, String why) {
+        long in = width(x);
+        Map<String, String> p = params(module, "weight", new long[] {2 * units, in});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {2 * units}));
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("fn", fn.name());
+        if (why != null) {
+            a.put(Op.FORWARD_UNSUPPORTED, why);
+        }
+        return add(module, Op.GATED_LINEAR, List.of(x), p, a, units);
+    }
+
     /** Batch norm (affine, running statistics) with torchvision's parameter and buffer names. */
     public String batchNorm(String module, String x, double eps) {
         return batchNorm(module, x, eps, DEFAULT_BN_MOMENTUM);
@@ -336,13 +351,14 @@ public final class GraphBuilder {
         }
         Map<String, String> p = new LinkedHashMap<>();
         Map<String, long[]> shapes = Map.ofEntries(Map.entry("q_weight", new long[] {heads * headDim, d}),
+                Map.entry("qkv_weight", new long[] {(heads + 2 * kvHeads) * headDim, d}),
                 Map.entry("k_weight", new long[] {kvHeads * headDim, d}), Map.entry("v_weight", new long[] {kvHeads * headDim, d}),
                 Map.entry("o_weight", new long[] {d, heads * headDim}), Map.entry("q_bias", new long[] {heads * headDim}),
                 Map.entry("k_bias", new long[] {kvHeads * headDim}), Map.entry("v_bias", new long[] {kvHeads * headDim}),
                 Map.entry("o_bias", new long[] {d}), Map.entry("rope_inv_freq", new long[] {headDim / 2}),
                 Map.entry("q_norm", new long[] {headDim}), Map.entry("k_norm", new long[] {headDim}));
-        for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "o_weight", "o_bias",
-                "rope_inv_freq", "q_norm", "k_norm")) {
+        for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "qkv_weight",
+                "o_weight", "o_bias", "rope_inv_freq", "q_norm", "k_norm")) {
             String t = names.get(role);
             if (t != null) {
                 tensor(t, shapes.get(role));

@@ -67,7 +67,7 @@ public record Node(String name, Op op, List<String> inputs, String output, Map<S
 
     /** The activation of an {@link Op#ACT} node. */
     public Op.Activation activation() {
-        if (op != Op.ACT) {
+        if (op != Op.ACT && op != Op.GATED_LINEAR) {
             throw new LadyException(LadyException.Kind.INTERNAL, name + " is a " + op + ", not an activation");
         }
         return Op.Activation.valueOf(stringAttr("fn", "RELU"));

@@ -23,6 +23,13 @@ public enum Op {
      * it). Channels: reads the input's spaces (its columns, in blocks after a flatten) and opens a space.
      */
     LINEAR,
+    /**
+     * A linear layer whose output rows are two halves, the first passed through an activation and multiplied by the
+     * second: {@code act(x W[:n]^T + b[:n]) * (x W[n:]^T + b[n:])} (Phi-3's gate_up_proj: a fused gated MLP).
+     * Params: {@code weight} [2n, in], {@code bias} (optional). Attrs: {@code fn} (the activation). Channels: reads
+     * the input's space (columns) and opens a space of n units, rows j and n + j of the weight (and bias) each.
+     */
+    GATED_LINEAR,
     /** Batch normalization over axis 1. Params: weight, bias, running_mean, running_var, num_batches_tracked. Attrs: eps, momentum. Keeps the space. */
     BATCH_NORM,
     /** Layer normalization over the last axis. Params: weight, bias. Attrs: eps. Keeps the space. */
@@ -76,7 +83,8 @@ public enum Op {
     ATTENTION,
     /**
      * Llama-style attention with separate projections, grouped-query heads and rotary position
-     * embedding, causal. Params: q_weight, k_weight, v_weight, o_weight, and optional q_bias, k_bias,
+     * embedding, causal. Params: q_weight, k_weight, v_weight (or qkv_weight: the three stacked in that order,
+     * Phi-3's qkv_proj), o_weight, and optional q_bias, k_bias,
      * v_bias, o_bias, q_norm and k_norm (Qwen3's RMSNorm of each q / k head, one weight of head_dim shared by
      * the heads, with attr qk_norm_eps), and rope_inv_freq (stored frequencies). Attrs: heads, kv_heads, head_dim, rope_theta
      * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,

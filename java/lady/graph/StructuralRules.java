@@ -302,7 +302,7 @@ public final class StructuralRules {
                             return "a grouped or depthwise convolution ('" + r.name() + "') reads them";
                         }
                     }
-                    case LINEAR, ATTENTION, ATTENTION_GQA -> {
+                    case LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA -> {
                         // a consumer: its columns compensate
                     }
                     case ACT -> {

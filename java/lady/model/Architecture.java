@@ -152,14 +152,16 @@ public record Architecture(String name, Graph graph, Init init) {
         List<String> out = new ArrayList<>();
         for (Node n : graph.nodes()) {
             switch (n.op()) {
-                case CONV, LINEAR -> out.add(n.param("weight"));
+                case CONV, LINEAR, GATED_LINEAR -> out.add(n.param("weight"));
                 case ATTENTION -> {
                     out.add(n.param("in_proj_weight"));
                     out.add(n.param("out_proj_weight"));
                 }
                 case ATTENTION_GQA -> {
-                    for (String role : List.of("q_weight", "k_weight", "v_weight", "o_weight")) {
-                        out.add(n.param(role));
+                    for (String role : List.of("q_weight", "k_weight", "v_weight", "qkv_weight", "o_weight")) {
+                        if (n.has(role)) {
+                            out.add(n.param(role));
+                        }
                     }
                 }
                 default -> {

@@ -154,7 +154,7 @@ final class GraphNetwork implements Model {
                 keepAlive.add(o);
                 modules.put(n.name() + ".out_proj", register(moduleOf(n.param("out_proj_weight")), new LinearImpl(o)));
             }
-            case PARAM, RMS_NORM, ATTENTION_GQA -> {
+            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR -> {
                 for (String t : n.params().values()) {
                     if (!raw.containsKey(t)) {
                         rawParameter(t, torch.zeros(graph.shape(t)));
@@ -438,6 +438,13 @@ final class GraphNetwork implements Model {
                         torch.constant_pad_nd(conv.weight(), channels, new Scalar(0.0)),
                         bias == null ? new org.bytedeco.pytorch.TensorOptional() : new org.bytedeco.pytorch.TensorOptional(bias),
                         n.longsAttr("stride", 1, 1), n.longsAttr("padding", 0, 0), n.longsAttr("dilation", 1, 1), 1);
+            }
+            case GATED_LINEAR: { // act(first half) * second half of the rows' outputs
+                Tensor w = live(n.param("weight"));
+                Tensor y = n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
+                        : torch.linear(x, w);
+                long units = graph.shape(n.param("weight"))[0] / 2;
+                return activation(n.activation(), y.narrow(-1, 0, units)).mul(y.narrow(-1, units, units));
             }
             case LINEAR: {
                 Module m = modules.get(n.name());

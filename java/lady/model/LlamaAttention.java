@@ -33,9 +33,22 @@ final class LlamaAttention {
         long heads = n.longAttr("heads", 1);
         long kv = n.longAttr("kv_heads", heads);
         long hd = n.longAttr("head_dim", 1);
-        Tensor q = project(x, params, n, "q").reshape(batch, seq, heads, hd).transpose(1, 2);
-        Tensor k = project(x, params, n, "k").reshape(batch, seq, kv, hd).transpose(1, 2);
-        Tensor v = project(x, params, n, "v").reshape(batch, seq, kv, hd).transpose(1, 2);
+        Tensor q;
+        Tensor k;
+        Tensor v;
+        if (n.has("qkv_weight")) { // Phi-3's qkv_proj: the q, k and v rows stacked
+            Tensor qkv = linear(x, params.get(n.param("qkv_weight")), null);
+            q = qkv.narrow(-1, 0, heads * hd);
+            k = qkv.narrow(-1, heads * hd, kv * hd);
+            v = qkv.narrow(-1, (heads + kv) * hd, kv * hd);
+        } else {
+            q = project(x, params, n, "q");
+            k = project(x, params, n, "k");
+            v = project(x, params, n, "v");
+        }
+        q = q.reshape(batch, seq, heads, hd).transpose(1, 2);
+        k = k.reshape(batch, seq, kv, hd).transpose(1, 2);
+        v = v.reshape(batch, seq, kv, hd).transpose(1, 2);
         q = headNorm(n, q, params, "q_norm"); // Qwen3, Gemma 3: each head RMS-normalized over its dimensions, before RoPE
         k = headNorm(n, k, params, "k_norm");
         String stored = n.param("rope_inv_freq");

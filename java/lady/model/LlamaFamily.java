@@ -16,7 +16,7 @@ import lady.report.Json;
  * The Llama family of Hugging Face transformers (also Mistral, Qwen2 with q/k/v biases, Qwen3 with an RMSNorm of
  * each q and k head: q_norm, k_norm, and Gemma 1, 2 and 3 (text): RMSNorm by 1 + weight, the embedding times
  * sqrt(hidden_size), Gemma 2's and 3's norms around the attention and the MLP, Gemma 2's soft caps, sliding layers,
- * Gemma 3's head norms and local rope), with
+ * Gemma 3's head norms and local rope; Phi-3 with q, k, v in one qkv_proj and gate, up in one gate_up_proj), with
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
  * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
@@ -42,7 +42,7 @@ final class LlamaFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text");
+        return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3);
     }
 
     /**
@@ -55,6 +55,9 @@ final class LlamaFamily implements Family {
         String p = prefix(s::containsKey);
         if (p == null) {
             return null;
+        }
+        if (s.containsKey(p + "layers.0.self_attn.qkv_proj.weight")) { // q, k, v and gate, up fused
+            return PHI3;
         }
         boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
         if (s.containsKey(p + "layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
@@ -76,12 +79,24 @@ final class LlamaFamily implements Family {
      */
     private static String prefix(java.util.function.Predicate<String> has) {
         for (String p : List.of(CAUSAL_LM, "")) {
-            if (has.test(p + "embed_tokens.weight") && has.test(p + "layers.0.self_attn.q_proj.weight")
-                    && has.test(p + "layers.0.mlp.gate_proj.weight")) {
+            String layer = p + "layers.0.";
+            if (has.test(p + "embed_tokens.weight")
+                    && (has.test(layer + "self_attn.q_proj.weight") || has.test(layer + "self_attn.qkv_proj.weight"))
+                    && (has.test(layer + "mlp.gate_proj.weight") || has.test(layer + "mlp.gate_up_proj.weight"))) {
                 return p;
             }
         }
         return null;
+    }
+
+    /** Phi-3's name: q, k, v in one tensor (qkv_proj), gate and up in one (gate_up_proj). */
+    private static final String PHI3 = "phi3";
+
+    /** The MLP's width of layer {@code layer} (its gate's rows; half a fused gate_up's), or 0 when it has none. */
+    private static long mlpWidth(java.util.function.Function<String, long[]> shape, String layer) {
+        long[] gate = shape.apply(layer + ".mlp.gate_proj.weight");
+        long[] fused = shape.apply(layer + ".mlp.gate_up_proj.weight");
+        return gate != null ? gate[0] : fused != null ? fused[0] / 2 : 0;
     }
 
     /** config.json's {@code model_type} names the variant when it is one of {@link #names()}; else the shapes do. */
@@ -124,13 +139,19 @@ final class LlamaFamily implements Family {
                     + "cannot be told from the shapes");
         }
         long kvHeads = d.configLong("num_key_value_heads", heads);
-        long qRows = d.size(m + "layers.0.self_attn.q_proj.weight", 0, hidden);
+        String packed = m + "layers.0.self_attn.qkv_proj.weight";
+        boolean fused = d.has(packed, false);
+        String qTensor = fused ? packed : m + "layers.0.self_attn.q_proj.weight";
+        long qRows = fused ? d.size(packed, 0, 0) - 2 * kvHeads * (d.size(packed, 0, 0) / (heads + 2 * kvHeads))
+                : d.size(qTensor, 0, hidden);
         long headDim = d.configLong("head_dim", qRows % heads == 0 ? qRows / heads : hidden / heads);
-        if (qRows % heads != 0 || qRows / heads != headDim) { // else the graph's q_proj rows would not be the tensor's
-            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads"
-                    + (d.config("head_dim") != null ? " of head_dim " + headDim : "") + ", but "
-                    + m + "layers.0.self_attn.q_proj.weight has " + qRows + " rows; the folder's config.json and weights "
-                    + "disagree (a config.json from another model?)");
+        if (qRows % heads != 0 || qRows / heads != headDim
+                || (fused && d.size(packed, 0, 0) != (heads + 2 * kvHeads) * headDim)) {
+            // else the graph's q (or q, k, v) rows would not be the tensor's
+            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads, " + kvHeads
+                    + " KV heads" + (d.config("head_dim") != null ? " of head_dim " + headDim : "") + ", but " + qTensor
+                    + " has " + d.size(qTensor, 0, 0) + " rows; the folder's config.json and weights disagree (a "
+                    + "config.json from another model?)");
         }
         double eps = d.configDouble("rms_norm_eps", DEFAULT_EPS);
         if (!(eps > 0) || Double.isInfinite(eps)) { // RMSNorm divides by sqrt(mean square + eps)
@@ -157,13 +178,19 @@ final class LlamaFamily implements Family {
         }
         int layers = 0;
         Set<Long> widths = new HashSet<>();
-        for (int i = 0; d.has(m + "layers." + i + ".self_attn.q_proj.weight", false); i++) {
+        for (int i = 0; d.has(m + "layers." + i + ".self_attn.q_proj.weight", false)
+                || d.has(m + "layers." + i + ".self_attn.qkv_proj.weight", false); i++) {
             String layer = m + "layers." + i;
             String attn = layer + ".self_attn";
             String x = b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset);
             Map<String, String> names = new LinkedHashMap<>();
+            if (d.has(attn + ".qkv_proj.weight", false)) {
+                names.put("qkv_weight", attn + ".qkv_proj.weight");
+            }
             for (String p : List.of("q", "k", "v", "o")) {
-                names.put(p + "_weight", attn + "." + p + "_proj.weight");
+                if (!d.has(attn + ".qkv_proj.weight", false) || p.equals("o")) {
+                    names.put(p + "_weight", attn + "." + p + "_proj.weight");
+                }
                 if (d.has(attn + "." + p + "_proj.bias", false)) {
                     names.put(p + "_bias", attn + "." + p + "_proj.bias");
                 }
@@ -192,6 +219,9 @@ final class LlamaFamily implements Family {
             }
             if (layerRope.unsupported() != null) {
                 attrs.put(Op.FORWARD_UNSUPPORTED, layerRope.unsupported());
+            } else if (d.configDouble("partial_rotary_factor", 1) != 1) { // Phi-4-mini rotates part of each head
+                attrs.put(Op.FORWARD_UNSUPPORTED, "partial_rotary_factor " + d.configDouble("partial_rotary_factor", 1)
+                        + " is not computed by Lady's forward pass (every dimension of a head rotated is)");
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
             // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output
@@ -203,14 +233,20 @@ final class LlamaFamily implements Family {
             String y = sandwich ? b.rmsNorm(layer + ".pre_feedforward_layernorm", h, eps, normOffset)
                     : b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset);
             String mlp = layer + ".mlp";
-            long inter = d.size(mlp + ".gate_proj.weight", 0, 0);
+            long inter = mlpWidth(t -> d.has(t, false) ? new long[] {d.size(t, 0, 0)} : null, layer);
             widths.add(inter);
-            String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
-            String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
-                    : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
-            String up = b.linear(mlp + ".up_proj", y, inter, d.has(mlp + ".up_proj.bias", false));
-            String down = b.linear(mlp + ".down_proj", b.mul(mlp + ".gated", gate, up), hidden,
-                    d.has(mlp + ".down_proj.bias", false));
+            String gated;
+            if (d.has(mlp + ".gate_up_proj.weight", false)) { // Phi-3: act(gate) * up from one tensor's two halves
+                gated = b.gatedLinear(mlp + ".gate_up_proj", y, inter, d.has(mlp + ".gate_up_proj.bias", false),
+                        fn != null ? fn : Op.Activation.SILU, actUnsupported);
+            } else {
+                String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
+                String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
+                        : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
+                String up = b.linear(mlp + ".up_proj", y, inter, d.has(mlp + ".up_proj.bias", false));
+                gated = b.mul(mlp + ".gated", gate, up);
+            }
+            String down = b.linear(mlp + ".down_proj", gated, hidden, d.has(mlp + ".down_proj.bias", false));
             if (sandwich) {
                 down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
             }
@@ -287,8 +323,8 @@ final class LlamaFamily implements Family {
         }
         Set<Long> widths = new HashSet<>();
         long layers = 0;
-        for (long[] gate; (gate = shapes.get(m + "layers." + layers + ".mlp.gate_proj.weight")) != null; layers++) {
-            widths.add(gate[0]);
+        for (long w; (w = mlpWidth(shapes::get, m + "layers." + layers)) > 0; layers++) {
+            widths.add(w);
         }
         long n = layers;
         c.computeIfPresent("num_hidden_layers", (k, v) -> n);

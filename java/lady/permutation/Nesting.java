@@ -172,8 +172,7 @@ public final class Nesting {
         Set<Slot> s = new java.util.HashSet<>();
         for (Member m : inner.members()) {
             Member o = enclosing(outerAt, m, inner.size());
-            Member o2 = o == null ? null : outerTo.members().stream()
-                    .filter(x -> x.tensor().equals(o.tensor()) && x.axis() == o.axis()).findFirst().orElse(null);
+            Member o2 = o == null ? null : counterpart(outerAt, o, outerTo);
             if (o == null || o2 == null) {
                 return Set.of();
             }
@@ -181,6 +180,23 @@ public final class Nesting {
             s.add(new Slot(m.tensor(), m.axis(), o2.offset() + to * o2.block() + within, m.block()));
         }
         return s;
+    }
+
+    /**
+     * The member of {@code outerTo} that plays {@code o}'s part in {@code outerAt}: the one at the same place in its
+     * member list (a tensor may hold a group in several ranges of one axis: Phi-3's packed q, k and v rows), else the
+     * first on the same (tensor, axis); null when there is none.
+     */
+    private static Member counterpart(Group outerAt, Member o, Group outerTo) {
+        int at = outerAt.members().indexOf(o);
+        if (at >= 0 && at < outerTo.members().size()) {
+            Member same = outerTo.members().get(at);
+            if (same.tensor().equals(o.tensor()) && same.axis() == o.axis()) {
+                return same;
+            }
+        }
+        return outerTo.members().stream().filter(x -> x.tensor().equals(o.tensor()) && x.axis() == o.axis()).findFirst()
+                .orElse(null);
     }
 
     private static Set<Slot> signature(Group g) {

@@ -143,6 +143,8 @@ class LlamaFolderTest {
         // a base model without its head or the "model." prefix (Qwen3Model, as embedding models are saved): its
         // output is the last hidden state, whose dimensions may move (its inner products are kept)
         "qwen3|F32|1|--headless --tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16",
+        // Phi-3: q, k, v in one qkv_proj, gate and up in one gate_up_proj (nested groups inside one packed tensor)
+        "phi3|F32|2|--hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
