@@ -195,7 +195,7 @@ final class LlamaFamily implements Family {
                     names.put(p + "_bias", attn + "." + p + "_proj.bias");
                 }
             }
-            for (String p : List.of("q", "k")) { // Qwen3's RMSNorm of each head (dimensions inside a head: never moved)
+            for (String p : List.of("q", "k")) { // Qwen3 and Gemma 3: an RMSNorm of each head (its dimensions never move)
                 if (d.has(attn + "." + p + "_norm.weight", false)) {
                     names.put(p + "_norm", attn + "." + p + "_norm.weight");
                 }

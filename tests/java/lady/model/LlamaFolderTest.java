@@ -560,6 +560,11 @@ class LlamaFolderTest {
             vocab = shape[0] + extra;
             s.put(t, lady.tensor.HostTensor.ofFloats(grown, vocab, shape[1]));
         }
+        return writtenWithVocabulary(s, vocab, folder, name);
+    }
+
+    /** {@code s} written as a folder {@code name} like {@code folder}, its config.json's vocab_size {@code vocab}. */
+    private Path writtenWithVocabulary(StateDict s, long vocab, Path folder, String name) {
         Map<String, Object> config = new java.util.LinkedHashMap<>(s.config());
         config.put("vocab_size", vocab);
         s.setConfig(config);
@@ -666,12 +671,7 @@ class LlamaFolderTest {
             }
             s.put(t, lady.tensor.HostTensor.ofFloats(v, rows.shape()));
         }
-        Map<String, Object> config = new java.util.LinkedHashMap<>(s.config());
-        config.put("vocab_size", (long) index.length);
-        s.setConfig(config);
-        Path out = dir.resolve(name);
-        Checkpoints.writeLike(out, s, folder);
-        return out;
+        return writtenWithVocabulary(s, index.length, folder, name);
     }
 
     /**
