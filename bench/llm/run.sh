@@ -11,6 +11,8 @@
 #              bf16, two shards (6.7 B parameters, 13.5 GB)
 #        gemma2b  Gemma-2-2B shape (variant gemma2): d 2304, 26 layers, GQA 8/4, head_dim 256, MLP 9216,
 #              vocab 256000, tied, norms around attention and MLP, bf16 (2.6 B parameters, 5.2 GB)
+#        phi3mini Phi-3-mini shape (variant phi3): d 3072, 32 layers, 32 heads (MHA), head_dim 96, MLP 8192,
+#              vocab 32064, untied, q/k/v and gate/up fused, bf16 (3.8 B parameters, 7.6 GB)
 # The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
@@ -21,7 +23,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
@@ -29,10 +31,11 @@ script="$repo/tests/python/llama_family.py"
 cores="taskset -c 0,1"
 case "$case_name" in
   gemma2b) shape=(--variant gemma2 --hidden 2304 --layers 26 --heads 8 --kv-heads 4 --head-dim 256 --inter 9216 --vocab 256000 --tied --shards 1) ;;
+  phi3mini) shape=(--variant phi3 --hidden 3072 --layers 32 --heads 32 --kv-heads 32 --head-dim 96 --inter 8192 --vocab 32064 --shards 2) ;;
   1b)  shape=(--hidden 2048 --layers 16 --heads 32 --kv-heads 8 --head-dim 64 --inter 8192 --vocab 128256 --tied --shards 1) ;;
   8b2) shape=(--hidden 4096 --layers 2 --heads 32 --kv-heads 8 --head-dim 128 --inter 14336 --vocab 128256 --shards 1) ;;
   7b)  shape=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --head-dim 128 --inter 11008 --vocab 32000 --shards 2) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b)" >&2; exit 2 ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini)" >&2; exit 2 ;;
 esac
 mkdir -p "$work"
 cd "$work"
