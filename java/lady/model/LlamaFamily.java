@@ -171,9 +171,9 @@ final class LlamaFamily implements Family {
                 gemma ? Math.sqrt(hidden) : 1);
         Map<String, Object> gemmaAttrs = new LinkedHashMap<>(); // Gemma 2 and 3's attention: its scale, its soft cap
         if (gemma && !name.equals(GEMMA)) {
-            gemmaAttrs.put("attn_scale", 1 / Math.sqrt(d.configDouble("query_pre_attn_scalar", headDim)));
+            gemmaAttrs.put("attn_scale", 1 / Math.sqrt(positive(name, d, "query_pre_attn_scalar", headDim)));
             if (d.config("attn_logit_softcapping") != null) {
-                gemmaAttrs.put("logit_softcap", d.configDouble("attn_logit_softcapping", 0));
+                gemmaAttrs.put("logit_softcap", positive(name, d, "attn_logit_softcapping", 0));
             }
         }
         int layers = 0;
@@ -272,9 +272,18 @@ final class LlamaFamily implements Family {
         String logits = tied ? b.linear("lm_head", h, embedding, null, vocab)
                 : b.linear("lm_head", h, vocab, false);
         if (gemma && d.config("final_logit_softcapping") != null) { // Gemma 2: cap * tanh(logits / cap)
-            logits = b.softcap("lm_head.softcap", logits, d.configDouble("final_logit_softcapping", 0));
+            logits = b.softcap("lm_head.softcap", logits, positive(name, d, "final_logit_softcapping", 0));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** config.json's {@code key} ({@code fallback} when absent), refused unless a positive number: it divides. */
+    private static double positive(String name, Dims d, String key, double fallback) {
+        double v = d.configDouble(key, fallback);
+        if (!(v > 0) || Double.isInfinite(v)) {
+            throw LadyException.invalidInput(name + ": config.json gives " + key + " " + v + ", not a positive number");
+        }
+        return v;
     }
 
     /** The first of the Gemma variants' names (Gemma 1: Llama's shapes, Gemma's forward). */

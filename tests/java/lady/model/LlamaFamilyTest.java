@@ -35,8 +35,8 @@ class LlamaFamilyTest {
 
     /**
      * config.json values of the wrong kind are refused by name, never replaced by a default in silence: a string
-     * where a number belongs, a fractional head count, a non-positive rms_norm_eps; a non-positive rope_theta is the
-     * forward pass's concern only (the groups stand, running the model is refused).
+     * where a number belongs, a fractional head count, a non-positive rms_norm_eps or Gemma 2 scale or soft cap; a
+     * non-positive rope_theta is the forward pass's concern only (the groups stand, running the model is refused).
      */
     @Test
     void configurationValuesOfTheWrongKindAreNamed() {
@@ -49,6 +49,15 @@ class LlamaFamilyTest {
                     () -> Models.infer(shapes(false, false), null, config));
             assertEquals(lady.LadyException.Kind.INVALID_INPUT, e.kind());
             assertTrue(e.getMessage().contains((String) c[2]), e.getMessage());
+        }
+        for (String key : List.of("query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping")) {
+            Map<String, Object> gemma = new java.util.LinkedHashMap<>(CONFIG); // Gemma 2 divides by each of these
+            gemma.put("model_type", "gemma2");
+            gemma.put(key, 0.0);
+            lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                    () -> Models.infer(shapes(true, false), null, gemma));
+            assertTrue(e.getMessage().contains("gemma2: config.json gives " + key + " 0.0, not a positive number"),
+                    e.getMessage());
         }
         Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
         config.put("rope_theta", -5.0);
