@@ -146,6 +146,9 @@ public final class VocabularyViews {
     private static long[][] pairs(HostTensor r, HostTensor s) {
         long vr = r.size(0);
         long vs = s.size(0);
+        if (vr == 0 || vs == 0) {
+            return null; // nothing to pair (the shape check names an empty vocabulary)
+        }
         long common = Math.min(vr, vs);
         int m = (int) Math.min(SAMPLED_ROWS, common);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(ROWS_SEED);
