@@ -139,8 +139,7 @@ public final class ChannelSpaces {
                 layouts.put(n.output(), step(n));
             }
             for (String out : graph.outputs()) {
-                Node writer = graph.writer(out);
-                if (writer == null || writer.longAttr(Op.FREE_CHANNELS, 0) != 1) {
+                if (!graph.freeChannels(out)) {
                     pinAll(layouts.get(out));
                 }
             }

@@ -65,7 +65,7 @@ public record Node(String name, Op op, List<String> inputs, String output, Map<S
         return v == null ? fallback : (String) v;
     }
 
-    /** The activation of an {@link Op#ACT} node. */
+    /** The activation of an {@link Op#ACT} or {@link Op#GATED_LINEAR} node. */
     public Op.Activation activation() {
         if (op != Op.ACT && op != Op.GATED_LINEAR) {
             throw new LadyException(LadyException.Kind.INTERNAL, name + " is a " + op + ", not an activation");

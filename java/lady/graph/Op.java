@@ -34,9 +34,15 @@ public enum Op {
     BATCH_NORM,
     /** Layer normalization over the last axis. Params: weight, bias. Attrs: eps. Keeps the space. */
     LAYER_NORM,
-    /** RMS normalization over the last axis. Params: weight. Attrs: eps. Keeps the space. */
+    /**
+     * RMS normalization over the last axis. Params: weight. Attrs: eps, weight_offset (optional: scaled by weight plus
+     * it, Gemma's 1), {@link #FREE_CHANNELS} (optional). Keeps the space.
+     */
     RMS_NORM,
-    /** An element-wise activation. Attrs: {@code fn} ({@link Activation}). Keeps the space. */
+    /**
+     * An element-wise activation. Attrs: {@code fn} ({@link Activation}), optional {@code scale_in} and {@code
+     * scale_out} ({@code scale_out * fn(scale_in * x)}: a soft cap). Keeps the space.
+     */
     ACT,
     /** 2-D max pooling. Attrs: kernel, stride, padding (pairs), ceil (0/1). Keeps the space. */
     MAX_POOL,
@@ -85,8 +91,9 @@ public enum Op {
      * Llama-style attention with separate projections, grouped-query heads and rotary position
      * embedding, causal. Params: q_weight, k_weight, v_weight (or qkv_weight: the three stacked in that order,
      * Phi-3's qkv_proj), o_weight, and optional q_bias, k_bias,
-     * v_bias, o_bias, q_norm and k_norm (Qwen3's RMSNorm of each q / k head, one weight of head_dim shared by
-     * the heads, with attr qk_norm_eps), and rope_inv_freq (stored frequencies). Attrs: heads, kv_heads, head_dim, rope_theta
+     * v_bias, o_bias, q_norm and k_norm (Qwen3's and Gemma 3's RMSNorm of each q / k head, one weight of head_dim
+     * shared by the heads, with attrs qk_norm_eps and qk_norm_offset), and rope_inv_freq (stored frequencies). Attrs:
+     * optional attn_scale (default 1 / sqrt(head_dim)), logit_softcap, sliding_window; heads, kv_heads, head_dim, rope_theta
      * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,
      * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
@@ -94,7 +101,10 @@ public enum Op {
      * query/key head never move (RoPE pairs them).
      */
     ATTENTION_GQA,
-    /** Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Channels: opens a space (its columns). */
+    /**
+     * Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Attrs: optional scale (rows times it).
+     * Channels: opens a space (its columns).
+     */
     EMBEDDING,
     /** Bilinear resize of input 0 to the spatial size of input 1 (align_corners false). Keeps the space of input 0. */
     INTERPOLATE,

@@ -299,11 +299,10 @@ final class GraphNetwork implements Model {
 
     @Override
     public boolean[] freeChannelOutputs() {
-        List<String> outs = arch.graph().outputs();
+        List<String> outs = graph.outputs();
         boolean[] free = new boolean[outs.size()];
         for (int i = 0; i < free.length; i++) {
-            lady.graph.Node w = arch.graph().writer(outs.get(i));
-            free[i] = w != null && w.longAttr(lady.graph.Op.FREE_CHANNELS, 0) == 1;
+            free[i] = graph.freeChannels(outs.get(i));
         }
         return free;
     }
@@ -460,9 +459,7 @@ final class GraphNetwork implements Model {
             case LAYER_NORM:
                 return ((LayerNormImpl) modules.get(n.name())).forward(x);
             case RMS_NORM: {
-                Tensor w = raw.get(n.param("weight"));
-                double offset = n.doubleAttr("weight_offset", 0);
-                return rmsNorm(x, offset == 0 ? w : w.add(new Scalar(offset)), n.doubleAttr("eps", 1e-6));
+                return rmsNorm(x, raw.get(n.param("weight")), n.doubleAttr("weight_offset", 0), n.doubleAttr("eps", 1e-6));
             }
             case ACT: {
                 double in = n.doubleAttr("scale_in", 1);
@@ -656,12 +653,15 @@ final class GraphNetwork implements Model {
         return arch.name() + " (" + graph.tensors().size() + " tensors)";
     }
 
-    /** RMSNorm over the last axis, in float32: {@code x / sqrt(mean(x^2) + eps) * weight}. */
-    static Tensor rmsNorm(Tensor x, Tensor weight, double eps) {
+    /**
+     * RMSNorm over the last axis, in float32: {@code x / sqrt(mean(x^2) + eps) * (weight + offset)} (offset 1:
+     * Gemma's).
+     */
+    static Tensor rmsNorm(Tensor x, Tensor weight, double offset, double eps) {
         Tensor xf = x.to(torch.ScalarType.Float);
         Tensor rms = torch.rsqrt(xf.pow(new Scalar(2.0)).mean(new long[] {-1}, true,
                 new org.bytedeco.pytorch.ScalarTypeOptional()).add(new Scalar(eps)));
-        return xf.mul(rms).mul(weight);
+        return xf.mul(rms).mul(offset == 0 ? weight : weight.add(new Scalar(offset)));
     }
 
 }

@@ -81,10 +81,8 @@ final class LlamaAttention {
         if (!n.has(role)) {
             return x;
         }
-        Tensor w = params.get(n.param(role));
-        double offset = n.doubleAttr("qk_norm_offset", 0); // Gemma 3's 1 + weight
-        return GraphNetwork.rmsNorm(x, offset == 0 ? w : w.add(new Scalar(offset)), n.doubleAttr("qk_norm_eps", 1e-6))
-                .to(x.scalar_type());
+        return GraphNetwork.rmsNorm(x, params.get(n.param(role)), n.doubleAttr("qk_norm_offset", 0), // Gemma 3's 1 + w
+                n.doubleAttr("qk_norm_eps", 1e-6)).to(x.scalar_type());
     }
 
     private static Tensor project(Tensor x, Map<String, Tensor> params, Node n, String which) {

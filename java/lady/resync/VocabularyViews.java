@@ -109,7 +109,8 @@ public final class VocabularyViews {
         if (names.isEmpty() || (key == null && ref == sus)) {
             return null;
         }
-        long[][] pairs = key == null ? null : pairs(reference.get(key), suspect.get(key));
+        DType in = key == null ? null : comparedIn(reference.get(key).dtype(), suspect.get(key).dtype());
+        long[][] pairs = key == null ? null : pairs(reference.get(key), suspect.get(key), in);
         if (pairs == SAME_ROWS) {
             pairs = null;
             if (ref == sus) {
@@ -123,7 +124,7 @@ public final class VocabularyViews {
         VocabularyViews v = new VocabularyViews(reference.select(reference.names()), names, key, ref, sus,
                 pairs == null ? Alignment.POSITION : Alignment.CONTENT, pairs == null ? null : pairs[0],
                 pairs == null ? null : pairs[1]);
-        v.roundedTo = pairs == null ? null : comparedIn(reference.get(key).dtype(), suspect.get(key).dtype());
+        v.roundedTo = pairs == null ? null : in;
         v.reference.setConfig(withVocabulary(reference.config(), common));
         for (String name : names) {
             v.reference.put(name, rowsOf(reference.get(name), v.referenceIndex, common));
@@ -136,14 +137,14 @@ public final class VocabularyViews {
     private static final long[][] SAME_ROWS = new long[2][0];
 
     /**
-     * The rows of {@code s} paired with rows of {@code r} by their values (in the coarser of their storage formats:
-     * {@link #comparedIn}): {@link #SAME_ROWS} when sampled common rows
+     * The rows of {@code s} paired with rows of {@code r} by their values (rounded to {@code in}, the coarser of
+     * their storage formats: {@link #comparedIn}; null: as they are): {@link #SAME_ROWS} when sampled common rows
      * hold the same values at the same positions ({@link #SAME_POSITION_SHARE}); null when most of the suspect's rows
      * are not found in the reference ({@link #CONTENT_SHARE}: retrained, or unrelated); else {reference rows, suspect
      * rows}, ascending in the reference's, of every suspect row whose values (in any column order) are those of one
      * reference row alone, each reference row paired once.
      */
-    private static long[][] pairs(HostTensor r, HostTensor s) {
+    private static long[][] pairs(HostTensor r, HostTensor s, DType in) {
         long vr = r.size(0);
         long vs = s.size(0);
         if (vr == 0 || vs == 0) {
@@ -153,7 +154,6 @@ public final class VocabularyViews {
         int m = (int) Math.min(SAMPLED_ROWS, common);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(ROWS_SEED);
         long[] at = rnd.longs(m, 0, common).toArray();
-        DType in = comparedIn(r.dtype(), s.dtype());
         long[] hr = rowHashes(r, at, in);
         long[] hs = rowHashes(s, at, in);
         int same = 0;
