@@ -105,7 +105,8 @@ public record Architecture(String name, Graph graph, Init init) {
 
     /**
      * For a network that reads token ids, the tensors with a row per vocabulary entry, in graph order: the token
-     * embeddings' weights and the weight and bias of the layer writing an output (the logits); empty for other
+     * embeddings' weights and the weight and bias of the layer writing an output (the logits, also through an
+     * element-wise step after it: Gemma 2's soft cap); empty for other
      * networks. A fine-tuned language model often has more rows there (tokens added at the end) than its base.
      */
     public List<String> vocabularyTensors() {
@@ -118,6 +119,9 @@ public record Architecture(String name, Graph graph, Init init) {
         }
         for (String o : graph.outputs()) {
             Node w = graph.writer(o);
+            while (w != null && (w.op() == Op.ACT || w.op() == Op.DROPOUT)) { // element-wise after it: a soft cap
+                w = graph.writer(w.inputs().get(0));
+            }
             if (w != null && w.op() == Op.LINEAR) {
                 for (String role : List.of("weight", "bias")) {
                     if (w.has(role) && !out.contains(w.param(role))) {

@@ -69,6 +69,19 @@ class LlamaFamilyTest {
         assertTrue(e.getMessage().contains("rope_theta -5.0"), e.getMessage());
     }
 
+    /**
+     * The vocabulary tensors are the embedding and the layer writing the logits, also behind an element-wise step
+     * after it (Gemma 2's soft cap): an untied Gemma 2 with tokens added is compared on its head's common rows too.
+     */
+    @Test
+    void theHeadIsAVocabularyTensorBehindTheSoftCap() {
+        Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
+        config.put("model_type", "gemma2");
+        config.put("final_logit_softcapping", 30.0);
+        ModelConfig mc = Models.infer(shapes(false, false), null, config);
+        assertEquals(List.of("model.embed_tokens.weight", "lm_head.weight"), mc.description().vocabularyTensors());
+    }
+
     @Test
     void groupsAreTheStreamTheKvHeadsTheQueryHeadsTheValueDimsAndTheMlpUnits() {
         ModelConfig mc = Models.infer(shapes(false, false), null, CONFIG);
