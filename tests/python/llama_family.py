@@ -2,7 +2,8 @@
 """Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3) written and run without
 transformers, for Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3 [--seed S]
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe
+                             [--seed S]
                     [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
                     --inter I --vocab V] [--mlp-bias] [--attention-bias] [--no-head-dim] [--no-kv-heads]
@@ -71,8 +72,11 @@ DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 BYTES = {"F32": 4, "BF16": 2, "F16": 2}
 MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
-               "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}
+               "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
+               "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
+# the mixtures of experts and the dense variant whose attention and configuration they share
+MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3"}
 
 
 # ---------------------------------------------------------------- configuration and names
@@ -91,9 +95,12 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
                 attention_bias=False, no_head_dim=False, no_kv_heads=False, rope_scaling="none", hidden_act="silu"):
     """config.json as transformers 4.46's LlamaConfig / MistralConfig / Qwen2Config / GemmaConfig / Gemma2Config (4.50's
     Gemma3TextConfig, 4.51's Qwen3Config).to_dict() has it; the Gemmas' sliding windows and soft caps small enough to
-    matter on a few tokens."""
+    matter on a few tokens. A mixture of experts (MixtralConfig, Qwen2MoeConfig, Qwen3MoeConfig) starts from its dense
+    variant's; moe_config adds its keys."""
+    model_type = variant
+    variant = MOE_BASE.get(variant, variant)
     c = {
-        "architectures": [MODEL_TYPES[variant]],
+        "architectures": [MODEL_TYPES[model_type]],
         "attention_dropout": 0.0,
         "bos_token_id": 1,
         "eos_token_id": [2, 3] if variant == "llama" else 2,  # Llama 3.1 lists several
@@ -102,7 +109,7 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         "initializer_range": 0.02,
         "intermediate_size": inter,
         "max_position_embeddings": 4096,
-        "model_type": variant,
+        "model_type": model_type,
         "num_attention_heads": heads,
         "num_hidden_layers": layers,
         "num_key_value_heads": kv_heads,
@@ -157,6 +164,49 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
     return c
 
 
+def moe_config(c, experts, top_k, moe_inter, shared_inter, mlp_only_layers, norm_topk):
+    """The keys of a mixture of experts: Mixtral's every MLP (intermediate_size is an expert's width, the top k always
+    renormalized); Qwen2-MoE's and Qwen3-MoE's (moe_intermediate_size, norm_topk_prob, the dense layers in
+    mlp_only_layers; Qwen2-MoE's shared expert)."""
+    t = c["model_type"]
+    if t == "mixtral":
+        c.update({"num_local_experts": experts, "num_experts_per_tok": top_k, "intermediate_size": moe_inter,
+                  "output_router_logits": False, "router_aux_loss_coef": 0.02, "router_jitter_noise": 0.0,
+                  "sliding_window": None})
+    elif t in ("qwen2_moe", "qwen3_moe"):
+        c.update({"num_experts": experts, "num_experts_per_tok": top_k, "moe_intermediate_size": moe_inter,
+                  "norm_topk_prob": norm_topk, "decoder_sparse_step": 1, "mlp_only_layers": mlp_only_layers,
+                  "output_router_logits": False, "router_aux_loss_coef": 0.001})
+        if t == "qwen2_moe":
+            c["shared_expert_intermediate_size"] = shared_inter
+
+
+def moe_layer(c, i):
+    """Whether layer i's MLP is a mixture of experts (transformers' rule: not in mlp_only_layers, and every
+    decoder_sparse_step-th layer)."""
+    if c["model_type"] == "mixtral":
+        return True
+    if c["model_type"] not in ("qwen2_moe", "qwen3_moe"):
+        return False
+    return i not in c.get("mlp_only_layers", []) and (i + 1) % c.get("decoder_sparse_step", 1) == 0
+
+
+def moe_names(c, i):
+    """(module, router, [(gate, up, down) per expert], shared (gate, up, down, its gate) or None) of layer i."""
+    p = "model.layers.%d." % i
+    if c["model_type"] == "mixtral":
+        m = p + "block_sparse_moe"
+        experts = [tuple("%s.experts.%d.%s.weight" % (m, e, w) for w in ("w1", "w3", "w2"))
+                   for e in range(c["num_local_experts"])]
+        return m, m + ".gate.weight", experts, None
+    m = p + "mlp"
+    experts = [tuple("%s.experts.%d.%s_proj.weight" % (m, e, w) for w in ("gate", "up", "down"))
+               for e in range(c["num_experts"])]
+    shared = tuple("%s.shared_expert.%s_proj.weight" % (m, w) for w in ("gate", "up", "down")) + (
+        m + ".shared_expert_gate.weight",) if c["model_type"] == "qwen2_moe" else None
+    return m, m + ".gate.weight", experts, shared
+
+
 def full_name(n):
     """A tensor's name as XForCausalLM has it: a base model's (XModel: embedding models) lack the "model." prefix."""
     return n if n.startswith(("model.", "lm_head.")) else "model." + n
@@ -172,7 +222,7 @@ def kv_heads_of(c):
 
 def biases(c):
     """(q/k/v bias, o bias, MLP biases) as the variant's modules have them."""
-    if c["model_type"] == "qwen2":
+    if c["model_type"] in ("qwen2", "qwen2_moe"):
         return True, False, False
     attention = bool(c.get("attention_bias", False))
     return attention, attention, bool(c.get("mlp_bias", False))
@@ -199,12 +249,22 @@ def shapes(c, inv_freq=False, tied_saved=False):
         out[p + "self_attn.o_proj.weight"] = (d, h * hd)
         if o_bias:
             out[p + "self_attn.o_proj.bias"] = (d,)
-        if c["model_type"] in ("qwen3", "gemma3_text"):  # RMSNorm of each q and k head over its dimensions
+        if c["model_type"] in ("qwen3", "qwen3_moe", "gemma3_text"):  # RMSNorm of each q and k head over its dimensions
             out[p + "self_attn.q_norm.weight"] = (hd,)
             out[p + "self_attn.k_norm.weight"] = (hd,)
         if inv_freq:
             out[p + "self_attn.rotary_emb.inv_freq"] = (hd // 2,)
-        mlp = (("gate_up", (2 * inter, d)), ("down", (d, inter))) if fused else (
+        if moe_layer(c, i):  # the router, then each expert's (and the shared expert's) weights, in module order
+            _, router, experts, shared = moe_names(c, i)
+            w = c["intermediate_size"] if c["model_type"] == "mixtral" else c["moe_intermediate_size"]
+            out[router] = (len(experts), d)
+            for gate, up, down in experts:
+                for name, shape in sorted(((gate, (w, d)), (up, (w, d)), (down, (d, w)))):  # Mixtral: w1, w2, w3
+                    out[name] = shape
+            if shared:
+                sw = c["shared_expert_intermediate_size"]
+                out[shared[0]], out[shared[1]], out[shared[2]], out[shared[3]] = (sw, d), (sw, d), (d, sw), (1, d)
+        mlp = () if moe_layer(c, i) else (("gate_up", (2 * inter, d)), ("down", (d, inter))) if fused else (
             ("gate", (inter, d)), ("up", (inter, d)), ("down", (d, inter)))
         for k, shape in mlp:
             out[p + "mlp.%s_proj.weight" % k] = shape
@@ -331,6 +391,8 @@ def make(args):
     c = make_config(args.variant, args.hidden, args.layers, args.heads, args.kv_heads, args.head_dim, args.inter,
                     args.vocab, args.tied, args.dtype, args.mlp_bias, args.attention_bias, args.no_head_dim,
                     args.no_kv_heads, args.rope_scaling, args.hidden_act)
+    moe_config(c, args.experts, args.top_k, args.moe_inter, args.shared_inter,
+               [int(x) for x in args.mlp_only_layers.split(",") if x], args.norm_topk)
     os.makedirs(args.out, exist_ok=True)
     s = shapes(c, args.inv_freq, args.tied_saved)
     if args.headless:  # a base model (XModel): no head, names without "model."
@@ -409,14 +471,57 @@ def draw_permutations(c, seed):
     h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     rep = h // kv
     perms = {"stream": randperm(c["hidden_size"], g), "layers": []}
-    for _ in range(c["num_hidden_layers"]):
+    for i in range(c["num_hidden_layers"]):
+        moe = moe_layer(c, i)
         perms["layers"].append({
-            "mlp": randperm(c["intermediate_size"], g),
+            "mlp": None if moe else randperm(c["intermediate_size"], g),
             "kv": randperm(kv, g),
             "q": [randperm(rep, g) if rep > 1 else None for _ in range(kv)],
             "v": [randperm(hd, g) for _ in range(kv)],
         })
+        if moe:  # the experts' order, then each expert's units: the units of the expert now at place j (as Lady's
+            # nested groups: applied after the experts moved), and the shared expert's
+            _, _, experts, shared = moe_names(c, i)
+            w = c["intermediate_size"] if c["model_type"] == "mixtral" else c["moe_intermediate_size"]
+            lp = perms["layers"][-1]
+            lp["experts"] = randperm(len(experts), g)
+            lp["units"] = [randperm(w, g) for _ in experts]
+            lp["shared"] = randperm(c["shared_expert_intermediate_size"], g) if shared else None
     return perms
+
+
+def moe_source(name, c, perms):
+    """The tensor whose values a permuted expert tensor takes (the same place in the expert that moved there), or
+    name itself."""
+    parts = full_name(name).split(".")
+    if len(parts) < 3 or not parts[2].isdigit() or not moe_layer(c, int(parts[2])):
+        return name
+    i = int(parts[2])
+    _, _, experts, _ = moe_names(c, i)
+    for j, ws in enumerate(experts):
+        if full_name(name) in ws:
+            src = experts[int(perms["layers"][i]["experts"][j])][ws.index(full_name(name))]
+            return src if name.startswith("model.") else src[len("model."):]
+    return name
+
+
+def permute_moe(name, t, c, lp):
+    """A tensor of a layer's mixture of experts, already the one that moved to this place (moe_source); None for
+    another tensor."""
+    s = lp["stream"]
+    i = int(name.split(".")[2])
+    _, router, experts, shared = moe_names(c, i)
+    if name == router:
+        return t[lp["experts"]][:, s]
+    for j, (gate, up, down) in enumerate(experts + ([shared[:3]] if shared else [])):
+        units = lp["units"][j] if j < len(experts) else lp["shared"]
+        if name in (gate, up):
+            return t[units][:, s]
+        if name == down:
+            return t[s][:, units]
+    if shared and name == shared[3]:  # the shared expert's gate: one row, stream columns
+        return t[:, s]
+    return None
 
 
 def attention_maps(c, lp):
@@ -449,6 +554,9 @@ def permute_tensor(name, t, c, perms):
     rest = ".".join(parts[3:])
     if rest in ("self_attn.rotary_emb.inv_freq", "self_attn.q_norm.weight", "self_attn.k_norm.weight"):
         return t  # the frequencies of pair positions, Qwen3's per-head norms: on dimensions inside a head, never moved
+    moved = permute_moe(name, t, c, dict(lp, stream=s)) if moe_layer(c, layer) else None
+    if moved is not None:
+        return moved
     q_map, kv_map, v_map, o_map = attention_maps(c, lp)
     if rest.endswith("layernorm.weight"):
         return t[s]
@@ -485,6 +593,14 @@ def secret(c, perms, seed, prefix="model."):
                 groups[a + ".q_heads.%d" % g] = qp.tolist()
         for g, vp in enumerate(lp["v"]):
             groups[a + ".v_dims.%d" % g] = vp.tolist()
+        if moe_layer(c, i):
+            module = moe_names(c, i)[0][len("model."):]
+            groups[prefix + module + ".experts"] = lp["experts"].tolist()
+            for j, u in enumerate(lp["units"]):
+                groups[prefix + module + ".experts.%d" % j] = u.tolist()
+            if lp["shared"] is not None:
+                groups[prefix + module + ".shared_expert"] = lp["shared"].tolist()
+            continue
         mlp = "gate_up_proj" if c["model_type"] == "phi3" else "gate_proj"  # the MLP's first (fused) layer
         groups["%slayers.%d.mlp.%s" % (prefix, i, mlp)] = lp["mlp"].tolist()
     return {"format": "lady-secret", "format_version": 1, "tool_version": "llama_family.py",
@@ -496,12 +612,15 @@ def permute(args):
     c = json.load(open(os.path.join(args.inp, "config.json")))
     perms = draw_permutations(c, args.seed)
     os.makedirs(args.out, exist_ok=True)
+    where = {n: (os.path.join(args.inp, fn), e, start) for fn, h, start in shard_files(args.inp) for n, e in h.items()}
+
+    def read(n):  # an expert's tensor from the expert that moves to its place, in whichever shard it is
+        m = moe_source(n, c, perms)
+        return read_tensor(where[m][0], m, where[m][1], where[m][2])
     for fn, h, start in shard_files(args.inp):
-        src = os.path.join(args.inp, fn)
         items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
         # exact in every dtype: values are moved, never recomputed
-        write_safetensors(os.path.join(args.out, fn), items,
-                          lambda n: permute_tensor(full_name(n), read_tensor(src, n, h[n], start), c, perms))
+        write_safetensors(os.path.join(args.out, fn), items, lambda n: permute_tensor(full_name(n), read(n), c, perms))
     for fn in os.listdir(args.inp):
         if not fn.endswith(".safetensors"):
             shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
@@ -654,11 +773,14 @@ def forward(w, c, ids):
         else:
             x = x + attn
             y = norm(x, p + "post_attention_layernorm.weight")
-        if p + "mlp.gate_up_proj.weight" in w:  # Phi-3: gate and up stacked
+        if moe_layer(c, i):
+            mlp = moe_forward(w, c, i, y, act)
+        elif p + "mlp.gate_up_proj.weight" in w:  # Phi-3: gate and up stacked
             gate, up = linear(y, p + "mlp.gate_up_proj").chunk(2, dim=-1)
+            mlp = linear(act(gate) * up, p + "mlp.down_proj")
         else:
             gate, up = linear(y, p + "mlp.gate_proj"), linear(y, p + "mlp.up_proj")
-        mlp = linear(act(gate) * up, p + "mlp.down_proj")
+            mlp = linear(act(gate) * up, p + "mlp.down_proj")
         x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if sandwich else mlp)
     x = norm(x, "model.norm.weight")
     if headless:
@@ -670,6 +792,30 @@ def forward(w, c, ids):
         cap = c["final_logit_softcapping"]
         logits = torch.tanh(logits / cap) * cap
     return logits
+
+
+def moe_forward(w, c, i, y, act):
+    """MixtralSparseMoeBlock / Qwen2MoeSparseMoeBlock / Qwen3MoeSparseMoeBlock: softmax of the router's logits, each
+    token's top k experts (their weights renormalized by Mixtral always, by the Qwens when norm_topk_prob), their
+    outputs weighted and summed, one token at a time; Qwen2-MoE adds its shared expert times sigmoid(its gate)."""
+    _, router, experts, shared = moe_names(c, i)
+    probs = torch.softmax(y @ w[router].T, dim=-1)
+    top, chosen = torch.topk(probs, c["num_experts_per_tok"], dim=-1)
+    if c["model_type"] == "mixtral" or c.get("norm_topk_prob"):
+        top = top / top.sum(dim=-1, keepdim=True)
+
+    def expert(x, names):
+        gate, up, down = names
+        return (act(x @ w[gate].T) * (x @ w[up].T)) @ w[down].T
+    out = torch.zeros_like(y)
+    for bi in range(y.shape[0]):
+        for ti in range(y.shape[1]):
+            x = y[bi, ti]
+            for k in range(chosen.shape[-1]):
+                out[bi, ti] += top[bi, ti, k] * expert(x, experts[int(chosen[bi, ti, k])])
+    if shared:
+        out = out + torch.sigmoid(y @ w[shared[3]].T) * expert(y, shared[:3])
+    return out
 
 
 def run_forward(args):
@@ -717,6 +863,12 @@ def make_options(m):
     m.add_argument("--hidden-act", default="silu")
     m.add_argument("--header-order", default="offsets", choices=["offsets", "shuffled"])
     m.add_argument("--no-header-pad", action="store_true", help="safetensors headers not padded to 8 bytes")
+    m.add_argument("--experts", type=int, default=4, help="mixtures of experts: the experts of a layer")
+    m.add_argument("--top-k", type=int, default=2, help="mixtures of experts: num_experts_per_tok")
+    m.add_argument("--moe-inter", type=int, default=24, help="mixtures of experts: an expert's width")
+    m.add_argument("--shared-inter", type=int, default=40, help="Qwen2-MoE: the shared expert's width")
+    m.add_argument("--mlp-only-layers", default="", help="Qwen MoE: the dense layers, e.g. 1,3")
+    m.add_argument("--norm-topk", action="store_true", help="Qwen MoE: norm_topk_prob")
     m.add_argument("--headless", action="store_true", help="a base model (XModel, as embedding models are saved): no "
                    "lm_head, names without 'model.'")
 

@@ -111,6 +111,29 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     }
 
     /**
+     * Moves tensors between names, all at once: tensor {@code to} becomes what tensor {@code from} held (its bytes and
+     * lazy index maps), for every entry {@code to -> from} of {@code moves} (a permutation of names: an expert's weights
+     * moving to another expert's place). The order of the names, which is the order written to files, stays.
+     */
+    public void rename(Map<String, String> moves) {
+        Map<String, HostTensor> t = new java.util.HashMap<>();
+        Map<String, IndexedTensor> l = new java.util.HashMap<>();
+        moves.forEach((to, from) -> {
+            t.put(to, raw(from));
+            IndexedTensor x = lazy.get(from);
+            if (x != null) {
+                l.put(to, x);
+            }
+        });
+        if (!t.keySet().equals(new java.util.HashSet<>(moves.values()))) {
+            throw new IllegalArgumentException("moves of tensor names must be a permutation of them: " + moves);
+        }
+        t.forEach(tensors::put); // an existing key keeps its place
+        moves.keySet().forEach(lazy::remove);
+        lazy.putAll(l);
+    }
+
+    /**
      * A state dict of the tensors {@code names} (in that order), sharing their memory and lazy index maps:
      * nothing is gathered or copied (a shard of a model folder being written).
      */

@@ -90,9 +90,12 @@ public final class ChannelSpaces {
 
     private record Draft(String tensor, int axis, long offset, long block, Role role) {}
 
+    /** Bits of a space's creation order for its sequence within its node (a mixture of experts opens one per expert). */
+    private static final int SEQUENCE_BITS = 32;
+
     private static final class Space {
         final long size;
-        final int order; // creation position: node index * 64 + sequence within the node
+        final long order; // creation position: node index, then sequence within the node (SEQUENCE_BITS)
         final String node;
         final String suffix;
         final List<Draft> members = new ArrayList<>();
@@ -100,7 +103,7 @@ public final class ChannelSpaces {
         boolean pinned;
         boolean tiedByAdd;
 
-        Space(long size, int order, String node, String suffix) {
+        Space(long size, long order, String node, String suffix) {
             this.size = size;
             this.order = order;
             this.node = node;
@@ -149,7 +152,7 @@ public final class ChannelSpaces {
         // ---- union-find over spaces ----
 
         private int open(long size, String node, String suffix) {
-            spaces.add(new Space(size, nodeIndex * 64 + sequence++, node, suffix));
+            spaces.add(new Space(size, ((long) nodeIndex << SEQUENCE_BITS) + sequence++, node, suffix));
             parent.add(parent.size());
             return parent.size() - 1;
         }
@@ -229,6 +232,7 @@ public final class ChannelSpaces {
                 case PARAM -> param(n);
                 case ATTENTION -> attention(n);
                 case ATTENTION_GQA -> attentionGqa(n);
+                case MOE -> moe(n);
                 case EMBEDDING -> embedding(n);
                 case OPAQUE -> opaque(n, n.stringAttr("why", "operator " + n.stringAttr("type", "?") + " is not one Lady knows"));
             };
@@ -739,6 +743,73 @@ public final class ChannelSpaces {
             return new Layout(List.of(new Seg(os, graph.shape(o)[0], 1)), false, false);
         }
 
+        /**
+         * A mixture of experts: the experts' order (router rows, each expert's tensors whole), each expert's units and the
+         * shared expert's, the output space (every down's rows).
+         */
+        private Layout moe(Node n) {
+            Layout l = in(n, 0);
+            if (l.flattened()) {
+                return opaque(n, "a mixture of experts after a flatten");
+            }
+            long e = n.longAttr("experts", 0);
+            String router = n.param("router");
+            consume(l, router, 1);
+            List<String[]> experts = new ArrayList<>();
+            for (int i = 0; i < e; i++) {
+                experts.add(new String[] {n.param("gate." + i), n.param("up." + i), n.param("down." + i)});
+            }
+            String[] shared = n.has("shared_gate") ? new String[] {n.param("shared_gate"), n.param("shared_up"),
+                    n.param("shared_down")} : null;
+            for (String[] x : shared == null ? experts : concat(experts, shared)) {
+                consume(l, x[0], 1);
+                consume(l, x[1], 1);
+            }
+            if (n.has("shared_scale")) {
+                consume(l, n.param("shared_scale"), 1);
+                fixed.add(SpecValidator.fixedAxis(n.param("shared_scale"), 0));
+            }
+            int order = open(e, n.name(), ".experts");
+            member(order, router, 0, 0, 1, Role.PRODUCER_WEIGHT);
+            for (int i = 0; i < e; i++) {
+                for (String t : experts.get(i)) {
+                    member(order, t, 0, i, 1, Role.WHOLE_TENSOR);
+                }
+            }
+            producer(order, n.name() + ".experts");
+            for (int i = 1; i < e; i++) { // experts of different widths cannot trade places
+                if (!Arrays.equals(graph.shape(experts.get(i)[0]), graph.shape(experts.get(0)[0]))) {
+                    pin(order);
+                    notes.add("node '" + n.name() + "': its experts differ in width (" + graph.shape(experts.get(0)[0])[0]
+                            + " and " + graph.shape(experts.get(i)[0])[0] + " units); their order stays in place");
+                    break;
+                }
+            }
+            List<String[]> units = shared == null ? experts : concat(experts, shared);
+            for (int i = 0; i < units.size(); i++) {
+                String[] x = units.get(i);
+                String suffix = i < e ? ".experts." + i : ".shared_expert";
+                int u = open(graph.shape(x[0])[0], n.name(), suffix);
+                member(u, x[0], 0, 0, 1, Role.PRODUCER_WEIGHT);
+                member(u, x[1], 0, 0, 1, Role.PRODUCER_WEIGHT);
+                member(u, x[2], 1, 0, 1, Role.CONSUMER_WEIGHT);
+                producer(u, n.name() + suffix);
+            }
+            long d = graph.shape(router)[1];
+            int out = open(d, n.name(), "");
+            for (String[] x : units) {
+                member(out, x[2], 0, 0, 1, Role.PRODUCER_WEIGHT);
+            }
+            producer(out, n.name() + ".experts");
+            return new Layout(List.of(new Seg(out, d, 1)), false, false);
+        }
+
+        private static List<String[]> concat(List<String[]> a, String[] b) {
+            List<String[]> out = new ArrayList<>(a);
+            out.add(b);
+            return out;
+        }
+
         private void biasMember(Node n, int space, String role, long offset, long block) {
             String t = n.param(role);
             if (t != null) {
@@ -755,14 +826,16 @@ public final class ChannelSpaces {
                     roots.add(spaces.get(i));
                 }
             }
-            roots.sort((x, y) -> Integer.compare(x.order, y.order));
+            roots.sort((x, y) -> Long.compare(x.order, y.order));
             Map<Space, String> names = names(roots);
             List<Group> groups = new ArrayList<>();
             for (Space s : roots) {
                 boolean producers = s.members.stream().anyMatch(m -> m.role() == Role.PRODUCER_WEIGHT);
                 if (s.pinned || !producers || s.size < 2) {
                     for (Draft m : s.members) {
-                        fixed.add(SpecValidator.fixedAxis(m.tensor(), m.axis()));
+                        if (m.role() != Role.WHOLE_TENSOR) { // a whole tensor staying with its neuron stays as it is
+                            fixed.add(SpecValidator.fixedAxis(m.tensor(), m.axis()));
+                        }
                     }
                     if (!s.pinned && !s.members.isEmpty() && !producers) {
                         notes.add("channels of '" + s.node + "' have no producer; they stay in place");

@@ -373,6 +373,53 @@ public final class GraphBuilder {
         return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
     }
 
+    /**
+     * A sparse mixture of experts ({@link Op#MOE}) of module {@code module}: the router's weight {@code router}, each
+     * expert's gate, up and down weights ({@code experts}: one {gate, up, down} per expert, its width from {@code
+     * widths}), and an optional shared expert ({@code shared}: {gate, up, down, scale}, of width {@code sharedWidth};
+     * null when there is none).
+     */
+    public String moe(String module, String x, String router, List<String[]> experts, long[] widths, String[] shared,
+            long sharedWidth, long topK, boolean normTopK, Op.Activation fn, String why) {
+        long d = width(x);
+        long e = experts.size();
+        if (e < 1 || widths.length != e || topK < 1 || topK > e) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + e + " experts, "
+                    + topK + " per token are not a valid mixture of experts");
+        }
+        Map<String, String> p = new LinkedHashMap<>();
+        tensor(router, e, d);
+        p.put("router", router);
+        for (int i = 0; i < e; i++) {
+            String[] t = experts.get(i);
+            tensor(t[0], widths[i], d);
+            tensor(t[1], widths[i], d);
+            tensor(t[2], d, widths[i]);
+            p.put("gate." + i, t[0]);
+            p.put("up." + i, t[1]);
+            p.put("down." + i, t[2]);
+        }
+        if (shared != null) {
+            tensor(shared[0], sharedWidth, d);
+            tensor(shared[1], sharedWidth, d);
+            tensor(shared[2], d, sharedWidth);
+            tensor(shared[3], 1, d);
+            p.put("shared_gate", shared[0]);
+            p.put("shared_up", shared[1]);
+            p.put("shared_down", shared[2]);
+            p.put("shared_scale", shared[3]);
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("experts", e);
+        a.put("top_k", topK);
+        a.put("norm_topk", normTopK ? 1L : 0L);
+        a.put("fn", fn.name());
+        if (why != null) {
+            a.put(Op.FORWARD_UNSUPPORTED, why);
+        }
+        return add(module, Op.MOE, List.of(x), p, a, d);
+    }
+
     /** Token embedding {@code [vocab, dim]} named {@code tensor}. */
     public String embedding(String node, String ids, String tensor, long vocab, long dim) {
         return embedding(node, ids, tensor, vocab, dim, 1);

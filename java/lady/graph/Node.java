@@ -65,9 +65,9 @@ public record Node(String name, Op op, List<String> inputs, String output, Map<S
         return v == null ? fallback : (String) v;
     }
 
-    /** The activation of an {@link Op#ACT} or {@link Op#GATED_LINEAR} node. */
+    /** The activation of an {@link Op#ACT}, {@link Op#GATED_LINEAR} or {@link Op#MOE} node. */
     public Op.Activation activation() {
-        if (op != Op.ACT && op != Op.GATED_LINEAR) {
+        if (op != Op.ACT && op != Op.GATED_LINEAR && op != Op.MOE) {
             throw new LadyException(LadyException.Kind.INTERNAL, name + " is a " + op + ", not an activation");
         }
         return Op.Activation.valueOf(stringAttr("fn", "RELU"));

@@ -102,6 +102,20 @@ public enum Op {
      */
     ATTENTION_GQA,
     /**
+     * A sparse mixture of experts on tokens {@code N x S x D} (Mixtral's block_sparse_moe, Qwen2-MoE's and Qwen3-MoE's
+     * sparse MLP): a router (a linear layer without bias, one row per expert) scores the E experts; a softmax over them;
+     * each token keeps its {@code top_k} experts (their probabilities divided by their sum when {@code norm_topk} is 1)
+     * and sums their outputs so weighted; expert e is a gated MLP {@code down.e(act(gate.e x) * up.e x)}. Params:
+     * {@code router} [E, D]; {@code gate.e}, {@code up.e} [F_e, D] and {@code down.e} [D, F_e] for e = 0 .. E-1;
+     * optionally a shared expert every token uses (Qwen2-MoE): {@code shared_gate}, {@code shared_up}, {@code
+     * shared_down}, and {@code shared_scale} [1, D] (its output times sigmoid(shared_scale x)). Attrs: {@code experts},
+     * {@code top_k}, {@code norm_topk} (0/1), {@code fn}. Channels: reads the input's space (the columns of the router,
+     * of every gate and up); the experts' order: the router's rows, every tensor of expert e moving whole with row e
+     * ({@link lady.permutation.Role#WHOLE_TENSOR}); inside each expert (and the shared one) its units (gate and up
+     * rows, down columns); opens the output space (the rows of every down).
+     */
+    MOE,
+    /**
      * Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Attrs: optional scale (rows times it).
      * Channels: opens a space (its columns).
      */

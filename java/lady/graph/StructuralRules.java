@@ -219,6 +219,10 @@ public final class StructuralRules {
                 case CONSUMER_WEIGHT -> {
                     // columns of any consumer can be summed, split and scaled
                 }
+                case WHOLE_TENSOR -> {
+                    widening = first(widening, "its neurons are experts, whose tensors move whole ('" + m.tensor() + "')");
+                    scalingProblem = first(scalingProblem, widening);
+                }
             }
         }
         if (producers.isEmpty()) {
@@ -302,7 +306,7 @@ public final class StructuralRules {
                             return "a grouped or depthwise convolution ('" + r.name() + "') reads them";
                         }
                     }
-                    case LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA -> {
+                    case LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA, MOE -> {
                         // a consumer: its columns compensate
                     }
                     case ACT -> {

@@ -150,7 +150,8 @@ public record Architecture(String name, Graph graph, Init init) {
     /**
      * Every weight matrix an attack on "all layers" works on, in execution order: the weights of
      * convolutions and linear layers, and attention's projections (torchvision's packed in_proj and
-     * out_proj; q, k, v, o of grouped-query attention). Embeddings and normalizations are not in it.
+     * out_proj; q, k, v, o of grouped-query attention; a mixture of experts' router and every expert's matrices).
+     * Embeddings and normalizations are not in it.
      */
     public List<String> weights() {
         List<String> out = new ArrayList<>();
@@ -168,6 +169,7 @@ public record Architecture(String name, Graph graph, Init init) {
                         }
                     }
                 }
+                case MOE -> out.addAll(n.params().values()); // every parameter of a mixture of experts is a matrix
                 default -> {
                 }
             }

@@ -154,7 +154,7 @@ final class GraphNetwork implements Model {
                 keepAlive.add(o);
                 modules.put(n.name() + ".out_proj", register(moduleOf(n.param("out_proj_weight")), new LinearImpl(o)));
             }
-            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR -> {
+            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE -> {
                 for (String t : n.params().values()) {
                     if (!raw.containsKey(t)) {
                         rawParameter(t, torch.zeros(graph.shape(t)));
@@ -512,6 +512,8 @@ final class GraphNetwork implements Model {
                 return attention(n, x);
             case ATTENTION_GQA:
                 return LlamaAttention.forward(n, x, raw);
+            case MOE:
+                return mixtureOfExperts(n, x);
             case EMBEDDING: {
                 Tensor e = ((EmbeddingImpl) modules.get(n.name())).forward(x);
                 double scale = n.doubleAttr("scale", 1);
@@ -525,6 +527,41 @@ final class GraphNetwork implements Model {
                 throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
                         + "' (" + n.op() + ")");
         }
+    }
+
+    /**
+     * {@link Op#MOE} as transformers computes it (MixtralSparseMoeBlock, Qwen2MoeSparseMoeBlock): the router's softmax in
+     * float32, each token's top_k experts (renormalized when norm_topk is 1), their outputs weighted and summed; every
+     * expert is run on every token and weighted by 0 where it was not chosen (the same sum; the models run here are
+     * small).
+     */
+    private Tensor mixtureOfExperts(Node n, Tensor x) {
+        Tensor probs = torch.softmax(torch.linear(x, raw.get(n.param("router"))).to(torch.ScalarType.Float), -1);
+        org.bytedeco.pytorch.T_TensorTensor_T top = torch.topk(probs, n.longAttr("top_k", 1), -1, true, true);
+        Tensor chosen = top.get0();
+        if (n.longAttr("norm_topk", 0) == 1) {
+            chosen = chosen.div(chosen.sum(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()));
+        }
+        Tensor weights = torch.zeros_like(probs).scatter(-1, top.get1(), chosen).to(x.scalar_type());
+        Tensor out = null;
+        long experts = n.longAttr("experts", 0);
+        for (long e = 0; e < experts; e++) {
+            Tensor y = gatedMlp(n, x, n.param("gate." + e), n.param("up." + e), n.param("down." + e))
+                    .mul(weights.narrow(-1, e, 1));
+            out = out == null ? y : out.add(y);
+        }
+        if (n.has("shared_gate")) { // Qwen2-MoE: an expert every token uses, weighted by a sigmoid gate
+            Tensor y = gatedMlp(n, x, n.param("shared_gate"), n.param("shared_up"), n.param("shared_down"))
+                    .mul(torch.sigmoid(torch.linear(x, raw.get(n.param("shared_scale")))));
+            out = out.add(y);
+        }
+        return out;
+    }
+
+    /** down(act(gate x) * up x), the activation {@code n}'s. */
+    private Tensor gatedMlp(Node n, Tensor x, String gate, String up, String down) {
+        Tensor h = activation(n.activation(), torch.linear(x, raw.get(gate))).mul(torch.linear(x, raw.get(up)));
+        return torch.linear(h, raw.get(down));
     }
 
     static Tensor activation(Op.Activation fn, Tensor x) {

@@ -42,7 +42,8 @@ final class LlamaFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3);
+        return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3, MIXTRAL, "qwen2_moe",
+                "qwen3_moe");
     }
 
     /**
@@ -60,6 +61,12 @@ final class LlamaFamily implements Family {
             return PHI3;
         }
         boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
+        for (int i = 0; s.containsKey(p + "layers." + i + ".self_attn.q_proj.weight"); i++) { // a layer of experts
+            Moe moe = Moe.at(s::containsKey, p + "layers." + i);
+            if (moe != null) {
+                return moe.mixtral() ? MIXTRAL : headNorms ? "qwen3_moe" : "qwen2_moe";
+            }
+        }
         if (s.containsKey(p + "layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
             return headNorms ? "gemma3_text" : "gemma2";
         }
@@ -82,7 +89,8 @@ final class LlamaFamily implements Family {
             String layer = p + "layers.0.";
             if (has.test(p + "embed_tokens.weight")
                     && (has.test(layer + "self_attn.q_proj.weight") || has.test(layer + "self_attn.qkv_proj.weight"))
-                    && (has.test(layer + "mlp.gate_proj.weight") || has.test(layer + "mlp.gate_up_proj.weight"))) {
+                    && (has.test(layer + "mlp.gate_proj.weight") || has.test(layer + "mlp.gate_up_proj.weight")
+                            || Moe.at(has, p + "layers.0") != null)) {
                 return p;
             }
         }
@@ -91,6 +99,52 @@ final class LlamaFamily implements Family {
 
     /** Phi-3's name: q, k, v in one tensor (qkv_proj), gate and up in one (gate_up_proj). */
     private static final String PHI3 = "phi3";
+    /** Mixtral's name: Mistral with a mixture of experts (block_sparse_moe) for every MLP. */
+    private static final String MIXTRAL = "mixtral";
+
+    /**
+     * The tensors of a layer's mixture of experts ({@link Op#MOE}): Mixtral's {@code block_sparse_moe} (router {@code
+     * gate}, experts' {@code w1} gate, {@code w3} up, {@code w2} down) or Qwen2-MoE's and Qwen3-MoE's {@code mlp} (router
+     * {@code gate}, experts' {@code gate_proj}, {@code up_proj}, {@code down_proj}; Qwen2-MoE's {@code shared_expert}
+     * and {@code shared_expert_gate}).
+     *
+     * @param module  the module ({@code model.layers.3.block_sparse_moe})
+     * @param experts per expert, its gate, up and down weights
+     * @param shared  the shared expert's gate, up, down and gate-of-its-output weights, or null
+     */
+    private record Moe(String module, boolean mixtral, List<String[]> experts, String[] shared) {
+        String router() {
+            return module + ".gate.weight";
+        }
+
+        /** The mixture of experts of {@code layer} ({@code model.layers.3}), or null when its MLP is dense. */
+        static Moe at(java.util.function.Predicate<String> has, String layer) {
+            for (boolean mixtral : new boolean[] {true, false}) {
+                String m = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
+                String[] names = mixtral ? new String[] {".w1", ".w3", ".w2"}
+                        : new String[] {".gate_proj", ".up_proj", ".down_proj"};
+                if (!has.test(m + ".gate.weight")) {
+                    continue;
+                }
+                List<String[]> experts = new java.util.ArrayList<>();
+                for (int e = 0; has.test(m + ".experts." + e + names[0] + ".weight"); e++) {
+                    String x = m + ".experts." + e;
+                    experts.add(new String[] {x + names[0] + ".weight", x + names[1] + ".weight", x + names[2] + ".weight"});
+                }
+                if (experts.isEmpty()) {
+                    continue;
+                }
+                String sh = m + ".shared_expert";
+                String[] shared = !mixtral && has.test(sh + ".gate_proj.weight") ? new String[] {sh + ".gate_proj.weight",
+                        sh + ".up_proj.weight", sh + ".down_proj.weight", m + ".shared_expert_gate.weight"} : null;
+                return new Moe(m, mixtral, experts, shared);
+            }
+            return null;
+        }
+    }
+
+    /** transformers' defaults of num_experts_per_tok (MixtralConfig, Qwen2MoeConfig, Qwen3MoeConfig). */
+    private static final Map<String, Long> DEFAULT_TOP_K = Map.of(MIXTRAL, 2L, "qwen2_moe", 4L, "qwen3_moe", 8L);
 
     /** The MLP's width of layer {@code layer} (its gate's rows; half a fused gate_up's), or 0 when it has none. */
     private static long mlpWidth(java.util.function.Function<String, long[]> shape, String layer) {
@@ -178,6 +232,7 @@ final class LlamaFamily implements Family {
         }
         int layers = 0;
         Set<Long> widths = new HashSet<>();
+        Map<String, Set<Long>> expertWidths = new LinkedHashMap<>();
         for (int i = 0; d.has(m + "layers." + i + ".self_attn.q_proj.weight", false)
                 || d.has(m + "layers." + i + ".self_attn.qkv_proj.weight", false); i++) {
             String layer = m + "layers." + i;
@@ -233,20 +288,15 @@ final class LlamaFamily implements Family {
             String y = sandwich ? b.rmsNorm(layer + ".pre_feedforward_layernorm", h, eps, normOffset)
                     : b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset);
             String mlp = layer + ".mlp";
-            long inter = mlpWidth(t -> d.has(t, false) ? new long[] {d.size(t, 0, 0)} : null, layer);
-            widths.add(inter);
-            String gated;
-            if (d.has(mlp + ".gate_up_proj.weight", false)) { // Phi-3: act(gate) * up from one tensor's two halves
-                gated = b.gatedLinear(mlp + ".gate_up_proj", y, inter, d.has(mlp + ".gate_up_proj.bias", false),
-                        fn != null ? fn : Op.Activation.SILU, actUnsupported);
+            Moe moe = Moe.at(t -> d.has(t, false), layer);
+            String down;
+            if (moe != null) {
+                down = moe(name, b, d, moe, y, expertWidths, fn, actUnsupported);
             } else {
-                String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
-                String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
-                        : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
-                String up = b.linear(mlp + ".up_proj", y, inter, d.has(mlp + ".up_proj.bias", false));
-                gated = b.mul(mlp + ".gated", gate, up);
+                long inter = mlpWidth(t -> d.has(t, false) ? new long[] {d.size(t, 0, 0)} : null, layer);
+                widths.add(inter);
+                down = denseMlp(b, d, mlp, y, inter, hidden, fn, actUnsupported);
             }
-            String down = b.linear(mlp + ".down_proj", gated, hidden, d.has(mlp + ".down_proj.bias", false));
             if (sandwich) {
                 down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
             }
@@ -257,6 +307,68 @@ final class LlamaFamily implements Family {
         if (widths.size() == 1) { // layers of different widths (a structural edit's) have no single intermediate_size
             agree(name, d, "intermediate_size", widths.iterator().next(), m + "layers.N.mlp.gate_proj.weight");
         }
+        agreeExperts(name, d, expertWidths);
+        return head(name, b, d, m, h, eps, normOffset, embedding, vocab, gemma);
+    }
+
+    /** A dense MLP: down(act(gate y) * up y), or Phi-3's fused gate_up; the value it writes. */
+    private static String denseMlp(GraphBuilder b, Dims d, String mlp, String y, long inter, long hidden, Op.Activation fn,
+            String actUnsupported) {
+        String gated;
+        if (d.has(mlp + ".gate_up_proj.weight", false)) { // Phi-3: act(gate) * up from one tensor's two halves
+            gated = b.gatedLinear(mlp + ".gate_up_proj", y, inter, d.has(mlp + ".gate_up_proj.bias", false),
+                    fn != null ? fn : Op.Activation.SILU, actUnsupported);
+        } else {
+            String gateLinear = b.linear(mlp + ".gate_proj", y, inter, d.has(mlp + ".gate_proj.bias", false));
+            String gate = actUnsupported == null ? b.act(mlp + ".act", gateLinear, fn)
+                    : b.act(mlp + ".act", gateLinear, Op.Activation.SILU, actUnsupported);
+            String up = b.linear(mlp + ".up_proj", y, inter, d.has(mlp + ".up_proj.bias", false));
+            gated = b.mul(mlp + ".gated", gate, up);
+        }
+        return b.linear(mlp + ".down_proj", gated, hidden, d.has(mlp + ".down_proj.bias", false));
+    }
+
+    /**
+     * A layer's mixture of experts ({@link Op#MOE}): the experts' count and their routing from config.json ({@code
+     * num_local_experts} or {@code num_experts}, checked; {@code num_experts_per_tok}; {@code norm_topk_prob}, which
+     * Mixtral always does); its widths added to {@code widths} (kind -> widths); the value it writes.
+     */
+    private static String moe(String name, GraphBuilder b, Dims d, Moe moe, String y, Map<String, Set<Long>> widths,
+            Op.Activation fn, String actUnsupported) {
+        long experts = moe.experts().size();
+        agree(name, d, moe.mixtral() ? "num_local_experts" : "num_experts", experts, moe.module() + ".experts.N");
+        long topK = d.configLong("num_experts_per_tok", DEFAULT_TOP_K.getOrDefault(name, 2L));
+        if (topK < 1 || topK > experts) {
+            throw LadyException.invalidInput(name + ": config.json gives num_experts_per_tok " + topK + ", but "
+                    + moe.module() + " has " + experts + " experts; the folder's config.json and weights disagree");
+        }
+        boolean norm = moe.mixtral() || Boolean.TRUE.equals(d.config("norm_topk_prob"));
+        long[] w = new long[moe.experts().size()];
+        for (int e = 0; e < w.length; e++) {
+            w[e] = d.size(moe.experts().get(e)[0], 0, 0);
+            widths.computeIfAbsent(moe.mixtral() ? "intermediate_size" : "moe_intermediate_size", k -> new HashSet<>())
+                    .add(w[e]);
+        }
+        long sharedWidth = moe.shared() == null ? 0 : d.size(moe.shared()[0], 0, 0);
+        if (moe.shared() != null) {
+            widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>()).add(sharedWidth);
+        }
+        return b.moe(moe.module(), y, moe.router(), moe.experts(), w, moe.shared(), sharedWidth, topK, norm,
+                fn != null ? fn : Op.Activation.SILU, actUnsupported);
+    }
+
+    /** Each width of the experts that is one for every layer must be config.json's ({@link #agree}). */
+    private static void agreeExperts(String name, Dims d, Map<String, Set<Long>> widths) {
+        widths.forEach((key, w) -> {
+            if (w.size() == 1) {
+                agree(name, d, key, w.iterator().next(), "the experts' gate weights");
+            }
+        });
+    }
+
+    /** The final norm and the head (or a base model's last hidden state): the architecture. */
+    private static Architecture head(String name, GraphBuilder b, Dims d, String m, String h, double eps,
+            double normOffset, String embedding, long vocab, boolean gemma) {
         boolean base = m.isEmpty() && !d.has("lm_head.weight", false);
         // a base model's output is its last hidden state, used by its inner products (an embedding model's): the
         // residual stream's order there is free, as it is inside
@@ -330,17 +442,36 @@ final class LlamaFamily implements Family {
             c.computeIfPresent("vocab_size", (k, v) -> embedding[0]);
             c.computeIfPresent("hidden_size", (k, v) -> embedding[1]);
         }
-        Set<Long> widths = new HashSet<>();
+        Map<String, Set<Long>> widths = new LinkedHashMap<>(); // config key -> the widths of its MLPs or experts
         long layers = 0;
-        for (long w; (w = mlpWidth(shapes::get, m + "layers." + layers)) > 0; layers++) {
-            widths.add(w);
+        for (; shapes.containsKey(m + "layers." + layers + ".self_attn.q_proj.weight")
+                || shapes.containsKey(m + "layers." + layers + ".self_attn.qkv_proj.weight"); layers++) {
+            String layer = m + "layers." + layers;
+            Moe moe = Moe.at(shapes::containsKey, layer);
+            if (moe == null) {
+                long w = mlpWidth(shapes::get, layer);
+                if (w > 0) {
+                    widths.computeIfAbsent("intermediate_size", k -> new HashSet<>()).add(w);
+                }
+                continue;
+            }
+            for (String[] e : moe.experts()) {
+                widths.computeIfAbsent(moe.mixtral() ? "intermediate_size" : "moe_intermediate_size",
+                        k -> new HashSet<>()).add(shapes.get(e[0])[0]);
+            }
+            if (moe.shared() != null) {
+                widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>())
+                        .add(shapes.get(moe.shared()[0])[0]);
+            }
         }
         long n = layers;
         c.computeIfPresent("num_hidden_layers", (k, v) -> n);
-        if (widths.size() == 1) {
-            long w = widths.iterator().next();
-            c.computeIfPresent("intermediate_size", (k, v) -> w);
-        }
+        widths.forEach((key, w) -> {
+            if (w.size() == 1) {
+                long one = w.iterator().next();
+                c.computeIfPresent(key, (k, v) -> one);
+            }
+        });
         return c;
     }
 

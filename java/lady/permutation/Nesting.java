@@ -14,6 +14,9 @@ import java.util.Set;
  * <em>position</em>; inner groups at other positions with the same members shifted by whole outer blocks
  * are its <em>siblings</em> (q_heads.0, q_heads.1, ...).
  *
+ * An expert of a mixture of experts is a neuron whose tensors are whole ({@link Role#WHOLE_TENSOR}): the groups of its
+ * units are nested in it, their siblings the same units of the other experts.
+ *
  * <p><b>Convention.</b> {@link Permuter} composes permutations in spec order, outer first: an inner group's
  * permutation acts on the block at its position <em>after</em> the outer permutation moved the blocks. So
  * with outer permutation p and inner permutations q_k (k = position), inner neuron r of the block now at
@@ -172,6 +175,14 @@ public final class Nesting {
         Set<Slot> s = new java.util.HashSet<>();
         for (Member m : inner.members()) {
             Member o = enclosing(outerAt, m, inner.size());
+            if (o != null && o.role() == Role.WHOLE_TENSOR) { // the same place in the tensors of neuron `to`
+                Member o2 = wholeCounterpart(outerAt, o, outerTo, to);
+                if (o2 == null) {
+                    return Set.of();
+                }
+                s.add(new Slot(o2.tensor(), m.axis(), m.offset(), m.block()));
+                continue;
+            }
             Member o2 = o == null ? null : counterpart(outerAt, o, outerTo);
             if (o == null || o2 == null) {
                 return Set.of();
@@ -197,6 +208,17 @@ public final class Nesting {
         }
         return outerTo.members().stream().filter(x -> x.tensor().equals(o.tensor()) && x.axis() == o.axis()).findFirst()
                 .orElse(null);
+    }
+
+    /**
+     * The whole tensor of neuron {@code to} in {@code outerTo} at the place {@code o} has among its neuron's whole
+     * tensors in {@code outerAt} (an expert's up weight -> another expert's up weight), or null.
+     */
+    private static Member wholeCounterpart(Group outerAt, Member o, Group outerTo, long to) {
+        List<Member> at = outerAt.members(Role.WHOLE_TENSOR).stream().filter(x -> x.offset() == o.offset()).toList();
+        List<Member> there = outerTo.members(Role.WHOLE_TENSOR).stream().filter(x -> x.offset() == to).toList();
+        int k = at.indexOf(o);
+        return k >= 0 && k < there.size() ? there.get(k) : null;
     }
 
     private static Set<Slot> signature(Group g) {
@@ -225,7 +247,7 @@ public final class Nesting {
             if (o == null) {
                 return -1;
             }
-            long block = (m.offset() - o.offset()) / o.block();
+            long block = o.role() == Role.WHOLE_TENSOR ? o.offset() : (m.offset() - o.offset()) / o.block();
             if (k >= 0 && block != k) {
                 return -1;
             }
@@ -236,6 +258,12 @@ public final class Nesting {
 
     /** Whether member {@code in} (of a group of {@code n}) lies inside one block of member {@code out} (of {@code outN}). */
     private static boolean contains(Member out, long outN, Member in, long n) {
+        if (in.role() == Role.WHOLE_TENSOR) {
+            return false;
+        }
+        if (out.role() == Role.WHOLE_TENSOR) { // every range of the tensor lies inside its neuron
+            return out.tensor().equals(in.tensor()) && in.role() != Role.WHOLE_TENSOR;
+        }
         if (!out.tensor().equals(in.tensor()) || out.axis() != in.axis()) {
             return false;
         }

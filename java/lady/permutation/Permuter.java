@@ -31,31 +31,26 @@ public final class Permuter {
     /** Applies {@code perms} (group name -> permutation) to {@code state} in place. */
     public static void applyInPlace(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
             Backend backend) {
-        List<List<TensorPermutation>> passes = passes(state, spec, perms); // validated before anything changes
+        Composed c = compose(state, spec, perms); // validated before anything changes
+        state.rename(c.moves());
         boolean copied = false;
-        for (List<TensorPermutation> pass : passes) {
-            for (TensorPermutation t : pass) {
-                if (state.get(t.name()).mapped()) { // over a mapped file: copied once first (StateDict.writable)
-                    state.writable(t.name());
-                    copied = true;
-                }
+        for (String name : c.maps().keySet()) {
+            if (state.get(name).mapped()) { // over a mapped file: copied once first (StateDict.writable)
+                state.writable(name);
+                copied = true;
             }
         }
-        if (copied) {
-            passes = passes(state, spec, perms); // the same passes over the copies' addresses
-        }
-        for (List<TensorPermutation> pass : passes) {
+        for (List<TensorPermutation> pass : passes(state, c.maps(), c.grain())) { // the copies' addresses
             if (!pass.isEmpty()) {
                 Kernels.permuteTensors(backend, pass);
             }
         }
     }
 
-
     /** A permuted deep copy of {@code state}; {@code state} itself is unchanged. */
     public static StateDict apply(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
             Backend backend) {
-        passes(state, spec, perms); // validate before copying
+        compose(state, spec, perms); // validate before copying
         StateDict copy = state.copy();
         applyInPlace(copy, spec, perms, backend);
         return copy;
@@ -142,19 +137,6 @@ public final class Permuter {
     }
 
     /**
-     * The kernel passes that apply {@code perms}: per tensor, one full-axis index map per permuted axis,
-     * composed from every group that touches it in spec order (a group acting on the positions its
-     * predecessors left: nested groups such as query heads inside a KV head's block compose with the outer
-     * one). Most tensors need one target in the first pass (axes 0 and 1); an axis beyond 1 is permuted
-     * through a view that folds the axes before it into rows, in a pass of its own when the tensor also
-     * moves on axis 0 or 1.
-     */
-    static List<List<TensorPermutation>> passes(StateDict state, PermutationSpec spec, Map<String, Permutation> perms) {
-        Composed c = compose(state, spec, perms);
-        return passes(state, c.maps(), c.grain());
-    }
-
-    /**
      * Applies {@code perms} to {@code state} without moving bytes: each tensor's axis 0 and 1 get the
      * composed full-axis index map ({@link StateDict#permuteLazily}); the bytes are gathered when the tensor
      * is read or written. Permutations of later axes (a class token's or position embedding's features)
@@ -163,6 +145,7 @@ public final class Permuter {
     public static void applyLazily(StateDict state, PermutationSpec spec, Map<String, Permutation> perms,
             Backend backend) {
         Composed c = compose(state, spec, perms); // validated before anything changes
+        state.rename(c.moves());
         Map<String, java.util.TreeMap<Integer, long[]>> later = new LinkedHashMap<>();
         c.maps().forEach((name, axes) -> {
             if (axes.lastKey() >= 2) {
@@ -180,9 +163,14 @@ public final class Permuter {
         c.maps().forEach((name, axes) -> axes.headMap(2).forEach((axis, map) -> state.permuteLazily(name, axis, map)));
     }
 
-    /** Per tensor and axis, the composed full-axis index map, and the coarsest block every member there moves. */
+    /**
+     * Per tensor and axis, the composed full-axis index map, and the coarsest block every member there moves; the
+     * tensors moved whole between names ({@link Role#WHOLE_TENSOR}: name -> the name whose tensor ends there), whose
+     * maps are keyed by the name they end at. Permutations compose in spec order, each group acting on what the
+     * earlier ones left: a whole tensor's maps move with it.
+     */
     private record Composed(Map<String, java.util.TreeMap<Integer, long[]>> maps,
-            Map<String, java.util.TreeMap<Integer, Long>> grain) {}
+            Map<String, java.util.TreeMap<Integer, Long>> grain, Map<String, String> moves) {}
 
     private static Composed compose(StateDict state, PermutationSpec spec, Map<String, Permutation> perms) {
         for (String name : perms.keySet()) {
@@ -190,6 +178,7 @@ public final class Permuter {
         }
         Map<String, java.util.TreeMap<Integer, long[]>> maps = new LinkedHashMap<>();
         Map<String, java.util.TreeMap<Integer, Long>> grain = new LinkedHashMap<>();
+        Map<String, String> source = new LinkedHashMap<>(); // name -> the name whose tensor ends there
         for (Group g : spec.groups()) {
             Permutation p = perms.get(g.name());
             if (p == null) {
@@ -200,7 +189,21 @@ public final class Permuter {
                         "group '%s' has %d neurons but its permutation has size %d", g.name(), g.size(), p.size()));
             }
             long[] idx = p.longIndices();
+            Map<String, String> moved = wholeMoves(state, g, idx);
+            if (!moved.isEmpty()) {
+                Map<String, java.util.TreeMap<Integer, long[]>> m0 = new java.util.HashMap<>(maps);
+                Map<String, java.util.TreeMap<Integer, Long>> g0 = new java.util.HashMap<>(grain);
+                Map<String, String> s0 = new java.util.HashMap<>(source);
+                moved.forEach((to, from) -> {
+                    moveEntry(maps, m0, to, from);
+                    moveEntry(grain, g0, to, from);
+                    source.put(to, s0.getOrDefault(from, from));
+                });
+            }
             for (Member m : g.members()) {
+                if (m.role() == Role.WHOLE_TENSOR) {
+                    continue;
+                }
                 long[] shape = state.shape(m.tensor()); // a clear error when the state has no such tensor
                 long length = g.size() * m.block();
                 if (m.axis() >= shape.length || m.offset() + length > shape[m.axis()]) {
@@ -215,10 +218,82 @@ public final class Permuter {
                         .merge(m.axis(), Ints.gcd(Ints.gcd(m.block(), m.offset()), shape[m.axis()]), Ints::gcd);
             }
         }
-        return new Composed(maps, grain);
+        Map<String, String> moves = new LinkedHashMap<>();
+        source.forEach((to, from) -> {
+            if (!to.equals(from)) {
+                moves.put(to, from);
+            }
+        });
+        return new Composed(maps, grain, moves);
     }
 
-    /** The kernel passes of composed maps (see {@link #passes(StateDict, PermutationSpec, Map)}). */
+    private static <V> void moveEntry(Map<String, V> now, Map<String, V> before, String to, String from) {
+        V v = before.get(from);
+        if (v == null) {
+            now.remove(to);
+        } else {
+            now.put(to, v);
+        }
+    }
+
+    /**
+     * The names a group's whole tensors ({@link Role#WHOLE_TENSOR}) move between under {@code p}: tensor k of neuron
+     * j's list becomes tensor k of neuron p[j]'s (name -> the name it takes its tensor from); empty for a group without
+     * whole tensors. Checked first: every neuron has its list, of tensors the state holds, the same shapes place by
+     * place.
+     */
+    private static Map<String, String> wholeMoves(StateDict state, Group g, long[] p) {
+        List<List<String>> slots = wholeTensors(g);
+        Map<String, String> out = new LinkedHashMap<>();
+        if (slots.isEmpty()) {
+            return out;
+        }
+        for (int j = 0; j < slots.size(); j++) {
+            List<String> to = slots.get(j);
+            List<String> from = slots.get(Math.toIntExact(p[j]));
+            if (to.size() != from.size()) {
+                throw LadyException.invalidInput("group '" + g.name() + "': neurons " + j + " and " + p[j] + " hold "
+                        + to.size() + " and " + from.size() + " whole tensors; they cannot trade places");
+            }
+            for (int k = 0; k < to.size(); k++) {
+                long[] a = state.shape(to.get(k));
+                long[] b = state.shape(from.get(k));
+                if (!java.util.Arrays.equals(a, b)) {
+                    throw LadyException.invalidInput("group '" + g.name() + "': '" + from.get(k) + "' of shape "
+                            + java.util.Arrays.toString(b) + " cannot take the place of '" + to.get(k) + "' of shape "
+                            + java.util.Arrays.toString(a) + " (neurons " + p[j] + " and " + j + ")");
+                }
+                out.put(to.get(k), from.get(k));
+            }
+        }
+        return out;
+    }
+
+    /** Neuron j -> its whole tensors ({@link Role#WHOLE_TENSOR}), in member order; empty when the group has none. */
+    public static List<List<String>> wholeTensors(Group g) {
+        List<Member> whole = g.members(Role.WHOLE_TENSOR);
+        if (whole.isEmpty()) {
+            return List.of();
+        }
+        List<List<String>> slots = new ArrayList<>();
+        for (long j = 0; j < g.size(); j++) {
+            slots.add(new ArrayList<>());
+        }
+        for (Member m : whole) {
+            if (m.offset() >= g.size()) {
+                throw LadyException.invalidInput("group '" + g.name() + "' (N = " + g.size() + "): whole tensor '"
+                        + m.tensor() + "' belongs to neuron " + m.offset());
+            }
+            slots.get(Math.toIntExact(m.offset())).add(m.tensor());
+        }
+        return slots;
+    }
+
+    /**
+     * The kernel passes of composed maps: per tensor, one full-axis index map per permuted axis. Most tensors need one
+     * target in the first pass (axes 0 and 1); an axis beyond 1 is permuted through a view that folds the axes before
+     * it into rows, in a pass of its own when the tensor also moves on axis 0 or 1.
+     */
     private static List<List<TensorPermutation>> passes(StateDict state, Map<String, java.util.TreeMap<Integer, long[]>> maps,
             Map<String, java.util.TreeMap<Integer, Long>> grain) {
         List<TensorPermutation> first = new ArrayList<>();

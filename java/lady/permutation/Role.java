@@ -24,7 +24,14 @@ public enum Role {
     /** A parameter used as an activation and added into the neurons (ViT's class token, position embedding). */
     PARAMETER,
     /** A consumer's weight, permuted along its input axis, possibly in blocks (columns). */
-    CONSUMER_WEIGHT;
+    CONSUMER_WEIGHT,
+    /**
+     * A whole tensor that belongs to one neuron, the member's {@code offset} (axis 0, block 1): permuting the group
+     * moves it between the names of the neurons' tensors, new neuron j's tensor holding old neuron p[j]'s (an expert's
+     * gate, up and down weights move with the expert's router row). The neurons' tensors at the same place in their
+     * lists have the same shape.
+     */
+    WHOLE_TENSOR;
 
     /** A batch-norm or layer-norm vector (weight, bias, running statistics). */
     public boolean isNorm() {

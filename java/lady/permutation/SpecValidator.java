@@ -64,6 +64,7 @@ public final class SpecValidator {
         Map<String, List<Range>> ranges = new HashMap<>(); // "tensor[axis]" -> ranges
         Set<String> touched = new HashSet<>();
         Set<String> groupNames = new HashSet<>();
+        Map<String, String> whole = new HashMap<>(); // tensor held whole by a neuron -> its group
         for (Group g : spec.groups()) {
             if (!groupNames.add(g.name())) {
                 problems.add("group name '" + g.name() + "' is used twice");
@@ -78,6 +79,18 @@ public final class SpecValidator {
                 long[] shape = shapes.get(m.tensor());
                 if (shape == null) {
                     problems.add("group '" + g.name() + "': no tensor named '" + m.tensor() + "'");
+                    continue;
+                }
+                if (m.role() == Role.WHOLE_TENSOR) {
+                    if (m.offset() >= g.size()) {
+                        problems.add("group '" + g.name() + "' (N = " + g.size() + "): whole tensor '" + m.tensor()
+                                + "' belongs to neuron " + m.offset());
+                    }
+                    String other = whole.putIfAbsent(m.tensor(), g.name());
+                    if (other != null) {
+                        problems.add("'" + m.tensor() + "' is held whole by groups '" + other + "' and '" + g.name() + "'");
+                    }
+                    touched.add(m.tensor());
                     continue;
                 }
                 if (m.axis() >= shape.length) {
@@ -107,6 +120,7 @@ public final class SpecValidator {
                 ranges.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             }
         }
+        wholeShapes(spec, shapes, problems);
         for (String f : spec.fixed()) {
             int bracket = f.lastIndexOf('[');
             if (bracket > 0 && f.endsWith("]") && !shapes.containsKey(f)) {
@@ -171,6 +185,28 @@ public final class SpecValidator {
                     + (problems.size() > LISTED ? "; ..." : ""));
         }
         return spec;
+    }
+
+    /** Every neuron of a group with whole tensors holds as many as the others, of the same shapes place by place. */
+    private static void wholeShapes(PermutationSpec spec, Map<String, long[]> shapes, List<String> problems) {
+        for (Group g : spec.groups()) {
+            if (g.members(Role.WHOLE_TENSOR).stream().anyMatch(m -> m.offset() >= g.size() || !shapes.containsKey(m.tensor()))) {
+                continue; // said above
+            }
+            List<List<String>> slots = Permuter.wholeTensors(g);
+            for (int j = 1; j < slots.size(); j++) {
+                List<String> a = slots.get(0);
+                List<String> b = slots.get(j);
+                boolean same = a.size() == b.size();
+                for (int k = 0; same && k < a.size(); k++) {
+                    same = Arrays.equals(shapes.get(a.get(k)), shapes.get(b.get(k)));
+                }
+                if (!same) {
+                    problems.add("group '" + g.name() + "': neuron " + j + "'s whole tensors " + b + " do not have the "
+                            + "shapes of neuron 0's " + a + "; they cannot trade places");
+                }
+            }
+        }
     }
 
     /** Why two ranges on one axis cannot coexist, or null when they can (disjoint, or nested in one block). */

@@ -142,4 +142,103 @@ class LlamaFamilyTest {
         TorchTensors.put(wrong, q, torch.roll(TorchTensors.get(wrong, q), new long[] {HEAD_DIM}, new long[] {0}).contiguous());
         assertTrue(PermutationCheck.maxLogitDiff(model, wrong, ids) > 1e-3);
     }
+
+    /** A tiny Mixtral: {@link LlamaShapes}' model with each MLP replaced by 4 experts of 12 units (layer 1's third 8 wide when
+     * {@code unequal}). */
+    static Map<String, long[]> mixtralShapes(boolean unequal) {
+        Map<String, long[]> s = new java.util.LinkedHashMap<>();
+        LlamaShapes.shapes(false, false).forEach((name, shape) -> {
+            if (!name.contains(".mlp.")) {
+                s.put(name, shape);
+            }
+        });
+        for (int i = 0; i < LAYERS; i++) {
+            String m = "model.layers." + i + ".block_sparse_moe";
+            s.put(m + ".gate.weight", new long[] {MOE_EXPERTS, HIDDEN});
+            for (int e = 0; e < MOE_EXPERTS; e++) {
+                long w = unequal && i == 1 && e == 2 ? 8 : 12;
+                s.put(m + ".experts." + e + ".w1.weight", new long[] {w, HIDDEN});
+                s.put(m + ".experts." + e + ".w2.weight", new long[] {HIDDEN, w});
+                s.put(m + ".experts." + e + ".w3.weight", new long[] {w, HIDDEN});
+            }
+        }
+        return s;
+    }
+
+    static final long MOE_EXPERTS = 4;
+
+    /**
+     * A mixture of experts: the experts' order is a group (the router's rows, each expert's three tensors moving whole
+     * with its row) in which each expert's units are nested; permuting every group keeps the logits, and undoing the
+     * permutations gives every tensor back; teeth: experts trading places without their router rows, or router rows
+     * without their experts, change the logits.
+     */
+    @Test
+    void theExpertsOrderIsAGroupAndEachExpertsUnitsAreNestedInIt() {
+        Torch.init();
+        Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
+        config.put("model_type", "mixtral");
+        config.put("num_local_experts", MOE_EXPERTS);
+        config.put("num_experts_per_tok", 2L);
+        ModelConfig mc = Models.infer(mixtralShapes(false), null, config);
+        assertEquals("mixtral", mc.architecture());
+        PermutationSpec spec = mc.description().permutationSpec();
+        Group experts = spec.group("model.layers.1.block_sparse_moe.experts").orElseThrow();
+        assertEquals(MOE_EXPERTS, experts.size());
+        assertEquals(List.of("model.layers.1.block_sparse_moe.gate.weight"),
+                experts.members(Role.PRODUCER_WEIGHT).stream().map(m -> m.tensor()).toList());
+        assertEquals(List.of("model.layers.1.block_sparse_moe.experts.2.w1.weight",
+                "model.layers.1.block_sparse_moe.experts.2.w3.weight", "model.layers.1.block_sparse_moe.experts.2.w2.weight"),
+                Permuter.wholeTensors(experts).get(2));
+        lady.permutation.Nesting nesting = lady.permutation.Nesting.of(spec);
+        for (int e = 0; e < MOE_EXPERTS; e++) {
+            String units = "model.layers.1.block_sparse_moe.experts." + e;
+            assertEquals(12, spec.group(units).orElseThrow().size());
+            assertEquals(experts.name(), nesting.outer(units));
+            assertEquals(e, nesting.position(units));
+        }
+        Model model = mc.create();
+        StateDict state = model.stateDict();
+        torch.manual_seed(3);
+        for (String name : state.names()) {
+            Tensor t = TorchTensors.view(state.get(name));
+            t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.5)));
+        }
+        model.load(state);
+        Tensor ids = model.probe(2, 11);
+        Map<String, Permutation> perms = Permuter.random(spec, spec.groups().stream().map(Group::name).toList(), 5);
+        StateDict permuted = Permuter.apply(state, spec, perms, Backend.CPU);
+        assertTrue(PermutationCheck.verify(model, permuted, ids) < 1e-4);
+        long moved = state.names().stream().filter(n -> !state.get(n).sameContent(permuted.get(n))).count();
+        assertTrue(moved >= 0.95 * state.size(), moved + " of " + state.size() + " tensors moved");
+        StateDict back = Permuter.apply(permuted, spec, Permuter.inverse(spec, perms), Backend.CPU);
+        assertTrue(back.sameTensors(state), "the inverse gives every tensor back");
+        Permutation swap = Permutation.of(new long[] {1, 0, 2, 3});
+        StateDict together = Permuter.apply(state, spec, Map.of(experts.name(), swap), Backend.CPU);
+        assertTrue(PermutationCheck.maxLogitDiff(model, together, ids) < 1e-4, "experts 0 and 1 with their router rows");
+        String e0 = "model.layers.1.block_sparse_moe.experts.0.w1.weight";
+        assertTrue(together.get(e0).sameContent(state.get(e0.replace("experts.0", "experts.1"))), "moved whole");
+        StateDict tensorsOnly = state.copy();
+        tensorsOnly.rename(Map.of(e0, e0.replace("experts.0", "experts.1"), e0.replace("experts.0", "experts.1"), e0));
+        assertTrue(PermutationCheck.maxLogitDiff(model, tensorsOnly, ids) > 1e-3, "an expert's gate without its router row");
+        StateDict rowsOnly = state.copy();
+        String router = "model.layers.1.block_sparse_moe.gate.weight";
+        TorchTensors.put(rowsOnly, router, torch.roll(TorchTensors.get(rowsOnly, router), new long[] {1}, new long[] {0})
+                .contiguous());
+        assertTrue(PermutationCheck.maxLogitDiff(model, rowsOnly, ids) > 1e-3, "router rows without their experts");
+    }
+
+    /** Experts of different widths (one pruned) cannot trade places: their order stays in place, the spec says why. */
+    @Test
+    void expertsOfDifferentWidthsKeepTheirOrder() {
+        Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
+        config.put("model_type", "mixtral");
+        PermutationSpec spec = Models.infer(mixtralShapes(true), null, config).description().permutationSpec();
+        assertTrue(spec.group("model.layers.0.block_sparse_moe.experts").isPresent());
+        assertTrue(spec.group("model.layers.1.block_sparse_moe.experts").isEmpty());
+        assertEquals(8, spec.group("model.layers.1.block_sparse_moe.experts.2").orElseThrow().size());
+        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("model.layers.1.block_sparse_moe': its experts differ "
+                + "in width (12 and 8 units); their order stays in place")), spec.notes().toString());
+        assertTrue(spec.fixed().contains("model.layers.1.block_sparse_moe.gate.weight[0]"), spec.fixed().toString());
+    }
 }

@@ -145,6 +145,12 @@ class LlamaFolderTest {
         "qwen3|F32|1|--headless --tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16",
         // Phi-3: q, k, v in one qkv_proj, gate and up in one gate_up_proj (nested groups inside one packed tensor)
         "phi3|F32|2|--hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
+        // mixtures of experts: the experts' order (router rows, each expert's tensors moved whole to another expert's
+        // names) with each expert's units nested in it. Mixtral (its experts across two shards); Qwen2-MoE with its
+        // shared expert and its gate; Qwen3-MoE with head norms, a dense layer (mlp_only_layers), norm_topk_prob
+        "mixtral|F32|2|--experts 4 --top-k 2",
+        "qwen2_moe|F32|1|--experts 4 --top-k 2",
+        "qwen3_moe|F32|2|--tied --experts 6 --top-k 3 --mlp-only-layers 1 --norm-topk",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
@@ -190,7 +196,7 @@ class LlamaFolderTest {
         assertEquals(invFreq ? 2 : 0, buffers.size(), "one rotary buffer per layer");
         List<String> headNorms = refState.names().stream().filter(n -> n.endsWith(".self_attn.q_norm.weight")
                 || n.endsWith(".self_attn.k_norm.weight")).toList(); // on dimensions inside a head: RoPE fixes them
-        assertEquals(Set.of("qwen3", "gemma3_text").contains(variant) ? 4 : 0, headNorms.size(),
+        assertEquals(Set.of("qwen3", "gemma3_text", "qwen3_moe").contains(variant) ? 4 : 0, headNorms.size(),
                 "Qwen3's and Gemma 3's q_norm and k_norm in each layer");
         for (String b : java.util.stream.Stream.concat(buffers.stream(), headNorms.stream()).toList()) {
             assertTrue(refState.get(b).sameContent(permState.get(b)), b + " kept in place");
