@@ -13,6 +13,9 @@
 #              vocab 256000, tied, norms around attention and MLP, bf16 (2.6 B parameters, 5.2 GB)
 #        phi3mini Phi-3-mini shape (variant phi3): d 3072, 32 layers, 32 heads (MHA), head_dim 96, MLP 8192,
 #              vocab 32064, untied, q/k/v and gate/up fused, bf16 (3.8 B parameters, 7.6 GB)
+#        qwen3moe2  2 layers of Qwen3-30B-A3B width (variant qwen3_moe): d 2048, GQA 32/4, head_dim 128, 128 experts
+#              of 768 units per layer (8 per token, norm_topk_prob), vocab 151936, untied, bf16 (1.9 B parameters,
+#              3.7 GB): per layer a 128-neuron group of experts moved whole and 128 nested groups of units
 # The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
@@ -23,7 +26,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2 [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
@@ -35,7 +38,8 @@ case "$case_name" in
   1b)  shape=(--hidden 2048 --layers 16 --heads 32 --kv-heads 8 --head-dim 64 --inter 8192 --vocab 128256 --tied --shards 1) ;;
   8b2) shape=(--hidden 4096 --layers 2 --heads 32 --kv-heads 8 --head-dim 128 --inter 14336 --vocab 128256 --shards 1) ;;
   7b)  shape=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --head-dim 128 --inter 11008 --vocab 32000 --shards 2) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini)" >&2; exit 2 ;;
+  qwen3moe2) shape=(--variant qwen3_moe --hidden 2048 --layers 2 --heads 32 --kv-heads 4 --head-dim 128 --experts 128 --top-k 8 --moe-inter 768 --norm-topk --vocab 151936 --shards 1) ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2)" >&2; exit 2 ;;
 esac
 mkdir -p "$work"
 cd "$work"

@@ -92,7 +92,9 @@ public final class EvidenceContext {
         for (Use u : uses.getOrDefault(m.tensor(), List.of())) {
             Member o = u.member();
             boolean depends;
-            if (o.axis() != m.axis()) {
+            if (o.role() == Role.WHOLE_TENSOR || m.role() == Role.WHOLE_TENSOR) {
+                depends = u.group() != g; // the tensor moves whole with a neuron of the other group (an expert)
+            } else if (o.axis() != m.axis()) {
                 depends = true;
             } else if (u.group() == g) {
                 depends = false; // the same neurons on the same axis (q, k and v segments; a tied embedding)

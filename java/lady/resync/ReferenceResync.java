@@ -616,9 +616,20 @@ public final class ReferenceResync {
         if (Permutation.isPermutation(match)) { // index maps over the suspect's bytes (its mapped file), gathered when written
             Permuter.applyLazily(suspect, spec, Map.of(g.name(), Permutation.of(match)), options.backend());
         } else {
-            for (Member m : spec.group(g.name()).orElse(g).members()) {
-                suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
+            Group sg = spec.group(g.name()).orElse(g);
+            List<List<String>> slots = Permuter.wholeTensors(sg); // an expert's tensors: neuron j's copies match[j]'s
+            Map<String, lady.tensor.HostTensor> whole = new java.util.HashMap<>();
+            for (int j = 0; j < slots.size(); j++) {
+                for (int k = 0; k < slots.get(j).size(); k++) {
+                    whole.put(slots.get(j).get(k), suspect.get(slots.get((int) match[j]).get(k)).copy());
+                }
             }
+            for (Member m : sg.members()) {
+                if (m.role() != Role.WHOLE_TENSOR) {
+                    suspect.put(m.tensor(), MemberSlices.gather(suspect.get(m.tensor()), m, match));
+                }
+            }
+            whole.forEach(suspect::put);
         }
     }
 }
