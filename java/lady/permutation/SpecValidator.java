@@ -24,7 +24,8 @@ import lady.checkpoint.StateDict;
  * <ul>
  *   <li>group names are unique, every group has a size of at least 1 and a producer weight;</li>
  *   <li>every member names an existing tensor and axis, and its range {@code [offset, offset + N * block)}
- *       lies inside that axis;</li>
+ *       lies inside that axis; a whole tensor ({@link Role#WHOLE_TENSOR}) belongs to one neuron (its offset) of one
+ *       group, and the neurons' lists of whole tensors have the same shapes place by place;</li>
  *   <li>two ranges on the same (tensor, axis) are disjoint, or the later group's lies inside a single block
  *       of the earlier group's (nested groups: the query heads inside a KV head's block, listed after it:
  *       see {@link Nesting}), and never belong to the same

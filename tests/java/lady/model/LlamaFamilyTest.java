@@ -241,4 +241,23 @@ class LlamaFamilyTest {
                 + "in width (12 and 8 units); their order stays in place")), spec.notes().toString());
         assertTrue(spec.fixed().contains("model.layers.1.block_sparse_moe.gate.weight[0]"), spec.fixed().toString());
     }
+
+    /** Experts fused into one 3-D tensor per layer (transformers 5's layout) are refused with what Lady reads instead. */
+    @Test
+    void fusedExpertsAreNamedInTheRefusal() {
+        Map<String, long[]> s = new java.util.LinkedHashMap<>();
+        mixtralShapes(false).forEach((name, shape) -> {
+            if (!name.contains(".experts.")) {
+                s.put(name.replace("block_sparse_moe", "mlp"), shape);
+            }
+        });
+        for (int i = 0; i < LAYERS; i++) {
+            s.put("model.layers." + i + ".mlp.experts.gate_up_proj", new long[] {MOE_EXPERTS, 24, HIDDEN});
+            s.put("model.layers." + i + ".mlp.experts.down_proj", new long[] {MOE_EXPERTS, HIDDEN, 12});
+        }
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                () -> Models.infer(s, null, CONFIG));
+        assertTrue(e.getMessage().contains("its experts are stored fused, one 3-D tensor per layer ('model.layers.0.mlp"
+                + ".experts.gate_up_proj' [4, 24, 16]"), e.getMessage());
+    }
 }
