@@ -33,11 +33,9 @@ public final class Permuter {
             Backend backend) {
         Composed c = compose(state, spec, perms); // validated before anything changes
         state.rename(c.moves());
-        boolean copied = false;
         for (String name : c.maps().keySet()) {
             if (state.get(name).mapped()) { // over a mapped file: copied once first (StateDict.writable)
                 state.writable(name);
-                copied = true;
             }
         }
         for (List<TensorPermutation> pass : passes(state, c.maps(), c.grain())) { // the copies' addresses
