@@ -400,10 +400,19 @@ def make(args):
         s = {n[len("model."):]: shape for n, shape in s.items() if n.startswith("model.")}
     names = list(s)
     index = {n: i for i, n in enumerate(names)}
+    if args.fused_experts:  # transformers 5's layout: every expert of a layer in one tensor per projection
+        per_expert = {n: draw(full_name(n), s[n], args.seed, index[n]) for n in names}
+        fused = to_fused(per_expert, c)
+        s = {n: tuple(t.shape) for n, t in fused.items()}
+        names = list(s)
+        index = {n: i for i, n in enumerate(names)}
+        drawn = fused
     hd, theta = head_dim_of(c), c["rope_theta"]
     buffer = (1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd)))
 
     def produce(n):
+        if args.fused_experts:
+            return drawn[n]
         if n.endswith("rotary_emb.inv_freq"):
             return buffer
         shape, at = s[n], index[n]
@@ -488,6 +497,62 @@ def draw_permutations(c, seed):
             lp["units"] = [randperm(w, g) for _ in experts]
             lp["shared"] = randperm(c["shared_expert_intermediate_size"], g) if shared else None
     return perms
+
+
+def fused_names(c, i):
+    """transformers 5's fused layout of layer i's experts: (router, gate_up [E, 2I, D], down [E, D, I]); Mixtral's module
+    is mlp there too."""
+    m = "model.layers.%d.mlp" % i
+    return m + ".gate.weight", m + ".experts.gate_up_proj", m + ".experts.down_proj"
+
+
+def is_fused(names):
+    return any(n.endswith(".experts.gate_up_proj") for n in names)
+
+
+def to_fused(w, c):
+    """Per-expert tensors (moe_names) -> the fused layout; every other tensor as it is, in order."""
+    out = {}
+    for n, t in w.items():
+        parts = n.split(".")
+        i = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else -1
+        if i < 0 or not moe_layer(c, i):
+            out[n] = t
+            continue
+        _, router, experts, _ = moe_names(c, i)
+        f_router, f_gate_up, f_down = fused_names(c, i)
+        if n == router:
+            out[f_router] = t
+        elif n in experts[0]:  # the first expert's tensors stand for the fused ones
+            if n == experts[0][0]:
+                out[f_gate_up] = torch.stack([torch.cat((w[g], w[u])) for g, u, _ in experts])
+                out[f_down] = torch.stack([w[d] for _, _, d in experts])
+        elif not any(n in e for e in experts):
+            out[n] = t
+    return out
+
+
+def from_fused(w, c):
+    """The fused layout -> per-expert tensors (moe_names)."""
+    out = {}
+    for n, t in w.items():
+        parts = n.split(".")
+        i = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else -1
+        if i < 0 or not moe_layer(c, i) or n not in fused_names(c, i):
+            out[n] = t
+            continue
+        _, router, experts, _ = moe_names(c, i)
+        f_router, f_gate_up, f_down = fused_names(c, i)
+        if n == f_router:
+            out[router] = t
+        elif n == f_gate_up:
+            half = t.shape[1] // 2
+            for e, (g, u, _) in enumerate(experts):
+                out[g], out[u] = t[e, :half], t[e, half:]
+        else:
+            for e, (_, _, d) in enumerate(experts):
+                out[d] = t[e]
+    return out
 
 
 def moe_source(name, c, perms):
@@ -582,7 +647,7 @@ def permute_tensor(name, t, c, perms):
     return t[rows[kind]][:, s]
 
 
-def secret(c, perms, seed, prefix="model."):
+def secret(c, perms, seed, prefix="model.", fused=False):
     """Lady's secret: group name -> p (new j = old p[j]); inner groups relative to positions after the KV heads'."""
     groups = {"stream.%slayers" % prefix: perms["stream"].tolist()}
     for i, lp in enumerate(perms["layers"]):
@@ -594,7 +659,7 @@ def secret(c, perms, seed, prefix="model."):
         for g, vp in enumerate(lp["v"]):
             groups[a + ".v_dims.%d" % g] = vp.tolist()
         if moe_layer(c, i):
-            module = moe_names(c, i)[0][len("model."):]
+            module = ("model.layers.%d.mlp" % i if fused else moe_names(c, i)[0])[len("model."):]
             groups[prefix + module + ".experts"] = lp["experts"].tolist()
             for j, u in enumerate(lp["units"]):
                 groups[prefix + module + ".experts.%d" % j] = u.tolist()
@@ -613,6 +678,18 @@ def permute(args):
     perms = draw_permutations(c, args.seed)
     os.makedirs(args.out, exist_ok=True)
     where = {n: (os.path.join(args.inp, fn), e, start) for fn, h, start in shard_files(args.inp) for n, e in h.items()}
+    if is_fused(where):  # permuted one expert at a time, then fused again
+        flat = from_fused(read_folder(args.inp), c)
+        done = to_fused({n: permute_tensor(full_name(n), flat[moe_source(n, c, perms)], c, perms) for n in flat}, c)
+        for fn, h, start in shard_files(args.inp):
+            items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
+            write_safetensors(os.path.join(args.out, fn), items, lambda n: done[n])
+        for fn in os.listdir(args.inp):
+            if not fn.endswith(".safetensors"):
+                shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
+        with open(args.secret, "w") as f:
+            json.dump(secret(c, perms, args.seed, "model.", fused=True), f)
+        return
 
     def read(n):  # an expert's tensor from the expert that moves to its place, in whichever shard it is
         m = moe_source(n, c, perms)
@@ -711,6 +788,8 @@ def forward(w, c, ids):
     """The logits, or a base model's (no head, no "model." prefix) last hidden state."""
     headless = "embed_tokens.weight" in w
     w = {full_name(k): v for k, v in w.items()}
+    if is_fused(w):
+        w = from_fused(w, c)
     gemma = c["model_type"] in GEMMAS
     act = ACT[(c.get("hidden_activation") or "gelu_pytorch_tanh") if gemma else c.get("hidden_act", "silu")]
     w = {k: v.double() for k, v in w.items()}
@@ -869,6 +948,8 @@ def make_options(m):
     m.add_argument("--shared-inter", type=int, default=40, help="Qwen2-MoE: the shared expert's width")
     m.add_argument("--mlp-only-layers", default="", help="Qwen MoE: the dense layers, e.g. 1,3")
     m.add_argument("--norm-topk", action="store_true", help="Qwen MoE: norm_topk_prob")
+    m.add_argument("--fused-experts", action="store_true", help="mixtures of experts in transformers 5's fused layout: "
+                   "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I]")
     m.add_argument("--headless", action="store_true", help="a base model (XModel, as embedding models are saved): no "
                    "lm_head, names without 'model.'")
 

@@ -53,11 +53,14 @@ public final class Checkpoints {
      * {@code pytorch_model.bin}) is read on its own.
      */
     public static StateDict read(Path path) {
+        StateDict sd;
         if (Files.isDirectory(path)) {
-            return HuggingFaceFolder.read(path);
+            sd = HuggingFaceFolder.read(path);
+        } else {
+            sd = readFile(path);
+            sd.setConfig(HuggingFaceFolder.configBeside(path));
         }
-        StateDict sd = readFile(path);
-        sd.setConfig(HuggingFaceFolder.configBeside(path));
+        FusedExperts.split(sd);
         return sd;
     }
 

@@ -218,7 +218,7 @@ final class HuggingFaceFolder {
         Layout layout = layout(like);
         Map<String, List<String>> byShard = new LinkedHashMap<>();
         layout.shards().forEach(s -> byShard.put(s, new ArrayList<>()));
-        for (String name : sd.names()) {
+        for (String name : sd.storageNames()) {
             String shard = layout.weightMap() == null ? layout.shards().get(0) : layout.weightMap().get(name);
             if (shard == null) {
                 throw LadyException.invalidInput("tensor '" + name + "' has no place in the shards of " + like);
@@ -274,7 +274,7 @@ final class HuggingFaceFolder {
         Map<?, ?> top = (Map<?, ?>) parsed;
         Object meta = top.get(METADATA);
         Object oldTotal = meta instanceof Map<?, ?> m ? m.get(TOTAL_SIZE) : null;
-        boolean same = layout.weightMap().keySet().equals(sd.names())
+        boolean same = layout.weightMap().keySet().equals(new java.util.HashSet<>(sd.storageNames()))
                 && (oldTotal == null || (oldTotal instanceof Number n && n.longValue() == total));
         if (same) {
             Files.copy(src, dst, StandardCopyOption.REPLACE_EXISTING);
@@ -288,7 +288,7 @@ final class HuggingFaceFolder {
         metadata.put(TOTAL_SIZE, total);
         index.put(METADATA, metadata);
         Map<String, Object> wm = new LinkedHashMap<>();
-        sd.names().stream().sorted().forEach(n -> wm.put(n, layout.weightMap().get(n)));
+        sd.storageNames().stream().sorted().forEach(n -> wm.put(n, layout.weightMap().get(n)));
         index.put(WEIGHT_MAP, wm);
         AtomicFiles.writeString(dst, Json.write(index) + "\n");
     }

@@ -207,18 +207,22 @@ final class SafeTensors {
         header.put(METADATA, meta);
         List<IndexedTensor> tensors = new ArrayList<>();
         long offset = 0;
-        for (String name : sd.names()) {
+        for (String name : sd.storageNames()) { // a tensor read in parts (fused experts) written as one, part by part
             if (name.equals(METADATA)) {
                 throw LadyException.invalidInput("a tensor cannot be named " + METADATA + " in safetensors");
             }
-            IndexedTensor t = sd.streamed(name);
+            List<IndexedTensor> parts = sd.storedParts(name);
+            long bytes = 0;
+            for (IndexedTensor t : parts) {
+                bytes += t.byteSize();
+            }
             Map<String, Object> spec = new LinkedHashMap<>();
-            spec.put("dtype", t.dtype().safetensorsName());
-            spec.put("shape", t.shape());
-            spec.put("data_offsets", List.of(offset, offset + t.byteSize()));
+            spec.put("dtype", parts.get(0).dtype().safetensorsName());
+            spec.put("shape", sd.storedShape(name));
+            spec.put("data_offsets", List.of(offset, offset + bytes));
             header.put(name, spec);
-            offset += t.byteSize();
-            tensors.add(t);
+            offset += bytes;
+            tensors.addAll(parts);
         }
         byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + HEADER_ALIGNMENT - 1) / HEADER_ALIGNMENT * HEADER_ALIGNMENT;

@@ -3,6 +3,7 @@ package lady.checkpoint;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -23,6 +24,13 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     /** Tensors permuted lazily: their index maps over the tensor in {@link #tensors} ({@link #permuteLazily}). */
     private final Map<String, IndexedTensor> lazy = new java.util.HashMap<>();
     private Map<String, Object> config = Map.of();
+    /**
+     * Tensors stored as one but read as several (a mixture of experts' fused experts: {@link FusedExperts}): the stored
+     * name -> its parts, in order along its axis 0; each part is a tensor of this state dict.
+     */
+    private final Map<String, List<String>> fused = new LinkedHashMap<>();
+    /** A part -> the stored tensor it is a slice of ({@link #fused}). */
+    private final Map<String, String> partOf = new java.util.HashMap<>();
 
     /**
      * The model's configuration beside its tensors: a Hugging Face folder's {@code config.json} (heads, KV
@@ -134,16 +142,118 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     }
 
     /**
+     * Reads stored tensor {@code name} as {@code parts.size()} tensors, its slices along axis 0 (views of its memory:
+     * nothing is copied), called {@code parts} and put in its place; the writers store them as one tensor again under
+     * {@code name} ({@link #storageNames}). The tensor must not be lazily changed.
+     */
+    public void split(String name, List<String> parts) {
+        HostTensor t = raw(name);
+        long[] shape = t.shape();
+        if (lazy.containsKey(name) || shape.length < 2 || shape[0] != parts.size()) {
+            throw new IllegalArgumentException("cannot split " + name + " " + java.util.Arrays.toString(shape) + " into "
+                    + parts.size() + " parts");
+        }
+        long[] partShape = java.util.Arrays.copyOfRange(shape, 1, shape.length);
+        long partBytes = HostTensor.numel(partShape) * t.dtype().elementSize();
+        LinkedHashMap<String, HostTensor> reordered = new LinkedHashMap<>();
+        for (Map.Entry<String, HostTensor> e : tensors.entrySet()) {
+            if (!e.getKey().equals(name)) {
+                reordered.put(e.getKey(), e.getValue());
+                continue;
+            }
+            for (int i = 0; i < parts.size(); i++) {
+                String part = parts.get(i);
+                if (tensors.containsKey(part) || reordered.containsKey(part)) {
+                    throw LadyException.invalidInput("cannot read " + name + " as " + part + ": the model already has a "
+                            + "tensor of that name");
+                }
+                reordered.put(part, HostTensor.view(t.memory(), t.offset() + i * partBytes, t.dtype(), partShape));
+                partOf.put(part, name);
+            }
+        }
+        tensors.clear();
+        tensors.putAll(reordered);
+        fused.put(name, List.copyOf(parts));
+    }
+
+    /**
+     * The names of the tensors as they are stored: {@link #names()}, with the parts of a split tensor ({@link #split})
+     * replaced by its stored name, where its first part is.
+     */
+    public List<String> storageNames() {
+        if (fused.isEmpty()) {
+            return List.copyOf(tensors.keySet());
+        }
+        List<String> out = new java.util.ArrayList<>();
+        Set<String> seen = new java.util.HashSet<>();
+        for (String n : tensors.keySet()) {
+            String stored = partOf.getOrDefault(n, n);
+            if (seen.add(stored)) {
+                out.add(stored);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Stored tensor {@code name} ({@link #storageNames}) as the writers stream it: its parts, in order, each with its
+     * index maps ({@link #streamed}); a tensor that was not split is its one part.
+     */
+    public List<IndexedTensor> storedParts(String name) {
+        List<String> parts = fused.get(name);
+        if (parts == null) {
+            return List.of(streamed(name));
+        }
+        List<String> missing = parts.stream().filter(p -> !tensors.containsKey(p)).toList();
+        if (!missing.isEmpty()) {
+            throw LadyException.invalidInput(name + " is stored as one tensor, but its parts " + missing + " are gone");
+        }
+        return parts.stream().map(this::streamed).toList();
+    }
+
+    /** The shape stored tensor {@code name} is written with: its parts' shape after their count. */
+    public long[] storedShape(String name) {
+        List<String> parts = fused.get(name);
+        if (parts == null) {
+            return shape(name);
+        }
+        long[] part = shape(parts.get(0));
+        for (String p : parts) {
+            if (!java.util.Arrays.equals(shape(p), part) || raw(p).dtype() != raw(parts.get(0)).dtype()) {
+                throw LadyException.invalidInput(name + " is stored as one tensor of its parts, but " + p + " is "
+                        + raw(p).dtype() + " " + java.util.Arrays.toString(shape(p)) + " and " + parts.get(0) + " "
+                        + raw(parts.get(0)).dtype() + " " + java.util.Arrays.toString(part));
+            }
+        }
+        long[] out = new long[part.length + 1];
+        out[0] = parts.size();
+        System.arraycopy(part, 0, out, 1, part.length);
+        return out;
+    }
+
+    /** Whether some tensors are stored as one ({@link #split}). */
+    public boolean hasSplitTensors() {
+        return !fused.isEmpty();
+    }
+
+    /**
      * A state dict of the tensors {@code names} (in that order), sharing their memory and lazy index maps:
      * nothing is gathered or copied (a shard of a model folder being written).
      */
     public StateDict select(java.util.Collection<String> names) {
         StateDict out = new StateDict();
-        for (String n : names) {
-            out.tensors.put(n, raw(n));
-            IndexedTensor l = lazy.get(n);
-            if (l != null) {
-                out.lazy.put(n, l);
+        for (String name : names) {
+            List<String> parts = fused.get(name); // a stored name: its parts, split as here
+            for (String n : parts != null ? parts : List.of(name)) {
+                out.tensors.put(n, raw(n));
+                IndexedTensor l = lazy.get(n);
+                if (l != null) {
+                    out.lazy.put(n, l);
+                }
+            }
+            if (parts != null) {
+                out.fused.put(name, parts);
+                parts.forEach(p -> out.partOf.put(p, name));
             }
         }
         out.config = config;
@@ -231,6 +341,8 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
             c.put(k, l != null ? l.materialize() : tensors.get(k).copy());
         }
         c.config = config;
+        c.fused.putAll(fused);
+        c.partOf.putAll(partOf);
         return c;
     }
 

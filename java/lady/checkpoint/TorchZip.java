@@ -325,6 +325,10 @@ final class TorchZip {
      */
     static void write(lady.io.FileSink ch, StateDict sd) throws IOException {
         TensorBytes.requireLittleEndian();
+        if (sd.hasSplitTensors()) {
+            throw LadyException.invalidInput("this model's fused experts are written as safetensors (a Hugging Face "
+                    + "folder's model.safetensors), not in PyTorch's zip format");
+        }
         List<ZipRecord> records = new ArrayList<>();
         List<IndexedTensor> tensors = new ArrayList<>();
         List<String> names = new ArrayList<>(sd.names());

@@ -755,15 +755,18 @@ public final class ChannelSpaces {
             long e = n.longAttr("experts", 0);
             String router = n.param("router");
             consume(l, router, 1);
-            List<String[]> experts = new ArrayList<>();
+            List<String[]> experts = new ArrayList<>(); // {gate, up, down}, or {gate_up, gate_up, down}
             for (int i = 0; i < e; i++) {
-                experts.add(new String[] {n.param("gate." + i), n.param("up." + i), n.param("down." + i)});
+                String gateUp = n.param("gate_up." + i);
+                experts.add(gateUp != null ? new String[] {gateUp, gateUp, n.param("down." + i)}
+                        : new String[] {n.param("gate." + i), n.param("up." + i), n.param("down." + i)});
             }
             String[] shared = n.has("shared_gate") ? new String[] {n.param("shared_gate"), n.param("shared_up"),
                     n.param("shared_down")} : null;
             for (String[] x : shared == null ? experts : concat(experts, shared)) {
-                consume(l, x[0], 1);
-                consume(l, x[1], 1);
+                for (String t : new java.util.LinkedHashSet<>(List.of(x[0], x[1]))) {
+                    consume(l, t, 1);
+                }
             }
             if (n.has("shared_scale")) {
                 consume(l, n.param("shared_scale"), 1);
@@ -772,16 +775,18 @@ public final class ChannelSpaces {
             int order = open(e, n.name(), ".experts");
             member(order, router, 0, 0, 1, Role.PRODUCER_WEIGHT);
             for (int i = 0; i < e; i++) {
-                for (String t : experts.get(i)) {
+                for (String t : new java.util.LinkedHashSet<>(List.of(experts.get(i)))) {
                     member(order, t, 0, i, 1, Role.WHOLE_TENSOR);
                 }
             }
             producer(order, n.name() + ".experts");
             for (int i = 1; i < e; i++) { // experts of different widths cannot trade places
-                if (!Arrays.equals(graph.shape(experts.get(i)[0]), graph.shape(experts.get(0)[0]))) {
+                long first = graph.shape(experts.get(0)[2])[1];
+                long other = graph.shape(experts.get(i)[2])[1];
+                if (first != other) {
                     pin(order);
-                    notes.add("node '" + n.name() + "': its experts differ in width (" + graph.shape(experts.get(0)[0])[0]
-                            + " and " + graph.shape(experts.get(i)[0])[0] + " units); their order stays in place");
+                    notes.add("node '" + n.name() + "': its experts differ in width (" + first + " and " + other
+                            + " units); their order stays in place");
                     break;
                 }
             }
@@ -789,9 +794,10 @@ public final class ChannelSpaces {
             for (int i = 0; i < units.size(); i++) {
                 String[] x = units.get(i);
                 String suffix = i < e ? ".experts." + i : ".shared_expert";
-                int u = open(graph.shape(x[0])[0], n.name(), suffix);
+                long width = graph.shape(x[2])[1];
+                int u = open(width, n.name(), suffix);
                 member(u, x[0], 0, 0, 1, Role.PRODUCER_WEIGHT);
-                member(u, x[1], 0, 0, 1, Role.PRODUCER_WEIGHT);
+                member(u, x[1], 0, x[0].equals(x[1]) ? width : 0, 1, Role.PRODUCER_WEIGHT); // fused: unit j, rows j and w + j
                 member(u, x[2], 1, 0, 1, Role.CONSUMER_WEIGHT);
                 producer(u, n.name() + suffix);
             }

@@ -375,8 +375,8 @@ public final class GraphBuilder {
 
     /**
      * A sparse mixture of experts ({@link Op#MOE}) of module {@code module}: the router's weight {@code router}, each
-     * expert's gate, up and down weights ({@code experts}: one {gate, up, down} per expert, its width from {@code
-     * widths}), and an optional shared expert ({@code shared}: {gate, up, down, scale}, of width {@code sharedWidth};
+     * expert's gate, up and down weights ({@code experts}: one {gate, up, down} per expert, or {gate_up, down} with the
+     * gate rows and then the up rows in one tensor; its width from {@code widths}), and an optional shared expert ({@code shared}: {gate, up, down, scale}, of width {@code sharedWidth};
      * null when there is none).
      */
     public String moe(String module, String x, String router, List<String[]> experts, long[] widths, String[] shared,
@@ -392,6 +392,13 @@ public final class GraphBuilder {
         p.put("router", router);
         for (int i = 0; i < e; i++) {
             String[] t = experts.get(i);
+            if (t.length == 2) { // gate and up rows in one tensor (fused experts)
+                tensor(t[0], 2 * widths[i], d);
+                tensor(t[1], d, widths[i]);
+                p.put("gate_up." + i, t[0]);
+                p.put("down." + i, t[1]);
+                continue;
+            }
             tensor(t[0], widths[i], d);
             tensor(t[1], widths[i], d);
             tensor(t[2], d, widths[i]);

@@ -106,7 +106,8 @@ public enum Op {
      * sparse MLP): a router (a linear layer without bias, one row per expert) scores the E experts; a softmax over them;
      * each token keeps its {@code top_k} experts (their probabilities divided by their sum when {@code norm_topk} is 1)
      * and sums their outputs so weighted; expert e is a gated MLP {@code down.e(act(gate.e x) * up.e x)}. Params:
-     * {@code router} [E, D]; {@code gate.e}, {@code up.e} [F_e, D] and {@code down.e} [D, F_e] for e = 0 .. E-1;
+     * {@code router} [E, D]; {@code gate.e}, {@code up.e} [F_e, D] (or {@code gate_up.e} [2 F_e, D]: the gate rows, then
+     * the up rows) and {@code down.e} [D, F_e] for e = 0 .. E-1;
      * optionally a shared expert every token uses (Qwen2-MoE): {@code shared_gate}, {@code shared_up}, {@code
      * shared_down}, and {@code shared_scale} [1, D] (its output times sigmoid(shared_scale x)). Attrs: {@code experts},
      * {@code top_k}, {@code norm_topk} (0/1), {@code fn}. Channels: reads the input's space (the columns of the router,

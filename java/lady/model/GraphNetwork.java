@@ -546,7 +546,8 @@ final class GraphNetwork implements Model {
         Tensor out = null;
         long experts = n.longAttr("experts", 0);
         for (long e = 0; e < experts; e++) {
-            Tensor y = gatedMlp(n, x, n.param("gate." + e), n.param("up." + e), n.param("down." + e))
+            Tensor y = (n.has("gate_up." + e) ? fusedMlp(n, x, n.param("gate_up." + e), n.param("down." + e))
+                    : gatedMlp(n, x, n.param("gate." + e), n.param("up." + e), n.param("down." + e)))
                     .mul(weights.narrow(-1, e, 1));
             out = out == null ? y : out.add(y);
         }
@@ -556,6 +557,13 @@ final class GraphNetwork implements Model {
             out = out.add(y);
         }
         return out;
+    }
+
+    /** As {@link #gatedMlp} with the gate rows and then the up rows in one tensor {@code gateUp}. */
+    private Tensor fusedMlp(Node n, Tensor x, String gateUp, String down) {
+        Tensor y = torch.linear(x, raw.get(gateUp));
+        long w = y.size(-1) / 2;
+        return torch.linear(activation(n.activation(), y.narrow(-1, 0, w)).mul(y.narrow(-1, w, w)), raw.get(down));
     }
 
     /** down(act(gate x) * up x), the activation {@code n}'s. */

@@ -117,8 +117,24 @@ final class LlamaFamily implements Family {
             return module + ".gate.weight";
         }
 
+        /** Whether each expert's gate and up rows are one tensor (fused experts: {@code {gate_up, down}} per expert). */
+        boolean gateUp() {
+            return experts.get(0).length == 2;
+        }
+
         /** The mixture of experts of {@code layer} ({@code model.layers.3}), or null when its MLP is dense. */
         static Moe at(java.util.function.Predicate<String> has, String layer) {
+            String f = layer + ".mlp"; // experts fused in the checkpoint, read one per expert (lady.checkpoint.FusedExperts)
+            if (has.test(f + ".gate.weight") && has.test(f + ".experts.0.gate_up_proj")) {
+                List<String[]> experts = new java.util.ArrayList<>();
+                for (int e = 0; has.test(f + ".experts." + e + ".gate_up_proj"); e++) {
+                    experts.add(new String[] {f + ".experts." + e + ".gate_up_proj", f + ".experts." + e + ".down_proj"});
+                }
+                String sh = f + ".shared_expert";
+                String[] shared = has.test(sh + ".gate_proj.weight") ? new String[] {sh + ".gate_proj.weight",
+                        sh + ".up_proj.weight", sh + ".down_proj.weight", f + ".shared_expert_gate.weight"} : null;
+                return new Moe(f, false, experts, shared);
+            }
             for (boolean mixtral : new boolean[] {true, false}) {
                 String m = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
                 String[] names = mixtral ? new String[] {".w1", ".w3", ".w2"}
@@ -336,17 +352,18 @@ final class LlamaFamily implements Family {
     private static String moe(String name, GraphBuilder b, Dims d, Moe moe, String y, Map<String, Set<Long>> widths,
             Op.Activation fn, String actUnsupported) {
         long experts = moe.experts().size();
-        agree(name, d, moe.mixtral() ? "num_local_experts" : "num_experts", experts, moe.module() + ".experts.N");
+        boolean mixtral = name.equals(MIXTRAL); // (transformers 5 keeps Mixtral's fused experts under mlp)
+        agree(name, d, mixtral ? "num_local_experts" : "num_experts", experts, moe.module() + ".experts.N");
         long topK = d.configLong("num_experts_per_tok", DEFAULT_TOP_K.getOrDefault(name, 2L));
         if (topK < 1 || topK > experts) {
             throw LadyException.invalidInput(name + ": config.json gives num_experts_per_tok " + topK + ", but "
                     + moe.module() + " has " + experts + " experts; the folder's config.json and weights disagree");
         }
-        boolean norm = moe.mixtral() || Boolean.TRUE.equals(d.config("norm_topk_prob"));
+        boolean norm = mixtral || Boolean.TRUE.equals(d.config("norm_topk_prob"));
         long[] w = new long[moe.experts().size()];
         for (int e = 0; e < w.length; e++) {
-            w[e] = d.size(moe.experts().get(e)[0], 0, 0);
-            widths.computeIfAbsent(moe.mixtral() ? "intermediate_size" : "moe_intermediate_size", k -> new HashSet<>())
+            w[e] = d.size(moe.experts().get(e)[0], 0, 0) / (moe.gateUp() ? 2 : 1);
+            widths.computeIfAbsent(mixtral ? "intermediate_size" : "moe_intermediate_size", k -> new HashSet<>())
                     .add(w[e]);
         }
         long sharedWidth = moe.shared() == null ? 0 : d.size(moe.shared()[0], 0, 0);
@@ -456,8 +473,8 @@ final class LlamaFamily implements Family {
                 continue;
             }
             for (String[] e : moe.experts()) {
-                widths.computeIfAbsent(moe.mixtral() ? "intermediate_size" : "moe_intermediate_size",
-                        k -> new HashSet<>()).add(shapes.get(e[0])[0]);
+                widths.computeIfAbsent(name.equals(MIXTRAL) ? "intermediate_size" : "moe_intermediate_size",
+                        k -> new HashSet<>()).add(shapes.get(e[0])[0] / (moe.gateUp() ? 2 : 1));
             }
             if (moe.shared() != null) {
                 widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>())

@@ -328,13 +328,12 @@ public final class Models {
                         + ":]: v for k, v in sd.items()}";
             }
         }
-        String fused = names.stream().filter(n -> n.endsWith(".experts.gate_up_proj") || n.endsWith(".experts.down_proj"))
-                .filter(n -> shapes.get(n).length == 3).findFirst().orElse(null);
-        if (fused != null) { // a mixture of experts whose experts share one 3-D tensor per layer
-            hint = "its experts are stored fused, one 3-D tensor per layer (" + Text.quote(fused) + " "
-                    + Text.shape(shapes.get(fused)) + ": a layout transformers 5 can write and some MoE releases ship); "
-                    + "Lady reads one tensor per expert, as Mixtral, Qwen2-MoE and Qwen3-MoE are saved "
-                    + "(experts.N.w1/w2/w3 or experts.N.gate_proj/up_proj/down_proj)";
+        String expert = names.stream().filter(n -> n.contains(".experts.")).findFirst().orElse(null);
+        if (expert != null) { // a mixture of experts in another layout
+            hint = "a mixture of experts (" + Text.quote(expert) + ") in a layout Lady does not read: it reads Mixtral's "
+                    + "(block_sparse_moe.gate, experts.N.w1/w2/w3), Qwen2-MoE's and Qwen3-MoE's (mlp.gate, "
+                    + "experts.N.gate_proj/up_proj/down_proj), and the same fused in 3-D tensors (mlp.gate, "
+                    + "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I])";
         }
         return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
                 + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"

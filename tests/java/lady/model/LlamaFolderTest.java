@@ -151,6 +151,10 @@ class LlamaFolderTest {
         "mixtral|F32|2|--experts 4 --top-k 2",
         "qwen2_moe|F32|1|--experts 4 --top-k 2",
         "qwen3_moe|F32|2|--tied --experts 6 --top-k 3 --mlp-only-layers 1 --norm-topk",
+        // the same families with their experts fused, one 3-D tensor per layer and projection (transformers 5's layout:
+        // mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I]), read one per expert, written fused
+        "qwen3_moe|F32|2|--experts 4 --top-k 2 --mlp-only-layers 1 --norm-topk --fused-experts",
+        "mixtral|F32|1|--experts 4 --top-k 2 --fused-experts",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
