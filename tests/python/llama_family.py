@@ -88,6 +88,8 @@ ROPE_SCALING = {
     "linear": {"factor": 2.0, "type": "linear"},  # the older spelling, "type"
     "dynamic": {"factor": 2.0, "rope_type": "dynamic"},
     "yarn": {"factor": 4.0, "original_max_position_embeddings": 1024, "rope_type": "yarn"},
+    # Phi-3's 128k variants, Phi-3.5, Phi-4-mini: per-frequency factors (filled in by make, one per rotated pair)
+    "longrope": {"type": "longrope"},
 }
 
 
@@ -393,6 +395,14 @@ def make(args):
                     args.no_kv_heads, args.rope_scaling, args.hidden_act)
     moe_config(c, args.experts, args.top_k, args.moe_inter, args.shared_inter,
                [int(x) for x in args.mlp_only_layers.split(",") if x], args.norm_topk)
+    if args.partial_rotary != 1.0:  # Phi-4-mini rotates the first 3/4 of each head's dimensions
+        c["partial_rotary_factor"] = args.partial_rotary
+    if args.rope_scaling == "longrope":  # factors for the rotated pairs; a context 32x the original: attention factor
+        pairs = int(head_dim_of(c) * args.partial_rotary) // 2
+        c["rope_scaling"] = {"long_factor": [1.0 + 0.5 * i for i in range(pairs)],
+                             "short_factor": [1.0 + 0.05 * i for i in range(pairs)], "type": "longrope"}
+        c["original_max_position_embeddings"] = 4096
+        c["max_position_embeddings"] = 131072
     os.makedirs(args.out, exist_ok=True)
     s = shapes(c, args.inv_freq, args.tied_saved)
     if args.headless:  # a base model (XModel): no head, names without "model."
@@ -751,7 +761,11 @@ def rope_inv_freq(c, hd, seq_len):
         seq = max(seq_len, max_pos)
         theta = theta * ((factor * seq / max_pos) - (factor - 1)) ** (hd / (hd - 2))
     inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).double() / hd))
-    if kind == "linear":
+    if kind == "longrope":  # the long factors past the original length, else the short ones
+        original = scaling.get("original_max_position_embeddings", c.get("original_max_position_embeddings"))
+        ext = scaling["long_factor"] if seq_len > original else scaling["short_factor"]
+        inv_freq = inv_freq / torch.tensor(ext, dtype=torch.float64)
+    elif kind == "linear":
         inv_freq = inv_freq / scaling["factor"]
     elif kind == "llama3":
         factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
@@ -765,6 +779,18 @@ def rope_inv_freq(c, hd, seq_len):
     elif kind != "default" and kind != "dynamic":
         raise ValueError("rope_scaling %r is not computed here" % kind)
     return inv_freq
+
+
+def rope_scale(c):
+    """LongRoPE's scale of cos and sin (its attention factor), 1 for the other kinds."""
+    scaling = c.get("rope_scaling") or {}
+    if scaling.get("rope_type", scaling.get("type")) != "longrope":
+        return 1.0
+    if scaling.get("attention_factor"):
+        return scaling["attention_factor"]
+    original = scaling.get("original_max_position_embeddings", c.get("original_max_position_embeddings"))
+    factor = scaling.get("factor") or c["max_position_embeddings"] / original
+    return 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original))
 
 
 ACT = {"silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu, "relu": torch.nn.functional.relu,
@@ -801,11 +827,17 @@ def forward(w, c, ids):
     def norm(y, name):
         return rms_norm(y, w[name] + offset, eps)
 
+    rd = int(hd * c.get("partial_rotary_factor", 1.0))  # the rotated dimensions of a head (Phi-4-mini: 3/4)
+
     def rope(local):
         cc = dict(c, rope_theta=c["rope_local_base_freq"], rope_scaling=None) if local else c
-        freqs = torch.outer(torch.arange(t).double(), rope_inv_freq(cc, hd, t))
+        freqs = torch.outer(torch.arange(t).double(), rope_inv_freq(cc, rd, t))
         emb = torch.cat((freqs, freqs), dim=-1)
-        return emb.cos(), emb.sin()
+        return emb.cos() * rope_scale(cc), emb.sin() * rope_scale(cc)
+
+    def rotate(x, cos, sin):
+        r = x[..., :rd]
+        return torch.cat((r * cos + rotate_half(r) * sin, x[..., rd:]), dim=-1)
     causal = torch.ones(t, t, dtype=torch.bool).triu(1)
     x = w["model.embed_tokens.weight"][ids]
     if gemma:
@@ -834,8 +866,8 @@ def forward(w, c, ids):
         if p + "self_attn.q_norm.weight" in w:  # Qwen3, Gemma 3: each head normalized over its dimensions, before RoPE
             q = norm(q, p + "self_attn.q_norm.weight")
             k = norm(k, p + "self_attn.k_norm.weight")
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        q = rotate(q, cos, sin)
+        k = rotate(k, cos, sin)
         rep = h // kv  # repeat_kv: query head j reads KV head j // rep
         k = k[:, :, None].expand(b, kv, rep, t, hd).reshape(b, h, t, hd)
         v = v[:, :, None].expand(b, kv, rep, t, hd).reshape(b, h, t, hd)
@@ -940,6 +972,7 @@ def make_options(m):
     m.add_argument("--no-kv-heads", action="store_true", help="config.json without num_key_value_heads (MHA)")
     m.add_argument("--rope-scaling", default="none", choices=sorted(ROPE_SCALING))
     m.add_argument("--hidden-act", default="silu")
+    m.add_argument("--partial-rotary", type=float, default=1.0, help="partial_rotary_factor (Phi-4-mini: 0.75)")
     m.add_argument("--header-order", default="offsets", choices=["offsets", "shuffled"])
     m.add_argument("--no-header-pad", action="store_true", help="safetensors headers not padded to 8 bytes")
     m.add_argument("--experts", type=int, default=4, help="mixtures of experts: the experts of a layer")

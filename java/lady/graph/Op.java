@@ -95,7 +95,9 @@ public enum Op {
      * shared by the heads, with attrs qk_norm_eps and qk_norm_offset), and rope_inv_freq (stored frequencies). Attrs:
      * optional attn_scale (default 1 / sqrt(head_dim)), logit_softcap, sliding_window; heads, kv_heads, head_dim, rope_theta
      * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,
-     * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions). Channels: reads the input's
+     * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions; longrope's
+     * rope_short_factor and rope_long_factor as JSON lists, rope_attention_factor), rotary_dim (optional: only the first
+     * rotary_dim dimensions of each head rotate, Phi-4-mini's partial_rotary_factor). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
      * the value dimensions inside each KV head; opens the output space (o rows). Dimensions inside a
      * query/key head never move (RoPE pairs them).

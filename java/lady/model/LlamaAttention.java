@@ -52,9 +52,10 @@ final class LlamaAttention {
         q = headNorm(n, q, params, "q_norm"); // Qwen3, Gemma 3: each head RMS-normalized over its dimensions, before RoPE
         k = headNorm(n, k, params, "k_norm");
         String stored = n.param("rope_inv_freq");
-        Tensor[] cs = rotary(seq, hd, stored == null ? null : params.get(stored), LlamaRope.of(n));
-        q = q.mul(cs[0]).add(rotateHalf(q, hd).mul(cs[1]));
-        k = k.mul(cs[0]).add(rotateHalf(k, hd).mul(cs[1]));
+        long rd = n.longAttr("rotary_dim", hd); // the first rd dimensions of a head rotate (Phi-4-mini: 3/4), the rest pass
+        Tensor[] cs = rotary(seq, rd, stored == null ? null : params.get(stored), LlamaRope.of(n));
+        q = rotate(q, cs, rd, hd);
+        k = rotate(k, cs, rd, hd);
         long rep = heads / kv;
         if (rep > 1) {
             k = k.repeat_interleave(rep, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
@@ -115,7 +116,16 @@ final class LlamaAttention {
         Tensor freqs = torch.outer(pos, invFreq);
         TensorVector both = new TensorVector(freqs, freqs);
         Tensor emb = torch.cat(both, -1);
-        return new Tensor[] {emb.cos(), emb.sin()};
+        double scale = rope.cosSinScale(); // LongRoPE's attention factor
+        return scale == 1 ? new Tensor[] {emb.cos(), emb.sin()}
+                : new Tensor[] {emb.cos().mul(new Scalar(scale)), emb.sin().mul(new Scalar(scale))};
+    }
+
+    /** RoPE on the first {@code rd} of the {@code hd} dimensions of each head of {@code x}; the others as they are. */
+    private static Tensor rotate(Tensor x, Tensor[] cs, long rd, long hd) {
+        Tensor r = rd == hd ? x : x.narrow(-1, 0, rd);
+        Tensor y = r.mul(cs[0]).add(rotateHalf(r, rd).mul(cs[1]));
+        return rd == hd ? y : torch.cat(new TensorVector(y, x.narrow(-1, rd, hd - rd)), -1);
     }
 
     private static Tensor rotateHalf(Tensor x, long hd) {

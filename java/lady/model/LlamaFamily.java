@@ -27,7 +27,8 @@ import lady.report.Json;
  * {@code attention_bias} on q/k/v/o, Llama's {@code mlp_bias} on gate/up/down); heads, KV heads (default:
  * the heads, MHA), head dimension (default: the q rows / heads), RMS eps, RoPE base and scaling, activation
  * from config.json ({@code num_attention_heads}, {@code num_key_value_heads}, {@code head_dim}, {@code
- * rms_norm_eps}, {@code rope_theta}, {@code rope_scaling}: {@link LlamaRope}, {@code hidden_act}); every other
+ * rms_norm_eps}, {@code rope_theta}, {@code rope_scaling}: {@link LlamaRope}, {@code partial_rotary_factor}, {@code
+ * hidden_act}); every other
  * key is ignored. A layer's {@code self_attn.rotary_emb.inv_freq} (saved by older transformers versions) is
  * accepted, kept in place and used. What Lady's forward pass cannot compute (a rope_scaling type or an
  * activation it does not have) is recorded on the node ({@link Op#FORWARD_UNSUPPORTED}): only the commands
@@ -288,11 +289,17 @@ final class LlamaFamily implements Family {
                     attrs.put("qk_norm_offset", normOffset);
                 }
             }
-            if (layerRope.unsupported() != null) {
-                attrs.put(Op.FORWARD_UNSUPPORTED, layerRope.unsupported());
-            } else if (d.configDouble("partial_rotary_factor", 1) != 1) { // Phi-4-mini rotates part of each head
-                attrs.put(Op.FORWARD_UNSUPPORTED, "partial_rotary_factor " + d.configDouble("partial_rotary_factor", 1)
-                        + " is not computed by Lady's forward pass (every dimension of a head rotated is)");
+            // Phi-4-mini rotates the first partial_rotary_factor of each head's dimensions (transformers: int(hd * f))
+            double partial = partialRotary(d);
+            long rotaryDim = (long) (headDim * partial);
+            if (!(partial > 0 && partial <= 1) || rotaryDim < 2 || rotaryDim % 2 != 0) {
+                attrs.put(Op.FORWARD_UNSUPPORTED, "partial_rotary_factor " + partial + " (" + rotaryDim + " of "
+                        + headDim + " dimensions rotated, not a positive even number) is not computed by Lady's forward pass");
+            } else if (layerRope.unsupported(rotaryDim) != null) {
+                attrs.put(Op.FORWARD_UNSUPPORTED, layerRope.unsupported(rotaryDim));
+            }
+            if (rotaryDim != headDim) {
+                attrs.put("rotary_dim", rotaryDim);
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
             // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output
@@ -404,6 +411,14 @@ final class LlamaFamily implements Family {
             logits = b.softcap("lm_head.softcap", logits, positive(name, d, "final_logit_softcapping", 0));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** config.json's partial_rotary_factor (also inside rope_parameters, where newer versions put it); 1 when absent. */
+    private static double partialRotary(Dims d) {
+        if (d.config("partial_rotary_factor") != null || !(d.config("rope_parameters") instanceof Map<?, ?> p)) {
+            return d.configDouble("partial_rotary_factor", 1);
+        }
+        return p.get("partial_rotary_factor") instanceof Number n ? n.doubleValue() : 1;
     }
 
     /** config.json's {@code key} ({@code fallback} when absent), refused unless a positive number: it divides. */

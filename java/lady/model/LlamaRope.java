@@ -1,6 +1,7 @@
 package lady.model;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import lady.graph.Node;
@@ -12,8 +13,10 @@ import lady.report.Json;
  * older key {@code type}): {@code linear} (frequencies divided by the factor), {@code dynamic} (NTK: the base
  * grows for sequences longer than {@code max_position_embeddings}; shorter ones keep the default), {@code
  * llama3} (Llama 3.1: wavelengths longer than {@code original_max_position_embeddings / low_freq_factor} divided
- * by the factor, shorter than {@code original / high_freq_factor} kept, a smooth blend between). Other types
- * (yarn, longrope, ...) are named by {@link #unsupported()}: only Lady's forward pass needs the frequencies, so a
+ * by the factor, shorter than {@code original / high_freq_factor} kept, a smooth blend between), {@code longrope}
+ * (Phi-3's 128k variants, Phi-3.5, Phi-4-mini: each frequency divided by its short_factor, or long_factor past
+ * original_max_position_embeddings, cos and sin scaled by the attention factor: {@link #cosSinScale()}). Other types
+ * (yarn, ...) are named by {@link #unsupported(long)}: only Lady's forward pass needs the frequencies, so a
  * model with them is still permuted and resynchronized, never run.
  *
  * @param type         "default", "linear", "dynamic", "llama3", or the unsupported type as written
@@ -22,12 +25,22 @@ import lady.report.Json;
  * @param low          low_freq_factor (llama3)
  * @param high         high_freq_factor (llama3)
  * @param originalMax  original_max_position_embeddings (llama3)
- * @param maxPositions max_position_embeddings (dynamic)
+ * @param maxPositions max_position_embeddings (dynamic, longrope)
+ * @param shortFactor  longrope's short_factor (null for the other types)
+ * @param longFactor   longrope's long_factor (null for the other types)
+ * @param attentionFactor longrope's attention_factor (NaN: derived, {@link #cosSinScale()})
  */
-record LlamaRope(String type, double theta, double factor, double low, double high, long originalMax, long maxPositions) {
+record LlamaRope(String type, double theta, double factor, double low, double high, long originalMax, long maxPositions,
+        double[] shortFactor, double[] longFactor, double attentionFactor) {
     static final double DEFAULT_THETA = 10000.0;
     static final String DEFAULT = "default";
     private static final String ATTR = "rope_";
+    /** LongRoPE (Phi-3's 128k variants, Phi-3.5, Phi-4-mini). */
+    static final String LONGROPE = "longrope";
+
+    LlamaRope(String type, double theta, double factor, double low, double high, long originalMax, long maxPositions) {
+        this(type, theta, factor, low, high, originalMax, maxPositions, null, null, Double.NaN);
+    }
 
     /**
      * The rope of a configuration (config.json): {@code rope_theta} and {@code rope_scaling}, or, where those are
@@ -48,8 +61,46 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         }
         Object t = m.get("rope_type") != null ? m.get("rope_type") : m.get("type");
         String type = t instanceof String s ? s : DEFAULT;
+        // Phi-3 keeps original_max_position_embeddings beside rope_scaling, newer versions inside it
+        long originalMax = (long) number(m, "original_max_position_embeddings", d.configLong(
+                "original_max_position_embeddings", 0));
+        if (type.equals(LONGROPE)) {
+            return new LlamaRope(type, theta, number(m, "factor", Double.NaN), 0, 0, originalMax, maxPositions,
+                    numbers(m.get("short_factor")), numbers(m.get("long_factor")), number(m, "attention_factor", Double.NaN));
+        }
         return new LlamaRope(type, theta, number(m, "factor", 1), number(m, "low_freq_factor", 0),
-                number(m, "high_freq_factor", 0), (long) number(m, "original_max_position_embeddings", 0), maxPositions);
+                number(m, "high_freq_factor", 0), originalMax, maxPositions);
+    }
+
+    /** A JSON list of numbers as doubles; null when it is not one. */
+    private static double[] numbers(Object list) {
+        if (!(list instanceof List<?> l)) {
+            return null;
+        }
+        double[] out = new double[l.size()];
+        for (int i = 0; i < out.length; i++) {
+            if (!(l.get(i) instanceof Number n)) {
+                return null;
+            }
+            out[i] = n.doubleValue();
+        }
+        return out;
+    }
+
+    /**
+     * LongRoPE's scale of cos and sin: rope_scaling's attention_factor, else sqrt(1 + ln f / ln original) for f =
+     * factor (or, absent, max_position_embeddings / original_max_position_embeddings) above 1, else 1; 1 for the
+     * other types.
+     */
+    double cosSinScale() {
+        if (!type.equals(LONGROPE)) {
+            return 1;
+        }
+        if (!Double.isNaN(attentionFactor)) {
+            return attentionFactor;
+        }
+        double f = !Double.isNaN(factor) ? factor : (double) maxPositions / originalMax;
+        return f <= 1 ? 1 : Math.sqrt(1 + Math.log(f) / Math.log(originalMax));
     }
 
     /** Gemma 3's rope of its sliding layers: {@code rope_local_base_freq}, without scaling. */
@@ -61,8 +112,8 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         return m.get(key) instanceof Number n ? n.doubleValue() : fallback;
     }
 
-    /** Null when Lady's forward computes these frequencies, else why it cannot. */
-    String unsupported() {
+    /** Null when Lady's forward computes these frequencies for a head whose first {@code rotaryDim} dimensions rotate. */
+    String unsupported(long rotaryDim) {
         if (!(theta > 0) || Double.isInfinite(theta)) {
             return "rope_theta " + theta + " (not a positive number) is not computed by Lady's forward pass";
         }
@@ -71,12 +122,25 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
             case "linear" -> factor > 0;
             case "dynamic" -> factor > 0 && maxPositions > 0;
             case "llama3" -> factor > 0 && low > 0 && high > low && originalMax > 0;
+            case LONGROPE -> originalMax > 1 && shortFactor != null && longFactor != null
+                    && shortFactor.length == rotaryDim / 2 && longFactor.length == rotaryDim / 2 && positive(shortFactor)
+                    && positive(longFactor) && (Double.isNaN(factor) ? maxPositions > 0 : factor > 0)
+                    && (Double.isNaN(attentionFactor) || attentionFactor > 0);
             default -> false;
         };
         return ok ? null : "rope_scaling of type '" + type + "'" + (switch (type) {
-            case "linear", "dynamic", "llama3" -> " with these parameters";
+            case "linear", "dynamic", "llama3", LONGROPE -> " with these parameters";
             default -> "";
-        }) + " is not computed by Lady's forward pass (default, linear, dynamic and llama3 are)";
+        }) + " is not computed by Lady's forward pass (default, linear, dynamic, llama3 and longrope are)";
+    }
+
+    private static boolean positive(double[] v) {
+        for (double x : v) {
+            if (!(x > 0) || Double.isInfinite(x)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The attributes of an {@link lady.graph.Op#ATTENTION_GQA} node that carry this rope. */
@@ -89,15 +153,24 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         a.put(ATTR + "high_freq_factor", high);
         a.put(ATTR + "original_max_positions", originalMax);
         a.put("max_positions", maxPositions);
+        if (type.equals(LONGROPE)) { // (node attributes hold no list of doubles: the lists as JSON)
+            a.put(ATTR + "short_factor", Json.write(shortFactor));
+            a.put(ATTR + "long_factor", Json.write(longFactor));
+            a.put(ATTR + "attention_factor", attentionFactor);
+        }
         return a;
     }
 
     /** The rope of an attention node (as {@link #attrs()} wrote it; plain RoPE for a node without them). */
     static LlamaRope of(Node n) {
+        String shortFactor = n.stringAttr(ATTR + "short_factor", null);
+        String longFactor = n.stringAttr(ATTR + "long_factor", null);
         return new LlamaRope(n.stringAttr(ATTR + "type", DEFAULT), n.doubleAttr("rope_theta", DEFAULT_THETA),
                 n.doubleAttr(ATTR + "factor", 1.0), n.doubleAttr(ATTR + "low_freq_factor", 0.0),
                 n.doubleAttr(ATTR + "high_freq_factor", 0.0), n.longAttr(ATTR + "original_max_positions", 0),
-                n.longAttr("max_positions", 0));
+                n.longAttr("max_positions", 0), shortFactor == null ? null : numbers(Json.parse(shortFactor)),
+                longFactor == null ? null : numbers(Json.parse(longFactor)), n.doubleAttr(ATTR + "attention_factor",
+                        Double.NaN));
     }
 
     /**
@@ -114,6 +187,12 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         double[] f = new double[half];
         for (int i = 0; i < half; i++) {
             f[i] = stored != null && !grown ? stored[i] : 1.0 / Math.pow(base, 2.0 * i / headDim);
+        }
+        if (type.equals(LONGROPE)) { // the long factors for sequences past the original length, else the short
+            double[] ext = seq > originalMax ? longFactor : shortFactor;
+            for (int i = 0; i < half; i++) {
+                f[i] /= ext[i];
+            }
         }
         if (type.equals("linear")) {
             for (int i = 0; i < half; i++) {

@@ -34,7 +34,7 @@ class LlamaRopeTest {
         double[] plain = rope(config(null)).invFreq(HEAD_DIM, 7, null);
         assertEquals(1.0, plain[0], 0.0);
         assertEquals(Math.pow(500000.0, -2.0 / HEAD_DIM), plain[1], 1e-15);
-        assertNull(rope(config(null)).unsupported());
+        assertNull(rope(config(null)).unsupported(HEAD_DIM));
 
         double[] linear = rope(config(Map.of("type", "linear", "factor", 4.0))).invFreq(HEAD_DIM, 7, null);
         for (int i = 0; i < plain.length; i++) {
@@ -86,9 +86,36 @@ class LlamaRopeTest {
 
     @Test
     void otherTypesAreNamedNotComputed() {
-        assertTrue(rope(config(Map.of("rope_type", "yarn", "factor", 4.0))).unsupported().contains("'yarn'"));
-        assertTrue(rope(config(Map.of("rope_type", "llama3", "factor", 8.0))).unsupported().contains("parameters"));
-        String notAMap = rope(config("linear")).unsupported();
+        assertTrue(rope(config(Map.of("rope_type", "yarn", "factor", 4.0))).unsupported(HEAD_DIM).contains("'yarn'"));
+        assertTrue(rope(config(Map.of("rope_type", "llama3", "factor", 8.0))).unsupported(HEAD_DIM).contains("parameters"));
+        String notAMap = rope(config("linear")).unsupported(HEAD_DIM);
         assertTrue(notAMap.startsWith("rope_scaling") && notAMap.contains("linear"), notAMap);
+    }
+
+    /**
+     * LongRoPE: each frequency divided by its short factor, by its long factor past original_max_position_embeddings;
+     * cos and sin scaled by sqrt(1 + ln f / ln original), f = max_position_embeddings / original; factor lists that do
+     * not have one entry per rotated pair are named, not computed.
+     */
+    @Test
+    void longRopeDividesByItsFactorsAndScalesCosAndSin() {
+        java.util.List<Double> shortF = java.util.Collections.nCopies((int) HEAD_DIM / 2, 2.0);
+        java.util.List<Double> longF = java.util.Collections.nCopies((int) HEAD_DIM / 2, 8.0);
+        Map<String, Object> c = new java.util.HashMap<>(config(Map.of("type", "longrope", "short_factor", shortF,
+                "long_factor", longF)));
+        c.put("original_max_position_embeddings", 4096L);
+        c.put("max_position_embeddings", 131072L);
+        LlamaRope r = rope(c);
+        assertNull(r.unsupported(HEAD_DIM));
+        double[] plain = rope(config(null)).invFreq(HEAD_DIM, 7, null);
+        double[] near = r.invFreq(HEAD_DIM, 7, null);
+        double[] far = r.invFreq(HEAD_DIM, 5000, null);
+        for (int i = 0; i < plain.length; i++) {
+            assertEquals(plain[i] / 2, near[i], 1e-15);
+            assertEquals(plain[i] / 8, far[i], 1e-15);
+        }
+        assertEquals(Math.sqrt(1 + Math.log(32) / Math.log(4096)), r.cosSinScale(), 1e-15);
+        assertEquals(1.0, rope(config(null)).cosSinScale(), 0.0);
+        assertTrue(r.unsupported(HEAD_DIM / 2).contains("'longrope' with these parameters"), "12 of 16 dimensions rotated");
     }
 }
