@@ -498,6 +498,9 @@ def draw_permutations(c, seed):
             "q": [randperm(rep, g) if rep > 1 else None for _ in range(kv)],
             "v": [randperm(hd, g) for _ in range(kv)],
         })
+        rd = int(hd * c.get("partial_rotary_factor", 1.0))
+        if rd < hd and c["model_type"] not in ("qwen3", "qwen3_moe", "gemma3_text"):  # the unrotated q/k dimensions
+            perms["layers"][-1]["pass"] = [randperm(hd - rd, g) for _ in range(kv)]
         if moe:  # the experts' order, then each expert's units: the units of the expert now at place j (as Lady's
             # nested groups: applied after the experts moved), and the shared expert's
             _, _, experts, shared = moe_names(c, i)
@@ -604,15 +607,18 @@ def attention_maps(c, lp):
     h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     rep = h // kv
     q_map, kv_map, v_map, o_map = [], [], [], []
+    rd = int(hd * c.get("partial_rotary_factor", 1.0))
     for g in range(kv):
         src = int(lp["kv"][g])  # the KV head now at position g
         qp = lp["q"][g]
         vp = lp["v"][g]
+        # the rotated dimensions inside a head never move; a partial rotary's others move alike in q and k
+        dims = list(range(rd)) + ([rd + int(x) for x in lp["pass"][g]] if "pass" in lp else list(range(rd, hd)))
         for r in range(rep):
             head = src * rep + (int(qp[r]) if qp is not None else r)  # query head now at (g, r)
-            q_map += [head * hd + t for t in range(hd)]  # dimensions inside a head never move
+            q_map += [head * hd + t for t in dims]
             o_map += [head * hd + int(vp[t]) for t in range(hd)]  # o columns follow the value dims too
-        kv_map += [src * hd + t for t in range(hd)]
+        kv_map += [src * hd + t for t in dims]
         v_map += [src * hd + int(vp[t]) for t in range(hd)]
     return (torch.tensor(q_map), torch.tensor(kv_map), torch.tensor(v_map), torch.tensor(o_map))
 
@@ -666,6 +672,8 @@ def secret(c, perms, seed, prefix="model.", fused=False):
         for g, qp in enumerate(lp["q"]):
             if qp is not None:
                 groups[a + ".q_heads.%d" % g] = qp.tolist()
+        for g, pp in enumerate(lp.get("pass", [])):
+            groups[a + ".qk_pass.%d" % g] = pp.tolist()
         for g, vp in enumerate(lp["v"]):
             groups[a + ".v_dims.%d" % g] = vp.tolist()
         if moe_layer(c, i):

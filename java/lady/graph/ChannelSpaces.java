@@ -54,7 +54,8 @@ import lady.permutation.SpecValidator;
  * (topological). Names: the producer's node name (module path) for a space with one producer node;
  * {@code "stream." + P} for a space tied by additions, P the common module path of its producers after
  * the first (the stem or downsample), e.g. "stream.layer1"; {@code node + ".heads"} for attention heads;
- * {@code node + ".kv_heads"}, {@code ".q_heads.K"}, {@code ".v_dims.K"} for grouped-query attention.
+ * {@code node + ".kv_heads"}, {@code ".q_heads.K"}, {@code ".qk_pass.K"} (a partial rotary's unrotated q and k
+ * dimensions), {@code ".v_dims.K"} for grouped-query attention.
  */
 public final class ChannelSpaces {
     private ChannelSpaces() {}
@@ -728,6 +729,22 @@ public final class ChannelSpaces {
                     biasMember(n, qs, "q_bias", g * rep * hd, hd);
                     member(qs, o, 1, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
                     producer(qs, n.name() + ".q_heads." + g);
+                }
+            }
+            // a partial rotary (Phi-4-mini: 3/4 of each head rotates) leaves the other dimensions of q and k unpaired: they
+            // move, the same way in every query head of a KV head and in the KV head's k (their dot product is kept);
+            // a head norm (one weight shared by every head) would have to move with each, so they stay then
+            long rd = n.longAttr("rotary_dim", hd);
+            if (rd > 0 && rd < hd && !n.has("q_norm") && !n.has("k_norm")) {
+                for (long g = 0; g < kv; g++) {
+                    int ps = open(hd - rd, n.name(), ".qk_pass." + g);
+                    for (long r = 0; r < rep; r++) {
+                        member(ps, q, 0, (g * rep + r) * hd + rd, 1, Role.PRODUCER_WEIGHT);
+                        biasMember(n, ps, "q_bias", (g * rep + r) * hd + rd, 1);
+                    }
+                    member(ps, k, 0, kOff + g * hd + rd, 1, Role.PRODUCER_WEIGHT);
+                    biasMember(n, ps, "k_bias", g * hd + rd, 1);
+                    producer(ps, n.name() + ".qk_pass." + g);
                 }
             }
             for (long g = 0; g < kv; g++) {

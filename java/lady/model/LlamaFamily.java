@@ -298,8 +298,8 @@ final class LlamaFamily implements Family {
             } else if (layerRope.unsupported(rotaryDim) != null) {
                 attrs.put(Op.FORWARD_UNSUPPORTED, layerRope.unsupported(rotaryDim));
             }
-            if (rotaryDim != headDim) {
-                attrs.put("rotary_dim", rotaryDim);
+            if (rotaryDim > 0 && rotaryDim < headDim) {
+                attrs.put("rotary_dim", rotaryDim); // (the unrotated dimensions are a group: ChannelSpaces)
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
             // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output

@@ -145,8 +145,9 @@ class LlamaFolderTest {
         "qwen3|F32|1|--headless --tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16",
         // Phi-3: q, k, v in one qkv_proj, gate and up in one gate_up_proj (nested groups inside one packed tensor)
         "phi3|F32|2|--hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
-        // Phi-4-mini's and Phi-3.5's rotary: 3/4 of each head's dimensions rotated (partial_rotary_factor), LongRoPE's
-        // per-frequency factors and its attention factor (a context 32x the original)
+        // Phi-4-mini's and Phi-3.5's rotary: 3/4 of each head's dimensions rotated (partial_rotary_factor; the other 4
+        // are unpaired and move alike in q and k: a group per KV head, qk_pass), LongRoPE's per-frequency factors and
+        // its attention factor (a context 32x the original)
         "phi3|F32|1|--hidden 32 --heads 2 --kv-heads 2 --head-dim 16 --rope-scaling longrope --partial-rotary 0.75",
         // mixtures of experts: the experts' order (router rows, each expert's tensors moved whole to another expert's
         // names) with each expert's units nested in it. Mixtral (its experts across two shards); Qwen2-MoE with its
