@@ -110,7 +110,8 @@ final class LlamaFamily implements Family {
      * and {@code shared_expert_gate}).
      *
      * @param module  the module ({@code model.layers.3.block_sparse_moe})
-     * @param experts per expert, its gate, up and down weights
+     * @param experts per expert, its gate, up and down weights; or, for experts fused in the checkpoint (read as one
+     *                view per expert by lady.checkpoint.FusedExperts), its gate_up (gate rows, then up rows) and down
      * @param shared  the shared expert's gate, up, down and gate-of-its-output weights, or null
      */
     private record Moe(String module, boolean mixtral, List<String[]> experts, String[] shared) {
