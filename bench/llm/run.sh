@@ -16,6 +16,8 @@
 #        qwen3moe2  2 layers of Qwen3-30B-A3B width (variant qwen3_moe): d 2048, GQA 32/4, head_dim 128, 128 experts
 #              of 768 units per layer (8 per token, norm_topk_prob), vocab 151936, untied, bf16 (1.9 B parameters,
 #              3.7 GB): per layer a 128-neuron group of experts moved whole and 128 nested groups of units
+#        qwen3moe2f the same with its experts fused (transformers 5's layout: one [128, 1536, 2048] gate_up and one
+#              [128, 2048, 768] down tensor per layer), read as one view per expert and written back fused
 #        mixtral2   2 layers of Mixtral-8x7B width (variant mixtral): d 4096, GQA 32/8, head_dim 128, 8 experts of 14336
 #              units per layer (2 per token), vocab 32000, untied, bf16, two shards (2.9 B parameters, 5.9 GB): 16
 #              groups of 14336 units, each expert's tensors moved whole
@@ -29,7 +31,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|mixtral2 [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2 [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
@@ -42,8 +44,9 @@ case "$case_name" in
   8b2) shape=(--hidden 4096 --layers 2 --heads 32 --kv-heads 8 --head-dim 128 --inter 14336 --vocab 128256 --shards 1) ;;
   7b)  shape=(--hidden 4096 --layers 32 --heads 32 --kv-heads 32 --head-dim 128 --inter 11008 --vocab 32000 --shards 2) ;;
   qwen3moe2) shape=(--variant qwen3_moe --hidden 2048 --layers 2 --heads 32 --kv-heads 4 --head-dim 128 --experts 128 --top-k 8 --moe-inter 768 --norm-topk --vocab 151936 --shards 1) ;;
+  qwen3moe2f) shape=(--variant qwen3_moe --hidden 2048 --layers 2 --heads 32 --kv-heads 4 --head-dim 128 --experts 128 --top-k 8 --moe-inter 768 --norm-topk --vocab 151936 --shards 1 --fused-experts) ;;
   mixtral2) shape=(--variant mixtral --hidden 4096 --layers 2 --heads 32 --kv-heads 8 --head-dim 128 --experts 8 --top-k 2 --moe-inter 14336 --vocab 32000 --shards 2) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, mixtral2)" >&2; exit 2 ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2)" >&2; exit 2 ;;
 esac
 mkdir -p "$work"
 cd "$work"
