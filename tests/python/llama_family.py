@@ -73,10 +73,13 @@ BYTES = {"F32": 4, "BF16": 2, "F16": 2}
 MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
                "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
-               "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM"}
+               "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmo2": "Olmo2ForCausalLM",
+               "olmoe": "OlmoeForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
 # the mixtures of experts and the dense variant whose attention and configuration they share
-MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3"}
+MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "olmo2": "llama", "olmoe": "llama"}
+# OLMo 2 and OLMoE: an RMSNorm of the whole q and k projections (a weight per row); OLMo 2 normalizes outputs only
+FULL_QK_NORM = ("olmo2", "olmoe")
 
 
 # ---------------------------------------------------------------- configuration and names
@@ -175,6 +178,9 @@ def moe_config(c, experts, top_k, moe_inter, shared_inter, mlp_only_layers, norm
         c.update({"num_local_experts": experts, "num_experts_per_tok": top_k, "intermediate_size": moe_inter,
                   "output_router_logits": False, "router_aux_loss_coef": 0.02, "router_jitter_noise": 0.0,
                   "sliding_window": None})
+    elif t == "olmoe":  # OlmoeConfig: the experts' width is intermediate_size
+        c.update({"num_experts": experts, "num_experts_per_tok": top_k, "intermediate_size": moe_inter,
+                  "norm_topk_prob": norm_topk, "output_router_logits": False, "router_aux_loss_coef": 0.01})
     elif t in ("qwen2_moe", "qwen3_moe"):
         c.update({"num_experts": experts, "num_experts_per_tok": top_k, "moe_intermediate_size": moe_inter,
                   "norm_topk_prob": norm_topk, "decoder_sparse_step": 1, "mlp_only_layers": mlp_only_layers,
@@ -183,10 +189,17 @@ def moe_config(c, experts, top_k, moe_inter, shared_inter, mlp_only_layers, norm
             c["shared_expert_intermediate_size"] = shared_inter
 
 
+def expert_width(c):
+    """An expert's width: intermediate_size for Mixtral and OLMoE, moe_intermediate_size for the Qwens."""
+    return c["intermediate_size"] if c["model_type"] in ("mixtral", "olmoe") else c["moe_intermediate_size"]
+
+
 def moe_layer(c, i):
     """Whether layer i's MLP is a mixture of experts (transformers' rule: not in mlp_only_layers, and every
     decoder_sparse_step-th layer)."""
     if c["model_type"] == "mixtral":
+        return True
+    if c["model_type"] == "olmoe":
         return True
     if c["model_type"] not in ("qwen2_moe", "qwen3_moe"):
         return False
@@ -254,11 +267,14 @@ def shapes(c, inv_freq=False, tied_saved=False):
         if c["model_type"] in ("qwen3", "qwen3_moe", "gemma3_text"):  # RMSNorm of each q and k head over its dimensions
             out[p + "self_attn.q_norm.weight"] = (hd,)
             out[p + "self_attn.k_norm.weight"] = (hd,)
+        if c["model_type"] in FULL_QK_NORM:  # RMSNorm of the whole q and k projections
+            out[p + "self_attn.q_norm.weight"] = (h * hd,)
+            out[p + "self_attn.k_norm.weight"] = (kv * hd,)
         if inv_freq:
             out[p + "self_attn.rotary_emb.inv_freq"] = (hd // 2,)
         if moe_layer(c, i):  # the router, then each expert's (and the shared expert's) weights, in module order
             _, router, experts, shared = moe_names(c, i)
-            w = c["intermediate_size"] if c["model_type"] == "mixtral" else c["moe_intermediate_size"]
+            w = expert_width(c)
             out[router] = (len(experts), d)
             for gate, up, down in experts:
                 for name, shape in sorted(((gate, (w, d)), (up, (w, d)), (down, (d, w)))):  # Mixtral: w1, w2, w3
@@ -272,10 +288,12 @@ def shapes(c, inv_freq=False, tied_saved=False):
             out[p + "mlp.%s_proj.weight" % k] = shape
             if mlp_bias:
                 out[p + "mlp.%s_proj.bias" % k] = shape[:1]
-        out[p + "input_layernorm.weight"] = (d,)
+        if c["model_type"] != "olmo2":  # OLMo 2 normalizes the outputs only
+            out[p + "input_layernorm.weight"] = (d,)
         out[p + "post_attention_layernorm.weight"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text"):  # norms of the MLP's input and output too
             out[p + "pre_feedforward_layernorm.weight"] = (d,)
+        if c["model_type"] in ("gemma2", "gemma3_text", "olmo2"):
             out[p + "post_feedforward_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
     if not c["tie_word_embeddings"] or tied_saved:
@@ -504,7 +522,7 @@ def draw_permutations(c, seed):
         if moe:  # the experts' order, then each expert's units: the units of the expert now at place j (as Lady's
             # nested groups: applied after the experts moved), and the shared expert's
             _, _, experts, shared = moe_names(c, i)
-            w = c["intermediate_size"] if c["model_type"] == "mixtral" else c["moe_intermediate_size"]
+            w = expert_width(c)
             lp = perms["layers"][-1]
             lp["experts"] = randperm(len(experts), g)
             lp["units"] = [randperm(w, g) for _ in experts]
@@ -633,6 +651,9 @@ def permute_tensor(name, t, c, perms):
     layer = int(parts[2])
     lp = perms["layers"][layer]
     rest = ".".join(parts[3:])
+    if rest in ("self_attn.q_norm.weight", "self_attn.k_norm.weight") and c["model_type"] in FULL_QK_NORM:
+        q_map, kv_map, _, _ = attention_maps(c, lp)  # a weight per row of the projection: it follows the rows
+        return t[q_map if rest.startswith("self_attn.q") else kv_map]
     if rest in ("self_attn.rotary_emb.inv_freq", "self_attn.q_norm.weight", "self_attn.k_norm.weight"):
         return t  # the frequencies of pair positions, Qwen3's per-head norms: on dimensions inside a head, never moved
     moved = permute_moe(name, t, c, dict(lp, stream=s)) if moe_layer(c, layer) else None
@@ -862,16 +883,19 @@ def forward(w, c, ids):
         cos, sin = rope(local and c["model_type"] == "gemma3_text")
         masked = causal | torch.ones(t, t, dtype=torch.bool).tril(-c["sliding_window"]) if local else causal
         mask = torch.zeros(t, t, dtype=torch.float64).masked_fill(masked, float("-inf"))
-        y = norm(x, p + "input_layernorm.weight")
+        y = norm(x, p + "input_layernorm.weight") if c["model_type"] != "olmo2" else x
         if p + "self_attn.qkv_proj.weight" in w:  # Phi-3: q, k, v stacked
             qkv = linear(y, p + "self_attn.qkv_proj")
             q, k, v = qkv[..., :h * hd], qkv[..., h * hd:(h + kv) * hd], qkv[..., (h + kv) * hd:]
         else:
             q, k, v = (linear(y, p + "self_attn.%s_proj" % n) for n in "qkv")
+        if c["model_type"] in FULL_QK_NORM:  # OLMo 2, OLMoE: the whole projections normalized, before the heads
+            q = norm(q, p + "self_attn.q_norm.weight")
+            k = norm(k, p + "self_attn.k_norm.weight")
         q = q.reshape(b, t, h, hd).transpose(1, 2)
         k = k.reshape(b, t, kv, hd).transpose(1, 2)
         v = v.reshape(b, t, kv, hd).transpose(1, 2)
-        if p + "self_attn.q_norm.weight" in w:  # Qwen3, Gemma 3: each head normalized over its dimensions, before RoPE
+        if p + "self_attn.q_norm.weight" in w and c["model_type"] not in FULL_QK_NORM:  # Qwen3, Gemma 3: each head
             q = norm(q, p + "self_attn.q_norm.weight")
             k = norm(k, p + "self_attn.k_norm.weight")
         q = rotate(q, cos, sin)
@@ -886,7 +910,10 @@ def forward(w, c, ids):
         a = torch.softmax(scores + mask, dim=-1)
         attn = linear((a @ v).transpose(1, 2).reshape(b, t, h * hd), p + "self_attn.o_proj")
         sandwich = p + "pre_feedforward_layernorm.weight" in w  # Gemma 2, 3: norms around the attention and the MLP
-        if sandwich:
+        if c["model_type"] == "olmo2":  # OLMo 2: the attention's and the MLP's outputs normalized, their inputs not
+            x = x + norm(attn, p + "post_attention_layernorm.weight")
+            y = x
+        elif sandwich:
             x = x + norm(attn, p + "post_attention_layernorm.weight")
             y = norm(x, p + "pre_feedforward_layernorm.weight")
         else:
@@ -900,7 +927,8 @@ def forward(w, c, ids):
         else:
             gate, up = linear(y, p + "mlp.gate_proj"), linear(y, p + "mlp.up_proj")
             mlp = linear(act(gate) * up, p + "mlp.down_proj")
-        x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if sandwich else mlp)
+        x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if p + "post_feedforward_layernorm.weight" in w
+                 else mlp)
     x = norm(x, "model.norm.weight")
     if headless:
         return x

@@ -720,6 +720,8 @@ public final class ChannelSpaces {
             biasMember(n, kvs, "q_bias", 0, rep * hd);
             biasMember(n, kvs, "k_bias", 0, hd);
             biasMember(n, kvs, "v_bias", 0, hd);
+            normMember(n, kvs, "q_norm_full", 0, rep * hd); // a norm of the whole projection: its weight follows the rows
+            normMember(n, kvs, "k_norm_full", 0, hd);
             member(kvs, o, 1, 0, rep * hd, Role.CONSUMER_WEIGHT);
             producer(kvs, n.name() + ".kv_heads");
             for (long g = 0; g < kv; g++) {
@@ -727,6 +729,7 @@ public final class ChannelSpaces {
                     int qs = open(rep, n.name(), ".q_heads." + g);
                     member(qs, q, 0, g * rep * hd, hd, Role.PRODUCER_WEIGHT);
                     biasMember(n, qs, "q_bias", g * rep * hd, hd);
+                    normMember(n, qs, "q_norm_full", g * rep * hd, hd);
                     member(qs, o, 1, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
                     producer(qs, n.name() + ".q_heads." + g);
                 }
@@ -741,9 +744,11 @@ public final class ChannelSpaces {
                     for (long r = 0; r < rep; r++) {
                         member(ps, q, 0, (g * rep + r) * hd + rd, 1, Role.PRODUCER_WEIGHT);
                         biasMember(n, ps, "q_bias", (g * rep + r) * hd + rd, 1);
+                        normMember(n, ps, "q_norm_full", (g * rep + r) * hd + rd, 1);
                     }
                     member(ps, k, 0, kOff + g * hd + rd, 1, Role.PRODUCER_WEIGHT);
                     biasMember(n, ps, "k_bias", g * hd + rd, 1);
+                    normMember(n, ps, "k_norm_full", g * hd + rd, 1);
                     producer(ps, n.name() + ".qk_pass." + g);
                 }
             }
@@ -831,6 +836,14 @@ public final class ChannelSpaces {
             List<String[]> out = new ArrayList<>(a);
             out.add(b);
             return out;
+        }
+
+        /** The node's norm weight {@code role} (one entry per row of the projection it normalizes), if it has one. */
+        private void normMember(Node n, int space, String role, long offset, long block) {
+            String t = n.param(role);
+            if (t != null) {
+                member(space, t, 0, offset, block, Role.NORM_WEIGHT);
+            }
         }
 
         private void biasMember(Node n, int space, String role, long offset, long block) {

@@ -356,9 +356,10 @@ public final class GraphBuilder {
                 Map.entry("o_weight", new long[] {d, heads * headDim}), Map.entry("q_bias", new long[] {heads * headDim}),
                 Map.entry("k_bias", new long[] {kvHeads * headDim}), Map.entry("v_bias", new long[] {kvHeads * headDim}),
                 Map.entry("o_bias", new long[] {d}), Map.entry("rope_inv_freq", new long[] {headDim / 2}),
-                Map.entry("q_norm", new long[] {headDim}), Map.entry("k_norm", new long[] {headDim}));
+                Map.entry("q_norm", new long[] {headDim}), Map.entry("k_norm", new long[] {headDim}),
+                Map.entry("q_norm_full", new long[] {heads * headDim}), Map.entry("k_norm_full", new long[] {kvHeads * headDim}));
         for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "qkv_weight",
-                "o_weight", "o_bias", "rope_inv_freq", "q_norm", "k_norm")) {
+                "o_weight", "o_bias", "rope_inv_freq", "q_norm", "k_norm", "q_norm_full", "k_norm_full")) {
             String t = names.get(role);
             if (t != null) {
                 tensor(t, shapes.get(role));

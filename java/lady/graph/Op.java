@@ -92,7 +92,9 @@ public enum Op {
      * embedding, causal. Params: q_weight, k_weight, v_weight (or qkv_weight: the three stacked in that order,
      * Phi-3's qkv_proj), o_weight, and optional q_bias, k_bias,
      * v_bias, o_bias, q_norm and k_norm (Qwen3's and Gemma 3's RMSNorm of each q / k head, one weight of head_dim
-     * shared by the heads, with attrs qk_norm_eps and qk_norm_offset), and rope_inv_freq (stored frequencies). Attrs:
+     * shared by the heads, with attrs qk_norm_eps and qk_norm_offset), q_norm_full and k_norm_full (OLMo 2's and OLMoE's
+     * RMSNorm of the whole q and k projections, a weight per row, which moves with its rows), and rope_inv_freq (stored
+     * frequencies). Attrs:
      * optional attn_scale (default 1 / sqrt(head_dim)), logit_softcap, sliding_window; heads, kv_heads, head_dim, rope_theta
      * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,
      * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions; longrope's

@@ -16,7 +16,8 @@ import lady.torch.TorchTensors;
  * Causal self-attention of the Llama family as Hugging Face transformers computes it: separate q, k, v
  * projections (optional biases: Qwen2's q/k/v, Llama's attention_bias on all four), Qwen3's and Gemma 3's RMSNorm of
  * each q and k head over its dimensions (q_norm, k_norm: one weight of head_dim, shared by the heads; Gemma's scales
- * by 1 + weight), rotary position embedding on
+ * by 1 + weight), or OLMo 2's and OLMoE's RMSNorm of the whole q and k projections (q_norm_full, k_norm_full),
+ * rotary position embedding on
  * q and k (rotate_half: dimension i pairs with i + d/2 at frequency theta^(-2i/d), or as rope_scaling makes it:
  * {@link LlamaRope}), grouped-query heads (each KV head serves
  * heads / kv_heads query heads), scores scaled by attn_scale (default 1 / sqrt(head_dim); Gemma 2 and 3:
@@ -46,6 +47,8 @@ final class LlamaAttention {
             k = project(x, params, n, "k");
             v = project(x, params, n, "v");
         }
+        q = projectionNorm(n, q, params, "q_norm_full"); // OLMo 2, OLMoE: the whole projection RMS-normalized
+        k = projectionNorm(n, k, params, "k_norm_full");
         q = q.reshape(batch, seq, heads, hd).transpose(1, 2);
         k = k.reshape(batch, seq, kv, hd).transpose(1, 2);
         v = v.reshape(batch, seq, kv, hd).transpose(1, 2);
@@ -84,6 +87,14 @@ final class LlamaAttention {
         }
         return GraphNetwork.rmsNorm(x, params.get(n.param(role)), n.doubleAttr("qk_norm_offset", 0), // Gemma 3's 1 + w
                 n.doubleAttr("qk_norm_eps", 1e-6)).to(x.scalar_type());
+    }
+
+    /** {@code x} ([batch, seq, rows]) RMS-normalized over all its rows by the node's {@code role} weight, if any. */
+    private static Tensor projectionNorm(Node n, Tensor x, Map<String, Tensor> params, String role) {
+        if (!n.has(role)) {
+            return x;
+        }
+        return GraphNetwork.rmsNorm(x, params.get(n.param(role)), 0, n.doubleAttr("qk_norm_eps", 1e-6)).to(x.scalar_type());
     }
 
     private static Tensor project(Tensor x, Map<String, Tensor> params, Node n, String which) {

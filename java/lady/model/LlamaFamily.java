@@ -44,7 +44,7 @@ final class LlamaFamily implements Family {
     @Override
     public List<String> names() {
         return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3, MIXTRAL, "qwen2_moe",
-                "qwen3_moe");
+                "qwen3_moe", OLMO2, OLMOE);
     }
 
     /**
@@ -62,11 +62,17 @@ final class LlamaFamily implements Family {
             return PHI3;
         }
         boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
+        // OLMo 2's and OLMoE's q norm spans the whole projection (every head), Qwen3's and Gemma 3's one head
+        boolean fullNorms = headNorms && s.get(p + "layers.0.self_attn.q_norm.weight")[0]
+                == s.get(p + "layers.0.self_attn.q_proj.weight")[0];
         for (int i = 0; s.containsKey(p + "layers." + i + ".self_attn.q_proj.weight"); i++) { // a layer of experts
             Moe moe = Moe.at(s::containsKey, p + "layers." + i);
             if (moe != null) {
-                return moe.mixtral() ? MIXTRAL : headNorms ? "qwen3_moe" : "qwen2_moe";
+                return moe.mixtral() ? MIXTRAL : fullNorms ? OLMOE : headNorms ? "qwen3_moe" : "qwen2_moe";
             }
+        }
+        if (!s.containsKey(p + "layers.0.input_layernorm.weight")) { // norms of the outputs only
+            return OLMO2;
         }
         if (s.containsKey(p + "layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
             return headNorms ? "gemma3_text" : "gemma2";
@@ -102,6 +108,15 @@ final class LlamaFamily implements Family {
     private static final String PHI3 = "phi3";
     /** Mixtral's name: Mistral with a mixture of experts (block_sparse_moe) for every MLP. */
     private static final String MIXTRAL = "mixtral";
+    /** OLMo 2: RMSNorm of the whole q and k projections, norms of the attention's and the MLP's outputs only. */
+    private static final String OLMO2 = "olmo2";
+    /** OLMoE: Llama's norms, OLMo 2's q and k norms, a mixture of experts (its width in intermediate_size). */
+    private static final String OLMOE = "olmoe";
+
+    /** Whether the {@code p} (q or k) norm of attention {@code attn} spans the whole projection, not one head. */
+    private static boolean fullNorm(Dims d, String attn, String p, long headDim) {
+        return d.size(attn + "." + p + "_norm.weight", 0, headDim) != headDim;
+    }
 
     /**
      * The tensors of a layer's mixture of experts ({@link Op#MOE}): Mixtral's {@code block_sparse_moe} (router {@code
@@ -162,7 +177,8 @@ final class LlamaFamily implements Family {
     }
 
     /** transformers' defaults of num_experts_per_tok (MixtralConfig, Qwen2MoeConfig, Qwen3MoeConfig). */
-    private static final Map<String, Long> DEFAULT_TOP_K = Map.of(MIXTRAL, 2L, "qwen2_moe", 4L, "qwen3_moe", 8L);
+    private static final Map<String, Long> DEFAULT_TOP_K = Map.of(MIXTRAL, 2L, "qwen2_moe", 4L, "qwen3_moe", 8L,
+            OLMOE, 8L);
 
     /** The MLP's width of layer {@code layer} (its gate's rows; half a fused gate_up's), or 0 when it has none. */
     private static long mlpWidth(java.util.function.Function<String, long[]> shape, String layer) {
@@ -255,7 +271,8 @@ final class LlamaFamily implements Family {
                 || d.has(m + "layers." + i + ".self_attn.qkv_proj.weight", false); i++) {
             String layer = m + "layers." + i;
             String attn = layer + ".self_attn";
-            String x = b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset);
+            boolean preNorm = d.has(layer + ".input_layernorm.weight", false); // OLMo 2 normalizes outputs only
+            String x = preNorm ? b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset) : h;
             Map<String, String> names = new LinkedHashMap<>();
             if (d.has(attn + ".qkv_proj.weight", false)) {
                 names.put("qkv_weight", attn + ".qkv_proj.weight");
@@ -268,9 +285,11 @@ final class LlamaFamily implements Family {
                     names.put(p + "_bias", attn + "." + p + "_proj.bias");
                 }
             }
-            for (String p : List.of("q", "k")) { // Qwen3 and Gemma 3: an RMSNorm of each head (its dimensions never move)
-                if (d.has(attn + "." + p + "_norm.weight", false)) {
-                    names.put(p + "_norm", attn + "." + p + "_norm.weight");
+            for (String p : List.of("q", "k")) {
+                String norm = attn + "." + p + "_norm.weight";
+                if (d.has(norm, false)) { // Qwen3, Gemma 3: of each head (its dimensions never move); OLMo 2, OLMoE: of
+                    // the whole projection (its weight moves with the rows)
+                    names.put(p + (fullNorm(d, attn, p, headDim) ? "_norm_full" : "_norm"), norm);
                 }
             }
             if (d.has(attn + ".rotary_emb.inv_freq", false)) { // a buffer older transformers versions saved
@@ -284,7 +303,8 @@ final class LlamaFamily implements Family {
             if (sliding) {
                 attrs.put("sliding_window", d.configLong("sliding_window", 0));
             }
-            if (names.containsKey("q_norm") || names.containsKey("k_norm")) {
+            if (names.containsKey("q_norm") || names.containsKey("k_norm") || names.containsKey("q_norm_full")
+                    || names.containsKey("k_norm_full")) {
                 attrs.put("qk_norm_eps", eps);
                 if (gemma) {
                     attrs.put("qk_norm_offset", normOffset);
@@ -304,13 +324,14 @@ final class LlamaFamily implements Family {
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
             // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output
+            // (OLMo 2 has no norm of the inputs: its post_attention_layernorm normalizes the attention's output)
             boolean sandwich = d.has(layer + ".pre_feedforward_layernorm.weight", false);
-            if (sandwich) {
+            if (sandwich || !preNorm) {
                 x = b.rmsNorm(layer + ".post_attention_layernorm", x, eps, normOffset);
             }
             h = b.add(layer + ".attn_residual", h, x);
             String y = sandwich ? b.rmsNorm(layer + ".pre_feedforward_layernorm", h, eps, normOffset)
-                    : b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset);
+                    : preNorm ? b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset) : h;
             String mlp = layer + ".mlp";
             Moe moe = Moe.at(t -> d.has(t, false), layer);
             String down;
@@ -321,7 +342,7 @@ final class LlamaFamily implements Family {
                 widths.add(inter);
                 down = denseMlp(b, d, mlp, y, inter, hidden, fn, actUnsupported);
             }
-            if (sandwich) {
+            if (d.has(layer + ".post_feedforward_layernorm.weight", false)) { // Gemma 2 and 3, OLMo 2
                 down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
             }
             h = b.add(layer + ".mlp_residual", h, down);
@@ -362,6 +383,7 @@ final class LlamaFamily implements Family {
         long experts = moe.experts().size();
         boolean mixtral = name.equals(MIXTRAL); // (transformers 5 keeps Mixtral's fused experts under mlp)
         agree(name, d, mixtral ? "num_local_experts" : "num_experts", experts, moe.module() + ".experts.N");
+        String widthKey = mixtral || name.equals(OLMOE) ? "intermediate_size" : "moe_intermediate_size";
         long topK = d.configLong("num_experts_per_tok", DEFAULT_TOP_K.getOrDefault(name, 2L));
         if (topK < 1 || topK > experts) {
             throw LadyException.invalidInput(name + ": config.json gives num_experts_per_tok " + topK + ", but "
@@ -371,8 +393,7 @@ final class LlamaFamily implements Family {
         long[] w = new long[moe.experts().size()];
         for (int e = 0; e < w.length; e++) {
             w[e] = d.size(moe.experts().get(e)[0], 0, 0) / (moe.gateUp() ? 2 : 1);
-            widths.computeIfAbsent(mixtral ? "intermediate_size" : "moe_intermediate_size", k -> new HashSet<>())
-                    .add(w[e]);
+            widths.computeIfAbsent(widthKey, k -> new HashSet<>()).add(w[e]);
         }
         long sharedWidth = moe.shared() == null ? 0 : d.size(moe.shared()[0], 0, 0);
         if (moe.shared() != null) {
@@ -489,8 +510,8 @@ final class LlamaFamily implements Family {
                 continue;
             }
             for (String[] e : moe.experts()) {
-                widths.computeIfAbsent(name.equals(MIXTRAL) ? "intermediate_size" : "moe_intermediate_size",
-                        k -> new HashSet<>()).add(shapes.get(e[0])[0] / (moe.gateUp() ? 2 : 1));
+                widths.computeIfAbsent(name.equals(MIXTRAL) || name.equals(OLMOE) ? "intermediate_size"
+                        : "moe_intermediate_size", k -> new HashSet<>()).add(shapes.get(e[0])[0] / (moe.gateUp() ? 2 : 1));
             }
             if (moe.shared() != null) {
                 widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>())

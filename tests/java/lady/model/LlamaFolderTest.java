@@ -159,6 +159,10 @@ class LlamaFolderTest {
         // mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I]), read one per expert, written fused
         "qwen3_moe|F32|2|--experts 4 --top-k 2 --mlp-only-layers 1 --norm-topk --fused-experts",
         "mixtral|F32|1|--experts 4 --top-k 2 --fused-experts",
+        // OLMo 2: an RMSNorm of the whole q and k projections (a weight per row: it moves with the heads), norms of the
+        // attention's and the MLP's outputs only; OLMoE: the same q and k norms, Llama's norms, a mixture of experts
+        "olmo2|F32|1|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
+        "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
@@ -202,8 +206,9 @@ class LlamaFolderTest {
         StateDict permState = Checkpoints.read(permuted);
         List<String> buffers = refState.names().stream().filter(n -> n.endsWith(".rotary_emb.inv_freq")).toList();
         assertEquals(invFreq ? 2 : 0, buffers.size(), "one rotary buffer per layer");
-        List<String> headNorms = refState.names().stream().filter(n -> n.endsWith(".self_attn.q_norm.weight")
-                || n.endsWith(".self_attn.k_norm.weight")).toList(); // on dimensions inside a head: RoPE fixes them
+        // on dimensions inside a head: RoPE fixes them (OLMo's norms of the whole projections move with its rows)
+        List<String> headNorms = Set.of("olmo2", "olmoe").contains(variant) ? List.of() : refState.names().stream()
+                .filter(n -> n.endsWith(".self_attn.q_norm.weight") || n.endsWith(".self_attn.k_norm.weight")).toList();
         assertEquals(Set.of("qwen3", "gemma3_text", "qwen3_moe").contains(variant) ? 4 : 0, headNorms.size(),
                 "Qwen3's and Gemma 3's q_norm and k_norm in each layer");
         for (String b : java.util.stream.Stream.concat(buffers.stream(), headNorms.stream()).toList()) {
