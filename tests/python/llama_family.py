@@ -222,6 +222,74 @@ def moe_names(c, i):
     return m, m + ".gate.weight", experts, shared
 
 
+# a multimodal model (--multimodal): its language model under language_model. (transformers 4.50's save), a small
+# vision tower and projector beside it, config.json's text_config holding the language model's configuration
+MM_PREFIX = "language_model."
+MM_PREFIX_NEW = "model.language_model."  # transformers 4.52's layout: the towers under model. too, lm_head at the top
+VISION_WIDTH = 12
+
+
+def text_config(c):
+    """The language model's configuration: a multimodal model's text_config, else the configuration itself."""
+    return c.get("text_config", c)
+
+
+def is_text(n):
+    """Whether stored tensor n belongs to the language model (not a multimodal model's vision tower or projector)."""
+    return not n.startswith(("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
+                             "model.multi_modal_projector."))
+
+
+def canonical(n):
+    """A stored name as the language model alone has it (language_model.model.X and model.language_model.X ->
+    model.X)."""
+    if n.startswith(MM_PREFIX_NEW):
+        return "model." + n[len(MM_PREFIX_NEW):]
+    return n[len(MM_PREFIX):] if n.startswith(MM_PREFIX) else n
+
+
+def stored_name(n, layout):
+    """The language model's tensor n (model.X, lm_head.weight) as a multimodal model of this layout stores it."""
+    if layout == "new":
+        return MM_PREFIX_NEW + n[len("model."):] if n.startswith("model.") else n
+    return MM_PREFIX + n
+
+
+def multimodal_wrap(c, s, layout="old"):
+    """(config.json, tensor -> shape) of the multimodal model around language model c with tensors s: Gemma 3's
+    (mm_input_projection_weight [vision, hidden], used as x W) for gemma3_text, LLaVA's (linear_1, linear_2) otherwise."""
+    d, v = c["hidden_size"], VISION_WIDTH
+    gemma = c["model_type"] == "gemma3_text"
+    top = {"architectures": ["Gemma3ForConditionalGeneration" if gemma else "LlavaForConditionalGeneration"],
+           "model_type": "gemma3" if gemma else "llava", "text_config": c, "image_token_index": 3,
+           "transformers_version": "4.50.0",
+           "vision_config": {"hidden_size": v, "model_type": "siglip_vision_model" if gemma else "clip_vision_model",
+                             "num_hidden_layers": 1, "patch_size": 4}}
+    out = {stored_name(n, layout): shape for n, shape in s.items()}
+    t = "model." if layout == "new" else ""  # where the towers are
+    out[t + "vision_tower.vision_model.embeddings.patch_embedding.weight"] = (v, 3, 4, 4)
+    out[t + "vision_tower.vision_model.post_layernorm.weight"] = (v,)
+    if gemma:
+        out[t + "multi_modal_projector.mm_soft_emb_norm.weight"] = (v,)
+        out[t + "multi_modal_projector.mm_input_projection_weight"] = (v, d)
+    else:
+        out[t + "multi_modal_projector.linear_1.weight"] = (d, v)
+        out[t + "multi_modal_projector.linear_1.bias"] = (d,)
+        out[t + "multi_modal_projector.linear_2.weight"] = (d, d)
+        out[t + "multi_modal_projector.linear_2.bias"] = (d,)
+    return top, out
+
+
+def permute_projector(n, t, s):
+    """A multimodal model's tensor outside the language model: the projector's outputs are in the residual stream."""
+    n = n[len("model."):] if n.startswith("model.") else n
+    if n == "multi_modal_projector.mm_input_projection_weight":  # x W: its columns
+        return t[:, s]
+    if n in ("multi_modal_projector.linear_2.weight", "multi_modal_projector.linear_2.bias"):  # its rows
+        return t[s]
+    return t
+
+
 def full_name(n):
     """A tensor's name as XForCausalLM has it: a base model's (XModel: embedding models) lack the "model." prefix."""
     return n if n.startswith(("model.", "lm_head.")) else "model." + n
@@ -426,6 +494,9 @@ def make(args):
     if args.headless:  # a base model (XModel): no head, names without "model."
         c["architectures"] = [MODEL_TYPES[args.variant].replace("ForCausalLM", "Model")]
         s = {n[len("model."):]: shape for n, shape in s.items() if n.startswith("model.")}
+    top = c
+    if args.multimodal:
+        top, s = multimodal_wrap(c, s, args.multimodal)
     names = list(s)
     index = {n: i for i, n in enumerate(names)}
     if args.fused_experts:  # transformers 5's layout: every expert of a layer in one tensor per projection
@@ -447,7 +518,7 @@ def make(args):
         if n == "lm_head.weight" and c["tie_word_embeddings"]:  # saved although tied: the embedding's values
             n = "model.embed_tokens.weight"
             shape, at = s[n], index[n]
-        return draw(full_name(n), shape, args.seed, at)
+        return draw(full_name(n) if is_text(n) else n, shape, args.seed, at)
     layout = dict(header_order=args.header_order, pad=not args.no_header_pad)
     if args.shards <= 1:
         write_safetensors(os.path.join(args.out, "model.safetensors"),
@@ -476,7 +547,7 @@ def make(args):
         with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
             f.write(json.dumps(index_json, indent=2, sort_keys=True) + "\n")
     with open(os.path.join(args.out, "config.json"), "w") as f:
-        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+        f.write(json.dumps(top, indent=2, sort_keys=True) + "\n")
     generation = {"_from_model_config": True, "bos_token_id": c["bos_token_id"], "eos_token_id": c["eos_token_id"],
                   "transformers_version": c["transformers_version"]}
     with open(os.path.join(args.out, "generation_config.json"), "w") as f:
@@ -684,9 +755,9 @@ def permute_tensor(name, t, c, perms):
     return t[rows[kind]][:, s]
 
 
-def secret(c, perms, seed, prefix="model.", fused=False):
+def secret(c, perms, seed, prefix="model.", fused=False, stream=None):
     """Lady's secret: group name -> p (new j = old p[j]); inner groups relative to positions after the KV heads'."""
-    groups = {"stream.%slayers" % prefix: perms["stream"].tolist()}
+    groups = {stream or "stream.%slayers" % prefix: perms["stream"].tolist()}
     for i, lp in enumerate(perms["layers"]):
         a = "%slayers.%d.self_attn" % (prefix, i)
         groups[a + ".kv_heads"] = lp["kv"].tolist()
@@ -713,7 +784,8 @@ def secret(c, perms, seed, prefix="model.", fused=False):
 
 
 def permute(args):
-    c = json.load(open(os.path.join(args.inp, "config.json")))
+    top = json.load(open(os.path.join(args.inp, "config.json")))
+    c = text_config(top)
     perms = draw_permutations(c, args.seed)
     os.makedirs(args.out, exist_ok=True)
     where = {n: (os.path.join(args.inp, fn), e, start) for fn, h, start in shard_files(args.inp) for n, e in h.items()}
@@ -733,16 +805,30 @@ def permute(args):
     def read(n):  # an expert's tensor from the expert that moves to its place, in whichever shard it is
         m = moe_source(n, c, perms)
         return read_tensor(where[m][0], m, where[m][1], where[m][2])
+
+    def produce(n):
+        if not is_text(n):  # a multimodal model's vision tower and projector
+            return permute_projector(n, read_tensor(where[n][0], n, where[n][1], where[n][2]), perms["stream"])
+        if canonical(n) != n:  # a multimodal model's language model
+            layout = "new" if n.startswith(MM_PREFIX_NEW) else "old"
+            m = stored_name(moe_source(canonical(n), c, perms), layout)
+            return permute_tensor(canonical(n), read_tensor(where[m][0], m, where[m][1], where[m][2]), c, perms)
+        return permute_tensor(full_name(n), read(n), c, perms)
     for fn, h, start in shard_files(args.inp):
         items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
         # exact in every dtype: values are moved, never recomputed
-        write_safetensors(os.path.join(args.out, fn), items, lambda n: permute_tensor(full_name(n), read(n), c, perms))
+        write_safetensors(os.path.join(args.out, fn), items, produce)
     for fn in os.listdir(args.inp):
         if not fn.endswith(".safetensors"):
             shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
-    headless = "embed_tokens.weight" in {n for _, h, _ in shard_files(args.inp) for n in h}
+    stored = {n for _, h, _ in shard_files(args.inp) for n in h}
+    headless = "embed_tokens.weight" in stored
     with open(args.secret, "w") as f:
-        json.dump(secret(c, perms, args.seed, "" if headless else "model."), f)
+        if "text_config" in top:  # Lady's names: the language model's prefix; the stream's from its producers
+            p = MM_PREFIX_NEW if any(n.startswith(MM_PREFIX_NEW) for n in stored) else MM_PREFIX + "model."
+            json.dump(secret(c, perms, args.seed, p, stream="stream." + p[:-1]), f)
+        else:
+            json.dump(secret(c, perms, args.seed, "" if headless else "model."), f)
 
 
 def noise(args):
@@ -841,6 +927,9 @@ def sliding(c, i):
 
 def forward(w, c, ids):
     """The logits, or a base model's (no head, no "model." prefix) last hidden state."""
+    if "text_config" in c:  # a multimodal model: its language model alone (the tokens are text)
+        c = c["text_config"]
+        w = {canonical(k): v for k, v in w.items() if is_text(k)}
     headless = "embed_tokens.weight" in w
     w = {full_name(k): v for k, v in w.items()}
     if is_fused(w):
@@ -968,7 +1057,7 @@ def moe_forward(w, c, i, y, act):
 def run_forward(args):
     c = json.load(open(os.path.join(args.dir[0], "config.json")))
     g = torch.Generator().manual_seed(args.tokens_seed)
-    ids = torch.randint(0, c["vocab_size"], (args.batch, args.length), generator=g)
+    ids = torch.randint(0, text_config(c)["vocab_size"], (args.batch, args.length), generator=g)
     logits = {d: forward(read_folder(d), json.load(open(os.path.join(d, "config.json"))), ids).tolist()
               for d in args.dir}
     with open(args.out, "w") as f:
@@ -1017,6 +1106,9 @@ def make_options(m):
     m.add_argument("--shared-inter", type=int, default=40, help="Qwen2-MoE: the shared expert's width")
     m.add_argument("--mlp-only-layers", default="", help="Qwen MoE: the dense layers, e.g. 1,3")
     m.add_argument("--norm-topk", action="store_true", help="Qwen MoE: norm_topk_prob")
+    m.add_argument("--multimodal", choices=["old", "new"], help="inside a multimodal model: Gemma 3's around gemma3_text, "
+                   "LLaVA's around the others (a vision tower, a projector into the stream); old: transformers 4.50's "
+                   "names (language_model.model.), new: 4.52's (model.language_model.)")
     m.add_argument("--fused-experts", action="store_true", help="mixtures of experts in transformers 5's fused layout: "
                    "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I]")
     m.add_argument("--headless", action="store_true", help="a base model (XModel, as embedding models are saved): no "

@@ -236,6 +236,7 @@ public final class ChannelSpaces {
                 case MOE -> moe(n);
                 case EMBEDDING -> embedding(n);
                 case OPAQUE -> opaque(n, n.stringAttr("why", "operator " + n.stringAttr("type", "?") + " is not one Lady knows"));
+                case IMAGE_FEATURES -> opaque(n, "an image path (a vision tower)");
             };
         }
 

@@ -277,7 +277,7 @@ public final class GraphBuilder {
                 w += width(x);
             }
         }
-        return add(node, Op.CONCAT, xs, Map.of(), Map.of("axis", axis), w);
+        return add(node, Op.CONCAT, xs, Map.of(), Map.of("axis", axis, "channels", channelAxis ? 1L : 0L), w);
     }
 
     /** Flattens an image to {@code N x C*H*W}; {@code spatial} = H*W when known, else 0. */

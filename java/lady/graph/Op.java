@@ -125,6 +125,14 @@ public enum Op {
      * Channels: opens a space (its columns).
      */
     EMBEDDING,
+    /**
+     * The image path of a multimodal model up to its projector's last layer: its vision tower and the projector's first
+     * layers, whose parameters ({@code params}: any roles) stay as they are. Input: the token ids (for the batch
+     * size). Attrs: {@code width} (its features). Channels: its tensors are fixed, its output's channels stay in place.
+     * Lady runs text only: it yields no image tokens ({@code N x 0 x width}), and the language model computes what it
+     * computes on text.
+     */
+    IMAGE_FEATURES,
     /** Bilinear resize of input 0 to the spatial size of input 1 (align_corners false). Keeps the space of input 0. */
     INTERPOLATE,
     /**

@@ -66,7 +66,17 @@ public abstract class Dims {
             public boolean fromCheckpoint() {
                 return true;
             }
+
+            @Override
+            public java.util.Set<String> names() {
+                return java.util.Collections.unmodifiableSet(shapes.keySet());
+            }
         };
+    }
+
+    /** The checkpoint's tensor names (empty for a new model). */
+    public java.util.Set<String> names() {
+        return java.util.Set.of();
     }
 
     /** Size of axis {@code axis} of {@code tensor}, or {@code fallback} for a new model. */

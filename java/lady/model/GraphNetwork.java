@@ -154,7 +154,7 @@ final class GraphNetwork implements Model {
                 keepAlive.add(o);
                 modules.put(n.name() + ".out_proj", register(moduleOf(n.param("out_proj_weight")), new LinearImpl(o)));
             }
-            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE -> {
+            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES -> {
                 for (String t : n.params().values()) {
                     if (!raw.containsKey(t)) {
                         rawParameter(t, torch.zeros(graph.shape(t)));
@@ -451,6 +451,10 @@ final class GraphNetwork implements Model {
                     return ((LinearImpl) m).forward(x);
                 }
                 Tensor w = live(n.param("weight"));
+                if (n.longAttr("transposed", 0) == 1) { // stored [in, out]: x W (Gemma 3's image projector)
+                    Tensor y = torch.matmul(x, w);
+                    return n.has("bias") ? y.add(live(n.param("bias"))) : y;
+                }
                 return n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
                         : torch.linear(x, w);
             }
@@ -514,6 +518,8 @@ final class GraphNetwork implements Model {
                 return LlamaAttention.forward(n, x, raw);
             case MOE:
                 return mixtureOfExperts(n, x);
+            case IMAGE_FEATURES: // text only: no image tokens
+                return torch.zeros(x.size(0), 0, n.longAttr("width", 0));
             case EMBEDDING: {
                 Tensor e = ((EmbeddingImpl) modules.get(n.name())).forward(x);
                 double scale = n.doubleAttr("scale", 1);

@@ -86,13 +86,73 @@ final class LlamaFamily implements Family {
 
     /** The language model's names: under {@code model.} (XForCausalLM, with its head). */
     private static final String CAUSAL_LM = "model.";
+    /**
+     * A multimodal model's language model (Gemma3ForConditionalGeneration, LlavaForConditionalGeneration,
+     * Mistral3ForConditionalGeneration as transformers 4.4x-4.51 save them: {@code language_model.model.},
+     * head {@code language_model.lm_head}; from 4.52: {@code model.language_model.}, head {@code lm_head}); the
+     * vision tower and projector beside it ({@link #imagePath}).
+     */
+    private static final String MULTIMODAL = "language_model.model.";
+    private static final String MULTIMODAL_NEW = "model.language_model.";
+
+    /** The name of the head's module of the language model whose names start with {@code m}. */
+    private static String headModule(String m) {
+        return m.equals(MULTIMODAL) ? "language_model.lm_head" : "lm_head";
+    }
+
+    /**
+     * A multimodal model's image path (its tensors outside the language model): the vision tower and the projector's
+     * first layers as one opaque node (their channels stay in place), then the projector's last layer, whose outputs
+     * are embeddings in the language model's residual stream: Gemma 3's {@code mm_input_projection_weight} [vision,
+     * hidden] (x W), or LLaVA's and Mistral 3's {@code linear_2} [hidden, ...] (x W^T + b). Its tokens join the text's
+     * (a concatenation along the tokens ties their channels). Lady runs text only ({@link Op#IMAGE_FEATURES}).
+     * Returns the image tokens' value, or null for a model without one.
+     */
+    private static String imagePath(String name, GraphBuilder b, Dims d, String m, long hidden, String ids) {
+        if (!m.equals(MULTIMODAL) && !m.equals(MULTIMODAL_NEW)) {
+            return null;
+        }
+        String outer = m.equals(MULTIMODAL) ? "" : "model."; // where the towers sit beside the language model
+        String gemma = outer + "multi_modal_projector.mm_input_projection_weight";
+        String llava = outer + "multi_modal_projector.linear_2.weight";
+        String out = d.has(gemma, false) ? gemma : d.has(llava, false) ? llava : null;
+        String head = headModule(m) + ".weight";
+        List<String> others = d.names().stream().filter(t -> !t.startsWith(m) && !t.equals(head) && !t.equals(out)
+                && !(out == llava && t.equals(outer + "multi_modal_projector.linear_2.bias"))).sorted().toList();
+        if (out == null) {
+            throw LadyException.invalidInput(name + ": a multimodal model whose projector into the language model Lady "
+                    + "does not know (it reads Gemma 3's multi_modal_projector.mm_input_projection_weight and LLaVA's "
+                    + "multi_modal_projector.linear_2); beside its language model it has " + lady.util.Text.list(others, 4));
+        }
+        Map<String, String> params = new LinkedHashMap<>();
+        for (String t : others) {
+            List<Long> shape = new java.util.ArrayList<>();
+            for (int a = 0; d.size(t, a, -1) >= 0; a++) {
+                shape.add(d.size(t, a, -1));
+            }
+            b.tensor(t, shape.stream().mapToLong(Long::longValue).toArray());
+            params.put(t, t);
+        }
+        boolean transposed = out == gemma;
+        long width = transposed ? d.size(out, 0, 0) : d.size(out, 1, 0);
+        String features = b.node(new lady.graph.Node(outer + "vision_tower", Op.IMAGE_FEATURES, List.of(ids),
+                outer + "vision_features", params, Map.of("width", width)), width);
+        String projector = outer + "multi_modal_projector";
+        if (transposed) { // x W with W [vision, hidden]: its columns are the stream's channels
+            b.tensor(out, width, hidden);
+            return b.node(new lady.graph.Node(projector, Op.LINEAR, List.of(features), projector, Map.of("weight", out),
+                    Map.of("transposed", 1L)), hidden);
+        }
+        String bias = outer + "multi_modal_projector.linear_2.bias";
+        return b.linear(projector + ".linear_2", features, out, d.has(bias, false) ? bias : null, hidden);
+    }
 
     /**
      * The prefix of the decoder's tensor names: {@link #CAUSAL_LM}, or none for a base model saved without its head
      * (transformers' LlamaModel, Qwen3Model, ...: embedding models are); null when neither holds a Llama decoder.
      */
     private static String prefix(java.util.function.Predicate<String> has) {
-        for (String p : List.of(CAUSAL_LM, "")) {
+        for (String p : List.of(CAUSAL_LM, "", MULTIMODAL, MULTIMODAL_NEW)) {
             String layer = p + "layers.0.";
             if (has.test(p + "embed_tokens.weight")
                     && (has.test(layer + "self_attn.q_proj.weight") || has.test(layer + "self_attn.qkv_proj.weight"))
@@ -255,8 +315,12 @@ final class LlamaFamily implements Family {
         String actUnsupported = fn != null ? null : "hidden_act " + Json.write(act) + " is not computed by Lady's "
                 + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
         GraphBuilder b = new GraphBuilder(name);
-        String h = b.embedding(m + "embed_tokens", b.tokens("input_ids"), embedding, vocab, hidden,
-                gemma ? Math.sqrt(hidden) : 1);
+        String ids = b.tokens("input_ids");
+        String image = imagePath(name, b, d, m, hidden, ids); // a multimodal model's image tokens (first: the stream's name)
+        String h = b.embedding(m + "embed_tokens", ids, embedding, vocab, hidden, gemma ? Math.sqrt(hidden) : 1);
+        if (image != null) { // the image tokens take their places among the text's: their channels are the stream's
+            h = b.concat(m + "merge_image_tokens", List.of(image, h), 1, false);
+        }
         Map<String, Object> gemmaAttrs = new LinkedHashMap<>(); // Gemma 2 and 3's attention: its scale, its soft cap
         if (gemma && !name.equals(GEMMA)) {
             gemmaAttrs.put("attn_scale", 1 / Math.sqrt(positive(name, d, "query_pre_attn_scalar", headDim)));
@@ -415,22 +479,23 @@ final class LlamaFamily implements Family {
     /** The final norm and the head (or a base model's last hidden state): the architecture. */
     private static Architecture head(String name, GraphBuilder b, Dims d, String m, String h, double eps,
             double normOffset, String embedding, long vocab, boolean gemma) {
-        boolean base = m.isEmpty() && !d.has("lm_head.weight", false);
+        String lmHead = headModule(m);
+        boolean base = m.isEmpty() && !d.has(lmHead + ".weight", false);
         // a base model's output is its last hidden state, used by its inner products (an embedding model's): the
         // residual stream's order there is free, as it is inside
         h = b.rmsNorm(m + "norm", h, eps, normOffset, base);
         if (base) {
             return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT);
         }
-        boolean tied = !d.has("lm_head.weight", false);
+        boolean tied = !d.has(lmHead + ".weight", false);
         if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
             throw LadyException.invalidInput(name + ": config.json says tie_word_embeddings is false, but the checkpoint "
-                    + "has no lm_head.weight (a shard missing from the folder?)");
+                    + "has no " + lmHead + ".weight (a shard missing from the folder?)");
         }
-        String logits = tied ? b.linear("lm_head", h, embedding, null, vocab)
-                : b.linear("lm_head", h, vocab, false);
+        String logits = tied ? b.linear(lmHead, h, embedding, null, vocab)
+                : b.linear(lmHead, h, vocab, false);
         if (gemma && d.config("final_logit_softcapping") != null) { // Gemma 2: cap * tanh(logits / cap)
-            logits = b.softcap("lm_head.softcap", logits, positive(name, d, "final_logit_softcapping", 0));
+            logits = b.softcap(lmHead + ".softcap", logits, positive(name, d, "final_logit_softcapping", 0));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }
@@ -488,6 +553,13 @@ final class LlamaFamily implements Family {
      */
     @Override
     public Map<String, Object> configFor(String name, Map<String, long[]> shapes, Map<String, Object> config) {
+        if (config.get(Models.TEXT_CONFIG) instanceof Map<?, ?> text) { // a multimodal model's: its language model's
+            Map<String, Object> inner = new LinkedHashMap<>();
+            text.forEach((k, v) -> inner.put(String.valueOf(k), v));
+            Map<String, Object> c = new LinkedHashMap<>(config);
+            c.put(Models.TEXT_CONFIG, configFor(name, shapes, inner));
+            return c;
+        }
         Map<String, Object> c = new LinkedHashMap<>(config);
         String p = prefix(shapes::containsKey);
         String m = p == null ? CAUSAL_LM : p;

@@ -170,6 +170,7 @@ public final class Models {
      * config.json, or null): what the shapes do not tell (attention heads, RoPE base).
      */
     public static ModelConfig infer(Map<String, long[]> shapes, String arch, Map<String, ?> config) {
+        config = textConfig(config);
         String name = arch;
         Family family = null;
         if (name == null) {
@@ -193,6 +194,23 @@ public final class Models {
         options = options.withWidth(width(family, name, shapes));
         return new ModelConfig(name, options, description);
     }
+
+    /**
+     * The configuration a family reads: a multimodal model's config.json nests its language model's under {@code
+     * text_config} (Gemma 3, LLaVA): those keys, over the top level's; any other configuration as it is.
+     */
+    static Map<String, ?> textConfig(Map<String, ?> config) {
+        if (config == null || !(config.get(TEXT_CONFIG) instanceof Map<?, ?> text)) {
+            return config;
+        }
+        Map<String, Object> out = new java.util.LinkedHashMap<>(config);
+        out.remove(TEXT_CONFIG);
+        text.forEach((k, v) -> out.put(String.valueOf(k), v));
+        return out;
+    }
+
+    /** The key of a multimodal configuration's language model ({@link #textConfig}). */
+    static final String TEXT_CONFIG = "text_config";
 
     /** The family that builds {@code name} (also names only a checkpoint can have, such as vgg19). */
     private static Family familyOf(String name, Map<String, long[]> shapes) {

@@ -163,6 +163,11 @@ class LlamaFolderTest {
         // attention's and the MLP's outputs only; OLMoE: the same q and k norms, Llama's norms, a mixture of experts
         "olmo2|F32|1|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
         "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
+        // language models inside multimodal ones (config.json's text_config; names under language_model.): Gemma 3's,
+        // whose projector writes image tokens into the stream by x W, and LLaVA's (linear_2 rows); the vision towers
+        // stay in place
+        "gemma3_text|F32|2|--multimodal old --tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16",
+        "llama|F32|1|--multimodal new",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
@@ -214,10 +219,19 @@ class LlamaFolderTest {
         for (String b : java.util.stream.Stream.concat(buffers.stream(), headNorms.stream()).toList()) {
             assertTrue(refState.get(b).sameContent(permState.get(b)), b + " kept in place");
         }
-        List<String> weights = refState.names().stream().filter(n -> !buffers.contains(n) && !headNorms.contains(n))
-                .toList();
+        boolean multimodal = make.contains("--multimodal"); // its vision tower stays in place, its language model moves
+        List<String> weights = refState.names().stream().filter(n -> !buffers.contains(n) && !headNorms.contains(n)
+                && (!multimodal || n.startsWith("language_model.") || n.startsWith("model.language_model."))).toList();
         long moved = weights.stream().filter(n -> !refState.get(n).sameContent(permState.get(n))).count();
         assertTrue(moved >= 0.95 * weights.size(), moved + " of " + weights.size() + " weight tensors moved");
+        if (multimodal) { // the projector's outputs are embeddings in the stream: its last layer moves with it
+            String at = make.contains("new") ? "model." : ""; // transformers 4.52 puts the towers under model.
+            String out = at + (refState.contains(at + "multi_modal_projector.linear_2.weight")
+                    ? "multi_modal_projector.linear_2.weight" : "multi_modal_projector.mm_input_projection_weight");
+            assertFalse(refState.get(out).sameContent(permState.get(out)), out + " moved with the stream");
+            String tower = at + "vision_tower.vision_model.embeddings.patch_embedding.weight";
+            assertTrue(refState.get(tower).sameContent(permState.get(tower)), tower + " kept");
+        }
 
         // resync of the script's attack restores every tensor, Psi 100 in every group (the script's secret)
         Path fixed = dir.resolve("fixed");
