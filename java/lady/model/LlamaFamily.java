@@ -124,6 +124,12 @@ final class LlamaFamily implements Family {
                     + "does not know (it reads Gemma 3's multi_modal_projector.mm_input_projection_weight and LLaVA's "
                     + "multi_modal_projector.linear_2); beside its language model it has " + lady.util.Text.list(others, 4));
         }
+        List<String> unplaced = others.stream().filter(t -> !t.startsWith(outer + "vision_tower.")
+                && !t.startsWith(outer + "multi_modal_projector.")).toList();
+        if (!unplaced.isEmpty()) { // (LLaVA-NeXT's image_newline is a token in the stream: it would have to move)
+            throw LadyException.invalidInput(name + ": a multimodal model with tensors beside its language model, vision "
+                    + "tower and projector that Lady does not place: " + lady.util.Text.list(unplaced, 4));
+        }
         Map<String, String> params = new LinkedHashMap<>();
         for (String t : others) {
             List<Long> shape = new java.util.ArrayList<>();

@@ -253,4 +253,34 @@ class LlamaFamilyTest {
         assertTrue(e.getMessage().contains("a mixture of experts ('model.layers.0.block_sparse_moe.experts.0.w1.weight') "
                 + "in a layout Lady does not read"), e.getMessage());
     }
+
+    /**
+     * A multimodal model's language model: the projector's last layer joins the stream, the vision tower is fixed; a
+     * tensor beside them that Lady does not place (LLaVA-NeXT's image_newline, a token in the stream), or no projector
+     * it knows, is refused by name.
+     */
+    @Test
+    void aMultimodalModelsProjectorJoinsTheStreamAndItsTowerStays() {
+        Map<String, long[]> s = new java.util.LinkedHashMap<>();
+        LlamaShapes.shapes(false, false).forEach((name, shape) -> s.put("language_model." + name, shape));
+        s.put("vision_tower.vision_model.post_layernorm.weight", new long[] {8});
+        s.put("multi_modal_projector.linear_1.weight", new long[] {HIDDEN, 8});
+        s.put("multi_modal_projector.linear_2.weight", new long[] {HIDDEN, HIDDEN});
+        Map<String, Object> config = Map.of("model_type", "llava", "text_config", CONFIG);
+        PermutationSpec spec = Models.infer(s, null, config).description().permutationSpec();
+        Group stream = spec.groups().get(0);
+        assertTrue(stream.members(Role.PRODUCER_WEIGHT).stream().anyMatch(m -> m.tensor().equals(
+                "multi_modal_projector.linear_2.weight") && m.axis() == 0), stream.members().toString());
+        assertTrue(spec.fixed().contains("vision_tower.vision_model.post_layernorm.weight"), spec.fixed().toString());
+        assertTrue(spec.fixed().contains("multi_modal_projector.linear_1.weight"), spec.fixed().toString());
+        Map<String, long[]> extra = new java.util.LinkedHashMap<>(s);
+        extra.put("image_newline", new long[] {HIDDEN});
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                () -> Models.infer(extra, null, config));
+        assertTrue(e.getMessage().contains("does not place: image_newline"), e.getMessage());
+        Map<String, long[]> unknown = new java.util.LinkedHashMap<>(s);
+        unknown.remove("multi_modal_projector.linear_2.weight");
+        e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class, () -> Models.infer(unknown, null, config));
+        assertTrue(e.getMessage().contains("whose projector into the language model Lady does not know"), e.getMessage());
+    }
 }
