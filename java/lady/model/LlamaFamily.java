@@ -118,7 +118,7 @@ final class LlamaFamily implements Family {
         String out = d.has(gemma, false) ? gemma : d.has(llava, false) ? llava : null;
         String head = headModule(m) + ".weight";
         List<String> others = d.names().stream().filter(t -> !t.startsWith(m) && !t.equals(head) && !t.equals(out)
-                && !(out == llava && t.equals(outer + "multi_modal_projector.linear_2.bias"))).sorted().toList();
+                && !(llava.equals(out) && t.equals(outer + "multi_modal_projector.linear_2.bias"))).sorted().toList();
         if (out == null) {
             throw LadyException.invalidInput(name + ": a multimodal model whose projector into the language model Lady "
                     + "does not know (it reads Gemma 3's multi_modal_projector.mm_input_projection_weight and LLaVA's "
@@ -139,7 +139,7 @@ final class LlamaFamily implements Family {
             b.tensor(t, shape.stream().mapToLong(Long::longValue).toArray());
             params.put(t, t);
         }
-        boolean transposed = out == gemma;
+        boolean transposed = gemma.equals(out);
         long width = transposed ? d.size(out, 0, 0) : d.size(out, 1, 0);
         String features = b.node(new lady.graph.Node(outer + "vision_tower", Op.IMAGE_FEATURES, List.of(ids),
                 outer + "vision_features", params, Map.of("width", width)), width);
