@@ -612,17 +612,27 @@ def is_fused(names):
     return any(n.endswith(".experts.gate_up_proj") for n in names)
 
 
+def layer_of(n):
+    """The layer index of tensor model.layers.I.*, or -1."""
+    parts = n.split(".")
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else -1
+
+
+def both_layouts(c, i):
+    """Layer i's router and experts (moe_names), and its fused names (fused_names)."""
+    _, router, experts, _ = moe_names(c, i)
+    return router, experts, fused_names(c, i)
+
+
 def to_fused(w, c):
     """Per-expert tensors (moe_names) -> the fused layout; every other tensor as it is, in order."""
     out = {}
     for n, t in w.items():
-        parts = n.split(".")
-        i = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else -1
+        i = layer_of(n)
         if i < 0 or not moe_layer(c, i):
             out[n] = t
             continue
-        _, router, experts, _ = moe_names(c, i)
-        f_router, f_gate_up, f_down = fused_names(c, i)
+        router, experts, (f_router, f_gate_up, f_down) = both_layouts(c, i)
         if n == router:
             out[f_router] = t
         elif n in experts[0]:  # the first expert's tensors stand for the fused ones
@@ -638,13 +648,11 @@ def from_fused(w, c):
     """The fused layout -> per-expert tensors (moe_names)."""
     out = {}
     for n, t in w.items():
-        parts = n.split(".")
-        i = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else -1
+        i = layer_of(n)
         if i < 0 or not moe_layer(c, i) or n not in fused_names(c, i):
             out[n] = t
             continue
-        _, router, experts, _ = moe_names(c, i)
-        f_router, f_gate_up, f_down = fused_names(c, i)
+        router, experts, (f_router, f_gate_up, f_down) = both_layouts(c, i)
         if n == f_router:
             out[router] = t
         elif n == f_gate_up:
