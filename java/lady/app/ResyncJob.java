@@ -114,6 +114,12 @@ public final class ResyncJob {
         Path specFile = r.specFile();
         StateDict ref = Checkpoints.read(r.reference());
         StateDict sus = Checkpoints.read(r.suspect());
+        if (ref.hasSplitTensors() != sus.hasSplitTensors()) { // the same experts under other names and shapes
+            throw LadyException.invalidInput("the " + (ref.hasSplitTensors() ? "reference" : "suspect") + " stores its "
+                    + "experts fused (one tensor per layer and projection, transformers 5's layout) and the "
+                    + (ref.hasSplitTensors() ? "suspect" : "reference") + " one tensor per expert; save both with one "
+                    + "transformers version, so that they share a layout");
+        }
         double readSeconds = (JobLog.now() - t0) / 1e9;
         Path graphFile = Models.graphOf(r.reference(), r.graph(), r.arch(), specFile);
         // the weight signal needs no network: libtorch is not loaded (an ONNX model's graph needs none either)

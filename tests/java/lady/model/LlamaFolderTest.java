@@ -261,6 +261,18 @@ class LlamaFolderTest {
         }
     }
 
+    /** A reference with one tensor per expert and a suspect with its experts fused are refused, saying why. */
+    @Test
+    void expertsStoredInAnotherLayoutAreNamedInTheRefusal() throws IOException, InterruptedException {
+        Path ref = make("ref", "--variant", "qwen3_moe", "--seed", "4");
+        Path sus = make("sus", "--variant", "qwen3_moe", "--seed", "4", "--fused-experts");
+        CliRun r = CliRun.of("resync", "--reference", ref.toString(), "--suspect", sus.toString(), "--out",
+                dir.resolve("fixed").toString(), "--quiet");
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), r.code(), r.err());
+        assertTrue(r.err().contains("the suspect stores its experts fused"), r.err());
+        assertFalse(Files.exists(dir.resolve("fixed")), "nothing written");
+    }
+
     /**
      * The report does not depend on --threads: the prefilter's passes over axis-1 members (the embedding's columns)
      * summed one part of rows per thread, so the bound margins of a 1-thread and a 2-thread run differed in their
