@@ -71,7 +71,8 @@ final class LlamaFamily implements Family {
                 return moe.mixtral() ? MIXTRAL : fullNorms ? OLMOE : headNorms ? "qwen3_moe" : "qwen2_moe";
             }
         }
-        if (!s.containsKey(p + "layers.0.input_layernorm.weight")) { // norms of the outputs only
+        if (!s.containsKey(p + "layers.0.input_layernorm.weight")
+                && s.containsKey(p + "layers.0.post_feedforward_layernorm.weight")) { // norms of the outputs only
             return OLMO2;
         }
         if (s.containsKey(p + "layers.0.pre_feedforward_layernorm.weight")) { // norms around the attention and MLP
@@ -341,7 +342,7 @@ final class LlamaFamily implements Family {
                 || d.has(m + "layers." + i + ".self_attn.qkv_proj.weight", false); i++) {
             String layer = m + "layers." + i;
             String attn = layer + ".self_attn";
-            boolean preNorm = d.has(layer + ".input_layernorm.weight", false); // OLMo 2 normalizes outputs only
+            boolean preNorm = !name.equals(OLMO2); // OLMo 2 normalizes outputs only (the others' norms are required)
             String x = preNorm ? b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset) : h;
             Map<String, String> names = new LinkedHashMap<>();
             if (d.has(attn + ".qkv_proj.weight", false)) {
@@ -412,7 +413,7 @@ final class LlamaFamily implements Family {
                 widths.add(inter);
                 down = denseMlp(b, d, mlp, y, inter, hidden, fn, actUnsupported);
             }
-            if (d.has(layer + ".post_feedforward_layernorm.weight", false)) { // Gemma 2 and 3, OLMo 2
+            if (sandwich || !preNorm) { // Gemma 2 and 3, OLMo 2
                 down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
             }
             h = b.add(layer + ".mlp_residual", h, down);

@@ -283,4 +283,17 @@ class LlamaFamilyTest {
         e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class, () -> Models.infer(unknown, null, config));
         assertTrue(e.getMessage().contains("whose projector into the language model Lady does not know"), e.getMessage());
     }
+
+    /**
+     * A layer without its input norm is refused as a mismatch, not read as OLMo 2's layout (whose norms of the outputs
+     * only are a property of the whole model, named by its model_type or by the first layer's shapes).
+     */
+    @Test
+    void aLayerWithoutItsInputNormIsMissingATensor() {
+        Map<String, long[]> s = new java.util.LinkedHashMap<>(shapes(false, false));
+        s.remove("model.layers.1.input_layernorm.weight");
+        lady.LadyException e = org.junit.jupiter.api.Assertions.assertThrows(lady.LadyException.class,
+                () -> Models.infer(s, null, CONFIG));
+        assertTrue(e.getMessage().contains("missing 1: model.layers.1.input_layernorm.weight"), e.getMessage());
+    }
 }
