@@ -45,7 +45,11 @@ import lady.permutation.SpecValidator;
  *   <li>packed attention has a heads space (blocks of head_dim rows in the q, k and v segments of
  *       in_proj and bias, blocks of out_proj columns); grouped-query attention has the KV heads with their
  *       query groups, the query heads inside each group and the value dimensions inside each KV head;
- *       dimensions inside a query/key head never move (rotary embeddings pair them);</li>
+ *       dimensions inside a query/key head never move (rotary embeddings pair them), except the unrotated ones of a
+ *       partial rotary (one group per KV head, alike in its query heads and its k);</li>
+ *   <li>a mixture of experts has a group for its experts' order, whose neurons own whole tensors (the router's rows,
+ *       each expert's weights: {@link Role#WHOLE_TENSOR}; pinned when the experts differ in width), each expert's
+ *       units a group nested in it; every expert's down rows make one output space;</li>
  *   <li>a space that reaches a graph input or output (unless its writer says its channels are free: {@link
  *       Op#FREE_CHANNELS}), or an operation the analysis does not know ({@link Op#OPAQUE}), is pinned: nothing in
  *       it moves, with a note naming the node.</li>
