@@ -791,6 +791,13 @@ def secret(c, perms, seed, prefix="model.", fused=False, stream=None):
             "convention": "applying p to a group: new neuron j is old neuron p[j]", "permutations": groups}
 
 
+def copy_others(inp, out):
+    """Every file of folder inp but the weights (config.json, tokenizer files), copied into out."""
+    for fn in os.listdir(inp):
+        if not fn.endswith(".safetensors"):
+            shutil.copy(os.path.join(inp, fn), os.path.join(out, fn))
+
+
 def permute(args):
     top = json.load(open(os.path.join(args.inp, "config.json")))
     c = text_config(top)
@@ -803,9 +810,7 @@ def permute(args):
         for fn, h, start in shard_files(args.inp):
             items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
             write_safetensors(os.path.join(args.out, fn), items, lambda n: done[n])
-        for fn in os.listdir(args.inp):
-            if not fn.endswith(".safetensors"):
-                shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
+        copy_others(args.inp, args.out)
         with open(args.secret, "w") as f:
             json.dump(secret(c, perms, args.seed, "model.", fused=True), f)
         return
@@ -826,9 +831,7 @@ def permute(args):
         items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
         # exact in every dtype: values are moved, never recomputed
         write_safetensors(os.path.join(args.out, fn), items, produce)
-    for fn in os.listdir(args.inp):
-        if not fn.endswith(".safetensors"):
-            shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
+    copy_others(args.inp, args.out)
     stored = {n for _, h, _ in shard_files(args.inp) for n in h}
     headless = "embed_tokens.weight" in stored
     with open(args.secret, "w") as f:
@@ -855,9 +858,7 @@ def noise(args):
             x = t.float()
             return x + torch.randn(x.shape, generator=g) * (args.factor * x.std().item())
         write_safetensors(os.path.join(args.out, fn), items, produce)
-    for fn in os.listdir(args.inp):
-        if not fn.endswith(".safetensors"):
-            shutil.copy(os.path.join(args.inp, fn), os.path.join(args.out, fn))
+    copy_others(args.inp, args.out)
 
 
 # ---------------------------------------------------------------- forward (as transformers computes it)

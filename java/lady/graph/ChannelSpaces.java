@@ -790,7 +790,8 @@ public final class ChannelSpaces {
             }
             String[] shared = n.has("shared_gate") ? new String[] {n.param("shared_gate"), n.param("shared_up"),
                     n.param("shared_down")} : null;
-            for (String[] x : shared == null ? experts : concat(experts, shared)) {
+            List<String[]> units = shared == null ? experts : concat(experts, shared); // the gated MLPs
+            for (String[] x : units) {
                 for (String t : new java.util.LinkedHashSet<>(List.of(x[0], x[1]))) {
                     consume(l, t, 1);
                 }
@@ -817,7 +818,6 @@ public final class ChannelSpaces {
                     break;
                 }
             }
-            List<String[]> units = shared == null ? experts : concat(experts, shared);
             for (int i = 0; i < units.size(); i++) {
                 String[] x = units.get(i);
                 String suffix = i < e ? ".experts." + i : ".shared_expert";

@@ -114,13 +114,13 @@ public record Graph(String name, List<Input> inputs, List<Node> nodes, List<Stri
         throw new LadyException(LadyException.Kind.USAGE, "graph '" + this.name + "' has no node '" + name + "'");
     }
 
-    /** The node that writes value {@code value}, or null for a graph input. */
     /** Whether output {@code value}'s channel order is free: its writer says so ({@link Op#FREE_CHANNELS}). */
     public boolean freeChannels(String value) {
         Node w = writer(value);
         return w != null && w.longAttr(Op.FREE_CHANNELS, 0) == 1;
     }
 
+    /** The node that writes value {@code value}, or null for a graph input. */
     public Node writer(String value) {
         for (Node n : nodes) {
             if (n.output().equals(value)) {

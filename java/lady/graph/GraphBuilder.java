@@ -377,8 +377,8 @@ public final class GraphBuilder {
     /**
      * A sparse mixture of experts ({@link Op#MOE}) of module {@code module}: the router's weight {@code router}, each
      * expert's gate, up and down weights ({@code experts}: one {gate, up, down} per expert, or {gate_up, down} with the
-     * gate rows and then the up rows in one tensor; its width from {@code widths}), and an optional shared expert ({@code shared}: {gate, up, down, scale}, of width {@code sharedWidth};
-     * null when there is none).
+     * gate rows and then the up rows in one tensor; its width from {@code widths}), and an optional shared expert
+     * ({@code shared}: {gate, up, down, scale}, of width {@code sharedWidth}; null when there is none).
      */
     public String moe(String module, String x, String router, List<String[]> experts, long[] widths, String[] shared,
             long sharedWidth, long topK, boolean normTopK, Op.Activation fn, String why) {

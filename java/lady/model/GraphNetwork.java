@@ -442,8 +442,7 @@ final class GraphNetwork implements Model {
                 Tensor w = live(n.param("weight"));
                 Tensor y = n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
                         : torch.linear(x, w);
-                long units = graph.shape(n.param("weight"))[0] / 2;
-                return activation(n.activation(), y.narrow(-1, 0, units)).mul(y.narrow(-1, units, units));
+                return gatedHalves(n.activation(), y);
             }
             case LINEAR: {
                 Module m = modules.get(n.name());
@@ -567,9 +566,13 @@ final class GraphNetwork implements Model {
 
     /** As {@link #gatedMlp} with the gate rows and then the up rows in one tensor {@code gateUp}. */
     private Tensor fusedMlp(Node n, Tensor x, String gateUp, String down) {
-        Tensor y = torch.linear(x, raw.get(gateUp));
-        long w = y.size(-1) / 2;
-        return torch.linear(activation(n.activation(), y.narrow(-1, 0, w)).mul(y.narrow(-1, w, w)), raw.get(down));
+        return torch.linear(gatedHalves(n.activation(), torch.linear(x, raw.get(gateUp))), raw.get(down));
+    }
+
+    /** {@code fn(first half) * second half} of {@code y}'s last axis (a gate's and an up projection's outputs). */
+    private static Tensor gatedHalves(Op.Activation fn, Tensor y) {
+        long units = y.size(-1) / 2;
+        return activation(fn, y.narrow(-1, 0, units)).mul(y.narrow(-1, units, units));
     }
 
     /** down(act(gate x) * up x), the activation {@code n}'s. */

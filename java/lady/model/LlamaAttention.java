@@ -47,13 +47,13 @@ final class LlamaAttention {
             k = project(x, params, n, "k");
             v = project(x, params, n, "v");
         }
-        q = projectionNorm(n, q, params, "q_norm_full"); // OLMo 2, OLMoE: the whole projection RMS-normalized
-        k = projectionNorm(n, k, params, "k_norm_full");
+        q = qkNorm(n, q, params, "q_norm_full"); // OLMo 2, OLMoE: the whole projection RMS-normalized
+        k = qkNorm(n, k, params, "k_norm_full");
         q = q.reshape(batch, seq, heads, hd).transpose(1, 2);
         k = k.reshape(batch, seq, kv, hd).transpose(1, 2);
         v = v.reshape(batch, seq, kv, hd).transpose(1, 2);
-        q = headNorm(n, q, params, "q_norm"); // Qwen3, Gemma 3: each head RMS-normalized over its dimensions, before RoPE
-        k = headNorm(n, k, params, "k_norm");
+        q = qkNorm(n, q, params, "q_norm"); // Qwen3, Gemma 3: each head RMS-normalized over its dimensions, before RoPE
+        k = qkNorm(n, k, params, "k_norm");
         String stored = n.param("rope_inv_freq");
         long rd = n.longAttr("rotary_dim", hd); // the first rd dimensions of a head rotate (Phi-4-mini: 3/4), the rest pass
         Tensor[] cs = rotary(seq, rd, stored == null ? null : params.get(stored), LlamaRope.of(n));
@@ -80,21 +80,17 @@ final class LlamaAttention {
         return linear(o, params.get(n.param("o_weight")), n.has("o_bias") ? params.get(n.param("o_bias")) : null);
     }
 
-    /** {@code x} ([batch, heads, seq, head_dim]) RMS-normalized over each head by the node's {@code role} weight, if any. */
-    private static Tensor headNorm(Node n, Tensor x, Map<String, Tensor> params, String role) {
+    /**
+     * {@code x} RMS-normalized over its last axis by the node's {@code role} weight, if it has one: each head's
+     * dimensions ([batch, heads, seq, head_dim]: q_norm, k_norm) or a whole projection's rows ([batch, seq, rows]:
+     * q_norm_full, k_norm_full); scaled by 1 + weight where qk_norm_offset says so (Gemma 3).
+     */
+    private static Tensor qkNorm(Node n, Tensor x, Map<String, Tensor> params, String role) {
         if (!n.has(role)) {
             return x;
         }
-        return GraphNetwork.rmsNorm(x, params.get(n.param(role)), n.doubleAttr("qk_norm_offset", 0), // Gemma 3's 1 + w
+        return GraphNetwork.rmsNorm(x, params.get(n.param(role)), n.doubleAttr("qk_norm_offset", 0),
                 n.doubleAttr("qk_norm_eps", 1e-6)).to(x.scalar_type());
-    }
-
-    /** {@code x} ([batch, seq, rows]) RMS-normalized over all its rows by the node's {@code role} weight, if any. */
-    private static Tensor projectionNorm(Node n, Tensor x, Map<String, Tensor> params, String role) {
-        if (!n.has(role)) {
-            return x;
-        }
-        return GraphNetwork.rmsNorm(x, params.get(n.param(role)), 0, n.doubleAttr("qk_norm_eps", 1e-6)).to(x.scalar_type());
     }
 
     private static Tensor project(Tensor x, Map<String, Tensor> params, Node n, String which) {

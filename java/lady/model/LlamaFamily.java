@@ -214,10 +214,7 @@ final class LlamaFamily implements Family {
                 for (int e = 0; has.test(f + ".experts." + e + ".gate_up_proj"); e++) {
                     experts.add(new String[] {f + ".experts." + e + ".gate_up_proj", f + ".experts." + e + ".down_proj"});
                 }
-                String sh = f + ".shared_expert";
-                String[] shared = has.test(sh + ".gate_proj.weight") ? new String[] {sh + ".gate_proj.weight",
-                        sh + ".up_proj.weight", sh + ".down_proj.weight", f + ".shared_expert_gate.weight"} : null;
-                return new Moe(f, false, experts, shared);
+                return new Moe(f, false, experts, sharedExpert(has, f));
             }
             for (boolean mixtral : new boolean[] {true, false}) {
                 String m = layer + (mixtral ? ".block_sparse_moe" : ".mlp");
@@ -234,12 +231,35 @@ final class LlamaFamily implements Family {
                 if (experts.isEmpty()) {
                     continue;
                 }
-                String sh = m + ".shared_expert";
-                String[] shared = !mixtral && has.test(sh + ".gate_proj.weight") ? new String[] {sh + ".gate_proj.weight",
-                        sh + ".up_proj.weight", sh + ".down_proj.weight", m + ".shared_expert_gate.weight"} : null;
-                return new Moe(m, mixtral, experts, shared);
+                return new Moe(m, mixtral, experts, mixtral ? null : sharedExpert(has, m));
             }
             return null;
+        }
+
+        /** Qwen2-MoE's shared expert of module {@code m}: its gate, up, down and output-gate weights; null without one. */
+        private static String[] sharedExpert(java.util.function.Predicate<String> has, String m) {
+            String sh = m + ".shared_expert";
+            return has.test(sh + ".gate_proj.weight") ? new String[] {sh + ".gate_proj.weight", sh + ".up_proj.weight",
+                    sh + ".down_proj.weight", m + ".shared_expert_gate.weight"} : null;
+        }
+
+        /**
+         * Adds this mixture's widths to {@code widths} (config.json's key -> the widths it holds): each expert's, under
+         * intermediate_size for Mixtral and OLMoE, moe_intermediate_size for the Qwens; the shared expert's under
+         * shared_expert_intermediate_size. Returns the experts' widths, in order.
+         */
+        long[] addWidths(String name, java.util.function.Function<String, long[]> shape, Map<String, Set<Long>> widths) {
+            String key = name.equals(MIXTRAL) || name.equals(OLMOE) ? "intermediate_size" : "moe_intermediate_size";
+            long[] w = new long[experts.size()];
+            for (int e = 0; e < w.length; e++) {
+                w[e] = shape.apply(experts.get(e)[0])[0] / (gateUp() ? 2 : 1);
+                widths.computeIfAbsent(key, k -> new HashSet<>()).add(w[e]);
+            }
+            if (shared != null) {
+                widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>())
+                        .add(shape.apply(shared[0])[0]);
+            }
+            return w;
         }
     }
 
@@ -335,6 +355,9 @@ final class LlamaFamily implements Family {
                 gemmaAttrs.put("logit_softcap", positive(name, d, "attn_logit_softcapping", 0));
             }
         }
+        // Phi-4-mini rotates the first partial_rotary_factor of each head's dimensions (transformers: int(hd * f))
+        double partial = partialRotary(d);
+        long rotaryDim = (long) (headDim * partial);
         int layers = 0;
         Set<Long> widths = new HashSet<>();
         Map<String, Set<Long>> expertWidths = new LinkedHashMap<>();
@@ -381,9 +404,6 @@ final class LlamaFamily implements Family {
                     attrs.put("qk_norm_offset", normOffset);
                 }
             }
-            // Phi-4-mini rotates the first partial_rotary_factor of each head's dimensions (transformers: int(hd * f))
-            double partial = partialRotary(d);
-            long rotaryDim = (long) (headDim * partial);
             if (!(partial > 0 && partial <= 1) || rotaryDim < 2 || rotaryDim % 2 != 0) {
                 attrs.put(Op.FORWARD_UNSUPPORTED, "partial_rotary_factor " + partial + " (" + rotaryDim + " of "
                         + headDim + " dimensions rotated, not a positive even number) is not computed by Lady's forward pass");
@@ -454,22 +474,14 @@ final class LlamaFamily implements Family {
         long experts = moe.experts().size();
         boolean mixtral = name.equals(MIXTRAL); // (transformers 5 keeps Mixtral's fused experts under mlp)
         agree(name, d, mixtral ? "num_local_experts" : "num_experts", experts, moe.module() + ".experts.N");
-        String widthKey = mixtral || name.equals(OLMOE) ? "intermediate_size" : "moe_intermediate_size";
         long topK = d.configLong("num_experts_per_tok", DEFAULT_TOP_K.getOrDefault(name, 2L));
         if (topK < 1 || topK > experts) {
             throw LadyException.invalidInput(name + ": config.json gives num_experts_per_tok " + topK + ", but "
                     + moe.module() + " has " + experts + " experts; the folder's config.json and weights disagree");
         }
         boolean norm = mixtral || Boolean.TRUE.equals(d.config("norm_topk_prob"));
-        long[] w = new long[moe.experts().size()];
-        for (int e = 0; e < w.length; e++) {
-            w[e] = d.size(moe.experts().get(e)[0], 0, 0) / (moe.gateUp() ? 2 : 1);
-            widths.computeIfAbsent(widthKey, k -> new HashSet<>()).add(w[e]);
-        }
+        long[] w = moe.addWidths(name, t -> new long[] {d.size(t, 0, 0)}, widths);
         long sharedWidth = moe.shared() == null ? 0 : d.size(moe.shared()[0], 0, 0);
-        if (moe.shared() != null) {
-            widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>()).add(sharedWidth);
-        }
         return b.moe(moe.module(), y, moe.router(), moe.experts(), w, moe.shared(), sharedWidth, topK, norm,
                 fn != null ? fn : Op.Activation.SILU, actUnsupported);
     }
@@ -588,14 +600,7 @@ final class LlamaFamily implements Family {
                 }
                 continue;
             }
-            for (String[] e : moe.experts()) {
-                widths.computeIfAbsent(name.equals(MIXTRAL) || name.equals(OLMOE) ? "intermediate_size"
-                        : "moe_intermediate_size", k -> new HashSet<>()).add(shapes.get(e[0])[0] / (moe.gateUp() ? 2 : 1));
-            }
-            if (moe.shared() != null) {
-                widths.computeIfAbsent("shared_expert_intermediate_size", k -> new HashSet<>())
-                        .add(shapes.get(moe.shared()[0])[0]);
-            }
+            moe.addWidths(name, shapes::get, widths);
         }
         long n = layers;
         c.computeIfPresent("num_hidden_layers", (k, v) -> n);
