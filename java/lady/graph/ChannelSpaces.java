@@ -707,67 +707,86 @@ public final class ChannelSpaces {
             long kv = n.longAttr("kv_heads", heads);
             long hd = n.longAttr("head_dim", 1);
             long rep = heads / kv;
-            // separate q, k, v, or one packed tensor whose k rows start at kOff and v rows at vOff (Phi-3's qkv_proj)
+            // weights [out, in], or [in, out] stored transposed (GPT-2's Conv1D): out is the axis the heads lie on
+            int out = n.longAttr("transposed", 0) == 1 ? 1 : 0;
+            int cols = 1 - out;
+            // separate q, k, v, or one packed tensor: stacked (q rows, then k, then v: Phi-3's qkv_proj, GPT-2's
+            // c_attn), or per head (head h's q, k, v rows one after the other: GPT-NeoX's query_key_value)
             String packed = n.param("qkv_weight");
+            boolean perHead = packed != null && n.longAttr("qkv_per_head", 0) == 1;
             String q = packed != null ? packed : n.param("q_weight");
             String k = packed != null ? packed : n.param("k_weight");
             String v = packed != null ? packed : n.param("v_weight");
-            long kOff = packed != null ? heads * hd : 0;
-            long vOff = packed != null ? (heads + kv) * hd : 0;
+            String qb = packed != null ? n.param("qkv_bias") : n.param("q_bias");
+            String kb = packed != null ? qb : n.param("k_bias");
+            String vb = packed != null ? qb : n.param("v_bias");
+            // where query head j's, and KV head g's k and v, rows start (weight and bias alike)
+            java.util.function.LongUnaryOperator qAt = perHead ? j -> j * 3 * hd : j -> j * hd;
+            java.util.function.LongUnaryOperator kAt = perHead ? g -> g * 3 * hd + hd
+                    : g -> (packed != null ? heads * hd : 0) + g * hd;
+            java.util.function.LongUnaryOperator vAt = perHead ? g -> g * 3 * hd + 2 * hd
+                    : g -> (packed != null ? (heads + kv) * hd : 0) + g * hd;
             String o = n.param("o_weight");
             for (String t : new java.util.LinkedHashSet<>(List.of(q, k, v))) {
-                consume(l, t, 1);
+                consume(l, t, cols);
             }
             int kvs = open(kv, n.name(), ".kv_heads");
-            member(kvs, q, 0, 0, rep * hd, Role.PRODUCER_WEIGHT);
-            member(kvs, k, 0, kOff, hd, Role.PRODUCER_WEIGHT);
-            member(kvs, v, 0, vOff, hd, Role.PRODUCER_WEIGHT);
-            biasMember(n, kvs, "q_bias", 0, rep * hd);
-            biasMember(n, kvs, "k_bias", 0, hd);
-            biasMember(n, kvs, "v_bias", 0, hd);
+            if (perHead) { // (one query head per KV head) a head's q, k and v rows are one block
+                member(kvs, q, out, 0, 3 * hd, Role.PRODUCER_WEIGHT);
+                bias(kvs, qb, 0, 3 * hd);
+            } else {
+                member(kvs, q, out, qAt.applyAsLong(0), rep * hd, Role.PRODUCER_WEIGHT);
+                member(kvs, k, out, kAt.applyAsLong(0), hd, Role.PRODUCER_WEIGHT);
+                member(kvs, v, out, vAt.applyAsLong(0), hd, Role.PRODUCER_WEIGHT);
+                bias(kvs, qb, qAt.applyAsLong(0), rep * hd);
+                bias(kvs, kb, kAt.applyAsLong(0), hd);
+                bias(kvs, vb, vAt.applyAsLong(0), hd);
+            }
             normMember(n, kvs, "q_norm_full", 0, rep * hd); // a norm of the whole projection: its weight follows the rows
             normMember(n, kvs, "k_norm_full", 0, hd);
-            member(kvs, o, 1, 0, rep * hd, Role.CONSUMER_WEIGHT);
+            member(kvs, o, cols, 0, rep * hd, Role.CONSUMER_WEIGHT);
             producer(kvs, n.name() + ".kv_heads");
             for (long g = 0; g < kv; g++) {
                 if (rep > 1) {
                     int qs = open(rep, n.name(), ".q_heads." + g);
-                    member(qs, q, 0, g * rep * hd, hd, Role.PRODUCER_WEIGHT);
-                    biasMember(n, qs, "q_bias", g * rep * hd, hd);
+                    member(qs, q, out, qAt.applyAsLong(g * rep), hd, Role.PRODUCER_WEIGHT);
+                    bias(qs, qb, qAt.applyAsLong(g * rep), hd);
                     normMember(n, qs, "q_norm_full", g * rep * hd, hd);
-                    member(qs, o, 1, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
+                    member(qs, o, cols, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
                     producer(qs, n.name() + ".q_heads." + g);
                 }
             }
-            // a partial rotary (Phi-4-mini: 3/4 of each head rotates) leaves the other dimensions of q and k unpaired: they
-            // move, the same way in every query head of a KV head and in the KV head's k (their dot product is kept);
-            // a head norm (one weight shared by every head) would have to move with each, so they stay then
+            // dimensions RoPE does not rotate are unpaired: the last hd - rotary_dim of each head (Phi-4-mini: 1/4,
+            // GPT-NeoX: 3/4), every one without RoPE (GPT-2: rotary_dim 0). They move, the same way in every query
+            // head of a KV head and in the KV head's k (their dot product is kept); a head norm (one weight shared
+            // by every head) would have to move with each, so they stay then
             long rd = n.longAttr("rotary_dim", hd);
-            if (rd > 0 && rd < hd && !n.has("q_norm") && !n.has("k_norm")) {
+            if (rd >= 0 && rd < hd && !n.has("q_norm") && !n.has("k_norm")) {
                 for (long g = 0; g < kv; g++) {
                     int ps = open(hd - rd, n.name(), ".qk_pass." + g);
                     for (long r = 0; r < rep; r++) {
-                        member(ps, q, 0, (g * rep + r) * hd + rd, 1, Role.PRODUCER_WEIGHT);
-                        biasMember(n, ps, "q_bias", (g * rep + r) * hd + rd, 1);
+                        member(ps, q, out, qAt.applyAsLong(g * rep + r) + rd, 1, Role.PRODUCER_WEIGHT);
+                        bias(ps, qb, qAt.applyAsLong(g * rep + r) + rd, 1);
                         normMember(n, ps, "q_norm_full", (g * rep + r) * hd + rd, 1);
                     }
-                    member(ps, k, 0, kOff + g * hd + rd, 1, Role.PRODUCER_WEIGHT);
-                    biasMember(n, ps, "k_bias", g * hd + rd, 1);
+                    member(ps, k, out, kAt.applyAsLong(g) + rd, 1, Role.PRODUCER_WEIGHT);
+                    bias(ps, kb, kAt.applyAsLong(g) + rd, 1);
                     normMember(n, ps, "k_norm_full", g * hd + rd, 1);
                     producer(ps, n.name() + ".qk_pass." + g);
                 }
             }
             for (long g = 0; g < kv; g++) {
                 int vs = open(hd, n.name(), ".v_dims." + g);
-                member(vs, v, 0, vOff + g * hd, 1, Role.PRODUCER_WEIGHT);
-                biasMember(n, vs, "v_bias", g * hd, 1);
+                member(vs, v, out, vAt.applyAsLong(g), 1, Role.PRODUCER_WEIGHT);
+                bias(vs, vb, vAt.applyAsLong(g), 1);
                 for (long r = 0; r < rep; r++) {
-                    member(vs, o, 1, (g * rep + r) * hd, 1, Role.CONSUMER_WEIGHT);
+                    member(vs, o, cols, (g * rep + r) * hd, 1, Role.CONSUMER_WEIGHT);
                 }
                 producer(vs, n.name() + ".v_dims." + g);
             }
-            int os = produce(n, o, 0, n.param("o_bias"), graph.shape(o)[0]);
-            return new Layout(List.of(new Seg(os, graph.shape(o)[0], 1)), false, false);
+            long width = graph.shape(o)[out];
+            int os = produce(n, o, out, n.param("o_bias"), width);
+            return new Layout(List.of(new Seg(os, width, 1)), false, false);
         }
 
         /**
@@ -851,8 +870,8 @@ public final class ChannelSpaces {
             }
         }
 
-        private void biasMember(Node n, int space, String role, long offset, long block) {
-            String t = n.param(role);
+        /** Bias {@code t} (if not null) from {@code offset}, {@code block} entries per neuron. */
+        private void bias(int space, String t, long offset, long block) {
             if (t != null) {
                 member(space, t, 0, offset, block, Role.PRODUCER_BIAS);
             }

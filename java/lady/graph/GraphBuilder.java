@@ -113,6 +113,18 @@ public final class GraphBuilder {
     }
 
     /**
+     * A fully connected layer on the last axis whose weight is stored {@code [in, out]} (x W + b: GPT-2's Conv1D), of
+     * module {@code module}.
+     */
+    public String linearTransposed(String module, String x, long out, boolean bias) {
+        Map<String, String> p = params(module, "weight", new long[] {width(x), out});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {out}));
+        }
+        return add(module, Op.LINEAR, List.of(x), p, Map.of("transposed", 1L), out);
+    }
+
+    /**
      * A fully connected layer whose weight (and bias, or null) have names of their own rather than
      * {@code module.weight}: Hugging Face's tied output layer reads the embedding matrix.
      */
@@ -175,10 +187,16 @@ public final class GraphBuilder {
 
     /** Layer norm over the last axis (weight and bias). */
     public String layerNorm(String module, String x, double eps) {
+        return layerNorm(module, x, eps, false);
+    }
+
+    /** As {@link #layerNorm(String, String, double)}; {@code freeChannels} as for {@link #rmsNorm}. */
+    public String layerNorm(String module, String x, double eps, boolean freeChannels) {
         long c = width(x);
         Map<String, String> p = params(module, "weight", new long[] {c});
         p.putAll(params(module, "bias", new long[] {c}));
-        return add(module, Op.LAYER_NORM, List.of(x), p, Map.of("eps", eps), c);
+        return add(module, Op.LAYER_NORM, List.of(x), p, freeChannels ? Map.of("eps", eps, Op.FREE_CHANNELS, 1L)
+                : Map.of("eps", eps), c);
     }
 
     /** RMS norm over the last axis (weight only). */
@@ -333,6 +351,9 @@ public final class GraphBuilder {
      * optionally rope_inv_freq to the rotary frequencies [headDim / 2] that older transformers versions saved with the
      * weights (a buffer: in no channel space, never moved; the forward uses it).
      */
+    /** The role prefix of an attention's buffers ({@link #attentionGqa}): tensors it holds and never reads. */
+    public static final String BUFFER = "buffer.";
+
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, double ropeTheta) {
         return attentionGqa(module, x, names, heads, kvHeads, headDim, Map.of("rope_theta", ropeTheta));
@@ -345,27 +366,44 @@ public final class GraphBuilder {
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, Map<String, Object> ropeAttrs) {
         long d = width(x);
-        if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 1 || headDim % 2 != 0) {
+        boolean rotates = !Long.valueOf(0).equals(ropeAttrs.get("rotary_dim")); // (RoPE pairs a head's dimensions)
+        if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 1 || (rotates && headDim % 2 != 0)) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads, "
                     + kvHeads + " KV heads of dimension " + headDim + " are not a valid grouped-query attention");
         }
+        if (Long.valueOf(1).equals(ropeAttrs.get("qkv_per_head")) && heads != kvHeads) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": q, k and v rows per head "
+                    + "need as many KV heads as heads, not " + kvHeads + " of " + heads);
+        }
+        long rotaryDim = ropeAttrs.get("rotary_dim") instanceof Long r ? r : headDim; // (the stored frequencies: one per pair)
         Map<String, String> p = new LinkedHashMap<>();
         Map<String, long[]> shapes = Map.ofEntries(Map.entry("q_weight", new long[] {heads * headDim, d}),
                 Map.entry("qkv_weight", new long[] {(heads + 2 * kvHeads) * headDim, d}),
+                Map.entry("qkv_bias", new long[] {(heads + 2 * kvHeads) * headDim}),
                 Map.entry("k_weight", new long[] {kvHeads * headDim, d}), Map.entry("v_weight", new long[] {kvHeads * headDim, d}),
                 Map.entry("o_weight", new long[] {d, heads * headDim}), Map.entry("q_bias", new long[] {heads * headDim}),
                 Map.entry("k_bias", new long[] {kvHeads * headDim}), Map.entry("v_bias", new long[] {kvHeads * headDim}),
-                Map.entry("o_bias", new long[] {d}), Map.entry("rope_inv_freq", new long[] {headDim / 2}),
+                Map.entry("o_bias", new long[] {d}), Map.entry("rope_inv_freq", new long[] {rotaryDim / 2}),
                 Map.entry("q_norm", new long[] {headDim}), Map.entry("k_norm", new long[] {headDim}),
                 Map.entry("q_norm_full", new long[] {heads * headDim}), Map.entry("k_norm_full", new long[] {kvHeads * headDim}));
+        boolean transposed = Long.valueOf(1).equals(ropeAttrs.get("transposed")); // weights [in, out] (GPT-2's Conv1D)
         for (String role : List.of("q_weight", "q_bias", "k_weight", "k_bias", "v_weight", "v_bias", "qkv_weight",
-                "o_weight", "o_bias", "rope_inv_freq", "q_norm", "k_norm", "q_norm_full", "k_norm_full")) {
+                "qkv_bias", "o_weight", "o_bias", "rope_inv_freq", "q_norm", "k_norm", "q_norm_full", "k_norm_full")) {
             String t = names.get(role);
             if (t != null) {
-                tensor(t, shapes.get(role));
+                long[] shape = shapes.get(role);
+                tensor(t, transposed && shape.length == 2 ? new long[] {shape[1], shape[0]} : shape);
                 p.put(role, t);
             }
         }
+        names.forEach((role, t) -> { // buffers saved with the weights (a causal mask): declared by the caller, never used
+            if (role.startsWith(BUFFER)) {
+                if (!tensors.containsKey(t)) {
+                    throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": undeclared buffer " + t);
+                }
+                p.put(role, t);
+            }
+        });
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("heads", heads);
         a.put("kv_heads", kvHeads);
@@ -438,6 +476,15 @@ public final class GraphBuilder {
         tensor(tensor, vocab, dim);
         return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), scale == 1 ? Map.of()
                 : Map.of("scale", scale), dim);
+    }
+
+    /**
+     * Learned position embeddings {@code [positions, dim]} named {@code tensor} (GPT-2's wpe): row {@code offset + t}
+     * for the token at position t of {@code ids} ({@link Op#EMBEDDING} with attr position_offset).
+     */
+    public String positionEmbedding(String node, String ids, String tensor, long positions, long dim, long offset) {
+        tensor(tensor, positions, dim);
+        return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), Map.of(Op.POSITION_OFFSET, offset), dim);
     }
 
     /** Bilinear resize of {@code x} to the spatial size of {@code like}. */

@@ -99,9 +99,14 @@ public enum Op {
      * (double), and optionally the rotary scaling of Hugging Face's rope_scaling (rope_type, rope_factor,
      * rope_low_freq_factor, rope_high_freq_factor, rope_original_max_positions, max_positions; longrope's
      * rope_short_factor and rope_long_factor as JSON lists, rope_attention_factor), rotary_dim (optional: only the first
-     * rotary_dim dimensions of each head rotate, Phi-4-mini's partial_rotary_factor). Channels: reads the input's
+     * rotary_dim dimensions of each head rotate, Phi-4-mini's partial_rotary_factor, GPT-NeoX's rotary_pct; 0: no
+     * rotary embedding, GPT-2). Packed forms: qkv_bias (the packed projection's bias); attr transposed (1: every
+     * weight stored [in, out], GPT-2's Conv1D); attr qkv_per_head (1: qkv_weight holds head h's q, k and v rows in
+     * turn, GPT-NeoX's query_key_value; as many KV heads as heads). Params named {@code buffer.*} are tensors saved
+     * with the weights that the attention does not read (a causal mask). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
-     * the value dimensions inside each KV head; opens the output space (o rows). Dimensions inside a
+     * the value dimensions inside each KV head; the q/k dimensions RoPE does not rotate (qk_pass: the same in
+     * every query head of a KV head and in its k); opens the output space (o rows). Rotated dimensions inside a
      * query/key head never move (RoPE pairs them).
      */
     ATTENTION_GQA,
@@ -121,8 +126,9 @@ public enum Op {
      */
     MOE,
     /**
-     * Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Attrs: optional scale (rows times it).
-     * Channels: opens a space (its columns).
+     * Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Attrs: optional scale (rows times it);
+     * optional {@link #POSITION_OFFSET}: a learned position embedding (GPT-2's wpe), whose row offset + t is added at
+     * position t whatever the token (its rows are positions, not a vocabulary). Channels: opens a space (its columns).
      */
     EMBEDDING,
     /**
@@ -160,6 +166,9 @@ public enum Op {
      * the network to run it fails with this reason.
      */
     public static final String FORWARD_UNSUPPORTED = "forward_unsupported";
+
+    /** The attribute of an {@link #EMBEDDING} of positions: the row of position 0 (GPT-2: 0; OPT: 2). */
+    public static final String POSITION_OFFSET = "position_offset";
 
     /**
      * An attribute of the node writing a graph output whose channel order is free (1; absent: 0): only inner products of

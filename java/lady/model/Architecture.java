@@ -115,7 +115,9 @@ public record Architecture(String name, Graph graph, Init init) {
             return out;
         }
         for (Node n : graph.nodes(Op.EMBEDDING)) {
-            out.add(n.param("weight"));
+            if (n.longAttr(Op.POSITION_OFFSET, -1) < 0) { // (a position embedding's rows are positions)
+                out.add(n.param("weight"));
+            }
         }
         for (String o : graph.outputs()) {
             Node w = graph.writer(o);

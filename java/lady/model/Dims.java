@@ -85,6 +85,19 @@ public abstract class Dims {
     /** Whether {@code tensor} exists (a checkpoint), or {@code fallback} (a new model). */
     public abstract boolean has(String tensor, boolean fallback);
 
+    /** The shape of a checkpoint's tensor {@code tensor} (empty when it is a scalar or absent). */
+    public long[] shape(String tensor) {
+        int rank = 0;
+        while (size(tensor, rank, -1) >= 0) {
+            rank++;
+        }
+        long[] s = new long[rank];
+        for (int a = 0; a < rank; a++) {
+            s[a] = size(tensor, a, -1);
+        }
+        return s;
+    }
+
     /** Whether the sizes come from a checkpoint. */
     public abstract boolean fromCheckpoint();
 

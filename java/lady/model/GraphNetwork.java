@@ -109,7 +109,7 @@ final class GraphNetwork implements Model {
             }
             case LINEAR -> {
                 long[] w = graph.shape(n.param("weight"));
-                boolean own = n.param("weight").equals(n.name() + ".weight")
+                boolean own = n.param("weight").equals(n.name() + ".weight") && n.longAttr("transposed", 0) != 1
                         && (!n.has("bias") || n.param("bias").equals(n.name() + ".bias"));
                 if (own) {
                     LinearOptions o = new LinearOptions(w[1], w[0]);
@@ -520,6 +520,13 @@ final class GraphNetwork implements Model {
             case IMAGE_FEATURES: // text only: no image tokens
                 return torch.zeros(x.size(0), 0, n.longAttr("width", 0));
             case EMBEDDING: {
+                long offset = n.longAttr(Op.POSITION_OFFSET, -1);
+                if (offset >= 0) { // learned positions: row offset + t at position t, for every sequence
+                    long seq = x.size(1);
+                    Tensor at = torch.arange(new Scalar(offset), new Scalar(offset + seq)).to(torch.ScalarType.Long);
+                    return ((EmbeddingImpl) modules.get(n.name())).forward(at).unsqueeze(0).expand(
+                            new long[] {x.size(0), seq, graph.shape(n.param("weight"))[1]});
+                }
                 Tensor e = ((EmbeddingImpl) modules.get(n.name())).forward(x);
                 double scale = n.doubleAttr("scale", 1);
                 return scale == 1 ? e : e.mul(new Scalar(scale));
@@ -636,7 +643,7 @@ final class GraphNetwork implements Model {
     public Tensor probe(int batch, long seed) {
         Graph.Input in = graph.inputs().get(0);
         if (in.kind() == Graph.Input.Kind.TOKENS) {
-            List<Node> emb = graph.nodes(Op.EMBEDDING);
+            List<Node> emb = graph.nodes(Op.EMBEDDING).stream().filter(e -> e.longAttr(Op.POSITION_OFFSET, -1) < 0).toList();
             long vocab = emb.isEmpty() ? 2 : graph.shape(emb.get(0).param("weight"))[0];
             return PermutationCheck.tokens(batch, PROBE_TOKENS, vocab, seed);
         }

@@ -37,8 +37,15 @@ final class LlamaAttention {
         Tensor q;
         Tensor k;
         Tensor v;
-        if (n.has("qkv_weight")) { // Phi-3's qkv_proj: the q, k and v rows stacked
-            Tensor qkv = linear(x, params.get(n.param("qkv_weight")), null);
+        boolean transposed = n.longAttr("transposed", 0) == 1; // GPT-2's Conv1D: weights [in, out]
+        if (n.has("qkv_weight") && n.longAttr("qkv_per_head", 0) == 1) { // GPT-NeoX: head h's q, k, v rows in turn
+            Tensor qkv = linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed)
+                    .reshape(batch, seq, heads, 3 * hd);
+            q = qkv.narrow(-1, 0, hd).reshape(batch, seq, heads * hd);
+            k = qkv.narrow(-1, hd, hd).reshape(batch, seq, heads * hd);
+            v = qkv.narrow(-1, 2 * hd, hd).reshape(batch, seq, heads * hd);
+        } else if (n.has("qkv_weight")) { // Phi-3's qkv_proj, GPT-2's c_attn: the q, k and v rows stacked
+            Tensor qkv = linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed);
             q = qkv.narrow(-1, 0, heads * hd);
             k = qkv.narrow(-1, heads * hd, kv * hd);
             v = qkv.narrow(-1, (heads + kv) * hd, kv * hd);
@@ -56,9 +63,11 @@ final class LlamaAttention {
         k = qkNorm(n, k, params, "k_norm");
         String stored = n.param("rope_inv_freq");
         long rd = n.longAttr("rotary_dim", hd); // the first rd dimensions of a head rotate (Phi-4-mini: 3/4), the rest pass
-        Tensor[] cs = rotary(seq, rd, stored == null ? null : params.get(stored), LlamaRope.of(n));
-        q = rotate(q, cs, rd, hd);
-        k = rotate(k, cs, rd, hd);
+        if (rd > 0) { // (GPT-2 has no rotary embedding: rotary_dim 0)
+            Tensor[] cs = rotary(seq, rd, stored == null ? null : params.get(stored), LlamaRope.of(n));
+            q = rotate(q, cs, rd, hd);
+            k = rotate(k, cs, rd, hd);
+        }
         long rep = heads / kv;
         if (rep > 1) {
             k = k.repeat_interleave(rep, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
@@ -77,7 +86,12 @@ final class LlamaAttention {
         scores = scores.masked_fill(mask, new Scalar(Double.NEGATIVE_INFINITY));
         Tensor attn = torch.softmax(scores.to(torch.ScalarType.Float), -1).to(q.scalar_type());
         Tensor o = torch.matmul(attn, v).transpose(1, 2).reshape(batch, seq, heads * hd);
-        return linear(o, params.get(n.param("o_weight")), n.has("o_bias") ? params.get(n.param("o_bias")) : null);
+        return linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"), transposed);
+    }
+
+    /** The node's bias {@code role}, or null. */
+    private static Tensor bias(Node n, Map<String, Tensor> params, String role) {
+        return n.has(role) ? params.get(n.param(role)) : null;
     }
 
     /**
@@ -94,11 +108,15 @@ final class LlamaAttention {
     }
 
     private static Tensor project(Tensor x, Map<String, Tensor> params, Node n, String which) {
-        String bias = n.param(which + "_bias");
-        return linear(x, params.get(n.param(which + "_weight")), bias == null ? null : params.get(bias));
+        return linear(x, params.get(n.param(which + "_weight")), bias(n, params, which + "_bias"), false);
     }
 
-    private static Tensor linear(Tensor x, Tensor w, Tensor b) {
+    /** x W^T + b, or x W + b for a weight stored [in, out] ({@code transposed}); no bias when b is null. */
+    private static Tensor linear(Tensor x, Tensor w, Tensor b, boolean transposed) {
+        if (transposed) {
+            Tensor y = torch.matmul(x, w);
+            return b == null ? y : y.add(b);
+        }
         return b == null ? torch.linear(x, w) : torch.linear(x, w, new TensorOptional(b));
     }
 

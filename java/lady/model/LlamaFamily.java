@@ -37,7 +37,7 @@ import lady.report.Json;
 final class LlamaFamily implements Family {
     private static final double DEFAULT_EPS = 1e-6;
     /** config.json's hidden_act -> the activation Lady computes (transformers' ACT2FN names). */
-    private static final Map<String, Op.Activation> ACTIVATIONS = Map.of("silu", Op.Activation.SILU, "swish",
+    static final Map<String, Op.Activation> ACTIVATIONS = Map.of("silu", Op.Activation.SILU, "swish",
             Op.Activation.SILU, "gelu", Op.Activation.GELU, "gelu_pytorch_tanh", Op.Activation.GELU_TANH, "gelu_new",
             Op.Activation.GELU_TANH, "relu", Op.Activation.RELU);
 
@@ -133,11 +133,7 @@ final class LlamaFamily implements Family {
         }
         Map<String, String> params = new LinkedHashMap<>();
         for (String t : others) {
-            List<Long> shape = new java.util.ArrayList<>();
-            for (int a = 0; d.size(t, a, -1) >= 0; a++) {
-                shape.add(d.size(t, a, -1));
-            }
-            b.tensor(t, shape.stream().mapToLong(Long::longValue).toArray());
+            b.tensor(t, d.shape(t));
             params.put(t, t);
         }
         boolean transposed = gemma.equals(out);
@@ -528,7 +524,7 @@ final class LlamaFamily implements Family {
     }
 
     /** config.json's {@code key} ({@code fallback} when absent), refused unless a positive number: it divides. */
-    private static double positive(String name, Dims d, String key, double fallback) {
+    static double positive(String name, Dims d, String key, double fallback) {
         double v = d.configDouble(key, fallback);
         if (!(v > 0) || Double.isInfinite(v)) {
             throw LadyException.invalidInput(name + ": config.json gives " + key + " " + v + ", not a positive number");
@@ -618,7 +614,7 @@ final class LlamaFamily implements Family {
      * be written back with it, and transformers would refuse the result (or, for the layer count, drop or invent
      * layers). A key config.json does not give is not checked.
      */
-    private static void agree(String name, Dims d, String key, long actual, String tensor) {
+    static void agree(String name, Dims d, String key, long actual, String tensor) {
         Object given = d.config(key);
         if (given instanceof Number n && n.doubleValue() != actual) {
             throw LadyException.invalidInput(name + ": config.json says " + key + " " + Json.write(given) + ", but the "

@@ -103,6 +103,12 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         return f <= 1 ? 1 : Math.sqrt(1 + Math.log(f) / Math.log(originalMax));
     }
 
+    /** This rope with base {@code base} (GPT-NeoX's rotary_emb_base). */
+    LlamaRope withTheta(double base) {
+        return new LlamaRope(type, base, factor, low, high, originalMax, maxPositions, shortFactor, longFactor,
+                attentionFactor);
+    }
+
     /** Gemma 3's rope of its sliding layers: {@code rope_local_base_freq}, without scaling. */
     LlamaRope local(double localTheta) {
         return new LlamaRope(DEFAULT, localTheta, 1, 0, 0, 0, maxPositions);

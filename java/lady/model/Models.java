@@ -38,7 +38,8 @@ public final class Models {
     private Models() {}
 
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
-            new LlamaFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(), new DenseNetFamily());
+            new LlamaFamily(), new GptFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(),
+            new DenseNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

@@ -35,12 +35,15 @@ public final class EvidenceContext {
     private final Map<String, List<Use>> uses = new HashMap<>(); // tensor -> every group member on it
     private final Set<String> selected;
     private final Map<String, Integer> versions = new HashMap<>();
+    private final PermutationSpec spec;
+    private lady.permutation.Nesting nesting; // (built when first asked: a spec of thousands of groups takes a while)
 
     EvidenceContext(StateDict reference, StateDict suspect, PermutationSpec spec, List<Group> selected,
             Backend backend) {
         this.reference = reference;
         this.suspect = suspect;
         this.backend = backend;
+        this.spec = spec;
         for (Group g : spec.groups()) {
             for (Member m : g.members()) {
                 uses.computeIfAbsent(m.tensor(), k -> new ArrayList<>()).add(new Use(g, m));
@@ -115,6 +118,46 @@ public final class EvidenceContext {
      */
     public boolean aligned(Group g) {
         return !selected.contains(g.name()) || version(g.name()) != UNSOLVED;
+    }
+
+    /**
+     * Whether every group ordering member {@code m}'s slices of group {@code g} that is not aligned yet is nested in
+     * {@code g} (and at least one is): the slices are then in the reference's order but for the order of the slots
+     * inside each neuron's block that those nested groups permute ({@link #nestedSegments}).
+     */
+    boolean alignedButNested(Group g, Member m) {
+        List<Group> unaligned = orderedBy(g, m).stream().filter(h -> !aligned(h)).toList();
+        return !unaligned.isEmpty() && unaligned.stream().allMatch(h -> g.name().equals(nesting().outer(h.name())));
+    }
+
+    /**
+     * The ranges [start, end) of slots of neuron j's block of member {@code m} (of group {@code g}) that a group nested
+     * in g, not aligned yet, permutes among themselves (GPT-2's q/k and v dimensions inside a head: all of a head's
+     * slots); relative to the block's start.
+     */
+    List<long[]> nestedSegments(Group g, Member m, long j) {
+        List<long[]> out = new ArrayList<>();
+        for (Use u : uses.getOrDefault(m.tensor(), List.of())) {
+            Member o = u.member();
+            String name = u.group().name();
+            if (u.group() == g || o.axis() != m.axis() || aligned(u.group()) || !g.name().equals(nesting().outer(name))
+                    || nesting().position(name) != j) {
+                continue;
+            }
+            long start = o.offset() - (m.offset() + j * m.block());
+            long end = start + o.length(u.group().size());
+            if (start >= 0 && end <= m.block()) {
+                out.add(new long[] {start, end});
+            }
+        }
+        return out;
+    }
+
+    private lady.permutation.Nesting nesting() {
+        if (nesting == null) {
+            nesting = lady.permutation.Nesting.of(spec);
+        }
+        return nesting;
     }
 
     /** Whether every group ordering member {@code m}'s slices of group {@code g} is aligned ({@link #orderedBy}). */

@@ -7,6 +7,7 @@ import java.util.Set;
 import lady.permutation.Group;
 import lady.permutation.Member;
 import lady.permutation.Role;
+import lady.tensor.HostTensor;
 
 /**
  * The paper's evidence (method.md section 4): each producer's weight rows (a conv's filter, a
@@ -29,10 +30,49 @@ final class ProducerRows implements Evidence {
     @Override
     public List<Contribution> contributions(Group g, EvidenceContext context) {
         List<Contribution> out = new ArrayList<>();
+        boolean none = g.members(Role.PRODUCER_WEIGHT).stream().noneMatch(m -> context.aligned(g, m));
         for (Member m : compared(g, context)) {
-            out.add(Contribution.member(NAME, m, context, g.size(), context.dependencies(g, m)));
+            out.add(none && context.alignedButNested(g, m) ? sortedSlots(g, m, context)
+                    : Contribution.member(NAME, m, context, g.size(), context.dependencies(g, m)));
         }
         return out;
+    }
+
+    /**
+     * Member {@code m}'s rows with the slots that groups nested in g (not solved yet) permute sorted, value by value:
+     * a head's rows when the dimensions inside it are permuted too (GPT-2: no rotary embedding pins them, so every
+     * producer row of a head is scrambled until the head is matched). A nested permutation moves a neuron's slots
+     * among themselves, so the sorted values at each position of the other axes do not depend on it; they compare
+     * the neurons where the rows as they are would not (the group is solved again once the nested groups are).
+     */
+    private static Contribution sortedSlots(Group g, Member m, EvidenceContext context) {
+        long n = g.size();
+        HostTensor[] rows = new HostTensor[2];
+        for (int side = 0; side < 2; side++) {
+            float[] v = lady.permutation.MemberSlices.rows((side == 0 ? context.reference() : context.suspect())
+                    .indexed(m.tensor()), m, n).readFloats(); // (a copy: the rows may be a view of the tensor)
+            int d = v.length / (int) n;
+            int across = d / (int) m.block(); // values per slot (the other axes)
+            for (int j = 0; j < n; j++) {
+                for (long[] seg : context.nestedSegments(g, m, j)) {
+                    int len = (int) (seg[1] - seg[0]);
+                    float[] run = new float[len];
+                    for (int r = 0; r < across; r++) {
+                        int at = j * d + (int) seg[0] * across + r;
+                        for (int s = 0; s < len; s++) {
+                            run[s] = v[at + s * across];
+                        }
+                        java.util.Arrays.sort(run);
+                        for (int s = 0; s < len; s++) {
+                            v[at + s * across] = run[s];
+                        }
+                    }
+                }
+            }
+            rows[side] = HostTensor.ofFloats(v, n, d);
+        }
+        return new Contribution(NAME, m.tensor(), rows[0].size(1), RowPair.of(rows[0], rows[1]), null,
+                context.dependencies(g, m));
     }
 
     @Override

@@ -56,14 +56,19 @@ class LlamaFolderTest {
         return forward(List.of(folder), name);
     }
 
-    /** The script's forward pass of {@code folders} (with several: their logits by folder). */
-    @SuppressWarnings("unchecked")
     private Map<String, Object> forward(List<Path> folders, String name) throws IOException, InterruptedException {
+        return forward(SCRIPT, folders, name);
+    }
+
+    /** Script {@code script}'s forward pass of {@code folders} (with several: their logits by folder). */
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> forward(String script, List<Path> folders, String name)
+            throws IOException, InterruptedException {
         Path out = dir.resolve(name + ".json");
         List<String> args = new ArrayList<>(List.of("forward"));
         folders.forEach(f -> args.add(f.toString()));
         args.addAll(List.of("--tokens-seed", "3", "--out", out.toString()));
-        assertNull(PythonTorch.run(SCRIPT, args.toArray(String[]::new)));
+        assertNull(PythonTorch.run(script, args.toArray(String[]::new)));
         return (Map<String, Object>) Json.parse(Files.readString(out));
     }
 
@@ -171,14 +176,40 @@ class LlamaFolderTest {
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
-        List<String> make = options == null ? List.of() : List.of(options.trim().split("\\s+"));
+        List<String> make = new ArrayList<>(List.of("--shards", "" + shards));
+        make.addAll(options == null ? List.of() : List.of(options.trim().split("\\s+")));
+        checkCase(SCRIPT, variant, dtype, make);
+    }
+
+    /**
+     * GPT-2 and GPT-NeoX (Pythia) folders made by tests/python/gpt_family.py, checked as the Llama family's are: GPT-2's
+     * Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head moves,
+     * q and k alike); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel residual.
+     */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource(delimiter = '|', value = {
+        "gpt2|F32|",
+        // the hub's gpt2 layout: names without "transformer.", the causal mask buffers older versions saved (BOOL),
+        // scale_attn_by_inverse_layer_idx; bfloat16
+        "gpt2|BF16|--no-prefix --buffers --inv-layer-scale",
+        "gpt2|F32|--hidden 24 --heads 2 --inter 96 --act relu",
+        "gpt_neox|F32|--buffers",
+        // a sequential residual, half of each head rotated, the head tied to the embedding
+        "gpt_neox|F32|--sequential --rotary-pct 0.5 --tied --heads 2",
+    })
+    void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
+        checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
+    }
+
+    private void checkCase(String python, String variant, String dtype, List<String> make)
+            throws IOException, InterruptedException {
         boolean invFreq = make.contains("--inv-freq");
         boolean libraryLayout = !make.contains("--header-order") && !make.contains("--no-header-pad");
         List<String> args = new ArrayList<>(List.of("case", dir.toString(), "--variant", variant, "--dtype", dtype,
-                "--shards", "" + shards, "--seed", "11", "--permute-seed", "5", "--tokens-seed", "3"));
+                "--seed", "11", "--permute-seed", "5", "--tokens-seed", "3"));
         args.addAll(make);
         // one interpreter start: the reference, the script's own attack of every symmetry (with its secret), logits
-        assertNull(PythonTorch.run(SCRIPT, args.toArray(String[]::new)));
+        assertNull(PythonTorch.run(python, args.toArray(String[]::new)));
         Path ref = dir.resolve("ref");
         Path attacked = dir.resolve("attacked");
         Map<?, ?> script = (Map<?, ?>) Json.parse(Files.readString(dir.resolve("logits.json")));
@@ -205,12 +236,15 @@ class LlamaFolderTest {
         CliRun p = CliRun.of("permute", "--model", ref.toString(), "--groups", "all", "--seed", "7", "--out",
                 permuted.toString(), "--secret", dir.resolve("lady-secret.json").toString(), "--verify");
         assertEquals(0, p.code(), p.err());
-        List<Double> after = flat(forward(permuted, "after").get("logits"));
+        List<Double> after = flat(forward(python, List.of(permuted), "after").get("logits"));
         assertTrue(maxDiff(function.apply(before), function.apply(after)) < 1e-9 * scale, "the script's logits after "
                 + "lady permute differ by " + maxDiff(function.apply(before), function.apply(after)));
         StateDict permState = Checkpoints.read(permuted);
-        List<String> buffers = refState.names().stream().filter(n -> n.endsWith(".rotary_emb.inv_freq")).toList();
-        assertEquals(invFreq ? 2 : 0, buffers.size(), "one rotary buffer per layer");
+        // buffers: the rotary frequencies; GPT-2's and GPT-NeoX's causal masks and their fill values
+        List<String> buffers = refState.names().stream().filter(n -> n.endsWith(".rotary_emb.inv_freq")
+                || n.endsWith(".attn.bias") || n.endsWith(".attention.bias") || n.endsWith(".masked_bias")).toList();
+        int perLayer = !make.contains("--buffers") ? invFreq ? 1 : 0 : variant.equals("gpt2") ? 2 : 3;
+        assertEquals(2 * perLayer, buffers.size(), "the buffers of both layers");
         // on dimensions inside a head: RoPE fixes them (OLMo's norms of the whole projections move with its rows)
         List<String> headNorms = Set.of("olmo2", "olmoe").contains(variant) ? List.of() : refState.names().stream()
                 .filter(n -> n.endsWith(".self_attn.q_norm.weight") || n.endsWith(".self_attn.k_norm.weight")).toList();

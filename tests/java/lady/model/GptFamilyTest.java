@@ -1,0 +1,161 @@
+package lady.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.kernels.Backend;
+import lady.permutation.Group;
+import lady.permutation.Permutation;
+import lady.permutation.PermutationSpec;
+import lady.permutation.Permuter;
+import lady.torch.Torch;
+import lady.torch.TorchTensors;
+
+/**
+ * GPT-2 and GPT-NeoX from shapes and config.json (no Python): their groups, that permuting every group keeps the
+ * logits, and the teeth: a q dimension moved without its k dimension, or a rotated dimension moved at all, changes them.
+ */
+class GptFamilyTest {
+    static final long VOCAB = 40, HIDDEN = 16, HEADS = 2, HEAD_DIM = HIDDEN / HEADS, INTER = 24, POSITIONS = 12;
+    static final int LAYERS = 2;
+
+    /** GPT2LMHeadModel's tensors (Conv1D matrices [in, out], the head tied and not saved). */
+    static Map<String, long[]> gpt2() {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        s.put("transformer.wte.weight", new long[] {VOCAB, HIDDEN});
+        s.put("transformer.wpe.weight", new long[] {POSITIONS, HIDDEN});
+        for (int i = 0; i < LAYERS; i++) {
+            String h = "transformer.h." + i;
+            for (String ln : List.of(".ln_1", ".ln_2")) {
+                s.put(h + ln + ".weight", new long[] {HIDDEN});
+                s.put(h + ln + ".bias", new long[] {HIDDEN});
+            }
+            s.put(h + ".attn.c_attn.weight", new long[] {HIDDEN, 3 * HIDDEN});
+            s.put(h + ".attn.c_attn.bias", new long[] {3 * HIDDEN});
+            s.put(h + ".attn.c_proj.weight", new long[] {HIDDEN, HIDDEN});
+            s.put(h + ".attn.c_proj.bias", new long[] {HIDDEN});
+            s.put(h + ".mlp.c_fc.weight", new long[] {HIDDEN, INTER});
+            s.put(h + ".mlp.c_fc.bias", new long[] {INTER});
+            s.put(h + ".mlp.c_proj.weight", new long[] {INTER, HIDDEN});
+            s.put(h + ".mlp.c_proj.bias", new long[] {HIDDEN});
+        }
+        s.put("transformer.ln_f.weight", new long[] {HIDDEN});
+        s.put("transformer.ln_f.bias", new long[] {HIDDEN});
+        return s;
+    }
+
+    static final Map<String, Object> GPT2_CONFIG = Map.of("model_type", "gpt2", "n_head", HEADS, "n_embd", HIDDEN,
+            "n_layer", LAYERS, "vocab_size", VOCAB);
+
+    /** GPTNeoXForCausalLM's tensors (query_key_value: head h's q, k, v rows in turn; embed_out). */
+    static Map<String, long[]> neox() {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        s.put("gpt_neox.embed_in.weight", new long[] {VOCAB, HIDDEN});
+        for (int i = 0; i < LAYERS; i++) {
+            String l = "gpt_neox.layers." + i;
+            for (String ln : List.of(".input_layernorm", ".post_attention_layernorm")) {
+                s.put(l + ln + ".weight", new long[] {HIDDEN});
+                s.put(l + ln + ".bias", new long[] {HIDDEN});
+            }
+            s.put(l + ".attention.query_key_value.weight", new long[] {3 * HIDDEN, HIDDEN});
+            s.put(l + ".attention.query_key_value.bias", new long[] {3 * HIDDEN});
+            s.put(l + ".attention.dense.weight", new long[] {HIDDEN, HIDDEN});
+            s.put(l + ".attention.dense.bias", new long[] {HIDDEN});
+            s.put(l + ".mlp.dense_h_to_4h.weight", new long[] {INTER, HIDDEN});
+            s.put(l + ".mlp.dense_h_to_4h.bias", new long[] {INTER});
+            s.put(l + ".mlp.dense_4h_to_h.weight", new long[] {HIDDEN, INTER});
+            s.put(l + ".mlp.dense_4h_to_h.bias", new long[] {HIDDEN});
+        }
+        s.put("gpt_neox.final_layer_norm.weight", new long[] {HIDDEN});
+        s.put("gpt_neox.final_layer_norm.bias", new long[] {HIDDEN});
+        s.put("embed_out.weight", new long[] {VOCAB, HIDDEN});
+        return s;
+    }
+
+    /** Half of each head rotates: dimensions 0-3 (pairs 0/2, 1/3), 4-7 free. */
+    static final Map<String, Object> NEOX_CONFIG = Map.of("model_type", "gpt_neox", "num_attention_heads", HEADS,
+            "hidden_size", HIDDEN, "rotary_pct", 0.5, "rotary_emb_base", 10000, "intermediate_size", INTER);
+
+    @Test
+    void groupsAreTheStreamTheHeadsTheirFreeDimensionsAndTheMlpUnits() {
+        PermutationSpec gpt2 = Models.infer(gpt2(), null, GPT2_CONFIG).description().permutationSpec();
+        // per layer: the heads, per head its q/k dimensions (all: no rotary) and its v dimensions, the MLP
+        assertEquals(1 + LAYERS * (1 + 2 * HEADS + 1), gpt2.groups().size());
+        assertEquals(HEAD_DIM, gpt2.group("transformer.h.0.attn.qk_pass.1").orElseThrow().size());
+        Group heads = gpt2.group("transformer.h.1.attn.kv_heads").orElseThrow();
+        assertEquals(1, heads.members(lady.permutation.Role.PRODUCER_WEIGHT).get(0).axis(), "Conv1D: [in, out]");
+        PermutationSpec neox = Models.infer(neox(), null, NEOX_CONFIG).description().permutationSpec();
+        assertEquals(HEAD_DIM / 2, neox.group("gpt_neox.layers.0.attention.qk_pass.0").orElseThrow().size(),
+                "the unrotated half");
+        Group qkv = neox.group("gpt_neox.layers.0.attention.kv_heads").orElseThrow();
+        assertEquals(3 * HEAD_DIM, qkv.members(lady.permutation.Role.PRODUCER_WEIGHT).get(0).block(),
+                "a head's q, k and v rows are one block");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2", "gpt_neox"})
+    void permutingEveryGroupKeepsTheLogits(String variant) {
+        Torch.init();
+        boolean gpt2 = variant.equals("gpt2");
+        ModelConfig mc = Models.infer(gpt2 ? gpt2() : neox(), null, gpt2 ? GPT2_CONFIG : NEOX_CONFIG);
+        assertEquals(variant, mc.architecture());
+        Model model = mc.create();
+        StateDict state = model.stateDict();
+        torch.manual_seed(3);
+        for (String name : state.names()) {
+            Tensor t = TorchTensors.view(state.get(name)); // written in place
+            t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.5)));
+        }
+        model.load(state);
+        Tensor ids = model.probe(2, 11);
+        PermutationSpec spec = mc.description().permutationSpec();
+        Map<String, Permutation> perms = Permuter.random(spec, spec.groups().stream().map(Group::name).toList(), 5);
+        StateDict permuted = Permuter.apply(state, spec, perms, Backend.CPU);
+        double diff = PermutationCheck.verify(model, permuted, ids);
+        assertTrue(diff < 1e-4, "diff " + diff);
+        long moved = state.names().stream().filter(n -> !state.get(n).sameContent(permuted.get(n))).count();
+        assertTrue(moved >= 0.95 * state.size(), moved + " of " + state.size() + " tensors moved");
+        // teeth: one q dimension trades places with another of its head without k's doing the same (GPT-2), or a
+        // rotated dimension moves in q and k alike (GPT-NeoX: RoPE pairs it with another at a fixed frequency)
+        StateDict wrong = state.copy();
+        String qkv = gpt2 ? "transformer.h.0.attn.c_attn.weight" : "gpt_neox.layers.0.attention.query_key_value.weight";
+        Tensor t = TorchTensors.get(wrong, qkv).clone();
+        int axis = gpt2 ? 1 : 0;
+        long[][] swaps = gpt2 ? new long[][] {{0, 1}} : new long[][] {{0, 1}, {HEAD_DIM, HEAD_DIM + 1}}; // q (and k)
+        for (long[] s : swaps) {
+            Tensor a = t.select(axis, s[0]).clone();
+            t.select(axis, s[0]).copy_(t.select(axis, s[1]));
+            t.select(axis, s[1]).copy_(a);
+        }
+        TorchTensors.put(wrong, qkv, t.contiguous());
+        assertTrue(PermutationCheck.maxLogitDiff(model, wrong, ids) > 1e-3);
+    }
+
+    /** The heads come from config.json; without it, or with a count that does not divide the width, a line says why. */
+    @Test
+    void theHeadsComeFromTheConfiguration() {
+        LadyException none = assertThrows(LadyException.class, () -> Models.infer(gpt2(), null, Map.of()));
+        assertTrue(none.getMessage().contains("no config.json came with these weights"), none.getMessage());
+        Map<String, Object> three = new LinkedHashMap<>(GPT2_CONFIG);
+        three.put("n_head", 3L);
+        LadyException e = assertThrows(LadyException.class, () -> Models.infer(gpt2(), null, three));
+        assertTrue(e.getMessage().contains("3 attention heads, which do not divide the width 16"), e.getMessage());
+        Map<String, Object> layers = new LinkedHashMap<>(GPT2_CONFIG);
+        layers.put("n_layer", 3L);
+        e = assertThrows(LadyException.class, () -> Models.infer(gpt2(), null, layers));
+        assertTrue(e.getMessage().contains("config.json says n_layer 3, but the checkpoint has 2"), e.getMessage());
+    }
+}

@@ -1,0 +1,421 @@
+#!/usr/bin/python3
+"""Hugging Face GPT-2 and GPT-NeoX (Pythia) folders written and run without transformers, for Lady's tests
+(tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
+
+    gpt_family.py make OUT --variant gpt2|gpt_neox [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+                  --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
+                  [--sequential] [--rotary-pct F] [--tied] [--act NAME]
+    gpt_family.py permute IN OUT --seed S --secret SECRET.json
+    gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
+    gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
+
+make     a random folder as transformers' save_pretrained writes it: config.json (the configuration class's fields),
+         model.safetensors (the library's header and order). gpt2: GPT2LMHeadModel's names under "transformer."
+         (--no-prefix: without it, as the hub's gpt2 is saved), every matrix a Conv1D [in, out], lm_head tied to wte
+         and not saved; --inv-layer-scale sets scale_attn_by_inverse_layer_idx. gpt_neox: GPTNeoXForCausalLM's
+         names, query_key_value with head h's q, k, v rows in turn, rotary on the first rotary_pct of each head,
+         parallel residual (--sequential: use_parallel_residual false), embed_out (--tied: tied to embed_in, not
+         saved). --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
+permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
+         the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
+         attention and the MLP, the outputs of the attention's projection and the MLP's with their biases, the
+         head's columns); per layer the MLP units; the heads (q, k, v and the output projection's inputs); inside each
+         head (at its new position) the q/k dimensions RoPE leaves free (all of GPT-2's; GPT-NeoX's last
+         1 - rotary_pct), the same in q and k, and the v dimensions with the output projection's inputs.
+         SECRET.json in Lady's format (inner groups relative to the positions after the heads moved).
+forward  the logits, computed as transformers does, in float64 (JSON as llama_family.py writes them).
+Exit code 0 on success, 3 when torch cannot be imported.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llama_family as lf  # noqa: E402 (exits 3 without torch)
+
+torch = lf.torch
+
+ACTS = {"gelu_new": lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3)))),
+        "gelu": torch.nn.functional.gelu, "relu": torch.relu, "silu": torch.nn.functional.silu}
+
+
+def make_config(a):
+    if a.variant == "gpt2":
+        return {"activation_function": a.act or "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1,
+                "bos_token_id": 0, "embd_pdrop": 0.1, "eos_token_id": 0, "initializer_range": 0.02,
+                "layer_norm_epsilon": 1e-05, "model_type": "gpt2", "n_embd": a.hidden, "n_head": a.heads,
+                "n_inner": a.inter if a.inter != 4 * a.hidden else None, "n_layer": a.layers,
+                "n_positions": a.positions, "reorder_and_upcast_attn": False, "resid_pdrop": 0.1,
+                "scale_attn_by_inverse_layer_idx": a.inv_layer_scale, "scale_attn_weights": True,
+                "summary_activation": None, "summary_first_dropout": 0.1, "summary_proj_to_labels": True,
+                "summary_type": "cls_index", "summary_use_proj": True, "torch_dtype": "float32",
+                "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab}
+    return {"architectures": ["GPTNeoXForCausalLM"], "attention_bias": True, "attention_dropout": 0.0,
+            "bos_token_id": 0, "classifier_dropout": 0.1, "eos_token_id": 0, "hidden_act": a.act or "gelu",
+            "hidden_dropout": 0.0, "hidden_size": a.hidden, "initializer_range": 0.02, "intermediate_size": a.inter,
+            "layer_norm_eps": 1e-05, "max_position_embeddings": a.positions, "model_type": "gpt_neox",
+            "num_attention_heads": a.heads, "num_hidden_layers": a.layers, "rope_scaling": None,
+            "rotary_emb_base": 10000, "rotary_pct": a.rotary_pct, "tie_word_embeddings": a.tied,
+            "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True,
+            "use_parallel_residual": not a.sequential, "vocab_size": a.vocab}
+
+
+def prefix(c, names):
+    if c["model_type"] == "gpt2":
+        return "transformer." if "transformer.wte.weight" in names else ""
+    return "gpt_neox."
+
+
+def rotary_dim(c):
+    hd = hidden(c) // heads(c)
+    return 0 if c["model_type"] == "gpt2" else int(hd * c["rotary_pct"])
+
+
+def hidden(c):
+    return c.get("n_embd", c.get("hidden_size"))
+
+
+def heads(c):
+    return c.get("n_head", c.get("num_attention_heads"))
+
+
+def layers(c):
+    return c.get("n_layer", c.get("num_hidden_layers"))
+
+
+def inter(c):
+    return c.get("intermediate_size") or c.get("n_inner") or 4 * hidden(c)
+
+
+def shapes(c, p, buffers):
+    """name -> (dtype or None for the folder's, shape), in state_dict order."""
+    d, i_, v = hidden(c), inter(c), c["vocab_size"]
+    s = {}
+    if c["model_type"] == "gpt2":
+        s[p + "wte.weight"] = (None, (v, d))
+        s[p + "wpe.weight"] = (None, (c["n_positions"], d))
+        for i in range(layers(c)):
+            h = "%sh.%d." % (p, i)
+            s[h + "ln_1.weight"] = s[h + "ln_1.bias"] = (None, (d,))
+            if buffers:
+                s[h + "attn.bias"] = ("BOOL", (1, 1, c["n_positions"], c["n_positions"]))
+                s[h + "attn.masked_bias"] = ("F32", ())
+            s[h + "attn.c_attn.weight"] = (None, (d, 3 * d))
+            s[h + "attn.c_attn.bias"] = (None, (3 * d,))
+            s[h + "attn.c_proj.weight"] = (None, (d, d))
+            s[h + "attn.c_proj.bias"] = (None, (d,))
+            s[h + "ln_2.weight"] = s[h + "ln_2.bias"] = (None, (d,))
+            s[h + "mlp.c_fc.weight"] = (None, (d, i_))
+            s[h + "mlp.c_fc.bias"] = (None, (i_,))
+            s[h + "mlp.c_proj.weight"] = (None, (i_, d))
+            s[h + "mlp.c_proj.bias"] = (None, (d,))
+        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        return s
+    s[p + "embed_in.weight"] = (None, (v, d))
+    for i in range(layers(c)):
+        h = "%slayers.%d." % (p, i)
+        for ln in ("input_layernorm", "post_attention_layernorm"):
+            s[h + ln + ".weight"] = s[h + ln + ".bias"] = (None, (d,))
+        if buffers:
+            s[h + "attention.bias"] = ("BOOL", (1, 1, c["max_position_embeddings"], c["max_position_embeddings"]))
+            s[h + "attention.masked_bias"] = ("F32", ())
+            s[h + "attention.rotary_emb.inv_freq"] = ("F32", (rotary_dim(c) // 2,))
+        s[h + "attention.query_key_value.weight"] = (None, (3 * d, d))
+        s[h + "attention.query_key_value.bias"] = (None, (3 * d,))
+        s[h + "attention.dense.weight"] = (None, (d, d))
+        s[h + "attention.dense.bias"] = (None, (d,))
+        s[h + "mlp.dense_h_to_4h.weight"] = (None, (i_, d))
+        s[h + "mlp.dense_h_to_4h.bias"] = (None, (i_,))
+        s[h + "mlp.dense_4h_to_h.weight"] = (None, (d, i_))
+        s[h + "mlp.dense_4h_to_h.bias"] = (None, (d,))
+    s[p + "final_layer_norm.weight"] = s[p + "final_layer_norm.bias"] = (None, (d,))
+    if not c["tie_word_embeddings"]:
+        s["embed_out.weight"] = (None, (v, d))
+    return s
+
+
+def draw(name, shape, seed, index, c):
+    g = torch.Generator().manual_seed(seed * 100003 + index)
+    if name.endswith(".attn.bias") or name.endswith(".attention.bias"):  # the causal mask buffer
+        return torch.ones(shape, dtype=torch.bool).tril()
+    if name.endswith("masked_bias"):
+        return torch.tensor(-1e4)
+    if name.endswith("inv_freq"):
+        rd = rotary_dim(c)
+        return 1.0 / (c["rotary_emb_base"] ** (torch.arange(0, rd, 2).float() / rd))
+    if "ln" in name.split(".")[-2] or "norm" in name:  # LayerNorm weights near 1, their biases small
+        return (1 if name.endswith("weight") else 0) + 0.1 * torch.randn(shape, generator=g)
+    if name.endswith(".bias"):
+        return 0.1 * torch.randn(shape, generator=g)
+    fan_in = shape[0] if ".c_" in name else shape[-1]  # a Conv1D is stored [in, out]
+    return torch.randn(shape, generator=g) / math.sqrt(fan_in)
+
+
+def make(a):
+    c = make_config(a)
+    p = "" if a.no_prefix else ("transformer." if a.variant == "gpt2" else "gpt_neox.")
+    s = shapes(c, p, a.buffers)
+    index = {n: i for i, n in enumerate(s)}
+    os.makedirs(a.out, exist_ok=True)
+    items = lf.library_order([(n, dt or a.dtype, shape) for n, (dt, shape) in s.items()])
+    lf.write_safetensors(os.path.join(a.out, "model.safetensors"), items,
+                         lambda n: draw(n, s[n][1], a.seed, index[n], c))
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- permute (the attacker)
+
+def draw_permutations(c, seed):
+    g = torch.Generator().manual_seed(seed)
+    h = heads(c)
+    hd = hidden(c) // h
+    rd = rotary_dim(c)
+    perms = {"stream": lf.randperm(hidden(c), g), "layers": []}
+    for _ in range(layers(c)):
+        perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": lf.randperm(h, g),
+                                "qk": [lf.randperm(hd - rd, g) for _ in range(h)],
+                                "v": [lf.randperm(hd, g) for _ in range(h)]})
+    return perms
+
+
+def head_maps(c, lp):
+    """Index maps (new -> old) of one layer's attention: per new head position g, its q, k, v dimensions in the old
+    head (q, k: the rotated ones in place, the others by qk[g]; v by v[g]) as (q, k, v, o inputs) offsets of the
+    packed projection (GPT-2: segments of D; GPT-NeoX: head h's 3 hd rows) and of the output projection's inputs."""
+    h = heads(c)
+    d = hidden(c)
+    hd = d // h
+    rd = rotary_dim(c)
+    q, k, v, o = [], [], [], []
+    for g in range(h):
+        src = int(lp["heads"][g])
+        dims = list(range(rd)) + [rd + int(x) for x in lp["qk"][g]]
+        vd = [int(x) for x in lp["v"][g]]
+        if c["model_type"] == "gpt2":
+            q += [src * hd + t for t in dims]
+            k += [d + src * hd + t for t in dims]
+            v += [2 * d + src * hd + t for t in vd]
+        else:  # head src's rows: q, then k, then v
+            q += [src * 3 * hd + t for t in dims]
+            k += [src * 3 * hd + hd + t for t in dims]
+            v += [src * 3 * hd + 2 * hd + t for t in vd]
+        o += [src * hd + t for t in vd]
+    packed = q + k + v if c["model_type"] == "gpt2" else [x for g in range(h) for part in (q, k, v)
+                                                          for x in part[g * hd:(g + 1) * hd]]
+    return torch.tensor(packed), torch.tensor(o)
+
+
+def permute_tensor(name, t, c, perms, p):
+    s = perms["stream"]
+    if t.dtype == torch.bool or t.dim() == 0 or name.endswith("inv_freq"):
+        return t  # buffers: a causal mask, its fill value, the rotary frequencies
+    if name in (p + "wte.weight", p + "wpe.weight", p + "embed_in.weight", "embed_out.weight"):
+        return t[:, s]
+    if t.dim() == 1 and (name.startswith(p + "ln_f.") or name.startswith(p + "final_layer_norm.")):
+        return t[s]
+    rest = name[len(p):].split(".", 2)[2]  # after h.I. / layers.I.
+    lp = perms["layers"][int(name[len(p):].split(".")[1])]
+    packed, o = head_maps(c, lp)
+    u = lp["mlp"]
+    if "ln_" in rest or "layernorm" in rest:
+        return t[s]
+    if rest in ("attn.c_attn.weight",):
+        return t[s][:, packed]
+    if rest in ("attn.c_attn.bias", "attention.query_key_value.bias"):
+        return t[packed]
+    if rest == "attention.query_key_value.weight":
+        return t[packed][:, s]
+    if rest == "attn.c_proj.weight":
+        return t[o][:, s]
+    if rest == "attention.dense.weight":
+        return t[s][:, o]
+    if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias"):
+        return t[s]
+    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias"):
+        return t[u]
+    if rest == "mlp.c_fc.weight":
+        return t[s][:, u]
+    if rest == "mlp.c_proj.weight":
+        return t[u][:, s]
+    if rest == "mlp.dense_h_to_4h.weight":
+        return t[u][:, s]
+    if rest == "mlp.dense_4h_to_h.weight":
+        return t[s][:, u]
+    raise ValueError("unexpected tensor %s" % name)
+
+
+def secret(c, perms, seed, p):
+    gpt2 = c["model_type"] == "gpt2"
+    # Lady names the stream after its producers' common prefix (or the first of them)
+    groups = {"stream." + ((p[:-1] or "wte") if gpt2 else p + "layers"): perms["stream"].tolist()}
+    for i, lp in enumerate(perms["layers"]):
+        if gpt2:
+            a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.c_fc" % (p, i)
+        else:
+            a, mlp = "%slayers.%d.attention" % (p, i), "%slayers.%d.mlp.dense_h_to_4h" % (p, i)
+        groups[a + ".kv_heads"] = lp["heads"].tolist()
+        for g, qk in enumerate(lp["qk"]):
+            groups[a + ".qk_pass.%d" % g] = qk.tolist()
+        for g, vp in enumerate(lp["v"]):
+            groups[a + ".v_dims.%d" % g] = vp.tolist()
+        groups[mlp] = lp["mlp"].tolist()
+    return {"format": "lady-secret", "format_version": 1, "tool_version": "gpt_family.py",
+            "architecture": c["model_type"], "seed": seed,
+            "convention": "applying p to a group: new neuron j is old neuron p[j]", "permutations": groups}
+
+
+def permute(a):
+    c = json.load(open(os.path.join(a.inp, "config.json")))
+    perms = draw_permutations(c, a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    (fn, h, start), = lf.shard_files(a.inp)
+    p = prefix(c, h)
+    src = os.path.join(a.inp, fn)
+    items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
+    lf.write_safetensors(os.path.join(a.out, fn), items,
+                         lambda n: permute_tensor(n, lf.read_tensor(src, n, h[n], start), c, perms, p))
+    lf.copy_others(a.inp, a.out)
+    with open(a.secret, "w") as f:
+        json.dump(secret(c, perms, a.seed, p), f)
+
+
+# ---------------------------------------------------------------- forward (as transformers computes it)
+
+def forward(w, c, ids):
+    w = {n: t.double() for n, t in w.items() if t.dtype != torch.bool}
+    p = prefix(c, w)
+    d, h = hidden(c), heads(c)
+    hd = d // h
+    bsz, seq = ids.shape
+    gpt2 = c["model_type"] == "gpt2"
+    eps = c.get("layer_norm_epsilon", c.get("layer_norm_eps"))
+    act = ACTS[c.get("activation_function", c.get("hidden_act"))]
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w[name + ".bias"], eps)
+
+    def conv1d(x, name):  # x W + b, W [in, out]
+        return x @ w[name + ".weight"] + w[name + ".bias"]
+
+    def linear(x, name):
+        return x @ w[name + ".weight"].T + w[name + ".bias"]
+    causal = torch.ones(seq, seq, dtype=torch.bool).triu(1)
+    rd = rotary_dim(c)
+    if rd:
+        inv = 1.0 / (c["rotary_emb_base"] ** (torch.arange(0, rd, 2, dtype=torch.float64) / rd))
+        f = torch.outer(torch.arange(seq, dtype=torch.float64), inv)
+        cos, sin = torch.cat((f, f), -1).cos(), torch.cat((f, f), -1).sin()
+
+    def rope(x):
+        r, rest = x[..., :rd], x[..., rd:]
+        return torch.cat((r * cos + lf.rotate_half(r) * sin, rest), -1)
+
+    def attention(x, i):
+        if gpt2:
+            q, k, v = conv1d(x, "%sh.%d.attn.c_attn" % (p, i)).split(d, -1)
+            q, k, v = (t.reshape(bsz, seq, h, hd).transpose(1, 2) for t in (q, k, v))
+        else:
+            qkv = linear(x, "%slayers.%d.attention.query_key_value" % (p, i)).reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
+            q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
+            q, k = rope(q), rope(k)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
+        if gpt2 and c["scale_attn_by_inverse_layer_idx"]:
+            scores = scores / (i + 1)
+        scores = scores.masked_fill(causal, float("-inf")).softmax(-1)
+        o = (scores @ v).transpose(1, 2).reshape(bsz, seq, d)
+        return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
+
+    def mlp(x, i):
+        if gpt2:
+            return conv1d(act(conv1d(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
+        m = "%slayers.%d.mlp." % (p, i)
+        return linear(act(linear(x, m + "dense_h_to_4h")), m + "dense_4h_to_h")
+    if gpt2:
+        x = w[p + "wte.weight"][ids] + w[p + "wpe.weight"][torch.arange(seq)]
+        for i in range(layers(c)):
+            x = x + attention(ln(x, "%sh.%d.ln_1" % (p, i)), i)
+            x = x + mlp(ln(x, "%sh.%d.ln_2" % (p, i)), i)
+        return ln(x, p + "ln_f") @ w[p + "wte.weight"].T
+    x = w[p + "embed_in.weight"][ids]
+    for i in range(layers(c)):
+        at = "%slayers.%d." % (p, i)
+        a = attention(ln(x, at + "input_layernorm"), i)
+        if c["use_parallel_residual"]:
+            x = x + a + mlp(ln(x, at + "post_attention_layernorm"), i)
+        else:
+            x = x + a
+            x = x + mlp(ln(x, at + "post_attention_layernorm"), i)
+    head = w.get("embed_out.weight", w[p + "embed_in.weight"])
+    return ln(x, p + "final_layer_norm") @ head.T
+
+
+def run_forward(a):
+    c = json.load(open(os.path.join(a.dir[0], "config.json")))
+    g = torch.Generator().manual_seed(a.tokens_seed)
+    ids = torch.randint(0, c["vocab_size"], (a.batch, a.length), generator=g)
+    logits = {d: forward(lf.read_folder(d), json.load(open(os.path.join(d, "config.json"))), ids).tolist()
+              for d in a.dir}
+    with open(a.out, "w") as f:
+        json.dump({"tokens": ids.tolist(), "logits": logits[a.dir[0]] if len(a.dir) == 1 else logits}, f)
+
+
+def run_case(a):
+    root = a.out
+    a.out = os.path.join(root, "ref")
+    make(a)
+    permute(argparse.Namespace(inp=a.out, out=os.path.join(root, "attacked"), seed=a.permute_seed,
+                               secret=os.path.join(root, "secret.json")))
+    run_forward(argparse.Namespace(dir=[os.path.join(root, "ref"), os.path.join(root, "attacked")],
+                                   tokens_seed=a.tokens_seed, batch=2, length=7, out=os.path.join(root, "logits.json")))
+
+
+def make_options(m):
+    m.add_argument("out")
+    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox"])
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
+    m.add_argument("--hidden", type=int, default=32)
+    m.add_argument("--layers", type=int, default=2)
+    m.add_argument("--heads", type=int, default=4)
+    m.add_argument("--inter", type=int, default=48)
+    m.add_argument("--vocab", type=int, default=64)
+    m.add_argument("--positions", type=int, default=16)
+    m.add_argument("--act", help="activation_function / hidden_act (default: the family's)")
+    m.add_argument("--no-prefix", action="store_true", help="gpt2: names without 'transformer.' (the hub's gpt2)")
+    m.add_argument("--buffers", action="store_true", help="the buffers older versions saved")
+    m.add_argument("--inv-layer-scale", action="store_true", help="gpt2: scale_attn_by_inverse_layer_idx")
+    m.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
+    m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct")
+    m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    c = sub.add_parser("case")
+    c.add_argument("--permute-seed", type=int, required=True)
+    c.add_argument("--tokens-seed", type=int, default=0)
+    for m in (m, c):
+        make_options(m)
+    p = sub.add_parser("permute")
+    p.add_argument("inp")
+    p.add_argument("out")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--secret", required=True)
+    f = sub.add_parser("forward")
+    f.add_argument("dir", nargs="+")
+    f.add_argument("--tokens-seed", type=int, default=0)
+    f.add_argument("--batch", type=int, default=2)
+    f.add_argument("--length", type=int, default=7)
+    f.add_argument("--out", required=True)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    {"make": make, "permute": permute, "forward": run_forward, "case": run_case}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
