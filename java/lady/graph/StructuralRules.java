@@ -178,8 +178,10 @@ public final class StructuralRules {
             Node n = index.byTensor().get(m.tensor());
             switch (m.role()) {
                 case PRODUCER_WEIGHT -> {
+                    // (a linear layer stored [in, out], GPT-2's Conv1D, has its rows on axis 1)
                     boolean plain = n != null && (n.op() == Op.LINEAR || (n.op() == Op.CONV && n.longAttr("groups", 1) == 1))
-                            && m.axis() == 0 && m.offset() == 0 && m.block() == 1 && m.tensor().equals(n.param("weight"));
+                            && m.axis() == (n.op() == Op.LINEAR ? n.longAttr("transposed", 0) : 0) && m.offset() == 0
+                            && m.block() == 1 && m.tensor().equals(n.param("weight"));
                     if (!plain) {
                         String what = n == null ? "an unknown node" : n.op() + " '" + n.name() + "'";
                         widening = first(widening, "its producer '" + m.tensor() + "' (" + what

@@ -276,8 +276,10 @@ final class GptFamily implements Family {
         c.computeIfPresent(gpt2 ? "n_layer" : "num_hidden_layers", (k, v) -> count);
         if (widths.size() == 1) {
             long w = widths.iterator().next();
-            if (gpt2) { // n_inner null means 4 x n_embd: set it only when the width is another
-                if (c.get("n_inner") != null || w != 4 * embedding[1]) {
+            if (gpt2) { // n_inner null means 4 x n_embd (transformers' default)
+                if (w == 4 * embedding[1]) {
+                    c.replace("n_inner", null);
+                } else {
                     c.put("n_inner", w);
                 }
             } else {

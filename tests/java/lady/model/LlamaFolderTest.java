@@ -456,27 +456,36 @@ class LlamaFolderTest {
         assertTrue(bad.err().contains("config.json"), bad.err());
     }
 
-    @Test
+    /** A structural attack widens the MLPs and writes the width into config.json; the undo brings both back. */
+    @ParameterizedTest(name = "{1}")
+    @CsvSource(delimiter = '|', value = {
+        "llama_family.py|llama|model.layers.N.mlp.gate_proj.weight|0|intermediate_size",
+        // GPT-2's Conv1D: the MLP's units are the columns of c_fc (its rows on axis 1), the width n_inner
+        "gpt_family.py|gpt2|transformer.h.N.mlp.c_fc.weight|1|n_inner",
+        "gpt_family.py|gpt_neox|gpt_neox.layers.N.mlp.dense_h_to_4h.weight|0|intermediate_size",
+    })
     @SuppressWarnings("unchecked")
-    void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights() throws IOException, InterruptedException {
-        Path ref = make("ref", "--variant", "llama", "--seed", "5");
+    void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights(String python, String variant, String fc, int axis,
+            String key) throws IOException, InterruptedException {
+        Path ref = dir.resolve("ref");
+        assertNull(PythonTorch.run(python, "make", ref.toString(), "--variant", variant, "--seed", "5"));
         Path attacked = dir.resolve("nso");
         CliRun a = CliRun.of("attack", "--model", ref.toString(), "--attack", "nso", "--seed", "5", "--out",
                 attacked.toString(), "--quiet");
         assertEquals(0, a.code(), a.err());
         StateDict sd = Checkpoints.read(attacked);
-        long width = sd.get("model.layers.0.mlp.gate_proj.weight").shape()[0];
+        long width = sd.get(fc.replace("N", "0")).shape()[axis];
         assertNotEquals(48L, width, "nso adds MLP units");
-        assertEquals(width, sd.get("model.layers.1.mlp.gate_proj.weight").shape()[0]);
-        assertEquals(width, ((Number) sd.config().get("intermediate_size")).longValue(),
-                "config.json's intermediate_size follows the MLP's new width");
+        assertEquals(width, sd.get(fc.replace("N", "1")).shape()[axis]);
+        assertEquals(width, ((Number) sd.config().get(key)).longValue(), "config.json's " + key + " follows the MLP's "
+                + "new width");
         Map<String, Object> before0 = new java.util.HashMap<>((Map<String, Object>) Json.parse(Files.readString(ref.resolve("config.json"))));
         Map<String, Object> after0 = new java.util.HashMap<>((Map<String, Object>) Json.parse(Files.readString(attacked.resolve("config.json"))));
-        before0.remove("intermediate_size");
-        after0.remove("intermediate_size");
+        before0.remove(key);
+        after0.remove(key);
         assertEquals(before0, after0, "nothing else of config.json changed");
         // the script's own forward pass reads the attacked folder and computes the reference's function
-        Map<String, Object> both = forward(List.of(ref, attacked), "both");
+        Map<String, Object> both = forward(python, List.of(ref, attacked), "both");
         List<Double> before = flat(((Map<?, ?>) both.get("logits")).get(ref.toString()));
         List<Double> after = flat(((Map<?, ?>) both.get("logits")).get(attacked.toString()));
         assertTrue(maxDiff(before, after) < 1e-6 * Math.max(1, maxAbs(before)), "differ by " + maxDiff(before, after));
