@@ -21,6 +21,11 @@
 #        mixtral2   2 layers of Mixtral-8x7B width (variant mixtral): d 4096, GQA 32/8, head_dim 128, 8 experts of 14336
 #              units per layer (2 per token), vocab 32000, untied, bf16, two shards (2.9 B parameters, 5.9 GB): 16
 #              groups of 14336 units, each expert's tensors moved whole
+#        gpt2s  GPT-2 small shape (variant gpt2, tests/python/gpt_family.py): d 768, 12 layers, 12 heads, MLP 3072, vocab
+#              50257, 1024 positions, Conv1D matrices [in, out], head tied, float32 as the hub's gpt2 (124 M parameters,
+#              0.5 GB): every q/k dimension of each head a group of its own (no rotary embedding)
+#        pythia1b  Pythia-1B shape (variant gpt_neox): d 2048, 16 layers, 8 heads, MLP 8192, vocab 50304, a quarter of
+#              each head rotated, parallel residual, untied, float16 as Pythia is stored (1.0 B parameters, 2.0 GB)
 # The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
@@ -31,11 +36,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2 [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
-script="$repo/tests/python/llama_family.py"
+script="$repo/tests/python/llama_family.py"  # (the GPT cases: gpt_family.py)
 cores="taskset -c 0,1"
 case "$case_name" in
   gemma2b) shape=(--variant gemma2 --hidden 2304 --layers 26 --heads 8 --kv-heads 4 --head-dim 256 --inter 9216 --vocab 256000 --tied --shards 1) ;;
@@ -46,20 +51,26 @@ case "$case_name" in
   qwen3moe2) shape=(--variant qwen3_moe --hidden 2048 --layers 2 --heads 32 --kv-heads 4 --head-dim 128 --experts 128 --top-k 8 --moe-inter 768 --norm-topk --vocab 151936 --shards 1) ;;
   qwen3moe2f) shape=(--variant qwen3_moe --hidden 2048 --layers 2 --heads 32 --kv-heads 4 --head-dim 128 --experts 128 --top-k 8 --moe-inter 768 --norm-topk --vocab 151936 --shards 1 --fused-experts) ;;
   mixtral2) shape=(--variant mixtral --hidden 4096 --layers 2 --heads 32 --kv-heads 8 --head-dim 128 --experts 8 --top-k 2 --moe-inter 14336 --vocab 32000 --shards 2) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2)" >&2; exit 2 ;;
+  gpt2s) script="$repo/tests/python/gpt_family.py"; dtype=F32
+    shape=(--variant gpt2 --hidden 768 --layers 12 --heads 12 --inter 3072 --vocab 50257 --positions 1024) ;;
+  pythia1b) script="$repo/tests/python/gpt_family.py"; dtype=F16
+    shape=(--variant gpt_neox --hidden 2048 --layers 16 --heads 8 --inter 8192 --vocab 50304 --positions 2048) ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b)" >&2; exit 2 ;;
 esac
+# the Llama script's variant unless the case names one (argparse takes the last --variant)
+variant=(); [ "$script" = "$repo/tests/python/llama_family.py" ] && variant=(--variant llama)
 mkdir -p "$work"
 cd "$work"
 if [ ! -f ref/config.json ]; then
   t0=$(date +%s.%N)
-  $py "$script" make ref --variant llama --dtype BF16 --seed 1 "${shape[@]}"  # a --variant in shape comes later: it wins
+  $py "$script" make ref "${variant[@]}" --dtype "${dtype:-BF16}" --seed 1 "${shape[@]}"  # a --variant in shape wins
   $py "$script" permute ref sus --seed 2 --secret secret.json
   echo "made the pair in $(echo "$(date +%s.%N) - $t0" | bc) s: $(du -sh ref | cut -f1) per folder"
 fi
 suspect=sus
 if [ -n "${LADY_NOISE:-}" ]; then
   suspect="noisy-$LADY_NOISE"
-  [ -f "$suspect/config.json" ] || $py "$script" noise sus "$suspect" --factor "$LADY_NOISE" --seed 11
+  [ -f "$suspect/config.json" ] || $py "$repo/tests/python/llama_family.py" noise sus "$suspect" --factor "$LADY_NOISE" --seed 11
 fi
 "$repo/lady" --version >/dev/null  # builds if needed, outside the timings
 export OPENBLAS_NUM_THREADS=1
