@@ -38,7 +38,55 @@ public final class MemberSlices {
         if (m.axis() == 0) {
             return t.rows(m.offset(), m.offset() + span).toFloat32().reshape(n, -1);
         }
+        if (m.axis() == 1 && t.shape().length == 2 && t.valueMap() == null && t.dtype().floating()) {
+            long[] range = baseColumns(t, m.offset(), span);
+            if (range[1] - range[0] < t.shape()[1] / FEW_COLUMNS) {
+                return columns(t, m.offset(), span, range).reshape(n, -1);
+            }
+        }
         return t.materialize().axisSlice(m.axis(), m.offset(), span).toFloat32().reshape(n, -1);
+    }
+
+    /** Columns read one row at a time ({@link #columns}) when they come from less than this fraction of the width. */
+    private static final long FEW_COLUMNS = 4;
+
+    /** The range [lo, hi] of base columns that columns [from, from + span) of {@code t} read. */
+    private static long[] baseColumns(IndexedTensor t, long from, long span) {
+        long[] p1 = t.columnMap();
+        long lo = Long.MAX_VALUE;
+        long hi = -1;
+        for (long c = from; c < from + span; c++) {
+            long b = p1 == null ? c : p1[(int) c];
+            lo = Math.min(lo, b);
+            hi = Math.max(hi, b);
+        }
+        return new long[] {lo, hi};
+    }
+
+    /**
+     * Columns [from, from + span) of a lazily permuted matrix, axis 1 first ([span, rows] float32), read from its base
+     * through both index maps: base columns {@code range} (lo, hi) of each row (a nested group's few columns of a
+     * projection: never a gathered copy of the whole matrix).
+     */
+    private static HostTensor columns(IndexedTensor t, long from, long span, long[] range) {
+        int rows = Math.toIntExact(t.shape()[0]);
+        long width = t.shape()[1];
+        long[] p0 = t.rowMap();
+        long[] p1 = t.columnMap();
+        long lo = range[0];
+        long hi = range[1];
+        int cols = Math.toIntExact(span);
+        float[] run = new float[Math.toIntExact(hi - lo + 1)];
+        float[] out = new float[Math.multiplyExact(cols, rows)];
+        HostTensor.ValueReader reader = t.base().valueReader();
+        for (int r = 0; r < rows; r++) {
+            long base = p0 == null ? r : p0[r];
+            reader.read(base * width + lo, run, 0, run.length);
+            for (int c = 0; c < cols; c++) {
+                out[c * rows + r] = run[(int) ((p1 == null ? from + c : p1[(int) (from + c)]) - lo)];
+            }
+        }
+        return HostTensor.ofFloats(out, span, rows);
     }
 
     /**

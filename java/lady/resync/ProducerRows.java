@@ -52,23 +52,31 @@ final class ProducerRows implements Evidence {
             float[] v = lady.permutation.MemberSlices.rows((side == 0 ? context.reference() : context.suspect())
                     .indexed(m.tensor()), m, n).readFloats(); // (a copy: the rows may be a view of the tensor)
             int d = v.length / (int) n;
-            int across = d / (int) m.block(); // values per slot (the other axes)
+            int across = d / (int) m.block(); // values per slot (the other axes): a neuron's row is [block, across]
+            List<List<long[]>> segments = new ArrayList<>();
             for (int j = 0; j < n; j++) {
-                for (long[] seg : context.nestedSegments(g, m, j)) {
+                segments.add(context.nestedSegments(g, m, j));
+            }
+            lady.util.Parallel.forEach((int) n, j -> {
+                for (long[] seg : segments.get(j)) { // slots [seg[0], seg[1]) transposed, each position's run sorted
                     int len = (int) (seg[1] - seg[0]);
-                    float[] run = new float[len];
-                    for (int r = 0; r < across; r++) {
-                        int at = j * d + (int) seg[0] * across + r;
-                        for (int s = 0; s < len; s++) {
-                            run[s] = v[at + s * across];
+                    int first = j * d + (int) seg[0] * across;
+                    float[] t = new float[len * across];
+                    for (int s = 0; s < len; s++) {
+                        for (int r = 0; r < across; r++) {
+                            t[r * len + s] = v[first + s * across + r];
                         }
-                        java.util.Arrays.sort(run);
-                        for (int s = 0; s < len; s++) {
-                            v[at + s * across] = run[s];
+                    }
+                    for (int r = 0; r < across; r++) {
+                        java.util.Arrays.sort(t, r * len, (r + 1) * len);
+                    }
+                    for (int s = 0; s < len; s++) {
+                        for (int r = 0; r < across; r++) {
+                            v[first + s * across + r] = t[r * len + s];
                         }
                     }
                 }
-            }
+            });
             rows[side] = HostTensor.ofFloats(v, n, d);
         }
         return new Contribution(NAME, m.tensor(), rows[0].size(1), RowPair.of(rows[0], rows[1]), null,
