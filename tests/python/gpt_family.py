@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2 and GPT-NeoX (Pythia) folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia) and OPT folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
-                  [--sequential] [--rotary-pct F] [--tied] [--act NAME]
+                  [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E]
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
     gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -15,7 +15,11 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          and not saved; --inv-layer-scale sets scale_attn_by_inverse_layer_idx. gpt_neox: GPTNeoXForCausalLM's
          names, query_key_value with head h's q, k, v rows in turn, rotary on the first rotary_pct of each head,
          parallel residual (--sequential: use_parallel_residual false), embed_out (--tied: tied to embed_in, not
-         saved). --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
+         saved). opt: OPTForCausalLM's names under "model.decoder.", q, k, v, out_proj with biases, learned
+         positions from row 2, relu, lm_head tied and not saved; --post-norm: do_layer_norm_before false (OPT-350m:
+         each LayerNorm after its residual add, no final_layer_norm); --project E: word_embed_proj_dim E, the
+         embedding's width, with project_in and project_out (OPT-350m: 512 for a width of 1024).
+         --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
          attention and the MLP, the outputs of the attention's projection and the MLP's with their biases, the
@@ -52,6 +56,15 @@ def make_config(a):
                 "summary_activation": None, "summary_first_dropout": 0.1, "summary_proj_to_labels": True,
                 "summary_type": "cls_index", "summary_use_proj": True, "torch_dtype": "float32",
                 "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab}
+    if a.variant == "opt":
+        return {"_remove_final_layer_norm": False, "activation_dropout": 0.0, "activation_function": a.act or "relu",
+                "architectures": ["OPTForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 2,
+                "do_layer_norm_before": not a.post_norm, "dropout": 0.1, "enable_bias": True, "eos_token_id": 2,
+                "ffn_dim": a.inter, "hidden_size": a.hidden, "init_std": 0.02, "layer_norm_elementwise_affine": True,
+                "layerdrop": 0.0, "max_position_embeddings": a.positions, "model_type": "opt",
+                "num_attention_heads": a.heads, "num_hidden_layers": a.layers, "pad_token_id": 1,
+                "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab,
+                "word_embed_proj_dim": a.project or a.hidden}
     return {"architectures": ["GPTNeoXForCausalLM"], "attention_bias": True, "attention_dropout": 0.0,
             "bos_token_id": 0, "classifier_dropout": 0.1, "eos_token_id": 0, "hidden_act": a.act or "gelu",
             "hidden_dropout": 0.0, "hidden_size": a.hidden, "initializer_range": 0.02, "intermediate_size": a.inter,
@@ -65,12 +78,12 @@ def make_config(a):
 def prefix(c, names):
     if c["model_type"] == "gpt2":
         return "transformer." if "transformer.wte.weight" in names else ""
-    return "gpt_neox."
+    return "model.decoder." if c["model_type"] == "opt" else "gpt_neox."
 
 
 def rotary_dim(c):
     hd = hidden(c) // heads(c)
-    return 0 if c["model_type"] == "gpt2" else int(hd * c["rotary_pct"])
+    return int(hd * c["rotary_pct"]) if c["model_type"] == "gpt_neox" else 0
 
 
 def hidden(c):
@@ -86,7 +99,7 @@ def layers(c):
 
 
 def inter(c):
-    return c.get("intermediate_size") or c.get("n_inner") or 4 * hidden(c)
+    return c.get("intermediate_size") or c.get("ffn_dim") or c.get("n_inner") or 4 * hidden(c)
 
 
 def shapes(c, p, buffers):
@@ -112,6 +125,27 @@ def shapes(c, p, buffers):
             s[h + "mlp.c_proj.weight"] = (None, (i_, d))
             s[h + "mlp.c_proj.bias"] = (None, (d,))
         s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        return s
+    if c["model_type"] == "opt":
+        e = c["word_embed_proj_dim"]
+        s[p + "embed_tokens.weight"] = (None, (v, e))
+        s[p + "embed_positions.weight"] = (None, (c["max_position_embeddings"] + 2, d))
+        if e != d:
+            s[p + "project_out.weight"] = (None, (e, d))
+            s[p + "project_in.weight"] = (None, (d, e))
+        if c["do_layer_norm_before"]:
+            s[p + "final_layer_norm.weight"] = s[p + "final_layer_norm.bias"] = (None, (d,))
+        for i in range(layers(c)):
+            h = "%slayers.%d." % (p, i)
+            for x in ("k", "v", "q", "out"):
+                s[h + "self_attn.%s_proj.weight" % x] = (None, (d, d))
+                s[h + "self_attn.%s_proj.bias" % x] = (None, (d,))
+            s[h + "self_attn_layer_norm.weight"] = s[h + "self_attn_layer_norm.bias"] = (None, (d,))
+            s[h + "fc1.weight"] = (None, (i_, d))
+            s[h + "fc1.bias"] = (None, (i_,))
+            s[h + "fc2.weight"] = (None, (d, i_))
+            s[h + "fc2.bias"] = (None, (d,))
+            s[h + "final_layer_norm.weight"] = s[h + "final_layer_norm.bias"] = (None, (d,))
         return s
     s[p + "embed_in.weight"] = (None, (v, d))
     for i in range(layers(c)):
@@ -155,7 +189,7 @@ def draw(name, shape, seed, index, c):
 
 def make(a):
     c = make_config(a)
-    p = "" if a.no_prefix else ("transformer." if a.variant == "gpt2" else "gpt_neox.")
+    p = "" if a.no_prefix else {"gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -174,6 +208,8 @@ def draw_permutations(c, seed):
     hd = hidden(c) // h
     rd = rotary_dim(c)
     perms = {"stream": lf.randperm(hidden(c), g), "layers": []}
+    if c.get("word_embed_proj_dim", hidden(c)) != hidden(c):  # OPT-350m's embedding width: a group of its own
+        perms["embed"] = lf.randperm(c["word_embed_proj_dim"], g)
     for _ in range(layers(c)):
         perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": lf.randperm(h, g),
                                 "qk": [lf.randperm(hd - rd, g) for _ in range(h)],
@@ -194,7 +230,11 @@ def head_maps(c, lp):
         src = int(lp["heads"][g])
         dims = list(range(rd)) + [rd + int(x) for x in lp["qk"][g]]
         vd = [int(x) for x in lp["v"][g]]
-        if c["model_type"] == "gpt2":
+        if c["model_type"] == "opt":  # separate q, k, v
+            q += [src * hd + t for t in dims]
+            k += [src * hd + t for t in dims]
+            v += [src * hd + t for t in vd]
+        elif c["model_type"] == "gpt2":
             q += [src * hd + t for t in dims]
             k += [d + src * hd + t for t in dims]
             v += [2 * d + src * hd + t for t in vd]
@@ -203,6 +243,8 @@ def head_maps(c, lp):
             k += [src * 3 * hd + hd + t for t in dims]
             v += [src * 3 * hd + 2 * hd + t for t in vd]
         o += [src * hd + t for t in vd]
+    if c["model_type"] == "opt":
+        return {"q": torch.tensor(q), "k": torch.tensor(k), "v": torch.tensor(v)}, torch.tensor(o)
     packed = q + k + v if c["model_type"] == "gpt2" else [x for g in range(h) for part in (q, k, v)
                                                           for x in part[g * hd:(g + 1) * hd]]
     return torch.tensor(packed), torch.tensor(o)
@@ -212,7 +254,15 @@ def permute_tensor(name, t, c, perms, p):
     s = perms["stream"]
     if t.dtype == torch.bool or t.dim() == 0 or name.endswith("inv_freq"):
         return t  # buffers: a causal mask, its fill value, the rotary frequencies
-    if name in (p + "wte.weight", p + "wpe.weight", p + "embed_in.weight", "embed_out.weight"):
+    e = perms.get("embed", s)  # OPT's embedding width (the stream's unless project_in changes it)
+    if name == p + "embed_tokens.weight":
+        return t[:, e]
+    if name == p + "project_in.weight":
+        return t[s][:, e]
+    if name == p + "project_out.weight":
+        return t[e][:, s]
+    if name in (p + "wte.weight", p + "wpe.weight", p + "embed_in.weight", "embed_out.weight",
+                p + "embed_positions.weight"):
         return t[:, s]
     if t.dim() == 1 and (name.startswith(p + "ln_f.") or name.startswith(p + "final_layer_norm.")):
         return t[s]
@@ -220,8 +270,13 @@ def permute_tensor(name, t, c, perms, p):
     lp = perms["layers"][int(name[len(p):].split(".")[1])]
     packed, o = head_maps(c, lp)
     u = lp["mlp"]
-    if "ln_" in rest or "layernorm" in rest:
+    if "ln_" in rest or "layernorm" in rest or "layer_norm" in rest:
         return t[s]
+    if rest.startswith("self_attn.") and not rest.startswith("self_attn.out_proj"):  # OPT's q, k, v
+        rows = packed[rest.split(".")[1][0]]
+        return t[rows] if rest.endswith(".bias") else t[rows][:, s]
+    if rest == "self_attn.out_proj.weight":
+        return t[s][:, o]
     if rest in ("attn.c_attn.weight",):
         return t[s][:, packed]
     if rest in ("attn.c_attn.bias", "attention.query_key_value.bias"):
@@ -232,17 +287,18 @@ def permute_tensor(name, t, c, perms, p):
         return t[o][:, s]
     if rest == "attention.dense.weight":
         return t[s][:, o]
-    if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias"):
+    if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias",
+                "self_attn.out_proj.bias", "fc2.bias"):
         return t[s]
-    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias"):
+    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias"):
         return t[u]
     if rest == "mlp.c_fc.weight":
         return t[s][:, u]
     if rest == "mlp.c_proj.weight":
         return t[u][:, s]
-    if rest == "mlp.dense_h_to_4h.weight":
+    if rest in ("mlp.dense_h_to_4h.weight", "fc1.weight"):
         return t[u][:, s]
-    if rest == "mlp.dense_4h_to_h.weight":
+    if rest in ("mlp.dense_4h_to_h.weight", "fc2.weight"):
         return t[s][:, u]
     raise ValueError("unexpected tensor %s" % name)
 
@@ -250,10 +306,15 @@ def permute_tensor(name, t, c, perms, p):
 def secret(c, perms, seed, p):
     gpt2 = c["model_type"] == "gpt2"
     # Lady names the stream after its producers' common prefix (or the first of them)
-    groups = {"stream." + ((p[:-1] or "wte") if gpt2 else p + "layers"): perms["stream"].tolist()}
+    stream = (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" else p + "layers"
+    groups = {"stream." + stream: perms["stream"].tolist()}
+    if "embed" in perms:  # OPT-350m's embedding width, named after the embedding
+        groups[p + "embed_tokens"] = perms["embed"].tolist()
     for i, lp in enumerate(perms["layers"]):
         if gpt2:
             a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.c_fc" % (p, i)
+        elif c["model_type"] == "opt":
+            a, mlp = "%slayers.%d.self_attn" % (p, i), "%slayers.%d.fc1" % (p, i)
         else:
             a, mlp = "%slayers.%d.attention" % (p, i), "%slayers.%d.mlp.dense_h_to_4h" % (p, i)
         groups[a + ".kv_heads"] = lp["heads"].tolist()
@@ -314,7 +375,10 @@ def forward(w, c, ids):
         return torch.cat((r * cos + lf.rotate_half(r) * sin, rest), -1)
 
     def attention(x, i):
-        if gpt2:
+        if c["model_type"] == "opt":  # q, k, v apart (q scaled before the product: the same scores)
+            a = "%slayers.%d.self_attn." % (p, i)
+            q, k, v = (linear(x, a + n + "_proj").reshape(bsz, seq, h, hd).transpose(1, 2) for n in ("q", "k", "v"))
+        elif gpt2:
             q, k, v = conv1d(x, "%sh.%d.attn.c_attn" % (p, i)).split(d, -1)
             q, k, v = (t.reshape(bsz, seq, h, hd).transpose(1, 2) for t in (q, k, v))
         else:
@@ -326,9 +390,13 @@ def forward(w, c, ids):
             scores = scores / (i + 1)
         scores = scores.masked_fill(causal, float("-inf")).softmax(-1)
         o = (scores @ v).transpose(1, 2).reshape(bsz, seq, d)
+        if c["model_type"] == "opt":
+            return linear(o, "%slayers.%d.self_attn.out_proj" % (p, i))
         return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
 
     def mlp(x, i):
+        if c["model_type"] == "opt":
+            return linear(act(linear(x, "%slayers.%d.fc1" % (p, i))), "%slayers.%d.fc2" % (p, i))
         if gpt2:
             return conv1d(act(conv1d(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
         m = "%slayers.%d.mlp." % (p, i)
@@ -339,6 +407,8 @@ def forward(w, c, ids):
             x = x + attention(ln(x, "%sh.%d.ln_1" % (p, i)), i)
             x = x + mlp(ln(x, "%sh.%d.ln_2" % (p, i)), i)
         return ln(x, p + "ln_f") @ w[p + "wte.weight"].T
+    if c["model_type"] == "opt":
+        return forward_opt(w, c, ids, p, attention, mlp)
     x = w[p + "embed_in.weight"][ids]
     for i in range(layers(c)):
         at = "%slayers.%d." % (p, i)
@@ -350,6 +420,34 @@ def forward(w, c, ids):
             x = x + mlp(ln(x, at + "post_attention_layernorm"), i)
     head = w.get("embed_out.weight", w[p + "embed_in.weight"])
     return ln(x, p + "final_layer_norm") @ head.T
+
+
+def forward_opt(w, c, ids, p, attention, mlp):
+    """OPT's decoder: the embedding (project_in), positions from row 2, pre- or post-norm layers, the final norm
+    (project_out), the tied head."""
+    d = hidden(c)
+    seq = ids.shape[1]
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w[name + ".bias"], 1e-5)
+    x = w[p + "embed_tokens.weight"][ids]
+    if p + "project_in.weight" in w:
+        x = x @ w[p + "project_in.weight"].T
+    x = x + w[p + "embed_positions.weight"][torch.arange(seq) + 2]
+    pre = c["do_layer_norm_before"]
+    for i in range(layers(c)):
+        at = "%slayers.%d." % (p, i)
+        x = x + attention(ln(x, at + "self_attn_layer_norm") if pre else x, i)
+        if not pre:
+            x = ln(x, at + "self_attn_layer_norm")
+        x = x + mlp(ln(x, at + "final_layer_norm") if pre else x, i)
+        if not pre:
+            x = ln(x, at + "final_layer_norm")
+    if p + "final_layer_norm.weight" in w:
+        x = ln(x, p + "final_layer_norm")
+    if p + "project_out.weight" in w:
+        x = x @ w[p + "project_out.weight"].T
+    return x @ w[p + "embed_tokens.weight"].T
 
 
 def run_forward(a):
@@ -374,7 +472,7 @@ def run_case(a):
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox"])
+    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -390,6 +488,8 @@ def make_options(m):
     m.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
     m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct")
     m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
+    m.add_argument("--post-norm", action="store_true", help="opt: do_layer_norm_before false (OPT-350m)")
+    m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")
 
 
 def main():

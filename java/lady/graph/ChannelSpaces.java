@@ -122,6 +122,8 @@ public final class ChannelSpaces {
         private final List<Space> spaces = new ArrayList<>();
         private final List<Integer> parent = new ArrayList<>();
         private final Map<String, Layout> layouts = new HashMap<>();
+        /** An embedding's weight -> the space its columns open (a tied head reads that space). */
+        private final Map<String, Integer> embeddings = new HashMap<>();
         private final Set<String> fixed = new LinkedHashSet<>();
         private final List<String> notes = new ArrayList<>();
         private int nodeIndex;
@@ -357,6 +359,12 @@ public final class ChannelSpaces {
                     notes.add("node '" + n.name() + "': " + shape[cols] + " input features do not split into the "
                             + channels + " flattened channels; its input channels stay in place");
                 }
+            }
+            Integer tied = embeddings.get(w); // a head tied to an embedding reads the embedding's channels (OPT-350m's
+            // project_out writes them): one space, whatever leads there
+            if (tied != null && !l.opaque() && !l.flattened() && l.segs().size() == 1 && l.segs().get(0).block() == 1
+                    && l.length() == shape[cols]) {
+                union(l.segs().get(0).space(), tied, false);
             }
             consume(l, w, cols);
             int s = produce(n, w, rows, n.param("bias"), shape[rows]);
@@ -676,6 +684,7 @@ public final class ChannelSpaces {
             long[] shape = graph.shape(w);
             fixed.add(SpecValidator.fixedAxis(w, 0));
             int s = produce(n, w, 1, null, shape[1]);
+            embeddings.put(w, s);
             return new Layout(List.of(new Seg(s, shape[1], 1)), false, false);
         }
 

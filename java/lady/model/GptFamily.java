@@ -13,9 +13,8 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2 and GPT-NeoX (Pythia, GPT-NeoX-20B) as Hugging Face transformers saves them: LayerNorm with a bias before the
- * attention and the MLP, multi-head attention from one packed tensor, biases everywhere, a plain MLP (act(fc x) then
- * proj).
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B) and OPT as Hugging Face transformers saves them: LayerNorm with a bias around
+ * the attention and the MLP, multi-head attention, biases everywhere, a plain MLP (act(fc x) then proj).
  * <ul>
  * <li><b>gpt2</b> (GPT2LMHeadModel under {@code transformer.}, or GPT2Model's names without it, as the hub's gpt2 is
  *     saved): token and learned position embeddings (wte, wpe), per block ln_1, attn (c_attn: q, k, v stacked, c_proj),
@@ -29,6 +28,12 @@ import lady.report.Json;
  *     mlp(ln2 x), use_parallel_residual, the default) or a sequential one; final_layer_norm; embed_out. Rotary
  *     embedding on the first rotary_pct of each head (Pythia: 1/4), base rotary_emb_base (or rope_theta); the other
  *     dimensions move as GPT-2's do.</li>
+ * <li><b>opt</b> (OPTForCausalLM under {@code model.decoder.}, lm_head tied to embed_tokens; OPTModel under {@code
+ *     decoder.}, without a head): embed_tokens (of word_embed_proj_dim; project_in to the width when they differ, as
+ *     OPT-350m), plus the learned positions embed_positions (row t + 2 at position t); per layer self_attn (q, k, v,
+ *     out_proj, with biases; no rotary embedding) and the MLP (fc1, relu, fc2), with self_attn_layer_norm and
+ *     final_layer_norm before each (do_layer_norm_before) or after each residual add (OPT-350m); the final_layer_norm
+ *     of the decoder where the checkpoint has it; project_out; lm_head.</li>
  * </ul>
  * Buffers older versions saved (a causal mask {@code attn.bias} / {@code attention.bias}, {@code masked_bias}, the
  * rotary frequencies) stay in place; the frequencies are used. Widths come from the shapes, the heads, eps, activation
@@ -37,29 +42,56 @@ import lady.report.Json;
 final class GptFamily implements Family {
     static final String GPT2 = "gpt2";
     static final String NEOX = "gpt_neox";
+    static final String OPT = "opt";
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
+    /** OPT's learned positions start at row 2 (OPTLearnedPositionalEmbedding's offset). */
+    private static final long OPT_POSITION_OFFSET = 2;
+
+    /**
+     * The names and configuration keys of one variant: its module prefixes (the first that holds its embedding and its
+     * first layer's attention), the embedding, the layers' prefix, per layer the norms, the attention (packed {@code
+     * qkv} or separate q, k, v under {@code attention}), its output projection, the MLP's two layers; the final norm and
+     * the head; config.json's keys of the width, the layers, the heads, eps, the activation (with its default) and the
+     * MLP's width; whether the head is tied by default (tie_word_embeddings).
+     */
+    private record Variant(List<String> prefixes, String embed, String layers, String ln1, String ln2, String attention,
+            String qkv, String attnOut, String fc, String proj, String finalNorm, String head, String widthKey,
+            String layersKey, String headsKey, String epsKey, String actKey, String defaultAct, String mlpKey,
+            boolean tiedByDefault) {
+        /** The attention module's first tensor (its presence tells a layer is there). */
+        String attentionWeight() {
+            return (qkv != null ? qkv : attention + ".q_proj") + ".weight";
+        }
+    }
+
+    private static final Map<String, Variant> VARIANTS = Map.of(
+            GPT2, new Variant(List.of("transformer.", ""), "wte", "h.", ".ln_1", ".ln_2", ".attn", ".attn.c_attn",
+                    ".attn.c_proj", ".mlp.c_fc", ".mlp.c_proj", "ln_f", "lm_head", "n_embd", "n_layer", "n_head",
+                    "layer_norm_epsilon", "activation_function", "gelu_new", "n_inner", true),
+            NEOX, new Variant(List.of("gpt_neox.", ""), "embed_in", "layers.", ".input_layernorm",
+                    ".post_attention_layernorm", ".attention", ".attention.query_key_value", ".attention.dense",
+                    ".mlp.dense_h_to_4h", ".mlp.dense_4h_to_h", "final_layer_norm", "embed_out", "hidden_size",
+                    "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu",
+                    "intermediate_size", false),
+            OPT, new Variant(List.of("model.decoder.", "decoder."), "embed_tokens", "layers.", ".self_attn_layer_norm",
+                    ".final_layer_norm", ".self_attn", null, ".self_attn.out_proj", ".fc1", ".fc2", "final_layer_norm",
+                    "lm_head", "hidden_size", "num_hidden_layers", "num_attention_heads", null, "activation_function",
+                    "relu", "ffn_dim", true));
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX);
+        return List.of(GPT2, NEOX, OPT);
     }
 
-    /** GPT-2's prefix (GPT2LMHeadModel's {@code transformer.}, or none), or null. */
-    private static String gpt2Prefix(java.util.function.Predicate<String> has) {
-        for (String p : List.of("transformer.", "")) {
-            if (has.test(p + "wte.weight") && has.test(p + "wpe.weight") && has.test(p + "h.0.attn.c_attn.weight")) {
-                return p;
-            }
-        }
-        return null;
-    }
-
-    /** GPT-NeoX's prefix (GPTNeoXForCausalLM's {@code gpt_neox.}, or none), or null. */
-    private static String neoxPrefix(java.util.function.Predicate<String> has) {
-        for (String p : List.of("gpt_neox.", "")) {
-            if (has.test(p + "embed_in.weight") && has.test(p + "layers.0.attention.query_key_value.weight")) {
+    /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
+    private static String prefix(String name, java.util.function.Predicate<String> has) {
+        Variant v = VARIANTS.get(name);
+        for (String p : v.prefixes()) {
+            if (has.test(p + v.embed() + ".weight") && has.test(p + v.layers() + "0" + v.attentionWeight())
+                    && (!name.equals(GPT2) || has.test(p + "wpe.weight"))
+                    && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))) {
                 return p;
             }
         }
@@ -68,37 +100,19 @@ final class GptFamily implements Family {
 
     @Override
     public String recognize(Map<String, long[]> s) {
-        return gpt2Prefix(s::containsKey) != null ? GPT2 : neoxPrefix(s::containsKey) != null ? NEOX : null;
+        for (String name : names()) {
+            if (prefix(name, s::containsKey) != null) {
+                return name;
+            }
+        }
+        return null;
     }
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        String p = name.equals(GPT2) ? gpt2Prefix(s::containsKey) : neoxPrefix(s::containsKey);
-        String embedding = (p == null ? "" : p) + (name.equals(GPT2) ? "wte.weight" : "embed_in.weight");
+        String p = prefix(name, s::containsKey);
+        String embedding = (p == null ? "" : p) + VARIANTS.get(name).embed() + ".weight";
         return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, embedding, 0, 50257)), 1.0, 0, 1, 1);
-    }
-
-    /** The names of one family's tensors, by prefix (the parts every block and the model have). */
-    private record Names(String embedding, String layers, String finalNorm, String head, String ln1, String ln2,
-            String qkv, String attnOut, String fc, String proj, String attention) {
-        static Names of(String name, String p) {
-            return name.equals(GPT2)
-                    ? new Names(p + "wte.weight", p + "h.", p + "ln_f", "lm_head", ".ln_1", ".ln_2", ".attn.c_attn",
-                            ".attn.c_proj", ".mlp.c_fc", ".mlp.c_proj", ".attn")
-                    : new Names(p + "embed_in.weight", p + "layers.", p + "final_layer_norm", "embed_out",
-                            ".input_layernorm", ".post_attention_layernorm", ".attention.query_key_value",
-                            ".attention.dense", ".mlp.dense_h_to_4h", ".mlp.dense_4h_to_h", ".attention");
-        }
-    }
-
-    /** config.json's first key of {@code keys} that it gives (GPT-2's n_embd, n_head, ... or their standard names). */
-    private static String key(Dims d, String... keys) {
-        for (String k : keys) {
-            if (d.config(k) != null) {
-                return k;
-            }
-        }
-        return keys[0];
     }
 
     @Override
@@ -107,125 +121,170 @@ final class GptFamily implements Family {
             throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
                     + "(config.json + safetensors), not created new");
         }
+        Variant v = VARIANTS.get(name);
         boolean gpt2 = name.equals(GPT2);
-        String found = gpt2 ? gpt2Prefix(t -> d.has(t, false)) : neoxPrefix(t -> d.has(t, false));
-        String p = found == null ? (gpt2 ? "transformer." : "gpt_neox.") : found;
-        Names n = Names.of(name, p);
-        long vocab = d.size(n.embedding(), 0, 0);
-        long hidden = d.size(n.embedding(), 1, 0);
-        LlamaFamily.agree(name, d, "vocab_size", vocab, n.embedding());
-        LlamaFamily.agree(name, d, key(d, "n_embd", "hidden_size"), hidden, n.embedding());
-        String headsKey = key(d, "n_head", "num_attention_heads");
-        long heads = d.configLong(headsKey, 0);
+        boolean opt = name.equals(OPT);
+        String found = prefix(name, t -> d.has(t, false));
+        String p = found == null ? v.prefixes().get(0) : found;
+        String embedding = p + v.embed() + ".weight";
+        long vocab = d.size(embedding, 0, 0);
+        long embedWidth = d.size(embedding, 1, 0);
+        String projectIn = p + "project_in";
+        long hidden = opt && d.has(projectIn + ".weight", false) ? d.size(projectIn + ".weight", 0, 0) : embedWidth;
+        LlamaFamily.agree(name, d, "vocab_size", vocab, embedding);
+        LlamaFamily.agree(name, d, v.widthKey(), hidden, opt ? p + "embed_positions.weight" : embedding);
+        long heads = d.configLong(v.headsKey(), 0);
         if (heads < 1) {
-            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + headsKey
+            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + v.headsKey()
                     : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
                     + "give the Hugging Face folder with its config.json");
         }
         if (hidden % heads != 0) {
             throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads, which do not "
-                    + "divide the width " + hidden + " (" + n.embedding() + "); the folder's config.json and weights "
+                    + "divide the width " + hidden + " (" + embedding + "); the folder's config.json and weights "
                     + "disagree (a config.json from another model?)");
         }
         long headDim = hidden / heads;
-        double eps = LlamaFamily.positive(name, d, key(d, "layer_norm_epsilon", "layer_norm_eps"), DEFAULT_EPS);
-        Object act = d.config(key(d, "activation_function", "hidden_act"));
-        Object fnName = act != null ? act : gpt2 ? "gelu_new" : "gelu";
+        double eps = v.epsKey() == null ? DEFAULT_EPS : LlamaFamily.positive(name, d, v.epsKey(), DEFAULT_EPS);
+        Object act = d.config(v.actKey());
+        Object fnName = act != null ? act : v.defaultAct();
         Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
         String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
                 + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
-        Map<String, Object> rope = new LinkedHashMap<>();
-        if (gpt2) {
-            rope.put("transposed", 1L);
-            rope.put("rotary_dim", 0L);
-        } else {
-            rope.put("qkv_per_head", 1L);
-            double pct = d.configDouble(d.config("rotary_pct") != null ? "rotary_pct" : "partial_rotary_factor",
-                    NEOX_ROTARY_PCT);
-            long rd = (long) (headDim * pct);
-            LlamaRope r = LlamaRope.of(d);
-            if (d.config("rope_theta") == null && d.config("rotary_emb_base") != null) {
-                r = r.withTheta(d.configDouble("rotary_emb_base", LlamaRope.DEFAULT_THETA));
-            }
-            rope.putAll(r.attrs());
-            rope.put("rotary_dim", rd);
-            if (!(pct > 0 && pct <= 1) || rd < 2 || rd % 2 != 0) {
-                rope.put(Op.FORWARD_UNSUPPORTED, "rotary_pct " + pct + " (" + rd + " of " + headDim + " dimensions "
-                        + "rotated, not a positive even number) is not computed by Lady's forward pass");
-            } else if (r.unsupported(rd) != null) {
-                rope.put(Op.FORWARD_UNSUPPORTED, r.unsupported(rd));
-            }
-        }
-        boolean parallel = !gpt2 && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
+        Map<String, Object> attrs = attentionAttrs(name, d, headDim);
+        boolean parallel = name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
+        boolean postNorm = opt && Boolean.FALSE.equals(d.config("do_layer_norm_before")); // OPT-350m
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
-        String h = b.embedding(gpt2 ? p + "wte" : p + "embed_in", ids, n.embedding(), vocab, hidden);
-        if (gpt2) {
-            String wpe = p + "wpe.weight";
-            h = b.add(p + "embed_add", h, b.positionEmbedding(p + "wpe", ids, wpe, d.size(wpe, 0, 0), hidden, 0));
+        String h = b.embedding(p + v.embed(), ids, embedding, vocab, embedWidth);
+        if (opt && d.has(projectIn + ".weight", false)) {
+            h = b.linear(projectIn, h, hidden, false);
+        }
+        if (gpt2 || opt) { // learned positions, added to the tokens' embeddings
+            String positions = p + (gpt2 ? "wpe" : "embed_positions");
+            h = b.add(p + "embed_add", h, b.positionEmbedding(positions, ids, positions + ".weight",
+                    d.size(positions + ".weight", 0, 0), hidden, opt ? OPT_POSITION_OFFSET : 0));
         }
         Set<Long> widths = new HashSet<>();
         int layers = 0;
-        for (; d.has(n.layers() + layers + n.qkv() + ".weight", false); layers++) {
-            String l = n.layers() + layers;
-            Map<String, Object> attrs = new LinkedHashMap<>(rope);
-            if (gpt2) {
-                boolean scaled = !Boolean.FALSE.equals(d.config("scale_attn_weights"));
-                boolean byLayer = Boolean.TRUE.equals(d.config("scale_attn_by_inverse_layer_idx"));
-                attrs.put("attn_scale", (scaled ? 1 / Math.sqrt(headDim) : 1.0) / (byLayer ? layers + 1 : 1));
+        for (; d.has(p + v.layers() + layers + v.attentionWeight(), false); layers++) {
+            String l = p + v.layers() + layers;
+            Map<String, Object> a = new LinkedHashMap<>(attrs);
+            if (gpt2 && Boolean.TRUE.equals(d.config("scale_attn_by_inverse_layer_idx"))) {
+                a.put("attn_scale", (double) a.get("attn_scale") / (layers + 1));
             }
-            String x = b.layerNorm(l + n.ln1(), h, eps);
-            x = b.attentionGqa(l + n.attention(), x, attentionNames(b, d, l, n), heads, heads, headDim, attrs);
-            String y;
-            if (parallel) { // GPT-NeoX: both read the block's input
-                y = mlp(b, d, l, n, b.layerNorm(l + n.ln2(), h, eps), hidden, fn, actUnsupported, gpt2, widths);
+            String x = postNorm ? h : b.layerNorm(l + v.ln1(), h, eps);
+            x = b.attentionGqa(l + v.attention(), x, attentionNames(b, d, l, v), heads, heads, headDim, a);
+            if (parallel) { // GPT-NeoX: the attention and the MLP both read the block's input
+                String y = mlp(b, d, l, v, b.layerNorm(l + v.ln2(), h, eps), hidden, fn, actUnsupported, gpt2, widths);
                 h = b.add(l + ".residual", h, b.add(l + ".attn_mlp", x, y));
-            } else {
-                h = b.add(l + ".attn_residual", h, x);
-                y = mlp(b, d, l, n, b.layerNorm(l + n.ln2(), h, eps), hidden, fn, actUnsupported, gpt2, widths);
-                h = b.add(l + ".mlp_residual", h, y);
+                continue;
+            }
+            h = b.add(l + ".attn_residual", h, x);
+            if (postNorm) {
+                h = b.layerNorm(l + v.ln1(), h, eps);
+            }
+            String y = mlp(b, d, l, v, postNorm ? h : b.layerNorm(l + v.ln2(), h, eps), hidden, fn, actUnsupported, gpt2,
+                    widths);
+            h = b.add(l + ".mlp_residual", h, y);
+            if (postNorm) {
+                h = b.layerNorm(l + v.ln2(), h, eps);
             }
         }
-        LlamaFamily.agree(name, d, key(d, "n_layer", "num_hidden_layers"), layers, n.layers() + "N" + n.qkv() + ".weight");
+        LlamaFamily.agree(name, d, v.layersKey(), layers, p + v.layers() + "N" + v.attentionWeight());
         if (widths.size() == 1) { // (GPT-2's n_inner is null for 4 x n_embd)
             long w = widths.iterator().next();
-            LlamaFamily.agree(name, d, key(d, "n_inner", "intermediate_size"), w, n.layers() + "N" + n.fc() + ".weight");
+            LlamaFamily.agree(name, d, v.mlpKey(), w, p + v.layers() + "N" + v.fc() + ".weight");
         }
-        String head = n.head() + ".weight";
-        // GPT-2 ties its head to wte (also when the weights are saved without the "transformer." prefix, as the hub's
-        // gpt2 is); a GPT-NeoX saved without its prefix and without embed_out is a base model (GPTNeoXModel)
-        boolean base = !gpt2 && p.isEmpty() && !d.has(head, false);
-        h = b.layerNorm(n.finalNorm(), h, eps, base);
+        String head = v.head() + ".weight";
+        // a GPT-NeoX saved without its prefix and without embed_out (GPTNeoXModel), an OPT under decoder. (OPTModel): a
+        // base model, whose output is its last hidden state; GPT-2 ties its head to wte whatever its prefix (the hub's
+        // gpt2 is saved without it)
+        boolean base = !gpt2 && p.equals(v.prefixes().get(1)) && !d.has(head, false);
+        String finalNorm = p + v.finalNorm();
+        boolean normed = !opt || d.has(finalNorm + ".weight", false); // (OPT-350m has none)
+        String projectOut = p + "project_out";
+        boolean projected = opt && d.has(projectOut + ".weight", false);
+        if (normed) {
+            h = b.layerNorm(finalNorm, h, eps, base && !projected);
+        }
+        if (projected) {
+            h = b.linear(projectOut, h, embedWidth, false);
+        }
         if (base) {
             return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT);
         }
         boolean tied = !d.has(head, false);
-        if (tied && (gpt2 ? Boolean.FALSE.equals(d.config("tie_word_embeddings"))
-                : !Boolean.TRUE.equals(d.config("tie_word_embeddings")))) {
+        Object tie = d.config("tie_word_embeddings");
+        if (tied && (v.tiedByDefault() ? Boolean.FALSE.equals(tie) : !Boolean.TRUE.equals(tie))) {
             throw LadyException.invalidInput(name + ": the checkpoint has no " + head + ", and config.json does not tie "
                     + "it to the embedding (tie_word_embeddings); a shard missing from the folder?");
         }
-        String logits = tied ? b.linear(n.head(), h, n.embedding(), null, vocab) : b.linear(n.head(), h, vocab, false);
+        String logits = tied ? b.linear(v.head(), h, embedding, null, vocab) : b.linear(v.head(), h, vocab, false);
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }
 
+    /**
+     * The attention's attributes ({@link Op#ATTENTION_GQA}): GPT-2's Conv1D layout and scale, GPT-NeoX's packed rows per
+     * head and its rotary embedding, OPT's plain projections; GPT-2 and OPT have no rotary embedding (rotary_dim 0).
+     */
+    private static Map<String, Object> attentionAttrs(String name, Dims d, long headDim) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        if (!name.equals(NEOX)) {
+            a.put("rotary_dim", 0L);
+            if (name.equals(GPT2)) {
+                a.put("transposed", 1L);
+            }
+            boolean scaled = !name.equals(GPT2) || !Boolean.FALSE.equals(d.config("scale_attn_weights"));
+            a.put("attn_scale", scaled ? 1 / Math.sqrt(headDim) : 1.0);
+            return a;
+        }
+        a.put("qkv_per_head", 1L);
+        double pct = d.configDouble(d.config("rotary_pct") != null ? "rotary_pct" : "partial_rotary_factor",
+                NEOX_ROTARY_PCT);
+        long rd = (long) (headDim * pct);
+        LlamaRope r = LlamaRope.of(d);
+        if (d.config("rope_theta") == null && d.config("rotary_emb_base") != null) {
+            r = r.withTheta(d.configDouble("rotary_emb_base", LlamaRope.DEFAULT_THETA));
+        }
+        a.putAll(r.attrs());
+        a.put("rotary_dim", rd);
+        if (!(pct > 0 && pct <= 1) || rd < 2 || rd % 2 != 0) {
+            a.put(Op.FORWARD_UNSUPPORTED, "rotary_pct " + pct + " (" + rd + " of " + headDim + " dimensions "
+                    + "rotated, not a positive even number) is not computed by Lady's forward pass");
+        } else if (r.unsupported(rd) != null) {
+            a.put(Op.FORWARD_UNSUPPORTED, r.unsupported(rd));
+        }
+        return a;
+    }
+
     /** The attention's tensors by role ({@link GraphBuilder#attentionGqa}), its buffers declared. */
-    private static Map<String, String> attentionNames(GraphBuilder b, Dims d, String l, Names n) {
+    private static Map<String, String> attentionNames(GraphBuilder b, Dims d, String l, Variant v) {
         Map<String, String> names = new LinkedHashMap<>();
-        names.put("qkv_weight", l + n.qkv() + ".weight");
-        if (d.has(l + n.qkv() + ".bias", false)) {
-            names.put("qkv_bias", l + n.qkv() + ".bias");
+        if (v.qkv() != null) {
+            names.put("qkv_weight", l + v.qkv() + ".weight");
+            if (d.has(l + v.qkv() + ".bias", false)) {
+                names.put("qkv_bias", l + v.qkv() + ".bias");
+            }
+        } else {
+            for (String x : List.of("q", "k", "v")) {
+                String t = l + v.attention() + "." + x + "_proj";
+                names.put(x + "_weight", t + ".weight");
+                if (d.has(t + ".bias", false)) {
+                    names.put(x + "_bias", t + ".bias");
+                }
+            }
         }
-        names.put("o_weight", l + n.attnOut() + ".weight");
-        if (d.has(l + n.attnOut() + ".bias", false)) {
-            names.put("o_bias", l + n.attnOut() + ".bias");
+        names.put("o_weight", l + v.attnOut() + ".weight");
+        if (d.has(l + v.attnOut() + ".bias", false)) {
+            names.put("o_bias", l + v.attnOut() + ".bias");
         }
-        String freq = l + n.attention() + ".rotary_emb.inv_freq";
+        String freq = l + v.attention() + ".rotary_emb.inv_freq";
         if (d.has(freq, false)) {
             names.put("rope_inv_freq", freq);
         }
         for (String buffer : List.of("bias", "masked_bias")) { // a causal mask and its fill value (older versions)
-            String t = l + n.attention() + "." + buffer;
+            String t = l + v.attention() + "." + buffer;
             if (d.has(t, false)) {
                 b.tensor(t, d.shape(t));
                 names.put(GraphBuilder.BUFFER + buffer, t);
@@ -235,55 +294,57 @@ final class GptFamily implements Family {
     }
 
     /** The MLP (fc, act, proj; Conv1D [in, out] for GPT-2) on {@code x}; its width added to {@code widths}. */
-    private static String mlp(GraphBuilder b, Dims d, String l, Names n, String x, long hidden, Op.Activation fn,
+    private static String mlp(GraphBuilder b, Dims d, String l, Variant v, String x, long hidden, Op.Activation fn,
             String actUnsupported, boolean gpt2, Set<Long> widths) {
-        String fc = l + n.fc();
+        String fc = l + v.fc();
         long inter = d.size(fc + ".weight", gpt2 ? 1 : 0, 4 * hidden);
         widths.add(inter);
         boolean fcBias = d.has(fc + ".bias", false);
-        boolean projBias = d.has(l + n.proj() + ".bias", false);
+        boolean projBias = d.has(l + v.proj() + ".bias", false);
         String y = gpt2 ? b.linearTransposed(fc, x, inter, fcBias) : b.linear(fc, x, inter, fcBias);
         y = actUnsupported == null ? b.act(fc + ".act", y, fn) : b.act(fc + ".act", y, Op.Activation.GELU, actUnsupported);
-        return gpt2 ? b.linearTransposed(l + n.proj(), y, hidden, projBias) : b.linear(l + n.proj(), y, hidden, projBias);
+        return gpt2 ? b.linearTransposed(l + v.proj(), y, hidden, projBias) : b.linear(l + v.proj(), y, hidden, projBias);
     }
 
     /**
      * config.json with the widths of {@code shapes}: the width, vocabulary and layer count where it gives them, and the
-     * MLP's width (GPT-2's n_inner, GPT-NeoX's intermediate_size), which structural edits change, when every layer has
-     * the same.
+     * MLP's width (GPT-2's n_inner, GPT-NeoX's intermediate_size, OPT's ffn_dim), which structural edits change, when
+     * every layer has the same.
      */
     @Override
     public Map<String, Object> configFor(String name, Map<String, long[]> shapes, Map<String, Object> config) {
         Map<String, Object> c = new LinkedHashMap<>(config);
         boolean gpt2 = name.equals(GPT2);
-        String p = gpt2 ? gpt2Prefix(shapes::containsKey) : neoxPrefix(shapes::containsKey);
+        String p = prefix(name, shapes::containsKey);
         if (p == null) {
             return c;
         }
-        Names n = Names.of(name, p);
-        long[] embedding = shapes.get(n.embedding());
-        c.computeIfPresent("vocab_size", (k, v) -> embedding[0]);
-        c.computeIfPresent(gpt2 ? "n_embd" : "hidden_size", (k, v) -> embedding[1]);
+        Variant v = VARIANTS.get(name);
+        long[] embedding = shapes.get(p + v.embed() + ".weight");
+        c.computeIfPresent("vocab_size", (k, x) -> embedding[0]);
+        long[] projectIn = shapes.get(p + "project_in.weight");
+        long hidden = projectIn != null ? projectIn[0] : embedding[1];
+        c.computeIfPresent(v.widthKey(), (k, x) -> hidden);
         Set<Long> widths = new HashSet<>();
         long layers = 0;
-        for (; shapes.containsKey(n.layers() + layers + n.qkv() + ".weight"); layers++) {
-            long[] fc = shapes.get(n.layers() + layers + n.fc() + ".weight");
+        for (; shapes.containsKey(p + v.layers() + layers + v.attentionWeight()); layers++) {
+            long[] fc = shapes.get(p + v.layers() + layers + v.fc() + ".weight");
             if (fc != null) {
                 widths.add(fc[gpt2 ? 1 : 0]);
             }
         }
         long count = layers;
-        c.computeIfPresent(gpt2 ? "n_layer" : "num_hidden_layers", (k, v) -> count);
+        c.computeIfPresent(v.layersKey(), (k, x) -> count);
         if (widths.size() == 1) {
             long w = widths.iterator().next();
             if (gpt2) { // n_inner null means 4 x n_embd (transformers' default)
-                if (w == 4 * embedding[1]) {
-                    c.replace("n_inner", null);
+                if (w == 4 * hidden) {
+                    c.replace(v.mlpKey(), null);
                 } else {
-                    c.put("n_inner", w);
+                    c.put(v.mlpKey(), w);
                 }
             } else {
-                c.computeIfPresent("intermediate_size", (k, v) -> w);
+                c.computeIfPresent(v.mlpKey(), (k, x) -> w);
             }
         }
         return c;

@@ -25,7 +25,7 @@ import lady.torch.Torch;
 import lady.torch.TorchTensors;
 
 /**
- * GPT-2 and GPT-NeoX from shapes and config.json (no Python): their groups, that permuting every group keeps the
+ * GPT-2, GPT-NeoX and OPT from shapes and config.json (no Python): their groups, that permuting every group keeps the
  * logits, and the teeth: a q dimension moved without its k dimension, or a rotated dimension moved at all, changes them.
  */
 class GptFamilyTest {
@@ -103,6 +103,44 @@ class GptFamilyTest {
         Group qkv = neox.group("gpt_neox.layers.0.attention.kv_heads").orElseThrow();
         assertEquals(3 * HEAD_DIM, qkv.members(lady.permutation.Role.PRODUCER_WEIGHT).get(0).block(),
                 "a head's q, k and v rows are one block");
+    }
+
+    /**
+     * OPT-350m's layout: an embedding narrower than the width (project_in after it, project_out before the head tied to
+     * it). The head reads the embedding's channels whatever writes them: project_out's rows and the embedding's columns
+     * are one group.
+     */
+    @Test
+    void anOptHeadTiedToANarrowerEmbeddingTiesItsChannelsToProjectOut() {
+        long e = 8;
+        Map<String, long[]> s = new LinkedHashMap<>();
+        String p = "model.decoder.";
+        s.put(p + "embed_tokens.weight", new long[] {VOCAB, e});
+        s.put(p + "embed_positions.weight", new long[] {POSITIONS + 2, HIDDEN});
+        s.put(p + "project_in.weight", new long[] {HIDDEN, e});
+        s.put(p + "project_out.weight", new long[] {e, HIDDEN});
+        for (int i = 0; i < LAYERS; i++) {
+            String l = p + "layers." + i;
+            for (String x : List.of("q", "k", "v", "out")) {
+                s.put(l + ".self_attn." + x + "_proj.weight", new long[] {HIDDEN, HIDDEN});
+                s.put(l + ".self_attn." + x + "_proj.bias", new long[] {HIDDEN});
+            }
+            for (String ln : List.of(".self_attn_layer_norm", ".final_layer_norm")) {
+                s.put(l + ln + ".weight", new long[] {HIDDEN});
+                s.put(l + ln + ".bias", new long[] {HIDDEN});
+            }
+            s.put(l + ".fc1.weight", new long[] {INTER, HIDDEN});
+            s.put(l + ".fc1.bias", new long[] {INTER});
+            s.put(l + ".fc2.weight", new long[] {HIDDEN, INTER});
+            s.put(l + ".fc2.bias", new long[] {HIDDEN});
+        }
+        ModelConfig mc = Models.infer(s, null, Map.of("model_type", "opt", "num_attention_heads", HEADS,
+                "do_layer_norm_before", false));
+        assertEquals("opt", mc.architecture());
+        Group embed = mc.description().permutationSpec().group(p + "embed_tokens").orElseThrow();
+        assertEquals(e, embed.size());
+        assertEquals(List.of(p + "embed_tokens.weight", p + "project_out.weight"),
+                embed.members(lady.permutation.Role.PRODUCER_WEIGHT).stream().map(m -> m.tensor()).toList());
     }
 
     @ParameterizedTest

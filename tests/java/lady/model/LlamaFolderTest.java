@@ -182,9 +182,11 @@ class LlamaFolderTest {
     }
 
     /**
-     * GPT-2 and GPT-NeoX (Pythia) folders made by tests/python/gpt_family.py, checked as the Llama family's are: GPT-2's
-     * Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head moves,
-     * q and k alike); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel residual.
+     * GPT-2, GPT-NeoX (Pythia) and OPT folders made by tests/python/gpt_family.py, checked as the Llama family's are:
+     * GPT-2's Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head
+     * moves, q and k alike: the heads are first matched on their rows sorted within those dimensions, the case of 2
+     * heads of 12 failed without it); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel
+     * residual; OPT's.
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {
@@ -196,6 +198,10 @@ class LlamaFolderTest {
         "gpt_neox|F32|--buffers",
         // a sequential residual, half of each head rotated, the head tied to the embedding
         "gpt_neox|F32|--sequential --rotary-pct 0.5 --tied --heads 2",
+        // OPT: q, k, v apart with biases, positions from row 2, relu; OPT-350m's layout: each norm after its residual
+        // add, an embedding narrower than the width (project_in, project_out: its own group, the tied head's too)
+        "opt|F32|",
+        "opt|BF16|--post-norm --project 24",
     })
     void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
@@ -463,6 +469,7 @@ class LlamaFolderTest {
         // GPT-2's Conv1D: the MLP's units are the columns of c_fc (its rows on axis 1), the width n_inner
         "gpt_family.py|gpt2|transformer.h.N.mlp.c_fc.weight|1|n_inner",
         "gpt_family.py|gpt_neox|gpt_neox.layers.N.mlp.dense_h_to_4h.weight|0|intermediate_size",
+        "gpt_family.py|opt|model.decoder.layers.N.fc1.weight|0|ffn_dim",
     })
     @SuppressWarnings("unchecked")
     void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights(String python, String variant, String fc, int axis,
