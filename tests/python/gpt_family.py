@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2, GPT-NeoX (Pythia) and OPT folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox|opt [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
                   [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E]
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
@@ -18,7 +18,10 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          saved). opt: OPTForCausalLM's names under "model.decoder.", q, k, v, out_proj with biases, learned
          positions from row 2, relu, lm_head tied and not saved; --post-norm: do_layer_norm_before false (OPT-350m:
          each LayerNorm after its residual add, no final_layer_norm); --project E: word_embed_proj_dim E, the
-         embedding's width, with project_in and project_out (OPT-350m: 512 for a width of 1024).
+         embedding's width, with project_in and project_out (OPT-350m: 512 for a width of 1024). phi:
+         PhiForCausalLM's names under "model.", one input_layernorm read by the attention (q, k, v, dense, with
+         biases; the first partial_rotary_factor of each head rotated: --rotary-pct) and the MLP (fc1, gelu_new,
+         fc2), summed into the residual together, final_layernorm, lm_head with a bias.
          --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
@@ -65,6 +68,14 @@ def make_config(a):
                 "num_attention_heads": a.heads, "num_hidden_layers": a.layers, "pad_token_id": 1,
                 "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab,
                 "word_embed_proj_dim": a.project or a.hidden}
+    if a.variant == "phi":
+        return {"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "embd_pdrop": 0.0,
+                "eos_token_id": 2, "hidden_act": a.act or "gelu_new", "hidden_size": a.hidden, "initializer_range": 0.02,
+                "intermediate_size": a.inter, "layer_norm_eps": 1e-05, "max_position_embeddings": a.positions,
+                "model_type": "phi", "num_attention_heads": a.heads, "num_hidden_layers": a.layers,
+                "num_key_value_heads": a.heads, "partial_rotary_factor": a.rotary_pct, "qk_layernorm": False,
+                "resid_pdrop": 0.1, "rope_scaling": None, "rope_theta": 10000.0, "tie_word_embeddings": False,
+                "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab}
     return {"architectures": ["GPTNeoXForCausalLM"], "attention_bias": True, "attention_dropout": 0.0,
             "bos_token_id": 0, "classifier_dropout": 0.1, "eos_token_id": 0, "hidden_act": a.act or "gelu",
             "hidden_dropout": 0.0, "hidden_size": a.hidden, "initializer_range": 0.02, "intermediate_size": a.inter,
@@ -78,11 +89,13 @@ def make_config(a):
 def prefix(c, names):
     if c["model_type"] == "gpt2":
         return "transformer." if "transformer.wte.weight" in names else ""
-    return "model.decoder." if c["model_type"] == "opt" else "gpt_neox."
+    return {"opt": "model.decoder.", "phi": "model.", "gpt_neox": "gpt_neox."}[c["model_type"]]
 
 
 def rotary_dim(c):
     hd = hidden(c) // heads(c)
+    if c["model_type"] == "phi":
+        return int(hd * c["partial_rotary_factor"])
     return int(hd * c["rotary_pct"]) if c["model_type"] == "gpt_neox" else 0
 
 
@@ -125,6 +138,24 @@ def shapes(c, p, buffers):
             s[h + "mlp.c_proj.weight"] = (None, (i_, d))
             s[h + "mlp.c_proj.bias"] = (None, (d,))
         s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        return s
+    if c["model_type"] == "phi":
+        s[p + "embed_tokens.weight"] = (None, (v, d))
+        for i in range(layers(c)):
+            h = "%slayers.%d." % (p, i)
+            for x in ("q", "k", "v"):
+                s[h + "self_attn.%s_proj.weight" % x] = (None, (d, d))
+                s[h + "self_attn.%s_proj.bias" % x] = (None, (d,))
+            s[h + "self_attn.dense.weight"] = (None, (d, d))
+            s[h + "self_attn.dense.bias"] = (None, (d,))
+            s[h + "mlp.fc1.weight"] = (None, (i_, d))
+            s[h + "mlp.fc1.bias"] = (None, (i_,))
+            s[h + "mlp.fc2.weight"] = (None, (d, i_))
+            s[h + "mlp.fc2.bias"] = (None, (d,))
+            s[h + "input_layernorm.weight"] = s[h + "input_layernorm.bias"] = (None, (d,))
+        s[p + "final_layernorm.weight"] = s[p + "final_layernorm.bias"] = (None, (d,))
+        s["lm_head.weight"] = (None, (v, d))
+        s["lm_head.bias"] = (None, (v,))
         return s
     if c["model_type"] == "opt":
         e = c["word_embed_proj_dim"]
@@ -189,7 +220,8 @@ def draw(name, shape, seed, index, c):
 
 def make(a):
     c = make_config(a)
-    p = "" if a.no_prefix else {"gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder."}[a.variant]
+    p = "" if a.no_prefix else {"gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.",
+                                "phi": "model."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -230,7 +262,7 @@ def head_maps(c, lp):
         src = int(lp["heads"][g])
         dims = list(range(rd)) + [rd + int(x) for x in lp["qk"][g]]
         vd = [int(x) for x in lp["v"][g]]
-        if c["model_type"] == "opt":  # separate q, k, v
+        if c["model_type"] in ("opt", "phi"):  # separate q, k, v
             q += [src * hd + t for t in dims]
             k += [src * hd + t for t in dims]
             v += [src * hd + t for t in vd]
@@ -243,7 +275,7 @@ def head_maps(c, lp):
             k += [src * 3 * hd + hd + t for t in dims]
             v += [src * 3 * hd + 2 * hd + t for t in vd]
         o += [src * hd + t for t in vd]
-    if c["model_type"] == "opt":
+    if c["model_type"] in ("opt", "phi"):
         return {"q": torch.tensor(q), "k": torch.tensor(k), "v": torch.tensor(v)}, torch.tensor(o)
     packed = q + k + v if c["model_type"] == "gpt2" else [x for g in range(h) for part in (q, k, v)
                                                           for x in part[g * hd:(g + 1) * hd]]
@@ -262,9 +294,12 @@ def permute_tensor(name, t, c, perms, p):
     if name == p + "project_out.weight":
         return t[e][:, s]
     if name in (p + "wte.weight", p + "wpe.weight", p + "embed_in.weight", "embed_out.weight",
-                p + "embed_positions.weight"):
+                p + "embed_positions.weight", "lm_head.weight") or (name == p + "embed_tokens.weight"):
         return t[:, s]
-    if t.dim() == 1 and (name.startswith(p + "ln_f.") or name.startswith(p + "final_layer_norm.")):
+    if name == "lm_head.bias":  # (Phi's head: one entry per token)
+        return t
+    if t.dim() == 1 and (name.startswith(p + "ln_f.") or name.startswith(p + "final_layer_norm.")
+                         or name.startswith(p + "final_layernorm.")):
         return t[s]
     rest = name[len(p):].split(".", 2)[2]  # after h.I. / layers.I.
     lp = perms["layers"][int(name[len(p):].split(".")[1])]
@@ -272,10 +307,10 @@ def permute_tensor(name, t, c, perms, p):
     u = lp["mlp"]
     if "ln_" in rest or "layernorm" in rest or "layer_norm" in rest:
         return t[s]
-    if rest.startswith("self_attn.") and not rest.startswith("self_attn.out_proj"):  # OPT's q, k, v
+    if rest.split(".")[1] in ("q_proj", "k_proj", "v_proj"):  # OPT's and Phi's q, k, v
         rows = packed[rest.split(".")[1][0]]
         return t[rows] if rest.endswith(".bias") else t[rows][:, s]
-    if rest == "self_attn.out_proj.weight":
+    if rest in ("self_attn.out_proj.weight", "self_attn.dense.weight"):
         return t[s][:, o]
     if rest in ("attn.c_attn.weight",):
         return t[s][:, packed]
@@ -288,17 +323,17 @@ def permute_tensor(name, t, c, perms, p):
     if rest == "attention.dense.weight":
         return t[s][:, o]
     if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias",
-                "self_attn.out_proj.bias", "fc2.bias"):
+                "self_attn.out_proj.bias", "fc2.bias", "self_attn.dense.bias", "mlp.fc2.bias"):
         return t[s]
-    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias"):
+    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias", "mlp.fc1.bias"):
         return t[u]
     if rest == "mlp.c_fc.weight":
         return t[s][:, u]
     if rest == "mlp.c_proj.weight":
         return t[u][:, s]
-    if rest in ("mlp.dense_h_to_4h.weight", "fc1.weight"):
+    if rest in ("mlp.dense_h_to_4h.weight", "fc1.weight", "mlp.fc1.weight"):
         return t[u][:, s]
-    if rest in ("mlp.dense_4h_to_h.weight", "fc2.weight"):
+    if rest in ("mlp.dense_4h_to_h.weight", "fc2.weight", "mlp.fc2.weight"):
         return t[s][:, u]
     raise ValueError("unexpected tensor %s" % name)
 
@@ -315,6 +350,8 @@ def secret(c, perms, seed, p):
             a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.c_fc" % (p, i)
         elif c["model_type"] == "opt":
             a, mlp = "%slayers.%d.self_attn" % (p, i), "%slayers.%d.fc1" % (p, i)
+        elif c["model_type"] == "phi":
+            a, mlp = "%slayers.%d.self_attn" % (p, i), "%slayers.%d.mlp.fc1" % (p, i)
         else:
             a, mlp = "%slayers.%d.attention" % (p, i), "%slayers.%d.mlp.dense_h_to_4h" % (p, i)
         groups[a + ".kv_heads"] = lp["heads"].tolist()
@@ -366,7 +403,8 @@ def forward(w, c, ids):
     causal = torch.ones(seq, seq, dtype=torch.bool).triu(1)
     rd = rotary_dim(c)
     if rd:
-        inv = 1.0 / (c["rotary_emb_base"] ** (torch.arange(0, rd, 2, dtype=torch.float64) / rd))
+        base = c.get("rope_theta", c.get("rotary_emb_base"))
+        inv = 1.0 / (base ** (torch.arange(0, rd, 2, dtype=torch.float64) / rd))
         f = torch.outer(torch.arange(seq, dtype=torch.float64), inv)
         cos, sin = torch.cat((f, f), -1).cos(), torch.cat((f, f), -1).sin()
 
@@ -375,9 +413,11 @@ def forward(w, c, ids):
         return torch.cat((r * cos + lf.rotate_half(r) * sin, rest), -1)
 
     def attention(x, i):
-        if c["model_type"] == "opt":  # q, k, v apart (q scaled before the product: the same scores)
+        if c["model_type"] in ("opt", "phi"):  # q, k, v apart (OPT scales q before the product: the same scores)
             a = "%slayers.%d.self_attn." % (p, i)
             q, k, v = (linear(x, a + n + "_proj").reshape(bsz, seq, h, hd).transpose(1, 2) for n in ("q", "k", "v"))
+            if rd:
+                q, k = rope(q), rope(k)
         elif gpt2:
             q, k, v = conv1d(x, "%sh.%d.attn.c_attn" % (p, i)).split(d, -1)
             q, k, v = (t.reshape(bsz, seq, h, hd).transpose(1, 2) for t in (q, k, v))
@@ -390,13 +430,14 @@ def forward(w, c, ids):
             scores = scores / (i + 1)
         scores = scores.masked_fill(causal, float("-inf")).softmax(-1)
         o = (scores @ v).transpose(1, 2).reshape(bsz, seq, d)
-        if c["model_type"] == "opt":
-            return linear(o, "%slayers.%d.self_attn.out_proj" % (p, i))
+        if c["model_type"] in ("opt", "phi"):
+            return linear(o, "%slayers.%d.self_attn.%s" % (p, i, "out_proj" if c["model_type"] == "opt" else "dense"))
         return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
 
     def mlp(x, i):
-        if c["model_type"] == "opt":
-            return linear(act(linear(x, "%slayers.%d.fc1" % (p, i))), "%slayers.%d.fc2" % (p, i))
+        if c["model_type"] in ("opt", "phi"):
+            m = "%slayers.%d.%s" % (p, i, "" if c["model_type"] == "opt" else "mlp.")
+            return linear(act(linear(x, m + "fc1")), m + "fc2")
         if gpt2:
             return conv1d(act(conv1d(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
         m = "%slayers.%d.mlp." % (p, i)
@@ -409,6 +450,12 @@ def forward(w, c, ids):
         return ln(x, p + "ln_f") @ w[p + "wte.weight"].T
     if c["model_type"] == "opt":
         return forward_opt(w, c, ids, p, attention, mlp)
+    if c["model_type"] == "phi":  # one norm read by both, added together
+        x = w[p + "embed_tokens.weight"][ids]
+        for i in range(layers(c)):
+            a = ln(x, "%slayers.%d.input_layernorm" % (p, i))
+            x = x + attention(a, i) + mlp(a, i)
+        return ln(x, p + "final_layernorm") @ w["lm_head.weight"].T + w["lm_head.bias"]
     x = w[p + "embed_in.weight"][ids]
     for i in range(layers(c)):
         at = "%slayers.%d." % (p, i)
@@ -472,7 +519,7 @@ def run_case(a):
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt"])
+    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -486,7 +533,7 @@ def make_options(m):
     m.add_argument("--buffers", action="store_true", help="the buffers older versions saved")
     m.add_argument("--inv-layer-scale", action="store_true", help="gpt2: scale_attn_by_inverse_layer_idx")
     m.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
-    m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct")
+    m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct; phi: partial_rotary_factor")
     m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
     m.add_argument("--post-norm", action="store_true", help="opt: do_layer_norm_before false (OPT-350m)")
     m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")

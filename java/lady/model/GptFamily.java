@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B) and OPT as Hugging Face transformers saves them: LayerNorm with a bias around
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
  * the attention and the MLP, multi-head attention, biases everywhere, a plain MLP (act(fc x) then proj).
  * <ul>
  * <li><b>gpt2</b> (GPT2LMHeadModel under {@code transformer.}, or GPT2Model's names without it, as the hub's gpt2 is
@@ -34,6 +34,11 @@ import lady.report.Json;
  *     out_proj, with biases; no rotary embedding) and the MLP (fc1, relu, fc2), with self_attn_layer_norm and
  *     final_layer_norm before each (do_layer_norm_before) or after each residual add (OPT-350m); the final_layer_norm
  *     of the decoder where the checkpoint has it; project_out; lm_head.</li>
+ * <li><b>phi</b> (PhiForCausalLM: Phi-1, Phi-1.5, Phi-2, under {@code model.}; PhiModel without it and without a head):
+ *     embed_tokens; per layer one input_layernorm read by both the attention (q, k, v with biases, dense; the first
+ *     partial_rotary_factor of each head rotated, grouped-query by num_key_value_heads) and the MLP (fc1, gelu_new,
+ *     fc2), added to the residual together; final_layernorm; lm_head with its bias. (qk_layernorm, off in every
+ *     released Phi, is not read: its tensors are named as unexpected.)</li>
  * </ul>
  * Buffers older versions saved (a causal mask {@code attn.bias} / {@code attention.bias}, {@code masked_bias}, the
  * rotary frequencies) stay in place; the frequencies are used. Widths come from the shapes, the heads, eps, activation
@@ -43,9 +48,12 @@ final class GptFamily implements Family {
     static final String GPT2 = "gpt2";
     static final String NEOX = "gpt_neox";
     static final String OPT = "opt";
+    static final String PHI = "phi";
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
+    /** PhiConfig's default partial_rotary_factor. */
+    private static final double PHI_ROTARY = 0.5;
     /** OPT's learned positions start at row 2 (OPTLearnedPositionalEmbedding's offset). */
     private static final long OPT_POSITION_OFFSET = 2;
 
@@ -78,11 +86,15 @@ final class GptFamily implements Family {
             OPT, new Variant(List.of("model.decoder.", "decoder."), "embed_tokens", "layers.", ".self_attn_layer_norm",
                     ".final_layer_norm", ".self_attn", null, ".self_attn.out_proj", ".fc1", ".fc2", "final_layer_norm",
                     "lm_head", "hidden_size", "num_hidden_layers", "num_attention_heads", null, "activation_function",
-                    "relu", "ffn_dim", true));
+                    "relu", "ffn_dim", true),
+            PHI, new Variant(List.of("model.", ""), "embed_tokens", "layers.", ".input_layernorm", null, ".self_attn",
+                    null, ".self_attn.dense", ".mlp.fc1", ".mlp.fc2", "final_layernorm", "lm_head", "hidden_size",
+                    "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu_new",
+                    "intermediate_size", false));
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX, OPT);
+        return List.of(GPT2, NEOX, OPT, PHI);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -91,7 +103,8 @@ final class GptFamily implements Family {
         for (String p : v.prefixes()) {
             if (has.test(p + v.embed() + ".weight") && has.test(p + v.layers() + "0" + v.attentionWeight())
                     && (!name.equals(GPT2) || has.test(p + "wpe.weight"))
-                    && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))) {
+                    && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))
+                    && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))) {
                 return p;
             }
         }
@@ -152,7 +165,9 @@ final class GptFamily implements Family {
         String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
                 + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
         Map<String, Object> attrs = attentionAttrs(name, d, headDim);
-        boolean parallel = name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
+        long kvHeads = name.equals(PHI) ? d.configLong("num_key_value_heads", heads) : heads;
+        // GPT-NeoX: the attention and the MLP both read the block's input (each through its own norm; Phi: one norm)
+        boolean parallel = name.equals(PHI) || name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
         boolean postNorm = opt && Boolean.FALSE.equals(d.config("do_layer_norm_before")); // OPT-350m
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
@@ -174,9 +189,11 @@ final class GptFamily implements Family {
                 a.put("attn_scale", (double) a.get("attn_scale") / (layers + 1));
             }
             String x = postNorm ? h : b.layerNorm(l + v.ln1(), h, eps);
-            x = b.attentionGqa(l + v.attention(), x, attentionNames(b, d, l, v), heads, heads, headDim, a);
-            if (parallel) { // GPT-NeoX: the attention and the MLP both read the block's input
-                String y = mlp(b, d, l, v, b.layerNorm(l + v.ln2(), h, eps), hidden, fn, actUnsupported, gpt2, widths);
+            String normed = x;
+            x = b.attentionGqa(l + v.attention(), x, attentionNames(b, d, l, v), heads, kvHeads, headDim, a);
+            if (parallel) {
+                String y = mlp(b, d, l, v, v.ln2() == null ? normed : b.layerNorm(l + v.ln2(), h, eps), hidden, fn,
+                        actUnsupported, gpt2, widths);
                 h = b.add(l + ".residual", h, b.add(l + ".attn_mlp", x, y));
                 continue;
             }
@@ -220,7 +237,8 @@ final class GptFamily implements Family {
             throw LadyException.invalidInput(name + ": the checkpoint has no " + head + ", and config.json does not tie "
                     + "it to the embedding (tie_word_embeddings); a shard missing from the folder?");
         }
-        String logits = tied ? b.linear(v.head(), h, embedding, null, vocab) : b.linear(v.head(), h, vocab, false);
+        String logits = tied ? b.linear(v.head(), h, embedding, null, vocab)
+                : b.linear(v.head(), h, vocab, d.has(v.head() + ".bias", false)); // (Phi's head has a bias)
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }
 
@@ -230,7 +248,7 @@ final class GptFamily implements Family {
      */
     private static Map<String, Object> attentionAttrs(String name, Dims d, long headDim) {
         Map<String, Object> a = new LinkedHashMap<>();
-        if (!name.equals(NEOX)) {
+        if (!name.equals(NEOX) && !name.equals(PHI)) {
             a.put("rotary_dim", 0L);
             if (name.equals(GPT2)) {
                 a.put("transposed", 1L);
@@ -239,9 +257,11 @@ final class GptFamily implements Family {
             a.put("attn_scale", scaled ? 1 / Math.sqrt(headDim) : 1.0);
             return a;
         }
-        a.put("qkv_per_head", 1L);
+        if (name.equals(NEOX)) {
+            a.put("qkv_per_head", 1L);
+        }
         double pct = d.configDouble(d.config("rotary_pct") != null ? "rotary_pct" : "partial_rotary_factor",
-                NEOX_ROTARY_PCT);
+                name.equals(NEOX) ? NEOX_ROTARY_PCT : PHI_ROTARY);
         long rd = (long) (headDim * pct);
         LlamaRope r = LlamaRope.of(d);
         if (d.config("rope_theta") == null && d.config("rotary_emb_base") != null) {

@@ -182,11 +182,11 @@ class LlamaFolderTest {
     }
 
     /**
-     * GPT-2, GPT-NeoX (Pythia) and OPT folders made by tests/python/gpt_family.py, checked as the Llama family's are:
+     * GPT-2, GPT-NeoX (Pythia), OPT and Phi folders made by tests/python/gpt_family.py, checked as the Llama family's are:
      * GPT-2's Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head
      * moves, q and k alike: the heads are first matched on their rows sorted within those dimensions, the case of 2
      * heads of 12 failed without it); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel
-     * residual; OPT's.
+     * residual; OPT's; Phi's.
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {
@@ -202,6 +202,10 @@ class LlamaFolderTest {
         // add, an embedding narrower than the width (project_in, project_out: its own group, the tied head's too)
         "opt|F32|",
         "opt|BF16|--post-norm --project 24",
+        // Phi (1, 1.5, 2): one norm read by the attention and the MLP, summed into the stream together, a part of each
+        // head rotated (Phi-2: 0.4 of 80), the head's bias
+        "phi|F32|--rotary-pct 0.5",
+        "phi|BF16|--hidden 40 --heads 4 --rotary-pct 0.4",
     })
     void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
@@ -470,6 +474,7 @@ class LlamaFolderTest {
         "gpt_family.py|gpt2|transformer.h.N.mlp.c_fc.weight|1|n_inner",
         "gpt_family.py|gpt_neox|gpt_neox.layers.N.mlp.dense_h_to_4h.weight|0|intermediate_size",
         "gpt_family.py|opt|model.decoder.layers.N.fc1.weight|0|ffn_dim",
+        "gpt_family.py|phi|model.layers.N.mlp.fc1.weight|0|intermediate_size",
     })
     @SuppressWarnings("unchecked")
     void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights(String python, String variant, String fc, int axis,
