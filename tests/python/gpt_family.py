@@ -89,7 +89,9 @@ def make_config(a):
 def prefix(c, names):
     if c["model_type"] == "gpt2":
         return "transformer." if "transformer.wte.weight" in names else ""
-    return {"opt": "model.decoder.", "phi": "model.", "gpt_neox": "gpt_neox."}[c["model_type"]]
+    if c["model_type"] == "opt":
+        return "model.decoder." if "model.decoder.embed_tokens.weight" in names else "decoder."
+    return {"phi": "model.", "gpt_neox": "gpt_neox."}[c["model_type"]]
 
 
 def rotary_dim(c):
@@ -220,8 +222,9 @@ def draw(name, shape, seed, index, c):
 
 def make(a):
     c = make_config(a)
-    p = "" if a.no_prefix else {"gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.",
-                                "phi": "model."}[a.variant]
+    # --no-prefix: the base model's names (OPTModel's under "decoder."), as the hub's gpt2 and OPT weights are saved
+    p = ("decoder." if a.variant == "opt" else "") if a.no_prefix else {
+        "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -529,7 +532,8 @@ def make_options(m):
     m.add_argument("--vocab", type=int, default=64)
     m.add_argument("--positions", type=int, default=16)
     m.add_argument("--act", help="activation_function / hidden_act (default: the family's)")
-    m.add_argument("--no-prefix", action="store_true", help="gpt2: names without 'transformer.' (the hub's gpt2)")
+    m.add_argument("--no-prefix", action="store_true", help="gpt2: names without 'transformer.' (the hub's gpt2); opt: "
+                   "under 'decoder.' (the hub's OPT weights, config.json naming OPTForCausalLM)")
     m.add_argument("--buffers", action="store_true", help="the buffers older versions saved")
     m.add_argument("--inv-layer-scale", action="store_true", help="gpt2: scale_attn_by_inverse_layer_idx")
     m.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")

@@ -29,7 +29,8 @@ import lady.report.Json;
  *     embedding on the first rotary_pct of each head (Pythia: 1/4), base rotary_emb_base (or rope_theta); the other
  *     dimensions move as GPT-2's do.</li>
  * <li><b>opt</b> (OPTForCausalLM under {@code model.decoder.}, lm_head tied to embed_tokens; OPTModel under {@code
- *     decoder.}, without a head): embed_tokens (of word_embed_proj_dim; project_in to the width when they differ, as
+ *     decoder.}, without a head, unless config.json's architectures name OPTForCausalLM, as the released weights
+ *     do): embed_tokens (of word_embed_proj_dim; project_in to the width when they differ, as
  *     OPT-350m), plus the learned positions embed_positions (row t + 2 at position t); per layer self_attn (q, k, v,
  *     out_proj, with biases; no rotary embedding) and the MLP (fc1, relu, fc2), with self_attn_layer_norm and
  *     final_layer_norm before each (do_layer_norm_before) or after each residual add (OPT-350m); the final_layer_norm
@@ -217,7 +218,7 @@ final class GptFamily implements Family {
         // a GPT-NeoX saved without its prefix and without embed_out (GPTNeoXModel), an OPT under decoder. (OPTModel): a
         // base model, whose output is its last hidden state; GPT-2 ties its head to wte whatever its prefix (the hub's
         // gpt2 is saved without it)
-        boolean base = !gpt2 && p.equals(v.prefixes().get(1)) && !d.has(head, false);
+        boolean base = !gpt2 && p.equals(v.prefixes().get(1)) && !d.has(head, false) && !languageModel(d);
         String finalNorm = p + v.finalNorm();
         boolean normed = !opt || d.has(finalNorm + ".weight", false); // (OPT-350m has none)
         String projectOut = p + "project_out";
@@ -240,6 +241,16 @@ final class GptFamily implements Family {
         String logits = tied ? b.linear(v.head(), h, embedding, null, vocab)
                 : b.linear(v.head(), h, vocab, d.has(v.head() + ".bias", false)); // (Phi's head has a bias)
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /**
+     * Whether config.json's architectures name a language model with its head (XForCausalLM): OPT's released weights
+     * are saved under {@code decoder.} without lm_head, tied to the embedding, though the configuration names
+     * OPTForCausalLM.
+     */
+    private static boolean languageModel(Dims d) {
+        return d.config("architectures") instanceof List<?> a && a.stream().anyMatch(x -> x instanceof String s
+                && (s.endsWith("ForCausalLM") || s.endsWith("LMHeadModel")));
     }
 
     /**

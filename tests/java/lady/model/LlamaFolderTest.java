@@ -201,6 +201,8 @@ class LlamaFolderTest {
         // OPT: q, k, v apart with biases, positions from row 2, relu; OPT-350m's layout: each norm after its residual
         // add, an embedding narrower than the width (project_in, project_out: its own group, the tied head's too)
         "opt|F32|",
+        // the hub's OPT weights: under decoder. without lm_head, config.json naming OPTForCausalLM (the head tied)
+        "opt|F32|--no-prefix",
         "opt|BF16|--post-norm --project 24",
         // Phi (1, 1.5, 2): one norm read by the attention and the MLP, summed into the stream together, a part of each
         // head rotated (Phi-2: 0.4 of 80), the head's bias
