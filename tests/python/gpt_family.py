@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder) and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
-                  [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E]
+                  [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E] [--mha]
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
     gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -21,7 +21,9 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          embedding's width, with project_in and project_out (OPT-350m: 512 for a width of 1024). phi:
          PhiForCausalLM's names under "model.", one input_layernorm read by the attention (q, k, v, dense, with
          biases; the first partial_rotary_factor of each head rotated: --rotary-pct) and the MLP (fc1, gelu_new,
-         fc2), summed into the residual together, final_layernorm, lm_head with a bias.
+         fc2), summed into the residual together, final_layernorm, lm_head with a bias. gpt_bigcode: GPT-2's names
+         with linear layers [out, in], gelu_pytorch_tanh, multi_query (one KV head: c_attn's k and v rows after its
+         q rows; --mha: multi_query false, each head's q, k, v rows in turn).
          --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
@@ -44,7 +46,11 @@ import llama_family as lf  # noqa: E402 (exits 3 without torch)
 
 torch = lf.torch
 
-ACTS = {"gelu_new": lambda x: 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3)))),
+def gelu_tanh(x):
+    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+ACTS = {"gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh,
         "gelu": torch.nn.functional.gelu, "relu": torch.relu, "silu": torch.nn.functional.silu}
 
 
@@ -68,6 +74,17 @@ def make_config(a):
                 "num_attention_heads": a.heads, "num_hidden_layers": a.layers, "pad_token_id": 1,
                 "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab,
                 "word_embed_proj_dim": a.project or a.hidden}
+    if a.variant == "gpt_bigcode":
+        return {"activation_function": a.act or "gelu_pytorch_tanh", "architectures": ["GPTBigCodeForCausalLM"],
+                "attention_softmax_in_fp32": True, "attn_pdrop": 0.1, "bos_token_id": 0, "embd_pdrop": 0.1,
+                "eos_token_id": 0, "inference_runner": 0, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05,
+                "max_batch_size": None, "max_sequence_length": None, "model_type": "gpt_bigcode",
+                "multi_query": not a.mha, "n_embd": a.hidden, "n_head": a.heads,
+                "n_inner": a.inter if a.inter != 4 * a.hidden else None, "n_layer": a.layers, "n_positions": a.positions,
+                "pad_key_length": True, "pre_allocate_kv_cache": False, "resid_pdrop": 0.1,
+                "scale_attention_softmax_in_fp32": True, "scale_attn_weights": True, "torch_dtype": "float32",
+                "transformers_version": "4.46.3", "use_cache": True, "validate_runner_input": True,
+                "vocab_size": a.vocab}
     if a.variant == "phi":
         return {"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "embd_pdrop": 0.0,
                 "eos_token_id": 2, "hidden_act": a.act or "gelu_new", "hidden_size": a.hidden, "initializer_range": 0.02,
@@ -87,7 +104,7 @@ def make_config(a):
 
 
 def prefix(c, names):
-    if c["model_type"] == "gpt2":
+    if c["model_type"] in ("gpt2", "gpt_bigcode"):
         return "transformer." if "transformer.wte.weight" in names else ""
     if c["model_type"] == "opt":
         return "model.decoder." if "model.decoder.embed_tokens.weight" in names else "decoder."
@@ -121,6 +138,24 @@ def shapes(c, p, buffers):
     """name -> (dtype or None for the folder's, shape), in state_dict order."""
     d, i_, v = hidden(c), inter(c), c["vocab_size"]
     s = {}
+    if c["model_type"] == "gpt_bigcode":  # GPT-2's names, linear layers [out, in]
+        kvd = d // heads(c) if c["multi_query"] else d
+        s[p + "wte.weight"] = (None, (v, d))
+        s[p + "wpe.weight"] = (None, (c["n_positions"], d))
+        for i in range(layers(c)):
+            h = "%sh.%d." % (p, i)
+            s[h + "ln_1.weight"] = s[h + "ln_1.bias"] = (None, (d,))
+            s[h + "attn.c_attn.weight"] = (None, (d + 2 * kvd, d))
+            s[h + "attn.c_attn.bias"] = (None, (d + 2 * kvd,))
+            s[h + "attn.c_proj.weight"] = (None, (d, d))
+            s[h + "attn.c_proj.bias"] = (None, (d,))
+            s[h + "ln_2.weight"] = s[h + "ln_2.bias"] = (None, (d,))
+            s[h + "mlp.c_fc.weight"] = (None, (i_, d))
+            s[h + "mlp.c_fc.bias"] = (None, (i_,))
+            s[h + "mlp.c_proj.weight"] = (None, (d, i_))
+            s[h + "mlp.c_proj.bias"] = (None, (d,))
+        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        return s
     if c["model_type"] == "gpt2":
         s[p + "wte.weight"] = (None, (v, d))
         s[p + "wpe.weight"] = (None, (c["n_positions"], d))
@@ -216,7 +251,7 @@ def draw(name, shape, seed, index, c):
         return (1 if name.endswith("weight") else 0) + 0.1 * torch.randn(shape, generator=g)
     if name.endswith(".bias"):
         return 0.1 * torch.randn(shape, generator=g)
-    fan_in = shape[0] if ".c_" in name else shape[-1]  # a Conv1D is stored [in, out]
+    fan_in = shape[0] if c["model_type"] == "gpt2" else shape[-1]  # a Conv1D is stored [in, out]
     return torch.randn(shape, generator=g) / math.sqrt(fan_in)
 
 
@@ -224,7 +259,8 @@ def make(a):
     c = make_config(a)
     # --no-prefix: the base model's names (OPTModel's under "decoder."), as the hub's gpt2 and OPT weights are saved
     p = ("decoder." if a.variant == "opt" else "") if a.no_prefix else {
-        "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model."}[a.variant]
+        "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model.",
+        "gpt_bigcode": "transformer."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -245,11 +281,16 @@ def draw_permutations(c, seed):
     perms = {"stream": lf.randperm(hidden(c), g), "layers": []}
     if c.get("word_embed_proj_dim", hidden(c)) != hidden(c):  # OPT-350m's embedding width: a group of its own
         perms["embed"] = lf.randperm(c["word_embed_proj_dim"], g)
-    for _ in range(layers(c)):
+    kv = kv_heads(c)
+    for _ in range(layers(c)):  # (one KV head: the query heads move inside it, its q/k and v dimensions once for all)
         perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": lf.randperm(h, g),
-                                "qk": [lf.randperm(hd - rd, g) for _ in range(h)],
-                                "v": [lf.randperm(hd, g) for _ in range(h)]})
+                                "qk": [lf.randperm(hd - rd, g) for _ in range(kv)],
+                                "v": [lf.randperm(hd, g) for _ in range(kv)]})
     return perms
+
+
+def kv_heads(c):
+    return 1 if c.get("multi_query") else heads(c)
 
 
 def head_maps(c, lp):
@@ -261,6 +302,14 @@ def head_maps(c, lp):
     hd = d // h
     rd = rotary_dim(c)
     q, k, v, o = [], [], [], []
+    if kv_heads(c) == 1 and h > 1:  # GPT-BigCode's multi_query: c_attn's q rows, then the one head's k, then its v
+        dims = [int(x) for x in lp["qk"][0]]
+        vd = [int(x) for x in lp["v"][0]]
+        for g in range(h):
+            src = int(lp["heads"][g])
+            q += [src * hd + t for t in dims]
+            o += [src * hd + t for t in vd]
+        return torch.tensor(q + [d + t for t in dims] + [d + hd + t for t in vd]), torch.tensor(o)
     for g in range(h):
         src = int(lp["heads"][g])
         dims = list(range(rd)) + [rd + int(x) for x in lp["qk"][g]]
@@ -315,14 +364,15 @@ def permute_tensor(name, t, c, perms, p):
         return t[rows] if rest.endswith(".bias") else t[rows][:, s]
     if rest in ("self_attn.out_proj.weight", "self_attn.dense.weight"):
         return t[s][:, o]
-    if rest in ("attn.c_attn.weight",):
-        return t[s][:, packed]
+    linear = c["model_type"] != "gpt2"  # (GPT-BigCode's c_attn, c_proj, c_fc are GPT-2's names on linear layers)
+    if rest == "attn.c_attn.weight":
+        return t[packed][:, s] if linear else t[s][:, packed]
     if rest in ("attn.c_attn.bias", "attention.query_key_value.bias"):
         return t[packed]
     if rest == "attention.query_key_value.weight":
         return t[packed][:, s]
     if rest == "attn.c_proj.weight":
-        return t[o][:, s]
+        return t[s][:, o] if linear else t[o][:, s]
     if rest == "attention.dense.weight":
         return t[s][:, o]
     if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias",
@@ -331,9 +381,9 @@ def permute_tensor(name, t, c, perms, p):
     if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias", "mlp.fc1.bias"):
         return t[u]
     if rest == "mlp.c_fc.weight":
-        return t[s][:, u]
+        return t[u][:, s] if linear else t[s][:, u]
     if rest == "mlp.c_proj.weight":
-        return t[u][:, s]
+        return t[s][:, u] if linear else t[u][:, s]
     if rest in ("mlp.dense_h_to_4h.weight", "fc1.weight", "mlp.fc1.weight"):
         return t[u][:, s]
     if rest in ("mlp.dense_4h_to_h.weight", "fc2.weight", "mlp.fc2.weight"):
@@ -342,7 +392,7 @@ def permute_tensor(name, t, c, perms, p):
 
 
 def secret(c, perms, seed, p):
-    gpt2 = c["model_type"] == "gpt2"
+    gpt2 = c["model_type"] in ("gpt2", "gpt_bigcode")
     # Lady names the stream after its producers' common prefix (or the first of them)
     stream = (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" else p + "layers"
     groups = {"stream." + stream: perms["stream"].tolist()}
@@ -357,7 +407,11 @@ def secret(c, perms, seed, p):
             a, mlp = "%slayers.%d.self_attn" % (p, i), "%slayers.%d.mlp.fc1" % (p, i)
         else:
             a, mlp = "%slayers.%d.attention" % (p, i), "%slayers.%d.mlp.dense_h_to_4h" % (p, i)
-        groups[a + ".kv_heads"] = lp["heads"].tolist()
+        if kv_heads(c) == 1 and heads(c) > 1:  # one KV head, its query heads nested in it
+            groups[a + ".kv_heads"] = [0]
+            groups[a + ".q_heads.0"] = lp["heads"].tolist()
+        else:
+            groups[a + ".kv_heads"] = lp["heads"].tolist()
         for g, qk in enumerate(lp["qk"]):
             groups[a + ".qk_pass.%d" % g] = qk.tolist()
         for g, vp in enumerate(lp["v"]):
@@ -424,6 +478,14 @@ def forward(w, c, ids):
         elif gpt2:
             q, k, v = conv1d(x, "%sh.%d.attn.c_attn" % (p, i)).split(d, -1)
             q, k, v = (t.reshape(bsz, seq, h, hd).transpose(1, 2) for t in (q, k, v))
+        elif c["model_type"] == "gpt_bigcode":
+            qkv = linear(x, "%sh.%d.attn.c_attn" % (p, i))
+            if c["multi_query"]:  # one k and v head for every query head
+                q = qkv[..., :d].reshape(bsz, seq, h, hd).transpose(1, 2)
+                k, v = qkv[..., d:d + hd].unsqueeze(1), qkv[..., d + hd:].unsqueeze(1)
+            else:
+                qkv = qkv.reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
+                q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
         else:
             qkv = linear(x, "%slayers.%d.attention.query_key_value" % (p, i)).reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
             q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
@@ -435,9 +497,13 @@ def forward(w, c, ids):
         o = (scores @ v).transpose(1, 2).reshape(bsz, seq, d)
         if c["model_type"] in ("opt", "phi"):
             return linear(o, "%slayers.%d.self_attn.%s" % (p, i, "out_proj" if c["model_type"] == "opt" else "dense"))
+        if c["model_type"] == "gpt_bigcode":
+            return linear(o, "%sh.%d.attn.c_proj" % (p, i))
         return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
 
     def mlp(x, i):
+        if c["model_type"] == "gpt_bigcode":
+            return linear(act(linear(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
         if c["model_type"] in ("opt", "phi"):
             m = "%slayers.%d.%s" % (p, i, "" if c["model_type"] == "opt" else "mlp.")
             return linear(act(linear(x, m + "fc1")), m + "fc2")
@@ -445,7 +511,7 @@ def forward(w, c, ids):
             return conv1d(act(conv1d(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
         m = "%slayers.%d.mlp." % (p, i)
         return linear(act(linear(x, m + "dense_h_to_4h")), m + "dense_4h_to_h")
-    if gpt2:
+    if gpt2 or c["model_type"] == "gpt_bigcode":
         x = w[p + "wte.weight"][ids] + w[p + "wpe.weight"][torch.arange(seq)]
         for i in range(layers(c)):
             x = x + attention(ln(x, "%sh.%d.ln_1" % (p, i)), i)
@@ -522,7 +588,7 @@ def run_case(a):
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi"])
+    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -540,6 +606,7 @@ def make_options(m):
     m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct; phi: partial_rotary_factor")
     m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
     m.add_argument("--post-norm", action="store_true", help="opt: do_layer_norm_before false (OPT-350m)")
+    m.add_argument("--mha", action="store_true", help="gpt_bigcode: multi_query false")
     m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")
 
 

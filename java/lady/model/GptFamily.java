@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
  * the attention and the MLP, multi-head attention, biases everywhere, a plain MLP (act(fc x) then proj).
  * <ul>
  * <li><b>gpt2</b> (GPT2LMHeadModel under {@code transformer.}, or GPT2Model's names without it, as the hub's gpt2 is
@@ -35,6 +35,10 @@ import lady.report.Json;
  *     out_proj, with biases; no rotary embedding) and the MLP (fc1, relu, fc2), with self_attn_layer_norm and
  *     final_layer_norm before each (do_layer_norm_before) or after each residual add (OPT-350m); the final_layer_norm
  *     of the decoder where the checkpoint has it; project_out; lm_head.</li>
+ * <li><b>gpt_bigcode</b> (GPTBigCodeForCausalLM: StarCoder, SantaCoder): GPT-2's names and blocks with linear layers
+ *     ([out, in]) and gelu_pytorch_tanh; with multi_query (the default) one KV head, whose k and v rows follow the q
+ *     rows of c_attn (the query heads then move freely, and the q/k and v dimensions once for all of them), without it
+ *     each head's q, k and v rows in turn. Told from GPT-2 by the shape of c_attn.</li>
  * <li><b>phi</b> (PhiForCausalLM: Phi-1, Phi-1.5, Phi-2, under {@code model.}; PhiModel without it and without a head):
  *     embed_tokens; per layer one input_layernorm read by both the attention (q, k, v with biases, dense; the first
  *     partial_rotary_factor of each head rotated, grouped-query by num_key_value_heads) and the MLP (fc1, gelu_new,
@@ -50,6 +54,7 @@ final class GptFamily implements Family {
     static final String NEOX = "gpt_neox";
     static final String OPT = "opt";
     static final String PHI = "phi";
+    static final String BIGCODE = "gpt_bigcode";
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
@@ -88,6 +93,9 @@ final class GptFamily implements Family {
                     ".final_layer_norm", ".self_attn", null, ".self_attn.out_proj", ".fc1", ".fc2", "final_layer_norm",
                     "lm_head", "hidden_size", "num_hidden_layers", "num_attention_heads", null, "activation_function",
                     "relu", "ffn_dim", true),
+            BIGCODE, new Variant(List.of("transformer.", ""), "wte", "h.", ".ln_1", ".ln_2", ".attn", ".attn.c_attn",
+                    ".attn.c_proj", ".mlp.c_fc", ".mlp.c_proj", "ln_f", "lm_head", "n_embd", "n_layer", "n_head",
+                    "layer_norm_epsilon", "activation_function", "gelu_pytorch_tanh", "n_inner", true),
             PHI, new Variant(List.of("model.", ""), "embed_tokens", "layers.", ".input_layernorm", null, ".self_attn",
                     null, ".self_attn.dense", ".mlp.fc1", ".mlp.fc2", "final_layernorm", "lm_head", "hidden_size",
                     "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu_new",
@@ -95,7 +103,7 @@ final class GptFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX, OPT, PHI);
+        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -103,7 +111,7 @@ final class GptFamily implements Family {
         Variant v = VARIANTS.get(name);
         for (String p : v.prefixes()) {
             if (has.test(p + v.embed() + ".weight") && has.test(p + v.layers() + "0" + v.attentionWeight())
-                    && (!name.equals(GPT2) || has.test(p + "wpe.weight"))
+                    && (!v.embed().equals("wte") || has.test(p + "wpe.weight"))
                     && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))
                     && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))) {
                 return p;
@@ -115,11 +123,22 @@ final class GptFamily implements Family {
     @Override
     public String recognize(Map<String, long[]> s) {
         for (String name : names()) {
-            if (prefix(name, s::containsKey) != null) {
+            String p = prefix(name, s::containsKey);
+            if (p != null && (!VARIANTS.get(name).embed().equals("wte") || conv1d(s, p) == name.equals(GPT2))) {
                 return name;
             }
         }
         return null;
+    }
+
+    /**
+     * Whether GPT-2's names under {@code p} hold Conv1D matrices ([in, out]: GPT-2's c_attn has the width's rows) rather
+     * than linear layers ([out, in]: GPT-BigCode's has the width's columns, and more rows).
+     */
+    private static boolean conv1d(Map<String, long[]> s, String p) {
+        long[] attn = s.get(p + "h.0.attn.c_attn.weight");
+        long[] wte = s.get(p + "wte.weight");
+        return attn.length == 2 && wte.length == 2 && attn[0] == wte[1];
     }
 
     @Override
@@ -137,6 +156,7 @@ final class GptFamily implements Family {
         }
         Variant v = VARIANTS.get(name);
         boolean gpt2 = name.equals(GPT2);
+        boolean bigcode = name.equals(BIGCODE);
         boolean opt = name.equals(OPT);
         String found = prefix(name, t -> d.has(t, false));
         String p = found == null ? v.prefixes().get(0) : found;
@@ -167,6 +187,13 @@ final class GptFamily implements Family {
                 + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
         Map<String, Object> attrs = attentionAttrs(name, d, headDim);
         long kvHeads = name.equals(PHI) ? d.configLong("num_key_value_heads", heads) : heads;
+        if (bigcode) { // multi_query (StarCoder, SantaCoder): one KV head, its k and v rows after the q rows
+            long rows = d.size(p + v.layers() + "0" + v.attentionWeight(), 0, 3 * hidden);
+            kvHeads = rows == hidden + 2 * headDim && heads > 1 ? 1 : heads;
+            if (kvHeads == heads) { // (without multi_query: each head's q, k and v rows in turn)
+                attrs.put("qkv_per_head", 1L);
+            }
+        }
         // GPT-NeoX: the attention and the MLP both read the block's input (each through its own norm; Phi: one norm)
         boolean parallel = name.equals(PHI) || name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
         boolean postNorm = opt && Boolean.FALSE.equals(d.config("do_layer_norm_before")); // OPT-350m
@@ -176,8 +203,8 @@ final class GptFamily implements Family {
         if (opt && d.has(projectIn + ".weight", false)) {
             h = b.linear(projectIn, h, hidden, false);
         }
-        if (gpt2 || opt) { // learned positions, added to the tokens' embeddings
-            String positions = p + (gpt2 ? "wpe" : "embed_positions");
+        if (gpt2 || bigcode || opt) { // learned positions, added to the tokens' embeddings
+            String positions = p + (opt ? "embed_positions" : "wpe");
             h = b.add(p + "embed_add", h, b.positionEmbedding(positions, ids, positions + ".weight",
                     d.size(positions + ".weight", 0, 0), hidden, opt ? OPT_POSITION_OFFSET : 0));
         }
@@ -216,9 +243,9 @@ final class GptFamily implements Family {
         }
         String head = v.head() + ".weight";
         // a GPT-NeoX saved without its prefix and without embed_out (GPTNeoXModel), an OPT under decoder. (OPTModel): a
-        // base model, whose output is its last hidden state; GPT-2 ties its head to wte whatever its prefix (the hub's
-        // gpt2 is saved without it)
-        boolean base = !gpt2 && p.equals(v.prefixes().get(1)) && !d.has(head, false) && !languageModel(d);
+        // base model, whose output is its last hidden state; GPT-2 and GPT-BigCode tie their head to wte whatever their
+        // prefix (the hub's gpt2 is saved without it)
+        boolean base = !gpt2 && !bigcode && p.equals(v.prefixes().get(1)) && !d.has(head, false) && !languageModel(d);
         String finalNorm = p + v.finalNorm();
         boolean normed = !opt || d.has(finalNorm + ".weight", false); // (OPT-350m has none)
         String projectOut = p + "project_out";
@@ -368,7 +395,7 @@ final class GptFamily implements Family {
         c.computeIfPresent(v.layersKey(), (k, x) -> count);
         if (widths.size() == 1) {
             long w = widths.iterator().next();
-            if (gpt2) { // n_inner null means 4 x n_embd (transformers' default)
+            if (v.mlpKey().equals("n_inner")) { // null means 4 x n_embd (transformers' default)
                 if (w == 4 * hidden) {
                     c.replace(v.mlpKey(), null);
                 } else {

@@ -182,11 +182,11 @@ class LlamaFolderTest {
     }
 
     /**
-     * GPT-2, GPT-NeoX (Pythia), OPT and Phi folders made by tests/python/gpt_family.py, checked as the Llama family's are:
+     * GPT-2, GPT-NeoX (Pythia), OPT, Phi and GPT-BigCode folders made by tests/python/gpt_family.py, checked as the Llama family's are:
      * GPT-2's Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head
      * moves, q and k alike: the heads are first matched on their rows sorted within those dimensions, the case of 2
      * heads of 12 failed without it); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel
-     * residual; OPT's; Phi's.
+     * residual; OPT's; Phi's; GPT-BigCode's one KV head.
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {
@@ -208,6 +208,10 @@ class LlamaFolderTest {
         // head rotated (Phi-2: 0.4 of 80), the head's bias
         "phi|F32|--rotary-pct 0.5",
         "phi|BF16|--hidden 40 --heads 4 --rotary-pct 0.4",
+        // GPT-BigCode (StarCoder): GPT-2's names on linear layers; multi_query (one KV head: the query heads and the
+        // q/k and v dimensions move once for all heads), and without it (each head's q, k, v rows in turn)
+        "gpt_bigcode|F32|",
+        "gpt_bigcode|BF16|--mha",
     })
     void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
@@ -477,6 +481,7 @@ class LlamaFolderTest {
         "gpt_family.py|gpt_neox|gpt_neox.layers.N.mlp.dense_h_to_4h.weight|0|intermediate_size",
         "gpt_family.py|opt|model.decoder.layers.N.fc1.weight|0|ffn_dim",
         "gpt_family.py|phi|model.layers.N.mlp.fc1.weight|0|intermediate_size",
+        "gpt_family.py|gpt_bigcode|transformer.h.N.mlp.c_fc.weight|0|n_inner",
     })
     @SuppressWarnings("unchecked")
     void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights(String python, String variant, String fc, int axis,
