@@ -184,7 +184,7 @@ public final class Models {
                 }
             }
             if (name == null) {
-                throw unrecognized(shapes);
+                throw unrecognized(shapes, config);
             }
         } else {
             family = familyOf(name, shapes);
@@ -331,7 +331,7 @@ public final class Models {
             + "with --spec spec.json (see 'lady spec --help')";
 
     /** No family recognized the checkpoint: what it has, the nearest family and why not, the way out. */
-    private static LadyException unrecognized(Map<String, long[]> shapes) {
+    private static LadyException unrecognized(Map<String, long[]> shapes, Map<String, ?> config) {
         List<String> names = new ArrayList<>(shapes.keySet());
         Nearest near = nearest(shapes.keySet());
         String prefix = commonPrefix(names);
@@ -353,6 +353,14 @@ public final class Models {
                     + "(block_sparse_moe.gate, experts.N.w1/w2/w3), Qwen2-MoE's and Qwen3-MoE's (mlp.gate, "
                     + "experts.N.gate_proj/up_proj/down_proj), and the same fused in 3-D tensors (mlp.gate, "
                     + "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I])";
+        }
+        if (hint.isEmpty() && config != null && config.get("model_type") instanceof String type) { // a Hugging Face folder
+            List<String> llms = FAMILIES.stream().filter(f -> f instanceof LlamaFamily || f instanceof GptFamily)
+                    .flatMap(f -> f.names().stream()).toList();
+            hint = llms.contains(type) ? "config.json names " + Text.quote(type) + ", a model type Lady reads, but these "
+                    + "weights are not laid out as its are (a shard missing from the folder, or tensors renamed?)"
+                    : "config.json's model_type " + Text.quote(type) + " is not one Lady reads; the language models it "
+                    + "reads: " + String.join(", ", llms);
         }
         return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
                 + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"

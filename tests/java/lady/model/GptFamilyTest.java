@@ -182,6 +182,24 @@ class GptFamilyTest {
         assertTrue(PermutationCheck.maxLogitDiff(model, wrong, ids) > 1e-3);
     }
 
+    /**
+     * A Hugging Face folder Lady cannot read is named by its config.json's model_type, with the language models Lady
+     * reads; one of those whose weights do not fit is told so.
+     */
+    @Test
+    void anUnknownModelTypeIsNamedWithTheTypesLadyReads() {
+        Map<String, long[]> renamed = new LinkedHashMap<>();
+        gpt2().forEach((n, shape) -> renamed.put(n.replace(".attn.c_attn.", ".self_attention.query_key_value."), shape));
+        LadyException e = assertThrows(LadyException.class, () -> Models.infer(renamed, null,
+                Map.of("model_type", "falcon")));
+        assertTrue(e.getMessage().contains("config.json's model_type 'falcon' is not one Lady reads; the language models "
+                + "it reads: llama, "), e.getMessage());
+        assertTrue(e.getMessage().contains("gpt2, gpt_neox, opt, phi, gpt_bigcode"), e.getMessage());
+        e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, GPT2_CONFIG));
+        assertTrue(e.getMessage().contains("config.json names 'gpt2', a model type Lady reads, but these weights are not "
+                + "laid out as its are"), e.getMessage());
+    }
+
     /** The heads come from config.json; without it, or with a count that does not divide the width, a line says why. */
     @Test
     void theHeadsComeFromTheConfiguration() {
