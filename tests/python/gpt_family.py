@@ -8,6 +8,7 @@
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
     gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
+    gpt_family.py noise IN OUT --factor F --seed S    (llama_family.py's)
 
 make     a random folder as transformers' save_pretrained writes it: config.json (the configuration class's fields),
          model.safetensors (the library's header and order). gpt2: GPT2LMHeadModel's names under "transformer."
@@ -35,7 +36,6 @@ permute  the attacker's side, written independently of Lady: every symmetry perm
 forward  the logits, computed as transformers does, in float64 (JSON as llama_family.py writes them).
 Exit code 0 on success, 3 when torch cannot be imported.
 """
-import argparse
 import json
 import math
 import os
@@ -566,26 +566,6 @@ def forward_opt(w, c, ids, p, attention, mlp):
     return x @ w[p + "embed_tokens.weight"].T
 
 
-def run_forward(a):
-    c = json.load(open(os.path.join(a.dir[0], "config.json")))
-    g = torch.Generator().manual_seed(a.tokens_seed)
-    ids = torch.randint(0, c["vocab_size"], (a.batch, a.length), generator=g)
-    logits = {d: forward(lf.read_folder(d), json.load(open(os.path.join(d, "config.json"))), ids).tolist()
-              for d in a.dir}
-    with open(a.out, "w") as f:
-        json.dump({"tokens": ids.tolist(), "logits": logits[a.dir[0]] if len(a.dir) == 1 else logits}, f)
-
-
-def run_case(a):
-    root = a.out
-    a.out = os.path.join(root, "ref")
-    make(a)
-    permute(argparse.Namespace(inp=a.out, out=os.path.join(root, "attacked"), seed=a.permute_seed,
-                               secret=os.path.join(root, "secret.json")))
-    run_forward(argparse.Namespace(dir=[os.path.join(root, "ref"), os.path.join(root, "attacked")],
-                                   tokens_seed=a.tokens_seed, batch=2, length=7, out=os.path.join(root, "logits.json")))
-
-
 def make_options(m):
     m.add_argument("out")
     m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode"])
@@ -610,30 +590,5 @@ def make_options(m):
     m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("make")
-    c = sub.add_parser("case")
-    c.add_argument("--permute-seed", type=int, required=True)
-    c.add_argument("--tokens-seed", type=int, default=0)
-    for m in (m, c):
-        make_options(m)
-    p = sub.add_parser("permute")
-    p.add_argument("inp")
-    p.add_argument("out")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--secret", required=True)
-    f = sub.add_parser("forward")
-    f.add_argument("dir", nargs="+")
-    f.add_argument("--tokens-seed", type=int, default=0)
-    f.add_argument("--batch", type=int, default=2)
-    f.add_argument("--length", type=int, default=7)
-    f.add_argument("--out", required=True)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    {"make": make, "permute": permute, "forward": run_forward, "case": run_case}[a.cmd](a)
-
-
 if __name__ == "__main__":
-    main()
+    lf.main(make_options, make, permute, forward)

@@ -1063,25 +1063,28 @@ def moe_forward(w, c, i, y, act):
     return out
 
 
-def run_forward(args):
+def run_forward(args, fwd=None):
+    """The forward command: fwd(weights, config, ids) (this script's forward by default) of each folder."""
+    fwd = fwd or forward
     c = json.load(open(os.path.join(args.dir[0], "config.json")))
     g = torch.Generator().manual_seed(args.tokens_seed)
     ids = torch.randint(0, text_config(c)["vocab_size"], (args.batch, args.length), generator=g)
-    logits = {d: forward(read_folder(d), json.load(open(os.path.join(d, "config.json"))), ids).tolist()
+    logits = {d: fwd(read_folder(d), json.load(open(os.path.join(d, "config.json"))), ids).tolist()
               for d in args.dir}
     with open(args.out, "w") as f:
         json.dump({"tokens": ids.tolist(), "logits": logits[args.dir[0]] if len(args.dir) == 1 else logits}, f)
 
 
-def run_case(args):
+def run_case(args, mk=None, perm=None, fwd=None):
+    """The case command, with a script's own make, permute and forward (this script's by default)."""
     root = args.out
     args.out = os.path.join(root, "ref")
-    make(args)
-    permute(argparse.Namespace(inp=args.out, out=os.path.join(root, "attacked"), seed=args.permute_seed,
-                               secret=os.path.join(root, "secret.json")))
+    (mk or make)(args)
+    (perm or permute)(argparse.Namespace(inp=args.out, out=os.path.join(root, "attacked"), seed=args.permute_seed,
+                                         secret=os.path.join(root, "secret.json")))
     run_forward(argparse.Namespace(dir=[os.path.join(root, "ref"), os.path.join(root, "attacked")],
                                    tokens_seed=args.tokens_seed, batch=2, length=7,
-                                   out=os.path.join(root, "logits.json")))
+                                   out=os.path.join(root, "logits.json")), fwd)
 
 
 def make_options(m):
@@ -1124,7 +1127,9 @@ def make_options(m):
                    "lm_head, names without 'model.'")
 
 
-def main():
+def main(options=None, mk=None, perm=None, fwd=None):
+    """The command line: make, case, permute, noise, forward; a script of another family passes its own make options,
+    make, permute and forward (noise reads any folder)."""
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make")
@@ -1132,7 +1137,7 @@ def main():
     c.add_argument("--permute-seed", type=int, required=True)
     c.add_argument("--tokens-seed", type=int, default=0)
     for m in (m, c):
-        make_options(m)
+        (options or make_options)(m)
     p = sub.add_parser("permute")
     p.add_argument("inp")
     p.add_argument("out")
@@ -1151,7 +1156,8 @@ def main():
     f.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    {"make": make, "permute": permute, "noise": noise, "forward": run_forward, "case": run_case}[args.cmd](args)
+    {"make": mk or make, "permute": perm or permute, "noise": noise, "forward": lambda a: run_forward(a, fwd),
+     "case": lambda a: run_case(a, mk, perm, fwd)}[args.cmd](args)
 
 
 if __name__ == "__main__":

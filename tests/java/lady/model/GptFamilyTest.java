@@ -9,19 +9,14 @@ import java.util.List;
 import java.util.Map;
 
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
-import lady.kernels.Backend;
 import lady.permutation.Group;
-import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
-import lady.permutation.Permuter;
-import lady.torch.Torch;
 import lady.torch.TorchTensors;
 
 /**
@@ -146,26 +141,13 @@ class GptFamilyTest {
     @ParameterizedTest
     @ValueSource(strings = {"gpt2", "gpt_neox"})
     void permutingEveryGroupKeepsTheLogits(String variant) {
-        Torch.init();
         boolean gpt2 = variant.equals("gpt2");
         ModelConfig mc = Models.infer(gpt2 ? gpt2() : neox(), null, gpt2 ? GPT2_CONFIG : NEOX_CONFIG);
         assertEquals(variant, mc.architecture());
-        Model model = mc.create();
-        StateDict state = model.stateDict();
-        torch.manual_seed(3);
-        for (String name : state.names()) {
-            Tensor t = TorchTensors.view(state.get(name)); // written in place
-            t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.5)));
-        }
-        model.load(state);
-        Tensor ids = model.probe(2, 11);
-        PermutationSpec spec = mc.description().permutationSpec();
-        Map<String, Permutation> perms = Permuter.random(spec, spec.groups().stream().map(Group::name).toList(), 5);
-        StateDict permuted = Permuter.apply(state, spec, perms, Backend.CPU);
-        double diff = PermutationCheck.verify(model, permuted, ids);
-        assertTrue(diff < 1e-4, "diff " + diff);
-        long moved = state.names().stream().filter(n -> !state.get(n).sameContent(permuted.get(n))).count();
-        assertTrue(moved >= 0.95 * state.size(), moved + " of " + state.size() + " tensors moved");
+        ModelTesting.Probed probed = ModelTesting.everyGroupPermuted(mc);
+        Model model = probed.model();
+        StateDict state = probed.state();
+        Tensor ids = probed.ids();
         // teeth: one q dimension trades places with another of its head without k's doing the same (GPT-2), or a
         // rotated dimension moves in q and k alike (GPT-NeoX: RoPE pairs it with another at a fixed frequency)
         StateDict wrong = state.copy();

@@ -120,22 +120,10 @@ class LlamaFamilyTest {
                 || variant.equals("llamaBiases"), variant.equals("llamaBiases")), null, CONFIG);
         // without model_type, the shapes name the variant: q/k/v biases alone are Qwen2's, with an o bias Llama's
         assertEquals(variant.equals("biases") ? "qwen2" : "llama", mc.architecture());
-        Model model = mc.create();
-        StateDict state = model.stateDict();
-        torch.manual_seed(3);
-        for (String name : state.names()) {
-            Tensor t = TorchTensors.view(state.get(name)); // written in place
-            t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.5)));
-        }
-        model.load(state);
-        Tensor ids = model.probe(2, 11);
-        PermutationSpec spec = mc.description().permutationSpec();
-        Map<String, Permutation> perms = Permuter.random(spec, spec.groups().stream().map(Group::name).toList(), 5);
-        StateDict permuted = Permuter.apply(state, spec, perms, Backend.CPU);
-        double diff = PermutationCheck.verify(model, permuted, ids);
-        assertTrue(diff < 1e-4, "diff " + diff);
-        long moved = state.names().stream().filter(n -> !state.get(n).sameContent(permuted.get(n))).count();
-        assertTrue(moved >= 0.95 * state.size(), moved + " of " + state.size() + " tensors moved");
+        ModelTesting.Probed probed = ModelTesting.everyGroupPermuted(mc);
+        Model model = probed.model();
+        StateDict state = probed.state();
+        Tensor ids = probed.ids();
         // teeth: a permutation of the query heads alone, without the o columns, changes the function
         StateDict wrong = state.copy();
         String q = "model.layers.0.self_attn.q_proj.weight";

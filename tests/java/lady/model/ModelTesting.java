@@ -73,4 +73,35 @@ final class ModelTesting {
     static double maxAbsDiff(Tensor a, Tensor b) {
         return a.sub(b).abs().max().item_float();
     }
+
+    /** A model with random weights, its weights and a probe batch ({@link #everyGroupPermuted}). */
+    record Probed(Model model, lady.checkpoint.StateDict state, Tensor ids) {}
+
+    /**
+     * A model of {@code mc} with random weights (normal, std 0.5, seed 3): permuting every group of its spec at random
+     * (seed 5) keeps its outputs on a probe batch (within 1e-4) and moves at least 95 % of its tensors. Returns the
+     * model, its weights and the batch, for a test's teeth (a wrong permutation must change the outputs).
+     */
+    static Probed everyGroupPermuted(ModelConfig mc) {
+        Torch.init();
+        Model model = mc.create();
+        lady.checkpoint.StateDict state = model.stateDict();
+        torch.manual_seed(3);
+        for (String name : state.names()) {
+            Tensor t = lady.torch.TorchTensors.view(state.get(name)); // written in place
+            t.copy_(torch.randn(t.sizes().vec().get()).mul_(new org.bytedeco.pytorch.Scalar(0.5)));
+        }
+        model.load(state);
+        Tensor ids = model.probe(2, 11);
+        lady.permutation.PermutationSpec spec = mc.description().permutationSpec();
+        java.util.Map<String, lady.permutation.Permutation> perms = lady.permutation.Permuter.random(spec,
+                spec.groups().stream().map(lady.permutation.Group::name).toList(), 5);
+        lady.checkpoint.StateDict permuted = lady.permutation.Permuter.apply(state, spec, perms, lady.kernels.Backend.CPU);
+        double diff = PermutationCheck.verify(model, permuted, ids);
+        org.junit.jupiter.api.Assertions.assertTrue(diff < 1e-4, "diff " + diff);
+        long moved = state.names().stream().filter(n -> !state.get(n).sameContent(permuted.get(n))).count();
+        org.junit.jupiter.api.Assertions.assertTrue(moved >= 0.95 * state.size(), moved + " of " + state.size()
+                + " tensors moved");
+        return new Probed(model, state, ids);
+    }
 }
