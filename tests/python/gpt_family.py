@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder) and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
                   [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E] [--mha]
+                  [--n-embed] [--post-residual]
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
     gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -24,7 +25,11 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          biases; the first partial_rotary_factor of each head rotated: --rotary-pct) and the MLP (fc1, gelu_new,
          fc2), summed into the residual together, final_layernorm, lm_head with a bias. gpt_bigcode: GPT-2's names
          with linear layers [out, in], gelu_pytorch_tanh, multi_query (one KV head: c_attn's k and v rows after its
-         q rows; --mha: multi_query false, each head's q, k, v rows in turn).
+         q rows; --mha: multi_query false, each head's q, k, v rows in turn). bloom: BloomForCausalLM's names under
+         "transformer." (--no-prefix: without, as the released weights are), word_embeddings_layernorm, each head's
+         q, k, v rows in turn, ALiBi (the heads are not permuted: their slopes are fixed by index), the head tied;
+         --n-embed: the width under config.json's older key n_embed; --post-residual:
+         apply_residual_connection_post_layernorm.
          --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
@@ -85,6 +90,17 @@ def make_config(a):
                 "scale_attention_softmax_in_fp32": True, "scale_attn_weights": True, "torch_dtype": "float32",
                 "transformers_version": "4.46.3", "use_cache": True, "validate_runner_input": True,
                 "vocab_size": a.vocab}
+    if a.variant == "bloom":
+        c = {"apply_residual_connection_post_layernorm": a.post_residual, "architectures": ["BloomForCausalLM"],
+             "attention_dropout": 0.0, "attention_softmax_in_fp32": True, "bias_dropout_fusion": True, "bos_token_id": 1,
+             "eos_token_id": 2, "hidden_dropout": 0.0, "hidden_size": a.hidden, "initializer_range": 0.02,
+             "layer_norm_epsilon": 1e-05, "masked_softmax_fusion": True, "model_type": "bloom", "n_head": a.heads,
+             "n_layer": a.layers, "offset_alibi": 100, "pad_token_id": 3, "pretraining_tp": 1, "skip_bias_add": True,
+             "skip_bias_add_qkv": False, "slow_but_exact": False, "torch_dtype": "float32",
+             "transformers_version": "4.46.3", "unk_token_id": 0, "use_cache": True, "vocab_size": a.vocab}
+        if a.n_embed:  # the released configurations' older key
+            c["n_embed"] = c.pop("hidden_size")
+        return c
     if a.variant == "phi":
         return {"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "embd_pdrop": 0.0,
                 "eos_token_id": 2, "hidden_act": a.act or "gelu_new", "hidden_size": a.hidden, "initializer_range": 0.02,
@@ -104,8 +120,8 @@ def make_config(a):
 
 
 def prefix(c, names):
-    if c["model_type"] in ("gpt2", "gpt_bigcode"):
-        return "transformer." if "transformer.wte.weight" in names else ""
+    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom"):
+        return "transformer." if any(n.startswith("transformer.") for n in names) else ""
     if c["model_type"] == "opt":
         return "model.decoder." if "model.decoder.embed_tokens.weight" in names else "decoder."
     return {"phi": "model.", "gpt_neox": "gpt_neox."}[c["model_type"]]
@@ -119,7 +135,7 @@ def rotary_dim(c):
 
 
 def hidden(c):
-    return c.get("n_embd", c.get("hidden_size"))
+    return c.get("n_embd", c.get("hidden_size", c.get("n_embed")))
 
 
 def heads(c):
@@ -138,6 +154,23 @@ def shapes(c, p, buffers):
     """name -> (dtype or None for the folder's, shape), in state_dict order."""
     d, i_, v = hidden(c), inter(c), c["vocab_size"]
     s = {}
+    if c["model_type"] == "bloom":
+        s[p + "word_embeddings.weight"] = (None, (v, d))
+        s[p + "word_embeddings_layernorm.weight"] = s[p + "word_embeddings_layernorm.bias"] = (None, (d,))
+        for i in range(layers(c)):
+            h = "%sh.%d." % (p, i)
+            s[h + "input_layernorm.weight"] = s[h + "input_layernorm.bias"] = (None, (d,))
+            s[h + "self_attention.query_key_value.weight"] = (None, (3 * d, d))
+            s[h + "self_attention.query_key_value.bias"] = (None, (3 * d,))
+            s[h + "self_attention.dense.weight"] = (None, (d, d))
+            s[h + "self_attention.dense.bias"] = (None, (d,))
+            s[h + "post_attention_layernorm.weight"] = s[h + "post_attention_layernorm.bias"] = (None, (d,))
+            s[h + "mlp.dense_h_to_4h.weight"] = (None, (4 * d, d))
+            s[h + "mlp.dense_h_to_4h.bias"] = (None, (4 * d,))
+            s[h + "mlp.dense_4h_to_h.weight"] = (None, (d, 4 * d))
+            s[h + "mlp.dense_4h_to_h.bias"] = (None, (d,))
+        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        return s
     if c["model_type"] == "gpt_bigcode":  # GPT-2's names, linear layers [out, in]
         kvd = d // heads(c) if c["multi_query"] else d
         s[p + "wte.weight"] = (None, (v, d))
@@ -260,7 +293,7 @@ def make(a):
     # --no-prefix: the base model's names (OPTModel's under "decoder."), as the hub's gpt2 and OPT weights are saved
     p = ("decoder." if a.variant == "opt" else "") if a.no_prefix else {
         "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model.",
-        "gpt_bigcode": "transformer."}[a.variant]
+        "gpt_bigcode": "transformer.", "bloom": "transformer."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -282,8 +315,10 @@ def draw_permutations(c, seed):
     if c.get("word_embed_proj_dim", hidden(c)) != hidden(c):  # OPT-350m's embedding width: a group of its own
         perms["embed"] = lf.randperm(c["word_embed_proj_dim"], g)
     kv = kv_heads(c)
-    for _ in range(layers(c)):  # (one KV head: the query heads move inside it, its q/k and v dimensions once for all)
-        perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": lf.randperm(h, g),
+    for _ in range(layers(c)):  # (one KV head: the query heads move inside it, its q/k and v dimensions once for all;
+        # ALiBi: the heads stay)
+        heads_perm = torch.arange(h) if c["model_type"] == "bloom" else lf.randperm(h, g)
+        perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": heads_perm,
                                 "qk": [lf.randperm(hd - rd, g) for _ in range(kv)],
                                 "v": [lf.randperm(hd, g) for _ in range(kv)]})
     return perms
@@ -350,6 +385,10 @@ def permute_tensor(name, t, c, perms, p):
         return t[:, s]
     if name == "lm_head.bias":  # (Phi's head: one entry per token)
         return t
+    if name == p + "word_embeddings.weight":
+        return t[:, s]
+    if name.startswith(p + "word_embeddings_layernorm."):
+        return t[s]
     if t.dim() == 1 and (name.startswith(p + "ln_f.") or name.startswith(p + "final_layer_norm.")
                          or name.startswith(p + "final_layernorm.")):
         return t[s]
@@ -362,21 +401,21 @@ def permute_tensor(name, t, c, perms, p):
     if rest.split(".")[1] in ("q_proj", "k_proj", "v_proj"):  # OPT's and Phi's q, k, v
         rows = packed[rest.split(".")[1][0]]
         return t[rows] if rest.endswith(".bias") else t[rows][:, s]
-    if rest in ("self_attn.out_proj.weight", "self_attn.dense.weight"):
+    if rest in ("self_attn.out_proj.weight", "self_attn.dense.weight", "self_attention.dense.weight"):
         return t[s][:, o]
     linear = c["model_type"] != "gpt2"  # (GPT-BigCode's c_attn, c_proj, c_fc are GPT-2's names on linear layers)
     if rest == "attn.c_attn.weight":
         return t[packed][:, s] if linear else t[s][:, packed]
-    if rest in ("attn.c_attn.bias", "attention.query_key_value.bias"):
+    if rest in ("attn.c_attn.bias", "attention.query_key_value.bias", "self_attention.query_key_value.bias"):
         return t[packed]
-    if rest == "attention.query_key_value.weight":
+    if rest in ("attention.query_key_value.weight", "self_attention.query_key_value.weight"):
         return t[packed][:, s]
     if rest == "attn.c_proj.weight":
         return t[s][:, o] if linear else t[o][:, s]
     if rest == "attention.dense.weight":
         return t[s][:, o]
     if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias",
-                "self_attn.out_proj.bias", "fc2.bias", "self_attn.dense.bias", "mlp.fc2.bias"):
+                "self_attn.out_proj.bias", "fc2.bias", "self_attn.dense.bias", "mlp.fc2.bias", "self_attention.dense.bias"):
         return t[s]
     if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias", "mlp.fc1.bias"):
         return t[u]
@@ -394,12 +433,15 @@ def permute_tensor(name, t, c, perms, p):
 def secret(c, perms, seed, p):
     gpt2 = c["model_type"] in ("gpt2", "gpt_bigcode")
     # Lady names the stream after its producers' common prefix (or the first of them)
-    stream = (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" else p + "layers"
+    bloom = c["model_type"] == "bloom"
+    stream = p + "h" if bloom else (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" else p + "layers"
     groups = {"stream." + stream: perms["stream"].tolist()}
     if "embed" in perms:  # OPT-350m's embedding width, named after the embedding
         groups[p + "embed_tokens"] = perms["embed"].tolist()
     for i, lp in enumerate(perms["layers"]):
-        if gpt2:
+        if bloom:
+            a, mlp = "%sh.%d.self_attention" % (p, i), "%sh.%d.mlp.dense_h_to_4h" % (p, i)
+        elif gpt2:
             a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.c_fc" % (p, i)
         elif c["model_type"] == "opt":
             a, mlp = "%slayers.%d.self_attn" % (p, i), "%slayers.%d.fc1" % (p, i)
@@ -410,7 +452,7 @@ def secret(c, perms, seed, p):
         if kv_heads(c) == 1 and heads(c) > 1:  # one KV head, its query heads nested in it
             groups[a + ".kv_heads"] = [0]
             groups[a + ".q_heads.0"] = lp["heads"].tolist()
-        else:
+        elif not bloom:  # (ALiBi: no group of heads)
             groups[a + ".kv_heads"] = lp["heads"].tolist()
         for g, qk in enumerate(lp["qk"]):
             groups[a + ".qk_pass.%d" % g] = qk.tolist()
@@ -439,6 +481,16 @@ def permute(a):
 
 # ---------------------------------------------------------------- forward (as transformers computes it)
 
+def alibi_slopes(n):
+    """transformers' build_alibi_tensor's slopes (float64)."""
+    p2 = 2 ** math.floor(math.log2(n))
+    base = 2 ** (-(2 ** -(math.log2(p2) - 3)))
+    slopes = [base ** (i + 1) for i in range(p2)]
+    extra = 2 ** (-(2 ** -(math.log2(2 * p2) - 3)))
+    slopes += [extra ** (2 * i + 1) for i in range(min(p2, n - p2))]
+    return torch.tensor(slopes, dtype=torch.float64)
+
+
 def forward(w, c, ids):
     w = {n: t.double() for n, t in w.items() if t.dtype != torch.bool}
     p = prefix(c, w)
@@ -447,7 +499,7 @@ def forward(w, c, ids):
     bsz, seq = ids.shape
     gpt2 = c["model_type"] == "gpt2"
     eps = c.get("layer_norm_epsilon", c.get("layer_norm_eps"))
-    act = ACTS[c.get("activation_function", c.get("hidden_act"))]
+    act = ACTS[c.get("activation_function", c.get("hidden_act")) or "gelu_pytorch_tanh"]  # (BLOOM names none)
 
     def ln(x, name):
         return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w[name + ".bias"], eps)
@@ -486,11 +538,16 @@ def forward(w, c, ids):
             else:
                 qkv = qkv.reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
                 q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
+        elif c["model_type"] == "bloom":
+            qkv = linear(x, "%sh.%d.self_attention.query_key_value" % (p, i)).reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
+            q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
         else:
             qkv = linear(x, "%slayers.%d.attention.query_key_value" % (p, i)).reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
             q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
             q, k = rope(q), rope(k)
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
+        if c["model_type"] == "bloom":  # ALiBi: + slope(head) * key position
+            scores = scores + (alibi_slopes(h)[:, None, None] * torch.arange(seq, dtype=torch.float64))
         if gpt2 and c["scale_attn_by_inverse_layer_idx"]:
             scores = scores / (i + 1)
         scores = scores.masked_fill(causal, float("-inf")).softmax(-1)
@@ -499,9 +556,14 @@ def forward(w, c, ids):
             return linear(o, "%slayers.%d.self_attn.%s" % (p, i, "out_proj" if c["model_type"] == "opt" else "dense"))
         if c["model_type"] == "gpt_bigcode":
             return linear(o, "%sh.%d.attn.c_proj" % (p, i))
+        if c["model_type"] == "bloom":
+            return linear(o, "%sh.%d.self_attention.dense" % (p, i))
         return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
 
     def mlp(x, i):
+        if c["model_type"] == "bloom":
+            m = "%sh.%d.mlp." % (p, i)
+            return linear(gelu_tanh(linear(x, m + "dense_h_to_4h")), m + "dense_4h_to_h")
         if c["model_type"] == "gpt_bigcode":
             return linear(act(linear(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
         if c["model_type"] in ("opt", "phi"):
@@ -519,6 +581,15 @@ def forward(w, c, ids):
         return ln(x, p + "ln_f") @ w[p + "wte.weight"].T
     if c["model_type"] == "opt":
         return forward_opt(w, c, ids, p, attention, mlp)
+    if c["model_type"] == "bloom":  # the embedding's norm; the residual from each norm's output if so configured
+        x = ln(w[p + "word_embeddings.weight"][ids], p + "word_embeddings_layernorm")
+        post = c["apply_residual_connection_post_layernorm"]
+        for i in range(layers(c)):
+            a = ln(x, "%sh.%d.input_layernorm" % (p, i))
+            x = (a if post else x) + attention(a, i)
+            m = ln(x, "%sh.%d.post_attention_layernorm" % (p, i))
+            x = (m if post else x) + mlp(m, i)
+        return ln(x, p + "ln_f") @ w[p + "word_embeddings.weight"].T
     if c["model_type"] == "phi":  # one norm read by both, added together
         x = w[p + "embed_tokens.weight"][ids]
         for i in range(layers(c)):
@@ -568,7 +639,7 @@ def forward_opt(w, c, ids, p, attention, mlp):
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode"])
+    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -587,6 +658,8 @@ def make_options(m):
     m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
     m.add_argument("--post-norm", action="store_true", help="opt: do_layer_norm_before false (OPT-350m)")
     m.add_argument("--mha", action="store_true", help="gpt_bigcode: multi_query false")
+    m.add_argument("--n-embed", action="store_true", help="bloom: the width under config.json's older key n_embed")
+    m.add_argument("--post-residual", action="store_true", help="bloom: apply_residual_connection_post_layernorm")
     m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")
 
 

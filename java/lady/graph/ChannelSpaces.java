@@ -755,6 +755,10 @@ public final class ChannelSpaces {
             normMember(n, kvs, "k_norm_full", 0, hd);
             member(kvs, o, cols, 0, rep * hd, Role.CONSUMER_WEIGHT);
             producer(kvs, n.name() + ".kv_heads");
+            if (n.longAttr("alibi", 0) == 1) { // a bias whose slope is fixed by each head's index (BLOOM)
+                pin(kvs);
+                notes.add("node '" + n.name() + "': ALiBi's slopes are fixed per head, so its heads stay in place");
+            }
             for (long g = 0; g < kv; g++) {
                 if (rep > 1) {
                     int qs = open(rep, n.name(), ".q_heads." + g);

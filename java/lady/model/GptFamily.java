@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
  * the attention and the MLP, multi-head attention, biases everywhere, a plain MLP (act(fc x) then proj).
  * <ul>
  * <li><b>gpt2</b> (GPT2LMHeadModel under {@code transformer.}, or GPT2Model's names without it, as the hub's gpt2 is
@@ -39,6 +39,13 @@ import lady.report.Json;
  *     ([out, in]) and gelu_pytorch_tanh; with multi_query (the default) one KV head, whose k and v rows follow the q
  *     rows of c_attn (the query heads then move freely, and the q/k and v dimensions once for all of them), without it
  *     each head's q, k and v rows in turn. Told from GPT-2 by the shape of c_attn.</li>
+ * <li><b>bloom</b> (BloomForCausalLM under {@code transformer.}, or BloomModel's names without it, as the released
+ *     weights are saved with config.json naming BloomForCausalLM): word_embeddings and their LayerNorm; per block
+ *     input_layernorm, self_attention (query_key_value: head h's q, k and v rows in turn; dense; ALiBi: a linear bias
+ *     by key position, its slope fixed per head index, so the heads cannot trade places, while the q/k and v
+ *     dimensions inside each may move), post_attention_layernorm, mlp (dense_h_to_4h, gelu, dense_4h_to_h); ln_f; the
+ *     head tied to word_embeddings. apply_residual_connection_post_layernorm takes the residual from each norm's
+ *     output.</li>
  * <li><b>phi</b> (PhiForCausalLM: Phi-1, Phi-1.5, Phi-2, under {@code model.}; PhiModel without it and without a head):
  *     embed_tokens; per layer one input_layernorm read by both the attention (q, k, v with biases, dense; the first
  *     partial_rotary_factor of each head rotated, grouped-query by num_key_value_heads) and the MLP (fc1, gelu_new,
@@ -55,6 +62,7 @@ final class GptFamily implements Family {
     static final String OPT = "opt";
     static final String PHI = "phi";
     static final String BIGCODE = "gpt_bigcode";
+    static final String BLOOM = "bloom";
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
@@ -74,6 +82,17 @@ final class GptFamily implements Family {
             String qkv, String attnOut, String fc, String proj, String finalNorm, String head, String widthKey,
             String layersKey, String headsKey, String epsKey, String actKey, String defaultAct, String mlpKey,
             boolean tiedByDefault) {
+        /** config.json's key of {@code keys} ("a|b": a, or b where only b is given). */
+        static String key(java.util.function.Function<String, Object> config, String keys) {
+            String[] k = keys.split("\\|");
+            for (String x : k) {
+                if (config.apply(x) != null) {
+                    return x;
+                }
+            }
+            return k[0];
+        }
+
         /** The attention module's first tensor (its presence tells a layer is there). */
         String attentionWeight() {
             return (qkv != null ? qkv : attention + ".q_proj") + ".weight";
@@ -96,6 +115,11 @@ final class GptFamily implements Family {
             BIGCODE, new Variant(List.of("transformer.", ""), "wte", "h.", ".ln_1", ".ln_2", ".attn", ".attn.c_attn",
                     ".attn.c_proj", ".mlp.c_fc", ".mlp.c_proj", "ln_f", "lm_head", "n_embd", "n_layer", "n_head",
                     "layer_norm_epsilon", "activation_function", "gelu_pytorch_tanh", "n_inner", true),
+            BLOOM, new Variant(List.of("transformer.", ""), "word_embeddings", "h.", ".input_layernorm",
+                    ".post_attention_layernorm", ".self_attention", ".self_attention.query_key_value",
+                    ".self_attention.dense", ".mlp.dense_h_to_4h", ".mlp.dense_4h_to_h", "ln_f", "lm_head",
+                    "hidden_size|n_embed", "n_layer|num_hidden_layers", "n_head|num_attention_heads", "layer_norm_epsilon",
+                    "hidden_act", "gelu_pytorch_tanh", null, true),
             PHI, new Variant(List.of("model.", ""), "embed_tokens", "layers.", ".input_layernorm", null, ".self_attn",
                     null, ".self_attn.dense", ".mlp.fc1", ".mlp.fc2", "final_layernorm", "lm_head", "hidden_size",
                     "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu_new",
@@ -103,7 +127,7 @@ final class GptFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE);
+        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -113,7 +137,8 @@ final class GptFamily implements Family {
             if (has.test(p + v.embed() + ".weight") && has.test(p + v.layers() + "0" + v.attentionWeight())
                     && (!v.embed().equals("wte") || has.test(p + "wpe.weight"))
                     && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))
-                    && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))) {
+                    && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))
+                    && (!name.equals(BLOOM) || has.test(p + "word_embeddings_layernorm.weight"))) {
                 return p;
             }
         }
@@ -166,10 +191,12 @@ final class GptFamily implements Family {
         String projectIn = p + "project_in";
         long hidden = opt && d.has(projectIn + ".weight", false) ? d.size(projectIn + ".weight", 0, 0) : embedWidth;
         LlamaFamily.agree(name, d, "vocab_size", vocab, embedding);
-        LlamaFamily.agree(name, d, v.widthKey(), hidden, opt ? p + "embed_positions.weight" : embedding);
-        long heads = d.configLong(v.headsKey(), 0);
+        LlamaFamily.agree(name, d, Variant.key(d::config, v.widthKey()), hidden, opt ? p + "embed_positions.weight"
+                : embedding);
+        String headsKey = Variant.key(d::config, v.headsKey());
+        long heads = d.configLong(headsKey, 0);
         if (heads < 1) {
-            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + v.headsKey()
+            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + headsKey
                     : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
                     + "give the Hugging Face folder with its config.json");
         }
@@ -200,6 +227,11 @@ final class GptFamily implements Family {
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
         String h = b.embedding(p + v.embed(), ids, embedding, vocab, embedWidth);
+        if (name.equals(BLOOM)) {
+            h = b.layerNorm(p + "word_embeddings_layernorm", h, eps);
+        }
+        // BLOOM's apply_residual_connection_post_layernorm: the residual is the norm's output, not its input
+        boolean normResidual = name.equals(BLOOM) && Boolean.TRUE.equals(d.config("apply_residual_connection_post_layernorm"));
         if (opt && d.has(projectIn + ".weight", false)) {
             h = b.linear(projectIn, h, hidden, false);
         }
@@ -225,19 +257,20 @@ final class GptFamily implements Family {
                 h = b.add(l + ".residual", h, b.add(l + ".attn_mlp", x, y));
                 continue;
             }
-            h = b.add(l + ".attn_residual", h, x);
+            h = b.add(l + ".attn_residual", normResidual ? normed : h, x);
             if (postNorm) {
                 h = b.layerNorm(l + v.ln1(), h, eps);
             }
-            String y = mlp(b, d, l, v, postNorm ? h : b.layerNorm(l + v.ln2(), h, eps), hidden, fn, actUnsupported, gpt2,
-                    widths);
-            h = b.add(l + ".mlp_residual", h, y);
+            String mlpIn = postNorm ? h : b.layerNorm(l + v.ln2(), h, eps);
+            String y = mlp(b, d, l, v, mlpIn, hidden, fn, actUnsupported, gpt2, widths);
+            h = b.add(l + ".mlp_residual", normResidual ? mlpIn : h, y);
             if (postNorm) {
                 h = b.layerNorm(l + v.ln2(), h, eps);
             }
         }
-        LlamaFamily.agree(name, d, v.layersKey(), layers, p + v.layers() + "N" + v.attentionWeight());
-        if (widths.size() == 1) { // (GPT-2's n_inner is null for 4 x n_embd)
+        LlamaFamily.agree(name, d, Variant.key(d::config, v.layersKey()), layers, p + v.layers() + "N"
+                + v.attentionWeight());
+        if (widths.size() == 1 && v.mlpKey() != null) { // (GPT-2's n_inner is null for 4 x n_embd; BLOOM's is 4 x)
             long w = widths.iterator().next();
             LlamaFamily.agree(name, d, v.mlpKey(), w, p + v.layers() + "N" + v.fc() + ".weight");
         }
@@ -290,6 +323,10 @@ final class GptFamily implements Family {
             a.put("rotary_dim", 0L);
             if (name.equals(GPT2)) {
                 a.put("transposed", 1L);
+            }
+            if (name.equals(BLOOM)) { // ALiBi: a bias per head by its index, so the heads keep their places
+                a.put("qkv_per_head", 1L);
+                a.put("alibi", 1L);
             }
             boolean scaled = !name.equals(GPT2) || !Boolean.FALSE.equals(d.config("scale_attn_weights"));
             a.put("attn_scale", scaled ? 1 / Math.sqrt(headDim) : 1.0);
@@ -382,7 +419,7 @@ final class GptFamily implements Family {
         c.computeIfPresent("vocab_size", (k, x) -> embedding[0]);
         long[] projectIn = shapes.get(p + "project_in.weight");
         long hidden = projectIn != null ? projectIn[0] : embedding[1];
-        c.computeIfPresent(v.widthKey(), (k, x) -> hidden);
+        c.computeIfPresent(Variant.key(c::get, v.widthKey()), (k, x) -> hidden);
         Set<Long> widths = new HashSet<>();
         long layers = 0;
         for (; shapes.containsKey(p + v.layers() + layers + v.attentionWeight()); layers++) {
@@ -392,8 +429,8 @@ final class GptFamily implements Family {
             }
         }
         long count = layers;
-        c.computeIfPresent(v.layersKey(), (k, x) -> count);
-        if (widths.size() == 1) {
+        c.computeIfPresent(Variant.key(c::get, v.layersKey()), (k, x) -> count);
+        if (widths.size() == 1 && v.mlpKey() != null) { // (BLOOM's configuration has no MLP width: 4 x the width)
             long w = widths.iterator().next();
             if (v.mlpKey().equals("n_inner")) { // null means 4 x n_embd (transformers' default)
                 if (w == 4 * hidden) {

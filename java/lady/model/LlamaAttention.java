@@ -74,6 +74,16 @@ final class LlamaAttention {
             v = v.repeat_interleave(rep, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
         }
         Tensor scores = torch.matmul(q, k.transpose(-2, -1)).mul(new Scalar(n.doubleAttr("attn_scale", 1.0 / Math.sqrt(hd))));
+        if (n.longAttr("alibi", 0) == 1) { // BLOOM: + slope(h) * key position
+            double[] slopes = alibiSlopes(heads);
+            float[] bias = new float[Math.toIntExact(heads * seq)];
+            for (int h = 0; h < heads; h++) {
+                for (int j = 0; j < seq; j++) {
+                    bias[(int) (h * seq + j)] = (float) (slopes[h] * j);
+                }
+            }
+            scores = scores.add(TorchTensors.copy(HostTensor.ofFloats(bias, heads, 1, seq)).to(scores.scalar_type()));
+        }
         double cap = n.doubleAttr("logit_softcap", 0);
         if (cap > 0) { // Gemma 2: cap * tanh(scores / cap)
             scores = torch.tanh(scores.mul(new Scalar(1 / cap))).mul(new Scalar(cap));
@@ -87,6 +97,25 @@ final class LlamaAttention {
         Tensor attn = torch.softmax(scores.to(torch.ScalarType.Float), -1).to(q.scalar_type());
         Tensor o = torch.matmul(attn, v).transpose(1, 2).reshape(batch, seq, heads * hd);
         return linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"), transposed);
+    }
+
+    /**
+     * ALiBi's slope of each of {@code heads} heads (transformers' build_alibi_tensor): 2^(-8 (i + 1) / p) for the first p,
+     * the largest power of two not above the count, then the odd multiples of 2^(-4 / p) for the rest.
+     */
+    static double[] alibiSlopes(long heads) {
+        long p = Long.highestOneBit(heads);
+        double log2p = Math.log(p) / Math.log(2);
+        double base = Math.pow(2, -Math.pow(2, -(log2p - 3)));
+        double[] out = new double[Math.toIntExact(heads)];
+        for (int i = 0; i < p; i++) {
+            out[i] = Math.pow(base, i + 1);
+        }
+        double extra = Math.pow(2, -Math.pow(2, -(log2p + 1 - 3)));
+        for (int i = 0; i < Math.min(p, heads - p); i++) {
+            out[(int) p + i] = Math.pow(extra, 2 * i + 1);
+        }
+        return out;
     }
 
     /** The node's bias {@code role}, or null. */

@@ -80,6 +80,34 @@ class GptFamilyTest {
         return s;
     }
 
+    /** BloomForCausalLM's tensors (head h's q, k, v rows in turn; the head tied to word_embeddings). */
+    static Map<String, long[]> bloom() {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        s.put("transformer.word_embeddings.weight", new long[] {VOCAB, HIDDEN});
+        s.put("transformer.word_embeddings_layernorm.weight", new long[] {HIDDEN});
+        s.put("transformer.word_embeddings_layernorm.bias", new long[] {HIDDEN});
+        for (int i = 0; i < LAYERS; i++) {
+            String h = "transformer.h." + i;
+            for (String ln : List.of(".input_layernorm", ".post_attention_layernorm")) {
+                s.put(h + ln + ".weight", new long[] {HIDDEN});
+                s.put(h + ln + ".bias", new long[] {HIDDEN});
+            }
+            s.put(h + ".self_attention.query_key_value.weight", new long[] {3 * HIDDEN, HIDDEN});
+            s.put(h + ".self_attention.query_key_value.bias", new long[] {3 * HIDDEN});
+            s.put(h + ".self_attention.dense.weight", new long[] {HIDDEN, HIDDEN});
+            s.put(h + ".self_attention.dense.bias", new long[] {HIDDEN});
+            s.put(h + ".mlp.dense_h_to_4h.weight", new long[] {4 * HIDDEN, HIDDEN});
+            s.put(h + ".mlp.dense_h_to_4h.bias", new long[] {4 * HIDDEN});
+            s.put(h + ".mlp.dense_4h_to_h.weight", new long[] {HIDDEN, 4 * HIDDEN});
+            s.put(h + ".mlp.dense_4h_to_h.bias", new long[] {HIDDEN});
+        }
+        s.put("transformer.ln_f.weight", new long[] {HIDDEN});
+        s.put("transformer.ln_f.bias", new long[] {HIDDEN});
+        return s;
+    }
+
+    static final Map<String, Object> BLOOM_CONFIG = Map.of("model_type", "bloom", "n_head", HEADS, "n_embed", HIDDEN);
+
     /** Half of each head rotates: dimensions 0-3 (pairs 0/2, 1/3), 4-7 free. */
     static final Map<String, Object> NEOX_CONFIG = Map.of("model_type", "gpt_neox", "num_attention_heads", HEADS,
             "hidden_size", HIDDEN, "rotary_pct", 0.5, "rotary_emb_base", 10000, "intermediate_size", INTER);
@@ -139,28 +167,52 @@ class GptFamilyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2", "gpt_neox"})
+    @ValueSource(strings = {"gpt2", "gpt_neox", "bloom"})
     void permutingEveryGroupKeepsTheLogits(String variant) {
         boolean gpt2 = variant.equals("gpt2");
-        ModelConfig mc = Models.infer(gpt2 ? gpt2() : neox(), null, gpt2 ? GPT2_CONFIG : NEOX_CONFIG);
+        boolean bloom = variant.equals("bloom");
+        ModelConfig mc = Models.infer(gpt2 ? gpt2() : bloom ? bloom() : neox(), null,
+                gpt2 ? GPT2_CONFIG : bloom ? BLOOM_CONFIG : NEOX_CONFIG);
         assertEquals(variant, mc.architecture());
         ModelTesting.Probed probed = ModelTesting.everyGroupPermuted(mc);
         Model model = probed.model();
         StateDict state = probed.state();
         Tensor ids = probed.ids();
         // teeth: one q dimension trades places with another of its head without k's doing the same (GPT-2), or a
-        // rotated dimension moves in q and k alike (GPT-NeoX: RoPE pairs it with another at a fixed frequency)
+        // rotated dimension moves in q and k alike (GPT-NeoX: RoPE pairs it with another at a fixed frequency), or
+        // two heads trade their q, k and v rows (BLOOM: ALiBi's slopes go by the head's index; no group moves them)
+        if (bloom) {
+            assertTrue(mc.description().permutationSpec().groups().stream().noneMatch(g -> g.name().endsWith("kv_heads")));
+        }
         StateDict wrong = state.copy();
-        String qkv = gpt2 ? "transformer.h.0.attn.c_attn.weight" : "gpt_neox.layers.0.attention.query_key_value.weight";
+        String qkv = gpt2 ? "transformer.h.0.attn.c_attn.weight" : bloom
+                ? "transformer.h.0.self_attention.query_key_value.weight"
+                : "gpt_neox.layers.0.attention.query_key_value.weight";
         Tensor t = TorchTensors.get(wrong, qkv).clone();
         int axis = gpt2 ? 1 : 0;
-        long[][] swaps = gpt2 ? new long[][] {{0, 1}} : new long[][] {{0, 1}, {HEAD_DIM, HEAD_DIM + 1}}; // q (and k)
+        long[][] swaps = gpt2 ? new long[][] {{0, 1}} : !bloom ? new long[][] {{0, 1}, {HEAD_DIM, HEAD_DIM + 1}} // q (and k)
+                : java.util.stream.LongStream.range(0, 3 * HEAD_DIM).mapToObj(r -> new long[] {r, r + 3 * HEAD_DIM})
+                        .toArray(long[][]::new); // the rows of heads 0 and 1 (their dense columns too, below)
         for (long[] s : swaps) {
             Tensor a = t.select(axis, s[0]).clone();
             t.select(axis, s[0]).copy_(t.select(axis, s[1]));
             t.select(axis, s[1]).copy_(a);
         }
         TorchTensors.put(wrong, qkv, t.contiguous());
+        if (bloom) { // the whole heads trade places, as a permutation of heads would move them: only ALiBi tells
+            String dense = "transformer.h.0.self_attention.dense.weight";
+            Tensor o = TorchTensors.get(wrong, dense).clone();
+            Tensor first = o.narrow(1, 0, HEAD_DIM).clone();
+            o.narrow(1, 0, HEAD_DIM).copy_(o.narrow(1, HEAD_DIM, HEAD_DIM));
+            o.narrow(1, HEAD_DIM, HEAD_DIM).copy_(first);
+            TorchTensors.put(wrong, dense, o.contiguous());
+            String bias = "transformer.h.0.self_attention.query_key_value.bias";
+            Tensor b = TorchTensors.get(wrong, bias).clone();
+            Tensor head0 = b.narrow(0, 0, 3 * HEAD_DIM).clone();
+            b.narrow(0, 0, 3 * HEAD_DIM).copy_(b.narrow(0, 3 * HEAD_DIM, 3 * HEAD_DIM));
+            b.narrow(0, 3 * HEAD_DIM, 3 * HEAD_DIM).copy_(head0);
+            TorchTensors.put(wrong, bias, b.contiguous());
+        }
         assertTrue(PermutationCheck.maxLogitDiff(model, wrong, ids) > 1e-3);
     }
 
