@@ -22,7 +22,10 @@ import lady.torch.TorchTensors;
  * {@link LlamaRope}), grouped-query heads (each KV head serves
  * heads / kv_heads query heads), scores scaled by attn_scale (default 1 / sqrt(head_dim); Gemma 2 and 3:
  * query_pre_attn_scalar^-1/2) and soft-capped by logit_softcap (Gemma 2), causal, within sliding_window on a sliding
- * layer, softmax in float32, o projection. Positions are 0..S-1.
+ * layer, softmax in float32, o projection. Positions are 0..S-1. The GPT family's attentions too ({@link GptFamily}):
+ * weights stored [in, out] (GPT-2's Conv1D: attr transposed), q, k and v rows per head (GPT-NeoX, BLOOM:
+ * qkv_per_head), no rotary embedding (rotary_dim 0: GPT-2, OPT, BLOOM) or a part of each head rotated, and BLOOM's
+ * ALiBi (attr alibi: + slope(head) * key position).
  */
 final class LlamaAttention {
     private LlamaAttention() {}

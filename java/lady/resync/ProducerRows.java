@@ -17,7 +17,8 @@ import lady.tensor.HostTensor;
  * that group is solved; so does a producer that reads its own group (a projection after a depthwise
  * convolution that kept the stream: its columns are in the suspect's order until the group itself is
  * solved). When none of a group's producers is aligned yet, every producer is compared as it is (best
- * effort) and the group is solved again once its inputs are aligned.
+ * effort; with its slots sorted where only groups nested in it scramble them: {@link #sortedSlots}) and the group
+ * is solved again once its inputs are aligned.
  */
 final class ProducerRows implements Evidence {
     static final String NAME = "producer_rows";
@@ -47,16 +48,16 @@ final class ProducerRows implements Evidence {
      */
     private static Contribution sortedSlots(Group g, Member m, EvidenceContext context) {
         long n = g.size();
+        List<List<long[]>> segments = new ArrayList<>();
+        for (int j = 0; j < n; j++) {
+            segments.add(context.nestedSegments(g, m, j));
+        }
         HostTensor[] rows = new HostTensor[2];
         for (int side = 0; side < 2; side++) {
             float[] v = lady.permutation.MemberSlices.rows((side == 0 ? context.reference() : context.suspect())
                     .indexed(m.tensor()), m, n).readFloats(); // (a copy: the rows may be a view of the tensor)
             int d = v.length / (int) n;
             int across = d / (int) m.block(); // values per slot (the other axes): a neuron's row is [block, across]
-            List<List<long[]>> segments = new ArrayList<>();
-            for (int j = 0; j < n; j++) {
-                segments.add(context.nestedSegments(g, m, j));
-            }
             lady.util.Parallel.forEach((int) n, j -> {
                 for (long[] seg : segments.get(j)) { // slots [seg[0], seg[1]) transposed, each position's run sorted
                     int len = (int) (seg[1] - seg[0]);
