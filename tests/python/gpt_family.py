@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM, GPT-J and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom|gptj [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
                   [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E] [--mha]
                   [--n-embed] [--post-residual]
@@ -29,7 +29,9 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          "transformer." (--no-prefix: without, as the released weights are), word_embeddings_layernorm, each head's
          q, k, v rows in turn, ALiBi (the heads are not permuted: their slopes are fixed by index), the head tied;
          --n-embed: the width under config.json's older key n_embed; --post-residual:
-         apply_residual_connection_post_layernorm.
+         apply_residual_connection_post_layernorm. gptj: GPTJForCausalLM's names, one ln_1 read by the attention (q,
+         k, v, out_proj without biases; the first rotary_dim (--rotary-pct of the head) of each head rotated in
+         pairs (2i, 2i + 1)) and the MLP (fc_in, gelu_new, fc_out), lm_head with a bias.
          --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
@@ -101,6 +103,13 @@ def make_config(a):
         if a.n_embed:  # the released configurations' older key
             c["n_embed"] = c.pop("hidden_size")
         return c
+    if a.variant == "gptj":
+        return {"activation_function": a.act or "gelu_new", "architectures": ["GPTJForCausalLM"], "attn_pdrop": 0.0,
+                "bos_token_id": 0, "embd_pdrop": 0.0, "eos_token_id": 0, "initializer_range": 0.02,
+                "layer_norm_epsilon": 1e-05, "model_type": "gptj", "n_embd": a.hidden, "n_head": a.heads,
+                "n_inner": a.inter if a.inter != 4 * a.hidden else None, "n_layer": a.layers, "n_positions": a.positions,
+                "resid_pdrop": 0.0, "rotary_dim": int(a.hidden // a.heads * a.rotary_pct), "tie_word_embeddings": False,
+                "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab}
     if a.variant == "phi":
         return {"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "embd_pdrop": 0.0,
                 "eos_token_id": 2, "hidden_act": a.act or "gelu_new", "hidden_size": a.hidden, "initializer_range": 0.02,
@@ -120,7 +129,7 @@ def make_config(a):
 
 
 def prefix(c, names):
-    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom"):
+    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom", "gptj"):
         return "transformer." if any(n.startswith("transformer.") for n in names) else ""
     if c["model_type"] == "opt":
         return "model.decoder." if "model.decoder.embed_tokens.weight" in names else "decoder."
@@ -131,6 +140,8 @@ def rotary_dim(c):
     hd = hidden(c) // heads(c)
     if c["model_type"] == "phi":
         return int(hd * c["partial_rotary_factor"])
+    if c["model_type"] == "gptj":
+        return c["rotary_dim"] or hd
     return int(hd * c["rotary_pct"]) if c["model_type"] == "gpt_neox" else 0
 
 
@@ -154,6 +165,24 @@ def shapes(c, p, buffers):
     """name -> (dtype or None for the folder's, shape), in state_dict order."""
     d, i_, v = hidden(c), inter(c), c["vocab_size"]
     s = {}
+    if c["model_type"] == "gptj":
+        s[p + "wte.weight"] = (None, (v, d))
+        for i in range(layers(c)):
+            h = "%sh.%d." % (p, i)
+            s[h + "ln_1.weight"] = s[h + "ln_1.bias"] = (None, (d,))
+            if buffers:
+                s[h + "attn.bias"] = ("BOOL", (1, 1, c["n_positions"], c["n_positions"]))
+                s[h + "attn.masked_bias"] = ("F32", ())
+            for x in ("k", "v", "q", "out"):
+                s[h + "attn.%s_proj.weight" % x] = (None, (d, d))
+            s[h + "mlp.fc_in.weight"] = (None, (i_, d))
+            s[h + "mlp.fc_in.bias"] = (None, (i_,))
+            s[h + "mlp.fc_out.weight"] = (None, (d, i_))
+            s[h + "mlp.fc_out.bias"] = (None, (d,))
+        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        s["lm_head.weight"] = (None, (v, d))
+        s["lm_head.bias"] = (None, (v,))
+        return s
     if c["model_type"] == "bloom":
         s[p + "word_embeddings.weight"] = (None, (v, d))
         s[p + "word_embeddings_layernorm.weight"] = s[p + "word_embeddings_layernorm.bias"] = (None, (d,))
@@ -293,7 +322,7 @@ def make(a):
     # --no-prefix: the base model's names (OPTModel's under "decoder."), as the hub's gpt2 and OPT weights are saved
     p = ("decoder." if a.variant == "opt" else "") if a.no_prefix else {
         "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model.",
-        "gpt_bigcode": "transformer.", "bloom": "transformer."}[a.variant]
+        "gpt_bigcode": "transformer.", "bloom": "transformer.", "gptj": "transformer."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -349,7 +378,7 @@ def head_maps(c, lp):
         src = int(lp["heads"][g])
         dims = list(range(rd)) + [rd + int(x) for x in lp["qk"][g]]
         vd = [int(x) for x in lp["v"][g]]
-        if c["model_type"] in ("opt", "phi"):  # separate q, k, v
+        if c["model_type"] in ("opt", "phi", "gptj"):  # separate q, k, v
             q += [src * hd + t for t in dims]
             k += [src * hd + t for t in dims]
             v += [src * hd + t for t in vd]
@@ -362,7 +391,7 @@ def head_maps(c, lp):
             k += [src * 3 * hd + hd + t for t in dims]
             v += [src * 3 * hd + 2 * hd + t for t in vd]
         o += [src * hd + t for t in vd]
-    if c["model_type"] in ("opt", "phi"):
+    if c["model_type"] in ("opt", "phi", "gptj"):
         return {"q": torch.tensor(q), "k": torch.tensor(k), "v": torch.tensor(v)}, torch.tensor(o)
     packed = q + k + v if c["model_type"] == "gpt2" else [x for g in range(h) for part in (q, k, v)
                                                           for x in part[g * hd:(g + 1) * hd]]
@@ -401,7 +430,8 @@ def permute_tensor(name, t, c, perms, p):
     if rest.split(".")[1] in ("q_proj", "k_proj", "v_proj"):  # OPT's and Phi's q, k, v
         rows = packed[rest.split(".")[1][0]]
         return t[rows] if rest.endswith(".bias") else t[rows][:, s]
-    if rest in ("self_attn.out_proj.weight", "self_attn.dense.weight", "self_attention.dense.weight"):
+    if rest in ("self_attn.out_proj.weight", "self_attn.dense.weight", "self_attention.dense.weight",
+                "attn.out_proj.weight"):
         return t[s][:, o]
     linear = c["model_type"] != "gpt2"  # (GPT-BigCode's c_attn, c_proj, c_fc are GPT-2's names on linear layers)
     if rest == "attn.c_attn.weight":
@@ -415,17 +445,18 @@ def permute_tensor(name, t, c, perms, p):
     if rest == "attention.dense.weight":
         return t[s][:, o]
     if rest in ("attn.c_proj.bias", "attention.dense.bias", "mlp.c_proj.bias", "mlp.dense_4h_to_h.bias",
-                "self_attn.out_proj.bias", "fc2.bias", "self_attn.dense.bias", "mlp.fc2.bias", "self_attention.dense.bias"):
+                "self_attn.out_proj.bias", "fc2.bias", "self_attn.dense.bias", "mlp.fc2.bias", "self_attention.dense.bias",
+                "mlp.fc_out.bias"):
         return t[s]
-    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias", "mlp.fc1.bias"):
+    if rest in ("mlp.c_fc.bias", "mlp.dense_h_to_4h.bias", "fc1.bias", "mlp.fc1.bias", "mlp.fc_in.bias"):
         return t[u]
     if rest == "mlp.c_fc.weight":
         return t[u][:, s] if linear else t[s][:, u]
     if rest == "mlp.c_proj.weight":
         return t[s][:, u] if linear else t[u][:, s]
-    if rest in ("mlp.dense_h_to_4h.weight", "fc1.weight", "mlp.fc1.weight"):
+    if rest in ("mlp.dense_h_to_4h.weight", "fc1.weight", "mlp.fc1.weight", "mlp.fc_in.weight"):
         return t[u][:, s]
-    if rest in ("mlp.dense_4h_to_h.weight", "fc2.weight", "mlp.fc2.weight"):
+    if rest in ("mlp.dense_4h_to_h.weight", "fc2.weight", "mlp.fc2.weight", "mlp.fc_out.weight"):
         return t[s][:, u]
     raise ValueError("unexpected tensor %s" % name)
 
@@ -434,13 +465,16 @@ def secret(c, perms, seed, p):
     gpt2 = c["model_type"] in ("gpt2", "gpt_bigcode")
     # Lady names the stream after its producers' common prefix (or the first of them)
     bloom = c["model_type"] == "bloom"
-    stream = p + "h" if bloom else (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" else p + "layers"
+    stream = p + "h" if bloom else (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" \
+        else p + "h" if c["model_type"] == "gptj" else p + "layers"
     groups = {"stream." + stream: perms["stream"].tolist()}
     if "embed" in perms:  # OPT-350m's embedding width, named after the embedding
         groups[p + "embed_tokens"] = perms["embed"].tolist()
     for i, lp in enumerate(perms["layers"]):
         if bloom:
             a, mlp = "%sh.%d.self_attention" % (p, i), "%sh.%d.mlp.dense_h_to_4h" % (p, i)
+        elif c["model_type"] == "gptj":
+            a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.fc_in" % (p, i)
         elif gpt2:
             a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.c_fc" % (p, i)
         elif c["model_type"] == "opt":
@@ -508,22 +542,27 @@ def forward(w, c, ids):
         return x @ w[name + ".weight"] + w[name + ".bias"]
 
     def linear(x, name):
-        return x @ w[name + ".weight"].T + w[name + ".bias"]
+        y = x @ w[name + ".weight"].T
+        return y + w[name + ".bias"] if name + ".bias" in w else y
     causal = torch.ones(seq, seq, dtype=torch.bool).triu(1)
     rd = rotary_dim(c)
     if rd:
-        base = c.get("rope_theta", c.get("rotary_emb_base"))
+        base = c.get("rope_theta", c.get("rotary_emb_base")) or 10000.0  # (GPT-J names none)
         inv = 1.0 / (base ** (torch.arange(0, rd, 2, dtype=torch.float64) / rd))
         f = torch.outer(torch.arange(seq, dtype=torch.float64), inv)
         cos, sin = torch.cat((f, f), -1).cos(), torch.cat((f, f), -1).sin()
 
     def rope(x):
         r, rest = x[..., :rd], x[..., rd:]
+        if c["model_type"] == "gptj":  # pairs (2i, 2i + 1): rotate_every_two, each frequency twice in a row
+            c2, s2 = f.cos().repeat_interleave(2, -1), f.sin().repeat_interleave(2, -1)
+            two = torch.stack((-r[..., 1::2], r[..., ::2]), -1).flatten(-2)
+            return torch.cat((r * c2 + two * s2, rest), -1)
         return torch.cat((r * cos + lf.rotate_half(r) * sin, rest), -1)
 
     def attention(x, i):
-        if c["model_type"] in ("opt", "phi"):  # q, k, v apart (OPT scales q before the product: the same scores)
-            a = "%slayers.%d.self_attn." % (p, i)
+        if c["model_type"] in ("opt", "phi", "gptj"):  # q, k, v apart (OPT scales q before the product: the same)
+            a = "%sh.%d.attn." % (p, i) if c["model_type"] == "gptj" else "%slayers.%d.self_attn." % (p, i)
             q, k, v = (linear(x, a + n + "_proj").reshape(bsz, seq, h, hd).transpose(1, 2) for n in ("q", "k", "v"))
             if rd:
                 q, k = rope(q), rope(k)
@@ -552,6 +591,8 @@ def forward(w, c, ids):
             scores = scores / (i + 1)
         scores = scores.masked_fill(causal, float("-inf")).softmax(-1)
         o = (scores @ v).transpose(1, 2).reshape(bsz, seq, d)
+        if c["model_type"] == "gptj":
+            return linear(o, "%sh.%d.attn.out_proj" % (p, i))
         if c["model_type"] in ("opt", "phi"):
             return linear(o, "%slayers.%d.self_attn.%s" % (p, i, "out_proj" if c["model_type"] == "opt" else "dense"))
         if c["model_type"] == "gpt_bigcode":
@@ -561,6 +602,8 @@ def forward(w, c, ids):
         return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
 
     def mlp(x, i):
+        if c["model_type"] == "gptj":
+            return linear(act(linear(x, "%sh.%d.mlp.fc_in" % (p, i))), "%sh.%d.mlp.fc_out" % (p, i))
         if c["model_type"] == "bloom":
             m = "%sh.%d.mlp." % (p, i)
             return linear(gelu_tanh(linear(x, m + "dense_h_to_4h")), m + "dense_4h_to_h")
@@ -590,6 +633,12 @@ def forward(w, c, ids):
             m = ln(x, "%sh.%d.post_attention_layernorm" % (p, i))
             x = (m if post else x) + mlp(m, i)
         return ln(x, p + "ln_f") @ w[p + "word_embeddings.weight"].T
+    if c["model_type"] == "gptj":  # one norm read by both, added together
+        x = w[p + "wte.weight"][ids]
+        for i in range(layers(c)):
+            a = ln(x, "%sh.%d.ln_1" % (p, i))
+            x = x + attention(a, i) + mlp(a, i)
+        return ln(x, p + "ln_f") @ w["lm_head.weight"].T + w["lm_head.bias"]
     if c["model_type"] == "phi":  # one norm read by both, added together
         x = w[p + "embed_tokens.weight"][ids]
         for i in range(layers(c)):
@@ -639,7 +688,8 @@ def forward_opt(w, c, ids, p, attention, mlp):
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom"])
+    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom",
+                                                         "gptj"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -654,7 +704,8 @@ def make_options(m):
     m.add_argument("--buffers", action="store_true", help="the buffers older versions saved")
     m.add_argument("--inv-layer-scale", action="store_true", help="gpt2: scale_attn_by_inverse_layer_idx")
     m.add_argument("--sequential", action="store_true", help="gpt_neox: use_parallel_residual false")
-    m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct; phi: partial_rotary_factor")
+    m.add_argument("--rotary-pct", type=float, default=0.25, help="gpt_neox: rotary_pct; phi: partial_rotary_factor; "
+                   "gptj: rotary_dim as a fraction of the head")
     m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
     m.add_argument("--post-norm", action="store_true", help="opt: do_layer_norm_before false (OPT-350m)")
     m.add_argument("--mha", action="store_true", help="gpt_bigcode: multi_query false")

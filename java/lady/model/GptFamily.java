@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
  * the attention and the MLP, multi-head attention, biases everywhere, a plain MLP (act(fc x) then proj).
  * <ul>
  * <li><b>gpt2</b> (GPT2LMHeadModel under {@code transformer.}, or GPT2Model's names without it, as the hub's gpt2 is
@@ -46,6 +46,10 @@ import lady.report.Json;
  *     dimensions inside each may move), post_attention_layernorm, mlp (dense_h_to_4h, gelu, dense_4h_to_h); ln_f; the
  *     head tied to word_embeddings. apply_residual_connection_post_layernorm takes the residual from each norm's
  *     output.</li>
+ * <li><b>gptj</b> (GPTJForCausalLM under {@code transformer.}): wte; per block one ln_1 read by the attention (q, k, v
+ *     without biases, out_proj; the first rotary_dim dimensions of each head rotated in pairs (2i, 2i + 1),
+ *     rotate_every_two) and the MLP (fc_in, gelu_new, fc_out), summed into the residual together; ln_f; lm_head with its
+ *     bias.</li>
  * <li><b>phi</b> (PhiForCausalLM: Phi-1, Phi-1.5, Phi-2, under {@code model.}; PhiModel without it and without a head):
  *     embed_tokens; per layer one input_layernorm read by both the attention (q, k, v with biases, dense; the first
  *     partial_rotary_factor of each head rotated, grouped-query by num_key_value_heads) and the MLP (fc1, gelu_new,
@@ -63,6 +67,7 @@ final class GptFamily implements Family {
     static final String PHI = "phi";
     static final String BIGCODE = "gpt_bigcode";
     static final String BLOOM = "bloom";
+    static final String GPTJ = "gptj";
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
@@ -120,6 +125,9 @@ final class GptFamily implements Family {
                     ".self_attention.dense", ".mlp.dense_h_to_4h", ".mlp.dense_4h_to_h", "ln_f", "lm_head",
                     "hidden_size|n_embed", "n_layer|num_hidden_layers", "n_head|num_attention_heads", "layer_norm_epsilon",
                     "hidden_act", "gelu_pytorch_tanh", null, true),
+            GPTJ, new Variant(List.of("transformer.", ""), "wte", "h.", ".ln_1", null, ".attn", null, ".attn.out_proj",
+                    ".mlp.fc_in", ".mlp.fc_out", "ln_f", "lm_head", "n_embd", "n_layer", "n_head", "layer_norm_epsilon",
+                    "activation_function", "gelu_new", "n_inner", false),
             PHI, new Variant(List.of("model.", ""), "embed_tokens", "layers.", ".input_layernorm", null, ".self_attn",
                     null, ".self_attn.dense", ".mlp.fc1", ".mlp.fc2", "final_layernorm", "lm_head", "hidden_size",
                     "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu_new",
@@ -127,7 +135,7 @@ final class GptFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM);
+        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM, GPTJ);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -135,7 +143,7 @@ final class GptFamily implements Family {
         Variant v = VARIANTS.get(name);
         for (String p : v.prefixes()) {
             if (has.test(p + v.embed() + ".weight") && has.test(p + v.layers() + "0" + v.attentionWeight())
-                    && (!v.embed().equals("wte") || has.test(p + "wpe.weight"))
+                    && (!learnedPositions(name) || has.test(p + "wpe.weight"))
                     && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))
                     && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))
                     && (!name.equals(BLOOM) || has.test(p + "word_embeddings_layernorm.weight"))) {
@@ -149,11 +157,16 @@ final class GptFamily implements Family {
     public String recognize(Map<String, long[]> s) {
         for (String name : names()) {
             String p = prefix(name, s::containsKey);
-            if (p != null && (!VARIANTS.get(name).embed().equals("wte") || conv1d(s, p) == name.equals(GPT2))) {
+            if (p != null && (!learnedPositions(name) || conv1d(s, p) == name.equals(GPT2))) {
                 return name;
             }
         }
         return null;
+    }
+
+    /** Whether variant {@code name} adds GPT-2's learned positions (wpe): GPT-2 and GPT-BigCode, which share names. */
+    private static boolean learnedPositions(String name) {
+        return name.equals(GPT2) || name.equals(BIGCODE);
     }
 
     /**
@@ -222,7 +235,8 @@ final class GptFamily implements Family {
             }
         }
         // GPT-NeoX: the attention and the MLP both read the block's input (each through its own norm; Phi: one norm)
-        boolean parallel = name.equals(PHI) || name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
+        boolean parallel = name.equals(PHI) || name.equals(GPTJ)
+                || name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
         boolean postNorm = opt && Boolean.FALSE.equals(d.config("do_layer_norm_before")); // OPT-350m
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
@@ -319,7 +333,7 @@ final class GptFamily implements Family {
      */
     private static Map<String, Object> attentionAttrs(String name, Dims d, long headDim) {
         Map<String, Object> a = new LinkedHashMap<>();
-        if (!name.equals(NEOX) && !name.equals(PHI)) {
+        if (!name.equals(NEOX) && !name.equals(PHI) && !name.equals(GPTJ)) {
             a.put("rotary_dim", 0L);
             if (name.equals(GPT2)) {
                 a.put("transposed", 1L);
@@ -338,6 +352,11 @@ final class GptFamily implements Family {
         double pct = d.configDouble(d.config("rotary_pct") != null ? "rotary_pct" : "partial_rotary_factor",
                 name.equals(NEOX) ? NEOX_ROTARY_PCT : PHI_ROTARY);
         long rd = (long) (headDim * pct);
+        if (name.equals(GPTJ)) { // GPT-J: rotary_dim dimensions of each head (all when null), in pairs (2i, 2i + 1)
+            rd = d.configLong("rotary_dim", headDim);
+            pct = (double) rd / headDim;
+            a.put("rope_interleaved", 1L);
+        }
         LlamaRope r = LlamaRope.of(d);
         if (d.config("rope_theta") == null && d.config("rotary_emb_base") != null) {
             r = r.withTheta(d.configDouble("rotary_emb_base", LlamaRope.DEFAULT_THETA));

@@ -67,9 +67,10 @@ final class LlamaAttention {
         String stored = n.param("rope_inv_freq");
         long rd = n.longAttr("rotary_dim", hd); // the first rd dimensions of a head rotate (Phi-4-mini: 3/4), the rest pass
         if (rd > 0) { // (GPT-2 has no rotary embedding: rotary_dim 0)
-            Tensor[] cs = rotary(seq, rd, stored == null ? null : params.get(stored), LlamaRope.of(n));
-            q = rotate(q, cs, rd, hd);
-            k = rotate(k, cs, rd, hd);
+            boolean interleaved = n.longAttr("rope_interleaved", 0) == 1; // GPT-J: pairs (2i, 2i + 1)
+            Tensor[] cs = rotary(seq, rd, stored == null ? null : params.get(stored), LlamaRope.of(n), interleaved);
+            q = rotate(q, cs, rd, hd, interleaved);
+            k = rotate(k, cs, rd, hd, interleaved);
         }
         long rep = heads / kv;
         if (rep > 1) {
@@ -156,7 +157,7 @@ final class LlamaAttention {
      * cos and sin of the rotary angles, [S, d] each (frequencies repeated for both halves): the checkpoint's stored
      * frequencies when it has them, else theta^(-2i/d); then the configuration's scaling ({@link LlamaRope}).
      */
-    private static Tensor[] rotary(long seq, long hd, Tensor stored, LlamaRope rope) {
+    private static Tensor[] rotary(long seq, long hd, Tensor stored, LlamaRope rope, boolean interleaved) {
         double[] base = null;
         if (stored != null) {
             Tensor f = stored.to(torch.ScalarType.Double).contiguous();
@@ -171,18 +172,31 @@ final class LlamaAttention {
         Tensor invFreq = TorchTensors.copy(HostTensor.ofFloats(values, values.length));
         Tensor pos = torch.arange(new Scalar(seq)).to(torch.ScalarType.Float);
         Tensor freqs = torch.outer(pos, invFreq);
-        TensorVector both = new TensorVector(freqs, freqs);
-        Tensor emb = torch.cat(both, -1);
+        // each frequency for both dimensions of its pair: i and i + d/2 (rotate_half), or 2i and 2i + 1 (GPT-J)
+        Tensor emb = interleaved ? freqs.repeat_interleave(2, new org.bytedeco.pytorch.LongOptional(-1),
+                new org.bytedeco.pytorch.LongOptional()) : torch.cat(new TensorVector(freqs, freqs), -1);
         double scale = rope.cosSinScale(); // LongRoPE's attention factor
         return scale == 1 ? new Tensor[] {emb.cos(), emb.sin()}
                 : new Tensor[] {emb.cos().mul(new Scalar(scale)), emb.sin().mul(new Scalar(scale))};
     }
 
     /** RoPE on the first {@code rd} of the {@code hd} dimensions of each head of {@code x}; the others as they are. */
-    private static Tensor rotate(Tensor x, Tensor[] cs, long rd, long hd) {
+    private static Tensor rotate(Tensor x, Tensor[] cs, long rd, long hd, boolean interleaved) {
         Tensor r = rd == hd ? x : x.narrow(-1, 0, rd);
-        Tensor y = r.mul(cs[0]).add(rotateHalf(r, rd).mul(cs[1]));
+        Tensor y = r.mul(cs[0]).add((interleaved ? rotateEveryTwo(r) : rotateHalf(r, rd)).mul(cs[1]));
         return rd == hd ? y : torch.cat(new TensorVector(y, x.narrow(-1, rd, hd - rd)), -1);
+    }
+
+    /** GPT-J's rotate_every_two: (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...). */
+    private static Tensor rotateEveryTwo(Tensor x) {
+        long[] s = x.sizes().vec().get();
+        long[] pairs = java.util.Arrays.copyOf(s, s.length + 1);
+        pairs[s.length - 1] = s[s.length - 1] / 2;
+        pairs[s.length] = 2;
+        Tensor p = x.reshape(pairs);
+        Tensor even = p.select(-1, 0);
+        Tensor odd = p.select(-1, 1);
+        return torch.stack(new TensorVector(odd.neg(), even), -1).reshape(s);
     }
 
     private static Tensor rotateHalf(Tensor x, long hd) {

@@ -182,11 +182,11 @@ class LlamaFolderTest {
     }
 
     /**
-     * GPT-2, GPT-NeoX (Pythia), OPT, Phi, GPT-BigCode and BLOOM folders made by tests/python/gpt_family.py, checked as the Llama family's are:
+     * GPT-2, GPT-NeoX (Pythia), OPT, Phi, GPT-BigCode, BLOOM and GPT-J folders made by tests/python/gpt_family.py, checked as the Llama family's are:
      * GPT-2's Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head
      * moves, q and k alike: the heads are first matched on their rows sorted within those dimensions, the case of 2
      * heads of 12 failed without it); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel
-     * residual; OPT's; Phi's; GPT-BigCode's one KV head; BLOOM's ALiBi.
+     * residual; OPT's; Phi's; GPT-BigCode's one KV head; BLOOM's ALiBi; GPT-J's rotary pairs.
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {
@@ -212,6 +212,9 @@ class LlamaFolderTest {
         // BLOOM: ALiBi fixes the heads (their slopes go by index), the dimensions inside them move; the released
         // layout: names without "transformer.", the width under n_embed; apply_residual_connection_post_layernorm
         "bloom|BF16|--no-prefix --n-embed --post-residual --heads 6 --hidden 36",
+        // GPT-J: its rotary dimensions in pairs (2i, 2i + 1), the rest of each head free; one norm for the parallel
+        // attention and MLP; the causal-mask buffers
+        "gptj|F32|--rotary-pct 0.5 --buffers",
     })
     void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
@@ -219,7 +222,8 @@ class LlamaFolderTest {
 
     /** The same families in their plainest layouts (slow: the default run has each family in a harder layout). */
     @ParameterizedTest(name = "{0} {1} {2}")
-    @CsvSource(delimiter = '|', value = {"gpt2|F32|", "opt|F32|", "phi|F32|--rotary-pct 0.5", "bloom|F32|"})
+    @CsvSource(delimiter = '|', value = {"gpt2|F32|", "opt|F32|", "phi|F32|--rotary-pct 0.5", "bloom|F32|",
+        "gptj|BF16|--rotary-pct 0.25"})
     @org.junit.jupiter.api.Tag("slow")
     void gptFoldersInPlainLayouts(String variant, String dtype, String options) throws IOException, InterruptedException {
         gptFoldersToo(variant, dtype, options);
@@ -267,7 +271,8 @@ class LlamaFolderTest {
         // buffers: the rotary frequencies; GPT-2's and GPT-NeoX's causal masks and their fill values
         List<String> buffers = refState.names().stream().filter(n -> n.endsWith(".rotary_emb.inv_freq")
                 || n.endsWith(".attn.bias") || n.endsWith(".attention.bias") || n.endsWith(".masked_bias")).toList();
-        int perLayer = !make.contains("--buffers") ? invFreq ? 1 : 0 : variant.equals("gpt2") ? 2 : 3;
+        // (with --buffers: a causal mask and its fill value; GPT-NeoX's rotary frequencies too)
+        int perLayer = !make.contains("--buffers") ? invFreq ? 1 : 0 : variant.equals("gpt_neox") ? 3 : 2;
         assertEquals(2 * perLayer, buffers.size(), "the buffers of both layers");
         // on dimensions inside a head: RoPE fixes them (OLMo's norms of the whole projections move with its rows)
         List<String> headNorms = Set.of("olmo2", "olmoe").contains(variant) ? List.of() : refState.names().stream()
@@ -499,6 +504,7 @@ class LlamaFolderTest {
         "gpt_family.py|opt|model.decoder.layers.N.fc1.weight|0|ffn_dim",
         "gpt_family.py|phi|model.layers.N.mlp.fc1.weight|0|intermediate_size",
         "gpt_family.py|gpt_bigcode|transformer.h.N.mlp.c_fc.weight|0|n_inner",
+        "gpt_family.py|gptj|transformer.h.N.mlp.fc_in.weight|0|n_inner",
         // (BLOOM's configuration has no MLP width: transformers makes it 4 x the width, so a widened BLOOM is read by
         // Lady from its shapes only; its config.json is not checked here)
     })
