@@ -523,6 +523,11 @@ final class GraphNetwork implements Model {
                 long offset = n.longAttr(Op.POSITION_OFFSET, -1);
                 if (offset >= 0) { // learned positions: row offset + t at position t, for every sequence
                     long seq = x.size(1);
+                    long rows = graph.shape(n.param("weight"))[0];
+                    if (offset + seq > rows) {
+                        throw LadyException.invalidInput(arch.name() + ": " + n.param("weight") + " holds " + (rows - offset)
+                                + " positions; sequences of " + seq + " tokens do not fit");
+                    }
                     Tensor at = torch.arange(new Scalar(offset), new Scalar(offset + seq)).to(torch.ScalarType.Long);
                     return ((EmbeddingImpl) modules.get(n.name())).forward(at).unsqueeze(0).expand(
                             new long[] {x.size(0), seq, graph.shape(n.param("weight"))[1]});
@@ -645,10 +650,22 @@ final class GraphNetwork implements Model {
         if (in.kind() == Graph.Input.Kind.TOKENS) {
             List<Node> emb = graph.nodes(Op.EMBEDDING).stream().filter(e -> e.longAttr(Op.POSITION_OFFSET, -1) < 0).toList();
             long vocab = emb.isEmpty() ? 2 : graph.shape(emb.get(0).param("weight"))[0];
-            return PermutationCheck.tokens(batch, PROBE_TOKENS, vocab, seed);
+            return PermutationCheck.tokens(batch, (int) Math.min(PROBE_TOKENS, positions()), vocab, seed);
         }
         return PermutationCheck.probe(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
     }
+    /** The longest sequence the learned position embeddings cover (their rows past the offset); unbounded without. */
+    private long positions() {
+        long most = Long.MAX_VALUE;
+        for (Node n : graph.nodes(Op.EMBEDDING)) {
+            long offset = n.longAttr(Op.POSITION_OFFSET, -1);
+            if (offset >= 0) {
+                most = Math.min(most, graph.shape(n.param("weight"))[0] - offset);
+            }
+        }
+        return most;
+    }
+
     /** Length of probe token sequences. */
     static final int PROBE_TOKENS = 8;
 

@@ -234,6 +234,26 @@ class GptFamilyTest {
                 + "laid out as its are"), e.getMessage());
     }
 
+    /**
+     * Learned positions bound the sequences: the probe of a GPT-2 with 4 positions has 4 tokens (so --verify runs it),
+     * and a longer sequence is refused in a line, not left to an index error.
+     */
+    @Test
+    void learnedPositionsBoundTheSequences() {
+        lady.torch.Torch.init();
+        Map<String, long[]> s = gpt2();
+        s.put("transformer.wpe.weight", new long[] {4, HIDDEN});
+        Model model = Models.infer(s, null, GPT2_CONFIG).create();
+        Tensor probe = model.probe(2, 1);
+        assertEquals(4, probe.size(1));
+        assertEquals(VOCAB, model.forward(probe).size(-1));
+        Tensor longer = org.bytedeco.pytorch.global.torch.zeros(new long[] {1, 5},
+                new org.bytedeco.pytorch.TensorOptions(org.bytedeco.pytorch.global.torch.ScalarType.Long));
+        LadyException e = assertThrows(LadyException.class, () -> model.forward(longer));
+        assertTrue(e.getMessage().contains("transformer.wpe.weight holds 4 positions; sequences of 5 tokens do not fit"),
+                e.getMessage());
+    }
+
     /** The heads come from config.json; without it, or with a count that does not divide the width, a line says why. */
     @Test
     void theHeadsComeFromTheConfiguration() {
