@@ -363,9 +363,11 @@ final class GptFamily implements Family {
         }
         a.putAll(r.attrs());
         a.put("rotary_dim", rd);
-        if (!(pct > 0 && pct <= 1) || rd < 2 || rd % 2 != 0) {
-            a.put(Op.FORWARD_UNSUPPORTED, "rotary_pct " + pct + " (" + rd + " of " + headDim + " dimensions "
-                    + "rotated, not a positive even number) is not computed by Lady's forward pass");
+        if (!(pct >= 0 && pct <= 1) || rd % 2 != 0) { // (none rotated is computed: no rotary embedding)
+            String given = name.equals(GPTJ) ? "rotary_dim " + rd
+                    : (name.equals(NEOX) ? "rotary_pct " : "partial_rotary_factor ") + pct;
+            a.put(Op.FORWARD_UNSUPPORTED, given + " (" + rd + " of a head's " + headDim + " dimensions rotated: not an even "
+                    + "number within the head) is not computed by Lady's forward pass");
         } else if (r.unsupported(rd) != null) {
             a.put(Op.FORWARD_UNSUPPORTED, r.unsupported(rd));
         }
