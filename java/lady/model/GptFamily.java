@@ -13,8 +13,9 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J and Phi (1, 1.5, 2) as Hugging Face transformers saves them: LayerNorm with a bias around
- * the attention and the MLP, multi-head attention, biases everywhere, a plain MLP (act(fc x) then proj).
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J and Phi (1, 1.5, 2) as Hugging Face
+ * transformers saves them: LayerNorm with a bias around the attention and the MLP, multi-head attention, biases (mostly),
+ * a plain MLP (act(fc x) then proj).
  * <ul>
  * <li><b>gpt2</b> (GPT2LMHeadModel under {@code transformer.}, or GPT2Model's names without it, as the hub's gpt2 is
  *     saved): token and learned position embeddings (wte, wpe), per block ln_1, attn (c_attn: q, k, v stacked, c_proj),
