@@ -161,6 +161,23 @@ def inter(c):
     return c.get("intermediate_size") or c.get("ffn_dim") or c.get("n_inner") or 4 * hidden(c)
 
 
+def lin(s, name, out, inp):
+    """A linear layer's weight [out, inp] and bias [out] in shapes s."""
+    s[name + ".weight"] = (None, (out, inp))
+    s[name + ".bias"] = (None, (out,))
+
+
+def mask_buffers(s, attention, positions):
+    """The buffers older versions saved with an attention module: its causal mask (BOOL) and the mask's fill value."""
+    s[attention + ".bias"] = ("BOOL", (1, 1, positions, positions))
+    s[attention + ".masked_bias"] = ("F32", ())
+
+
+def norm(s, name, width):
+    """A LayerNorm's weight and bias [width] in shapes s."""
+    s[name + ".weight"] = s[name + ".bias"] = (None, (width,))
+
+
 def shapes(c, p, buffers):
     """name -> (dtype or None for the folder's, shape), in state_dict order."""
     d, i_, v = hidden(c), inter(c), c["vocab_size"]
@@ -169,90 +186,65 @@ def shapes(c, p, buffers):
         s[p + "wte.weight"] = (None, (v, d))
         for i in range(layers(c)):
             h = "%sh.%d." % (p, i)
-            s[h + "ln_1.weight"] = s[h + "ln_1.bias"] = (None, (d,))
+            norm(s, h + "ln_1", d)
             if buffers:
-                s[h + "attn.bias"] = ("BOOL", (1, 1, c["n_positions"], c["n_positions"]))
-                s[h + "attn.masked_bias"] = ("F32", ())
+                mask_buffers(s, h + "attn", c["n_positions"])
             for x in ("k", "v", "q", "out"):
                 s[h + "attn.%s_proj.weight" % x] = (None, (d, d))
-            s[h + "mlp.fc_in.weight"] = (None, (i_, d))
-            s[h + "mlp.fc_in.bias"] = (None, (i_,))
-            s[h + "mlp.fc_out.weight"] = (None, (d, i_))
-            s[h + "mlp.fc_out.bias"] = (None, (d,))
-        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+            lin(s, h + "mlp.fc_in", i_, d)
+            lin(s, h + "mlp.fc_out", d, i_)
+        norm(s, p + "ln_f", d)
         s["lm_head.weight"] = (None, (v, d))
         s["lm_head.bias"] = (None, (v,))
         return s
     if c["model_type"] == "bloom":
         s[p + "word_embeddings.weight"] = (None, (v, d))
-        s[p + "word_embeddings_layernorm.weight"] = s[p + "word_embeddings_layernorm.bias"] = (None, (d,))
+        norm(s, p + "word_embeddings_layernorm", d)
         for i in range(layers(c)):
             h = "%sh.%d." % (p, i)
-            s[h + "input_layernorm.weight"] = s[h + "input_layernorm.bias"] = (None, (d,))
-            s[h + "self_attention.query_key_value.weight"] = (None, (3 * d, d))
-            s[h + "self_attention.query_key_value.bias"] = (None, (3 * d,))
-            s[h + "self_attention.dense.weight"] = (None, (d, d))
-            s[h + "self_attention.dense.bias"] = (None, (d,))
-            s[h + "post_attention_layernorm.weight"] = s[h + "post_attention_layernorm.bias"] = (None, (d,))
-            s[h + "mlp.dense_h_to_4h.weight"] = (None, (4 * d, d))
-            s[h + "mlp.dense_h_to_4h.bias"] = (None, (4 * d,))
-            s[h + "mlp.dense_4h_to_h.weight"] = (None, (d, 4 * d))
-            s[h + "mlp.dense_4h_to_h.bias"] = (None, (d,))
-        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+            norm(s, h + "input_layernorm", d)
+            lin(s, h + "self_attention.query_key_value", 3 * d, d)
+            lin(s, h + "self_attention.dense", d, d)
+            norm(s, h + "post_attention_layernorm", d)
+            lin(s, h + "mlp.dense_h_to_4h", 4 * d, d)
+            lin(s, h + "mlp.dense_4h_to_h", d, 4 * d)
+        norm(s, p + "ln_f", d)
         return s
-    if c["model_type"] == "gpt_bigcode":  # GPT-2's names, linear layers [out, in]
-        kvd = d // heads(c) if c["multi_query"] else d
+    if c["model_type"] in ("gpt2", "gpt_bigcode"):  # the same names: GPT-2's Conv1D [in, out], BigCode's linear layers
+        conv = c["model_type"] == "gpt2"
+        kvd = d // heads(c) if c.get("multi_query") else d  # (multi-query: one k and one v head)
+
+        def mat(out, inp):
+            return (inp, out) if conv else (out, inp)
         s[p + "wte.weight"] = (None, (v, d))
         s[p + "wpe.weight"] = (None, (c["n_positions"], d))
         for i in range(layers(c)):
             h = "%sh.%d." % (p, i)
-            s[h + "ln_1.weight"] = s[h + "ln_1.bias"] = (None, (d,))
-            s[h + "attn.c_attn.weight"] = (None, (d + 2 * kvd, d))
-            s[h + "attn.c_attn.bias"] = (None, (d + 2 * kvd,))
-            s[h + "attn.c_proj.weight"] = (None, (d, d))
-            s[h + "attn.c_proj.bias"] = (None, (d,))
-            s[h + "ln_2.weight"] = s[h + "ln_2.bias"] = (None, (d,))
-            s[h + "mlp.c_fc.weight"] = (None, (i_, d))
-            s[h + "mlp.c_fc.bias"] = (None, (i_,))
-            s[h + "mlp.c_proj.weight"] = (None, (d, i_))
-            s[h + "mlp.c_proj.bias"] = (None, (d,))
-        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
-        return s
-    if c["model_type"] == "gpt2":
-        s[p + "wte.weight"] = (None, (v, d))
-        s[p + "wpe.weight"] = (None, (c["n_positions"], d))
-        for i in range(layers(c)):
-            h = "%sh.%d." % (p, i)
-            s[h + "ln_1.weight"] = s[h + "ln_1.bias"] = (None, (d,))
+            norm(s, h + "ln_1", d)
             if buffers:
-                s[h + "attn.bias"] = ("BOOL", (1, 1, c["n_positions"], c["n_positions"]))
-                s[h + "attn.masked_bias"] = ("F32", ())
-            s[h + "attn.c_attn.weight"] = (None, (d, 3 * d))
-            s[h + "attn.c_attn.bias"] = (None, (3 * d,))
-            s[h + "attn.c_proj.weight"] = (None, (d, d))
+                mask_buffers(s, h + "attn", c["n_positions"])
+            s[h + "attn.c_attn.weight"] = (None, mat(d + 2 * kvd, d))
+            s[h + "attn.c_attn.bias"] = (None, (d + 2 * kvd,))
+            s[h + "attn.c_proj.weight"] = (None, mat(d, d))
             s[h + "attn.c_proj.bias"] = (None, (d,))
-            s[h + "ln_2.weight"] = s[h + "ln_2.bias"] = (None, (d,))
-            s[h + "mlp.c_fc.weight"] = (None, (d, i_))
+            norm(s, h + "ln_2", d)
+            s[h + "mlp.c_fc.weight"] = (None, mat(i_, d))
             s[h + "mlp.c_fc.bias"] = (None, (i_,))
-            s[h + "mlp.c_proj.weight"] = (None, (i_, d))
+            s[h + "mlp.c_proj.weight"] = (None, mat(d, i_))
             s[h + "mlp.c_proj.bias"] = (None, (d,))
-        s[p + "ln_f.weight"] = s[p + "ln_f.bias"] = (None, (d,))
+        norm(s, p + "ln_f", d)
         return s
     if c["model_type"] == "phi":
         s[p + "embed_tokens.weight"] = (None, (v, d))
         for i in range(layers(c)):
             h = "%slayers.%d." % (p, i)
             for x in ("q", "k", "v"):
-                s[h + "self_attn.%s_proj.weight" % x] = (None, (d, d))
-                s[h + "self_attn.%s_proj.bias" % x] = (None, (d,))
-            s[h + "self_attn.dense.weight"] = (None, (d, d))
-            s[h + "self_attn.dense.bias"] = (None, (d,))
-            s[h + "mlp.fc1.weight"] = (None, (i_, d))
-            s[h + "mlp.fc1.bias"] = (None, (i_,))
-            s[h + "mlp.fc2.weight"] = (None, (d, i_))
-            s[h + "mlp.fc2.bias"] = (None, (d,))
-            s[h + "input_layernorm.weight"] = s[h + "input_layernorm.bias"] = (None, (d,))
-        s[p + "final_layernorm.weight"] = s[p + "final_layernorm.bias"] = (None, (d,))
+                lin(s, h + "self_attn.%s_proj" % x, d, d)
+            lin(s, h + "self_attn.dense", d, d)
+            lin(s, h + "mlp.fc1", i_, d)
+            lin(s, h + "mlp.fc2", d, i_)
+            norm(s, h + "input_layernorm", d)
+        norm(s, p + "final_layernorm", d)
         s["lm_head.weight"] = (None, (v, d))
         s["lm_head.bias"] = (None, (v,))
         return s
@@ -264,37 +256,29 @@ def shapes(c, p, buffers):
             s[p + "project_out.weight"] = (None, (e, d))
             s[p + "project_in.weight"] = (None, (d, e))
         if c["do_layer_norm_before"]:
-            s[p + "final_layer_norm.weight"] = s[p + "final_layer_norm.bias"] = (None, (d,))
+            norm(s, p + "final_layer_norm", d)
         for i in range(layers(c)):
             h = "%slayers.%d." % (p, i)
             for x in ("k", "v", "q", "out"):
-                s[h + "self_attn.%s_proj.weight" % x] = (None, (d, d))
-                s[h + "self_attn.%s_proj.bias" % x] = (None, (d,))
-            s[h + "self_attn_layer_norm.weight"] = s[h + "self_attn_layer_norm.bias"] = (None, (d,))
-            s[h + "fc1.weight"] = (None, (i_, d))
-            s[h + "fc1.bias"] = (None, (i_,))
-            s[h + "fc2.weight"] = (None, (d, i_))
-            s[h + "fc2.bias"] = (None, (d,))
-            s[h + "final_layer_norm.weight"] = s[h + "final_layer_norm.bias"] = (None, (d,))
+                lin(s, h + "self_attn.%s_proj" % x, d, d)
+            norm(s, h + "self_attn_layer_norm", d)
+            lin(s, h + "fc1", i_, d)
+            lin(s, h + "fc2", d, i_)
+            norm(s, h + "final_layer_norm", d)
         return s
     s[p + "embed_in.weight"] = (None, (v, d))
     for i in range(layers(c)):
         h = "%slayers.%d." % (p, i)
         for ln in ("input_layernorm", "post_attention_layernorm"):
-            s[h + ln + ".weight"] = s[h + ln + ".bias"] = (None, (d,))
+            norm(s, h + ln, d)
         if buffers:
-            s[h + "attention.bias"] = ("BOOL", (1, 1, c["max_position_embeddings"], c["max_position_embeddings"]))
-            s[h + "attention.masked_bias"] = ("F32", ())
+            mask_buffers(s, h + "attention", c["max_position_embeddings"])
             s[h + "attention.rotary_emb.inv_freq"] = ("F32", (rotary_dim(c) // 2,))
-        s[h + "attention.query_key_value.weight"] = (None, (3 * d, d))
-        s[h + "attention.query_key_value.bias"] = (None, (3 * d,))
-        s[h + "attention.dense.weight"] = (None, (d, d))
-        s[h + "attention.dense.bias"] = (None, (d,))
-        s[h + "mlp.dense_h_to_4h.weight"] = (None, (i_, d))
-        s[h + "mlp.dense_h_to_4h.bias"] = (None, (i_,))
-        s[h + "mlp.dense_4h_to_h.weight"] = (None, (d, i_))
-        s[h + "mlp.dense_4h_to_h.bias"] = (None, (d,))
-    s[p + "final_layer_norm.weight"] = s[p + "final_layer_norm.bias"] = (None, (d,))
+        lin(s, h + "attention.query_key_value", 3 * d, d)
+        lin(s, h + "attention.dense", d, d)
+        lin(s, h + "mlp.dense_h_to_4h", i_, d)
+        lin(s, h + "mlp.dense_4h_to_h", d, i_)
+    norm(s, p + "final_layer_norm", d)
     if not c["tie_word_embeddings"]:
         s["embed_out.weight"] = (None, (v, d))
     return s
@@ -633,18 +617,13 @@ def forward(w, c, ids):
             m = ln(x, "%sh.%d.post_attention_layernorm" % (p, i))
             x = (m if post else x) + mlp(m, i)
         return ln(x, p + "ln_f") @ w[p + "word_embeddings.weight"].T
-    if c["model_type"] == "gptj":  # one norm read by both, added together
-        x = w[p + "wte.weight"][ids]
+    if c["model_type"] in ("gptj", "phi"):  # one norm read by both, added together; the head's bias
+        gptj = c["model_type"] == "gptj"
+        x = w[p + ("wte.weight" if gptj else "embed_tokens.weight")][ids]
         for i in range(layers(c)):
-            a = ln(x, "%sh.%d.ln_1" % (p, i))
+            a = ln(x, ("%sh.%d.ln_1" if gptj else "%slayers.%d.input_layernorm") % (p, i))
             x = x + attention(a, i) + mlp(a, i)
-        return ln(x, p + "ln_f") @ w["lm_head.weight"].T + w["lm_head.bias"]
-    if c["model_type"] == "phi":  # one norm read by both, added together
-        x = w[p + "embed_tokens.weight"][ids]
-        for i in range(layers(c)):
-            a = ln(x, "%slayers.%d.input_layernorm" % (p, i))
-            x = x + attention(a, i) + mlp(a, i)
-        return ln(x, p + "final_layernorm") @ w["lm_head.weight"].T + w["lm_head.bias"]
+        return ln(x, p + ("ln_f" if gptj else "final_layernorm")) @ w["lm_head.weight"].T + w["lm_head.bias"]
     x = w[p + "embed_in.weight"][ids]
     for i in range(layers(c)):
         at = "%slayers.%d." % (p, i)
