@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM, GPT-J and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM, GPT-J, Falcon and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom|gptj [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom|gptj|falcon [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
                   [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E] [--mha]
-                  [--n-embed] [--post-residual]
+                  [--n-embed] [--post-residual] [--falcon mq|new|seq --kv-heads K]
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
     gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -31,7 +31,11 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          --n-embed: the width under config.json's older key n_embed; --post-residual:
          apply_residual_connection_post_layernorm. gptj: GPTJForCausalLM's names, one ln_1 read by the attention (q,
          k, v, out_proj without biases; the first rotary_dim (--rotary-pct of the head) of each head rotated in
-         pairs (2i, 2i + 1)) and the MLP (fc_in, gelu_new, fc_out), lm_head with a bias.
+         pairs (2i, 2i + 1)) and the MLP (fc_in, gelu_new, fc_out), lm_head with a bias. falcon: FalconForCausalLM's
+         names, query_key_value holding per KV head its query heads' rows, its k, its v (RoPE on whole heads); --falcon
+         mq: Falcon-7B's one KV head, parallel attention and MLP on one norm, no biases; new: Falcon-40B's
+         new_decoder_architecture, --kv-heads KV heads, ln_attn and ln_mlp; seq: one KV head per head, the attention and
+         the MLP in turn (post_attention_layernorm), biases.
          --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
@@ -110,6 +114,18 @@ def make_config(a):
                 "n_inner": a.inter if a.inter != 4 * a.hidden else None, "n_layer": a.layers, "n_positions": a.positions,
                 "resid_pdrop": 0.0, "rotary_dim": int(a.hidden // a.heads * a.rotary_pct), "tie_word_embeddings": False,
                 "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "vocab_size": a.vocab}
+    if a.variant == "falcon":
+        kv = {"mq": 1, "new": a.kv_heads, "seq": a.heads}[a.falcon]
+        return {"activation": a.act or "gelu", "alibi": False, "apply_residual_connection_post_layernorm": False,
+                "architectures": ["FalconForCausalLM"], "attention_dropout": 0.0, "bias": a.falcon == "seq",
+                "bos_token_id": 11, "eos_token_id": 11, "ffn_hidden_size": None, "hidden_dropout": 0.0,
+                "hidden_size": a.hidden,
+                "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "max_position_embeddings": a.positions,
+                "model_type": "falcon", "multi_query": a.falcon == "mq", "new_decoder_architecture": a.falcon == "new",
+                "num_attention_heads": a.heads, "num_hidden_layers": a.layers, "num_kv_heads": kv,
+                "parallel_attn": a.falcon != "seq", "rope_scaling": None, "rope_theta": 10000.0,
+                "tie_word_embeddings": True, "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True,
+                "vocab_size": a.vocab}
     if a.variant == "phi":
         return {"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "embd_pdrop": 0.0,
                 "eos_token_id": 2, "hidden_act": a.act or "gelu_new", "hidden_size": a.hidden, "initializer_range": 0.02,
@@ -129,7 +145,7 @@ def make_config(a):
 
 
 def prefix(c, names):
-    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom", "gptj"):
+    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom", "gptj", "falcon"):
         return "transformer." if any(n.startswith("transformer.") for n in names) else ""
     if c["model_type"] == "opt":
         return "model.decoder." if "model.decoder.embed_tokens.weight" in names else "decoder."
@@ -142,6 +158,8 @@ def rotary_dim(c):
         return int(hd * c["partial_rotary_factor"])
     if c["model_type"] == "gptj":
         return c["rotary_dim"] or hd
+    if c["model_type"] == "falcon":
+        return hd
     return int(hd * c["rotary_pct"]) if c["model_type"] == "gpt_neox" else 0
 
 
@@ -158,7 +176,8 @@ def layers(c):
 
 
 def inter(c):
-    return c.get("intermediate_size") or c.get("ffn_dim") or c.get("n_inner") or 4 * hidden(c)
+    return (c.get("intermediate_size") or c.get("ffn_dim") or c.get("n_inner") or c.get("ffn_hidden_size")
+            or 4 * hidden(c))
 
 
 def lin(s, name, out, inp):
@@ -182,6 +201,27 @@ def shapes(c, p, buffers):
     """name -> (dtype or None for the folder's, shape), in state_dict order."""
     d, i_, v = hidden(c), inter(c), c["vocab_size"]
     s = {}
+    if c["model_type"] == "falcon":  # (biases only with "bias"; the head tied)
+        hd, kv = d // heads(c), kv_heads(c)
+        b = c["bias"]
+
+        def layer(name, out, inp):
+            if b:
+                lin(s, name, out, inp)
+            else:
+                s[name + ".weight"] = (None, (out, inp))
+        s[p + "word_embeddings.weight"] = (None, (v, d))
+        for i in range(layers(c)):
+            h = "%sh.%d." % (p, i)
+            for ln in (("ln_attn", "ln_mlp") if c["new_decoder_architecture"] else ("input_layernorm",)
+                       if c["parallel_attn"] else ("input_layernorm", "post_attention_layernorm")):
+                norm(s, h + ln, d)
+            layer(h + "self_attention.query_key_value", (heads(c) + 2 * kv) * hd, d)
+            layer(h + "self_attention.dense", d, d)
+            layer(h + "mlp.dense_h_to_4h", i_, d)
+            layer(h + "mlp.dense_4h_to_h", d, i_)
+        norm(s, p + "ln_f", d)
+        return s
     if c["model_type"] == "gptj":
         s[p + "wte.weight"] = (None, (v, d))
         for i in range(layers(c)):
@@ -306,7 +346,7 @@ def make(a):
     # --no-prefix: the base model's names (OPTModel's under "decoder."), as the hub's gpt2 and OPT weights are saved
     p = ("decoder." if a.variant == "opt" else "") if a.no_prefix else {
         "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model.",
-        "gpt_bigcode": "transformer.", "bloom": "transformer.", "gptj": "transformer."}[a.variant]
+        "gpt_bigcode": "transformer.", "bloom": "transformer.", "gptj": "transformer.", "falcon": "transformer."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -334,10 +374,15 @@ def draw_permutations(c, seed):
         perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": heads_perm,
                                 "qk": [lf.randperm(hd - rd, g) for _ in range(kv)],
                                 "v": [lf.randperm(hd, g) for _ in range(kv)]})
+        if c["model_type"] == "falcon":  # the KV heads, then the query heads inside each (grouped-query)
+            perms["layers"][-1]["kvp"] = lf.randperm(kv, g)
+            perms["layers"][-1]["q"] = [lf.randperm(h // kv, g) for _ in range(kv)]
     return perms
 
 
 def kv_heads(c):
+    if c["model_type"] == "falcon":
+        return 1 if c["multi_query"] else c["num_kv_heads"] if c["new_decoder_architecture"] else heads(c)
     return 1 if c.get("multi_query") else heads(c)
 
 
@@ -350,6 +395,20 @@ def head_maps(c, lp):
     hd = d // h
     rd = rotary_dim(c)
     q, k, v, o = [], [], [], []
+    if c["model_type"] == "falcon":  # per KV head g (now at g): its query heads' rows, its k, its v
+        kv = kv_heads(c)
+        rep = h // kv
+        packed = []
+        for g in range(kv):
+            src = int(lp["kvp"][g])
+            base = src * (rep + 2) * hd
+            vd = [int(x) for x in lp["v"][g]]
+            for r in range(rep):
+                qs = int(lp["q"][g][r])
+                packed += [base + qs * hd + t for t in range(hd)]
+                o += [(src * rep + qs) * hd + t for t in vd]
+            packed += [base + rep * hd + t for t in range(hd)] + [base + (rep + 1) * hd + t for t in vd]
+        return torch.tensor(packed), torch.tensor(o)
     if kv_heads(c) == 1 and h > 1:  # GPT-BigCode's multi_query: c_attn's q rows, then the one head's k, then its v
         dims = [int(x) for x in lp["qk"][0]]
         vd = [int(x) for x in lp["v"][0]]
@@ -449,13 +508,13 @@ def secret(c, perms, seed, p):
     gpt2 = c["model_type"] in ("gpt2", "gpt_bigcode")
     # Lady names the stream after its producers' common prefix (or the first of them)
     bloom = c["model_type"] == "bloom"
-    stream = p + "h" if bloom else (p[:-1] or "wte") if gpt2 else p[:-1] if c["model_type"] == "opt" \
-        else p + "h" if c["model_type"] == "gptj" else p + "layers"
+    stream = p + "h" if bloom or c["model_type"] in ("gptj", "falcon") else (p[:-1] or "wte") if gpt2 \
+        else p[:-1] if c["model_type"] == "opt" else p + "layers"
     groups = {"stream." + stream: perms["stream"].tolist()}
     if "embed" in perms:  # OPT-350m's embedding width, named after the embedding
         groups[p + "embed_tokens"] = perms["embed"].tolist()
     for i, lp in enumerate(perms["layers"]):
-        if bloom:
+        if bloom or c["model_type"] == "falcon":
             a, mlp = "%sh.%d.self_attention" % (p, i), "%sh.%d.mlp.dense_h_to_4h" % (p, i)
         elif c["model_type"] == "gptj":
             a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.fc_in" % (p, i)
@@ -467,7 +526,12 @@ def secret(c, perms, seed, p):
             a, mlp = "%slayers.%d.self_attn" % (p, i), "%slayers.%d.mlp.fc1" % (p, i)
         else:
             a, mlp = "%slayers.%d.attention" % (p, i), "%slayers.%d.mlp.dense_h_to_4h" % (p, i)
-        if kv_heads(c) == 1 and heads(c) > 1:  # one KV head, its query heads nested in it
+        if c["model_type"] == "falcon":
+            groups[a + ".kv_heads"] = lp["kvp"].tolist()
+            for g, qp in enumerate(lp["q"]):
+                if len(qp) > 1:
+                    groups[a + ".q_heads.%d" % g] = qp.tolist()
+        elif kv_heads(c) == 1 and heads(c) > 1:  # one KV head, its query heads nested in it
             groups[a + ".kv_heads"] = [0]
             groups[a + ".q_heads.0"] = lp["heads"].tolist()
         elif not bloom:  # (ALiBi: no group of heads)
@@ -517,7 +581,7 @@ def forward(w, c, ids):
     bsz, seq = ids.shape
     gpt2 = c["model_type"] == "gpt2"
     eps = c.get("layer_norm_epsilon", c.get("layer_norm_eps"))
-    act = ACTS[c.get("activation_function", c.get("hidden_act")) or "gelu_pytorch_tanh"]  # (BLOOM names none)
+    act = ACTS[c.get("activation_function", c.get("hidden_act", c.get("activation"))) or "gelu_pytorch_tanh"]  # (BLOOM: none)
 
     def ln(x, name):
         return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w[name + ".bias"], eps)
@@ -564,6 +628,14 @@ def forward(w, c, ids):
         elif c["model_type"] == "bloom":
             qkv = linear(x, "%sh.%d.self_attention.query_key_value" % (p, i)).reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
             q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
+        elif c["model_type"] == "falcon":  # per KV head: its query heads, its k, its v; each k and v for its group
+            kv = kv_heads(c)
+            rep = h // kv
+            qkv = linear(x, "%sh.%d.self_attention.query_key_value" % (p, i)).reshape(bsz, seq, kv, rep + 2, hd)
+            q = qkv[:, :, :, :rep].reshape(bsz, seq, h, hd).transpose(1, 2)
+            k = qkv[:, :, :, rep].transpose(1, 2).repeat_interleave(rep, 1)
+            v = qkv[:, :, :, rep + 1].transpose(1, 2).repeat_interleave(rep, 1)
+            q, k = rope(q), rope(k)
         else:
             qkv = linear(x, "%slayers.%d.attention.query_key_value" % (p, i)).reshape(bsz, seq, h, 3 * hd).transpose(1, 2)
             q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
@@ -581,16 +653,17 @@ def forward(w, c, ids):
             return linear(o, "%slayers.%d.self_attn.%s" % (p, i, "out_proj" if c["model_type"] == "opt" else "dense"))
         if c["model_type"] == "gpt_bigcode":
             return linear(o, "%sh.%d.attn.c_proj" % (p, i))
-        if c["model_type"] == "bloom":
+        if c["model_type"] in ("bloom", "falcon"):
             return linear(o, "%sh.%d.self_attention.dense" % (p, i))
         return conv1d(o, "%sh.%d.attn.c_proj" % (p, i)) if gpt2 else linear(o, "%slayers.%d.attention.dense" % (p, i))
 
     def mlp(x, i):
         if c["model_type"] == "gptj":
             return linear(act(linear(x, "%sh.%d.mlp.fc_in" % (p, i))), "%sh.%d.mlp.fc_out" % (p, i))
-        if c["model_type"] == "bloom":
+        if c["model_type"] in ("bloom", "falcon"):
             m = "%sh.%d.mlp." % (p, i)
-            return linear(gelu_tanh(linear(x, m + "dense_h_to_4h")), m + "dense_4h_to_h")
+            f = gelu_tanh if c["model_type"] == "bloom" else act
+            return linear(f(linear(x, m + "dense_h_to_4h")), m + "dense_4h_to_h")
         if c["model_type"] == "gpt_bigcode":
             return linear(act(linear(x, "%sh.%d.mlp.c_fc" % (p, i))), "%sh.%d.mlp.c_proj" % (p, i))
         if c["model_type"] in ("opt", "phi"):
@@ -616,6 +689,19 @@ def forward(w, c, ids):
             x = (a if post else x) + attention(a, i)
             m = ln(x, "%sh.%d.post_attention_layernorm" % (p, i))
             x = (m if post else x) + mlp(m, i)
+        return ln(x, p + "ln_f") @ w[p + "word_embeddings.weight"].T
+    if c["model_type"] == "falcon":  # parallel on one norm or two (ln_attn, ln_mlp), or in turn; the head tied
+        x = w[p + "word_embeddings.weight"][ids]
+        for i in range(layers(c)):
+            at = "%sh.%d." % (p, i)
+            if c["new_decoder_architecture"]:
+                x = x + attention(ln(x, at + "ln_attn"), i) + mlp(ln(x, at + "ln_mlp"), i)
+            elif c["parallel_attn"]:
+                a = ln(x, at + "input_layernorm")
+                x = x + attention(a, i) + mlp(a, i)
+            else:
+                x = x + attention(ln(x, at + "input_layernorm"), i)
+                x = x + mlp(ln(x, at + "post_attention_layernorm"), i)
         return ln(x, p + "ln_f") @ w[p + "word_embeddings.weight"].T
     if c["model_type"] in ("gptj", "phi"):  # one norm read by both, added together; the head's bias
         gptj = c["model_type"] == "gptj"
@@ -668,7 +754,7 @@ def forward_opt(w, c, ids, p, attention, mlp):
 def make_options(m):
     m.add_argument("out")
     m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom",
-                                                         "gptj"])
+                                                         "gptj", "falcon"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -688,6 +774,8 @@ def make_options(m):
     m.add_argument("--tied", action="store_true", help="gpt_neox: tie_word_embeddings (embed_out not saved)")
     m.add_argument("--post-norm", action="store_true", help="opt: do_layer_norm_before false (OPT-350m)")
     m.add_argument("--mha", action="store_true", help="gpt_bigcode: multi_query false")
+    m.add_argument("--falcon", default="mq", choices=["mq", "new", "seq"], help="falcon: the layout (see make)")
+    m.add_argument("--kv-heads", type=int, default=2, help="falcon --falcon new: num_kv_heads")
     m.add_argument("--n-embed", action="store_true", help="bloom: the width under config.json's older key n_embed")
     m.add_argument("--post-residual", action="store_true", help="bloom: apply_residual_connection_post_layernorm")
     m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")

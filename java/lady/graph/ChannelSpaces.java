@@ -720,9 +720,11 @@ public final class ChannelSpaces {
             int out = n.longAttr("transposed", 0) == 1 ? 1 : 0;
             int cols = 1 - out;
             // separate q, k, v, or one packed tensor: stacked (q rows, then k, then v: Phi-3's qkv_proj, GPT-2's
-            // c_attn), or per head (head h's q, k, v rows one after the other: GPT-NeoX's query_key_value)
+            // c_attn), or per KV head (its query heads' rows, then its k, then its v: GPT-NeoX's query_key_value, one
+            // query head per KV head; Falcon's)
             String packed = n.param("qkv_weight");
             boolean perHead = packed != null && n.longAttr("qkv_per_head", 0) == 1;
+            long group = (rep + 2) * hd; // (per KV head: the rows of one)
             String q = packed != null ? packed : n.param("q_weight");
             String k = packed != null ? packed : n.param("k_weight");
             String v = packed != null ? packed : n.param("v_weight");
@@ -730,19 +732,19 @@ public final class ChannelSpaces {
             String kb = packed != null ? qb : n.param("k_bias");
             String vb = packed != null ? qb : n.param("v_bias");
             // where query head j's, and KV head g's k and v, rows start (weight and bias alike)
-            java.util.function.LongUnaryOperator qAt = perHead ? j -> j * 3 * hd : j -> j * hd;
-            java.util.function.LongUnaryOperator kAt = perHead ? g -> g * 3 * hd + hd
+            java.util.function.LongUnaryOperator qAt = perHead ? j -> j / rep * group + j % rep * hd : j -> j * hd;
+            java.util.function.LongUnaryOperator kAt = perHead ? g -> g * group + rep * hd
                     : g -> (packed != null ? heads * hd : 0) + g * hd;
-            java.util.function.LongUnaryOperator vAt = perHead ? g -> g * 3 * hd + 2 * hd
+            java.util.function.LongUnaryOperator vAt = perHead ? g -> g * group + (rep + 1) * hd
                     : g -> (packed != null ? (heads + kv) * hd : 0) + g * hd;
             String o = n.param("o_weight");
             for (String t : new java.util.LinkedHashSet<>(List.of(q, k, v))) {
                 consume(l, t, cols);
             }
             int kvs = open(kv, n.name(), ".kv_heads");
-            if (perHead) { // (one query head per KV head) a head's q, k and v rows are one block
-                member(kvs, q, out, 0, 3 * hd, Role.PRODUCER_WEIGHT);
-                bias(kvs, qb, 0, 3 * hd);
+            if (perHead) { // a KV head's rows and its query heads' are one block
+                member(kvs, q, out, 0, group, Role.PRODUCER_WEIGHT);
+                bias(kvs, qb, 0, group);
             } else {
                 member(kvs, q, out, qAt.applyAsLong(0), rep * hd, Role.PRODUCER_WEIGHT);
                 member(kvs, k, out, kAt.applyAsLong(0), hd, Role.PRODUCER_WEIGHT);

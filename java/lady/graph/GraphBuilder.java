@@ -371,10 +371,6 @@ public final class GraphBuilder {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads, "
                     + kvHeads + " KV heads of dimension " + headDim + " are not a valid grouped-query attention");
         }
-        if (Long.valueOf(1).equals(ropeAttrs.get("qkv_per_head")) && heads != kvHeads) {
-            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": q, k and v rows per head "
-                    + "need as many KV heads as heads, not " + kvHeads + " of " + heads);
-        }
         long rotaryDim = ropeAttrs.get("rotary_dim") instanceof Long r ? r : headDim; // (the stored frequencies: one per pair)
         Map<String, String> p = new LinkedHashMap<>();
         Map<String, long[]> shapes = Map.ofEntries(Map.entry("q_weight", new long[] {heads * headDim, d}),

@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J and Phi (1, 1.5, 2) as Hugging Face
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J, Falcon and Phi (1, 1.5, 2) as Hugging Face
  * transformers saves them: LayerNorm with a bias around the attention and the MLP, multi-head attention, biases (mostly),
  * a plain MLP (act(fc x) then proj).
  * <ul>
@@ -51,6 +51,12 @@ import lady.report.Json;
  *     without biases, out_proj; the first rotary_dim dimensions of each head rotated in pairs (2i, 2i + 1),
  *     rotate_every_two) and the MLP (fc_in, gelu_new, fc_out), summed into the residual together; ln_f; lm_head with its
  *     bias.</li>
+ * <li><b>falcon</b> (FalconForCausalLM under {@code transformer.}): word_embeddings; per block the attention
+ *     (query_key_value holding, per KV head, its query heads' rows, its k and its v: Falcon-7B's one KV head,
+ *     Falcon-40B's groups, or one query head each; dense; RoPE on whole heads, or ALiBi, which pins the heads and which
+ *     Lady's forward does not compute) and the MLP (dense_h_to_4h, gelu, dense_4h_to_h), in parallel on one
+ *     input_layernorm (parallel_attn), on ln_attn and ln_mlp (new_decoder_architecture), or in turn with
+ *     post_attention_layernorm; ln_f; the head tied to word_embeddings. The KV heads come from the packed rows.</li>
  * <li><b>phi</b> (PhiForCausalLM: Phi-1, Phi-1.5, Phi-2, under {@code model.}; PhiModel without it and without a head):
  *     embed_tokens; per layer one input_layernorm read by both the attention (q, k, v with biases, dense; the first
  *     partial_rotary_factor of each head rotated, grouped-query by num_key_value_heads) and the MLP (fc1, gelu_new,
@@ -69,6 +75,7 @@ final class GptFamily implements Family {
     static final String BIGCODE = "gpt_bigcode";
     static final String BLOOM = "bloom";
     static final String GPTJ = "gptj";
+    static final String FALCON = "falcon";
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
@@ -129,6 +136,11 @@ final class GptFamily implements Family {
             GPTJ, new Variant(List.of("transformer.", ""), "wte", "h.", ".ln_1", null, ".attn", null, ".attn.out_proj",
                     ".mlp.fc_in", ".mlp.fc_out", "ln_f", "lm_head", "n_embd", "n_layer", "n_head", "layer_norm_epsilon",
                     "activation_function", "gelu_new", "n_inner", false),
+            FALCON, new Variant(List.of("transformer.", ""), "word_embeddings", "h.", ".input_layernorm",
+                    ".post_attention_layernorm", ".self_attention", ".self_attention.query_key_value",
+                    ".self_attention.dense", ".mlp.dense_h_to_4h", ".mlp.dense_4h_to_h", "ln_f", "lm_head",
+                    "hidden_size|n_embed", "num_hidden_layers|n_layer", "num_attention_heads|n_head", "layer_norm_epsilon",
+                    "activation", "gelu", "ffn_hidden_size", true),
             PHI, new Variant(List.of("model.", ""), "embed_tokens", "layers.", ".input_layernorm", null, ".self_attn",
                     null, ".self_attn.dense", ".mlp.fc1", ".mlp.fc2", "final_layernorm", "lm_head", "hidden_size",
                     "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu_new",
@@ -136,7 +148,7 @@ final class GptFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM, GPTJ);
+        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM, GPTJ, FALCON);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -147,7 +159,8 @@ final class GptFamily implements Family {
                     && (!learnedPositions(name) || has.test(p + "wpe.weight"))
                     && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))
                     && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))
-                    && (!name.equals(BLOOM) || has.test(p + "word_embeddings_layernorm.weight"))) {
+                    && (!name.equals(BLOOM) || has.test(p + "word_embeddings_layernorm.weight"))
+                    && (!name.equals(FALCON) || !has.test(p + "word_embeddings_layernorm.weight"))) {
                 return p;
             }
         }
@@ -228,6 +241,11 @@ final class GptFamily implements Family {
                 + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
         Map<String, Object> attrs = attentionAttrs(name, d, headDim);
         long kvHeads = name.equals(PHI) ? d.configLong("num_key_value_heads", heads) : heads;
+        if (name.equals(FALCON)) { // its KV heads from the packed rows: (heads + 2 KV heads) head_dim
+            long rows = d.size(p + v.layers() + "0" + v.attentionWeight(), 0, 3 * hidden);
+            kvHeads = rows % headDim == 0 && (rows / headDim - heads) % 2 == 0 && rows / headDim > heads
+                    ? (rows / headDim - heads) / 2 : heads;
+        }
         if (bigcode) { // multi_query (StarCoder, SantaCoder): one KV head, its k and v rows after the q rows
             long rows = d.size(p + v.layers() + "0" + v.attentionWeight(), 0, 3 * hidden);
             kvHeads = rows == hidden + 2 * headDim && heads > 1 ? 1 : heads;
@@ -236,8 +254,13 @@ final class GptFamily implements Family {
             }
         }
         // GPT-NeoX: the attention and the MLP both read the block's input (each through its own norm; Phi: one norm)
-        boolean parallel = name.equals(PHI) || name.equals(GPTJ)
-                || name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"));
+        // Falcon: parallel_attn (one norm), new_decoder_architecture (Falcon-40B: ln_attn and ln_mlp, also parallel)
+        boolean twoNorms = name.equals(FALCON) && d.has(p + v.layers() + "0.ln_attn.weight", false);
+        boolean parallel = name.equals(PHI) || name.equals(GPTJ) || twoNorms
+                || name.equals(NEOX) && !Boolean.FALSE.equals(d.config("use_parallel_residual"))
+                || name.equals(FALCON) && !Boolean.FALSE.equals(d.config("parallel_attn"));
+        String ln1 = twoNorms ? ".ln_attn" : v.ln1();
+        String ln2 = twoNorms ? ".ln_mlp" : name.equals(FALCON) && parallel ? null : v.ln2();
         boolean postNorm = opt && Boolean.FALSE.equals(d.config("do_layer_norm_before")); // OPT-350m
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
@@ -263,24 +286,24 @@ final class GptFamily implements Family {
             if (gpt2 && Boolean.TRUE.equals(d.config("scale_attn_by_inverse_layer_idx"))) {
                 a.put("attn_scale", (double) a.get("attn_scale") / (layers + 1));
             }
-            String x = postNorm ? h : b.layerNorm(l + v.ln1(), h, eps);
+            String x = postNorm ? h : b.layerNorm(l + ln1, h, eps);
             String normed = x;
             x = b.attentionGqa(l + v.attention(), x, attentionNames(b, d, l, v), heads, kvHeads, headDim, a);
             if (parallel) {
-                String y = mlp(b, d, l, v, v.ln2() == null ? normed : b.layerNorm(l + v.ln2(), h, eps), hidden, fn,
+                String y = mlp(b, d, l, v, ln2 == null ? normed : b.layerNorm(l + ln2, h, eps), hidden, fn,
                         actUnsupported, gpt2, widths);
                 h = b.add(l + ".residual", h, b.add(l + ".attn_mlp", x, y));
                 continue;
             }
             h = b.add(l + ".attn_residual", normResidual ? normed : h, x);
             if (postNorm) {
-                h = b.layerNorm(l + v.ln1(), h, eps);
+                h = b.layerNorm(l + ln1, h, eps);
             }
-            String mlpIn = postNorm ? h : b.layerNorm(l + v.ln2(), h, eps);
+            String mlpIn = postNorm ? h : b.layerNorm(l + ln2, h, eps);
             String y = mlp(b, d, l, v, mlpIn, hidden, fn, actUnsupported, gpt2, widths);
             h = b.add(l + ".mlp_residual", normResidual ? mlpIn : h, y);
             if (postNorm) {
-                h = b.layerNorm(l + v.ln2(), h, eps);
+                h = b.layerNorm(l + ln2, h, eps);
             }
         }
         LlamaFamily.agree(name, d, Variant.key(d::config, v.layersKey()), layers, p + v.layers() + "N"
@@ -334,6 +357,23 @@ final class GptFamily implements Family {
      */
     private static Map<String, Object> attentionAttrs(String name, Dims d, long headDim) {
         Map<String, Object> a = new LinkedHashMap<>();
+        if (name.equals(FALCON)) { // per KV head: its query heads' rows, its k, its v; RoPE on whole heads, or ALiBi
+            a.put("qkv_per_head", 1L);
+            a.put("attn_scale", 1 / Math.sqrt(headDim));
+            if (Boolean.TRUE.equals(d.config("alibi"))) { // (Falcon-RW: the heads stay, as BLOOM's)
+                a.put("alibi", 1L);
+                a.put("rotary_dim", 0L);
+                a.put(Op.FORWARD_UNSUPPORTED, "Falcon's ALiBi (scaled with the scores, unlike BLOOM's) is not computed by "
+                        + "Lady's forward pass");
+                return a;
+            }
+            LlamaRope r = LlamaRope.of(d);
+            a.putAll(r.attrs());
+            if (r.unsupported(headDim) != null) {
+                a.put(Op.FORWARD_UNSUPPORTED, r.unsupported(headDim));
+            }
+            return a;
+        }
         if (!name.equals(NEOX) && !name.equals(PHI) && !name.equals(GPTJ)) {
             a.put("rotary_dim", 0L);
             if (name.equals(GPT2)) {
@@ -454,7 +494,7 @@ final class GptFamily implements Family {
         c.computeIfPresent(Variant.key(c::get, v.layersKey()), (k, x) -> count);
         if (widths.size() == 1 && v.mlpKey() != null) { // (BLOOM's configuration has no MLP width: 4 x the width)
             long w = widths.iterator().next();
-            if (v.mlpKey().equals("n_inner")) { // null means 4 x n_embd (transformers' default)
+            if (v.mlpKey().equals("n_inner") || name.equals(FALCON)) { // null means 4 x the width (transformers')
                 if (w == 4 * hidden) {
                     c.replace(v.mlpKey(), null);
                 } else {

@@ -41,12 +41,14 @@ final class LlamaAttention {
         Tensor k;
         Tensor v;
         boolean transposed = n.longAttr("transposed", 0) == 1; // GPT-2's Conv1D: weights [in, out]
-        if (n.has("qkv_weight") && n.longAttr("qkv_per_head", 0) == 1) { // GPT-NeoX: head h's q, k, v rows in turn
+        if (n.has("qkv_weight") && n.longAttr("qkv_per_head", 0) == 1) { // per KV head: its query heads, its k, its v
+            // (GPT-NeoX, BLOOM: one query head each; Falcon)
+            long rep = heads / kv;
             Tensor qkv = linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed)
-                    .reshape(batch, seq, heads, 3 * hd);
-            q = qkv.narrow(-1, 0, hd).reshape(batch, seq, heads * hd);
-            k = qkv.narrow(-1, hd, hd).reshape(batch, seq, heads * hd);
-            v = qkv.narrow(-1, 2 * hd, hd).reshape(batch, seq, heads * hd);
+                    .reshape(batch, seq, kv, (rep + 2) * hd);
+            q = qkv.narrow(-1, 0, rep * hd).reshape(batch, seq, heads * hd);
+            k = qkv.narrow(-1, rep * hd, hd).reshape(batch, seq, kv * hd);
+            v = qkv.narrow(-1, (rep + 1) * hd, hd).reshape(batch, seq, kv * hd);
         } else if (n.has("qkv_weight")) { // Phi-3's qkv_proj, GPT-2's c_attn: the q, k and v rows stacked
             Tensor qkv = linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed);
             q = qkv.narrow(-1, 0, heads * hd);

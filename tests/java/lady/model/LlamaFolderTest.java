@@ -182,11 +182,12 @@ class LlamaFolderTest {
     }
 
     /**
-     * GPT-2, GPT-NeoX (Pythia), OPT, Phi, GPT-BigCode, BLOOM and GPT-J folders made by tests/python/gpt_family.py, checked as the Llama family's are:
+     * GPT-2, GPT-NeoX (Pythia), OPT, Phi, GPT-BigCode, BLOOM, GPT-J and Falcon folders made by
+     * tests/python/gpt_family.py, checked as the Llama family's are:
      * GPT-2's Conv1D matrices stored [in, out], learned positions, no rotary embedding (every dimension inside a head
      * moves, q and k alike: the heads are first matched on their rows sorted within those dimensions, the case of 2
      * heads of 12 failed without it); GPT-NeoX's q, k, v rows per head, a quarter of each head rotated, the parallel
-     * residual; OPT's; Phi's; GPT-BigCode's one KV head; BLOOM's ALiBi; GPT-J's rotary pairs.
+     * residual; OPT's; Phi's; GPT-BigCode's one KV head; BLOOM's ALiBi; GPT-J's rotary pairs; Falcon's KV groups.
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {
@@ -215,6 +216,9 @@ class LlamaFolderTest {
         // GPT-J: its rotary dimensions in pairs (2i, 2i + 1), the rest of each head free; one norm for the parallel
         // attention and MLP; the causal-mask buffers
         "gptj|F32|--rotary-pct 0.5 --buffers",
+        // Falcon: query_key_value per KV head (its query heads' rows, its k, its v); Falcon-40B's layout (2 KV heads of
+        // 2 query heads, ln_attn and ln_mlp); Falcon-7B's (one KV head, one norm) and the sequential one tagged slow
+        "falcon|F32|--falcon new --heads 4 --kv-heads 2",
     })
     void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
@@ -223,7 +227,7 @@ class LlamaFolderTest {
     /** The same families in their plainest layouts (slow: the default run has each family in a harder layout). */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"gpt2|F32|", "opt|F32|", "phi|F32|--rotary-pct 0.5", "bloom|F32|",
-        "gptj|BF16|--rotary-pct 0.25"})
+        "gptj|BF16|--rotary-pct 0.25", "falcon|BF16|--falcon mq", "falcon|F32|--falcon seq"})
     @org.junit.jupiter.api.Tag("slow")
     void gptFoldersInPlainLayouts(String variant, String dtype, String options) throws IOException, InterruptedException {
         gptFoldersToo(variant, dtype, options);
@@ -505,6 +509,7 @@ class LlamaFolderTest {
         "gpt_family.py|phi|model.layers.N.mlp.fc1.weight|0|intermediate_size",
         "gpt_family.py|gpt_bigcode|transformer.h.N.mlp.c_fc.weight|0|n_inner",
         "gpt_family.py|gptj|transformer.h.N.mlp.fc_in.weight|0|n_inner",
+        "gpt_family.py|falcon|transformer.h.N.mlp.dense_h_to_4h.weight|0|ffn_hidden_size",
         // (BLOOM's configuration has no MLP width: transformers makes it 4 x the width, so a widened BLOOM is read by
         // Lady from its shapes only; its config.json is not checked here)
     })
