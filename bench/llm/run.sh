@@ -28,6 +28,9 @@
 #              each head rotated, parallel residual, untied, float16 as Pythia is stored (1.0 B parameters, 2.0 GB)
 #        bloom560m  BLOOM-560m shape (variant bloom): d 1024, 24 layers, 16 heads (ALiBi: the heads stay), MLP 4096,
 #              vocab 250880, head tied, float16 (0.56 B parameters, 1.1 GB): a residual stream read by 250880 rows
+#        falcon7b2  2 layers of Falcon-7B width (variant falcon, its layout mq): d 4544, 71 query heads of 64 sharing one
+#              KV head, MLP 18176, vocab 65024, parallel attention and MLP on one norm, no biases, head tied, bf16
+#              (0.71 B parameters, 1.4 GB): a 71-head group nested in the one KV head
 # The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
@@ -38,7 +41,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b|bloom560m [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b|bloom560m|falcon7b2 [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
@@ -59,7 +62,9 @@ case "$case_name" in
     shape=(--variant gpt_neox --hidden 2048 --layers 16 --heads 8 --inter 8192 --vocab 50304 --positions 2048) ;;
   bloom560m) script="$repo/tests/python/gpt_family.py"; dtype=F16
     shape=(--variant bloom --hidden 1024 --layers 24 --heads 16 --vocab 250880) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b, bloom560m)" >&2; exit 2 ;;
+  falcon7b2) script="$repo/tests/python/gpt_family.py"; dtype=BF16
+    shape=(--variant falcon --falcon mq --hidden 4544 --layers 2 --heads 71 --vocab 65024 --positions 2048) ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b, bloom560m, falcon7b2)" >&2; exit 2 ;;
 esac
 # the Llama script's variant unless the case names one (argparse takes the last --variant)
 variant=(); [ "$script" = "$repo/tests/python/llama_family.py" ] && variant=(--variant llama)
