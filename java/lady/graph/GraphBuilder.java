@@ -351,9 +351,6 @@ public final class GraphBuilder {
      * optionally rope_inv_freq to the rotary frequencies [headDim / 2] that older transformers versions saved with the
      * weights (a buffer: in no channel space, never moved; the forward uses it).
      */
-    /** The role prefix of an attention's buffers ({@link #attentionGqa}): tensors it holds and never reads. */
-    public static final String BUFFER = "buffer.";
-
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, double ropeTheta) {
         return attentionGqa(module, x, names, heads, kvHeads, headDim, Map.of("rope_theta", ropeTheta));
@@ -473,6 +470,9 @@ public final class GraphBuilder {
         return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), scale == 1 ? Map.of()
                 : Map.of("scale", scale), dim);
     }
+
+    /** The role prefix of an attention's buffers ({@link #attentionGqa}): tensors it holds and never reads. */
+    public static final String BUFFER = "buffer.";
 
     /**
      * Learned position embeddings {@code [positions, dim]} named {@code tensor} (GPT-2's wpe): row {@code offset + t}

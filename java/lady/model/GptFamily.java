@@ -452,15 +452,15 @@ final class GptFamily implements Family {
 
     /** The MLP (fc, act, proj; Conv1D [in, out] for GPT-2) on {@code x}; its width added to {@code widths}. */
     private static String mlp(GraphBuilder b, Dims d, String l, Variant v, String x, long hidden, Op.Activation fn,
-            String actUnsupported, boolean gpt2, Set<Long> widths) {
+            String actUnsupported, boolean conv1d, Set<Long> widths) {
         String fc = l + v.fc();
-        long inter = d.size(fc + ".weight", gpt2 ? 1 : 0, 4 * hidden);
+        long inter = d.size(fc + ".weight", conv1d ? 1 : 0, 4 * hidden);
         widths.add(inter);
         boolean fcBias = d.has(fc + ".bias", false);
         boolean projBias = d.has(l + v.proj() + ".bias", false);
-        String y = gpt2 ? b.linearTransposed(fc, x, inter, fcBias) : b.linear(fc, x, inter, fcBias);
+        String y = conv1d ? b.linearTransposed(fc, x, inter, fcBias) : b.linear(fc, x, inter, fcBias);
         y = actUnsupported == null ? b.act(fc + ".act", y, fn) : b.act(fc + ".act", y, Op.Activation.GELU, actUnsupported);
-        return gpt2 ? b.linearTransposed(l + v.proj(), y, hidden, projBias) : b.linear(l + v.proj(), y, hidden, projBias);
+        return conv1d ? b.linearTransposed(l + v.proj(), y, hidden, projBias) : b.linear(l + v.proj(), y, hidden, projBias);
     }
 
     /**

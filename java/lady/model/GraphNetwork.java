@@ -438,24 +438,17 @@ final class GraphNetwork implements Model {
                         bias == null ? new org.bytedeco.pytorch.TensorOptional() : new org.bytedeco.pytorch.TensorOptional(bias),
                         n.longsAttr("stride", 1, 1), n.longsAttr("padding", 0, 0), n.longsAttr("dilation", 1, 1), 1);
             }
-            case GATED_LINEAR: { // act(first half) * second half of the rows' outputs
-                Tensor w = live(n.param("weight"));
-                Tensor y = n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
-                        : torch.linear(x, w);
-                return gatedHalves(n.activation(), y);
-            }
+            case GATED_LINEAR: // act(first half) * second half of the rows' outputs
+                return gatedHalves(n.activation(), linear(x, live(n.param("weight")),
+                        n.has("bias") ? live(n.param("bias")) : null, false));
             case LINEAR: {
                 Module m = modules.get(n.name());
                 if (m != null) {
                     return ((LinearImpl) m).forward(x);
                 }
-                Tensor w = live(n.param("weight"));
-                if (n.longAttr("transposed", 0) == 1) { // stored [in, out]: x W (Gemma 3's image projector)
-                    Tensor y = torch.matmul(x, w);
-                    return n.has("bias") ? y.add(live(n.param("bias"))) : y;
-                }
-                return n.has("bias") ? torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))))
-                        : torch.linear(x, w);
+                // (stored [in, out]: Gemma 3's image projector, GPT-2's Conv1D)
+                return linear(x, live(n.param("weight")), n.has("bias") ? live(n.param("bias")) : null,
+                        n.longAttr("transposed", 0) == 1);
             }
             case BATCH_NORM:
                 return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
@@ -581,6 +574,15 @@ final class GraphNetwork implements Model {
         return torch.linear(gatedHalves(n.activation(), torch.linear(x, raw.get(gateUp))), raw.get(down));
     }
 
+    /** x W^T + b, or x W + b for a weight stored [in, out] ({@code transposed}); no bias when b is null. */
+    static Tensor linear(Tensor x, Tensor w, Tensor b, boolean transposed) {
+        if (transposed) {
+            Tensor y = torch.matmul(x, w);
+            return b == null ? y : y.add(b);
+        }
+        return b == null ? torch.linear(x, w) : torch.linear(x, w, new org.bytedeco.pytorch.TensorOptional(b));
+    }
+
     /** {@code fn(first half) * second half} of {@code y}'s last axis (a gate's and an up projection's outputs). */
     private static Tensor gatedHalves(Op.Activation fn, Tensor y) {
         long units = y.size(-1) / 2;
@@ -654,6 +656,7 @@ final class GraphNetwork implements Model {
         }
         return PermutationCheck.probe(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
     }
+
     /** The longest sequence the learned position embeddings cover (their rows past the offset); unbounded without. */
     private long positions() {
         long most = Long.MAX_VALUE;

@@ -4,7 +4,6 @@ import java.util.Map;
 
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
@@ -44,13 +43,13 @@ final class LlamaAttention {
         if (n.has("qkv_weight") && n.longAttr("qkv_per_head", 0) == 1) { // per KV head: its query heads, its k, its v
             // (GPT-NeoX, BLOOM: one query head each; Falcon)
             long rep = heads / kv;
-            Tensor qkv = linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed)
+            Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed)
                     .reshape(batch, seq, kv, (rep + 2) * hd);
             q = qkv.narrow(-1, 0, rep * hd).reshape(batch, seq, heads * hd);
             k = qkv.narrow(-1, rep * hd, hd).reshape(batch, seq, kv * hd);
             v = qkv.narrow(-1, (rep + 1) * hd, hd).reshape(batch, seq, kv * hd);
         } else if (n.has("qkv_weight")) { // Phi-3's qkv_proj, GPT-2's c_attn: the q, k and v rows stacked
-            Tensor qkv = linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed);
+            Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed);
             q = qkv.narrow(-1, 0, heads * hd);
             k = qkv.narrow(-1, heads * hd, kv * hd);
             v = qkv.narrow(-1, (heads + kv) * hd, kv * hd);
@@ -82,13 +81,13 @@ final class LlamaAttention {
         Tensor scores = torch.matmul(q, k.transpose(-2, -1)).mul(new Scalar(n.doubleAttr("attn_scale", 1.0 / Math.sqrt(hd))));
         if (n.longAttr("alibi", 0) == 1) { // BLOOM: + slope(h) * key position
             double[] slopes = alibiSlopes(heads);
-            float[] bias = new float[Math.toIntExact(heads * seq)];
+            float[] alibi = new float[Math.toIntExact(heads * seq)];
             for (int h = 0; h < heads; h++) {
                 for (int j = 0; j < seq; j++) {
-                    bias[(int) (h * seq + j)] = (float) (slopes[h] * j);
+                    alibi[(int) (h * seq + j)] = (float) (slopes[h] * j);
                 }
             }
-            scores = scores.add(TorchTensors.copy(HostTensor.ofFloats(bias, heads, 1, seq)).to(scores.scalar_type()));
+            scores = scores.add(TorchTensors.copy(HostTensor.ofFloats(alibi, heads, 1, seq)).to(scores.scalar_type()));
         }
         double cap = n.doubleAttr("logit_softcap", 0);
         if (cap > 0) { // Gemma 2: cap * tanh(scores / cap)
@@ -102,7 +101,7 @@ final class LlamaAttention {
         scores = scores.masked_fill(mask, new Scalar(Double.NEGATIVE_INFINITY));
         Tensor attn = torch.softmax(scores.to(torch.ScalarType.Float), -1).to(q.scalar_type());
         Tensor o = torch.matmul(attn, v).transpose(1, 2).reshape(batch, seq, heads * hd);
-        return linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"), transposed);
+        return GraphNetwork.linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"), transposed);
     }
 
     /**
@@ -143,17 +142,9 @@ final class LlamaAttention {
     }
 
     private static Tensor project(Tensor x, Map<String, Tensor> params, Node n, String which) {
-        return linear(x, params.get(n.param(which + "_weight")), bias(n, params, which + "_bias"), false);
+        return GraphNetwork.linear(x, params.get(n.param(which + "_weight")), bias(n, params, which + "_bias"), false);
     }
 
-    /** x W^T + b, or x W + b for a weight stored [in, out] ({@code transposed}); no bias when b is null. */
-    private static Tensor linear(Tensor x, Tensor w, Tensor b, boolean transposed) {
-        if (transposed) {
-            Tensor y = torch.matmul(x, w);
-            return b == null ? y : y.add(b);
-        }
-        return b == null ? torch.linear(x, w) : torch.linear(x, w, new TensorOptional(b));
-    }
 
     /**
      * cos and sin of the rotary angles, [S, d] each (frequencies repeated for both halves): the checkpoint's stored
