@@ -68,8 +68,8 @@ except ImportError as e:  # pragma: no cover
     print("no torch: %s" % e)
     sys.exit(NO_TORCH_EXIT)
 
-DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "BOOL": torch.bool}
-BYTES = {"F32": 4, "BF16": 2, "F16": 2, "BOOL": 1}
+DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "BOOL": torch.bool, "I64": torch.int64}
+BYTES = {"F32": 4, "BF16": 2, "F16": 2, "BOOL": 1, "I64": 8}
 MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
                "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
@@ -382,7 +382,7 @@ def draw(name, shape, seed, index):
 # ---------------------------------------------------------------- safetensors by hand
 
 # the safetensors library's order of dtypes (its Dtype enum); it writes the largest first, then by name
-DTYPE_RANK = {"BOOL": -1, "F16": 0, "BF16": 1, "F32": 2}
+DTYPE_RANK = {"BOOL": -1, "F16": 0, "BF16": 1, "F32": 2, "I64": 3}
 
 
 def library_order(items):

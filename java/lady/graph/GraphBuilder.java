@@ -238,6 +238,15 @@ public final class GraphBuilder {
     }
 
     /**
+     * An element-wise activation writing a network output whose channel order is free ({@link Op#FREE_CHANNELS}: a base
+     * encoder's pooled output).
+     */
+    public String act(String node, String x, Op.Activation fn, boolean freeChannels) {
+        return freeChannels ? add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", fn.name(), Op.FREE_CHANNELS, 1L),
+                width(x)) : act(node, x, fn);
+    }
+
+    /**
      * An element-wise activation that Lady's forward pass does not compute ({@code why}, {@link Op#FORWARD_UNSUPPORTED}):
      * {@code fn} is the stand-in the analysis sees (choose one that is not positively homogeneous, so that no neuron
      * is rescaled through it).
@@ -479,8 +488,38 @@ public final class GraphBuilder {
      * for the token at position t of {@code ids} ({@link Op#EMBEDDING} with attr position_offset).
      */
     public String positionEmbedding(String node, String ids, String tensor, long positions, long dim, long offset) {
+        return positionEmbedding(node, ids, tensor, positions, dim, offset, -1, Map.of());
+    }
+
+    /**
+     * As {@link #positionEmbedding(String, String, String, long, long, long)}, the padding token's id {@code paddingIdx}
+     * (RoBERTa's, {@link Op#PADDING_IDX}; -1: none), and {@code buffers} (name -> shape): tensors saved with it that it
+     * does not read (BERT's position_ids).
+     */
+    public String positionEmbedding(String node, String ids, String tensor, long positions, long dim, long offset,
+            long paddingIdx, Map<String, long[]> buffers) {
         tensor(tensor, positions, dim);
-        return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), Map.of(Op.POSITION_OFFSET, offset), dim);
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("weight", tensor);
+        buffers.forEach((t, shape) -> {
+            tensor(t, shape);
+            p.put(BUFFER + t.substring(t.lastIndexOf('.') + 1), t);
+        });
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put(Op.POSITION_OFFSET, offset);
+        if (paddingIdx >= 0) {
+            a.put(Op.PADDING_IDX, paddingIdx);
+        }
+        return add(node, Op.EMBEDDING, List.of(ids), p, a, dim);
+    }
+
+    /**
+     * An embedding {@code [rows, dim]} named {@code tensor} whose row {@code row} is added at every position, whatever the
+     * token ({@link Op#FIXED_ROW}: BERT's token_type_embeddings, every token of type 0).
+     */
+    public String rowEmbedding(String node, String ids, String tensor, long rows, long dim, long row) {
+        tensor(tensor, rows, dim);
+        return add(node, Op.EMBEDDING, List.of(ids), Map.of("weight", tensor), Map.of(Op.FIXED_ROW, row), dim);
     }
 
     /** Bilinear resize of {@code x} to the spatial size of {@code like}. */

@@ -103,7 +103,8 @@ public enum Op {
      * rotary embedding, GPT-2). Packed forms: qkv_bias (the packed projection's bias); attr transposed (1: every
      * weight stored [in, out], GPT-2's Conv1D); attr qkv_per_head (1: qkv_weight holds, per KV head, its query heads'
      * rows, then its k rows, then its v rows: GPT-NeoX's query_key_value, one query head per KV head; Falcon's); attr
-     * alibi (1: BLOOM's linear bias by key position, a slope per head index: the heads stay in place). Params named {@code buffer.*} are tensors saved
+     * alibi (1: BLOOM's linear bias by key position, a slope per head index: the heads stay in place); attr causal (0:
+     * every token sees every token, BERT's encoders; default 1). Params named {@code buffer.*} are tensors saved
      * with the weights that the attention does not read (a causal mask). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
      * the value dimensions inside each KV head; the q/k dimensions RoPE does not rotate (qk_pass: the same in
@@ -127,9 +128,13 @@ public enum Op {
      */
     MOE,
     /**
-     * Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]. Attrs: optional scale (rows times it);
+     * Token embedding. Input: ids [N, S] (int64). Params: weight [V, D]; {@code buffer.*}: tensors saved with it that
+     * it does not read (BERT's position_ids). Attrs: optional scale (rows times it);
      * optional {@link #POSITION_OFFSET}: a learned position embedding (GPT-2's wpe), whose row offset + t is added at
-     * position t whatever the token (its rows are positions, not a vocabulary). Channels: opens a space (its columns).
+     * position t whatever the token (its rows are positions, not a vocabulary), with optional {@link #PADDING_IDX}
+     * (RoBERTa's: a padding token's row is padding_idx, and the positions count the other tokens from offset);
+     * optional {@link #FIXED_ROW}: that row at every position (BERT's token_type_embeddings, token type 0). Channels:
+     * opens a space (its columns).
      */
     EMBEDDING,
     /**
@@ -170,6 +175,21 @@ public enum Op {
 
     /** The attribute of an {@link #EMBEDDING} of positions: the row of position 0 (GPT-2: 0; OPT: 2). */
     public static final String POSITION_OFFSET = "position_offset";
+
+    /**
+     * The attribute of an {@link #EMBEDDING} of positions that skips padding (RoBERTa's create_position_ids_from_input_ids):
+     * the padding token's id, whose tokens take row padding_idx, while the others take offset + the count of non-padding
+     * tokens before them.
+     */
+    public static final String PADDING_IDX = "padding_idx";
+
+    /** The attribute of an {@link #EMBEDDING} that adds one row at every position, whatever the token (BERT's token type 0). */
+    public static final String FIXED_ROW = "fixed_row";
+
+    /** Whether an {@link #EMBEDDING} node reads a vocabulary (its rows are tokens), not positions or a fixed row. */
+    public static boolean vocabulary(Node n) {
+        return n.op() == EMBEDDING && n.longAttr(POSITION_OFFSET, -1) < 0 && n.longAttr(FIXED_ROW, -1) < 0;
+    }
 
     /**
      * An attribute of the node writing a graph output whose channel order is free (1; absent: 0): only inner products of

@@ -106,8 +106,9 @@ public record Architecture(String name, Graph graph, Init init) {
     /**
      * For a network that reads token ids, the tensors with a row per vocabulary entry, in graph order: the token
      * embeddings' weights and the weight and bias of the layer writing an output (the logits, also through an
-     * element-wise step after it: Gemma 2's soft cap); empty for other
-     * networks. A fine-tuned language model often has more rows there (tokens added at the end) than its base.
+     * element-wise step after it: Gemma 2's soft cap) when it has the embedding's rows (an encoder's classifier, pooler
+     * or question-answering head has a row per class); empty for other networks. A fine-tuned language model often has
+     * more rows there (tokens added at the end) than its base.
      */
     public List<String> vocabularyTensors() {
         List<String> out = new ArrayList<>();
@@ -115,7 +116,7 @@ public record Architecture(String name, Graph graph, Init init) {
             return out;
         }
         for (Node n : graph.nodes(Op.EMBEDDING)) {
-            if (n.longAttr(Op.POSITION_OFFSET, -1) < 0) { // (a position embedding's rows are positions)
+            if (Op.vocabulary(n)) { // (a position embedding's rows are positions)
                 out.add(n.param("weight"));
             }
         }
@@ -124,7 +125,9 @@ public record Architecture(String name, Graph graph, Init init) {
             while (w != null && (w.op() == Op.ACT || w.op() == Op.DROPOUT)) { // element-wise after it: a soft cap
                 w = graph.writer(w.inputs().get(0));
             }
-            if (w != null && w.op() == Op.LINEAR) {
+            if (w != null && w.op() == Op.LINEAR && !out.isEmpty()
+                    && graph.shape(w.param("weight"))[w.longAttr("transposed", 0) == 1 ? 1 : 0]
+                    == graph.shape(out.get(0))[0]) {
                 for (String role : List.of("weight", "bias")) {
                     if (w.has(role) && !out.contains(w.param(role))) {
                         out.add(w.param(role));

@@ -145,6 +145,11 @@ final class GraphNetwork implements Model {
                 keepAlive.add(o);
                 String module = moduleOf(n.param("weight"));
                 modules.put(n.name(), register(module, new EmbeddingImpl(o)));
+                n.params().forEach((role, t) -> { // saved with it, not read (BERT's position_ids)
+                    if (role.startsWith(lady.graph.GraphBuilder.BUFFER) && !raw.containsKey(t)) {
+                        rawParameter(t, torch.zeros(graph.shape(t)));
+                    }
+                });
             }
             case ATTENTION -> {
                 long d = graph.shape(n.param("out_proj_weight"))[0];
@@ -514,16 +519,29 @@ final class GraphNetwork implements Model {
                 return torch.zeros(x.size(0), 0, n.longAttr("width", 0));
             case EMBEDDING: {
                 long offset = n.longAttr(Op.POSITION_OFFSET, -1);
+                long fixedRow = n.longAttr(Op.FIXED_ROW, -1);
+                long seq = x.size(1);
+                long width = graph.shape(n.param("weight"))[1];
+                if (fixedRow >= 0) { // one row at every position (BERT's token type 0)
+                    Tensor row = torch.full(new long[] {1}, new Scalar(fixedRow)).to(torch.ScalarType.Long);
+                    return ((EmbeddingImpl) modules.get(n.name())).forward(row).unsqueeze(0).expand(
+                            new long[] {x.size(0), seq, width});
+                }
                 if (offset >= 0) { // learned positions: row offset + t at position t, for every sequence
-                    long seq = x.size(1);
                     long rows = graph.shape(n.param("weight"))[0];
                     if (offset + seq > rows) {
                         throw LadyException.invalidInput(arch.name() + ": " + n.param("weight") + " holds " + (rows - offset)
                                 + " positions; sequences of " + seq + " tokens do not fit");
                     }
+                    long pad = n.longAttr(Op.PADDING_IDX, -1);
+                    if (pad >= 0) { // RoBERTa (offset pad + 1): padding tokens at row pad, the others counted from pad + 1
+                        Tensor real = x.ne(new Scalar(pad)).to(torch.ScalarType.Long);
+                        Tensor at = torch.cumsum(real, 1).mul(real).add(new Scalar(pad));
+                        return ((EmbeddingImpl) modules.get(n.name())).forward(at);
+                    }
                     Tensor at = torch.arange(new Scalar(offset), new Scalar(offset + seq)).to(torch.ScalarType.Long);
                     return ((EmbeddingImpl) modules.get(n.name())).forward(at).unsqueeze(0).expand(
-                            new long[] {x.size(0), seq, graph.shape(n.param("weight"))[1]});
+                            new long[] {x.size(0), seq, width});
                 }
                 Tensor e = ((EmbeddingImpl) modules.get(n.name())).forward(x);
                 double scale = n.doubleAttr("scale", 1);
@@ -650,7 +668,7 @@ final class GraphNetwork implements Model {
     public Tensor probe(int batch, long seed) {
         Graph.Input in = graph.inputs().get(0);
         if (in.kind() == Graph.Input.Kind.TOKENS) {
-            List<Node> emb = graph.nodes(Op.EMBEDDING).stream().filter(e -> e.longAttr(Op.POSITION_OFFSET, -1) < 0).toList();
+            List<Node> emb = graph.nodes(Op.EMBEDDING).stream().filter(Op::vocabulary).toList();
             long vocab = emb.isEmpty() ? 2 : graph.shape(emb.get(0).param("weight"))[0];
             return PermutationCheck.tokens(batch, (int) Math.min(PROBE_TOKENS, positions()), vocab, seed);
         }

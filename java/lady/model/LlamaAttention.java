@@ -93,7 +93,8 @@ final class LlamaAttention {
         if (cap > 0) { // Gemma 2: cap * tanh(scores / cap)
             scores = torch.tanh(scores.mul(new Scalar(1 / cap))).mul(new Scalar(cap));
         }
-        Tensor mask = torch.ones(seq, seq).triu(1).to(torch.ScalarType.Bool);
+        // causal (BERT's encoders: every token sees every token)
+        Tensor mask = torch.ones(seq, seq).triu(n.longAttr("causal", 1) == 1 ? 1 : seq).to(torch.ScalarType.Bool);
         long window = n.longAttr("sliding_window", 0);
         if (window > 0) { // a sliding layer's: key j is seen from query i when i - window < j <= i
             mask = mask.logical_or(torch.ones(seq, seq).tril(-window).to(torch.ScalarType.Bool));

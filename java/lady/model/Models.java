@@ -38,8 +38,8 @@ public final class Models {
     private Models() {}
 
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
-            new LlamaFamily(), new GptFamily(), new MobileNetV3Family(), new VitFamily(), new DeepLabV3Family(),
-            new DenseNetFamily());
+            new LlamaFamily(), new GptFamily(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
+            new DeepLabV3Family(), new DenseNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */
@@ -355,7 +355,8 @@ public final class Models {
                     + "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I])";
         }
         if (hint.isEmpty() && config != null && config.get("model_type") instanceof String type) { // a Hugging Face folder
-            List<String> llms = FAMILIES.stream().filter(f -> f instanceof LlamaFamily || f instanceof GptFamily)
+            List<String> llms = FAMILIES.stream().filter(f -> f instanceof LlamaFamily || f instanceof GptFamily
+                    || f instanceof EncoderFamily)
                     .flatMap(f -> f.names().stream()).toList();
             hint = llms.contains(type) ? "config.json names " + Text.quote(type) + ", a model type Lady reads, but these "
                     + "weights are not laid out as its are (a shard missing from the folder, or tensors renamed?)"

@@ -233,6 +233,32 @@ class LlamaFolderTest {
         gptFoldersToo(variant, dtype, options);
     }
 
+    /** The script of BERT, RoBERTa and DistilBERT folders. */
+    static final String ENCODERS = "encoder_family.py";
+
+    /**
+     * BERT, RoBERTa and DistilBERT folders with their task heads (tests/python/encoder_family.py): bidirectional
+     * attention, post-norm layers, token types, RoBERTa's positions that skip padding (--pad 57: a token the probe
+     * holds), masked-LM heads tied to the embedding or not, poolers, classification heads on the first token.
+     */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource(delimiter = '|', value = {"bert|F32|--head mlm --buffers", "bert|BF16|--head seq",
+        "bert|F32|--headless --no-prefix", "roberta|F32|--head mlm --pad 57", "roberta|F32|--head seq",
+        "roberta|F32|--headless --no-prefix --model-type xlm-roberta", "distilbert|F32|--head mlm --untied",
+        "distilbert|F16|--head seq"})
+    void encoderFolders(String variant, String dtype, String options) throws IOException, InterruptedException {
+        checkCase(ENCODERS, variant, dtype, List.of(options.trim().split("\\s+")));
+    }
+
+    /** The other heads: BERT's pre-training, a label per token, question answering. */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource(delimiter = '|', value = {"bert|F32|--head pretraining", "bert|F32|--head tokens", "roberta|F32|--head qa",
+        "distilbert|BF16|--head qa", "bert|F32|--head mlm --untied --act gelu_new", "roberta|F32|--head mlm --untied"})
+    @org.junit.jupiter.api.Tag("slow")
+    void encoderFoldersWithOtherHeads(String variant, String dtype, String options) throws IOException, InterruptedException {
+        encoderFolders(variant, dtype, options);
+    }
+
     private void checkCase(String python, String variant, String dtype, List<String> make)
             throws IOException, InterruptedException {
         boolean invFreq = make.contains("--inv-freq");
@@ -249,7 +275,8 @@ class LlamaFolderTest {
         List<Double> attackedLogits = flat(((Map<?, ?>) script.get("logits")).get(attacked.toString()));
         StateDict refState = Checkpoints.read(ref);
         // a base model's function: the inner products of its hidden states (their dimensions move with the stream)
-        int width = make.contains("--headless") ? (int) refState.shape("embed_tokens.weight")[1] : 0;
+        int width = !make.contains("--headless") ? 0 : (int) refState.shape(refState.names().stream().filter(n ->
+                n.endsWith("embed_tokens.weight") || n.endsWith("word_embeddings.weight")).findFirst().orElseThrow())[1];
         java.util.function.UnaryOperator<List<Double>> function = v -> width > 0 ? gram(v, width) : v;
         double scale = Math.max(1, maxAbs(function.apply(before)));
         double rawScale = Math.max(1, maxAbs(before));
@@ -273,11 +300,15 @@ class LlamaFolderTest {
                 + "lady permute differ by " + maxDiff(function.apply(before), function.apply(after)));
         StateDict permState = Checkpoints.read(permuted);
         // buffers: the rotary frequencies; GPT-2's and GPT-NeoX's causal masks and their fill values
+        // BERT's position_ids
         List<String> buffers = refState.names().stream().filter(n -> n.endsWith(".rotary_emb.inv_freq")
-                || n.endsWith(".attn.bias") || n.endsWith(".attention.bias") || n.endsWith(".masked_bias")).toList();
-        // (with --buffers: a causal mask and its fill value; GPT-NeoX's rotary frequencies too)
+                || n.endsWith(".attn.bias") || n.endsWith(".attention.bias") || n.endsWith(".masked_bias")
+                || n.endsWith("embeddings.position_ids")).toList();
+        // (with --buffers: a causal mask and its fill value; GPT-NeoX's rotary frequencies too; an encoder's one
+        // position_ids)
         int perLayer = !make.contains("--buffers") ? invFreq ? 1 : 0 : variant.equals("gpt_neox") ? 3 : 2;
-        assertEquals(2 * perLayer, buffers.size(), "the buffers of both layers");
+        assertEquals(python.equals(ENCODERS) ? make.contains("--buffers") ? 1 : 0 : 2 * perLayer, buffers.size(),
+                "the buffers");
         // on dimensions inside a head: RoPE fixes them (OLMo's norms of the whole projections move with its rows)
         List<String> headNorms = Set.of("olmo2", "olmoe").contains(variant) ? List.of() : refState.names().stream()
                 .filter(n -> n.endsWith(".self_attn.q_norm.weight") || n.endsWith(".self_attn.k_norm.weight")).toList();

@@ -1,0 +1,376 @@
+package lady.model;
+
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+import lady.LadyException;
+import lady.graph.GraphBuilder;
+import lady.graph.Op;
+import lady.report.Json;
+
+/**
+ * BERT, RoBERTa (XLM-RoBERTa, CamemBERT) and DistilBERT as Hugging Face transformers saves them: bidirectional
+ * encoders with post-norm layers (x = LN(x + attention(x)); x = LN(x + MLP(x))), learned positions, no rotary
+ * embedding.
+ * <ul>
+ * <li><b>bert</b> (under {@code bert.}, or BertModel's names without it): embeddings (word_embeddings,
+ *     position_embeddings from row 0, token_type_embeddings: every token of type 0, LayerNorm), per layer
+ *     attention.self (query, key, value), attention.output (dense, LayerNorm), intermediate.dense, the activation
+ *     (hidden_act), output (dense, LayerNorm); pooler.dense with tanh on the first token.</li>
+ * <li><b>roberta</b> (under {@code roberta.}; model_type roberta, xlm-roberta or camembert without it): BERT's names;
+ *     positions from row pad_token_id + 1, counting the tokens that are not padding (a padding token takes row
+ *     pad_token_id).</li>
+ * <li><b>distilbert</b> (under {@code distilbert.}): embeddings (word_embeddings, position_embeddings, LayerNorm; no
+ *     token types), per layer attention (q_lin, k_lin, v_lin, out_lin), sa_layer_norm, ffn (lin1, activation, lin2),
+ *     output_layer_norm; no pooler.</li>
+ * </ul>
+ * Heads, told by their tensors: masked language modelling (BERT's cls.predictions: transform.dense, hidden_act,
+ * transform.LayerNorm, the decoder tied to word_embeddings unless saved, and its bias; RoBERTa's lm_head: dense, gelu,
+ * layer_norm, decoder; DistilBERT's vocab_transform, activation, vocab_layer_norm, vocab_projector), BERT's
+ * pre-training (that and cls.seq_relationship on the pooled output), sequence classification (BERT: classifier on the
+ * pooled output; RoBERTa: classifier.dense, tanh, classifier.out_proj on the first token; DistilBERT: pre_classifier,
+ * relu, classifier), token classification and question answering (classifier or qa_outputs on every token). Without a
+ * head (BertModel, RobertaModel, DistilBertModel, as sentence encoders are saved) the outputs are the last hidden state
+ * and the pooled output, whose channel orders are free ({@link Op#FREE_CHANNELS}: such models are compared by cosine
+ * similarity).
+ * <p>
+ * The symmetries: the residual stream (every embedding's columns, every LayerNorm, the inputs of the attention, the MLP,
+ * the pooler and the heads, the outputs of the attention's and the MLP's output projections); per layer the heads, the
+ * q/k dimensions inside each head (no rotary embedding: all of them, the same in q and k), the v dimensions inside each
+ * head, the MLP's units; the pooler's units and a classification head's hidden units. A masked-LM head tied to the
+ * embedding shares the stream's order; one saved untied has its own.
+ */
+final class EncoderFamily implements Family {
+    static final String BERT = "bert";
+    static final String ROBERTA = "roberta";
+    static final String DISTILBERT = "distilbert";
+    /** The model types of RoBERTa's layout (config.json's model_type). */
+    private static final Set<String> ROBERTA_TYPES = Set.of(ROBERTA, "xlm-roberta", "camembert");
+    /** BERT's and RoBERTa's default layer_norm_eps; DistilBERT's fixed eps. */
+    private static final double DEFAULT_EPS = 1e-12;
+    /** RoBERTa's default pad_token_id (its positions start at row pad_token_id + 1). */
+    private static final long ROBERTA_PAD = 1;
+
+    /**
+     * The names and configuration keys of one variant: its module prefixes, the embeddings (word, positions, token
+     * types or null, their LayerNorm), the layers' prefix, per layer q, k, v, the attention's output, its norm, the
+     * MLP's two layers and the MLP's norm; the pooler (or null); config.json's keys of the width, the layers, the heads,
+     * the activation (with its default) and the MLP's width.
+     */
+    private record Variant(List<String> prefixes, String word, String positions, String types, String embedNorm,
+            String layers, String q, String k, String v, String o, String ln1, String fc, String proj, String ln2,
+            String pooler, String widthKey, String layersKey, String headsKey, String actKey, String mlpKey) {
+    }
+
+    private static final Variant BERT_NAMES = new Variant(List.of("bert.", ""), "embeddings.word_embeddings",
+            "embeddings.position_embeddings", "embeddings.token_type_embeddings", "embeddings.LayerNorm", "encoder.layer.",
+            ".attention.self.query", ".attention.self.key", ".attention.self.value", ".attention.output.dense",
+            ".attention.output.LayerNorm", ".intermediate.dense", ".output.dense", ".output.LayerNorm", "pooler.dense",
+            "hidden_size", "num_hidden_layers", "num_attention_heads", "hidden_act", "intermediate_size");
+
+    private static final Map<String, Variant> VARIANTS = Map.of(
+            BERT, BERT_NAMES,
+            ROBERTA, new Variant(List.of("roberta.", ""), BERT_NAMES.word(), BERT_NAMES.positions(), BERT_NAMES.types(),
+                    BERT_NAMES.embedNorm(), BERT_NAMES.layers(), BERT_NAMES.q(), BERT_NAMES.k(), BERT_NAMES.v(),
+                    BERT_NAMES.o(), BERT_NAMES.ln1(), BERT_NAMES.fc(), BERT_NAMES.proj(), BERT_NAMES.ln2(),
+                    BERT_NAMES.pooler(), "hidden_size", "num_hidden_layers", "num_attention_heads", "hidden_act",
+                    "intermediate_size"),
+            DISTILBERT, new Variant(List.of("distilbert.", ""), "embeddings.word_embeddings",
+                    "embeddings.position_embeddings", null, "embeddings.LayerNorm", "transformer.layer.",
+                    ".attention.q_lin", ".attention.k_lin", ".attention.v_lin", ".attention.out_lin", ".sa_layer_norm",
+                    ".ffn.lin1", ".ffn.lin2", ".output_layer_norm", null, "dim", "n_layers", "n_heads", "activation",
+                    "hidden_dim"));
+
+    @Override
+    public List<String> names() {
+        return List.of(BERT, ROBERTA, DISTILBERT);
+    }
+
+    /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
+    private static String prefix(String name, java.util.function.Predicate<String> has) {
+        Variant v = VARIANTS.get(name);
+        for (String p : v.prefixes()) {
+            if (has.test(p + v.word() + ".weight") && has.test(p + v.positions() + ".weight")
+                    && has.test(p + v.layers() + "0" + v.q() + ".weight")) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s) {
+        return recognize(s, Map.of());
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s, Map<String, ?> config) {
+        if (prefix(DISTILBERT, s::containsKey) != null) {
+            return DISTILBERT;
+        }
+        // BERT's and RoBERTa's names are the same: the prefix tells, or (without one) config.json's model_type
+        String r = prefix(ROBERTA, s::containsKey);
+        String p = prefix(BERT, s::containsKey);
+        if (r == null || p == null) {
+            return r != null ? ROBERTA : p != null ? BERT : null;
+        }
+        return !r.isEmpty() || config.get("model_type") instanceof String t && ROBERTA_TYPES.contains(t) ? ROBERTA : BERT;
+    }
+
+    @Override
+    public ModelOptions options(String name, Map<String, long[]> s) {
+        Variant v = VARIANTS.get(name);
+        String p = prefix(name, s::containsKey);
+        String word = (p == null ? v.prefixes().get(0) : p) + v.word() + ".weight";
+        return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, word, 0, 30522)), 1.0, 0, 1, 1);
+    }
+
+    @Override
+    public Architecture build(String name, Dims d) {
+        if (!d.fromCheckpoint()) {
+            throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
+                    + "(config.json + safetensors), not created new");
+        }
+        Variant v = VARIANTS.get(name);
+        boolean distil = name.equals(DISTILBERT);
+        String found = prefix(name, t -> d.has(t, false));
+        String p = found == null ? v.prefixes().get(0) : found;
+        String word = p + v.word() + ".weight";
+        long vocab = d.size(word, 0, 0);
+        long hidden = d.size(word, 1, 0);
+        LlamaFamily.agree(name, d, "vocab_size", vocab, word);
+        LlamaFamily.agree(name, d, v.widthKey(), hidden, word);
+        long heads = d.configLong(v.headsKey(), 0);
+        if (heads < 1) {
+            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + v.headsKey()
+                    : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
+                    + "give the Hugging Face folder with its config.json");
+        }
+        if (hidden % heads != 0) {
+            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads, which do not "
+                    + "divide the width " + hidden + " (" + word + "); the folder's config.json and weights disagree "
+                    + "(a config.json from another model?)");
+        }
+        long headDim = hidden / heads;
+        double eps = distil ? DEFAULT_EPS : LlamaFamily.positive(name, d, "layer_norm_eps", DEFAULT_EPS);
+        Object fnName = d.config(v.actKey()) != null ? d.config(v.actKey()) : "gelu";
+        Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
+        String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
+                + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
+
+        GraphBuilder b = new GraphBuilder(name);
+        String ids = b.tokens("input_ids");
+        String h = b.embedding(p + v.word(), ids, word, vocab, hidden);
+        String positions = p + v.positions() + ".weight";
+        long pad = name.equals(ROBERTA) ? d.configLong("pad_token_id", ROBERTA_PAD) : -1;
+        Map<String, long[]> buffers = new LinkedHashMap<>();
+        String positionIds = p + "embeddings.position_ids"; // (saved by older versions: int64 [1, positions])
+        if (d.has(positionIds, false)) {
+            buffers.put(positionIds, d.shape(positionIds));
+        }
+        long positionRows = d.size(positions, 0, 0);
+        LlamaFamily.agree(name, d, "max_position_embeddings", positionRows, positions);
+        h = b.add(p + "embeddings.add_positions", h, b.positionEmbedding(p + v.positions(), ids, positions, positionRows,
+                hidden, pad >= 0 ? pad + 1 : 0, pad, buffers));
+        if (v.types() != null && d.has(p + v.types() + ".weight", false)) {
+            String types = p + v.types() + ".weight";
+            LlamaFamily.agree(name, d, "type_vocab_size", d.size(types, 0, 0), types);
+            h = b.add(p + "embeddings.add_types", h, b.rowEmbedding(p + v.types(), ids, types, d.size(types, 0, 0),
+                    hidden, 0));
+        }
+        String pooler = p + v.pooler();
+        boolean hasPooler = v.pooler() != null && d.has(pooler + ".weight", false);
+        Head head = Head.of(d, hasPooler);
+        boolean poolerRead = head == Head.PRETRAINING || head == Head.SEQUENCE && !Head.firstToken(d);
+        h = b.layerNorm(p + v.embedNorm(), h, eps);
+        Map<String, Object> attrs = new LinkedHashMap<>();
+        attrs.put("rotary_dim", 0L);
+        attrs.put("causal", 0L);
+        attrs.put("attn_scale", 1 / Math.sqrt(headDim));
+        Set<Long> widths = new HashSet<>();
+        int layers = 0;
+        for (; d.has(p + v.layers() + layers + v.q() + ".weight", false); layers++) {
+            String l = p + v.layers() + layers;
+            Map<String, String> names = new LinkedHashMap<>();
+            for (String[] role : new String[][] {{"q", v.q()}, {"k", v.k()}, {"v", v.v()}, {"o", v.o()}}) {
+                names.put(role[0] + "_weight", l + role[1] + ".weight");
+                if (d.has(l + role[1] + ".bias", false)) {
+                    names.put(role[0] + "_bias", l + role[1] + ".bias");
+                }
+            }
+            String a = b.attentionGqa(l + ".attention", h, names, heads, heads, headDim, attrs);
+            h = b.layerNorm(l + v.ln1(), b.add(l + ".attention_residual", h, a), eps);
+            String fc = l + v.fc();
+            long inter = d.size(fc + ".weight", 0, 4 * hidden);
+            widths.add(inter);
+            String y = b.linear(fc, h, inter, d.has(fc + ".bias", false));
+            y = actUnsupported == null ? b.act(fc + ".act", y, fn) : b.act(fc + ".act", y, Op.Activation.GELU,
+                    actUnsupported);
+            y = b.linear(l + v.proj(), y, hidden, d.has(l + v.proj() + ".bias", false));
+            boolean last = !d.has(p + v.layers() + (layers + 1) + v.q() + ".weight", false);
+            // (a base model's last hidden state: its channel order free)
+            h = b.layerNorm(l + v.ln2(), b.add(l + ".mlp_residual", h, y), eps, last && head == Head.NONE);
+        }
+        LlamaFamily.agree(name, d, v.layersKey(), layers, p + v.layers() + "N" + v.q() + ".weight");
+        if (widths.size() == 1) {
+            LlamaFamily.agree(name, d, v.mlpKey(), widths.iterator().next(), p + v.layers() + "N" + v.fc() + ".weight");
+        }
+        String pooled = null;
+        if (hasPooler) { // tanh(dense(the first token)); an output of its own, its order free, where no head reads it
+            String first = b.select(pooler + ".first_token", h, 1, 0);
+            pooled = b.act(pooler + ".act", b.linear(pooler, first, hidden, true), Op.Activation.TANH, !poolerRead);
+        }
+        List<String> outputs = new java.util.ArrayList<>(head.outputs(name, b, d, h, pooled, word, vocab, hidden, eps,
+                fn, actUnsupported));
+        if (pooled != null && !poolerRead) {
+            outputs.add(pooled);
+        }
+        return new Architecture(name, b.build(outputs.toArray(String[]::new)), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** The task head a checkpoint has, told by its tensors. */
+    private enum Head {
+        NONE, MASKED_LM, PRETRAINING, SEQUENCE, TOKENS;
+
+        static Head of(Dims d, boolean pooler) {
+            if (d.has("cls.predictions.transform.dense.weight", false) || d.has("lm_head.dense.weight", false)
+                    || d.has("vocab_transform.weight", false)) {
+                return d.has("cls.seq_relationship.weight", false) ? PRETRAINING : MASKED_LM;
+            }
+            if (firstToken(d)) {
+                return SEQUENCE;
+            }
+            if (d.has("classifier.weight", false)) { // BERT's on the pooled output; on every token without a pooler
+                return pooler ? SEQUENCE : TOKENS;
+            }
+            return d.has("qa_outputs.weight", false) ? TOKENS : NONE;
+        }
+
+        /** Whether the classification head reads the first token itself (RoBERTa's and DistilBERT's), not a pooler. */
+        static boolean firstToken(Dims d) {
+            return d.has("classifier.dense.weight", false) || d.has("pre_classifier.weight", false);
+        }
+
+        /** The head on the last hidden state {@code h} (and the pooled output, or null): the network's outputs. */
+        List<String> outputs(String name, GraphBuilder b, Dims d, String h, String pooled, String word, long vocab,
+                long hidden, double eps, Op.Activation fn, String actUnsupported) {
+            switch (this) {
+                case NONE:
+                    return List.of(h);
+                case MASKED_LM:
+                case PRETRAINING: {
+                    String logits = maskedLm(name, b, d, h, word, vocab, hidden, eps, fn, actUnsupported);
+                    if (this == MASKED_LM) {
+                        return List.of(logits);
+                    }
+                    if (pooled == null) {
+                        throw LadyException.invalidInput(name + ": cls.seq_relationship reads the pooled output, but the "
+                                + "checkpoint has no pooler.dense; a shard missing from the folder?");
+                    }
+                    return List.of(logits, b.linear("cls.seq_relationship", pooled, d.size("cls.seq_relationship.weight",
+                            0, 2), true));
+                }
+                case SEQUENCE: {
+                    if (firstToken(d)) {
+                        boolean roberta = d.has("classifier.dense.weight", false); // dense, tanh, out_proj; DistilBERT:
+                        // pre_classifier, relu, classifier
+                        String first = b.select("classifier.first_token", h, 1, 0);
+                        String dense = roberta ? "classifier.dense" : "pre_classifier";
+                        String x = b.act(dense + ".act", b.linear(dense, first, d.size(dense + ".weight", 0, hidden),
+                                true), roberta ? Op.Activation.TANH : Op.Activation.RELU);
+                        String out = roberta ? "classifier.out_proj" : "classifier";
+                        return List.of(b.linear(out, x, d.size(out + ".weight", 0, 2), true));
+                    }
+                    if (pooled == null) {
+                        throw LadyException.invalidInput(name + ": the classifier reads the pooled output, but the "
+                                + "checkpoint has no pooler.dense; a shard missing from the folder?");
+                    }
+                    return List.of(b.linear("classifier", pooled, d.size("classifier.weight", 0, 2), true));
+                }
+                default: { // TOKENS: a label per token (classifier), or a span's start and end (qa_outputs)
+                    List<String> out = new java.util.ArrayList<>();
+                    for (String m : List.of("classifier", "qa_outputs")) {
+                        if (d.has(m + ".weight", false)) {
+                            out.add(b.linear(m, h, d.size(m + ".weight", 0, 2), d.has(m + ".bias", false)));
+                        }
+                    }
+                    return out;
+                }
+            }
+        }
+
+        /** The masked language model's head: a dense layer, an activation, a LayerNorm, the decoder (tied or not). */
+        private static String maskedLm(String name, GraphBuilder b, Dims d, String h, String word, long vocab,
+                long hidden, double eps, Op.Activation fn, String actUnsupported) {
+            String m;
+            String norm;
+            String decoder;
+            String bias;
+            Op.Activation act = fn;
+            String why = actUnsupported;
+            if (d.has("cls.predictions.transform.dense.weight", false)) { // BERT: hidden_act
+                m = "cls.predictions.transform.dense";
+                norm = "cls.predictions.transform.LayerNorm";
+                decoder = "cls.predictions.decoder";
+                bias = d.has("cls.predictions.bias", false) ? "cls.predictions.bias" : "cls.predictions.decoder.bias";
+            } else if (d.has("lm_head.dense.weight", false)) { // RoBERTa: gelu
+                m = "lm_head.dense";
+                norm = "lm_head.layer_norm";
+                decoder = "lm_head.decoder";
+                bias = d.has("lm_head.bias", false) ? "lm_head.bias" : "lm_head.decoder.bias";
+                act = Op.Activation.GELU;
+                why = null;
+            } else { // DistilBERT: its activation
+                m = "vocab_transform";
+                norm = "vocab_layer_norm";
+                decoder = "vocab_projector";
+                bias = "vocab_projector.bias";
+            }
+            String x = b.linear(m, h, d.size(m + ".weight", 0, hidden), true);
+            x = why == null ? b.act(m + ".act", x, act) : b.act(m + ".act", x, Op.Activation.GELU, why);
+            x = b.layerNorm(norm, x, eps);
+            String weight = d.has(decoder + ".weight", false) ? decoder + ".weight" : word;
+            if (weight.equals(word) && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
+                throw LadyException.invalidInput(name + ": the checkpoint has no " + decoder + ".weight, and config.json "
+                        + "does not tie it to the embedding (tie_word_embeddings); a shard missing from the folder?");
+            }
+            return b.linear(decoder, x, weight, d.has(bias, false) ? bias : null, vocab);
+        }
+    }
+
+    /**
+     * config.json with the widths of {@code shapes}: the vocabulary, the width, the layer count, and the MLP's width
+     * (intermediate_size, DistilBERT's hidden_dim), which structural edits change, when every layer has the same.
+     */
+    @Override
+    public Map<String, Object> configFor(String name, Map<String, long[]> shapes, Map<String, Object> config) {
+        Map<String, Object> c = new LinkedHashMap<>(config);
+        String p = prefix(name, shapes::containsKey);
+        if (p == null) {
+            return c;
+        }
+        Variant v = VARIANTS.get(name);
+        long[] word = shapes.get(p + v.word() + ".weight");
+        c.computeIfPresent("vocab_size", (k, x) -> word[0]);
+        c.computeIfPresent(v.widthKey(), (k, x) -> word[1]);
+        Set<Long> widths = new HashSet<>();
+        long layers = 0;
+        for (; shapes.containsKey(p + v.layers() + layers + v.q() + ".weight"); layers++) {
+            long[] fc = shapes.get(p + v.layers() + layers + v.fc() + ".weight");
+            if (fc != null) {
+                widths.add(fc[0]);
+            }
+        }
+        long count = layers;
+        c.computeIfPresent(v.layersKey(), (k, x) -> count);
+        if (widths.size() == 1) {
+            long w = widths.iterator().next();
+            c.computeIfPresent(v.mlpKey(), (k, x) -> w);
+        }
+        return c;
+    }
+}

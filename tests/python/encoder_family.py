@@ -1,0 +1,411 @@
+#!/usr/bin/python3
+"""Hugging Face BERT, RoBERTa (XLM-RoBERTa) and DistilBERT folders written and run without transformers, for Lady's
+tests (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
+
+    encoder_family.py make OUT --variant bert|roberta|distilbert [--seed S] [--dtype F32|BF16|F16] [--hidden D
+                      --layers L --heads H --inter I --vocab V --positions P] [--head mlm|pretraining|seq|tokens|qa]
+                      [--headless] [--untied] [--labels N] [--no-prefix] [--buffers] [--act NAME]
+                      [--model-type TYPE] [--pad P]
+    encoder_family.py permute IN OUT --seed S --secret SECRET.json
+    encoder_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
+    encoder_family.py case OUT [make options] --permute-seed P --tokens-seed S
+
+make     a random folder as transformers' save_pretrained writes it: config.json (the configuration class's fields),
+         model.safetensors (the library's header and order). bert: BertFor*'s names under "bert." (embeddings:
+         word, position and token type embeddings, LayerNorm; per layer attention.self query/key/value,
+         attention.output dense/LayerNorm, intermediate.dense, output dense/LayerNorm; the pooler). roberta: the same
+         under "roberta.", positions from row pad + 1 counting the tokens that are not padding (--pad: pad_token_id,
+         default 1), one token type. distilbert: DistilBertFor*'s names under "distilbert." (q_lin, k_lin, v_lin,
+         out_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm; no token types, no pooler).
+         --head: mlm (BertForMaskedLM's cls.predictions / RobertaForMaskedLM's lm_head / DistilBertForMaskedLM's
+         vocab_*; the decoder tied to the word embeddings and not saved, --untied: saved), pretraining (BERT: mlm and
+         cls.seq_relationship on the pooled output), seq (BertForSequenceClassification: the pooler and classifier;
+         RoBERTa: classifier.dense, tanh, classifier.out_proj on the first token; DistilBERT: pre_classifier, relu,
+         classifier), tokens (classifier on every token, no pooler), qa (qa_outputs on every token).
+         --headless: the base model (BertModel with its pooler, under no prefix with --no-prefix); its outputs are the
+         last hidden state and the pooled output. --buffers: embeddings.position_ids (I64), as older versions saved it.
+permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation: the
+         residual stream (every embedding's columns, every LayerNorm, the inputs of the attention, the MLP, the
+         pooler and the heads; the outputs of the attention's and the MLP's output projections, with their biases;
+         a tied masked-LM head's dense rows and norm); per layer the heads, inside each head its q/k dimensions (the
+         same in q and k) and its v dimensions, the MLP units; the pooler's units; a classification head's hidden
+         units; an untied masked-LM head's hidden units. SECRET.json in Lady's format.
+forward  the first output (the logits; a base model's last hidden state), computed as transformers does, in float64
+         (JSON as llama_family.py writes them).
+Exit code 0 on success, 3 when torch cannot be imported.
+"""
+import json
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llama_family as lf  # noqa: E402 (exits 3 without torch)
+
+torch = lf.torch
+
+ACTS = {"gelu": torch.nn.functional.gelu, "relu": torch.relu, "silu": torch.nn.functional.silu,
+        "gelu_new": lambda x: torch.nn.functional.gelu(x, approximate="tanh")}
+ARCH = {"bert": {"mlm": "BertForMaskedLM", "pretraining": "BertForPreTraining", "seq": "BertForSequenceClassification",
+                 "tokens": "BertForTokenClassification", "qa": "BertForQuestionAnswering", None: "BertModel"},
+        "roberta": {"mlm": "RobertaForMaskedLM", "seq": "RobertaForSequenceClassification",
+                    "tokens": "RobertaForTokenClassification", "qa": "RobertaForQuestionAnswering", None: "RobertaModel"},
+        "distilbert": {"mlm": "DistilBertForMaskedLM", "seq": "DistilBertForSequenceClassification",
+                       "tokens": "DistilBertForTokenClassification", "qa": "DistilBertForQuestionAnswering",
+                       None: "DistilBertModel"}}
+
+
+def make_config(a):
+    head = None if a.headless else a.head
+    labels = {"id2label": {str(i): "LABEL_%d" % i for i in range(a.labels)},
+              "label2id": {"LABEL_%d" % i: i for i in range(a.labels)}} if head in ("seq", "tokens") else {}
+    if a.variant == "distilbert":
+        return dict({"activation": a.act or "gelu", "architectures": [ARCH["distilbert"][head]], "attention_dropout": 0.1,
+                     "dim": a.hidden, "dropout": 0.1, "hidden_dim": a.inter, "initializer_range": 0.02,
+                     "max_position_embeddings": a.positions, "model_type": "distilbert", "n_heads": a.heads,
+                     "n_layers": a.layers, "pad_token_id": 0, "qa_dropout": 0.1, "seq_classif_dropout": 0.2,
+                     "sinusoidal_pos_embds": False, "tie_weights_": True, "torch_dtype": "float32",
+                     "transformers_version": "4.46.3", "vocab_size": a.vocab}, **labels)
+    roberta = a.variant == "roberta"
+    return dict({"architectures": [ARCH[a.variant][head]], "attention_probs_dropout_prob": 0.1,
+                 "bos_token_id": 0 if roberta else None, "classifier_dropout": None,
+                 "eos_token_id": 2 if roberta else None, "hidden_act": a.act or "gelu", "hidden_dropout_prob": 0.1,
+                 "hidden_size": a.hidden, "initializer_range": 0.02, "intermediate_size": a.inter,
+                 "layer_norm_eps": 1e-05 if roberta else 1e-12,
+                 "max_position_embeddings": a.positions + (a.pad + 1 if roberta else 0),
+                 "model_type": a.model_type or a.variant, "num_attention_heads": a.heads, "num_hidden_layers": a.layers,
+                 "pad_token_id": a.pad if roberta else 0, "position_embedding_type": "absolute",
+                 "torch_dtype": "float32", "transformers_version": "4.46.3", "type_vocab_size": 1 if roberta else 2,
+                 "use_cache": True, "vocab_size": a.vocab}, **labels)
+
+
+# the names of each variant: its prefix, the embeddings, the layers, per layer the roles, the pooler
+NAMES = {"bert": dict(word="embeddings.word_embeddings", pos="embeddings.position_embeddings",
+                      types="embeddings.token_type_embeddings", norm="embeddings.LayerNorm", layers="encoder.layer.",
+                      q="attention.self.query", k="attention.self.key", v="attention.self.value",
+                      o="attention.output.dense", ln1="attention.output.LayerNorm", fc="intermediate.dense",
+                      proj="output.dense", ln2="output.LayerNorm", pooler="pooler.dense"),
+         "distilbert": dict(word="embeddings.word_embeddings", pos="embeddings.position_embeddings", types=None,
+                            norm="embeddings.LayerNorm", layers="transformer.layer.", q="attention.q_lin",
+                            k="attention.k_lin", v="attention.v_lin", o="attention.out_lin", ln1="sa_layer_norm",
+                            fc="ffn.lin1", proj="ffn.lin2", ln2="output_layer_norm", pooler=None)}
+NAMES["roberta"] = NAMES["bert"]
+
+
+def variant(c):
+    return {"xlm-roberta": "roberta", "camembert": "roberta"}.get(c["model_type"], c["model_type"])
+
+
+def dims(c):
+    if variant(c) == "distilbert":
+        return c["dim"], c["n_heads"], c["n_layers"], c["hidden_dim"]
+    return c["hidden_size"], c["num_attention_heads"], c["num_hidden_layers"], c["intermediate_size"]
+
+
+def head_of(c):
+    arch = c["architectures"][0]
+    for h, name in ARCH[variant(c)].items():
+        if name == arch:
+            return h
+    raise ValueError(arch)
+
+
+def prefix_of(c, names):
+    v = variant(c)
+    return v + "." if any(n.startswith(v + ".") for n in names) else ""
+
+
+def lin(s, name, out, inp):
+    s[name + ".weight"] = (None, (out, inp))
+    s[name + ".bias"] = (None, (out,))
+
+
+def norm(s, name, width):
+    s[name + ".weight"] = s[name + ".bias"] = (None, (width,))
+
+
+def shapes(c, p, head, untied, buffers):
+    """name -> (dtype or None for the folder's, shape)."""
+    v = variant(c)
+    n = NAMES[v]
+    d, _, layers, inter = dims(c)
+    vocab = c["vocab_size"]
+    s = {}
+    s[p + n["word"] + ".weight"] = (None, (vocab, d))
+    s[p + n["pos"] + ".weight"] = (None, (c["max_position_embeddings"], d))
+    if n["types"]:
+        s[p + n["types"] + ".weight"] = (None, (c["type_vocab_size"], d))
+    norm(s, p + n["norm"], d)
+    if buffers:
+        s[p + "embeddings.position_ids"] = ("I64", (1, c["max_position_embeddings"]))
+    for i in range(layers):
+        at = "%s%s%d." % (p, n["layers"], i)
+        for r in ("q", "k", "v", "o"):
+            lin(s, at + n[r], d, d)
+        norm(s, at + n["ln1"], d)
+        lin(s, at + n["fc"], inter, d)
+        lin(s, at + n["proj"], d, inter)
+        norm(s, at + n["ln2"], d)
+    if n["pooler"] and (head in (None, "pretraining") or head == "seq" and v == "bert"):
+        lin(s, p + n["pooler"], d, d)
+    labels = len(c.get("id2label", {})) or 2
+    if head in ("mlm", "pretraining"):
+        m, ln, dec, bias = mlm_names(v)
+        lin(s, m, d, d)
+        norm(s, ln, d)
+        if untied:
+            s[dec + ".weight"] = (None, (vocab, d))
+        s[bias] = (None, (vocab,))
+        if head == "pretraining":
+            lin(s, "cls.seq_relationship", 2, d)
+    elif head == "seq":
+        if v == "bert":
+            lin(s, "classifier", labels, d)
+        else:
+            dense, out = ("classifier.dense", "classifier.out_proj") if v == "roberta" else ("pre_classifier",
+                                                                                            "classifier")
+            lin(s, dense, d, d)
+            lin(s, out, labels, d)
+    elif head == "tokens":
+        lin(s, "classifier", labels, d)
+    elif head == "qa":
+        lin(s, "qa_outputs", 2, d)
+    return s
+
+
+def mlm_names(v):
+    """The masked-LM head's dense layer, norm, decoder and the decoder's bias."""
+    return {"bert": ("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
+                     "cls.predictions.bias"),
+            "roberta": ("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias"),
+            "distilbert": ("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias")}[v]
+
+
+def draw(name, shape, seed, index, c):
+    g = torch.Generator().manual_seed(seed * 100003 + index)
+    if name.endswith("position_ids"):
+        return torch.arange(shape[1]).reshape(shape)
+    if "norm" in name.lower():  # LayerNorm weights near 1, their biases small
+        return (1 if name.endswith("weight") else 0) + 0.1 * torch.randn(shape, generator=g)
+    if name.endswith(".bias"):
+        return 0.1 * torch.randn(shape, generator=g)
+    return torch.randn(shape, generator=g) / math.sqrt(shape[-1])
+
+
+def make(a):
+    c = make_config(a)
+    head = None if a.headless else a.head
+    p = "" if a.no_prefix and head is None else a.variant + "."
+    s = shapes(c, p, head, a.untied, a.buffers)
+    index = {n: i for i, n in enumerate(s)}
+    os.makedirs(a.out, exist_ok=True)
+    items = lf.library_order([(n, dt or a.dtype, shape) for n, (dt, shape) in s.items()])
+    lf.write_safetensors(os.path.join(a.out, "model.safetensors"), items,
+                         lambda n: draw(n, s[n][1], a.seed, index[n], c))
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- permute (the attacker)
+
+def draw_permutations(c, seed, names):
+    g = torch.Generator().manual_seed(seed)
+    d, h, layers, inter = dims(c)
+    hd = d // h
+    perms = {"stream": lf.randperm(d, g), "layers": [{"mlp": lf.randperm(inter, g), "heads": lf.randperm(h, g),
+                                                       "qk": [lf.randperm(hd, g) for _ in range(h)],
+                                                       "v": [lf.randperm(hd, g) for _ in range(h)]}
+                                                      for _ in range(layers)]}
+    v = variant(c)
+    if any(n.endswith("pooler.dense.weight") for n in names):
+        perms["pooler"] = lf.randperm(d, g)
+    if "classifier.dense.weight" in names or "pre_classifier.weight" in names:
+        perms["classifier"] = lf.randperm(d, g)
+    if mlm_names(v)[2] + ".weight" in names:  # an untied decoder: the head's hidden units move on their own
+        perms["mlm"] = lf.randperm(d, g)
+    return perms
+
+
+def head_maps(c, lp):
+    """new -> old rows of q and k (the same dimensions), of v, and the output projection's columns (v's order)."""
+    d, h, _, _ = dims(c)
+    hd = d // h
+    qk, vo = [], []
+    for g in range(h):
+        src = int(lp["heads"][g])
+        qk += [src * hd + int(t) for t in lp["qk"][g]]
+        vo += [src * hd + int(t) for t in lp["v"][g]]
+    return torch.tensor(qk), torch.tensor(vo)
+
+
+def permute_tensor(name, t, c, perms, p):
+    s = perms["stream"]
+    v = variant(c)
+    n = NAMES[v]
+    if name.endswith("position_ids"):
+        return t
+    if name in (p + n["word"] + ".weight", p + n["pos"] + ".weight") or n["types"] and name == p + n["types"] + ".weight":
+        return t[:, s]
+    if name.startswith(p + n["norm"] + "."):
+        return t[s]
+    if name.startswith(p + n["layers"]):
+        i = int(name[len(p + n["layers"]):].split(".")[0])
+        role = name[len(p + n["layers"] + str(i)) + 1:].rsplit(".", 1)[0]
+        lp = perms["layers"][i]
+        qk, vo = head_maps(c, lp)
+        rows = {n["q"]: qk, n["k"]: qk, n["v"]: vo, n["fc"]: lp["mlp"]}
+        if role in rows:
+            return t[rows[role]] if t.dim() == 1 else t[rows[role]][:, s]
+        if role == n["o"]:
+            return t[s] if t.dim() == 1 else t[s][:, vo]
+        if role == n["proj"]:
+            return t[s] if t.dim() == 1 else t[s][:, lp["mlp"]]
+        if role in (n["ln1"], n["ln2"]):
+            return t[s]
+        raise ValueError("unexpected tensor %s" % name)
+    if n["pooler"] and name.startswith(p + n["pooler"] + "."):
+        u = perms["pooler"]
+        return t[u] if t.dim() == 1 else t[u][:, s]
+    m, ln, dec, bias = mlm_names(v)
+    u = perms.get("mlm", s)  # (tied: the head's hidden units are the embedding's columns, the stream's order)
+    if name.startswith(m + "."):
+        return t[u] if t.dim() == 1 else t[u][:, s]
+    if name.startswith(ln + "."):
+        return t[u]
+    if name == dec + ".weight":
+        return t[:, u]
+    if name in (bias, "qa_outputs.bias", "cls.seq_relationship.bias", "classifier.out_proj.bias"):
+        return t
+    if name == "cls.seq_relationship.weight":
+        return t[:, perms["pooler"]]
+    if name.startswith("classifier.dense.") or name.startswith("pre_classifier."):
+        u = perms["classifier"]
+        return t[u] if t.dim() == 1 else t[u][:, s]
+    if name == "classifier.out_proj.weight":
+        return t[:, perms["classifier"]]
+    if name == "classifier.weight":
+        return t[:, perms["classifier"] if "classifier" in perms else perms["pooler"] if "pooler" in perms else s]
+    if name == "classifier.bias":
+        return t
+    if name == "qa_outputs.weight":
+        return t[:, s]
+    raise ValueError("unexpected tensor %s" % name)
+
+
+def secret(c, perms, seed, p):
+    v = variant(c)
+    n = NAMES[v]
+    # Lady names the stream after its producers' common prefix; after the embedding where they share none (no prefix,
+    # or a tied masked-LM head's dense layer among them)
+    tied = head_of(c) in ("mlm", "pretraining") and "mlm" not in perms
+    groups = {"stream." + (p[:-1] if p and not tied else p + n["word"]): perms["stream"].tolist()}
+    for i, lp in enumerate(perms["layers"]):
+        a = "%s%s%d.attention" % (p, n["layers"], i)
+        groups[a + ".kv_heads"] = lp["heads"].tolist()
+        for g, qk in enumerate(lp["qk"]):
+            groups[a + ".qk_pass.%d" % g] = qk.tolist()
+        for g, vp in enumerate(lp["v"]):
+            groups[a + ".v_dims.%d" % g] = vp.tolist()
+        groups["%s%s%d.%s" % (p, n["layers"], i, n["fc"])] = lp["mlp"].tolist()
+    if "pooler" in perms:
+        groups[p + n["pooler"]] = perms["pooler"].tolist()
+    if "classifier" in perms:
+        groups["classifier.dense" if v == "roberta" else "pre_classifier"] = perms["classifier"].tolist()
+    if "mlm" in perms:
+        groups[mlm_names(v)[0]] = perms["mlm"].tolist()
+    return {"format": "lady-secret", "format_version": 1, "tool_version": "encoder_family.py",
+            "architecture": v, "seed": seed,
+            "convention": "applying p to a group: new neuron j is old neuron p[j]", "permutations": groups}
+
+
+def permute(a):
+    c = json.load(open(os.path.join(a.inp, "config.json")))
+    (fn, h, start), = lf.shard_files(a.inp)
+    perms = draw_permutations(c, a.seed, h)
+    os.makedirs(a.out, exist_ok=True)
+    p = prefix_of(c, h)
+    src = os.path.join(a.inp, fn)
+    items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
+    lf.write_safetensors(os.path.join(a.out, fn), items,
+                         lambda n: permute_tensor(n, lf.read_tensor(src, n, h[n], start), c, perms, p))
+    lf.copy_others(a.inp, a.out)
+    with open(a.secret, "w") as f:
+        json.dump(secret(c, perms, a.seed, p), f)
+
+
+# ---------------------------------------------------------------- forward (as transformers computes it)
+
+def forward(w, c, ids):
+    w = {n: t.double() for n, t in w.items() if t.is_floating_point()}
+    v = variant(c)
+    n = NAMES[v]
+    p = prefix_of(c, w)
+    d, h, layers, _ = dims(c)
+    hd = d // h
+    bsz, seq = ids.shape
+    eps = c.get("layer_norm_eps", 1e-12)
+    act = ACTS[c.get("hidden_act", c.get("activation"))]
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w[name + ".bias"], eps)
+
+    def linear(x, name):
+        return x @ w[name + ".weight"].T + w[name + ".bias"]
+    if v == "roberta":  # create_position_ids_from_input_ids: padding at row pad, the others counted from pad + 1
+        real = ids.ne(c["pad_token_id"]).long()
+        positions = torch.cumsum(real, 1) * real + c["pad_token_id"]
+    else:
+        positions = torch.arange(seq).expand(bsz, seq)
+    x = w[p + n["word"] + ".weight"][ids] + w[p + n["pos"] + ".weight"][positions]
+    if n["types"]:
+        x = x + w[p + n["types"] + ".weight"][0]
+    x = ln(x, p + n["norm"])
+    for i in range(layers):
+        at = "%s%s%d." % (p, n["layers"], i)
+        q, k, vv = (linear(x, at + n[r]).reshape(bsz, seq, h, hd).transpose(1, 2) for r in ("q", "k", "v"))
+        scores = (q @ k.transpose(-1, -2) / math.sqrt(hd)).softmax(-1)  # (bidirectional: no mask)
+        o = linear((scores @ vv).transpose(1, 2).reshape(bsz, seq, d), at + n["o"])
+        x = ln(x + o, at + n["ln1"])
+        x = ln(x + linear(act(linear(x, at + n["fc"])), at + n["proj"]), at + n["ln2"])
+    head = head_of(c)
+    if head is None:
+        return x
+    if head in ("mlm", "pretraining"):
+        m, lnorm, dec, bias = mlm_names(v)
+        y = linear(x, m)
+        y = torch.nn.functional.gelu(y) if v == "roberta" else act(y)
+        y = ln(y, lnorm)
+        return y @ w.get(dec + ".weight", w[p + n["word"] + ".weight"]).T + w[bias]
+    if head == "seq":
+        if v == "bert":
+            return linear(torch.tanh(linear(x[:, 0], p + n["pooler"])), "classifier")
+        if v == "roberta":
+            return linear(torch.tanh(linear(x[:, 0], "classifier.dense")), "classifier.out_proj")
+        return linear(torch.relu(linear(x[:, 0], "pre_classifier")), "classifier")
+    return linear(x, "classifier" if head == "tokens" else "qa_outputs")
+
+
+def make_options(m):
+    m.add_argument("out")
+    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "distilbert"])
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
+    m.add_argument("--hidden", type=int, default=32)
+    m.add_argument("--layers", type=int, default=2)
+    m.add_argument("--heads", type=int, default=4)
+    m.add_argument("--inter", type=int, default=48)
+    m.add_argument("--vocab", type=int, default=64)
+    m.add_argument("--positions", type=int, default=16)
+    m.add_argument("--head", default="mlm", choices=["mlm", "pretraining", "seq", "tokens", "qa"])
+    m.add_argument("--headless", action="store_true", help="the base model (BertModel, with its pooler)")
+    m.add_argument("--untied", action="store_true", help="mlm: the decoder's weight saved (not tied)")
+    m.add_argument("--labels", type=int, default=3, help="seq, tokens: the classes")
+    m.add_argument("--no-prefix", action="store_true", help="--headless: names without the variant's prefix")
+    m.add_argument("--buffers", action="store_true", help="embeddings.position_ids (I64), as older versions saved it")
+    m.add_argument("--act", help="hidden_act / activation (default gelu)")
+    m.add_argument("--model-type", help="roberta: config.json's model_type (xlm-roberta, camembert)")
+    m.add_argument("--pad", type=int, default=1, help="roberta: pad_token_id")
+
+
+if __name__ == "__main__":
+    lf.main(make_options, make, permute, forward)
