@@ -526,6 +526,8 @@ class LlamaFolderTest {
         "llama_family.py|llama|model.layers.N.mlp.gate_proj.weight|0|intermediate_size",
         // GPT-2's Conv1D: the MLP's units are the columns of c_fc (its rows on axis 1), the width n_inner
         "gpt_family.py|gpt2|transformer.h.N.mlp.c_fc.weight|1|n_inner",
+        // BERT's post-norm layers, its masked-LM head tied to the embedding
+        "encoder_family.py|bert|bert.encoder.layer.N.intermediate.dense.weight|0|intermediate_size",
     })
     void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights(String python, String variant, String fc, int axis,
             String key) throws IOException, InterruptedException {
@@ -541,6 +543,7 @@ class LlamaFolderTest {
         "gpt_family.py|gpt_bigcode|transformer.h.N.mlp.c_fc.weight|0|n_inner",
         "gpt_family.py|gptj|transformer.h.N.mlp.fc_in.weight|0|n_inner",
         "gpt_family.py|falcon|transformer.h.N.mlp.dense_h_to_4h.weight|0|ffn_hidden_size",
+        "encoder_family.py|distilbert|distilbert.transformer.layer.N.ffn.lin1.weight|0|hidden_dim",
         // (BLOOM's configuration has no MLP width: transformers makes it 4 x the width, so a widened BLOOM is read by
         // Lady from its shapes only; its config.json is not checked here)
     })
