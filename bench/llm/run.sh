@@ -31,6 +31,9 @@
 #        falcon7b2  2 layers of Falcon-7B width (variant falcon, its layout mq): d 4544, 71 query heads of 64 sharing one
 #              KV head, MLP 18176, vocab 65024, parallel attention and MLP on one norm, no biases, head tied, bf16
 #              (0.71 B parameters, 1.4 GB): a 71-head group nested in the one KV head
+#        bertbase  BERT-base shape (variant bert, tests/python/encoder_family.py): d 768, 12 layers, 12 heads, MLP 3072,
+#              vocab 30522, 512 positions, 2 token types, post-norm, masked-LM head tied to the embedding, float32 as
+#              bert-base-uncased is stored (110 M parameters, 0.44 GB): every q/k dimension of each head a group
 # The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
 # (Debian's /usr/bin/python3 with torch): ref/ (seed 1) and sus/, every symmetry of ref permuted
 # independently by the script (its own code, not Lady's), with the script's secret.json. Each run checks
@@ -41,7 +44,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b|bloom560m|falcon7b2 [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b|bloom560m|falcon7b2|bertbase [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
@@ -64,7 +67,9 @@ case "$case_name" in
     shape=(--variant bloom --hidden 1024 --layers 24 --heads 16 --vocab 250880) ;;
   falcon7b2) script="$repo/tests/python/gpt_family.py"; dtype=BF16
     shape=(--variant falcon --falcon mq --hidden 4544 --layers 2 --heads 71 --vocab 65024 --positions 2048) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b, bloom560m, falcon7b2)" >&2; exit 2 ;;
+  bertbase) script="$repo/tests/python/encoder_family.py"; dtype=F32
+    shape=(--variant bert --head mlm --hidden 768 --layers 12 --heads 12 --inter 3072 --vocab 30522 --positions 512) ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b, bloom560m, falcon7b2, bertbase)" >&2; exit 2 ;;
 esac
 # the Llama script's variant unless the case names one (argparse takes the last --variant)
 variant=(); [ "$script" = "$repo/tests/python/llama_family.py" ] && variant=(--variant llama)
