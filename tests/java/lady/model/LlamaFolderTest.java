@@ -243,17 +243,17 @@ class LlamaFolderTest {
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"bert|F32|--head mlm --buffers", "bert|BF16|--head seq",
-        "bert|F32|--headless --no-prefix", "roberta|F32|--head mlm --pad 57", "roberta|F32|--head seq",
-        "roberta|F32|--headless --no-prefix --model-type xlm-roberta", "distilbert|F32|--head mlm --untied",
+        "roberta|F32|--head mlm --pad 57", "roberta|F32|--headless --no-prefix --model-type xlm-roberta",
         "distilbert|F16|--head seq"})
     void encoderFolders(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase(ENCODERS, variant, dtype, List.of(options.trim().split("\\s+")));
     }
 
-    /** The other heads: BERT's pre-training, a label per token, question answering. */
+    /** The other heads and layouts: BERT's pre-training, a label per token, question answering, untied heads. */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"bert|F32|--head pretraining", "bert|F32|--head tokens", "roberta|F32|--head qa",
-        "distilbert|BF16|--head qa", "bert|F32|--head mlm --untied --act gelu_new", "roberta|F32|--head mlm --untied"})
+        "distilbert|BF16|--head qa", "bert|F32|--head mlm --untied --act gelu_new", "roberta|F32|--head mlm --untied",
+        "bert|F32|--headless --no-prefix", "roberta|F32|--head seq", "distilbert|F32|--head mlm --untied"})
     @org.junit.jupiter.api.Tag("slow")
     void encoderFoldersWithOtherHeads(String variant, String dtype, String options) throws IOException, InterruptedException {
         encoderFolders(variant, dtype, options);
