@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face BERT, RoBERTa (XLM-RoBERTa) and DistilBERT folders written and run without transformers, for Lady's
+"""Hugging Face BERT, RoBERTa (XLM-RoBERTa), DistilBERT and ViT folders written and run without transformers, for Lady's
 tests (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    encoder_family.py make OUT --variant bert|roberta|distilbert [--seed S] [--dtype F32|BF16|F16] [--hidden D
+    encoder_family.py make OUT --variant bert|roberta|distilbert|vit [--seed S] [--dtype F32|BF16|F16] [--hidden D
                       --layers L --heads H --inter I --vocab V --positions P] [--head mlm|pretraining|seq|tokens|qa]
                       [--headless] [--untied] [--labels N] [--no-prefix] [--buffers] [--act NAME]
                       [--model-type TYPE] [--pad P]
@@ -16,7 +16,12 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          attention.output dense/LayerNorm, intermediate.dense, output dense/LayerNorm; the pooler). roberta: the same
          under "roberta.", positions from row pad + 1 counting the tokens that are not padding (--pad: pad_token_id,
          default 1), one token type. distilbert: DistilBertFor*'s names under "distilbert." (q_lin, k_lin, v_lin,
-         out_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm; no token types, no pooler).
+         out_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm; no token types, no pooler). vit:
+         ViTForImageClassification's names under "vit." (embeddings: cls_token, position_embeddings for
+         (--positions)^2 patches of --patch pixels and the class token, patch_embeddings.projection; per layer
+         layernorm_before, attention.attention query/key/value, attention.output.dense, layernorm_after,
+         intermediate.dense, output.dense (pre-norm); layernorm; classifier on the first token; --headless: ViTModel
+         with its pooler). Its forward reads a batch of standard normal images (JSON "images" instead of "tokens").
          --head: mlm (BertForMaskedLM's cls.predictions / RobertaForMaskedLM's lm_head / DistilBertForMaskedLM's
          vocab_*; the decoder tied to the word embeddings and not saved, --untied: saved), pretraining (BERT: mlm and
          cls.seq_relationship on the pooled output), seq (BertForSequenceClassification: the pooler and classifier;
@@ -52,7 +57,8 @@ ARCH = {"bert": {"mlm": "BertForMaskedLM", "pretraining": "BertForPreTraining", 
                     "tokens": "RobertaForTokenClassification", "qa": "RobertaForQuestionAnswering", None: "RobertaModel"},
         "distilbert": {"mlm": "DistilBertForMaskedLM", "seq": "DistilBertForSequenceClassification",
                        "tokens": "DistilBertForTokenClassification", "qa": "DistilBertForQuestionAnswering",
-                       None: "DistilBertModel"}}
+                       None: "DistilBertModel"},
+        "vit": {"seq": "ViTForImageClassification", None: "ViTModel"}}
 
 
 def make_config(a):
@@ -66,6 +72,13 @@ def make_config(a):
                      "n_layers": a.layers, "pad_token_id": 0, "qa_dropout": 0.1, "seq_classif_dropout": 0.2,
                      "sinusoidal_pos_embds": False, "tie_weights_": True, "torch_dtype": "float32",
                      "transformers_version": "4.46.3", "vocab_size": a.vocab}, **labels)
+    if a.variant == "vit":
+        return dict({"architectures": [ARCH["vit"][head]], "attention_probs_dropout_prob": 0.0, "encoder_stride": a.patch,
+                     "hidden_act": a.act or "gelu", "hidden_dropout_prob": 0.0, "hidden_size": a.hidden,
+                     "image_size": a.patch * a.positions, "initializer_range": 0.02, "intermediate_size": a.inter,
+                     "layer_norm_eps": 1e-12, "model_type": "vit", "num_attention_heads": a.heads, "num_channels": 3,
+                     "num_hidden_layers": a.layers, "patch_size": a.patch, "qkv_bias": True, "torch_dtype": "float32",
+                     "transformers_version": "4.46.3"}, **labels)
     roberta = a.variant == "roberta"
     return dict({"architectures": [ARCH[a.variant][head]], "attention_probs_dropout_prob": 0.1,
                  "bos_token_id": 0 if roberta else None, "classifier_dropout": None,
@@ -88,7 +101,12 @@ NAMES = {"bert": dict(word="embeddings.word_embeddings", pos="embeddings.positio
          "distilbert": dict(word="embeddings.word_embeddings", pos="embeddings.position_embeddings", types=None,
                             norm="embeddings.LayerNorm", layers="transformer.layer.", q="attention.q_lin",
                             k="attention.k_lin", v="attention.v_lin", o="attention.out_lin", ln1="sa_layer_norm",
-                            fc="ffn.lin1", proj="ffn.lin2", ln2="output_layer_norm", pooler=None)}
+                            fc="ffn.lin1", proj="ffn.lin2", ln2="output_layer_norm", pooler=None),
+         "vit": dict(word="embeddings.patch_embeddings.projection", pos="embeddings.position_embeddings", types=None, norm=None, layers="encoder.layer.",
+                     q="attention.attention.query", k="attention.attention.key", v="attention.attention.value",
+                     o="attention.output.dense", ln1="layernorm_before", fc="intermediate.dense", proj="output.dense",
+                     ln2="layernorm_after", pooler="pooler.dense")}
+PATCHES = NAMES["vit"]["word"]
 NAMES["roberta"] = NAMES["bert"]
 
 
@@ -129,13 +147,21 @@ def shapes(c, p, head, untied, buffers):
     v = variant(c)
     n = NAMES[v]
     d, _, layers, inter = dims(c)
-    vocab = c["vocab_size"]
     s = {}
-    s[p + n["word"] + ".weight"] = (None, (vocab, d))
-    s[p + n["pos"] + ".weight"] = (None, (c["max_position_embeddings"], d))
+    if v == "vit":
+        side = c["image_size"] // c["patch_size"]
+        s[p + "embeddings.cls_token"] = (None, (1, 1, d))
+        s[p + n["pos"]] = (None, (1, side * side + 1, d))
+        lin(s, p + PATCHES, d, 0)
+        s[p + PATCHES + ".weight"] = (None, (d, c["num_channels"], c["patch_size"], c["patch_size"]))
+    else:
+        vocab = c["vocab_size"]
+        s[p + n["word"] + ".weight"] = (None, (vocab, d))
+        s[p + n["pos"] + ".weight"] = (None, (c["max_position_embeddings"], d))
     if n["types"]:
         s[p + n["types"] + ".weight"] = (None, (c["type_vocab_size"], d))
-    norm(s, p + n["norm"], d)
+    if n["norm"]:
+        norm(s, p + n["norm"], d)
     if buffers:
         s[p + "embeddings.position_ids"] = ("I64", (1, c["max_position_embeddings"]))
     for i in range(layers):
@@ -146,6 +172,8 @@ def shapes(c, p, head, untied, buffers):
         lin(s, at + n["fc"], inter, d)
         lin(s, at + n["proj"], d, inter)
         norm(s, at + n["ln2"], d)
+    if v == "vit":
+        norm(s, p + "layernorm", d)
     if n["pooler"] and (head in (None, "pretraining") or head == "seq" and v == "bert"):
         lin(s, p + n["pooler"], d, d)
     labels = len(c.get("id2label", {})) or 2
@@ -159,7 +187,7 @@ def shapes(c, p, head, untied, buffers):
         if head == "pretraining":
             lin(s, "cls.seq_relationship", 2, d)
     elif head == "seq":
-        if v == "bert":
+        if v in ("bert", "vit"):
             lin(s, "classifier", labels, d)
         else:
             dense, out = ("classifier.dense", "classifier.out_proj") if v == "roberta" else ("pre_classifier",
@@ -178,7 +206,8 @@ def mlm_names(v):
     return {"bert": ("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
                      "cls.predictions.bias"),
             "roberta": ("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias"),
-            "distilbert": ("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias")}[v]
+            "distilbert": ("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias"),
+            "vit": ("-", "-", "-", "-")}[v]  # (no masked-LM head: names no tensor has)
 
 
 def draw(name, shape, seed, index, c):
@@ -189,7 +218,7 @@ def draw(name, shape, seed, index, c):
         return (1 if name.endswith("weight") else 0) + 0.1 * torch.randn(shape, generator=g)
     if name.endswith(".bias"):
         return 0.1 * torch.randn(shape, generator=g)
-    return torch.randn(shape, generator=g) / math.sqrt(shape[-1])
+    return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]) if len(shape) > 2 else shape[-1])
 
 
 def make(a):
@@ -244,9 +273,13 @@ def permute_tensor(name, t, c, perms, p):
     n = NAMES[v]
     if name.endswith("position_ids"):
         return t
+    if v == "vit" and name in (p + "embeddings.cls_token", p + n["pos"]):
+        return t[..., s]
+    if v == "vit" and (name.startswith(p + PATCHES + ".") or name.startswith(p + "layernorm.")):
+        return t[s]
     if name in (p + n["word"] + ".weight", p + n["pos"] + ".weight") or n["types"] and name == p + n["types"] + ".weight":
         return t[:, s]
-    if name.startswith(p + n["norm"] + "."):
+    if n["norm"] and name.startswith(p + n["norm"] + "."):
         return t[s]
     if name.startswith(p + n["layers"]):
         i = int(name[len(p + n["layers"]):].split(".")[0])
@@ -298,7 +331,9 @@ def secret(c, perms, seed, p):
     # Lady names the stream after its producers' common prefix; after the embedding where they share none (no prefix,
     # or a tied masked-LM head's dense layer among them)
     tied = head_of(c) in ("mlm", "pretraining") and "mlm" not in perms
-    groups = {"stream." + (p[:-1] if p and not tied else p + n["word"]): perms["stream"].tolist()}
+    # (ViT: the patches' convolution first, then only the layers' output projections)
+    stream = p + "encoder.layer" if v == "vit" else p[:-1] if p and not tied else p + n["word"]
+    groups = {"stream." + stream: perms["stream"].tolist()}
     for i, lp in enumerate(perms["layers"]):
         a = "%s%s%d.attention" % (p, n["layers"], i)
         groups[a + ".kv_heads"] = lp["heads"].tolist()
@@ -336,13 +371,13 @@ def permute(a):
 # ---------------------------------------------------------------- forward (as transformers computes it)
 
 def forward(w, c, ids):
+    """The first output; ids: token ids, or (ViT) a batch of images."""
     w = {n: t.double() for n, t in w.items() if t.is_floating_point()}
     v = variant(c)
     n = NAMES[v]
     p = prefix_of(c, w)
     d, h, layers, _ = dims(c)
     hd = d // h
-    bsz, seq = ids.shape
     eps = c.get("layer_norm_eps", 1e-12)
     act = ACTS[c.get("hidden_act", c.get("activation"))]
 
@@ -351,6 +386,26 @@ def forward(w, c, ids):
 
     def linear(x, name):
         return x @ w[name + ".weight"].T + w[name + ".bias"]
+
+    def attention(x, at):
+        bsz, seq = x.shape[:2]
+        q, k, vv = (linear(x, at + n[r]).reshape(bsz, seq, h, hd).transpose(1, 2) for r in ("q", "k", "v"))
+        scores = (q @ k.transpose(-1, -2) / math.sqrt(hd)).softmax(-1)  # (bidirectional: no mask)
+        return linear((scores @ vv).transpose(1, 2).reshape(bsz, seq, d), at + n["o"])
+
+    def mlp(x, at):
+        return linear(act(linear(x, at + n["fc"])), at + n["proj"])
+    if v == "vit":  # patches (a convolution of patch_size, stride patch_size), the class token, positions; pre-norm
+        x = torch.nn.functional.conv2d(ids, w[p + PATCHES + ".weight"], w[p + PATCHES + ".bias"],
+                                       stride=c["patch_size"]).flatten(2).transpose(1, 2)
+        x = torch.cat([w[p + "embeddings.cls_token"].expand(x.shape[0], -1, -1), x], 1) + w[p + n["pos"]]
+        for i in range(layers):
+            at = "%s%s%d." % (p, n["layers"], i)
+            x = x + attention(ln(x, at + n["ln1"]), at)
+            x = x + mlp(ln(x, at + n["ln2"]), at)
+        x = ln(x, p + "layernorm")
+        return x if head_of(c) is None else linear(x[:, 0], "classifier")
+    bsz, seq = ids.shape
     if v == "roberta":  # create_position_ids_from_input_ids: padding at row pad, the others counted from pad + 1
         real = ids.ne(c["pad_token_id"]).long()
         positions = torch.cumsum(real, 1) * real + c["pad_token_id"]
@@ -360,13 +415,10 @@ def forward(w, c, ids):
     if n["types"]:
         x = x + w[p + n["types"] + ".weight"][0]
     x = ln(x, p + n["norm"])
-    for i in range(layers):
+    for i in range(layers):  # post-norm
         at = "%s%s%d." % (p, n["layers"], i)
-        q, k, vv = (linear(x, at + n[r]).reshape(bsz, seq, h, hd).transpose(1, 2) for r in ("q", "k", "v"))
-        scores = (q @ k.transpose(-1, -2) / math.sqrt(hd)).softmax(-1)  # (bidirectional: no mask)
-        o = linear((scores @ vv).transpose(1, 2).reshape(bsz, seq, d), at + n["o"])
-        x = ln(x + o, at + n["ln1"])
-        x = ln(x + linear(act(linear(x, at + n["fc"])), at + n["proj"]), at + n["ln2"])
+        x = ln(x + attention(x, at), at + n["ln1"])
+        x = ln(x + mlp(x, at), at + n["ln2"])
     head = head_of(c)
     if head is None:
         return x
@@ -387,7 +439,7 @@ def forward(w, c, ids):
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "distilbert"])
+    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "distilbert", "vit"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -395,7 +447,8 @@ def make_options(m):
     m.add_argument("--heads", type=int, default=4)
     m.add_argument("--inter", type=int, default=48)
     m.add_argument("--vocab", type=int, default=64)
-    m.add_argument("--positions", type=int, default=16)
+    m.add_argument("--positions", type=int, default=16, help="the positions; vit: the patches per side")
+    m.add_argument("--patch", type=int, default=4, help="vit: patch_size")
     m.add_argument("--head", default="mlm", choices=["mlm", "pretraining", "seq", "tokens", "qa"])
     m.add_argument("--headless", action="store_true", help="the base model (BertModel, with its pooler)")
     m.add_argument("--untied", action="store_true", help="mlm: the decoder's weight saved (not tied)")

@@ -1068,11 +1068,15 @@ def run_forward(args, fwd=None):
     fwd = fwd or forward
     c = json.load(open(os.path.join(args.dir[0], "config.json")))
     g = torch.Generator().manual_seed(args.tokens_seed)
-    ids = torch.randint(0, text_config(c)["vocab_size"], (args.batch, args.length), generator=g)
+    images = "image_size" in c  # (a vision model: a batch of standard normal images of its size)
+    ids = torch.randn(args.batch, c["num_channels"], c["image_size"], c["image_size"], generator=g,
+                      dtype=torch.float64) if images else \
+        torch.randint(0, text_config(c)["vocab_size"], (args.batch, args.length), generator=g)
     logits = {d: fwd(read_folder(d), json.load(open(os.path.join(d, "config.json"))), ids).tolist()
               for d in args.dir}
     with open(args.out, "w") as f:
-        json.dump({"tokens": ids.tolist(), "logits": logits[args.dir[0]] if len(args.dir) == 1 else logits}, f)
+        json.dump({"images" if images else "tokens": ids.tolist(),
+                   "logits": logits[args.dir[0]] if len(args.dir) == 1 else logits}, f)
 
 
 def run_case(args, mk=None, perm=None, fwd=None):

@@ -13,9 +13,9 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * BERT, RoBERTa (XLM-RoBERTa, CamemBERT) and DistilBERT as Hugging Face transformers saves them: bidirectional
- * encoders with post-norm layers (x = LN(x + attention(x)); x = LN(x + MLP(x))), learned positions, no rotary
- * embedding.
+ * BERT, RoBERTa (XLM-RoBERTa, CamemBERT), DistilBERT and ViT as Hugging Face transformers saves them: bidirectional
+ * encoders, the text ones with post-norm layers (x = LN(x + attention(x)); x = LN(x + MLP(x))), learned positions, no
+ * rotary embedding.
  * <ul>
  * <li><b>bert</b> (under {@code bert.}, or BertModel's names without it): embeddings (word_embeddings,
  *     position_embeddings from row 0, token_type_embeddings: every token of type 0, LayerNorm), per layer
@@ -27,6 +27,12 @@ import lady.report.Json;
  * <li><b>distilbert</b> (under {@code distilbert.}): embeddings (word_embeddings, position_embeddings, LayerNorm; no
  *     token types), per layer attention (q_lin, k_lin, v_lin, out_lin), sa_layer_norm, ffn (lin1, activation, lin2),
  *     output_layer_norm; no pooler.</li>
+ * <li><b>vit</b> (ViTForImageClassification under {@code vit.}, or ViTModel's names without it): images of
+ *     config.json's image_size (the position embeddings' count fixes the patches), patch_embeddings.projection (a
+ *     convolution of patch_size, stride patch_size) into tokens, cls_token before them, position_embeddings added; per
+ *     layer layernorm_before, attention.attention (query, key, value), attention.output.dense, the residual add,
+ *     layernorm_after, intermediate.dense, the activation, output.dense, the residual add (pre-norm); layernorm; the
+ *     classifier on the first token, or (ViTModel) the pooler (tanh) with the last hidden state.</li>
  * </ul>
  * Heads, told by their tensors: masked language modelling (BERT's cls.predictions: transform.dense, hidden_act,
  * transform.LayerNorm, the decoder tied to word_embeddings unless saved, and its bias; RoBERTa's lm_head: dense, gelu,
@@ -48,6 +54,7 @@ final class EncoderFamily implements Family {
     static final String BERT = "bert";
     static final String ROBERTA = "roberta";
     static final String DISTILBERT = "distilbert";
+    static final String VIT = "vit";
     /** The model types of RoBERTa's layout (config.json's model_type). */
     private static final Set<String> ROBERTA_TYPES = Set.of(ROBERTA, "xlm-roberta", "camembert");
     /** BERT's and RoBERTa's default layer_norm_eps; DistilBERT's fixed eps. */
@@ -83,18 +90,24 @@ final class EncoderFamily implements Family {
                     "embeddings.position_embeddings", null, "embeddings.LayerNorm", "transformer.layer.",
                     ".attention.q_lin", ".attention.k_lin", ".attention.v_lin", ".attention.out_lin", ".sa_layer_norm",
                     ".ffn.lin1", ".ffn.lin2", ".output_layer_norm", null, "dim", "n_layers", "n_heads", "activation",
-                    "hidden_dim"));
+                    "hidden_dim"),
+            VIT, new Variant(List.of("vit.", ""), "embeddings.patch_embeddings.projection", "embeddings.position_embeddings",
+                    null, null, "encoder.layer.", ".attention.attention.query", ".attention.attention.key",
+                    ".attention.attention.value", ".attention.output.dense", ".layernorm_before", ".intermediate.dense",
+                    ".output.dense", ".layernorm_after", "pooler.dense", "hidden_size", "num_hidden_layers",
+                    "num_attention_heads", "hidden_act", "intermediate_size"));
 
     @Override
     public List<String> names() {
-        return List.of(BERT, ROBERTA, DISTILBERT);
+        return List.of(BERT, ROBERTA, DISTILBERT, VIT);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
     private static String prefix(String name, java.util.function.Predicate<String> has) {
         Variant v = VARIANTS.get(name);
         for (String p : v.prefixes()) {
-            if (has.test(p + v.word() + ".weight") && has.test(p + v.positions() + ".weight")
+            // (ViT's position embeddings are a parameter of their own, not a module's weight)
+            if (has.test(p + v.word() + ".weight") && (has.test(p + v.positions() + ".weight") || has.test(p + v.positions()))
                     && has.test(p + v.layers() + "0" + v.q() + ".weight")) {
                 return p;
             }
@@ -112,6 +125,9 @@ final class EncoderFamily implements Family {
         if (prefix(DISTILBERT, s::containsKey) != null) {
             return DISTILBERT;
         }
+        if (prefix(VIT, s::containsKey) != null) {
+            return VIT;
+        }
         // BERT's and RoBERTa's names are the same: the prefix tells, or (without one) config.json's model_type
         String r = prefix(ROBERTA, s::containsKey);
         String p = prefix(BERT, s::containsKey);
@@ -124,8 +140,20 @@ final class EncoderFamily implements Family {
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
         Variant v = VARIANTS.get(name);
-        String p = prefix(name, s::containsKey);
-        String word = (p == null ? v.prefixes().get(0) : p) + v.word() + ".weight";
+        String found = prefix(name, s::containsKey);
+        String p = found == null ? v.prefixes().get(0) : found;
+        String word = p + v.word() + ".weight";
+        if (name.equals(VIT)) { // classes, channels, and the side the position embeddings' patches make
+            long patch = Family.dim(s, word, 2, 16);
+            long positions = Family.dim(s, p + v.positions(), 1, 2);
+            long side = Math.round(Math.sqrt(positions - 1));
+            if (side * side != positions - 1) {
+                throw LadyException.invalidInput(name + ": " + p + v.positions() + " holds " + positions
+                        + " positions, not 1 + a square number of patches");
+            }
+            return new ModelOptions((int) Family.dim(s, "classifier.weight", 0, 1), 1.0, 0,
+                    (int) Family.dim(s, word, 1, 3), (int) (side * patch));
+        }
         return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, word, 0, 30522)), 1.0, 0, 1, 1);
     }
 
@@ -140,9 +168,12 @@ final class EncoderFamily implements Family {
         String found = prefix(name, t -> d.has(t, false));
         String p = found == null ? v.prefixes().get(0) : found;
         String word = p + v.word() + ".weight";
-        long vocab = d.size(word, 0, 0);
-        long hidden = d.size(word, 1, 0);
-        LlamaFamily.agree(name, d, "vocab_size", vocab, word);
+        boolean vit = name.equals(VIT);
+        long vocab = vit ? 0 : d.size(word, 0, 0);
+        long hidden = d.size(word, vit ? 0 : 1, 0);
+        if (!vit) {
+            LlamaFamily.agree(name, d, "vocab_size", vocab, word);
+        }
         LlamaFamily.agree(name, d, v.widthKey(), hidden, word);
         long heads = d.configLong(v.headsKey(), 0);
         if (heads < 1) {
@@ -162,6 +193,13 @@ final class EncoderFamily implements Family {
         String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
                 + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
 
+        Map<String, Object> attrs = new LinkedHashMap<>();
+        attrs.put("rotary_dim", 0L);
+        attrs.put("causal", 0L);
+        attrs.put("attn_scale", 1 / Math.sqrt(headDim));
+        if (vit) {
+            return vit(d, v, p, hidden, heads, headDim, eps, fn, actUnsupported, attrs);
+        }
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
         String h = b.embedding(p + v.word(), ids, word, vocab, hidden);
@@ -187,30 +225,13 @@ final class EncoderFamily implements Family {
         Head head = Head.of(d, hasPooler);
         boolean poolerRead = head == Head.PRETRAINING || head == Head.SEQUENCE && !Head.firstToken(d);
         h = b.layerNorm(p + v.embedNorm(), h, eps);
-        Map<String, Object> attrs = new LinkedHashMap<>();
-        attrs.put("rotary_dim", 0L);
-        attrs.put("causal", 0L);
-        attrs.put("attn_scale", 1 / Math.sqrt(headDim));
         Set<Long> widths = new HashSet<>();
         int layers = 0;
         for (; d.has(p + v.layers() + layers + v.q() + ".weight", false); layers++) {
             String l = p + v.layers() + layers;
-            Map<String, String> names = new LinkedHashMap<>();
-            for (String[] role : new String[][] {{"q", v.q()}, {"k", v.k()}, {"v", v.v()}, {"o", v.o()}}) {
-                names.put(role[0] + "_weight", l + role[1] + ".weight");
-                if (d.has(l + role[1] + ".bias", false)) {
-                    names.put(role[0] + "_bias", l + role[1] + ".bias");
-                }
-            }
-            String a = b.attentionGqa(l + ".attention", h, names, heads, heads, headDim, attrs);
+            String a = b.attentionGqa(l + ".attention", h, attentionNames(d, v, l), heads, heads, headDim, attrs);
             h = b.layerNorm(l + v.ln1(), b.add(l + ".attention_residual", h, a), eps);
-            String fc = l + v.fc();
-            long inter = d.size(fc + ".weight", 0, 4 * hidden);
-            widths.add(inter);
-            String y = b.linear(fc, h, inter, d.has(fc + ".bias", false));
-            y = actUnsupported == null ? b.act(fc + ".act", y, fn) : b.act(fc + ".act", y, Op.Activation.GELU,
-                    actUnsupported);
-            y = b.linear(l + v.proj(), y, hidden, d.has(l + v.proj() + ".bias", false));
+            String y = mlp(b, d, v, l, h, hidden, fn, actUnsupported, widths);
             boolean last = !d.has(p + v.layers() + (layers + 1) + v.q() + ".weight", false);
             // (a base model's last hidden state: its channel order free)
             h = b.layerNorm(l + v.ln2(), b.add(l + ".mlp_residual", h, y), eps, last && head == Head.NONE);
@@ -230,6 +251,83 @@ final class EncoderFamily implements Family {
             outputs.add(pooled);
         }
         return new Architecture(name, b.build(outputs.toArray(String[]::new)), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** A layer's q, k, v and output projections (and their biases where saved) by role ({@link GraphBuilder#attentionGqa}). */
+    private static Map<String, String> attentionNames(Dims d, Variant v, String l) {
+        Map<String, String> names = new LinkedHashMap<>();
+        for (String[] role : new String[][] {{"q", v.q()}, {"k", v.k()}, {"v", v.v()}, {"o", v.o()}}) {
+            names.put(role[0] + "_weight", l + role[1] + ".weight");
+            if (d.has(l + role[1] + ".bias", false)) {
+                names.put(role[0] + "_bias", l + role[1] + ".bias");
+            }
+        }
+        return names;
+    }
+
+    /** A layer's MLP on {@code x} (fc, the activation, proj); its width added to {@code widths}. */
+    private static String mlp(GraphBuilder b, Dims d, Variant v, String l, String x, long hidden, Op.Activation fn,
+            String actUnsupported, Set<Long> widths) {
+        String fc = l + v.fc();
+        long inter = d.size(fc + ".weight", 0, 4 * hidden);
+        widths.add(inter);
+        String y = b.linear(fc, x, inter, d.has(fc + ".bias", false));
+        y = actUnsupported == null ? b.act(fc + ".act", y, fn) : b.act(fc + ".act", y, Op.Activation.GELU, actUnsupported);
+        return b.linear(l + v.proj(), y, hidden, d.has(l + v.proj() + ".bias", false));
+    }
+
+    /**
+     * ViT: the patches' convolution into tokens, the class token before them, the positions added; pre-norm layers; the
+     * final layernorm; the classifier on the first token (ViTForImageClassification), or the pooler with the last
+     * hidden state (ViTModel).
+     */
+    private static Architecture vit(Dims d, Variant v, String p, long hidden, long heads, long headDim, double eps,
+            Op.Activation fn, String actUnsupported, Map<String, Object> attrs) {
+        String projection = p + v.word();
+        long patch = d.size(projection + ".weight", 2, 16);
+        long[] positions = d.shape(p + v.positions());
+        long side = Math.round(Math.sqrt(positions[1] - 1));
+        LlamaFamily.agree(VIT, d, "patch_size", patch, projection + ".weight");
+        LlamaFamily.agree(VIT, d, "image_size", side * patch, p + v.positions());
+        long channels = d.size(projection + ".weight", 1, 3);
+        LlamaFamily.agree(VIT, d, "num_channels", channels, projection + ".weight");
+        GraphBuilder b = new GraphBuilder(VIT);
+        String x = b.image("pixel_values", channels, side * patch, true);
+        String cls = p + "embeddings.cls_token";
+        b.tensor(cls, 1, 1, hidden); // (the embeddings' own parameters first, as PyTorch lists them)
+        x = b.conv(projection, x, hidden, new long[] {patch, patch}, patch, 0, 1, 1, d.has(projection + ".bias", false));
+        x = b.toTokens(p + "embeddings.tokens", x);
+        x = b.concat(p + "embeddings.cat", List.of(b.param(cls, cls, new long[] {1, 1, hidden}, x), x), 1, false);
+        String pos = p + v.positions();
+        x = b.add(p + "embeddings.add_positions", x, b.param(pos, pos, positions, null));
+        boolean base = !d.has("classifier.weight", false);
+        Set<Long> widths = new HashSet<>();
+        int layers = 0;
+        for (; d.has(p + v.layers() + layers + v.q() + ".weight", false); layers++) {
+            String l = p + v.layers() + layers;
+            String a = b.attentionGqa(l + ".attention", b.layerNorm(l + v.ln1(), x, eps), attentionNames(d, v, l), heads,
+                    heads, headDim, attrs);
+            x = b.add(l + ".attention_residual", x, a);
+            x = b.add(l + ".mlp_residual", x, mlp(b, d, v, l, b.layerNorm(l + v.ln2(), x, eps), hidden, fn, actUnsupported,
+                    widths));
+        }
+        LlamaFamily.agree(VIT, d, v.layersKey(), layers, p + v.layers() + "N" + v.q() + ".weight");
+        if (widths.size() == 1) {
+            LlamaFamily.agree(VIT, d, v.mlpKey(), widths.iterator().next(), p + v.layers() + "N" + v.fc() + ".weight");
+        }
+        x = b.layerNorm(p + "layernorm", x, eps, base);
+        if (!base) {
+            String first = b.select("classifier.first_token", x, 1, 0);
+            return new Architecture(VIT, b.build(b.linear("classifier", first, d.size("classifier.weight", 0, 1), true)),
+                    Architecture.Init.PYTORCH_DEFAULT);
+        }
+        String pooler = p + v.pooler();
+        if (!d.has(pooler + ".weight", false)) {
+            return new Architecture(VIT, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+        }
+        String pooled = b.act(pooler + ".act", b.linear(pooler, b.select(pooler + ".first_token", x, 1, 0), hidden, true),
+                Op.Activation.TANH, true);
+        return new Architecture(VIT, b.build(x, pooled), Architecture.Init.PYTORCH_DEFAULT);
     }
 
     /** The task head a checkpoint has, told by its tensors. */
@@ -356,7 +454,7 @@ final class EncoderFamily implements Family {
         Variant v = VARIANTS.get(name);
         long[] word = shapes.get(p + v.word() + ".weight");
         c.computeIfPresent("vocab_size", (k, x) -> word[0]);
-        c.computeIfPresent(v.widthKey(), (k, x) -> word[1]);
+        c.computeIfPresent(v.widthKey(), (k, x) -> word[name.equals(VIT) ? 0 : 1]); // (ViT's: the patches' rows)
         Set<Long> widths = new HashSet<>();
         long layers = 0;
         for (; shapes.containsKey(p + v.layers() + layers + v.q() + ".weight"); layers++) {

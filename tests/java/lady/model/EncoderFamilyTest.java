@@ -95,6 +95,32 @@ class EncoderFamilyTest {
         return s;
     }
 
+    /** ViTForImageClassification's tensors: 2 x 2 patches of 4 pixels, 3 channels. */
+    static Map<String, long[]> vit() {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        s.put("vit.embeddings.cls_token", new long[] {1, 1, HIDDEN});
+        s.put("vit.embeddings.position_embeddings", new long[] {1, 5, HIDDEN});
+        s.put("vit.embeddings.patch_embeddings.projection.weight", new long[] {HIDDEN, 3, 4, 4});
+        s.put("vit.embeddings.patch_embeddings.projection.bias", new long[] {HIDDEN});
+        for (int i = 0; i < LAYERS; i++) {
+            String l = "vit.encoder.layer." + i;
+            for (String x : List.of(".attention.attention.query", ".attention.attention.key", ".attention.attention.value",
+                    ".attention.output.dense")) {
+                linear(s, l + x, HIDDEN, HIDDEN);
+            }
+            norm(s, l + ".layernorm_before");
+            linear(s, l + ".intermediate.dense", INTER, HIDDEN);
+            linear(s, l + ".output.dense", HIDDEN, INTER);
+            norm(s, l + ".layernorm_after");
+        }
+        norm(s, "vit.layernorm");
+        linear(s, "classifier", LABELS, HIDDEN);
+        return s;
+    }
+
+    static final Map<String, Object> VIT_CONFIG = Map.of("model_type", "vit", "num_attention_heads", HEADS,
+            "hidden_size", HIDDEN, "image_size", 8L, "patch_size", 4L);
+
     static final Map<String, Object> DISTILBERT_CONFIG = Map.of("model_type", "distilbert", "n_heads", HEADS, "dim",
             HIDDEN, "hidden_dim", INTER, "n_layers", LAYERS);
 
@@ -135,16 +161,25 @@ class EncoderFamilyTest {
         assertEquals("roberta", Models.infer(bert("", "base"), null, config).architecture());
         assertEquals("bert", Models.infer(bert("", "base"), null, BERT_CONFIG).architecture());
         assertEquals("distilbert", Models.infer(distilbert(), null, DISTILBERT_CONFIG).architecture());
+        ModelConfig vit = Models.infer(vit(), null, VIT_CONFIG);
+        assertEquals("vit", vit.architecture());
+        assertEquals(8, vit.options().inputSize(), "2 x 2 patches of 4 pixels");
+        assertEquals(LABELS, vit.options().numClasses());
+        Map<String, Object> wrong = new LinkedHashMap<>(VIT_CONFIG);
+        wrong.put("image_size", 16L);
+        LadyException e = assertThrows(LadyException.class, () -> Models.infer(vit(), null, wrong));
+        assertTrue(e.getMessage().contains("config.json says image_size 16, but the checkpoint has 8"), e.getMessage());
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"bert", "roberta", "distilbert"})
+    @ValueSource(strings = {"bert", "roberta", "distilbert", "vit"})
     void permutingEveryGroupKeepsTheOutputs(String variant) {
         Map<String, Object> roberta = new LinkedHashMap<>(BERT_CONFIG);
         roberta.put("model_type", "roberta");
         roberta.put("pad_token_id", 3L);
         ModelConfig mc = variant.equals("bert") ? Models.infer(bert("bert.", "mlm"), null, BERT_CONFIG)
                 : variant.equals("roberta") ? Models.infer(bert("roberta.", "seq"), null, roberta)
+                : variant.equals("vit") ? Models.infer(vit(), null, VIT_CONFIG)
                 : Models.infer(distilbert(), null, DISTILBERT_CONFIG);
         assertEquals(variant, mc.architecture());
         ModelTesting.Probed probed = ModelTesting.everyGroupPermuted(mc);
@@ -154,7 +189,7 @@ class EncoderFamilyTest {
         // teeth: one q dimension trades places with another of its head without k's doing the same
         StateDict wrong = state.copy();
         String q = variant.equals("distilbert") ? "transformer.layer.0.attention.q_lin.weight"
-                : variant + ".encoder.layer.0.attention.self.query.weight";
+                : variant + ".encoder.layer.0.attention." + (variant.equals("vit") ? "attention" : "self") + ".query.weight";
         Tensor t = TorchTensors.get(wrong, q).clone();
         Tensor a = t.select(0, 0).clone();
         t.select(0, 0).copy_(t.select(0, 1));

@@ -244,8 +244,9 @@ class LlamaFolderTest {
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"bert|F32|--head mlm --buffers", "bert|BF16|--head seq",
         "roberta|F32|--head mlm --pad 57", "roberta|F32|--headless --no-prefix --model-type xlm-roberta",
-        "distilbert|F16|--head seq"})
+        "distilbert|F16|--head seq", "vit|F32|--head seq --positions 3"})
     void encoderFolders(String variant, String dtype, String options) throws IOException, InterruptedException {
+        // (ViT: images of 3 x 3 patches of 4 pixels)
         checkCase(ENCODERS, variant, dtype, List.of(options.trim().split("\\s+")));
     }
 
@@ -253,7 +254,8 @@ class LlamaFolderTest {
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"bert|F32|--head pretraining", "bert|F32|--head tokens", "roberta|F32|--head qa",
         "distilbert|BF16|--head qa", "bert|F32|--head mlm --untied --act gelu_new", "roberta|F32|--head mlm --untied",
-        "bert|F32|--headless --no-prefix", "roberta|F32|--head seq", "distilbert|F32|--head mlm --untied"})
+        "bert|F32|--headless --no-prefix", "roberta|F32|--head seq", "distilbert|F32|--head mlm --untied",
+        "vit|BF16|--headless --no-prefix --positions 3"})
     @org.junit.jupiter.api.Tag("slow")
     void encoderFoldersWithOtherHeads(String variant, String dtype, String options) throws IOException, InterruptedException {
         encoderFolders(variant, dtype, options);
@@ -275,8 +277,10 @@ class LlamaFolderTest {
         List<Double> attackedLogits = flat(((Map<?, ?>) script.get("logits")).get(attacked.toString()));
         StateDict refState = Checkpoints.read(ref);
         // a base model's function: the inner products of its hidden states (their dimensions move with the stream)
-        int width = !make.contains("--headless") ? 0 : (int) refState.shape(refState.names().stream().filter(n ->
-                n.endsWith("embed_tokens.weight") || n.endsWith("word_embeddings.weight")).findFirst().orElseThrow())[1];
+        int width = !make.contains("--headless") ? 0 : (int) (long) refState.names().stream().filter(n ->
+                n.endsWith("embed_tokens.weight") || n.endsWith("word_embeddings.weight")
+                || n.endsWith("patch_embeddings.projection.weight")).findFirst().map(n -> n.endsWith("projection.weight")
+                ? refState.shape(n)[0] : refState.shape(n)[1]).orElseThrow();
         java.util.function.UnaryOperator<List<Double>> function = v -> width > 0 ? gram(v, width) : v;
         double scale = Math.max(1, maxAbs(function.apply(before)));
         double rawScale = Math.max(1, maxAbs(before));
@@ -286,7 +290,7 @@ class LlamaFolderTest {
         assertEquals(variant, Models.infer(refState, null).architecture(), "config.json's model_type names the variant");
 
         // Lady's forward (GraphNetwork, float32) equals the script's (float64)
-        List<Double> lady = ladyLogits(refState, script.get("tokens"));
+        List<Double> lady = ladyLogits(refState, script.containsKey("images") ? script.get("images") : script.get("tokens"));
         assertTrue(maxDiff(lady, before) < 1e-4 * rawScale, "Lady's logits differ from the script's by "
                 + maxDiff(lady, before));
 
@@ -930,23 +934,27 @@ class LlamaFolderTest {
         return Checkpoints.read(out);
     }
 
-    /** Lady's logits (GraphNetwork) for the script's token ids. */
+    /** Lady's logits (GraphNetwork) for the script's token ids [B, T], or its images [B, C, H, W] (float). */
     @SuppressWarnings("try")
-    private static List<Double> ladyLogits(StateDict state, Object tokens) {
+    private static List<Double> ladyLogits(StateDict state, Object input) {
         Torch.init();
         Model m = Models.fromStateDict(state, null);
-        List<?> rows = (List<?>) tokens;
-        int b = rows.size();
-        int t = ((List<?>) rows.get(0)).size();
-        long[] ids = new long[b * t];
-        for (int i = 0; i < b; i++) {
-            for (int j = 0; j < t; j++) {
-                ids[i * t + j] = ((Number) ((List<?>) rows.get(i)).get(j)).longValue();
+        List<Long> shape = new ArrayList<>();
+        for (Object o = input; o instanceof List<?> l; o = l.get(0)) {
+            shape.add((long) l.size());
+        }
+        List<Double> values = flat(input);
+        boolean images = shape.size() == 4;
+        Tensor x = torch.empty(shape.stream().mapToLong(Long::longValue).toArray(), new org.bytedeco.pytorch.TensorOptions()
+                .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(images ? torch.ScalarType.Float : torch.ScalarType.Long)),
+                new org.bytedeco.pytorch.MemoryFormatOptional());
+        for (int i = 0; i < values.size(); i++) {
+            if (images) {
+                x.data_ptr_float().put(i, values.get(i).floatValue());
+            } else {
+                x.data_ptr_long().put(i, values.get(i).longValue());
             }
         }
-        Tensor x = torch.empty(new long[] {b, t}, new org.bytedeco.pytorch.TensorOptions().dtype(
-                new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long)), new org.bytedeco.pytorch.MemoryFormatOptional());
-        x.data_ptr_long().put(ids);
         List<Double> out = new ArrayList<>();
         try (NoGradGuard g = new NoGradGuard()) {
             m.train(false);
