@@ -18,7 +18,8 @@ The groups, per family (a member is a tensor, an axis, an offset and a block of 
     columns and fc2 rows) and residual additions; each expansion; each squeeze; the last conv; classifier.0.
   ViT: the residual stream (conv_proj rows, class token, position embedding, every LayerNorm, in_proj and
     mlp.0 columns, out_proj and mlp.3 rows, the head's columns); per block the heads (head_dim rows of each
-    of q, k, v in in_proj, out_proj column blocks) and the MLP units.
+    of q, k, v in in_proj, out_proj column blocks), inside each head its q and k dimensions (alike) and its v
+    dimensions (with out_proj's columns), and the MLP units.
   DenseNet: conv0's space and every dense layer's new channels, each at its offset in every later norm1,
     conv1 and transition of its block; each bottleneck (conv1 -> norm2 -> conv2 columns); each transition.
 Exit code 0 on success; 3 when torch or torchvision cannot be imported.
@@ -154,6 +155,15 @@ def vit(sd, model, spaces):
         for seg in range(3):
             h.add(f"{a}.in_proj_weight", 0, seg * d, hd).add(f"{a}.in_proj_bias", 0, seg * d, hd)
         spaces.append(h.add(f"{a}.out_proj.weight", 1, 0, hd))
+        for g in range(heads):  # inside each head: its q and k dimensions alike, its v dimensions with out_proj's
+            qk = Space(hd)
+            for seg in range(2):
+                qk.add(f"{a}.in_proj_weight", 0, seg * d + g * hd).add(f"{a}.in_proj_bias", 0, seg * d + g * hd)
+            spaces.append(qk)
+        for g in range(heads):
+            spaces.append(Space(hd).add(f"{a}.in_proj_weight", 0, 2 * d + g * hd).add(f"{a}.in_proj_bias", 0,
+                                                                                        2 * d + g * hd)
+                          .add(f"{a}.out_proj.weight", 1, g * hd))
         stream.add(f"{b}.mlp.0.weight", 1).add(f"{b}.mlp.3.weight", 0).add(f"{b}.mlp.3.bias", 0)
         spaces.append(rows(sd, f"{b}.mlp.0.weight").add(f"{b}.mlp.3.weight", 1))
         i += 1

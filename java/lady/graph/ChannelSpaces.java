@@ -57,7 +57,8 @@ import lady.permutation.SpecValidator;
  * Each free space with a producer is a group. Groups come in the order of their first producer
  * (topological). Names: the producer's node name (module path) for a space with one producer node;
  * {@code "stream." + P} for a space tied by additions, P the common module path of its producers after
- * the first (the stem or downsample), e.g. "stream.layer1"; {@code node + ".heads"} for attention heads;
+ * the first (the stem or downsample), e.g. "stream.layer1"; {@code node + ".heads"} for attention heads (with {@code ".qk_pass.K"} and {@code ".v_dims.K"}
+ * inside head K);
  * {@code node + ".kv_heads"}, {@code ".q_heads.K"}, {@code ".qk_pass.K"} (a partial rotary's unrotated q and k
  * dimensions), {@code ".v_dims.K"} for grouped-query attention.
  */
@@ -706,6 +707,23 @@ public final class ChannelSpaces {
             }
             member(h, out, 1, 0, hd, Role.CONSUMER_WEIGHT);
             producer(h, n.name() + ".heads");
+            // inside each head (no rotary embedding): its q and k dimensions alike (each score is kept), its v
+            // dimensions with out_proj's columns
+            for (long g = 0; g < heads; g++) {
+                int qk = open(hd, n.name(), ".qk_pass." + g);
+                for (int seg = 0; seg < 2; seg++) {
+                    member(qk, in, 0, seg * d + g * hd, 1, Role.PRODUCER_WEIGHT);
+                    bias(qk, inBias, seg * d + g * hd, 1);
+                }
+                producer(qk, n.name() + ".qk_pass." + g);
+            }
+            for (long g = 0; g < heads; g++) {
+                int vs = open(hd, n.name(), ".v_dims." + g);
+                member(vs, in, 0, 2 * d + g * hd, 1, Role.PRODUCER_WEIGHT);
+                bias(vs, inBias, 2 * d + g * hd, 1);
+                member(vs, out, 1, g * hd, 1, Role.CONSUMER_WEIGHT);
+                producer(vs, n.name() + ".v_dims." + g);
+            }
             int o = produce(n, out, 0, n.param("out_proj_bias"), d);
             return new Layout(List.of(new Seg(o, d, 1)), false, false);
         }

@@ -119,7 +119,14 @@ class ChannelSpacesTest {
         y = b.select("token0", x, 1, 0);
         PermutationSpec spec = ChannelSpaces.derive(b.build(b.linear("head", y, 3, true)));
 
-        assertGroups(spec, "stream.block", "block.attn.heads");
+        assertGroups(spec, "stream.block", "block.attn.heads", "block.attn.qk_pass.0", "block.attn.qk_pass.1",
+                "block.attn.v_dims.0", "block.attn.v_dims.1");
+        // inside head 1: its q and k dimensions alike; its v dimensions with out_proj's columns
+        assertMembers(spec, "block.attn.qk_pass.1", 4, "block.attn.in_proj_weight@0+4/1:PRODUCER_WEIGHT",
+                "block.attn.in_proj_bias@0+4/1:PRODUCER_BIAS", "block.attn.in_proj_weight@0+12/1:PRODUCER_WEIGHT",
+                "block.attn.in_proj_bias@0+12/1:PRODUCER_BIAS");
+        assertMembers(spec, "block.attn.v_dims.1", 4, "block.attn.in_proj_weight@0+20/1:PRODUCER_WEIGHT",
+                "block.attn.in_proj_bias@0+20/1:PRODUCER_BIAS", "block.attn.out_proj.weight@1+4/1:CONSUMER_WEIGHT");
         assertMembers(spec, "block.attn.heads", 2, "block.attn.in_proj_weight@0+0/4:PRODUCER_WEIGHT",
                 "block.attn.in_proj_weight@0+8/4:PRODUCER_WEIGHT", "block.attn.in_proj_weight@0+16/4:PRODUCER_WEIGHT",
                 "block.attn.in_proj_bias@0+0/4:PRODUCER_BIAS", "block.attn.in_proj_bias@0+8/4:PRODUCER_BIAS",

@@ -105,7 +105,8 @@ class FamiliesTest {
 
     @Test
     void groupsFollowTheGraphs() {
-        Map<String, Integer> groups = Map.of("vit_b_16", 1 + 12 + 12, "densenet121", 1 + 58 * 2 + 3,
+        // (ViT-B/16: per block the heads, inside each of its 12 heads the q/k and the v dimensions, the MLP)
+        Map<String, Integer> groups = Map.of("vit_b_16", 1 + 12 * (1 + 2 * 12 + 1), "densenet121", 1 + 58 * 2 + 3,
                 "deeplabv3_resnet50", 37 + 5 + 1 + 1, "mobilenet_v3_small", 27, "mobilenet_v3_large", 30);
         groups.forEach((name, count) -> {
             PermutationSpec spec = Models.describe(name, ModelOptions.defaults()).permutationSpec();
@@ -116,6 +117,9 @@ class FamiliesTest {
         Group heads = vit.group("encoder.layers.encoder_layer_3.self_attention.heads").orElseThrow();
         assertEquals(12, heads.size());
         assertEquals(7, heads.members().size()); // q, k, v rows and biases, out_proj columns
+        Group qk = vit.group("encoder.layers.encoder_layer_3.self_attention.qk_pass.11").orElseThrow();
+        assertEquals(64, qk.size());
+        assertEquals(4, qk.members().size()); // q and k rows and biases of head 11
         assertEquals(768, vit.groups().get(0).size());
         // the ASPP projection reads the five branches at their offsets
         PermutationSpec deeplab = Models.describe("deeplabv3_resnet50", ModelOptions.defaults()).permutationSpec();
