@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Hugging Face BERT, RoBERTa (XLM-RoBERTa), DistilBERT and ViT folders written and run without transformers, for Lady's
+"""Hugging Face BERT, RoBERTa (XLM-RoBERTa), ELECTRA, DistilBERT and ViT folders written and run without transformers, for Lady's
 tests (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    encoder_family.py make OUT --variant bert|roberta|distilbert|vit [--seed S] [--dtype F32|BF16|F16] [--hidden D
+    encoder_family.py make OUT --variant bert|roberta|electra|distilbert|vit [--seed S] [--dtype F32|BF16|F16] [--hidden D
                       --layers L --heads H --inter I --vocab V --positions P] [--head mlm|pretraining|seq|tokens|qa]
                       [--headless] [--untied] [--labels N] [--no-prefix] [--buffers] [--act NAME]
-                      [--model-type TYPE] [--pad P]
+                      [--model-type TYPE] [--pad P] [--embed E]
     encoder_family.py permute IN OUT --seed S --secret SECRET.json
     encoder_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     encoder_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -15,7 +15,11 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          word, position and token type embeddings, LayerNorm; per layer attention.self query/key/value,
          attention.output dense/LayerNorm, intermediate.dense, output dense/LayerNorm; the pooler). roberta: the same
          under "roberta.", positions from row pad + 1 counting the tokens that are not padding (--pad: pad_token_id,
-         default 1), one token type. distilbert: DistilBertFor*'s names under "distilbert." (q_lin, k_lin, v_lin,
+         default 1), one token type. electra: BERT's names under "electra.", embeddings of --embed E
+         (embedding_size) projected to the width by embeddings_project where they differ; no pooler; --head
+         pretraining: the discriminator (discriminator_predictions dense, hidden_act, dense_prediction), mlm: the
+         generator (generator_predictions dense to E, gelu, LayerNorm, generator_lm_head), seq: classifier.dense,
+         gelu, out_proj. distilbert: DistilBertFor*'s names under "distilbert." (q_lin, k_lin, v_lin,
          out_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm; no token types, no pooler). vit:
          ViTForImageClassification's names under "vit." (embeddings: cls_token, position_embeddings for
          (--positions)^2 patches of --patch pixels and the class token, patch_embeddings.projection; per layer
@@ -58,6 +62,9 @@ ARCH = {"bert": {"mlm": "BertForMaskedLM", "pretraining": "BertForPreTraining", 
         "distilbert": {"mlm": "DistilBertForMaskedLM", "seq": "DistilBertForSequenceClassification",
                        "tokens": "DistilBertForTokenClassification", "qa": "DistilBertForQuestionAnswering",
                        None: "DistilBertModel"},
+        "electra": {"mlm": "ElectraForMaskedLM", "pretraining": "ElectraForPreTraining",
+                    "seq": "ElectraForSequenceClassification", "tokens": "ElectraForTokenClassification",
+                    "qa": "ElectraForQuestionAnswering", None: "ElectraModel"},
         "vit": {"seq": "ViTForImageClassification", None: "ViTModel"}}
 
 
@@ -89,7 +96,9 @@ def make_config(a):
                  "model_type": a.model_type or a.variant, "num_attention_heads": a.heads, "num_hidden_layers": a.layers,
                  "pad_token_id": a.pad if roberta else 0, "position_embedding_type": "absolute",
                  "torch_dtype": "float32", "transformers_version": "4.46.3", "type_vocab_size": 1 if roberta else 2,
-                 "use_cache": True, "vocab_size": a.vocab}, **labels)
+                 "use_cache": True, "vocab_size": a.vocab},
+                **({"embedding_size": a.embed or a.hidden, "summary_activation": "gelu", "summary_type": "first"}
+                   if a.variant == "electra" else {}), **labels)
 
 
 # the names of each variant: its prefix, the embeddings, the layers, per layer the roles, the pooler
@@ -108,6 +117,7 @@ NAMES = {"bert": dict(word="embeddings.word_embeddings", pos="embeddings.positio
                      ln2="layernorm_after", pooler="pooler.dense")}
 PATCHES = NAMES["vit"]["word"]
 NAMES["roberta"] = NAMES["bert"]
+NAMES["electra"] = dict(NAMES["bert"], pooler=None)
 
 
 def variant(c):
@@ -147,6 +157,7 @@ def shapes(c, p, head, untied, buffers):
     v = variant(c)
     n = NAMES[v]
     d, _, layers, inter = dims(c)
+    e = c.get("embedding_size", d)
     s = {}
     if v == "vit":
         side = c["image_size"] // c["patch_size"]
@@ -156,12 +167,14 @@ def shapes(c, p, head, untied, buffers):
         s[p + PATCHES + ".weight"] = (None, (d, c["num_channels"], c["patch_size"], c["patch_size"]))
     else:
         vocab = c["vocab_size"]
-        s[p + n["word"] + ".weight"] = (None, (vocab, d))
-        s[p + n["pos"] + ".weight"] = (None, (c["max_position_embeddings"], d))
+        s[p + n["word"] + ".weight"] = (None, (vocab, e))
+        s[p + n["pos"] + ".weight"] = (None, (c["max_position_embeddings"], e))
     if n["types"]:
-        s[p + n["types"] + ".weight"] = (None, (c["type_vocab_size"], d))
+        s[p + n["types"] + ".weight"] = (None, (c["type_vocab_size"], e))
     if n["norm"]:
-        norm(s, p + n["norm"], d)
+        norm(s, p + n["norm"], e)
+    if e != d:  # ELECTRA-small's projection of its embeddings to the width
+        lin(s, p + "embeddings_project", d, e)
     if buffers:
         s[p + "embeddings.position_ids"] = ("I64", (1, c["max_position_embeddings"]))
     for i in range(layers):
@@ -177,12 +190,15 @@ def shapes(c, p, head, untied, buffers):
     if n["pooler"] and (head in (None, "pretraining") or head == "seq" and v == "bert"):
         lin(s, p + n["pooler"], d, d)
     labels = len(c.get("id2label", {})) or 2
-    if head in ("mlm", "pretraining"):
+    if head == "pretraining" and v == "electra":  # the discriminator
+        lin(s, "discriminator_predictions.dense", d, d)
+        lin(s, "discriminator_predictions.dense_prediction", 1, d)
+    elif head in ("mlm", "pretraining"):
         m, ln, dec, bias = mlm_names(v)
-        lin(s, m, d, d)
-        norm(s, ln, d)
+        lin(s, m, e, d)
+        norm(s, ln, e)
         if untied:
-            s[dec + ".weight"] = (None, (vocab, d))
+            s[dec + ".weight"] = (None, (vocab, e))
         s[bias] = (None, (vocab,))
         if head == "pretraining":
             lin(s, "cls.seq_relationship", 2, d)
@@ -190,7 +206,7 @@ def shapes(c, p, head, untied, buffers):
         if v in ("bert", "vit"):
             lin(s, "classifier", labels, d)
         else:
-            dense, out = ("classifier.dense", "classifier.out_proj") if v == "roberta" else ("pre_classifier",
+            dense, out = ("classifier.dense", "classifier.out_proj") if v != "distilbert" else ("pre_classifier",
                                                                                             "classifier")
             lin(s, dense, d, d)
             lin(s, out, labels, d)
@@ -207,6 +223,8 @@ def mlm_names(v):
                      "cls.predictions.bias"),
             "roberta": ("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias"),
             "distilbert": ("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias"),
+            "electra": ("generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head",
+                        "generator_lm_head.bias"),
             "vit": ("-", "-", "-", "-")}[v]  # (no masked-LM head: names no tensor has)
 
 
@@ -250,6 +268,11 @@ def draw_permutations(c, seed, names):
         perms["pooler"] = lf.randperm(d, g)
     if "classifier.dense.weight" in names or "pre_classifier.weight" in names:
         perms["classifier"] = lf.randperm(d, g)
+    if "discriminator_predictions.dense.weight" in names:
+        perms["discriminator"] = lf.randperm(d, g)
+    e = c.get("embedding_size", d)
+    if e != d:  # ELECTRA-small's embeddings: a group of their own
+        perms["embed"] = lf.randperm(e, g)
     if mlm_names(v)[2] + ".weight" in names:  # an untied decoder: the head's hidden units move on their own
         perms["mlm"] = lf.randperm(d, g)
     return perms
@@ -277,10 +300,20 @@ def permute_tensor(name, t, c, perms, p):
         return t[..., s]
     if v == "vit" and (name.startswith(p + PATCHES + ".") or name.startswith(p + "layernorm.")):
         return t[s]
+    e = perms.get("embed", s)  # (the embeddings' width: the stream's unless projected)
     if name in (p + n["word"] + ".weight", p + n["pos"] + ".weight") or n["types"] and name == p + n["types"] + ".weight":
-        return t[:, s]
+        return t[:, e]
     if n["norm"] and name.startswith(p + n["norm"] + "."):
-        return t[s]
+        return t[e]
+    if name.startswith(p + "embeddings_project."):
+        return t[s] if t.dim() == 1 else t[s][:, e]
+    if name.startswith("discriminator_predictions.dense."):
+        u = perms["discriminator"]
+        return t[u] if t.dim() == 1 else t[u][:, s]
+    if name == "discriminator_predictions.dense_prediction.weight":
+        return t[:, perms["discriminator"]]
+    if name == "discriminator_predictions.dense_prediction.bias":
+        return t
     if name.startswith(p + n["layers"]):
         i = int(name[len(p + n["layers"]):].split(".")[0])
         role = name[len(p + n["layers"] + str(i)) + 1:].rsplit(".", 1)[0]
@@ -300,7 +333,7 @@ def permute_tensor(name, t, c, perms, p):
         u = perms["pooler"]
         return t[u] if t.dim() == 1 else t[u][:, s]
     m, ln, dec, bias = mlm_names(v)
-    u = perms.get("mlm", s)  # (tied: the head's hidden units are the embedding's columns, the stream's order)
+    u = perms.get("mlm", e)  # (tied: the head's hidden units are the embedding's columns)
     if name.startswith(m + "."):
         return t[u] if t.dim() == 1 else t[u][:, s]
     if name.startswith(ln + "."):
@@ -330,10 +363,14 @@ def secret(c, perms, seed, p):
     n = NAMES[v]
     # Lady names the stream after its producers' common prefix; after the embedding where they share none (no prefix,
     # or a tied masked-LM head's dense layer among them)
-    tied = head_of(c) in ("mlm", "pretraining") and "mlm" not in perms
+    tied = (head_of(c) == "mlm" or head_of(c) == "pretraining" and v != "electra") and "mlm" not in perms
     # (ViT: the patches' convolution first, then only the layers' output projections)
-    stream = p + "encoder.layer" if v == "vit" else p[:-1] if p and not tied else p + n["word"]
+    # (ELECTRA's projected embeddings: a space of their own, the layers' stream begun by embeddings_project)
+    projected = "embed" in perms
+    stream = p + "encoder.layer" if v == "vit" or projected else p[:-1] if p and not tied else p + n["word"]
     groups = {"stream." + stream: perms["stream"].tolist()}
+    if projected:
+        groups["stream." + (p + n["word"] if tied else p + "embeddings")] = perms["embed"].tolist()
     for i, lp in enumerate(perms["layers"]):
         a = "%s%s%d.attention" % (p, n["layers"], i)
         groups[a + ".kv_heads"] = lp["heads"].tolist()
@@ -345,7 +382,9 @@ def secret(c, perms, seed, p):
     if "pooler" in perms:
         groups[p + n["pooler"]] = perms["pooler"].tolist()
     if "classifier" in perms:
-        groups["classifier.dense" if v == "roberta" else "pre_classifier"] = perms["classifier"].tolist()
+        groups["pre_classifier" if v == "distilbert" else "classifier.dense"] = perms["classifier"].tolist()
+    if "discriminator" in perms:
+        groups["discriminator_predictions.dense"] = perms["discriminator"].tolist()
     if "mlm" in perms:
         groups[mlm_names(v)[0]] = perms["mlm"].tolist()
     return {"format": "lady-secret", "format_version": 1, "tool_version": "encoder_family.py",
@@ -414,7 +453,10 @@ def forward(w, c, ids):
     x = w[p + n["word"] + ".weight"][ids] + w[p + n["pos"] + ".weight"][positions]
     if n["types"]:
         x = x + w[p + n["types"] + ".weight"][0]
-    x = ln(x, p + n["norm"])
+    e = c.get("embedding_size", d)
+    x = torch.nn.functional.layer_norm(x, (e,), w[p + n["norm"] + ".weight"], w[p + n["norm"] + ".bias"], eps)
+    if p + "embeddings_project.weight" in w:
+        x = linear(x, p + "embeddings_project")
     for i in range(layers):  # post-norm
         at = "%s%s%d." % (p, n["layers"], i)
         x = ln(x + attention(x, at), at + n["ln1"])
@@ -422,24 +464,27 @@ def forward(w, c, ids):
     head = head_of(c)
     if head is None:
         return x
+    if head == "pretraining" and v == "electra":  # the discriminator: one logit per token
+        return linear(act(linear(x, "discriminator_predictions.dense")), "discriminator_predictions.dense_prediction")
     if head in ("mlm", "pretraining"):
         m, lnorm, dec, bias = mlm_names(v)
         y = linear(x, m)
-        y = torch.nn.functional.gelu(y) if v == "roberta" else act(y)
-        y = ln(y, lnorm)
+        y = torch.nn.functional.gelu(y) if v in ("roberta", "electra") else act(y)
+        y = torch.nn.functional.layer_norm(y, (y.shape[-1],), w[lnorm + ".weight"], w[lnorm + ".bias"], eps)
         return y @ w.get(dec + ".weight", w[p + n["word"] + ".weight"]).T + w[bias]
     if head == "seq":
         if v == "bert":
             return linear(torch.tanh(linear(x[:, 0], p + n["pooler"])), "classifier")
-        if v == "roberta":
-            return linear(torch.tanh(linear(x[:, 0], "classifier.dense")), "classifier.out_proj")
+        if v in ("roberta", "electra"):  # (ELECTRA's classification head: gelu)
+            f = torch.nn.functional.gelu if v == "electra" else torch.tanh
+            return linear(f(linear(x[:, 0], "classifier.dense")), "classifier.out_proj")
         return linear(torch.relu(linear(x[:, 0], "pre_classifier")), "classifier")
     return linear(x, "classifier" if head == "tokens" else "qa_outputs")
 
 
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "distilbert", "vit"])
+    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "electra", "distilbert", "vit"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -458,6 +503,7 @@ def make_options(m):
     m.add_argument("--act", help="hidden_act / activation (default gelu)")
     m.add_argument("--model-type", help="roberta: config.json's model_type (xlm-roberta, camembert)")
     m.add_argument("--pad", type=int, default=1, help="roberta: pad_token_id")
+    m.add_argument("--embed", type=int, help="electra: embedding_size (default: the width)")
 
 
 if __name__ == "__main__":

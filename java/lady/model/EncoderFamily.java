@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * BERT, RoBERTa (XLM-RoBERTa, CamemBERT), DistilBERT and ViT as Hugging Face transformers saves them: bidirectional
+ * BERT, RoBERTa (XLM-RoBERTa, CamemBERT), ELECTRA, DistilBERT and ViT as Hugging Face transformers saves them: bidirectional
  * encoders, the text ones with post-norm layers (x = LN(x + attention(x)); x = LN(x + MLP(x))), learned positions, no
  * rotary embedding.
  * <ul>
@@ -24,6 +24,11 @@ import lady.report.Json;
  * <li><b>roberta</b> (under {@code roberta.}; model_type roberta, xlm-roberta or camembert without it): BERT's names;
  *     positions from row pad_token_id + 1, counting the tokens that are not padding (a padding token takes row
  *     pad_token_id).</li>
+ * <li><b>electra</b> (under {@code electra.}; model_type electra without it): BERT's names, the embeddings of
+ *     embedding_size, projected to the width by embeddings_project where they differ (ELECTRA-small); no pooler.
+ *     Heads: the discriminator (ElectraForPreTraining: discriminator_predictions dense, hidden_act, dense_prediction,
+ *     one logit per token), the generator (ElectraForMaskedLM: generator_predictions dense to embedding_size, gelu,
+ *     LayerNorm, generator_lm_head tied to word_embeddings), classification (classifier.dense, gelu, out_proj).</li>
  * <li><b>distilbert</b> (under {@code distilbert.}): embeddings (word_embeddings, position_embeddings, LayerNorm; no
  *     token types), per layer attention (q_lin, k_lin, v_lin, out_lin), sa_layer_norm, ffn (lin1, activation, lin2),
  *     output_layer_norm; no pooler.</li>
@@ -54,11 +59,14 @@ final class EncoderFamily implements Family {
     static final String BERT = "bert";
     static final String ROBERTA = "roberta";
     static final String DISTILBERT = "distilbert";
+    static final String ELECTRA = "electra";
     static final String VIT = "vit";
     /** The model types of RoBERTa's layout (config.json's model_type). */
     private static final Set<String> ROBERTA_TYPES = Set.of(ROBERTA, "xlm-roberta", "camembert");
     /** BERT's and RoBERTa's default layer_norm_eps; DistilBERT's fixed eps. */
     private static final double DEFAULT_EPS = 1e-12;
+    /** ELECTRA's projection of its embeddings to the width (where embedding_size differs from it). */
+    private static final String PROJECT = "embeddings_project";
     /** RoBERTa's default pad_token_id (its positions start at row pad_token_id + 1). */
     private static final long ROBERTA_PAD = 1;
 
@@ -86,6 +94,10 @@ final class EncoderFamily implements Family {
                     BERT_NAMES.o(), BERT_NAMES.ln1(), BERT_NAMES.fc(), BERT_NAMES.proj(), BERT_NAMES.ln2(),
                     BERT_NAMES.pooler(), "hidden_size", "num_hidden_layers", "num_attention_heads", "hidden_act",
                     "intermediate_size"),
+            ELECTRA, new Variant(List.of("electra.", ""), BERT_NAMES.word(), BERT_NAMES.positions(), BERT_NAMES.types(),
+                    BERT_NAMES.embedNorm(), BERT_NAMES.layers(), BERT_NAMES.q(), BERT_NAMES.k(), BERT_NAMES.v(),
+                    BERT_NAMES.o(), BERT_NAMES.ln1(), BERT_NAMES.fc(), BERT_NAMES.proj(), BERT_NAMES.ln2(), null,
+                    "hidden_size", "num_hidden_layers", "num_attention_heads", "hidden_act", "intermediate_size"),
             DISTILBERT, new Variant(List.of("distilbert.", ""), "embeddings.word_embeddings",
                     "embeddings.position_embeddings", null, "embeddings.LayerNorm", "transformer.layer.",
                     ".attention.q_lin", ".attention.k_lin", ".attention.v_lin", ".attention.out_lin", ".sa_layer_norm",
@@ -99,7 +111,7 @@ final class EncoderFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(BERT, ROBERTA, DISTILBERT, VIT);
+        return List.of(BERT, ROBERTA, ELECTRA, DISTILBERT, VIT);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -128,13 +140,20 @@ final class EncoderFamily implements Family {
         if (prefix(VIT, s::containsKey) != null) {
             return VIT;
         }
-        // BERT's and RoBERTa's names are the same: the prefix tells, or (without one) config.json's model_type
-        String r = prefix(ROBERTA, s::containsKey);
-        String p = prefix(BERT, s::containsKey);
-        if (r == null || p == null) {
-            return r != null ? ROBERTA : p != null ? BERT : null;
+        // BERT's, RoBERTa's and ELECTRA's names are the same: the prefix tells, or (without one) config.json's
+        // model_type, or ELECTRA's embeddings_project
+        for (String name : List.of(ROBERTA, ELECTRA, BERT)) {
+            String p = prefix(name, s::containsKey);
+            if (p != null && !p.isEmpty()) {
+                return name;
+            }
         }
-        return !r.isEmpty() || config.get("model_type") instanceof String t && ROBERTA_TYPES.contains(t) ? ROBERTA : BERT;
+        if (prefix(BERT, s::containsKey) == null) {
+            return null;
+        }
+        Object type = config.get("model_type");
+        return type instanceof String t && ROBERTA_TYPES.contains(t) ? ROBERTA
+                : ELECTRA.equals(type) || s.containsKey(PROJECT + ".weight") ? ELECTRA : BERT;
     }
 
     @Override
@@ -170,11 +189,17 @@ final class EncoderFamily implements Family {
         String word = p + v.word() + ".weight";
         boolean vit = name.equals(VIT);
         long vocab = vit ? 0 : d.size(word, 0, 0);
-        long hidden = d.size(word, vit ? 0 : 1, 0);
+        long embedWidth = d.size(word, vit ? 0 : 1, 0);
+        String project = p + PROJECT;
+        boolean projected = name.equals(ELECTRA) && d.has(project + ".weight", false);
+        long hidden = projected ? d.size(project + ".weight", 0, 0) : embedWidth;
         if (!vit) {
             LlamaFamily.agree(name, d, "vocab_size", vocab, word);
         }
-        LlamaFamily.agree(name, d, v.widthKey(), hidden, word);
+        if (name.equals(ELECTRA)) {
+            LlamaFamily.agree(name, d, "embedding_size", embedWidth, word);
+        }
+        LlamaFamily.agree(name, d, v.widthKey(), hidden, projected ? project + ".weight" : word);
         long heads = d.configLong(v.headsKey(), 0);
         if (heads < 1) {
             throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + v.headsKey()
@@ -202,7 +227,7 @@ final class EncoderFamily implements Family {
         }
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
-        String h = b.embedding(p + v.word(), ids, word, vocab, hidden);
+        String h = b.embedding(p + v.word(), ids, word, vocab, embedWidth);
         String positions = p + v.positions() + ".weight";
         long pad = name.equals(ROBERTA) ? d.configLong("pad_token_id", ROBERTA_PAD) : -1;
         Map<String, long[]> buffers = new LinkedHashMap<>();
@@ -213,18 +238,21 @@ final class EncoderFamily implements Family {
         long positionRows = d.size(positions, 0, 0);
         LlamaFamily.agree(name, d, "max_position_embeddings", positionRows, positions);
         h = b.add(p + "embeddings.add_positions", h, b.positionEmbedding(p + v.positions(), ids, positions, positionRows,
-                hidden, pad >= 0 ? pad + 1 : 0, pad, buffers));
+                embedWidth, pad >= 0 ? pad + 1 : 0, pad, buffers));
         if (v.types() != null && d.has(p + v.types() + ".weight", false)) {
             String types = p + v.types() + ".weight";
             LlamaFamily.agree(name, d, "type_vocab_size", d.size(types, 0, 0), types);
             h = b.add(p + "embeddings.add_types", h, b.rowEmbedding(p + v.types(), ids, types, d.size(types, 0, 0),
-                    hidden, 0));
+                    embedWidth, 0));
         }
         String pooler = p + v.pooler();
         boolean hasPooler = v.pooler() != null && d.has(pooler + ".weight", false);
         Head head = Head.of(d, hasPooler);
         boolean poolerRead = head == Head.PRETRAINING || head == Head.SEQUENCE && !Head.firstToken(d);
         h = b.layerNorm(p + v.embedNorm(), h, eps);
+        if (projected) { // (ELECTRA-small: embeddings of 128 for a width of 256)
+            h = b.linear(project, h, hidden, d.has(project + ".bias", false));
+        }
         Set<Long> widths = new HashSet<>();
         int layers = 0;
         for (; d.has(p + v.layers() + layers + v.q() + ".weight", false); layers++) {
@@ -330,13 +358,19 @@ final class EncoderFamily implements Family {
         return new Architecture(VIT, b.build(x, pooled), Architecture.Init.PYTORCH_DEFAULT);
     }
 
+    /** ELECTRA's discriminator's first layer (its head on every token). */
+    private static final String DISCRIMINATOR_DENSE = "discriminator_predictions.dense";
+
     /** The task head a checkpoint has, told by its tensors. */
     private enum Head {
-        NONE, MASKED_LM, PRETRAINING, SEQUENCE, TOKENS;
+        NONE, MASKED_LM, PRETRAINING, SEQUENCE, TOKENS, DISCRIMINATOR;
 
         static Head of(Dims d, boolean pooler) {
+            if (d.has(DISCRIMINATOR_DENSE + ".weight", false)) {
+                return DISCRIMINATOR;
+            }
             if (d.has("cls.predictions.transform.dense.weight", false) || d.has("lm_head.dense.weight", false)
-                    || d.has("vocab_transform.weight", false)) {
+                    || d.has("vocab_transform.weight", false) || d.has("generator_predictions.dense.weight", false)) {
                 return d.has("cls.seq_relationship.weight", false) ? PRETRAINING : MASKED_LM;
             }
             if (firstToken(d)) {
@@ -359,6 +393,13 @@ final class EncoderFamily implements Family {
             switch (this) {
                 case NONE:
                     return List.of(h);
+                case DISCRIMINATOR: { // ELECTRA's: act(dense(h)), then one logit per token
+                    String x = b.linear(DISCRIMINATOR_DENSE, h, d.size(DISCRIMINATOR_DENSE + ".weight", 0, hidden), true);
+                    x = actUnsupported == null ? b.act(DISCRIMINATOR_DENSE + ".act", x, fn)
+                            : b.act(DISCRIMINATOR_DENSE + ".act", x, Op.Activation.GELU, actUnsupported);
+                    String out = "discriminator_predictions.dense_prediction";
+                    return List.of(b.linear(out, x, d.size(out + ".weight", 0, 1), true));
+                }
                 case MASKED_LM:
                 case PRETRAINING: {
                     String logits = maskedLm(name, b, d, h, word, vocab, hidden, eps, fn, actUnsupported);
@@ -374,12 +415,13 @@ final class EncoderFamily implements Family {
                 }
                 case SEQUENCE: {
                     if (firstToken(d)) {
-                        boolean roberta = d.has("classifier.dense.weight", false); // dense, tanh, out_proj; DistilBERT:
-                        // pre_classifier, relu, classifier
+                        // RoBERTa: dense, tanh, out_proj (ELECTRA: gelu); DistilBERT: pre_classifier, relu, classifier
+                        boolean roberta = d.has("classifier.dense.weight", false);
                         String first = b.select("classifier.first_token", h, 1, 0);
                         String dense = roberta ? "classifier.dense" : "pre_classifier";
                         String x = b.act(dense + ".act", b.linear(dense, first, d.size(dense + ".weight", 0, hidden),
-                                true), roberta ? Op.Activation.TANH : Op.Activation.RELU);
+                                true), !roberta ? Op.Activation.RELU : name.equals(ELECTRA) ? Op.Activation.GELU
+                                : Op.Activation.TANH);
                         String out = roberta ? "classifier.out_proj" : "classifier";
                         return List.of(b.linear(out, x, d.size(out + ".weight", 0, 2), true));
                     }
@@ -415,6 +457,13 @@ final class EncoderFamily implements Family {
                 norm = "cls.predictions.transform.LayerNorm";
                 decoder = "cls.predictions.decoder";
                 bias = d.has("cls.predictions.bias", false) ? "cls.predictions.bias" : "cls.predictions.decoder.bias";
+            } else if (d.has("generator_predictions.dense.weight", false)) { // ELECTRA's generator: gelu
+                m = "generator_predictions.dense";
+                norm = "generator_predictions.LayerNorm";
+                decoder = "generator_lm_head";
+                bias = "generator_lm_head.bias";
+                act = Op.Activation.GELU;
+                why = null;
             } else if (d.has("lm_head.dense.weight", false)) { // RoBERTa: gelu
                 m = "lm_head.dense";
                 norm = "lm_head.layer_norm";
@@ -454,7 +503,10 @@ final class EncoderFamily implements Family {
         Variant v = VARIANTS.get(name);
         long[] word = shapes.get(p + v.word() + ".weight");
         c.computeIfPresent("vocab_size", (k, x) -> word[0]);
-        c.computeIfPresent(v.widthKey(), (k, x) -> word[name.equals(VIT) ? 0 : 1]); // (ViT's: the patches' rows)
+        long[] project = shapes.get(p + PROJECT + ".weight");
+        c.computeIfPresent(v.widthKey(), (k, x) -> project != null ? project[0] : word[name.equals(VIT) ? 0 : 1]);
+        c.computeIfPresent("embedding_size", (k, x) -> word[1]); // (ViT's width: the patches' rows; ELECTRA's
+        // projected embeddings: embeddings_project's rows)
         Set<Long> widths = new HashSet<>();
         long layers = 0;
         for (; shapes.containsKey(p + v.layers() + layers + v.q() + ".weight"); layers++) {

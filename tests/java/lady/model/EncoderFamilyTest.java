@@ -67,6 +67,8 @@ class EncoderFamilyTest {
         } else if (head.equals("seq")) {
             linear(s, p + "pooler.dense", HIDDEN, HIDDEN);
             linear(s, "classifier", LABELS, HIDDEN);
+        } else if (head.equals("tokens")) {
+            linear(s, "classifier", LABELS, HIDDEN);
         } else {
             linear(s, p + "pooler.dense", HIDDEN, HIDDEN);
         }
@@ -160,6 +162,10 @@ class EncoderFamilyTest {
         assertEquals("roberta", Models.infer(bert("roberta.", "mlm"), null, BERT_CONFIG).architecture());
         assertEquals("roberta", Models.infer(bert("", "base"), null, config).architecture());
         assertEquals("bert", Models.infer(bert("", "base"), null, BERT_CONFIG).architecture());
+        Map<String, Object> electra = new LinkedHashMap<>(BERT_CONFIG);
+        electra.put("model_type", "electra");
+        assertEquals("electra", Models.infer(bert("electra.", "tokens"), null, electra).architecture());
+        assertEquals("electra", Models.infer(bert("", "tokens"), null, electra).architecture());
         assertEquals("distilbert", Models.infer(distilbert(), null, DISTILBERT_CONFIG).architecture());
         ModelConfig vit = Models.infer(vit(), null, VIT_CONFIG);
         assertEquals("vit", vit.architecture());
@@ -242,6 +248,6 @@ class EncoderFamilyTest {
         bert("bert.", "mlm").forEach((n, shape) -> renamed.put(n.replace(".attention.self.", ".attn."), shape));
         e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, Map.of("model_type", "deberta-v2")));
         assertTrue(e.getMessage().contains("model_type 'deberta-v2' is not one Lady reads")
-                && e.getMessage().contains("bert, roberta, distilbert"), e.getMessage());
+                && e.getMessage().contains("bert, roberta, electra, distilbert, vit"), e.getMessage());
     }
 }
