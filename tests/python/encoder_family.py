@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Hugging Face BERT, RoBERTa (XLM-RoBERTa), ELECTRA, DistilBERT and ViT folders written and run without transformers, for Lady's
+"""Hugging Face BERT, RoBERTa (XLM-RoBERTa), ELECTRA, DistilBERT, ViT and DeiT folders written and run without transformers, for Lady's
 tests (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    encoder_family.py make OUT --variant bert|roberta|electra|distilbert|vit [--seed S] [--dtype F32|BF16|F16] [--hidden D
-                      --layers L --heads H --inter I --vocab V --positions P] [--head mlm|pretraining|seq|tokens|qa]
+    encoder_family.py make OUT --variant bert|roberta|electra|distilbert|vit|deit [--seed S] [--dtype F32|BF16|F16] [--hidden D
+                      --layers L --heads H --inter I --vocab V --positions P] [--head mlm|pretraining|seq|tokens|qa|teacher]
                       [--headless] [--untied] [--labels N] [--no-prefix] [--buffers] [--act NAME]
                       [--model-type TYPE] [--pad P] [--embed E]
     encoder_family.py permute IN OUT --seed S --secret SECRET.json
@@ -26,6 +26,9 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          layernorm_before, attention.attention query/key/value, attention.output.dense, layernorm_after,
          intermediate.dense, output.dense (pre-norm); layernorm; classifier on the first token; --headless: ViTModel
          with its pooler). Its forward reads a batch of standard normal images (JSON "images" instead of "tokens").
+         deit: ViT's names under "deit.", a distillation_token after the class token; --head teacher:
+         DeiTForImageClassificationWithTeacher (cls_classifier on the first token, distillation_classifier on the
+         second, averaged).
          --head: mlm (BertForMaskedLM's cls.predictions / RobertaForMaskedLM's lm_head / DistilBertForMaskedLM's
          vocab_*; the decoder tied to the word embeddings and not saved, --untied: saved), pretraining (BERT: mlm and
          cls.seq_relationship on the pooled output), seq (BertForSequenceClassification: the pooler and classifier;
@@ -65,13 +68,15 @@ ARCH = {"bert": {"mlm": "BertForMaskedLM", "pretraining": "BertForPreTraining", 
         "electra": {"mlm": "ElectraForMaskedLM", "pretraining": "ElectraForPreTraining",
                     "seq": "ElectraForSequenceClassification", "tokens": "ElectraForTokenClassification",
                     "qa": "ElectraForQuestionAnswering", None: "ElectraModel"},
-        "vit": {"seq": "ViTForImageClassification", None: "ViTModel"}}
+        "vit": {"seq": "ViTForImageClassification", None: "ViTModel"},
+        "deit": {"seq": "DeiTForImageClassification", "teacher": "DeiTForImageClassificationWithTeacher",
+                 None: "DeiTModel"}}
 
 
 def make_config(a):
     head = None if a.headless else a.head
     labels = {"id2label": {str(i): "LABEL_%d" % i for i in range(a.labels)},
-              "label2id": {"LABEL_%d" % i: i for i in range(a.labels)}} if head in ("seq", "tokens") else {}
+              "label2id": {"LABEL_%d" % i: i for i in range(a.labels)}} if head in ("seq", "tokens", "teacher") else {}
     if a.variant == "distilbert":
         return dict({"activation": a.act or "gelu", "architectures": [ARCH["distilbert"][head]], "attention_dropout": 0.1,
                      "dim": a.hidden, "dropout": 0.1, "hidden_dim": a.inter, "initializer_range": 0.02,
@@ -79,11 +84,11 @@ def make_config(a):
                      "n_layers": a.layers, "pad_token_id": 0, "qa_dropout": 0.1, "seq_classif_dropout": 0.2,
                      "sinusoidal_pos_embds": False, "tie_weights_": True, "torch_dtype": "float32",
                      "transformers_version": "4.46.3", "vocab_size": a.vocab}, **labels)
-    if a.variant == "vit":
-        return dict({"architectures": [ARCH["vit"][head]], "attention_probs_dropout_prob": 0.0, "encoder_stride": a.patch,
+    if a.variant in ("vit", "deit"):
+        return dict({"architectures": [ARCH[a.variant][head]], "attention_probs_dropout_prob": 0.0, "encoder_stride": a.patch,
                      "hidden_act": a.act or "gelu", "hidden_dropout_prob": 0.0, "hidden_size": a.hidden,
                      "image_size": a.patch * a.positions, "initializer_range": 0.02, "intermediate_size": a.inter,
-                     "layer_norm_eps": 1e-12, "model_type": "vit", "num_attention_heads": a.heads, "num_channels": 3,
+                     "layer_norm_eps": 1e-12, "model_type": a.variant, "num_attention_heads": a.heads, "num_channels": 3,
                      "num_hidden_layers": a.layers, "patch_size": a.patch, "qkv_bias": True, "torch_dtype": "float32",
                      "transformers_version": "4.46.3"}, **labels)
     roberta = a.variant == "roberta"
@@ -116,6 +121,8 @@ NAMES = {"bert": dict(word="embeddings.word_embeddings", pos="embeddings.positio
                      o="attention.output.dense", ln1="layernorm_before", fc="intermediate.dense", proj="output.dense",
                      ln2="layernorm_after", pooler="pooler.dense")}
 PATCHES = NAMES["vit"]["word"]
+NAMES["deit"] = NAMES["vit"]
+VISION = ("vit", "deit")
 NAMES["roberta"] = NAMES["bert"]
 NAMES["electra"] = dict(NAMES["bert"], pooler=None)
 
@@ -159,10 +166,12 @@ def shapes(c, p, head, untied, buffers):
     d, _, layers, inter = dims(c)
     e = c.get("embedding_size", d)
     s = {}
-    if v == "vit":
+    if v in VISION:
         side = c["image_size"] // c["patch_size"]
         s[p + "embeddings.cls_token"] = (None, (1, 1, d))
-        s[p + n["pos"]] = (None, (1, side * side + 1, d))
+        if v == "deit":
+            s[p + "embeddings.distillation_token"] = (None, (1, 1, d))
+        s[p + n["pos"]] = (None, (1, side * side + len(tokens(v)), d))
         lin(s, p + PATCHES, d, 0)
         s[p + PATCHES + ".weight"] = (None, (d, c["num_channels"], c["patch_size"], c["patch_size"]))
     else:
@@ -185,7 +194,7 @@ def shapes(c, p, head, untied, buffers):
         lin(s, at + n["fc"], inter, d)
         lin(s, at + n["proj"], d, inter)
         norm(s, at + n["ln2"], d)
-    if v == "vit":
+    if v in VISION:
         norm(s, p + "layernorm", d)
     if n["pooler"] and (head in (None, "pretraining") or head == "seq" and v == "bert"):
         lin(s, p + n["pooler"], d, d)
@@ -203,13 +212,16 @@ def shapes(c, p, head, untied, buffers):
         if head == "pretraining":
             lin(s, "cls.seq_relationship", 2, d)
     elif head == "seq":
-        if v in ("bert", "vit"):
+        if v in ("bert",) + VISION:
             lin(s, "classifier", labels, d)
         else:
             dense, out = ("classifier.dense", "classifier.out_proj") if v != "distilbert" else ("pre_classifier",
                                                                                             "classifier")
             lin(s, dense, d, d)
             lin(s, out, labels, d)
+    elif head == "teacher":
+        lin(s, "cls_classifier", labels, d)
+        lin(s, "distillation_classifier", labels, d)
     elif head == "tokens":
         lin(s, "classifier", labels, d)
     elif head == "qa":
@@ -225,7 +237,7 @@ def mlm_names(v):
             "distilbert": ("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias"),
             "electra": ("generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head",
                         "generator_lm_head.bias"),
-            "vit": ("-", "-", "-", "-")}[v]  # (no masked-LM head: names no tensor has)
+            "vit": ("-", "-", "-", "-"), "deit": ("-", "-", "-", "-")}[v]  # (no masked-LM head: names no tensor has)
 
 
 def draw(name, shape, seed, index, c):
@@ -296,10 +308,14 @@ def permute_tensor(name, t, c, perms, p):
     n = NAMES[v]
     if name.endswith("position_ids"):
         return t
-    if v == "vit" and name in (p + "embeddings.cls_token", p + n["pos"]):
+    if v in VISION and name in (p + "embeddings.cls_token", p + "embeddings.distillation_token", p + n["pos"]):
         return t[..., s]
-    if v == "vit" and (name.startswith(p + PATCHES + ".") or name.startswith(p + "layernorm.")):
+    if v in VISION and (name.startswith(p + PATCHES + ".") or name.startswith(p + "layernorm.")):
         return t[s]
+    if name in ("cls_classifier.weight", "distillation_classifier.weight"):
+        return t[:, s]
+    if name in ("cls_classifier.bias", "distillation_classifier.bias"):
+        return t
     e = perms.get("embed", s)  # (the embeddings' width: the stream's unless projected)
     if name in (p + n["word"] + ".weight", p + n["pos"] + ".weight") or n["types"] and name == p + n["types"] + ".weight":
         return t[:, e]
@@ -367,7 +383,7 @@ def secret(c, perms, seed, p):
     # (ViT: the patches' convolution first, then only the layers' output projections)
     # (ELECTRA's projected embeddings: a space of their own, the layers' stream begun by embeddings_project)
     projected = "embed" in perms
-    stream = p + "encoder.layer" if v == "vit" or projected else p[:-1] if p and not tied else p + n["word"]
+    stream = p + "encoder.layer" if v in VISION or projected else p[:-1] if p and not tied else p + n["word"]
     groups = {"stream." + stream: perms["stream"].tolist()}
     if projected:
         groups["stream." + (p + n["word"] if tied else p + "embeddings")] = perms["embed"].tolist()
@@ -434,15 +450,19 @@ def forward(w, c, ids):
 
     def mlp(x, at):
         return linear(act(linear(x, at + n["fc"])), at + n["proj"])
-    if v == "vit":  # patches (a convolution of patch_size, stride patch_size), the class token, positions; pre-norm
+    if v in VISION:  # patches (a convolution of patch_size, stride patch_size), the class token (DeiT: and the
+        # distillation token), positions; pre-norm
         x = torch.nn.functional.conv2d(ids, w[p + PATCHES + ".weight"], w[p + PATCHES + ".bias"],
                                        stride=c["patch_size"]).flatten(2).transpose(1, 2)
-        x = torch.cat([w[p + "embeddings.cls_token"].expand(x.shape[0], -1, -1), x], 1) + w[p + n["pos"]]
+        x = torch.cat([w[p + "embeddings." + t].expand(x.shape[0], -1, -1) for t in tokens(v)] + [x], 1) \
+            + w[p + n["pos"]]
         for i in range(layers):
             at = "%s%s%d." % (p, n["layers"], i)
             x = x + attention(ln(x, at + n["ln1"]), at)
             x = x + mlp(ln(x, at + n["ln2"]), at)
         x = ln(x, p + "layernorm")
+        if head_of(c) == "teacher":
+            return (linear(x[:, 0], "cls_classifier") + linear(x[:, 1], "distillation_classifier")) / 2
         return x if head_of(c) is None else linear(x[:, 0], "classifier")
     bsz, seq = ids.shape
     if v == "roberta":  # create_position_ids_from_input_ids: padding at row pad, the others counted from pad + 1
@@ -482,9 +502,14 @@ def forward(w, c, ids):
     return linear(x, "classifier" if head == "tokens" else "qa_outputs")
 
 
+def tokens(v):
+    """The tokens a vision model puts before its patches."""
+    return ("cls_token", "distillation_token") if v == "deit" else ("cls_token",)
+
+
 def make_options(m):
     m.add_argument("out")
-    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "electra", "distilbert", "vit"])
+    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "electra", "distilbert", "vit", "deit"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -494,7 +519,7 @@ def make_options(m):
     m.add_argument("--vocab", type=int, default=64)
     m.add_argument("--positions", type=int, default=16, help="the positions; vit: the patches per side")
     m.add_argument("--patch", type=int, default=4, help="vit: patch_size")
-    m.add_argument("--head", default="mlm", choices=["mlm", "pretraining", "seq", "tokens", "qa"])
+    m.add_argument("--head", default="mlm", choices=["mlm", "pretraining", "seq", "tokens", "qa", "teacher"])
     m.add_argument("--headless", action="store_true", help="the base model (BertModel, with its pooler)")
     m.add_argument("--untied", action="store_true", help="mlm: the decoder's weight saved (not tied)")
     m.add_argument("--labels", type=int, default=3, help="seq, tokens: the classes")

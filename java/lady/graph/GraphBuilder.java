@@ -232,6 +232,12 @@ public final class GraphBuilder {
                 "scale_out", cap), width(x));
     }
 
+    /** {@code x} times the constant {@code factor} (DeiT's mean of its two classifiers). */
+    public String scale(String node, String x, double factor) {
+        return add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", Op.Activation.IDENTITY.name(), "scale_out", factor),
+                width(x));
+    }
+
     /** An element-wise activation. */
     public String act(String node, String x, Op.Activation fn) {
         return add(node, Op.ACT, List.of(x), Map.of(), Map.of("fn", fn.name()), width(x));

@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * BERT, RoBERTa (XLM-RoBERTa, CamemBERT), ELECTRA, DistilBERT and ViT as Hugging Face transformers saves them: bidirectional
+ * BERT, RoBERTa (XLM-RoBERTa, CamemBERT), ELECTRA, DistilBERT, ViT and DeiT as Hugging Face transformers saves them: bidirectional
  * encoders, the text ones with post-norm layers (x = LN(x + attention(x)); x = LN(x + MLP(x))), learned positions, no
  * rotary embedding.
  * <ul>
@@ -38,6 +38,9 @@ import lady.report.Json;
  *     layer layernorm_before, attention.attention (query, key, value), attention.output.dense, the residual add,
  *     layernorm_after, intermediate.dense, the activation, output.dense, the residual add (pre-norm); layernorm; the
  *     classifier on the first token, or (ViTModel) the pooler (tanh) with the last hidden state.</li>
+ * <li><b>deit</b> (under {@code deit.}, or DeiTModel's names without it): ViT's, with a distillation_token after the
+ *     class token; DeiTForImageClassificationWithTeacher's cls_classifier (first token) and distillation_classifier
+ *     (second token), averaged.</li>
  * </ul>
  * Heads, told by their tensors: masked language modelling (BERT's cls.predictions: transform.dense, hidden_act,
  * transform.LayerNorm, the decoder tied to word_embeddings unless saved, and its bias; RoBERTa's lm_head: dense, gelu,
@@ -61,10 +64,13 @@ final class EncoderFamily implements Family {
     static final String DISTILBERT = "distilbert";
     static final String ELECTRA = "electra";
     static final String VIT = "vit";
+    static final String DEIT = "deit";
     /** The model types of RoBERTa's layout (config.json's model_type). */
     private static final Set<String> ROBERTA_TYPES = Set.of(ROBERTA, "xlm-roberta", "camembert");
     /** BERT's and RoBERTa's default layer_norm_eps; DistilBERT's fixed eps. */
     private static final double DEFAULT_EPS = 1e-12;
+    /** DeiT's second token (after the class token). */
+    private static final String DISTILLATION_TOKEN = "embeddings.distillation_token";
     /** ELECTRA's projection of its embeddings to the width (where embedding_size differs from it). */
     private static final String PROJECT = "embeddings_project";
     /** RoBERTa's default pad_token_id (its positions start at row pad_token_id + 1). */
@@ -87,6 +93,12 @@ final class EncoderFamily implements Family {
             ".attention.output.LayerNorm", ".intermediate.dense", ".output.dense", ".output.LayerNorm", "pooler.dense",
             "hidden_size", "num_hidden_layers", "num_attention_heads", "hidden_act", "intermediate_size");
 
+    private static final Variant VIT_NAMES = new Variant(List.of("vit.", ""), "embeddings.patch_embeddings.projection",
+            "embeddings.position_embeddings", null, null, "encoder.layer.", ".attention.attention.query",
+            ".attention.attention.key", ".attention.attention.value", ".attention.output.dense", ".layernorm_before",
+            ".intermediate.dense", ".output.dense", ".layernorm_after", "pooler.dense", "hidden_size", "num_hidden_layers",
+            "num_attention_heads", "hidden_act", "intermediate_size");
+
     private static final Map<String, Variant> VARIANTS = Map.of(
             BERT, BERT_NAMES,
             ROBERTA, new Variant(List.of("roberta.", ""), BERT_NAMES.word(), BERT_NAMES.positions(), BERT_NAMES.types(),
@@ -103,15 +115,15 @@ final class EncoderFamily implements Family {
                     ".attention.q_lin", ".attention.k_lin", ".attention.v_lin", ".attention.out_lin", ".sa_layer_norm",
                     ".ffn.lin1", ".ffn.lin2", ".output_layer_norm", null, "dim", "n_layers", "n_heads", "activation",
                     "hidden_dim"),
-            VIT, new Variant(List.of("vit.", ""), "embeddings.patch_embeddings.projection", "embeddings.position_embeddings",
-                    null, null, "encoder.layer.", ".attention.attention.query", ".attention.attention.key",
-                    ".attention.attention.value", ".attention.output.dense", ".layernorm_before", ".intermediate.dense",
-                    ".output.dense", ".layernorm_after", "pooler.dense", "hidden_size", "num_hidden_layers",
-                    "num_attention_heads", "hidden_act", "intermediate_size"));
+            DEIT, new Variant(List.of("deit.", ""), VIT_NAMES.word(), VIT_NAMES.positions(), null, null,
+                    VIT_NAMES.layers(), VIT_NAMES.q(), VIT_NAMES.k(), VIT_NAMES.v(), VIT_NAMES.o(), VIT_NAMES.ln1(),
+                    VIT_NAMES.fc(), VIT_NAMES.proj(), VIT_NAMES.ln2(), VIT_NAMES.pooler(), "hidden_size",
+                    "num_hidden_layers", "num_attention_heads", "hidden_act", "intermediate_size"),
+            VIT, VIT_NAMES);
 
     @Override
     public List<String> names() {
-        return List.of(BERT, ROBERTA, ELECTRA, DISTILBERT, VIT);
+        return List.of(BERT, ROBERTA, ELECTRA, DISTILBERT, VIT, DEIT);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -136,6 +148,10 @@ final class EncoderFamily implements Family {
     public String recognize(Map<String, long[]> s, Map<String, ?> config) {
         if (prefix(DISTILBERT, s::containsKey) != null) {
             return DISTILBERT;
+        }
+        String deit = prefix(DEIT, s::containsKey); // (DeiT: ViT's names with a distillation token)
+        if (deit != null && (!deit.isEmpty() || s.containsKey(DISTILLATION_TOKEN))) {
+            return DEIT;
         }
         if (prefix(VIT, s::containsKey) != null) {
             return VIT;
@@ -162,15 +178,17 @@ final class EncoderFamily implements Family {
         String found = prefix(name, s::containsKey);
         String p = found == null ? v.prefixes().get(0) : found;
         String word = p + v.word() + ".weight";
-        if (name.equals(VIT)) { // classes, channels, and the side the position embeddings' patches make
+        if (name.equals(VIT) || name.equals(DEIT)) { // classes, channels, and the side the positions' patches make
             long patch = Family.dim(s, word, 2, 16);
-            long positions = Family.dim(s, p + v.positions(), 1, 2);
-            long side = Math.round(Math.sqrt(positions - 1));
-            if (side * side != positions - 1) {
+            long tokens = tokens(name);
+            long positions = Family.dim(s, p + v.positions(), 1, tokens + 1);
+            long side = Math.round(Math.sqrt(positions - tokens));
+            if (side * side != positions - tokens) {
                 throw LadyException.invalidInput(name + ": " + p + v.positions() + " holds " + positions
-                        + " positions, not 1 + a square number of patches");
+                        + " positions, not " + tokens + " + a square number of patches");
             }
-            return new ModelOptions((int) Family.dim(s, "classifier.weight", 0, 1), 1.0, 0,
+            String classes = s.containsKey("classifier.weight") ? "classifier.weight" : "cls_classifier.weight";
+            return new ModelOptions((int) Family.dim(s, classes, 0, 1), 1.0, 0,
                     (int) Family.dim(s, word, 1, 3), (int) (side * patch));
         }
         return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, word, 0, 30522)), 1.0, 0, 1, 1);
@@ -187,7 +205,7 @@ final class EncoderFamily implements Family {
         String found = prefix(name, t -> d.has(t, false));
         String p = found == null ? v.prefixes().get(0) : found;
         String word = p + v.word() + ".weight";
-        boolean vit = name.equals(VIT);
+        boolean vit = name.equals(VIT) || name.equals(DEIT);
         long vocab = vit ? 0 : d.size(word, 0, 0);
         long embedWidth = d.size(word, vit ? 0 : 1, 0);
         String project = p + PROJECT;
@@ -223,7 +241,7 @@ final class EncoderFamily implements Family {
         attrs.put("causal", 0L);
         attrs.put("attn_scale", 1 / Math.sqrt(headDim));
         if (vit) {
-            return vit(d, v, p, hidden, heads, headDim, eps, fn, actUnsupported, attrs);
+            return vit(name, d, v, p, hidden, heads, headDim, eps, fn, actUnsupported, attrs);
         }
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
@@ -309,26 +327,37 @@ final class EncoderFamily implements Family {
      * final layernorm; the classifier on the first token (ViTForImageClassification), or the pooler with the last
      * hidden state (ViTModel).
      */
-    private static Architecture vit(Dims d, Variant v, String p, long hidden, long heads, long headDim, double eps,
-            Op.Activation fn, String actUnsupported, Map<String, Object> attrs) {
+    private static Architecture vit(String name, Dims d, Variant v, String p, long hidden, long heads, long headDim,
+            double eps, Op.Activation fn, String actUnsupported, Map<String, Object> attrs) {
         String projection = p + v.word();
         long patch = d.size(projection + ".weight", 2, 16);
         long[] positions = d.shape(p + v.positions());
-        long side = Math.round(Math.sqrt(positions[1] - 1));
-        LlamaFamily.agree(VIT, d, "patch_size", patch, projection + ".weight");
-        LlamaFamily.agree(VIT, d, "image_size", side * patch, p + v.positions());
+        long side = Math.round(Math.sqrt(positions[1] - tokens(name)));
+        LlamaFamily.agree(name, d, "patch_size", patch, projection + ".weight");
+        LlamaFamily.agree(name, d, "image_size", side * patch, p + v.positions());
         long channels = d.size(projection + ".weight", 1, 3);
-        LlamaFamily.agree(VIT, d, "num_channels", channels, projection + ".weight");
-        GraphBuilder b = new GraphBuilder(VIT);
+        LlamaFamily.agree(name, d, "num_channels", channels, projection + ".weight");
+        GraphBuilder b = new GraphBuilder(name);
         String x = b.image("pixel_values", channels, side * patch, true);
-        String cls = p + "embeddings.cls_token";
-        b.tensor(cls, 1, 1, hidden); // (the embeddings' own parameters first, as PyTorch lists them)
+        List<String> extra = new java.util.ArrayList<>(List.of(p + "embeddings.cls_token"));
+        if (name.equals(DEIT)) {
+            extra.add(p + DISTILLATION_TOKEN);
+        }
+        for (String t : extra) {
+            b.tensor(t, 1, 1, hidden); // (the embeddings' own parameters first, as PyTorch lists them)
+        }
         x = b.conv(projection, x, hidden, new long[] {patch, patch}, patch, 0, 1, 1, d.has(projection + ".bias", false));
         x = b.toTokens(p + "embeddings.tokens", x);
-        x = b.concat(p + "embeddings.cat", List.of(b.param(cls, cls, new long[] {1, 1, hidden}, x), x), 1, false);
+        List<String> parts = new java.util.ArrayList<>();
+        for (String t : extra) {
+            parts.add(b.param(t, t, new long[] {1, 1, hidden}, x));
+        }
+        parts.add(x);
+        x = b.concat(p + "embeddings.cat", parts, 1, false);
         String pos = p + v.positions();
         x = b.add(p + "embeddings.add_positions", x, b.param(pos, pos, positions, null));
-        boolean base = !d.has("classifier.weight", false);
+        boolean teacher = d.has("cls_classifier.weight", false); // (DeiTForImageClassificationWithTeacher)
+        boolean base = !d.has("classifier.weight", false) && !teacher;
         Set<Long> widths = new HashSet<>();
         int layers = 0;
         for (; d.has(p + v.layers() + layers + v.q() + ".weight", false); layers++) {
@@ -339,23 +368,36 @@ final class EncoderFamily implements Family {
             x = b.add(l + ".mlp_residual", x, mlp(b, d, v, l, b.layerNorm(l + v.ln2(), x, eps), hidden, fn, actUnsupported,
                     widths));
         }
-        LlamaFamily.agree(VIT, d, v.layersKey(), layers, p + v.layers() + "N" + v.q() + ".weight");
+        LlamaFamily.agree(name, d, v.layersKey(), layers, p + v.layers() + "N" + v.q() + ".weight");
         if (widths.size() == 1) {
-            LlamaFamily.agree(VIT, d, v.mlpKey(), widths.iterator().next(), p + v.layers() + "N" + v.fc() + ".weight");
+            LlamaFamily.agree(name, d, v.mlpKey(), widths.iterator().next(), p + v.layers() + "N" + v.fc() + ".weight");
         }
         x = b.layerNorm(p + "layernorm", x, eps, base);
+        if (teacher) { // the mean of the class token's classifier and the distillation token's
+            String c = b.linear("cls_classifier", b.select("cls_classifier.token", x, 1, 0),
+                    d.size("cls_classifier.weight", 0, 1), true);
+            String t = b.linear("distillation_classifier", b.select("distillation_classifier.token", x, 1, 1),
+                    d.size("distillation_classifier.weight", 0, 1), true);
+            return new Architecture(name, b.build(b.scale("logits", b.add("logits.sum", c, t), 0.5)),
+                    Architecture.Init.PYTORCH_DEFAULT);
+        }
         if (!base) {
             String first = b.select("classifier.first_token", x, 1, 0);
-            return new Architecture(VIT, b.build(b.linear("classifier", first, d.size("classifier.weight", 0, 1), true)),
+            return new Architecture(name, b.build(b.linear("classifier", first, d.size("classifier.weight", 0, 1), true)),
                     Architecture.Init.PYTORCH_DEFAULT);
         }
         String pooler = p + v.pooler();
         if (!d.has(pooler + ".weight", false)) {
-            return new Architecture(VIT, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+            return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
         }
         String pooled = b.act(pooler + ".act", b.linear(pooler, b.select(pooler + ".first_token", x, 1, 0), hidden, true),
                 Op.Activation.TANH, true);
-        return new Architecture(VIT, b.build(x, pooled), Architecture.Init.PYTORCH_DEFAULT);
+        return new Architecture(name, b.build(x, pooled), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** The tokens a vision variant puts before its patches: the class token, and DeiT's distillation token. */
+    private static long tokens(String name) {
+        return name.equals(DEIT) ? 2 : 1;
     }
 
     /** ELECTRA's discriminator's first layer (its head on every token). */
@@ -504,7 +546,8 @@ final class EncoderFamily implements Family {
         long[] word = shapes.get(p + v.word() + ".weight");
         c.computeIfPresent("vocab_size", (k, x) -> word[0]);
         long[] project = shapes.get(p + PROJECT + ".weight");
-        c.computeIfPresent(v.widthKey(), (k, x) -> project != null ? project[0] : word[name.equals(VIT) ? 0 : 1]);
+        c.computeIfPresent(v.widthKey(), (k, x) -> project != null ? project[0]
+                : word[name.equals(VIT) || name.equals(DEIT) ? 0 : 1]);
         c.computeIfPresent("embedding_size", (k, x) -> word[1]); // (ViT's width: the patches' rows; ELECTRA's
         // projected embeddings: embeddings_project's rows)
         Set<Long> widths = new HashSet<>();

@@ -171,6 +171,15 @@ class EncoderFamilyTest {
         assertEquals("vit", vit.architecture());
         assertEquals(8, vit.options().inputSize(), "2 x 2 patches of 4 pixels");
         assertEquals(LABELS, vit.options().numClasses());
+        Map<String, long[]> deit = new LinkedHashMap<>();
+        vit().forEach((n, shape) -> deit.put(n.replace("vit.", "deit."), shape));
+        deit.put("deit.embeddings.distillation_token", new long[] {1, 1, HIDDEN});
+        deit.put("deit.embeddings.position_embeddings", new long[] {1, 6, HIDDEN}); // 2 x 2 patches and 2 tokens
+        Map<String, Object> deitConfig = new LinkedHashMap<>(VIT_CONFIG);
+        deitConfig.put("model_type", "deit");
+        ModelConfig dc = Models.infer(deit, null, deitConfig);
+        assertEquals("deit", dc.architecture());
+        assertEquals(8, dc.options().inputSize());
         Map<String, Object> wrong = new LinkedHashMap<>(VIT_CONFIG);
         wrong.put("image_size", 16L);
         LadyException e = assertThrows(LadyException.class, () -> Models.infer(vit(), null, wrong));
@@ -248,6 +257,6 @@ class EncoderFamilyTest {
         bert("bert.", "mlm").forEach((n, shape) -> renamed.put(n.replace(".attention.self.", ".attn."), shape));
         e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, Map.of("model_type", "deberta-v2")));
         assertTrue(e.getMessage().contains("model_type 'deberta-v2' is not one Lady reads")
-                && e.getMessage().contains("bert, roberta, electra, distilbert, vit"), e.getMessage());
+                && e.getMessage().contains("bert, roberta, electra, distilbert, vit, deit"), e.getMessage());
     }
 }

@@ -240,12 +240,14 @@ class LlamaFolderTest {
      * BERT, RoBERTa, ELECTRA, DistilBERT and ViT folders with their task heads (tests/python/encoder_family.py):
      * bidirectional attention, post-norm layers, token types, RoBERTa's positions that skip padding (--pad 57: a token
      * the probe holds), masked-LM heads tied to the embedding or not, poolers, classification heads on the first token,
-     * ELECTRA's embeddings narrower than the width (--embed 16) and its discriminator, ViT's patches (pre-norm).
+     * ELECTRA's embeddings narrower than the width (--embed 16) and its discriminator, ViT's patches (pre-norm), DeiT's
+     * distillation token and its two classifiers.
      */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"bert|F32|--head mlm --buffers", "bert|BF16|--head seq",
         "roberta|F32|--head mlm --pad 57", "roberta|F32|--headless --no-prefix --model-type xlm-roberta",
-        "distilbert|F16|--head seq", "vit|F32|--head seq --positions 3", "electra|F32|--head pretraining --embed 16"})
+        "distilbert|F16|--head seq", "vit|F32|--head seq --positions 3", "electra|F32|--head pretraining --embed 16",
+        "deit|F32|--head teacher --positions 3"})
     void encoderFolders(String variant, String dtype, String options) throws IOException, InterruptedException {
         // (ViT: images of 3 x 3 patches of 4 pixels)
         checkCase(ENCODERS, variant, dtype, List.of(options.trim().split("\\s+")));
@@ -256,7 +258,8 @@ class LlamaFolderTest {
     @CsvSource(delimiter = '|', value = {"bert|F32|--head pretraining", "bert|F32|--head tokens", "roberta|F32|--head qa",
         "distilbert|BF16|--head qa", "bert|F32|--head mlm --untied --act gelu_new", "roberta|F32|--head mlm --untied",
         "bert|F32|--headless --no-prefix", "roberta|F32|--head seq", "distilbert|F32|--head mlm --untied",
-        "vit|BF16|--headless --no-prefix --positions 3", "electra|F32|--head mlm --embed 16", "electra|BF16|--head seq"})
+        "vit|BF16|--headless --no-prefix --positions 3", "electra|F32|--head mlm --embed 16", "electra|BF16|--head seq",
+        "deit|F32|--head seq --positions 3"})
     @org.junit.jupiter.api.Tag("slow")
     void encoderFoldersWithOtherHeads(String variant, String dtype, String options) throws IOException, InterruptedException {
         encoderFolders(variant, dtype, options);
