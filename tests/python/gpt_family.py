@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM, GPT-J, Falcon and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
+"""Hugging Face GPT-2, GPT-NeoX (Pythia), OPT, GPT-BigCode (StarCoder), BLOOM, GPT-J, Falcon, MPT and Phi (1, 1.5, 2) folders written and run without transformers, for Lady's tests
 (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and reading are llama_family.py's.
 
-    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom|gptj|falcon [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
+    gpt_family.py make OUT --variant gpt2|gpt_neox|opt|phi|gpt_bigcode|bloom|gptj|falcon|mpt [--seed S] [--dtype F32|BF16|F16] [--hidden D --layers L
                   --heads H --inter I --vocab V --positions P] [--no-prefix] [--buffers] [--inv-layer-scale]
                   [--sequential] [--rotary-pct F] [--tied] [--act NAME] [--post-norm] [--project E] [--mha]
-                  [--n-embed] [--post-residual] [--falcon mq|new|seq --kv-heads K]
+                  [--n-embed] [--post-residual] [--falcon mq|new|seq --kv-heads K] [--clip C]
     gpt_family.py permute IN OUT --seed S --secret SECRET.json
     gpt_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
     gpt_family.py case OUT [make options] --permute-seed P --tokens-seed S
@@ -36,6 +36,10 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          mq: Falcon-7B's one KV head, parallel attention and MLP on one norm, no biases; new: Falcon-40B's
          new_decoder_architecture, --kv-heads KV heads, ln_attn and ln_mlp; seq: one KV head per head, the attention and
          the MLP in turn (post_attention_layernorm), biases.
+         mpt: MptForCausalLM's names under "transformer." (--no-prefix: MptModel's without it, and no head),
+         LayerNorms without bias (norm_1, norm_2, norm_f), Wqkv (q, k, v stacked, no bias), out_proj, ALiBi with
+         MPT's slopes (alibi_bias_max 8: the heads are not permuted), ffn up_proj, gelu, down_proj (expansion_ratio
+         --inter / --hidden), the head tied to wte; --clip C: attn_config's clip_qkv.
          --buffers: the buffers older versions saved (a BOOL causal mask, masked_bias; GPT-NeoX's inv_freq).
 permute  the attacker's side, written independently of Lady: every symmetry permuted with its own permutation:
          the residual stream (embedding and position columns, every LayerNorm weight and bias, the inputs of the
@@ -126,6 +130,17 @@ def make_config(a):
                 "parallel_attn": a.falcon != "seq", "rope_scaling": None, "rope_theta": 10000.0,
                 "tie_word_embeddings": True, "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True,
                 "vocab_size": a.vocab}
+    if a.variant == "mpt":
+        return {"architectures": ["MptModel" if a.no_prefix else "MptForCausalLM"],
+                "attn_config": {"alibi": True, "alibi_bias_max": 8, "attn_impl": "torch", "attn_pdrop": 0.0,
+                                "attn_type": "multihead_attention", "attn_uses_sequence_id": False,
+                                "clip_qkv": a.clip, "prefix_lm": False, "qk_ln": False, "softmax_scale": None},
+                "d_model": a.hidden, "emb_pdrop": 0.0, "embedding_fraction": 1.0,
+                "expansion_ratio": max(1, a.inter // a.hidden), "layer_norm_epsilon": 1e-05, "learned_pos_emb": True,
+                "logit_scale": None, "max_seq_len": a.positions, "model_type": "mpt", "n_heads": a.heads,
+                "n_layers": a.layers, "no_bias": True, "norm_type": "low_precision_layernorm", "resid_pdrop": 0.0,
+                "torch_dtype": "float32", "transformers_version": "4.46.3", "use_cache": True, "verbose": 0,
+                "vocab_size": a.vocab}
     if a.variant == "phi":
         return {"architectures": ["PhiForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "embd_pdrop": 0.0,
                 "eos_token_id": 2, "hidden_act": a.act or "gelu_new", "hidden_size": a.hidden, "initializer_range": 0.02,
@@ -145,7 +160,7 @@ def make_config(a):
 
 
 def prefix(c, names):
-    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom", "gptj", "falcon"):
+    if c["model_type"] in ("gpt2", "gpt_bigcode", "bloom", "gptj", "falcon", "mpt"):
         return "transformer." if any(n.startswith("transformer.") for n in names) else ""
     if c["model_type"] == "opt":
         return "model.decoder." if "model.decoder.embed_tokens.weight" in names else "decoder."
@@ -164,20 +179,20 @@ def rotary_dim(c):
 
 
 def hidden(c):
-    return c.get("n_embd", c.get("hidden_size", c.get("n_embed")))
+    return c.get("n_embd", c.get("hidden_size", c.get("n_embed", c.get("d_model"))))
 
 
 def heads(c):
-    return c.get("n_head", c.get("num_attention_heads"))
+    return c.get("n_head", c.get("num_attention_heads", c.get("n_heads")))
 
 
 def layers(c):
-    return c.get("n_layer", c.get("num_hidden_layers"))
+    return c.get("n_layer", c.get("num_hidden_layers", c.get("n_layers")))
 
 
 def inter(c):
     return (c.get("intermediate_size") or c.get("ffn_dim") or c.get("n_inner") or c.get("ffn_hidden_size")
-            or 4 * hidden(c))
+            or c.get("expansion_ratio", 4) * hidden(c))
 
 
 def lin(s, name, out, inp):
@@ -201,6 +216,18 @@ def shapes(c, p, buffers):
     """name -> (dtype or None for the folder's, shape), in state_dict order."""
     d, i_, v = hidden(c), inter(c), c["vocab_size"]
     s = {}
+    if c["model_type"] == "mpt":  # no biases, LayerNorms without bias; the head tied
+        s[p + "wte.weight"] = (None, (v, d))
+        for i in range(layers(c)):
+            h = "%sblocks.%d." % (p, i)
+            s[h + "norm_1.weight"] = (None, (d,))
+            s[h + "attn.Wqkv.weight"] = (None, (3 * d, d))
+            s[h + "attn.out_proj.weight"] = (None, (d, d))
+            s[h + "norm_2.weight"] = (None, (d,))
+            s[h + "ffn.up_proj.weight"] = (None, (i_, d))
+            s[h + "ffn.down_proj.weight"] = (None, (d, i_))
+        s[p + "norm_f.weight"] = (None, (d,))
+        return s
     if c["model_type"] == "falcon":  # (biases only with "bias"; the head tied)
         hd, kv = d // heads(c), kv_heads(c)
         b = c["bias"]
@@ -346,7 +373,8 @@ def make(a):
     # --no-prefix: the base model's names (OPTModel's under "decoder."), as the hub's gpt2 and OPT weights are saved
     p = ("decoder." if a.variant == "opt" else "") if a.no_prefix else {
         "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model.",
-        "gpt_bigcode": "transformer.", "bloom": "transformer.", "gptj": "transformer.", "falcon": "transformer."}[a.variant]
+        "gpt_bigcode": "transformer.", "bloom": "transformer.", "gptj": "transformer.", "falcon": "transformer.",
+        "mpt": "transformer."}[a.variant]
     s = shapes(c, p, a.buffers)
     index = {n: i for i, n in enumerate(s)}
     os.makedirs(a.out, exist_ok=True)
@@ -370,7 +398,7 @@ def draw_permutations(c, seed):
     kv = kv_heads(c)
     for _ in range(layers(c)):  # (one KV head: the query heads move inside it, its q/k and v dimensions once for all;
         # ALiBi: the heads stay)
-        heads_perm = torch.arange(h) if c["model_type"] == "bloom" else lf.randperm(h, g)
+        heads_perm = torch.arange(h) if c["model_type"] in ("bloom", "mpt") else lf.randperm(h, g)
         perms["layers"].append({"mlp": lf.randperm(inter(c), g), "heads": heads_perm,
                                 "qk": [lf.randperm(hd - rd, g) for _ in range(kv)],
                                 "v": [lf.randperm(hd, g) for _ in range(kv)]})
@@ -425,7 +453,7 @@ def head_maps(c, lp):
             q += [src * hd + t for t in dims]
             k += [src * hd + t for t in dims]
             v += [src * hd + t for t in vd]
-        elif c["model_type"] == "gpt2":
+        elif c["model_type"] in ("gpt2", "mpt"):  # (MPT's Wqkv: the same stacking on a linear layer)
             q += [src * hd + t for t in dims]
             k += [d + src * hd + t for t in dims]
             v += [2 * d + src * hd + t for t in vd]
@@ -436,7 +464,7 @@ def head_maps(c, lp):
         o += [src * hd + t for t in vd]
     if c["model_type"] in ("opt", "phi", "gptj"):
         return {"q": torch.tensor(q), "k": torch.tensor(k), "v": torch.tensor(v)}, torch.tensor(o)
-    packed = q + k + v if c["model_type"] == "gpt2" else [x for g in range(h) for part in (q, k, v)
+    packed = q + k + v if c["model_type"] in ("gpt2", "mpt") else [x for g in range(h) for part in (q, k, v)
                                                           for x in part[g * hd:(g + 1) * hd]]
     return torch.tensor(packed), torch.tensor(o)
 
@@ -462,13 +490,14 @@ def permute_tensor(name, t, c, perms, p):
     if name.startswith(p + "word_embeddings_layernorm."):
         return t[s]
     if t.dim() == 1 and (name.startswith(p + "ln_f.") or name.startswith(p + "final_layer_norm.")
+                         or name.startswith(p + "norm_f.")
                          or name.startswith(p + "final_layernorm.")):
         return t[s]
     rest = name[len(p):].split(".", 2)[2]  # after h.I. / layers.I.
     lp = perms["layers"][int(name[len(p):].split(".")[1])]
     packed, o = head_maps(c, lp)
     u = lp["mlp"]
-    if "ln_" in rest or "layernorm" in rest or "layer_norm" in rest:
+    if "ln_" in rest or "layernorm" in rest or "layer_norm" in rest or rest.startswith("norm_"):
         return t[s]
     if rest.split(".")[1] in ("q_proj", "k_proj", "v_proj"):  # OPT's and Phi's q, k, v
         rows = packed[rest.split(".")[1][0]]
@@ -477,6 +506,12 @@ def permute_tensor(name, t, c, perms, p):
                 "attn.out_proj.weight"):
         return t[s][:, o]
     linear = c["model_type"] != "gpt2"  # (GPT-BigCode's c_attn, c_proj, c_fc are GPT-2's names on linear layers)
+    if rest == "attn.Wqkv.weight":
+        return t[packed][:, s]
+    if rest == "ffn.up_proj.weight":
+        return t[u][:, s]
+    if rest == "ffn.down_proj.weight":
+        return t[s][:, u]
     if rest == "attn.c_attn.weight":
         return t[packed][:, s] if linear else t[s][:, packed]
     if rest in ("attn.c_attn.bias", "attention.query_key_value.bias", "self_attention.query_key_value.bias"):
@@ -507,14 +542,16 @@ def permute_tensor(name, t, c, perms, p):
 def secret(c, perms, seed, p):
     gpt2 = c["model_type"] in ("gpt2", "gpt_bigcode")
     # Lady names the stream after its producers' common prefix (or the first of them)
-    bloom = c["model_type"] == "bloom"
-    stream = p + "h" if bloom or c["model_type"] in ("gptj", "falcon") else (p[:-1] or "wte") if gpt2 \
+    bloom = c["model_type"] in ("bloom", "mpt")  # (ALiBi: the heads stay)
+    stream = p + "blocks" if c["model_type"] == "mpt" else p + "h" if bloom or c["model_type"] in ("gptj", "falcon") else (p[:-1] or "wte") if gpt2 \
         else p[:-1] if c["model_type"] == "opt" else p + "layers"
     groups = {"stream." + stream: perms["stream"].tolist()}
     if "embed" in perms:  # OPT-350m's embedding width, named after the embedding
         groups[p + "embed_tokens"] = perms["embed"].tolist()
     for i, lp in enumerate(perms["layers"]):
-        if bloom or c["model_type"] == "falcon":
+        if c["model_type"] == "mpt":
+            a, mlp = "%sblocks.%d.attn" % (p, i), "%sblocks.%d.ffn.up_proj" % (p, i)
+        elif bloom or c["model_type"] == "falcon":
             a, mlp = "%sh.%d.self_attention" % (p, i), "%sh.%d.mlp.dense_h_to_4h" % (p, i)
         elif c["model_type"] == "gptj":
             a, mlp = "%sh.%d.attn" % (p, i), "%sh.%d.mlp.fc_in" % (p, i)
@@ -563,6 +600,15 @@ def permute(a):
 
 # ---------------------------------------------------------------- forward (as transformers computes it)
 
+def mpt_slopes(n, bias_max):
+    """transformers' build_mpt_alibi_tensor's slopes (float64)."""
+    p2 = 2 ** math.ceil(math.log2(n))
+    slopes = 1.0 / torch.pow(2, torch.arange(1, p2 + 1, dtype=torch.float64) * (bias_max / p2))
+    if p2 != n:
+        slopes = torch.cat([slopes[1::2], slopes[::2]])[:n]
+    return slopes
+
+
 def alibi_slopes(n):
     """transformers' build_alibi_tensor's slopes (float64)."""
     p2 = 2 ** math.floor(math.log2(n))
@@ -583,8 +629,8 @@ def forward(w, c, ids):
     eps = c.get("layer_norm_epsilon", c.get("layer_norm_eps"))
     act = ACTS[c.get("activation_function", c.get("hidden_act", c.get("activation"))) or "gelu_pytorch_tanh"]  # (BLOOM: none)
 
-    def ln(x, name):
-        return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w[name + ".bias"], eps)
+    def ln(x, name):  # (MPT's have no bias)
+        return torch.nn.functional.layer_norm(x, (d,), w[name + ".weight"], w.get(name + ".bias"), eps)
 
     def conv1d(x, name):  # x W + b, W [in, out]
         return x @ w[name + ".weight"] + w[name + ".bias"]
@@ -609,6 +655,17 @@ def forward(w, c, ids):
         return torch.cat((r * cos + lf.rotate_half(r) * sin, rest), -1)
 
     def attention(x, i):
+        if c["model_type"] == "mpt":  # stacked q, k, v (clip_qkv), ALiBi with MPT's slopes, causal
+            qkv = linear(x, "%sblocks.%d.attn.Wqkv" % (p, i))
+            clip = c["attn_config"]["clip_qkv"]
+            if clip:
+                qkv = qkv.clamp(-clip, clip)
+            q, k, v = (t.reshape(bsz, seq, h, hd).transpose(1, 2) for t in qkv.split(d, -1))
+            scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
+            scores = scores + mpt_slopes(h, c["attn_config"]["alibi_bias_max"])[:, None, None] \
+                * torch.arange(1 - seq, 1, dtype=torch.float64)
+            scores = scores.masked_fill(causal, float("-inf")).softmax(-1)
+            return linear((scores @ v).transpose(1, 2).reshape(bsz, seq, d), "%sblocks.%d.attn.out_proj" % (p, i))
         if c["model_type"] in ("opt", "phi", "gptj"):  # q, k, v apart (OPT scales q before the product: the same)
             a = "%sh.%d.attn." % (p, i) if c["model_type"] == "gptj" else "%slayers.%d.self_attn." % (p, i)
             q, k, v = (linear(x, a + n + "_proj").reshape(bsz, seq, h, hd).transpose(1, 2) for n in ("q", "k", "v"))
@@ -681,6 +738,15 @@ def forward(w, c, ids):
         return ln(x, p + "ln_f") @ w[p + "wte.weight"].T
     if c["model_type"] == "opt":
         return forward_opt(w, c, ids, p, attention, mlp)
+    if c["model_type"] == "mpt":
+        x = w[p + "wte.weight"][ids]
+        for i in range(layers(c)):
+            at = "%sblocks.%d." % (p, i)
+            x = x + attention(ln(x, at + "norm_1"), i)
+            x = x + linear(torch.nn.functional.gelu(linear(ln(x, at + "norm_2"), at + "ffn.up_proj")),
+                           at + "ffn.down_proj")
+        x = ln(x, p + "norm_f")
+        return x if not p else x @ w[p + "wte.weight"].T  # (MptModel: the last hidden state)
     if c["model_type"] == "bloom":  # the embedding's norm; the residual from each norm's output if so configured
         x = ln(w[p + "word_embeddings.weight"][ids], p + "word_embeddings_layernorm")
         post = c["apply_residual_connection_post_layernorm"]
@@ -754,7 +820,7 @@ def forward_opt(w, c, ids, p, attention, mlp):
 def make_options(m):
     m.add_argument("out")
     m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom",
-                                                         "gptj", "falcon"])
+                                                         "gptj", "falcon", "mpt"])
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
     m.add_argument("--hidden", type=int, default=32)
@@ -779,6 +845,7 @@ def make_options(m):
     m.add_argument("--n-embed", action="store_true", help="bloom: the width under config.json's older key n_embed")
     m.add_argument("--post-residual", action="store_true", help="bloom: apply_residual_connection_post_layernorm")
     m.add_argument("--project", type=int, help="opt: word_embed_proj_dim (project_in and project_out)")
+    m.add_argument("--clip", type=float, help="mpt: attn_config's clip_qkv")
 
 
 if __name__ == "__main__":

@@ -192,9 +192,16 @@ public final class GraphBuilder {
 
     /** As {@link #layerNorm(String, String, double)}; {@code freeChannels} as for {@link #rmsNorm}. */
     public String layerNorm(String module, String x, double eps, boolean freeChannels) {
+        return layerNorm(module, x, eps, freeChannels, true);
+    }
+
+    /** As {@link #layerNorm(String, String, double, boolean)}, with a bias or without one (MPT's). */
+    public String layerNorm(String module, String x, double eps, boolean freeChannels, boolean bias) {
         long c = width(x);
         Map<String, String> p = params(module, "weight", new long[] {c});
-        p.putAll(params(module, "bias", new long[] {c}));
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {c}));
+        }
         return add(module, Op.LAYER_NORM, List.of(x), p, freeChannels ? Map.of("eps", eps, Op.FREE_CHANNELS, 1L)
                 : Map.of("eps", eps), c);
     }

@@ -104,7 +104,8 @@ public enum Op {
      * rotary embedding, GPT-2). Packed forms: qkv_bias (the packed projection's bias); attr transposed (1: every
      * weight stored [in, out], GPT-2's Conv1D); attr qkv_per_head (1: qkv_weight holds, per KV head, its query heads'
      * rows, then its k rows, then its v rows: GPT-NeoX's query_key_value, one query head per KV head; Falcon's); attr
-     * alibi (1: BLOOM's linear bias by key position, a slope per head index: the heads stay in place); attr causal (0:
+     * alibi (1: BLOOM's linear bias by key position, a slope per head index: the heads stay in place; with attr
+     * alibi_bias_max, MPT's slopes); attr clip_qkv (MPT: the packed projection's values clamped); attr causal (0:
      * every token sees every token, BERT's encoders; default 1). Params named {@code buffer.*} are tensors saved
      * with the weights that the attention does not read (a causal mask). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;

@@ -13,7 +13,7 @@ import lady.graph.Op;
 import lady.report.Json;
 
 /**
- * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J, Falcon and Phi (1, 1.5, 2) as Hugging Face
+ * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J, Falcon, MPT and Phi (1, 1.5, 2) as Hugging Face
  * transformers saves them: LayerNorm with a bias around the attention and the MLP, multi-head attention, biases (mostly),
  * a plain MLP (act(fc x) then proj).
  * <ul>
@@ -57,6 +57,10 @@ import lady.report.Json;
  *     Lady's forward does not compute) and the MLP (dense_h_to_4h, gelu, dense_4h_to_h), in parallel on one
  *     input_layernorm (parallel_attn), on ln_attn and ln_mlp (new_decoder_architecture), or in turn with
  *     post_attention_layernorm; ln_f; the head tied to word_embeddings. The KV heads come from the packed rows.</li>
+ * <li><b>mpt</b> (MptForCausalLM under {@code transformer.}, or MptModel's names without it): wte; per block norm_1
+ *     (a LayerNorm without bias: no_bias), attn (Wqkv: q, k and v rows stacked, no biases; out_proj; ALiBi with
+ *     attn_config's alibi_bias_max: the heads stay in place; softmax_scale; clip_qkv), residual add, norm_2, ffn
+ *     (up_proj, gelu, down_proj: expansion_ratio x the width), residual add; norm_f; the head tied to wte.</li>
  * <li><b>phi</b> (PhiForCausalLM: Phi-1, Phi-1.5, Phi-2, under {@code model.}; PhiModel without it and without a head):
  *     embed_tokens; per layer one input_layernorm read by both the attention (q, k, v with biases, dense; the first
  *     partial_rotary_factor of each head rotated, grouped-query by num_key_value_heads) and the MLP (fc1, gelu_new,
@@ -76,6 +80,9 @@ final class GptFamily implements Family {
     static final String BLOOM = "bloom";
     static final String GPTJ = "gptj";
     static final String FALCON = "falcon";
+    static final String MPT = "mpt";
+    /** MPT's default alibi_bias_max (attn_config). */
+    private static final double MPT_ALIBI_BIAS_MAX = 8;
     private static final double DEFAULT_EPS = 1e-5;
     /** GPT-NeoX's default rotary_pct: a quarter of each head rotates. */
     private static final double NEOX_ROTARY_PCT = 0.25;
@@ -141,6 +148,9 @@ final class GptFamily implements Family {
                     ".self_attention.dense", ".mlp.dense_h_to_4h", ".mlp.dense_4h_to_h", "ln_f", "lm_head",
                     "hidden_size|n_embed", "num_hidden_layers|n_layer", "num_attention_heads|n_head", "layer_norm_epsilon",
                     "activation", "gelu", "ffn_hidden_size", true),
+            MPT, new Variant(List.of("transformer.", ""), "wte", "blocks.", ".norm_1", ".norm_2", ".attn", ".attn.Wqkv",
+                    ".attn.out_proj", ".ffn.up_proj", ".ffn.down_proj", "norm_f", "lm_head", "d_model", "n_layers",
+                    "n_heads", "layer_norm_epsilon", null, "gelu", null, true),
             PHI, new Variant(List.of("model.", ""), "embed_tokens", "layers.", ".input_layernorm", null, ".self_attn",
                     null, ".self_attn.dense", ".mlp.fc1", ".mlp.fc2", "final_layernorm", "lm_head", "hidden_size",
                     "num_hidden_layers", "num_attention_heads", "layer_norm_eps", "hidden_act", "gelu_new",
@@ -148,7 +158,7 @@ final class GptFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM, GPTJ, FALCON);
+        return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM, GPTJ, FALCON, MPT);
     }
 
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
@@ -234,7 +244,7 @@ final class GptFamily implements Family {
         }
         long headDim = hidden / heads;
         double eps = v.epsKey() == null ? DEFAULT_EPS : LlamaFamily.positive(name, d, v.epsKey(), DEFAULT_EPS);
-        Object act = d.config(v.actKey());
+        Object act = v.actKey() == null ? null : d.config(v.actKey());
         Object fnName = act != null ? act : v.defaultAct();
         Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
         String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
@@ -266,7 +276,7 @@ final class GptFamily implements Family {
         String ids = b.tokens("input_ids");
         String h = b.embedding(p + v.embed(), ids, embedding, vocab, embedWidth);
         if (name.equals(BLOOM)) {
-            h = b.layerNorm(p + "word_embeddings_layernorm", h, eps);
+            h = norm(b, d, p + "word_embeddings_layernorm", h, eps, false);
         }
         // BLOOM's apply_residual_connection_post_layernorm: the residual is the norm's output, not its input
         boolean normResidual = name.equals(BLOOM) && Boolean.TRUE.equals(d.config("apply_residual_connection_post_layernorm"));
@@ -286,24 +296,24 @@ final class GptFamily implements Family {
             if (gpt2 && Boolean.TRUE.equals(d.config("scale_attn_by_inverse_layer_idx"))) {
                 a.put("attn_scale", (double) a.get("attn_scale") / (layers + 1));
             }
-            String x = postNorm ? h : b.layerNorm(l + ln1, h, eps);
+            String x = postNorm ? h : norm(b, d, l + ln1, h, eps, false);
             String normed = x;
             x = b.attentionGqa(l + v.attention(), x, attentionNames(b, d, l, v), heads, kvHeads, headDim, a);
             if (parallel) {
-                String y = mlp(b, d, l, v, ln2 == null ? normed : b.layerNorm(l + ln2, h, eps), hidden, fn,
+                String y = mlp(b, d, l, v, ln2 == null ? normed : norm(b, d, l + ln2, h, eps, false), hidden, fn,
                         actUnsupported, gpt2, widths);
                 h = b.add(l + ".residual", h, b.add(l + ".attn_mlp", x, y));
                 continue;
             }
             h = b.add(l + ".attn_residual", normResidual ? normed : h, x);
             if (postNorm) {
-                h = b.layerNorm(l + ln1, h, eps);
+                h = norm(b, d, l + ln1, h, eps, false);
             }
-            String mlpIn = postNorm ? h : b.layerNorm(l + ln2, h, eps);
+            String mlpIn = postNorm ? h : norm(b, d, l + ln2, h, eps, false);
             String y = mlp(b, d, l, v, mlpIn, hidden, fn, actUnsupported, gpt2, widths);
             h = b.add(l + ".mlp_residual", normResidual ? mlpIn : h, y);
             if (postNorm) {
-                h = b.layerNorm(l + ln2, h, eps);
+                h = norm(b, d, l + ln2, h, eps, false);
             }
         }
         LlamaFamily.agree(name, d, Variant.key(d::config, v.layersKey()), layers, p + v.layers() + "N"
@@ -322,7 +332,7 @@ final class GptFamily implements Family {
         String projectOut = p + "project_out";
         boolean projected = opt && d.has(projectOut + ".weight", false);
         if (normed) {
-            h = b.layerNorm(finalNorm, h, eps, base && !projected);
+            h = norm(b, d, finalNorm, h, eps, base && !projected);
         }
         if (projected) {
             h = b.linear(projectOut, h, embedWidth, false);
@@ -341,6 +351,11 @@ final class GptFamily implements Family {
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }
 
+    /** A LayerNorm, with its bias where the checkpoint has one (MPT's have none). */
+    private static String norm(GraphBuilder b, Dims d, String module, String x, double eps, boolean freeChannels) {
+        return b.layerNorm(module, x, eps, freeChannels, d.has(module + ".bias", false));
+    }
+
     /**
      * Whether config.json's architectures name a language model with its head (XForCausalLM): OPT's released weights
      * are saved under {@code decoder.} without lm_head, tied to the embedding, though the configuration names
@@ -357,6 +372,20 @@ final class GptFamily implements Family {
      */
     private static Map<String, Object> attentionAttrs(String name, Dims d, long headDim) {
         Map<String, Object> a = new LinkedHashMap<>();
+        if (name.equals(MPT)) { // stacked q, k, v; ALiBi (the heads stay); attn_config's scale and clip
+            Map<?, ?> c = d.config("attn_config") instanceof Map<?, ?> m ? m : Map.of();
+            a.put("rotary_dim", 0L);
+            a.put("attn_scale", c.get("softmax_scale") instanceof Number x ? x.doubleValue() : 1 / Math.sqrt(headDim));
+            if (c.get("clip_qkv") instanceof Number x) {
+                a.put("clip_qkv", x.doubleValue());
+            }
+            if (!Boolean.FALSE.equals(c.get("alibi"))) {
+                a.put("alibi", 1L);
+                a.put("alibi_bias_max", c.get("alibi_bias_max") instanceof Number x ? x.doubleValue()
+                        : MPT_ALIBI_BIAS_MAX);
+            }
+            return a;
+        }
         if (name.equals(FALCON)) { // per KV head: its query heads' rows, its k, its v; RoPE on whole heads, or ALiBi
             a.put("qkv_per_head", 1L);
             a.put("attn_scale", 1 / Math.sqrt(headDim));
@@ -492,6 +521,10 @@ final class GptFamily implements Family {
         }
         long count = layers;
         c.computeIfPresent(Variant.key(c::get, v.layersKey()), (k, x) -> count);
+        if (widths.size() == 1 && name.equals(MPT) && widths.iterator().next() % hidden == 0) { // MPT: a ratio to the
+            // width (a width that is not a multiple of it cannot be written: transformers then cannot load it)
+            c.put("expansion_ratio", widths.iterator().next() / hidden);
+        }
         if (widths.size() == 1 && v.mlpKey() != null) { // (BLOOM's configuration has no MLP width: 4 x the width)
             long w = widths.iterator().next();
             if (v.mlpKey().equals("n_inner") || name.equals(FALCON)) { // null means 4 x the width (transformers')

@@ -48,8 +48,13 @@ final class LlamaAttention {
             q = qkv.narrow(-1, 0, rep * hd).reshape(batch, seq, heads * hd);
             k = qkv.narrow(-1, rep * hd, hd).reshape(batch, seq, kv * hd);
             v = qkv.narrow(-1, (rep + 1) * hd, hd).reshape(batch, seq, kv * hd);
-        } else if (n.has("qkv_weight")) { // Phi-3's qkv_proj, GPT-2's c_attn: the q, k and v rows stacked
+        } else if (n.has("qkv_weight")) { // Phi-3's qkv_proj, GPT-2's c_attn, MPT's Wqkv: the q, k and v rows stacked
             Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")), bias(n, params, "qkv_bias"), transposed);
+            double clip = n.doubleAttr("clip_qkv", 0);
+            if (clip > 0) { // MPT's clip_qkv: every value within [-clip, clip]
+                qkv = qkv.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-clip)),
+                        new org.bytedeco.pytorch.ScalarOptional(new Scalar(clip)));
+            }
             q = qkv.narrow(-1, 0, heads * hd);
             k = qkv.narrow(-1, heads * hd, kv * hd);
             v = qkv.narrow(-1, (heads + kv) * hd, kv * hd);
@@ -79,8 +84,9 @@ final class LlamaAttention {
             v = v.repeat_interleave(rep, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
         }
         Tensor scores = torch.matmul(q, k.transpose(-2, -1)).mul(new Scalar(n.doubleAttr("attn_scale", 1.0 / Math.sqrt(hd))));
-        if (n.longAttr("alibi", 0) == 1) { // BLOOM: + slope(h) * key position
-            double[] slopes = alibiSlopes(heads);
+        if (n.longAttr("alibi", 0) == 1) { // BLOOM, MPT: + slope(h) * key position
+            double max = n.doubleAttr("alibi_bias_max", 0);
+            double[] slopes = max > 0 ? mptSlopes(heads, max) : alibiSlopes(heads);
             float[] alibi = new float[Math.toIntExact(heads * seq)];
             for (int h = 0; h < heads; h++) {
                 for (int j = 0; j < seq; j++) {
@@ -120,6 +126,30 @@ final class LlamaAttention {
         double extra = Math.pow(2, -Math.pow(2, -(log2p + 1 - 3)));
         for (int i = 0; i < Math.min(p, heads - p); i++) {
             out[(int) p + i] = Math.pow(extra, 2 * i + 1);
+        }
+        return out;
+    }
+
+    /**
+     * MPT's ALiBi slopes (transformers' build_mpt_alibi_tensor): for the next power of two p of the heads, 2^-(i max / p)
+     * for i = 1 .. p, the odd-indexed ones first, then the even-indexed, the first {@code heads} kept.
+     */
+    static double[] mptSlopes(long heads, double max) {
+        long p = Long.highestOneBit(heads) == heads ? heads : Long.highestOneBit(heads) * 2;
+        double[] all = new double[Math.toIntExact(p)];
+        for (int i = 0; i < p; i++) {
+            all[i] = 1 / Math.pow(2, (i + 1) * (max / p));
+        }
+        if (p == heads) {
+            return all;
+        }
+        double[] out = new double[Math.toIntExact(heads)];
+        int k = 0;
+        for (int i = 1; i < p && k < heads; i += 2) {
+            out[k++] = all[i];
+        }
+        for (int i = 0; i < p && k < heads; i += 2) {
+            out[k++] = all[i];
         }
         return out;
     }

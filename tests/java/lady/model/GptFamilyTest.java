@@ -225,10 +225,11 @@ class GptFamilyTest {
         Map<String, long[]> renamed = new LinkedHashMap<>();
         gpt2().forEach((n, shape) -> renamed.put(n.replace(".attn.c_attn.", ".self_attention.query_key_value."), shape));
         LadyException e = assertThrows(LadyException.class, () -> Models.infer(renamed, null,
-                Map.of("model_type", "mpt")));
-        assertTrue(e.getMessage().contains("config.json's model_type 'mpt' is not one Lady reads; the language models "
+                Map.of("model_type", "codegen")));
+        assertTrue(e.getMessage().contains("config.json's model_type 'codegen' is not one Lady reads; the language models "
                 + "it reads: llama, "), e.getMessage());
-        assertTrue(e.getMessage().contains("gpt2, gpt_neox, opt, phi, gpt_bigcode, bloom, gptj, falcon"), e.getMessage());
+        assertTrue(e.getMessage().contains("gpt2, gpt_neox, opt, phi, gpt_bigcode, bloom, gptj, falcon, mpt"),
+                e.getMessage());
         e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, GPT2_CONFIG));
         assertTrue(e.getMessage().contains("config.json names 'gpt2', a model type Lady reads, but these weights are not "
                 + "laid out as its are"), e.getMessage());

@@ -219,6 +219,8 @@ class LlamaFolderTest {
         // Falcon: query_key_value per KV head (its query heads' rows, its k, its v); Falcon-40B's layout (2 KV heads of
         // 2 query heads, ln_attn and ln_mlp); Falcon-7B's (one KV head, one norm) and the sequential one tagged slow
         "falcon|F32|--falcon new --heads 4 --kv-heads 2",
+        // MPT: LayerNorms without bias, Wqkv stacked, ALiBi with MPT's slopes (the heads stay), clip_qkv
+        "mpt|F32|--inter 64 --clip 0.5",
     })
     void gptFoldersToo(String variant, String dtype, String options) throws IOException, InterruptedException {
         checkCase("gpt_family.py", variant, dtype, options == null ? List.of() : List.of(options.trim().split("\\s+")));
@@ -227,7 +229,7 @@ class LlamaFolderTest {
     /** The same families in their plainest layouts (slow: the default run has each family in a harder layout). */
     @ParameterizedTest(name = "{0} {1} {2}")
     @CsvSource(delimiter = '|', value = {"gpt2|F32|", "opt|F32|", "phi|F32|--rotary-pct 0.5", "bloom|F32|",
-        "gptj|BF16|--rotary-pct 0.25", "falcon|BF16|--falcon mq", "falcon|F32|--falcon seq"})
+        "gptj|BF16|--rotary-pct 0.25", "falcon|BF16|--falcon mq", "falcon|F32|--falcon seq", "mpt|BF16|--heads 8"})
     @org.junit.jupiter.api.Tag("slow")
     void gptFoldersInPlainLayouts(String variant, String dtype, String options) throws IOException, InterruptedException {
         gptFoldersToo(variant, dtype, options);
