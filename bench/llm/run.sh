@@ -34,6 +34,8 @@
 #        bertbase  BERT-base shape (variant bert, tests/python/encoder_family.py): d 768, 12 layers, 12 heads, MLP 3072,
 #              vocab 30522, 512 positions, 2 token types, post-norm, masked-LM head tied to the embedding, float32 as
 #              bert-base-uncased is stored (110 M parameters, 0.44 GB): every q/k dimension of each head a group
+#        mpt7b2  2 layers of MPT-7B width (variant mpt): d 4096, 32 heads (ALiBi: the heads stay), MLP 16384, vocab 50432,
+#              LayerNorms without bias, no biases, head tied, bf16 (0.48 B parameters, 1.0 GB)
 #        vitb16  ViT-B/16 shape (variant vit): d 768, 12 layers, 12 heads, MLP 3072, 224 x 224 images in 16 x 16 patches,
 #              1000 classes, pre-norm, float32 as google/vit-base-patch16-224 is stored (86 M parameters, 0.35 GB)
 # The pair is made once under WORK_DIR/CASE (default /tmp/lady-bench-llm) by tests/python/llama_family.py
@@ -46,7 +48,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b|bloom560m|falcon7b2|bertbase|vitb16 [WORK_DIR] [RUNS]}"
+case_name="${1:?usage: run.sh 1b|8b2|7b|gemma2b|phi3mini|qwen3moe2|qwen3moe2f|mixtral2|gpt2s|pythia1b|bloom560m|falcon7b2|mpt7b2|bertbase|vitb16 [WORK_DIR] [RUNS]}"
 work="${2:-/tmp/lady-bench-llm}/$case_name"
 runs="${3:-1}"
 py=/usr/bin/python3
@@ -69,11 +71,13 @@ case "$case_name" in
     shape=(--variant bloom --hidden 1024 --layers 24 --heads 16 --vocab 250880) ;;
   falcon7b2) script="$repo/tests/python/gpt_family.py"; dtype=BF16
     shape=(--variant falcon --falcon mq --hidden 4544 --layers 2 --heads 71 --vocab 65024 --positions 2048) ;;
+  mpt7b2) script="$repo/tests/python/gpt_family.py"; dtype=BF16
+    shape=(--variant mpt --hidden 4096 --layers 2 --heads 32 --inter 16384 --vocab 50432 --positions 2048) ;;
   bertbase) script="$repo/tests/python/encoder_family.py"; dtype=F32
     shape=(--variant bert --head mlm --hidden 768 --layers 12 --heads 12 --inter 3072 --vocab 30522 --positions 512) ;;
   vitb16) script="$repo/tests/python/encoder_family.py"; dtype=F32
     shape=(--variant vit --head seq --hidden 768 --layers 12 --heads 12 --inter 3072 --positions 14 --patch 16 --labels 1000) ;;
-  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b, bloom560m, falcon7b2, bertbase, vitb16)" >&2; exit 2 ;;
+  *) echo "unknown case $case_name (1b, 8b2, 7b, gemma2b, phi3mini, qwen3moe2, qwen3moe2f, mixtral2, gpt2s, pythia1b, bloom560m, falcon7b2, mpt7b2, bertbase, vitb16)" >&2; exit 2 ;;
 esac
 # the Llama script's variant unless the case names one (argparse takes the last --variant)
 variant=(); [ "$script" = "$repo/tests/python/llama_family.py" ] && variant=(--variant llama)
