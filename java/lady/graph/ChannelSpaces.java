@@ -57,8 +57,8 @@ import lady.permutation.SpecValidator;
  * Each free space with a producer is a group. Groups come in the order of their first producer
  * (topological). Names: the producer's node name (module path) for a space with one producer node;
  * {@code "stream." + P} for a space tied by additions, P the common module path of its producers after
- * the first (the stem or downsample), e.g. "stream.layer1"; {@code node + ".heads"} for attention heads (with {@code ".qk_pass.K"} and {@code ".v_dims.K"}
- * inside head K);
+ * the first (the stem or downsample), e.g. "stream.layer1"; {@code node + ".heads"} for attention heads (with
+ * {@code ".qk_pass.K"} and {@code ".v_dims.K"} inside head K);
  * {@code node + ".kv_heads"}, {@code ".q_heads.K"}, {@code ".qk_pass.K"} (a partial rotary's unrotated q and k
  * dimensions), {@code ".v_dims.K"} for grouped-query attention.
  */

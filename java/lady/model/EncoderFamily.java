@@ -126,6 +126,13 @@ final class EncoderFamily implements Family {
         return List.of(BERT, ROBERTA, ELECTRA, DISTILBERT, VIT, DEIT);
     }
 
+    @Override
+    public List<String> modelTypes() {
+        List<String> types = new java.util.ArrayList<>(names()); // (and RoBERTa's other types)
+        ROBERTA_TYPES.stream().sorted().filter(t -> !types.contains(t)).forEach(types::add);
+        return types;
+    }
+
     /** Variant {@code name}'s prefix in a checkpoint with these tensors, or null when it is not one of that variant. */
     private static String prefix(String name, java.util.function.Predicate<String> has) {
         Variant v = VARIANTS.get(name);

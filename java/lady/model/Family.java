@@ -13,6 +13,14 @@ interface Family {
     List<String> names();
 
     /**
+     * The Hugging Face model types (config.json's model_type) it reads: its names, and the types it reads under another
+     * name (XLM-RoBERTa as RoBERTa); empty for the families that read no Hugging Face folder.
+     */
+    default List<String> modelTypes() {
+        return List.of();
+    }
+
+    /**
      * The name of the architecture a checkpoint with these tensors is, or null when it is not of this
      * family. Recognition reads names and shapes only; the built graph is then compared with the
      * checkpoint tensor by tensor.

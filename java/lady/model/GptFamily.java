@@ -157,6 +157,11 @@ final class GptFamily implements Family {
                     "intermediate_size", false));
 
     @Override
+    public List<String> modelTypes() {
+        return names();
+    }
+
+    @Override
     public List<String> names() {
         return List.of(GPT2, NEOX, OPT, PHI, BIGCODE, BLOOM, GPTJ, FALCON, MPT);
     }

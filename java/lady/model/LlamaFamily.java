@@ -42,6 +42,11 @@ final class LlamaFamily implements Family {
             Op.Activation.GELU_TANH, "relu", Op.Activation.RELU);
 
     @Override
+    public List<String> modelTypes() {
+        return names();
+    }
+
+    @Override
     public List<String> names() {
         return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3, MIXTRAL, "qwen2_moe",
                 "qwen3_moe", OLMO2, OLMOE);

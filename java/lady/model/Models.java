@@ -355,13 +355,11 @@ public final class Models {
                     + "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I])";
         }
         if (hint.isEmpty() && config != null && config.get("model_type") instanceof String type) { // a Hugging Face folder
-            List<String> llms = FAMILIES.stream().filter(f -> f instanceof LlamaFamily || f instanceof GptFamily
-                    || f instanceof EncoderFamily)
-                    .flatMap(f -> f.names().stream()).toList();
-            hint = llms.contains(type) ? "config.json names " + Text.quote(type) + ", a model type Lady reads, but these "
+            List<String> types = FAMILIES.stream().flatMap(f -> f.modelTypes().stream()).toList();
+            hint = types.contains(type) ? "config.json names " + Text.quote(type) + ", a model type Lady reads, but these "
                     + "weights are not laid out as its are (a shard missing from the folder, or tensors renamed?)"
-                    : "config.json's model_type " + Text.quote(type) + " is not one Lady reads; the language models it "
-                    + "reads: " + String.join(", ", llms);
+                    : "config.json's model_type " + Text.quote(type) + " is not one Lady reads; the Hugging Face model "
+                    + "types it reads: " + String.join(", ", types);
         }
         return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
                 + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"

@@ -257,6 +257,10 @@ class EncoderFamilyTest {
         bert("bert.", "mlm").forEach((n, shape) -> renamed.put(n.replace(".attention.self.", ".attn."), shape));
         e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, Map.of("model_type", "deberta-v2")));
         assertTrue(e.getMessage().contains("model_type 'deberta-v2' is not one Lady reads")
-                && e.getMessage().contains("bert, roberta, electra, distilbert, vit, deit"), e.getMessage());
+                && e.getMessage().contains("bert, roberta, electra, distilbert, vit, deit, camembert, xlm-roberta"),
+                e.getMessage());
+        // XLM-RoBERTa is read (as RoBERTa): one whose weights do not fit is told so, not called unknown
+        e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, Map.of("model_type", "xlm-roberta")));
+        assertTrue(e.getMessage().contains("config.json names 'xlm-roberta', a model type Lady reads"), e.getMessage());
     }
 }

@@ -217,7 +217,7 @@ class GptFamilyTest {
     }
 
     /**
-     * A Hugging Face folder Lady cannot read is named by its config.json's model_type, with the language models Lady
+     * A Hugging Face folder Lady cannot read is named by its config.json's model_type, with the model types Lady
      * reads; one of those whose weights do not fit is told so.
      */
     @Test
@@ -226,8 +226,8 @@ class GptFamilyTest {
         gpt2().forEach((n, shape) -> renamed.put(n.replace(".attn.c_attn.", ".self_attention.query_key_value."), shape));
         LadyException e = assertThrows(LadyException.class, () -> Models.infer(renamed, null,
                 Map.of("model_type", "codegen")));
-        assertTrue(e.getMessage().contains("config.json's model_type 'codegen' is not one Lady reads; the language models "
-                + "it reads: llama, "), e.getMessage());
+        assertTrue(e.getMessage().contains("config.json's model_type 'codegen' is not one Lady reads; the Hugging Face "
+                + "model types it reads: llama, "), e.getMessage());
         assertTrue(e.getMessage().contains("gpt2, gpt_neox, opt, phi, gpt_bigcode, bloom, gptj, falcon, mpt"),
                 e.getMessage());
         e = assertThrows(LadyException.class, () -> Models.infer(renamed, null, GPT2_CONFIG));
