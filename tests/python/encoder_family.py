@@ -255,14 +255,7 @@ def make(a):
     c = make_config(a)
     head = None if a.headless else a.head
     p = "" if a.no_prefix and head is None else a.variant + "."
-    s = shapes(c, p, head, a.untied, a.buffers)
-    index = {n: i for i, n in enumerate(s)}
-    os.makedirs(a.out, exist_ok=True)
-    items = lf.library_order([(n, dt or a.dtype, shape) for n, (dt, shape) in s.items()])
-    lf.write_safetensors(os.path.join(a.out, "model.safetensors"), items,
-                         lambda n: draw(n, s[n][1], a.seed, index[n], c))
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+    lf.write_folder(a, c, shapes(c, p, head, a.untied, a.buffers), draw)
 
 
 # ---------------------------------------------------------------- permute (the attacker)
@@ -409,18 +402,7 @@ def secret(c, perms, seed, p):
 
 
 def permute(a):
-    c = json.load(open(os.path.join(a.inp, "config.json")))
-    (fn, h, start), = lf.shard_files(a.inp)
-    perms = draw_permutations(c, a.seed, h)
-    os.makedirs(a.out, exist_ok=True)
-    p = prefix_of(c, h)
-    src = os.path.join(a.inp, fn)
-    items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
-    lf.write_safetensors(os.path.join(a.out, fn), items,
-                         lambda n: permute_tensor(n, lf.read_tensor(src, n, h[n], start), c, perms, p))
-    lf.copy_others(a.inp, a.out)
-    with open(a.secret, "w") as f:
-        json.dump(secret(c, perms, a.seed, p), f)
+    lf.permute_file(a, prefix_of, draw_permutations, permute_tensor, secret)
 
 
 # ---------------------------------------------------------------- forward (as transformers computes it)
@@ -508,15 +490,7 @@ def tokens(v):
 
 
 def make_options(m):
-    m.add_argument("out")
-    m.add_argument("--variant", default="bert", choices=["bert", "roberta", "electra", "distilbert", "vit", "deit"])
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
-    m.add_argument("--hidden", type=int, default=32)
-    m.add_argument("--layers", type=int, default=2)
-    m.add_argument("--heads", type=int, default=4)
-    m.add_argument("--inter", type=int, default=48)
-    m.add_argument("--vocab", type=int, default=64)
+    lf.size_options(m, ["bert", "roberta", "electra", "distilbert", "vit", "deit"])
     m.add_argument("--positions", type=int, default=16, help="the positions; vit: the patches per side")
     m.add_argument("--patch", type=int, default=4, help="vit: patch_size")
     m.add_argument("--head", default="mlm", choices=["mlm", "pretraining", "seq", "tokens", "qa", "teacher"])

@@ -375,14 +375,7 @@ def make(a):
         "gpt2": "transformer.", "gpt_neox": "gpt_neox.", "opt": "model.decoder.", "phi": "model.",
         "gpt_bigcode": "transformer.", "bloom": "transformer.", "gptj": "transformer.", "falcon": "transformer.",
         "mpt": "transformer."}[a.variant]
-    s = shapes(c, p, a.buffers)
-    index = {n: i for i, n in enumerate(s)}
-    os.makedirs(a.out, exist_ok=True)
-    items = lf.library_order([(n, dt or a.dtype, shape) for n, (dt, shape) in s.items()])
-    lf.write_safetensors(os.path.join(a.out, "model.safetensors"), items,
-                         lambda n: draw(n, s[n][1], a.seed, index[n], c))
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+    lf.write_folder(a, c, shapes(c, p, a.buffers), draw)
 
 
 # ---------------------------------------------------------------- permute (the attacker)
@@ -584,18 +577,7 @@ def secret(c, perms, seed, p):
 
 
 def permute(a):
-    c = json.load(open(os.path.join(a.inp, "config.json")))
-    perms = draw_permutations(c, a.seed)
-    os.makedirs(a.out, exist_ok=True)
-    (fn, h, start), = lf.shard_files(a.inp)
-    p = prefix(c, h)
-    src = os.path.join(a.inp, fn)
-    items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
-    lf.write_safetensors(os.path.join(a.out, fn), items,
-                         lambda n: permute_tensor(n, lf.read_tensor(src, n, h[n], start), c, perms, p))
-    lf.copy_others(a.inp, a.out)
-    with open(a.secret, "w") as f:
-        json.dump(secret(c, perms, a.seed, p), f)
+    lf.permute_file(a, prefix, lambda c, seed, header: draw_permutations(c, seed), permute_tensor, secret)
 
 
 # ---------------------------------------------------------------- forward (as transformers computes it)
@@ -818,16 +800,7 @@ def forward_opt(w, c, ids, p, attention, mlp):
 
 
 def make_options(m):
-    m.add_argument("out")
-    m.add_argument("--variant", default="gpt2", choices=["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom",
-                                                         "gptj", "falcon", "mpt"])
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
-    m.add_argument("--hidden", type=int, default=32)
-    m.add_argument("--layers", type=int, default=2)
-    m.add_argument("--heads", type=int, default=4)
-    m.add_argument("--inter", type=int, default=48)
-    m.add_argument("--vocab", type=int, default=64)
+    lf.size_options(m, ["gpt2", "gpt_neox", "opt", "phi", "gpt_bigcode", "bloom", "gptj", "falcon", "mpt"])
     m.add_argument("--positions", type=int, default=16)
     m.add_argument("--act", help="activation_function / hidden_act (default: the family's)")
     m.add_argument("--no-prefix", action="store_true", help="gpt2: names without 'transformer.' (the hub's gpt2); opt: "

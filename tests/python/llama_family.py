@@ -791,6 +791,50 @@ def secret(c, perms, seed, prefix="model.", fused=False, stream=None):
             "convention": "applying p to a group: new neuron j is old neuron p[j]", "permutations": groups}
 
 
+def size_options(m, variants):
+    """The make options gpt_family.py and encoder_family.py share: the folder, the variant (the first by default), the
+    seed, the dtype and the sizes."""
+    m.add_argument("out")
+    m.add_argument("--variant", default=variants[0], choices=variants)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--dtype", default="F32", choices=["F32", "BF16", "F16"])
+    m.add_argument("--hidden", type=int, default=32)
+    m.add_argument("--layers", type=int, default=2)
+    m.add_argument("--heads", type=int, default=4)
+    m.add_argument("--inter", type=int, default=48)
+    m.add_argument("--vocab", type=int, default=64)
+
+
+def write_folder(a, c, s, draw):
+    """A single-file folder of config c and shapes s (name -> (dtype or None for a.dtype, shape)), each tensor
+    draw(name, shape, seed, index, c), in the safetensors library's order: the make command of gpt_family.py and
+    encoder_family.py."""
+    index = {n: i for i, n in enumerate(s)}
+    os.makedirs(a.out, exist_ok=True)
+    items = library_order([(n, dt or a.dtype, shape) for n, (dt, shape) in s.items()])
+    write_safetensors(os.path.join(a.out, "model.safetensors"), items, lambda n: draw(n, s[n][1], a.seed, index[n], c))
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        f.write(json.dumps(c, indent=2, sort_keys=True) + "\n")
+
+
+def permute_file(a, prefix_of, draw, permute_tensor, secret):
+    """The permute command of a script whose folders hold one weights file (gpt_family.py, encoder_family.py):
+    draw(config, seed, header) the permutations, each tensor through permute_tensor(name, t, config, perms, prefix),
+    written in the input's data order; the other files copied; secret(config, perms, seed, prefix) to a.secret."""
+    c = json.load(open(os.path.join(a.inp, "config.json")))
+    (fn, h, start), = shard_files(a.inp)
+    perms = draw(c, a.seed, h)
+    os.makedirs(a.out, exist_ok=True)
+    p = prefix_of(c, h)
+    src = os.path.join(a.inp, fn)
+    items = [(n, e["dtype"], tuple(e["shape"])) for n, e in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0])]
+    write_safetensors(os.path.join(a.out, fn), items,
+                      lambda n: permute_tensor(n, read_tensor(src, n, h[n], start), c, perms, p))
+    copy_others(a.inp, a.out)
+    with open(a.secret, "w") as f:
+        json.dump(secret(c, perms, a.seed, p), f)
+
+
 def copy_others(inp, out):
     """Every file of folder inp but the weights (config.json, tokenizer files), copied into out."""
     for fn in os.listdir(inp):

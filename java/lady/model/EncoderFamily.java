@@ -203,10 +203,7 @@ final class EncoderFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!d.fromCheckpoint()) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
-                    + "(config.json + safetensors), not created new");
-        }
+        LlamaFamily.requireCheckpoint(name, d);
         Variant v = VARIANTS.get(name);
         boolean distil = name.equals(DISTILBERT);
         String found = prefix(name, t -> d.has(t, false));
@@ -225,17 +222,7 @@ final class EncoderFamily implements Family {
             LlamaFamily.agree(name, d, "embedding_size", embedWidth, word);
         }
         LlamaFamily.agree(name, d, v.widthKey(), hidden, projected ? project + ".weight" : word);
-        long heads = d.configLong(v.headsKey(), 0);
-        if (heads < 1) {
-            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + v.headsKey()
-                    : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
-                    + "give the Hugging Face folder with its config.json");
-        }
-        if (hidden % heads != 0) {
-            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads, which do not "
-                    + "divide the width " + hidden + " (" + word + "); the folder's config.json and weights disagree "
-                    + "(a config.json from another model?)");
-        }
+        long heads = LlamaFamily.heads(name, d, v.headsKey(), hidden, word);
         long headDim = hidden / heads;
         double eps = distil ? DEFAULT_EPS : LlamaFamily.positive(name, d, "layer_norm_eps", DEFAULT_EPS);
         Object fnName = d.config(v.actKey()) != null ? d.config(v.actKey()) : "gelu";

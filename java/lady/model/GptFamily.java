@@ -217,10 +217,7 @@ final class GptFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!d.fromCheckpoint()) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
-                    + "(config.json + safetensors), not created new");
-        }
+        LlamaFamily.requireCheckpoint(name, d);
         Variant v = VARIANTS.get(name);
         boolean gpt2 = name.equals(GPT2);
         boolean bigcode = name.equals(BIGCODE);
@@ -235,18 +232,7 @@ final class GptFamily implements Family {
         LlamaFamily.agree(name, d, "vocab_size", vocab, embedding);
         LlamaFamily.agree(name, d, Variant.key(d::config, v.widthKey()), hidden, opt ? p + "embed_positions.weight"
                 : embedding);
-        String headsKey = Variant.key(d::config, v.headsKey());
-        long heads = d.configLong(headsKey, 0);
-        if (heads < 1) {
-            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + headsKey
-                    : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
-                    + "give the Hugging Face folder with its config.json");
-        }
-        if (hidden % heads != 0) {
-            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads, which do not "
-                    + "divide the width " + hidden + " (" + embedding + "); the folder's config.json and weights "
-                    + "disagree (a config.json from another model?)");
-        }
+        long heads = LlamaFamily.heads(name, d, Variant.key(d::config, v.headsKey()), hidden, embedding);
         long headDim = hidden / heads;
         double eps = v.epsKey() == null ? DEFAULT_EPS : LlamaFamily.positive(name, d, v.epsKey(), DEFAULT_EPS);
         Object act = v.actKey() == null ? null : d.config(v.actKey());

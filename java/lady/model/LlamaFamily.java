@@ -294,10 +294,7 @@ final class LlamaFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!d.fromCheckpoint()) {
-            throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
-                    + "(config.json + safetensors), not created new");
-        }
+        requireCheckpoint(name, d);
         String found = prefix(t -> d.has(t, false));
         String m = found == null ? CAUSAL_LM : found; // (none: the size reads below name what is missing)
         String embedding = m + "embed_tokens.weight";
@@ -619,6 +616,36 @@ final class LlamaFamily implements Family {
      * be written back with it, and transformers would refuse the result (or, for the layer count, drop or invent
      * layers). A key config.json does not give is not checked.
      */
+    /**
+     * Refuses to create a model of {@code name} anew: the Hugging Face families read their models from folders only
+     * (their sizes come from the checkpoint).
+     */
+    static void requireCheckpoint(String name, Dims d) {
+        if (!d.fromCheckpoint()) {
+            throw new LadyException(LadyException.Kind.USAGE, name + " models are read from Hugging Face folders "
+                    + "(config.json + safetensors), not created new");
+        }
+    }
+
+    /**
+     * config.json's attention heads (key {@code key}), which the shapes cannot tell: refused when absent or when they do
+     * not divide {@code width} (the width of {@code tensor}).
+     */
+    static long heads(String name, Dims d, String key, long width, String tensor) {
+        long heads = d.configLong(key, 0);
+        if (heads < 1) {
+            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no " + key
+                    : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
+                    + "give the Hugging Face folder with its config.json");
+        }
+        if (width % heads != 0) {
+            throw LadyException.invalidInput(name + ": config.json gives " + heads + " attention heads, which do not "
+                    + "divide the width " + width + " (" + tensor + "); the folder's config.json and weights disagree "
+                    + "(a config.json from another model?)");
+        }
+        return heads;
+    }
+
     static void agree(String name, Dims d, String key, long actual, String tensor) {
         Object given = d.config(key);
         if (given instanceof Number n && n.doubleValue() != actual) {
