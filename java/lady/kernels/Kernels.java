@@ -500,18 +500,77 @@ public final class Kernels {
 
     /** Per-row argmax with best and second-best values of a row-major n x m matrix (NaN refused). */
     public static ArgmaxTop2 argmaxTop2(Backend backend, float[] s, int n, int m) {
-        requireMatrix("matrix", s, n, m);
-        requireNoNaN("matrix", s, m, false);
-        try (FloatPointer ps = new FloatPointer(s); IntPointer pi = new IntPointer(Math.max(1, n));
-                FloatPointer pb = new FloatPointer(Math.max(1, n)); FloatPointer p2 = new FloatPointer(Math.max(1, n))) {
-            argmaxTop2(backend, ps.address(), n, m, pi.address(), pb.address(), p2.address());
-            int[] index = new int[n];
-            float[] best = new float[n];
-            float[] second = new float[n];
-            pi.get(index);
-            pb.get(best);
-            p2.get(second);
-            return new ArgmaxTop2(index, best, second);
+        try (Uploaded u = upload("matrix", s, n, m)) {
+            return u.argmaxTop2(backend);
+        }
+    }
+
+    /**
+     * A Java matrix copied once into native memory and checked once (NaN refused), for the kernels that read it in turn
+     * (a group's row maxima, then, when they collide, its assignment), instead of a copy per kernel.
+     */
+    public static Uploaded upload(String what, float[] s, int n, int m) {
+        requireMatrix(what, s, n, m);
+        boolean infinite = false;
+        for (float v : s) {
+            if (Float.isNaN(v)) {
+                requireNoNaN(what, s, Math.max(1, m), false); // (names the place)
+            }
+            infinite |= Float.isInfinite(v);
+        }
+        return new Uploaded(what, new FloatPointer(s), n, m, infinite ? s : null);
+    }
+
+    /** A matrix in native memory ({@link #upload}); closing it frees the memory. */
+    public static final class Uploaded implements AutoCloseable {
+        private final String what;
+        private final FloatPointer values;
+        private final int n;
+        private final int m;
+        private final float[] infinite; // the Java matrix when it holds an infinite value (for the refusal), else null
+
+        private Uploaded(String what, FloatPointer values, int n, int m, float[] infinite) {
+            this.what = what;
+            this.values = values;
+            this.n = n;
+            this.m = m;
+            this.infinite = infinite;
+        }
+
+        /** Per row, the best column (lowest on ties), its value and the second best value ({@link Kernels#argmaxTop2}). */
+        public ArgmaxTop2 argmaxTop2(Backend backend) {
+            try (IntPointer pi = new IntPointer(Math.max(1, n)); FloatPointer pb = new FloatPointer(Math.max(1, n));
+                    FloatPointer p2 = new FloatPointer(Math.max(1, n))) {
+                Kernels.argmaxTop2(backend, values.address(), n, m, pi.address(), pb.address(), p2.address());
+                int[] index = new int[n];
+                float[] best = new float[n];
+                float[] second = new float[n];
+                pi.get(index);
+                pb.get(best);
+                p2.get(second);
+                return new ArgmaxTop2(index, best, second);
+            }
+        }
+
+        /** The exact maximum-sum assignment of the square matrix ({@link Kernels#assign}); an infinite value refused. */
+        public int[] assign(Backend backend) {
+            if (n != m) {
+                throw LadyException.invalidInput(what + " is " + n + " x " + m + ", not square");
+            }
+            if (infinite != null) {
+                requireNoNaN(what, infinite, Math.max(1, m), true);
+            }
+            try (IntPointer pp = new IntPointer(Math.max(1, n))) {
+                Kernels.assign(backend, values.address(), n, pp.address());
+                int[] perm = new int[n];
+                pp.get(perm);
+                return perm;
+            }
+        }
+
+        @Override
+        public void close() {
+            values.close();
         }
     }
 
@@ -602,13 +661,8 @@ public final class Kernels {
      * result[i]; always a permutation. NaN or infinite values are refused.
      */
     public static int[] assign(Backend backend, float[] matrix, int n) {
-        requireMatrix("assignment matrix", matrix, n, n);
-        requireNoNaN("assignment matrix", matrix, Math.max(1, n), true);
-        try (FloatPointer ps = new FloatPointer(matrix); IntPointer pp = new IntPointer(Math.max(1, n))) {
-            assign(backend, ps.address(), n, pp.address());
-            int[] perm = new int[n];
-            pp.get(perm);
-            return perm;
+        try (Uploaded u = upload("assignment matrix", matrix, n, n)) {
+            return u.assign(backend);
         }
     }
 

@@ -134,14 +134,17 @@ final class Combination {
         }
         float[][] sampled = sampleRows == null ? null : new float[cs.size()][];
         float[] s = similarity(cs, w, options, n, sampleRows, sampled);
-        ArgmaxTop2 top = Similarity.rowTop2(options.backend(), s, n);
+        ArgmaxTop2 top;
         long[] match;
-        if (options.method() == Method.ARGMAX) {
-            match = Arrays.stream(top.index()).asLongStream().toArray();
-        } else {
-            match = Similarity.argmaxPermutation(top, s); // no search when every row's maximum is its own
-            if (match == null) {
-                match = Similarity.assign(options.backend(), s, n);
+        try (Kernels.Uploaded uploaded = Kernels.upload("matrix", s, n, n)) { // (one copy for both kernels)
+            top = Similarity.rowTop2(options.backend(), uploaded);
+            if (options.method() == Method.ARGMAX) {
+                match = Arrays.stream(top.index()).asLongStream().toArray();
+            } else {
+                match = Similarity.argmaxPermutation(top, s); // no search when every row's maximum is its own
+                if (match == null) {
+                    match = Similarity.assign(options.backend(), uploaded);
+                }
             }
         }
         return new Solved(match, margins(s, n, match, top), s, w, false, false, sampled, null);

@@ -111,6 +111,11 @@ final class Similarity {
         return Kernels.argmaxTop2(backend, s, n, n);
     }
 
+    /** As {@link #rowTop2(Backend, float[], int)} on a matrix already in native memory. */
+    static ArgmaxTop2 rowTop2(Backend backend, Kernels.Uploaded s) {
+        return s.argmaxTop2(backend);
+    }
+
     /** match[i] = argmax_j s[i, j] (ties: lowest j), through the native kernel. */
     static long[] rowArgmax(Backend backend, float[] s, int n) {
         return widen(rowTop2(backend, s, n).index());
@@ -166,6 +171,11 @@ final class Similarity {
     /** Exact maximum-similarity assignment: always a permutation. */
     static long[] assign(Backend backend, float[] s, int n) {
         return widen(Kernels.assign(backend, s, n));
+    }
+
+    /** As {@link #assign(Backend, float[], int)} on a matrix already in native memory. */
+    static long[] assign(Backend backend, Kernels.Uploaded s) {
+        return widen(s.assign(backend));
     }
 
     private static long[] widen(int[] indices) {

@@ -50,6 +50,36 @@ class AssignKernelTest {
         checkBackend(Backend.CPU, 40);
     }
 
+    /**
+     * A matrix uploaded once serves the row maxima and the assignment with the same answers as the two calls that copy
+     * it each; a NaN is refused on upload, an infinite value by the assignment only (as before).
+     */
+    @Test
+    void oneUploadServesBothKernels() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        int n = 37;
+        float[] s = ResyncTestData.gaussian(rnd, n, n);
+        try (Kernels.Uploaded u = Kernels.upload("matrix", s, n, n)) {
+            ArgmaxTop2 top = u.argmaxTop2(Backend.CPU);
+            ArgmaxTop2 alone = Kernels.argmaxTop2(Backend.CPU, s, n, n);
+            assertArrayEquals(alone.index(), top.index());
+            assertArrayEquals(alone.best(), top.best());
+            assertArrayEquals(alone.second(), top.second());
+            assertArrayEquals(Kernels.assign(Backend.CPU, s, n), u.assign(Backend.CPU));
+        }
+        float[] nan = s.clone();
+        nan[5 * n + 3] = Float.NaN;
+        LadyException e = assertThrows(LadyException.class, () -> Kernels.upload("matrix", nan, n, n));
+        assertTrue(e.getMessage().contains("NaN value at row 5, column 3"), e.getMessage());
+        float[] inf = s.clone();
+        inf[2 * n + 1] = Float.POSITIVE_INFINITY;
+        try (Kernels.Uploaded u = Kernels.upload("matrix", inf, n, n)) {
+            assertEquals(1, u.argmaxTop2(Backend.CPU).index()[2]);
+            e = assertThrows(LadyException.class, () -> u.assign(Backend.CPU));
+            assertTrue(e.getMessage().contains("infinite value at row 2, column 1"), e.getMessage());
+        }
+    }
+
     /** A resync problem: where argmax has duplicates, the assignment is a permutation and recovers more. */
     @Test
     void assignmentResolvesArgmaxDuplicates() {
