@@ -4,7 +4,7 @@ tests (tests/java/lady/model/LlamaFolderTest.java). The safetensors writing and 
 
     encoder_family.py make OUT --variant bert|roberta|electra|distilbert|vit|deit [--seed S] [--dtype F32|BF16|F16] [--hidden D
                       --layers L --heads H --inter I --vocab V --positions P] [--head mlm|pretraining|seq|tokens|qa|teacher]
-                      [--headless] [--untied] [--labels N] [--no-prefix] [--buffers] [--act NAME]
+                      [--headless] [--untied | --tied-saved] [--labels N] [--no-prefix] [--buffers] [--act NAME]
                       [--model-type TYPE] [--pad P] [--embed E]
     encoder_family.py permute IN OUT --seed S --secret SECRET.json
     encoder_family.py forward DIR [DIR...] --tokens-seed S [--batch B --length T] --out LOGITS.json
@@ -30,7 +30,9 @@ make     a random folder as transformers' save_pretrained writes it: config.json
          DeiTForImageClassificationWithTeacher (cls_classifier on the first token, distillation_classifier on the
          second, averaged).
          --head: mlm (BertForMaskedLM's cls.predictions / RobertaForMaskedLM's lm_head / DistilBertForMaskedLM's
-         vocab_*; the decoder tied to the word embeddings and not saved, --untied: saved), pretraining (BERT: mlm and
+         vocab_*; the decoder tied to the word embeddings and not saved; --untied: saved, tie_word_embeddings false;
+         --tied-saved: saved although tied, a copy of the word embeddings, with BERT's and RoBERTa's second copy of
+         the decoder's bias, as bert-base-uncased is saved), pretraining (BERT: mlm and
          cls.seq_relationship on the pooled output), seq (BertForSequenceClassification: the pooler and classifier;
          RoBERTa: classifier.dense, tanh, classifier.out_proj on the first token; DistilBERT: pre_classifier, relu,
          classifier), tokens (classifier on every token, no pooler), qa (qa_outputs on every token).
@@ -75,6 +77,7 @@ ARCH = {"bert": {"mlm": "BertForMaskedLM", "pretraining": "BertForPreTraining", 
 
 def make_config(a):
     head = None if a.headless else a.head
+    untied = {"tie_word_embeddings": False} if a.untied else {}
     labels = {"id2label": {str(i): "LABEL_%d" % i for i in range(a.labels)},
               "label2id": {"LABEL_%d" % i: i for i in range(a.labels)}} if head in ("seq", "tokens", "teacher") else {}
     if a.variant == "distilbert":
@@ -83,7 +86,7 @@ def make_config(a):
                      "max_position_embeddings": a.positions, "model_type": "distilbert", "n_heads": a.heads,
                      "n_layers": a.layers, "pad_token_id": 0, "qa_dropout": 0.1, "seq_classif_dropout": 0.2,
                      "sinusoidal_pos_embds": False, "tie_weights_": True, "torch_dtype": "float32",
-                     "transformers_version": "4.46.3", "vocab_size": a.vocab}, **labels)
+                     "transformers_version": "4.46.3", "vocab_size": a.vocab}, **untied, **labels)
     if a.variant in ("vit", "deit"):
         return dict({"architectures": [ARCH[a.variant][head]], "attention_probs_dropout_prob": 0.0, "encoder_stride": a.patch,
                      "hidden_act": a.act or "gelu", "hidden_dropout_prob": 0.0, "hidden_size": a.hidden,
@@ -103,7 +106,7 @@ def make_config(a):
                  "torch_dtype": "float32", "transformers_version": "4.46.3", "type_vocab_size": 1 if roberta else 2,
                  "use_cache": True, "vocab_size": a.vocab},
                 **({"embedding_size": a.embed or a.hidden, "summary_activation": "gelu", "summary_type": "first"}
-                   if a.variant == "electra" else {}), **labels)
+                   if a.variant == "electra" else {}), **untied, **labels)
 
 
 # the names of each variant: its prefix, the embeddings, the layers, per layer the roles, the pooler
@@ -159,7 +162,7 @@ def norm(s, name, width):
     s[name + ".weight"] = s[name + ".bias"] = (None, (width,))
 
 
-def shapes(c, p, head, untied, buffers):
+def shapes(c, p, head, saved, buffers):
     """name -> (dtype or None for the folder's, shape)."""
     v = variant(c)
     n = NAMES[v]
@@ -206,9 +209,11 @@ def shapes(c, p, head, untied, buffers):
         m, ln, dec, bias = mlm_names(v)
         lin(s, m, e, d)
         norm(s, ln, e)
-        if untied:
+        if saved:  # (--untied or --tied-saved)
             s[dec + ".weight"] = (None, (vocab, e))
         s[bias] = (None, (vocab,))
+        if saved and c.get("tie_word_embeddings") is not False and dec + ".bias" != bias:
+            s[dec + ".bias"] = (None, (vocab,))  # (older checkpoints: the bias again, under the decoder's name)
         if head == "pretraining":
             lin(s, "cls.seq_relationship", 2, d)
     elif head == "seq":
@@ -255,7 +260,13 @@ def make(a):
     c = make_config(a)
     head = None if a.headless else a.head
     p = "" if a.no_prefix and head is None else a.variant + "."
-    lf.write_folder(a, c, shapes(c, p, head, a.untied, a.buffers), draw)
+    s = shapes(c, p, head, a.untied or a.tied_saved, a.buffers)
+    index = {n: i for i, n in enumerate(s)}
+    alias = {}
+    if a.tied_saved:  # the saved decoder: the word embeddings' values; its bias copy: the head's bias
+        _, _, dec, bias = mlm_names(a.variant)
+        alias = {dec + ".weight": p + NAMES[a.variant]["word"] + ".weight", dec + ".bias": bias}
+    lf.write_folder(a, c, s, lambda n, shape, seed, i, c: draw(alias.get(n, n), shape, seed, index[alias.get(n, n)], c))
 
 
 # ---------------------------------------------------------------- permute (the attacker)
@@ -278,8 +289,9 @@ def draw_permutations(c, seed, names):
     e = c.get("embedding_size", d)
     if e != d:  # ELECTRA-small's embeddings: a group of their own
         perms["embed"] = lf.randperm(e, g)
-    if mlm_names(v)[2] + ".weight" in names:  # an untied decoder: the head's hidden units move on their own
-        perms["mlm"] = lf.randperm(d, g)
+    if mlm_names(v)[2] + ".weight" in names and c.get("tie_word_embeddings") is False:  # an untied decoder: the
+        # head's hidden units (of the embeddings' width) move on their own
+        perms["mlm"] = lf.randperm(e, g)
     return perms
 
 
@@ -349,7 +361,7 @@ def permute_tensor(name, t, c, perms, p):
         return t[u]
     if name == dec + ".weight":
         return t[:, u]
-    if name in (bias, "qa_outputs.bias", "cls.seq_relationship.bias", "classifier.out_proj.bias"):
+    if name in (bias, dec + ".bias", "qa_outputs.bias", "cls.seq_relationship.bias", "classifier.out_proj.bias"):
         return t
     if name == "cls.seq_relationship.weight":
         return t[:, perms["pooler"]]
@@ -473,7 +485,9 @@ def forward(w, c, ids):
         y = linear(x, m)
         y = torch.nn.functional.gelu(y) if v in ("roberta", "electra") else act(y)
         y = torch.nn.functional.layer_norm(y, (y.shape[-1],), w[lnorm + ".weight"], w[lnorm + ".bias"], eps)
-        return y @ w.get(dec + ".weight", w[p + n["word"] + ".weight"]).T + w[bias]
+        # (tied: the word embeddings, whatever a saved decoder holds: transformers ties them again on load)
+        tied = c.get("tie_word_embeddings", True)
+        return y @ (w[p + n["word"] + ".weight"] if tied else w[dec + ".weight"]).T + w[bias]
     if head == "seq":
         if v == "bert":
             return linear(torch.tanh(linear(x[:, 0], p + n["pooler"])), "classifier")
@@ -495,7 +509,9 @@ def make_options(m):
     m.add_argument("--patch", type=int, default=4, help="vit: patch_size")
     m.add_argument("--head", default="mlm", choices=["mlm", "pretraining", "seq", "tokens", "qa", "teacher"])
     m.add_argument("--headless", action="store_true", help="the base model (BertModel, with its pooler)")
-    m.add_argument("--untied", action="store_true", help="mlm: the decoder's weight saved (not tied)")
+    m.add_argument("--untied", action="store_true", help="mlm: the decoder's weight saved, tie_word_embeddings false")
+    m.add_argument("--tied-saved", action="store_true", help="mlm: the decoder's weight saved although tied (a copy "
+                   "of the word embeddings), with the bias copy older BERT checkpoints hold")
     m.add_argument("--labels", type=int, default=3, help="seq, tokens: the classes")
     m.add_argument("--no-prefix", action="store_true", help="--headless: names without the variant's prefix")
     m.add_argument("--buffers", action="store_true", help="embeddings.position_ids (I64), as older versions saved it")

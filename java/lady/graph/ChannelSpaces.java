@@ -361,8 +361,9 @@ public final class ChannelSpaces {
                             + channels + " flattened channels; its input channels stay in place");
                 }
             }
-            Integer tied = embeddings.get(w); // a head tied to an embedding reads the embedding's channels (OPT-350m's
-            // project_out writes them): one space, whatever leads there
+            // a head tied to an embedding (its weight, or saved apart and tied by the configuration) reads the
+            // embedding's channels (OPT-350m's project_out writes them): one space, whatever leads there
+            Integer tied = embeddings.get(n.stringAttr(Op.TIED_TO, w));
             if (tied != null && !l.opaque() && !l.flattened() && l.segs().size() == 1 && l.segs().get(0).block() == 1
                     && l.length() == shape[cols]) {
                 union(l.segs().get(0).space(), tied, false);

@@ -129,6 +129,15 @@ public final class GraphBuilder {
      * {@code module.weight}: Hugging Face's tied output layer reads the embedding matrix.
      */
     public String linear(String node, String x, String weight, String bias, long out) {
+        return linear(node, x, weight, bias, out, null, List.of());
+    }
+
+    /**
+     * As {@link #linear(String, String, String, String, long)}, tied by the configuration to the embedding whose weight
+     * is {@code tiedTo} (null: none; {@link Op#TIED_TO}), with {@code buffers}: tensors of one value per output saved
+     * with it that it does not read (a second copy of its bias, as older BERT checkpoints hold one).
+     */
+    public String linear(String node, String x, String weight, String bias, long out, String tiedTo, List<String> buffers) {
         long in = width(x);
         tensor(weight, out, in);
         Map<String, String> p = new LinkedHashMap<>();
@@ -137,7 +146,11 @@ public final class GraphBuilder {
             tensor(bias, out);
             p.put("bias", bias);
         }
-        return add(node, Op.LINEAR, List.of(x), p, Map.of(), out);
+        for (String t : buffers) {
+            tensor(t, out);
+            p.put(BUFFER + t, t);
+        }
+        return add(node, Op.LINEAR, List.of(x), p, tiedTo == null ? Map.of() : Map.of(Op.TIED_TO, tiedTo), out);
     }
 
     /** A gated linear layer of {@code units} units ({@link Op#GATED_LINEAR}: weight [2 units, in]) of module {@code module}. */

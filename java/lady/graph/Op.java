@@ -188,6 +188,13 @@ public enum Op {
     /** The attribute of an {@link #EMBEDDING} that adds one row at every position, whatever the token (BERT's token type 0). */
     public static final String FIXED_ROW = "fixed_row";
 
+    /**
+     * The attribute of a {@link #LINEAR} output layer saved apart from an embedding but tied to it by the configuration
+     * (transformers ties them again when it loads the model: BERT's masked-LM decoder with tie_word_embeddings, as
+     * bert-base-uncased is saved): the embedding's weight, whose columns its input channels are.
+     */
+    public static final String TIED_TO = "tied_to";
+
     /** Whether an {@link #EMBEDDING} node reads a vocabulary (its rows are tokens), not positions or a fixed row. */
     public static boolean vocabulary(Node n) {
         return n.op() == EMBEDDING && n.longAttr(POSITION_OFFSET, -1) < 0 && n.longAttr(FIXED_ROW, -1) < 0;

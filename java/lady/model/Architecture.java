@@ -128,8 +128,9 @@ public record Architecture(String name, Graph graph, Init init) {
             if (w != null && w.op() == Op.LINEAR && !out.isEmpty()
                     && graph.shape(w.param("weight"))[w.longAttr("transposed", 0) == 1 ? 1 : 0]
                     == graph.shape(out.get(0))[0]) {
-                for (String role : List.of("weight", "bias")) {
-                    if (w.has(role) && !out.contains(w.param(role))) {
+                for (String role : w.params().keySet()) { // its weight and bias (and a saved copy of the bias)
+                    if ((role.equals("weight") || role.equals("bias") || role.startsWith(lady.graph.GraphBuilder.BUFFER))
+                            && !out.contains(w.param(role))) {
                         out.add(w.param(role));
                     }
                 }

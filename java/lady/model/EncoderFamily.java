@@ -492,7 +492,7 @@ final class EncoderFamily implements Family {
                 m = "cls.predictions.transform.dense";
                 norm = "cls.predictions.transform.LayerNorm";
                 decoder = "cls.predictions.decoder";
-                bias = d.has("cls.predictions.bias", false) ? "cls.predictions.bias" : "cls.predictions.decoder.bias";
+                bias = "cls.predictions.bias";
             } else if (d.has("generator_predictions.dense.weight", false)) { // ELECTRA's generator: gelu
                 m = "generator_predictions.dense";
                 norm = "generator_predictions.LayerNorm";
@@ -504,7 +504,7 @@ final class EncoderFamily implements Family {
                 m = "lm_head.dense";
                 norm = "lm_head.layer_norm";
                 decoder = "lm_head.decoder";
-                bias = d.has("lm_head.bias", false) ? "lm_head.bias" : "lm_head.decoder.bias";
+                bias = "lm_head.bias";
                 act = Op.Activation.GELU;
                 why = null;
             } else { // DistilBERT: its activation
@@ -516,12 +516,20 @@ final class EncoderFamily implements Family {
             String x = b.linear(m, h, d.size(m + ".weight", 0, hidden), true);
             x = why == null ? b.act(m + ".act", x, act) : b.act(m + ".act", x, Op.Activation.GELU, why);
             x = b.layerNorm(norm, x, eps);
-            String weight = d.has(decoder + ".weight", false) ? decoder + ".weight" : word;
-            if (weight.equals(word) && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
+            boolean saved = d.has(decoder + ".weight", false);
+            boolean tie = !Boolean.FALSE.equals(d.config("tie_word_embeddings")); // (the encoders' default: tied)
+            if (!saved && !tie) {
                 throw LadyException.invalidInput(name + ": the checkpoint has no " + decoder + ".weight, and config.json "
                         + "does not tie it to the embedding (tie_word_embeddings); a shard missing from the folder?");
             }
-            return b.linear(decoder, x, weight, d.has(bias, false) ? bias : null, vocab);
+            // the decoder's bias under the head's name, or under the decoder's (both, as older checkpoints hold it
+            // twice: the second a copy nothing reads); a decoder saved but tied by the configuration reads the
+            // embedding's channels (transformers ties them again on load: bert-base-uncased is saved so)
+            String decoderBias = decoder + ".bias";
+            String own = d.has(bias, false) ? bias : d.has(decoderBias, false) ? decoderBias : null;
+            List<String> copies = own != null && own.equals(bias) && !bias.equals(decoderBias) && d.has(decoderBias, false)
+                    ? List.of(decoderBias) : List.of();
+            return b.linear(decoder, x, saved ? decoder + ".weight" : word, own, vocab, saved && tie ? word : null, copies);
         }
     }
 

@@ -333,12 +333,16 @@ final class GptFamily implements Family {
         }
         boolean tied = !d.has(head, false);
         Object tie = d.config("tie_word_embeddings");
-        if (tied && (v.tiedByDefault() ? Boolean.FALSE.equals(tie) : !Boolean.TRUE.equals(tie))) {
+        boolean ties = v.tiedByDefault() ? !Boolean.FALSE.equals(tie) : Boolean.TRUE.equals(tie);
+        if (tied && !ties) {
             throw LadyException.invalidInput(name + ": the checkpoint has no " + head + ", and config.json does not tie "
                     + "it to the embedding (tie_word_embeddings); a shard missing from the folder?");
         }
+        // (a head saved although the configuration ties it reads the embedding's channels: transformers ties them again
+        // on load; only OPT-350m's narrower embedding makes that another space than the head's input)
+        String bias = d.has(v.head() + ".bias", false) ? v.head() + ".bias" : null; // (Phi's head has a bias)
         String logits = tied ? b.linear(v.head(), h, embedding, null, vocab)
-                : b.linear(v.head(), h, vocab, d.has(v.head() + ".bias", false)); // (Phi's head has a bias)
+                : b.linear(v.head(), h, head, bias, vocab, ties ? embedding : null, List.of());
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }
 

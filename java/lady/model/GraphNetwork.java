@@ -110,7 +110,8 @@ final class GraphNetwork implements Model {
             case LINEAR -> {
                 long[] w = graph.shape(n.param("weight"));
                 boolean own = n.param("weight").equals(n.name() + ".weight") && n.longAttr("transposed", 0) != 1
-                        && (!n.has("bias") || n.param("bias").equals(n.name() + ".bias"));
+                        && (!n.has("bias") || n.param("bias").equals(n.name() + ".bias"))
+                        && n.params().keySet().stream().noneMatch(r -> r.startsWith(lady.graph.GraphBuilder.BUFFER));
                 if (own) {
                     LinearOptions o = new LinearOptions(w[1], w[0]);
                     o.bias().put(n.has("bias"));

@@ -152,6 +152,20 @@ class EncoderFamilyTest {
                 "cls.predictions.transform.dense.weight")));
         assertEquals(List.of("bert.embeddings.word_embeddings.weight", "cls.predictions.bias"),
                 mlm.description().vocabularyTensors());
+
+        // the decoder saved although tied (bert-base-uncased): transformers ties it again on load, so the head still
+        // reads the stream's order; saved with tie_word_embeddings false, its hidden units are a group of their own
+        Map<String, long[]> saved = bert("bert.", "mlm");
+        saved.put("cls.predictions.decoder.weight", new long[] {VOCAB, HIDDEN});
+        saved.put("cls.predictions.decoder.bias", new long[] {VOCAB});
+        PermutationSpec tied = Models.infer(saved, null, BERT_CONFIG).description().permutationSpec();
+        assertEquals(m.groups().size(), tied.groups().size());
+        assertTrue(tied.groups().get(0).members(Role.CONSUMER_WEIGHT).stream().anyMatch(x -> x.tensor().equals(
+                "cls.predictions.decoder.weight")), "the saved decoder's columns move with the stream");
+        Map<String, Object> untie = new LinkedHashMap<>(BERT_CONFIG);
+        untie.put("tie_word_embeddings", false);
+        PermutationSpec untied = Models.infer(saved, null, untie).description().permutationSpec();
+        assertEquals(HIDDEN, untied.group("cls.predictions.transform.dense").orElseThrow().size());
     }
 
     /** BERT's names under roberta., or without a prefix where config.json's model_type names RoBERTa's layout. */
