@@ -230,6 +230,12 @@ public final class StructuralRules {
         if (producers.isEmpty()) {
             widening = first(widening, "it has no convolution or linear producer");
             scalingProblem = first(scalingProblem, widening);
+        } else {
+            String output = output(index, producers.stream().map(p -> p.node().output()).toList());
+            if (output != null) { // (a base encoder's pooler: no layer reads it, its neurons are an output's values)
+                widening = first(widening, "its neurons reach the network's output '" + output + "' without a layer "
+                        + "reading them: more neurons would change it");
+            }
         }
         Scaling scaling;
         String scalingRefusal = null;
@@ -290,6 +296,33 @@ public final class StructuralRules {
      * Follows {@code starts} to the consumers; null when every operation on the way commutes with a positive
      * per-channel factor, else why not.
      */
+    /**
+     * The network output that the values {@code starts} reach without a layer reading them (through activations,
+     * pools, selections, additions and the like), or null when every path ends in a layer's columns.
+     */
+    private static String output(Index index, List<String> starts) {
+        Deque<String> todo = new ArrayDeque<>(starts);
+        Set<String> visited = new HashSet<>();
+        while (!todo.isEmpty()) {
+            String v = todo.pop();
+            if (!visited.add(v)) {
+                continue;
+            }
+            if (index.outputs().contains(v)) {
+                return v;
+            }
+            for (Node r : index.readers().getOrDefault(v, List.of())) {
+                switch (r.op()) {
+                    case CONV, LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA, MOE -> {
+                        // a layer reads them: its columns take the new neurons
+                    }
+                    default -> todo.push(r.output());
+                }
+            }
+        }
+        return null;
+    }
+
     private static String walk(Index index, List<String> starts) {
         Deque<String> todo = new ArrayDeque<>(starts);
         Set<String> visited = new HashSet<>();

@@ -283,7 +283,9 @@ final class EncoderFamily implements Family {
         String pooled = null;
         if (hasPooler) { // tanh(dense(the first token)); an output of its own, its order free, where no head reads it
             String first = b.select(pooler + ".first_token", h, 1, 0);
-            pooled = b.act(pooler + ".act", b.linear(pooler, first, hidden, true), Op.Activation.TANH, !poolerRead);
+            // (its width the checkpoint's: a structural edit widens a pooler a head reads)
+            pooled = b.act(pooler + ".act", b.linear(pooler, first, d.size(pooler + ".weight", 0, hidden), true),
+                    Op.Activation.TANH, !poolerRead);
         }
         List<String> outputs = new java.util.ArrayList<>(head.outputs(name, b, d, h, pooled, word, vocab, hidden, eps,
                 fn, actUnsupported));
@@ -384,7 +386,8 @@ final class EncoderFamily implements Family {
         if (!d.has(pooler + ".weight", false)) {
             return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
         }
-        String pooled = b.act(pooler + ".act", b.linear(pooler, b.select(pooler + ".first_token", x, 1, 0), hidden, true),
+        String pooled = b.act(pooler + ".act", b.linear(pooler, b.select(pooler + ".first_token", x, 1, 0),
+                d.size(pooler + ".weight", 0, hidden), true),
                 Op.Activation.TANH, true);
         return new Architecture(name, b.build(x, pooled), Architecture.Init.PYTORCH_DEFAULT);
     }

@@ -247,6 +247,23 @@ class EncoderFamilyTest {
         assertTrue(torch.max(torch.abs(a.sub(b))).item_double() > 1e-4, "the first token's logits moved");
     }
 
+    /**
+     * A structural attack may widen a pooler a head reads (the classifier's columns take the new neurons), not a base
+     * model's, whose neurons are an output's values.
+     */
+    @Test
+    void onlyAPoolerALayerReadsMayBeWidened() {
+        ModelConfig base = Models.infer(bert("", "base"), null, BERT_CONFIG);
+        lady.graph.StructuralRules.Rule free = lady.graph.StructuralRules.of(base.description().graph(),
+                base.description().permutationSpec()).get("pooler.dense");
+        assertTrue(free.wideningRefusal() != null && free.wideningRefusal().contains("reach the network's output"),
+                String.valueOf(free.wideningRefusal()));
+        ModelConfig seq = Models.infer(bert("bert.", "seq"), null, BERT_CONFIG);
+        lady.graph.StructuralRules.Rule read = lady.graph.StructuralRules.of(seq.description().graph(),
+                seq.description().permutationSpec()).get("bert.pooler.dense");
+        assertEquals(null, read.wideningRefusal());
+    }
+
     /** A base model's outputs (the last hidden state and the pooled output) have free channel orders. */
     @Test
     void aBaseModelsOutputsAreFree() {

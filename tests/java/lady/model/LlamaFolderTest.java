@@ -260,14 +260,16 @@ class LlamaFolderTest {
 
     /** The other heads and layouts: BERT's pre-training, a label per token, question answering, untied heads. */
     @ParameterizedTest(name = "{0} {1} {2}")
-    @CsvSource(delimiter = '|', value = {"roberta|F32|--head mlm --tied-saved", "distilbert|F32|--head mlm --tied-saved",
+    @CsvSource(delimiter = '|', value = {"roberta|F32|--head mlm --tied-saved",
+        "distilbert|F32|--head mlm --tied-saved",
         "electra|F32|--head mlm --embed 16 --untied", "bert|F32|--head tokens", "roberta|F32|--head qa",
         "distilbert|BF16|--head qa", "bert|F32|--head mlm --untied --act gelu_new", "roberta|F32|--head mlm --untied",
         "bert|F32|--headless --no-prefix", "roberta|F32|--head seq", "distilbert|F32|--head mlm --untied",
         "vit|BF16|--headless --no-prefix --positions 3", "electra|F32|--head mlm --embed 16", "electra|BF16|--head seq",
         "deit|F32|--head seq --positions 3"})
     @org.junit.jupiter.api.Tag("slow")
-    void encoderFoldersWithOtherHeads(String variant, String dtype, String options) throws IOException, InterruptedException {
+    void encoderFoldersWithOtherHeads(String variant, String dtype, String options)
+            throws IOException, InterruptedException {
         encoderFolders(variant, dtype, options);
     }
 
@@ -289,8 +291,8 @@ class LlamaFolderTest {
         // a base model's function: the inner products of its hidden states (their dimensions move with the stream)
         int width = !make.contains("--headless") ? 0 : (int) (long) refState.names().stream().filter(n ->
                 n.endsWith("embed_tokens.weight") || n.endsWith("word_embeddings.weight")
-                || n.endsWith("patch_embeddings.projection.weight")).findFirst().map(n -> n.endsWith("projection.weight")
-                ? refState.shape(n)[0] : refState.shape(n)[1]).orElseThrow();
+                || n.endsWith("patch_embeddings.projection.weight")).findFirst()
+                .map(n -> n.endsWith("projection.weight") ? refState.shape(n)[0] : refState.shape(n)[1]).orElseThrow();
         java.util.function.UnaryOperator<List<Double>> function = v -> width > 0 ? gram(v, width) : v;
         double scale = Math.max(1, maxAbs(function.apply(before)));
         double rawScale = Math.max(1, maxAbs(before));
@@ -300,7 +302,8 @@ class LlamaFolderTest {
         assertEquals(variant, Models.infer(refState, null).architecture(), "config.json's model_type names the variant");
 
         // Lady's forward (GraphNetwork, float32) equals the script's (float64)
-        List<Double> lady = ladyLogits(refState, script.containsKey("images") ? script.get("images") : script.get("tokens"));
+        List<Double> lady = ladyLogits(refState, script.containsKey("images") ? script.get("images")
+                : script.get("tokens"));
         assertTrue(maxDiff(lady, before) < 1e-4 * rawScale, "Lady's logits differ from the script's by "
                 + maxDiff(lady, before));
 
@@ -540,8 +543,9 @@ class LlamaFolderTest {
         "llama_family.py|llama|model.layers.N.mlp.gate_proj.weight|0|intermediate_size",
         // GPT-2's Conv1D: the MLP's units are the columns of c_fc (its rows on axis 1), the width n_inner
         "gpt_family.py|gpt2|transformer.h.N.mlp.c_fc.weight|1|n_inner",
-        // BERT's post-norm layers, its masked-LM head tied to the embedding
-        "encoder_family.py|bert|bert.encoder.layer.N.intermediate.dense.weight|0|intermediate_size",
+        // BERT's post-norm layers, its pre-training heads (a pooler the attack widens too; the decoder saved, tied)
+        "encoder_family.py|bert --head pretraining --tied-saved|bert.encoder.layer.N.intermediate.dense.weight|0|"
+            + "intermediate_size",
     })
     void aStructuralAttackWritesAFolderWhoseConfigDescribesItsWeights(String python, String variant, String fc, int axis,
             String key) throws IOException, InterruptedException {
@@ -571,7 +575,9 @@ class LlamaFolderTest {
     private void structuralAttackAndUndo(String python, String variant, String fc, int axis, String key)
             throws IOException, InterruptedException {
         Path ref = dir.resolve("ref");
-        assertNull(PythonTorch.run(python, "make", ref.toString(), "--variant", variant, "--seed", "5"));
+        List<String> make = new ArrayList<>(List.of("make", ref.toString(), "--seed", "5", "--variant"));
+        make.addAll(List.of(variant.split(" "))); // (the variant, then any make options)
+        assertNull(PythonTorch.run(python, make.toArray(String[]::new)));
         Path attacked = dir.resolve("nso");
         CliRun a = CliRun.of("attack", "--model", ref.toString(), "--attack", "nso", "--seed", "5", "--out",
                 attacked.toString(), "--quiet");
@@ -955,9 +961,9 @@ class LlamaFolderTest {
         }
         List<Double> values = flat(input);
         boolean images = shape.size() == 4;
+        torch.ScalarType type = images ? torch.ScalarType.Float : torch.ScalarType.Long;
         Tensor x = torch.empty(shape.stream().mapToLong(Long::longValue).toArray(), new org.bytedeco.pytorch.TensorOptions()
-                .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(images ? torch.ScalarType.Float : torch.ScalarType.Long)),
-                new org.bytedeco.pytorch.MemoryFormatOptional());
+                .dtype(new org.bytedeco.pytorch.ScalarTypeOptional(type)), new org.bytedeco.pytorch.MemoryFormatOptional());
         for (int i = 0; i < values.size(); i++) {
             if (images) {
                 x.data_ptr_float().put(i, values.get(i).floatValue());
