@@ -293,14 +293,32 @@ public final class StructuralRules {
     }
 
     /**
-     * Follows {@code starts} to the consumers; null when every operation on the way commutes with a positive
-     * per-channel factor, else why not.
-     */
-    /**
      * The network output that the values {@code starts} reach without a layer reading them (through activations,
      * pools, selections, additions and the like), or null when every path ends in a layer's columns.
      */
     private static String output(Index index, List<String> starts) {
+        return follow(index, starts, v -> v, (r, todo) -> {
+            switch (r.op()) {
+                case CONV, LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA, MOE -> {
+                    // a layer reads them: its columns take the new neurons
+                }
+                default -> todo.push(r.output());
+            }
+            return null;
+        });
+    }
+
+    /** What a traversal does at a reader of a value: a reason to stop, or null (its output pushed to go on, or not). */
+    private interface Step {
+        String at(Node reader, Deque<String> todo);
+    }
+
+    /**
+     * Visits the values from {@code starts} through their readers ({@code step}): the first reason a step gives, or
+     * {@code atOutput} of the first network output reached; null when neither comes.
+     */
+    private static String follow(Index index, List<String> starts, java.util.function.UnaryOperator<String> atOutput,
+            Step step) {
         Deque<String> todo = new ArrayDeque<>(starts);
         Set<String> visited = new HashSet<>();
         while (!todo.isEmpty()) {
@@ -309,58 +327,49 @@ public final class StructuralRules {
                 continue;
             }
             if (index.outputs().contains(v)) {
-                return v;
+                return atOutput.apply(v);
             }
             for (Node r : index.readers().getOrDefault(v, List.of())) {
-                switch (r.op()) {
-                    case CONV, LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA, MOE -> {
-                        // a layer reads them: its columns take the new neurons
-                    }
-                    default -> todo.push(r.output());
+                String why = step.at(r, todo);
+                if (why != null) {
+                    return why;
                 }
             }
         }
         return null;
     }
 
+    /**
+     * Follows {@code starts} to the consumers; null when every operation on the way commutes with a positive
+     * per-channel factor, else why not.
+     */
     private static String walk(Index index, List<String> starts) {
-        Deque<String> todo = new ArrayDeque<>(starts);
-        Set<String> visited = new HashSet<>();
-        while (!todo.isEmpty()) {
-            String v = todo.pop();
-            if (!visited.add(v)) {
-                continue;
-            }
-            if (index.outputs().contains(v)) {
-                return "its values are a network output";
-            }
-            for (Node r : index.readers().getOrDefault(v, List.of())) {
-                switch (r.op()) {
-                    case CONV -> {
-                        if (r.longAttr("groups", 1) != 1) {
-                            return "a grouped or depthwise convolution ('" + r.name() + "') reads them";
-                        }
-                    }
-                    case LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA, MOE -> {
-                        // a consumer: its columns compensate
-                    }
-                    case ACT -> {
-                        Op.Activation fn = r.activation();
-                        if (!fn.positivelyHomogeneous()) {
-                            return "they pass through " + fn + " ('" + r.name() + "'), which is not positively homogeneous "
-                                    + "(f(a x) != a f(x))";
-                        }
-                        todo.push(r.output());
-                    }
-                    case MAX_POOL, AVG_POOL, ADAPTIVE_AVG_POOL, DROPOUT, FLATTEN, INTERPOLATE, SELECT, TO_TOKENS, CONCAT, ADD ->
-                        todo.push(r.output());
-                    default -> {
-                        return "they pass through " + r.op().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
-                                + " '" + r.name() + "'";
+        return follow(index, starts, v -> "its values are a network output", (r, todo) -> {
+            switch (r.op()) {
+                case CONV -> {
+                    if (r.longAttr("groups", 1) != 1) {
+                        return "a grouped or depthwise convolution ('" + r.name() + "') reads them";
                     }
                 }
+                case LINEAR, GATED_LINEAR, ATTENTION, ATTENTION_GQA, MOE -> {
+                    // a consumer: its columns compensate
+                }
+                case ACT -> {
+                    Op.Activation fn = r.activation();
+                    if (!fn.positivelyHomogeneous()) {
+                        return "they pass through " + fn + " ('" + r.name() + "'), which is not positively homogeneous "
+                                + "(f(a x) != a f(x))";
+                    }
+                    todo.push(r.output());
+                }
+                case MAX_POOL, AVG_POOL, ADAPTIVE_AVG_POOL, DROPOUT, FLATTEN, INTERPOLATE, SELECT, TO_TOKENS, CONCAT, ADD ->
+                    todo.push(r.output());
+                default -> {
+                    return "they pass through " + r.op().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
+                            + " '" + r.name() + "'";
+                }
             }
-        }
-        return null;
+            return null;
+        });
     }
 }
