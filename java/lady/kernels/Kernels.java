@@ -568,6 +568,11 @@ public final class Kernels {
             }
         }
 
+        /** Whether the matrix holds an infinite value (found by the upload's scan). */
+        public boolean hasInfinite() {
+            return infinite != null;
+        }
+
         @Override
         public void close() {
             values.close();

@@ -397,6 +397,21 @@ final class EncoderFamily implements Family {
         return name.equals(DEIT) ? 2 : 1;
     }
 
+    /**
+     * A masked-LM head's names: its dense layer, its LayerNorm, its decoder and the decoder's bias; whether its
+     * activation is gelu whatever the configuration says (else hidden_act / activation).
+     */
+    private record MaskedLm(String dense, String norm, String decoder, String bias, boolean gelu) {}
+
+    /** BERT's, ELECTRA's generator, RoBERTa's and DistilBERT's (the last: the default), told by the dense layer. */
+    private static final List<MaskedLm> MASKED_LM_HEADS = List.of(
+            new MaskedLm("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
+                    "cls.predictions.bias", false),
+            new MaskedLm("generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head",
+                    "generator_lm_head.bias", true),
+            new MaskedLm("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias", true),
+            new MaskedLm("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias", false));
+
     /** ELECTRA's discriminator's first layer (its head on every token). */
     private static final String DISCRIMINATOR_DENSE = "discriminator_predictions.dense";
 
@@ -408,8 +423,7 @@ final class EncoderFamily implements Family {
             if (d.has(DISCRIMINATOR_DENSE + ".weight", false)) {
                 return DISCRIMINATOR;
             }
-            if (d.has("cls.predictions.transform.dense.weight", false) || d.has("lm_head.dense.weight", false)
-                    || d.has("vocab_transform.weight", false) || d.has("generator_predictions.dense.weight", false)) {
+            if (MASKED_LM_HEADS.stream().anyMatch(x -> d.has(x.dense() + ".weight", false))) {
                 return d.has("cls.seq_relationship.weight", false) ? PRETRAINING : MASKED_LM;
             }
             if (firstToken(d)) {
@@ -485,40 +499,17 @@ final class EncoderFamily implements Family {
         /** The masked language model's head: a dense layer, an activation, a LayerNorm, the decoder (tied or not). */
         private static String maskedLm(String name, GraphBuilder b, Dims d, String h, String word, long vocab,
                 long hidden, double eps, Op.Activation fn, String actUnsupported) {
-            String m;
-            String norm;
-            String decoder;
-            String bias;
-            Op.Activation act = fn;
-            String why = actUnsupported;
-            if (d.has("cls.predictions.transform.dense.weight", false)) { // BERT: hidden_act
-                m = "cls.predictions.transform.dense";
-                norm = "cls.predictions.transform.LayerNorm";
-                decoder = "cls.predictions.decoder";
-                bias = "cls.predictions.bias";
-            } else if (d.has("generator_predictions.dense.weight", false)) { // ELECTRA's generator: gelu
-                m = "generator_predictions.dense";
-                norm = "generator_predictions.LayerNorm";
-                decoder = "generator_lm_head";
-                bias = "generator_lm_head.bias";
-                act = Op.Activation.GELU;
-                why = null;
-            } else if (d.has("lm_head.dense.weight", false)) { // RoBERTa: gelu
-                m = "lm_head.dense";
-                norm = "lm_head.layer_norm";
-                decoder = "lm_head.decoder";
-                bias = "lm_head.bias";
-                act = Op.Activation.GELU;
-                why = null;
-            } else { // DistilBERT: its activation
-                m = "vocab_transform";
-                norm = "vocab_layer_norm";
-                decoder = "vocab_projector";
-                bias = "vocab_projector.bias";
-            }
+            MaskedLm head = MASKED_LM_HEADS.stream().filter(x -> d.has(x.dense() + ".weight", false)).findFirst()
+                    .orElse(MASKED_LM_HEADS.get(MASKED_LM_HEADS.size() - 1));
+            String m = head.dense();
+            String decoder = head.decoder();
+            String bias = head.bias();
+            // (RoBERTa's and ELECTRA's heads: gelu, whatever hidden_act says)
+            String why = head.gelu() ? null : actUnsupported;
             String x = b.linear(m, h, d.size(m + ".weight", 0, hidden), true);
-            x = why == null ? b.act(m + ".act", x, act) : b.act(m + ".act", x, Op.Activation.GELU, why);
-            x = b.layerNorm(norm, x, eps);
+            x = why == null ? b.act(m + ".act", x, head.gelu() ? Op.Activation.GELU : fn)
+                    : b.act(m + ".act", x, Op.Activation.GELU, why);
+            x = b.layerNorm(head.norm(), x, eps);
             boolean saved = d.has(decoder + ".weight", false);
             boolean tie = !Boolean.FALSE.equals(d.config("tie_word_embeddings")); // (the encoders' default: tied)
             if (!saved && !tie) {

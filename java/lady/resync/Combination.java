@@ -141,7 +141,7 @@ final class Combination {
             if (options.method() == Method.ARGMAX) {
                 match = Arrays.stream(top.index()).asLongStream().toArray();
             } else {
-                match = Similarity.argmaxPermutation(top, s); // no search when every row's maximum is its own
+                match = Similarity.argmaxPermutation(top, uploaded); // no search when every row's maximum is its own
                 if (match == null) {
                     match = Similarity.assign(options.backend(), uploaded);
                 }

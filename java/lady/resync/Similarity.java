@@ -143,9 +143,12 @@ final class Similarity {
      * it maximizes the sum, and it is what the assignment kernel returns for such a matrix (its greedy start takes
      * each row's argmax, lowest column on ties, and leaves nothing to augment). Null when two rows share their
      * argmax or a value of {@code s} is infinite (then {@link #assign}: the kernel resolves the collisions, or
-     * refuses the matrix; a NaN was already refused by {@link #rowTop2}).
+     * refuses the matrix; a NaN was already refused by the upload).
      */
-    static long[] argmaxPermutation(ArgmaxTop2 top, float[] s) {
+    static long[] argmaxPermutation(ArgmaxTop2 top, Kernels.Uploaded s) {
+        if (s.hasInfinite()) { // (the upload's scan found one)
+            return null;
+        }
         int n = top.rows();
         boolean[] taken = new boolean[n];
         long[] out = new long[n];
@@ -157,15 +160,7 @@ final class Similarity {
             taken[j] = true;
             out[i] = j;
         }
-        boolean[] infinite = new boolean[1];
-        PrefilteredMatch.parallelChunks(n, (from, to) -> {
-            for (int t = from * n; t < to * n && !infinite[0]; t++) {
-                if (Float.isInfinite(s[t])) {
-                    infinite[0] = true;
-                }
-            }
-        });
-        return infinite[0] ? null : out;
+        return out;
     }
 
     /** Exact maximum-similarity assignment: always a permutation. */

@@ -103,6 +103,13 @@ class DenseSimilarityTest {
         return out;
     }
 
+    /** The assignment's shortcut on {@code s}, uploaded once for the row maxima and the shortcut, as a resync does. */
+    private static long[] shortcut(float[] s, int n) {
+        try (lady.kernels.Kernels.Uploaded u = lady.kernels.Kernels.upload("matrix", s, n, n)) {
+            return Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, u), u);
+        }
+    }
+
     @Test
     void argmaxPermutationIsWhatTheAssignmentKernelReturns() {
         int n = 300;
@@ -111,15 +118,14 @@ class DenseSimilarityTest {
         for (int i = 0; i < n; i++) {
             s[i * n + (int) p[i]] += 10; // every row's maximum in a different column
         }
-        long[] shortcut = Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, s, n), s);
+        long[] shortcut = shortcut(s, n);
         assertNotNull(shortcut);
         assertArrayEquals(Similarity.assign(Backend.CPU, s, n), shortcut);
         s[5 * n + (int) p[7]] += 20; // rows 5 and 7 now share their argmax: the kernel decides
-        assertNull(Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, s, n), s));
+        assertNull(shortcut(s, n));
         s[5 * n + (int) p[7]] -= 20;
         s[1] = Float.NEGATIVE_INFINITY;
-        assertNull(Similarity.argmaxPermutation(Similarity.rowTop2(Backend.CPU, s, n), s),
-                "an infinite value goes to the kernel, which refuses it");
+        assertNull(shortcut(s, n), "an infinite value goes to the kernel, which refuses it");
         assertThrows(lady.LadyException.class, () -> Similarity.assign(Backend.CPU, s, n));
         s[0] = Float.NaN;
         assertThrows(lady.LadyException.class, () -> Similarity.rowTop2(Backend.CPU, s, n),
