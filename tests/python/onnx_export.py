@@ -5,7 +5,8 @@
 
 params.json (written by the Java test, so that every number has one home in Lady):
   models        names among "lady_net", "mobilenet_v3_small", "densenet121", "resnet18", "vit_tiny" (torchvision's
-                VisionTransformer on 32 x 32 inputs: patches of 8, 2 layers, 4 heads, width 64, MLP 128)
+                VisionTransformer on 32 x 32 inputs: patches of 8, 2 layers, 4 heads, width 64, MLP 128), "attn_net"
+                (attention written by hand: AttnNet)
   sides         {model: input side in pixels}; batch: the batch of the seeded input
   classes       outputs of every model
   opset         ONNX opset of the exports (17)
@@ -37,6 +38,7 @@ trained briefly on the digits.
 Exit code 0 on success; 3 (NO_TORCH_EXIT) when torch, torchvision or onnx cannot be imported.
 """
 import json
+import math
 import os
 import sys
 
@@ -93,6 +95,68 @@ class LadyNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class AttnNet(nn.Module):
+    """Attention written by hand, the ways Hugging Face's models write it, on 3 x 32 x 32 inputs cut into 16 patches
+    (width 64, 4 heads of 16, MLP 128):
+    layer 0  post-norm (BERT): separate q, k, v; x.view(b, t, h, d).permute(0, 2, 1, 3); scores divided by sqrt(d)
+             plus an additive mask (the last two positions hidden);
+    layer 1  pre-norm (GPT-2): one packed qkv projection split in three; q multiplied by d ** -0.5; a causal mask with
+             torch.where;
+    then mean over the tokens, a layer norm and the classifier. (The masks are a vector and a boolean tensor: not
+    weights a permutation should move.)"""
+
+    def __init__(self, classes, d=64, heads=4, mlp=128, tokens=16):
+        super().__init__()
+        self.heads = heads
+        self.patch = nn.Conv2d(3, d, 8, 8)
+        self.pos = nn.Parameter(torch.randn(1, tokens, d) * 0.1)
+        self.q0, self.k0, self.v0, self.o0 = (nn.Linear(d, d) for _ in range(4))
+        self.ln0a, self.ln0b = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.fc0a, self.fc0b = nn.Linear(d, mlp), nn.Linear(mlp, d)
+        self.register_buffer("mask0", (torch.arange(tokens) >= tokens - 2).float() * -1e4)
+        self.ln1a, self.ln1b = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv1, self.o1 = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc1a, self.fc1b = nn.Linear(d, mlp), nn.Linear(mlp, d)
+        self.register_buffer("causal1", torch.tril(torch.ones(tokens, tokens, dtype=torch.bool)).view(1, 1, tokens, tokens))
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, classes)
+
+    def split(self, x):
+        b, t, _ = x.shape
+        return x.view(b, t, self.heads, -1).permute(0, 2, 1, 3)
+
+    @staticmethod
+    def merge(x):
+        b, h, t, d = x.shape
+        return x.permute(0, 2, 1, 3).reshape(b, t, h * d)
+
+    def attend(self, q, k, v, o, bias):
+        q, k, v = self.split(q), self.split(k), self.split(v)
+        s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + bias
+        return o(self.merge(torch.matmul(torch.softmax(s, -1), v)))
+
+    def forward(self, img):
+        x = self.patch(img).flatten(2).transpose(1, 2) + self.pos
+        x = self.ln0a(x + self.attend(self.q0(x), self.k0(x), self.v0(x), self.o0, self.mask0))
+        x = self.ln0b(x + self.fc0b(nn.functional.gelu(self.fc0a(x))))
+        h = self.ln1a(x)
+        q, k, v = self.qkv1(h).split(h.shape[-1], dim=2)
+        q, k, v = self.split(q) * (h.shape[-1] // self.heads) ** -0.5, self.split(k), self.split(v)
+        s = torch.where(self.causal1, torch.matmul(q, k.transpose(-1, -2)), torch.tensor(-1e4))
+        x = x + self.o1(self.merge(torch.matmul(torch.softmax(s, -1), v)))
+        x = x + self.fc1b(nn.functional.gelu(self.fc1a(self.ln1b(x))))
+        return self.head(self.ln(x).mean(1))
+
+
+def randomize_norms(model, gen):
+    """Layer norms at one and zero could not tell a right permutation of their channels from a wrong one."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.LayerNorm):
+                m.weight.copy_(1 + torch.randn(m.weight.shape, generator=gen) * 0.1)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+
+
 def build(name, classes):
     if name == "lady_net":
         return LadyNet(classes)
@@ -102,6 +166,8 @@ def build(name, classes):
         return torchvision.models.densenet121(num_classes=classes)
     if name == "resnet18":
         return torchvision.models.resnet18(num_classes=classes)
+    if name == "attn_net":
+        return AttnNet(classes)
     if name == "vit_tiny":
         from torchvision.models.vision_transformer import VisionTransformer
         m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
@@ -181,6 +247,8 @@ def main():
         side = P["sides"][name]
         model = build(name, P["classes"])
         randomize_batch_norms(model, gen)
+        if name == "attn_net":
+            randomize_norms(model, gen)
         digits = P.get("digits") if name == "lady_net" else None
         if digits:
             train_on_digits(model, digits)

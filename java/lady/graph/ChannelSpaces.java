@@ -738,6 +738,8 @@ public final class ChannelSpaces {
             // weights [out, in], or [in, out] stored transposed (GPT-2's Conv1D): out is the axis the heads lie on
             int out = n.longAttr("transposed", 0) == 1 ? 1 : 0;
             int cols = 1 - out;
+            int oOut = n.longAttr("o_transposed", out) == 1 ? 1 : 0; // o stored otherwise (an ONNX export's Gemm)
+            int oCols = 1 - oOut;
             // separate q, k, v, or one packed tensor: stacked (q rows, then k, then v: Phi-3's qkv_proj, GPT-2's
             // c_attn), or per KV head (its query heads' rows, then its k, then its v: GPT-NeoX's query_key_value, one
             // query head per KV head; Falcon's)
@@ -774,7 +776,7 @@ public final class ChannelSpaces {
             }
             normMember(n, kvs, "q_norm_full", 0, rep * hd); // a norm of the whole projection: its weight follows the rows
             normMember(n, kvs, "k_norm_full", 0, hd);
-            member(kvs, o, cols, 0, rep * hd, Role.CONSUMER_WEIGHT);
+            member(kvs, o, oCols, 0, rep * hd, Role.CONSUMER_WEIGHT);
             producer(kvs, n.name() + ".kv_heads");
             if (n.longAttr("alibi", 0) == 1) { // a bias whose slope is fixed by each head's index (BLOOM)
                 pin(kvs);
@@ -786,7 +788,7 @@ public final class ChannelSpaces {
                     member(qs, q, out, qAt.applyAsLong(g * rep), hd, Role.PRODUCER_WEIGHT);
                     bias(qs, qb, qAt.applyAsLong(g * rep), hd);
                     normMember(n, qs, "q_norm_full", g * rep * hd, hd);
-                    member(qs, o, cols, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
+                    member(qs, o, oCols, g * rep * hd, hd, Role.CONSUMER_WEIGHT);
                     producer(qs, n.name() + ".q_heads." + g);
                 }
             }
@@ -814,12 +816,12 @@ public final class ChannelSpaces {
                 member(vs, v, out, vAt.applyAsLong(g), 1, Role.PRODUCER_WEIGHT);
                 bias(vs, vb, vAt.applyAsLong(g), 1);
                 for (long r = 0; r < rep; r++) {
-                    member(vs, o, cols, (g * rep + r) * hd, 1, Role.CONSUMER_WEIGHT);
+                    member(vs, o, oCols, (g * rep + r) * hd, 1, Role.CONSUMER_WEIGHT);
                 }
                 producer(vs, n.name() + ".v_dims." + g);
             }
-            long width = graph.shape(o)[out];
-            int os = produce(n, o, out, n.param("o_bias"), width);
+            long width = graph.shape(o)[oOut];
+            int os = produce(n, o, oOut, n.param("o_bias"), width);
             return new Layout(List.of(new Seg(os, width, 1)), false, false);
         }
 

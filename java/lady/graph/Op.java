@@ -102,11 +102,13 @@ public enum Op {
      * rope_short_factor and rope_long_factor as JSON lists, rope_attention_factor), rotary_dim (optional: only the first
      * rotary_dim dimensions of each head rotate, Phi-4-mini's partial_rotary_factor, GPT-NeoX's rotary_pct; 0: no
      * rotary embedding, GPT-2). Packed forms: qkv_bias (the packed projection's bias); attr transposed (1: every
-     * weight stored [in, out], GPT-2's Conv1D); attr qkv_per_head (1: qkv_weight holds, per KV head, its query heads'
+     * weight stored [in, out], GPT-2's Conv1D); attr o_transposed (o's own storage when it differs: an ONNX export's
+     * Gemm beside MatMuls; default transposed); attr qkv_per_head (1: qkv_weight holds, per KV head, its query heads'
      * rows, then its k rows, then its v rows: GPT-NeoX's query_key_value, one query head per KV head; Falcon's); attr
      * alibi (1: BLOOM's linear bias by key position, a slope per head index: the heads stay in place; with attr
      * alibi_bias_max, MPT's slopes); attr clip_qkv (MPT: the packed projection's values clamped); attr causal (0:
-     * every token sees every token, BERT's encoders; default 1). Params named {@code buffer.*} are tensors saved
+     * every token sees every token, BERT's encoders; default 1). An ONNX import's attention (lady.onnx.OnnxAttention)
+     * carries the channels only: its scaling and masks stay in the ONNX graph, which ONNX Runtime runs. Params named {@code buffer.*} are tensors saved
      * with the weights that the attention does not read (a causal mask). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
      * the value dimensions inside each KV head; the q/k dimensions RoPE does not rotate (qk_pass: the same in

@@ -108,7 +108,8 @@ final class LlamaAttention {
         scores = scores.masked_fill(mask, new Scalar(Double.NEGATIVE_INFINITY));
         Tensor attn = torch.softmax(scores.to(torch.ScalarType.Float), -1).to(q.scalar_type());
         Tensor o = torch.matmul(attn, v).transpose(1, 2).reshape(batch, seq, heads * hd);
-        return GraphNetwork.linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"), transposed);
+        return GraphNetwork.linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"),
+                n.longAttr("o_transposed", transposed ? 1 : 0) == 1);
     }
 
     /**

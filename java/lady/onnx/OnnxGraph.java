@@ -75,7 +75,7 @@ public final class OnnxGraph {
 
     /** Imports the main graph of {@code model}. */
     public static OnnxGraph of(OnnxModel model) {
-        return new OnnxGraph(model, new OnnxImporter(model).run());
+        return new OnnxGraph(model, OnnxImporter.importGraph(model));
     }
 
     /** The spec of the ONNX model in {@code onnx} for a checkpoint whose tensors have the given shapes. */

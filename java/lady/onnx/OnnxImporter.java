@@ -134,11 +134,66 @@ final class OnnxImporter {
     private final Set<String> outputs = new HashSet<>();
     private final Set<Integer> fused = new HashSet<>();
 
-    OnnxImporter(OnnxModel model) {
+    /** Attention blocks by the ONNX node each is written at (its output projection), and the nodes they replace. */
+    private final Map<Integer, OnnxAttention.Block> anchors = new HashMap<>();
+    private final Set<Integer> replaced = new HashSet<>();
+    /** The first pass's values (the second pass takes those of the nodes a block replaces). */
+    private final Map<String, Val> earlier;
+    /** The linear layers written, by their output value and by their ONNX node. */
+    private final Map<String, OnnxAttention.Linear> linears = new HashMap<>();
+    private final Map<Integer, OnnxAttention.Linear> linearsAt = new HashMap<>();
+
+    private OnnxImporter(OnnxModel model, List<OnnxAttention.Block> blocks, Map<String, Val> earlier) {
         this.model = model;
+        this.earlier = earlier;
+        for (OnnxAttention.Block b : blocks) {
+            anchors.put(b.anchor(), b);
+            replaced.addAll(b.members());
+        }
     }
 
-    Graph run() {
+    /**
+     * Imports {@code model}: a first pass node by node, then, when it holds multi-head attention blocks
+     * ({@link OnnxAttention}), a second pass that writes each block as one attention node.
+     */
+    static Graph importGraph(OnnxModel model) {
+        OnnxImporter first = new OnnxImporter(model, List.of(), Map.of());
+        Graph g = first.run();
+        List<OnnxAttention.Block> blocks = OnnxAttention.find(model.topologicalOrder(), first.readers, first.outputs,
+                first.facts());
+        return blocks.isEmpty() ? g : new OnnxImporter(model, blocks, first.vals).run();
+    }
+
+    private OnnxAttention.Facts facts() {
+        return new OnnxAttention.Facts() {
+            @Override
+            public List<OnnxAttention.Operand> operands(OnnxModel.ResolvedNode r) {
+                List<OnnxAttention.Operand> out = new ArrayList<>();
+                for (Val v : OnnxImporter.this.operands(r)) {
+                    out.add(v == null ? null : new OnnxAttention.Operand(v.shape, v.ints, v.data));
+                }
+                return out;
+            }
+
+            @Override
+            public long[] shape(String value) {
+                Val v = vals.get(value);
+                return v == null ? null : v.shape;
+            }
+
+            @Override
+            public OnnxAttention.Linear linear(String value) {
+                return linears.get(value);
+            }
+
+            @Override
+            public OnnxAttention.Linear linearAt(int index) {
+                return linearsAt.get(index);
+            }
+        };
+    }
+
+    private Graph run() {
         List<OnnxModel.ResolvedNode> order = model.topologicalOrder();
         for (OnnxModel.ResolvedNode r : order) {
             for (String in : r.node().inputs()) {
@@ -150,7 +205,19 @@ final class OnnxImporter {
             input(in);
         }
         for (OnnxModel.ResolvedNode r : order) {
-            if (!fused.contains(r.index())) {
+            if (fused.contains(r.index())) {
+                continue;
+            }
+            OnnxAttention.Block b = anchors.get(r.index());
+            if (b != null) {
+                attention(r, b);
+            } else if (replaced.contains(r.index())) {
+                for (String o : r.node().outputs()) { // read only for their shapes
+                    if (!o.isEmpty() && earlier.containsKey(o)) {
+                        vals.put(o, earlier.get(o));
+                    }
+                }
+            } else {
                 guarded(r);
             }
         }
@@ -797,6 +864,7 @@ final class OnnxImporter {
         String o = n.outputs().get(0);
         emit(name(n), Op.LINEAR, List.of(x.lady), o, params("weight", wv.tensor(), "bias", bias, "constant", constant), a,
                 n.opType());
+        linear(r, -1);
         data(n, 0, o, shapes[0], 1);
     }
 
@@ -846,18 +914,96 @@ final class OnnxImporter {
         long outs = storedInOut ? ws[1] : ws[0];
         String out = n.outputs().get(0);
         String bias = null;
+        int fusedAdd = -1;
         if (left) {
             OnnxModel.ResolvedNode add = biasAdd(n, outs);
             if (add != null) {
                 int i = add.node().inputs().get(0).equals(out) ? 1 : 0;
                 bias = initializer(add, i).view.tensor();
                 fused.add(add.index());
+                fusedAdd = add.index();
                 out = add.node().outputs().get(0);
             }
         }
         Map<String, Object> attrs = storedInOut ? Map.of("transposed", 1L) : Map.of();
         emit(name(n), Op.LINEAR, List.of(x.lady), out, params("weight", wv.tensor(), "bias", bias), attrs, n.opType());
+        if (left) {
+            linear(r, fusedAdd);
+        }
         vals.put(out, Val.data(out, shapes[0], contracted));
+    }
+
+    /** Records the linear layer just written for ONNX node {@code r} (with the bias Add fused into it, or -1). */
+    private void linear(OnnxModel.ResolvedNode r, int biasAdd) {
+        Node node = nodes.get(nodes.size() - 1);
+        OnnxAttention.Linear l = new OnnxAttention.Linear(node, r.index(), biasAdd);
+        linears.put(node.output(), l);
+        linearsAt.put(r.index(), l);
+    }
+
+    /**
+     * An attention block, written at its output projection's node: one {@link Op#ATTENTION_GQA} node from the q, k,
+     * v projections' input to the output projection's output, with their weights and biases (packed or separate).
+     * The scaling and masks stay in the ONNX graph, which ONNX Runtime runs; the node carries the channels.
+     */
+    private void attention(OnnxModel.ResolvedNode r, OnnxAttention.Block b) {
+        Node q = b.q().node();
+        Node o = b.o().node();
+        Map<String, String> p = new LinkedHashMap<>();
+        if (b.packed()) {
+            p.put("qkv_weight", q.param("weight"));
+            if (q.has("bias")) {
+                p.put("qkv_bias", q.param("bias"));
+            }
+        } else {
+            for (Map.Entry<String, Node> e : List.of(Map.entry("q", q), Map.entry("k", b.k().node()), Map.entry("v",
+                    b.v().node()))) {
+                p.put(e.getKey() + "_weight", e.getValue().param("weight"));
+                if (e.getValue().has("bias")) {
+                    p.put(e.getKey() + "_bias", e.getValue().param("bias"));
+                }
+            }
+        }
+        p.put("o_weight", o.param("weight"));
+        if (o.has("bias")) {
+            p.put("o_bias", o.param("bias"));
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("heads", b.heads());
+        a.put("kv_heads", b.heads());
+        a.put("head_dim", b.headDim());
+        a.put("rotary_dim", 0L);
+        a.put("transposed", q.longAttr("transposed", 0));
+        a.put("o_transposed", o.longAttr("transposed", 0));
+        if (b.o().biasAdd() >= 0) {
+            fused.add(b.o().biasAdd());
+        }
+        emit(attentionName(r, b), Op.ATTENTION_GQA, List.of(q.inputs().get(0)), o.output(), p, a, "MultiHeadAttention");
+        vals.put(o.output(), earlier.get(o.output()));
+    }
+
+    /**
+     * A block's name: the scope its nodes share when the exporter names nodes by module path
+     * ("/encoder/layers/encoder_layer_0/self_attention/Gemm" and the rest: "/encoder/layers/encoder_layer_0/self_attention"),
+     * else its output projection's.
+     */
+    private String attentionName(OnnxModel.ResolvedNode anchor, OnnxAttention.Block b) {
+        String scope = anchor.node().name();
+        for (int i : b.members()) {
+            String other = model.nodes().get(i).name();
+            int k = 0;
+            while (k < scope.length() && k < other.length() && scope.charAt(k) == other.charAt(k)) {
+                k++;
+            }
+            scope = scope.substring(0, k);
+        }
+        int cut = scope.lastIndexOf('/');
+        scope = cut > 0 ? scope.substring(0, cut) : "";
+        if (scope.isEmpty() || nodeNames.contains(scope)) {
+            return name(anchor.node());
+        }
+        nodeNames.add(scope);
+        return scope;
     }
 
     /** The Add that alone reads a MatMul's output and adds a stored bias of one value per output, or null. */
@@ -1141,7 +1287,7 @@ final class OnnxImporter {
         int[] where = OnnxShapes.reshapedAxis(x.shape, to, x.caxis);
         if (where == null) {
             opaque(r, ins, shapes, "a reshape that splits the channels or merges them inside another axis "
-                    + "(attention heads are not followed)");
+                    + "(attention whose heads Lady could not prove stays in place)");
         } else if (where[1] == 1) {
             keepAs(r, x, to, where[0], Op.FLATTEN, Map.of("start", (long) where[0]));
         } else {

@@ -748,7 +748,7 @@ final class OnnxShapes {
     }
 
     /** {starts, ends, axes (or null), steps (or null)} of a Slice node, or null when not known. */
-    private static long[][] sliceArrays(OnnxNode n, List<long[]> ints) {
+    static long[][] sliceArrays(OnnxNode n, List<long[]> ints) {
         long[] starts;
         long[] ends;
         long[] axes;

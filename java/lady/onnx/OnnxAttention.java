@@ -1,0 +1,695 @@
+package lady.onnx;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import lady.graph.Node;
+
+/**
+ * Multi-head attention in an ONNX graph built from MatMul, Reshape, Transpose and Softmax (what PyTorch's exporter
+ * writes for {@code nn.MultiheadAttention} and for attention written by hand): found after a first import pass, so
+ * that the second pass writes each as one {@link lady.graph.Op#ATTENTION_GQA} node, whose heads and the dimensions
+ * inside them are groups.
+ *
+ * <p>A block is proved, not guessed from names. From a Softmax, the search walks back to the product of two
+ * activations that makes the scores (through scalings and masks), forward to the product of the probabilities with
+ * the values, back from both products to the linear layers that make q, k and v, and forward from the values'
+ * product to the linear layer that reads it (the output projection). Along those paths it follows where every
+ * output channel of the three projections goes: each axis of each value is a row-major list of factors, either
+ * positions (batch, sequence) or a run of a projection's channels with a stride, so that a Reshape splits or merges
+ * factors, a Transpose moves axes and a Slice or Split of a projection's output takes a contiguous part of it (a
+ * packed in-projection). The block is kept only when the products tie exactly what multi-head attention ties:
+ * <ul>
+ *   <li>q, k and v each split into H heads of d dimensions (channel h d + j, in that order);</li>
+ *   <li>the scores' product contracts q's dimensions with k's, and pairs q's heads with k's on a batch axis;</li>
+ *   <li>the values' product contracts positions only and pairs the probabilities' heads with v's;</li>
+ *   <li>the output projection reads v's heads and dimensions merged back in that order;</li>
+ *   <li>every scaling, mask or other constant on the way is the same along every axis that holds channels
+ *       (a mask of one value per head, ALiBi's, is not), softmax runs over positions, and no value inside the
+ *       block is read outside it (except for its shape).</li>
+ * </ul>
+ * Anything else (rotary embeddings, grouped-query heads repeated with Expand, cross-attention, a projection in
+ * another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
+ */
+final class OnnxAttention {
+    private static final int MAX_CHAIN = 32;
+
+    private static final Set<String> SCORE_OPS = Set.of("Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity");
+    private static final Set<String> PROB_OPS = Set.of("Cast", "Identity", "Dropout");
+    private static final Set<String> PATH_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice",
+            "Split", "Mul", "Div", "Cast", "Identity");
+    private static final Set<String> OUT_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Cast",
+            "Identity");
+    /** Readers of a value that use only its shape. */
+    private static final Set<String> SHAPE_READERS = Set.of("Shape", "Size");
+
+    /** A linear layer the first pass wrote: its graph node, its ONNX node and the bias Add fused into it (or -1). */
+    record Linear(Node node, int index, int biasAdd) {
+    }
+
+    /** What the first pass knows of an operand: its shape, its small integer values, whether it depends on data. */
+    record Operand(long[] shape, long[] ints, boolean data) {
+    }
+
+    /** The first pass's facts the search reads. */
+    interface Facts {
+        /** The operands of a node, in order (null entries for omitted inputs). */
+        List<Operand> operands(OnnxModel.ResolvedNode r);
+
+        /** The shape of a node's output value, or null. */
+        long[] shape(String value);
+
+        /** The linear layer whose output is {@code value}, or null. */
+        Linear linear(String value);
+
+        /** The linear layer the ONNX node at {@code index} was written as, or null. */
+        Linear linearAt(int index);
+    }
+
+    /**
+     * One attention block: the ONNX nodes it replaces ({@code members}, the projections and their bias Adds among
+     * them), the output projection's ONNX node ({@code anchor}, where the block is written), the q, k, v projections
+     * (one packed layer three times, or three layers), the output projection, heads and head dimension.
+     */
+    record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long headDim) {
+        boolean packed() {
+            return q.node() == k.node() && k.node() == v.node();
+        }
+    }
+
+    private final List<OnnxModel.ResolvedNode> order;
+    private final Map<String, List<OnnxModel.ResolvedNode>> readers;
+    private final Set<String> outputs;
+    private final Facts facts;
+    private final Map<String, OnnxModel.ResolvedNode> writers = new HashMap<>();
+    private final Map<Integer, Integer> position = new HashMap<>();
+
+    private OnnxAttention(List<OnnxModel.ResolvedNode> order, Map<String, List<OnnxModel.ResolvedNode>> readers,
+            Set<String> outputs, Facts facts) {
+        this.order = order;
+        this.readers = readers;
+        this.outputs = outputs;
+        this.facts = facts;
+        for (int i = 0; i < order.size(); i++) {
+            OnnxModel.ResolvedNode r = order.get(i);
+            position.put(r.index(), i);
+            for (String o : r.node().outputs()) {
+                if (!o.isEmpty()) {
+                    writers.put(o, r);
+                }
+            }
+        }
+    }
+
+    /** The attention blocks of a graph, none sharing a node. */
+    static List<Block> find(List<OnnxModel.ResolvedNode> order, Map<String, List<OnnxModel.ResolvedNode>> readers,
+            Set<String> outputs, Facts facts) {
+        OnnxAttention search = new OnnxAttention(order, readers, outputs, facts);
+        List<Block> blocks = new ArrayList<>();
+        Set<Integer> taken = new java.util.HashSet<>();
+        for (OnnxModel.ResolvedNode r : order) {
+            String op = r.node().opType();
+            if ((op.equals("Softmax") || op.equals("LogSoftmax")) && r.node().domain().isEmpty()) {
+                Block b;
+                try {
+                    b = search.match(r);
+                } catch (Mismatch e) {
+                    continue;
+                }
+                if (b.members().stream().noneMatch(taken::contains) && !taken.contains(b.anchor())) {
+                    taken.addAll(b.members());
+                    taken.add(b.anchor());
+                    blocks.add(b);
+                }
+            }
+        }
+        return blocks;
+    }
+
+    /** Not a block (a control-flow exception of the search, without a stack trace). */
+    private static final class Mismatch extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Mismatch() {
+            super(null, null, false, false);
+        }
+    }
+
+    private static void require(boolean condition) throws Mismatch {
+        if (!condition) {
+            throw new Mismatch();
+        }
+    }
+
+    // ---- the search ----
+
+    private Block match(OnnxModel.ResolvedNode softmax) throws Mismatch {
+        Set<Integer> members = new LinkedHashSet<>();
+        members.add(softmax.index());
+        // the scores: back through scalings and masks to a product of two activations
+        OnnxModel.ResolvedNode scores = back(dataInput(softmax), SCORE_OPS, members, w -> isProduct(w));
+        // the probabilities: forward to their product with the values
+        OnnxModel.ResolvedNode mix = forward(softmax.node().outputs().get(0), PROB_OPS, members,
+                (n, v) -> isProduct(n) && n.node().inputs().get(0).equals(v) && !n.node().inputs().get(1).equals(v));
+        members.add(scores.index());
+        members.add(mix.index());
+        // q, k, v: back to their projections
+        Linear q = origin(scores.node().inputs().get(0), members);
+        Linear k = origin(scores.node().inputs().get(1), members);
+        Linear v = origin(mix.node().inputs().get(1), members);
+        // the output projection: forward from the values' product
+        OnnxModel.ResolvedNode anchor = forward(mix.node().outputs().get(0), OUT_OPS, members, (n, val) -> {
+            Linear l = facts.linearAt(n.index());
+            return l != null && n.node().inputs().get(0).equals(val);
+        });
+        members.remove(anchor.index());
+        Linear o = facts.linearAt(anchor.index());
+        for (Linear l : List.of(q, k, v)) {
+            members.add(l.index());
+            if (l.biasAdd() >= 0) {
+                members.add(l.biasAdd());
+            }
+        }
+        require(!members.contains(anchor.index()) && (o.biasAdd() < 0 || !members.contains(o.biasAdd())));
+        // q, k and v read the same input (self-attention); separate layers, or one packed layer
+        String x = q.node().inputs().get(0);
+        require(k.node().inputs().get(0).equals(x) && v.node().inputs().get(0).equals(x));
+        boolean packed = q.node() == k.node() && k.node() == v.node();
+        require(packed || (q.node() != k.node() && k.node() != v.node() && q.node() != v.node()));
+        require(!q.node().has("constant") && !k.node().has("constant") && !v.node().has("constant")
+                && !o.node().has("constant"));
+        long transposed = q.node().longAttr("transposed", 0); // the three stored alike: one attribute
+        require(k.node().longAttr("transposed", 0) == transposed && v.node().longAttr("transposed", 0) == transposed);
+        // nothing inside the block is read outside it
+        for (int i : members) {
+            OnnxModel.ResolvedNode r = order.get(position.get(i));
+            for (String out : r.node().outputs()) {
+                if (out.isEmpty()) {
+                    continue;
+                }
+                require(!outputs.contains(out));
+                for (OnnxModel.ResolvedNode reader : readers.getOrDefault(out, List.of())) {
+                    require(members.contains(reader.index()) || reader.index() == anchor.index()
+                            || SHAPE_READERS.contains(reader.node().opType()));
+                }
+            }
+        }
+        return new Layouts(members, q, k, v, o, scores, mix, anchor).prove();
+    }
+
+    private interface Stop {
+        boolean test(OnnxModel.ResolvedNode n, String value);
+    }
+
+    /** The one input of {@code r} that depends on data. */
+    private String dataInput(OnnxModel.ResolvedNode r) throws Mismatch {
+        List<Operand> ops = facts.operands(r);
+        String found = null;
+        for (int i = 0; i < ops.size(); i++) {
+            if (ops.get(i) != null && ops.get(i).data()) {
+                require(found == null);
+                found = r.node().inputs().get(i);
+            }
+        }
+        require(found != null);
+        return found;
+    }
+
+    private boolean isProduct(OnnxModel.ResolvedNode w) {
+        if (!w.node().opType().equals("MatMul") || !w.node().domain().isEmpty() || w.node().inputs().size() != 2) {
+            return false;
+        }
+        List<Operand> ops = facts.operands(w);
+        return ops.get(0) != null && ops.get(1) != null && ops.get(0).data() && ops.get(1).data();
+    }
+
+    /** Back from {@code value} through nodes of {@code ops} (one data input each) to the node {@code stop} accepts. */
+    private OnnxModel.ResolvedNode back(String value, Set<String> ops, Set<Integer> members,
+            java.util.function.Predicate<OnnxModel.ResolvedNode> stop) throws Mismatch {
+        String v = value;
+        for (int step = 0; step < MAX_CHAIN; step++) {
+            OnnxModel.ResolvedNode w = writers.get(v);
+            require(w != null && w.node().domain().isEmpty());
+            if (stop.test(w)) {
+                return w;
+            }
+            require(ops.contains(w.node().opType()));
+            members.add(w.index());
+            v = dataInput(w);
+        }
+        throw new Mismatch();
+    }
+
+    /** Forward from {@code value} through single readers of {@code ops} to the reader {@code stop} accepts. */
+    private OnnxModel.ResolvedNode forward(String value, Set<String> ops, Set<Integer> members, Stop stop) throws Mismatch {
+        String v = value;
+        for (int step = 0; step < MAX_CHAIN; step++) {
+            List<OnnxModel.ResolvedNode> rs = new ArrayList<>();
+            for (OnnxModel.ResolvedNode r : readers.getOrDefault(v, List.of())) {
+                if (!SHAPE_READERS.contains(r.node().opType())) {
+                    rs.add(r);
+                }
+            }
+            require(rs.size() == 1 && !outputs.contains(v));
+            OnnxModel.ResolvedNode n = rs.get(0);
+            require(n.node().domain().isEmpty());
+            if (stop.test(n, v)) {
+                return n;
+            }
+            require(ops.contains(n.node().opType()) && dataInput(n).equals(v));
+            members.add(n.index());
+            v = n.node().outputs().get(0);
+        }
+        throw new Mismatch();
+    }
+
+    /** The projection {@code value} comes from, through layout changes and scalings. */
+    private Linear origin(String value, Set<Integer> members) throws Mismatch {
+        String v = value;
+        for (int step = 0; step < MAX_CHAIN; step++) {
+            Linear l = facts.linear(v);
+            if (l != null) {
+                return l;
+            }
+            OnnxModel.ResolvedNode w = writers.get(v);
+            require(w != null && w.node().domain().isEmpty() && PATH_OPS.contains(w.node().opType()));
+            members.add(w.index());
+            v = dataInput(w);
+        }
+        throw new Mismatch();
+    }
+
+    // ---- the layouts ----
+
+    /** A contiguous run of a projection's output channels. */
+    private record Seg(Node linear, long base, long size) {
+    }
+
+    /**
+     * A factor of an axis: {@code size} positions (seg null), or channels {@code seg.base + i * stride} for i below
+     * {@code size}.
+     */
+    private record Factor(Seg seg, long size, long stride) {
+        boolean channels() {
+            return seg != null;
+        }
+
+        /** The outer part of size {@code outer} and the inner rest, row-major. */
+        Factor[] split(long outer) {
+            long inner = size / outer;
+            return new Factor[] {new Factor(seg, outer, seg == null ? 0 : stride * inner), new Factor(seg, inner, stride)};
+        }
+    }
+
+    /** Per axis, its factors outer to inner (factors of size 1 left out). */
+    private record Layout(List<List<Factor>> axes) {
+        int rank() {
+            return axes.size();
+        }
+
+        boolean channelsOn(int axis) {
+            return axes.get(axis).stream().anyMatch(Factor::channels);
+        }
+    }
+
+    /** The proof of one candidate block: the layouts of its values and the factors its products tie. */
+    private final class Layouts {
+        private final Set<Integer> members;
+        private final Linear q;
+        private final Linear k;
+        private final Linear v;
+        private final Linear o;
+        private final OnnxModel.ResolvedNode scores;
+        private final OnnxModel.ResolvedNode mix;
+        private final OnnxModel.ResolvedNode anchor;
+        private final Map<String, Layout> layouts = new HashMap<>();
+        private final Map<Factor, Factor> parent = new HashMap<>();
+        private final List<Factor[]> scoreContracted = new ArrayList<>();
+        private final List<Factor[]> scoreBatch = new ArrayList<>();
+        private final List<Factor[]> mixBatch = new ArrayList<>();
+        private final List<Factor[]> mixContracted = new ArrayList<>();
+
+        Layouts(Set<Integer> members, Linear q, Linear k, Linear v, Linear o, OnnxModel.ResolvedNode scores,
+                OnnxModel.ResolvedNode mix, OnnxModel.ResolvedNode anchor) {
+            this.members = members;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.o = o;
+            this.scores = scores;
+            this.mix = mix;
+            this.anchor = anchor;
+        }
+
+        Block prove() throws Mismatch {
+            for (Linear l : new LinkedHashSet<>(List.of(q, k, v))) {
+                String out = l.node().output();
+                long[] shape = facts.shape(out);
+                require(shape != null && shape.length >= 2 && OnnxShapes.known(shape));
+                List<List<Factor>> axes = new ArrayList<>();
+                for (int i = 0; i < shape.length; i++) {
+                    boolean last = i == shape.length - 1;
+                    axes.add(factors(last ? new Factor(new Seg(l.node(), 0, shape[i]), shape[i], 1)
+                            : new Factor(null, shape[i], 0)));
+                }
+                layouts.put(out, new Layout(axes));
+            }
+            Set<Integer> projections = new java.util.HashSet<>();
+            for (Linear l : List.of(q, k, v)) {
+                projections.add(l.index());
+                projections.add(l.biasAdd());
+            }
+            List<OnnxModel.ResolvedNode> inOrder = members.stream().filter(i -> !projections.contains(i))
+                    .map(i -> order.get(position.get(i))).sorted(java.util.Comparator.comparingInt(r -> position.get(r.index())))
+                    .toList();
+            for (OnnxModel.ResolvedNode r : inOrder) {
+                step(r);
+            }
+            // each of q, k, v: one run of H heads of d dimensions, channel h d + j
+            Factor[] qf = heads(scores.node().inputs().get(0), q, 0);
+            Factor[] kf = heads(scores.node().inputs().get(1), k, 1);
+            Factor[] vf = heads(mix.node().inputs().get(1), v, 2);
+            long h = qf[0].size();
+            long d = qf[1].size();
+            require(kf[0].size() == h && vf[0].size() == h && kf[1].size() == d && vf[1].size() == d);
+            // the scores contract q's dimensions with k's and pair their heads
+            require(scoreContracted.size() == 1 && sameClass(scoreContracted.get(0), qf[1], kf[1]));
+            require(scoreBatch.size() == 1 && sameClass(scoreBatch.get(0), qf[0], kf[0]));
+            // the values' product contracts positions and pairs the probabilities' heads with v's
+            require(mixContracted.isEmpty() && mixBatch.size() == 1 && find(mixBatch.get(0)[0]) == find(qf[0])
+                    && find(mixBatch.get(0)[1]) == find(vf[0]));
+            require(find(qf[0]) != find(qf[1]) && find(qf[1]) != find(vf[1]) && find(qf[0]) != find(vf[1]));
+            // the output projection reads v's heads, then its dimensions, merged on its contracted axis
+            Layout in = layouts.get(anchor.node().inputs().get(0));
+            require(in != null);
+            for (int a = 0; a < in.rank() - 1; a++) {
+                require(!in.channelsOn(a));
+            }
+            List<Factor> last = in.axes().get(in.rank() - 1);
+            require(last.size() == 2 && find(last.get(0)) == find(vf[0]) && last.get(1).equals(vf[1]));
+            return new Block(members, anchor.index(), q, k, v, o, h, d);
+        }
+
+        /**
+         * The two factors of {@code value}'s layout that hold {@code l}'s channels: heads, then dimensions; {@code at}:
+         * 0 for q, 1 for k, 2 for v (their place in a packed projection).
+         */
+        private Factor[] heads(String value, Linear l, long at) throws Mismatch {
+            Layout lay = layouts.get(value);
+            require(lay != null);
+            List<Factor> fs = new ArrayList<>();
+            for (List<Factor> axis : lay.axes()) {
+                for (Factor f : axis) {
+                    if (f.channels()) {
+                        fs.add(f);
+                    }
+                }
+            }
+            require(fs.size() == 2 && fs.get(0).seg() == fs.get(1).seg() && fs.get(0).seg().linear() == l.node());
+            Factor head = fs.get(0).stride() > fs.get(1).stride() ? fs.get(0) : fs.get(1);
+            Factor dim = head == fs.get(0) ? fs.get(1) : fs.get(0);
+            Seg s = head.seg();
+            require(dim.stride() == 1 && head.stride() == dim.size() && head.size() * dim.size() == s.size()
+                    && head.size() > 1);
+            // separate projections: the whole output; packed: q, k, v in that order
+            long width = s.size();
+            long total = facts.shape(l.node().output())[facts.shape(l.node().output()).length - 1];
+            boolean packed = q.node() == k.node() && k.node() == v.node();
+            require(packed ? s.base() == at * width && total == 3 * width : s.base() == 0 && total == width);
+            return new Factor[] {head, dim};
+        }
+
+        private boolean sameClass(Factor[] pair, Factor a, Factor b) throws Mismatch {
+            return find(pair[0]) == find(a) && find(pair[1]) == find(b) && find(a) == find(b);
+        }
+
+        private Factor find(Factor f) {
+            Factor p = parent.getOrDefault(f, f);
+            if (p.equals(f)) {
+                return f;
+            }
+            Factor root = find(p);
+            parent.put(f, root);
+            return root;
+        }
+
+        private void union(Factor a, Factor b) throws Mismatch {
+            require(a.size() == b.size());
+            Factor ra = find(a);
+            Factor rb = find(b);
+            if (!ra.equals(rb)) {
+                parent.put(ra, rb);
+            }
+        }
+
+        private Layout layoutOf(String value) throws Mismatch {
+            Layout l = layouts.get(value);
+            require(l != null);
+            return l;
+        }
+
+        private void step(OnnxModel.ResolvedNode r) throws Mismatch {
+            String op = r.node().opType();
+            List<Operand> ops = facts.operands(r);
+            String out = r.node().outputs().get(0);
+            long[] outShape = facts.shape(out);
+            require(outShape != null && OnnxShapes.known(outShape));
+            if (r == scores || r == mix) {
+                layouts.put(out, product(r, outShape));
+                return;
+            }
+            int di = -1;
+            for (int i = 0; i < ops.size(); i++) {
+                if (ops.get(i) != null && ops.get(i).data()) {
+                    require(di < 0);
+                    di = i;
+                }
+            }
+            require(di >= 0);
+            Layout x = layoutOf(r.node().inputs().get(di));
+            long[] inShape = ops.get(di).shape();
+            require(inShape != null && inShape.length == x.rank());
+            switch (op) {
+                case "Transpose" -> {
+                    long[] perm = longs(r, "perm");
+                    if (perm == null) {
+                        perm = new long[x.rank()];
+                        for (int i = 0; i < perm.length; i++) {
+                            perm[i] = x.rank() - 1 - i;
+                        }
+                    }
+                    require(perm.length == x.rank());
+                    List<List<Factor>> axes = new ArrayList<>();
+                    for (long p : perm) {
+                        require(p >= 0 && p < x.rank());
+                        axes.add(x.axes().get((int) p));
+                    }
+                    layouts.put(out, new Layout(axes));
+                }
+                case "Reshape", "Squeeze", "Unsqueeze", "Flatten" -> layouts.put(out, reshape(x, outShape));
+                case "Slice" -> layouts.put(out, slice(r, ops, x, inShape, outShape));
+                case "Split" -> split(r, ops, x, inShape);
+                case "Cast", "Identity", "Dropout" -> {
+                    for (int j = 1; j < r.node().outputs().size(); j++) {
+                        require(r.node().outputs().get(j).isEmpty() || (!readers.containsKey(r.node().outputs().get(j))
+                                && !outputs.contains(r.node().outputs().get(j))));
+                    }
+                    layouts.put(out, x);
+                }
+                case "Softmax", "LogSoftmax" -> {
+                    long axis = attr(r, "axis", Long.MIN_VALUE);
+                    require(axis == -1 || axis == x.rank() - 1);
+                    require(!x.channelsOn(x.rank() - 1));
+                    layouts.put(out, x);
+                }
+                default -> layouts.put(out, broadcast(x, ops, di, outShape)); // Mul, Div, Add, Sub, Where
+            }
+        }
+
+        /** An element-wise node: constants that vary along an axis holding channels are refused. */
+        private Layout broadcast(Layout x, List<Operand> ops, int di, long[] outShape) throws Mismatch {
+            int rank = outShape.length;
+            require(rank >= x.rank());
+            List<List<Factor>> axes = new ArrayList<>();
+            for (int i = 0; i < rank - x.rank(); i++) {
+                axes.add(factors(new Factor(null, outShape[i], 0)));
+            }
+            axes.addAll(x.axes());
+            Layout y = new Layout(axes);
+            for (int i = 0; i < rank; i++) {
+                long size = 1;
+                for (Factor f : y.axes().get(i)) {
+                    size *= f.size();
+                }
+                require(size == outShape[i]);
+            }
+            for (int j = 0; j < ops.size(); j++) {
+                Operand c = ops.get(j);
+                if (j == di || c == null) {
+                    continue;
+                }
+                require(c.shape() != null && c.shape().length <= rank);
+                for (int a = 0; a < c.shape().length; a++) {
+                    int i = a + rank - c.shape().length;
+                    require(c.shape()[a] == 1 || !y.channelsOn(i));
+                }
+            }
+            return y;
+        }
+
+        private Layout reshape(Layout x, long[] to) throws Mismatch {
+            Deque<Factor> queue = new ArrayDeque<>();
+            for (List<Factor> axis : x.axes()) {
+                queue.addAll(axis);
+            }
+            List<List<Factor>> axes = new ArrayList<>();
+            for (long dim : to) {
+                List<Factor> axis = new ArrayList<>();
+                long need = dim;
+                require(need >= 1);
+                while (need > 1) {
+                    Factor f = queue.pollFirst();
+                    require(f != null);
+                    if (f.size() <= need) {
+                        require(need % f.size() == 0);
+                        axis.add(f);
+                        need /= f.size();
+                    } else {
+                        require(f.size() % need == 0);
+                        Factor[] parts = f.split(need);
+                        axis.add(parts[0]);
+                        queue.addFirst(parts[1]);
+                        need = 1;
+                    }
+                }
+                axes.add(axis);
+            }
+            require(queue.isEmpty());
+            return new Layout(axes);
+        }
+
+        /** A Slice: of positions, or of a run of one projection's channels (a packed projection's q, k or v). */
+        private Layout slice(OnnxModel.ResolvedNode r, List<Operand> ops, Layout x, long[] inShape, long[] outShape)
+                throws Mismatch {
+            long[][] p = OnnxShapes.sliceArrays(r.node(), ops.stream().map(c -> c == null ? null : c.ints()).toList());
+            require(p != null && outShape.length == x.rank());
+            List<List<Factor>> axes = new ArrayList<>(x.axes());
+            for (int i = 0; i < p[0].length; i++) {
+                long a = p[2] == null ? i : p[2][i] < 0 ? p[2][i] + x.rank() : p[2][i];
+                require(a >= 0 && a < x.rank() && (p[3] == null || p[3][i] == 1));
+                long dim = inShape[(int) a];
+                long start = clamp(p[0][i], dim);
+                long end = clamp(p[1][i], dim);
+                require(end - start == outShape[(int) a]);
+                axes.set((int) a, part(x.axes().get((int) a), start, end - start));
+            }
+            return new Layout(axes);
+        }
+
+        private void split(OnnxModel.ResolvedNode r, List<Operand> ops, Layout x, long[] inShape) throws Mismatch {
+            long a = attr(r, "axis", 0);
+            a = a < 0 ? a + x.rank() : a;
+            require(a >= 0 && a < x.rank());
+            long start = 0;
+            for (String out : r.node().outputs()) {
+                if (out.isEmpty()) {
+                    continue;
+                }
+                long[] s = facts.shape(out);
+                require(s != null && s.length == x.rank());
+                List<List<Factor>> axes = new ArrayList<>(x.axes());
+                axes.set((int) a, part(x.axes().get((int) a), start, s[(int) a]));
+                layouts.put(out, new Layout(axes));
+                start += s[(int) a];
+            }
+            require(start == inShape[(int) a]);
+        }
+
+        /** Entries [start, start + length) of an axis: the whole axis, a run of positions, or a run of channels. */
+        private List<Factor> part(List<Factor> axis, long start, long length) throws Mismatch {
+            long size = 1;
+            for (Factor f : axis) {
+                size *= f.size();
+            }
+            if (start == 0 && length == size) {
+                return axis;
+            }
+            require(axis.size() == 1 && length >= 1);
+            Factor f = axis.get(0);
+            if (!f.channels()) {
+                return factors(new Factor(null, length, 0));
+            }
+            require(f.stride() == 1 && f.seg().size() == f.size() && f.seg().base() == 0);
+            return factors(new Factor(new Seg(f.seg().linear(), start, length), length, 1));
+        }
+
+        /** A product of two activations: batch axes paired, the contracted axes paired, M from a, N from b. */
+        private Layout product(OnnxModel.ResolvedNode r, long[] outShape) throws Mismatch {
+            Layout a = layoutOf(r.node().inputs().get(0));
+            Layout b = layoutOf(r.node().inputs().get(1));
+            require(a.rank() >= 2 && b.rank() >= 2 && outShape.length == Math.max(a.rank(), b.rank()));
+            List<Factor[]> batch = r == scores ? scoreBatch : mixBatch;
+            List<Factor[]> contracted = r == scores ? scoreContracted : mixContracted;
+            int rank = outShape.length;
+            List<List<Factor>> axes = new ArrayList<>();
+            for (int i = 0; i < rank - 2; i++) {
+                List<Factor> fa = axisOrNone(a, i - (rank - a.rank()));
+                List<Factor> fb = axisOrNone(b, i - (rank - b.rank()));
+                if (fa.isEmpty() || fb.isEmpty()) { // broadcast: positions only
+                    require(fa.stream().noneMatch(Factor::channels) && fb.stream().noneMatch(Factor::channels));
+                    axes.add(fa.isEmpty() ? fb : fa);
+                } else {
+                    pair(fa, fb, batch);
+                    axes.add(fa);
+                }
+            }
+            pair(a.axes().get(a.rank() - 1), b.axes().get(b.rank() - 2), contracted);
+            axes.add(a.axes().get(a.rank() - 2));
+            axes.add(b.axes().get(b.rank() - 1));
+            return new Layout(axes);
+        }
+
+        private List<Factor> axisOrNone(Layout l, int axis) {
+            return axis < 0 ? List.of() : l.axes().get(axis);
+        }
+
+        /** Two axes a product pairs entry for entry: equal factor sizes; channels with channels (tied). */
+        private void pair(List<Factor> fa, List<Factor> fb, List<Factor[]> ties) throws Mismatch {
+            require(fa.size() == fb.size());
+            for (int i = 0; i < fa.size(); i++) {
+                Factor x = fa.get(i);
+                Factor y = fb.get(i);
+                require(x.size() == y.size() && x.channels() == y.channels());
+                if (x.channels()) {
+                    union(x, y);
+                    ties.add(new Factor[] {x, y});
+                }
+            }
+        }
+    }
+
+    private static List<Factor> factors(Factor f) {
+        return f.size() == 1 ? List.of() : List.of(f);
+    }
+
+    private static long clamp(long v, long size) {
+        long a = v < 0 ? v + size : v;
+        return Math.max(0, Math.min(size, a));
+    }
+
+    private static long[] longs(OnnxModel.ResolvedNode r, String name) {
+        OnnxAttribute a = r.node().attribute(name);
+        return a == null ? null : a.asLongs();
+    }
+
+    private static long attr(OnnxModel.ResolvedNode r, String name, long fallback) {
+        OnnxAttribute a = r.node().attribute(name);
+        return a == null ? fallback : a.asLong();
+    }
+}
