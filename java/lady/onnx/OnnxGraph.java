@@ -54,11 +54,15 @@ import lady.permutation.SpecValidator;
  *       channels own blocks; Reshape that only regroups other axes keeps the layout;</li>
  *   <li>a symmetric reduction over the channel axis (ReduceMean, ReduceMax, ...) and Shape give values that
  *       do not depend on the order of the channels;</li>
+ *   <li>multi-head attention built from MatMul, Reshape, Transpose, Slice or Split and Softmax (PyTorch's export
+ *       of {@code nn.MultiheadAttention}, attention written by hand): proved block by block ({@link
+ *       OnnxAttention}: every projection channel followed through the reshapes to the two products) and
+ *       written as one {@link Op#ATTENTION_GQA} node, whose heads and the dimensions inside them are groups;</li>
  *   <li>anything else, and a known operator in a form it does not follow (a Reshape that splits the
- *       channels into attention heads, a Slice of the channels, a Gemm with alpha 2, an operator of another
- *       domain), is an {@link Op#OPAQUE} node: everything it touches stays in place, with a note naming the
- *       node. Transformers built from MatMul/Reshape/Transpose/Softmax keep their residual stream and MLP
- *       hidden units as groups; their attention projections (whose outputs are split into heads) stay in
+ *       channels into heads outside an attention Lady can prove, a Slice of the channels, a Gemm with alpha 2,
+ *       an operator of another domain), is an {@link Op#OPAQUE} node: everything it touches stays in place, with
+ *       a note naming the node. Attention with rotary embeddings, grouped-query heads repeated with Expand or a
+ *       bias per head keeps its residual stream and MLP hidden units as groups; its projections stay in
  *       place.</li>
  * </ul>
  * Initializers no imported node moves (shape constants, the weights of nodes that only compute shapes) are

@@ -1,0 +1,201 @@
+package lady.onnx;
+
+import static lady.onnx.OnnxTestModels.floats;
+import static lady.onnx.OnnxTestModels.intAttr;
+import static lady.onnx.OnnxTestModels.model;
+import static lady.onnx.OnnxTestModels.node;
+import static lady.onnx.OnnxTestModels.value;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.checkpoint.StateDict;
+import lady.cli.CliRun;
+import lady.model.Models;
+import lady.onnx.proto.Onnx.AttributeProto;
+import lady.onnx.proto.Onnx.GraphProto;
+import lady.onnx.proto.Onnx.TensorProto;
+import lady.permutation.Group;
+import lady.permutation.PermutationSpec;
+
+/**
+ * {@link OnnxAttention} on attention graphs written here (no Python): tokens [batch, 4, 6] -> a linear embedding ->
+ * multi-head attention with 2 heads of 4 (q, k, v MatMul + Add, Reshape, Transpose, scores scaled by a Mul plus a
+ * mask, Softmax, the product with v, Transpose, Reshape, the output projection) -> residual -> mean over the tokens ->
+ * classifier. The sequence is as long as a head is wide (4), so that a product that contracts the wrong axes still
+ * has the right shapes. Only the plain graph is a block; each variant breaks one thing multi-head attention needs (or
+ * lays its heads out in a way the attention node cannot write) and must leave the heads in place, and every
+ * permutation Lady writes must keep the function in ONNX Runtime (with the mask per head taken for a plain one, the
+ * check fails).
+ */
+class OnnxAttentionTest {
+    static final int TOKENS = 4;
+    static final int FEATURES = 6;
+    static final int WIDTH = 8;
+    static final int HEADS = 2;
+    static final int HEAD_DIM = WIDTH / HEADS;
+    static final int CLASSES = 3;
+
+    @TempDir
+    Path dir;
+
+    enum Variant {
+        /** Multi-head attention as exported. */
+        PLAIN,
+        /** A bias per head on the scores (ALiBi's): moving heads would move it off them. */
+        BIAS_PER_HEAD,
+        /** k not transposed: the scores contract q's dimensions with k's positions. */
+        K_NOT_TRANSPOSED,
+        /** The attention probabilities are also a graph output: their head order shows. */
+        PROBABILITIES_OUT,
+        /** q's heads and dimensions split the other way round (Reshape to [.., 4, 2]: dimension-major). */
+        DIMENSION_MAJOR
+    }
+
+    private Path write(Variant variant) throws Exception {
+        SplittableRandom r = new SplittableRandom(3);
+        boolean dimMajor = variant == Variant.DIMENSION_MAJOR;
+        long[] split = dimMajor ? new long[] {0, TOKENS, HEAD_DIM, HEADS} : new long[] {0, TOKENS, HEADS, HEAD_DIM};
+        // dimension-major: [b, t, d, h] -> [b, h, t, d] is perm (0, 3, 1, 2); k's [b, h, d, t] is (0, 3, 2, 1)
+        long[] headsFirst = dimMajor ? new long[] {0, 3, 1, 2} : new long[] {0, 2, 1, 3};
+        long[] kPerm = variant == Variant.K_NOT_TRANSPOSED ? headsFirst
+                : dimMajor ? new long[] {0, 3, 2, 1} : new long[] {0, 2, 3, 1};
+        float[] mask = variant == Variant.BIAS_PER_HEAD ? new float[] {0, -1, -2, -3, 0, -2, -4, -6} : new float[] {0, 0, 0, -3};
+        long[] maskDims = variant == Variant.BIAS_PER_HEAD ? new long[] {HEADS, 1, TOKENS} : new long[] {TOKENS};
+        GraphProto.Builder g = GraphProto.newBuilder().setName("attention")
+                .addInput(value("x", 0, TOKENS, FEATURES))
+                .addOutput(value("logits", 0, CLASSES))
+                .addInitializer(floats("embed.weight", random(r, FEATURES * WIDTH), FEATURES, WIDTH))
+                .addInitializer(floats("embed.bias", random(r, WIDTH), WIDTH))
+                .addInitializer(longs("split", split))
+                .addInitializer(longs("merge", 0, TOKENS, WIDTH))
+                .addInitializer(floats("scale", new float[] {0.5f}))
+                .addInitializer(floats("mask", mask, maskDims))
+                .addInitializer(floats("head.weight", random(r, CLASSES * WIDTH), CLASSES, WIDTH))
+                .addInitializer(floats("head.bias", random(r, CLASSES), CLASSES))
+                .addNode(node("MatMul", "embed", new String[] {"x", "embed.weight"}, new String[] {"e0"}))
+                .addNode(node("Add", "embed_bias", new String[] {"e0", "embed.bias"}, new String[] {"h"}));
+        for (String p : List.of("q", "k", "v", "o")) {
+            g.addInitializer(floats(p + ".weight", random(r, WIDTH * WIDTH), WIDTH, WIDTH))
+                    .addInitializer(floats(p + ".bias", random(r, WIDTH), WIDTH));
+        }
+        for (String p : List.of("q", "k", "v")) {
+            g.addNode(node("MatMul", p, new String[] {"h", p + ".weight"}, new String[] {p + "0"}))
+                    .addNode(node("Add", p + "_bias", new String[] {p + "0", p + ".bias"}, new String[] {p + "1"}))
+                    .addNode(node("Reshape", p + "_split", new String[] {p + "1", "split"}, new String[] {p + "2"}))
+                    .addNode(node("Transpose", p + "_heads", new String[] {p + "2"}, new String[] {p + "3"},
+                            perm(p.equals("k") ? kPerm : headsFirst)));
+        }
+        g.addNode(node("MatMul", "scores", new String[] {"q3", "k3"}, new String[] {"s0"}))
+                .addNode(node("Mul", "scaled", new String[] {"s0", "scale"}, new String[] {"s1"}))
+                .addNode(node("Add", "masked", new String[] {"s1", "mask"}, new String[] {"s2"}))
+                .addNode(node("Softmax", "softmax", new String[] {"s2"}, new String[] {"p"}, intAttr("axis", -1)))
+                .addNode(node("MatMul", "mix", new String[] {"p", "v3"}, new String[] {"c0"}))
+                .addNode(node("Transpose", "tokens_first", new String[] {"c0"}, new String[] {"c1"},
+                        perm(dimMajor ? new long[] {0, 2, 3, 1} : new long[] {0, 2, 1, 3})))
+                .addNode(node("Reshape", "merge_heads", new String[] {"c1", "merge"}, new String[] {"c2"}))
+                .addNode(node("MatMul", "o", new String[] {"c2", "o.weight"}, new String[] {"o0"}))
+                .addNode(node("Add", "o_bias", new String[] {"o0", "o.bias"}, new String[] {"o1"}))
+                .addNode(node("Add", "residual", new String[] {"h", "o1"}, new String[] {"y"}))
+                .addNode(node("ReduceMean", "pool", new String[] {"y"}, new String[] {"pooled"},
+                        AttributeProto.newBuilder().setName("axes").setType(AttributeProto.AttributeType.INTS).addInts(1)
+                                .build(), intAttr("keepdims", 0)))
+                .addNode(node("Gemm", "head", new String[] {"pooled", "head.weight", "head.bias"}, new String[] {"logits"},
+                        intAttr("transB", 1)));
+        if (variant == Variant.PROBABILITIES_OUT) {
+            g.addOutput(value("p", 0, HEADS, TOKENS, TOKENS));
+        }
+        Path p = dir.resolve(variant.name().toLowerCase() + ".onnx");
+        Files.write(p, model(g.build()).toByteArray());
+        return p;
+    }
+
+    private static float[] random(SplittableRandom r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        return v;
+    }
+
+    private static TensorProto longs(String name, long... v) {
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE)
+                .addDims(v.length);
+        for (long x : v) {
+            t.addInt64Data(x);
+        }
+        return t.build();
+    }
+
+    private static AttributeProto perm(long... p) {
+        AttributeProto.Builder a = AttributeProto.newBuilder().setName("perm").setType(AttributeProto.AttributeType.INTS);
+        for (long x : p) {
+            a.addInts(x);
+        }
+        return a.build();
+    }
+
+    private PermutationSpec spec(Path p) {
+        return Models.spec(Onnx.read(p).stateDict(), null, null, p);
+    }
+
+    /** {@code lady permute --verify} of every group: ONNX Runtime's outputs unchanged, and what moved. */
+    private StateDict permuteAndVerify(Path p) {
+        Path out = dir.resolve("p-" + p.getFileName());
+        CliRun run = CliRun.of("permute", "--model", p.toString(), "--seed", "5", "--out", out.toString(), "--secret",
+                dir.resolve("p-" + p.getFileName() + ".json").toString(), "--verify", "--quiet");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().contains("(ONNX Runtime)"), run.out());
+        return Onnx.read(out).stateDict();
+    }
+
+    @Test
+    void plainMultiHeadAttentionIsOneBlockWithItsHeadsAndTheirDimensions() throws Exception {
+        Path p = write(Variant.PLAIN);
+        PermutationSpec spec = spec(p);
+        Group heads = spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).findFirst()
+                .orElseThrow(() -> new AssertionError(spec.groups().toString()));
+        assertEquals(HEADS, heads.size());
+        // q, k, v columns of head h: rows h * 4 .. h * 4 + 3 of their [in, out] weights (axis 1), biases; o's rows
+        assertEquals(List.of("q.weight", "k.weight", "v.weight", "q.bias", "k.bias", "v.bias", "o.weight"),
+                heads.members().stream().map(m -> m.tensor()).sorted((a, b) -> order(a) - order(b)).toList());
+        for (String inside : List.of(".qk_pass.0", ".qk_pass.1", ".v_dims.0", ".v_dims.1")) {
+            assertTrue(spec.groups().stream().anyMatch(g -> g.name().endsWith(inside) && g.size() == HEAD_DIM),
+                    inside + " in " + spec.groups());
+        }
+        assertEquals(List.of(), spec.notes());
+        StateDict before = Onnx.read(p).stateDict();
+        StateDict after = permuteAndVerify(p);
+        for (String t : List.of("q.weight", "k.weight", "v.weight", "o.weight")) {
+            assertTrue(!before.get(t).sameContent(after.get(t)), t + " moved");
+        }
+    }
+
+    private static int order(String t) {
+        return List.of("q.weight", "k.weight", "v.weight", "q.bias", "k.bias", "v.bias", "o.weight").indexOf(t);
+    }
+
+    @Test
+    void whatMultiHeadAttentionDoesNotTieIsNotABlockAndStaysInPlace() throws Exception {
+        for (Variant v : List.of(Variant.BIAS_PER_HEAD, Variant.K_NOT_TRANSPOSED, Variant.PROBABILITIES_OUT,
+                Variant.DIMENSION_MAJOR)) {
+            Path p = write(v);
+            // the stream still moves (q, k, v's rows, o's columns), and ONNX Runtime's outputs do not change
+            StateDict before = Onnx.read(p).stateDict();
+            StateDict after = permuteAndVerify(p);
+            assertTrue(!before.get("embed.weight").sameContent(after.get("embed.weight")), v + ": the stream moved");
+            PermutationSpec spec = spec(p);
+            assertTrue(spec.groups().stream().noneMatch(g -> g.name().contains("heads") || g.name().contains("qk_pass")
+                    || g.name().contains("v_dims")), v + ": " + spec.groups());
+            assertTrue(spec.notes().stream().anyMatch(n -> n.contains("could not prove") || n.contains("two activations")),
+                    v + ": " + spec.notes());
+        }
+    }
+}
