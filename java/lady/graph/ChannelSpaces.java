@@ -759,8 +759,9 @@ public final class ChannelSpaces {
             java.util.function.LongUnaryOperator vAt = perHead ? g -> g * group + (rep + 1) * hd
                     : g -> (packed != null ? (heads + kv) * hd : 0) + g * hd;
             String o = n.param("o_weight");
+            Layout kvl = n.inputs().size() > 1 ? in(n, 1) : l; // cross-attention: k and v read another input
             for (String t : new java.util.LinkedHashSet<>(List.of(q, k, v))) {
-                consume(l, t, cols);
+                consume(t.equals(q) ? l : kvl, t, cols);
             }
             int kvs = open(kv, n.name(), ".kv_heads");
             if (perHead) { // a KV head's rows and its query heads' are one block

@@ -34,8 +34,8 @@ import lady.graph.Node;
  *       (a mask of one value per head, ALiBi's, is not), softmax runs over positions, and no value inside the
  *       block is read outside it (except for its shape).</li>
  * </ul>
- * Anything else (rotary embeddings, grouped-query heads repeated with Expand, cross-attention, a projection in
- * another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
+ * q may read another input than k and v (cross-attention). Anything else (rotary embeddings, grouped-query heads
+ * repeated with Expand, a projection in another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
  */
 final class OnnxAttention {
     private static final int MAX_CHAIN = 32;
@@ -177,9 +177,9 @@ final class OnnxAttention {
             }
         }
         require(!members.contains(anchor.index()) && (o.biasAdd() < 0 || !members.contains(o.biasAdd())));
-        // q, k and v read the same input (self-attention); separate layers, or one packed layer
-        String x = q.node().inputs().get(0);
-        require(k.node().inputs().get(0).equals(x) && v.node().inputs().get(0).equals(x));
+        // k and v read the same input: q's (self-attention) or another (cross-attention); separate layers, or one
+        // packed layer
+        require(v.node().inputs().get(0).equals(k.node().inputs().get(0)));
         boolean packed = q.node() == k.node() && k.node() == v.node();
         require(packed || (q.node() != k.node() && k.node() != v.node() && q.node() != v.node()));
         require(!q.node().has("constant") && !k.node().has("constant") && !v.node().has("constant")

@@ -943,7 +943,7 @@ final class OnnxImporter {
 
     /**
      * An attention block, written at its output projection's node: one {@link Op#ATTENTION_GQA} node from the q, k,
-     * v projections' input to the output projection's output, with their weights and biases (packed or separate).
+     * v projections' input (and k's and v's when it is another: cross-attention) to the output projection's output, with their weights and biases (packed or separate).
      * The scaling and masks stay in the ONNX graph, which ONNX Runtime runs; the node carries the channels.
      */
     private void attention(OnnxModel.ResolvedNode r, OnnxAttention.Block b) {
@@ -978,7 +978,10 @@ final class OnnxImporter {
         if (b.o().biasAdd() >= 0) {
             fused.add(b.o().biasAdd());
         }
-        emit(attentionName(r, b), Op.ATTENTION_GQA, List.of(q.inputs().get(0)), o.output(), p, a, "MultiHeadAttention");
+        String x = q.inputs().get(0);
+        String kv = b.k().node().inputs().get(0); // another input: cross-attention
+        emit(attentionName(r, b), Op.ATTENTION_GQA, x.equals(kv) ? List.of(x) : List.of(x, kv), o.output(), p, a,
+                "MultiHeadAttention");
         vals.put(o.output(), earlier.get(o.output()));
     }
 

@@ -49,6 +49,8 @@ class OnnxAttentionTest {
     enum Variant {
         /** Multi-head attention as exported. */
         PLAIN,
+        /** k and v read another input than q (a second embedding of the tokens): cross-attention, a block too. */
+        CROSS,
         /** A bias per head on the scores (ALiBi's): moving heads would move it off them. */
         BIAS_PER_HEAD,
         /** k not transposed: the scores contract q's dimensions with k's positions. */
@@ -86,8 +88,15 @@ class OnnxAttentionTest {
             g.addInitializer(floats(p + ".weight", random(r, WIDTH * WIDTH), WIDTH, WIDTH))
                     .addInitializer(floats(p + ".bias", random(r, WIDTH), WIDTH));
         }
+        if (variant == Variant.CROSS) {
+            g.addInitializer(floats("memory.weight", random(r, FEATURES * WIDTH), FEATURES, WIDTH))
+                    .addInitializer(floats("memory.bias", random(r, WIDTH), WIDTH))
+                    .addNode(node("MatMul", "memory", new String[] {"x", "memory.weight"}, new String[] {"m0"}))
+                    .addNode(node("Add", "memory_bias", new String[] {"m0", "memory.bias"}, new String[] {"m"}));
+        }
         for (String p : List.of("q", "k", "v")) {
-            g.addNode(node("MatMul", p, new String[] {"h", p + ".weight"}, new String[] {p + "0"}))
+            String in = variant == Variant.CROSS && !p.equals("q") ? "m" : "h";
+            g.addNode(node("MatMul", p, new String[] {in, p + ".weight"}, new String[] {p + "0"}))
                     .addNode(node("Add", p + "_bias", new String[] {p + "0", p + ".bias"}, new String[] {p + "1"}))
                     .addNode(node("Reshape", p + "_split", new String[] {p + "1", "split"}, new String[] {p + "2"}))
                     .addNode(node("Transpose", p + "_heads", new String[] {p + "2"}, new String[] {p + "3"},
@@ -158,7 +167,26 @@ class OnnxAttentionTest {
 
     @Test
     void plainMultiHeadAttentionIsOneBlockWithItsHeadsAndTheirDimensions() throws Exception {
-        Path p = write(Variant.PLAIN);
+        PermutationSpec spec = block(Variant.PLAIN);
+        // the stream: the embedding's columns, q, k, v's rows ([in, out]), o's columns, the head's
+        assertEquals(List.of("embed.weight", "embed.bias", "q.weight", "k.weight", "v.weight", "o.weight", "o.bias",
+                "head.weight"), spec.groups().get(0).members().stream().map(m -> m.tensor()).toList());
+    }
+
+    @Test
+    void crossAttentionIsABlockWhoseKeysAndValuesReadTheOtherInput() throws Exception {
+        PermutationSpec spec = block(Variant.CROSS);
+        assertEquals(List.of("embed.weight", "embed.bias", "q.weight", "o.weight", "o.bias", "head.weight"),
+                spec.groups().stream().filter(g -> g.name().equals("stream.embed")).findFirst().orElseThrow().members()
+                        .stream().map(m -> m.tensor()).toList());
+        assertEquals(List.of("memory.weight", "memory.bias", "k.weight", "v.weight"), spec.groups().stream()
+                .filter(g -> g.name().equals("memory")).findFirst().orElseThrow().members().stream().map(m -> m.tensor())
+                .toList());
+    }
+
+    /** Checks the attention block of {@code variant}'s graph, permutes it with --verify; its spec. */
+    private PermutationSpec block(Variant variant) throws Exception {
+        Path p = write(variant);
         PermutationSpec spec = spec(p);
         Group heads = spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).findFirst()
                 .orElseThrow(() -> new AssertionError(spec.groups().toString()));
@@ -176,6 +204,7 @@ class OnnxAttentionTest {
         for (String t : List.of("q.weight", "k.weight", "v.weight", "o.weight")) {
             assertTrue(!before.get(t).sameContent(after.get(t)), t + " moved");
         }
+        return spec;
     }
 
     private static int order(String t) {
