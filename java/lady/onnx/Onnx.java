@@ -14,8 +14,6 @@ import java.util.List;
 import java.util.Map;
 
 import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.UnsafeByteOperations;
-import org.bytedeco.pytorch.Tensor;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
@@ -24,9 +22,7 @@ import lady.onnx.proto.Onnx.GraphProto;
 import lady.onnx.proto.Onnx.ModelProto;
 import lady.onnx.proto.Onnx.StringStringEntryProto;
 import lady.onnx.proto.Onnx.TensorProto;
-import lady.tensor.DType;
 import lady.tensor.HostTensor;
-import lady.torch.TorchTensors;
 
 /**
  * Reading and writing ONNX model files.
@@ -57,7 +53,7 @@ public final class Onnx {
 
     /** Reads and validates the ONNX model in {@code path}. */
     public static OnnxModel read(Path path) {
-        byte[] bytes;
+        java.nio.MappedByteBuffer bytes;
         try {
             if (Files.isDirectory(path)) {
                 throw new LadyException(LadyException.Kind.IO, "not a file: " + path);
@@ -67,7 +63,10 @@ public final class Onnx {
                 throw LadyException.invalidInput(path + " has " + size + " bytes; an ONNX file holds at most "
                         + MAX_FILE_BYTES + " (protobuf's limit: larger models keep their weights in external data files)");
             }
-            bytes = Files.readAllBytes(path);
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+                // mapped, not read into the heap: raw_data fields alias the mapping (the model keeps it)
+                bytes = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
+            }
         } catch (NoSuchFileException e) {
             throw new LadyException(LadyException.Kind.IO, "no such file: " + path);
         } catch (IOException e) {
@@ -75,8 +74,8 @@ public final class Onnx {
         }
         ModelProto proto;
         try {
-            // raw_data fields share the file's bytes instead of copying them (the array is never changed)
-            CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
+            // raw_data fields alias the read-only mapping instead of copying it
+            CodedInputStream in = CodedInputStream.newInstance(bytes);
             in.enableAliasing(true);
             in.setSizeLimit(Integer.MAX_VALUE);
             proto = ModelProto.parseFrom(in);
@@ -99,9 +98,7 @@ public final class Onnx {
      */
     public static void write(Path out, OnnxModel source, StateDict updated) {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
-        List<Tensor> keep = new ArrayList<>();
-        Map<String, Tensor> replaced = new HashMap<>();
-        Map<String, HostTensor> values = new HashMap<>(); // initializer -> its new values
+        Map<String, HostTensor> replaced = new HashMap<>(); // initializer -> its new values
         Map<String, HostTensor> uses = new LinkedHashMap<>(); // a later use of a shared initializer -> its values
         for (Map.Entry<String, HostTensor> e : updated) {
             String name = e.getKey();
@@ -110,27 +107,20 @@ public final class Onnx {
                 throw LadyException.invalidInput("'" + name + "' is no tensor of " + source.path());
             }
             OnnxInitializer info = source.initializer(use.initializer());
-            Tensor t = TorchTensors.view(e.getValue()); // borrows the memory of updated's tensor (kept by updated)
-            DType dtype = e.getValue().dtype();
-            long[] shape = t.sizes().vec().get();
-            if (dtype != info.dtype().checkpointType() || !java.util.Arrays.equals(shape, info.shape())) {
-                throw LadyException.invalidInput("tensor '" + name + "' is " + dtype + " " + OnnxTensors.shapeOf(shape)
-                        + ", but the model's initializer is " + info.dtype() + " " + OnnxTensors.shapeOf(info.shape()));
+            HostTensor t = e.getValue();
+            if (t.dtype() != info.dtype().checkpointType() || !java.util.Arrays.equals(t.shape(), info.shape())) {
+                throw LadyException.invalidInput("tensor '" + name + "' is " + t.dtype() + " "
+                        + OnnxTensors.shapeOf(t.shape()) + ", but the model's initializer is " + info.dtype() + " "
+                        + OnnxTensors.shapeOf(info.shape()));
             }
-            if (!t.is_cpu()) {
-                throw LadyException.invalidInput("tensor '" + name + "' is not on the CPU");
-            }
-            Tensor c = t.is_contiguous() ? t : t.contiguous();
-            keep.add(c);
             if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
-                replaced.put(name, c);
-                values.put(name, e.getValue());
+                replaced.put(name, t);
             } else {
-                uses.put(name, e.getValue());
+                uses.put(name, t);
             }
         }
         if (!uses.isEmpty()) {
-            unshare(source, graph, values, uses, keep);
+            unshare(source, graph, replaced, uses);
         }
         List<Integer> external = new ArrayList<>();
         for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
@@ -146,7 +136,7 @@ public final class Onnx {
         }
         ModelProto model = source.proto().toBuilder().setGraph(graph).build();
         AtomicFiles.writeStream(out, model::writeTo);
-        Reference.reachabilityFence(keep); // RAW initializers wrap these tensors' memory until written
+        Reference.reachabilityFence(updated); // RAW initializers wrap its tensors' memory until written
     }
 
     /**
@@ -156,7 +146,7 @@ public final class Onnx {
      * The new initializers (raw_data, the source initializer's type and shape) come after the file's.
      */
     private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, HostTensor> replaced,
-            Map<String, HostTensor> uses, List<Tensor> keep) {
+            Map<String, HostTensor> uses) {
         Map<String, HostTensor> effective = new HashMap<>(); // value name -> what it holds once written
         java.util.function.Function<String, HostTensor> valueOf = new java.util.function.Function<>() {
             @Override
@@ -210,23 +200,20 @@ public final class Onnx {
         for (String name : materialized) {
             OnnxModel.TensorUse use = source.tensors().get(name);
             OnnxInitializer from = source.initializer(use.initializer());
-            Tensor t = TorchTensors.view(uses.get(name)); // uses' tensors stay reachable through updated
-            Tensor c = t.is_contiguous() ? t : t.contiguous();
-            keep.add(c);
             TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(from.dtype().code());
             for (long d : from.shape()) {
                 b.addDims(d);
             }
             OnnxInitializer info = new OnnxInitializer(name, from.dtype(), from.shape(), OnnxInitializer.Storage.RAW,
                     from.dtype().bytes(from.elements()));
-            OnnxTensors.setData(b, info, c);
+            OnnxTensors.setData(b, info, uses.get(name)); // uses' tensors stay reachable through updated
             graph.addInitializer(b);
         }
     }
 
     /** Writes every external initializer into {@code <out>.data} and points the graph at it. */
     private static void writeExternal(Path out, OnnxModel source, GraphProto.Builder graph, List<Integer> external,
-            Map<String, Tensor> replaced) {
+            Map<String, HostTensor> replaced) {
         String dataName = out.getFileName() + ".data";
         Path dataFile = out.toAbsolutePath().resolveSibling(dataName);
         AtomicFiles.write(dataFile, ch -> {
@@ -235,7 +222,7 @@ public final class Onnx {
                 OnnxInitializer info = source.initializers().get(i);
                 long aligned = (offset + EXTERNAL_ALIGNMENT - 1) / EXTERNAL_ALIGNMENT * EXTERNAL_ALIGNMENT;
                 ch.position(aligned);
-                Tensor t = replaced.get(info.name());
+                HostTensor t = replaced.get(info.name());
                 if (t != null) {
                     OnnxTensors.writeBytes(ch, t, info.bytes());
                 } else {

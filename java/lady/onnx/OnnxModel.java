@@ -25,7 +25,6 @@ import lady.onnx.proto.Onnx.TensorShapeProto;
 import lady.onnx.proto.Onnx.TypeProto;
 import lady.onnx.proto.Onnx.ValueInfoProto;
 import lady.tensor.HostTensor;
-import lady.torch.TorchTensors;
 
 /**
  * An ONNX model as read by {@link Onnx#read}: an immutable, validated view of its main graph
@@ -215,7 +214,6 @@ public final class OnnxModel {
      * and integers) are left out; {@link Onnx#write} keeps them as they are.
      */
     public StateDict stateDict() {
-        lady.torch.Torch.init();
         StateDict sd = new StateDict();
         for (OnnxInitializer info : initializers) {
             if (info.inStateDict()) {
@@ -259,8 +257,7 @@ public final class OnnxModel {
     /** The values of initializer {@code name} (a new tensor; the type must have a state-dict type). */
     HostTensor decode(String name) {
         int i = initializerIndex.get(name);
-        return TorchTensors.own(OnnxTensors.toTensor(proto.getGraph().getInitializer(i), initializers.get(i),
-                externals.get(name)));
+        return OnnxTensors.toHost(proto.getGraph().getInitializer(i), initializers.get(i), externals.get(name));
     }
 
     /**

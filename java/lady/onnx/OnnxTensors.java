@@ -14,16 +14,13 @@ import java.util.Arrays;
 
 import com.google.protobuf.UnsafeByteOperations;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 
 import lady.LadyException;
 import lady.onnx.proto.Onnx.StringStringEntryProto;
 import lady.onnx.proto.Onnx.TensorProto;
 import lady.tensor.DType;
-import lady.torch.TorchTensors;
+import lady.tensor.HostTensor;
 
 /**
  * Validation and conversion of ONNX tensors ({@code TensorProto}): every size is checked against the
@@ -226,33 +223,28 @@ final class OnnxTensors {
     }
 
     /** A new libtorch tensor holding the values of {@code t} (described as {@code info}, type in a state dict). */
-    static Tensor toTensor(TensorProto t, OnnxInitializer info, External external) {
+    static HostTensor toHost(TensorProto t, OnnxInitializer info, External external) {
         DType dtype = info.dtype().checkpointType();
         if (dtype == null) {
             throw new LadyException(LadyException.Kind.INTERNAL, info.name() + ": " + info.dtype() + " has no state-dict type");
         }
-        Tensor out;
-        try {
-            out = torch.empty(info.shape(), new TensorOptions(TorchTensors.scalarType(dtype)), new MemoryFormatOptional());
-        } catch (RuntimeException e) {
-            throw LadyException.invalidInput("cannot allocate " + info + ": " + e.getMessage());
-        }
+        HostTensor out = HostTensor.allocate(dtype, info.shape());
         if (info.bytes() == 0) {
             return out;
         }
-        switch (info.storage()) {
-            case RAW -> t.getRawData().copyTo(window(out, 0, info.bytes()));
+        switch (info.storage()) { // RAW and TYPED data lie in the file, under protobuf's 2 GiB
+            case RAW -> t.getRawData().copyTo(out.bytes(0, Math.toIntExact(info.bytes())));
             case EXTERNAL -> readExternal(external, out, info.name());
-            case TYPED -> fillTyped(t, info.dtype(), window(out, 0, info.bytes()));
+            case TYPED -> fillTyped(t, info.dtype(), out.bytes(0, Math.toIntExact(info.bytes())));
         }
         return out;
     }
 
-    private static void readExternal(External e, Tensor out, String name) {
+    private static void readExternal(External e, HostTensor out, String name) {
         try (FileChannel ch = FileChannel.open(e.file(), StandardOpenOption.READ)) {
             for (long done = 0; done < e.length(); ) {
                 long len = Math.min(CHUNK, e.length() - done);
-                ByteBuffer buf = window(out, done, len);
+                ByteBuffer buf = out.bytes(done, (int) len);
                 while (buf.hasRemaining()) {
                     if (ch.read(buf, e.offset() + done + buf.position()) < 0) {
                         throw new EOFException("the file ends inside the data of " + name);
@@ -312,11 +304,11 @@ final class OnnxTensors {
      * {@code t}, a contiguous tensor of the same type and shape, keeping the storage form. RAW data is
      * wrapped, not copied: {@code t} must stay reachable until the model is written.
      */
-    static void setData(TensorProto.Builder b, OnnxInitializer info, Tensor t) {
+    static void setData(TensorProto.Builder b, OnnxInitializer info, HostTensor t) {
         if (info.bytes() == 0) {
             return;
         }
-        ByteBuffer src = window(t, 0, info.bytes());
+        ByteBuffer src = t.bytes(0, Math.toIntExact(info.bytes()));
         if (info.storage() == OnnxInitializer.Storage.RAW) {
             b.setRawData(UnsafeByteOperations.unsafeWrap(src));
             return;
@@ -375,10 +367,10 @@ final class OnnxTensors {
         }
     }
 
-    /** Writes the bytes of the contiguous tensor {@code t} to {@code ch} at its position. */
-    static void writeBytes(FileChannel ch, Tensor t, long bytes) throws IOException {
+    /** Writes the first {@code bytes} bytes of {@code t} to {@code ch} at its position. */
+    static void writeBytes(FileChannel ch, HostTensor t, long bytes) throws IOException {
         for (long done = 0; done < bytes; done += CHUNK) {
-            lady.io.AtomicFiles.writeFully(ch, window(t, done, Math.min(CHUNK, bytes - done)));
+            lady.io.AtomicFiles.writeFully(ch, t.bytes(done, (int) Math.min(CHUNK, bytes - done)));
         }
     }
 
