@@ -9,8 +9,8 @@
 #   before (with BEFORE_BUILD_DIR: a folder holding another build's lady.jar and classpath.txt) that build's
 #          resync of the same ONNX pair.
 # Prints per run the process's wall and CPU time, the report's read/resync/write timings, the number of groups, Psi
-# and the verdict, and whether the output equals the reference (ONNX: byte for byte; the state dict: tensor for tensor). Needs Debian's /usr/bin/python3 with
-# torch and torchvision.
+# and the verdict, and whether the output equals the reference (ONNX: byte for byte; the state dict: tensor for
+# tensor). Needs Debian's /usr/bin/python3 with torch and torchvision.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
