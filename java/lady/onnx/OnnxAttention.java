@@ -119,7 +119,7 @@ final class OnnxAttention {
                 Block b;
                 try {
                     b = search.match(r);
-                } catch (Mismatch e) {
+                } catch (Mismatch | RuntimeException e) { // a malformed graph: not a block, never a failure
                     continue;
                 }
                 if (b.members().stream().noneMatch(taken::contains) && !taken.contains(b.anchor())) {

@@ -161,7 +161,14 @@ final class OnnxImporter {
         Graph g = first.run();
         List<OnnxAttention.Block> blocks = OnnxAttention.find(model.topologicalOrder(), first.readers, first.outputs,
                 first.facts());
-        return blocks.isEmpty() ? g : new OnnxImporter(model, blocks, first.vals).run();
+        if (blocks.isEmpty()) {
+            return g;
+        }
+        try {
+            return new OnnxImporter(model, blocks, first.vals).run();
+        } catch (RuntimeException e) { // not expected: the first pass read the same nodes; its graph stands
+            return g;
+        }
     }
 
     private OnnxAttention.Facts facts() {
