@@ -102,6 +102,8 @@ class AttnNet(nn.Module):
              plus an additive mask (the last two positions hidden);
     layer 1  pre-norm (GPT-2): one packed qkv projection split in three; q multiplied by d ** -0.5; a causal mask with
              torch.where;
+    layer 2  pre-norm (Llama): q, k, v, o without bias, a rotary embedding on q and k (x cos + rotate_half(x) sin,
+             the tables computed in the graph from inv_freq and the positions), softmax in float32;
     then mean over the tokens, a layer norm and the classifier. (The masks are a vector and a boolean tensor: not
     weights a permutation should move.)"""
 
@@ -118,6 +120,11 @@ class AttnNet(nn.Module):
         self.qkv1, self.o1 = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.fc1a, self.fc1b = nn.Linear(d, mlp), nn.Linear(mlp, d)
         self.register_buffer("causal1", torch.tril(torch.ones(tokens, tokens, dtype=torch.bool)).view(1, 1, tokens, tokens))
+        self.ln2a, self.ln2b = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q2, self.k2, self.v2, self.o2 = (nn.Linear(d, d, bias=False) for _ in range(4))
+        self.fc2a, self.fc2b = nn.Linear(d, mlp), nn.Linear(mlp, d)
+        head = d // heads
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, head, 2).float() / head)))
         self.ln = nn.LayerNorm(d)
         self.head = nn.Linear(d, classes)
 
@@ -135,6 +142,18 @@ class AttnNet(nn.Module):
         s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + bias
         return o(self.merge(torch.matmul(torch.softmax(s, -1), v)))
 
+    def tables(self, tokens):
+        """cos and sin of the rotary embedding, [tokens, head_dim], once per forward (as Hugging Face's Llama)."""
+        t = torch.arange(tokens, dtype=torch.float32)
+        freqs = t[:, None] * self.inv_freq
+        emb = torch.cat((freqs, freqs), -1)
+        return emb.cos(), emb.sin()
+
+    @staticmethod
+    def rope(x, cos, sin):
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
+
     def forward(self, img):
         x = self.patch(img).flatten(2).transpose(1, 2) + self.pos
         x = self.ln0a(x + self.attend(self.q0(x), self.k0(x), self.v0(x), self.o0, self.mask0))
@@ -145,6 +164,13 @@ class AttnNet(nn.Module):
         s = torch.where(self.causal1, torch.matmul(q, k.transpose(-1, -2)), torch.tensor(-1e4))
         x = x + self.o1(self.merge(torch.matmul(torch.softmax(s, -1), v)))
         x = x + self.fc1b(nn.functional.gelu(self.fc1a(self.ln1b(x))))
+        h = self.ln2a(x)
+        cos, sin = self.tables(h.shape[1])
+        q = self.rope(self.split(self.q2(h)), cos, sin)
+        k, v = self.rope(self.split(self.k2(h)), cos, sin), self.split(self.v2(h))
+        s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+        x = x + self.o2(self.merge(torch.matmul(torch.softmax(s.float(), -1).to(v.dtype), v)))
+        x = x + self.fc2b(nn.functional.gelu(self.fc2a(self.ln2b(x))))
         return self.head(self.ln(x).mean(1))
 
 

@@ -43,7 +43,7 @@ final class OnnxAttention {
     private static final Set<String> SCORE_OPS = Set.of("Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity");
     private static final Set<String> PROB_OPS = Set.of("Cast", "Identity", "Dropout");
     private static final Set<String> PATH_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice",
-            "Split", "Mul", "Div", "Cast", "Identity");
+            "Split", "Mul", "Div", "Cast", "Identity", "Neg", "Concat", "Add", "Sub");
     private static final Set<String> OUT_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Cast",
             "Identity");
     /** Readers of a value that use only its shape. */
@@ -53,8 +53,16 @@ final class OnnxAttention {
     record Linear(Node node, int index, int biasAdd) {
     }
 
-    /** What the first pass knows of an operand: its shape, its small integer values, whether it depends on data. */
-    record Operand(long[] shape, long[] ints, boolean data) {
+    /**
+     * What the first pass knows of an operand: its shape, its small integer values, whether it depends on data, and
+     * whether that data is invariant: computed from graph inputs whose channels Lady does not follow (token ids,
+     * position ids, an attention mask) without any value whose channels it does, so that no permutation changes it.
+     */
+    record Operand(long[] shape, long[] ints, boolean data, boolean invariant) {
+        /** Data a permutation may change. */
+        boolean moving() {
+            return data && !invariant;
+        }
     }
 
     /** The first pass's facts the search reads. */
@@ -77,7 +85,8 @@ final class OnnxAttention {
      * them), the output projection's ONNX node ({@code anchor}, where the block is written), the q, k, v projections
      * (one packed layer three times, or three layers), the output projection, heads and head dimension.
      */
-    record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long headDim) {
+    record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long headDim,
+            boolean rotary) {
         boolean packed() {
             return q.node() == k.node() && k.node() == v.node();
         }
@@ -207,12 +216,12 @@ final class OnnxAttention {
         boolean test(OnnxModel.ResolvedNode n, String value);
     }
 
-    /** The one input of {@code r} that depends on data. */
+    /** The one input of {@code r} that depends on data a permutation may change. */
     private String dataInput(OnnxModel.ResolvedNode r) throws Mismatch {
         List<Operand> ops = facts.operands(r);
         String found = null;
         for (int i = 0; i < ops.size(); i++) {
-            if (ops.get(i) != null && ops.get(i).data()) {
+            if (ops.get(i) != null && ops.get(i).moving()) {
                 require(found == null);
                 found = r.node().inputs().get(i);
             }
@@ -226,7 +235,7 @@ final class OnnxAttention {
             return false;
         }
         List<Operand> ops = facts.operands(w);
-        return ops.get(0) != null && ops.get(1) != null && ops.get(0).data() && ops.get(1).data();
+        return ops.get(0) != null && ops.get(1) != null && ops.get(0).moving() && ops.get(1).moving();
     }
 
     /** Back from {@code value} through nodes of {@code ops} (one data input each) to the node {@code stop} accepts. */
@@ -269,20 +278,41 @@ final class OnnxAttention {
         throw new Mismatch();
     }
 
-    /** The projection {@code value} comes from, through layout changes and scalings. */
+    /**
+     * The projection {@code value} comes from, through layout changes, scalings and a rotary embedding (whose two
+     * branches, x cos and rotate_half(x) sin, meet again): every path back must end at the same linear layer.
+     */
     private Linear origin(String value, Set<Integer> members) throws Mismatch {
-        String v = value;
-        for (int step = 0; step < MAX_CHAIN; step++) {
+        Linear found = null;
+        Deque<String> todo = new ArrayDeque<>(List.of(value));
+        Set<String> seen = new java.util.HashSet<>();
+        while (!todo.isEmpty()) {
+            String v = todo.pop();
+            if (!seen.add(v)) {
+                continue;
+            }
+            require(seen.size() <= MAX_CHAIN);
             Linear l = facts.linear(v);
             if (l != null) {
-                return l;
+                require(found == null || found == l);
+                found = l;
+                continue;
             }
             OnnxModel.ResolvedNode w = writers.get(v);
             require(w != null && w.node().domain().isEmpty() && PATH_OPS.contains(w.node().opType()));
             members.add(w.index());
-            v = dataInput(w);
+            List<Operand> ops = facts.operands(w);
+            boolean any = false;
+            for (int i = 0; i < ops.size(); i++) {
+                if (ops.get(i) != null && ops.get(i).moving()) {
+                    todo.push(w.node().inputs().get(i));
+                    any = true;
+                }
+            }
+            require(any);
         }
-        throw new Mismatch();
+        require(found != null);
+        return found;
     }
 
     // ---- the layouts ----
@@ -293,9 +323,14 @@ final class OnnxAttention {
 
     /**
      * A factor of an axis: {@code size} positions (seg null), or channels {@code seg.base + i * stride} for i below
-     * {@code size}.
+     * {@code size}; or a piece of such a factor ({@code whole}: its entries from {@code start}, a rotary
+     * embedding's halves).
      */
-    private record Factor(Seg seg, long size, long stride) {
+    private record Factor(Seg seg, long size, long stride, Factor whole, long start) {
+        Factor(Seg seg, long size, long stride) {
+            this(seg, size, stride, null, 0);
+        }
+
         boolean channels() {
             return seg != null;
         }
@@ -304,6 +339,11 @@ final class OnnxAttention {
         Factor[] split(long outer) {
             long inner = size / outer;
             return new Factor[] {new Factor(seg, outer, seg == null ? 0 : stride * inner), new Factor(seg, inner, stride)};
+        }
+
+        /** Channels inside a head: the innermost run of a split projection, or a piece of one. */
+        boolean inside() {
+            return seg != null && (whole != null || (stride == 1 && size < seg.size()));
         }
     }
 
@@ -334,6 +374,8 @@ final class OnnxAttention {
         private final List<Factor[]> scoreBatch = new ArrayList<>();
         private final List<Factor[]> mixBatch = new ArrayList<>();
         private final List<Factor[]> mixContracted = new ArrayList<>();
+        /** Factors whose channels are treated unevenly (a rotary embedding's tables, its halves): they stay. */
+        private final List<Factor> pinned = new ArrayList<>();
 
         Layouts(Set<Integer> members, Linear q, Linear k, Linear v, Linear o, OnnxModel.ResolvedNode scores,
                 OnnxModel.ResolvedNode mix, OnnxModel.ResolvedNode anchor) {
@@ -385,6 +427,13 @@ final class OnnxAttention {
             require(mixContracted.isEmpty() && mixBatch.size() == 1 && find(mixBatch.get(0)[0]) == find(qf[0])
                     && find(mixBatch.get(0)[1]) == find(vf[0]));
             require(find(qf[0]) != find(qf[1]) && find(qf[1]) != find(vf[1]) && find(qf[0]) != find(vf[1]));
+            // a rotary embedding pins q's and k's dimensions; heads and v's dimensions never
+            Set<Factor> stay = new java.util.HashSet<>();
+            for (Factor f : pinned) {
+                stay.add(find(f));
+            }
+            require(!stay.contains(find(qf[0])) && !stay.contains(find(vf[0])) && !stay.contains(find(vf[1])));
+            boolean rotary = stay.contains(find(qf[1]));
             // the output projection reads v's heads, then its dimensions, merged on its contracted axis
             Layout in = layouts.get(anchor.node().inputs().get(0));
             require(in != null);
@@ -393,7 +442,7 @@ final class OnnxAttention {
             }
             List<Factor> last = in.axes().get(in.rank() - 1);
             require(last.size() == 2 && find(last.get(0)) == find(vf[0]) && last.get(1).equals(vf[1]));
-            return new Block(members, anchor.index(), q, k, v, o, h, d);
+            return new Block(members, anchor.index(), q, k, v, o, h, d, rotary);
         }
 
         /**
@@ -464,14 +513,18 @@ final class OnnxAttention {
                 layouts.put(out, product(r, outShape));
                 return;
             }
-            int di = -1;
+            List<Integer> tracked = new ArrayList<>();
             for (int i = 0; i < ops.size(); i++) {
-                if (ops.get(i) != null && ops.get(i).data()) {
-                    require(di < 0);
-                    di = i;
+                if (ops.get(i) != null && ops.get(i).moving()) {
+                    tracked.add(i);
                 }
             }
-            require(di >= 0);
+            require(!tracked.isEmpty());
+            if (tracked.size() > 1) {
+                layouts.put(out, joined(r, tracked, outShape));
+                return;
+            }
+            int di = tracked.get(0);
             Layout x = layoutOf(r.node().inputs().get(di));
             long[] inShape = ops.get(di).shape();
             require(inShape != null && inShape.length == x.rank());
@@ -495,7 +548,7 @@ final class OnnxAttention {
                 case "Reshape", "Squeeze", "Unsqueeze", "Flatten" -> layouts.put(out, reshape(x, outShape));
                 case "Slice" -> layouts.put(out, slice(r, ops, x, inShape, outShape));
                 case "Split" -> split(r, ops, x, inShape);
-                case "Cast", "Identity", "Dropout" -> {
+                case "Cast", "Identity", "Dropout", "Neg" -> {
                     for (int j = 1; j < r.node().outputs().size(); j++) {
                         require(r.node().outputs().get(j).isEmpty() || (!readers.containsKey(r.node().outputs().get(j))
                                 && !outputs.contains(r.node().outputs().get(j))));
@@ -506,6 +559,10 @@ final class OnnxAttention {
                     long axis = attr(r, "axis", Long.MIN_VALUE);
                     require(axis == -1 || axis == x.rank() - 1);
                     require(!x.channelsOn(x.rank() - 1));
+                    layouts.put(out, x);
+                }
+                case "Concat" -> {
+                    require(ops.size() == 1); // one piece: itself
                     layouts.put(out, x);
                 }
                 default -> layouts.put(out, broadcast(x, ops, di, outShape)); // Mul, Div, Add, Sub, Where
@@ -537,7 +594,14 @@ final class OnnxAttention {
                 require(c.shape() != null && c.shape().length <= rank);
                 for (int a = 0; a < c.shape().length; a++) {
                     int i = a + rank - c.shape().length;
-                    require(c.shape()[a] == 1 || !y.channelsOn(i));
+                    if (c.shape()[a] != 1) { // varies along axis i: only inside heads (a rotary table), which then stay
+                        for (Factor f : y.axes().get(i)) {
+                            require(!f.channels() || f.inside());
+                            if (f.channels()) {
+                                pinned.add(f.whole() != null ? f.whole() : f);
+                            }
+                        }
+                    }
                 }
             }
             return y;
@@ -625,8 +689,56 @@ final class OnnxAttention {
             if (!f.channels()) {
                 return factors(new Factor(null, length, 0));
             }
+            if (f.inside() && f.whole() == null) { // a rotary embedding's half of each head: the dimensions stay
+                pinned.add(f);
+                return List.of(new Factor(f.seg(), length, f.stride(), f, start));
+            }
             require(f.stride() == 1 && f.seg().size() == f.size() && f.seg().base() == 0);
             return factors(new Factor(new Seg(f.seg().linear(), start, length), length, 1));
+        }
+
+        /**
+         * A node of several tracked inputs: Add, Sub, Mul or Div of values laid out alike (a rotary embedding's x cos +
+         * rotate_half(x) sin), or a Concat that puts the pieces of one factor back together, in any order
+         * (rotate_half's cat(-x2, x1): the factor is pinned already).
+         */
+        private Layout joined(OnnxModel.ResolvedNode r, List<Integer> tracked, long[] outShape) throws Mismatch {
+            List<String> ins = r.node().inputs();
+            Layout first = layoutOf(ins.get(tracked.get(0)));
+            require(first.rank() == outShape.length);
+            String op = r.node().opType();
+            if (op.equals("Concat")) {
+                long a = attr(r, "axis", Long.MIN_VALUE);
+                a = a < 0 ? a + first.rank() : a;
+                require(a >= 0 && a < first.rank() && tracked.size() == ins.size());
+                Factor whole = null;
+                long covered = 0;
+                for (int i : tracked) {
+                    Layout l = layoutOf(ins.get(i));
+                    require(l.rank() == first.rank());
+                    for (int j = 0; j < l.rank(); j++) {
+                        require(j == a || l.axes().get(j).equals(first.axes().get(j)));
+                    }
+                    List<Factor> axis = l.axes().get((int) a);
+                    require(axis.size() == 1 && axis.get(0).whole() != null);
+                    require(whole == null || whole.equals(axis.get(0).whole()));
+                    whole = axis.get(0).whole();
+                    covered += axis.get(0).size();
+                }
+                require(covered == whole.size());
+                List<List<Factor>> axes = new ArrayList<>(first.axes());
+                axes.set((int) a, List.of(whole));
+                return new Layout(axes);
+            }
+            require(Set.of("Add", "Sub", "Mul", "Div").contains(op));
+            for (int i : tracked) {
+                require(layoutOf(ins.get(i)).equals(first));
+            }
+            for (int i = 0; i < ins.size(); i++) { // anything else: one value (a scalar)
+                Operand c = facts.operands(r).get(i);
+                require(tracked.contains(i) || (c != null && c.shape() != null && c.shape().length == 0));
+            }
+            return first;
         }
 
         /** A product of two activations: batch axes paired, the contracted axes paired, M from a, N from b. */

@@ -142,6 +142,8 @@ final class OnnxImporter {
     /** The linear layers written, by their output value and by their ONNX node. */
     private final Map<String, OnnxAttention.Linear> linears = new HashMap<>();
     private final Map<Integer, OnnxAttention.Linear> linearsAt = new HashMap<>();
+    /** {@link #followed()}, computed once. */
+    private Set<String> followed;
 
     private OnnxImporter(OnnxModel model, List<OnnxAttention.Block> blocks, Map<String, Val> earlier) {
         this.model = model;
@@ -171,13 +173,44 @@ final class OnnxImporter {
         }
     }
 
+    /**
+     * The data values that depend on a value whose channels the first pass followed (a known channel axis), directly
+     * or through others: every value but those computed from token ids, position ids, masks and constants alone.
+     */
+    private Set<String> followed() {
+        if (followed == null) {
+            followed = new HashSet<>();
+            for (OnnxModel.ResolvedNode r : model.topologicalOrder()) {
+                boolean depends = false;
+                for (OnnxModel.Operand op : r.inputs()) {
+                    Val v = op.kind() == OnnxModel.Operand.Kind.VALUE || op.kind() == OnnxModel.Operand.Kind.GRAPH_INPUT
+                            ? vals.get(op.name()) : null;
+                    depends |= v != null && v.data && (v.caxis != UNKNOWN || followed.contains(op.name()));
+                }
+                if (depends) {
+                    for (String o : r.node().outputs()) {
+                        if (!o.isEmpty()) {
+                            followed.add(o);
+                        }
+                    }
+                }
+            }
+        }
+        return followed;
+    }
+
     private OnnxAttention.Facts facts() {
         return new OnnxAttention.Facts() {
             @Override
             public List<OnnxAttention.Operand> operands(OnnxModel.ResolvedNode r) {
+                Set<String> followed = followed();
                 List<OnnxAttention.Operand> out = new ArrayList<>();
-                for (Val v : OnnxImporter.this.operands(r)) {
-                    out.add(v == null ? null : new OnnxAttention.Operand(v.shape, v.ints, v.data));
+                List<Val> ins = OnnxImporter.this.operands(r);
+                for (int i = 0; i < ins.size(); i++) {
+                    Val v = ins.get(i);
+                    String name = r.inputs().get(i).name();
+                    out.add(v == null ? null : new OnnxAttention.Operand(v.shape, v.ints, v.data,
+                            v.data && v.caxis == UNKNOWN && !followed.contains(name)));
                 }
                 return out;
             }
@@ -979,7 +1012,7 @@ final class OnnxImporter {
         a.put("heads", b.heads());
         a.put("kv_heads", b.heads());
         a.put("head_dim", b.headDim());
-        a.put("rotary_dim", 0L);
+        a.put("rotary_dim", b.rotary() ? b.headDim() : 0L); // rotated dimensions stay in place
         a.put("transposed", q.longAttr("transposed", 0));
         a.put("o_transposed", o.longAttr("transposed", 0));
         if (b.o().biasAdd() >= 0) {

@@ -38,6 +38,25 @@ final class OnnxShapes {
         return i < l.size() ? l.get(i) : null;
     }
 
+    private static double[] real(List<double[]> l, int i) {
+        return i < l.size() ? l.get(i) : null;
+    }
+
+    /** {@code ints}, or {@code reals} when every one is an integer (else null). */
+    private static long[] integral(long[] ints, double[] reals) {
+        if (ints != null || reals == null) {
+            return ints;
+        }
+        long[] v = new long[reals.length];
+        for (int i = 0; i < v.length; i++) {
+            if (reals[i] != Math.rint(reals[i]) || Math.abs(reals[i]) > 1L << 52) {
+                return null;
+            }
+            v[i] = (long) reals[i];
+        }
+        return v;
+    }
+
     private static void compute(OnnxNode n, List<long[]> s, List<long[]> ints, List<double[]> reals, long[][] out) {
         long[] x = in(s, 0);
         switch (n.opType()) {
@@ -159,10 +178,10 @@ final class OnnxShapes {
                     out[0] = reduced(x, new long[] {axis}, attr(n, "keepdims", 1) == 1);
                 }
             }
-            case "Range" -> {
-                long[] a = in(ints, 0);
-                long[] b = in(ints, 1);
-                long[] c = in(ints, 2);
+            case "Range" -> { // integer bounds, or floating ones with integral values (torch.arange(n, dtype=float))
+                long[] a = integral(in(ints, 0), real(reals, 0));
+                long[] b = integral(in(ints, 1), real(reals, 1));
+                long[] c = integral(in(ints, 2), real(reals, 2));
                 if (a != null && b != null && c != null && a.length == 1 && b.length == 1 && c.length == 1 && c[0] != 0) {
                     out[0] = new long[] {Math.max(0, Math.floorDiv(b[0] - a[0] + c[0] - Long.signum(c[0]), c[0]))};
                 }

@@ -19,9 +19,10 @@ import lady.permutation.PermutationSpec;
  * {@link PyTorchExportChecks} and {@link PyTorchPermutationChecks} on attention written by hand as Hugging Face's
  * models write it (tests/python/onnx_export.py's AttnNet): a BERT-style layer (separate q, k, v, view and permute,
  * scores divided by sqrt(d) plus an additive mask), a GPT-2-style layer (one packed projection split in three, q
- * scaled by a Mul, a causal mask with Where). Both are attention blocks ({@link OnnxAttention}): heads and the
- * dimensions inside them are groups, and the permutation checks move them. (What must not be a block is in
- * {@link OnnxAttentionTest}.)
+ * scaled by a Mul, a causal mask with Where) and a Llama-style layer (no biases, a rotary embedding on q and k, its
+ * tables computed in the graph). All three are attention blocks ({@link OnnxAttention}): heads and the dimensions inside
+ * them are groups, except the rotated q and k dimensions of the third, which stay (the check fails if they move); the
+ * permutation checks move them. (What must not be a block is in {@link OnnxAttentionTest}.)
  */
 class AttentionOnnxExportTest extends PyTorchPermutationChecks {
     static final int WIDTH = 64;
@@ -39,12 +40,12 @@ class AttentionOnnxExportTest extends PyTorchPermutationChecks {
     }
 
     @Test
-    void bothAttentionsAreBlocksInBothExportModes() throws Exception {
+    void theThreeAttentionsAreBlocksInBothExportModes() throws Exception {
         for (String mode : MODES) {
             PermutationSpec spec = Models.spec(Onnx.read(file("attn_net", mode)).stateDict(), null, null,
                     file("attn_net", mode));
             List<Group> heads = spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).toList();
-            assertEquals(2, heads.size(), mode + ": " + PyTorchPermutationChecks.sizes(spec));
+            assertEquals(3, heads.size(), mode + ": " + PyTorchPermutationChecks.sizes(spec));
             for (Group g : heads) {
                 assertEquals(HEADS, g.size(), mode + " " + g.name());
             }
@@ -53,14 +54,17 @@ class AttentionOnnxExportTest extends PyTorchPermutationChecks {
                     .collect(Collectors.toSet());
             if (mode.equals("kept")) { // state-dict names (the folded export renames the weights)
                 for (String t : List.of("q0.weight", "k0.weight", "v0.weight", "o0.weight", "qkv1.weight", "qkv1.bias",
-                        "o1.weight")) {
+                        "o1.weight", "q2.weight", "k2.weight", "v2.weight", "o2.weight")) {
                     assertTrue(tensors.contains(t), t + " in " + tensors);
                 }
             }
-            long inside = spec.groups().stream().filter(g -> g.name().contains(".qk_pass.") || g.name().contains(".v_dims."))
+            long qk = spec.groups().stream().filter(g -> g.name().contains(".qk_pass."))
                     .peek(g -> assertEquals(WIDTH / HEADS, g.size(), g.name())).count();
-            assertEquals(2 * 2 * HEADS, inside, mode);
-            assertEquals(2, spec.groups().stream().filter(g -> g.size() == MLP).count(), mode);
+            long v = spec.groups().stream().filter(g -> g.name().contains(".v_dims."))
+                    .peek(g -> assertEquals(WIDTH / HEADS, g.size(), g.name())).count();
+            assertEquals(2 * HEADS, qk, mode + ": the rotated dimensions of the third layer stay");
+            assertEquals(3 * HEADS, v, mode);
+            assertEquals(3, spec.groups().stream().filter(g -> g.size() == MLP).count(), mode);
             assertEquals(List.of(), spec.notes(), mode);
         }
     }
