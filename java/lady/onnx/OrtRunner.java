@@ -188,17 +188,21 @@ public final class OrtRunner implements AutoCloseable {
     }
 
     /**
-     * Standard normal float32 inputs for every graph input (shapes from {@link #inputShapes}), drawn from
-     * {@code seed} and the input's name: the same seed gives the same bytes.
+     * Seeded inputs for every graph input (shapes from {@link #inputShapes}), drawn from {@code seed} and the input's
+     * name: the same seed gives the same bytes. Float inputs are standard normal; integer inputs (INT64, INT32: token
+     * ids, position ids, attention masks) uniform below {@link #indexBound}, carried as float32 and cast by
+     * {@link #run}.
      */
     public Map<String, Tensor> seededInputs(long seed, Options options) {
         Map<String, Tensor> inputs = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : inputShapes(options).entrySet()) {
             OnnxValue in = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).findFirst().orElseThrow();
-            if (in.elemType() != OnnxDType.FLOAT) {
+            boolean integer = in.elemType() == OnnxDType.INT64 || in.elemType() == OnnxDType.INT32;
+            if (in.elemType() != OnnxDType.FLOAT && !integer) {
                 throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' is of type " + in.elemType()
-                        + "; only float inputs are generated");
+                        + "; only float and integer (INT64, INT32) inputs are generated");
             }
+            long bound = integer ? indexBound(in.name()) : 0;
             long n = 1;
             for (long d : e.getValue()) {
                 n = d == 0 ? 0 : n <= MAX_SEEDED_ELEMENTS / d ? n * d : MAX_SEEDED_ELEMENTS + 1;
@@ -210,11 +214,34 @@ public final class OrtRunner implements AutoCloseable {
             SplittableRandom r = new SplittableRandom(Seeds.derive(seed, "onnx-input:" + in.name()));
             float[] v = new float[(int) n];
             for (int i = 0; i < v.length; i++) {
-                v[i] = (float) gaussian(r);
+                v[i] = integer ? r.nextLong(bound) : (float) gaussian(r);
             }
-            inputs.put(in.name(), FloatTensors.of(v, e.getValue()));
+            inputs.put(in.name(), FloatTensors.of(v, e.getValue())); // integers held exactly (below 2^24), cast in run
         }
         return inputs;
+    }
+
+    /**
+     * The values an integer input may take: below the rows of every table a Gather looks them up in (token ids,
+     * position ids: the smallest such table), else 0 and 1 (an attention mask, token types).
+     */
+    private long indexBound(String input) {
+        long bound = Long.MAX_VALUE;
+        for (OnnxModel.ResolvedNode r : model.topologicalOrder()) {
+            OnnxNode n = r.node();
+            if (n.opType().equals("Gather") && n.domain().isEmpty() && r.inputs().size() == 2
+                    && r.inputs().get(1).name().equals(input)
+                    && r.inputs().get(0).kind() == OnnxModel.Operand.Kind.INITIALIZER) {
+                long[] table = model.initializer(r.inputs().get(0).name()).shape();
+                OnnxAttribute a = n.attribute("axis");
+                long axis = a == null ? 0 : a.asLong();
+                axis = axis < 0 ? axis + table.length : axis;
+                if (axis >= 0 && axis < table.length && table[(int) axis] > 0) {
+                    bound = Math.min(bound, table[(int) axis]);
+                }
+            }
+        }
+        return bound == Long.MAX_VALUE ? 2 : Math.min(bound, 1 << 24);
     }
 
     /** A standard normal draw (Box-Muller; SplittableRandom has no nextGaussian in Java 17). */
@@ -223,7 +250,10 @@ public final class OrtRunner implements AutoCloseable {
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
     }
 
-    /** Runs the model; every output (float32) as a new libtorch tensor, in the graph's order. */
+    /**
+     * Runs the model on float32 inputs (an integer input's values carried as floats, cast to its type here); every
+     * output (float32) as a new libtorch tensor, in the graph's order.
+     */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
         Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
         List<Tensor> keep = new ArrayList<>();
@@ -237,7 +267,20 @@ public final class OrtRunner implements AutoCloseable {
                 keep.add(c);
                 long[] shape = c.sizes().vec().get();
                 FloatBuffer buf = OnnxTensors.window(c, 0, c.nbytes()).asFloatBuffer();
-                feeds.put(e.getKey(), OnnxTensor.createTensor(env, buf, shape));
+                OnnxDType type = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).map(OnnxValue::elemType)
+                        .findFirst().orElse(OnnxDType.FLOAT);
+                if (type == OnnxDType.INT64 || type == OnnxDType.INT32) { // integers carried as floats
+                    long[] longs = new long[buf.remaining()];
+                    for (int i = 0; i < longs.length; i++) {
+                        longs[i] = (long) buf.get(i);
+                    }
+                    feeds.put(e.getKey(), type == OnnxDType.INT64
+                            ? OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(longs), shape)
+                            : OnnxTensor.createTensor(env, java.nio.IntBuffer.wrap(Arrays.stream(longs)
+                                    .mapToInt(x -> (int) x).toArray()), shape));
+                } else {
+                    feeds.put(e.getKey(), OnnxTensor.createTensor(env, buf, shape));
+                }
             }
             Map<String, Tensor> out = new LinkedHashMap<>();
             try (OrtSession.Result r = session.run(feeds)) {

@@ -22,6 +22,9 @@ import lady.model.Models;
 import lady.onnx.proto.Onnx.AttributeProto;
 import lady.onnx.proto.Onnx.GraphProto;
 import lady.onnx.proto.Onnx.TensorProto;
+import lady.onnx.proto.Onnx.TensorShapeProto;
+import lady.onnx.proto.Onnx.TypeProto;
+import lady.onnx.proto.Onnx.ValueInfoProto;
 import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
 
@@ -42,6 +45,7 @@ class OnnxAttentionTest {
     static final int HEADS = 2;
     static final int HEAD_DIM = WIDTH / HEADS;
     static final int CLASSES = 3;
+    static final int VOCABULARY = 10;
 
     @TempDir
     Path dir;
@@ -51,6 +55,11 @@ class OnnxAttentionTest {
         PLAIN,
         /** k and v read another input than q (a second embedding of the tokens): cross-attention, a block too. */
         CROSS,
+        /**
+         * Token ids looked up in a table and an attention mask given as an input ((1 - mask) * -1e4 on the scores):
+         * a block too, the mask being computed from an input whose channels Lady does not follow.
+         */
+        TOKENS,
         /** A bias per head on the scores (ALiBi's): moving heads would move it off them. */
         BIAS_PER_HEAD,
         /** k not transposed: the scores contract q's dimensions with k's positions. */
@@ -71,8 +80,8 @@ class OnnxAttentionTest {
                 : dimMajor ? new long[] {0, 3, 2, 1} : new long[] {0, 2, 3, 1};
         float[] mask = variant == Variant.BIAS_PER_HEAD ? new float[] {0, -1, -2, -3, 0, -2, -4, -6} : new float[] {0, 0, 0, -3};
         long[] maskDims = variant == Variant.BIAS_PER_HEAD ? new long[] {HEADS, 1, TOKENS} : new long[] {TOKENS};
+        boolean tokens = variant == Variant.TOKENS;
         GraphProto.Builder g = GraphProto.newBuilder().setName("attention")
-                .addInput(value("x", 0, TOKENS, FEATURES))
                 .addOutput(value("logits", 0, CLASSES))
                 .addInitializer(floats("embed.weight", random(r, FEATURES * WIDTH), FEATURES, WIDTH))
                 .addInitializer(floats("embed.bias", random(r, WIDTH), WIDTH))
@@ -87,6 +96,20 @@ class OnnxAttentionTest {
         for (String p : List.of("q", "k", "v", "o")) {
             g.addInitializer(floats(p + ".weight", random(r, WIDTH * WIDTH), WIDTH, WIDTH))
                     .addInitializer(floats(p + ".bias", random(r, WIDTH), WIDTH));
+        }
+        if (tokens) { // x = table[ids]; the mask from its input
+            g.addInput(integers("ids")).addInput(integers("attention_mask"))
+                    .addInitializer(floats("table", random(r, VOCABULARY * FEATURES), VOCABULARY, FEATURES))
+                    .addInitializer(longs("mask_axes", 1, 2))
+                    .addInitializer(floats("one", new float[] {1}))
+                    .addInitializer(floats("hidden", new float[] {-1e4f}))
+                    .addNode(node("Gather", "lookup", new String[] {"table", "ids"}, new String[] {"x"}))
+                    .addNode(node("Unsqueeze", "mask_4d", new String[] {"attention_mask", "mask_axes"}, new String[] {"m4"}))
+                    .addNode(node("Cast", "mask_float", new String[] {"m4"}, new String[] {"mf"}, intAttr("to", 1)))
+                    .addNode(node("Sub", "mask_not", new String[] {"one", "mf"}, new String[] {"mn"}))
+                    .addNode(node("Mul", "mask_value", new String[] {"mn", "hidden"}, new String[] {"mask_in"}));
+        } else {
+            g.addInput(value("x", 0, TOKENS, FEATURES));
         }
         if (variant == Variant.CROSS) {
             g.addInitializer(floats("memory.weight", random(r, FEATURES * WIDTH), FEATURES, WIDTH))
@@ -104,7 +127,7 @@ class OnnxAttentionTest {
         }
         g.addNode(node("MatMul", "scores", new String[] {"q3", "k3"}, new String[] {"s0"}))
                 .addNode(node("Mul", "scaled", new String[] {"s0", "scale"}, new String[] {"s1"}))
-                .addNode(node("Add", "masked", new String[] {"s1", "mask"}, new String[] {"s2"}))
+                .addNode(node("Add", "masked", new String[] {"s1", tokens ? "mask_in" : "mask"}, new String[] {"s2"}))
                 .addNode(node("Softmax", "softmax", new String[] {"s2"}, new String[] {"p"}, intAttr("axis", -1)))
                 .addNode(node("MatMul", "mix", new String[] {"p", "v3"}, new String[] {"c0"}))
                 .addNode(node("Transpose", "tokens_first", new String[] {"c0"}, new String[] {"c1"},
@@ -124,6 +147,15 @@ class OnnxAttentionTest {
         Path p = dir.resolve(variant.name().toLowerCase() + ".onnx");
         Files.write(p, model(g.build()).toByteArray());
         return p;
+    }
+
+    /** An INT64 input [batch, TOKENS]. */
+    private static ValueInfoProto integers(String name) {
+        TensorShapeProto.Builder s = TensorShapeProto.newBuilder()
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(TOKENS));
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.INT64_VALUE).setShape(s))).build();
     }
 
     private static float[] random(SplittableRandom r, int n) {
@@ -182,6 +214,14 @@ class OnnxAttentionTest {
         assertEquals(List.of("memory.weight", "memory.bias", "k.weight", "v.weight"), spec.groups().stream()
                 .filter(g -> g.name().equals("memory")).findFirst().orElseThrow().members().stream().map(m -> m.tensor())
                 .toList());
+    }
+
+    @Test
+    void attentionOnTokensWithAnAttentionMaskInputIsABlockAndVerifies() throws Exception {
+        PermutationSpec spec = block(Variant.TOKENS);
+        // the table's rows are token ids: its columns open the stream
+        assertTrue(spec.groups().get(0).members().stream().anyMatch(m -> m.tensor().equals("table") && m.axis() == 1),
+                spec.groups().get(0).toString());
     }
 
     /** Checks the attention block of {@code variant}'s graph, permutes it with --verify; its spec. */
