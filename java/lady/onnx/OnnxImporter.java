@@ -584,6 +584,27 @@ final class OnnxImporter {
                 }
                 return new View(x.view.tensor(), axes);
             }
+            case "Gather": {
+                // rows picked by constant indices (a position embedding looked up at positions 0 .. t - 1): the
+                // other axes are the table's, the picked ones come from no axis of it
+                Val idx = ins.size() > 1 ? ins.get(1) : null;
+                int g = axis(longAttr(n, "axis", 0), rank);
+                if (idx == null || idx.shape == null || g < 0) {
+                    return null;
+                }
+                int[] axes = new int[rank - 1 + idx.shape.length];
+                int k = 0;
+                for (int i = 0; i < rank; i++) {
+                    if (i == g) {
+                        for (int j = 0; j < idx.shape.length; j++) {
+                            axes[k++] = -1;
+                        }
+                    } else {
+                        axes[k++] = x.view.axes()[i];
+                    }
+                }
+                return new View(x.view.tensor(), axes);
+            }
             case "Unsqueeze", "Squeeze", "Reshape", "Flatten": {
                 // only when the shape change adds or removes axes of size 1
                 if (outShape == null || !x.known()) {

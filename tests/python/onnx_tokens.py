@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""A BERT-style text classifier written as Hugging Face's BertModel writes it, exported to ONNX by PyTorch 1.13 (run
+by the Java tests with /usr/bin/python3).
+
+    onnx_tokens.py <out_dir> <seed>
+
+Token ids and an attention mask in (INT64 [batch, seq], both dynamic); word, position and token-type embeddings (the
+positions and token types read from buffers sliced to the sequence, as transformers does), a layer norm; post-norm
+layers (separate query, key, value; view + permute into heads; scores / sqrt(d) plus the extended mask
+(1 - mask) * finfo.min; softmax; dropout; the product with v; permute back; the output dense; GELU MLP); a tanh pooler
+on the first token and a classifier. Layer norms get random weights and biases (ones and zeros could not tell a right
+permutation from a wrong one).
+
+<out_dir> receives bert-kept.onnx (state-dict names, training=PRESERVE, do_constant_folding=False) and
+bert-folded.onnx (training=EVAL, do_constant_folding=True). Exit code 3 without torch or onnx.
+"""
+import math
+import os
+import sys
+
+try:
+    import onnx  # noqa: F401  (the exporter needs it)
+    import torch
+    from torch import nn
+except ImportError as e:
+    print(f"cannot import torch/onnx: {e}")
+    sys.exit(3)
+
+VOCAB, POSITIONS, WIDTH, HEADS, MLP, LAYERS, CLASSES = 50, 32, 32, 4, 64, 2, 3
+
+
+class SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.query, self.key, self.value = nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, WIDTH)
+
+    @staticmethod
+    def heads(x):
+        b, t, _ = x.size()
+        return x.view(b, t, HEADS, -1).permute(0, 2, 1, 3)
+
+    def forward(self, x, mask):
+        q, k, v = self.heads(self.query(x)), self.heads(self.key(x)), self.heads(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.size(-1)) + mask
+        p = nn.functional.dropout(scores.softmax(-1), 0.1, self.training)
+        c = torch.matmul(p, v).permute(0, 2, 1, 3).contiguous()
+        return c.view(c.size()[:-2] + (-1,))
+
+
+class Layer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attention, self.dense, self.norm1 = SelfAttention(), nn.Linear(WIDTH, WIDTH), nn.LayerNorm(WIDTH)
+        self.intermediate, self.output, self.norm2 = nn.Linear(WIDTH, MLP), nn.Linear(MLP, WIDTH), nn.LayerNorm(WIDTH)
+
+    def forward(self, x, mask):
+        x = self.norm1(x + self.dense(self.attention(x, mask)))
+        return self.norm2(x + self.output(nn.functional.gelu(self.intermediate(x))))
+
+
+class Bert(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.word, self.position, self.token_type = (nn.Embedding(VOCAB, WIDTH), nn.Embedding(POSITIONS, WIDTH),
+                                                     nn.Embedding(2, WIDTH))
+        self.norm = nn.LayerNorm(WIDTH)
+        self.layers = nn.ModuleList(Layer() for _ in range(LAYERS))
+        self.pooler, self.classifier = nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, CLASSES)
+        self.register_buffer("position_ids", torch.arange(POSITIONS).expand((1, -1)))
+        self.register_buffer("token_type_ids", torch.zeros(1, POSITIONS, dtype=torch.long))
+
+    def forward(self, input_ids, attention_mask):
+        t = input_ids.size(1)
+        types = self.token_type_ids[:, :t].expand(input_ids.size(0), t)
+        x = self.norm(self.word(input_ids) + self.position(self.position_ids[:, :t]) + self.token_type(types))
+        mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+
+
+def main():
+    out, seed = sys.argv[1], int(sys.argv[2])
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    model = Bert().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.LayerNorm):
+                m.weight.copy_(1 + 0.1 * torch.randn(WIDTH))
+                m.bias.copy_(0.1 * torch.randn(WIDTH))
+    ids = torch.randint(0, VOCAB, (2, 16))
+    mask = torch.ones(2, 16, dtype=torch.long)
+    mask[1, 12:] = 0
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
+    for mode, fold in (("kept", False), ("folded", True)):
+        torch.onnx.export(model, (ids, mask), os.path.join(out, f"bert-{mode}.onnx"), opset_version=17,
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"], dynamic_axes=axes,
+                          training=torch.onnx.TrainingMode.EVAL if fold else torch.onnx.TrainingMode.PRESERVE,
+                          do_constant_folding=fold)
+
+
+if __name__ == "__main__":
+    main()
