@@ -34,8 +34,11 @@ import lady.graph.Node;
  *       (a mask of one value per head, ALiBi's, is not), softmax runs over positions, and no value inside the
  *       block is read outside it (except for its shape).</li>
  * </ul>
- * q may read another input than k and v (cross-attention). Anything else (rotary embeddings, grouped-query heads
- * repeated with Expand, a projection in another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
+ * q may read another input than k and v (cross-attention). A rotary embedding on q and k ({@code x cos +
+ * rotate_half(x) sin}: tables that vary along each head's dimensions, its halves sliced and concatenated back) pins
+ * those dimensions, never the heads. Constants include values computed only from inputs whose channels Lady does not
+ * follow (token ids, position ids, an attention mask). Anything else (grouped-query heads repeated with Expand, a
+ * projection in another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
  */
 final class OnnxAttention {
     private static final int MAX_CHAIN = 32;

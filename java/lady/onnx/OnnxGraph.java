@@ -57,13 +57,13 @@ import lady.permutation.SpecValidator;
  *   <li>multi-head attention built from MatMul, Reshape, Transpose, Slice or Split and Softmax (PyTorch's export
  *       of {@code nn.MultiheadAttention}, attention written by hand): proved block by block ({@link
  *       OnnxAttention}: every projection channel followed through the reshapes to the two products) and
- *       written as one {@link Op#ATTENTION_GQA} node, whose heads and the dimensions inside them are groups;</li>
+ *       written as one {@link Op#ATTENTION_GQA} node, whose heads and the dimensions inside them are groups (a
+ *       rotary embedding's rotated dimensions stay);</li>
  *   <li>anything else, and a known operator in a form it does not follow (a Reshape that splits the
  *       channels into heads outside an attention Lady can prove, a Slice of the channels, a Gemm with alpha 2,
  *       an operator of another domain), is an {@link Op#OPAQUE} node: everything it touches stays in place, with
- *       a note naming the node. Attention with rotary embeddings, grouped-query heads repeated with Expand or a
- *       bias per head keeps its residual stream and MLP hidden units as groups; its projections stay in
- *       place.</li>
+ *       a note naming the node. Attention with grouped-query heads repeated with Expand or a bias per head
+ *       keeps its residual stream and MLP hidden units as groups; its projections stay in place.</li>
  * </ul>
  * Initializers no imported node moves (shape constants, the weights of nodes that only compute shapes) are
  * fixed in the spec.
