@@ -2,7 +2,9 @@
 """A BERT-style text classifier written as Hugging Face's BertModel writes it, exported to ONNX by PyTorch 1.13 (run
 by the Java tests with /usr/bin/python3).
 
-    onnx_tokens.py <out_dir> <seed>
+    onnx_tokens.py <out_dir> <seed> [width heads mlp layers vocab]
+
+(the sizes default to a small model: 32, 4, 64, 2, 50; bench/onnx/run.sh passes BERT-base's: 768 12 3072 12 30522)
 
 Token ids and an attention mask in (INT64 [batch, seq], both dynamic); word, position and token-type embeddings (the
 positions and token types read from buffers sliced to the sequence, as transformers does), a layer norm; post-norm
@@ -11,8 +13,9 @@ layers (separate query, key, value; view + permute into heads; scores / sqrt(d) 
 on the first token and a classifier. Layer norms get random weights and biases (ones and zeros could not tell a right
 permutation from a wrong one).
 
-<out_dir> receives bert-kept.onnx (state-dict names, training=PRESERVE, do_constant_folding=False) and
-bert-folded.onnx (training=EVAL, do_constant_folding=True). Exit code 3 without torch or onnx.
+<out_dir> receives bert-kept.onnx (state-dict names, training=PRESERVE, do_constant_folding=False),
+bert-folded.onnx (training=EVAL, do_constant_folding=True) and bert.pt (the state dict). Exit code 3 without torch or
+onnx.
 """
 import math
 import os
@@ -27,6 +30,9 @@ except ImportError as e:
     sys.exit(3)
 
 VOCAB, POSITIONS, WIDTH, HEADS, MLP, LAYERS, CLASSES = 50, 32, 32, 4, 64, 2, 3
+if len(sys.argv) > 3:
+    WIDTH, HEADS, MLP, LAYERS, VOCAB = map(int, sys.argv[3:8])
+    POSITIONS = 512
 
 
 class SelfAttention(nn.Module):
@@ -92,6 +98,7 @@ def main():
     ids = torch.randint(0, VOCAB, (2, 16))
     mask = torch.ones(2, 16, dtype=torch.long)
     mask[1, 12:] = 0
+    torch.save(model.state_dict(), os.path.join(out, "bert.pt"))
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
     for mode, fold in (("kept", False), ("folded", True)):
         torch.onnx.export(model, (ids, mask), os.path.join(out, f"bert-{mode}.onnx"), opset_version=17,
