@@ -102,8 +102,9 @@ class AttnNet(nn.Module):
              plus an additive mask (the last two positions hidden);
     layer 1  pre-norm (GPT-2): one packed qkv projection split in three; q multiplied by d ** -0.5; a causal mask with
              torch.where;
-    layer 2  pre-norm (Llama): q, k, v, o without bias, a rotary embedding on q and k (x cos + rotate_half(x) sin,
-             the tables computed in the graph from inv_freq and the positions), softmax in float32;
+    layer 2  pre-norm (Llama): q, k, v, o without bias, grouped-query (2 key and value heads for the 4 query heads,
+             repeated as transformers' repeat_kv does: expand then reshape), a rotary embedding on q and k (x cos +
+             rotate_half(x) sin, the tables computed in the graph from inv_freq and the positions), softmax in float32;
     then mean over the tokens, a layer norm and the classifier. (The masks are a vector and a boolean tensor: not
     weights a permutation should move.)"""
 
@@ -121,16 +122,24 @@ class AttnNet(nn.Module):
         self.fc1a, self.fc1b = nn.Linear(d, mlp), nn.Linear(mlp, d)
         self.register_buffer("causal1", torch.tril(torch.ones(tokens, tokens, dtype=torch.bool)).view(1, 1, tokens, tokens))
         self.ln2a, self.ln2b = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.q2, self.k2, self.v2, self.o2 = (nn.Linear(d, d, bias=False) for _ in range(4))
+        self.kv_heads = heads // 2
+        self.q2, self.o2 = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
+        self.k2, self.v2 = (nn.Linear(d, d // heads * self.kv_heads, bias=False) for _ in range(2))
         self.fc2a, self.fc2b = nn.Linear(d, mlp), nn.Linear(mlp, d)
         head = d // heads
         self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, head, 2).float() / head)))
         self.ln = nn.LayerNorm(d)
         self.head = nn.Linear(d, classes)
 
-    def split(self, x):
+    def split(self, x, heads=None):
         b, t, _ = x.shape
-        return x.view(b, t, self.heads, -1).permute(0, 2, 1, 3)
+        return x.view(b, t, heads or self.heads, -1).permute(0, 2, 1, 3)
+
+    def repeat_kv(self, x):
+        """[b, kv, t, d] -> [b, heads, t, d], each key and value head for heads / kv query heads (transformers')."""
+        b, kv, t, d = x.shape
+        rep = self.heads // kv
+        return x[:, :, None, :, :].expand(b, kv, rep, t, d).reshape(b, kv * rep, t, d)
 
     @staticmethod
     def merge(x):
@@ -167,7 +176,8 @@ class AttnNet(nn.Module):
         h = self.ln2a(x)
         cos, sin = self.tables(h.shape[1])
         q = self.rope(self.split(self.q2(h)), cos, sin)
-        k, v = self.rope(self.split(self.k2(h)), cos, sin), self.split(self.v2(h))
+        k = self.repeat_kv(self.rope(self.split(self.k2(h), self.kv_heads), cos, sin))
+        v = self.repeat_kv(self.split(self.v2(h), self.kv_heads))
         s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
         x = x + self.o2(self.merge(torch.matmul(torch.softmax(s.float(), -1).to(v.dtype), v)))
         x = x + self.fc2b(nn.functional.gelu(self.fc2a(self.ln2b(x))))

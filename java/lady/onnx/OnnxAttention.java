@@ -26,10 +26,11 @@ import lady.graph.Node;
  * factors, a Transpose moves axes and a Slice or Split of a projection's output takes a contiguous part of it (a
  * packed in-projection). The block is kept only when the products tie exactly what multi-head attention ties:
  * <ul>
- *   <li>q, k and v each split into H heads of d dimensions (channel h d + j, in that order);</li>
- *   <li>the scores' product contracts q's dimensions with k's, and pairs q's heads with k's on a batch axis;</li>
- *   <li>the values' product contracts positions only and pairs the probabilities' heads with v's;</li>
- *   <li>the output projection reads v's heads and dimensions merged back in that order;</li>
+ *   <li>q, k and v each split into heads of d dimensions (channel h d + j, in that order): H for q, KV for k and v;</li>
+ *   <li>the scores' product contracts q's dimensions with k's, and pairs q's heads (in KV groups) with k's on a batch
+ *       axis;</li>
+ *   <li>the values' product contracts positions only and pairs the probabilities' heads (groups) with v's;</li>
+ *   <li>the output projection reads the heads and v's dimensions merged back in that order;</li>
  *   <li>every scaling, mask or other constant on the way is the same along every axis that holds channels
  *       (a mask of one value per head, ALiBi's, is not), softmax runs over positions, and no value inside the
  *       block is read outside it (except for its shape).</li>
@@ -37,16 +38,20 @@ import lady.graph.Node;
  * q may read another input than k and v (cross-attention). A rotary embedding on q and k ({@code x cos +
  * rotate_half(x) sin}: tables that vary along each head's dimensions, its halves sliced and concatenated back) pins
  * those dimensions, never the heads. Constants include values computed only from inputs whose channels Lady does not
- * follow (token ids, position ids, an attention mask). Anything else (grouped-query heads repeated with Expand, a
- * projection in another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
+ * follow (token ids, position ids, an attention mask). Grouped-query attention whose k and v heads are repeated with
+ * Expand and Reshape (transformers' repeat_kv) pairs each group of query heads with one k and v head: the products
+ * then pair q's heads with copies, and the block has KV heads with H / KV query heads each. Anything else (heads
+ * repeated in another order, a projection in another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
  */
 final class OnnxAttention {
     private static final int MAX_CHAIN = 32;
+    /** The stride that marks a factor of copies. */
+    private static final long COPIES = -1;
 
     private static final Set<String> SCORE_OPS = Set.of("Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity");
     private static final Set<String> PROB_OPS = Set.of("Cast", "Identity", "Dropout");
     private static final Set<String> PATH_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice",
-            "Split", "Mul", "Div", "Cast", "Identity", "Neg", "Concat", "Add", "Sub");
+            "Split", "Mul", "Div", "Cast", "Identity", "Neg", "Concat", "Add", "Sub", "Expand");
     private static final Set<String> OUT_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Cast",
             "Identity");
     /** Readers of a value that use only its shape. */
@@ -88,8 +93,8 @@ final class OnnxAttention {
      * them), the output projection's ONNX node ({@code anchor}, where the block is written), the q, k, v projections
      * (one packed layer three times, or three layers), the output projection, heads and head dimension.
      */
-    record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long headDim,
-            boolean rotary) {
+    record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long kvHeads,
+            long headDim, boolean rotary) {
         boolean packed() {
             return q.node() == k.node() && k.node() == v.node();
         }
@@ -325,9 +330,10 @@ final class OnnxAttention {
     }
 
     /**
-     * A factor of an axis: {@code size} positions (seg null), or channels {@code seg.base + i * stride} for i below
-     * {@code size}; or a piece of such a factor ({@code whole}: its entries from {@code start}, a rotary
-     * embedding's halves).
+     * A factor of an axis: {@code size} positions (seg null, stride 0), {@code size} copies of the same entries
+     * (seg null, stride {@link #COPIES}: an Expand, grouped-query attention's k and v repeated for each query head of
+     * a group), or channels {@code seg.base + i * stride} for i below {@code size}; or a piece of such a factor
+     * ({@code whole}: its entries from {@code start}, a rotary embedding's halves).
      */
     private record Factor(Seg seg, long size, long stride, Factor whole, long start) {
         Factor(Seg seg, long size, long stride) {
@@ -338,10 +344,14 @@ final class OnnxAttention {
             return seg != null;
         }
 
+        boolean copies() {
+            return seg == null && stride == COPIES;
+        }
+
         /** The outer part of size {@code outer} and the inner rest, row-major. */
         Factor[] split(long outer) {
             long inner = size / outer;
-            return new Factor[] {new Factor(seg, outer, seg == null ? 0 : stride * inner), new Factor(seg, inner, stride)};
+            return new Factor[] {new Factor(seg, outer, seg == null ? stride : stride * inner), new Factor(seg, inner, stride)};
         }
 
         /** Channels inside a head: the innermost run of a split projection, or a piece of one. */
@@ -377,6 +387,9 @@ final class OnnxAttention {
         private final List<Factor[]> scoreBatch = new ArrayList<>();
         private final List<Factor[]> mixBatch = new ArrayList<>();
         private final List<Factor[]> mixContracted = new ArrayList<>();
+        /** Channels a product pairs with copies on a batch axis: query heads that share their group's k and v. */
+        private final List<Factor> scoreShared = new ArrayList<>();
+        private final List<Factor> mixShared = new ArrayList<>();
         /** Factors whose channels are treated unevenly (a rotary embedding's tables, its halves): they stay. */
         private final List<Factor> pinned = new ArrayList<>();
 
@@ -416,43 +429,51 @@ final class OnnxAttention {
             for (OnnxModel.ResolvedNode r : inOrder) {
                 step(r);
             }
-            // each of q, k, v: one run of H heads of d dimensions, channel h d + j
-            Factor[] qf = heads(scores.node().inputs().get(0), q, 0);
-            Factor[] kf = heads(scores.node().inputs().get(1), k, 1);
-            Factor[] vf = heads(mix.node().inputs().get(1), v, 2);
+            // each of q, k, v: one run of heads of d dimensions, channel h d + j; H query heads, KV key and value heads
+            Factor[] qf = heads(scores.node().inputs().get(0), q);
+            Factor[] kf = heads(scores.node().inputs().get(1), k);
+            Factor[] vf = heads(mix.node().inputs().get(1), v);
+            packing(qf[0].seg(), kf[0].seg(), vf[0].seg());
             long h = qf[0].size();
+            long kv = kf[0].size();
             long d = qf[1].size();
-            require(kf[0].size() == h && vf[0].size() == h && kf[1].size() == d && vf[1].size() == d);
-            // the scores contract q's dimensions with k's and pair their heads
+            require(h % kv == 0 && vf[0].size() == kv && kf[1].size() == d && vf[1].size() == d);
+            // grouped-query: q's heads, KV groups of h / kv, the groups paired with k's and v's heads, the query heads
+            // inside a group with their copies
+            Factor[] groups = kv == h ? new Factor[] {qf[0], null} : qf[0].split(kv);
+            List<Factor> inside = groups[1] == null ? List.of() : List.of(groups[1]);
+            // the scores contract q's dimensions with k's and pair q's groups with k's heads
             require(scoreContracted.size() == 1 && sameClass(scoreContracted.get(0), qf[1], kf[1]));
-            require(scoreBatch.size() == 1 && sameClass(scoreBatch.get(0), qf[0], kf[0]));
-            // the values' product contracts positions and pairs the probabilities' heads with v's
-            require(mixContracted.isEmpty() && mixBatch.size() == 1 && find(mixBatch.get(0)[0]) == find(qf[0])
-                    && find(mixBatch.get(0)[1]) == find(vf[0]));
-            require(find(qf[0]) != find(qf[1]) && find(qf[1]) != find(vf[1]) && find(qf[0]) != find(vf[1]));
+            require(scoreBatch.size() == 1 && sameClass(scoreBatch.get(0), groups[0], kf[0]));
+            require(scoreShared.equals(inside));
+            // the values' product contracts positions and pairs the probabilities' groups with v's heads
+            require(mixContracted.isEmpty() && mixBatch.size() == 1 && find(mixBatch.get(0)[0]) == find(groups[0])
+                    && find(mixBatch.get(0)[1]) == find(vf[0]) && mixShared.equals(inside));
+            require(find(groups[0]) != find(qf[1]) && find(qf[1]) != find(vf[1]) && find(groups[0]) != find(vf[1]));
+            require(groups[1] == null || (find(groups[1]) == groups[1] && !parent.containsKey(groups[1])));
             // a rotary embedding pins q's and k's dimensions; heads and v's dimensions never
             Set<Factor> stay = new java.util.HashSet<>();
             for (Factor f : pinned) {
                 stay.add(find(f));
             }
-            require(!stay.contains(find(qf[0])) && !stay.contains(find(vf[0])) && !stay.contains(find(vf[1])));
+            require(!stay.contains(find(qf[0])) && !stay.contains(find(groups[0])) && !stay.contains(find(vf[0]))
+                    && !stay.contains(find(vf[1])) && (groups[1] == null || !stay.contains(groups[1])));
             boolean rotary = stay.contains(find(qf[1]));
-            // the output projection reads v's heads, then its dimensions, merged on its contracted axis
+            // the output projection reads the groups (v's heads), the query heads inside them, then v's dimensions,
+            // merged on its contracted axis
             Layout in = layouts.get(anchor.node().inputs().get(0));
             require(in != null);
             for (int a = 0; a < in.rank() - 1; a++) {
                 require(!in.channelsOn(a));
             }
             List<Factor> last = in.axes().get(in.rank() - 1);
-            require(last.size() == 2 && find(last.get(0)) == find(vf[0]) && last.get(1).equals(vf[1]));
-            return new Block(members, anchor.index(), q, k, v, o, h, d, rotary);
+            require(last.size() == 2 + inside.size() && find(last.get(0)) == find(vf[0])
+                    && last.subList(1, last.size() - 1).equals(inside) && last.get(last.size() - 1).equals(vf[1]));
+            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary);
         }
 
-        /**
-         * The two factors of {@code value}'s layout that hold {@code l}'s channels: heads, then dimensions; {@code at}:
-         * 0 for q, 1 for k, 2 for v (their place in a packed projection).
-         */
-        private Factor[] heads(String value, Linear l, long at) throws Mismatch {
+        /** The two factors of {@code value}'s layout that hold {@code l}'s channels: heads, then dimensions. */
+        private Factor[] heads(String value, Linear l) throws Mismatch {
             Layout lay = layouts.get(value);
             require(lay != null);
             List<Factor> fs = new ArrayList<>();
@@ -466,15 +487,24 @@ final class OnnxAttention {
             require(fs.size() == 2 && fs.get(0).seg() == fs.get(1).seg() && fs.get(0).seg().linear() == l.node());
             Factor head = fs.get(0).stride() > fs.get(1).stride() ? fs.get(0) : fs.get(1);
             Factor dim = head == fs.get(0) ? fs.get(1) : fs.get(0);
-            Seg s = head.seg();
-            require(dim.stride() == 1 && head.stride() == dim.size() && head.size() * dim.size() == s.size()
-                    && head.size() > 1);
-            // separate projections: the whole output; packed: q, k, v in that order
-            long width = s.size();
-            long total = facts.shape(l.node().output())[facts.shape(l.node().output()).length - 1];
-            boolean packed = q.node() == k.node() && k.node() == v.node();
-            require(packed ? s.base() == at * width && total == 3 * width : s.base() == 0 && total == width);
+            require(dim.stride() == 1 && head.stride() == dim.size() && head.size() * dim.size() == head.seg().size()
+                    && head.size() > 1 && head.whole() == null);
             return new Factor[] {head, dim};
+        }
+
+        /** Separate projections: each its whole output; one packed projection: q's rows, then k's, then v's. */
+        private void packing(Seg qs, Seg ks, Seg vs) throws Mismatch {
+            for (Seg s : List.of(qs, ks, vs)) {
+                long[] shape = facts.shape(s.linear().output());
+                long total = shape[shape.length - 1];
+                if (q.node() == k.node()) {
+                    require(total == qs.size() + ks.size() + vs.size());
+                } else {
+                    require(s.base() == 0 && total == s.size());
+                }
+            }
+            require(q.node() != k.node() || (qs.base() == 0 && ks.base() == qs.size()
+                    && vs.base() == qs.size() + ks.size()));
         }
 
         private boolean sameClass(Factor[] pair, Factor a, Factor b) throws Mismatch {
@@ -549,6 +579,7 @@ final class OnnxAttention {
                     layouts.put(out, new Layout(axes));
                 }
                 case "Reshape", "Squeeze", "Unsqueeze", "Flatten" -> layouts.put(out, reshape(x, outShape));
+                case "Expand" -> layouts.put(out, expand(x, inShape, outShape));
                 case "Slice" -> layouts.put(out, slice(r, ops, x, inShape, outShape));
                 case "Split" -> split(r, ops, x, inShape);
                 case "Cast", "Identity", "Dropout", "Neg" -> {
@@ -608,6 +639,23 @@ final class OnnxAttention {
                 }
             }
             return y;
+        }
+
+        /** An Expand: axes of size 1 (and new leading axes) become copies. */
+        private Layout expand(Layout x, long[] inShape, long[] to) throws Mismatch {
+            require(to.length >= x.rank());
+            List<List<Factor>> axes = new ArrayList<>();
+            int lead = to.length - x.rank();
+            for (int i = 0; i < to.length; i++) {
+                long from = i < lead ? 1 : inShape[i - lead];
+                if (from == to[i]) {
+                    axes.add(i < lead ? List.of() : x.axes().get(i - lead));
+                } else {
+                    require(from == 1);
+                    axes.add(factors(new Factor(null, to[i], COPIES)));
+                }
+            }
+            return new Layout(axes);
         }
 
         private Layout reshape(Layout x, long[] to) throws Mismatch {
@@ -753,6 +801,7 @@ final class OnnxAttention {
             List<Factor[]> contracted = r == scores ? scoreContracted : mixContracted;
             int rank = outShape.length;
             List<List<Factor>> axes = new ArrayList<>();
+            List<Factor> shared = r == scores ? scoreShared : mixShared;
             for (int i = 0; i < rank - 2; i++) {
                 List<Factor> fa = axisOrNone(a, i - (rank - a.rank()));
                 List<Factor> fb = axisOrNone(b, i - (rank - b.rank()));
@@ -760,33 +809,67 @@ final class OnnxAttention {
                     require(fa.stream().noneMatch(Factor::channels) && fb.stream().noneMatch(Factor::channels));
                     axes.add(fa.isEmpty() ? fb : fa);
                 } else {
-                    pair(fa, fb, batch);
-                    axes.add(fa);
+                    List<Factor> out = new ArrayList<>();
+                    for (Factor[] p : align(fa, fb)) {
+                        Factor x = p[0];
+                        Factor y = p[1];
+                        if (x.channels() && y.channels()) {
+                            union(x, y);
+                            batch.add(p);
+                        } else if (x.channels()) { // a's channels against b's copies: heads sharing b's entries
+                            require(y.copies());
+                            shared.add(x);
+                        } else {
+                            require(!y.channels() && x.copies() == y.copies());
+                        }
+                        out.add(x);
+                    }
+                    axes.add(out);
                 }
             }
-            pair(a.axes().get(a.rank() - 1), b.axes().get(b.rank() - 2), contracted);
+            for (Factor[] p : align(a.axes().get(a.rank() - 1), b.axes().get(b.rank() - 2))) {
+                require(p[0].channels() == p[1].channels() && !p[0].copies() && !p[1].copies());
+                if (p[0].channels()) {
+                    union(p[0], p[1]);
+                    contracted.add(p);
+                }
+            }
             axes.add(a.axes().get(a.rank() - 2));
             axes.add(b.axes().get(b.rank() - 1));
             return new Layout(axes);
+        }
+
+        /** Two axes' factors split until they pair entry for entry, outer to inner. */
+        private List<Factor[]> align(List<Factor> fa, List<Factor> fb) throws Mismatch {
+            Deque<Factor> a = new ArrayDeque<>(fa);
+            Deque<Factor> b = new ArrayDeque<>(fb);
+            List<Factor[]> out = new ArrayList<>();
+            while (!a.isEmpty() && !b.isEmpty()) {
+                Factor x = a.pollFirst();
+                Factor y = b.pollFirst();
+                if (x.size() != y.size()) {
+                    Deque<Factor> big = x.size() > y.size() ? a : b;
+                    Factor f = x.size() > y.size() ? x : y;
+                    long small = Math.min(x.size(), y.size());
+                    require(f.size() % small == 0 && f.whole() == null);
+                    Factor[] parts = f.split(small);
+                    big.addFirst(parts[1]);
+                    if (f == x) {
+                        x = parts[0];
+                    } else {
+                        y = parts[0];
+                    }
+                }
+                out.add(new Factor[] {x, y});
+            }
+            require(a.isEmpty() && b.isEmpty());
+            return out;
         }
 
         private List<Factor> axisOrNone(Layout l, int axis) {
             return axis < 0 ? List.of() : l.axes().get(axis);
         }
 
-        /** Two axes a product pairs entry for entry: equal factor sizes; channels with channels (tied). */
-        private void pair(List<Factor> fa, List<Factor> fb, List<Factor[]> ties) throws Mismatch {
-            require(fa.size() == fb.size());
-            for (int i = 0; i < fa.size(); i++) {
-                Factor x = fa.get(i);
-                Factor y = fb.get(i);
-                require(x.size() == y.size() && x.channels() == y.channels());
-                if (x.channels()) {
-                    union(x, y);
-                    ties.add(new Factor[] {x, y});
-                }
-            }
-        }
     }
 
     private static List<Factor> factors(Factor f) {

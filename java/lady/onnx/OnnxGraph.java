@@ -62,8 +62,8 @@ import lady.permutation.SpecValidator;
  *   <li>anything else, and a known operator in a form it does not follow (a Reshape that splits the
  *       channels into heads outside an attention Lady can prove, a Slice of the channels, a Gemm with alpha 2,
  *       an operator of another domain), is an {@link Op#OPAQUE} node: everything it touches stays in place, with
- *       a note naming the node. Attention with grouped-query heads repeated with Expand or a bias per head
- *       keeps its residual stream and MLP hidden units as groups; its projections stay in place.</li>
+ *       a note naming the node. Attention Lady cannot prove (a bias per head, a KV cache written out) keeps its
+ *       residual stream and MLP hidden units as groups; its projections stay in place.</li>
  * </ul>
  * Initializers no imported node moves (shape constants, the weights of nodes that only compute shapes) are
  * fixed in the spec.

@@ -1031,7 +1031,7 @@ final class OnnxImporter {
         }
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("heads", b.heads());
-        a.put("kv_heads", b.heads());
+        a.put("kv_heads", b.kvHeads());
         a.put("head_dim", b.headDim());
         a.put("rotary_dim", b.rotary() ? b.headDim() : 0L); // rotated dimensions stay in place
         a.put("transposed", q.longAttr("transposed", 0));
