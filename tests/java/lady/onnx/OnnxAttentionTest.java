@@ -46,6 +46,8 @@ class OnnxAttentionTest {
     static final int HEAD_DIM = WIDTH / HEADS;
     static final int CLASSES = 3;
     static final int VOCABULARY = 10;
+    static final int GROUPED_HEADS = 4;
+    static final int KV_HEADS = 2;
 
     @TempDir
     Path dir;
@@ -60,6 +62,13 @@ class OnnxAttentionTest {
          * a block too, the mask being computed from an input whose channels Lady does not follow.
          */
         TOKENS,
+        /**
+         * Grouped-query: 4 query heads of 2, 2 key and value heads, each repeated for its group with Unsqueeze, Expand
+         * and Reshape (transformers' repeat_kv): a block with nested groups.
+         */
+        GROUPED,
+        /** The same with the key and value heads repeated in the other order (tile: query head h reads h mod 2). */
+        GROUPED_TILED,
         /** A bias per head on the scores (ALiBi's): moving heads would move it off them. */
         BIAS_PER_HEAD,
         /** k not transposed: the scores contract q's dimensions with k's positions. */
@@ -73,7 +82,11 @@ class OnnxAttentionTest {
     private Path write(Variant variant) throws Exception {
         SplittableRandom r = new SplittableRandom(3);
         boolean dimMajor = variant == Variant.DIMENSION_MAJOR;
-        long[] split = dimMajor ? new long[] {0, TOKENS, HEAD_DIM, HEADS} : new long[] {0, TOKENS, HEADS, HEAD_DIM};
+        boolean grouped = variant == Variant.GROUPED || variant == Variant.GROUPED_TILED;
+        int heads = grouped ? GROUPED_HEADS : HEADS;
+        int headDim = WIDTH / heads;
+        int kvWidth = grouped ? KV_HEADS * headDim : WIDTH;
+        long[] split = dimMajor ? new long[] {0, TOKENS, HEAD_DIM, HEADS} : new long[] {0, TOKENS, heads, headDim};
         // dimension-major: [b, t, d, h] -> [b, h, t, d] is perm (0, 3, 1, 2); k's [b, h, d, t] is (0, 3, 2, 1)
         long[] headsFirst = dimMajor ? new long[] {0, 3, 1, 2} : new long[] {0, 2, 1, 3};
         long[] kPerm = variant == Variant.K_NOT_TRANSPOSED ? headsFirst
@@ -94,8 +107,12 @@ class OnnxAttentionTest {
                 .addNode(node("MatMul", "embed", new String[] {"x", "embed.weight"}, new String[] {"e0"}))
                 .addNode(node("Add", "embed_bias", new String[] {"e0", "embed.bias"}, new String[] {"h"}));
         for (String p : List.of("q", "k", "v", "o")) {
-            g.addInitializer(floats(p + ".weight", random(r, WIDTH * WIDTH), WIDTH, WIDTH))
-                    .addInitializer(floats(p + ".bias", random(r, WIDTH), WIDTH));
+            int out = p.equals("k") || p.equals("v") ? kvWidth : WIDTH;
+            g.addInitializer(floats(p + ".weight", random(r, WIDTH * out), WIDTH, out))
+                    .addInitializer(floats(p + ".bias", random(r, out), out));
+        }
+        if (grouped) {
+            g.addInitializer(longs("kv_split", 0, TOKENS, KV_HEADS, headDim));
         }
         if (tokens) { // x = table[ids]; the mask from its input
             g.addInput(integers("ids")).addInput(integers("attention_mask"))
@@ -121,15 +138,36 @@ class OnnxAttentionTest {
             String in = variant == Variant.CROSS && !p.equals("q") ? "m" : "h";
             g.addNode(node("MatMul", p, new String[] {in, p + ".weight"}, new String[] {p + "0"}))
                     .addNode(node("Add", p + "_bias", new String[] {p + "0", p + ".bias"}, new String[] {p + "1"}))
-                    .addNode(node("Reshape", p + "_split", new String[] {p + "1", "split"}, new String[] {p + "2"}))
+                    .addNode(node("Reshape", p + "_split", new String[] {p + "1", grouped && !p.equals("q") ? "kv_split"
+                            : "split"}, new String[] {p + "2"}))
                     .addNode(node("Transpose", p + "_heads", new String[] {p + "2"}, new String[] {p + "3"},
                             perm(p.equals("k") ? kPerm : headsFirst)));
         }
-        g.addNode(node("MatMul", "scores", new String[] {"q3", "k3"}, new String[] {"s0"}))
+        String k = "k3";
+        String v = "v3";
+        if (grouped) { // [b, kv, x, y] -> [b, kv, 1, x, y] -> [b, kv, rep, x, y] -> [b, heads, x, y] (tiled: rep first)
+            boolean tiled = variant == Variant.GROUPED_TILED;
+            int rep = GROUPED_HEADS / KV_HEADS;
+            g.addInitializer(longs("repeat_axis", tiled ? 1 : 2))
+                    .addInitializer(longs("k_repeat", tiled ? new long[] {1, rep, KV_HEADS, headDim, TOKENS}
+                            : new long[] {1, KV_HEADS, rep, headDim, TOKENS}))
+                    .addInitializer(longs("v_repeat", tiled ? new long[] {1, rep, KV_HEADS, TOKENS, headDim}
+                            : new long[] {1, KV_HEADS, rep, TOKENS, headDim}))
+                    .addInitializer(longs("k_heads", 0, GROUPED_HEADS, headDim, TOKENS))
+                    .addInitializer(longs("v_heads", 0, GROUPED_HEADS, TOKENS, headDim));
+            for (String p : List.of("k", "v")) {
+                g.addNode(node("Unsqueeze", p + "_one", new String[] {p + "3", "repeat_axis"}, new String[] {p + "4"}))
+                        .addNode(node("Expand", p + "_copies", new String[] {p + "4", p + "_repeat"}, new String[] {p + "5"}))
+                        .addNode(node("Reshape", p + "_merged", new String[] {p + "5", p + "_heads"}, new String[] {p + "6"}));
+            }
+            k = "k6";
+            v = "v6";
+        }
+        g.addNode(node("MatMul", "scores", new String[] {"q3", k}, new String[] {"s0"}))
                 .addNode(node("Mul", "scaled", new String[] {"s0", "scale"}, new String[] {"s1"}))
                 .addNode(node("Add", "masked", new String[] {"s1", tokens ? "mask_in" : "mask"}, new String[] {"s2"}))
                 .addNode(node("Softmax", "softmax", new String[] {"s2"}, new String[] {"p"}, intAttr("axis", -1)))
-                .addNode(node("MatMul", "mix", new String[] {"p", "v3"}, new String[] {"c0"}))
+                .addNode(node("MatMul", "mix", new String[] {"p", v}, new String[] {"c0"}))
                 .addNode(node("Transpose", "tokens_first", new String[] {"c0"}, new String[] {"c1"},
                         perm(dimMajor ? new long[] {0, 2, 3, 1} : new long[] {0, 2, 1, 3})))
                 .addNode(node("Reshape", "merge_heads", new String[] {"c1", "merge"}, new String[] {"c2"}))
@@ -224,19 +262,35 @@ class OnnxAttentionTest {
                 spec.groups().get(0).toString());
     }
 
+    @Test
+    void groupedQueryAttentionRepeatedAsTransformersDoesIsABlockWithNestedGroups() throws Exception {
+        PermutationSpec spec = block(Variant.GROUPED);
+        Group heads = spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).findFirst().orElseThrow();
+        assertEquals(KV_HEADS, heads.size());
+        assertEquals(List.of((long) (GROUPED_HEADS / KV_HEADS), (long) (GROUPED_HEADS / KV_HEADS)), spec.groups().stream()
+                .filter(g -> g.name().contains(".q_heads.")).map(Group::size).toList());
+        assertEquals(KV_HEADS, spec.groups().stream().filter(g -> g.name().contains(".v_dims.")).count());
+    }
+
     /** Checks the attention block of {@code variant}'s graph, permutes it with --verify; its spec. */
     private PermutationSpec block(Variant variant) throws Exception {
         Path p = write(variant);
         PermutationSpec spec = spec(p);
+        boolean grouped = variant == Variant.GROUPED;
+        int kv = grouped ? KV_HEADS : HEADS; // key and value heads
+        int headDim = WIDTH / (grouped ? GROUPED_HEADS : HEADS);
         Group heads = spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).findFirst()
                 .orElseThrow(() -> new AssertionError(spec.groups().toString()));
-        assertEquals(HEADS, heads.size());
-        // q, k, v columns of head h: rows h * 4 .. h * 4 + 3 of their [in, out] weights (axis 1), biases; o's rows
+        assertEquals(kv, heads.size());
+        // q, k, v columns of head h (of group h: its query heads' in q) of their [in, out] weights (axis 1), biases;
+        // o's rows
         assertEquals(List.of("q.weight", "k.weight", "v.weight", "q.bias", "k.bias", "v.bias", "o.weight"),
                 heads.members().stream().map(m -> m.tensor()).sorted((a, b) -> order(a) - order(b)).toList());
-        for (String inside : List.of(".qk_pass.0", ".qk_pass.1", ".v_dims.0", ".v_dims.1")) {
-            assertTrue(spec.groups().stream().anyMatch(g -> g.name().endsWith(inside) && g.size() == HEAD_DIM),
-                    inside + " in " + spec.groups());
+        for (int h = 0; h < kv; h++) {
+            for (String inside : List.of(".qk_pass." + h, ".v_dims." + h)) {
+                assertTrue(spec.groups().stream().anyMatch(g -> g.name().endsWith(inside) && g.size() == headDim),
+                        inside + " in " + spec.groups());
+            }
         }
         assertEquals(List.of(), spec.notes());
         StateDict before = Onnx.read(p).stateDict();
@@ -254,7 +308,7 @@ class OnnxAttentionTest {
     @Test
     void whatMultiHeadAttentionDoesNotTieIsNotABlockAndStaysInPlace() throws Exception {
         for (Variant v : List.of(Variant.BIAS_PER_HEAD, Variant.K_NOT_TRANSPOSED, Variant.PROBABILITIES_OUT,
-                Variant.DIMENSION_MAJOR)) {
+                Variant.DIMENSION_MAJOR, Variant.GROUPED_TILED)) {
             Path p = write(v);
             // the stream still moves (q, k, v's rows, o's columns), and ONNX Runtime's outputs do not change
             StateDict before = Onnx.read(p).stateDict();
