@@ -2,6 +2,8 @@ package lady.onnx;
 
 import static lady.onnx.OnnxTestModels.floats;
 import static lady.onnx.OnnxTestModels.intAttr;
+import static lady.onnx.OnnxTestModels.ints;
+import static lady.onnx.OnnxTestModels.longs;
 import static lady.onnx.OnnxTestModels.model;
 import static lady.onnx.OnnxTestModels.node;
 import static lady.onnx.OnnxTestModels.value;
@@ -19,7 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
 import lady.checkpoint.StateDict;
 import lady.cli.CliRun;
 import lady.model.Models;
-import lady.onnx.proto.Onnx.AttributeProto;
 import lady.onnx.proto.Onnx.GraphProto;
 import lady.onnx.proto.Onnx.TensorProto;
 import lady.onnx.proto.Onnx.TensorShapeProto;
@@ -141,7 +142,7 @@ class OnnxAttentionTest {
                     .addNode(node("Reshape", p + "_split", new String[] {p + "1", grouped && !p.equals("q") ? "kv_split"
                             : "split"}, new String[] {p + "2"}))
                     .addNode(node("Transpose", p + "_heads", new String[] {p + "2"}, new String[] {p + "3"},
-                            perm(p.equals("k") ? kPerm : headsFirst)));
+                            ints("perm", p.equals("k") ? kPerm : headsFirst)));
         }
         String k = "k3";
         String v = "v3";
@@ -169,14 +170,13 @@ class OnnxAttentionTest {
                 .addNode(node("Softmax", "softmax", new String[] {"s2"}, new String[] {"p"}, intAttr("axis", -1)))
                 .addNode(node("MatMul", "mix", new String[] {"p", v}, new String[] {"c0"}))
                 .addNode(node("Transpose", "tokens_first", new String[] {"c0"}, new String[] {"c1"},
-                        perm(dimMajor ? new long[] {0, 2, 3, 1} : new long[] {0, 2, 1, 3})))
+                        ints("perm", dimMajor ? new long[] {0, 2, 3, 1} : new long[] {0, 2, 1, 3})))
                 .addNode(node("Reshape", "merge_heads", new String[] {"c1", "merge"}, new String[] {"c2"}))
                 .addNode(node("MatMul", "o", new String[] {"c2", "o.weight"}, new String[] {"o0"}))
                 .addNode(node("Add", "o_bias", new String[] {"o0", "o.bias"}, new String[] {"o1"}))
                 .addNode(node("Add", "residual", new String[] {"h", "o1"}, new String[] {"y"}))
-                .addNode(node("ReduceMean", "pool", new String[] {"y"}, new String[] {"pooled"},
-                        AttributeProto.newBuilder().setName("axes").setType(AttributeProto.AttributeType.INTS).addInts(1)
-                                .build(), intAttr("keepdims", 0)))
+                .addNode(node("ReduceMean", "pool", new String[] {"y"}, new String[] {"pooled"}, ints("axes", 1),
+                        intAttr("keepdims", 0)))
                 .addNode(node("Gemm", "head", new String[] {"pooled", "head.weight", "head.bias"}, new String[] {"logits"},
                         intAttr("transB", 1)));
         if (variant == Variant.PROBABILITIES_OUT) {
@@ -202,23 +202,6 @@ class OnnxAttentionTest {
             v[i] = (float) (r.nextDouble() * 2 - 1);
         }
         return v;
-    }
-
-    private static TensorProto longs(String name, long... v) {
-        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE)
-                .addDims(v.length);
-        for (long x : v) {
-            t.addInt64Data(x);
-        }
-        return t.build();
-    }
-
-    private static AttributeProto perm(long... p) {
-        AttributeProto.Builder a = AttributeProto.newBuilder().setName("perm").setType(AttributeProto.AttributeType.INTS);
-        for (long x : p) {
-            a.addInts(x);
-        }
-        return a.build();
     }
 
     private PermutationSpec spec(Path p) {

@@ -2,6 +2,8 @@ package lady.onnx;
 
 import static lady.onnx.OnnxTestModels.floats;
 import static lady.onnx.OnnxTestModels.intAttr;
+import static lady.onnx.OnnxTestModels.ints;
+import static lady.onnx.OnnxTestModels.longs;
 import static lady.onnx.OnnxTestModels.model;
 import static lady.onnx.OnnxTestModels.node;
 import static lady.onnx.OnnxTestModels.value;
@@ -76,23 +78,6 @@ class OnnxGraphTest {
     private static NodeProto constant(String out, float v) {
         return node("Constant", out, new String[0], new String[] {out}, AttributeProto.newBuilder().setName("value")
                 .setType(AttributeProto.AttributeType.TENSOR).setT(floats(out, new float[] {v})).build());
-    }
-
-    private static AttributeProto ints(String name, long... v) {
-        AttributeProto.Builder a = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
-        for (long x : v) {
-            a.addInts(x);
-        }
-        return a.build();
-    }
-
-    private static TensorProto longs(String name, long... v) {
-        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE)
-                .addDims(v.length);
-        for (long x : v) {
-            t.addInt64Data(x);
-        }
-        return t.build();
     }
 
     private static NodeProto n(String op, String name, String in, String out, AttributeProto... attrs) {

@@ -186,6 +186,25 @@ final class OnnxTestModels {
         return n.build();
     }
 
+    /** An INTS attribute (a Transpose's perm). */
+    static AttributeProto ints(String name, long... v) {
+        AttributeProto.Builder a = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+        for (long x : v) {
+            a.addInts(x);
+        }
+        return a.build();
+    }
+
+    /** A 1-D INT64 initializer (a Reshape's shape, axes). */
+    static TensorProto longs(String name, long... v) {
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.INT64_VALUE)
+                .addDims(v.length);
+        for (long x : v) {
+            t.addInt64Data(x);
+        }
+        return t.build();
+    }
+
     static AttributeProto intAttr(String name, long v) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
     }

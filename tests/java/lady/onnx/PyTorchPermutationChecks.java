@@ -95,16 +95,9 @@ abstract class PyTorchPermutationChecks extends PyTorchExportChecks {
                     OnnxModel p = Onnx.read(permutedFile(model, mode, seed));
                     OrtRunner.OutputDifference d = OrtRunner.difference("logits", y, runOnInput(p, model));
                     assertTrue(d.maxRel() <= MAX_REL, model + " " + mode + " seed " + seed + ": " + d);
-                    StateDict after = p.stateDict();
-                    int weights = 0;
-                    int moved = 0;
-                    for (String name : before.names()) {
-                        HostTensor t = before.get(name);
-                        if (t.dim() >= 2 && t.dtype().floating()) {
-                            weights++;
-                            moved += t.sameContent(after.get(name)) ? 0 : 1;
-                        }
-                    }
+                    int[] mw = movedWeights(before, p.stateDict());
+                    int moved = mw[0];
+                    int weights = mw[1];
                     System.err.printf("%s %s seed %d: ONNX Runtime rel %.3g; %d of %d weight tensors moved%n", model, mode,
                             seed, d.maxRel(), moved, weights);
                     assertTrue(moved >= MIN_MOVED * weights, model + " " + mode + ": " + moved + " of " + weights + " moved");
@@ -156,6 +149,20 @@ abstract class PyTorchPermutationChecks extends PyTorchExportChecks {
             assertTrue(rel <= MAX_REL, e.getKey() + ": " + v);
             assertTrue(weights > 0 && moved >= MIN_MOVED * weights, e.getKey() + ": " + v);
         }
+    }
+
+    /** {moved, weights}: of the floating tensors of two or more dimensions in {@code before}, how many differ in {@code after}. */
+    static int[] movedWeights(StateDict before, StateDict after) {
+        int weights = 0;
+        int moved = 0;
+        for (String name : before.names()) {
+            HostTensor t = before.get(name);
+            if (t.dim() >= 2 && t.dtype().floating()) {
+                weights++;
+                moved += t.sameContent(after.get(name)) ? 0 : 1;
+            }
+        }
+        return new int[] {moved, weights};
     }
 
     @Test

@@ -15,12 +15,10 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.PythonTorch;
-import lady.checkpoint.StateDict;
 import lady.cli.CliRun;
 import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
-import lady.tensor.HostTensor;
 
 /**
  * A BERT-style text classifier exported to ONNX by PyTorch 1.13 (tests/python/onnx_tokens.py: token ids and an
@@ -76,18 +74,8 @@ class TokenOnnxExportTest {
                     dir.resolve("p-" + mode + ".json").toString(), "--verify", "--quiet");
             assertEquals(0, r.code(), r.err());
             assertTrue(r.out().contains("(ONNX Runtime)"), r.out());
-            StateDict before = Onnx.read(p).stateDict();
-            StateDict after = Onnx.read(out).stateDict();
-            int weights = 0;
-            int moved = 0;
-            for (String name : before.names()) {
-                HostTensor t = before.get(name);
-                if (t.dim() >= 2 && t.dtype().floating()) {
-                    weights++;
-                    moved += t.sameContent(after.get(name)) ? 0 : 1;
-                }
-            }
-            assertTrue(moved >= 0.95 * weights, mode + ": " + moved + " of " + weights + " moved");
+            int[] mw = PyTorchPermutationChecks.movedWeights(Onnx.read(p).stateDict(), Onnx.read(out).stateDict());
+            assertTrue(mw[0] >= PyTorchPermutationChecks.MIN_MOVED * mw[1], mode + ": " + mw[0] + " of " + mw[1] + " moved");
             Path back = dir.resolve("r-" + mode + ".onnx");
             r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--secret",
                     dir.resolve("p-" + mode + ".json").toString(), "--out", back.toString(), "--quiet");
