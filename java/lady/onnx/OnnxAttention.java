@@ -203,21 +203,49 @@ final class OnnxAttention {
                 && !o.node().has("constant"));
         long transposed = q.node().longAttr("transposed", 0); // the three stored alike: one attribute
         require(k.node().longAttr("transposed", 0) == transposed && v.node().longAttr("transposed", 0) == transposed);
-        // nothing inside the block is read outside it
-        for (int i : members) {
-            OnnxModel.ResolvedNode r = order.get(position.get(i));
+        // nothing inside the block is read outside it, except for shapes (a side branch whose values only Shape reads,
+        // as k.size(-2) after a permute the product does not use, joins the block)
+        Deque<Integer> todo = new ArrayDeque<>(members);
+        while (!todo.isEmpty()) {
+            OnnxModel.ResolvedNode r = order.get(position.get(todo.pop()));
             for (String out : r.node().outputs()) {
                 if (out.isEmpty()) {
                     continue;
                 }
                 require(!outputs.contains(out));
                 for (OnnxModel.ResolvedNode reader : readers.getOrDefault(out, List.of())) {
-                    require(members.contains(reader.index()) || reader.index() == anchor.index()
-                            || SHAPE_READERS.contains(reader.node().opType()));
+                    if (members.contains(reader.index()) || reader.index() == anchor.index()
+                            || SHAPE_READERS.contains(reader.node().opType())) {
+                        continue;
+                    }
+                    require(shapesOnly(reader, 0));
+                    members.add(reader.index());
+                    todo.push(reader.index());
                 }
             }
         }
         return new Layouts(members, q, k, v, o, scores, mix, anchor).prove();
+    }
+
+    /** Whether every value {@code r} writes is read only for its shape (through nodes like it). */
+    private boolean shapesOnly(OnnxModel.ResolvedNode r, int depth) {
+        if (depth > MAX_CHAIN || !r.node().domain().isEmpty()) {
+            return false;
+        }
+        for (String out : r.node().outputs()) {
+            if (out.isEmpty()) {
+                continue;
+            }
+            if (outputs.contains(out)) {
+                return false;
+            }
+            for (OnnxModel.ResolvedNode reader : readers.getOrDefault(out, List.of())) {
+                if (!SHAPE_READERS.contains(reader.node().opType()) && !shapesOnly(reader, depth + 1)) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     private interface Stop {

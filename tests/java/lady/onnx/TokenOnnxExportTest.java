@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,13 +23,14 @@ import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
 
 /**
- * A BERT-style text classifier exported to ONNX by PyTorch 1.13 (tests/python/onnx_tokens.py: token ids and an
- * attention mask in, position and token-type embeddings looked up through sliced buffers, post-norm layers with
- * attention written as Hugging Face's BertModel writes it, a pooler), both export modes: the whole residual stream (the
- * position and token-type tables, which the graph reads at constant rows, move with it), every attention's heads and
- * the dimensions inside them, every MLP and the pooler are groups, with no note; {@code lady permute --verify} of every
- * group keeps ONNX Runtime's outputs on seeded token ids and masks and moves at least 95 % of the weight tensors; {@code
- * lady resync} gives the export back byte for byte.
+ * Text models exported to ONNX by PyTorch 1.13 (tests/python/onnx_tokens.py), both export modes: a BERT-style
+ * classifier (token ids and an attention mask in, position and token-type embeddings looked up through sliced buffers,
+ * post-norm layers with attention written as Hugging Face's BertModel writes it, a pooler) and a GPT-2-style language
+ * model (Conv1D layers through addmm on flattened tokens, a packed c_attn split in three, a causal mask from a sliced
+ * buffer, the head tied to the embedding). The whole residual stream (the tables the graph reads at constant rows move
+ * with it), every attention's heads and the dimensions inside them, every MLP and the pooler are groups, with no note;
+ * {@code lady permute --verify} of every group keeps ONNX Runtime's outputs on seeded token ids and masks and moves at
+ * least 95 % of the weight tensors; {@code lady resync} gives the export back byte for byte.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TokenOnnxExportTest {
@@ -35,6 +38,9 @@ class TokenOnnxExportTest {
     static final int HEADS = 4;
     static final int LAYERS = 2;
     static final String[] MODES = {"kept", "folded"};
+    /** The models (in name order), with the tables their stream holds. */
+    static final Map<String, List<String>> TABLES = new java.util.TreeMap<>(Map.of("bert", List.of("word.weight",
+            "position.weight", "token_type.weight"), "gpt2", List.of("wte.weight", "wpe.weight")));
 
     Path dir;
 
@@ -46,29 +52,37 @@ class TokenOnnxExportTest {
     }
 
     @Test
-    void everySymmetryOfATextEncoderIsAGroup() {
-        for (String mode : MODES) {
-            Path p = dir.resolve("bert-" + mode + ".onnx");
-            PermutationSpec spec = Models.spec(Onnx.read(p).stateDict(), null, null, p);
-            assertEquals(List.of(), spec.notes(), mode);
-            Group stream = spec.groups().get(0);
-            assertEquals(WIDTH, stream.size(), mode + ": " + stream.name());
-            for (String table : List.of("word.weight", "position.weight", "token_type.weight")) {
-                assertTrue(stream.members().stream().anyMatch(m -> m.tensor().equals(table) && m.axis() == 1),
-                        mode + ": " + table + " in " + stream.members());
+    void everySymmetryOfATextModelIsAGroup() {
+        for (String model : TABLES.keySet()) {
+            for (String mode : MODES) {
+                everySymmetry(model, mode);
             }
-            assertEquals(LAYERS, spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).count(), mode);
-            assertEquals(2 * LAYERS * HEADS, spec.groups().stream()
-                    .filter(g -> g.name().contains(".qk_pass.") || g.name().contains(".v_dims.")).count(), mode);
-            // the stream, the heads and their dimensions, the MLPs, the pooler
-            assertEquals(1 + LAYERS * (1 + 2 * HEADS + 1) + 1, spec.groups().size(), mode);
         }
+    }
+
+    /** The groups of {@code model}'s export {@code which} ("kept", "folded"). */
+    private void everySymmetry(String model, String which) {
+        String mode = model + " " + which;
+        Path p = dir.resolve(model + "-" + which + ".onnx");
+        PermutationSpec spec = Models.spec(Onnx.read(p).stateDict(), null, null, p);
+        assertEquals(List.of(), spec.notes(), mode);
+        Group stream = spec.groups().get(0);
+        assertEquals(WIDTH, stream.size(), mode + ": " + stream.name());
+        for (String table : TABLES.get(model)) {
+            assertTrue(stream.members().stream().anyMatch(m -> m.tensor().equals(table) && m.axis() == 1),
+                    mode + ": " + table + " in " + stream.members());
+        }
+        assertEquals(LAYERS, spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).count(), mode);
+        assertEquals(2 * LAYERS * HEADS, spec.groups().stream()
+                .filter(g -> g.name().contains(".qk_pass.") || g.name().contains(".v_dims.")).count(), mode);
+        // the stream, the heads and their dimensions, the MLPs, BERT's pooler
+        assertEquals(1 + LAYERS * (1 + 2 * HEADS + 1) + (model.equals("bert") ? 1 : 0), spec.groups().size(), mode);
     }
 
     @Test
     void permuteKeepsTheFunctionOnTokensAndResyncGivesTheExportBack() throws Exception {
-        for (String mode : MODES) {
-            Path p = dir.resolve("bert-" + mode + ".onnx");
+        for (String mode : TABLES.keySet().stream().flatMap(m -> Arrays.stream(MODES).map(x -> m + "-" + x)).toList()) {
+            Path p = dir.resolve(mode + ".onnx");
             Path out = dir.resolve("p-" + mode + ".onnx");
             CliRun r = CliRun.of("permute", "--model", p.toString(), "--seed", "9", "--out", out.toString(), "--secret",
                     dir.resolve("p-" + mode + ".json").toString(), "--verify", "--quiet");
