@@ -206,6 +206,7 @@ final class OnnxAttention {
         // nothing inside the block is read outside it, except for shapes (a side branch whose values only Shape reads,
         // as k.size(-2) after a permute the product does not use, joins the block)
         Deque<Integer> todo = new ArrayDeque<>(members);
+        Set<Integer> side = new java.util.HashSet<>(); // nodes read only for their shapes: no layout to follow
         while (!todo.isEmpty()) {
             OnnxModel.ResolvedNode r = order.get(position.get(todo.pop()));
             for (String out : r.node().outputs()) {
@@ -220,11 +221,12 @@ final class OnnxAttention {
                     }
                     require(shapesOnly(reader, 0));
                     members.add(reader.index());
+                    side.add(reader.index());
                     todo.push(reader.index());
                 }
             }
         }
-        return new Layouts(members, q, k, v, o, scores, mix, anchor).prove();
+        return new Layouts(members, side, q, k, v, o, scores, mix, anchor).prove();
     }
 
     /** Whether every value {@code r} writes is read only for its shape (through nodes like it). */
@@ -402,6 +404,7 @@ final class OnnxAttention {
     /** The proof of one candidate block: the layouts of its values and the factors its products tie. */
     private final class Layouts {
         private final Set<Integer> members;
+        private final Set<Integer> side;
         private final Linear q;
         private final Linear k;
         private final Linear v;
@@ -421,9 +424,10 @@ final class OnnxAttention {
         /** Factors whose channels are treated unevenly (a rotary embedding's tables, its halves): they stay. */
         private final List<Factor> pinned = new ArrayList<>();
 
-        Layouts(Set<Integer> members, Linear q, Linear k, Linear v, Linear o, OnnxModel.ResolvedNode scores,
-                OnnxModel.ResolvedNode mix, OnnxModel.ResolvedNode anchor) {
+        Layouts(Set<Integer> members, Set<Integer> side, Linear q, Linear k, Linear v, Linear o,
+                OnnxModel.ResolvedNode scores, OnnxModel.ResolvedNode mix, OnnxModel.ResolvedNode anchor) {
             this.members = members;
+            this.side = side;
             this.q = q;
             this.k = k;
             this.v = v;
@@ -451,9 +455,10 @@ final class OnnxAttention {
                 projections.add(l.index());
                 projections.add(l.biasAdd());
             }
-            List<OnnxModel.ResolvedNode> inOrder = members.stream().filter(i -> !projections.contains(i))
-                    .map(i -> order.get(position.get(i))).sorted(java.util.Comparator.comparingInt(r -> position.get(r.index())))
-                    .toList();
+            List<OnnxModel.ResolvedNode> inOrder = members.stream()
+                    .filter(i -> !projections.contains(i) && !side.contains(i))
+                    .map(i -> order.get(position.get(i)))
+                    .sorted(java.util.Comparator.comparingInt(r -> position.get(r.index()))).toList();
             for (OnnxModel.ResolvedNode r : inOrder) {
                 step(r);
             }
