@@ -54,12 +54,8 @@ PY
 }
 
 if [ -n "$before" ]; then  # the other build's launcher, as ./lady runs it
-  cat > before-lady <<SH
-#!/usr/bin/env bash
-export OPENBLAS_NUM_THREADS=1 THP_MEM_ALLOC_ENABLE="\${THP_MEM_ALLOC_ENABLE:-1}"
-exec java \${LADY_JAVA_OPTS:--Xmx8g} -cp "$before/lady.jar:$(cat "$before/classpath.txt")" lady.cli.Main "\$@"
-SH
-  chmod +x before-lady
+  . "$here/../before-lady.sh"
+  write_before_lady "$before"
 fi
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"

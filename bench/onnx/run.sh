@@ -54,13 +54,9 @@ for m in vit bert; do
   done
 done
 
-if [ -n "$before" ]; then
-  cat > before-lady <<SH
-#!/usr/bin/env bash
-export OPENBLAS_NUM_THREADS=1 THP_MEM_ALLOC_ENABLE="\${THP_MEM_ALLOC_ENABLE:-1}"
-exec java \${LADY_JAVA_OPTS:--Xmx8g} -cp "$before/lady.jar:$(cat "$before/classpath.txt")" lady.cli.Main "\$@"
-SH
-  chmod +x before-lady
+if [ -n "$before" ]; then  # the other build's launcher, as ./lady runs it
+  . "$here/../before-lady.sh"
+  write_before_lady "$before"
 fi
 
 # once MODEL LABEL EXT LAUNCHER [ARGS...]: one resync as a process; prints its summary line

@@ -91,12 +91,13 @@ final class OnnxAttention {
     /**
      * One attention block: the ONNX nodes it replaces ({@code members}, the projections and their bias Adds among
      * them), the output projection's ONNX node ({@code anchor}, where the block is written), the q, k, v projections
-     * (one packed layer three times, or three layers), the output projection, heads and head dimension.
+     * (one packed layer three times, or three layers), the output projection, the query heads, the key and value heads,
+     * the head dimension, and whether a rotary embedding pins the q and k dimensions.
      */
     record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long kvHeads,
             long headDim, boolean rotary) {
         boolean packed() {
-            return q.node() == k.node() && k.node() == v.node();
+            return OnnxAttention.packed(q, k, v);
         }
     }
 
@@ -197,8 +198,7 @@ final class OnnxAttention {
         // k and v read the same input: q's (self-attention) or another (cross-attention); separate layers, or one
         // packed layer
         require(v.node().inputs().get(0).equals(k.node().inputs().get(0)));
-        boolean packed = q.node() == k.node() && k.node() == v.node();
-        require(packed || (q.node() != k.node() && k.node() != v.node() && q.node() != v.node()));
+        require(packed(q, k, v) || (q.node() != k.node() && k.node() != v.node() && q.node() != v.node()));
         require(!q.node().has("constant") && !k.node().has("constant") && !v.node().has("constant")
                 && !o.node().has("constant"));
         long transposed = q.node().longAttr("transposed", 0); // the three stored alike: one attribute
@@ -530,17 +530,17 @@ final class OnnxAttention {
             for (Seg s : List.of(qs, ks, vs)) {
                 long[] shape = facts.shape(s.linear().output());
                 long total = shape[shape.length - 1];
-                if (q.node() == k.node()) {
+                if (packed(q, k, v)) {
                     require(total == qs.size() + ks.size() + vs.size());
                 } else {
                     require(s.base() == 0 && total == s.size());
                 }
             }
-            require(q.node() != k.node() || (qs.base() == 0 && ks.base() == qs.size()
+            require(!packed(q, k, v) || (qs.base() == 0 && ks.base() == qs.size()
                     && vs.base() == qs.size() + ks.size()));
         }
 
-        private boolean sameClass(Factor[] pair, Factor a, Factor b) throws Mismatch {
+        private boolean sameClass(Factor[] pair, Factor a, Factor b) {
             return find(pair[0]) == find(a) && find(pair[1]) == find(b) && find(a) == find(b);
         }
 
@@ -596,7 +596,7 @@ final class OnnxAttention {
             require(inShape != null && inShape.length == x.rank());
             switch (op) {
                 case "Transpose" -> {
-                    long[] perm = longs(r, "perm");
+                    long[] perm = OnnxShapes.ints(r.node(), "perm", null);
                     if (perm == null) {
                         perm = new long[x.rank()];
                         for (int i = 0; i < perm.length; i++) {
@@ -623,8 +623,8 @@ final class OnnxAttention {
                     layouts.put(out, x);
                 }
                 case "Softmax", "LogSoftmax" -> {
-                    long axis = attr(r, "axis", Long.MIN_VALUE);
-                    require(axis == -1 || axis == x.rank() - 1);
+                    long axis = OnnxShapes.attr(r.node(), "axis", Long.MIN_VALUE);
+                    require(OnnxShapes.axis(axis, x.rank()) == x.rank() - 1);
                     require(!x.channelsOn(x.rank() - 1));
                     layouts.put(out, x);
                 }
@@ -729,21 +729,19 @@ final class OnnxAttention {
             require(p != null && outShape.length == x.rank());
             List<List<Factor>> axes = new ArrayList<>(x.axes());
             for (int i = 0; i < p[0].length; i++) {
-                long a = p[2] == null ? i : p[2][i] < 0 ? p[2][i] + x.rank() : p[2][i];
-                require(a >= 0 && a < x.rank() && (p[3] == null || p[3][i] == 1));
-                long dim = inShape[(int) a];
-                long start = clamp(p[0][i], dim);
-                long end = clamp(p[1][i], dim);
-                require(end - start == outShape[(int) a]);
-                axes.set((int) a, part(x.axes().get((int) a), start, end - start));
+                int a = p[2] == null ? i : OnnxShapes.axis(p[2][i], x.rank());
+                require(a >= 0 && (p[3] == null || p[3][i] == 1));
+                long start = OnnxShapes.clamp(p[0][i], inShape[a]);
+                long end = OnnxShapes.clamp(p[1][i], inShape[a]);
+                require(end - start == outShape[a]);
+                axes.set(a, part(x.axes().get(a), start, end - start));
             }
             return new Layout(axes);
         }
 
         private void split(OnnxModel.ResolvedNode r, List<Operand> ops, Layout x, long[] inShape) throws Mismatch {
-            long a = attr(r, "axis", 0);
-            a = a < 0 ? a + x.rank() : a;
-            require(a >= 0 && a < x.rank());
+            int a = OnnxShapes.axis(OnnxShapes.attr(r.node(), "axis", 0), x.rank());
+            require(a >= 0);
             long start = 0;
             for (String out : r.node().outputs()) {
                 if (out.isEmpty()) {
@@ -752,11 +750,11 @@ final class OnnxAttention {
                 long[] s = facts.shape(out);
                 require(s != null && s.length == x.rank());
                 List<List<Factor>> axes = new ArrayList<>(x.axes());
-                axes.set((int) a, part(x.axes().get((int) a), start, s[(int) a]));
+                axes.set(a, part(x.axes().get(a), start, s[a]));
                 layouts.put(out, new Layout(axes));
-                start += s[(int) a];
+                start += s[a];
             }
-            require(start == inShape[(int) a]);
+            require(start == inShape[a]);
         }
 
         /** Entries [start, start + length) of an axis: the whole axis, a run of positions, or a run of channels. */
@@ -792,9 +790,8 @@ final class OnnxAttention {
             require(first.rank() == outShape.length);
             String op = r.node().opType();
             if (op.equals("Concat")) {
-                long a = attr(r, "axis", Long.MIN_VALUE);
-                a = a < 0 ? a + first.rank() : a;
-                require(a >= 0 && a < first.rank() && tracked.size() == ins.size());
+                int a = OnnxShapes.axis(OnnxShapes.attr(r.node(), "axis", Long.MIN_VALUE), first.rank());
+                require(a >= 0 && tracked.size() == ins.size());
                 Factor whole = null;
                 long covered = 0;
                 for (int i : tracked) {
@@ -803,7 +800,7 @@ final class OnnxAttention {
                     for (int j = 0; j < l.rank(); j++) {
                         require(j == a || l.axes().get(j).equals(first.axes().get(j)));
                     }
-                    List<Factor> axis = l.axes().get((int) a);
+                    List<Factor> axis = l.axes().get(a);
                     require(axis.size() == 1 && axis.get(0).whole() != null);
                     require(whole == null || whole.equals(axis.get(0).whole()));
                     whole = axis.get(0).whole();
@@ -811,7 +808,7 @@ final class OnnxAttention {
                 }
                 require(covered == whole.size());
                 List<List<Factor>> axes = new ArrayList<>(first.axes());
-                axes.set((int) a, List.of(whole));
+                axes.set(a, List.of(whole));
                 return new Layout(axes);
             }
             require(Set.of("Add", "Sub", "Mul", "Div").contains(op));
@@ -905,22 +902,13 @@ final class OnnxAttention {
 
     }
 
+    /** Whether q, k and v are one packed projection. */
+    private static boolean packed(Linear q, Linear k, Linear v) {
+        return q.node() == k.node() && k.node() == v.node();
+    }
+
     private static List<Factor> factors(Factor f) {
         return f.size() == 1 ? List.of() : List.of(f);
     }
 
-    private static long clamp(long v, long size) {
-        long a = v < 0 ? v + size : v;
-        return Math.max(0, Math.min(size, a));
-    }
-
-    private static long[] longs(OnnxModel.ResolvedNode r, String name) {
-        OnnxAttribute a = r.node().attribute(name);
-        return a == null ? null : a.asLongs();
-    }
-
-    private static long attr(OnnxModel.ResolvedNode r, String name, long fallback) {
-        OnnxAttribute a = r.node().attribute(name);
-        return a == null ? fallback : a.asLong();
-    }
 }

@@ -566,7 +566,7 @@ final class OnnxImporter {
             case "Identity", "Cast", "CastLike":
                 return x.view;
             case "Transpose": {
-                long[] perm = longsAttr(n, "perm", reverse(rank));
+                long[] perm = OnnxShapes.ints(n, "perm", reverse(rank));
                 int[] axes = new int[perm.length];
                 for (int i = 0; i < perm.length; i++) {
                     axes[i] = x.view.axes()[(int) perm[i]];
@@ -588,7 +588,7 @@ final class OnnxImporter {
                 // rows picked by constant indices (a position embedding looked up at positions 0 .. t - 1): the
                 // other axes are the table's, the picked ones come from no axis of it
                 Val idx = ins.size() > 1 ? ins.get(1) : null;
-                int g = axis(longAttr(n, "axis", 0), rank);
+                int g = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), rank);
                 if (idx == null || idx.shape == null || g < 0) {
                     return null;
                 }
@@ -655,16 +655,6 @@ final class OnnxImporter {
         return p;
     }
 
-    private static long[] longsAttr(OnnxNode n, String name, long[] fallback) {
-        OnnxAttribute a = n.attribute(name);
-        return a != null && a.type() == OnnxAttribute.Type.INTS ? a.asLongs() : fallback;
-    }
-
-    private static long longAttr(OnnxNode n, String name, long fallback) {
-        OnnxAttribute a = n.attribute(name);
-        return a != null && a.type() == OnnxAttribute.Type.INT ? a.asLong() : fallback;
-    }
-
     private static double floatAttr(OnnxNode n, String name, double fallback) {
         OnnxAttribute a = n.attribute(name);
         return a != null && a.type() == OnnxAttribute.Type.FLOAT ? a.asFloat() : fallback;
@@ -676,14 +666,6 @@ final class OnnxImporter {
     }
 
     /** An axis attribute or input normalized to [0, rank), or -1 when it is out of range or the rank unknown. */
-    private static int axis(long a, int rank) {
-        if (rank < 0) {
-            return -1;
-        }
-        long v = a < 0 ? a + rank : a;
-        return v < 0 || v >= rank ? -1 : (int) v;
-    }
-
     /**
      * Everything the node touches stays in place: an OPAQUE node reading its data inputs, with the tensors
      * it reads as fixed parameters; its later outputs come from its first (opaque too).
@@ -850,16 +832,16 @@ final class OnnxImporter {
             opaque(r, ins, shapes, "its input's channels are not on axis 1");
             return;
         }
-        long groups = longAttr(n, "group", 1);
+        long groups = OnnxShapes.attr(n, "group", 1);
         if (transposed && groups != 1) {
             opaque(r, ins, shapes, "a grouped transposed convolution");
             return;
         }
         int spatial = w.rank() - 2;
         Map<String, Object> a = new LinkedHashMap<>();
-        a.put("stride", longsAttr(n, "strides", filled(spatial, 1)));
-        a.put("padding", longsAttr(n, "pads", filled(2 * spatial, 0)));
-        a.put("dilation", longsAttr(n, "dilations", filled(spatial, 1)));
+        a.put("stride", OnnxShapes.ints(n, "strides", filled(spatial, 1)));
+        a.put("padding", OnnxShapes.ints(n, "pads", filled(2 * spatial, 0)));
+        a.put("dilation", OnnxShapes.ints(n, "dilations", filled(spatial, 1)));
         a.put("groups", groups);
         if (transposed) {
             a.put("transposed", 1L);
@@ -881,7 +863,7 @@ final class OnnxImporter {
         Val x = ins.get(0);
         Val w = ins.size() > 1 ? ins.get(1) : null;
         Val c = ins.size() > 2 ? ins.get(2) : null;
-        if (longAttr(n, "transA", 0) != 0) {
+        if (OnnxShapes.attr(n, "transA", 0) != 0) {
             opaque(r, ins, shapes, "Gemm with transA = 1");
             return;
         }
@@ -900,7 +882,7 @@ final class OnnxImporter {
         }
         boolean swapped = wv.axes()[0] == 1;
         // B is [out, in] with transB = 1 (a Linear's weight), [in, out] with transB = 0
-        boolean storedInOut = (longAttr(n, "transB", 0) == 0) != swapped;
+        boolean storedInOut = (OnnxShapes.attr(n, "transB", 0) == 0) != swapped;
         long[] ws = model.initializer(model.tensors().get(wv.tensor()).initializer()).shape();
         long out = storedInOut ? ws[1] : ws[0];
         String bias = null;
@@ -1004,8 +986,9 @@ final class OnnxImporter {
 
     /**
      * An attention block, written at its output projection's node: one {@link Op#ATTENTION_GQA} node from the q, k,
-     * v projections' input (and k's and v's when it is another: cross-attention) to the output projection's output, with their weights and biases (packed or separate).
-     * The scaling and masks stay in the ONNX graph, which ONNX Runtime runs; the node carries the channels.
+     * v projections' input (and k's and v's when it is another: cross-attention) to the output projection's output,
+     * with their weights and biases (packed or separate). The scaling and masks stay in the ONNX graph, which ONNX
+     * Runtime runs; the node carries the channels.
      */
     private void attention(OnnxModel.ResolvedNode r, OnnxAttention.Block b) {
         Node q = b.q().node();
@@ -1134,7 +1117,7 @@ final class OnnxImporter {
         OnnxNode n = r.node();
         Val x = ins.get(0);
         int rank = x.rank();
-        int axis = axis(longAttr(n, "axis", -1), rank);
+        int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", -1), rank);
         View s = ins.size() > 1 ? weight(ins.get(1), 1) : null;
         View b = ins.size() > 2 && ins.get(2) != null ? weight(ins.get(2), 1) : null;
         boolean hasBias = ins.size() > 2 && ins.get(2) != null;
@@ -1280,7 +1263,7 @@ final class OnnxImporter {
                 k = v.caxis;
             }
         }
-        int axis = axis(longAttr(n, "axis", 0), rank);
+        int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), rank);
         if (axis < 0) {
             opaque(r, ins, shapes, "its axis is out of range");
             return;
@@ -1314,7 +1297,7 @@ final class OnnxImporter {
         OnnxNode n = r.node();
         Val x = ins.get(0);
         int rank = x.rank();
-        long a = longAttr(n, "axis", 1);
+        long a = OnnxShapes.attr(n, "axis", 1);
         int axis = (int) (a < 0 ? a + rank : a);
         if (x.caxis == UNKNOWN) {
             keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
@@ -1361,7 +1344,7 @@ final class OnnxImporter {
 
     private void transpose(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         Val x = ins.get(0);
-        long[] perm = longsAttr(r.node(), "perm", reverse(x.rank()));
+        long[] perm = OnnxShapes.ints(r.node(), "perm", reverse(x.rank()));
         boolean[] seen = new boolean[perm.length];
         for (long a : perm) {
             if (a < 0 || a >= perm.length || seen[(int) a] || (x.rank() >= 0 && perm.length != x.rank())) {
@@ -1401,7 +1384,7 @@ final class OnnxImporter {
             int outRank = rank + axes.length;
             boolean[] added = new boolean[outRank];
             for (long a : axes) {
-                int v = axis(a, outRank);
+                int v = OnnxShapes.axis(a, outRank);
                 if (v < 0) {
                     opaque(r, ins, shapes, "its axes are out of range");
                     return;
@@ -1424,7 +1407,7 @@ final class OnnxImporter {
                 }
             } else {
                 for (long a : axes) {
-                    int v = axis(a, rank);
+                    int v = OnnxShapes.axis(a, rank);
                     if (v < 0) {
                         opaque(r, ins, shapes, "its axes are out of range");
                         return;
@@ -1462,7 +1445,7 @@ final class OnnxImporter {
         if (settled(r, ins, shapes, "its pads or value")) {
             return;
         }
-        long[] pads = n.attribute("pads") != null ? longsAttr(n, "pads", null)
+        long[] pads = n.attribute("pads") != null ? OnnxShapes.ints(n, "pads", null)
                 : ins.size() > 1 && ins.get(1) != null ? ins.get(1).ints : null;
         long[] axes = ins.size() > 3 && ins.get(3) != null ? ins.get(3).ints : null;
         int rank = x.rank();
@@ -1473,7 +1456,7 @@ final class OnnxImporter {
         }
         int count = pads.length / 2;
         for (int i = 0; i < count; i++) {
-            int a = axes == null ? i : axis(axes[i], rank);
+            int a = axes == null ? i : OnnxShapes.axis(axes[i], rank);
             if (a == x.caxis && (pads[i] != 0 || pads[i + count] != 0)) {
                 opaque(r, ins, shapes, "it pads the channels");
                 return;
@@ -1502,19 +1485,19 @@ final class OnnxImporter {
             opaque(r, ins, shapes, "its input's channels are not on axis 1");
             return;
         }
-        long[] kernel = longsAttr(n, "kernel_shape", new long[0]);
+        long[] kernel = OnnxShapes.ints(n, "kernel_shape", new long[0]);
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("kernel", kernel);
-        a.put("stride", longsAttr(n, "strides", filled(kernel.length, 1)));
-        a.put("padding", longsAttr(n, "pads", filled(2 * kernel.length, 0)));
-        a.put("ceil", longAttr(n, "ceil_mode", 0));
+        a.put("stride", OnnxShapes.ints(n, "strides", filled(kernel.length, 1)));
+        a.put("padding", OnnxShapes.ints(n, "pads", filled(2 * kernel.length, 0)));
+        a.put("ceil", OnnxShapes.attr(n, "ceil_mode", 0));
         Op op = switch (n.opType()) {
             case "MaxPool" -> Op.MAX_POOL;
             case "AveragePool" -> Op.AVG_POOL;
             default -> Op.CHANNELWISE;
         };
         if (op == Op.AVG_POOL) {
-            a.put("count_include_pad", longAttr(n, "count_include_pad", 0));
+            a.put("count_include_pad", OnnxShapes.attr(n, "count_include_pad", 0));
         }
         keepAs(r, x, shapes[0], 1, op, a);
     }
@@ -1540,21 +1523,21 @@ final class OnnxImporter {
         }
         int rank = x.rank();
         long[] axes = axesOf(n, ins, 1);
-        boolean keepDims = longAttr(n, "keepdims", 1) == 1;
+        boolean keepDims = OnnxShapes.attr(n, "keepdims", 1) == 1;
         if (axes == null && ins.size() > 1 && ins.get(1) != null) {
             opaque(r, ins, shapes, "its axes are known only at run time");
             return;
         }
         boolean[] reduced = new boolean[Math.max(rank, 0)];
         if (axes == null || axes.length == 0) {
-            if (longAttr(n, "noop_with_empty_axes", 0) == 1) {
+            if (OnnxShapes.attr(n, "noop_with_empty_axes", 0) == 1) {
                 keepAs(r, x, shapes[0], x.caxis, Op.CHANNELWISE, Map.of());
                 return;
             }
             Arrays.fill(reduced, true);
         } else {
             for (long a : axes) {
-                int v = axis(a, rank);
+                int v = OnnxShapes.axis(a, rank);
                 if (v < 0) {
                     opaque(r, ins, shapes, "its axes are out of range or the rank is unknown");
                     return;
@@ -1592,12 +1575,12 @@ final class OnnxImporter {
             keepAs(r, x, shapes[0], UNKNOWN, Op.CHANNELWISE, Map.of());
             return;
         }
-        int axis = axis(longAttr(n, "axis", 0), x.rank());
+        int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), x.rank());
         if (axis < 0 || axis == x.caxis) {
             opaque(r, ins, shapes, "the index of the largest or smallest channel");
             return;
         }
-        int caxis = longAttr(n, "keepdims", 1) == 1 || axis > x.caxis ? x.caxis : x.caxis - 1;
+        int caxis = OnnxShapes.attr(n, "keepdims", 1) == 1 || axis > x.caxis ? x.caxis : x.caxis - 1;
         keepAs(r, x, shapes[0], caxis, Op.CHANNELWISE, Map.of());
     }
 
@@ -1605,7 +1588,7 @@ final class OnnxImporter {
         OnnxNode n = r.node();
         Val x = ins.get(0);
         Val idx = ins.get(1);
-        int axis = axis(longAttr(n, "axis", 0), x.rank());
+        int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), x.rank());
         if (!x.data) {
             View w = weight(x, 2);
             if (w != null && w.whole(2) && axis == 0 && idx.rank() >= 0) {
@@ -1652,7 +1635,7 @@ final class OnnxImporter {
     private void split(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
         Val x = ins.get(0);
-        int axis = axis(longAttr(n, "axis", 0), x.rank());
+        int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), x.rank());
         if (x.caxis != UNKNOWN && (axis < 0 || axis == x.caxis)) {
             opaque(r, ins, shapes, "a split of the channels");
             return;

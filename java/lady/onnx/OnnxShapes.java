@@ -483,7 +483,8 @@ final class OnnxShapes {
         return new long[] {start, Math.max(start, end)};
     }
 
-    private static long clamp(long v, long size) {
+    /** A slice bound {@code v} on an axis of {@code size}: negative ones counted from the end, then clamped. */
+    static long clamp(long v, long size) {
         long a = v < 0 ? v + size : v;
         return Math.max(0, Math.min(size, a));
     }
@@ -511,17 +512,20 @@ final class OnnxShapes {
         return p;
     }
 
-    private static long attr(OnnxNode n, String name, long fallback) {
+    /** Integer attribute {@code name}, or {@code fallback} when absent or of another type. */
+    static long attr(OnnxNode n, String name, long fallback) {
         OnnxAttribute a = n.attribute(name);
         return a != null && a.type() == OnnxAttribute.Type.INT ? a.asLong() : fallback;
     }
 
-    private static long[] ints(OnnxNode n, String name, long[] fallback) {
+    /** Integer-list attribute {@code name}, or {@code fallback} when absent or of another type. */
+    static long[] ints(OnnxNode n, String name, long[] fallback) {
         OnnxAttribute a = n.attribute(name);
         return a != null && a.type() == OnnxAttribute.Type.INTS ? a.asLongs() : fallback;
     }
 
-    private static int axis(long a, int rank) {
+    /** Axis {@code a} of a value of rank {@code rank}, negative ones counted from the end; -1 when out of range. */
+    static int axis(long a, int rank) {
         long v = a < 0 ? a + rank : a;
         return v < 0 || v >= rank ? -1 : (int) v;
     }

@@ -222,7 +222,7 @@ final class OnnxTensors {
         return t.getDimsList().toString();
     }
 
-    /** A new libtorch tensor holding the values of {@code t} (described as {@code info}, type in a state dict). */
+    /** A new host tensor holding the values of {@code t} (described as {@code info}, type in a state dict). */
     static HostTensor toHost(TensorProto t, OnnxInitializer info, External external) {
         DType dtype = info.dtype().checkpointType();
         if (dtype == null) {

@@ -197,7 +197,7 @@ public final class OrtRunner implements AutoCloseable {
         Map<String, Tensor> inputs = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : inputShapes(options).entrySet()) {
             OnnxValue in = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).findFirst().orElseThrow();
-            boolean integer = in.elemType() == OnnxDType.INT64 || in.elemType() == OnnxDType.INT32;
+            boolean integer = integer(in.elemType());
             if (in.elemType() != OnnxDType.FLOAT && !integer) {
                 throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' is of type " + in.elemType()
                         + "; only float and integer (INT64, INT32) inputs are generated");
@@ -233,15 +233,18 @@ public final class OrtRunner implements AutoCloseable {
                     && r.inputs().get(1).name().equals(input)
                     && r.inputs().get(0).kind() == OnnxModel.Operand.Kind.INITIALIZER) {
                 long[] table = model.initializer(r.inputs().get(0).name()).shape();
-                OnnxAttribute a = n.attribute("axis");
-                long axis = a == null ? 0 : a.asLong();
-                axis = axis < 0 ? axis + table.length : axis;
-                if (axis >= 0 && axis < table.length && table[(int) axis] > 0) {
-                    bound = Math.min(bound, table[(int) axis]);
+                int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), table.length);
+                if (axis >= 0 && table[axis] > 0) {
+                    bound = Math.min(bound, table[axis]);
                 }
             }
         }
         return bound == Long.MAX_VALUE ? 2 : Math.min(bound, 1 << 24);
+    }
+
+    /** Whether inputs of {@code type} are generated as integers (token ids, position ids, masks). */
+    private static boolean integer(OnnxDType type) {
+        return type == OnnxDType.INT64 || type == OnnxDType.INT32;
     }
 
     /** A standard normal draw (Box-Muller; SplittableRandom has no nextGaussian in Java 17). */
@@ -269,7 +272,7 @@ public final class OrtRunner implements AutoCloseable {
                 FloatBuffer buf = OnnxTensors.window(c, 0, c.nbytes()).asFloatBuffer();
                 OnnxDType type = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).map(OnnxValue::elemType)
                         .findFirst().orElse(OnnxDType.FLOAT);
-                if (type == OnnxDType.INT64 || type == OnnxDType.INT32) { // integers carried as floats
+                if (integer(type)) { // integers carried as floats
                     long[] longs = new long[buf.remaining()];
                     for (int i = 0; i < longs.length; i++) {
                         longs[i] = (long) buf.get(i);
