@@ -74,8 +74,10 @@ public final class Onnx {
         }
         ModelProto proto;
         try {
-            // raw_data fields alias the read-only mapping instead of copying it
-            CodedInputStream in = CodedInputStream.newInstance(bytes);
+            // raw_data fields alias the read-only mapping instead of copying it: protobuf aliases only a buffer it
+            // knows immutable, which CodedInputStream.newInstance(ByteBuffer) does not claim (it copies every
+            // bytes field into a fresh byte[]); a ByteString's own input does
+            CodedInputStream in = com.google.protobuf.UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
             in.enableAliasing(true);
             in.setSizeLimit(Integer.MAX_VALUE);
             proto = ModelProto.parseFrom(in);

@@ -90,6 +90,9 @@ class OnnxModelTest {
         assertEquals("w2", m.initializerOf("w2_alias2"));
         assertEquals("w1", m.initializerOf("w1"));
         assertNull(m.initializerOf("h"));
+        // raw data is read in place from the file's mapping, not copied onto the heap (a heap copy is no direct buffer)
+        assertTrue(m.proto().getGraph().getInitializer(0).getRawData().asReadOnlyByteBuffer().isDirect(),
+                "w1's raw data aliases the mapped file");
     }
 
     @Test
