@@ -24,6 +24,10 @@ import lady.kernels.Kernels;
 public final class HostTensor {
     /** Largest byte window one {@link ByteBuffer} covers (bulk operations go window by window). */
     static final int WINDOW = 1 << 30;
+    /** {@link #axisSlice} copies runs (the bytes after its axis) of at least this many bytes one by one. */
+    static final int SLICE_RUN_MIN_BYTES = 256;
+    /** Bytes of outer rows {@link #axisSlice} transposes at a time when its runs are shorter. */
+    static final long SLICE_BLOCK_BYTES = 1 << 20;
     /** Values converted per slice from half precision (arrays of this size are reused within a conversion). */
     private static final int CONVERT_SLICE = 1 << 14;
     /**
@@ -723,22 +727,66 @@ public final class HostTensor {
         }
         long stride = shape[axis] * inner;
         HostTensor out = allocate(dtype, outShape);
-        boolean small = byteSize() <= WINDOW;
-        ByteBuffer src = small ? bytes(0, (int) byteSize()) : null;
-        ByteBuffer dst = small ? out.bytes(0, (int) out.byteSize()) : null;
-        for (long a = 0; a < length; a++) { // out[a, o, :] = this[o, from + a, :]
-            for (long o = 0; o < outer; o++) {
-                long to = (a * outer + o) * inner;
-                long at = o * stride + (from + a) * inner;
-                if (small) {
-                    dst.put((int) to, src, (int) at, (int) inner);
-                } else {
-                    copyBytes(out.address() + to, address() + at, inner);
+        if (inner >= SLICE_RUN_MIN_BYTES) { // runs long enough to copy one by one
+            for (long a = 0; a < length; a++) { // out[a, o, :] = this[o, from + a, :]
+                for (long o = 0; o < outer; o++) {
+                    copyBytes(out.address() + (a * outer + o) * inner, address() + o * stride + (from + a) * inner, inner);
                 }
             }
+        } else if (length > 0 && outer > 0) {
+            transposeRuns(out, outer, stride, from * inner, length, (int) inner);
         }
         java.lang.ref.Reference.reachabilityFence(this);
         return out;
+    }
+
+    /**
+     * {@link #axisSlice}'s copy when its runs (the bytes after the axis) are short: {@code out[a, o, :] =
+     * this[o, from + a, :]} for a < length, o < outer, runs of {@code inner} bytes; a block of outer rows at a time,
+     * each row's runs read in bulk, transposed in a Java array (ints when runs are whole ints) and written in bulk.
+     */
+    private void transposeRuns(HostTensor out, long outer, long stride, long fromBytes, long length, int inner) {
+        boolean ints = inner % Integer.BYTES == 0;
+        int unit = ints ? Integer.BYTES : 1;
+        int k = inner / unit; // units per run
+        int rowUnits = Math.toIntExact(length * k); // units read from one outer row
+        int block = (int) Math.max(1, Math.min(outer, SLICE_BLOCK_BYTES / ((long) rowUnits * unit)));
+        int[] inI = ints ? new int[block * rowUnits] : null;
+        int[] outI = ints ? new int[block * k] : null;
+        byte[] inB = ints ? null : new byte[block * rowUnits];
+        byte[] outB = ints ? null : new byte[block * k];
+        for (long o0 = 0; o0 < outer; o0 += block) {
+            int rows = (int) Math.min(block, outer - o0);
+            for (int r = 0; r < rows; r++) {
+                ByteBuffer src = bytes((o0 + r) * stride + fromBytes, rowUnits * unit);
+                if (ints) {
+                    src.asIntBuffer().get(inI, r * rowUnits, rowUnits);
+                } else {
+                    src.get(inB, r * rowUnits, rowUnits);
+                }
+            }
+            for (long a = 0; a < length; a++) { // out's rows o0 .. o0 + rows of slot a: one contiguous run
+                int at = (int) a * k;
+                for (int r = 0; r < rows; r++) {
+                    int i = r * rowUnits + at;
+                    if (ints) {
+                        for (int j = 0; j < k; j++) {
+                            outI[r * k + j] = inI[i + j];
+                        }
+                    } else {
+                        for (int j = 0; j < k; j++) {
+                            outB[r * k + j] = inB[i + j];
+                        }
+                    }
+                }
+                ByteBuffer dst = out.bytes((a * outer + o0) * inner, rows * inner);
+                if (ints) {
+                    dst.asIntBuffer().put(outI, 0, rows * k);
+                } else {
+                    dst.put(outB, 0, rows * k);
+                }
+            }
+        }
     }
 
     /**
