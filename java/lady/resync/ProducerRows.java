@@ -59,23 +59,9 @@ final class ProducerRows implements Evidence {
             int d = v.length / (int) n;
             int across = d / (int) m.block(); // values per slot (the other axes): a neuron's row is [block, across]
             lady.util.Parallel.forEach((int) n, j -> {
-                for (long[] seg : segments.get(j)) { // slots [seg[0], seg[1]) transposed, each position's run sorted
-                    int len = (int) (seg[1] - seg[0]);
-                    int first = j * d + (int) seg[0] * across;
-                    float[] t = new float[len * across];
-                    for (int s = 0; s < len; s++) {
-                        for (int r = 0; r < across; r++) {
-                            t[r * len + s] = v[first + s * across + r];
-                        }
-                    }
-                    for (int r = 0; r < across; r++) {
-                        java.util.Arrays.sort(t, r * len, (r + 1) * len);
-                    }
-                    for (int s = 0; s < len; s++) {
-                        for (int r = 0; r < across; r++) {
-                            v[first + s * across + r] = t[r * len + s];
-                        }
-                    }
+                for (long[] seg : segments.get(j)) { // slots [seg[0], seg[1]): each position's run sorted
+                    lady.util.SortingNetwork.sortColumns(v, j * d + (int) seg[0] * across, (int) (seg[1] - seg[0]),
+                            across);
                 }
             });
             rows[side] = HostTensor.ofFloats(v, n, d);
