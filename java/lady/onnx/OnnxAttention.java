@@ -26,7 +26,8 @@ import lady.graph.Node;
  * factors, a Transpose moves axes and a Slice or Split of a projection's output takes a contiguous part of it (a
  * packed in-projection). The block is kept only when the products tie exactly what multi-head attention ties:
  * <ul>
- *   <li>q, k and v each split into heads of d dimensions (channel h d + j, in that order): H for q, KV for k and v;</li>
+ *   <li>q, k and v each split into heads of d dimensions (channel h d + j, in that order): H for q, KV for k and v
+ *       (one head of d, for KV = 1);</li>
  *   <li>the scores' product contracts q's dimensions with k's, and pairs q's heads (in KV groups) with k's on a batch
  *       axis;</li>
  *   <li>the values' product contracts positions only and pairs the probabilities' heads (groups) with v's;</li>
@@ -40,8 +41,12 @@ import lady.graph.Node;
  * those dimensions, never the heads. Constants include values computed only from inputs whose channels Lady does not
  * follow (token ids, position ids, an attention mask). Grouped-query attention whose k and v heads are repeated with
  * Expand and Reshape (transformers' repeat_kv) pairs each group of query heads with one k and v head: the products
- * then pair q's heads with copies, and the block has KV heads with H / KV query heads each. Anything else (heads
- * repeated in another order, a projection in another layout) is not a block: its nodes are imported one by one as before, and the projections stay in place.
+ * then pair q's heads with copies, and the block has KV heads with H / KV query heads each. k and v heads that a
+ * product broadcasts (an axis of size 1, or none, against q's query heads) are read the same way: multi-query's
+ * single k and v head (KV = 1: k and v are then one head's dimensions, which a rotary embedding may pin), and q
+ * viewed as [groups, heads in a group] against k and v with one head per group (q's heads composed from two
+ * factors). Anything else (heads repeated in another order, a projection in another layout) is not a block: its
+ * nodes are imported one by one as before, and the projections stay in place.
  */
 final class OnnxAttention {
     private static final int MAX_CHAIN = 32;
@@ -423,6 +428,11 @@ final class OnnxAttention {
         private final List<Factor> mixShared = new ArrayList<>();
         /** Factors whose channels are treated unevenly (a rotary embedding's tables, its halves): they stay. */
         private final List<Factor> pinned = new ArrayList<>();
+        /**
+         * Whole runs of k's or v's channels treated as the dimensions of one head (a rotary embedding on multi-query's
+         * single key head): the proof requires each to be that, or the block is not one.
+         */
+        private final List<Factor> singleHead = new ArrayList<>();
 
         Layouts(Set<Integer> members, Set<Integer> side, Linear q, Linear k, Linear v, Linear o,
                 OnnxModel.ResolvedNode scores, OnnxModel.ResolvedNode mix, OnnxModel.ResolvedNode anchor) {
@@ -463,33 +473,40 @@ final class OnnxAttention {
                 step(r);
             }
             // each of q, k, v: one run of heads of d dimensions, channel h d + j; H query heads, KV key and value heads
-            Factor[] qf = heads(scores.node().inputs().get(0), q);
-            Factor[] kf = heads(scores.node().inputs().get(1), k);
-            Factor[] vf = heads(mix.node().inputs().get(1), v);
-            packing(qf[0].seg(), kf[0].seg(), vf[0].seg());
+            Factor[] qf = heads(scores.node().inputs().get(0), q, false);
+            Factor[] kf = heads(scores.node().inputs().get(1), k, true);
+            Factor[] vf = heads(mix.node().inputs().get(1), v, true);
+            packing(qf[0].seg(), kf[1].seg(), vf[1].seg());
             long h = qf[0].size();
-            long kv = kf[0].size();
+            boolean single = kf[0] == null; // multi-query: one key and value head, shared by every query head
+            long kv = single ? 1 : kf[0].size();
             long d = qf[1].size();
-            require(h % kv == 0 && vf[0].size() == kv && kf[1].size() == d && vf[1].size() == d);
+            for (Factor f : singleHead) { // whole runs taken for one head's dimensions: k's or v's, of multi-query
+                require(single && (f.equals(kf[1]) || f.equals(vf[1])));
+            }
+            require((vf[0] == null) == single && h % kv == 0 && (single || vf[0].size() == kv) && kf[1].size() == d
+                    && vf[1].size() == d);
             // grouped-query: q's heads, KV groups of h / kv, the groups paired with k's and v's heads, the query heads
-            // inside a group with their copies
-            Factor[] groups = kv == h ? new Factor[] {qf[0], null} : qf[0].split(kv);
+            // inside a group with their copies (multi-query: one group, every query head inside it)
+            Factor[] groups = single ? new Factor[] {null, qf[0]} : kv == h ? new Factor[] {qf[0], null} : qf[0].split(kv);
             List<Factor> inside = groups[1] == null ? List.of() : List.of(groups[1]);
             // the scores contract q's dimensions with k's and pair q's groups with k's heads
             require(scoreContracted.size() == 1 && sameClass(scoreContracted.get(0), qf[1], kf[1]));
-            require(scoreBatch.size() == 1 && sameClass(scoreBatch.get(0), groups[0], kf[0]));
+            require(single ? scoreBatch.isEmpty() : scoreBatch.size() == 1 && sameClass(scoreBatch.get(0), groups[0], kf[0]));
             require(scoreShared.equals(inside));
             // the values' product contracts positions and pairs the probabilities' groups with v's heads
-            require(mixContracted.isEmpty() && mixBatch.size() == 1 && find(mixBatch.get(0)[0]) == find(groups[0])
-                    && find(mixBatch.get(0)[1]) == find(vf[0]) && mixShared.equals(inside));
-            require(find(groups[0]) != find(qf[1]) && find(qf[1]) != find(vf[1]) && find(groups[0]) != find(vf[1]));
+            require(mixContracted.isEmpty() && mixShared.equals(inside) && (single ? mixBatch.isEmpty()
+                    : mixBatch.size() == 1 && find(mixBatch.get(0)[0]) == find(groups[0])
+                            && find(mixBatch.get(0)[1]) == find(vf[0])));
+            Factor top = single ? qf[0] : groups[0];
+            require(find(top) != find(qf[1]) && find(qf[1]) != find(vf[1]) && find(top) != find(vf[1]));
             require(groups[1] == null || (find(groups[1]) == groups[1] && !parent.containsKey(groups[1])));
             // a rotary embedding pins q's and k's dimensions; heads and v's dimensions never
             Set<Factor> stay = new java.util.HashSet<>();
             for (Factor f : pinned) {
                 stay.add(find(f));
             }
-            require(!stay.contains(find(qf[0])) && !stay.contains(find(groups[0])) && !stay.contains(find(vf[0]))
+            require(!stay.contains(find(qf[0])) && !stay.contains(find(top)) && (single || !stay.contains(find(vf[0])))
                     && !stay.contains(find(vf[1])) && (groups[1] == null || !stay.contains(groups[1])));
             boolean rotary = stay.contains(find(qf[1]));
             // the output projection reads the groups (v's heads), the query heads inside them, then v's dimensions,
@@ -500,13 +517,17 @@ final class OnnxAttention {
                 require(!in.channelsOn(a));
             }
             List<Factor> last = in.axes().get(in.rank() - 1);
-            require(last.size() == 2 + inside.size() && find(last.get(0)) == find(vf[0])
-                    && last.subList(1, last.size() - 1).equals(inside) && last.get(last.size() - 1).equals(vf[1]));
+            int g = single ? 0 : 1; // v's heads first, but for one
+            require(last.size() == g + inside.size() + 1 && (single || find(last.get(0)) == find(vf[0]))
+                    && last.subList(g, last.size() - 1).equals(inside) && last.get(last.size() - 1).equals(vf[1]));
             return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary);
         }
 
-        /** The two factors of {@code value}'s layout that hold {@code l}'s channels: heads, then dimensions. */
-        private Factor[] heads(String value, Linear l) throws Mismatch {
+        /**
+         * The two factors of {@code value}'s layout that hold {@code l}'s channels: heads, then dimensions; with
+         * {@code single}, a projection of one head (multi-query's k and v) gives its dimensions alone, heads null.
+         */
+        private Factor[] heads(String value, Linear l, boolean single) throws Mismatch {
             Layout lay = layouts.get(value);
             require(lay != null);
             List<Factor> fs = new ArrayList<>();
@@ -517,11 +538,35 @@ final class OnnxAttention {
                     }
                 }
             }
-            require(fs.size() == 2 && fs.get(0).seg() == fs.get(1).seg() && fs.get(0).seg().linear() == l.node());
-            Factor head = fs.get(0).stride() > fs.get(1).stride() ? fs.get(0) : fs.get(1);
-            Factor dim = head == fs.get(0) ? fs.get(1) : fs.get(0);
-            require(dim.stride() == 1 && head.stride() == dim.size() && head.size() * dim.size() == head.seg().size()
-                    && head.size() > 1 && head.whole() == null);
+            require(!fs.isEmpty());
+            Seg seg = fs.get(0).seg();
+            require(seg.linear() == l.node());
+            Factor dim = null;
+            for (Factor f : fs) {
+                require(f.seg() == seg && f.whole() == null);
+                if (f.stride() == 1) {
+                    require(dim == null);
+                    dim = f;
+                }
+            }
+            require(dim != null);
+            if (fs.size() == 1) {
+                require(single && dim.size() == seg.size());
+                return new Factor[] {null, dim};
+            }
+            // the heads: one factor, or several that compose it (grouped-query's q split into groups and the heads
+            // inside them on two axes), outer to inner by stride
+            List<Factor> outer = new ArrayList<>(fs);
+            outer.remove(dim);
+            outer.sort(java.util.Comparator.comparingLong(Factor::stride).reversed());
+            long heads = 1;
+            for (int i = 0; i < outer.size(); i++) {
+                long inner = i + 1 < outer.size() ? outer.get(i + 1).stride() * outer.get(i + 1).size() : dim.size();
+                require(outer.get(i).stride() == inner);
+                heads *= outer.get(i).size();
+            }
+            Factor head = outer.size() == 1 ? outer.get(0) : new Factor(seg, heads, dim.size());
+            require(head.size() > 1 && head.size() * dim.size() == seg.size());
             return new Factor[] {head, dim};
         }
 
@@ -663,7 +708,7 @@ final class OnnxAttention {
                     int i = a + rank - c.shape().length;
                     if (c.shape()[a] != 1) { // varies along axis i: only inside heads (a rotary table), which then stay
                         for (Factor f : y.axes().get(i)) {
-                            require(!f.channels() || f.inside());
+                            require(!f.channels() || f.inside() || oneHead(f));
                             if (f.channels()) {
                                 pinned.add(f.whole() != null ? f.whole() : f);
                             }
@@ -771,12 +816,32 @@ final class OnnxAttention {
             if (!f.channels()) {
                 return factors(new Factor(null, length, 0));
             }
-            if (f.inside() && f.whole() == null) { // a rotary embedding's half of each head: the dimensions stay
+            if ((f.inside() || oneHead(f)) && f.whole() == null) { // a rotary embedding's half of each head: they stay
                 pinned.add(f);
                 return List.of(new Factor(f.seg(), length, f.stride(), f, start));
             }
             require(f.stride() == 1 && f.seg().size() == f.size() && f.seg().base() == 0);
             return factors(new Factor(new Seg(f.seg().linear(), start, length), length, 1));
+        }
+
+        /**
+         * Whether {@code f} is a whole run of channels that only k's or v's single head can be (recorded in
+         * {@link #singleHead}, which the proof checks): a projection's channels in one run, of a separate projection
+         * other than q's, or already cut from a packed one. (The whole output of q's projection, when q, k and v are
+         * packed, is cut in three instead.)
+         */
+        private boolean oneHead(Factor f) {
+            if (!f.channels() || f.whole() != null || f.stride() != 1 || f.size() != f.seg().size()) {
+                return false;
+            }
+            long[] shape = facts.shape(f.seg().linear().output());
+            boolean wholeOutput = f.seg().base() == 0 && shape != null && shape.length > 0
+                    && shape[shape.length - 1] == f.size();
+            boolean one = f.seg().linear() != q.node() || !wholeOutput;
+            if (one) {
+                singleHead.add(f);
+            }
+            return one;
         }
 
         /**
@@ -835,8 +900,13 @@ final class OnnxAttention {
             for (int i = 0; i < rank - 2; i++) {
                 List<Factor> fa = axisOrNone(a, i - (rank - a.rank()));
                 List<Factor> fb = axisOrNone(b, i - (rank - b.rank()));
-                if (fa.isEmpty() || fb.isEmpty()) { // broadcast: positions only
-                    require(fa.stream().noneMatch(Factor::channels) && fb.stream().noneMatch(Factor::channels));
+                if (fa.isEmpty() || fb.isEmpty()) { // broadcast: b's entries for every one of a's (or positions)
+                    require(fb.stream().noneMatch(Factor::channels));
+                    for (Factor x : fa) { // a's channels over b's one entry: heads sharing it (multi-query's k, v)
+                        if (x.channels()) {
+                            shared.add(x);
+                        }
+                    }
                     axes.add(fa.isEmpty() ? fb : fa);
                 } else {
                     List<Factor> out = new ArrayList<>();

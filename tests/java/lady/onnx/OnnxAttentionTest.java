@@ -70,6 +70,11 @@ class OnnxAttentionTest {
         GROUPED,
         /** The same with the key and value heads repeated in the other order (tile: query head h reads h mod 2). */
         GROUPED_TILED,
+        /**
+         * Multi-query: 2 query heads, one key and value head of 4 that the products broadcast to both (no Expand): a
+         * block whose query heads and dimensions move, k's dimensions with q's.
+         */
+        MULTI_QUERY,
         /** A bias per head on the scores (ALiBi's): moving heads would move it off them. */
         BIAS_PER_HEAD,
         /** k not transposed: the scores contract q's dimensions with k's positions. */
@@ -86,7 +91,8 @@ class OnnxAttentionTest {
         boolean grouped = variant == Variant.GROUPED || variant == Variant.GROUPED_TILED;
         int heads = grouped ? GROUPED_HEADS : HEADS;
         int headDim = WIDTH / heads;
-        int kvWidth = grouped ? KV_HEADS * headDim : WIDTH;
+        boolean multiQuery = variant == Variant.MULTI_QUERY;
+        int kvWidth = grouped ? KV_HEADS * headDim : multiQuery ? headDim : WIDTH;
         long[] split = dimMajor ? new long[] {0, TOKENS, HEAD_DIM, HEADS} : new long[] {0, TOKENS, heads, headDim};
         // dimension-major: [b, t, d, h] -> [b, h, t, d] is perm (0, 3, 1, 2); k's [b, h, d, t] is (0, 3, 2, 1)
         long[] headsFirst = dimMajor ? new long[] {0, 3, 1, 2} : new long[] {0, 2, 1, 3};
@@ -112,8 +118,8 @@ class OnnxAttentionTest {
             g.addInitializer(floats(p + ".weight", random(r, WIDTH * out), WIDTH, out))
                     .addInitializer(floats(p + ".bias", random(r, out), out));
         }
-        if (grouped) {
-            g.addInitializer(longs("kv_split", 0, TOKENS, KV_HEADS, headDim));
+        if (grouped || multiQuery) {
+            g.addInitializer(longs("kv_split", 0, TOKENS, multiQuery ? 1 : KV_HEADS, headDim));
         }
         if (tokens) { // x = table[ids]; the mask from its input
             g.addInput(integers("ids")).addInput(integers("attention_mask"))
@@ -139,8 +145,8 @@ class OnnxAttentionTest {
             String in = variant == Variant.CROSS && !p.equals("q") ? "m" : "h";
             g.addNode(node("MatMul", p, new String[] {in, p + ".weight"}, new String[] {p + "0"}))
                     .addNode(node("Add", p + "_bias", new String[] {p + "0", p + ".bias"}, new String[] {p + "1"}))
-                    .addNode(node("Reshape", p + "_split", new String[] {p + "1", grouped && !p.equals("q") ? "kv_split"
-                            : "split"}, new String[] {p + "2"}))
+                    .addNode(node("Reshape", p + "_split", new String[] {p + "1", (grouped || multiQuery)
+                            && !p.equals("q") ? "kv_split" : "split"}, new String[] {p + "2"}))
                     .addNode(node("Transpose", p + "_heads", new String[] {p + "2"}, new String[] {p + "3"},
                             ints("perm", p.equals("k") ? kPerm : headsFirst)));
         }
@@ -253,6 +259,44 @@ class OnnxAttentionTest {
         assertEquals(List.of((long) (GROUPED_HEADS / KV_HEADS), (long) (GROUPED_HEADS / KV_HEADS)), spec.groups().stream()
                 .filter(g -> g.name().contains(".q_heads.")).map(Group::size).toList());
         assertEquals(KV_HEADS, spec.groups().stream().filter(g -> g.name().contains(".v_dims.")).count());
+    }
+
+    @Test
+    void multiQueryAttentionIsABlockWhoseQueryHeadsShareTheKeyAndValue() throws Exception {
+        Path p = write(Variant.MULTI_QUERY);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        // no group of one key and value head; the query heads (q's columns, o's rows by head), q's and k's dimensions
+        // together (every query head's with k's), v's dimensions (o's rows in every query head)
+        assertTrue(spec.groups().stream().noneMatch(g -> g.name().endsWith(".kv_heads")), spec.groups().toString());
+        Group queries = spec.groups().stream().filter(g -> g.name().contains(".q_heads.")).findFirst()
+                .orElseThrow(() -> new AssertionError(spec.groups().toString()));
+        assertEquals(HEADS, queries.size());
+        assertEquals(List.of("o.weight", "q.bias", "q.weight"), queries.members().stream().map(m -> m.tensor())
+                .distinct().sorted().toList());
+        for (String inside : List.of(".qk_pass.0", ".v_dims.0")) {
+            Group d = spec.groups().stream().filter(g -> g.name().endsWith(inside)).findFirst()
+                    .orElseThrow(() -> new AssertionError(inside + " in " + spec.groups()));
+            assertEquals(HEAD_DIM, d.size());
+            assertTrue(d.members().stream().anyMatch(m -> m.tensor().equals(inside.contains("qk") ? "k.weight"
+                    : "v.weight")), d.toString());
+        }
+        StateDict before = Onnx.read(p).stateDict();
+        StateDict after = permuteAndVerify(p);
+        for (String t : List.of("q.weight", "k.weight", "v.weight", "o.weight")) {
+            assertTrue(!before.get(t).sameContent(after.get(t)), t + " moved");
+        }
+        // q's dimensions moved without k's (the shared key's dimensions left in place): ONNX Runtime's check fails
+        List<Group> wrong = spec.groups().stream().map(g -> !g.name().endsWith(".qk_pass.0") ? g : new Group(g.name(),
+                g.size(), g.members().stream().filter(m -> !m.tensor().startsWith("k.")).toList())).toList();
+        Path wrongSpec = dir.resolve("wrong.json");
+        java.util.Set<String> fixed = new java.util.HashSet<>(spec.fixed());
+        fixed.addAll(List.of("k.weight[1]", "k.bias"));
+        lady.permutation.SpecFile.write(wrongSpec, new PermutationSpec(spec.architecture(), wrong, fixed));
+        CliRun run = CliRun.of("permute", "--model", p.toString(), "--spec", wrongSpec.toString(), "--seed", "5",
+                "--out", dir.resolve("wrong.onnx").toString(), "--secret", dir.resolve("wrong.secret.json").toString(),
+                "--verify", "--quiet");
+        assertTrue(run.code() != 0 && run.err().contains("NOT equivalent"), run.code() + ": " + run.err());
     }
 
     /** Checks the attention block of {@code variant}'s graph, permutes it with --verify; its spec. */

@@ -1,0 +1,95 @@
+package lady.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.checkpoint.PythonTorch;
+import lady.cli.CliRun;
+import lady.model.Models;
+import lady.permutation.Group;
+import lady.permutation.PermutationSpec;
+
+/**
+ * Attention with fewer key and value heads than query heads, not repeated by Expand, exported by PyTorch 1.13
+ * (tests/python/onnx_mqa.py; 8 query heads of 8): multi-query as Falcon writes it (one k and v head the products
+ * broadcast), the same packed in one projection with a rotary embedding, and grouped-query with q viewed as [groups,
+ * heads in a group] against k and v broadcast over the group (2 key and value heads), with and without a rotary
+ * embedding. Every symmetry is a group with no note: the key and value heads with their query heads (none for one),
+ * the query heads inside each group, q's and k's dimensions together (pinned by a rotary embedding), v's dimensions;
+ * {@code lady permute --verify} keeps ONNX Runtime's outputs and moves at least 95 % of the weights; {@code lady
+ * resync} gives the export back byte for byte.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MultiQueryOnnxExportTest {
+    static final int HEADS = 8;
+    static final int HEAD_DIM = 8;
+    /** Per model: key and value heads, and whether a rotary embedding pins q's and k's dimensions. */
+    static final Map<String, int[]> MODELS = new java.util.TreeMap<>(Map.of("mqa", new int[] {1, 0}, "mqa-rope",
+            new int[] {1, 1}, "gqa5", new int[] {2, 0}, "gqa5-rope", new int[] {2, 1}));
+
+    Path dir;
+
+    @BeforeAll
+    void export(@TempDir Path folder) throws Exception {
+        dir = folder;
+        PythonTorch.assumeInstalled();
+        assertNull(PythonTorch.run("onnx_mqa.py", dir.toString(), "3"), "the export failed");
+    }
+
+    @Test
+    void everySymmetryIsAGroup() {
+        for (Map.Entry<String, int[]> e : MODELS.entrySet()) {
+            String model = e.getKey();
+            int kv = e.getValue()[0];
+            boolean rotary = e.getValue()[1] == 1;
+            Path p = dir.resolve(model + ".onnx");
+            PermutationSpec spec = Models.spec(Onnx.read(p).stateDict(), null, null, p);
+            assertEquals(List.of(), spec.notes(), model);
+            assertEquals(kv == 1 ? List.of() : List.of((long) kv), sizes(spec, ".kv_heads"), model);
+            assertEquals(java.util.Collections.nCopies(kv, (long) HEADS / kv), sizes(spec, ".q_heads."), model);
+            assertEquals(rotary ? List.of() : java.util.Collections.nCopies(kv, (long) HEAD_DIM), sizes(spec, ".qk_pass."),
+                    model);
+            assertEquals(java.util.Collections.nCopies(kv, (long) HEAD_DIM), sizes(spec, ".v_dims."), model);
+            // k's rows move with q's by head group (k's dimensions with q's where nothing pins them)
+            assertTrue(spec.groups().stream().anyMatch(g -> g.members().stream().anyMatch(m -> m.tensor().startsWith(
+                    model.equals("mqa-rope") ? "qkv." : "k."))), model + ": " + spec.groups());
+        }
+    }
+
+    private static List<Long> sizes(PermutationSpec spec, String kind) {
+        return spec.groups().stream().filter(g -> g.name().contains(kind)).map(Group::size).toList();
+    }
+
+    @Test
+    void permuteKeepsTheFunctionAndResyncGivesTheExportBack() throws Exception {
+        for (String model : MODELS.keySet()) {
+            Path p = dir.resolve(model + ".onnx");
+            Path out = dir.resolve("p-" + model + ".onnx");
+            Path secret = dir.resolve("p-" + model + ".json");
+            CliRun r = CliRun.of("permute", "--model", p.toString(), "--seed", "9", "--out", out.toString(), "--secret",
+                    secret.toString(), "--verify", "--quiet");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("(ONNX Runtime)"), r.out());
+            int[] mw = PyTorchPermutationChecks.movedWeights(Onnx.read(p).stateDict(), Onnx.read(out).stateDict());
+            assertTrue(mw[0] >= PyTorchPermutationChecks.MIN_MOVED * mw[1], model + ": " + mw[0] + " of " + mw[1] + " moved");
+            Path back = dir.resolve("r-" + model + ".onnx");
+            r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--secret", secret.toString(),
+                    "--out", back.toString(), "--quiet");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+            assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(back), model);
+        }
+    }
+}

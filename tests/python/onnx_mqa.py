@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""Attention whose key and value heads are fewer than its query heads and are not repeated with Expand, exported to
+ONNX by PyTorch 1.13 (run by the Java tests with /usr/bin/python3).
+
+    onnx_mqa.py <out_dir> <seed>
+
+Each model: features [batch, 16, 8] -> a linear embedding of width 64 -> a pre-norm attention layer (8 query heads of
+8) -> a GELU MLP of 128 -> a layer norm -> mean over the tokens -> 3 classes. The attention, one per model:
+  mqa        multi-query as Falcon-7B writes it: separate q, one k and v head ([b, 1, t, 8]) that the products
+             broadcast to every query head;
+  mqa-rope   the same from one packed projection split in three (q, k, v of 64 + 8 + 8), a rotary embedding on q and k;
+  gqa5       grouped-query with 2 key and value heads, q viewed as [b, 2, 4, t, 8] against k and v as [b, 2, 1, t, 8]
+             (the products broadcast them to each group's 4 query heads), then merged back to 8 heads;
+  gqa5-rope  the same with a rotary embedding on q and k.
+<out_dir> receives <model>.onnx for each (state-dict names, training=PRESERVE, do_constant_folding=False). Layer norms
+get random weights and biases. Exit code 3 without torch or onnx.
+"""
+import math
+import os
+import sys
+
+try:
+    import onnx  # noqa: F401  (the exporter needs it)
+    import torch
+    from torch import nn
+except ImportError as e:
+    print(f"cannot import torch/onnx: {e}")
+    sys.exit(3)
+
+TOKENS, FEATURES, WIDTH, HEADS, MLP, CLASSES = 16, 8, 64, 8, 128, 3
+HEAD = WIDTH // HEADS
+
+
+def rope(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
+
+
+class Net(nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.kv = 2 if kind.startswith("gqa5") else 1
+        self.embed = nn.Linear(FEATURES, WIDTH)
+        self.ln1, self.ln2, self.ln = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
+        for ln in (self.ln1, self.ln2, self.ln):
+            nn.init.normal_(ln.weight, 1.0, 0.2)
+            nn.init.normal_(ln.bias, 0.0, 0.2)
+        if kind == "mqa-rope":
+            self.qkv = nn.Linear(WIDTH, WIDTH + 2 * HEAD)
+        else:
+            self.q = nn.Linear(WIDTH, WIDTH)
+            self.k, self.v = nn.Linear(WIDTH, self.kv * HEAD), nn.Linear(WIDTH, self.kv * HEAD)
+        self.o = nn.Linear(WIDTH, WIDTH)
+        self.fc1, self.fc2 = nn.Linear(WIDTH, MLP), nn.Linear(MLP, WIDTH)
+        self.head = nn.Linear(WIDTH, CLASSES)
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, HEAD, 2).float() / HEAD)))
+
+    def attention(self, h):
+        b, t, _ = h.shape
+        if self.kind == "mqa-rope":
+            q, k, v = self.qkv(h).split([WIDTH, HEAD, HEAD], dim=-1)
+        else:
+            q, k, v = self.q(h), self.k(h), self.v(h)
+        q = q.view(b, t, HEADS, HEAD).transpose(1, 2)
+        k = k.view(b, t, self.kv, HEAD).transpose(1, 2)
+        v = v.view(b, t, self.kv, HEAD).transpose(1, 2)
+        if self.kind.endswith("rope"):
+            f = torch.arange(t, dtype=torch.float32)[:, None] * self.inv_freq
+            e = torch.cat((f, f), -1)
+            q, k = rope(q, e.cos(), e.sin()), rope(k, e.cos(), e.sin())
+        if self.kind.startswith("gqa5"):
+            q = q.reshape(b, self.kv, HEADS // self.kv, t, HEAD)
+            k, v = k[:, :, None], v[:, :, None]
+        s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(HEAD)
+        y = torch.matmul(torch.softmax(s, -1), v).reshape(b, HEADS, t, HEAD)
+        return self.o(y.transpose(1, 2).reshape(b, t, WIDTH))
+
+    def forward(self, x):
+        x = self.embed(x)
+        x = x + self.attention(self.ln1(x))
+        x = x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))
+        return self.head(self.ln(x).mean(1))
+
+
+def main():
+    out, seed = sys.argv[1], int(sys.argv[2])
+    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope"):
+        torch.manual_seed(seed)
+        net = Net(kind).eval()
+        torch.onnx.export(net, torch.randn(2, TOKENS, FEATURES), os.path.join(out, kind + ".onnx"), opset_version=17,
+                          input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+
+
+if __name__ == "__main__":
+    main()
