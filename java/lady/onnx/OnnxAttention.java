@@ -24,7 +24,8 @@ import lady.graph.Node;
  * output channel of the three projections goes: each axis of each value is a row-major list of factors, either
  * positions (batch, sequence) or a run of a projection's channels with a stride, so that a Reshape splits or merges
  * factors, a Transpose moves axes and a Slice or Split of a projection's output takes a contiguous part of it (a
- * packed in-projection). The block is kept only when the products tie exactly what multi-head attention ties:
+ * packed in-projection), as does a Slice, Split or Gather of one index of its outermost factor (timm's packed
+ * projection viewed as [3, heads, dimensions], then unbound or indexed). The block is kept only when the products tie exactly what multi-head attention ties:
  * <ul>
  *   <li>q, k and v each split into heads of d dimensions (channel h d + j, in that order): H for q, KV for k and v
  *       (one head of d, for KV = 1);</li>
@@ -56,7 +57,7 @@ final class OnnxAttention {
     private static final Set<String> SCORE_OPS = Set.of("Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity");
     private static final Set<String> PROB_OPS = Set.of("Cast", "Identity", "Dropout");
     private static final Set<String> PATH_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice",
-            "Split", "Mul", "Div", "Cast", "Identity", "Neg", "Concat", "Add", "Sub", "Expand");
+            "Split", "Mul", "Div", "Cast", "Identity", "Neg", "Concat", "Add", "Sub", "Expand", "Gather");
     private static final Set<String> OUT_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Cast",
             "Identity");
     /** Readers of a value that use only its shape. */
@@ -660,6 +661,7 @@ final class OnnxAttention {
                 case "Expand" -> layouts.put(out, expand(x, inShape, outShape));
                 case "Slice" -> layouts.put(out, slice(r, ops, x, inShape, outShape));
                 case "Split" -> split(r, ops, x, inShape);
+                case "Gather" -> layouts.put(out, gather(r, ops, di, x, inShape, outShape));
                 case "Cast", "Identity", "Dropout", "Neg" -> {
                     for (int j = 1; j < r.node().outputs().size(); j++) {
                         require(r.node().outputs().get(j).isEmpty() || (!readers.containsKey(r.node().outputs().get(j))
@@ -779,9 +781,78 @@ final class OnnxAttention {
                 long start = OnnxShapes.clamp(p[0][i], inShape[a]);
                 long end = OnnxShapes.clamp(p[1][i], inShape[a]);
                 require(end - start == outShape[a]);
-                axes.set(a, part(x.axes().get(a), start, end - start));
+                cut(axes, a, start, end - start);
             }
             return new Layout(axes);
+        }
+
+        /**
+         * A Gather of one constant index along an axis (timm's {@code q, k, v = qkv[0], qkv[1], qkv[2]} of a packed
+         * projection viewed as [3, batch, heads, positions, dimensions]): that entry, the axis dropped for a scalar
+         * index.
+         */
+        private Layout gather(OnnxModel.ResolvedNode r, List<Operand> ops, int di, Layout x, long[] inShape,
+                long[] outShape) throws Mismatch {
+            Operand index = ops.size() == 2 ? ops.get(1) : null;
+            require(di == 0 && index != null && !index.data() && index.ints() != null && index.ints().length == 1
+                    && index.shape() != null && index.shape().length <= 1);
+            int a = OnnxShapes.axis(OnnxShapes.attr(r.node(), "axis", 0), x.rank());
+            require(a >= 0);
+            long i = index.ints()[0] < 0 ? index.ints()[0] + inShape[a] : index.ints()[0];
+            require(i >= 0 && i < inShape[a]);
+            List<List<Factor>> axes = new ArrayList<>(x.axes());
+            cut(axes, a, i, 1);
+            if (index.shape().length == 0) {
+                require(axes.get(a).isEmpty());
+                axes.remove(a);
+            }
+            require(axes.size() == outShape.length);
+            return new Layout(axes);
+        }
+
+        /**
+         * Cuts axis {@code a} of {@code axes} to its entries [start, start + length) ({@link #part}); or, when the
+         * axis is the outermost factor of a projection's channels with a stride (a packed projection viewed as [3,
+         * heads, dimensions], q's, k's or v's index taken), re-bases every factor of those channels on the run cut
+         * (the axis keeps the factor's entries taken, none for one).
+         */
+        private void cut(List<List<Factor>> axes, int a, long start, long length) throws Mismatch {
+            List<Factor> axis = axes.get(a);
+            Factor f = axis.size() == 1 ? axis.get(0) : null;
+            if (f == null || !f.channels() || f.whole() != null || f.stride() <= 1
+                    || f.stride() * f.size() != f.seg().size() || (start == 0 && length == f.size())) {
+                axes.set(a, part(axis, start, length));
+                return;
+            }
+            require(length >= 1 && start + length <= f.size());
+            Seg from = f.seg();
+            Seg to = new Seg(from.linear(), from.base() + start * f.stride(), length * f.stride());
+            long covered = 1; // the run's factors partition it, none a piece, and no proof step has seen them yet
+            for (int i = 0; i < axes.size(); i++) {
+                List<Factor> re = new ArrayList<>();
+                for (Factor g : axes.get(i)) {
+                    if (g.channels() && g.seg().equals(from)) {
+                        require(g.whole() == null);
+                        covered *= g.size();
+                        if (i != a) {
+                            re.add(new Factor(to, g.size(), g.stride()));
+                        }
+                    } else {
+                        re.add(g);
+                    }
+                }
+                axes.set(i, re);
+            }
+            require(covered == from.size() && !seen(from));
+            axes.set(a, factors(new Factor(to, length, f.stride())));
+        }
+
+        /** Whether a proof step (a product's pairing, a pin) refers to channels of {@code s}. */
+        private boolean seen(Seg s) {
+            java.util.function.Predicate<Factor> of = g -> g != null && s.equals(g.seg());
+            return parent.keySet().stream().anyMatch(of) || pinned.stream().anyMatch(of)
+                    || singleHead.stream().anyMatch(of) || scoreShared.stream().anyMatch(of)
+                    || mixShared.stream().anyMatch(of);
         }
 
         private void split(OnnxModel.ResolvedNode r, List<Operand> ops, Layout x, long[] inShape) throws Mismatch {
@@ -795,7 +866,7 @@ final class OnnxAttention {
                 long[] s = facts.shape(out);
                 require(s != null && s.length == x.rank());
                 List<List<Factor>> axes = new ArrayList<>(x.axes());
-                axes.set(a, part(x.axes().get(a), start, s[a]));
+                cut(axes, a, start, s[a]);
                 layouts.put(out, new Layout(axes));
                 start += s[a];
             }

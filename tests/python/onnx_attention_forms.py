@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Attention whose key and value heads are fewer than its query heads and are not repeated with Expand, exported to
-ONNX by PyTorch 1.13 (run by the Java tests with /usr/bin/python3).
+"""Attention written in the forms other libraries write it, exported to ONNX by PyTorch 1.13 (run by the Java tests
+with /usr/bin/python3): key and value heads fewer than the query heads and not repeated with Expand, and timm's packed
+projection viewed as [3, heads, dimensions].
 
-    onnx_mqa.py <out_dir> <seed>
+    onnx_attention_forms.py <out_dir> <seed>
 
 Each model: features [batch, 16, 8] -> a linear embedding of width 64 -> a pre-norm attention layer (8 query heads of
 8) -> a GELU MLP of 128 -> a layer norm -> mean over the tokens -> 3 classes. The attention, one per model:
@@ -11,7 +12,10 @@ Each model: features [batch, 16, 8] -> a linear embedding of width 64 -> a pre-n
   mqa-rope   the same from one packed projection split in three (q, k, v of 64 + 8 + 8), a rotary embedding on q and k;
   gqa5       grouped-query with 2 key and value heads, q viewed as [b, 2, 4, t, 8] against k and v as [b, 2, 1, t, 8]
              (the products broadcast them to each group's 4 query heads), then merged back to 8 heads;
-  gqa5-rope  the same with a rotary embedding on q and k.
+  gqa5-rope  the same with a rotary embedding on q and k;
+  timm       timm's Attention: one packed qkv projection reshaped to [b, t, 3, heads, 8] and permuted to
+             [3, b, heads, t, 8], q, k, v = qkv.unbind(0) (a Split and Squeezes), q @ k.transpose(-2, -1) * scale;
+  timm-index the same with q, k, v = qkv[0], qkv[1], qkv[2] (Gathers).
 <out_dir> receives <model>.onnx for each (state-dict names, training=PRESERVE, do_constant_folding=False). Layer norms
 get random weights and biases. Exit code 3 without torch or onnx.
 """
@@ -40,14 +44,14 @@ class Net(nn.Module):
     def __init__(self, kind):
         super().__init__()
         self.kind = kind
-        self.kv = 2 if kind.startswith("gqa5") else 1
+        self.kv = 2 if kind.startswith("gqa5") else HEADS if kind.startswith("timm") else 1
         self.embed = nn.Linear(FEATURES, WIDTH)
         self.ln1, self.ln2, self.ln = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
         for ln in (self.ln1, self.ln2, self.ln):
             nn.init.normal_(ln.weight, 1.0, 0.2)
             nn.init.normal_(ln.bias, 0.0, 0.2)
-        if kind == "mqa-rope":
-            self.qkv = nn.Linear(WIDTH, WIDTH + 2 * HEAD)
+        if kind == "mqa-rope" or kind.startswith("timm"):
+            self.qkv = nn.Linear(WIDTH, WIDTH + 2 * self.kv * HEAD)
         else:
             self.q = nn.Linear(WIDTH, WIDTH)
             self.k, self.v = nn.Linear(WIDTH, self.kv * HEAD), nn.Linear(WIDTH, self.kv * HEAD)
@@ -58,6 +62,11 @@ class Net(nn.Module):
 
     def attention(self, h):
         b, t, _ = h.shape
+        if self.kind.startswith("timm"):
+            qkv = self.qkv(h).reshape(b, t, 3, HEADS, HEAD).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0) if self.kind == "timm" else (qkv[0], qkv[1], qkv[2])
+            y = ((q @ k.transpose(-2, -1)) * HEAD ** -0.5).softmax(dim=-1) @ v
+            return self.o(y.transpose(1, 2).reshape(b, t, WIDTH))
         if self.kind == "mqa-rope":
             q, k, v = self.qkv(h).split([WIDTH, HEAD, HEAD], dim=-1)
         else:
@@ -85,7 +94,7 @@ class Net(nn.Module):
 
 def main():
     out, seed = sys.argv[1], int(sys.argv[2])
-    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope"):
+    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope", "timm", "timm-index"):
         torch.manual_seed(seed)
         net = Net(kind).eval()
         torch.onnx.export(net, torch.randn(2, TOKENS, FEATURES), os.path.join(out, kind + ".onnx"), opset_version=17,

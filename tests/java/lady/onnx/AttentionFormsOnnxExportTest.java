@@ -22,22 +22,23 @@ import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
 
 /**
- * Attention with fewer key and value heads than query heads, not repeated by Expand, exported by PyTorch 1.13
- * (tests/python/onnx_mqa.py; 8 query heads of 8): multi-query as Falcon writes it (one k and v head the products
- * broadcast), the same packed in one projection with a rotary embedding, and grouped-query with q viewed as [groups,
- * heads in a group] against k and v broadcast over the group (2 key and value heads), with and without a rotary
- * embedding. Every symmetry is a group with no note: the key and value heads with their query heads (none for one),
+ * Attention in the forms other libraries write it, exported by PyTorch 1.13 (tests/python/onnx_attention_forms.py; 8
+ * query heads of 8): multi-query as Falcon writes it (one k and v head the products broadcast), the same packed in one
+ * projection with a rotary embedding, grouped-query with q viewed as [groups, heads in a group] against k and v
+ * broadcast over the group (2 key and value heads), with and without a rotary embedding, and timm's packed projection
+ * viewed as [3, heads, dimensions] and unbound (a Split) or indexed (Gathers). Every symmetry is a group with no note: the key and value heads with their query heads (none for one),
  * the query heads inside each group, q's and k's dimensions together (pinned by a rotary embedding), v's dimensions;
  * {@code lady permute --verify} keeps ONNX Runtime's outputs and moves at least 95 % of the weights; {@code lady
  * resync} gives the export back byte for byte.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class MultiQueryOnnxExportTest {
+class AttentionFormsOnnxExportTest {
     static final int HEADS = 8;
     static final int HEAD_DIM = 8;
     /** Per model: key and value heads, and whether a rotary embedding pins q's and k's dimensions. */
     static final Map<String, int[]> MODELS = new java.util.TreeMap<>(Map.of("mqa", new int[] {1, 0}, "mqa-rope",
-            new int[] {1, 1}, "gqa5", new int[] {2, 0}, "gqa5-rope", new int[] {2, 1}));
+            new int[] {1, 1}, "gqa5", new int[] {2, 0}, "gqa5-rope", new int[] {2, 1}, "timm", new int[] {HEADS, 0},
+            "timm-index", new int[] {HEADS, 0}));
 
     Path dir;
 
@@ -45,7 +46,7 @@ class MultiQueryOnnxExportTest {
     void export(@TempDir Path folder) throws Exception {
         dir = folder;
         PythonTorch.assumeInstalled();
-        assertNull(PythonTorch.run("onnx_mqa.py", dir.toString(), "3"), "the export failed");
+        assertNull(PythonTorch.run("onnx_attention_forms.py", dir.toString(), "3"), "the export failed");
     }
 
     @Test
@@ -58,13 +59,14 @@ class MultiQueryOnnxExportTest {
             PermutationSpec spec = Models.spec(Onnx.read(p).stateDict(), null, null, p);
             assertEquals(List.of(), spec.notes(), model);
             assertEquals(kv == 1 ? List.of() : List.of((long) kv), sizes(spec, ".kv_heads"), model);
-            assertEquals(java.util.Collections.nCopies(kv, (long) HEADS / kv), sizes(spec, ".q_heads."), model);
+            assertEquals(kv == HEADS ? List.of() : java.util.Collections.nCopies(kv, (long) HEADS / kv),
+                    sizes(spec, ".q_heads."), model);
             assertEquals(rotary ? List.of() : java.util.Collections.nCopies(kv, (long) HEAD_DIM), sizes(spec, ".qk_pass."),
                     model);
             assertEquals(java.util.Collections.nCopies(kv, (long) HEAD_DIM), sizes(spec, ".v_dims."), model);
             // k's rows move with q's by head group (k's dimensions with q's where nothing pins them)
             assertTrue(spec.groups().stream().anyMatch(g -> g.members().stream().anyMatch(m -> m.tensor().startsWith(
-                    model.equals("mqa-rope") ? "qkv." : "k."))), model + ": " + spec.groups());
+                    model.equals("mqa-rope") || model.startsWith("timm") ? "qkv." : "k."))), model + ": " + spec.groups());
         }
     }
 
