@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Attention written in the forms other libraries write it, exported to ONNX by PyTorch 1.13 (run by the Java tests
-with /usr/bin/python3): key and value heads fewer than the query heads and not repeated with Expand, and timm's packed
-projection viewed as [3, heads, dimensions].
+with /usr/bin/python3): key and value heads fewer than the query heads and not repeated with Expand, timm's packed
+projection viewed as [3, heads, dimensions], and projections packed per head (GPT-NeoX's, BLOOM's).
 
     onnx_attention_forms.py <out_dir> <seed>
 
@@ -15,7 +15,13 @@ Each model: features [batch, 16, 8] -> a linear embedding of width 64 -> a pre-n
   gqa5-rope  the same with a rotary embedding on q and k;
   timm       timm's Attention: one packed qkv projection reshaped to [b, t, 3, heads, 8] and permuted to
              [3, b, heads, t, 8], q, k, v = qkv.unbind(0) (a Split and Squeezes), q @ k.transpose(-2, -1) * scale;
-  timm-index the same with q, k, v = qkv[0], qkv[1], qkv[2] (Gathers).
+  timm-index the same with q, k, v = qkv[0], qkv[1], qkv[2] (Gathers);
+  neox       GPT-NeoX's attention (Pythia): one query_key_value projection holding each head's q, k, v rows together,
+             viewed as [b, t, heads, 3 * 8] and sliced into q, k, v; a rotary embedding on the first quarter of each
+             head's dimensions (rotary_pct 0.25), the rest passed through;
+  neox-full  the same with the rotary embedding on every dimension (the pass-through part an empty slice);
+  bloom      BLOOM's packing: the projection viewed as [b, t, heads, 3, 8], q, k, v = fused[..., 0, :] and the rest
+             (Gathers), no rotary embedding (BLOOM's ALiBi left out: a bias per head stays in place).
 <out_dir> receives <model>.onnx for each (state-dict names, training=PRESERVE, do_constant_folding=False). Layer norms
 get random weights and biases. Exit code 3 without torch or onnx.
 """
@@ -44,13 +50,13 @@ class Net(nn.Module):
     def __init__(self, kind):
         super().__init__()
         self.kind = kind
-        self.kv = 2 if kind.startswith("gqa5") else HEADS if kind.startswith("timm") else 1
+        self.kv = 2 if kind.startswith("gqa5") else 1 if kind.startswith("mqa") else HEADS
         self.embed = nn.Linear(FEATURES, WIDTH)
         self.ln1, self.ln2, self.ln = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
         for ln in (self.ln1, self.ln2, self.ln):
             nn.init.normal_(ln.weight, 1.0, 0.2)
             nn.init.normal_(ln.bias, 0.0, 0.2)
-        if kind == "mqa-rope" or kind.startswith("timm"):
+        if kind not in ("mqa", "gqa5", "gqa5-rope"):
             self.qkv = nn.Linear(WIDTH, WIDTH + 2 * self.kv * HEAD)
         else:
             self.q = nn.Linear(WIDTH, WIDTH)
@@ -58,7 +64,8 @@ class Net(nn.Module):
         self.o = nn.Linear(WIDTH, WIDTH)
         self.fc1, self.fc2 = nn.Linear(WIDTH, MLP), nn.Linear(MLP, WIDTH)
         self.head = nn.Linear(WIDTH, CLASSES)
-        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, HEAD, 2).float() / HEAD)))
+        self.rot = HEAD // 4 if kind == "neox" else HEAD
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, self.rot, 2).float() / self.rot)))
 
     def attention(self, h):
         b, t, _ = h.shape
@@ -66,6 +73,19 @@ class Net(nn.Module):
             qkv = self.qkv(h).reshape(b, t, 3, HEADS, HEAD).permute(2, 0, 3, 1, 4)
             q, k, v = qkv.unbind(0) if self.kind == "timm" else (qkv[0], qkv[1], qkv[2])
             y = ((q @ k.transpose(-2, -1)) * HEAD ** -0.5).softmax(dim=-1) @ v
+            return self.o(y.transpose(1, 2).reshape(b, t, WIDTH))
+        if self.kind.startswith("neox") or self.kind == "bloom":
+            if self.kind == "bloom":
+                fused = self.qkv(h).view(b, t, HEADS, 3, HEAD)
+                q, k, v = (fused[..., i, :].transpose(1, 2) for i in range(3))
+            else:
+                fused = self.qkv(h).view(b, t, HEADS, 3 * HEAD).permute(0, 2, 1, 3)
+                q, k, v = fused[..., :HEAD], fused[..., HEAD:2 * HEAD], fused[..., 2 * HEAD:]
+                f = torch.arange(t, dtype=torch.float32)[:, None] * self.inv_freq
+                e = torch.cat((f, f), -1)
+                q = torch.cat((rope(q[..., :self.rot], e.cos(), e.sin()), q[..., self.rot:]), -1)
+                k = torch.cat((rope(k[..., :self.rot], e.cos(), e.sin()), k[..., self.rot:]), -1)
+            y = torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(HEAD), -1), v)
             return self.o(y.transpose(1, 2).reshape(b, t, WIDTH))
         if self.kind == "mqa-rope":
             q, k, v = self.qkv(h).split([WIDTH, HEAD, HEAD], dim=-1)
@@ -94,7 +114,7 @@ class Net(nn.Module):
 
 def main():
     out, seed = sys.argv[1], int(sys.argv[2])
-    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope", "timm", "timm-index"):
+    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope", "timm", "timm-index", "neox", "neox-full", "bloom"):
         torch.manual_seed(seed)
         net = Net(kind).eval()
         torch.onnx.export(net, torch.randn(2, TOKENS, FEATURES), os.path.join(out, kind + ".onnx"), opset_version=17,

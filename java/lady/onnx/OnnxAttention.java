@@ -46,7 +46,9 @@ import lady.graph.Node;
  * product broadcasts (an axis of size 1, or none, against q's query heads) are read the same way: multi-query's
  * single k and v head (KV = 1: k and v are then one head's dimensions, which a rotary embedding may pin), and q
  * viewed as [groups, heads in a group] against k and v with one head per group (q's heads composed from two
- * factors). Anything else (heads repeated in another order, a projection in another layout) is not a block: its
+ * factors). A packed projection may also hold each head's q, k and v rows together (GPT-NeoX's and BLOOM's
+ * query_key_value: q's heads then lie 3 d apart), with a rotary embedding on part of each head (its rotated part cut,
+ * rotated and put back beside the rest). Anything else (heads repeated in another order, a projection in another layout) is not a block: its
  * nodes are imported one by one as before, and the projections stay in place.
  */
 final class OnnxAttention {
@@ -98,10 +100,12 @@ final class OnnxAttention {
      * One attention block: the ONNX nodes it replaces ({@code members}, the projections and their bias Adds among
      * them), the output projection's ONNX node ({@code anchor}, where the block is written), the q, k, v projections
      * (one packed layer three times, or three layers), the output projection, the query heads, the key and value heads,
-     * the head dimension, and whether a rotary embedding pins the q and k dimensions.
+     * the head dimension, whether a rotary embedding pins the q and k dimensions, and whether a packed projection
+     * holds its rows per head (each head's q, k, v rows together: GPT-NeoX's and BLOOM's query_key_value) rather than
+     * q's, then k's, then v's.
      */
     record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long kvHeads,
-            long headDim, boolean rotary) {
+            long headDim, boolean rotary, boolean perHead) {
         boolean packed() {
             return OnnxAttention.packed(q, k, v);
         }
@@ -477,7 +481,11 @@ final class OnnxAttention {
             Factor[] qf = heads(scores.node().inputs().get(0), q, false);
             Factor[] kf = heads(scores.node().inputs().get(1), k, true);
             Factor[] vf = heads(mix.node().inputs().get(1), v, true);
-            packing(qf[0].seg(), kf[1].seg(), vf[1].seg());
+            // per head (GPT-NeoX's, BLOOM's packing): q's heads lie 3 d apart, each head's q, k, v rows together
+            boolean perHead = qf[0].stride() != qf[1].size();
+            packing(qf[0].seg(), kf[1].seg(), vf[1].seg(), perHead ? qf[1].size() : 0);
+            require(!perHead || (kf[0] != null && vf[0] != null && kf[0].stride() == qf[0].stride()
+                    && vf[0].stride() == qf[0].stride() && kf[0].size() == qf[0].size()));
             long h = qf[0].size();
             boolean single = kf[0] == null; // multi-query: one key and value head, shared by every query head
             long kv = single ? 1 : kf[0].size();
@@ -521,7 +529,7 @@ final class OnnxAttention {
             int g = single ? 0 : 1; // v's heads first, but for one
             require(last.size() == g + inside.size() + 1 && (single || find(last.get(0)) == find(vf[0]))
                     && last.subList(g, last.size() - 1).equals(inside) && last.get(last.size() - 1).equals(vf[1]));
-            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary);
+            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary, perHead);
         }
 
         /**
@@ -561,18 +569,30 @@ final class OnnxAttention {
             outer.remove(dim);
             outer.sort(java.util.Comparator.comparingLong(Factor::stride).reversed());
             long heads = 1;
+            Factor innermost = outer.get(outer.size() - 1);
             for (int i = 0; i < outer.size(); i++) {
                 long inner = i + 1 < outer.size() ? outer.get(i + 1).stride() * outer.get(i + 1).size() : dim.size();
-                require(outer.get(i).stride() == inner);
+                // the innermost head factor lies d apart, or 3 d with each head's q, k, v rows together (per head)
+                require(outer.get(i).stride() == inner || (i == outer.size() - 1 && outer.size() == 1
+                        && inner == dim.size() && outer.get(i).stride() == 3 * dim.size()));
                 heads *= outer.get(i).size();
             }
-            Factor head = outer.size() == 1 ? outer.get(0) : new Factor(seg, heads, dim.size());
+            Factor head = outer.size() == 1 ? outer.get(0) : new Factor(seg, heads, innermost.stride());
             require(head.size() > 1 && head.size() * dim.size() == seg.size());
             return new Factor[] {head, dim};
         }
 
-        /** Separate projections: each its whole output; one packed projection: q's rows, then k's, then v's. */
-        private void packing(Seg qs, Seg ks, Seg vs) throws Mismatch {
+        /**
+         * Separate projections: each its whole output; one packed projection: q's rows, then k's, then v's, or (a
+         * head dimension {@code perHead} above 0) each head's q, k and v rows together.
+         */
+        private void packing(Seg qs, Seg ks, Seg vs, long perHead) throws Mismatch {
+            if (perHead > 0) {
+                long[] shape = facts.shape(qs.linear().output());
+                require(packed(q, k, v) && shape[shape.length - 1] == 3 * qs.size() && ks.size() == qs.size()
+                        && vs.size() == qs.size() && qs.base() == 0 && ks.base() == perHead && vs.base() == 2 * perHead);
+                return;
+            }
             for (Seg s : List.of(qs, ks, vs)) {
                 long[] shape = facts.shape(s.linear().output());
                 long total = shape[shape.length - 1];
@@ -812,21 +832,22 @@ final class OnnxAttention {
 
         /**
          * Cuts axis {@code a} of {@code axes} to its entries [start, start + length) ({@link #part}); or, when the
-         * axis is the outermost factor of a projection's channels with a stride (a packed projection viewed as [3,
-         * heads, dimensions], q's, k's or v's index taken), re-bases every factor of those channels on the run cut
+         * axis is a factor of the packed projection's whole output (GPT-2's c_attn split in three; timm's viewed as
+         * [3, heads, dimensions], GPT-NeoX's as [heads, 3 dimensions], BLOOM's as [heads, 3, dimensions], q's, k's or
+         * v's entries taken), re-bases every factor of those channels on the channels taken, keeping their strides
          * (the axis keeps the factor's entries taken, none for one).
          */
         private void cut(List<List<Factor>> axes, int a, long start, long length) throws Mismatch {
             List<Factor> axis = axes.get(a);
             Factor f = axis.size() == 1 ? axis.get(0) : null;
-            if (f == null || !f.channels() || f.whole() != null || f.stride() <= 1
-                    || f.stride() * f.size() != f.seg().size() || (start == 0 && length == f.size())) {
+            if (f == null || !f.channels() || f.whole() != null || !packedOutput(f.seg())
+                    || (start == 0 && length == f.size())) {
                 axes.set(a, part(axis, start, length));
                 return;
             }
             require(length >= 1 && start + length <= f.size());
             Seg from = f.seg();
-            Seg to = new Seg(from.linear(), from.base() + start * f.stride(), length * f.stride());
+            Seg to = new Seg(from.linear(), from.base() + start * f.stride(), from.size() / f.size() * length);
             long covered = 1; // the run's factors partition it, none a piece, and no proof step has seen them yet
             for (int i = 0; i < axes.size(); i++) {
                 List<Factor> re = new ArrayList<>();
@@ -845,6 +866,13 @@ final class OnnxAttention {
             }
             require(covered == from.size() && !seen(from));
             axes.set(a, factors(new Factor(to, length, f.stride())));
+        }
+
+        /** Whether {@code s} is the whole output of the one projection that packs q, k and v. */
+        private boolean packedOutput(Seg s) {
+            long[] shape = facts.shape(s.linear().output());
+            return packed(q, k, v) && s.linear() == q.node() && s.base() == 0 && shape != null && shape.length > 0
+                    && shape[shape.length - 1] == s.size();
         }
 
         /** Whether a proof step (a product's pairing, a pin) refers to channels of {@code s}. */
@@ -882,7 +910,10 @@ final class OnnxAttention {
             if (start == 0 && length == size) {
                 return axis;
             }
-            require(axis.size() == 1 && length >= 1);
+            if (length == 0) { // nothing (GPT-NeoX's pass-through part of a rotary embedding over the whole head)
+                return List.of(NOTHING);
+            }
+            require(axis.size() == 1);
             Factor f = axis.get(0);
             if (!f.channels()) {
                 return factors(new Factor(null, length, 0));
@@ -890,6 +921,9 @@ final class OnnxAttention {
             if ((f.inside() || oneHead(f)) && f.whole() == null) { // a rotary embedding's half of each head: they stay
                 pinned.add(f);
                 return List.of(new Factor(f.seg(), length, f.stride(), f, start));
+            }
+            if (f.whole() != null) { // a part of a piece (rotate_half of a partial rotary embedding's rotated part)
+                return List.of(new Factor(f.seg(), length, f.stride(), f.whole(), f.start() + start));
             }
             require(f.stride() == 1 && f.seg().size() == f.size() && f.seg().base() == 0);
             return factors(new Factor(new Seg(f.seg().linear(), start, length), length, 1));
@@ -927,24 +961,43 @@ final class OnnxAttention {
             String op = r.node().opType();
             if (op.equals("Concat")) {
                 int a = OnnxShapes.axis(OnnxShapes.attr(r.node(), "axis", Long.MIN_VALUE), first.rank());
-                require(a >= 0 && tracked.size() == ins.size());
+                require(a >= 0);
+                for (int i = 0; i < ins.size(); i++) { // inputs not followed: empty ones only
+                    Operand c = facts.operands(r).get(i);
+                    require(tracked.contains(i) || (c != null && c.shape() != null && c.shape().length == first.rank()
+                            && c.shape()[a] == 0));
+                }
                 Factor whole = null;
-                long covered = 0;
+                List<Factor> pieces = new ArrayList<>();
                 for (int i : tracked) {
                     Layout l = layoutOf(ins.get(i));
                     require(l.rank() == first.rank());
+                    List<Factor> axis = l.axes().get(a);
+                    if (axis.equals(List.of(NOTHING))) {
+                        continue;
+                    }
                     for (int j = 0; j < l.rank(); j++) {
                         require(j == a || l.axes().get(j).equals(first.axes().get(j)));
                     }
-                    List<Factor> axis = l.axes().get(a);
-                    require(axis.size() == 1 && axis.get(0).whole() != null);
-                    require(whole == null || whole.equals(axis.get(0).whole()));
-                    whole = axis.get(0).whole();
-                    covered += axis.get(0).size();
+                    require(axis.size() == 1 && axis.get(0).channels());
+                    Factor f = axis.get(0); // a piece, or a whole factor beside empty inputs (a piece of all of it)
+                    Factor of = f.whole() != null ? f.whole() : f;
+                    require(whole == null || whole.equals(of));
+                    whole = of;
+                    pieces.add(f.whole() != null ? f : new Factor(f.seg(), f.size(), f.stride(), f, 0));
                 }
-                require(covered == whole.size());
+                require(whole != null);
+                // pieces of one factor (pinned when cut) that cover a run of it, in any order: the run
+                pieces.sort(java.util.Comparator.comparingLong(Factor::start));
+                long at = pieces.get(0).start();
+                for (Factor piece : pieces) {
+                    require(piece.start() == at);
+                    at += piece.size();
+                }
+                long from = pieces.get(0).start();
                 List<List<Factor>> axes = new ArrayList<>(first.axes());
-                axes.set(a, List.of(whole));
+                axes.set(a, List.of(from == 0 && at == whole.size() ? whole
+                        : new Factor(whole.seg(), at - from, whole.stride(), whole, from)));
                 return new Layout(axes);
             }
             require(Set.of("Add", "Sub", "Mul", "Div").contains(op));
@@ -1051,5 +1104,8 @@ final class OnnxAttention {
     private static List<Factor> factors(Factor f) {
         return f.size() == 1 ? List.of() : List.of(f);
     }
+
+    /** The one factor of an axis of no entries (an empty slice), which a Concat drops. */
+    private static final Factor NOTHING = new Factor(null, 0, 0);
 
 }

@@ -1019,6 +1019,9 @@ final class OnnxImporter {
         a.put("rotary_dim", b.rotary() ? b.headDim() : 0L); // rotated dimensions stay in place
         a.put("transposed", q.longAttr("transposed", 0));
         a.put("o_transposed", o.longAttr("transposed", 0));
+        if (b.perHead()) {
+            a.put("qkv_per_head", 1L);
+        }
         if (b.o().biasAdd() >= 0) {
             fused.add(b.o().biasAdd());
         }

@@ -25,8 +25,10 @@ import lady.permutation.PermutationSpec;
  * Attention in the forms other libraries write it, exported by PyTorch 1.13 (tests/python/onnx_attention_forms.py; 8
  * query heads of 8): multi-query as Falcon writes it (one k and v head the products broadcast), the same packed in one
  * projection with a rotary embedding, grouped-query with q viewed as [groups, heads in a group] against k and v
- * broadcast over the group (2 key and value heads), with and without a rotary embedding, and timm's packed projection
- * viewed as [3, heads, dimensions] and unbound (a Split) or indexed (Gathers). Every symmetry is a group with no note: the key and value heads with their query heads (none for one),
+ * broadcast over the group (2 key and value heads), with and without a rotary embedding, timm's packed projection
+ * viewed as [3, heads, dimensions] and unbound (a Split) or indexed (Gathers), and projections packed per head:
+ * GPT-NeoX's sliced from [heads, 3 dimensions] with a rotary embedding on a quarter or all of each head, BLOOM's
+ * indexed from [heads, 3, dimensions]. Every symmetry is a group with no note: the key and value heads with their query heads (none for one),
  * the query heads inside each group, q's and k's dimensions together (pinned by a rotary embedding), v's dimensions;
  * {@code lady permute --verify} keeps ONNX Runtime's outputs and moves at least 95 % of the weights; {@code lady
  * resync} gives the export back byte for byte.
@@ -38,7 +40,8 @@ class AttentionFormsOnnxExportTest {
     /** Per model: key and value heads, and whether a rotary embedding pins q's and k's dimensions. */
     static final Map<String, int[]> MODELS = new java.util.TreeMap<>(Map.of("mqa", new int[] {1, 0}, "mqa-rope",
             new int[] {1, 1}, "gqa5", new int[] {2, 0}, "gqa5-rope", new int[] {2, 1}, "timm", new int[] {HEADS, 0},
-            "timm-index", new int[] {HEADS, 0}));
+            "timm-index", new int[] {HEADS, 0}, "neox", new int[] {HEADS, 1}, "neox-full", new int[] {HEADS, 1},
+            "bloom", new int[] {HEADS, 0}));
 
     Path dir;
 
@@ -66,7 +69,7 @@ class AttentionFormsOnnxExportTest {
             assertEquals(java.util.Collections.nCopies(kv, (long) HEAD_DIM), sizes(spec, ".v_dims."), model);
             // k's rows move with q's by head group (k's dimensions with q's where nothing pins them)
             assertTrue(spec.groups().stream().anyMatch(g -> g.members().stream().anyMatch(m -> m.tensor().startsWith(
-                    model.equals("mqa-rope") || model.startsWith("timm") ? "qkv." : "k."))), model + ": " + spec.groups());
+                    List.of("mqa", "gqa5", "gqa5-rope").contains(model) ? "k." : "qkv."))), model + ": " + spec.groups());
         }
     }
 
