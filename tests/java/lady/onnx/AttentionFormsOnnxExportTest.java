@@ -1,11 +1,9 @@
 package lady.onnx;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +14,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.PythonTorch;
-import lady.cli.CliRun;
 import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
@@ -80,21 +77,7 @@ class AttentionFormsOnnxExportTest {
     @Test
     void permuteKeepsTheFunctionAndResyncGivesTheExportBack() throws Exception {
         for (String model : MODELS.keySet()) {
-            Path p = dir.resolve(model + ".onnx");
-            Path out = dir.resolve("p-" + model + ".onnx");
-            Path secret = dir.resolve("p-" + model + ".json");
-            CliRun r = CliRun.of("permute", "--model", p.toString(), "--seed", "9", "--out", out.toString(), "--secret",
-                    secret.toString(), "--verify", "--quiet");
-            assertEquals(0, r.code(), r.err());
-            assertTrue(r.out().contains("(ONNX Runtime)"), r.out());
-            int[] mw = PyTorchPermutationChecks.movedWeights(Onnx.read(p).stateDict(), Onnx.read(out).stateDict());
-            assertTrue(mw[0] >= PyTorchPermutationChecks.MIN_MOVED * mw[1], model + ": " + mw[0] + " of " + mw[1] + " moved");
-            Path back = dir.resolve("r-" + model + ".onnx");
-            r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--secret", secret.toString(),
-                    "--out", back.toString(), "--quiet");
-            assertEquals(0, r.code(), r.err());
-            assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
-            assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(back), model);
+            PyTorchPermutationChecks.permuteVerifyAndResync(dir, model, dir.resolve(model + ".onnx"), "9");
         }
     }
 }

@@ -165,6 +165,29 @@ abstract class PyTorchPermutationChecks extends PyTorchExportChecks {
         return new int[] {moved, weights};
     }
 
+    /**
+     * {@code lady permute --verify} of every group of export {@code p} (ONNX Runtime's outputs kept, at least
+     * {@link #MIN_MOVED} of the weights moved), then {@code lady resync} of the copy against it: Psi 100 % and the
+     * export back byte for byte. Files go to {@code dir}, named after {@code name}.
+     */
+    static void permuteVerifyAndResync(Path dir, String name, Path p, String seed) throws java.io.IOException {
+        Path out = dir.resolve("p-" + name + ".onnx");
+        Path secret = dir.resolve("p-" + name + ".json");
+        lady.cli.CliRun r = lady.cli.CliRun.of("permute", "--model", p.toString(), "--seed", seed, "--out", out.toString(),
+                "--secret", secret.toString(), "--verify", "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("(ONNX Runtime)"), r.out());
+        int[] mw = movedWeights(Onnx.read(p).stateDict(), Onnx.read(out).stateDict());
+        assertTrue(mw[0] >= MIN_MOVED * mw[1], name + ": " + mw[0] + " of " + mw[1] + " moved");
+        Path back = dir.resolve("r-" + name + ".onnx");
+        r = lady.cli.CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--secret",
+                secret.toString(), "--out", back.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(java.nio.file.Files.readAllBytes(p),
+                java.nio.file.Files.readAllBytes(back), name);
+    }
+
     @Test
     void resyncOfIndependentlyPermutedExportsGivesTheOriginalBack() throws Exception {
         permuteAll();

@@ -1,11 +1,9 @@
 package lady.onnx;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -17,7 +15,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import lady.checkpoint.PythonTorch;
-import lady.cli.CliRun;
 import lady.model.Models;
 import lady.permutation.Group;
 import lady.permutation.PermutationSpec;
@@ -82,20 +79,7 @@ class TokenOnnxExportTest {
     @Test
     void permuteKeepsTheFunctionOnTokensAndResyncGivesTheExportBack() throws Exception {
         for (String mode : TABLES.keySet().stream().flatMap(m -> Arrays.stream(MODES).map(x -> m + "-" + x)).toList()) {
-            Path p = dir.resolve(mode + ".onnx");
-            Path out = dir.resolve("p-" + mode + ".onnx");
-            CliRun r = CliRun.of("permute", "--model", p.toString(), "--seed", "9", "--out", out.toString(), "--secret",
-                    dir.resolve("p-" + mode + ".json").toString(), "--verify", "--quiet");
-            assertEquals(0, r.code(), r.err());
-            assertTrue(r.out().contains("(ONNX Runtime)"), r.out());
-            int[] mw = PyTorchPermutationChecks.movedWeights(Onnx.read(p).stateDict(), Onnx.read(out).stateDict());
-            assertTrue(mw[0] >= PyTorchPermutationChecks.MIN_MOVED * mw[1], mode + ": " + mw[0] + " of " + mw[1] + " moved");
-            Path back = dir.resolve("r-" + mode + ".onnx");
-            r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--secret",
-                    dir.resolve("p-" + mode + ".json").toString(), "--out", back.toString(), "--quiet");
-            assertEquals(0, r.code(), r.err());
-            assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
-            assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(back), mode);
+            PyTorchPermutationChecks.permuteVerifyAndResync(dir, mode, dir.resolve(mode + ".onnx"), "9");
         }
     }
 }
