@@ -288,16 +288,56 @@ final class OnnxShapes {
             }
             case "Slice": {
                 long[] x = in(shapes, 0);
-                if (v == null || x == null || x.length != 1) {
-                    return null;
-                }
                 long[] s = slice(n, x, ints);
-                long[] p = sliceParams(n, ints, 1);
-                if (s == null || p == null || p[3] != 1) {
+                long[][] p = sliceArrays(n, ints);
+                if (v == null || !known(x) || product(x, 0, x.length) != v.length || !known(s) || p == null) {
                     return null;
                 }
-                int start = (int) clamp(p[0], v.length);
-                return Arrays.copyOfRange(v, start, start + (int) s[0]);
+                long[] first = new long[x.length]; // per axis: the first index read and the step
+                long[] step = new long[x.length];
+                Arrays.fill(step, 1);
+                for (int i = 0; i < p[0].length; i++) {
+                    int a = p[2] == null ? i : axis(p[2][i], x.length);
+                    step[a] = p[3] == null ? 1 : p[3][i];
+                    long d = x[a];
+                    first[a] = step[a] > 0 ? clamp(p[0][i], d)
+                            : Math.max(-1, Math.min(d - 1, p[0][i] < 0 ? p[0][i] + d : p[0][i]));
+                }
+                return gathered(v, x, s, (k, idx) -> first[k] + idx * step[k]);
+            }
+            case "Transpose": { // of small integer tensors (F.pad's pads, reordered as the exporter writes them)
+                long[] x = in(shapes, 0);
+                if (v == null || !known(x) || product(x, 0, x.length) != v.length) {
+                    return null;
+                }
+                long[] perm = ints(n, "perm", null);
+                if (perm == null) {
+                    perm = new long[x.length];
+                    for (int i = 0; i < perm.length; i++) {
+                        perm[i] = x.length - 1 - i;
+                    }
+                }
+                if (perm.length != x.length) {
+                    return null;
+                }
+                long[] outShape = new long[x.length];
+                int[] source = new int[x.length]; // output axis k reads input axis perm[k]
+                for (int k = 0; k < x.length; k++) {
+                    source[k] = (int) perm[k];
+                    outShape[k] = x[source[k]];
+                }
+                long[] o = new long[v.length];
+                long[] stride = rowMajorStrides(x);
+                long[] idx = new long[x.length];
+                for (int j = 0; j < o.length; j++) {
+                    long at = 0;
+                    for (int k = 0; k < x.length; k++) {
+                        at += idx[k] * stride[source[k]];
+                    }
+                    o[j] = v[(int) at];
+                    next(idx, outShape);
+                }
+                return o;
             }
             case "Add", "Sub", "Mul", "Div", "Mod": {
                 long[] b = in(ints, 1);
@@ -369,6 +409,58 @@ final class OnnxShapes {
             }
             default:
                 return null;
+        }
+    }
+
+    /** Index k of each axis of the output mapped to the input's index along it, read in row-major order. */
+    private interface AxisIndex {
+        long of(int axis, long index);
+    }
+
+    /**
+     * The values of shape {@code outShape} read from {@code v} (shape {@code x}) at {@code at(axis, index)} along each
+     * axis, or null when that leaves the input or the output is too large to fold.
+     */
+    private static long[] gathered(long[] v, long[] x, long[] outShape, AxisIndex at) {
+        long total = product(outShape, 0, outShape.length);
+        if (total > OnnxImporter.MAX_FOLDED) {
+            return null;
+        }
+        long[] stride = rowMajorStrides(x);
+        long[] o = new long[(int) total];
+        long[] idx = new long[outShape.length];
+        for (int j = 0; j < o.length; j++) {
+            long src = 0;
+            for (int k = 0; k < x.length; k++) {
+                long i = at.of(k, idx[k]);
+                if (i < 0 || i >= x[k]) {
+                    return null;
+                }
+                src += i * stride[k];
+            }
+            o[j] = v[(int) src];
+            next(idx, outShape);
+        }
+        return o;
+    }
+
+    private static long[] rowMajorStrides(long[] shape) {
+        long[] stride = new long[shape.length];
+        long acc = 1;
+        for (int k = shape.length - 1; k >= 0; k--) {
+            stride[k] = acc;
+            acc *= shape[k];
+        }
+        return stride;
+    }
+
+    /** Advances a row-major index over {@code shape}. */
+    private static void next(long[] idx, long[] shape) {
+        for (int k = idx.length - 1; k >= 0; k--) {
+            if (++idx[k] < shape[k]) {
+                return;
+            }
+            idx[k] = 0;
         }
     }
 
@@ -791,15 +883,6 @@ final class OnnxShapes {
             return null;
         }
         return new long[][] {starts, ends, axes, steps};
-    }
-
-    /** {start, end, axis, step} of the first sliced axis of a 1-D slice, or null. */
-    private static long[] sliceParams(OnnxNode n, List<long[]> ints, int rank) {
-        long[][] p = sliceArrays(n, ints);
-        if (p == null || p[0].length != 1) {
-            return null;
-        }
-        return new long[] {p[0][0], p[1][0], p[2] == null ? 0 : p[2][0], p[3] == null ? 1 : p[3][0]};
     }
 
     private static long[] slice(OnnxNode n, long[] x, List<long[]> ints) {

@@ -243,6 +243,40 @@ class OnnxGraphTest {
         assertTrue(Onnx.read(restored).stateDict().sameTensors(m.stateDict()));
     }
 
+    /**
+     * A Pad whose pads are computed as PyTorch exports {@code F.pad(x, [0, 1, 0, 1])} (Swin's window padding): the
+     * torch-ordered pads concatenated with zeros, viewed as pairs, the pairs reversed by a Slice of step -1, transposed
+     * and flattened. Folded, they pad the spatial axes only, so the channels move through it (not folded, or folded
+     * without the reversal, they would pad the channel axis or be unknown, and pin the channels with a note).
+     */
+    @Test
+    void padsComputedAsPyTorchExportsThemAreFolded() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("pads")
+                .addNode(n("Conv", "c1", "x,w1", "c1o"))
+                .addNode(n("Concat", "all", "torch_pads,zeros", "all", intAttr("axis", 0)))
+                .addNode(n("Reshape", "pairs", "all,pair_shape", "pairs"))
+                .addNode(n("Slice", "reversed", "pairs,starts,ends,axes,steps", "rev"))
+                .addNode(n("Transpose", "swap", "rev", "swapped", ints("perm", 1, 0)))
+                .addNode(n("Reshape", "onnx_pads", "swapped,flat", "pads"))
+                .addNode(n("Pad", "pad", "c1o,pads", "padded"))
+                .addNode(n("Conv", "c2", "padded,w2", "c2o"))
+                .addNode(n("GlobalAveragePool", "gap", "c2o", "gap"))
+                .addNode(n("Flatten", "flatten", "gap", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                .addInitializer(random("w1", 4, 3, 1, 1)).addInitializer(random("w2", 5, 4, 2, 2))
+                .addInitializer(random("wfc", 2, 5))
+                .addInitializer(longs("torch_pads", 0, 1, 0, 1)).addInitializer(longs("zeros", 0, 0, 0, 0))
+                .addInitializer(longs("pair_shape", -1, 2)).addInitializer(longs("starts", -1))
+                .addInitializer(longs("ends", Long.MIN_VALUE + 1)).addInitializer(longs("axes", 0))
+                .addInitializer(longs("steps", -1)).addInitializer(longs("flat", -1))
+                .addInput(value("x", BATCH, 3, 4, 4)).addOutput(value("y", BATCH, 2)).build();
+        Path p = write("pads.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of("c1:4", "c2:5"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        permuteAndCompare(p, 3);
+    }
+
     /** An initializer that two nodes read by the same name: the second use is a tensor of its own. */
     @Test
     void aNameReadTwiceIsTwoTensorsAndIsSplitOnlyWhenTheValuesDiffer() throws Exception {
