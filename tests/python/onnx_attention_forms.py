@@ -21,7 +21,11 @@ Each model: features [batch, 16, 8] -> a linear embedding of width 64 -> a pre-n
              head's dimensions (rotary_pct 0.25), the rest passed through;
   neox-full  the same with the rotary embedding on every dimension (the pass-through part an empty slice);
   bloom      BLOOM's packing: the projection viewed as [b, t, heads, 3, 8], q, k, v = fused[..., 0, :] and the rest
-             (Gathers), no rotary embedding (BLOOM's ALiBi left out: a bias per head stays in place).
+             (Gathers), no rotary embedding (BLOOM's ALiBi left out: a bias per head stays in place);
+  swin       torchvision Swin's window attention: the 16 tokens cut into 2 windows of 8 (batch and windows merged),
+             timm's packed qkv, a relative position bias per head gathered from a learned table
+             (table[index].view(8, 8, heads).permute(2, 0, 1).unsqueeze(0)) added to the scores, and a shifted
+             window's mask added through a view of the scores as [b, windows, heads, 8, 8] and back.
 <out_dir> receives <model>.onnx for each (state-dict names, training=PRESERVE, do_constant_folding=False). Layer norms
 get random weights and biases. Exit code 3 without torch or onnx.
 """
@@ -65,10 +69,24 @@ class Net(nn.Module):
         self.fc1, self.fc2 = nn.Linear(WIDTH, MLP), nn.Linear(MLP, WIDTH)
         self.head = nn.Linear(WIDTH, CLASSES)
         self.rot = HEAD // 4 if kind == "neox" else HEAD
+        if kind == "swin":
+            self.table = nn.Parameter(torch.randn(15, HEADS) * 0.5)  # 2 * 8 - 1 relative positions
+            pos = torch.arange(8)
+            self.register_buffer("index", (pos[:, None] - pos[None, :] + 7).flatten())
+            self.register_buffer("shifted", torch.rand(1, 2, 1, 8, 8) < 0.2)  # a mask, not a weight
         self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, self.rot, 2).float() / self.rot)))
 
     def attention(self, h):
         b, t, _ = h.shape
+        if self.kind == "swin":
+            w = h.reshape(b * 2, t // 2, WIDTH)  # two windows of 8 tokens
+            qkv = self.qkv(w).reshape(b * 2, t // 2, 3, HEADS, HEAD).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            attn = (q * HEAD ** -0.5).matmul(k.transpose(-2, -1))
+            attn = attn + self.table[self.index].view(8, 8, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
+            attn = (attn.view(b, 2, HEADS, 8, 8) + self.shifted.float() * -100.0).view(-1, HEADS, 8, 8)
+            y = attn.softmax(dim=-1).matmul(v).transpose(1, 2).reshape(b * 2, t // 2, WIDTH)
+            return self.o(y.reshape(b, t, WIDTH))
         if self.kind.startswith("timm"):
             qkv = self.qkv(h).reshape(b, t, 3, HEADS, HEAD).permute(2, 0, 3, 1, 4)
             q, k, v = qkv.unbind(0) if self.kind == "timm" else (qkv[0], qkv[1], qkv[2])
@@ -114,7 +132,7 @@ class Net(nn.Module):
 
 def main():
     out, seed = sys.argv[1], int(sys.argv[2])
-    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope", "timm", "timm-index", "neox", "neox-full", "bloom"):
+    for kind in ("mqa", "mqa-rope", "gqa5", "gqa5-rope", "timm", "timm-index", "neox", "neox-full", "bloom", "swin"):
         torch.manual_seed(seed)
         net = Net(kind).eval()
         torch.onnx.export(net, torch.randn(2, TOKENS, FEATURES), os.path.join(out, kind + ".onnx"), opset_version=17,

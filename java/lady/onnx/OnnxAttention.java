@@ -48,7 +48,11 @@ import lady.graph.Node;
  * viewed as [groups, heads in a group] against k and v with one head per group (q's heads composed from two
  * factors). A packed projection may also hold each head's q, k and v rows together (GPT-NeoX's and BLOOM's
  * query_key_value: q's heads then lie 3 d apart), with a rotary embedding on part of each head (its rotated part cut,
- * rotated and put back beside the rest). Anything else (heads repeated in another order, a projection in another layout) is not a block: its
+ * rotated and put back beside the rest). A bias per head on the scores stays constant along the heads' channels only
+ * when it is gathered from a learned table's columns (Swin's relative position bias: the table read by nothing else,
+ * its rows taken at constant indices, then only reshaped, transposed or unsqueezed): the table's columns then move
+ * with the heads (the attention node's {@code head_bias}); the scores may be reshaped on the way to the softmax (Swin's
+ * shifted-window mask, added to a view of them). Anything else (heads repeated in another order, a projection in another layout) is not a block: its
  * nodes are imported one by one as before, and the projections stay in place.
  */
 final class OnnxAttention {
@@ -56,11 +60,15 @@ final class OnnxAttention {
     /** The stride that marks a factor of copies. */
     private static final long COPIES = -1;
 
-    private static final Set<String> SCORE_OPS = Set.of("Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity");
+    private static final Set<String> SCORE_OPS = Set.of("Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity",
+            "Reshape");
     private static final Set<String> PROB_OPS = Set.of("Cast", "Identity", "Dropout");
     private static final Set<String> PATH_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice",
             "Split", "Mul", "Div", "Cast", "Identity", "Neg", "Concat", "Add", "Sub", "Expand", "Gather");
     private static final Set<String> OUT_OPS = Set.of("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Cast",
+            "Identity");
+    /** The nodes from a table's Gather to a bias per head on the scores. */
+    private static final Set<String> BIAS_PATH_OPS = Set.of("Gather", "Reshape", "Transpose", "Unsqueeze", "Squeeze",
             "Identity");
     /** Readers of a value that use only its shape. */
     private static final Set<String> SHAPE_READERS = Set.of("Shape", "Size");
@@ -102,10 +110,11 @@ final class OnnxAttention {
      * (one packed layer three times, or three layers), the output projection, the query heads, the key and value heads,
      * the head dimension, whether a rotary embedding pins the q and k dimensions, and whether a packed projection
      * holds its rows per head (each head's q, k, v rows together: GPT-NeoX's and BLOOM's query_key_value) rather than
-     * q's, then k's, then v's.
+     * q's, then k's, then v's; and the ONNX node that gathers a bias per head from a table's columns (Swin's relative
+     * position bias, its table moved with the heads), or -1.
      */
     record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long kvHeads,
-            long headDim, boolean rotary, boolean perHead) {
+            long headDim, boolean rotary, boolean perHead, int headBias) {
         boolean packed() {
             return OnnxAttention.packed(q, k, v);
         }
@@ -438,6 +447,11 @@ final class OnnxAttention {
          * single key head): the proof requires each to be that, or the block is not one.
          */
         private final List<Factor> singleHead = new ArrayList<>();
+        /** The scores' head factor a bias per head varies along ({@link #headBias}), or null. */
+        private Factor headBias;
+        /** That bias's Gather of its table, and the nodes from it to the scores (they join the block). */
+        private int headBiasGather = -1;
+        private final Set<Integer> headBiasNodes = new java.util.HashSet<>();
 
         Layouts(Set<Integer> members, Set<Integer> side, Linear q, Linear k, Linear v, Linear o,
                 OnnxModel.ResolvedNode scores, OnnxModel.ResolvedNode mix, OnnxModel.ResolvedNode anchor) {
@@ -529,7 +543,11 @@ final class OnnxAttention {
             int g = single ? 0 : 1; // v's heads first, but for one
             require(last.size() == g + inside.size() + 1 && (single || find(last.get(0)) == find(vf[0]))
                     && last.subList(g, last.size() - 1).equals(inside) && last.get(last.size() - 1).equals(vf[1]));
-            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary, perHead);
+            // a bias per head read from a table's columns: one per query head, in the scores' head order
+            require(headBias == null || (kv == h && find(headBias) == find(qf[0])));
+            members.addAll(headBiasNodes);
+            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary, perHead,
+                    headBias == null ? -1 : headBiasGather);
         }
 
         /**
@@ -699,12 +717,13 @@ final class OnnxAttention {
                     require(ops.size() == 1); // one piece: itself
                     layouts.put(out, x);
                 }
-                default -> layouts.put(out, broadcast(x, ops, di, outShape)); // Mul, Div, Add, Sub, Where
+                default -> layouts.put(out, broadcast(r, x, ops, di, outShape)); // Mul, Div, Add, Sub, Where
             }
         }
 
         /** An element-wise node: constants that vary along an axis holding channels are refused. */
-        private Layout broadcast(Layout x, List<Operand> ops, int di, long[] outShape) throws Mismatch {
+        private Layout broadcast(OnnxModel.ResolvedNode r, Layout x, List<Operand> ops, int di, long[] outShape)
+                throws Mismatch {
             int rank = outShape.length;
             require(rank >= x.rank());
             List<List<Factor>> axes = new ArrayList<>();
@@ -729,7 +748,12 @@ final class OnnxAttention {
                 for (int a = 0; a < c.shape().length; a++) {
                     int i = a + rank - c.shape().length;
                     if (c.shape()[a] != 1) { // varies along axis i: only inside heads (a rotary table), which then stay
-                        for (Factor f : y.axes().get(i)) {
+                        List<Factor> here = y.axes().get(i);
+                        if (r.node().opType().equals("Add") && here.size() == 1 && here.get(0).channels()
+                                && !here.get(0).inside() && headBias(r.node().inputs().get(j), a, here.get(0))) {
+                            continue; // or heads: a bias per head from a table's columns, which then move with them
+                        }
+                        for (Factor f : here) {
                             require(!f.channels() || f.inside() || oneHead(f));
                             if (f.channels()) {
                                 pinned.add(f.whole() != null ? f.whole() : f);
@@ -739,6 +763,81 @@ final class OnnxAttention {
                 }
             }
             return y;
+        }
+
+        /**
+         * Whether {@code value}, added along its axis {@code axis} to the scores' head factor {@code heads}, is a bias
+         * per head gathered from a table's columns (Swin's relative position bias: a 2-D initializer read by nothing
+         * else, rows taken at constant indices, then only reshaped, transposed or unsqueezed, its columns staying one
+         * axis, which lands on {@code axis}, as many as the heads). Then the table's columns can move with the heads:
+         * recorded, and the nodes on the way join the block.
+         */
+        private boolean headBias(String value, int axis, Factor heads) {
+            if (headBias != null) {
+                return false;
+            }
+            List<OnnxModel.ResolvedNode> chain = new ArrayList<>(); // the Gather first
+            String v = value;
+            for (int step = 0; step < MAX_CHAIN && (chain.isEmpty() || !chain.get(0).node().opType().equals("Gather"));
+                    step++) {
+                OnnxModel.ResolvedNode w = writers.get(v);
+                long readBy = readers.getOrDefault(v, List.of()).stream()
+                        .filter(n -> !SHAPE_READERS.contains(n.node().opType())).count();
+                if (w == null || !w.node().domain().isEmpty() || readBy != 1 || outputs.contains(v)
+                        || !BIAS_PATH_OPS.contains(w.node().opType())) {
+                    return false;
+                }
+                chain.add(0, w);
+                v = w.node().inputs().get(0);
+            }
+            OnnxModel.ResolvedNode gather = chain.get(0);
+            List<Operand> gops = facts.operands(gather);
+            String table = gather.node().inputs().get(0);
+            long[] ts = gops.get(0) == null ? null : gops.get(0).shape();
+            if (!gather.node().opType().equals("Gather") || writers.containsKey(table) || gops.get(0).data()
+                    || ts == null || ts.length != 2 || ts[1] != heads.size() || gops.size() != 2 || gops.get(1) == null
+                    || gops.get(1).data() || OnnxShapes.attr(gather.node(), "axis", 0) != 0
+                    || readers.getOrDefault(table, List.of()).size() != 1) {
+                return false;
+            }
+            long[] shape = facts.shape(gather.node().outputs().get(0));
+            if (shape == null || shape.length == 0 || shape[shape.length - 1] != ts[1]) {
+                return false;
+            }
+            int at = shape.length - 1; // the table's columns: the Gather's last axis
+            for (OnnxModel.ResolvedNode w : chain.subList(1, chain.size())) {
+                long[] in = facts.operands(w).get(0) == null ? null : facts.operands(w).get(0).shape();
+                long[] out = facts.shape(w.node().outputs().get(0));
+                if (in == null || out == null || !OnnxShapes.known(in) || !OnnxShapes.known(out)) {
+                    return false;
+                }
+                switch (w.node().opType()) {
+                    case "Transpose" -> {
+                        long[] perm = OnnxShapes.ints(w.node(), "perm", null);
+                        int found = -1;
+                        for (int k = 0; k < out.length; k++) {
+                            long from = perm == null ? out.length - 1 - k : perm[k];
+                            found = from == at ? k : found;
+                        }
+                        at = found;
+                    }
+                    case "Identity" -> { }
+                    default -> { // Reshape, Unsqueeze, Squeeze: the columns one axis still
+                        int[] moved = OnnxShapes.reshapedAxis(in, out, at);
+                        at = moved == null || moved[1] != 0 ? -1 : moved[0];
+                    }
+                }
+                if (at < 0) {
+                    return false;
+                }
+            }
+            if (at != axis) {
+                return false;
+            }
+            headBias = heads;
+            headBiasGather = gather.index();
+            chain.forEach(n -> headBiasNodes.add(n.index()));
+            return true;
         }
 
         /** An Expand: axes of size 1 (and new leading axes) become copies. */

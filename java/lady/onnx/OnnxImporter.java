@@ -1022,6 +1022,9 @@ final class OnnxImporter {
         if (b.perHead()) {
             a.put("qkv_per_head", 1L);
         }
+        if (b.headBias() >= 0) { // a table whose columns are the heads' biases (Swin's relative position bias)
+            p.put("head_bias", model.tensorOf(b.headBias(), 0));
+        }
         if (b.o().biasAdd() >= 0) {
             fused.add(b.o().biasAdd());
         }
