@@ -778,10 +778,15 @@ public final class ChannelSpaces {
             normMember(n, kvs, "q_norm_full", 0, rep * hd); // a norm of the whole projection: its weight follows the rows
             normMember(n, kvs, "k_norm_full", 0, hd);
             member(kvs, o, oCols, 0, rep * hd, Role.CONSUMER_WEIGHT);
-            String headBias = n.param("head_bias"); // [positions, heads]: a bias per query head (Swin's), by column
+            String headBias = n.param("head_bias"); // a bias per query head along one axis (Swin's table: columns)
             if (headBias != null) {
-                member(kvs, headBias, 1, 0, rep, Role.PARAMETER);
-                fixed.add(SpecValidator.fixedAxis(headBias, 0)); // its rows: relative positions, which stay
+                int along = (int) n.longAttr("head_bias_axis", 1);
+                member(kvs, headBias, along, 0, rep, Role.PARAMETER);
+                for (int a = 0; a < graph.shape(headBias).length; a++) {
+                    if (a != along) {
+                        fixed.add(SpecValidator.fixedAxis(headBias, a)); // positions, which stay
+                    }
+                }
             }
             producer(kvs, n.name() + ".kv_heads");
             if (n.longAttr("alibi", 0) == 1) { // a bias whose slope is fixed by each head's index (BLOOM)

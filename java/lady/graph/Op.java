@@ -109,9 +109,9 @@ public enum Op {
      * alibi_bias_max, MPT's slopes); attr clip_qkv (MPT: the packed projection's values clamped); attr causal (0:
      * every token sees every token, BERT's encoders; default 1). An ONNX import's attention (lady.onnx.OnnxAttention)
      * carries the channels only: its scaling and masks stay in the ONNX graph, which ONNX Runtime runs; it may have a
-     * second input, which k and v read instead of the first (cross-attention), and a param head_bias (a table
-     * [positions, heads] whose column h biases query head h's scores, Swin's relative position bias: its columns move
-     * with the heads, its rows stay). Params named {@code buffer.*} are tensors saved
+     * second input, which k and v read instead of the first (cross-attention), and a param head_bias with attr
+     * head_bias_axis (a stored tensor whose entry h along that axis biases query head h's scores, Swin's relative
+     * position bias table along its columns: that axis moves with the heads, the others stay). Params named {@code buffer.*} are tensors saved
      * with the weights that the attention does not read (a causal mask). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
      * the value dimensions inside each KV head; the q/k dimensions RoPE does not rotate (qk_pass: the same in

@@ -48,10 +48,10 @@ import lady.graph.Node;
  * viewed as [groups, heads in a group] against k and v with one head per group (q's heads composed from two
  * factors). A packed projection may also hold each head's q, k and v rows together (GPT-NeoX's and BLOOM's
  * query_key_value: q's heads then lie 3 d apart), with a rotary embedding on part of each head (its rotated part cut,
- * rotated and put back beside the rest). A bias per head on the scores stays constant along the heads' channels only
- * when it is gathered from a learned table's columns (Swin's relative position bias: the table read by nothing else,
- * its rows taken at constant indices, then only reshaped, transposed or unsqueezed): the table's columns then move
- * with the heads (the attention node's {@code head_bias}); the scores may be reshaped on the way to the softmax (Swin's
+ * rotated and put back beside the rest). A bias per head on the scores is allowed when it is stored: a float
+ * initializer read by nothing else (a bias folded by the exporter), or a table's rows gathered at constant indices
+ * (Swin's relative position bias), then only reshaped, transposed or unsqueezed: its axis that follows the heads then
+ * moves with them (the attention node's {@code head_bias}). The scores may be reshaped on the way to the softmax (Swin's
  * shifted-window mask, added to a view of them). Anything else (heads repeated in another order, a projection in another layout) is not a block: its
  * nodes are imported one by one as before, and the projections stay in place.
  */
@@ -102,6 +102,9 @@ final class OnnxAttention {
 
         /** The linear layer the ONNX node at {@code index} was written as, or null. */
         Linear linearAt(int index);
+
+        /** Whether {@code value} is an initializer of a floating type, read into the state dict. */
+        boolean floatInitializer(String value);
     }
 
     /**
@@ -110,11 +113,12 @@ final class OnnxAttention {
      * (one packed layer three times, or three layers), the output projection, the query heads, the key and value heads,
      * the head dimension, whether a rotary embedding pins the q and k dimensions, and whether a packed projection
      * holds its rows per head (each head's q, k, v rows together: GPT-NeoX's and BLOOM's query_key_value) rather than
-     * q's, then k's, then v's; and the ONNX node that gathers a bias per head from a table's columns (Swin's relative
-     * position bias, its table moved with the heads), or -1.
+     * q's, then k's, then v's; and a bias per head on the scores, stored: the ONNX node and input that read its tensor
+     * ({@code headBiasNode} -1 for none) and the tensor's axis that follows the heads (Swin's relative position bias
+     * table, its columns; the bias itself where an export folded it), which moves with them.
      */
     record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long kvHeads,
-            long headDim, boolean rotary, boolean perHead, int headBias) {
+            long headDim, boolean rotary, boolean perHead, int headBiasNode, int headBiasInput, int headBiasAxis) {
         boolean packed() {
             return OnnxAttention.packed(q, k, v);
         }
@@ -449,8 +453,9 @@ final class OnnxAttention {
         private final List<Factor> singleHead = new ArrayList<>();
         /** The scores' head factor a bias per head varies along ({@link #headBias}), or null. */
         private Factor headBias;
-        /** That bias's Gather of its table, and the nodes from it to the scores (they join the block). */
-        private int headBiasGather = -1;
+        /** Where that bias's tensor is read (node, input) and its axis that follows the heads. */
+        private int[] headBiasAt;
+        /** The nodes from that tensor to the scores (they join the block). */
         private final Set<Integer> headBiasNodes = new java.util.HashSet<>();
 
         Layouts(Set<Integer> members, Set<Integer> side, Linear q, Linear k, Linear v, Linear o,
@@ -547,7 +552,8 @@ final class OnnxAttention {
             require(headBias == null || (kv == h && find(headBias) == find(qf[0])));
             members.addAll(headBiasNodes);
             return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary, perHead,
-                    headBias == null ? -1 : headBiasGather);
+                    headBias == null ? -1 : headBiasAt[0], headBias == null ? -1 : headBiasAt[1],
+                    headBias == null ? -1 : headBiasAt[2]);
         }
 
         /**
@@ -750,7 +756,7 @@ final class OnnxAttention {
                     if (c.shape()[a] != 1) { // varies along axis i: only inside heads (a rotary table), which then stay
                         List<Factor> here = y.axes().get(i);
                         if (r.node().opType().equals("Add") && here.size() == 1 && here.get(0).channels()
-                                && !here.get(0).inside() && headBias(r.node().inputs().get(j), a, here.get(0))) {
+                                && !here.get(0).inside() && headBias(r, j, a, here.get(0))) {
                             continue; // or heads: a bias per head from a table's columns, which then move with them
                         }
                         for (Factor f : here) {
@@ -766,50 +772,90 @@ final class OnnxAttention {
         }
 
         /**
-         * Whether {@code value}, added along its axis {@code axis} to the scores' head factor {@code heads}, is a bias
-         * per head gathered from a table's columns (Swin's relative position bias: a 2-D initializer read by nothing
-         * else, rows taken at constant indices, then only reshaped, transposed or unsqueezed, its columns staying one
-         * axis, which lands on {@code axis}, as many as the heads). Then the table's columns can move with the heads:
-         * recorded, and the nodes on the way join the block.
+         * Whether input {@code input} of {@code add}, added along its axis {@code axis} to the scores' head factor
+         * {@code heads}, is a stored bias per head: a float initializer read by nothing else, then only reshaped,
+         * transposed or unsqueezed, one of its axes staying one axis that lands on {@code axis} with as many entries as
+         * heads; or such a table's rows taken at constant indices first (Swin's relative position bias, the table's
+         * columns). Then that axis can move with the heads: recorded, and the nodes on the way join the block.
          */
-        private boolean headBias(String value, int axis, Factor heads) {
+        private boolean headBias(OnnxModel.ResolvedNode add, int input, int axis, Factor heads) {
             if (headBias != null) {
                 return false;
             }
-            List<OnnxModel.ResolvedNode> chain = new ArrayList<>(); // the Gather first
-            String v = value;
-            for (int step = 0; step < MAX_CHAIN && (chain.isEmpty() || !chain.get(0).node().opType().equals("Gather"));
-                    step++) {
-                OnnxModel.ResolvedNode w = writers.get(v);
+            List<OnnxModel.ResolvedNode> chain = new ArrayList<>(); // from the tensor's first reader to the Add
+            OnnxModel.ResolvedNode reader = add;
+            int readerInput = input;
+            String v = add.node().inputs().get(input);
+            boolean gather = false;
+            for (int step = 0; !gather; step++) {
                 long readBy = readers.getOrDefault(v, List.of()).stream()
                         .filter(n -> !SHAPE_READERS.contains(n.node().opType())).count();
-                if (w == null || !w.node().domain().isEmpty() || readBy != 1 || outputs.contains(v)
-                        || !BIAS_PATH_OPS.contains(w.node().opType())) {
+                if (step > MAX_CHAIN || readBy != 1 || outputs.contains(v)) {
+                    return false;
+                }
+                OnnxModel.ResolvedNode w = writers.get(v);
+                if (w == null) { // the stored tensor itself
+                    break;
+                }
+                if (!w.node().domain().isEmpty() || !BIAS_PATH_OPS.contains(w.node().opType())) {
                     return false;
                 }
                 chain.add(0, w);
+                gather = w.node().opType().equals("Gather");
+                reader = w;
+                readerInput = 0;
                 v = w.node().inputs().get(0);
             }
-            OnnxModel.ResolvedNode gather = chain.get(0);
-            List<Operand> gops = facts.operands(gather);
-            String table = gather.node().inputs().get(0);
-            long[] ts = gops.get(0) == null ? null : gops.get(0).shape();
-            if (!gather.node().opType().equals("Gather") || writers.containsKey(table) || gops.get(0).data()
-                    || ts == null || ts.length != 2 || ts[1] != heads.size() || gops.size() != 2 || gops.get(1) == null
-                    || gops.get(1).data() || OnnxShapes.attr(gather.node(), "axis", 0) != 0
-                    || readers.getOrDefault(table, List.of()).size() != 1) {
+            Operand stored = facts.operands(reader).get(readerInput);
+            long[] ts = stored == null ? null : stored.shape();
+            if (ts == null || stored.data() || !facts.floatInitializer(v)
+                    || readers.getOrDefault(v, List.of()).size() != 1) { // moved with the heads: read here only
                 return false;
             }
-            long[] shape = facts.shape(gather.node().outputs().get(0));
-            if (shape == null || shape.length == 0 || shape[shape.length - 1] != ts[1]) {
-                return false;
-            }
-            int at = shape.length - 1; // the table's columns: the Gather's last axis
-            for (OnnxModel.ResolvedNode w : chain.subList(1, chain.size())) {
-                long[] in = facts.operands(w).get(0) == null ? null : facts.operands(w).get(0).shape();
-                long[] out = facts.shape(w.node().outputs().get(0));
-                if (in == null || out == null || !OnnxShapes.known(in) || !OnnxShapes.known(out)) {
+            List<Integer> candidates = new ArrayList<>(); // the stored tensor's axes that may follow the heads
+            List<OnnxModel.ResolvedNode> path = chain;
+            int startAxis = -1; // where a candidate lies on the path's first value
+            if (gather) { // rows of a 2-D table at constant indices: its columns, the Gather's last axis
+                OnnxModel.ResolvedNode g = chain.get(0);
+                List<Operand> gops = facts.operands(g);
+                long[] out = facts.shape(g.node().outputs().get(0));
+                if (ts.length != 2 || gops.size() != 2 || gops.get(1) == null || gops.get(1).data()
+                        || OnnxShapes.attr(g.node(), "axis", 0) != 0 || out == null || out.length == 0
+                        || out[out.length - 1] != ts[1]) {
                     return false;
+                }
+                candidates.add(1);
+                startAxis = out.length - 1;
+                path = chain.subList(1, chain.size());
+            } else {
+                for (int c = 0; c < ts.length; c++) {
+                    if (ts[c] == heads.size()) {
+                        candidates.add(c);
+                    }
+                }
+            }
+            for (int c : candidates) {
+                if (ts[c] == heads.size() && follows(path, gather ? startAxis : c) == axis) {
+                    headBias = heads;
+                    headBiasAt = new int[] {reader.index(), readerInput, c};
+                    chain.forEach(n -> headBiasNodes.add(n.index()));
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /**
+         * Where axis {@code at} of the first value of {@code path} lands at its end, each node a Reshape, Unsqueeze,
+         * Squeeze (the axis staying one axis), Transpose or Identity; -1 when it does not stay one axis.
+         */
+        private int follows(List<OnnxModel.ResolvedNode> path, int at) {
+            for (OnnxModel.ResolvedNode w : path) {
+                Operand x = facts.operands(w).get(0);
+                long[] in = x == null ? null : x.shape();
+                long[] out = facts.shape(w.node().outputs().get(0));
+                if (in == null || out == null || !OnnxShapes.known(in) || !OnnxShapes.known(out) || at < 0) {
+                    return -1;
                 }
                 switch (w.node().opType()) {
                     case "Transpose" -> {
@@ -822,22 +868,13 @@ final class OnnxAttention {
                         at = found;
                     }
                     case "Identity" -> { }
-                    default -> { // Reshape, Unsqueeze, Squeeze: the columns one axis still
+                    default -> { // Reshape, Unsqueeze, Squeeze: the axis one axis still
                         int[] moved = OnnxShapes.reshapedAxis(in, out, at);
                         at = moved == null || moved[1] != 0 ? -1 : moved[0];
                     }
                 }
-                if (at < 0) {
-                    return false;
-                }
             }
-            if (at != axis) {
-                return false;
-            }
-            headBias = heads;
-            headBiasGather = gather.index();
-            chain.forEach(n -> headBiasNodes.add(n.index()));
-            return true;
+            return at;
         }
 
         /** An Expand: axes of size 1 (and new leading axes) become copies. */

@@ -230,6 +230,14 @@ final class OnnxImporter {
             public OnnxAttention.Linear linearAt(int index) {
                 return linearsAt.get(index);
             }
+
+            @Override
+            public boolean floatInitializer(String value) {
+                String name = model.initializerOf(value);
+                OnnxInitializer info = name == null ? null : model.initializer(name);
+                return info != null && info.inStateDict() && info.dtype().checkpointType() != null
+                        && info.dtype().checkpointType().floating();
+            }
         };
     }
 
@@ -1022,8 +1030,9 @@ final class OnnxImporter {
         if (b.perHead()) {
             a.put("qkv_per_head", 1L);
         }
-        if (b.headBias() >= 0) { // a table whose columns are the heads' biases (Swin's relative position bias)
-            p.put("head_bias", model.tensorOf(b.headBias(), 0));
+        if (b.headBiasNode() >= 0) { // a stored bias per head (Swin's relative position bias table), its head axis
+            p.put("head_bias", model.tensorOf(b.headBiasNode(), b.headBiasInput()));
+            a.put("head_bias_axis", (long) b.headBiasAxis());
         }
         if (b.o().biasAdd() >= 0) {
             fused.add(b.o().biasAdd());

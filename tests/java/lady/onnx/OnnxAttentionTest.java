@@ -34,10 +34,11 @@ import lady.permutation.PermutationSpec;
  * multi-head attention with 2 heads of 4 (q, k, v MatMul + Add, Reshape, Transpose, scores scaled by a Mul plus a
  * mask, Softmax, the product with v, Transpose, Reshape, the output projection) -> residual -> mean over the tokens ->
  * classifier. The sequence is as long as a head is wide (4), so that a product that contracts the wrong axes still
- * has the right shapes. Only the plain graph is a block; each variant breaks one thing multi-head attention needs (or
- * lays its heads out in a way the attention node cannot write) and must leave the heads in place, and every
- * permutation Lady writes must keep the function in ONNX Runtime (with the mask per head taken for a plain one, the
- * check fails).
+ * has the right shapes. The plain graph is a block, and so are the variants that keep what multi-head attention ties
+ * (cross-attention, tokens, grouped and multi-query heads, a stored bias per head that moves with them); each other
+ * variant breaks one thing multi-head attention needs (or lays its heads out in a way the attention node cannot
+ * write) and must leave the heads in place, and every permutation Lady writes must keep the function in ONNX Runtime
+ * (with the stored bias per head left in place while the heads move, the check fails).
  */
 class OnnxAttentionTest {
     static final int TOKENS = 4;
@@ -75,8 +76,13 @@ class OnnxAttentionTest {
          * block whose query heads and dimensions move, k's dimensions with q's.
          */
         MULTI_QUERY,
-        /** A bias per head on the scores (ALiBi's): moving heads would move it off them. */
+        /**
+         * A bias per head on the scores, stored ([heads, 1, positions], an initializer read only there; a fixed-length
+         * ALiBi folded by the exporter): a block whose bias moves with the heads.
+         */
         BIAS_PER_HEAD,
+        /** The same bias given as a graph input: known only at run time, it cannot move, so the heads stay. */
+        BIAS_PER_HEAD_INPUT,
         /** k not transposed: the scores contract q's dimensions with k's positions. */
         K_NOT_TRANSPOSED,
         /** The attention probabilities are also a graph output: their head order shows. */
@@ -98,8 +104,9 @@ class OnnxAttentionTest {
         long[] headsFirst = dimMajor ? new long[] {0, 3, 1, 2} : new long[] {0, 2, 1, 3};
         long[] kPerm = variant == Variant.K_NOT_TRANSPOSED ? headsFirst
                 : dimMajor ? new long[] {0, 3, 2, 1} : new long[] {0, 2, 3, 1};
-        float[] mask = variant == Variant.BIAS_PER_HEAD ? new float[] {0, -1, -2, -3, 0, -2, -4, -6} : new float[] {0, 0, 0, -3};
-        long[] maskDims = variant == Variant.BIAS_PER_HEAD ? new long[] {HEADS, 1, TOKENS} : new long[] {TOKENS};
+        boolean perHead = variant == Variant.BIAS_PER_HEAD || variant == Variant.BIAS_PER_HEAD_INPUT;
+        float[] mask = perHead ? new float[] {0, -1, -2, -3, 0, -2, -4, -6} : new float[] {0, 0, 0, -3};
+        long[] maskDims = perHead ? new long[] {HEADS, 1, TOKENS} : new long[] {TOKENS};
         boolean tokens = variant == Variant.TOKENS;
         GraphProto.Builder g = GraphProto.newBuilder().setName("attention")
                 .addOutput(value("logits", 0, CLASSES))
@@ -108,7 +115,7 @@ class OnnxAttentionTest {
                 .addInitializer(longs("split", split))
                 .addInitializer(longs("merge", 0, TOKENS, WIDTH))
                 .addInitializer(floats("scale", new float[] {0.5f}))
-                .addInitializer(floats("mask", mask, maskDims))
+                .addInitializer(floats(variant == Variant.BIAS_PER_HEAD_INPUT ? "unused" : "mask", mask, maskDims))
                 .addInitializer(floats("head.weight", random(r, CLASSES * WIDTH), CLASSES, WIDTH))
                 .addInitializer(floats("head.bias", random(r, CLASSES), CLASSES))
                 .addNode(node("MatMul", "embed", new String[] {"x", "embed.weight"}, new String[] {"e0"}))
@@ -134,6 +141,14 @@ class OnnxAttentionTest {
                     .addNode(node("Mul", "mask_value", new String[] {"mn", "hidden"}, new String[] {"mask_in"}));
         } else {
             g.addInput(value("x", 0, TOKENS, FEATURES));
+        }
+        if (variant == Variant.BIAS_PER_HEAD_INPUT) { // the bias given at run time: [HEADS, 1, TOKENS]
+            TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+            for (long d : maskDims) {
+                shape.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+            }
+            g.addInput(ValueInfoProto.newBuilder().setName("mask").setType(TypeProto.newBuilder().setTensorType(
+                    TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE).setShape(shape))));
         }
         if (variant == Variant.CROSS) {
             g.addInitializer(floats("memory.weight", random(r, FEATURES * WIDTH), FEATURES, WIDTH))
@@ -299,6 +314,25 @@ class OnnxAttentionTest {
         assertTrue(run.code() != 0 && run.err().contains("NOT equivalent"), run.code() + ": " + run.err());
     }
 
+    @Test
+    void aStoredBiasPerHeadMovesWithTheHeads() throws Exception {
+        PermutationSpec spec = block(Variant.BIAS_PER_HEAD);
+        Group heads = spec.groups().stream().filter(g -> g.name().endsWith(".kv_heads")).findFirst().orElseThrow();
+        assertTrue(heads.members().stream().anyMatch(m -> m.tensor().equals("mask") && m.axis() == 0), heads.toString());
+        // the heads moved without their bias: ONNX Runtime's check fails
+        Path p = dir.resolve("bias_per_head.onnx");
+        List<Group> wrong = spec.groups().stream().map(g -> new Group(g.name(), g.size(), g.members().stream()
+                .filter(m -> !m.tensor().equals("mask")).toList())).toList();
+        java.util.Set<String> fixed = new java.util.HashSet<>(spec.fixed());
+        fixed.addAll(List.of("mask[0]", "mask[1]", "mask[2]"));
+        Path wrongSpec = dir.resolve("bias-wrong.json");
+        lady.permutation.SpecFile.write(wrongSpec, new PermutationSpec(spec.architecture(), wrong, fixed));
+        CliRun run = CliRun.of("permute", "--model", p.toString(), "--spec", wrongSpec.toString(), "--seed", "5",
+                "--out", dir.resolve("bias-wrong.onnx").toString(), "--secret", dir.resolve("bias-wrong.secret.json")
+                        .toString(), "--verify", "--quiet");
+        assertTrue(run.code() != 0 && run.err().contains("NOT equivalent"), run.code() + ": " + run.err());
+    }
+
     /** Checks the attention block of {@code variant}'s graph, permutes it with --verify; its spec. */
     private PermutationSpec block(Variant variant) throws Exception {
         Path p = write(variant);
@@ -312,7 +346,8 @@ class OnnxAttentionTest {
         // q, k, v columns of head h (of group h: its query heads' in q) of their [in, out] weights (axis 1), biases;
         // o's rows
         assertEquals(List.of("q.weight", "k.weight", "v.weight", "q.bias", "k.bias", "v.bias", "o.weight"),
-                heads.members().stream().map(m -> m.tensor()).sorted((a, b) -> order(a) - order(b)).toList());
+                heads.members().stream().map(m -> m.tensor()).filter(t -> !t.equals("mask"))
+                        .sorted((a, b) -> order(a) - order(b)).toList());
         for (int h = 0; h < kv; h++) {
             for (String inside : List.of(".qk_pass." + h, ".v_dims." + h)) {
                 assertTrue(spec.groups().stream().anyMatch(g -> g.name().endsWith(inside) && g.size() == headDim),
@@ -334,7 +369,7 @@ class OnnxAttentionTest {
 
     @Test
     void whatMultiHeadAttentionDoesNotTieIsNotABlockAndStaysInPlace() throws Exception {
-        for (Variant v : List.of(Variant.BIAS_PER_HEAD, Variant.K_NOT_TRANSPOSED, Variant.PROBABILITIES_OUT,
+        for (Variant v : List.of(Variant.BIAS_PER_HEAD_INPUT, Variant.K_NOT_TRANSPOSED, Variant.PROBABILITIES_OUT,
                 Variant.DIMENSION_MAJOR, Variant.GROUPED_TILED)) {
             Path p = write(v);
             // the stream still moves (q, k, v's rows, o's columns), and ONNX Runtime's outputs do not change
