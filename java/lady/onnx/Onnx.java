@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 
 import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.UnsafeByteOperations;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
@@ -77,7 +78,7 @@ public final class Onnx {
             // raw_data fields alias the read-only mapping instead of copying it: protobuf aliases only a buffer it
             // knows immutable, which CodedInputStream.newInstance(ByteBuffer) does not claim (it copies every
             // bytes field into a fresh byte[]); a ByteString's own input does
-            CodedInputStream in = com.google.protobuf.UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
+            CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
             in.enableAliasing(true);
             in.setSizeLimit(Integer.MAX_VALUE);
             proto = ModelProto.parseFrom(in);

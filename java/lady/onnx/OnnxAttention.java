@@ -113,15 +113,20 @@ final class OnnxAttention {
      * (one packed layer three times, or three layers), the output projection, the query heads, the key and value heads,
      * the head dimension, whether a rotary embedding pins the q and k dimensions, and whether a packed projection
      * holds its rows per head (each head's q, k, v rows together: GPT-NeoX's and BLOOM's query_key_value) rather than
-     * q's, then k's, then v's; and a bias per head on the scores, stored: the ONNX node and input that read its tensor
-     * ({@code headBiasNode} -1 for none) and the tensor's axis that follows the heads (Swin's relative position bias
-     * table, its columns; the bias itself where an export folded it), which moves with them.
+     * q's, then k's, then v's; and a stored bias per head on the scores, which moves with them (or null).
      */
     record Block(Set<Integer> members, int anchor, Linear q, Linear k, Linear v, Linear o, long heads, long kvHeads,
-            long headDim, boolean rotary, boolean perHead, int headBiasNode, int headBiasInput, int headBiasAxis) {
+            long headDim, boolean rotary, boolean perHead, HeadBias headBias) {
         boolean packed() {
             return OnnxAttention.packed(q, k, v);
         }
+    }
+
+    /**
+     * A stored bias per head: input {@code input} of ONNX node {@code node} reads its tensor, whose axis {@code axis}
+     * follows the heads (Swin's relative position bias table, its columns; the bias itself where an export folded it).
+     */
+    record HeadBias(int node, int input, int axis) {
     }
 
     private final List<OnnxModel.ResolvedNode> order;
@@ -378,7 +383,10 @@ final class OnnxAttention {
 
     // ---- the layouts ----
 
-    /** A contiguous run of a projection's output channels. */
+    /**
+     * {@code size} of a projection's output channels from {@code base}, laid out by the factors that refer to it: a
+     * contiguous run, or with gaps where a projection packed per head holds other heads' k and v between q's.
+     */
     private record Seg(Node linear, long base, long size) {
     }
 
@@ -451,10 +459,9 @@ final class OnnxAttention {
          * single key head): the proof requires each to be that, or the block is not one.
          */
         private final List<Factor> singleHead = new ArrayList<>();
-        /** The scores' head factor a bias per head varies along ({@link #headBias}), or null. */
+        /** The scores' head factor a stored bias per head varies along ({@link #headBias}), or null; that bias. */
         private Factor headBias;
-        /** Where that bias's tensor is read (node, input) and its axis that follows the heads. */
-        private int[] headBiasAt;
+        private HeadBias headBiasAt;
         /** The nodes from that tensor to the scores (they join the block). */
         private final Set<Integer> headBiasNodes = new java.util.HashSet<>();
 
@@ -551,9 +558,7 @@ final class OnnxAttention {
             // a bias per head read from a table's columns: one per query head, in the scores' head order
             require(headBias == null || (kv == h && find(headBias) == find(qf[0])));
             members.addAll(headBiasNodes);
-            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary, perHead,
-                    headBias == null ? -1 : headBiasAt[0], headBias == null ? -1 : headBiasAt[1],
-                    headBias == null ? -1 : headBiasAt[2]);
+            return new Block(members, anchor.index(), q, k, v, o, h, kv, d, rotary, perHead, headBiasAt);
         }
 
         /**
@@ -837,7 +842,7 @@ final class OnnxAttention {
             for (int c : candidates) {
                 if (ts[c] == heads.size() && follows(path, gather ? startAxis : c) == axis) {
                     headBias = heads;
-                    headBiasAt = new int[] {reader.index(), readerInput, c};
+                    headBiasAt = new HeadBias(reader.index(), readerInput, c);
                     chain.forEach(n -> headBiasNodes.add(n.index()));
                     return true;
                 }
@@ -1006,9 +1011,13 @@ final class OnnxAttention {
 
         /** Whether {@code s} is the whole output of the one projection that packs q, k and v. */
         private boolean packedOutput(Seg s) {
+            return packed(q, k, v) && s.linear() == q.node() && wholeOutput(s);
+        }
+
+        /** Whether {@code s} is its projection's whole output. */
+        private boolean wholeOutput(Seg s) {
             long[] shape = facts.shape(s.linear().output());
-            return packed(q, k, v) && s.linear() == q.node() && s.base() == 0 && shape != null && shape.length > 0
-                    && shape[shape.length - 1] == s.size();
+            return s.base() == 0 && shape != null && shape.length > 0 && shape[shape.length - 1] == s.size();
         }
 
         /** Whether a proof step (a product's pairing, a pin) refers to channels of {@code s}. */
@@ -1037,7 +1046,7 @@ final class OnnxAttention {
             require(start == inShape[a]);
         }
 
-        /** Entries [start, start + length) of an axis: the whole axis, a run of positions, or a run of channels. */
+        /** Entries [start, start + length) of an axis: all of it, none, a run of positions, or a piece of a head (pinned). */
         private List<Factor> part(List<Factor> axis, long start, long length) throws Mismatch {
             long size = 1;
             for (Factor f : axis) {
@@ -1058,11 +1067,9 @@ final class OnnxAttention {
                 pinned.add(f);
                 return List.of(new Factor(f.seg(), length, f.stride(), f, start));
             }
-            if (f.whole() != null) { // a part of a piece (rotate_half of a partial rotary embedding's rotated part)
-                return List.of(new Factor(f.seg(), length, f.stride(), f.whole(), f.start() + start));
-            }
-            require(f.stride() == 1 && f.seg().size() == f.size() && f.seg().base() == 0);
-            return factors(new Factor(new Seg(f.seg().linear(), start, length), length, 1));
+            require(f.whole() != null); // else a part of q's own output: no packing of q, k and v takes that (cut)
+            // a part of a piece (rotate_half of a partial rotary embedding's rotated part)
+            return List.of(new Factor(f.seg(), length, f.stride(), f.whole(), f.start() + start));
         }
 
         /**
@@ -1075,10 +1082,7 @@ final class OnnxAttention {
             if (!f.channels() || f.whole() != null || f.stride() != 1 || f.size() != f.seg().size()) {
                 return false;
             }
-            long[] shape = facts.shape(f.seg().linear().output());
-            boolean wholeOutput = f.seg().base() == 0 && shape != null && shape.length > 0
-                    && shape[shape.length - 1] == f.size();
-            boolean one = f.seg().linear() != q.node() || !wholeOutput;
+            boolean one = f.seg().linear() != q.node() || !wholeOutput(f.seg());
             if (one) {
                 singleHead.add(f);
             }

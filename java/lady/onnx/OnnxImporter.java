@@ -673,7 +673,6 @@ final class OnnxImporter {
         return a != null && a.type() == OnnxAttribute.Type.STRING ? a.asString() : fallback;
     }
 
-    /** An axis attribute or input normalized to [0, rank), or -1 when it is out of range or the rank unknown. */
     /**
      * Everything the node touches stays in place: an OPAQUE node reading its data inputs, with the tensors
      * it reads as fixed parameters; its later outputs come from its first (opaque too).
@@ -1030,9 +1029,9 @@ final class OnnxImporter {
         if (b.perHead()) {
             a.put("qkv_per_head", 1L);
         }
-        if (b.headBiasNode() >= 0) { // a stored bias per head (Swin's relative position bias table), its head axis
-            p.put("head_bias", model.tensorOf(b.headBiasNode(), b.headBiasInput()));
-            a.put("head_bias_axis", (long) b.headBiasAxis());
+        if (b.headBias() != null) { // a stored bias per head (Swin's relative position bias table), its head axis
+            p.put("head_bias", model.tensorOf(b.headBias().node(), b.headBias().input()));
+            a.put("head_bias_axis", (long) b.headBias().axis());
         }
         if (b.o().biasAdd() >= 0) {
             fused.add(b.o().biasAdd());

@@ -303,7 +303,18 @@ final class OnnxShapes {
                     first[a] = step[a] > 0 ? clamp(p[0][i], d)
                             : Math.max(-1, Math.min(d - 1, p[0][i] < 0 ? p[0][i] + d : p[0][i]));
                 }
-                return gathered(v, x, s, (k, idx) -> first[k] + idx * step[k]);
+                long[] in = rowMajorStrides(x);
+                long base = 0;
+                long[] strides = new long[x.length];
+                for (int k = 0; k < x.length; k++) {
+                    long last = first[k] + (s[k] - 1) * step[k];
+                    if (s[k] > 0 && (first[k] < 0 || first[k] >= x[k] || last < 0 || last >= x[k])) {
+                        return null; // (the slice's own shape keeps inside the input)
+                    }
+                    base += first[k] * in[k];
+                    strides[k] = step[k] * in[k];
+                }
+                return strided(v, s, base, strides);
             }
             case "Transpose": { // of small integer tensors (F.pad's pads, reordered as the exporter writes them)
                 long[] x = in(shapes, 0);
@@ -320,24 +331,14 @@ final class OnnxShapes {
                 if (perm.length != x.length) {
                     return null;
                 }
+                long[] in = rowMajorStrides(x);
                 long[] outShape = new long[x.length];
-                int[] source = new int[x.length]; // output axis k reads input axis perm[k]
-                for (int k = 0; k < x.length; k++) {
-                    source[k] = (int) perm[k];
-                    outShape[k] = x[source[k]];
+                long[] strides = new long[x.length];
+                for (int k = 0; k < x.length; k++) { // output axis k reads input axis perm[k]
+                    outShape[k] = x[(int) perm[k]];
+                    strides[k] = in[(int) perm[k]];
                 }
-                long[] o = new long[v.length];
-                long[] stride = rowMajorStrides(x);
-                long[] idx = new long[x.length];
-                for (int j = 0; j < o.length; j++) {
-                    long at = 0;
-                    for (int k = 0; k < x.length; k++) {
-                        at += idx[k] * stride[source[k]];
-                    }
-                    o[j] = v[(int) at];
-                    next(idx, outShape);
-                }
-                return o;
+                return strided(v, outShape, 0, strides);
             }
             case "Add", "Sub", "Mul", "Div", "Mod": {
                 long[] b = in(ints, 1);
@@ -412,33 +413,24 @@ final class OnnxShapes {
         }
     }
 
-    /** Index k of each axis of the output mapped to the input's index along it, read in row-major order. */
-    private interface AxisIndex {
-        long of(int axis, long index);
-    }
-
     /**
-     * The values of shape {@code outShape} read from {@code v} (shape {@code x}) at {@code at(axis, index)} along each
-     * axis, or null when that leaves the input or the output is too large to fold.
+     * The values of shape {@code outShape} read from {@code v} at {@code base} plus, along each output axis k, its index
+     * times {@code strides[k]} (a slice or a transpose of a row-major tensor), or null when the output is too large to
+     * fold.
      */
-    private static long[] gathered(long[] v, long[] x, long[] outShape, AxisIndex at) {
+    private static long[] strided(long[] v, long[] outShape, long base, long[] strides) {
         long total = product(outShape, 0, outShape.length);
         if (total > OnnxImporter.MAX_FOLDED) {
             return null;
         }
-        long[] stride = rowMajorStrides(x);
         long[] o = new long[(int) total];
         long[] idx = new long[outShape.length];
         for (int j = 0; j < o.length; j++) {
-            long src = 0;
-            for (int k = 0; k < x.length; k++) {
-                long i = at.of(k, idx[k]);
-                if (i < 0 || i >= x[k]) {
-                    return null;
-                }
-                src += i * stride[k];
+            long at = base;
+            for (int k = 0; k < idx.length; k++) {
+                at += idx[k] * strides[k];
             }
-            o[j] = v[(int) src];
+            o[j] = v[(int) at];
             next(idx, outShape);
         }
         return o;

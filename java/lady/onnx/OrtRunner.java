@@ -196,27 +196,28 @@ public final class OrtRunner implements AutoCloseable {
     public Map<String, Tensor> seededInputs(long seed, Options options) {
         Map<String, Tensor> inputs = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : inputShapes(options).entrySet()) {
-            OnnxValue in = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).findFirst().orElseThrow();
-            boolean integer = integer(in.elemType());
-            if (in.elemType() != OnnxDType.FLOAT && !integer) {
-                throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' is of type " + in.elemType()
+            String name = e.getKey();
+            OnnxDType type = inputType(name);
+            boolean integer = integer(type);
+            if (type != OnnxDType.FLOAT && !integer) {
+                throw LadyException.invalidInput(model.path() + ": input '" + name + "' is of type " + type
                         + "; only float and integer (INT64, INT32) inputs are generated");
             }
-            long bound = integer ? indexBound(in.name()) : 0;
+            long bound = integer ? indexBound(name) : 0;
             long n = 1;
             for (long d : e.getValue()) {
                 n = d == 0 ? 0 : n <= MAX_SEEDED_ELEMENTS / d ? n * d : MAX_SEEDED_ELEMENTS + 1;
             }
             if (n > MAX_SEEDED_ELEMENTS) {
-                throw LadyException.invalidInput(model.path() + ": input '" + in.name() + "' of shape "
+                throw LadyException.invalidInput(model.path() + ": input '" + name + "' of shape "
                         + Arrays.toString(e.getValue()) + " has more than " + MAX_SEEDED_ELEMENTS + " elements");
             }
-            SplittableRandom r = new SplittableRandom(Seeds.derive(seed, "onnx-input:" + in.name()));
+            SplittableRandom r = new SplittableRandom(Seeds.derive(seed, "onnx-input:" + name));
             float[] v = new float[(int) n];
             for (int i = 0; i < v.length; i++) {
                 v[i] = integer ? r.nextLong(bound) : (float) gaussian(r);
             }
-            inputs.put(in.name(), FloatTensors.of(v, e.getValue())); // integers held exactly (below 2^24), cast in run
+            inputs.put(name, FloatTensors.of(v, e.getValue())); // integers held exactly (below 2^24), cast in run
         }
         return inputs;
     }
@@ -240,6 +241,12 @@ public final class OrtRunner implements AutoCloseable {
             }
         }
         return bound == Long.MAX_VALUE ? 2 : Math.min(bound, 1 << 24);
+    }
+
+    /** The element type of graph input {@code name} (float for a name that is no input). */
+    private OnnxDType inputType(String name) {
+        return model.inputs().stream().filter(v -> v.name().equals(name)).map(OnnxValue::elemType).findFirst()
+                .orElse(OnnxDType.FLOAT);
     }
 
     /** Whether inputs of {@code type} are generated as integers (token ids, position ids, masks). */
@@ -270,8 +277,7 @@ public final class OrtRunner implements AutoCloseable {
                 keep.add(c);
                 long[] shape = c.sizes().vec().get();
                 FloatBuffer buf = OnnxTensors.window(c, 0, c.nbytes()).asFloatBuffer();
-                OnnxDType type = model.inputs().stream().filter(v -> v.name().equals(e.getKey())).map(OnnxValue::elemType)
-                        .findFirst().orElse(OnnxDType.FLOAT);
+                OnnxDType type = inputType(e.getKey());
                 if (integer(type)) { // integers carried as floats
                     long[] longs = new long[buf.remaining()];
                     for (int i = 0; i < longs.length; i++) {
