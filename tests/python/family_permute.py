@@ -77,6 +77,12 @@ def resnet(sd, p, spaces):
                 cur = rows(sd, b + ".downsample.0.weight", b + ".downsample.1")
                 spaces.append(cur)
             last = "conv3" if b + ".conv3.weight" in sd else "conv2"
+            width, per_group = sd[b + ".conv1.weight"].shape[0], sd[b + ".conv2.weight"].shape[1]
+            if last == "conv3" and per_group < width:
+                grouped(sd, b, width // per_group, spaces)
+                cur.add(f"{b}.{last}.weight", 0).bn(f"{b}.bn{last[-1]}")
+                i += 1
+                continue
             spaces.append(rows(sd, b + ".conv1.weight", b + ".bn1").add(b + ".conv2.weight", 1))
             if last == "conv3":
                 spaces.append(rows(sd, b + ".conv2.weight", b + ".bn2").add(b + ".conv3.weight", 1))
@@ -84,6 +90,19 @@ def resnet(sd, p, spaces):
             i += 1
         stages.append(cur)
     return stages
+
+
+def grouped(sd, b, g, spaces):
+    """ResNeXt's bottleneck b, whose conv2 has g groups: the groups trade places whole (conv1's rows and bn1 in
+    blocks of its width / g, conv2's rows, bn2 and conv3's columns in blocks of conv2's outputs / g); inside each
+    group its conv2 outputs move (rows, bn2, conv3 columns); the inputs inside a group stay (conv2's second axis)."""
+    a, n = sd[b + ".conv1.weight"].shape[0] // g, sd[b + ".conv2.weight"].shape[0] // g
+    whole = Space(g).add(b + ".conv1.weight", 0, 0, a).bn(b + ".bn1", 0, a)
+    whole.add(b + ".conv2.weight", 0, 0, n).bn(b + ".bn2", 0, n).add(b + ".conv3.weight", 1, 0, n)
+    spaces.append(whole)
+    for k in range(g):
+        inner = Space(n).add(b + ".conv2.weight", 0, k * n).bn(b + ".bn2", k * n).add(b + ".conv3.weight", 1, k * n)
+        spaces.append(inner)
 
 
 def deeplab(sd, spaces):
@@ -227,7 +246,7 @@ def main():
     arch = p["arch"]
     if arch.startswith("deeplabv3"):
         deeplab(sd, spaces)
-    elif arch.startswith("resnet") or arch.startswith("wide_resnet"):
+    elif arch.startswith(("resnet", "wide_resnet", "resnext")):
         resnet(sd, "", spaces)[3].add("fc.weight", 1)
     elif arch.startswith("mobilenet_v3"):
         mobilenet(sd, model, spaces)

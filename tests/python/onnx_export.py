@@ -4,9 +4,9 @@
     onnx_export.py <params.json> <out_dir>
 
 params.json (written by the Java test, so that every number has one home in Lady):
-  models        names among "lady_net", "mobilenet_v3_small", "densenet121", "resnet18", "vit_tiny" (torchvision's
-                VisionTransformer on 32 x 32 inputs: patches of 8, 2 layers, 4 heads, width 64, MLP 128), "attn_net"
-                (attention written by hand: AttnNet)
+  models        names among "lady_net", "grouped_net" (GroupedNet), "yolo_net" (YoloNet), "mobilenet_v3_small",
+                "densenet121", "resnet18", "vit_tiny" (torchvision's VisionTransformer on 32 x 32 inputs: patches of 8, 2 layers,
+                4 heads, width 64, MLP 128), "attn_net" (attention written by hand: AttnNet)
   sides         {model: input side in pixels}; batch: the batch of the seeded input
   classes       outputs of every model
   opset         ONNX opset of the exports (17)
@@ -93,6 +93,95 @@ class LadyNet(nn.Module):
         x = x * s.unsqueeze(-1).unsqueeze(-1)
         x = self.pool(self.down(x))
         return self.fc(torch.flatten(x, 1))
+
+
+class GroupedNet(nn.Module):
+    """Grouped convolutions the ways ResNeXt and RegNet use them, for 3 x 32 x 32 inputs: two residual bottlenecks,
+    each 1x1 conv -> grouped 3x3 conv (3 groups of 8 -> 8; 4 groups of 6 -> 8) -> [squeeze-excitation on the grouped
+    conv's output, RegNetY's] -> 1x1 conv added to the stream; pool -> flatten -> linear."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.stem = conv_bn(3, 16, stride=2)
+        self.a_reduce = conv_bn(16, 24, k=1)
+        self.a_grouped = conv_bn(24, 24, k=3, groups=3)
+        self.a_se_fc1 = nn.Conv2d(24, 6, 1)
+        self.a_se_fc2 = nn.Conv2d(6, 24, 1)
+        self.a_expand = nn.Conv2d(24, 16, 1, bias=False)
+        self.a_bn = nn.BatchNorm2d(16)
+        self.b_reduce = conv_bn(16, 24, k=1)
+        self.b_grouped = conv_bn(24, 32, k=3, stride=2, groups=4)
+        self.b_expand = nn.Conv2d(32, 16, 1, bias=False)
+        self.b_bn = nn.BatchNorm2d(16)
+        self.b_down = nn.Conv2d(16, 16, 1, stride=2, bias=False)
+        self.fc = nn.Linear(16 * 4 * 4, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.a_grouped(self.a_reduce(x))
+        s = torch.sigmoid(self.a_se_fc2(torch.relu(self.a_se_fc1(nn.functional.adaptive_avg_pool2d(y, 1)))))
+        x = torch.relu(x + self.a_bn(self.a_expand(y * s)))
+        y = self.b_bn(self.b_expand(self.b_grouped(self.b_reduce(x))))
+        x = torch.relu(self.b_down(x) + y)
+        return self.fc(torch.flatten(nn.functional.max_pool2d(x, 2), 1))
+
+
+class YoloConv(nn.Module):
+    """Conv -> BN -> SiLU, as Ultralytics' Conv."""
+
+    def __init__(self, cin, cout, k=1, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return nn.functional.silu(self.bn(self.conv(x)))
+
+
+class C2f(nn.Module):
+    """YOLOv8's C2f: cv1's output chunked in two, bottlenecks on the second half (with residuals), all concatenated."""
+
+    def __init__(self, cin, cout, n=1, shortcut=True):
+        super().__init__()
+        self.c = cout // 2
+        self.cv1 = YoloConv(cin, 2 * self.c)
+        self.cv2 = YoloConv((2 + n) * self.c, cout)
+        self.m = nn.ModuleList(nn.Sequential(YoloConv(self.c, self.c, 3), YoloConv(self.c, self.c, 3)) for _ in range(n))
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        y = list(self.cv1(x).chunk(2, 1))
+        for m in self.m:
+            y.append(y[-1] + m(y[-1]) if self.shortcut else m(y[-1]))
+        return self.cv2(torch.cat(y, 1))
+
+
+class YoloNet(nn.Module):
+    """A YOLOv8-style detector for 3 x 32 x 32 inputs: a backbone of strided convs and C2f blocks, SPPF (three chained
+    max pools concatenated), a neck that upsamples (nearest) and concatenates two scales, a head per scale whose
+    boxes and classes are flattened and concatenated along the anchors: [N, 4 * 4 + classes, anchors]."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.b0 = YoloConv(3, 8, 3, 2)
+        self.b1 = C2f(8, 16, 1)
+        self.b2 = YoloConv(16, 32, 3, 2)
+        self.b3 = C2f(32, 32, 2)
+        self.sppf_cv1 = YoloConv(32, 16)
+        self.sppf_cv2 = YoloConv(64, 32)
+        self.n1 = C2f(32 + 16, 16, 1, shortcut=False)
+        self.h1 = nn.Sequential(YoloConv(16, 16, 3), nn.Conv2d(16, 16 + classes, 1))
+        self.h2 = nn.Sequential(YoloConv(32, 16, 3), nn.Conv2d(16, 16 + classes, 1))
+
+    def forward(self, x):
+        p3 = self.b1(self.b0(x))
+        p4 = self.b3(self.b2(p3))
+        s = self.sppf_cv1(p4)
+        s1 = nn.functional.max_pool2d(s, 5, 1, 2)
+        s2 = nn.functional.max_pool2d(s1, 5, 1, 2)
+        p4 = self.sppf_cv2(torch.cat([s, s1, s2, nn.functional.max_pool2d(s2, 5, 1, 2)], 1))
+        n = self.n1(torch.cat([nn.functional.interpolate(p4, scale_factor=2.0, mode="nearest"), p3], 1))
+        return torch.cat([self.h1(n).flatten(2), self.h2(p4).flatten(2)], 2)
 
 
 class AttnNet(nn.Module):
@@ -202,6 +291,10 @@ def build(name, classes):
         return torchvision.models.densenet121(num_classes=classes)
     if name == "resnet18":
         return torchvision.models.resnet18(num_classes=classes)
+    if name == "yolo_net":
+        return YoloNet(classes)
+    if name == "grouped_net":
+        return GroupedNet(classes)
     if name == "attn_net":
         return AttnNet(classes)
     if name == "vit_tiny":

@@ -29,8 +29,9 @@ import lady.permutation.SpecValidator;
  *       pooling, dropout, interpolation, token selection and the channel-wise operations of imported
  *       graphs ({@link Op#CHANNELWISE}) keep the layout;</li>
  *   <li>a depthwise convolution keeps its input's layout: its rows (and bias) move with each input
- *       space (CHANNEL members; block times the channel multiplier); any other grouped convolution pins
- *       its input and output spaces (channels could only move within groups);</li>
+ *       space (CHANNEL members; block times the channel multiplier); any other grouped convolution moves
+ *       whole groups (its input space coarsened to one neuron per group, the outer space) and the output
+ *       channels inside each group (a space per group, nested in the outer one);</li>
  *   <li>{@code add} and {@code mul} tie their inputs' spaces into one (union-find): residual streams,
  *       squeeze-excitation (the excitation's last layer joins the space it scales), gated MLPs; when the
  *       two inputs are cut into spaces differently (an excitation scaling a concatenation) a space is split
@@ -38,6 +39,8 @@ import lady.permutation.SpecValidator;
  *       the second);</li>
  *   <li>{@code concat} along the channel axis places its inputs' spaces at their offsets; along another
  *       axis (a class token before the patch tokens) it ties them;</li>
+ *   <li>a slice of the channels (a chunk, a Split) cuts the spaces at its bounds, each piece a space of its own,
+ *       and keeps those inside;</li>
  *   <li>a parameter used as an activation ({@link Op#PARAM}: a class token, a position embedding, an
  *       imported graph's per-channel constant) opens a space on its channel axis, which the add, product
  *       or concatenation it enters ties to the stream;</li>
@@ -100,7 +103,7 @@ public final class ChannelSpaces {
     private static final int SEQUENCE_BITS = 32;
 
     private static final class Space {
-        final long size;
+        long size; // divided when the space is coarsened (a grouped convolution's input moves in whole groups)
         final long order; // creation position: node index, then sequence within the node (SEQUENCE_BITS)
         final String node;
         final String suffix;
@@ -236,6 +239,7 @@ public final class ChannelSpaces {
                 case MAX_POOL, AVG_POOL, ADAPTIVE_AVG_POOL, INTERPOLATE, SELECT, TO_TOKENS -> keepUnflattened(n);
                 case ADD, MUL -> tie(n, n.op() == Op.ADD);
                 case CONCAT -> concat(n);
+                case SLICE_CHANNELS -> sliceChannels(n);
                 case FLATTEN -> flatten(n);
                 case PARAM -> param(n);
                 case ATTENTION -> attention(n);
@@ -338,8 +342,119 @@ public final class ChannelSpaces {
                 }
                 return new Layout(segs, false, false);
             }
-            opaque(n, "grouped convolution (groups = " + groups + ")");
-            return Layout.OPAQUE;
+            return groupedConv(n, l, w, b, groups, out);
+        }
+
+        /**
+         * A grouped (not depthwise) convolution of G groups: output channel o reads only the {@code a} input channels
+         * of its group o / b (b = out / G). Two kinds of moves keep its function, both taken: whole groups trade
+         * places (the input's blocks of a channels and the output's blocks of b together: the input space is coarsened
+         * to G neurons of a channels and is the <em>outer</em> space), and inside each group its b output channels
+         * move freely (one space per group, {@code ".group." + g}, nested in the outer one's block g). The input
+         * channels inside a group stay in place (they would move the weight's second axis row block by row block,
+         * which no member describes). The outer space's members after the convolution are derived at the end from
+         * the per-group spaces (every member of group g's space, at g's offset, is one block of the outer's), so
+         * whatever reads the output (norms, an excitation, the next convolution's columns) joins both.
+         */
+        private Layout groupedConv(Node n, Layout l, String w, String b, long groups, long out) {
+            long[] shape = graph.shape(w);
+            long a = shape[1];
+            if (out % groups != 0) {
+                return opaque(n, "grouped convolution (groups = " + groups + ") with " + out + " output channels");
+            }
+            long per = out / groups;
+            fixed.add(SpecValidator.fixedAxis(w, 1));
+            int outer = -1;
+            Seg only = !l.opaque() && l.segs().size() == 1 ? l.segs().get(0) : null;
+            if (only != null && only.n() % groups == 0 && only.n() / groups * only.block() == a) {
+                outer = coarsen(only.space(), only.n() / groups);
+            } else {
+                pinAll(l);
+                notes.add("node '" + n.name() + "': grouped convolution (groups = " + groups + ") of an input Lady cannot "
+                        + "cut into its groups; its groups stay in place, the channels inside each group move");
+            }
+            int[] inner = new int[(int) groups];
+            List<Seg> segs = new ArrayList<>();
+            for (int g = 0; g < groups; g++) {
+                inner[g] = open(per, n.name(), ".group." + g);
+                member(inner[g], w, 0, g * per, 1, Role.PRODUCER_WEIGHT);
+                if (b != null) {
+                    member(inner[g], b, 0, g * per, 1, Role.PRODUCER_BIAS);
+                }
+                producer(inner[g], n.name() + ".group." + g);
+                segs.add(new Seg(inner[g], per, 1));
+            }
+            groupedConvs.add(new GroupedConv(n.name(), outer, inner, per));
+            return new Layout(segs, false, false);
+        }
+
+        /** A grouped convolution's spaces: the outer one (-1 when its groups stay), one per group of {@code per} channels. */
+        private record GroupedConv(String node, int outer, int[] inner, long per) {}
+
+        private final List<GroupedConv> groupedConvs = new ArrayList<>();
+
+        /**
+         * Makes {@code space} (its root) move in blocks of {@code f} of its neurons: its size divided by f, every
+         * member's block multiplied by f, every value's layout rewritten. Returns the root.
+         */
+        private int coarsen(int space, long f) {
+            int r = root(space);
+            Space s = spaces.get(r);
+            if (f == 1) {
+                return r;
+            }
+            s.size /= f;
+            s.members.replaceAll(m -> new Draft(m.tensor(), m.axis(), m.offset(), m.block() * f, m.role()));
+            for (Map.Entry<String, Layout> e : layouts.entrySet()) {
+                Layout l = e.getValue();
+                if (l.segs().stream().anyMatch(x -> root(x.space()) == r)) {
+                    e.setValue(new Layout(l.segs().stream().map(x -> root(x.space()) == r
+                            ? new Seg(x.space(), x.n() / f, x.block() * f) : x).toList(), l.opaque(), l.flattened()));
+                }
+            }
+            return r;
+        }
+
+        /**
+         * Gives each grouped convolution's outer space the members of its per-group spaces, one block of {@code per}
+         * neurons per group: when every group's space is still its own (not tied to another group's, not split, not
+         * pinned) and all hold the same members shifted by whole groups. Otherwise the groups stay in place (the
+         * outer space is pinned), with a note; the channels inside each group still move.
+         */
+        private void joinGroups() {
+            for (GroupedConv c : groupedConvs) {
+                if (c.outer() < 0) {
+                    continue;
+                }
+                int outer = root(c.outer());
+                List<Draft> first = new ArrayList<>(spaces.get(root(c.inner()[0])).members);
+                Set<Integer> roots = new LinkedHashSet<>();
+                boolean alike = true;
+                for (int g = 0; g < c.inner().length && alike; g++) {
+                    int r = root(c.inner()[g]);
+                    Space s = spaces.get(r);
+                    alike = roots.add(r) && r != outer && !s.pinned && !splits.containsKey(r) && s.size == c.per()
+                            && shifted(s.members, g * c.per()).equals(new LinkedHashSet<>(first));
+                }
+                if (!alike) {
+                    pin(outer);
+                    notes.add("node '" + c.node() + "': its groups are not alike downstream; they stay in place, the "
+                            + "channels inside each group move");
+                    continue;
+                }
+                for (Draft m : first) {
+                    member(outer, m.tensor(), m.axis(), m.offset(), m.block() * c.per(), m.role());
+                }
+            }
+        }
+
+        /** Members with their offsets moved back by {@code neurons} neurons (each by its own block). */
+        private static Set<Draft> shifted(List<Draft> members, long neurons) {
+            Set<Draft> out = new LinkedHashSet<>();
+            for (Draft m : members) {
+                out.add(new Draft(m.tensor(), m.axis(), m.offset() - neurons * m.block(), m.block(), m.role()));
+            }
+            return out;
         }
 
         private Layout linear(Node n) {
@@ -659,6 +774,31 @@ public final class ChannelSpaces {
             return false;
         }
 
+        /** The channels [start, start + length): the spaces cut at both bounds, those inside kept. */
+        private Layout sliceChannels(Node n) {
+            Layout l = in(n, 0);
+            if (l.opaque()) {
+                return l;
+            }
+            long start = n.longAttr("start", 0);
+            long end = start + n.longAttr("length", 0);
+            if (l.flattened() || start < 0 || end > l.length() || start >= end || !cut(l, start) || !cut(reread(l), end)) {
+                pinAll(l);
+                notes.add("node '" + n.name() + "': a slice [" + start + ", " + end + ") of " + l.length() + " channels "
+                        + (l.flattened() ? "after a flatten" : "that cuts a neuron's block") + "; those channels stay in place");
+                return Layout.OPAQUE;
+            }
+            List<Seg> inside = new ArrayList<>();
+            long at = 0;
+            for (Seg s : reread(l).segs()) {
+                if (at >= start && at + s.length() <= end) {
+                    inside.add(s);
+                }
+                at += s.length();
+            }
+            return new Layout(inside, false, false);
+        }
+
         private Layout flatten(Node n) {
             Layout l = in(n, 0);
             if (l.opaque()) {
@@ -927,6 +1067,7 @@ public final class ChannelSpaces {
         // ---- the spec ----
 
         private PermutationSpec build() {
+            joinGroups();
             List<Space> roots = new ArrayList<>();
             for (int i = 0; i < spaces.size(); i++) {
                 if (root(i) == i) {

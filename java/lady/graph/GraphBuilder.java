@@ -553,6 +553,12 @@ public final class GraphBuilder {
         return add(node, Op.INTERPOLATE, List.of(x, like), Map.of(), Map.of("mode", "bilinear"), width(x));
     }
 
+    /** The channels [start, start + length) of image {@code x} (torch.chunk, {@code x[:, start:start + length]}). */
+    public String sliceChannels(String node, String x, long start, long length) {
+        return add(node, Op.SLICE_CHANNELS, List.of(x), Map.of(), Map.of("axis", 1L, "start", start, "length", length),
+                length);
+    }
+
     /** An operation the analysis does not know: everything it touches stays in place. */
     public String opaque(String node, List<String> xs, String type, Map<String, String> params, long outWidth) {
         return add(node, Op.OPAQUE, xs, params, Map.of("type", type), outWidth);

@@ -12,8 +12,8 @@ public enum Op {
      * (optional). Attrs: {@code stride}, {@code padding}, {@code dilation} (pairs), {@code groups};
      * {@code transposed} (1: a transposed convolution of an imported graph, weight [in, out, kh, kw],
      * groups 1; the interpreter does not run it). Channels: opens a space (its rows); a depthwise conv
-     * ({@code groups == in}) keeps its input's space and its rows move with it; other grouped convs pin
-     * their input and output channels.
+     * ({@code groups == in}) keeps its input's space and its rows move with it; other grouped convs move whole
+     * groups (their input's space coarsened to one neuron per group) and nest a space per group for its outputs.
      */
     CONV,
     /**
@@ -79,6 +79,13 @@ public enum Op {
     PARAM,
     /** Picks one index of an axis ({@code x[:, 0]}: the class token). Attrs: axis, index. Keeps the space. */
     SELECT,
+    /**
+     * A run of the channels: {@code x.narrow(axis, start, length)} on the channel axis {@code axis} (attrs; a channel
+     * Slice or Split of an imported graph: YOLO's C2f chunks a conv's output in two). Channels: the spaces are cut at
+     * the run's bounds (a space a bound falls inside becomes two, each its own group) and the output holds those
+     * inside it.
+     */
+    SLICE_CHANNELS,
     /**
      * torchvision's packed multi-head self-attention ({@code nn.MultiheadAttention}, batch first),
      * on {@code N x S x D}. Params: in_proj_weight [3D, D], in_proj_bias [3D], out_proj_weight [D, D],

@@ -60,7 +60,7 @@ final class DeepLabV3Family implements Family {
         GraphBuilder b = new GraphBuilder(name);
         String input = b.image("input", o.inputChannels(), o.inputSize(), false);
         List<String> stages = ResNetFamily.body(b, d, BACKBONE, input, ResNetFamily.blocks(resnet, d, BACKBONE), true,
-                false, false, new boolean[] {false, true, true});
+                ResNetFamily.Inner.PLAIN, false, new boolean[] {false, true, true});
         long classes = d.outExact("classifier.4.weight", o.numClasses());
         String x = aspp(b, d, "classifier.0", stages.get(3));
         x = convBnRelu(b, "classifier.1", "classifier.2", "classifier.3", x,

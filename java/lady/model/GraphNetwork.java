@@ -510,6 +510,8 @@ final class GraphNetwork implements Model {
             }
             case SELECT:
                 return x.select(n.longAttr("axis", 1), n.longAttr("index", 0));
+            case SLICE_CHANNELS:
+                return x.narrow(n.longAttr("axis", 1), n.longAttr("start", 0), n.longAttr("length", 0));
             case ATTENTION:
                 return attention(n, x);
             case ATTENTION_GQA:

@@ -21,8 +21,9 @@ import lady.util.Text;
  *       pool, classifier.0 Linear(C*49, 4096), ReLU, Dropout, classifier.3 Linear(4096, 4096), ReLU,
  *       Dropout, classifier.6 Linear(4096, K)); <b>vgg16_cifar</b> / <b>vgg16_bn_cifar</b>: the same
  *       features with a 1x1 pool and the CIFAR head 512-512-K. Checkpoints of VGG11/13/19 are read too.</li>
- *   <li><b>resnet18/34/50/101/152</b>, <b>wide_resnet50_2/101_2</b>, each also with {@code _cifar}
- *       (3x3 stride-1 stem, no max pool).</li>
+ *   <li><b>resnet18/34/50/101/152</b>, <b>wide_resnet50_2/101_2</b>, <b>resnext50_32x4d</b>,
+ *       <b>resnext101_32x8d/64x4d</b> (grouped 3x3 convolutions), each also with {@code _cifar} (3x3 stride-1
+ *       stem, no max pool).</li>
  *   <li><b>lenet5</b>, <b>toynet</b>, <b>fc</b>: small nets with fixed input sizes.</li>
  *   <li><b>mobilenet_v3_large</b> / <b>mobilenet_v3_small</b> (depthwise convolutions, squeeze-excitation),
  *       <b>vit_b_16</b>, <b>vit_b_32</b>, <b>vit_l_16</b>, <b>vit_l_32</b>, <b>vit_h_14</b> (input size fixed by

@@ -10,7 +10,9 @@ import lady.graph.Op;
 
 /**
  * torchvision's ResNets with their module paths: resnet18/34 (BasicBlock), resnet50/101/152 (Bottleneck,
- * stride on the 3x3 conv), wide_resnet50_2/101_2 (Bottleneck twice as wide inside); a {@code _cifar}
+ * stride on the 3x3 conv), wide_resnet50_2/101_2 (Bottleneck twice as wide inside), resnext50_32x4d,
+ * resnext101_32x8d and resnext101_64x4d (Bottleneck whose 3x3 conv is grouped: G groups of D channels in
+ * layer1, the name's GxDd); a {@code _cifar}
  * suffix for the CIFAR stem (conv1 3x3 stride 1, no max pool). Stem conv1 -> bn1 -> ReLU [-> max pool],
  * four stages layer1..layer4 of blocks ("layer2.0": conv1/bn1, conv2/bn2 [, conv3/bn3], downsample.0/.1
  * when the stride or the width changes), adaptive average pool, fc. Blocks per stage and every width are
@@ -21,14 +23,38 @@ final class ResNetFamily implements Family {
             "resnet18", new int[] {2, 2, 2, 2}, "resnet34", new int[] {3, 4, 6, 3},
             "resnet50", new int[] {3, 4, 6, 3}, "resnet101", new int[] {3, 4, 23, 3},
             "resnet152", new int[] {3, 8, 36, 3}, "wide_resnet50_2", new int[] {3, 4, 6, 3},
-            "wide_resnet101_2", new int[] {3, 4, 23, 3});
+            "wide_resnet101_2", new int[] {3, 4, 23, 3}, "resnext50_32x4d", new int[] {3, 4, 6, 3},
+            "resnext101_32x8d", new int[] {3, 4, 23, 3}, "resnext101_64x4d", new int[] {3, 4, 23, 3});
     private static final int EXPANSION = 4;
+    /** torchvision's base width of a bottleneck: its inner width is planes * width_per_group / BASE_WIDTH * groups. */
+    private static final long BASE_WIDTH = 64;
+
+    /**
+     * A bottleneck's inner width, torchvision's {@code width_per_group} and {@code groups}: (64, 1) for resnet50,
+     * (128, 1) for wide_resnet50_2, (4, 32) for resnext50_32x4d.
+     */
+    record Inner(long widthPerGroup, long groups) {
+        static final Inner PLAIN = new Inner(BASE_WIDTH, 1);
+
+        long width(long planes) {
+            return planes * widthPerGroup / BASE_WIDTH * groups;
+        }
+
+        /** The inner width of a name: wide_resnet (twice), resnextD_GxWd, else plain. */
+        static Inner of(String base) {
+            if (base.startsWith("wide")) {
+                return new Inner(2 * BASE_WIDTH, 1);
+            }
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("resnext\\d+_(\\d+)x(\\d+)d").matcher(base);
+            return m.matches() ? new Inner(Long.parseLong(m.group(2)), Long.parseLong(m.group(1))) : PLAIN;
+        }
+    }
 
     @Override
     public List<String> names() {
         List<String> out = new ArrayList<>();
         for (String n : List.of("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2",
-                "wide_resnet101_2")) {
+                "wide_resnet101_2", "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d")) {
             out.add(n);
             out.add(n + "_cifar");
         }
@@ -44,7 +70,7 @@ final class ResNetFamily implements Family {
         return name == null ? null : name + (Family.dim(s, "conv1.weight", 2, 7) == 3 ? "_cifar" : "");
     }
 
-    /** resnet18 .. wide_resnet101_2 from the blocks of a checkpoint (under {@code prefix}), or null. */
+    /** resnet18 .. resnext101_64x4d from the blocks of a checkpoint (under {@code prefix}), or a {@code _custom} name. */
     static String depthName(Map<String, long[]> s, String prefix) {
         int[] blocks = new int[4];
         for (int stage = 0; stage < 4; stage++) {
@@ -53,17 +79,21 @@ final class ResNetFamily implements Family {
             }
         }
         boolean bottleneck = s.containsKey(prefix + "layer1.0.conv3.weight");
-        boolean wide = bottleneck && Family.dim(s, prefix + "layer1.0.conv1.weight", 0, 0)
-                == 2 * Family.dim(s, prefix + "conv1.weight", 0, 0);
+        long inner = Family.dim(s, prefix + "layer1.0.conv1.weight", 0, 0);
+        long perGroup = Family.dim(s, prefix + "layer1.0.conv2.weight", 1, inner);
+        long groups = bottleneck && perGroup > 0 && inner % perGroup == 0 ? inner / perGroup : 1;
+        // layer1's planes are the stem's width (64 in torchvision)
+        Inner seen = groups > 1 ? new Inner(perGroup, groups)
+                : new Inner(BASE_WIDTH * inner / Math.max(1, Family.dim(s, prefix + "conv1.weight", 0, 1)), 1);
         for (Map.Entry<String, int[]> e : BLOCKS.entrySet()) {
             String n = e.getKey();
             boolean isBottleneck = !n.equals("resnet18") && !n.equals("resnet34");
             if (java.util.Arrays.equals(e.getValue(), blocks) && isBottleneck == bottleneck
-                    && n.startsWith("wide") == wide) {
+                    && (!bottleneck || Inner.of(n).equals(seen))) {
                 return n;
             }
         }
-        return (wide ? "wide_resnet" : "resnet") + "_custom";
+        return (groups > 1 ? "resnext" : seen.widthPerGroup() == 2 * BASE_WIDTH ? "wide_resnet" : "resnet") + "_custom";
     }
 
     @Override
@@ -81,7 +111,7 @@ final class ResNetFamily implements Family {
         Family.requireNoHidden(name, d.options());
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", d.options().inputChannels(), d.options().inputSize(), false);
-        x = body(b, d, "", x, blocks, bottleneck, base.startsWith("wide"), cifarStem, new boolean[] {false, false, false})
+        x = body(b, d, "", x, blocks, bottleneck, Inner.of(base), cifarStem, new boolean[] {false, false, false})
                 .get(3);
         x = b.adaptiveAvgPool("avgpool", x, 1);
         x = b.flatten("flatten", x, 1);
@@ -115,7 +145,7 @@ final class ResNetFamily implements Family {
      * auxiliary head reads layer3). {@code dilate[i]}: stage i + 2 replaces its stride by dilation
      * (torchvision's replace_stride_with_dilation).
      */
-    static List<String> body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck, boolean wide,
+    static List<String> body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck, Inner inner,
             boolean cifarStem, boolean[] dilate) {
         String conv1 = prefix + "conv1";
         long stem = d.out(conv1 + ".weight", 64);
@@ -140,7 +170,7 @@ final class ResNetFamily implements Family {
                 String block = prefix + "layer" + stage + "." + i;
                 long s = i == 0 ? stride : 1;
                 long dil = i == 0 ? previous : dilation;
-                x = bottleneck ? bottleneck(b, d, block, x, planes, wide, s, dil) : basic(b, d, block, x, planes, s);
+                x = bottleneck ? bottleneck(b, d, block, x, planes, inner, s, dil) : basic(b, d, block, x, planes, s);
             }
             stages.add(x);
         }
@@ -174,13 +204,16 @@ final class ResNetFamily implements Family {
         b.tensor(block + "." + bn + ".num_batches_tracked");
     }
 
-    private static String bottleneck(GraphBuilder b, Dims d, String block, String x, long planes, boolean wide, long stride,
+    private static String bottleneck(GraphBuilder b, Dims d, String block, String x, long planes, Inner inner, long stride,
             long dilation) {
-        long width = wide ? planes * 2 : planes;
-        String y = b.conv(block + ".conv1", x, d.out(block + ".conv1.weight", width), 1, 1, 0, false);
+        long width = inner.width(planes);
+        long reduced = d.out(block + ".conv1.weight", width);
+        // the groups of the 3x3 conv: the checkpoint's (its inputs over its weight's second axis), or the name's
+        long groups = reduced / Math.max(1, d.size(block + ".conv2.weight", 1, reduced / inner.groups()));
+        String y = b.conv(block + ".conv1", x, reduced, 1, 1, 0, false);
         y = b.act(block + ".relu1", b.batchNorm(block + ".bn1", y), Op.Activation.RELU);
         y = b.conv(block + ".conv2", y, d.out(block + ".conv2.weight", width), new long[] {3, 3}, stride, dilation, dilation,
-                1, false);
+                groups, false);
         y = b.act(block + ".relu2", b.batchNorm(block + ".bn2", y), Op.Activation.RELU);
         long out = d.out(block + ".conv3.weight", planes * EXPANSION);
         declare(b, block, "conv3", "bn3", out, b.width(y), 1);

@@ -50,6 +50,8 @@ import lady.permutation.SpecValidator;
  *       (broadcasting as ONNX does): the inputs are tied (residual streams, squeeze-excitation); an input
  *       with one entry on that axis (a spatial attention map, a scalar) is broadcast and ties nothing;</li>
  *   <li>Concat along the channel axis: spaces at offsets; along another axis: tied (a class token);</li>
+ *   <li>a Slice of the channels with step 1, a Split of the channels ({@code torch.chunk}): {@link Op#SLICE_CHANNELS}
+ *       (the spaces cut at the run's bounds);</li>
  *   <li>Flatten and Reshape that merge the channel axis with the axes after it ({@code N x C*H*W}): the
  *       channels own blocks; Reshape that only regroups other axes keeps the layout;</li>
  *   <li>a symmetric reduction over the channel axis (ReduceMean, ReduceMax, ...) and Shape give values that
@@ -60,7 +62,7 @@ import lady.permutation.SpecValidator;
  *       written as one {@link Op#ATTENTION_GQA} node, whose heads and the dimensions inside them are groups (a
  *       rotary embedding's rotated dimensions stay);</li>
  *   <li>anything else, and a known operator in a form it does not follow (a Reshape that splits the
- *       channels into heads outside an attention Lady can prove, a Slice of the channels, a Gemm with alpha 2,
+ *       channels into heads outside an attention Lady can prove, a strided Slice of the channels, a Gemm with alpha 2,
  *       an operator of another domain), is an {@link Op#OPAQUE} node: everything it touches stays in place, with
  *       a note naming the node. Attention Lady cannot prove (a bias per head, a KV cache written out) keeps its
  *       residual stream and MLP hidden units as groups; its projections stay in place.</li>

@@ -550,6 +550,19 @@ final class OnnxImporter {
             }
             case "Identity", "Cast":
                 return ins.isEmpty() || ins.get(0) == null ? null : ins.get(0).reals;
+            case "Concat": { // of 1-D constants (a Resize's scales: [1, 1] then [2, 2])
+                double[] all = new double[0];
+                for (Val v : ins) {
+                    if (v == null || v.reals == null || v.shape == null || v.shape.length != 1
+                            || all.length + v.reals.length > MAX_FOLDED) {
+                        return null;
+                    }
+                    double[] next = Arrays.copyOf(all, all.length + v.reals.length);
+                    System.arraycopy(v.reals, 0, next, all.length, v.reals.length);
+                    all = next;
+                }
+                return all;
+            }
             default:
                 return null;
         }
@@ -1637,10 +1650,19 @@ final class OnnxImporter {
             return;
         }
         long[] out = shapes[0];
+        List<long[]> ints = ins.stream().map(v -> v == null ? null : v.ints).toList();
+        if (out != null && x.caxis != UNKNOWN && x.dim(x.caxis) >= 0 && out.length == x.rank()
+                && out[x.caxis] != x.dim(x.caxis)) { // a run of the channels (torch.chunk, a slice x[:, a:b])
+            long[] run = OnnxShapes.channelRun(r.node(), ints, x.rank(), x.caxis, x.dim(x.caxis));
+            if (run != null && run[1] == out[x.caxis] && run[1] > 0) {
+                keepAs(r, x, out, x.caxis, Op.SLICE_CHANNELS, Map.of("axis", (long) x.caxis, "start", run[0],
+                        "length", run[1]));
+                return;
+            }
+        }
         if (out == null || x.dim(x.caxis) < 0 || out.length != x.rank() || out[x.caxis] != x.dim(x.caxis)
-                || !OnnxShapes.sliceKeepsAxis(r.node(), ins.stream().map(v -> v == null ? null : v.ints).toList(),
-                        x.rank(), x.caxis)) {
-            opaque(r, ins, shapes, "a slice of the channels, or one whose bounds are known only at run time");
+                || !OnnxShapes.sliceKeepsAxis(r.node(), ints, x.rank(), x.caxis)) {
+            opaque(r, ins, shapes, "a strided slice of the channels, or one whose bounds are known only at run time");
             return;
         }
         keepAs(r, x, out, x.caxis, Op.CHANNELWISE, Map.of());
@@ -1650,11 +1672,32 @@ final class OnnxImporter {
         OnnxNode n = r.node();
         Val x = ins.get(0);
         int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 0), x.rank());
-        if (x.caxis != UNKNOWN && (axis < 0 || axis == x.caxis)) {
+        String name = name(n);
+        if (x.caxis != UNKNOWN && axis == x.caxis) { // runs of the channels, one per output
+            long at = 0;
+            for (long[] sh : shapes) {
+                at = sh == null || sh.length != x.rank() || sh[axis] < 0 || at < 0 ? -1 : at + sh[axis];
+            }
+            if (at < 0 || at != x.dim(axis)) {
+                opaque(r, ins, shapes, "a split of the channels whose sizes are known only at run time");
+                return;
+            }
+            long start = 0;
+            for (int k = 0; k < n.outputs().size(); k++) {
+                String out = n.outputs().get(k);
+                if (!out.isEmpty() && shapes[k][axis] > 0) {
+                    emit(k == 0 ? name : extra(name, k + 1), Op.SLICE_CHANNELS, List.of(x.lady), out, Map.of(),
+                            Map.of("axis", (long) axis, "start", start, "length", shapes[k][axis]), n.opType());
+                    data(n, k, out, shapes[k], x.caxis);
+                }
+                start += shapes[k][axis];
+            }
+            return;
+        }
+        if (x.caxis != UNKNOWN && axis < 0) {
             opaque(r, ins, shapes, "a split of the channels");
             return;
         }
-        String name = name(n);
         for (int k = 0; k < n.outputs().size(); k++) {
             String out = n.outputs().get(k);
             if (!out.isEmpty()) {

@@ -541,6 +541,29 @@ final class OnnxShapes {
         return true;
     }
 
+    /**
+     * {start, length} of the run of channels (axis {@code caxis}, of {@code channels}) a Slice keeps when it slices that
+     * axis with step 1 and known bounds; null otherwise (not sliced there, a step, unknown bounds).
+     */
+    static long[] channelRun(OnnxNode n, List<long[]> ints, int rank, int caxis, long channels) {
+        long[][] p = sliceArrays(n, ints);
+        if (p == null || channels < 0) {
+            return null;
+        }
+        for (int i = 0; i < p[0].length; i++) {
+            int a = p[2] == null ? i : axis(p[2][i], rank);
+            if (a == caxis) {
+                if (p[3] != null && p[3][i] != 1) {
+                    return null;
+                }
+                long start = clamp(p[0][i], channels);
+                long end = Math.max(start, clamp(p[1][i], channels));
+                return new long[] {start, end - start};
+            }
+        }
+        return null;
+    }
+
     // ---- helpers ----
 
     private static long[] constantShape(OnnxNode n) {

@@ -262,7 +262,8 @@ public final class OrtRunner implements AutoCloseable {
 
     /**
      * Runs the model on float32 inputs (an integer input's values carried as floats, cast to its type here); every
-     * output (float32) as a new libtorch tensor, in the graph's order.
+     * output as a new float32 libtorch tensor, in the graph's order (integer outputs converted exactly, see {@link
+     * #floats}).
      */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
         Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
@@ -294,14 +295,13 @@ public final class OrtRunner implements AutoCloseable {
             Map<String, Tensor> out = new LinkedHashMap<>();
             try (OrtSession.Result r = session.run(feeds)) {
                 for (Map.Entry<String, ai.onnxruntime.OnnxValue> e : r) {
-                    if (!(e.getValue() instanceof OnnxTensor t) || t.getInfo().type != ai.onnxruntime.OnnxJavaType.FLOAT) {
-                        throw LadyException.invalidInput(model.path() + ": output '" + e.getKey()
-                                + "' is not a float32 tensor (" + e.getValue().getInfo() + ")");
+                    float[] v = e.getValue() instanceof OnnxTensor t ? floats(t) : null;
+                    if (v == null) {
+                        throw LadyException.invalidInput(model.path() + ": output '" + e.getKey() + "' is neither a "
+                                + "floating-point tensor nor one of integers that float32 holds exactly ("
+                                + e.getValue().getInfo() + ")");
                     }
-                    FloatBuffer fb = t.getFloatBuffer();
-                    float[] v = new float[fb.remaining()];
-                    fb.get(v);
-                    out.put(e.getKey(), FloatTensors.of(v, t.getInfo().getShape()));
+                    out.put(e.getKey(), FloatTensors.of(v, ((OnnxTensor) e.getValue()).getInfo().getShape()));
                 }
             }
             return out;
@@ -310,6 +310,78 @@ public final class OrtRunner implements AutoCloseable {
         } finally {
             feeds.values().forEach(OnnxTensor::close);
             java.lang.ref.Reference.reachabilityFence(keep);
+        }
+    }
+
+    /** Integers float32 holds exactly: |v| <= 2^24. */
+    private static final long EXACT_FLOAT_INTEGER = 1L << 24;
+
+    /**
+     * An output's values as float32: float32 itself; float64 rounded; integers and booleans (a detector's labels and
+     * counts) when every value is exact in float32, so that a comparison of two runs sees any change. Null otherwise.
+     */
+    private static float[] floats(OnnxTensor t) {
+        ai.onnxruntime.OnnxJavaType type = t.getInfo().type;
+        switch (type) {
+            case FLOAT -> {
+                FloatBuffer b = t.getFloatBuffer();
+                float[] v = new float[b.remaining()];
+                b.get(v);
+                return v;
+            }
+            case DOUBLE -> {
+                java.nio.DoubleBuffer b = t.getDoubleBuffer();
+                float[] v = new float[b.remaining()];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) b.get(i);
+                }
+                return v;
+            }
+            case INT64, INT32, INT16, INT8, UINT8, BOOL -> {
+                long[] x = switch (type) {
+                    case INT64 -> {
+                        java.nio.LongBuffer b = t.getLongBuffer();
+                        long[] l = new long[b.remaining()];
+                        b.get(l);
+                        yield l;
+                    }
+                    case INT32 -> {
+                        java.nio.IntBuffer b = t.getIntBuffer();
+                        long[] l = new long[b.remaining()];
+                        for (int i = 0; i < l.length; i++) {
+                            l[i] = b.get(i);
+                        }
+                        yield l;
+                    }
+                    case INT16 -> {
+                        java.nio.ShortBuffer b = t.getShortBuffer();
+                        long[] l = new long[b.remaining()];
+                        for (int i = 0; i < l.length; i++) {
+                            l[i] = b.get(i);
+                        }
+                        yield l;
+                    }
+                    default -> { // one byte each: signed for INT8, unsigned for UINT8 and BOOL
+                        java.nio.ByteBuffer b = t.getByteBuffer();
+                        long[] l = new long[b.remaining()];
+                        for (int i = 0; i < l.length; i++) {
+                            l[i] = type == ai.onnxruntime.OnnxJavaType.INT8 ? b.get(i) : Byte.toUnsignedLong(b.get(i));
+                        }
+                        yield l;
+                    }
+                };
+                float[] v = new float[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    if (Math.abs(x[i]) > EXACT_FLOAT_INTEGER) {
+                        return null;
+                    }
+                    v[i] = x[i];
+                }
+                return v;
+            }
+            default -> {
+                return null;
+            }
         }
     }
 

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import lady.permutation.Group;
 import lady.permutation.Member;
+import lady.permutation.Nesting;
 import lady.permutation.PermutationSpec;
 
 /**
@@ -171,17 +172,104 @@ class ChannelSpacesTest {
     }
 
     @Test
-    void aGroupedConvolutionIsLeftInPlaceWithANote() {
+    void aGroupedConvolutionMovesWholeGroupsAndTheChannelsInsideEachGroup() {
         GraphBuilder b = new GraphBuilder("grouped");
         String x = b.image("input", 3, 8, false);
-        String y = b.act("relu_a", b.conv("a", x, 4, 1, 1, 0, false), Op.Activation.RELU);
-        y = b.act("relu_g", b.conv("g", y, 6, new long[] {3, 3}, 1, 1, 1, 2, false), Op.Activation.RELU);
+        String y = b.act("relu_a", b.batchNorm("bn_a", b.conv("a", x, 4, 1, 1, 0, false)), Op.Activation.RELU);
+        // 2 groups: 2 input channels each, 3 output channels each
+        y = b.act("relu_g", b.batchNorm("bn_g", b.conv("g", y, 6, new long[] {3, 3}, 1, 1, 1, 2, true)), Op.Activation.RELU);
         y = b.act("relu_c", b.conv("c", y, 5, 1, 1, 0, false), Op.Activation.RELU);
         PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", y, 2, 1, 1, 0, false)));
 
-        assertGroups(spec, "c");
-        assertTrue(spec.fixed().containsAll(List.of("a.weight[0]", "g.weight", "c.weight[1]")), "fixed: " + spec.fixed());
-        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("'g'") && n.contains("grouped convolution (groups = 2)")),
+        assertGroups(spec, "a", "g.group.0", "g.group.1", "c");
+        // whole groups: a's rows and bn_a in blocks of 2, g's rows and what reads them in blocks of 3
+        assertMembers(spec, "a", 2, "a.weight@0+0/2:PRODUCER_WEIGHT", "bn_a.weight@0+0/2:NORM_WEIGHT",
+                "bn_a.bias@0+0/2:NORM_BIAS", "bn_a.running_mean@0+0/2:RUNNING_MEAN",
+                "bn_a.running_var@0+0/2:RUNNING_VAR", "g.weight@0+0/3:PRODUCER_WEIGHT", "g.bias@0+0/3:PRODUCER_BIAS",
+                "bn_g.weight@0+0/3:NORM_WEIGHT", "bn_g.bias@0+0/3:NORM_BIAS", "bn_g.running_mean@0+0/3:RUNNING_MEAN",
+                "bn_g.running_var@0+0/3:RUNNING_VAR", "c.weight@1+0/3:CONSUMER_WEIGHT");
+        for (int k = 0; k < 2; k++) {
+            String at = "+" + 3 * k + "/1";
+            assertMembers(spec, "g.group." + k, 3, "g.weight@0" + at + ":PRODUCER_WEIGHT", "g.bias@0" + at + ":PRODUCER_BIAS",
+                    "bn_g.weight@0" + at + ":NORM_WEIGHT", "bn_g.bias@0" + at + ":NORM_BIAS",
+                    "bn_g.running_mean@0" + at + ":RUNNING_MEAN", "bn_g.running_var@0" + at + ":RUNNING_VAR",
+                    "c.weight@1" + at + ":CONSUMER_WEIGHT");
+        }
+        assertEquals(Map.of("g.group.0", "a", "g.group.1", "a"), Nesting.of(spec).outers());
+        // the input channels inside a group stay: the weight's second axis
+        assertTrue(spec.fixed().contains("g.weight[1]"), "fixed: " + spec.fixed());
+        assertTrue(spec.notes().isEmpty(), "notes: " + spec.notes());
+    }
+
+    @Test
+    void groupsTiedToDifferentSpacesStayInPlaceButTheirChannelsMove() {
+        GraphBuilder b = new GraphBuilder("grouped_tied");
+        String x = b.image("input", 3, 8, false);
+        String y = b.act("relu_a", b.conv("a", x, 4, 1, 1, 0, false), Op.Activation.RELU);
+        y = b.conv("g", y, 6, new long[] {3, 3}, 1, 1, 1, 2, false);
+        // group 0's channels are added to p's, group 1's to q's: swapping the groups would swap p and q
+        String z = b.concat("cat", List.of(b.conv("p", x, 3, 1, 1, 0, false), b.conv("q", x, 3, 3, 1, 1, false)), 1, true);
+        y = b.act("relu", b.add("add", y, z), Op.Activation.RELU);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", y, 2, 1, 1, 0, false)));
+
+        assertGroups(spec, "stream.g.group.0", "stream.g.group.1");
+        assertMembers(spec, "stream.g.group.1", 3, "g.weight@0+3/1:PRODUCER_WEIGHT", "q.weight@0+0/1:PRODUCER_WEIGHT",
+                "d.weight@1+3/1:CONSUMER_WEIGHT");
+        assertTrue(spec.fixed().containsAll(List.of("a.weight[0]", "g.weight[1]")), "fixed: " + spec.fixed());
+        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("'g'") && n.contains("not alike")), "notes: " + spec.notes());
+    }
+
+    @Test
+    void aGroupedConvolutionOfAConcatenationKeepsItsGroupsInPlace() {
+        GraphBuilder b = new GraphBuilder("grouped_concat");
+        String x = b.image("input", 3, 8, false);
+        String y = b.concat("cat", List.of(b.conv("a1", x, 2, 1, 1, 0, false), b.conv("a2", x, 2, 1, 1, 0, false)), 1, true);
+        y = b.act("relu_g", b.conv("g", b.act("relu", y, Op.Activation.RELU), 4, new long[] {3, 3}, 1, 1, 1, 2, false),
+                Op.Activation.RELU);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", y, 2, 1, 1, 0, false)));
+
+        assertGroups(spec, "g.group.0", "g.group.1");
+        assertTrue(spec.fixed().containsAll(List.of("a1.weight[0]", "a2.weight[0]", "g.weight[1]")), "fixed: " + spec.fixed());
+        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("'g'") && n.contains("cannot cut")), "notes: " + spec.notes());
+    }
+
+    @Test
+    void aSliceOfTheChannelsCutsTheirSpaceInTwo() {
+        // YOLO's C2f: a conv's output chunked in two; the second half feeds a residual block; the halves and the
+        // block's output are concatenated
+        GraphBuilder b = new GraphBuilder("chunk");
+        String x = b.image("input", 3, 8, false);
+        String y = b.act("relu_a", b.batchNorm("bn_a", b.conv("a", x, 6, 1, 1, 0, false)), Op.Activation.RELU);
+        String first = b.sliceChannels("chunk", y, 0, 2);
+        String second = b.sliceChannels("chunk_1", y, 2, 4);
+        String m = b.act("relu_m", b.conv("m", second, 4, 3, 1, 1, false), Op.Activation.RELU);
+        m = b.add("m_add", second, b.conv("m2", m, 4, 3, 1, 1, false));
+        y = b.concat("cat", List.of(first, second, m), 1, true);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("c", y, 5, 1, 1, 0, false)));
+
+        assertGroups(spec, "a[0:2]", "stream.a", "m");
+        assertMembers(spec, "a[0:2]", 2, "a.weight@0+0/1:PRODUCER_WEIGHT", "bn_a.weight@0+0/1:NORM_WEIGHT",
+                "bn_a.bias@0+0/1:NORM_BIAS", "bn_a.running_mean@0+0/1:RUNNING_MEAN", "bn_a.running_var@0+0/1:RUNNING_VAR",
+                "c.weight@1+0/1:CONSUMER_WEIGHT");
+        // the second half: a's rows 2..5, the block reading it, the block's output added to it (read twice by c)
+        assertMembers(spec, "stream.a", 4, "a.weight@0+2/1:PRODUCER_WEIGHT", "bn_a.weight@0+2/1:NORM_WEIGHT",
+                "bn_a.bias@0+2/1:NORM_BIAS", "bn_a.running_mean@0+2/1:RUNNING_MEAN", "bn_a.running_var@0+2/1:RUNNING_VAR",
+                "m.weight@1+0/1:CONSUMER_WEIGHT", "m2.weight@0+0/1:PRODUCER_WEIGHT", "c.weight@1+2/1:CONSUMER_WEIGHT",
+                "c.weight@1+6/1:CONSUMER_WEIGHT");
+        assertTrue(spec.notes().isEmpty(), "notes: " + spec.notes());
+    }
+
+    @Test
+    void aSliceThatCutsABlockKeepsItsChannelsInPlace() {
+        GraphBuilder b = new GraphBuilder("chunk_block");
+        String x = b.image("input", 3, 8, false);
+        // a depthwise conv with channel multiplier 2: each neuron owns 2 channels; a slice of 3 cuts one
+        String y = b.conv("dw", b.conv("a", x, 4, 1, 1, 0, false), 8, new long[] {3, 3}, 1, 1, 1, 4, false);
+        y = b.sliceChannels("slice", y, 0, 3);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("c", y, 5, 1, 1, 0, false)));
+
+        assertGroups(spec);
+        assertTrue(spec.notes().stream().anyMatch(n -> n.contains("'slice'") && n.contains("cuts a neuron's block")),
                 "notes: " + spec.notes());
     }
 

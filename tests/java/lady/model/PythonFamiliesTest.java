@@ -88,6 +88,11 @@ class PythonFamiliesTest {
     }
 
     @Test
+    void resnext50() throws Exception {
+        check("resnext50_32x4d", "resnext50_32x4d", 64, Map.of(), true);
+    }
+
+    @Test
     @Tag("slow")
     void densenet121() throws Exception {
         check("densenet121", "densenet121", 32, Map.of(), false);

@@ -96,6 +96,37 @@ class OrtRunnerTest {
         assertTrue(d.maxRel() > 0);
     }
 
+    /** A detector's labels and counts are integers: compared exactly, as float32 holds them. */
+    @Test
+    void integerOutputsAreCompared() throws Exception {
+        OnnxTestModels.Weights w = OnnxTestModels.Weights.draw(6);
+        var g = OnnxTestModels.classifier(w, 0).getGraph().toBuilder()
+                .addNode(OnnxTestModels.node("ArgMax", "argmax", new String[] {"logits"}, new String[] {"label"},
+                        OnnxTestModels.intAttr("axis", 1), OnnxTestModels.intAttr("keepdims", 0)))
+                .addOutput(lady.onnx.proto.Onnx.ValueInfoProto.newBuilder().setName("label").setType(lady.onnx.proto.Onnx.TypeProto.newBuilder()
+                        .setTensorType(lady.onnx.proto.Onnx.TypeProto.Tensor.newBuilder().setElemType(
+                                lady.onnx.proto.Onnx.TensorProto.DataType.INT64_VALUE))))
+                .build();
+        Path p = OnnxTestModels.writeClassifier(dir, "argmax.onnx", w, 0); // (with its external data file)
+        Files.write(p, OnnxTestModels.model(g).toByteArray());
+        OnnxModel a = Onnx.read(p);
+        List<OrtRunner.OutputDifference> same = OrtRunner.compare(a, a, 7, OrtRunner.Options.DEFAULT);
+        assertEquals(List.of("logits", "label"), same.stream().map(OrtRunner.OutputDifference::output).toList());
+        assertEquals(0.0, same.get(1).maxRel());
+
+        StateDict changed = new StateDict(); // class 0's bias far above the others: every label becomes 0
+        Tensor b2 = TorchTensors.get(a.stateDict(), "b2");
+        Tensor shift = torch.zeros_like(b2);
+        shift.index_put_(new org.bytedeco.pytorch.TensorIndexVector(new org.bytedeco.pytorch.TensorIndex(0)),
+                new org.bytedeco.pytorch.Scalar(1000.0));
+        TorchTensors.put(changed, "b2", b2.add(shift));
+        Path shifted = dir.resolve("argmax-shifted.onnx");
+        Onnx.write(shifted, a, changed);
+        OrtRunner.OutputDifference d = OrtRunner.compare(a, Onnx.read(shifted), 7, OrtRunner.Options.DEFAULT).get(1);
+        assertEquals("label", d.output());
+        assertTrue(d.maxAbs() >= 1, "some label changed: " + d);
+    }
+
     @Test
     void ladyEvalRefusesWhatDoesNotApplyToAnOnnxModel() throws Exception {
         Path m = OnnxTestModels.writeClassifier(dir, "mlp.onnx", OnnxTestModels.Weights.draw(5), 0);
