@@ -104,7 +104,8 @@ public final class ChannelSpaces {
 
     private static final class Space {
         long size; // divided when the space is coarsened (a grouped convolution's input moves in whole groups)
-        final long order; // creation position: node index, then sequence within the node (SEQUENCE_BITS)
+        long order; // creation position: node index, then sequence within the node (SEQUENCE_BITS); a grouped
+                    // convolution's outer space is moved before the spaces of its groups
         final String node;
         final String suffix;
         final List<Draft> members = new ArrayList<>();
@@ -309,6 +310,9 @@ public final class ChannelSpaces {
             long[] shape = graph.shape(w);
             long groups = n.longAttr("groups", 1);
             long out = shape[0];
+            if (groups < 1 || out % groups != 0) {
+                return opaque(n, "convolution with " + groups + " groups and " + out + " outputs");
+            }
             if (l.flattened()) {
                 return opaque(n, "a convolution after a flatten");
             }
@@ -359,10 +363,7 @@ public final class ChannelSpaces {
         private Layout groupedConv(Node n, Layout l, String w, String b, long groups, long out) {
             long[] shape = graph.shape(w);
             long a = shape[1];
-            if (out % groups != 0) {
-                return opaque(n, "grouped convolution (groups = " + groups + ") with " + out + " output channels");
-            }
-            long per = out / groups;
+            long per = out / groups; // (conv checked that the groups divide the outputs)
             fixed.add(SpecValidator.fixedAxis(w, 1));
             int outer = -1;
             Seg only = !l.opaque() && l.segs().size() == 1 ? l.segs().get(0) : null;
@@ -422,11 +423,15 @@ public final class ChannelSpaces {
          * outer space is pinned), with a note; the channels inside each group still move.
          */
         private void joinGroups() {
+            Map<Integer, Integer> claimed = new HashMap<>(); // a group's space -> the outer space it was joined to
             for (GroupedConv c : groupedConvs) {
                 if (c.outer() < 0) {
                     continue;
                 }
                 int outer = root(c.outer());
+                if (spaces.get(outer).pinned || splits.containsKey(outer)) { // (its groups stay; cut: a slice of them)
+                    continue;
+                }
                 List<Draft> first = new ArrayList<>(spaces.get(root(c.inner()[0])).members);
                 Set<Integer> roots = new LinkedHashSet<>();
                 boolean alike = true;
@@ -442,9 +447,28 @@ public final class ChannelSpaces {
                             + "channels inside each group move");
                     continue;
                 }
+                Set<Integer> before = new LinkedHashSet<>();
+                roots.forEach(r -> before.add(claimed.containsKey(r) ? root(claimed.get(r)) : -1));
+                if (before.size() != 1) { // some of its groups' spaces are another grouped conv's, some not
+                    pin(outer);
+                    notes.add("node '" + c.node() + "': its groups are tied to another grouped convolution's only in "
+                            + "part; they stay in place, the channels inside each group move");
+                    continue;
+                }
+                int other = before.iterator().next();
+                if (other >= 0) { // every group's space is another grouped conv's (their outputs added): one outer space
+                    union(other, outer, false);
+                    continue;
+                }
+                roots.forEach(r -> claimed.put(r, outer));
                 for (Draft m : first) {
                     member(outer, m.tensor(), m.axis(), m.offset(), m.block() * c.per(), m.role());
                 }
+                // the outer group is listed before the groups nested in it (a group's space may be older: a stream the
+                // grouped conv's output is added into)
+                long earliest = roots.stream().mapToLong(r -> spaces.get(r).order).min().orElseThrow();
+                Space o = spaces.get(outer);
+                o.order = Math.min(o.order, earliest - 1);
             }
         }
 
@@ -512,6 +536,11 @@ public final class ChannelSpaces {
             Layout l = in(n, 0);
             String w = n.param("weight");
             long size = graph.shape(w)[0];
+            boolean vectors = n.params().entrySet().stream().allMatch(e -> e.getKey().equals("num_batches_tracked")
+                    || java.util.Arrays.equals(graph.shape(e.getValue()), new long[] {size}));
+            if (!vectors) { // (a malformed graph: a bias or a statistic of another length than the weight)
+                return opaque(n, "its vectors differ in length");
+            }
             if (l.opaque() || l.flattened() || l.length() != size) {
                 pinAll(l);
                 n.params().values().forEach(fixed::add);
@@ -1142,6 +1171,23 @@ public final class ChannelSpaces {
                 Space s = e.getKey();
                 if (count.get(e.getValue()) > 1 && s.tiedByAdd && !s.producerNodes.isEmpty()) {
                     e.setValue("stream." + span(s.producerNodes));
+                }
+            }
+            // pieces of one stream (cut by a slice, or by the groups of a grouped convolution added into it) share
+            // their producers: their own suffix, else their place, tells them apart
+            Map<String, Integer> seen = new HashMap<>();
+            names.values().forEach(v -> seen.merge(v, 1, Integer::sum));
+            Set<String> taken = new java.util.HashSet<>();
+            names.values().stream().filter(v -> seen.get(v) == 1).forEach(taken::add);
+            for (Map.Entry<Space, String> e : names.entrySet()) {
+                if (seen.get(e.getValue()) > 1) {
+                    String suffix = e.getKey().suffix;
+                    String base = e.getValue().endsWith(suffix) ? e.getValue() : e.getValue() + suffix;
+                    String name = base;
+                    for (int k = 2; !taken.add(name); k++) {
+                        name = base + "#" + k;
+                    }
+                    e.setValue(name);
                 }
             }
             return names;

@@ -853,6 +853,12 @@ final class OnnxImporter {
             return;
         }
         long groups = OnnxShapes.attr(n, "group", 1);
+        long[] ws = w.shape;
+        if (groups < 1 || ws == null || (!transposed && (ws[0] % groups != 0
+                || (x.dim(1) >= 0 && x.dim(1) != ws[1] * groups)))) {
+            opaque(r, ins, shapes, "its group attribute (" + groups + ") does not fit its weight and input");
+            return;
+        }
         if (transposed && groups != 1) {
             opaque(r, ins, shapes, "a grouped transposed convolution");
             return;

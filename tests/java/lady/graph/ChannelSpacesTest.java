@@ -220,6 +220,44 @@ class ChannelSpacesTest {
     }
 
     @Test
+    void aStreamCutByTheGroupsOfAGroupedConvolutionHasOneNamePerPiece() {
+        GraphBuilder b = new GraphBuilder("grouped_into_stream");
+        String x = b.image("input", 3, 8, false);
+        String s = b.conv("p", x, 4, 1, 1, 0, false);
+        String y = b.act("relu_a", b.conv("a", x, 4, 1, 1, 0, false), Op.Activation.RELU);
+        // the grouped conv's output added to p's: p's channels are cut into the conv's two groups
+        y = b.add("add", b.conv("g", y, 4, new long[] {3, 3}, 1, 1, 1, 2, false), s);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", b.act("relu", y, Op.Activation.RELU), 2, 1, 1, 0,
+                false)));
+
+        assertGroups(spec, "a", "stream.p[0:2]", "stream.p[2:4]");
+        assertMembers(spec, "stream.p[2:4]", 2, "p.weight@0+2/1:PRODUCER_WEIGHT", "g.weight@0+2/1:PRODUCER_WEIGHT",
+                "d.weight@1+2/1:CONSUMER_WEIGHT");
+        // whole groups: a's rows in blocks of 2 with g's and p's rows and d's columns
+        assertMembers(spec, "a", 2, "a.weight@0+0/2:PRODUCER_WEIGHT", "g.weight@0+0/2:PRODUCER_WEIGHT",
+                "p.weight@0+0/2:PRODUCER_WEIGHT", "d.weight@1+0/2:CONSUMER_WEIGHT");
+    }
+
+    @Test
+    void twoGroupedConvolutionsAddedTogetherMoveTheirGroupsAlike() {
+        GraphBuilder b = new GraphBuilder("grouped_pair");
+        String x = b.image("input", 3, 8, false);
+        String y1 = b.conv("g1", b.act("r1", b.conv("a1", x, 4, 1, 1, 0, false), Op.Activation.RELU), 6,
+                new long[] {3, 3}, 1, 1, 1, 2, false);
+        String y2 = b.conv("g2", b.act("r2", b.conv("a2", x, 4, 1, 1, 0, false), Op.Activation.RELU), 6,
+                new long[] {3, 3}, 1, 1, 1, 2, false);
+        String y = b.act("relu", b.add("add", y1, y2), Op.Activation.RELU);
+        PermutationSpec spec = ChannelSpaces.derive(b.build(b.conv("d", y, 2, 1, 1, 0, false)));
+
+        // group k of g1 and group k of g2 are one space: the whole groups of both convs' inputs move together
+        assertGroups(spec, "a1", "stream.g1.group.0", "stream.g1.group.1");
+        assertMembers(spec, "a1", 2, "a1.weight@0+0/2:PRODUCER_WEIGHT", "a2.weight@0+0/2:PRODUCER_WEIGHT",
+                "g1.weight@0+0/3:PRODUCER_WEIGHT", "g2.weight@0+0/3:PRODUCER_WEIGHT", "d.weight@1+0/3:CONSUMER_WEIGHT");
+        assertMembers(spec, "stream.g1.group.1", 3, "g1.weight@0+3/1:PRODUCER_WEIGHT", "g2.weight@0+3/1:PRODUCER_WEIGHT",
+                "d.weight@1+3/1:CONSUMER_WEIGHT");
+    }
+
+    @Test
     void aGroupedConvolutionOfAConcatenationKeepsItsGroupsInPlace() {
         GraphBuilder b = new GraphBuilder("grouped_concat");
         String x = b.image("input", 3, 8, false);
