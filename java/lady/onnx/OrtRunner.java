@@ -322,6 +322,8 @@ public final class OrtRunner implements AutoCloseable {
      */
     private static float[] floats(OnnxTensor t) {
         ai.onnxruntime.OnnxJavaType type = t.getInfo().type;
+        int n;
+        java.util.function.IntToDoubleFunction at;
         switch (type) {
             case FLOAT -> {
                 FloatBuffer b = t.getFloatBuffer();
@@ -331,58 +333,42 @@ public final class OrtRunner implements AutoCloseable {
             }
             case DOUBLE -> {
                 java.nio.DoubleBuffer b = t.getDoubleBuffer();
-                float[] v = new float[b.remaining()];
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = (float) b.get(i);
-                }
-                return v;
+                n = b.remaining();
+                at = b::get;
             }
-            case INT64, INT32, INT16, INT8, UINT8, BOOL -> {
-                long[] x = switch (type) {
-                    case INT64 -> {
-                        java.nio.LongBuffer b = t.getLongBuffer();
-                        long[] l = new long[b.remaining()];
-                        b.get(l);
-                        yield l;
-                    }
-                    case INT32 -> {
-                        java.nio.IntBuffer b = t.getIntBuffer();
-                        long[] l = new long[b.remaining()];
-                        for (int i = 0; i < l.length; i++) {
-                            l[i] = b.get(i);
-                        }
-                        yield l;
-                    }
-                    case INT16 -> {
-                        java.nio.ShortBuffer b = t.getShortBuffer();
-                        long[] l = new long[b.remaining()];
-                        for (int i = 0; i < l.length; i++) {
-                            l[i] = b.get(i);
-                        }
-                        yield l;
-                    }
-                    default -> { // one byte each: signed for INT8, unsigned for UINT8 and BOOL
-                        java.nio.ByteBuffer b = t.getByteBuffer();
-                        long[] l = new long[b.remaining()];
-                        for (int i = 0; i < l.length; i++) {
-                            l[i] = type == ai.onnxruntime.OnnxJavaType.INT8 ? b.get(i) : Byte.toUnsignedLong(b.get(i));
-                        }
-                        yield l;
-                    }
-                };
-                float[] v = new float[x.length];
-                for (int i = 0; i < x.length; i++) {
-                    if (Math.abs(x[i]) > EXACT_FLOAT_INTEGER) {
-                        return null;
-                    }
-                    v[i] = x[i];
-                }
-                return v;
+            case INT64 -> {
+                java.nio.LongBuffer b = t.getLongBuffer();
+                n = b.remaining();
+                at = b::get;
+            }
+            case INT32 -> {
+                java.nio.IntBuffer b = t.getIntBuffer();
+                n = b.remaining();
+                at = b::get;
+            }
+            case INT16 -> {
+                java.nio.ShortBuffer b = t.getShortBuffer();
+                n = b.remaining();
+                at = b::get;
+            }
+            case INT8, UINT8, BOOL -> { // one byte each: signed for INT8, unsigned for UINT8 and BOOL
+                java.nio.ByteBuffer b = t.getByteBuffer();
+                n = b.remaining();
+                at = type == ai.onnxruntime.OnnxJavaType.INT8 ? b::get : i -> Byte.toUnsignedInt(b.get(i));
             }
             default -> {
                 return null;
             }
         }
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            double d = at.applyAsDouble(i);
+            if (type != ai.onnxruntime.OnnxJavaType.DOUBLE && Math.abs(d) > EXACT_FLOAT_INTEGER) {
+                return null;
+            }
+            v[i] = (float) d;
+        }
+        return v;
     }
 
     /**
