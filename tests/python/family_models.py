@@ -50,6 +50,11 @@ def build(p):
         return getattr(segmentation, arch)(weights=None, weights_backbone=None, num_classes=classes, aux_loss=True)
     if "vit" in p:
         return VisionTransformer(num_classes=classes, **p["vit"])
+    if "resnext" in p:  # torchvision's ResNet class with grouped bottlenecks, small: {"blocks", "groups", "width_per_group"}
+        from torchvision.models.resnet import Bottleneck, ResNet
+        r = p["resnext"]
+        return ResNet(Bottleneck, r["blocks"], num_classes=classes, groups=r["groups"],
+                      width_per_group=r["width_per_group"])
     return getattr(torchvision.models, arch)(weights=None, num_classes=classes)
 
 

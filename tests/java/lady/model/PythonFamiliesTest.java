@@ -63,6 +63,9 @@ class PythonFamiliesTest {
     private static final Map<String, Object> SMALL_VIT = Map.of("vit", Map.of("image_size", 32, "patch_size", 16,
             "num_layers", 2, "num_heads", 4, "hidden_dim", 256, "mlp_dim", 512));
 
+    private static final Map<String, Object> SMALL_RESNEXT = Map.of("resnext", Map.of("blocks", List.of(1, 2, 1, 1),
+            "groups", 8, "width_per_group", 8));
+
     @TempDir
     Path dir;
 
@@ -87,7 +90,14 @@ class PythonFamiliesTest {
         check("resnet50", "resnet50", 64, Map.of(), false);
     }
 
+    /** torchvision's ResNet class with grouped 3x3 convs (8 groups of 8 in layer1), one or two blocks per stage. */
     @Test
+    void smallResnext() throws Exception {
+        check("resnext_small", "resnext_custom", 32, SMALL_RESNEXT, true);
+    }
+
+    @Test
+    @Tag("slow")
     void resnext50() throws Exception {
         check("resnext50_32x4d", "resnext50_32x4d", 64, Map.of(), true);
     }
