@@ -811,10 +811,12 @@ public final class ChannelSpaces {
             }
             long start = n.longAttr("start", 0);
             long end = start + n.longAttr("length", 0);
-            if (l.flattened() || start < 0 || end > l.length() || start >= end || !cut(l, start) || !cut(reread(l), end)) {
+            String why = l.flattened() ? "after a flatten" : start < 0 || end > l.length() || start >= end ? "outside them"
+                    : !cut(l, start) || !cut(reread(l), end) ? "that cuts a neuron's block" : null;
+            if (why != null) {
                 pinAll(l);
                 notes.add("node '" + n.name() + "': a slice [" + start + ", " + end + ") of " + l.length() + " channels "
-                        + (l.flattened() ? "after a flatten" : "that cuts a neuron's block") + "; those channels stay in place");
+                        + why + "; those channels stay in place");
                 return Layout.OPAQUE;
             }
             List<Seg> inside = new ArrayList<>();

@@ -28,6 +28,8 @@ final class ResNetFamily implements Family {
     private static final int EXPANSION = 4;
     /** torchvision's base width of a bottleneck: its inner width is planes * width_per_group / BASE_WIDTH * groups. */
     private static final long BASE_WIDTH = 64;
+    /** resnextD_GxWd: G groups of W channels (in layer1). */
+    private static final java.util.regex.Pattern RESNEXT = java.util.regex.Pattern.compile("resnext\\d+_(\\d+)x(\\d+)d");
 
     /**
      * A bottleneck's inner width, torchvision's {@code width_per_group} and {@code groups}: (64, 1) for resnet50,
@@ -45,7 +47,7 @@ final class ResNetFamily implements Family {
             if (base.startsWith("wide")) {
                 return new Inner(2 * BASE_WIDTH, 1);
             }
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("resnext\\d+_(\\d+)x(\\d+)d").matcher(base);
+            java.util.regex.Matcher m = RESNEXT.matcher(base);
             return m.matches() ? new Inner(Long.parseLong(m.group(2)), Long.parseLong(m.group(1))) : PLAIN;
         }
     }
@@ -82,9 +84,10 @@ final class ResNetFamily implements Family {
         long inner = Family.dim(s, prefix + "layer1.0.conv1.weight", 0, 0);
         long perGroup = Family.dim(s, prefix + "layer1.0.conv2.weight", 1, inner);
         long groups = bottleneck && perGroup > 0 && inner % perGroup == 0 ? inner / perGroup : 1;
-        // layer1's planes are the stem's width (64 in torchvision)
+        // layer1's planes are the stem's width (64 in torchvision); -1: an inner width no named depth has
+        long stem = Math.max(1, Family.dim(s, prefix + "conv1.weight", 0, 1));
         Inner seen = groups > 1 ? new Inner(perGroup, groups)
-                : new Inner(BASE_WIDTH * inner / Math.max(1, Family.dim(s, prefix + "conv1.weight", 0, 1)), 1);
+                : new Inner(BASE_WIDTH * inner % stem == 0 ? BASE_WIDTH * inner / stem : -1, 1);
         for (Map.Entry<String, int[]> e : BLOCKS.entrySet()) {
             String n = e.getKey();
             boolean isBottleneck = !n.equals("resnet18") && !n.equals("resnet34");

@@ -532,13 +532,8 @@ final class OnnxShapes {
         if (p == null) {
             return false;
         }
-        for (int i = 0; i < p[0].length; i++) {
-            int a = p[2] == null ? i : axis(p[2][i], rank);
-            if (a == caxis) {
-                return p[3] == null || p[3][i] == 1;
-            }
-        }
-        return true;
+        int i = sliceEntry(p, rank, caxis);
+        return i < 0 || p[3] == null || p[3][i] == 1;
     }
 
     /**
@@ -547,21 +542,23 @@ final class OnnxShapes {
      */
     static long[] channelRun(OnnxNode n, List<long[]> ints, int rank, int caxis, long channels) {
         long[][] p = sliceArrays(n, ints);
-        if (p == null || channels < 0) {
+        int i = p == null || channels < 0 ? -1 : sliceEntry(p, rank, caxis);
+        if (i < 0 || (p[3] != null && p[3][i] != 1)) {
             return null;
         }
+        long start = clamp(p[0][i], channels);
+        long end = Math.max(start, clamp(p[1][i], channels));
+        return new long[] {start, end - start};
+    }
+
+    /** The entry of {@link #sliceArrays}' {@code p} that slices axis {@code axis} (of a value of {@code rank}), or -1. */
+    private static int sliceEntry(long[][] p, int rank, int axis) {
         for (int i = 0; i < p[0].length; i++) {
-            int a = p[2] == null ? i : axis(p[2][i], rank);
-            if (a == caxis) {
-                if (p[3] != null && p[3][i] != 1) {
-                    return null;
-                }
-                long start = clamp(p[0][i], channels);
-                long end = Math.max(start, clamp(p[1][i], channels));
-                return new long[] {start, end - start};
+            if ((p[2] == null ? i : axis(p[2][i], rank)) == axis) {
+                return i;
             }
         }
-        return null;
+        return -1;
     }
 
     // ---- helpers ----
