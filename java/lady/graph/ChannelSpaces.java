@@ -152,6 +152,7 @@ public final class ChannelSpaces {
                 sequence = 0;
                 Node n = graph.nodes().get(nodeIndex);
                 layouts.put(n.output(), step(n));
+                followers(n);
             }
             for (String out : graph.outputs()) {
                 if (!graph.freeChannels(out)) {
@@ -250,6 +251,45 @@ public final class ChannelSpaces {
                 case OPAQUE -> opaque(n, n.stringAttr("why", "operator " + n.stringAttr("type", "?") + " is not one Lady knows"));
                 case IMAGE_FEATURES -> opaque(n, "an image path (a vision tower)");
             };
+        }
+
+        /**
+         * The vectors that move with an axis of one of the node's parameters ({@link Op#FOLLOWS}: a quantized weight's
+         * per-axis scales and zero points) get the members that axis got, as 1-D vectors of the same blocks (a
+         * weight's rows: a bias-like vector); fixed where it is fixed.
+         */
+        private void followers(Node n) {
+            for (Map.Entry<String, String> p : n.params().entrySet()) {
+                if (!p.getKey().startsWith(Op.FOLLOWS)) {
+                    continue;
+                }
+                String[] parts = p.getKey().substring(Op.FOLLOWS.length()).split("\\.");
+                String of = parts.length == 3 ? n.param(parts[0]) : null;
+                int axis = of == null ? -1 : Integer.parseInt(parts[1]);
+                String vector = p.getValue();
+                if (of == null || fixed.contains(of) || fixed.contains(SpecValidator.fixedAxis(of, axis))) {
+                    fixed.add(vector);
+                    continue;
+                }
+                for (int i = 0; i < spaces.size(); i++) {
+                    if (root(i) != i) {
+                        continue;
+                    }
+                    List<Draft> members = spaces.get(i).members;
+                    List<Draft> add = new ArrayList<>();
+                    for (Draft d : members) {
+                        if (d.tensor().equals(of) && d.axis() == axis) {
+                            Role role = switch (d.role()) {
+                                case PRODUCER_WEIGHT -> Role.PRODUCER_BIAS;
+                                case CHANNEL_WEIGHT -> Role.CHANNEL_BIAS;
+                                default -> d.role();
+                            };
+                            add.add(new Draft(vector, 0, d.offset(), d.block(), role));
+                        }
+                    }
+                    members.addAll(add);
+                }
+            }
         }
 
         /** Pins everything the node touches and fixes its tensors; its output stays in place. */

@@ -207,6 +207,20 @@ public enum Op {
      */
     public static final String TIED_TO = "tied_to";
 
+    /**
+     * The prefix of a parameter role any node may carry: a stored vector that moves with one axis of another of the
+     * node's parameters, as a quantized weight's per-axis scale and zero point do (an ONNX DequantizeLinear of a
+     * stored int8 weight). Made by {@link #follows}: {@code follows.weight.0.1} is the second vector that moves with
+     * axis 0 of the node's {@code weight}. The analysis gives it the members that axis has; the interpreter does not run
+     * such a node.
+     */
+    public static final String FOLLOWS = "follows.";
+
+    /** The role of the {@code k}-th vector that moves with axis {@code axis} of the parameter of role {@code role}. */
+    public static String follows(String role, int axis, int k) {
+        return FOLLOWS + role + "." + axis + "." + k;
+    }
+
     /** Whether an {@link #EMBEDDING} node reads a vocabulary (its rows are tokens), not positions or a fixed row. */
     public static boolean vocabulary(Node n) {
         return n.op() == EMBEDDING && n.longAttr(POSITION_OFFSET, -1) < 0 && n.longAttr(FIXED_ROW, -1) < 0;

@@ -32,7 +32,20 @@ final class OnnxImporter {
      * A value as one tensor's entries: for each axis of the value, the tensor's axis it is, or -1 for an
      * inserted axis of size 1.
      */
-    private record View(String tensor, int[] axes) {
+    private record View(String tensor, int[] axes, List<Companion> companions) {
+        View(String tensor, int[] axes) {
+            this(tensor, axes, List.of());
+        }
+
+        /** The same tensor (and companions) seen through other axes. */
+        View to(int[] newAxes) {
+            return new View(tensor, newAxes, companions);
+        }
+
+        boolean quantized() {
+            return !companions.isEmpty();
+        }
+
         boolean whole(int rank) {
             if (axes.length != rank) {
                 return false;
@@ -47,6 +60,12 @@ final class OnnxImporter {
     }
 
     /**
+     * A stored vector that moves with one axis of a view's tensor: the per-axis scale or zero point of a
+     * DequantizeLinear that reads a quantized weight ({@code axis}: of the stored tensor).
+     */
+    private record Companion(String tensor, int axis) {}
+
+    /**
      * What the import knows of an ONNX value. A data value depends on the order of some channels and is a
      * value of the imported graph ({@code lady}); a free one does not (constants, shape computations, channel
      * reductions) and has no place there.
@@ -58,7 +77,10 @@ final class OnnxImporter {
         final String lady;
         final long[] ints;
         final double[] reals;
+        /** A whole or rearranged stored tensor (never a quantized one: every rule can read it). */
         final View view;
+        /** A quantized stored tensor with its per-axis scales and zero points: only the rules that move them read it. */
+        final View quant;
 
         private Val(long[] shape, boolean data, int caxis, String lady, long[] ints, double[] reals, View view) {
             this.shape = shape;
@@ -67,7 +89,14 @@ final class OnnxImporter {
             this.lady = lady;
             this.ints = ints;
             this.reals = reals;
-            this.view = view;
+            boolean q = view != null && view.quantized();
+            this.view = q ? null : view;
+            this.quant = q ? view : null;
+        }
+
+        /** The stored tensor this value is, quantized or not, or null. */
+        View stored() {
+            return view != null ? view : quant;
         }
 
         static Val data(String lady, long[] shape, int caxis) {
@@ -439,6 +468,9 @@ final class OnnxImporter {
             free(r, ins, shapes);
             return;
         }
+        if (integerForm(r, ins, shapes)) {
+            return;
+        }
         if (!n.domain().isEmpty() && !n.domain().equals("ai.onnx")) {
             opaque(r, ins, shapes, "operator " + n.opType() + " of domain '" + n.domain() + "' is not one Lady knows");
             return;
@@ -456,6 +488,10 @@ final class OnnxImporter {
         }
         if (ELEMENTWISE.contains(op)) {
             keep(r, ins, shapes, 0, Op.CHANNELWISE, Map.of());
+            return;
+        }
+        if (op.equals("QuantizeLinear") || op.equals("DequantizeLinear")) {
+            quantized(r, ins, shapes);
             return;
         }
         if (SUMS.contains(op)) {
@@ -578,22 +614,28 @@ final class OnnxImporter {
 
     /** A free value that is one tensor's entries rearranged (transposed, axes of size 1 added or removed), or null. */
     private static View view(OnnxNode n, List<Val> ins, long[] outShape) {
+        if (n.opType().equals("Mul") && ins.size() == 2) {
+            return scaledVector(ins, outShape);
+        }
         Val x = ins.isEmpty() ? null : ins.get(0);
-        if (x == null || x.view == null || x.shape == null) {
+        View xv = x == null ? null : x.stored();
+        if (xv == null || x.shape == null) {
             return null;
         }
         int rank = x.rank();
         switch (n.opType()) {
             case "Identity", "Cast", "CastLike":
-                return x.view;
+                return xv;
             case "Transpose": {
                 long[] perm = OnnxShapes.ints(n, "perm", reverse(rank));
                 int[] axes = new int[perm.length];
                 for (int i = 0; i < perm.length; i++) {
-                    axes[i] = x.view.axes()[(int) perm[i]];
+                    axes[i] = xv.axes()[(int) perm[i]];
                 }
-                return new View(x.view.tensor(), axes);
+                return xv.to(axes);
             }
+            case "QuantizeLinear", "DequantizeLinear": // a fake-quantized weight is both, in turn
+                return dequantized(n, ins, xv);
             case "Expand": {
                 if (outShape == null || outShape.length < rank) {
                     return null;
@@ -601,9 +643,9 @@ final class OnnxImporter {
                 int[] axes = new int[outShape.length];
                 int lead = outShape.length - rank;
                 for (int i = 0; i < outShape.length; i++) {
-                    axes[i] = i < lead ? -1 : x.view.axes()[i - lead];
+                    axes[i] = i < lead ? -1 : xv.axes()[i - lead];
                 }
-                return new View(x.view.tensor(), axes);
+                return xv.to(axes);
             }
             case "Gather": {
                 // rows picked by constant indices (a position embedding looked up at positions 0 .. t - 1): the
@@ -621,10 +663,10 @@ final class OnnxImporter {
                             axes[k++] = -1;
                         }
                     } else {
-                        axes[k++] = x.view.axes()[i];
+                        axes[k++] = xv.axes()[i];
                     }
                 }
-                return new View(x.view.tensor(), axes);
+                return xv.to(axes);
             }
             case "Unsqueeze", "Squeeze", "Reshape", "Flatten": {
                 // only when the shape change adds or removes axes of size 1
@@ -634,7 +676,7 @@ final class OnnxImporter {
                 List<Integer> kept = new ArrayList<>();
                 for (int i = 0; i < rank; i++) {
                     if (x.shape[i] != 1) {
-                        kept.add(x.view.axes()[i]);
+                        kept.add(xv.axes()[i]);
                     }
                 }
                 int[] axes = new int[outShape.length];
@@ -661,11 +703,72 @@ final class OnnxImporter {
                         b.add(d);
                     }
                 }
-                return a.equals(b) && k == kept.size() ? new View(x.view.tensor(), axes) : null;
+                return a.equals(b) && k == kept.size() ? xv.to(axes) : null;
             }
             default:
                 return null;
         }
+    }
+
+    /**
+     * A quantized weight read back as floats (or a stored float weight quantized: QAT's fake quantization): the stored
+     * tensor, whose per-axis scale and zero point (vectors along the quantized axis) move with that axis of the stored
+     * tensor; a per-tensor scale moves with nothing.
+     * Null (the weight is then computed, and stays in place) for block quantization or vectors that are not stored.
+     */
+    private static View dequantized(OnnxNode n, List<Val> ins, View xv) {
+        if (OnnxShapes.attr(n, "block_size", 0) != 0) {
+            return null;
+        }
+        int axis = OnnxShapes.axis(OnnxShapes.attr(n, "axis", 1), ins.get(0).rank());
+        return quantView(ins.get(0), xv, axis, ins.subList(1, Math.min(ins.size(), 3)));
+    }
+
+    /**
+     * Stored tensor {@code x} (seen as {@code xv}) with {@code vectors} (scales, zero points) that are one entry for
+     * the whole tensor (nothing moves with them) or stored vectors along its {@code axis} (companions), or null when
+     * one is neither.
+     */
+    private static View quantView(Val x, View xv, int axis, List<Val> vectors) {
+        List<Companion> companions = new ArrayList<>(xv.companions());
+        for (Val v : vectors) {
+            if (v == null) {
+                continue;
+            }
+            if (v.shape == null || v.data) {
+                return null;
+            }
+            if (elements(v.shape) == 1) {
+                continue; // one scale for the whole tensor
+            }
+            if (axis < 0 || v.view == null || v.rank() != 1 || v.dim(0) != x.dim(axis) || xv.axes()[axis] < 0
+                    || !v.view.whole(1)) {
+                return null;
+            }
+            companions.add(new Companion(v.view.tensor(), xv.axes()[axis]));
+        }
+        return new View(xv.tensor(), xv.axes(), List.copyOf(companions));
+    }
+
+    /**
+     * A stored vector scaled by one number (dynamic quantization's {@code Mul(input scale, weight scales)}: the per-
+     * channel scales of a quantized product), or null: the product moves with the vector.
+     */
+    private static View scaledVector(List<Val> ins, long[] outShape) {
+        View found = null;
+        for (Val v : ins) {
+            if (v == null || v.shape == null || v.data) {
+                return null;
+            }
+            if (elements(v.shape) == 1) {
+                continue;
+            }
+            if (found != null || v.view == null || !Arrays.equals(v.shape, outShape)) {
+                return null;
+            }
+            found = v.view;
+        }
+        return found;
     }
 
     private static long[] reverse(int rank) {
@@ -773,6 +876,161 @@ final class OnnxImporter {
         keepAs(r, x, shapes[0], x.caxis, op, attrs);
     }
 
+    /**
+     * ONNX's integer operators, read as the float operators they compute: the QOperator format of ONNX Runtime's static
+     * quantization (QLinearConv, QLinearMatMul, and its com.microsoft QLinearAdd, QLinearMul, QLinearConcat,
+     * QLinearGlobalAveragePool, QLinearAveragePool, QLinearSigmoid, QLinearLeakyRelu) and its dynamic quantization
+     * (DynamicQuantizeLinear, MatMulInteger, ConvInteger). A weight's per-axis scales and zero points move with its rows
+     * or columns; activations have one scale each. False when the node is none of them.
+     */
+    private boolean integerForm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        boolean onnx = n.domain().isEmpty() || n.domain().equals("ai.onnx");
+        boolean ms = n.domain().equals("com.microsoft");
+        if (!onnx && !ms) {
+            return false;
+        }
+        switch (onnx ? n.opType() : "ms." + n.opType()) {
+            case "QLinearConv" -> integerConv(r, ins, "Conv", new int[] {0, 3, 8}, 0, 4, 5);
+            case "ConvInteger" -> integerConv(r, ins, "Conv", new int[] {0, 1}, 0, -1, 3);
+            case "QLinearMatMul" -> integerMatMul(r, ins, "MatMul", new int[] {0, 3}, 1, 4, 5);
+            case "MatMulInteger" -> integerMatMul(r, ins, "MatMul", new int[] {0, 1}, 1, -1, 3);
+            case "DynamicQuantizeLinear" -> {
+                // the quantized input keeps its channels; its scale and zero point (one each) depend on no order
+                keep(r, ins.subList(0, 1), shapes, 0, Op.CHANNELWISE, Map.of());
+                for (int k = 1; k < n.outputs().size(); k++) {
+                    if (!n.outputs().get(k).isEmpty()) {
+                        vals.put(n.outputs().get(k), Val.free(new long[0], null, null, null));
+                    }
+                }
+            }
+            case "ms.QLinearAdd" -> as(r, ins, "Add", new int[] {0, 3}, v -> elementwise(v.r(), v.ins(), v.shapes(), Op.ADD));
+            case "ms.QLinearMul" -> as(r, ins, "Mul", new int[] {0, 3}, v -> elementwise(v.r(), v.ins(), v.shapes(), Op.MUL));
+            case "ms.QLinearSigmoid", "ms.QLinearLeakyRelu" ->
+                    as(r, ins, "Sigmoid", new int[] {0}, v -> keep(v.r(), v.ins(), v.shapes(), 0, Op.CHANNELWISE, Map.of()));
+            case "ms.QLinearGlobalAveragePool", "ms.QLinearAveragePool" -> {
+                if (OnnxShapes.attr(n, "channels_last", 0) != 0) {
+                    opaque(r, ins, shapes, n.opType() + " with its channels last");
+                } else if (n.opType().equals("QLinearGlobalAveragePool")) {
+                    as(r, ins, "GlobalAveragePool", new int[] {0}, v -> globalPool(v.r(), v.ins(), v.shapes()));
+                } else {
+                    as(r, ins, "AveragePool", new int[] {0}, v -> pool(v.r(), v.ins(), v.shapes()));
+                }
+            }
+            case "ms.QLinearConcat" -> {
+                int[] picks = new int[Math.max(0, (ins.size() - 2) / 3)];
+                for (int i = 0; i < picks.length; i++) {
+                    picks[i] = 2 + 3 * i;
+                }
+                as(r, ins, "Concat", picks, v -> concat(v.r(), v.ins(), v.shapes()));
+            }
+            default -> {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A node read as another operator: its inputs picked, shapes inferred for that operator. */
+    private record As(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {}
+
+    /**
+     * Runs {@code rule} on node {@code r} read as operator {@code op} of the default domain with inputs {@code picks}
+     * (an index past the node's inputs: omitted) and the node's attributes and first output.
+     */
+    private void as(OnnxModel.ResolvedNode r, List<Val> ins, String op, int[] picks, java.util.function.Consumer<As> rule) {
+        OnnxNode n = r.node();
+        List<String> names = new ArrayList<>();
+        List<OnnxModel.Operand> operands = new ArrayList<>();
+        List<Val> picked = new ArrayList<>();
+        for (int i : picks) {
+            boolean there = i < n.inputs().size();
+            names.add(there ? n.inputs().get(i) : "");
+            operands.add(there ? r.inputs().get(i) : new OnnxModel.Operand(OnnxModel.Operand.Kind.NONE, ""));
+            picked.add(there ? ins.get(i) : null);
+        }
+        OnnxNode plain = new OnnxNode(n.name(), op, "", names, n.outputs().subList(0, Math.min(1, n.outputs().size())),
+                n.attributes());
+        OnnxModel.ResolvedNode pr = new OnnxModel.ResolvedNode(plain, operands, r.index());
+        long[][] shapes = OnnxShapes.infer(pr, picked.stream().map(v -> v == null ? null : v.shape).toList(),
+                picked.stream().map(v -> v == null ? null : v.ints).toList(),
+                picked.stream().map(v -> v == null ? null : v.reals).toList());
+        for (int k = 0; k < shapes.length; k++) {
+            if (shapes[k] == null) {
+                shapes[k] = recorded(plain.outputs().get(k));
+            }
+        }
+        if (picked.isEmpty() || picked.get(0) == null || !picked.get(0).data) {
+            opaque(r, ins, new long[n.outputs().size()][], "its data reaches it through another input than its first");
+            return;
+        }
+        rule.accept(new As(pr, picked, shapes));
+    }
+
+    /**
+     * An integer convolution (QLinearConv, ConvInteger) as a Conv of inputs {@code picks}: input 1 the weight, whose
+     * {@code scale} and {@code zero} inputs (indices; -1: none) move with its axis {@code axis}.
+     */
+    private void integerConv(OnnxModel.ResolvedNode r, List<Val> ins, String op, int[] picks, int axis, int scale, int zero) {
+        List<Val> q = withScales(ins, picks[1], axis, scale, zero);
+        if (q == null) {
+            opaque(r, ins, new long[r.node().outputs().size()][], "its weight's scales are computed or do not fit it");
+            return;
+        }
+        as(r, q, op, picks, v -> conv(v.r(), v.ins(), v.shapes(), false));
+    }
+
+    /** An integer product (QLinearMatMul, MatMulInteger) as a MatMul, its weight's scales moving with its columns. */
+    private void integerMatMul(OnnxModel.ResolvedNode r, List<Val> ins, String op, int[] picks, int axis, int scale,
+            int zero) {
+        Val a = ins.get(picks[0]);
+        if (a == null || !a.data) {
+            opaque(r, ins, new long[r.node().outputs().size()][], "an integer product whose weight is its first operand");
+            return;
+        }
+        // data @ weight: the weight's columns (its last axis) are the outputs
+        List<Val> q = withScales(ins, picks[1], axis, scale, zero);
+        if (q == null) {
+            opaque(r, ins, new long[r.node().outputs().size()][], "its weight's scales are computed or do not fit it");
+            return;
+        }
+        as(r, q, op, picks, v -> matmul(v.r(), v.ins(), v.shapes()));
+    }
+
+    /** {@code ins} with input {@code w} a quantized view carrying the per-axis vectors at {@code scale} and {@code zero}. */
+    private static List<Val> withScales(List<Val> ins, int w, int axis, int scale, int zero) {
+        Val wv = w < ins.size() ? ins.get(w) : null;
+        if (wv == null || wv.data || wv.stored() == null) {
+            return ins; // the rule says why
+        }
+        List<Val> vectors = new ArrayList<>();
+        for (int i : new int[] {scale, zero}) {
+            vectors.add(i >= 0 && i < ins.size() ? ins.get(i) : null);
+        }
+        View q = quantView(wv, wv.stored(), axis, vectors);
+        if (q == null) {
+            return null;
+        }
+        List<Val> out = new ArrayList<>(ins);
+        out.set(w, Val.free(wv.shape, null, null, q));
+        return out;
+    }
+
+    /**
+     * An activation quantized or read back (QDQ): with one scale and zero point for the whole tensor it is the same
+     * function of every channel, so the channels pass through; per-channel scales of an activation stay in place.
+     */
+    private void quantized(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        for (int i = 1; i < Math.min(ins.size(), 3); i++) {
+            Val v = ins.get(i);
+            if (v != null && (v.data || v.shape == null || elements(v.shape) != 1)) {
+                opaque(r, ins, shapes, "quantizes each channel with its own scale");
+                return;
+            }
+        }
+        keep(r, ins, shapes, 0, Op.CHANNELWISE, Map.of());
+    }
+
     private void activation(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
         Op.Activation fn = switch (n.opType()) {
@@ -829,6 +1087,29 @@ final class OnnxImporter {
         return w.view;
     }
 
+    /** The weight of a producer that may be quantized (its per-axis scales then move with it), or null. */
+    private static View stored(Val w, int rank) {
+        if (w == null || w.data || w.stored() == null || w.rank() != rank) {
+            return null;
+        }
+        return w.stored();
+    }
+
+    /** {@code p} with the vectors that move with axes of the weight's and the bias's stored tensors ({@link Op#FOLLOWS}). */
+    private static Map<String, String> companions(Map<String, String> p, View weight, View bias) {
+        int k = 0;
+        for (View v : new View[] {weight, bias}) {
+            if (v == null) {
+                continue;
+            }
+            String role = v == weight ? "weight" : "bias";
+            for (Companion c : v.companions()) {
+                p.put(Op.follows(role, c.axis(), k++), c.tensor());
+            }
+        }
+        return p;
+    }
+
     private void conv(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes, boolean transposed) {
         OnnxNode n = r.node();
         Val x = ins.get(0);
@@ -838,12 +1119,12 @@ final class OnnxImporter {
             opaque(r, ins, shapes, "its weight depends on the data");
             return;
         }
-        View wv = weight(w, w == null ? -1 : w.rank());
+        View wv = stored(w, w == null ? -1 : w.rank());
         if (wv == null || !wv.whole(w.rank()) || w.rank() < 3) {
             opaque(r, ins, shapes, "its weight is computed, not a stored tensor");
             return;
         }
-        View bv = b == null ? null : weight(b, 1);
+        View bv = b == null ? null : stored(b, 1);
         if (b != null && (bv == null || !bv.whole(1))) {
             opaque(r, ins, shapes, "its bias is computed, not a stored tensor");
             return;
@@ -873,8 +1154,8 @@ final class OnnxImporter {
             a.put("transposed", 1L);
         }
         String out = n.outputs().get(0);
-        emit(name(n), Op.CONV, List.of(x.lady), out, params("weight", wv.tensor(), "bias", bv == null ? null : bv.tensor()),
-                a, n.opType());
+        emit(name(n), Op.CONV, List.of(x.lady), out, companions(params("weight", wv.tensor(), "bias",
+                bv == null ? null : bv.tensor()), wv, bv), a, n.opType());
         data(n, 0, out, shapes[0], 1);
     }
 
@@ -901,7 +1182,7 @@ final class OnnxImporter {
             opaque(r, ins, shapes, "its weight or bias depends on the data");
             return;
         }
-        View wv = weight(w, 2);
+        View wv = stored(w, 2);
         if (wv == null || wv.axes()[0] < 0 || wv.axes()[1] < 0) {
             opaque(r, ins, shapes, w != null && w.data ? "a product of two activations" : "its weight is computed, not a stored tensor");
             return;
@@ -913,12 +1194,14 @@ final class OnnxImporter {
         long out = storedInOut ? ws[1] : ws[0];
         String bias = null;
         String constant = null;
+        View biasView = null;
         if (c != null) {
-            View cv = c.view;
+            View cv = c.stored();
             if (cv != null && c.rank() >= 1 && c.dim(c.rank() - 1) == out && out > 1 && cv.axes()[c.rank() - 1] >= 0
                     && tensorRank(cv) == 1 && allOnes(c.shape, c.rank() - 1)) {
                 bias = cv.tensor();
-            } else if (c.shape != null && allOnes(c.shape, -1)) {
+                biasView = cv;
+            } else if (c.shape != null && allOnes(c.shape, -1) && (cv == null || !cv.quantized())) {
                 constant = cv == null ? null : cv.tensor();
             } else {
                 opaque(r, ins, shapes, "its bias is not one value per output");
@@ -931,8 +1214,8 @@ final class OnnxImporter {
         }
         Map<String, Object> a = storedInOut ? Map.of("transposed", 1L) : Map.of();
         String o = n.outputs().get(0);
-        emit(name(n), Op.LINEAR, List.of(x.lady), o, params("weight", wv.tensor(), "bias", bias, "constant", constant), a,
-                n.opType());
+        emit(name(n), Op.LINEAR, List.of(x.lady), o, companions(params("weight", wv.tensor(), "bias", bias, "constant",
+                constant), wv, biasView), a, n.opType());
         linear(r, -1);
         data(n, 0, o, shapes[0], 1);
     }
@@ -962,7 +1245,7 @@ final class OnnxImporter {
         boolean left = a != null && a.data; // data @ weight: the data's last axis is contracted
         Val x = left ? a : b;
         Val w = left ? b : a;
-        View wv = weight(w, 2);
+        View wv = stored(w, 2);
         int rank = x.rank();
         if (wv == null || wv.axes()[0] < 0 || wv.axes()[1] < 0 || rank < 2 || tensorRank(wv) != 2) {
             opaque(r, ins, shapes, "its weight is computed, not a stored 2-D tensor");
@@ -995,7 +1278,8 @@ final class OnnxImporter {
             }
         }
         Map<String, Object> attrs = storedInOut ? Map.of("transposed", 1L) : Map.of();
-        emit(name(n), Op.LINEAR, List.of(x.lady), out, params("weight", wv.tensor(), "bias", bias), attrs, n.opType());
+        emit(name(n), Op.LINEAR, List.of(x.lady), out, companions(params("weight", wv.tensor(), "bias", bias), wv, null),
+                attrs, n.opType());
         if (left) {
             linear(r, fusedAdd);
         }

@@ -305,10 +305,14 @@ public final class OnnxModel {
         return useByInput.get(((long) node << 32) | input);
     }
 
-    /** Whether each use of initializer {@code info} is a tensor of its own: floating point, more than one element. */
+    /**
+     * Whether each use of initializer {@code info} is a tensor of its own: more than one element, floating point or the
+     * integers of quantized weights (int8, uint8, int16 and the int32 of quantized biases; a per-axis zero point may be
+     * shared by weights of different groups). int64 (shapes, indices) is never permuted.
+     */
     static boolean splittable(OnnxInitializer info) {
         return info.inStateDict() && info.elements() > 1 && switch (info.dtype()) {
-            case FLOAT, DOUBLE, FLOAT16, BFLOAT16 -> true;
+            case FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT8, UINT8, INT16, INT32 -> true;
             default -> false;
         };
     }

@@ -89,6 +89,12 @@ final class OnnxShapes {
                 }
             }
             case "MatMul" -> out[0] = matmul(x, in(s, 1));
+            case "DynamicQuantizeLinear" -> { // the quantized tensor, its scale and its zero point
+                out[0] = x == null ? null : x.clone();
+                for (int k = 1; k < out.length; k++) {
+                    out[k] = new long[0];
+                }
+            }
             case "Flatten" -> {
                 if (x != null) {
                     long a = attr(n, "axis", 1);

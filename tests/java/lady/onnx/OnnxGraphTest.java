@@ -303,6 +303,198 @@ class OnnxGraphTest {
         assertEquals("w#2", back.nodes().get(2).inputs().get(1), "fc2 reads its own copy");
     }
 
+    /** A quantized tensor: {@code v} stored as {@code type} (INT8 or INT32), little-endian. */
+    private static TensorProto quantized(String name, int type, long[] v, long... dims) {
+        int size = type == TensorProto.DataType.INT8_VALUE ? 1 : 4;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(size * v.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (long x : v) {
+            if (size == 1) {
+                b.put((byte) x);
+            } else {
+                b.putInt((int) x);
+            }
+        }
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(type)
+                .setRawData(com.google.protobuf.ByteString.copyFrom(b.array()));
+        for (long d : dims) {
+            t.addDims(d);
+        }
+        return t.build();
+    }
+
+    /** {@code n} random int8 weights (-127 .. 127), or int32 biases when {@code wide}. */
+    private static long[] integers(int n, boolean wide) {
+        long[] v = new long[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = wide ? RANDOM.nextInt(-4000, 4001) : RANDOM.nextInt(-127, 128);
+        }
+        return v;
+    }
+
+    /** {@code n} distinct positive scales, one per channel. */
+    private static TensorProto scales(String name, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (0.005 + 0.02 * RANDOM.nextDouble());
+        }
+        return floats(name, v, n);
+    }
+
+    /**
+     * A deployed int8 model in QDQ form (what ONNX Runtime's static quantization writes): int8 weights read back by
+     * DequantizeLinear with a scale per output channel (axis 0), an int32 bias with its own scales, a zero point shared
+     * by two weights, activations quantized with one scale for the whole tensor. The scales and zero points move with
+     * their weight's rows (a zero point read by two weights becomes a tensor per use); ONNX Runtime's outputs stay the
+     * same; a permutation that leaves one weight's scales in place changes them; resync restores every tensor.
+     */
+    @Test
+    void quantizedWeightsMoveWithTheirPerChannelScalesAndZeroPoints() throws Exception {
+        AttributeProto axis0 = intAttr("axis", 0);
+        GraphProto g = GraphProto.newBuilder().setName("qdq")
+                .addNode(n("QuantizeLinear", "xq", "x,xs,xz", "xq"))
+                .addNode(n("DequantizeLinear", "xd", "xq,xs,xz", "xd"))
+                .addNode(n("DequantizeLinear", "w1d", "w1q,w1s,zp4", "w1", axis0))
+                .addNode(n("DequantizeLinear", "b1d", "b1q,b1s", "b1", axis0))
+                .addNode(n("Conv", "c1", "xd,w1,b1", "c1o", ints("pads", 1, 1, 1, 1)))
+                .addNode(n("Relu", "r1", "c1o", "r1o"))
+                .addNode(n("QuantizeLinear", "aq", "r1o,as,az", "aq"))
+                .addNode(n("DequantizeLinear", "ad", "aq,as,az", "ad"))
+                .addNode(n("DequantizeLinear", "w2d", "w2q,w2s,zp4", "w2", axis0))
+                .addNode(n("Conv", "c2", "ad,w2", "c2o"))
+                .addNode(n("Relu", "r2", "c2o", "r2o"))
+                .addNode(n("GlobalAveragePool", "gap", "r2o", "gap"))
+                .addNode(n("Flatten", "flat", "gap", "fl"))
+                .addNode(n("DequantizeLinear", "wfd", "wfq,wfs", "wf", axis0))
+                .addNode(n("Gemm", "fc", "fl,wf,bf", "y", intAttr("transB", 1)))
+                .addInitializer(floats("xs", new float[] {0.01f})).addInitializer(quantized("xz", TensorProto.DataType
+                        .INT8_VALUE, new long[] {0}))
+                .addInitializer(floats("as", new float[] {0.05f})).addInitializer(quantized("az", TensorProto.DataType
+                        .INT8_VALUE, new long[] {-128}))
+                .addInitializer(quantized("w1q", TensorProto.DataType.INT8_VALUE, integers(4 * 3 * 9, false), 4, 3, 3, 3))
+                .addInitializer(scales("w1s", 4))
+                .addInitializer(quantized("zp4", TensorProto.DataType.INT8_VALUE, new long[] {0, 0, 0, 0}, 4))
+                .addInitializer(quantized("b1q", TensorProto.DataType.INT32_VALUE, integers(4, true), 4))
+                .addInitializer(scales("b1s", 4))
+                .addInitializer(quantized("w2q", TensorProto.DataType.INT8_VALUE, integers(4 * 4, false), 4, 4, 1, 1))
+                .addInitializer(scales("w2s", 4))
+                .addInitializer(quantized("wfq", TensorProto.DataType.INT8_VALUE, integers(3 * 4, false), 3, 4))
+                .addInitializer(scales("wfs", 3)).addInitializer(random("bf", 3))
+                .addInput(value("x", BATCH, 3, 6, 6)).addOutput(value("y", BATCH, 3)).build();
+        Path p = write("qdq.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of("c1:4", "c2:4"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        assertEquals(new TreeSet<>(List.of("w1q[0]@0/1:producer_weight", "w1s[0]@0/1:producer_bias",
+                "zp4[0]@0/1:producer_bias", "b1q[0]@0/1:producer_bias", "b1s[0]@0/1:producer_bias",
+                "w2q[1]@0/1:consumer_weight")), members(spec, "c1"));
+        assertEquals(new TreeSet<>(List.of("w2q[0]@0/1:producer_weight", "w2s[0]@0/1:producer_bias",
+                "zp4#2[0]@0/1:producer_bias", "wfq[1]@0/1:consumer_weight")), members(spec, "c2"));
+        Path out = permuteAndCompare(p, 6);
+
+        // the same permutation with c1's weight scales left in place: another function
+        OnnxModel m = Onnx.read(p);
+        StateDict state = m.stateDict();
+        List<Group> groups = new ArrayList<>();
+        for (Group x : spec.groups()) {
+            groups.add(new Group(x.name(), x.size(), x.members().stream().filter(k -> !k.tensor().equals("w1s")).toList()));
+        }
+        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+        fixed.add("w1s");
+        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, spec.notes());
+        Map<String, Permutation> perms = Permuter.random(wrong, List.of("c1", "c2"), 6);
+        Permuter.applyInPlace(state, wrong, perms, Backend.CPU);
+        Path bad = dir.resolve("bad.onnx");
+        Onnx.write(bad, m, state);
+        double worst = 0;
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
+            worst = Math.max(worst, d.maxRel());
+        }
+        assertTrue(worst > 1e-2, "scales left behind change the outputs: " + worst);
+
+        Path restored = dir.resolve("restored.onnx");
+        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(restored));
+    }
+
+    /** {@code n} of the com.microsoft domain (ONNX Runtime's contrib operators). */
+    private static NodeProto microsoft(String op, String name, String in, String out, AttributeProto... attrs) {
+        return n(op, name, in, out, attrs).toBuilder().setDomain("com.microsoft").build();
+    }
+
+    /** A per-tensor uint8 zero point. */
+    private static TensorProto zeroPoint(String name, int v) {
+        return TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.UINT8_VALUE)
+                .setRawData(com.google.protobuf.ByteString.copyFrom(new byte[] {(byte) v})).build();
+    }
+
+    /**
+     * The integer operators of ONNX Runtime's two other quantized forms, read as the float operators they compute:
+     * QOperator (QLinearConv with a scale and zero point per output channel and an int32 bias, a residual QLinearAdd
+     * and QLinearGlobalAveragePool of the com.microsoft domain) and dynamic quantization (DynamicQuantizeLinear, then
+     * MatMulInteger with a zero point per column, its output scaled per column by the input's scale times the weight's).
+     * Every per-channel vector moves with its weight; a permutation that leaves one behind changes ONNX Runtime's outputs.
+     */
+    @Test
+    void integerOperatorsOfQuantizedModelsMoveWithTheirScales() throws Exception {
+        int i8 = TensorProto.DataType.INT8_VALUE;
+        GraphProto q = GraphProto.newBuilder().setName("qoperator")
+                .addNode(n("QuantizeLinear", "xq", "x,xs,xz", "xq"))
+                .addNode(n("QLinearConv", "c1", "xq,xs,xz,w1,w1s,w1z,as,az,b1", "c1o", ints("pads", 1, 1, 1, 1)))
+                .addNode(n("QLinearConv", "c2", "c1o,as,az,w2,w2s,w2z,as,az,b2", "c2o", ints("pads", 1, 1, 1, 1)))
+                .addNode(microsoft("QLinearAdd", "res", "c1o,as,az,c2o,as,az,as,az", "res"))
+                .addNode(n("QLinearConv", "c3", "res,as,az,w3,w3s,w3z,as,az", "c3o"))
+                .addNode(microsoft("QLinearGlobalAveragePool", "gap", "c3o,as,az,ps,pz", "gap", intAttr("channels_last", 0)))
+                .addNode(n("DequantizeLinear", "gapf", "gap,ps,pz", "gapf"))
+                .addNode(n("Flatten", "flat", "gapf", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc,bfc", "y", intAttr("transB", 1)))
+                .addInitializer(floats("xs", new float[] {0.02f})).addInitializer(zeroPoint("xz", 128))
+                .addInitializer(floats("as", new float[] {0.05f})).addInitializer(zeroPoint("az", 0))
+                .addInitializer(floats("ps", new float[] {0.03f})).addInitializer(zeroPoint("pz", 0))
+                .addInitializer(quantized("w1", i8, integers(4 * 3 * 9, false), 4, 3, 3, 3)).addInitializer(scales("w1s", 4))
+                .addInitializer(quantized("w1z", i8, new long[4], 4))
+                .addInitializer(quantized("b1", TensorProto.DataType.INT32_VALUE, integers(4, true), 4))
+                .addInitializer(quantized("w2", i8, integers(4 * 4 * 9, false), 4, 4, 3, 3)).addInitializer(scales("w2s", 4))
+                .addInitializer(quantized("w2z", i8, new long[4], 4))
+                .addInitializer(quantized("b2", TensorProto.DataType.INT32_VALUE, integers(4, true), 4))
+                .addInitializer(quantized("w3", i8, integers(5 * 4, false), 5, 4, 1, 1)).addInitializer(scales("w3s", 5))
+                .addInitializer(quantized("w3z", i8, new long[5], 5))
+                .addInitializer(random("wfc", 3, 5)).addInitializer(random("bfc", 3))
+                .addInput(value("x", BATCH, 3, 6, 6)).addOutput(value("y", BATCH, 3)).build();
+        Path p = dir.resolve("qoperator.onnx");
+        Files.write(p, model(q).toBuilder().addOpsetImport(lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
+                .setDomain("com.microsoft").setVersion(1)).build().toByteArray());
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of("stream.c1:4", "c3:5"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        assertEquals(new TreeSet<>(List.of("w3[0]@0/1:producer_weight", "w3s[0]@0/1:producer_bias",
+                "w3z[0]@0/1:producer_bias", "wfc[1]@0/1:consumer_weight")), members(spec, "c3"));
+        assertTrue(members(spec, "stream.c1").containsAll(List.of("w2s[0]@0/1:producer_bias", "b2[0]@0/1:producer_bias",
+                "w1s[0]@0/1:producer_bias", "w3[1]@0/1:consumer_weight")), members(spec, "stream.c1").toString());
+        permuteAndCompare(p, 7);
+
+        GraphProto d = GraphProto.newBuilder().setName("dynamic")
+                .addNode(node("DynamicQuantizeLinear", "dq", new String[] {"x"}, new String[] {"xq", "xsc", "xzp"}))
+                .addNode(n("MatMulInteger", "m1", "xq,W1,xzp,W1z", "m1"))
+                .addNode(n("Cast", "c1", "m1", "m1f", intAttr("to", TensorProto.DataType.FLOAT_VALUE)))
+                .addNode(n("Mul", "s1", "xsc,W1s", "s1"))
+                .addNode(n("Mul", "m1s", "m1f,s1", "m1s"))
+                .addNode(n("Add", "h1", "m1s,b1", "h1"))
+                .addNode(n("Relu", "r1", "h1", "r1"))
+                .addNode(n("Gemm", "fc", "r1,W2", "y"))
+                .addInitializer(quantized("W1", i8, integers(6 * 8, false), 6, 8))
+                .addInitializer(quantized("W1z", i8, new long[8], 8)).addInitializer(scales("W1s", 8))
+                .addInitializer(random("b1", 8)).addInitializer(random("W2", 8, 3))
+                .addInput(value("x", 2, 6)).addOutput(value("y", 2, 3)).build();
+        Path dp = write("dynamic.onnx", d);
+        PermutationSpec ds = spec(dp);
+        assertEquals(List.of(), ds.notes());
+        assertEquals(new TreeSet<>(List.of("W1[1]@0/1:producer_weight", "W1z[0]@0/1:producer_bias",
+                "W1s[0]@0/1:parameter", "b1[0]@0/1:parameter", "W2[0]@0/1:consumer_weight")), members(ds, "m1"));
+        permuteAndCompare(dp, 8);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
