@@ -126,6 +126,37 @@ class GroupedNet(nn.Module):
         return self.fc(torch.flatten(nn.functional.max_pool2d(x, 2), 1))
 
 
+class GnNet(nn.Module):
+    """Group norms, as ResNet-GN and detection heads use them: a stem and a residual block whose group norms share the
+    stream's groups (4 of 4), a strided conv with groups of its own (6 of 4), GroupNorm(1) (a layer norm over the
+    channels), a depthwise conv with GroupNorm(C) (an instance norm with a scale per channel); pool -> linear."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1)
+        self.gn0 = nn.GroupNorm(4, 16)
+        self.c1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.gn1 = nn.GroupNorm(4, 16)
+        self.c2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.gn2 = nn.GroupNorm(4, 16)
+        self.c3 = nn.Conv2d(16, 24, 3, stride=2, padding=1)
+        self.gn3 = nn.GroupNorm(6, 24)
+        self.c4 = nn.Conv2d(24, 12, 1)
+        self.gn4 = nn.GroupNorm(1, 12)
+        self.c5 = nn.Conv2d(12, 12, 3, padding=1, groups=12)
+        self.gn5 = nn.GroupNorm(12, 12)
+        self.fc = nn.Linear(12, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.gn0(self.stem(x)))
+        y = torch.relu(self.gn1(self.c1(x)))
+        x = torch.relu(x + self.gn2(self.c2(y)))
+        x = torch.relu(self.gn3(self.c3(x)))
+        x = torch.relu(self.gn4(self.c4(x)))
+        x = torch.relu(self.gn5(self.c5(x)))
+        return self.fc(x.mean((2, 3)))
+
+
 class YoloConv(nn.Module):
     """Conv -> BN -> SiLU, as Ultralytics' Conv."""
 
@@ -274,10 +305,10 @@ class AttnNet(nn.Module):
 
 
 def randomize_norms(model, gen):
-    """Layer norms at one and zero could not tell a right permutation of their channels from a wrong one."""
+    """Layer and group norms at one and zero could not tell a right permutation of their channels from a wrong one."""
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.LayerNorm):
+            if isinstance(m, (nn.LayerNorm, nn.GroupNorm)):
                 m.weight.copy_(1 + torch.randn(m.weight.shape, generator=gen) * 0.1)
                 m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
 
@@ -295,6 +326,8 @@ def build(name, classes):
         return YoloNet(classes)
     if name == "grouped_net":
         return GroupedNet(classes)
+    if name == "gn_net":
+        return GnNet(classes)
     if name == "attn_net":
         return AttnNet(classes)
     if name == "vit_tiny":
@@ -376,7 +409,7 @@ def main():
         side = P["sides"][name]
         model = build(name, P["classes"])
         randomize_batch_norms(model, gen)
-        if name == "attn_net":
+        if name in ("attn_net", "gn_net"):
             randomize_norms(model, gen)
         digits = P.get("digits") if name == "lady_net" else None
         if digits:

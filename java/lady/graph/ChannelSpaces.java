@@ -236,6 +236,7 @@ public final class ChannelSpaces {
                 case LINEAR -> linear(n);
                 case GATED_LINEAR -> gatedLinear(n);
                 case BATCH_NORM, LAYER_NORM, RMS_NORM -> norm(n);
+                case GROUP_NORM -> groupNorm(n);
                 case ACT, DROPOUT -> in(n, 0);
                 case CHANNELWISE -> channelwise(n);
                 case MAX_POOL, AVG_POOL, ADAPTIVE_AVG_POOL, INTERPOLATE, SELECT, TO_TOKENS -> keepUnflattened(n);
@@ -430,7 +431,47 @@ public final class ChannelSpaces {
         }
 
         /** A grouped convolution's spaces: the outer one (-1 when its groups stay), one per group of {@code per} channels. */
-        private record GroupedConv(String node, int outer, int[] inner, long per) {}
+        private record GroupedConv(String node, int outer, int[] inner, long per, int norm) {
+            GroupedConv(String node, int outer, int[] inner, long per) {
+                this(node, outer, inner, per, -1);
+            }
+        }
+
+        /**
+         * Per group normalization, the spaces of its output (its groups' channels, as cut then), and its node: whole
+         * groups of a grouped convolution or another group norm cannot trade places across these groups' bounds.
+         */
+        private final List<int[]> normSpaces = new ArrayList<>();
+        private final List<String> normNodes = new ArrayList<>();
+
+        /** The spaces that stand for {@code space} now: its root, or the pieces it was split into. */
+        private Set<Integer> leaves(int space) {
+            int r = root(space);
+            int[] parts = splits.get(r);
+            if (parts == null) {
+                return Set.of(r);
+            }
+            Set<Integer> out = new LinkedHashSet<>(leaves(parts[0]));
+            out.addAll(leaves(parts[1]));
+            return out;
+        }
+
+        /** The node of a group normalization other than entry {@code c}'s that groups some of {@code roots}, or null. */
+        private String normAcross(GroupedConv c, Set<Integer> roots) {
+            for (int k = 0; k < normSpaces.size(); k++) {
+                if (k == c.norm()) {
+                    continue;
+                }
+                for (int sp : normSpaces.get(k)) {
+                    for (int leaf : leaves(sp)) {
+                        if (roots.contains(leaf)) {
+                            return normNodes.get(k);
+                        }
+                    }
+                }
+            }
+            return null;
+        }
 
         private final List<GroupedConv> groupedConvs = new ArrayList<>();
 
@@ -485,6 +526,13 @@ public final class ChannelSpaces {
                     pin(outer);
                     notes.add("node '" + c.node() + "': its groups are not alike downstream; they stay in place, the "
                             + "channels inside each group move");
+                    continue;
+                }
+                String norm = normAcross(c, roots);
+                if (norm != null) {
+                    pin(outer);
+                    notes.add("node '" + c.node() + "': a group normalization ('" + norm + "') also groups these channels; "
+                            + "its groups stay in place, the channels inside each group move");
                     continue;
                 }
                 Set<Integer> before = new LinkedHashSet<>();
@@ -610,6 +658,81 @@ public final class ChannelSpaces {
                 fixed.add(tracked);
             }
             return l;
+        }
+
+        /**
+         * {@link Op#GROUP_NORM}: the spaces cut at the groups' bounds, the per-channel vectors following them; the groups
+         * registered to trade places whole ({@link #joinGroups}) when each is one space.
+         */
+        private Layout groupNorm(Node n) {
+            Layout l = in(n, 0);
+            long groups = n.longAttr("groups", 1);
+            if (l.opaque()) {
+                n.params().values().forEach(fixed::add);
+                return l;
+            }
+            long channels = l.length();
+            if (l.flattened() || groups < 1 || channels % groups != 0) {
+                return opaque(n, "group normalization of " + groups + " groups over " + channels + " channels"
+                        + (l.flattened() ? " after a flatten" : ""));
+            }
+            long per = channels / groups;
+            for (long k = 1; k < groups; k++) {
+                if (!cut(reread(l), k * per)) {
+                    return opaque(n, "a bound of its " + groups + " groups cuts a neuron's block");
+                }
+            }
+            Layout out = reread(l);
+            long offset = 0;
+            for (Seg s : out.segs()) {
+                for (String role : new String[] {"weight", "bias"}) {
+                    String t = n.param(role);
+                    if (t != null) {
+                        member(s.space(), t, 0, offset, s.block(), role.equals("weight") ? Role.NORM_WEIGHT : Role.NORM_BIAS);
+                    }
+                }
+                offset += s.length();
+            }
+            // whole groups: each group one space of its own (one segment of block 1, starting at its bound)
+            List<Integer> inner = new ArrayList<>();
+            long at = 0;
+            for (Seg s : out.segs()) {
+                if (at % per == 0 && s.n() == per && s.block() == 1 && !inner.contains(root(s.space()))) {
+                    inner.add(root(s.space()));
+                }
+                at += s.length();
+            }
+            String gw = n.param("group_weight");
+            String gb = n.param("group_bias");
+            if (groups > 1) { // (one group: a norm over all the channels, which cuts nothing)
+                normSpaces.add(out.segs().stream().mapToInt(Seg::space).toArray());
+                normNodes.add(n.name());
+            }
+            if (groups > 1 && inner.size() == groups && n.longAttr("groups_fixed", 0) == 0 && l.segs().size() == 1) {
+                int outer = open(groups, n.name(), "");
+                if (gw != null) {
+                    member(outer, gw, 0, 0, 1, Role.NORM_WEIGHT);
+                }
+                if (gb != null) {
+                    member(outer, gb, 0, 0, 1, Role.NORM_BIAS);
+                }
+                groupedConvs.add(new GroupedConv(n.name(), outer, inner.stream().mapToInt(Integer::intValue).toArray(), per,
+                        normSpaces.size() - 1));
+            } else {
+                if (gw != null) {
+                    fixed.add(gw);
+                }
+                if (gb != null) {
+                    fixed.add(gb);
+                }
+                if (groups > 1) {
+                    notes.add("node '" + n.name() + "': its " + groups + " groups stay in place ("
+                            + (inner.size() != groups || l.segs().size() != 1 ? "its input's channels are cut otherwise "
+                            + "already, or a group holds channels of several spaces" : "a per-group value is computed")
+                            + "); the channels inside each group move");
+                }
+            }
+            return out;
         }
 
         /** Keeps the layout; the per-channel vectors ({@code vector*} params) follow its spaces. */

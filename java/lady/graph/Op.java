@@ -35,6 +35,16 @@ public enum Op {
     /** Layer normalization over the last axis. Params: weight, bias. Attrs: eps. Keeps the space. */
     LAYER_NORM,
     /**
+     * Group normalization over axis 1 ({@code nn.GroupNorm}: an imported graph's GroupNormalization, or PyTorch's export
+     * of it, a Reshape into the groups, InstanceNormalization and a Reshape back). Params (each optional): {@code weight},
+     * {@code bias} (one per channel); {@code group_weight}, {@code group_bias} (one per group). Attrs: groups, eps;
+     * {@code groups_fixed} (1: the groups cannot trade places, a per-group value being computed). Channels: the spaces
+     * are cut at the groups' bounds, so that a channel moves inside its group only; the groups trade places whole (an
+     * outer space of one neuron per group, with the per-group values) when their channels are alike downstream, as a
+     * grouped convolution's groups do. The interpreter does not run it.
+     */
+    GROUP_NORM,
+    /**
      * RMS normalization over the last axis. Params: weight. Attrs: eps, weight_offset (optional: scaled by weight plus
      * it, Gemma's 1), {@link #FREE_CHANNELS} (optional). Keeps the space.
      */

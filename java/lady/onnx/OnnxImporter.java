@@ -162,6 +162,8 @@ final class OnnxImporter {
     private final Map<String, List<OnnxModel.ResolvedNode>> readers = new HashMap<>();
     private final Set<String> outputs = new HashSet<>();
     private final Set<Integer> fused = new HashSet<>();
+    /** PyTorch's export of a group norm, by its last node (the Reshape back): its first two nodes, held back. */
+    private final Map<Integer, OnnxModel.ResolvedNode[]> groupNorms = new HashMap<>();
 
     /** Attention blocks by the ONNX node each is written at (its output projection), and the nodes they replace. */
     private final Map<Integer, OnnxAttention.Block> anchors = new HashMap<>();
@@ -288,6 +290,8 @@ final class OnnxImporter {
             OnnxAttention.Block b = anchors.get(r.index());
             if (b != null) {
                 attention(r, b);
+            } else if (groupNorms.containsKey(r.index())) {
+                groupNormEnd(r);
             } else if (replaced.contains(r.index())) {
                 for (String o : r.node().outputs()) { // read only for their shapes
                     if (!o.isEmpty() && earlier.containsKey(o)) {
@@ -513,6 +517,7 @@ final class OnnxImporter {
             case "MatMul" -> matmul(r, ins, shapes);
             case "BatchNormalization" -> batchNorm(r, ins, shapes);
             case "InstanceNormalization" -> instanceNorm(r, ins, shapes);
+            case "GroupNormalization" -> groupNorm(r, ins, shapes);
             case "LayerNormalization" -> layerNorm(r, ins, shapes);
             case "PRelu" -> elementwise(r, ins, shapes, Op.MUL);
             case "Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Gelu", "Clip" -> activation(r, ins, shapes);
@@ -1430,6 +1435,153 @@ final class OnnxImporter {
         data(n, 0, out, shapes[0], x.caxis);
     }
 
+    /**
+     * ONNX's GroupNormalization: scale and bias one per channel (opset 21) or one per group (opset 18, read by their
+     * length), stored.
+     */
+    private void groupNorm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        long groups = OnnxShapes.attr(n, "num_groups", 0);
+        long channels = x.dim(1);
+        View s = ins.size() > 1 ? weight(ins.get(1), 1) : null;
+        View b = ins.size() > 2 ? weight(ins.get(2), 1) : null;
+        if (s == null || b == null || x.caxis != 1 || channels < 1 || groups < 1 || channels % groups != 0) {
+            opaque(r, ins, shapes, "its scale or bias is computed, its groups do not divide its channels, or its input's "
+                    + "channels are not on axis 1");
+            return;
+        }
+        long length = ins.get(1).dim(0);
+        if (length != ins.get(2).dim(0) || (length != channels && length != groups)) {
+            opaque(r, ins, shapes, "its scale and bias are neither one per channel nor one per group");
+            return;
+        }
+        boolean perChannel = length == channels;
+        String out = n.outputs().get(0);
+        emit(name(n), Op.GROUP_NORM, List.of(x.lady), out, perChannel ? params("weight", s.tensor(), "bias", b.tensor())
+                : params("group_weight", s.tensor(), "group_bias", b.tensor()), Map.of("groups", groups,
+                "eps", floatAttr(n, "epsilon", 1e-5)), n.opType());
+        data(n, 0, out, shapes[0], 1);
+    }
+
+    /**
+     * Whether Reshape {@code r} starts PyTorch's export of {@code nn.GroupNorm} (opset 17 has no GroupNormalization): x
+     * [N, C, ...] reshaped to [N, G, -1], read only by an InstanceNormalization read only by a Reshape. Its two first
+     * nodes are then held back until the last is reached ({@link #groupNormEnd}), where the Reshape's target (x's own
+     * shape, computed from Shape(x)) decides.
+     */
+    private boolean groupNormStart(OnnxModel.ResolvedNode r, Val x, long[] to) {
+        if (x == null || !x.data || x.caxis != 1 || !x.known() || x.rank() < 3 || to == null || to.length != 3
+                || to[0] != x.shape[0] || to[1] < 1 || x.shape[1] % to[1] != 0 || outputs.contains(r.node().outputs().get(0))) {
+            return false;
+        }
+        OnnxModel.ResolvedNode norm = onlyReader(r.node().outputs().get(0), "InstanceNormalization", 0);
+        OnnxModel.ResolvedNode back = norm == null ? null : onlyReader(norm.node().outputs().get(0), "Reshape", 0);
+        if (back == null || groupNorms.containsKey(back.index())) {
+            return false;
+        }
+        groupNorms.put(back.index(), new OnnxModel.ResolvedNode[] {r, norm});
+        fused.add(norm.index());
+        return true;
+    }
+
+    /** The one node reading {@code value} (as its input {@code input}), of the default domain and type {@code op}, or null. */
+    private OnnxModel.ResolvedNode onlyReader(String value, String op, int input) {
+        List<OnnxModel.ResolvedNode> rs = readers.getOrDefault(value, List.of());
+        if (rs.size() != 1 || outputs.contains(value)) {
+            return null;
+        }
+        OnnxModel.ResolvedNode n = rs.get(0);
+        boolean onnx = n.node().domain().isEmpty() || n.node().domain().equals("ai.onnx");
+        return onnx && n.node().opType().equals(op) && n.node().inputs().indexOf(value) == input
+                && n.node().inputs().lastIndexOf(value) == input ? n : null;
+    }
+
+    /**
+     * The Reshape back of a group norm held back by {@link #groupNormStart}: one {@link Op#GROUP_NORM} node when it gives
+     * x's own shape (its per-group values: InstanceNormalization's scale and bias, stored, or constants alike for every
+     * group); otherwise the held-back nodes are read as they are, then this one.
+     */
+    private void groupNormEnd(OnnxModel.ResolvedNode back) {
+        OnnxModel.ResolvedNode[] held = groupNorms.get(back.index());
+        boolean read;
+        try {
+            read = groupNorm(back, held[0], held[1]);
+        } catch (RuntimeException e) { // a malformed file: read the three nodes one by one (each is then guarded)
+            read = false;
+        }
+        if (!read) {
+            fused.remove(held[1].index());
+            guarded(held[0]);
+            guarded(held[1]);
+            guarded(back);
+        }
+    }
+
+    /** The group norm ending at {@code back}, written as one node; false (nothing written) when it is none. */
+    private boolean groupNorm(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode norm) {
+        List<Val> firstIns = operands(first);
+        Val x = firstIns.get(0);
+        List<Val> backIns = operands(back);
+        Val target = backIns.size() > 1 ? backIns.get(1) : null;
+        List<Val> normIns = operands(norm);
+        Val scale = normIns.size() > 1 ? normIns.get(1) : null;
+        Val bias = normIns.size() > 2 ? normIns.get(2) : null;
+        long groups = x == null || x.shape == null || firstIns.size() < 2 ? -1 : groupsOf(first, x, firstIns.get(1));
+        boolean same = target != null && target.ints != null && x != null && Arrays.equals(target.ints, x.shape)
+                && OnnxShapes.attr(back.node(), "allowzero", 0) == 0 && groups > 0;
+        if (!same || !perGroup(scale, groups) || !perGroup(bias, groups) || !x.data || x.lady == null) {
+            return false;
+        }
+        Map<String, String> p = new LinkedHashMap<>();
+        boolean fixedGroups = false;
+        for (Val v : new Val[] {scale, bias}) {
+            if (v.view != null && v.view.whole(1)) {
+                p.put(v == scale ? "group_weight" : "group_bias", v.view.tensor());
+            } else if (!alike(v)) {
+                fixedGroups = true; // computed and not the same for every group: the groups stay
+            }
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("groups", groups);
+        a.put("eps", floatAttr(norm.node(), "epsilon", 1e-5));
+        if (fixedGroups) {
+            a.put("groups_fixed", 1L);
+        }
+        String out = back.node().outputs().get(0);
+        emit(name(norm.node()), Op.GROUP_NORM, List.of(x.lady), out, p, a, "GroupNorm");
+        vals.put(out, Val.data(out, x.shape, 1));
+        return true;
+    }
+
+    /** The group count of a held-back group norm's first Reshape (its target's second entry). */
+    private static long groupsOf(OnnxModel.ResolvedNode first, Val x, Val t) {
+        if (t == null) {
+            return -1;
+        }
+        long[] to = t == null ? null : OnnxShapes.infer(first, List.of(x.shape, t.shape == null ? new long[0] : t.shape),
+                Arrays.asList(null, t.ints), Arrays.asList(null, t.reals))[0];
+        return to != null && to.length == 3 ? to[1] : -1;
+    }
+
+    /** Whether {@code v} is a 1-D value of one entry per group. */
+    private static boolean perGroup(Val v, long groups) {
+        return v != null && !v.data && v.shape != null && v.shape.length == 1 && v.shape[0] == groups;
+    }
+
+    /** Whether every entry of a small constant is the same (an InstanceNormalization's ones and zeros). */
+    private static boolean alike(Val v) {
+        if (v.reals == null || v.reals.length == 0) {
+            return false;
+        }
+        for (double d : v.reals) {
+            if (d != v.reals[0]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private void layerNorm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
         Val x = ins.get(0);
@@ -1640,6 +1792,9 @@ final class OnnxImporter {
 
     private void reshape(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         Val x = ins.get(0);
+        if (groupNormStart(r, x, shapes[0])) {
+            return;
+        }
         if (settled(r, ins, shapes, "the values of its target shape")) {
             return;
         }

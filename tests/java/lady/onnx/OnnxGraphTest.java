@@ -495,6 +495,102 @@ class OnnxGraphTest {
         permuteAndCompare(dp, 8);
     }
 
+    /**
+     * A group norm as PyTorch 1.13 exports {@code nn.GroupNorm(4, 8)} (opset 17 has no GroupNormalization): a Reshape
+     * into the groups, InstanceNormalization (here with a scale and bias per group), a Reshape back to the input's shape
+     * (computed by Shape), the affine Mul and Add per channel. Channels move inside their group, and the groups trade
+     * places whole with their per-group values; moving a channel out of its group changes ONNX Runtime's outputs.
+     */
+    @Test
+    void aGroupNormMovesChannelsInsideTheirGroupsAndWholeGroups() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("groupnorm")
+                .addNode(n("Conv", "c1", "x,w1,b1", "c1o", ints("pads", 1, 1, 1, 1)))
+                .addNode(n("Reshape", "into", "c1o,groups", "grouped"))
+                .addNode(n("InstanceNormalization", "gn", "grouped,gs,gb", "normed"))
+                .addNode(n("Shape", "shape", "c1o", "shape"))
+                .addNode(n("Reshape", "back", "normed,shape", "back"))
+                .addNode(n("Mul", "gamma", "back,gamma", "scaled"))
+                .addNode(n("Add", "beta", "scaled,beta", "shifted"))
+                .addNode(n("Relu", "relu", "shifted", "r"))
+                .addNode(n("Conv", "c2", "r,w2", "c2o"))
+                .addNode(n("GlobalAveragePool", "gap", "c2o", "gap"))
+                .addNode(n("Flatten", "flat", "gap", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                .addInitializer(random("w1", 8, 3, 3, 3)).addInitializer(random("b1", 8))
+                .addInitializer(longs("groups", 2, 4, -1)).addInitializer(random("gs", 4)).addInitializer(random("gb", 4))
+                .addInitializer(random("gamma", 8, 1, 1)).addInitializer(random("beta", 8, 1, 1))
+                .addInitializer(random("w2", 5, 8, 1, 1)).addInitializer(random("wfc", 3, 5))
+                .addInput(value("x", 2, 3, 6, 6)).addOutput(value("y", 2, 3)).build();
+        Path p = write("groupnorm.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        Map<String, String> outers = lady.permutation.Nesting.of(spec).outers();
+        List<Group> inner = spec.groups().stream().filter(x -> "gn".equals(outers.get(x.name()))).toList();
+        assertEquals(4, inner.size(), spec.groups().stream().map(Group::name).toList().toString());
+        assertEquals(new TreeSet<>(List.of("w1[0]@0/2:producer_weight", "b1[0]@0/2:producer_bias",
+                "gamma[0]@0/2:parameter", "beta[0]@0/2:parameter", "w2[1]@0/2:consumer_weight", "gs[0]@0/1:norm_weight",
+                "gb[0]@0/1:norm_bias")), members(spec, "gn"));
+        for (int k = 0; k < 4; k++) {
+            assertEquals(2, inner.get(k).size());
+            assertTrue(members(spec, inner.get(k).name()).contains("w1[0]@" + 2 * k + "/1:producer_weight"),
+                    members(spec, inner.get(k).name()).toString());
+        }
+        Path out = permuteAndCompare(p, 9);
+
+        // c1's channels moved as if no group norm held them: another function
+        OnnxModel m = Onnx.read(p);
+        StateDict state = m.stateDict();
+        List<Member> free = new ArrayList<>();
+        for (Member k : Permuter.group(spec, "gn").members()) {
+            if (!k.tensor().equals("gs") && !k.tensor().equals("gb")) {
+                free.add(new Member(k.tensor(), k.axis(), k.offset(), 1, k.role()));
+            }
+        }
+        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+        fixed.addAll(List.of("gs", "gb"));
+        PermutationSpec wrong = new PermutationSpec(spec.architecture(), List.of(new Group("c1", 8, free)), fixed, List.of());
+        Permuter.applyInPlace(state, wrong, Map.of("c1", Permutation.of(0, 2, 1, 3, 4, 5, 6, 7)), Backend.CPU);
+        Path bad = dir.resolve("bad-gn.onnx");
+        Onnx.write(bad, m, state);
+        double worst = 0;
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
+            worst = Math.max(worst, d.maxRel());
+        }
+        assertTrue(worst > 1e-3, "a channel moved to another group changes the outputs: " + worst);
+
+        Path restored = dir.resolve("restored-gn.onnx");
+        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(restored));
+    }
+
+    /** ONNX's own GroupNormalization (opset 18: a scale and a bias per group): the same groups as PyTorch's form. */
+    @Test
+    void theGroupNormalizationOperatorGivesTheSameGroups() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("groupnorm18")
+                .addNode(n("Conv", "c1", "x,w1,b1", "c1o", ints("pads", 1, 1, 1, 1)))
+                .addNode(n("GroupNormalization", "gn", "c1o,gs,gb", "normed", intAttr("num_groups", 4)))
+                .addNode(n("Relu", "relu", "normed", "r"))
+                .addNode(n("Conv", "c2", "r,w2", "c2o"))
+                .addNode(n("GlobalAveragePool", "gap", "c2o", "gap"))
+                .addNode(n("Flatten", "flat", "gap", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                .addInitializer(random("w1", 8, 3, 3, 3)).addInitializer(random("b1", 8))
+                .addInitializer(random("gs", 4)).addInitializer(random("gb", 4))
+                .addInitializer(random("w2", 5, 8, 1, 1)).addInitializer(random("wfc", 3, 5))
+                .addInput(value("x", BATCH, 3, 6, 6)).addOutput(value("y", BATCH, 3)).build();
+        Path p = dir.resolve("groupnorm18.onnx");
+        Files.write(p, model(g).toBuilder().setOpsetImport(0, lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
+                .setDomain("").setVersion(18)).build().toByteArray());
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(new TreeSet<>(List.of("w1[0]@0/2:producer_weight", "b1[0]@0/2:producer_bias",
+                "w2[1]@0/2:consumer_weight", "gs[0]@0/1:norm_weight", "gb[0]@0/1:norm_bias")), members(spec, "gn"));
+        assertEquals(4, lady.permutation.Nesting.of(spec).outers().values().stream().filter("gn"::equals).count());
+        permuteAndCompare(p, 10);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
