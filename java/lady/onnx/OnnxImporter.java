@@ -883,9 +883,9 @@ final class OnnxImporter {
 
     /**
      * ONNX's integer operators, read as the float operators they compute: the QOperator format of ONNX Runtime's static
-     * quantization (QLinearConv, QLinearMatMul, and its com.microsoft QLinearAdd, QLinearMul, QLinearConcat,
+     * quantization (QLinearConv, QLinearMatMul, and its com.microsoft QGemm, QLinearAdd, QLinearMul, QLinearConcat,
      * QLinearGlobalAveragePool, QLinearAveragePool, QLinearSigmoid, QLinearLeakyRelu) and its dynamic quantization
-     * (DynamicQuantizeLinear, MatMulInteger, ConvInteger). A weight's per-axis scales and zero points move with its rows
+     * (DynamicQuantizeLinear, MatMulInteger, ConvInteger, and the fused DynamicQuantizeMatMul and MatMulIntegerToFloat). A weight's per-axis scales and zero points move with its rows
      * or columns; activations have one scale each. False when the node is none of them.
      */
     private boolean integerForm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
@@ -896,10 +896,18 @@ final class OnnxImporter {
             return false;
         }
         switch (onnx ? n.opType() : "ms." + n.opType()) {
-            case "QLinearConv" -> integerConv(r, ins, "Conv", new int[] {0, 3, 8}, 0, 4, 5);
-            case "ConvInteger" -> integerConv(r, ins, "Conv", new int[] {0, 1}, 0, -1, 3);
-            case "QLinearMatMul" -> integerMatMul(r, ins, "MatMul", new int[] {0, 3}, 1, 4, 5);
-            case "MatMulInteger" -> integerMatMul(r, ins, "MatMul", new int[] {0, 1}, 1, -1, 3);
+            // a convolution's weight [out, in, ...]: its vectors move with its rows; a product's [in, out]: its columns
+            case "QLinearConv" -> integer(r, ins, "Conv", new int[] {0, 3, 8}, 0, new int[] {4, 5}, this::conv);
+            case "ConvInteger" -> integer(r, ins, "Conv", new int[] {0, 1}, 0, new int[] {3}, this::conv);
+            case "QLinearMatMul" -> integer(r, ins, "MatMul", new int[] {0, 3}, 1, new int[] {4, 5}, this::matmul);
+            case "MatMulInteger" -> integer(r, ins, "MatMul", new int[] {0, 1}, 1, new int[] {3}, this::matmul);
+            // ONNX Runtime's fused forms (an optimized model saved to disk): the bias moves with the columns too
+            case "ms.DynamicQuantizeMatMul" -> integer(r, ins, "MatMul", new int[] {0, 1}, 1, new int[] {2, 3, 4},
+                    this::matmul);
+            case "ms.MatMulIntegerToFloat" -> integer(r, ins, "MatMul", new int[] {0, 1}, 1, new int[] {3, 5, 6},
+                    this::matmul);
+            case "ms.QGemm" -> integer(r, ins, "Gemm", new int[] {0, 3, 6}, OnnxShapes.attr(n, "transB", 0) == 1 ? 0 : 1,
+                    new int[] {4, 5}, v -> gemm(v.r(), v.ins(), v.shapes()));
             case "DynamicQuantizeLinear" -> {
                 // the quantized input keeps its channels; its scale and zero point (one each) depend on no order
                 keep(r, ins.subList(0, 1), shapes, 0, Op.CHANNELWISE, Map.of());
@@ -939,6 +947,14 @@ final class OnnxImporter {
     /** A node read as another operator: its inputs picked, shapes inferred for that operator. */
     private record As(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {}
 
+    private void conv(As v) {
+        conv(v.r(), v.ins(), v.shapes(), false);
+    }
+
+    private void matmul(As v) {
+        matmul(v.r(), v.ins(), v.shapes());
+    }
+
     /**
      * Runs {@code rule} on node {@code r} read as operator {@code op} of the default domain with inputs {@code picks}
      * (an index past the node's inputs: omitted) and the node's attributes and first output.
@@ -973,43 +989,29 @@ final class OnnxImporter {
     }
 
     /**
-     * An integer convolution (QLinearConv, ConvInteger) as a Conv of inputs {@code picks}: input 1 the weight, whose
-     * {@code scale} and {@code zero} inputs (indices; -1: none) move with its axis {@code axis}.
+     * An integer operator read as {@code op} of inputs {@code picks} by {@code rule}: input {@code picks[1]} the
+     * weight, whose vectors at {@code vectors} (scales, zero points, a bias; indices of the node's inputs, -1 for none)
+     * move with its axis {@code axis} when they are one entry per slice of it (one entry for the whole tensor moves with
+     * nothing).
      */
-    private void integerConv(OnnxModel.ResolvedNode r, List<Val> ins, String op, int[] picks, int axis, int scale, int zero) {
-        List<Val> q = withScales(ins, picks[1], axis, scale, zero);
+    private void integer(OnnxModel.ResolvedNode r, List<Val> ins, String op, int[] picks, int axis, int[] vectors,
+            java.util.function.Consumer<As> rule) {
+        List<Val> q = withScales(ins, picks[1], axis, vectors);
         if (q == null) {
             opaque(r, ins, new long[r.node().outputs().size()][], "its weight's scales are computed or do not fit it");
             return;
         }
-        as(r, q, op, picks, v -> conv(v.r(), v.ins(), v.shapes(), false));
+        as(r, q, op, picks, rule);
     }
 
-    /** An integer product (QLinearMatMul, MatMulInteger) as a MatMul, its weight's scales moving with its columns. */
-    private void integerMatMul(OnnxModel.ResolvedNode r, List<Val> ins, String op, int[] picks, int axis, int scale,
-            int zero) {
-        Val a = ins.get(picks[0]);
-        if (a == null || !a.data) {
-            opaque(r, ins, new long[r.node().outputs().size()][], "an integer product whose weight is its first operand");
-            return;
-        }
-        // data @ weight: the weight's columns (its last axis) are the outputs
-        List<Val> q = withScales(ins, picks[1], axis, scale, zero);
-        if (q == null) {
-            opaque(r, ins, new long[r.node().outputs().size()][], "its weight's scales are computed or do not fit it");
-            return;
-        }
-        as(r, q, op, picks, v -> matmul(v.r(), v.ins(), v.shapes()));
-    }
-
-    /** {@code ins} with input {@code w} a quantized view carrying the per-axis vectors at {@code scale} and {@code zero}. */
-    private static List<Val> withScales(List<Val> ins, int w, int axis, int scale, int zero) {
+    /** {@code ins} with input {@code w} a quantized view carrying the per-axis vectors at {@code at}. */
+    private static List<Val> withScales(List<Val> ins, int w, int axis, int[] at) {
         Val wv = w < ins.size() ? ins.get(w) : null;
         if (wv == null || wv.data || wv.stored() == null) {
             return ins; // the rule says why
         }
         List<Val> vectors = new ArrayList<>();
-        for (int i : new int[] {scale, zero}) {
+        for (int i : at) {
             vectors.add(i >= 0 && i < ins.size() ? ins.get(i) : null);
         }
         View q = quantView(wv, wv.stored(), axis, vectors);

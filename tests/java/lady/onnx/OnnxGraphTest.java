@@ -433,8 +433,9 @@ class OnnxGraphTest {
      * The integer operators of ONNX Runtime's two other quantized forms, read as the float operators they compute:
      * QOperator (QLinearConv with a scale and zero point per output channel and an int32 bias, a residual QLinearAdd
      * and QLinearGlobalAveragePool of the com.microsoft domain) and dynamic quantization (DynamicQuantizeLinear, then
-     * MatMulInteger with a zero point per column, its output scaled per column by the input's scale times the weight's).
-     * Every per-channel vector moves with its weight; a permutation that leaves one behind changes ONNX Runtime's outputs.
+     * MatMulInteger with a zero point per column, its output scaled per column by the input's scale times the weight's),
+     * and the fused forms of an optimized model (QGemm, DynamicQuantizeMatMul and MatMulIntegerToFloat with their bias).
+     * Every per-channel vector moves with its weight.
      */
     @Test
     void integerOperatorsOfQuantizedModelsMoveWithTheirScales() throws Exception {
@@ -493,6 +494,37 @@ class OnnxGraphTest {
         assertEquals(new TreeSet<>(List.of("W1[1]@0/1:producer_weight", "W1z[0]@0/1:producer_bias",
                 "W1s[0]@0/1:parameter", "b1[0]@0/1:parameter", "W2[0]@0/1:consumer_weight")), members(ds, "m1"));
         permuteAndCompare(dp, 8);
+
+        // ONNX Runtime's fused forms, as an optimized model is saved: QGemm, DynamicQuantizeMatMul, MatMulIntegerToFloat
+        GraphProto f = GraphProto.newBuilder().setName("fused")
+                .addNode(n("QuantizeLinear", "xq", "x,xs,xz", "xq"))
+                .addNode(microsoft("QGemm", "g1", "xq,xs,xz,G1,G1s,G1z,G1b,as,az", "g1", intAttr("transB", 1)))
+                .addNode(n("DequantizeLinear", "g1f", "g1,as,az", "g1f"))
+                .addNode(n("Relu", "r1", "g1f", "r1"))
+                .addNode(microsoft("DynamicQuantizeMatMul", "m2", "r1,M2,M2s,M2z,M2b", "m2"))
+                .addNode(n("Relu", "r2", "m2", "r2"))
+                .addNode(node("DynamicQuantizeLinear", "dq", new String[] {"r2"}, new String[] {"r2q", "r2s", "r2z"}))
+                .addNode(microsoft("MatMulIntegerToFloat", "m3", "r2q,M3,r2s,M3s,r2z,M3z,M3b", "y"))
+                .addInitializer(floats("xs", new float[] {0.02f})).addInitializer(zeroPoint("xz", 128))
+                .addInitializer(floats("as", new float[] {0.05f})).addInitializer(zeroPoint("az", 128))
+                .addInitializer(quantized("G1", i8, integers(8 * 6, false), 8, 6)).addInitializer(scales("G1s", 8))
+                .addInitializer(quantized("G1z", i8, new long[8], 8))
+                .addInitializer(quantized("G1b", TensorProto.DataType.INT32_VALUE, integers(8, true), 8))
+                .addInitializer(quantized("M2", i8, integers(8 * 5, false), 8, 5)).addInitializer(scales("M2s", 5))
+                .addInitializer(quantized("M2z", i8, new long[5], 5)).addInitializer(random("M2b", 5))
+                .addInitializer(quantized("M3", i8, integers(5 * 3, false), 5, 3)).addInitializer(scales("M3s", 3))
+                .addInitializer(quantized("M3z", i8, new long[3], 3)).addInitializer(random("M3b", 3))
+                .addInput(value("x", 2, 6)).addOutput(value("y", 2, 3)).build();
+        Path fp = dir.resolve("fused.onnx");
+        Files.write(fp, model(f).toBuilder().addOpsetImport(lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
+                .setDomain("com.microsoft").setVersion(1)).build().toByteArray());
+        PermutationSpec fs = spec(fp);
+        assertEquals(List.of(), fs.notes());
+        assertEquals(new TreeSet<>(List.of("G1[0]@0/1:producer_weight", "G1s[0]@0/1:producer_bias",
+                "G1z[0]@0/1:producer_bias", "G1b[0]@0/1:producer_bias", "M2[0]@0/1:consumer_weight")), members(fs, "g1"));
+        assertEquals(new TreeSet<>(List.of("M2[1]@0/1:producer_weight", "M2s[0]@0/1:producer_bias",
+                "M2z[0]@0/1:producer_bias", "M2b[0]@0/1:producer_bias", "M3[0]@0/1:consumer_weight")), members(fs, "m2"));
+        permuteAndCompare(fp, 11);
     }
 
     /**
