@@ -243,6 +243,7 @@ public final class ChannelSpaces {
                 case ADD, MUL -> tie(n, n.op() == Op.ADD);
                 case CONCAT -> concat(n);
                 case SLICE_CHANNELS -> sliceChannels(n);
+                case CHANNEL_SHUFFLE -> channelShuffle(n);
                 case FLATTEN -> flatten(n);
                 case PARAM -> param(n);
                 case ATTENTION -> attention(n);
@@ -256,8 +257,8 @@ public final class ChannelSpaces {
 
         /**
          * The vectors that move with an axis of one of the node's parameters ({@link Op#FOLLOWS}: a quantized weight's
-         * per-axis scales and zero points) get the members that axis got, as 1-D vectors of the same blocks (a
-         * weight's rows: a bias-like vector); fixed where it is fixed.
+         * per-axis scales and zero points, a Gemm's bias stored [1, out]) get the members that axis got, along their one
+         * axis of more than one entry, in the same blocks (a weight's rows: a bias-like vector); fixed where it is fixed.
          */
         private void followers(Node n) {
             for (Map.Entry<String, String> p : n.params().entrySet()) {
@@ -268,7 +269,8 @@ public final class ChannelSpaces {
                 String of = parts.length == 3 ? n.param(parts[0]) : null;
                 int axis = of == null ? -1 : Integer.parseInt(parts[1]);
                 String vector = p.getValue();
-                if (of == null || fixed.contains(of) || fixed.contains(SpecValidator.fixedAxis(of, axis))) {
+                int along = alongAxis(graph.shape(vector));
+                if (of == null || along < 0 || fixed.contains(of) || fixed.contains(SpecValidator.fixedAxis(of, axis))) {
                     fixed.add(vector);
                     continue;
                 }
@@ -285,12 +287,26 @@ public final class ChannelSpaces {
                                 case CHANNEL_WEIGHT -> Role.CHANNEL_BIAS;
                                 default -> d.role();
                             };
-                            add.add(new Draft(vector, 0, d.offset(), d.block(), role));
+                            add.add(new Draft(vector, along, d.offset(), d.block(), role));
                         }
                     }
                     members.addAll(add);
                 }
             }
+        }
+
+        /** The one axis of a vector stored with axes of size 1 around it ([n], [1, n]), or -1. */
+        private static int alongAxis(long[] shape) {
+            int along = -1;
+            for (int i = 0; i < shape.length; i++) {
+                if (shape[i] != 1) {
+                    if (along >= 0) {
+                        return -1;
+                    }
+                    along = i;
+                }
+            }
+            return along < 0 ? 0 : along;
         }
 
         /** Pins everything the node touches and fixes its tensors; its output stays in place. */
@@ -991,6 +1007,69 @@ public final class ChannelSpaces {
                 at += s.length();
             }
             return new Layout(inside, false, false);
+        }
+
+        /** {@link Op#CHANNEL_SHUFFLE}: its runs tied and coarsened alike, each neuron a block of groups x its block. */
+        private Layout channelShuffle(Node n) {
+            Layout l = in(n, 0);
+            long g = n.longAttr("groups", 1);
+            if (l.opaque() || g == 1) {
+                return l;
+            }
+            long channels = l.length();
+            if (l.flattened() || g < 1 || channels % g != 0) {
+                return opaque(n, "a channel shuffle of " + g + " groups over " + channels + " channels"
+                        + (l.flattened() ? " after a flatten" : ""));
+            }
+            long m = channels / g;
+            for (long k = 1; k < g; k++) {
+                if (!cut(reread(l), k * m)) {
+                    return opaque(n, "a channel shuffle whose runs cut a neuron's block");
+                }
+            }
+            List<Seg> runs = reread(l).segs();
+            Set<Integer> roots = new LinkedHashSet<>();
+            long block = 1;
+            for (Seg s : runs) {
+                roots.add(root(s.space()));
+                block = Math.max(block, s.block());
+            }
+            String why = runs.size() != g ? "a run holds channels of several spaces"
+                    : roots.size() != g ? "two runs are the same channels" : null;
+            for (Seg s : runs) {
+                if (why == null && (s.length() != m || m % block != 0 || block % s.block() != 0
+                        || !coarsenable(root(s.space()), block / s.block()))) {
+                    why = "its runs are laid out in blocks that do not fit each other";
+                }
+            }
+            if (why != null) {
+                return opaque(n, "a channel shuffle of " + g + " groups: " + why);
+            }
+            int first = -1;
+            for (Seg s : runs) {
+                int r = coarsen(s.space(), block / s.block());
+                if (first < 0) {
+                    first = r;
+                } else {
+                    union(first, r, false);
+                }
+            }
+            return new Layout(List.of(new Seg(root(first), m / block, block * g)), false, false);
+        }
+
+        /** Whether every layout holding space {@code r} (a root) holds whole blocks of {@code f} of its neurons. */
+        private boolean coarsenable(int r, long f) {
+            if (spaces.get(r).size % f != 0) {
+                return false;
+            }
+            for (Layout l : layouts.values()) {
+                for (Seg s : l.segs()) {
+                    if (root(s.space()) == r && s.n() % f != 0) {
+                        return false;
+                    }
+                }
+            }
+            return true;
         }
 
         private Layout flatten(Node n) {

@@ -97,6 +97,13 @@ public enum Op {
      */
     SLICE_CHANNELS,
     /**
+     * ShuffleNet's channel shuffle ({@code x.view(N, g, C / g, H, W).transpose(1, 2).reshape(N, C, H, W)}: channel
+     * {@code a * C / g + b} goes to {@code b * g + a}). Attrs: groups (g). Channels: the input's g runs of C / g channels
+     * must move alike (their spaces tied, coarsened to the coarsest run's blocks), and each of their neurons becomes one
+     * block of g times its channels in the output. The interpreter does not run it.
+     */
+    CHANNEL_SHUFFLE,
+    /**
      * torchvision's packed multi-head self-attention ({@code nn.MultiheadAttention}, batch first),
      * on {@code N x S x D}. Params: in_proj_weight [3D, D], in_proj_bias [3D], out_proj_weight [D, D],
      * out_proj_bias [D]. Attrs: heads. Channels: reads the input's space (in_proj columns); a heads
@@ -220,7 +227,7 @@ public enum Op {
     /**
      * The prefix of a parameter role any node may carry: a stored vector that moves with one axis of another of the
      * node's parameters, as a quantized weight's per-axis scale and zero point do (an ONNX DequantizeLinear of a
-     * stored int8 weight). Made by {@link #follows}: {@code follows.weight.0.1} is the second vector that moves with
+     * stored int8 weight), or a Gemm's bias stored [1, out]; it moves along its one axis of more than one entry. Made by {@link #follows}: {@code follows.weight.0.1} is the second vector that moves with
      * axis 0 of the node's {@code weight}. The analysis gives it the members that axis has; the interpreter does not run
      * such a node.
      */

@@ -162,8 +162,14 @@ final class OnnxImporter {
     private final Map<String, List<OnnxModel.ResolvedNode>> readers = new HashMap<>();
     private final Set<String> outputs = new HashSet<>();
     private final Set<Integer> fused = new HashSet<>();
-    /** PyTorch's export of a group norm, by its last node (the Reshape back): its first two nodes, held back. */
-    private final Map<Integer, OnnxModel.ResolvedNode[]> groupNorms = new HashMap<>();
+    /**
+     * Three nodes read as one, by the last (a Reshape back to the input's shape): its first two, held back until it is
+     * reached. PyTorch's export of a group norm (Reshape into groups, InstanceNormalization) and of a channel shuffle
+     * (Reshape into groups, Transpose of the groups and the channels).
+     */
+    private record Held(boolean shuffle, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode middle) {}
+
+    private final Map<Integer, Held> held = new HashMap<>();
 
     /** Attention blocks by the ONNX node each is written at (its output projection), and the nodes they replace. */
     private final Map<Integer, OnnxAttention.Block> anchors = new HashMap<>();
@@ -290,8 +296,8 @@ final class OnnxImporter {
             OnnxAttention.Block b = anchors.get(r.index());
             if (b != null) {
                 attention(r, b);
-            } else if (groupNorms.containsKey(r.index())) {
-                groupNormEnd(r);
+            } else if (held.containsKey(r.index())) {
+                heldEnd(r);
             } else if (replaced.contains(r.index())) {
                 for (String o : r.node().outputs()) { // read only for their shapes
                     if (!o.isEmpty() && earlier.containsKey(o)) {
@@ -1181,10 +1187,6 @@ final class OnnxImporter {
             opaque(r, ins, shapes, "Gemm with transA = 1");
             return;
         }
-        if (floatAttr(n, "alpha", 1) != 1 || floatAttr(n, "beta", 1) != 1) {
-            opaque(r, ins, shapes, "Gemm with alpha or beta other than 1 (Lady follows the plain product plus bias)");
-            return;
-        }
         if (x == null || !x.data || (c != null && c.data)) {
             opaque(r, ins, shapes, "its weight or bias depends on the data");
             return;
@@ -1201,6 +1203,7 @@ final class OnnxImporter {
         long out = storedInOut ? ws[1] : ws[0];
         String bias = null;
         String constant = null;
+        String biasRow = null;
         View biasView = null;
         if (c != null) {
             View cv = c.stored();
@@ -1208,6 +1211,9 @@ final class OnnxImporter {
                     && tensorRank(cv) == 1 && allOnes(c.shape, c.rank() - 1)) {
                 bias = cv.tensor();
                 biasView = cv;
+            } else if (cv != null && !cv.quantized() && c.rank() == 2 && c.dim(0) == 1 && c.dim(1) == out && out > 1
+                    && cv.whole(2)) {
+                biasRow = cv.tensor(); // stored [1, out]: it moves with the weight's rows as a vector that follows them
             } else if (c.shape != null && allOnes(c.shape, -1) && (cv == null || !cv.quantized())) {
                 constant = cv == null ? null : cv.tensor();
             } else {
@@ -1219,10 +1225,23 @@ final class OnnxImporter {
             opaque(r, ins, shapes, "its input's channels are not on axis 1");
             return;
         }
-        Map<String, Object> a = storedInOut ? Map.of("transposed", 1L) : Map.of();
+        Map<String, Object> a = new LinkedHashMap<>();
+        if (storedInOut) {
+            a.put("transposed", 1L);
+        }
+        double alpha = floatAttr(n, "alpha", 1);
+        double beta = floatAttr(n, "beta", 1);
+        if (alpha != 1 || beta != 1) { // scalars: the channels do not care, Lady's forward pass does
+            a.put("alpha", alpha);
+            a.put("beta", beta);
+            a.put(Op.FORWARD_UNSUPPORTED, "Gemm with alpha " + alpha + " and beta " + beta);
+        }
         String o = n.outputs().get(0);
-        emit(name(n), Op.LINEAR, List.of(x.lady), o, companions(params("weight", wv.tensor(), "bias", bias, "constant",
-                constant), wv, biasView), a, n.opType());
+        Map<String, String> p = companions(params("weight", wv.tensor(), "bias", bias, "constant", constant), wv, biasView);
+        if (biasRow != null) {
+            p.put(Op.follows("weight", storedInOut ? 1 : 0, p.size()), biasRow);
+        }
+        emit(name(n), Op.LINEAR, List.of(x.lady), o, p, a, n.opType());
         linear(r, -1);
         data(n, 0, o, shapes[0], 1);
     }
@@ -1467,23 +1486,39 @@ final class OnnxImporter {
     }
 
     /**
-     * Whether Reshape {@code r} starts PyTorch's export of {@code nn.GroupNorm} (opset 17 has no GroupNormalization): x
-     * [N, C, ...] reshaped to [N, G, -1], read only by an InstanceNormalization read only by a Reshape. Its two first
-     * nodes are then held back until the last is reached ({@link #groupNormEnd}), where the Reshape's target (x's own
-     * shape, computed from Shape(x)) decides.
+     * Whether Reshape {@code r} starts three nodes read as one ({@link Held}): PyTorch's export of {@code nn.GroupNorm}
+     * (opset 17 has no GroupNormalization): x [N, C, ...] reshaped to [N, G, -1], read only by an InstanceNormalization
+     * read only by a Reshape; or of ShuffleNet's channel shuffle: x [N, C, H, W] reshaped to [N, G, C / G, H, W], read
+     * only by a Transpose of axes 1 and 2 read only by a Reshape. The first two nodes are then held back until the last
+     * is reached ({@link #heldEnd}), where its output's shape (x's own) decides.
      */
-    private boolean groupNormStart(OnnxModel.ResolvedNode r, Val x, long[] to) {
-        if (x == null || !x.data || x.caxis != 1 || !x.known() || x.rank() < 3 || to == null || to.length != 3
-                || to[0] != x.shape[0] || to[1] < 1 || x.shape[1] % to[1] != 0 || outputs.contains(r.node().outputs().get(0))) {
+    private boolean heldStart(OnnxModel.ResolvedNode r, Val x, long[] to) {
+        if (x == null || !x.data || x.caxis != 1 || !x.known() || x.rank() < 3 || to == null || to[0] != x.shape[0]
+                || to.length < 3 || to[1] < 1 || x.shape[1] % to[1] != 0 || outputs.contains(r.node().outputs().get(0))) {
             return false;
         }
-        OnnxModel.ResolvedNode norm = onlyReader(r.node().outputs().get(0), "InstanceNormalization", 0);
-        OnnxModel.ResolvedNode back = norm == null ? null : onlyReader(norm.node().outputs().get(0), "Reshape", 0);
-        if (back == null || groupNorms.containsKey(back.index())) {
+        boolean shuffle = to.length == x.rank() + 1 && to[1] * to[2] == x.shape[1]
+                && Arrays.equals(Arrays.copyOfRange(to, 3, to.length), Arrays.copyOfRange(x.shape, 2, x.rank()));
+        if (!shuffle && to.length != 3) {
             return false;
         }
-        groupNorms.put(back.index(), new OnnxModel.ResolvedNode[] {r, norm});
-        fused.add(norm.index());
+        OnnxModel.ResolvedNode middle = onlyReader(r.node().outputs().get(0), shuffle ? "Transpose" : "InstanceNormalization", 0);
+        if (shuffle && middle != null) {
+            long[] perm = OnnxShapes.ints(middle.node(), "perm", new long[0]);
+            long[] swap = new long[to.length];
+            for (int i = 0; i < swap.length; i++) {
+                swap[i] = i == 1 ? 2 : i == 2 ? 1 : i;
+            }
+            if (!Arrays.equals(perm, swap)) {
+                return false;
+            }
+        }
+        OnnxModel.ResolvedNode back = middle == null ? null : onlyReader(middle.node().outputs().get(0), "Reshape", 0);
+        if (back == null || held.containsKey(back.index())) {
+            return false;
+        }
+        held.put(back.index(), new Held(shuffle, r, middle));
+        fused.add(middle.index());
         return true;
     }
 
@@ -1500,24 +1535,55 @@ final class OnnxImporter {
     }
 
     /**
-     * The Reshape back of a group norm held back by {@link #groupNormStart}: one {@link Op#GROUP_NORM} node when it gives
-     * x's own shape (its per-group values: InstanceNormalization's scale and bias, stored, or constants alike for every
-     * group); otherwise the held-back nodes are read as they are, then this one.
+     * The Reshape back of three nodes held back by {@link #heldStart}: one node when it gives x's own shape (a group
+     * norm's per-group values: InstanceNormalization's scale and bias, stored, or constants alike for every group);
+     * otherwise the held-back nodes are read as they are, then this one.
      */
-    private void groupNormEnd(OnnxModel.ResolvedNode back) {
-        OnnxModel.ResolvedNode[] held = groupNorms.get(back.index());
+    private void heldEnd(OnnxModel.ResolvedNode back) {
+        Held h = held.get(back.index());
         boolean read;
         try {
-            read = groupNorm(back, held[0], held[1]);
+            read = h.shuffle() ? shuffle(back, h.first(), h.middle()) : groupNorm(back, h.first(), h.middle());
         } catch (RuntimeException e) { // a malformed file: read the three nodes one by one (each is then guarded)
             read = false;
         }
         if (!read) {
-            fused.remove(held[1].index());
-            guarded(held[0]);
-            guarded(held[1]);
+            fused.remove(h.middle().index());
+            guarded(h.first());
+            guarded(h.middle());
             guarded(back);
         }
+    }
+
+    /** The shape Reshape {@code r} gives an input of shape {@code in} with target {@code target}, or null. */
+    private static long[] reshaped(OnnxModel.ResolvedNode r, long[] in, Val target) {
+        if (target == null || in == null) {
+            return null;
+        }
+        return OnnxShapes.infer(r, Arrays.asList(in, target.shape == null ? new long[0] : target.shape),
+                Arrays.asList(null, target.ints), Arrays.asList(null, target.reals))[0];
+    }
+
+    /** The channel shuffle ending at {@code back}, written as one node; false (nothing written) when it is none. */
+    private boolean shuffle(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode transpose) {
+        List<Val> firstIns = operands(first);
+        Val x = firstIns.get(0);
+        long[] to = firstIns.size() < 2 ? null : reshaped(first, x.shape, firstIns.get(1));
+        if (to == null || !x.data || x.lady == null) {
+            return false;
+        }
+        long[] swapped = to.clone();
+        swapped[1] = to[2];
+        swapped[2] = to[1];
+        List<Val> backIns = operands(back);
+        long[] out = backIns.size() < 2 ? null : reshaped(back, swapped, backIns.get(1));
+        if (!Arrays.equals(out, x.shape)) {
+            return false;
+        }
+        String o = back.node().outputs().get(0);
+        emit(name(first.node()), Op.CHANNEL_SHUFFLE, List.of(x.lady), o, Map.of(), Map.of("groups", to[1]), "ChannelShuffle");
+        vals.put(o, Val.data(o, x.shape, 1));
+        return true;
     }
 
     /** The group norm ending at {@code back}, written as one node; false (nothing written) when it is none. */
@@ -1529,9 +1595,9 @@ final class OnnxImporter {
         List<Val> normIns = operands(norm);
         Val scale = normIns.size() > 1 ? normIns.get(1) : null;
         Val bias = normIns.size() > 2 ? normIns.get(2) : null;
-        long groups = x == null || x.shape == null || firstIns.size() < 2 ? -1 : groupsOf(first, x, firstIns.get(1));
-        boolean same = target != null && target.ints != null && x != null && Arrays.equals(target.ints, x.shape)
-                && OnnxShapes.attr(back.node(), "allowzero", 0) == 0 && groups > 0;
+        long[] to = x == null || firstIns.size() < 2 ? null : reshaped(first, x.shape, firstIns.get(1));
+        long groups = to != null && to.length == 3 ? to[1] : -1;
+        boolean same = groups > 0 && Arrays.equals(reshaped(back, to, target), x.shape);
         if (!same || !perGroup(scale, groups) || !perGroup(bias, groups) || !x.data || x.lady == null) {
             return false;
         }
@@ -1554,16 +1620,6 @@ final class OnnxImporter {
         emit(name(norm.node()), Op.GROUP_NORM, List.of(x.lady), out, p, a, "GroupNorm");
         vals.put(out, Val.data(out, x.shape, 1));
         return true;
-    }
-
-    /** The group count of a held-back group norm's first Reshape (its target's second entry). */
-    private static long groupsOf(OnnxModel.ResolvedNode first, Val x, Val t) {
-        if (t == null) {
-            return -1;
-        }
-        long[] to = t == null ? null : OnnxShapes.infer(first, List.of(x.shape, t.shape == null ? new long[0] : t.shape),
-                Arrays.asList(null, t.ints), Arrays.asList(null, t.reals))[0];
-        return to != null && to.length == 3 ? to[1] : -1;
     }
 
     /** Whether {@code v} is a 1-D value of one entry per group. */
@@ -1794,7 +1850,7 @@ final class OnnxImporter {
 
     private void reshape(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         Val x = ins.get(0);
-        if (groupNormStart(r, x, shapes[0])) {
+        if (heldStart(r, x, shapes[0])) {
             return;
         }
         if (settled(r, ins, shapes, "the values of its target shape")) {

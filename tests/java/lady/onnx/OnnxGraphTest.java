@@ -623,6 +623,78 @@ class OnnxGraphTest {
         permuteAndCompare(p, 10);
     }
 
+    /**
+     * A hand-written Gemm with alpha and beta other than 1 and its bias stored [1, out]: the scalars do not touch the
+     * channels, the bias row moves with the weight's rows (along its axis 1).
+     */
+    @Test
+    void aGemmWithAlphaBetaAndABiasRowMovesItsOutputs() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("gemm")
+                .addNode(n("Gemm", "fc1", "x,w1,b1", "h", intAttr("transB", 1), AttributeProto.newBuilder().setName("alpha")
+                        .setType(AttributeProto.AttributeType.FLOAT).setF(0.5f).build(), AttributeProto.newBuilder()
+                        .setName("beta").setType(AttributeProto.AttributeType.FLOAT).setF(2f).build()))
+                .addNode(n("Relu", "relu", "h", "r"))
+                .addNode(n("Gemm", "fc2", "r,w2", "y"))
+                .addInitializer(random("w1", 6, 4)).addInitializer(random("b1", 1, 6)).addInitializer(random("w2", 6, 3))
+                .addInput(value("x", BATCH, 4)).addOutput(value("y", BATCH, 3)).build();
+        Path p = write("gemm.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(new TreeSet<>(List.of("w1[0]@0/1:producer_weight", "b1[1]@0/1:producer_bias",
+                "w2[0]@0/1:consumer_weight")), members(spec, "fc1"));
+        permuteAndCompare(p, 12);
+    }
+
+    /**
+     * ShuffleNet's channel shuffle as PyTorch exports it (Reshape to [N, 2, C / 2, H, W], Transpose of axes 1 and 2,
+     * Reshape back): the two concatenated branches must move alike (one group, both convs' rows), and each of its
+     * neurons is a block of 2 channels for the conv after it. Moving the branches independently changes the outputs.
+     */
+    @Test
+    void aChannelShuffleTiesItsRunsAndInterleavesThem() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("shuffle")
+                .addNode(n("Conv", "a", "x,wa,ba", "ao"))
+                .addNode(n("Conv", "b", "x,wb", "bo"))
+                .addNode(n("Relu", "rb", "bo", "rbo"))
+                .addNode(n("Concat", "cat", "ao,rbo", "cat", intAttr("axis", 1)))
+                .addNode(n("Reshape", "split", "cat,five", "grouped"))
+                .addNode(n("Transpose", "swap", "grouped", "swapped", ints("perm", 0, 2, 1, 3, 4)))
+                .addNode(n("Reshape", "merge", "swapped,four", "shuffled"))
+                .addNode(n("Conv", "c", "shuffled,wc", "co", intAttr("group", 1)))
+                .addNode(n("GlobalAveragePool", "gap", "co", "gap"))
+                .addNode(n("Flatten", "flat", "gap", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                .addInitializer(random("wa", 4, 3, 1, 1)).addInitializer(random("ba", 4)).addInitializer(random("wb", 4, 3, 1, 1))
+                .addInitializer(longs("five", 2, 2, 4, 5, 5)).addInitializer(longs("four", 2, -1, 5, 5))
+                .addInitializer(random("wc", 6, 8, 1, 1)).addInitializer(random("wfc", 3, 6))
+                .addInput(value("x", 2, 3, 5, 5)).addOutput(value("y", 2, 3)).build();
+        Path p = write("shuffle.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of("a:4", "c:6"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        assertEquals(new TreeSet<>(List.of("wa[0]@0/1:producer_weight", "ba[0]@0/1:producer_bias",
+                "wb[0]@0/1:producer_weight", "wc[1]@0/2:consumer_weight")), members(spec, "a"));
+        permuteAndCompare(p, 13);
+
+        // the two branches moved independently: another function
+        OnnxModel m = Onnx.read(p);
+        StateDict state = m.stateDict();
+        List<Group> apart = List.of(
+                new Group("a", 4, List.of(new Member("wa", 0, 0, 1, Role.PRODUCER_WEIGHT),
+                        new Member("ba", 0, 0, 1, Role.PRODUCER_BIAS), new Member("wc", 1, 0, 2, Role.CONSUMER_WEIGHT))),
+                new Group("b", 4, List.of(new Member("wb", 0, 0, 1, Role.PRODUCER_WEIGHT),
+                        new Member("wc", 1, 1, 2, Role.CONSUMER_WEIGHT))));
+        PermutationSpec wrong = new PermutationSpec(spec.architecture(), apart, spec.fixed(), List.of());
+        Permuter.applyInPlace(state, wrong, Map.of("a", Permutation.of(1, 0, 2, 3)), Backend.CPU);
+        Path bad = dir.resolve("bad-shuffle.onnx");
+        Onnx.write(bad, m, state);
+        double worst = 0;
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
+            worst = Math.max(worst, d.maxRel());
+        }
+        assertTrue(worst > 1e-3, "one branch moved without the other changes the outputs: " + worst);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
