@@ -244,6 +244,8 @@ public final class ChannelSpaces {
                 case CONCAT -> concat(n);
                 case SLICE_CHANNELS -> sliceChannels(n);
                 case CHANNEL_SHUFFLE -> channelShuffle(n);
+                case DEPTH_TO_SPACE -> depthToSpace(n);
+                case SPACE_TO_DEPTH -> spaceToDepth(n);
                 case FLATTEN -> flatten(n);
                 case PARAM -> param(n);
                 case ATTENTION -> attention(n);
@@ -1011,20 +1013,84 @@ public final class ChannelSpaces {
 
         /** {@link Op#CHANNEL_SHUFFLE}: its runs tied and coarsened alike, each neuron a block of groups x its block. */
         private Layout channelShuffle(Node n) {
+            return tiedRuns(n, n.longAttr("groups", 1), true);
+        }
+
+        /** {@link Op#DEPTH_TO_SPACE}: CRD coarsens each space to whole outputs; DCR ties its runs (not interleaved). */
+        private Layout depthToSpace(Node n) {
+            long r = n.longAttr("block", 1);
+            long f = r * r;
+            if (r < 1 || f == 1) {
+                return in(n, 0);
+            }
+            if (n.stringAttr("mode", "DCR").equals("DCR")) {
+                return tiedRuns(n, f, false);
+            }
             Layout l = in(n, 0);
-            long g = n.longAttr("groups", 1);
+            if (l.opaque()) {
+                return l;
+            }
+            if (l.flattened() || l.length() % f != 0) {
+                return opaque(n, "depth to space of blocks of " + f + " over " + l.length() + " channels");
+            }
+            long at = 0;
+            for (Seg s : l.segs()) {
+                long c = s.block() >= f ? 1 : f / s.block();
+                if (at % f != 0 || (s.block() >= f ? s.block() % f != 0 : f % s.block() != 0 || s.n() % c != 0
+                        || !coarsenable(root(s.space()), c))) {
+                    return opaque(n, "depth to space whose blocks of " + f + " channels cut a neuron's block or span two "
+                            + "spaces");
+                }
+                at += s.length();
+            }
+            List<Seg> out = new ArrayList<>();
+            for (Seg s : l.segs()) {
+                if (s.block() >= f) {
+                    out.add(new Seg(s.space(), s.n(), s.block() / f));
+                } else {
+                    long c = f / s.block();
+                    int sp = coarsen(s.space(), c);
+                    out.add(new Seg(sp, s.n() / c, 1));
+                }
+            }
+            return new Layout(out, false, false);
+        }
+
+        /** {@link Op#SPACE_TO_DEPTH}: the input's layout repeated once per pixel of a block. */
+        private Layout spaceToDepth(Node n) {
+            Layout l = in(n, 0);
+            long r = n.longAttr("block", 1);
+            if (l.opaque() || r <= 1) {
+                return l;
+            }
+            if (l.flattened()) {
+                return opaque(n, "space to depth after a flatten");
+            }
+            List<Seg> out = new ArrayList<>();
+            for (long k = 0; k < r * r; k++) {
+                out.addAll(l.segs());
+            }
+            return new Layout(out, false, false);
+        }
+
+        /**
+         * The input's g runs of C / g channels tied (coarsened alike); the output holds the tied space once, each neuron
+         * a block of g times its block ({@code interleaved}: a channel shuffle) or of its block (DCR depth to space).
+         */
+        private Layout tiedRuns(Node n, long g, boolean interleaved) {
+            Layout l = in(n, 0);
             if (l.opaque() || g == 1) {
                 return l;
             }
             long channels = l.length();
             if (l.flattened() || g < 1 || channels % g != 0) {
-                return opaque(n, "a channel shuffle of " + g + " groups over " + channels + " channels"
-                        + (l.flattened() ? " after a flatten" : ""));
+                return opaque(n, (interleaved ? "a channel shuffle of " : "depth to space of ") + g + " runs over "
+                        + channels + " channels" + (l.flattened() ? " after a flatten" : ""));
             }
             long m = channels / g;
             for (long k = 1; k < g; k++) {
                 if (!cut(reread(l), k * m)) {
-                    return opaque(n, "a channel shuffle whose runs cut a neuron's block");
+                    return opaque(n, (interleaved ? "a channel shuffle" : "depth to space") + " whose runs cut a neuron's block");
                 }
             }
             List<Seg> runs = reread(l).segs();
@@ -1043,7 +1109,7 @@ public final class ChannelSpaces {
                 }
             }
             if (why != null) {
-                return opaque(n, "a channel shuffle of " + g + " groups: " + why);
+                return opaque(n, (interleaved ? "a channel shuffle of " : "depth to space of ") + g + " runs: " + why);
             }
             int first = -1;
             for (Seg s : runs) {
@@ -1054,7 +1120,7 @@ public final class ChannelSpaces {
                     union(first, r, false);
                 }
             }
-            return new Layout(List.of(new Seg(root(first), m / block, block * g)), false, false);
+            return new Layout(List.of(new Seg(root(first), m / block, interleaved ? block * g : block)), false, false);
         }
 
         /** Whether every layout holding space {@code r} (a root) holds whole blocks of {@code f} of its neurons. */

@@ -104,6 +104,18 @@ public enum Op {
      */
     CHANNEL_SHUFFLE,
     /**
+     * ONNX's DepthToSpace ({@code nn.PixelShuffle}: r x r channels become one channel r times larger). Attrs: block (r),
+     * mode ("CRD": output channel c reads input channels c r^2 .. c r^2 + r^2 - 1; "DCR": it reads c, C + c, ...).
+     * Channels: CRD coarsens the input's spaces to neurons of at least r^2 channels (each then r^2 times fewer); DCR ties
+     * its r^2 runs of C channels, as a channel shuffle does, without interleaving them. The interpreter does not run it.
+     */
+    DEPTH_TO_SPACE,
+    /**
+     * ONNX's SpaceToDepth (r x r pixels of each channel become r^2 channels: output channel k C + c is channel c at offset
+     * k). Attrs: block (r). Channels: the output holds the input's layout r^2 times over. The interpreter does not run it.
+     */
+    SPACE_TO_DEPTH,
+    /**
      * torchvision's packed multi-head self-attention ({@code nn.MultiheadAttention}, batch first),
      * on {@code N x S x D}. Params: in_proj_weight [3D, D], in_proj_bias [3D], out_proj_weight [D, D],
      * out_proj_bias [D]. Attrs: heads. Channels: reads the input's space (in_proj columns); a heads

@@ -524,6 +524,7 @@ final class OnnxImporter {
             case "BatchNormalization" -> batchNorm(r, ins, shapes);
             case "InstanceNormalization" -> instanceNorm(r, ins, shapes);
             case "GroupNormalization" -> groupNorm(r, ins, shapes);
+            case "DepthToSpace", "SpaceToDepth" -> depthSpace(r, ins, shapes);
             case "LayerNormalization" -> layerNorm(r, ins, shapes);
             case "PRelu" -> elementwise(r, ins, shapes, Op.MUL);
             case "Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Gelu", "Clip" -> activation(r, ins, shapes);
@@ -1454,6 +1455,24 @@ final class OnnxImporter {
         emit(name(n), Op.CHANNELWISE, List.of(x.lady), out, params("vector", s.tensor(), "vector1", b.tensor()),
                 Map.of("axis", 0L), n.opType());
         data(n, 0, out, shapes[0], x.caxis);
+    }
+
+    /** DepthToSpace (PyTorch's PixelShuffle: CRD) and SpaceToDepth, on the channels of axis 1. */
+    private void depthSpace(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        long block = OnnxShapes.attr(n, "blocksize", 0);
+        String mode = stringAttr(n, "mode", "DCR");
+        if (x.caxis != 1 || x.rank() != 4 || block < 1 || !(mode.equals("DCR") || mode.equals("CRD"))) {
+            opaque(r, ins, shapes, "its input's channels are not on axis 1 of an image, or its blocksize or mode is not one "
+                    + "Lady knows");
+            return;
+        }
+        boolean toSpace = n.opType().equals("DepthToSpace");
+        String out = n.outputs().get(0);
+        emit(name(n), toSpace ? Op.DEPTH_TO_SPACE : Op.SPACE_TO_DEPTH, List.of(x.lady), out, Map.of(),
+                toSpace ? Map.of("block", block, "mode", mode) : Map.of("block", block), n.opType());
+        data(n, 0, out, shapes[0], 1);
     }
 
     /**

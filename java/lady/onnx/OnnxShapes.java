@@ -89,6 +89,16 @@ final class OnnxShapes {
                 }
             }
             case "MatMul" -> out[0] = matmul(x, in(s, 1));
+            case "DepthToSpace", "SpaceToDepth" -> {
+                long r = attr(n, "blocksize", 0);
+                if (x != null && x.length == 4 && r > 0 && x[1] >= 0 && x[2] >= 0 && x[3] >= 0) {
+                    boolean up = n.opType().equals("DepthToSpace");
+                    if (up ? x[1] % (r * r) == 0 : x[2] % r == 0 && x[3] % r == 0) {
+                        out[0] = up ? new long[] {x[0], x[1] / (r * r), x[2] * r, x[3] * r}
+                                : new long[] {x[0], x[1] * r * r, x[2] / r, x[3] / r};
+                    }
+                }
+            }
             case "DynamicQuantizeLinear" -> { // the quantized tensor, its scale and its zero point
                 out[0] = x == null ? null : x.clone();
                 for (int k = 1; k < out.length; k++) {

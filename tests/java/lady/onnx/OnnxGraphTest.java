@@ -695,6 +695,47 @@ class OnnxGraphTest {
         assertTrue(worst > 1e-3, "one branch moved without the other changes the outputs: " + worst);
     }
 
+    /**
+     * DepthToSpace in both modes and SpaceToDepth: CRD (PyTorch's PixelShuffle) moves its producer's rows in blocks of r^2
+     * (one output channel each), DCR ties its r^2 runs (output channel c is row c of every run), and SpaceToDepth gives
+     * the consumer r^2 copies of its input's channels.
+     */
+    @Test
+    void depthToSpaceAndSpaceToDepthMoveWholeBlocks() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("pixels")
+                .addNode(n("Conv", "a", "x,wa,ba", "ao"))
+                .addNode(n("DepthToSpace", "crd", "ao", "p1", intAttr("blocksize", 2), AttributeProto.newBuilder()
+                        .setName("mode").setType(AttributeProto.AttributeType.STRING)
+                        .setS(com.google.protobuf.ByteString.copyFromUtf8("CRD")).build()))
+                .addNode(n("Conv", "e", "x,we", "eo"))
+                .addNode(n("DepthToSpace", "dcr", "eo", "p2", intAttr("blocksize", 2)))
+                .addNode(n("Concat", "cat", "p1,p2", "cat", intAttr("axis", 1)))
+                .addNode(n("Conv", "b", "cat,wb,bb", "bo", ints("pads", 1, 1, 1, 1)))
+                .addNode(n("Relu", "relu", "bo", "r"))
+                .addNode(n("SpaceToDepth", "s2d", "r", "d", intAttr("blocksize", 2)))
+                .addNode(n("Conv", "c", "d,wc", "co"))
+                .addNode(n("GlobalAveragePool", "gap", "co", "gap"))
+                .addNode(n("Flatten", "flat", "gap", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                .addInitializer(random("wa", 8, 3, 1, 1)).addInitializer(random("ba", 8)).addInitializer(random("we", 8, 3, 1, 1))
+                .addInitializer(random("wb", 4, 4, 3, 3)).addInitializer(random("bb", 4))
+                .addInitializer(random("wc", 5, 16, 1, 1)).addInitializer(random("wfc", 3, 5))
+                .addInput(value("x", BATCH, 3, 4, 4)).addOutput(value("y", BATCH, 3)).build();
+        Path p = write("pixels.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        // (e's runs are the pieces of its rows, tied: the group keeps the first piece's name)
+        assertEquals(List.of("a:2", "e[0:2]:2", "b:4", "c:5"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        assertEquals(new TreeSet<>(List.of("wa[0]@0/4:producer_weight", "ba[0]@0/4:producer_bias",
+                "wb[1]@0/1:consumer_weight")), members(spec, "a"));
+        assertEquals(new TreeSet<>(List.of("we[0]@0/1:producer_weight", "we[0]@2/1:producer_weight",
+                "we[0]@4/1:producer_weight", "we[0]@6/1:producer_weight", "wb[1]@2/1:consumer_weight")), members(spec, "e[0:2]"));
+        assertEquals(new TreeSet<>(List.of("wb[0]@0/1:producer_weight", "bb[0]@0/1:producer_bias",
+                "wc[1]@0/1:consumer_weight", "wc[1]@4/1:consumer_weight", "wc[1]@8/1:consumer_weight",
+                "wc[1]@12/1:consumer_weight")), members(spec, "b"));
+        permuteAndCompare(p, 14);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
