@@ -466,14 +466,7 @@ final class OnnxImporter {
         OnnxNode n = r.node();
         List<Val> ins = operands(r);
         boolean anyData = ins.stream().anyMatch(v -> v != null && v.data);
-        long[][] shapes = OnnxShapes.infer(r, ins.stream().map(v -> v == null ? null : v.shape).toList(),
-                ins.stream().map(v -> v == null ? null : v.ints).toList(),
-                ins.stream().map(v -> v == null ? null : v.reals).toList());
-        for (int k = 0; k < shapes.length; k++) {
-            if (shapes[k] == null) {
-                shapes[k] = recorded(n.outputs().get(k));
-            }
-        }
+        long[][] shapes = shapesOf(r, ins);
         if (!anyData) {
             free(r, ins, shapes);
             return;
@@ -564,6 +557,19 @@ final class OnnxImporter {
                 vals.put(n.outputs().get(k), k == 0 ? Val.free(shapes[0], ints, reals, view) : Val.free(shapes[k], null, null, null));
             }
         }
+    }
+
+    /** The shapes of node {@code r}'s outputs: inferred from its inputs {@code ins}, else as the file records them. */
+    private long[][] shapesOf(OnnxModel.ResolvedNode r, List<Val> ins) {
+        long[][] shapes = OnnxShapes.infer(r, ins.stream().map(v -> v == null ? null : v.shape).toList(),
+                ins.stream().map(v -> v == null ? null : v.ints).toList(),
+                ins.stream().map(v -> v == null ? null : v.reals).toList());
+        for (int k = 0; k < shapes.length; k++) {
+            if (shapes[k] == null) {
+                shapes[k] = recorded(r.node().outputs().get(k));
+            }
+        }
+        return shapes;
     }
 
     /** The shape the file records for a value (value_info, graph outputs; -1 for symbolic sizes), or null. */
@@ -980,14 +986,7 @@ final class OnnxImporter {
         OnnxNode plain = new OnnxNode(n.name(), op, "", names, n.outputs().subList(0, Math.min(1, n.outputs().size())),
                 n.attributes());
         OnnxModel.ResolvedNode pr = new OnnxModel.ResolvedNode(plain, operands, r.index());
-        long[][] shapes = OnnxShapes.infer(pr, picked.stream().map(v -> v == null ? null : v.shape).toList(),
-                picked.stream().map(v -> v == null ? null : v.ints).toList(),
-                picked.stream().map(v -> v == null ? null : v.reals).toList());
-        for (int k = 0; k < shapes.length; k++) {
-            if (shapes[k] == null) {
-                shapes[k] = recorded(plain.outputs().get(k));
-            }
-        }
+        long[][] shapes = shapesOf(pr, picked);
         if (picked.isEmpty() || picked.get(0) == null || !picked.get(0).data) {
             opaque(r, ins, new long[n.outputs().size()][], "its data reaches it through another input than its first");
             return;

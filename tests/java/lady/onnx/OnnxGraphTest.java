@@ -130,6 +130,23 @@ class OnnxGraphTest {
         return out;
     }
 
+    /**
+     * The largest relative difference of ONNX Runtime's outputs between the model in {@code p} and the same model
+     * permuted by {@code perms} under {@code spec} (a spec made wrong on purpose).
+     */
+    private double outputChange(Path p, PermutationSpec spec, Map<String, Permutation> perms) {
+        OnnxModel m = Onnx.read(p);
+        StateDict state = m.stateDict();
+        Permuter.applyInPlace(state, spec, perms, Backend.CPU);
+        Path bad = dir.resolve("wrong-" + p.getFileName());
+        Onnx.write(bad, m, state);
+        double worst = 0;
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
+            worst = Math.max(worst, d.maxRel());
+        }
+        return worst;
+    }
+
     // ---- the tests ----
 
     /**
@@ -392,8 +409,6 @@ class OnnxGraphTest {
         Path out = permuteAndCompare(p, 6);
 
         // the same permutation with c1's weight scales left in place: another function
-        OnnxModel m = Onnx.read(p);
-        StateDict state = m.stateDict();
         List<Group> groups = new ArrayList<>();
         for (Group x : spec.groups()) {
             groups.add(new Group(x.name(), x.size(), x.members().stream().filter(k -> !k.tensor().equals("w1s")).toList()));
@@ -401,14 +416,7 @@ class OnnxGraphTest {
         java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
         fixed.add("w1s");
         PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, spec.notes());
-        Map<String, Permutation> perms = Permuter.random(wrong, List.of("c1", "c2"), 6);
-        Permuter.applyInPlace(state, wrong, perms, Backend.CPU);
-        Path bad = dir.resolve("bad.onnx");
-        Onnx.write(bad, m, state);
-        double worst = 0;
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
-            worst = Math.max(worst, d.maxRel());
-        }
+        double worst = outputChange(p, wrong, Permuter.random(wrong, List.of("c1", "c2"), 6));
         assertTrue(worst > 1e-2, "scales left behind change the outputs: " + worst);
 
         Path restored = dir.resolve("restored.onnx");
@@ -570,8 +578,6 @@ class OnnxGraphTest {
         Path out = permuteAndCompare(p, 9);
 
         // c1's channels moved as if no group norm held them: another function
-        OnnxModel m = Onnx.read(p);
-        StateDict state = m.stateDict();
         List<Member> free = new ArrayList<>();
         for (Member k : Permuter.group(spec, "gn").members()) {
             if (!k.tensor().equals("gs") && !k.tensor().equals("gb")) {
@@ -581,13 +587,7 @@ class OnnxGraphTest {
         java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
         fixed.addAll(List.of("gs", "gb"));
         PermutationSpec wrong = new PermutationSpec(spec.architecture(), List.of(new Group("c1", 8, free)), fixed, List.of());
-        Permuter.applyInPlace(state, wrong, Map.of("c1", Permutation.of(0, 2, 1, 3, 4, 5, 6, 7)), Backend.CPU);
-        Path bad = dir.resolve("bad-gn.onnx");
-        Onnx.write(bad, m, state);
-        double worst = 0;
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
-            worst = Math.max(worst, d.maxRel());
-        }
+        double worst = outputChange(p, wrong, Map.of("c1", Permutation.of(0, 2, 1, 3, 4, 5, 6, 7)));
         assertTrue(worst > 1e-3, "a channel moved to another group changes the outputs: " + worst);
 
         Path restored = dir.resolve("restored-gn.onnx");
@@ -677,21 +677,13 @@ class OnnxGraphTest {
         permuteAndCompare(p, 13);
 
         // the two branches moved independently: another function
-        OnnxModel m = Onnx.read(p);
-        StateDict state = m.stateDict();
         List<Group> apart = List.of(
                 new Group("a", 4, List.of(new Member("wa", 0, 0, 1, Role.PRODUCER_WEIGHT),
                         new Member("ba", 0, 0, 1, Role.PRODUCER_BIAS), new Member("wc", 1, 0, 2, Role.CONSUMER_WEIGHT))),
                 new Group("b", 4, List.of(new Member("wb", 0, 0, 1, Role.PRODUCER_WEIGHT),
                         new Member("wc", 1, 1, 2, Role.CONSUMER_WEIGHT))));
         PermutationSpec wrong = new PermutationSpec(spec.architecture(), apart, spec.fixed(), List.of());
-        Permuter.applyInPlace(state, wrong, Map.of("a", Permutation.of(1, 0, 2, 3)), Backend.CPU);
-        Path bad = dir.resolve("bad-shuffle.onnx");
-        Onnx.write(bad, m, state);
-        double worst = 0;
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(m, Onnx.read(bad), 3, OrtRunner.Options.DEFAULT)) {
-            worst = Math.max(worst, d.maxRel());
-        }
+        double worst = outputChange(p, wrong, Map.of("a", Permutation.of(1, 0, 2, 3)));
         assertTrue(worst > 1e-3, "one branch moved without the other changes the outputs: " + worst);
     }
 
