@@ -1056,7 +1056,10 @@ public final class ChannelSpaces {
             return new Layout(out, false, false);
         }
 
-        /** {@link Op#SPACE_TO_DEPTH}: the input's layout repeated once per pixel of a block. */
+        /**
+         * {@link Op#SPACE_TO_DEPTH}: the input's layout repeated once per pixel of a block (DCR, ONNX's), or each neuron's
+         * block r^2 times longer (CRD, PyTorch's PixelUnshuffle).
+         */
         private Layout spaceToDepth(Node n) {
             Layout l = in(n, 0);
             long r = n.longAttr("block", 1);
@@ -1067,8 +1070,14 @@ public final class ChannelSpaces {
                 return opaque(n, "space to depth after a flatten");
             }
             List<Seg> out = new ArrayList<>();
-            for (long k = 0; k < r * r; k++) {
-                out.addAll(l.segs());
+            if (n.stringAttr("mode", "DCR").equals("CRD")) { // channel c's r^2 pixels next to each other
+                for (Seg s : l.segs()) {
+                    out.add(new Seg(s.space(), s.n(), s.block() * r * r));
+                }
+            } else {
+                for (long k = 0; k < r * r; k++) {
+                    out.addAll(l.segs());
+                }
             }
             return new Layout(out, false, false);
         }

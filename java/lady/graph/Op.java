@@ -112,7 +112,9 @@ public enum Op {
     DEPTH_TO_SPACE,
     /**
      * ONNX's SpaceToDepth (r x r pixels of each channel become r^2 channels: output channel k C + c is channel c at offset
-     * k). Attrs: block (r). Channels: the output holds the input's layout r^2 times over. The interpreter does not run it.
+     * k) and PyTorch's PixelUnshuffle (mode "CRD": output channel c r^2 + k). Attrs: block (r), mode ("DCR" when absent).
+     * Channels: the output holds the input's layout r^2 times over (DCR), or each neuron as a block r^2 times longer
+     * (CRD). The interpreter does not run it.
      */
     SPACE_TO_DEPTH,
     /**

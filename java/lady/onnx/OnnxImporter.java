@@ -163,11 +163,14 @@ final class OnnxImporter {
     private final Set<String> outputs = new HashSet<>();
     private final Set<Integer> fused = new HashSet<>();
     /**
-     * Three nodes read as one, by the last (a Reshape back to the input's shape): its first two, held back until it is
-     * reached. PyTorch's export of a group norm (Reshape into groups, InstanceNormalization) and of a channel shuffle
-     * (Reshape into groups, Transpose of the groups and the channels).
+     * Three nodes read as one, by the last (a Reshape back to an image): its first two, held back until it is reached.
+     * PyTorch's export of a group norm (Reshape into groups, InstanceNormalization), of a channel shuffle (Reshape into
+     * groups, Transpose of the groups and the channels) and of PixelUnshuffle (Reshape to [N, C, H / r, r, W / r, r],
+     * Transpose of the pixels of each block next to the channel).
      */
-    private record Held(boolean shuffle, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode middle) {}
+    private record Held(Kind kind, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode middle) {
+        enum Kind { GROUP_NORM, SHUFFLE, UNSHUFFLE }
+    }
 
     private final Map<Integer, Held> held = new HashMap<>();
 
@@ -1517,17 +1520,21 @@ final class OnnxImporter {
         }
         boolean shuffle = to.length == x.rank() + 1 && to[1] * to[2] == x.shape[1]
                 && Arrays.equals(Arrays.copyOfRange(to, 3, to.length), Arrays.copyOfRange(x.shape, 2, x.rank()));
-        if (!shuffle && to.length != 3) {
+        boolean unshuffle = !shuffle && x.rank() == 4 && to.length == 6 && to[1] == x.shape[1] && to[3] > 1
+                && to[3] == to[5] && to[2] * to[3] == x.shape[2] && to[4] * to[5] == x.shape[3];
+        if (!shuffle && !unshuffle && to.length != 3) {
             return false;
         }
-        OnnxModel.ResolvedNode middle = onlyReader(r.node().outputs().get(0), shuffle ? "Transpose" : "InstanceNormalization", 0);
-        if (shuffle && middle != null) {
+        Held.Kind kind = shuffle ? Held.Kind.SHUFFLE : unshuffle ? Held.Kind.UNSHUFFLE : Held.Kind.GROUP_NORM;
+        OnnxModel.ResolvedNode middle = onlyReader(r.node().outputs().get(0),
+                kind == Held.Kind.GROUP_NORM ? "InstanceNormalization" : "Transpose", 0);
+        if (kind != Held.Kind.GROUP_NORM && middle != null) {
             long[] perm = OnnxShapes.ints(middle.node(), "perm", new long[0]);
-            long[] swap = new long[to.length];
-            for (int i = 0; i < swap.length; i++) {
-                swap[i] = i == 1 ? 2 : i == 2 ? 1 : i;
+            long[] want = new long[to.length];
+            for (int i = 0; i < want.length; i++) {
+                want[i] = shuffle ? (i == 1 ? 2 : i == 2 ? 1 : i) : new long[] {0, 1, 3, 5, 2, 4}[i];
             }
-            if (!Arrays.equals(perm, swap)) {
+            if (!Arrays.equals(perm, want)) {
                 return false;
             }
         }
@@ -1535,7 +1542,7 @@ final class OnnxImporter {
         if (back == null || held.containsKey(back.index())) {
             return false;
         }
-        held.put(back.index(), new Held(shuffle, r, middle));
+        held.put(back.index(), new Held(kind, r, middle));
         fused.add(middle.index());
         return true;
     }
@@ -1561,7 +1568,11 @@ final class OnnxImporter {
         Held h = held.get(back.index());
         boolean read;
         try {
-            read = h.shuffle() ? shuffle(back, h.first(), h.middle()) : groupNorm(back, h.first(), h.middle());
+            read = switch (h.kind()) {
+                case GROUP_NORM -> groupNorm(back, h.first(), h.middle());
+                case SHUFFLE -> shuffle(back, h.first(), h.middle());
+                case UNSHUFFLE -> unshuffle(back, h.first(), h.middle());
+            };
         } catch (RuntimeException e) { // a malformed file: read the three nodes one by one (each is then guarded)
             read = false;
         }
@@ -1580,6 +1591,31 @@ final class OnnxImporter {
         }
         return OnnxShapes.infer(r, Arrays.asList(in, target.shape == null ? new long[0] : target.shape),
                 Arrays.asList(null, target.ints), Arrays.asList(null, target.reals))[0];
+    }
+
+    /**
+     * The PixelUnshuffle ending at {@code back} ([N, C r^2, H / r, W / r]: output channel c r^2 + k is channel c at
+     * pixel k of its block), written as one {@link Op#SPACE_TO_DEPTH} of mode CRD; false (nothing written) when it is none.
+     */
+    private boolean unshuffle(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode transpose) {
+        List<Val> firstIns = operands(first);
+        Val x = firstIns.get(0);
+        long[] to = firstIns.size() < 2 ? null : reshaped(first, x.shape, firstIns.get(1));
+        if (to == null || to.length != 6 || !x.data || x.lady == null) {
+            return false;
+        }
+        long[] moved = {to[0], to[1], to[3], to[5], to[2], to[4]};
+        List<Val> backIns = operands(back);
+        long[] out = backIns.size() < 2 ? null : reshaped(back, moved, backIns.get(1));
+        long r = to[3];
+        if (!Arrays.equals(out, new long[] {x.shape[0], x.shape[1] * r * r, to[2], to[4]})) {
+            return false;
+        }
+        String o = back.node().outputs().get(0);
+        emit(name(first.node()), Op.SPACE_TO_DEPTH, List.of(x.lady), o, Map.of(), Map.of("block", r, "mode", "CRD"),
+                "PixelUnshuffle");
+        vals.put(o, Val.data(o, out, 1));
+        return true;
     }
 
     /** The channel shuffle ending at {@code back}, written as one node; false (nothing written) when it is none. */

@@ -728,6 +728,34 @@ class OnnxGraphTest {
         permuteAndCompare(p, 14);
     }
 
+    /**
+     * PixelUnshuffle as PyTorch exports it (Reshape to [N, C, H / 2, 2, W / 2, 2], Transpose [0, 1, 3, 5, 2, 4], Reshape
+     * to [N, 4 C, H / 2, W / 2]): each channel becomes 4 consecutive consumer columns.
+     */
+    @Test
+    void pixelUnshuffleGivesEachChannelABlockOfColumns() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("unshuffle")
+                .addNode(n("Conv", "a", "x,wa,ba", "ao"))
+                .addNode(n("Relu", "relu", "ao", "r"))
+                .addNode(n("Reshape", "split", "r,six", "blocks"))
+                .addNode(n("Transpose", "move", "blocks", "moved", ints("perm", 0, 1, 3, 5, 2, 4)))
+                .addNode(n("Reshape", "merge", "moved,four", "d"))
+                .addNode(n("Conv", "b", "d,wb", "bo"))
+                .addNode(n("GlobalAveragePool", "gap", "bo", "gap"))
+                .addNode(n("Flatten", "flat", "gap", "fl"))
+                .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                .addInitializer(random("wa", 3, 2, 1, 1)).addInitializer(random("ba", 3))
+                .addInitializer(longs("six", -1, 3, 2, 2, 2, 2)).addInitializer(longs("four", -1, 12, 2, 2))
+                .addInitializer(random("wb", 4, 12, 1, 1)).addInitializer(random("wfc", 2, 4))
+                .addInput(value("x", 2, 2, 4, 4)).addOutput(value("y", 2, 2)).build();
+        Path p = write("unshuffle.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(new TreeSet<>(List.of("wa[0]@0/1:producer_weight", "ba[0]@0/1:producer_bias",
+                "wb[1]@0/4:consumer_weight")), members(spec, "a"));
+        permuteAndCompare(p, 15);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
