@@ -246,6 +246,7 @@ public final class ChannelSpaces {
                 case CHANNEL_SHUFFLE -> channelShuffle(n);
                 case DEPTH_TO_SPACE -> depthToSpace(n);
                 case SPACE_TO_DEPTH -> spaceToDepth(n);
+                case RECURRENT -> recurrent(n);
                 case FLATTEN -> flatten(n);
                 case PARAM -> param(n);
                 case ATTENTION -> attention(n);
@@ -1009,6 +1010,33 @@ public final class ChannelSpaces {
                 at += s.length();
             }
             return new Layout(inside, false, false);
+        }
+
+        /** {@link Op#RECURRENT}: reads its input's space, opens the hidden units' (every gate's rows, the state's columns). */
+        private Layout recurrent(Node n) {
+            Layout l = in(n, 0);
+            String w = n.param("w");
+            String r = n.param("r");
+            String b = n.param("b");
+            long gates = n.longAttr("gates", 1);
+            long hidden = n.longAttr("hidden", 0);
+            if (l.flattened()) {
+                return opaque(n, "a recurrent layer after a flatten");
+            }
+            consume(l, w, 2);
+            int s = open(hidden, n.name(), "");
+            for (long g = 0; g < gates; g++) {
+                member(s, w, 1, g * hidden, 1, Role.PRODUCER_WEIGHT);
+                member(s, r, 1, g * hidden, 1, Role.PRODUCER_WEIGHT);
+            }
+            if (b != null) {
+                for (long g = 0; g < 2 * gates; g++) {
+                    member(s, b, 1, g * hidden, 1, Role.PRODUCER_BIAS);
+                }
+            }
+            member(s, r, 2, 0, 1, Role.CONSUMER_WEIGHT);
+            producer(s, n.name());
+            return new Layout(List.of(new Seg(s, hidden, 1)), false, false);
         }
 
         /** {@link Op#CHANNEL_SHUFFLE}: its runs tied and coarsened alike, each neuron a block of groups x its block. */

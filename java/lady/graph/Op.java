@@ -118,6 +118,14 @@ public enum Op {
      */
     SPACE_TO_DEPTH,
     /**
+     * A recurrent layer of an imported graph (ONNX LSTM, GRU, RNN; one direction) on a sequence whose channels are its
+     * last axis. Params: {@code w} [1, gates x H, in], {@code r} [1, gates x H, H], {@code b} [1, 2 x gates x H]
+     * (optional). Attrs: gates (4, 3 or 1), hidden (H). Channels: reads the input's space (w's columns, axis 2) and opens
+     * a space of H hidden units: in every gate its rows of w and r and its two biases, and r's columns (the state fed
+     * back). The interpreter does not run it.
+     */
+    RECURRENT,
+    /**
      * torchvision's packed multi-head self-attention ({@code nn.MultiheadAttention}, batch first),
      * on {@code N x S x D}. Params: in_proj_weight [3D, D], in_proj_bias [3D], out_proj_weight [D, D],
      * out_proj_bias [D]. Attrs: heads. Channels: reads the input's space (in_proj columns); a heads

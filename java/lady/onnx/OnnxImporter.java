@@ -151,7 +151,7 @@ final class OnnxImporter {
             Map.entry("Where", 3), Map.entry("Reshape", 2), Map.entry("Gather", 2), Map.entry("Expand", 2),
             Map.entry("Tile", 2));
     /** Operators whose outputs after the first may be read (the others are opaque then). */
-    private static final Set<String> MULTI_OUTPUT = Set.of("Split");
+    private static final Set<String> MULTI_OUTPUT = Set.of("Split", "LSTM", "GRU", "RNN");
 
     private final OnnxModel model;
     private final Map<String, Val> vals = new HashMap<>();
@@ -521,6 +521,7 @@ final class OnnxImporter {
             case "InstanceNormalization" -> instanceNorm(r, ins, shapes);
             case "GroupNormalization" -> groupNorm(r, ins, shapes);
             case "DepthToSpace", "SpaceToDepth" -> depthSpace(r, ins, shapes);
+            case "LSTM", "GRU", "RNN" -> recurrent(r, ins, shapes);
             case "LayerNormalization" -> layerNorm(r, ins, shapes);
             case "PRelu" -> elementwise(r, ins, shapes, Op.MUL);
             case "Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Gelu", "Clip" -> activation(r, ins, shapes);
@@ -805,10 +806,6 @@ final class OnnxImporter {
         return a != null && a.type() == OnnxAttribute.Type.FLOAT ? a.asFloat() : fallback;
     }
 
-    private static String stringAttr(OnnxNode n, String name, String fallback) {
-        OnnxAttribute a = n.attribute(name);
-        return a != null && a.type() == OnnxAttribute.Type.STRING ? a.asString() : fallback;
-    }
 
     /**
      * Everything the node touches stays in place: an OPAQUE node reading its data inputs, with the tensors
@@ -1054,7 +1051,7 @@ final class OnnxImporter {
             case "HardSwish" -> Op.Activation.HARDSWISH;
             case "Sigmoid" -> Op.Activation.SIGMOID;
             case "Tanh" -> Op.Activation.TANH;
-            case "Gelu" -> stringAttr(n, "approximate", "none").equals("tanh") ? Op.Activation.GELU_TANH : Op.Activation.GELU;
+            case "Gelu" -> OnnxShapes.stringAttr(n, "approximate", "none").equals("tanh") ? Op.Activation.GELU_TANH : Op.Activation.GELU;
             case "HardSigmoid" -> Math.abs(floatAttr(n, "alpha", 0.2) - 1.0 / 6) < 1e-6
                     && floatAttr(n, "beta", 0.5) == 0.5 ? Op.Activation.HARDSIGMOID : null;
             case "Clip" -> relu6(n, ins) ? Op.Activation.RELU6 : null;
@@ -1459,12 +1456,63 @@ final class OnnxImporter {
         data(n, 0, out, shapes[0], x.caxis);
     }
 
+    /**
+     * ONNX's LSTM, GRU and RNN in one direction, their weights stored (a folded export; PyTorch's kept export computes
+     * them, reordering the gates: they are then computed, and stay in place), no peepholes: one {@link Op#RECURRENT}
+     * node for Y ([S, 1, N, H], or [N, S, 1, H] with layout 1); the last hidden and cell states, when read, carry the
+     * same hidden units (a channel-wise node from Y, for the analysis).
+     */
+    private void recurrent(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
+        OnnxNode n = r.node();
+        Val x = ins.get(0);
+        int gates = switch (n.opType()) {
+            case "LSTM" -> 4;
+            case "GRU" -> 3;
+            default -> 1;
+        };
+        long hidden = OnnxShapes.attr(n, "hidden_size", 0);
+        long layout = OnnxShapes.attr(n, "layout", 0);
+        View w = ins.size() > 1 ? weight(ins.get(1), 3) : null;
+        View rr = ins.size() > 2 ? weight(ins.get(2), 3) : null;
+        View b = ins.size() > 3 && ins.get(3) != null ? weight(ins.get(3), 2) : null;
+        boolean biasOk = ins.size() <= 3 || ins.get(3) == null || (b != null && b.whole(2));
+        boolean statesFree = true;
+        for (int i = 4; i < ins.size(); i++) {
+            Val v = ins.get(i);
+            statesFree &= v == null || (!v.data && (i != 7)); // initial states free (zeros); no peepholes (input 7)
+        }
+        String direction = OnnxShapes.stringAttr(n, "direction", "forward");
+        if (x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || direction.equals("bidirectional")
+                || w == null || rr == null || !w.whole(3) || !rr.whole(3) || !biasOk || !statesFree
+                || ins.get(1).dim(0) != 1 || ins.get(1).dim(1) != gates * hidden || ins.get(2).dim(2) != hidden
+                || ins.get(2).dim(1) != gates * hidden || (b != null && ins.get(3).dim(1) != 2L * gates * hidden)) {
+            opaque(r, ins, shapes, "a recurrent layer Lady cannot follow (computed weights, two directions, peepholes, "
+                    + "initial states from the data, or its channels not on its input's last axis)");
+            return;
+        }
+        String y = n.outputs().get(0);
+        String node = name(n);
+        String out = y.isEmpty() ? node + "#y" : y;
+        emit(node, Op.RECURRENT, List.of(x.lady), out, params("w", w.tensor(), "r", rr.tensor(), "b", b == null ? null
+                : b.tensor()), Map.of("gates", (long) gates, "hidden", hidden), n.opType());
+        if (!y.isEmpty()) {
+            data(n, 0, y, shapes[0], 3);
+        }
+        for (int k = 1; k < n.outputs().size(); k++) { // Y_h, Y_c: [1, N, H] (layout 0) or [N, 1, H]
+            String o = n.outputs().get(k);
+            if (!o.isEmpty()) {
+                emit(extra(node, k), Op.CHANNELWISE, List.of(out), o, Map.of(), Map.of(), n.opType());
+                vals.put(o, Val.data(o, shapes[k], 2));
+            }
+        }
+    }
+
     /** DepthToSpace (PyTorch's PixelShuffle: CRD) and SpaceToDepth, on the channels of axis 1. */
     private void depthSpace(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
         Val x = ins.get(0);
         long block = OnnxShapes.attr(n, "blocksize", 0);
-        String mode = stringAttr(n, "mode", "DCR");
+        String mode = OnnxShapes.stringAttr(n, "mode", "DCR");
         if (x.caxis != 1 || x.rank() != 4 || block < 1 || !(mode.equals("DCR") || mode.equals("CRD"))) {
             opaque(r, ins, shapes, "its input's channels are not on axis 1 of an image, or its blocksize or mode is not one "
                     + "Lady knows");

@@ -89,6 +89,19 @@ final class OnnxShapes {
                 }
             }
             case "MatMul" -> out[0] = matmul(x, in(s, 1));
+            case "LSTM", "GRU", "RNN" -> { // one direction: Y [S, 1, N, H] (layout 1: [N, S, 1, H]), Y_h and Y_c
+                long h = attr(n, "hidden_size", 0);
+                long d = "bidirectional".equals(stringAttr(n, "direction", "forward")) ? 2 : 1;
+                if (x != null && x.length == 3 && h > 0) {
+                    boolean batchFirst = attr(n, "layout", 0) == 1;
+                    long seq = batchFirst ? x[1] : x[0];
+                    long batch = batchFirst ? x[0] : x[1];
+                    out[0] = batchFirst ? new long[] {batch, seq, d, h} : new long[] {seq, d, batch, h};
+                    for (int k = 1; k < out.length; k++) {
+                        out[k] = batchFirst ? new long[] {batch, d, h} : new long[] {d, batch, h};
+                    }
+                }
+            }
             case "DepthToSpace", "SpaceToDepth" -> {
                 long r = attr(n, "blocksize", 0);
                 if (x != null && x.length == 4 && r > 0 && x[1] >= 0 && x[2] >= 0 && x[3] >= 0) {
@@ -630,6 +643,12 @@ final class OnnxShapes {
             p = Math.multiplyExact(p, s[i]);
         }
         return p;
+    }
+
+    /** String attribute {@code name}, or {@code fallback} when absent or of another type. */
+    static String stringAttr(OnnxNode n, String name, String fallback) {
+        OnnxAttribute a = n.attribute(name);
+        return a != null && a.type() == OnnxAttribute.Type.STRING ? a.asString() : fallback;
     }
 
     /** Integer attribute {@code name}, or {@code fallback} when absent or of another type. */

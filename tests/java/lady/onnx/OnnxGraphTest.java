@@ -61,16 +61,17 @@ class OnnxGraphTest {
 
     // ---- model building ----
 
-    private static final SplittableRandom RANDOM = new SplittableRandom(5);
+    /** Each test's own values (JUnit makes an instance per test): the same whatever runs before it. */
+    private final SplittableRandom random = new SplittableRandom(5);
 
-    private static TensorProto random(String name, long... dims) {
+    private TensorProto random(String name, long... dims) {
         long n = 1;
         for (long d : dims) {
             n *= d;
         }
         float[] v = new float[(int) n];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (float) (RANDOM.nextDouble() * 2 - 1);
+            v[i] = (float) (random.nextDouble() * 2 - 1);
         }
         return floats(name, v, dims);
     }
@@ -340,19 +341,19 @@ class OnnxGraphTest {
     }
 
     /** {@code n} random int8 weights (-127 .. 127), or int32 biases when {@code wide}. */
-    private static long[] integers(int n, boolean wide) {
+    private long[] integers(int n, boolean wide) {
         long[] v = new long[n];
         for (int i = 0; i < n; i++) {
-            v[i] = wide ? RANDOM.nextInt(-4000, 4001) : RANDOM.nextInt(-127, 128);
+            v[i] = wide ? random.nextInt(-4000, 4001) : random.nextInt(-127, 128);
         }
         return v;
     }
 
     /** {@code n} distinct positive scales, one per channel. */
-    private static TensorProto scales(String name, int n) {
+    private TensorProto scales(String name, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
-            v[i] = (float) (0.005 + 0.02 * RANDOM.nextDouble());
+            v[i] = (float) (0.005 + 0.02 * random.nextDouble());
         }
         return floats(name, v, n);
     }
@@ -754,6 +755,45 @@ class OnnxGraphTest {
         assertEquals(new TreeSet<>(List.of("wa[0]@0/1:producer_weight", "ba[0]@0/1:producer_bias",
                 "wb[1]@0/4:consumer_weight")), members(spec, "a"));
         permuteAndCompare(p, 15);
+    }
+
+    /**
+     * ONNX LSTM and GRU with stored weights (as a folded PyTorch export writes them): each gate's rows of W and R, both
+     * biases, and R's columns (the state fed back) move with the hidden units; the next layer reads them. Leaving R's
+     * columns in place changes ONNX Runtime's outputs.
+     */
+    @Test
+    void recurrentLayersMoveTheirHiddenUnitsInEveryGate() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("recurrent")
+                .addNode(n("MatMul", "in", "x,w0", "h0"))
+                .addNode(n("LSTM", "lstm", "h0,W1,R1,B1", "y1", intAttr("hidden_size", 5)))
+                .addNode(n("Squeeze", "sq1", "y1,one", "s1"))
+                .addNode(n("GRU", "gru", "s1,W2,R2,B2", "y2", intAttr("hidden_size", 4), intAttr("linear_before_reset", 1)))
+                .addNode(n("Squeeze", "sq2", "y2,one", "s2"))
+                .addNode(n("MatMul", "out", "s2,w3", "y"))
+                .addInitializer(random("w0", 3, 3)).addInitializer(random("W1", 1, 20, 3)).addInitializer(random("R1", 1, 20, 5)).addInitializer(random("B1", 1, 40))
+                .addInitializer(random("W2", 1, 12, 5)).addInitializer(random("R2", 1, 12, 4)).addInitializer(random("B2", 1, 24))
+                .addInitializer(longs("one", 1)).addInitializer(random("w3", 4, 2))
+                .addInput(value("x", 4, 2, 3)).addOutput(value("y", 4, 2, 2)).build();
+        Path p = write("recurrent.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of("in:3", "lstm:5", "gru:4"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        TreeSet<String> lstm = members(spec, "lstm");
+        assertEquals(4 + 4 + 8 + 1 + 1, lstm.size(), lstm.toString());
+        assertTrue(lstm.containsAll(List.of("W1[1]@15/1:producer_weight", "R1[1]@10/1:producer_weight",
+                "B1[1]@35/1:producer_bias", "R1[2]@0/1:consumer_weight", "W2[2]@0/1:consumer_weight")), lstm.toString());
+        permuteAndCompare(p, 16);
+
+        Group gru = Permuter.group(spec, "gru");
+        List<Group> groups = List.of(new Group("gru", 4, gru.members().stream()
+                .filter(k -> !(k.tensor().equals("R2") && k.axis() == 2)).toList()));
+        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+        fixed.add("R2[2]");
+        fixed.addAll(List.of("W1", "R1", "B1", "w0", "W1[2]"));
+        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+        double worst = outputChange(p, wrong, Map.of("gru", Permutation.of(1, 0, 3, 2)));
+        assertTrue(worst > 1e-3, "the fed-back state's columns left in place change the outputs: " + worst);
     }
 
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
