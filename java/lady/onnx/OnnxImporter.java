@@ -1476,10 +1476,11 @@ final class OnnxImporter {
         View rr = ins.size() > 2 ? weight(ins.get(2), 3) : null;
         View b = ins.size() > 3 && ins.get(3) != null ? weight(ins.get(3), 2) : null;
         boolean biasOk = ins.size() <= 3 || ins.get(3) == null || (b != null && b.whole(2));
-        boolean statesFree = true;
-        for (int i = 4; i < ins.size(); i++) {
+        boolean statesFree = ins.size() < 8 || ins.get(7) == null; // no peepholes
+        for (int i = 4; i < Math.min(ins.size(), 7); i++) {
             Val v = ins.get(i);
-            statesFree &= v == null || (!v.data && (i != 7)); // initial states free (zeros); no peepholes (input 7)
+            // sequence lengths: any constant; initial states: the same value for every unit (PyTorch's expanded zeros)
+            statesFree &= v == null || (!v.data && (i == 4 || uniform(n.inputs().get(i), 8)));
         }
         String direction = OnnxShapes.stringAttr(n, "direction", "forward");
         if (x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || direction.equals("bidirectional")
@@ -1505,6 +1506,44 @@ final class OnnxImporter {
                 vals.put(o, Val.data(o, shapes[k], 2));
             }
         }
+    }
+
+    /**
+     * Whether value {@code v} is provably one number repeated: a small constant whose entries are equal, a Constant or
+     * ConstantOfShape, or one of them expanded, reshaped or cast (at most {@code depth} nodes back). A stored tensor is
+     * not (its entries could be a unit's own).
+     */
+    private boolean uniform(String v, int depth) {
+        Val known = vals.get(v);
+        if (known != null && known.reals != null) {
+            return Arrays.stream(known.reals).allMatch(d -> d == known.reals[0]);
+        }
+        if (depth == 0 || model.initializerOf(v) != null) {
+            return false;
+        }
+        for (OnnxModel.ResolvedNode r : model.topologicalOrder()) {
+            OnnxNode n = r.node();
+            if (!n.outputs().contains(v)) {
+                continue;
+            }
+            switch (n.opType()) {
+                case "ConstantOfShape":
+                    return true;
+                case "Constant": {
+                    OnnxAttribute a = n.attribute("value");
+                    if (a == null || a.type() != OnnxAttribute.Type.TENSOR || elements(a.asTensor().shape()) > 1L << 24) {
+                        return false;
+                    }
+                    double[] d = a.asTensor().doubles();
+                    return d != null && Arrays.stream(d).allMatch(x -> Double.compare(x, d[0]) == 0);
+                }
+                case "Expand", "Identity", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Tile":
+                    return !n.inputs().isEmpty() && n.outputs().indexOf(v) == 0 && uniform(n.inputs().get(0), depth - 1);
+                default:
+                    return false;
+            }
+        }
+        return false;
     }
 
     /** DepthToSpace (PyTorch's PixelShuffle: CRD) and SpaceToDepth, on the channels of axis 1. */

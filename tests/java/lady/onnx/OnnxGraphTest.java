@@ -794,6 +794,31 @@ class OnnxGraphTest {
         PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
         double worst = outputChange(p, wrong, Map.of("gru", Permutation.of(1, 0, 3, 2)));
         assertTrue(worst > 1e-3, "the fed-back state's columns left in place change the outputs: " + worst);
+
+        // an initial state of its own per unit (a Constant that differs from unit to unit) pins the layer; zeros do not
+        for (boolean zeros : new boolean[] {true, false}) {
+            float[] h0 = new float[2 * 5];
+            for (int i = 0; i < h0.length && !zeros; i++) {
+                h0[i] = i;
+            }
+            GraphProto s0 = GraphProto.newBuilder().setName("state")
+                    .addNode(node("Constant", "h0", new String[0], new String[] {"h0"}, AttributeProto.newBuilder()
+                            .setName("value").setType(AttributeProto.AttributeType.TENSOR).setT(floats("h0", h0, 1, 2, 5))
+                            .build()))
+                    .addNode(n("MatMul", "in", "x,w0", "h"))
+                    .addNode(n("LSTM", "lstm", "h,W1,R1,,,h0", "y1", intAttr("hidden_size", 5)))
+                    .addNode(n("Squeeze", "sq1", "y1,one", "s1"))
+                    .addNode(n("MatMul", "out", "s1,w3", "y"))
+                    .addInitializer(random("w0", 3, 3)).addInitializer(random("W1", 1, 20, 3))
+                    .addInitializer(random("R1", 1, 20, 5)).addInitializer(longs("one", 1)).addInitializer(random("w3", 5, 2))
+                    .addInput(value("x", 4, 2, 3)).addOutput(value("y", 4, 2, 2)).build();
+            Path sp = write("state-" + zeros + ".onnx", s0);
+            PermutationSpec st = spec(sp);
+            assertEquals(zeros, st.group("lstm").isPresent(), st.notes().toString());
+            if (zeros) {
+                permuteAndCompare(sp, 17);
+            }
+        }
     }
 
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
