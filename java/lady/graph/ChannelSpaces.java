@@ -457,11 +457,12 @@ public final class ChannelSpaces {
         }
 
         /**
-         * Per group normalization, the spaces of its output (its groups' channels, as cut then), and its node: whole
-         * groups of a grouped convolution or another group norm cannot trade places across these groups' bounds.
+         * A group normalization's node and the spaces of its output (its groups' channels, as cut then): whole groups of a
+         * grouped convolution or another group norm cannot trade places across these groups' bounds.
          */
-        private final List<int[]> normSpaces = new ArrayList<>();
-        private final List<String> normNodes = new ArrayList<>();
+        private record GroupNorm(String node, int[] spaces) {}
+
+        private final List<GroupNorm> groupNorms = new ArrayList<>();
 
         /** The spaces that stand for {@code space} now: its root, or the pieces it was split into. */
         private Set<Integer> leaves(int space) {
@@ -477,14 +478,14 @@ public final class ChannelSpaces {
 
         /** The node of a group normalization other than entry {@code c}'s that groups some of {@code roots}, or null. */
         private String normAcross(GroupedConv c, Set<Integer> roots) {
-            for (int k = 0; k < normSpaces.size(); k++) {
+            for (int k = 0; k < groupNorms.size(); k++) {
                 if (k == c.norm()) {
                     continue;
                 }
-                for (int sp : normSpaces.get(k)) {
+                for (int sp : groupNorms.get(k).spaces()) {
                     for (int leaf : leaves(sp)) {
                         if (roots.contains(leaf)) {
-                            return normNodes.get(k);
+                            return groupNorms.get(k).node();
                         }
                     }
                 }
@@ -724,8 +725,7 @@ public final class ChannelSpaces {
             String gw = n.param("group_weight");
             String gb = n.param("group_bias");
             if (groups > 1) { // (one group: a norm over all the channels, which cuts nothing)
-                normSpaces.add(out.segs().stream().mapToInt(Seg::space).toArray());
-                normNodes.add(n.name());
+                groupNorms.add(new GroupNorm(n.name(), out.segs().stream().mapToInt(Seg::space).toArray()));
             }
             if (groups > 1 && inner.size() == groups && n.longAttr("groups_fixed", 0) == 0 && l.segs().size() == 1) {
                 int outer = open(groups, n.name(), "");
@@ -736,7 +736,7 @@ public final class ChannelSpaces {
                     member(outer, gb, 0, 0, 1, Role.NORM_BIAS);
                 }
                 groupedConvs.add(new GroupedConv(n.name(), outer, inner.stream().mapToInt(Integer::intValue).toArray(), per,
-                        normSpaces.size() - 1));
+                        groupNorms.size() - 1));
             } else {
                 if (gw != null) {
                     fixed.add(gw);

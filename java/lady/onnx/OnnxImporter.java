@@ -160,6 +160,8 @@ final class OnnxImporter {
     private final Map<String, long[]> tensors = new HashMap<>();
     private final Set<String> nodeNames = new HashSet<>();
     private final Map<String, List<OnnxModel.ResolvedNode>> readers = new HashMap<>();
+    /** The node writing each value. */
+    private final Map<String, OnnxModel.ResolvedNode> writers = new HashMap<>();
     private final Set<String> outputs = new HashSet<>();
     private final Set<Integer> fused = new HashSet<>();
     /**
@@ -286,6 +288,9 @@ final class OnnxImporter {
         for (OnnxModel.ResolvedNode r : order) {
             for (String in : r.node().inputs()) {
                 readers.computeIfAbsent(in, k -> new ArrayList<>()).add(r);
+            }
+            for (String out : r.node().outputs()) {
+                writers.put(out, r);
             }
         }
         model.outputs().forEach(o -> outputs.add(o.name()));
@@ -1521,29 +1526,27 @@ final class OnnxImporter {
         if (depth == 0 || model.initializerOf(v) != null) {
             return false;
         }
-        for (OnnxModel.ResolvedNode r : model.topologicalOrder()) {
-            OnnxNode n = r.node();
-            if (!n.outputs().contains(v)) {
-                continue;
-            }
-            switch (n.opType()) {
-                case "ConstantOfShape":
-                    return true;
-                case "Constant": {
-                    OnnxAttribute a = n.attribute("value");
-                    if (a == null || a.type() != OnnxAttribute.Type.TENSOR || elements(a.asTensor().shape()) > 1L << 24) {
-                        return false;
-                    }
-                    double[] d = a.asTensor().doubles();
-                    return d != null && Arrays.stream(d).allMatch(x -> Double.compare(x, d[0]) == 0);
-                }
-                case "Expand", "Identity", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Tile":
-                    return !n.inputs().isEmpty() && n.outputs().indexOf(v) == 0 && uniform(n.inputs().get(0), depth - 1);
-                default:
-                    return false;
-            }
+        OnnxModel.ResolvedNode w = writers.get(v);
+        if (w == null) {
+            return false;
         }
-        return false;
+        OnnxNode n = w.node();
+        switch (n.opType()) {
+            case "ConstantOfShape":
+                return true;
+            case "Constant": {
+                OnnxAttribute a = n.attribute("value");
+                if (a == null || a.type() != OnnxAttribute.Type.TENSOR || elements(a.asTensor().shape()) > 1L << 24) {
+                    return false;
+                }
+                double[] d = a.asTensor().doubles();
+                return d != null && Arrays.stream(d).allMatch(x -> Double.compare(x, d[0]) == 0);
+            }
+            case "Expand", "Identity", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Tile":
+                return !n.inputs().isEmpty() && n.outputs().indexOf(v) == 0 && uniform(n.inputs().get(0), depth - 1);
+            default:
+                return false;
+        }
     }
 
     /** DepthToSpace (PyTorch's PixelShuffle: CRD) and SpaceToDepth, on the channels of axis 1. */
@@ -1647,8 +1650,8 @@ final class OnnxImporter {
     }
 
     /**
-     * The Reshape back of three nodes held back by {@link #heldStart}: one node when it gives x's own shape (a group
-     * norm's per-group values: InstanceNormalization's scale and bias, stored, or constants alike for every group);
+     * The Reshape back of three nodes held back by {@link #heldStart}: one node when it gives the shape the pattern
+     * computes (a group norm's per-group values: InstanceNormalization's scale and bias, stored, or one number repeated);
      * otherwise the held-back nodes are read as they are, then this one.
      */
     private void heldEnd(OnnxModel.ResolvedNode back) {
@@ -1657,8 +1660,8 @@ final class OnnxImporter {
         try {
             read = switch (h.kind()) {
                 case GROUP_NORM -> groupNorm(back, h.first(), h.middle());
-                case SHUFFLE -> shuffle(back, h.first(), h.middle());
-                case UNSHUFFLE -> unshuffle(back, h.first(), h.middle());
+                case SHUFFLE -> rearranged(back, h.first(), true);
+                case UNSHUFFLE -> rearranged(back, h.first(), false);
             };
         } catch (RuntimeException e) { // a malformed file: read the three nodes one by one (each is then guarded)
             read = false;
@@ -1681,49 +1684,33 @@ final class OnnxImporter {
     }
 
     /**
-     * The PixelUnshuffle ending at {@code back} ([N, C r^2, H / r, W / r]: output channel c r^2 + k is channel c at
-     * pixel k of its block), written as one {@link Op#SPACE_TO_DEPTH} of mode CRD; false (nothing written) when it is none.
+     * The channel shuffle or PixelUnshuffle ending at {@code back}, written as one node; false (nothing written) when
+     * the Reshape back does not give what the pattern computes: x's own shape for a shuffle ({@link Op#CHANNEL_SHUFFLE});
+     * [N, C r^2, H / r, W / r] for an unshuffle, output channel c r^2 + k being channel c at pixel k of its block
+     * ({@link Op#SPACE_TO_DEPTH} of mode CRD).
      */
-    private boolean unshuffle(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode transpose) {
+    private boolean rearranged(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first, boolean shuffle) {
         List<Val> firstIns = operands(first);
         Val x = firstIns.get(0);
         long[] to = firstIns.size() < 2 ? null : reshaped(first, x.shape, firstIns.get(1));
-        if (to == null || to.length != 6 || !x.data || x.lady == null) {
+        if (to == null || !x.data || x.lady == null || (!shuffle && to.length != 6)) {
             return false;
         }
-        long[] moved = {to[0], to[1], to[3], to[5], to[2], to[4]};
+        long[] moved = shuffle ? to.clone() : new long[] {to[0], to[1], to[3], to[5], to[2], to[4]};
+        if (shuffle) {
+            moved[1] = to[2];
+            moved[2] = to[1];
+        }
+        long[] expected = shuffle ? x.shape : new long[] {x.shape[0], x.shape[1] * to[3] * to[3], to[2], to[4]};
         List<Val> backIns = operands(back);
-        long[] out = backIns.size() < 2 ? null : reshaped(back, moved, backIns.get(1));
-        long r = to[3];
-        if (!Arrays.equals(out, new long[] {x.shape[0], x.shape[1] * r * r, to[2], to[4]})) {
+        if (backIns.size() < 2 || !Arrays.equals(reshaped(back, moved, backIns.get(1)), expected)) {
             return false;
         }
         String o = back.node().outputs().get(0);
-        emit(name(first.node()), Op.SPACE_TO_DEPTH, List.of(x.lady), o, Map.of(), Map.of("block", r, "mode", "CRD"),
-                "PixelUnshuffle");
-        vals.put(o, Val.data(o, out, 1));
-        return true;
-    }
-
-    /** The channel shuffle ending at {@code back}, written as one node; false (nothing written) when it is none. */
-    private boolean shuffle(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode transpose) {
-        List<Val> firstIns = operands(first);
-        Val x = firstIns.get(0);
-        long[] to = firstIns.size() < 2 ? null : reshaped(first, x.shape, firstIns.get(1));
-        if (to == null || !x.data || x.lady == null) {
-            return false;
-        }
-        long[] swapped = to.clone();
-        swapped[1] = to[2];
-        swapped[2] = to[1];
-        List<Val> backIns = operands(back);
-        long[] out = backIns.size() < 2 ? null : reshaped(back, swapped, backIns.get(1));
-        if (!Arrays.equals(out, x.shape)) {
-            return false;
-        }
-        String o = back.node().outputs().get(0);
-        emit(name(first.node()), Op.CHANNEL_SHUFFLE, List.of(x.lady), o, Map.of(), Map.of("groups", to[1]), "ChannelShuffle");
-        vals.put(o, Val.data(o, x.shape, 1));
+        emit(name(first.node()), shuffle ? Op.CHANNEL_SHUFFLE : Op.SPACE_TO_DEPTH, List.of(x.lady), o, Map.of(),
+                shuffle ? Map.of("groups", to[1]) : Map.of("block", to[3], "mode", "CRD"),
+                shuffle ? "ChannelShuffle" : "PixelUnshuffle");
+        vals.put(o, Val.data(o, expected, 1));
         return true;
     }
 
@@ -1744,10 +1731,11 @@ final class OnnxImporter {
         }
         Map<String, String> p = new LinkedHashMap<>();
         boolean fixedGroups = false;
-        for (Val v : new Val[] {scale, bias}) {
+        for (int i = 1; i <= 2; i++) {
+            Val v = i == 1 ? scale : bias;
             if (v.view != null && v.view.whole(1)) {
-                p.put(v == scale ? "group_weight" : "group_bias", v.view.tensor());
-            } else if (!alike(v)) {
+                p.put(i == 1 ? "group_weight" : "group_bias", v.view.tensor());
+            } else if (!uniform(norm.node().inputs().get(i), 8)) {
                 fixedGroups = true; // computed and not the same for every group: the groups stay
             }
         }
@@ -1766,19 +1754,6 @@ final class OnnxImporter {
     /** Whether {@code v} is a 1-D value of one entry per group. */
     private static boolean perGroup(Val v, long groups) {
         return v != null && !v.data && v.shape != null && v.shape.length == 1 && v.shape[0] == groups;
-    }
-
-    /** Whether every entry of a small constant is the same (an InstanceNormalization's ones and zeros). */
-    private static boolean alike(Val v) {
-        if (v.reals == null || v.reals.length == 0) {
-            return false;
-        }
-        for (double d : v.reals) {
-            if (d != v.reals[0]) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private void layerNorm(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
