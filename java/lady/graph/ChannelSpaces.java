@@ -1012,31 +1012,39 @@ public final class ChannelSpaces {
             return new Layout(inside, false, false);
         }
 
-        /** {@link Op#RECURRENT}: reads its input's space, opens the hidden units' (every gate's rows, the state's columns). */
+        /**
+         * {@link Op#RECURRENT}: reads its input's space, opens the hidden units' of each direction (every gate's rows, the
+         * state's columns): the output holds the forward direction's, then the reverse's.
+         */
         private Layout recurrent(Node n) {
             Layout l = in(n, 0);
-            String w = n.param("w");
-            String r = n.param("r");
-            String b = n.param("b");
             long gates = n.longAttr("gates", 1);
             long hidden = n.longAttr("hidden", 0);
             if (l.flattened()) {
                 return opaque(n, "a recurrent layer after a flatten");
             }
-            consume(l, w, 2);
-            int s = open(hidden, n.name(), "");
-            for (long g = 0; g < gates; g++) {
-                member(s, w, 1, g * hidden, 1, Role.PRODUCER_WEIGHT);
-                member(s, r, 1, g * hidden, 1, Role.PRODUCER_WEIGHT);
-            }
-            if (b != null) {
-                for (long g = 0; g < 2 * gates; g++) {
-                    member(s, b, 1, g * hidden, 1, Role.PRODUCER_BIAS);
+            List<Seg> out = new ArrayList<>();
+            for (String d : n.param("w1") != null ? List.of("", "1") : List.of("")) {
+                String w = n.param("w" + d);
+                String r = n.param("r" + d);
+                String b = n.param("b" + d);
+                int rows = graph.tensors().get(w).length - 2; // a direction's own tensor [gates x H, in], or [1, ...]
+                consume(l, w, rows + 1);
+                int s = open(hidden, n.name(), d.isEmpty() ? "" : ".reverse");
+                for (long g = 0; g < gates; g++) {
+                    member(s, w, rows, g * hidden, 1, Role.PRODUCER_WEIGHT);
+                    member(s, r, rows, g * hidden, 1, Role.PRODUCER_WEIGHT);
                 }
+                if (b != null) {
+                    for (long g = 0; g < 2 * gates; g++) {
+                        member(s, b, rows, g * hidden, 1, Role.PRODUCER_BIAS);
+                    }
+                }
+                member(s, r, rows + 1, 0, 1, Role.CONSUMER_WEIGHT);
+                producer(s, n.name());
+                out.add(new Seg(s, hidden, 1));
             }
-            member(s, r, 2, 0, 1, Role.CONSUMER_WEIGHT);
-            producer(s, n.name());
-            return new Layout(List.of(new Seg(s, hidden, 1)), false, false);
+            return new Layout(out, false, false);
         }
 
         /** {@link Op#CHANNEL_SHUFFLE}: its runs tied and coarsened alike, each neuron a block of groups x its block. */

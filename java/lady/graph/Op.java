@@ -118,11 +118,13 @@ public enum Op {
      */
     SPACE_TO_DEPTH,
     /**
-     * A recurrent layer of an imported graph (ONNX LSTM, GRU, RNN; one direction) on a sequence whose channels are its
-     * last axis. Params: {@code w} [1, gates x H, in], {@code r} [1, gates x H, H], {@code b} [1, 2 x gates x H]
-     * (optional). Attrs: gates (4, 3 or 1), hidden (H). Channels: reads the input's space (w's columns, axis 2) and opens
-     * a space of H hidden units: in every gate its rows of w and r and its two biases, and r's columns (the state fed
-     * back). The interpreter does not run it.
+     * A recurrent layer of an imported graph (ONNX LSTM, GRU, RNN) on a sequence whose channels are its last axis.
+     * Params: {@code w} [1, gates x H, in], {@code r} [1, gates x H, H], {@code b} [1, 2 x gates x H] (optional); in both
+     * directions, the forward direction's parts of the stored tensors, {@code w} [gates x H, in], {@code r}
+     * [gates x H, H], {@code b} [2 x gates x H], and {@code w1}, {@code r1}, {@code b1} the reverse's. Attrs: gates (4, 3
+     * or 1), hidden (H). Channels: reads the input's space (w's columns) and opens, per direction, a space of H hidden
+     * units: in every gate its rows of w and r and its two biases, and r's columns (the state fed back); the output holds
+     * the forward units, then the reverse ones. The interpreter does not run it.
      */
     RECURRENT,
     /**

@@ -103,7 +103,7 @@ public final class Onnx {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
         Map<String, HostTensor> replaced = new HashMap<>(); // initializer -> its new values
         Map<String, HostTensor> uses = new LinkedHashMap<>(); // a later use of a shared initializer -> its values
-        for (Map.Entry<String, HostTensor> e : updated) {
+        for (Map.Entry<String, HostTensor> e : wholes(source, updated).entrySet()) {
             String name = e.getKey();
             OnnxModel.TensorUse use = source.tensors().get(name);
             if (use == null) {
@@ -140,6 +140,49 @@ public final class Onnx {
         ModelProto model = source.proto().toBuilder().setGraph(graph).build();
         AtomicFiles.writeStream(out, model::writeTo);
         Reference.reachabilityFence(updated); // RAW initializers wrap its tensors' memory until written
+    }
+
+    /**
+     * {@code updated}'s tensors by name, those read in parts ({@link OnnxModel#parts()}) stacked back into one along a
+     * new axis 0, as the model stores them.
+     *
+     * @throws LadyException INVALID_INPUT when some parts of a tensor are there and others not, or differ in type or
+     *                       shape
+     */
+    private static Map<String, HostTensor> wholes(OnnxModel source, StateDict updated) {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, HostTensor> e : updated) {
+            out.put(e.getKey(), e.getValue());
+        }
+        for (Map.Entry<String, List<String>> p : source.parts().entrySet()) {
+            List<String> names = p.getValue();
+            List<HostTensor> parts = new ArrayList<>();
+            for (String n : names) {
+                HostTensor t = out.remove(n);
+                if (t != null) {
+                    parts.add(t);
+                }
+            }
+            if (parts.isEmpty()) {
+                continue;
+            }
+            HostTensor first = parts.get(0);
+            if (parts.size() != names.size() || parts.stream().anyMatch(t -> t.dtype() != first.dtype()
+                    || !java.util.Arrays.equals(t.shape(), first.shape()))) {
+                throw LadyException.invalidInput("tensor '" + p.getKey() + "' is stored as its parts " + names
+                        + ", which must all be there, of one type and shape");
+            }
+            long[] shape = new long[first.shape().length + 1];
+            shape[0] = parts.size();
+            System.arraycopy(first.shape(), 0, shape, 1, first.shape().length);
+            HostTensor whole = HostTensor.allocate(first.dtype(), shape);
+            for (int i = 0; i < parts.size(); i++) {
+                HostTensor.copyBytes(whole.address() + i * first.byteSize(), parts.get(i).address(), first.byteSize());
+            }
+            Reference.reachabilityFence(parts);
+            out.put(p.getKey(), whole);
+        }
+        return out;
     }
 
     /**

@@ -168,10 +168,12 @@ final class OnnxImporter {
      * Three nodes read as one, by the last (a Reshape back to an image): its first two, held back until it is reached.
      * PyTorch's export of a group norm (Reshape into groups, InstanceNormalization), of a channel shuffle (Reshape into
      * groups, Transpose of the groups and the channels) and of PixelUnshuffle (Reshape to [N, C, H / r, r, W / r, r],
-     * Transpose of the pixels of each block next to the channel).
+     * Transpose of the pixels of each block next to the channel). Also a bidirectional recurrent layer read as PyTorch
+     * reads it (its output's two directions next to each other, then merged into one axis of 2 H channels): the layer
+     * and the Transpose, held back until the Reshape ({@code middle} null when the layer's layout needs no Transpose).
      */
     private record Held(Kind kind, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode middle) {
-        enum Kind { GROUP_NORM, SHUFFLE, UNSHUFFLE }
+        enum Kind { GROUP_NORM, SHUFFLE, UNSHUFFLE, BIDIRECTIONAL }
     }
 
     private final Map<Integer, Held> held = new HashMap<>();
@@ -325,8 +327,10 @@ final class OnnxImporter {
         }
         Map<String, long[]> ordered = new LinkedHashMap<>();
         for (String t : model.tensors().keySet()) {
-            if (tensors.containsKey(t)) {
-                ordered.put(t, tensors.get(t));
+            for (String part : model.parts().getOrDefault(t, List.of(t))) {
+                if (tensors.containsKey(part)) {
+                    ordered.put(part, tensors.get(part));
+                }
             }
         }
         return new Graph(OnnxGraph.architecture(model), inputs, nodes, outs, ordered);
@@ -402,7 +406,7 @@ final class OnnxImporter {
     private void emit(String name, Op op, List<String> in, String out, Map<String, String> params,
             Map<String, Object> attrs, String type) {
         for (String t : params.values()) {
-            tensors.put(t, model.initializer(model.tensors().get(t).initializer()).shape());
+            tensors.put(t, model.tensorShape(t));
         }
         Map<String, Object> a = new LinkedHashMap<>(attrs);
         a.putIfAbsent("type", type);
@@ -829,7 +833,9 @@ final class OnnxImporter {
         for (int i = 0; i < ins.size(); i++) {
             Val v = ins.get(i);
             if (v != null && !v.data && v.view != null && r.inputs().get(i).kind() == OnnxModel.Operand.Kind.INITIALIZER) {
-                p.putIfAbsent(v.view.tensor(), v.view.tensor());
+                for (String t : model.parts().getOrDefault(v.view.tensor(), List.of(v.view.tensor()))) { // (read in parts)
+                    p.putIfAbsent(t, t);
+                }
             }
         }
         Map<String, String> roles = new LinkedHashMap<>();
@@ -1462,45 +1468,35 @@ final class OnnxImporter {
     }
 
     /**
-     * ONNX's LSTM, GRU and RNN in one direction, their weights stored (a folded export; PyTorch's kept export computes
-     * them, reordering the gates: they are then computed, and stay in place), no peepholes: one {@link Op#RECURRENT}
-     * node for Y ([S, 1, N, H], or [N, S, 1, H] with layout 1); the last hidden and cell states, when read, carry the
-     * same hidden units (a channel-wise node from Y, for the analysis).
+     * ONNX's LSTM, GRU and RNN with their weights stored (a folded export; PyTorch's kept export computes them, reordering
+     * the gates: they are then computed, and stay in place), no peepholes, initial states the same for every unit: one
+     * {@link Op#RECURRENT} node. In one direction, for Y ([S, 1, N, H], or [N, S, 1, H] with layout 1); the last hidden
+     * and cell states, when read, carry the same hidden units (a channel-wise node from Y, for the analysis). In both
+     * directions (each with hidden units of its own, its weights a part of the stored ones: {@link OnnxModel#parts()}),
+     * when Y is read only as PyTorch reads it, its directions merged into one axis of 2 H channels (forward, then reverse)
+     * by a Reshape ({@link Held.Kind#BIDIRECTIONAL}), and the last states are not read.
      */
     private void recurrent(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
-        Val x = ins.get(0);
-        int gates = switch (n.opType()) {
-            case "LSTM" -> 4;
-            case "GRU" -> 3;
-            default -> 1;
-        };
-        long hidden = OnnxShapes.attr(n, "hidden_size", 0);
-        long layout = OnnxShapes.attr(n, "layout", 0);
-        View w = ins.size() > 1 ? weight(ins.get(1), 3) : null;
-        View rr = ins.size() > 2 ? weight(ins.get(2), 3) : null;
-        View b = ins.size() > 3 && ins.get(3) != null ? weight(ins.get(3), 2) : null;
-        boolean biasOk = ins.size() <= 3 || ins.get(3) == null || (b != null && b.whole(2));
-        boolean statesFree = ins.size() < 8 || ins.get(7) == null; // no peepholes
-        for (int i = 4; i < Math.min(ins.size(), 7); i++) {
-            Val v = ins.get(i);
-            // sequence lengths: any constant; initial states: the same value for every unit (PyTorch's expanded zeros)
-            statesFree &= v == null || (!v.data && (i == 4 || uniform(n.inputs().get(i), 8)));
-        }
-        String direction = OnnxShapes.stringAttr(n, "direction", "forward");
-        if (x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || direction.equals("bidirectional")
-                || w == null || rr == null || !w.whole(3) || !rr.whole(3) || !biasOk || !statesFree
-                || ins.get(1).dim(0) != 1 || ins.get(1).dim(1) != gates * hidden || ins.get(2).dim(2) != hidden
-                || ins.get(2).dim(1) != gates * hidden || (b != null && ins.get(3).dim(1) != 2L * gates * hidden)) {
-            opaque(r, ins, shapes, "a recurrent layer Lady cannot follow (computed weights, two directions, peepholes, "
-                    + "initial states from the data, or its channels not on its input's last axis)");
+        Map<String, String> p = recurrentParams(r, ins);
+        if (p == null) {
+            opaque(r, ins, shapes, "a recurrent layer Lady cannot follow (computed weights, peepholes, initial states "
+                    + "from the data, or its channels not on its input's last axis)");
             return;
         }
-        String y = n.outputs().get(0);
+        long gates = gates(n);
+        long hidden = OnnxShapes.attr(n, "hidden_size", 0);
+        if (p.containsKey("w1")) {
+            if (!holdDirections(r)) {
+                opaque(r, ins, shapes, "a bidirectional recurrent layer whose last states are read, or whose output is "
+                        + "not read as PyTorch reads it (Transpose to [S, N, 2, H], Reshape to [S, N, 2 H])");
+            }
+            return;
+        }
         String node = name(n);
+        String y = n.outputs().get(0);
         String out = y.isEmpty() ? node + "#y" : y;
-        emit(node, Op.RECURRENT, List.of(x.lady), out, params("w", w.tensor(), "r", rr.tensor(), "b", b == null ? null
-                : b.tensor()), Map.of("gates", (long) gates, "hidden", hidden), n.opType());
+        emit(node, Op.RECURRENT, List.of(ins.get(0).lady), out, p, Map.of("gates", gates, "hidden", hidden), n.opType());
         if (!y.isEmpty()) {
             data(n, 0, y, shapes[0], 3);
         }
@@ -1511,6 +1507,112 @@ final class OnnxImporter {
                 vals.put(o, Val.data(o, shapes[k], 2));
             }
         }
+    }
+
+    private static long gates(OnnxNode n) {
+        return switch (n.opType()) {
+            case "LSTM" -> 4;
+            case "GRU" -> 3;
+            default -> 1;
+        };
+    }
+
+    /**
+     * The params of recurrent layer {@code r} ({@link Op#RECURRENT}: w, r, b, and in both directions w1, r1, b1 of the
+     * reverse direction, the stored tensors' parts), or null when Lady cannot follow it.
+     */
+    private Map<String, String> recurrentParams(OnnxModel.ResolvedNode r, List<Val> ins) {
+        OnnxNode n = r.node();
+        long gates = gates(n);
+        long hidden = OnnxShapes.attr(n, "hidden_size", 0);
+        long layout = OnnxShapes.attr(n, "layout", 0);
+        Val x = ins.get(0);
+        View w = ins.size() > 1 ? weight(ins.get(1), 3) : null;
+        View rr = ins.size() > 2 ? weight(ins.get(2), 3) : null;
+        View b = ins.size() > 3 && ins.get(3) != null ? weight(ins.get(3), 2) : null;
+        boolean biasOk = ins.size() <= 3 || ins.get(3) == null || (b != null && b.whole(2));
+        boolean statesFree = ins.size() < 8 || ins.get(7) == null; // no peepholes
+        for (int i = 4; i < Math.min(ins.size(), 7); i++) {
+            Val v = ins.get(i);
+            // sequence lengths: any constant; initial states: the same value for every unit (PyTorch's expanded zeros)
+            statesFree &= v == null || (!v.data && (i == 4 || uniform(n.inputs().get(i), 8)));
+        }
+        long dirs = OnnxShapes.stringAttr(n, "direction", "forward").equals("bidirectional") ? 2 : 1;
+        if (x == null || x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || w == null
+                || rr == null || !w.whole(3) || !rr.whole(3) || !biasOk || !statesFree || ins.get(1).dim(0) != dirs
+                || ins.get(1).dim(1) != gates * hidden || ins.get(2).dim(2) != hidden || ins.get(2).dim(0) != dirs
+                || ins.get(2).dim(1) != gates * hidden || (b != null && (ins.get(3).dim(1) != 2L * gates * hidden
+                || ins.get(3).dim(0) != dirs))) {
+            return null;
+        }
+        if (dirs == 1) {
+            return params("w", w.tensor(), "r", rr.tensor(), "b", b == null ? null : b.tensor());
+        }
+        List<String> wp = model.parts().get(w.tensor());
+        List<String> rp = model.parts().get(rr.tensor());
+        List<String> bp = b == null ? null : model.parts().get(b.tensor());
+        if (wp == null || rp == null || (b != null && bp == null)) { // a tensor another node reads too
+            return null;
+        }
+        return params("w", wp.get(0), "r", rp.get(0), "b", bp == null ? null : bp.get(0), "w1", wp.get(1), "r1",
+                rp.get(1), "b1", bp == null ? null : bp.get(1));
+    }
+
+    /**
+     * Holds bidirectional layer {@code r} back ({@link Held.Kind#BIDIRECTIONAL}) when its last states are not read and
+     * Y is read only by a Transpose to [S, N, 2, H] (layout 0; none with layout 1) read only by a Reshape; false when not.
+     */
+    private boolean holdDirections(OnnxModel.ResolvedNode r) {
+        OnnxNode n = r.node();
+        for (int k = 1; k < n.outputs().size(); k++) {
+            if (used(n, k)) {
+                return false;
+            }
+        }
+        String y = n.outputs().get(0);
+        OnnxModel.ResolvedNode middle = null;
+        if (OnnxShapes.attr(n, "layout", 0) == 0) {
+            middle = y.isEmpty() ? null : onlyReader(y, "Transpose", 0);
+            if (middle == null || !Arrays.equals(OnnxShapes.ints(middle.node(), "perm", new long[0]), new long[] {0, 2, 1, 3})) {
+                return false;
+            }
+        }
+        OnnxModel.ResolvedNode back = y.isEmpty() ? null
+                : onlyReader(middle == null ? y : middle.node().outputs().get(0), "Reshape", 0);
+        if (back == null || held.containsKey(back.index())) {
+            return false;
+        }
+        held.put(back.index(), new Held(Held.Kind.BIDIRECTIONAL, r, middle));
+        if (middle != null) {
+            fused.add(middle.index());
+        }
+        return true;
+    }
+
+    /**
+     * The bidirectional layer {@code first} held back until Reshape {@code back}, written as one {@link Op#RECURRENT}
+     * node whose output is the Reshape's, [S, N, 2 H] (layout 0) or [N, S, 2 H]: the forward direction's hidden units,
+     * then the reverse's; false (nothing written) when the Reshape gives another shape.
+     */
+    private boolean bidirectional(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first) {
+        List<Val> ins = operands(first);
+        Map<String, String> p = recurrentParams(first, ins);
+        long hidden = OnnxShapes.attr(first.node(), "hidden_size", 0);
+        Val x = ins.get(0);
+        List<Val> backIns = operands(back);
+        if (p == null || x.lady == null || !x.known() || backIns.size() < 2) {
+            return false;
+        }
+        long[] moved = {x.shape[0], x.shape[1], 2, hidden}; // [S, N, 2, H] after the Transpose, or layout 1's Y
+        long[] expected = {x.shape[0], x.shape[1], 2 * hidden};
+        if (!Arrays.equals(reshaped(back, moved, backIns.get(1)), expected)) {
+            return false;
+        }
+        String o = back.node().outputs().get(0);
+        emit(name(first.node()), Op.RECURRENT, List.of(x.lady), o, p, Map.of("gates", gates(first.node()), "hidden",
+                hidden), first.node().opType());
+        vals.put(o, Val.data(o, expected, 2));
+        return true;
     }
 
     /**
@@ -1662,14 +1764,17 @@ final class OnnxImporter {
                 case GROUP_NORM -> groupNorm(back, h.first(), h.middle());
                 case SHUFFLE -> rearranged(back, h.first(), true);
                 case UNSHUFFLE -> rearranged(back, h.first(), false);
+                case BIDIRECTIONAL -> bidirectional(back, h.first());
             };
         } catch (RuntimeException e) { // a malformed file: read the three nodes one by one (each is then guarded)
             read = false;
         }
         if (!read) {
-            fused.remove(h.middle().index());
             guarded(h.first());
-            guarded(h.middle());
+            if (h.middle() != null) {
+                fused.remove(h.middle().index());
+                guarded(h.middle());
+            }
             guarded(back);
         }
     }

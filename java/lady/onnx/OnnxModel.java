@@ -69,6 +69,8 @@ public final class OnnxModel {
     private List<ResolvedNode> order;
     private Map<String, TensorUse> uses;
     private Map<Long, String> useByInput;
+    /** A tensor read in parts (a bidirectional recurrent layer's weights: one per direction) -> its parts' names. */
+    private Map<String, List<String>> parts;
 
     OnnxModel(Path path, ModelProto proto) {
         this.path = path;
@@ -225,7 +227,35 @@ public final class OnnxModel {
                 sd.put(u.name(), sd.get(u.initializer()).copy());
             }
         }
+        parts.forEach(sd::split);
         return sd;
+    }
+
+    /**
+     * The tensors read in parts along their axis 0 ({@link StateDict#split}), by name (a key of {@link #tensors()}) ->
+     * the names of their parts, which {@link #stateDict()} holds instead: the weights, recurrence weights and biases of
+     * a bidirectional LSTM, GRU or RNN ([2, ...]: {@code <name>#forward}, {@code <name>#reverse}), whose two directions
+     * have hidden units of their own. A tensor another node reads too is not split.
+     */
+    public Map<String, List<String>> parts() {
+        if (uses == null) {
+            findUses();
+        }
+        return parts;
+    }
+
+    /** The shape of tensor {@code name}: a key of {@link #tensors()} or one of its {@link #parts()}. */
+    public long[] tensorShape(String name) {
+        TensorUse u = tensors().get(name);
+        if (u != null) {
+            return initializer(u.initializer()).shape();
+        }
+        int cut = name.lastIndexOf('#');
+        long[] whole = cut < 0 || !parts.containsKey(name.substring(0, cut)) ? null : tensorShape(name.substring(0, cut));
+        if (whole == null) {
+            throw LadyException.invalidInput("'" + name + "' is no tensor of " + path);
+        }
+        return java.util.Arrays.copyOfRange(whole, 1, whole.length);
     }
 
     /**
@@ -388,7 +418,38 @@ public final class OnnxModel {
             out.put(u.name(), u);
         }
         this.useByInput = byInput;
+        this.parts = Collections.unmodifiableMap(directionParts(out, byInput, taken));
         this.uses = Collections.unmodifiableMap(out);
+    }
+
+    /** The {@link #parts()} of the tensors {@code uses} (their names by node input {@code byInput}). */
+    private Map<String, List<String>> directionParts(Map<String, TensorUse> uses, Map<Long, String> byInput,
+            Set<String> taken) {
+        Map<String, Integer> readers = new HashMap<>(); // a tensor -> how many node inputs read it
+        byInput.values().forEach(t -> readers.merge(t, 1, Integer::sum));
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (ResolvedNode r : topologicalOrder()) {
+            OnnxNode n = r.node();
+            boolean recurrent = (n.domain().isEmpty() || n.domain().equals("ai.onnx"))
+                    && (n.opType().equals("LSTM") || n.opType().equals("GRU") || n.opType().equals("RNN"));
+            if (!recurrent || !"bidirectional".equals(OnnxShapes.stringAttr(n, "direction", "forward"))) {
+                continue;
+            }
+            for (int i = 1; i <= 3 && i < r.inputs().size(); i++) { // W, R, B
+                String t = byInput.get(((long) r.index() << 32) | i);
+                TensorUse u = t == null ? null : uses.get(t);
+                if (u == null || readers.get(t) != 1 || out.containsKey(t)) {
+                    continue;
+                }
+                long[] shape = initializer(u.initializer()).shape();
+                List<String> names = List.of(t + "#forward", t + "#reverse");
+                if (splittable(initializer(u.initializer())) && shape.length >= 2 && shape[0] == 2 && names.stream().noneMatch(taken::contains)
+                        && names.stream().noneMatch(uses::containsKey)) {
+                    out.put(t, names);
+                }
+            }
+        }
+        return out;
     }
 
     /** What a node input is, after following Identity aliases. */

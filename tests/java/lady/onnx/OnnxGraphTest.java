@@ -821,6 +821,65 @@ class OnnxGraphTest {
         }
     }
 
+    /**
+     * A bidirectional LSTM read as PyTorch's folded export reads it (Y's directions transposed next to each other, then
+     * merged into 2 H channels by a Reshape): each direction's hidden units are a group of their own, in its part of the
+     * stored W, R and B; the next layer reads the forward units, then the reverse ones. A consumer that reads the
+     * reverse half for the forward units changes ONNX Runtime's outputs; a model whose last states are read keeps the
+     * layer in place, with a note.
+     */
+    @Test
+    void aBidirectionalRecurrentLayerMovesEachDirectionsUnitsOnTheirOwn() throws Exception {
+        for (boolean lastStateRead : new boolean[] {false, true}) {
+            GraphProto.Builder b = GraphProto.newBuilder().setName("bidirectional")
+                    .addNode(n("MatMul", "in", "x,w0", "h0"))
+                    .addNode(node("LSTM", "lstm", new String[] {"h0", "W1", "R1", "B1"}, new String[] {"y1", "yh"},
+                            intAttr("hidden_size", 5), AttributeProto.newBuilder().setName("direction")
+                                    .setType(AttributeProto.AttributeType.STRING)
+                                    .setS(com.google.protobuf.ByteString.copyFromUtf8("bidirectional")).build()))
+                    .addNode(n("Transpose", "tr", "y1", "t1", ints("perm", 0, 2, 1, 3)))
+                    .addNode(n("Reshape", "merge", "t1,to", "m1"))
+                    .addNode(n("MatMul", "out", "m1,w3", "y"))
+                    .addInitializer(random("w0", 3, 3)).addInitializer(random("W1", 2, 20, 3))
+                    .addInitializer(random("R1", 2, 20, 5)).addInitializer(random("B1", 2, 40))
+                    .addInitializer(longs("to", 0, 0, -1)).addInitializer(random("w3", 10, 2))
+                    .addInput(value("x", 4, 2, 3)).addOutput(value("y", 4, 2, 2));
+            if (lastStateRead) {
+                b.addOutput(value("yh", 2, 2, 5));
+            }
+            Path p = write("bidirectional-" + lastStateRead + ".onnx", b.build());
+            PermutationSpec spec = spec(p);
+            if (lastStateRead) {
+                assertEquals(List.of(), spec.groups(), "the layer and the layer before it stay");
+                assertTrue(spec.notes().toString().contains("bidirectional recurrent layer whose last states are read"),
+                        spec.notes().toString());
+                continue;
+            }
+            assertEquals(List.of(), spec.notes());
+            assertEquals(List.of("in:3", "lstm:5", "lstm.reverse:5"),
+                    spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+            TreeSet<String> reverse = members(spec, "lstm.reverse");
+            assertEquals(4 + 4 + 8 + 1 + 1, reverse.size(), reverse.toString());
+            assertTrue(reverse.containsAll(List.of("W1#reverse[0]@15/1:producer_weight", "R1#reverse[0]@10/1:producer_weight",
+                    "B1#reverse[0]@35/1:producer_bias", "R1#reverse[1]@0/1:consumer_weight", "w3[0]@5/1:consumer_weight")),
+                    reverse.toString());
+            assertTrue(members(spec, "in").containsAll(List.of("W1#forward[1]@0/1:consumer_weight",
+                    "W1#reverse[1]@0/1:consumer_weight")), members(spec, "in").toString());
+            Path permuted = permuteAndCompare(p, 18);
+            assertEquals(List.of("w0", "W1", "R1", "B1", "to", "w3"), Onnx.read(permuted).proto().getGraph()
+                    .getInitializerList().stream().map(TensorProto::getName).toList(), "stored as they were, one tensor each");
+
+            Group forward = Permuter.group(spec, "lstm");
+            List<Group> groups = List.of(new Group("lstm", 5, forward.members().stream().map(k -> k.tensor().equals("w3")
+                    ? new Member("w3", 0, 5, 1, k.role()) : k).toList()));
+            java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+            fixed.addAll(List.of("w0", "W1#reverse", "R1#reverse", "B1#reverse"));
+            PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+            double worst = outputChange(p, wrong, Map.of("lstm", Permutation.of(1, 0, 3, 4, 2)));
+            assertTrue(worst > 1e-3, "the forward units read from the reverse half change the outputs: " + worst);
+        }
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
