@@ -157,6 +157,27 @@ class GnNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+class CrnnNet(nn.Module):
+    """A CRNN, as text recognizers build it: convolutions, the feature map's columns read as a sequence (its height
+    averaged), two layers of bidirectional LSTM, a bidirectional GRU (batch first) and a linear layer on the sequence's
+    mean. The folded export stores each recurrent layer's weights [2, gates x H, in]; the kept one slices and
+    concatenates the state dict's into ONNX's gate order."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.c1 = conv_bn(3, 16)
+        self.c2 = conv_bn(16, 24, stride=2)
+        self.lstm = nn.LSTM(24, 20, num_layers=2, bidirectional=True)
+        self.gru = nn.GRU(40, 12, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x):
+        x = self.c2(self.c1(x))
+        y, _ = self.lstm(x.mean(2).permute(2, 0, 1))
+        y, _ = self.gru(y.transpose(0, 1))
+        return self.fc(y.mean(1))
+
+
 class YoloConv(nn.Module):
     """Conv -> BN -> SiLU, as Ultralytics' Conv."""
 
@@ -328,6 +349,8 @@ def build(name, classes):
         return GroupedNet(classes)
     if name == "gn_net":
         return GnNet(classes)
+    if name == "crnn_net":
+        return CrnnNet(classes)
     if name == "attn_net":
         return AttnNet(classes)
     if name == "vit_tiny":

@@ -1013,8 +1013,9 @@ public final class ChannelSpaces {
         }
 
         /**
-         * {@link Op#RECURRENT}: reads its input's space, opens the hidden units' of each direction (every gate's rows, the
-         * state's columns): the output holds the forward direction's, then the reverse's.
+         * {@link Op#RECURRENT}: reads its input's space (W's columns), opens the hidden units' of each direction (every
+         * gate's rows of W and R and its two biases, in every tensor holding them; R's columns, the state fed back): the
+         * output holds the forward direction's, then the reverse's.
          */
         private Layout recurrent(Node n) {
             Layout l = in(n, 0);
@@ -1024,27 +1025,41 @@ public final class ChannelSpaces {
                 return opaque(n, "a recurrent layer after a flatten");
             }
             List<Seg> out = new ArrayList<>();
-            for (String d : n.param("w1") != null ? List.of("", "1") : List.of("")) {
-                String w = n.param("w" + d);
-                String r = n.param("r" + d);
-                String b = n.param("b" + d);
-                int rows = graph.tensors().get(w).length - 2; // a direction's own tensor [gates x H, in], or [1, ...]
-                consume(l, w, rows + 1);
-                int s = open(hidden, n.name(), d.isEmpty() ? "" : ".reverse");
-                for (long g = 0; g < gates; g++) {
-                    member(s, w, rows, g * hidden, 1, Role.PRODUCER_WEIGHT);
-                    member(s, r, rows, g * hidden, 1, Role.PRODUCER_WEIGHT);
-                }
-                if (b != null) {
-                    for (long g = 0; g < 2 * gates; g++) {
-                        member(s, b, rows, g * hidden, 1, Role.PRODUCER_BIAS);
+            for (long d = 0; d < n.longAttr("directions", 1); d++) {
+                Set<String> ws = new LinkedHashSet<>(); // the tensors of this direction's W and R
+                Set<String> rs = new LinkedHashSet<>();
+                for (Map.Entry<String, String> p : n.params().entrySet()) {
+                    if (p.getKey().startsWith("w" + d + ".")) {
+                        ws.add(p.getValue());
+                    } else if (p.getKey().startsWith("r" + d + ".")) {
+                        rs.add(p.getValue());
                     }
                 }
-                member(s, r, rows + 1, 0, 1, Role.CONSUMER_WEIGHT);
+                for (String w : ws) {
+                    consume(l, w, rank(w) - 1);
+                }
+                int s = open(hidden, n.name(), d == 0 ? "" : ".reverse");
+                for (long g = 0; g < 2 * gates; g++) {
+                    for (String role : g < gates ? List.of("w", "r", "b") : List.of("b")) {
+                        String t;
+                        for (int u = 0; (t = n.param(role + d + "." + g + "." + u)) != null; u++) {
+                            boolean bias = role.equals("b");
+                            member(s, t, rank(t) - (bias ? 1 : 2), n.longAttr(role + d + "." + g + "." + u, 0), 1,
+                                    bias ? Role.PRODUCER_BIAS : Role.PRODUCER_WEIGHT);
+                        }
+                    }
+                }
+                for (String r : rs) {
+                    member(s, r, rank(r) - 1, 0, 1, Role.CONSUMER_WEIGHT);
+                }
                 producer(s, n.name());
                 out.add(new Seg(s, hidden, 1));
             }
             return new Layout(out, false, false);
+        }
+
+        private int rank(String tensor) {
+            return graph.tensors().get(tensor).length;
         }
 
         /** {@link Op#CHANNEL_SHUFFLE}: its runs tied and coarsened alike, each neuron a block of groups x its block. */

@@ -1478,15 +1478,13 @@ final class OnnxImporter {
      */
     private void recurrent(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
-        Map<String, String> p = recurrentParams(r, ins);
+        Recurrence p = recurrentParams(r, ins);
         if (p == null) {
-            opaque(r, ins, shapes, "a recurrent layer Lady cannot follow (computed weights, peepholes, initial states "
-                    + "from the data, or its channels not on its input's last axis)");
+            opaque(r, ins, shapes, "a recurrent layer Lady cannot follow (weights not from stored rows, peepholes, "
+                    + "initial states from the data, or its channels not on its input's last axis)");
             return;
         }
-        long gates = gates(n);
-        long hidden = OnnxShapes.attr(n, "hidden_size", 0);
-        if (p.containsKey("w1")) {
+        if (p.directions() == 2) {
             if (!holdDirections(r)) {
                 opaque(r, ins, shapes, "a bidirectional recurrent layer whose last states are read, or whose output is "
                         + "not read as PyTorch reads it (Transpose to [S, N, 2, H], Reshape to [S, N, 2 H])");
@@ -1496,7 +1494,7 @@ final class OnnxImporter {
         String node = name(n);
         String y = n.outputs().get(0);
         String out = y.isEmpty() ? node + "#y" : y;
-        emit(node, Op.RECURRENT, List.of(ins.get(0).lady), out, p, Map.of("gates", gates, "hidden", hidden), n.opType());
+        emit(node, Op.RECURRENT, List.of(ins.get(0).lady), out, p.params(), p.attrs(), n.opType());
         if (!y.isEmpty()) {
             data(n, 0, y, shapes[0], 3);
         }
@@ -1518,44 +1516,248 @@ final class OnnxImporter {
     }
 
     /**
-     * The params of recurrent layer {@code r} ({@link Op#RECURRENT}: w, r, b, and in both directions w1, r1, b1 of the
-     * reverse direction, the stored tensors' parts), or null when Lady cannot follow it.
+     * The params and attrs of recurrent layer {@code r} ({@link Op#RECURRENT}: per direction and gate, every tensor
+     * holding the gate's rows of W, R and the two biases, with the row each gate starts at), or null when Lady cannot
+     * follow it. The weights may be stored ([dirs, ...]; in both directions, read in parts: {@link OnnxModel#parts()}) or
+     * computed from stored tensors by row slices, concatenations along the rows and a new leading axis (PyTorch's kept
+     * export, which reorders the gates of its state-dict tensors): see {@link #traceRows}.
      */
-    private Map<String, String> recurrentParams(OnnxModel.ResolvedNode r, List<Val> ins) {
+    private Recurrence recurrentParams(OnnxModel.ResolvedNode r, List<Val> ins) {
         OnnxNode n = r.node();
         long gates = gates(n);
         long hidden = OnnxShapes.attr(n, "hidden_size", 0);
         long layout = OnnxShapes.attr(n, "layout", 0);
         Val x = ins.get(0);
-        View w = ins.size() > 1 ? weight(ins.get(1), 3) : null;
-        View rr = ins.size() > 2 ? weight(ins.get(2), 3) : null;
-        View b = ins.size() > 3 && ins.get(3) != null ? weight(ins.get(3), 2) : null;
-        boolean biasOk = ins.size() <= 3 || ins.get(3) == null || (b != null && b.whole(2));
         boolean statesFree = ins.size() < 8 || ins.get(7) == null; // no peepholes
         for (int i = 4; i < Math.min(ins.size(), 7); i++) {
             Val v = ins.get(i);
             // sequence lengths: any constant; initial states: the same value for every unit (PyTorch's expanded zeros)
             statesFree &= v == null || (!v.data && (i == 4 || uniform(n.inputs().get(i), 8)));
         }
-        long dirs = OnnxShapes.stringAttr(n, "direction", "forward").equals("bidirectional") ? 2 : 1;
-        if (x == null || x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || w == null
-                || rr == null || !w.whole(3) || !rr.whole(3) || !biasOk || !statesFree || ins.get(1).dim(0) != dirs
-                || ins.get(1).dim(1) != gates * hidden || ins.get(2).dim(2) != hidden || ins.get(2).dim(0) != dirs
-                || ins.get(2).dim(1) != gates * hidden || (b != null && (ins.get(3).dim(1) != 2L * gates * hidden
-                || ins.get(3).dim(0) != dirs))) {
+        int dirs = OnnxShapes.stringAttr(n, "direction", "forward").equals("bidirectional") ? 2 : 1;
+        if (x == null || x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || !statesFree
+                || ins.size() < 3) {
             return null;
         }
-        if (dirs == 1) {
-            return params("w", w.tensor(), "r", rr.tensor(), "b", b == null ? null : b.tensor());
+        Recurrence out = new Recurrence(new LinkedHashMap<>(), new LinkedHashMap<>());
+        out.attrs().put("gates", gates);
+        out.attrs().put("hidden", hidden);
+        out.attrs().put("directions", (long) dirs);
+        String[] roles = {"w", "r", "b"};
+        traceBudget = 1 << 12;
+        for (int k = 0; k < 3; k++) {
+            if (k == 2 && (ins.size() <= 3 || ins.get(3) == null)) {
+                break; // no bias
+            }
+            Traced t = together(traceRows(r, k + 1, 16, k == 2, true));
+            long rows = (k == 2 ? 2 : 1) * gates * hidden;
+            if (t == null || !t.stacked() || t.parts().size() != dirs) {
+                return null;
+            }
+            for (int d = 0; d < dirs; d++) {
+                List<Rows> segs = t.parts().get(d);
+                if (segs.stream().mapToLong(Rows::length).sum() != rows) {
+                    return null;
+                }
+                for (long g = 0; g < rows / hidden; g++) {
+                    Rows in = null;
+                    long at = 0;
+                    for (Rows seg : segs) {
+                        if (at <= g * hidden && g * hidden + hidden <= at + seg.length()) {
+                            in = new Rows(seg.tensors(), seg.offset() + g * hidden - at, hidden);
+                        }
+                        at += seg.length();
+                    }
+                    if (in == null) {
+                        return null; // a gate's rows from two tensors
+                    }
+                    for (int u = 0; u < in.tensors().size(); u++) {
+                        String key = roles[k] + d + "." + g + "." + u;
+                        out.params().put(key, in.tensors().get(u));
+                        out.attrs().put(key, in.offset());
+                    }
+                }
+            }
         }
-        List<String> wp = model.parts().get(w.tensor());
-        List<String> rp = model.parts().get(rr.tensor());
-        List<String> bp = b == null ? null : model.parts().get(b.tensor());
-        if (wp == null || rp == null || (b != null && bp == null)) { // a tensor another node reads too
+        long[] cols = {-1, -1}; // W's columns: the input's channels; R's: the hidden units
+        for (String key : out.params().keySet()) {
+            long[] shape = model.tensorShape(out.params().get(key));
+            int c = key.charAt(0) == 'w' ? 0 : key.charAt(0) == 'r' ? 1 : -1;
+            if (c >= 0 && shape.length >= 2 && cols[c] != -1 && cols[c] != shape[shape.length - 1]) {
+                return null;
+            }
+            if (c >= 0) {
+                cols[c] = shape.length >= 2 ? shape[shape.length - 1] : -2;
+            }
+        }
+        return cols[0] == x.dim(2) && cols[1] == hidden ? out : null;
+    }
+
+    /** Node inputs {@link #traceRows} may still visit for one layer (a hostile graph's fan-out stays bounded). */
+    private int traceBudget;
+
+    /** A recurrent layer's params and attrs ({@link #recurrentParams}). */
+    private record Recurrence(Map<String, String> params, Map<String, Object> attrs) {
+        /** 2 for a bidirectional layer, else 1. */
+        long directions() {
+            return (Long) attrs.get("directions");
+        }
+    }
+
+    /**
+     * Rows [offset, offset + length) of a stored tensor (axis 0 of its rows: the one before the last for a matrix, the
+     * only one for a vector), in every tensor that holds its values ({@code tensors}: the uses of one initializer,
+     * which must move alike; or one part of a tensor read in parts).
+     */
+    private record Rows(List<String> tensors, long offset, long length) {}
+
+    /**
+     * A weight computed from stored rows: its {@code parts} along a leading axis when {@code stacked}, else one part:
+     * each the concatenation of its rows.
+     */
+    private record Traced(List<List<Rows>> parts, boolean stacked) {}
+
+    /**
+     * Where the rows of input {@code i} of node {@code r} come from, or null when not from stored rows alone. The value
+     * is a matrix (rows, columns) or a vector ({@code vector}), or a stack of them along a new axis 0 ({@code stacked}).
+     * A stored stack is read per entry of its axis 0 (its parts when it is read in parts; else only a stack of one); a
+     * computed one may come (at most {@code depth} nodes back) from Identity, Concat along the rows or the stack, Slice of
+     * rows (step 1, constant bounds) and Unsqueeze of a new axis 0, which stacks.
+     */
+    private Traced traceRows(OnnxModel.ResolvedNode r, int i, int depth, boolean vector, boolean stacked) {
+        if (i >= r.inputs().size() || --traceBudget < 0) {
             return null;
         }
-        return params("w", wp.get(0), "r", rp.get(0), "b", bp == null ? null : bp.get(0), "w1", wp.get(1), "r1",
-                rp.get(1), "b1", bp == null ? null : bp.get(1));
+        int rank = (vector ? 1 : 2) + (stacked ? 1 : 0);
+        OnnxModel.Operand op = r.inputs().get(i);
+        if (op.kind() == OnnxModel.Operand.Kind.INITIALIZER) {
+            String t = model.tensorOf(r.index(), i);
+            OnnxInitializer info = model.initializer(op.name());
+            long[] shape = info.shape();
+            if (t == null || !OnnxModel.splittable(info) || shape.length != rank) {
+                return null;
+            }
+            if (!stacked) {
+                return new Traced(List.of(List.of(new Rows(List.of(t), 0, shape[0]))), false);
+            }
+            List<String> parts = model.parts().get(t);
+            if (parts == null && shape[0] != 1) {
+                return null;
+            }
+            List<List<Rows>> stack = new ArrayList<>();
+            for (int k = 0; k < shape[0]; k++) {
+                stack.add(List.of(new Rows(List.of(parts != null ? parts.get(k) : t), 0, shape[1])));
+            }
+            return new Traced(stack, true);
+        }
+        OnnxModel.ResolvedNode w = op.kind() == OnnxModel.Operand.Kind.VALUE ? writers.get(op.name()) : null;
+        if (w == null || depth == 0 || !(w.node().domain().isEmpty() || w.node().domain().equals("ai.onnx"))) {
+            return null;
+        }
+        OnnxNode n = w.node();
+        switch (n.opType()) {
+            case "Identity":
+                return traceRows(w, 0, depth - 1, vector, stacked);
+            case "Unsqueeze": {
+                long[] axes = n.inputs().size() > 1 ? constInts(n.inputs().get(1)) : OnnxShapes.ints(n, "axes", null);
+                Traced t = !stacked || axes == null || !Arrays.equals(axes, new long[] {0}) ? null
+                        : traceRows(w, 0, depth - 1, vector, false);
+                return t == null ? null : new Traced(List.of(t.parts().get(0)), true);
+            }
+            case "Concat": {
+                if (OnnxShapes.attr(n, "axis", 0) != 0) {
+                    return null;
+                }
+                List<List<Rows>> parts = new ArrayList<>();
+                for (int k = 0; k < n.inputs().size(); k++) {
+                    Traced t = traceRows(w, k, depth - 1, vector, stacked);
+                    if (t == null) {
+                        return null;
+                    }
+                    if (stacked) {
+                        parts.addAll(t.parts());
+                    } else {
+                        parts = List.of(concat(parts.isEmpty() ? List.of() : parts.get(0), t.parts().get(0)));
+                    }
+                }
+                return parts.isEmpty() ? null : new Traced(parts, stacked);
+            }
+            case "Slice": {
+                long[] starts = n.inputs().size() > 1 ? constInts(n.inputs().get(1)) : null;
+                long[] ends = n.inputs().size() > 2 ? constInts(n.inputs().get(2)) : null;
+                long[] axes = n.inputs().size() > 3 && !n.inputs().get(3).isEmpty() ? constInts(n.inputs().get(3))
+                        : new long[] {0};
+                long[] steps = n.inputs().size() > 4 && !n.inputs().get(4).isEmpty() ? constInts(n.inputs().get(4))
+                        : new long[] {1};
+                Traced t = stacked || starts == null || ends == null || starts.length != 1 || ends.length != 1
+                        || !Arrays.equals(axes, new long[] {0}) || !Arrays.equals(steps, new long[] {1}) ? null
+                        : traceRows(w, 0, depth - 1, vector, false);
+                if (t == null) {
+                    return null;
+                }
+                long total = t.parts().get(0).stream().mapToLong(Rows::length).sum();
+                long from = Math.max(0, Math.min(total, starts[0] < 0 ? starts[0] + total : starts[0]));
+                long to = Math.max(from, Math.min(total, ends[0] < 0 ? ends[0] + total : ends[0]));
+                List<Rows> rows = new ArrayList<>();
+                long at = 0;
+                for (Rows seg : t.parts().get(0)) {
+                    long a = Math.max(from, at);
+                    long b = Math.min(to, at + seg.length());
+                    if (a < b) {
+                        rows.add(new Rows(seg.tensors(), seg.offset() + a - at, b - a));
+                    }
+                    at += seg.length();
+                }
+                return new Traced(List.of(rows), false);
+            }
+            default:
+                return null;
+        }
+    }
+
+    /**
+     * {@code t} with each row range in every tensor of the trace that holds the same initializer's values (the slices of
+     * one state-dict tensor, each its own use): they all move alike, so that the writer keeps them one initializer.
+     */
+    private Traced together(Traced t) {
+        if (t == null) {
+            return null;
+        }
+        Map<String, List<String>> uses = new LinkedHashMap<>(); // an initializer (or a part) -> its tensors in the trace
+        java.util.function.Function<String, String> init = u -> model.tensors().containsKey(u)
+                ? model.tensors().get(u).initializer() : u;
+        for (List<Rows> part : t.parts()) {
+            for (Rows seg : part) {
+                for (String u : seg.tensors()) {
+                    List<String> l = uses.computeIfAbsent(init.apply(u), k -> new ArrayList<>());
+                    if (!l.contains(u)) {
+                        l.add(u);
+                    }
+                }
+            }
+        }
+        List<List<Rows>> parts = new ArrayList<>();
+        for (List<Rows> part : t.parts()) {
+            parts.add(part.stream().map(seg -> new Rows(uses.get(init.apply(seg.tensors().get(0))), seg.offset(),
+                    seg.length())).toList());
+        }
+        return new Traced(parts, t.stacked());
+    }
+
+    private static List<Rows> concat(List<Rows> a, List<Rows> b) {
+        List<Rows> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
+    /** The constant integers value {@code v} holds (an initializer, or a value known by now), or null. */
+    private long[] constInts(String v) {
+        String init = model.initializerOf(v);
+        if (init != null) {
+            return model.smallLongs(init, MAX_FOLDED);
+        }
+        Val c = vals.get(v);
+        return c == null || c.data ? null : c.ints;
     }
 
     /**
@@ -1596,7 +1798,7 @@ final class OnnxImporter {
      */
     private boolean bidirectional(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first) {
         List<Val> ins = operands(first);
-        Map<String, String> p = recurrentParams(first, ins);
+        Recurrence p = recurrentParams(first, ins);
         long hidden = OnnxShapes.attr(first.node(), "hidden_size", 0);
         Val x = ins.get(0);
         List<Val> backIns = operands(back);
@@ -1609,16 +1811,15 @@ final class OnnxImporter {
             return false;
         }
         String o = back.node().outputs().get(0);
-        emit(name(first.node()), Op.RECURRENT, List.of(x.lady), o, p, Map.of("gates", gates(first.node()), "hidden",
-                hidden), first.node().opType());
+        emit(name(first.node()), Op.RECURRENT, List.of(x.lady), o, p.params(), p.attrs(), first.node().opType());
         vals.put(o, Val.data(o, expected, 2));
         return true;
     }
 
     /**
      * Whether value {@code v} is provably one number repeated: a small constant whose entries are equal, a Constant or
-     * ConstantOfShape, or one of them expanded, reshaped or cast (at most {@code depth} nodes back). A stored tensor is
-     * not (its entries could be a unit's own).
+     * ConstantOfShape, or one of them expanded, reshaped, cast, sliced or gathered (at most {@code depth} nodes back). A
+     * stored tensor is not (its entries could be a unit's own).
      */
     private boolean uniform(String v, int depth) {
         Val known = vals.get(v);
@@ -1644,7 +1845,7 @@ final class OnnxImporter {
                 double[] d = a.asTensor().doubles();
                 return d != null && Arrays.stream(d).allMatch(x -> Double.compare(x, d[0]) == 0);
             }
-            case "Expand", "Identity", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Tile":
+            case "Expand", "Identity", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Tile", "Slice", "Gather":
                 return !n.inputs().isEmpty() && n.outputs().indexOf(v) == 0 && uniform(n.inputs().get(0), depth - 1);
             default:
                 return false;

@@ -370,6 +370,7 @@ public final class OnnxModel {
         Set<String> claimed = new HashSet<>();
         List<TensorUse> later = new ArrayList<>();
         Map<String, TensorUse> first = new HashMap<>();
+        Set<String> sliced = onlySliced();
         for (ResolvedNode r : topologicalOrder()) {
             for (int i = 0; i < r.inputs().size(); i++) {
                 Operand op = r.inputs().get(i);
@@ -384,6 +385,13 @@ public final class OnnxModel {
                     continue;
                 }
                 TensorUse use;
+                if (sliced.contains(init)) { // one tensor, whose rows its slices read
+                    if (!first.containsKey(init)) {
+                        first.put(init, new TensorUse(init, init, TensorUse.Kind.INITIALIZER, r.index(), i, read));
+                    }
+                    byInput.put(key, init);
+                    continue;
+                }
                 if (!claimed.contains(init)) {
                     use = new TensorUse(init, init, TensorUse.Kind.INITIALIZER, r.index(), i, read);
                     first.put(init, use);
@@ -420,6 +428,38 @@ public final class OnnxModel {
         this.useByInput = byInput;
         this.parts = Collections.unmodifiableMap(directionParts(out, byInput, taken));
         this.uses = Collections.unmodifiableMap(out);
+    }
+
+    /**
+     * The floating-point initializers read only as the data of Slice nodes, under their own names (no alias), by two
+     * nodes or more: one tensor each, not one per use (PyTorch's kept export of a recurrent layer slices each state-dict
+     * tensor into its gates; a slice changes no tensor, so the slices read one tensor that moves as a whole).
+     */
+    private Set<String> onlySliced() {
+        Map<String, Integer> slices = new HashMap<>();
+        Set<String> other = new HashSet<>();
+        for (ResolvedNode r : topologicalOrder()) {
+            OnnxNode n = r.node();
+            boolean slice = n.opType().equals("Slice") && (n.domain().isEmpty() || n.domain().equals("ai.onnx"));
+            for (int i = 0; i < r.inputs().size(); i++) {
+                Operand op = r.inputs().get(i);
+                if (op.kind() != Operand.Kind.INITIALIZER) {
+                    continue;
+                }
+                if (slice && i == 0 && n.inputs().get(i).equals(op.name()) && n.inputs().lastIndexOf(op.name()) == 0) {
+                    slices.merge(op.name(), 1, Integer::sum);
+                } else {
+                    other.add(op.name());
+                }
+            }
+        }
+        Set<String> out = new HashSet<>();
+        slices.forEach((init, k) -> {
+            if (k > 1 && !other.contains(init)) {
+                out.add(init);
+            }
+        });
+        return out;
     }
 
     /** The {@link #parts()} of the tensors {@code uses} (their names by node input {@code byInput}). */

@@ -880,6 +880,63 @@ class OnnxGraphTest {
         }
     }
 
+    /**
+     * A GRU whose weights PyTorch's kept export computes from the state dict's tensors: each one's gates sliced into
+     * ONNX's order (z, r, h from PyTorch's r, z, n) and concatenated, then given a leading axis. The hidden units move in
+     * the stored tensors' rows, wherever each gate's slice reads them; the sliced tensors stay one initializer each. A
+     * member at the wrong gate's rows changes ONNX Runtime's outputs.
+     */
+    @Test
+    void aRecurrentLayerWhoseGatesAreSlicedFromStoredTensorsMovesTheirRows() throws Exception {
+        GraphProto.Builder b = GraphProto.newBuilder().setName("sliced")
+                .addNode(n("MatMul", "in", "x,w0", "h0"));
+        String[] order = {"1", "0", "2"}; // ONNX's gate g reads PyTorch's gate order[g]
+        for (String t : new String[] {"wih", "whh", "bih", "bhh"}) {
+            StringBuilder parts = new StringBuilder();
+            for (int g = 0; g < 3; g++) {
+                b.addNode(n("Slice", t + "_s" + g, t + ",at" + order[g] + ",at" + (Integer.parseInt(order[g]) + 1) + ",axis0",
+                        t + "_g" + g));
+                parts.append(g == 0 ? "" : ",").append(t + "_g" + g);
+            }
+            b.addNode(node("Concat", t + "_cat", parts.toString().split(","), new String[] {t + "_c"}, intAttr("axis", 0)));
+        }
+        b.addNode(n("Concat", "b_cat", "bih_c,bhh_c", "b_c", intAttr("axis", 0)))
+                .addNode(n("Unsqueeze", "uw", "wih_c,axis0", "W"))
+                .addNode(n("Unsqueeze", "ur", "whh_c,axis0", "R"))
+                .addNode(n("Unsqueeze", "ub", "b_c,axis0", "B"))
+                .addNode(n("GRU", "gru", "h0,W,R,B", "y1", intAttr("hidden_size", 4), intAttr("linear_before_reset", 1)))
+                .addNode(n("Squeeze", "sq", "y1,one", "s1"))
+                .addNode(n("MatMul", "out", "s1,w3", "y"))
+                .addInitializer(random("w0", 3, 3)).addInitializer(random("wih", 12, 3)).addInitializer(random("whh", 12, 4))
+                .addInitializer(random("bih", 12)).addInitializer(random("bhh", 12)).addInitializer(random("w3", 4, 2))
+                .addInitializer(longs("one", 1)).addInitializer(longs("axis0", 0));
+        for (int k = 0; k <= 3; k++) {
+            b.addInitializer(longs("at" + k, 4L * k));
+        }
+        Path p = write("sliced.onnx", b.addInput(value("x", 4, 2, 3)).addOutput(value("y", 4, 2, 2)).build());
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of("in:3", "gru:4"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList());
+        TreeSet<String> gru = members(spec, "gru");
+        assertEquals(3 + 3 + 6 + 1 + 1, gru.size(), gru.toString());
+        assertTrue(gru.containsAll(List.of("wih[0]@0/1:producer_weight", "wih[0]@4/1:producer_weight",
+                "wih[0]@8/1:producer_weight", "bhh[0]@8/1:producer_bias", "whh[1]@0/1:consumer_weight",
+                "w3[0]@0/1:consumer_weight")), gru.toString());
+        assertTrue(members(spec, "in").contains("wih[1]@0/1:consumer_weight"), members(spec, "in").toString());
+        Path permuted = permuteAndCompare(p, 19);
+        assertEquals(Onnx.read(p).proto().getGraph().getInitializerCount(),
+                Onnx.read(permuted).proto().getGraph().getInitializerCount(), "each sliced tensor stays one initializer");
+
+        Group right = Permuter.group(spec, "gru");
+        List<Group> groups = List.of(new Group("gru", 4, right.members().stream().map(k -> k.tensor().equals("whh")
+                && k.axis() == 0 && k.offset() == 4 ? new Member("whh", 0, 8, 1, k.role()) : k).distinct().toList()));
+        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+        fixed.add("w0");
+        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+        double worst = outputChange(p, wrong, Map.of("gru", Permutation.of(1, 0, 3, 2)));
+        assertTrue(worst > 1e-3, "one gate's rows of R left in place change the outputs: " + worst);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
