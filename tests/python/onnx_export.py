@@ -178,6 +178,22 @@ class CrnnNet(nn.Module):
         return self.fc(y.mean(1))
 
 
+class RnnClsNet(nn.Module):
+    """A sequence classifier on the last hidden states, as text classifiers build it: the feature map's columns as a
+    batch-first sequence, two layers of bidirectional LSTM, h_n[-2] and h_n[-1] (the last layer's two directions)
+    concatenated, then a linear layer."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.c1 = conv_bn(3, 16, stride=2)
+        self.lstm = nn.LSTM(16, 20, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(40, classes)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(self.c1(x).mean(2).transpose(1, 2))
+        return self.fc(torch.cat((h[-2], h[-1]), 1))
+
+
 class YoloConv(nn.Module):
     """Conv -> BN -> SiLU, as Ultralytics' Conv."""
 
@@ -351,6 +367,8 @@ def build(name, classes):
         return GnNet(classes)
     if name == "crnn_net":
         return CrnnNet(classes)
+    if name == "rnn_cls_net":
+        return RnnClsNet(classes)
     if name == "attn_net":
         return AttnNet(classes)
     if name == "vit_tiny":

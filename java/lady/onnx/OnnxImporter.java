@@ -168,15 +168,27 @@ final class OnnxImporter {
      * Three nodes read as one, by the last (a Reshape back to an image): its first two, held back until it is reached.
      * PyTorch's export of a group norm (Reshape into groups, InstanceNormalization), of a channel shuffle (Reshape into
      * groups, Transpose of the groups and the channels) and of PixelUnshuffle (Reshape to [N, C, H / r, r, W / r, r],
-     * Transpose of the pixels of each block next to the channel). Also a bidirectional recurrent layer read as PyTorch
-     * reads it (its output's two directions next to each other, then merged into one axis of 2 H channels): the layer
-     * and the Transpose, held back until the Reshape ({@code middle} null when the layer's layout needs no Transpose).
+     * Transpose of the pixels of each block next to the channel). Also the output of a bidirectional recurrent layer
+     * ({@code first}, read already) as PyTorch reads it (its two directions next to each other, then merged into one axis
+     * of 2 H channels): the Transpose held back until the Reshape.
      */
     private record Held(Kind kind, OnnxModel.ResolvedNode first, OnnxModel.ResolvedNode middle) {
         enum Kind { GROUP_NORM, SHUFFLE, UNSHUFFLE, BIDIRECTIONAL }
     }
 
     private final Map<Integer, Held> held = new HashMap<>();
+    /** The value of the imported graph holding a recurrent layer's hidden units, by the ONNX node's index. */
+    private final Map<Integer, String> recurrentUnits = new HashMap<>();
+
+    /**
+     * A value whose axis 0 indexes values of the imported graph, each with its channels on the last axis: the last
+     * states of recurrent layers ([directions, N, H], each direction's units), and their stacks along axis 0 (PyTorch's
+     * h_n, one layer after the other). Picking one ({@code h_n[-1]}) gives its units; concatenating and slicing along
+     * axis 0 keep them apart; any other reader gets them concatenated along axis 0, their spaces then tied.
+     */
+    private record Stack(List<String> entries, long[] shape) {}
+
+    private final Map<String, Stack> stacks = new HashMap<>();
 
     /** Attention blocks by the ONNX node each is written at (its output projection), and the nodes they replace. */
     private final Map<Integer, OnnxAttention.Block> anchors = new HashMap<>();
@@ -318,6 +330,11 @@ final class OnnxImporter {
                 guarded(r);
             }
         }
+        for (OnnxValue o : model.outputs()) { // a graph output's channels stay as they are
+            if (stacks.containsKey(o.name())) {
+                unstack(o.name());
+            }
+        }
         List<String> outs = new ArrayList<>();
         for (OnnxValue o : model.outputs()) {
             Val v = vals.get(o.name());
@@ -444,6 +461,16 @@ final class OnnxImporter {
      * place.
      */
     private void guarded(OnnxModel.ResolvedNode r) {
+        if (!stacks.isEmpty()) {
+            if (stacked(r)) {
+                return;
+            }
+            for (String in : r.node().inputs()) {
+                if (stacks.containsKey(in)) {
+                    unstack(in);
+                }
+            }
+        }
         int emitted = nodes.size();
         Set<String> names = new HashSet<>(nodeNames);
         Set<Integer> fusedBefore = new HashSet<>(fused);
@@ -472,6 +499,116 @@ final class OnnxImporter {
                 }
             }
         }
+    }
+
+    /**
+     * Node {@code r} read as an operation on a {@link Stack} along its axis 0, when it is one: Identity, a Gather of one
+     * constant index (its entry's units; an index of shape [1]: a stack of one), a Slice of constant bounds, a Squeeze of
+     * a stack of one, a Concat of stacks; false (nothing read) otherwise.
+     */
+    private boolean stacked(OnnxModel.ResolvedNode r) {
+        OnnxNode n = r.node();
+        Stack x = n.inputs().isEmpty() ? null : stacks.get(n.inputs().get(0));
+        String out = n.outputs().isEmpty() ? "" : n.outputs().get(0);
+        boolean onnx = n.domain().isEmpty() || n.domain().equals("ai.onnx");
+        if (!onnx || out.isEmpty() || n.outputs().size() != 1) {
+            return false;
+        }
+        long k = x == null ? 0 : x.entries().size();
+        long[] rest = x == null ? null : Arrays.copyOfRange(x.shape(), 1, x.shape().length);
+        switch (n.opType()) {
+            case "Identity":
+                if (x != null) {
+                    stacks.put(out, x);
+                    return true;
+                }
+                return false;
+            case "Gather": {
+                long[] idx = n.inputs().size() == 2 ? constInts(n.inputs().get(1)) : null;
+                long[] idxShape = n.inputs().size() == 2 ? shapeOf(n.inputs().get(1)) : null;
+                if (x == null || OnnxShapes.attr(n, "axis", 0) != 0 || idx == null || idx.length != 1 || idxShape == null
+                        || idxShape.length > 1 || idx[0] < -k || idx[0] >= k) {
+                    return false;
+                }
+                String entry = x.entries().get((int) (idx[0] < 0 ? idx[0] + k : idx[0]));
+                if (idxShape.length == 0) {
+                    vals.put(out, Val.data(entry, rest, rest.length - 1));
+                } else {
+                    stacks.put(out, new Stack(List.of(entry), x.shape().clone()));
+                    stacks.get(out).shape()[0] = 1;
+                }
+                return true;
+            }
+            case "Squeeze": {
+                long[] axes = n.inputs().size() > 1 ? constInts(n.inputs().get(1)) : OnnxShapes.ints(n, "axes", null);
+                if (x == null || k != 1 || axes == null || !Arrays.equals(axes, new long[] {0})) {
+                    return false;
+                }
+                vals.put(out, Val.data(x.entries().get(0), rest, rest.length - 1));
+                return true;
+            }
+            case "Slice": {
+                long[] starts = n.inputs().size() > 1 ? constInts(n.inputs().get(1)) : null;
+                long[] ends = n.inputs().size() > 2 ? constInts(n.inputs().get(2)) : null;
+                long[] axes = n.inputs().size() > 3 && !n.inputs().get(3).isEmpty() ? constInts(n.inputs().get(3))
+                        : new long[] {0};
+                long[] steps = n.inputs().size() > 4 && !n.inputs().get(4).isEmpty() ? constInts(n.inputs().get(4))
+                        : new long[] {1};
+                if (x == null || starts == null || ends == null || starts.length != 1 || ends.length != 1
+                        || !Arrays.equals(axes, new long[] {0}) || !Arrays.equals(steps, new long[] {1})) {
+                    return false;
+                }
+                int from = (int) Math.max(0, Math.min(k, starts[0] < 0 ? starts[0] + k : starts[0]));
+                int to = (int) Math.max(from, Math.min(k, ends[0] < 0 ? ends[0] + k : ends[0]));
+                if (from == to) {
+                    return false;
+                }
+                long[] shape = x.shape().clone();
+                shape[0] = to - from;
+                stacks.put(out, new Stack(List.copyOf(x.entries().subList(from, to)), shape));
+                return true;
+            }
+            case "Concat": {
+                List<String> all = new ArrayList<>();
+                for (String in : n.inputs()) {
+                    Stack s = stacks.get(in);
+                    if (s == null || OnnxShapes.attr(n, "axis", 0) != 0 || !Arrays.equals(Arrays.copyOfRange(s.shape(), 1,
+                            s.shape().length), Arrays.copyOfRange(stacks.get(n.inputs().get(0)).shape(), 1, s.shape().length))) {
+                        return false;
+                    }
+                    all.addAll(s.entries());
+                }
+                long[] shape = stacks.get(n.inputs().get(0)).shape().clone();
+                shape[0] = all.size();
+                stacks.put(out, new Stack(List.copyOf(all), shape));
+                return true;
+            }
+            default:
+                return false;
+        }
+    }
+
+    /** The shape of value {@code v}: an initializer's, or a value's known by now; null when unknown. */
+    private long[] shapeOf(String v) {
+        String init = model.initializerOf(v);
+        if (init != null) {
+            return model.initializer(init).shape();
+        }
+        Val c = vals.get(v);
+        return c == null ? null : c.shape;
+    }
+
+    /**
+     * {@link Stack} {@code v} read by a node that takes it as one value: its entries concatenated along axis 0 (their
+     * spaces tied), unless a value for it exists already (a layer's last states in one direction).
+     */
+    private void unstack(String v) {
+        Stack s = stacks.remove(v);
+        if (vals.containsKey(v)) {
+            return;
+        }
+        emit(extra(v, 1), Op.CONCAT, s.entries(), v, Map.of(), Map.of("axis", 0L, "channels", 0L), "Concat");
+        vals.put(v, Val.data(v, s.shape(), s.shape().length - 1));
     }
 
     private void step(OnnxModel.ResolvedNode r) {
@@ -1468,43 +1605,68 @@ final class OnnxImporter {
     }
 
     /**
-     * ONNX's LSTM, GRU and RNN with their weights stored (a folded export; PyTorch's kept export computes them, reordering
-     * the gates: they are then computed, and stay in place), no peepholes, initial states the same for every unit: one
-     * {@link Op#RECURRENT} node. In one direction, for Y ([S, 1, N, H], or [N, S, 1, H] with layout 1); the last hidden
-     * and cell states, when read, carry the same hidden units (a channel-wise node from Y, for the analysis). In both
-     * directions (each with hidden units of its own, its weights a part of the stored ones: {@link OnnxModel#parts()}),
-     * when Y is read only as PyTorch reads it, its directions merged into one axis of 2 H channels (forward, then reverse)
-     * by a Reshape ({@link Held.Kind#BIDIRECTIONAL}), and the last states are not read.
+     * ONNX's LSTM, GRU and RNN with their weights stored (a folded export) or computed from stored rows (PyTorch's kept
+     * export reorders the gates of its state-dict tensors: {@link #recurrentParams}), no peepholes, initial states the
+     * same for every unit: one {@link Op#RECURRENT} node, whose value holds the hidden units (forward, then reverse).
+     * Y ([S, dirs, N, H]) carries them: in one direction on its last axis; in both (each with units of its own), when
+     * read as PyTorch reads it, its directions merged into one axis of 2 H channels by a Reshape
+     * ({@link Held.Kind#BIDIRECTIONAL}), else they stay. The last hidden and cell states ([dirs, N, H]) are a
+     * {@link Stack} of each direction's units.
      */
     private void recurrent(OnnxModel.ResolvedNode r, List<Val> ins, long[][] shapes) {
         OnnxNode n = r.node();
         Recurrence p = recurrentParams(r, ins);
-        if (p == null) {
+        long layout = OnnxShapes.attr(n, "layout", 0);
+        if (p == null || (p.directions() == 2 && layout != 0)) {
             opaque(r, ins, shapes, "a recurrent layer Lady cannot follow (weights not from stored rows, peepholes, "
-                    + "initial states from the data, or its channels not on its input's last axis)");
+                    + "initial states from the data, its channels not on its input's last axis, or both directions in "
+                    + "layout 1)");
             return;
         }
-        if (p.directions() == 2) {
-            if (!holdDirections(r)) {
-                opaque(r, ins, shapes, "a bidirectional recurrent layer whose last states are read, or whose output is "
-                        + "not read as PyTorch reads it (Transpose to [S, N, 2, H], Reshape to [S, N, 2 H])");
-            }
-            return;
-        }
+        long hidden = OnnxShapes.attr(n, "hidden_size", 0);
         String node = name(n);
         String y = n.outputs().get(0);
-        String out = y.isEmpty() ? node + "#y" : y;
-        emit(node, Op.RECURRENT, List.of(ins.get(0).lady), out, p.params(), p.attrs(), n.opType());
-        if (!y.isEmpty()) {
+        String units = p.directions() == 1 && !y.isEmpty() ? y : node + "#y";
+        emit(node, Op.RECURRENT, List.of(ins.get(0).lady), units, p.params(), p.attrs(), n.opType());
+        recurrentUnits.put(r.index(), units);
+        if (p.directions() == 1 && !y.isEmpty()) {
             data(n, 0, y, shapes[0], 3);
+        } else if (used(n, 0) && !holdDirections(r)) {
+            pinDirections(r, units, shapes[0]);
         }
-        for (int k = 1; k < n.outputs().size(); k++) { // Y_h, Y_c: [1, N, H] (layout 0) or [N, 1, H]
-            String o = n.outputs().get(k);
-            if (!o.isEmpty()) {
-                emit(extra(node, k), Op.CHANNELWISE, List.of(out), o, Map.of(), Map.of(), n.opType());
-                vals.put(o, Val.data(o, shapes[k], 2));
+        List<String> each = new ArrayList<>(); // each direction's units
+        for (int d = 0; d < p.directions(); d++) {
+            if (p.directions() == 1) {
+                each.add(units);
+            } else {
+                String slice = extra(node, 10 + d);
+                emit(slice, Op.SLICE_CHANNELS, List.of(units), slice + ":units", Map.of(), Map.of("axis", 2L, "start",
+                        d * hidden, "length", hidden), n.opType());
+                each.add(slice + ":units");
             }
         }
+        for (int k = 1; k < n.outputs().size(); k++) { // Y_h, Y_c: [dirs, N, H] (layout 0) or [N, 1, H]
+            String o = n.outputs().get(k);
+            if (o.isEmpty()) {
+                continue;
+            }
+            if (p.directions() == 1) {
+                emit(extra(node, k), Op.CHANNELWISE, List.of(units), o, Map.of(), Map.of(), n.opType());
+                vals.put(o, Val.data(o, shapes[k], 2));
+            }
+            if (layout == 0 && shapes[k] != null && shapes[k].length == 3) {
+                stacks.put(o, new Stack(each, shapes[k]));
+            }
+        }
+    }
+
+    /** Y of bidirectional layer {@code r} read in a way Lady does not follow: its units ({@code units}) stay. */
+    private void pinDirections(OnnxModel.ResolvedNode r, String units, long[] shape) {
+        String y = r.node().outputs().get(0);
+        emit(extra(units, 1), Op.OPAQUE, List.of(units), y, Map.of(), Map.of("why", r.node().opType() + ": a "
+                + "bidirectional recurrent layer whose output is not read as PyTorch reads it (Transpose to [S, N, 2, H], "
+                + "Reshape to [S, N, 2 H])"), r.node().opType());
+        vals.put(y, Val.data(y, shape, UNKNOWN));
     }
 
     private static long gates(OnnxNode n) {
@@ -1761,59 +1923,50 @@ final class OnnxImporter {
     }
 
     /**
-     * Holds bidirectional layer {@code r} back ({@link Held.Kind#BIDIRECTIONAL}) when its last states are not read and
-     * Y is read only by a Transpose to [S, N, 2, H] (layout 0; none with layout 1) read only by a Reshape; false when not.
+     * Holds the Transpose and Reshape that read Y of bidirectional layer {@code r} back ({@link Held.Kind#BIDIRECTIONAL})
+     * when Y is read only by a Transpose to [S, N, 2, H] read only by a Reshape; false when not.
      */
     private boolean holdDirections(OnnxModel.ResolvedNode r) {
         OnnxNode n = r.node();
-        for (int k = 1; k < n.outputs().size(); k++) {
-            if (used(n, k)) {
-                return false;
-            }
-        }
         String y = n.outputs().get(0);
-        OnnxModel.ResolvedNode middle = null;
-        if (OnnxShapes.attr(n, "layout", 0) == 0) {
-            middle = y.isEmpty() ? null : onlyReader(y, "Transpose", 0);
-            if (middle == null || !Arrays.equals(OnnxShapes.ints(middle.node(), "perm", new long[0]), new long[] {0, 2, 1, 3})) {
-                return false;
-            }
+        OnnxModel.ResolvedNode middle = y.isEmpty() ? null : onlyReader(y, "Transpose", 0);
+        if (middle == null || !Arrays.equals(OnnxShapes.ints(middle.node(), "perm", new long[0]), new long[] {0, 2, 1, 3})) {
+            return false;
         }
-        OnnxModel.ResolvedNode back = y.isEmpty() ? null
-                : onlyReader(middle == null ? y : middle.node().outputs().get(0), "Reshape", 0);
+        OnnxModel.ResolvedNode back = onlyReader(middle.node().outputs().get(0), "Reshape", 0);
         if (back == null || held.containsKey(back.index())) {
             return false;
         }
         held.put(back.index(), new Held(Held.Kind.BIDIRECTIONAL, r, middle));
-        if (middle != null) {
-            fused.add(middle.index());
-        }
+        fused.add(middle.index());
         return true;
     }
 
     /**
-     * The bidirectional layer {@code first} held back until Reshape {@code back}, written as one {@link Op#RECURRENT}
-     * node whose output is the Reshape's, [S, N, 2 H] (layout 0) or [N, S, 2 H]: the forward direction's hidden units,
-     * then the reverse's; false (nothing written) when the Reshape gives another shape.
+     * The Reshape {@code back} that merges the directions of bidirectional layer {@code first}'s Y, held back with the
+     * Transpose before it: its output, [S, N, 2 H], holds the layer's units (the forward direction's, then the
+     * reverse's); false (nothing read) when the Reshape gives another shape.
      */
     private boolean bidirectional(OnnxModel.ResolvedNode back, OnnxModel.ResolvedNode first) {
-        List<Val> ins = operands(first);
-        Recurrence p = recurrentParams(first, ins);
+        Val x = vals.get(first.node().inputs().get(0));
         long hidden = OnnxShapes.attr(first.node(), "hidden_size", 0);
-        Val x = ins.get(0);
         List<Val> backIns = operands(back);
-        if (p == null || x.lady == null || !x.known() || backIns.size() < 2) {
+        if (x == null || !x.known() || x.rank() != 3 || backIns.size() < 2) {
             return false;
         }
-        long[] moved = {x.shape[0], x.shape[1], 2, hidden}; // [S, N, 2, H] after the Transpose, or layout 1's Y
+        long[] moved = {x.shape[0], x.shape[1], 2, hidden}; // [S, N, 2, H] after the Transpose
         long[] expected = {x.shape[0], x.shape[1], 2 * hidden};
         if (!Arrays.equals(reshaped(back, moved, backIns.get(1)), expected)) {
             return false;
         }
         String o = back.node().outputs().get(0);
-        emit(name(first.node()), Op.RECURRENT, List.of(x.lady), o, p.params(), p.attrs(), first.node().opType());
-        vals.put(o, Val.data(o, expected, 2));
+        vals.put(o, Val.data(units(first), expected, 2));
         return true;
+    }
+
+    /** The value of the imported graph holding the hidden units of bidirectional layer {@code r} ({@link #recurrent}). */
+    private String units(OnnxModel.ResolvedNode r) {
+        return recurrentUnits.get(r.index());
     }
 
     /**
@@ -1970,7 +2123,12 @@ final class OnnxImporter {
         } catch (RuntimeException e) { // a malformed file: read the three nodes one by one (each is then guarded)
             read = false;
         }
-        if (!read) {
+        if (!read && h.kind() == Held.Kind.BIDIRECTIONAL) { // the layer was read: Y pinned, then what reads it
+            pinDirections(h.first(), units(h.first()), null);
+            fused.remove(h.middle().index());
+            guarded(h.middle());
+            guarded(back);
+        } else if (!read) {
             guarded(h.first());
             if (h.middle() != null) {
                 fused.remove(h.middle().index());
