@@ -18,6 +18,7 @@ import lady.model.Models;
 import lady.model.PermutationCheck;
 import lady.onnx.Onnx;
 import lady.onnx.OnnxGraph;
+import lady.onnx.OnnxModel;
 import lady.onnx.OrtRunner;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
@@ -67,10 +68,12 @@ public final class PermuteJob {
      * @param onnx         whether the model is an ONNX model
      * @param difference   the verification's largest difference (logits max abs, or ONNX outputs max relative), or
      *                     null without --verify
+     * @param floatNoise   an ONNX model's own float32 noise ({@link OrtRunner#floatNoise}), measured when its difference
+     *                     exceeded {@link Tolerances#LOGITS_MAX_ABS_DIFF}; else null
      * @param manifest     inputs, options, timings
      */
     public record Result(String architecture, int permuted, int groups, long seed, boolean scaled, boolean onnx,
-            Double difference, Manifest manifest) {}
+            Double difference, Double floatNoise, Manifest manifest) {}
 
     /** Runs the request; stages are reported to {@code progress} as they end. */
     public static Result run(Request r, ProgressListener progress) {
@@ -129,6 +132,7 @@ public final class PermuteJob {
                     pspec.groups().size(), r.backend().name().toLowerCase(Locale.ROOT)));
 
             Double diff = null;
+            Double noise = null; // the ONNX model's own float32 noise, when its difference needed it
             if (r.verify() && !onnx) {
                 t0 = JobLog.now();
                 diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
@@ -140,37 +144,50 @@ public final class PermuteJob {
             Checkpoints.writeLike(outTmp, state, model);
             if (r.verify() && onnx) {
                 long t1 = JobLog.now();
-                diff = verifyOnnx(model, s, outTmp);
+                double[] checked = verifyOnnx(model, s, outTmp);
+                diff = checked[0];
+                noise = Double.isNaN(checked[1]) ? null : checked[1];
                 log.stage("verify", t1, String.format(Locale.ROOT,
-                        "verified in ONNX Runtime: max relative output difference %.3g", diff));
+                        "verified in ONNX Runtime: max relative output difference %.3g", diff) + (noise == null ? ""
+                        : String.format(Locale.ROOT, ", within %.0f times the model's float32 noise (%.3g)",
+                        Tolerances.FLOAT_NOISE_FACTOR, noise)));
             }
             outs.commit();
             log.stage("write", t0, "wrote " + r.out() + " and " + r.secret() + Checkpoints.leftOutNote(model));
             return new Result(pspec.architecture(), selected.size(), pspec.groups().size(), s, range != null, onnx, diff,
-                    log.manifest());
+                    noise, log.manifest());
         }
     }
 
     /**
      * Runs the input and the written ONNX model (its temporary {@code written}) in ONNX Runtime on the same seeded
-     * inputs; the largest relative output difference. When it exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of
-     * the output scale (or is NaN) the job fails, and its output set puts nothing in place.
+     * inputs; the largest relative output difference, and the model's own float32 noise when it was needed. When the
+     * difference exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of the output scale, the input's float32 noise
+     * ({@link OrtRunner#floatNoise}) is measured: a difference within {@link Tolerances#FLOAT_NOISE_FACTOR} times it
+     * passes, with the noise reported; a larger one (or NaN) fails the job, and its output set puts nothing in place.
      */
-    private static double verifyOnnx(Path model, long s, Path written) {
+    private static double[] verifyOnnx(Path model, long s, Path written) {
         double worst = 0;
         String where = "";
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(Onnx.read(model), Onnx.read(written),
-                Seeds.derive(s, "probe"), OrtRunner.Options.DEFAULT)) {
+        OnnxModel original = Onnx.read(model);
+        for (OrtRunner.OutputDifference d : OrtRunner.compare(original, Onnx.read(written), Seeds.derive(s, "probe"),
+                OrtRunner.Options.DEFAULT)) {
             if (!(d.maxRel() <= worst)) {
                 worst = d.maxRel();
                 where = d.output();
             }
         }
-        if (!(worst <= Tolerances.LOGITS_MAX_ABS_DIFF)) {
-            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
-                    + "original: output %s differs by %.3g of its scale in ONNX Runtime (tolerance %.0e); nothing written",
-                    Text.quote(where), worst, Tolerances.LOGITS_MAX_ABS_DIFF));
+        if (worst <= Tolerances.LOGITS_MAX_ABS_DIFF) {
+            return new double[] {worst, Double.NaN};
         }
-        return worst;
+        double noise = Double.isNaN(worst) ? Double.NaN
+                : OrtRunner.floatNoise(original, Seeds.derive(s, "float noise"), OrtRunner.Options.DEFAULT);
+        if (!(worst <= Tolerances.FLOAT_NOISE_FACTOR * noise)) {
+            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
+                    + "original: output %s differs by %.3g of its scale in ONNX Runtime (tolerance %.0e, or %.0f times "
+                    + "the model's own float32 noise, %.3g); nothing written", Text.quote(where), worst,
+                    Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, noise));
+        }
+        return new double[] {worst, noise};
     }
 }

@@ -12,6 +12,7 @@ import picocli.CommandLine.Spec;
 
 import lady.LadyException;
 import lady.app.PermuteJob;
+import lady.kernels.Tolerances;
 import lady.kernels.Backend;
 import lady.progress.ProgressListener;
 
@@ -79,13 +80,19 @@ final class PermuteCommand implements Callable<Integer> {
             if (r.difference() != null) {
                 o.put(r.onnx() ? "verify_max_relative_diff" : "verify_logits_max_abs_diff", r.difference());
             }
+            if (r.floatNoise() != null) {
+                o.put("verify_float_noise", r.floatNoise());
+            }
             spec.commandLine().getOut().println(lady.report.Json.write(o));
             return 0;
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "permuted %d groups of %s (seed %d%s) -> %s; secret -> %s%s%n",
                 r.permuted(), r.architecture(), r.seed(), r.scaled() ? ", scaled" : "", out, secret,
                 r.difference() == null ? "" : String.format(Locale.ROOT, r.onnx()
-                        ? "; outputs max relative diff %.3g (ONNX Runtime)" : "; logits max abs diff %.3g", r.difference()));
+                        ? "; outputs max relative diff %.3g (ONNX Runtime)" : "; logits max abs diff %.3g", r.difference())
+                + (r.floatNoise() == null ? "" : String.format(Locale.ROOT, ", above %.0e but within %.0f times the "
+                        + "model's own float32 noise (%.3g: every float32 weight moved by one unit in the last place)",
+                        Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, r.floatNoise())));
         return 0;
     }
 

@@ -21,6 +21,9 @@ import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 
 import lady.LadyException;
+import lady.checkpoint.StateDict;
+import lady.tensor.DType;
+import lady.tensor.HostTensor;
 import lady.torch.FloatTensors;
 import lady.util.Parallel;
 import lady.util.Seeds;
@@ -93,7 +96,7 @@ public final class OrtRunner implements AutoCloseable {
      * {@link OnnxModel#tensors()}, as {@link Onnx#write} takes them): the model is written to a temporary file,
      * which {@link #close} deletes.
      */
-    public static OrtRunner open(OnnxModel source, lady.checkpoint.StateDict weights) {
+    public static OrtRunner open(OnnxModel source, StateDict weights) {
         Path tmp;
         try {
             tmp = Files.createTempFile("lady-", ".onnx");
@@ -441,6 +444,41 @@ public final class OrtRunner implements AutoCloseable {
                 diffs.add(difference(name, ya.get(name), yb.get(name)));
             }
             return diffs;
+        }
+    }
+
+    /**
+     * The model's own float32 noise: the largest relative output difference (as {@link OutputDifference#maxRel}) between
+     * {@code model} and the same model with every float32 weight moved by one unit in the last place, up or down as a
+     * seeded coin says, on the same seeded inputs. Float32 rounding makes changes of that size anyway, and so does any
+     * rewriting that sums in another order (a permutation): a difference a few times this large is rounding, not a
+     * change of function.
+     */
+    public static double floatNoise(OnnxModel model, long seed, Options options) {
+        StateDict moved = model.stateDict();
+        SplittableRandom coin = new SplittableRandom(seed);
+        for (Map.Entry<String, HostTensor> e : moved) {
+            HostTensor t = e.getValue();
+            if (t.dtype() != DType.FLOAT32 || t.byteSize() > Integer.MAX_VALUE) {
+                continue;
+            }
+            FloatBuffer f = t.floats();
+            for (int i = 0; i < f.limit(); i++) {
+                float v = f.get(i);
+                if (Float.isFinite(v)) {
+                    f.put(i, coin.nextBoolean() ? Math.nextUp(v) : Math.nextDown(v));
+                }
+            }
+        }
+        try (OrtRunner a = open(model); OrtRunner b = open(model, moved)) {
+            Map<String, Tensor> inputs = a.seededInputs(seed, options);
+            Map<String, Tensor> ya = a.run(inputs);
+            Map<String, Tensor> yb = b.run(inputs);
+            double worst = 0;
+            for (String name : ya.keySet()) {
+                worst = Math.max(worst, difference(name, ya.get(name), yb.get(name)).maxRel());
+            }
+            return worst;
         }
     }
 

@@ -949,6 +949,62 @@ class OnnxGraphTest {
         assertTrue(worst > 1e-3, "one gate's rows of R left in place change the outputs: " + worst);
     }
 
+    /**
+     * A model whose outputs cancel large terms (pairs of nearly equal hidden units read with weights +1e5 and -1e5): any
+     * other summation order changes them by more than 1e-4 of their scale. {@code lady permute --verify} then measures
+     * the model's own float32 noise (every float32 weight moved by one unit in the last place) and passes within
+     * {@link lady.kernels.Tolerances#FLOAT_NOISE_FACTOR} times it, saying so; a wrong move (the second layer's rows left
+     * in place) is many times that noise.
+     */
+    @Test
+    void aDifferenceWithinTheModelsOwnFloatNoisePassesAndAWrongMoveDoesNot() throws Exception {
+        int hidden = 64;
+        float[] w1 = new float[8 * hidden];
+        float[] w2 = new float[hidden];
+        for (int i = 0; i < 8; i++) {
+            for (int k = 0; k < hidden; k += 2) {
+                w1[i * hidden + k] = (float) (random.nextDouble() * 2 - 1);
+                w1[i * hidden + k + 1] = w1[i * hidden + k] * (float) (1 + 1e-5 * random.nextDouble());
+            }
+        }
+        for (int k = 0; k < hidden; k++) {
+            w2[k] = k % 2 == 0 ? 1e5f : -1e5f;
+        }
+        GraphProto g = GraphProto.newBuilder().setName("cancel")
+                .addNode(n("MatMul", "fc1", "x,w1", "h"))
+                .addNode(n("Relu", "act", "h", "a"))
+                .addNode(n("MatMul", "fc2", "a,w2", "y"))
+                .addInitializer(floats("w1", w1, 8, hidden)).addInitializer(floats("w2", w2, hidden, 1))
+                .addInput(value("x", 16, 8)).addOutput(value("y", 16, 1)).build();
+        Path p = write("cancel.onnx", g);
+        double noise = OrtRunner.floatNoise(Onnx.read(p), 3, OrtRunner.Options.DEFAULT);
+        assertTrue(noise > lady.kernels.Tolerances.LOGITS_MAX_ABS_DIFF, "the model's float32 noise: " + noise);
+        boolean above = false;
+        for (long seed = 1; seed <= 4; seed++) {
+            CliRun r = CliRun.of("permute", "--model", p.toString(), "--seed", Long.toString(seed), "--out",
+                    dir.resolve("cancel-" + seed + ".onnx").toString(), "--secret", dir.resolve("cancel-" + seed + ".json")
+                            .toString(), "--verify");
+            assertEquals(0, r.code(), r.err());
+            above |= r.out().contains("within 4 times the model's own float32 noise");
+        }
+        assertTrue(above, "some seed's summation order differs by more than 1e-4 of the scale");
+
+        PermutationSpec spec = spec(p);
+        Group right = Permuter.group(spec, "fc1");
+        List<Group> groups = List.of(new Group("fc1", hidden, right.members().stream().filter(k -> !k.tensor().equals("w2"))
+                .toList()));
+        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+        fixed.add("w2");
+        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+        long[] swap = new long[hidden];
+        for (int k = 0; k < hidden; k++) {
+            swap[k] = k ^ 1; // each unit trades places with its near-twin
+        }
+        double worst = outputChange(p, wrong, Map.of("fc1", Permutation.of(swap)));
+        assertTrue(worst > 10 * lady.kernels.Tolerances.FLOAT_NOISE_FACTOR * noise, "a wrong move: " + worst
+                + ", the float32 noise: " + noise);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
