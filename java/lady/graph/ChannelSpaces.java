@@ -458,9 +458,10 @@ public final class ChannelSpaces {
 
         /**
          * A group normalization's node and the spaces of its output (its groups' channels, as cut then): whole groups of a
-         * grouped convolution or another group norm cannot trade places across these groups' bounds.
+         * grouped convolution or another group norm cannot trade places across these groups' bounds, unless they are
+         * these very groups and this norm's groups may trade places too ({@code movable}: it opened an outer space).
          */
-        private record GroupNorm(String node, int[] spaces) {}
+        private record GroupNorm(String node, int[] spaces, boolean movable) {}
 
         private final List<GroupNorm> groupNorms = new ArrayList<>();
 
@@ -476,10 +477,14 @@ public final class ChannelSpaces {
             return out;
         }
 
-        /** The node of a group normalization other than entry {@code c}'s that groups some of {@code roots}, or null. */
+        /**
+         * The node of a group normalization other than entry {@code c}'s that groups some of {@code roots} otherwise than
+         * {@code c} does, or null. One whose groups are exactly {@code roots}, one space each, and may trade places is no
+         * obstacle: its own outer space joins {@code c}'s ({@link #joinGroups}), so both move the same whole groups.
+         */
         private String normAcross(GroupedConv c, Set<Integer> roots) {
             for (int k = 0; k < groupNorms.size(); k++) {
-                if (k == c.norm()) {
+                if (k == c.norm() || (groupNorms.get(k).movable() && sameGroups(groupNorms.get(k), roots))) {
                     continue;
                 }
                 for (int sp : groupNorms.get(k).spaces()) {
@@ -491,6 +496,18 @@ public final class ChannelSpaces {
                 }
             }
             return null;
+        }
+
+        /** Whether {@code norm}'s groups are {@code roots}, one (unsplit) space each. */
+        private boolean sameGroups(GroupNorm norm, Set<Integer> roots) {
+            Set<Integer> now = new LinkedHashSet<>();
+            for (int sp : norm.spaces()) {
+                Set<Integer> l = leaves(sp);
+                if (l.size() != 1 || !now.add(l.iterator().next())) {
+                    return false;
+                }
+            }
+            return now.equals(roots);
         }
 
         private final List<GroupedConv> groupedConvs = new ArrayList<>();
@@ -724,10 +741,13 @@ public final class ChannelSpaces {
             }
             String gw = n.param("group_weight");
             String gb = n.param("group_bias");
+            // whole groups may trade places when each is one space of its own (the input uncut, or cut by another group
+            // norm at these very bounds: the join then needs the groups alike, as a grouped convolution's)
+            boolean movable = groups > 1 && inner.size() == groups && n.longAttr("groups_fixed", 0) == 0;
             if (groups > 1) { // (one group: a norm over all the channels, which cuts nothing)
-                groupNorms.add(new GroupNorm(n.name(), out.segs().stream().mapToInt(Seg::space).toArray()));
+                groupNorms.add(new GroupNorm(n.name(), out.segs().stream().mapToInt(Seg::space).toArray(), movable));
             }
-            if (groups > 1 && inner.size() == groups && n.longAttr("groups_fixed", 0) == 0 && l.segs().size() == 1) {
+            if (movable) {
                 int outer = open(groups, n.name(), "");
                 if (gw != null) {
                     member(outer, gw, 0, 0, 1, Role.NORM_WEIGHT);

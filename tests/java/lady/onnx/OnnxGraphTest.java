@@ -1005,6 +1005,65 @@ class OnnxGraphTest {
                 + ", the float32 noise: " + noise);
     }
 
+    /**
+     * Two group norms of the same 4 groups on a residual stream (opset 18's GroupNormalization, each with a scale and a
+     * bias per group): both group the channels at the same bounds, so whole groups trade places in both at once, each
+     * norm's per-group values with them. Leaving the second norm's per-group scale in place changes ONNX Runtime's
+     * outputs. A norm of 2 groups on the same stream keeps the groups in place, with a note.
+     */
+    @Test
+    void groupNormsOfTheSameGroupsTradeWholeGroupsTogether() throws Exception {
+        for (long second : new long[] {4, 2}) {
+            GraphProto g = GraphProto.newBuilder().setName("samegroups")
+                    .addNode(n("Conv", "c1", "x,w1,b1", "c1o", ints("pads", 1, 1, 1, 1)))
+                    .addNode(n("GroupNormalization", "gn1", "c1o,gs1,gb1", "n1", intAttr("num_groups", 4)))
+                    .addNode(n("Relu", "r1", "n1", "a1"))
+                    .addNode(n("Conv", "c2", "a1,w2", "c2o"))
+                    .addNode(n("GroupNormalization", "gn2", "c2o,gs2,gb2", "n2", intAttr("num_groups", second)))
+                    .addNode(n("Add", "res", "a1,n2", "s"))
+                    .addNode(n("Relu", "r2", "s", "a2"))
+                    .addNode(n("Conv", "c3", "a2,w3", "c3o"))
+                    .addNode(n("GroupNormalization", "gn3", "c3o,gs3,gb3", "n3", intAttr("num_groups", 4)))
+                    .addNode(n("Relu", "r3", "n3", "a3"))
+                    .addNode(n("GlobalAveragePool", "gap", "a3", "gap"))
+                    .addNode(n("Flatten", "flat", "gap", "fl"))
+                    .addNode(n("Gemm", "fc", "fl,wfc", "y", intAttr("transB", 1)))
+                    .addInitializer(random("w1", 8, 3, 3, 3)).addInitializer(random("b1", 8))
+                    .addInitializer(random("gs1", 4)).addInitializer(random("gb1", 4))
+                    .addInitializer(random("w2", 8, 8, 1, 1)).addInitializer(random("gs2", second))
+                    .addInitializer(random("gb2", second)).addInitializer(random("w3", 8, 8, 1, 1))
+                    .addInitializer(random("gs3", 4)).addInitializer(random("gb3", 4)).addInitializer(random("wfc", 3, 8))
+                    .addInput(value("x", BATCH, 3, 6, 6)).addOutput(value("y", BATCH, 3)).build();
+            Path p = dir.resolve("samegroups-" + second + ".onnx");
+            Files.write(p, model(g).toBuilder().setOpsetImport(0, lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
+                    .setDomain("").setVersion(18)).build().toByteArray());
+            PermutationSpec spec = spec(p);
+            if (second == 2) {
+                assertTrue(spec.notes().stream().anyMatch(x -> x.contains("stay in place")), spec.notes().toString());
+                assertTrue(spec.groups().stream().noneMatch(x -> members(spec, x.name()).contains("gs1[0]@0/1:norm_weight")),
+                        "the stream's whole groups stay");
+                permuteAndCompare(p, 21);
+                continue;
+            }
+            assertEquals(List.of(), spec.notes());
+            Group whole = spec.groups().stream().filter(x -> members(spec, x.name()).contains("gs1[0]@0/1:norm_weight"))
+                    .findFirst().orElseThrow();
+            assertEquals(4, whole.size());
+            assertTrue(members(spec, whole.name()).containsAll(List.of("gb1[0]@0/1:norm_bias", "gs2[0]@0/1:norm_weight",
+                    "gb2[0]@0/1:norm_bias", "w1[0]@0/2:producer_weight", "w2[0]@0/2:producer_weight")),
+                    members(spec, whole.name()).toString());
+            permuteAndCompare(p, 21);
+
+            List<Group> groups = List.of(new Group(whole.name(), 4, whole.members().stream()
+                    .filter(k -> !k.tensor().equals("gs2")).toList()));
+            java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+            fixed.add("gs2");
+            PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+            double worst = outputChange(p, wrong, Map.of(whole.name(), Permutation.of(1, 0, 3, 2)));
+            assertTrue(worst > 1e-3, "the second norm's scales left in place change the outputs: " + worst);
+        }
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
