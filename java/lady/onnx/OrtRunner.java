@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 import org.bytedeco.pytorch.Tensor;
@@ -22,11 +23,15 @@ import ai.onnxruntime.OrtSession;
 
 import lady.LadyException;
 import lady.checkpoint.StateDict;
+import lady.onnx.proto.Onnx.AttributeProto;
+import lady.onnx.proto.Onnx.GraphProto;
+import lady.onnx.proto.Onnx.NodeProto;
 import lady.tensor.DType;
 import lady.tensor.HostTensor;
 import lady.torch.FloatTensors;
 import lady.util.Parallel;
 import lady.util.Seeds;
+import lady.util.Text;
 
 /**
  * Runs an ONNX model with ONNX Runtime (CPU): on given inputs ({@link #run}), on seeded random inputs
@@ -123,8 +128,15 @@ public final class OrtRunner implements AutoCloseable {
         }
     }
 
-    /** An ONNX Runtime session on {@code model} (which must have been read from a file). */
+    /**
+     * An ONNX Runtime session on {@code model} (which must have been read from a file).
+     *
+     * @throws LadyException INVALID_INPUT when ONNX Runtime cannot load it, or when a node has an attribute that ONNX
+     *                       requires positive at zero or below ({@link #requirePositiveSizes}: ONNX Runtime divides by some
+     *                       of them and would bring the process down)
+     */
     public static OrtRunner open(OnnxModel model) {
+        requirePositiveSizes(model.proto().getGraph(), model.path());
         OrtEnvironment env = environment();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(Parallel.threads());
@@ -134,6 +146,39 @@ public final class OrtRunner implements AutoCloseable {
             return new OrtRunner(model, env, env.createSession(model.path().toString(), o));
         } catch (OrtException e) {
             throw LadyException.invalidInput("ONNX Runtime cannot load " + model.path() + ": " + Onnx.firstLine(e.getMessage()));
+        }
+    }
+
+    /** Attributes whose entries ONNX requires positive: strides, dilations, kernel sizes, group and block counts. */
+    private static final Set<String> POSITIVE = Set.of("strides", "dilations", "kernel_shape", "group",
+            "num_groups", "blocksize");
+
+    /**
+     * Refuses a graph (its subgraphs included) with an attribute of {@link #POSITIVE} at zero or below: ONNX Runtime 1.23
+     * divides by a stride of 0 (Conv, ConvTranspose, the pools), a ConvTranspose's group of 0 and a GroupNormalization's
+     * num_groups of 0 while it loads the model, which ends the process with SIGFPE instead of an error.
+     */
+    static void requirePositiveSizes(GraphProto graph, Path file) {
+        for (NodeProto n : graph.getNodeList()) {
+            for (AttributeProto a : n.getAttributeList()) {
+                boolean bad = POSITIVE.contains(a.getName()) && (a.getType()
+                        == AttributeProto.AttributeType.INT ? a.getI() < 1
+                        : a.getIntsList().stream().anyMatch(v -> v < 1));
+                if (bad) {
+                    String value = a.getType() == AttributeProto.AttributeType.INT
+                            ? Long.toString(a.getI()) : a.getIntsList().toString();
+                    String node = !n.getName().isEmpty() ? Text.quote(n.getName())
+                            : n.getOutputCount() > 0 ? "writing " + Text.quote(n.getOutput(0)) : "without a name";
+                    throw LadyException.invalidInput(file + ": the " + Text.quote(n.getOpType()) + " node " + node + " has " + a.getName() + " " + Text.cut(value)
+                            + ", which ONNX requires positive: the file is malformed");
+                }
+                if (a.hasG()) {
+                    requirePositiveSizes(a.getG(), file);
+                }
+                for (GraphProto g : a.getGraphsList()) {
+                    requirePositiveSizes(g, file);
+                }
+            }
         }
     }
 

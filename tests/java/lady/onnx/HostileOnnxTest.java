@@ -182,6 +182,41 @@ class HostileOnnxTest {
         refused(OnnxTestModels.model(nested).toByteArray(), LadyException.Kind.INVALID_INPUT, "is not a valid ONNX file");
     }
 
+    /**
+     * A stride, dilation or kernel size, a group or block count at zero or below (ONNX requires them positive) is refused
+     * before ONNX Runtime loads the model: its loader divides by some of them (a Conv's or a pool's stride of 0, a
+     * ConvTranspose's group of 0, a GroupNormalization's num_groups of 0) and would end the process with SIGFPE. A node
+     * inside a subgraph is checked too.
+     */
+    @Test
+    void sizesThatOnnxRequiresPositiveAreRefusedBeforeOnnxRuntimeLoadsTheModel() throws Exception {
+        AttributeProto[] bad = {OnnxTestModels.ints("strides", 1, 0), OnnxTestModels.intAttr("group", 0),
+                OnnxTestModels.ints("dilations", 1, -1), OnnxTestModels.ints("kernel_shape", 0, 3)};
+        String[] ops = {"Conv", "ConvTranspose", "Conv", "MaxPool"};
+        for (int k = 0; k < bad.length; k++) {
+            NodeProto n = OnnxTestModels.node(ops[k], "n" + k, ops[k].equals("MaxPool") ? new String[] {"x"}
+                    : new String[] {"x", "w"}, new String[] {"y"}, bad[k]);
+            GraphProto g = GraphProto.newBuilder().setName("bad").addNode(k == 3 ? wrapped(n) : n)
+                    .addInitializer(OnnxTestModels.floats("w", new float[4 * 4 * 9], 4, 4, 3, 3))
+                    .addInput(OnnxTestModels.value("x", 1, 4, 8, 8)).addOutput(OnnxTestModels.value("y", 1, 4, 6, 6)).build();
+            Path p = dir.resolve("bad-" + k + ".onnx");
+            Files.write(p, OnnxTestModels.model(g).toByteArray());
+            OnnxModel m = Onnx.read(p);
+            LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> OrtRunner.open(m)));
+            assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+            assertTrue(e.getMessage().contains("which ONNX requires positive"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        }
+    }
+
+    /** {@code n} inside the then-branch of an If node (whose else-branch is empty). */
+    private static NodeProto wrapped(NodeProto n) {
+        GraphProto branch = GraphProto.newBuilder().setName("branch").addNode(n).build();
+        return NodeProto.newBuilder().setOpType("If").setName("if").addInput("x").addOutput("y").addAttribute(
+                AttributeProto.newBuilder().setName("then_branch").setType(AttributeProto.AttributeType.GRAPH).setG(branch))
+                .build();
+    }
+
     @Test
     void theCommandLineSaysOneLineAndExitsNonZero() throws Exception {
         Path truncated = dir.resolve("truncated.onnx");
