@@ -214,6 +214,45 @@ final class OnnxImporter {
      * Imports {@code model}: a first pass node by node, then, when it holds multi-head attention blocks
      * ({@link OnnxAttention}), a second pass that writes each block as one attention node.
      */
+    /**
+     * The nodes of {@code model} whose inputs have ranks their operator does not accept (a Conv or a pool on a matrix, a
+     * Conv whose weight has another rank than its input), as far as the import's shape inference knows the ranks: one
+     * message each. ONNX Runtime 1.23 ends the process on some of them while it loads the model (an assertion in its
+     * shape inference) instead of reporting an error.
+     */
+    static List<String> malformed(OnnxModel model) {
+        OnnxImporter i = new OnnxImporter(model, List.of(), Map.of());
+        i.run();
+        return List.copyOf(i.malformed);
+    }
+
+    /** Messages of {@link #malformed}, in the order found. */
+    private final Set<String> malformed = new java.util.LinkedHashSet<>();
+
+    /** Records node {@code r} in {@link #malformed} when its data input's rank does not fit its operator. */
+    private void checkRanks(OnnxModel.ResolvedNode r, List<Val> ins) {
+        OnnxNode n = r.node();
+        Val x = ins.isEmpty() ? null : ins.get(0);
+        if (x == null || x.shape == null || !(n.domain().isEmpty() || n.domain().equals("ai.onnx"))) {
+            return;
+        }
+        int rank = x.shape.length;
+        Val w = ins.size() > 1 ? ins.get(1) : null;
+        String why = switch (n.opType()) {
+            case "Conv", "ConvTranspose", "ConvInteger" -> rank < 3 ? "a rank-" + rank + " input"
+                    : w != null && w.shape != null && w.shape.length != rank ? "a rank-" + rank + " input and a rank-"
+                    + w.shape.length + " weight" : null;
+            case "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool",
+                    "InstanceNormalization", "LRN" -> rank < 3 ? "a rank-" + rank + " input" : null;
+            case "BatchNormalization" -> rank < 2 ? "a rank-" + rank + " input" : null;
+            default -> null;
+        };
+        if (why != null) {
+            malformed.add("the " + lady.util.Text.quote(n.opType()) + " node " + (n.name().isEmpty() && !n.outputs().isEmpty()
+                    ? "writing " + lady.util.Text.quote(n.outputs().get(0)) : lady.util.Text.quote(n.name())) + " reads " + why);
+        }
+    }
+
     static Graph importGraph(OnnxModel model) {
         OnnxImporter first = new OnnxImporter(model, List.of(), Map.of());
         Graph g = first.run();
@@ -614,6 +653,7 @@ final class OnnxImporter {
     private void step(OnnxModel.ResolvedNode r) {
         OnnxNode n = r.node();
         List<Val> ins = operands(r);
+        checkRanks(r, ins);
         boolean anyData = ins.stream().anyMatch(v -> v != null && v.data);
         long[][] shapes = shapesOf(r, ins);
         if (!anyData) {

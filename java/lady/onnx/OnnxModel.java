@@ -347,6 +347,19 @@ public final class OnnxModel {
         };
     }
 
+    private volatile List<String> malformed;
+
+    /**
+     * The nodes whose inputs have ranks their operator does not accept, as far as the import's shape inference knows
+     * them (one message each; computed once): ONNX Runtime ends the process on some of them.
+     */
+    List<String> malformedNodes() {
+        if (malformed == null) {
+            malformed = OnnxImporter.malformed(this);
+        }
+        return malformed;
+    }
+
     /** The value alias {@code alias}'s Identity node reads, or null when {@code alias} is no alias. */
     String aliasParent(String alias) {
         return aliasParents.get(alias);

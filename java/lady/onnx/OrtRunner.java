@@ -133,10 +133,16 @@ public final class OrtRunner implements AutoCloseable {
      *
      * @throws LadyException INVALID_INPUT when ONNX Runtime cannot load it, or when a node has an attribute that ONNX
      *                       requires positive at zero or below ({@link #requirePositiveSizes}: ONNX Runtime divides by some
-     *                       of them and would bring the process down)
+     *                       of them and would bring the process down), or reads inputs of ranks its operator does not
+     *                       accept ({@link OnnxModel#malformedNodes}: ONNX Runtime's shape inference asserts on some)
      */
     public static OrtRunner open(OnnxModel model) {
         requirePositiveSizes(model.proto().getGraph(), model.path());
+        List<String> malformed = model.malformedNodes();
+        if (!malformed.isEmpty()) {
+            throw LadyException.invalidInput(model.path() + ": " + malformed.get(0) + (malformed.size() > 1 ? " (and "
+                    + (malformed.size() - 1) + " more)" : "") + ", which its operator does not accept: the file is malformed");
+        }
         OrtEnvironment env = environment();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(Parallel.threads());

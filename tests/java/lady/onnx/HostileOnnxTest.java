@@ -209,6 +209,26 @@ class HostileOnnxTest {
         }
     }
 
+    /**
+     * A Conv reading a matrix (its input's spatial axes reduced away): ONNX Runtime 1.23's shape inference asserts on it
+     * while it loads the model and ends the process (SIGABRT); Lady refuses the file first, in one line, naming the node.
+     */
+    @Test
+    void aConvOnAMatrixIsRefusedBeforeOnnxRuntimeLoadsTheModel() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("flat")
+                .addNode(OnnxTestModels.node("ReduceMean", "pool", new String[] {"x"}, new String[] {"m"},
+                        OnnxTestModels.ints("axes", 2, 3), OnnxTestModels.intAttr("keepdims", 0)))
+                .addNode(OnnxTestModels.node("Conv", "fc", new String[] {"m", "w"}, new String[] {"y"}))
+                .addInitializer(OnnxTestModels.floats("w", new float[16], 4, 4, 1, 1))
+                .addInput(OnnxTestModels.value("x", 1, 4, 8, 8)).addOutput(OnnxTestModels.value("y", 1, 4)).build();
+        Path p = dir.resolve("flat.onnx");
+        Files.write(p, OnnxTestModels.model(g).toByteArray());
+        OnnxModel m = Onnx.read(p);
+        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> OrtRunner.open(m)));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains("the 'Conv' node 'fc' reads a rank-2 input"), e.getMessage());
+    }
+
     /** {@code n} inside the then-branch of an If node (whose else-branch is empty). */
     private static NodeProto wrapped(NodeProto n) {
         GraphProto branch = GraphProto.newBuilder().setName("branch").addNode(n).build();
