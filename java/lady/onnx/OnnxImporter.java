@@ -1667,7 +1667,13 @@ final class OnnxImporter {
         String node = name(n);
         String y = n.outputs().get(0);
         String units = p.directions() == 1 && !y.isEmpty() ? y : node + "#y";
-        emit(node, Op.RECURRENT, List.of(ins.get(0).lady), units, p.params(), p.attrs(), n.opType());
+        String in = ins.get(0).lady;
+        if (ins.get(0).caxis == UNKNOWN) { // channels not followed (a graph input of features): they stay, the units move
+            in = node + "#in";
+            emit(extra(node, 20), Op.OPAQUE, List.of(ins.get(0).lady), in, Map.of(), Map.of("why", n.opType()
+                    + ": its input's channels are not followed"), n.opType());
+        }
+        emit(node, Op.RECURRENT, List.of(in), units, p.params(), p.attrs(), n.opType());
         recurrentUnits.put(r.index(), units);
         if (p.directions() == 1 && !y.isEmpty()) {
             data(n, 0, y, shapes[0], 3);
@@ -1737,8 +1743,8 @@ final class OnnxImporter {
             statesFree &= v == null || (!v.data && (i == 4 || uniform(n.inputs().get(i), 8)));
         }
         int dirs = OnnxShapes.stringAttr(n, "direction", "forward").equals("bidirectional") ? 2 : 1;
-        if (x == null || x.caxis != 2 || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1) || !statesFree
-                || ins.size() < 3) {
+        if (x == null || (x.caxis != 2 && x.caxis != UNKNOWN) || x.rank() != 3 || hidden < 1 || (layout != 0 && layout != 1)
+                || !statesFree || ins.size() < 3) {
             return null;
         }
         Recurrence out = new Recurrence(new LinkedHashMap<>(), new LinkedHashMap<>());
@@ -1779,6 +1785,19 @@ final class OnnxImporter {
                         out.attrs().put(key, in.offset());
                     }
                 }
+            }
+        }
+        Map<String, Set<Long>> starts = new HashMap<>(); // per tensor, the rows its gates start at: none may overlap
+        for (String key : out.params().keySet()) {
+            starts.computeIfAbsent(out.params().get(key), t -> new java.util.TreeSet<>()).add((Long) out.attrs().get(key));
+        }
+        for (Set<Long> at : starts.values()) {
+            long last = Long.MIN_VALUE / 2;
+            for (long a : at) {
+                if (a < last + hidden) {
+                    return null; // two gates read overlapping rows of one tensor
+                }
+                last = a;
             }
         }
         long[] cols = {-1, -1}; // W's columns: the input's channels; R's: the hidden units

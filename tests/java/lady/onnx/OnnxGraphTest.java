@@ -1064,6 +1064,29 @@ class OnnxGraphTest {
         }
     }
 
+    /**
+     * A recurrent layer reading a graph input of features (a time series: channels Lady does not follow): the input's
+     * channels stay, with W's columns, and the hidden units still move.
+     */
+    @Test
+    void aRecurrentLayerOnAGraphInputStillMovesItsUnits() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("series")
+                .addNode(n("LSTM", "lstm", "x,W1,R1,B1", "y1", intAttr("hidden_size", 5)))
+                .addNode(n("Squeeze", "sq1", "y1,one", "s1"))
+                .addNode(n("MatMul", "out", "s1,w3", "y"))
+                .addInitializer(random("W1", 1, 20, 3)).addInitializer(random("R1", 1, 20, 5)).addInitializer(random("B1", 1, 40))
+                .addInitializer(longs("one", 1)).addInitializer(random("w3", 5, 2))
+                .addInput(value("x", 4, 2, 3)).addOutput(value("y", 4, 2, 2)).build();
+        Path p = write("series.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of("lstm:5"), spec.groups().stream().map(x -> x.name() + ":" + x.size()).toList(),
+                spec.notes().toString());
+        assertTrue(members(spec, "lstm").containsAll(List.of("W1[1]@15/1:producer_weight", "w3[0]@0/1:consumer_weight")),
+                members(spec, "lstm").toString());
+        assertTrue(members(spec, "lstm").stream().noneMatch(m -> m.startsWith("W1[2]")), "the input's channels stay");
+        permuteAndCompare(p, 23);
+    }
+
     /** An operator Lady does not know (LRN mixes neighbouring channels) pins its channels, with a note. */
     @Test
     void anUnknownOperatorPinsItsChannelsWithANoteNamingTheNode() throws Exception {
