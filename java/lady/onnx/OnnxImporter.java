@@ -587,18 +587,12 @@ final class OnnxImporter {
                 return true;
             }
             case "Slice": {
-                long[] starts = n.inputs().size() > 1 ? constInts(n.inputs().get(1)) : null;
-                long[] ends = n.inputs().size() > 2 ? constInts(n.inputs().get(2)) : null;
-                long[] axes = n.inputs().size() > 3 && !n.inputs().get(3).isEmpty() ? constInts(n.inputs().get(3))
-                        : new long[] {0};
-                long[] steps = n.inputs().size() > 4 && !n.inputs().get(4).isEmpty() ? constInts(n.inputs().get(4))
-                        : new long[] {1};
-                if (x == null || starts == null || ends == null || starts.length != 1 || ends.length != 1
-                        || !Arrays.equals(axes, new long[] {0}) || !Arrays.equals(steps, new long[] {1})) {
+                long[] bounds = rowSlice(n);
+                if (x == null || bounds == null) {
                     return false;
                 }
-                int from = (int) Math.max(0, Math.min(k, starts[0] < 0 ? starts[0] + k : starts[0]));
-                int to = (int) Math.max(from, Math.min(k, ends[0] < 0 ? ends[0] + k : ends[0]));
+                int from = (int) OnnxShapes.clamp(bounds[0], k);
+                int to = (int) Math.max(from, OnnxShapes.clamp(bounds[1], k));
                 if (from == to) {
                     return false;
                 }
@@ -1904,21 +1898,14 @@ final class OnnxImporter {
                 return parts.isEmpty() ? null : new Traced(parts, stacked);
             }
             case "Slice": {
-                long[] starts = n.inputs().size() > 1 ? constInts(n.inputs().get(1)) : null;
-                long[] ends = n.inputs().size() > 2 ? constInts(n.inputs().get(2)) : null;
-                long[] axes = n.inputs().size() > 3 && !n.inputs().get(3).isEmpty() ? constInts(n.inputs().get(3))
-                        : new long[] {0};
-                long[] steps = n.inputs().size() > 4 && !n.inputs().get(4).isEmpty() ? constInts(n.inputs().get(4))
-                        : new long[] {1};
-                Traced t = stacked || starts == null || ends == null || starts.length != 1 || ends.length != 1
-                        || !Arrays.equals(axes, new long[] {0}) || !Arrays.equals(steps, new long[] {1}) ? null
-                        : traceRows(w, 0, depth - 1, vector, false);
+                long[] bounds = rowSlice(n);
+                Traced t = stacked || bounds == null ? null : traceRows(w, 0, depth - 1, vector, false);
                 if (t == null) {
                     return null;
                 }
                 long total = t.parts().get(0).stream().mapToLong(Rows::length).sum();
-                long from = Math.max(0, Math.min(total, starts[0] < 0 ? starts[0] + total : starts[0]));
-                long to = Math.max(from, Math.min(total, ends[0] < 0 ? ends[0] + total : ends[0]));
+                long from = OnnxShapes.clamp(bounds[0], total);
+                long to = Math.max(from, OnnxShapes.clamp(bounds[1], total));
                 List<Rows> rows = new ArrayList<>();
                 long at = 0;
                 for (Rows seg : t.parts().get(0)) {
@@ -1969,6 +1956,21 @@ final class OnnxImporter {
         List<Rows> out = new ArrayList<>(a);
         out.addAll(b);
         return out;
+    }
+
+    /**
+     * Slice {@code n}'s bounds {start, end} (as written: negative ones count from the end) when it cuts axis 0 alone, with
+     * step 1 and constant bounds; else null.
+     */
+    private long[] rowSlice(OnnxNode n) {
+        List<String> in = n.inputs();
+        long[] starts = in.size() > 1 ? constInts(in.get(1)) : null;
+        long[] ends = in.size() > 2 ? constInts(in.get(2)) : null;
+        long[] axes = in.size() > 3 && !in.get(3).isEmpty() ? constInts(in.get(3)) : new long[] {0};
+        long[] steps = in.size() > 4 && !in.get(4).isEmpty() ? constInts(in.get(4)) : new long[] {1};
+        boolean rows = starts != null && ends != null && starts.length == 1 && ends.length == 1
+                && Arrays.equals(axes, new long[] {0}) && Arrays.equals(steps, new long[] {1});
+        return rows ? new long[] {starts[0], ends[0]} : null;
     }
 
     /** The constant integers value {@code v} holds (an initializer, or a value known by now), or null. */
