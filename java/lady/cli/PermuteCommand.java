@@ -12,8 +12,8 @@ import picocli.CommandLine.Spec;
 
 import lady.LadyException;
 import lady.app.PermuteJob;
-import lady.kernels.Tolerances;
 import lady.kernels.Backend;
+import lady.kernels.Tolerances;
 import lady.progress.ProgressListener;
 
 /** {@code lady permute}: shuffle the neurons of a checkpoint (optionally rescale them) and keep the secret. */

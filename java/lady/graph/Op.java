@@ -119,12 +119,14 @@ public enum Op {
     SPACE_TO_DEPTH,
     /**
      * A recurrent layer of an imported graph (ONNX LSTM, GRU, RNN) on a sequence whose channels are its last axis.
-     * Params: {@code w} [1, gates x H, in], {@code r} [1, gates x H, H], {@code b} [1, 2 x gates x H] (optional); in both
-     * directions, the forward direction's parts of the stored tensors, {@code w} [gates x H, in], {@code r}
-     * [gates x H, H], {@code b} [2 x gates x H], and {@code w1}, {@code r1}, {@code b1} the reverse's. Attrs: gates (4, 3
-     * or 1), hidden (H). Channels: reads the input's space (w's columns) and opens, per direction, a space of H hidden
-     * units: in every gate its rows of w and r and its two biases, and r's columns (the state fed back); the output holds
-     * the forward units, then the reverse ones. The interpreter does not run it.
+     * Params, per direction d (0 forward, 1 reverse), gate g and tensor u holding the gate's rows: {@code w<d>.<g>.<u>}
+     * (the input weights: rows on the axis before the last, columns the input's channels), {@code r<d>.<g>.<u>} (the
+     * recurrence weights: columns the hidden units) and {@code b<d>.<g>.<u>} for g below 2 x gates (the two biases:
+     * rows on the last axis); a tensor is a stored [1, ...] one, a direction's part of a stored [2, ...] one, or a
+     * state-dict tensor a kept export slices. Attrs: gates (4, 3 or 1), hidden (H), directions (1 or 2), and under each
+     * param's key the row its gate starts at. Channels: reads the input's space (the w tensors' columns) and opens, per
+     * direction, a space of H hidden units: every gate's rows of its w, r and b tensors, and the r tensors' columns
+     * (the state fed back); the output holds the forward units, then the reverse ones. The interpreter does not run it.
      */
     RECURRENT,
     /**

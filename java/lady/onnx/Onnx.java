@@ -24,6 +24,7 @@ import lady.onnx.proto.Onnx.ModelProto;
 import lady.onnx.proto.Onnx.StringStringEntryProto;
 import lady.onnx.proto.Onnx.TensorProto;
 import lady.tensor.HostTensor;
+import lady.util.Text;
 
 /**
  * Reading and writing ONNX model files.
@@ -320,6 +321,15 @@ public final class Onnx {
 
     private static StringStringEntryProto entry(String key, String value) {
         return StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
+    /**
+     * A node for a message: "the 'Conv' node 'name'", or, for a node without a name, "the 'Conv' node writing 'out'"
+     * (escaped and cut: a file's strings are untrusted).
+     */
+    static String nodeLabel(String opType, String name, List<String> outputs) {
+        return "the " + Text.quote(opType) + " node " + (!name.isEmpty() ? Text.quote(name) : !outputs.isEmpty()
+                ? "writing " + Text.quote(outputs.get(0)) : "without a name");
     }
 
     /** The first line of a (library's) message. */

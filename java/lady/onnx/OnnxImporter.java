@@ -5,9 +5,11 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 import lady.LadyException;
 import lady.graph.Graph;
@@ -214,6 +216,21 @@ final class OnnxImporter {
      * Imports {@code model}: a first pass node by node, then, when it holds multi-head attention blocks
      * ({@link OnnxAttention}), a second pass that writes each block as one attention node.
      */
+    static Graph importGraph(OnnxModel model) {
+        OnnxImporter first = new OnnxImporter(model, List.of(), Map.of());
+        Graph g = first.run();
+        List<OnnxAttention.Block> blocks = OnnxAttention.find(model.topologicalOrder(), first.readers, first.outputs,
+                first.facts());
+        if (blocks.isEmpty()) {
+            return g;
+        }
+        try {
+            return new OnnxImporter(model, blocks, first.vals).run();
+        } catch (RuntimeException e) { // not expected: the first pass read the same nodes; its graph stands
+            return g;
+        }
+    }
+
     /**
      * The nodes of {@code model} whose inputs have ranks their operator does not accept (a Conv or a pool on a matrix, a
      * Conv whose weight has another rank than its input), as far as the import's shape inference knows the ranks: one
@@ -231,7 +248,7 @@ final class OnnxImporter {
     }
 
     /** Messages of {@link #malformed}, in the order found. */
-    private final Set<String> malformed = new java.util.LinkedHashSet<>();
+    private final Set<String> malformed = new LinkedHashSet<>();
 
     /** Records node {@code r} in {@link #malformed} when its data input's rank does not fit its operator. */
     private void checkRanks(OnnxModel.ResolvedNode r, List<Val> ins) {
@@ -252,23 +269,7 @@ final class OnnxImporter {
             default -> null;
         };
         if (why != null) {
-            malformed.add("the " + lady.util.Text.quote(n.opType()) + " node " + (n.name().isEmpty() && !n.outputs().isEmpty()
-                    ? "writing " + lady.util.Text.quote(n.outputs().get(0)) : lady.util.Text.quote(n.name())) + " reads " + why);
-        }
-    }
-
-    static Graph importGraph(OnnxModel model) {
-        OnnxImporter first = new OnnxImporter(model, List.of(), Map.of());
-        Graph g = first.run();
-        List<OnnxAttention.Block> blocks = OnnxAttention.find(model.topologicalOrder(), first.readers, first.outputs,
-                first.facts());
-        if (blocks.isEmpty()) {
-            return g;
-        }
-        try {
-            return new OnnxImporter(model, blocks, first.vals).run();
-        } catch (RuntimeException e) { // not expected: the first pass read the same nodes; its graph stands
-            return g;
+            malformed.add(Onnx.nodeLabel(n.opType(), n.name(), n.outputs()) + " reads " + why);
         }
     }
 
@@ -577,8 +578,9 @@ final class OnnxImporter {
                 if (idxShape.length == 0) {
                     vals.put(out, Val.data(entry, rest, rest.length - 1));
                 } else {
-                    stacks.put(out, new Stack(List.of(entry), x.shape().clone()));
-                    stacks.get(out).shape()[0] = 1;
+                    long[] shape = x.shape().clone();
+                    shape[0] = 1;
+                    stacks.put(out, new Stack(List.of(entry), shape));
                 }
                 return true;
             }
@@ -609,13 +611,13 @@ final class OnnxImporter {
                 List<String> all = new ArrayList<>();
                 for (String in : n.inputs()) {
                     Stack s = stacks.get(in);
-                    if (s == null || OnnxShapes.attr(n, "axis", 0) != 0 || !Arrays.equals(Arrays.copyOfRange(s.shape(), 1,
-                            s.shape().length), Arrays.copyOfRange(stacks.get(n.inputs().get(0)).shape(), 1, s.shape().length))) {
+                    if (x == null || s == null || OnnxShapes.attr(n, "axis", 0) != 0
+                            || !Arrays.equals(Arrays.copyOfRange(s.shape(), 1, s.shape().length), rest)) {
                         return false;
                     }
                     all.addAll(s.entries());
                 }
-                long[] shape = stacks.get(n.inputs().get(0)).shape().clone();
+                long[] shape = x.shape().clone();
                 shape[0] = all.size();
                 stacks.put(out, new Stack(List.copyOf(all), shape));
                 return true;
@@ -989,7 +991,6 @@ final class OnnxImporter {
         OnnxAttribute a = n.attribute(name);
         return a != null && a.type() == OnnxAttribute.Type.FLOAT ? a.asFloat() : fallback;
     }
-
 
     /**
      * Everything the node touches stays in place: an OPAQUE node reading its data inputs, with the tensors
@@ -1787,7 +1788,7 @@ final class OnnxImporter {
         }
         Map<String, Set<Long>> starts = new HashMap<>(); // per tensor, the rows its gates start at: none may overlap
         for (String key : out.params().keySet()) {
-            starts.computeIfAbsent(out.params().get(key), t -> new java.util.TreeSet<>()).add((Long) out.attrs().get(key));
+            starts.computeIfAbsent(out.params().get(key), t -> new TreeSet<>()).add((Long) out.attrs().get(key));
         }
         for (Set<Long> at : starts.values()) {
             long last = Long.MIN_VALUE / 2;
@@ -2194,11 +2195,9 @@ final class OnnxImporter {
             guarded(h.middle());
             guarded(back);
         } else if (!read) {
+            fused.remove(h.middle().index());
             guarded(h.first());
-            if (h.middle() != null) {
-                fused.remove(h.middle().index());
-                guarded(h.middle());
-            }
+            guarded(h.middle());
             guarded(back);
         }
     }

@@ -89,7 +89,7 @@ final class OnnxShapes {
                 }
             }
             case "MatMul" -> out[0] = matmul(x, in(s, 1));
-            case "LSTM", "GRU", "RNN" -> { // one direction: Y [S, 1, N, H] (layout 1: [N, S, 1, H]), Y_h and Y_c
+            case "LSTM", "GRU", "RNN" -> { // Y [S, dirs, N, H] (layout 1: [N, S, dirs, H]), Y_h and Y_c [dirs, N, H]
                 long h = attr(n, "hidden_size", 0);
                 long d = "bidirectional".equals(stringAttr(n, "direction", "forward")) ? 2 : 1;
                 if (x != null && x.length == 3 && h > 0) {

@@ -99,9 +99,10 @@ public final class OrtRunner implements AutoCloseable {
     /**
      * An ONNX Runtime session on {@code source} with its tensors replaced by {@code weights} (keys of
      * {@link OnnxModel#tensors()}, as {@link Onnx#write} takes them): the model is written to a temporary file,
-     * which {@link #close} deletes.
+     * which {@link #close} deletes. Its graph is {@code source}'s, checked once ({@link #requireLoadable}).
      */
     public static OrtRunner open(OnnxModel source, StateDict weights) {
+        requireLoadable(source);
         Path tmp;
         try {
             tmp = Files.createTempFile("lady-", ".onnx");
@@ -110,7 +111,7 @@ public final class OrtRunner implements AutoCloseable {
         }
         try {
             Onnx.write(tmp, source, weights);
-            OrtRunner r = open(Onnx.read(tmp));
+            OrtRunner r = session(Onnx.read(tmp));
             r.temporary = tmp;
             return r;
         } catch (RuntimeException e) {
@@ -131,18 +132,30 @@ public final class OrtRunner implements AutoCloseable {
     /**
      * An ONNX Runtime session on {@code model} (which must have been read from a file).
      *
-     * @throws LadyException INVALID_INPUT when ONNX Runtime cannot load it, or when a node has an attribute that ONNX
-     *                       requires positive at zero or below ({@link #requirePositiveSizes}: ONNX Runtime divides by some
-     *                       of them and would bring the process down), or reads inputs of ranks its operator does not
-     *                       accept ({@link OnnxModel#malformedNodes}: ONNX Runtime's shape inference asserts on some)
+     * @throws LadyException INVALID_INPUT when ONNX Runtime cannot load it, or when {@link #requireLoadable} refuses it
      */
     public static OrtRunner open(OnnxModel model) {
+        requireLoadable(model);
+        return session(model);
+    }
+
+    /**
+     * Refuses a model that ONNX Runtime would not refuse but crash on while it loads it: a node with an attribute that
+     * ONNX requires positive at zero or below ({@link #requirePositiveSizes}: ONNX Runtime divides by some of them), or
+     * reading inputs of ranks its operator does not accept ({@link OnnxModel#malformedNodes}: its shape inference asserts
+     * on some).
+     */
+    private static void requireLoadable(OnnxModel model) {
         requirePositiveSizes(model.proto().getGraph(), model.path());
         List<String> malformed = model.malformedNodes();
         if (!malformed.isEmpty()) {
             throw LadyException.invalidInput(model.path() + ": " + malformed.get(0) + (malformed.size() > 1 ? " (and "
                     + (malformed.size() - 1) + " more)" : "") + ", which its operator does not accept: the file is malformed");
         }
+    }
+
+    /** A session on {@code model}, whose graph was checked ({@link #requireLoadable}). */
+    private static OrtRunner session(OnnxModel model) {
         OrtEnvironment env = environment();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setIntraOpNumThreads(Parallel.threads());
@@ -173,10 +186,9 @@ public final class OrtRunner implements AutoCloseable {
                 if (bad) {
                     String value = a.getType() == AttributeProto.AttributeType.INT
                             ? Long.toString(a.getI()) : a.getIntsList().toString();
-                    String node = !n.getName().isEmpty() ? Text.quote(n.getName())
-                            : n.getOutputCount() > 0 ? "writing " + Text.quote(n.getOutput(0)) : "without a name";
-                    throw LadyException.invalidInput(file + ": the " + Text.quote(n.getOpType()) + " node " + node + " has " + a.getName() + " " + Text.cut(value)
-                            + ", which ONNX requires positive: the file is malformed");
+                    throw LadyException.invalidInput(file + ": " + Onnx.nodeLabel(n.getOpType(), n.getName(),
+                            n.getOutputList()) + " has " + a.getName() + " " + Text.cut(value) + ", which ONNX requires "
+                            + "positive: the file is malformed");
                 }
                 if (a.hasG()) {
                     requirePositiveSizes(a.getG(), file);
@@ -483,19 +495,24 @@ public final class OrtRunner implements AutoCloseable {
      */
     public static List<OutputDifference> compare(OnnxModel reference, OnnxModel candidate, long seed, Options options) {
         try (OrtRunner a = open(reference); OrtRunner b = open(candidate)) {
-            Map<String, Tensor> inputs = a.seededInputs(seed, options);
-            Map<String, Tensor> ya = a.run(inputs);
-            Map<String, Tensor> yb = b.run(inputs);
-            if (!ya.keySet().equals(yb.keySet())) {
-                throw LadyException.invalidInput(candidate.path() + " has outputs " + yb.keySet() + ", "
-                        + reference.path() + " has " + ya.keySet());
-            }
-            List<OutputDifference> diffs = new ArrayList<>();
-            for (String name : ya.keySet()) {
-                diffs.add(difference(name, ya.get(name), yb.get(name)));
-            }
-            return diffs;
+            return differences(a, b, seed, options);
         }
+    }
+
+    /** {@link #compare} of two open sessions: {@code b}'s outputs against {@code a}'s on {@code a}'s seeded inputs. */
+    private static List<OutputDifference> differences(OrtRunner a, OrtRunner b, long seed, Options options) {
+        Map<String, Tensor> inputs = a.seededInputs(seed, options);
+        Map<String, Tensor> ya = a.run(inputs);
+        Map<String, Tensor> yb = b.run(inputs);
+        if (!ya.keySet().equals(yb.keySet())) {
+            throw LadyException.invalidInput(b.model.path() + " has outputs " + yb.keySet() + ", " + a.model.path()
+                    + " has " + ya.keySet());
+        }
+        List<OutputDifference> diffs = new ArrayList<>();
+        for (String name : ya.keySet()) {
+            diffs.add(difference(name, ya.get(name), yb.get(name)));
+        }
+        return diffs;
     }
 
     /**
@@ -522,14 +539,7 @@ public final class OrtRunner implements AutoCloseable {
             }
         }
         try (OrtRunner a = open(model); OrtRunner b = open(model, moved)) {
-            Map<String, Tensor> inputs = a.seededInputs(seed, options);
-            Map<String, Tensor> ya = a.run(inputs);
-            Map<String, Tensor> yb = b.run(inputs);
-            double worst = 0;
-            for (String name : ya.keySet()) {
-                worst = Math.max(worst, difference(name, ya.get(name), yb.get(name)).maxRel());
-            }
-            return worst;
+            return differences(a, b, seed, options).stream().mapToDouble(OutputDifference::maxRel).max().orElse(0);
         }
     }
 
