@@ -91,6 +91,14 @@ class OnnxGraphTest {
         return p;
     }
 
+    /** As {@link #write(String, GraphProto)}, with the default domain at {@code opset}. */
+    private Path write(String name, GraphProto g, long opset) throws Exception {
+        Path p = dir.resolve(name);
+        Files.write(p, model(g).toBuilder().setOpsetImport(0, lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
+                .setDomain("").setVersion(opset)).build().toByteArray());
+        return p;
+    }
+
     private static PermutationSpec spec(Path p) {
         OnnxModel m = Onnx.read(p);
         return Models.spec(m.stateDict(), null, null, p);
@@ -129,6 +137,13 @@ class OnnxGraphTest {
         }
         assertFalse(written.sameTensors(m.stateDict()), "the permutation moved nothing");
         return out;
+    }
+
+    /** {@code spec} made wrong on purpose: {@code groups} instead of its own, and {@code alsoFixed} held in place too. */
+    private static PermutationSpec wrong(PermutationSpec spec, List<Group> groups, String... alsoFixed) {
+        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
+        fixed.addAll(List.of(alsoFixed));
+        return new PermutationSpec(spec.architecture(), groups, fixed, spec.notes());
     }
 
     /**
@@ -414,9 +429,7 @@ class OnnxGraphTest {
         for (Group x : spec.groups()) {
             groups.add(new Group(x.name(), x.size(), x.members().stream().filter(k -> !k.tensor().equals("w1s")).toList()));
         }
-        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-        fixed.add("w1s");
-        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, spec.notes());
+        PermutationSpec wrong = wrong(spec, groups, "w1s");
         double worst = outputChange(p, wrong, Permuter.random(wrong, List.of("c1", "c2"), 6));
         assertTrue(worst > 1e-2, "scales left behind change the outputs: " + worst);
 
@@ -585,9 +598,7 @@ class OnnxGraphTest {
                 free.add(new Member(k.tensor(), k.axis(), k.offset(), 1, k.role()));
             }
         }
-        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-        fixed.addAll(List.of("gs", "gb"));
-        PermutationSpec wrong = new PermutationSpec(spec.architecture(), List.of(new Group("c1", 8, free)), fixed, List.of());
+        PermutationSpec wrong = wrong(spec, List.of(new Group("c1", 8, free)), "gs", "gb");
         double worst = outputChange(p, wrong, Map.of("c1", Permutation.of(0, 2, 1, 3, 4, 5, 6, 7)));
         assertTrue(worst > 1e-3, "a channel moved to another group changes the outputs: " + worst);
 
@@ -613,9 +624,7 @@ class OnnxGraphTest {
                 .addInitializer(random("gs", 4)).addInitializer(random("gb", 4))
                 .addInitializer(random("w2", 5, 8, 1, 1)).addInitializer(random("wfc", 3, 5))
                 .addInput(value("x", BATCH, 3, 6, 6)).addOutput(value("y", BATCH, 3)).build();
-        Path p = dir.resolve("groupnorm18.onnx");
-        Files.write(p, model(g).toBuilder().setOpsetImport(0, lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
-                .setDomain("").setVersion(18)).build().toByteArray());
+        Path p = write("groupnorm18.onnx", g, 18);
         PermutationSpec spec = spec(p);
         assertEquals(List.of(), spec.notes());
         assertEquals(new TreeSet<>(List.of("w1[0]@0/2:producer_weight", "b1[0]@0/2:producer_bias",
@@ -683,7 +692,7 @@ class OnnxGraphTest {
                         new Member("ba", 0, 0, 1, Role.PRODUCER_BIAS), new Member("wc", 1, 0, 2, Role.CONSUMER_WEIGHT))),
                 new Group("b", 4, List.of(new Member("wb", 0, 0, 1, Role.PRODUCER_WEIGHT),
                         new Member("wc", 1, 1, 2, Role.CONSUMER_WEIGHT))));
-        PermutationSpec wrong = new PermutationSpec(spec.architecture(), apart, spec.fixed(), List.of());
+        PermutationSpec wrong = wrong(spec, apart);
         double worst = outputChange(p, wrong, Map.of("a", Permutation.of(1, 0, 2, 3)));
         assertTrue(worst > 1e-3, "one branch moved without the other changes the outputs: " + worst);
     }
@@ -788,10 +797,7 @@ class OnnxGraphTest {
         Group gru = Permuter.group(spec, "gru");
         List<Group> groups = List.of(new Group("gru", 4, gru.members().stream()
                 .filter(k -> !(k.tensor().equals("R2") && k.axis() == 2)).toList()));
-        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-        fixed.add("R2[2]");
-        fixed.addAll(List.of("W1", "R1", "B1", "w0", "W1[2]"));
-        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+        PermutationSpec wrong = wrong(spec, groups, "R2[2]", "W1", "R1", "B1", "w0", "W1[2]");
         double worst = outputChange(p, wrong, Map.of("gru", Permutation.of(1, 0, 3, 2)));
         assertTrue(worst > 1e-3, "the fed-back state's columns left in place change the outputs: " + worst);
 
@@ -879,9 +885,7 @@ class OnnxGraphTest {
             Group forward = Permuter.group(spec, "lstm");
             List<Group> groups = List.of(new Group("lstm", 5, forward.members().stream().map(k -> k.tensor().equals("w3")
                     ? new Member("w3", 0, 5, 1, k.role()) : k).toList()));
-            java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-            fixed.addAll(List.of("w0", "W1#reverse", "R1#reverse", "B1#reverse"));
-            PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+            PermutationSpec wrong = wrong(spec, groups, "w0", "W1#reverse", "R1#reverse", "B1#reverse");
             double worst = outputChange(p, wrong, Map.of("lstm", Permutation.of(1, 0, 3, 4, 2)));
             assertTrue(worst > 1e-3, read + ": the forward units read from the reverse half change the outputs: " + worst);
         }
@@ -942,9 +946,7 @@ class OnnxGraphTest {
         Group right = Permuter.group(spec, "gru");
         List<Group> groups = List.of(new Group("gru", 4, right.members().stream().map(k -> k.tensor().equals("whh")
                 && k.axis() == 0 && k.offset() == 4 ? new Member("whh", 0, 8, 1, k.role()) : k).distinct().toList()));
-        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-        fixed.add("w0");
-        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+        PermutationSpec wrong = wrong(spec, groups, "w0");
         double worst = outputChange(p, wrong, Map.of("gru", Permutation.of(1, 0, 3, 2)));
         assertTrue(worst > 1e-3, "one gate's rows of R left in place change the outputs: " + worst);
     }
@@ -993,9 +995,7 @@ class OnnxGraphTest {
         Group right = Permuter.group(spec, "fc1");
         List<Group> groups = List.of(new Group("fc1", hidden, right.members().stream().filter(k -> !k.tensor().equals("w2"))
                 .toList()));
-        java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-        fixed.add("w2");
-        PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+        PermutationSpec wrong = wrong(spec, groups, "w2");
         long[] swap = new long[hidden];
         for (int k = 0; k < hidden; k++) {
             swap[k] = k ^ 1; // each unit trades places with its near-twin
@@ -1034,9 +1034,7 @@ class OnnxGraphTest {
                     .addInitializer(random("gb2", second)).addInitializer(random("w3", 8, 8, 1, 1))
                     .addInitializer(random("gs3", 4)).addInitializer(random("gb3", 4)).addInitializer(random("wfc", 3, 8))
                     .addInput(value("x", BATCH, 3, 6, 6)).addOutput(value("y", BATCH, 3)).build();
-            Path p = dir.resolve("samegroups-" + second + ".onnx");
-            Files.write(p, model(g).toBuilder().setOpsetImport(0, lady.onnx.proto.Onnx.OperatorSetIdProto.newBuilder()
-                    .setDomain("").setVersion(18)).build().toByteArray());
+            Path p = write("samegroups-" + second + ".onnx", g, 18);
             PermutationSpec spec = spec(p);
             if (second == 2) {
                 assertTrue(spec.notes().stream().anyMatch(x -> x.contains("stay in place")), spec.notes().toString());
@@ -1056,9 +1054,7 @@ class OnnxGraphTest {
 
             List<Group> groups = List.of(new Group(whole.name(), 4, whole.members().stream()
                     .filter(k -> !k.tensor().equals("gs2")).toList()));
-            java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
-            fixed.add("gs2");
-            PermutationSpec wrong = new PermutationSpec(spec.architecture(), groups, fixed, List.of());
+            PermutationSpec wrong = wrong(spec, groups, "gs2");
             double worst = outputChange(p, wrong, Map.of(whole.name(), Permutation.of(1, 0, 3, 2)));
             assertTrue(worst > 1e-3, "the second norm's scales left in place change the outputs: " + worst);
         }
