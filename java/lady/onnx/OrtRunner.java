@@ -15,12 +15,6 @@ import java.util.SplittableRandom;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtLoggingLevel;
-import ai.onnxruntime.OrtSession;
-
 import lady.LadyException;
 import lady.checkpoint.StateDict;
 import lady.onnx.proto.Onnx.AttributeProto;
@@ -37,11 +31,11 @@ import lady.util.Text;
  * Runs an ONNX model with ONNX Runtime (CPU): on given inputs ({@link #run}), on seeded random inputs
  * whose shapes come from the graph's inputs ({@link #seededInputs}, dynamic dimensions from
  * {@link Options}), as a classifier of image batches ({@link #logits}, what {@code lady eval} uses), and
- * two models side by side ({@link #compare}). Inputs and outputs are float32 libtorch tensors; inputs are
- * handed to ONNX Runtime without a copy. The model is validated by {@link Onnx#read} before ONNX Runtime
- * sees it, and every ONNX Runtime failure becomes a one-line {@link LadyException}. ONNX Runtime's own log
- * is silenced (library code never prints); its intra-op threads follow {@link Parallel#threads()}, and
- * deterministic compute is on.
+ * two models side by side ({@link #compare}). Inputs and outputs are float32 libtorch tensors. ONNX Runtime runs
+ * in a child process ({@link OrtWorker}): a model on which it aborts or crashes ends that process, never Lady's.
+ * The model is validated by {@link Onnx#read} before ONNX Runtime sees it, and every ONNX Runtime failure becomes a
+ * one-line {@link LadyException}. ONNX Runtime's own log is silenced (library code never prints); its intra-op
+ * threads follow {@link Parallel#threads()}, and deterministic compute is on.
  */
 public final class OrtRunner implements AutoCloseable {
     /** Generated inputs larger than this (elements per input) are refused. */
@@ -85,15 +79,16 @@ public final class OrtRunner implements AutoCloseable {
     public record OutputDifference(String output, long[] shape, double maxAbs, double maxRel) {}
 
     private final OnnxModel model;
-    private final OrtEnvironment env;
-    private final OrtSession session;
+    /** The session's id in {@link OrtWorker}'s child process, and the child's generation it was opened in. */
+    private int session;
+    private long generation;
     /** A file written for this runner (with its external data file), deleted by {@link #close}; or null. */
     private Path temporary;
 
-    private OrtRunner(OnnxModel model, OrtEnvironment env, OrtSession session) {
+    private OrtRunner(OnnxModel model) {
         this.model = model;
-        this.env = env;
-        this.session = session;
+        this.session = OrtWorker.open(model.path(), Parallel.threads());
+        this.generation = OrtWorker.generation();
     }
 
     /**
@@ -156,16 +151,7 @@ public final class OrtRunner implements AutoCloseable {
 
     /** A session on {@code model}, whose graph was checked ({@link #requireLoadable}). */
     private static OrtRunner session(OnnxModel model) {
-        OrtEnvironment env = environment();
-        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            o.setIntraOpNumThreads(Parallel.threads());
-            o.setInterOpNumThreads(1);
-            o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL);
-            o.setDeterministicCompute(true);
-            return new OrtRunner(model, env, env.createSession(model.path().toString(), o));
-        } catch (OrtException e) {
-            throw LadyException.invalidInput("ONNX Runtime cannot load " + model.path() + ": " + Onnx.firstLine(e.getMessage()));
-        }
+        return new OrtRunner(model);
     }
 
     /** Attributes whose entries ONNX requires positive: strides, dilations, kernel sizes, group and block counts. */
@@ -197,14 +183,6 @@ public final class OrtRunner implements AutoCloseable {
                     requirePositiveSizes(g, file);
                 }
             }
-        }
-    }
-
-    private static OrtEnvironment environment() {
-        try {
-            return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "lady");
-        } catch (RuntimeException | LinkageError e) {
-            throw new LadyException(LadyException.Kind.IO, "cannot load ONNX Runtime's native library: " + e.getMessage(), e);
         }
     }
 
@@ -332,109 +310,30 @@ public final class OrtRunner implements AutoCloseable {
      * #floats}).
      */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
-        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-        List<Tensor> keep = new ArrayList<>();
-        try {
-            for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
-                Tensor t = e.getValue();
-                if (t.scalar_type().value != torch.ScalarType.Float.value) {
-                    throw new LadyException(LadyException.Kind.INTERNAL, "input '" + e.getKey() + "' is not float32");
-                }
-                Tensor c = t.contiguous();
-                keep.add(c);
-                long[] shape = c.sizes().vec().get();
-                FloatBuffer buf = OnnxTensors.window(c, 0, c.nbytes()).asFloatBuffer();
-                OnnxDType type = inputType(e.getKey());
-                if (integer(type)) { // integers carried as floats
-                    long[] longs = new long[buf.remaining()];
-                    for (int i = 0; i < longs.length; i++) {
-                        longs[i] = (long) buf.get(i);
-                    }
-                    feeds.put(e.getKey(), type == OnnxDType.INT64
-                            ? OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(longs), shape)
-                            : OnnxTensor.createTensor(env, java.nio.IntBuffer.wrap(Arrays.stream(longs)
-                                    .mapToInt(x -> (int) x).toArray()), shape));
-                } else {
-                    feeds.put(e.getKey(), OnnxTensor.createTensor(env, buf, shape));
-                }
+        List<OrtWorker.Feed> feeds = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : inputs.entrySet()) {
+            Tensor t = e.getValue();
+            if (t.scalar_type().value != torch.ScalarType.Float.value) {
+                throw new LadyException(LadyException.Kind.INTERNAL, "input '" + e.getKey() + "' is not float32");
             }
-            Map<String, Tensor> out = new LinkedHashMap<>();
-            try (OrtSession.Result r = session.run(feeds)) {
-                for (Map.Entry<String, ai.onnxruntime.OnnxValue> e : r) {
-                    float[] v = e.getValue() instanceof OnnxTensor t ? floats(t) : null;
-                    if (v == null) {
-                        throw LadyException.invalidInput(model.path() + ": output '" + e.getKey() + "' is neither a "
-                                + "floating-point tensor nor one of integers that float32 holds exactly ("
-                                + e.getValue().getInfo() + ")");
-                    }
-                    out.put(e.getKey(), FloatTensors.of(v, ((OnnxTensor) e.getValue()).getInfo().getShape()));
-                }
-            }
-            return out;
-        } catch (OrtException e) {
-            throw LadyException.invalidInput("ONNX Runtime failed on " + model.path() + ": " + Onnx.firstLine(e.getMessage()));
-        } finally {
-            feeds.values().forEach(OnnxTensor::close);
-            java.lang.ref.Reference.reachabilityFence(keep);
+            OnnxDType type = inputType(e.getKey());
+            feeds.add(new OrtWorker.Feed(e.getKey(), integer(type) ? type : OnnxDType.FLOAT, t.sizes().vec().get(),
+                    FloatTensors.read(t))); // integers carried as floats, cast in the child
         }
-    }
-
-    /** Integers float32 holds exactly: |v| <= 2^24. */
-    private static final long EXACT_FLOAT_INTEGER = 1L << 24;
-
-    /**
-     * An output's values as float32: float32 itself; float64 rounded; integers and booleans (a detector's labels and
-     * counts) when every value is exact in float32, so that a comparison of two runs sees any change. Null otherwise.
-     */
-    private static float[] floats(OnnxTensor t) {
-        ai.onnxruntime.OnnxJavaType type = t.getInfo().type;
-        int n;
-        java.util.function.IntToDoubleFunction at;
-        switch (type) {
-            case FLOAT -> {
-                FloatBuffer b = t.getFloatBuffer();
-                float[] v = new float[b.remaining()];
-                b.get(v);
-                return v;
-            }
-            case DOUBLE -> {
-                java.nio.DoubleBuffer b = t.getDoubleBuffer();
-                n = b.remaining();
-                at = b::get;
-            }
-            case INT64 -> {
-                java.nio.LongBuffer b = t.getLongBuffer();
-                n = b.remaining();
-                at = b::get;
-            }
-            case INT32 -> {
-                java.nio.IntBuffer b = t.getIntBuffer();
-                n = b.remaining();
-                at = b::get;
-            }
-            case INT16 -> {
-                java.nio.ShortBuffer b = t.getShortBuffer();
-                n = b.remaining();
-                at = b::get;
-            }
-            case INT8, UINT8, BOOL -> { // one byte each: signed for INT8, unsigned for UINT8 and BOOL
-                java.nio.ByteBuffer b = t.getByteBuffer();
-                n = b.remaining();
-                at = type == ai.onnxruntime.OnnxJavaType.INT8 ? b::get : i -> Byte.toUnsignedInt(b.get(i));
-            }
-            default -> {
-                return null;
-            }
+        if (generation != OrtWorker.generation()) { // the child that held the session has ended: open it again
+            session = OrtWorker.open(model.path(), Parallel.threads());
+            generation = OrtWorker.generation();
         }
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            double d = at.applyAsDouble(i);
-            if (type != ai.onnxruntime.OnnxJavaType.DOUBLE && Math.abs(d) > EXACT_FLOAT_INTEGER) {
-                return null;
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, OrtWorker.Output> e : OrtWorker.run(session, model.path(), feeds).entrySet()) {
+            OrtWorker.Output o = e.getValue();
+            if (o.values() == null) {
+                throw LadyException.invalidInput(model.path() + ": output '" + e.getKey() + "' is neither a "
+                        + "floating-point tensor nor one of integers that float32 holds exactly (" + o.unsupported() + ")");
             }
-            v[i] = (float) d;
+            out.put(e.getKey(), FloatTensors.of(o.values(), o.shape()));
         }
-        return v;
+        return out;
     }
 
     /**
@@ -570,9 +469,7 @@ public final class OrtRunner implements AutoCloseable {
     @Override
     public void close() {
         try {
-            session.close();
-        } catch (OrtException e) {
-            throw new LadyException(LadyException.Kind.INTERNAL, "cannot close an ONNX Runtime session: " + e.getMessage(), e);
+            OrtWorker.close(session, generation);
         } finally {
             if (temporary != null) {
                 delete(temporary);

@@ -229,6 +229,45 @@ class HostileOnnxTest {
         assertTrue(e.getMessage().contains("the 'Conv' node 'fc' reads a rank-2 input"), e.getMessage());
     }
 
+    /**
+     * A model on which ONNX Runtime aborts, here an LSTM whose weights are a matrix (ONNX Runtime 1.23 terminates the
+     * process while it runs it, SIGABRT), ends ONNX Runtime's child process, never Lady's: one line says how it ended
+     * and what ONNX Runtime printed, the command exits with INVALID_INPUT's code and leaves no file, and the next model
+     * runs in a fresh child. Run in ONNX Runtime inside Lady's process, as before, the first call ended the test JVM.
+     */
+    @Test
+    void onnxRuntimeAbortingEndsItsOwnProcessNeverLadys() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("lstm")
+                .addNode(OnnxTestModels.node("LSTM", "lstm", new String[] {"x", "W", "R"}, new String[] {"y"},
+                        OnnxTestModels.intAttr("hidden_size", 16)))
+                .addInitializer(OnnxTestModels.floats("W", new float[1024], 1, 1024))
+                .addInitializer(OnnxTestModels.floats("R", new float[1024], 1, 64, 16))
+                .addInput(OnnxTestModels.value("x", 2, 1, 16)).addOutput(OnnxTestModels.value("y", 2, 1, 1, 16)).build();
+        Path p = dir.resolve("lstm.onnx");
+        Files.write(p, OnnxTestModels.model(g).toByteArray());
+        OnnxModel m = Onnx.read(p);
+        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
+            try (OrtRunner r = OrtRunner.open(m)) {
+                r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
+            }
+        }));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains("ONNX Runtime ended while it ran") && e.getMessage().contains("SIGABRT"),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+
+        try (OrtRunner r = OrtRunner.open(Onnx.read(dir.resolve("good.onnx")))) { // a fresh child serves the next one
+            assertFalse(r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT)).isEmpty());
+        }
+
+        Path out = dir.resolve("out.onnx");
+        CliRun c = CliRun.of("permute", "--model", p.toString(), "--verify", "--out", out.toString(), "--secret",
+                dir.resolve("secret.json").toString(), "--quiet");
+        assertEquals(LadyException.Kind.INVALID_INPUT.exitCode(), c.code(), c.err());
+        assertTrue(c.err().strip().startsWith("lady: error: ONNX Runtime ended"), c.err());
+        assertFalse(Files.exists(out) || Files.exists(dir.resolve("secret.json")), "no output is left");
+    }
+
     /** {@code n} inside the then-branch of an If node (whose else-branch is empty). */
     private static NodeProto wrapped(NodeProto n) {
         GraphProto branch = GraphProto.newBuilder().setName("branch").addNode(n).build();
