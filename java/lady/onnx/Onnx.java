@@ -123,9 +123,7 @@ public final class Onnx {
                 uses.put(name, t);
             }
         }
-        if (!uses.isEmpty()) {
-            unshare(source, graph, replaced, uses);
-        }
+        boolean expanded = !uses.isEmpty() && unshare(source, graph, replaced, uses);
         List<Integer> external = new ArrayList<>();
         for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
             OnnxInitializer info = source.initializers().get(i);
@@ -138,7 +136,11 @@ public final class Onnx {
         if (!external.isEmpty()) {
             writeExternal(out, source, graph, external, replaced);
         }
-        ModelProto model = source.proto().toBuilder().setGraph(graph).build();
+        ModelProto.Builder built = source.proto().toBuilder().setGraph(graph);
+        if (expanded) { // the functions' nodes are in the main graph now
+            built.addAllOpsetImport(OnnxFunctions.extraOpsets(source.proto(), source.path()));
+        }
+        ModelProto model = built.build();
         AtomicFiles.writeStream(out, model::writeTo);
         Reference.reachabilityFence(updated); // RAW initializers wrap its tensors' memory until written
     }
@@ -190,9 +192,11 @@ public final class Onnx {
      * Gives the later uses of shared initializers whose new values differ from those they would read through
      * the graph an initializer of their own, named after the tensor ({@link OnnxModel#tensors()}): an alias
      * use loses the Identity node that wrote its name, a copy use's node input is pointed at the new name.
-     * The new initializers (raw_data, the source initializer's type and shape) come after the file's.
+     * The new initializers (raw_data, the source initializer's type and shape) come after the file's. A node to point
+     * inside a local function's call makes the main graph the expanded one ({@link OnnxFunctions}); returns whether it
+     * did.
      */
-    private static void unshare(OnnxModel source, GraphProto.Builder graph, Map<String, HostTensor> replaced,
+    private static boolean unshare(OnnxModel source, GraphProto.Builder graph, Map<String, HostTensor> replaced,
             Map<String, HostTensor> uses) {
         Map<String, HostTensor> effective = new HashMap<>(); // value name -> what it holds once written
         java.util.function.Function<String, HostTensor> valueOf = new java.util.function.Function<>() {
@@ -231,7 +235,11 @@ public final class Onnx {
             }
         }
         if (materialized.isEmpty()) {
-            return;
+            return false;
+        }
+        boolean expanded = source.expandsFunctions();
+        if (expanded) { // node indices are the expanded graph's: write it
+            graph.clearNode().addAllNode(source.nodeProtos());
         }
         for (int i = graph.getNodeCount() - 1; i >= 0; i--) {
             if (dropped.contains(i)) {
@@ -256,6 +264,7 @@ public final class Onnx {
             OnnxTensors.setData(b, info, uses.get(name)); // uses' tensors stay reachable through updated
             graph.addInitializer(b);
         }
+        return expanded;
     }
 
     /** Writes every external initializer into {@code <out>.data} and points the graph at it. */

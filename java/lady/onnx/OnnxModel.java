@@ -27,8 +27,9 @@ import lady.onnx.proto.Onnx.ValueInfoProto;
 import lady.tensor.HostTensor;
 
 /**
- * An ONNX model as read by {@link Onnx#read}: an immutable, validated view of its main graph
- * (subgraphs of If/Loop nodes are kept in the file but not described here). Every initializer was
+ * An ONNX model as read by {@link Onnx#read}: an immutable, validated view of its main graph, calls of the model's
+ * local functions expanded ({@link OnnxFunctions}; subgraphs of If/Loop nodes are kept in the file but not described
+ * here). Every initializer was
  * checked when the model was read (known type, sane dimensions, exactly the data its shape needs);
  * {@link #stateDict()} decodes their values.
  *
@@ -58,6 +59,8 @@ public final class OnnxModel {
     private final List<OnnxValue> outputs;
     private final Map<String, OnnxValue> valueInfo;
     private final List<OnnxNode> nodes;
+    /** The main graph's nodes with its local functions' calls expanded ({@link OnnxFunctions}), or null: it calls none. */
+    private final List<NodeProto> expandedNodes;
     private final List<OnnxInitializer> initializers;
     private final Map<String, Integer> initializerIndex;
     private final Map<String, OnnxTensors.External> externals;
@@ -123,8 +126,10 @@ public final class OnnxModel {
             vi.put(v.getName(), value(v));
         }
         this.valueInfo = Collections.unmodifiableMap(vi);
-        List<OnnxNode> ns = new ArrayList<>(g.getNodeCount());
-        for (NodeProto n : g.getNodeList()) {
+        List<NodeProto> expanded = OnnxFunctions.expand(proto, path);
+        this.expandedNodes = expanded == g.getNodeList() ? null : expanded;
+        List<OnnxNode> ns = new ArrayList<>(expanded.size());
+        for (NodeProto n : expanded) {
             ns.add(node(n, folder));
         }
         this.nodes = List.copyOf(ns);
@@ -179,9 +184,22 @@ public final class OnnxModel {
         return valueInfo;
     }
 
-    /** The nodes of the main graph in the file's order (which ONNX requires to be topological). */
+    /**
+     * The nodes of the main graph in the file's order (which ONNX requires to be topological), each call of a local
+     * function replaced by the function's nodes ({@link OnnxFunctions}).
+     */
     public List<OnnxNode> nodes() {
         return nodes;
+    }
+
+    /** The file's {@link #nodes()} as protobuf nodes: the main graph's, with local functions' calls expanded. */
+    List<NodeProto> nodeProtos() {
+        return expandedNodes != null ? expandedNodes : proto.getGraph().getNodeList();
+    }
+
+    /** Whether {@link #nodes()} expands calls of local functions (and so differs from the main graph's nodes). */
+    boolean expandsFunctions() {
+        return expandedNodes != null;
     }
 
     /** Every initializer, in the file's order. */

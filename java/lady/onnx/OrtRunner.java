@@ -141,7 +141,7 @@ public final class OrtRunner implements AutoCloseable {
      * on some).
      */
     private static void requireLoadable(OnnxModel model) {
-        requirePositiveSizes(model.proto().getGraph(), model.path());
+        requirePositiveSizes(model.nodeProtos(), model.path());
         List<String> malformed = model.malformedNodes();
         if (!malformed.isEmpty()) {
             throw LadyException.invalidInput(model.path() + ": " + malformed.get(0) + (malformed.size() > 1 ? " (and "
@@ -159,12 +159,12 @@ public final class OrtRunner implements AutoCloseable {
             "num_groups", "blocksize");
 
     /**
-     * Refuses a graph (its subgraphs included) with an attribute of {@link #POSITIVE} at zero or below: ONNX Runtime 1.23
+     * Refuses nodes (the model's, local functions expanded, and their subgraphs) with an attribute of {@link #POSITIVE} at zero or below: ONNX Runtime 1.23
      * divides by a stride of 0 (Conv, ConvTranspose, the pools), a ConvTranspose's group of 0 and a GroupNormalization's
      * num_groups of 0 while it loads the model, which ends the process with SIGFPE instead of an error.
      */
-    static void requirePositiveSizes(GraphProto graph, Path file) {
-        for (NodeProto n : graph.getNodeList()) {
+    static void requirePositiveSizes(List<NodeProto> nodes, Path file) {
+        for (NodeProto n : nodes) {
             for (AttributeProto a : n.getAttributeList()) {
                 boolean bad = POSITIVE.contains(a.getName()) && (a.getType()
                         == AttributeProto.AttributeType.INT ? a.getI() < 1
@@ -177,10 +177,10 @@ public final class OrtRunner implements AutoCloseable {
                             + "positive: the file is malformed");
                 }
                 if (a.hasG()) {
-                    requirePositiveSizes(a.getG(), file);
+                    requirePositiveSizes(a.getG().getNodeList(), file);
                 }
                 for (GraphProto g : a.getGraphsList()) {
-                    requirePositiveSizes(g, file);
+                    requirePositiveSizes(g.getNodeList(), file);
                 }
             }
         }

@@ -11,10 +11,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,8 +33,11 @@ import lady.cli.CliRun;
 import lady.kernels.Backend;
 import lady.model.Models;
 import lady.onnx.proto.Onnx.AttributeProto;
+import lady.onnx.proto.Onnx.FunctionProto;
 import lady.onnx.proto.Onnx.GraphProto;
+import lady.onnx.proto.Onnx.ModelProto;
 import lady.onnx.proto.Onnx.NodeProto;
+import lady.onnx.proto.Onnx.OperatorSetIdProto;
 import lady.onnx.proto.Onnx.TensorProto;
 import lady.permutation.Group;
 import lady.permutation.Member;
@@ -1175,5 +1181,148 @@ class OnnxGraphTest {
         assertNull(OnnxShapes.reshapedAxis(tokens, new long[] {2, 18}, 2), "channels inside another axis");
         assertNull(OnnxShapes.reshapedAxis(new long[] {2, 128}, image, 1), "unflatten");
         assertNull(OnnxShapes.reshapedAxis(image, new long[] {2, 2, 4, 4, 4}, 1), "channel groups (a shuffle)");
+    }
+
+    // ---- local functions ----
+
+    private static final String FN_DOMAIN = "lady.test";
+
+    private static OperatorSetIdProto opset(String domain, long version) {
+        return OperatorSetIdProto.newBuilder().setDomain(domain).setVersion(version).build();
+    }
+
+    /**
+     * Local function Dense (domain {@link #FN_DOMAIN}): {@code Y = Relu(Gemm(X, W, B))} with Gemm's transB the call's
+     * attribute {@code tb} (a reference, ref_attr_name): read as the operator's default (0), W [16, 16] would be taken
+     * [in, out] and the spec would move its columns with the units.
+     */
+    private static FunctionProto dense() {
+        return FunctionProto.newBuilder().setName("Dense").setDomain(FN_DOMAIN).addInput("X").addInput("W")
+                .addInput("B").addOutput("Y").addAttribute("tb")
+                .addNode(node("Gemm", "gemm", new String[] {"X", "W", "B"}, new String[] {"g"}, AttributeProto.newBuilder()
+                        .setName("transB").setType(AttributeProto.AttributeType.INT).setRefAttrName("tb").build()))
+                .addNode(node("Relu", "relu", new String[] {"g"}, new String[] {"Y"}))
+                .addOpsetImport(opset("", 17)).build();
+    }
+
+    private static NodeProto call(String name, String in, String w, String b, String out) {
+        return node("Dense", name, new String[] {in, w, b}, new String[] {out}, intAttr("tb", 1)).toBuilder()
+                .setDomain(FN_DOMAIN).build();
+    }
+
+    /** An MLP whose two hidden layers are calls of {@link #dense()}: the second reads {@code w2, b2}, or, shared, w1 and b1. */
+    private Path denseCalls(String name, boolean shared) throws Exception {
+        GraphProto.Builder g = GraphProto.newBuilder().setName("fn")
+                .addNode(n("Gemm", "stem", "x,w0,b0", "h0", intAttr("transB", 1)))
+                .addNode(n("Relu", "stem_relu", "h0", "a0"))
+                .addNode(call("block1", "a0", "w1", "b1", "y1"))
+                .addNode(call("block2", "y1", shared ? "w1" : "w2", shared ? "b1" : "b2", "y2"))
+                .addNode(n("Gemm", "head", "y2,w3,b3", "out", intAttr("transB", 1)))
+                .addInitializer(random("w0", 16, 8)).addInitializer(random("b0", 16))
+                .addInitializer(random("w1", 16, 16)).addInitializer(random("b1", 16))
+                .addInitializer(random("w3", 4, 16)).addInitializer(random("b3", 4))
+                .addInput(value("x", BATCH, 8)).addOutput(value("out", BATCH, 4));
+        if (!shared) {
+            g.addInitializer(random("w2", 16, 16)).addInitializer(random("b2", 16));
+        }
+        ModelProto m = model(g.build()).toBuilder().addOpsetImport(opset(FN_DOMAIN, 1)).addFunctions(dense()).build();
+        Path p = dir.resolve(name);
+        Files.write(p, m.toByteArray());
+        return p;
+    }
+
+    /**
+     * A model whose layers are calls of a local function (what PyTorch's export_modules_as_functions writes): the calls
+     * are expanded, the call's attribute reaches the function's Gemm (transB), and each call's units are a group. The
+     * permuted file keeps its calls and its function; ONNX Runtime runs it to the same outputs; a bias left behind
+     * changes them; and resync gives the file back byte for byte.
+     */
+    @Test
+    void callsOfLocalFunctionsAreExpanded() throws Exception {
+        Path p = denseCalls("fn.onnx", false);
+        PermutationSpec spec = spec(p);
+        assertEquals(List.of(), spec.notes());
+        assertEquals(List.of(16L, 16L, 16L), spec.groups().stream().map(g -> (long) g.size()).toList(),
+                spec.groups().toString());
+        Group block1 = Permuter.group(spec, "block1/gemm");
+        assertEquals(new TreeSet<>(List.of("w1[0]@0/1:producer_weight", "b1[0]@0/1:producer_bias",
+                "w2[1]@0/1:consumer_weight")), members(spec, block1.name()));
+
+        Path out = permuteAndCompare(p, 7);
+        ModelProto written = ModelProto.parseFrom(Files.readAllBytes(out));
+        assertEquals(1, written.getFunctionsCount());
+        assertEquals(2, written.getGraph().getNodeList().stream().filter(k -> k.getOpType().equals("Dense")).count(),
+                "the calls are kept");
+
+        List<Group> groups = new ArrayList<>();
+        for (Group x : spec.groups()) {
+            groups.add(new Group(x.name(), x.size(), x.members().stream().filter(k -> !k.tensor().equals("b1")).toList()));
+        }
+        PermutationSpec wrong = wrong(spec, groups, "b1");
+        double worst = outputChange(p, wrong, Permuter.random(wrong, List.of(block1.name()), 6));
+        assertTrue(worst > 1e-3, "a bias left behind changes the outputs: " + worst);
+
+        Path restored = dir.resolve("restored-fn.onnx");
+        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
+                "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(restored));
+    }
+
+    /**
+     * Two calls of one function on the same weights: each call's use of them is a tensor of its own, in its own group,
+     * and a permutation that moves them apart gives the second call initializers of its own, which takes the expanded
+     * nodes into the main graph: ONNX Runtime still runs it to the same outputs.
+     */
+    @Test
+    void weightsSharedByTwoCallsAreUnsharedInTheExpandedGraph() throws Exception {
+        Path p = denseCalls("fn-shared.onnx", true);
+        PermutationSpec spec = spec(p);
+        assertEquals(3, spec.groups().size(), spec.groups().toString());
+        Path out = permuteAndCompare(p, 8);
+        ModelProto written = ModelProto.parseFrom(Files.readAllBytes(out));
+        assertTrue(written.getGraph().getNodeList().stream().noneMatch(k -> k.getOpType().equals("Dense")),
+                "the calls are expanded");
+        assertEquals(6 + 2, written.getGraph().getInitializerCount(), "the second call's w1 and b1 are initializers of their own");
+    }
+
+    /**
+     * Functions that call themselves, or nest calls that would expand to more than {@link OnnxFunctions#MAX_NODES}
+     * nodes (30 levels, each calling the one below twice: 2^30 nodes from a few hundred bytes), are refused at once in
+     * one line.
+     */
+    @Test
+    void functionsThatRecurseOrExplodeAreRefused() throws Exception {
+        FunctionProto self = FunctionProto.newBuilder().setName("Self").setDomain(FN_DOMAIN).addInput("X").addOutput("Y")
+                .addNode(node("Self", "again", new String[] {"X"}, new String[] {"Y"}).toBuilder().setDomain(FN_DOMAIN))
+                .addOpsetImport(opset("", 17)).addOpsetImport(opset(FN_DOMAIN, 1)).build();
+        ModelProto.Builder m = model(GraphProto.newBuilder().setName("g")
+                .addNode(node("Self", "top", new String[] {"x"}, new String[] {"y"}).toBuilder().setDomain(FN_DOMAIN))
+                .addInput(value("x", 1, 4)).addOutput(value("y", 1, 4)).build()).toBuilder()
+                .addOpsetImport(opset(FN_DOMAIN, 1));
+        refusedFunctions(m.clone().addFunctions(self).build(), "calls itself");
+        refusedFunctions(m.clone().addFunctions(self).addFunctions(self).build(), "two local functions are named");
+
+        ModelProto.Builder nest = m.clone();
+        nest.addFunctions(FunctionProto.newBuilder().setName("F0").setDomain(FN_DOMAIN).addInput("X").addOutput("Y")
+                .addNode(node("Relu", "r", new String[] {"X"}, new String[] {"Y"})).addOpsetImport(opset("", 17)));
+        for (int k = 1; k <= 30; k++) {
+            String below = "F" + (k - 1);
+            nest.addFunctions(FunctionProto.newBuilder().setName("F" + k).setDomain(FN_DOMAIN).addInput("X").addOutput("Y")
+                    .addNode(node(below, "a", new String[] {"X"}, new String[] {"T"}).toBuilder().setDomain(FN_DOMAIN))
+                    .addNode(node(below, "b", new String[] {"T"}, new String[] {"Y"}).toBuilder().setDomain(FN_DOMAIN))
+                    .addOpsetImport(opset("", 17)).addOpsetImport(opset(FN_DOMAIN, 1)));
+        }
+        nest.getGraphBuilder().setNode(0, nest.getGraph().getNode(0).toBuilder().setOpType("F30"));
+        refusedFunctions(nest.build(), "expand to more than");
+    }
+
+    private void refusedFunctions(ModelProto m, String fragment) throws Exception {
+        Path p = dir.resolve("hostile-fn.onnx");
+        Files.write(p, m.toByteArray());
+        lady.LadyException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                () -> assertThrows(lady.LadyException.class, () -> Onnx.read(p)));
+        assertEquals(lady.LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains(fragment) && !e.getMessage().contains("\n"), e.getMessage());
     }
 }
