@@ -133,6 +133,13 @@ final class TorchZip {
     }
 
     private static Unpickler.PDict selectStateDict(Object root, String file) {
+        Unpickler.PDict model = Unpickler.moduleStateDict(root, file); // torch.save(model): read as its state dict
+        if (model != null) {
+            root = model;
+        }
+        if (root instanceof Unpickler.Global g && g.inert()) {
+            throw Unpickler.refused(file, g);
+        }
         if (!(root instanceof Unpickler.PDict top)) {
             throw LadyException.invalidInput(file + " holds " + Unpickler.describe(root)
                     + ", not a state dict (save model.state_dict())");
@@ -140,8 +147,9 @@ final class TorchZip {
         Unpickler.PDict dict = top;
         for (String k : STATE_DICT_KEYS) {
             Object v = top.map.get(k);
-            if (v instanceof Unpickler.PDict d) {
-                dict = d;
+            Unpickler.PDict inner = v instanceof Unpickler.PDict d ? d : Unpickler.moduleStateDict(v, file);
+            if (inner != null) {
+                dict = inner;
                 break;
             }
         }

@@ -14,6 +14,7 @@ import java.util.Map;
 
 import lady.LadyException;
 import lady.tensor.DType;
+import lady.util.Text;
 
 /**
  * A restricted unpickler for PyTorch checkpoints. It interprets the pickle opcodes that
@@ -21,7 +22,12 @@ import lady.tensor.DType;
  * inert Java values and NEVER executes anything: the only "callables" are an allow-list of globals
  * that it implements itself ({@code collections.OrderedDict}, {@code torch._utils._rebuild_tensor_v2},
  * {@code torch._utils._rebuild_parameter}, the typed {@code torch.*Storage} classes,
- * {@code torch.device}, {@code _codecs.encode}). Any other global is refused by name.
+ * {@code torch.device}, {@code _codecs.encode}), and a few constructors of plain values it builds itself
+ * ({@code builtins.set}, {@code torch.Size}, {@code functools.partial}). A class Lady does not know (a capitalized
+ * name) is an inert reference: calling it (REDUCE) is refused by name, and constructing it (NEWOBJ, as
+ * {@code torch.save(model)} pickles every {@code nn.Module}) gives a {@link PObject} whose BUILD state is kept as
+ * data, never run; a whole pickled model is read as its state dict ({@link #moduleStateDict}). Any other global
+ * (a function: {@code os.system}, {@code builtins.eval}) is refused by name where it appears.
  *
  * <p>Values: Python None is {@code null}; bool {@link Boolean}; int {@link Long} (or
  * {@link BigInteger}); float {@link Double}; str {@link String}; bytes {@link Bytes}; tuple
@@ -58,6 +64,19 @@ final class Unpickler {
     /** Python bytes. */
     record Bytes(byte[] value) {}
 
+    /**
+     * An object of a class Lady does not know, as NEWOBJ (or {@code copyreg._reconstructor}) made it: the class's
+     * name and the state its BUILD gave (a {@link PDict} for a module's {@code __dict__}), as inert data.
+     */
+    static final class PObject {
+        final String className;
+        Object state;
+
+        PObject(String className) {
+            this.className = className;
+        }
+    }
+
     /** A Python dict or OrderedDict (keys kept in insertion order; non-scalar keys kept aside). */
     static final class PDict {
         final LinkedHashMap<Object, Object> map = new LinkedHashMap<>();
@@ -80,11 +99,26 @@ final class Unpickler {
     }
 
     private enum Callable {
-        ORDERED_DICT, REBUILD_TENSOR_V2, REBUILD_PARAMETER, REBUILD_PARAMETER_WITH_STATE, DEVICE, CODECS_ENCODE
+        ORDERED_DICT, REBUILD_TENSOR_V2, REBUILD_PARAMETER, REBUILD_PARAMETER_WITH_STATE, DEVICE, CODECS_ENCODE,
+        /** builtins.set and frozenset: a list (never hashed). */
+        SET,
+        /** torch.Size: a tuple. */
+        SIZE,
+        /** functools.partial: an inert {@link PObject} (a module's norm_layer, never called). */
+        PARTIAL,
+        /** copyreg._reconstructor(cls, base, state): NEWOBJ's protocol-0/1 form. */
+        RECONSTRUCTOR,
+        /** Any other global: an inert class reference (constructible by NEWOBJ, never callable). */
+        INERT
     }
 
     /** An allowed global: either a callable we implement or a storage type. */
-    record Global(String qualifiedName, Callable callable, DType storageType) {}
+    record Global(String qualifiedName, Callable callable, DType storageType) {
+        /** Whether it is a class reference Lady does not implement ({@link Callable#INERT}). */
+        boolean inert() {
+            return callable == Callable.INERT;
+        }
+    }
 
     private static final Map<String, Global> ALLOWED = new HashMap<>();
 
@@ -95,6 +129,13 @@ final class Unpickler {
         allow("torch._utils", "_rebuild_parameter_with_state", Callable.REBUILD_PARAMETER_WITH_STATE);
         allow("torch", "device", Callable.DEVICE);
         allow("_codecs", "encode", Callable.CODECS_ENCODE);
+        allow("builtins", "set", Callable.SET);
+        allow("builtins", "frozenset", Callable.SET);
+        allow("__builtin__", "set", Callable.SET);
+        allow("torch", "Size", Callable.SIZE);
+        allow("functools", "partial", Callable.PARTIAL);
+        allow("copyreg", "_reconstructor", Callable.RECONSTRUCTOR);
+        allow("copy_reg", "_reconstructor", Callable.RECONSTRUCTOR);
         for (DType d : DType.values()) {
             ALLOWED.put("torch " + d.torchStorage(), new Global("torch." + d.torchStorage(), null, d));
         }
@@ -247,12 +288,18 @@ final class Unpickler {
                 }
                 case 0x81 -> { // NEWOBJ
                     pop(); // arguments
-                    Object cls = pop();
-                    throw bad("object construction (NEWOBJ) of " + describe(cls) + " is not allowed");
+                    push(construct(pop()));
                 }
-                case 'b' -> { // BUILD: the state (e.g. an OrderedDict's _metadata) is dropped
-                    pop();
-                    peek();
+                case 0x92 -> { // NEWOBJ_EX
+                    pop(); // keyword arguments
+                    pop(); // arguments
+                    push(construct(pop()));
+                }
+                case 'b' -> { // BUILD: an inert object keeps its state as data; others drop it (an OrderedDict's _metadata)
+                    Object state = pop();
+                    if (peek() instanceof PObject o) {
+                        o.state = state;
+                    }
                 }
                 case 'Q' -> push(persistent(pop())); // BINPERSID
                 case 'P' -> push(persistent(line())); // PERSID
@@ -471,17 +518,50 @@ final class Unpickler {
 
     // ---- globals and calls ----
 
+    /**
+     * Global {@code module.name}: one Lady implements, or an inert class reference when the name is a class's
+     * (capitalized after any leading underscores, as {@code torchvision.models.resnet.ResNet}, {@code
+     * torch.nn.modules.conv.Conv2d}, {@code torchvision.models.densenet._DenseBlock}; or one of torch's
+     * dtypes, which modules keep as attributes). Nothing is run either way; any other name (a function such as
+     * {@code os.system} or {@code builtins.eval}) is refused here, by name.
+     */
     private Global global(String module, String name) {
         Global g = ALLOWED.get(module + " " + name);
-        if (g == null) {
-            String shown = (module + "." + name).replaceAll("[^\\x20-\\x7e]", "?");
-            throw LadyException.invalidInput(file + ": checkpoint refers to global '" + shown
-                    + "', which is not allowed (Lady reads only tensors and plain containers and never runs code from a file)");
+        if (g != null) {
+            return g;
+        }
+        String shown = (module + "." + name).replaceAll("[^\\x20-\\x7e]", "?");
+        g = new Global(shown, Callable.INERT, null);
+        String bare = name.replaceFirst("^_+", ""); // private classes: torchvision's _DenseBlock
+        if (bare.isEmpty() || !Character.isUpperCase(bare.charAt(0)) && !(module.equals("torch") && TORCH_DTYPES.contains(name))) {
+            throw refused(file, g);
         }
         return g;
     }
 
+    /** torch's dtypes by the names modules pickle them under ({@code torch.float32}). */
+    private static final java.util.Set<String> TORCH_DTYPES = java.util.Set.of("float32", "float", "float64", "double",
+            "float16", "half", "bfloat16", "int64", "long", "int32", "int", "int16", "short", "int8", "uint8", "bool",
+            "complex64", "complex128");
+
+    /** The refusal of global {@code g} (one Lady does not implement) where a value or a call was needed. */
+    static LadyException refused(String file, Global g) {
+        return LadyException.invalidInput(file + ": checkpoint refers to global '" + Text.cut(g.qualifiedName())
+                + "', which is not allowed (Lady reads only tensors and plain containers and never runs code from a file)");
+    }
+
+    /** NEWOBJ of {@code cls}: an inert {@link PObject} of a class Lady does not know; any other class is refused. */
+    private PObject construct(Object cls) {
+        if (cls instanceof Global g && g.inert()) {
+            return new PObject(g.qualifiedName());
+        }
+        throw bad("object construction (NEWOBJ) of " + describe(cls) + " is not allowed");
+    }
+
     private Object call(Object f, Object argsObj) {
+        if (f instanceof Global g && g.inert()) {
+            throw refused(file, g);
+        }
         if (!(f instanceof Global g) || g.callable() == null) {
             throw bad("cannot call " + describe(f));
         }
@@ -518,6 +598,23 @@ final class Unpickler {
                 }
                 return args.size() > 1 && args.get(1) instanceof Long i ? s + ":" + i : s;
             }
+            case SET -> {
+                return args.size() == 0 ? new ArrayList<>() : new ArrayList<>(Arrays.asList(items(args.get(0))));
+            }
+            case SIZE -> {
+                return new PTuple(args.size() == 0 ? new Object[0] : items(args.get(0)));
+            }
+            case PARTIAL -> {
+                PObject o = new PObject(g.qualifiedName());
+                o.state = args;
+                return o;
+            }
+            case RECONSTRUCTOR -> {
+                if (args.size() < 1) {
+                    throw bad("copyreg._reconstructor expects a class");
+                }
+                return construct(args.get(0));
+            }
             case CODECS_ENCODE -> {
                 if (args.size() < 1 || !(args.get(0) instanceof String s)) {
                     throw bad("_codecs.encode expects a string");
@@ -526,6 +623,78 @@ final class Unpickler {
             }
             default -> throw bad("cannot call " + g.qualifiedName());
         }
+    }
+
+    /** The items of a list or tuple argument. */
+    private Object[] items(Object o) {
+        if (o instanceof PTuple t) {
+            return t.items();
+        }
+        if (o instanceof List<?> l) {
+            return l.toArray();
+        }
+        throw bad("expected a list or a tuple, got " + describe(o));
+    }
+
+    /** Modules nested deeper than this in a whole pickled model are refused. */
+    static final int MAX_MODULE_DEPTH = 256;
+
+    /**
+     * The state dict of a whole pickled model ({@code torch.save(model)}): an {@code nn.Module} object whose state holds
+     * {@code _parameters}, {@code _buffers} and {@code _modules}, walked as {@code model.state_dict()} walks it (each
+     * module's parameters, then its persistent buffers, then its children, names joined with dots; None entries left
+     * out). Null when {@code root} is no module.
+     *
+     * @throws LadyException INVALID_INPUT when a module contains itself or modules nest more than
+     *                       {@link #MAX_MODULE_DEPTH} deep
+     */
+    static PDict moduleStateDict(Object root, String file) {
+        if (!(root instanceof PObject m) || moduleParts(m) == null) {
+            return null;
+        }
+        PDict out = new PDict();
+        addModule(m, "", out, new java.util.IdentityHashMap<>(), file);
+        return out;
+    }
+
+    /** A module's {@code _parameters}, {@code _buffers} and {@code _modules}, or null when it is no module. */
+    private static PDict[] moduleParts(PObject m) {
+        if (!(m.state instanceof PDict d) || !(d.map.get("_parameters") instanceof PDict params)
+                || !(d.map.get("_modules") instanceof PDict modules)) {
+            return null;
+        }
+        return new PDict[] {params, d.map.get("_buffers") instanceof PDict b ? b : new PDict(), modules, d};
+    }
+
+    private static void addModule(PObject m, String prefix, PDict out, java.util.IdentityHashMap<PObject, Boolean> path,
+            String file) {
+        if (path.size() >= MAX_MODULE_DEPTH) {
+            throw LadyException.invalidInput(file + ": the pickled model nests modules more than " + MAX_MODULE_DEPTH
+                    + " deep");
+        }
+        if (path.put(m, Boolean.TRUE) != null) {
+            throw LadyException.invalidInput(file + ": the pickled model's module '" + Text.cut(prefix) + "' contains "
+                    + "itself");
+        }
+        PDict[] parts = moduleParts(m);
+        List<Object> nonPersistent = parts[3].map.get("_non_persistent_buffers_set") instanceof List<?> l
+                ? new ArrayList<>(l) : List.of();
+        for (Map.Entry<Object, Object> e : parts[0].map.entrySet()) {
+            if (e.getValue() != null) {
+                out.put(prefix + e.getKey(), e.getValue());
+            }
+        }
+        for (Map.Entry<Object, Object> e : parts[1].map.entrySet()) {
+            if (e.getValue() != null && !nonPersistent.contains(e.getKey())) {
+                out.put(prefix + e.getKey(), e.getValue());
+            }
+        }
+        for (Map.Entry<Object, Object> e : parts[2].map.entrySet()) {
+            if (e.getValue() instanceof PObject child && moduleParts(child) != null) {
+                addModule(child, prefix + e.getKey() + ".", out, path, file);
+            }
+        }
+        path.remove(m);
     }
 
     private TensorRef rebuildTensor(PTuple a) {
@@ -570,6 +739,9 @@ final class Unpickler {
         }
         if (o instanceof Global g) {
             return g.qualifiedName();
+        }
+        if (o instanceof PObject p) {
+            return "an object of class " + p.className;
         }
         if (o instanceof PTuple) {
             return "a tuple";

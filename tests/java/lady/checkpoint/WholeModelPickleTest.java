@@ -1,0 +1,96 @@
+package lady.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import lady.LadyException;
+import lady.cli.CliRun;
+import lady.torch.Torch;
+
+/**
+ * Whole models pickled by {@code torch.save(model)} (tests/python/whole_models.py): Lady reads each as its state dict,
+ * the same names in the same order and the same tensors as {@code model.state_dict()} saved beside it, walking the
+ * pickled module objects as inert data (nothing is constructed or run). Before, every such file was refused ("refers to
+ * global 'torchvision.models.resnet.ResNet', which is not allowed"). Calling an unknown global is still refused by name.
+ */
+class WholeModelPickleTest {
+    private static final List<String> MODELS = List.of("resnet18", "mobilenet_v3_small", "efficientnet_b0", "net",
+            "wrapped");
+
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void save() throws Exception {
+        Torch.init();
+        String err = PythonTorch.run("whole_models.py", dir.toString(), "4");
+        assertNull(err, err);
+    }
+
+    @Test
+    void aWholePickledModelReadsAsItsStateDict() {
+        for (String m : MODELS) {
+            StateDict whole = Checkpoints.read(dir.resolve(m + "-model.pt"));
+            StateDict sd = Checkpoints.read(dir.resolve(m + "-sd.pt"));
+            assertEquals(List.copyOf(sd.names()), List.copyOf(whole.names()), m); // in order
+            for (String n : sd.names()) {
+                assertTrue(sd.get(n).sameContent(whole.get(n)), m + " " + n);
+            }
+        }
+        java.util.Set<String> net = Checkpoints.read(dir.resolve("net-model.pt")).names();
+        assertTrue(net.contains("head.weight") && net.contains("fc.weight") && !net.contains("scratch")
+                && !net.contains("conv.bias"), net.toString());
+    }
+
+    @Test
+    void theCommandsTakeIt() throws Exception {
+        Path model = dir.resolve("resnet18-model.pt");
+        CliRun spec = CliRun.of("spec", "--model", model.toString());
+        assertEquals(0, spec.code(), spec.err());
+        assertTrue(spec.out().startsWith("resnet18: 12 groups"), spec.out());
+        Path out = dir.resolve("p.pt");
+        CliRun p = CliRun.of("permute", "--model", model.toString(), "--seed", "3", "--out", out.toString(), "--secret",
+                dir.resolve("p.json").toString(), "--quiet");
+        assertEquals(0, p.code(), p.err());
+        CliRun r = CliRun.of("resync", "--reference", model.toString(), "--suspect", out.toString(), "--out",
+                dir.resolve("r.pt").toString(), "--secret", dir.resolve("p.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Psi (neuron-weighted) 100.00 %"), r.out());
+        assertTrue(Checkpoints.read(dir.resolve("r.pt")).sameTensors(Checkpoints.read(dir.resolve("resnet18-sd.pt"))));
+    }
+
+    /** A module that contains itself, and an object of a class that is no module, are refused in one line. */
+    @Test
+    void objectsThatAreNoModelAreRefused() throws Exception {
+        // m = NEWOBJ(__main__.M); BUILD {"_parameters": {}, "_modules": {"self": m}}
+        String loop = "\u0080\u0002c__main__\nM\n)\u0081q\u0000}(X\u000b\u0000\u0000\u0000_parameters}X\b\u0000\u0000\u0000"
+                + "_modules}X\u0004\u0000\u0000\u0000selfh\u0000sub.";
+        LadyException e = read(loop);
+        assertTrue(e.getMessage().contains("contains itself"), e.getMessage());
+        e = read("\u0080\u0002csubprocess\nPopen\n)\u0081.");
+        assertTrue(e.getMessage().contains("holds an object of class subprocess.Popen, not a state dict"), e.getMessage());
+        e = read("\u0080\u0002csubprocess\nPopen\nX\u0002\u0000\u0000\u0000ls\u0085R.");
+        assertTrue(e.getMessage().contains("refers to global 'subprocess.Popen', which is not allowed"), e.getMessage());
+    }
+
+    private LadyException read(String pickle) throws Exception {
+        Path p = dir.resolve("hostile-" + Integer.toHexString(pickle.hashCode()) + ".pt");
+        byte[] bytes = pickle.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        Files.write(p, CheckpointTestSupport.zip(Map.of("m/data.pkl", bytes, "m/version", "3\n".getBytes())));
+        LadyException e = assertThrows(LadyException.class, () -> Checkpoints.read(p));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), e.getMessage());
+        return e;
+    }
+}
