@@ -18,6 +18,7 @@ finds it from the "*/data.pkl" entry):
                      "epoch": 3, "best_acc": 0.875}: the form the paper's authors save
   training_checkpoint.pt  {"model": ..., "optimizer": ..., "lr_scheduler": ..., "epoch": 3, "args": ...}: the
                     form torchvision's reference training scripts save
+  whole_model.pt    torch.save(model): the module objects pickled (class __main__.Net), read as their state dict
   dtypes.pt         float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool tensors
   views.pt          a transposed (non-contiguous) tensor, and two tensors that are views into one
                     storage at different offsets (plus a narrowed view of a bigger storage)
@@ -131,6 +132,7 @@ def main():
                         "epoch": 3, "best_acc": 0.875}, sd)
     save("training_checkpoint.pt", {"model": sd, "optimizer": opt.state_dict(), "lr_scheduler": {"last_epoch": 3},
                                     "epoch": 3, "args": {"lr": 0.1}}, sd)
+    save("whole_model.pt", net, sd)
 
     g = torch.Generator().manual_seed(1)
     base = torch.randn(3, 5, generator=g)

@@ -343,7 +343,9 @@ public final class Models {
             Nearest without = nearest(stripped);
             if (without.common() > near.common()) {
                 hint = "every tensor name starts with " + Text.quote(prefix) + (prefix.equals("module.") ? " (saved from "
-                        + "DataParallel or DistributedDataParallel: save model.module.state_dict())" : "") + "; without it "
+                        + "DataParallel or DistributedDataParallel: save model.module.state_dict())"
+                        : prefix.equals("_orig_mod.") ? " (saved from a torch.compile'd model: save "
+                        + "model._orig_mod.state_dict())" : "") + "; without it "
                         + without.common() + " of " + without.family() + "'s tensors are here: strip it, {k[" + prefix.length()
                         + ":]: v for k, v in sd.items()}";
             }

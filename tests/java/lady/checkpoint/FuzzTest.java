@@ -262,9 +262,9 @@ class FuzzTest {
         assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
             SplittableRandom r = new SplittableRandom(SEED);
             List<byte[]> zips = List.of(golden("state_dict.pt"), golden("views.pt"), golden("dtypes.pt"),
-                    golden("authors.pt"), golden("plain_dict.pt"));
+                    golden("authors.pt"), golden("plain_dict.pt"), golden("whole_model.pt"));
             List<Map<String, byte[]>> unpacked = new ArrayList<>();
-            for (String n : List.of("state_dict.pt", "views.pt", "dtypes.pt", "authors.pt")) {
+            for (String n : List.of("state_dict.pt", "views.pt", "dtypes.pt", "authors.pt", "whole_model.pt")) {
                 unpacked.add(entries(n));
             }
             for (int i = 0; i < CASES; i++) {

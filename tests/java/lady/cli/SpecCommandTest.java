@@ -101,19 +101,24 @@ class SpecCommandTest {
         assertTrue(r.err().contains("--spec") && r.err().contains("--graph"), r.err());
     }
 
-    /** A DataParallel save ('module.' before every name) is named as such, with the way out, in three short lines. */
+    /**
+     * A DataParallel save ('module.' before every name) and a torch.compile'd model's ('_orig_mod.') are named as such,
+     * with the way out, in three short lines.
+     */
     @Test
-    void aDataParallelSaveIsNamedWithTheWayOut(@TempDir Path dir) {
+    void aWrappersSaveIsNamedWithTheWayOut(@TempDir Path dir) {
         StateDict plain = Models.create("resnet18", ModelOptions.defaults().withWidth(0.25)).stateDict();
-        StateDict wrapped = new StateDict();
-        plain.names().forEach(n -> wrapped.put("module." + n, plain.get(n)));
-        Path in = dir.resolve("dp.pt");
-        Checkpoints.write(in, wrapped, Checkpoints.Format.TORCH_ZIP);
-        CliRun r = CliRun.of("spec", "--model", in.toString());
-        assertEquals(3, r.code());
-        String[] lines = r.err().strip().split("\n");
-        assertEquals(3, lines.length, r.err());
-        assertTrue(lines[1].contains("'module.'") && lines[1].contains("DataParallel") && lines[1].contains("resnet18")
-                && lines[1].contains("k[7:]"), r.err());
+        for (String[] w : new String[][] {{"module.", "DataParallel", "k[7:]"}, {"_orig_mod.", "torch.compile", "k[10:]"}}) {
+            StateDict wrapped = new StateDict();
+            plain.names().forEach(n -> wrapped.put(w[0] + n, plain.get(n)));
+            Path in = dir.resolve("wrapped.pt");
+            Checkpoints.write(in, wrapped, Checkpoints.Format.TORCH_ZIP);
+            CliRun r = CliRun.of("spec", "--model", in.toString());
+            assertEquals(3, r.code());
+            String[] lines = r.err().strip().split("\n");
+            assertEquals(3, lines.length, r.err());
+            assertTrue(lines[1].contains("'" + w[0] + "'") && lines[1].contains(w[1]) && lines[1].contains("resnet18")
+                    && lines[1].contains(w[2]), r.err());
+        }
     }
 }
