@@ -75,8 +75,17 @@ final class TorchZip {
         }
         byte[] pickle = zip.readSmall(pkl, MAX_PICKLE_BYTES);
         Map<String, Unpickler.StorageRef> storages = new HashMap<>();
-        Object root = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid)).load();
-        Unpickler.PDict dict = selectStateDict(root, file);
+        Unpickler unpickler = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid));
+        Object root = unpickler.load();
+        Unpickler.PDict dict;
+        try {
+            dict = selectStateDict(root, file);
+        } catch (LadyException e) {
+            if (unpickler.foreignFunction() != null) { // a file naming a function, with no state dict: refused by name
+                throw Unpickler.refused(file, unpickler.foreignFunction());
+            }
+            throw e;
+        }
         return materialize(zip, ch, path, prefix, dict, file);
     }
 

@@ -23,11 +23,13 @@ import lady.util.Text;
  * that it implements itself ({@code collections.OrderedDict}, {@code torch._utils._rebuild_tensor_v2},
  * {@code torch._utils._rebuild_parameter}, the typed {@code torch.*Storage} classes,
  * {@code torch.device}, {@code _codecs.encode}), and a few constructors of plain values it builds itself
- * ({@code builtins.set}, {@code torch.Size}, {@code functools.partial}). A class Lady does not know (a capitalized
- * name) is an inert reference: calling it (REDUCE) is refused by name, and constructing it (NEWOBJ, as
- * {@code torch.save(model)} pickles every {@code nn.Module}) gives a {@link PObject} whose BUILD state is kept as
- * data, never run; a whole pickled model is read as its state dict ({@link #moduleStateDict}). Any other global
- * (a function: {@code os.system}, {@code builtins.eval}) is refused by name where it appears.
+ * ({@code builtins.set}, {@code torch.Size}, {@code functools.partial}). A global of the modules pickle payloads
+ * reach for ({@code os}, {@code subprocess}, {@code builtins}, ...: {@link #PAYLOAD_MODULES}) is refused by name where
+ * the file names it. Any other global is an inert reference: constructing or calling it (NEWOBJ, as
+ * {@code torch.save(model)} pickles every {@code nn.Module}; REDUCE, as numpy pickles a scalar) gives a
+ * {@link PObject} whose arguments and BUILD state are kept as data, never run; a whole pickled model is read as its
+ * state dict ({@link #moduleStateDict}); a file that names a function and gives no state dict is refused by that
+ * name ({@link #foreignFunction}).
  *
  * <p>Values: Python None is {@code null}; bool {@link Boolean}; int {@link Long} (or
  * {@link BigInteger}); float {@link Double}; str {@link String}; bytes {@link Bytes}; tuple
@@ -108,13 +110,13 @@ final class Unpickler {
         PARTIAL,
         /** copyreg._reconstructor(cls, base, state): NEWOBJ's protocol-0/1 form. */
         RECONSTRUCTOR,
-        /** Any other global: an inert class reference (constructible by NEWOBJ, never callable). */
+        /** Any other global outside {@link #PAYLOAD_MODULES}: an inert reference (NEWOBJ and REDUCE give inert objects). */
         INERT
     }
 
     /** An allowed global: either a callable we implement or a storage type. */
     record Global(String qualifiedName, Callable callable, DType storageType) {
-        /** Whether it is a class reference Lady does not implement ({@link Callable#INERT}). */
+        /** Whether it is a reference Lady does not implement, kept as data ({@link Callable#INERT}). */
         boolean inert() {
             return callable == Callable.INERT;
         }
@@ -160,6 +162,7 @@ final class Unpickler {
     private final ArrayList<Object> stack = new ArrayList<>();
     private final ArrayList<Integer> marks = new ArrayList<>();
     private final HashMap<Long, Object> memo = new HashMap<>();
+    private Global foreignFunction;
 
     Unpickler(byte[] data, String file, PersistentLoader persistentLoader) {
         this.data = data;
@@ -173,6 +176,26 @@ final class Unpickler {
 
     /** Runs the pickle program to its STOP and returns the result. */
     Object load() {
+        try {
+            return run();
+        } catch (LadyException e) {
+            if (foreignFunction != null) { // a file that names a function Lady does not implement: refused by that name
+                throw refused(file, foreignFunction);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * The first global the file named that is neither one Lady implements nor a class (a function such as
+     * {@code os.system}, or a module's activation attribute, {@code torch.nn.functional.relu}), or null. Such a
+     * reference is kept inert; if the file then fails to give a state dict, it is refused by that name.
+     */
+    Global foreignFunction() {
+        return foreignFunction;
+    }
+
+    private Object run() {
         while (true) {
             opPos = pos;
             int op = u8();
@@ -519,11 +542,11 @@ final class Unpickler {
     // ---- globals and calls ----
 
     /**
-     * Global {@code module.name}: one Lady implements, or an inert class reference when the name is a class's
-     * (capitalized after any leading underscores, as {@code torchvision.models.resnet.ResNet}, {@code
-     * torch.nn.modules.conv.Conv2d}, {@code torchvision.models.densenet._DenseBlock}; or one of torch's
-     * dtypes, which modules keep as attributes). Nothing is run either way; any other name (a function such as
-     * {@code os.system} or {@code builtins.eval}) is refused here, by name.
+     * Global {@code module.name}: one Lady implements, or an inert reference, never run: a class (capitalized after any
+     * leading underscores, as {@code torchvision.models.resnet.ResNet}, {@code torchvision.models.densenet._DenseBlock})
+     * or anything else (a function: a module's {@code torch.nn.functional.relu}) is inert data; a file that names a
+     * function and gives no state dict is refused by its name ({@link #foreignFunction}). A global of
+     * {@link #PAYLOAD_MODULES} ({@code os.system}, {@code builtins.eval}) is refused here.
      */
     private Global global(String module, String name) {
         Global g = ALLOWED.get(module + " " + name);
@@ -532,12 +555,26 @@ final class Unpickler {
         }
         String shown = (module + "." + name).replaceAll("[^\\x20-\\x7e]", "?");
         g = new Global(shown, Callable.INERT, null);
-        String bare = name.replaceFirst("^_+", ""); // private classes: torchvision's _DenseBlock
-        if (bare.isEmpty() || !Character.isUpperCase(bare.charAt(0)) && !(module.equals("torch") && TORCH_DTYPES.contains(name))) {
+        if (PAYLOAD_MODULES.contains(module.split("\\.", 2)[0])) { // what payloads reach for: refused at once
             throw refused(file, g);
+        }
+        String bare = name.replaceFirst("^_+", ""); // private classes: torchvision's _DenseBlock
+        if (foreignFunction == null && (bare.isEmpty() || !Character.isUpperCase(bare.charAt(0))
+                && !(module.equals("torch") && TORCH_DTYPES.contains(name)))) {
+            foreignFunction = g;
         }
         return g;
     }
+
+    /**
+     * Modules whose globals are refused where the file names them, whatever it does with them: what pickle payloads
+     * reach for (processes, the interpreter, files, the network, other deserializers). No model keeps them.
+     */
+    private static final java.util.Set<String> PAYLOAD_MODULES = java.util.Set.of("os", "posix", "nt", "posixpath",
+            "ntpath", "subprocess", "_posixsubprocess", "builtins", "__builtin__", "sys", "shutil", "socket", "importlib",
+            "runpy", "pickle", "_pickle", "marshal", "pty", "ctypes", "webbrowser", "code", "codeop", "io", "tempfile",
+            "pathlib", "glob", "urllib", "http", "ftplib", "telnetlib", "asyncio", "multiprocessing", "threading",
+            "signal", "timeit", "pdb", "bdb", "trace", "inspect", "types", "operator", "shelve", "dill");
 
     /** torch's dtypes by the names modules pickle them under ({@code torch.float32}). */
     private static final java.util.Set<String> TORCH_DTYPES = java.util.Set.of("float32", "float", "float64", "double",
@@ -550,7 +587,7 @@ final class Unpickler {
                 + "', which is not allowed (Lady reads only tensors and plain containers and never runs code from a file)");
     }
 
-    /** NEWOBJ of {@code cls}: an inert {@link PObject} of a class Lady does not know; any other class is refused. */
+    /** NEWOBJ of {@code cls}: an inert {@link PObject} of a global Lady does not implement; any other is refused. */
     private PObject construct(Object cls) {
         if (cls instanceof Global g && g.inert()) {
             return new PObject(g.qualifiedName());
@@ -559,8 +596,10 @@ final class Unpickler {
     }
 
     private Object call(Object f, Object argsObj) {
-        if (f instanceof Global g && g.inert()) {
-            throw refused(file, g);
+        if (f instanceof Global g && g.inert()) { // kept as data, never called (a numpy scalar beside the weights)
+            PObject o = new PObject(g.qualifiedName());
+            o.state = argsObj;
+            return o;
         }
         if (!(f instanceof Global g) || g.callable() == null) {
             throw bad("cannot call " + describe(f));

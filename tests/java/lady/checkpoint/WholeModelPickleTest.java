@@ -22,11 +22,12 @@ import lady.torch.Torch;
  * Whole models pickled by {@code torch.save(model)} (tests/python/whole_models.py): Lady reads each as its state dict,
  * the same names in the same order and the same tensors as {@code model.state_dict()} saved beside it, walking the
  * pickled module objects as inert data (nothing is constructed or run). Before, every such file was refused ("refers to
- * global 'torchvision.models.resnet.ResNet', which is not allowed"). Calling an unknown global is still refused by name.
+ * global 'torchvision.models.resnet.ResNet', which is not allowed"). The globals pickle payloads reach for are still
+ * refused by name.
  */
 class WholeModelPickleTest {
-    private static final List<String> MODELS = List.of("resnet18", "mobilenet_v3_small", "efficientnet_b0", "net",
-            "wrapped");
+    private static final List<String> MODELS = List.of("resnet18", "mobilenet_v3_small", "efficientnet_b0", "transformer",
+            "net", "wrapped");
 
     @TempDir
     static Path dir;
@@ -70,7 +71,10 @@ class WholeModelPickleTest {
         assertTrue(Checkpoints.read(dir.resolve("r.pt")).sameTensors(Checkpoints.read(dir.resolve("resnet18-sd.pt"))));
     }
 
-    /** A module that contains itself, and an object of a class that is no module, are refused in one line. */
+    /**
+     * A module that contains itself, an object that is no module, a file that calls a function and gives no state dict,
+     * and the globals pickle payloads reach for are refused in one line, by name where there is one.
+     */
     @Test
     void objectsThatAreNoModelAreRefused() throws Exception {
         // m = NEWOBJ(__main__.M); BUILD {"_parameters": {}, "_modules": {"self": m}}
@@ -78,10 +82,16 @@ class WholeModelPickleTest {
                 + "_modules}X\u0004\u0000\u0000\u0000selfh\u0000sub.";
         LadyException e = read(loop);
         assertTrue(e.getMessage().contains("contains itself"), e.getMessage());
-        e = read("\u0080\u0002csubprocess\nPopen\n)\u0081.");
-        assertTrue(e.getMessage().contains("holds an object of class subprocess.Popen, not a state dict"), e.getMessage());
-        e = read("\u0080\u0002csubprocess\nPopen\nX\u0002\u0000\u0000\u0000ls\u0085R.");
-        assertTrue(e.getMessage().contains("refers to global 'subprocess.Popen', which is not allowed"), e.getMessage());
+        e = read("\u0080\u0002ccollections\nCounter\n)\u0081.");
+        assertTrue(e.getMessage().contains("holds an object of class collections.Counter, not a state dict"), e.getMessage());
+        e = read("\u0080\u0002ctorch.storage\n_load_from_bytes\nC\u0001x\u0085R.");
+        assertTrue(e.getMessage().contains("refers to global 'torch.storage._load_from_bytes', which is not allowed"),
+                e.getMessage());
+        for (String payload : new String[] {"subprocess\nPopen", "posix\nsystem", "builtins\ngetattr"}) {
+            e = read("\u0080\u0002c" + payload + "\nX\u0002\u0000\u0000\u0000ls\u0085R.");
+            assertTrue(e.getMessage().contains("refers to global '" + payload.replace('\n', '.') + "', which is not allowed"),
+                    e.getMessage());
+        }
     }
 
     private LadyException read(String pickle) throws Exception {
