@@ -73,7 +73,7 @@ public final class PermuteJob {
      * @param manifest     inputs, options, timings
      */
     public record Result(String architecture, int permuted, int groups, long seed, boolean scaled, boolean onnx,
-            Double difference, Double floatNoise, Manifest manifest) {}
+            Double difference, Double floatNoise, Boolean inputsMatter, Manifest manifest) {}
 
     /** Runs the request; stages are reported to {@code progress} as they end. */
     public static Result run(Request r, ProgressListener progress) {
@@ -133,10 +133,15 @@ public final class PermuteJob {
 
             Double diff = null;
             Double noise = null; // the ONNX model's own float32 noise, when its difference needed it
+            Boolean inputsMatter = null; // whether the check could see anything: the outputs depend on the inputs
             if (r.verify() && !onnx) {
                 t0 = JobLog.now();
-                diff = PermutationCheck.verify(reference, state, reference.probe(4, Seeds.derive(s, "probe")));
-                log.stage("verify", t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff));
+                PermutationCheck.Check c = PermutationCheck.verifyChecked(reference, state,
+                        reference.probe(4, Seeds.derive(s, "probe")));
+                diff = c.difference();
+                inputsMatter = c.inputsMatter();
+                log.stage("verify", t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff)
+                        + (inputsMatter ? "" : UNSEEING));
             }
 
             t0 = JobLog.now();
@@ -147,15 +152,16 @@ public final class PermuteJob {
                 double[] checked = verifyOnnx(model, s, outTmp);
                 diff = checked[0];
                 noise = Double.isNaN(checked[1]) ? null : checked[1];
+                inputsMatter = checked[2] != 0;
                 log.stage("verify", t1, String.format(Locale.ROOT,
                         "verified in ONNX Runtime: max relative output difference %.3g", diff) + (noise == null ? ""
                         : String.format(Locale.ROOT, ", within %.0f times the model's float32 noise (%.3g)",
-                        Tolerances.FLOAT_NOISE_FACTOR, noise)));
+                        Tolerances.FLOAT_NOISE_FACTOR, noise)) + (inputsMatter ? "" : UNSEEING));
             }
             outs.commit();
             log.stage("write", t0, "wrote " + r.out() + " and " + r.secret() + Checkpoints.leftOutNote(model));
             return new Result(pspec.architecture(), selected.size(), pspec.groups().size(), s, range != null, onnx, diff,
-                    noise, log.manifest());
+                    noise, inputsMatter, log.manifest());
         }
     }
 
@@ -165,20 +171,23 @@ public final class PermuteJob {
      * difference exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of the output scale, the input's float32 noise
      * ({@link OrtRunner#floatNoise}) is measured: a difference within {@link Tolerances#FLOAT_NOISE_FACTOR} times it
      * passes, with the noise reported; a larger one (or NaN) fails the job, and its output set puts nothing in place.
+     * Returns {difference, noise or NaN, 1 when the outputs depend on the inputs else 0}.
      */
     private static double[] verifyOnnx(Path model, long s, Path written) {
         double worst = 0;
         String where = "";
         OnnxModel original = Onnx.read(model);
-        for (OrtRunner.OutputDifference d : OrtRunner.compare(original, Onnx.read(written), Seeds.derive(s, "probe"),
-                OrtRunner.Options.DEFAULT)) {
+        OrtRunner.Comparison c = OrtRunner.comparison(original, Onnx.read(written), Seeds.derive(s, "probe"),
+                OrtRunner.Options.DEFAULT);
+        for (OrtRunner.OutputDifference d : c.differences()) {
             if (!(d.maxRel() <= worst)) {
                 worst = d.maxRel();
                 where = d.output();
             }
         }
+        double matter = c.inputsMatter() ? 1 : 0;
         if (worst <= Tolerances.LOGITS_MAX_ABS_DIFF) {
-            return new double[] {worst, Double.NaN};
+            return new double[] {worst, Double.NaN, matter};
         }
         double noise = Double.isNaN(worst) ? Double.NaN
                 : OrtRunner.floatNoise(original, Seeds.derive(s, "float noise"), OrtRunner.Options.DEFAULT);
@@ -188,6 +197,10 @@ public final class PermuteJob {
                     + "the model's own float32 noise, %.3g); nothing written", Text.quote(where), worst,
                     Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, noise));
         }
-        return new double[] {worst, noise};
+        return new double[] {worst, noise, matter};
     }
+
+    /** What the verify stage adds when the model's outputs do not depend on its inputs. */
+    public static final String UNSEEING = "; but the outputs are the same for every input, so this check cannot tell a wrong "
+            + "permutation (a head initialized to zeros?)";
 }

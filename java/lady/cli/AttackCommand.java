@@ -233,12 +233,16 @@ final class AttackCommand implements Callable<Integer> {
         }
         List<AttackResult> results = new ArrayList<>();
         List<Double> verified = new ArrayList<>();
+        boolean inputsMatter = true; // every check could see something: the outputs depend on the inputs
         for (int i = 0; i < chain.size(); i++) {
             Model before = verify && chain.get(i).preservesFunction() ? Models.fromStateDict(state, archName) : null;
             results.add(Attacks.apply(chain, i, state, context));
             if (before != null) {
                 Model after = Models.fromStateDict(state, archName);
-                verified.add(PermutationCheck.verify(before, after, before.probe(4, Seeds.derive(s, "probe", i))));
+                PermutationCheck.Check c = PermutationCheck.verifyChecked(before, after,
+                        before.probe(4, Seeds.derive(s, "probe", i)));
+                verified.add(c.difference());
+                inputsMatter &= c.inputsMatter();
             }
         }
         AttackResult recalibrated = Attacks.recalibrate(chain, state, context);
@@ -280,6 +284,7 @@ final class AttackCommand implements Callable<Integer> {
             o.put("weights_after", tensors);
             if (verify) {
                 o.put("verified_max_output_diff", verified);
+                o.put("verify_outputs_depend_on_inputs", inputsMatter);
             }
             if (secret != null) {
                 o.put("secret", secret.toString());
@@ -295,8 +300,9 @@ final class AttackCommand implements Callable<Integer> {
                 w.printf(Locale.ROOT, "  %s: %s; %d tensor(s) changed%n", r.spec(), sb, r.tensors().size());
             }
             if (verify) {
-                w.printf(Locale.ROOT, "  verified: the function is kept (max output difference %s)%n",
-                        String.join(", ", verified.stream().map(d -> String.format(Locale.ROOT, "%.3g", d)).toList()));
+                w.printf(Locale.ROOT, "  verified: the function is kept (max output difference %s)%s%n",
+                        String.join(", ", verified.stream().map(d -> String.format(Locale.ROOT, "%.3g", d)).toList()),
+                        inputsMatter ? "" : lady.app.PermuteJob.UNSEEING);
             }
             if (secret != null) {
                 w.printf(Locale.ROOT, "  secret -> %s%n", secret);

@@ -83,6 +83,9 @@ final class PermuteCommand implements Callable<Integer> {
             if (r.floatNoise() != null) {
                 o.put("verify_float_noise", r.floatNoise());
             }
+            if (r.inputsMatter() != null) {
+                o.put("verify_outputs_depend_on_inputs", r.inputsMatter());
+            }
             spec.commandLine().getOut().println(lady.report.Json.write(o));
             return 0;
         }
@@ -92,7 +95,8 @@ final class PermuteCommand implements Callable<Integer> {
                         ? "; outputs max relative diff %.3g (ONNX Runtime)" : "; logits max abs diff %.3g", r.difference())
                 + (r.floatNoise() == null ? "" : String.format(Locale.ROOT, ", above %.0e but within %.0f times the "
                         + "model's own float32 noise (%.3g: every float32 weight moved by one unit in the last place)",
-                        Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, r.floatNoise())));
+                        Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, r.floatNoise()))
+                + (r.inputsMatter() == null || r.inputsMatter() ? "" : PermuteJob.UNSEEING));
         return 0;
     }
 

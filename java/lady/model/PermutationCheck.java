@@ -28,7 +28,20 @@ public final class PermutationCheck {
      * @throws LadyException INVALID_INPUT when the difference is not below the tolerance (or NaN)
      */
     public static double verify(Model original, StateDict permuted, Tensor probe) {
-        return check(original.architecture(), "permuted", difference(original, permuted, probe));
+        return verifyChecked(original, permuted, probe).difference();
+    }
+
+    /**
+     * A check's outcome: the largest output difference, and whether the original's outputs depend on its inputs at all
+     * (false when every output is the same for every probe image, as a network whose head is initialized to zeros
+     * gives: the difference then cannot tell a wrong permutation from a right one).
+     */
+    public record Check(double difference, boolean inputsMatter) {}
+
+    /** As {@link #verify(Model, StateDict, Tensor)}, and whether the check could see anything ({@link Check}). */
+    public static Check verifyChecked(Model original, StateDict permuted, Tensor probe) {
+        double[] d = difference(original, permuted, probe);
+        return new Check(check(original.architecture(), "permuted", d), d[2] != 0);
     }
 
     /**
@@ -55,7 +68,13 @@ public final class PermutationCheck {
      * they were.
      */
     public static double verify(Model original, Model changed, Tensor probe) {
-        return check(original.architecture(), "changed", difference(original, changed, probe));
+        return verifyChecked(original, changed, probe).difference();
+    }
+
+    /** As {@link #verify(Model, Model, Tensor)}, and whether the check could see anything ({@link Check}). */
+    public static Check verifyChecked(Model original, Model changed, Tensor probe) {
+        double[] d = difference(original, changed, probe);
+        return new Check(check(original.architecture(), "changed", d), d[2] != 0);
     }
 
     /** As {@link #verify(Model, Model, Tensor)} but only measures: the max abs output difference. */
@@ -87,7 +106,8 @@ public final class PermutationCheck {
             original.train(false);
             List<Tensor> a = original.outputs(probe);
             original.load(permuted);
-            return compare(a, original.outputs(probe), original.freeChannelOutputs());
+            double[] d = compare(a, original.outputs(probe), original.freeChannelOutputs());
+            return new double[] {d[0], d[1], inputsMatter(a, probe.size(0)) ? 1 : 0};
         } finally {
             original.load(saved);
             original.train(wasTraining);
@@ -101,11 +121,31 @@ public final class PermutationCheck {
         try (NoGradGuard guard = new NoGradGuard()) {
             original.train(false);
             changed.train(false);
-            return compare(original.outputs(probe), changed.outputs(probe), original.freeChannelOutputs());
+            List<Tensor> a = original.outputs(probe);
+            double[] d = compare(a, changed.outputs(probe), original.freeChannelOutputs());
+            return new double[] {d[0], d[1], inputsMatter(a, probe.size(0)) ? 1 : 0};
         } finally {
             original.train(wasTraining);
             changed.train(changedTraining);
         }
+    }
+
+    /**
+     * Whether any output differs between the {@code n} probe images (rows along axis 0); true when no output has such
+     * rows (nothing to tell from).
+     */
+    static boolean inputsMatter(List<Tensor> outputs, long n) {
+        boolean rows = false;
+        for (Tensor x : outputs) {
+            if (n < 2 || x.dim() < 1 || x.size(0) != n) {
+                continue;
+            }
+            rows = true;
+            if (!(x.sub(x.narrow(0, 0, 1)).abs().max().item_double() == 0)) { // NaN counts as a difference
+                return true;
+            }
+        }
+        return !rows;
     }
 
     /**

@@ -393,16 +393,39 @@ public final class OrtRunner implements AutoCloseable {
      * @throws LadyException INVALID_INPUT when the two models' inputs or outputs differ in names or shapes
      */
     public static List<OutputDifference> compare(OnnxModel reference, OnnxModel candidate, long seed, Options options) {
+        return comparison(reference, candidate, seed, options).differences();
+    }
+
+    /**
+     * {@link #compare}'s differences, and whether the reference's outputs depend on its inputs at all: false when every
+     * output is the same, bit for bit, on a second set of seeded inputs (a classifier whose head is initialized to
+     * zeros, as torchvision's ViT: the differences then cannot tell a wrong permutation from a right one).
+     */
+    public record Comparison(List<OutputDifference> differences, boolean inputsMatter) {}
+
+    /** {@link #compare}, with whether the check could see anything ({@link Comparison}). */
+    public static Comparison comparison(OnnxModel reference, OnnxModel candidate, long seed, Options options) {
         try (OrtRunner a = open(reference); OrtRunner b = open(candidate)) {
-            return differences(a, b, seed, options);
+            Map<String, Tensor> y = a.run(a.seededInputs(seed, options));
+            List<OutputDifference> d = differences(a, y, b, seed, options);
+            Map<String, Tensor> other = a.run(a.seededInputs(Seeds.derive(seed, "other inputs"), options));
+            boolean matter = false;
+            for (String name : y.keySet()) {
+                matter |= !Arrays.equals(FloatTensors.read(y.get(name)), FloatTensors.read(other.get(name)));
+            }
+            return new Comparison(d, matter);
         }
     }
 
     /** {@link #compare} of two open sessions: {@code b}'s outputs against {@code a}'s on {@code a}'s seeded inputs. */
     private static List<OutputDifference> differences(OrtRunner a, OrtRunner b, long seed, Options options) {
-        Map<String, Tensor> inputs = a.seededInputs(seed, options);
-        Map<String, Tensor> ya = a.run(inputs);
-        Map<String, Tensor> yb = b.run(inputs);
+        return differences(a, a.run(a.seededInputs(seed, options)), b, seed, options);
+    }
+
+    /** As above, {@code a}'s outputs on its seeded inputs given ({@code ya}). */
+    private static List<OutputDifference> differences(OrtRunner a, Map<String, Tensor> ya, OrtRunner b, long seed,
+            Options options) {
+        Map<String, Tensor> yb = b.run(a.seededInputs(seed, options));
         if (!ya.keySet().equals(yb.keySet())) {
             throw LadyException.invalidInput(b.model.path() + " has outputs " + yb.keySet() + ", " + a.model.path()
                     + " has " + ya.keySet());

@@ -1270,6 +1270,33 @@ class OnnxGraphTest {
     }
 
     /**
+     * A model whose last layer is zeros gives the same outputs for every input: a comparison of it with any copy shows
+     * no difference, and says that its outputs do not depend on its inputs (nothing could have been seen); with its last
+     * layer, they do.
+     */
+    @Test
+    void aComparisonSaysWhenTheOutputsIgnoreTheInputs() throws Exception {
+        Path p = denseCalls("fn-live.onnx", false);
+        ModelProto m = ModelProto.parseFrom(Files.readAllBytes(p));
+        GraphProto.Builder g = m.getGraph().toBuilder();
+        for (int i = 0; i < g.getInitializerCount(); i++) {
+            if (g.getInitializer(i).getName().startsWith("w3") || g.getInitializer(i).getName().startsWith("b3")) {
+                TensorProto t = g.getInitializer(i);
+                long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+                g.setInitializer(i, floats(t.getName(), new float[t.getRawData().size() / 4], dims));
+            }
+        }
+        Path dead = dir.resolve("fn-dead.onnx");
+        Files.write(dead, m.toBuilder().setGraph(g).build().toByteArray());
+        for (Path f : new Path[] {p, dead}) {
+            OnnxModel x = Onnx.read(f);
+            OrtRunner.Comparison c = OrtRunner.comparison(x, x, 3, OrtRunner.Options.DEFAULT);
+            assertEquals(0.0, c.differences().get(0).maxAbs(), f.toString());
+            assertEquals(f.equals(p), c.inputsMatter(), f.toString());
+        }
+    }
+
+    /**
      * Two calls of one function on the same weights: each call's use of them is a tensor of its own, in its own group,
      * and a permutation that moves them apart gives the second call initializers of its own, which takes the expanded
      * nodes into the main graph: ONNX Runtime still runs it to the same outputs.

@@ -67,6 +67,40 @@ class PermuteCommandTest {
         }
     }
 
+    /**
+     * A model whose outputs do not depend on its inputs (its last layer zeroed, as torchvision initializes ViT's head):
+     * --verify passes, since nothing changed, but says that it could not have seen a wrong permutation; in JSON too.
+     * The same model with its head gives outputs that depend on the inputs, and no such words.
+     */
+    @Test
+    void aCheckThatCannotSeeAnythingSaysSo(@TempDir Path dir) {
+        Model model = PermuterTest.model("vgg16_bn_cifar", 22);
+        StateDict original = model.stateDict();
+        for (boolean zeroed : new boolean[] {false, true}) {
+            StateDict sd = original.copy();
+            if (zeroed) {
+                for (String name : sd.names()) {
+                    if (name.startsWith("classifier.6.")) { // the last Linear: weight and bias
+                        java.nio.FloatBuffer f = sd.get(name).floats();
+                        for (int i = 0; i < f.limit(); i++) {
+                            f.put(i, 0f);
+                        }
+                    }
+                }
+            }
+            Path in = dir.resolve("in-" + zeroed + ".pt");
+            Checkpoints.write(in, sd, Checkpoints.Format.TORCH_ZIP);
+            CliRun r = run("permute", "--model", in.toString(), "--seed", "7", "--out", dir.resolve("o.pt").toString(),
+                    "--secret", dir.resolve("s.json").toString(), "--verify", "--quiet");
+            assertEquals(0, r.code(), r.err());
+            assertEquals(zeroed, r.out().contains("so this check cannot tell a wrong permutation"), r.out());
+            r = run("permute", "--model", in.toString(), "--seed", "7", "--out", dir.resolve("o.pt").toString(),
+                    "--secret", dir.resolve("s.json").toString(), "--verify", "--quiet", "--format", "json");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("\"verify_outputs_depend_on_inputs\":" + !zeroed), r.out());
+        }
+    }
+
     @Test
     void selectedGroupsAndScalingAreRecorded(@TempDir Path dir) {
         Model model = PermuterTest.model("resnet18_cifar", 22);
