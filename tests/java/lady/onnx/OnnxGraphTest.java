@@ -145,6 +145,15 @@ class OnnxGraphTest {
         return out;
     }
 
+    /** {@code lady resync} of {@code suspect} against {@code reference}, written to {@code name} in the test's folder. */
+    private Path resynced(Path reference, Path suspect, String name) {
+        Path restored = dir.resolve(name);
+        CliRun r = CliRun.of("resync", "--reference", reference.toString(), "--suspect", suspect.toString(), "--out",
+                restored.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        return restored;
+    }
+
     /** {@code spec} made wrong on purpose: {@code groups} instead of its own, and {@code alsoFixed} held in place too. */
     private static PermutationSpec wrong(PermutationSpec spec, List<Group> groups, String... alsoFixed) {
         java.util.Set<String> fixed = new java.util.LinkedHashSet<>(spec.fixed());
@@ -275,11 +284,7 @@ class OnnxGraphTest {
         assertEquals(OnnxModel.TensorUse.Kind.INITIALIZER, back.tensors().get("c2.bias").kind());
 
         // and resync puts everything back, shared tensors included
-        Path restored = dir.resolve("restored.onnx");
-        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
-                "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertTrue(Onnx.read(restored).stateDict().sameTensors(m.stateDict()));
+        assertTrue(Onnx.read(resynced(p, out, "restored.onnx")).stateDict().sameTensors(m.stateDict()));
     }
 
     /**
@@ -439,11 +444,7 @@ class OnnxGraphTest {
         double worst = outputChange(p, wrong, Permuter.random(wrong, List.of("c1", "c2"), 6));
         assertTrue(worst > 1e-2, "scales left behind change the outputs: " + worst);
 
-        Path restored = dir.resolve("restored.onnx");
-        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
-                "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(restored));
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(resynced(p, out, "restored.onnx")));
     }
 
     /** {@code n} of the com.microsoft domain (ONNX Runtime's contrib operators). */
@@ -608,11 +609,7 @@ class OnnxGraphTest {
         double worst = outputChange(p, wrong, Map.of("c1", Permutation.of(0, 2, 1, 3, 4, 5, 6, 7)));
         assertTrue(worst > 1e-3, "a channel moved to another group changes the outputs: " + worst);
 
-        Path restored = dir.resolve("restored-gn.onnx");
-        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
-                "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(restored));
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(resynced(p, out, "restored-gn.onnx")));
     }
 
     /** ONNX's own GroupNormalization (opset 18: a scale and a bias per group): the same groups as PyTorch's form. */
@@ -1262,11 +1259,7 @@ class OnnxGraphTest {
         double worst = outputChange(p, wrong, Permuter.random(wrong, List.of(block1.name()), 6));
         assertTrue(worst > 1e-3, "a bias left behind changes the outputs: " + worst);
 
-        Path restored = dir.resolve("restored-fn.onnx");
-        CliRun r = CliRun.of("resync", "--reference", p.toString(), "--suspect", out.toString(), "--out", restored.toString(),
-                "--quiet");
-        assertEquals(0, r.code(), r.err());
-        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(restored));
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(resynced(p, out, "restored-fn.onnx")));
     }
 
     /**
