@@ -677,6 +677,12 @@ final class Unpickler {
 
     /** Modules nested deeper than this in a whole pickled model are refused. */
     static final int MAX_MODULE_DEPTH = 256;
+    /**
+     * Modules visited in a whole pickled model at most: a module shared by two parents is walked under each name (as
+     * {@code state_dict()} does), so a few kilobytes of modules each shared twice, 30 deep, would name 2^30 tensors.
+     * Real models have a few thousand at most.
+     */
+    static final int MAX_MODULES = 1 << 18;
 
     /**
      * The state dict of a whole pickled model ({@code torch.save(model)}): an {@code nn.Module} object whose state holds
@@ -684,15 +690,15 @@ final class Unpickler {
      * module's parameters, then its persistent buffers, then its children, names joined with dots; None entries left
      * out). Null when {@code root} is no module.
      *
-     * @throws LadyException INVALID_INPUT when a module contains itself or modules nest more than
-     *                       {@link #MAX_MODULE_DEPTH} deep
+     * @throws LadyException INVALID_INPUT when a module contains itself, modules nest more than {@link #MAX_MODULE_DEPTH}
+     *                       deep, or there are more than {@link #MAX_MODULES} of them (shared ones counted per name)
      */
     static PDict moduleStateDict(Object root, String file) {
         if (!(root instanceof PObject m) || moduleParts(m) == null) {
             return null;
         }
         PDict out = new PDict();
-        addModule(m, "", out, new java.util.IdentityHashMap<>(), file);
+        addModule(m, "", out, new java.util.IdentityHashMap<>(), new int[1], file);
         return out;
     }
 
@@ -706,7 +712,11 @@ final class Unpickler {
     }
 
     private static void addModule(PObject m, String prefix, PDict out, java.util.IdentityHashMap<PObject, Boolean> path,
-            String file) {
+            int[] visited, String file) {
+        if (++visited[0] > MAX_MODULES) {
+            throw LadyException.invalidInput(file + ": the pickled model has more than " + MAX_MODULES + " modules (counted "
+                    + "under every name a shared module has)");
+        }
         if (path.size() >= MAX_MODULE_DEPTH) {
             throw LadyException.invalidInput(file + ": the pickled model nests modules more than " + MAX_MODULE_DEPTH
                     + " deep");
@@ -730,7 +740,7 @@ final class Unpickler {
         }
         for (Map.Entry<Object, Object> e : parts[2].map.entrySet()) {
             if (e.getValue() instanceof PObject child && moduleParts(child) != null) {
-                addModule(child, prefix + e.getKey() + ".", out, path, file);
+                addModule(child, prefix + e.getKey() + ".", out, path, visited, file);
             }
         }
         path.remove(m);

@@ -3,6 +3,7 @@ package lady.checkpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -87,6 +88,19 @@ class WholeModelPickleTest {
         e = read("\u0080\u0002ctorch.storage\n_load_from_bytes\nC\u0001x\u0085R.");
         assertTrue(e.getMessage().contains("refers to global 'torch.storage._load_from_bytes', which is not allowed"),
                 e.getMessage());
+        // 31 levels of modules, each holding the one below twice: 2^31 names from 2 kB, refused at once
+        StringBuilder dag = new StringBuilder("\u0080\u0002");
+        for (int k = 0; k <= 30; k++) {
+            dag.append("c__main__\nM\n)\u0081}(X\u000b\u0000\u0000\u0000_parameters}X\b\u0000\u0000\u0000_modules}");
+            if (k > 0) {
+                String below = "h" + (char) (k - 1);
+                dag.append("(X\u0001\u0000\u0000\u0000a").append(below).append("X\u0001\u0000\u0000\u0000b").append(below)
+                        .append('u');
+            }
+            dag.append("ubq").append((char) k).append('0');
+        }
+        e = assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> read(dag + "h\u001e."));
+        assertTrue(e.getMessage().contains("more than " + Unpickler.MAX_MODULES + " modules"), e.getMessage());
         for (String payload : new String[] {"subprocess\nPopen", "posix\nsystem", "builtins\ngetattr"}) {
             e = read("\u0080\u0002c" + payload + "\nX\u0002\u0000\u0000\u0000ls\u0085R.");
             assertTrue(e.getMessage().contains("refers to global '" + payload.replace('\n', '.') + "', which is not allowed"),
