@@ -159,9 +159,10 @@ public final class OrtRunner implements AutoCloseable {
             "num_groups", "blocksize");
 
     /**
-     * Refuses nodes (the model's, local functions expanded, and their subgraphs) with an attribute of {@link #POSITIVE} at zero or below: ONNX Runtime 1.23
-     * divides by a stride of 0 (Conv, ConvTranspose, the pools), a ConvTranspose's group of 0 and a GroupNormalization's
-     * num_groups of 0 while it loads the model, which ends the process with SIGFPE instead of an error.
+     * Refuses nodes (the model's, local functions expanded, and their subgraphs) with an attribute of {@link #POSITIVE}
+     * at zero or below: ONNX Runtime 1.23 divides by a stride of 0 (Conv, ConvTranspose, the pools), a ConvTranspose's
+     * group of 0 and a GroupNormalization's num_groups of 0 while it loads the model, which ends its process with SIGFPE
+     * instead of an error.
      */
     static void requirePositiveSizes(List<NodeProto> nodes, Path file) {
         for (NodeProto n : nodes) {
@@ -305,9 +306,9 @@ public final class OrtRunner implements AutoCloseable {
     }
 
     /**
-     * Runs the model on float32 inputs (an integer input's values carried as floats, cast to its type here); every
-     * output as a new float32 libtorch tensor, in the graph's order (integer outputs converted exactly, see {@link
-     * #floats}).
+     * Runs the model on float32 inputs (an integer input's values carried as floats, cast to its type in ONNX Runtime's
+     * process); every output as a new float32 libtorch tensor, in the graph's order (integer outputs converted exactly,
+     * see {@link OrtWorker.Output}).
      */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
         List<OrtWorker.Feed> feeds = new ArrayList<>();
