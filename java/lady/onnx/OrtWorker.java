@@ -213,7 +213,7 @@ final class OrtWorker {
             try {
                 tmp = Files.createTempDirectory("lady-ort-");
                 List<String> command = List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                        "-Djava.io.tmpdir=" + tmp, "-cp", System.getProperty("java.class.path"), OrtWorker.class.getName());
+                        "-Djava.io.tmpdir=" + tmp, "-cp", classPath(), OrtWorker.class.getName());
                 p = new ProcessBuilder(command).start();
             } catch (IOException e) {
                 deleteTree(tmp);
@@ -229,6 +229,30 @@ final class OrtWorker {
                 throw new LadyException(LadyException.Kind.IO, "cannot start ONNX Runtime's process: " + c.end(), e);
             }
             return c;
+        }
+
+        /**
+         * The child's class path: this process's, and the jars (or folders) of Lady's classes and of ONNX Runtime's
+         * where it lacks them (Lady used as a library, loaded by a class loader of its own).
+         */
+        private static String classPath() {
+            java.util.LinkedHashSet<String> entries = new java.util.LinkedHashSet<>();
+            for (String e : System.getProperty("java.class.path", "").split(java.io.File.pathSeparator)) {
+                if (!e.isEmpty()) {
+                    entries.add(e);
+                }
+            }
+            for (Class<?> c : List.of(OrtWorker.class, OrtEnvironment.class)) {
+                try {
+                    java.security.CodeSource source = c.getProtectionDomain().getCodeSource();
+                    if (source != null && source.getLocation() != null) {
+                        entries.add(Path.of(source.getLocation().toURI()).toString());
+                    }
+                } catch (java.net.URISyntaxException | RuntimeException e) {
+                    // not a file: the class path alone
+                }
+            }
+            return String.join(java.io.File.pathSeparator, entries);
         }
 
         /** Keeps the last {@link #STDERR_KEPT} bytes of the child's standard error. */
