@@ -78,6 +78,39 @@ class HostileCheckpointTest {
         refused(torchZip("\u0080\u0004\u008c\u0002os\u008c\u0006system\u0093."), "global 'os.system'");
     }
 
+    /**
+     * Whole pickled models are read as inert objects (WholeModelPickleTest), but a module that contains itself, modules
+     * that expand to 2^31 names, an object that is no module, a file that calls a function and gives no state dict, and
+     * the globals pickle payloads reach for are refused in one line, by name where there is one.
+     */
+    @Test
+    void objectsThatAreNoModelAndPayloadsAreRefused() throws Exception {
+        // m = NEWOBJ(__main__.M); BUILD {"_parameters": {}, "_modules": {"self": m}}
+        String loop = "\u0080\u0002c__main__\nM\n)\u0081q\u0000}(X\u000b\u0000\u0000\u0000_parameters}X\b\u0000\u0000\u0000"
+                + "_modules}X\u0004\u0000\u0000\u0000selfh\u0000sub.";
+        refused(torchZip(loop), "contains itself");
+        refused(torchZip("\u0080\u0002ccollections\nCounter\n)\u0081."),
+                "holds an object of class collections.Counter, not a state dict");
+        refused(torchZip("\u0080\u0002ctorch.storage\n_load_from_bytes\nC\u0001x\u0085R."),
+                "refers to global 'torch.storage._load_from_bytes', which is not allowed");
+        // 31 levels of modules, each holding the one below twice: 2^31 names from 2 kB, refused at once
+        StringBuilder dag = new StringBuilder("\u0080\u0002");
+        for (int k = 0; k <= 30; k++) {
+            dag.append("c__main__\nM\n)\u0081}(X\u000b\u0000\u0000\u0000_parameters}X\b\u0000\u0000\u0000_modules}");
+            if (k > 0) {
+                String below = "h" + (char) (k - 1);
+                dag.append("(X\u0001\u0000\u0000\u0000a").append(below).append("X\u0001\u0000\u0000\u0000b").append(below)
+                        .append('u');
+            }
+            dag.append("ubq").append((char) k).append('0');
+        }
+        refused(torchZip(dag + "h\u001e."), "more than " + Unpickler.MAX_MODULES + " modules");
+        for (String payload : new String[] {"subprocess\nPopen", "posix\nsystem", "builtins\ngetattr"}) {
+            refused(torchZip("\u0080\u0002c" + payload + "\nX\u0002\u0000\u0000\u0000ls\u0085R."),
+                    "refers to global '" + payload.replace('\n', '.') + "', which is not allowed");
+        }
+    }
+
     /** A state dict {"w": tensor} whose tensor has the given storage numel, offset, size and stride. */
     private static byte[] tensorPickle(long numel, long offset, long[] size, long[] stride) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
