@@ -65,12 +65,7 @@ final class OnnxFunctions {
         if (g.getNodeList().stream().noneMatch(n -> functions.containsKey(key(n.getDomain(), n.getOpType())))) {
             return g.getNodeList();
         }
-        long total = 0;
-        Map<String, Long> sizes = new HashMap<>();
-        for (NodeProto n : g.getNodeList()) {
-            FunctionProto f = functions.get(key(n.getDomain(), n.getOpType()));
-            total = Math.min(total + (f == null ? 1 : size(f, functions, sizes, new ArrayDeque<>(), path)), Long.MAX_VALUE / 2);
-        }
+        long total = size(g.getNodeList(), functions, new HashMap<>(), new ArrayDeque<>(), path);
         if (total > MAX_NODES) { // counted before anything is built
             throw LadyException.invalidInput(path + ": its local functions expand to more than " + MAX_NODES + " nodes");
         }
@@ -108,13 +103,20 @@ final class OnnxFunctions {
                     + " deep");
         }
         stack.push(k);
-        long n = 0;
-        for (NodeProto inner : f.getNodeList()) {
-            FunctionProto callee = functions.get(key(inner.getDomain(), inner.getOpType()));
-            n = Math.min(n + (callee == null ? 1 : size(callee, functions, sizes, stack, path)), Long.MAX_VALUE / 2);
-        }
+        long n = size(f.getNodeList(), functions, sizes, stack, path);
         stack.pop();
         sizes.put(k, n);
+        return n;
+    }
+
+    /** The number of nodes {@code nodes} expand to: 1 each, a call the size of its function ({@link #size}). */
+    private static long size(List<NodeProto> nodes, Map<String, FunctionProto> functions, Map<String, Long> sizes,
+            Deque<String> stack, Path path) {
+        long n = 0;
+        for (NodeProto x : nodes) {
+            FunctionProto callee = functions.get(key(x.getDomain(), x.getOpType()));
+            n = Math.min(n + (callee == null ? 1 : size(callee, functions, sizes, stack, path)), Long.MAX_VALUE / 2);
+        }
         return n;
     }
 

@@ -87,8 +87,13 @@ public final class OrtRunner implements AutoCloseable {
 
     private OrtRunner(OnnxModel model) {
         this.model = model;
-        this.session = OrtWorker.open(model.path(), Parallel.threads());
-        this.generation = OrtWorker.generation();
+        openSession();
+    }
+
+    /** Opens this runner's session in the child now serving ({@link OrtWorker}). */
+    private void openSession() {
+        session = OrtWorker.open(model.path(), Parallel.threads());
+        generation = OrtWorker.generation();
     }
 
     /**
@@ -106,7 +111,7 @@ public final class OrtRunner implements AutoCloseable {
         }
         try {
             Onnx.write(tmp, source, weights);
-            OrtRunner r = session(Onnx.read(tmp));
+            OrtRunner r = new OrtRunner(Onnx.read(tmp));
             r.temporary = tmp;
             return r;
         } catch (RuntimeException e) {
@@ -131,7 +136,7 @@ public final class OrtRunner implements AutoCloseable {
      */
     public static OrtRunner open(OnnxModel model) {
         requireLoadable(model);
-        return session(model);
+        return new OrtRunner(model);
     }
 
     /**
@@ -147,11 +152,6 @@ public final class OrtRunner implements AutoCloseable {
             throw LadyException.invalidInput(model.path() + ": " + malformed.get(0) + (malformed.size() > 1 ? " (and "
                     + (malformed.size() - 1) + " more)" : "") + ", which its operator does not accept: the file is malformed");
         }
-    }
-
-    /** A session on {@code model}, whose graph was checked ({@link #requireLoadable}). */
-    private static OrtRunner session(OnnxModel model) {
-        return new OrtRunner(model);
     }
 
     /** Attributes whose entries ONNX requires positive: strides, dilations, kernel sizes, group and block counts. */
@@ -322,8 +322,7 @@ public final class OrtRunner implements AutoCloseable {
                     FloatTensors.read(t))); // integers carried as floats, cast in the child
         }
         if (generation != OrtWorker.generation()) { // the child that held the session has ended: open it again
-            session = OrtWorker.open(model.path(), Parallel.threads());
-            generation = OrtWorker.generation();
+            openSession();
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, OrtWorker.Output> e : OrtWorker.run(session, model.path(), feeds).entrySet()) {
@@ -407,8 +406,9 @@ public final class OrtRunner implements AutoCloseable {
     /** {@link #compare}, with whether the check could see anything ({@link Comparison}). */
     public static Comparison comparison(OnnxModel reference, OnnxModel candidate, long seed, Options options) {
         try (OrtRunner a = open(reference); OrtRunner b = open(candidate)) {
-            Map<String, Tensor> y = a.run(a.seededInputs(seed, options));
-            List<OutputDifference> d = differences(a, y, b, seed, options);
+            Map<String, Tensor> inputs = a.seededInputs(seed, options);
+            Map<String, Tensor> y = a.run(inputs);
+            List<OutputDifference> d = differences(a, y, b, inputs);
             Map<String, Tensor> other = a.run(a.seededInputs(Seeds.derive(seed, "other inputs"), options));
             boolean matter = false;
             for (String name : y.keySet()) {
@@ -420,13 +420,14 @@ public final class OrtRunner implements AutoCloseable {
 
     /** {@link #compare} of two open sessions: {@code b}'s outputs against {@code a}'s on {@code a}'s seeded inputs. */
     private static List<OutputDifference> differences(OrtRunner a, OrtRunner b, long seed, Options options) {
-        return differences(a, a.run(a.seededInputs(seed, options)), b, seed, options);
+        Map<String, Tensor> inputs = a.seededInputs(seed, options);
+        return differences(a, a.run(inputs), b, inputs);
     }
 
-    /** As above, {@code a}'s outputs on its seeded inputs given ({@code ya}). */
-    private static List<OutputDifference> differences(OrtRunner a, Map<String, Tensor> ya, OrtRunner b, long seed,
-            Options options) {
-        Map<String, Tensor> yb = b.run(a.seededInputs(seed, options));
+    /** As above, on {@code inputs}, {@code a}'s outputs on them given ({@code ya}). */
+    private static List<OutputDifference> differences(OrtRunner a, Map<String, Tensor> ya, OrtRunner b,
+            Map<String, Tensor> inputs) {
+        Map<String, Tensor> yb = b.run(inputs);
         if (!ya.keySet().equals(yb.keySet())) {
             throw LadyException.invalidInput(b.model.path() + " has outputs " + yb.keySet() + ", " + a.model.path()
                     + " has " + ya.keySet());
@@ -493,7 +494,7 @@ public final class OrtRunner implements AutoCloseable {
     @Override
     public void close() {
         try {
-            OrtWorker.close(session, generation);
+            OrtWorker.close(session, generation, model.path());
         } finally {
             if (temporary != null) {
                 delete(temporary);

@@ -113,39 +113,30 @@ final class OrtWorker {
             out.writeInt(session);
             out.writeInt(feeds.size());
             for (Feed f : feeds) {
-                writeString(out, f.name());
-                out.writeInt(f.type().code());
-                writeShape(out, f.shape());
-                writeFloats(out, f.values());
+                writeFeed(out, f);
             }
         }, in -> {
             int n = in.readInt();
             Map<String, Output> outputs = new LinkedHashMap<>();
             for (int i = 0; i < n; i++) {
-                String name = readString(in);
-                long[] shape = readShape(in);
-                outputs.put(name, in.readBoolean() ? new Output(shape, readFloats(in), null)
-                        : new Output(shape, null, readString(in)));
+                outputs.put(readString(in), readOutput(in));
             }
             return outputs;
         }, "ONNX Runtime failed on " + file + ": ");
     }
 
-    /** Closes session {@code session}; nothing when its child has ended since it was opened. */
-    static synchronized void close(int session, long generation) {
+    /** Closes session {@code session} (of model {@code file}); nothing when its child has ended since it was opened. */
+    static synchronized void close(int session, long generation, Path file) {
         if (child == null || child.generation != generation) {
             return;
         }
         try {
-            child.out.writeByte(CLOSE);
-            child.out.writeInt(session);
-            child.out.flush();
-            if (child.in.readByte() != OK) {
-                readString(child.in);
-            }
-        } catch (IOException e) {
-            child.end();
-            child = null;
+            call(file, "closed", out -> {
+                out.writeByte(CLOSE);
+                out.writeInt(session);
+            }, in -> null, "ONNX Runtime cannot close its session on " + file + ": ");
+        } catch (LadyException e) {
+            // the session ends with its child anyway
         }
     }
 
@@ -401,66 +392,49 @@ final class OrtWorker {
     private static void serveRun(OrtEnvironment env, OrtSession session, DataInputStream in, DataOutputStream out)
             throws IOException, OrtException {
         int n = in.readInt();
-        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-        List<String> names = new ArrayList<>();
-        List<OnnxDType> types = new ArrayList<>();
-        List<long[]> shapes = new ArrayList<>();
-        List<float[]> values = new ArrayList<>();
+        List<Feed> inputs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            names.add(readString(in));
-            types.add(OnnxDType.ofCode(in.readInt()));
-            shapes.add(readShape(in));
-            values.add(readFloats(in));
+            inputs.add(readFeed(in));
         }
         if (session == null) {
             throw new IllegalStateException("no such session");
         }
+        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
         try {
-            for (int i = 0; i < n; i++) {
-                float[] v = values.get(i);
-                long[] shape = shapes.get(i);
+            for (Feed f : inputs) {
+                float[] v = f.values();
                 OnnxTensor t;
-                if (types.get(i) == OnnxDType.INT64) {
+                if (f.type() == OnnxDType.INT64) {
                     long[] longs = new long[v.length];
                     for (int k = 0; k < v.length; k++) {
                         longs[k] = (long) v[k];
                     }
-                    t = OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(longs), shape);
-                } else if (types.get(i) == OnnxDType.INT32) {
+                    t = OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(longs), f.shape());
+                } else if (f.type() == OnnxDType.INT32) {
                     int[] ints = new int[v.length];
                     for (int k = 0; k < v.length; k++) {
                         ints[k] = (int) v[k];
                     }
-                    t = OnnxTensor.createTensor(env, java.nio.IntBuffer.wrap(ints), shape);
+                    t = OnnxTensor.createTensor(env, java.nio.IntBuffer.wrap(ints), f.shape());
                 } else {
-                    t = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(v), shape);
+                    t = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(v), f.shape());
                 }
-                feeds.put(names.get(i), t);
+                feeds.put(f.name(), t);
             }
-            List<String> outNames = new ArrayList<>();
-            List<long[]> outShapes = new ArrayList<>();
-            List<float[]> outValues = new ArrayList<>();
-            List<String> outInfo = new ArrayList<>();
+            Map<String, Output> outputs = new LinkedHashMap<>();
             try (OrtSession.Result r = session.run(feeds)) { // every output converted before the reply starts
                 for (Map.Entry<String, ai.onnxruntime.OnnxValue> e : r) {
                     OnnxTensor t = e.getValue() instanceof OnnxTensor ot ? ot : null;
-                    outNames.add(e.getKey());
-                    outShapes.add(t == null ? new long[0] : t.getInfo().getShape());
-                    outValues.add(t == null ? null : floats(t));
-                    outInfo.add(e.getValue().getInfo().toString());
+                    float[] v = t == null ? null : floats(t);
+                    outputs.put(e.getKey(), new Output(t == null ? new long[0] : t.getInfo().getShape(), v,
+                            v == null ? e.getValue().getInfo().toString() : null));
                 }
             }
             out.writeByte(OK);
-            out.writeInt(outNames.size());
-            for (int i = 0; i < outNames.size(); i++) {
-                writeString(out, outNames.get(i));
-                writeShape(out, outShapes.get(i));
-                out.writeBoolean(outValues.get(i) != null);
-                if (outValues.get(i) != null) {
-                    writeFloats(out, outValues.get(i));
-                } else {
-                    writeString(out, outInfo.get(i));
-                }
+            out.writeInt(outputs.size());
+            for (Map.Entry<String, Output> e : outputs.entrySet()) {
+                writeString(out, e.getKey());
+                writeOutput(out, e.getValue());
             }
         } finally {
             feeds.values().forEach(OnnxTensor::close);
@@ -546,6 +520,32 @@ final class OrtWorker {
         byte[] b = new byte[n];
         in.readFully(b);
         return new String(b, StandardCharsets.UTF_8);
+    }
+
+    private static void writeFeed(DataOutputStream out, Feed f) throws IOException {
+        writeString(out, f.name());
+        out.writeInt(f.type().code());
+        writeShape(out, f.shape());
+        writeFloats(out, f.values());
+    }
+
+    private static Feed readFeed(DataInputStream in) throws IOException {
+        return new Feed(readString(in), OnnxDType.ofCode(in.readInt()), readShape(in), readFloats(in));
+    }
+
+    private static void writeOutput(DataOutputStream out, Output o) throws IOException {
+        writeShape(out, o.shape());
+        out.writeBoolean(o.values() != null);
+        if (o.values() != null) {
+            writeFloats(out, o.values());
+        } else {
+            writeString(out, o.unsupported());
+        }
+    }
+
+    private static Output readOutput(DataInputStream in) throws IOException {
+        long[] shape = readShape(in);
+        return in.readBoolean() ? new Output(shape, readFloats(in), null) : new Output(shape, null, readString(in));
     }
 
     private static void writeShape(DataOutputStream out, long[] shape) throws IOException {
