@@ -141,7 +141,7 @@ public final class PermuteJob {
                 diff = c.difference();
                 inputsMatter = c.inputsMatter();
                 log.stage("verify", t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff)
-                        + (inputsMatter ? "" : UNSEEING));
+                        + (inputsMatter ? "" : PermutationCheck.INPUTS_IGNORED));
             }
 
             t0 = JobLog.now();
@@ -149,14 +149,14 @@ public final class PermuteJob {
             Checkpoints.writeLike(outTmp, state, model);
             if (r.verify() && onnx) {
                 long t1 = JobLog.now();
-                double[] checked = verifyOnnx(model, s, outTmp);
-                diff = checked[0];
-                noise = Double.isNaN(checked[1]) ? null : checked[1];
-                inputsMatter = checked[2] != 0;
+                OnnxCheck checked = verifyOnnx(model, s, outTmp);
+                diff = checked.difference();
+                noise = checked.noise();
+                inputsMatter = checked.inputsMatter();
                 log.stage("verify", t1, String.format(Locale.ROOT,
                         "verified in ONNX Runtime: max relative output difference %.3g", diff) + (noise == null ? ""
                         : String.format(Locale.ROOT, ", within %.0f times the model's float32 noise (%.3g)",
-                        Tolerances.FLOAT_NOISE_FACTOR, noise)) + (inputsMatter ? "" : UNSEEING));
+                        Tolerances.FLOAT_NOISE_FACTOR, noise)) + (inputsMatter ? "" : PermutationCheck.INPUTS_IGNORED));
             }
             outs.commit();
             log.stage("write", t0, "wrote " + r.out() + " and " + r.secret() + Checkpoints.leftOutNote(model));
@@ -171,9 +171,8 @@ public final class PermuteJob {
      * difference exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of the output scale, the input's float32 noise
      * ({@link OrtRunner#floatNoise}) is measured: a difference within {@link Tolerances#FLOAT_NOISE_FACTOR} times it
      * passes, with the noise reported; a larger one (or NaN) fails the job, and its output set puts nothing in place.
-     * Returns {difference, noise or NaN, 1 when the outputs depend on the inputs else 0}.
      */
-    private static double[] verifyOnnx(Path model, long s, Path written) {
+    private static OnnxCheck verifyOnnx(Path model, long s, Path written) {
         double worst = 0;
         String where = "";
         OnnxModel original = Onnx.read(model);
@@ -185,9 +184,8 @@ public final class PermuteJob {
                 where = d.output();
             }
         }
-        double matter = c.inputsMatter() ? 1 : 0;
         if (worst <= Tolerances.LOGITS_MAX_ABS_DIFF) {
-            return new double[] {worst, Double.NaN, matter};
+            return new OnnxCheck(worst, null, c.inputsMatter());
         }
         double noise = Double.isNaN(worst) ? Double.NaN
                 : OrtRunner.floatNoise(original, Seeds.derive(s, "float noise"), OrtRunner.Options.DEFAULT);
@@ -197,10 +195,12 @@ public final class PermuteJob {
                     + "the model's own float32 noise, %.3g); nothing written", Text.quote(where), worst,
                     Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, noise));
         }
-        return new double[] {worst, noise, matter};
+        return new OnnxCheck(worst, noise, c.inputsMatter());
     }
 
-    /** What the verify stage adds when the model's outputs do not depend on its inputs. */
-    public static final String UNSEEING = "; but the outputs are the same for every input, so this check cannot tell a wrong "
-            + "permutation (a head initialized to zeros?)";
+    /**
+     * What {@link #verifyOnnx} found: the largest relative output difference, the model's own float32 noise when the
+     * difference needed it (else null), and whether the outputs depend on the inputs at all.
+     */
+    private record OnnxCheck(double difference, Double noise, boolean inputsMatter) {}
 }

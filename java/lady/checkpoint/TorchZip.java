@@ -80,11 +80,8 @@ final class TorchZip {
         Unpickler.PDict dict;
         try {
             dict = selectStateDict(root, file);
-        } catch (LadyException e) {
-            if (unpickler.foreignFunction() != null) { // a file naming a function, with no state dict: refused by name
-                throw Unpickler.refused(file, unpickler.foreignFunction());
-            }
-            throw e;
+        } catch (LadyException e) { // a file naming a function, with no state dict: refused by that name
+            throw unpickler.refusal(e);
         }
         return materialize(zip, ch, path, prefix, dict, file);
     }

@@ -29,7 +29,7 @@ import lady.util.Text;
  * {@code torch.save(model)} pickles every {@code nn.Module}; REDUCE, as numpy pickles a scalar) gives a
  * {@link PObject} whose arguments and BUILD state are kept as data, never run; a whole pickled model is read as its
  * state dict ({@link #moduleStateDict}); a file that names a function and gives no state dict is refused by that
- * name ({@link #foreignFunction}).
+ * name ({@link #refusal}).
  *
  * <p>Values: Python None is {@code null}; bool {@link Boolean}; int {@link Long} (or
  * {@link BigInteger}); float {@link Double}; str {@link String}; bytes {@link Bytes}; tuple
@@ -74,8 +74,9 @@ final class Unpickler {
         final String className;
         Object state;
 
-        PObject(String className) {
+        PObject(String className, Object state) {
             this.className = className;
+            this.state = state;
         }
     }
 
@@ -162,6 +163,11 @@ final class Unpickler {
     private final ArrayList<Object> stack = new ArrayList<>();
     private final ArrayList<Integer> marks = new ArrayList<>();
     private final HashMap<Long, Object> memo = new HashMap<>();
+    /**
+     * The first global the file named that is neither one Lady implements nor a class (a function such as a module's
+     * activation attribute, {@code torch.nn.functional.relu}), or null. Such a reference is kept inert; if the file then
+     * fails to give a state dict, it is refused by that name ({@link #refusal}).
+     */
     private Global foreignFunction;
 
     Unpickler(byte[] data, String file, PersistentLoader persistentLoader) {
@@ -179,20 +185,16 @@ final class Unpickler {
         try {
             return run();
         } catch (LadyException e) {
-            if (foreignFunction != null) { // a file that names a function Lady does not implement: refused by that name
-                throw refused(file, foreignFunction);
-            }
-            throw e;
+            throw refusal(e);
         }
     }
 
     /**
-     * The first global the file named that is neither one Lady implements nor a class (a function such as
-     * {@code os.system}, or a module's activation attribute, {@code torch.nn.functional.relu}), or null. Such a
-     * reference is kept inert; if the file then fails to give a state dict, it is refused by that name.
+     * The refusal of a file that failed with {@code e}: by the name of the first function it named that Lady does not
+     * implement ({@link #foreignFunction}), else {@code e}.
      */
-    Global foreignFunction() {
-        return foreignFunction;
+    LadyException refusal(LadyException e) {
+        return foreignFunction != null ? refused(file, foreignFunction) : e;
     }
 
     private Object run() {
@@ -545,7 +547,7 @@ final class Unpickler {
      * Global {@code module.name}: one Lady implements, or an inert reference, never run: a class (capitalized after any
      * leading underscores, as {@code torchvision.models.resnet.ResNet}, {@code torchvision.models.densenet._DenseBlock})
      * or anything else (a function: a module's {@code torch.nn.functional.relu}) is inert data; a file that names a
-     * function and gives no state dict is refused by its name ({@link #foreignFunction}). A global of
+     * function and gives no state dict is refused by its name ({@link #refusal}). A global of
      * {@link #PAYLOAD_MODULES} ({@code os.system}, {@code builtins.eval}) is refused here.
      */
     private Global global(String module, String name) {
@@ -590,16 +592,14 @@ final class Unpickler {
     /** NEWOBJ of {@code cls}: an inert {@link PObject} of a global Lady does not implement; any other is refused. */
     private PObject construct(Object cls) {
         if (cls instanceof Global g && g.inert()) {
-            return new PObject(g.qualifiedName());
+            return new PObject(g.qualifiedName(), null);
         }
         throw bad("object construction (NEWOBJ) of " + describe(cls) + " is not allowed");
     }
 
     private Object call(Object f, Object argsObj) {
         if (f instanceof Global g && g.inert()) { // kept as data, never called (a numpy scalar beside the weights)
-            PObject o = new PObject(g.qualifiedName());
-            o.state = argsObj;
-            return o;
+            return new PObject(g.qualifiedName(), argsObj);
         }
         if (!(f instanceof Global g) || g.callable() == null) {
             throw bad("cannot call " + describe(f));
@@ -644,9 +644,7 @@ final class Unpickler {
                 return new PTuple(args.size() == 0 ? new Object[0] : items(args.get(0)));
             }
             case PARTIAL -> {
-                PObject o = new PObject(g.qualifiedName());
-                o.state = args;
-                return o;
+                return new PObject(g.qualifiedName(), args);
             }
             case RECONSTRUCTOR -> {
                 if (args.size() < 1) {
@@ -702,13 +700,16 @@ final class Unpickler {
         return out;
     }
 
-    /** A module's {@code _parameters}, {@code _buffers} and {@code _modules}, or null when it is no module. */
-    private static PDict[] moduleParts(PObject m) {
+    /** A module's {@code _parameters}, {@code _buffers} and {@code _modules}, and its whole state. */
+    private record ModuleParts(PDict parameters, PDict buffers, PDict modules, PDict state) {}
+
+    /** A module's {@link ModuleParts}, or null when it is no module. */
+    private static ModuleParts moduleParts(PObject m) {
         if (!(m.state instanceof PDict d) || !(d.map.get("_parameters") instanceof PDict params)
                 || !(d.map.get("_modules") instanceof PDict modules)) {
             return null;
         }
-        return new PDict[] {params, d.map.get("_buffers") instanceof PDict b ? b : new PDict(), modules, d};
+        return new ModuleParts(params, d.map.get("_buffers") instanceof PDict b ? b : new PDict(), modules, d);
     }
 
     private static void addModule(PObject m, String prefix, PDict out, java.util.IdentityHashMap<PObject, Boolean> path,
@@ -725,20 +726,20 @@ final class Unpickler {
             throw LadyException.invalidInput(file + ": the pickled model's module '" + Text.cut(prefix) + "' contains "
                     + "itself");
         }
-        PDict[] parts = moduleParts(m);
-        List<Object> nonPersistent = parts[3].map.get("_non_persistent_buffers_set") instanceof List<?> l
+        ModuleParts parts = moduleParts(m);
+        List<Object> nonPersistent = parts.state().map.get("_non_persistent_buffers_set") instanceof List<?> l
                 ? new ArrayList<>(l) : List.of();
-        for (Map.Entry<Object, Object> e : parts[0].map.entrySet()) {
+        for (Map.Entry<Object, Object> e : parts.parameters().map.entrySet()) {
             if (e.getValue() != null) {
                 out.put(prefix + e.getKey(), e.getValue());
             }
         }
-        for (Map.Entry<Object, Object> e : parts[1].map.entrySet()) {
+        for (Map.Entry<Object, Object> e : parts.buffers().map.entrySet()) {
             if (e.getValue() != null && !nonPersistent.contains(e.getKey())) {
                 out.put(prefix + e.getKey(), e.getValue());
             }
         }
-        for (Map.Entry<Object, Object> e : parts[2].map.entrySet()) {
+        for (Map.Entry<Object, Object> e : parts.modules().map.entrySet()) {
             if (e.getValue() instanceof PObject child && moduleParts(child) != null) {
                 addModule(child, prefix + e.getKey() + ".", out, path, visited, file);
             }

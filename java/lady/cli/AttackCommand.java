@@ -302,7 +302,7 @@ final class AttackCommand implements Callable<Integer> {
             if (verify) {
                 w.printf(Locale.ROOT, "  verified: the function is kept (max output difference %s)%s%n",
                         String.join(", ", verified.stream().map(d -> String.format(Locale.ROOT, "%.3g", d)).toList()),
-                        inputsMatter ? "" : lady.app.PermuteJob.UNSEEING);
+                        inputsMatter ? "" : PermutationCheck.INPUTS_IGNORED);
             }
             if (secret != null) {
                 w.printf(Locale.ROOT, "  secret -> %s%n", secret);

@@ -12,6 +12,7 @@ import picocli.CommandLine.Spec;
 
 import lady.LadyException;
 import lady.app.PermuteJob;
+import lady.model.PermutationCheck;
 import lady.kernels.Backend;
 import lady.kernels.Tolerances;
 import lady.progress.ProgressListener;
@@ -96,7 +97,7 @@ final class PermuteCommand implements Callable<Integer> {
                 + (r.floatNoise() == null ? "" : String.format(Locale.ROOT, ", above %.0e but within %.0f times the "
                         + "model's own float32 noise (%.3g: every float32 weight moved by one unit in the last place)",
                         Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, r.floatNoise()))
-                + (r.inputsMatter() == null || r.inputsMatter() ? "" : PermuteJob.UNSEEING));
+                + (r.inputsMatter() == null || r.inputsMatter() ? "" : PermutationCheck.INPUTS_IGNORED));
         return 0;
     }
 

@@ -38,6 +38,10 @@ public final class PermutationCheck {
      */
     public record Check(double difference, boolean inputsMatter) {}
 
+    /** What a check's report adds when the original's outputs do not depend on its inputs ({@link Check}). */
+    public static final String INPUTS_IGNORED = "; but the outputs are the same for every input, so this check cannot "
+            + "tell a wrong permutation (a head initialized to zeros?)";
+
     /** As {@link #verify(Model, StateDict, Tensor)}, and whether the check could see anything ({@link Check}). */
     public static Check verifyChecked(Model original, StateDict permuted, Tensor probe) {
         double[] d = difference(original, permuted, probe);
@@ -106,8 +110,7 @@ public final class PermutationCheck {
             original.train(false);
             List<Tensor> a = original.outputs(probe);
             original.load(permuted);
-            double[] d = compare(a, original.outputs(probe), original.freeChannelOutputs());
-            return new double[] {d[0], d[1], inputsMatter(a, probe.size(0)) ? 1 : 0};
+            return compare(a, original.outputs(probe), original.freeChannelOutputs(), probe.size(0));
         } finally {
             original.load(saved);
             original.train(wasTraining);
@@ -121,9 +124,7 @@ public final class PermutationCheck {
         try (NoGradGuard guard = new NoGradGuard()) {
             original.train(false);
             changed.train(false);
-            List<Tensor> a = original.outputs(probe);
-            double[] d = compare(a, changed.outputs(probe), original.freeChannelOutputs());
-            return new double[] {d[0], d[1], inputsMatter(a, probe.size(0)) ? 1 : 0};
+            return compare(original.outputs(probe), changed.outputs(probe), original.freeChannelOutputs(), probe.size(0));
         } finally {
             original.train(wasTraining);
             changed.train(changedTraining);
@@ -149,11 +150,13 @@ public final class PermutationCheck {
     }
 
     /**
-     * {max abs difference, largest abs value of {@code a}} over the outputs; an output whose channel order is free
+     * {max abs difference, largest abs value of {@code a}, 1 when {@code a}'s outputs differ between its {@code n}
+     * probe images else 0 ({@link #inputsMatter})} over the outputs; an output whose channel order is free
      * ({@code free[i]}) is compared by the inner products of its vectors (the Gram matrix over its last axis), which
      * no permutation of its channels changes.
      */
-    private static double[] compare(List<Tensor> a, List<Tensor> b, boolean[] free) {
+    private static double[] compare(List<Tensor> a, List<Tensor> b, boolean[] free, long n) {
+        double matter = inputsMatter(a, n) ? 1 : 0;
         double diff = 0;
         double scale = 0;
         for (int i = 0; i < a.size(); i++) {
@@ -170,7 +173,7 @@ public final class PermutationCheck {
             diff = Double.isNaN(di) || Double.isNaN(diff) ? Double.NaN : Math.max(diff, di);
             scale = Math.max(scale, x.abs().max().item_double());
         }
-        return new double[] {diff, scale};
+        return new double[] {diff, scale, matter};
     }
 
     /**
