@@ -64,6 +64,14 @@ final class OrtWorker {
     private static final int MAX_MESSAGE = 2000;
     /** Values per chunk when float32 arrays cross the pipe. */
     private static final int CHUNK = 1 << 16;
+    /** Seconds one request may take before the child is stopped, unless {@code lady.ort.timeout} /
+     * {@code LADY_ORT_TIMEOUT} says otherwise: a Loop whose trip count never ends must not hang Lady. */
+    static final long DEFAULT_TIMEOUT_S = 300;
+    /** The child's address space is limited to this fraction of the machine's memory (ONNX Runtime then fails to
+     * allocate, in one line, instead of pushing the machine into swap and the out-of-memory killer). */
+    static final double MEMORY_FRACTION = 0.75;
+    /** The child's Java heap: it holds one request's inputs and outputs as float32 arrays. */
+    private static final String CHILD_HEAP = "-Xmx1g";
 
     /** An input value: its name, its ONNX type ({@link OnnxDType#FLOAT}, INT64 or INT32; integers carried as floats). */
     record Feed(String name, OnnxDType type, long[] shape, float[] values) {}
@@ -140,6 +148,11 @@ final class OrtWorker {
         }
     }
 
+    /** The process id of the child now serving, or -1 (for tests). */
+    static synchronized long childPid() {
+        return child == null ? -1 : child.process.pid();
+    }
+
     /** The generation of the child now serving (sessions of an earlier one are gone with it). */
     static synchronized long generation() {
         return child == null ? -1 : child.generation;
@@ -153,24 +166,83 @@ final class OrtWorker {
         T read(DataInputStream in) throws IOException;
     }
 
-    /** Sends a request to the child (started when none serves) and reads its reply; a child that ends is reported. */
+    /**
+     * Seconds one request may take: the {@code lady.ort.timeout} property, else {@code LADY_ORT_TIMEOUT}, else
+     * {@link #DEFAULT_TIMEOUT_S}.
+     */
+    static long timeoutSeconds() {
+        String value = System.getProperty("lady.ort.timeout", System.getenv("LADY_ORT_TIMEOUT"));
+        if (value == null || value.isBlank()) {
+            return DEFAULT_TIMEOUT_S;
+        }
+        long s;
+        try {
+            s = Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            s = 0;
+        }
+        if (s < 1 || s > TimeUnit.DAYS.toSeconds(365)) {
+            throw new LadyException(LadyException.Kind.USAGE, "lady.ort.timeout / LADY_ORT_TIMEOUT must be a number of"
+                    + " seconds from 1 to " + TimeUnit.DAYS.toSeconds(365) + ", got " + Text.quote(value));
+        }
+        return s;
+    }
+
+    /** Stops children whose request ran out of time (one daemon thread, started on first use). */
+    private static java.util.concurrent.ScheduledExecutorService watchdog;
+
+    /**
+     * Sends a request to the child (started when none serves) and reads its reply; a child that ends, or that does not
+     * answer within {@link #timeoutSeconds()} (it is then stopped), is reported.
+     */
     private static <T> T call(Path file, String verb, Request request, Reply<T> reply, String failure) {
+        long limit = timeoutSeconds();
         if (child == null) {
             child = Child.start();
         }
         Child c = child;
+        if (watchdog == null) {
+            watchdog = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "lady-ort-watchdog");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> stop = watchdog.schedule(() -> {
+            if (answered.compareAndSet(false, true)) {
+                c.stopLate();
+            }
+        }, limit, TimeUnit.SECONDS);
         try {
             request.write(c.out);
             c.out.flush();
             byte status = c.in.readByte();
             if (status == OK) {
-                return reply.read(c.in);
+                T value = reply.read(c.in);
+                if (!answered.compareAndSet(false, true)) {
+                    throw new IOException("stopped as it answered");
+                }
+                return value;
             }
-            throw LadyException.invalidInput(failure + readString(c.in));
+            String message = readString(c.in);
+            if (!answered.compareAndSet(false, true)) {
+                throw new IOException("stopped as it answered");
+            }
+            throw LadyException.invalidInput(failure + message);
         } catch (IOException e) {
             child = null;
-            throw LadyException.invalidInput("ONNX Runtime ended while it " + verb + " " + file + " (" + c.end()
+            answered.set(true);
+            String how = c.end();
+            if (c.late) {
+                throw LadyException.invalidInput("ONNX Runtime took more than " + limit + " s while it " + verb + " "
+                        + file + " and was stopped (a Loop that does not end, or a model too large for this machine);"
+                        + " set LADY_ORT_TIMEOUT=SECONDS to allow longer");
+            }
+            throw LadyException.invalidInput("ONNX Runtime ended while it " + verb + " " + file + " (" + how
                     + "): the file is malformed, or ONNX Runtime cannot run it");
+        } finally {
+            stop.cancel(false);
         }
     }
 
@@ -185,6 +257,8 @@ final class OrtWorker {
         private final Path tmp;
         private final byte[] stderr = new byte[STDERR_KEPT];
         private int stderrLength;
+        /** Set when the watchdog stopped the child: its request ran out of time. */
+        volatile boolean late;
 
         private Child(Process process, long generation, Path tmp) {
             this.process = process;
@@ -197,14 +271,21 @@ final class OrtWorker {
             drain.start();
         }
 
+        /** Stops the child: its request ran out of time (the pending read then ends). */
+        void stopLate() {
+            late = true;
+            process.destroyForcibly();
+        }
+
         static Child start() {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Path tmp = null;
             Process p;
             try {
                 tmp = Files.createTempDirectory("lady-ort-");
-                List<String> command = List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                        "-Djava.io.tmpdir=" + tmp, "-cp", classPath(), OrtWorker.class.getName());
+                List<String> command = new ArrayList<>(memoryLimit());
+                command.addAll(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", CHILD_HEAP,
+                        "-Djava.io.tmpdir=" + tmp, "-cp", classPath(), OrtWorker.class.getName()));
                 p = new ProcessBuilder(command).start();
             } catch (IOException e) {
                 deleteTree(tmp);
@@ -220,6 +301,25 @@ final class OrtWorker {
                 throw new LadyException(LadyException.Kind.IO, "cannot start ONNX Runtime's process: " + c.end(), e);
             }
             return c;
+        }
+
+        /**
+         * The words that start the child under an address-space limit of {@link #MEMORY_FRACTION} of the machine's
+         * memory ({@code ulimit -v} in a POSIX shell that then becomes the child); none where there is no such shell
+         * or the memory is unknown.
+         */
+        private static List<String> memoryLimit() {
+            Path sh = Path.of("/bin/sh");
+            long total = 0;
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                    instanceof com.sun.management.OperatingSystemMXBean os) {
+                total = os.getTotalMemorySize();
+            }
+            if (!Files.isExecutable(sh) || total <= 0) {
+                return List.of();
+            }
+            long kib = (long) (total * MEMORY_FRACTION) / 1024;
+            return List.of(sh.toString(), "-c", "ulimit -v " + kib + " && exec \"$0\" \"$@\"");
         }
 
         /**

@@ -268,6 +268,127 @@ class HostileOnnxTest {
         assertFalse(Files.exists(out) || Files.exists(dir.resolve("secret.json")), "no output is left");
     }
 
+    /**
+     * A model that ONNX Runtime would run without end, here a Loop of 2^62 trips around an Add, does not hang Lady:
+     * after the time limit ({@code lady.ort.timeout}, 2 s here; 300 s by default) ONNX Runtime's child is stopped and
+     * one line says so and how to allow longer; the next model runs in a fresh child. Before the limit, {@code permute
+     * --verify} of this file ran until it was killed.
+     */
+    @Test
+    void aLoopWithoutEndIsStoppedAtTheTimeLimit() throws Exception {
+        Path p = dir.resolve("loop.onnx");
+        Files.write(p, OnnxTestModels.model(loopGraph(1L << 62)).toByteArray());
+        OnnxModel m = Onnx.read(p);
+        String before = System.getProperty("lady.ort.timeout");
+        System.setProperty("lady.ort.timeout", "2");
+        try {
+            LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
+                try (OrtRunner r = OrtRunner.open(m)) {
+                    r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
+                }
+            }));
+            assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+            assertTrue(e.getMessage().startsWith("ONNX Runtime took more than 2 s while it ran ")
+                    && e.getMessage().contains("LADY_ORT_TIMEOUT"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+
+            Path few = dir.resolve("few.onnx"); // the same graph with 3 trips runs: the limit stops only what overruns it
+            Files.write(few, OnnxTestModels.model(loopGraph(3)).toByteArray());
+            try (OrtRunner r = assertTimeoutPreemptively(LIMIT, () -> OrtRunner.open(Onnx.read(few)))) {
+                float[] x = new float[16];
+                x[5] = 1;
+                float[] y = lady.torch.FloatTensors.read(r.run(java.util.Map.of("x",
+                        lady.torch.FloatTensors.of(x, new long[] {1, 16}))).get("y"));
+                assertEquals(4f, y[5], 0f, "x + 3 trips of + 1");
+                assertEquals(3f, y[0], 0f, "x + 3 trips of + 1");
+            }
+            System.setProperty("lady.ort.timeout", "0");
+            LadyException usage = assertThrows(LadyException.class, () -> {
+                try (OrtRunner r = OrtRunner.open(m)) {
+                    r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
+                }
+            });
+            assertEquals(LadyException.Kind.USAGE, usage.kind(), usage.getMessage());
+        } finally {
+            if (before == null) {
+                System.clearProperty("lady.ort.timeout");
+            } else {
+                System.setProperty("lady.ort.timeout", before);
+            }
+        }
+    }
+
+    /** y = x + (a Loop of {@code trips} trips, each adding 1 to a value that starts at 0). */
+    private static GraphProto loopGraph(long trips) {
+        TensorProto one = OnnxTestModels.floats("one", new float[] {1}, 1);
+        GraphProto body = GraphProto.newBuilder().setName("body")
+                .addNode(OnnxTestModels.node("Identity", "keep", new String[] {"c_in"}, new String[] {"c_out"}))
+                .addNode(OnnxTestModels.node("Add", "step", new String[] {"v_in", "one"}, new String[] {"v_out"}))
+                .addInitializer(one)
+                .addInput(typed("i", TensorProto.DataType.INT64_VALUE)).addInput(typed("c_in", TensorProto.DataType.BOOL_VALUE))
+                .addInput(OnnxTestModels.value("v_in", 1))
+                .addOutput(typed("c_out", TensorProto.DataType.BOOL_VALUE)).addOutput(OnnxTestModels.value("v_out", 1))
+                .build();
+        TensorProto m = TensorProto.newBuilder().setName("M").setDataType(TensorProto.DataType.INT64_VALUE)
+                .addInt64Data(trips).build();
+        TensorProto cond = TensorProto.newBuilder().setName("cond").setDataType(TensorProto.DataType.BOOL_VALUE)
+                .addInt32Data(1).build();
+        return GraphProto.newBuilder().setName("loop")
+                .addNode(OnnxTestModels.node("Loop", "loop", new String[] {"M", "cond", "v0"}, new String[] {"s"},
+                        AttributeProto.newBuilder().setName("body").setType(AttributeProto.AttributeType.GRAPH)
+                                .setG(body).build()))
+                .addNode(OnnxTestModels.node("Add", "out", new String[] {"x", "s"}, new String[] {"y"}))
+                .addInitializer(m).addInitializer(cond).addInitializer(OnnxTestModels.floats("v0", new float[] {0}, 1))
+                .addInput(OnnxTestModels.value("x", 1, 16)).addOutput(OnnxTestModels.value("y", 1, 16)).build();
+    }
+
+    /** A scalar value of ONNX element type {@code type}. */
+    private static lady.onnx.proto.Onnx.ValueInfoProto typed(String name, int type) {
+        return lady.onnx.proto.Onnx.ValueInfoProto.newBuilder().setName(name).setType(lady.onnx.proto.Onnx.TypeProto
+                .newBuilder().setTensorType(lady.onnx.proto.Onnx.TypeProto.Tensor.newBuilder().setElemType(type)
+                        .setShape(TensorShapeProto.getDefaultInstance()))).build();
+    }
+
+    /**
+     * A model that asks ONNX Runtime for more memory than the machine has (a 4 TiB ConstantOfShape whose size
+     * depends on the input's shape) is refused in one line: ONNX Runtime's child runs under an address-space limit
+     * of {@link OrtWorker#MEMORY_FRACTION} of the machine's memory, so the allocation fails at once, whatever the
+     * system's overcommit setting, instead of growing into swap.
+     */
+    @Test
+    void anAllocationBeyondTheMachineFailsInOneLine() throws Exception {
+        GraphProto g = GraphProto.newBuilder().setName("hog")
+                .addNode(OnnxTestModels.node("Shape", "shape", new String[] {"x"}, new String[] {"xs"}))
+                .addNode(OnnxTestModels.node("Mul", "size", new String[] {"xs", "big"}, new String[] {"n"}))
+                .addNode(OnnxTestModels.node("ConstantOfShape", "fill", new String[] {"n"}, new String[] {"z"}))
+                .addNode(OnnxTestModels.node("ReduceSum", "sum", new String[] {"z"}, new String[] {"zs"},
+                        OnnxTestModels.intAttr("keepdims", 0)))
+                .addNode(OnnxTestModels.node("Add", "out", new String[] {"x", "zs"}, new String[] {"y"}))
+                .addInitializer(OnnxTestModels.longs("big", 1L << 40, 1))
+                .addInput(OnnxTestModels.value("x", 1, 16)).addOutput(OnnxTestModels.value("y", 1, 16)).build();
+        Path p = dir.resolve("hog.onnx");
+        Files.write(p, OnnxTestModels.model(g).toByteArray());
+        OnnxModel m = Onnx.read(p);
+        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
+            try (OrtRunner r = OrtRunner.open(m)) {
+                r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
+            }
+        }));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        assertTrue(e.getMessage().contains("bad_alloc") || e.getMessage().contains("allocat"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+
+        Path limits = Path.of("/proc", Long.toString(OrtWorker.childPid()), "limits");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(limits), "no /proc here to read the child's limits");
+        String line = Files.readAllLines(limits).stream().filter(l -> l.startsWith("Max address space")).findFirst()
+                .orElseThrow();
+        String[] words = line.substring("Max address space".length()).trim().split("\\s+");
+        long total = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getTotalMemorySize();
+        assertFalse(words[0].equals("unlimited"), line);
+        assertEquals((long) (total * OrtWorker.MEMORY_FRACTION) / 1024 * 1024, Long.parseLong(words[0]), 1024.0, line);
+    }
+
     /** {@code n} inside the then-branch of an If node (whose else-branch is empty). */
     private static NodeProto wrapped(NodeProto n) {
         GraphProto branch = GraphProto.newBuilder().setName("branch").addNode(n).build();
