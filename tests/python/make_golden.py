@@ -19,6 +19,8 @@ finds it from the "*/data.pkl" entry):
   training_checkpoint.pt  {"model": ..., "optimizer": ..., "lr_scheduler": ..., "epoch": 3, "args": ...}: the
                     form torchvision's reference training scripts save
   whole_model.pt    torch.save(model): the module objects pickled (class __main__.Net), read as their state dict
+  script_model.pt   torch.jit.save(torch.jit.script(model)): a TorchScript archive of that net, read as
+                    torch.jit.load(...).state_dict()
   dtypes.pt         float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool tensors
   views.pt          a transposed (non-contiguous) tensor, and two tensors that are views into one
                     storage at different offsets (plus a narrowed view of a bigger storage)
@@ -133,6 +135,9 @@ def main():
     save("training_checkpoint.pt", {"model": sd, "optimizer": opt.state_dict(), "lr_scheduler": {"last_epoch": 3},
                                     "epoch": 3, "args": {"lr": 0.1}}, sd)
     save("whole_model.pt", net, sd)
+    script = os.path.join(out, "script_model.pt")
+    torch.jit.save(torch.jit.script(net), script)
+    expected["files"]["script_model.pt"] = {k: describe(v) for k, v in torch.jit.load(script).state_dict().items()}
 
     g = torch.Generator().manual_seed(1)
     base = torch.randn(3, 5, generator=g)

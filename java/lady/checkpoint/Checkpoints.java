@@ -152,9 +152,17 @@ public final class Checkpoints {
         Format format = formatOf(like);
         if (format == Format.ONNX) {
             GraphFileFormat.get().write(path, sd, like);
-        } else {
-            write(path, sd, format);
+            return;
         }
+        if (format == Format.TORCH_ZIP) {
+            try (TorchZip.ScriptCopy copy = TorchZip.scriptCopy(sd, like)) {
+                if (copy != null) { // a TorchScript archive keeps its code: torch.jit.load runs it on the new weights
+                    AtomicFiles.writeSink(path, copy::write);
+                    return;
+                }
+            }
+        }
+        write(path, sd, format);
     }
 
     private static FileChannel open(Path path) throws IOException {

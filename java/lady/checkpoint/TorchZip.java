@@ -76,12 +76,21 @@ final class TorchZip {
         byte[] pickle = zip.readSmall(pkl, MAX_PICKLE_BYTES);
         Map<String, Unpickler.StorageRef> storages = new HashMap<>();
         Unpickler unpickler = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid));
+        ScriptClasses script = ScriptClasses.isScript(zip, prefix) ? ScriptClasses.read(zip, prefix) : null;
         Object root = unpickler.load();
         Unpickler.PDict dict;
-        try {
-            dict = selectStateDict(root, file);
-        } catch (LadyException e) { // a file naming a function, with no state dict: refused by that name
-            throw unpickler.refusal(e);
+        if (script != null) { // torch.jit.save: the module tree its code declares
+            dict = Unpickler.moduleStateDict(root, file, script);
+            if (dict == null) {
+                throw ScriptClasses.noModule(file, Unpickler.describe(root));
+            }
+            dict = checkedStateDict(dict, null, file);
+        } else {
+            try {
+                dict = selectStateDict(root, file);
+            } catch (LadyException e) { // a file naming a function, with no state dict: refused by that name
+                throw unpickler.refusal(e);
+            }
         }
         return materialize(zip, ch, path, prefix, dict, file);
     }
@@ -100,11 +109,6 @@ final class TorchZip {
         }
         if (found == null) {
             throw zip.bad("it is a zip file without a */data.pkl entry (not a PyTorch checkpoint)");
-        }
-        if (zip.entries().containsKey(found + "constants.pkl") || zip.entries().containsKey(found + "code/")
-                || zip.entries().keySet().stream().anyMatch(n -> n.startsWith("code/") || n.contains("/code/__torch__"))) {
-            throw LadyException.invalidInput(file + " is a TorchScript archive (torch.jit.save); save the weights with "
-                    + "torch.save(model.state_dict(), path) and use that file");
         }
         return found;
     }
@@ -159,6 +163,11 @@ final class TorchZip {
                 break;
             }
         }
+        return checkedStateDict(dict, top, file);
+    }
+
+    /** {@code dict} when it is a state dict (string keys, tensor values; {@code top} the file's own dict). */
+    private static Unpickler.PDict checkedStateDict(Unpickler.PDict dict, Unpickler.PDict top, String file) {
         if (dict.map.isEmpty() && dict.otherKeys.isEmpty()) {
             throw LadyException.invalidInput(file + " holds an empty dict, not a state dict with tensors");
         }
@@ -360,6 +369,90 @@ final class TorchZip {
         records.add(small(p + "version", FORMAT_VERSION.getBytes(StandardCharsets.US_ASCII)));
         try (HostMemory scratch = HostMemory.allocate(IndexedTensor.SCRATCH_BYTES)) {
             writeZip(ch, records, scratch);
+        }
+    }
+
+    /**
+     * How {@code sd} is written into a copy of the TorchScript archive {@code like}: every entry of the archive in its
+     * order, its code and constants byte for byte, the storage record of each of {@code sd}'s tensors holding that
+     * tensor's new values, so that {@code torch.jit.load} of the copy runs the archive's code on the new weights.
+     * Null when {@code like} is no TorchScript archive, or when the copy cannot hold {@code sd}: other names, a dtype
+     * or shape that changed (the code may rely on it), a tensor that is not its storage whole and alone (tied or
+     * sliced), or compressed records of more than {@link ScriptClasses#MAX_CODE_BYTES}. Close it when written.
+     */
+    static ScriptCopy scriptCopy(StateDict sd, java.nio.file.Path like) {
+        String file = like.toString();
+        try (FileChannel ch = FileChannel.open(like, java.nio.file.StandardOpenOption.READ)) {
+            ZipArchive zip = ZipArchive.open(ch, file);
+            String prefix = findFolder(zip, file);
+            if (!ScriptClasses.isScript(zip, prefix)) {
+                return null;
+            }
+            Map<String, Unpickler.StorageRef> storages = new HashMap<>();
+            byte[] pickle = zip.readSmall(zip.entries().get(prefix + "data.pkl"), MAX_PICKLE_BYTES);
+            Object root = new Unpickler(pickle, file, pid -> storageRef(zip, prefix, storages, pid)).load();
+            Unpickler.PDict dict = Unpickler.moduleStateDict(root, file, ScriptClasses.read(zip, prefix));
+            if (dict == null || !new java.util.HashSet<>(sd.names()).equals(dict.map.keySet())) {
+                return null;
+            }
+            Map<String, String> replaced = new HashMap<>(); // storage record -> the name of the tensor written there
+            for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
+                String name = (String) e.getKey();
+                if (!(e.getValue() instanceof Unpickler.TensorRef t)) {
+                    return null;
+                }
+                long numel = checkView(zip, name, t);
+                if (t.offset() != 0 || numel != t.storage().numel() || !java.util.Arrays.equals(t.stride(),
+                        contiguousStrides(t.size())) || !java.util.Arrays.equals(t.size(), sd.streamed(name).shape())
+                        || t.storage().dtype() != sd.streamed(name).dtype()
+                        || replaced.put(prefix + "data/" + t.storage().key(), name) != null) {
+                    return null;
+                }
+            }
+            HostMemory mapped = SafeTensors.map(like, ch.size());
+            List<ZipRecord> records = new ArrayList<>();
+            long inflated = ScriptClasses.MAX_CODE_BYTES;
+            for (ZipArchive.Entry en : zip.entries().values()) {
+                String name = replaced.get(en.name());
+                if (name != null) {
+                    IndexedTensor t = sd.streamed(name);
+                    records.add(new ZipRecord(en.name(), null, t, t.byteSize()));
+                } else if (en.method() == ZipArchive.METHOD_STORED && en.compressedSize() == en.size()) {
+                    records.add(new ZipRecord(en.name(), null, IndexedTensor.of(HostTensor.view(mapped,
+                            zip.dataOffset(en), DType.UINT8, en.size())), en.size()));
+                } else if (en.size() <= inflated) { // the code, deflated: written stored, as its bytes
+                    inflated -= en.size();
+                    records.add(small(en.name(), zip.readSmall(en, en.size())));
+                } else {
+                    mapped.close();
+                    return null;
+                }
+            }
+            return new ScriptCopy(records, mapped);
+        } catch (IOException e) {
+            throw new LadyException(LadyException.Kind.IO, "cannot read " + like + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A TorchScript archive's copy to write ({@link #scriptCopy}), over the mapped archive. */
+    static final class ScriptCopy implements AutoCloseable {
+        private final List<ZipRecord> records;
+        private final HostMemory mapped;
+
+        private ScriptCopy(List<ZipRecord> records, HostMemory mapped) {
+            this.records = records;
+            this.mapped = mapped;
+        }
+
+        void write(lady.io.FileSink ch) throws IOException {
+            try (HostMemory scratch = HostMemory.allocate(IndexedTensor.SCRATCH_BYTES)) {
+                writeZip(ch, records, scratch);
+            }
+        }
+
+        @Override
+        public void close() {
+            mapped.close();
         }
     }
 

@@ -692,28 +692,66 @@ final class Unpickler {
      *                       deep, or there are more than {@link #MAX_MODULES} of them (shared ones counted per name)
      */
     static PDict moduleStateDict(Object root, String file) {
-        if (!(root instanceof PObject m) || moduleParts(m) == null) {
+        return moduleStateDict(root, file, null);
+    }
+
+    /**
+     * {@link #moduleStateDict(Object, String)} of a TorchScript archive's root object when {@code script} is not null:
+     * its modules are the objects of the module classes its code declares, their state their attributes; which
+     * attributes are parameters and buffers comes from {@code script} ({@link ScriptClasses}), children are the
+     * attributes holding such modules, in the archive's order. This is {@code torch.jit.load(file).state_dict()}.
+     */
+    static PDict moduleStateDict(Object root, String file, ScriptClasses script) {
+        if (!(root instanceof PObject m) || moduleParts(m, script) == null) {
             return null;
         }
         PDict out = new PDict();
-        addModule(m, "", out, new java.util.IdentityHashMap<>(), new int[1], file);
+        addModule(m, "", out, new java.util.IdentityHashMap<>(), new int[1], file, script);
         return out;
     }
 
     /** A module's {@code _parameters}, {@code _buffers} and {@code _modules}, and its whole state. */
     private record ModuleParts(PDict parameters, PDict buffers, PDict modules, PDict state) {}
 
-    /** A module's {@link ModuleParts}, or null when it is no module. */
-    private static ModuleParts moduleParts(PObject m) {
-        if (!(m.state instanceof PDict d) || !(d.map.get("_parameters") instanceof PDict params)
-                || !(d.map.get("_modules") instanceof PDict modules)) {
+    /** A module's {@link ModuleParts} (of a TorchScript module when {@code script} is not null), or null when it is
+     * no module. */
+    private static ModuleParts moduleParts(PObject m, ScriptClasses script) {
+        if (!(m.state instanceof PDict d)) {
+            return null;
+        }
+        if (script != null) {
+            ScriptClasses.Roles roles = script.get(m.className);
+            if (roles == null) {
+                return null;
+            }
+            PDict modules = new PDict();
+            for (Map.Entry<Object, Object> e : d.map.entrySet()) {
+                if (e.getValue() instanceof PObject child && child.state instanceof PDict
+                        && script.get(child.className) != null) {
+                    modules.put(e.getKey(), child);
+                }
+            }
+            return new ModuleParts(attributes(d, roles.parameters()), attributes(d, roles.buffers()), modules, d);
+        }
+        if (!(d.map.get("_parameters") instanceof PDict params) || !(d.map.get("_modules") instanceof PDict modules)) {
             return null;
         }
         return new ModuleParts(params, d.map.get("_buffers") instanceof PDict b ? b : new PDict(), modules, d);
     }
 
+    /** The attributes named {@code names} of state {@code d} that it holds, in the order of {@code names}. */
+    private static PDict attributes(PDict d, List<String> names) {
+        PDict out = new PDict();
+        for (String n : names) {
+            if (d.map.containsKey(n)) {
+                out.put(n, d.map.get(n));
+            }
+        }
+        return out;
+    }
+
     private static void addModule(PObject m, String prefix, PDict out, java.util.IdentityHashMap<PObject, Boolean> path,
-            int[] visited, String file) {
+            int[] visited, String file, ScriptClasses script) {
         if (++visited[0] > MAX_MODULES) {
             throw LadyException.invalidInput(file + ": the pickled model has more than " + MAX_MODULES + " modules (counted "
                     + "under every name a shared module has)");
@@ -726,7 +764,7 @@ final class Unpickler {
             throw LadyException.invalidInput(file + ": the pickled model's module '" + Text.cut(prefix) + "' contains "
                     + "itself");
         }
-        ModuleParts parts = moduleParts(m);
+        ModuleParts parts = moduleParts(m, script);
         List<Object> nonPersistent = parts.state().map.get("_non_persistent_buffers_set") instanceof List<?> l
                 ? new ArrayList<>(l) : List.of();
         for (Map.Entry<Object, Object> e : parts.parameters().map.entrySet()) {
@@ -740,8 +778,8 @@ final class Unpickler {
             }
         }
         for (Map.Entry<Object, Object> e : parts.modules().map.entrySet()) {
-            if (e.getValue() instanceof PObject child && moduleParts(child) != null) {
-                addModule(child, prefix + e.getKey() + ".", out, path, visited, file);
+            if (e.getValue() instanceof PObject child && moduleParts(child, script) != null) {
+                addModule(child, prefix + e.getKey() + ".", out, path, visited, file, script);
             }
         }
         path.remove(m);

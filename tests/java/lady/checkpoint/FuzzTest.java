@@ -262,9 +262,10 @@ class FuzzTest {
         assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
             SplittableRandom r = new SplittableRandom(SEED);
             List<byte[]> zips = List.of(golden("state_dict.pt"), golden("views.pt"), golden("dtypes.pt"),
-                    golden("authors.pt"), golden("plain_dict.pt"), golden("whole_model.pt"));
+                    golden("authors.pt"), golden("plain_dict.pt"), golden("whole_model.pt"), golden("script_model.pt"));
             List<Map<String, byte[]>> unpacked = new ArrayList<>();
-            for (String n : List.of("state_dict.pt", "views.pt", "dtypes.pt", "authors.pt", "whole_model.pt")) {
+            for (String n : List.of("state_dict.pt", "views.pt", "dtypes.pt", "authors.pt", "whole_model.pt",
+                    "script_model.pt")) {
                 unpacked.add(entries(n));
             }
             for (int i = 0; i < CASES; i++) {
@@ -276,6 +277,11 @@ class FuzzTest {
                 Map<String, byte[]> e = new LinkedHashMap<>(unpacked.get(r.nextInt(unpacked.size())));
                 String pkl = e.keySet().stream().filter(k -> k.endsWith("/data.pkl")).findFirst().orElseThrow();
                 e.put(pkl, mutate(e.get(pkl), r));
+                List<String> code = e.keySet().stream().filter(k -> k.contains("/code/") && k.endsWith(".py")).toList();
+                if (!code.isEmpty() && r.nextBoolean()) { // a TorchScript archive: its class declarations too
+                    String c = code.get(r.nextInt(code.size()));
+                    e.put(c, mutate(e.get(c), r));
+                }
                 check("pickle-in-zip", i, CheckpointTestSupport.zip(e), ".pt", (p, b) -> Checkpoints.read(p));
             }
             // the unpickler alone, its persistent ids answered with nothing

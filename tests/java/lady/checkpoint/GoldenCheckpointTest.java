@@ -38,7 +38,7 @@ class GoldenCheckpointTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"state_dict.pt", "plain_dict.pt", "authors.pt", "training_checkpoint.pt", "whole_model.pt",
-        "dtypes.pt", "views.pt", "dtypes.safetensors"})
+        "script_model.pt", "dtypes.pt", "views.pt", "dtypes.safetensors"})
     void readsExactlyWhatPyTorchWrote(String file) {
         StateDict sd = Checkpoints.read(golden(file));
         Map<?, ?> want = (Map<?, ?>) files.get(file);

@@ -235,12 +235,17 @@ class HostileCheckpointTest {
     }
 
     @Test
-    void torchScriptArchivesGetAHint() throws IOException {
+    void torchScriptArchivesWithoutADeclaredModuleAreRefused() throws IOException {
         Map<String, byte[]> e = new LinkedHashMap<>();
         e.put("m/data.pkl", bytes("\u0080\u0002}."));
         e.put("m/constants.pkl", bytes("\u0080\u0002)."));
         e.put("m/code/__torch__/m.py", bytes("x"));
-        refused(CheckpointTestSupport.zip(e), "TorchScript");
+        refused(CheckpointTestSupport.zip(e), "is a TorchScript archive whose data.pkl holds a dict");
+        e.put("m/data.pkl", bytes("\u0080\u0002c__torch__.m\nM\n)\u0081}b.")); // an object of a class no code declares
+        refused(CheckpointTestSupport.zip(e), "holds an object of class __torch__.m.M, not a module its code declares");
+        e.put("m/code/__torch__/m.py", bytes("class M(Module):\n  __parameters__ = [\"w\", ]\n  __buffers__ = []\n"));
+        e.put("m/data.pkl", bytes("\u0080\u0002c__torch__.m\nM\n)\u0081}X\u0001\u0000\u0000\u0000wK\u0001sb."));
+        refused(CheckpointTestSupport.zip(e), "state dict entry 'w' is"); // a declared parameter that is no tensor
     }
 
     private static byte[] safetensors(String header, int dataBytes) {
