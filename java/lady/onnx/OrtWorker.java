@@ -70,6 +70,8 @@ final class OrtWorker {
     /** The child's address space is limited to this fraction of the machine's memory (ONNX Runtime then fails to
      * allocate, in one line, instead of pushing the machine into swap and the out-of-memory killer). */
     static final double MEMORY_FRACTION = 0.75;
+    /** The child's address space is never limited below this (its JVM alone reserves about 1.5 GB of it). */
+    static final long MIN_ADDRESS_SPACE = 4L << 30;
     /** The child's Java heap: it holds one request's inputs and outputs as float32 arrays. */
     private static final String CHILD_HEAP = "-Xmx1g";
 
@@ -247,7 +249,7 @@ final class OrtWorker {
     }
 
     /** A running child and its pipes. */
-    private static final class Child {
+    static final class Child {
         private static long started;
         final Process process;
         final DataOutputStream out;
@@ -285,8 +287,12 @@ final class OrtWorker {
                 tmp = Files.createTempDirectory("lady-ort-");
                 List<String> command = new ArrayList<>(memoryLimit());
                 command.addAll(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", CHILD_HEAP,
+                        // small reservations of address space, so that the limit leaves ONNX Runtime the most
+                        "-XX:CompressedClassSpaceSize=64m", "-XX:ReservedCodeCacheSize=64m",
                         "-Djava.io.tmpdir=" + tmp, "-cp", classPath(), OrtWorker.class.getName()));
-                p = new ProcessBuilder(command).start();
+                ProcessBuilder pb = new ProcessBuilder(command);
+                pb.environment().put("MALLOC_ARENA_MAX", "2"); // glibc reserves 64 MB of address space per arena
+                p = pb.start();
             } catch (IOException e) {
                 deleteTree(tmp);
                 throw new LadyException(LadyException.Kind.IO, "cannot start ONNX Runtime's process (" + java + "): "
@@ -305,7 +311,7 @@ final class OrtWorker {
 
         /**
          * The words that start the child under an address-space limit of {@link #MEMORY_FRACTION} of the machine's
-         * memory ({@code ulimit -v} in a POSIX shell that then becomes the child); none where there is no such shell
+         * memory (at least {@link #MIN_ADDRESS_SPACE}) ({@code ulimit -v} in a POSIX shell that then becomes the child); none where there is no such shell
          * or the memory is unknown.
          */
         private static List<String> memoryLimit() {
@@ -318,8 +324,12 @@ final class OrtWorker {
             if (!Files.isExecutable(sh) || total <= 0) {
                 return List.of();
             }
-            long kib = (long) (total * MEMORY_FRACTION) / 1024;
-            return List.of(sh.toString(), "-c", "ulimit -v " + kib + " && exec \"$0\" \"$@\"");
+            return List.of(sh.toString(), "-c", "ulimit -v " + addressLimit(total) / 1024 + " && exec \"$0\" \"$@\"");
+        }
+
+        /** The child's address-space limit in bytes on a machine of {@code total} bytes of memory. */
+        static long addressLimit(long total) {
+            return Math.max((long) (total * MEMORY_FRACTION), MIN_ADDRESS_SPACE);
         }
 
         /**

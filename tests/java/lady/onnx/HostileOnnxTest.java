@@ -352,7 +352,7 @@ class HostileOnnxTest {
     /**
      * A model that asks ONNX Runtime for more memory than the machine has (a 4 TiB ConstantOfShape whose size
      * depends on the input's shape) is refused in one line: ONNX Runtime's child runs under an address-space limit
-     * of {@link OrtWorker#MEMORY_FRACTION} of the machine's memory, so the allocation fails at once, whatever the
+     * of {@link OrtWorker#MEMORY_FRACTION} of the machine's memory (at least 4 GiB), so the allocation fails at once, whatever the
      * system's overcommit setting, instead of growing into swap.
      */
     @Test
@@ -386,7 +386,8 @@ class HostileOnnxTest {
         long total = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
                 .getOperatingSystemMXBean()).getTotalMemorySize();
         assertFalse(words[0].equals("unlimited"), line);
-        assertEquals((long) (total * OrtWorker.MEMORY_FRACTION) / 1024 * 1024, Long.parseLong(words[0]), 1024.0, line);
+        assertEquals(OrtWorker.Child.addressLimit(total) / 1024 * 1024, Long.parseLong(words[0]), line);
+        assertTrue(OrtWorker.Child.addressLimit(total) <= Math.max(total, OrtWorker.MIN_ADDRESS_SPACE), line);
     }
 
     /** {@code n} inside the then-branch of an If node (whose else-branch is empty). */
