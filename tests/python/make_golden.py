@@ -6,8 +6,7 @@ Run with Debian's PyTorch (it lives only under /usr/bin/python3, not the pyenv p
     /usr/bin/python3 tests/python/make_golden.py [output_dir]
 
 Everything is seeded, and torch.save writes fixed zip timestamps, so a re-run with the same PyTorch
-gives the same bytes (except legacy.pt, whose pickle holds random storage keys; it is only used to
-check that the legacy format is refused). The generated files are committed; re-run only to change them, and commit
+gives the same bytes (except legacy.pt, whose pickle holds random storage keys). The generated files are committed; re-run only to change them, and commit
 the script, the files and expected.json together.
 
 Files (the zip top-level folder is the file's stem, never "archive", to test that the reader
@@ -24,7 +23,7 @@ finds it from the "*/data.pkl" entry):
   dtypes.pt         float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool tensors
   views.pt          a transposed (non-contiguous) tensor, and two tensors that are views into one
                     storage at different offsets (plus a narrowed view of a bigger storage)
-  legacy.pt         the legacy (pre-1.6, non-zip) format, which Lady refuses with a message
+  legacy.pt         the legacy (pre-1.6, non-zip) format
   dtypes.safetensors  the dtypes.pt tensors in safetensors form, written by an independent
                     writer below (the safetensors package is not installed here)
   expected.json     per file and tensor: dtype, shape, sum, the first elements and the SHA-256 of

@@ -27,7 +27,8 @@ public final class Checkpoints {
 
     /** The checkpoint formats Lady reads and writes. */
     public enum Format {
-        /** PyTorch's zip format, as torch.save writes it (usually .pt / .pth). */
+        /** PyTorch's zip format, as torch.save writes it (usually .pt / .pth); files in PyTorch's legacy format
+         * (before 1.6) are read as this format and written in it. */
         TORCH_ZIP,
         /** safetensors (.safetensors). */
         SAFETENSORS,
@@ -192,8 +193,11 @@ public final class Checkpoints {
             return Format.SAFETENSORS;
         }
         if (b.remaining() >= 1 && (b.get(0) & 0xFF) == PICKLE_PROTO) {
-            throw LadyException.invalidInput(path + " is in PyTorch's legacy (pre-1.6, non-zip) format, which Lady does "
-                    + "not read; re-save it with PyTorch >= 1.6: torch.save(torch.load(old), new)");
+            if (TorchLegacy.is(ch)) {
+                return Format.TORCH_ZIP; // read by TorchZip as the legacy format, written in the zip format
+            }
+            throw LadyException.invalidInput(path + " is a pickle but not a PyTorch checkpoint (neither the zip format "
+                    + "nor the legacy one: its first value is not torch.save's magic number)");
         }
         if (looksLikeOnnx(b)) {
             return Format.ONNX;

@@ -61,6 +61,9 @@ final class TorchZip {
     // ------------------------------------------------------------------ reading
 
     static StateDict read(FileChannel ch, java.nio.file.Path path) throws IOException {
+        if (TorchLegacy.is(ch)) {
+            return TorchLegacy.read(ch, path);
+        }
         String file = path.toString();
         TensorBytes.requireLittleEndian();
         ZipArchive zip = ZipArchive.open(ch, file);
@@ -115,25 +118,34 @@ final class TorchZip {
 
     private static Unpickler.StorageRef storageRef(ZipArchive zip, String prefix,
             Map<String, Unpickler.StorageRef> storages, Object pidObj) {
+        return storageRef(zip::bad, storages, pidObj, 5);
+    }
+
+    /**
+     * The storage a persistent id {@code ('storage', storage_type, key, location, numel, ...)} of {@code length} items
+     * names (one {@link Unpickler.StorageRef} per key and type, its size the same wherever it is named).
+     */
+    static Unpickler.StorageRef storageRef(java.util.function.Function<String, LadyException> bad,
+            Map<String, Unpickler.StorageRef> storages, Object pidObj, int length) {
         // ('storage', storage_type, key, location, numel)
-        if (!(pidObj instanceof Unpickler.PTuple pid) || pid.size() != 5 || !"storage".equals(pid.get(0))) {
-            throw zip.bad("unexpected persistent id " + Unpickler.describe(pidObj));
+        if (!(pidObj instanceof Unpickler.PTuple pid) || pid.size() != length || !"storage".equals(pid.get(0))) {
+            throw bad.apply("unexpected persistent id " + Unpickler.describe(pidObj));
         }
         if (!(pid.get(1) instanceof Unpickler.Global g) || g.storageType() == null) {
-            throw zip.bad("persistent id names " + Unpickler.describe(pid.get(1)) + ", not a storage type");
+            throw bad.apply("persistent id names " + Unpickler.describe(pid.get(1)) + ", not a storage type");
         }
         if (!(pid.get(2) instanceof String key) || key.isEmpty() || key.length() > 64 || !key.matches("[A-Za-z0-9_]+")) {
-            throw zip.bad("bad storage key " + Unpickler.describe(pid.get(2)));
+            throw bad.apply("bad storage key " + Unpickler.describe(pid.get(2)));
         }
         if (!(pid.get(4) instanceof Long numel) || numel < 0) {
-            throw zip.bad("bad element count for storage '" + key + "'");
+            throw bad.apply("bad element count for storage '" + key + "'");
         }
         DType dtype = g.storageType();
         String id = key + "/" + dtype.name();
         Unpickler.StorageRef known = storages.get(id);
         if (known != null) {
             if (known.numel() != numel) {
-                throw zip.bad("storage '" + key + "' is declared with two different sizes");
+                throw bad.apply("storage '" + key + "' is declared with two different sizes");
             }
             return known;
         }
@@ -142,7 +154,7 @@ final class TorchZip {
         return ref;
     }
 
-    private static Unpickler.PDict selectStateDict(Object root, String file) {
+    static Unpickler.PDict selectStateDict(Object root, String file) {
         Unpickler.PDict model = Unpickler.moduleStateDict(root, file); // torch.save(model): read as its state dict
         if (model != null) {
             root = model;
@@ -199,6 +211,28 @@ final class TorchZip {
 
     private static StateDict materialize(ZipArchive zip, FileChannel ch, java.nio.file.Path path, String prefix,
             Unpickler.PDict dict, String file) throws IOException {
+        HostMemory mapped = SafeTensors.map(path, ch.size());
+        IdentityHashMap<Unpickler.StorageRef, Record> records = new IdentityHashMap<>(); // storage -> its record
+        return build(mapped, ch.size(), dict, zip::bad, s -> {
+            Record r = locateStorage(zip, prefix, s);
+            records.put(s, r);
+            return r.offset();
+        }, () -> verifyCrcs(zip, mapped, new ArrayList<>(records.values())));
+    }
+
+    /** Where a storage's data starts in the mapped file (checked to lie inside it). */
+    interface StorageLocator {
+        long dataOffset(Unpickler.StorageRef s) throws IOException;
+    }
+
+    /**
+     * The state dict {@code dict} over {@code mapped} (a file of {@code fileSize} bytes): each tensor a view of its
+     * storage's data, where {@code locator} finds it (once per storage), after {@code check} (run once every storage
+     * is located). {@code bad} makes the refusal of a malformed file.
+     */
+    static StateDict build(HostMemory mapped, long fileSize, Unpickler.PDict dict,
+            java.util.function.Function<String, LadyException> bad, StorageLocator locator, Runnable check)
+            throws IOException {
         // how many kept tensors use each storage (a storage used once, whole, becomes the tensor itself)
         IdentityHashMap<Unpickler.StorageRef, Integer> uses = new IdentityHashMap<>();
         for (Object v : dict.map.values()) {
@@ -206,37 +240,33 @@ final class TorchZip {
         }
         long budget;
         try {
-            budget = Math.multiplyExact(MAX_EXPANSION, ch.size()) + (1L << 20);
+            budget = Math.multiplyExact(MAX_EXPANSION, fileSize) + (1L << 20);
         } catch (ArithmeticException e) {
             budget = Long.MAX_VALUE;
         }
-        HostMemory mapped = null;
-        IdentityHashMap<Unpickler.StorageRef, Record> loaded = new IdentityHashMap<>(); // storage -> its record
+        IdentityHashMap<Unpickler.StorageRef, Long> data = new IdentityHashMap<>(); // storage -> its data's offset
         List<Long> sizes = new ArrayList<>();
         for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
             String name = (String) e.getKey();
             Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
             Unpickler.StorageRef s = t.storage();
-            long numel = checkView(zip, name, t);
+            long numel = checkView(bad, name, t);
             long bytes = numel * s.dtype().elementSize(); // numel <= storage numel, which fits the file
             budget -= bytes;
             if (budget < 0) {
-                throw zip.bad("its tensors together would need far more memory than the file holds");
+                throw bad.apply("its tensors together would need far more memory than the file holds");
             }
             sizes.add(numel);
-            if (!loaded.containsKey(s)) {
-                if (mapped == null) {
-                    mapped = SafeTensors.map(path, ch.size());
-                }
-                loaded.put(s, locateStorage(zip, prefix, s));
+            if (!data.containsKey(s)) {
+                data.put(s, locator.dataOffset(s));
             }
         }
-        verifyCrcs(zip, mapped, new ArrayList<>(loaded.values()));
+        check.run();
         StateDict out = new StateDict();
         int k = 0;
         for (Map.Entry<Object, Object> e : dict.map.entrySet()) {
             Unpickler.TensorRef t = (Unpickler.TensorRef) e.getValue();
-            out.put((String) e.getKey(), view(mapped, loaded.get(t.storage()).offset(), t, sizes.get(k++),
+            out.put((String) e.getKey(), view(mapped, data.get(t.storage()), t, sizes.get(k++),
                     uses.get(t.storage()) == 1));
         }
         return out;
@@ -259,7 +289,8 @@ final class TorchZip {
     }
 
     /** Checks the view lies inside its storage; returns its element count. */
-    private static long checkView(ZipArchive zip, String name, Unpickler.TensorRef t) {
+    private static long checkView(java.util.function.Function<String, LadyException> bad, String name,
+            Unpickler.TensorRef t) {
         long numel;
         long last = t.offset();
         try {
@@ -270,15 +301,15 @@ final class TorchZip {
                 }
             }
         } catch (ArithmeticException e) {
-            throw zip.bad("tensor " + Text.quote(name) + " has an absurd shape " + Text.shape(t.size()));
+            throw bad.apply("tensor " + Text.quote(name) + " has an absurd shape " + Text.shape(t.size()));
         }
         long storageNumel = t.storage().numel();
         if (numel > 0 && last >= storageNumel) {
-            throw zip.bad("tensor " + Text.quote(name) + " of shape " + Text.shape(t.size())
+            throw bad.apply("tensor " + Text.quote(name) + " of shape " + Text.shape(t.size())
                     + " reaches element " + last + " of a storage of " + storageNumel + " elements");
         }
         if (numel > storageNumel) {
-            throw zip.bad("tensor " + Text.quote(name) + " has more elements (" + numel + ") than its storage ("
+            throw bad.apply("tensor " + Text.quote(name) + " has more elements (" + numel + ") than its storage ("
                     + storageNumel + "): expanded (zero-stride) tensors are not supported");
         }
         return numel;
@@ -383,6 +414,9 @@ final class TorchZip {
     static ScriptCopy scriptCopy(StateDict sd, java.nio.file.Path like) {
         String file = like.toString();
         try (FileChannel ch = FileChannel.open(like, java.nio.file.StandardOpenOption.READ)) {
+            if (TorchLegacy.is(ch)) {
+                return null;
+            }
             ZipArchive zip = ZipArchive.open(ch, file);
             String prefix = findFolder(zip, file);
             if (!ScriptClasses.isScript(zip, prefix)) {
@@ -401,7 +435,7 @@ final class TorchZip {
                 if (!(e.getValue() instanceof Unpickler.TensorRef t)) {
                     return null;
                 }
-                long numel = checkView(zip, name, t);
+                long numel = checkView(zip::bad, name, t);
                 if (t.offset() != 0 || numel != t.storage().numel() || !java.util.Arrays.equals(t.stride(),
                         contiguousStrides(t.size())) || !java.util.Arrays.equals(t.size(), sd.streamed(name).shape())
                         || t.storage().dtype() != sd.streamed(name).dtype()

@@ -141,6 +141,8 @@ final class Unpickler {
         allow("copy_reg", "_reconstructor", Callable.RECONSTRUCTOR);
         for (DType d : DType.values()) {
             ALLOWED.put("torch " + d.torchStorage(), new Global("torch." + d.torchStorage(), null, d));
+            // saved from a GPU by PyTorch 1.6 to 1.10 (and by the legacy format): the storage's type names its device
+            ALLOWED.put("torch.cuda " + d.torchStorage(), new Global("torch.cuda." + d.torchStorage(), null, d));
         }
     }
 
@@ -171,9 +173,20 @@ final class Unpickler {
     private Global foreignFunction;
 
     Unpickler(byte[] data, String file, PersistentLoader persistentLoader) {
+        this(data, 0, file, persistentLoader);
+    }
+
+    /** An unpickler of the pickle that starts at byte {@code start} of {@code data} (one of several in a row). */
+    Unpickler(byte[] data, int start, String file, PersistentLoader persistentLoader) {
         this.data = data;
+        this.pos = start;
         this.file = file;
         this.persistentLoader = persistentLoader;
+    }
+
+    /** The position after the last byte read: after {@link #load}, where the next pickle of the file starts. */
+    int position() {
+        return pos;
     }
 
     private LadyException bad(String what) {

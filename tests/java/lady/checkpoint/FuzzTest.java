@@ -262,7 +262,8 @@ class FuzzTest {
         assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
             SplittableRandom r = new SplittableRandom(SEED);
             List<byte[]> zips = List.of(golden("state_dict.pt"), golden("views.pt"), golden("dtypes.pt"),
-                    golden("authors.pt"), golden("plain_dict.pt"), golden("whole_model.pt"), golden("script_model.pt"));
+                    golden("authors.pt"), golden("plain_dict.pt"), golden("whole_model.pt"), golden("script_model.pt"),
+                    golden("legacy.pt"));
             List<Map<String, byte[]>> unpacked = new ArrayList<>();
             for (String n : List.of("state_dict.pt", "views.pt", "dtypes.pt", "authors.pt", "whole_model.pt",
                     "script_model.pt")) {

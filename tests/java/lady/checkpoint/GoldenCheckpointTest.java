@@ -38,7 +38,7 @@ class GoldenCheckpointTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"state_dict.pt", "plain_dict.pt", "authors.pt", "training_checkpoint.pt", "whole_model.pt",
-        "script_model.pt", "dtypes.pt", "views.pt", "dtypes.safetensors"})
+        "script_model.pt", "legacy.pt", "dtypes.pt", "views.pt", "dtypes.safetensors"})
     void readsExactlyWhatPyTorchWrote(String file) {
         StateDict sd = Checkpoints.read(golden(file));
         Map<?, ?> want = (Map<?, ?>) files.get(file);
@@ -77,11 +77,41 @@ class GoldenCheckpointTest {
         assertEquals(before, CheckpointTestSupport.values(sd.get("shared_b"))[0], 0.0);
     }
 
+    /**
+     * A checkpoint saved from a GPU by PyTorch 1.6 to 1.10 names its storages' types {@code torch.cuda.FloatStorage}
+     * (location "cuda:0"): read as the CPU one. It was refused ("persistent id names torch.cuda.FloatStorage, not a
+     * storage type").
+     */
     @Test
-    void legacyFormatIsRefusedWithAHowTo() {
-        LadyException e = assertThrows(LadyException.class, () -> Checkpoints.read(golden("legacy.pt")));
+    void aCheckpointSavedFromAGpuReadsAsTheCpuOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws IOException {
+        java.util.Map<String, byte[]> entries = new java.util.LinkedHashMap<>();
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(golden("state_dict.pt").toFile())) {
+            for (java.util.zip.ZipEntry e : java.util.Collections.list(z.entries())) {
+                byte[] b = z.getInputStream(e).readAllBytes();
+                if (e.getName().endsWith("/data.pkl")) {
+                    String pkl = new String(b, java.nio.charset.StandardCharsets.ISO_8859_1);
+                    assertTrue(pkl.contains("ctorch\nFloatStorage") && pkl.contains("X\u0003\u0000\u0000\u0000cpu"));
+                    b = pkl.replace("ctorch\nFloatStorage", "ctorch.cuda\nFloatStorage")
+                            .replace("X\u0003\u0000\u0000\u0000cpu", "X\u0006\u0000\u0000\u0000cuda:0")
+                            .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+                }
+                entries.put(e.getName(), b);
+            }
+        }
+        java.nio.file.Path gpu = dir.resolve("gpu.pt");
+        java.nio.file.Files.write(gpu, CheckpointTestSupport.zip(entries));
+        assertTrue(Checkpoints.read(gpu).sameTensors(Checkpoints.read(golden("state_dict.pt"))));
+    }
+
+    /** A pickle that torch.save did not write (its first value is not the legacy format's magic number) is refused. */
+    @Test
+    void aPickleThatIsNoCheckpointIsRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+        java.nio.file.Path p = dir.resolve("plain.pkl");
+        java.nio.file.Files.write(p, new byte[] {(byte) 0x80, 2, '}', 'q', 0, '.'}); // pickle.dump({})
+        LadyException e = assertThrows(LadyException.class, () -> Checkpoints.read(p));
         assertEquals(LadyException.Kind.INVALID_INPUT, e.kind());
-        assertTrue(e.getMessage().contains("legacy") && e.getMessage().contains("torch.save"), e.getMessage());
+        assertTrue(e.getMessage().contains("is a pickle but not a PyTorch checkpoint"), e.getMessage());
     }
 
     /**

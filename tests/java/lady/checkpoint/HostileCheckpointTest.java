@@ -248,6 +248,22 @@ class HostileCheckpointTest {
         refused(CheckpointTestSupport.zip(e), "state dict entry 'w' is"); // a declared parameter that is no tensor
     }
 
+    /**
+     * PyTorch's legacy format cut at every length, and with its storage's element count set to 2^62: each a one-line
+     * refusal (the file is mapped, never read whole into memory; nothing is allocated for the count).
+     */
+    @Test
+    void legacyFilesCutAnywhereOrClaimingHugeStoragesAreRefused() throws IOException {
+        byte[] good = Files.readAllBytes(CheckpointTestSupport.golden("legacy.pt"));
+        for (int n = 0; n < good.length; n++) {
+            refused(Arrays.copyOf(good, n), n == 0 ? "neither" : "");
+        }
+        byte[] huge = good.clone();
+        int count = good.length - 4 * 4 - 8; // the one storage: 4 float32 elements, after their 8-byte count
+        java.nio.ByteBuffer.wrap(huge, count, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(1L << 62);
+        refused(huge, "storage");
+    }
+
     private static byte[] safetensors(String header, int dataBytes) {
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
