@@ -365,17 +365,33 @@ public final class GraphBuilder {
 
     /** torchvision's packed multi-head self-attention (module path {@code module}). */
     public String attention(String module, String x, long heads) {
+        return attention(module, x, heads, Map.of("in_proj_weight", module + ".in_proj_weight", "in_proj_bias",
+                module + ".in_proj_bias", "out_proj_weight", module + ".out_proj.weight", "out_proj_bias",
+                module + ".out_proj.bias"));
+    }
+
+    /**
+     * The same attention with its four tensors named by {@code names} (roles in_proj_weight [3d, d], q, k and v rows
+     * in that order and each head's rows together, in_proj_bias [3d], out_proj_weight [d, d], out_proj_bias [d]):
+     * timm's {@code attn.qkv} and {@code attn.proj}, which compute what nn.MultiheadAttention does.
+     */
+    public String attention(String module, String x, long heads, Map<String, String> names) {
         long d = width(x);
         if (heads < 1 || d % heads != 0) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + " has width " + d
                     + ", not divisible into " + heads + " heads");
         }
-        Map<String, String> p = params(module, "in_proj_weight", new long[] {3 * d, d});
-        p.putAll(params(module, "in_proj_bias", new long[] {3 * d}));
-        p.put("out_proj_weight", module + ".out_proj.weight");
-        tensor(module + ".out_proj.weight", d, d);
-        p.put("out_proj_bias", module + ".out_proj.bias");
-        tensor(module + ".out_proj.bias", d);
+        Map<String, long[]> shapes = Map.of("in_proj_weight", new long[] {3 * d, d}, "in_proj_bias", new long[] {3 * d},
+                "out_proj_weight", new long[] {d, d}, "out_proj_bias", new long[] {d});
+        Map<String, String> p = new LinkedHashMap<>();
+        for (String role : List.of("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias")) {
+            String t = names.get(role);
+            if (t == null) {
+                throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": no tensor for " + role);
+            }
+            tensor(t, shapes.get(role));
+            p.put(role, t);
+        }
         return add(module, Op.ATTENTION, List.of(x), p, Map.of("heads", heads), d);
     }
 

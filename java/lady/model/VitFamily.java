@@ -25,9 +25,41 @@ import lady.graph.Op;
  * is vit_h_14, patches 16 and 32 are vit_l_* with D = 1024 or 24 blocks, vit_b_* otherwise (a narrower or
  * shallower ViT-B, such as torchvision's VisionTransformer class built small). A new model's images
  * are the options' size rounded down to whole patches (at least one patch).
+ *
+ * <p>timm's VisionTransformer and DeiT ({@code vit_tiny/small/base/large_patch16_224}, {@code vit_huge_patch14_224},
+ * {@code deit_*_patch16_224}: the same network under other names, {@code patch_embed.proj}, {@code cls_token},
+ * {@code pos_embed}, {@code blocks.i.norm1}, {@code attn.qkv} (q, k, v rows as nn.MultiheadAttention packs them),
+ * {@code attn.proj}, {@code norm2}, {@code mlp.fc1}, {@code mlp.fc2}, {@code norm}, {@code head}; its class token
+ * pooled, LayerNorm eps 1e-6, exact GELU) are read as the {@code timm_vit_*} architectures, heads of 64 (80 at width
+ * 1280) as timm's. Variants with other parts (DeiT's distillation token, LayerScale, registers, average pooling, q/k
+ * norms) are not recognized: name their groups with --spec or pass an ONNX export.
  */
 final class VitFamily implements Family {
     private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
+
+    /** The module paths of one implementation. */
+    private record Naming(String proj, String cls, String pos, String block, String ln1, String attn, String ln2,
+            String fc1, String act, String fc2, String norm, String head) {
+        /** The attention's four tensors under {@code p} (a block's path). */
+        Map<String, String> attention(String p) {
+            String a = p + "." + attn;
+            return this == TORCHVISION ? Map.of("in_proj_weight", a + ".in_proj_weight", "in_proj_bias", a + ".in_proj_bias",
+                    "out_proj_weight", a + ".out_proj.weight", "out_proj_bias", a + ".out_proj.bias")
+                    : Map.of("in_proj_weight", a + ".qkv.weight", "in_proj_bias", a + ".qkv.bias",
+                    "out_proj_weight", a + ".proj.weight", "out_proj_bias", a + ".proj.bias");
+        }
+    }
+
+    private static final Naming TORCHVISION = new Naming("conv_proj", "class_token", "encoder.pos_embedding",
+            "encoder.layers.encoder_layer_", "ln_1", "self_attention", "ln_2", "mlp.0", "mlp.1", "mlp.3", "encoder.ln",
+            "heads.head");
+    private static final Naming TIMM = new Naming("patch_embed.proj", "cls_token", "pos_embed", "blocks.", "norm1", "attn",
+            "norm2", "mlp.fc1", "mlp.act", "mlp.fc2", "norm", "head");
+    /** timm's ViT sizes by width (the variants name none of their sizes in the checkpoint but the width). */
+    private static final Map<String, Config> TIMM_CONFIGS = Map.of(
+            "timm_vit_tiny", new Config(16, 12, 192, 768, 64), "timm_vit_small", new Config(16, 12, 384, 1536, 64),
+            "timm_vit_base", new Config(16, 12, 768, 3072, 64), "timm_vit_large", new Config(16, 24, 1024, 4096, 64),
+            "timm_vit_huge", new Config(14, 32, 1280, 5120, 80));
 
     private static final Map<String, Config> CONFIGS = Map.of(
             "vit_b_16", new Config(16, 12, 768, 3072, 64), "vit_b_32", new Config(32, 12, 768, 3072, 64),
@@ -35,15 +67,31 @@ final class VitFamily implements Family {
             "vit_h_14", new Config(14, 32, 1280, 5120, 80));
     private static final double LN_EPS = 1e-6;
     private static final double DROPOUT = 0.0;
-    private static final String PREFIX = "encoder.layers.encoder_layer_";
+    private static final String PREFIX = TORCHVISION.block();
 
     @Override
     public List<String> names() {
-        return List.of("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14");
+        return List.of("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "timm_vit_tiny", "timm_vit_small",
+                "timm_vit_base", "timm_vit_large", "timm_vit_huge");
+    }
+
+    private static Naming naming(String name) {
+        return name.startsWith("timm_") ? TIMM : TORCHVISION;
     }
 
     @Override
     public String recognize(Map<String, long[]> s) {
+        long[] timm = s.get(TIMM.proj() + ".weight");
+        if (timm != null && timm.length == 4 && s.containsKey(TIMM.cls()) && s.containsKey(TIMM.pos())
+                && s.containsKey("blocks.0.attn.qkv.weight") && s.containsKey(TIMM.head() + ".weight")
+                && s.containsKey(TIMM.norm() + ".weight")) {
+            for (Map.Entry<String, Config> e : TIMM_CONFIGS.entrySet()) {
+                if (e.getValue().dim() == timm[0]) {
+                    return e.getKey();
+                }
+            }
+            return "timm_vit_base"; // another width: heads of 64, as timm's B models
+        }
         long[] proj = s.get("conv_proj.weight");
         if (proj == null || proj.length != 4 || !s.containsKey("class_token") || !s.containsKey("encoder.pos_embedding")
                 || !s.containsKey("heads.head.weight")) {
@@ -63,19 +111,20 @@ final class VitFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        long patch = Family.dim(s, "conv_proj.weight", 2, config(name).patch());
-        long positions = Family.dim(s, "encoder.pos_embedding", 1, 2);
+        Naming n = naming(name);
+        long patch = Family.dim(s, n.proj() + ".weight", 2, config(name).patch());
+        long positions = Family.dim(s, n.pos(), 1, 2);
         long side = Math.round(Math.sqrt(positions - 1));
         if (side * side != positions - 1) {
             throw LadyException.invalidInput(name + ": the position embedding has " + positions
                     + " positions, not 1 + a square number of patches");
         }
-        return new ModelOptions((int) Family.dim(s, "heads.head.weight", 0, 10), 1.0, 0,
-                (int) Family.dim(s, "conv_proj.weight", 1, 3), (int) (side * patch));
+        return new ModelOptions((int) Family.dim(s, n.head() + ".weight", 0, 10), 1.0, 0,
+                (int) Family.dim(s, n.proj() + ".weight", 1, 3), (int) (side * patch));
     }
 
     private Config config(String name) {
-        Config c = CONFIGS.get(name);
+        Config c = CONFIGS.containsKey(name) ? CONFIGS.get(name) : TIMM_CONFIGS.get(name);
         if (c == null) {
             throw new LadyException(LadyException.Kind.USAGE, "unknown ViT '" + name + "'; known: " + names());
         }
@@ -85,51 +134,56 @@ final class VitFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         Config c = config(name);
+        Naming n = naming(name);
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
-        long patch = d.size("conv_proj.weight", 2, c.patch());
+        String proj = n.proj() + ".weight";
+        long patch = d.size(proj, 2, c.patch());
         long side = Math.max(1, o.inputSize() / patch);
-        long dim = d.out("conv_proj.weight", c.dim());
+        long dim = d.out(proj, c.dim());
         if (dim % c.headDim() != 0) {
             throw LadyException.invalidInput(name + ": width " + dim + " is not a whole number of heads of "
-                    + c.headDim() + " (torchvision's head dimension for " + name + ")");
+                    + c.headDim() + " (the head dimension of " + name + ")");
         }
         long heads = dim / c.headDim();
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), side * patch, true);
-        b.tensor("class_token", 1, 1, dim); // PyTorch lists the model's own parameters first
-        x = b.conv("conv_proj", x, dim, new long[] {patch, patch}, patch, 0, 1, 1, true);
+        b.tensor(n.cls(), 1, 1, dim); // PyTorch lists the model's own parameters first
+        if (n == TIMM) {
+            b.tensor(n.pos(), 1, side * side + 1, dim);
+        }
+        x = b.conv(n.proj(), x, dim, new long[] {patch, patch}, patch, 0, 1, 1, true);
         x = b.toTokens("tokens", x);
-        String cls = b.param("class_token", "class_token", new long[] {1, 1, dim}, x);
+        String cls = b.param(n.cls(), n.cls(), new long[] {1, 1, dim}, x);
         x = b.concat("cat", List.of(cls, x), 1, false);
-        String pos = b.param("encoder.pos_embedding", "encoder.pos_embedding", new long[] {1, side * side + 1, dim}, null);
+        String pos = b.param(n.pos(), n.pos(), new long[] {1, side * side + 1, dim}, null);
         x = b.add("encoder.add", x, pos);
         x = b.dropout("encoder.dropout", x, DROPOUT);
         int layers = 0;
-        while (d.fromCheckpoint() ? d.has(PREFIX + layers + ".ln_1.weight", false) : layers < c.layers()) {
-            x = block(b, d, PREFIX + layers, x, heads, c.mlp());
+        while (d.fromCheckpoint() ? d.has(n.block() + layers + "." + n.ln1() + ".weight", false) : layers < c.layers()) {
+            x = block(b, d, n, n.block() + layers, x, heads, c.mlp());
             layers++;
         }
-        x = b.layerNorm("encoder.ln", x, LN_EPS);
+        x = b.layerNorm(n.norm(), x, LN_EPS);
         x = b.select("class_output", x, 1, 0);
-        if (d.has("heads.pre_logits.weight", false)) {
+        if (n == TORCHVISION && d.has("heads.pre_logits.weight", false)) {
             x = b.linear("heads.pre_logits", x, d.outExact("heads.pre_logits.weight", dim), true);
             x = b.act("heads.act", x, Op.Activation.TANH);
         }
-        x = b.linear("heads.head", x, d.outExact("heads.head.weight", o.numClasses()), true);
+        x = b.linear(n.head(), x, d.outExact(n.head() + ".weight", o.numClasses()), true);
         return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
     }
 
     /** One encoder block: x + attention(ln_1(x)), then + mlp(ln_2(.)). */
-    private static String block(GraphBuilder b, Dims d, String p, String x, long heads, long mlp) {
-        String y = b.layerNorm(p + ".ln_1", x, LN_EPS);
-        y = b.attention(p + ".self_attention", y, heads);
+    private static String block(GraphBuilder b, Dims d, Naming n, String p, String x, long heads, long mlp) {
+        String y = b.layerNorm(p + "." + n.ln1(), x, LN_EPS);
+        y = b.attention(p + "." + n.attn(), y, heads, n.attention(p));
         y = b.dropout(p + ".dropout", y, DROPOUT);
         x = b.add(p + ".add_1", y, x);
-        y = b.layerNorm(p + ".ln_2", x, LN_EPS);
-        y = b.linear(p + ".mlp.0", y, d.out(p + ".mlp.0.weight", mlp), true);
-        y = b.dropout(p + ".mlp.2", b.act(p + ".mlp.1", y, Op.Activation.GELU), DROPOUT);
-        y = b.dropout(p + ".mlp.4", b.linear(p + ".mlp.3", y, b.width(x), true), DROPOUT);
+        y = b.layerNorm(p + "." + n.ln2(), x, LN_EPS);
+        y = b.linear(p + "." + n.fc1(), y, d.out(p + "." + n.fc1() + ".weight", mlp), true);
+        y = b.dropout(p + ".mlp.2", b.act(p + "." + n.act(), y, Op.Activation.GELU), DROPOUT);
+        y = b.dropout(p + ".mlp.4", b.linear(p + "." + n.fc2(), y, b.width(x), true), DROPOUT);
         return b.add(p + ".add_2", x, y);
     }
 }

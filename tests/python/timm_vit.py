@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""A Vision Transformer as timm writes it (timm is not installable here: its VisionTransformer's modules and forward are
+written out below, as timm 0.9 defines them for vit_*_patch16_224 and deit_*: patch_embed.proj, cls_token, pos_embed,
+blocks.i.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, head; class token pooled, LayerNorm eps 1e-6,
+exact GELU), for the Java tests (run with /usr/bin/python3).
+
+    timm_vit.py save <out_dir> <seed>
+        <out_dir>/NAME.pt for NAME tiny (width 192, 3 heads: timm's vit_tiny) and narrow (width 128, 2 heads of 64),
+        2 blocks, patch 8 on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters drawn too).
+    timm_vit.py check <model.pt> <permuted.pt> <restored.pt>
+        Loads the three state dicts into the model below: the permuted one must compute the original's outputs
+        (relative 1e-4) with at least 95 % of its weight tensors moved, a wrong permutation of it (two heads' query rows
+        swapped in the first block) must not, and the restored one must equal the original tensor for tensor.
+        Exit 1 with the reason.
+
+Exit code 3 without torch.
+"""
+import sys
+
+try:
+    import torch
+    from torch import nn
+except ImportError as e:
+    print(f"cannot import torch: {e}")
+    sys.exit(3)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(B, N, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim, eps=1e-6), Attention(dim, heads)
+        self.norm2, self.mlp = nn.LayerNorm(dim, eps=1e-6), Mlp(dim, 4 * dim)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, patch, dim):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch, patch)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10):
+        super().__init__()
+        self.patch_embed = PatchEmbed(patch, dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2 + 1, dim) * 0.02)
+        self.blocks = nn.Sequential(*[Block(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch_embed(x)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+        x = self.norm(self.blocks(x))
+        return self.head(x[:, 0])
+
+
+MODELS = {"tiny": (192, 3), "narrow": (128, 2)}
+
+
+def save(out, seed):
+    torch.manual_seed(seed)
+    for name, (dim, heads) in MODELS.items():
+        m = VisionTransformer(dim, heads)
+        with torch.no_grad():
+            for mod in m.modules():
+                if isinstance(mod, nn.LayerNorm):
+                    mod.weight.uniform_(0.5, 1.5)
+                    mod.bias.uniform_(-0.2, 0.2)
+        torch.save(m.state_dict(), f"{out}/{name}.pt")
+
+
+def check(original, permuted, restored):
+    sa, sb, sc = (torch.load(f) for f in (original, permuted, restored))
+    dim = sa["cls_token"].shape[-1]
+    m = VisionTransformer(dim, dict(MODELS.values())[dim]).eval()
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        m.load_state_dict(sa)
+        ya = m(x)
+        m.load_state_dict(sb)
+        yb = m(x)
+        qkv = m.blocks[0].attn.qkv.weight
+        hd = dim // m.blocks[0].attn.heads
+        q0, q1 = qkv[:hd].clone(), qkv[hd:2 * hd].clone()
+        qkv[:hd], qkv[hd:2 * hd] = q1, q0  # heads 0 and 1 of the queries only: a wrong permutation
+        yw = m(x)
+    scale = ya.abs().max().item()
+    diff, wrong = (ya - yb).abs().max().item() / scale, (ya - yw).abs().max().item() / scale
+    weights = [k for k in sa if sa[k].dim() > 0 and sa[k].unique().numel() > 1]
+    moved = sum(1 for k in weights if not torch.equal(sa[k], sb[k]))
+    problems = []
+    if not diff < 1e-4:
+        problems.append(f"the permuted model's outputs differ by {diff:.3g} of their scale")
+    if moved < 0.95 * len(weights):
+        problems.append(f"only {moved} of {len(weights)} weight tensors moved")
+    if not wrong > 1e-3:
+        problems.append(f"a wrong permutation changes the outputs by {wrong:.3g} only")
+    if list(sa) != list(sc) or not all(torch.equal(sa[k], sc[k]) for k in sa):
+        problems.append("the restored state dict is not the original's")
+    print(f"relative difference {diff:.3g}, {moved} of {len(weights)} tensors moved, wrong permutation {wrong:.3g}")
+    if problems:
+        print("; ".join(problems))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "save":
+        save(sys.argv[2], int(sys.argv[3]))
+    else:
+        check(sys.argv[2], sys.argv[3], sys.argv[4])
