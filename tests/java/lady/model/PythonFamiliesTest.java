@@ -81,6 +81,27 @@ class PythonFamiliesTest {
     }
 
     @Test
+    void mobilenetV2() throws Exception {
+        check("mobilenet_v2", "mobilenet_v2", 32, Map.of(), false);
+        selfResync();
+    }
+
+    @Test
+    void efficientnetB0() throws Exception {
+        check("efficientnet_b0", "efficientnet_b0", 32, Map.of(), false);
+        selfResync();
+    }
+
+    /** {@code lady resync} of the permuted checkpoint {@link #check} wrote gives every original tensor back. */
+    private void selfResync() throws Exception {
+        Path fixed = dir.resolve("fixed.pt");
+        CliRun r = CliRun.of("resync", "--reference", dir.resolve("model.pt").toString(), "--suspect",
+                dir.resolve("permuted.pt").toString(), "--out", fixed.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Checkpoints.read(dir.resolve("model.pt")).sameTensors(Checkpoints.read(fixed)));
+    }
+
+    @Test
     void smallVit() throws Exception {
         check("vit_b_16", "vit_b_16", 32, SMALL_VIT, true);
     }

@@ -1,0 +1,173 @@
+package lady.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import lady.LadyException;
+import lady.graph.GraphBuilder;
+import lady.graph.Op;
+
+/**
+ * torchvision's MobileNetV2 and EfficientNet-B0..B7 with their module paths: inverted residual blocks of
+ * Conv2dNormActivation modules (conv ".0", BN ".1") between a stem and a last 1x1 conv, then adaptive average
+ * pooling, flatten, dropout ({@code classifier.0}) and the classifier ({@code classifier.1}).
+ * <ul>
+ *   <li>MobileNetV2: stem {@code features.0} (3x3 stride 2, ReLU6), blocks {@code features.1..17} ({@code conv.0}
+ *       the 1x1 expansion with ReLU6 unless the block's expansion is 1, then the depthwise 3x3 with ReLU6, then the
+ *       1x1 projection conv and its BN as {@code conv.j} and {@code conv.j+1}), {@code features.18} (1x1, ReLU6);
+ *       BN eps 1e-5. The strides are torchvision's table (blocks 2, 4, 7 and 14 stride 2).</li>
+ *   <li>EfficientNet-B*: stem {@code features.0} (3x3 stride 2, SiLU), stages {@code features.1..7} of MBConv blocks
+ *       {@code features.s.i.block} (the 1x1 expansion with SiLU unless the expansion is 1, the depthwise k x k with
+ *       SiLU, the squeeze-excitation {@code fc1} (SiLU) / {@code fc2} (sigmoid), the 1x1 projection; stochastic depth,
+ *       the identity in evaluation), {@code features.8} (1x1, SiLU); BN eps 1e-5. A stage's first block has its stride
+ *       (stages 2, 3, 4 and 6 stride 2); its other blocks stride 1. The B variants differ only in widths, depths and
+ *       kernels, which the checkpoint gives: every checkpoint of this layout is read as {@code efficientnet_b0}'s
+ *       graph with its own sizes.</li>
+ * </ul>
+ * A residual addition where the stride is 1 and the input and output widths are equal. A checkpoint gives every width,
+ * kernel and depth; a new model takes torchvision's B0 / MobileNetV2 tables.
+ */
+final class MobileNetV2Family implements Family {
+    /** MobileNetV2's table: expansion, output width, blocks, first stride. */
+    private static final int[][] V2 = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1},
+        {6, 160, 3, 2}, {6, 320, 1, 1}};
+    private static final int V2_STEM = 32;
+    private static final int V2_LAST = 1280;
+    /** EfficientNet-B0's table: expansion, kernel, first stride, output width, blocks. */
+    private static final int[][] B0 = {{1, 3, 1, 16, 1}, {6, 3, 2, 24, 2}, {6, 5, 2, 40, 2}, {6, 3, 2, 80, 3},
+        {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
+    private static final int B0_STEM = 32;
+    private static final int B0_LAST = 1280;
+    /** The squeeze width is the block's input width over this. */
+    private static final int SQUEEZE_FACTOR = 4;
+    private static final double BN_EPS = 1e-5;
+    private static final double BN_MOMENTUM = 0.1;
+    private static final double V2_DROPOUT = 0.2;
+
+    @Override
+    public List<String> names() {
+        return List.of("mobilenet_v2", "efficientnet_b0");
+    }
+
+    @Override
+    public String recognize(Map<String, long[]> s) {
+        if (!s.containsKey("features.0.0.weight") || !s.containsKey("classifier.1.weight")
+                || s.containsKey("classifier.0.weight")) {
+            return null;
+        }
+        int blocks = 0;
+        while (s.containsKey("features." + (blocks + 1) + ".conv.0.0.weight")) {
+            blocks++;
+        }
+        if (blocks == 17 && s.containsKey("features.18.0.weight")) {
+            return "mobilenet_v2";
+        }
+        for (int stage = 1; stage <= B0.length; stage++) {
+            if (!s.containsKey("features." + stage + ".0.block.0.0.weight")) {
+                return null;
+            }
+        }
+        return s.containsKey("features." + (B0.length + 1) + ".0.weight") ? "efficientnet_b0" : null;
+    }
+
+    @Override
+    public ModelOptions options(String name, Map<String, long[]> s) {
+        return Family.options(s, "classifier.1.weight", "features.0.0.weight");
+    }
+
+    @Override
+    public Architecture build(String name, Dims d) {
+        if (!names().contains(name)) {
+            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
+        }
+        ModelOptions o = d.options();
+        Family.requireNoHidden(name, o);
+        boolean v2 = name.equals("mobilenet_v2");
+        Op.Activation act = v2 ? Op.Activation.RELU6 : Op.Activation.SILU;
+        double w = o.width();
+        GraphBuilder b = new GraphBuilder(name);
+        String x = b.image("input", o.inputChannels(), o.inputSize(), false);
+        x = convBnAct(b, "features.0", x, d.outExact("features.0.0.weight",
+                MobileNetV3Family.divisible((v2 ? V2_STEM : B0_STEM) * w)), 3, 2, 1, act);
+        int next = 1;
+        if (v2) {
+            for (int[] row : V2) {
+                for (int i = 0; i < row[2]; i++) {
+                    x = v2Block(b, d, "features." + next++, x, row[0], MobileNetV3Family.divisible(row[1] * w),
+                            i == 0 ? row[3] : 1);
+                }
+            }
+        } else {
+            for (int stage = 0; stage < B0.length; stage++) {
+                int[] row = B0[stage];
+                String module = "features." + next++;
+                for (int i = 0; d.fromCheckpoint() ? d.has(module + "." + i + ".block.0.0.weight", false) : i < row[4]; i++) {
+                    x = mbConv(b, d, module + "." + i, x, row[0], row[1], MobileNetV3Family.divisible(row[3] * w),
+                            i == 0 ? row[2] : 1);
+                }
+            }
+        }
+        String last = "features." + next;
+        long lastWidth = v2 ? MobileNetV3Family.divisible(V2_LAST * Math.max(1.0, w)) : 4L * b.width(x);
+        x = convBnAct(b, last, x, d.outExact(last + ".0.weight", lastWidth), 1, 1, 1, act);
+        x = b.adaptiveAvgPool("avgpool", x, 1);
+        x = b.flatten("flatten", x, 1);
+        x = b.dropout("classifier.0", x, V2_DROPOUT);
+        x = b.linear("classifier.1", x, d.outExact("classifier.1.weight", o.numClasses()), true);
+        return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_VGG);
+    }
+
+    /** MobileNetV2's inverted residual ({@code module}: "features.3"). */
+    private static String v2Block(GraphBuilder b, Dims d, String module, String x, int expansion, long out, int stride) {
+        String p = module + ".conv.";
+        long in = b.width(x);
+        int j = 0;
+        boolean expand = d.fromCheckpoint() ? d.size(p + "0.0.weight", 2, 1) == 1 : expansion != 1;
+        String y = x;
+        if (expand) {
+            y = convBnAct(b, p + j++, y, d.outExact(p + "0.0.weight", in * expansion), 1, 1, 1, Op.Activation.RELU6);
+        }
+        long e = b.width(y);
+        y = convBnAct(b, p + j, y, e, d.size(p + j + ".0.weight", 2, 3), stride, e, Op.Activation.RELU6);
+        j++;
+        long o = d.outExact(p + j + ".weight", out);
+        y = b.conv(p + j, y, o, 1, 1, 0, false);
+        y = b.batchNorm(p + (j + 1), y, BN_EPS, BN_MOMENTUM);
+        return stride == 1 && in == o ? b.add(module + ".add", y, x) : y;
+    }
+
+    /** EfficientNet's MBConv ({@code module}: "features.2.1"). */
+    private static String mbConv(GraphBuilder b, Dims d, String module, String x, int expansion, int kernel, long out,
+            int stride) {
+        String p = module + ".block.";
+        long in = b.width(x);
+        int j = 0;
+        boolean expand = d.fromCheckpoint() ? d.size(p + "0.0.weight", 2, 1) == 1 : expansion != 1;
+        String y = x;
+        if (expand) {
+            y = convBnAct(b, p + j++, y, d.outExact(p + "0.0.weight", MobileNetV3Family.divisible(in * expansion)), 1, 1,
+                    1, Op.Activation.SILU);
+        }
+        long e = b.width(y);
+        y = convBnAct(b, p + j, y, e, d.size(p + j + ".0.weight", 2, kernel), stride, e, Op.Activation.SILU);
+        j++;
+        String se = p + j++;
+        long squeeze = d.outExact(se + ".fc1.weight", Math.max(1, in / SQUEEZE_FACTOR));
+        String s = b.adaptiveAvgPool(se + ".avgpool", y, 1);
+        s = b.act(se + ".activation", b.conv(se + ".fc1", s, squeeze, 1, 1, 0, true), Op.Activation.SILU);
+        s = b.act(se + ".scale_activation", b.conv(se + ".fc2", s, e, 1, 1, 0, true), Op.Activation.SIGMOID);
+        y = b.mul(se + ".mul", y, s);
+        long o = d.outExact(p + j + ".0.weight", out);
+        y = b.conv(p + j + ".0", y, o, 1, 1, 0, false);
+        y = b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM);
+        return stride == 1 && in == o ? b.add(module + ".add", y, x) : y;
+    }
+
+    /** Conv2dNormActivation: conv {@code module}.0 (no bias, padding (k - 1) / 2), BN .1, activation .2. */
+    private static String convBnAct(GraphBuilder b, String module, String x, long out, long kernel, long stride,
+            long groups, Op.Activation act) {
+        String y = b.conv(module + ".0", x, out, new long[] {kernel, kernel}, stride, (kernel - 1) / 2, 1, groups, false);
+        return b.act(module + ".2", b.batchNorm(module + ".1", y, BN_EPS, BN_MOMENTUM), act);
+    }
+}
