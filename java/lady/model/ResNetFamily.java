@@ -17,6 +17,10 @@ import lady.graph.Op;
  * four stages layer1..layer4 of blocks ("layer2.0": conv1/bn1, conv2/bn2 [, conv3/bn3], downsample.0/.1
  * when the stride or the width changes), adaptive average pool, fc. Blocks per stage and every width are
  * read off a checkpoint. {@link #body} also serves DeepLabV3's backbone (dilated stages, a prefix).
+ *
+ * <p>A {@code _kuangliu} suffix: the CIFAR ResNets of kuangliu's pytorch-cifar, the ones most CIFAR-10 research code
+ * trains (ResNet18 .. 152 with the CIFAR stem, {@code shortcut.0/.1} for torchvision's {@code downsample.0/.1},
+ * {@code linear} for {@code fc}, an average pool of 4 that is the global one on 32 x 32 images).
  */
 final class ResNetFamily implements Family {
     private static final Map<String, int[]> BLOCKS = Map.of(
@@ -60,12 +64,33 @@ final class ResNetFamily implements Family {
             out.add(n);
             out.add(n + "_cifar");
         }
+        for (String n : List.of("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")) {
+            out.add(n + KUANGLIU);
+        }
         return out;
+    }
+
+    /** The suffix of pytorch-cifar's ResNets (kuangliu's names: shortcut, linear). */
+    static final String KUANGLIU = "_kuangliu";
+    /** torchvision's shortcut branch and classifier, and pytorch-cifar's. */
+    private static final String DOWNSAMPLE = "downsample";
+    private static final String SHORTCUT = "shortcut";
+
+    private static String classifier(String name) {
+        return name.endsWith(KUANGLIU) ? "linear" : "fc";
     }
 
     @Override
     public String recognize(Map<String, long[]> s) {
-        if (!s.containsKey("conv1.weight") || !s.containsKey("layer1.0.conv1.weight") || !s.containsKey("fc.weight")) {
+        if (!s.containsKey("conv1.weight") || !s.containsKey("layer1.0.conv1.weight")) {
+            return null;
+        }
+        if (s.containsKey("linear.weight") && !s.containsKey("fc.weight")) {
+            String name = depthName(s, "");
+            return name != null && !name.endsWith("_custom") && BLOCKS.containsKey(name) && !name.contains("x")
+                    && !name.startsWith("wide") && Family.dim(s, "conv1.weight", 2, 3) == 3 ? name + KUANGLIU : null;
+        }
+        if (!s.containsKey("fc.weight")) {
             return null;
         }
         String name = depthName(s, "");
@@ -101,24 +126,25 @@ final class ResNetFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        return Family.options(s, "fc.weight", "conv1.weight");
+        return Family.options(s, classifier(name) + ".weight", "conv1.weight");
     }
 
     @Override
     public Architecture build(String name, Dims d) {
-        String base = name.replace("_cifar", "");
-        boolean cifarStem = name.endsWith("_cifar");
+        String base = name.replace("_cifar", "").replace(KUANGLIU, "");
+        boolean cifarStem = name.endsWith("_cifar") || name.endsWith(KUANGLIU);
         int[] blocks = blocks(base, d, "");
         boolean bottleneck = base.endsWith("_custom") ? d.has("layer1.0.conv3.weight", true)
                 : !base.equals("resnet18") && !base.equals("resnet34");
         Family.requireNoHidden(name, d.options());
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", d.options().inputChannels(), d.options().inputSize(), false);
-        x = body(b, d, "", x, blocks, bottleneck, Inner.of(base), cifarStem, new boolean[] {false, false, false})
-                .get(3);
+        x = body(b, d, "", x, blocks, bottleneck, Inner.of(base), cifarStem, new boolean[] {false, false, false},
+                name.endsWith(KUANGLIU) ? SHORTCUT : DOWNSAMPLE).get(3);
         x = b.adaptiveAvgPool("avgpool", x, 1);
         x = b.flatten("flatten", x, 1);
-        x = b.linear("fc", x, d.outExact("fc.weight", d.options().numClasses()), true);
+        String fc = classifier(name);
+        x = b.linear(fc, x, d.outExact(fc + ".weight", d.options().numClasses()), true);
         return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_RESNET);
     }
 
@@ -150,6 +176,13 @@ final class ResNetFamily implements Family {
      */
     static List<String> body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck, Inner inner,
             boolean cifarStem, boolean[] dilate) {
+        return body(b, d, prefix, x, blocks, bottleneck, inner, cifarStem, dilate, DOWNSAMPLE);
+    }
+
+    /** {@link #body(GraphBuilder, Dims, String, String, int[], boolean, Inner, boolean, boolean[])} whose shortcut
+     * branches are named {@code shortcut} ("downsample", or pytorch-cifar's "shortcut"). */
+    private static List<String> body(GraphBuilder b, Dims d, String prefix, String x, int[] blocks, boolean bottleneck,
+            Inner inner, boolean cifarStem, boolean[] dilate, String shortcut) {
         String conv1 = prefix + "conv1";
         long stem = d.out(conv1 + ".weight", 64);
         long k = d.size(conv1 + ".weight", 2, cifarStem ? 3 : 7);
@@ -173,7 +206,8 @@ final class ResNetFamily implements Family {
                 String block = prefix + "layer" + stage + "." + i;
                 long s = i == 0 ? stride : 1;
                 long dil = i == 0 ? previous : dilation;
-                x = bottleneck ? bottleneck(b, d, block, x, planes, inner, s, dil) : basic(b, d, block, x, planes, s);
+                x = bottleneck ? bottleneck(b, d, block, x, planes, inner, s, dil, shortcut)
+                        : basic(b, d, block, x, planes, s, shortcut);
             }
             stages.add(x);
         }
@@ -187,12 +221,13 @@ final class ResNetFamily implements Family {
      * listed downsample first: it reads the previous stream, which resync has aligned by then.
      */
 
-    private static String basic(GraphBuilder b, Dims d, String block, String x, long planes, long stride) {
+    private static String basic(GraphBuilder b, Dims d, String block, String x, long planes, long stride,
+            String branch) {
         String y = b.conv(block + ".conv1", x, d.out(block + ".conv1.weight", planes), 3, stride, 1, false);
         y = b.act(block + ".relu1", b.batchNorm(block + ".bn1", y), Op.Activation.RELU);
         long out = d.out(block + ".conv2.weight", planes);
         declare(b, block, "conv2", "bn2", out, b.width(y), 3);
-        String shortcut = shortcut(b, d, block, x, out, stride);
+        String shortcut = shortcut(b, d, block, x, out, stride, branch);
         y = b.conv(block + ".conv2", y, out, 3, 1, 1, false);
         y = b.batchNorm(block + ".bn2", y);
         return b.act(block + ".relu", b.add(block + ".add", y, shortcut), Op.Activation.RELU);
@@ -208,7 +243,7 @@ final class ResNetFamily implements Family {
     }
 
     private static String bottleneck(GraphBuilder b, Dims d, String block, String x, long planes, Inner inner, long stride,
-            long dilation) {
+            long dilation, String branch) {
         long width = inner.width(planes);
         long reduced = d.out(block + ".conv1.weight", width);
         // the groups of the 3x3 conv: the checkpoint's (its inputs over its weight's second axis), or the name's
@@ -220,19 +255,20 @@ final class ResNetFamily implements Family {
         y = b.act(block + ".relu2", b.batchNorm(block + ".bn2", y), Op.Activation.RELU);
         long out = d.out(block + ".conv3.weight", planes * EXPANSION);
         declare(b, block, "conv3", "bn3", out, b.width(y), 1);
-        String shortcut = shortcut(b, d, block, x, out, stride);
+        String shortcut = shortcut(b, d, block, x, out, stride, branch);
         y = b.conv(block + ".conv3", y, out, 1, 1, 0, false);
         y = b.batchNorm(block + ".bn3", y);
         return b.act(block + ".relu", b.add(block + ".add", y, shortcut), Op.Activation.RELU);
     }
 
-    /** The identity, or downsample.0 (1x1 conv, stride) -> downsample.1 (BN) when the stride or width changes. */
-    private static String shortcut(GraphBuilder b, Dims d, String block, String x, long out, long stride) {
-        boolean needed = d.fromCheckpoint() ? d.has(block + ".downsample.0.weight", false) : stride != 1 || b.width(x) != out;
+    /** The identity, or {@code branch}.0 (1x1 conv, stride) -> {@code branch}.1 (BN) when the stride or width changes. */
+    private static String shortcut(GraphBuilder b, Dims d, String block, String x, long out, long stride, String branch) {
+        String p = block + "." + branch;
+        boolean needed = d.fromCheckpoint() ? d.has(p + ".0.weight", false) : stride != 1 || b.width(x) != out;
         if (!needed) {
             return x;
         }
-        String s = b.conv(block + ".downsample.0", x, d.outExact(block + ".downsample.0.weight", out), 1, stride, 0, false);
-        return b.batchNorm(block + ".downsample.1", s);
+        String s = b.conv(p + ".0", x, d.outExact(p + ".0.weight", out), 1, stride, 0, false);
+        return b.batchNorm(p + ".1", s);
     }
 }
