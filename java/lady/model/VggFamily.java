@@ -13,7 +13,9 @@ import lady.graph.Op;
  * adaptive average pool (7x7: the ImageNet head; 1x1: the common CIFAR head), flatten, classifier.0
  * Linear, ReLU, Dropout, classifier.3 Linear, ReLU, Dropout, classifier.6 Linear. New models: VGG16
  * (configuration D) as vgg16, vgg16_bn, vgg16_cifar, vgg16_bn_cifar; checkpoints: any configuration
- * (VGG11/13/16/19), read off the features' indices.
+ * (VGG11/13/16/19), read off the features' indices. A {@code _kuangliu} suffix: the CIFAR VGGs of kuangliu's
+ * pytorch-cifar (features as torchvision's with batch norm, then a 1x1 average pool, the identity, and one Linear
+ * {@code classifier} on the 512 features of a 32 x 32 image).
  */
 final class VggFamily implements Family {
     /** torchvision's configuration "D": channels, 0 for a max pool. */
@@ -23,11 +25,21 @@ final class VggFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar");
+        return List.of("vgg16", "vgg16_bn", "vgg16_cifar", "vgg16_bn_cifar", "vgg16_bn" + KUANGLIU);
     }
+
+    /** The suffix of pytorch-cifar's VGGs (one Linear "classifier"). */
+    private static final String KUANGLIU = ResNetFamily.KUANGLIU;
 
     @Override
     public String recognize(Map<String, long[]> s) {
+        long[] single = s.get("classifier.weight");
+        if (s.containsKey("features.0.weight") && single != null && single.length == 2
+                && !s.containsKey("classifier.0.weight")) {
+            boolean bn = s.containsKey("features.1.running_mean");
+            List<Integer> convs = convIndices(s, bn);
+            return convs.isEmpty() ? null : depth(convs.size()) + (bn ? "_bn" : "") + KUANGLIU;
+        }
         if (!s.containsKey("features.0.weight") || !s.containsKey("classifier.6.weight")
                 || !s.containsKey("classifier.0.weight")) {
             return null;
@@ -40,13 +52,17 @@ final class VggFamily implements Family {
         long last = Family.dim(s, "features." + convs.get(convs.size() - 1) + ".weight", 0, 0);
         long[] head = s.get("classifier.0.weight");
         boolean cifar = head.length != 2 || head[1] != last * IMAGENET_POOL * IMAGENET_POOL;
-        String depth = switch (convs.size()) {
+        return depth(convs.size()) + (bn ? "_bn" : "") + (cifar ? "_cifar" : "");
+    }
+
+    /** VGG11 .. VGG19 by their number of convolutions. */
+    private static String depth(int convs) {
+        return switch (convs) {
             case 8 -> "vgg11";
             case 10 -> "vgg13";
             case 16 -> "vgg19";
             default -> "vgg16";
         };
-        return depth + (bn ? "_bn" : "") + (cifar ? "_cifar" : "");
     }
 
     /** The indices of the features' convolutions of a checkpoint (consecutive, as torchvision numbers them). */
@@ -66,7 +82,7 @@ final class VggFamily implements Family {
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
         long[] first = s.getOrDefault("features.0.weight", new long[] {64, 3, 3, 3});
-        long classes = Family.dim(s, "classifier.6.weight", 0, 10);
+        long classes = Family.dim(s, name.endsWith(KUANGLIU) ? "classifier.weight" : "classifier.6.weight", 0, 10);
         long hidden = Family.dim(s, "classifier.0.weight", 0, 0);
         return new ModelOptions((int) classes, 1.0, (int) hidden, (int) first[1], 32);
     }
@@ -74,7 +90,8 @@ final class VggFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         boolean bn = name.contains("_bn");
-        boolean cifar = name.endsWith("_cifar");
+        boolean kuangliu = name.endsWith(KUANGLIU);
+        boolean cifar = name.endsWith("_cifar") || kuangliu;
         ModelOptions o = d.options();
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), o.inputSize(), false);
@@ -92,6 +109,13 @@ final class VggFamily implements Family {
             x = b.act("features." + index++, x, Op.Activation.RELU);
         }
         int pool = cifar ? 1 : IMAGENET_POOL;
+        if (kuangliu) {
+            Family.requireNoHidden(name, o);
+            x = b.adaptiveAvgPool("avgpool", x, 1); // the features' last module, a 1x1 average pool: the identity
+            x = b.flatten("flatten", x, 1);
+            x = b.linear("classifier", x, d.outExact("classifier.weight", o.numClasses()), true);
+            return new Architecture(name, b.build(x), Architecture.Init.CIFAR_VGG);
+        }
         long hidden = o.hidden() > 0 && !d.fromCheckpoint() ? o.hidden() : d.out("classifier.0.weight", cifar ? 512 : 4096);
         x = b.adaptiveAvgPool("avgpool", x, pool);
         x = b.flatten("flatten", x, (long) pool * pool);

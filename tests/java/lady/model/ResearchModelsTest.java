@@ -22,8 +22,10 @@ import lady.torch.Torch;
  * <ul>
  *   <li>timm's Vision Transformer (tests/python/timm_vit.py): {@code timm_vit_tiny} at width 192, another width read as
  *       {@code timm_vit_base} (heads of 64);</li>
- *   <li>the CIFAR ResNets of kuangliu's pytorch-cifar (tests/python/cifar_resnets.py: {@code shortcut}, {@code linear}):
- *       {@code resnet18_kuangliu}, {@code resnet50_kuangliu}.</li>
+ *   <li>the CIFAR ResNets and VGGs of kuangliu's pytorch-cifar (tests/python/cifar_zoo.py: {@code shortcut},
+ *       {@code linear}, one Linear {@code classifier}): {@code resnet18_kuangliu}, {@code resnet50_kuangliu},
+ *       {@code vgg16_bn_kuangliu}; and the pre-activation Wide ResNet of WideResNet-pytorch and RobustBench:
+ *       {@code wrn_16_4}.</li>
  * </ul>
  * Lady recognizes each by its names; {@code permute --groups all --verify} writes weights with which the library's own
  * forward gives the same outputs (relative 1e-4) with at least 95 % of the weight tensors moved; a wrong permutation
@@ -37,7 +39,7 @@ class ResearchModelsTest {
     @BeforeAll
     static void save() throws Exception {
         Torch.init();
-        for (String script : new String[] {"timm_vit.py", "cifar_resnets.py"}) {
+        for (String script : new String[] {"timm_vit.py", "cifar_zoo.py"}) {
             Path out = Files.createDirectories(dir.resolve(script));
             String err = PythonTorch.run(script, "save", out.toString(), "2");
             assertNull(err, err);
@@ -51,14 +53,20 @@ class ResearchModelsTest {
     }
 
     @Test
-    void pytorchCifarResNet18() throws Exception {
-        roundTrip("cifar_resnets.py", "resnet18", "resnet18_kuangliu: 12 groups");
+    void pytorchCifarResNet18AndVgg16() throws Exception {
+        roundTrip("cifar_zoo.py", "resnet18", "resnet18_kuangliu: 12 groups");
+        roundTrip("cifar_zoo.py", "vgg16", "vgg16_bn_kuangliu: 13 groups");
+    }
+
+    @Test
+    void wideResNet() throws Exception {
+        roundTrip("cifar_zoo.py", "wrn16_4", "wrn_16_4: ");
     }
 
     @Test
     @org.junit.jupiter.api.Tag("slow")
     void pytorchCifarResNet50() throws Exception {
-        roundTrip("cifar_resnets.py", "resnet50", "resnet50_kuangliu: 37 groups");
+        roundTrip("cifar_zoo.py", "resnet50", "resnet50_kuangliu: 37 groups");
     }
 
     /** spec, permute --groups all --verify, resync, then the script's check of the three files with its own forward. */
