@@ -12,6 +12,11 @@ interface Family {
     /** The architecture names it builds, in a stable order. */
     List<String> names();
 
+    /** Whether it builds architecture {@code name}: one of {@link #names()}, or a name of a pattern they follow. */
+    default boolean builds(String name) {
+        return names().contains(name);
+    }
+
     /**
      * The Hugging Face model types (config.json's model_type) it reads: its names, and the types it reads under another
      * name (XLM-RoBERTa as RoBERTa); empty for the families that read no Hugging Face folder.

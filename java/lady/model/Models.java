@@ -96,7 +96,7 @@ public final class Models {
             throw new LadyException(LadyException.Kind.USAGE, "no architecture given; known: " + String.join(", ", NAMES));
         }
         for (Family f : FAMILIES) {
-            if (f.names().contains(arch)) {
+            if (f.builds(arch)) {
                 return f;
             }
         }
@@ -217,7 +217,7 @@ public final class Models {
     /** The family that builds {@code name} (also names only a checkpoint can have, such as vgg19). */
     private static Family familyOf(String name, Map<String, long[]> shapes) {
         for (Family f : FAMILIES) {
-            if (f.names().contains(name) || name.equals(f.recognize(shapes))) {
+            if (f.builds(name) || name.equals(f.recognize(shapes))) {
                 return f;
             }
         }
@@ -356,6 +356,11 @@ public final class Models {
                     + "(block_sparse_moe.gate, experts.N.w1/w2/w3), Qwen2-MoE's and Qwen3-MoE's (mlp.gate, "
                     + "experts.N.gate_proj/up_proj/down_proj), and the same fused in 3-D tensors (mlp.gate, "
                     + "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I])";
+        }
+        if (names.contains("block1.layer.0.conv1.weight") && names.stream().anyMatch(n -> n.startsWith("sub_block1."))) {
+            hint = "a Wide ResNet with RobustBench's sub_block1 (built with sub_block1=True; its forward never runs it), "
+                    + "which Lady does not read: drop its tensors, {k: v for k, v in sd.items() if not "
+                    + "k.startswith('sub_block1.')}, which keeps the function";
         }
         if (hint.isEmpty() && config != null && config.get("model_type") instanceof String type) { // a Hugging Face folder
             List<String> types = FAMILIES.stream().flatMap(f -> f.modelTypes().stream()).toList();

@@ -31,6 +31,13 @@ final class WideResNetFamily implements Family {
     }
 
     @Override
+    public boolean builds(String name) {
+        Matcher m = NAME.matcher(name);
+        return m.matches() && m.group(1).length() < 6 && Long.parseLong(m.group(1)) >= 10
+                && (Long.parseLong(m.group(1)) - 4) % 6 == 0 && m.group(2).length() < 6 && Long.parseLong(m.group(2)) >= 1;
+    }
+
+    @Override
     public String recognize(Map<String, long[]> s) {
         if (!s.containsKey("conv1.weight") || !s.containsKey("block1.layer.0.conv1.weight") || !s.containsKey("fc.weight")
                 || !s.containsKey("bn1.weight") || s.containsKey("sub_block1.layer.0.conv1.weight")) {
@@ -52,7 +59,7 @@ final class WideResNetFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         Matcher m = NAME.matcher(name);
-        if (!m.matches() || (Long.parseLong(m.group(1)) - 4) % 6 != 0 || Long.parseLong(m.group(1)) < 10) {
+        if (!builds(name) || !m.matches()) {
             throw new LadyException(LadyException.Kind.USAGE, "unknown Wide ResNet '" + name + "': wrn_<depth>_<k> with "
                     + "depth 6n + 4 (" + String.join(", ", names()) + ")");
         }

@@ -121,4 +121,29 @@ class SpecCommandTest {
                     && lines[1].contains(w[2]), r.err());
         }
     }
+
+    /**
+     * A Wide ResNet built by RobustBench with sub_block1=True (a block its forward never runs) is not read: the error says
+     * so and how to drop it, in three short lines; without it the network is read as wrn_16_1 (a name of the pattern, not of the list).
+     */
+    @Test
+    void robustBenchsUnusedSubBlockIsNamedWithTheWayOut(@TempDir Path dir) {
+        StateDict plain = Models.create("wrn_16_1", ModelOptions.defaults()).stateDict();
+        StateDict withSub = new StateDict();
+        plain.names().forEach(n -> withSub.put(n, plain.get(n)));
+        plain.names().stream().filter(n -> n.startsWith("block1.")).forEach(n -> withSub.put("sub_" + n, plain.get(n)));
+        Path in = dir.resolve("robustbench.pt");
+        Checkpoints.write(in, withSub, Checkpoints.Format.TORCH_ZIP);
+        CliRun r = CliRun.of("spec", "--model", in.toString());
+        assertEquals(3, r.code());
+        String[] lines = r.err().strip().split("\n");
+        assertEquals(3, lines.length, r.err());
+        assertTrue(lines[1].contains("sub_block1") && lines[1].contains("k.startswith('sub_block1.')")
+                && lines[1].length() <= 400, r.err());
+        Path without = dir.resolve("plain.pt");
+        Checkpoints.write(without, plain, Checkpoints.Format.TORCH_ZIP);
+        CliRun ok = CliRun.of("spec", "--model", without.toString());
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(ok.out().startsWith("wrn_16_1: "), ok.out());
+    }
 }
