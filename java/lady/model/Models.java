@@ -106,9 +106,17 @@ public final class Models {
                 return f;
             }
         }
-        throw new LadyException(LadyException.Kind.USAGE, "unknown architecture " + Text.quote(arch) + "; known: "
-                + String.join(", ", NAMES));
+        List<String> closest = new ArrayList<>(NAMES); // the known names nearest to the one asked for, first
+        String probe = arch.length() > KNOWN_PROBE_CHARS ? arch.substring(0, KNOWN_PROBE_CHARS) : arch;
+        closest.sort(java.util.Comparator.comparingInt((String n) -> Text.editDistance(n, probe)));
+        throw new LadyException(LadyException.Kind.USAGE, "unknown architecture " + Text.quote(arch) + "; the nearest "
+                + "known: " + Text.list(closest, KNOWN_SHOWN) + " (the README's families section lists them all)");
     }
+
+    /** Known architecture names an unknown one's error shows, the nearest first. */
+    private static final int KNOWN_SHOWN = 6;
+    /** Characters of an unknown name compared with the known ones (a name of megabytes costs no more). */
+    private static final int KNOWN_PROBE_CHARS = 64;
 
     /**
      * Recovers the architecture of a checkpoint from its names and shapes: the family that recognizes it,

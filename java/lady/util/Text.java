@@ -132,6 +132,24 @@ public final class Text {
      * A list for a message: {@code items} joined by ", ", at most {@code max} of them, then "... (N in all)";
      * each item {@link #cut escaped and cut}, so that a line of names stays short whatever a file holds.
      */
+    /** Levenshtein distance of {@code a} and {@code b} (insertions, deletions and substitutions of one char each). */
+    public static int editDistance(String a, String b) {
+        int[] row = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            row[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int up = row[j];
+                row[j] = Math.min(Math.min(row[j] + 1, row[j - 1] + 1), diagonal + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+                diagonal = up;
+            }
+        }
+        return row[b.length()];
+    }
+
     public static String list(List<String> items, int max) {
         List<String> shown = new ArrayList<>(Math.min(items.size(), max));
         for (String s : items.subList(0, Math.min(items.size(), max))) {
