@@ -244,9 +244,10 @@ public final class OrtRunner implements AutoCloseable {
             String name = e.getKey();
             OnnxDType type = inputType(name);
             boolean integer = integer(type);
-            if (type != OnnxDType.FLOAT && !integer) {
+            if (!floating(type) && !integer) {
                 throw LadyException.invalidInput(model.path() + ": input '" + name + "' is of type " + type
-                        + "; only float and integer (INT64, INT32) inputs are generated");
+                        + "; only floating-point (FLOAT, FLOAT16, BFLOAT16) and integer (INT64, INT32) inputs are "
+                        + "generated");
             }
             long bound = integer ? indexBound(name) : 0;
             long n = 1;
@@ -299,6 +300,11 @@ public final class OrtRunner implements AutoCloseable {
         return type == OnnxDType.INT64 || type == OnnxDType.INT32;
     }
 
+    /** Whether inputs of {@code type} are generated as float32 values (rounded to half precision in the child). */
+    private static boolean floating(OnnxDType type) {
+        return type == OnnxDType.FLOAT || type == OnnxDType.FLOAT16 || type == OnnxDType.BFLOAT16;
+    }
+
     /** A standard normal draw (Box-Muller; SplittableRandom has no nextGaussian in Java 17). */
     private static double gaussian(SplittableRandom r) {
         double u = 1.0 - r.nextDouble(); // (0, 1]
@@ -318,8 +324,8 @@ public final class OrtRunner implements AutoCloseable {
                 throw new LadyException(LadyException.Kind.INTERNAL, "input '" + e.getKey() + "' is not float32");
             }
             OnnxDType type = inputType(e.getKey());
-            feeds.add(new OrtWorker.Feed(e.getKey(), integer(type) ? type : OnnxDType.FLOAT, t.sizes().vec().get(),
-                    FloatTensors.read(t))); // integers carried as floats, cast in the child
+            feeds.add(new OrtWorker.Feed(e.getKey(), integer(type) || floating(type) ? type : OnnxDType.FLOAT,
+                    t.sizes().vec().get(), FloatTensors.read(t))); // integers and half floats carried as floats, cast in the child
         }
         if (generation != OrtWorker.generation()) { // the child that held the session has ended: open it again
             openSession();
@@ -446,19 +452,35 @@ public final class OrtRunner implements AutoCloseable {
      * rewriting that sums in another order (a permutation): a difference a few times this large is rounding, not a
      * change of function.
      */
+    /** The exponent bits of a float16 and of a bfloat16 (all set: infinity or NaN). */
+    private static final int HALF_EXPONENT = 0x7C00;
+    private static final int BFLOAT_EXPONENT = 0x7F80;
+
     public static double floatNoise(OnnxModel model, long seed, Options options) {
         StateDict moved = model.stateDict();
         SplittableRandom coin = new SplittableRandom(seed);
         for (Map.Entry<String, HostTensor> e : moved) {
             HostTensor t = e.getValue();
-            if (t.dtype() != DType.FLOAT32 || t.byteSize() > Integer.MAX_VALUE) {
+            if (t.byteSize() > Integer.MAX_VALUE) {
                 continue;
             }
-            FloatBuffer f = t.floats();
-            for (int i = 0; i < f.limit(); i++) {
-                float v = f.get(i);
-                if (Float.isFinite(v)) {
-                    f.put(i, coin.nextBoolean() ? Math.nextUp(v) : Math.nextDown(v));
+            if (t.dtype() == DType.FLOAT32) {
+                FloatBuffer f = t.floats();
+                for (int i = 0; i < f.limit(); i++) {
+                    float v = f.get(i);
+                    if (Float.isFinite(v)) {
+                        f.put(i, coin.nextBoolean() ? Math.nextUp(v) : Math.nextDown(v));
+                    }
+                }
+            } else if (t.dtype() == DType.FLOAT16 || t.dtype() == DType.BFLOAT16) { // one unit in the last place of its own
+                java.nio.ShortBuffer h = t.bytes(0, (int) t.byteSize()).asShortBuffer(); // little-endian
+                int exponent = t.dtype() == DType.FLOAT16 ? HALF_EXPONENT : BFLOAT_EXPONENT;
+                for (int i = 0; i < h.limit(); i++) {
+                    int bits = h.get(i) & 0xFFFF;
+                    int magnitude = bits & 0x7FFF;
+                    if (magnitude > 1 && (magnitude | exponent) != magnitude && ((magnitude + 1) & exponent) != exponent) {
+                        h.put(i, (short) (coin.nextBoolean() ? bits + 1 : bits - 1)); // the magnitude one step up or down
+                    }
                 }
             }
         }

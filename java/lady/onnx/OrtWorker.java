@@ -28,6 +28,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.platform.Fp16Conversions;
 
 import lady.LadyException;
 import lady.util.Text;
@@ -526,6 +527,12 @@ final class OrtWorker {
                         ints[k] = (int) v[k];
                     }
                     t = OnnxTensor.createTensor(env, java.nio.IntBuffer.wrap(ints), f.shape());
+                } else if (f.type() == OnnxDType.FLOAT16 || f.type() == OnnxDType.BFLOAT16) { // rounded to nearest
+                    boolean half = f.type() == OnnxDType.FLOAT16;
+                    java.nio.FloatBuffer fb = java.nio.FloatBuffer.wrap(v);
+                    t = OnnxTensor.createTensor(env, half ? Fp16Conversions.convertFloatBufferToFp16Buffer(fb)
+                            : Fp16Conversions.convertFloatBufferToBf16Buffer(fb), f.shape(),
+                            half ? OnnxJavaType.FLOAT16 : OnnxJavaType.BFLOAT16);
                 } else {
                     t = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(v), f.shape());
                 }
@@ -567,6 +574,14 @@ final class OrtWorker {
                 java.nio.FloatBuffer b = t.getFloatBuffer();
                 float[] v = new float[b.remaining()];
                 b.get(v);
+                return v;
+            }
+            case FLOAT16, BFLOAT16 -> { // exact in float32
+                java.nio.ShortBuffer b = t.getShortBuffer();
+                java.nio.FloatBuffer f = type == OnnxJavaType.FLOAT16 ? Fp16Conversions.convertFp16BufferToFloatBuffer(b)
+                        : Fp16Conversions.convertBf16BufferToFloatBuffer(b);
+                float[] v = new float[f.remaining()];
+                f.get(v);
                 return v;
             }
             case DOUBLE -> {

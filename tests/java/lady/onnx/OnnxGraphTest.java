@@ -447,6 +447,71 @@ class OnnxGraphTest {
         assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(resynced(p, out, "restored.onnx")));
     }
 
+    /**
+     * A float16 model (weights, input and output in half precision, as exporters write for inference): ONNX Runtime is
+     * fed float16 inputs and its float16 outputs read back (before, {@code --verify} refused the input's type), the
+     * permuted model gives the same outputs, a wrong permutation (the hidden units moved in the first layer only) does
+     * not, and resync gives the file back byte for byte.
+     */
+    @Test
+    void halfPrecisionModelsAreRunAndChecked() throws Exception {
+        SplittableRandom r = new SplittableRandom(17);
+        GraphProto g = GraphProto.newBuilder().setName("half")
+                .addNode(n("MatMul", "fc1", "x,w1", "h"))
+                .addNode(n("Add", "fc1_bias", "h,b1", "hb"))
+                .addNode(n("Relu", "relu", "hb", "a"))
+                .addNode(n("MatMul", "fc2", "a,w2", "o"))
+                .addNode(n("Add", "fc2_bias", "o,b2", "y"))
+                .addInitializer(half("w1", r, 6, 8)).addInitializer(half("b1", r, 8))
+                .addInitializer(half("w2", r, 8, 3)).addInitializer(half("b2", r, 3))
+                .addInput(halfValue("x", 6)).addOutput(halfValue("y", 3)).build();
+        Path p = write("half.onnx", g);
+        PermutationSpec spec = spec(p);
+        assertEquals(1, spec.groups().size());
+        assertEquals(8, spec.groups().get(0).size());
+
+        Path out = dir.resolve("half-p.onnx");
+        CliRun c = CliRun.of("permute", "--model", p.toString(), "--groups", "all", "--seed", "3", "--verify", "--out",
+                out.toString(), "--secret", dir.resolve("half.json").toString(), "--format", "json");
+        assertEquals(0, c.code(), c.err());
+        Map<String, Object> json = (Map<String, Object>) lady.report.Json.parse(c.out());
+        assertEquals(Boolean.TRUE, json.get("verify_outputs_depend_on_inputs"), c.out());
+        assertFalse(Onnx.read(out).stateDict().sameTensors(Onnx.read(p).stateDict()), "the permutation moved nothing");
+
+        Group hidden = spec.groups().get(0);
+        PermutationSpec wrong = wrong(spec, List.of(new Group(hidden.name(), hidden.size(), hidden.members().stream()
+                .filter(k -> !k.tensor().equals("w2")).toList())), "w2");
+        double worst = outputChange(p, wrong, Map.of(hidden.name(), Permutation.of(1, 0, 2, 3, 4, 5, 6, 7)));
+        assertTrue(worst > 1e-2, "a wrong permutation changes the float16 outputs: " + worst);
+
+        assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(resynced(p, out, "half-restored.onnx")));
+    }
+
+    /** A float16 initializer of uniform values in [-1, 1). */
+    private static TensorProto half(String name, SplittableRandom r, long... dims) {
+        int n = 1;
+        for (long d : dims) {
+            n *= (int) d;
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(2 * n).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            b.putShort(lady.tensor.HostTensor.floatToFloat16((float) (r.nextDouble() * 2 - 1)));
+        }
+        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT16_VALUE)
+                .setRawData(com.google.protobuf.ByteString.copyFrom(b.array()));
+        for (long d : dims) {
+            t.addDims(d);
+        }
+        return t.build();
+    }
+
+    /** A float16 value of shape [batch, width], the batch symbolic. */
+    private static lady.onnx.proto.Onnx.ValueInfoProto halfValue(String name, long width) {
+        lady.onnx.proto.Onnx.ValueInfoProto v = value(name, 0, width);
+        return v.toBuilder().setType(v.getType().toBuilder().setTensorType(v.getType().getTensorType().toBuilder()
+                .setElemType(TensorProto.DataType.FLOAT16_VALUE))).build();
+    }
+
     /** {@code n} of the com.microsoft domain (ONNX Runtime's contrib operators). */
     private static NodeProto microsoft(String op, String name, String in, String out, AttributeProto... attrs) {
         return n(op, name, in, out, attrs).toBuilder().setDomain("com.microsoft").build();
