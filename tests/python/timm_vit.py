@@ -5,8 +5,9 @@ blocks.i.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}, norm, head; clas
 exact GELU), for the Java tests (run with /usr/bin/python3).
 
     timm_vit.py save <out_dir> <seed>
-        <out_dir>/NAME.pt for NAME tiny (width 192, 3 heads: timm's vit_tiny) and narrow (width 128, 2 heads of 64),
-        2 blocks, patch 8 on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters drawn too).
+        <out_dir>/NAME.pt for NAME tiny (width 192, 3 heads: timm's vit_tiny), narrow (width 128, 2 heads of 64) and
+        layerscale (width 256, 4 heads, LayerScale as DeiT III's: blocks.i.ls1.gamma, ls2.gamma), 2 blocks, patch 8
+        on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters and LayerScale factors drawn too).
     timm_vit.py check <model.pt> <permuted.pt> <restored.pt>
         Loads the three state dicts into the model below: the permuted one must compute the original's outputs
         (relative 1e-4) with at least 95 % of its weight tensors moved, a wrong permutation of it (two heads' query rows
@@ -49,15 +50,26 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-class Block(nn.Module):
-    def __init__(self, dim, heads):
+class LayerScale(nn.Module):
+    def __init__(self, dim, init_values=1e-5):
         super().__init__()
-        self.norm1, self.attn = nn.LayerNorm(dim, eps=1e-6), Attention(dim, heads)
-        self.norm2, self.mlp = nn.LayerNorm(dim, eps=1e-6), Mlp(dim, 4 * dim)
+        self.gamma = nn.Parameter(init_values * torch.ones(dim))
 
     def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        return x * self.gamma
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, init_values=None):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim, eps=1e-6), Attention(dim, heads)
+        self.ls1 = LayerScale(dim, init_values) if init_values else nn.Identity()
+        self.norm2, self.mlp = nn.LayerNorm(dim, eps=1e-6), Mlp(dim, 4 * dim)
+        self.ls2 = LayerScale(dim, init_values) if init_values else nn.Identity()
+
+    def forward(self, x):
+        x = x + self.ls1(self.attn(self.norm1(x)))
+        return x + self.ls2(self.mlp(self.norm2(x)))
 
 
 class PatchEmbed(nn.Module):
@@ -70,12 +82,12 @@ class PatchEmbed(nn.Module):
 
 
 class VisionTransformer(nn.Module):
-    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10):
+    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10, init_values=None):
         super().__init__()
         self.patch_embed = PatchEmbed(patch, dim)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
         self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2 + 1, dim) * 0.02)
-        self.blocks = nn.Sequential(*[Block(dim, heads) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[Block(dim, heads, init_values) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, classes)
 
@@ -86,25 +98,28 @@ class VisionTransformer(nn.Module):
         return self.head(x[:, 0])
 
 
-MODELS = {"tiny": (192, 3), "narrow": (128, 2)}
+MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5)}
 
 
 def save(out, seed):
     torch.manual_seed(seed)
-    for name, (dim, heads) in MODELS.items():
-        m = VisionTransformer(dim, heads)
+    for name, (dim, heads, init_values) in MODELS.items():
+        m = VisionTransformer(dim, heads, init_values=init_values)
         with torch.no_grad():
             for mod in m.modules():
                 if isinstance(mod, nn.LayerNorm):
                     mod.weight.uniform_(0.5, 1.5)
                     mod.bias.uniform_(-0.2, 0.2)
+                if isinstance(mod, LayerScale):
+                    mod.gamma.uniform_(0.1, 1.0)
         torch.save(m.state_dict(), f"{out}/{name}.pt")
 
 
 def check(original, permuted, restored):
     sa, sb, sc = (torch.load(f) for f in (original, permuted, restored))
     dim = sa["cls_token"].shape[-1]
-    m = VisionTransformer(dim, dict(MODELS.values())[dim]).eval()
+    heads, init_values = next((h, i) for d, h, i in MODELS.values() if d == dim)
+    m = VisionTransformer(dim, heads, init_values=init_values).eval()
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         m.load_state_dict(sa)

@@ -31,8 +31,9 @@ import lady.graph.Op;
  * {@code pos_embed}, {@code blocks.i.norm1}, {@code attn.qkv} (q, k, v rows as nn.MultiheadAttention packs them),
  * {@code attn.proj}, {@code norm2}, {@code mlp.fc1}, {@code mlp.fc2}, {@code norm}, {@code head}; its class token
  * pooled, LayerNorm eps 1e-6, exact GELU) are read as the {@code timm_vit_*} architectures, heads of 64 (80 at width
- * 1280) as timm's. Variants with other parts (DeiT's distillation token, LayerScale, registers, average pooling, q/k
- * norms) are not recognized: name their groups with --spec or pass an ONNX export.
+ * 1280) as timm's, with LayerScale ({@code blocks.i.ls1.gamma}, {@code ls2.gamma}: DeiT III, DINOv2) where the
+ * checkpoint has it. Variants with other parts (DeiT's distillation token, registers, average pooling, q/k norms) are
+ * not recognized: name their groups with --spec or pass an ONNX export.
  */
 final class VitFamily implements Family {
     private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
@@ -174,16 +175,26 @@ final class VitFamily implements Family {
         return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
     }
 
-    /** One encoder block: x + attention(ln_1(x)), then + mlp(ln_2(.)). */
+    /** One encoder block: x + attention(ln_1(x)), then + mlp(ln_2(.)); each branch scaled by timm's LayerScale
+     * ({@code ls1.gamma}, {@code ls2.gamma}: one factor per channel) where the checkpoint has it. */
     private static String block(GraphBuilder b, Dims d, Naming n, String p, String x, long heads, long mlp) {
         String y = b.layerNorm(p + "." + n.ln1(), x, LN_EPS);
         y = b.attention(p + "." + n.attn(), y, heads, n.attention(p));
-        y = b.dropout(p + ".dropout", y, DROPOUT);
+        y = layerScale(b, d, n, p + ".ls1", b.dropout(p + ".dropout", y, DROPOUT));
         x = b.add(p + ".add_1", y, x);
         y = b.layerNorm(p + "." + n.ln2(), x, LN_EPS);
         y = b.linear(p + "." + n.fc1(), y, d.out(p + "." + n.fc1() + ".weight", mlp), true);
         y = b.dropout(p + ".mlp.2", b.act(p + "." + n.act(), y, Op.Activation.GELU), DROPOUT);
         y = b.dropout(p + ".mlp.4", b.linear(p + "." + n.fc2(), y, b.width(x), true), DROPOUT);
-        return b.add(p + ".add_2", x, y);
+        return b.add(p + ".add_2", x, layerScale(b, d, n, p + ".ls2", y));
+    }
+
+    /** {@code y} times timm's LayerScale {@code module}.gamma where a checkpoint has it, else {@code y}. */
+    private static String layerScale(GraphBuilder b, Dims d, Naming n, String module, String y) {
+        String gamma = module + ".gamma";
+        if (n != TIMM || !d.fromCheckpoint() || !d.has(gamma, false)) {
+            return y;
+        }
+        return b.mul(module, y, b.param(gamma, gamma, new long[] {b.width(y)}, null));
     }
 }

@@ -50,6 +50,7 @@ class ResearchModelsTest {
     void timmVisionTransformers() throws Exception {
         roundTrip("timm_vit.py", "tiny", "timm_vit_tiny: 17 groups");
         roundTrip("timm_vit.py", "narrow", "timm_vit_base: 13 groups");
+        roundTrip("timm_vit.py", "layerscale", "timm_vit_base: 21 groups"); // LayerScale's gammas move with the stream
     }
 
     @Test
