@@ -31,7 +31,7 @@ import lady.graph.Op;
  * {@code pos_embed}, {@code blocks.i.norm1}, {@code attn.qkv} (q, k, v rows as nn.MultiheadAttention packs them),
  * {@code attn.proj}, {@code norm2}, {@code mlp.fc1}, {@code mlp.fc2}, {@code norm}, {@code head}; its class token
  * pooled, LayerNorm eps 1e-6, exact GELU) are read as the {@code timm_vit_*} architectures, heads of 64 (80 at width
- * 1280) as timm's, with LayerScale ({@code blocks.i.ls1.gamma}, {@code ls2.gamma}: DeiT III, DINOv2) where the
+ * 1280) as timm's, with LayerScale ({@code blocks.i.ls1.gamma}, {@code ls2.gamma}: DeiT III) where the
  * checkpoint has it. Variants with other parts (DeiT's distillation token, registers, average pooling, q/k norms) are
  * not recognized: name their groups with --spec or pass an ONNX export.
  */
