@@ -4,8 +4,8 @@ and VGGs of kuangliu's pytorch-cifar (models/resnet.py, models/vgg.py, MIT licen
 WideResNet-pytorch (wideresnet.py, MIT license; RobustBench's is the same), for the Java tests (run with
 /usr/bin/python3).
 
-    cifar_zoo.py save <out_dir> <seed>
-        <out_dir>/resnet18.pt, resnet50.pt, vgg16.pt and wrn16_4.pt (WRN-16-4): state dicts with random weights, norm
+    cifar_zoo.py save <out_dir> <seed> [NAME...]
+        <out_dir>/resnet18.pt, resnet50.pt, vgg16.pt and wrn16_4.pt (WRN-16-4), or only the NAMEs: state dicts with random weights, norm
         affine parameters drawn and the batch-norm statistics measured on random images first (train mode,
         cumulative), so that the outputs depend on the input.
     cifar_zoo.py check <model.pt> <permuted.pt> <restored.pt>
@@ -208,9 +208,11 @@ def model_of(state):
                   "resnet50" if "layer1.0.conv3.weight" in state else "resnet18"]()
 
 
-def save(out, seed):
+def save(out, seed, only=()):
     torch.manual_seed(seed)
     for name, make in MODELS.items():
+        if only and name not in only:
+            continue
         m = make()
         with torch.no_grad():
             for mod in m.modules():
@@ -258,6 +260,6 @@ def check(original, permuted, restored):
 
 if __name__ == "__main__":
     if sys.argv[1] == "save":
-        save(sys.argv[2], int(sys.argv[3]))
+        save(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
     else:
         check(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -37,6 +37,26 @@ public record Graph(String name, List<Input> inputs, List<Node> nodes, List<Stri
      * @param size     side of the square images the description assumes (probe batches, new models)
      * @param fixed    whether the network needs exactly that size (no adaptive pooling before a flatten)
      */
+    /**
+     * This graph with its tensors renamed by {@code rename} (nodes and values keep their names): the same network under
+     * another implementation's module paths. {@code rename} must be one to one on the graph's tensors.
+     */
+    public Graph withTensorNames(java.util.function.UnaryOperator<String> rename) {
+        java.util.LinkedHashMap<String, long[]> t = new java.util.LinkedHashMap<>();
+        tensors.forEach((k, v) -> {
+            if (t.put(rename.apply(k), v) != null) {
+                throw new IllegalArgumentException(name + ": two tensors renamed " + rename.apply(k));
+            }
+        });
+        List<Node> renamed = new java.util.ArrayList<>();
+        for (Node n : nodes) {
+            java.util.LinkedHashMap<String, String> p = new java.util.LinkedHashMap<>();
+            n.params().forEach((role, tensor) -> p.put(role, rename.apply(tensor)));
+            renamed.add(new Node(n.name(), n.op(), n.inputs(), n.output(), p, n.attrs()));
+        }
+        return new Graph(name, inputs, renamed, outputs, t);
+    }
+
     public record Input(String name, Kind kind, long channels, long size, boolean fixed) {
         /** What an input holds. */
         public enum Kind {

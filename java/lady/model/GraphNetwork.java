@@ -101,7 +101,7 @@ final class GraphNetwork implements Model {
                 o.groups().put(groups);
                 o.bias().put(n.has("bias"));
                 keepAlive.add(o);
-                modules.put(n.name(), register(n.name(), new Conv2dImpl(o)));
+                modules.put(n.name(), register(weightModule(n), new Conv2dImpl(o)));
                 long padded = groups == 1 ? Torch.convolutionInputChannels(w[1]) : w[1];
                 if (padded != w[1]) {
                     inputChannelPadding.put(n.name(), padded - w[1]);
@@ -132,13 +132,13 @@ final class GraphNetwork implements Model {
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
                 keepAlive.add(o);
-                modules.put(n.name(), register(n.name(), new BatchNorm2dImpl(o)));
+                modules.put(n.name(), register(weightModule(n), new BatchNorm2dImpl(o)));
             }
             case LAYER_NORM -> {
                 LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 keepAlive.add(o);
-                modules.put(n.name(), register(n.name(), new LayerNormImpl(o)));
+                modules.put(n.name(), register(weightModule(n), new LayerNormImpl(o)));
             }
             case EMBEDDING -> {
                 long[] w = graph.shape(n.param("weight"));
@@ -174,6 +174,15 @@ final class GraphNetwork implements Model {
                 }
             }
         }
+    }
+
+    /**
+     * The module path a conv's or a norm's tensors are under: its weight's (a graph may name its tensors apart from its
+     * nodes: Hugging Face's ResNet is torchvision's graph under other tensor names), else the node's name.
+     */
+    private static String weightModule(Node n) {
+        String w = n.params().get("weight");
+        return w != null ? moduleOf(w) : n.name();
     }
 
     /** "a.b.weight" -> "a.b". */

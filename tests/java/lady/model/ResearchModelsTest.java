@@ -25,7 +25,9 @@ import lady.torch.Torch;
  *   <li>the CIFAR ResNets and VGGs of kuangliu's pytorch-cifar (tests/python/cifar_zoo.py: {@code shortcut},
  *       {@code linear}, one Linear {@code classifier}): {@code resnet18_kuangliu}, {@code resnet50_kuangliu},
  *       {@code vgg16_bn_kuangliu}; and the pre-activation Wide ResNet of WideResNet-pytorch and RobustBench:
- *       {@code wrn_16_4}.</li>
+ *       {@code wrn_16_4};</li>
+ *   <li>Hugging Face's ResNet (tests/python/hf_resnet.py: {@code ResNetForImageClassification} in a folder with its
+ *       config.json): {@code resnet18_hf}, {@code resnet50_hf}.</li>
  * </ul>
  * Lady recognizes each by its names; {@code permute --groups all --verify} writes weights with which the library's own
  * forward gives the same outputs (relative 1e-4) with at least 95 % of the weight tensors moved; a wrong permutation
@@ -39,11 +41,21 @@ class ResearchModelsTest {
     @BeforeAll
     static void save() throws Exception {
         Torch.init();
-        for (String script : new String[] {"timm_vit.py", "cifar_zoo.py"}) {
-            Path out = Files.createDirectories(dir.resolve(script));
-            String err = PythonTorch.run(script, "save", out.toString(), "2");
-            assertNull(err, err);
-        }
+        save("timm_vit.py");
+        save("cifar_zoo.py", "resnet18", "vgg16", "wrn16_4");
+        save("hf_resnet.py", "resnet18hf");
+    }
+
+    /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
+    private static void save(String script, String... names) throws Exception {
+        Path out = Files.createDirectories(dir.resolve(script));
+        String[] args = new String[names.length + 3];
+        args[0] = "save";
+        args[1] = out.toString();
+        args[2] = "2";
+        System.arraycopy(names, 0, args, 3, names.length);
+        String err = PythonTorch.run(script, args);
+        assertNull(err, err);
     }
 
     @Test
@@ -67,22 +79,40 @@ class ResearchModelsTest {
     @Test
     @org.junit.jupiter.api.Tag("slow")
     void pytorchCifarResNet50() throws Exception {
+        save("cifar_zoo.py", "resnet50");
         roundTrip("cifar_zoo.py", "resnet50", "resnet50_kuangliu: 37 groups");
     }
 
-    /** spec, permute --groups all --verify, resync, then the script's check of the three files with its own forward. */
+    @Test
+    void huggingFaceResNets() throws Exception { // Hugging Face folders: config.json and pytorch_model.bin
+        roundTrip("hf_resnet.py", "resnet18hf", "resnet18_hf: 12 groups");
+    }
+
+    @Test
+    @org.junit.jupiter.api.Tag("slow")
+    void huggingFaceResNet50() throws Exception {
+        save("hf_resnet.py", "resnet50hf");
+        roundTrip("hf_resnet.py", "resnet50hf", "resnet50_hf: 37 groups");
+    }
+
+    /**
+     * spec, permute --groups all --verify, resync, then the script's check of the three models with its own forward
+     * ({@code name}.pt, or the folder {@code name}: the outputs are then folders too).
+     */
     private static void roundTrip(String script, String name, String spec) throws Exception {
         Path in = dir.resolve(script);
-        String model = in.resolve(name + ".pt").toString();
+        boolean folder = Files.isDirectory(in.resolve(name));
+        String ext = folder ? "" : ".pt";
+        String model = in.resolve(name + ext).toString();
         CliRun s = CliRun.of("spec", "--model", model);
         assertEquals(0, s.code(), s.err());
         assertTrue(s.out().startsWith(spec), s.out());
-        String permuted = in.resolve(name + "-p.pt").toString();
+        String permuted = in.resolve(name + "-p" + ext).toString();
         String secret = in.resolve(name + "-s.json").toString();
         CliRun p = CliRun.of("permute", "--model", model, "--groups", "all", "--seed", "4", "--verify", "--out", permuted,
                 "--secret", secret, "--quiet");
         assertEquals(0, p.code(), p.err());
-        String restored = in.resolve(name + "-r.pt").toString();
+        String restored = in.resolve(name + "-r" + ext).toString();
         CliRun r = CliRun.of("resync", "--reference", model, "--suspect", permuted, "--out", restored, "--secret", secret,
                 "--quiet");
         assertEquals(0, r.code(), r.err());
