@@ -18,6 +18,7 @@ Exit code 3 without torch.
 import sys
 
 try:
+    import function_check
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -239,23 +240,7 @@ def check(original, permuted, restored):
         w = next(p for p in m.parameters() if p.dim() == 4)  # the first convolution
         w[[0, 1]] = w[[1, 0]]
         yw = m(x)
-    scale = ya.abs().max().item()
-    diff, wrong = (ya - yb).abs().max().item() / scale, (ya - yw).abs().max().item() / scale
-    weights = [k for k in sa if sa[k].dim() > 0 and sa[k].is_floating_point() and sa[k].unique().numel() > 1]
-    moved = sum(1 for k in weights if not torch.equal(sa[k], sb[k]))
-    problems = []
-    if not diff < 1e-4:
-        problems.append(f"the permuted model's outputs differ by {diff:.3g} of their scale")
-    if moved < 0.95 * len(weights):
-        problems.append(f"only {moved} of {len(weights)} weight tensors moved")
-    if not wrong > 1e-3:
-        problems.append(f"a wrong permutation changes the outputs by {wrong:.3g} only")
-    if list(sa) != list(sc) or not all(torch.equal(sa[k], sc[k]) for k in sa):
-        problems.append("the restored state dict is not the original's")
-    print(f"relative difference {diff:.3g}, {moved} of {len(weights)} tensors moved, wrong permutation {wrong:.3g}")
-    if problems:
-        print("; ".join(problems))
-        sys.exit(1)
+    function_check.verdict(sa, sb, sc, ya, yb, yw)
 
 
 if __name__ == "__main__":

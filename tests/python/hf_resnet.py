@@ -19,6 +19,7 @@ import os
 import sys
 
 try:
+    import function_check
     import torch
     from torch import nn
 except ImportError as e:
@@ -179,23 +180,7 @@ def check(original, permuted, restored):
         w = m.resnet.embedder.embedder.convolution.weight
         w[[0, 1]] = w[[1, 0]]
         yw = m(x)
-    scale = ya.abs().max().item()
-    diff, wrong = (ya - yb).abs().max().item() / scale, (ya - yw).abs().max().item() / scale
-    weights = [k for k in sa if sa[k].dim() > 0 and sa[k].is_floating_point() and sa[k].unique().numel() > 1]
-    moved = sum(1 for k in weights if not torch.equal(sa[k], sb[k]))
-    problems = []
-    if not diff < 1e-4:
-        problems.append(f"the permuted model's outputs differ by {diff:.3g} of their scale")
-    if moved < 0.95 * len(weights):
-        problems.append(f"only {moved} of {len(weights)} weight tensors moved")
-    if not wrong > 1e-3:
-        problems.append(f"a wrong permutation changes the outputs by {wrong:.3g} only")
-    if list(sa) != list(sc) or not all(torch.equal(sa[k], sc[k]) for k in sa):
-        problems.append("the restored weights are not the original's")
-    print(f"relative difference {diff:.3g}, {moved} of {len(weights)} tensors moved, wrong permutation {wrong:.3g}")
-    if problems:
-        print("; ".join(problems))
-        sys.exit(1)
+    function_check.verdict(sa, sb, sc, ya, yb, yw)
 
 
 if __name__ == "__main__":

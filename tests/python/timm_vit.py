@@ -19,6 +19,7 @@ Exit code 3 without torch.
 import sys
 
 try:
+    import function_check
     import torch
     from torch import nn
 except ImportError as e:
@@ -131,23 +132,7 @@ def check(original, permuted, restored):
         q0, q1 = qkv[:hd].clone(), qkv[hd:2 * hd].clone()
         qkv[:hd], qkv[hd:2 * hd] = q1, q0  # heads 0 and 1 of the queries only: a wrong permutation
         yw = m(x)
-    scale = ya.abs().max().item()
-    diff, wrong = (ya - yb).abs().max().item() / scale, (ya - yw).abs().max().item() / scale
-    weights = [k for k in sa if sa[k].dim() > 0 and sa[k].unique().numel() > 1]
-    moved = sum(1 for k in weights if not torch.equal(sa[k], sb[k]))
-    problems = []
-    if not diff < 1e-4:
-        problems.append(f"the permuted model's outputs differ by {diff:.3g} of their scale")
-    if moved < 0.95 * len(weights):
-        problems.append(f"only {moved} of {len(weights)} weight tensors moved")
-    if not wrong > 1e-3:
-        problems.append(f"a wrong permutation changes the outputs by {wrong:.3g} only")
-    if list(sa) != list(sc) or not all(torch.equal(sa[k], sc[k]) for k in sa):
-        problems.append("the restored state dict is not the original's")
-    print(f"relative difference {diff:.3g}, {moved} of {len(weights)} tensors moved, wrong permutation {wrong:.3g}")
-    if problems:
-        print("; ".join(problems))
-        sys.exit(1)
+    function_check.verdict(sa, sb, sc, ya, yb, yw)
 
 
 if __name__ == "__main__":

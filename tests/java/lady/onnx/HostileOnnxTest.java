@@ -246,12 +246,7 @@ class HostileOnnxTest {
         Path p = dir.resolve("lstm.onnx");
         Files.write(p, OnnxTestModels.model(g).toByteArray());
         OnnxModel m = Onnx.read(p);
-        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
-            try (OrtRunner r = OrtRunner.open(m)) {
-                r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
-            }
-        }));
-        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        LadyException e = refusedWhileItRuns(m);
         assertTrue(e.getMessage().contains("ONNX Runtime ended while it ran") && e.getMessage().contains("SIGABRT"),
                 e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
@@ -282,12 +277,7 @@ class HostileOnnxTest {
         String before = System.getProperty("lady.ort.timeout");
         System.setProperty("lady.ort.timeout", "2");
         try {
-            LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
-                try (OrtRunner r = OrtRunner.open(m)) {
-                    r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
-                }
-            }));
-            assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+            LadyException e = refusedWhileItRuns(m);
             assertTrue(e.getMessage().startsWith("ONNX Runtime took more than 2 s while it ran ")
                     && e.getMessage().contains("LADY_ORT_TIMEOUT"), e.getMessage());
             assertFalse(e.getMessage().contains("\n"), e.getMessage());
@@ -369,12 +359,7 @@ class HostileOnnxTest {
         Path p = dir.resolve("hog.onnx");
         Files.write(p, OnnxTestModels.model(g).toByteArray());
         OnnxModel m = Onnx.read(p);
-        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
-            try (OrtRunner r = OrtRunner.open(m)) {
-                r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
-            }
-        }));
-        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        LadyException e = refusedWhileItRuns(m);
         assertTrue(e.getMessage().contains("bad_alloc") || e.getMessage().contains("allocat"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
 
@@ -388,6 +373,17 @@ class HostileOnnxTest {
         assertFalse(words[0].equals("unlimited"), line);
         assertEquals(OrtWorker.Child.addressLimit(total) / 1024 * 1024, Long.parseLong(words[0]), line);
         assertTrue(OrtWorker.Child.addressLimit(total) <= Math.max(total, OrtWorker.MIN_ADDRESS_SPACE), line);
+    }
+
+    /** The one-line INVALID_INPUT refusal of running {@code m} in ONNX Runtime on seeded inputs, within {@link #LIMIT}. */
+    private static LadyException refusedWhileItRuns(OnnxModel m) {
+        LadyException e = assertTimeoutPreemptively(LIMIT, () -> assertThrows(LadyException.class, () -> {
+            try (OrtRunner r = OrtRunner.open(m)) {
+                r.run(r.seededInputs(1, OrtRunner.Options.DEFAULT));
+            }
+        }));
+        assertEquals(LadyException.Kind.INVALID_INPUT, e.kind(), e.getMessage());
+        return e;
     }
 
     /** {@code n} inside the then-branch of an If node (whose else-branch is empty). */

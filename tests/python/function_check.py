@@ -1,0 +1,38 @@
+"""The verdict of a test script's function check (imported by timm_vit.py, cifar_zoo.py, hf_resnet.py and
+torchscript_models.py; run with /usr/bin/python3): the permuted weights must give the original's outputs (relative
+1e-4) with at least 95 % of the weight tensors moved, a wrong permutation must change them by more than 1e-3, and the
+restored weights must equal the original's, names in order. Prints the figures, and exits 1 with the reasons.
+"""
+import sys
+
+import torch
+
+REL_TOLERANCE = 1e-4
+MOVED_MIN = 0.95
+WRONG_MIN = 1e-3
+
+
+def weight_tensors(state):
+    """The floating-point tensors of rank >= 1 that are not constant (a permutation of a constant moves nothing)."""
+    return [k for k in state if state[k].dim() > 0 and state[k].is_floating_point() and state[k].unique().numel() > 1]
+
+
+def verdict(original, permuted, restored, y, y_permuted, y_wrong, weights=None, wrong_what="a wrong permutation"):
+    weights = weight_tensors(original) if weights is None else weights
+    scale = y.abs().max().item()
+    diff = (y - y_permuted).abs().max().item() / scale
+    wrong = (y - y_wrong).abs().max().item() / scale
+    moved = sum(1 for k in weights if not torch.equal(original[k], permuted[k]))
+    problems = []
+    if not diff < REL_TOLERANCE:
+        problems.append(f"the permuted model's outputs differ by {diff:.3g} of their scale")
+    if moved < MOVED_MIN * len(weights):
+        problems.append(f"only {moved} of {len(weights)} weight tensors moved")
+    if not wrong > WRONG_MIN:
+        problems.append(f"{wrong_what} changes the outputs by {wrong:.3g} only")
+    if list(original) != list(restored) or not all(torch.equal(original[k], restored[k]) for k in original):
+        problems.append("the restored weights are not the original's")
+    print(f"relative difference {diff:.3g}, {moved} of {len(weights)} weight tensors moved, wrong permutation {wrong:.3g}")
+    if problems:
+        print("; ".join(problems))
+        sys.exit(1)
