@@ -44,7 +44,7 @@ final class TorchLegacy {
         byte[] head = java.util.Arrays.copyOf(b.array(), b.position());
         try {
             return MAGIC.equals(new Unpickler(head, "", pid -> null).load());
-        } catch (LadyException e) {
+        } catch (RuntimeException e) { // not a pickle of torch.save's magic number (a zip file, anything else)
             return false;
         }
     }

@@ -444,28 +444,48 @@ final class TorchZip {
                 }
             }
             HostMemory mapped = SafeTensors.map(like, ch.size());
-            List<ZipRecord> records = new ArrayList<>();
-            long inflated = ScriptClasses.MAX_CODE_BYTES;
-            for (ZipArchive.Entry en : zip.entries().values()) {
-                String name = replaced.get(en.name());
-                if (name != null) {
-                    IndexedTensor t = sd.streamed(name);
-                    records.add(new ZipRecord(en.name(), null, t, t.byteSize()));
-                } else if (en.method() == ZipArchive.METHOD_STORED && en.compressedSize() == en.size()) {
-                    records.add(new ZipRecord(en.name(), null, IndexedTensor.of(HostTensor.view(mapped,
-                            zip.dataOffset(en), DType.UINT8, en.size())), en.size()));
-                } else if (en.size() <= inflated) { // the code, deflated: written stored, as its bytes
-                    inflated -= en.size();
-                    records.add(small(en.name(), zip.readSmall(en, en.size())));
-                } else {
-                    mapped.close();
-                    return null;
+            try {
+                List<ZipRecord> records = copyRecords(zip, mapped, sd, replaced);
+                if (records != null) {
+                    return new ScriptCopy(records, mapped);
                 }
+            } catch (IOException | RuntimeException e) {
+                mapped.close();
+                throw e;
             }
-            return new ScriptCopy(records, mapped);
+            mapped.close();
+            return null;
         } catch (IOException e) {
             throw new LadyException(LadyException.Kind.IO, "cannot read " + like + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The records of {@link #scriptCopy}: {@code zip}'s entries in order, those of {@code replaced} (record -> tensor
+     * name) holding {@code sd}'s tensors; null when a compressed record is too large to inflate.
+     */
+    private static List<ZipRecord> copyRecords(ZipArchive zip, HostMemory mapped, StateDict sd,
+            Map<String, String> replaced) throws IOException {
+        List<ZipRecord> records = new ArrayList<>();
+        long inflated = ScriptClasses.MAX_CODE_BYTES;
+        for (ZipArchive.Entry en : zip.entries().values()) {
+            String name = replaced.get(en.name());
+            if (name != null) {
+                IndexedTensor t = sd.streamed(name);
+                records.add(new ZipRecord(en.name(), null, t, t.byteSize()));
+            } else if (en.size() == 0) {
+                records.add(small(en.name(), new byte[0]));
+            } else if (en.method() == ZipArchive.METHOD_STORED && en.compressedSize() == en.size()) {
+                records.add(new ZipRecord(en.name(), null, IndexedTensor.of(HostTensor.view(mapped,
+                        zip.dataOffset(en), DType.UINT8, en.size())), en.size()));
+            } else if (en.size() <= inflated) { // the code, deflated: written stored, as its bytes
+                inflated -= en.size();
+                records.add(small(en.name(), zip.readSmall(en, en.size())));
+            } else {
+                return null;
+            }
+        }
+        return records;
     }
 
     /** A TorchScript archive's copy to write ({@link #scriptCopy}), over the mapped archive. */
