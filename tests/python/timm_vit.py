@@ -6,8 +6,9 @@ exact GELU), for the Java tests (run with /usr/bin/python3).
 
     timm_vit.py save <out_dir> <seed>
         <out_dir>/NAME.pt for NAME tiny (width 192, 3 heads: timm's vit_tiny), narrow (width 128, 2 heads of 64) and
-        layerscale (width 256, 4 heads, LayerScale as DeiT III's: blocks.i.ls1.gamma, ls2.gamma), 2 blocks, patch 8
-        on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters and LayerScale factors drawn too).
+        layerscale (width 256, 4 heads, LayerScale as DeiT III's: blocks.i.ls1.gamma, ls2.gamma) and distilled (width
+        320, 5 heads, 3 blocks: DeiT's dist_token and head_dist), 2 blocks, patch 8 on 32 x 32 images, 10 classes, random
+        weights (LayerNorm affine parameters and LayerScale factors drawn too).
     timm_vit.py check <model.pt> <permuted.pt> <restored.pt>
         Loads the three state dicts into the model below: the permuted one must compute the original's outputs
         (relative 1e-4) with at least 95 % of its weight tensors moved, a wrong permutation of it (two heads' query rows
@@ -99,13 +100,45 @@ class VisionTransformer(nn.Module):
         return self.head(x[:, 0])
 
 
-MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5)}
+class VisionTransformerDistilled(VisionTransformer):
+    """timm's DeiT with distillation: a distillation token after the class token, a second classifier on it, and in
+    evaluation the mean of the two classifiers."""
+
+    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10, init_values=None):
+        super().__init__(dim, heads, depth, patch, image, classes, init_values)
+        self.dist_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2 + 2, dim) * 0.02)
+        self.head_dist = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch_embed(x)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), self.dist_token.expand(x.shape[0], -1, -1), x),
+                      dim=1) + self.pos_embed
+        x = self.norm(self.blocks(x))
+        return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
+
+
+MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5), "distilled": (320, 5, None)}
+
+
+def model(name_or_state):
+    """The model of a name of MODELS, or of a state dict (by its width and its distillation token)."""
+    if isinstance(name_or_state, str):
+        dim, heads, init_values = MODELS[name_or_state]
+        distilled = name_or_state == "distilled"
+    else:
+        dim = name_or_state["cls_token"].shape[-1]
+        heads, init_values = next((h, i) for d, h, i in MODELS.values() if d == dim)
+        distilled = "dist_token" in name_or_state
+    if distilled:  # 3 blocks: two classifiers' biases stay, the rest (95 % and more) moves
+        return VisionTransformerDistilled(dim, heads, depth=3, init_values=init_values)
+    return VisionTransformer(dim, heads, init_values=init_values)
 
 
 def save(out, seed):
     torch.manual_seed(seed)
-    for name, (dim, heads, init_values) in MODELS.items():
-        m = VisionTransformer(dim, heads, init_values=init_values)
+    for name in MODELS:
+        m = model(name)
         with torch.no_grad():
             for mod in m.modules():
                 if isinstance(mod, nn.LayerNorm):
@@ -118,9 +151,8 @@ def save(out, seed):
 
 def check(original, permuted, restored):
     sa, sb, sc = (torch.load(f) for f in (original, permuted, restored))
+    m = model(sa).eval()
     dim = sa["cls_token"].shape[-1]
-    heads, init_values = next((h, i) for d, h, i in MODELS.values() if d == dim)
-    m = VisionTransformer(dim, heads, init_values=init_values).eval()
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         m.load_state_dict(sa)

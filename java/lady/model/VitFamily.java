@@ -32,8 +32,9 @@ import lady.graph.Op;
  * {@code attn.proj}, {@code norm2}, {@code mlp.fc1}, {@code mlp.fc2}, {@code norm}, {@code head}; its class token
  * pooled, LayerNorm eps 1e-6, exact GELU) are read as the {@code timm_vit_*} architectures, heads of 64 (80 at width
  * 1280) as timm's, with LayerScale ({@code blocks.i.ls1.gamma}, {@code ls2.gamma}: DeiT III) where the
- * checkpoint has it. Variants with other parts (DeiT's distillation token, registers, average pooling, q/k norms) are
- * not recognized: name their groups with --spec or pass an ONNX export.
+ * checkpoint has it, and DeiT's distilled variants ({@code dist_token} after the class token, {@code head_dist} on
+ * it, the two classifiers averaged as timm's evaluation does). Variants with other parts (registers, average pooling,
+ * q/k norms) are not recognized: name their groups with --spec or pass an ONNX export.
  */
 final class VitFamily implements Family {
     private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
@@ -69,6 +70,9 @@ final class VitFamily implements Family {
     private static final double LN_EPS = 1e-6;
     private static final double DROPOUT = 0.0;
     private static final String PREFIX = TORCHVISION.block();
+    /** timm's distilled DeiT: its distillation token and the classifier that reads it. */
+    private static final String DIST = "dist_token";
+    private static final String HEAD_DIST = "head_dist";
 
     @Override
     public List<String> names() {
@@ -114,11 +118,12 @@ final class VitFamily implements Family {
     public ModelOptions options(String name, Map<String, long[]> s) {
         Naming n = naming(name);
         long patch = Family.dim(s, n.proj() + ".weight", 2, config(name).patch());
-        long positions = Family.dim(s, n.pos(), 1, 2);
-        long side = Math.round(Math.sqrt(positions - 1));
-        if (side * side != positions - 1) {
+        long prefix = n == TIMM && s.containsKey(DIST) ? 2 : 1; // the class token, and DeiT's distillation token
+        long positions = Family.dim(s, n.pos(), 1, prefix + 1);
+        long side = Math.round(Math.sqrt(positions - prefix));
+        if (side * side != positions - prefix) {
             throw LadyException.invalidInput(name + ": the position embedding has " + positions
-                    + " positions, not 1 + a square number of patches");
+                    + " positions, not " + prefix + " + a square number of patches");
         }
         return new ModelOptions((int) Family.dim(s, n.head() + ".weight", 0, 10), 1.0, 0,
                 (int) Family.dim(s, n.proj() + ".weight", 1, 3), (int) (side * patch));
@@ -147,17 +152,20 @@ final class VitFamily implements Family {
                     + c.headDim() + " (the head dimension of " + name + ")");
         }
         long heads = dim / c.headDim();
+        boolean distilled = n == TIMM && d.fromCheckpoint() && d.has(DIST, false);
+        long prefix = distilled ? 2 : 1;
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), side * patch, true);
         b.tensor(n.cls(), 1, 1, dim); // PyTorch lists the model's own parameters first
         if (n == TIMM) {
-            b.tensor(n.pos(), 1, side * side + 1, dim);
+            b.tensor(n.pos(), 1, side * side + prefix, dim);
         }
         x = b.conv(n.proj(), x, dim, new long[] {patch, patch}, patch, 0, 1, 1, true);
         x = b.toTokens("tokens", x);
         String cls = b.param(n.cls(), n.cls(), new long[] {1, 1, dim}, x);
-        x = b.concat("cat", List.of(cls, x), 1, false);
-        String pos = b.param(n.pos(), n.pos(), new long[] {1, side * side + 1, dim}, null);
+        x = b.concat("cat", distilled ? List.of(cls, b.param(DIST, DIST, new long[] {1, 1, dim}, x), x) : List.of(cls, x),
+                1, false);
+        String pos = b.param(n.pos(), n.pos(), new long[] {1, side * side + prefix, dim}, null);
         x = b.add("encoder.add", x, pos);
         x = b.dropout("encoder.dropout", x, DROPOUT);
         int layers = 0;
@@ -166,6 +174,14 @@ final class VitFamily implements Family {
             layers++;
         }
         x = b.layerNorm(n.norm(), x, LN_EPS);
+        if (distilled) { // DeiT's two classifiers, on the class and the distillation tokens, averaged
+            String y = b.linear(n.head(), b.select("class_output", x, 1, 0), d.outExact(n.head() + ".weight",
+                    o.numClasses()), true);
+            String z = b.linear(HEAD_DIST, b.select("dist_output", x, 1, 1), d.outExact(HEAD_DIST + ".weight",
+                    o.numClasses()), true);
+            return new Architecture(name, b.build(b.scale("mean", b.add("heads.add", y, z), 0.5)),
+                    Architecture.Init.PYTORCH_DEFAULT);
+        }
         x = b.select("class_output", x, 1, 0);
         if (n == TORCHVISION && d.has("heads.pre_logits.weight", false)) {
             x = b.linear("heads.pre_logits", x, d.outExact("heads.pre_logits.weight", dim), true);

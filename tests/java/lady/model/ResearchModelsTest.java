@@ -63,6 +63,7 @@ class ResearchModelsTest {
         roundTrip("timm_vit.py", "tiny", "timm_vit_tiny: 17 groups");
         roundTrip("timm_vit.py", "narrow", "timm_vit_base: 13 groups");
         roundTrip("timm_vit.py", "layerscale", "timm_vit_base: 21 groups"); // LayerScale's gammas move with the stream
+        roundTrip("timm_vit.py", "distilled", "timm_vit_base: 37 groups"); // DeiT's distillation token and second classifier
     }
 
     @Test
