@@ -40,7 +40,7 @@ public final class Models {
 
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
             new LlamaFamily(), new GptFamily(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
-            new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily());
+            new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

@@ -92,6 +92,19 @@ class PythonFamiliesTest {
         selfResync();
     }
 
+    @Test
+    void regnetY() throws Exception { // grouped 3x3 convs and squeeze-excitations
+        check("regnet_y_400mf", "regnet_y", 32, Map.of(), false);
+        selfResync();
+    }
+
+    @Test
+    @Tag("slow")
+    void regnetX() throws Exception {
+        check("regnet_x_400mf", "regnet_x", 32, Map.of(), false);
+        selfResync();
+    }
+
     /** {@code lady resync} of the permuted checkpoint {@link #check} wrote gives every original tensor back. */
     private void selfResync() throws Exception {
         Path fixed = dir.resolve("fixed.pt");
