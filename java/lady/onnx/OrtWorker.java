@@ -315,7 +315,7 @@ final class OrtWorker {
          * memory (at least {@link #MIN_ADDRESS_SPACE}) ({@code ulimit -v} in a POSIX shell that then becomes the child); none where there is no such shell
          * or the memory is unknown.
          */
-        private static List<String> memoryLimit() {
+        static List<String> memoryLimit() {
             Path sh = Path.of("/bin/sh");
             long total = 0;
             if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
@@ -325,7 +325,8 @@ final class OrtWorker {
             if (!Files.isExecutable(sh) || total <= 0) {
                 return List.of();
             }
-            return List.of(sh.toString(), "-c", "ulimit -v " + addressLimit(total) / 1024 + " && exec \"$0\" \"$@\"");
+            // a limit the shell may not raise (a lower hard limit already in place) is left as it is: the child starts
+            return List.of(sh.toString(), "-c", "ulimit -v " + addressLimit(total) / 1024 + " 2>/dev/null; exec \"$0\" \"$@\"");
         }
 
         /** The child's address-space limit in bytes on a machine of {@code total} bytes of memory. */

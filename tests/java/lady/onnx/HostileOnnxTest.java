@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.UnaryOperator;
 
 import org.junit.jupiter.api.BeforeAll;
@@ -373,6 +374,24 @@ class HostileOnnxTest {
         assertFalse(words[0].equals("unlimited"), line);
         assertEquals(OrtWorker.Child.addressLimit(total) / 1024 * 1024, Long.parseLong(words[0]), line);
         assertTrue(OrtWorker.Child.addressLimit(total) <= Math.max(total, OrtWorker.MIN_ADDRESS_SPACE), line);
+    }
+
+    /**
+     * Where a lower hard address-space limit is already in place (a container, a CI runner), the child's shell cannot
+     * raise it to its own limit: it keeps the lower one and still starts the child. Before, {@code ulimit -v N && exec}
+     * stopped there and every ONNX Runtime request failed ("cannot start ONNX Runtime's process ... ulimit: error").
+     */
+    @Test
+    void aLowerHardLimitInPlaceStillStartsTheChild() throws Exception {
+        List<String> words = OrtWorker.Child.memoryLimit();
+        org.junit.jupiter.api.Assumptions.assumeFalse(words.isEmpty(), "no POSIX shell here");
+        long below = OrtWorker.MIN_ADDRESS_SPACE / 1024 / 2; // KiB: half the smallest limit the child asks for
+        Process p = new ProcessBuilder("/bin/sh", "-c", "ulimit -v " + below + " && exec " + words.get(0) + " -c \"$0\""
+                + " /bin/echo started", words.get(2)).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertEquals("started", out.strip());
     }
 
     /** The one-line INVALID_INPUT refusal of running {@code m} in ONNX Runtime on seeded inputs, within {@link #LIMIT}. */
