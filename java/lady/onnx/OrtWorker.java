@@ -31,6 +31,7 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.platform.Fp16Conversions;
 
 import lady.LadyException;
+import lady.util.Settings;
 import lady.util.Text;
 
 /**
@@ -174,21 +175,13 @@ final class OrtWorker {
      * {@link #DEFAULT_TIMEOUT_S}.
      */
     static long timeoutSeconds() {
-        String value = System.getProperty("lady.ort.timeout", System.getenv("LADY_ORT_TIMEOUT"));
-        if (value == null || value.isBlank()) {
-            return DEFAULT_TIMEOUT_S;
+        long most = TimeUnit.DAYS.toSeconds(365);
+        String expected = "a number of seconds from 1 to " + most;
+        Long s = Settings.integer("lady.ort.timeout", "LADY_ORT_TIMEOUT", expected);
+        if (s != null && (s < 1 || s > most)) {
+            throw Settings.invalid("lady.ort.timeout", "LADY_ORT_TIMEOUT", expected, s);
         }
-        long s;
-        try {
-            s = Long.parseLong(value.trim());
-        } catch (NumberFormatException e) {
-            s = 0;
-        }
-        if (s < 1 || s > TimeUnit.DAYS.toSeconds(365)) {
-            throw new LadyException(LadyException.Kind.USAGE, "lady.ort.timeout / LADY_ORT_TIMEOUT must be a number of"
-                    + " seconds from 1 to " + TimeUnit.DAYS.toSeconds(365) + ", got " + Text.quote(value));
-        }
-        return s;
+        return s == null ? DEFAULT_TIMEOUT_S : s;
     }
 
     /** Stops children whose request ran out of time (one daemon thread, started on first use). */
@@ -220,17 +213,14 @@ final class OrtWorker {
         try {
             request.write(c.out);
             c.out.flush();
-            byte status = c.in.readByte();
-            if (status == OK) {
-                T value = reply.read(c.in);
-                if (!answered.compareAndSet(false, true)) {
-                    throw new IOException("stopped as it answered");
-                }
-                return value;
-            }
-            String message = readString(c.in);
-            if (!answered.compareAndSet(false, true)) {
+            boolean ok = c.in.readByte() == OK;
+            T value = ok ? reply.read(c.in) : null;
+            String message = ok ? null : readString(c.in);
+            if (!answered.compareAndSet(false, true)) { // the watchdog came first: the child is being stopped
                 throw new IOException("stopped as it answered");
+            }
+            if (ok) {
+                return value;
             }
             throw LadyException.invalidInput(failure + message);
         } catch (IOException e) {
@@ -312,8 +302,8 @@ final class OrtWorker {
 
         /**
          * The words that start the child under an address-space limit of {@link #MEMORY_FRACTION} of the machine's
-         * memory (at least {@link #MIN_ADDRESS_SPACE}) ({@code ulimit -v} in a POSIX shell that then becomes the child); none where there is no such shell
-         * or the memory is unknown.
+         * memory, at least {@link #MIN_ADDRESS_SPACE}: {@code ulimit -v} in a POSIX shell that then becomes the child.
+         * None where there is no such shell or the memory is unknown.
          */
         static List<String> memoryLimit() {
             Path sh = Path.of("/bin/sh");

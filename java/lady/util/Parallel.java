@@ -44,18 +44,8 @@ public final class Parallel {
     /** Threads for libtorch, the CPU kernels and Java loops: the {@code lady.threads} property, else
      * {@code LADY_THREADS}, else every processor. */
     public static int threads() {
-        String value = System.getProperty("lady.threads", System.getenv("LADY_THREADS"));
-        if (value != null && !value.isBlank()) {
-            long n;
-            try {
-                n = Long.parseLong(value.trim());
-            } catch (NumberFormatException e) {
-                throw new LadyException(LadyException.Kind.USAGE, "lady.threads / LADY_THREADS must be a positive integer, got "
-                        + Text.quote(value));
-            }
-            return checkThreads(n, "lady.threads / LADY_THREADS");
-        }
-        return Runtime.getRuntime().availableProcessors();
+        Long n = Settings.integer("lady.threads", "LADY_THREADS", "a positive integer");
+        return n != null ? checkThreads(n, "lady.threads / LADY_THREADS") : Runtime.getRuntime().availableProcessors();
     }
 
     /** The body of {@link #forParts}: part {@code part} covers [from, to). */
