@@ -44,7 +44,6 @@ public final class Checkpoints {
 
     private static final int ZIP_MAGIC = 0x04034b50; // "PK\3\4", little-endian
     private static final int EMPTY_ZIP_MAGIC = 0x06054b50;
-    private static final int PICKLE_PROTO = 0x80;
     private static final int MAGIC_BYTES = 9;
 
     /**
@@ -69,7 +68,7 @@ public final class Checkpoints {
     static StateDict readFile(Path path) {
         try (FileChannel ch = open(path)) {
             return switch (detect(ch, path)) {
-                case TORCH_ZIP -> TorchZip.read(ch, path);
+                case TORCH_ZIP -> TorchLegacy.is(ch) ? TorchLegacy.read(ch, path) : TorchZip.read(ch, path);
                 case SAFETENSORS -> SafeTensors.read(ch, path);
                 case ONNX -> GraphFileFormat.get().read(path);
             };
@@ -192,7 +191,7 @@ public final class Checkpoints {
         if (b.remaining() == MAGIC_BYTES && b.get(LENGTH_OFFSET) == '{' && b.getLong(0) > 0) {
             return Format.SAFETENSORS;
         }
-        if (b.remaining() >= 1 && (b.get(0) & 0xFF) == PICKLE_PROTO) {
+        if (b.remaining() >= 1 && (b.get(0) & 0xFF) == TorchLegacy.PICKLE_PROTO) {
             if (TorchLegacy.is(ch)) {
                 return Format.TORCH_ZIP; // read by TorchZip as the legacy format, written in the zip format
             }

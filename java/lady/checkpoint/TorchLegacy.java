@@ -32,6 +32,8 @@ final class TorchLegacy {
     static final BigInteger MAGIC = new BigInteger("1950a86a20f9469cfc6c", 16);
     /** The second: the format's version. */
     static final long PROTOCOL = 1001;
+    /** The pickle opcode torch.save's first pickle starts with (PROTO). */
+    static final int PICKLE_PROTO = 0x80;
     /** Bytes of a storage's element count before its data. */
     private static final int COUNT_BYTES = 8;
 
@@ -42,6 +44,9 @@ final class TorchLegacy {
             // up to 16 bytes
         }
         byte[] head = java.util.Arrays.copyOf(b.array(), b.position());
+        if (head.length == 0 || (head[0] & 0xFF) != PICKLE_PROTO) { // a zip file, anything else: nothing to unpickle
+            return false;
+        }
         try {
             return MAGIC.equals(new Unpickler(head, "", pid -> null).load());
         } catch (RuntimeException e) { // not a pickle of torch.save's magic number (a zip file, anything else)
@@ -56,8 +61,7 @@ final class TorchLegacy {
         HostMemory mapped = SafeTensors.map(path, size);
         byte[] head = new byte[(int) Math.min(size, TorchZip.MAX_PICKLE_BYTES)];
         mapped.buffer(0, head.length).get(head);
-        int at = 0;
-        Unpickler u = new Unpickler(head, at, file, pid -> null);
+        Unpickler u = new Unpickler(head, file, pid -> null);
         if (!MAGIC.equals(u.load())) {
             throw bad(file, "it does not start with the legacy format's magic number");
         }

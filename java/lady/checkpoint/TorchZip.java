@@ -61,9 +61,6 @@ final class TorchZip {
     // ------------------------------------------------------------------ reading
 
     static StateDict read(FileChannel ch, java.nio.file.Path path) throws IOException {
-        if (TorchLegacy.is(ch)) {
-            return TorchLegacy.read(ch, path);
-        }
         String file = path.toString();
         TensorBytes.requireLittleEndian();
         ZipArchive zip = ZipArchive.open(ch, file);
