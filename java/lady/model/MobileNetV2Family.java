@@ -164,10 +164,9 @@ final class MobileNetV2Family implements Family {
         return stride == 1 && in == o ? b.add(module + ".add", y, x) : y;
     }
 
-    /** Conv2dNormActivation: conv {@code module}.0 (no bias, padding (k - 1) / 2), BN .1, activation .2. */
+    /** Conv2dNormActivation ({@link MobileNetV3Family#convBnAct}) with this family's batch norm. */
     private static String convBnAct(GraphBuilder b, String module, String x, long out, long kernel, long stride,
             long groups, Op.Activation act) {
-        String y = b.conv(module + ".0", x, out, new long[] {kernel, kernel}, stride, (kernel - 1) / 2, 1, groups, false);
-        return b.act(module + ".2", b.batchNorm(module + ".1", y, BN_EPS, BN_MOMENTUM), act);
+        return MobileNetV3Family.convBnAct(b, module, x, out, kernel, stride, groups, act, BN_EPS, BN_MOMENTUM);
     }
 }

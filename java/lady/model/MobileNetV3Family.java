@@ -146,8 +146,14 @@ final class MobileNetV3Family implements Family {
     /** Conv2dNormActivation: conv {@code module}.0 (no bias, padding (k - 1) / 2), BN .1, activation .2. */
     private static String convBnAct(GraphBuilder b, String module, String x, long out, long kernel, long stride,
             long groups, Op.Activation act) {
+        return convBnAct(b, module, x, out, kernel, stride, groups, act, BN_EPS, BN_MOMENTUM);
+    }
+
+    /** torchvision's Conv2dNormActivation with batch norm {@code eps} and {@code momentum} (MobileNetV2's, EfficientNet's). */
+    static String convBnAct(GraphBuilder b, String module, String x, long out, long kernel, long stride, long groups,
+            Op.Activation act, double eps, double momentum) {
         String y = b.conv(module + ".0", x, out, new long[] {kernel, kernel}, stride, (kernel - 1) / 2, 1, groups, false);
-        return b.act(module + ".2", b.batchNorm(module + ".1", y, BN_EPS, BN_MOMENTUM), act);
+        return b.act(module + ".2", b.batchNorm(module + ".1", y, eps, momentum), act);
     }
 
     /** torchvision's _make_divisible(v, 8): the nearest multiple of 8, at least 8, not below 90 % of v. */
