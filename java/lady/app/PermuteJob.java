@@ -68,8 +68,8 @@ public final class PermuteJob {
      * @param onnx         whether the model is an ONNX model
      * @param difference   the verification's largest difference (logits max abs, or ONNX outputs max relative), or
      *                     null without --verify
-     * @param floatNoise   an ONNX model's own float32 noise ({@link OrtRunner#floatNoise}), measured when its difference
-     *                     exceeded {@link Tolerances#LOGITS_MAX_ABS_DIFF}; else null
+     * @param floatNoise   the model's own float32 noise ({@link OrtRunner#floatNoise}, {@link PermutationCheck.Check}),
+     *                     measured when its difference exceeded {@link Tolerances#LOGITS_MAX_ABS_DIFF}; else null
      * @param manifest     inputs, options, timings
      */
     public record Result(String architecture, int permuted, int groups, long seed, boolean scaled, boolean onnx,
@@ -132,15 +132,18 @@ public final class PermuteJob {
                     pspec.groups().size(), r.backend().name().toLowerCase(Locale.ROOT)));
 
             Double diff = null;
-            Double noise = null; // the ONNX model's own float32 noise, when its difference needed it
+            Double noise = null; // the model's own float32 noise, when its difference needed it
             Boolean inputsMatter = null; // whether the check could see anything: the outputs depend on the inputs
             if (r.verify() && !onnx) {
                 t0 = JobLog.now();
                 PermutationCheck.Check c = PermutationCheck.verifyChecked(reference, state,
-                        reference.probe(4, Seeds.derive(s, "probe")));
+                        reference.probe(4, Seeds.derive(s, "probe")), Seeds.derive(s, "float noise"));
                 diff = c.difference();
+                noise = c.floatNoise();
                 inputsMatter = c.inputsMatter();
                 log.stage("verify", t0, String.format(Locale.ROOT, "verified: max abs logit difference %.3g", diff)
+                        + (noise == null ? "" : String.format(Locale.ROOT, ", within %.0f times the model's float32 "
+                        + "noise (%.3g)", Tolerances.FLOAT_NOISE_FACTOR, noise))
                         + (inputsMatter ? "" : PermutationCheck.INPUTS_IGNORED));
             }
 

@@ -28,6 +28,7 @@ import lady.attack.FinetuneAttack;
 import lady.attack.WeightSummary;
 import lady.checkpoint.Checkpoints;
 import lady.checkpoint.StateDict;
+import lady.kernels.Tolerances;
 import lady.data.DataSource;
 import lady.experiment.AttackTargets;
 import lady.model.Architecture;
@@ -233,6 +234,7 @@ final class AttackCommand implements Callable<Integer> {
         }
         List<AttackResult> results = new ArrayList<>();
         List<Double> verified = new ArrayList<>();
+        List<Double> noises = new ArrayList<>(); // the model's float32 noise where a check needed it, else null
         boolean inputsMatter = true; // every check could see something: the outputs depend on the inputs
         for (int i = 0; i < chain.size(); i++) {
             Model before = verify && chain.get(i).preservesFunction() ? Models.fromStateDict(state, archName) : null;
@@ -240,8 +242,9 @@ final class AttackCommand implements Callable<Integer> {
             if (before != null) {
                 Model after = Models.fromStateDict(state, archName);
                 PermutationCheck.Check c = PermutationCheck.verifyChecked(before, after,
-                        before.probe(4, Seeds.derive(s, "probe", i)));
+                        before.probe(4, Seeds.derive(s, "probe", i)), Seeds.derive(s, "float noise", i));
                 verified.add(c.difference());
+                noises.add(c.floatNoise());
                 inputsMatter &= c.inputsMatter();
             }
         }
@@ -284,6 +287,7 @@ final class AttackCommand implements Callable<Integer> {
             o.put("weights_after", tensors);
             if (verify) {
                 o.put("verified_max_output_diff", verified);
+                o.put("verified_float_noise", noises);
                 o.put("verify_outputs_depend_on_inputs", inputsMatter);
             }
             if (secret != null) {
@@ -300,9 +304,14 @@ final class AttackCommand implements Callable<Integer> {
                 w.printf(Locale.ROOT, "  %s: %s; %d tensor(s) changed%n", r.spec(), sb, r.tensors().size());
             }
             if (verify) {
+                List<String> checks = new ArrayList<>();
+                for (int i = 0; i < verified.size(); i++) {
+                    checks.add(String.format(Locale.ROOT, "%.3g", verified.get(i)) + (noises.get(i) == null ? ""
+                            : String.format(Locale.ROOT, " (within %.0f times the model's float32 noise, %.3g)",
+                            Tolerances.FLOAT_NOISE_FACTOR, noises.get(i))));
+                }
                 w.printf(Locale.ROOT, "  verified: the function is kept (max output difference %s)%s%n",
-                        String.join(", ", verified.stream().map(d -> String.format(Locale.ROOT, "%.3g", d)).toList()),
-                        inputsMatter ? "" : PermutationCheck.INPUTS_IGNORED);
+                        String.join(", ", checks), inputsMatter ? "" : PermutationCheck.INPUTS_IGNORED);
             }
             if (secret != null) {
                 w.printf(Locale.ROOT, "  secret -> %s%n", secret);

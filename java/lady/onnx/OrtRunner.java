@@ -452,37 +452,11 @@ public final class OrtRunner implements AutoCloseable {
      * rewriting that sums in another order (a permutation): a difference a few times this large is rounding, not a
      * change of function.
      */
-    /** The exponent bits of a float16 and of a bfloat16 (all set: infinity or NaN). */
-    private static final int HALF_EXPONENT = 0x7C00;
-    private static final int BFLOAT_EXPONENT = 0x7F80;
-
     public static double floatNoise(OnnxModel model, long seed, Options options) {
         StateDict moved = model.stateDict();
         SplittableRandom coin = new SplittableRandom(seed);
         for (Map.Entry<String, HostTensor> e : moved) {
-            HostTensor t = e.getValue();
-            if (t.byteSize() > Integer.MAX_VALUE) {
-                continue;
-            }
-            if (t.dtype() == DType.FLOAT32) {
-                FloatBuffer f = t.floats();
-                for (int i = 0; i < f.limit(); i++) {
-                    float v = f.get(i);
-                    if (Float.isFinite(v)) {
-                        f.put(i, coin.nextBoolean() ? Math.nextUp(v) : Math.nextDown(v));
-                    }
-                }
-            } else if (t.dtype() == DType.FLOAT16 || t.dtype() == DType.BFLOAT16) { // one unit in the last place of its own
-                java.nio.ShortBuffer h = t.bytes(0, (int) t.byteSize()).asShortBuffer(); // little-endian
-                int exponent = t.dtype() == DType.FLOAT16 ? HALF_EXPONENT : BFLOAT_EXPONENT;
-                for (int i = 0; i < h.limit(); i++) {
-                    int bits = h.get(i) & 0xFFFF;
-                    int magnitude = bits & 0x7FFF;
-                    if (magnitude > 1 && (magnitude | exponent) != magnitude && ((magnitude + 1) & exponent) != exponent) {
-                        h.put(i, (short) (coin.nextBoolean() ? bits + 1 : bits - 1)); // the magnitude one step up or down
-                    }
-                }
-            }
+            e.getValue().nudge(coin);
         }
         try (OrtRunner a = open(model); OrtRunner b = open(model, moved)) {
             return differences(a, b, seed, options).stream().mapToDouble(OutputDifference::maxRel).max().orElse(0);

@@ -567,6 +567,46 @@ public final class HostTensor {
         return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
     }
 
+    /** The exponent bits of a float16 and of a bfloat16 (all set: infinity or NaN). */
+    private static final int HALF_EXPONENT = 0x7C00;
+    private static final int BFLOAT_EXPONENT = 0x7F80;
+
+    /**
+     * Moves every finite floating-point value by one unit in the last place of its own dtype (float32, float16, bfloat16),
+     * up or down as {@code coin} says, in place; zeros, subnormal steps to zero and infinities stay, other dtypes are left
+     * as they are. Float rounding makes changes of this size anyway: the outputs of a model so moved show its own float
+     * noise (lady.onnx.OrtRunner#floatNoise, lady.model.PermutationCheck).
+     */
+    public void nudge(java.util.SplittableRandom coin) {
+        boolean half = dtype == DType.FLOAT16 || dtype == DType.BFLOAT16;
+        if (dtype != DType.FLOAT32 && !half) {
+            return;
+        }
+        int exponent = dtype == DType.FLOAT16 ? HALF_EXPONENT : BFLOAT_EXPONENT;
+        for (long done = 0; done < byteSize(); done += WINDOW) { // window by window: any size
+            ByteBuffer window = HostMemory.at(address() + done, (int) Math.min(WINDOW, byteSize() - done));
+            if (!half) {
+                FloatBuffer f = window.asFloatBuffer();
+                for (int i = 0; i < f.limit(); i++) {
+                    float v = f.get(i);
+                    if (Float.isFinite(v)) {
+                        f.put(i, coin.nextBoolean() ? Math.nextUp(v) : Math.nextDown(v));
+                    }
+                }
+                continue;
+            }
+            java.nio.ShortBuffer h = window.asShortBuffer();
+            for (int i = 0; i < h.limit(); i++) {
+                int bits = h.get(i) & 0xFFFF;
+                int magnitude = bits & 0x7FFF;
+                if (magnitude > 1 && (magnitude | exponent) != magnitude && ((magnitude + 1) & exponent) != exponent) {
+                    h.put(i, (short) (coin.nextBoolean() ? bits + 1 : bits - 1)); // the magnitude one step up or down
+                }
+            }
+        }
+        java.lang.ref.Reference.reachabilityFence(this);
+    }
+
     /** A contiguous copy in fresh memory. */
     public HostTensor copy() {
         HostTensor out = allocate(dtype, shape);

@@ -25,6 +25,49 @@ import lady.torch.TorchTensors;
 /** Host tensors: conversions against libtorch's, views, gathers, copy-on-write mappings, memory release. */
 class HostTensorTest {
 
+    /**
+     * nudge moves every finite float32 value by exactly one unit in the last place and every finite half and bfloat16
+     * value by one step of its own, the direction a pure function of the coin's seed; infinities and NaN stay, as do
+     * integer tensors.
+     */
+    @Test
+    void nudgeMovesEachFloatByOneUnitInTheLastPlace() {
+        float[] v = {1f, -2.5f, 0f, 3e-40f, Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NaN, 1e6f, -7e-3f};
+        HostTensor a = HostTensor.ofFloats(v.clone(), v.length);
+        HostTensor b = HostTensor.ofFloats(v.clone(), v.length);
+        a.nudge(new java.util.SplittableRandom(9));
+        b.nudge(new java.util.SplittableRandom(9));
+        assertArrayEquals(a.readFloats(), b.readFloats(), "the same seed moves the same way");
+        float[] moved = a.readFloats();
+        int up = 0;
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                assertEquals(Float.floatToRawIntBits(v[i]), Float.floatToRawIntBits(moved[i]), "non-finite stays");
+            } else {
+                assertTrue(moved[i] == Math.nextUp(v[i]) || moved[i] == Math.nextDown(v[i]), v[i] + " -> " + moved[i]);
+                up += moved[i] > v[i] ? 1 : 0;
+            }
+        }
+        assertTrue(up > 0 && up < 7, "both directions: " + up + " of 7 up");
+        for (DType d : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+            HostTensor h = HostTensor.ofFloats(new float[] {1f, -3f, 65504f * (d == DType.FLOAT16 ? 2 : 1)}, 3).converted(d);
+            float[] before = h.toFloat32().readFloats();
+            h.nudge(new java.util.SplittableRandom(4));
+            float[] after = h.toFloat32().readFloats();
+            for (int i = 0; i < 2; i++) {
+                double step = Math.abs(after[i] - before[i]) / Math.abs(before[i]);
+                assertTrue(step > 0 && step <= (d == DType.FLOAT16 ? 0x1p-10 : 0x1p-7), d + ": " + before[i] + " -> " + after[i]);
+            }
+            if (d == DType.FLOAT16) {
+                assertEquals(Float.POSITIVE_INFINITY, after[2], "a half infinity stays");
+            }
+        }
+        HostTensor ints = HostTensor.allocate(DType.INT64, 4);
+        ints.bytes(0, 32).putLong(8, 5);
+        ints.nudge(new java.util.SplittableRandom(1));
+        assertEquals(5, ints.bytes(0, 32).getLong(8));
+    }
+
     /** Every one of the 65536 half and bfloat16 bit patterns converts to the float32 libtorch gives (NaN as NaN). */
     @Test
     void halfAndBfloat16ConvertExactlyAsLibtorch() {
