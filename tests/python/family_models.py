@@ -13,7 +13,7 @@ fewer, narrower blocks).
 
 make: builds the model with torchvision 0.14's own classes, draws every parameter at random (weights
 normal with std 1/sqrt(fan_in), norm weights uniform in [0.5, 1.5), biases, norm biases, class token and
-position embedding normal), then runs bn_batches batches of structured images in train mode with every
+position embedding normal, ConvNeXt's layer scales normal with std 1), then runs bn_batches batches of structured images in train mode with every
 batch norm's momentum None (cumulative averages), so that the running statistics match the activations and
 the outputs depend on the input (with torchvision's initial statistics a MobileNet answers nearly the same
 for every image, and a function check could not fail). Writes to <out_dir>:
@@ -55,6 +55,9 @@ def build(p):
         r = p["resnext"]
         return ResNet(Bottleneck, r["blocks"], num_classes=classes, groups=r["groups"],
                       width_per_group=r["width_per_group"])
+    if "convnext" in p:  # torchvision's ConvNeXt class, small: "convnext" lists [input_channels, out_channels, num_layers]
+        from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+        return ConvNeXt([CNBlockConfig(*c) for c in p["convnext"]], num_classes=classes)
     return getattr(torchvision.models, arch)(weights=None, num_classes=classes)
 
 

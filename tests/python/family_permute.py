@@ -22,6 +22,9 @@ The groups, per family (a member is a tensor, an axis, an offset and a block of 
     dimensions (with out_proj's columns), and the MLP units.
   DenseNet: conv0's space and every dense layer's new channels, each at its offset in every later norm1,
     conv1 and transition of its block; each bottleneck (conv1 -> norm2 -> conv2 columns); each transition.
+  ConvNeXt: one stream per stage (the stem's or the downsampling conv's rows, every LayerNorm, depthwise
+    block.0 rows, block.3 columns, block.5 rows, layer_scale, the next downsampling's norm and conv columns or
+    the head's norm and Linear columns); each block's hidden units (block.3 rows, block.5 columns).
 Exit code 0 on success; 3 when torch or torchvision cannot be imported.
 """
 import json
@@ -224,6 +227,30 @@ def densenet(sd, spaces):
             spaces.append(start)
 
 
+def convnext(sd, spaces):
+    """One stream per stage (the conv that opens it, every norm, block.0 rows, block.3 columns, block.5 rows,
+    layer_scale, the conv or head that closes it); each block's hidden units (block.3 rows, block.5 columns)."""
+    stream = rows(sd, "features.0.0.weight").add("features.0.1.weight", 0).add("features.0.1.bias", 0)
+    spaces.append(stream)
+    f = 1
+    while f"features.{f}.0.layer_scale" in sd:
+        i = 0
+        while f"features.{f}.{i}.layer_scale" in sd:
+            b = f"features.{f}.{i}"
+            stream.add(b + ".layer_scale", 0).add(b + ".block.0.weight", 0).add(b + ".block.0.bias", 0)
+            stream.add(b + ".block.2.weight", 0).add(b + ".block.2.bias", 0)
+            stream.add(b + ".block.3.weight", 1).add(b + ".block.5.weight", 0).add(b + ".block.5.bias", 0)
+            spaces.append(rows(sd, b + ".block.3.weight").add(b + ".block.5.weight", 1))
+            i += 1
+        down = f"features.{f + 1}"
+        if down + ".1.weight" in sd:
+            stream.add(down + ".0.weight", 0).add(down + ".0.bias", 0).add(down + ".1.weight", 1)
+            stream = rows(sd, down + ".1.weight")
+            spaces.append(stream)
+        f += 2
+    stream.add("classifier.0.weight", 0).add("classifier.0.bias", 0).add("classifier.2.weight", 1)
+
+
 def apply(sd, space, perm):
     for tensor, axis, offset, block in space.members:
         t = sd[tensor]
@@ -254,6 +281,8 @@ def main():
         vit(sd, model, spaces)
     elif arch.startswith("densenet"):
         densenet(sd, spaces)
+    elif arch.startswith("convnext"):
+        convnext(sd, spaces)
     else:
         raise SystemExit(f"no hand-written groups for {arch}")
     gen = torch.Generator().manual_seed(p["seed"] + 1)

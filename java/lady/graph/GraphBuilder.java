@@ -113,6 +113,15 @@ public final class GraphBuilder {
     }
 
     /**
+     * A fully connected layer on the channels (axis 1) of an image {@code N x C x H x W}, each pixel alike: ConvNeXt's
+     * Linear layers on its channels-last tensors (attr {@link Op#CHANNELS_FIRST}).
+     */
+    public String linearOnChannels(String module, String x, long out, boolean bias) {
+        String y = linear(module, x, out, bias);
+        return channelsFirst(y);
+    }
+
+    /**
      * A fully connected layer on the last axis whose weight is stored {@code [in, out]} (x W + b: GPT-2's Conv1D), of
      * module {@code module}.
      */
@@ -217,6 +226,38 @@ public final class GraphBuilder {
         }
         return add(module, Op.LAYER_NORM, List.of(x), p, freeChannels ? Map.of("eps", eps, Op.FREE_CHANNELS, 1L)
                 : Map.of("eps", eps), c);
+    }
+
+    /**
+     * Layer norm over the channels (axis 1) of an image {@code N x C x H x W}, each pixel on its own: ConvNeXt's
+     * LayerNorm2d (attr {@link Op#CHANNELS_FIRST}).
+     */
+    public String layerNormOnChannels(String module, String x, double eps) {
+        return channelsFirst(layerNorm(module, x, eps));
+    }
+
+    /**
+     * The channels of {@code x} times a stored vector {@code tensor} of one entry per channel along axis 0 (shape
+     * {@code [C, 1, 1]}: ConvNeXt's layer scale), as a {@link Op#CHANNELWISE} node of type Mul; a new model's vector is
+     * filled with {@code init}.
+     */
+    public String scaleChannels(String node, String x, String tensor, double init) {
+        long c = width(x);
+        tensor(tensor, c, 1, 1);
+        return add(node, Op.CHANNELWISE, List.of(x), Map.of("vector", tensor),
+                Map.of("type", Op.CHANNEL_SCALE, "axis", 0L, Op.INIT, init), c);
+    }
+
+    /** The last node, which wrote {@code value}, with attr {@link Op#CHANNELS_FIRST} set. */
+    private String channelsFirst(String value) {
+        Node n = nodes.remove(nodes.size() - 1);
+        if (!n.output().equals(value)) {
+            throw new LadyException(LadyException.Kind.INTERNAL, name + ": '" + value + "' is not the last value");
+        }
+        Map<String, Object> a = new LinkedHashMap<>(n.attrs());
+        a.put(Op.CHANNELS_FIRST, 1L);
+        nodes.add(new Node(n.name(), n.op(), n.inputs(), n.output(), n.params(), a));
+        return value;
     }
 
     /** RMS norm over the last axis (weight only). */

@@ -20,7 +20,9 @@ public enum Op {
      * Fully connected layer on the last axis. Params: {@code weight} [out, in], {@code bias} (optional).
      * Attrs: {@code transposed} (1: the weight is stored [in, out], as ONNX's MatMul and Gemm with
      * transB = 0 keep it; then its rows are axis 1 and its columns axis 0; the interpreter does not run
-     * it). Channels: reads the input's spaces (its columns, in blocks after a flatten) and opens a space.
+     * it); {@link #CHANNELS_FIRST} (1: on axis 1 of an image, each pixel alike: ConvNeXt's Linear layers on its
+     * channels-last tensors). Channels: reads the input's spaces (its columns, in blocks after a flatten) and opens a
+     * space.
      */
     LINEAR,
     /**
@@ -32,7 +34,10 @@ public enum Op {
     GATED_LINEAR,
     /** Batch normalization over axis 1. Params: weight, bias, running_mean, running_var, num_batches_tracked. Attrs: eps, momentum. Keeps the space. */
     BATCH_NORM,
-    /** Layer normalization over the last axis. Params: weight, bias. Attrs: eps. Keeps the space. */
+    /**
+     * Layer normalization over the last axis. Params: weight, bias. Attrs: eps; {@link #CHANNELS_FIRST} (1: over axis 1
+     * of an image, each pixel on its own: ConvNeXt's LayerNorm2d). Keeps the space.
+     */
     LAYER_NORM,
     /**
      * Group normalization over axis 1 ({@code nn.GroupNorm}: an imported graph's GroupNormalization, or PyTorch's export
@@ -212,8 +217,9 @@ public enum Op {
      * [C, 1, 1] operand of a Mul or Add) whose axis {@code axis} (attr, default 0) has one entry per
      * channel; any other param is a constant the channels do not see (fixed). Attrs: {@code type} (the
      * original op), {@code axis}. Inputs broadcast over the channels are not listed. Channels: keeps the
-     * layout; the vectors follow its spaces (role PARAMETER). The interpreter does not run it (imported
-     * graphs run in ONNX Runtime).
+     * layout; the vectors follow its spaces (role PARAMETER). The interpreter runs type {@link #CHANNEL_SCALE} with one
+     * vector (ConvNeXt's layer scale: the input times it, a new model's filled with attr {@link #INIT}); not the others
+     * (imported graphs run in ONNX Runtime).
      */
     CHANNELWISE,
     /**
@@ -229,6 +235,15 @@ public enum Op {
      * the network to run it fails with this reason.
      */
     public static final String FORWARD_UNSUPPORTED = "forward_unsupported";
+
+    /** The attribute of a {@link #LINEAR} or {@link #LAYER_NORM} working on axis 1 of an image (1), not the last axis. */
+    public static final String CHANNELS_FIRST = "channels_first";
+
+    /** The type of a {@link #CHANNELWISE} product with one stored vector that Lady's forward runs ({@code x * vector}). */
+    public static final String CHANNEL_SCALE = "Mul";
+
+    /** The attribute of a {@link #CHANNELWISE} {@link #CHANNEL_SCALE}: the value a new model's vector is filled with. */
+    public static final String INIT = "init";
 
     /** The attribute of an {@link #EMBEDDING} of positions: the row of position 0 (GPT-2: 0; OPT: 2). */
     public static final String POSITION_OFFSET = "position_offset";

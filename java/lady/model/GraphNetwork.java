@@ -160,6 +160,14 @@ final class GraphNetwork implements Model {
                 keepAlive.add(o);
                 modules.put(n.name() + ".out_proj", register(moduleOf(n.param("out_proj_weight")), new LinearImpl(o)));
             }
+            case CHANNELWISE -> {
+                if (!isChannelScale(n)) {
+                    throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
+                            + "' (" + n.op() + " " + n.stringAttr("type", "") + "); use the ONNX file with ONNX Runtime");
+                }
+                rawParameter(n.param("vector"), torch.full(graph.shape(n.param("vector")),
+                        new Scalar(n.doubleAttr(Op.INIT, 1))));
+            }
             case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES -> {
                 for (String t : n.params().values()) {
                     if (!raw.containsKey(t)) {
@@ -183,6 +191,23 @@ final class GraphNetwork implements Model {
     private static String weightModule(Node n) {
         String w = n.params().get("weight");
         return w != null ? moduleOf(w) : n.name();
+    }
+
+    /** A {@link Op#LINEAR} node on the last axis of {@code x}: its module, or its tensors used functionally. */
+    private Tensor linearLayer(Node n, Tensor x) {
+        Module m = modules.get(n.name());
+        if (m != null) {
+            return ((LinearImpl) m).forward(x);
+        }
+        // (stored [in, out]: Gemma 3's image projector, GPT-2's Conv1D)
+        return linear(x, live(n.param("weight")), n.has("bias") ? live(n.param("bias")) : null,
+                n.longAttr("transposed", 0) == 1);
+    }
+
+    /** Whether a {@link Op#CHANNELWISE} node is one the interpreter runs: a {@link Op#CHANNEL_SCALE} by one vector. */
+    private static boolean isChannelScale(Node n) {
+        return n.stringAttr("type", "").equals(Op.CHANNEL_SCALE) && n.params().keySet().equals(java.util.Set.of("vector"))
+                && n.longAttr("axis", 0) == 0;
     }
 
     /** "a.b.weight" -> "a.b". */
@@ -457,18 +482,20 @@ final class GraphNetwork implements Model {
                 return gatedHalves(n.activation(), linear(x, live(n.param("weight")),
                         n.has("bias") ? live(n.param("bias")) : null, false));
             case LINEAR: {
-                Module m = modules.get(n.name());
-                if (m != null) {
-                    return ((LinearImpl) m).forward(x);
+                if (n.longAttr(Op.CHANNELS_FIRST, 0) == 1) { // on the channels of an image: channels last, and back
+                    return linearLayer(n, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
                 }
-                // (stored [in, out]: Gemma 3's image projector, GPT-2's Conv1D)
-                return linear(x, live(n.param("weight")), n.has("bias") ? live(n.param("bias")) : null,
-                        n.longAttr("transposed", 0) == 1);
+                return linearLayer(n, x);
             }
             case BATCH_NORM:
                 return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
             case LAYER_NORM:
+                if (n.longAttr(Op.CHANNELS_FIRST, 0) == 1) { // over the channels of an image: channels last, and back
+                    return ((LayerNormImpl) modules.get(n.name())).forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+                }
                 return ((LayerNormImpl) modules.get(n.name())).forward(x);
+            case CHANNELWISE: // a channel scale (isChannelScale): the vector [C, 1, 1] broadcast over the pixels
+                return x.mul(raw.get(n.param("vector")));
             case RMS_NORM: {
                 return rmsNorm(x, raw.get(n.param("weight")), n.doubleAttr("weight_offset", 0), n.doubleAttr("eps", 1e-6));
             }

@@ -66,6 +66,10 @@ class PythonFamiliesTest {
     private static final Map<String, Object> SMALL_RESNEXT = Map.of("resnext", Map.of("blocks", List.of(1, 2, 1, 1),
             "groups", 8, "width_per_group", 8));
 
+    /** torchvision's ConvNeXt class with four narrow stages (input, output channels, blocks): read as "convnext". */
+    private static final Map<String, Object> SMALL_CONVNEXT = Map.of("convnext", List.of(List.of(16, 24, 2),
+            List.of(24, 32, 1), List.of(32, 48, 2), java.util.Arrays.asList(48, null, 1)));
+
     @TempDir
     Path dir;
 
@@ -95,6 +99,22 @@ class PythonFamiliesTest {
     void efficientnetB0() throws Exception {
         check("efficientnet_b0", "efficientnet_b0", 32, Map.of(), false);
         selfResync();
+    }
+
+    /**
+     * LayerNorm2d and Linear layers on the channels of an image, layer scales, depthwise 7x7 convs: one stream per stage
+     * and each block's hidden units; permuted by hand (family_permute.py) and resynced exactly.
+     */
+    @Test
+    void smallConvnext() throws Exception {
+        check("convnext", "convnext", 32, SMALL_CONVNEXT, true);
+    }
+
+    /** torchvision's convnext_tiny itself, recognized by its name. */
+    @Test
+    @Tag("slow")
+    void convnextTiny() throws Exception {
+        check("convnext_tiny", "convnext_tiny", 32, Map.of(), true);
     }
 
     @Test
