@@ -65,6 +65,10 @@ class FamiliesTest {
         expected.put("densenet161", 28_681_000L);
         expected.put("densenet169", 14_149_480L);
         expected.put("densenet201", 20_013_928L);
+        expected.put("convnext_tiny", 28_589_128L);
+        expected.put("convnext_small", 50_223_688L);
+        expected.put("convnext_base", 88_591_464L);
+        expected.put("convnext_large", 197_767_336L);
         expected.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name,
                 ModelOptions.defaults().withClasses(1000).withInput(3, 224)).tensorShapes()), name));
         // DeepLabV3 (COCO weights: 21 classes, 42,004,074 and 60,996,202 with the aux head): a new model has no
@@ -90,6 +94,31 @@ class FamiliesTest {
                 shapes.forEach((t, s) -> assertArrayEquals(s, back.get(t), name + " width " + width + ": " + t));
             }
         }
+    }
+
+    /** ConvNeXt's named sizes are recognized by their widths and depths; any other sizes as "convnext", exactly. */
+    @Test
+    void convnextSizesAreRecognizedByName() {
+        for (String name : List.of("convnext_tiny", "convnext_small", "convnext_base", "convnext_large")) {
+            for (double width : new double[] {1.0, 0.5}) {
+                Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7).withWidth(width))
+                        .tensorShapes();
+                ModelConfig config = Models.infer(shapes, null);
+                // (half of convnext_large is convnext_small, widths and depths alike)
+                String expected = width == 1.0 ? name : name.equals("convnext_large") ? "convnext_small" : "convnext";
+                assertEquals(expected, config.architecture(), name + " width " + width);
+                Map<String, long[]> back = config.description().tensorShapes();
+                assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
+                shapes.forEach((t, sh) -> assertArrayEquals(sh, back.get(t), name + " width " + width + ": " + t));
+            }
+        }
+        PermutationSpec tiny = Models.describe("convnext_tiny", ModelOptions.defaults()).permutationSpec();
+        assertEquals(4 + 18, tiny.groups().size(), tiny.groups().stream().map(Group::name).toList().toString()); // streams, blocks
+        assertTrue(tiny.notes().isEmpty(), tiny.notes().toString());
+        assertEquals(768, tiny.group("stream.features.7").orElseThrow().size());
+        assertEquals(4 * 384, tiny.group("features.5.8.block.3").orElseThrow().size());
+        LadyException e = assertThrows(LadyException.class, () -> Models.describe("convnext", ModelOptions.defaults()));
+        assertTrue(e.getMessage().contains("checkpoint"), e.getMessage());
     }
 
     @Test
@@ -150,9 +179,18 @@ class FamiliesTest {
         assertTrue(e.getMessage().lines().count() <= 3, e.getMessage());
     }
 
+    private static boolean distinct(float[] v) {
+        for (float x : v) {
+            if (x != v[0]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     void everyGroupPermutedKeepsTheOutputsOfNewModels() {
-        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121")) {
+        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny")) {
             ModelOptions options = ModelOptions.defaults().withClasses(5).withWidth(name.startsWith("mobilenet") ? 1.0 : 0.25);
             Model model = Models.create(name, options);
             StateDict state = model.stateDict();
@@ -161,8 +199,10 @@ class FamiliesTest {
                     Backend.CPU);
             Tensor probe = model.probe(2, 5);
             PermutationCheck.verify(model, permuted, probe); // throws beyond 1e-4 relative to the largest output
-            // a new model's norms are all ones and zeros: count the weights (rank >= 2)
-            List<String> weights = state.names().stream().filter(t -> state.shape(t).length >= 2).toList();
+            // a new model's norms are all ones and zeros, ConvNeXt's layer scales all 1e-6: count the weights (rank >= 2)
+            // that hold more than one value
+            List<String> weights = state.names().stream().filter(t -> state.shape(t).length >= 2
+                    && distinct(state.get(t).readFloats())).toList();
             long moved = weights.stream().filter(t -> !state.get(t).sameContent(permuted.get(t))).count();
             assertTrue(moved >= 0.9 * weights.size(), name + ": " + moved + " of " + weights.size() + " weights moved");
             assertFalse(model.stateDict().names().isEmpty());
