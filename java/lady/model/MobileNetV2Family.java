@@ -24,6 +24,12 @@ import lady.graph.Op;
  *       (stages 2, 3, 4 and 6 stride 2); its other blocks stride 1. The B variants differ only in widths, depths and
  *       kernels, which the checkpoint gives: every checkpoint of this layout is read as {@code efficientnet_b0}'s
  *       graph with its own sizes.</li>
+ *   <li>EfficientNetV2-S/M/L: EfficientNet's layout with FusedMBConv blocks in the first stages (no squeeze-excitation:
+ *       the k x k conv with SiLU, to the expanded width then a 1x1 projection conv and its BN as {@code block.1}, or
+ *       straight to the output width when the expansion is 1), MBConv blocks after them, {@code features.7} (S) or
+ *       {@code features.8} (M, L) the last 1x1 conv to 1280; BN eps 1e-3. The stages' first strides are torchvision's
+ *       (1, 2, 2, 2, 1, 2, 1). A checkpoint gives every width, kernel, depth and block kind; S has six stages, M and L
+ *       seven (L's stem is 32 wide, M's 24).</li>
  * </ul>
  * A residual addition where the stride is 1 and the input and output widths are equal. A checkpoint gives every width,
  * kernel and depth; a new model takes torchvision's B0 / MobileNetV2 tables.
@@ -39,6 +45,19 @@ final class MobileNetV2Family implements Family {
         {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
     private static final int B0_STEM = 32;
     private static final int B0_LAST = 1280;
+    /**
+     * EfficientNetV2's tables: per stage fused (1) or not (0), expansion, kernel, first stride, output width, blocks; the
+     * stem width.
+     */
+    private static final Map<String, int[][]> V2_STAGES = Map.of(
+            "efficientnet_v2_s", new int[][] {{1, 1, 3, 1, 24, 2}, {1, 4, 3, 2, 48, 4}, {1, 4, 3, 2, 64, 4},
+                {0, 4, 3, 2, 128, 6}, {0, 6, 3, 1, 160, 9}, {0, 6, 3, 2, 256, 15}},
+            "efficientnet_v2_m", new int[][] {{1, 1, 3, 1, 24, 3}, {1, 4, 3, 2, 48, 5}, {1, 4, 3, 2, 80, 5},
+                {0, 4, 3, 2, 160, 7}, {0, 6, 3, 1, 176, 14}, {0, 6, 3, 2, 304, 18}, {0, 6, 3, 1, 512, 5}},
+            "efficientnet_v2_l", new int[][] {{1, 1, 3, 1, 32, 4}, {1, 4, 3, 2, 64, 7}, {1, 4, 3, 2, 96, 7},
+                {0, 4, 3, 2, 192, 10}, {0, 6, 3, 1, 224, 19}, {0, 6, 3, 2, 384, 25}, {0, 6, 3, 1, 640, 7}});
+    private static final int V2_LAST_WIDTH = 1280;
+    private static final double V2_BN_EPS = 1e-3;
     /** The squeeze width is the block's input width over this. */
     private static final int SQUEEZE_FACTOR = 4;
     private static final double BN_EPS = 1e-5;
@@ -47,7 +66,7 @@ final class MobileNetV2Family implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("mobilenet_v2", "efficientnet_b0");
+        return List.of("mobilenet_v2", "efficientnet_b0", "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l");
     }
 
     @Override
@@ -63,12 +82,20 @@ final class MobileNetV2Family implements Family {
         if (blocks == 17 && s.containsKey("features.18.0.weight")) {
             return "mobilenet_v2";
         }
-        for (int stage = 1; stage <= B0.length; stage++) {
-            if (!s.containsKey("features." + stage + ".0.block.0.0.weight")) {
-                return null;
-            }
+        int stages = 0;
+        while (s.containsKey("features." + (stages + 1) + ".0.block.0.0.weight")) {
+            stages++;
         }
-        return s.containsKey("features." + (B0.length + 1) + ".0.weight") ? "efficientnet_b0" : null;
+        if (stages == 0 || !s.containsKey("features." + (stages + 1) + ".0.weight")) {
+            return null;
+        }
+        if (s.containsKey("features.1.0.block.1.fc1.weight")) { // EfficientNet's first block squeezes; V2's is fused
+            return stages == B0.length ? "efficientnet_b0" : null;
+        }
+        long stem = Family.dim(s, "features.0.0.weight", 0, 0);
+        return stages == V2_STAGES.get("efficientnet_v2_s").length ? "efficientnet_v2_s"
+                : stages != V2_STAGES.get("efficientnet_v2_m").length ? null
+                : stem == V2_STAGES.get("efficientnet_v2_l")[0][4] ? "efficientnet_v2_l" : "efficientnet_v2_m";
     }
 
     @Override
@@ -83,6 +110,9 @@ final class MobileNetV2Family implements Family {
         }
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
+        if (V2_STAGES.containsKey(name)) {
+            return efficientNetV2(name, d, o);
+        }
         boolean v2 = name.equals("mobilenet_v2");
         Op.Activation act = v2 ? Op.Activation.RELU6 : Op.Activation.SILU;
         double w = o.width();
@@ -104,7 +134,7 @@ final class MobileNetV2Family implements Family {
                 String module = "features." + next++;
                 for (int i = 0; d.fromCheckpoint() ? d.has(module + "." + i + ".block.0.0.weight", false) : i < row[4]; i++) {
                     x = mbConv(b, d, module + "." + i, x, row[0], row[1], MobileNetV3Family.divisible(row[3] * w),
-                            i == 0 ? row[2] : 1);
+                            i == 0 ? row[2] : 1, BN_EPS);
                 }
             }
         }
@@ -116,6 +146,62 @@ final class MobileNetV2Family implements Family {
         x = b.dropout("classifier.0", x, V2_DROPOUT);
         x = b.linear("classifier.1", x, d.outExact("classifier.1.weight", o.numClasses()), true);
         return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_VGG);
+    }
+
+    /** EfficientNetV2 {@code name} (a key of {@link #V2_STAGES}). */
+    private static Architecture efficientNetV2(String name, Dims d, ModelOptions o) {
+        int[][] table = V2_STAGES.get(name);
+        double w = o.width();
+        GraphBuilder b = new GraphBuilder(name);
+        String x = b.image("input", o.inputChannels(), o.inputSize(), false);
+        x = MobileNetV3Family.convBnAct(b, "features.0", x, d.outExact("features.0.0.weight",
+                MobileNetV3Family.divisible(table[0][4] * w)), 3, 2, 1, Op.Activation.SILU, V2_BN_EPS, BN_MOMENTUM);
+        for (int stage = 0; stage < table.length; stage++) {
+            int[] row = table[stage];
+            String module = "features." + (stage + 1);
+            long out = MobileNetV3Family.divisible(row[4] * w);
+            for (int i = 0; d.fromCheckpoint() ? d.has(module + "." + i + ".block.0.0.weight", false) : i < row[5]; i++) {
+                String p = module + "." + i;
+                int stride = i == 0 ? row[3] : 1;
+                // a checkpoint's block is fused when it has no squeeze-excitation (block.1 or, expanded, block.2)
+                boolean fused = d.fromCheckpoint() ? !d.has(p + ".block.1.fc1.weight", false)
+                        && !d.has(p + ".block.2.fc1.weight", false) : row[0] == 1;
+                x = fused ? fusedMbConv(b, d, p, x, row[1], row[2], out, stride)
+                        : mbConv(b, d, p, x, row[1], row[2], out, stride, V2_BN_EPS);
+            }
+        }
+        String last = "features." + (table.length + 1);
+        x = MobileNetV3Family.convBnAct(b, last, x, d.outExact(last + ".0.weight", V2_LAST_WIDTH), 1, 1, 1,
+                Op.Activation.SILU, V2_BN_EPS, BN_MOMENTUM);
+        x = b.adaptiveAvgPool("avgpool", x, 1);
+        x = b.flatten("flatten", x, 1);
+        x = b.dropout("classifier.0", x, V2_DROPOUT);
+        x = b.linear("classifier.1", x, d.outExact("classifier.1.weight", o.numClasses()), true);
+        return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_VGG);
+    }
+
+    /**
+     * EfficientNetV2's FusedMBConv ({@code module}: "features.2.1"): the k x k conv with SiLU to the expanded width and
+     * the 1x1 projection with its BN ({@code block.1.0}, {@code block.1.1}), or, unexpanded, the k x k conv with SiLU
+     * straight to the output width; the residual addition where the stride is 1 and the widths are equal.
+     */
+    private static String fusedMbConv(GraphBuilder b, Dims d, String module, String x, int expansion, int kernel,
+            long out, int stride) {
+        String p = module + ".block.";
+        long in = b.width(x);
+        boolean expand = d.fromCheckpoint() ? d.has(p + "1.0.weight", false) : expansion != 1;
+        long k = d.size(p + "0.0.weight", 2, kernel);
+        String y;
+        if (expand) {
+            y = MobileNetV3Family.convBnAct(b, p + "0", x, d.outExact(p + "0.0.weight",
+                    MobileNetV3Family.divisible(in * expansion)), k, stride, 1, Op.Activation.SILU, V2_BN_EPS, BN_MOMENTUM);
+            y = b.conv(p + "1.0", y, d.outExact(p + "1.0.weight", out), 1, 1, 0, false);
+            y = b.batchNorm(p + "1.1", y, V2_BN_EPS, BN_MOMENTUM);
+        } else {
+            y = MobileNetV3Family.convBnAct(b, p + "0", x, d.outExact(p + "0.0.weight", out), k, stride, 1,
+                    Op.Activation.SILU, V2_BN_EPS, BN_MOMENTUM);
+        }
+        return stride == 1 && in == b.width(y) ? b.add(module + ".add", y, x) : y;
     }
 
     /** MobileNetV2's inverted residual ({@code module}: "features.3"). */
@@ -139,18 +225,19 @@ final class MobileNetV2Family implements Family {
 
     /** EfficientNet's MBConv ({@code module}: "features.2.1"). */
     private static String mbConv(GraphBuilder b, Dims d, String module, String x, int expansion, int kernel, long out,
-            int stride) {
+            int stride, double eps) {
         String p = module + ".block.";
         long in = b.width(x);
         int j = 0;
         boolean expand = d.fromCheckpoint() ? d.size(p + "0.0.weight", 2, 1) == 1 : expansion != 1;
         String y = x;
         if (expand) {
-            y = convBnAct(b, p + j++, y, d.outExact(p + "0.0.weight", MobileNetV3Family.divisible(in * expansion)), 1, 1,
-                    1, Op.Activation.SILU);
+            y = MobileNetV3Family.convBnAct(b, p + j++, y, d.outExact(p + "0.0.weight",
+                    MobileNetV3Family.divisible(in * expansion)), 1, 1, 1, Op.Activation.SILU, eps, BN_MOMENTUM);
         }
         long e = b.width(y);
-        y = convBnAct(b, p + j, y, e, d.size(p + j + ".0.weight", 2, kernel), stride, e, Op.Activation.SILU);
+        y = MobileNetV3Family.convBnAct(b, p + j, y, e, d.size(p + j + ".0.weight", 2, kernel), stride, e,
+                Op.Activation.SILU, eps, BN_MOMENTUM);
         j++;
         String se = p + j++;
         long squeeze = d.outExact(se + ".fc1.weight", Math.max(1, in / SQUEEZE_FACTOR));
@@ -160,7 +247,7 @@ final class MobileNetV2Family implements Family {
         y = b.mul(se + ".mul", y, s);
         long o = d.outExact(p + j + ".0.weight", out);
         y = b.conv(p + j + ".0", y, o, 1, 1, 0, false);
-        y = b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM);
+        y = b.batchNorm(p + j + ".1", y, eps, BN_MOMENTUM);
         return stride == 1 && in == o ? b.add(module + ".add", y, x) : y;
     }
 

@@ -69,6 +69,9 @@ class FamiliesTest {
         expected.put("convnext_small", 50_223_688L);
         expected.put("convnext_base", 88_591_464L);
         expected.put("convnext_large", 197_767_336L);
+        expected.put("efficientnet_v2_s", 21_458_488L);
+        expected.put("efficientnet_v2_m", 54_139_356L);
+        expected.put("efficientnet_v2_l", 118_515_272L);
         expected.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name,
                 ModelOptions.defaults().withClasses(1000).withInput(3, 224)).tensorShapes()), name));
         // DeepLabV3 (COCO weights: 21 classes, 42,004,074 and 60,996,202 with the aux head): a new model has no
@@ -93,6 +96,19 @@ class FamiliesTest {
                 assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
                 shapes.forEach((t, s) -> assertArrayEquals(s, back.get(t), name + " width " + width + ": " + t));
             }
+        }
+    }
+
+    /** EfficientNetV2's sizes are told apart by their stage counts and stem widths, with the state-dict order. */
+    @Test
+    void efficientnetV2SizesAreRecognizedByName() {
+        for (String name : List.of("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "efficientnet_b0")) {
+            Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7)).tensorShapes();
+            ModelConfig config = Models.infer(shapes, null);
+            assertEquals(name, config.architecture());
+            Map<String, long[]> back = config.description().tensorShapes();
+            assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
+            shapes.forEach((t, sh) -> assertArrayEquals(sh, back.get(t), name + ": " + t));
         }
     }
 
