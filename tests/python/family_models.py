@@ -55,6 +55,9 @@ def build(p):
         r = p["resnext"]
         return ResNet(Bottleneck, r["blocks"], num_classes=classes, groups=r["groups"],
                       width_per_group=r["width_per_group"])
+    if "swin" in p:  # torchvision's SwinTransformer class, small: "swin" holds its keyword arguments
+        from torchvision.models.swin_transformer import SwinTransformer
+        return SwinTransformer(num_classes=classes, stochastic_depth_prob=0.0, **p["swin"])
     if "convnext" in p:  # torchvision's ConvNeXt class, small: "convnext" lists [input_channels, out_channels, num_layers]
         from torchvision.models.convnext import CNBlockConfig, ConvNeXt
         return ConvNeXt([CNBlockConfig(*c) for c in p["convnext"]], num_classes=classes)

@@ -25,6 +25,7 @@ The groups, per family (a member is a tensor, an axis, an offset and a block of 
   ConvNeXt: one stream per stage (the stem's or the downsampling conv's rows, every LayerNorm, depthwise
     block.0 rows, block.3 columns, block.5 rows, layer_scale, the next downsampling's norm and conv columns or
     the head's norm and Linear columns); each block's hidden units (block.3 rows, block.5 columns).
+  Swin: one stream per stage (see swin()); per block the heads, each head's q/k and v dimensions, the MLP units.
 Exit code 0 on success; 3 when torch or torchvision cannot be imported.
 """
 import json
@@ -251,6 +252,51 @@ def convnext(sd, spaces):
     stream.add("classifier.0.weight", 0).add("classifier.0.bias", 0).add("classifier.2.weight", 1)
 
 
+def swin(sd, spaces):
+    """One stream per stage (the patch embedding's or the merging reduction's rows, every norm, qkv columns, proj
+    rows, mlp.0 columns, mlp.3 rows; closed by the next merging's norm and reduction columns at the four pixel runs,
+    or the final norm and the head's columns); per block the heads (q, k, v rows of head_dim, proj column blocks, the
+    bias table's columns), inside each head its q and k dimensions alike and its v dimensions with proj's columns, and
+    the MLP units."""
+    stream = rows(sd, "features.0.0.weight").add("features.0.2.weight", 0).add("features.0.2.bias", 0)
+    spaces.append(stream)
+    f = 1
+    while f"features.{f}.0.norm1.weight" in sd:
+        i = 0
+        while f"features.{f}.{i}.norm1.weight" in sd:
+            b = f"features.{f}.{i}"
+            a = b + ".attn"
+            d = sd[a + ".proj.weight"].shape[0]
+            heads = sd[a + ".relative_position_bias_table"].shape[1]
+            hd = d // heads
+            for n in ("norm1", "norm2"):
+                stream.add(f"{b}.{n}.weight", 0).add(f"{b}.{n}.bias", 0)
+            stream.add(a + ".qkv.weight", 1).add(a + ".proj.weight", 0).add(a + ".proj.bias", 0)
+            stream.add(b + ".mlp.0.weight", 1).add(b + ".mlp.3.weight", 0).add(b + ".mlp.3.bias", 0)
+            h = Space(heads)
+            for seg in range(3):
+                h.add(a + ".qkv.weight", 0, seg * d, hd).add(a + ".qkv.bias", 0, seg * d, hd)
+            spaces.append(h.add(a + ".proj.weight", 1, 0, hd).add(a + ".relative_position_bias_table", 1))
+            for g in range(heads):
+                qk = Space(hd)
+                for seg in range(2):
+                    qk.add(a + ".qkv.weight", 0, seg * d + g * hd).add(a + ".qkv.bias", 0, seg * d + g * hd)
+                spaces.append(qk)
+                spaces.append(Space(hd).add(a + ".qkv.weight", 0, 2 * d + g * hd).add(a + ".qkv.bias", 0, 2 * d + g * hd)
+                              .add(a + ".proj.weight", 1, g * hd))
+            spaces.append(rows(sd, b + ".mlp.0.weight").add(b + ".mlp.3.weight", 1))
+            i += 1
+        m = f"features.{f + 1}"
+        if m + ".reduction.weight" in sd:
+            c = stream.n
+            for k in range(4):  # the four pixels of a patch, each a run of the channels
+                stream.add(m + ".norm.weight", 0, k * c).add(m + ".norm.bias", 0, k * c).add(m + ".reduction.weight", 1, k * c)
+            stream = Space(sd[m + ".reduction.weight"].shape[0]).add(m + ".reduction.weight", 0)
+            spaces.append(stream)
+        f += 2
+    stream.add("norm.weight", 0).add("norm.bias", 0).add("head.weight", 1)
+
+
 def apply(sd, space, perm):
     for tensor, axis, offset, block in space.members:
         t = sd[tensor]
@@ -283,6 +329,8 @@ def main():
         densenet(sd, spaces)
     elif arch.startswith("convnext"):
         convnext(sd, spaces)
+    elif arch.startswith("swin"):
+        swin(sd, spaces)
     else:
         raise SystemExit(f"no hand-written groups for {arch}")
     gen = torch.Generator().manual_seed(p["seed"] + 1)

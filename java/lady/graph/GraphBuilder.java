@@ -498,6 +498,53 @@ public final class GraphBuilder {
     }
 
     /**
+     * Swin's shifted-window self-attention on an image {@code N x C x H x W} (an {@link Op#ATTENTION_GQA} node with
+     * attrs window and window_shift, which lady.model.SwinAttention runs) of module {@code module}: the packed q, k, v
+     * projection {@code module.qkv}, the output projection {@code module.proj}, the relative position bias table
+     * {@code module.relative_position_bias_table} [(2 window - 1)^2, heads] (its columns move with the heads) and the
+     * saved {@code module.relative_position_index} (int64, not read); no rotary embedding, every pixel of a window sees
+     * every other.
+     */
+    public String windowAttention(String module, String x, long heads, long window, long shift) {
+        long d = width(x);
+        if (heads < 1 || d % heads != 0 || window < 1 || shift < 0 || shift >= window) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
+                    + d + " channels over windows of " + window + " shifted by " + shift + " are not a valid window attention");
+        }
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("head_bias", module + ".relative_position_bias_table");
+        tensor(module + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
+        p.put(BUFFER + "index", module + ".relative_position_index");
+        tensor(module + ".relative_position_index", window * window * window * window);
+        p.putAll(params(module + ".qkv", "weight", new long[] {3 * d, d}));
+        p.put("qkv_weight", p.remove("weight"));
+        p.put("qkv_bias", params(module + ".qkv", "bias", new long[] {3 * d}).get("bias"));
+        p.put("o_weight", params(module + ".proj", "weight", new long[] {d, d}).get("weight"));
+        p.put("o_bias", params(module + ".proj", "bias", new long[] {d}).get("bias"));
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("heads", heads);
+        a.put("kv_heads", heads);
+        a.put("head_dim", d / heads);
+        a.put("rotary_dim", 0L);
+        a.put("causal", 0L);
+        a.put("head_bias_axis", 1L);
+        a.put(Op.WINDOW, window);
+        a.put(Op.WINDOW_SHIFT, shift);
+        return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
+    }
+
+    /**
+     * ONNX's SpaceToDepth of mode DCR on an image: each {@code block x block} patch of pixels becomes {@code block^2}
+     * runs of the channels, the patch's pixels in row-major order, or with {@code columnFirst} in column-major order
+     * (Swin's patch merging: (0, 0), (1, 0), (0, 1), (1, 1)); the image is padded with zeros at its bottom and right to
+     * whole patches first (attr {@link Op#PAD_TO_BLOCK}).
+     */
+    public String spaceToDepth(String node, String x, long block, boolean columnFirst) {
+        return add(node, Op.SPACE_TO_DEPTH, List.of(x), Map.of(), Map.of("block", block, "mode", "DCR",
+                Op.PIXEL_ORDER, columnFirst ? Op.COLUMN_FIRST : "row", Op.PAD_TO_BLOCK, 1L), width(x) * block * block);
+    }
+
+    /**
      * A sparse mixture of experts ({@link Op#MOE}) of module {@code module}: the router's weight {@code router}, each
      * expert's gate, up and down weights ({@code experts}: one {gate, up, down} per expert, or {gate_up, down} with the
      * gate rows and then the up rows in one tensor; its width from {@code widths}), and an optional shared expert

@@ -119,7 +119,7 @@ public enum Op {
      * ONNX's SpaceToDepth (r x r pixels of each channel become r^2 channels: output channel k C + c is channel c at offset
      * k) and PyTorch's PixelUnshuffle (mode "CRD": output channel c r^2 + k). Attrs: block (r), mode ("DCR" when absent).
      * Channels: the output holds the input's layout r^2 times over (DCR), or each neuron as a block r^2 times longer
-     * (CRD). The interpreter does not run it.
+     * (CRD). The interpreter runs mode DCR ({@link #PIXEL_ORDER}, {@link #PAD_TO_BLOCK}: Swin's patch merging).
      */
     SPACE_TO_DEPTH,
     /**
@@ -238,6 +238,23 @@ public enum Op {
 
     /** The attribute of a {@link #LINEAR} or {@link #LAYER_NORM} working on axis 1 of an image (1), not the last axis. */
     public static final String CHANNELS_FIRST = "channels_first";
+
+    /**
+     * The attributes of an {@link #ATTENTION_GQA} over windows of an image (Swin's shifted-window attention,
+     * lady.model.SwinAttention): the windows' side in pixels, and their cyclic shift.
+     */
+    public static final String WINDOW = "window";
+    public static final String WINDOW_SHIFT = "window_shift";
+
+    /**
+     * The attribute of a {@link #SPACE_TO_DEPTH} of mode DCR giving the order of a patch's pixels among the output's runs
+     * of channels: "row" (ONNX's: (0, 0), (0, 1), (1, 0), (1, 1)) or {@link #COLUMN_FIRST} (Swin's patch merging).
+     */
+    public static final String PIXEL_ORDER = "pixel_order";
+    public static final String COLUMN_FIRST = "column";
+
+    /** The attribute of a {@link #SPACE_TO_DEPTH} that pads the image with zeros at its bottom and right to whole patches (1). */
+    public static final String PAD_TO_BLOCK = "pad_to_block";
 
     /** The type of a {@link #CHANNELWISE} product with one stored vector that Lady's forward runs ({@code x * vector}). */
     public static final String CHANNEL_SCALE = "Mul";

@@ -115,7 +115,7 @@ final class ConvNeXtFamily implements Family {
         b.tensor(p + ".layer_scale", c, 1, 1); // the block's own parameter comes first in its state dict
         String y = b.conv(p + ".block.0", x, c, new long[] {7, 7}, 1, 3, 1, c, true);
         y = b.layerNormOnChannels(p + ".block.2", y, EPS);
-        y = b.linearOnChannels(p + ".block.3", y, d.out(p + ".block.3.weight", EXPANSION * c), true);
+        y = b.linearOnChannels(p + ".block.3", y, d.outExact(p + ".block.3.weight", EXPANSION * c), true);
         y = b.act(p + ".block.4", y, Op.Activation.GELU);
         y = b.linearOnChannels(p + ".block.5", y, c, true);
         y = b.scaleChannels(p + ".layer_scale", y, p + ".layer_scale", LAYER_SCALE);

@@ -193,6 +193,28 @@ final class GraphNetwork implements Model {
         return w != null ? moduleOf(w) : n.name();
     }
 
+    /**
+     * {@link Op#SPACE_TO_DEPTH} of mode DCR on {@code N x C x H x W}: padded with zeros to whole r x r patches where
+     * {@link Op#PAD_TO_BLOCK} says so, then output channel k C + c is channel c at the patch's pixel k (row-major, or
+     * column-major by {@link Op#PIXEL_ORDER}).
+     */
+    private Tensor spaceToDepth(Node n, Tensor x) {
+        long r = n.longAttr("block", 1);
+        if (!n.stringAttr("mode", "DCR").equals("DCR")) {
+            throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
+                    + "' (SpaceToDepth of mode " + n.stringAttr("mode", "") + "); use the ONNX file with ONNX Runtime");
+        }
+        long[] s = x.sizes().vec().get();
+        if (n.longAttr(Op.PAD_TO_BLOCK, 0) == 1) {
+            x = torch.constant_pad_nd(x, new long[] {0, (r - s[3] % r) % r, 0, (r - s[2] % r) % r}, new Scalar(0.0));
+            s = x.sizes().vec().get();
+        }
+        Tensor y = x.reshape(s[0], s[1], s[2] / r, r, s[3] / r, r); // N C H' dh W' dw
+        boolean columns = n.stringAttr(Op.PIXEL_ORDER, "row").equals(Op.COLUMN_FIRST);
+        y = columns ? y.permute(0, 5, 3, 1, 2, 4) : y.permute(0, 3, 5, 1, 2, 4);
+        return y.reshape(s[0], r * r * s[1], s[2] / r, s[3] / r);
+    }
+
     /** A {@link Op#LINEAR} node on the last axis of {@code x}: its module, or its tensors used functionally. */
     private Tensor linearLayer(Node n, Tensor x) {
         Module m = modules.get(n.name());
@@ -277,6 +299,13 @@ final class GraphNetwork implements Model {
                     double bound = Math.sqrt(6.0 / (s[0] / 3.0 + s[1]));
                     w.uniform_(-bound, bound, new org.bytedeco.pytorch.GeneratorOptional());
                     ((LinearImpl) modules.get(n.name() + ".out_proj")).bias().zero_();
+                } else if (n.op() == Op.ATTENTION_GQA && n.longAttr(Op.WINDOW, 0) > 0) {
+                    // Swin: torchvision's normal(0, 0.02) weights and bias table, zero biases, the relative positions
+                    for (String role : List.of("qkv_weight", "o_weight", "head_bias")) {
+                        raw.get(n.param(role)).normal_(0.0, 0.02, new org.bytedeco.pytorch.GeneratorOptional());
+                    }
+                    raw.get(n.param(lady.graph.GraphBuilder.BUFFER + "index")).copy_(
+                            SwinAttention.relativeIndex(n.longAttr(Op.WINDOW, 1)));
                 } else if (n.op() == Op.RMS_NORM) {
                     raw.get(n.param("weight")).fill_(new Scalar(1.0));
                 } else if (n.op() == Op.PARAM && graph.shape(n.param("value")).length == 3
@@ -551,7 +580,9 @@ final class GraphNetwork implements Model {
             case ATTENTION:
                 return attention(n, x);
             case ATTENTION_GQA:
-                return LlamaAttention.forward(n, x, raw);
+                return n.longAttr(Op.WINDOW, 0) > 0 ? SwinAttention.forward(n, x, raw) : LlamaAttention.forward(n, x, raw);
+            case SPACE_TO_DEPTH:
+                return spaceToDepth(n, x);
             case MOE:
                 return mixtureOfExperts(n, x);
             case IMAGE_FEATURES: // text only: no image tokens

@@ -32,6 +32,8 @@ import lady.util.Text;
  *       checkpoint.</li>
  *   <li><b>convnext_tiny/small/base/large</b>: torchvision's ConvNeXts (LayerNorm2d and Linear layers on the
  *       channels of an image, layer scales); a checkpoint of other sizes is read as <b>convnext</b>.</li>
+ *   <li><b>swin_t/s/b</b>: torchvision's Swin Transformers (shifted-window attention, patch merging); a checkpoint of
+ *       other sizes is read as <b>swin</b>.</li>
  * </ul>
  * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
  * after their producer ("features.17", "classifier.0", "fc1"), residual streams "stream.layer1" ..
@@ -43,7 +45,7 @@ public final class Models {
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
             new LlamaFamily(), new GptFamily(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
-            new ConvNeXtFamily());
+            new ConvNeXtFamily(), new SwinFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

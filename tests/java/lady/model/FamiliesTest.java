@@ -46,7 +46,8 @@ class FamiliesTest {
     }
 
     private static long parameters(Map<String, long[]> shapes) {
-        return shapes.entrySet().stream().filter(e -> !e.getKey().contains("running_") && !e.getKey().endsWith("tracked"))
+        return shapes.entrySet().stream().filter(e -> !e.getKey().contains("running_") && !e.getKey().endsWith("tracked")
+                && !e.getKey().endsWith("relative_position_index")) // (buffers)
                 .mapToLong(e -> Arrays.stream(e.getValue()).reduce(1, (a, b) -> a * b)).sum();
     }
 
@@ -69,6 +70,9 @@ class FamiliesTest {
         expected.put("convnext_small", 50_223_688L);
         expected.put("convnext_base", 88_591_464L);
         expected.put("convnext_large", 197_767_336L);
+        expected.put("swin_t", 28_288_354L);
+        expected.put("swin_s", 49_606_258L);
+        expected.put("swin_b", 87_768_224L);
         expected.put("efficientnet_v2_s", 21_458_488L);
         expected.put("efficientnet_v2_m", 54_139_356L);
         expected.put("efficientnet_v2_l", 118_515_272L);
@@ -99,6 +103,39 @@ class FamiliesTest {
         }
     }
 
+    /** Swin's named sizes are recognized by their widths, depths and heads, with the state-dict order; groups of swin_t. */
+    @Test
+    void swinSizesAreRecognizedByName() {
+        for (String name : List.of("swin_t", "swin_s", "swin_b")) {
+            for (double width : new double[] {1.0, 0.5}) {
+                Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7).withWidth(width))
+                        .tensorShapes();
+                ModelConfig config = Models.infer(shapes, null);
+                assertEquals(width == 1.0 ? name : "swin", config.architecture(), name + " width " + width);
+                // a width multiplier scales the embedding once: each merging doubles it, the MLPs are 4 times it
+                long c = shapes.get("features.0.0.weight")[0];
+                assertEquals(2 * c, shapes.get("features.2.reduction.weight")[0], name);
+                assertEquals(8 * c, shapes.get("features.3.0.mlp.0.weight")[0], name);
+                Map<String, long[]> back = config.description().tensorShapes();
+                assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
+                shapes.forEach((t, sh) -> assertArrayEquals(sh, back.get(t), name + " width " + width + ": " + t));
+            }
+        }
+        PermutationSpec t = Models.describe("swin_t", ModelOptions.defaults()).permutationSpec();
+        // 4 streams; per block the heads, each head's q/k and v dimensions, the MLP
+        long blocks = 2 + 2 + 6 + 2;
+        long headGroups = 2 * 3 + 2 * 6 + 6 * 12 + 2 * 24;
+        assertEquals(4 + 2 * blocks + 2 * headGroups, t.groups().size());
+        assertTrue(t.notes().isEmpty(), t.notes().toString());
+        Group heads = t.group("features.5.3.attn.kv_heads").orElseThrow();
+        assertEquals(12, heads.size());
+        assertTrue(heads.members().stream().anyMatch(m -> m.tensor().equals("features.5.3.attn.relative_position_bias_table")
+                && m.axis() == 1), heads.members().toString());
+        // the merging's norm and reduction read the stage's stream at four offsets
+        Group stream = t.group("stream.features.3").orElseThrow();
+        assertEquals(4, stream.members().stream().filter(m -> m.tensor().equals("features.4.reduction.weight")).count());
+    }
+
     /** EfficientNetV2's sizes are told apart by their stage counts and stem widths, with the state-dict order. */
     @Test
     void efficientnetV2SizesAreRecognizedByName() {
@@ -121,6 +158,8 @@ class FamiliesTest {
                         .tensorShapes();
                 ModelConfig config = Models.infer(shapes, null);
                 // (half of convnext_large is convnext_small, widths and depths alike)
+                // a width multiplier scales the stages once: the MLPs stay 4 times their stage
+                assertEquals(4 * shapes.get("features.5.0.block.0.weight")[0], shapes.get("features.5.0.block.3.weight")[0]);
                 String expected = width == 1.0 ? name : name.equals("convnext_large") ? "convnext_small" : "convnext";
                 assertEquals(expected, config.architecture(), name + " width " + width);
                 Map<String, long[]> back = config.description().tensorShapes();
@@ -206,7 +245,7 @@ class FamiliesTest {
 
     @Test
     void everyGroupPermutedKeepsTheOutputsOfNewModels() {
-        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny")) {
+        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny", "swin_t")) {
             ModelOptions options = ModelOptions.defaults().withClasses(5).withWidth(name.startsWith("mobilenet") ? 1.0 : 0.25);
             Model model = Models.create(name, options);
             StateDict state = model.stateDict();

@@ -139,6 +139,27 @@ class PythonFamiliesTest {
         check("efficientnet_v2_m", "efficientnet_v2_m", 64, V2_STATISTICS, false);
     }
 
+    /** torchvision's SwinTransformer class, small: windows of 3 on 16 x 16 patches (shifted windows with masks). */
+    private static final Map<String, Object> SMALL_SWIN = Map.of("swin", Map.of("patch_size", List.of(4, 4),
+            "embed_dim", 16, "depths", List.of(2, 3), "num_heads", List.of(2, 4), "window_size", List.of(3, 3)));
+
+    /**
+     * Shifted-window attention (heads with their bias-table columns, q/k and v dimensions), patch merging (the stream
+     * four times over the merging's norm and reduction), LayerNorms and MLPs on the channels; permuted by hand
+     * (family_permute.py) and resynced exactly. 60 x 60 images: 15 x 15 patches, padded to whole windows.
+     */
+    @Test
+    void smallSwin() throws Exception {
+        check("swin", "swin", 60, SMALL_SWIN, true);
+    }
+
+    /** torchvision's swin_t itself (windows of 7), recognized by its name. */
+    @Test
+    @Tag("slow")
+    void swinT() throws Exception {
+        check("swin_t", "swin_t", 64, Map.of(), true);
+    }
+
     @Test
     void regnetY() throws Exception { // grouped 3x3 convs and squeeze-excitations
         check("regnet_y_400mf", "regnet_y", 32, Map.of(), false);

@@ -1,0 +1,125 @@
+package lady.model;
+
+import java.util.Map;
+
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+import lady.graph.Node;
+import lady.graph.Op;
+
+/**
+ * Swin's shifted-window attention as torchvision 0.14 computes it ({@code shifted_window_attention}), on an image
+ * {@code N x C x H x W} (the graph's layout; torchvision holds {@code N x H x W x C}): the image padded at its bottom and
+ * right to whole windows of {@code window x window} pixels, cyclically shifted by {@code shift} pixels up and left (no
+ * shift where one window covers the padded image), cut into windows; per window a multi-head self-attention with the
+ * packed q, k, v projection ({@code qkv_weight}, {@code qkv_bias}), scores scaled by head_dim^-1/2, plus the relative
+ * position bias (the table {@code head_bias} [(2 window - 1)^2, heads] at each pair of pixels' relative offset), and, when
+ * shifted, -100 between pixels that came from different regions of the image; softmax, the output projection
+ * ({@code o_weight}, {@code o_bias}); the windows put back, the shift undone, the padding cut. The relative offsets are
+ * computed here from the window size, as torchvision's relative_position_index buffer holds them (the checkpoint's copy
+ * is saved, not read). Attrs of the {@link lady.graph.Op#ATTENTION_GQA} node: heads, head_dim, {@link Op#WINDOW},
+ * {@link Op#WINDOW_SHIFT}.
+ */
+final class SwinAttention {
+    private SwinAttention() {}
+
+    /** The score between pixels of different regions of a shifted window (torchvision's). */
+    private static final double MASKED = -100.0;
+
+    static Tensor forward(Node n, Tensor image, Map<String, Tensor> params) {
+        long ws = n.longAttr(Op.WINDOW, 1);
+        long heads = n.longAttr("heads", 1);
+        long hd = n.longAttr("head_dim", 1);
+        Tensor x = image.permute(0, 2, 3, 1); // N H W C
+        long[] s = x.sizes().vec().get();
+        long batch = s[0], h = s[1], w = s[2], c = s[3];
+        long padB = (ws - h % ws) % ws;
+        long padR = (ws - w % ws) % ws;
+        x = torch.constant_pad_nd(x, new long[] {0, 0, 0, padR, 0, padB}, new Scalar(0.0));
+        long ph = h + padB, pw = w + padR;
+        long shiftH = ws >= ph ? 0 : n.longAttr(Op.WINDOW_SHIFT, 0);
+        long shiftW = ws >= pw ? 0 : n.longAttr(Op.WINDOW_SHIFT, 0);
+        boolean shifted = shiftH + shiftW > 0;
+        if (shifted) {
+            x = torch.roll(x, new long[] {-shiftH, -shiftW}, new long[] {1, 2});
+        }
+        long windows = (ph / ws) * (pw / ws);
+        long l = ws * ws;
+        x = x.reshape(batch, ph / ws, ws, pw / ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(batch * windows, l, c);
+
+        Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")),
+                n.has("qkv_bias") ? params.get(n.param("qkv_bias")) : null, false)
+                .reshape(batch * windows, l, 3, heads, hd).permute(2, 0, 3, 1, 4);
+        Tensor q = qkv.select(0, 0).mul(new Scalar(Math.pow(hd, -0.5)));
+        Tensor k = qkv.select(0, 1);
+        Tensor v = qkv.select(0, 2);
+        Tensor attn = q.matmul(k.transpose(-2, -1));
+        Tensor table = params.get(n.param("head_bias"));
+        Tensor bias = table.index_select(0, relativeIndex(ws)).reshape(l, l, heads).permute(2, 0, 1).unsqueeze(0);
+        attn = attn.add(bias);
+        if (shifted) {
+            Tensor mask = regionMask(ph, pw, ws, shiftH, shiftW); // windows x L x L
+            attn = attn.reshape(batch, windows, heads, l, l).add(mask.unsqueeze(1).unsqueeze(0)).reshape(-1, heads, l, l);
+        }
+        attn = torch.softmax(attn, -1);
+        x = attn.matmul(v).transpose(1, 2).reshape(batch * windows, l, c);
+        x = GraphNetwork.linear(x, params.get(n.param("o_weight")), n.has("o_bias") ? params.get(n.param("o_bias")) : null,
+                false);
+        x = x.reshape(batch, ph / ws, pw / ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(batch, ph, pw, c);
+        if (shifted) {
+            x = torch.roll(x, new long[] {shiftH, shiftW}, new long[] {1, 2});
+        }
+        return x.narrow(1, 0, h).narrow(2, 0, w).permute(0, 3, 1, 2).contiguous();
+    }
+
+    /**
+     * Per pair of pixels (i, j) of a window (row-major), the row of the bias table for their offset:
+     * (dh + ws - 1) (2 ws - 1) + (dw + ws - 1), as torchvision's relative_position_index.
+     */
+    static Tensor relativeIndex(long ws) {
+        long l = ws * ws;
+        long[] index = new long[Math.toIntExact(l * l)];
+        for (long i = 0; i < l; i++) {
+            for (long j = 0; j < l; j++) {
+                long dh = i / ws - j / ws + ws - 1;
+                long dw = i % ws - j % ws + ws - 1;
+                index[(int) (i * l + j)] = dh * (2 * ws - 1) + dw;
+            }
+        }
+        Tensor t = torch.empty(new long[] {index.length}, new org.bytedeco.pytorch.TensorOptions().dtype(
+                new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long)), new org.bytedeco.pytorch.MemoryFormatOptional());
+        t.data_ptr_long().put(index);
+        return t;
+    }
+
+    /**
+     * torchvision's attention mask of a shifted window: the padded image's pixels labelled by region (three bands of
+     * rows, [0, -ws), [-ws, -shift), [-shift, end), times three of columns), cut into windows; 0 between pixels of one
+     * region, {@link #MASKED} between others. {@code windows x L x L}.
+     */
+    private static Tensor regionMask(long ph, long pw, long ws, long shiftH, long shiftW) {
+        float[] label = new float[Math.toIntExact(ph * pw)];
+        for (long r = 0; r < ph; r++) {
+            for (long col = 0; col < pw; col++) {
+                label[(int) (r * pw + col)] = 3 * band(r, ph, ws, shiftH) + band(col, pw, ws, shiftW);
+            }
+        }
+        Tensor m = torch.empty(ph, pw);
+        m.data_ptr_float().put(label);
+        long windows = (ph / ws) * (pw / ws);
+        m = m.reshape(ph / ws, ws, pw / ws, ws).permute(0, 2, 1, 3).reshape(windows, ws * ws);
+        Tensor d = m.unsqueeze(1).sub(m.unsqueeze(2));
+        return d.ne(new Scalar(0.0)).to(torch.ScalarType.Float).mul(new Scalar(MASKED));
+    }
+
+    /**
+     * Which of torchvision's three slices {@code [0, -ws), [-ws, -shift), [-shift, end)} index {@code i} of {@code size}
+     * is in; one band for every index where that axis is not shifted (torchvision's last slice, {@code [-0, end)}, then
+     * covers the whole axis).
+     */
+    private static int band(long i, long size, long ws, long shift) {
+        return shift == 0 ? 0 : i < size - ws ? 0 : i < size - shift ? 1 : 2;
+    }
+}
