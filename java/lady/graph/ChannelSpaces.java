@@ -666,7 +666,9 @@ public final class ChannelSpaces {
             if (!vectors) { // (a malformed graph: a bias or a statistic of another length than the weight)
                 return opaque(n, "its vectors differ in length");
             }
-            if (l.opaque() || l.flattened() || l.length() != size) {
+            // (a flattened input qualifies when it holds the norm's features: flattened from one pixel, as a network
+            // that pools, flattens and normalizes the pooled features has it: Hugging Face's ConvNeXt)
+            if (l.opaque() || l.length() != size) {
                 pinAll(l);
                 n.params().values().forEach(fixed::add);
                 if (!l.opaque()) {

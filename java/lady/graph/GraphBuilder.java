@@ -237,13 +237,16 @@ public final class GraphBuilder {
     }
 
     /**
-     * The channels of {@code x} times a stored vector {@code tensor} of one entry per channel along axis 0 (shape
-     * {@code [C, 1, 1]}: ConvNeXt's layer scale), as a {@link Op#CHANNELWISE} node of type Mul; a new model's vector is
-     * filled with {@code init}.
+     * The channels of {@code x} times a stored vector {@code tensor} of one entry per channel along axis 0 (torchvision
+     * ConvNeXt's layer scale {@code [C, 1, 1]}, Hugging Face's {@code [C]}: {@code trailingOnes} axes of size 1 after
+     * it), as a {@link Op#CHANNELWISE} node of type Mul; a new model's vector is filled with {@code init}.
      */
-    public String scaleChannels(String node, String x, String tensor, double init) {
+    public String scaleChannels(String node, String x, String tensor, int trailingOnes, double init) {
         long c = width(x);
-        tensor(tensor, c, 1, 1);
+        long[] shape = new long[1 + trailingOnes];
+        Arrays.fill(shape, 1);
+        shape[0] = c;
+        tensor(tensor, shape);
         return add(node, Op.CHANNELWISE, List.of(x), Map.of("vector", tensor),
                 Map.of("type", Op.CHANNEL_SCALE, "axis", 0L, Op.INIT, init), c);
     }

@@ -218,7 +218,8 @@ public enum Op {
      * channel; any other param is a constant the channels do not see (fixed). Attrs: {@code type} (the
      * original op), {@code axis}. Inputs broadcast over the channels are not listed. Channels: keeps the
      * layout; the vectors follow its spaces (role PARAMETER). The interpreter runs type {@link #CHANNEL_SCALE} with one
-     * vector (ConvNeXt's layer scale: the input times it, a new model's filled with attr {@link #INIT}); not the others
+     * vector (ConvNeXt's layer scale: the input times it along the channels, axis 1 of an image, the last axis of
+     * tokens; a new model's filled with attr {@link #INIT}); not the others
      * (imported graphs run in ONNX Runtime).
      */
     CHANNELWISE,

@@ -523,8 +523,10 @@ final class GraphNetwork implements Model {
                     return ((LayerNormImpl) modules.get(n.name())).forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
                 }
                 return ((LayerNormImpl) modules.get(n.name())).forward(x);
-            case CHANNELWISE: // a channel scale (isChannelScale): the vector [C, 1, 1] broadcast over the pixels
-                return x.mul(raw.get(n.param("vector")));
+            case CHANNELWISE: { // a channel scale (isChannelScale): the vector on the channels, broadcast over the rest
+                Tensor v = raw.get(n.param("vector"));
+                return x.mul(x.dim() == 4 ? v.reshape(-1, 1, 1) : v.reshape(-1)); // (images: axis 1; tokens: the last)
+            }
             case RMS_NORM: {
                 return rmsNorm(x, raw.get(n.param("weight")), n.doubleAttr("weight_offset", 0), n.doubleAttr("eps", 1e-6));
             }

@@ -28,6 +28,8 @@ import lady.torch.Torch;
  *       {@code wrn_16_4};</li>
  *   <li>Hugging Face's ResNet (tests/python/hf_resnet.py: {@code ResNetForImageClassification} in a folder with its
  *       config.json): {@code resnet18_hf}, {@code resnet50_hf}.</li>
+ *   <li>Hugging Face's ConvNeXt (tests/python/hf_convnext.py: {@code ConvNextForImageClassification} and
+ *       {@code ConvNextModel}): {@code convnext_hf}.</li>
  * </ul>
  * Lady recognizes each by its names; {@code permute --groups all --verify} writes weights with which the library's own
  * forward gives the same outputs (relative 1e-4) with at least 95 % of the weight tensors moved; a wrong permutation
@@ -44,6 +46,7 @@ class ResearchModelsTest {
         save("timm_vit.py");
         save("cifar_zoo.py", "resnet18", "vgg16", "wrn16_4");
         save("hf_resnet.py", "resnet18hf");
+        save("hf_convnext.py");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -87,6 +90,24 @@ class ResearchModelsTest {
     @Test
     void huggingFaceResNets() throws Exception { // Hugging Face folders: config.json and pytorch_model.bin
         roundTrip("hf_resnet.py", "resnet18hf", "resnet18_hf: 12 groups");
+    }
+
+    /**
+     * Hugging Face's ConvNeXt (tests/python/hf_convnext.py): the classifier's folder round trip; ConvNextModel, without
+     * a head, recognized with its pooled features' channel order free, and --verify passes (it compares them by their
+     * inner products).
+     */
+    @Test
+    void huggingFaceConvNext() throws Exception {
+        roundTrip("hf_convnext.py", "convnexthf", "convnext_hf: 10 groups");
+        String headless = dir.resolve("hf_convnext.py").resolve("convnextmodelhf").toString();
+        CliRun s = CliRun.of("spec", "--model", headless);
+        assertEquals(0, s.code(), s.err());
+        assertTrue(s.out().startsWith("convnext_hf: 10 groups"), s.out()); // the final norm moves with the last stream
+        CliRun p = CliRun.of("permute", "--model", headless, "--groups", "all", "--seed", "4", "--verify", "--out",
+                dir.resolve("convnextmodelhf-p").toString(), "--secret", dir.resolve("convnextmodelhf-s.json").toString(),
+                "--quiet");
+        assertEquals(0, p.code(), p.err());
     }
 
     @Test
