@@ -7,7 +7,8 @@
 every dtype) and expected.json ({file: {name: {"dtype", "shape", "sha256"}}}). This script
  1. loads both files with torch.load (weights_only=True where this PyTorch has it) and checks every
     tensor's dtype, shape and bytes against expected.json;
- 2. loads net.pt into make_golden.Net with load_state_dict(strict=True) and runs a forward pass;
+ 2. checks net.pt's module versions (its OrderedDict's _metadata) are make_golden.Net's, loads it into
+    make_golden.Net with load_state_dict(strict=True) and runs a forward pass;
  3. writes <dir>/from_python.pt with torch.save: every mixed.pt tensor transformed (floats x2,
     integers +1, bools negated), plus a transposed (non-contiguous) tensor "t" = arange(6).view(2,3).t().
 Exit code 0 on success; a failed check raises with a message; exit code 3 (NO_TORCH_EXIT) when
@@ -58,6 +59,9 @@ def main():
     mixed = check(os.path.join(d, "mixed.pt"), expected["mixed.pt"])
 
     net = Net()
+    # the module versions PyTorch saved with the golden state dict came through Lady's rewrite
+    want = Net().state_dict()._metadata
+    assert getattr(net_sd, "_metadata", None) == want, f"_metadata {getattr(net_sd, '_metadata', None)} != {want}"
     net.load_state_dict(net_sd, strict=True)
     net.eval()
     with torch.no_grad():

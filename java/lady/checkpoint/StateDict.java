@@ -24,6 +24,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
     /** Tensors permuted lazily: their index maps over the tensor in {@link #tensors} ({@link #permuteLazily}). */
     private final Map<String, IndexedTensor> lazy = new java.util.HashMap<>();
     private Map<String, Object> config = Map.of();
+    private Map<String, Map<String, Object>> moduleMetadata = Map.of();
     /**
      * Tensors stored as one but read as several (a mixture of experts' fused experts: {@link FusedExperts}): the stored
      * name -> its parts, in order along its axis 0; each part is a tensor of this state dict.
@@ -40,6 +41,21 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
      */
     public Map<String, Object> config() {
         return config;
+    }
+
+    /**
+     * The module versions PyTorch saves with a state dict (its OrderedDict's {@code _metadata}: per module path, e.g.
+     * {@code "layers.8.0"}, a map such as {@code {"version": 2}} of strings to integers, booleans or strings), read
+     * from a PyTorch file and written back with it, so that modules whose loading depends on them (torchvision's
+     * MNASNet refuses a state dict without them) load the written file; empty when the file had none.
+     */
+    public Map<String, Map<String, Object>> moduleMetadata() {
+        return moduleMetadata;
+    }
+
+    /** Sets {@link #moduleMetadata()}; null clears it. */
+    public void setModuleMetadata(Map<String, Map<String, Object>> metadata) {
+        this.moduleMetadata = metadata == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
     }
 
     /** Sets the configuration ({@link #config()}); null clears it. */
@@ -257,6 +273,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
             }
         }
         out.config = config;
+        out.moduleMetadata = moduleMetadata;
         return out;
     }
 
@@ -341,6 +358,7 @@ public final class StateDict implements Iterable<Map.Entry<String, HostTensor>> 
             c.put(k, l != null ? l.materialize() : tensors.get(k).copy());
         }
         c.config = config;
+        c.moduleMetadata = moduleMetadata;
         c.fused.putAll(fused);
         c.partOf.putAll(partOf);
         return c;

@@ -266,6 +266,39 @@ final class TorchZip {
             out.put((String) e.getKey(), view(mapped, data.get(t.storage()), t, sizes.get(k++),
                     uses.get(t.storage()) == 1));
         }
+        out.setModuleMetadata(moduleMetadata(dict));
+        return out;
+    }
+
+    /** The most module versions {@link #moduleMetadata} keeps (a state dict has one per module). */
+    private static final int MAX_METADATA_MODULES = 1 << 20;
+
+    /**
+     * The module versions of a state dict's OrderedDict ({@code _metadata}, its BUILD state): per module path a map of
+     * strings to integers, booleans or strings (PyTorch writes {@code {"version": n}}); empty when there are none or they
+     * have another form (they are then not kept: the file still reads).
+     */
+    static Map<String, Map<String, Object>> moduleMetadata(Unpickler.PDict dict) {
+        if (!(dict.state instanceof Unpickler.PDict state) || !(state.map.get("_metadata") instanceof Unpickler.PDict meta)
+                || !meta.otherKeys.isEmpty() || meta.map.size() > MAX_METADATA_MODULES) {
+            return Map.of();
+        }
+        Map<String, Map<String, Object>> out = new java.util.LinkedHashMap<>();
+        for (Map.Entry<Object, Object> e : meta.map.entrySet()) {
+            if (!(e.getKey() instanceof String module) || !(e.getValue() instanceof Unpickler.PDict entry)
+                    || !entry.otherKeys.isEmpty()) {
+                return Map.of();
+            }
+            Map<String, Object> values = new java.util.LinkedHashMap<>();
+            for (Map.Entry<Object, Object> v : entry.map.entrySet()) {
+                if (!(v.getKey() instanceof String key) || !(v.getValue() instanceof Long || v.getValue() instanceof Boolean
+                        || v.getValue() instanceof String)) {
+                    return Map.of();
+                }
+                values.put(key, v.getValue());
+            }
+            out.put(module, values);
+        }
         return out;
     }
 
@@ -387,7 +420,7 @@ final class TorchZip {
             tensors.add(sd.streamed(n));
         }
         byte[] pickle = pickle(names, tensors.stream().map(t -> new long[][] {t.shape()}).toList(),
-                tensors.stream().map(IndexedTensor::dtype).toList());
+                tensors.stream().map(IndexedTensor::dtype).toList(), sd.moduleMetadata());
         String p = WRITE_FOLDER + "/";
         records.add(small(p + "data.pkl", pickle));
         records.add(small(p + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
@@ -606,11 +639,16 @@ final class TorchZip {
     /** data.pkl of {@code tensors} (see {@link #pickle(List, List, List)}). */
     static byte[] pickle(List<String> names, List<HostTensor> tensors) {
         return pickle(names, tensors.stream().map(t -> new long[][] {t.shape()}).toList(),
-                tensors.stream().map(HostTensor::dtype).toList());
+                tensors.stream().map(HostTensor::dtype).toList(), Map.of());
     }
 
-    /** data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]). */
-    static byte[] pickle(List<String> names, List<long[][]> shapes, List<DType> dtypes) {
+    /**
+     * data.pkl: OrderedDict([(name, _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())), ...]), and when
+     * {@code metadata} has entries its BUILD state {@code {'_metadata': OrderedDict([(module, {key: value}), ...])}}, as
+     * PyTorch pickles a state dict.
+     */
+    static byte[] pickle(List<String> names, List<long[][]> shapes, List<DType> dtypes,
+            Map<String, Map<String, Object>> metadata) {
         PickleOut o = new PickleOut();
         o.op(0x80).op(2); // PROTO 2
         int orderedDict = o.global("collections", "OrderedDict");
@@ -647,6 +685,36 @@ final class TorchZip {
             if (i % batch == batch - 1 || i == names.size() - 1) {
                 o.op('u');
             }
+        }
+        if (!metadata.isEmpty()) { // BUILD with {'_metadata': OrderedDict(...)}
+            o.op('}');
+            o.str("_metadata");
+            o.get(orderedDict);
+            o.op(')').op('R');
+            int k = 0;
+            for (Map.Entry<String, Map<String, Object>> e : metadata.entrySet()) {
+                if (k % batch == 0) {
+                    o.op('(');
+                }
+                o.str(e.getKey());
+                o.op('}').op('(');
+                for (Map.Entry<String, Object> v : e.getValue().entrySet()) {
+                    o.str(v.getKey());
+                    if (v.getValue() instanceof Long n) {
+                        o.integer(n);
+                    } else if (v.getValue() instanceof Boolean bool) {
+                        o.op(bool ? 0x88 : 0x89);
+                    } else {
+                        o.str((String) v.getValue());
+                    }
+                }
+                o.op('u');
+                if (k % batch == batch - 1 || k == metadata.size() - 1) {
+                    o.op('u');
+                }
+                k++;
+            }
+            o.op('s').op('b');
         }
         o.op('.');
         return o.toByteArray();

@@ -84,6 +84,8 @@ final class Unpickler {
     static final class PDict {
         final LinkedHashMap<Object, Object> map = new LinkedHashMap<>();
         final List<Object[]> otherKeys = new ArrayList<>();
+        /** The state BUILD gave it, or null (a state dict's OrderedDict: {'_metadata': module versions}). */
+        Object state;
 
         void put(Object k, Object v) {
             if (k == null || k instanceof String || k instanceof Long || k instanceof Boolean
@@ -333,10 +335,13 @@ final class Unpickler {
                     pop(); // arguments
                     push(construct(pop()));
                 }
-                case 'b' -> { // BUILD: an inert object keeps its state as data; others drop it (an OrderedDict's _metadata)
+                case 'b' -> { // BUILD: an inert object keeps its state as data, and so does a dict (an OrderedDict's
+                    // _metadata); others drop it
                     Object state = pop();
                     if (peek() instanceof PObject o) {
                         o.state = state;
+                    } else if (peek() instanceof PDict d) {
+                        d.state = state;
                     }
                 }
                 case 'Q' -> push(persistent(pop())); // BINPERSID

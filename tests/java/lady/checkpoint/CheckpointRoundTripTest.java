@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -123,6 +124,32 @@ class CheckpointRoundTripTest {
                 assertSame(sd, Checkpoints.read(p));
             }
         }
+    }
+
+    /**
+     * The module versions PyTorch pickles with a state dict (its OrderedDict's _metadata) are read and written back:
+     * the golden state dict's, and a hand-made set of every value type, through a write and a read.
+     */
+    @Test
+    void moduleVersionsSurviveARewrite(@TempDir Path dir) {
+        StateDict golden = Checkpoints.read(CheckpointTestSupport.golden("state_dict.pt"));
+        assertEquals(Map.of("version", 1L), golden.moduleMetadata().get(""), golden.moduleMetadata().toString());
+        assertEquals(Map.of("version", 2L), golden.moduleMetadata().get("features.1"), golden.moduleMetadata().toString());
+        Path out = dir.resolve("again.pt");
+        Checkpoints.write(out, golden, Checkpoints.Format.TORCH_ZIP);
+        assertEquals(golden.moduleMetadata(), Checkpoints.read(out).moduleMetadata());
+
+        StateDict s = sample();
+        Map<String, Map<String, Object>> meta = new java.util.LinkedHashMap<>();
+        meta.put("", Map.of("version", 3L));
+        meta.put("a.b", new java.util.LinkedHashMap<>(Map.of("flag", true)));
+        meta.put("c", Map.of("name", "x"));
+        meta.put("d", Map.of());
+        s.setModuleMetadata(meta);
+        Checkpoints.write(out, s, Checkpoints.Format.TORCH_ZIP);
+        StateDict back = Checkpoints.read(out);
+        assertEquals(meta, back.moduleMetadata());
+        assertSame(s, back);
     }
 
     @Test
