@@ -6,7 +6,7 @@
 
 params.json (written by the Java test): arch (a torchvision constructor name: resnet50,
 mobilenet_v3_large, mobilenet_v3_small, vit_b_16, deeplabv3_resnet50, densenet121, ...), classes, size
-(side of the probe images), batch (probe images), bn_batches (train-mode batches that set the batch-norm
+(side of the probe images), kwargs (optional: the constructor's other keyword arguments), batch (probe images), bn_batches (train-mode batches that set the batch-norm
 statistics), seed, threads, and for a small ViT "vit": VisionTransformer's keyword arguments (image_size,
 patch_size, num_layers, num_heads, hidden_dim, mlp_dim: the same family as torchvision's vit_b_16 with
 fewer, narrower blocks).
@@ -61,7 +61,7 @@ def build(p):
     if "convnext" in p:  # torchvision's ConvNeXt class, small: "convnext" lists [input_channels, out_channels, num_layers]
         from torchvision.models.convnext import CNBlockConfig, ConvNeXt
         return ConvNeXt([CNBlockConfig(*c) for c in p["convnext"]], num_classes=classes)
-    return getattr(torchvision.models, arch)(weights=None, num_classes=classes)
+    return getattr(torchvision.models, arch)(weights=None, num_classes=classes, **p.get("kwargs", {}))
 
 
 def images(n, size, gen):

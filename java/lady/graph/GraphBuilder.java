@@ -82,6 +82,16 @@ public final class GraphBuilder {
     /** A convolution: weight {@code [out, in / groups, kh, kw]}, optional bias; module path {@code module}. */
     public String conv(String module, String x, long out, long[] kernel, long stride, long padding, long dilation,
             long groups, boolean bias) {
+        return conv(module, x, out, kernel, new long[] {stride, stride}, new long[] {padding, padding}, dilation, groups,
+                bias);
+    }
+
+    /**
+     * As {@link #conv(String, String, long, long[], long, long, long, long, boolean)} with a stride and a padding per
+     * axis (Inception's 1x7 and 7x1 convolutions: padding {0, 3} and {3, 0}).
+     */
+    public String conv(String module, String x, long out, long[] kernel, long[] stride, long[] padding, long dilation,
+            long groups, boolean bias) {
         long in = width(x);
         if (in < 1 || groups < 1 || in % groups != 0 || out % groups != 0) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": convolution " + module + " with " + in
@@ -92,8 +102,8 @@ public final class GraphBuilder {
             p.putAll(params(module, "bias", new long[] {out}));
         }
         Map<String, Object> a = new LinkedHashMap<>();
-        a.put("stride", new long[] {stride, stride});
-        a.put("padding", new long[] {padding, padding});
+        a.put("stride", stride.clone());
+        a.put("padding", padding.clone());
         a.put("dilation", new long[] {dilation, dilation});
         a.put("groups", groups);
         return add(module, Op.CONV, List.of(x), p, a, out);

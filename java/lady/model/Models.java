@@ -34,6 +34,8 @@ import lady.util.Text;
  *       channels of an image, layer scales); a checkpoint of other sizes is read as <b>convnext</b>.</li>
  *   <li><b>swin_t/s/b</b>: torchvision's Swin Transformers (shifted-window attention, patch merging); a checkpoint of
  *       other sizes is read as <b>swin</b>.</li>
+ *   <li><b>alexnet</b>, <b>squeezenet1_0/1_1</b>, <b>mnasnet0_5/0_75/1_0/1_3</b>, <b>googlenet</b>,
+ *       <b>inception_v3</b>: torchvision's (the auxiliary heads' logits are outputs after the main ones).</li>
  * </ul>
  * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
  * after their producer ("features.17", "classifier.0", "fc1"), residual streams "stream.layer1" ..
@@ -45,7 +47,7 @@ public final class Models {
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
             new LlamaFamily(), new GptFamily(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
-            new ConvNeXtFamily(), new SwinFamily());
+            new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

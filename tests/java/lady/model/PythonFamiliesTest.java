@@ -160,6 +160,42 @@ class PythonFamiliesTest {
         check("swin_t", "swin_t", 64, Map.of(), true);
     }
 
+    /** Slow: AlexNet's 61 million parameters (its classifier), checked at torchvision's 224 pixels. */
+    @Test
+    @Tag("slow")
+    void alexnet() throws Exception {
+        check("alexnet", "alexnet", 64, Map.of(), false);
+    }
+
+    /** Fire modules: the squeeze's rows, and the two expands concatenated for the next squeeze. */
+    @Test
+    void squeezenets() throws Exception {
+        check("squeezenet1_0", "squeezenet1_0", 64, Map.of(), false);
+        check("squeezenet1_1", "squeezenet1_1", 64, Map.of(), false);
+    }
+
+    @Test
+    void mnasnet() throws Exception {
+        check("mnasnet0_5", "mnasnet0_5", 32, Map.of(), false);
+    }
+
+    /** Inception modules (four branches concatenated), without the auxiliary heads (an evaluated model has no aux output). */
+    @Test
+    void googlenet() throws Exception {
+        check("googlenet", "googlenet", 64, Map.of("kwargs", Map.of("aux_logits", false, "init_weights", false)), false);
+    }
+
+    /**
+     * InceptionA..E: 1x7 and 7x1 convolutions, split 3x3 branches, pooled branches passing channels through. Slow: 27
+     * million parameters, checked at 299 pixels.
+     */
+    @Test
+    @Tag("slow")
+    void inceptionV3() throws Exception {
+        check("inception_v3", "inception_v3", 80, Map.of("kwargs", Map.of("aux_logits", false, "init_weights", false)),
+                false);
+    }
+
     @Test
     void regnetY() throws Exception { // grouped 3x3 convs and squeeze-excitations
         check("regnet_y_400mf", "regnet_y", 32, Map.of(), false);
@@ -292,8 +328,13 @@ class PythonFamiliesTest {
 
         // 3. the same permutations with one member of the largest group left out
         PermutationSpec spec = config.description().permutationSpec();
-        Group largest = spec.groups().stream().max((a, b) -> Integer.compare(a.members().size(), b.members().size()))
-                .orElseThrow();
+        // (the group of most members; of those the widest, the last of equals: SqueezeNet's Fire squeezes all have 4
+        // members, and an early one's mistake fades through the random network)
+        Group largest = spec.groups().stream().reduce((a, b) -> {
+            int byMembers = Integer.compare(a.members().size(), b.members().size());
+            int bySize = Long.compare(a.size(), b.size());
+            return byMembers > 0 || byMembers == 0 && bySize > 0 ? a : b;
+        }).orElseThrow();
         List<Group> groups = new ArrayList<>();
         for (Group g : spec.groups()) {
             groups.add(g != largest ? g : new Group(g.name(), g.size(), g.members().subList(0, g.members().size() - 1)));
@@ -313,7 +354,8 @@ class PythonFamiliesTest {
         double rel = ((Number) ok.get("rel_diff")).doubleValue();
         assertTrue(rel < REL_TOLERANCE, ladyArch + ": PyTorch's outputs moved by " + rel + " (relative) after lady permute");
         double moved = ((Number) ok.get("changed")).doubleValue() / ((Number) ok.get("total")).doubleValue();
-        assertTrue(moved >= MOVED_MIN, ladyArch + ": only " + ok.get("changed") + " of " + ok.get("total")
+        long unchanged = ((Number) ok.get("total")).longValue() - ((Number) ok.get("changed")).longValue();
+        assertTrue(moved >= MOVED_MIN || unchanged <= 1, ladyArch + ": only " + ok.get("changed") + " of " + ok.get("total")
                 + " parameters moved; unchanged: " + ok.get("unchanged"));
         double wrongRel = ((Number) ((Map<String, Object>) checks.get("wrong.pt")).get("rel_diff")).doubleValue();
         assertTrue(wrongRel > WRONG_MIN, ladyArch + ": a permutation missing one member changed PyTorch's outputs by "
