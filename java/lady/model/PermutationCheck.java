@@ -48,7 +48,8 @@ public final class PermutationCheck {
 
     /** What a check's report adds when the original's outputs do not depend on its inputs ({@link Check}). */
     public static final String INPUTS_IGNORED = "; but the outputs are the same for every input, so this check cannot "
-            + "tell a wrong permutation (a head initialized to zeros?)";
+            + "tell a wrong permutation (a head initialized to zeros, or batch-norm statistics that do not match the "
+            + "activations?)";
 
     /**
      * As {@link #verify(Model, StateDict, Tensor)}, and whether the check could see anything ({@link Check});
@@ -190,8 +191,11 @@ public final class PermutationCheck {
     }
 
     /**
-     * Whether any output differs between the {@code n} probe images (rows along axis 0); true when no output has such
-     * rows (nothing to tell from).
+     * Whether any output differs between the {@code n} probe images (rows along axis 0) by more than the check's own
+     * tolerance ({@link Tolerances#LOGITS_MAX_ABS_DIFF} of max(1, its largest value)): a difference the check cannot
+     * see does not let it tell a wrong permutation either (a random network whose batch-norm statistics do not match
+     * its activations answers every image alike but for rounding); true when no output has such rows (nothing to tell
+     * from).
      */
     static boolean inputsMatter(List<Tensor> outputs, long n) {
         boolean rows = false;
@@ -200,7 +204,8 @@ public final class PermutationCheck {
                 continue;
             }
             rows = true;
-            if (!(x.sub(x.narrow(0, 0, 1)).abs().max().item_double() == 0)) { // NaN counts as a difference
+            double bound = Tolerances.LOGITS_MAX_ABS_DIFF * Math.max(1.0, x.abs().max().item_double());
+            if (!(x.sub(x.narrow(0, 0, 1)).abs().max().item_double() <= bound)) { // NaN counts as a difference
                 return true;
             }
         }

@@ -110,6 +110,23 @@ class PermutationCheckNoiseTest {
         PermutationCheck.verifyChecked(model, right, probe, 23);
     }
 
+    /**
+     * Outputs that differ between the probe images by no more than the check's own tolerance (a random network whose
+     * batch-norm statistics do not match its activations answers every image alike but for rounding) do not count as
+     * depending on the inputs; larger differences and NaN do.
+     */
+    @Test
+    void outputsDifferingByRoundingOnlyDoNotDependOnTheInputs() {
+        lady.torch.Torch.init();
+        Tensor same = Tensor.create(new float[] {3f, -2f, 3f + 1e-6f, -2f}).reshape(2, 2);
+        Tensor apart = Tensor.create(new float[] {3f, -2f, 3.01f, -2f}).reshape(2, 2);
+        Tensor nan = Tensor.create(new float[] {3f, -2f, Float.NaN, -2f}).reshape(2, 2);
+        org.junit.jupiter.api.Assertions.assertFalse(PermutationCheck.inputsMatter(List.of(same), 2));
+        assertTrue(PermutationCheck.inputsMatter(List.of(apart), 2));
+        assertTrue(PermutationCheck.inputsMatter(List.of(same, nan), 2));
+        assertTrue(PermutationCheck.inputsMatter(List.of(same), 1), "one image: nothing to tell from");
+    }
+
     private static long[] swap(int n, int a, int b) {
         long[] p = new long[n];
         for (int i = 0; i < n; i++) {
