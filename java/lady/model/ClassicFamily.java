@@ -3,7 +3,6 @@ package lady.model;
 import java.util.List;
 import java.util.Map;
 
-import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
 
@@ -62,9 +61,7 @@ final class ClassicFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
         GraphBuilder b = new GraphBuilder(name);

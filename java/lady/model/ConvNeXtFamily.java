@@ -178,9 +178,7 @@ final class ConvNeXtFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         boolean hf = name.endsWith(HF);
         String base = hf ? name.substring(0, name.length() - HF.length()) : name;
         if (base.equals(ANY) && !d.fromCheckpoint()) {

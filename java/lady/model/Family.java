@@ -55,6 +55,14 @@ interface Family {
         return config;
     }
 
+    /** Refuses building {@code name} when it is not one of {@link #names()}: a usage error listing them. */
+    default void requireKnown(String name) {
+        if (!names().contains(name)) {
+            throw new lady.LadyException(lady.LadyException.Kind.USAGE, "unknown network '" + name + "'; known: "
+                    + names());
+        }
+    }
+
     /** Refuses a classifier hidden width (an option of VGG's head only) for architecture {@code name}. */
     static void requireNoHidden(String name, ModelOptions options) {
         if (options.hidden() != 0) {

@@ -6,7 +6,6 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import lady.LadyException;
 
 /**
  * Hugging Face's ResNet ({@code ResNetForImageClassification}, model type {@code resnet}: microsoft/resnet-18 .. -152)
@@ -69,9 +68,7 @@ final class HfResNetFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         Dims tv = d;
         if (d.fromCheckpoint()) {
             Map<String, long[]> shapes = new LinkedHashMap<>();

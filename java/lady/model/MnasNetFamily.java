@@ -59,9 +59,7 @@ final class MnasNetFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
         if (o.width() != 1.0) {

@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
 
@@ -105,9 +104,7 @@ final class MobileNetV2Family implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
         if (V2_STAGES.containsKey(name)) {

@@ -43,9 +43,7 @@ final class RegNetFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         if (!d.fromCheckpoint()) {
             throw new LadyException(LadyException.Kind.USAGE, name + " is read from checkpoints only (its sizes follow no "
                     + "table a name gives): pass a torchvision RegNet checkpoint");

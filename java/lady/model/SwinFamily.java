@@ -84,9 +84,7 @@ final class SwinFamily implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown network '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         if (name.equals(ANY) && !d.fromCheckpoint()) {
             throw new LadyException(LadyException.Kind.USAGE, ANY + " names a checkpoint's own sizes: pass the "
                     + "checkpoint, or build one of " + names().subList(0, names().size() - 1));
