@@ -33,7 +33,7 @@ import lady.permutation.Permuter;
 class FamiliesTest {
     private static final List<String> NAMES = List.of("mobilenet_v3_large", "mobilenet_v3_small", "vit_b_16", "vit_b_32",
             "vit_l_16", "vit_l_32", "vit_h_14", "deeplabv3_resnet50", "deeplabv3_resnet101", "densenet121", "densenet161",
-            "densenet169", "densenet201");
+            "densenet169", "densenet201", "alexnet", "squeezenet1_0", "squeezenet1_1", "googlenet", "inception_v3");
 
     @BeforeAll
     static void oneThread() {
@@ -70,6 +70,15 @@ class FamiliesTest {
         expected.put("convnext_small", 50_223_688L);
         expected.put("convnext_base", 88_591_464L);
         expected.put("convnext_large", 197_767_336L);
+        expected.put("alexnet", 61_100_840L);
+        expected.put("squeezenet1_0", 1_248_424L);
+        expected.put("squeezenet1_1", 1_235_496L);
+        expected.put("mnasnet0_5", 2_218_512L);
+        expected.put("mnasnet0_75", 3_170_208L);
+        expected.put("mnasnet1_0", 4_383_312L);
+        expected.put("mnasnet1_3", 6_282_256L);
+        expected.put("googlenet", 13_004_888L); // with the two auxiliary heads, as a new torchvision model has them
+        expected.put("inception_v3", 27_161_264L); // with AuxLogits
         expected.put("swin_t", 28_288_354L);
         expected.put("swin_s", 49_606_258L);
         expected.put("swin_b", 87_768_224L);
@@ -136,10 +145,14 @@ class FamiliesTest {
         assertEquals(4, stream.members().stream().filter(m -> m.tensor().equals("features.4.reduction.weight")).count());
     }
 
-    /** EfficientNetV2's sizes are told apart by their stage counts and stem widths, with the state-dict order. */
+    /**
+     * EfficientNetV2's sizes are told apart by their stage counts and stem widths, MNASNet's by their stem widths, with
+     * the state-dict order.
+     */
     @Test
-    void efficientnetV2SizesAreRecognizedByName() {
-        for (String name : List.of("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "efficientnet_b0")) {
+    void efficientnetV2AndMnasnetSizesAreRecognizedByName() {
+        for (String name : List.of("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "efficientnet_b0",
+                "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")) {
             Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7)).tensorShapes();
             ModelConfig config = Models.infer(shapes, null);
             assertEquals(name, config.architecture());
