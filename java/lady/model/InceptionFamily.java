@@ -21,7 +21,7 @@ import lady.graph.Op;
  *       Mixed_6b..6e (InceptionC, with 1x7 and 7x1 convolutions), Mixed_7a (InceptionD), Mixed_7b/7c (InceptionE, whose
  *       3x3 branches split into 1x3 and 3x1 halves concatenated), adaptive average pooling, dropout, {@code fc}; with
  *       {@code AuxLogits} (after Mixed_6e: 5x5 stride-3 average pooling, conv0 1x1, conv1 5x5, adaptive average pooling,
- *       {@code fc}) its logits are the output {@code aux}. Images of at least 75 pixels (139 with the auxiliary head);
+ *       {@code fc}) its logits are the output {@code aux}. Images of at least 75 pixels (299 with the auxiliary head);
  *       299 by default.</li>
  * </ul>
  * The input transform of torchvision's pretrained weights ({@code transform_input}, a fixed affine map of each color
