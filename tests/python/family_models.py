@@ -55,9 +55,10 @@ def build(p):
         r = p["resnext"]
         return ResNet(Bottleneck, r["blocks"], num_classes=classes, groups=r["groups"],
                       width_per_group=r["width_per_group"])
-    if "swin" in p:  # torchvision's SwinTransformer class, small: "swin" holds its keyword arguments
-        from torchvision.models.swin_transformer import SwinTransformer
-        return SwinTransformer(num_classes=classes, stochastic_depth_prob=0.0, **p["swin"])
+    if "swin" in p:  # torchvision's SwinTransformer class, small: "swin" holds its keyword arguments; "swin_v2": V2's blocks
+        from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
+        v2 = dict(block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2) if p.get("swin_v2") else {}
+        return SwinTransformer(num_classes=classes, stochastic_depth_prob=0.0, **p["swin"], **v2)
     if "convnext" in p:  # torchvision's ConvNeXt class, small: "convnext" lists [input_channels, out_channels, num_layers]
         from torchvision.models.convnext import CNBlockConfig, ConvNeXt
         return ConvNeXt([CNBlockConfig(*c) for c in p["convnext"]], num_classes=classes)

@@ -260,6 +260,7 @@ def swin(sd, spaces):
     the MLP units."""
     stream = rows(sd, "features.0.0.weight").add("features.0.2.weight", 0).add("features.0.2.bias", 0)
     spaces.append(stream)
+    v2 = "features.1.0.attn.logit_scale" in sd  # Swin V2: a scale per head, a position-bias MLP, post-norms
     f = 1
     while f"features.{f}.0.norm1.weight" in sd:
         i = 0
@@ -267,7 +268,7 @@ def swin(sd, spaces):
             b = f"features.{f}.{i}"
             a = b + ".attn"
             d = sd[a + ".proj.weight"].shape[0]
-            heads = sd[a + ".relative_position_bias_table"].shape[1]
+            heads = sd[a + ".logit_scale"].shape[0] if v2 else sd[a + ".relative_position_bias_table"].shape[1]
             hd = d // heads
             for n in ("norm1", "norm2"):
                 stream.add(f"{b}.{n}.weight", 0).add(f"{b}.{n}.bias", 0)
@@ -276,7 +277,12 @@ def swin(sd, spaces):
             h = Space(heads)
             for seg in range(3):
                 h.add(a + ".qkv.weight", 0, seg * d, hd).add(a + ".qkv.bias", 0, seg * d, hd)
-            spaces.append(h.add(a + ".proj.weight", 1, 0, hd).add(a + ".relative_position_bias_table", 1))
+            h.add(a + ".proj.weight", 1, 0, hd)
+            if v2:
+                spaces.append(h.add(a + ".logit_scale", 0).add(a + ".cpb_mlp.2.weight", 0))
+                spaces.append(rows(sd, a + ".cpb_mlp.0.weight").add(a + ".cpb_mlp.2.weight", 1))
+            else:
+                spaces.append(h.add(a + ".relative_position_bias_table", 1))
             for g in range(heads):
                 qk = Space(hd)
                 for seg in range(2):
@@ -290,8 +296,12 @@ def swin(sd, spaces):
         if m + ".reduction.weight" in sd:
             c = stream.n
             for k in range(4):  # the four pixels of a patch, each a run of the channels
-                stream.add(m + ".norm.weight", 0, k * c).add(m + ".norm.bias", 0, k * c).add(m + ".reduction.weight", 1, k * c)
+                if not v2:
+                    stream.add(m + ".norm.weight", 0, k * c).add(m + ".norm.bias", 0, k * c)
+                stream.add(m + ".reduction.weight", 1, k * c)
             stream = Space(sd[m + ".reduction.weight"].shape[0]).add(m + ".reduction.weight", 0)
+            if v2:  # V2 normalizes the reduction's outputs
+                stream.add(m + ".norm.weight", 0).add(m + ".norm.bias", 0)
             spaces.append(stream)
         f += 2
     stream.add("norm.weight", 0).add("norm.bias", 0).add("head.weight", 1)

@@ -1349,6 +1349,21 @@ public final class ChannelSpaces {
                     }
                 }
             }
+            String headScale = n.param("head_scale"); // a value per head (Swin V2's logit_scale [heads, 1, 1])
+            if (headScale != null) {
+                member(kvs, headScale, 0, 0, rep, Role.PARAMETER);
+            }
+            String cpbOut = n.param("cpb_out_weight"); // Swin V2's position-bias MLP: its last layer's rows are the heads
+            if (cpbOut != null) {
+                member(kvs, cpbOut, 0, 0, rep, Role.PARAMETER);
+                long units = graph.shape(cpbOut)[1]; // and its hidden units a space of their own
+                int cs = open(units, n.name(), ".cpb_units");
+                member(cs, n.param("cpb_in_weight"), 0, 0, 1, Role.PRODUCER_WEIGHT);
+                bias(cs, n.param("cpb_in_bias"), 0, 1);
+                member(cs, cpbOut, 1, 0, 1, Role.CONSUMER_WEIGHT);
+                producer(cs, n.name() + ".cpb_units");
+                fixed.add(SpecValidator.fixedAxis(n.param("cpb_in_weight"), 1)); // the two coordinates stay
+            }
             producer(kvs, n.name() + ".kv_heads");
             if (n.longAttr("alibi", 0) == 1) { // a bias whose slope is fixed by each head's index (BLOOM)
                 pin(kvs);

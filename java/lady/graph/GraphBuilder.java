@@ -519,14 +519,31 @@ public final class GraphBuilder {
      * every other.
      */
     public String windowAttention(String module, String x, long heads, long window, long shift) {
+        return windowAttention(module, x, heads, window, shift, 0);
+    }
+
+    /**
+     * As {@link #windowAttention(String, String, long, long, long)}, or with {@code cpbUnits} above 0 Swin V2's (attr
+     * {@link Op#COSINE}): {@code module.logit_scale} [heads, 1, 1], the saved {@code module.relative_coords_table} [1,
+     * 2 window - 1, 2 window - 1, 2] and index, and the position-bias MLP {@code module.cpb_mlp.0} (2 -> cpbUnits, with
+     * bias) and {@code module.cpb_mlp.2} (cpbUnits -> heads, no bias) in place of the table.
+     */
+    public String windowAttention(String module, String x, long heads, long window, long shift, long cpbUnits) {
         long d = width(x);
-        if (heads < 1 || d % heads != 0 || window < 1 || shift < 0 || shift >= window) {
+        if (heads < 1 || d % heads != 0 || window < (cpbUnits > 0 ? 2 : 1) || shift < 0 || shift >= window) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
                     + d + " channels over windows of " + window + " shifted by " + shift + " are not a valid window attention");
         }
         Map<String, String> p = new LinkedHashMap<>();
-        p.put("head_bias", module + ".relative_position_bias_table");
-        tensor(module + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
+        if (cpbUnits > 0) {
+            p.put("head_scale", module + ".logit_scale");
+            tensor(module + ".logit_scale", heads, 1, 1);
+            p.put(BUFFER + "coords", module + ".relative_coords_table");
+            tensor(module + ".relative_coords_table", 1, 2 * window - 1, 2 * window - 1, 2);
+        } else {
+            p.put("head_bias", module + ".relative_position_bias_table");
+            tensor(module + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
+        }
         p.put(BUFFER + "index", module + ".relative_position_index");
         tensor(module + ".relative_position_index", window * window * window * window);
         p.putAll(params(module + ".qkv", "weight", new long[] {3 * d, d}));
@@ -534,6 +551,11 @@ public final class GraphBuilder {
         p.put("qkv_bias", params(module + ".qkv", "bias", new long[] {3 * d}).get("bias"));
         p.put("o_weight", params(module + ".proj", "weight", new long[] {d, d}).get("weight"));
         p.put("o_bias", params(module + ".proj", "bias", new long[] {d}).get("bias"));
+        if (cpbUnits > 0) {
+            p.put("cpb_in_weight", params(module + ".cpb_mlp.0", "weight", new long[] {cpbUnits, 2}).get("weight"));
+            p.put("cpb_in_bias", params(module + ".cpb_mlp.0", "bias", new long[] {cpbUnits}).get("bias"));
+            p.put("cpb_out_weight", params(module + ".cpb_mlp.2", "weight", new long[] {heads, cpbUnits}).get("weight"));
+        }
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("heads", heads);
         a.put("kv_heads", heads);
@@ -543,6 +565,9 @@ public final class GraphBuilder {
         a.put("head_bias_axis", 1L);
         a.put(Op.WINDOW, window);
         a.put(Op.WINDOW_SHIFT, shift);
+        if (cpbUnits > 0) {
+            a.put(Op.COSINE, 1L);
+        }
         return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
     }
 

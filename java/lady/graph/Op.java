@@ -166,7 +166,10 @@ public enum Op {
      * carries the channels only: its scaling and masks stay in the ONNX graph, which ONNX Runtime runs; it may have a
      * second input, which k and v read instead of the first (cross-attention), and a param head_bias with attr
      * head_bias_axis (a stored tensor whose entry h along that axis biases query head h's scores, Swin's relative
-     * position bias table along its columns: that axis moves with the heads, the others stay). Params named {@code buffer.*} are tensors saved
+     * position bias table along its columns: that axis moves with the heads, the others stay); Swin V2's head_scale (a
+     * value per head along axis 0, its logit_scale [heads, 1, 1]) and its position-bias MLP cpb_in_weight [U, 2],
+     * cpb_in_bias [U], cpb_out_weight [heads, U] (its rows move with the heads; its U hidden units are a space of their
+     * own, the node's ".cpb_units"). Params named {@code buffer.*} are tensors saved
      * with the weights that the attention does not read (a causal mask). Channels: reads the input's
      * space (q/k/v columns); the KV heads with their query groups; the query heads inside each group;
      * the value dimensions inside each KV head; the q/k dimensions RoPE does not rotate (qk_pass: the same in
@@ -246,6 +249,8 @@ public enum Op {
      */
     public static final String WINDOW = "window";
     public static final String WINDOW_SHIFT = "window_shift";
+    /** The attribute of Swin V2's window attention (1): cosine scores times the heads' scales, the MLP position bias. */
+    public static final String COSINE = "cosine";
 
     /**
      * The attribute of a {@link #SPACE_TO_DEPTH} of mode DCR giving the order of a patch's pixels among the output's runs

@@ -301,8 +301,13 @@ final class GraphNetwork implements Model {
                     ((LinearImpl) modules.get(n.name() + ".out_proj")).bias().zero_();
                 } else if (n.op() == Op.ATTENTION_GQA && n.longAttr(Op.WINDOW, 0) > 0) {
                     // Swin: torchvision's normal(0, 0.02) weights and bias table, zero biases, the relative positions
-                    for (String role : List.of("qkv_weight", "o_weight", "head_bias")) {
-                        raw.get(n.param(role)).normal_(0.0, 0.02, new org.bytedeco.pytorch.GeneratorOptional());
+                    for (String role : List.of("qkv_weight", "o_weight", "head_bias", "cpb_in_weight", "cpb_out_weight")) {
+                        if (n.has(role)) {
+                            raw.get(n.param(role)).normal_(0.0, 0.02, new org.bytedeco.pytorch.GeneratorOptional());
+                        }
+                    }
+                    if (n.has("head_scale")) { // Swin V2's logit scales: log(10)
+                        raw.get(n.param("head_scale")).fill_(new Scalar(Math.log(10)));
                     }
                     raw.get(n.param(lady.graph.GraphBuilder.BUFFER + "index")).copy_(
                             SwinAttention.relativeIndex(n.longAttr(Op.WINDOW, 1)));

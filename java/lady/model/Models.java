@@ -32,8 +32,8 @@ import lady.util.Text;
  *       checkpoint.</li>
  *   <li><b>convnext_tiny/small/base/large</b>: torchvision's ConvNeXts (LayerNorm2d and Linear layers on the
  *       channels of an image, layer scales); a checkpoint of other sizes is read as <b>convnext</b>.</li>
- *   <li><b>swin_t/s/b</b>: torchvision's Swin Transformers (shifted-window attention, patch merging); a checkpoint of
- *       other sizes is read as <b>swin</b>.</li>
+ *   <li><b>swin_t/s/b</b>, <b>swin_v2_t/s/b</b>: torchvision's Swin Transformers V1 and V2 (shifted-window attention,
+ *       patch merging); a checkpoint of other sizes is read as <b>swin</b> / <b>swin_v2</b>.</li>
  *   <li><b>alexnet</b>, <b>squeezenet1_0/1_1</b>, <b>mnasnet0_5/0_75/1_0/1_3</b>, <b>googlenet</b>,
  *       <b>inception_v3</b>: torchvision's (the auxiliary heads' logits are outputs after the main ones).</li>
  * </ul>

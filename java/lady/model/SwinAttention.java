@@ -19,8 +19,11 @@ import lady.graph.Op;
  * shifted, -100 between pixels that came from different regions of the image; softmax, the output projection
  * ({@code o_weight}, {@code o_bias}); the windows put back, the shift undone, the padding cut. The relative offsets are
  * computed here from the window size, as torchvision's relative_position_index buffer holds them (the checkpoint's copy
- * is saved, not read). Attrs of the {@link lady.graph.Op#ATTENTION_GQA} node: heads, head_dim, {@link Op#WINDOW},
- * {@link Op#WINDOW_SHIFT}.
+ * is saved, not read). Swin V2 ({@link Op#COSINE}): no k bias, the scores are the cosines of q and k times each head's
+ * scale (exp of its logit_scale, at most 100), and the bias is 16 sigmoid of the position-bias MLP (2 -> U, ReLU, U ->
+ * heads) at each offset's log-scaled coordinates (computed here too). Attrs of the
+ * {@link lady.graph.Op#ATTENTION_GQA} node: heads, head_dim, {@link Op#WINDOW}, {@link Op#WINDOW_SHIFT},
+ * {@link Op#COSINE}.
  */
 final class SwinAttention {
     private SwinAttention() {}
@@ -49,16 +52,33 @@ final class SwinAttention {
         long l = ws * ws;
         x = x.reshape(batch, ph / ws, ws, pw / ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(batch * windows, l, c);
 
-        Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")),
-                n.has("qkv_bias") ? params.get(n.param("qkv_bias")) : null, false)
+        boolean cosine = n.longAttr(Op.COSINE, 0) == 1;
+        Tensor qkvBias = n.has("qkv_bias") ? params.get(n.param("qkv_bias")) : null;
+        if (cosine && qkvBias != null) { // Swin V2 uses no k bias
+            qkvBias = qkvBias.clone();
+            qkvBias.narrow(0, c, c).zero_();
+        }
+        Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")), qkvBias, false)
                 .reshape(batch * windows, l, 3, heads, hd).permute(2, 0, 3, 1, 4);
-        Tensor q = qkv.select(0, 0).mul(new Scalar(Math.pow(hd, -0.5)));
+        Tensor q = qkv.select(0, 0);
         Tensor k = qkv.select(0, 1);
         Tensor v = qkv.select(0, 2);
-        Tensor attn = q.matmul(k.transpose(-2, -1));
-        Tensor table = params.get(n.param("head_bias"));
+        Tensor attn;
+        Tensor table; // one row per relative offset, one column per head
+        if (cosine) { // cosine scores times each head's scale (at most 100), the bias 16 sigmoid(MLP(offset))
+            attn = normalize(q).matmul(normalize(k).transpose(-2, -1));
+            Tensor scale = params.get(n.param("head_scale")).clamp(new org.bytedeco.pytorch.ScalarOptional(),
+                    new org.bytedeco.pytorch.ScalarOptional(new Scalar(Math.log(MAX_LOGIT_SCALE)))).exp();
+            attn = attn.mul(scale);
+            Tensor hidden = torch.relu(GraphNetwork.linear(relativeCoordinates(ws), params.get(n.param("cpb_in_weight")),
+                    params.get(n.param("cpb_in_bias")), false));
+            table = GraphNetwork.linear(hidden, params.get(n.param("cpb_out_weight")), null, false);
+        } else {
+            attn = q.mul(new Scalar(Math.pow(hd, -0.5))).matmul(k.transpose(-2, -1));
+            table = params.get(n.param("head_bias"));
+        }
         Tensor bias = table.index_select(0, relativeIndex(ws)).reshape(l, l, heads).permute(2, 0, 1).unsqueeze(0);
-        attn = attn.add(bias);
+        attn = attn.add(cosine ? torch.sigmoid(bias).mul(new Scalar(V2_BIAS_RANGE)) : bias);
         if (shifted) {
             Tensor mask = regionMask(ph, pw, ws, shiftH, shiftW); // windows x L x L
             attn = attn.reshape(batch, windows, heads, l, l).add(mask.unsqueeze(1).unsqueeze(0)).reshape(-1, heads, l, l);
@@ -72,6 +92,45 @@ final class SwinAttention {
             x = torch.roll(x, new long[] {shiftH, shiftW}, new long[] {1, 2});
         }
         return x.narrow(1, 0, h).narrow(2, 0, w).permute(0, 3, 1, 2).contiguous();
+    }
+
+    /** Swin V2's largest scale of a head's cosine scores. */
+    private static final double MAX_LOGIT_SCALE = 100.0;
+    /** Swin V2's position bias: this times the sigmoid of its MLP's output. */
+    private static final double V2_BIAS_RANGE = 16.0;
+    /** Swin V2's offsets are scaled to [-8, 8] before their log. */
+    private static final double V2_OFFSET_RANGE = 8.0;
+
+    /** {@code x} over the last axis's norm (at least 1e-12), as torch.nn.functional.normalize. */
+    private static Tensor normalize(Tensor x) {
+        Tensor norm = x.norm(new org.bytedeco.pytorch.ScalarOptional(new Scalar(2.0)), new long[] {-1}, true)
+                .clamp_min(new Scalar(1e-12));
+        return x.div(norm);
+    }
+
+    /**
+     * Swin V2's relative offsets, one row per offset (dh, dw) in [-(ws - 1), ws - 1]^2 (row-major, as the index counts
+     * them): each scaled to [-8, 8], then sign(x) log2(|x| + 1) / 3, as torchvision's relative_coords_table ({@code
+     * (2 ws - 1)^2 x 2}).
+     */
+    static Tensor relativeCoordinates(long ws) {
+        int side = Math.toIntExact(2 * ws - 1);
+        float[] c = new float[side * side * 2];
+        for (int i = 0; i < side; i++) {
+            for (int j = 0; j < side; j++) {
+                c[2 * (i * side + j)] = logScaled((i - (ws - 1)) / (float) (ws - 1));
+                c[2 * (i * side + j) + 1] = logScaled((j - (ws - 1)) / (float) (ws - 1));
+            }
+        }
+        Tensor t = torch.empty(side * side, 2);
+        t.data_ptr_float().put(c);
+        return t;
+    }
+
+    /** sign(8 x) log2(|8 x| + 1) / 3, in float32 as torchvision computes it. */
+    private static float logScaled(float x) {
+        float y = x * (float) V2_OFFSET_RANGE;
+        return (float) (Math.signum(y) * (Math.log(Math.abs(y) + 1.0f) / Math.log(2)) / 3.0);
     }
 
     /**

@@ -25,7 +25,13 @@ import lady.graph.Op;
  * projection's columns, the bias table's columns), inside each head its q and k dimensions alike and its v dimensions
  * with the projection's columns, and the MLP's hidden units. The relative position index and the table's rows
  * (positions) stay. A checkpoint of other widths, depths, heads or windows is read as {@code swin}, its sizes off its
- * tensors (square windows). Swin V2 (cosine attention, a position-bias MLP) is not recognized.
+ * tensors (square windows).
+ *
+ * <p>Swin V2 ({@code swin_v2_t/s/b}, windows of 8; {@code swin_v2} for other sizes): the attention's scores are cosines
+ * times each head's {@code logit_scale}, its position bias comes from the MLP {@code cpb_mlp} (whose last layer's rows
+ * move with the heads and whose 512 hidden units are a group of their own) at the saved {@code relative_coords_table};
+ * the blocks normalize after the attention and the MLP ({@code x + norm1(attn(x))}); the patch merging reduces, then
+ * normalizes its 2 C outputs.
  */
 final class SwinFamily implements Family {
     private static final double EPS = 1e-5;
@@ -39,36 +45,52 @@ final class SwinFamily implements Family {
             "swin_b", new long[][] {{128}, {2, 2, 18, 2}, {4, 8, 16, 32}});
     /** A checkpoint whose sizes are none of the table's. */
     private static final String ANY = "swin";
+    /** Swin V2's names: V1's with this after "swin". */
+    private static final String V2 = "_v2";
+    private static final long V2_WINDOW = 8;
+    /** Swin V2's position-bias MLP's hidden units. */
+    private static final long CPB_UNITS = 512;
 
     @Override
     public List<String> names() {
-        return List.of("swin_t", "swin_s", "swin_b", ANY);
+        return List.of("swin_t", "swin_s", "swin_b", ANY, "swin_v2_t", "swin_v2_s", "swin_v2_b", ANY + V2);
+    }
+
+    /** V1's name of a V2 name, as the tables know it. */
+    private static String v1(String name) {
+        return name.replace(V2, "");
     }
 
     @Override
     public String recognize(Map<String, long[]> s) {
-        if (!s.containsKey("features.0.0.weight") || !s.containsKey("features.1.0.attn.relative_position_bias_table")
-                || !s.containsKey("features.1.0.attn.qkv.weight") || !s.containsKey("head.weight")
-                || s.containsKey("features.1.0.attn.logit_scale")) {
+        if (!s.containsKey("features.0.0.weight") || !s.containsKey("features.1.0.attn.qkv.weight")
+                || !s.containsKey("head.weight")) {
+            return null;
+        }
+        boolean v2 = s.containsKey("features.1.0.attn.logit_scale") && s.containsKey("features.1.0.attn.cpb_mlp.2.weight");
+        if (!v2 && !s.containsKey("features.1.0.attn.relative_position_bias_table")) {
             return null;
         }
         for (Map.Entry<String, long[][]> e : SIZES.entrySet()) {
-            if (matches(s, e.getValue())) {
-                return e.getKey();
+            if (matches(s, e.getValue(), v2)) {
+                return v2 ? e.getKey().replace("swin", "swin" + V2) : e.getKey();
             }
         }
-        return ANY;
+        return v2 ? ANY + V2 : ANY;
     }
 
-    /** Whether the checkpoint has exactly this embedding width, these depths and heads, and windows of 7. */
-    private static boolean matches(Map<String, long[]> s, long[][] size) {
+    /** Whether the checkpoint has exactly this embedding width, these depths and heads, and torchvision's windows. */
+    private static boolean matches(Map<String, long[]> s, long[][] size, boolean v2) {
         if (Family.dim(s, "features.0.0.weight", 0, 0) != size[0][0]) {
             return false;
         }
         for (int stage = 0; stage < size[1].length; stage++) {
             String p = "features." + (2 * stage + 1) + ".";
-            long[] table = s.get(p + "0.attn.relative_position_bias_table");
-            if (table == null || table[1] != size[2][stage] || table[0] != (2 * WINDOW - 1) * (2 * WINDOW - 1)
+            long[] heads = s.get(p + "0.attn." + (v2 ? "logit_scale" : "relative_position_bias_table"));
+            long[] positions = s.get(p + "0.attn." + (v2 ? "relative_coords_table" : "relative_position_bias_table"));
+            if (heads == null || positions == null || heads[v2 ? 0 : 1] != size[2][stage]
+                    || (v2 ? positions.length != 4 || positions[1] != 2 * V2_WINDOW - 1
+                    : positions[0] != (2 * WINDOW - 1) * (2 * WINDOW - 1))
                     || !s.containsKey(p + (size[1][stage] - 1) + ".norm1.weight")
                     || s.containsKey(p + size[1][stage] + ".norm1.weight")) {
                 return false;
@@ -85,11 +107,12 @@ final class SwinFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         requireKnown(name);
-        if (name.equals(ANY) && !d.fromCheckpoint()) {
-            throw new LadyException(LadyException.Kind.USAGE, ANY + " names a checkpoint's own sizes: pass the "
-                    + "checkpoint, or build one of " + names().subList(0, names().size() - 1));
+        boolean v2 = name.contains(V2);
+        if (v1(name).equals(ANY) && !d.fromCheckpoint()) {
+            throw new LadyException(LadyException.Kind.USAGE, name + " names a checkpoint's own sizes: pass the "
+                    + "checkpoint, or build one of " + names().stream().filter(n -> !v1(n).equals(ANY)).toList());
         }
-        long[][] size = SIZES.get(name); // null for a checkpoint's own sizes
+        long[][] size = SIZES.get(v1(name)); // null for a checkpoint's own sizes
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
         GraphBuilder b = new GraphBuilder(name);
@@ -100,27 +123,35 @@ final class SwinFamily implements Family {
         for (int stage = 0; d.fromCheckpoint() ? d.has("features." + (2 * stage + 1) + ".0.norm1.weight", false)
                 : stage < size[1].length; stage++) {
             int f = 2 * stage + 1;
-            if (stage > 0) { // patch merging: the four pixels of each 2x2 patch side by side, norm, reduction
+            if (stage > 0) { // patch merging: the four pixels of each 2x2 patch side by side, norm, reduction (V2:
+                // reduction, norm)
                 String m = "features." + (f - 1);
                 long out = d.outExact(m + ".reduction.weight", 2 * b.width(x));
                 b.tensor(m + ".reduction.weight", out, 4 * b.width(x)); // declared first, as the state dict lists it
                 x = b.spaceToDepth(m + ".merge", x, 2, true);
-                x = b.layerNormOnChannels(m + ".norm", x, EPS);
-                x = b.linearOnChannels(m + ".reduction", x, out, false);
+                x = v2 ? b.layerNormOnChannels(m + ".norm", b.linearOnChannels(m + ".reduction", x, out, false), EPS)
+                        : b.linearOnChannels(m + ".reduction", b.layerNormOnChannels(m + ".norm", x, EPS), out, false);
             }
-            String table = "features." + f + ".0.attn.relative_position_bias_table";
-            long heads = d.size(table, 1, size == null ? 0 : size[2][stage]);
-            long window = window(d, table);
+            String attn = "features." + f + ".0.attn.";
+            long heads = v2 ? d.size(attn + "logit_scale", 0, size == null ? 0 : size[2][stage])
+                    : d.size(attn + "relative_position_bias_table", 1, size == null ? 0 : size[2][stage]);
+            long window = v2 ? v2Window(d, attn + "relative_coords_table") : window(d, attn + "relative_position_bias_table");
+            long cpb = v2 ? d.size(attn + "cpb_mlp.0.weight", 0, CPB_UNITS) : 0;
             long depth = size == null ? 0 : size[1][stage];
             for (int i = 0; d.fromCheckpoint() ? d.has("features." + f + "." + i + ".norm1.weight", false) : i < depth; i++) {
                 String p = "features." + f + "." + i;
-                String y = b.layerNormOnChannels(p + ".norm1", x, EPS);
-                y = b.windowAttention(p + ".attn", y, heads, window, i % 2 == 0 ? 0 : window / 2);
+                long shift = i % 2 == 0 ? 0 : window / 2;
+                String y = v2 ? b.layerNormOnChannels(p + ".norm1", b.windowAttention(p + ".attn", x, heads, window, shift,
+                        cpb), EPS) : b.windowAttention(p + ".attn", b.layerNormOnChannels(p + ".norm1", x, EPS), heads, window,
+                        shift);
                 x = b.add(p + ".add1", x, y);
-                y = b.layerNormOnChannels(p + ".norm2", x, EPS);
+                y = v2 ? x : b.layerNormOnChannels(p + ".norm2", x, EPS);
                 y = b.linearOnChannels(p + ".mlp.0", y, d.outExact(p + ".mlp.0.weight", MLP_RATIO * b.width(x)), true);
                 y = b.act(p + ".mlp.1", y, Op.Activation.GELU);
                 y = b.linearOnChannels(p + ".mlp.3", y, b.width(x), true);
+                if (v2) {
+                    y = b.layerNormOnChannels(p + ".norm2", y, EPS);
+                }
                 x = b.add(p + ".add2", x, y);
             }
         }
@@ -129,6 +160,19 @@ final class SwinFamily implements Family {
         x = b.flatten("flatten", x, 1);
         x = b.linear("head", x, d.outExact("head.weight", o.numClasses()), true);
         return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** The side of a Swin V2 stage's square windows: its coordinates table is [1, 2 w - 1, 2 w - 1, 2]. */
+    private static long v2Window(Dims d, String table) {
+        if (!d.fromCheckpoint()) {
+            return V2_WINDOW;
+        }
+        long[] shape = d.shape(table);
+        if (shape.length != 4 || shape[1] != shape[2] || shape[1] % 2 == 0 || shape[1] < 3 || shape[3] != 2) {
+            throw LadyException.invalidInput(table + " has shape " + java.util.Arrays.toString(shape) + ", not [1, 2 w - 1, "
+                    + "2 w - 1, 2] for a square window of w >= 2 pixels; Lady reads Swin checkpoints with square windows");
+        }
+        return (shape[1] + 1) / 2;
     }
 
     /** The side of a stage's square windows: its bias table has (2 w - 1)^2 rows. */

@@ -47,7 +47,7 @@ class FamiliesTest {
 
     private static long parameters(Map<String, long[]> shapes) {
         return shapes.entrySet().stream().filter(e -> !e.getKey().contains("running_") && !e.getKey().endsWith("tracked")
-                && !e.getKey().endsWith("relative_position_index")) // (buffers)
+                && !e.getKey().endsWith("relative_position_index") && !e.getKey().endsWith("relative_coords_table")) // (buffers)
                 .mapToLong(e -> Arrays.stream(e.getValue()).reduce(1, (a, b) -> a * b)).sum();
     }
 
@@ -82,6 +82,9 @@ class FamiliesTest {
         expected.put("swin_t", 28_288_354L);
         expected.put("swin_s", 49_606_258L);
         expected.put("swin_b", 87_768_224L);
+        expected.put("swin_v2_t", 28_351_570L);
+        expected.put("swin_v2_s", 49_737_442L);
+        expected.put("swin_v2_b", 87_930_848L);
         expected.put("efficientnet_v2_s", 21_458_488L);
         expected.put("efficientnet_v2_m", 54_139_356L);
         expected.put("efficientnet_v2_l", 118_515_272L);
@@ -115,12 +118,13 @@ class FamiliesTest {
     /** Swin's named sizes are recognized by their widths, depths and heads, with the state-dict order; groups of swin_t. */
     @Test
     void swinSizesAreRecognizedByName() {
-        for (String name : List.of("swin_t", "swin_s", "swin_b")) {
+        for (String name : List.of("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")) {
             for (double width : new double[] {1.0, 0.5}) {
                 Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7).withWidth(width))
                         .tensorShapes();
                 ModelConfig config = Models.infer(shapes, null);
-                assertEquals(width == 1.0 ? name : "swin", config.architecture(), name + " width " + width);
+                assertEquals(width == 1.0 ? name : name.contains("v2") ? "swin_v2" : "swin", config.architecture(),
+                        name + " width " + width);
                 // a width multiplier scales the embedding once: each merging doubles it, the MLPs are 4 times it
                 long c = shapes.get("features.0.0.weight")[0];
                 assertEquals(2 * c, shapes.get("features.2.reduction.weight")[0], name);
@@ -258,7 +262,7 @@ class FamiliesTest {
 
     @Test
     void everyGroupPermutedKeepsTheOutputsOfNewModels() {
-        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny", "swin_t")) {
+        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny", "swin_t", "swin_v2_t")) {
             ModelOptions options = ModelOptions.defaults().withClasses(5).withWidth(name.startsWith("mobilenet") ? 1.0 : 0.25);
             Model model = Models.create(name, options);
             StateDict state = model.stateDict();

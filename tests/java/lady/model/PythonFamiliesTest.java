@@ -153,6 +153,24 @@ class PythonFamiliesTest {
         check("swin", "swin", 60, SMALL_SWIN, true);
     }
 
+    /**
+     * Swin V2's blocks on the same small network: cosine attention with a scale per head, the position-bias MLP (its
+     * last rows with the heads, its 512 hidden units a group), post-norms, the merging's norm after its reduction.
+     */
+    @Test
+    void smallSwinV2() throws Exception {
+        Map<String, Object> v2 = new java.util.HashMap<>(SMALL_SWIN);
+        v2.put("swin_v2", true);
+        check("swin", "swin_v2", 60, v2, true);
+    }
+
+    /** torchvision's swin_v2_t itself (windows of 8), recognized by its name. */
+    @Test
+    @Tag("slow")
+    void swinV2T() throws Exception {
+        check("swin_v2_t", "swin_v2_t", 64, Map.of(), true);
+    }
+
     /** torchvision's swin_t itself (windows of 7), recognized by its name. */
     @Test
     @Tag("slow")
