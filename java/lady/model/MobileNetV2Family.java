@@ -19,10 +19,11 @@ import lady.graph.Op;
  *   <li>EfficientNet-B*: stem {@code features.0} (3x3 stride 2, SiLU), stages {@code features.1..7} of MBConv blocks
  *       {@code features.s.i.block} (the 1x1 expansion with SiLU unless the expansion is 1, the depthwise k x k with
  *       SiLU, the squeeze-excitation {@code fc1} (SiLU) / {@code fc2} (sigmoid), the 1x1 projection; stochastic depth,
- *       the identity in evaluation), {@code features.8} (1x1, SiLU); BN eps 1e-5. A stage's first block has its stride
- *       (stages 2, 3, 4 and 6 stride 2); its other blocks stride 1. The B variants differ only in widths, depths and
- *       kernels, which the checkpoint gives: every checkpoint of this layout is read as {@code efficientnet_b0}'s
- *       graph with its own sizes.</li>
+ *       the identity in evaluation), {@code features.8} (1x1, SiLU); BN eps 1e-5 (B5..B7: 1e-3, as torchvision builds
+ *       them). A stage's first block has its stride (stages 2, 3, 4 and 6 stride 2); its other blocks stride 1. The B
+ *       variants differ in widths and depths (torchvision's multipliers, widths divisible by 8, depths rounded up):
+ *       a checkpoint is named by its stem width, last width and block count ({@code efficientnet_b0} when no
+ *       variant has them, its sizes its own).</li>
  *   <li>EfficientNetV2-S/M/L: EfficientNet's layout with FusedMBConv blocks in the first stages (no squeeze-excitation:
  *       the k x k conv with SiLU, to the expanded width then a 1x1 projection conv and its BN as {@code block.1}, or
  *       straight to the output width when the expansion is 1), MBConv blocks after them, {@code features.7} (S) or
@@ -43,6 +44,13 @@ final class MobileNetV2Family implements Family {
     private static final int[][] B0 = {{1, 3, 1, 16, 1}, {6, 3, 2, 24, 2}, {6, 5, 2, 40, 2}, {6, 3, 2, 80, 3},
         {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
     private static final int B0_STEM = 32;
+    /** EfficientNet-B0..B7's width and depth multipliers (torchvision's _efficientnet_conf). */
+    private static final double[][] B_MULT = {{1.0, 1.0}, {1.0, 1.1}, {1.1, 1.2}, {1.2, 1.4}, {1.4, 1.8}, {1.6, 2.2},
+        {1.8, 2.6}, {2.0, 3.1}};
+    /** From this variant on (B5), torchvision's EfficientNets normalize with {@link #LATE_B_EPS}. */
+    private static final int LATE_B = 5;
+    private static final double LATE_B_EPS = 1e-3;
+    private static final String B_PREFIX = "efficientnet_b";
     private static final int B0_LAST = 1280;
     /**
      * EfficientNetV2's tables: per stage fused (1) or not (0), expansion, kernel, first stride, output width, blocks; the
@@ -65,7 +73,9 @@ final class MobileNetV2Family implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("mobilenet_v2", "efficientnet_b0", "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l");
+        return List.of("mobilenet_v2", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+                "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s",
+                "efficientnet_v2_m", "efficientnet_v2_l");
     }
 
     @Override
@@ -89,12 +99,39 @@ final class MobileNetV2Family implements Family {
             return null;
         }
         if (s.containsKey("features.1.0.block.1.fc1.weight")) { // EfficientNet's first block squeezes; V2's is fused
-            return stages == B0.length ? "efficientnet_b0" : null;
+            return stages == B0.length ? bVariant(s) : null;
         }
         long stem = Family.dim(s, "features.0.0.weight", 0, 0);
         return stages == V2_STAGES.get("efficientnet_v2_s").length ? "efficientnet_v2_s"
                 : stages != V2_STAGES.get("efficientnet_v2_m").length ? null
                 : stem == V2_STAGES.get("efficientnet_v2_l")[0][4] ? "efficientnet_v2_l" : "efficientnet_v2_m";
+    }
+
+    /**
+     * The EfficientNet-B variant whose stem width, last width and block count the checkpoint has (torchvision's rules:
+     * widths made divisible by 8 after the width multiplier, each stage's depth rounded up after the depth multiplier);
+     * efficientnet_b0 when none has them (its graph reads every size off the checkpoint).
+     */
+    private static String bVariant(Map<String, long[]> s) {
+        int blocks = 0;
+        for (int stage = 1; stage <= B0.length; stage++) {
+            for (int i = 0; s.containsKey("features." + stage + "." + i + ".block.0.0.weight"); i++) {
+                blocks++;
+            }
+        }
+        long stem = Family.dim(s, "features.0.0.weight", 0, 0);
+        long last = Family.dim(s, "features." + (B0.length + 1) + ".0.weight", 0, 0);
+        for (int v = 0; v < B_MULT.length; v++) {
+            int expected = 0;
+            for (int[] row : B0) {
+                expected += (int) Math.ceil(row[4] * B_MULT[v][1]);
+            }
+            if (stem == MobileNetV3Family.divisible(B0_STEM * B_MULT[v][0]) && expected == blocks
+                    && last == 4 * MobileNetV3Family.divisible(B0[B0.length - 1][3] * B_MULT[v][0])) {
+                return B_PREFIX + v;
+            }
+        }
+        return B_PREFIX + 0;
     }
 
     @Override
@@ -112,11 +149,13 @@ final class MobileNetV2Family implements Family {
         }
         boolean v2 = name.equals("mobilenet_v2");
         Op.Activation act = v2 ? Op.Activation.RELU6 : Op.Activation.SILU;
-        double w = o.width();
+        int variant = v2 ? 0 : Integer.parseInt(name.substring(B_PREFIX.length()));
+        double w = o.width() * B_MULT[variant][0];
+        double eps = variant >= LATE_B ? LATE_B_EPS : BN_EPS;
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), o.inputSize(), false);
-        x = convBnAct(b, "features.0", x, d.outExact("features.0.0.weight",
-                MobileNetV3Family.divisible((v2 ? V2_STEM : B0_STEM) * w)), 3, 2, 1, act);
+        x = MobileNetV3Family.convBnAct(b, "features.0", x, d.outExact("features.0.0.weight",
+                MobileNetV3Family.divisible((v2 ? V2_STEM : B0_STEM) * w)), 3, 2, 1, act, eps, BN_MOMENTUM);
         int next = 1;
         if (v2) {
             for (int[] row : V2) {
@@ -129,15 +168,17 @@ final class MobileNetV2Family implements Family {
             for (int stage = 0; stage < B0.length; stage++) {
                 int[] row = B0[stage];
                 String module = "features." + next++;
-                for (int i = 0; d.fromCheckpoint() ? d.has(module + "." + i + ".block.0.0.weight", false) : i < row[4]; i++) {
+                int depth = (int) Math.ceil(row[4] * B_MULT[variant][1]);
+                for (int i = 0; d.fromCheckpoint() ? d.has(module + "." + i + ".block.0.0.weight", false) : i < depth; i++) {
                     x = mbConv(b, d, module + "." + i, x, row[0], row[1], MobileNetV3Family.divisible(row[3] * w),
-                            i == 0 ? row[2] : 1, BN_EPS);
+                            i == 0 ? row[2] : 1, eps);
                 }
             }
         }
         String last = "features." + next;
         long lastWidth = v2 ? MobileNetV3Family.divisible(V2_LAST * Math.max(1.0, w)) : 4L * b.width(x);
-        x = convBnAct(b, last, x, d.outExact(last + ".0.weight", lastWidth), 1, 1, 1, act);
+        x = MobileNetV3Family.convBnAct(b, last, x, d.outExact(last + ".0.weight", lastWidth), 1, 1, 1, act, eps,
+                BN_MOMENTUM);
         x = b.adaptiveAvgPool("avgpool", x, 1);
         x = b.flatten("flatten", x, 1);
         x = b.dropout("classifier.0", x, V2_DROPOUT);

@@ -85,6 +85,11 @@ class FamiliesTest {
         expected.put("swin_v2_t", 28_351_570L);
         expected.put("swin_v2_s", 49_737_442L);
         expected.put("swin_v2_b", 87_930_848L);
+        long[] efficientnets = {5_288_548L, 7_794_184L, 9_109_994L, 12_233_232L, 19_341_616L, 30_389_784L, 43_040_704L,
+            66_347_960L};
+        for (int v = 0; v < efficientnets.length; v++) {
+            expected.put("efficientnet_b" + v, efficientnets[v]);
+        }
         expected.put("efficientnet_v2_s", 21_458_488L);
         expected.put("efficientnet_v2_m", 54_139_356L);
         expected.put("efficientnet_v2_l", 118_515_272L);
@@ -150,13 +155,14 @@ class FamiliesTest {
     }
 
     /**
-     * EfficientNetV2's sizes are told apart by their stage counts and stem widths, MNASNet's by their stem widths, with
-     * the state-dict order.
+     * EfficientNetV2's sizes are told apart by their stage counts and stem widths, EfficientNet-B0..B7 by their stem
+     * and last widths and block counts, MNASNet's by their stem widths, with the state-dict order.
      */
     @Test
     void efficientnetV2AndMnasnetSizesAreRecognizedByName() {
         for (String name : List.of("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "efficientnet_b0",
-                "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")) {
+                "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
+                "efficientnet_b6", "efficientnet_b7", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")) {
             Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7)).tensorShapes();
             ModelConfig config = Models.infer(shapes, null);
             assertEquals(name, config.architecture());

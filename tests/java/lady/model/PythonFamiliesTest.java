@@ -125,6 +125,13 @@ class PythonFamiliesTest {
      */
     private static final Map<String, Object> V2_STATISTICS = Map.of("batch", 8, "bn_batches", 4);
 
+    /** EfficientNet-B5: named by its sizes, and normalized with torchvision's eps of 1e-3 (B0..B4: 1e-5). */
+    @Test
+    @Tag("slow")
+    void efficientnetB5() throws Exception {
+        check("efficientnet_b5", "efficientnet_b5", 64, V2_STATISTICS, false);
+    }
+
     /** FusedMBConv stages, then MBConv stages with squeeze-excitations; batch-norm eps 1e-3. */
     @Test
     void efficientnetV2S() throws Exception {
