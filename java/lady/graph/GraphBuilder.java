@@ -701,6 +701,11 @@ public final class GraphBuilder {
                 length);
     }
 
+    /** ShuffleNet's channel shuffle of {@code groups} groups ({@link Op#CHANNEL_SHUFFLE}). */
+    public String channelShuffle(String node, String x, long groups) {
+        return add(node, Op.CHANNEL_SHUFFLE, List.of(x), Map.of(), Map.of("groups", groups), width(x));
+    }
+
     /** An operation the analysis does not know: everything it touches stays in place. */
     public String opaque(String node, List<String> xs, String type, Map<String, String> params, long outWidth) {
         return add(node, Op.OPAQUE, xs, params, Map.of("type", type), outWidth);

@@ -105,7 +105,7 @@ public enum Op {
      * ShuffleNet's channel shuffle ({@code x.view(N, g, C / g, H, W).transpose(1, 2).reshape(N, C, H, W)}: channel
      * {@code a * C / g + b} goes to {@code b * g + a}). Attrs: groups (g). Channels: the input's g runs of C / g channels
      * must move alike (their spaces tied, coarsened to the coarsest run's blocks), and each of their neurons becomes one
-     * block of g times its channels in the output. The interpreter does not run it.
+     * block of g times its channels in the output.
      */
     CHANNEL_SHUFFLE,
     /**

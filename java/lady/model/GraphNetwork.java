@@ -590,6 +590,11 @@ final class GraphNetwork implements Model {
                 return n.longAttr(Op.WINDOW, 0) > 0 ? SwinAttention.forward(n, x, raw) : LlamaAttention.forward(n, x, raw);
             case SPACE_TO_DEPTH:
                 return spaceToDepth(n, x);
+            case CHANNEL_SHUFFLE: { // x.view(N, g, C / g, H, W).transpose(1, 2).reshape(N, C, H, W)
+                long[] s = x.sizes().vec().get();
+                long g = n.longAttr("groups", 1);
+                return x.reshape(s[0], g, s[1] / g, s[2], s[3]).transpose(1, 2).reshape(s[0], s[1], s[2], s[3]);
+            }
             case MOE:
                 return mixtureOfExperts(n, x);
             case IMAGE_FEATURES: // text only: no image tokens

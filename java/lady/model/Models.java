@@ -34,7 +34,8 @@ import lady.util.Text;
  *       channels of an image, layer scales); a checkpoint of other sizes is read as <b>convnext</b>.</li>
  *   <li><b>swin_t/s/b</b>, <b>swin_v2_t/s/b</b>: torchvision's Swin Transformers V1 and V2 (shifted-window attention,
  *       patch merging); a checkpoint of other sizes is read as <b>swin</b> / <b>swin_v2</b>.</li>
- *   <li><b>alexnet</b>, <b>squeezenet1_0/1_1</b>, <b>mnasnet0_5/0_75/1_0/1_3</b>, <b>googlenet</b>,
+ *   <li><b>alexnet</b>, <b>squeezenet1_0/1_1</b>, <b>mnasnet0_5/0_75/1_0/1_3</b>, <b>shufflenet_v2_x0_5/x1_0/x1_5/x2_0</b>,
+ *       <b>googlenet</b>,
  *       <b>inception_v3</b>: torchvision's (the auxiliary heads' logits are outputs after the main ones).</li>
  * </ul>
  * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
@@ -47,7 +48,8 @@ public final class Models {
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
             new LlamaFamily(), new GptFamily(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
-            new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily());
+            new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily(),
+            new ShuffleNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

@@ -79,6 +79,10 @@ class FamiliesTest {
         expected.put("mnasnet1_3", 6_282_256L);
         expected.put("googlenet", 13_004_888L); // with the two auxiliary heads, as a new torchvision model has them
         expected.put("inception_v3", 27_161_264L); // with AuxLogits
+        expected.put("shufflenet_v2_x0_5", 1_366_792L);
+        expected.put("shufflenet_v2_x1_0", 2_278_604L);
+        expected.put("shufflenet_v2_x1_5", 3_503_624L);
+        expected.put("shufflenet_v2_x2_0", 7_393_996L);
         expected.put("swin_t", 28_288_354L);
         expected.put("swin_s", 49_606_258L);
         expected.put("swin_b", 87_768_224L);
@@ -162,7 +166,8 @@ class FamiliesTest {
     void efficientnetV2AndMnasnetSizesAreRecognizedByName() {
         for (String name : List.of("efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "efficientnet_b0",
                 "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
-                "efficientnet_b6", "efficientnet_b7", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")) {
+                "efficientnet_b6", "efficientnet_b7", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3",
+                "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")) {
             Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7)).tensorShapes();
             ModelConfig config = Models.infer(shapes, null);
             assertEquals(name, config.architecture());
