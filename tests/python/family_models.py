@@ -46,7 +46,7 @@ except ImportError as e:
 
 def build(p):
     arch, classes = p["arch"], p["classes"]
-    if arch.startswith("deeplabv3"):
+    if arch.startswith(("deeplabv3", "fcn_")):
         return getattr(segmentation, arch)(weights=None, weights_backbone=None, num_classes=classes, aux_loss=True)
     if "vit" in p:
         return VisionTransformer(num_classes=classes, **p["vit"])

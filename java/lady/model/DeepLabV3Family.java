@@ -19,6 +19,8 @@ import lady.graph.Op;
  * conv to a quarter of the channels + BN + ReLU + dropout 0.1 + 1x1 conv) when the checkpoint has one
  * (a new model has none, as torchvision's default). Outputs: "out" and, with the auxiliary head, "aux",
  * each resized (bilinear) to the input's size. Every width and the classes are read off a checkpoint.
+ * torchvision's FCN (fcn_resnet50, fcn_resnet101) is the same backbone with an FCNHead as its classifier
+ * ({@code classifier.0} 3x3 conv to a quarter of the channels, BN, ReLU, dropout, {@code classifier.4} 1x1 conv).
  */
 final class DeepLabV3Family implements Family {
     private static final long[] ATROUS_RATES = {12, 24, 36};
@@ -31,17 +33,24 @@ final class DeepLabV3Family implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("deeplabv3_resnet50", "deeplabv3_resnet101");
+        return List.of("deeplabv3_resnet50", "deeplabv3_resnet101", "fcn_resnet50", "fcn_resnet101");
     }
 
     @Override
     public String recognize(Map<String, long[]> s) {
-        if (!s.containsKey(BACKBONE + "conv1.weight") || !s.containsKey("classifier.0.convs.0.0.weight")
-                || !s.containsKey("classifier.0.project.0.weight") || !s.containsKey("classifier.4.weight")) {
+        if (!s.containsKey(BACKBONE + "conv1.weight") || !s.containsKey("classifier.4.weight")) {
+            return null;
+        }
+        String head;
+        if (s.containsKey("classifier.0.convs.0.0.weight") && s.containsKey("classifier.0.project.0.weight")) {
+            head = "deeplabv3_";
+        } else if (Family.dim(s, "classifier.0.weight", 0, -1) >= 0 && s.get("classifier.0.weight").length == 4) {
+            head = "fcn_";
+        } else {
             return null;
         }
         String depth = ResNetFamily.depthName(s, BACKBONE);
-        return "resnet50".equals(depth) || "resnet101".equals(depth) ? "deeplabv3_" + depth : null;
+        return "resnet50".equals(depth) || "resnet101".equals(depth) ? head + depth : null;
     }
 
     @Override
@@ -51,32 +60,39 @@ final class DeepLabV3Family implements Family {
 
     @Override
     public Architecture build(String name, Dims d) {
-        if (!names().contains(name)) {
-            throw new LadyException(LadyException.Kind.USAGE, "unknown DeepLabV3 '" + name + "'; known: " + names());
-        }
+        requireKnown(name);
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
-        String resnet = name.substring("deeplabv3_".length());
+        boolean fcn = name.startsWith("fcn_");
+        String resnet = name.substring(name.indexOf('_') + 1);
         GraphBuilder b = new GraphBuilder(name);
         String input = b.image("input", o.inputChannels(), o.inputSize(), false);
         List<String> stages = ResNetFamily.body(b, d, BACKBONE, input, ResNetFamily.blocks(resnet, d, BACKBONE), true,
                 ResNetFamily.Inner.PLAIN, false, new boolean[] {false, true, true});
         long classes = d.outExact("classifier.4.weight", o.numClasses());
-        String x = aspp(b, d, "classifier.0", stages.get(3));
-        x = convBnRelu(b, "classifier.1", "classifier.2", "classifier.3", x,
-                d.outExact("classifier.1.weight", b.width(x)), 3, 1);
-        x = b.conv("classifier.4", x, classes, 1, 1, 0, true);
+        String x;
+        if (fcn) {
+            x = fcnHead(b, d, "classifier", stages.get(3), classes);
+        } else {
+            x = aspp(b, d, "classifier.0", stages.get(3));
+            x = convBnRelu(b, "classifier.1", "classifier.2", "classifier.3", x,
+                    d.outExact("classifier.1.weight", b.width(x)), 3, 1);
+            x = b.conv("classifier.4", x, classes, 1, 1, 0, true);
+        }
         String out = b.interpolate("out", x, input);
         if (!d.has("aux_classifier.0.weight", false)) {
             return new Architecture(name, b.build(out), Architecture.Init.TORCHVISION_RESNET);
         }
-        String f = stages.get(2);
-        String a = convBnRelu(b, "aux_classifier.0", "aux_classifier.1", "aux_classifier.2", f,
-                d.outExact("aux_classifier.0.weight", b.width(f) / FCN_REDUCTION), 3, 1);
-        a = b.dropout("aux_classifier.3", a, FCN_DROPOUT);
-        a = b.conv("aux_classifier.4", a, d.outExact("aux_classifier.4.weight", classes), 1, 1, 0, true);
-        String aux = b.interpolate("aux", a, input);
+        String aux = b.interpolate("aux", fcnHead(b, d, "aux_classifier", stages.get(2), classes), input);
         return new Architecture(name, b.build(out, aux), Architecture.Init.TORCHVISION_RESNET);
+    }
+
+    /** torchvision's FCNHead {@code m} on {@code x}: 3x3 conv to a quarter, BN, ReLU, dropout, 1x1 conv to the classes. */
+    private static String fcnHead(GraphBuilder b, Dims d, String m, String x, long classes) {
+        String a = convBnRelu(b, m + ".0", m + ".1", m + ".2", x, d.outExact(m + ".0.weight", b.width(x) / FCN_REDUCTION),
+                3, 1);
+        a = b.dropout(m + ".3", a, FCN_DROPOUT);
+        return b.conv(m + ".4", a, d.outExact(m + ".4.weight", classes), 1, 1, 0, true);
     }
 
     /** ASPP on {@code x}: five branches concatenated on channels, then the projection. */

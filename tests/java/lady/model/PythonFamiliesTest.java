@@ -283,6 +283,13 @@ class PythonFamiliesTest {
         check("densenet121", "densenet121", 32, Map.of(), false);
     }
 
+    /** FCN: DeepLabV3's dilated ResNet-50 with FCNHeads as classifier and auxiliary head (outputs "out" and "aux"). */
+    @Test
+    @Tag("slow")
+    void fcnResnet50() throws Exception {
+        check("fcn_resnet50", "fcn_resnet50", 32, Map.of(), false);
+    }
+
     @Test
     @Tag("slow")
     void deeplabV3Resnet50() throws Exception {
