@@ -7,11 +7,13 @@ exact GELU), for the Java tests (run with /usr/bin/python3).
     timm_vit.py save <out_dir> <seed>
         <out_dir>/NAME.pt for NAME tiny (width 192, 3 heads: timm's vit_tiny), narrow (width 128, 2 heads of 64) and
         layerscale (width 256, 4 heads, LayerScale as DeiT III's: blocks.i.ls1.gamma, ls2.gamma) and distilled (width
-        320, 5 heads, 3 blocks: DeiT's dist_token and head_dist), 2 blocks, patch 8 on 32 x 32 images, 10 classes, random
-        weights (LayerNorm affine parameters and LayerScale factors drawn too).
+        320, 5 heads, 3 blocks: DeiT's dist_token and head_dist) and registers (width 384, 6 heads, LayerScale, 4 register
+        tokens, position embeddings over the patches only, no head: as timm's vit_*_reg4_dinov2 backbones), 2 blocks,
+        patch 8 on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters and LayerScale factors drawn
+        too).
     timm_vit.py check <model.pt> <permuted.pt> <restored.pt>
         function_check.py's verdict on the three, the wrong permutation two heads' query rows swapped in the first
-        block.
+        block (a model without a head: on the inner products of its features).
 
 Exit code 3 without torch.
 """
@@ -116,7 +118,26 @@ class VisionTransformerDistilled(VisionTransformer):
         return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
 
 
-MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5), "distilled": (320, 5, None)}
+class VisionTransformerRegisters(VisionTransformer):
+    """timm's ViT with register tokens (reg_token after the class token) and no_embed_class (pos_embed over the patches
+    only, added before the class and register tokens), as vit_*_reg4_dinov2, without a head (num_classes=0: timm's head
+    is an Identity): the output is the class token's features."""
+
+    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10, init_values=None, registers=4):
+        super().__init__(dim, heads, depth, patch, image, classes, init_values)
+        self.reg_token = nn.Parameter(torch.randn(1, registers, dim) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2, dim) * 0.02)
+        self.head = nn.Identity()
+
+    def forward(self, x):
+        x = self.patch_embed(x) + self.pos_embed
+        n = x.shape[0]
+        x = torch.cat((self.cls_token.expand(n, -1, -1), self.reg_token.expand(n, -1, -1), x), dim=1)
+        return self.norm(self.blocks(x))[:, 0]
+
+
+MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5), "distilled": (320, 5, None),
+          "registers": (384, 6, 1e-5)}
 
 
 def model(name_or_state):
@@ -124,10 +145,14 @@ def model(name_or_state):
     if isinstance(name_or_state, str):
         dim, heads, init_values = MODELS[name_or_state]
         distilled = name_or_state == "distilled"
+        registers = name_or_state == "registers"
     else:
         dim = name_or_state["cls_token"].shape[-1]
         heads, init_values = next((h, i) for d, h, i in MODELS.values() if d == dim)
         distilled = "dist_token" in name_or_state
+        registers = "reg_token" in name_or_state
+    if registers:
+        return VisionTransformerRegisters(dim, heads, init_values=init_values)
     if distilled:  # 3 blocks: two classifiers' biases stay, the rest (95 % and more) moves
         return VisionTransformerDistilled(dim, heads, depth=3, init_values=init_values)
     return VisionTransformer(dim, heads, init_values=init_values)
@@ -162,6 +187,8 @@ def check(original, permuted, restored):
         q0, q1 = qkv[:hd].clone(), qkv[hd:2 * hd].clone()
         qkv[:hd], qkv[hd:2 * hd] = q1, q0  # heads 0 and 1 of the queries only: a wrong permutation
         yw = m(x)
+    if isinstance(m, VisionTransformerRegisters):  # features without a head: compared by their inner products
+        ya, yb, yw = (y @ y.t() for y in (ya, yb, yw))
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 
 

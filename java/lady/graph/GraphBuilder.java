@@ -263,12 +263,25 @@ public final class GraphBuilder {
 
     /** The last node, which wrote {@code value}, with attr {@link Op#CHANNELS_FIRST} set. */
     private String channelsFirst(String value) {
+        return withAttr(value, Op.CHANNELS_FIRST);
+    }
+
+    /**
+     * Marks {@code value}, the last node's output, as an output whose channel order is free ({@link Op#FREE_CHANNELS}:
+     * the features of a model without a head, compared by their inner products).
+     */
+    public String freeChannels(String value) {
+        return withAttr(value, Op.FREE_CHANNELS);
+    }
+
+    /** The last node, which wrote {@code value}, with the flag {@code attr} set (1). */
+    private String withAttr(String value, String attr) {
         Node n = nodes.remove(nodes.size() - 1);
         if (!n.output().equals(value)) {
             throw new LadyException(LadyException.Kind.INTERNAL, name + ": '" + value + "' is not the last value");
         }
         Map<String, Object> a = new LinkedHashMap<>(n.attrs());
-        a.put(Op.CHANNELS_FIRST, 1L);
+        a.put(attr, 1L);
         nodes.add(new Node(n.name(), n.op(), n.inputs(), n.output(), n.params(), a));
         return value;
     }

@@ -33,8 +33,11 @@ import lady.graph.Op;
  * pooled, LayerNorm eps 1e-6, exact GELU) are read as the {@code timm_vit_*} architectures, heads of 64 (80 at width
  * 1280) as timm's, with LayerScale ({@code blocks.i.ls1.gamma}, {@code ls2.gamma}: DeiT III) where the
  * checkpoint has it, and DeiT's distilled variants ({@code dist_token} after the class token, {@code head_dist} on
- * it, the two classifiers averaged as timm's evaluation does). Variants with other parts (registers, average pooling,
- * q/k norms) are not recognized: name their groups with --spec or pass an ONNX export.
+ * it, the two classifiers averaged as timm's evaluation does), register tokens ({@code reg_token} [1, R, D] after the
+ * class token, as vit_*_reg4_dinov2), position embeddings over the patches only (timm's no_embed_class: added before
+ * the class and register tokens, told by the embedding's length), and no head (num_classes 0, as timm's DINOv2
+ * backbones: the output is the class token's features, their channel order free). Variants with other parts (average
+ * pooling, q/k norms) are not recognized: name their groups with --spec or pass an ONNX export.
  */
 final class VitFamily implements Family {
     private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
@@ -73,6 +76,8 @@ final class VitFamily implements Family {
     /** timm's distilled DeiT: its distillation token and the classifier that reads it. */
     private static final String DIST = "dist_token";
     private static final String HEAD_DIST = "head_dist";
+    /** timm's register tokens [1, R, D]. */
+    private static final String REG = "reg_token";
 
     @Override
     public List<String> names() {
@@ -88,8 +93,8 @@ final class VitFamily implements Family {
     public String recognize(Map<String, long[]> s) {
         long[] timm = s.get(TIMM.proj() + ".weight");
         if (timm != null && timm.length == 4 && s.containsKey(TIMM.cls()) && s.containsKey(TIMM.pos())
-                && s.containsKey("blocks.0.attn.qkv.weight") && s.containsKey(TIMM.head() + ".weight")
-                && s.containsKey(TIMM.norm() + ".weight")) {
+                && s.containsKey("blocks.0.attn.qkv.weight") && s.containsKey(TIMM.norm() + ".weight")
+                && !s.containsKey("fc_norm.weight")) {
             for (Map.Entry<String, Config> e : TIMM_CONFIGS.entrySet()) {
                 if (e.getValue().dim() == timm[0]) {
                     return e.getKey();
@@ -118,15 +123,34 @@ final class VitFamily implements Family {
     public ModelOptions options(String name, Map<String, long[]> s) {
         Naming n = naming(name);
         long patch = Family.dim(s, n.proj() + ".weight", 2, config(name).patch());
-        long prefix = n == TIMM && s.containsKey(DIST) ? 2 : 1; // the class token, and DeiT's distillation token
-        long positions = Family.dim(s, n.pos(), 1, prefix + 1);
-        long side = Math.round(Math.sqrt(positions - prefix));
-        if (side * side != positions - prefix) {
-            throw LadyException.invalidInput(name + ": the position embedding has " + positions
-                    + " positions, not " + prefix + " + a square number of patches");
-        }
+        long side = side(name, s, n);
         return new ModelOptions((int) Family.dim(s, n.head() + ".weight", 0, 10), 1.0, 0,
                 (int) Family.dim(s, n.proj() + ".weight", 1, 3), (int) (side * patch));
+    }
+
+    /**
+     * The tokens before the patches: the class token, DeiT's distillation token, timm's register tokens (a checkpoint's
+     * shapes; 1 for a new model).
+     */
+    private static long prefixTokens(Map<String, long[]> s, Naming n) {
+        return 1 + (n == TIMM && s.containsKey(DIST) ? 1 : 0) + (n == TIMM ? Family.dim(s, REG, 1, 0) : 0);
+    }
+
+    /**
+     * The side of the square grid of patches the position embedding holds: its positions are the prefix tokens' and
+     * the patches' or (timm's no_embed_class) the patches' only.
+     */
+    private static long side(String name, Map<String, long[]> s, Naming n) {
+        long prefix = prefixTokens(s, n);
+        long positions = Family.dim(s, n.pos(), 1, prefix + 1);
+        for (long patches : new long[] {positions - prefix, positions}) {
+            long side = Math.round(Math.sqrt(Math.max(0, patches)));
+            if (side > 0 && side * side == patches) {
+                return side;
+            }
+        }
+        throw LadyException.invalidInput(name + ": the position embedding has " + positions + " positions, neither "
+                + prefix + " + a square number of patches nor a square number");
     }
 
     private Config config(String name) {
@@ -153,20 +177,38 @@ final class VitFamily implements Family {
         }
         long heads = dim / c.headDim();
         boolean distilled = n == TIMM && d.fromCheckpoint() && d.has(DIST, false);
-        long prefix = distilled ? 2 : 1;
+        long registers = n == TIMM && d.fromCheckpoint() ? d.size(REG, 1, 0) : 0;
+        long prefix = 1 + (distilled ? 1 : 0) + registers;
+        // timm's no_embed_class: positions for the patches only, added before the prefix tokens
+        boolean patchPositions = n == TIMM && d.fromCheckpoint() && d.size(n.pos(), 1, 0) == side * side;
+        long positions = side * side + (patchPositions ? 0 : prefix);
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), side * patch, true);
         b.tensor(n.cls(), 1, 1, dim); // PyTorch lists the model's own parameters first
+        if (registers > 0) {
+            b.tensor(REG, 1, registers, dim);
+        }
         if (n == TIMM) {
-            b.tensor(n.pos(), 1, side * side + prefix, dim);
+            b.tensor(n.pos(), 1, positions, dim);
         }
         x = b.conv(n.proj(), x, dim, new long[] {patch, patch}, patch, 0, 1, 1, true);
         x = b.toTokens("tokens", x);
-        String cls = b.param(n.cls(), n.cls(), new long[] {1, 1, dim}, x);
-        x = b.concat("cat", distilled ? List.of(cls, b.param(DIST, DIST, new long[] {1, 1, dim}, x), x) : List.of(cls, x),
-                1, false);
-        String pos = b.param(n.pos(), n.pos(), new long[] {1, side * side + prefix, dim}, null);
-        x = b.add("encoder.add", x, pos);
+        String pos = b.param(n.pos(), n.pos(), new long[] {1, positions, dim}, null);
+        if (patchPositions) {
+            x = b.add("encoder.add", x, pos);
+        }
+        List<String> parts = new java.util.ArrayList<>(List.of(b.param(n.cls(), n.cls(), new long[] {1, 1, dim}, x)));
+        if (distilled) {
+            parts.add(b.param(DIST, DIST, new long[] {1, 1, dim}, x));
+        }
+        if (registers > 0) {
+            parts.add(b.param(REG, REG, new long[] {1, registers, dim}, x));
+        }
+        parts.add(x);
+        x = b.concat("cat", parts, 1, false);
+        if (!patchPositions) {
+            x = b.add("encoder.add", x, pos);
+        }
         x = b.dropout("encoder.dropout", x, DROPOUT);
         int layers = 0;
         while (d.fromCheckpoint() ? d.has(n.block() + layers + "." + n.ln1() + ".weight", false) : layers < c.layers()) {
@@ -183,6 +225,9 @@ final class VitFamily implements Family {
                     Architecture.Init.PYTORCH_DEFAULT);
         }
         x = b.select("class_output", x, 1, 0);
+        if (n == TIMM && d.fromCheckpoint() && !d.has(n.head() + ".weight", false)) { // no head: the class token's features
+            return new Architecture(name, b.build(b.freeChannels(x)), Architecture.Init.PYTORCH_DEFAULT);
+        }
         if (n == TORCHVISION && d.has("heads.pre_logits.weight", false)) {
             x = b.linear("heads.pre_logits", x, d.outExact("heads.pre_logits.weight", dim), true);
             x = b.act("heads.act", x, Op.Activation.TANH);

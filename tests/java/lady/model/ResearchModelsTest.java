@@ -67,6 +67,8 @@ class ResearchModelsTest {
         roundTrip("timm_vit.py", "narrow", "timm_vit_base: 13 groups");
         roundTrip("timm_vit.py", "layerscale", "timm_vit_base: 21 groups"); // LayerScale's gammas move with the stream
         roundTrip("timm_vit.py", "distilled", "timm_vit_base: 37 groups"); // DeiT's distillation token and second classifier
+        // register tokens, positions over the patches only, no head (the class token's features, compared as such)
+        roundTrip("timm_vit.py", "registers", "timm_vit_small: ");
     }
 
     @Test
