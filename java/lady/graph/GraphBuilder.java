@@ -274,6 +274,28 @@ public final class GraphBuilder {
         return withAttr(value, Op.FREE_CHANNELS);
     }
 
+    /**
+     * Gives the last node, which wrote {@code value}, the declared tensor {@code tensor} as a vector that moves with axis
+     * {@code axis} of its parameter {@code role} ({@link Op#FOLLOWS}): saved with it, not read (DINOv2's mask token).
+     */
+    public String withFollower(String value, String role, int axis, String tensor) {
+        if (!tensors.containsKey(tensor)) {
+            throw new LadyException(LadyException.Kind.INTERNAL, name + ": undeclared follower " + tensor);
+        }
+        Node n = nodes.remove(nodes.size() - 1);
+        if (!n.output().equals(value)) {
+            throw new LadyException(LadyException.Kind.INTERNAL, name + ": '" + value + "' is not the last value");
+        }
+        Map<String, String> p = new LinkedHashMap<>(n.params());
+        int k = 0;
+        while (p.containsKey(Op.follows(role, axis, k))) {
+            k++;
+        }
+        p.put(Op.follows(role, axis, k), tensor);
+        nodes.add(new Node(n.name(), n.op(), n.inputs(), n.output(), p, n.attrs()));
+        return value;
+    }
+
     /** The last node, which wrote {@code value}, with the flag {@code attr} set (1). */
     private String withAttr(String value, String attr) {
         Node n = nodes.remove(nodes.size() - 1);

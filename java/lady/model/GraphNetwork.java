@@ -90,6 +90,11 @@ final class GraphNetwork implements Model {
     // ---- building ----
 
     private void build(Node n) {
+        n.params().forEach((role, t) -> { // vectors saved with the node that it does not read (DINOv2's mask token)
+            if (role.startsWith(Op.FOLLOWS) && !raw.containsKey(t)) {
+                rawParameter(t, torch.zeros(graph.shape(t)));
+            }
+        });
         switch (n.op()) {
             case CONV -> {
                 long[] w = graph.shape(n.param("weight"));

@@ -46,7 +46,7 @@ public final class Models {
     private Models() {}
 
     private static final List<Family> FAMILIES = List.of(new VggFamily(), new ResNetFamily(), new SmallNetFamily(),
-            new LlamaFamily(), new GptFamily(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
+            new LlamaFamily(), new GptFamily(), new Dinov2Family(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
             new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily(),
             new ShuffleNetFamily());

@@ -30,6 +30,7 @@ import lady.torch.Torch;
  *       config.json): {@code resnet18_hf}, {@code resnet50_hf}.</li>
  *   <li>Hugging Face's ConvNeXt (tests/python/hf_convnext.py: {@code ConvNextForImageClassification} and
  *       {@code ConvNextModel}): {@code convnext_hf}.</li>
+ *   <li>Hugging Face's DINOv2 (tests/python/hf_dinov2.py: {@code Dinov2Model}, GELU and SwiGLU): {@code dinov2}.</li>
  * </ul>
  * Lady recognizes each by its names; {@code permute --groups all --verify} writes weights with which the library's own
  * forward gives the same outputs (relative 1e-4) with at least 95 % of the weight tensors moved; a wrong permutation
@@ -47,6 +48,7 @@ class ResearchModelsTest {
         save("cifar_zoo.py", "resnet18", "vgg16", "wrn16_4");
         save("hf_resnet.py", "resnet18hf");
         save("hf_convnext.py");
+        save("hf_dinov2.py");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -110,6 +112,17 @@ class ResearchModelsTest {
                 dir.resolve("convnextmodelhf-p").toString(), "--secret", dir.resolve("convnextmodelhf-s.json").toString(),
                 "--quiet");
         assertEquals(0, p.code(), p.err());
+    }
+
+    /**
+     * Hugging Face's DINOv2 backbone (tests/python/hf_dinov2.py): layer scales, the mask token saved with the
+     * embeddings, GELU and SwiGLU MLPs; its outputs (the last hidden state, the pooled features) compared by their
+     * inner products.
+     */
+    @Test
+    void huggingFaceDinov2() throws Exception {
+        roundTrip("hf_dinov2.py", "dinov2", "dinov2: 13 groups");
+        roundTrip("hf_dinov2.py", "dinov2swiglu", "dinov2: 13 groups");
     }
 
     @Test

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Hugging Face's DINOv2 backbone (transformers' modeling_dinov2.py: Dinov2Model, model type "dinov2"; the modules are
+written out below as that file defines them, transformers not being installable here), for the Java tests (run with
+/usr/bin/python3).
+
+    hf_dinov2.py save <out_dir> <seed> [NAME...]
+        <out_dir>/dinov2/ (GELU MLP) and dinov2swiglu/ (giant's SwiGLU MLP): Hugging Face folders (config.json and
+        pytorch_model.bin) of a narrow DINOv2 (width 128, 2 heads of 64, 2 layers, patch 8 on 32 x 32 images), random
+        weights, norm weights near 1, layer scales of about 1.
+    hf_dinov2.py check <model_dir> <permuted_dir> <restored_dir>
+        function_check.py's verdict on the three folders' weights: the outputs are the pooled features and the last
+        hidden state, compared by their inner products (a backbone's channel order is free); the wrong permutation two
+        heads' query rows swapped in the first layer.
+
+Exit code 3 without torch.
+"""
+import json
+import math
+import os
+import sys
+
+try:
+    import function_check
+    import torch
+    from torch import nn
+except ImportError as e:
+    print(f"cannot import torch: {e}")
+    sys.exit(3)
+
+
+class Dinov2PatchEmbeddings(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.projection = nn.Conv2d(c["num_channels"], c["hidden_size"], kernel_size=c["patch_size"],
+                                    stride=c["patch_size"])
+
+    def forward(self, x):
+        return self.projection(x).flatten(2).transpose(1, 2)
+
+
+class Dinov2Embeddings(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["hidden_size"]
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d))
+        self.mask_token = nn.Parameter(torch.zeros(1, d))
+        self.patch_embeddings = Dinov2PatchEmbeddings(c)
+        patches = (c["image_size"] // c["patch_size"]) ** 2
+        self.position_embeddings = nn.Parameter(torch.randn(1, patches + 1, d))
+
+    def forward(self, x):
+        e = self.patch_embeddings(x)
+        e = torch.cat((self.cls_token.expand(e.shape[0], -1, -1), e), dim=1)
+        return e + self.position_embeddings  # the image size the embeddings hold: no interpolation
+
+
+class Dinov2SelfAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, self.heads = c["hidden_size"], c["num_attention_heads"]
+        self.query, self.key, self.value = (nn.Linear(d, d, bias=c["qkv_bias"]) for _ in range(3))
+
+    def forward(self, x):
+        b, n, d = x.shape
+        hd = d // self.heads
+        q, k, v = (t(x).view(b, n, self.heads, hd).transpose(1, 2) for t in (self.query, self.key, self.value))
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd), dim=-1)
+        return (a @ v).transpose(1, 2).reshape(b, n, d)
+
+
+class Dinov2SelfOutput(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = nn.Linear(c["hidden_size"], c["hidden_size"])
+
+    def forward(self, x):
+        return self.dense(x)
+
+
+class Dinov2Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention, self.output = Dinov2SelfAttention(c), Dinov2SelfOutput(c)
+
+    def forward(self, x):
+        return self.output(self.attention(x))
+
+
+class Dinov2LayerScale(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.lambda1 = nn.Parameter(c["layerscale_value"] * torch.ones(c["hidden_size"]))
+
+    def forward(self, x):
+        return x * self.lambda1
+
+
+class Dinov2MLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        hidden = int(c["hidden_size"] * c["mlp_ratio"])
+        self.fc1, self.activation, self.fc2 = nn.Linear(c["hidden_size"], hidden), nn.GELU(), nn.Linear(hidden,
+                                                                                                       c["hidden_size"])
+
+    def forward(self, x):
+        return self.fc2(self.activation(self.fc1(x)))
+
+
+class Dinov2SwiGLUFFN(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        hidden = int(c["hidden_size"] * c["mlp_ratio"])
+        hidden = (int(hidden * 2 / 3) + 7) // 8 * 8
+        self.weights_in = nn.Linear(c["hidden_size"], 2 * hidden)
+        self.weights_out = nn.Linear(hidden, c["hidden_size"])
+
+    def forward(self, x):
+        x1, x2 = self.weights_in(x).chunk(2, dim=-1)
+        return self.weights_out(nn.functional.silu(x1) * x2)
+
+
+class Dinov2Layer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, eps = c["hidden_size"], c["layer_norm_eps"]
+        self.norm1, self.attention, self.layer_scale1 = nn.LayerNorm(d, eps=eps), Dinov2Attention(c), Dinov2LayerScale(c)
+        self.norm2 = nn.LayerNorm(d, eps=eps)
+        self.mlp = Dinov2SwiGLUFFN(c) if c["use_swiglu_ffn"] else Dinov2MLP(c)
+        self.layer_scale2 = Dinov2LayerScale(c)
+
+    def forward(self, x):
+        x = self.layer_scale1(self.attention(self.norm1(x))) + x
+        return self.layer_scale2(self.mlp(self.norm2(x))) + x
+
+
+class Dinov2Encoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = nn.ModuleList([Dinov2Layer(c) for _ in range(c["num_hidden_layers"])])
+
+    def forward(self, x):
+        for l in self.layer:
+            x = l(x)
+        return x
+
+
+class Dinov2Model(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings, self.encoder = Dinov2Embeddings(c), Dinov2Encoder(c)
+        self.layernorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+
+    def forward(self, x):
+        s = self.layernorm(self.encoder(self.embeddings(x)))
+        return s, s[:, 0]
+
+
+def config(swiglu):
+    return {"model_type": "dinov2", "architectures": ["Dinov2Model"], "hidden_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "mlp_ratio": 4, "hidden_act": "gelu", "layer_norm_eps": 1e-6, "image_size": 32,
+            "patch_size": 8, "num_channels": 3, "qkv_bias": True, "layerscale_value": 1.0, "use_swiglu_ffn": swiglu,
+            "torch_dtype": "float32"}
+
+
+MODELS = {"dinov2": False, "dinov2swiglu": True}
+
+
+def save(out, seed, only=()):
+    torch.manual_seed(seed)
+    for name, swiglu in MODELS.items():
+        if only and name not in only:
+            continue
+        c = config(swiglu)
+        m = Dinov2Model(c)
+        with torch.no_grad():
+            for n, p in m.named_parameters():
+                if n.endswith("lambda1"):
+                    p.uniform_(0.5, 1.5)
+                elif n.endswith("mask_token"):
+                    p.copy_(torch.randn(p.shape))
+                elif p.dim() == 1 and "norm" in n and n.endswith("weight"):
+                    p.uniform_(0.5, 1.5)
+                elif p.dim() >= 2 and "token" not in n and "position" not in n:
+                    p.copy_(torch.randn(p.shape) / math.sqrt(p[0].numel()))
+                elif p.dim() == 1:
+                    p.copy_(0.2 * torch.randn(p.shape))
+        folder = os.path.join(out, name)
+        os.makedirs(folder)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(c, f, indent=2)
+        torch.save(m.state_dict(), os.path.join(folder, "pytorch_model.bin"))
+
+
+def gram(outputs):
+    """Both outputs by their inner products: one matrix of the pooled features and of every token's."""
+    s, pooled = outputs
+    t = s.reshape(-1, s.shape[-1])
+    return torch.cat(((pooled @ pooled.t()).reshape(-1), (t @ t.t()).reshape(-1)))
+
+
+def check(original, permuted, restored):
+    sa, sb, sc = (torch.load(os.path.join(f, "pytorch_model.bin")) for f in (original, permuted, restored))
+    with open(os.path.join(original, "config.json")) as f:
+        m = Dinov2Model(json.load(f)).eval()
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        m.load_state_dict(sa)
+        ya = gram(m(x))
+        m.load_state_dict(sb)
+        yb = gram(m(x))
+        q = m.encoder.layer[0].attention.attention.query.weight
+        hd = q.shape[0] // m.encoder.layer[0].attention.attention.heads
+        q0 = q[:hd].clone()
+        q[:hd] = q[hd:2 * hd]
+        q[hd:2 * hd] = q0  # heads 0 and 1 of the queries only: a wrong permutation
+        yw = gram(m(x))
+    function_check.verdict(sa, sb, sc, ya, yb, yw)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "save":
+        save(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
+    else:
+        check(sys.argv[2], sys.argv[3], sys.argv[4])
