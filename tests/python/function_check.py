@@ -1,8 +1,11 @@
-"""The verdict of a test script's function check (imported by timm_vit.py, cifar_zoo.py, hf_resnet.py and
-torchscript_models.py; run with /usr/bin/python3): the permuted weights must give the original's outputs (relative
-1e-4) with at least 95 % of the weight tensors moved, a wrong permutation must change them by more than 1e-3, and the
-restored weights must equal the original's, names in order. Prints the figures, and exits 1 with the reasons.
+"""The verdict of a test script's function check (imported by timm_vit.py, cifar_zoo.py, hf_resnet.py, hf_convnext.py,
+hf_dinov2.py and torchscript_models.py; run with /usr/bin/python3): the permuted weights must give the original's outputs
+(relative 1e-4) with at least 95 % of the weight tensors moved, a wrong permutation must change them by more than 1e-3,
+and the restored weights must equal the original's, names in order. Prints the figures, and exits 1 with the reasons.
+Also the Hugging Face scripts' folders (config.json and pytorch_model.bin) and their command line.
 """
+import json
+import os
 import sys
 
 import torch
@@ -36,3 +39,27 @@ def verdict(original, permuted, restored, y, y_permuted, y_wrong, weights=None, 
     if problems:
         print("; ".join(problems))
         sys.exit(1)
+
+
+def save_folder(out, name, config, state):
+    """A Hugging Face folder <out>/<name>: config.json and pytorch_model.bin."""
+    folder = os.path.join(out, name)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    torch.save(state, os.path.join(folder, "pytorch_model.bin"))
+
+
+def load_folders(*folders):
+    """The first folder's config.json, then each folder's weights."""
+    with open(os.path.join(folders[0], "config.json")) as f:
+        config = json.load(f)
+    return (config, *(torch.load(os.path.join(f, "pytorch_model.bin")) for f in folders))
+
+
+def main(save, check):
+    """A Hugging Face script's command line: save <out_dir> <seed> [NAME...] | check <model> <permuted> <restored>."""
+    if sys.argv[1] == "save":
+        save(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
+    else:
+        check(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -13,9 +13,7 @@ for the Java tests (run with /usr/bin/python3).
 
 Exit code 3 without torch.
 """
-import json
 import math
-import os
 import sys
 
 try:
@@ -163,17 +161,12 @@ def save(out, seed, only=()):
                     p.copy_(torch.randn(p.shape) / math.sqrt(p[0].numel()))
                 else:
                     p.copy_(0.2 * torch.randn(p.shape))
-        folder = os.path.join(out, name)
-        os.makedirs(folder)
-        with open(os.path.join(folder, "config.json"), "w") as f:
-            json.dump(c, f, indent=2)
-        torch.save(m.state_dict(), os.path.join(folder, "pytorch_model.bin"))
+        function_check.save_folder(out, name, c, m.state_dict())
 
 
 def check(original, permuted, restored):
-    sa, sb, sc = (torch.load(os.path.join(f, "pytorch_model.bin")) for f in (original, permuted, restored))
-    with open(os.path.join(original, "config.json")) as f:
-        m = build(json.load(f)).eval()
+    c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
+    m = build(c).eval()
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         m.load_state_dict(sa)
@@ -187,7 +180,4 @@ def check(original, permuted, restored):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "save":
-        save(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
-    else:
-        check(sys.argv[2], sys.argv[3], sys.argv[4])
+    function_check.main(save, check)

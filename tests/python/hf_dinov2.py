@@ -14,9 +14,7 @@ written out below as that file defines them, transformers not being installable 
 
 Exit code 3 without torch.
 """
-import json
 import math
-import os
 import sys
 
 try:
@@ -184,11 +182,7 @@ def save(out, seed, only=()):
                     p.copy_(torch.randn(p.shape) / math.sqrt(p[0].numel()))
                 elif p.dim() == 1:
                     p.copy_(0.2 * torch.randn(p.shape))
-        folder = os.path.join(out, name)
-        os.makedirs(folder)
-        with open(os.path.join(folder, "config.json"), "w") as f:
-            json.dump(c, f, indent=2)
-        torch.save(m.state_dict(), os.path.join(folder, "pytorch_model.bin"))
+        function_check.save_folder(out, name, c, m.state_dict())
 
 
 def gram(outputs):
@@ -199,9 +193,8 @@ def gram(outputs):
 
 
 def check(original, permuted, restored):
-    sa, sb, sc = (torch.load(os.path.join(f, "pytorch_model.bin")) for f in (original, permuted, restored))
-    with open(os.path.join(original, "config.json")) as f:
-        m = Dinov2Model(json.load(f)).eval()
+    c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
+    m = Dinov2Model(c).eval()
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         m.load_state_dict(sa)
@@ -218,7 +211,4 @@ def check(original, permuted, restored):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "save":
-        save(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
-    else:
-        check(sys.argv[2], sys.argv[3], sys.argv[4])
+    function_check.main(save, check)

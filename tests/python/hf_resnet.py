@@ -13,8 +13,6 @@ modules are written out below as that file defines them, transformers not being 
 
 Exit code 3 without torch.
 """
-import json
-import os
 import sys
 
 try:
@@ -159,17 +157,12 @@ def save(out, seed, only=()):
             m.train()
             for _ in range(3):
                 m(torch.rand(8, 3, 64, 64) * 2 - 1)
-        folder = os.path.join(out, name)
-        os.makedirs(folder)
-        with open(os.path.join(folder, "config.json"), "w") as f:
-            json.dump(c, f, indent=2)
-        torch.save(m.eval().state_dict(), os.path.join(folder, "pytorch_model.bin"))
+        function_check.save_folder(out, name, c, m.eval().state_dict())
 
 
 def check(original, permuted, restored):
-    sa, sb, sc = (torch.load(os.path.join(f, "pytorch_model.bin")) for f in (original, permuted, restored))
-    with open(os.path.join(original, "config.json")) as f:
-        m = ResNetForImageClassification(json.load(f)).eval()
+    c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
+    m = ResNetForImageClassification(c).eval()
     x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         m.load_state_dict(sa)
@@ -183,7 +176,4 @@ def check(original, permuted, restored):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "save":
-        save(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
-    else:
-        check(sys.argv[2], sys.argv[3], sys.argv[4])
+    function_check.main(save, check)
