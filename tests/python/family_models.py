@@ -48,6 +48,8 @@ def build(p):
     arch, classes = p["arch"], p["classes"]
     if arch.startswith(("deeplabv3", "fcn_")):
         return getattr(segmentation, arch)(weights=None, weights_backbone=None, num_classes=classes, aux_loss=True)
+    if arch.startswith("lraspp"):
+        return getattr(segmentation, arch)(weights=None, weights_backbone=None, num_classes=classes)
     if "vit" in p:
         return VisionTransformer(num_classes=classes, **p["vit"])
     if "resnext" in p:  # torchvision's ResNet class with grouped bottlenecks, small: {"blocks", "groups", "width_per_group"}

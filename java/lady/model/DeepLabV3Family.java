@@ -21,6 +21,9 @@ import lady.graph.Op;
  * each resized (bilinear) to the input's size. Every width and the classes are read off a checkpoint.
  * torchvision's FCN (fcn_resnet50, fcn_resnet101) is the same backbone with an FCNHead as its classifier
  * ({@code classifier.0} 3x3 conv to a quarter of the channels, BN, ReLU, dropout, {@code classifier.4} 1x1 conv).
+ * deeplabv3_mobilenet_v3_large and lraspp_mobilenet_v3_large read the dilated MobileNetV3-Large
+ * ({@link MobileNetV3Family#features} under "backbone."): DeepLabHead on its last conv (C5), the FCNHead on C2;
+ * LR-ASPP ({@link #lraspp}) on C2 and C5.
  */
 final class DeepLabV3Family implements Family {
     private static final long[] ATROUS_RATES = {12, 24, 36};
@@ -30,14 +33,26 @@ final class DeepLabV3Family implements Family {
     private static final double ASPP_DROPOUT = 0.5;
     private static final double FCN_DROPOUT = 0.1;
     private static final String BACKBONE = "backbone.";
+    private static final String MOBILE = "_mobilenet_v3_large";
+    private static final String LRASPP = "classifier.";
+    /** LR-ASPP's inner width (torchvision's inter_channels). */
+    private static final long LRASPP_CHANNELS = 128;
 
     @Override
     public List<String> names() {
-        return List.of("deeplabv3_resnet50", "deeplabv3_resnet101", "fcn_resnet50", "fcn_resnet101");
+        return List.of("deeplabv3_resnet50", "deeplabv3_resnet101", "fcn_resnet50", "fcn_resnet101",
+                "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large");
     }
 
     @Override
     public String recognize(Map<String, long[]> s) {
+        if (s.containsKey(BACKBONE + "0.0.weight") && s.containsKey(BACKBONE + "1.block.0.0.weight")) {
+            if (s.containsKey("classifier.cbr.0.weight") && s.containsKey("classifier.low_classifier.weight")) {
+                return "lraspp_mobilenet_v3_large";
+            }
+            return s.containsKey("classifier.0.convs.0.0.weight") && s.containsKey("classifier.4.weight")
+                    ? "deeplabv3_mobilenet_v3_large" : null;
+        }
         if (!s.containsKey(BACKBONE + "conv1.weight") || !s.containsKey("classifier.4.weight")) {
             return null;
         }
@@ -55,7 +70,9 @@ final class DeepLabV3Family implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        return Family.options(s, "classifier.4.weight", BACKBONE + "conv1.weight");
+        boolean mobile = name.endsWith(MOBILE);
+        return Family.options(s, name.startsWith("lraspp") ? LRASPP + "low_classifier.weight" : "classifier.4.weight",
+                BACKBONE + (mobile ? "0.0.weight" : "conv1.weight"));
     }
 
     @Override
@@ -64,11 +81,21 @@ final class DeepLabV3Family implements Family {
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
         boolean fcn = name.startsWith("fcn_");
-        String resnet = name.substring(name.indexOf('_') + 1);
         GraphBuilder b = new GraphBuilder(name);
         String input = b.image("input", o.inputChannels(), o.inputSize(), false);
-        List<String> stages = ResNetFamily.body(b, d, BACKBONE, input, ResNetFamily.blocks(resnet, d, BACKBONE), true,
-                ResNetFamily.Inner.PLAIN, false, new boolean[] {false, true, true});
+        if (name.startsWith("lraspp")) {
+            return lraspp(name, b, d, o, input);
+        }
+        List<String> stages;
+        if (name.endsWith(MOBILE)) { // C2 and C5 of the dilated MobileNetV3 (the aux head reads C2)
+            List<String> f = MobileNetV3Family.features(b, d, BACKBONE, input, true, o.width(), true);
+            int[] taps = MobileNetV3Family.segmentationTaps(true);
+            stages = List.of(input, input, f.get(taps[0]), f.get(taps[1]));
+        } else {
+            String resnet = name.substring(name.indexOf('_') + 1);
+            stages = ResNetFamily.body(b, d, BACKBONE, input, ResNetFamily.blocks(resnet, d, BACKBONE), true,
+                    ResNetFamily.Inner.PLAIN, false, new boolean[] {false, true, true});
+        }
         long classes = d.outExact("classifier.4.weight", o.numClasses());
         String x;
         if (fcn) {
@@ -85,6 +112,27 @@ final class DeepLabV3Family implements Family {
         }
         String aux = b.interpolate("aux", fcnHead(b, d, "aux_classifier", stages.get(2), classes), input);
         return new Architecture(name, b.build(out, aux), Architecture.Init.TORCHVISION_RESNET);
+    }
+
+    /**
+     * LR-ASPP on the dilated MobileNetV3-Large: {@code classifier.cbr} (1x1 conv, BN, ReLU) on C5 times
+     * {@code classifier.scale} (global average pooling, 1x1 conv, sigmoid), resized to C2's size, through
+     * {@code high_classifier}, plus {@code low_classifier} on C2; resized to the input's size (output "out").
+     */
+    private static Architecture lraspp(String name, GraphBuilder b, Dims d, ModelOptions o, String input) {
+        List<String> f = MobileNetV3Family.features(b, d, BACKBONE, input, true, o.width(), true);
+        int[] taps = MobileNetV3Family.segmentationTaps(true);
+        String low = f.get(taps[0]);
+        String high = f.get(taps[1]);
+        long inter = d.outExact(LRASPP + "cbr.0.weight", LRASPP_CHANNELS);
+        String x = convBnRelu(b, LRASPP + "cbr.0", LRASPP + "cbr.1", LRASPP + "cbr.2", high, inter, 1, 1);
+        String s = b.adaptiveAvgPool(LRASPP + "scale.0", high, 1);
+        s = b.act(LRASPP + "scale.2", b.conv(LRASPP + "scale.1", s, inter, 1, 1, 0, false), Op.Activation.SIGMOID);
+        x = b.interpolate(LRASPP + "resize", b.mul(LRASPP + "mul", x, s), low);
+        long classes = d.outExact(LRASPP + "low_classifier.weight", o.numClasses());
+        String y = b.add(LRASPP + "add", b.conv(LRASPP + "low_classifier", low, classes, 1, 1, 0, true),
+                b.conv(LRASPP + "high_classifier", x, classes, 1, 1, 0, true));
+        return new Architecture(name, b.build(b.interpolate("out", y, input)), Architecture.Init.TORCHVISION_RESNET);
     }
 
     /** torchvision's FCNHead {@code m} on {@code x}: 3x3 conv to a quarter, BN, ReLU, dropout, 1x1 conv to the classes. */

@@ -53,6 +53,9 @@ final class MobileNetV3Family implements Family {
     private static final double BN_EPS = 0.001;
     private static final double BN_MOMENTUM = 0.01;
     private static final double DROPOUT = 0.2;
+    /** torchvision's dilated backbone: the last stage's blocks (the large table's last three) dilate by this. */
+    private static final long DILATION = 2;
+    private static final int DILATED_BLOCKS = 3;
 
     @Override
     public List<String> names() {
@@ -88,18 +91,11 @@ final class MobileNetV3Family implements Family {
         }
         ModelOptions o = d.options();
         Family.requireNoHidden(name, o);
-        List<Row> table = large ? LARGE : SMALL;
         double w = o.width();
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), o.inputSize(), false);
-        x = convBnAct(b, "features.0", x, d.outExact("features.0.0.weight", divisible(table.get(0).in() * w)),
-                3, 2, 1, Op.Activation.HARDSWISH);
-        for (int i = 0; i < table.size(); i++) {
-            x = invertedResidual(b, d, "features." + (i + 1), x, table.get(i), w);
-        }
-        String last = "features." + (table.size() + 1);
-        x = convBnAct(b, last, x, d.outExact(last + ".0.weight", LAST_CONV_EXPANSION * b.width(x)), 1, 1, 1,
-                Op.Activation.HARDSWISH);
+        List<String> f = features(b, d, "features.", x, large, w, false);
+        x = f.get(f.size() - 1);
         x = b.adaptiveAvgPool("avgpool", x, 1);
         x = b.flatten("flatten", x, 1);
         long hidden = d.outExact("classifier.0.weight", divisible((large ? LARGE_LAST_CHANNEL : SMALL_LAST_CHANNEL) * w));
@@ -109,8 +105,50 @@ final class MobileNetV3Family implements Family {
         return new Architecture(name, b.build(x), Architecture.Init.TORCHVISION_VGG);
     }
 
-    /** One inverted residual block ({@code module}: "features.3"). */
-    private static String invertedResidual(GraphBuilder b, Dims d, String module, String x, Row row, double w) {
+    /**
+     * The stem, the inverted residuals and the last conv under {@code prefix} ("features.", or a segmentation model's
+     * "backbone."), each module's output in order ({@code prefix}0 .. the last conv). {@code dilated}: torchvision's
+     * segmentation backbone (mobilenet_v3_*(dilated=True)): the last stage's blocks dilate their depthwise convs by 2
+     * instead of striding (output stride 16).
+     */
+    static List<String> features(GraphBuilder b, Dims d, String prefix, String x, boolean large, double w,
+            boolean dilated) {
+        List<Row> table = large ? LARGE : SMALL;
+        List<String> out = new java.util.ArrayList<>();
+        x = convBnAct(b, prefix + "0", x, d.outExact(prefix + "0.0.weight", divisible(table.get(0).in() * w)),
+                3, 2, 1, Op.Activation.HARDSWISH);
+        out.add(x);
+        int lastStage = table.size() - DILATED_BLOCKS;
+        for (int i = 0; i < table.size(); i++) {
+            x = invertedResidual(b, d, prefix + (i + 1), x, table.get(i), w, dilated && i >= lastStage ? DILATION : 1);
+            out.add(x);
+        }
+        String last = prefix + (table.size() + 1);
+        out.add(convBnAct(b, last, x, d.outExact(last + ".0.weight", LAST_CONV_EXPANSION * b.width(x)), 1, 1, 1,
+                Op.Activation.HARDSWISH));
+        return out;
+    }
+
+    /** The feature indices ({@link #features}) where torchvision's segmentation heads tap the backbone: the output of
+     * the last block that strides before the last stage (C2, output stride 8), and the last conv (C5). */
+    static int[] segmentationTaps(boolean large) {
+        List<Row> table = large ? LARGE : SMALL;
+        List<Integer> strided = new java.util.ArrayList<>(List.of(0)); // torchvision's stage_indices
+        for (int i = 0; i < table.size(); i++) {
+            if (table.get(i).stride() > 1) {
+                strided.add(i + 1);
+            }
+        }
+        strided.add(table.size() + 1);
+        return new int[] {strided.get(strided.size() - 4), strided.get(strided.size() - 1)};
+    }
+
+    /**
+     * One inverted residual block ({@code module}: "features.3"); {@code dilation} above 1: the depthwise conv dilated,
+     * its stride 1 (the residual as the table has it).
+     */
+    private static String invertedResidual(GraphBuilder b, Dims d, String module, String x, Row row, double w,
+            long dilation) {
         String p = module + ".block.";
         long in = b.width(x);
         int j = 0;
@@ -125,7 +163,8 @@ final class MobileNetV3Family implements Family {
         }
         long e = b.width(y);
         long k = d.size(p + j + ".0.weight", 2, row.kernel());
-        y = b.conv(p + j + ".0", y, e, new long[] {k, k}, row.stride(), (k - 1) / 2, 1, e, false);
+        y = b.conv(p + j + ".0", y, e, new long[] {k, k}, dilation > 1 ? 1 : row.stride(), (k - 1) / 2 * dilation, dilation,
+                e, false);
         y = b.act(p + j + ".2", b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM), act);
         j++;
         if (d.has(p + j + ".fc1.weight", row.se())) {

@@ -27,7 +27,8 @@ import lady.util.Text;
  *   <li><b>lenet5</b>, <b>toynet</b>, <b>fc</b>: small nets with fixed input sizes.</li>
  *   <li><b>mobilenet_v3_large</b> / <b>mobilenet_v3_small</b> (depthwise convolutions, squeeze-excitation),
  *       <b>vit_b_16</b>, <b>vit_b_32</b>, <b>vit_l_16</b>, <b>vit_l_32</b>, <b>vit_h_14</b> (input size fixed by
- *       the position embedding), <b>deeplabv3_resnet50/101</b> (outputs "out" and, with the auxiliary head,
+ *       the position embedding), <b>deeplabv3_resnet50/101</b>, <b>fcn_resnet50/101</b>,
+ *       <b>deeplabv3_mobilenet_v3_large</b>, <b>lraspp_mobilenet_v3_large</b> (outputs "out" and, with the auxiliary head,
  *       "aux"), <b>densenet121/161/169/201</b>: torchvision 0.14's, every width and the classes read off a
  *       checkpoint.</li>
  *   <li><b>convnext_tiny/small/base/large</b>: torchvision's ConvNeXts (LayerNorm2d and Linear layers on the

@@ -105,6 +105,11 @@ class FamiliesTest {
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));
         assertEquals(60_996_202L - 2_365_205L, parameters(Models.describe("deeplabv3_resnet101",
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));
+        // the dilated MobileNetV3-Large under DeepLabV3's head (without the aux head) and LR-ASPP, 21 classes
+        assertEquals(11_025_477L, parameters(Models.describe("deeplabv3_mobilenet_v3_large",
+                ModelOptions.defaults().withClasses(21)).tensorShapes()));
+        assertEquals(3_221_538L, parameters(Models.describe("lraspp_mobilenet_v3_large",
+                ModelOptions.defaults().withClasses(21)).tensorShapes()));
         // FCN (COCO weights: 35,322,218 and 54,314,346 with the aux head)
         assertEquals(35_322_218L - 2_365_205L, parameters(Models.describe("fcn_resnet50",
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));

@@ -283,6 +283,21 @@ class PythonFamiliesTest {
         check("densenet121", "densenet121", 32, Map.of(), false);
     }
 
+    /**
+     * The dilated MobileNetV3-Large (its last stage's depthwise convs dilated, not strided) under DeepLabV3's head and
+     * the FCN auxiliary head on its C2 features (outputs "out" and "aux").
+     */
+    @Test
+    void deeplabV3MobileNet() throws Exception {
+        check("deeplabv3_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", 64, Map.of(), false);
+    }
+
+    /** LR-ASPP: C5 through a 1x1 conv times its squeeze, resized to C2's size, plus a classifier on C2. */
+    @Test
+    void lrasppMobileNet() throws Exception {
+        check("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", 64, Map.of(), false);
+    }
+
     /** FCN: DeepLabV3's dilated ResNet-50 with FCNHeads as classifier and auxiliary head (outputs "out" and "aux"). */
     @Test
     @Tag("slow")
