@@ -4,7 +4,9 @@ written out below as that file defines them, transformers not being installable 
 /usr/bin/python3).
 
     hf_dinov2.py save <out_dir> <seed> [NAME...]
-        <out_dir>/dinov2/ (GELU MLP) and dinov2swiglu/ (giant's SwiGLU MLP): Hugging Face folders (config.json and
+        <out_dir>/dinov2/ (GELU MLP), dinov2swiglu/ (giant's SwiGLU MLP) and dinov2cls/
+        (Dinov2ForImageClassification, 10 labels: the class token and the patches' mean side by side): Hugging Face
+        folders (config.json and
         pytorch_model.bin) of a narrow DINOv2 (width 128, 2 heads of 64, 2 layers, patch 8 on 32 x 32 images), random
         weights, norm weights near 1, layer scales of about 1.
     hf_dinov2.py check <model_dir> <permuted_dir> <restored_dir>
@@ -153,23 +155,39 @@ class Dinov2Model(nn.Module):
         return s, s[:, 0]
 
 
-def config(swiglu):
-    return {"model_type": "dinov2", "architectures": ["Dinov2Model"], "hidden_size": 128, "num_hidden_layers": 2,
+class Dinov2ForImageClassification(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dinov2 = Dinov2Model(c)
+        self.classifier = nn.Linear(2 * c["hidden_size"], c["num_labels"])
+
+    def forward(self, x):
+        s, _ = self.dinov2(x)
+        return self.classifier(torch.cat([s[:, 0], s[:, 1:].mean(dim=1)], dim=1))
+
+
+def config(swiglu, labels=0):
+    head = {"architectures": ["Dinov2ForImageClassification"], "num_labels": labels} if labels else {}
+    return {"model_type": "dinov2", "architectures": ["Dinov2Model"], **head, "hidden_size": 128, "num_hidden_layers": 2,
             "num_attention_heads": 2, "mlp_ratio": 4, "hidden_act": "gelu", "layer_norm_eps": 1e-6, "image_size": 32,
             "patch_size": 8, "num_channels": 3, "qkv_bias": True, "layerscale_value": 1.0, "use_swiglu_ffn": swiglu,
             "torch_dtype": "float32"}
 
 
-MODELS = {"dinov2": False, "dinov2swiglu": True}
+MODELS = {"dinov2": (False, 0), "dinov2swiglu": (True, 0), "dinov2cls": (False, 10)}
+
+
+def build(c):
+    return Dinov2ForImageClassification(c) if c.get("num_labels") else Dinov2Model(c)
 
 
 def save(out, seed, only=()):
     torch.manual_seed(seed)
-    for name, swiglu in MODELS.items():
+    for name, (swiglu, labels) in MODELS.items():
         if only and name not in only:
             continue
-        c = config(swiglu)
-        m = Dinov2Model(c)
+        c = config(swiglu, labels)
+        m = build(c)
         with torch.no_grad():
             for n, p in m.named_parameters():
                 if n.endswith("lambda1"):
@@ -194,19 +212,21 @@ def gram(outputs):
 
 def check(original, permuted, restored):
     c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
-    m = Dinov2Model(c).eval()
+    m = build(c).eval()
+    backbone = m.dinov2 if isinstance(m, Dinov2ForImageClassification) else m
+    out = (lambda y: y) if backbone is not m else gram  # logits as they are; a backbone's features by inner products
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         m.load_state_dict(sa)
-        ya = gram(m(x))
+        ya = out(m(x))
         m.load_state_dict(sb)
-        yb = gram(m(x))
-        q = m.encoder.layer[0].attention.attention.query.weight
-        hd = q.shape[0] // m.encoder.layer[0].attention.attention.heads
+        yb = out(m(x))
+        q = backbone.encoder.layer[0].attention.attention.query.weight
+        hd = q.shape[0] // backbone.encoder.layer[0].attention.attention.heads
         q0 = q[:hd].clone()
         q[:hd] = q[hd:2 * hd]
         q[hd:2 * hd] = q0  # heads 0 and 1 of the queries only: a wrong permutation
-        yw = gram(m(x))
+        yw = out(m(x))
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 
 

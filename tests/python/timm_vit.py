@@ -8,7 +8,8 @@ exact GELU), for the Java tests (run with /usr/bin/python3).
         <out_dir>/NAME.pt for NAME tiny (width 192, 3 heads: timm's vit_tiny), narrow (width 128, 2 heads of 64) and
         layerscale (width 256, 4 heads, LayerScale as DeiT III's: blocks.i.ls1.gamma, ls2.gamma) and distilled (width
         320, 5 heads, 3 blocks: DeiT's dist_token and head_dist) and registers (width 384, 6 heads, LayerScale, 4 register
-        tokens, position embeddings over the patches only, no head: as timm's vit_*_reg4_dinov2 backbones), 2 blocks,
+        tokens, position embeddings over the patches only, no head: as timm's vit_*_reg4_dinov2 backbones) and avgpool
+        (width 448, 7 heads, global_pool "avg": the patch tokens' mean through fc_norm), 2 blocks,
         patch 8 on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters and LayerScale factors drawn
         too).
     timm_vit.py check <model.pt> <permuted.pt> <restored.pt>
@@ -136,8 +137,24 @@ class VisionTransformerRegisters(VisionTransformer):
         return self.norm(self.blocks(x))[:, 0]
 
 
+class VisionTransformerAvgPool(VisionTransformer):
+    """timm's ViT with global_pool "avg": the patch tokens' mean (after the class token) through fc_norm, the final norm
+    an Identity."""
+
+    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10, init_values=None):
+        super().__init__(dim, heads, depth, patch, image, classes, init_values)
+        self.norm = nn.Identity()
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x):
+        x = self.patch_embed(x)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+        x = self.blocks(x)
+        return self.head(self.fc_norm(x[:, 1:].mean(dim=1)))
+
+
 MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5), "distilled": (320, 5, None),
-          "registers": (384, 6, 1e-5)}
+          "registers": (384, 6, 1e-5), "avgpool": (448, 7, None)}
 
 
 def model(name_or_state):
@@ -153,6 +170,8 @@ def model(name_or_state):
         registers = "reg_token" in name_or_state
     if registers:
         return VisionTransformerRegisters(dim, heads, init_values=init_values)
+    if (name_or_state == "avgpool") if isinstance(name_or_state, str) else "fc_norm.weight" in name_or_state:
+        return VisionTransformerAvgPool(dim, heads, init_values=init_values)
     if distilled:  # 3 blocks: two classifiers' biases stay, the rest (95 % and more) moves
         return VisionTransformerDistilled(dim, heads, depth=3, init_values=init_values)
     return VisionTransformer(dim, heads, init_values=init_values)

@@ -452,6 +452,14 @@ public final class GraphBuilder {
         return add(node, Op.SELECT, List.of(x), Map.of(), a, width(x));
     }
 
+    /** {@code x.narrow(axis, from, size - from).mean(axis)}: the mean of the tokens after the prefix ({@link Op#MEAN_FROM}). */
+    public String meanFrom(String node, String x, long axis, long from) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("axis", axis);
+        a.put(Op.MEAN_FROM, from);
+        return add(node, Op.SELECT, List.of(x), Map.of(), a, width(x));
+    }
+
     /** torchvision's packed multi-head self-attention (module path {@code module}). */
     public String attention(String module, String x, long heads) {
         return attention(module, x, heads, Map.of("in_proj_weight", module + ".in_proj_weight", "in_proj_bias",

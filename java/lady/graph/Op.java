@@ -92,7 +92,10 @@ public enum Op {
      * stream it is added to or concatenated with.
      */
     PARAM,
-    /** Picks one index of an axis ({@code x[:, 0]}: the class token). Attrs: axis, index. Keeps the space. */
+    /**
+     * Picks one index of an axis ({@code x[:, 0]}: the class token), or with attr {@link #MEAN_FROM} averages the indices
+     * from it to the end ({@code x[:, k:].mean(1)}: the patch tokens' mean). Attrs: axis, index. Keeps the space.
+     */
     SELECT,
     /**
      * A run of the channels: {@code x.narrow(axis, start, length)} on the channel axis {@code axis} (attrs; a channel
@@ -239,6 +242,9 @@ public enum Op {
      * the network to run it fails with this reason.
      */
     public static final String FORWARD_UNSUPPORTED = "forward_unsupported";
+
+    /** The attribute of a {@link #SELECT} that averages its axis from this index to the end instead of picking one. */
+    public static final String MEAN_FROM = "mean_from";
 
     /** The attribute of a {@link #LINEAR} or {@link #LAYER_NORM} working on axis 1 of an image (1), not the last axis. */
     public static final String CHANNELS_FIRST = "channels_first";

@@ -18,16 +18,18 @@ import lady.graph.Op;
  * sum, {@code norm2}, the MLP ({@code mlp.fc1}, hidden_act, {@code mlp.fc2}; or giant's SwiGLU {@code mlp.weights_in}
  * (SiLU of the first half times the second) and {@code mlp.weights_out}), {@code layer_scale2.lambda1}, the residual
  * sum; {@code layernorm}. Outputs: the last hidden state and the class token's (pooled) features, their channel orders
- * free (a backbone is compared by its features' inner products). LayerNorm eps config.json's layer_norm_eps (1e-6),
- * heads config.json's num_attention_heads (else heads of 64, as every DINOv2 has). Named by width: dinov2_small (384),
- * _base (768), _large (1024), _giant (1536); {@code dinov2} for others. Dinov2ForImageClassification (a classifier on
- * the class token and the patches' mean) is not recognized.
+ * free (a backbone is compared by its features' inner products); Dinov2ForImageClassification (under {@code dinov2.})
+ * adds {@code classifier} on the class token and the patch tokens' mean side by side, its logits the output. LayerNorm
+ * eps config.json's layer_norm_eps (1e-6), heads config.json's num_attention_heads (else heads of 64, as every DINOv2
+ * has). Named by width: dinov2_small (384), _base (768), _large (1024), _giant (1536); {@code dinov2} for others.
  */
 final class Dinov2Family implements Family {
     private static final Map<Long, String> BY_WIDTH = Map.of(384L, "dinov2_small", 768L, "dinov2_base", 1024L,
             "dinov2_large", 1536L, "dinov2_giant");
     private static final String ANY = "dinov2";
     private static final String EMB = "embeddings.";
+    /** Dinov2ForImageClassification's classifier (on the class token and the patches' mean, side by side). */
+    private static final String HEAD = "classifier";
     private static final String PROJECTION = EMB + "patch_embeddings.projection";
     private static final String LAYERS = "encoder.layer.";
     private static final long HEAD_DIM = 64;
@@ -57,7 +59,7 @@ final class Dinov2Family implements Family {
         for (String p : List.of("", "dinov2.")) {
             if (s.containsKey(p + EMB + "mask_token") && s.containsKey(p + PROJECTION + ".weight")
                     && s.containsKey(p + LAYERS + "0.layer_scale1.lambda1") && s.containsKey(p + "layernorm.weight")
-                    && !s.containsKey("classifier.weight")) {
+                    && (p.isEmpty() ? !s.containsKey(HEAD + ".weight") : s.containsKey(HEAD + ".weight"))) {
                 return p;
             }
         }
@@ -77,7 +79,7 @@ final class Dinov2Family implements Family {
             throw LadyException.invalidInput(name + ": the position embeddings hold " + positions + " positions, not 1 + a "
                     + "square number of patches");
         }
-        return new ModelOptions(ModelOptions.defaults().numClasses(), 1.0, 0,
+        return new ModelOptions((int) Family.dim(s, HEAD + ".weight", 0, ModelOptions.defaults().numClasses()), 1.0, 0,
                 (int) Family.dim(s, p + PROJECTION + ".weight", 1, 3), (int) (side * patch));
     }
 
@@ -150,6 +152,13 @@ final class Dinov2Family implements Family {
                 y = b.linear(l + ".mlp.fc2", b.act(l + ".mlp.activation", y, fn), dim, true);
             }
             x = b.add(l + ".mlp_residual", x, scale(b, l + ".layer_scale2", y));
+        }
+        if (d.has(HEAD + ".weight", false)) { // Dinov2ForImageClassification: the class token beside the patches' mean
+            x = b.layerNorm(p + "layernorm", x, eps);
+            String both = b.concat(HEAD + ".input", List.of(b.select(HEAD + ".class_token", x, 1, 0),
+                    b.meanFrom(HEAD + ".patch_mean", x, 1, 1)), 1, true);
+            return new Architecture(name, b.build(b.linear(HEAD, both, d.size(HEAD + ".weight", 0, 1), true)),
+                    Architecture.Init.PYTORCH_DEFAULT);
         }
         x = b.layerNorm(p + "layernorm", x, eps, true);
         String pooled = b.freeChannels(b.select(p + "pooler", x, 1, 0));

@@ -585,8 +585,15 @@ final class GraphNetwork implements Model {
                 }
                 return p;
             }
-            case SELECT:
-                return x.select(n.longAttr("axis", 1), n.longAttr("index", 0));
+            case SELECT: {
+                long axis = n.longAttr("axis", 1);
+                long from = n.longAttr(Op.MEAN_FROM, -1);
+                if (from >= 0) { // the mean of the indices from `from` on (the patch tokens after the prefix)
+                    return x.narrow(axis, from, x.size(axis) - from).mean(new long[] {axis}, false,
+                            new org.bytedeco.pytorch.ScalarTypeOptional());
+                }
+                return x.select(axis, n.longAttr("index", 0));
+            }
             case SLICE_CHANNELS:
                 return x.narrow(n.longAttr("axis", 1), n.longAttr("start", 0), n.longAttr("length", 0));
             case ATTENTION:

@@ -36,8 +36,9 @@ import lady.graph.Op;
  * it, the two classifiers averaged as timm's evaluation does), register tokens ({@code reg_token} [1, R, D] after the
  * class token, as vit_*_reg4_dinov2), position embeddings over the patches only (timm's no_embed_class: added before
  * the class and register tokens, told by the embedding's length), and no head (num_classes 0, as timm's DINOv2
- * backbones: the output is the class token's features, their channel order free). Variants with other parts (average
- * pooling, q/k norms) are not recognized: name their groups with --spec or pass an ONNX export.
+ * backbones: the output is the class token's features, their channel order free), and average pooling (global_pool
+ * "avg": the patch tokens' mean through {@code fc_norm}, no final {@code norm}). Variants with other parts (no class
+ * token, q/k norms) are not recognized: name their groups with --spec or pass an ONNX export.
  */
 final class VitFamily implements Family {
     private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
@@ -76,6 +77,8 @@ final class VitFamily implements Family {
     /** timm's distilled DeiT: its distillation token and the classifier that reads it. */
     private static final String DIST = "dist_token";
     private static final String HEAD_DIST = "head_dist";
+    /** timm's norm after average pooling (global_pool "avg": the final norm is then the identity). */
+    private static final String FC_NORM = "fc_norm";
     /** timm's register tokens [1, R, D]. */
     private static final String REG = "reg_token";
 
@@ -93,8 +96,8 @@ final class VitFamily implements Family {
     public String recognize(Map<String, long[]> s) {
         long[] timm = s.get(TIMM.proj() + ".weight");
         if (timm != null && timm.length == 4 && s.containsKey(TIMM.cls()) && s.containsKey(TIMM.pos())
-                && s.containsKey("blocks.0.attn.qkv.weight") && s.containsKey(TIMM.norm() + ".weight")
-                && !s.containsKey("fc_norm.weight")) {
+                && s.containsKey("blocks.0.attn.qkv.weight")
+                && (s.containsKey(TIMM.norm() + ".weight") != s.containsKey(FC_NORM + ".weight"))) {
             for (Map.Entry<String, Config> e : TIMM_CONFIGS.entrySet()) {
                 if (e.getValue().dim() == timm[0]) {
                     return e.getKey();
@@ -214,6 +217,14 @@ final class VitFamily implements Family {
         while (d.fromCheckpoint() ? d.has(n.block() + layers + "." + n.ln1() + ".weight", false) : layers < c.layers()) {
             x = block(b, d, n, n.block() + layers, x, heads, c.mlp());
             layers++;
+        }
+        if (n == TIMM && d.fromCheckpoint() && d.has(FC_NORM + ".weight", false)) { // global_pool "avg": the patches' mean
+            x = b.layerNorm(FC_NORM, b.meanFrom("patch_mean", x, 1, prefix), LN_EPS);
+            if (!d.has(n.head() + ".weight", false)) {
+                return new Architecture(name, b.build(b.freeChannels(x)), Architecture.Init.PYTORCH_DEFAULT);
+            }
+            return new Architecture(name, b.build(b.linear(n.head(), x, d.outExact(n.head() + ".weight", o.numClasses()),
+                    true)), Architecture.Init.PYTORCH_DEFAULT);
         }
         x = b.layerNorm(n.norm(), x, LN_EPS);
         if (distilled) { // DeiT's two classifiers, on the class and the distillation tokens, averaged

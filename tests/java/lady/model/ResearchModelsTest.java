@@ -71,6 +71,7 @@ class ResearchModelsTest {
         roundTrip("timm_vit.py", "distilled", "timm_vit_base: 37 groups"); // DeiT's distillation token and second classifier
         // register tokens, positions over the patches only, no head (the class token's features, compared as such)
         roundTrip("timm_vit.py", "registers", "timm_vit_small: ");
+        roundTrip("timm_vit.py", "avgpool", "timm_vit_base: 33 groups"); // the patches' mean through fc_norm
     }
 
     @Test
@@ -123,6 +124,7 @@ class ResearchModelsTest {
     void huggingFaceDinov2() throws Exception {
         roundTrip("hf_dinov2.py", "dinov2", "dinov2: 13 groups");
         roundTrip("hf_dinov2.py", "dinov2swiglu", "dinov2: 13 groups");
+        roundTrip("hf_dinov2.py", "dinov2cls", "dinov2: 13 groups"); // the classifier on the class token and the mean
     }
 
     @Test
