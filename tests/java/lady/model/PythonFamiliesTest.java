@@ -216,8 +216,12 @@ class PythonFamiliesTest {
         check("mnasnet0_5", "mnasnet0_5", 32, Map.of(), false);
     }
 
-    /** Inception modules (four branches concatenated), without the auxiliary heads (an evaluated model has no aux output). */
+    /**
+     * Inception modules (four branches concatenated), without the auxiliary heads (an evaluated model has no aux output).
+     * Slow, to keep the default run's time: SqueezeNet's Fire modules check concatenated branches there.
+     */
     @Test
+    @Tag("slow")
     void googlenet() throws Exception {
         check("googlenet", "googlenet", 64, Map.of("kwargs", Map.of("aux_logits", false, "init_weights", false)), false);
     }
