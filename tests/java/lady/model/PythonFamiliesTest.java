@@ -292,11 +292,15 @@ class PythonFamiliesTest {
      * the FCN auxiliary head on its C2 features (outputs "out" and "aux").
      */
     @Test
+    @Tag("slow")
     void deeplabV3MobileNet() throws Exception {
         check("deeplabv3_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", 64, Map.of(), false);
     }
 
-    /** LR-ASPP: C5 through a 1x1 conv times its squeeze, resized to C2's size, plus a classifier on C2. */
+    /**
+     * LR-ASPP: C5 through a 1x1 conv times its squeeze, resized to C2's size, plus a classifier on C2; in the default run
+     * for the dilated MobileNetV3 backbone the DeepLabV3 variant (slow) shares.
+     */
     @Test
     void lrasppMobileNet() throws Exception {
         check("lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large", 64, Map.of(), false);

@@ -122,9 +122,15 @@ class ResearchModelsTest {
      */
     @Test
     void huggingFaceDinov2() throws Exception {
+        roundTrip("hf_dinov2.py", "dinov2cls", "dinov2: 13 groups"); // the classifier on the class token and the mean
+    }
+
+    /** The headless backbones (GELU and SwiGLU MLPs), their features compared by their inner products. */
+    @Test
+    @org.junit.jupiter.api.Tag("slow")
+    void huggingFaceDinov2Backbones() throws Exception {
         roundTrip("hf_dinov2.py", "dinov2", "dinov2: 13 groups");
         roundTrip("hf_dinov2.py", "dinov2swiglu", "dinov2: 13 groups");
-        roundTrip("hf_dinov2.py", "dinov2cls", "dinov2: 13 groups"); // the classifier on the class token and the mean
     }
 
     @Test
