@@ -589,8 +589,7 @@ public final class GraphBuilder {
         }
         p.put(BUFFER + "index", module + ".relative_position_index");
         tensor(module + ".relative_position_index", window * window * window * window);
-        p.putAll(params(module + ".qkv", "weight", new long[] {3 * d, d}));
-        p.put("qkv_weight", p.remove("weight"));
+        p.put("qkv_weight", params(module + ".qkv", "weight", new long[] {3 * d, d}).get("weight"));
         p.put("qkv_bias", params(module + ".qkv", "bias", new long[] {3 * d}).get("bias"));
         p.put("o_weight", params(module + ".proj", "weight", new long[] {d, d}).get("weight"));
         p.put("o_bias", params(module + ".proj", "bias", new long[] {d}).get("bias"));

@@ -55,8 +55,7 @@ final class ClassicFamily implements Family {
     public ModelOptions options(String name, Map<String, long[]> s) {
         ModelOptions o = Family.options(s, name.equals("alexnet") ? "classifier.6.weight" : "classifier.1.weight",
                 "features.0.weight");
-        return name.equals("alexnet") ? new ModelOptions(o.numClasses(), o.width(), o.hidden(), o.inputChannels(),
-                ALEXNET_SIZE) : o;
+        return name.equals("alexnet") ? o.withInput(o.inputChannels(), ALEXNET_SIZE) : o;
     }
 
     @Override

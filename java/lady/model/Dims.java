@@ -79,6 +79,13 @@ public abstract class Dims {
         return java.util.Set.of();
     }
 
+    /** Every checkpoint tensor's shape by name, in the checkpoint's order (empty for a new model). */
+    public java.util.Map<String, long[]> shapes() {
+        java.util.Map<String, long[]> out = new java.util.LinkedHashMap<>();
+        names().forEach(t -> out.put(t, shape(t)));
+        return out;
+    }
+
     /** Size of axis {@code axis} of {@code tensor}, or {@code fallback} for a new model. */
     public abstract long size(String tensor, int axis, long fallback);
 

@@ -90,9 +90,7 @@ final class Dinov2Family implements Family {
             throw new LadyException(LadyException.Kind.USAGE, name + " is read from DINOv2 checkpoints (Hugging Face's "
                     + "Dinov2Model), not created new");
         }
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        d.names().forEach(t -> shapes.put(t, d.shape(t)));
-        String p = prefix(shapes);
+        String p = prefix(d.shapes());
         ModelOptions o = d.options();
         long patch = d.size(p + PROJECTION + ".weight", 2, 14);
         long dim = d.size(p + PROJECTION + ".weight", 0, 0);

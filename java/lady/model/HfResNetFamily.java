@@ -71,11 +71,7 @@ final class HfResNetFamily implements Family {
         requireKnown(name);
         Dims tv = d;
         if (d.fromCheckpoint()) {
-            Map<String, long[]> shapes = new LinkedHashMap<>();
-            for (String n : d.names()) {
-                shapes.put(n, d.shape(n));
-            }
-            tv = Dims.of(torchvisionShapes(shapes), d.options());
+            tv = Dims.of(torchvisionShapes(d.shapes()), d.options());
         }
         Architecture a = RESNET.build(torchvision(name), tv);
         lady.graph.Graph g = a.graph().withTensorNames(HfResNetFamily::hfName);

@@ -62,8 +62,7 @@ final class InceptionFamily implements Family {
     public ModelOptions options(String name, Map<String, long[]> s) {
         ModelOptions o = Family.options(s, "fc.weight", name.equals("googlenet") ? "conv1.conv.weight"
                 : "Conv2d_1a_3x3.conv.weight");
-        return new ModelOptions(o.numClasses(), o.width(), o.hidden(), o.inputChannels(),
-                (int) (name.equals("googlenet") ? GOOGLENET_SIZE : INCEPTION_SIZE));
+        return o.withInput(o.inputChannels(), (int) (name.equals("googlenet") ? GOOGLENET_SIZE : INCEPTION_SIZE));
     }
 
     @Override
