@@ -8,8 +8,8 @@ for the Java tests (run with /usr/bin/python3).
         Hugging Face folders (config.json and pytorch_model.bin) of a narrow ConvNeXt (hidden sizes 16-24-32-48, depths
         2-1-2-1), random weights, norm weights near 1, layer scales of about 1.
     hf_convnext.py check <model_dir> <permuted_dir> <restored_dir>
-        function_check.py's verdict on the three folders' weights (the classifier's logits), the wrong permutation two
-        rows of the patch embedding swapped.
+        function_check.py's verdict on the three folders' weights (the classifier's logits; ConvNextModel's pooled
+        features by their inner products), the wrong permutation two rows of the patch embedding swapped.
 
 Exit code 3 without torch.
 """
@@ -173,9 +173,12 @@ def check(original, permuted, restored):
         ya = m(x)
         m.load_state_dict(sb)
         yb = m(x)
-        w = m.convnext.embeddings.patch_embeddings.weight
+        backbone = m.convnext if isinstance(m, ConvNextForImageClassification) else m
+        w = backbone.embeddings.patch_embeddings.weight
         w[[0, 1]] = w[[1, 0]]
         yw = m(x)
+    if backbone is m:  # ConvNextModel's pooled features: compared by their inner products (their channel order is free)
+        ya, yb, yw = (y @ y.t() for y in (ya, yb, yw))
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 
 
