@@ -61,6 +61,9 @@ def build(p):
         from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
         v2 = dict(block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2) if p.get("swin_v2") else {}
         return SwinTransformer(num_classes=classes, stochastic_depth_prob=0.0, **p["swin"], **v2)
+    if "maxvit" in p:  # torchvision's MaxVit class, small: "maxvit" holds its keyword arguments (input_size from size)
+        from torchvision.models.maxvit import MaxVit
+        return MaxVit(input_size=(p["size"], p["size"]), num_classes=classes, stochastic_depth_prob=0.0, **p["maxvit"])
     if "convnext" in p:  # torchvision's ConvNeXt class, small: "convnext" lists [input_channels, out_channels, num_layers]
         from torchvision.models.convnext import CNBlockConfig, ConvNeXt
         return ConvNeXt([CNBlockConfig(*c) for c in p["convnext"]], num_classes=classes)

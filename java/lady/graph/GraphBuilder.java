@@ -572,6 +572,26 @@ public final class GraphBuilder {
      * bias) and {@code module.cpb_mlp.2} (cpbUnits -> heads, no bias) in place of the table.
      */
     public String windowAttention(String module, String x, long heads, long window, long shift, long cpbUnits) {
+        return partitioned(module, x, heads, window, shift, cpbUnits, false, false);
+    }
+
+    /**
+     * MaxViT's attention over partitions of an image (torchvision's RelativePositionalMultiHeadAttention inside a
+     * PartitionAttentionLayer; run by lady.model.SwinAttention): windows of {@code window x window} neighbouring
+     * pixels, or with {@code grid} ({@link Op#GRID}) a {@code window x window} grid of pixels H / window rows and W /
+     * window columns apart; the packed q, k, v projection {@code module.to_qkv}, the output projection
+     * {@code module.merge}, the relative position bias table {@code module.relative_position_bias_table} [(2 window -
+     * 1)^2, heads] (its columns move with the heads) and the saved index {@code module.relative_position_index}
+     * [window^2, window^2] (not read); no shift, no mask, and the scores scaled by the channels' width^-1/2 (attr
+     * attn_scale), as torchvision scales them, not a head's.
+     */
+    public String partitionAttention(String module, String x, long heads, long window, boolean grid) {
+        return partitioned(module, x, heads, window, 0, 0, true, grid);
+    }
+
+    /** Swin's (V1 or, with {@code cpbUnits}, V2) or MaxViT's ({@code maxvit}: its names and scale; {@code grid}) window attention. */
+    private String partitioned(String module, String x, long heads, long window, long shift, long cpbUnits,
+            boolean maxvit, boolean grid) {
         long d = width(x);
         if (heads < 1 || d % heads != 0 || window < (cpbUnits > 0 ? 2 : 1) || shift < 0 || shift >= window) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
@@ -588,11 +608,17 @@ public final class GraphBuilder {
             tensor(module + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
         }
         p.put(BUFFER + "index", module + ".relative_position_index");
-        tensor(module + ".relative_position_index", window * window * window * window);
-        p.put("qkv_weight", params(module + ".qkv", "weight", new long[] {3 * d, d}).get("weight"));
-        p.put("qkv_bias", params(module + ".qkv", "bias", new long[] {3 * d}).get("bias"));
-        p.put("o_weight", params(module + ".proj", "weight", new long[] {d, d}).get("weight"));
-        p.put("o_bias", params(module + ".proj", "bias", new long[] {d}).get("bias"));
+        if (maxvit) {
+            tensor(module + ".relative_position_index", window * window, window * window);
+        } else {
+            tensor(module + ".relative_position_index", window * window * window * window);
+        }
+        String qkv = module + (maxvit ? ".to_qkv" : ".qkv");
+        String proj = module + (maxvit ? ".merge" : ".proj");
+        p.put("qkv_weight", params(qkv, "weight", new long[] {3 * d, d}).get("weight"));
+        p.put("qkv_bias", params(qkv, "bias", new long[] {3 * d}).get("bias"));
+        p.put("o_weight", params(proj, "weight", new long[] {d, d}).get("weight"));
+        p.put("o_bias", params(proj, "bias", new long[] {d}).get("bias"));
         if (cpbUnits > 0) {
             p.put("cpb_in_weight", params(module + ".cpb_mlp.0", "weight", new long[] {cpbUnits, 2}).get("weight"));
             p.put("cpb_in_bias", params(module + ".cpb_mlp.0", "bias", new long[] {cpbUnits}).get("bias"));
@@ -609,6 +635,12 @@ public final class GraphBuilder {
         a.put(Op.WINDOW_SHIFT, shift);
         if (cpbUnits > 0) {
             a.put(Op.COSINE, 1L);
+        }
+        if (maxvit) {
+            a.put("attn_scale", 1 / Math.sqrt(d));
+        }
+        if (grid) {
+            a.put(Op.GRID, 1L);
         }
         return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
     }

@@ -257,6 +257,12 @@ public enum Op {
     public static final String WINDOW_SHIFT = "window_shift";
     /** The attribute of Swin V2's window attention (1): cosine scores times the heads' scales, the MLP position bias. */
     public static final String COSINE = "cosine";
+    /**
+     * The attribute of MaxViT's grid attention (1): each of the {@link #WINDOW}^2 pixels of a window lies H / window
+     * rows and W / window columns from its neighbours (one pixel per cell of a window x window grid of the image),
+     * instead of next to them.
+     */
+    public static final String GRID = "grid";
 
     /**
      * The attribute of a {@link #SPACE_TO_DEPTH} of mode DCR giving the order of a patch's pixels among the output's runs

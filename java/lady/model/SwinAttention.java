@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
+import lady.LadyException;
 import lady.graph.Node;
 import lady.graph.Op;
 
@@ -21,9 +22,11 @@ import lady.graph.Op;
  * computed here from the window size, as torchvision's relative_position_index buffer holds them (the checkpoint's copy
  * is saved, not read). Swin V2 ({@link Op#COSINE}): no k bias, the scores are the cosines of q and k times each head's
  * scale (exp of its logit_scale, at most 100), and the bias is 16 sigmoid of the position-bias MLP (2 -> U, ReLU, U ->
- * heads) at each offset's log-scaled coordinates (computed here too). Attrs of the
+ * heads) at each offset's log-scaled coordinates (computed here too). MaxViT: the scores scaled by attr attn_scale,
+ * and with {@link Op#GRID} each window's pixels taken H / window rows and W / window columns apart (one per cell of a
+ * window x window grid; the sides must be multiples of the window). Attrs of the
  * {@link lady.graph.Op#ATTENTION_GQA} node: heads, head_dim, {@link Op#WINDOW}, {@link Op#WINDOW_SHIFT},
- * {@link Op#COSINE}.
+ * {@link Op#COSINE}, {@link Op#GRID}, attn_scale.
  */
 final class SwinAttention {
     private SwinAttention() {}
@@ -50,7 +53,14 @@ final class SwinAttention {
         }
         long windows = (ph / ws) * (pw / ws);
         long l = ws * ws;
-        x = x.reshape(batch, ph / ws, ws, pw / ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(batch * windows, l, c);
+        boolean grid = n.longAttr(Op.GRID, 0) == 1;
+        if (grid && (padB > 0 || padR > 0)) {
+            throw LadyException.invalidInput(n.name() + ": MaxViT's grid attention needs an image whose sides are "
+                    + "multiples of " + ws + "; this one is " + h + " x " + w + " (give the network an input size that "
+                    + "every stage divides)");
+        }
+        x = grid ? x.reshape(batch, ws, ph / ws, ws, pw / ws, c).permute(0, 2, 4, 1, 3, 5).reshape(batch * windows, l, c)
+                : x.reshape(batch, ph / ws, ws, pw / ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(batch * windows, l, c);
 
         boolean cosine = n.longAttr(Op.COSINE, 0) == 1;
         Tensor qkvBias = n.has("qkv_bias") ? params.get(n.param("qkv_bias")) : null;
@@ -74,7 +84,7 @@ final class SwinAttention {
                     params.get(n.param("cpb_in_bias")), false));
             table = GraphNetwork.linear(hidden, params.get(n.param("cpb_out_weight")), null, false);
         } else {
-            attn = q.mul(new Scalar(Math.pow(hd, -0.5))).matmul(k.transpose(-2, -1));
+            attn = q.mul(new Scalar(n.doubleAttr("attn_scale", Math.pow(hd, -0.5)))).matmul(k.transpose(-2, -1));
             table = params.get(n.param("head_bias"));
         }
         Tensor bias = table.index_select(0, relativeIndex(ws)).reshape(l, l, heads).permute(2, 0, 1).unsqueeze(0);
@@ -87,7 +97,8 @@ final class SwinAttention {
         x = attn.matmul(v).transpose(1, 2).reshape(batch * windows, l, c);
         x = GraphNetwork.linear(x, params.get(n.param("o_weight")), n.has("o_bias") ? params.get(n.param("o_bias")) : null,
                 false);
-        x = x.reshape(batch, ph / ws, pw / ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(batch, ph, pw, c);
+        x = x.reshape(batch, ph / ws, pw / ws, ws, ws, c).permute(0, grid ? 3 : 1, grid ? 1 : 3, grid ? 4 : 2,
+                grid ? 2 : 4, 5).reshape(batch, ph, pw, c);
         if (shifted) {
             x = torch.roll(x, new long[] {shiftH, shiftW}, new long[] {1, 2});
         }

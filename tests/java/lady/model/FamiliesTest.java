@@ -94,6 +94,7 @@ class FamiliesTest {
         for (int v = 0; v < efficientnets.length; v++) {
             expected.put("efficientnet_b" + v, efficientnets[v]);
         }
+        expected.put("maxvit_t", 30_919_624L);
         expected.put("efficientnet_v2_s", 21_458_488L);
         expected.put("efficientnet_v2_m", 54_139_356L);
         expected.put("efficientnet_v2_l", 118_515_272L);
@@ -131,6 +132,25 @@ class FamiliesTest {
                 assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
                 shapes.forEach((t, s) -> assertArrayEquals(s, back.get(t), name + " width " + width + ": " + t));
             }
+        }
+    }
+
+    /**
+     * MaxViT-T is recognized by its sizes; at half its width it is "maxvit", read with its own sizes (the same tensors
+     * back, in the state-dict order), and its probe side is the smallest its partitions allow (7 x 2^5 = 224).
+     */
+    @Test
+    void maxvitIsRecognizedByItsSizes() {
+        for (double width : new double[] {1.0, 0.5}) {
+            Map<String, long[]> shapes = Models.describe("maxvit_t", ModelOptions.defaults().withClasses(7).withWidth(width))
+                    .tensorShapes();
+            ModelConfig config = Models.infer(shapes, null);
+            assertEquals(width == 1.0 ? "maxvit_t" : "maxvit", config.architecture());
+            assertEquals(7, config.options().numClasses());
+            assertEquals(224, config.options().inputSize());
+            Map<String, long[]> back = config.description().tensorShapes();
+            assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), "width " + width + ": state-dict order");
+            shapes.forEach((t, s) -> assertArrayEquals(s, back.get(t), "width " + width + ": " + t));
         }
     }
 

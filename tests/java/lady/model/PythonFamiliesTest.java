@@ -110,6 +110,32 @@ class PythonFamiliesTest {
         check("convnext", "convnext", 32, SMALL_CONVNEXT, true);
     }
 
+    /**
+     * torchvision's MaxVit class, small: a stem of 16, blocks of 16 and 32 channels (one and two layers), heads of 4,
+     * partitions of 4 on 64 x 64 images (the first block's grid attention takes pixels 2 apart, its window attention
+     * neighbours). Read as "maxvit", with the checkpoint's own sizes.
+     */
+    private static final Map<String, Object> SMALL_MAXVIT = Map.of("maxvit", Map.of("stem_channels", 16,
+            "partition_size", 4, "block_channels", List.of(16, 32), "block_layers", List.of(1, 2), "head_dim", 4));
+
+    /**
+     * MBConv blocks with batch norms and squeeze-excitations, then attention over windows and over a grid, with
+     * relative position biases: Lady's forward against torchvision's, permuted and resynced.
+     */
+    @Test
+    void smallMaxvit() throws Exception {
+        check("maxvit", "maxvit", 64, SMALL_MAXVIT, false);
+        selfResync();
+    }
+
+    /** torchvision's maxvit_t itself (partitions of 7: it takes 224 x 224 images), recognized by its name. */
+    @Test
+    @Tag("slow")
+    void maxvitT() throws Exception {
+        check("maxvit_t", "maxvit_t", 224, Map.of(), false);
+        selfResync();
+    }
+
     /** torchvision's convnext_tiny itself, recognized by its name. */
     @Test
     @Tag("slow")
