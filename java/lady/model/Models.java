@@ -380,6 +380,16 @@ public final class Models {
                     + "which Lady does not read: drop its tensors, {k: v for k, v in sd.items() if not "
                     + "k.startswith('sub_block1.')}, which keeps the function";
         }
+        if (hint.isEmpty() && names.stream().anyMatch(n -> n.startsWith("backbone.body."))
+                && names.stream().anyMatch(n -> n.startsWith("backbone.fpn."))) {
+            hint = "a torchvision detector (backbone.body, backbone.fpn and its heads), which Lady does not read as a state "
+                    + "dict; an ONNX export of it gives its backbone's groups ('lady spec --model model.onnx')";
+        }
+        String volume = names.stream().filter(n -> shapes.get(n).length == 5 && n.endsWith("weight")).findFirst().orElse(null);
+        if (hint.isEmpty() && volume != null) {
+            hint = Text.quote(volume) + " is a 3-D convolution's weight (a video network?): Lady reads those from an ONNX "
+                    + "export of the network ('lady spec --model model.onnx'), not from a state dict";
+        }
         if (hint.isEmpty() && config != null && config.get("model_type") instanceof String type) { // a Hugging Face folder
             List<String> types = FAMILIES.stream().flatMap(f -> f.modelTypes().stream()).toList();
             hint = types.contains(type) ? "config.json names " + Text.quote(type) + ", a model type Lady reads, but these "
@@ -389,7 +399,8 @@ public final class Models {
         }
         return LadyException.invalidInput("cannot recognize the architecture of a checkpoint with " + shapes.size()
                 + " tensors (e.g. " + Text.list(names.subList(0, Math.min(Text.NAMES_SHOWN, names.size())), Text.NAMES_SHOWN) + ")\n"
-                + (!hint.isEmpty() ? hint : "nearest family: " + near.family() + " (" + near.common() + " of its tensors are "
+                + (!hint.isEmpty() ? hint : near.common() == 0 ? "no network Lady knows has any of these tensor names"
+                        : "nearest family: " + near.family() + " (" + near.common() + " of its tensors are "
                         + "here; missing e.g. " + Text.list(near.missing(), Text.NAMES_SHOWN) + ")") + "\n"
                 + ANOTHER_NETWORK);
     }

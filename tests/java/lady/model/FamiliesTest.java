@@ -283,6 +283,28 @@ class FamiliesTest {
         assertTrue(e.getMessage().contains("nearest family: mobilenet_v3_"), e.getMessage());
         assertTrue(e.getMessage().contains("--spec"), e.getMessage());
 
+        // no name in common with any family: said so, not a "nearest" family sharing nothing
+        Map<String, long[]> strange = new LinkedHashMap<>();
+        strange.put("trunk.w0", new long[] {4, 4});
+        e = assertThrows(LadyException.class, () -> Models.infer(strange, null));
+        assertTrue(e.getMessage().contains("no network Lady knows has any of these tensor names"), e.getMessage());
+        assertFalse(e.getMessage().contains("nearest"), e.getMessage());
+        // a torchvision detector, and a video network's 3-D convolutions, are named as such
+        Map<String, long[]> detector = new LinkedHashMap<>();
+        Models.describe("resnet50", ModelOptions.defaults()).tensorShapes().forEach((t, s) -> detector.put("backbone.body."
+                + t, s));
+        detector.put("backbone.fpn.inner_blocks.0.0.weight", new long[] {256, 256, 1, 1});
+        e = assertThrows(LadyException.class, () -> Models.infer(detector, null));
+        assertTrue(e.getMessage().contains("a torchvision detector") && e.getMessage().contains("ONNX export"),
+                e.getMessage());
+        Map<String, long[]> video = new LinkedHashMap<>();
+        video.put("stem.0.weight", new long[] {64, 3, 3, 7, 7});
+        video.put("fc.weight", new long[] {400, 512});
+        e = assertThrows(LadyException.class, () -> Models.infer(video, null));
+        assertTrue(e.getMessage().contains("'stem.0.weight' is a 3-D convolution's weight") && e.getMessage().contains("ONNX"),
+                e.getMessage());
+        assertTrue(e.getMessage().lines().count() <= 3, e.getMessage());
+
         Map<String, long[]> misshaped = new LinkedHashMap<>(Models.describe("densenet121", ModelOptions.defaults())
                 .tensorShapes());
         misshaped.put("classifier.weight", new long[] {10, 1000});
