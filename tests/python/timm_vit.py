@@ -9,7 +9,9 @@ exact GELU), for the Java tests (run with /usr/bin/python3).
         layerscale (width 256, 4 heads, LayerScale as DeiT III's: blocks.i.ls1.gamma, ls2.gamma) and distilled (width
         320, 5 heads, 3 blocks: DeiT's dist_token and head_dist) and registers (width 384, 6 heads, LayerScale, 4 register
         tokens, position embeddings over the patches only, no head: as timm's vit_*_reg4_dinov2 backbones) and avgpool
-        (width 448, 7 heads, global_pool "avg": the patch tokens' mean through fc_norm), 2 blocks,
+        (width 448, 7 heads, global_pool "avg": the patch tokens' mean through fc_norm) and gap (width 512, 8 heads, no
+        class token: every token's mean through fc_norm) and gapnorm (width 576, 9 heads, LayerScale, no class token,
+        fc_norm=False: the mean after the final norm), 2 blocks,
         patch 8 on 32 x 32 images, 10 classes, random weights (LayerNorm affine parameters and LayerScale factors drawn
         too).
     timm_vit.py check <model.pt> <permuted.pt> <restored.pt>
@@ -153,8 +155,26 @@ class VisionTransformerAvgPool(VisionTransformer):
         return self.head(self.fc_norm(x[:, 1:].mean(dim=1)))
 
 
+class VisionTransformerNoClass(VisionTransformer):
+    """timm's ViT with class_token=False and global_pool "avg" (as vit_*_gap and the RPN ViTs): position embeddings over
+    the patches, the mean of every token, through fc_norm (the final norm an Identity) or, with fc_norm=False, after the
+    final norm."""
+
+    def __init__(self, dim, heads, depth=2, patch=8, image=32, classes=10, init_values=None, fc_norm=True):
+        super().__init__(dim, heads, depth, patch, image, classes, init_values)
+        del self.cls_token
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2, dim) * 0.02)
+        if fc_norm:
+            self.norm = nn.Identity()
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if fc_norm else nn.Identity()
+
+    def forward(self, x):
+        x = self.norm(self.blocks(self.patch_embed(x) + self.pos_embed))
+        return self.head(self.fc_norm(x.mean(dim=1)))
+
+
 MODELS = {"tiny": (192, 3, None), "narrow": (128, 2, None), "layerscale": (256, 4, 1e-5), "distilled": (320, 5, None),
-          "registers": (384, 6, 1e-5), "avgpool": (448, 7, None)}
+          "registers": (384, 6, 1e-5), "avgpool": (448, 7, None), "gap": (512, 8, None), "gapnorm": (576, 9, 1e-5)}
 
 
 def model(name_or_state):
@@ -164,10 +184,14 @@ def model(name_or_state):
         distilled = name_or_state == "distilled"
         registers = name_or_state == "registers"
     else:
-        dim = name_or_state["cls_token"].shape[-1]
+        dim = name_or_state["pos_embed"].shape[-1]
         heads, init_values = next((h, i) for d, h, i in MODELS.values() if d == dim)
         distilled = "dist_token" in name_or_state
         registers = "reg_token" in name_or_state
+    if name_or_state in ("gap", "gapnorm") if isinstance(name_or_state, str) else "cls_token" not in name_or_state:
+        return VisionTransformerNoClass(dim, heads, init_values=init_values,
+                                        fc_norm=name_or_state == "gap" if isinstance(name_or_state, str)
+                                        else "fc_norm.weight" in name_or_state)
     if registers:
         return VisionTransformerRegisters(dim, heads, init_values=init_values)
     if (name_or_state == "avgpool") if isinstance(name_or_state, str) else "fc_norm.weight" in name_or_state:
@@ -194,7 +218,7 @@ def save(out, seed):
 def check(original, permuted, restored):
     sa, sb, sc = (torch.load(f) for f in (original, permuted, restored))
     m = model(sa).eval()
-    dim = sa["cls_token"].shape[-1]
+    dim = sa["pos_embed"].shape[-1]
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         m.load_state_dict(sa)

@@ -37,8 +37,10 @@ import lady.graph.Op;
  * class token, as vit_*_reg4_dinov2), position embeddings over the patches only (timm's no_embed_class: added before
  * the class and register tokens, told by the embedding's length), and no head (num_classes 0, as timm's DINOv2
  * backbones: the output is the class token's features, their channel order free), and average pooling (global_pool
- * "avg": the patch tokens' mean through {@code fc_norm}, no final {@code norm}). Variants with other parts (no class
- * token, q/k norms) are not recognized: name their groups with --spec or pass an ONNX export.
+ * "avg": the patch tokens' mean through {@code fc_norm}, no final {@code norm}), and no class token (timm's
+ * class_token=False: the tokens' mean, through {@code fc_norm} or, with fc_norm=False, after the final {@code norm}).
+ * Variants with other parts (attention pooling, q/k norms) are not recognized: name their groups with --spec or pass
+ * an ONNX export.
  */
 final class VitFamily implements Family {
     private record Config(int patch, int layers, int dim, int mlp, int headDim) {}
@@ -79,6 +81,8 @@ final class VitFamily implements Family {
     private static final String HEAD_DIST = "head_dist";
     /** timm's norm after average pooling (global_pool "avg": the final norm is then the identity). */
     private static final String FC_NORM = "fc_norm";
+    /** timm's attention pooling (global_pool "map"), which Lady does not read. */
+    private static final String ATTN_POOL = "attn_pool.latent";
     /** timm's register tokens [1, R, D]. */
     private static final String REG = "reg_token";
 
@@ -95,9 +99,12 @@ final class VitFamily implements Family {
     @Override
     public String recognize(Map<String, long[]> s) {
         long[] timm = s.get(TIMM.proj() + ".weight");
-        if (timm != null && timm.length == 4 && s.containsKey(TIMM.cls()) && s.containsKey(TIMM.pos())
-                && s.containsKey("blocks.0.attn.qkv.weight")
-                && (s.containsKey(TIMM.norm() + ".weight") != s.containsKey(FC_NORM + ".weight"))) {
+        boolean norm = s.containsKey(TIMM.norm() + ".weight");
+        boolean fcNorm = s.containsKey(FC_NORM + ".weight");
+        // with a class token, one of the final norm (the token pooled) and fc_norm (the mean); without one the mean, through
+        // either (timm's fc_norm=False keeps the final norm)
+        if (timm != null && timm.length == 4 && s.containsKey(TIMM.pos()) && s.containsKey("blocks.0.attn.qkv.weight")
+                && (s.containsKey(TIMM.cls()) ? norm != fcNorm : (norm || fcNorm) && !s.containsKey(ATTN_POOL))) {
             for (Map.Entry<String, Config> e : TIMM_CONFIGS.entrySet()) {
                 if (e.getValue().dim() == timm[0]) {
                     return e.getKey();
@@ -136,7 +143,8 @@ final class VitFamily implements Family {
      * shapes; 1 for a new model).
      */
     private static long prefixTokens(Map<String, long[]> s, Naming n) {
-        return 1 + (n == TIMM && s.containsKey(DIST) ? 1 : 0) + (n == TIMM ? Family.dim(s, REG, 1, 0) : 0);
+        return (n != TIMM || s.containsKey(TIMM.cls()) ? 1 : 0) + (n == TIMM && s.containsKey(DIST) ? 1 : 0)
+                + (n == TIMM ? Family.dim(s, REG, 1, 0) : 0);
     }
 
     /**
@@ -181,13 +189,16 @@ final class VitFamily implements Family {
         long heads = dim / c.headDim();
         boolean distilled = n == TIMM && d.fromCheckpoint() && d.has(DIST, false);
         long registers = n == TIMM && d.fromCheckpoint() ? d.size(REG, 1, 0) : 0;
-        long prefix = 1 + (distilled ? 1 : 0) + registers;
+        boolean classToken = n != TIMM || !d.fromCheckpoint() || d.has(n.cls(), false); // timm's class_token=False
+        long prefix = (classToken ? 1 : 0) + (distilled ? 1 : 0) + registers;
         // timm's no_embed_class: positions for the patches only, added before the prefix tokens
         boolean patchPositions = n == TIMM && d.fromCheckpoint() && d.size(n.pos(), 1, 0) == side * side;
         long positions = side * side + (patchPositions ? 0 : prefix);
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), side * patch, true);
-        b.tensor(n.cls(), 1, 1, dim); // PyTorch lists the model's own parameters first
+        if (classToken) {
+            b.tensor(n.cls(), 1, 1, dim); // PyTorch lists the model's own parameters first
+        }
         if (registers > 0) {
             b.tensor(REG, 1, registers, dim);
         }
@@ -200,7 +211,10 @@ final class VitFamily implements Family {
         if (patchPositions) {
             x = b.add("encoder.add", x, pos);
         }
-        List<String> parts = new java.util.ArrayList<>(List.of(b.param(n.cls(), n.cls(), new long[] {1, 1, dim}, x)));
+        List<String> parts = new java.util.ArrayList<>();
+        if (classToken) {
+            parts.add(b.param(n.cls(), n.cls(), new long[] {1, 1, dim}, x));
+        }
         if (distilled) {
             parts.add(b.param(DIST, DIST, new long[] {1, 1, dim}, x));
         }
@@ -208,7 +222,7 @@ final class VitFamily implements Family {
             parts.add(b.param(REG, REG, new long[] {1, registers, dim}, x));
         }
         parts.add(x);
-        x = b.concat("cat", parts, 1, false);
+        x = parts.size() > 1 ? b.concat("cat", parts, 1, false) : x;
         if (!patchPositions) {
             x = b.add("encoder.add", x, pos);
         }
@@ -218,8 +232,15 @@ final class VitFamily implements Family {
             x = block(b, d, n, n.block() + layers, x, heads, c.mlp());
             layers++;
         }
-        if (n == TIMM && d.fromCheckpoint() && d.has(FC_NORM + ".weight", false)) { // global_pool "avg": the patches' mean
-            x = b.layerNorm(FC_NORM, b.meanFrom("patch_mean", x, 1, prefix), LN_EPS);
+        boolean fcNorm = n == TIMM && d.fromCheckpoint() && d.has(FC_NORM + ".weight", false);
+        if (fcNorm || !classToken) { // global_pool "avg": the patches' mean, through fc_norm or after the final norm
+            if (!fcNorm) {
+                x = b.layerNorm(n.norm(), x, LN_EPS);
+            }
+            x = b.meanFrom("patch_mean", x, 1, prefix);
+            if (fcNorm) {
+                x = b.layerNorm(FC_NORM, x, LN_EPS);
+            }
             if (!d.has(n.head() + ".weight", false)) {
                 return new Architecture(name, b.build(b.freeChannels(x)), Architecture.Init.PYTORCH_DEFAULT);
             }

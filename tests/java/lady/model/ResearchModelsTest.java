@@ -72,6 +72,9 @@ class ResearchModelsTest {
         // register tokens, positions over the patches only, no head (the class token's features, compared as such)
         roundTrip("timm_vit.py", "registers", "timm_vit_small: ");
         roundTrip("timm_vit.py", "avgpool", "timm_vit_base: 33 groups"); // the patches' mean through fc_norm
+        // no class token (class_token=False): every token's mean, through fc_norm or after the final norm
+        roundTrip("timm_vit.py", "gap", "timm_vit_base: 37 groups");
+        roundTrip("timm_vit.py", "gapnorm", "timm_vit_base: 41 groups");
     }
 
     @Test
