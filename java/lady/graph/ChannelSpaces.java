@@ -159,7 +159,32 @@ public final class ChannelSpaces {
                     pinAll(layouts.get(out));
                 }
             }
+            tieShared();
             return build();
+        }
+
+        /**
+         * A tensor's axis range in two spaces (one module applied to two inputs: a detector's head on every level of its
+         * feature pyramid reads each level's channels and writes each level's outputs with the same weight) can move
+         * one way only: those spaces are one.
+         */
+        private void tieShared() {
+            Map<String, Integer> seen = new HashMap<>();
+            for (int i = 0; i < spaces.size(); i++) {
+                if (root(i) != i) {
+                    continue;
+                }
+                for (Draft m : List.copyOf(spaces.get(i).members)) {
+                    if (m.role() == Role.WHOLE_TENSOR) { // (a mixture's expert moves its tensors whole, its units inside)
+                        continue;
+                    }
+                    Integer other = seen.putIfAbsent(m.tensor() + "[" + m.axis() + "]@" + m.offset() + "/" + m.block() + " "
+                            + m.role(), i);
+                    if (other != null && root(other) != root(i)) {
+                        union(other, i, false);
+                    }
+                }
+            }
         }
 
         // ---- union-find over spaces ----

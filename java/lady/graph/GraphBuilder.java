@@ -187,6 +187,58 @@ public final class GraphBuilder {
         return add(module, Op.GATED_LINEAR, List.of(x), p, a, units);
     }
 
+    /** Appended to the names of the nodes added (not to their tensors' names): see {@link #reuse}. */
+    private String nodeSuffix = "";
+    /** Whether batch norms count their batches (num_batches_tracked): see {@link #frozenBatchNorms}. */
+    private boolean batchCounts = true;
+
+    /**
+     * The nodes added from now on apply modules already added (or added later) again, to other inputs: their names get
+     * {@code suffix}, their tensors keep theirs (a detector's head on every level of its feature pyramid; the channel
+     * analysis ties the spaces a shared tensor reads or writes). "" ends it.
+     */
+    public void reuse(String suffix) {
+        nodeSuffix = suffix;
+    }
+
+    /**
+     * The batch norms added from now on are torchvision's FrozenBatchNorm2d (no num_batches_tracked: the detection
+     * models' backbones), or ({@code false}) batch norms again.
+     */
+    public void frozenBatchNorms(boolean frozen) {
+        batchCounts = !frozen;
+    }
+
+    /** Whether the batch norms added now save num_batches_tracked (see {@link #frozenBatchNorms}). */
+    public boolean batchCounts() {
+        return batchCounts;
+    }
+
+    /** Group norm ({@code nn.GroupNorm}: affine, one weight and bias per channel) over {@code groups} groups. */
+    public String groupNorm(String module, String x, long groups, double eps) {
+        long c = width(x);
+        Map<String, String> p = new LinkedHashMap<>();
+        for (String s : List.of("weight", "bias")) {
+            p.putAll(params(module, s, new long[] {c}));
+        }
+        return add(module, Op.GROUP_NORM, List.of(x), p, Map.of("groups", groups, "eps", eps), c);
+    }
+
+    /** A transposed convolution ({@code nn.ConvTranspose2d}, weight [in, out, k, k]) of one group. */
+    public String convTranspose(String module, String x, long out, long kernel, long stride, long padding, boolean bias) {
+        Map<String, String> p = params(module, "weight", new long[] {width(x), out, kernel, kernel});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {out}));
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("transposed", 1L);
+        a.put("stride", new long[] {stride, stride});
+        a.put("padding", new long[] {padding, padding});
+        a.put("dilation", new long[] {1, 1});
+        a.put("groups", 1L);
+        return add(module, Op.CONV, List.of(x), p, a, out);
+    }
+
     /** Batch norm (affine, running statistics) with torchvision's parameter and buffer names. */
     public String batchNorm(String module, String x, double eps) {
         return batchNorm(module, x, eps, DEFAULT_BN_MOMENTUM);
@@ -205,7 +257,9 @@ public final class GraphBuilder {
         for (String s : List.of("weight", "bias", "running_mean", "running_var")) {
             p.putAll(params(module, s, new long[] {c}));
         }
-        p.putAll(params(module, "num_batches_tracked", new long[0]));
+        if (batchCounts) {
+            p.putAll(params(module, "num_batches_tracked", new long[0]));
+        }
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("eps", eps);
         a.put("momentum", momentum);
@@ -769,6 +823,11 @@ public final class GraphBuilder {
         return add(node, Op.INTERPOLATE, List.of(x, like), Map.of(), Map.of("mode", "bilinear"), width(x));
     }
 
+    /** Nearest-neighbour resize of {@code x} to the spatial size of {@code like} (a feature pyramid's top-down path). */
+    public String interpolateNearest(String node, String x, String like) {
+        return add(node, Op.INTERPOLATE, List.of(x, like), Map.of(), Map.of("mode", "nearest"), width(x));
+    }
+
     /** The channels [start, start + length) of image {@code x} (torch.chunk, {@code x[:, start:start + length]}). */
     public String sliceChannels(String node, String x, long start, long length) {
         return add(node, Op.SLICE_CHANNELS, List.of(x), Map.of(), Map.of("axis", 1L, "start", start, "length", length),
@@ -811,7 +870,7 @@ public final class GraphBuilder {
     }
 
     private String add(String node, Op op, List<String> in, Map<String, String> params, Map<String, Object> attrs, long outWidth) {
-        Node n = new Node(node, op, in, node, params, attrs);
+        Node n = new Node(node + nodeSuffix, op, in, node + nodeSuffix, params, attrs);
         nodes.add(n);
         width.put(n.output(), outWidth);
         return n.output();

@@ -57,6 +57,9 @@ final class GraphNetwork implements Model {
     private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final Map<String, Integer> lastUse = new HashMap<>();
     private final Map<String, List<Node>> readers;
+    /** The conv and batch-norm modules by the path of their tensors, and the node that made each. */
+    private final Map<String, Module> byPath = new HashMap<>();
+    private final Map<String, String> byPathNode = new HashMap<>();
     /** Convolutions computed on zero-padded input channels, and by how many (Torch.convolutionInputChannels). */
     private final Map<String, Long> inputChannelPadding = new HashMap<>();
     private PermutationSpec spec;
@@ -95,10 +98,27 @@ final class GraphNetwork implements Model {
                 rawParameter(t, torch.zeros(graph.shape(t)));
             }
         });
+        Module again = n.op() == Op.CONV || n.op() == Op.BATCH_NORM ? byPath.get(weightModule(n)) : null;
+        if (again != null) { // a module applied again, to another input (a detector's head on every pyramid level)
+            modules.put(n.name(), again);
+            Long pad = inputChannelPadding.get(byPathNode.get(weightModule(n)));
+            if (pad != null) {
+                inputChannelPadding.put(n.name(), pad);
+            }
+            return;
+        }
         switch (n.op()) {
             case CONV -> {
                 long[] w = graph.shape(n.param("weight"));
                 long groups = n.longAttr("groups", 1);
+                if (n.longAttr("transposed", 0) == 1) { // ConvTranspose2d [in, out / groups, kh, kw]: run on its tensors
+                    n.params().values().forEach(t -> {
+                        if (!raw.containsKey(t)) {
+                            rawParameter(t, torch.zeros(graph.shape(t)));
+                        }
+                    });
+                    return;
+                }
                 Conv2dOptions o = new Conv2dOptions(w[1] * groups, w[0], new LongPointer(w[2], w[3]));
                 o.stride().put(n.longsAttr("stride", 1, 1));
                 o.padding().put(new LongPointer(n.longsAttr("padding", 0, 0)));
@@ -106,7 +126,7 @@ final class GraphNetwork implements Model {
                 o.groups().put(groups);
                 o.bias().put(n.has("bias"));
                 keepAlive.add(o);
-                modules.put(n.name(), register(weightModule(n), new Conv2dImpl(o)));
+                modules.put(n.name(), shared(n, new Conv2dImpl(o)));
                 long padded = groups == 1 ? Torch.convolutionInputChannels(w[1]) : w[1];
                 if (padded != w[1]) {
                     inputChannelPadding.put(n.name(), padded - w[1]);
@@ -137,7 +157,7 @@ final class GraphNetwork implements Model {
                 o.eps().put(n.doubleAttr("eps", 1e-5));
                 o.momentum().put(n.doubleAttr("momentum", lady.graph.GraphBuilder.DEFAULT_BN_MOMENTUM));
                 keepAlive.add(o);
-                modules.put(n.name(), register(weightModule(n), new BatchNorm2dImpl(o)));
+                modules.put(n.name(), shared(n, new BatchNorm2dImpl(o)));
             }
             case LAYER_NORM -> {
                 LayerNormOptions o = new LayerNormOptions(new LongVector(new long[] {graph.shape(n.param("weight"))[0]})); // LongVector(long n) would be n zeros
@@ -173,7 +193,7 @@ final class GraphNetwork implements Model {
                 rawParameter(n.param("vector"), torch.full(graph.shape(n.param("vector")),
                         new Scalar(n.doubleAttr(Op.INIT, 1))));
             }
-            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES -> {
+            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES, GROUP_NORM -> {
                 for (String t : n.params().values()) {
                     if (!raw.containsKey(t)) {
                         rawParameter(t, torch.zeros(graph.shape(t)));
@@ -187,6 +207,15 @@ final class GraphNetwork implements Model {
                 }
             }
         }
+    }
+
+    /** Registers node {@code n}'s module under its weight's path, where a later node applying it again finds it. */
+    private Module shared(Node n, Module m) {
+        String path = weightModule(n);
+        register(path, m);
+        byPath.put(path, m);
+        byPathNode.put(path, n.name());
+        return m;
     }
 
     /**
@@ -504,6 +533,13 @@ final class GraphNetwork implements Model {
         Tensor x = n.inputs().isEmpty() ? null : in(n, values, 0);
         switch (n.op()) {
             case CONV: {
+                if (n.longAttr("transposed", 0) == 1) {
+                    return torch.conv_transpose2d(x, live(n.param("weight")), n.has("bias")
+                            ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias")))
+                            : new org.bytedeco.pytorch.TensorOptional(), n.longsAttr("stride", 1, 1),
+                            n.longsAttr("padding", 0, 0), n.longsAttr("output_padding", 0, 0), n.longAttr("groups", 1),
+                            n.longsAttr("dilation", 1, 1));
+                }
                 Conv2dImpl conv = (Conv2dImpl) modules.get(n.name());
                 Long pad = inputChannelPadding.get(n.name());
                 if (pad == null) {
@@ -643,8 +679,19 @@ final class GraphNetwork implements Model {
             }
             case INTERPOLATE: {
                 long[] like = in(n, values, 1).sizes().vec().get();
-                return torch.upsample_bilinear2d(x, new long[] {like[2], like[3]}, false);
+                return n.stringAttr("mode", "bilinear").equals("nearest")
+                        ? torch.upsample_nearest2d(x, new long[] {like[2], like[3]})
+                        : torch.upsample_bilinear2d(x, new long[] {like[2], like[3]}, false);
             }
+            case GROUP_NORM:
+                if (n.has("group_weight") || n.has("group_bias")) {
+                    throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
+                            + "' (a group norm with per-group values); use the ONNX file with ONNX Runtime");
+                }
+                return torch.group_norm(x, n.longAttr("groups", 1), n.has("weight")
+                        ? new org.bytedeco.pytorch.TensorOptional(live(n.param("weight"))) : new org.bytedeco.pytorch.TensorOptional(),
+                        n.has("bias") ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias")))
+                        : new org.bytedeco.pytorch.TensorOptional(), n.doubleAttr("eps", 1e-5), false);
             default:
                 throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
                         + "' (" + n.op() + ")");

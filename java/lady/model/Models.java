@@ -50,7 +50,7 @@ public final class Models {
             new LlamaFamily(), new GptFamily(), new Dinov2Family(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
             new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily(),
-            new ShuffleNetFamily(), new MaxVitFamily());
+            new ShuffleNetFamily(), new MaxVitFamily(), new DetectionFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */
@@ -382,8 +382,9 @@ public final class Models {
         }
         if (hint.isEmpty() && names.stream().anyMatch(n -> n.startsWith("backbone.body."))
                 && names.stream().anyMatch(n -> n.startsWith("backbone.fpn."))) {
-            hint = "a torchvision detector (backbone.body, backbone.fpn and its heads), which Lady does not read as a state "
-                    + "dict; an ONNX export of it gives its backbone's groups ('lady spec --model model.onnx')";
+            hint = "a torchvision detector (backbone.body, backbone.fpn and its heads) of a kind Lady does not read as a "
+                    + "state dict (it reads Faster, Mask and Keypoint R-CNN, RetinaNet and FCOS on a ResNet's feature pyramid); "
+                    + "an ONNX export of it gives its backbone's groups ('lady spec --model model.onnx')";
         }
         String volume = names.stream().filter(n -> shapes.get(n).length == 5 && n.endsWith("weight")).findFirst().orElse(null);
         if (hint.isEmpty() && volume != null) {

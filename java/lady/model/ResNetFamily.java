@@ -239,7 +239,9 @@ final class ResNetFamily implements Family {
         for (String s : List.of("weight", "bias", "running_mean", "running_var")) {
             b.tensor(block + "." + bn + "." + s, out);
         }
-        b.tensor(block + "." + bn + ".num_batches_tracked");
+        if (b.batchCounts()) {
+            b.tensor(block + "." + bn + ".num_batches_tracked");
+        }
     }
 
     private static String bottleneck(GraphBuilder b, Dims d, String block, String x, long planes, Inner inner, long stride,

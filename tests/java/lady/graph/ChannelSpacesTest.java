@@ -47,6 +47,36 @@ class ChannelSpacesTest {
                 && spec.fixed().contains("block.conv1.weight[1]"), "the classes and the input channels stay: " + spec.fixed());
     }
 
+    /**
+     * One head applied to two levels of a pyramid ({@link GraphBuilder#reuse}: the same tensors, nodes of their own):
+     * the levels' channels are one space (the head's columns read both), and so are the head's outputs on both levels
+     * (its rows write both); each shared tensor is listed once.
+     */
+    @Test
+    void aTensorSharedByTwoNodesTiesTheirSpaces() {
+        GraphBuilder b = new GraphBuilder("shared");
+        String x = b.image("input", 3, 8, false);
+        String p3 = b.conv("p3", x, 4, 3, 1, 1, true);
+        String p4 = b.conv("p4", p3, 4, 3, 2, 1, true);
+        List<String> outs = new java.util.ArrayList<>();
+        for (String level : List.of(p3, p4)) {
+            b.reuse(level == p3 ? "" : "@1");
+            String t = b.act("head.relu", b.conv("head.conv", level, 6, 3, 1, 1, true), Op.Activation.RELU);
+            outs.add(b.conv("head.logits", t, 2, 1, 1, 0, true));
+        }
+        b.reuse("");
+        PermutationSpec spec = ChannelSpaces.derive(b.build(outs.toArray(String[]::new)));
+
+        assertGroups(spec, "p3", "head.conv");
+        assertMembers(spec, "p3", 4, "p3.weight@0+0/1:PRODUCER_WEIGHT", "p3.bias@0+0/1:PRODUCER_BIAS",
+                "p4.weight@1+0/1:CONSUMER_WEIGHT", "head.conv.weight@1+0/1:CONSUMER_WEIGHT",
+                "p4.weight@0+0/1:PRODUCER_WEIGHT", "p4.bias@0+0/1:PRODUCER_BIAS");
+        assertMembers(spec, "head.conv", 6, "head.conv.weight@0+0/1:PRODUCER_WEIGHT",
+                "head.conv.bias@0+0/1:PRODUCER_BIAS", "head.logits.weight@1+0/1:CONSUMER_WEIGHT");
+        assertTrue(spec.fixed().contains("head.logits.weight[0]") && spec.fixed().contains("head.logits.bias"),
+                "the outputs stay: " + spec.fixed());
+    }
+
     @Test
     void concatenationPlacesEachSpaceAtItsOffset() {
         GraphBuilder b = new GraphBuilder("concat");

@@ -111,6 +111,18 @@ class FamiliesTest {
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));
         assertEquals(3_221_538L, parameters(Models.describe("lraspp_mobilenet_v3_large",
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));
+        // torchvision's detectors: COCO's 91 classes (Keypoint R-CNN: 2 classes, 17 keypoints)
+        Map<String, Long> detectors = new LinkedHashMap<>();
+        detectors.put("fasterrcnn_resnet50_fpn", 41_808_406L);
+        detectors.put("fasterrcnn_resnet50_fpn_v2", 43_712_278L);
+        detectors.put("maskrcnn_resnet50_fpn", 44_454_513L);
+        detectors.put("maskrcnn_resnet50_fpn_v2", 46_359_409L);
+        detectors.put("keypointrcnn_resnet50_fpn", 59_190_378L);
+        detectors.put("retinanet_resnet50_fpn", 34_068_119L);
+        detectors.put("retinanet_resnet50_fpn_v2", 38_198_935L);
+        detectors.put("fcos_resnet50_fpn", 32_322_720L);
+        detectors.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name, ModelOptions.defaults()
+                .withClasses(name.startsWith("keypoint") ? 2 : 91)).tensorShapes()), name));
         // FCN (COCO weights: 35,322,218 and 54,314,346 with the aux head)
         assertEquals(35_322_218L - 2_365_205L, parameters(Models.describe("fcn_resnet50",
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));
@@ -325,7 +337,9 @@ class FamiliesTest {
 
     @Test
     void everyGroupPermutedKeepsTheOutputsOfNewModels() {
-        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny", "swin_t", "swin_v2_t")) {
+        // the detectors: heads shared by the pyramid's levels (their spaces tied), group norms, transposed convs
+        for (String name : List.of("mobilenet_v3_small", "vit_b_16", "densenet121", "convnext_tiny", "swin_t", "swin_v2_t",
+                "retinanet_resnet50_fpn_v2", "maskrcnn_resnet50_fpn")) {
             ModelOptions options = ModelOptions.defaults().withClasses(5).withWidth(name.startsWith("mobilenet") ? 1.0 : 0.25);
             Model model = Models.create(name, options);
             StateDict state = model.stateDict();
