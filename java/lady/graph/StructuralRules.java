@@ -171,9 +171,15 @@ public final class StructuralRules {
         String scalingProblem = null;
         Set<String> seen = new HashSet<>();
         Set<Node> norms = new java.util.LinkedHashSet<>();
+        Map<String, Integer> axes = new HashMap<>();
         for (Member m : g.members()) {
             if (!seen.add(m.tensor() + "[" + m.axis() + "]") && widening == null) {
                 widening = "tensor '" + m.tensor() + "' holds the group twice on axis " + m.axis();
+            }
+            Integer other = axes.putIfAbsent(m.tensor(), m.axis());
+            if (other != null && other != m.axis()) { // a layer from the group's channels to themselves (a pyramid's P6)
+                widening = first(widening, "layer '" + m.tensor() + "' reads and writes the group's channels");
+                scalingProblem = first(scalingProblem, widening);
             }
             Node n = index.byTensor().get(m.tensor());
             switch (m.role()) {

@@ -166,40 +166,42 @@ final class DetectionFamily implements Family {
                         + " has " + b.width(feats.get(i)) + "; Lady reads pyramids on the ResNet's last stages");
             }
         }
-        long width = d.outExact(FPN + "inner_blocks.0.0.weight", FPN_WIDTH);
-        String last = inner(b, n - 1, feats.get(n - 1), width, norm);
+        String last = inner(b, d, n - 1, feats.get(n - 1), norm);
         String[] results = new String[n];
-        results[n - 1] = layer(b, n - 1, last, norm);
+        results[n - 1] = layer(b, d, n - 1, last, norm);
         for (int i = n - 2; i >= 0; i--) {
-            String lateral = inner(b, i, feats.get(i), width, norm);
+            String lateral = inner(b, d, i, feats.get(i), norm);
             last = b.add(FPN + "add." + i, lateral, b.interpolateNearest(FPN + "upsample." + i, last, lateral));
-            results[i] = layer(b, i, last, norm);
+            results[i] = layer(b, d, i, last, norm);
         }
+        long width = b.width(results[n - 1]);
         List<String> levels = new ArrayList<>(List.of(results));
         if (k == Kind.RETINA || k == Kind.FCOS) { // P6 on P5 (or on C5 where it reads its channels), P7 after a ReLU
             String p6 = FPN + "extra_blocks.p6";
             String c5 = feats.get(n - 1);
             boolean onC5 = d.fromCheckpoint() ? d.size(p6 + ".weight", 1, 0) == b.width(c5) && b.width(c5) != width
                     : v2 && k == Kind.RETINA;
-            String y = b.conv(p6, onC5 ? c5 : results[n - 1], width, 3, 2, 1, true);
+            String y = b.conv(p6, onC5 ? c5 : results[n - 1], d.outExact(p6 + ".weight", width), 3, 2, 1, true);
             levels.add(y);
-            levels.add(b.conv(FPN + "extra_blocks.p7", b.act(FPN + "extra_blocks.relu", y, Op.Activation.RELU), width, 3, 2,
-                    1, true));
+            String p7 = FPN + "extra_blocks.p7";
+            levels.add(b.conv(p7, b.act(FPN + "extra_blocks.relu", y, Op.Activation.RELU), d.outExact(p7 + ".weight", width),
+                    3, 2, 1, true));
         } else {
             levels.add(b.maxPool(FPN + "extra_blocks.pool", results[n - 1], 1, 2, 0));
         }
         return levels;
     }
 
-    private static String inner(GraphBuilder b, int i, String x, long width, boolean norm) {
+    /** Inner block {@code i} (1x1) and layer block {@code i} (3x3): 256 channels, or a checkpoint's (widened) own. */
+    private static String inner(GraphBuilder b, Dims d, int i, String x, boolean norm) {
         String m = FPN + "inner_blocks." + i;
-        String y = b.conv(m + ".0", x, width, 1, 1, 0, !norm);
+        String y = b.conv(m + ".0", x, d.outExact(m + ".0.weight", FPN_WIDTH), 1, 1, 0, !norm);
         return norm ? b.batchNorm(m + ".1", y) : y;
     }
 
-    private static String layer(GraphBuilder b, int i, String x, boolean norm) {
+    private static String layer(GraphBuilder b, Dims d, int i, String x, boolean norm) {
         String m = FPN + "layer_blocks." + i;
-        String y = b.conv(m + ".0", x, b.width(x), 3, 1, 1, !norm);
+        String y = b.conv(m + ".0", x, d.outExact(m + ".0.weight", FPN_WIDTH), 3, 1, 1, !norm);
         return norm ? b.batchNorm(m + ".1", y) : y;
     }
 
@@ -225,7 +227,8 @@ final class DetectionFamily implements Family {
             b.reuse(level(j));
             String t = levels.get(j);
             for (int i = 0; i < convs; i++) {
-                t = b.act(h + "conv." + i + ".1", b.conv(h + "conv." + i + ".0", t, b.width(t), 3, 1, 1, true),
+                String c = h + "conv." + i + ".0";
+                t = b.act(h + "conv." + i + ".1", b.conv(c, t, d.outExact(c + ".weight", b.width(t)), 3, 1, 1, true),
                         Op.Activation.RELU);
             }
             objectness.add(b.conv(h + "cls_logits", t, anchors, 1, 1, 0, true));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -34,6 +35,23 @@ class StructuralRulesTest {
             assertEquals(1, rule.producers().size());
             assertFalse(rule.canRescaleAffine(), "no batch norm: " + rule.group());
         }
+    }
+
+    /**
+     * RetinaNet's P6 reads the pyramid's last level and writes a level of its own, which the heads read with the same
+     * weights as the others: one group holds P6's rows and columns, and no edit but the permutation keeps it (the other
+     * groups, the heads' convs included, can be widened).
+     */
+    @Test
+    void aLayerFromAGroupsChannelsToThemselvesRefusesEditsButThePermutation() {
+        Graph g = Models.describe("retinanet_resnet50_fpn", ModelOptions.defaults().withWidth(0.25)).graph();
+        Map<String, StructuralRules.Rule> r = rules(g);
+        List<StructuralRules.Rule> refused = r.values().stream().filter(rule -> !rule.canWiden()).toList();
+        assertEquals(1, refused.size(), refused.toString());
+        assertTrue(refused.get(0).wideningRefusal().contains("layer 'backbone.fpn.extra_blocks.p6.weight' reads and "
+                + "writes the group's channels"), refused.get(0).wideningRefusal());
+        assertFalse(refused.get(0).canScale());
+        assertTrue(r.get("head.classification_head.conv.0.0").canWiden());
     }
 
     @Test
