@@ -209,6 +209,17 @@ public final class GraphBuilder {
         batchCounts = !frozen;
     }
 
+    /** The eps of the batch norms added now, whatever their family asks (null: theirs): see {@link #batchNormEps}. */
+    private Double epsOverride;
+
+    /**
+     * The batch norms added from now on have this eps whatever their family's own is (torchvision's detection models
+     * build MobileNetV3 with nn.BatchNorm2d or FrozenBatchNorm2d, eps 1e-5, not its 1e-3); null ends it.
+     */
+    public void batchNormEps(Double eps) {
+        epsOverride = eps;
+    }
+
     /** Whether the batch norms added now save num_batches_tracked (see {@link #frozenBatchNorms}). */
     public boolean batchCounts() {
         return batchCounts;
@@ -261,7 +272,7 @@ public final class GraphBuilder {
             p.putAll(params(module, "num_batches_tracked", new long[0]));
         }
         Map<String, Object> a = new LinkedHashMap<>();
-        a.put("eps", eps);
+        a.put("eps", epsOverride != null ? epsOverride : eps);
         a.put("momentum", momentum);
         return add(module, Op.BATCH_NORM, List.of(x), p, a, c);
     }

@@ -12,7 +12,10 @@ import lady.graph.Op;
  * torchvision's detectors on a ResNet with a feature pyramid, with their module paths: Faster R-CNN
  * ({@code fasterrcnn_resnet50_fpn}, {@code _v2}), Mask R-CNN ({@code maskrcnn_resnet50_fpn}, {@code _v2}), Keypoint
  * R-CNN ({@code keypointrcnn_resnet50_fpn}), RetinaNet ({@code retinanet_resnet50_fpn}, {@code _v2}) and FCOS
- * ({@code fcos_resnet50_fpn}).
+ * ({@code fcos_resnet50_fpn}); and Faster R-CNN on MobileNetV3-Large ({@code fasterrcnn_mobilenet_v3_large_fpn}, which
+ * is also torchvision's {@code _320_fpn}: the same weights), whose pyramid reads the last two of the backbone's stages
+ * ({@link MobileNetV3Family#features}, batch norms of eps 1e-5 as the detector builds them) and whose RPN has 15 anchors
+ * per pixel.
  * <ul>
  *   <li>{@code backbone.body}: the ResNet's stem and stages ({@link ResNetFamily#body}; the checkpoint's depth), with
  *       torchvision's FrozenBatchNorm2d (no num_batches_tracked: pretrained backbones) or batch norms.</li>
@@ -58,8 +61,9 @@ final class DetectionFamily implements Family {
     private static final long KEYPOINTS = 17;
     private static final long GN_GROUPS = 32;
     private static final double GN_EPS = 1e-5;
-    /** Anchors per location: R-CNN's RPN, RetinaNet's; FCOS has one. */
+    /** Anchors per location: R-CNN's RPN (on MobileNetV3: 5 sizes x 3 ratios), RetinaNet's; FCOS has one. */
     private static final long RPN_ANCHORS = 3;
+    private static final long MOBILENET_RPN_ANCHORS = 15;
     private static final long RETINA_ANCHORS = 9;
     /** The side of the probe images: every pyramid level keeps at least one pixel (P7 is 1/128). */
     private static final int INPUT = 128;
@@ -70,11 +74,15 @@ final class DetectionFamily implements Family {
             "keypointrcnn", Kind.KEYPOINT, "retinanet", Kind.RETINA, "fcos", Kind.FCOS);
     private static final String SUFFIX = "_resnet50_fpn";
     private static final String V2 = "_v2";
+    /** Faster R-CNN on MobileNetV3-Large (torchvision's fasterrcnn_mobilenet_v3_large_fpn and _320_fpn: one network). */
+    private static final String MOBILENET = "fasterrcnn_mobilenet_v3_large_fpn";
+    /** torchvision builds the detectors' MobileNetV3 with nn.BatchNorm2d or FrozenBatchNorm2d: eps 1e-5, not its 1e-3. */
+    private static final double MOBILENET_BN_EPS = 1e-5;
 
     @Override
     public List<String> names() {
         return List.of("fasterrcnn" + SUFFIX, "fasterrcnn" + SUFFIX + V2, "maskrcnn" + SUFFIX, "maskrcnn" + SUFFIX + V2,
-                "keypointrcnn" + SUFFIX, "retinanet" + SUFFIX, "retinanet" + SUFFIX + V2, "fcos" + SUFFIX);
+                "keypointrcnn" + SUFFIX, "retinanet" + SUFFIX, "retinanet" + SUFFIX + V2, "fcos" + SUFFIX, MOBILENET);
     }
 
     private static Kind kind(String name) {
@@ -83,6 +91,12 @@ final class DetectionFamily implements Family {
 
     @Override
     public String recognize(Map<String, long[]> s) {
+        if (s.containsKey(BODY + "0.0.weight") && s.containsKey(BODY + "1.block.0.0.weight")
+                && s.containsKey(FPN + "inner_blocks.0.0.weight") && s.containsKey("rpn.head.conv.0.0.weight")
+                && s.containsKey("roi_heads.box_head.fc6.weight") && !s.containsKey("roi_heads.mask_head.0.0.weight")
+                && !s.containsKey("roi_heads.keypoint_head.0.weight")) {
+            return MOBILENET;
+        }
         if (!s.containsKey(BODY + "conv1.weight") || !s.containsKey(BODY + "layer1.0.conv3.weight")
                 || !s.containsKey(FPN + "inner_blocks.0.0.weight") || !s.containsKey(FPN + "layer_blocks.0.0.weight")) {
             return null;
@@ -107,7 +121,7 @@ final class DetectionFamily implements Family {
     public ModelOptions options(String name, Map<String, long[]> s) {
         Kind k = kind(name);
         ModelOptions o = Family.options(s, k == Kind.RETINA || k == Kind.FCOS ? "head.classification_head.cls_logits.weight"
-                : "roi_heads.box_predictor.cls_score.weight", BODY + "conv1.weight");
+                : "roi_heads.box_predictor.cls_score.weight", BODY + (name.equals(MOBILENET) ? "0.0.weight" : "conv1.weight"));
         long classes = o.numClasses();
         if (k == Kind.RETINA || k == Kind.FCOS) { // cls_logits has anchors x classes rows
             long anchors = Math.max(1, Family.dim(s, "head.regression_head.bbox_reg.weight", 0, 4) / 4);
@@ -126,18 +140,28 @@ final class DetectionFamily implements Family {
         GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), o.inputSize(), false);
         // pretrained backbones have frozen batch norms (torchvision's v1 detectors; v2 R-CNN's are batch norms)
-        b.frozenBatchNorms(d.fromCheckpoint() ? !d.has(BODY + "bn1.num_batches_tracked", false) : !v2);
-        int[] blocks = ResNetFamily.blocks("resnet50", d, BODY);
-        List<String> stages = ResNetFamily.body(b, d, BODY, x, blocks, true, ResNetFamily.Inner.PLAIN, false,
-                new boolean[3]);
+        boolean mobile = name.equals(MOBILENET);
+        b.frozenBatchNorms(d.fromCheckpoint() ? !d.has(BODY + (mobile ? "0.1" : "bn1") + ".num_batches_tracked", false)
+                : !v2);
+        List<String> stages;
+        if (mobile) { // the pyramid reads the last two of torchvision's stage indices
+            b.batchNormEps(MOBILENET_BN_EPS);
+            List<String> f = MobileNetV3Family.features(b, d, BODY, x, true, o.width(), false);
+            b.batchNormEps(null);
+            List<Integer> at = MobileNetV3Family.stageIndices(true);
+            stages = List.of(f.get(at.get(at.size() - 2)), f.get(at.get(at.size() - 1)));
+        } else {
+            int[] blocks = ResNetFamily.blocks("resnet50", d, BODY);
+            stages = ResNetFamily.body(b, d, BODY, x, blocks, true, ResNetFamily.Inner.PLAIN, false, new boolean[3]);
+        }
         b.frozenBatchNorms(false);
         boolean dense = k == Kind.RETINA || k == Kind.FCOS;
-        List<String> levels = pyramid(b, d, stages, dense ? 3 : 4, v2 && !dense, k, v2);
+        List<String> levels = pyramid(b, d, stages, mobile ? 2 : dense ? 3 : 4, v2 && !dense, k, v2);
         List<String> outputs = new ArrayList<>();
         if (dense) {
             denseHeads(b, d, levels, k, v2, o.numClasses(), outputs);
         } else {
-            rpn(b, d, levels, v2 ? 2 : 1, outputs);
+            rpn(b, d, levels, v2 ? 2 : 1, anchors(name), outputs);
             regionHeads(b, d, levels.get(0), k, v2, o.numClasses(), outputs);
         }
         return new Architecture(name, b.build(outputs.toArray(String[]::new)), Architecture.Init.PYTORCH_DEFAULT);
@@ -155,7 +179,7 @@ final class DetectionFamily implements Family {
             norm = d.has(FPN + "inner_blocks.0.1.weight", false);
         }
         if (n < 1 || n > stages.size()) {
-            throw LadyException.invalidInput(FPN + "inner_blocks has " + n + " blocks; a ResNet pyramid reads 1 to "
+            throw LadyException.invalidInput(FPN + "inner_blocks has " + n + " blocks; this pyramid reads 1 to "
                     + stages.size() + " stages");
         }
         List<String> feats = stages.subList(stages.size() - n, stages.size());
@@ -163,7 +187,7 @@ final class DetectionFamily implements Family {
             if (b.width(feats.get(i)) != d.size(FPN + "inner_blocks." + i + ".0.weight", 1, b.width(feats.get(i)))) {
                 throw LadyException.invalidInput(FPN + "inner_blocks." + i + ".0.weight reads " + d.size(FPN + "inner_blocks."
                         + i + ".0.weight", 1, 0) + " channels, but the backbone's stage " + (stages.size() - n + i + 1)
-                        + " has " + b.width(feats.get(i)) + "; Lady reads pyramids on the ResNet's last stages");
+                        + " has " + b.width(feats.get(i)) + "; Lady reads pyramids on the backbone's last stages");
             }
         }
         String last = inner(b, d, n - 1, feats.get(n - 1), norm);
@@ -205,6 +229,10 @@ final class DetectionFamily implements Family {
         return norm ? b.batchNorm(m + ".1", y) : y;
     }
 
+    private static long anchors(String name) {
+        return name.equals(MOBILENET) ? MOBILENET_RPN_ANCHORS : RPN_ANCHORS;
+    }
+
     /** The node suffix of pyramid level {@code j}: its modules are the first level's, applied again. */
     private static String level(int j) {
         return j == 0 ? "" : "@" + j;
@@ -214,13 +242,14 @@ final class DetectionFamily implements Family {
      * R-CNN's region proposal head on every level: its convs (a new model's {@code depth}: v2 has two), then objectness
      * and box deltas per anchor.
      */
-    private static void rpn(GraphBuilder b, Dims d, List<String> levels, int depth, List<String> outputs) {
+    private static void rpn(GraphBuilder b, Dims d, List<String> levels, int depth, long anchorsPerPixel,
+            List<String> outputs) {
         String h = "rpn.head.";
         int convs = 0;
         while (d.fromCheckpoint() ? d.has(h + "conv." + convs + ".0.weight", false) : convs < depth) {
             convs++;
         }
-        long anchors = d.outExact(h + "cls_logits.weight", RPN_ANCHORS);
+        long anchors = d.outExact(h + "cls_logits.weight", anchorsPerPixel);
         List<String> objectness = new ArrayList<>();
         List<String> deltas = new ArrayList<>();
         for (int j = 0; j < levels.size(); j++) {

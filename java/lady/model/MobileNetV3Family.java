@@ -132,15 +132,24 @@ final class MobileNetV3Family implements Family {
     /** The feature indices ({@link #features}) where torchvision's segmentation heads tap the backbone: the output of
      * the last block that strides before the last stage (C2, output stride 8), and the last conv (C5). */
     static int[] segmentationTaps(boolean large) {
+        List<Integer> strided = stageIndices(large);
+        return new int[] {strided.get(strided.size() - 4), strided.get(strided.size() - 1)};
+    }
+
+    /**
+     * torchvision's stage_indices of the backbone ({@link #features}' indices): the stem, every block that strides, the
+     * last conv. The detectors' pyramid reads the last two.
+     */
+    static List<Integer> stageIndices(boolean large) {
         List<Row> table = large ? LARGE : SMALL;
-        List<Integer> strided = new java.util.ArrayList<>(List.of(0)); // torchvision's stage_indices
+        List<Integer> strided = new java.util.ArrayList<>(List.of(0));
         for (int i = 0; i < table.size(); i++) {
             if (table.get(i).stride() > 1) {
                 strided.add(i + 1);
             }
         }
         strided.add(table.size() + 1);
-        return new int[] {strided.get(strided.size() - 4), strided.get(strided.size() - 1)};
+        return strided;
     }
 
     /**

@@ -121,6 +121,7 @@ class FamiliesTest {
         detectors.put("retinanet_resnet50_fpn", 34_068_119L);
         detectors.put("retinanet_resnet50_fpn_v2", 38_198_935L);
         detectors.put("fcos_resnet50_fpn", 32_322_720L);
+        detectors.put("fasterrcnn_mobilenet_v3_large_fpn", 19_410_754L); // and _320_fpn: the same weights
         detectors.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name, ModelOptions.defaults()
                 .withClasses(name.startsWith("keypoint") ? 2 : 91)).tensorShapes()), name));
         // FCN (COCO weights: 35,322,218 and 54,314,346 with the aux head)

@@ -152,6 +152,15 @@ class PythonFamiliesTest {
         selfResync();
     }
 
+    /**
+     * Faster R-CNN on MobileNetV3-Large: the pyramid on the last two stages (the 160-channel block and the last conv),
+     * the backbone's batch norms with eps 1e-5 as the detector builds them, an RPN of 15 anchors per pixel.
+     */
+    @Test
+    void fasterRcnnMobilenet() throws Exception {
+        check("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn", 128, FROZEN, false);
+    }
+
     /** RetinaNet: P6 and P7, its classification and regression heads shared by the five levels. */
     @Test
     @Tag("slow")
