@@ -637,7 +637,18 @@ public final class GraphBuilder {
      * bias) and {@code module.cpb_mlp.2} (cpbUnits -> heads, no bias) in place of the table.
      */
     public String windowAttention(String module, String x, long heads, long window, long shift, long cpbUnits) {
-        return partitioned(module, x, heads, window, shift, cpbUnits, false, false);
+        return partitioned(module, x, heads, window, shift, cpbUnits, false, false, null);
+    }
+
+    /**
+     * Hugging Face's Swin attention ({@code SwinAttention}, module {@code module}: "...blocks.0.attention"), as
+     * {@link #windowAttention(String, String, long, long, long)}: the bias table {@code module.self.relative_position_bias_table}
+     * and the saved index {@code module.self.relative_position_index} [window^2, window^2], separate projections
+     * {@code module.self.query}, {@code key}, {@code value} (with biases where {@code qkvBias}) and the output
+     * {@code module.output.dense}.
+     */
+    public String hfWindowAttention(String module, String x, long heads, long window, long shift, boolean qkvBias) {
+        return partitioned(module, x, heads, window, shift, 0, false, false, qkvBias);
     }
 
     /**
@@ -651,12 +662,17 @@ public final class GraphBuilder {
      * attn_scale), as torchvision scales them, not a head's.
      */
     public String partitionAttention(String module, String x, long heads, long window, boolean grid) {
-        return partitioned(module, x, heads, window, 0, 0, true, grid);
+        return partitioned(module, x, heads, window, 0, 0, true, grid, null);
     }
 
-    /** Swin's (V1 or, with {@code cpbUnits}, V2) or MaxViT's ({@code maxvit}: its names and scale; {@code grid}) window attention. */
+    /**
+     * Swin's (V1 or, with {@code cpbUnits}, V2), MaxViT's ({@code maxvit}: its names and scale; {@code grid}) or, with
+     * {@code hfBias} not null, Hugging Face's Swin's window attention (separate q, k, v; their biases where hfBias).
+     */
     private String partitioned(String module, String x, long heads, long window, long shift, long cpbUnits,
-            boolean maxvit, boolean grid) {
+            boolean maxvit, boolean grid, Boolean hfBias) {
+        boolean hf = hfBias != null;
+        String self = hf ? module + ".self" : module;
         long d = width(x);
         if (heads < 1 || d % heads != 0 || window < (cpbUnits > 0 ? 2 : 1) || shift < 0 || shift >= window) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
@@ -669,19 +685,28 @@ public final class GraphBuilder {
             p.put(BUFFER + "coords", module + ".relative_coords_table");
             tensor(module + ".relative_coords_table", 1, 2 * window - 1, 2 * window - 1, 2);
         } else {
-            p.put("head_bias", module + ".relative_position_bias_table");
-            tensor(module + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
+            p.put("head_bias", self + ".relative_position_bias_table");
+            tensor(self + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
         }
-        p.put(BUFFER + "index", module + ".relative_position_index");
-        if (maxvit) {
-            tensor(module + ".relative_position_index", window * window, window * window);
+        p.put(BUFFER + "index", self + ".relative_position_index");
+        if (maxvit || hf) {
+            tensor(self + ".relative_position_index", window * window, window * window);
         } else {
-            tensor(module + ".relative_position_index", window * window * window * window);
+            tensor(self + ".relative_position_index", window * window * window * window);
         }
-        String qkv = module + (maxvit ? ".to_qkv" : ".qkv");
-        String proj = module + (maxvit ? ".merge" : ".proj");
-        p.put("qkv_weight", params(qkv, "weight", new long[] {3 * d, d}).get("weight"));
-        p.put("qkv_bias", params(qkv, "bias", new long[] {3 * d}).get("bias"));
+        String proj = module + (maxvit ? ".merge" : hf ? ".output.dense" : ".proj");
+        if (hf) {
+            for (String[] qkv : new String[][] {{"q", ".query"}, {"k", ".key"}, {"v", ".value"}}) {
+                p.put(qkv[0] + "_weight", params(self + qkv[1], "weight", new long[] {d, d}).get("weight"));
+                if (hfBias) {
+                    p.put(qkv[0] + "_bias", params(self + qkv[1], "bias", new long[] {d}).get("bias"));
+                }
+            }
+        } else {
+            String qkv = module + (maxvit ? ".to_qkv" : ".qkv");
+            p.put("qkv_weight", params(qkv, "weight", new long[] {3 * d, d}).get("weight"));
+            p.put("qkv_bias", params(qkv, "bias", new long[] {3 * d}).get("bias"));
+        }
         p.put("o_weight", params(proj, "weight", new long[] {d, d}).get("weight"));
         p.put("o_bias", params(proj, "bias", new long[] {d}).get("bias"));
         if (cpbUnits > 0) {

@@ -335,7 +335,8 @@ final class GraphNetwork implements Model {
                     ((LinearImpl) modules.get(n.name() + ".out_proj")).bias().zero_();
                 } else if (n.op() == Op.ATTENTION_GQA && n.longAttr(Op.WINDOW, 0) > 0) {
                     // Swin: torchvision's normal(0, 0.02) weights and bias table, zero biases, the relative positions
-                    for (String role : List.of("qkv_weight", "o_weight", "head_bias", "cpb_in_weight", "cpb_out_weight")) {
+                    for (String role : List.of("qkv_weight", "q_weight", "k_weight", "v_weight", "o_weight", "head_bias", "cpb_in_weight",
+                            "cpb_out_weight")) {
                         if (n.has(role)) {
                             raw.get(n.param(role)).normal_(0.0, 0.02, new org.bytedeco.pytorch.GeneratorOptional());
                         }

@@ -64,11 +64,18 @@ final class SwinAttention {
 
         boolean cosine = n.longAttr(Op.COSINE, 0) == 1;
         Tensor qkvBias = n.has("qkv_bias") ? params.get(n.param("qkv_bias")) : null;
+        Tensor qkvWeight = n.has("qkv_weight") ? params.get(n.param("qkv_weight")) : null;
+        if (qkvWeight == null) { // separate q, k, v (Hugging Face's Swin): packed here as torchvision packs them
+            qkvWeight = torch.cat(new org.bytedeco.pytorch.TensorVector(params.get(n.param("q_weight")),
+                    params.get(n.param("k_weight")), params.get(n.param("v_weight"))), 0);
+            qkvBias = n.has("q_bias") ? torch.cat(new org.bytedeco.pytorch.TensorVector(params.get(n.param("q_bias")),
+                    params.get(n.param("k_bias")), params.get(n.param("v_bias"))), 0) : null;
+        }
         if (cosine && qkvBias != null) { // Swin V2 uses no k bias
             qkvBias = qkvBias.clone();
             qkvBias.narrow(0, c, c).zero_();
         }
-        Tensor qkv = GraphNetwork.linear(x, params.get(n.param("qkv_weight")), qkvBias, false)
+        Tensor qkv = GraphNetwork.linear(x, qkvWeight, qkvBias, false)
                 .reshape(batch * windows, l, 3, heads, hd).permute(2, 0, 3, 1, 4);
         Tensor q = qkv.select(0, 0);
         Tensor k = qkv.select(0, 1);

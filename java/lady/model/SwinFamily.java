@@ -51,9 +51,31 @@ final class SwinFamily implements Family {
     /** Swin V2's position-bias MLP's hidden units. */
     private static final long CPB_UNITS = 512;
 
+    /** Hugging Face's Swin (model type swin): SwinForImageClassification, or the headless SwinModel; its own sizes. */
+    private static final String HF = "swin_hf";
+    /** SwinForImageClassification's prefix of the network's tensors (SwinModel's have none). */
+    private static final String HF_PREFIX = "swin.";
+
     @Override
     public List<String> names() {
-        return List.of("swin_t", "swin_s", "swin_b", ANY, "swin_v2_t", "swin_v2_s", "swin_v2_b", ANY + V2);
+        return List.of("swin_t", "swin_s", "swin_b", ANY, "swin_v2_t", "swin_v2_s", "swin_v2_b", ANY + V2, HF);
+    }
+
+    @Override
+    public List<String> modelTypes() {
+        return List.of("swin");
+    }
+
+    /** The prefix of a Hugging Face Swin checkpoint's network ("swin." or ""), null when it is none. */
+    private static String hfPrefix(Map<String, long[]> s) {
+        for (String p : List.of(HF_PREFIX, "")) {
+            if (s.containsKey(p + "embeddings.patch_embeddings.projection.weight")
+                    && s.containsKey(p + "encoder.layers.0.blocks.0.attention.self.query.weight")
+                    && s.containsKey(p + "layernorm.weight")) {
+                return p;
+            }
+        }
+        return null;
     }
 
     /** V1's name of a V2 name, as the tables know it. */
@@ -63,6 +85,9 @@ final class SwinFamily implements Family {
 
     @Override
     public String recognize(Map<String, long[]> s) {
+        if (hfPrefix(s) != null) {
+            return HF;
+        }
         if (!s.containsKey("features.0.0.weight") || !s.containsKey("features.1.0.attn.qkv.weight")
                 || !s.containsKey("head.weight")) {
             return null;
@@ -101,12 +126,28 @@ final class SwinFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
+        String p = hfPrefix(s);
+        if (name.equals(HF) && p != null) { // an input whose last stage is a whole window (Hugging Face's runs no smaller)
+            String proj = p + "embeddings.patch_embeddings.projection.weight";
+            ModelOptions o = Family.options(s, "classifier.weight", proj);
+            int stages = 0;
+            while (s.containsKey(p + "encoder.layers." + stages + ".blocks.0.layernorm_before.weight")) {
+                stages++;
+            }
+            long window = (Math.round(Math.sqrt((double) Family.dim(s, p + "encoder.layers.0.blocks.0.attention.self."
+                    + "relative_position_bias_table", 0, 1))) + 1) / 2;
+            long side = Family.dim(s, proj, 2, PATCH) * window << Math.max(0, stages - 1);
+            return o.withInput(o.inputChannels(), Math.toIntExact(side));
+        }
         return Family.options(s, "head.weight", "features.0.0.weight");
     }
 
     @Override
     public Architecture build(String name, Dims d) {
         requireKnown(name);
+        if (name.equals(HF)) {
+            return buildHf(d);
+        }
         boolean v2 = name.contains(V2);
         if (v1(name).equals(ANY) && !d.fromCheckpoint()) {
             throw new LadyException(LadyException.Kind.USAGE, name + " names a checkpoint's own sizes: pass the "
@@ -160,6 +201,69 @@ final class SwinFamily implements Family {
         x = b.flatten("flatten", x, 1);
         x = b.linear("head", x, d.outExact("head.weight", o.numClasses()), true);
         return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /**
+     * Hugging Face's Swin (the same network as torchvision's Swin V1 under other names): {@code embeddings} (the
+     * patch {@code projection} conv, {@code norm}), {@code encoder.layers.S.blocks.I} ({@code layernorm_before}, the
+     * window attention {@code attention} ({@link GraphBuilder#hfWindowAttention}: separate query, key and value),
+     * {@code layernorm_after}, {@code intermediate.dense}, GELU, {@code output.dense}), each stage but the last closed by
+     * its {@code downsample} (the patch merging: {@code norm}, {@code reduction}), the final {@code layernorm}, the mean
+     * of the pixels and {@code classifier} (SwinForImageClassification; its network's names begin "swin."); the headless
+     * SwinModel's output is the pooled features, their channel order free. LayerNorm eps from config.json
+     * (layer_norm_eps, default 1e-5).
+     */
+    private Architecture buildHf(Dims d) {
+        if (!d.fromCheckpoint()) {
+            throw new LadyException(LadyException.Kind.USAGE, HF + " names a Hugging Face checkpoint's own sizes: pass "
+                    + "the checkpoint");
+        }
+        String p = hfPrefix(d.shapes());
+        if (p == null) {
+            throw LadyException.invalidInput(HF + ": the checkpoint is not a Hugging Face Swin (no embeddings."
+                    + "patch_embeddings.projection, encoder.layers.0.blocks.0.attention.self.query, layernorm)");
+        }
+        ModelOptions o = d.options();
+        GraphBuilder b = new GraphBuilder(HF);
+        String x = b.image("input", o.inputChannels(), o.inputSize(), false);
+        String proj = p + "embeddings.patch_embeddings.projection";
+        long patch = d.size(proj + ".weight", 2, PATCH);
+        double eps = d.configDouble("layer_norm_eps", EPS);
+        x = b.conv(proj, x, d.outExact(proj + ".weight", 0), patch, patch, 0, true);
+        x = b.layerNormOnChannels(p + "embeddings.norm", x, eps);
+        boolean qkvBias = d.has(p + "encoder.layers.0.blocks.0.attention.self.query.bias", true);
+        for (int i = 0; d.has(p + "encoder.layers." + i + ".blocks.0.layernorm_before.weight", false); i++) {
+            String stage = p + "encoder.layers." + i;
+            String table = stage + ".blocks.0.attention.self.relative_position_bias_table";
+            long heads = d.size(table, 1, 0);
+            long window = window(d, table);
+            for (int j = 0; d.has(stage + ".blocks." + j + ".layernorm_before.weight", false); j++) {
+                String blk = stage + ".blocks." + j;
+                String y = b.hfWindowAttention(blk + ".attention", b.layerNormOnChannels(blk + ".layernorm_before", x, eps),
+                        heads, window, j % 2 == 0 ? 0 : window / 2, qkvBias);
+                x = b.add(blk + ".add1", x, y);
+                y = b.layerNormOnChannels(blk + ".layernorm_after", x, eps);
+                y = b.linearOnChannels(blk + ".intermediate.dense", y, d.outExact(blk + ".intermediate.dense.weight",
+                        MLP_RATIO * b.width(x)), true);
+                y = b.act(blk + ".intermediate.act", y, Op.Activation.GELU);
+                y = b.linearOnChannels(blk + ".output.dense", y, b.width(x), true);
+                x = b.add(blk + ".add2", x, y);
+            }
+            String ds = stage + ".downsample";
+            if (d.has(ds + ".reduction.weight", false)) {
+                long out = d.outExact(ds + ".reduction.weight", 2 * b.width(x));
+                b.tensor(ds + ".reduction.weight", out, 4 * b.width(x)); // declared first, as the state dict lists it
+                x = b.spaceToDepth(ds + ".merge", x, 2, true);
+                x = b.linearOnChannels(ds + ".reduction", b.layerNormOnChannels(ds + ".norm", x, eps), out, false);
+            }
+        }
+        x = b.layerNormOnChannels(p + "layernorm", x, eps);
+        x = b.flatten("flatten", b.adaptiveAvgPool("pooler", x, 1), 1);
+        if (!d.has("classifier.weight", false)) { // SwinModel: the pooled features
+            return new Architecture(HF, b.build(b.freeChannels(x)), Architecture.Init.PYTORCH_DEFAULT);
+        }
+        x = b.linear("classifier", x, d.outExact("classifier.weight", o.numClasses()), true);
+        return new Architecture(HF, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
     }
 
     /** The side of a Swin V2 stage's square windows: its coordinates table is [1, 2 w - 1, 2 w - 1, 2]. */

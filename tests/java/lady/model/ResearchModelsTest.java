@@ -28,6 +28,8 @@ import lady.torch.Torch;
  *       {@code wrn_16_4};</li>
  *   <li>Hugging Face's ResNet (tests/python/hf_resnet.py: {@code ResNetForImageClassification} in a folder with its
  *       config.json): {@code resnet18_hf}, {@code resnet50_hf}.</li>
+ *   <li>Hugging Face's Swin (tests/python/hf_swin.py: {@code SwinForImageClassification} and {@code SwinModel}):
+ *       {@code swin_hf};</li>
  *   <li>Hugging Face's ConvNeXt (tests/python/hf_convnext.py: {@code ConvNextForImageClassification} and
  *       {@code ConvNextModel}): {@code convnext_hf}.</li>
  *   <li>Hugging Face's DINOv2 (tests/python/hf_dinov2.py: {@code Dinov2Model}, GELU and SwiGLU): {@code dinov2}.</li>
@@ -49,6 +51,7 @@ class ResearchModelsTest {
         save("hf_resnet.py", "resnet18hf");
         save("hf_convnext.py");
         save("hf_dinov2.py");
+        save("hf_swin.py");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -109,6 +112,17 @@ class ResearchModelsTest {
     void huggingFaceConvNext() throws Exception {
         roundTrip("hf_convnext.py", "convnexthf", "convnext_hf: 10 groups");
         roundTrip("hf_convnext.py", "convnextmodelhf", "convnext_hf: 10 groups");
+    }
+
+    /**
+     * Hugging Face's Swin (tests/python/hf_swin.py): torchvision's Swin under other names, with separate query, key and
+     * value projections and a square saved position index; the classifier, and SwinModel without a head (its pooled
+     * features compared by their inner products).
+     */
+    @Test
+    void huggingFaceSwin() throws Exception {
+        roundTrip("hf_swin.py", "swinhf", "swin_hf: 71 groups");
+        roundTrip("hf_swin.py", "swinmodelhf", "swin_hf: 71 groups");
     }
 
     /**
