@@ -5,6 +5,7 @@ and the restored weights must equal the original's, names in order. Prints the f
 Also the Hugging Face scripts' folders (config.json and pytorch_model.bin) and their command line.
 """
 import json
+import math
 import os
 import sys
 
@@ -39,6 +40,35 @@ def verdict(original, permuted, restored, y, y_permuted, y_wrong, weights=None, 
     if problems:
         print("; ".join(problems))
         sys.exit(1)
+
+
+def randomize(model, special=lambda name, p: False):
+    """Random weights for a function check: norm weights in [0.5, 1.5), matrices normal over sqrt(fan-in), other vectors
+    normal with std 0.2; special(name, parameter) draws a parameter itself and returns True."""
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if special(n, p):
+                continue
+            if p.dim() == 1 and "norm" in n and n.endswith("weight"):
+                p.uniform_(0.5, 1.5)
+            elif p.dim() >= 2:
+                p.copy_(torch.randn(p.shape) / math.sqrt(p[0].numel()))
+            else:
+                p.copy_(0.2 * torch.randn(p.shape))
+
+
+def outputs(model, original, permuted, wrong):
+    """The model's outputs on four seeded 32 x 32 images in [-1, 1) with the original weights, the permuted ones, and the
+    permuted ones after wrong(model) broke them."""
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    model.eval()
+    with torch.no_grad():
+        model.load_state_dict(original)
+        y = model(x)
+        model.load_state_dict(permuted)
+        y_permuted = model(x)
+        wrong(model)
+        return y, y_permuted, model(x)
 
 
 def save_folder(out, name, config, state):

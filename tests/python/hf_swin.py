@@ -229,6 +229,14 @@ def build(c):
     return SwinForImageClassification(c) if c["architectures"][0] == "SwinForImageClassification" else SwinModel(c)
 
 
+def bias_tables(name, p):
+    """The relative position bias tables: normal with std 1, as large as the scores they are added to."""
+    if name.endswith("relative_position_bias_table"):
+        p.normal_()
+        return True
+    return False
+
+
 def save(out, seed, only=()):
     torch.manual_seed(seed)
     for name, head in MODELS.items():
@@ -236,34 +244,23 @@ def save(out, seed, only=()):
             continue
         c = config(head)
         m = build(c)
-        with torch.no_grad():
-            for n, p in m.named_parameters():
-                if p.dim() == 1 and ("norm" in n) and n.endswith("weight"):
-                    p.uniform_(0.5, 1.5)
-                elif n.endswith("relative_position_bias_table"):
-                    p.copy_(torch.randn(p.shape))
-                elif p.dim() >= 2:
-                    p.copy_(torch.randn(p.shape) / math.sqrt(p[0].numel()))
-                else:
-                    p.copy_(0.2 * torch.randn(p.shape))
+        function_check.randomize(m, bias_tables)
         function_check.save_folder(out, name, c, m.state_dict())
+
+
+def swap_query_heads(model):
+    """Two query heads of the first block swapped: a wrong permutation."""
+    backbone = model.swin if isinstance(model, SwinForImageClassification) else model
+    q = backbone.encoder.layers[0].blocks[0].attention.self.query.weight
+    hd = q.shape[0] // backbone.encoder.layers[0].blocks[0].attention.self.heads
+    q[:hd], q[hd:2 * hd] = q[hd:2 * hd].clone(), q[:hd].clone()
 
 
 def check(original, permuted, restored):
     c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
-    m = build(c).eval()
-    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    with torch.no_grad():
-        m.load_state_dict(sa)
-        ya = m(x)
-        m.load_state_dict(sb)
-        yb = m(x)
-        backbone = m.swin if isinstance(m, SwinForImageClassification) else m
-        q = backbone.encoder.layers[0].blocks[0].attention.self.query.weight
-        hd = q.shape[0] // c["num_heads"][0]
-        q[:hd], q[hd:2 * hd] = q[hd:2 * hd].clone(), q[:hd].clone()  # two query heads swapped: a wrong permutation
-        yw = m(x)
-    if backbone is m:  # SwinModel's pooled features: compared by their inner products (their channel order is free)
+    m = build(c)
+    ya, yb, yw = function_check.outputs(m, sa, sb, swap_query_heads)
+    if isinstance(m, SwinModel):  # the pooled features: compared by their inner products (their channel order is free)
         ya, yb, yw = (y @ y.t() for y in (ya, yb, yw))
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 
