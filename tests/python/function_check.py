@@ -57,6 +57,19 @@ def randomize(model, special=lambda name, p: False):
                 p.copy_(0.2 * torch.randn(p.shape))
 
 
+def save_models(out, seed, only, models, config, build, special):
+    """Hugging Face folders <out>/<name> of the models (name: whether it has a head) that only names (all when empty):
+    each built from config(head), its weights drawn by randomize(model, special)."""
+    torch.manual_seed(seed)
+    for name, head in models.items():
+        if only and name not in only:
+            continue
+        c = config(head)
+        m = build(c)
+        randomize(m, special)
+        save_folder(out, name, c, m.state_dict())
+
+
 def outputs(model, original, permuted, wrong):
     """The model's outputs on four seeded 32 x 32 images in [-1, 1) with the original weights, the permuted ones, and the
     permuted ones after wrong(model) broke them."""

@@ -152,14 +152,7 @@ def layer_scales(name, p):
 
 
 def save(out, seed, only=()):
-    torch.manual_seed(seed)
-    for name, head in MODELS.items():
-        if only and name not in only:
-            continue
-        c = config(head)
-        m = build(c)
-        function_check.randomize(m, layer_scales)
-        function_check.save_folder(out, name, c, m.state_dict())
+    function_check.save_models(out, seed, only, MODELS, config, build, layer_scales)
 
 
 def swap_stem_rows(model):

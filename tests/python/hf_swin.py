@@ -238,14 +238,7 @@ def bias_tables(name, p):
 
 
 def save(out, seed, only=()):
-    torch.manual_seed(seed)
-    for name, head in MODELS.items():
-        if only and name not in only:
-            continue
-        c = config(head)
-        m = build(c)
-        function_check.randomize(m, bias_tables)
-        function_check.save_folder(out, name, c, m.state_dict())
+    function_check.save_models(out, seed, only, MODELS, config, build, bias_tables)
 
 
 def swap_query_heads(model):
