@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,8 +76,14 @@ class ResearchModelsTest {
         // register tokens, positions over the patches only, no head (the class token's features, compared as such)
         roundTrip("timm_vit.py", "registers", "timm_vit_small: ");
         roundTrip("timm_vit.py", "avgpool", "timm_vit_base: 33 groups"); // the patches' mean through fc_norm
-        // no class token (class_token=False): every token's mean, through fc_norm or after the final norm
+        // no class token (class_token=False): every token's mean through fc_norm
         roundTrip("timm_vit.py", "gap", "timm_vit_base: 37 groups");
+    }
+
+    /** timm's ViT without a class token and with fc_norm=False: every token's mean after the final norm; LayerScale. */
+    @Test
+    @Tag("slow")
+    void timmVisionTransformerMeanAfterTheFinalNorm() throws Exception {
         roundTrip("timm_vit.py", "gapnorm", "timm_vit_base: 41 groups");
     }
 
@@ -92,7 +99,7 @@ class ResearchModelsTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Tag("slow")
+    @Tag("slow")
     void pytorchCifarResNet50() throws Exception {
         save("cifar_zoo.py", "resnet50");
         roundTrip("cifar_zoo.py", "resnet50", "resnet50_kuangliu: 37 groups");
@@ -122,6 +129,12 @@ class ResearchModelsTest {
     @Test
     void huggingFaceSwin() throws Exception {
         roundTrip("hf_swin.py", "swinhf", "swin_hf: 71 groups");
+    }
+
+    /** Hugging Face's headless SwinModel: its pooled features, compared by their inner products. */
+    @Test
+    @Tag("slow")
+    void huggingFaceSwinModel() throws Exception {
         roundTrip("hf_swin.py", "swinmodelhf", "swin_hf: 71 groups");
     }
 
@@ -136,14 +149,14 @@ class ResearchModelsTest {
 
     /** The headless backbones (GELU and SwiGLU MLPs), their features compared by their inner products. */
     @Test
-    @org.junit.jupiter.api.Tag("slow")
+    @Tag("slow")
     void huggingFaceDinov2Backbones() throws Exception {
         roundTrip("hf_dinov2.py", "dinov2", "dinov2: 13 groups");
         roundTrip("hf_dinov2.py", "dinov2swiglu", "dinov2: 13 groups");
     }
 
     @Test
-    @org.junit.jupiter.api.Tag("slow")
+    @Tag("slow")
     void huggingFaceResNet50() throws Exception {
         save("hf_resnet.py", "resnet50hf");
         roundTrip("hf_resnet.py", "resnet50hf", "resnet50_hf: 37 groups");
