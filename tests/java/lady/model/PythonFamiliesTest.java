@@ -157,6 +157,7 @@ class PythonFamiliesTest {
      * the backbone's batch norms with eps 1e-5 as the detector builds them, an RPN of 15 anchors per pixel.
      */
     @Test
+    @Tag("slow")
     void fasterRcnnMobilenet() throws Exception {
         check("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn", 128, FROZEN, false);
     }
