@@ -1,4 +1,4 @@
-"""The verdict of a test script's function check (imported by timm_vit.py, cifar_zoo.py, hf_resnet.py, hf_convnext.py, hf_swin.py,
+"""The verdict of a test script's function check (imported by timm_vit.py, cifar_zoo.py, hf_resnet.py, hf_convnext.py, hf_swin.py, hf_swinv2.py,
 hf_dinov2.py and torchscript_models.py; run with /usr/bin/python3): the permuted weights must give the original's outputs
 (relative 1e-4) with at least 95 % of the weight tensors moved, a wrong permutation must change them by more than 1e-3,
 and the restored weights must equal the original's, names in order. Prints the figures, and exits 1 with the reasons.

@@ -652,6 +652,58 @@ public final class GraphBuilder {
     }
 
     /**
+     * Hugging Face's Swin V2 attention ({@code Swinv2Attention}, module {@code module}), as Swin V2's
+     * {@link #windowAttention(String, String, long, long, long, long)}: {@code module.self.logit_scale} [heads, 1, 1],
+     * the position-bias MLP {@code module.self.continuous_position_bias_mlp.0} (2 -> cpbUnits, with bias) and {@code .2}
+     * (cpbUnits -> heads), separate {@code query} and {@code value} (with biases where {@code qkvBias}) and {@code key}
+     * (no bias), the output {@code module.output.dense}; its coordinates table and index are not saved (the interpreter
+     * computes them), the offsets scaled by {@code coordsWindow} - 1 (config.json's pretrained_window_sizes where set,
+     * else the window).
+     */
+    public String hfWindowAttentionV2(String module, String x, long heads, long window, long shift, long cpbUnits,
+            long coordsWindow, boolean qkvBias) {
+        long d = width(x);
+        if (heads < 1 || d % heads != 0 || window < 2 || shift < 0 || shift >= window || coordsWindow < 2 || cpbUnits < 1) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
+                    + d + " channels over windows of " + window + " shifted by " + shift + " are not a valid window attention");
+        }
+        String self = module + ".self";
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("head_scale", self + ".logit_scale");
+        tensor(self + ".logit_scale", heads, 1, 1);
+        String cpb = self + ".continuous_position_bias_mlp.";
+        p.put("cpb_in_weight", params(cpb + "0", "weight", new long[] {cpbUnits, 2}).get("weight"));
+        p.put("cpb_in_bias", params(cpb + "0", "bias", new long[] {cpbUnits}).get("bias"));
+        p.put("cpb_out_weight", params(cpb + "2", "weight", new long[] {heads, cpbUnits}).get("weight"));
+        for (String[] qkv : new String[][] {{"q", ".query"}, {"k", ".key"}, {"v", ".value"}}) {
+            p.put(qkv[0] + "_weight", params(self + qkv[1], "weight", new long[] {d, d}).get("weight"));
+            if (qkvBias && !qkv[0].equals("k")) {
+                p.put(qkv[0] + "_bias", params(self + qkv[1], "bias", new long[] {d}).get("bias"));
+            }
+        }
+        p.put("o_weight", params(module + ".output.dense", "weight", new long[] {d, d}).get("weight"));
+        p.put("o_bias", params(module + ".output.dense", "bias", new long[] {d}).get("bias"));
+        Map<String, Object> a = windowAttrs(heads, d, window, shift);
+        a.put(Op.COSINE, 1L);
+        a.put(Op.COORDS_WINDOW, coordsWindow);
+        return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
+    }
+
+    /** The attrs every window attention has. */
+    private static Map<String, Object> windowAttrs(long heads, long d, long window, long shift) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("heads", heads);
+        a.put("kv_heads", heads);
+        a.put("head_dim", d / heads);
+        a.put("rotary_dim", 0L);
+        a.put("causal", 0L);
+        a.put("head_bias_axis", 1L);
+        a.put(Op.WINDOW, window);
+        a.put(Op.WINDOW_SHIFT, shift);
+        return a;
+    }
+
+    /**
      * MaxViT's attention over partitions of an image (torchvision's RelativePositionalMultiHeadAttention inside a
      * PartitionAttentionLayer; run by lady.model.SwinAttention): windows of {@code window x window} neighbouring
      * pixels, or with {@code grid} ({@link Op#GRID}) a {@code window x window} grid of pixels H / window rows and W /
@@ -714,15 +766,7 @@ public final class GraphBuilder {
             p.put("cpb_in_bias", params(module + ".cpb_mlp.0", "bias", new long[] {cpbUnits}).get("bias"));
             p.put("cpb_out_weight", params(module + ".cpb_mlp.2", "weight", new long[] {heads, cpbUnits}).get("weight"));
         }
-        Map<String, Object> a = new LinkedHashMap<>();
-        a.put("heads", heads);
-        a.put("kv_heads", heads);
-        a.put("head_dim", d / heads);
-        a.put("rotary_dim", 0L);
-        a.put("causal", 0L);
-        a.put("head_bias_axis", 1L);
-        a.put(Op.WINDOW, window);
-        a.put(Op.WINDOW_SHIFT, shift);
+        Map<String, Object> a = windowAttrs(heads, d, window, shift);
         if (cpbUnits > 0) {
             a.put(Op.COSINE, 1L);
         }

@@ -263,6 +263,11 @@ public enum Op {
      * instead of next to them.
      */
     public static final String GRID = "grid";
+    /**
+     * The attribute of Swin V2's window attention whose position-bias offsets are scaled by (this - 1), not by (window -
+     * 1): Hugging Face's pretrained_window_sizes (a model fine-tuned at a larger window than it was trained at).
+     */
+    public static final String COORDS_WINDOW = "coords_window";
 
     /**
      * The attribute of a {@link #SPACE_TO_DEPTH} of mode DCR giving the order of a patch's pixels among the output's runs

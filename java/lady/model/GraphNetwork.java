@@ -344,8 +344,10 @@ final class GraphNetwork implements Model {
                     if (n.has("head_scale")) { // Swin V2's logit scales: log(10)
                         raw.get(n.param("head_scale")).fill_(new Scalar(Math.log(10)));
                     }
-                    Tensor index = raw.get(n.param(lady.graph.GraphBuilder.BUFFER + "index")); // Swin's flat, MaxViT's square
-                    index.copy_(SwinAttention.relativeIndex(n.longAttr(Op.WINDOW, 1)).reshape(index.sizes().vec().get()));
+                    if (n.has(lady.graph.GraphBuilder.BUFFER + "index")) { // (Hugging Face's Swin V2 does not save it)
+                        Tensor index = raw.get(n.param(lady.graph.GraphBuilder.BUFFER + "index")); // flat, or square
+                        index.copy_(SwinAttention.relativeIndex(n.longAttr(Op.WINDOW, 1)).reshape(index.sizes().vec().get()));
+                    }
                 } else if (n.op() == Op.RMS_NORM) {
                     raw.get(n.param("weight")).fill_(new Scalar(1.0));
                 } else if (n.op() == Op.PARAM && graph.shape(n.param("value")).length == 3

@@ -68,8 +68,9 @@ final class SwinAttention {
         if (qkvWeight == null) { // separate q, k, v (Hugging Face's Swin): packed here as torchvision packs them
             qkvWeight = torch.cat(new org.bytedeco.pytorch.TensorVector(params.get(n.param("q_weight")),
                     params.get(n.param("k_weight")), params.get(n.param("v_weight"))), 0);
-            qkvBias = n.has("q_bias") ? torch.cat(new org.bytedeco.pytorch.TensorVector(params.get(n.param("q_bias")),
-                    params.get(n.param("k_bias")), params.get(n.param("v_bias"))), 0) : null;
+            Tensor q = n.has("q_bias") ? params.get(n.param("q_bias")) : null;
+            qkvBias = q == null ? null : torch.cat(new org.bytedeco.pytorch.TensorVector(q, n.has("k_bias") // (V2: none)
+                    ? params.get(n.param("k_bias")) : torch.zeros_like(q), params.get(n.param("v_bias"))), 0);
         }
         if (cosine && qkvBias != null) { // Swin V2 uses no k bias
             qkvBias = qkvBias.clone();
@@ -87,7 +88,8 @@ final class SwinAttention {
             Tensor scale = params.get(n.param("head_scale")).clamp(new org.bytedeco.pytorch.ScalarOptional(),
                     new org.bytedeco.pytorch.ScalarOptional(new Scalar(Math.log(MAX_LOGIT_SCALE)))).exp();
             attn = attn.mul(scale);
-            Tensor hidden = torch.relu(GraphNetwork.linear(relativeCoordinates(ws), params.get(n.param("cpb_in_weight")),
+            Tensor hidden = torch.relu(GraphNetwork.linear(relativeCoordinates(ws, n.longAttr(Op.COORDS_WINDOW, ws)),
+                    params.get(n.param("cpb_in_weight")),
                     params.get(n.param("cpb_in_bias")), false));
             table = GraphNetwork.linear(hidden, params.get(n.param("cpb_out_weight")), null, false);
         } else {
@@ -128,16 +130,16 @@ final class SwinAttention {
 
     /**
      * Swin V2's relative offsets, one row per offset (dh, dw) in [-(ws - 1), ws - 1]^2 (row-major, as the index counts
-     * them): each scaled to [-8, 8], then sign(x) log2(|x| + 1) / 3, as torchvision's relative_coords_table ({@code
+     * them): each divided by scaleWindow - 1 (the window, or Hugging Face's pretrained window) and scaled to [-8, 8], then sign(x) log2(|x| + 1) / 3, as torchvision's relative_coords_table ({@code
      * (2 ws - 1)^2 x 2}).
      */
-    static Tensor relativeCoordinates(long ws) {
+    static Tensor relativeCoordinates(long ws, long scaleWindow) {
         int side = Math.toIntExact(2 * ws - 1);
         float[] c = new float[side * side * 2];
         for (int i = 0; i < side; i++) {
             for (int j = 0; j < side; j++) {
-                c[2 * (i * side + j)] = logScaled((i - (ws - 1)) / (float) (ws - 1));
-                c[2 * (i * side + j) + 1] = logScaled((j - (ws - 1)) / (float) (ws - 1));
+                c[2 * (i * side + j)] = logScaled((i - (ws - 1)) / (float) (scaleWindow - 1));
+                c[2 * (i * side + j) + 1] = logScaled((j - (ws - 1)) / (float) (scaleWindow - 1));
             }
         }
         Tensor t = torch.empty(side * side, 2);

@@ -53,26 +53,29 @@ final class SwinFamily implements Family {
 
     /** Hugging Face's Swin (model type swin): SwinForImageClassification, or the headless SwinModel; its own sizes. */
     private static final String HF = "swin_hf";
-    /** SwinForImageClassification's prefix of the network's tensors (SwinModel's have none). */
-    private static final String HF_PREFIX = "swin.";
+    /** Hugging Face's Swin V2 (model type swinv2): Swinv2ForImageClassification, or the headless Swinv2Model. */
+    private static final String HF_V2 = "swinv2_hf";
 
     @Override
     public List<String> names() {
-        return List.of("swin_t", "swin_s", "swin_b", ANY, "swin_v2_t", "swin_v2_s", "swin_v2_b", ANY + V2, HF);
+        return List.of("swin_t", "swin_s", "swin_b", ANY, "swin_v2_t", "swin_v2_s", "swin_v2_b", ANY + V2, HF, HF_V2);
     }
 
     @Override
     public List<String> modelTypes() {
-        return List.of("swin");
+        return List.of("swin", "swinv2");
     }
 
-    /** The prefix of a Hugging Face Swin checkpoint's network ("swin." or ""), null when it is none. */
-    private static String hfPrefix(Map<String, long[]> s) {
-        for (String p : List.of(HF_PREFIX, "")) {
-            if (s.containsKey(p + "embeddings.patch_embeddings.projection.weight")
-                    && s.containsKey(p + "encoder.layers.0.blocks.0.attention.self.query.weight")
-                    && s.containsKey(p + "layernorm.weight")) {
-                return p;
+    /** A Hugging Face Swin checkpoint's layout: the prefix of its network's tensors, and whether it is Swin V2. */
+    private record HfLayout(String prefix, boolean v2) {}
+
+    /** The layout of a Hugging Face Swin checkpoint ("swin.", "swinv2." or no prefix), null when it is none. */
+    private static HfLayout hfLayout(Map<String, long[]> s) {
+        for (String p : List.of("swin.", "swinv2.", "")) {
+            String attn = p + "encoder.layers.0.blocks.0.attention.self.";
+            if (s.containsKey(p + "embeddings.patch_embeddings.projection.weight") && s.containsKey(p + "layernorm.weight")
+                    && s.containsKey(attn + "query.weight")) {
+                return new HfLayout(p, s.containsKey(attn + "continuous_position_bias_mlp.0.weight"));
             }
         }
         return null;
@@ -85,8 +88,9 @@ final class SwinFamily implements Family {
 
     @Override
     public String recognize(Map<String, long[]> s) {
-        if (hfPrefix(s) != null) {
-            return HF;
+        HfLayout hf = hfLayout(s);
+        if (hf != null) {
+            return hf.v2() ? HF_V2 : HF;
         }
         if (!s.containsKey("features.0.0.weight") || !s.containsKey("features.1.0.attn.qkv.weight")
                 || !s.containsKey("head.weight")) {
@@ -126,16 +130,19 @@ final class SwinFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
-        String p = hfPrefix(s);
-        if (name.equals(HF) && p != null) { // an input whose last stage is a whole window (Hugging Face's runs no smaller)
+        HfLayout hf = hfLayout(s);
+        if ((name.equals(HF) || name.equals(HF_V2)) && hf != null) {
+            // an input whose last stage is a whole window (Hugging Face's runs no smaller); V2 saves no table: its window
+            // is config.json's, 8 assumed here (its tiny and small models')
+            String p = hf.prefix();
             String proj = p + "embeddings.patch_embeddings.projection.weight";
             ModelOptions o = Family.options(s, "classifier.weight", proj);
             int stages = 0;
             while (s.containsKey(p + "encoder.layers." + stages + ".blocks.0.layernorm_before.weight")) {
                 stages++;
             }
-            long window = (Math.round(Math.sqrt((double) Family.dim(s, p + "encoder.layers.0.blocks.0.attention.self."
-                    + "relative_position_bias_table", 0, 1))) + 1) / 2;
+            long window = hf.v2() ? V2_WINDOW : (Math.round(Math.sqrt((double) Family.dim(s, p + "encoder.layers.0.blocks.0"
+                    + ".attention.self.relative_position_bias_table", 0, 1))) + 1) / 2;
             long side = Family.dim(s, proj, 2, PATCH) * window << Math.max(0, stages - 1);
             return o.withInput(o.inputChannels(), Math.toIntExact(side));
         }
@@ -145,8 +152,8 @@ final class SwinFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         requireKnown(name);
-        if (name.equals(HF)) {
-            return buildHf(d);
+        if (name.equals(HF) || name.equals(HF_V2)) {
+            return buildHf(name, d);
         }
         boolean v2 = name.contains(V2);
         if (v1(name).equals(ANY) && !d.fromCheckpoint()) {
@@ -213,18 +220,21 @@ final class SwinFamily implements Family {
      * SwinModel's output is the pooled features, their channel order free. LayerNorm eps from config.json
      * (layer_norm_eps, default 1e-5).
      */
-    private Architecture buildHf(Dims d) {
+    private Architecture buildHf(String name, Dims d) {
         if (!d.fromCheckpoint()) {
-            throw new LadyException(LadyException.Kind.USAGE, HF + " names a Hugging Face checkpoint's own sizes: pass "
+            throw new LadyException(LadyException.Kind.USAGE, name + " names a Hugging Face checkpoint's own sizes: pass "
                     + "the checkpoint");
         }
-        String p = hfPrefix(d.shapes());
-        if (p == null) {
-            throw LadyException.invalidInput(HF + ": the checkpoint is not a Hugging Face Swin (no embeddings."
-                    + "patch_embeddings.projection, encoder.layers.0.blocks.0.attention.self.query, layernorm)");
+        HfLayout hf = hfLayout(d.shapes());
+        if (hf == null || hf.v2() != name.equals(HF_V2)) {
+            throw LadyException.invalidInput(name + ": the checkpoint is not a Hugging Face Swin" + (name.equals(HF_V2)
+                    ? " V2" : "") + " (no embeddings.patch_embeddings.projection, encoder.layers.0.blocks.0.attention.self."
+                    + "query, layernorm" + (name.equals(HF_V2) ? ", continuous_position_bias_mlp" : "") + ")");
         }
+        String p = hf.prefix();
+        boolean v2 = hf.v2();
         ModelOptions o = d.options();
-        GraphBuilder b = new GraphBuilder(HF);
+        GraphBuilder b = new GraphBuilder(name);
         String x = b.image("input", o.inputChannels(), o.inputSize(), false);
         String proj = p + "embeddings.patch_embeddings.projection";
         long patch = d.size(proj + ".weight", 2, PATCH);
@@ -234,36 +244,68 @@ final class SwinFamily implements Family {
         boolean qkvBias = d.has(p + "encoder.layers.0.blocks.0.attention.self.query.bias", true);
         for (int i = 0; d.has(p + "encoder.layers." + i + ".blocks.0.layernorm_before.weight", false); i++) {
             String stage = p + "encoder.layers." + i;
-            String table = stage + ".blocks.0.attention.self.relative_position_bias_table";
-            long heads = d.size(table, 1, 0);
-            long window = window(d, table);
+            String attn0 = stage + ".blocks.0.attention.self.";
+            long heads = v2 ? d.size(attn0 + "logit_scale", 0, 0) : d.size(attn0 + "relative_position_bias_table", 1, 0);
+            long window = v2 ? v2HfWindow(d, o, i) : window(d, attn0 + "relative_position_bias_table");
+            // Hugging Face shifts only where a stage is larger than its window (V1's table is already the window's)
+            long shift = v2 && window < d.configLong("window_size", V2_WINDOW) ? 0 : window / 2;
             for (int j = 0; d.has(stage + ".blocks." + j + ".layernorm_before.weight", false); j++) {
                 String blk = stage + ".blocks." + j;
-                String y = b.hfWindowAttention(blk + ".attention", b.layerNormOnChannels(blk + ".layernorm_before", x, eps),
-                        heads, window, j % 2 == 0 ? 0 : window / 2, qkvBias);
+                long s = j % 2 == 0 ? 0 : shift;
+                String y;
+                if (v2) { // x + norm(attention(x)), then x + norm(mlp(x))
+                    y = b.layerNormOnChannels(blk + ".layernorm_before", b.hfWindowAttentionV2(blk + ".attention", x, heads,
+                            window, s, d.size(attn0 + "continuous_position_bias_mlp.0.weight", 0, CPB_UNITS),
+                            coordsWindow(d, i, window), qkvBias), eps);
+                } else {
+                    y = b.hfWindowAttention(blk + ".attention", b.layerNormOnChannels(blk + ".layernorm_before", x, eps),
+                            heads, window, s, qkvBias);
+                }
                 x = b.add(blk + ".add1", x, y);
-                y = b.layerNormOnChannels(blk + ".layernorm_after", x, eps);
+                y = v2 ? x : b.layerNormOnChannels(blk + ".layernorm_after", x, eps);
                 y = b.linearOnChannels(blk + ".intermediate.dense", y, d.outExact(blk + ".intermediate.dense.weight",
                         MLP_RATIO * b.width(x)), true);
                 y = b.act(blk + ".intermediate.act", y, Op.Activation.GELU);
                 y = b.linearOnChannels(blk + ".output.dense", y, b.width(x), true);
+                if (v2) {
+                    y = b.layerNormOnChannels(blk + ".layernorm_after", y, eps);
+                }
                 x = b.add(blk + ".add2", x, y);
             }
             String ds = stage + ".downsample";
-            if (d.has(ds + ".reduction.weight", false)) {
+            if (d.has(ds + ".reduction.weight", false)) { // V1: norm, reduction; V2: reduction, norm
                 long out = d.outExact(ds + ".reduction.weight", 2 * b.width(x));
                 b.tensor(ds + ".reduction.weight", out, 4 * b.width(x)); // declared first, as the state dict lists it
                 x = b.spaceToDepth(ds + ".merge", x, 2, true);
-                x = b.linearOnChannels(ds + ".reduction", b.layerNormOnChannels(ds + ".norm", x, eps), out, false);
+                x = v2 ? b.layerNormOnChannels(ds + ".norm", b.linearOnChannels(ds + ".reduction", x, out, false), eps)
+                        : b.linearOnChannels(ds + ".reduction", b.layerNormOnChannels(ds + ".norm", x, eps), out, false);
             }
         }
         x = b.layerNormOnChannels(p + "layernorm", x, eps);
         x = b.flatten("flatten", b.adaptiveAvgPool("pooler", x, 1), 1);
         if (!d.has("classifier.weight", false)) { // SwinModel: the pooled features
-            return new Architecture(HF, b.build(b.freeChannels(x)), Architecture.Init.PYTORCH_DEFAULT);
+            return new Architecture(name, b.build(b.freeChannels(x)), Architecture.Init.PYTORCH_DEFAULT);
         }
         x = b.linear("classifier", x, d.outExact("classifier.weight", o.numClasses()), true);
-        return new Architecture(HF, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+        return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /**
+     * A Hugging Face Swin V2 stage's window (its checkpoint saves no table): config.json's window_size (8 without one),
+     * or the stage's side where that is smaller, as transformers builds it (the side from config.json's image_size over
+     * the patch and the stage's halvings; without one, the probe's).
+     */
+    private static long v2HfWindow(Dims d, ModelOptions o, int stage) {
+        long window = d.configLong("window_size", V2_WINDOW);
+        long patch = d.configLong("patch_size", PATCH);
+        long side = d.configLong("image_size", o.inputSize()) / patch >> stage;
+        return Math.max(1, Math.min(window, side));
+    }
+
+    /** The window whose offsets scale stage {@code stage}'s position bias: config.json's pretrained_window_sizes, or its own. */
+    private static long coordsWindow(Dims d, int stage, long window) {
+        return d.config("pretrained_window_sizes") instanceof List<?> l && l.size() > stage && l.get(stage) instanceof Number n
+                && n.longValue() > 0 ? n.longValue() : window;
     }
 
     /** The side of a Swin V2 stage's square windows: its coordinates table is [1, 2 w - 1, 2 w - 1, 2]. */

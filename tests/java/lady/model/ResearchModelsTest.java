@@ -30,7 +30,7 @@ import lady.torch.Torch;
  *   <li>Hugging Face's ResNet (tests/python/hf_resnet.py: {@code ResNetForImageClassification} in a folder with its
  *       config.json): {@code resnet18_hf}, {@code resnet50_hf}.</li>
  *   <li>Hugging Face's Swin (tests/python/hf_swin.py: {@code SwinForImageClassification} and {@code SwinModel}):
- *       {@code swin_hf};</li>
+ *       {@code swin_hf}; and Swin V2 (tests/python/hf_swinv2.py, slow): {@code swinv2_hf};</li>
  *   <li>Hugging Face's ConvNeXt (tests/python/hf_convnext.py: {@code ConvNextForImageClassification} and
  *       {@code ConvNextModel}): {@code convnext_hf}.</li>
  *   <li>Hugging Face's DINOv2 (tests/python/hf_dinov2.py: {@code Dinov2Model}, GELU and SwiGLU): {@code dinov2}.</li>
@@ -129,6 +129,19 @@ class ResearchModelsTest {
     @Test
     void huggingFaceSwin() throws Exception {
         roundTrip("hf_swin.py", "swinhf", "swin_hf: 71 groups");
+    }
+
+    /**
+     * Hugging Face's Swin V2 (tests/python/hf_swinv2.py): cosine attention with a scale per head, the position-bias MLP
+     * (its offsets scaled by config.json's pretrained windows in the classifier), the norms after the attention and the
+     * MLP, the merging that reduces first; no saved tables. The classifier and Swinv2Model.
+     */
+    @Test
+    @Tag("slow")
+    void huggingFaceSwinV2() throws Exception {
+        save("hf_swinv2.py");
+        roundTrip("hf_swinv2.py", "swinv2hf", "swinv2_hf: 77 groups");
+        roundTrip("hf_swinv2.py", "swinv2modelhf", "swinv2_hf: 77 groups");
     }
 
     /** Hugging Face's headless SwinModel: its pooled features, compared by their inner products. */
