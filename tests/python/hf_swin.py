@@ -241,21 +241,29 @@ def save(out, seed, only=()):
     function_check.save_models(out, seed, only, MODELS, config, build, bias_tables)
 
 
-def swap_query_heads(model):
+def swap_query_heads(backbone):
     """Two query heads of the first block swapped: a wrong permutation."""
-    backbone = model.swin if isinstance(model, SwinForImageClassification) else model
     q = backbone.encoder.layers[0].blocks[0].attention.self.query.weight
     hd = q.shape[0] // backbone.encoder.layers[0].blocks[0].attention.self.heads
     q[:hd], q[hd:2 * hd] = q[hd:2 * hd].clone(), q[:hd].clone()
 
 
-def check(original, permuted, restored):
+def check_models(original, permuted, restored, build, head):
+    """function_check's verdict on three folders of a Swin built by build; head: the classifier's attribute holding the
+    backbone ("swin", "swinv2"); a headless model's pooled features are compared by their inner products (their channel
+    order is free)."""
     c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
     m = build(c)
-    ya, yb, yw = function_check.outputs(m, sa, sb, swap_query_heads)
-    if isinstance(m, SwinModel):  # the pooled features: compared by their inner products (their channel order is free)
+    headless = not hasattr(m, head)
+    ya, yb, yw = function_check.outputs(m, sa, sb, lambda model: swap_query_heads(model if headless
+                                                                                else getattr(model, head)))
+    if headless:
         ya, yb, yw = (y @ y.t() for y in (ya, yb, yw))
     function_check.verdict(sa, sb, sc, ya, yb, yw)
+
+
+def check(original, permuted, restored):
+    check_models(original, permuted, restored, build, "swin")
 
 
 if __name__ == "__main__":

@@ -175,21 +175,8 @@ def save(out, seed, only=()):
     function_check.save_models(out, seed, only, MODELS, config, build, logit_scales)
 
 
-def swap_query_heads(model):
-    """Two query heads of the first block swapped: a wrong permutation."""
-    backbone = model.swinv2 if isinstance(model, Swinv2ForImageClassification) else model
-    q = backbone.encoder.layers[0].blocks[0].attention.self.query.weight
-    hd = q.shape[0] // backbone.encoder.layers[0].blocks[0].attention.self.heads
-    q[:hd], q[hd:2 * hd] = q[hd:2 * hd].clone(), q[:hd].clone()
-
-
 def check(original, permuted, restored):
-    c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
-    m = build(c)
-    ya, yb, yw = function_check.outputs(m, sa, sb, swap_query_heads)
-    if isinstance(m, Swinv2Model):  # the pooled features: compared by their inner products (their channel order is free)
-        ya, yb, yw = (y @ y.t() for y in (ya, yb, yw))
-    function_check.verdict(sa, sb, sc, ya, yb, yw)
+    hf_swin.check_models(original, permuted, restored, build, "swinv2")
 
 
 if __name__ == "__main__":
