@@ -637,7 +637,7 @@ public final class GraphBuilder {
      * bias) and {@code module.cpb_mlp.2} (cpbUnits -> heads, no bias) in place of the table.
      */
     public String windowAttention(String module, String x, long heads, long window, long shift, long cpbUnits) {
-        return partitioned(module, x, heads, window, shift, cpbUnits, false, false, null);
+        return partitioned(module, x, heads, window, shift, cpbUnits, WindowLayout.TORCHVISION, false, true, window);
     }
 
     /**
@@ -648,7 +648,7 @@ public final class GraphBuilder {
      * {@code module.output.dense}.
      */
     public String hfWindowAttention(String module, String x, long heads, long window, long shift, boolean qkvBias) {
-        return partitioned(module, x, heads, window, shift, 0, false, false, qkvBias);
+        return partitioned(module, x, heads, window, shift, 0, WindowLayout.HUGGING_FACE, false, qkvBias, window);
     }
 
     /**
@@ -662,45 +662,12 @@ public final class GraphBuilder {
      */
     public String hfWindowAttentionV2(String module, String x, long heads, long window, long shift, long cpbUnits,
             long coordsWindow, boolean qkvBias) {
-        long d = width(x);
-        if (heads < 1 || d % heads != 0 || window < 2 || shift < 0 || shift >= window || coordsWindow < 2 || cpbUnits < 1) {
-            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
-                    + d + " channels over windows of " + window + " shifted by " + shift + " are not a valid window attention");
+        if (cpbUnits < 1) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": a Swin V2 attention needs "
+                    + "its position-bias MLP's units, not " + cpbUnits);
         }
-        String self = module + ".self";
-        Map<String, String> p = new LinkedHashMap<>();
-        p.put("head_scale", self + ".logit_scale");
-        tensor(self + ".logit_scale", heads, 1, 1);
-        String cpb = self + ".continuous_position_bias_mlp.";
-        p.put("cpb_in_weight", params(cpb + "0", "weight", new long[] {cpbUnits, 2}).get("weight"));
-        p.put("cpb_in_bias", params(cpb + "0", "bias", new long[] {cpbUnits}).get("bias"));
-        p.put("cpb_out_weight", params(cpb + "2", "weight", new long[] {heads, cpbUnits}).get("weight"));
-        for (String[] qkv : new String[][] {{"q", ".query"}, {"k", ".key"}, {"v", ".value"}}) {
-            p.put(qkv[0] + "_weight", params(self + qkv[1], "weight", new long[] {d, d}).get("weight"));
-            if (qkvBias && !qkv[0].equals("k")) {
-                p.put(qkv[0] + "_bias", params(self + qkv[1], "bias", new long[] {d}).get("bias"));
-            }
-        }
-        p.put("o_weight", params(module + ".output.dense", "weight", new long[] {d, d}).get("weight"));
-        p.put("o_bias", params(module + ".output.dense", "bias", new long[] {d}).get("bias"));
-        Map<String, Object> a = windowAttrs(heads, d, window, shift);
-        a.put(Op.COSINE, 1L);
-        a.put(Op.COORDS_WINDOW, coordsWindow);
-        return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
-    }
-
-    /** The attrs every window attention has. */
-    private static Map<String, Object> windowAttrs(long heads, long d, long window, long shift) {
-        Map<String, Object> a = new LinkedHashMap<>();
-        a.put("heads", heads);
-        a.put("kv_heads", heads);
-        a.put("head_dim", d / heads);
-        a.put("rotary_dim", 0L);
-        a.put("causal", 0L);
-        a.put("head_bias_axis", 1L);
-        a.put(Op.WINDOW, window);
-        a.put(Op.WINDOW_SHIFT, shift);
-        return a;
+        return partitioned(module, x, heads, window, shift, cpbUnits, WindowLayout.HUGGING_FACE, false, qkvBias,
+                coordsWindow);
     }
 
     /**
@@ -714,63 +681,95 @@ public final class GraphBuilder {
      * attn_scale), as torchvision scales them, not a head's.
      */
     public String partitionAttention(String module, String x, long heads, long window, boolean grid) {
-        return partitioned(module, x, heads, window, 0, 0, true, grid, null);
+        return partitioned(module, x, heads, window, 0, 0, WindowLayout.MAXVIT, grid, true, window);
+    }
+
+    /** Where an implementation keeps a window attention's tensors. */
+    private enum WindowLayout {
+        /** torchvision's Swin: {@code qkv}, {@code proj}, a flat saved index; V2's {@code cpb_mlp} and coordinates table. */
+        TORCHVISION,
+        /** torchvision's MaxViT: {@code to_qkv}, {@code merge}, a square saved index. */
+        MAXVIT,
+        /**
+         * transformers' Swin: under {@code self}, separate {@code query}, {@code key}, {@code value}, a square saved index;
+         * V2's {@code continuous_position_bias_mlp}, its key without bias, no table or index saved; {@code output.dense}.
+         */
+        HUGGING_FACE
     }
 
     /**
-     * Swin's (V1 or, with {@code cpbUnits}, V2), MaxViT's ({@code maxvit}: its names and scale; {@code grid}) or, with
-     * {@code hfBias} not null, Hugging Face's Swin's window attention (separate q, k, v; their biases where hfBias).
+     * A window attention (Swin V1, or with {@code cpbUnits} above 0 Swin V2; MaxViT's with {@code grid}) with the
+     * tensors where {@code layout} keeps them; q, k and v biases where {@code qkvBias} (packed projections always have
+     * theirs); Swin V2's offsets scaled by {@code coordsWindow} - 1.
      */
     private String partitioned(String module, String x, long heads, long window, long shift, long cpbUnits,
-            boolean maxvit, boolean grid, Boolean hfBias) {
-        boolean hf = hfBias != null;
+            WindowLayout layout, boolean grid, boolean qkvBias, long coordsWindow) {
+        boolean hf = layout == WindowLayout.HUGGING_FACE;
+        boolean v2 = cpbUnits > 0;
         String self = hf ? module + ".self" : module;
         long d = width(x);
-        if (heads < 1 || d % heads != 0 || window < (cpbUnits > 0 ? 2 : 1) || shift < 0 || shift >= window) {
+        if (heads < 1 || d % heads != 0 || window < (v2 ? 2 : 1) || shift < 0 || shift >= window
+                || v2 && coordsWindow < 2) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + ": " + heads + " heads of "
                     + d + " channels over windows of " + window + " shifted by " + shift + " are not a valid window attention");
         }
         Map<String, String> p = new LinkedHashMap<>();
-        if (cpbUnits > 0) {
-            p.put("head_scale", module + ".logit_scale");
-            tensor(module + ".logit_scale", heads, 1, 1);
-            p.put(BUFFER + "coords", module + ".relative_coords_table");
-            tensor(module + ".relative_coords_table", 1, 2 * window - 1, 2 * window - 1, 2);
+        if (v2) {
+            p.put("head_scale", self + ".logit_scale");
+            tensor(self + ".logit_scale", heads, 1, 1);
+            if (!hf) {
+                p.put(BUFFER + "coords", module + ".relative_coords_table");
+                tensor(module + ".relative_coords_table", 1, 2 * window - 1, 2 * window - 1, 2);
+            }
         } else {
             p.put("head_bias", self + ".relative_position_bias_table");
             tensor(self + ".relative_position_bias_table", (2 * window - 1) * (2 * window - 1), heads);
         }
-        p.put(BUFFER + "index", self + ".relative_position_index");
-        if (maxvit || hf) {
-            tensor(self + ".relative_position_index", window * window, window * window);
-        } else {
-            tensor(self + ".relative_position_index", window * window * window * window);
+        if (!(hf && v2)) {
+            p.put(BUFFER + "index", self + ".relative_position_index");
+            if (layout == WindowLayout.TORCHVISION) {
+                tensor(self + ".relative_position_index", window * window * window * window);
+            } else {
+                tensor(self + ".relative_position_index", window * window, window * window);
+            }
         }
-        String proj = module + (maxvit ? ".merge" : hf ? ".output.dense" : ".proj");
         if (hf) {
             for (String[] qkv : new String[][] {{"q", ".query"}, {"k", ".key"}, {"v", ".value"}}) {
                 p.put(qkv[0] + "_weight", params(self + qkv[1], "weight", new long[] {d, d}).get("weight"));
-                if (hfBias) {
+                if (qkvBias && !(v2 && qkv[0].equals("k"))) {
                     p.put(qkv[0] + "_bias", params(self + qkv[1], "bias", new long[] {d}).get("bias"));
                 }
             }
         } else {
-            String qkv = module + (maxvit ? ".to_qkv" : ".qkv");
+            String qkv = module + (layout == WindowLayout.MAXVIT ? ".to_qkv" : ".qkv");
             p.put("qkv_weight", params(qkv, "weight", new long[] {3 * d, d}).get("weight"));
             p.put("qkv_bias", params(qkv, "bias", new long[] {3 * d}).get("bias"));
         }
+        String proj = module + (layout == WindowLayout.MAXVIT ? ".merge" : hf ? ".output.dense" : ".proj");
         p.put("o_weight", params(proj, "weight", new long[] {d, d}).get("weight"));
         p.put("o_bias", params(proj, "bias", new long[] {d}).get("bias"));
-        if (cpbUnits > 0) {
-            p.put("cpb_in_weight", params(module + ".cpb_mlp.0", "weight", new long[] {cpbUnits, 2}).get("weight"));
-            p.put("cpb_in_bias", params(module + ".cpb_mlp.0", "bias", new long[] {cpbUnits}).get("bias"));
-            p.put("cpb_out_weight", params(module + ".cpb_mlp.2", "weight", new long[] {heads, cpbUnits}).get("weight"));
+        if (v2) {
+            String cpb = hf ? self + ".continuous_position_bias_mlp." : module + ".cpb_mlp.";
+            p.put("cpb_in_weight", params(cpb + "0", "weight", new long[] {cpbUnits, 2}).get("weight"));
+            p.put("cpb_in_bias", params(cpb + "0", "bias", new long[] {cpbUnits}).get("bias"));
+            p.put("cpb_out_weight", params(cpb + "2", "weight", new long[] {heads, cpbUnits}).get("weight"));
         }
-        Map<String, Object> a = windowAttrs(heads, d, window, shift);
-        if (cpbUnits > 0) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("heads", heads);
+        a.put("kv_heads", heads);
+        a.put("head_dim", d / heads);
+        a.put("rotary_dim", 0L);
+        a.put("causal", 0L);
+        a.put("head_bias_axis", 1L);
+        a.put(Op.WINDOW, window);
+        a.put(Op.WINDOW_SHIFT, shift);
+        if (v2) {
             a.put(Op.COSINE, 1L);
+            if (coordsWindow != window) {
+                a.put(Op.COORDS_WINDOW, coordsWindow);
+            }
         }
-        if (maxvit) {
+        if (layout == WindowLayout.MAXVIT) {
             a.put("attn_scale", 1 / Math.sqrt(d));
         }
         if (grid) {
@@ -912,6 +911,18 @@ public final class GraphBuilder {
     public String sliceChannels(String node, String x, long start, long length) {
         return add(node, Op.SLICE_CHANNELS, List.of(x), Map.of(), Map.of("axis", 1L, "start", start, "length", length),
                 length);
+    }
+
+    /**
+     * torchvision's SqueezeExcitation on image {@code x} (module {@code module}): average pooling, the 1x1 conv
+     * {@code module.fc1} to {@code squeeze} channels and {@code act}, {@code module.fc2} back to x's channels and
+     * {@code gate}, the product with x.
+     */
+    public String squeezeExcitation(String module, String x, long squeeze, Op.Activation act, Op.Activation gate) {
+        String s = adaptiveAvgPool(module + ".avgpool", x, 1);
+        s = act(module + ".activation", conv(module + ".fc1", s, squeeze, 1, 1, 0, true), act);
+        s = act(module + ".scale_activation", conv(module + ".fc2", s, width(x), 1, 1, 0, true), gate);
+        return mul(module + ".mul", x, s);
     }
 
     /** ShuffleNet's channel shuffle of {@code groups} groups ({@link Op#CHANNEL_SHUFFLE}). */

@@ -52,7 +52,7 @@ final class MaxVitFamily implements Family {
     private static final long HEAD_DIM = 32;
     private static final long PARTITION = 7;
     private static final int T_INPUT = 224;
-    /** The expanded and the MLP's hidden widths are the block's times this; the squeeze's, the block's over this. */
+    /** The expanded width is the block's times this (the MLP's hidden width too: Swin's ratio); the squeeze's, the block's over this. */
     private static final long RATIO = 4;
 
     @Override
@@ -168,28 +168,22 @@ final class MaxVitFamily implements Family {
         long mid = b.width(y);
         y = MobileNetV3Family.convBnAct(b, p + "conv_b", y, mid, 3, stride, mid, Op.Activation.GELU, BN_EPS, BN_MOMENTUM);
         String se = p + "squeeze_excitation";
-        String s = b.adaptiveAvgPool(se + ".avgpool", y, 1);
-        s = b.act(se + ".activation", b.conv(se + ".fc1", s, d.outExact(se + ".fc1.weight", out / RATIO), 1, 1, 0, true),
-                Op.Activation.SILU);
-        s = b.act(se + ".scale_activation", b.conv(se + ".fc2", s, mid, 1, 1, 0, true), Op.Activation.SIGMOID);
-        y = b.mul(se + ".mul", y, s);
+        y = b.squeezeExcitation(se, y, d.outExact(se + ".fc1.weight", out / RATIO), Op.Activation.SILU,
+                Op.Activation.SIGMOID);
         y = b.conv(p + "conv_c", y, out, 1, 1, 0, true);
         return b.add(module + ".add", shortcut, y);
     }
 
-    /** A PartitionAttentionLayer ({@code module}: "blocks.0.layers.0.layers.window_attention"). */
+    /** Where MaxViT keeps a PartitionAttentionLayer's norms and MLP. */
+    private static final SwinFamily.BlockNames NAMES = new SwinFamily.BlockNames("attn_layer.0", "mlp_layer.0",
+            "mlp_layer.1", "mlp_layer.2", "mlp_layer.3");
+
+    /** A PartitionAttentionLayer ({@code module}: "blocks.0.layers.0.layers.window_attention"): a Swin V1 block. */
     private static String attentionLayer(GraphBuilder b, Dims d, String module, String x, boolean grid) {
-        String attn = module + ".attn_layer.1";
-        String table = attn + ".relative_position_bias_table";
-        long width = b.width(x);
-        long heads = d.size(table, 1, width / HEAD_DIM);
+        String table = module + ".attn_layer.1.relative_position_bias_table";
+        long heads = d.size(table, 1, b.width(x) / HEAD_DIM);
         long p = d.fromCheckpoint() ? partition(d.size(table, 0, 0), table) : PARTITION;
-        String y = b.partitionAttention(attn, b.layerNormOnChannels(module + ".attn_layer.0", x, LN_EPS), heads, p, grid);
-        x = b.add(module + ".add1", x, y);
-        y = b.layerNormOnChannels(module + ".mlp_layer.0", x, LN_EPS);
-        y = b.linearOnChannels(module + ".mlp_layer.1", y, d.outExact(module + ".mlp_layer.1.weight", RATIO * width), true);
-        y = b.act(module + ".mlp_layer.2", y, Op.Activation.GELU);
-        y = b.linearOnChannels(module + ".mlp_layer.3", y, width, true);
-        return b.add(module + ".add2", x, y);
+        return SwinFamily.block(b, d, module, NAMES, x, false, y -> b.partitionAttention(module + ".attn_layer.1", y, heads,
+                p, grid), LN_EPS);
     }
 }

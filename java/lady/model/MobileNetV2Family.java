@@ -279,10 +279,7 @@ final class MobileNetV2Family implements Family {
         j++;
         String se = p + j++;
         long squeeze = d.outExact(se + ".fc1.weight", Math.max(1, in / SQUEEZE_FACTOR));
-        String s = b.adaptiveAvgPool(se + ".avgpool", y, 1);
-        s = b.act(se + ".activation", b.conv(se + ".fc1", s, squeeze, 1, 1, 0, true), Op.Activation.SILU);
-        s = b.act(se + ".scale_activation", b.conv(se + ".fc2", s, e, 1, 1, 0, true), Op.Activation.SIGMOID);
-        y = b.mul(se + ".mul", y, s);
+        y = b.squeezeExcitation(se, y, squeeze, Op.Activation.SILU, Op.Activation.SIGMOID);
         long o = d.outExact(p + j + ".0.weight", out);
         y = b.conv(p + j + ".0", y, o, 1, 1, 0, false);
         y = b.batchNorm(p + j + ".1", y, eps, BN_MOMENTUM);

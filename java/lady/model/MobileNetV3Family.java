@@ -179,10 +179,7 @@ final class MobileNetV3Family implements Family {
         if (d.has(p + j + ".fc1.weight", row.se())) {
             String se = p + j;
             long squeeze = d.outExact(se + ".fc1.weight", divisible(e / SQUEEZE_FACTOR));
-            String s = b.adaptiveAvgPool(se + ".avgpool", y, 1);
-            s = b.act(se + ".activation", b.conv(se + ".fc1", s, squeeze, 1, 1, 0, true), Op.Activation.RELU);
-            s = b.act(se + ".scale_activation", b.conv(se + ".fc2", s, e, 1, 1, 0, true), Op.Activation.HARDSIGMOID);
-            y = b.mul(se + ".mul", y, s);
+            y = b.squeezeExcitation(se, y, squeeze, Op.Activation.RELU, Op.Activation.HARDSIGMOID);
             j++;
         }
         long out = d.outExact(p + j + ".0.weight", divisible(row.out() * w));

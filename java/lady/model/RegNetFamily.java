@@ -82,11 +82,7 @@ final class RegNetFamily implements Family {
         y = b.act(f + "b.2", b.batchNorm(f + "b.1", y, BN_EPS, BN_MOMENTUM), Op.Activation.RELU);
         if (d.has(f + "se.fc1.weight", false)) {
             String se = f + "se";
-            String s = b.adaptiveAvgPool(se + ".avgpool", y, 1);
-            s = b.act(se + ".activation", b.conv(se + ".fc1", s, d.out(se + ".fc1.weight", w / 4), 1, 1, 0, true),
-                    Op.Activation.RELU);
-            s = b.act(se + ".scale_activation", b.conv(se + ".fc2", s, w, 1, 1, 0, true), Op.Activation.SIGMOID);
-            y = b.mul(se + ".mul", y, s);
+            y = b.squeezeExcitation(se, y, d.out(se + ".fc1.weight", w / 4), Op.Activation.RELU, Op.Activation.SIGMOID);
         }
         y = b.conv(f + "c.0", y, d.outExact(f + "c.0.weight", out), 1, 1, 0, false);
         y = b.batchNorm(f + "c.1", y, BN_EPS, BN_MOMENTUM);

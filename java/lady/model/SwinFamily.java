@@ -171,14 +171,8 @@ final class SwinFamily implements Family {
         for (int stage = 0; d.fromCheckpoint() ? d.has("features." + (2 * stage + 1) + ".0.norm1.weight", false)
                 : stage < size[1].length; stage++) {
             int f = 2 * stage + 1;
-            if (stage > 0) { // patch merging: the four pixels of each 2x2 patch side by side, norm, reduction (V2:
-                // reduction, norm)
-                String m = "features." + (f - 1);
-                long out = d.outExact(m + ".reduction.weight", 2 * b.width(x));
-                b.tensor(m + ".reduction.weight", out, 4 * b.width(x)); // declared first, as the state dict lists it
-                x = b.spaceToDepth(m + ".merge", x, 2, true);
-                x = v2 ? b.layerNormOnChannels(m + ".norm", b.linearOnChannels(m + ".reduction", x, out, false), EPS)
-                        : b.linearOnChannels(m + ".reduction", b.layerNormOnChannels(m + ".norm", x, EPS), out, false);
+            if (stage > 0) {
+                x = merging(b, d, "features." + (f - 1), x, v2, EPS);
             }
             String attn = "features." + f + ".0.attn.";
             long heads = v2 ? d.size(attn + "logit_scale", 0, size == null ? 0 : size[2][stage])
@@ -189,18 +183,8 @@ final class SwinFamily implements Family {
             for (int i = 0; d.fromCheckpoint() ? d.has("features." + f + "." + i + ".norm1.weight", false) : i < depth; i++) {
                 String p = "features." + f + "." + i;
                 long shift = i % 2 == 0 ? 0 : window / 2;
-                String y = v2 ? b.layerNormOnChannels(p + ".norm1", b.windowAttention(p + ".attn", x, heads, window, shift,
-                        cpb), EPS) : b.windowAttention(p + ".attn", b.layerNormOnChannels(p + ".norm1", x, EPS), heads, window,
-                        shift);
-                x = b.add(p + ".add1", x, y);
-                y = v2 ? x : b.layerNormOnChannels(p + ".norm2", x, EPS);
-                y = b.linearOnChannels(p + ".mlp.0", y, d.outExact(p + ".mlp.0.weight", MLP_RATIO * b.width(x)), true);
-                y = b.act(p + ".mlp.1", y, Op.Activation.GELU);
-                y = b.linearOnChannels(p + ".mlp.3", y, b.width(x), true);
-                if (v2) {
-                    y = b.layerNormOnChannels(p + ".norm2", y, EPS);
-                }
-                x = b.add(p + ".add2", x, y);
+                x = block(b, d, p, BlockNames.TORCHVISION, x, v2, y -> v2 ? b.windowAttention(p + ".attn", y, heads, window,
+                        shift, cpb) : b.windowAttention(p + ".attn", y, heads, window, shift), EPS);
             }
         }
         x = b.layerNormOnChannels("norm", x, EPS);
@@ -252,33 +236,14 @@ final class SwinFamily implements Family {
             for (int j = 0; d.has(stage + ".blocks." + j + ".layernorm_before.weight", false); j++) {
                 String blk = stage + ".blocks." + j;
                 long s = j % 2 == 0 ? 0 : shift;
-                String y;
-                if (v2) { // x + norm(attention(x)), then x + norm(mlp(x))
-                    y = b.layerNormOnChannels(blk + ".layernorm_before", b.hfWindowAttentionV2(blk + ".attention", x, heads,
-                            window, s, d.size(attn0 + "continuous_position_bias_mlp.0.weight", 0, CPB_UNITS),
-                            coordsWindow(d, i, window), qkvBias), eps);
-                } else {
-                    y = b.hfWindowAttention(blk + ".attention", b.layerNormOnChannels(blk + ".layernorm_before", x, eps),
-                            heads, window, s, qkvBias);
-                }
-                x = b.add(blk + ".add1", x, y);
-                y = v2 ? x : b.layerNormOnChannels(blk + ".layernorm_after", x, eps);
-                y = b.linearOnChannels(blk + ".intermediate.dense", y, d.outExact(blk + ".intermediate.dense.weight",
-                        MLP_RATIO * b.width(x)), true);
-                y = b.act(blk + ".intermediate.act", y, Op.Activation.GELU);
-                y = b.linearOnChannels(blk + ".output.dense", y, b.width(x), true);
-                if (v2) {
-                    y = b.layerNormOnChannels(blk + ".layernorm_after", y, eps);
-                }
-                x = b.add(blk + ".add2", x, y);
+                long cpb = v2 ? d.size(attn0 + "continuous_position_bias_mlp.0.weight", 0, CPB_UNITS) : 0;
+                long coords = v2 ? coordsWindow(d, i, window) : window;
+                x = block(b, d, blk, BlockNames.HUGGING_FACE, x, v2, y -> v2 ? b.hfWindowAttentionV2(blk + ".attention", y,
+                        heads, window, s, cpb, coords, qkvBias) : b.hfWindowAttention(blk + ".attention", y, heads, window, s,
+                        qkvBias), eps);
             }
-            String ds = stage + ".downsample";
-            if (d.has(ds + ".reduction.weight", false)) { // V1: norm, reduction; V2: reduction, norm
-                long out = d.outExact(ds + ".reduction.weight", 2 * b.width(x));
-                b.tensor(ds + ".reduction.weight", out, 4 * b.width(x)); // declared first, as the state dict lists it
-                x = b.spaceToDepth(ds + ".merge", x, 2, true);
-                x = v2 ? b.layerNormOnChannels(ds + ".norm", b.linearOnChannels(ds + ".reduction", x, out, false), eps)
-                        : b.linearOnChannels(ds + ".reduction", b.layerNormOnChannels(ds + ".norm", x, eps), out, false);
+            if (d.has(stage + ".downsample.reduction.weight", false)) {
+                x = merging(b, d, stage + ".downsample", x, v2, eps);
             }
         }
         x = b.layerNormOnChannels(p + "layernorm", x, eps);
@@ -288,6 +253,46 @@ final class SwinFamily implements Family {
         }
         x = b.linear("classifier", x, d.outExact("classifier.weight", o.numClasses()), true);
         return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /** Where an implementation keeps a Swin block's norms and MLP, under the block's path. */
+    record BlockNames(String norm1, String norm2, String fc1, String act, String fc2) {
+        static final BlockNames TORCHVISION = new BlockNames("norm1", "norm2", "mlp.0", "mlp.1", "mlp.3");
+        static final BlockNames HUGGING_FACE = new BlockNames("layernorm_before", "layernorm_after", "intermediate.dense",
+                "intermediate.act", "output.dense");
+    }
+
+    /**
+     * One transformer block {@code p} on an image's channels: x + attention(norm1(x)), then x + fc2(GELU(fc1(norm2(x))))
+     * with fc1 of {@code MLP_RATIO} times the channels; Swin V2's ({@code v2}) normalize after the attention and the MLP
+     * instead: x + norm1(attention(x)), x + norm2(mlp(x)). {@code attention} builds the attention on its input.
+     */
+    static String block(GraphBuilder b, Dims d, String p, BlockNames n, String x, boolean v2,
+            java.util.function.UnaryOperator<String> attention, double eps) {
+        String y = v2 ? b.layerNormOnChannels(p + "." + n.norm1(), attention.apply(x), eps)
+                : attention.apply(b.layerNormOnChannels(p + "." + n.norm1(), x, eps));
+        x = b.add(p + ".add1", x, y);
+        y = v2 ? x : b.layerNormOnChannels(p + "." + n.norm2(), x, eps);
+        String fc1 = p + "." + n.fc1();
+        y = b.linearOnChannels(fc1, y, d.outExact(fc1 + ".weight", MLP_RATIO * b.width(x)), true);
+        y = b.act(p + "." + n.act(), y, Op.Activation.GELU);
+        y = b.linearOnChannels(p + "." + n.fc2(), y, b.width(x), true);
+        if (v2) {
+            y = b.layerNormOnChannels(p + "." + n.norm2(), y, eps);
+        }
+        return b.add(p + ".add2", x, y);
+    }
+
+    /**
+     * The patch merging {@code m}: each 2x2 patch's four pixels side by side on the channels, then the norm
+     * {@code m.norm} and the reduction {@code m.reduction} to twice the channels (V2: reduction, then norm).
+     */
+    private static String merging(GraphBuilder b, Dims d, String m, String x, boolean v2, double eps) {
+        long out = d.outExact(m + ".reduction.weight", 2 * b.width(x));
+        b.tensor(m + ".reduction.weight", out, 4 * b.width(x)); // declared first, as the state dict lists it
+        x = b.spaceToDepth(m + ".merge", x, 2, true);
+        return v2 ? b.layerNormOnChannels(m + ".norm", b.linearOnChannels(m + ".reduction", x, out, false), eps)
+                : b.linearOnChannels(m + ".reduction", b.layerNormOnChannels(m + ".norm", x, eps), out, false);
     }
 
     /**
