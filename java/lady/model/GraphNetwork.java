@@ -57,9 +57,8 @@ final class GraphNetwork implements Model {
     private final Map<String, Architecture.Producer> producers = new LinkedHashMap<>();
     private final Map<String, Integer> lastUse = new HashMap<>();
     private final Map<String, List<Node>> readers;
-    /** The conv and batch-norm modules by the path of their tensors, and the node that made each. */
-    private final Map<String, Module> byPath = new HashMap<>();
-    private final Map<String, String> byPathNode = new HashMap<>();
+    /** The node that made each conv and batch-norm module, by the path of the module's tensors. */
+    private final Map<String, String> madeBy = new HashMap<>();
     /** Convolutions computed on zero-padded input channels, and by how many (Torch.convolutionInputChannels). */
     private final Map<String, Long> inputChannelPadding = new HashMap<>();
     private PermutationSpec spec;
@@ -98,10 +97,10 @@ final class GraphNetwork implements Model {
                 rawParameter(t, torch.zeros(graph.shape(t)));
             }
         });
-        Module again = n.op() == Op.CONV || n.op() == Op.BATCH_NORM ? byPath.get(weightModule(n)) : null;
-        if (again != null) { // a module applied again, to another input (a detector's head on every pyramid level)
-            modules.put(n.name(), again);
-            Long pad = inputChannelPadding.get(byPathNode.get(weightModule(n)));
+        String first = n.op() == Op.CONV || n.op() == Op.BATCH_NORM ? madeBy.get(weightModule(n)) : null;
+        if (first != null) { // a module applied again, to another input (a detector's head on every pyramid level)
+            modules.put(n.name(), modules.get(first));
+            Long pad = inputChannelPadding.get(first);
             if (pad != null) {
                 inputChannelPadding.put(n.name(), pad);
             }
@@ -112,11 +111,7 @@ final class GraphNetwork implements Model {
                 long[] w = graph.shape(n.param("weight"));
                 long groups = n.longAttr("groups", 1);
                 if (n.longAttr("transposed", 0) == 1) { // ConvTranspose2d [in, out / groups, kh, kw]: run on its tensors
-                    n.params().values().forEach(t -> {
-                        if (!raw.containsKey(t)) {
-                            rawParameter(t, torch.zeros(graph.shape(t)));
-                        }
-                    });
+                    rawParameters(n);
                     return;
                 }
                 Conv2dOptions o = new Conv2dOptions(w[1] * groups, w[0], new LongPointer(w[2], w[3]));
@@ -193,13 +188,7 @@ final class GraphNetwork implements Model {
                 rawParameter(n.param("vector"), torch.full(graph.shape(n.param("vector")),
                         new Scalar(n.doubleAttr(Op.INIT, 1))));
             }
-            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES, GROUP_NORM -> {
-                for (String t : n.params().values()) {
-                    if (!raw.containsKey(t)) {
-                        rawParameter(t, torch.zeros(graph.shape(t)));
-                    }
-                }
-            }
+            case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES, GROUP_NORM -> rawParameters(n);
             default -> {
                 if (!n.params().isEmpty()) {
                     throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
@@ -213,9 +202,17 @@ final class GraphNetwork implements Model {
     private Module shared(Node n, Module m) {
         String path = weightModule(n);
         register(path, m);
-        byPath.put(path, m);
-        byPathNode.put(path, n.name());
+        madeBy.put(path, n.name());
         return m;
+    }
+
+    /** Node {@code n}'s tensors as parameters of their own (zeros until loaded), those no node registered yet. */
+    private void rawParameters(Node n) {
+        for (String t : n.params().values()) {
+            if (!raw.containsKey(t)) {
+                rawParameter(t, torch.zeros(graph.shape(t)));
+            }
+        }
     }
 
     /**
