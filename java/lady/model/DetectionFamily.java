@@ -61,6 +61,8 @@ final class DetectionFamily implements Family {
     private static final long KEYPOINTS = 17;
     private static final long GN_GROUPS = 32;
     private static final double GN_EPS = 1e-5;
+    /** The batch norms of the v2 heads and pyramid (nn.BatchNorm2d's). */
+    private static final double BN_EPS = 1e-5;
     /** Anchors per location: R-CNN's RPN (on MobileNetV3: 5 sizes x 3 ratios), RetinaNet's; FCOS has one. */
     private static final long RPN_ANCHORS = 3;
     private static final long MOBILENET_RPN_ANCHORS = 15;
@@ -276,7 +278,7 @@ final class DetectionFamily implements Family {
         if (v2) { // FastRCNNConvFCHead: 3x3 convs with batch norms, then one Linear
             int i = 0;
             for (; d.fromCheckpoint() ? d.has(h + "box_head." + i + ".0.weight", false) : i < HEAD_CONVS; i++) {
-                x = convNormRelu(b, h + "box_head." + i, x, d.outExact(h + "box_head." + i + ".0.weight", FPN_WIDTH), false);
+                x = convNormRelu(b, h + "box_head." + i, x, d.outExact(h + "box_head." + i + ".0.weight", FPN_WIDTH), true);
             }
             x = b.flatten(h + "box_head." + i, x, BOX_SIZE * BOX_SIZE);
             x = b.act(h + "box_head." + (i + 2), b.linear(h + "box_head." + (i + 1), x, d.outExact(h + "box_head." + (i + 1)
@@ -295,7 +297,7 @@ final class DetectionFamily implements Family {
         if (k == Kind.MASK) {
             String m = b.adaptiveAvgPool(h + "mask_roi_pool", p2, MASK_SIZE);
             for (int i = 0; d.fromCheckpoint() ? d.has(h + "mask_head." + i + ".0.weight", false) : i < HEAD_CONVS; i++) {
-                m = convNormRelu(b, h + "mask_head." + i, m, d.outExact(h + "mask_head." + i + ".0.weight", FPN_WIDTH), !v2);
+                m = convNormRelu(b, h + "mask_head." + i, m, d.outExact(h + "mask_head." + i + ".0.weight", FPN_WIDTH), v2);
             }
             String q = h + "mask_predictor.";
             m = b.act(q + "relu", b.convTranspose(q + "conv5_mask", m, d.size(q + "conv5_mask.weight", 1, b.width(m)), 2, 2,
@@ -314,14 +316,14 @@ final class DetectionFamily implements Family {
         }
     }
 
-    /** torchvision's Conv2dNormActivation, 3x3: {@code module}.0 (with a bias where {@code bias}), .1 batch norm unless
-     * {@code bias}, ReLU. */
-    private static String convNormRelu(GraphBuilder b, String module, String x, long out, boolean bias) {
-        String y = b.conv(module + ".0", x, out, 3, 1, 1, bias);
-        if (!bias) {
-            y = b.batchNorm(module + ".1", y);
-        }
-        return b.act(module + (bias ? ".1" : ".2"), y, Op.Activation.RELU);
+    /**
+     * torchvision's Conv2dNormActivation, 3x3 with ReLU: with a batch norm ({@link MobileNetV3Family#convBnAct}: conv
+     * {@code module}.0 without bias, .1, .2), or without ({@code norm} false: conv .0 with a bias, ReLU .1).
+     */
+    private static String convNormRelu(GraphBuilder b, String module, String x, long out, boolean norm) {
+        return norm ? MobileNetV3Family.convBnAct(b, module, x, out, 3, 1, 1, Op.Activation.RELU, BN_EPS,
+                GraphBuilder.DEFAULT_BN_MOMENTUM) : b.act(module + ".1", b.conv(module + ".0", x, out, 3, 1, 1, true),
+                Op.Activation.RELU);
     }
 
     /** RetinaNet's and FCOS's classification and regression heads on every level. */
