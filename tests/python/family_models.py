@@ -44,8 +44,8 @@ except ImportError as e:
     sys.exit(NO_TORCH_EXIT)
 
 
-# torchvision's detectors on a ResNet-50 feature pyramid (lady.model.DetectionFamily)
-DETECTORS = ("fasterrcnn_", "maskrcnn_", "keypointrcnn_", "retinanet_", "fcos_")
+# torchvision's detectors on a ResNet-50 feature pyramid (lady.model.DetectionFamily) and single-shot ones (SsdFamily)
+DETECTORS = ("fasterrcnn_", "maskrcnn_", "keypointrcnn_", "retinanet_", "fcos_", "ssd300_", "ssdlite320_")
 
 
 def build(p):
@@ -98,6 +98,12 @@ def detector_outputs(model, x):
     feats = list(model.backbone(x).values())
     level = lambda j: "" if j == 0 else f"@{j}"
     out = {}
+    if hasattr(model.head, "classification_head") and hasattr(model.head.classification_head, "module_list"):
+        # SSD and SSDlite: one head per level (SSDlite's a depthwise conv, then its 1x1 conv ".1")
+        for name in ("classification_head", "regression_head"):
+            for i, m in enumerate(getattr(model.head, name).module_list):
+                out[f"head.{name}.module_list.{i}" + (".1" if isinstance(m, nn.Sequential) else "")] = m(feats[i])
+        return out
     if hasattr(model, "rpn"):
         h = model.rpn.head
         ts = [h.conv(f) for f in feats]
@@ -157,8 +163,9 @@ def randomize(model, gen):
 
 def outputs(model, x):
     from torchvision.models.detection import FCOS, RetinaNet
+    from torchvision.models.detection.ssd import SSD
     from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
-    if isinstance(model, (FCOS, GeneralizedRCNN, RetinaNet)):
+    if isinstance(model, (FCOS, GeneralizedRCNN, RetinaNet, SSD)):
         with torch.no_grad():
             return detector_outputs(model, x)
     with torch.no_grad():
@@ -178,8 +185,15 @@ def make(p, out):
     model.train()
     with torch.no_grad():
         for _ in range(p["bn_batches"] if bns else 0):
-            # a detector trains on targets: its backbone's statistics are measured alone (the region heads' stay)
-            (model.backbone if detector else model)(images(p["batch"], p["size"], gen))
+            # a detector trains on targets: its backbone's statistics are measured alone (the region heads' stay),
+            # with SSDlite's heads on the backbone's levels
+            x = images(p["batch"], p["size"], gen)
+            if not detector:
+                model(x)
+            elif p["arch"].startswith("ssdlite"):
+                model.head(list(model.backbone(x).values()))
+            else:
+                model.backbone(x)
     model.eval()
     if detector and p.get("frozen"):  # the same weights and statistics in FrozenBatchNorm2d
         frozen = build(p)

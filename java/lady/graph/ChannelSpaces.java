@@ -260,7 +260,7 @@ public final class ChannelSpaces {
                 case CONV -> conv(n);
                 case LINEAR -> linear(n);
                 case GATED_LINEAR -> gatedLinear(n);
-                case BATCH_NORM, LAYER_NORM, RMS_NORM -> norm(n);
+                case BATCH_NORM, LAYER_NORM, RMS_NORM, L2_NORM -> norm(n);
                 case GROUP_NORM -> groupNorm(n);
                 case ACT, DROPOUT -> in(n, 0);
                 case CHANNELWISE -> channelwise(n);

@@ -220,6 +220,17 @@ public final class GraphBuilder {
         epsOverride = eps;
     }
 
+    /** The momentum of the batch norms added now, whatever their family asks (null: theirs). */
+    private Double momentumOverride;
+
+    /**
+     * The batch norms added from now on have this momentum whatever their family's own is (torchvision's SSDlite builds
+     * MobileNetV3 with momentum 0.03, not its 0.01); null ends it.
+     */
+    public void batchNormMomentum(Double momentum) {
+        momentumOverride = momentum;
+    }
+
     /** Whether the batch norms added now save num_batches_tracked (see {@link #frozenBatchNorms}). */
     public boolean batchCounts() {
         return batchCounts;
@@ -273,7 +284,7 @@ public final class GraphBuilder {
         }
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("eps", epsOverride != null ? epsOverride : eps);
-        a.put("momentum", momentum);
+        a.put("momentum", momentumOverride != null ? momentumOverride : momentum);
         return add(module, Op.BATCH_NORM, List.of(x), p, a, c);
     }
 
@@ -398,6 +409,16 @@ public final class GraphBuilder {
             attrs.put(Op.FREE_CHANNELS, 1L);
         }
         return add(module, Op.RMS_NORM, List.of(x), params(module, "weight", new long[] {c}), attrs, c);
+    }
+
+    /**
+     * {@code x}'s channels scaled to unit length at each pixel, times the stored vector {@code weight} (SSD's L2Norm: a
+     * new model's weight is {@code init}); see {@link Op#L2_NORM}.
+     */
+    public String l2Norm(String node, String x, String weight, double eps, double init) {
+        long c = width(x);
+        tensor(weight, c);
+        return add(node, Op.L2_NORM, List.of(x), Map.of("weight", weight), Map.of("eps", eps, Op.INIT, init), c);
     }
 
     /** Soft capping of {@code x}: {@code cap * tanh(x / cap)} (Gemma 2's logits). */

@@ -55,6 +55,14 @@ public enum Op {
      */
     RMS_NORM,
     /**
+     * Normalization of axis 1 of an image to unit Euclidean length, each pixel on its own, times a weight per channel:
+     * {@code weight * x / max(||x||_2, eps)} (SSD's L2Norm of its VGG's conv4_3: torchvision's {@code scale_weight *
+     * F.normalize(x)}). Params: weight. Attrs: eps, {@link #INIT} (a new model's weight). Keeps the space: the length
+     * does not see the channels' order, the weight moves with them. A widened or rescaled channel would change the
+     * length (the structural rules refuse those, as for any normalization but a batch norm).
+     */
+    L2_NORM,
+    /**
      * An element-wise activation. Attrs: {@code fn} ({@link Activation}), optional {@code scale_in} and {@code
      * scale_out} ({@code scale_out * fn(scale_in * x)}: a soft cap). Keeps the space.
      */

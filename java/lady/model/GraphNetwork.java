@@ -188,6 +188,8 @@ final class GraphNetwork implements Model {
                 rawParameter(n.param("vector"), torch.full(graph.shape(n.param("vector")),
                         new Scalar(n.doubleAttr(Op.INIT, 1))));
             }
+            case L2_NORM -> rawParameter(n.param("weight"), torch.full(graph.shape(n.param("weight")),
+                    new Scalar(n.doubleAttr(Op.INIT, 1))));
             case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES, GROUP_NORM -> rawParameters(n);
             default -> {
                 if (!n.params().isEmpty()) {
@@ -572,6 +574,11 @@ final class GraphNetwork implements Model {
             case CHANNELWISE: { // a channel scale (isChannelScale): the vector on the channels, broadcast over the rest
                 Tensor v = raw.get(n.param("vector"));
                 return x.mul(x.dim() == 4 ? v.reshape(-1, 1, 1) : v.reshape(-1)); // (images: axis 1; tokens: the last)
+            }
+            case L2_NORM: { // weight * x / max(||x||, eps) along the channels (F.normalize), each pixel on its own
+                Tensor length = x.pow(new Scalar(2.0)).mean(new long[] {1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
+                        .mul(new Scalar(x.size(1))).sqrt().clamp_min(new Scalar(n.doubleAttr("eps", 0)));
+                return x.div(length).mul(raw.get(n.param("weight")).reshape(-1, 1, 1));
             }
             case RMS_NORM: {
                 return rmsNorm(x, raw.get(n.param("weight")), n.doubleAttr("weight_offset", 0), n.doubleAttr("eps", 1e-6));

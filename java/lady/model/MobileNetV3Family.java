@@ -113,20 +113,56 @@ final class MobileNetV3Family implements Family {
      */
     static List<String> features(GraphBuilder b, Dims d, String prefix, String x, boolean large, double w,
             boolean dilated) {
-        List<Row> table = large ? LARGE : SMALL;
+        return features(b, d, k -> prefix + k, -1, null, x, large ? LARGE : SMALL, w, dilated, null);
+    }
+
+    /**
+     * The features as above, named by {@code module} (feature index -> module path); the block at {@code cut} (-1:
+     * none) split as torchvision's SSDlite splits its C4 block: its expansion at {@code module(cut)}, its other parts
+     * {@code j} at {@code rest} + j. {@code expansion}: where the cut block's expansion output is put (or null).
+     */
+    private static List<String> features(GraphBuilder b, Dims d, java.util.function.IntFunction<String> module, int cut,
+            String rest, String x, List<Row> table, double w, boolean dilated, String[] expansion) {
         List<String> out = new java.util.ArrayList<>();
-        x = convBnAct(b, prefix + "0", x, d.outExact(prefix + "0.0.weight", divisible(table.get(0).in() * w)),
+        x = convBnAct(b, module.apply(0), x, d.outExact(module.apply(0) + ".0.weight", divisible(table.get(0).in() * w)),
                 3, 2, 1, Op.Activation.HARDSWISH);
         out.add(x);
         int lastStage = table.size() - DILATED_BLOCKS;
         for (int i = 0; i < table.size(); i++) {
-            x = invertedResidual(b, d, prefix + (i + 1), x, table.get(i), w, dilated && i >= lastStage ? DILATION : 1);
+            String m = module.apply(i + 1);
+            java.util.function.IntFunction<String> part = i + 1 != cut ? j -> m + ".block." + j
+                    : j -> j == 0 ? m : rest + j;
+            x = invertedResidual(b, d, part, m, x, table.get(i), w, dilated && i >= lastStage ? DILATION : 1,
+                    i + 1 == cut ? expansion : null);
             out.add(x);
         }
-        String last = prefix + (table.size() + 1);
+        String last = module.apply(table.size() + 1);
         out.add(convBnAct(b, last, x, d.outExact(last + ".0.weight", LAST_CONV_EXPANSION * b.width(x)), 1, 1, 1,
                 Op.Activation.HARDSWISH));
         return out;
+    }
+
+    /**
+     * torchvision's SSDlite backbone (SSDLiteFeatureExtractorMobileNet on mobilenet_v3_large) under {@code prefix}
+     * ("backbone.features."): {@code .0} the stem and blocks up to the expansion of the C4 block (the last that strides),
+     * {@code .1} the rest of that block ({@code .1.0.1} ...), the later blocks and the last conv. A new model has the
+     * reduced tail torchvision gives a detector built without a pretrained backbone (the last three blocks' widths
+     * halved); a checkpoint has its own widths. Returns the C4 block's expansion output and the last conv's, the
+     * detector's first two levels.
+     */
+    static List<String> ssdliteFeatures(GraphBuilder b, Dims d, String prefix, String x) {
+        List<Integer> stages = stageIndices(true);
+        int cut = stages.get(stages.size() - 2);
+        List<Row> table = new java.util.ArrayList<>(LARGE);
+        for (int i = cut - 1; i < table.size(); i++) { // reduce_divider 2 from the C4 block on
+            Row r = table.get(i);
+            table.set(i, new Row(i == cut - 1 ? r.in() : r.in() / 2, r.kernel(), i == cut - 1 ? r.expanded()
+                    : r.expanded() / 2, r.out() / 2, r.se(), r.hardswish(), r.stride()));
+        }
+        String[] expansion = new String[1];
+        List<String> f = features(b, d, k -> prefix + (k <= cut ? "0." + k : "1." + (k - cut)), cut, prefix + "1.0.", x,
+                table, 1.0, false, expansion);
+        return List.of(expansion[0], f.get(f.size() - 1));
     }
 
     /** The feature indices ({@link #features}) where torchvision's segmentation heads tap the backbone: the output of
@@ -153,38 +189,43 @@ final class MobileNetV3Family implements Family {
     }
 
     /**
-     * One inverted residual block ({@code module}: "features.3"); {@code dilation} above 1: the depthwise conv dilated,
-     * its stride 1 (the residual as the table has it).
+     * One inverted residual block ({@code module}: "features.3", its parts j at {@code part}: "features.3.block.j");
+     * {@code dilation} above 1: the depthwise conv dilated, its stride 1 (the residual as the table has it).
+     * {@code expansion} (or null) receives the expansion's output.
      */
-    private static String invertedResidual(GraphBuilder b, Dims d, String module, String x, Row row, double w,
-            long dilation) {
-        String p = module + ".block.";
+    private static String invertedResidual(GraphBuilder b, Dims d, java.util.function.IntFunction<String> part,
+            String module, String x, Row row, double w, long dilation, String[] expansion) {
         long in = b.width(x);
         int j = 0;
         Op.Activation act = row.hardswish() ? Op.Activation.HARDSWISH : Op.Activation.RELU;
         long expanded = divisible(row.expanded() * w);
         // a checkpoint's block.0 is the expansion when it is a 1x1 conv, the depthwise conv otherwise
-        boolean expand = d.fromCheckpoint() ? d.size(p + "0.0.weight", 2, 1) == 1 : expanded != in;
+        boolean expand = d.fromCheckpoint() ? d.size(part.apply(0) + ".0.weight", 2, 1) == 1 : expanded != in;
         String y = x;
         if (expand) {
-            y = convBnAct(b, p + j, y, d.outExact(p + j + ".0.weight", expanded), 1, 1, 1, act);
+            y = convBnAct(b, part.apply(0), y, d.outExact(part.apply(0) + ".0.weight", expanded), 1, 1, 1, act);
+            if (expansion != null) {
+                expansion[0] = y;
+            }
             j++;
         }
         long e = b.width(y);
-        long k = d.size(p + j + ".0.weight", 2, row.kernel());
-        y = b.conv(p + j + ".0", y, e, new long[] {k, k}, dilation > 1 ? 1 : row.stride(), (k - 1) / 2 * dilation, dilation,
-                e, false);
-        y = b.act(p + j + ".2", b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM), act);
+        String depthwise = part.apply(j);
+        long k = d.size(depthwise + ".0.weight", 2, row.kernel());
+        y = b.conv(depthwise + ".0", y, e, new long[] {k, k}, dilation > 1 ? 1 : row.stride(), (k - 1) / 2 * dilation,
+                dilation, e, false);
+        y = b.act(depthwise + ".2", b.batchNorm(depthwise + ".1", y, BN_EPS, BN_MOMENTUM), act);
         j++;
-        if (d.has(p + j + ".fc1.weight", row.se())) {
-            String se = p + j;
+        if (d.has(part.apply(j) + ".fc1.weight", row.se())) {
+            String se = part.apply(j);
             long squeeze = d.outExact(se + ".fc1.weight", divisible(e / SQUEEZE_FACTOR));
             y = b.squeezeExcitation(se, y, squeeze, Op.Activation.RELU, Op.Activation.HARDSIGMOID);
             j++;
         }
-        long out = d.outExact(p + j + ".0.weight", divisible(row.out() * w));
-        y = b.conv(p + j + ".0", y, out, 1, 1, 0, false);
-        y = b.batchNorm(p + j + ".1", y, BN_EPS, BN_MOMENTUM);
+        String project = part.apply(j);
+        long out = d.outExact(project + ".0.weight", divisible(row.out() * w));
+        y = b.conv(project + ".0", y, out, 1, 1, 0, false);
+        y = b.batchNorm(project + ".1", y, BN_EPS, BN_MOMENTUM);
         return row.stride() == 1 && in == out ? b.add(module + ".add", y, x) : y;
     }
 

@@ -122,8 +122,10 @@ class FamiliesTest {
         detectors.put("retinanet_resnet50_fpn_v2", 38_198_935L);
         detectors.put("fcos_resnet50_fpn", 32_322_720L);
         detectors.put("fasterrcnn_mobilenet_v3_large_fpn", 19_410_754L); // and _320_fpn: the same weights
+        detectors.put("ssd300_vgg16", 35_641_826L);
+        detectors.put("ssdlite320_mobilenet_v3_large", 3_440_060L); // (its backbone's reduced tail)
         detectors.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name, ModelOptions.defaults()
-                .withClasses(name.startsWith("keypoint") ? 2 : 91)).tensorShapes()), name));
+                .withClasses(name.startsWith("keypoint") ? 2 : 91).withInput(3, 300)).tensorShapes()), name));
         // FCN (COCO weights: 35,322,218 and 54,314,346 with the aux head)
         assertEquals(35_322_218L - 2_365_205L, parameters(Models.describe("fcn_resnet50",
                 ModelOptions.defaults().withClasses(21)).tensorShapes()));
@@ -334,6 +336,62 @@ class FamiliesTest {
             }
         }
         return false;
+    }
+
+    /**
+     * SSD300's L2 normalization ({@link lady.graph.Op#L2_NORM}) in a small graph: each pixel's channels divided by their
+     * length, times the weight; the weight is a member of the channels' group, and a permutation that leaves it out
+     * changes the outputs.
+     */
+    /** The sum of the squares of an image's channels at each pixel ({@code N x 1 x H x W}). */
+    private static Tensor squaresOverChannels(Tensor x) {
+        return x.mul(x).mean(new long[] {1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
+                .mul(new org.bytedeco.pytorch.Scalar(x.size(1)));
+    }
+
+    @Test
+    void l2NormScalesEachPixelToUnitLengthAndItsWeightMovesWithTheChannels() {
+        Model model = l2NormNetwork(true); // (its output's channels cannot move)
+        StateDict state = model.stateDict();
+        float[] scale = state.get("scale").readFloats();
+        assertArrayEquals(new float[] {20, 20, 20, 20, 20, 20}, scale); // torchvision's initial scale_weight
+        state.put("scale", lady.tensor.HostTensor.ofFloats(new float[] {0.5f, 1, 2, 3, 5, 8}, 6));
+        model.load(state);
+        model.train(false);
+        Tensor probe = model.probe(2, 5);
+        try (org.bytedeco.pytorch.NoGradGuard guard = new org.bytedeco.pytorch.NoGradGuard()) {
+            Tensor c = model.forwardTo(probe, "conv1");
+            Tensor unit = model.outputs(probe).get(0).div(lady.torch.TorchTensors.view(state.get("scale"))
+                    .reshape(-1, 1, 1));
+            Tensor length = squaresOverChannels(c).sqrt();
+            // unit length at every pixel, and the same direction as the conv's output
+            assertTrue(squaresOverChannels(unit).sub(new org.bytedeco.pytorch.Scalar(1)).abs().max().item_double() < 1e-5);
+            assertTrue(unit.mul(length).sub(c).abs().max().item_double() < 1e-5 * c.abs().max().item_double());
+        }
+        model = l2NormNetwork(false);
+        model.load(state);
+        PermutationSpec spec = model.permutationSpec();
+        Group group = spec.groups().stream().filter(g -> g.members().stream().anyMatch(m -> m.tensor().equals("scale")))
+                .findFirst().orElseThrow();
+        assertTrue(group.members().stream().anyMatch(m -> m.tensor().equals("conv1.weight") && m.axis() == 0));
+        java.util.Map<String, lady.permutation.Permutation> perms = Permuter.random(spec, Permuter.select(spec, "all"), 3);
+        PermutationCheck.verify(model, Permuter.apply(state, spec, perms, Backend.CPU), probe);
+        PermutationSpec without = new PermutationSpec(spec.architecture(), List.of(new Group(group.name(), group.size(),
+                group.members().stream().filter(m -> !m.tensor().equals("scale")).toList())), spec.fixed());
+        StateDict wrong = Permuter.apply(state, without, perms, Backend.CPU);
+        Model permuted = model;
+        assertThrows(LadyException.class, () -> PermutationCheck.verify(permuted, wrong, probe));
+    }
+
+    /** A 3x3 conv of 6 channels, their L2 norm, a 1x1 conv; outputs: the norm's (with {@code normOut}) and the last conv's. */
+    private static Model l2NormNetwork(boolean normOut) {
+        lady.graph.GraphBuilder b = new lady.graph.GraphBuilder("l2");
+        String x = b.image("input", 3, 6, false);
+        x = b.conv("conv1", x, 6, 3, 1, 1, true);
+        String norm = b.l2Norm("norm", x, "scale", 1e-12, 20);
+        x = b.conv("conv2", norm, 4, 1, 1, 0, true);
+        return Models.create(new Architecture("l2", normOut ? b.build(norm, x) : b.build(x),
+                Architecture.Init.PYTORCH_DEFAULT));
     }
 
     @Test

@@ -70,6 +70,9 @@ class PythonFamiliesTest {
     private static final Map<String, Object> SMALL_CONVNEXT = Map.of("convnext", List.of(List.of(16, 24, 2),
             List.of(24, 32, 1), List.of(32, 48, 2), java.util.Arrays.asList(48, null, 1)));
 
+    /** SSD300 moves every parameter but its 12 heads' biases (output channels): 59 of 71. */
+    private static final double SSD300_MOVED = 0.8;
+
     @TempDir
     Path dir;
 
@@ -196,6 +199,30 @@ class PythonFamiliesTest {
     @Tag("slow")
     void keypointRcnn() throws Exception {
         check("keypointrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn", 128, FROZEN, false);
+    }
+
+    /**
+     * SSD300: VGG16 to conv4_3 (its third max pool rounding up), whose output scaled to unit length per pixel times
+     * scale_weight is the first level; the dilated fc6, the extra blocks (the last two unpadded), one conv per level and
+     * head. 300 x 300 images, the detector's own size. Its 12 heads' biases are outputs' and stay: 59 of its 71
+     * parameters move.
+     */
+    @Test
+    @Tag("slow")
+    void ssd300() throws Exception {
+        check("ssd300_vgg16", "ssd300_vgg16", 300, Map.of("batch", 2), false, SSD300_MOVED);
+        selfResync();
+    }
+
+    /**
+     * SSDlite: MobileNetV3-Large cut inside its C4 block (the expansion's output is the first level, the block's other
+     * parts under features.1.0), its reduced tail, the extra blocks of depthwise convs, and per level a depthwise conv
+     * with a batch norm before each head's 1x1 conv.
+     */
+    @Test
+    void ssdlite() throws Exception {
+        check("ssdlite320_mobilenet_v3_large", "ssdlite320_mobilenet_v3_large", 64, Map.of(), false);
+        selfResync();
     }
 
     /** torchvision's convnext_tiny itself, recognized by its name. */
