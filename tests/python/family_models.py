@@ -98,7 +98,8 @@ def detector_outputs(model, x):
     feats = list(model.backbone(x).values())
     level = lambda j: "" if j == 0 else f"@{j}"
     out = {}
-    if hasattr(model.head, "classification_head") and hasattr(model.head.classification_head, "module_list"):
+    from torchvision.models.detection.ssd import SSD
+    if isinstance(model, SSD):
         # SSD and SSDlite: one head per level (SSDlite's a depthwise conv, then its 1x1 conv ".1")
         for name in ("classification_head", "regression_head"):
             for i, m in enumerate(getattr(model.head, name).module_list):
