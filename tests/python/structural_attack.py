@@ -23,6 +23,9 @@ It writes to <out_dir>:
   nso.pt         dummy pairs, splits, scaling, then a permutation
   nso_secret.json  the lineage of every nso neuron in Lady's secret format (structure section)
   result.json    {"torch", "logit_diff": {suspect: max |logit - original logit| on a probe batch}, "sizes": {...}}
+and with "onnx": true in params.json, the original and the nso copy exported by torch.onnx (opset 13, parameter
+names kept): reference.onnx, nso.onnx (flattened by a Flatten node), and reference_reshape.onnx, nso_reshape.onnx
+(flattened by a Reshape to a constant shape holding the width: the widened copy's graph differs from the original's).
 Exit code 0 on success; 3 when torch or torchvision cannot be imported.
 """
 import json
@@ -188,6 +191,23 @@ def attack(reference, p, gen, widen, scaled, permuted):
     return state, lineages
 
 
+class ReshapedVgg(CifarVgg):
+    """CifarVgg flattened by a reshape to (-1, width): torch.onnx writes the width into a constant."""
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.features(x)).reshape(-1, self.classifier[0].in_features))
+
+
+def export(state, classes, probe, stem):
+    """stem.onnx and stem_reshape.onnx: the model of state's widths exported with a Flatten node, and with a Reshape."""
+    for cls, suffix in ((CifarVgg, ""), (ReshapedVgg, "_reshape")):
+        model = CifarVgg.of(state, classes)
+        model.__class__ = cls
+        torch.onnx.export(model, probe[:1], stem + suffix + ".onnx", opset_version=13, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}},
+                          do_constant_folding=False)
+
+
 def main():
     with open(sys.argv[1]) as f:
         p = json.load(f)
@@ -231,6 +251,9 @@ def main():
                       "permutations": {}, "structure": lineages}
             with open(os.path.join(out, "nso_secret.json"), "w") as f:
                 json.dump(secret, f)
+    if p.get("onnx"):
+        export(reference, p["classes"], probe, os.path.join(out, "reference"))
+        export(torch.load(os.path.join(out, "nso.pt")), p["classes"], probe, os.path.join(out, "nso"))
     result["logit_scale"] = float(before.abs().max())
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(result, f)

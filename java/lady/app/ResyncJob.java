@@ -175,11 +175,18 @@ public final class ResyncJob {
                 : VocabularyViews.narrow(ref, sus, recognized.vocabularyTensors());
         StateDict compared = vocabulary == null ? ref : vocabulary.reference();
         StructuralUndo.Result undo = null;
+        lady.onnx.OnnxModel onnxSuspect = null; // a widened ONNX suspect, read again with its graph
         if (r.structural() && specFile == null && graphFile == null) {
             undo = StructuralUndo.run(compared, sus, permSpec.architecture(), options.withGroups(selected), progress);
         } else if (r.structural() && !sameShapes(ref, sus)) {
-            throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
-                    + "obfuscation is done for the networks Lady recognizes, not from a spec file or an ONNX graph");
+            if (specFile != null || Checkpoints.formatOf(r.suspect()) != Checkpoints.Format.ONNX) {
+                throw LadyException.invalidInput("the suspect's tensors differ from the reference's: undoing structural "
+                        + "obfuscation is done for the networks Lady recognizes and for ONNX models (the suspect an ONNX "
+                        + "file too), not from a spec file");
+            }
+            onnxSuspect = lady.onnx.Onnx.read(r.suspect());
+            undo = onnxUndo(compared, sus, graphFile, onnxSuspect, permSpec, outTmp != null, options.withGroups(selected),
+                    progress);
         }
         // tensors only the suspect holds (a saved tied lm_head) move with their groups: its own spec, after the undo
         PermutationSpec suspectSpec = suspectOnly ? Models.infer(sus, permSpec.architecture()).description().permutationSpec()
@@ -193,7 +200,9 @@ public final class ResyncJob {
         Map<String, Double> structuralPsi = s == null || s.structure().isEmpty() ? null
                 : StructuralUndo.psi(undo, report, s.structure(), permSpec);
         long t1 = JobLog.now();
-        if (outTmp != null) {
+        if (outTmp != null && onnxSuspect != null) { // its own graph with the restored widths
+            lady.onnx.Onnx.write(outTmp, onnxSuspect, sus, true);
+        } else if (outTmp != null) {
             Checkpoints.writeLike(outTmp, sus, r.suspect());
         }
         double writeSeconds = (JobLog.now() - t1) / 1e9;
@@ -249,6 +258,37 @@ public final class ResyncJob {
     }
 
     /**
+     * The structural undo of an ONNX suspect whose widths differ from its ONNX reference's: each network's groups from
+     * its own graph ({@link lady.onnx.OnnxGraph}), the same groups by name moving the same tensors. Refused, with the
+     * reason, for graphs whose groups sit at offsets of their tensors (concatenations: a graph read from a file cannot
+     * follow them through a change of width), and, when the restored suspect is to be written ({@code writes}), for a
+     * suspect whose integer constants (the shapes its Reshapes read) differ from the reference's: Lady rewrites
+     * initializers, not the graph.
+     */
+    private static StructuralUndo.Result onnxUndo(StateDict ref, StateDict sus, Path referenceGraph,
+            lady.onnx.OnnxModel suspect, PermutationSpec permSpec, boolean writes, ResyncOptions options,
+            ProgressListener progress) {
+        lady.onnx.OnnxGraph susGraph = lady.onnx.OnnxGraph.of(suspect);
+        PermutationSpec susSpec = susGraph.spec(Models.shapes(sus));
+        requireSameGroups(permSpec, ref, susSpec);
+        if (lady.structure.NetworkView.hasOffsets(permSpec) || lady.structure.NetworkView.hasOffsets(susSpec)) {
+            throw LadyException.invalidInput("the suspect's widths differ from the reference's, and this ONNX graph's "
+                    + "groups sit at offsets of their tensors (a concatenation), which Lady does not follow through a "
+                    + "change of width; export both with the same widths, or compare the model's own PyTorch checkpoint if "
+                    + "Lady recognizes its network");
+        }
+        lady.onnx.OnnxModel reference = lady.onnx.Onnx.read(referenceGraph);
+        String constant = writes ? lady.onnx.Onnx.differingShapeConstant(suspect, reference) : null;
+        if (constant != null) {
+            throw LadyException.invalidInput("the suspect's graph holds integer constants the reference's does not (e.g. "
+                    + Text.quote(constant) + ", shapes its widened layers may read): Lady rewrites an ONNX model's "
+                    + "initializers, not its graph; run without --out for the report and the verdict");
+        }
+        return StructuralUndo.run(ref, sus, lady.structure.NetworkView.of(lady.onnx.OnnxGraph.of(reference).graph(),
+                permSpec), lady.structure.NetworkView.of(susGraph.graph(), susSpec), options, progress);
+    }
+
+    /**
      * Refuses a suspect of another network than the reference's (a Hugging Face folder with another layer count, Qwen2's
      * q/k/v biases against a Llama without): the suspect's groups, read from its own names and shapes as the
      * reference's architecture, must move the same tensors along the same axes (widths may differ: structural
@@ -266,6 +306,14 @@ public final class ResyncJob {
             throw new LadyException(e.kind(), "the suspect is not a " + reference.architecture() + " like the reference: "
                     + e.getMessage(), e);
         }
+        return requireSameGroups(reference, referenceState, s);
+    }
+
+    /**
+     * As {@link #requireSameGroups(PermutationSpec, StateDict, StateDict)} with the suspect's groups {@code s} (an ONNX
+     * suspect's, from its own graph).
+     */
+    static boolean requireSameGroups(PermutationSpec reference, StateDict referenceState, PermutationSpec s) {
         Map<String, Group> theirs = new LinkedHashMap<>();
         s.groups().forEach(g -> theirs.put(g.name(), g));
         List<String> missing = new ArrayList<>();

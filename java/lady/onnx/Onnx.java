@@ -101,8 +101,19 @@ public final class Onnx {
      *                       or shape differs from the initializer's
      */
     public static void write(Path out, OnnxModel source, StateDict updated) {
+        write(out, source, updated, false);
+    }
+
+    /**
+     * As {@link #write(Path, OnnxModel, StateDict)}; with {@code resized}, a tensor may have another shape than its
+     * initializer (a structural undo gave a widened suspect back its reference's widths): it is stored as raw data
+     * with its own shape, and the graph's value_info (optional shapes of intermediate values, which the new widths
+     * may contradict) is dropped. Such a tensor must be an initializer of the file itself, used once.
+     */
+    public static void write(Path out, OnnxModel source, StateDict updated, boolean resized) {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
         Map<String, HostTensor> replaced = new HashMap<>(); // initializer -> its new values
+        Map<String, HostTensor> reshaped = new HashMap<>(); // initializer -> its new values in another shape
         Map<String, HostTensor> uses = new LinkedHashMap<>(); // a later use of a shared initializer -> its values
         for (Map.Entry<String, HostTensor> e : wholes(source, updated).entrySet()) {
             String name = e.getKey();
@@ -112,12 +123,21 @@ public final class Onnx {
             }
             OnnxInitializer info = source.initializer(use.initializer());
             HostTensor t = e.getValue();
-            if (t.dtype() != info.dtype().checkpointType() || !java.util.Arrays.equals(t.shape(), info.shape())) {
+            boolean sameShape = java.util.Arrays.equals(t.shape(), info.shape());
+            if (t.dtype() != info.dtype().checkpointType() || !sameShape && !resized) {
                 throw LadyException.invalidInput("tensor '" + name + "' is " + t.dtype() + " "
                         + OnnxTensors.shapeOf(t.shape()) + ", but the model's initializer is " + info.dtype() + " "
                         + OnnxTensors.shapeOf(info.shape()));
             }
-            if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
+            if (!sameShape) {
+                if (use.kind() != OnnxModel.TensorUse.Kind.INITIALIZER || info.storage() == OnnxInitializer.Storage.EXTERNAL
+                        || source.parts().containsKey(name)) {
+                    throw LadyException.invalidInput("tensor '" + name + "' of " + source.path() + " would change shape "
+                            + OnnxTensors.shapeOf(info.shape()) + " -> " + OnnxTensors.shapeOf(t.shape()) + ", which Lady "
+                            + "writes for initializers stored in the file and used once, not for this one");
+                }
+                reshaped.put(name, t);
+            } else if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
                 replaced.put(name, t);
             } else {
                 uses.put(name, t);
@@ -131,7 +151,12 @@ public final class Onnx {
                 external.add(i);
             } else if (replaced.containsKey(info.name())) {
                 OnnxTensors.setData(graph.getInitializerBuilder(i), info, replaced.get(info.name()));
+            } else if (reshaped.containsKey(info.name())) {
+                OnnxTensors.setReshaped(graph.getInitializerBuilder(i), reshaped.get(info.name()));
             }
+        }
+        if (!reshaped.isEmpty()) {
+            graph.clearValueInfo();
         }
         if (!external.isEmpty()) {
             writeExternal(out, source, graph, external, replaced);
@@ -143,6 +168,53 @@ public final class Onnx {
         ModelProto model = built.build();
         AtomicFiles.writeStream(out, model::writeTo);
         Reference.reachabilityFence(updated); // RAW initializers wrap its tensors' memory until written
+    }
+
+    /**
+     * The first integer constant of {@code a}'s main graph, an initializer or a Constant node's value (the shapes a
+     * Reshape, Expand or Slice reads), that {@code b} lacks or holds with other values; null when they agree. A widened
+     * copy of a network exported with its widths in such constants cannot be given its original widths by rewriting
+     * its initializers.
+     */
+    public static String differingShapeConstant(OnnxModel a, OnnxModel b) {
+        Map<String, TensorProto> theirs = integerConstants(b);
+        for (Map.Entry<String, TensorProto> e : integerConstants(a).entrySet()) {
+            if (!e.getValue().equals(theirs.get(e.getKey()))) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    /** The integer-typed initializers and Constant nodes' values of {@code m}'s main graph, by name (the node's output). */
+    private static Map<String, TensorProto> integerConstants(OnnxModel m) {
+        Map<String, TensorProto> out = new LinkedHashMap<>();
+        GraphProto g = m.proto().getGraph();
+        java.util.function.Predicate<TensorProto> integer = t -> t.getDataType() == TensorProto.DataType.INT64_VALUE
+                || t.getDataType() == TensorProto.DataType.INT32_VALUE;
+        for (TensorProto t : g.getInitializerList()) {
+            if (integer.test(t)) {
+                out.put(t.getName(), t.toBuilder().clearName().build());
+            }
+        }
+        for (lady.onnx.proto.Onnx.NodeProto n : g.getNodeList()) {
+            if (!n.getOpType().equals("Constant") || n.getOutputCount() != 1) {
+                continue;
+            }
+            for (lady.onnx.proto.Onnx.AttributeProto at : n.getAttributeList()) {
+                TensorProto value = switch (at.getName()) {
+                    case "value" -> integer.test(at.getT()) ? at.getT().toBuilder().clearName().build() : null;
+                    case "value_int" -> TensorProto.newBuilder().addInt64Data(at.getI()).build();
+                    case "value_ints" -> TensorProto.newBuilder().addDims(at.getIntsCount()).addAllInt64Data(at.getIntsList())
+                            .build();
+                    default -> null;
+                };
+                if (value != null) {
+                    out.put(n.getOutput(0), value);
+                }
+            }
+        }
+        return out;
     }
 
     /**

@@ -304,6 +304,16 @@ final class OnnxTensors {
      * {@code t}, a contiguous tensor of the same type and shape, keeping the storage form. RAW data is
      * wrapped, not copied: {@code t} must stay reachable until the model is written.
      */
+    /** Sets initializer {@code b} to {@code t}, of its type, in {@code t}'s shape, as raw data (little-endian). */
+    static void setReshaped(TensorProto.Builder b, HostTensor t) {
+        b.clearDims();
+        for (long d : t.shape()) {
+            b.addDims(d);
+        }
+        b.clearFloatData().clearDoubleData().clearInt32Data().clearInt64Data().clearUint64Data();
+        b.setRawData(com.google.protobuf.UnsafeByteOperations.unsafeWrap(t.bytes(0, Math.toIntExact(t.byteSize()))));
+    }
+
     static void setData(TensorProto.Builder b, OnnxInitializer info, HostTensor t) {
         if (info.bytes() == 0) {
             return;

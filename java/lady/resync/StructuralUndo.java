@@ -188,11 +188,25 @@ public final class StructuralUndo {
     /** {@link #run(StateDict, StateDict, String, ResyncOptions, ProgressListener)} with another same-size budget. */
     static Result run(StateDict reference, StateDict suspect, String arch, ResyncOptions options,
             ProgressListener progress, double sameSizeBudget) {
-        long start = System.nanoTime();
         NetworkView refView = NetworkView.of(reference, arch);
-        String architecture = refView.architecture();
+        return run(reference, suspect, refView, NetworkView.of(suspect, refView.architecture()), options, progress,
+                sameSizeBudget);
+    }
+
+    /**
+     * {@link #run(StateDict, StateDict, String, ResyncOptions, ProgressListener)} with the two networks' views given: an
+     * ONNX reference's and suspect's, each read from its own graph ({@link NetworkView#of(lady.graph.Graph,
+     * lady.permutation.PermutationSpec)}), whose groups have the same names.
+     */
+    public static Result run(StateDict reference, StateDict suspect, NetworkView refView, NetworkView susView,
+            ResyncOptions options, ProgressListener progress) {
+        return run(reference, suspect, refView, susView, options, progress, SAME_SIZE_BUDGET);
+    }
+
+    private static Result run(StateDict reference, StateDict suspect, NetworkView refView, NetworkView susView,
+            ResyncOptions options, ProgressListener progress, double sameSizeBudget) {
+        long start = System.nanoTime();
         List<Group> selected = selected(refView, options.groups());
-        NetworkView susView = NetworkView.of(suspect, architecture);
         boolean needed = needed(reference, suspect, refView, susView, selected);
         double work = needed ? sameSizeWork(reference, susView, selected) : 0;
         if (!needed || work > sameSizeBudget) {

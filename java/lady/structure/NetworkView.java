@@ -34,7 +34,8 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
 
     /**
      * The view of a network that a graph describes (an ONNX model's, lady.onnx.OnnxGraph) with its spec: the
-     * architecture is the spec's. Edits that change a group's width need a family's view ({@link #of(StateDict, String)}).
+     * architecture is the spec's. Edits may change a group's width ({@link #resized}) when no member of the spec starts
+     * past index 0 of its axis ({@link #hasOffsets}: the graph cannot be read again from a state dict).
      */
     public static NetworkView of(Graph graph, PermutationSpec spec) {
         return new NetworkView(spec.architecture(), graph, spec, StructuralRules.of(graph, spec));
@@ -47,9 +48,15 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
      * again from {@code state}. The state's configuration follows its widths ({@link Models#syncConfig}).
      */
     public NetworkView resized(String name, long size, StateDict state) {
-        Models.syncConfig(state, architecture);
-        boolean offsets = spec.groups().stream().flatMap(g -> g.members().stream()).anyMatch(m -> m.offset() != 0);
-        if (offsets) {
+        boolean family = Models.NAMES.contains(architecture);
+        if (family) {
+            Models.syncConfig(state, architecture);
+        }
+        if (hasOffsets(spec)) {
+            if (!family) {
+                throw LadyException.invalidInput(architecture + ": its groups sit at offsets of their tensors (a "
+                        + "concatenation), which a graph read from a file cannot follow through a change of width");
+            }
             return of(state, architecture);
         }
         java.util.List<Group> groups = new java.util.ArrayList<>();
@@ -58,6 +65,11 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
         }
         return new NetworkView(architecture, graph, new PermutationSpec(spec.architecture(), groups, spec.fixed(), spec.notes()),
                 rules);
+    }
+
+    /** Whether a member of {@code spec} starts past index 0 of its axis (a concatenation's later part). */
+    public static boolean hasOffsets(PermutationSpec spec) {
+        return spec.groups().stream().flatMap(g -> g.members().stream()).anyMatch(m -> m.offset() != 0);
     }
 
     /** The group called {@code name}; a clear error otherwise. */

@@ -62,8 +62,52 @@ class PythonStructuralAttackTest {
         run(1.0, 590);
     }
 
-    @SuppressWarnings("unchecked")
-    private void run(double width, long widened512) throws Exception {
+    /**
+     * The same original and nso copy exported to ONNX by torch.onnx: {@code lady resync} of the two ONNX files undoes
+     * the obfuscation from each file's own graph and writes the suspect's graph with the original's widths, which ONNX
+     * Runtime runs; its initializers are the original's (relative 1e-4) and give its logits. Exported with a Reshape to
+     * a constant shape that holds each copy's width, the suspect's graph cannot be given the original's widths by
+     * rewriting initializers: {@code --out} is refused in one line, and the report alone says derived.
+     */
+    @Test
+    void narrowVgg16AsOnnx() throws Exception {
+        attack(0.25, true);
+        StateDict reference = Checkpoints.read(dir.resolve("reference.pt"));
+        Path fixed = dir.resolve("nso.fixed.onnx");
+        CliRun r = CliRun.of("resync", "--reference", dir.resolve("reference.onnx").toString(), "--suspect",
+                dir.resolve("nso.onnx").toString(), "--out", fixed.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        StateDict restored = Checkpoints.read(fixed); // the initializers keep the parameters' names
+        for (String name : reference.names()) {
+            assertArrayEquals(reference.shape(name), restored.shape(name), "shape of " + name);
+        }
+        double diff = StructuralTesting.maxRelativeDiff(reference, restored);
+        assertTrue(diff <= StructuralUndoTest.RESTORED_REL, "worst tensor " + StructuralTesting.worst(reference, restored));
+        Tensor images = BatchLoader.firstImages(Digits.test(), LOGIT_IMAGES);
+        Tensor expected = logits(Models.fromStateDict(reference, "vgg16_cifar"), images);
+        double logitDiff = logits(Models.fromStateDict(restored, "vgg16_cifar"), images).sub(expected).abs().max()
+                .item_double();
+        assertTrue(logitDiff <= 1e-4 * Math.max(1, expected.abs().max().item_double()), "logits differ by " + logitDiff);
+        CliRun eval = CliRun.of("eval", "--model", fixed.toString(), "--data", "digits"); // ONNX Runtime runs the graph
+        assertEquals(0, eval.code(), eval.err());
+
+        Path refused = dir.resolve("refused.onnx");
+        r = CliRun.of("resync", "--reference", dir.resolve("reference_reshape.onnx").toString(), "--suspect",
+                dir.resolve("nso_reshape.onnx").toString(), "--out", refused.toString(), "--quiet");
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("integer constants") && r.err().strip().lines().count() <= 2, r.err());
+        assertTrue(Files.notExists(refused));
+        Path report = dir.resolve("report.json");
+        r = CliRun.of("resync", "--reference", dir.resolve("reference_reshape.onnx").toString(), "--suspect",
+                dir.resolve("nso_reshape.onnx").toString(), "--report", report.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        Map<?, ?> rep = (Map<?, ?>) Json.parse(Files.readString(report));
+        assertEquals(15, ((List<?>) ((Map<?, ?>) rep.get("structural")).get("groups")).size()); // every group undone
+        assertEquals(true, ((Map<?, ?>) rep.get("verdict")).get("derived"));
+    }
+
+    /** Runs tests/python/structural_attack.py at {@code width} (with {@code onnx}: its ONNX exports too). */
+    private void attack(double width, boolean onnx) throws Exception {
         PythonTorch.assumeInstalled();
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("seed", SEED);
@@ -79,9 +123,15 @@ class PythonStructuralAttackTest {
         p.put("dummy_percent", NsoAttack.DUMMY_PERCENT);
         p.put("split_percent", NsoAttack.SPLIT_PERCENT);
         p.put("threads", 1);
+        p.put("onnx", onnx);
         Path params = dir.resolve("params.json");
         Files.writeString(params, Json.write(p));
         assertNull(PythonTorch.run("structural_attack.py", params.toString(), dir.toString()), "the Python side failed");
+    }
+
+    @SuppressWarnings("unchecked")
+    private void run(double width, long widened512) throws Exception {
+        attack(width, false);
         Map<String, Object> py = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("result.json")));
         double scale = ((Number) py.get("logit_scale")).doubleValue();
 
