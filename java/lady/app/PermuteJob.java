@@ -18,7 +18,6 @@ import lady.model.Models;
 import lady.model.PermutationCheck;
 import lady.onnx.Onnx;
 import lady.onnx.OnnxGraph;
-import lady.onnx.OnnxModel;
 import lady.onnx.OrtRunner;
 import lady.permutation.Permutation;
 import lady.permutation.PermutationSpec;
@@ -28,7 +27,6 @@ import lady.progress.ProgressListener;
 import lady.structure.NetworkView;
 import lady.structure.NeuronScaling;
 import lady.util.Seeds;
-import lady.util.Text;
 
 /**
  * {@code lady permute}: shuffles the neurons of a checkpoint (optionally rescales them), writes the permuted
@@ -152,7 +150,7 @@ public final class PermuteJob {
             Checkpoints.writeLike(outTmp, state, model);
             if (r.verify() && onnx) {
                 long t1 = JobLog.now();
-                OnnxCheck checked = verifyOnnx(model, s, outTmp);
+                OnnxCheck checked = OnnxCheck.of(model, s, outTmp, "permuted");
                 diff = checked.difference();
                 noise = checked.noise();
                 inputsMatter = checked.inputsMatter();
@@ -168,42 +166,4 @@ public final class PermuteJob {
         }
     }
 
-    /**
-     * Runs the input and the written ONNX model (its temporary {@code written}) in ONNX Runtime on the same seeded
-     * inputs; the largest relative output difference, and the model's own float32 noise when it was needed. When the
-     * difference exceeds {@link Tolerances#LOGITS_MAX_ABS_DIFF} of the output scale, the input's float32 noise
-     * ({@link OrtRunner#floatNoise}) is measured: a difference within {@link Tolerances#FLOAT_NOISE_FACTOR} times it
-     * passes, with the noise reported; a larger one (or NaN) fails the job, and its output set puts nothing in place.
-     */
-    private static OnnxCheck verifyOnnx(Path model, long s, Path written) {
-        double worst = 0;
-        String where = "";
-        OnnxModel original = Onnx.read(model);
-        OrtRunner.Comparison c = OrtRunner.comparison(original, Onnx.read(written), Seeds.derive(s, "probe"),
-                OrtRunner.Options.DEFAULT);
-        for (OrtRunner.OutputDifference d : c.differences()) {
-            if (!(d.maxRel() <= worst)) {
-                worst = d.maxRel();
-                where = d.output();
-            }
-        }
-        if (worst <= Tolerances.LOGITS_MAX_ABS_DIFF) {
-            return new OnnxCheck(worst, null, c.inputsMatter());
-        }
-        double noise = Double.isNaN(worst) ? Double.NaN
-                : OrtRunner.floatNoise(original, Seeds.derive(s, "float noise"), OrtRunner.Options.DEFAULT);
-        if (!(worst <= Tolerances.FLOAT_NOISE_FACTOR * noise)) {
-            throw LadyException.invalidInput(String.format(Locale.ROOT, "the permuted ONNX model is NOT equivalent to the "
-                    + "original: output %s differs by %.3g of its scale in ONNX Runtime (tolerance %.0e, or %.0f times "
-                    + "the model's own float32 noise, %.3g); nothing written", Text.quote(where), worst,
-                    Tolerances.LOGITS_MAX_ABS_DIFF, Tolerances.FLOAT_NOISE_FACTOR, noise));
-        }
-        return new OnnxCheck(worst, noise, c.inputsMatter());
-    }
-
-    /**
-     * What {@link #verifyOnnx} found: the largest relative output difference, the model's own float32 noise when the
-     * difference needed it (else null), and whether the outputs depend on the inputs at all.
-     */
-    private record OnnxCheck(double difference, Double noise, boolean inputsMatter) {}
 }

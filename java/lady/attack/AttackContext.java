@@ -4,6 +4,7 @@ import java.util.List;
 
 import lady.LadyException;
 import lady.progress.ProgressListener;
+import lady.structure.NetworkView;
 
 /**
  * What an attack needs besides the state dict.
@@ -21,10 +22,14 @@ import lady.progress.ProgressListener;
  *                   split, nso), which read its graph; null: recognized from the checkpoint
  * @param groups     the groups the structural attacks act on (names); empty: every group
  * @param lineages   what the structural attacks of the chain did so far (shared by the chain, mutable)
+ * @param views      how the structural attacks see a state dict's network: null for its family's graph
+ *                   ({@link NetworkView#of(lady.checkpoint.StateDict, String)}); an ONNX model's graph with the state
+ *                   dict's widths ({@link NetworkView#sized})
  */
 public record AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner,
                             ProgressListener progress, BatchNormRecalibrator recalibrator,
-                            String architecture, List<String> groups, Lineages lineages) {
+                            String architecture, List<String> groups, Lineages lineages,
+                            java.util.function.Function<lady.checkpoint.StateDict, NetworkView> views) {
     public AttackContext {
         weights = weights == null ? List.of() : List.copyOf(weights);
         progress = progress == null ? ProgressListener.NONE : progress;
@@ -34,7 +39,7 @@ public record AttackContext(String layer, List<String> weights, long seed, FineT
 
     /** A context without batch-norm recalibration nor structural settings. */
     public AttackContext(String layer, List<String> weights, long seed, FineTuner fineTuner, ProgressListener progress) {
-        this(layer, weights, seed, fineTuner, progress, null, null, List.of(), null);
+        this(layer, weights, seed, fineTuner, progress, null, null, List.of(), null, null);
     }
 
     /** A context attacking {@code layer} with {@code seed} (no weight list, no fine-tuner). */
@@ -43,33 +48,38 @@ public record AttackContext(String layer, List<String> weights, long seed, FineT
     }
 
     public AttackContext withLayer(String l) {
-        return new AttackContext(l, weights, seed, fineTuner, progress, recalibrator, architecture, groups, lineages);
+        return new AttackContext(l, weights, seed, fineTuner, progress, recalibrator, architecture, groups, lineages, views);
     }
 
     public AttackContext withWeights(List<String> w) {
-        return new AttackContext(layer, w, seed, fineTuner, progress, recalibrator, architecture, groups, lineages);
+        return new AttackContext(layer, w, seed, fineTuner, progress, recalibrator, architecture, groups, lineages, views);
     }
 
     public AttackContext withSeed(long s) {
-        return new AttackContext(layer, weights, s, fineTuner, progress, recalibrator, architecture, groups, lineages);
+        return new AttackContext(layer, weights, s, fineTuner, progress, recalibrator, architecture, groups, lineages, views);
     }
 
     public AttackContext withFineTuner(FineTuner f) {
-        return new AttackContext(layer, weights, seed, f, progress, recalibrator, architecture, groups, lineages);
+        return new AttackContext(layer, weights, seed, f, progress, recalibrator, architecture, groups, lineages, views);
     }
 
     public AttackContext withProgress(ProgressListener p) {
-        return new AttackContext(layer, weights, seed, fineTuner, p, recalibrator, architecture, groups, lineages);
+        return new AttackContext(layer, weights, seed, fineTuner, p, recalibrator, architecture, groups, lineages, views);
     }
 
     /** Re-estimate the batch-norm statistics after the chain with {@code r} (null: not). */
     public AttackContext withRecalibrator(BatchNormRecalibrator r) {
-        return new AttackContext(layer, weights, seed, fineTuner, progress, r, architecture, groups, lineages);
+        return new AttackContext(layer, weights, seed, fineTuner, progress, r, architecture, groups, lineages, views);
     }
 
     /** The structural attacks read the graph of {@code arch} (null: recognized) and act on {@code g} (empty: all). */
     public AttackContext withStructure(String arch, List<String> g) {
-        return new AttackContext(layer, weights, seed, fineTuner, progress, recalibrator, arch, g, lineages);
+        return new AttackContext(layer, weights, seed, fineTuner, progress, recalibrator, arch, g, lineages, views);
+    }
+
+    /** The structural attacks see each state dict's network through {@code v} ({@link #views}). */
+    public AttackContext withViews(java.util.function.Function<lady.checkpoint.StateDict, NetworkView> v) {
+        return new AttackContext(layer, weights, seed, fineTuner, progress, recalibrator, architecture, groups, lineages, v);
     }
 
     /** What joins the names of several attacked weights in {@code layer}. */

@@ -101,7 +101,7 @@ final class StructuralAttacks {
     }
 
     static NetworkView view(StateDict state, AttackContext ctx) {
-        return NetworkView.of(state, ctx.architecture());
+        return ctx.views() != null ? ctx.views().apply(state) : NetworkView.of(state, ctx.architecture());
     }
 
     /**

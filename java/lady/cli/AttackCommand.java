@@ -192,17 +192,23 @@ final class AttackCommand implements Callable<Integer> {
         if (config == null) {
             recalibrate = 0; // --data alone asks for nothing here (fine-tuning was refused above)
         }
-        if (config == null && structural) {
+        boolean onnx = graphFile != null && graphFile.equals(model);
+        if (config == null && structural && !onnx) {
             throw new LadyException(LadyException.Kind.USAGE, "the structural attacks rewrite the network's graph (its "
                     + "widths, and which activations the neurons pass through), which Lady does for the networks it "
-                    + "recognizes, not for ONNX models or from a spec file alone");
+                    + "recognizes and for ONNX models, not from a spec file or --graph alone");
+        }
+        if (onnx && structural && !chain.stream().allMatch(Attack::preservesFunction)) {
+            throw new LadyException(LadyException.Kind.USAGE, "on an ONNX model the structural attacks are checked in ONNX "
+                    + "Runtime as a whole chain, which must keep the function: run " + Attacks.spec(chain)
+                    + " as two commands (the structural attacks in one)");
         }
         if (!"all".equals(groups.trim()) && !structural) {
             throw new LadyException(LadyException.Kind.USAGE, "--groups selects the groups of the structural attacks (scale, "
                     + "dummy, split, nso); " + Attacks.spec(chain) + " has none");
         }
-        List<String> selectedGroups = config == null || "all".equals(groups.trim()) ? List.of()
-                : lady.permutation.Permuter.select(config.description().permutationSpec(), groups);
+        List<String> selectedGroups = "all".equals(groups.trim()) ? List.of()
+                : lady.permutation.Permuter.select(config != null ? config.description().permutationSpec() : pspec, groups);
         List<String> weights = config != null ? AttackTargets.weights(config.description()) : AttackTargets.weights(pspec, state);
         List<String> attacked = !(needsLayer || layer != null) ? List.of() : attackedWeights(l -> config != null
                 ? AttackTargets.layerWeight(config.description(), state, l) : AttackTargets.layerWeight(pspec, state, l),
@@ -228,8 +234,14 @@ final class AttackCommand implements Callable<Integer> {
         AttackContext context = new AttackContext(weight, weights, s,
                 train == null ? null : new DatasetFineTuner(train, archName), progress,
                 recalibrate > 0 ? new BatchNormRecalibration(train, config.architecture(), recalibrate) : null,
-                archName, selectedGroups, null);
-        if (verify) {
+                archName, selectedGroups, null, null);
+        lady.onnx.OnnxModel onnxModel = onnx && structural ? lady.onnx.Onnx.read(model) : null;
+        if (onnxModel != null) { // the graph with the state's widths, as the attacks change them
+            lady.graph.Graph g = lady.onnx.OnnxGraph.of(onnxModel).graph();
+            lady.permutation.PermutationSpec original = pspec;
+            context = context.withViews(st -> lady.structure.NetworkView.sized(g, original, st));
+        }
+        if (verify && onnxModel == null) {
             PermutationCheck.requireMemoryFor(state.numel(), "--verify");
         }
         List<AttackResult> results = new ArrayList<>();
@@ -237,7 +249,8 @@ final class AttackCommand implements Callable<Integer> {
         List<Double> noises = new ArrayList<>(); // the model's float32 noise where a check needed it, else null
         boolean inputsMatter = true; // every check could see something: the outputs depend on the inputs
         for (int i = 0; i < chain.size(); i++) {
-            Model before = verify && chain.get(i).preservesFunction() ? Models.fromStateDict(state, archName) : null;
+            Model before = verify && onnxModel == null && chain.get(i).preservesFunction()
+                    ? Models.fromStateDict(state, archName) : null;
             results.add(Attacks.apply(chain, i, state, context));
             if (before != null) {
                 Model after = Models.fromStateDict(state, archName);
@@ -256,7 +269,23 @@ final class AttackCommand implements Callable<Integer> {
         if (secretTmp != null) {
             new Secret(BuildInfo.version(), archName, s, Map.of(), Map.of(), context.lineages().all()).write(secretTmp);
         }
-        Checkpoints.writeLike(outTmp, state, model);
+        if (onnxModel != null) { // its own graph with the new widths, checked in ONNX Runtime whether --verify or not
+            lady.onnx.Onnx.write(outTmp, onnxModel, state, true);
+            lady.app.OnnxCheck c;
+            try {
+                c = lady.app.OnnxCheck.of(model, s, outTmp, "attacked");
+            } catch (LadyException e) {
+                throw e.getMessage().startsWith("the attacked") ? e : new LadyException(e.kind(), "the attacked ONNX model "
+                        + "does not run (a shape in its graph, such as a Reshape's constant, holds a width the attack "
+                        + "changed?); nothing written: " + e.getMessage(), e);
+            }
+            verified.add(c.difference());
+            noises.add(c.noise());
+            inputsMatter = c.inputsMatter();
+            verify = true;
+        } else {
+            Checkpoints.writeLike(outTmp, state, model);
+        }
         outs.commit();
 
         // what the attacked layer (or every changed tensor) looks like now

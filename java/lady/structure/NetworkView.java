@@ -67,6 +67,31 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
                 rules);
     }
 
+    /**
+     * The view of the network {@code graph} describes with {@code spec}'s groups at the widths of {@code state} (an ONNX
+     * model after structural edits: each group's size scaled by its first member's axis, in the state dict against the
+     * graph).
+     *
+     * @throws LadyException INVALID_INPUT when a width changed and a group sits at an offset of its tensors
+     *                       ({@link #hasOffsets}): a graph read from a file cannot follow a concatenation through it
+     */
+    public static NetworkView sized(Graph graph, PermutationSpec spec, StateDict state) {
+        java.util.List<Group> groups = new java.util.ArrayList<>();
+        boolean resized = false;
+        for (Group g : spec.groups()) { // (without offsets each member spans its axis: the width scales with it)
+            lady.permutation.Member m = g.members().get(0);
+            long now = state.shape(m.tensor())[m.axis()];
+            long read = graph.shape(m.tensor())[m.axis()];
+            groups.add(now == read ? g : new Group(g.name(), g.size() * now / read, g.members()));
+            resized |= now != read;
+        }
+        if (resized && hasOffsets(spec)) {
+            throw LadyException.invalidInput(spec.architecture() + ": its groups sit at offsets of their tensors (a "
+                    + "concatenation), which a graph read from a file cannot follow through a change of width");
+        }
+        return of(graph, new PermutationSpec(spec.architecture(), groups, spec.fixed(), spec.notes()));
+    }
+
     /** Whether a member of {@code spec} starts past index 0 of its axis (a concatenation's later part). */
     public static boolean hasOffsets(PermutationSpec spec) {
         return spec.groups().stream().flatMap(g -> g.members().stream()).anyMatch(m -> m.offset() != 0);

@@ -104,6 +104,24 @@ class PythonStructuralAttackTest {
         Map<?, ?> rep = (Map<?, ?>) Json.parse(Files.readString(report));
         assertEquals(15, ((List<?>) ((Map<?, ?>) rep.get("structural")).get("groups")).size()); // every group undone
         assertEquals(true, ((Map<?, ?>) rep.get("verdict")).get("derived"));
+
+        // Lady's own nso of the ONNX file: checked in ONNX Runtime, undone with Psi 100 against its secret
+        Path attacked = dir.resolve("lady-nso.onnx");
+        r = CliRun.of("attack", "--model", dir.resolve("reference.onnx").toString(), "--attack", "nso", "--seed", "4",
+                "--out", attacked.toString(), "--secret", dir.resolve("lady-nso.json").toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Checkpoints.read(attacked).shape("features.17.weight")[0] > reference.shape("features.17.weight")[0]);
+        r = CliRun.of("resync", "--reference", dir.resolve("reference.onnx").toString(), "--suspect", attacked.toString(),
+                "--secret", dir.resolve("lady-nso.json").toString(), "--report", report.toString(), "--quiet");
+        assertEquals(0, r.code(), r.err());
+        rep = (Map<?, ?>) Json.parse(Files.readString(report));
+        assertEquals(100.0, ((Number) rep.get("structural_psi_overall")).doubleValue(), String.valueOf(rep.get("structural_psi")));
+        // the Reshape's constant holds the width: the widened graph does not run, and nothing is written
+        r = CliRun.of("attack", "--model", dir.resolve("reference_reshape.onnx").toString(), "--attack", "nso", "--seed", "4",
+                "--out", refused.toString(), "--quiet");
+        assertEquals(3, r.code(), r.err());
+        assertTrue(r.err().contains("does not run") && r.err().contains("Reshape"), r.err());
+        assertTrue(Files.notExists(refused));
     }
 
     /** Runs tests/python/structural_attack.py at {@code width} (with {@code onnx}: its ONNX exports too). */
