@@ -108,7 +108,8 @@ public final class Onnx {
      * As {@link #write(Path, OnnxModel, StateDict)}; with {@code resized}, a tensor may have another shape than its
      * initializer (a structural undo gave a widened suspect back its reference's widths): it is stored as raw data
      * with its own shape, and the graph's value_info (optional shapes of intermediate values, which the new widths
-     * may contradict) is dropped. Such a tensor must be an initializer of the file itself, used once.
+     * may contradict) is dropped; a later use of a shared initializer in another shape gets an initializer of its own.
+     * Such a tensor must be stored in the model file (not in external data, not in parts).
      */
     public static void write(Path out, OnnxModel source, StateDict updated, boolean resized) {
         GraphProto.Builder graph = source.proto().getGraph().toBuilder();
@@ -129,13 +130,12 @@ public final class Onnx {
                         + OnnxTensors.shapeOf(t.shape()) + ", but the model's initializer is " + info.dtype() + " "
                         + OnnxTensors.shapeOf(info.shape()));
             }
-            if (!sameShape) {
-                if (use.kind() != OnnxModel.TensorUse.Kind.INITIALIZER || info.storage() == OnnxInitializer.Storage.EXTERNAL
-                        || source.parts().containsKey(name)) {
-                    throw LadyException.invalidInput("tensor '" + name + "' of " + source.path() + " would change shape "
-                            + OnnxTensors.shapeOf(info.shape()) + " -> " + OnnxTensors.shapeOf(t.shape()) + ", which Lady "
-                            + "writes for initializers stored in the file and used once, not for this one");
-                }
+            if (!sameShape && (info.storage() == OnnxInitializer.Storage.EXTERNAL || source.parts().containsKey(name))) {
+                throw LadyException.invalidInput("tensor '" + name + "' of " + source.path() + " would change shape "
+                        + OnnxTensors.shapeOf(info.shape()) + " -> " + OnnxTensors.shapeOf(t.shape()) + ", which Lady "
+                        + "writes for initializers stored in the model file, not in external data or in parts");
+            }
+            if (!sameShape && use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
                 reshaped.put(name, t);
             } else if (use.kind() == OnnxModel.TensorUse.Kind.INITIALIZER) {
                 replaced.put(name, t);
@@ -143,7 +143,9 @@ public final class Onnx {
                 uses.put(name, t);
             }
         }
-        boolean expanded = !uses.isEmpty() && unshare(source, graph, replaced, uses);
+        Map<String, HostTensor> written = new HashMap<>(replaced); // what each initializer holds once written
+        written.putAll(reshaped);
+        boolean expanded = !uses.isEmpty() && unshare(source, graph, written, uses);
         List<Integer> external = new ArrayList<>();
         for (int i = 0; i < source.initializers().size(); i++) { // un-shared copies come after these
             OnnxInitializer info = source.initializers().get(i);
@@ -328,11 +330,14 @@ public final class Onnx {
             OnnxModel.TensorUse use = source.tensors().get(name);
             OnnxInitializer from = source.initializer(use.initializer());
             TensorProto.Builder b = TensorProto.newBuilder().setName(name).setDataType(from.dtype().code());
-            for (long d : from.shape()) {
+            long[] shape = uses.get(name).shape(); // (the initializer's, or a structural undo's new one)
+            long elements = 1;
+            for (long d : shape) {
                 b.addDims(d);
+                elements *= d;
             }
-            OnnxInitializer info = new OnnxInitializer(name, from.dtype(), from.shape(), OnnxInitializer.Storage.RAW,
-                    from.dtype().bytes(from.elements()));
+            OnnxInitializer info = new OnnxInitializer(name, from.dtype(), shape, OnnxInitializer.Storage.RAW,
+                    from.dtype().bytes(elements));
             OnnxTensors.setData(b, info, uses.get(name)); // uses' tensors stay reachable through updated
             graph.addInitializer(b);
         }

@@ -63,4 +63,65 @@ class OnnxStructuralTest {
         assertTrue(OrtRunner.comparison(Onnx.read(original), Onnx.read(fixed), 1, OrtRunner.Options.DEFAULT).differences()
                 .stream().allMatch(d -> d.maxRel() < 1e-5));
     }
+
+    /**
+     * One bias shared by two layers through an Identity alias, as torch.onnx shares equal folded biases (a fresh
+     * ResNet's): widening the layers gives each its own bias of its new width, and the undo gives both back.
+     */
+    @Test
+    void aSharedInitializerWidenedGetsOneOfItsOwnPerUse() throws Exception {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+        java.util.function.IntFunction<float[]> draw = n -> {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) {
+                v[i] = (float) (r.nextDouble() * 2 - 1);
+            }
+            return v;
+        };
+        int in = 6;
+        int hidden = 8;
+        int out = 3;
+        lady.onnx.proto.Onnx.GraphProto g = lady.onnx.proto.Onnx.GraphProto.newBuilder().setName("branches")
+                .addNode(OnnxTestModels.node("Identity", "share", new String[] {"b"}, new String[] {"b_alias"}))
+                .addNode(gemm("fa", "x", "wa", "b", "ha"))
+                .addNode(OnnxTestModels.node("Relu", "ra", new String[] {"ha"}, new String[] {"ya"}))
+                .addNode(gemm("fb", "x", "wb", "b_alias", "hb"))
+                .addNode(OnnxTestModels.node("Relu", "rb", new String[] {"hb"}, new String[] {"yb"}))
+                .addNode(gemm("oa", "ya", "va", "c", "za"))
+                .addNode(gemm("ob", "yb", "vb", "c", "zb"))
+                .addNode(OnnxTestModels.node("Add", "sum", new String[] {"za", "zb"}, new String[] {"logits"}))
+                .addInitializer(OnnxTestModels.floats("wa", draw.apply(hidden * in), hidden, in))
+                .addInitializer(OnnxTestModels.floats("wb", draw.apply(hidden * in), hidden, in))
+                .addInitializer(OnnxTestModels.floats("b", draw.apply(hidden), hidden))
+                .addInitializer(OnnxTestModels.floats("va", draw.apply(out * hidden), out, hidden))
+                .addInitializer(OnnxTestModels.floats("vb", draw.apply(out * hidden), out, hidden))
+                .addInitializer(OnnxTestModels.floats("c", new float[out], out))
+                .addInput(OnnxTestModels.value("x", 0, in))
+                .addOutput(OnnxTestModels.value("logits", 0, out))
+                .build();
+        Path original = dir.resolve("branches.onnx");
+        Files.write(original, OnnxTestModels.model(g).toByteArray());
+        Path attacked = dir.resolve("widened.onnx");
+        CliRun run = CliRun.of("attack", "--model", original.toString(), "--attack", "dummy:25,split:25", "--seed", "2",
+                "--out", attacked.toString(), "--quiet");
+        assertEquals(0, run.code(), run.err());
+        StateDict widened = Checkpoints.read(attacked);
+        assertTrue(widened.shape("wa")[0] > hidden && widened.shape("b")[0] == widened.shape("wa")[0], "wa and its bias");
+        Path fixed = dir.resolve("fixed.onnx");
+        run = CliRun.of("resync", "--reference", original.toString(), "--suspect", attacked.toString(), "--out",
+                fixed.toString(), "--quiet");
+        assertEquals(0, run.code(), run.err());
+        StateDict before = Checkpoints.read(original);
+        StateDict restored = Checkpoints.read(fixed);
+        for (String name : before.names()) {
+            assertArrayEquals(before.shape(name), restored.shape(name), name);
+        }
+        assertTrue(OrtRunner.comparison(Onnx.read(original), Onnx.read(fixed), 1, OrtRunner.Options.DEFAULT).differences()
+                .stream().allMatch(d -> d.maxRel() < 1e-5));
+    }
+
+    private static lady.onnx.proto.Onnx.NodeProto gemm(String name, String x, String w, String b, String y) {
+        return OnnxTestModels.node("Gemm", name, new String[] {x, w, b}, new String[] {y},
+                OnnxTestModels.intAttr("transB", 1));
+    }
 }
