@@ -150,6 +150,23 @@ class FamiliesTest {
         }
     }
 
+    /** The single-shot detectors are recognized from their shapes, with their classes (anchors times classes rows). */
+    @Test
+    void singleShotDetectorsAreRecognizedWithTheirClasses() {
+        for (String name : List.of("ssd300_vgg16", "ssdlite320_mobilenet_v3_large")) {
+            Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withClasses(7).withInput(3, 300))
+                    .tensorShapes();
+            ModelConfig config = Models.infer(shapes, null);
+            assertEquals(name, config.architecture());
+            assertEquals(7, config.options().numClasses(), name);
+            Map<String, long[]> back = config.description().tensorShapes();
+            assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
+            shapes.forEach((t, s) -> assertArrayEquals(s, back.get(t), name + ": " + t));
+        }
+        LadyException e = assertThrows(LadyException.class, () -> Models.describe("ssd300_vgg16", ModelOptions.defaults()));
+        assertTrue(e.getMessage().contains("at least 268 pixels"), e.getMessage());
+    }
+
     /**
      * MaxViT-T is recognized by its sizes; at half its width it is "maxvit", read with its own sizes (the same tensors
      * back, in the state-dict order), and its probe side is the smallest its partitions allow (7 x 2^5 = 224).

@@ -220,6 +220,7 @@ class PythonFamiliesTest {
      * with a batch norm before each head's 1x1 conv.
      */
     @Test
+    @Tag("slow")
     void ssdlite() throws Exception {
         check("ssdlite320_mobilenet_v3_large", "ssdlite320_mobilenet_v3_large", 64, Map.of(), false);
         selfResync();
