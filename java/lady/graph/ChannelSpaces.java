@@ -1256,6 +1256,10 @@ public final class ChannelSpaces {
         private Layout param(Node n) {
             String t = n.param("value");
             long[] shape = graph.shape(t);
+            if (shape.length == 0) { // a scalar (CLIP's logit_scale): no channels
+                fixed.add(t);
+                return Layout.OPAQUE;
+            }
             int axis = shape.length - 1;
             int s = open(shape[axis], n.name(), "");
             member(s, t, axis, 0, 1, Role.PARAMETER);

@@ -527,7 +527,8 @@ public final class GraphBuilder {
         tensor(tensor, shape);
         Map<String, String> p = Map.of("value", tensor);
         List<String> in = batchOf == null ? List.of() : List.of(batchOf);
-        return add(node, Op.PARAM, in, p, Map.of("expand", batchOf == null ? 0L : 1L), shape[shape.length - 1]);
+        return add(node, Op.PARAM, in, p, Map.of("expand", batchOf == null ? 0L : 1L),
+                shape.length == 0 ? 1 : shape[shape.length - 1]); // (a scalar: CLIP's logit_scale)
     }
 
     /** {@code x.select(axis, index)}. */

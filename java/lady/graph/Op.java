@@ -94,10 +94,11 @@ public enum Op {
     /** {@code N x C x H x W} to the token sequence {@code N x H*W x C} (ViT's patch embedding). Keeps the space, channels move last. */
     TO_TOKENS,
     /**
-     * A parameter tensor used as an activation (ViT's class token [1, 1, D], position embedding [1, S, D]).
+     * A parameter tensor used as an activation (ViT's class token [1, 1, D], position embedding [1, S, D]; CLIP's class
+     * embedding [D], one token once expanded, and its logit_scale, a scalar).
      * Params: {@code value}. Attrs: {@code expand} (1: expanded to the batch of input 0). No data inputs
      * except the optional batch reference. Channels: its last axis opens a space that is tied to the
-     * stream it is added to or concatenated with.
+     * stream it is added to or concatenated with; a scalar has none (fixed).
      */
     PARAM,
     /**
@@ -343,7 +344,9 @@ public enum Op {
     /** The element-wise activation functions of {@link #ACT}. */
     public enum Activation {
         RELU(true), RELU6(false), HARDSWISH(false), HARDSIGMOID(false), SIGMOID(false), GELU(false),
-        GELU_TANH(false), SILU(false), TANH(false), IDENTITY(true);
+        GELU_TANH(false), SILU(false), TANH(false), IDENTITY(true),
+        /** {@code x * sigmoid(1.702 x)}: OpenAI CLIP's quick_gelu. */
+        QUICK_GELU(false);
 
         private final boolean positivelyHomogeneous;
 

@@ -506,6 +506,9 @@ final class GraphNetwork implements Model {
     private List<Tensor> run(Tensor input, Tap tap) {
         Map<String, Tensor> values = new HashMap<>();
         values.put(graph.inputs().get(0).name(), input);
+        for (Graph.Input other : graph.inputs().subList(1, graph.inputs().size())) {
+            values.put(other.name(), companion(other, input.size(0)));
+        }
         List<Node> nodes = graph.nodes();
         for (int i = 0; i < nodes.size() && (tap == null || !tap.done()); i++) {
             Node n = nodes.get(i);
@@ -621,10 +624,11 @@ final class GraphNetwork implements Model {
             }
             case PARAM: {
                 Tensor p = raw.get(n.param("value"));
-                if (n.longAttr("expand", 0) == 1) {
-                    long[] s = p.sizes().vec().get();
+                if (n.longAttr("expand", 0) == 1) { // (a vector [D]: one token [N, 1, D], CLIP's class embedding)
+                    Tensor q = p.dim() == 1 ? p.reshape(1, 1, -1) : p;
+                    long[] s = q.sizes().vec().get();
                     s[0] = x.size(0);
-                    return p.expand(s);
+                    return q.expand(s);
                 }
                 return p;
             }
@@ -770,6 +774,7 @@ final class GraphNetwork implements Model {
             case SIGMOID -> torch.sigmoid(x);
             case GELU -> torch.gelu(x);
             case GELU_TANH -> torch.gelu(x, "tanh");
+            case QUICK_GELU -> x.mul(torch.sigmoid(x.mul(new Scalar(QUICK_GELU_SCALE))));
             case SILU -> torch.silu(x);
             case TANH -> torch.tanh(x);
             case IDENTITY -> x;
@@ -822,6 +827,28 @@ final class GraphNetwork implements Model {
         }
         return PermutationCheck.probe(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
     }
+
+    /**
+     * The value of a graph input after the first, which {@link #forward} does not take: a model with two inputs (CLIP's
+     * images and text) runs its token input on a fixed seeded sequence of {@link #PROBE_TOKENS} ids (fewer where its
+     * positions end) for each of the {@code batch} inputs, so that a check of its outputs sees both towers.
+     */
+    private Tensor companion(Graph.Input in, long batch) {
+        if (in.kind() != Graph.Input.Kind.TOKENS) {
+            throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady's forward takes one image input");
+        }
+        List<Node> emb = graph.nodes(Op.EMBEDDING).stream().filter(n -> n.inputs().get(0).equals(in.name())
+                && Op.vocabulary(n)).toList();
+        long vocab = emb.isEmpty() ? 2 : graph.shape(emb.get(0).param("weight"))[0];
+        return PermutationCheck.tokens(Math.toIntExact(batch), (int) Math.min(PROBE_TOKENS, positions()), vocab,
+                COMPANION_SEED);
+    }
+
+    /** quick_gelu's slope inside its sigmoid (OpenAI CLIP's). */
+    private static final double QUICK_GELU_SCALE = 1.702;
+
+    /** The seed of {@link #companion}'s token ids. */
+    private static final long COMPANION_SEED = 0x11d1;
 
     /** The longest sequence the learned position embeddings cover (their rows past the offset); unbounded without. */
     private long positions() {

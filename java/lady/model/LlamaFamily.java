@@ -39,7 +39,7 @@ final class LlamaFamily implements Family {
     /** config.json's hidden_act -> the activation Lady computes (transformers' ACT2FN names). */
     static final Map<String, Op.Activation> ACTIVATIONS = Map.of("silu", Op.Activation.SILU, "swish",
             Op.Activation.SILU, "gelu", Op.Activation.GELU, "gelu_pytorch_tanh", Op.Activation.GELU_TANH, "gelu_new",
-            Op.Activation.GELU_TANH, "relu", Op.Activation.RELU);
+            Op.Activation.GELU_TANH, "relu", Op.Activation.RELU, "quick_gelu", Op.Activation.QUICK_GELU);
 
     @Override
     public List<String> modelTypes() {

@@ -139,12 +139,21 @@ final class VitFamily implements Family {
     }
 
     /**
-     * The tokens before the patches: the class token, DeiT's distillation token, timm's register tokens (a checkpoint's
-     * shapes; 1 for a new model).
+     * The tokens before the patches: the class token (timm's class_token=False has none), DeiT's distillation token,
+     * timm's register tokens.
      */
-    private static long prefixTokens(Map<String, long[]> s, Naming n) {
-        return (n != TIMM || s.containsKey(TIMM.cls()) ? 1 : 0) + (n == TIMM && s.containsKey(DIST) ? 1 : 0)
-                + (n == TIMM ? Family.dim(s, REG, 1, 0) : 0);
+    private record Prefix(boolean classToken, boolean distilled, long registers) {
+        /** A new model's: the class token. */
+        static final Prefix NEW = new Prefix(true, false, 0);
+
+        /** A checkpoint's, from its shapes. */
+        static Prefix of(Map<String, long[]> s, Naming n) {
+            return n != TIMM ? NEW : new Prefix(s.containsKey(TIMM.cls()), s.containsKey(DIST), Family.dim(s, REG, 1, 0));
+        }
+
+        long count() {
+            return (classToken ? 1 : 0) + (distilled ? 1 : 0) + registers;
+        }
     }
 
     /**
@@ -152,7 +161,7 @@ final class VitFamily implements Family {
      * the patches' or (timm's no_embed_class) the patches' only.
      */
     private static long side(String name, Map<String, long[]> s, Naming n) {
-        long prefix = prefixTokens(s, n);
+        long prefix = Prefix.of(s, n).count();
         long positions = Family.dim(s, n.pos(), 1, prefix + 1);
         for (long patches : new long[] {positions - prefix, positions}) {
             long side = Math.round(Math.sqrt(Math.max(0, patches)));
@@ -187,10 +196,11 @@ final class VitFamily implements Family {
                     + c.headDim() + " (the head dimension of " + name + ")");
         }
         long heads = dim / c.headDim();
-        boolean distilled = n == TIMM && d.fromCheckpoint() && d.has(DIST, false);
-        long registers = n == TIMM && d.fromCheckpoint() ? d.size(REG, 1, 0) : 0;
-        boolean classToken = n != TIMM || !d.fromCheckpoint() || d.has(n.cls(), false); // timm's class_token=False
-        long prefix = (classToken ? 1 : 0) + (distilled ? 1 : 0) + registers;
+        Prefix tokens = d.fromCheckpoint() ? Prefix.of(d.shapes(), n) : Prefix.NEW;
+        boolean distilled = tokens.distilled();
+        long registers = tokens.registers();
+        boolean classToken = tokens.classToken();
+        long prefix = tokens.count();
         // timm's no_embed_class: positions for the patches only, added before the prefix tokens
         boolean patchPositions = n == TIMM && d.fromCheckpoint() && d.size(n.pos(), 1, 0) == side * side;
         long positions = side * side + (patchPositions ? 0 : prefix);

@@ -168,6 +168,31 @@ class FamiliesTest {
     }
 
     /**
+     * CLIP (openai/clip-vit-base-patch32's sizes) and its towers are recognized from their shapes; their heads come from
+     * config.json (text_config's and vision_config's), and weights without it are refused in one line saying so.
+     */
+    @Test
+    void clipIsRecognizedWithItsConfigsHeads() {
+        Map<String, Object> config = Map.of("text_config", Map.of("num_attention_heads", 8), "vision_config",
+                Map.of("num_attention_heads", 12));
+        for (String name : List.of("clip", "clip_text", "clip_vision")) {
+            Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withInput(3, 224)).tensorShapes();
+            ModelConfig c = Models.infer(shapes, null, name.equals("clip_vision") ? Map.of("num_attention_heads", 12)
+                    : config);
+            assertEquals(name, c.architecture());
+            Map<String, long[]> back = c.description().tensorShapes();
+            assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");
+            LadyException e = assertThrows(LadyException.class, () -> Models.infer(shapes, null));
+            assertTrue(e.getMessage().contains("no config.json came with these weights"), e.getMessage());
+        }
+        // a CLIPModel's heads: 8 of 64 in the text tower, 12 of 64 in the vision tower
+        Map<String, long[]> shapes = Models.describe("clip", ModelOptions.defaults().withInput(3, 224)).tensorShapes();
+        PermutationSpec spec = Models.infer(shapes, null, config).description().permutationSpec();
+        assertEquals(8, spec.group("text_model.encoder.layers.0.self_attn.kv_heads").orElseThrow().size());
+        assertEquals(12, spec.group("vision_model.encoder.layers.0.self_attn.kv_heads").orElseThrow().size());
+    }
+
+    /**
      * MaxViT-T is recognized by its sizes; at half its width it is "maxvit", read with its own sizes (the same tensors
      * back, in the state-dict order), and its probe side is the smallest its partitions allow (7 x 2^5 = 224).
      */

@@ -53,6 +53,7 @@ class ResearchModelsTest {
         save("hf_convnext.py");
         save("hf_dinov2.py");
         save("hf_swin.py");
+        save("hf_clip.py", "clip");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -142,6 +143,30 @@ class ResearchModelsTest {
         save("hf_swinv2.py");
         roundTrip("hf_swinv2.py", "swinv2hf", "swinv2_hf: 77 groups");
         roundTrip("hf_swinv2.py", "swinv2modelhf", "swinv2_hf: 77 groups");
+    }
+
+    /**
+     * Hugging Face's CLIPModel (tests/python/hf_clip.py): a causal text tower and a vision tower with their class
+     * embedding and pre-norm, the projections and the logit scale left in place; the script's forward gives the same
+     * image and text embeddings and logits after {@code lady permute} (Lady's own forward runs the text tower on fixed
+     * token ids).
+     */
+    @Test
+    void huggingFaceClip() throws Exception {
+        roundTrip("hf_clip.py", "clip", "clip: 38 groups");
+    }
+
+    /**
+     * Its towers alone: CLIPTextModel (Stable Diffusion's text encoder; headless, its features compared by their inner
+     * products; position_ids saved), CLIPVisionModelWithProjection (position_ids saved) and the headless CLIPVisionModel.
+     */
+    @Test
+    @Tag("slow")
+    void huggingFaceClipTowers() throws Exception {
+        save("hf_clip.py", "cliptext", "clipvision", "clipvisionbase");
+        roundTrip("hf_clip.py", "cliptext", "clip_text: 21 groups");
+        roundTrip("hf_clip.py", "clipvision", "clip_vision: 17 groups");
+        roundTrip("hf_clip.py", "clipvisionbase", "clip_vision: 17 groups");
     }
 
     /** Hugging Face's headless SwinModel: its pooled features, compared by their inner products. */

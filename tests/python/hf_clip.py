@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""Hugging Face's CLIP (transformers' modeling_clip.py: CLIPModel, model type "clip"; CLIPTextModel and
+CLIPVisionModelWithProjection; the modules are written out below as that file defines them, transformers not being
+installable here), for the Java tests (run with /usr/bin/python3).
+
+    hf_clip.py save <out_dir> <seed> [NAME...]
+        <out_dir>/clip/ (CLIPModel: a text tower of width 64, 4 heads of 16, 2 layers, 100 tokens, 16 positions, and a
+        vision tower of width 96, 3 heads of 32, 2 layers, patch 8 on 32 x 32 images; projections to 48, quick_gelu),
+        cliptext/ (CLIPTextModel, gelu, its position_ids saved as older versions did), clipvision/
+        (CLIPVisionModelWithProjection, its position_ids saved) and clipvisionbase/ (CLIPVisionModel): Hugging Face
+        folders (config.json and pytorch_model.bin), random weights, norm weights near 1.
+    hf_clip.py check <model_dir> <permuted_dir> <restored_dir>
+        function_check.py's verdict on the three folders' weights. The outputs: CLIPModel's image and text embeddings
+        (the text's at its end-of-text token, the largest id) and its logits per image; the headless CLIPTextModel's
+        and CLIPVisionModel's last hidden state and pooled output by their inner products (a headless encoder's
+        channel order is free); CLIPVisionModelWithProjection's image embeddings. The wrong permutation: two query heads' rows
+        swapped in the first layer of the vision tower (of the text tower for the text model).
+
+Exit code 3 without torch.
+"""
+import math
+import sys
+
+try:
+    import function_check
+    import torch
+    from torch import nn
+except ImportError as e:
+    print(f"cannot import torch: {e}")
+    sys.exit(3)
+
+ACT = {"quick_gelu": lambda x: x * torch.sigmoid(1.702 * x), "gelu": nn.functional.gelu}
+
+
+class CLIPAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, self.heads = c["hidden_size"], c["num_attention_heads"]
+        self.k_proj, self.v_proj, self.q_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
+
+    def forward(self, x, mask):
+        b, n, d = x.shape
+        hd = d // self.heads
+        q, k, v = (t(x).view(b, n, self.heads, hd).transpose(1, 2) for t in (self.q_proj, self.k_proj, self.v_proj))
+        scores = (q * hd ** -0.5) @ k.transpose(-1, -2)
+        if mask is not None:
+            scores = scores + mask
+        return self.out_proj((torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, n, d))
+
+
+class CLIPMLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.act = ACT[c["hidden_act"]]
+        self.fc1, self.fc2 = nn.Linear(c["hidden_size"], c["intermediate_size"]), nn.Linear(c["intermediate_size"],
+                                                                                          c["hidden_size"])
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class CLIPEncoderLayer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, eps = c["hidden_size"], c["layer_norm_eps"]
+        self.self_attn, self.layer_norm1 = CLIPAttention(c), nn.LayerNorm(d, eps=eps)
+        self.mlp, self.layer_norm2 = CLIPMLP(c), nn.LayerNorm(d, eps=eps)
+
+    def forward(self, x, mask):
+        x = x + self.self_attn(self.layer_norm1(x), mask)
+        return x + self.mlp(self.layer_norm2(x))
+
+
+class CLIPEncoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layers = nn.ModuleList([CLIPEncoderLayer(c) for _ in range(c["num_hidden_layers"])])
+
+    def forward(self, x, mask=None):
+        for l in self.layers:
+            x = l(x, mask)
+        return x
+
+
+class CLIPTextEmbeddings(nn.Module):
+    def __init__(self, c, saved_ids):
+        super().__init__()
+        d, p = c["hidden_size"], c["max_position_embeddings"]
+        self.token_embedding, self.position_embedding = nn.Embedding(c["vocab_size"], d), nn.Embedding(p, d)
+        self.register_buffer("position_ids", torch.arange(p).expand((1, -1)), persistent=saved_ids)
+
+    def forward(self, ids):
+        return self.token_embedding(ids) + self.position_embedding(self.position_ids[:, :ids.shape[1]])
+
+
+class CLIPTextTransformer(nn.Module):
+    def __init__(self, c, saved_ids=False):
+        super().__init__()
+        self.embeddings, self.encoder = CLIPTextEmbeddings(c, saved_ids), CLIPEncoder(c)
+        self.final_layer_norm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+
+    def forward(self, ids):
+        n = ids.shape[1]
+        causal = torch.full((n, n), float("-inf")).triu(1)
+        s = self.final_layer_norm(self.encoder(self.embeddings(ids), causal))
+        return s, s[torch.arange(s.shape[0]), ids.argmax(dim=-1)]  # the end-of-text token's (the largest id)
+
+
+class CLIPVisionEmbeddings(nn.Module):
+    def __init__(self, c, saved_ids):
+        super().__init__()
+        d = c["hidden_size"]
+        self.class_embedding = nn.Parameter(torch.randn(d))
+        self.patch_embedding = nn.Conv2d(c["num_channels"], d, c["patch_size"], c["patch_size"], bias=False)
+        p = (c["image_size"] // c["patch_size"]) ** 2 + 1
+        self.position_embedding = nn.Embedding(p, d)
+        self.register_buffer("position_ids", torch.arange(p).expand((1, -1)), persistent=saved_ids)
+
+    def forward(self, x):
+        e = self.patch_embedding(x).flatten(2).transpose(1, 2)
+        e = torch.cat([self.class_embedding.expand(x.shape[0], 1, -1), e], dim=1)
+        return e + self.position_embedding(self.position_ids)
+
+
+class CLIPVisionTransformer(nn.Module):
+    def __init__(self, c, saved_ids=False):
+        super().__init__()
+        d, eps = c["hidden_size"], c["layer_norm_eps"]
+        self.embeddings, self.pre_layrnorm = CLIPVisionEmbeddings(c, saved_ids), nn.LayerNorm(d, eps=eps)
+        self.encoder, self.post_layernorm = CLIPEncoder(c), nn.LayerNorm(d, eps=eps)
+
+    def forward(self, x):
+        s = self.encoder(self.pre_layrnorm(self.embeddings(x)))
+        return s, self.post_layernorm(s[:, 0])
+
+
+class CLIPModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        t, v = c["text_config"], c["vision_config"]
+        self.text_model, self.vision_model = CLIPTextTransformer(t), CLIPVisionTransformer(v)
+        self.visual_projection = nn.Linear(v["hidden_size"], c["projection_dim"], bias=False)
+        self.text_projection = nn.Linear(t["hidden_size"], c["projection_dim"], bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(c["logit_scale_init_value"]))
+
+    def forward(self, x, ids):
+        image = self.visual_projection(self.vision_model(x)[1])
+        text = self.text_projection(self.text_model(ids)[1])
+        i, t = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
+        return torch.cat([image.reshape(-1), text.reshape(-1), (self.logit_scale.exp() * i @ t.t()).reshape(-1)])
+
+
+class CLIPTextModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.text_model = CLIPTextTransformer(c, saved_ids=True)
+
+    def forward(self, x, ids):  # a headless encoder's features, compared by their inner products
+        s, pooled = self.text_model(ids)
+        t = s.reshape(-1, s.shape[-1])
+        return torch.cat([(t @ t.t()).reshape(-1), (pooled @ pooled.t()).reshape(-1)])
+
+
+class CLIPVisionModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.vision_model = CLIPVisionTransformer(c)
+
+    def forward(self, x, ids):  # a headless encoder's features, compared by their inner products
+        s, pooled = self.vision_model(x)
+        t = s.reshape(-1, s.shape[-1])
+        return torch.cat([(t @ t.t()).reshape(-1), (pooled @ pooled.t()).reshape(-1)])
+
+
+class CLIPVisionModelWithProjection(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.vision_model = CLIPVisionTransformer(c, saved_ids=True)
+        self.visual_projection = nn.Linear(c["hidden_size"], c["projection_dim"], bias=False)
+
+    def forward(self, x, ids):
+        return self.visual_projection(self.vision_model(x)[1])
+
+
+def text_config(act):
+    return {"model_type": "clip_text_model", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "max_position_embeddings": 16, "vocab_size": 100, "hidden_act": act,
+            "layer_norm_eps": 1e-5}
+
+
+def vision_config():
+    return {"model_type": "clip_vision_model", "hidden_size": 96, "intermediate_size": 192, "num_attention_heads": 3,
+            "num_hidden_layers": 2, "image_size": 32, "patch_size": 8, "num_channels": 3, "hidden_act": "quick_gelu",
+            "layer_norm_eps": 1e-5}
+
+
+CONFIGS = {
+    "clip": lambda: {"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 48,
+                     "logit_scale_init_value": 2.6592, "text_config": text_config("quick_gelu"),
+                     "vision_config": vision_config(), "torch_dtype": "float32"},
+    "cliptext": lambda: {**text_config("gelu"), "architectures": ["CLIPTextModel"], "torch_dtype": "float32"},
+    "clipvision": lambda: {**vision_config(), "architectures": ["CLIPVisionModelWithProjection"], "projection_dim": 48,
+                           "torch_dtype": "float32"},
+    "clipvisionbase": lambda: {**vision_config(), "architectures": ["CLIPVisionModel"], "torch_dtype": "float32"},
+}
+BUILD = {"CLIPModel": CLIPModel, "CLIPTextModel": CLIPTextModel, "CLIPVisionModel": CLIPVisionModel,
+         "CLIPVisionModelWithProjection": CLIPVisionModelWithProjection}
+
+
+def build(c):
+    return BUILD[c["architectures"][0]](c)
+
+
+def save(out, seed, only=()):
+    torch.manual_seed(seed)
+    for name, config in CONFIGS.items():
+        if only and name not in only:
+            continue
+        c = config()
+        m = build(c)
+        function_check.randomize(m)
+        function_check.save_folder(out, name, c, m.state_dict())
+
+
+def check(original, permuted, restored):
+    c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
+    m = build(c).eval()
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    ids = torch.randint(0, 100, (4, 12), generator=torch.Generator().manual_seed(2))
+    tower = m.vision_model if hasattr(m, "vision_model") else m.text_model
+    with torch.no_grad():
+        m.load_state_dict(sa)
+        ya = m(x, ids)
+        m.load_state_dict(sb)
+        yb = m(x, ids)
+        q = tower.encoder.layers[0].self_attn.q_proj.weight
+        hd = q.shape[0] // tower.encoder.layers[0].self_attn.heads
+        q0 = q[:hd].clone()
+        q[:hd] = q[hd:2 * hd]
+        q[hd:2 * hd] = q0  # two query heads of the first layer swapped: a wrong permutation
+        yw = m(x, ids)
+    function_check.verdict(sa, sb, sc, ya, yb, yw)
+
+
+if __name__ == "__main__":
+    function_check.main(save, check)
