@@ -1,19 +1,22 @@
 #!/usr/bin/python3
-"""Hugging Face's CLIP (transformers' modeling_clip.py: CLIPModel, model type "clip"; CLIPTextModel and
-CLIPVisionModelWithProjection; the modules are written out below as that file defines them, transformers not being
-installable here), for the Java tests (run with /usr/bin/python3).
+"""Hugging Face's CLIP and SigLIP (transformers' modeling_clip.py: CLIPModel, model type "clip"; CLIPTextModel,
+CLIPVisionModel and CLIPVisionModelWithProjection; modeling_siglip.py: SiglipModel, "siglip", and SiglipVisionModel;
+the modules are written out below as those files define them, transformers not being installable here), for the Java
+tests (run with /usr/bin/python3).
 
     hf_clip.py save <out_dir> <seed> [NAME...]
         <out_dir>/clip/ (CLIPModel: a text tower of width 64, 4 heads of 16, 2 layers, 100 tokens, 16 positions, and a
         vision tower of width 96, 3 heads of 32, 2 layers, patch 8 on 32 x 32 images; projections to 48, quick_gelu),
         cliptext/ (CLIPTextModel, gelu, its position_ids saved as older versions did), clipvision/
-        (CLIPVisionModelWithProjection, its position_ids saved) and clipvisionbase/ (CLIPVisionModel): Hugging Face
-        folders (config.json and pytorch_model.bin), random weights, norm weights near 1.
+        (CLIPVisionModelWithProjection, its position_ids saved), clipvisionbase/ (CLIPVisionModel), siglip/
+        (SiglipModel: text and vision towers of width 64, every token seeing every token, the text's head on its last
+        token, the vision tower's attention pooling, logit scale and bias) and siglipvision/ (SiglipVisionModel):
+        Hugging Face folders (config.json and pytorch_model.bin), random weights, norm weights near 1.
     hf_clip.py check <model_dir> <permuted_dir> <restored_dir>
-        function_check.py's verdict on the three folders' weights. The outputs: CLIPModel's image and text embeddings
-        (the text's at its end-of-text token, the largest id) and its logits per image; the headless CLIPTextModel's
-        and CLIPVisionModel's last hidden state and pooled output by their inner products (a headless encoder's
-        channel order is free); CLIPVisionModelWithProjection's image embeddings. The wrong permutation: two query heads' rows
+        function_check.py's verdict on the three folders' weights. The outputs, every feature compared by its inner
+        products (an encoder's channel order is free): a dual encoder's image and text embeddings (CLIP's text at its
+        end-of-text token, the largest id) and its logits; a tower's last hidden state and pooled output, or its
+        projection's output. The wrong permutation: two query heads' rows
         swapped in the first layer of the vision tower (of the text tower for the text model).
 
 Exit code 3 without torch.
@@ -29,7 +32,14 @@ except ImportError as e:
     print(f"cannot import torch: {e}")
     sys.exit(3)
 
-ACT = {"quick_gelu": lambda x: x * torch.sigmoid(1.702 * x), "gelu": nn.functional.gelu}
+ACT = {"quick_gelu": lambda x: x * torch.sigmoid(1.702 * x), "gelu": nn.functional.gelu,
+       "gelu_pytorch_tanh": lambda x: nn.functional.gelu(x, approximate="tanh")}
+
+
+def gram(t):
+    """Features by their inner products (an encoder's channel order is free): every vector's with every other's."""
+    t = t.reshape(-1, t.shape[-1])
+    return (t @ t.t()).reshape(-1)
 
 
 class CLIPAttention(nn.Module):
@@ -147,7 +157,7 @@ class CLIPModel(nn.Module):
         image = self.visual_projection(self.vision_model(x)[1])
         text = self.text_projection(self.text_model(ids)[1])
         i, t = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
-        return torch.cat([image.reshape(-1), text.reshape(-1), (self.logit_scale.exp() * i @ t.t()).reshape(-1)])
+        return torch.cat([gram(image), gram(text), (self.logit_scale.exp() * i @ t.t()).reshape(-1)])
 
 
 class CLIPTextModel(nn.Module):
@@ -155,10 +165,8 @@ class CLIPTextModel(nn.Module):
         super().__init__()
         self.text_model = CLIPTextTransformer(c, saved_ids=True)
 
-    def forward(self, x, ids):  # a headless encoder's features, compared by their inner products
-        s, pooled = self.text_model(ids)
-        t = s.reshape(-1, s.shape[-1])
-        return torch.cat([(t @ t.t()).reshape(-1), (pooled @ pooled.t()).reshape(-1)])
+    def forward(self, x, ids):
+        return torch.cat([gram(t) for t in self.text_model(ids)])
 
 
 class CLIPVisionModel(nn.Module):
@@ -166,10 +174,8 @@ class CLIPVisionModel(nn.Module):
         super().__init__()
         self.vision_model = CLIPVisionTransformer(c)
 
-    def forward(self, x, ids):  # a headless encoder's features, compared by their inner products
-        s, pooled = self.vision_model(x)
-        t = s.reshape(-1, s.shape[-1])
-        return torch.cat([(t @ t.t()).reshape(-1), (pooled @ pooled.t()).reshape(-1)])
+    def forward(self, x, ids):
+        return torch.cat([gram(t) for t in self.vision_model(x)])
 
 
 class CLIPVisionModelWithProjection(nn.Module):
@@ -179,7 +185,92 @@ class CLIPVisionModelWithProjection(nn.Module):
         self.visual_projection = nn.Linear(c["hidden_size"], c["projection_dim"], bias=False)
 
     def forward(self, x, ids):
-        return self.visual_projection(self.vision_model(x)[1])
+        return gram(self.visual_projection(self.vision_model(x)[1]))
+
+
+class SiglipTextTransformer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings, self.encoder = CLIPTextEmbeddings(c, False), CLIPEncoder(c)
+        self.final_layer_norm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.head = nn.Linear(c["hidden_size"], c.get("projection_size", c["hidden_size"]))
+
+    def forward(self, ids):  # every token sees every token; the last token's features, through the head
+        s = self.final_layer_norm(self.encoder(self.embeddings(ids)))
+        return s, self.head(s[:, -1])
+
+
+class SiglipVisionEmbeddings(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["hidden_size"]
+        self.patch_embedding = nn.Conv2d(c["num_channels"], d, c["patch_size"], c["patch_size"])
+        p = (c["image_size"] // c["patch_size"]) ** 2
+        self.position_embedding = nn.Embedding(p, d)
+        self.register_buffer("position_ids", torch.arange(p).expand((1, -1)), persistent=False)
+
+    def forward(self, x):
+        return self.patch_embedding(x).flatten(2).transpose(1, 2) + self.position_embedding(self.position_ids)
+
+
+class SiglipMultiheadAttentionPoolingHead(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["hidden_size"]
+        self.probe = nn.Parameter(torch.randn(1, 1, d))
+        self.attention = nn.MultiheadAttention(d, c["num_attention_heads"], batch_first=True)
+        self.layernorm, self.mlp = nn.LayerNorm(d, eps=c["layer_norm_eps"]), CLIPMLP(c)
+
+    def forward(self, x):
+        h = self.attention(self.probe.repeat(x.shape[0], 1, 1), x, x)[0]
+        return (h + self.mlp(self.layernorm(h)))[:, 0]
+
+
+class SiglipVisionTransformer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings, self.encoder = SiglipVisionEmbeddings(c), CLIPEncoder(c)
+        self.post_layernorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.head = SiglipMultiheadAttentionPoolingHead(c)
+
+    def forward(self, x):
+        s = self.post_layernorm(self.encoder(self.embeddings(x)))
+        return s, self.head(s)
+
+
+class SiglipModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.text_model = SiglipTextTransformer(c["text_config"])
+        self.vision_model = SiglipVisionTransformer(c["vision_config"])
+        self.logit_scale, self.logit_bias = nn.Parameter(torch.randn(1)), nn.Parameter(torch.randn(1))
+
+    def forward(self, x, ids):
+        image, text = self.vision_model(x)[1], self.text_model(ids)[1]
+        i, t = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
+        logits = t @ i.t() * self.logit_scale.exp() + self.logit_bias
+        return torch.cat([gram(image), gram(text), logits.reshape(-1)])
+
+
+class SiglipVisionModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.vision_model = SiglipVisionTransformer(c)
+
+    def forward(self, x, ids):
+        return torch.cat([gram(t) for t in self.vision_model(x)])
+
+
+def siglip_text_config():
+    return {"model_type": "siglip_text_model", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "max_position_embeddings": 16, "vocab_size": 100, "hidden_act": "gelu_pytorch_tanh",
+            "layer_norm_eps": 1e-6}
+
+
+def siglip_vision_config():
+    return {"model_type": "siglip_vision_model", "hidden_size": 64, "intermediate_size": 160, "num_attention_heads": 2,
+            "num_hidden_layers": 2, "image_size": 32, "patch_size": 8, "num_channels": 3,
+            "hidden_act": "gelu_pytorch_tanh", "layer_norm_eps": 1e-6}
 
 
 def text_config(act):
@@ -202,9 +293,13 @@ CONFIGS = {
     "clipvision": lambda: {**vision_config(), "architectures": ["CLIPVisionModelWithProjection"], "projection_dim": 48,
                            "torch_dtype": "float32"},
     "clipvisionbase": lambda: {**vision_config(), "architectures": ["CLIPVisionModel"], "torch_dtype": "float32"},
+    "siglip": lambda: {"model_type": "siglip", "architectures": ["SiglipModel"], "text_config": siglip_text_config(),
+                       "vision_config": siglip_vision_config(), "torch_dtype": "float32"},
+    "siglipvision": lambda: {**siglip_vision_config(), "architectures": ["SiglipVisionModel"], "torch_dtype": "float32"},
 }
 BUILD = {"CLIPModel": CLIPModel, "CLIPTextModel": CLIPTextModel, "CLIPVisionModel": CLIPVisionModel,
-         "CLIPVisionModelWithProjection": CLIPVisionModelWithProjection}
+         "CLIPVisionModelWithProjection": CLIPVisionModelWithProjection, "SiglipModel": SiglipModel,
+         "SiglipVisionModel": SiglipVisionModel}
 
 
 def build(c):

@@ -1289,6 +1289,9 @@ public final class ChannelSpaces {
             long heads = n.longAttr("heads", 1);
             long hd = d / heads;
             consume(l, in, 1);
+            if (n.inputs().size() > 1) { // keys and values from another input: in_proj's columns read both (tied)
+                consume(in(n, 1), in, 1);
+            }
             int h = open(heads, n.name(), ".heads");
             for (int seg = 0; seg < 3; seg++) {
                 member(h, in, 0, seg * d, hd, Role.PRODUCER_WEIGHT);

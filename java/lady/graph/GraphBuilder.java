@@ -497,6 +497,15 @@ public final class GraphBuilder {
         return add(node, Op.MUL, List.of(a, b), Map.of(), Map.of(), width(a));
     }
 
+    /**
+     * {@code a * b}, channel by channel, writing a network output whose channel order is free ({@link Op#FREE_CHANNELS}):
+     * the products a dual encoder's logits sum, which tie its two towers' embedding spaces (CLIP's image and text
+     * embeddings).
+     */
+    public String freeProduct(String node, String a, String b) {
+        return add(node, Op.MUL, List.of(a, b), Map.of(), Map.of(Op.FREE_CHANNELS, 1L), width(a));
+    }
+
     /** Concatenation along {@code axis}; along axis 1 of images the channels add up. */
     public String concat(String node, List<String> xs, long axis, boolean channelAxis) {
         long w = channelAxis ? 0 : width(xs.get(0));
@@ -560,7 +569,15 @@ public final class GraphBuilder {
      * timm's {@code attn.qkv} and {@code attn.proj}, which compute what nn.MultiheadAttention does.
      */
     public String attention(String module, String x, long heads, Map<String, String> names) {
+        return attention(module, x, heads, names, null);
+    }
+
+    private String attention(String module, String x, long heads, Map<String, String> names, String kv) {
         long d = width(x);
+        if (kv != null && width(kv) != d) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + "'s keys and values have width "
+                    + width(kv) + ", its queries " + d);
+        }
         if (heads < 1 || d % heads != 0) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + " has width " + d
                     + ", not divisible into " + heads + " heads");
@@ -576,7 +593,18 @@ public final class GraphBuilder {
             tensor(t, shapes.get(role));
             p.put(role, t);
         }
-        return add(module, Op.ATTENTION, List.of(x), p, Map.of("heads", heads), d);
+        return add(module, Op.ATTENTION, kv == null ? List.of(x) : List.of(x, kv), p, Map.of("heads", heads), d);
+    }
+
+    /**
+     * The same attention with its queries from {@code x} and its keys and values from {@code kv}, the same width
+     * (nn.MultiheadAttention called as attention(query, key, value): SigLIP's attention pooling, a learned probe's
+     * query over the tokens).
+     */
+    public String crossAttention(String module, String x, String kv, long heads) {
+        return attention(module, x, heads, Map.of("in_proj_weight", module + ".in_proj_weight", "in_proj_bias",
+                module + ".in_proj_bias", "out_proj_weight", module + ".out_proj.weight", "out_proj_bias",
+                module + ".out_proj.bias"), kv);
     }
 
     /**

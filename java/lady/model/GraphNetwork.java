@@ -644,7 +644,7 @@ final class GraphNetwork implements Model {
             case SLICE_CHANNELS:
                 return x.narrow(n.longAttr("axis", 1), n.longAttr("start", 0), n.longAttr("length", 0));
             case ATTENTION:
-                return attention(n, x);
+                return attention(n, x, n.inputs().size() > 1 ? in(n, values, 1) : x);
             case ATTENTION_GQA:
                 return n.longAttr(Op.WINDOW, 0) > 0 ? SwinAttention.forward(n, x, raw) : LlamaAttention.forward(n, x, raw);
             case SPACE_TO_DEPTH:
@@ -782,18 +782,22 @@ final class GraphNetwork implements Model {
     }
 
     /** torchvision's multi-head self-attention (batch first), as nn.MultiheadAttention computes it. */
-    private Tensor attention(Node n, Tensor x) {
+    /** nn.MultiheadAttention's computation: queries from {@code x}, keys and values from {@code kv} ({@code x} itself). */
+    private Tensor attention(Node n, Tensor x, Tensor kv) {
         long[] s = x.sizes().vec().get();
         long batch = s[0];
         long seq = s[1];
         long d = s[2];
         long heads = n.longAttr("heads", 1);
         long hd = d / heads;
-        Tensor qkv = torch.linear(x, raw.get(n.param("in_proj_weight")),
-                new org.bytedeco.pytorch.TensorOptional(raw.get(n.param("in_proj_bias"))));
-        Tensor q = qkv.narrow(2, 0, d).reshape(batch, seq, heads, hd).transpose(1, 2);
-        Tensor k = qkv.narrow(2, d, d).reshape(batch, seq, heads, hd).transpose(1, 2);
-        Tensor v = qkv.narrow(2, 2 * d, d).reshape(batch, seq, heads, hd).transpose(1, 2);
+        Tensor w = raw.get(n.param("in_proj_weight"));
+        Tensor b = raw.get(n.param("in_proj_bias"));
+        Tensor q = torch.linear(x, w.narrow(0, 0, d), new org.bytedeco.pytorch.TensorOptional(b.narrow(0, 0, d)))
+                .reshape(batch, seq, heads, hd).transpose(1, 2);
+        Tensor kvp = torch.linear(kv, w.narrow(0, d, 2 * d), new org.bytedeco.pytorch.TensorOptional(b.narrow(0, d, 2 * d)));
+        long kvSeq = kv.size(1);
+        Tensor k = kvp.narrow(2, 0, d).reshape(batch, kvSeq, heads, hd).transpose(1, 2);
+        Tensor v = kvp.narrow(2, d, d).reshape(batch, kvSeq, heads, hd).transpose(1, 2);
         Tensor scores = torch.matmul(q.mul(new Scalar(1.0 / Math.sqrt(hd))), k.transpose(-2, -1));
         Tensor o = torch.matmul(torch.softmax(scores, -1), v).transpose(1, 2).reshape(batch, seq, d);
         return ((LinearImpl) modules.get(n.name() + ".out_proj")).forward(o);

@@ -168,17 +168,19 @@ class FamiliesTest {
     }
 
     /**
-     * CLIP (openai/clip-vit-base-patch32's sizes) and its towers are recognized from their shapes; their heads come from
-     * config.json (text_config's and vision_config's), and weights without it are refused in one line saying so.
+     * CLIP and SigLIP (openai/clip-vit-base-patch32's and google/siglip-base-patch16-224's sizes) and their towers are
+     * recognized from their shapes; their heads come from config.json (text_config's and vision_config's), and weights
+     * without it are refused in one line saying so.
      */
     @Test
     void clipIsRecognizedWithItsConfigsHeads() {
         Map<String, Object> config = Map.of("text_config", Map.of("num_attention_heads", 8), "vision_config",
                 Map.of("num_attention_heads", 12));
-        for (String name : List.of("clip", "clip_text", "clip_vision")) {
+        for (String name : List.of("clip", "clip_text", "clip_vision", "siglip", "siglip_text", "siglip_vision")) {
             Map<String, long[]> shapes = Models.describe(name, ModelOptions.defaults().withInput(3, 224)).tensorShapes();
-            ModelConfig c = Models.infer(shapes, null, name.equals("clip_vision") ? Map.of("num_attention_heads", 12)
-                    : config);
+            ModelConfig c = Models.infer(shapes, null, name.endsWith("_vision") ? Map.of("num_attention_heads", 12)
+                    : name.equals("clip_text") ? Map.of("num_attention_heads", 8) : name.equals("siglip_text")
+                    ? Map.of("num_attention_heads", 12) : config);
             assertEquals(name, c.architecture());
             Map<String, long[]> back = c.description().tensorShapes();
             assertEquals(List.copyOf(shapes.keySet()), List.copyOf(back.keySet()), name + ": state-dict order");

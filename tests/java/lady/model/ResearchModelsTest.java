@@ -53,7 +53,7 @@ class ResearchModelsTest {
         save("hf_convnext.py");
         save("hf_dinov2.py");
         save("hf_swin.py");
-        save("hf_clip.py", "clip");
+        save("hf_clip.py", "clip", "siglip");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -146,27 +146,38 @@ class ResearchModelsTest {
     }
 
     /**
-     * Hugging Face's CLIPModel (tests/python/hf_clip.py): a causal text tower and a vision tower with their class
-     * embedding and pre-norm, the projections and the logit scale left in place; the script's forward gives the same
-     * image and text embeddings and logits after {@code lady permute} (Lady's own forward runs the text tower on fixed
-     * token ids).
+     * Hugging Face's CLIPModel (tests/python/hf_clip.py): a causal text tower and a vision tower with its class
+     * embedding and pre-norm; the projections' rows one space (the logits multiply them channel by channel), the logit
+     * scale left in place; the script's forward gives the same embeddings' inner products and logits after {@code lady
+     * permute} (Lady's own forward runs the text tower on fixed token ids).
      */
     @Test
     void huggingFaceClip() throws Exception {
-        roundTrip("hf_clip.py", "clip", "clip: 38 groups");
+        roundTrip("hf_clip.py", "clip", "clip: 39 groups");
     }
 
     /**
-     * Its towers alone: CLIPTextModel (Stable Diffusion's text encoder; headless, its features compared by their inner
-     * products; position_ids saved), CLIPVisionModelWithProjection (position_ids saved) and the headless CLIPVisionModel.
+     * Hugging Face's SiglipModel: every token seeing every token, the text tower's head, the vision tower's attention
+     * pooling (a learned probe's query over the tokens, its heads moving), the logit scale and bias left in place; the
+     * vision stream and the text head's rows are one space (the logits multiply them channel by channel).
+     */
+    @Test
+    void huggingFaceSiglip() throws Exception {
+        roundTrip("hf_clip.py", "siglip", "siglip: 41 groups");
+    }
+
+    /**
+     * The towers alone: CLIPTextModel (Stable Diffusion's text encoder; position_ids saved), CLIPVisionModelWithProjection
+     * (position_ids saved), CLIPVisionModel and SiglipVisionModel; their features compared by their inner products.
      */
     @Test
     @Tag("slow")
     void huggingFaceClipTowers() throws Exception {
-        save("hf_clip.py", "cliptext", "clipvision", "clipvisionbase");
+        save("hf_clip.py", "cliptext", "clipvision", "clipvisionbase", "siglipvision");
         roundTrip("hf_clip.py", "cliptext", "clip_text: 21 groups");
-        roundTrip("hf_clip.py", "clipvision", "clip_vision: 17 groups");
+        roundTrip("hf_clip.py", "clipvision", "clip_vision: 18 groups");
         roundTrip("hf_clip.py", "clipvisionbase", "clip_vision: 17 groups");
+        roundTrip("hf_clip.py", "siglipvision", "siglip_vision: 20 groups");
     }
 
     /** Hugging Face's headless SwinModel: its pooled features, compared by their inner products. */
