@@ -11,18 +11,24 @@ tests (run with /usr/bin/python3).
         (CLIPVisionModelWithProjection, its position_ids saved), clipvisionbase/ (CLIPVisionModel), siglip/
         (SiglipModel: text and vision towers of width 64, every token seeing every token, the text's head on its last
         token, the vision tower's attention pooling, logit scale and bias) and siglipvision/ (SiglipVisionModel):
-        Hugging Face folders (config.json and pytorch_model.bin), random weights, norm weights near 1.
+        Hugging Face folders (config.json and pytorch_model.bin); and openclip.pt, openclipls.pt: OpenAI's and
+        open_clip's CLIP in their own names (model.py's modules: nn.MultiheadAttention, x W projections; heads of 64;
+        openclipls.pt with open_clip's LayerScale), the weights alone as open_clip saves them. Random weights, norm
+        weights near 1.
     hf_clip.py check <model_dir> <permuted_dir> <restored_dir>
         function_check.py's verdict on the three folders' weights. The outputs, every feature compared by its inner
         products (an encoder's channel order is free): a dual encoder's image and text embeddings (CLIP's text at its
         end-of-text token, the largest id) and its logits; a tower's last hidden state and pooled output, or its
         projection's output. The wrong permutation: two query heads' rows
-        swapped in the first layer of the vision tower (of the text tower for the text model).
+        swapped in the first layer of the vision tower (of the text tower for the text model; for open_clip's, two
+        channels of the vision tower's ln_pre weight).
 
 Exit code 3 without torch.
 """
 import math
+import os
 import sys
+from collections import OrderedDict
 
 try:
     import function_check
@@ -261,6 +267,88 @@ class SiglipVisionModel(nn.Module):
         return torch.cat([gram(t) for t in self.vision_model(x)])
 
 
+class ResidualAttentionBlock(nn.Module):
+    """OpenAI's and open_clip's block (open_clip's LayerScale with layer_scale)."""
+
+    def __init__(self, d, heads, layer_scale):
+        super().__init__()
+        self.ln_1, self.attn = nn.LayerNorm(d), nn.MultiheadAttention(d, heads)
+        self.ls_1 = LayerScale(d) if layer_scale else nn.Identity()
+        self.ln_2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(OrderedDict([("c_fc", nn.Linear(d, 4 * d)), ("gelu", nn.GELU()),
+                                              ("c_proj", nn.Linear(4 * d, d))]))
+        self.ls_2 = LayerScale(d) if layer_scale else nn.Identity()
+
+    def forward(self, x, mask):  # x: sequence first, as nn.MultiheadAttention takes it
+        y = self.ln_1(x)
+        x = x + self.ls_1(self.attn(y, y, y, need_weights=False, attn_mask=mask)[0])
+        return x + self.ls_2(self.mlp(self.ln_2(x)))
+
+
+class LayerScale(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+class Transformer(nn.Module):
+    def __init__(self, d, layers, heads, layer_scale):
+        super().__init__()
+        self.resblocks = nn.ModuleList([ResidualAttentionBlock(d, heads, layer_scale) for _ in range(layers)])
+
+    def forward(self, x, mask=None):
+        x = x.transpose(0, 1)
+        for r in self.resblocks:
+            x = r(x, mask)
+        return x.transpose(0, 1)
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, p = c["vision_width"], c["patch_size"]
+        self.conv1 = nn.Conv2d(3, d, p, p, bias=False)
+        self.class_embedding = nn.Parameter(torch.randn(d))
+        self.positional_embedding = nn.Parameter(torch.randn((c["image_size"] // p) ** 2 + 1, d))
+        self.ln_pre = nn.LayerNorm(d)
+        self.transformer = Transformer(d, c["layers"], d // 64, c["layer_scale"])
+        self.ln_post = nn.LayerNorm(d)
+        self.proj = nn.Parameter(torch.randn(d, c["embed_dim"]))
+
+    def forward(self, x):
+        x = self.conv1(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_embedding.expand(x.shape[0], 1, -1), x], dim=1) + self.positional_embedding
+        x = self.transformer(self.ln_pre(x))
+        return self.ln_post(x[:, 0]) @ self.proj
+
+
+class OpenClip(nn.Module):
+    """OpenAI's model.py CLIP (open_clip's CLIP: the same names)."""
+
+    def __init__(self, c):
+        super().__init__()
+        d = c["text_width"]
+        self.visual = VisionTransformer(c)
+        self.transformer = Transformer(d, c["layers"], d // 64, c["layer_scale"])
+        self.token_embedding = nn.Embedding(c["vocab_size"], d)
+        self.positional_embedding = nn.Parameter(torch.randn(c["context_length"], d))
+        self.ln_final = nn.LayerNorm(d)
+        self.text_projection = nn.Parameter(torch.randn(d, c["embed_dim"]))
+        self.logit_scale = nn.Parameter(torch.tensor(2.6592))
+
+    def forward(self, x, ids):
+        image = self.visual(x)
+        n = ids.shape[1]
+        t = self.token_embedding(ids) + self.positional_embedding[:n]
+        t = self.ln_final(self.transformer(t, torch.full((n, n), float("-inf")).triu(1)))
+        text = t[torch.arange(t.shape[0]), ids.argmax(dim=-1)] @ self.text_projection
+        i, tt = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
+        return torch.cat([gram(image), gram(text), (self.logit_scale.exp() * i @ tt.t()).reshape(-1)])
+
+
 def siglip_text_config():
     return {"model_type": "siglip_text_model", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
             "num_hidden_layers": 2, "max_position_embeddings": 16, "vocab_size": 100, "hidden_act": "gelu_pytorch_tanh",
@@ -296,10 +384,17 @@ CONFIGS = {
     "siglip": lambda: {"model_type": "siglip", "architectures": ["SiglipModel"], "text_config": siglip_text_config(),
                        "vision_config": siglip_vision_config(), "torch_dtype": "float32"},
     "siglipvision": lambda: {**siglip_vision_config(), "architectures": ["SiglipVisionModel"], "torch_dtype": "float32"},
+    # not a Hugging Face folder: the weights alone (open_clip_pytorch_model.bin); this config is the script's own
+    "openclip.pt": lambda: {"architectures": ["OpenClip"], "text_width": 128, "vision_width": 192, "layers": 2,
+                            "patch_size": 8, "image_size": 32, "embed_dim": 48, "vocab_size": 100, "context_length": 16,
+                            "layer_scale": False},
+    "openclipls.pt": lambda: {"architectures": ["OpenClip"], "text_width": 128, "vision_width": 128, "layers": 2,
+                              "patch_size": 8, "image_size": 32, "embed_dim": 48, "vocab_size": 100,
+                              "context_length": 16, "layer_scale": True},
 }
 BUILD = {"CLIPModel": CLIPModel, "CLIPTextModel": CLIPTextModel, "CLIPVisionModel": CLIPVisionModel,
          "CLIPVisionModelWithProjection": CLIPVisionModelWithProjection, "SiglipModel": SiglipModel,
-         "SiglipVisionModel": SiglipVisionModel}
+         "SiglipVisionModel": SiglipVisionModel, "OpenClip": OpenClip}
 
 
 def build(c):
@@ -314,25 +409,34 @@ def save(out, seed, only=()):
         c = config()
         m = build(c)
         function_check.randomize(m)
-        function_check.save_folder(out, name, c, m.state_dict())
+        if name.endswith(".pt"):  # open_clip's weights alone
+            torch.save(m.state_dict(), os.path.join(out, name))
+        else:
+            function_check.save_folder(out, name, c, m.state_dict())
 
 
 def check(original, permuted, restored):
-    c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
+    if original.endswith(".pt"):
+        c, sa, sb, sc = CONFIGS[os.path.basename(original)](), *(torch.load(f) for f in (original, permuted, restored))
+    else:
+        c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
     m = build(c).eval()
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     ids = torch.randint(0, 100, (4, 12), generator=torch.Generator().manual_seed(2))
-    tower = m.vision_model if hasattr(m, "vision_model") else m.text_model
     with torch.no_grad():
         m.load_state_dict(sa)
         ya = m(x, ids)
         m.load_state_dict(sb)
         yb = m(x, ids)
-        q = tower.encoder.layers[0].self_attn.q_proj.weight
-        hd = q.shape[0] // tower.encoder.layers[0].self_attn.heads
+        if isinstance(m, OpenClip):  # (one query head of three moves the outputs little here: the vision stream's norm)
+            q, hd = m.visual.ln_pre.weight, 1
+        else:
+            tower = m.vision_model if hasattr(m, "vision_model") else m.text_model
+            q = tower.encoder.layers[0].self_attn.q_proj.weight
+            hd = q.shape[0] // tower.encoder.layers[0].self_attn.heads
         q0 = q[:hd].clone()
         q[:hd] = q[hd:2 * hd]
-        q[hd:2 * hd] = q0  # two query heads of the first layer swapped: a wrong permutation
+        q[hd:2 * hd] = q0  # two query heads of the first layer swapped (open_clip: two channels of ln_pre's weight)
         yw = m(x, ids)
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 

@@ -135,6 +135,12 @@ public final class GraphBuilder {
      * A fully connected layer on the last axis whose weight is stored {@code [in, out]} (x W + b: GPT-2's Conv1D), of
      * module {@code module}.
      */
+    /** As {@link #linearTransposed} without a bias, its weight the tensor {@code tensor} (OpenAI CLIP's {@code visual.proj}). */
+    public String projection(String node, String x, String tensor, long out) {
+        tensor(tensor, width(x), out);
+        return add(node, Op.LINEAR, List.of(x), Map.of("weight", tensor), Map.of("transposed", 1L), out);
+    }
+
     public String linearTransposed(String module, String x, long out, boolean bias) {
         Map<String, String> p = params(module, "weight", new long[] {width(x), out});
         if (bias) {
@@ -569,10 +575,15 @@ public final class GraphBuilder {
      * timm's {@code attn.qkv} and {@code attn.proj}, which compute what nn.MultiheadAttention does.
      */
     public String attention(String module, String x, long heads, Map<String, String> names) {
-        return attention(module, x, heads, names, null);
+        return attention(module, x, heads, names, null, false);
     }
 
-    private String attention(String module, String x, long heads, Map<String, String> names, String kv) {
+    /** The same attention, each token seeing itself and the tokens before it (a text transformer's causal mask). */
+    public String causalAttention(String module, String x, long heads, Map<String, String> names) {
+        return attention(module, x, heads, names, null, true);
+    }
+
+    private String attention(String module, String x, long heads, Map<String, String> names, String kv, boolean causal) {
         long d = width(x);
         if (kv != null && width(kv) != d) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + "'s keys and values have width "
@@ -593,7 +604,8 @@ public final class GraphBuilder {
             tensor(t, shapes.get(role));
             p.put(role, t);
         }
-        return add(module, Op.ATTENTION, kv == null ? List.of(x) : List.of(x, kv), p, Map.of("heads", heads), d);
+        return add(module, Op.ATTENTION, kv == null ? List.of(x) : List.of(x, kv), p, causal ? Map.of("heads", heads,
+                "causal", 1L) : Map.of("heads", heads), d);
     }
 
     /**
@@ -604,7 +616,7 @@ public final class GraphBuilder {
     public String crossAttention(String module, String x, String kv, long heads) {
         return attention(module, x, heads, Map.of("in_proj_weight", module + ".in_proj_weight", "in_proj_bias",
                 module + ".in_proj_bias", "out_proj_weight", module + ".out_proj.weight", "out_proj_bias",
-                module + ".out_proj.bias"), kv);
+                module + ".out_proj.bias"), kv, false);
     }
 
     /**

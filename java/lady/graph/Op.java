@@ -149,7 +149,8 @@ public enum Op {
     /**
      * torchvision's packed multi-head self-attention ({@code nn.MultiheadAttention}, batch first),
      * on {@code N x S x D}. Params: in_proj_weight [3D, D], in_proj_bias [3D], out_proj_weight [D, D],
-     * out_proj_bias [D]. Attrs: heads. An optional second input gives the keys and values, the first the queries
+     * out_proj_bias [D]. Attrs: heads; causal (1: each token sees itself and the tokens before it; default 0). An
+     * optional second input gives the keys and values, the first the queries
      * (cross-attention: SigLIP's attention pooling). Channels: reads the input's space (in_proj columns; with a second
      * input both inputs' spaces, tied by the columns they share); a heads
      * space (blocks of head_dim rows in each of the q, k, v segments, blocks of out_proj columns); inside each

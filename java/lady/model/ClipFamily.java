@@ -54,6 +54,8 @@ final class ClipFamily implements Family {
     static final String SIGLIP = "siglip";
     static final String SIGLIP_TEXT = "siglip_text";
     static final String SIGLIP_VISION = "siglip_vision";
+    /** OpenAI's CLIP and open_clip's (LAION's) in their own names: {@link OpenClip}. */
+    static final String OPEN_CLIP = "open_clip";
     private static final String TEXT = "text_model.";
     private static final String VISION = "vision_model.";
     private static final String TOKEN_EMBEDDING = TEXT + "embeddings.token_embedding.weight";
@@ -81,7 +83,7 @@ final class ClipFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(CLIP, CLIP_TEXT, CLIP_VISION, SIGLIP, SIGLIP_TEXT, SIGLIP_VISION);
+        return List.of(CLIP, CLIP_TEXT, CLIP_VISION, SIGLIP, SIGLIP_TEXT, SIGLIP_VISION, OPEN_CLIP);
     }
 
     @Override
@@ -103,6 +105,9 @@ final class ClipFamily implements Family {
 
     @Override
     public String recognize(Map<String, long[]> s) {
+        if (OpenClip.recognizes(s)) {
+            return OPEN_CLIP;
+        }
         boolean text = s.containsKey(TOKEN_EMBEDDING) && s.containsKey(TEXT + "final_layer_norm.weight");
         boolean vision = s.containsKey(PATCHES + ".weight") && s.containsKey(VISION + "post_layernorm.weight");
         if (!text && !vision) {
@@ -116,6 +121,9 @@ final class ClipFamily implements Family {
 
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
+        if (name.equals(OPEN_CLIP)) {
+            return OpenClip.options(name, s);
+        }
         Kind k = kind(name);
         if (!readsImages(name)) { // (a language model's options: its vocabulary as the classes)
             return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, TOKEN_EMBEDDING, 0, k.vocab())), 1.0,
@@ -136,6 +144,9 @@ final class ClipFamily implements Family {
     @Override
     public Architecture build(String name, Dims d) {
         requireKnown(name);
+        if (name.equals(OPEN_CLIP)) {
+            return OpenClip.build(name, d);
+        }
         Kind k = kind(name);
         ModelOptions o = d.options();
         GraphBuilder b = new GraphBuilder(name);
@@ -156,19 +167,7 @@ final class ClipFamily implements Family {
         if (text && !k.siglip() && d.has(TEXT_PROJECTION + ".weight", dual)) {
             textOut = b.linear(TEXT_PROJECTION, textOut, d.size(TEXT_PROJECTION + ".weight", 0, k.textWidth()), false);
         }
-        if (image != null) {
-            outputs.add(b.act("image_embeds", image, Op.Activation.IDENTITY, true));
-        }
-        if (textOut != null) {
-            outputs.add(b.act("text_embeds", textOut, Op.Activation.IDENTITY, true));
-        }
-        if (dual) { // the logits' products: one embedding space for both towers
-            if (b.width(image) != b.width(textOut)) {
-                throw LadyException.invalidInput(name + ": the image embeddings have " + b.width(image) + " channels, the "
-                        + "text embeddings " + b.width(textOut) + "; a dual encoder compares them channel by channel");
-            }
-            outputs.add(b.freeProduct("logits_products", image, b.select("text_embeds.first", textOut, 1, 0)));
-        }
+        embeddings(b, name, image, textOut, outputs);
         if (d.has(LOGIT_SCALE, dual)) {
             outputs.add(b.param(LOGIT_SCALE, LOGIT_SCALE, d.has(LOGIT_SCALE, false) ? d.shape(LOGIT_SCALE)
                     : k.siglip() ? new long[] {1} : new long[0], null));
@@ -178,6 +177,27 @@ final class ClipFamily implements Family {
                     null));
         }
         return new Architecture(name, b.build(outputs.toArray(String[]::new)), Architecture.Init.PYTORCH_DEFAULT);
+    }
+
+    /**
+     * The outputs {@code image_embeds} and {@code text_embeds} (either may be null: a tower alone), their channel orders
+     * free, and for a dual encoder their products channel by channel at the text's first token, which the logits sum:
+     * one embedding space for both towers.
+     */
+    static void embeddings(GraphBuilder b, String name, String image, String text, List<String> outputs) {
+        if (image != null) {
+            outputs.add(b.act("image_embeds", image, Op.Activation.IDENTITY, true));
+        }
+        if (text != null) {
+            outputs.add(b.act("text_embeds", text, Op.Activation.IDENTITY, true));
+        }
+        if (image != null && text != null) {
+            if (b.width(image) != b.width(text)) {
+                throw LadyException.invalidInput(name + ": the image embeddings have " + b.width(image) + " channels, the "
+                        + "text embeddings " + b.width(text) + "; a dual encoder compares them channel by channel");
+            }
+            outputs.add(b.freeProduct("logits_products", image, b.select("text_embeds.first", text, 1, 0)));
+        }
     }
 
     /**

@@ -162,10 +162,14 @@ final class GraphNetwork implements Model {
             }
             case EMBEDDING -> {
                 long[] w = graph.shape(n.param("weight"));
-                EmbeddingOptions o = new EmbeddingOptions(w[0], w[1]);
-                keepAlive.add(o);
-                String module = moduleOf(n.param("weight"));
-                modules.put(n.name(), register(module, new EmbeddingImpl(o)));
+                if (n.param("weight").endsWith(".weight")) {
+                    EmbeddingOptions o = new EmbeddingOptions(w[0], w[1]);
+                    keepAlive.add(o);
+                    modules.put(n.name(), register(moduleOf(n.param("weight")), new EmbeddingImpl(o)));
+                } else { // a bare parameter read by rows (OpenAI CLIP's positional_embedding)
+                    rawParameter(n.param("weight"), torch.empty(w).normal_(0.0, 0.01,
+                            new org.bytedeco.pytorch.GeneratorOptional()));
+                }
                 n.params().forEach((role, t) -> { // saved with it, not read (BERT's position_ids)
                     if (role.startsWith(lady.graph.GraphBuilder.BUFFER) && !raw.containsKey(t)) {
                         rawParameter(t, torch.zeros(graph.shape(t)));
@@ -266,6 +270,19 @@ final class GraphNetwork implements Model {
     }
 
     /** "a.b.weight" -> "a.b". */
+    /** The rows {@code ids} of embedding node {@code n}'s weight (its module's, or a bare parameter's). */
+    private Tensor embed(Node n, Tensor ids) {
+        Module m = modules.get(n.name());
+        if (m != null) {
+            return ((EmbeddingImpl) m).forward(ids);
+        }
+        Tensor w = raw.get(n.param("weight"));
+        long[] shape = ids.sizes().vec().get();
+        long[] out = java.util.Arrays.copyOf(shape, shape.length + 1);
+        out[shape.length] = w.size(1);
+        return w.index_select(0, ids.flatten()).reshape(out);
+    }
+
     private static String moduleOf(String tensor) {
         int dot = tensor.lastIndexOf('.');
         return dot < 0 ? "" : tensor.substring(0, dot);
@@ -665,8 +682,7 @@ final class GraphNetwork implements Model {
                 long width = graph.shape(n.param("weight"))[1];
                 if (fixedRow >= 0) { // one row at every position (BERT's token type 0)
                     Tensor row = torch.full(new long[] {1}, new Scalar(fixedRow)).to(torch.ScalarType.Long);
-                    return ((EmbeddingImpl) modules.get(n.name())).forward(row).unsqueeze(0).expand(
-                            new long[] {x.size(0), seq, width});
+                    return embed(n, row).unsqueeze(0).expand(new long[] {x.size(0), seq, width});
                 }
                 if (offset >= 0) { // learned positions: row offset + t at position t, for every sequence
                     long rows = graph.shape(n.param("weight"))[0];
@@ -678,13 +694,12 @@ final class GraphNetwork implements Model {
                     if (pad >= 0) { // RoBERTa (offset pad + 1): padding tokens at row pad, the others counted from pad + 1
                         Tensor real = x.ne(new Scalar(pad)).to(torch.ScalarType.Long);
                         Tensor at = torch.cumsum(real, 1).mul(real).add(new Scalar(pad));
-                        return ((EmbeddingImpl) modules.get(n.name())).forward(at);
+                        return embed(n, at);
                     }
                     Tensor at = torch.arange(new Scalar(offset), new Scalar(offset + seq)).to(torch.ScalarType.Long);
-                    return ((EmbeddingImpl) modules.get(n.name())).forward(at).unsqueeze(0).expand(
-                            new long[] {x.size(0), seq, width});
+                    return embed(n, at).unsqueeze(0).expand(new long[] {x.size(0), seq, width});
                 }
-                Tensor e = ((EmbeddingImpl) modules.get(n.name())).forward(x);
+                Tensor e = embed(n, x);
                 double scale = n.doubleAttr("scale", 1);
                 return scale == 1 ? e : e.mul(new Scalar(scale));
             }
@@ -799,6 +814,10 @@ final class GraphNetwork implements Model {
         Tensor k = kvp.narrow(2, 0, d).reshape(batch, kvSeq, heads, hd).transpose(1, 2);
         Tensor v = kvp.narrow(2, d, d).reshape(batch, kvSeq, heads, hd).transpose(1, 2);
         Tensor scores = torch.matmul(q.mul(new Scalar(1.0 / Math.sqrt(hd))), k.transpose(-2, -1));
+        if (n.longAttr("causal", 0) == 1) { // (OpenAI's and open_clip's text transformer)
+            scores = scores.masked_fill(torch.ones(seq, kvSeq).triu(1).to(torch.ScalarType.Bool),
+                    new Scalar(Double.NEGATIVE_INFINITY));
+        }
         Tensor o = torch.matmul(torch.softmax(scores, -1), v).transpose(1, 2).reshape(batch, seq, d);
         return ((LinearImpl) modules.get(n.name() + ".out_proj")).forward(o);
     }

@@ -53,7 +53,7 @@ class ResearchModelsTest {
         save("hf_convnext.py");
         save("hf_dinov2.py");
         save("hf_swin.py");
-        save("hf_clip.py", "clip", "siglip");
+        save("hf_clip.py", "clip", "siglip", "openclip.pt");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -164,6 +164,23 @@ class ResearchModelsTest {
     @Test
     void huggingFaceSiglip() throws Exception {
         roundTrip("hf_clip.py", "siglip", "siglip: 41 groups");
+    }
+
+    /**
+     * OpenAI's and open_clip's CLIP in their own names (the weights alone, as open_clip_pytorch_model.bin holds them):
+     * nn.MultiheadAttention blocks, causal in the text tower, projections stored [in, out], heads of 64.
+     */
+    @Test
+    void openClip() throws Exception {
+        roundTrip("hf_clip.py", "openclip", "open_clip: 31 groups");
+    }
+
+    /** open_clip's LayerScale (ls_1, ls_2): its gammas move with the stream. */
+    @Test
+    @Tag("slow")
+    void openClipLayerScale() throws Exception {
+        save("hf_clip.py", "openclipls.pt");
+        roundTrip("hf_clip.py", "openclipls", "open_clip: 27 groups");
     }
 
     /**
