@@ -175,10 +175,12 @@ class CLIPTextModel(nn.Module):
         return torch.cat([gram(t) for t in self.text_model(ids)])
 
 
-class CLIPVisionModel(nn.Module):
-    def __init__(self, c):
+class VisionModel(nn.Module):
+    """CLIPVisionModel and SiglipVisionModel: a vision tower (transformer) alone, its features and pooled features."""
+
+    def __init__(self, c, transformer):
         super().__init__()
-        self.vision_model = CLIPVisionTransformer(c)
+        self.vision_model = transformer(c)
 
     def forward(self, x, ids):
         return torch.cat([gram(t) for t in self.vision_model(x)])
@@ -256,15 +258,6 @@ class SiglipModel(nn.Module):
         i, t = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
         logits = t @ i.t() * self.logit_scale.exp() + self.logit_bias
         return torch.cat([gram(image), gram(text), logits.reshape(-1)])
-
-
-class SiglipVisionModel(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.vision_model = SiglipVisionTransformer(c)
-
-    def forward(self, x, ids):
-        return torch.cat([gram(t) for t in self.vision_model(x)])
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -392,9 +385,10 @@ CONFIGS = {
                               "patch_size": 8, "image_size": 32, "embed_dim": 48, "vocab_size": 100,
                               "context_length": 16, "layer_scale": True},
 }
-BUILD = {"CLIPModel": CLIPModel, "CLIPTextModel": CLIPTextModel, "CLIPVisionModel": CLIPVisionModel,
+BUILD = {"CLIPModel": CLIPModel, "CLIPTextModel": CLIPTextModel,
+         "CLIPVisionModel": lambda c: VisionModel(c, CLIPVisionTransformer),
          "CLIPVisionModelWithProjection": CLIPVisionModelWithProjection, "SiglipModel": SiglipModel,
-         "SiglipVisionModel": SiglipVisionModel, "OpenClip": OpenClip}
+         "SiglipVisionModel": lambda c: VisionModel(c, SiglipVisionTransformer), "OpenClip": OpenClip}
 
 
 def build(c):
