@@ -21,15 +21,17 @@ import lady.permutation.PermutationSpec;
  * @param graph        the network with the checkpoint's sizes
  * @param spec         its groups, with the checkpoint's sizes
  * @param rules        per group, what keeps its function
+ * @param imported     whether a graph read from a file describes the network (an ONNX model's), not a family
  */
-public record NetworkView(String architecture, Graph graph, PermutationSpec spec, Map<String, StructuralRules.Rule> rules) {
+public record NetworkView(String architecture, Graph graph, PermutationSpec spec, Map<String, StructuralRules.Rule> rules,
+        boolean imported) {
 
     /** The view of {@code state}, of architecture {@code arch} (null: recognized from the names and shapes). */
     public static NetworkView of(StateDict state, String arch) {
         ModelConfig mc = Models.infer(state, arch);
         Graph graph = mc.description().graph();
         PermutationSpec spec = mc.description().permutationSpec();
-        return new NetworkView(mc.architecture(), graph, spec, StructuralRules.of(graph, spec));
+        return new NetworkView(mc.architecture(), graph, spec, StructuralRules.of(graph, spec), false);
     }
 
     /**
@@ -38,22 +40,22 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
      * past index 0 of its axis ({@link #hasOffsets}: the graph cannot be read again from a state dict).
      */
     public static NetworkView of(Graph graph, PermutationSpec spec) {
-        return new NetworkView(spec.architecture(), graph, spec, StructuralRules.of(graph, spec));
+        return new NetworkView(spec.architecture(), graph, spec, StructuralRules.of(graph, spec), true);
     }
 
     /**
      * The view after group {@code name} of {@code state} was rewritten to {@code size} neurons. When no member of
      * any group starts past index 0 of its axis (no concatenation: every range begins at 0, so one group's width
-     * moves no other group's range) that is this view with the group's size changed; otherwise the view is read
-     * again from {@code state}. The state's configuration follows its widths ({@link Models#syncConfig}).
+     * moves no other group's range) that is this view with the group's size changed; otherwise a family's view is read
+     * again from {@code state}, and an imported graph's is refused. A family's state's configuration follows its widths
+     * ({@link Models#syncConfig}).
      */
     public NetworkView resized(String name, long size, StateDict state) {
-        boolean family = Models.NAMES.contains(architecture);
-        if (family) {
+        if (!imported) {
             Models.syncConfig(state, architecture);
         }
         if (hasOffsets(spec)) {
-            if (!family) {
+            if (imported) {
                 throw LadyException.invalidInput(architecture + ": its groups sit at offsets of their tensors (a "
                         + "concatenation), which a graph read from a file cannot follow through a change of width");
             }
@@ -64,7 +66,7 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
             groups.add(g.name().equals(name) ? new Group(g.name(), size, g.members()) : g);
         }
         return new NetworkView(architecture, graph, new PermutationSpec(spec.architecture(), groups, spec.fixed(), spec.notes()),
-                rules);
+                rules, imported);
     }
 
     /**
