@@ -101,7 +101,8 @@ final class AttackCommand implements Callable<Integer> {
     String groups;
 
     @Option(names = "--verify", description = "Check that every function-preserving attack of the chain (scale, dummy, split, "
-            + "nso) kept the function: outputs on a seeded probe batch within 1e-4 of their scale.")
+            + "nso) kept the function: outputs on a seeded probe batch within 1e-4 of their scale. On an ONNX model the "
+            + "whole chain is always checked so, in ONNX Runtime.")
     boolean verify;
 
     @Option(names = "--secret", paramLabel = "FILE",

@@ -159,6 +159,16 @@ public final class Onnx {
         }
         if (!reshaped.isEmpty()) {
             graph.clearValueInfo();
+            for (int i = 0; i < graph.getInputCount(); i++) { // initializers listed as inputs too (IR version < 4)
+                HostTensor t = reshaped.get(graph.getInput(i).getName());
+                if (t != null && graph.getInput(i).getType().hasTensorType()) {
+                    lady.onnx.proto.Onnx.TensorShapeProto.Builder shape = lady.onnx.proto.Onnx.TensorShapeProto.newBuilder();
+                    for (long d : t.shape()) {
+                        shape.addDim(lady.onnx.proto.Onnx.TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+                    }
+                    graph.getInputBuilder(i).getTypeBuilder().getTensorTypeBuilder().setShape(shape);
+                }
+            }
         }
         if (!external.isEmpty()) {
             writeExternal(out, source, graph, external, replaced);
