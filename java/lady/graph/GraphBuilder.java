@@ -665,7 +665,12 @@ public final class GraphBuilder {
             }
         }
         names.forEach((role, t) -> { // buffers saved with the weights (a causal mask): declared by the caller, never used
-            if (role.startsWith(BUFFER)) {
+            if (role.equals("head_bias")) { // a bias per head (T5's relative position buckets), declared by the caller
+                if (!tensors.containsKey(t)) {
+                    throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": undeclared head bias " + t);
+                }
+                p.put(role, t);
+            } else if (role.startsWith(BUFFER)) {
                 if (!tensors.containsKey(t)) {
                     throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": undeclared buffer " + t);
                 }

@@ -95,6 +95,11 @@ final class LlamaAttention {
             }
             scores = scores.add(TorchTensors.copy(HostTensor.ofFloats(alibi, heads, 1, seq)).to(scores.scalar_type()));
         }
+        long buckets = n.longAttr(T5_BUCKETS, 0);
+        if (buckets > 0) { // T5: + the bias table's row of each query-key distance's bucket, per head
+            scores = scores.add(t5Bias(params.get(n.param("head_bias")), seq, buckets, n.longAttr(T5_MAX_DISTANCE, 128),
+                    n.longAttr("causal", 1) == 0).to(scores.scalar_type()));
+        }
         double cap = n.doubleAttr("logit_softcap", 0);
         if (cap > 0) { // Gemma 2: cap * tanh(scores / cap)
             scores = torch.tanh(scores.mul(new Scalar(1 / cap))).mul(new Scalar(cap));
@@ -110,6 +115,38 @@ final class LlamaAttention {
         Tensor o = torch.matmul(attn, v).transpose(1, 2).reshape(batch, seq, heads * hd);
         return GraphNetwork.linear(o, params.get(n.param("o_weight")), bias(n, params, "o_bias"),
                 n.longAttr("o_transposed", transposed ? 1 : 0) == 1);
+    }
+
+    /** The attributes of T5's relative position bias (a node with param head_bias [buckets, heads]). */
+    static final String T5_BUCKETS = "t5_buckets";
+    static final String T5_MAX_DISTANCE = "t5_max_distance";
+
+    /**
+     * T5's position bias [1, heads, seq, seq] (transformers' T5Attention.compute_bias): the table's row of the bucket
+     * of key position minus query position; {@code bidirectional} (an encoder's) halves the buckets by the sign; the
+     * first half of a side's buckets are exact distances, the rest logarithmic up to {@code maxDistance} (computed
+     * with the same float32 operations).
+     */
+    static Tensor t5Bias(Tensor table, long seq, long buckets, long maxDistance, boolean bidirectional) {
+        Tensor pos = torch.arange(new Scalar(seq)).to(torch.ScalarType.Long);
+        Tensor rel = pos.unsqueeze(0).sub(pos.unsqueeze(1)); // memory - context
+        long n = buckets;
+        Tensor bucket = torch.zeros_like(rel);
+        if (bidirectional) {
+            n /= 2;
+            bucket = bucket.add(rel.gt(new Scalar(0)).to(torch.ScalarType.Long).mul(new Scalar(n)));
+            rel = rel.abs();
+        } else {
+            rel = rel.clamp_max(new Scalar(0)).neg();
+        }
+        long exact = n / 2;
+        Tensor small = rel.lt(new Scalar(exact));
+        Tensor large = torch.log(rel.to(torch.ScalarType.Float).div(new Scalar((float) exact)))
+                .div(new Scalar((float) Math.log((double) maxDistance / exact))).mul(new Scalar((float) (n - exact)))
+                .to(torch.ScalarType.Long).add(new Scalar(exact)).clamp_max(new Scalar(n - 1));
+        bucket = bucket.add(torch.where(small, rel, large));
+        long heads = table.size(1);
+        return table.index_select(0, bucket.flatten()).reshape(seq, seq, heads).permute(2, 0, 1).unsqueeze(0);
     }
 
     /**

@@ -195,6 +195,25 @@ class FamiliesTest {
     }
 
     /**
+     * T5's encoder (t5-small's sizes) is recognized from its shapes with config.json's heads; a whole T5 (with its
+     * decoder) is refused in one line saying what Lady reads.
+     */
+    @Test
+    void t5EncoderIsRecognizedAndAWholeT5Refused() {
+        Map<String, long[]> shapes = Models.describe("t5_encoder", ModelOptions.defaults()).tensorShapes();
+        ModelConfig c = Models.infer(shapes, null, Map.of("num_heads", 8));
+        assertEquals("t5_encoder", c.architecture());
+        assertEquals(List.copyOf(shapes.keySet()), List.copyOf(c.description().tensorShapes().keySet()));
+        // the heads share block 0's bias table: one group for every block's heads
+        assertEquals(1, c.description().permutationSpec().groups().stream().filter(g -> g.members().stream()
+                .anyMatch(m -> m.tensor().endsWith("relative_attention_bias.weight"))).count());
+        Map<String, long[]> whole = new LinkedHashMap<>(shapes);
+        whole.put("decoder.block.0.layer.0.SelfAttention.q.weight", new long[] {512, 512});
+        LadyException e = assertThrows(LadyException.class, () -> Models.infer(whole, null, Map.of("num_heads", 8)));
+        assertTrue(e.getMessage().contains("not its decoder") && e.getMessage().lines().count() <= 2, e.getMessage());
+    }
+
+    /**
      * MaxViT-T is recognized by its sizes; at half its width it is "maxvit", read with its own sizes (the same tensors
      * back, in the state-dict order), and its probe side is the smallest its partitions allow (7 x 2^5 = 224).
      */

@@ -54,6 +54,7 @@ class ResearchModelsTest {
         save("hf_dinov2.py");
         save("hf_swin.py");
         save("hf_clip.py", "clip", "siglip", "openclip.pt");
+        save("hf_t5.py", "t5enc");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -173,6 +174,24 @@ class ResearchModelsTest {
     @Test
     void openClip() throws Exception {
         roundTrip("hf_clip.py", "openclip", "open_clip: 31 groups");
+    }
+
+    /**
+     * Hugging Face's T5EncoderModel (tests/python/hf_t5.py; Stable Diffusion 3's and FLUX's text encoder): RMS norms,
+     * unscaled attention with block 0's relative position bias for every block (one order of heads for all), T5 v1.1's
+     * gated-gelu feed-forward; the tied embedding saved twice.
+     */
+    @Test
+    void t5Encoder() throws Exception {
+        roundTrip("hf_t5.py", "t5enc", "t5_encoder: 20 groups");
+    }
+
+    /** T5's ReLU feed-forward (wi, wo). */
+    @Test
+    @Tag("slow")
+    void t5EncoderRelu() throws Exception {
+        save("hf_t5.py", "t5encrelu");
+        roundTrip("hf_t5.py", "t5encrelu", "t5_encoder: 20 groups");
     }
 
     /** open_clip's LayerScale (ls_1, ls_2): its gammas move with the stream. */
