@@ -131,16 +131,16 @@ public final class GraphBuilder {
         return channelsFirst(y);
     }
 
-    /**
-     * A fully connected layer on the last axis whose weight is stored {@code [in, out]} (x W + b: GPT-2's Conv1D), of
-     * module {@code module}.
-     */
     /** As {@link #linearTransposed} without a bias, its weight the tensor {@code tensor} (OpenAI CLIP's {@code visual.proj}). */
     public String projection(String node, String x, String tensor, long out) {
         tensor(tensor, width(x), out);
         return add(node, Op.LINEAR, List.of(x), Map.of("weight", tensor), Map.of("transposed", 1L), out);
     }
 
+    /**
+     * A fully connected layer on the last axis whose weight is stored {@code [in, out]} (x W + b: GPT-2's Conv1D), of
+     * module {@code module}.
+     */
     public String linearTransposed(String module, String x, long out, boolean bias) {
         Map<String, String> p = params(module, "weight", new long[] {width(x), out});
         if (bias) {
@@ -664,15 +664,13 @@ public final class GraphBuilder {
                 p.put(role, t);
             }
         }
-        names.forEach((role, t) -> { // buffers saved with the weights (a causal mask): declared by the caller, never used
-            if (role.equals("head_bias")) { // a bias per head (T5's relative position buckets), declared by the caller
+        // declared by the caller: buffers saved with the weights (a causal mask), never used; a bias per head (T5's
+        // relative position buckets, one table shared by every layer)
+        names.forEach((role, t) -> {
+            if (role.startsWith(BUFFER) || role.equals("head_bias")) {
                 if (!tensors.containsKey(t)) {
-                    throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": undeclared head bias " + t);
-                }
-                p.put(role, t);
-            } else if (role.startsWith(BUFFER)) {
-                if (!tensors.containsKey(t)) {
-                    throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": undeclared buffer " + t);
+                    throw new LadyException(LadyException.Kind.INTERNAL, name + ": " + module + ": undeclared " + role + " "
+                            + t);
                 }
                 p.put(role, t);
             }

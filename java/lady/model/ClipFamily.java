@@ -4,12 +4,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 
 import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
-import lady.report.Json;
 
 /**
  * Hugging Face's dual encoders of images and text: CLIP ({@code CLIPModel}, model type {@code clip}: openai/clip-vit-*,
@@ -323,20 +321,14 @@ final class ClipFamily implements Family {
         Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
         String fc = module + ".fc1";
         String y = b.linear(fc, x, d.size(fc + ".weight", 0, 4 * width), true);
-        y = fn != null ? b.act(module + ".act", y, fn) : b.act(module + ".act", y, Op.Activation.GELU, "the activation "
-                + Json.write(fnName) + " is not computed by Lady's forward pass (" + String.join(", ",
-                new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)");
+        y = fn != null ? b.act(module + ".act", y, fn) : b.act(module + ".act", y, Op.Activation.GELU,
+                LlamaFamily.unsupportedActivation("the activation", fnName));
         return b.linear(module + ".fc2", y, width, true);
     }
 
     /** A tower's heads: its configuration's (a new model: heads of 64). */
     private static long heads(String name, Dims d, long width, String tensor) {
-        long heads = d.fromCheckpoint() ? LlamaFamily.heads(name, d, "num_attention_heads", width, tensor)
-                : width / NEW_HEAD_DIM;
-        if (width % heads != 0) {
-            throw LadyException.invalidInput(name + ": width " + width + " is not a whole number of " + heads + " heads");
-        }
-        return heads;
+        return d.fromCheckpoint() ? LlamaFamily.heads(name, d, "num_attention_heads", width, tensor) : width / NEW_HEAD_DIM;
     }
 
     private static double eps(String name, Dims d, Kind k) {

@@ -5,12 +5,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
-import lady.report.Json;
 
 /**
  * BERT, RoBERTa (XLM-RoBERTa, CamemBERT), ELECTRA, DistilBERT, ViT and DeiT as Hugging Face transformers saves them: bidirectional
@@ -227,8 +225,7 @@ final class EncoderFamily implements Family {
         double eps = distil ? DEFAULT_EPS : LlamaFamily.positive(name, d, "layer_norm_eps", DEFAULT_EPS);
         Object fnName = d.config(v.actKey()) != null ? d.config(v.actKey()) : "gelu";
         Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
-        String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
-                + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
+        String actUnsupported = fn != null ? null : LlamaFamily.unsupportedActivation("the activation", fnName);
 
         Map<String, Object> attrs = new LinkedHashMap<>();
         attrs.put("rotary_dim", 0L);

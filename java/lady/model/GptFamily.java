@@ -5,12 +5,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 import lady.LadyException;
 import lady.graph.GraphBuilder;
 import lady.graph.Op;
-import lady.report.Json;
 
 /**
  * GPT-2, GPT-NeoX (Pythia, GPT-NeoX-20B), OPT, GPT-BigCode, BLOOM, GPT-J, Falcon, MPT and Phi (1, 1.5, 2) as Hugging Face
@@ -238,8 +236,7 @@ final class GptFamily implements Family {
         Object act = v.actKey() == null ? null : d.config(v.actKey());
         Object fnName = act != null ? act : v.defaultAct();
         Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
-        String actUnsupported = fn != null ? null : "the activation " + Json.write(fnName) + " is not computed by "
-                + "Lady's forward pass (" + String.join(", ", new TreeSet<>(LlamaFamily.ACTIVATIONS.keySet())) + " are)";
+        String actUnsupported = fn != null ? null : LlamaFamily.unsupportedActivation("the activation", fnName);
         Map<String, Object> attrs = attentionAttrs(name, d, headDim);
         long kvHeads = name.equals(PHI) ? d.configLong("num_key_value_heads", heads) : heads;
         if (name.equals(FALCON)) { // its KV heads from the packed rows: (heads + 2 KV heads) head_dim

@@ -189,11 +189,9 @@ final class GraphNetwork implements Model {
                     throw new LadyException(LadyException.Kind.USAGE, arch.name() + ": Lady cannot run node '" + n.name()
                             + "' (" + n.op() + " " + n.stringAttr("type", "") + "); use the ONNX file with ONNX Runtime");
                 }
-                rawParameter(n.param("vector"), torch.full(graph.shape(n.param("vector")),
-                        new Scalar(n.doubleAttr(Op.INIT, 1))));
+                rawInitialized(n, "vector");
             }
-            case L2_NORM -> rawParameter(n.param("weight"), torch.full(graph.shape(n.param("weight")),
-                    new Scalar(n.doubleAttr(Op.INIT, 1))));
+            case L2_NORM -> rawInitialized(n, "weight");
             case PARAM, RMS_NORM, ATTENTION_GQA, GATED_LINEAR, MOE, IMAGE_FEATURES, GROUP_NORM -> rawParameters(n);
             default -> {
                 if (!n.params().isEmpty()) {
@@ -210,6 +208,11 @@ final class GraphNetwork implements Model {
         register(path, m);
         madeBy.put(path, n.name());
         return m;
+    }
+
+    /** Node {@code n}'s tensor {@code role} as a parameter of its own, every entry the node's attr {@link Op#INIT} (1). */
+    private void rawInitialized(Node n, String role) {
+        rawParameter(n.param(role), torch.full(graph.shape(n.param(role)), new Scalar(n.doubleAttr(Op.INIT, 1))));
     }
 
     /** Node {@code n}'s tensors as parameters of their own (zeros until loaded), those no node registered yet. */
@@ -269,7 +272,6 @@ final class GraphNetwork implements Model {
                 && n.longAttr("axis", 0) == 0;
     }
 
-    /** "a.b.weight" -> "a.b". */
     /** The rows {@code ids} of embedding node {@code n}'s weight (its module's, or a bare parameter's). */
     private Tensor embed(Node n, Tensor ids) {
         Module m = modules.get(n.name());
@@ -283,6 +285,7 @@ final class GraphNetwork implements Model {
         return w.index_select(0, ids.flatten()).reshape(out);
     }
 
+    /** "a.b.weight" -> "a.b". */
     private static String moduleOf(String tensor) {
         int dot = tensor.lastIndexOf('.');
         return dot < 0 ? "" : tensor.substring(0, dot);
@@ -796,8 +799,10 @@ final class GraphNetwork implements Model {
         };
     }
 
-    /** torchvision's multi-head self-attention (batch first), as nn.MultiheadAttention computes it. */
-    /** nn.MultiheadAttention's computation: queries from {@code x}, keys and values from {@code kv} ({@code x} itself). */
+    /**
+     * torchvision's multi-head attention (batch first), as nn.MultiheadAttention computes it: queries from {@code x},
+     * keys and values from {@code kv} ({@code x} itself for self-attention).
+     */
     private Tensor attention(Node n, Tensor x, Tensor kv) {
         long[] s = x.sizes().vec().get();
         long batch = s[0];

@@ -97,7 +97,7 @@ final class LlamaAttention {
         }
         long buckets = n.longAttr(T5_BUCKETS, 0);
         if (buckets > 0) { // T5: + the bias table's row of each query-key distance's bucket, per head
-            scores = scores.add(t5Bias(params.get(n.param("head_bias")), seq, buckets, n.longAttr(T5_MAX_DISTANCE, 128),
+            scores = scores.add(t5Bias(params.get(n.param("head_bias")), seq, buckets, n.longAttr(T5_MAX_DISTANCE, T5Family.MAX_DISTANCE),
                     n.longAttr("causal", 1) == 0).to(scores.scalar_type()));
         }
         double cap = n.doubleAttr("logit_softcap", 0);

@@ -337,8 +337,7 @@ final class LlamaFamily implements Family {
         Object act = !gemma ? d.config("hidden_act")
                 : d.config("hidden_activation") != null ? d.config("hidden_activation") : "gelu_pytorch_tanh";
         Op.Activation fn = ACTIVATIONS.getOrDefault(act == null ? "silu" : act, null);
-        String actUnsupported = fn != null ? null : "hidden_act " + Json.write(act) + " is not computed by Lady's "
-                + "forward pass (" + String.join(", ", new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
+        String actUnsupported = fn != null ? null : unsupportedActivation("hidden_act", act);
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
         String image = imagePath(name, b, d, m, hidden, ids); // a multimodal model's image tokens (first: the stream's name)
@@ -644,6 +643,15 @@ final class LlamaFamily implements Family {
                     + "(a config.json from another model?)");
         }
         return heads;
+    }
+
+    /**
+     * Why Lady's forward pass does not compute activation {@code fnName} (config.json's {@code what}): the reason an
+     * {@link Op#FORWARD_UNSUPPORTED} node carries, naming those it computes ({@link #ACTIVATIONS}).
+     */
+    static String unsupportedActivation(String what, Object fnName) {
+        return what + " " + Json.write(fnName) + " is not computed by Lady's forward pass (" + String.join(", ",
+                new TreeSet<>(ACTIVATIONS.keySet())) + " are)";
     }
 
     static void agree(String name, Dims d, String key, long actual, String tensor) {

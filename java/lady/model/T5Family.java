@@ -37,7 +37,8 @@ final class T5Family implements Family {
     private static final String BIAS = BLOCK + "0.layer.0.SelfAttention.relative_attention_bias.weight";
     private static final String DECODER = "decoder.block.0.layer.0.SelfAttention.q.weight";
     private static final long BUCKETS = 32;
-    private static final long MAX_DISTANCE = 128;
+    /** transformers' relative_attention_max_distance when config.json gives none. */
+    static final long MAX_DISTANCE = 128;
     private static final double EPS = 1e-6;
     /** A new model's sizes: t5-small's. */
     private static final long NEW_WIDTH = 512;
@@ -90,19 +91,11 @@ final class T5Family implements Family {
             h = b.scale("embeddings.mean", b.add("embeddings.both", h, b.embedding("encoder.embed_tokens", ids, EMBED,
                     vocab, width)), 0.5);
         }
-        long heads = d.fromCheckpoint() ? d.configLong("num_heads", 0) : NEW_HEADS;
-        if (heads < 1) {
-            throw LadyException.invalidInput(name + ": " + (d.hasConfig() ? "config.json gives no num_heads"
-                    : "no config.json came with these weights") + "; the attention heads cannot be told from the shapes; "
-                    + "give the Hugging Face folder with its config.json");
-        }
-        long inner = d.size(BLOCK + "0.layer.0.SelfAttention.q.weight", 0, heads * NEW_HEAD_DIM);
-        if (inner % heads != 0) {
-            throw LadyException.invalidInput(name + ": config.json gives " + heads + " heads, which do not divide the "
-                    + "attention's " + inner + " rows (" + BLOCK + "0.layer.0.SelfAttention.q.weight)");
-        }
+        String q = BLOCK + "0.layer.0.SelfAttention.q.weight";
+        long inner = d.size(q, 0, NEW_HEADS * NEW_HEAD_DIM); // the heads' rows: heads x d_kv
+        long heads = d.fromCheckpoint() ? LlamaFamily.heads(name, d, "num_heads", inner, q) : NEW_HEADS;
         long headDim = inner / heads;
-        LlamaFamily.agree(name, d, "d_kv", headDim, BLOCK + "0.layer.0.SelfAttention.q.weight");
+        LlamaFamily.agree(name, d, "d_kv", headDim, q);
         long buckets = d.size(BIAS, 0, d.configLong("relative_attention_num_buckets", BUCKETS));
         LlamaFamily.agree(name, d, "relative_attention_num_buckets", buckets, BIAS);
         b.tensor(BIAS, buckets, heads);

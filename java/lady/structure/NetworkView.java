@@ -56,8 +56,7 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
         }
         if (hasOffsets(spec)) {
             if (imported) {
-                throw LadyException.invalidInput(architecture + ": its groups sit at offsets of their tensors (a "
-                        + "concatenation), which a graph read from a file cannot follow through a change of width");
+                throw concatenation(architecture);
             }
             return of(state, architecture);
         }
@@ -88,10 +87,15 @@ public record NetworkView(String architecture, Graph graph, PermutationSpec spec
             resized |= now != read;
         }
         if (resized && hasOffsets(spec)) {
-            throw LadyException.invalidInput(spec.architecture() + ": its groups sit at offsets of their tensors (a "
-                    + "concatenation), which a graph read from a file cannot follow through a change of width");
+            throw concatenation(spec.architecture());
         }
         return of(graph, new PermutationSpec(spec.architecture(), groups, spec.fixed(), spec.notes()));
+    }
+
+    /** The refusal of a change of width in an imported graph whose groups sit at offsets ({@link #hasOffsets}). */
+    private static LadyException concatenation(String architecture) {
+        return LadyException.invalidInput(architecture + ": its groups sit at offsets of their tensors (a concatenation), "
+                + "which a graph read from a file cannot follow through a change of width");
     }
 
     /** Whether a member of {@code spec} starts past index 0 of its axis (a concatenation's later part). */
