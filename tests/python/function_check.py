@@ -42,6 +42,12 @@ def verdict(original, permuted, restored, y, y_permuted, y_wrong, weights=None, 
         sys.exit(1)
 
 
+def gram(*features):
+    """Features by their inner products (an encoder's channel order is free): per tensor, every vector (along its last
+    axis) with every other, flattened and joined."""
+    return torch.cat([(t.reshape(-1, t.shape[-1]) @ t.reshape(-1, t.shape[-1]).t()).reshape(-1) for t in features])
+
+
 def randomize(model, special=lambda name, p: False):
     """Random weights for a function check: norm weights in [0.5, 1.5), matrices normal over sqrt(fan-in), other vectors
     normal with std 0.2; special(name, parameter) draws a parameter itself and returns True."""

@@ -32,6 +32,7 @@ from collections import OrderedDict
 
 try:
     import function_check
+    from function_check import gram
     import torch
     from torch import nn
 except ImportError as e:
@@ -41,11 +42,6 @@ except ImportError as e:
 ACT = {"quick_gelu": lambda x: x * torch.sigmoid(1.702 * x), "gelu": nn.functional.gelu,
        "gelu_pytorch_tanh": lambda x: nn.functional.gelu(x, approximate="tanh")}
 
-
-def gram(t):
-    """Features by their inner products (an encoder's channel order is free): every vector's with every other's."""
-    t = t.reshape(-1, t.shape[-1])
-    return (t @ t.t()).reshape(-1)
 
 
 class CLIPAttention(nn.Module):
@@ -163,7 +159,7 @@ class CLIPModel(nn.Module):
         image = self.visual_projection(self.vision_model(x)[1])
         text = self.text_projection(self.text_model(ids)[1])
         i, t = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
-        return torch.cat([gram(image), gram(text), (self.logit_scale.exp() * i @ t.t()).reshape(-1)])
+        return torch.cat([gram(image, text), (self.logit_scale.exp() * i @ t.t()).reshape(-1)])
 
 
 class CLIPTextModel(nn.Module):
@@ -172,7 +168,7 @@ class CLIPTextModel(nn.Module):
         self.text_model = CLIPTextTransformer(c, saved_ids=True)
 
     def forward(self, x, ids):
-        return torch.cat([gram(t) for t in self.text_model(ids)])
+        return gram(*self.text_model(ids))
 
 
 class VisionModel(nn.Module):
@@ -183,7 +179,7 @@ class VisionModel(nn.Module):
         self.vision_model = transformer(c)
 
     def forward(self, x, ids):
-        return torch.cat([gram(t) for t in self.vision_model(x)])
+        return gram(*self.vision_model(x))
 
 
 class CLIPVisionModelWithProjection(nn.Module):
@@ -257,7 +253,7 @@ class SiglipModel(nn.Module):
         image, text = self.vision_model(x)[1], self.text_model(ids)[1]
         i, t = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
         logits = t @ i.t() * self.logit_scale.exp() + self.logit_bias
-        return torch.cat([gram(image), gram(text), logits.reshape(-1)])
+        return torch.cat([gram(image, text), logits.reshape(-1)])
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -339,7 +335,7 @@ class OpenClip(nn.Module):
         t = self.ln_final(self.transformer(t, torch.full((n, n), float("-inf")).triu(1)))
         text = t[torch.arange(t.shape[0]), ids.argmax(dim=-1)] @ self.text_projection
         i, tt = image / image.norm(dim=-1, keepdim=True), text / text.norm(dim=-1, keepdim=True)
-        return torch.cat([gram(image), gram(text), (self.logit_scale.exp() * i @ tt.t()).reshape(-1)])
+        return torch.cat([gram(image, text), (self.logit_scale.exp() * i @ tt.t()).reshape(-1)])
 
 
 def siglip_text_config():

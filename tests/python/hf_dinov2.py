@@ -203,18 +203,12 @@ def save(out, seed, only=()):
         function_check.save_folder(out, name, c, m.state_dict())
 
 
-def gram(outputs):
-    """Both outputs by their inner products: one matrix of the pooled features and of every token's."""
-    s, pooled = outputs
-    t = s.reshape(-1, s.shape[-1])
-    return torch.cat(((pooled @ pooled.t()).reshape(-1), (t @ t.t()).reshape(-1)))
-
-
 def check(original, permuted, restored):
     c, sa, sb, sc = function_check.load_folders(original, permuted, restored)
     m = build(c).eval()
     backbone = m.dinov2 if isinstance(m, Dinov2ForImageClassification) else m
-    out = (lambda y: y) if backbone is not m else gram  # logits as they are; a backbone's features by inner products
+    # logits as they are; a backbone's pooled features and last hidden state by their inner products
+    out = (lambda y: y) if backbone is not m else (lambda y: function_check.gram(y[1], y[0]))
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():
         m.load_state_dict(sa)

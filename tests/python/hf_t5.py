@@ -148,9 +148,7 @@ class T5EncoderModel(nn.Module):
         self.encoder = T5Stack(c, self.shared)  # tied: encoder.embed_tokens is shared
 
     def forward(self, ids):
-        s = self.encoder(ids)
-        t = s.reshape(-1, s.shape[-1])
-        return (t @ t.t()).reshape(-1)  # an encoder's features, by their inner products
+        return function_check.gram(self.encoder(ids))  # an encoder's features, by their inner products
 
 
 def config(ff):
