@@ -585,9 +585,8 @@ public final class GraphBuilder {
 
     private String attention(String module, String x, long heads, Map<String, String> names, String kv, boolean causal) {
         long d = width(x);
-        if (kv != null && width(kv) != d) {
-            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + "'s keys and values have width "
-                    + width(kv) + ", its queries " + d);
+        if (kv != null) {
+            sameWidth(module, x, kv);
         }
         if (heads < 1 || d % heads != 0) {
             throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + " has width " + d
@@ -637,6 +636,30 @@ public final class GraphBuilder {
      */
     public String attentionGqa(String module, String x, Map<String, String> names, long heads, long kvHeads,
             long headDim, Map<String, Object> ropeAttrs) {
+        return attentionGqa(module, x, null, names, heads, kvHeads, headDim, ropeAttrs);
+    }
+
+    /**
+     * As {@link #attentionGqa(String, String, Map, long, long, long, Map)} with its queries from {@code x} and its keys
+     * and values from {@code kv}, of the same width (an encoder-decoder's cross-attention: T5's EncDecAttention over
+     * the encoder's output).
+     */
+    public String crossAttentionGqa(String module, String x, String kv, Map<String, String> names, long heads,
+            long kvHeads, long headDim, Map<String, Object> attrs) {
+        sameWidth(module, x, kv);
+        return attentionGqa(module, x, kv, names, heads, kvHeads, headDim, attrs);
+    }
+
+    /** Refuses a cross-attention whose keys and values ({@code kv}) differ in width from its queries ({@code x}). */
+    private void sameWidth(String module, String x, String kv) {
+        if (width(kv) != width(x)) {
+            throw new LadyException(LadyException.Kind.INVALID_INPUT, name + ": " + module + "'s keys and values have width "
+                    + width(kv) + ", its queries " + width(x));
+        }
+    }
+
+    private String attentionGqa(String module, String x, String kv, Map<String, String> names, long heads, long kvHeads,
+            long headDim, Map<String, Object> ropeAttrs) {
         long d = width(x);
         boolean rotates = !Long.valueOf(0).equals(ropeAttrs.get("rotary_dim")); // (RoPE pairs a head's dimensions)
         if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0 || headDim < 1 || (rotates && headDim % 2 != 0)) {
@@ -680,7 +703,7 @@ public final class GraphBuilder {
         a.put("kv_heads", kvHeads);
         a.put("head_dim", headDim);
         a.putAll(ropeAttrs);
-        return add(module, Op.ATTENTION_GQA, List.of(x), p, a, d);
+        return add(module, Op.ATTENTION_GQA, kv == null ? List.of(x) : List.of(x, kv), p, a, d);
     }
 
     /**

@@ -97,8 +97,10 @@ final class GraphNetwork implements Model {
                 rawParameter(t, torch.zeros(graph.shape(t)));
             }
         });
-        String first = n.op() == Op.CONV || n.op() == Op.BATCH_NORM ? madeBy.get(weightModule(n)) : null;
-        if (first != null) { // a module applied again, to another input (a detector's head on every pyramid level)
+        String first = n.op() == Op.CONV || n.op() == Op.BATCH_NORM || n.op() == Op.EMBEDDING ? madeBy.get(weightModule(n))
+                : null;
+        if (first != null) { // a module applied again, to another input (a detector's head on every pyramid level, T5's
+            // embedding in its decoder)
             modules.put(n.name(), modules.get(first));
             Long pad = inputChannelPadding.get(first);
             if (pad != null) {
@@ -165,8 +167,9 @@ final class GraphNetwork implements Model {
                 if (n.param("weight").endsWith(".weight")) {
                     EmbeddingOptions o = new EmbeddingOptions(w[0], w[1]);
                     keepAlive.add(o);
-                    modules.put(n.name(), register(moduleOf(n.param("weight")), new EmbeddingImpl(o)));
-                } else { // a bare parameter read by rows (OpenAI CLIP's positional_embedding)
+                    modules.put(n.name(), shared(n, new EmbeddingImpl(o)));
+                } else if (!raw.containsKey(n.param("weight"))) { // a bare parameter read by rows (OpenAI CLIP's
+                    // positional_embedding)
                     rawParameter(n.param("weight"), torch.empty(w).normal_(0.0, 0.01,
                             new org.bytedeco.pytorch.GeneratorOptional()));
                 }
@@ -666,7 +669,8 @@ final class GraphNetwork implements Model {
             case ATTENTION:
                 return attention(n, x, n.inputs().size() > 1 ? in(n, values, 1) : x);
             case ATTENTION_GQA:
-                return n.longAttr(Op.WINDOW, 0) > 0 ? SwinAttention.forward(n, x, raw) : LlamaAttention.forward(n, x, raw);
+                return n.longAttr(Op.WINDOW, 0) > 0 ? SwinAttention.forward(n, x, raw) : LlamaAttention.forward(n, x,
+                        n.inputs().size() > 1 ? in(n, values, 1) : x, raw);
             case SPACE_TO_DEPTH:
                 return spaceToDepth(n, x);
             case CHANNEL_SHUFFLE: { // x.view(N, g, C / g, H, W).transpose(1, 2).reshape(N, C, H, W)

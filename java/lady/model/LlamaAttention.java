@@ -29,10 +29,15 @@ import lady.torch.TorchTensors;
 final class LlamaAttention {
     private LlamaAttention() {}
 
-    static Tensor forward(Node n, Tensor x, Map<String, Tensor> params) {
+    /**
+     * The attention of node {@code n} on {@code x}, its keys and values from {@code memory} ({@code x} itself but in a
+     * cross-attention: T5's EncDecAttention over the encoder's output, separate projections, no rotary embedding).
+     */
+    static Tensor forward(Node n, Tensor x, Tensor memory, Map<String, Tensor> params) {
         long[] s = x.sizes().vec().get();
         long batch = s[0];
         long seq = s[1];
+        long keys = memory.size(1); // (the encoder's tokens in a cross-attention)
         long heads = n.longAttr("heads", 1);
         long kv = n.longAttr("kv_heads", heads);
         long hd = n.longAttr("head_dim", 1);
@@ -60,14 +65,14 @@ final class LlamaAttention {
             v = qkv.narrow(-1, (heads + kv) * hd, kv * hd);
         } else {
             q = project(x, params, n, "q");
-            k = project(x, params, n, "k");
-            v = project(x, params, n, "v");
+            k = project(memory, params, n, "k");
+            v = project(memory, params, n, "v");
         }
         q = qkNorm(n, q, params, "q_norm_full"); // OLMo 2, OLMoE: the whole projection RMS-normalized
         k = qkNorm(n, k, params, "k_norm_full");
         q = q.reshape(batch, seq, heads, hd).transpose(1, 2);
-        k = k.reshape(batch, seq, kv, hd).transpose(1, 2);
-        v = v.reshape(batch, seq, kv, hd).transpose(1, 2);
+        k = k.reshape(batch, keys, kv, hd).transpose(1, 2);
+        v = v.reshape(batch, keys, kv, hd).transpose(1, 2);
         q = qkNorm(n, q, params, "q_norm"); // Qwen3, Gemma 3: each head RMS-normalized over its dimensions, before RoPE
         k = qkNorm(n, k, params, "k_norm");
         String stored = n.param("rope_inv_freq");
@@ -105,7 +110,7 @@ final class LlamaAttention {
             scores = torch.tanh(scores.mul(new Scalar(1 / cap))).mul(new Scalar(cap));
         }
         // causal (BERT's encoders: every token sees every token)
-        Tensor mask = torch.ones(seq, seq).triu(n.longAttr("causal", 1) == 1 ? 1 : seq).to(torch.ScalarType.Bool);
+        Tensor mask = torch.ones(seq, keys).triu(n.longAttr("causal", 1) == 1 ? 1 : keys).to(torch.ScalarType.Bool);
         long window = n.longAttr("sliding_window", 0);
         if (window > 0) { // a sliding layer's: key j is seen from query i when i - window < j <= i
             mask = mask.logical_or(torch.ones(seq, seq).tril(-window).to(torch.ScalarType.Bool));

@@ -195,11 +195,12 @@ class FamiliesTest {
     }
 
     /**
-     * T5's encoder (t5-small's sizes) is recognized from its shapes with config.json's heads; a whole T5 (with its
-     * decoder) is refused in one line saying what Lady reads.
+     * T5's encoder (t5-small's sizes) is recognized from its shapes with config.json's heads; a whole T5 (t5-small: its
+     * decoder, the head tied) too, with t5-small's parameter count, one order of heads per stack's self-attention (the
+     * bias tables) and one per block's cross-attention, and one residual stream for both stacks.
      */
     @Test
-    void t5EncoderIsRecognizedAndAWholeT5Refused() {
+    void t5EncoderAndWholeT5AreRecognized() {
         Map<String, long[]> shapes = Models.describe("t5_encoder", ModelOptions.defaults()).tensorShapes();
         ModelConfig c = Models.infer(shapes, null, Map.of("num_heads", 8));
         assertEquals("t5_encoder", c.architecture());
@@ -207,10 +208,23 @@ class FamiliesTest {
         // the heads share block 0's bias table: one group for every block's heads
         assertEquals(1, c.description().permutationSpec().groups().stream().filter(g -> g.members().stream()
                 .anyMatch(m -> m.tensor().endsWith("relative_attention_bias.weight"))).count());
-        Map<String, long[]> whole = new LinkedHashMap<>(shapes);
-        whole.put("decoder.block.0.layer.0.SelfAttention.q.weight", new long[] {512, 512});
-        LadyException e = assertThrows(LadyException.class, () -> Models.infer(whole, null, Map.of("num_heads", 8)));
-        assertTrue(e.getMessage().contains("not its decoder") && e.getMessage().lines().count() <= 2, e.getMessage());
+        Map<String, long[]> whole = Models.describe("t5", ModelOptions.defaults()).tensorShapes();
+        assertEquals(60_506_624L, parameters(whole)); // transformers' t5-small (the head tied to shared)
+        ModelConfig w = Models.infer(whole, null, Map.of("num_heads", 8));
+        assertEquals("t5", w.architecture());
+        PermutationSpec spec = w.description().permutationSpec();
+        assertEquals(2, spec.groups().stream().filter(g -> g.members().stream()
+                .anyMatch(m -> m.tensor().endsWith("relative_attention_bias.weight"))).count());
+        for (int i = 0; i < 6; i++) {
+            assertEquals(8, spec.group("decoder.block." + i + ".layer.1.EncDecAttention.kv_heads").orElseThrow().size());
+        }
+        // the stream: the embedding's columns, every norm's weight in both stacks, every cross-attention's k columns
+        lady.permutation.Group stream = spec.groups().stream().filter(g -> g.members().stream()
+                .anyMatch(m -> m.tensor().equals("shared.weight"))).findFirst().orElseThrow();
+        assertTrue(stream.members().stream().anyMatch(m -> m.tensor().equals("encoder.final_layer_norm.weight")));
+        assertTrue(stream.members().stream().anyMatch(m -> m.tensor().equals("decoder.final_layer_norm.weight")));
+        assertTrue(stream.members().stream().anyMatch(m -> m.tensor().equals(
+                "decoder.block.5.layer.1.EncDecAttention.k.weight") && m.axis() == 1));
     }
 
     /**

@@ -54,7 +54,7 @@ class ResearchModelsTest {
         save("hf_dinov2.py");
         save("hf_swin.py");
         save("hf_clip.py", "clip", "siglip", "openclip.pt");
-        save("hf_t5.py", "t5enc");
+        save("hf_t5.py", "t5enc", "t5");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -186,6 +186,26 @@ class ResearchModelsTest {
         roundTrip("hf_t5.py", "t5enc", "t5_encoder: 20 groups");
     }
 
+    /**
+     * A whole T5 as t5-small is (T5ForConditionalGeneration, tests/python/hf_t5.py): the decoder's causal self-attention
+     * with its one-sided buckets, its cross-attention over the encoder's output, the head tied to the embedding (the
+     * decoder's output rescaled), every tie saved; Lady's forward runs the decoder on its own token ids. Resync without
+     * the secret gives back every tensor.
+     */
+    @Test
+    void t5Whole() throws Exception {
+        roundTrip("hf_t5.py", "t5", "t5: 75 groups", false);
+    }
+
+    /** flan-t5's layout (gated-gelu, its own lm_head, only shared.weight saved of the ties) and UMT5's per-block bias. */
+    @Test
+    @Tag("slow")
+    void t5WholeFlanAndUmt5() throws Exception {
+        save("hf_t5.py", "flant5", "umt5");
+        roundTrip("hf_t5.py", "flant5", "t5: 75 groups", false);
+        roundTrip("hf_t5.py", "umt5", "t5: 78 groups", false); // each block's own heads in its self-attention
+    }
+
     /** T5's ReLU feed-forward (wi, wo). */
     @Test
     @Tag("slow")
@@ -252,6 +272,11 @@ class ResearchModelsTest {
      * ({@code name}.pt, or the folder {@code name}: the outputs are then folders too).
      */
     private static void roundTrip(String script, String name, String spec) throws Exception {
+        roundTrip(script, name, spec, true);
+    }
+
+    /** As {@link #roundTrip(String, String, String)}; {@code withSecret} false: resync finds the permutation itself. */
+    private static void roundTrip(String script, String name, String spec, boolean withSecret) throws Exception {
         Path in = dir.resolve(script);
         boolean folder = Files.isDirectory(in.resolve(name));
         String ext = folder ? "" : ".pt";
@@ -265,8 +290,9 @@ class ResearchModelsTest {
                 "--secret", secret, "--quiet");
         assertEquals(0, p.code(), p.err());
         String restored = in.resolve(name + "-r" + ext).toString();
-        CliRun r = CliRun.of("resync", "--reference", model, "--suspect", permuted, "--out", restored, "--secret", secret,
-                "--quiet");
+        CliRun r = withSecret ? CliRun.of("resync", "--reference", model, "--suspect", permuted, "--out", restored,
+                "--secret", secret, "--quiet") : CliRun.of("resync", "--reference", model, "--suspect", permuted, "--out",
+                restored, "--quiet");
         assertEquals(0, r.code(), r.err());
         String err = PythonTorch.run(script, "check", model, permuted, restored);
         assertNull(err, name + ": " + err);
