@@ -177,9 +177,12 @@ public enum Op {
      * rows, then its k rows, then its v rows: GPT-NeoX's query_key_value, one query head per KV head; Falcon's); attr
      * alibi (1: BLOOM's linear bias by key position, a slope per head index: the heads stay in place; with attr
      * alibi_bias_max, MPT's slopes); attr clip_qkv (MPT: the packed projection's values clamped); attr causal (0:
-     * every token sees every token, BERT's encoders; default 1). An ONNX import's attention (lady.onnx.OnnxAttention)
-     * carries the channels only: its scaling and masks stay in the ONNX graph, which ONNX Runtime runs; it may have a
-     * second input, which k and v read instead of the first (cross-attention), and a param head_bias with attr
+     * every token sees every token, BERT's encoders; default 1). Attrs t5_buckets and t5_max_distance: T5's relative
+     * position bias, the param head_bias [buckets, heads] (attr head_bias_axis 1) read at the bucket of each query-key
+     * distance (both signs unless causal), added to the scores. A second input, when there is one, is what k and v read
+     * instead of the first (cross-attention: T5's and BART's decoders over the encoder's output). An ONNX import's
+     * attention (lady.onnx.OnnxAttention) carries the channels only: its scaling and masks stay in the ONNX graph, which
+     * ONNX Runtime runs; it may have a param head_bias with attr
      * head_bias_axis (a stored tensor whose entry h along that axis biases query head h's scores, Swin's relative
      * position bias table along its columns: that axis moves with the heads, the others stay); Swin V2's head_scale (a
      * value per head along axis 0, its logit_scale [heads, 1, 1]) and its position-bias MLP cpb_in_weight [U, 2],

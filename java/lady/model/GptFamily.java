@@ -170,7 +170,8 @@ final class GptFamily implements Family {
         for (String p : v.prefixes()) {
             if (has.test(p + v.embed() + ".weight") && has.test(p + v.layers() + "0" + v.attentionWeight())
                     && (!learnedPositions(name) || has.test(p + "wpe.weight"))
-                    && (!name.equals(OPT) || has.test(p + "embed_positions.weight"))
+                    && (!name.equals(OPT) || has.test(p + "embed_positions.weight") // (BART's decoder: a cross-attention)
+                            && !has.test(p + v.layers() + "0.encoder_attn.q_proj.weight"))
                     && (!name.equals(PHI) || has.test(p + v.layers() + "0" + v.attnOut() + ".weight"))
                     && (!name.equals(BLOOM) || has.test(p + "word_embeddings_layernorm.weight"))
                     && (!name.equals(FALCON) || !has.test(p + "word_embeddings_layernorm.weight"))) {

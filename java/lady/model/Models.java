@@ -50,7 +50,8 @@ public final class Models {
             new LlamaFamily(), new GptFamily(), new Dinov2Family(), new EncoderFamily(), new MobileNetV3Family(), new VitFamily(),
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
             new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily(),
-            new ShuffleNetFamily(), new MaxVitFamily(), new DetectionFamily(), new SsdFamily(), new ClipFamily(), new T5Family());
+            new ShuffleNetFamily(), new MaxVitFamily(), new DetectionFamily(), new SsdFamily(), new ClipFamily(), new T5Family(),
+            new BartFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

@@ -228,6 +228,33 @@ class FamiliesTest {
     }
 
     /**
+     * BART (bart-base's sizes: its parameter count, plus the final_logits_bias buffer) is recognized with config.json's
+     * heads, not as OPT (whose decoder names it shares); mBART, PEGASUS and Marian by their layout where config.json gives
+     * no model type; a Marian checkpoint without its sinusoidal positions is refused in a line saying why.
+     */
+    @Test
+    void bartLineageIsRecognized() {
+        Map<String, long[]> shapes = Models.describe("bart", ModelOptions.defaults()).tensorShapes();
+        assertEquals(139_420_416L + 50_265L, parameters(shapes));
+        Map<String, Object> heads = Map.of("encoder_attention_heads", 12, "decoder_attention_heads", 12);
+        ModelConfig c = Models.infer(shapes, null, heads);
+        assertEquals("bart", c.architecture());
+        assertEquals(List.copyOf(shapes.keySet()), List.copyOf(c.description().tensorShapes().keySet()));
+        PermutationSpec spec = c.description().permutationSpec();
+        assertEquals(12, spec.group("model.decoder.layers.5.encoder_attn.kv_heads").orElseThrow().size());
+        assertEquals(3072, spec.group("model.encoder.layers.0.fc1").orElseThrow().size());
+        for (String name : List.of("mbart", "pegasus", "marian")) {
+            assertEquals(name, Models.infer(Models.describe(name, ModelOptions.defaults()).tensorShapes(), null, heads)
+                    .architecture());
+        }
+        Map<String, long[]> marian = new LinkedHashMap<>(Models.describe("marian", ModelOptions.defaults()).tensorShapes());
+        marian.remove("model.decoder.embed_positions.weight");
+        LadyException e = assertThrows(LadyException.class, () -> Models.infer(marian, null, Map.of("model_type", "marian",
+                "encoder_attention_heads", 12, "decoder_attention_heads", 12)));
+        assertTrue(e.getMessage().contains("sinusoidal positions") && e.getMessage().lines().count() <= 2, e.getMessage());
+    }
+
+    /**
      * MaxViT-T is recognized by its sizes; at half its width it is "maxvit", read with its own sizes (the same tensors
      * back, in the state-dict order), and its probe side is the smallest its partitions allow (7 x 2^5 = 224).
      */

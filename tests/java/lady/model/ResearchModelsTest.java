@@ -55,6 +55,7 @@ class ResearchModelsTest {
         save("hf_swin.py");
         save("hf_clip.py", "clip", "siglip", "openclip.pt");
         save("hf_t5.py", "t5enc", "t5");
+        save("hf_bart.py", "bart");
     }
 
     /** The script's models ({@code names}: only those; the slow tests save theirs themselves). */
@@ -204,6 +205,30 @@ class ResearchModelsTest {
         save("hf_t5.py", "flant5", "umt5");
         roundTrip("hf_t5.py", "flant5", "t5: 75 groups", false);
         roundTrip("hf_t5.py", "umt5", "t5: 78 groups", false); // each block's own heads in its self-attention
+    }
+
+    /**
+     * BartForConditionalGeneration (tests/python/hf_bart.py): post-norm layers, learned positions from row 2, the
+     * decoder's causal self-attention and cross-attention with biases, the head tied and every tie saved,
+     * final_logits_bias; resync without the secret gives back every tensor.
+     */
+    @Test
+    void bart() throws Exception {
+        roundTrip("hf_bart.py", "bart", "bart: 54 groups", false);
+    }
+
+    /**
+     * mBART (pre-norm, scaled embeddings, only shared saved of the ties), Marian (sinusoidal positions saved, swish,
+     * each stack its own embedding: two streams), PEGASUS (pre-norm, sinusoids, relu) and BartModel (no head).
+     */
+    @Test
+    @Tag("slow")
+    void bartLineage() throws Exception {
+        save("hf_bart.py", "mbart", "marian", "pegasus", "bartbase");
+        roundTrip("hf_bart.py", "mbart", "mbart: 54 groups", false);
+        roundTrip("hf_bart.py", "marian", "marian: 55 groups", false);
+        roundTrip("hf_bart.py", "pegasus", "pegasus: 54 groups", false);
+        roundTrip("hf_bart.py", "bartbase", "bart: 54 groups", false);
     }
 
     /** T5's ReLU feed-forward (wi, wo). */
