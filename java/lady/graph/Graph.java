@@ -63,7 +63,9 @@ public record Graph(String name, List<Input> inputs, List<Node> nodes, List<Stri
             /** {@code N x C x H x W} float images. */
             IMAGE,
             /** {@code N x S} int64 token ids. */
-            TOKENS
+            TOKENS,
+            /** {@code N x C x T} float sequences of C channels (audio features: Whisper's log-mel frames), T = size. */
+            SEQUENCE
         }
     }
 

@@ -46,6 +46,16 @@ public final class GraphBuilder {
         return value;
     }
 
+    /**
+     * A sequence input {@code N x channels x length} (audio features: Whisper's log-mel frames), of exactly that
+     * length.
+     */
+    public String sequence(String value, long channels, long length) {
+        inputs.add(new Graph.Input(value, Graph.Input.Kind.SEQUENCE, channels, length, true));
+        width.put(value, channels);
+        return value;
+    }
+
     /** A token-id input {@code N x S}. */
     public String tokens(String value) {
         inputs.add(new Graph.Input(value, Graph.Input.Kind.TOKENS, 0, 0, false));
@@ -106,6 +116,23 @@ public final class GraphBuilder {
         a.put("padding", padding.clone());
         a.put("dilation", new long[] {dilation, dilation});
         a.put("groups", groups);
+        return add(module, Op.CONV, List.of(x), p, a, out);
+    }
+
+    /**
+     * A convolution over a sequence {@code N x C x T} (nn.Conv1d): weight {@code [out, in, kernel]}, optional bias;
+     * module path {@code module}.
+     */
+    public String conv1d(String module, String x, long out, long kernel, long stride, long padding, boolean bias) {
+        Map<String, String> p = params(module, "weight", new long[] {out, width(x), kernel});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {out}));
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("stride", new long[] {stride});
+        a.put("padding", new long[] {padding});
+        a.put("dilation", new long[] {1});
+        a.put("groups", 1L);
         return add(module, Op.CONV, List.of(x), p, a, out);
     }
 

@@ -9,7 +9,8 @@ package lady.graph;
 public enum Op {
     /**
      * 2-D convolution. Input: an image. Params: {@code weight} [out, in/groups, kh, kw], {@code bias}
-     * (optional). Attrs: {@code stride}, {@code padding}, {@code dilation} (pairs), {@code groups};
+     * (optional). Attrs: {@code stride}, {@code padding}, {@code dilation} (pairs), {@code groups}; a weight
+     * [out, in, k] and single stride, padding and dilation: a 1-D convolution over a sequence N x C x T (Whisper's);
      * {@code transposed} (1: a transposed convolution of an imported graph, weight [in, out, kh, kw],
      * groups 1; the interpreter does not run it). Channels: opens a space (its rows); a depthwise conv
      * ({@code groups == in}) keeps its input's space and its rows move with it; other grouped convs move whole

@@ -11,9 +11,10 @@ import lady.graph.Op;
 /**
  * The encoder-decoders of transformers' BART lineage, as Hugging Face saves them (model types {@code bart}: BART,
  * DistilBART; {@code mbart}: mBART; {@code marian}: the opus-mt translation models; {@code pegasus}: PEGASUS;
- * {@code blenderbot}: Blenderbot, PEGASUS's layout), read under their model type's name. Under {@code model.} with
- * {@code lm_head} and {@code final_logits_bias} (…ForConditionalGeneration, MarianMTModel), or without a prefix (BartModel:
- * no head).
+ * {@code blenderbot}: Blenderbot, PEGASUS's layout; {@code whisper}: Whisper, whose encoder reads log-mel frames),
+ * read under their model type's name. Under {@code model.} with {@code lm_head} and {@code final_logits_bias}
+ * (…ForConditionalGeneration, MarianMTModel; Whisper's {@code proj_out}, no bias), or without a prefix (BartModel,
+ * WhisperModel: no head).
  * <ul>
  *   <li>{@code shared} (the token embedding of both stacks; a checkpoint that also saved its ties {@code
  *       encoder.embed_tokens}, {@code decoder.embed_tokens} reads each stack's two as one, their mean; Marian's
@@ -22,6 +23,9 @@ import lady.graph.Op;
  *       PEGASUS's sinusoids, Blenderbot's learned rows): saved with the weights, they move with the stream; Lady refuses
  *       a checkpoint that left them out (newer transformers versions do not save sinusoids);</li>
  *   <li>BART and mBART: {@code layernorm_embedding} after the sum;</li>
+ *   <li>Whisper's encoder: the log-mel frames (num_mel_bins x 2 max_source_positions) through {@code conv1} (kernel 3)
+ *       and GELU, {@code conv2} (kernel 3, stride 2) and GELU, as tokens, plus every row of its saved sinusoids {@code
+ *       embed_positions}; its decoder's learned positions from row 0; its k projections without bias;</li>
  *   <li>per layer {@code layers.i}: {@code self_attn} (q, k, v and out projections with biases, scores scaled by
  *       head_dim^-1/2; the decoder's causal), {@code self_attn_layer_norm}; in the decoder {@code encoder_attn} (its keys
  *       and values from the encoder's output) and {@code encoder_attn_layer_norm}; {@code fc1}, the activation
@@ -32,8 +36,9 @@ import lady.graph.Op;
  *       not saved) plus {@code final_logits_bias} [1, vocab]; a model without a head outputs the decoder's last hidden
  *       state, whose channel order is free.</li>
  * </ul>
- * What moves: the residual stream (one for both stacks where they share the embedding; the cross-attention's keys read
- * the encoder's), every attention's heads (the encoder's, the decoder's self- and cross-attention's, per layer), each
+ * What moves: the residual stream (one for both stacks where they share the embedding, else one per stack: Marian's
+ * unshared embeddings, Whisper's; the cross-attention's keys read the encoder's), Whisper's first convolution's
+ * channels, every attention's heads (the encoder's, the decoder's self- and cross-attention's, per layer), each
  * head's query-key and value dimensions, each layer's MLP units. Lady's forward runs the decoder on a fixed seeded
  * sequence of token ids and compares the logits. Heads come from config.json (encoder_attention_heads,
  * decoder_attention_heads).
@@ -44,12 +49,16 @@ final class BartFamily implements Family {
     static final String MARIAN = "marian";
     static final String PEGASUS = "pegasus";
     static final String BLENDERBOT = "blenderbot";
+    static final String WHISPER = "whisper";
     private static final String HEADED = "model.";
     private static final String ENC = "encoder.";
     private static final String DEC = "decoder.";
     private static final String Q0 = "layers.0.self_attn.q_proj.weight";
     private static final String CROSS0 = DEC + "layers.0.encoder_attn.q_proj.weight";
     private static final String LM_HEAD = "lm_head.weight";
+    /** Whisper's audio convolutions (conv1, conv2) and its head. */
+    private static final String AUDIO = ENC + "conv";
+    private static final String PROJ_OUT = "proj_out.weight";
     private static final String LOGITS_BIAS = "final_logits_bias";
     /** BART's learned positions start at row 2 (BartLearnedPositionalEmbedding's offset). */
     private static final long BART_OFFSET = 2;
@@ -62,10 +71,23 @@ final class BartFamily implements Family {
     private static final long NEW_FF = 3072;
     private static final long NEW_POSITIONS = 1024;
     private static final int NEW_LAYERS = 6;
+    /** A new Whisper's sizes: whisper-tiny's (its width, heads, MLP and layers; 80 mel bins, 1500 frames after the
+     * convolutions, 448 decoder positions, 51865 tokens). */
+    private static final long WHISPER_WIDTH = 384;
+    private static final long WHISPER_HEADS = 6;
+    private static final long WHISPER_FF = 1536;
+    private static final int WHISPER_LAYERS = 4;
+    private static final long WHISPER_MELS = 80;
+    private static final long WHISPER_FRAMES = 1500;
+    private static final long WHISPER_POSITIONS = 448;
+    private static final long WHISPER_VOCAB = 51865;
+    /** Whisper's audio convolutions: kernel 3, padding 1; the second one's stride halves the frames. */
+    private static final long AUDIO_KERNEL = 3;
+    private static final long AUDIO_STRIDE = 2;
 
     @Override
     public List<String> names() {
-        return List.of(BART, MBART, MARIAN, PEGASUS, BLENDERBOT);
+        return List.of(BART, MBART, MARIAN, PEGASUS, BLENDERBOT, WHISPER);
     }
 
     @Override
@@ -81,6 +103,9 @@ final class BartFamily implements Family {
     @Override
     public String recognize(Map<String, long[]> s, Map<String, ?> config) {
         String p = s.containsKey(HEADED + ENC + Q0) ? HEADED : s.containsKey(ENC + Q0) ? "" : null;
+        if (p != null && s.containsKey(p + CROSS0) && s.containsKey(p + AUDIO + "1.weight")) {
+            return WHISPER;
+        }
         if (p == null || !s.containsKey(p + CROSS0) || !s.containsKey(p + ENC + "embed_positions.weight")
                 || !s.containsKey(p + "shared.weight") && !s.containsKey(p + ENC + "embed_tokens.weight")) {
             return null; // (Whisper's encoder reads audio: no token embedding)
@@ -97,8 +122,10 @@ final class BartFamily implements Family {
     @Override
     public ModelOptions options(String name, Map<String, long[]> s) {
         String p = s.containsKey(HEADED + ENC + Q0) ? HEADED : "";
-        String emb = s.containsKey(p + "shared.weight") ? p + "shared.weight" : p + ENC + "embed_tokens.weight";
-        return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, emb, 0, NEW_VOCAB)), 1.0, 0, 1, 1);
+        String emb = s.containsKey(p + "shared.weight") ? p + "shared.weight" : p + (name.equals(WHISPER) ? DEC : ENC)
+                + "embed_tokens.weight";
+        return new ModelOptions((int) Math.min(Integer.MAX_VALUE, Family.dim(s, emb, 0, name.equals(WHISPER)
+                ? WHISPER_VOCAB : NEW_VOCAB)), 1.0, 0, 1, 1);
     }
 
     /** What one model type computes: where it normalizes, its embedding norm, its positions' first row. */
@@ -108,14 +135,26 @@ final class BartFamily implements Family {
                 case BART -> new Layout(false, true, BART_OFFSET);
                 case MBART -> new Layout(true, true, BART_OFFSET);
                 case MARIAN -> new Layout(false, false, 0);
-                default -> new Layout(true, false, 0); // PEGASUS, Blenderbot
+                default -> new Layout(true, false, 0); // PEGASUS, Blenderbot, Whisper
             };
         }
     }
 
-    /** The sizes and functions both stacks share. */
+    /** The sizes and functions both stacks share; a new model's sizes. */
     private record Shape(Layout layout, long width, long vocab, double embedScale, Op.Activation act, String actUnsupported,
-            double eps) {}
+            double eps, boolean whisper) {
+        long newHeads() {
+            return whisper ? WHISPER_HEADS : NEW_HEADS;
+        }
+
+        long newFf() {
+            return whisper ? WHISPER_FF : NEW_FF;
+        }
+
+        int newLayers() {
+            return whisper ? WHISPER_LAYERS : NEW_LAYERS;
+        }
+    }
 
     @Override
     public Architecture build(String name, Dims d) {
@@ -123,40 +162,41 @@ final class BartFamily implements Family {
         String p = d.fromCheckpoint() && !d.has(HEADED + ENC + Q0, false) ? "" : HEADED;
         boolean headed = !p.isEmpty();
         GraphBuilder b = new GraphBuilder(name);
-        String ids = b.tokens("input_ids");
-        String decoderIds = b.tokens("decoder_input_ids");
+        boolean whisper = name.equals(WHISPER);
         String shared = p + "shared.weight";
-        boolean isShared = !d.fromCheckpoint() || d.has(shared, true);
-        String emb = isShared ? shared : p + ENC + "embed_tokens.weight";
-        long vocab = d.size(emb, 0, NEW_VOCAB);
-        long width = d.size(emb, 1, NEW_WIDTH);
+        boolean isShared = !whisper && (!d.fromCheckpoint() || d.has(shared, true));
+        String emb = isShared ? shared : p + (whisper ? DEC : ENC) + "embed_tokens.weight";
+        long vocab = d.size(emb, 0, whisper ? WHISPER_VOCAB : NEW_VOCAB);
+        long width = d.size(emb, 1, whisper ? WHISPER_WIDTH : NEW_WIDTH);
         LlamaFamily.agree(name, d, "vocab_size", vocab, emb);
         LlamaFamily.agree(name, d, "d_model", width, emb);
         Object fnName = d.config("activation_function") != null ? d.config("activation_function") : "gelu";
         Op.Activation fn = LlamaFamily.ACTIVATIONS.get(fnName);
         double scale = Boolean.TRUE.equals(d.config("scale_embedding")) ? Math.sqrt(width) : 1;
         Shape t = new Shape(Layout.of(name), width, vocab, scale, fn, fn != null ? null
-                : LlamaFamily.unsupportedActivation("activation_function", fnName), EPS);
-        String encoded = stack(b, d, name, t, p, ENC, ids, isShared, null, false);
-        String h = stack(b, d, name, t, p, DEC, decoderIds, isShared, encoded, !headed);
+                : LlamaFamily.unsupportedActivation("activation_function", fnName), EPS, whisper);
+        String encoded = layers(b, d, name, t, p + ENC, whisper ? audio(b, d, name, t, p + ENC)
+                : tokens(b, d, name, t, p, ENC, b.tokens("input_ids"), isShared), null, false);
+        String h = layers(b, d, name, t, p + DEC, tokens(b, d, name, t, p, DEC, b.tokens("decoder_input_ids"), isShared),
+                encoded, !headed);
         if (!headed) { // BartModel: the decoder's last hidden state, its order free
             return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT);
         }
-        String head = d.has(LM_HEAD, false) ? LM_HEAD : isShared ? shared : p + DEC + "embed_tokens.weight";
-        String logits = b.linear("lm_head", h, head, null, vocab);
-        if (d.has(LOGITS_BIAS, true)) {
+        String saved = whisper ? PROJ_OUT : LM_HEAD;
+        String head = d.has(saved, false) ? saved : isShared ? shared : p + DEC + "embed_tokens.weight";
+        String logits = b.linear(whisper ? "proj_out" : "lm_head", h, head, null, vocab);
+        if (d.has(LOGITS_BIAS, !whisper)) {
             logits = b.add("final_logits_bias.add", logits, b.param(LOGITS_BIAS, LOGITS_BIAS, new long[] {1, vocab}, null));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }
 
     /**
-     * The stack under {@code p + stack} on token ids {@code ids}: the encoder ({@code memory} null) or the decoder, whose
-     * cross-attention reads {@code memory}; {@code free}: its output's channel order is free (a model without head).
+     * The token embedding of stack {@code p + stack} on {@code ids}: the shared embedding (its tie saved under the
+     * stack's name too read as their mean) or the stack's own, scaled; its positions added; BART's embedding norm.
      */
-    private static String stack(GraphBuilder b, Dims d, String name, Shape t, String p, String stack, String ids,
-            boolean shared, String memory, boolean free) {
-        boolean decoder = memory != null;
+    private static String tokens(GraphBuilder b, Dims d, String name, Shape t, String p, String stack, String ids,
+            boolean shared) {
         String s = p + stack;
         String own = s + "embed_tokens.weight";
         String h;
@@ -176,15 +216,45 @@ final class BartFamily implements Family {
                     + "with the residual stream");
         }
         long offset = t.layout().positionOffset();
-        long rows = d.size(positions, 0, NEW_POSITIONS + offset);
+        long rows = d.size(positions, 0, (t.whisper() ? WHISPER_POSITIONS : NEW_POSITIONS) + offset);
+        LlamaFamily.agree(name, d, t.whisper() ? "max_target_positions" : "max_position_embeddings", rows - offset,
+                positions);
         h = b.add(s + "embed_positions.add", h, b.positionEmbedding(s + "embed_positions", ids, positions, rows,
                 t.width(), offset));
-        if (t.layout().embeddingNorm()) {
-            h = b.layerNorm(s + "layernorm_embedding", h, t.eps());
-        }
+        return t.layout().embeddingNorm() ? b.layerNorm(s + "layernorm_embedding", h, t.eps()) : h;
+    }
+
+    /**
+     * Whisper's encoder input under {@code s}: the log-mel frames (num_mel_bins x twice max_source_positions), conv1
+     * and GELU, conv2 (stride 2) and GELU, as tokens, plus every row of the saved sinusoids embed_positions.
+     */
+    private static String audio(GraphBuilder b, Dims d, String name, Shape t, String s) {
+        String conv1 = s + "conv1.weight";
+        String positions = s + "embed_positions.weight";
+        long mels = d.size(conv1, 1, WHISPER_MELS);
+        long frames = d.size(positions, 0, WHISPER_FRAMES);
+        LlamaFamily.agree(name, d, "num_mel_bins", mels, conv1);
+        LlamaFamily.agree(name, d, "max_source_positions", frames, positions);
+        String x = b.sequence("input_features", mels, frames * AUDIO_STRIDE);
+        x = b.act(s + "conv1.gelu", b.conv1d(s + "conv1", x, t.width(), AUDIO_KERNEL, 1, AUDIO_KERNEL / 2, true),
+                Op.Activation.GELU);
+        x = b.act(s + "conv2.gelu", b.conv1d(s + "conv2", x, t.width(), AUDIO_KERNEL, AUDIO_STRIDE, AUDIO_KERNEL / 2,
+                true), Op.Activation.GELU);
+        return b.add(s + "embed_positions.add", b.toTokens(s + "frames", x), b.param(s + "embed_positions", positions,
+                new long[] {frames, t.width()}, null));
+    }
+
+    /**
+     * The layers of stack {@code s} on {@code h} and its closing norm: the encoder's ({@code memory} null) or the
+     * decoder's, whose cross-attention reads {@code memory}; {@code free}: its output's channel order is free (a model
+     * without head).
+     */
+    private static String layers(GraphBuilder b, Dims d, String name, Shape t, String s, String h, String memory,
+            boolean free) {
+        boolean decoder = memory != null;
         String q0 = s + Q0;
         long heads = d.fromCheckpoint() ? LlamaFamily.heads(name, d, decoder ? "decoder_attention_heads"
-                : "encoder_attention_heads", d.size(q0, 0, 0), q0) : NEW_HEADS;
+                : "encoder_attention_heads", d.size(q0, 0, 0), q0) : t.newHeads();
         long headDim = t.width() / heads;
         Map<String, Object> attrs = new LinkedHashMap<>();
         attrs.put("rotary_dim", 0L);
@@ -194,16 +264,16 @@ final class BartFamily implements Family {
         crossAttrs.put("causal", 0L);
         boolean pre = t.layout().preNorm();
         int n = 0;
-        for (; d.has(s + "layers." + n + ".self_attn.q_proj.weight", n < NEW_LAYERS); n++) {
+        for (; d.has(s + "layers." + n + ".self_attn.q_proj.weight", n < t.newLayers()); n++) {
             String l = s + "layers." + n + ".";
-            boolean last = !d.has(s + "layers." + (n + 1) + ".self_attn.q_proj.weight", n + 1 < NEW_LAYERS);
+            boolean last = !d.has(s + "layers." + (n + 1) + ".self_attn.q_proj.weight", n + 1 < t.newLayers());
             h = sublayer(b, t, l + "self_attn_layer_norm", h, x -> b.attentionGqa(l + "self_attn", x,
-                    projections(l + "self_attn"), heads, heads, headDim, attrs), false);
+                    projections(d, t, l + "self_attn"), heads, heads, headDim, attrs), false);
             if (decoder) {
                 h = sublayer(b, t, l + "encoder_attn_layer_norm", h, x -> b.crossAttentionGqa(l + "encoder_attn", x,
-                        memory, projections(l + "encoder_attn"), heads, heads, headDim, crossAttrs), false);
+                        memory, projections(d, t, l + "encoder_attn"), heads, heads, headDim, crossAttrs), false);
             }
-            long units = d.size(l + "fc1.weight", 0, NEW_FF);
+            long units = d.size(l + "fc1.weight", 0, t.newFf());
             h = sublayer(b, t, l + "final_layer_norm", h, x -> {
                 String y = b.linear(l + "fc1", x, units, true);
                 y = t.act() != null ? b.act(l + "activation", y, t.act()) : b.act(l + "activation", y, Op.Activation.GELU,
@@ -227,12 +297,15 @@ final class BartFamily implements Family {
         return b.layerNorm(norm, b.add(norm + ".residual", x, f.apply(x)), t.eps(), free);
     }
 
-    /** The q, k, v and out projections of attention module {@code a}, with their biases. */
-    private static Map<String, String> projections(String a) {
+    /** The q, k, v and out projections of attention module {@code a}, with their biases (Whisper's k has none). */
+    private static Map<String, String> projections(Dims d, Shape t, String a) {
         Map<String, String> names = new LinkedHashMap<>();
         for (String[] role : new String[][] {{"q", "q_proj"}, {"k", "k_proj"}, {"v", "v_proj"}, {"o", "out_proj"}}) {
             names.put(role[0] + "_weight", a + "." + role[1] + ".weight");
-            names.put(role[0] + "_bias", a + "." + role[1] + ".bias");
+            String bias = a + "." + role[1] + ".bias";
+            if (d.has(bias, !role[0].equals("k") || !t.whisper())) {
+                names.put(role[0] + "_bias", bias);
+            }
         }
         return names;
     }

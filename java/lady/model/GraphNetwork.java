@@ -112,7 +112,8 @@ final class GraphNetwork implements Model {
             case CONV -> {
                 long[] w = graph.shape(n.param("weight"));
                 long groups = n.longAttr("groups", 1);
-                if (n.longAttr("transposed", 0) == 1) { // ConvTranspose2d [in, out / groups, kh, kw]: run on its tensors
+                if (n.longAttr("transposed", 0) == 1 || w.length == 3) { // ConvTranspose2d [in, out / groups, kh, kw],
+                    // Conv1d [out, in, k]: run on its tensors
                     rawParameters(n);
                     return;
                 }
@@ -305,11 +306,15 @@ final class GraphNetwork implements Model {
         return found;
     }
 
-    /** The live tensor called {@code name} (a raw parameter or a module's), cached. */
+    /**
+     * The live tensor called {@code name} (a raw parameter or a module's), cached (its handle kept past the scope of
+     * the node that first asked for it: {@link #scoped}).
+     */
     private Tensor live(String name) {
         Tensor t = raw.get(name);
         if (t == null) {
             t = live().get(name);
+            t.retainReference();
             raw.put(name, t);
         }
         return t;
@@ -535,14 +540,17 @@ final class GraphNetwork implements Model {
         List<Node> nodes = graph.nodes();
         for (int i = 0; i < nodes.size() && (tap == null || !tap.done()); i++) {
             Node n = nodes.get(i);
-            Tensor out = apply(n, values);
+            Tensor out = scoped(() -> apply(n, values));
             if (tap != null) {
                 tap.seen(n, values, out);
             }
             values.put(n.output(), out);
             for (String in : n.inputs()) {
                 if (lastUse.getOrDefault(in, -1) == i) {
-                    values.remove(in);
+                    Tensor done = values.remove(in);
+                    if (tap == null && done != input && unshared(done, values)) {
+                        done.deallocate(); // (now, not at a garbage collection: a long sequence's values are large)
+                    }
                 }
             }
         }
@@ -561,6 +569,9 @@ final class GraphNetwork implements Model {
         Tensor x = n.inputs().isEmpty() ? null : in(n, values, 0);
         switch (n.op()) {
             case CONV: {
+                if (graph.shape(n.param("weight")).length == 3) {
+                    return conv1d(n, x);
+                }
                 if (n.longAttr("transposed", 0) == 1) {
                     return torch.conv_transpose2d(x, live(n.param("weight")), n.has("bias")
                             ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias")))
@@ -641,10 +652,8 @@ final class GraphNetwork implements Model {
             }
             case FLATTEN:
                 return torch.flatten(x, n.longAttr("start", 1), -1);
-            case TO_TOKENS: {
-                long[] s = x.sizes().vec().get();
-                return x.reshape(s[0], s[1], s[2] * s[3]).permute(0, 2, 1);
-            }
+            case TO_TOKENS: // N x C x H x W (or a sequence N x C x T) -> N x positions x C
+                return torch.flatten(x, 2, -1).permute(0, 2, 1);
             case PARAM: {
                 Tensor p = raw.get(n.param("value"));
                 if (n.longAttr("expand", 0) == 1) { // (a vector [D]: one token [N, 1, D], CLIP's class embedding)
@@ -831,9 +840,72 @@ final class GraphNetwork implements Model {
         return ((LinearImpl) modules.get(n.name() + ".out_proj")).forward(o);
     }
 
+    /**
+     * Whether no other value of the run and no parameter holds the handle {@code t} (a node may return its input, or a
+     * parameter, as it is).
+     */
+    private boolean unshared(Tensor t, Map<String, Tensor> values) {
+        for (Tensor v : values.values()) {
+            if (v == t) {
+                return false;
+            }
+        }
+        for (Tensor v : raw.values()) {
+            if (v == t) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * What {@code f} (a node's computation) returns, every other tensor it made freed on return instead of at a garbage
+     * collection: an attention's scores are batch x heads x queries x keys (Whisper's encoder: 4 x 12 x 1500 x 1500
+     * floats, 432 MB, a few of them per layer), which left to the collector exhausted 24 GB within a check of
+     * whisper-small.
+     */
+    private static Tensor scoped(java.util.function.Supplier<Tensor> f) {
+        Tensor out;
+        try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+            out = f.get();
+            out.retainReference(); // (the scope's close releases one reference)
+        }
+        org.bytedeco.javacpp.PointerScope outer = org.bytedeco.javacpp.PointerScope.getInnerScope();
+        if (outer != null) { // the caller's scope (a training step's) frees it as it did before
+            outer.attach(out);
+            out.releaseReference();
+        }
+        return out;
+    }
+
+    /**
+     * Node {@code n}'s 1-D convolution of {@code x} (N x C x T), on input channels padded as a 2-D convolution's are
+     * ({@link Torch#convolutionInputChannels}: libtorch computes it through the same oneDNN kernels).
+     */
+    private Tensor conv1d(Node n, Tensor x) {
+        Tensor w = live(n.param("weight"));
+        long in = w.size(1);
+        long pad = Torch.convolutionInputChannels(in) - in;
+        if (pad > 0) {
+            long[] channels = {0, 0, 0, pad};
+            x = torch.constant_pad_nd(x, channels, new Scalar(0.0));
+            w = torch.constant_pad_nd(w, channels, new Scalar(0.0));
+        }
+        return torch.conv1d(x, w, n.has("bias") ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias")))
+                : new org.bytedeco.pytorch.TensorOptional(), n.longsAttr("stride", 1), n.longsAttr("padding", 0),
+                n.longsAttr("dilation", 1), 1);
+    }
+
     private void checkInput(Tensor input) {
         Graph.Input in = graph.inputs().get(0);
         long[] s = input.sizes().vec().get();
+        if (in.kind() == Graph.Input.Kind.SEQUENCE) {
+            if (s.length != 3 || s[1] != in.channels() || s[2] != in.size()) {
+                throw LadyException.invalidInput(arch.name() + " expects input of shape N x " + in.channels() + " x "
+                        + in.size() + ", got " + java.util.Arrays.toString(s));
+            }
+            return;
+        }
         if (in.kind() == Graph.Input.Kind.TOKENS) {
             if (s.length != 2) {
                 throw LadyException.invalidInput(arch.name() + " expects token ids of shape N x S, got "
@@ -856,6 +928,9 @@ final class GraphNetwork implements Model {
             List<Node> emb = graph.nodes(Op.EMBEDDING).stream().filter(Op::vocabulary).toList();
             long vocab = emb.isEmpty() ? 2 : graph.shape(emb.get(0).param("weight"))[0];
             return PermutationCheck.tokens(batch, (int) Math.min(PROBE_TOKENS, positions()), vocab, seed);
+        }
+        if (in.kind() == Graph.Input.Kind.SEQUENCE) {
+            return PermutationCheck.sequence(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
         }
         return PermutationCheck.probe(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
     }

@@ -246,19 +246,32 @@ public final class PermutationCheck {
      * away) and span about the range of normalized images.
      */
     public static Tensor probe(int n, int channels, int size, long seed) {
-        long count = (long) n * channels * size * size;
-        float[] v = new float[Math.toIntExact(count)];
+        Tensor t = torch.empty(n, channels, size, size);
+        t.data_ptr_float().put(planes(n * channels, size * size, seed));
+        return t;
+    }
+
+    /**
+     * A probe batch of {@code n} sequences {@code channels x length} (audio features), drawn as {@link #probe}'s
+     * images are, each channel a plane of {@code length} values.
+     */
+    public static Tensor sequence(int n, int channels, int length, long seed) {
+        Tensor t = torch.empty(n, channels, length);
+        t.data_ptr_float().put(planes(n * channels, length, seed));
+        return t;
+    }
+
+    /** {@code count} planes of {@code plane} values, each a brightness plus contrast times uniform noise. */
+    private static float[] planes(int count, int plane, long seed) {
+        float[] v = new float[Math.toIntExact((long) count * plane)];
         SplittableRandom rng = new SplittableRandom(seed);
-        int plane = size * size;
-        for (int c = 0; c < n * channels; c++) {
+        for (int c = 0; c < count; c++) {
             double brightness = rng.nextDouble() * 2 - 1, contrast = 0.5 + rng.nextDouble() * 1.5;
             for (int i = 0; i < plane; i++) {
                 v[c * plane + i] = (float) (brightness + contrast * (rng.nextDouble() * 2 - 1));
             }
         }
-        Tensor t = torch.empty(n, channels, size, size);
-        t.data_ptr_float().put(v);
-        return t;
+        return v;
     }
 
     /** Token ids uniform over {@code vocab}, {@code n} sequences of {@code length}, a pure function of {@code seed}. */

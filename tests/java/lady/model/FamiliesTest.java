@@ -255,6 +255,30 @@ class FamiliesTest {
     }
 
     /**
+     * Whisper (whisper-tiny's sizes: its parameter count) is recognized with config.json's heads: its log-mel input a
+     * sequence of 80 channels and 3000 frames, the first convolution's channels a group, the encoder's stream (the
+     * second convolution's rows, the sinusoids' columns) and the decoder's (its embedding) two groups.
+     */
+    @Test
+    void whisperIsRecognized() {
+        Map<String, long[]> shapes = Models.describe("whisper", ModelOptions.defaults()).tensorShapes();
+        assertEquals(37_760_640L, parameters(shapes)); // transformers' whisper-tiny (proj_out tied)
+        ModelConfig c = Models.infer(shapes, null, Map.of("encoder_attention_heads", 6, "decoder_attention_heads", 6));
+        assertEquals("whisper", c.architecture());
+        assertEquals(List.copyOf(shapes.keySet()), List.copyOf(c.description().tensorShapes().keySet()));
+        lady.graph.Graph.Input in = c.description().graph().inputs().get(0);
+        assertEquals(List.of(lady.graph.Graph.Input.Kind.SEQUENCE, 80L, 3000L), List.of(in.kind(), in.channels(),
+                in.size()));
+        PermutationSpec spec = c.description().permutationSpec();
+        assertEquals(384, spec.group("model.encoder.conv1").orElseThrow().size());
+        lady.permutation.Group encoder = spec.groups().stream().filter(g -> g.members().stream()
+                .anyMatch(m -> m.tensor().equals("model.encoder.conv2.weight") && m.axis() == 0)).findFirst().orElseThrow();
+        assertTrue(encoder.members().stream().anyMatch(m -> m.tensor().equals("model.encoder.embed_positions.weight")
+                && m.axis() == 1));
+        assertTrue(encoder.members().stream().noneMatch(m -> m.tensor().equals("model.decoder.embed_tokens.weight")));
+    }
+
+    /**
      * MaxViT-T is recognized by its sizes; at half its width it is "maxvit", read with its own sizes (the same tensors
      * back, in the state-dict order), and its probe side is the smallest its partitions allow (7 x 2^5 = 224).
      */
