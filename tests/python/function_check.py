@@ -63,9 +63,10 @@ def randomize(model, special=lambda name, p: False):
                 p.copy_(0.2 * torch.randn(p.shape))
 
 
-def save_models(out, seed, only, models, config, build, special):
-    """Hugging Face folders <out>/<name> of the models (name: whether it has a head) that only names (all when empty):
-    each built from config(head), its weights drawn by randomize(model, special)."""
+def save_models(out, seed, only, models, config, build, special, state=lambda name, model: model.state_dict()):
+    """Hugging Face folders <out>/<name> of the models (name: whether it has a head, or what config takes) that only
+    names (all when empty): each built from config(head), its weights drawn by randomize(model, special), saved as
+    state(name, model) gives them (the state dict; without the ties save_pretrained leaves out, fixed tables drawn)."""
     torch.manual_seed(seed)
     for name, head in models.items():
         if only and name not in only:
@@ -73,7 +74,15 @@ def save_models(out, seed, only, models, config, build, special):
         c = config(head)
         m = build(c)
         randomize(m, special)
-        save_folder(out, name, c, m.state_dict())
+        with torch.no_grad():
+            save_folder(out, name, c, state(name, m))
+
+
+def swap_heads(weight, head_dim):
+    """A wrong permutation: the rows of the first two heads of a q projection's weight swapped, in place."""
+    first = weight[:head_dim].clone()
+    weight[:head_dim] = weight[head_dim:2 * head_dim]
+    weight[head_dim:2 * head_dim] = first
 
 
 def outputs(model, original, permuted, wrong):

@@ -34,7 +34,7 @@ except ImportError as e:
     sys.exit(3)
 
 ACT = {"gelu": nn.functional.gelu, "swish": nn.functional.silu, "relu": torch.relu}
-PRE_NORM = {"bart": False, "mbart": True, "marian": False, "pegasus": True}
+PRE_NORM = {"bart": False, "mbart": True, "marian": False, "pegasus": True, "whisper": True}
 OFFSET = {"bart": 2, "mbart": 2}  # BartLearnedPositionalEmbedding's; the sinusoids start at row 0
 
 
@@ -49,10 +49,11 @@ def sinusoids(n_pos, dim):
 
 
 class Attention(nn.Module):
-    def __init__(self, d, heads):
+    def __init__(self, d, heads, k_bias=True):
         super().__init__()
         self.heads, self.hd = heads, d // heads
-        self.k_proj, self.v_proj, self.q_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
+        self.k_proj = nn.Linear(d, d, bias=k_bias)  # (Whisper's has none)
+        self.v_proj, self.q_proj, self.out_proj = (nn.Linear(d, d) for _ in range(3))
 
     def forward(self, x, memory=None, causal=False):
         b, n, _ = x.shape
@@ -66,14 +67,17 @@ class Attention(nn.Module):
 
 
 class Layer(nn.Module):
+    """The layers of them all, Whisper's too (pre-norm, k without bias)."""
+
     def __init__(self, c, decoder):
         super().__init__()
         d = c["d_model"]
         heads = c["decoder_attention_heads" if decoder else "encoder_attention_heads"]
         ff = c["decoder_ffn_dim" if decoder else "encoder_ffn_dim"]
-        self.self_attn, self.self_attn_layer_norm = Attention(d, heads), nn.LayerNorm(d)
+        k_bias = c["model_type"] != "whisper"
+        self.self_attn, self.self_attn_layer_norm = Attention(d, heads, k_bias), nn.LayerNorm(d)
         if decoder:
-            self.encoder_attn, self.encoder_attn_layer_norm = Attention(d, heads), nn.LayerNorm(d)
+            self.encoder_attn, self.encoder_attn_layer_norm = Attention(d, heads, k_bias), nn.LayerNorm(d)
         self.fc1, self.fc2, self.final_layer_norm = nn.Linear(d, ff), nn.Linear(ff, d), nn.LayerNorm(d)
         self.act, self.pre, self.decoder = ACT[c["activation_function"]], PRE_NORM[c["model_type"]], decoder
 
@@ -171,26 +175,26 @@ def headed(c):
 
 
 def build(c):
-    return ForConditionalGeneration(c) if headed(c) else BaseModel(c)
+    m = ForConditionalGeneration(c) if headed(c) else BaseModel(c)
+    m.config = c
+    return m
+
+
+def fixed_tables(name, m):
+    """The state dict to save: the sinusoids drawn as Marian's and PEGASUS's are, final_logits_bias drawn, the ties
+    save_pretrained leaves out left out."""
+    base = m.model if headed(m.config) else m
+    for s in base.encoder, base.decoder:
+        if s.sinusoidal:
+            s.embed_positions.weight.copy_(sinusoids(*s.embed_positions.weight.shape))
+    if headed(m.config):
+        m.final_logits_bias.copy_(0.2 * torch.randn(m.final_logits_bias.shape))
+    return {k: v for k, v in m.state_dict().items() if k not in MODELS[name][5]}
 
 
 def save(out, seed, only=()):
-    torch.manual_seed(seed)
-    for name, (t, _, _, _, _, left_out) in MODELS.items():
-        if only and name not in only:
-            continue
-        c = config(name)
-        m = build(c)
-        function_check.randomize(m)
-        with torch.no_grad():
-            base = m.model if headed(c) else m
-            for s in base.encoder, base.decoder:
-                if s.sinusoidal:
-                    s.embed_positions.weight.copy_(sinusoids(*s.embed_positions.weight.shape))
-            if headed(c):
-                m.final_logits_bias.copy_(0.2 * torch.randn(m.final_logits_bias.shape))
-        state = {k: v for k, v in m.state_dict().items() if k not in left_out}
-        function_check.save_folder(out, name, c, state)
+    function_check.save_models(out, seed, only, {name: name for name in MODELS}, config, build, lambda n, p: False,
+                               fixed_tables)
 
 
 def check(original, permuted, restored):
@@ -212,10 +216,8 @@ def check(original, permuted, restored):
         ya = m(*args)
         load(sb)
         yb = m(*args)
-        q, hd = base.decoder.layers[0].encoder_attn.q_proj.weight, c["d_model"] // c["decoder_attention_heads"]
-        q0 = q[:hd].clone()
-        q[:hd] = q[hd:2 * hd]
-        q[hd:2 * hd] = q0  # two query heads swapped: a wrong permutation
+        function_check.swap_heads(base.decoder.layers[0].encoder_attn.q_proj.weight,
+                                  c["d_model"] // c["decoder_attention_heads"])
         yw = m(*args)
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 

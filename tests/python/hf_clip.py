@@ -424,9 +424,7 @@ def check(original, permuted, restored):
             tower = m.vision_model if hasattr(m, "vision_model") else m.text_model
             q = tower.encoder.layers[0].self_attn.q_proj.weight
             hd = q.shape[0] // tower.encoder.layers[0].self_attn.heads
-        q0 = q[:hd].clone()
-        q[:hd] = q[hd:2 * hd]
-        q[hd:2 * hd] = q0  # two query heads of the first layer swapped (open_clip: two channels of ln_pre's weight)
+        function_check.swap_heads(q, hd)  # two query heads of the first layer (open_clip: two channels of ln_pre's weight)
         yw = m(x, ids)
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 

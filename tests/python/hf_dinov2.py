@@ -217,9 +217,7 @@ def check(original, permuted, restored):
         yb = out(m(x))
         q = backbone.encoder.layer[0].attention.attention.query.weight
         hd = q.shape[0] // backbone.encoder.layer[0].attention.attention.heads
-        q0 = q[:hd].clone()
-        q[:hd] = q[hd:2 * hd]
-        q[hd:2 * hd] = q0  # heads 0 and 1 of the queries only: a wrong permutation
+        function_check.swap_heads(q, hd)  # heads 0 and 1 of the queries only: a wrong permutation
         yw = out(m(x))
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 

@@ -226,18 +226,11 @@ def build(c):
 
 
 def save(out, seed, only=()):
-    torch.manual_seed(seed)
-    for name in MODELS:
-        if only and name not in only:
-            continue
-        c = config(name)
-        m = build(c)
-        function_check.randomize(m, lambda n, p: n.endswith("relative_attention_bias.weight")
-                                 and p.copy_(torch.randn(p.shape)) is not None)
-        state = m.state_dict()
-        if name in ("flant5", "umt5"):
-            state = {k: v for k, v in state.items() if k not in TIES}
-        function_check.save_folder(out, name, c, state)
+    function_check.save_models(out, seed, only, {name: name for name in MODELS}, config, build,
+                               lambda n, p: n.endswith("relative_attention_bias.weight")
+                               and p.copy_(torch.randn(p.shape)) is not None,
+                               lambda name, m: {k: v for k, v in m.state_dict().items()
+                                                if name not in ("flant5", "umt5") or k not in TIES})
 
 
 def check(original, permuted, restored):
@@ -257,10 +250,7 @@ def check(original, permuted, restored):
         yb = m(*args)
         att = (m.decoder.block[0].layer[1].EncDecAttention if c["is_encoder_decoder"]
                else m.encoder.block[0].layer[0].SelfAttention)
-        q, hd = att.q.weight, c["d_kv"]
-        q0 = q[:hd].clone()
-        q[:hd] = q[hd:2 * hd]
-        q[hd:2 * hd] = q0  # two query heads swapped: a wrong permutation
+        function_check.swap_heads(att.q.weight, c["d_kv"])
         yw = m(*args)
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 

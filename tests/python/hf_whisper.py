@@ -22,6 +22,7 @@ import sys
 try:
     import function_check
     import torch
+    from hf_bart import Layer  # pre-norm for model_type whisper, k projections without bias
     from torch import nn
 except ImportError as e:
     print(f"cannot import torch: {e}")
@@ -34,45 +35,6 @@ def sinusoids(length, channels, max_timescale=10000):
     inv = torch.exp(-increment * torch.arange(channels // 2))
     t = torch.arange(length)[:, None] * inv[None, :]
     return torch.cat([t.sin(), t.cos()], dim=1)
-
-
-class Attention(nn.Module):
-    def __init__(self, d, heads):
-        super().__init__()
-        self.heads, self.hd = heads, d // heads
-        self.k_proj = nn.Linear(d, d, bias=False)
-        self.v_proj, self.q_proj, self.out_proj = (nn.Linear(d, d) for _ in range(3))
-
-    def forward(self, x, memory=None, causal=False):
-        b, n, _ = x.shape
-        kv = x if memory is None else memory
-        q = (self.q_proj(x) * self.hd ** -0.5).view(b, n, self.heads, self.hd).transpose(1, 2)
-        k, v = (t(kv).view(b, kv.shape[1], self.heads, self.hd).transpose(1, 2) for t in (self.k_proj, self.v_proj))
-        s = q @ k.transpose(-1, -2)
-        if causal:
-            s = s.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
-        return self.out_proj((torch.softmax(s, -1) @ v).transpose(1, 2).reshape(b, n, -1))
-
-
-class Layer(nn.Module):
-    """WhisperEncoderLayer / WhisperDecoderLayer: pre-norm."""
-
-    def __init__(self, c, decoder):
-        super().__init__()
-        d = c["d_model"]
-        heads = c["decoder_attention_heads" if decoder else "encoder_attention_heads"]
-        ff = c["decoder_ffn_dim" if decoder else "encoder_ffn_dim"]
-        self.self_attn, self.self_attn_layer_norm = Attention(d, heads), nn.LayerNorm(d)
-        if decoder:
-            self.encoder_attn, self.encoder_attn_layer_norm = Attention(d, heads), nn.LayerNorm(d)
-        self.fc1, self.fc2, self.final_layer_norm = nn.Linear(d, ff), nn.Linear(ff, d), nn.LayerNorm(d)
-        self.decoder = decoder
-
-    def forward(self, x, memory):
-        x = x + self.self_attn(self.self_attn_layer_norm(x), causal=self.decoder)
-        if self.decoder:
-            x = x + self.encoder_attn(self.encoder_attn_layer_norm(x), memory)
-        return x + self.fc2(nn.functional.gelu(self.fc1(self.final_layer_norm(x))))
 
 
 class Encoder(nn.Module):
@@ -144,19 +106,16 @@ def build(c):
     return WhisperForConditionalGeneration(c) if c["architectures"][0] == MODELS["whisper"] else WhisperModel(c)
 
 
+def sinusoids_saved(name, m):
+    """The state dict to save: the encoder's sinusoids drawn as Whisper's are, proj_out (tied) left out."""
+    base = m.model if hasattr(m, "model") else m
+    base.encoder.embed_positions.weight.copy_(sinusoids(*base.encoder.embed_positions.weight.shape))
+    return {k: v for k, v in m.state_dict().items() if k != "proj_out.weight"}
+
+
 def save(out, seed, only=()):
-    torch.manual_seed(seed)
-    for name in MODELS:
-        if only and name not in only:
-            continue
-        c = config(name)
-        m = build(c)
-        function_check.randomize(m)
-        base = m.model if hasattr(m, "model") else m
-        with torch.no_grad():
-            base.encoder.embed_positions.weight.copy_(sinusoids(*base.encoder.embed_positions.weight.shape))
-        state = {k: v for k, v in m.state_dict().items() if k != "proj_out.weight"}
-        function_check.save_folder(out, name, c, state)
+    function_check.save_models(out, seed, only, {name: name for name in MODELS}, config, build, lambda n, p: False,
+                               sinusoids_saved)
 
 
 def check(original, permuted, restored):
@@ -176,10 +135,8 @@ def check(original, permuted, restored):
         ya = m(*args)
         load(sb)
         yb = m(*args)
-        q, hd = base.decoder.layers[0].encoder_attn.q_proj.weight, c["d_model"] // c["decoder_attention_heads"]
-        q0 = q[:hd].clone()
-        q[:hd] = q[hd:2 * hd]
-        q[hd:2 * hd] = q0  # two query heads swapped: a wrong permutation
+        function_check.swap_heads(base.decoder.layers[0].encoder_attn.q_proj.weight,
+                                  c["d_model"] // c["decoder_attention_heads"])
         yw = m(*args)
     function_check.verdict(sa, sb, sc, ya, yb, yw)
 
