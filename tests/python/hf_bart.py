@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The encoder-decoders of Hugging Face's BART lineage (transformers' modeling_bart.py, modeling_mbart.py,
-modeling_marian.py, modeling_pegasus.py; the modules are written out below as those files define them, transformers not
+modeling_marian.py, modeling_pegasus.py, modeling_m2m_100.py; the modules are written out below as those files define them, transformers not
 being installable here), for the Java tests (run with /usr/bin/python3).
 
     hf_bart.py save <out_dir> <seed> [NAME...]
@@ -14,7 +14,9 @@ being installable here), for the Java tests (run with /usr/bin/python3).
         marian/: MarianMTModel (post-norm, sinusoidal positions saved, swish, scaled embeddings) with unshared
         embeddings: each stack its own, lm_head tied to the decoder's and left out;
         pegasus/: PegasusForConditionalGeneration (pre-norm, sinusoidal positions, relu, scaled embeddings);
-        bartbase/: BartModel (no prefix, no head: the decoder's last hidden state).
+        bartbase/: BartModel (no prefix, no head: the decoder's last hidden state);
+        m2m100/: M2M100ForConditionalGeneration as NLLB is (pre-norm, relu, scaled embeddings, sinusoidal positions
+        computed and not saved, counted as RoBERTa's from pad_token_id + 1, no final_logits_bias), only shared saved.
     hf_bart.py check <model_dir> <permuted_dir> <restored_dir>
         function_check.py's verdict on the three folders' weights: the logits on 4 sequences of 20 token ids with 12
         decoder token ids (a model without head: the decoder's last hidden state by its inner products); the wrong
@@ -34,7 +36,7 @@ except ImportError as e:
     sys.exit(3)
 
 ACT = {"gelu": nn.functional.gelu, "swish": nn.functional.silu, "relu": torch.relu}
-PRE_NORM = {"bart": False, "mbart": True, "marian": False, "pegasus": True, "whisper": True}
+PRE_NORM = {"bart": False, "mbart": True, "marian": False, "pegasus": True, "whisper": True, "m2m100": True}
 OFFSET = {"bart": 2, "mbart": 2}  # BartLearnedPositionalEmbedding's; the sinusoids start at row 0
 
 
@@ -46,6 +48,27 @@ def sinusoids(n_pos, dim):
     out[:, :half] = torch.sin(enc[:, 0::2])
     out[:, half:] = torch.cos(enc[:, 1::2])
     return out
+
+
+class ComputedSinusoids(nn.Module):
+    """M2M100SinusoidalPositionalEmbedding: a table computed, not saved (a non-persistent buffer), RoBERTa's positions."""
+
+    def __init__(self, rows, dim, pad):
+        super().__init__()
+        half = dim // 2
+        emb = torch.exp(torch.arange(half, dtype=torch.int64).float() * -(math.log(10000) / (half - 1)))
+        emb = torch.arange(rows, dtype=torch.int64).float().unsqueeze(1) * emb.unsqueeze(0)
+        emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=1).view(rows, -1)
+        if dim % 2 == 1:
+            emb = torch.cat([emb, torch.zeros(rows, 1)], dim=1)
+        emb[pad, :] = 0
+        self.pad = pad
+        self.register_buffer("weights", emb, persistent=False)
+
+    def forward(self, ids):
+        mask = ids.ne(self.pad).int()
+        positions = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + self.pad
+        return self.weights.index_select(0, positions.view(-1)).view(ids.shape[0], ids.shape[1], -1)
 
 
 class Attention(nn.Module):
@@ -97,8 +120,12 @@ class Stack(nn.Module):
         t, d = c["model_type"], c["d_model"]
         self.embed_tokens = embed_tokens
         self.offset = OFFSET.get(t, 0)
-        self.embed_positions = nn.Embedding(c["max_position_embeddings"] + self.offset, d)
-        self.sinusoidal = t in ("marian", "pegasus")
+        if t == "m2m100":
+            self.embed_positions = ComputedSinusoids(c["max_position_embeddings"] + c["pad_token_id"] + 1, d,
+                                                     c["pad_token_id"])
+        else:
+            self.embed_positions = nn.Embedding(c["max_position_embeddings"] + self.offset, d)
+        self.sinusoidal = t in ("marian", "pegasus")  # (drawn as saved; M2M100's are computed)
         if t in ("bart", "mbart"):
             self.layernorm_embedding = nn.LayerNorm(d)
         self.layers = nn.ModuleList([Layer(c, decoder) for _ in range(c["decoder_layers" if decoder else "encoder_layers"])])
@@ -107,7 +134,9 @@ class Stack(nn.Module):
         self.scale = math.sqrt(d) if c["scale_embedding"] else 1.0
 
     def forward(self, ids, memory=None):
-        x = self.embed_tokens(ids) * self.scale + self.embed_positions(torch.arange(ids.shape[1]) + self.offset)
+        positions = (self.embed_positions(ids) if isinstance(self.embed_positions, ComputedSinusoids)
+                     else self.embed_positions(torch.arange(ids.shape[1]) + self.offset))
+        x = self.embed_tokens(ids) * self.scale + positions
         if hasattr(self, "layernorm_embedding"):
             x = self.layernorm_embedding(x)
         for layer in self.layers:
@@ -138,10 +167,12 @@ class ForConditionalGeneration(nn.Module):
         self.model = Model(c)
         self.lm_head = nn.Linear(c["d_model"], c["vocab_size"], bias=False)
         self.lm_head.weight = self.model.decoder.embed_tokens.weight  # tied
-        self.register_buffer("final_logits_bias", torch.zeros(1, c["vocab_size"]))
+        if c["model_type"] != "m2m100":  # (M2M100 has none)
+            self.register_buffer("final_logits_bias", torch.zeros(1, c["vocab_size"]))
 
     def forward(self, ids, decoder_ids):
-        return self.lm_head(self.model(ids, decoder_ids)) + self.final_logits_bias
+        y = self.lm_head(self.model(ids, decoder_ids))
+        return y + self.final_logits_bias if hasattr(self, "final_logits_bias") else y
 
 
 class BaseModel(Model):
@@ -156,18 +187,24 @@ MODELS = {"bart": ("bart", "gelu", False, True, True, ()),
           "marian": ("marian", "swish", True, False, True, ("lm_head.weight",)),
           "pegasus": ("pegasus", "relu", True, True, True, ("model.encoder.embed_tokens.weight",
                                                              "model.decoder.embed_tokens.weight", "lm_head.weight")),
-          "bartbase": ("bart", "gelu", False, True, False, ())}
+          "bartbase": ("bart", "gelu", False, True, False, ()),
+          "m2m100": ("m2m100", "relu", True, True, True, ("model.encoder.embed_tokens.weight",
+                                                          "model.decoder.embed_tokens.weight", "lm_head.weight"))}
+
+
+# the tensors a stream that stays in place leaves in place: the norms, the embedding, the biases of the sublayers' outputs
+STREAM_ONLY = ("layer_norm.weight", "layer_norm.bias", "shared.weight", "out_proj.bias", "fc2.bias")
 
 
 def config(name):
     t, act, scale, shared, head, _ = MODELS[name]
-    arch = {"bart": "Bart", "mbart": "MBart", "marian": "Marian", "pegasus": "Pegasus"}[t]
+    arch = {"bart": "Bart", "mbart": "MBart", "marian": "Marian", "pegasus": "Pegasus", "m2m100": "M2M100"}[t]
     arch = arch + ("MTModel" if t == "marian" else "ForConditionalGeneration") if head else arch + "Model"
     return {"model_type": t, "architectures": [arch], "d_model": 64, "encoder_attention_heads": 4,
             "decoder_attention_heads": 2, "encoder_ffn_dim": 96, "decoder_ffn_dim": 96, "encoder_layers": 2,
             "decoder_layers": 3, "vocab_size": 100, "max_position_embeddings": 40, "activation_function": act,
             "scale_embedding": scale, "share_encoder_decoder_embeddings": shared, "is_encoder_decoder": True,
-            "torch_dtype": "float32"}
+            "pad_token_id": 1, "torch_dtype": "float32"}
 
 
 def headed(c):
@@ -187,7 +224,7 @@ def fixed_tables(name, m):
     for s in base.encoder, base.decoder:
         if s.sinusoidal:
             s.embed_positions.weight.copy_(sinusoids(*s.embed_positions.weight.shape))
-    if headed(m.config):
+    if hasattr(m, "final_logits_bias"):
         m.final_logits_bias.copy_(0.2 * torch.randn(m.final_logits_bias.shape))
     return {k: v for k, v in m.state_dict().items() if k not in MODELS[name][5]}
 
@@ -219,7 +256,10 @@ def check(original, permuted, restored):
         function_check.swap_heads(base.decoder.layers[0].encoder_attn.q_proj.weight,
                                   c["d_model"] // c["decoder_attention_heads"])
         yw = m(*args)
-    function_check.verdict(sa, sb, sc, ya, yb, yw)
+    weights = function_check.weight_tensors(sa)
+    if c["model_type"] == "m2m100":  # the computed sinusoids fix the stream: what only it indexes cannot move
+        weights = [k for k in weights if not k.endswith(STREAM_ONLY)]
+    function_check.verdict(sa, sb, sc, ya, yb, yw, weights)
 
 
 if __name__ == "__main__":

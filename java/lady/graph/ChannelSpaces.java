@@ -280,6 +280,8 @@ public final class ChannelSpaces {
                 case EMBEDDING -> embedding(n);
                 case OPAQUE -> opaque(n, n.stringAttr("why", "operator " + n.stringAttr("type", "?") + " is not one Lady knows"));
                 case IMAGE_FEATURES -> opaque(n, "an image path (a vision tower)");
+                case SINUSOIDS -> opaque(n, "sinusoidal positions computed in a fixed channel order (not saved with the "
+                        + "weights)");
             };
         }
 

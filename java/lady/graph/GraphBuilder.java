@@ -970,6 +970,18 @@ public final class GraphBuilder {
                 : Map.of("scale", scale), dim);
     }
 
+    /**
+     * Computed sinusoidal positions ({@link Op#SINUSOIDS}) of the tokens {@code ids}: a table of {@code rows} rows and
+     * {@code width} columns, padding row {@code paddingIdx}.
+     */
+    public String sinusoids(String node, String ids, long rows, long width, long paddingIdx) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("rows", rows);
+        a.put("width", width);
+        a.put(Op.PADDING_IDX, paddingIdx);
+        return add(node, Op.SINUSOIDS, List.of(ids), Map.of(), a, width);
+    }
+
     /** The role prefix of an attention's buffers ({@link #attentionGqa}): tensors it holds and never reads. */
     public static final String BUFFER = "buffer.";
 

@@ -229,6 +229,15 @@ public enum Op {
      * computes on text.
      */
     IMAGE_FEATURES,
+    /**
+     * Sinusoidal positions that are computed, not saved with the weights (M2M100's and NLLB's
+     * M2M100SinusoidalPositionalEmbedding): for token ids {@code N x S}, the table's row of each token's position, {@code
+     * N x S x width}. The table has {@code rows} rows (attr), row p the sines then the cosines of p times 10000^(-i /
+     * (width / 2 - 1)), i < width / 2 (a zero column after them for an odd width), the padding row ({@link #PADDING_IDX})
+     * zero; positions as RoBERTa's: padding tokens at the padding row, the others counted from it plus one. No params.
+     * Channels: computed in a fixed order, its channels stay in place, and so do those of what it is added to.
+     */
+    SINUSOIDS,
     /** Bilinear resize of input 0 to the spatial size of input 1 (align_corners false). Keeps the space of input 0. */
     INTERPOLATE,
     /**

@@ -11,7 +11,9 @@ import lady.graph.Op;
 /**
  * The encoder-decoders of transformers' BART lineage, as Hugging Face saves them (model types {@code bart}: BART,
  * DistilBART; {@code mbart}: mBART; {@code marian}: the opus-mt translation models; {@code pegasus}: PEGASUS;
- * {@code blenderbot}: Blenderbot, PEGASUS's layout; {@code whisper}: Whisper, whose encoder reads log-mel frames),
+ * {@code blenderbot}: Blenderbot, PEGASUS's layout; {@code whisper}: Whisper, whose encoder reads log-mel frames;
+ * {@code m2m100}: M2M100 and NLLB, PEGASUS's layout with sinusoidal positions computed, not saved, counted from
+ * pad_token_id + 1 as RoBERTa's: they fix the stream's order, which then stays while the rest moves),
  * read under their model type's name. Under {@code model.} with {@code lm_head} and {@code final_logits_bias}
  * (…ForConditionalGeneration, MarianMTModel; Whisper's {@code proj_out}, no bias), or without a prefix (BartModel,
  * WhisperModel: no head).
@@ -50,6 +52,9 @@ final class BartFamily implements Family {
     static final String PEGASUS = "pegasus";
     static final String BLENDERBOT = "blenderbot";
     static final String WHISPER = "whisper";
+    static final String M2M100 = "m2m100";
+    /** M2M100's default pad_token_id: its positions start at row pad + 1. */
+    private static final long M2M100_PAD = 1;
     private static final String HEADED = "model.";
     private static final String ENC = "encoder.";
     private static final String DEC = "decoder.";
@@ -87,7 +92,7 @@ final class BartFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of(BART, MBART, MARIAN, PEGASUS, BLENDERBOT, WHISPER);
+        return List.of(BART, MBART, MARIAN, PEGASUS, BLENDERBOT, WHISPER, M2M100);
     }
 
     @Override
@@ -106,12 +111,15 @@ final class BartFamily implements Family {
         if (p != null && s.containsKey(p + CROSS0) && s.containsKey(p + AUDIO + "1.weight")) {
             return WHISPER;
         }
-        if (p == null || !s.containsKey(p + CROSS0) || !s.containsKey(p + ENC + "embed_positions.weight")
+        if (p == null || !s.containsKey(p + CROSS0)
                 || !s.containsKey(p + "shared.weight") && !s.containsKey(p + ENC + "embed_tokens.weight")) {
-            return null; // (Whisper's encoder reads audio: no token embedding)
+            return null;
         }
         if (config.get("model_type") instanceof String type) {
             return names().contains(type) ? type : null;
+        }
+        if (!s.containsKey(p + ENC + "embed_positions.weight")) { // computed positions, not saved: M2M100's, NLLB's
+            return M2M100;
         }
         // without config.json, the layout's name (its heads, which only config.json gives, are then refused)
         boolean embeddingNorm = s.containsKey(p + ENC + "layernorm_embedding.weight");
@@ -135,6 +143,7 @@ final class BartFamily implements Family {
                 case BART -> new Layout(false, true, BART_OFFSET);
                 case MBART -> new Layout(true, true, BART_OFFSET);
                 case MARIAN -> new Layout(false, false, 0);
+                case M2M100 -> new Layout(true, false, M2M100_PAD + 1); // (its positions: RoBERTa's, from pad + 1)
                 default -> new Layout(true, false, 0); // PEGASUS, Blenderbot, Whisper
             };
         }
@@ -185,7 +194,7 @@ final class BartFamily implements Family {
         String saved = whisper ? PROJ_OUT : LM_HEAD;
         String head = d.has(saved, false) ? saved : isShared ? shared : p + DEC + "embed_tokens.weight";
         String logits = b.linear(whisper ? "proj_out" : "lm_head", h, head, null, vocab);
-        if (d.has(LOGITS_BIAS, !whisper)) {
+        if (d.has(LOGITS_BIAS, !whisper && !name.equals(M2M100))) {
             logits = b.add("final_logits_bias.add", logits, b.param(LOGITS_BIAS, LOGITS_BIAS, new long[] {1, vocab}, null));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
@@ -210,12 +219,17 @@ final class BartFamily implements Family {
             }
         }
         String positions = s + "embed_positions.weight";
+        long offset = t.layout().positionOffset();
+        if (name.equals(M2M100)) { // the sinusoids are computed: the stream's order is fixed by them
+            long pad = d.configLong("pad_token_id", M2M100_PAD);
+            long rows = d.configLong("max_position_embeddings", NEW_POSITIONS) + pad + 1;
+            return b.add(s + "embed_positions.add", h, b.sinusoids(s + "embed_positions", ids, rows, t.width(), pad));
+        }
         if (d.fromCheckpoint() && !d.has(positions, false)) {
             throw LadyException.invalidInput(name + ": the checkpoint has no " + positions + " (sinusoidal positions, "
                     + "which newer transformers versions do not save); Lady needs them saved with the weights: they move "
                     + "with the residual stream");
         }
-        long offset = t.layout().positionOffset();
         long rows = d.size(positions, 0, (t.whisper() ? WHISPER_POSITIONS : NEW_POSITIONS) + offset);
         LlamaFamily.agree(name, d, t.whisper() ? "max_target_positions" : "max_position_embeddings", rows - offset,
                 positions);

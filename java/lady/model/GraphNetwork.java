@@ -689,6 +689,8 @@ final class GraphNetwork implements Model {
             }
             case MOE:
                 return mixtureOfExperts(n, x);
+            case SINUSOIDS:
+                return sinusoids(n, x);
             case IMAGE_FEATURES: // text only: no image tokens
                 return torch.zeros(x.size(0), 0, n.longAttr("width", 0));
             case EMBEDDING: {
@@ -838,6 +840,35 @@ final class GraphNetwork implements Model {
         }
         Tensor o = torch.matmul(torch.softmax(scores, -1), v).transpose(1, 2).reshape(batch, seq, d);
         return ((LinearImpl) modules.get(n.name() + ".out_proj")).forward(o);
+    }
+
+    /**
+     * Node {@code n}'s computed sinusoidal positions of the token ids {@code ids} ({@link Op#SINUSOIDS}), in float32 as
+     * transformers' M2M100SinusoidalPositionalEmbedding.get_embedding computes its table.
+     */
+    private Tensor sinusoids(Node n, Tensor ids) {
+        long rows = n.longAttr("rows", 0);
+        long width = n.longAttr("width", 0);
+        long pad = n.longAttr(Op.PADDING_IDX, -1);
+        long half = width / 2;
+        long seq = ids.size(1);
+        Tensor real = ids.ne(new Scalar(pad)).to(torch.ScalarType.Long);
+        Tensor at = torch.cumsum(real, 1).mul(real).add(new Scalar(pad)); // (RoBERTa's positions)
+        if (at.max().item_long() >= rows) {
+            throw LadyException.invalidInput(arch.name() + ": its sinusoidal positions cover " + (rows - pad - 1)
+                    + " tokens; sequences of " + seq + " tokens do not fit");
+        }
+        double step = Math.log(10000) / (half - 1);
+        Tensor freq = torch.exp(torch.arange(new Scalar(half)).to(torch.ScalarType.Float).mul(new Scalar((float) -step)));
+        Tensor angles = torch.arange(new Scalar(rows)).to(torch.ScalarType.Float).unsqueeze(1).mul(freq.unsqueeze(0));
+        Tensor table = torch.cat(new TensorVector(angles.sin(), angles.cos()), 1);
+        if (width % 2 == 1) {
+            table = torch.cat(new TensorVector(table, torch.zeros(rows, 1)), 1);
+        }
+        if (pad >= 0) {
+            table.select(0, pad).zero_();
+        }
+        return table.index_select(0, at.flatten()).reshape(ids.size(0), seq, width);
     }
 
     /**

@@ -252,6 +252,14 @@ class FamiliesTest {
         LadyException e = assertThrows(LadyException.class, () -> Models.infer(marian, null, Map.of("model_type", "marian",
                 "encoder_attention_heads", 12, "decoder_attention_heads", 12)));
         assertTrue(e.getMessage().contains("sinusoidal positions") && e.getMessage().lines().count() <= 2, e.getMessage());
+        // M2M100 (NLLB): its sinusoids computed, not saved, fix the stream's order; the rest moves
+        ModelConfig m2m = Models.infer(Models.describe("m2m100", ModelOptions.defaults()).tensorShapes(), null, heads);
+        assertEquals("m2m100", m2m.architecture());
+        PermutationSpec fixedStream = m2m.description().permutationSpec();
+        assertTrue(fixedStream.groups().stream().noneMatch(g -> g.members().stream()
+                .anyMatch(m -> m.tensor().equals("model.shared.weight"))));
+        assertTrue(fixedStream.notes().stream().anyMatch(n -> n.contains("sinusoidal positions computed")));
+        assertEquals(3072, fixedStream.group("model.decoder.layers.5.fc1").orElseThrow().size());
     }
 
     /**

@@ -219,7 +219,8 @@ class ResearchModelsTest {
 
     /**
      * mBART (pre-norm, scaled embeddings, only shared saved of the ties), Marian (sinusoidal positions saved, swish,
-     * each stack its own embedding: two streams), PEGASUS (pre-norm, sinusoids, relu) and BartModel (no head).
+     * each stack its own embedding: two streams), PEGASUS (pre-norm, sinusoids, relu), BartModel (no head) and M2M100
+     * (NLLB's layout: sinusoids computed, not saved, so the stream stays and everything else moves).
      */
     @Test
     @Tag("slow")
@@ -229,6 +230,8 @@ class ResearchModelsTest {
         roundTrip("hf_bart.py", "marian", "marian: 55 groups", false);
         roundTrip("hf_bart.py", "pegasus", "pegasus: 54 groups", false);
         roundTrip("hf_bart.py", "bartbase", "bart: 54 groups", false);
+        save("hf_bart.py", "m2m100");
+        roundTrip("hf_bart.py", "m2m100", "m2m100: 53 groups", false); // computed sinusoids: the stream stays
     }
 
     /** T5's ReLU feed-forward (wi, wo). */
