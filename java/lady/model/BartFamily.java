@@ -250,7 +250,8 @@ final class BartFamily implements Family {
         LlamaFamily.agree(name, d, "num_mel_bins", mels, conv1);
         LlamaFamily.agree(name, d, "max_source_positions", frames, positions);
         String x = b.sequence("input_features", mels, frames * AUDIO_STRIDE);
-        x = b.act(s + "conv1.gelu", b.conv1d(s + "conv1", x, t.width(), AUDIO_KERNEL, 1, AUDIO_KERNEL / 2, true),
+        long hidden = d.size(conv1, 0, t.width()); // (its own group: a structural edit widens it alone)
+        x = b.act(s + "conv1.gelu", b.conv1d(s + "conv1", x, hidden, AUDIO_KERNEL, 1, AUDIO_KERNEL / 2, true),
                 Op.Activation.GELU);
         x = b.act(s + "conv2.gelu", b.conv1d(s + "conv2", x, t.width(), AUDIO_KERNEL, AUDIO_STRIDE, AUDIO_KERNEL / 2,
                 true), Op.Activation.GELU);

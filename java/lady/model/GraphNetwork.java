@@ -709,10 +709,8 @@ final class GraphNetwork implements Model {
                                 + " positions; sequences of " + seq + " tokens do not fit");
                     }
                     long pad = n.longAttr(Op.PADDING_IDX, -1);
-                    if (pad >= 0) { // RoBERTa (offset pad + 1): padding tokens at row pad, the others counted from pad + 1
-                        Tensor real = x.ne(new Scalar(pad)).to(torch.ScalarType.Long);
-                        Tensor at = torch.cumsum(real, 1).mul(real).add(new Scalar(pad));
-                        return embed(n, at);
+                    if (pad >= 0) { // RoBERTa (offset pad + 1)
+                        return embed(n, paddedPositions(x, pad));
                     }
                     Tensor at = torch.arange(new Scalar(offset), new Scalar(offset + seq)).to(torch.ScalarType.Long);
                     return embed(n, at).unsqueeze(0).expand(new long[] {x.size(0), seq, width});
@@ -842,6 +840,18 @@ final class GraphNetwork implements Model {
         return ((LinearImpl) modules.get(n.name() + ".out_proj")).forward(o);
     }
 
+    /** The base of the sinusoids' wavelengths (transformers' 10000). */
+    private static final double SINUSOID_BASE = 10000;
+
+    /**
+     * The positions of token ids {@code ids} counted as RoBERTa's (and M2M100's): padding tokens ({@code pad}) at row
+     * pad, the others from pad + 1 on, counting only the tokens that are not padding.
+     */
+    private static Tensor paddedPositions(Tensor ids, long pad) {
+        Tensor real = ids.ne(new Scalar(pad)).to(torch.ScalarType.Long);
+        return torch.cumsum(real, 1).mul(real).add(new Scalar(pad));
+    }
+
     /**
      * Node {@code n}'s computed sinusoidal positions of the token ids {@code ids} ({@link Op#SINUSOIDS}), in float32 as
      * transformers' M2M100SinusoidalPositionalEmbedding.get_embedding computes its table.
@@ -852,13 +862,12 @@ final class GraphNetwork implements Model {
         long pad = n.longAttr(Op.PADDING_IDX, -1);
         long half = width / 2;
         long seq = ids.size(1);
-        Tensor real = ids.ne(new Scalar(pad)).to(torch.ScalarType.Long);
-        Tensor at = torch.cumsum(real, 1).mul(real).add(new Scalar(pad)); // (RoBERTa's positions)
+        Tensor at = paddedPositions(ids, pad);
         if (at.max().item_long() >= rows) {
             throw LadyException.invalidInput(arch.name() + ": its sinusoidal positions cover " + (rows - pad - 1)
                     + " tokens; sequences of " + seq + " tokens do not fit");
         }
-        double step = Math.log(10000) / (half - 1);
+        double step = Math.log(SINUSOID_BASE) / (half - 1);
         Tensor freq = torch.exp(torch.arange(new Scalar(half)).to(torch.ScalarType.Float).mul(new Scalar((float) -step)));
         Tensor angles = torch.arange(new Scalar(rows)).to(torch.ScalarType.Float).unsqueeze(1).mul(freq.unsqueeze(0));
         Tensor table = torch.cat(new TensorVector(angles.sin(), angles.cos()), 1);

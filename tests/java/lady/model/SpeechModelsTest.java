@@ -22,7 +22,8 @@ import lady.torch.Torch;
  * cpu-sensitive), the saved sinusoids, pre-norm layers whose k projections have no bias, the decoder's
  * cross-attention, the head tied to the decoder's embedding and left out. {@code permute --groups all --verify} writes
  * weights with which the script's forward gives the same logits with every weight tensor moved, a wrong permutation
- * changes them, and {@code resync} without the secret gives back every tensor.
+ * changes them, and {@code resync} without the secret gives back every tensor; a structurally obfuscated copy keeps
+ * the function and is undone.
  */
 @Tag("cpu-sensitive")
 class SpeechModelsTest {
@@ -37,6 +38,17 @@ class SpeechModelsTest {
     @Test
     void whisper() throws Exception {
         roundTrip("whisper");
+        // structurally obfuscated (dummy, split and scaled neurons: the first convolution's channels widened too),
+        // checked by Lady's forward, then undone: every group back to the reference's width
+        String model = dir.resolve("whisper").toString();
+        CliRun a = CliRun.of("attack", "--model", model, "--attack", "nso", "--seed", "3", "--verify", "--out",
+                model + "-a");
+        assertEquals(0, a.code(), a.err());
+        assertTrue(a.out().contains("the function is kept"), a.out());
+        CliRun r = CliRun.of("resync", "--reference", model, "--suspect", model + "-a", "--out", model + "-ar");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("structural model.encoder.conv1 ") && r.out().contains("-> 64 neurons"), r.out());
+        assertTrue(r.out().contains("verdict: DERIVED"), r.out());
     }
 
     /** WhisperModel: no prefix, no head; its decoder's last hidden state compared by its inner products. */
