@@ -61,6 +61,8 @@ final class BartFamily implements Family {
     private static final String Q0 = "layers.0.self_attn.q_proj.weight";
     private static final String CROSS0 = DEC + "layers.0.encoder_attn.q_proj.weight";
     private static final String LM_HEAD = "lm_head.weight";
+    /** BartForSequenceClassification's head (not read). */
+    private static final String CLASSIFICATION_HEAD = "classification_head.";
     /** Whisper's audio convolutions (conv1, conv2) and its head. */
     private static final String AUDIO = ENC + "conv";
     private static final String PROJ_OUT = "proj_out.weight";
@@ -114,6 +116,11 @@ final class BartFamily implements Family {
         if (p == null || !s.containsKey(p + CROSS0)
                 || !s.containsKey(p + "shared.weight") && !s.containsKey(p + ENC + "embed_tokens.weight")) {
             return null;
+        }
+        if (s.keySet().stream().anyMatch(t -> t.startsWith(CLASSIFICATION_HEAD) || t.startsWith(p + CLASSIFICATION_HEAD))) {
+            throw LadyException.invalidInput("a BART-like sequence classifier (" + CLASSIFICATION_HEAD + "*: "
+                    + "BartForSequenceClassification, bart-large-mnli): Lady does not read its head, which reads the last "
+                    + "end-of-sequence token; drop the head's tensors to compare the rest (its encoder and decoder)");
         }
         if (config.get("model_type") instanceof String type) {
             return names().contains(type) ? type : null;

@@ -252,6 +252,12 @@ class FamiliesTest {
         LadyException e = assertThrows(LadyException.class, () -> Models.infer(marian, null, Map.of("model_type", "marian",
                 "encoder_attention_heads", 12, "decoder_attention_heads", 12)));
         assertTrue(e.getMessage().contains("sinusoidal positions") && e.getMessage().lines().count() <= 2, e.getMessage());
+        Map<String, long[]> classifier = new LinkedHashMap<>(Models.describe("bart", ModelOptions.defaults()).tensorShapes());
+        classifier.remove("lm_head.weight");
+        classifier.put("classification_head.out_proj.weight", new long[] {3, 768});
+        LadyException c3 = assertThrows(LadyException.class, () -> Models.infer(classifier, null, heads));
+        assertTrue(c3.getMessage().contains("sequence classifier") && c3.getMessage().lines().count() <= 2,
+                c3.getMessage());
         // M2M100 (NLLB): its sinusoids computed, not saved, fix the stream's order; the rest moves
         ModelConfig m2m = Models.infer(Models.describe("m2m100", ModelOptions.defaults()).tensorShapes(), null, heads);
         assertEquals("m2m100", m2m.architecture());
