@@ -982,6 +982,17 @@ public final class GraphBuilder {
         return add(node, Op.SINUSOIDS, List.of(ids), Map.of(), a, width);
     }
 
+    /**
+     * Embedding {@code h} read as one with the embedding of {@code tie} [vocab, dim] on the same {@code ids} (a tie that
+     * torch.save wrote under a second name: T5's and BART's {@code encoder.embed_tokens} beside {@code shared}): their
+     * mean, nodes {@code prefix}embeddings.both and .mean, the tie's embedding node named as its module.
+     */
+    public String meanWithTie(String prefix, String h, String ids, String tie, long vocab, long dim, double scale) {
+        String tieNode = tie.substring(0, tie.lastIndexOf('.'));
+        return scale(prefix + "embeddings.mean", add(prefix + "embeddings.both", h, embedding(tieNode, ids, tie, vocab,
+                dim, scale)), 0.5);
+    }
+
     /** The role prefix of an attention's buffers ({@link #attentionGqa}): tensors it holds and never reads. */
     public static final String BUFFER = "buffer.";
 

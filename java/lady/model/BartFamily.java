@@ -221,8 +221,7 @@ final class BartFamily implements Family {
         } else {
             h = b.embedding(s + "shared", ids, p + "shared.weight", t.vocab(), t.width(), t.embedScale());
             if (d.has(own, false)) { // the tie saved under both names (torch.save): one tensor, read as their mean
-                h = b.scale(s + "embeddings.mean", b.add(s + "embeddings.both", h, b.embedding(s + "embed_tokens", ids,
-                        own, t.vocab(), t.width(), t.embedScale())), 0.5);
+                h = b.meanWithTie(s, h, ids, own, t.vocab(), t.width(), t.embedScale());
             }
         }
         String positions = s + "embed_positions.weight";

@@ -585,10 +585,8 @@ final class GraphNetwork implements Model {
                     return conv.forward(x);
                 }
                 // zero input channels and weight columns up to oneDNN's block (Torch.convolutionInputChannels)
-                long[] channels = {0, 0, 0, 0, 0, pad};
                 Tensor bias = n.has("bias") ? conv.bias() : null;
-                return torch.conv2d(torch.constant_pad_nd(x, channels, new Scalar(0.0)),
-                        torch.constant_pad_nd(conv.weight(), channels, new Scalar(0.0)),
+                return torch.conv2d(padChannels(x, pad), padChannels(conv.weight(), pad),
                         bias == null ? new org.bytedeco.pytorch.TensorOptional() : new org.bytedeco.pytorch.TensorOptional(bias),
                         n.longsAttr("stride", 1, 1), n.longsAttr("padding", 0, 0), n.longsAttr("dilation", 1, 1), 1);
             }
@@ -927,13 +925,19 @@ final class GraphNetwork implements Model {
         long in = w.size(1);
         long pad = Torch.convolutionInputChannels(in) - in;
         if (pad > 0) {
-            long[] channels = {0, 0, 0, pad};
-            x = torch.constant_pad_nd(x, channels, new Scalar(0.0));
-            w = torch.constant_pad_nd(w, channels, new Scalar(0.0));
+            x = padChannels(x, pad);
+            w = padChannels(w, pad);
         }
         return torch.conv1d(x, w, n.has("bias") ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias")))
                 : new org.bytedeco.pytorch.TensorOptional(), n.longsAttr("stride", 1), n.longsAttr("padding", 0),
                 n.longsAttr("dilation", 1), 1);
+    }
+
+    /** {@code t} with {@code pad} zero entries appended along axis 1 (a convolution's input channels or weight columns). */
+    private static Tensor padChannels(Tensor t, long pad) {
+        long[] spec = new long[2 * ((int) t.dim() - 1)]; // (pairs from the last axis back to axis 1)
+        spec[spec.length - 1] = pad;
+        return torch.constant_pad_nd(t, spec, new Scalar(0.0));
     }
 
     private void checkInput(Tensor input) {

@@ -164,8 +164,7 @@ final class T5Family implements Family {
         String node = ENC.equals(stack) ? "" : stack; // (the encoder's nodes keep the names of T5EncoderModel's)
         String h = b.embedding(node + "shared", ids, SHARED, vocab, width);
         if (d.has(own, false)) {
-            h = b.scale(node + "embeddings.mean", b.add(node + "embeddings.both", h, b.embedding(stack + "embed_tokens",
-                    ids, own, vocab, width)), 0.5);
+            h = b.meanWithTie(node, h, ids, own, vocab, width, 1);
         }
         return h;
     }
