@@ -74,25 +74,33 @@ class ResearchModelsTest {
     void timmVisionTransformers() throws Exception {
         roundTrip("timm_vit.py", "tiny", "timm_vit_tiny: 17 groups");
         roundTrip("timm_vit.py", "narrow", "timm_vit_base: 13 groups");
-        roundTrip("timm_vit.py", "layerscale", "timm_vit_base: 21 groups"); // LayerScale's gammas move with the stream
         roundTrip("timm_vit.py", "distilled", "timm_vit_base: 37 groups"); // DeiT's distillation token and second classifier
-        // register tokens, positions over the patches only, no head (the class token's features, compared as such)
-        roundTrip("timm_vit.py", "registers", "timm_vit_small: ");
-        roundTrip("timm_vit.py", "avgpool", "timm_vit_base: 33 groups"); // the patches' mean through fc_norm
         // no class token (class_token=False): every token's mean through fc_norm
         roundTrip("timm_vit.py", "gap", "timm_vit_base: 37 groups");
     }
 
-    /** timm's ViT without a class token and with fc_norm=False: every token's mean after the final norm; LayerScale. */
+    /**
+     * timm's other ViT variants: LayerScale, register tokens with positions over the patches only and no head, the
+     * patches' mean through fc_norm, and every token's mean after the final norm (no class token, fc_norm=False).
+     */
     @Test
     @Tag("slow")
-    void timmVisionTransformerMeanAfterTheFinalNorm() throws Exception {
+    void timmVisionTransformerVariants() throws Exception {
+        roundTrip("timm_vit.py", "layerscale", "timm_vit_base: 21 groups"); // LayerScale's gammas move with the stream
+        // register tokens, positions over the patches only, no head (the class token's features, compared as such)
+        roundTrip("timm_vit.py", "registers", "timm_vit_small: ");
+        roundTrip("timm_vit.py", "avgpool", "timm_vit_base: 33 groups"); // the patches' mean through fc_norm
         roundTrip("timm_vit.py", "gapnorm", "timm_vit_base: 41 groups");
     }
 
     @Test
-    void pytorchCifarResNet18AndVgg16() throws Exception {
+    void pytorchCifarResNet18() throws Exception {
         roundTrip("cifar_zoo.py", "resnet18", "resnet18_kuangliu: 12 groups");
+    }
+
+    @Test
+    @Tag("slow")
+    void pytorchCifarVgg16() throws Exception {
         roundTrip("cifar_zoo.py", "vgg16", "vgg16_bn_kuangliu: 13 groups");
     }
 
