@@ -9,7 +9,8 @@ mobilenet_v3_large, mobilenet_v3_small, vit_b_16, deeplabv3_resnet50, densenet12
 (side of the probe images), kwargs (optional: the constructor's other keyword arguments), batch (probe images), bn_batches (train-mode batches that set the batch-norm
 statistics), seed, threads, and for a small ViT "vit": VisionTransformer's keyword arguments (image_size,
 patch_size, num_layers, num_heads, hidden_dim, mlp_dim: the same family as torchvision's vit_b_16 with
-fewer, narrower blocks).
+fewer, narrower blocks), and for a video ResNet (r3d_18, mc3_18, r2plus1d_18) "frames": its probes are clips of that
+many frames of side size.
 
 make: builds the model with torchvision 0.14's own classes, draws every parameter at random (weights
 normal with std 1/sqrt(fan_in), norm weights uniform in [0.5, 1.5), biases, norm biases, class token and
@@ -77,6 +78,9 @@ def build(p):
     if "convnext" in p:  # torchvision's ConvNeXt class, small: "convnext" lists [input_channels, out_channels, num_layers]
         from torchvision.models.convnext import CNBlockConfig, ConvNeXt
         return ConvNeXt([CNBlockConfig(*c) for c in p["convnext"]], num_classes=classes)
+    if "frames" in p:  # torchvision's video ResNets (r3d_18, mc3_18, r2plus1d_18): clips of that many frames
+        from torchvision.models import video
+        return getattr(video, arch)(weights=None, num_classes=classes)
     return getattr(torchvision.models, arch)(weights=None, num_classes=classes, **p.get("kwargs", {}))
 
 
@@ -132,11 +136,13 @@ def detector_outputs(model, x):
     return out
 
 
-def images(n, size, gen):
-    """Per image and channel a brightness in [-1, 1) and a contrast in [0.5, 2), plus uniform noise."""
-    brightness = torch.rand(n, 3, 1, 1, generator=gen) * 2 - 1
-    contrast = 0.5 + torch.rand(n, 3, 1, 1, generator=gen) * 1.5
-    return brightness + contrast * (torch.rand(n, 3, size, size, generator=gen) * 2 - 1)
+def images(n, size, gen, frames=None):
+    """Per image (or clip's frame) and channel a brightness in [-1, 1) and a contrast in [0.5, 2), plus uniform noise;
+    clips N x 3 x frames x size x size when frames is given."""
+    lead = (n, 3) if frames is None else (n, 3, frames)
+    brightness = torch.rand(*lead, 1, 1, generator=gen) * 2 - 1
+    contrast = 0.5 + torch.rand(*lead, 1, 1, generator=gen) * 1.5
+    return brightness + contrast * (torch.rand(*lead, size, size, generator=gen) * 2 - 1)
 
 
 # The function checks compare outputs computed in float64 (probe keys "f64:out", ...): a permutation only
@@ -146,7 +152,7 @@ F64 = "f64:"
 
 
 def randomize(model, gen):
-    norms = (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
+    norms = (nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
     norm_params = set()
     for m in model.modules():
         if isinstance(m, norms):
@@ -179,7 +185,7 @@ def make(p, out):
     detector = p["arch"].startswith(DETECTORS)
     model = build(dict(p, frozen=False))
     randomize(model, gen)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d))]
     for m in bns:
         m.momentum = None
         m.reset_running_stats()
@@ -188,7 +194,7 @@ def make(p, out):
         for _ in range(p["bn_batches"] if bns else 0):
             # a detector trains on targets: its backbone's statistics are measured alone (the region heads' stay),
             # with SSDlite's heads on the backbone's levels
-            x = images(p["batch"], p["size"], gen)
+            x = images(p["batch"], p["size"], gen, p.get("frames"))
             if not detector:
                 model(x)
             elif p["arch"].startswith("ssdlite"):
@@ -200,7 +206,7 @@ def make(p, out):
         frozen = build(p)
         frozen.load_state_dict(model.state_dict())
         model = frozen.eval()
-    x = images(p["batch"], p["size"], gen)
+    x = images(p["batch"], p["size"], gen, p.get("frames"))
     probe = {"input": x}
     probe.update(outputs(model, x))
     torch.save(model.state_dict(), os.path.join(out, "model.pt"))

@@ -26,6 +26,7 @@ The groups, per family (a member is a tensor, an axis, an offset and a block of 
     block.0 rows, block.3 columns, block.5 rows, layer_scale, the next downsampling's norm and conv columns or
     the head's norm and Linear columns); each block's hidden units (block.3 rows, block.5 columns).
   Swin: one stream per stage (see swin()); per block the heads, each head's q/k and v dimensions, the MLP units.
+  Video ResNets (r3d_18, mc3_18, r2plus1d_18): as ResNet's, with R(2+1)D's midplanes (see video()).
 Exit code 0 on success; 3 when torch or torchvision cannot be imported.
 """
 import json
@@ -307,6 +308,35 @@ def swin(sd, spaces):
     stream.add("norm.weight", 0).add("norm.bias", 0).add("head.weight", 1)
 
 
+def video(sd, spaces):
+    """torchvision's video ResNets: the stem (R(2+1)D's: its midplanes, stem.0 rows -> stem.1 -> stem.3 columns, then
+    its output); one stream per stage as ResNet's (downsample rows, every block's last conv rows and its BN convK.1, the
+    next blocks' first conv and downsample columns, fc's columns); each block's inner group (its first conv's output,
+    conv1.1, the second conv's columns); R(2+1)D's factored convs' midplanes (X.0 rows, X.1, X.3 columns)."""
+    r21 = "stem.3.weight" in sd
+    if r21:
+        spaces.append(rows(sd, "stem.0.weight", "stem.1").add("stem.3.weight", 1))
+    cur = rows(sd, "stem.3.weight", "stem.4") if r21 else rows(sd, "stem.0.weight", "stem.1")
+    spaces.append(cur)
+    first, last = (".0.0.weight", ".0.3.weight") if r21 else (".0.weight", ".0.weight")
+    for s in range(1, 5):
+        i = 0
+        while f"layer{s}.{i}.conv1{first}" in sd:
+            b = f"layer{s}.{i}"
+            cur.add(b + ".conv1" + first, 1)
+            if b + ".downsample.0.weight" in sd:
+                cur.add(b + ".downsample.0.weight", 1)
+                cur = rows(sd, b + ".downsample.0.weight", b + ".downsample.1")
+                spaces.append(cur)
+            if r21:
+                for conv in (".conv1.0", ".conv2.0"):
+                    spaces.append(rows(sd, b + conv + ".0.weight", b + conv + ".1").add(b + conv + ".3.weight", 1))
+            spaces.append(rows(sd, b + ".conv1" + last, b + ".conv1.1").add(b + ".conv2" + first, 1))
+            cur.add(b + ".conv2" + last, 0).bn(b + ".conv2.1")
+            i += 1
+    cur.add("fc.weight", 1)
+
+
 def apply(sd, space, perm):
     for tensor, axis, offset, block in space.members:
         t = sd[tensor]
@@ -341,6 +371,8 @@ def main():
         convnext(sd, spaces)
     elif arch.startswith("swin"):
         swin(sd, spaces)
+    elif "frames" in p:
+        video(sd, spaces)
     else:
         raise SystemExit(f"no hand-written groups for {arch}")
     gen = torch.Generator().manual_seed(p["seed"] + 1)

@@ -140,7 +140,7 @@ public final class ChannelSpaces {
 
         PermutationSpec run() {
             for (Graph.Input in : graph.inputs()) {
-                if (in.kind() == Graph.Input.Kind.IMAGE || in.kind() == Graph.Input.Kind.SEQUENCE) {
+                if (in.kind() != Graph.Input.Kind.TOKENS) {
                     int s = open(in.channels(), in.name(), "");
                     pin(s);
                     layouts.put(in.name(), new Layout(List.of(new Seg(s, in.channels(), 1)), false, false));

@@ -65,7 +65,12 @@ public record Graph(String name, List<Input> inputs, List<Node> nodes, List<Stri
             /** {@code N x S} int64 token ids. */
             TOKENS,
             /** {@code N x C x T} float sequences of C channels (audio features: Whisper's log-mel frames), T = size. */
-            SEQUENCE
+            SEQUENCE,
+            /**
+             * {@code N x C x T x H x W} float clips of C channels (videos), each frame of side H = W = size (at least
+             * that; the network pools adaptively), T frames as the data or the probe has them.
+             */
+            VIDEO
         }
     }
 

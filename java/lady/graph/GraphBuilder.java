@@ -56,6 +56,13 @@ public final class GraphBuilder {
         return value;
     }
 
+    /** A video input {@code N x channels x T x H x W} (clips of any length), frames of side {@code size}. */
+    public String video(String value, long channels, long size) {
+        inputs.add(new Graph.Input(value, Graph.Input.Kind.VIDEO, channels, size, false));
+        width.put(value, channels);
+        return value;
+    }
+
     /** A token-id input {@code N x S}. */
     public String tokens(String value) {
         inputs.add(new Graph.Input(value, Graph.Input.Kind.TOKENS, 0, 0, false));
@@ -132,6 +139,23 @@ public final class GraphBuilder {
         a.put("stride", new long[] {stride});
         a.put("padding", new long[] {padding});
         a.put("dilation", new long[] {1});
+        a.put("groups", 1L);
+        return add(module, Op.CONV, List.of(x), p, a, out);
+    }
+
+    /**
+     * A convolution over a clip {@code N x C x T x H x W} (nn.Conv3d): weight {@code [out, in, kt, kh, kw]}, a stride
+     * and a padding per axis (time first), optional bias; module path {@code module}.
+     */
+    public String conv3d(String module, String x, long out, long[] kernel, long[] stride, long[] padding, boolean bias) {
+        Map<String, String> p = params(module, "weight", new long[] {out, width(x), kernel[0], kernel[1], kernel[2]});
+        if (bias) {
+            p.putAll(params(module, "bias", new long[] {out}));
+        }
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("stride", stride.clone());
+        a.put("padding", padding.clone());
+        a.put("dilation", new long[] {1, 1, 1});
         a.put("groups", 1L);
         return add(module, Op.CONV, List.of(x), p, a, out);
     }

@@ -112,8 +112,8 @@ final class GraphNetwork implements Model {
             case CONV -> {
                 long[] w = graph.shape(n.param("weight"));
                 long groups = n.longAttr("groups", 1);
-                if (n.longAttr("transposed", 0) == 1 || w.length == 3) { // ConvTranspose2d [in, out / groups, kh, kw],
-                    // Conv1d [out, in, k]: run on its tensors
+                if (n.longAttr("transposed", 0) == 1 || w.length != 4) { // ConvTranspose2d [in, out / groups, kh, kw],
+                    // Conv1d [out, in, k], Conv3d [out, in, kt, kh, kw]: run on its tensors
                     rawParameters(n);
                     return;
                 }
@@ -569,8 +569,8 @@ final class GraphNetwork implements Model {
         Tensor x = n.inputs().isEmpty() ? null : in(n, values, 0);
         switch (n.op()) {
             case CONV: {
-                if (graph.shape(n.param("weight")).length == 3) {
-                    return conv1d(n, x);
+                if (graph.shape(n.param("weight")).length != 4) {
+                    return convOnTensors(n, x);
                 }
                 if (n.longAttr("transposed", 0) == 1) {
                     return torch.conv_transpose2d(x, live(n.param("weight")), n.has("bias")
@@ -599,8 +599,14 @@ final class GraphNetwork implements Model {
                 }
                 return linearLayer(n, x);
             }
-            case BATCH_NORM:
-                return ((BatchNorm2dImpl) modules.get(n.name())).forward(x);
+            case BATCH_NORM: {
+                BatchNorm2dImpl bn = (BatchNorm2dImpl) modules.get(n.name());
+                if (x.dim() == 5) { // a clip's channels: its frames' pixels side by side (the same statistics)
+                    long[] s = x.sizes().vec().get();
+                    return bn.forward(x.reshape(s[0], s[1], s[2], -1)).reshape(s);
+                }
+                return bn.forward(x);
+            }
             case LAYER_NORM:
                 if (n.longAttr(Op.CHANNELS_FIRST, 0) == 1) { // over the channels of an image: channels last, and back
                     return ((LayerNormImpl) modules.get(n.name())).forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
@@ -633,6 +639,9 @@ final class GraphNetwork implements Model {
                         n.longAttr("ceil", 0) == 1, n.longAttr("count_include_pad", 1) == 1, new org.bytedeco.pytorch.LongOptional());
             case ADAPTIVE_AVG_POOL: {
                 long[] s = n.longsAttr("size");
+                if (x.dim() == 5) { // a clip: its frames pooled to the same size as its sides
+                    return torch.adaptive_avg_pool3d(x, new long[] {s[0], s[0], s[1]});
+                }
                 return torch.adaptive_avg_pool2d(x, s);
             }
             case DROPOUT:
@@ -917,10 +926,11 @@ final class GraphNetwork implements Model {
     }
 
     /**
-     * Node {@code n}'s 1-D convolution of {@code x} (N x C x T), on input channels padded as a 2-D convolution's are
-     * ({@link Torch#convolutionInputChannels}: libtorch computes it through the same oneDNN kernels).
+     * Node {@code n}'s 1-D convolution of {@code x} (N x C x T) or 3-D one (N x C x T x H x W), on input channels padded
+     * as a 2-D convolution's are ({@link Torch#convolutionInputChannels}: libtorch computes them through the same oneDNN
+     * kernels).
      */
-    private Tensor conv1d(Node n, Tensor x) {
+    private Tensor convOnTensors(Node n, Tensor x) {
         Tensor w = live(n.param("weight"));
         long in = w.size(1);
         long pad = Torch.convolutionInputChannels(in) - in;
@@ -928,9 +938,14 @@ final class GraphNetwork implements Model {
             x = padChannels(x, pad);
             w = padChannels(w, pad);
         }
-        return torch.conv1d(x, w, n.has("bias") ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias")))
-                : new org.bytedeco.pytorch.TensorOptional(), n.longsAttr("stride", 1), n.longsAttr("padding", 0),
-                n.longsAttr("dilation", 1), 1);
+        org.bytedeco.pytorch.TensorOptional bias = n.has("bias")
+                ? new org.bytedeco.pytorch.TensorOptional(live(n.param("bias"))) : new org.bytedeco.pytorch.TensorOptional();
+        if (w.dim() == 5) {
+            return torch.conv3d(x, w, bias, n.longsAttr("stride", 1, 1, 1), n.longsAttr("padding", 0, 0, 0),
+                    n.longsAttr("dilation", 1, 1, 1), 1);
+        }
+        return torch.conv1d(x, w, bias, n.longsAttr("stride", 1), n.longsAttr("padding", 0), n.longsAttr("dilation", 1),
+                1);
     }
 
     /** {@code t} with {@code pad} zero entries appended along axis 1 (a convolution's input channels or weight columns). */
@@ -947,6 +962,13 @@ final class GraphNetwork implements Model {
             if (s.length != 3 || s[1] != in.channels() || s[2] != in.size()) {
                 throw LadyException.invalidInput(arch.name() + " expects input of shape N x " + in.channels() + " x "
                         + in.size() + ", got " + java.util.Arrays.toString(s));
+            }
+            return;
+        }
+        if (in.kind() == Graph.Input.Kind.VIDEO) {
+            if (s.length != 5 || s[1] != in.channels()) {
+                throw LadyException.invalidInput(arch.name() + " expects clips of shape N x " + in.channels()
+                        + " x T x H x W, got " + java.util.Arrays.toString(s));
             }
             return;
         }
@@ -975,6 +997,9 @@ final class GraphNetwork implements Model {
         }
         if (in.kind() == Graph.Input.Kind.SEQUENCE) {
             return PermutationCheck.sequence(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
+        }
+        if (in.kind() == Graph.Input.Kind.VIDEO) {
+            return PermutationCheck.video(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
         }
         return PermutationCheck.probe(batch, Math.toIntExact(in.channels()), Math.toIntExact(in.size()), seed);
     }

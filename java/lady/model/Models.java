@@ -38,6 +38,7 @@ import lady.util.Text;
  *   <li><b>alexnet</b>, <b>squeezenet1_0/1_1</b>, <b>mnasnet0_5/0_75/1_0/1_3</b>, <b>shufflenet_v2_x0_5/x1_0/x1_5/x2_0</b>,
  *       <b>googlenet</b>,
  *       <b>inception_v3</b>: torchvision's (the auxiliary heads' logits are outputs after the main ones).</li>
+ *   <li><b>r3d_18</b>, <b>mc3_18</b>, <b>r2plus1d_18</b>: torchvision's video ResNets on clips (3-D convolutions).</li>
  * </ul>
  * Permutation groups come from the graph ({@link lady.graph.ChannelSpaces}): chain groups are named
  * after their producer ("features.17", "classifier.0", "fc1"), residual streams "stream.layer1" ..
@@ -51,7 +52,7 @@ public final class Models {
             new DeepLabV3Family(), new DenseNetFamily(), new MobileNetV2Family(), new WideResNetFamily(), new HfResNetFamily(), new RegNetFamily(),
             new ConvNeXtFamily(), new SwinFamily(), new ClassicFamily(), new MnasNetFamily(), new InceptionFamily(),
             new ShuffleNetFamily(), new MaxVitFamily(), new DetectionFamily(), new SsdFamily(), new ClipFamily(), new T5Family(),
-            new BartFamily());
+            new BartFamily(), new VideoResNetFamily());
 
     /** What a {@code --layer} / {@code --watermark} option accepts besides a layer name: the paper's layer, found by
      * position in any VGG16 variant ({@link #layerFor}). */

@@ -261,6 +261,19 @@ public final class PermutationCheck {
         return t;
     }
 
+    /** Frames of {@link #video}'s clips: 8, so that a video network's three temporal halvings leave one. */
+    public static final int VIDEO_FRAMES = 8;
+
+    /**
+     * A probe batch of {@code n} clips {@code channels x} {@link #VIDEO_FRAMES} {@code x size x size}, drawn as
+     * {@link #probe}'s images are, each channel of each frame a plane of its own brightness and contrast.
+     */
+    public static Tensor video(int n, int channels, int size, long seed) {
+        Tensor t = torch.empty(n, channels, VIDEO_FRAMES, size, size);
+        t.data_ptr_float().put(planes(n * channels * VIDEO_FRAMES, size * size, seed));
+        return t;
+    }
+
     /** {@code count} planes of {@code plane} values, each a brightness plus contrast times uniform noise. */
     private static float[] planes(int count, int plane, long seed) {
         float[] v = new float[Math.toIntExact((long) count * plane)];

@@ -98,6 +98,9 @@ class FamiliesTest {
         expected.put("efficientnet_v2_s", 21_458_488L);
         expected.put("efficientnet_v2_m", 54_139_356L);
         expected.put("efficientnet_v2_l", 118_515_272L);
+        expected.put("r3d_18", 33_371_472L + 512 * 600 + 600); // torchvision's counts of the video ResNets are for Kinetics-400's 400 classes
+        expected.put("mc3_18", 11_695_440L + 512 * 600 + 600);
+        expected.put("r2plus1d_18", 31_505_325L + 512 * 600 + 600);
         expected.forEach((name, count) -> assertEquals(count, parameters(Models.describe(name,
                 ModelOptions.defaults().withClasses(1000).withInput(3, 224)).tensorShapes()), name));
         // DeepLabV3 (COCO weights: 21 classes, 42,004,074 and 60,996,202 with the aux head): a new model has no

@@ -308,6 +308,22 @@ class PythonFamiliesTest {
         check("alexnet", "alexnet", 64, Map.of(), false);
     }
 
+    /**
+     * torchvision's video ResNets on clips of 8 frames: R(2+1)D's factored convolutions, whose midplanes are groups of
+     * their own, in the default run; R3D's 3-D convolutions and MC3's mixed ones in the slow run.
+     */
+    @Test
+    void r2plus1d() throws Exception {
+        check("r2plus1d_18", "r2plus1d_18", 16, Map.of("frames", PermutationCheck.VIDEO_FRAMES), true);
+    }
+
+    @Test
+    @Tag("slow")
+    void r3dAndMc3() throws Exception {
+        check("r3d_18", "r3d_18", 16, Map.of("frames", PermutationCheck.VIDEO_FRAMES), true);
+        check("mc3_18", "mc3_18", 16, Map.of("frames", PermutationCheck.VIDEO_FRAMES), false);
+    }
+
     /** Fire modules: the squeeze's rows, and the two expands concatenated for the next squeeze. */
     @Test
     void squeezenets() throws Exception {
