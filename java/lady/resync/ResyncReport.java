@@ -22,6 +22,11 @@ public record ResyncReport(Method method, List<GroupResult> groups, Verdict verd
         groups = List.copyOf(groups);
     }
 
+    /** The same report with verdict {@code v}. */
+    public ResyncReport withVerdict(Verdict v) {
+        return new ResyncReport(method, groups, v, seconds, cpuSeconds, margins);
+    }
+
     /** CPU time of this process so far (every thread), in seconds; NaN when the platform does not tell. */
     static double processCpuSeconds() {
         if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()

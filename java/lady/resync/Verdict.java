@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import lady.tensor.HostTensor;
+
 /**
  * The answer to "is this suspect derived from my model?", with a p-value.
  *
@@ -43,13 +45,25 @@ import java.util.Map;
  * Large groups are tested on a seeded sample of {@link #SAMPLE_ROWS} reference neurons against the
  * suspect neurons matched to them (the null still counts all n candidates per row).
  *
- * @param derived whether {@link #pValue()} is below {@link #level()}
- * @param pValue  the Holm-Bonferroni p-value over the groups (0 when below the smallest double)
- * @param log10P  log10 of the same, finite even when {@code pValue} underflows
- * @param level   the significance level
- * @param groups  per group, the test and its Holm-adjusted p-value
+ *
+ * <p><b>Identity</b>: a suspect whose every tensor equals the reference's bit for bit once resynced is the reference
+ * with its neurons permuted (or the reference itself), whatever the test says: a network of small groups (16 GRU units
+ * reading 12 inputs) cannot give a matched similarity far out from its row's unmatched ones, so its exact copy can have
+ * p above the level. {@link #withIdentity} then calls it derived on that ground ({@link Identity}), when the equal
+ * tensors hold at least {@link #MIN_IDENTICAL_VALUES} distinct values: constant or zero weights, which independent
+ * training could reproduce, are not enough.
+ *
+ * @param derived  whether {@link #pValue()} is below {@link #level()}, or the suspect is the reference permuted
+ *                 ({@code identity} not null)
+ * @param pValue   the Holm-Bonferroni p-value over the groups (0 when below the smallest double)
+ * @param log10P   log10 of the same, finite even when {@code pValue} underflows
+ * @param level    the significance level
+ * @param groups   per group, the test and its Holm-adjusted p-value
+ * @param identity the suspect's tensors after resync equal the reference's bit for bit (null: not found or not
+ *                 checked; it is checked when the test alone does not call the suspect derived)
  */
-public record Verdict(boolean derived, double pValue, double log10P, double level, List<GroupTest> groups) {
+public record Verdict(boolean derived, double pValue, double log10P, double level, List<GroupTest> groups,
+        Identity identity) {
     /** The significance level below which the suspect is called derived (ours: one false call in a thousand). */
     public static final double LEVEL = 1e-3;
     /** Reference neurons sampled for the statistic of a large group: their rows against the suspect neurons
@@ -65,8 +79,71 @@ public record Verdict(boolean derived, double pValue, double log10P, double leve
             + "unrelated neurons, the group as one draw), Bonferroni over a group's contributions; Holm-Bonferroni "
             + "over groups";
 
+    /** Distinct values the equal tensors must hold for {@link Identity} to call a suspect derived. */
+    public static final int MIN_IDENTICAL_VALUES = 64;
+
     public Verdict {
         groups = List.copyOf(groups);
+    }
+
+    /**
+     * Every tensor of the reference equals the resynced suspect's bit for bit (dtype, shape, bytes).
+     *
+     * @param tensors  the tensors compared (the reference's)
+     * @param values   their values
+     * @param distinct distinct values among their floating-point ones, counted up to {@link #MIN_IDENTICAL_VALUES}
+     */
+    public record Identity(int tensors, long values, long distinct) {
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("tensors", tensors);
+            m.put("values", values);
+            m.put("distinct_values_at_least", distinct);
+            return m;
+        }
+    }
+
+    /**
+     * The identity of {@code reference} and the resynced suspect {@code restored}: null when a tensor of the reference
+     * is missing from it or differs, or when the reference's floating-point values hold fewer than {@link
+     * #MIN_IDENTICAL_VALUES} distinct values.
+     */
+    public static Identity identity(lady.checkpoint.StateDict reference, lady.checkpoint.StateDict restored) {
+        long values = 0;
+        // smallest first: an unrelated suspect differs early, before a large tensor of it is gathered in its new order
+        List<String> names = reference.names().stream()
+                .sorted(Comparator.comparingLong((String n) -> HostTensor.numel(reference.shape(n)))).toList();
+        for (String name : names) {
+            if (!restored.contains(name) || !reference.get(name).sameContent(restored.get(name))) {
+                return null;
+            }
+            values += reference.get(name).numel();
+        }
+        java.util.Set<Float> distinct = new java.util.HashSet<>();
+        float[] chunk = new float[IDENTITY_CHUNK];
+        for (String name : reference.names()) {
+            HostTensor t = reference.get(name);
+            if (!t.dtype().floating()) {
+                continue;
+            }
+            for (long at = 0; at < t.numel() && distinct.size() < MIN_IDENTICAL_VALUES; at += chunk.length) {
+                int n = (int) Math.min(chunk.length, t.numel() - at);
+                t.readFloats(at, chunk, 0, n);
+                for (int i = 0; i < n && distinct.size() < MIN_IDENTICAL_VALUES; i++) {
+                    distinct.add(chunk[i] == 0 ? 0f : chunk[i]); // (-0 and +0 alike)
+                }
+            }
+        }
+        return distinct.size() < MIN_IDENTICAL_VALUES ? null
+                : new Identity(reference.names().size(), values, distinct.size());
+    }
+
+    /** Values read at a time while counting distinct ones. */
+    private static final int IDENTITY_CHUNK = 4096;
+
+    /** This verdict with the suspect found to be the reference permuted ({@code id}): derived, the test's p kept. */
+    public Verdict withIdentity(Identity id) {
+        return id == null ? this : new Verdict(true, pValue, log10P, level, groups, id);
     }
 
     /**
@@ -134,7 +211,7 @@ public record Verdict(boolean derived, double pValue, double log10P, double leve
             best = Math.min(best, adjustedLog[k]);
         }
         double p = Math.pow(10, best);
-        return new Verdict(best < Math.log10(LEVEL), p, best, LEVEL, out);
+        return new Verdict(best < Math.log10(LEVEL), p, best, LEVEL, out, null);
     }
 
     /**
@@ -249,6 +326,10 @@ public record Verdict(boolean derived, double pValue, double log10P, double leve
     public Map<String, Object> toJson() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("derived", derived);
+        if (identity != null) { // derived on this ground: the p-value below is the test's alone
+            m.put("basis", "identical after resync");
+            m.put("identical", identity.toJson());
+        }
         m.put("p_value", pValue);
         m.put("log10_p_value", log10P);
         m.put("level", level);
@@ -263,10 +344,22 @@ public record Verdict(boolean derived, double pValue, double log10P, double leve
         GroupTest strongest = groups.stream().min(Comparator.comparingDouble(GroupTest::log10P)).orElse(null);
         String p = pValue >= 1e-4 ? String.format(Locale.ROOT, "%.3g", pValue)
                 : String.format(Locale.ROOT, "10^%.1f", log10P);
+        if (identity != null) {
+            return String.format(Locale.ROOT, "verdict: DERIVED from the reference: once resynced, the suspect equals it "
+                    + "bit for bit in every one of its %d tensors (at least %d distinct values): %s",
+                    identity.tensors(), identity.distinct(), groups.isEmpty()
+                            ? "the reference itself (no group of its neurons can move)"
+                            : "the reference with its neurons permuted (the similarity test alone gives p = " + p
+                                    + " on groups this small)");
+        }
         if (derived) {
             return String.format(Locale.ROOT, "verdict: DERIVED from the reference (p = %s < %s; Holm-Bonferroni over %d "
                     + "groups; strongest %s, median z %.1f)", p, fmt(level), groups.size(), strongest.group(),
                     strongest.zMedian());
+        }
+        if (groups.isEmpty()) {
+            return "verdict: not shown to be derived from the reference: no group of neurons was compared (a network "
+                    + "with none that can move, or none selected), so the resync gives no evidence";
         }
         return String.format(Locale.ROOT, "verdict: not shown to be derived from the reference (p = %s >= %s; "
                 + "Holm-Bonferroni over %d groups)", p, fmt(level), groups.size());
