@@ -341,13 +341,18 @@ public final class ChannelSpaces {
 
         /** Pins everything the node touches and fixes its tensors; its output stays in place. */
         private Layout opaque(Node n, String why) {
+            boolean loses = !n.params().isEmpty(); // (a node whose inputs all stayed already costs nothing: no note)
             for (int i = 0; i < n.inputs().size(); i++) {
-                pinAll(in(n, i));
+                Layout l = in(n, i);
+                loses |= l != null && l.segs().stream().anyMatch(s -> !spaces.get(root(s.space())).pinned);
+                pinAll(l);
             }
             for (String t : n.params().values()) {
                 fixed.add(t);
             }
-            notes.add("node '" + n.name() + "': " + why + "; its channels stay in place");
+            if (loses) {
+                notes.add("node '" + n.name() + "': " + why + "; its channels stay in place");
+            }
             return Layout.OPAQUE;
         }
 
@@ -588,8 +593,10 @@ public final class ChannelSpaces {
                 }
                 if (!alike) {
                     pin(outer);
-                    notes.add("node '" + c.node() + "': its groups are not alike downstream; they stay in place, the "
-                            + "channels inside each group move");
+                    boolean innerPinned = java.util.Arrays.stream(c.inner()).allMatch(g -> spaces.get(root(g)).pinned);
+                    notes.add("node '" + c.node() + "': its groups are not alike downstream; they stay in place, "
+                            + (innerPinned ? "and so do the channels inside each group (what reads them pins them)"
+                                    : "the channels inside each group move"));
                     continue;
                 }
                 String norm = normAcross(c, roots);
