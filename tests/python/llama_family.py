@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3) written and run without
+"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite) written and run without
 transformers, for Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite
                              [--seed S]
                     [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
@@ -74,10 +74,15 @@ MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qw
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
                "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
                "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmo2": "Olmo2ForCausalLM",
-               "olmoe": "OlmoeForCausalLM"}
+               "olmoe": "OlmoeForCausalLM", "granite": "GraniteForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
-# the mixtures of experts and the dense variant whose attention and configuration they share
-MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "olmo2": "llama", "olmoe": "llama"}
+# the mixtures of experts (and OLMo 2, Granite) and the dense variant whose attention and configuration they share
+MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "olmo2": "llama", "olmoe": "llama",
+            "granite": "llama"}
+# GraniteConfig's multipliers (as granite-3.x-2b-instruct has them, the attention's and the logits' scaled to the
+# script's small widths)
+GRANITE_MULTIPLIERS = {"embedding_multiplier": 12.0, "attention_multiplier": 0.09, "residual_multiplier": 0.22,
+                       "logits_scaling": 3.0}
 # OLMo 2 and OLMoE: an RMSNorm of the whole q and k projections (a weight per row); OLMo 2 normalizes outputs only
 FULL_QK_NORM = ("olmo2", "olmoe")
 
@@ -155,6 +160,8 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
                   "rope_scaling": ROPE_SCALING[rope_scaling], "sliding_window": None, "use_sliding_window": False})
     else:
         assert not attention_bias and not mlp_bias, "attention_bias and mlp_bias are Llama's options"
+    if model_type == "granite":
+        c.update(GRANITE_MULTIPLIERS)
     if variant == "mistral":
         c.update({"head_dim": head_dim, "sliding_window": 4096})
     if variant == "qwen2":
@@ -1013,7 +1020,13 @@ def forward(w, c, ids):
     x = w["model.embed_tokens.weight"][ids]
     if gemma:
         x = x * math.sqrt(c["hidden_size"])
+    granite = c["model_type"] == "granite"  # GraniteForCausalLM: its multipliers
+    if granite:
+        x = x * c["embedding_multiplier"]
     scale = c["query_pre_attn_scalar"] ** -0.5 if c.get("query_pre_attn_scalar") else 1 / math.sqrt(hd)
+    if granite:
+        scale = c["attention_multiplier"]
+    residual = c["residual_multiplier"] if granite else 1.0
 
     def linear(y, name):
         out = y @ w[name + ".weight"].T
@@ -1059,7 +1072,7 @@ def forward(w, c, ids):
             x = x + norm(attn, p + "post_attention_layernorm.weight")
             y = norm(x, p + "pre_feedforward_layernorm.weight")
         else:
-            x = x + attn
+            x = x + attn * residual
             y = norm(x, p + "post_attention_layernorm.weight")
         if moe_layer(c, i):
             mlp = moe_forward(w, c, i, y, act)
@@ -1070,7 +1083,7 @@ def forward(w, c, ids):
             gate, up = linear(y, p + "mlp.gate_proj"), linear(y, p + "mlp.up_proj")
             mlp = linear(act(gate) * up, p + "mlp.down_proj")
         x = x + (norm(mlp, p + "post_feedforward_layernorm.weight") if p + "post_feedforward_layernorm.weight" in w
-                 else mlp)
+                 else mlp * residual)
     x = norm(x, "model.norm.weight")
     if headless:
         return x
@@ -1080,6 +1093,8 @@ def forward(w, c, ids):
     if c.get("final_logit_softcapping"):
         cap = c["final_logit_softcapping"]
         logits = torch.tanh(logits / cap) * cap
+    if granite:
+        logits = logits / c["logits_scaling"]
     return logits
 
 

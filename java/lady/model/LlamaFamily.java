@@ -16,7 +16,8 @@ import lady.report.Json;
  * The Llama family of Hugging Face transformers (also Mistral, Qwen2 with q/k/v biases, Qwen3 with an RMSNorm of
  * each q and k head: q_norm, k_norm, and Gemma 1, 2 and 3 (text): RMSNorm by 1 + weight, the embedding times
  * sqrt(hidden_size), Gemma 2's and 3's norms around the attention and the MLP, Gemma 2's soft caps, sliding layers,
- * Gemma 3's head norms and local rope; Phi-3 with q, k, v in one qkv_proj and gate, up in one gate_up_proj), with
+ * Gemma 3's head norms and local rope; Phi-3 with q, k, v in one qkv_proj and gate, up in one gate_up_proj; Granite's
+ * multipliers), with
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
  * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
@@ -49,7 +50,7 @@ final class LlamaFamily implements Family {
     @Override
     public List<String> names() {
         return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3, MIXTRAL, "qwen2_moe",
-                "qwen3_moe", OLMO2, OLMOE);
+                "qwen3_moe", OLMO2, OLMOE, GRANITE);
     }
 
     /**
@@ -180,6 +181,12 @@ final class LlamaFamily implements Family {
     private static final String OLMO2 = "olmo2";
     /** OLMoE: Llama's norms, OLMo 2's q and k norms, a mixture of experts (its width in intermediate_size). */
     private static final String OLMOE = "olmoe";
+    /**
+     * IBM's Granite (3.x): Llama's shapes, config.json's multipliers in the forward: the embedding times
+     * embedding_multiplier, the scores times attention_multiplier (for 1 / sqrt(head_dim)), each block's output times
+     * residual_multiplier before its residual add, the logits divided by logits_scaling.
+     */
+    private static final String GRANITE = "granite";
 
     /** Whether the {@code p} (q or k) norm of attention {@code attn} spans the whole projection, not one head. */
     private static boolean fullNorm(Dims d, String attn, String p, long headDim) {
@@ -341,11 +348,17 @@ final class LlamaFamily implements Family {
         GraphBuilder b = new GraphBuilder(name);
         String ids = b.tokens("input_ids");
         String image = imagePath(name, b, d, m, hidden, ids); // a multimodal model's image tokens (first: the stream's name)
-        String h = b.embedding(m + "embed_tokens", ids, embedding, vocab, hidden, gemma ? Math.sqrt(hidden) : 1);
+        boolean granite = name.equals(GRANITE);
+        double residualScale = granite ? positive(name, d, "residual_multiplier", 1) : 1;
+        String h = b.embedding(m + "embed_tokens", ids, embedding, vocab, hidden, gemma ? Math.sqrt(hidden)
+                : granite ? positive(name, d, "embedding_multiplier", 1) : 1);
         if (image != null) { // the image tokens take their places among the text's: their channels are the stream's
             h = b.concat(m + "merge_image_tokens", List.of(image, h), 1, false);
         }
         Map<String, Object> gemmaAttrs = new LinkedHashMap<>(); // Gemma 2 and 3's attention: its scale, its soft cap
+        if (granite) {
+            gemmaAttrs.put("attn_scale", positive(name, d, "attention_multiplier", 1 / Math.sqrt(headDim)));
+        }
         if (gemma && !name.equals(GEMMA)) {
             gemmaAttrs.put("attn_scale", 1 / Math.sqrt(positive(name, d, "query_pre_attn_scalar", headDim)));
             if (d.config("attn_logit_softcapping") != null) {
@@ -417,6 +430,9 @@ final class LlamaFamily implements Family {
             if (sandwich || !preNorm) {
                 x = b.rmsNorm(layer + ".post_attention_layernorm", x, eps, normOffset);
             }
+            if (residualScale != 1) { // Granite
+                x = b.scale(layer + ".attn_scaled", x, residualScale);
+            }
             h = b.add(layer + ".attn_residual", h, x);
             String y = sandwich ? b.rmsNorm(layer + ".pre_feedforward_layernorm", h, eps, normOffset)
                     : preNorm ? b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset) : h;
@@ -432,6 +448,9 @@ final class LlamaFamily implements Family {
             }
             if (sandwich || !preNorm) { // Gemma 2 and 3, OLMo 2
                 down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
+            }
+            if (residualScale != 1) {
+                down = b.scale(layer + ".mlp_scaled", down, residualScale);
             }
             h = b.add(layer + ".mlp_residual", h, down);
             layers = i + 1;
@@ -512,6 +531,9 @@ final class LlamaFamily implements Family {
                 : b.linear(lmHead, h, vocab, false);
         if (gemma && d.config("final_logit_softcapping") != null) { // Gemma 2: cap * tanh(logits / cap)
             logits = b.softcap(lmHead + ".softcap", logits, positive(name, d, "final_logit_softcapping", 0));
+        }
+        if (name.equals(GRANITE)) {
+            logits = b.scale(lmHead + ".scaled", logits, 1 / positive(name, d, "logits_scaling", 1));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
     }

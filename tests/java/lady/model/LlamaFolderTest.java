@@ -167,6 +167,8 @@ class LlamaFolderTest {
         // OLMo 2: an RMSNorm of the whole q and k projections (a weight per row: it moves with the heads), norms of the
         // attention's and the MLP's outputs only; OLMoE: the same q and k norms, Llama's norms, a mixture of experts
         "olmo2|F32|1|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
+        // Granite: Llama's shapes, config.json's embedding, attention, residual and logits multipliers in the forward
+        "granite|BF16|1|--tied",
         "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
         // language models inside multimodal ones (config.json's text_config; names under language_model.): Gemma 3's,
         // whose projector writes image tokens into the stream by x W, and LLaVA's (linear_2 rows); the vision towers
