@@ -341,7 +341,7 @@ public final class ChannelSpaces {
 
         /** Pins everything the node touches and fixes its tensors; its output stays in place. */
         private Layout opaque(Node n, String why) {
-            boolean loses = !n.params().isEmpty(); // (a node whose inputs all stayed already costs nothing: no note)
+            boolean loses = n.longAttr(Op.QUIET, 0) != 1 || !n.params().isEmpty();
             for (int i = 0; i < n.inputs().size(); i++) {
                 Layout l = in(n, i);
                 loses |= l != null && l.segs().stream().anyMatch(s -> !spaces.get(root(s.space())).pinned);

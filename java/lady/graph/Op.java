@@ -268,6 +268,13 @@ public enum Op {
      */
     public static final String FORWARD_UNSUPPORTED = "forward_unsupported";
 
+    /**
+     * Attribute of an {@link #OPAQUE} node (1) whose output only its reader's columns read: it gets a note only when
+     * its inputs held channels that could move (an importer's stand-in for a recurrent layer's input, which is most
+     * often the graph's own input features, staying anyway).
+     */
+    public static final String QUIET = "quiet";
+
     /** The attribute of a {@link #SELECT} that averages its axis from this index to the end instead of picking one. */
     public static final String MEAN_FROM = "mean_from";
 

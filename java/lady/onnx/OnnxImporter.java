@@ -1669,8 +1669,8 @@ final class OnnxImporter {
         String in = ins.get(0).lady;
         if (ins.get(0).caxis == UNKNOWN) { // channels not followed (a graph input of features): they stay, the units move
             in = node + "#in";
-            emit(extra(node, 20), Op.OPAQUE, List.of(ins.get(0).lady), in, Map.of(), Map.of("why", n.opType()
-                    + ": its input's channels are not followed"), n.opType());
+            emit(extra(node, 20), Op.OPAQUE, List.of(ins.get(0).lady), in, Map.of(), Map.of("why", n.opType() + " '" + node
+                    + "': the channels of its input are not followed", Op.QUIET, 1L), n.opType());
         }
         emit(node, Op.RECURRENT, List.of(in), units, p.params(), p.attrs(), n.opType());
         recurrentUnits.put(r.index(), units);
