@@ -21,8 +21,18 @@ import lady.permutation.PermutationSpec;
  * @param name  architecture name, e.g. "vgg16_cifar", "resnet50", "vit_b_16"
  * @param graph the network
  * @param init  how a new model's parameters are drawn
+ * @param notes what the family says of the checkpoint beside the graph's own notes (a Hugging Face folder whose
+ *              model_type Lady does not know, read by its tensors), added to {@link #permutationSpec()}'s
  */
-public record Architecture(String name, Graph graph, Init init) {
+public record Architecture(String name, Graph graph, Init init, List<String> notes) {
+    public Architecture {
+        notes = List.copyOf(notes);
+    }
+
+    /** A network without notes of its family's. */
+    public Architecture(String name, Graph graph, Init init) {
+        this(name, graph, init, List.of());
+    }
 
     /** Initialization of a new model's parameters. */
     public enum Init {
@@ -244,6 +254,12 @@ public record Architecture(String name, Graph graph, Init init) {
 
     /** The permutation groups, derived from the graph ({@link ChannelSpaces}). */
     public PermutationSpec permutationSpec() {
-        return ChannelSpaces.derive(graph);
+        PermutationSpec spec = ChannelSpaces.derive(graph);
+        if (notes.isEmpty()) {
+            return spec;
+        }
+        List<String> all = new ArrayList<>(notes);
+        all.addAll(spec.notes());
+        return new PermutationSpec(spec.architecture(), spec.groups(), spec.fixed(), all);
     }
 }

@@ -49,8 +49,7 @@ final class LlamaFamily implements Family {
 
     @Override
     public List<String> names() {
-        return List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2", "gemma3_text", PHI3, MIXTRAL, "qwen2_moe",
-                "qwen3_moe", OLMO2, OLMOE, GRANITE);
+        return NAMES;
     }
 
     /**
@@ -520,7 +519,7 @@ final class LlamaFamily implements Family {
         // residual stream's order there is free, as it is inside
         h = b.rmsNorm(m + "norm", h, eps, normOffset, base);
         if (base) {
-            return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT);
+            return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT, typeNote(name, d));
         }
         boolean tied = !d.has(lmHead + ".weight", false);
         if (tied && Boolean.FALSE.equals(d.config("tie_word_embeddings"))) {
@@ -535,7 +534,21 @@ final class LlamaFamily implements Family {
         if (name.equals(GRANITE)) {
             logits = b.scale(lmHead + ".scaled", logits, 1 / positive(name, d, "logits_scaling", 1));
         }
-        return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT);
+        return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT, typeNote(name, d));
+    }
+
+    /**
+     * A note when config.json names a model type Lady does not know and the tensors were read as variant {@code name}
+     * (MiniCPM, InternLM, Yi and others save Llama's names and shapes): the groups are that variant's, and so is Lady's
+     * forward, which may not compute what the model's own code does (its multipliers, activations, norms).
+     */
+    private static List<String> typeNote(String name, Dims d) {
+        if (!(d.config("model_type") instanceof String type) || NAMES.contains(type)) {
+            return List.of();
+        }
+        return List.of("config.json's model_type " + lady.util.Text.quote(type) + " is not one Lady knows; its tensors "
+                + "were read as " + name + "'s (the same names and shapes), and Lady's forward (--verify) computes "
+                + name + "'s, which may differ from this model's own code");
     }
 
     /** config.json's partial_rotary_factor (also inside rope_parameters, where newer versions put it); 1 when absent. */
@@ -557,6 +570,9 @@ final class LlamaFamily implements Family {
 
     /** The first of the Gemma variants' names (Gemma 1: Llama's shapes, Gemma's forward). */
     private static final String GEMMA = "gemma";
+    /** The variants, by config.json's model_type. */
+    private static final List<String> NAMES = List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2",
+            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE);
     /** Gemma 3's default: one layer in this many attends to the whole prefix, the others within sliding_window. */
     private static final long GEMMA3_SLIDING_PATTERN = 6;
 

@@ -82,6 +82,30 @@ class LlamaFamilyTest {
         assertEquals(List.of("model.embed_tokens.weight", "lm_head.weight"), mc.description().vocabularyTensors());
     }
 
+    /**
+     * A folder whose config.json names a model type Lady does not know, with Llama's names and shapes (MiniCPM), is read
+     * as a Llama with a note saying so and what Lady's forward computes; Granite's multipliers make its own nodes.
+     */
+    @Test
+    void anUnknownModelTypeIsReadByItsTensorsWithANote() {
+        Map<String, Object> config = new java.util.LinkedHashMap<>(CONFIG);
+        config.put("model_type", "minicpm");
+        ModelConfig mc = Models.infer(shapes(false, false), null, config);
+        assertEquals("llama", mc.architecture());
+        List<String> notes = mc.description().permutationSpec().notes();
+        assertTrue(notes.stream().anyMatch(n -> n.contains("model_type 'minicpm' is not one Lady knows")
+                && n.contains("--verify")), notes.toString());
+        assertTrue(Models.infer(shapes(false, false), null, CONFIG).description().permutationSpec().notes().stream()
+                .noneMatch(n -> n.contains("not one Lady knows")));
+        config.put("model_type", "granite");
+        config.put("residual_multiplier", 0.22);
+        ModelConfig granite = Models.infer(shapes(false, false), null, config);
+        assertEquals("granite", granite.architecture());
+        assertTrue(granite.description().graph().nodes().stream().anyMatch(n -> n.name().endsWith(".mlp_scaled")));
+        assertEquals(mc.description().permutationSpec().groups().size(),
+                granite.description().permutationSpec().groups().size(), "the multipliers move nothing");
+    }
+
     @Test
     void groupsAreTheStreamTheKvHeadsTheQueryHeadsTheValueDimsAndTheMlpUnits() {
         ModelConfig mc = Models.infer(shapes(false, false), null, CONFIG);
