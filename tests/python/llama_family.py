@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite) written and run without
+"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite, StarCoder2) written and run without
 transformers, for Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite|starcoder2
                              [--seed S]
                     [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
@@ -74,11 +74,14 @@ MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qw
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
                "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
                "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmo2": "Olmo2ForCausalLM",
-               "olmoe": "OlmoeForCausalLM", "granite": "GraniteForCausalLM"}
+               "olmoe": "OlmoeForCausalLM", "granite": "GraniteForCausalLM", "starcoder2": "Starcoder2ForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
 # the mixtures of experts (and OLMo 2, Granite) and the dense variant whose attention and configuration they share
 MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "olmo2": "llama", "olmoe": "llama",
-            "granite": "llama"}
+            "granite": "llama", "starcoder2": "mistral"}
+# StarCoder2 (Starcoder2Config): LayerNorms with biases (norm_epsilon), biases on every projection (use_bias), an MLP
+# without gate (c_fc, gelu_pytorch_tanh, c_proj)
+STARCODER2 = "starcoder2"
 # GraniteConfig's multipliers (as granite-3.x-2b-instruct has them, the attention's and the logits' scaled to the
 # script's small widths)
 GRANITE_MULTIPLIERS = {"embedding_multiplier": 12.0, "attention_multiplier": 0.09, "residual_multiplier": 0.22,
@@ -162,6 +165,10 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         assert not attention_bias and not mlp_bias, "attention_bias and mlp_bias are Llama's options"
     if model_type == "granite":
         c.update(GRANITE_MULTIPLIERS)
+    if model_type == STARCODER2:
+        del c["rms_norm_eps"]
+        c.update({"norm_epsilon": 1e-5, "use_bias": True, "residual_dropout": 0.0, "embedding_dropout": 0.0,
+                  "hidden_act": "gelu_pytorch_tanh" if hidden_act == "silu" else hidden_act, "rope_theta": 100000.0})
     if variant == "mistral":
         c.update({"head_dim": head_dim, "sliding_window": 4096})
     if variant == "qwen2":
@@ -314,6 +321,8 @@ def biases(c):
     """(q/k/v bias, o bias, MLP biases) as the variant's modules have them."""
     if c["model_type"] in ("qwen2", "qwen2_moe"):
         return True, False, False
+    if c["model_type"] == STARCODER2:
+        return (c["use_bias"],) * 3
     attention = bool(c.get("attention_bias", False))
     return attention, attention, bool(c.get("mlp_bias", False))
 
@@ -357,20 +366,26 @@ def shapes(c, inv_freq=False, tied_saved=False):
             if shared:
                 sw = c["shared_expert_intermediate_size"]
                 out[shared[0]], out[shared[1]], out[shared[2]], out[shared[3]] = (sw, d), (sw, d), (d, sw), (1, d)
-        mlp = () if moe_layer(c, i) else (("gate_up", (2 * inter, d)), ("down", (d, inter))) if fused else (
-            ("gate", (inter, d)), ("up", (inter, d)), ("down", (d, inter)))
+        mlp = () if moe_layer(c, i) else (("gate_up_proj", (2 * inter, d)), ("down_proj", (d, inter))) if fused else (
+            ("c_fc", (inter, d)), ("c_proj", (d, inter))) if c["model_type"] == STARCODER2 else (
+            ("gate_proj", (inter, d)), ("up_proj", (inter, d)), ("down_proj", (d, inter)))
         for k, shape in mlp:
-            out[p + "mlp.%s_proj.weight" % k] = shape
+            out[p + "mlp.%s.weight" % k] = shape
             if mlp_bias:
-                out[p + "mlp.%s_proj.bias" % k] = shape[:1]
-        if c["model_type"] != "olmo2":  # OLMo 2 normalizes the outputs only
-            out[p + "input_layernorm.weight"] = (d,)
-        out[p + "post_attention_layernorm.weight"] = (d,)
+                out[p + "mlp.%s.bias" % k] = shape[:1]
+        norms = ("input_layernorm", "post_attention_layernorm") if c["model_type"] != "olmo2" else (
+            "post_attention_layernorm",)  # (OLMo 2 normalizes the outputs only)
+        for n in norms:
+            out[p + n + ".weight"] = (d,)
+            if c["model_type"] == STARCODER2:  # LayerNorms
+                out[p + n + ".bias"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text"):  # norms of the MLP's input and output too
             out[p + "pre_feedforward_layernorm.weight"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text", "olmo2"):
             out[p + "post_feedforward_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
+    if c["model_type"] == STARCODER2:
+        out["model.norm.bias"] = (d,)
     if not c["tie_word_embeddings"] or tied_saved:
         out["lm_head.weight"] = (v, d)
     return out
@@ -731,7 +746,7 @@ def permute_tensor(name, t, c, perms):
     s = perms["stream"]
     if name == "model.embed_tokens.weight" or name == "lm_head.weight":
         return t[:, s]
-    if name == "model.norm.weight":
+    if name in ("model.norm.weight", "model.norm.bias"):
         return t[s]
     parts = name.split(".")
     layer = int(parts[2])
@@ -746,20 +761,20 @@ def permute_tensor(name, t, c, perms):
     if moved is not None:
         return moved
     q_map, kv_map, v_map, o_map = attention_maps(c, lp)
-    if rest.endswith("layernorm.weight"):
+    if rest.endswith("layernorm.weight") or rest.endswith("layernorm.bias"):
         return t[s]
-    if rest in ("mlp.gate_proj.weight", "mlp.up_proj.weight"):
+    if rest in ("mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.c_fc.weight"):
         return t[lp["mlp"]][:, s]
     if rest == "mlp.gate_up_proj.weight":  # both halves by the units' permutation
         return t[torch.cat((lp["mlp"], lp["mlp"] + t.shape[0] // 2))][:, s]
     if rest == "self_attn.qkv_proj.weight":  # the q, k and v rows in their segments
         hq, hk = c["num_attention_heads"] * head_dim_of(c), kv_heads_of(c) * head_dim_of(c)
         return t[torch.cat((q_map, hq + kv_map, hq + hk + v_map))][:, s]
-    if rest in ("mlp.gate_proj.bias", "mlp.up_proj.bias"):
+    if rest in ("mlp.gate_proj.bias", "mlp.up_proj.bias", "mlp.c_fc.bias"):
         return t[lp["mlp"]]
-    if rest == "mlp.down_proj.weight":
+    if rest in ("mlp.down_proj.weight", "mlp.c_proj.weight"):
         return t[s][:, lp["mlp"]]
-    if rest in ("mlp.down_proj.bias", "self_attn.o_proj.bias"):  # outputs in the residual stream
+    if rest in ("mlp.down_proj.bias", "self_attn.o_proj.bias", "mlp.c_proj.bias"):  # outputs in the residual stream
         return t[s]
     rows = {"q": q_map, "k": kv_map, "v": v_map}
     kind = rest.split(".")[1][0]  # self_attn.X_proj.*
@@ -791,7 +806,8 @@ def secret(c, perms, seed, prefix="model.", fused=False, stream=None):
             if lp["shared"] is not None:
                 groups[prefix + module + ".shared_expert"] = lp["shared"].tolist()
             continue
-        mlp = "gate_up_proj" if c["model_type"] == "phi3" else "gate_proj"  # the MLP's first (fused) layer
+        # the MLP's first (fused) layer
+        mlp = "gate_up_proj" if c["model_type"] == "phi3" else "c_fc" if c["model_type"] == STARCODER2 else "gate_proj"
         groups["%slayers.%d.mlp.%s" % (prefix, i, mlp)] = lp["mlp"].tolist()
     return {"format": "lady-secret", "format_version": 1, "tool_version": "llama_family.py",
             "architecture": c["model_type"], "seed": seed,
@@ -999,10 +1015,13 @@ def forward(w, c, ids):
     w = {k: v.double() for k, v in w.items()}
     b, t = ids.shape
     h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
-    eps = c["rms_norm_eps"]
+    starcoder2 = c["model_type"] == STARCODER2
+    eps = c["norm_epsilon"] if starcoder2 else c["rms_norm_eps"]
     offset = 1.0 if gemma else 0.0  # Gemma's RMSNorm scales by 1 + weight
 
     def norm(y, name):
+        if starcoder2:  # LayerNorm (name: its weight's)
+            return torch.nn.functional.layer_norm(y, y.shape[-1:], w[name], w[name[:-len("weight")] + "bias"], eps)
         return rms_norm(y, w[name] + offset, eps)
 
     rd = int(hd * c.get("partial_rotary_factor", 1.0))  # the rotated dimensions of a head (Phi-4-mini: 3/4)
@@ -1076,6 +1095,8 @@ def forward(w, c, ids):
             y = norm(x, p + "post_attention_layernorm.weight")
         if moe_layer(c, i):
             mlp = moe_forward(w, c, i, y, act)
+        elif starcoder2:  # no gate
+            mlp = linear(act(linear(y, p + "mlp.c_fc")), p + "mlp.c_proj")
         elif p + "mlp.gate_up_proj.weight" in w:  # Phi-3: gate and up stacked
             gate, up = linear(y, p + "mlp.gate_up_proj").chunk(2, dim=-1)
             mlp = linear(act(gate) * up, p + "mlp.down_proj")

@@ -66,6 +66,9 @@ final class LlamaFamily implements Family {
         if (s.containsKey(p + "layers.0.self_attn.qkv_proj.weight")) { // q, k, v and gate, up fused
             return PHI3;
         }
+        if (s.containsKey(p + "layers.0.mlp.c_fc.weight")) { // an MLP without gate, LayerNorms
+            return STARCODER2;
+        }
         boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
         // OLMo 2's and OLMoE's q norm spans the whole projection (every head), Qwen3's and Gemma 3's one head
         boolean fullNorms = headNorms && s.get(p + "layers.0.self_attn.q_norm.weight")[0]
@@ -165,6 +168,7 @@ final class LlamaFamily implements Family {
             if (has.test(p + "embed_tokens.weight")
                     && (has.test(layer + "self_attn.q_proj.weight") || has.test(layer + "self_attn.qkv_proj.weight"))
                     && (has.test(layer + "mlp.gate_proj.weight") || has.test(layer + "mlp.gate_up_proj.weight")
+                            || has.test(layer + "mlp.c_fc.weight")
                             || Moe.at(has, p + "layers.0") != null)) {
                 return p;
             }
@@ -186,6 +190,11 @@ final class LlamaFamily implements Family {
      * residual_multiplier before its residual add, the logits divided by logits_scaling.
      */
     private static final String GRANITE = "granite";
+    /**
+     * StarCoder2: Llama's attention (GQA, RoPE, biases on q/k/v and o per use_bias), LayerNorms with biases
+     * (norm_epsilon), an MLP without gate (c_fc, gelu_pytorch_tanh, c_proj, with biases), the head tied by default.
+     */
+    private static final String STARCODER2 = "starcoder2";
 
     /** Whether the {@code p} (q or k) norm of attention {@code attn} spans the whole projection, not one head. */
     private static boolean fullNorm(Dims d, String attn, String p, long headDim) {
@@ -278,7 +287,8 @@ final class LlamaFamily implements Family {
     private static long mlpWidth(java.util.function.Function<String, long[]> shape, String layer) {
         long[] gate = shape.apply(layer + ".mlp.gate_proj.weight");
         long[] fused = shape.apply(layer + ".mlp.gate_up_proj.weight");
-        return gate != null ? gate[0] : fused != null ? fused[0] / 2 : 0;
+        long[] fc = shape.apply(layer + ".mlp.c_fc.weight"); // (StarCoder2)
+        return gate != null ? gate[0] : fused != null ? fused[0] / 2 : fc != null ? fc[0] : 0;
     }
 
     /** config.json's {@code model_type} names the variant when it is one of {@link #names()}; else the shapes do. */
@@ -332,9 +342,10 @@ final class LlamaFamily implements Family {
                     + " has " + d.size(qTensor, 0, 0) + " rows; the folder's config.json and weights disagree (a "
                     + "config.json from another model?)");
         }
-        double eps = d.configDouble("rms_norm_eps", DEFAULT_EPS);
+        String epsKey = name.equals(STARCODER2) ? "norm_epsilon" : "rms_norm_eps";
+        double eps = d.configDouble(epsKey, DEFAULT_EPS);
         if (!(eps > 0) || Double.isInfinite(eps)) { // RMSNorm divides by sqrt(mean square + eps)
-            throw LadyException.invalidInput(name + ": config.json gives rms_norm_eps " + eps + ", not a positive number");
+            throw LadyException.invalidInput(name + ": config.json gives " + epsKey + " " + eps + ", not a positive number");
         }
         LlamaRope rope = LlamaRope.of(d);
         boolean gemma = name.startsWith(GEMMA);
@@ -375,7 +386,7 @@ final class LlamaFamily implements Family {
             String layer = m + "layers." + i;
             String attn = layer + ".self_attn";
             boolean preNorm = !name.equals(OLMO2); // OLMo 2 normalizes outputs only (the others' norms are required)
-            String x = preNorm ? b.rmsNorm(layer + ".input_layernorm", h, eps, normOffset) : h;
+            String x = preNorm ? norm(b, d, layer + ".input_layernorm", h, eps, normOffset, false) : h;
             Map<String, String> names = new LinkedHashMap<>();
             if (d.has(attn + ".qkv_proj.weight", false)) {
                 names.put("qkv_weight", attn + ".qkv_proj.weight");
@@ -427,14 +438,14 @@ final class LlamaFamily implements Family {
             // (OLMo 2 has no norm of the inputs: its post_attention_layernorm normalizes the attention's output)
             boolean sandwich = d.has(layer + ".pre_feedforward_layernorm.weight", false);
             if (sandwich || !preNorm) {
-                x = b.rmsNorm(layer + ".post_attention_layernorm", x, eps, normOffset);
+                x = norm(b, d, layer + ".post_attention_layernorm", x, eps, normOffset, false);
             }
             if (residualScale != 1) { // Granite
                 x = b.scale(layer + ".attn_scaled", x, residualScale);
             }
             h = b.add(layer + ".attn_residual", h, x);
-            String y = sandwich ? b.rmsNorm(layer + ".pre_feedforward_layernorm", h, eps, normOffset)
-                    : preNorm ? b.rmsNorm(layer + ".post_attention_layernorm", h, eps, normOffset) : h;
+            String y = sandwich ? norm(b, d, layer + ".pre_feedforward_layernorm", h, eps, normOffset, false)
+                    : preNorm ? norm(b, d, layer + ".post_attention_layernorm", h, eps, normOffset, false) : h;
             String mlp = layer + ".mlp";
             Moe moe = Moe.at(t -> d.has(t, false), layer);
             String down;
@@ -446,7 +457,7 @@ final class LlamaFamily implements Family {
                 down = denseMlp(b, d, mlp, y, inter, hidden, fn, actUnsupported);
             }
             if (sandwich || !preNorm) { // Gemma 2 and 3, OLMo 2
-                down = b.rmsNorm(layer + ".post_feedforward_layernorm", down, eps, normOffset);
+                down = norm(b, d, layer + ".post_feedforward_layernorm", down, eps, normOffset, false);
             }
             if (residualScale != 1) {
                 down = b.scale(layer + ".mlp_scaled", down, residualScale);
@@ -462,9 +473,25 @@ final class LlamaFamily implements Family {
         return head(name, b, d, m, h, eps, normOffset, embedding, vocab, gemma);
     }
 
+    /**
+     * Norm {@code module} of {@code x}: an RMSNorm (by weight, or 1 + weight: {@code offset}), or a LayerNorm where the
+     * checkpoint holds its bias (StarCoder2's); {@code freeChannels}: it writes an output whose channel order is free.
+     */
+    private static String norm(GraphBuilder b, Dims d, String module, String x, double eps, double offset,
+            boolean freeChannels) {
+        return d.has(module + ".bias", false) ? b.layerNorm(module, x, eps, freeChannels)
+                : b.rmsNorm(module, x, eps, offset, freeChannels);
+    }
+
     /** A dense MLP: down(act(gate y) * up y), or Phi-3's fused gate_up; the value it writes. */
     private static String denseMlp(GraphBuilder b, Dims d, String mlp, String y, long inter, long hidden, Op.Activation fn,
             String actUnsupported) {
+        if (d.has(mlp + ".c_fc.weight", false)) { // StarCoder2: c_proj(act(c_fc y)), not gated
+            String fc = b.linear(mlp + ".c_fc", y, inter, d.has(mlp + ".c_fc.bias", false));
+            fc = actUnsupported == null ? b.act(mlp + ".act", fc, fn)
+                    : b.act(mlp + ".act", fc, Op.Activation.GELU_TANH, actUnsupported);
+            return b.linear(mlp + ".c_proj", fc, hidden, d.has(mlp + ".c_proj.bias", false));
+        }
         String gated;
         if (d.has(mlp + ".gate_up_proj.weight", false)) { // Phi-3: act(gate) * up from one tensor's two halves
             gated = b.gatedLinear(mlp + ".gate_up_proj", y, inter, d.has(mlp + ".gate_up_proj.bias", false),
@@ -517,7 +544,7 @@ final class LlamaFamily implements Family {
         boolean base = m.isEmpty() && !d.has(lmHead + ".weight", false);
         // a base model's output is its last hidden state, used by its inner products (an embedding model's): the
         // residual stream's order there is free, as it is inside
-        h = b.rmsNorm(m + "norm", h, eps, normOffset, base);
+        h = norm(b, d, m + "norm", h, eps, normOffset, base);
         if (base) {
             return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT, typeNote(name, d));
         }
@@ -572,7 +599,7 @@ final class LlamaFamily implements Family {
     private static final String GEMMA = "gemma";
     /** The variants, by config.json's model_type. */
     private static final List<String> NAMES = List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2",
-            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE);
+            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE, STARCODER2);
     /** Gemma 3's default: one layer in this many attends to the whole prefix, the others within sliding_window. */
     private static final long GEMMA3_SLIDING_PATTERN = 6;
 

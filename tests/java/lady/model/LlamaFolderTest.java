@@ -169,6 +169,8 @@ class LlamaFolderTest {
         "olmo2|F32|1|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
         // Granite: Llama's shapes, config.json's embedding, attention, residual and logits multipliers in the forward
         "granite|BF16|1|--tied",
+        // StarCoder2: LayerNorms with biases, biases on every projection, an MLP without gate (c_fc, c_proj)
+        "starcoder2|BF16|1|--tied",
         "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
         // language models inside multimodal ones (config.json's text_config; names under language_model.): Gemma 3's,
         // whose projector writes image tokens into the stream by x W, and LLaVA's (linear_2 rows); the vision towers
