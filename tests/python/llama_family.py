@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite, StarCoder2) written and run without
+"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite, StarCoder2, StableLM) written and run without
 transformers, for Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite|starcoder2
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite|starcoder2|stablelm
                              [--seed S]
                     [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
@@ -74,14 +74,19 @@ MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qw
                "qwen3": "Qwen3ForCausalLM", "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
                "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
                "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmo2": "Olmo2ForCausalLM",
-               "olmoe": "OlmoeForCausalLM", "granite": "GraniteForCausalLM", "starcoder2": "Starcoder2ForCausalLM"}
+               "olmoe": "OlmoeForCausalLM", "granite": "GraniteForCausalLM", "starcoder2": "Starcoder2ForCausalLM",
+               "stablelm": "StableLmForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
 # the mixtures of experts (and OLMo 2, Granite) and the dense variant whose attention and configuration they share
 MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "olmo2": "llama", "olmoe": "llama",
-            "granite": "llama", "starcoder2": "mistral"}
+            "granite": "llama", "starcoder2": "mistral", "stablelm": "llama"}
 # StarCoder2 (Starcoder2Config): LayerNorms with biases (norm_epsilon), biases on every projection (use_bias), an MLP
 # without gate (c_fc, gelu_pytorch_tanh, c_proj)
 STARCODER2 = "starcoder2"
+# StableLM 2 (StableLmConfig): LayerNorms with biases (layer_norm_eps), q/k/v biases per use_qkv_bias, a quarter of each
+# head rotated; use_parallel_residual: one norm read by the attention and the MLP, added together
+STABLELM = "stablelm"
+LAYER_NORMS = (STARCODER2, STABLELM)  # the variants whose norms are LayerNorms with biases
 # GraniteConfig's multipliers (as granite-3.x-2b-instruct has them, the attention's and the logits' scaled to the
 # script's small widths)
 GRANITE_MULTIPLIERS = {"embedding_multiplier": 12.0, "attention_multiplier": 0.09, "residual_multiplier": 0.22,
@@ -165,6 +170,12 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         assert not attention_bias and not mlp_bias, "attention_bias and mlp_bias are Llama's options"
     if model_type == "granite":
         c.update(GRANITE_MULTIPLIERS)
+    if model_type == STABLELM:
+        for k in ("rms_norm_eps", "attention_bias", "mlp_bias", "pretraining_tp"):
+            del c[k]
+        c.update({"layer_norm_eps": 1e-5, "use_qkv_bias": attention_bias, "qk_layernorm": False,
+                  "use_parallel_residual": False, "partial_rotary_factor": 0.25, "hidden_dropout": 0.0,
+                  "rope_theta": 10000.0})
     if model_type == STARCODER2:
         del c["rms_norm_eps"]
         c.update({"norm_epsilon": 1e-5, "use_bias": True, "residual_dropout": 0.0, "embedding_dropout": 0.0,
@@ -323,6 +334,8 @@ def biases(c):
         return True, False, False
     if c["model_type"] == STARCODER2:
         return (c["use_bias"],) * 3
+    if c["model_type"] == STABLELM:
+        return c["use_qkv_bias"], False, False
     attention = bool(c.get("attention_bias", False))
     return attention, attention, bool(c.get("mlp_bias", False))
 
@@ -373,18 +386,18 @@ def shapes(c, inv_freq=False, tied_saved=False):
             out[p + "mlp.%s.weight" % k] = shape
             if mlp_bias:
                 out[p + "mlp.%s.bias" % k] = shape[:1]
-        norms = ("input_layernorm", "post_attention_layernorm") if c["model_type"] != "olmo2" else (
-            "post_attention_layernorm",)  # (OLMo 2 normalizes the outputs only)
+        norms = ("post_attention_layernorm",) if c["model_type"] == "olmo2" else ("input_layernorm",) if c.get(
+            "use_parallel_residual") else ("input_layernorm", "post_attention_layernorm")  # (OLMo 2: the outputs only)
         for n in norms:
             out[p + n + ".weight"] = (d,)
-            if c["model_type"] == STARCODER2:  # LayerNorms
+            if c["model_type"] in LAYER_NORMS:
                 out[p + n + ".bias"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text"):  # norms of the MLP's input and output too
             out[p + "pre_feedforward_layernorm.weight"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text", "olmo2"):
             out[p + "post_feedforward_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
-    if c["model_type"] == STARCODER2:
+    if c["model_type"] in LAYER_NORMS:
         out["model.norm.bias"] = (d,)
     if not c["tie_word_embeddings"] or tied_saved:
         out["lm_head.weight"] = (v, d)
@@ -505,6 +518,8 @@ def make(args):
                [int(x) for x in args.mlp_only_layers.split(",") if x], args.norm_topk)
     if args.partial_rotary != 1.0:  # Phi-4-mini rotates the first 3/4 of each head's dimensions
         c["partial_rotary_factor"] = args.partial_rotary
+    if args.parallel_residual:  # StableLM's use_parallel_residual
+        c["use_parallel_residual"] = True
     if args.rope_scaling == "longrope":  # factors for the rotated pairs; a context 32x the original: attention factor
         pairs = int(head_dim_of(c) * args.partial_rotary) // 2
         c["rope_scaling"] = {"long_factor": [1.0 + 0.5 * i for i in range(pairs)],
@@ -1016,11 +1031,11 @@ def forward(w, c, ids):
     b, t = ids.shape
     h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     starcoder2 = c["model_type"] == STARCODER2
-    eps = c["norm_epsilon"] if starcoder2 else c["rms_norm_eps"]
+    eps = c["norm_epsilon"] if starcoder2 else c["layer_norm_eps"] if c["model_type"] == STABLELM else c["rms_norm_eps"]
     offset = 1.0 if gemma else 0.0  # Gemma's RMSNorm scales by 1 + weight
 
     def norm(y, name):
-        if starcoder2:  # LayerNorm (name: its weight's)
+        if c["model_type"] in LAYER_NORMS:  # LayerNorm (name: its weight's)
             return torch.nn.functional.layer_norm(y, y.shape[-1:], w[name], w[name[:-len("weight")] + "bias"], eps)
         return rms_norm(y, w[name] + offset, eps)
 
@@ -1090,6 +1105,8 @@ def forward(w, c, ids):
         elif sandwich:
             x = x + norm(attn, p + "post_attention_layernorm.weight")
             y = norm(x, p + "pre_feedforward_layernorm.weight")
+        elif c.get("use_parallel_residual"):  # StableLM: the MLP reads the input norm's output too; both added
+            x = x + attn
         else:
             x = x + attn * residual
             y = norm(x, p + "post_attention_layernorm.weight")
@@ -1194,6 +1211,7 @@ def make_options(m):
     m.add_argument("--rope-scaling", default="none", choices=sorted(ROPE_SCALING))
     m.add_argument("--hidden-act", default="silu")
     m.add_argument("--partial-rotary", type=float, default=1.0, help="partial_rotary_factor (Phi-4-mini: 0.75)")
+    m.add_argument("--parallel-residual", action="store_true", help="stablelm: use_parallel_residual")
     m.add_argument("--header-order", default="offsets", choices=["offsets", "shuffled"])
     m.add_argument("--no-header-pad", action="store_true", help="safetensors headers not padded to 8 bytes")
     m.add_argument("--experts", type=int, default=4, help="mixtures of experts: the experts of a layer")

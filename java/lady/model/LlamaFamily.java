@@ -69,6 +69,9 @@ final class LlamaFamily implements Family {
         if (s.containsKey(p + "layers.0.mlp.c_fc.weight")) { // an MLP without gate, LayerNorms
             return STARCODER2;
         }
+        if (s.containsKey(p + "layers.0.input_layernorm.bias")) { // LayerNorms, a gated MLP
+            return STABLELM;
+        }
         boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
         // OLMo 2's and OLMoE's q norm spans the whole projection (every head), Qwen3's and Gemma 3's one head
         boolean fullNorms = headNorms && s.get(p + "layers.0.self_attn.q_norm.weight")[0]
@@ -195,6 +198,12 @@ final class LlamaFamily implements Family {
      * (norm_epsilon), an MLP without gate (c_fc, gelu_pytorch_tanh, c_proj, with biases), the head tied by default.
      */
     private static final String STARCODER2 = "starcoder2";
+    /**
+     * StableLM (2): Llama's names with LayerNorms with biases (layer_norm_eps), q/k/v biases per use_qkv_bias, a part
+     * of each head rotated (partial_rotary_factor), and with use_parallel_residual one norm read by the attention and
+     * the MLP, added together (no post_attention_layernorm). Its qk_layernorm (per-head norms) is not read.
+     */
+    private static final String STABLELM = "stablelm";
 
     /** Whether the {@code p} (q or k) norm of attention {@code attn} spans the whole projection, not one head. */
     private static boolean fullNorm(Dims d, String attn, String p, long headDim) {
@@ -342,7 +351,7 @@ final class LlamaFamily implements Family {
                     + " has " + d.size(qTensor, 0, 0) + " rows; the folder's config.json and weights disagree (a "
                     + "config.json from another model?)");
         }
-        String epsKey = name.equals(STARCODER2) ? "norm_epsilon" : "rms_norm_eps";
+        String epsKey = name.equals(STARCODER2) ? "norm_epsilon" : name.equals(STABLELM) ? "layer_norm_eps" : "rms_norm_eps";
         double eps = d.configDouble(epsKey, DEFAULT_EPS);
         if (!(eps > 0) || Double.isInfinite(eps)) { // RMSNorm divides by sqrt(mean square + eps)
             throw LadyException.invalidInput(name + ": config.json gives " + epsKey + " " + eps + ", not a positive number");
@@ -387,6 +396,7 @@ final class LlamaFamily implements Family {
             String attn = layer + ".self_attn";
             boolean preNorm = !name.equals(OLMO2); // OLMo 2 normalizes outputs only (the others' norms are required)
             String x = preNorm ? norm(b, d, layer + ".input_layernorm", h, eps, normOffset, false) : h;
+            String normed = x;
             Map<String, String> names = new LinkedHashMap<>();
             if (d.has(attn + ".qkv_proj.weight", false)) {
                 names.put("qkv_weight", attn + ".qkv_proj.weight");
@@ -434,6 +444,15 @@ final class LlamaFamily implements Family {
                 attrs.put("rotary_dim", rotaryDim); // (the unrotated dimensions are a group: ChannelSpaces)
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
+            if (name.equals(STABLELM) && Boolean.TRUE.equals(d.config("use_parallel_residual"))) {
+                // one norm read by the attention and the MLP, their outputs added to the stream together
+                long inter = mlpWidth(t -> d.has(t, false) ? new long[] {d.size(t, 0, 0)} : null, layer);
+                widths.add(inter);
+                String down = denseMlp(b, d, layer + ".mlp", normed, inter, hidden, fn, actUnsupported);
+                h = b.add(layer + ".residual", h, b.add(layer + ".attn_mlp", x, down));
+                layers = i + 1;
+                continue;
+            }
             // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output
             // (OLMo 2 has no norm of the inputs: its post_attention_layernorm normalizes the attention's output)
             boolean sandwich = d.has(layer + ".pre_feedforward_layernorm.weight", false);
@@ -599,7 +618,7 @@ final class LlamaFamily implements Family {
     private static final String GEMMA = "gemma";
     /** The variants, by config.json's model_type. */
     private static final List<String> NAMES = List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2",
-            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE, STARCODER2);
+            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE, STARCODER2, STABLELM);
     /** Gemma 3's default: one layer in this many attends to the whole prefix, the others within sliding_window. */
     private static final long GEMMA3_SLIDING_PATTERN = 6;
 

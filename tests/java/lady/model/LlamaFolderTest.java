@@ -171,6 +171,9 @@ class LlamaFolderTest {
         "granite|BF16|1|--tied",
         // StarCoder2: LayerNorms with biases, biases on every projection, an MLP without gate (c_fc, c_proj)
         "starcoder2|BF16|1|--tied",
+        // StableLM 2: LayerNorms with biases, a quarter of each head rotated; the parallel residual with q/k/v biases
+        "stablelm|F32|1|",
+        "stablelm|BF16|1|--parallel-residual --attention-bias",
         "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
         // language models inside multimodal ones (config.json's text_config; names under language_model.): Gemma 3's,
         // whose projector writes image tokens into the stream by x W, and LLaVA's (linear_2 rows); the vision towers
