@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite, StarCoder2, StableLM) written and run without
+"""Hugging Face Llama-family folders (Llama, Mistral, Qwen2, Qwen3, Gemma 1-3, Phi-3, Granite, StarCoder2, StableLM, Cohere) written and run without
 transformers, for Lady's tests (tests/java/lady/model/LlamaFolderTest.java) and benchmarks (bench/llm/).
 
-    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite|starcoder2|stablelm
+    llama_family.py make OUT --variant llama|mistral|qwen2|qwen3|gemma|gemma2|gemma3_text|phi3|mixtral|qwen2_moe|qwen3_moe|olmo2|olmoe|granite|starcoder2|stablelm|cohere
                              [--seed S]
                     [--dtype F32|BF16|F16] [--shards N]
                     [--tied [--tied-saved]] [--inv-freq] [--hidden D --layers L --heads H --kv-heads K --head-dim d
@@ -75,18 +75,21 @@ MODEL_TYPES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qw
                "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM", "mixtral": "MixtralForCausalLM",
                "qwen2_moe": "Qwen2MoeForCausalLM", "qwen3_moe": "Qwen3MoeForCausalLM", "olmo2": "Olmo2ForCausalLM",
                "olmoe": "OlmoeForCausalLM", "granite": "GraniteForCausalLM", "starcoder2": "Starcoder2ForCausalLM",
-               "stablelm": "StableLmForCausalLM"}
+               "stablelm": "StableLmForCausalLM", "cohere": "CohereForCausalLM"}
 GEMMAS = ("gemma", "gemma2", "gemma3_text")
 # the mixtures of experts (and OLMo 2, Granite) and the dense variant whose attention and configuration they share
 MOE_BASE = {"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "olmo2": "llama", "olmoe": "llama",
-            "granite": "llama", "starcoder2": "mistral", "stablelm": "llama"}
+            "granite": "llama", "starcoder2": "mistral", "stablelm": "llama", "cohere": "llama"}
 # StarCoder2 (Starcoder2Config): LayerNorms with biases (norm_epsilon), biases on every projection (use_bias), an MLP
 # without gate (c_fc, gelu_pytorch_tanh, c_proj)
 STARCODER2 = "starcoder2"
 # StableLM 2 (StableLmConfig): LayerNorms with biases (layer_norm_eps), q/k/v biases per use_qkv_bias, a quarter of each
 # head rotated; use_parallel_residual: one norm read by the attention and the MLP, added together
 STABLELM = "stablelm"
-LAYER_NORMS = (STARCODER2, STABLELM)  # the variants whose norms are LayerNorms with biases
+# Cohere (CohereConfig): LayerNorms without bias, one norm read by the attention and the MLP (added together), RoPE on
+# interleaved pairs (2i, 2i + 1), the logits times logit_scale
+COHERE = "cohere"
+LAYER_NORMS = (STARCODER2, STABLELM, COHERE)  # the variants whose norms are LayerNorms (biases: all but Cohere's)
 # GraniteConfig's multipliers (as granite-3.x-2b-instruct has them, the attention's and the logits' scaled to the
 # script's small widths)
 GRANITE_MULTIPLIERS = {"embedding_multiplier": 12.0, "attention_multiplier": 0.09, "residual_multiplier": 0.22,
@@ -176,6 +179,10 @@ def make_config(variant, hidden, layers, heads, kv_heads, head_dim, inter, vocab
         c.update({"layer_norm_eps": 1e-5, "use_qkv_bias": attention_bias, "qk_layernorm": False,
                   "use_parallel_residual": False, "partial_rotary_factor": 0.25, "hidden_dropout": 0.0,
                   "rope_theta": 10000.0})
+    if model_type == COHERE:
+        for k in ("rms_norm_eps", "mlp_bias", "pretraining_tp", "head_dim"):
+            del c[k]
+        c.update({"layer_norm_eps": 1e-5, "logit_scale": 0.25, "use_qk_norm": False, "rope_theta": 10000.0})
     if model_type == STARCODER2:
         del c["rms_norm_eps"]
         c.update({"norm_epsilon": 1e-5, "use_bias": True, "residual_dropout": 0.0, "embedding_dropout": 0.0,
@@ -328,6 +335,12 @@ def kv_heads_of(c):
     return c.get("num_key_value_heads") or c["num_attention_heads"]
 
 
+def parallel(c):
+    """Whether one norm feeds the attention and the MLP, their outputs added together (Cohere; StableLM's
+    use_parallel_residual)."""
+    return c["model_type"] == COHERE or bool(c.get("use_parallel_residual"))
+
+
 def biases(c):
     """(q/k/v bias, o bias, MLP biases) as the variant's modules have them."""
     if c["model_type"] in ("qwen2", "qwen2_moe"):
@@ -386,18 +399,18 @@ def shapes(c, inv_freq=False, tied_saved=False):
             out[p + "mlp.%s.weight" % k] = shape
             if mlp_bias:
                 out[p + "mlp.%s.bias" % k] = shape[:1]
-        norms = ("post_attention_layernorm",) if c["model_type"] == "olmo2" else ("input_layernorm",) if c.get(
-            "use_parallel_residual") else ("input_layernorm", "post_attention_layernorm")  # (OLMo 2: the outputs only)
+        norms = ("post_attention_layernorm",) if c["model_type"] == "olmo2" else ("input_layernorm",) if parallel(
+            c) else ("input_layernorm", "post_attention_layernorm")  # (OLMo 2: the outputs only)
         for n in norms:
             out[p + n + ".weight"] = (d,)
-            if c["model_type"] in LAYER_NORMS:
+            if c["model_type"] in (STARCODER2, STABLELM):
                 out[p + n + ".bias"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text"):  # norms of the MLP's input and output too
             out[p + "pre_feedforward_layernorm.weight"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text", "olmo2"):
             out[p + "post_feedforward_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
-    if c["model_type"] in LAYER_NORMS:
+    if c["model_type"] in (STARCODER2, STABLELM):
         out["model.norm.bias"] = (d,)
     if not c["tie_word_embeddings"] or tied_saved:
         out["lm_head.weight"] = (v, d)
@@ -1031,12 +1044,14 @@ def forward(w, c, ids):
     b, t = ids.shape
     h, kv, hd = c["num_attention_heads"], kv_heads_of(c), head_dim_of(c)
     starcoder2 = c["model_type"] == STARCODER2
-    eps = c["norm_epsilon"] if starcoder2 else c["layer_norm_eps"] if c["model_type"] == STABLELM else c["rms_norm_eps"]
+    cohere = c["model_type"] == COHERE
+    eps = c["norm_epsilon"] if starcoder2 else c["layer_norm_eps"] if c["model_type"] in (STABLELM, COHERE) \
+        else c["rms_norm_eps"]
     offset = 1.0 if gemma else 0.0  # Gemma's RMSNorm scales by 1 + weight
 
     def norm(y, name):
         if c["model_type"] in LAYER_NORMS:  # LayerNorm (name: its weight's)
-            return torch.nn.functional.layer_norm(y, y.shape[-1:], w[name], w[name[:-len("weight")] + "bias"], eps)
+            return torch.nn.functional.layer_norm(y, y.shape[-1:], w[name], w.get(name[:-len("weight")] + "bias"), eps)
         return rms_norm(y, w[name] + offset, eps)
 
     rd = int(hd * c.get("partial_rotary_factor", 1.0))  # the rotated dimensions of a head (Phi-4-mini: 3/4)
@@ -1044,12 +1059,14 @@ def forward(w, c, ids):
     def rope(local):
         cc = dict(c, rope_theta=c["rope_local_base_freq"], rope_scaling=None) if local else c
         freqs = torch.outer(torch.arange(t).double(), rope_inv_freq(cc, rd, t))
-        emb = torch.cat((freqs, freqs), dim=-1)
+        # (Cohere: each frequency twice in a row, for the pairs 2i, 2i + 1)
+        emb = freqs.repeat_interleave(2, -1) if cohere else torch.cat((freqs, freqs), dim=-1)
         return emb.cos() * rope_scale(cc), emb.sin() * rope_scale(cc)
 
     def rotate(x, cos, sin):
         r = x[..., :rd]
-        return torch.cat((r * cos + rotate_half(r) * sin, x[..., rd:]), dim=-1)
+        turned = torch.stack((-r[..., 1::2], r[..., ::2]), -1).flatten(-2) if cohere else rotate_half(r)
+        return torch.cat((r * cos + turned * sin, x[..., rd:]), dim=-1)
     causal = torch.ones(t, t, dtype=torch.bool).triu(1)
     x = w["model.embed_tokens.weight"][ids]
     if gemma:
@@ -1105,7 +1122,7 @@ def forward(w, c, ids):
         elif sandwich:
             x = x + norm(attn, p + "post_attention_layernorm.weight")
             y = norm(x, p + "pre_feedforward_layernorm.weight")
-        elif c.get("use_parallel_residual"):  # StableLM: the MLP reads the input norm's output too; both added
+        elif parallel(c):  # StableLM, Cohere: the MLP reads the input norm's output too; both added
             x = x + attn
         else:
             x = x + attn * residual
@@ -1133,6 +1150,8 @@ def forward(w, c, ids):
         logits = torch.tanh(logits / cap) * cap
     if granite:
         logits = logits / c["logits_scaling"]
+    if cohere:
+        logits = logits * c["logit_scale"]
     return logits
 
 

@@ -72,6 +72,10 @@ final class LlamaFamily implements Family {
         if (s.containsKey(p + "layers.0.input_layernorm.bias")) { // LayerNorms, a gated MLP
             return STABLELM;
         }
+        if (s.containsKey(p + "layers.0.input_layernorm.weight")
+                && !s.containsKey(p + "layers.0.post_attention_layernorm.weight")) { // one norm, a parallel block
+            return COHERE;
+        }
         boolean headNorms = s.containsKey(p + "layers.0.self_attn.q_norm.weight");
         // OLMo 2's and OLMoE's q norm spans the whole projection (every head), Qwen3's and Gemma 3's one head
         boolean fullNorms = headNorms && s.get(p + "layers.0.self_attn.q_norm.weight")[0]
@@ -204,6 +208,14 @@ final class LlamaFamily implements Family {
      * the MLP, added together (no post_attention_layernorm). Its qk_layernorm (per-head norms) is not read.
      */
     private static final String STABLELM = "stablelm";
+    /**
+     * Cohere (Command R, Aya): LayerNorms without bias (layer_norm_eps), one input_layernorm read by the attention and
+     * the MLP, added together; RoPE on interleaved pairs (2i, 2i + 1); the logits times logit_scale; the head tied by
+     * default. Its use_qk_norm per-head norms are not read.
+     */
+    private static final String COHERE = "cohere";
+    /** CohereConfig's default logit_scale. */
+    private static final double COHERE_LOGIT_SCALE = 0.0625;
 
     /** Whether the {@code p} (q or k) norm of attention {@code attn} spans the whole projection, not one head. */
     private static boolean fullNorm(Dims d, String attn, String p, long headDim) {
@@ -351,7 +363,8 @@ final class LlamaFamily implements Family {
                     + " has " + d.size(qTensor, 0, 0) + " rows; the folder's config.json and weights disagree (a "
                     + "config.json from another model?)");
         }
-        String epsKey = name.equals(STARCODER2) ? "norm_epsilon" : name.equals(STABLELM) ? "layer_norm_eps" : "rms_norm_eps";
+        String epsKey = name.equals(STARCODER2) ? "norm_epsilon"
+                : name.equals(STABLELM) || name.equals(COHERE) ? "layer_norm_eps" : "rms_norm_eps";
         double eps = d.configDouble(epsKey, DEFAULT_EPS);
         if (!(eps > 0) || Double.isInfinite(eps)) { // RMSNorm divides by sqrt(mean square + eps)
             throw LadyException.invalidInput(name + ": config.json gives " + epsKey + " " + eps + ", not a positive number");
@@ -395,7 +408,7 @@ final class LlamaFamily implements Family {
             String layer = m + "layers." + i;
             String attn = layer + ".self_attn";
             boolean preNorm = !name.equals(OLMO2); // OLMo 2 normalizes outputs only (the others' norms are required)
-            String x = preNorm ? norm(b, d, layer + ".input_layernorm", h, eps, normOffset, false) : h;
+            String x = preNorm ? norm(b, d, name, layer + ".input_layernorm", h, eps, normOffset, false) : h;
             String normed = x;
             Map<String, String> names = new LinkedHashMap<>();
             if (d.has(attn + ".qkv_proj.weight", false)) {
@@ -423,6 +436,9 @@ final class LlamaFamily implements Family {
             LlamaRope layerRope = sliding && name.equals("gemma3_text")
                     ? rope.local(d.configDouble("rope_local_base_freq", LlamaRope.DEFAULT_THETA)) : rope;
             Map<String, Object> attrs = layerRope.attrs();
+            if (name.equals(COHERE)) {
+                attrs.put("rope_interleaved", 1L); // (pairs 2i, 2i + 1)
+            }
             attrs.putAll(gemmaAttrs);
             if (sliding) {
                 attrs.put("sliding_window", d.configLong("sliding_window", 0));
@@ -444,7 +460,7 @@ final class LlamaFamily implements Family {
                 attrs.put("rotary_dim", rotaryDim); // (the unrotated dimensions are a group: ChannelSpaces)
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
-            if (name.equals(STABLELM) && Boolean.TRUE.equals(d.config("use_parallel_residual"))) {
+            if (name.equals(COHERE) || name.equals(STABLELM) && Boolean.TRUE.equals(d.config("use_parallel_residual"))) {
                 // one norm read by the attention and the MLP, their outputs added to the stream together
                 long inter = mlpWidth(t -> d.has(t, false) ? new long[] {d.size(t, 0, 0)} : null, layer);
                 widths.add(inter);
@@ -457,14 +473,14 @@ final class LlamaFamily implements Family {
             // (OLMo 2 has no norm of the inputs: its post_attention_layernorm normalizes the attention's output)
             boolean sandwich = d.has(layer + ".pre_feedforward_layernorm.weight", false);
             if (sandwich || !preNorm) {
-                x = norm(b, d, layer + ".post_attention_layernorm", x, eps, normOffset, false);
+                x = norm(b, d, name, layer + ".post_attention_layernorm", x, eps, normOffset, false);
             }
             if (residualScale != 1) { // Granite
                 x = b.scale(layer + ".attn_scaled", x, residualScale);
             }
             h = b.add(layer + ".attn_residual", h, x);
-            String y = sandwich ? norm(b, d, layer + ".pre_feedforward_layernorm", h, eps, normOffset, false)
-                    : preNorm ? norm(b, d, layer + ".post_attention_layernorm", h, eps, normOffset, false) : h;
+            String y = sandwich ? norm(b, d, name, layer + ".pre_feedforward_layernorm", h, eps, normOffset, false)
+                    : preNorm ? norm(b, d, name, layer + ".post_attention_layernorm", h, eps, normOffset, false) : h;
             String mlp = layer + ".mlp";
             Moe moe = Moe.at(t -> d.has(t, false), layer);
             String down;
@@ -476,7 +492,7 @@ final class LlamaFamily implements Family {
                 down = denseMlp(b, d, mlp, y, inter, hidden, fn, actUnsupported);
             }
             if (sandwich || !preNorm) { // Gemma 2 and 3, OLMo 2
-                down = norm(b, d, layer + ".post_feedforward_layernorm", down, eps, normOffset, false);
+                down = norm(b, d, name, layer + ".post_feedforward_layernorm", down, eps, normOffset, false);
             }
             if (residualScale != 1) {
                 down = b.scale(layer + ".mlp_scaled", down, residualScale);
@@ -494,11 +510,13 @@ final class LlamaFamily implements Family {
 
     /**
      * Norm {@code module} of {@code x}: an RMSNorm (by weight, or 1 + weight: {@code offset}), or a LayerNorm where the
-     * checkpoint holds its bias (StarCoder2's); {@code freeChannels}: it writes an output whose channel order is free.
+     * checkpoint holds its bias (StarCoder2's, StableLM's), or Cohere's LayerNorm without bias; {@code freeChannels}: it
+     * writes an output whose channel order is free.
      */
-    private static String norm(GraphBuilder b, Dims d, String module, String x, double eps, double offset,
-            boolean freeChannels) {
-        return d.has(module + ".bias", false) ? b.layerNorm(module, x, eps, freeChannels)
+    private static String norm(GraphBuilder b, Dims d, String variant, String module, String x, double eps,
+            double offset, boolean freeChannels) {
+        boolean cohere = variant.equals(COHERE);
+        return d.has(module + ".bias", false) || cohere ? b.layerNorm(module, x, eps, freeChannels, !cohere)
                 : b.rmsNorm(module, x, eps, offset, freeChannels);
     }
 
@@ -563,7 +581,7 @@ final class LlamaFamily implements Family {
         boolean base = m.isEmpty() && !d.has(lmHead + ".weight", false);
         // a base model's output is its last hidden state, used by its inner products (an embedding model's): the
         // residual stream's order there is free, as it is inside
-        h = norm(b, d, m + "norm", h, eps, normOffset, base);
+        h = norm(b, d, name, m + "norm", h, eps, normOffset, base);
         if (base) {
             return new Architecture(name, b.build(h), Architecture.Init.PYTORCH_DEFAULT, typeNote(name, d));
         }
@@ -579,6 +597,9 @@ final class LlamaFamily implements Family {
         }
         if (name.equals(GRANITE)) {
             logits = b.scale(lmHead + ".scaled", logits, 1 / positive(name, d, "logits_scaling", 1));
+        }
+        if (name.equals(COHERE)) {
+            logits = b.scale(lmHead + ".scaled", logits, positive(name, d, "logit_scale", COHERE_LOGIT_SCALE));
         }
         return new Architecture(name, b.build(logits), Architecture.Init.PYTORCH_DEFAULT, typeNote(name, d));
     }
@@ -618,7 +639,7 @@ final class LlamaFamily implements Family {
     private static final String GEMMA = "gemma";
     /** The variants, by config.json's model_type. */
     private static final List<String> NAMES = List.of("llama", "mistral", "qwen2", "qwen3", GEMMA, "gemma2",
-            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE, STARCODER2, STABLELM);
+            "gemma3_text", PHI3, MIXTRAL, "qwen2_moe", "qwen3_moe", OLMO2, OLMOE, GRANITE, STARCODER2, STABLELM, COHERE);
     /** Gemma 3's default: one layer in this many attends to the whole prefix, the others within sliding_window. */
     private static final long GEMMA3_SLIDING_PATTERN = 6;
 

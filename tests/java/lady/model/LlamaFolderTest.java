@@ -174,6 +174,8 @@ class LlamaFolderTest {
         // StableLM 2: LayerNorms with biases, a quarter of each head rotated; the parallel residual with q/k/v biases
         "stablelm|F32|1|",
         "stablelm|BF16|1|--parallel-residual --attention-bias",
+        // Cohere: LayerNorms without bias, the parallel block, RoPE on interleaved pairs, the logits scaled
+        "cohere|BF16|1|--tied",
         "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
         // language models inside multimodal ones (config.json's text_config; names under language_model.): Gemma 3's,
         // whose projector writes image tokens into the stream by x W, and LLaVA's (linear_2 rows); the vision towers
