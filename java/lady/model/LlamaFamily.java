@@ -17,7 +17,8 @@ import lady.report.Json;
  * each q and k head: q_norm, k_norm, and Gemma 1, 2 and 3 (text): RMSNorm by 1 + weight, the embedding times
  * sqrt(hidden_size), Gemma 2's and 3's norms around the attention and the MLP, Gemma 2's soft caps, sliding layers,
  * Gemma 3's head norms and local rope; Phi-3 with q, k, v in one qkv_proj and gate, up in one gate_up_proj; Granite's
- * multipliers), with
+ * multipliers; StarCoder2's, StableLM's and Cohere's LayerNorms, StarCoder2's MLP without gate, StableLM's and Cohere's
+ * parallel block, Cohere's interleaved RoPE), with
  * Hugging Face's tensor names: model.embed_tokens, per layer input_layernorm (RMS), self_attn (q_proj,
  * k_proj, v_proj, o_proj: grouped-query attention with rotary embeddings, {@link Op#ATTENTION_GQA}),
  * residual add, post_attention_layernorm, mlp (down_proj(act(gate_proj x) * up_proj x)), residual add;
