@@ -269,7 +269,7 @@ def text_config(c):
 def is_text(n):
     """Whether stored tensor n belongs to the language model (not a multimodal model's vision tower or projector)."""
     return not n.startswith(("vision_tower.", "multi_modal_projector.", "model.vision_tower.",
-                             "model.multi_modal_projector."))
+                             "model.multi_modal_projector.", "visual.", "model.visual."))
 
 
 def canonical(n):
@@ -282,7 +282,9 @@ def canonical(n):
 
 def stored_name(n, layout):
     """The language model's tensor n (model.X, lm_head.weight) as a multimodal model of this layout stores it."""
-    if layout == "new":
+    if layout == "qwen-old":  # Qwen2-VL before transformers 4.52: the language model's own names, the tower beside
+        return n
+    if layout in ("new", "qwen-new"):
         return MM_PREFIX_NEW + n[len("model."):] if n.startswith("model.") else n
     return MM_PREFIX + n
 
@@ -291,6 +293,8 @@ def multimodal_wrap(c, s, layout="old"):
     """(config.json, tensor -> shape) of the multimodal model around language model c with tensors s: Gemma 3's
     (mm_input_projection_weight [vision, hidden], used as x W) for gemma3_text, LLaVA's (linear_1, linear_2) otherwise."""
     d, v = c["hidden_size"], VISION_WIDTH
+    if layout.startswith("qwen"):
+        return qwen_vl_wrap(c, s, layout)
     gemma = c["model_type"] == "gemma3_text"
     top = {"architectures": ["Gemma3ForConditionalGeneration" if gemma else "LlavaForConditionalGeneration"],
            "model_type": "gemma3" if gemma else "llava", "text_config": c, "image_token_index": 3,
@@ -312,12 +316,42 @@ def multimodal_wrap(c, s, layout="old"):
     return top, out
 
 
+def qwen_vl_wrap(c, s, layout):
+    """Qwen2.5-VL around Qwen2 language model c: its vision tower under visual. (model.visual. in transformers 4.52's
+    layout), the merger's last layer visual.merger.mlp.2 writing image tokens into the residual stream; M-RoPE
+    (rope_scaling mrope, the head's pairs split between temporal, height and width positions: equal for text)."""
+    assert c["model_type"] == "qwen2", "Qwen2-VL's language model is a Qwen2"
+    d, v = c["hidden_size"], VISION_WIDTH
+    half = head_dim_of(c) // 2
+    c["rope_scaling"] = {"type": "mrope", "mrope_section": [half - 2 * (half // 4), half // 4, half // 4]}
+    vision = {"hidden_size": v, "out_hidden_size": d, "depth": 1, "model_type": "qwen2_5_vl", "patch_size": 4,
+              "spatial_merge_size": 2}
+    if layout == "qwen-old":  # the text's keys at the top
+        top = dict(c, architectures=["Qwen2_5_VLForConditionalGeneration"], model_type="qwen2_5_vl",
+                   vision_config=vision, image_token_id=3, transformers_version="4.50.0")
+    else:
+        text = dict(c, model_type="qwen2_5_vl_text")
+        top = {"architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": "qwen2_5_vl", "text_config": text,
+               "vision_config": vision, "image_token_id": 3, "transformers_version": "4.52.0"}
+    out = {stored_name(n, layout): shape for n, shape in s.items()}
+    t = "model.visual." if layout == "qwen-new" else "visual."
+    out[t + "patch_embed.proj.weight"] = (v, 3, 2, 4, 4)
+    out[t + "blocks.0.norm1.weight"] = (v,)
+    out[t + "merger.ln_q.weight"] = (v,)
+    out[t + "merger.mlp.0.weight"] = (4 * v, 4 * v)
+    out[t + "merger.mlp.0.bias"] = (4 * v,)
+    out[t + "merger.mlp.2.weight"] = (d, 4 * v)
+    out[t + "merger.mlp.2.bias"] = (d,)
+    return top, out
+
+
 def permute_projector(n, t, s):
     """A multimodal model's tensor outside the language model: the projector's outputs are in the residual stream."""
     n = n[len("model."):] if n.startswith("model.") else n
     if n == "multi_modal_projector.mm_input_projection_weight":  # x W: its columns
         return t[:, s]
-    if n in ("multi_modal_projector.linear_2.weight", "multi_modal_projector.linear_2.bias"):  # its rows
+    if n in ("multi_modal_projector.linear_2.weight", "multi_modal_projector.linear_2.bias",  # its rows
+             "visual.merger.mlp.2.weight", "visual.merger.mlp.2.bias"):
         return t[s]
     return t
 
@@ -933,6 +967,8 @@ def permute(args):
         if "text_config" in top:  # Lady's names: the language model's prefix; the stream's from its producers
             p = MM_PREFIX_NEW if any(n.startswith(MM_PREFIX_NEW) for n in stored) else MM_PREFIX + "model."
             json.dump(secret(c, perms, args.seed, p, stream="stream." + p[:-1]), f)
+        elif any(not is_text(n) for n in stored):  # Qwen2-VL's tower beside model.: named as a multimodal one's
+            json.dump(secret(c, perms, args.seed, "model.", stream="stream.model"), f)
         else:
             json.dump(secret(c, perms, args.seed, "" if headless else "model."), f)
 
@@ -995,7 +1031,8 @@ def rope_inv_freq(c, hd, seq_len):
         smoothed = (1 - smooth) * scaled / factor + smooth * scaled
         medium = ~(wavelen < old / high) * ~(wavelen > old / low)
         inv_freq = torch.where(medium, smoothed, scaled)
-    elif kind != "default" and kind != "dynamic":
+    elif kind not in ("default", "dynamic", "mrope"):  # (mrope: Qwen2-VL's; on text the default frequencies, its
+        # temporal, height and width positions being one)
         raise ValueError("rope_scaling %r is not computed here" % kind)
     return inv_freq
 
@@ -1033,7 +1070,7 @@ def forward(w, c, ids):
     """The logits, or a base model's (no head, no "model." prefix) last hidden state."""
     if "text_config" in c:  # a multimodal model: its language model alone (the tokens are text)
         c = c["text_config"]
-        w = {canonical(k): v for k, v in w.items() if is_text(k)}
+    w = {canonical(k): v for k, v in w.items() if is_text(k)}
     headless = "embed_tokens.weight" in w
     w = {full_name(k): v for k, v in w.items()}
     if is_fused(w):
@@ -1239,9 +1276,10 @@ def make_options(m):
     m.add_argument("--shared-inter", type=int, default=40, help="Qwen2-MoE: the shared expert's width")
     m.add_argument("--mlp-only-layers", default="", help="Qwen MoE: the dense layers, e.g. 1,3")
     m.add_argument("--norm-topk", action="store_true", help="Qwen MoE: norm_topk_prob")
-    m.add_argument("--multimodal", choices=["old", "new"], help="inside a multimodal model: Gemma 3's around gemma3_text, "
+    m.add_argument("--multimodal", choices=["old", "new", "qwen-old", "qwen-new"], help="inside a multimodal model: Gemma 3's around gemma3_text, "
                    "LLaVA's around the others (a vision tower, a projector into the stream); old: transformers 4.50's "
-                   "names (language_model.model.), new: 4.52's (model.language_model.)")
+                   "names (language_model.model.), new: 4.52's (model.language_model.); qwen-old, qwen-new: Qwen2.5-VL's "
+                   "around qwen2 (visual. beside model., or model.visual. beside model.language_model.)")
     m.add_argument("--fused-experts", action="store_true", help="mixtures of experts in transformers 5's fused layout: "
                    "mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I]")
     m.add_argument("--headless", action="store_true", help="a base model (XModel, as embedding models are saved): no "

@@ -45,7 +45,9 @@ final class LlamaFamily implements Family {
 
     @Override
     public List<String> modelTypes() {
-        return names();
+        List<String> types = new java.util.ArrayList<>(names());
+        types.addAll(QWEN_VL_TYPES);
+        return types.stream().sorted().toList();
     }
 
     @Override
@@ -111,6 +113,15 @@ final class LlamaFamily implements Family {
      */
     private static final String MULTIMODAL = "language_model.model.";
     private static final String MULTIMODAL_NEW = "model.language_model.";
+    /**
+     * Qwen2-VL's and Qwen2.5-VL's projector's last layer (the vision tower under {@code visual.}, beside the language
+     * model under {@code model.}; from transformers 4.52 under {@code model.visual.}, beside {@code
+     * model.language_model.}): its rows are the residual stream's channels.
+     */
+    private static final String QWEN_VL_MERGER = "visual.merger.mlp.2";
+    /** The model types of Qwen2-VL and Qwen2.5-VL (and of their language models' text_config): Qwen2 inside. */
+    private static final Set<String> QWEN_VL_TYPES = Set.of("qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
+            "qwen2_5_vl_text");
 
     /** The name of the head's module of the language model whose names start with {@code m}. */
     private static String headModule(String m) {
@@ -121,28 +132,35 @@ final class LlamaFamily implements Family {
      * A multimodal model's image path (its tensors outside the language model): the vision tower and the projector's
      * first layers as one opaque node (their channels stay in place), then the projector's last layer, whose outputs
      * are embeddings in the language model's residual stream: Gemma 3's {@code mm_input_projection_weight} [vision,
-     * hidden] (x W), or LLaVA's and Mistral 3's {@code linear_2} [hidden, ...] (x W^T + b). Its tokens join the text's
+     * hidden] (x W), or LLaVA's and Mistral 3's {@code linear_2} [hidden, ...] (x W^T + b), or Qwen2-VL's {@link
+     * #QWEN_VL_MERGER} (x W^T + b). Its tokens join the text's
      * (a concatenation along the tokens ties their channels). Lady runs text only ({@link Op#IMAGE_FEATURES}).
      * Returns the image tokens' value, or null for a model without one.
      */
     private static String imagePath(String name, GraphBuilder b, Dims d, String m, long hidden, String ids) {
-        if (!m.equals(MULTIMODAL) && !m.equals(MULTIMODAL_NEW)) {
+        // Qwen2-VL's and Qwen2.5-VL's tower beside a language model under model. (transformers before 4.52)
+        boolean qwenBeside = m.equals(CAUSAL_LM) && d.has(QWEN_VL_MERGER + ".weight", false);
+        if (!m.equals(MULTIMODAL) && !m.equals(MULTIMODAL_NEW) && !qwenBeside) {
             return null;
         }
-        String outer = m.equals(MULTIMODAL) ? "" : "model."; // where the towers sit beside the language model
+        String outer = m.equals(MULTIMODAL_NEW) ? "model." : ""; // where the towers sit beside the language model
         String gemma = outer + "multi_modal_projector.mm_input_projection_weight";
         String llava = outer + "multi_modal_projector.linear_2.weight";
-        String out = d.has(gemma, false) ? gemma : d.has(llava, false) ? llava : null;
+        String qwen = outer + QWEN_VL_MERGER + ".weight";
+        String out = d.has(gemma, false) ? gemma : d.has(llava, false) ? llava : d.has(qwen, false) ? qwen : null;
+        String outBias = out == null || out.equals(gemma) ? null : out.substring(0, out.length() - "weight".length())
+                + "bias";
         String head = headModule(m) + ".weight";
         List<String> others = d.names().stream().filter(t -> !t.startsWith(m) && !t.equals(head) && !t.equals(out)
-                && !(llava.equals(out) && t.equals(outer + "multi_modal_projector.linear_2.bias"))).sorted().toList();
+                && !t.equals(outBias)).sorted().toList();
         if (out == null) {
             throw LadyException.invalidInput(name + ": a multimodal model whose projector into the language model Lady "
-                    + "does not know (it reads Gemma 3's multi_modal_projector.mm_input_projection_weight and LLaVA's "
-                    + "multi_modal_projector.linear_2); beside its language model it has " + lady.util.Text.list(others, 4));
+                    + "does not know (it reads Gemma 3's multi_modal_projector.mm_input_projection_weight, LLaVA's "
+                    + "multi_modal_projector.linear_2 and Qwen2-VL's visual.merger.mlp.2); beside its language model it "
+                    + "has " + lady.util.Text.list(others, 4));
         }
         List<String> unplaced = others.stream().filter(t -> !t.startsWith(outer + "vision_tower.")
-                && !t.startsWith(outer + "multi_modal_projector.")).toList();
+                && !t.startsWith(outer + "multi_modal_projector.") && !t.startsWith(outer + "visual.")).toList();
         if (!unplaced.isEmpty()) { // (LLaVA-NeXT's image_newline is a token in the stream: it would have to move)
             throw LadyException.invalidInput(name + ": a multimodal model with tensors beside its language model, vision "
                     + "tower and projector that Lady does not place: " + lady.util.Text.list(unplaced, 4));
@@ -162,8 +180,8 @@ final class LlamaFamily implements Family {
             return b.node(new lady.graph.Node(projector, Op.LINEAR, List.of(features), projector, Map.of("weight", out),
                     Map.of("transposed", 1L)), hidden);
         }
-        String bias = outer + "multi_modal_projector.linear_2.bias";
-        return b.linear(projector + ".linear_2", features, out, d.has(bias, false) ? bias : null, hidden);
+        return b.linear(out.substring(0, out.length() - ".weight".length()), features, out,
+                d.has(outBias, false) ? outBias : null, hidden);
     }
 
     /**
@@ -317,6 +335,9 @@ final class LlamaFamily implements Family {
     @Override
     public String recognize(Map<String, long[]> s, Map<String, ?> config) {
         String byShapes = recognize(s);
+        if ("qwen2".equals(byShapes) && config.get("model_type") instanceof String t && QWEN_VL_TYPES.contains(t)) {
+            return byShapes; // (its language model is a Qwen2's)
+        }
         if (byShapes != null && config.get("model_type") instanceof String type && names().contains(type)) {
             return type;
         }
@@ -611,7 +632,8 @@ final class LlamaFamily implements Family {
      * forward, which may not compute what the model's own code does (its multipliers, activations, norms).
      */
     private static List<String> typeNote(String name, Dims d) {
-        if (!(d.config("model_type") instanceof String type) || NAMES.contains(type)) {
+        if (!(d.config("model_type") instanceof String type) || NAMES.contains(type)
+                || name.equals("qwen2") && QWEN_VL_TYPES.contains(type)) {
             return List.of();
         }
         return List.of("config.json's model_type " + lady.util.Text.quote(type) + " is not one Lady knows; its tensors "

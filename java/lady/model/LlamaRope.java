@@ -34,6 +34,11 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         double[] shortFactor, double[] longFactor, double attentionFactor) {
     static final double DEFAULT_THETA = 10000.0;
     static final String DEFAULT = "default";
+    /**
+     * Qwen2-VL's multimodal rotary embedding (mrope_section splits each head's pairs between temporal, height and width
+     * positions): on text, whose three positions are equal, the default frequencies, which is what Lady's forward runs.
+     */
+    static final String MROPE = "mrope";
     private static final String ATTR = "rope_";
     /** LongRoPE (Phi-3's 128k variants, Phi-3.5, Phi-4-mini). */
     static final String LONGROPE = "longrope";
@@ -61,6 +66,9 @@ record LlamaRope(String type, double theta, double factor, double low, double hi
         }
         Object t = m.get("rope_type") != null ? m.get("rope_type") : m.get("type");
         String type = t instanceof String s ? s : DEFAULT;
+        if (type.equals(MROPE)) { // a text token's temporal, height and width positions are one: the default frequencies
+            type = DEFAULT;
+        }
         // Phi-3 keeps original_max_position_embeddings beside rope_scaling, newer versions inside it
         long originalMax = (long) number(m, "original_max_position_embeddings", d.configLong(
                 "original_max_position_embeddings", 0));

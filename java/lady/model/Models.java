@@ -390,8 +390,9 @@ public final class Models {
         }
         String volume = names.stream().filter(n -> shapes.get(n).length == 5 && n.endsWith("weight")).findFirst().orElse(null);
         if (hint.isEmpty() && volume != null) {
-            hint = Text.quote(volume) + " is a 3-D convolution's weight (a video network?): Lady reads those from an ONNX "
-                    + "export of the network ('lady spec --model model.onnx'), not from a state dict";
+            hint = Text.quote(volume) + " is a 3-D convolution's weight (a video network?): of those Lady reads torchvision's "
+                    + "video ResNets (r3d_18, mc3_18, r2plus1d_18) as state dicts, any other from an ONNX export of the "
+                    + "network ('lady spec --model model.onnx')";
         }
         if (hint.isEmpty() && config != null && config.get("model_type") instanceof String type) { // a Hugging Face folder
             List<String> types = FAMILIES.stream().flatMap(f -> f.modelTypes().stream()).toList();

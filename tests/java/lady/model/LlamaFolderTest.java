@@ -182,6 +182,10 @@ class LlamaFolderTest {
         // stay in place
         "gemma3_text|F32|2|--multimodal old --tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 16",
         "llama|F32|1|--multimodal new",
+        // Qwen2.5-VL: its tower under visual. beside model. (or model.visual. beside model.language_model.), the merger's
+        // last layer (visual.merger.mlp.2) writing into the stream; M-RoPE, which is the default rotary on text
+        "qwen2|F32|1|--multimodal qwen-old --tied",
+        "qwen2|BF16|1|--multimodal qwen-new",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
             String options) throws IOException, InterruptedException {
@@ -344,16 +348,21 @@ class LlamaFolderTest {
             assertTrue(refState.get(b).sameContent(permState.get(b)), b + " kept in place");
         }
         boolean multimodal = make.contains("--multimodal"); // its vision tower stays in place, its language model moves
+        boolean qwen = make.contains("qwen-old") || make.contains("qwen-new"); // (Qwen2.5-VL's: visual., model.visual.)
         List<String> weights = refState.names().stream().filter(n -> !buffers.contains(n) && !headNorms.contains(n)
-                && (!multimodal || n.startsWith("language_model.") || n.startsWith("model.language_model."))).toList();
+                && (!multimodal || n.startsWith("language_model.") || n.startsWith("model.language_model.")
+                        || qwen && !n.startsWith("visual.") && !n.startsWith("model.visual."))).toList();
         long moved = weights.stream().filter(n -> !refState.get(n).sameContent(permState.get(n))).count();
         assertTrue(moved >= 0.95 * weights.size(), moved + " of " + weights.size() + " weight tensors moved");
         if (multimodal) { // the projector's outputs are embeddings in the stream: its last layer moves with it
-            String at = make.contains("new") ? "model." : ""; // transformers 4.52 puts the towers under model.
-            String out = at + (refState.contains(at + "multi_modal_projector.linear_2.weight")
+            // transformers 4.52 puts the towers under model.
+            String at = make.contains("new") || make.contains("qwen-new") ? "model." : "";
+            String out = at + (qwen ? "visual.merger.mlp.2.weight"
+                    : refState.contains(at + "multi_modal_projector.linear_2.weight")
                     ? "multi_modal_projector.linear_2.weight" : "multi_modal_projector.mm_input_projection_weight");
             assertFalse(refState.get(out).sameContent(permState.get(out)), out + " moved with the stream");
-            String tower = at + "vision_tower.vision_model.embeddings.patch_embedding.weight";
+            String tower = at + (qwen ? "visual.patch_embed.proj.weight"
+                    : "vision_tower.vision_model.embeddings.patch_embedding.weight");
             assertTrue(refState.get(tower).sameContent(permState.get(tower)), tower + " kept");
         }
 
