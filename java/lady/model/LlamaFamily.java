@@ -47,7 +47,7 @@ final class LlamaFamily implements Family {
     public List<String> modelTypes() {
         List<String> types = new java.util.ArrayList<>(names());
         types.addAll(QWEN_VL_TYPES);
-        return types.stream().sorted().toList();
+        return List.copyOf(types);
     }
 
     @Override
@@ -120,7 +120,7 @@ final class LlamaFamily implements Family {
      */
     private static final String QWEN_VL_MERGER = "visual.merger.mlp.2";
     /** The model types of Qwen2-VL and Qwen2.5-VL (and of their language models' text_config): Qwen2 inside. */
-    private static final Set<String> QWEN_VL_TYPES = Set.of("qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
+    private static final List<String> QWEN_VL_TYPES = List.of("qwen2_vl", "qwen2_5_vl", "qwen2_vl_text",
             "qwen2_5_vl_text");
 
     /** The name of the head's module of the language model whose names start with {@code m}. */
