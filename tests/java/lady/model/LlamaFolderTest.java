@@ -17,6 +17,7 @@ import java.util.Set;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -133,13 +134,9 @@ class LlamaFolderTest {
         // with lm_head saved anyway; a header whose entries are not in data order, not padded to 8 bytes
         "llama|F32|1|--tied --tied-saved --no-head-dim --no-kv-heads --heads 4 --kv-heads 4 --rope-scaling linear "
                 + "--header-order shuffled --no-header-pad",
-        // a small Qwen2: tied embeddings, dynamic rope scaling, sharded
-        "qwen2|F32|2|--tied --rope-scaling dynamic",
-        "llama|F32|1|--hidden-act gelu_pytorch_tanh --attention-bias",
         // Qwen3: an RMSNorm of each q and k head (q_norm, k_norm: never moved), heads wider than the stream (as
         // Qwen3-0.6B: 16 heads of 128 on a stream of 1024), tied
         "qwen3|F32|1|--tied --hidden 24 --heads 4 --kv-heads 2 --head-dim 16",
-        "qwen3|F32|2|--attention-bias",
         // Gemma: RMSNorm by 1 + weight, the embedding times sqrt(hidden), gelu_pytorch_tanh; Gemma 2: norms around the
         // attention and the MLP, soft caps, sliding layers (a window of 3 tokens); Gemma 3: head norms, a local rope
         "gemma|F32|1|--tied --hidden 32 --heads 4 --kv-heads 1 --head-dim 16",
@@ -163,20 +160,18 @@ class LlamaFolderTest {
         // the same families with their experts fused, one 3-D tensor per layer and projection (transformers 5's layout:
         // mlp.experts.gate_up_proj [E, 2I, D], mlp.experts.down_proj [E, D, I]), read one per expert, written fused
         "qwen3_moe|F32|2|--experts 4 --top-k 2 --mlp-only-layers 1 --norm-topk --fused-experts",
-        "mixtral|F32|1|--experts 4 --top-k 2 --fused-experts",
         // OLMo 2: an RMSNorm of the whole q and k projections (a weight per row: it moves with the heads), norms of the
         // attention's and the MLP's outputs only; OLMoE: the same q and k norms, Llama's norms, a mixture of experts
         "olmo2|F32|1|--tied --hidden 32 --heads 4 --kv-heads 2 --head-dim 8",
+        "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
         // Granite: Llama's shapes, config.json's embedding, attention, residual and logits multipliers in the forward
         "granite|BF16|1|--tied",
         // StarCoder2: LayerNorms with biases, biases on every projection, an MLP without gate (c_fc, c_proj)
         "starcoder2|BF16|1|--tied",
-        // StableLM 2: LayerNorms with biases, a quarter of each head rotated; the parallel residual with q/k/v biases
-        "stablelm|F32|1|",
+        // StableLM 2 (its parallel residual with q/k/v biases; a quarter of each head rotated): LayerNorms with biases
         "stablelm|BF16|1|--parallel-residual --attention-bias",
         // Cohere: LayerNorms without bias, the parallel block, RoPE on interleaved pairs, the logits scaled
         "cohere|BF16|1|--tied",
-        "olmoe|F32|2|--experts 4 --top-k 2 --norm-topk",
         // language models inside multimodal ones (config.json's text_config; names under language_model.): Gemma 3's,
         // whose projector writes image tokens into the stream by x W, and LLaVA's (linear_2 rows); the vision towers
         // stay in place
@@ -184,7 +179,6 @@ class LlamaFolderTest {
         "llama|F32|1|--multimodal new",
         // Qwen2.5-VL: its tower under visual. beside model. (or model.visual. beside model.language_model.), the merger's
         // last layer (visual.merger.mlp.2) writing into the stream; M-RoPE, which is the default rotary on text
-        "qwen2|F32|1|--multimodal qwen-old --tied",
         "qwen2|BF16|1|--multimodal qwen-new",
     })
     void permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(String variant, String dtype, int shards,
@@ -192,6 +186,26 @@ class LlamaFolderTest {
         List<String> make = new ArrayList<>(List.of("--shards", "" + shards));
         make.addAll(options == null ? List.of() : List.of(options.trim().split("\\s+")));
         checkCase(SCRIPT, variant, dtype, make);
+    }
+
+    /**
+     * More of the same cases, in the slow run: a small Qwen2 (tied embeddings, dynamic rope scaling, sharded), Llama's
+     * gelu_pytorch_tanh with attention biases, Qwen3 with attention biases, Mixtral's fused experts, StableLM 2's
+     * sequential layers, Qwen2.5-VL's older layout (its tower under visual. beside model.).
+     */
+    @ParameterizedTest(name = "{0} {1} {2} shard(s) {3}")
+    @Tag("slow")
+    @CsvSource(delimiter = '|', value = {
+        "qwen2|F32|2|--tied --rope-scaling dynamic",
+        "llama|F32|1|--hidden-act gelu_pytorch_tanh --attention-bias",
+        "qwen3|F32|2|--attention-bias",
+        "mixtral|F32|1|--experts 4 --top-k 2 --fused-experts",
+        "stablelm|F32|1|",
+        "qwen2|F32|1|--multimodal qwen-old --tied",
+    })
+    void moreVariantsInTheSlowRun(String variant, String dtype, int shards, String options) throws IOException,
+            InterruptedException {
+        permuteKeepsTheFunctionAndResyncUndoesTheScriptsPermutation(variant, dtype, shards, options);
     }
 
     /**
