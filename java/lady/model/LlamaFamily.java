@@ -422,6 +422,10 @@ final class LlamaFamily implements Family {
         // Phi-4-mini rotates the first partial_rotary_factor of each head's dimensions (transformers: int(hd * f))
         double partial = partialRotary(d);
         long rotaryDim = (long) (headDim * partial);
+        // StableLM's use_parallel_residual, Cohere's block: one norm read by the attention and the MLP, their outputs
+        // added to the stream together
+        boolean parallel = name.equals(COHERE) || name.equals(STABLELM)
+                && Boolean.TRUE.equals(d.config("use_parallel_residual"));
         int layers = 0;
         Set<Long> widths = new HashSet<>();
         Map<String, Set<Long>> expertWidths = new LinkedHashMap<>();
@@ -482,26 +486,20 @@ final class LlamaFamily implements Family {
                 attrs.put("rotary_dim", rotaryDim); // (the unrotated dimensions are a group: ChannelSpaces)
             }
             x = b.attentionGqa(attn, x, names, heads, kvHeads, headDim, attrs);
-            if (name.equals(COHERE) || name.equals(STABLELM) && Boolean.TRUE.equals(d.config("use_parallel_residual"))) {
-                // one norm read by the attention and the MLP, their outputs added to the stream together
-                long inter = mlpWidth(t -> d.has(t, false) ? new long[] {d.size(t, 0, 0)} : null, layer);
-                widths.add(inter);
-                String down = denseMlp(b, d, layer + ".mlp", normed, inter, hidden, fn, actUnsupported);
-                h = b.add(layer + ".residual", h, b.add(layer + ".attn_mlp", x, down));
-                layers = i + 1;
-                continue;
-            }
             // Gemma 2 and 3 normalize the attention's output before the residual add, and the MLP's input and output
             // (OLMo 2 has no norm of the inputs: its post_attention_layernorm normalizes the attention's output)
             boolean sandwich = d.has(layer + ".pre_feedforward_layernorm.weight", false);
-            if (sandwich || !preNorm) {
-                x = norm(b, d, name, layer + ".post_attention_layernorm", x, eps, normOffset, false);
+            if (!parallel) {
+                if (sandwich || !preNorm) {
+                    x = norm(b, d, name, layer + ".post_attention_layernorm", x, eps, normOffset, false);
+                }
+                if (residualScale != 1) { // Granite
+                    x = b.scale(layer + ".attn_scaled", x, residualScale);
+                }
+                h = b.add(layer + ".attn_residual", h, x);
             }
-            if (residualScale != 1) { // Granite
-                x = b.scale(layer + ".attn_scaled", x, residualScale);
-            }
-            h = b.add(layer + ".attn_residual", h, x);
-            String y = sandwich ? norm(b, d, name, layer + ".pre_feedforward_layernorm", h, eps, normOffset, false)
+            String y = parallel ? normed
+                    : sandwich ? norm(b, d, name, layer + ".pre_feedforward_layernorm", h, eps, normOffset, false)
                     : preNorm ? norm(b, d, name, layer + ".post_attention_layernorm", h, eps, normOffset, false) : h;
             String mlp = layer + ".mlp";
             Moe moe = Moe.at(t -> d.has(t, false), layer);
@@ -519,7 +517,8 @@ final class LlamaFamily implements Family {
             if (residualScale != 1) {
                 down = b.scale(layer + ".mlp_scaled", down, residualScale);
             }
-            h = b.add(layer + ".mlp_residual", h, down);
+            h = parallel ? b.add(layer + ".residual", h, b.add(layer + ".attn_mlp", x, down))
+                    : b.add(layer + ".mlp_residual", h, down);
             layers = i + 1;
         }
         agree(name, d, "num_hidden_layers", layers, m + "layers.N.self_attn.q_proj.weight");

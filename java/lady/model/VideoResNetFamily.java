@@ -81,9 +81,10 @@ final class VideoResNetFamily implements Family {
         for (int stage = 1; stage <= STAGES; stage++) {
             long planes = stem << (stage - 1);
             String p = "layer" + stage + ".";
+            long[] kernel = name.equals(MC3) && stage > 1 ? SPATIAL : FULL; // (a new model's; else the checkpoint's)
             for (int i = 0; d.fromCheckpoint() ? d.has(p + i + ".conv1.0." + (name.equals(R2PLUS1D) ? "0." : "")
                     + "weight", false) : i < BLOCKS; i++) {
-                x = block(b, d, name, p + i, x, planes, i == 0 && stage > 1 ? 2 : 1, stage);
+                x = block(b, d, name.equals(R2PLUS1D), p + i, x, planes, i == 0 && stage > 1 ? 2 : 1, kernel);
             }
         }
         x = b.adaptiveAvgPool("avgpool", x, 1);
@@ -92,25 +93,29 @@ final class VideoResNetFamily implements Family {
         return new Architecture(name, b.build(x), Architecture.Init.PYTORCH_DEFAULT);
     }
 
-    /** One basic block ({@code p}: "layer2.0") of {@code planes} channels whose first convolution strides by {@code s}. */
-    private static String block(GraphBuilder b, Dims d, String name, String p, String x, long planes, long s, int stage) {
+    /**
+     * One basic block ({@code p}: "layer2.0") of {@code planes} channels whose first convolution strides by {@code s}:
+     * R(2+1)D's ({@code twoPlusOne}: {@link #factored}), or of 3-D convolutions of {@code kernel} (a new model's; a
+     * checkpoint's own).
+     */
+    private static String block(GraphBuilder b, Dims d, boolean twoPlusOne, String p, String x, long planes, long s,
+            long[] kernel) {
         long in = b.width(x);
-        long out = d.out(p + ".conv2.0" + (name.equals(R2PLUS1D) ? ".3" : "") + ".weight", planes);
+        long out = d.out(p + ".conv2.0" + (twoPlusOne ? ".3" : "") + ".weight", planes);
         String y;
         long temporalStride;
         long mid = in * planes * 27 / (in * 9 + 3 * planes); // (torchvision's, for both factored convolutions)
-        if (name.equals(R2PLUS1D)) {
+        if (twoPlusOne) {
             y = factored(b, d, p + ".conv1.0", x, mid, d.out(p + ".conv1.0.3.weight", planes), s);
             temporalStride = s;
         } else {
-            long[] k = kernel(d, p + ".conv1.0.weight", name.equals(MC3) && stage > 1 ? SPATIAL : FULL);
+            long[] k = kernel(d, p + ".conv1.0.weight", kernel);
             temporalStride = k[0] > 1 ? s : 1;
             y = unit(b, d, p + ".conv1.0", x, d.out(p + ".conv1.0.weight", planes), k, new long[] {temporalStride, s, s});
         }
         y = b.act(p + ".conv1.2", b.batchNorm(p + ".conv1.1", y), Op.Activation.RELU);
-        y = name.equals(R2PLUS1D) ? factored(b, d, p + ".conv2.0", y, mid, out, 1)
-                : unit(b, d, p + ".conv2.0", y, out, kernel(d, p + ".conv2.0.weight", name.equals(MC3) && stage > 1
-                        ? SPATIAL : FULL), new long[] {1, 1, 1});
+        y = twoPlusOne ? factored(b, d, p + ".conv2.0", y, mid, out, 1)
+                : unit(b, d, p + ".conv2.0", y, out, kernel(d, p + ".conv2.0.weight", kernel), new long[] {1, 1, 1});
         y = b.batchNorm(p + ".conv2.1", y);
         boolean projected = d.fromCheckpoint() ? d.has(p + ".downsample.0.weight", false) : in != out || s != 1;
         String shortcut = x;
