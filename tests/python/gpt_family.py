@@ -632,8 +632,7 @@ def forward(w, c, ids):
         r, rest = x[..., :rd], x[..., rd:]
         if c["model_type"] == "gptj":  # pairs (2i, 2i + 1): rotate_every_two, each frequency twice in a row
             c2, s2 = f.cos().repeat_interleave(2, -1), f.sin().repeat_interleave(2, -1)
-            two = torch.stack((-r[..., 1::2], r[..., ::2]), -1).flatten(-2)
-            return torch.cat((r * c2 + two * s2, rest), -1)
+            return torch.cat((r * c2 + lf.rotate_every_two(r) * s2, rest), -1)
         return torch.cat((r * cos + lf.rotate_half(r) * sin, rest), -1)
 
     def attention(x, i):

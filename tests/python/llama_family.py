@@ -89,7 +89,8 @@ STABLELM = "stablelm"
 # Cohere (CohereConfig): LayerNorms without bias, one norm read by the attention and the MLP (added together), RoPE on
 # interleaved pairs (2i, 2i + 1), the logits times logit_scale
 COHERE = "cohere"
-LAYER_NORMS = (STARCODER2, STABLELM, COHERE)  # the variants whose norms are LayerNorms (biases: all but Cohere's)
+NORM_BIASES = (STARCODER2, STABLELM)  # the variants whose norms are LayerNorms with biases
+LAYER_NORMS = NORM_BIASES + (COHERE,)  # and Cohere's, without
 # GraniteConfig's multipliers (as granite-3.x-2b-instruct has them, the attention's and the logits' scaled to the
 # script's small widths)
 GRANITE_MULTIPLIERS = {"embedding_multiplier": 12.0, "attention_multiplier": 0.09, "residual_multiplier": 0.22,
@@ -437,14 +438,14 @@ def shapes(c, inv_freq=False, tied_saved=False):
             c) else ("input_layernorm", "post_attention_layernorm")  # (OLMo 2: the outputs only)
         for n in norms:
             out[p + n + ".weight"] = (d,)
-            if c["model_type"] in (STARCODER2, STABLELM):
+            if c["model_type"] in NORM_BIASES:
                 out[p + n + ".bias"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text"):  # norms of the MLP's input and output too
             out[p + "pre_feedforward_layernorm.weight"] = (d,)
         if c["model_type"] in ("gemma2", "gemma3_text", "olmo2"):
             out[p + "post_feedforward_layernorm.weight"] = (d,)
     out["model.norm.weight"] = (d,)
-    if c["model_type"] in (STARCODER2, STABLELM):
+    if c["model_type"] in NORM_BIASES:
         out["model.norm.bias"] = (d,)
     if not c["tie_word_embeddings"] or tied_saved:
         out["lm_head.weight"] = (v, d)
@@ -1003,6 +1004,11 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+def rotate_every_two(x):
+    """The rotation of interleaved pairs (2i, 2i + 1) (GPT-J's, Cohere's): (-x[2i + 1], x[2i]) in each pair."""
+    return torch.stack((-x[..., 1::2], x[..., ::2]), -1).flatten(-2)
+
+
 def rope_inv_freq(c, hd, seq_len):
     """The rotary frequencies as transformers' ROPE_INIT_FUNCTIONS compute them (modeling_rope_utils), in float64:
     default theta^(-2i/d); linear: divided by the factor; dynamic (NTK): the base grown for sequences longer
@@ -1102,7 +1108,7 @@ def forward(w, c, ids):
 
     def rotate(x, cos, sin):
         r = x[..., :rd]
-        turned = torch.stack((-r[..., 1::2], r[..., ::2]), -1).flatten(-2) if cohere else rotate_half(r)
+        turned = rotate_every_two(r) if cohere else rotate_half(r)
         return torch.cat((r * cos + turned * sin, x[..., rd:]), dim=-1)
     causal = torch.ones(t, t, dtype=torch.bool).triu(1)
     x = w["model.embed_tokens.weight"][ids]
